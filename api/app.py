@@ -1,0 +1,105 @@
+"""The application factory: ``create_app(settings)`` wires config, storage, errors and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from api import __version__, embedded
+from api.config import Settings
+from api.crypto import Keyring
+from api.db import create_pool
+from api.deps import DEPENDENCIES
+from api.health import health
+from api.matters.routes import ROUTES as MATTER_ROUTES
+from api.observability import configure_logging, request_id_middleware
+from api.problems import EXCEPTION_HANDLERS
+
+log = logging.getLogger("zhangban")
+
+
+# Request count and latency by route template (not raw path: ids would explode the label set).
+METRICS = PrometheusConfig(
+    app_name="zhangban", prefix="zhangban", group_path=True, exclude_unhandled_paths=True, exclude=["/metrics"]
+)
+
+
+def lifespan(settings: Settings):  # noqa: ANN201
+    @asynccontextmanager
+    async def run(app: Litestar) -> AsyncIterator[None]:
+        started = None
+        resolved = settings
+        if settings.embedded:
+            resolved, started = await asyncio.to_thread(embedded.start, settings)
+        app.state.settings = resolved
+        app.state.keyring = Keyring.from_settings(resolved)
+        app.state.pool = await create_pool(
+            resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max
+        )
+        app.state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+            if started is not None:
+                await asyncio.to_thread(started.stop)
+
+    return run
+
+
+OPENAPI_DESCRIPTION = """\
+掌办 (palm-handling) government services: the catalogue of matters and bundled life events
+(一件事一次办), identity, electronic seals and certificates, the lifelong wallet, notifications and
+offline sync.
+
+Every error is an RFC 9457 `application/problem+json` document `{type, title, status, detail?,
+errors?}` whose `type` is a stable slug (for example `validation_failed`, `not_found`,
+`malformed_request`, `method_not_allowed`, `idempotency_key_reused`). Lists take `limit`
+(default 50, at most 500) and an opaque `cursor`, and answer `{items, next_cursor}`.
+Creating POSTs accept an `Idempotency-Key` header.
+"""
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the application. Storage is opened in the lifespan, never at import time."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    return Litestar(
+        route_handlers=[health, PrometheusController, *MATTER_ROUTES],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware, METRICS.middleware],
+        lifespan=[lifespan(settings)],
+        openapi_config=OpenAPIConfig(
+            title="zhangban 掌办 API",
+            version=__version__,
+            description=OPENAPI_DESCRIPTION,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            tags=[
+                Tag(name="meta", description="Health, keys and metrics"),
+                Tag(name="catalogue", description="Matters (事项), bundles (一件事) and certificate types"),
+            ],
+        ),
+        # Our handler on the root logger formats everything; Litestar's own config would add a second.
+        logging_config=None,
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Entry point for server workers (granian ``--factory``)."""
+    return create_app(Settings.from_env())

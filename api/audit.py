@@ -1,0 +1,98 @@
+"""Append-only, hash-chained audit log for security-relevant acts.
+
+Each entry's hash is ``SHA-256(prev_hash ‖ JCS(entry))`` where JCS is RFC 8785 canonical JSON of
+``{seq, at, actor, action, subject, data}``. Editing, deleting or reordering any entry breaks the
+chain from that entry on; :func:`verify` names the first entry that does not check out. A trigger
+refuses UPDATE and DELETE, and the chain catches whoever disables it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+import rfc8785
+
+GENESIS = bytes(32)
+
+
+class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    entries: int
+    first_bad_entry: int | None
+
+
+def entry_hash(prev_hash: bytes, seq: int, at: datetime, actor: str, action: str, subject: str, data: Any) -> bytes:
+    body = {
+        "seq": seq,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "data": data,
+    }
+    return hashlib.sha256(prev_hash + rfc8785.dumps(body)).digest()
+
+
+LOCK_HEAD = "SELECT seq, hash FROM audit_head WHERE id FOR UPDATE"
+INSERT_ENTRY = """
+INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+UPDATE_HEAD = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id"
+
+
+async def append(
+    conn: asyncpg.Connection,
+    *,
+    actor: str,
+    action: str,
+    subject: str = "",
+    data: dict[str, Any] | None = None,
+    at: datetime,
+) -> int:
+    """Add one entry in the caller's transaction; return its sequence number.
+
+    ``data`` must hold no personal data in the clear (masked values or blind-index ids only).
+    The head row lock serialises appends, so the chain has no forks.
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("audit.append must run inside the acting transaction")
+    data = data or {}
+    head = await conn.fetchrow(LOCK_HEAD)
+    seq = head["seq"] + 1
+    at = at.astimezone(UTC)
+    digest = entry_hash(head["hash"], seq, at, actor, action, subject, data)
+    await conn.execute(INSERT_ENTRY, seq, at, actor, action, subject, data, head["hash"], digest)
+    await conn.execute(UPDATE_HEAD, seq, digest)
+    return seq
+
+
+PAGE = """
+SELECT seq, at, actor, action, subject, data, prev_hash, hash
+FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2
+"""
+
+
+async def verify(conn: asyncpg.Connection, *, page: int = 5000) -> VerifyReport:
+    """Walk the whole chain; report the first entry whose link or content was altered."""
+    expected_prev, expected_seq, count = GENESIS, 1, 0
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        while True:
+            rows = await conn.fetch(PAGE, expected_seq - 1, page)
+            for r in rows:
+                count += 1
+                recomputed = entry_hash(r["prev_hash"], r["seq"], r["at"], r["actor"], r["action"], r["subject"], r["data"])
+                if r["seq"] != expected_seq or r["prev_hash"] != expected_prev or r["hash"] != recomputed:
+                    return VerifyReport(ok=False, entries=count, first_bad_entry=min(r["seq"], expected_seq))
+                expected_prev, expected_seq = r["hash"], expected_seq + 1
+            if len(rows) < page:
+                break
+        head = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE id")
+    # Entries cut off the end leave the head pointing past the last one.
+    if head["seq"] != expected_seq - 1 or head["hash"] != expected_prev:
+        return VerifyReport(ok=False, entries=count, first_bad_entry=expected_seq)
+    return VerifyReport(ok=True, entries=count, first_bad_entry=None)

@@ -1,0 +1,74 @@
+"""The per-person change log that offline clients pull (FORMATS.md §sync).
+
+Every write to something a person's devices mirror calls :func:`record_change` inside the writing
+transaction. The version comes from the person's ``sync_head`` row, bumped with an upsert that holds
+the row lock until commit, so versions commit in order and a reader paging by version never skips
+a row that commits later with a smaller number (a plain sequence can commit out of order).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
+
+
+class Change(msgspec.Struct, frozen=True, kw_only=True):
+    person_id: UUID
+    version: int
+    entity: str
+    entity_id: UUID
+    op: Literal["put", "del"]
+    data: Any = None
+
+
+BUMP_HEAD = """
+INSERT INTO sync_head AS h (person_id, version) VALUES ($1, 1)
+ON CONFLICT (person_id) DO UPDATE SET version = h.version + 1, updated_at = now()
+RETURNING version
+"""
+
+INSERT_CHANGE = """
+INSERT INTO sync_change (person_id, version, entity, entity_id, op, data)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+async def record_change(
+    conn: asyncpg.Connection,
+    person_id: UUID,
+    entity: Entity,
+    entity_id: UUID,
+    op: Literal["put", "del"],
+    data: Any = None,
+) -> int:
+    """Append one change for ``person_id`` and return its version. Call inside a transaction."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("record_change must run inside the writing transaction")
+    version = await conn.fetchval(BUMP_HEAD, person_id)
+    await conn.execute(INSERT_CHANGE, person_id, version, entity, entity_id, op, data if op == "put" else None)
+    return version
+
+
+LIST_CHANGES = """
+SELECT person_id, version, entity, entity_id, op, data
+FROM sync_change
+WHERE person_id = $1 AND version > $2
+ORDER BY version
+LIMIT $3
+"""
+
+
+async def list_changes(conn: asyncpg.Connection, person_id: UUID, after: int, limit: int) -> list[Change]:
+    """Changes of one person with a version above ``after``, oldest first."""
+    rows = await conn.fetch(LIST_CHANGES, person_id, after, limit)
+    return [Change(**dict(r)) for r in rows]
+
+
+async def head_version(conn: asyncpg.Connection, person_id: UUID) -> int:
+    """The person's latest committed version (0 when nothing was ever written)."""
+    return await conn.fetchval("SELECT version FROM sync_head WHERE person_id = $1", person_id) or 0

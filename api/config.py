@@ -1,0 +1,86 @@
+"""Settings: one frozen Struct, built once from ``ZB_*`` environment variables and passed in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+
+PREFIX = "ZB_"
+# Never printed: repr() and startup logs show these as "***".
+SECRET_FIELDS = frozenset({"master_key", "master_key_previous", "wechat_secret", "database_url", "redis_url"})
+
+
+class ConfigError(Exception):
+    """The environment does not describe a usable configuration."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # Unset database / redis URLs mean "start the embedded servers under data_dir".
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: str = "./.zhangban"
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    public_base_url: str | None = None
+    master_key: str | None = None
+    master_key_previous: str | None = None
+    wechat_appid: str = "wx0000000000000000"
+    wechat_secret: str = "zb-dev-secret"
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    sms_provider: Literal["sink", "http"] = "sink"
+    sms_http_url: str | None = None
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    db_pool_min: Annotated[int, msgspec.Meta(ge=1)] = 2
+    db_pool_max: Annotated[int, msgspec.Meta(ge=1)] = 20
+    # Background jobs (outbox relay, sweeps) run inside `serve` unless turned off.
+    run_jobs: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Collect ``ZB_*`` keys; fail naming the key that is missing or ill-typed."""
+        environ = os.environ if environ is None else environ
+        raw = {k[len(PREFIX) :].lower(): v for k, v in environ.items() if k.startswith(PREFIX) and v != ""}
+        known = set(cls.__struct_fields__)
+        # Test-only and tool keys share the prefix; only our own fields are read.
+        raw = {k: v for k, v in raw.items() if k in known}
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(_name_the_key(str(exc))) from None
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach us; used in QR links and status-list URLs."""
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def embedded(self) -> bool:
+        """True when at least one backing server is started by us."""
+        return self.database_url is None or self.redis_url is None
+
+    def safe_items(self) -> dict[str, object]:
+        """Every setting with secrets replaced, for startup logs."""
+        return {
+            name: ("***" if name in SECRET_FIELDS and getattr(self, name) else getattr(self, name))
+            for name in self.__struct_fields__
+        }
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.safe_items().items())
+        return f"Settings({inner})"
+
+    __str__ = __repr__
+
+
+def _name_the_key(message: str) -> str:
+    # msgspec says "... - at `$.port`"; operators set ZB_PORT, so say that.
+    if " - at `$." in message:
+        text, _, path = message.rpartition(" - at `$.")
+        key = path.rstrip("`").split(".")[0].split("[")[0]
+        return f"{PREFIX}{key.upper()}: {text}"
+    return message

@@ -1,0 +1,132 @@
+"""Encryption at rest for personal data: AES-256-GCM under key ids, and an HMAC blind index.
+
+Ciphertext layout (bytes): ``0x01`` version, 1 byte key-id length, key id (ASCII), 12-byte nonce,
+AES-GCM ciphertext with its 16-byte tag. The associated data names the column ("person.id_number"),
+so a ciphertext copied into another column does not decrypt.
+
+Keys are derived with HKDF-SHA256 from ``ZB_MASTER_KEY``; the blind-index key is derived separately
+and never rotates with the encryption key (rotation must not break lookups). Old master keys listed
+in ``ZB_MASTER_KEY_PREVIOUS`` (comma-separated, oldest last) still decrypt; new writes use the
+current one. Signing keys and other secrets at rest go through ``encrypt`` too (envelope style).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import unicodedata
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from api.config import ConfigError, Settings
+
+VERSION = 1
+
+
+class DecryptionError(Exception):
+    """Ciphertext is damaged, was made for another column, or its key is unknown."""
+
+
+def _hkdf(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"zhangban", info=info).derive(master)
+
+
+def _decode_master(value: str, name: str) -> bytes:
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name}: must be base64 of 32 bytes") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{name}: must be base64 of 32 bytes, got {len(raw)}")
+    return raw
+
+
+@dataclass(frozen=True, repr=False)
+class Keyring:
+    current_kid: str
+    _keys: dict[str, AESGCM]
+    _index_key: bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keyring:
+        if not settings.master_key:
+            raise ConfigError("ZB_MASTER_KEY: required when ZB_DATABASE_URL is set")
+        masters = [_decode_master(settings.master_key, "ZB_MASTER_KEY")]
+        for value in (settings.master_key_previous or "").split(","):
+            if value.strip():
+                masters.append(_decode_master(value, "ZB_MASTER_KEY_PREVIOUS"))
+        keys = {}
+        for master in masters:
+            kid = hashlib.sha256(b"zhangban-kid" + master).hexdigest()[:8]
+            keys[kid] = AESGCM(_hkdf(master, b"zhangban/aes-gcm/v1"))
+        current = next(iter(keys))
+        # The oldest listed master key anchors the index (list previous keys oldest last), so a
+        # rotation never changes the index and lookups keep working.
+        return cls(current, keys, _hkdf(masters[-1], b"zhangban/blind-index/v1"))
+
+    def __repr__(self) -> str:
+        return f"Keyring(current_kid={self.current_kid!r}, kids={sorted(self._keys)!r})"
+
+    def encrypt(self, plaintext: str | bytes, *, context: str) -> bytes:
+        data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+        nonce = os.urandom(12)
+        kid = self.current_kid.encode()
+        sealed = self._keys[self.current_kid].encrypt(nonce, data, context.encode())
+        return bytes([VERSION, len(kid)]) + kid + nonce + sealed
+
+    def decrypt(self, blob: bytes, *, context: str) -> bytes:
+        try:
+            if blob[0] != VERSION:
+                raise DecryptionError()
+            klen = blob[1]
+            kid = blob[2 : 2 + klen].decode()
+            nonce = blob[2 + klen : 14 + klen]
+            return self._keys[kid].decrypt(nonce, blob[14 + klen :], context.encode())
+        except DecryptionError:
+            raise
+        except Exception:
+            raise DecryptionError() from None
+
+    def decrypt_str(self, blob: bytes, *, context: str) -> str:
+        return self.decrypt(blob, context=context).decode()
+
+    def kid_of(self, blob: bytes) -> str:
+        """Which key sealed this value (for re-encryption after rotation)."""
+        return blob[2 : 2 + blob[1]].decode()
+
+    def blind_index(self, value: str, *, purpose: str) -> bytes:
+        """HMAC-SHA256 of the normalised value: equal inputs match, the value itself stays hidden."""
+        normal = unicodedata.normalize("NFKC", value).strip().upper()
+        return hmac.new(self._index_key, purpose.encode() + b"\x00" + normal.encode(), hashlib.sha256).digest()
+
+
+# --- masking for responses and logs -------------------------------------------------------------
+
+
+def mask_id_number(value: str) -> str:
+    """``110105194912310021`` → ``110***********0021``; short values keep less."""
+    if len(value) <= 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_name(value: str) -> str:
+    """``张三丰`` → ``张*丰``, ``张三`` → ``张*``, ``欧阳娜娜`` → ``欧**娜``."""
+    if len(value) <= 1:
+        return "*"
+    if len(value) == 2:
+        return value[0] + "*"
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def mask_phone(value: str) -> str:
+    """``13812345678`` → ``138****5678``."""
+    if len(value) < 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]

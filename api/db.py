@@ -1,0 +1,114 @@
+"""asyncpg pool with msgspec JSON codecs, and the migration runner."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+import msgspec
+
+log = logging.getLogger("zhangban.db")
+
+_json_encoder = msgspec.json.Encoder()
+_json_decoder = msgspec.json.Decoder()
+
+
+def _encode_json(value: object) -> str:
+    return _json_encoder.encode(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=_encode_json, decoder=_json_decoder.decode, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+    """A pool whose json/jsonb columns read and write Python values through msgspec."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"application_name": "zhangban", "timezone": "UTC"},
+    )
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection with the same codecs as the pool (for commands and tests)."""
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "zhangban", "timezone": "UTC"})
+    await _init_connection(conn)
+    return conn
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Any fixed 64-bit number works; this one is the first 8 bytes of sha256("zhangban.migrate").
+MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"zhangban.migrate").digest()[:8], "big", signed=True)
+
+CREATE_SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    checksum    text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations() -> list[Migration]:
+    """Every ``migrations/NNNN_name.sql`` shipped with the package, in order."""
+    found = []
+    for entry in resources.files("migrations").iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply what is not yet applied, each file once and in its own transaction.
+
+    A session advisory lock makes two processes starting together take turns; the second one
+    finds everything applied and does nothing.
+    """
+    migrations = load_migrations() if migrations is None else migrations
+    applied_now: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(CREATE_SCHEMA_MIGRATIONS)
+        done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+        for m in migrations:
+            if m.version in done:
+                if done[m.version] != m.checksum:
+                    # An edited migration would leave databases in different shapes; say so loudly.
+                    log.warning("migration %s changed after it was applied", m.name)
+                continue
+            async with conn.transaction():
+                await conn.execute(m.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    m.version,
+                    m.name,
+                    m.checksum,
+                )
+            applied_now.append(m.name)
+            log.info("applied migration %s", m.name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    return applied_now

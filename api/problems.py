@@ -1,0 +1,228 @@
+"""RFC 9457 problem details: the one error shape of the whole API.
+
+Domain errors subclass :class:`Problem`; the docstring is the (Chinese) title, ``slug`` the stable
+``type``. Framework errors (bad JSON, unknown route, wrong method, validation) and anything
+unexpected are converted here too, so no response ever carries a stack trace, SQL or personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    SerializationException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("zhangban.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+
+
+class ProblemDocument(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The body of every error response (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):
+    """请求未能完成"""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad_request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> None:
+        # ``context`` holds only values that are safe to show the client; it becomes extension members.
+        super().__init__(detail or self.__doc__)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.context = context
+
+
+class BadRequest(Problem):
+    """请求格式错误"""
+
+    status, slug = 400, "malformed_request"
+
+
+class ValidationFailed(Problem):
+    """请求参数不符合要求"""
+
+    status, slug = 422, "validation_failed"
+
+
+class NotFound(Problem):
+    """资源不存在"""
+
+    status, slug = 404, "not_found"
+
+
+class Unauthorized(Problem):
+    """未登录或登录已失效"""
+
+    status, slug = 401, "unauthorized"
+
+
+class Forbidden(Problem):
+    """无权访问"""
+
+    status, slug = 403, "forbidden"
+
+
+class Conflict(Problem):
+    """状态冲突"""
+
+    status, slug = 409, "conflict"
+
+
+class RateLimited(Problem):
+    """请求过于频繁，请稍后再试"""
+
+    status, slug = 429, "rate_limited"
+
+
+class ServiceUnavailable(Problem):
+    """服务暂时不可用，请稍后再试"""
+
+    status, slug = 503, "service_unavailable"
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    *,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[bytes]:
+    body = msgspec.to_builtins(ProblemDocument(type=slug, title=title, status=status, detail=detail, errors=errors))
+    if extra:
+        body.update({k: v for k, v in extra.items() if k not in body})
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def handle_problem(request: Request, exc: Problem) -> Response[bytes]:
+    return problem_response(
+        exc.status,
+        exc.slug,
+        exc.__doc__ or exc.slug,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extra=msgspec.to_builtins(exc.context) if exc.context else None,
+    )
+
+
+# Framework exceptions, by class: (slug, title).
+_HTTP = {
+    NotFoundException: ("not_found", NotFound.__doc__),
+    MethodNotAllowedException: ("method_not_allowed", "不支持该请求方法"),
+    NotAuthorizedException: ("unauthorized", Unauthorized.__doc__),
+    PermissionDeniedException: ("forbidden", Forbidden.__doc__),
+    TooManyRequestsException: ("rate_limited", RateLimited.__doc__),
+}
+
+
+def _field_errors(extra: Any) -> list[FieldError]:
+    out = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            # Litestar names a whole-body failure "data" (the handler's parameter); clients know it as the body.
+            key = str(item.get("key") or item.get("source") or "body")
+            field = "body" if key == "data" else key
+            out.append(FieldError(field=field, message=str(item.get("message", "invalid"))))
+    return out
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response[bytes]:
+    headers = dict(exc.headers or {})
+    if isinstance(exc, ValidationException):
+        errors = _field_errors(exc.extra)
+        # A body that does not decode at all is 400; one that decodes but breaks a rule is 422.
+        if any(e.field == "body" and "malformed" in e.message.lower() for e in errors) or not errors:
+            return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail=_safe_detail(exc), headers=headers)
+        return problem_response(422, ValidationFailed.slug, ValidationFailed.__doc__, errors=errors, headers=headers)
+    for cls, (slug, title) in _HTTP.items():
+        if isinstance(exc, cls):
+            return problem_response(exc.status_code, slug, title or slug, headers=headers)
+    if exc.status_code == 400:
+        # Litestar's own 400s are bodies or headers that did not decode ("JSON is malformed ...").
+        return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail=_safe_detail(exc), headers=headers)
+    if exc.status_code >= 500:
+        return handle_unexpected(request, exc)
+    return problem_response(exc.status_code, "http_error", "请求未能完成", detail=_safe_detail(exc), headers=headers)
+
+
+def handle_serialization(request: Request, exc: SerializationException) -> Response[bytes]:
+    return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail="the request body is not valid JSON")
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    # The log keeps the trace (with the request id); the client gets nothing of it.
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "服务器内部错误")
+
+
+def _safe_detail(exc: HTTPException) -> str | None:
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    # Litestar's own details name the path and method; they never contain request values.
+    return detail
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    Problem: handle_problem,
+    HTTPException: handle_http_exception,
+    SerializationException: handle_serialization,
+    Exception: handle_unexpected,
+}
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_JSON",
+    "BadRequest",
+    "Conflict",
+    "FieldError",
+    "Forbidden",
+    "NotFound",
+    "Problem",
+    "ProblemDocument",
+    "RateLimited",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "ValidationFailed",
+    "problem_response",
+]

@@ -1,0 +1,152 @@
+"""Test harness: a real PostgreSQL and a real Redis, a fresh database per test.
+
+``ZB_TEST_DATABASE_URL`` / ``ZB_TEST_REDIS_URL`` name servers to use (CI sets them to the machine's);
+without them the embedded servers start in a temporary folder. A template database is migrated and
+seeded once per run with the real runner; each test gets ``CREATE DATABASE ... TEMPLATE`` of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from api import db, embedded
+from api.app import create_app
+from api.config import Settings
+from api.matters import seed
+
+TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
+_counter = itertools.count()
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server, another database name (works for host and unix-socket DSNs)."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[tuple[str, str]]:
+    """(admin DSN, Redis URL) of real servers: the named ones, or embedded ones for this run."""
+    dsn = os.environ.get("ZB_TEST_DATABASE_URL")
+    redis_url = os.environ.get("ZB_TEST_REDIS_URL")
+    started = []
+    tmp = Path(tempfile.mkdtemp(prefix="zb-test-"))
+    if dsn is None:
+        pg, _ = embedded.start_postgres(tmp)
+        started.append(pg.cleanup)
+        dsn = pg.get_uri("postgres")
+    if redis_url is None:
+        rs, redis_url = embedded.start_redis(tmp)
+        started.append(rs.shutdown)
+    yield dsn, redis_url
+    for stop in reversed(started):
+        stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(servers: tuple[str, str], worker_id: str) -> str:
+    """A migrated, seeded database that every test database is cloned from."""
+    admin, _ = servers
+    name = f"zb_tpl_{worker_id}"
+
+    async def build() -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        tpl = await db.connect(with_database(admin, name))
+        try:
+            await db.migrate(tpl)
+            await seed.seed_catalogue(tpl)
+        finally:
+            await tpl.close()
+
+    asyncio.run(build())
+    return name
+
+
+@pytest.fixture
+async def database_url(servers: tuple[str, str], template_db: str, worker_id: str) -> AsyncIterator[str]:
+    """A fresh database for one test, cloned from the template; dropped afterwards."""
+    admin, _ = servers
+    name = f"zb_t_{worker_id}_{os.getpid()}_{next(_counter)}"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    finally:
+        await conn.close()
+    yield with_database(admin, name)
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
+    url = servers[1]
+    client = aioredis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    yield url
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        master_key=TEST_MASTER_KEY,
+        log_format="text",
+        log_level="WARNING",
+        run_jobs=False,
+        db_pool_min=1,
+        db_pool_max=10,
+    )
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the test database, for tests that exercise the store and mechanisms directly."""
+    p = await db.create_pool(database_url, min_size=1, max_size=12)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as c:
+        yield c
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
+    """An HTTP client over the real app (lifespan included: real pool, real Redis)."""
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
+        yield c
