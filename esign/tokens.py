@@ -1,0 +1,283 @@
+"""``ZB1:`` signed tokens: certificate and presentation tokens (FORMATS.md, "Signed tokens").
+
+``"ZB1:" + Base45(zlib(COSE_Sign1))`` with a CWT claims payload; the layout of the EU Digital
+COVID Certificate, so stock Base45 (``base45``), zlib and COSE (``cbor2``) code reads it.
+
+Decoding guards against hostile input before doing any work: text over 4,500 characters is refused
+unread, and decompression stops at 64 KiB (``zlib.decompressobj`` with ``max_length``), so a small
+token cannot expand into a large allocation. Everything past that is checked strictly, so a token
+either decodes to exactly the claims that were signed or raises ``MalformedToken``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import base45
+import cbor2
+import rfc8785
+
+from api.identifiers import credit_code_valid
+from esign import cose, licence
+from esign.errors import MalformedToken, TokenTooLarge
+from esign.keys import Signer, check_signature_length
+from esign.statuslist import SLOTS
+
+PREFIX = "ZB1:"
+MAX_TOKEN_CHARS = 4_500
+MAX_DECOMPRESSED = 64 * 1024
+PRESENTATION_MAX_TTL = 300
+CERTIFICATE, PRESENTATION = "c", "p"
+
+_PRIVATE_CLAIM = -65537
+_TYPE = re.compile(r"[0-9A-Z]{18}[0-9]{3}")
+_KEYS = {"v", "p", "t", "l", "h", "hi", "f", "s", "d", "n"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claims:
+    """What a token says. Times are integer Unix seconds, as in CWT."""
+
+    kind: str  # CERTIFICATE or PRESENTATION
+    iss: str  # issuing department's credit code
+    iat: int
+    cti: bytes  # certificate id, 16 bytes
+    type_code: str
+    licence_id: str
+    holder_name: str  # masked, e.g. 张*三
+    holder_id: str  # masked, e.g. 110***********123X
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    status: tuple[int, int] = (0, 0)  # (status list id, index)
+    digest: bytes = b""  # SHA-256 of the canonical full record
+    exp: int | None = None
+    nbf: int | None = None
+    nonce: bytes | None = None  # presentations only
+
+
+@dataclass(frozen=True, slots=True)
+class SigningInput:
+    """The parts of a token before its signature: sign ``to_be_signed``, then ``assemble_token``."""
+
+    alg: str
+    protected: bytes
+    payload: bytes
+    to_be_signed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A decoded token: the COSE structure as signed and its claims (not yet verified)."""
+
+    sign1: cose.Sign1
+    claims: Claims
+
+
+def record_digest(record: Mapping[str, Any]) -> bytes:
+    """SHA-256 of the RFC 8785 canonical JSON of a certificate's full record (the ``"d"`` claim)."""
+    return hashlib.sha256(rfc8785.dumps(record)).digest()
+
+
+def _json_like(value: Any, depth: int = 0) -> bool:
+    if depth > 8:
+        return False
+    if value is None or isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list):
+        return all(_json_like(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_like(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int and 0 <= value < 2**63
+
+
+def _problem(c: Claims) -> str | None:  # noqa: C901 - one flat list of rules reads best
+    """Why ``c`` is not a well-formed set of claims, or None."""
+    if c.kind not in (CERTIFICATE, PRESENTATION):
+        return "kind must be 'c' or 'p'"
+    if not isinstance(c.iss, str) or len(c.iss) != 18 or not credit_code_valid(c.iss):
+        return "iss must be a credit code"
+    if not _is_int(c.iat) or not all(_is_int(t) for t in (c.exp, c.nbf) if t is not None):
+        return "iat, exp and nbf must be non-negative integers"
+    if c.exp is not None and c.exp <= c.iat:
+        return "exp must be after iat"
+    if not isinstance(c.cti, bytes) or len(c.cti) != 16:
+        return "cti must be 16 bytes"
+    if not isinstance(c.type_code, str) or not _TYPE.fullmatch(c.type_code):
+        return "type code must be a credit code and 3 digits"
+    if not isinstance(c.licence_id, str) or not licence.licence_id_valid(c.licence_id):
+        return "licence id is not valid"
+    parsed = licence.parse_licence_id(c.licence_id)
+    if parsed.type_code != c.type_code or parsed.issuer_code != c.iss:
+        return "licence id names another type or issuer"
+    if not isinstance(c.holder_name, str) or not isinstance(c.holder_id, str):
+        return "masked holder name and id must be text"
+    if not isinstance(c.fields, dict) or not _json_like(c.fields):
+        return "fields must be a map of text keys to JSON values"
+    s = c.status
+    if not isinstance(s, tuple) or len(s) != 2 or not _is_int(s[0]) or not _is_int(s[1]) or s[1] >= SLOTS:
+        return "status must be (list id, index below 131072)"
+    if not isinstance(c.digest, bytes) or len(c.digest) != 32:
+        return "record digest must be 32 bytes"
+    if c.kind == PRESENTATION:
+        if not isinstance(c.nonce, bytes) or len(c.nonce) != 16:
+            return "a presentation needs a 16-byte nonce"
+        if c.exp is None:
+            return "a presentation needs exp"
+    elif c.nonce is not None:
+        return "only presentations carry a nonce"
+    return None
+
+
+def encode_claims(claims: Claims) -> bytes:
+    """The CBOR payload of ``claims`` (deterministic encoding); raises ``ValueError`` when malformed."""
+    if (problem := _problem(claims)) is not None:
+        raise ValueError(problem)
+    if claims.kind == PRESENTATION and claims.exp - claims.iat > PRESENTATION_MAX_TTL:  # type: ignore[operator]
+        raise ValueError("a presentation lives at most 300 seconds")
+    private: dict[str, Any] = {
+        "v": 1,
+        "p": claims.kind,
+        "t": claims.type_code,
+        "l": claims.licence_id,
+        "h": claims.holder_name,
+        "hi": claims.holder_id,
+        "f": dict(claims.fields),
+        "s": list(claims.status),
+        "d": claims.digest,
+    }
+    if claims.nonce is not None:
+        private["n"] = claims.nonce
+    payload: dict[int, Any] = {1: claims.iss, 6: claims.iat, 7: claims.cti, _PRIVATE_CLAIM: private}
+    if claims.exp is not None:
+        payload[4] = claims.exp
+    if claims.nbf is not None:
+        payload[5] = claims.nbf
+    return cbor2.dumps(payload, canonical=True)
+
+
+def decode_claims(payload: bytes) -> Claims:
+    """Parse and check a CBOR claims payload; raises ``MalformedToken``."""
+    try:
+        data = cbor2.loads(payload)
+    except Exception as exc:  # cbor2 raises many types (and RecursionError) on hostile input
+        raise MalformedToken("payload is not CBOR") from exc
+    if not isinstance(data, dict) or not {1, 6, 7, _PRIVATE_CLAIM} <= set(data) <= {1, 4, 5, 6, 7, _PRIVATE_CLAIM}:
+        raise MalformedToken("payload must hold iss, iat, cti, the certificate map and at most exp, nbf")
+    private = data[_PRIVATE_CLAIM]
+    version_1 = isinstance(private, dict) and type(private.get("v")) is int and private["v"] == 1
+    if not version_1 or not set(private) <= _KEYS:
+        raise MalformedToken("unknown version or keys in the certificate map")
+    status = private.get("s")
+    try:
+        claims = Claims(
+            kind=private.get("p"),
+            iss=data[1],
+            iat=data[6],
+            exp=data.get(4),
+            nbf=data.get(5),
+            cti=data[7],
+            type_code=private.get("t"),
+            licence_id=private.get("l"),
+            holder_name=private.get("h"),
+            holder_id=private.get("hi"),
+            fields=private.get("f"),
+            status=tuple(status) if isinstance(status, list) else None,
+            digest=private.get("d"),
+            nonce=private.get("n"),
+        )
+    except TypeError as exc:  # unhashable or odd values
+        raise MalformedToken("claims of the wrong types") from exc
+    if (problem := _problem(claims)) is not None:
+        raise MalformedToken(problem)
+    return claims
+
+
+def signing_input(claims: Claims, alg: str, kid: bytes) -> SigningInput:
+    """Everything a seal must sign for ``claims``; for signers that live elsewhere (HSM, department)."""
+    protected = cose.protected_header(alg, kid)
+    payload = encode_claims(claims)
+    return SigningInput(alg, protected, payload, cose.sig_structure(protected, payload))
+
+
+def assemble_token(protected: bytes, payload: bytes, signature: bytes) -> str:
+    """The ``ZB1:`` text from signed parts; raises ``TokenTooLarge`` past 4,500 characters."""
+    sign1 = cose.encode_sign1(protected, payload, check_signature_length(signature))
+    token = PREFIX + base45.b45encode(zlib.compress(sign1, 9)).decode("ascii")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise TokenTooLarge(f"{len(token)} characters, at most {MAX_TOKEN_CHARS}")
+    return token
+
+
+def encode_token(claims: Claims, signer: Signer) -> str:
+    """Sign ``claims`` with ``signer`` and return the ``ZB1:`` token text."""
+    parts = signing_input(claims, signer.alg, signer.kid)
+    return assemble_token(parts.protected, parts.payload, signer.sign(parts.to_be_signed))
+
+
+def decompress(data: bytes) -> bytes:
+    """zlib-inflate at most 64 KiB of one complete stream; raises ``MalformedToken``."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_DECOMPRESSED)
+    except zlib.error as exc:
+        raise MalformedToken("not a zlib stream") from exc
+    if inflater.unconsumed_tail:
+        raise MalformedToken("decompressed token larger than 64 KiB")
+    if not inflater.eof or inflater.unused_data:
+        raise MalformedToken("truncated or trailing zlib data")
+    return out
+
+
+def decode_token(token: str) -> Token:
+    """Decode ``ZB1:`` text to its COSE structure and claims, without verifying; raises ``MalformedToken``."""
+    if not isinstance(token, str):
+        raise MalformedToken("a token is text")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise MalformedToken(f"token longer than {MAX_TOKEN_CHARS} characters")
+    if not token.startswith(PREFIX):
+        raise MalformedToken("token does not start with ZB1:")
+    try:
+        compressed = base45.b45decode(token[len(PREFIX) :])
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise MalformedToken("not Base45") from exc
+    sign1 = cose.decode_sign1(decompress(compressed))
+    return Token(sign1, decode_claims(sign1.payload))
+
+
+def new_certificate_id() -> bytes:
+    """A random 16-byte certificate id (``cti``)."""
+    return secrets.token_bytes(16)
+
+
+def make_presentation(
+    certificate: Claims, fields: Mapping[str, Any], *, now: datetime, ttl: int = PRESENTATION_MAX_TTL
+) -> Claims:
+    """Presentation claims for ``certificate`` disclosing ``fields``, valid ``ttl`` seconds from ``now``."""
+    if not 0 < ttl <= PRESENTATION_MAX_TTL:
+        raise ValueError("a presentation lives 1 to 300 seconds")
+    iat = int(now.timestamp())
+    return Claims(
+        kind=PRESENTATION,
+        iss=certificate.iss,
+        iat=iat,
+        exp=iat + ttl,
+        cti=certificate.cti,
+        type_code=certificate.type_code,
+        licence_id=certificate.licence_id,
+        holder_name=certificate.holder_name,
+        holder_id=certificate.holder_id,
+        fields=dict(fields),
+        status=certificate.status,
+        digest=certificate.digest,
+        nonce=secrets.token_bytes(16),
+    )
