@@ -1,0 +1,132 @@
+"""Plain builders for e-certificate tests: a root, seals of both algorithms, claims, lists."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from esign import keys, licence, statuslist, tokens, trustlist, x509
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+PLATFORM_CODE = "121200004013590816"  # the operator of the platform (a FORMATS vector)
+ISSUER_CODE = "11220000013544541J"  # the issuing department of the first real licence id
+OTHER_ISSUER_CODE = "11430000006122244L"
+TYPE_CODE = "11100000000013338W032"
+STATUS_LIST_ID = 1
+STATUS_URL = "https://zb.example.cn/v1/status-lists/1"
+
+
+@dataclasses.dataclass
+class Seal:
+    signer: keys.LocalSigner
+    cert: bytes
+
+
+@dataclasses.dataclass
+class Pki:
+    root_key: ec.EllipticCurvePrivateKey
+    root_cert: bytes
+    seals: dict[str, Seal]  # "ES256", "SM2" (issuer seals) and "presenter"
+
+    @property
+    def root_kid(self) -> str:
+        return keys.kid_of(self.root_cert).hex()
+
+
+def make_root(now: datetime = NOW) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    key = keys.generate_key("ES256")
+    cert = x509.make_root_certificate(
+        key, organization="掌办平台运营中心", credit_code=PLATFORM_CODE, now=now - timedelta(days=400)
+    )
+    return key, cert
+
+
+def make_seal(
+    root_key: ec.EllipticCurvePrivateKey,
+    root_cert: bytes,
+    alg: str,
+    *,
+    department: str = "吉林省民政厅",
+    credit_code: str = ISSUER_CODE,
+    valid_from: datetime = NOW - timedelta(days=365),
+    valid_until: datetime = NOW + timedelta(days=365),
+) -> Seal:
+    key = keys.generate_key(alg)
+    cert = x509.issue_seal_certificate(
+        root_key,
+        root_cert,
+        keys.public_key_of(key),
+        department=department,
+        credit_code=credit_code,
+        seal_name="电子证照专用章",
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    return Seal(keys.LocalSigner(key, keys.kid_of(cert)), cert)
+
+
+def make_pki() -> Pki:
+    root_key, root_cert = make_root()
+    seals = {alg: make_seal(root_key, root_cert, alg) for alg in ("ES256", "SM2")}
+    seals["presenter"] = make_seal(
+        root_key, root_cert, "ES256", department="掌办平台运营中心", credit_code=PLATFORM_CODE
+    )
+    return Pki(root_key, root_cert, seals)
+
+
+def certificate_claims(**overrides: Any) -> tokens.Claims:
+    """A 居民户口簿-like certificate issued an hour before NOW."""
+    values: dict[str, Any] = {
+        "kind": tokens.CERTIFICATE,
+        "iss": ISSUER_CODE,
+        "iat": int(NOW.timestamp()) - 3600,
+        "cti": bytes(range(16)),
+        "type_code": TYPE_CODE,
+        "licence_id": licence.build_licence_id(TYPE_CODE, ISSUER_CODE, "2430599", 1),
+        "holder_name": "张*三",
+        "holder_id": "110***********123X",
+        "fields": {"sex": "男", "eth": "汉", "rel": "户主", "addr": "长春市"},
+        "status": (STATUS_LIST_ID, 7),
+        "digest": tokens.record_digest({"holder": {"name": "张三", "id_number": "11010519491231002X"}}),
+    }
+    values.update(overrides)
+    return tokens.Claims(**values)
+
+
+def trust_list(
+    pki: Pki,
+    *,
+    now: datetime = NOW,
+    entries: list[trustlist.SealEntry] | None = None,
+) -> trustlist.TrustList:
+    """The signed trust list of ``pki``'s seals, read back through the parser."""
+    if entries is None:
+        entries = [
+            trustlist.seal_entry(pki.seals["ES256"].cert, role="issuer"),
+            trustlist.seal_entry(pki.seals["SM2"].cert, role="issuer"),
+            trustlist.seal_entry(pki.seals["presenter"].cert, role="presenter"),
+        ]
+    signed = trustlist.build_trust_list(
+        iss="https://zb.example.cn",
+        root_key=pki.root_key,
+        root_cert=pki.root_cert,
+        seals=entries,
+        status_lists=[trustlist.StatusListRef(STATUS_LIST_ID, STATUS_URL)],
+        now=now,
+    )
+    return trustlist.parse_trust_list(signed, pki.root_cert)
+
+
+def status_lists(pki: Pki, bits: bytes | bytearray | None = None, *, now: datetime = NOW) -> dict[int, Any]:
+    """``{1: StatusList}`` signed by the root and read back."""
+    signed = statuslist.build_status_list(
+        statuslist.new_status_bits() if bits is None else bits,
+        url=STATUS_URL,
+        root_key=pki.root_key,
+        root_kid=pki.root_kid,
+        now=now,
+    )
+    return {STATUS_LIST_ID: statuslist.parse_status_list(signed, pki.root_key.public_key(), url=STATUS_URL)}
