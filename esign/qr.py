@@ -5,10 +5,10 @@ which packs 11 bits per 2 characters — that is why Base45 was chosen over base
 forced to alphanumeric so a future change cannot silently fall back to byte mode (8 bits a
 character, a much denser code).
 
-Error correction level M (15 %) is the floor: a token of ~500 characters then fits version 13
-(69 × 69 modules), coarse enough for a phone camera to read off a screen at arm's length; level
-Q or H would need versions 16 or 19 and smaller modules, which hurts more on a screen than the
-extra redundancy helps (screens do not get dirty or torn like paper). segno raises the level for
+Error correction level M (15 %) is the floor: a token of 500 characters then fits version 14
+(73 × 73 modules), coarse enough for a phone camera to read off a screen at arm's length; level Q
+would need version 17 (85 × 85) and H version 20 (97 × 97), smaller modules that hurt more on a
+screen than the extra redundancy helps (a screen does not get dirty or torn like paper). segno raises the level for
 free whenever the same version has room to spare. The quiet zone is the standard 4 modules.
 """
 

@@ -6,7 +6,9 @@ COVID Certificate, so stock Base45 (``base45``), zlib and COSE (``cbor2``) code 
 Decoding guards against hostile input before doing any work: text over 4,500 characters is refused
 unread, and decompression stops at 64 KiB (``zlib.decompressobj`` with ``max_length``), so a small
 token cannot expand into a large allocation. Everything past that is checked strictly, so a token
-either decodes to exactly the claims that were signed or raises ``MalformedToken``.
+either decodes to exactly the claims that were signed or raises ``MalformedToken``; that includes
+the deflate padding bits, which zlib itself ignores (see ``decompress``), so that a token has one
+spelling only and no single-character change of it still verifies.
 """
 
 from __future__ import annotations
@@ -224,8 +226,7 @@ def encode_token(claims: Claims, signer: Signer) -> str:
     return assemble_token(parts.protected, parts.payload, signer.sign(parts.to_be_signed))
 
 
-def decompress(data: bytes) -> bytes:
-    """zlib-inflate at most 64 KiB of one complete stream; raises ``MalformedToken``."""
+def _inflate(data: bytes) -> bytes:
     inflater = zlib.decompressobj()
     try:
         out = inflater.decompress(data, MAX_DECOMPRESSED)
@@ -235,6 +236,26 @@ def decompress(data: bytes) -> bytes:
         raise MalformedToken("decompressed token larger than 64 KiB")
     if not inflater.eof or inflater.unused_data:
         raise MalformedToken("truncated or trailing zlib data")
+    return out
+
+
+def decompress(data: bytes) -> bytes:
+    """zlib-inflate at most 64 KiB of one complete stream with zero padding; raises ``MalformedToken``."""
+    out = _inflate(data)
+    # The bits after the final deflate block, up to the byte boundary, are padding that inflate
+    # ignores; encoders write zeros. A set padding bit would make a second spelling of the same
+    # token (a one-character change a camera could misread and still get "valid"), so a set bit
+    # of the last deflate byte whose flip leaves the output unchanged is refused.
+    last = len(data) - 5  # the 4-byte Adler-32 follows the last deflate byte
+    for bit in range(8):
+        if last >= 2 and data[last] >> bit & 1:
+            flipped = data[:last] + bytes([data[last] ^ (1 << bit)]) + data[last + 1 :]
+            try:
+                same = _inflate(flipped) == out
+            except MalformedToken:
+                same = False
+            if same:
+                raise MalformedToken("non-zero padding after the last deflate block")
     return out
 
 

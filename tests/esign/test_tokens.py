@@ -138,3 +138,23 @@ def test_external_signer_flow(pki: helpers.Pki) -> None:
     parts = tokens.signing_input(helpers.certificate_claims(), "SM2", seal.signer.kid)
     token = tokens.assemble_token(parts.protected, parts.payload, seal.signer.sign(parts.to_be_signed))
     assert tokens.decode_token(token).claims == helpers.certificate_claims()
+
+
+def test_set_deflate_padding_bits_are_malformed(pki: helpers.Pki) -> None:
+    """zlib ignores the padding after the last block; a token must still have one spelling only."""
+    checked = 0
+    for _ in range(10):
+        raw = base45.b45decode(tokens.encode_token(helpers.certificate_claims(), pki.seals["ES256"].signer)[4:])
+        out, last = zlib.decompress(raw), len(raw) - 5
+        for bit in range(8):
+            flipped = raw[:last] + bytes([raw[last] ^ (1 << bit)]) + raw[last + 1 :]
+            try:
+                padding = zlib.decompress(flipped) == out
+            except zlib.error:
+                padding = False
+            if padding:
+                assert not raw[last] >> bit & 1  # we write zeros
+                with pytest.raises(MalformedToken, match="padding"):
+                    tokens.decode_token("ZB1:" + base45.b45encode(flipped).decode())
+                checked += 1
+    assert checked > 0
