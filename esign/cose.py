@@ -68,18 +68,18 @@ def decode_sign1(data: bytes) -> Sign1:
         item = _load_one(data)
         header = None
         # cbor2 hands back the contents of a tag as immutable types (tuple, frozendict).
-        if isinstance(item, cbor2.CBORTag) and item.tag == TAG_SIGN1 and isinstance(item.value, list | tuple):
-            if len(item.value) == 4:
-                protected, unprotected, payload, signature = item.value
-                if (
-                    isinstance(protected, bytes)
-                    and isinstance(unprotected, Mapping)
-                    and not unprotected
-                    and isinstance(payload, bytes)
-                    and isinstance(signature, bytes)
-                    and encode_sign1(protected, payload, signature) == data
-                ):
-                    header = _load_one(protected)
+        value = item.value if isinstance(item, cbor2.CBORTag) and item.tag == TAG_SIGN1 else None
+        if isinstance(value, list | tuple) and len(value) == 4:
+            protected, unprotected, payload, signature = value
+            if (
+                isinstance(protected, bytes)
+                and isinstance(unprotected, Mapping)
+                and not unprotected
+                and isinstance(payload, bytes)
+                and isinstance(signature, bytes)
+                and encode_sign1(protected, payload, signature) == data
+            ):
+                header = _load_one(protected)
     except MalformedToken:
         raise
     except Exception as exc:  # cbor2 raises many types (and RecursionError) on hostile input

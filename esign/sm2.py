@@ -19,7 +19,7 @@ Signatures on the wire are raw ``r ‖ s`` (32 + 32 bytes); ``signature_to_der``
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asn1crypto import keys as asn1_keys
 from cryptography.hazmat.primitives import hashes
@@ -44,9 +44,9 @@ asn1_keys.NamedCurve.register("sm2p256v1", CURVE_OID, 32)
 
 
 def _engine(private: int | None = None, public: tuple[int, int] | None = None) -> gm.CryptSM2:
-    engine = gm.CryptSM2(private_key="%064x" % (private or 0), public_key="")
+    engine = gm.CryptSM2(private_key=f"{private or 0:064x}", public_key="")
     if public is not None:
-        engine.public_key = "%064x%064x" % public  # see the module docstring: never via the constructor
+        engine.public_key = f"{public[0]:064x}{public[1]:064x}"  # see the module docstring: not via the constructor
     return engine
 
 
@@ -109,18 +109,21 @@ class Sm2PrivateKey:
     """An SM2 private scalar ``d`` in ``[1, n-2]``; ``repr`` never shows it."""
 
     d: int
+    _public: Sm2PublicKey = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not 1 <= self.d <= N - 2:
+        if type(self.d) is not int or not 1 <= self.d <= N - 2:
             raise InvalidKey("SM2 private key out of range")
+        # d·G costs as much as a signature; every signature needs it (for Z_A), so compute it once.
+        point = _engine()._kg(self.d, _G_HEX)
+        object.__setattr__(self, "_public", Sm2PublicKey(int(point[:64], 16), int(point[64:], 16)))
 
     def __repr__(self) -> str:
         return "Sm2PrivateKey(...)"
 
     def public_key(self) -> Sm2PublicKey:
         """The matching public key ``d·G``."""
-        point = _engine()._kg(self.d, _G_HEX)
-        return Sm2PublicKey(int(point[:64], 16), int(point[64:], 16))
+        return self._public
 
     def to_bytes(self) -> bytes:
         """The 32-byte big-endian scalar (encrypt it before storing)."""
@@ -157,7 +160,7 @@ def sign(private: Sm2PrivateKey, data: bytes, *, uid: bytes = DEFAULT_ID) -> byt
     engine = _engine(private.d, (public.x, public.y))
     while True:
         # gmssl returns None for the rare k that gives r = 0, r + k = n or s = 0: draw again.
-        signature = engine.sign(e, "%064x" % (secrets.randbelow(N - 1) + 1))
+        signature = engine.sign(e, f"{secrets.randbelow(N - 1) + 1:064x}")
         if signature is not None:
             return bytes.fromhex(signature)
 

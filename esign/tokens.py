@@ -98,8 +98,11 @@ def _json_like(value: Any, depth: int = 0) -> bool:
     return False
 
 
+_LATEST = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+
+
 def _is_int(value: Any) -> bool:
-    return type(value) is int and 0 <= value < 2**63
+    return type(value) is int and 0 <= value <= _LATEST
 
 
 def _problem(c: Claims) -> str | None:  # noqa: C901 - one flat list of rules reads best
@@ -109,7 +112,7 @@ def _problem(c: Claims) -> str | None:  # noqa: C901 - one flat list of rules re
     if not isinstance(c.iss, str) or len(c.iss) != 18 or not credit_code_valid(c.iss):
         return "iss must be a credit code"
     if not _is_int(c.iat) or not all(_is_int(t) for t in (c.exp, c.nbf) if t is not None):
-        return "iat, exp and nbf must be non-negative integers"
+        return "iat, exp and nbf must be integer seconds between 1970 and 9999"
     if c.exp is not None and c.exp <= c.iat:
         return "exp must be after iat"
     if not isinstance(c.cti, bytes) or len(c.cti) != 16:
@@ -123,10 +126,10 @@ def _problem(c: Claims) -> str | None:  # noqa: C901 - one flat list of rules re
         return "licence id names another type or issuer"
     if not isinstance(c.holder_name, str) or not isinstance(c.holder_id, str):
         return "masked holder name and id must be text"
-    if not isinstance(c.fields, dict) or not _json_like(c.fields):
+    if not isinstance(c.fields, Mapping) or not _json_like(dict(c.fields)):
         return "fields must be a map of text keys to JSON values"
     s = c.status
-    if not isinstance(s, tuple) or len(s) != 2 or not _is_int(s[0]) or not _is_int(s[1]) or s[1] >= SLOTS:
+    if not isinstance(s, tuple) or len(s) != 2 or not all(type(v) is int and v >= 0 for v in s) or s[1] >= SLOTS:
         return "status must be (list id, index below 131072)"
     if not isinstance(c.digest, bytes) or len(c.digest) != 32:
         return "record digest must be 32 bytes"

@@ -32,14 +32,12 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from esign.errors import InvalidCertificate
 from esign.keys import PublicKey, algorithm_of, kid_of, public_key_from_spki, public_key_to_spki
-
-_PLACEHOLDER = ec.generate_private_key(ec.SECP256R1()).public_key()  # only ever replaced, never trusted
 
 
 def _name(common_name: str, organization: str, credit_code: str) -> x509.Name:
@@ -104,11 +102,14 @@ def issue_seal_certificate(
     """A seal certificate (DER) for an ES256 or SM2 ``public_key``, signed by the root."""
     root = load_certificate(root_der)
     spki = public_key_to_spki(public_key)
+    is_sm2 = algorithm_of(public_key) == "SM2"
+    # For SM2 a throwaway P-256 key holds the place of the real one until _resign_with_spki.
+    placeholder = ec.generate_private_key(ec.SECP256R1()).public_key() if is_sm2 else public_key
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(seal_name, department, credit_code))
         .issuer_name(root.subject)
-        .public_key(public_key if algorithm_of(public_key) == "ES256" else _PLACEHOLDER)
+        .public_key(placeholder)
         .serial_number(int.from_bytes(secrets.token_bytes(16), "big") >> 1)
         .not_valid_before(valid_from)
         .not_valid_after(valid_until)
@@ -125,9 +126,7 @@ def issue_seal_certificate(
         )
     )
     der = builder.sign(root_key, hashes.SHA256()).public_bytes(Encoding.DER)
-    if algorithm_of(public_key) == "ES256":
-        return der
-    return _resign_with_spki(der, spki, root_key)
+    return _resign_with_spki(der, spki, root_key) if is_sm2 else der
 
 
 def _resign_with_spki(der: bytes, spki: bytes, root_key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -90,9 +90,8 @@ def test_an_oversized_list_is_refused() -> None:
 
 
 def test_one_million_certificates_one_percent_revoked_fit_in_20_kb() -> None:
-    total, lists = 1_000_000, []
-    for start in range(0, total, statuslist.SLOTS):
-        lists.append(statuslist.new_status_bits())
+    total = 1_000_000
+    lists = [statuslist.new_status_bits() for _ in range(0, total, statuslist.SLOTS)]
     rng = random.Random(20261121)
     for index in rng.sample(range(total), total // 100):
         statuslist.set_status(lists[index // statuslist.SLOTS], index % statuslist.SLOTS, statuslist.REVOKED)

@@ -150,7 +150,8 @@ def test_revoked_or_inactive_seal(pki: helpers.Pki) -> None:
 
 def test_trust_list_freshness(pki: helpers.Pki) -> None:
     token = _token(pki, iat=int(NOW.timestamp()) + 3 * 86_400)
-    stale = _verify(pki, token, now=NOW + timedelta(days=3), lists=helpers.status_lists(pki, now=NOW + timedelta(days=3)))
+    later = NOW + timedelta(days=3)
+    stale = _verify(pki, token, now=later, lists=helpers.status_lists(pki, now=later))
     assert stale.valid and stale.trust_list == "stale"
     late = NOW + timedelta(days=8)
     expired = _verify(pki, token, now=late, lists=helpers.status_lists(pki, now=late))
