@@ -1,0 +1,60 @@
+"""Migration hygiene: unique contiguous prefixes, one concern per file, applying twice is a no-op."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import asyncpg
+
+from api import db
+from tests.conftest import with_database
+
+
+def test_prefixes_are_unique_and_contiguous() -> None:
+    versions = [m.version for m in db.load_migrations()]
+    assert versions == list(range(1, len(versions) + 1))
+
+
+def test_every_file_sets_a_lock_timeout_and_names_constraints() -> None:
+    for m in db.load_migrations():
+        assert m.sql.lstrip().startswith("SET lock_timeout"), m.name
+        # Error mapping matches constraint names, so inline anonymous UNIQUE/FK clauses are refused.
+        assert not re.search(r"\b(UNIQUE|REFERENCES)\b(?![^\n]*CONSTRAINT)", _strip_named(m.sql)), m.name
+
+
+def _strip_named(sql: str) -> str:
+    # Lines that start a named constraint, or continue one, are fine.
+    keep = []
+    lines = sql.splitlines()
+    for i, line in enumerate(lines):
+        prev = lines[i - 1] if i else ""
+        if "CONSTRAINT" in line or "CONSTRAINT" in prev or line.lstrip().startswith("--"):
+            continue
+        keep.append(line)
+    return "\n".join(keep)
+
+
+async def test_migrate_twice_is_a_no_op(conn: asyncpg.Connection) -> None:
+    # The test database was cloned from a migrated template: nothing is left to do.
+    assert await db.migrate(conn) == []
+    count = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+    assert count == len(db.load_migrations())
+
+
+async def test_two_processes_migrating_together_take_turns(servers: tuple[str, str], worker_id: str) -> None:
+    admin, _ = servers
+    name = f"zb_race_{worker_id}"
+    c = await asyncpg.connect(admin)
+    await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await c.execute(f'CREATE DATABASE "{name}"')
+    a, b = await db.connect(with_database(admin, name)), await db.connect(with_database(admin, name))
+    try:
+        first, second = await asyncio.gather(db.migrate(a), db.migrate(b))
+        # Exactly one of them applied everything; the other found it done.
+        assert sorted([len(first), len(second)]) == [0, len(db.load_migrations())]
+    finally:
+        await a.close()
+        await b.close()
+        await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await c.close()
