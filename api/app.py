@@ -23,6 +23,7 @@ from api.health import health
 from api.matters.routes import ROUTES as MATTER_ROUTES
 from api.observability import configure_logging, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
+from auth import wiring as auth_wiring
 
 log = logging.getLogger("zhangban")
 
@@ -47,8 +48,10 @@ def lifespan(settings: Settings):  # noqa: ANN201
         )
         app.state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
         try:
+            await auth_wiring.start(app.state)
             yield
         finally:
+            await auth_wiring.stop(app.state)
             await app.state.redis.aclose()
             await app.state.pool.close()
             if started is not None:
@@ -75,8 +78,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[health, PrometheusController, *MATTER_ROUTES],
-        dependencies=DEPENDENCIES,
+        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *auth_wiring.route_handlers(settings)],
+        dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware, METRICS.middleware],
         lifespan=[lifespan(settings)],
@@ -92,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tags=[
                 Tag(name="meta", description="Health, keys and metrics"),
                 Tag(name="catalogue", description="Matters (事项), bundles (一件事) and certificate types"),
+                *auth_wiring.TAGS,
             ],
         ),
         # Our handler on the root logger formats everything; Litestar's own config would add a second.

@@ -1,0 +1,173 @@
+"""Who is calling: the ``principal`` dependency and the checks every domain's routes use.
+
+Declare a parameter ``principal: CurrentPrincipal`` and the request must carry a valid
+``Authorization: Bearer <access JWT>`` (401 ``unauthorized`` otherwise). Then ask for what the
+route needs::
+
+    @post("/v1/dept/certificates", operation_id="IssueCertificate", security=BEARER,
+          responses=problem_responses(Unauthorized, Forbidden, AssuranceRequired))
+    async def issue(self, data: IssueIn, principal: CurrentPrincipal, db: Db, now: Now) -> Certificate:
+        department_id = principal.require_staff("issuer", scope="certificates:issue")
+        ...
+
+- ``require_roles("operator")`` — any of the named roles, else 403 ``forbidden``;
+- ``require_staff(role, scope=...)`` — staff holding ``role``, or a department system holding the
+  ``scope`` that stands in for it; returns the caller's department id;
+- ``require_department(department_id)`` — data of another department is answered 404 (the caller may
+  not know it exists); operators pass when ``operator_ok``;
+- ``require_account()`` — a person's login, not a department system;
+- ``require_assurance("L3", max_age_seconds=300, now=now)`` — 403 ``assurance_required`` naming the
+  level (and age) needed, so the client knows which step-up to run.
+
+``MaybePrincipal`` is the same for routes that also serve anonymous callers (``None`` then).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import msgspec
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+
+from api.problems import Forbidden, NotFound, Unauthorized
+from auth.errors import AssuranceRequired
+from auth.keys import SigningKeys
+from auth.tokens import LEVELS, InvalidToken, decode_access, level_name, unverified_kid
+
+BEARER = [{"bearer": []}]
+STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin"})
+CLIENT_SCOPES = frozenset({
+    "seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
+    "consents:use", "webhooks:manage",
+})
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """The verified caller of one request."""
+
+    account_id: UUID | None
+    client_id: UUID | None
+    person_id: UUID | None
+    roles: frozenset[str]
+    department_id: UUID | None
+    scopes: frozenset[str]
+    assurance_level: int  # 1..3 for accounts, 0 for department systems
+    auth_time: datetime
+    session_id: UUID | None
+    token_id: str
+
+    @property
+    def subject(self) -> str:
+        """How audit entries name this caller."""
+        return f"account:{self.account_id}" if self.account_id else f"client:{self.client_id}"
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def require_roles(self, *roles: str) -> None:
+        if not self.roles.intersection(roles):
+            raise Forbidden(f"requires one of the roles: {', '.join(roles)}", required_roles=list(roles))
+
+    def require_account(self) -> UUID:
+        if self.account_id is None:
+            raise Forbidden("a person's login is required, not a department system")
+        return self.account_id
+
+    def require_staff(self, role: str, *, scope: str | None = None) -> UUID:
+        """Staff with ``role`` (or a client holding ``scope``); return the caller's department."""
+        if self.department_id is not None:
+            if self.client_id is not None and scope is not None and scope in self.scopes:
+                return self.department_id
+            if self.account_id is not None and "staff" in self.roles and role in self.roles:
+                return self.department_id
+        needed = {"required_roles": [role]} | ({"required_scope": scope} if scope else {})
+        raise Forbidden(f"requires the staff role {role}" + (f" or the scope {scope}" if scope else ""), **needed)
+
+    def require_department(self, department_id: UUID, *, operator_ok: bool = False) -> None:
+        if operator_ok and "operator" in self.roles:
+            return
+        if self.department_id != department_id:
+            raise NotFound()
+
+    def require_assurance(self, level: str, *, now: datetime, max_age_seconds: int | None = None) -> None:
+        """At least ``level`` ("L2"/"L3"), proven within ``max_age_seconds`` when given."""
+        needed = LEVELS[level]
+        fresh = max_age_seconds is None or (now - self.auth_time).total_seconds() <= max_age_seconds
+        if self.assurance_level < needed or not fresh:
+            extra = {"max_age_seconds": max_age_seconds} if max_age_seconds is not None else {}
+            why = f"requires assurance {level}" + (f" proven within {max_age_seconds}s" if max_age_seconds else "")
+            raise AssuranceRequired(why, required_level=level, **extra)
+
+    @property
+    def assurance(self) -> str | None:
+        return level_name(self.assurance_level) if self.assurance_level else None
+
+
+def _uuid(value: str | None) -> UUID | None:
+    return UUID(value) if value else None
+
+
+def _now(state: State) -> datetime:
+    clock = state.get("clock")
+    return clock() if clock else datetime.now(UTC)
+
+
+def _unauthorized(detail: str) -> Unauthorized:
+    return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer realm="zhangban"'})
+
+
+async def authenticate(request: Request, *, required: bool = True) -> Principal | None:
+    """Verify the bearer token of ``request``; 401 ``unauthorized`` when it is missing or bad."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        if required:
+            raise _unauthorized("missing bearer token")
+        return None
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("the Authorization header must be 'Bearer <token>'")
+    state = request.app.state
+    now = _now(state)
+    keys: SigningKeys = state.signing_keys
+    try:
+        key = await keys.verification_key(unverified_kid(token.strip()), now=now)
+        if key is None:
+            raise InvalidToken("unknown kid")
+        c = decode_access(token.strip(), key.public_key, issuer=state.settings.base_url, now=now)
+        client = c.client_id is not None
+        return Principal(
+            account_id=None if client else UUID(c.sub),
+            client_id=_uuid(c.client_id),
+            person_id=_uuid(c.pid),
+            roles=frozenset(c.roles),
+            department_id=_uuid(c.dept),
+            scopes=frozenset((c.scope or "").split()),
+            assurance_level=LEVELS.get(c.acr or "", 0),
+            auth_time=datetime.fromtimestamp(c.auth_time, UTC),
+            session_id=_uuid(c.sid),
+            token_id=c.jti,
+        )
+    except (InvalidToken, ValueError):
+        raise _unauthorized("the access token is invalid or expired") from None
+
+
+async def _provide_principal(request: Request) -> Principal:
+    principal = await authenticate(request)
+    assert principal is not None
+    return principal
+
+
+async def _provide_maybe_principal(request: Request) -> Principal | None:
+    return await authenticate(request, required=False)
+
+
+CurrentPrincipal = NamedDependency[Principal]
+MaybePrincipal = NamedDependency[Principal | None]
+
+DEPENDENCIES = {
+    "principal": Provide(_provide_principal),
+    "maybe_principal": Provide(_provide_maybe_principal),
+}

@@ -1,0 +1,103 @@
+"""Wire types of logins, tokens and ``/v1/me``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+PHONE = msgspec.Meta(pattern=r"^1[3-9][0-9]{9}$", description="Mainland mobile number, 11 digits (1[3-9]xxxxxxxxx).")
+Phone = Annotated[str, PHONE]
+Level = Literal["L1", "L2", "L3"]
+
+
+class WechatCode(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=256, description="From wx.login / getPhoneNumber.")]
+
+
+class SmsSend(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    phone: Phone
+
+
+class SmsLogin(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    phone: Phone
+    code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="The 6-digit code from the SMS.")]
+
+
+class RefreshIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class LogoutIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+
+
+class AccountSummary(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    assurance_level: Level
+    person_id: UUID | None
+
+
+class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    account: AccountSummary
+
+
+class PhoneBound(msgspec.Struct, frozen=True, kw_only=True):
+    phone_masked: str
+
+
+class ClientCredentials(msgspec.Struct, kw_only=True):
+    """``POST /v1/auth/token`` body, as form fields or JSON (RFC 6749 §4.4)."""
+
+    grant_type: str
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+
+
+class ClientToken(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    scope: str
+
+
+class MePerson(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name_masked: str
+    id_number_masked: str
+
+
+class MeDepartment(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    roles: list[str]
+
+
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    account_id: UUID
+    assurance_level: Level
+    auth_time: datetime
+    person: MePerson | None
+    roles: list[str]
+    departments: list[MeDepartment]
+    phone_masked: str | None = None
+
+
+class DevSmsMessage(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    sent_at: datetime
+
+
+class DevSmsList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[DevSmsMessage]
+
+
+class Jwks(msgspec.Struct, frozen=True):
+    keys: list[dict[str, str]]

@@ -1,0 +1,263 @@
+"""Real-person authentication routes: open a session, complete it, and the window clerk's attestation."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+
+from api import audit, idempotency, ratelimit
+from api.crypto import Keyring, mask_id_number, mask_name
+from api.deps import Db, Keys, Now, Redis
+from api.identifiers import id_number_error, normalize_id_number
+from api.ids import uuid7
+from api.problems import BadRequest, FieldError, Forbidden, RateLimited, Unauthorized, ValidationFailed
+from api.ratelimit import Limit
+from auth import admin_store, realname, store
+from auth import realname_store as rs
+from auth.errors import (
+    IdNumberInvalid,
+    RealnameFailed,
+    RealnameMethodUnavailable,
+    RealnamePersonMismatch,
+    RealnameSessionClosed,
+    RealnameSessionNotFound,
+    WechatUnavailable,
+    problem_responses,
+)
+from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth.wechat import WechatError, cert_hash
+
+SESSION_TTL = timedelta(minutes=15)
+OPEN_LIMIT = Limit("realname_open", 10, 3600)
+COMPLETE_LIMIT = Limit("realname_complete", 30, 3600)
+
+
+class OpenSession(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=50, description="Name as on the ID card.")]
+    id_number: Annotated[str, msgspec.Meta(min_length=1, max_length=32, description="GB 11643 citizen ID number.")]
+    method: Literal["wechat_face", "assertion", "counter"]
+
+
+class SessionOpened(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    session_id: UUID
+    method: str
+    nonce: str
+    expires_at: datetime
+    verify_id: str | None = None
+
+
+class CompleteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    assertion: Annotated[str, msgspec.Meta(max_length=16384)] | None = None
+
+
+class AttestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    session_id: UUID
+
+
+class Attested(msgspec.Struct, frozen=True, kw_only=True):
+    session_id: UUID
+    assurance_level: str
+    person_id: UUID
+    name_masked: str
+    id_number_masked: str
+
+
+def _claimed(keyring: Keyring, session: rs.Session) -> tuple[str, str]:
+    assert session.name is not None and session.id_number is not None
+    return (keyring.decrypt_str(session.name, context=rs.SESSION_NAME),
+            keyring.decrypt_str(session.id_number, context=rs.SESSION_ID_NUMBER))
+
+
+async def _open_session(conn, state: State, keyring: Keyring, account: store.Account, data: OpenSession,  # noqa: ANN001
+                        id_number: str, now: datetime) -> SessionOpened:
+    index = keyring.blind_index(id_number, purpose="id_number")
+    if account.person_id is not None and await rs.find_person_id(conn, index) != account.person_id:
+        raise RealnamePersonMismatch("this account already proved another identity")
+    session_id, verify_id, out_seq_no = uuid7(), None, None
+    if data.method == "wechat_face":
+        if not account.wechat_openid:
+            raise RealnameMethodUnavailable("wechat_face needs an account logged in through the mini-program")
+        out_seq_no = session_id.hex  # unique per session, 32 characters of [0-9a-f]
+        try:
+            verify_id = await state.wechat.get_verify_id(
+                out_seq_no=out_seq_no, name=data.name, id_number=id_number, openid=account.wechat_openid
+            )
+        except WechatError as exc:
+            raise WechatUnavailable(f"WeChat refused to open the face verification (errcode {exc.errcode})") from None
+    session = rs.Session(
+        id=session_id, account_id=account.id, method=data.method, nonce=secrets.token_urlsafe(24),
+        name=keyring.encrypt(data.name, context=rs.SESSION_NAME),
+        id_number=keyring.encrypt(id_number, context=rs.SESSION_ID_NUMBER), id_number_index=index, status="open",
+        created_at=now, expires_at=now + SESSION_TTL, wechat_openid=account.wechat_openid if verify_id else None,
+        verify_id=verify_id, out_seq_no=out_seq_no,
+    )
+    await rs.insert_session(conn, session)
+    await audit.append(
+        conn, actor=f"account:{account.id}", action="realname.started", subject=str(account.id),
+        data={"session": str(session_id), "method": data.method}, at=now,
+    )
+    return SessionOpened(session_id=session_id, method=data.method, nonce=session.nonce,
+                         expires_at=session.expires_at, verify_id=verify_id)
+
+
+async def _check_proof(state: State, conn, keyring: Keyring, session: rs.Session, data: CompleteIn,  # noqa: ANN001
+                       now: datetime) -> int:
+    """The level the presented proof establishes; raises :class:`RealnameFailed` with a reason."""
+    name, id_number = _claimed(keyring, session)
+    if session.method == "wechat_face":
+        assert session.verify_id and session.out_seq_no and session.wechat_openid
+        try:
+            ret = await state.wechat.query_verify_info(
+                verify_id=session.verify_id, out_seq_no=session.out_seq_no, cert_hash=cert_hash(name, id_number),
+                openid=session.wechat_openid,
+            )
+        except WechatError as exc:
+            raise RealnameFailed("WeChat does not confirm this verification", reason="wechat_rejected",
+                                 errcode=exc.errcode) from None
+        if ret is None:
+            raise RealnameFailed("the face scan has not been done yet", reason="face_pending")
+        if ret != realname.FACE_PASSED:
+            raise RealnameFailed("the face did not match", reason="face_not_passed", verify_ret=ret)
+        return 3
+    if not data.assertion:
+        raise ValidationFailed(errors=[FieldError(field="assertion", message="required for the assertion method")])
+    provider = await admin_store.get_identity_provider_by_issuer(conn, realname.unverified_issuer(data.assertion))
+    if provider is None:
+        raise RealnameFailed("the assertion's issuer is not a registered identity provider", reason="issuer_unknown")
+    return realname.verify_assertion(data.assertion, provider, nonce=session.nonce, id_number=id_number, now=now)
+
+
+class RealnameController(Controller):
+    path = "/v1/auth/realname/sessions"
+    tags = ["realname"]
+    security = BEARER
+
+    @post(
+        operation_id="OpenRealnameSession",
+        summary="Start proving who you are (实人认证)",
+        description=(
+            "`wechat_face`: the server opens a WeChat face verification (`getverifyid`) for the account's "
+            "openid and returns `verify_id` for `wx.startFacialRecognitionVerify`. `assertion`: present a JWT "
+            "from a registered identity provider carrying this `nonce`. `counter`: show the session at a "
+            "service window; a clerk attests it. Sessions last 15 minutes. Accepts `Idempotency-Key`."
+        ),
+        responses=problem_responses(
+            BadRequest, IdNumberInvalid, RealnameMethodUnavailable, Unauthorized, Forbidden, RealnamePersonMismatch,
+            RateLimited, WechatUnavailable,
+        ),
+    )
+    async def open(
+        self, data: JSONBody[OpenSession], request: Request, principal: CurrentPrincipal, state: State, db: Db, redis: Redis,
+        keyring: Keys, now: Now,
+    ) -> Response[bytes]:
+        account_id = principal.require_account()
+        error = id_number_error(data.id_number, today=now.date())
+        if error:
+            raise IdNumberInvalid(errors=[FieldError(field="id_number", message=error)])
+        await ratelimit.hit(redis, f"account:{account_id}", OPEN_LIMIT)
+        id_number = normalize_id_number(data.id_number)
+        data = msgspec.structs.replace(data, name=data.name.strip())
+        async with db.acquire() as conn, conn.transaction():
+            account = await store.get_account(conn, account_id)
+            assert account is not None
+
+            async def create() -> tuple[int, SessionOpened]:
+                return 201, await _open_session(conn, state, keyring, account, data, id_number, now)
+
+            return await idempotency.run(request, conn, scope=f"realname:{account_id}", create=create)
+
+    @post(
+        "/{session_id:uuid}/complete",
+        operation_id="CompleteRealnameSession",
+        status_code=200,
+        summary="Finish a real-name session; the server checks the proof itself",
+        description=(
+            "`wechat_face`: body `{}`; the server asks WeChat `queryverifyinfo` and accepts only `verify_ret` "
+            "10000 (L3); before the scan it answers `realname_failed` with reason `face_pending` and the session "
+            "stays open. `assertion`: body `{assertion}` (see the identity-provider registration). Any other "
+            "failure closes the session: `realname_failed` with `reason` (`face_not_passed`, `wechat_rejected`, "
+            "`malformed`, `issuer_unknown`, `signature`, `expired`, `nonce_mismatch`, `subject_mismatch`, "
+            "`acr_too_low`, `acr_not_allowed`). A used or expired session → `realname_session_closed`. "
+            "On success refresh the tokens to carry the new `acr` and `auth_time`."
+        ),
+        responses=problem_responses(
+            BadRequest, RealnameFailed, RealnameMethodUnavailable, Unauthorized, RealnameSessionNotFound,
+            RealnameSessionClosed, RealnamePersonMismatch, RateLimited, WechatUnavailable,
+        ),
+    )
+    async def complete(
+        self, session_id: FromPath[UUID], principal: CurrentPrincipal, state: State, db: Db, redis: Redis, keyring: Keys,
+        now: Now, data: JSONBody[CompleteIn | None] = None,
+    ) -> rs.Verified:
+        account_id = principal.require_account()
+        await ratelimit.hit(redis, f"account:{account_id}", COMPLETE_LIMIT)
+        async with db.acquire() as conn:
+            session = await rs.get_session(conn, session_id)
+            if session is None or session.account_id != account_id:
+                raise RealnameSessionNotFound()
+            if not session.is_open(now):
+                raise RealnameSessionClosed()
+            if session.method == "counter":
+                raise RealnameMethodUnavailable("a counter session is completed by a clerk at the window")
+            failure: RealnameFailed | None = None
+            try:
+                level = await _check_proof(state, conn, keyring, session, data or CompleteIn(), now)
+            except RealnameFailed as exc:
+                if exc.context.get("reason") == "face_pending":
+                    raise
+                failure = exc
+            async with conn.transaction():
+                session = await rs.get_session(conn, session_id, for_update=True)
+                if session is None or not session.is_open(now):
+                    raise RealnameSessionClosed()
+                if failure is None:
+                    return await rs.verify_session(conn, keyring, session, level=level, actor=principal.subject,
+                                                   now=now)
+                await rs.fail_session(conn, session, reason=failure.context["reason"], actor=principal.subject, now=now)
+            raise failure
+
+
+async def _attest(conn, keyring: Keyring, principal: Principal, session_id: UUID, now: datetime) -> Attested:  # noqa: ANN001
+    department_id = principal.require_staff("clerk")
+    session = await rs.get_session(conn, session_id, for_update=True)
+    if session is None or session.method != "counter":
+        raise RealnameSessionNotFound()
+    if session.account_id == principal.account_id:
+        raise Forbidden("a clerk cannot attest their own identity")
+    if not session.is_open(now):
+        raise RealnameSessionClosed()
+    name, id_number = _claimed(keyring, session)
+    done = await rs.verify_session(
+        conn, keyring, session, level=3, actor=principal.subject, now=now, attested_by=principal.account_id,
+        department_id=department_id,
+    )
+    return Attested(session_id=session.id, assurance_level=done.assurance_level, person_id=done.person_id,
+                    name_masked=mask_name(name), id_number_masked=mask_id_number(id_number))
+
+
+@post(
+    "/v1/dept/realname/attest",
+    operation_id="AttestRealnameAtCounter",
+    status_code=200,
+    tags=["realname"],
+    security=BEARER,
+    summary="A window clerk confirms a counter session: they saw the person and the physical ID card (L3)",
+    description="Staff role `clerk`. Answers the masked identity so the clerk can compare it with the card.",
+    responses=problem_responses(
+        BadRequest, ValidationFailed, Unauthorized, Forbidden, RealnameSessionNotFound, RealnameSessionClosed,
+        RealnamePersonMismatch,
+    ),
+)
+async def attest(data: JSONBody[AttestIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Attested:
+    async with db.acquire() as conn, conn.transaction():
+        return await _attest(conn, keyring, principal, data.session_id, now)
+
+
+ROUTES = [RealnameController, attest]

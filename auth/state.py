@@ -1,0 +1,53 @@
+"""What identity keeps on ``app.state`` for the life of the process; opened and closed by the lifespan.
+
+- ``signing_keys``: :class:`auth.keys.SigningKeys` (made on first start, private key sealed at rest);
+- ``wechat``: :class:`auth.wechat.WechatClient` over one pooled HTTP client;
+- ``sms``: the configured SMS provider.
+
+Startup touches PostgreSQL only; Redis is used lazily, so the health check can still report a Redis
+outage instead of the process failing to start.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+from litestar.datastructures import State
+
+from auth.keys import SigningKeys
+from auth.sms import HttpProvider, SinkProvider, SmsProvider
+from auth.wechat import WechatClient
+
+HTTP_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+
+
+async def start(state: State) -> None:
+    settings = state.settings
+    now = state.clock() if state.get("clock") else datetime.now(UTC)
+    keys = SigningKeys(state.pool, state.keyring)
+    await keys.start(now=now)
+    state.signing_keys = keys
+    state.auth_http = httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+    state.wechat = WechatClient(
+        httpx.AsyncClient(base_url=settings.wechat_api_base, timeout=HTTP_TIMEOUT),
+        state.redis,
+        appid=settings.wechat_appid,
+        secret=settings.wechat_secret,
+    )
+    sms: SmsProvider
+    if settings.sms_provider == "http":
+        if not settings.sms_http_url:
+            raise RuntimeError("ZB_SMS_HTTP_URL: required when ZB_SMS_PROVIDER is http")
+        sms = HttpProvider(state.auth_http, settings.sms_http_url)
+    else:
+        sms = SinkProvider(state.redis, state.keyring)
+    state.sms = sms
+
+
+async def stop(state: State) -> None:
+    for name in ("wechat", "auth_http"):
+        if state.get(name) is None:
+            continue
+        client = state.wechat.http if name == "wechat" else state.auth_http
+        await client.aclose()
