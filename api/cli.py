@@ -70,6 +70,52 @@ async def _audit_verify(settings: Settings) -> int:
     return 1
 
 
+async def _operator_token(settings: Settings, ttl: int) -> int:
+    from datetime import UTC, datetime
+
+    from api import db
+    from api.crypto import Keyring
+    from auth import operator
+
+    if not 60 <= ttl <= operator.MAX_TTL:
+        print(f"--ttl must be between 60 and {operator.MAX_TTL} seconds", file=sys.stderr)
+        return 2
+    conn = await db.connect(settings.database_url)
+    try:
+        await db.migrate(conn)
+        token = await operator.operator_token(
+            conn, Keyring.from_settings(settings), issuer=settings.base_url, ttl=ttl, now=datetime.now(UTC)
+        )
+    finally:
+        await conn.close()
+    print(token)
+    return 0
+
+
+async def _rotate_signing_key(settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from api import db
+    from api.crypto import Keyring
+    from auth import operator
+
+    conn = await db.connect(settings.database_url)
+    try:
+        await db.migrate(conn)
+        kid = await operator.rotate(conn, Keyring.from_settings(settings), actor="cli", now=datetime.now(UTC))
+    finally:
+        await conn.close()
+    print(f"new signing key {kid}; the previous key stays published until its tokens expire")
+    return 0
+
+
+def _wechat_sim(settings: Settings, host: str, port: int) -> int:
+    from auth import wechat_sim
+
+    wechat_sim.run(host, port, settings.wechat_appid, settings.wechat_secret)
+    return 0
+
+
 def serve(settings: Settings) -> int:
     """Migrate, seed an empty database, and serve with granian (workers inherit the resolved URLs)."""
     from granian import Granian
@@ -106,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending database migrations")
     sub.add_parser("seed", help="load (or refresh) the demo catalogue")
     sub.add_parser("audit-verify", help="check the audit log's hash chain; exit 1 naming the first bad entry")
+    token = sub.add_parser("operator-token", help="print an operator access token (makes the operator account if none)")
+    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime, 60..604800 (default 3600)")
+    sub.add_parser("rotate-signing-key", help="start signing access tokens with a new key (the old one stays published)")
+    sim = sub.add_parser("wechat-sim", help="run the local WeChat API simulator (uses ZB_WECHAT_APPID / _SECRET)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8900)
     return parser
 
 
@@ -122,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": lambda: _with_database(settings, _migrate),
         "seed": lambda: _with_database(settings, _seed),
         "audit-verify": lambda: _with_database(settings, _audit_verify),
+        "operator-token": lambda: _with_database(settings, lambda s: _operator_token(s, args.ttl)),
+        "rotate-signing-key": lambda: _with_database(settings, _rotate_signing_key),
+        "wechat-sim": lambda: _wechat_sim(settings, args.host, args.port),
     }
     return commands[args.command]()
 

@@ -1,0 +1,40 @@
+"""Bootstrap helpers behind ``zhangban operator-token`` and ``zhangban rotate-signing-key``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from api import audit
+from api.crypto import Keyring
+from auth import keys, service, store
+from auth.tokens import encode_access
+
+MAX_TTL = 7 * 86400
+
+
+async def operator_token(conn: asyncpg.Connection, keyring: Keyring, *, issuer: str, ttl: int, now: datetime) -> str:
+    """An operator access token (the first operator account is made if there is none); audited.
+
+    A token outliving ``keys.RETIRED_KEPT`` after a key rotation stops verifying: mint a new one.
+    """
+    if not 60 <= ttl <= MAX_TTL:
+        raise ValueError(f"ttl must be between 60 and {MAX_TTL} seconds")
+    async with conn.transaction():
+        await keys.ensure_signing_key(conn, keyring, now=now)
+        account, created = await store.ensure_operator(conn, now=now)
+        keyset = await keys.load_keys(conn, keyring, now=now)
+        claims = service.account_claims(account, None, session_id=None, login_time=now, issuer=issuer, now=now, ttl=ttl)
+        await audit.append(
+            conn, actor="cli", action="auth.operator_token", subject=str(account.id),
+            data={"ttl": ttl, "new_account": created, "jti": claims.jti}, at=now,
+        )
+    return encode_access(claims, keyset.active)
+
+
+async def rotate(conn: asyncpg.Connection, keyring: Keyring, *, actor: str, now: datetime) -> str:
+    """Rotate the signing key now; return the new kid. Running servers sign with it within 5 minutes."""
+    async with conn.transaction():
+        await keys.ensure_signing_key(conn, keyring, now=now)
+        return await keys.rotate_signing_key(conn, keyring, now=now, actor=actor)
