@@ -1,0 +1,113 @@
+"""Plain helpers for identity tests: log in, make staff and departments, read tokens."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import jwt
+from litestar.testing import AsyncTestClient
+
+from api.config import Settings
+from api.crypto import Keyring
+from api.problems import PROBLEM_JSON
+
+# Valid GB 11643 numbers (check characters computed) and GB 32100 credit codes.
+ID_ALICE = "11010519491231002X"
+ID_BOB = "440524188001010014"
+SEEDED_CREDIT_CODE = "11430200MB0001000R"  # 株洲市行政审批服务局, from the seed catalogue
+
+
+def credit_code(n: int) -> str:
+    """A GB 32100-valid unified social credit code, distinct for each ``n``."""
+    from stdnum.cn import uscc
+
+    base = f"11430200MB{9000 + n:04d}{n % 1000:03d}"
+    return base + uscc.calc_check_digit(base)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def claims(token: str) -> dict[str, Any]:
+    """The token's claims, unverified (the app verifies; tests only read)."""
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def assert_problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["content-type"] == PROBLEM_JSON, r.headers["content-type"]
+    body = r.json()
+    assert body["type"] == slug and body["status"] == status and body["title"], body
+    return body
+
+
+async def login_code(sim: httpx.AsyncClient, **spec: Any) -> dict[str, Any]:
+    r = await sim.post("/_sim/login-codes", json=spec)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def wechat_login(client: AsyncTestClient, sim: httpx.AsyncClient, **spec: Any) -> dict[str, Any]:
+    """Log a (new or given) WeChat user in; returns the TokenPair plus the sim's openid."""
+    minted = await login_code(sim, **spec)
+    r = await client.post("/v1/auth/wechat/login", json={"code": minted["code"]})
+    assert r.status_code == 200, r.text
+    return r.json() | {"openid": minted["openid"], "unionid": minted["unionid"]}
+
+
+async def phone_code(sim: httpx.AsyncClient, phone: str, **extra: Any) -> str:
+    r = await sim.post("/_sim/phone-codes", json={"phone": phone, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()["code"]
+
+
+async def last_sms_code(client: AsyncTestClient, phone: str) -> str:
+    r = await client.get("/v1/dev/sms", params={"phone": phone})
+    assert r.status_code == 200, r.text
+    return re.search(r"(\d{6})", r.json()["items"][0]["text"]).group(1)
+
+
+async def sms_login(client: AsyncTestClient, phone: str) -> dict[str, Any]:
+    r = await client.post("/v1/auth/sms/send", json={"phone": phone})
+    assert r.status_code == 202, r.text
+    code = await last_sms_code(client, phone)
+    r = await client.post("/v1/auth/sms/login", json={"phone": phone, "code": code})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def operator(conn: asyncpg.Connection, settings: Settings, *, ttl: int = 3600) -> str:
+    """An operator access token, minted the way ``zhangban operator-token`` does."""
+    from auth import operator as op
+
+    return await op.operator_token(
+        conn, Keyring.from_settings(settings), issuer=settings.base_url, ttl=ttl, now=datetime.now(UTC)
+    )
+
+
+async def create_department(client: AsyncTestClient, op: str, credit_code: str, name: str = "测试局") -> dict:
+    body = {"name": name, "credit_code": credit_code, "region_code": "430200"}
+    r = await client.post("/v1/admin/departments", json=body, headers=auth(op))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def make_staff(
+    client: AsyncTestClient, op: str, department_id: str, phone: str, roles: list[str]
+) -> dict[str, Any]:
+    """An SMS account made staff with ``roles``; returns a TokenPair refreshed to carry them."""
+    pair = await sms_login(client, phone)
+    r = await client.post(
+        f"/v1/admin/departments/{department_id}/staff",
+        json={"account_id": pair["account"]["id"], "roles": roles},
+        headers=auth(op),
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200, r.text
+    return r.json()
