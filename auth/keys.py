@@ -55,8 +55,10 @@ class KeySet:
     published: dict[str, SigningKey]
     loaded_at: float = field(default_factory=time.monotonic)
 
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [k.jwk for k in self.published.values()]}
+    def jwks(self, *, now: datetime) -> dict[str, Any]:
+        """The keys a verifier needs at ``now``: the signing key and retired keys still in their window."""
+        cutoff = now - timedelta(seconds=RETIRED_KEPT)
+        return {"keys": [k.jwk for k in self.published.values() if k.retired_at is None or k.retired_at > cutoff]}
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:

@@ -140,7 +140,7 @@ class TokenController(Controller):
 )
 async def jwks(state: State, now: Now) -> Response[Jwks]:
     keys = await state.signing_keys.current(now=now)
-    return Response(Jwks(keys=keys.jwks()["keys"]), headers={"Cache-Control": "public, max-age=300"})
+    return Response(Jwks(keys=keys.jwks(now=now)["keys"]), headers={"Cache-Control": "public, max-age=300"})
 
 
 ROUTES = [TokenController, jwks]
