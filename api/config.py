@@ -37,6 +37,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     db_pool_min: Annotated[int, msgspec.Meta(ge=1)] = 2
     db_pool_max: Annotated[int, msgspec.Meta(ge=1)] = 20
+    # 差评整改: working days a department has to answer a bad rating.
+    rectification_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 5
     # Background jobs (outbox relay, sweeps) run inside `serve` unless turned off.
     run_jobs: bool = True
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter, PathParameter
 
 from api.deps import Db
 from api.matters import store
@@ -37,7 +37,7 @@ class MatterController(Controller):
         return MatterPage(items=items, next_cursor=_next(items, limit, "code"))
 
     @get("/{code:str}", operation_id="GetMatter", summary="One matter with its service guide (办事指南)")
-    async def get_matter(self, db: Db, code: Annotated[str, Parameter(max_length=64)]) -> Matter:
+    async def get_matter(self, db: Db, code: Annotated[str, PathParameter(max_length=64)]) -> Matter:
         async with db.acquire() as conn:
             return await store.get_matter(conn, code)
 
@@ -64,7 +64,7 @@ class BundleController(Controller):
             "departments share what they hold, and earlier matters of the bundle produce the rest."
         ),
     )
-    async def get_bundle(self, db: Db, code: Annotated[str, Parameter(max_length=64)]) -> Bundle:
+    async def get_bundle(self, db: Db, code: Annotated[str, PathParameter(max_length=64)]) -> Bundle:
         async with db.acquire() as conn:
             return await store.get_bundle(conn, code)
 

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from api.ids import uuid7
+from api.matters.applications.service import parse_condition
 
 
 def load_catalogue() -> dict[str, Any]:
@@ -39,11 +40,12 @@ ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, gb_type_code = EXCLUDED.g
 """
 
 UPSERT_MATERIAL = """
-INSERT INTO catalog_material (code, name, satisfied_by_certificate_types, held_by_department_id)
-VALUES ($1, $2, $3, $4)
+INSERT INTO catalog_material (code, name, satisfied_by_certificate_types, held_by_department_id, may_defer, holder_field)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,
     satisfied_by_certificate_types = EXCLUDED.satisfied_by_certificate_types,
-    held_by_department_id = EXCLUDED.held_by_department_id
+    held_by_department_id = EXCLUDED.held_by_department_id, may_defer = EXCLUDED.may_defer,
+    holder_field = EXCLUDED.holder_field
 """
 
 UPSERT_MATTER = """
@@ -55,11 +57,11 @@ ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
 """
 
 UPSERT_BUNDLE = """
-INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters, promised_limit_days)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters, promised_limit_days, subject)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, life_stage = EXCLUDED.life_stage,
     lead_department_id = EXCLUDED.lead_department_id, matters = EXCLUDED.matters,
-    promised_limit_days = EXCLUDED.promised_limit_days, updated_at = now()
+    promised_limit_days = EXCLUDED.promised_limit_days, subject = EXCLUDED.subject, updated_at = now()
 """
 
 UPSERT_DAY = """
@@ -99,7 +101,8 @@ async def seed_catalogue(conn: asyncpg.Connection, *, only_if_empty: bool = Fals
         for m in cat["materials"]:
             held = m["held_by_department"]
             await conn.execute(
-                UPSERT_MATERIAL, m["code"], m["name"], m["satisfied_by_certificate_types"], dept[held] if held else None
+                UPSERT_MATERIAL, m["code"], m["name"], m["satisfied_by_certificate_types"], dept[held] if held else None,
+                m.get("deferrable", False), m.get("holder_field"),
             )
         for m in cat["matters"]:
             materials = [{"code": x["code"], "required": x["required"], "copies": x["copies"]} for x in m["materials"]]
@@ -115,6 +118,9 @@ async def seed_catalogue(conn: asyncpg.Connection, *, only_if_empty: bool = Fals
                 m["result_certificate_type"],
             )
         for b in cat["bundles"]:
+            for entry in b["matters"]:
+                if entry["condition"] is not None:
+                    parse_condition(entry["condition"])  # a condition we cannot evaluate must not be loaded
             await conn.execute(
                 UPSERT_BUNDLE,
                 b["code"],
@@ -123,6 +129,7 @@ async def seed_catalogue(conn: asyncpg.Connection, *, only_if_empty: bool = Fals
                 dept[b["lead_department"]],
                 b["matters"],
                 b["promised_limit_days"],
+                b.get("subject", "self"),
             )
         days = cat["holidays_2026"]
         for kind, key in (("holiday", "holidays"), ("workday", "workdays")):

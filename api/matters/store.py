@@ -175,3 +175,23 @@ async def load_calendar(conn: asyncpg.Connection) -> Calendar:
     holidays: set[date] = {r["day"] for r in rows if r["kind"] == "holiday"}
     workdays: set[date] = {r["day"] for r in rows if r["kind"] == "workday"}
     return Calendar(frozenset(holidays), frozenset(workdays))
+
+
+async def get_bundle_subject(conn: asyncpg.Connection, code: str) -> str:
+    """Whom a bundle is for: ``self``, a ``newborn`` it creates, or the ``deceased``."""
+    return await conn.fetchval("SELECT subject FROM catalog_bundle WHERE code = $1", code) or "self"
+
+
+class MaterialRules(msgspec.Struct, frozen=True):
+    # 容缺受理: materials that may be promised for later.
+    deferrable: frozenset[str]
+    # Materials belonging to someone named in the form by ID number (father_id_card → father_id_number).
+    holder_fields: dict[str, str]
+
+
+async def material_rules(conn: asyncpg.Connection, codes: list[str]) -> MaterialRules:
+    rows = await conn.fetch("SELECT code, may_defer, holder_field FROM catalog_material WHERE code = ANY($1::text[])", codes)
+    return MaterialRules(
+        frozenset(r["code"] for r in rows if r["may_defer"]),
+        {r["code"]: r["holder_field"] for r in rows if r["holder_field"]},
+    )

@@ -1,0 +1,71 @@
+"""Problems raised while applying and handling applications."""
+
+from __future__ import annotations
+
+from api.problems import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+class ApplicationNotFound(NotFound):
+    """申请不存在"""
+
+    slug = "application_not_found"
+
+
+class TaskNotFound(NotFound):
+    """办件任务不存在"""
+
+    slug = "task_not_found"
+
+
+class MaterialsMissing(ValidationFailed):
+    """缺少必需材料"""
+
+    slug = "materials_missing"
+
+
+class FormInvalid(ValidationFailed):
+    """表单填写不符合要求"""
+
+    slug = "form_invalid"
+
+
+class MaterialInvalid(ValidationFailed):
+    """材料引用无效"""
+
+    slug = "material_invalid"
+
+
+class ReasonsRequired(ValidationFailed):
+    """退回必须列明理由（不打回票打清单）"""
+
+    slug = "reasons_required"
+
+
+class ApplicationIdReused(Conflict):
+    """申请编号已用于另一份申请"""
+
+    slug = "application_id_reused"
+
+
+class ApplicationClosed(Conflict):
+    """申请已办结或已撤回"""
+
+    slug = "application_closed"
+
+
+class TaskStateConflict(Conflict):
+    """办件任务当前状态不允许该操作"""
+
+    slug = "task_state_conflict"
+
+
+class NotGuardian(Forbidden):
+    """无权为该人员办理"""
+
+    slug = "not_guardian"
+
+
+class IdNumberInvalid(ValidationFailed):
+    """身份证号码不正确"""
+
+    slug = "id_number_invalid"

@@ -1,0 +1,226 @@
+"""Applications (citizens) and department tasks (staff and department systems)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody, Parameter, PathParameter
+
+from api import idempotency
+from api.deps import Db, Keys, Now
+from api.matters import store as catalogue_store
+from api.matters.applications import handling, results, store, views, workflow
+from api.matters.applications.errors import (
+    ApplicationClosed,
+    ApplicationIdReused,
+    ApplicationNotFound,
+    FormInvalid,
+    IdNumberInvalid,
+    MaterialInvalid,
+    MaterialsMissing,
+    NotGuardian,
+    ReasonsRequired,
+    TaskNotFound,
+    TaskStateConflict,
+)
+from api.matters.applications.models import (
+    Application,
+    ApplicationPage,
+    ApproveIn,
+    DeptTask,
+    DeptTaskPage,
+    RejectIn,
+    SubmitApplication,
+    SupplementIn,
+    SupplementRequestIn,
+)
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.persons import dependents_of
+from auth.errors import AssuranceRequired, problem_responses
+from auth.guards import BEARER, CurrentPrincipal, Principal
+from api.problems import Forbidden, Unauthorized
+
+# 实人认证 L2 (name + ID number checked) is the least a person needs to apply at all.
+APPLY_LEVEL = "L2"
+# Acting for someone else (a dependent) is a sensitive act: L3, proven within the last 30 minutes.
+FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE = "L3", 1800
+
+
+def _applicant(principal: Principal, now: Any) -> workflow.Applicant:
+    account_id = principal.require_account()
+    principal.require_assurance(APPLY_LEVEL, now=now)
+    if principal.person_id is None:
+        raise Forbidden("a verified identity is required to apply")
+    return workflow.Applicant(account_id=account_id, person_id=principal.person_id)
+
+
+class ApplicationController(Controller):
+    path = "/v1/applications"
+    tags = ["applications"]
+    security = BEARER
+
+    @post(
+        operation_id="SubmitApplication",
+        summary="Apply for a bundle (一件事) or a single matter — accepted once (综合受理)",
+        description=(
+            "The client makes the `id` (UUID); sending the same body with the same id again returns the stored "
+            "application with 200 (phones retry). A bundle creates one task per applicable matter, routed to its "
+            "department; tasks that wait for earlier matters start as `waiting`. Materials come from the wallet "
+            "(`wallet_item_id`), an upload (`blob_sha256`, which may be uploaded later), the department that holds "
+            "them, or an earlier matter of the bundle; required materials missing → 422 `materials_missing` with "
+            "`missing`. Deferrable materials (容缺受理) may be listed in `deferred_materials` and are then due by "
+            "`supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the "
+            "newborn's person with both parents as guardians."
+        ),
+        responses=problem_responses(
+            FormInvalid, MaterialsMissing, MaterialInvalid, ApplicationIdReused, NotGuardian, AssuranceRequired, Unauthorized
+        ),
+        status_code=201,
+    )
+    async def submit(self, request: Request, data: JSONBody[SubmitApplication], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Response[Any]:
+        who = _applicant(principal, now)
+        if data.for_person_id not in (None, who.person_id):
+            principal.require_assurance(FOR_OTHERS_LEVEL, now=now, max_age_seconds=FOR_OTHERS_MAX_AGE)
+
+        async with db.acquire() as conn, conn.transaction():
+            async def create() -> tuple[int, Any]:
+                cal = await catalogue_store.load_calendar(conn)
+                app, created = await workflow.submit(conn, keyring, who, data, now=now, cal=cal)
+                return (201 if created else 200), app
+
+            return await idempotency.run(request, conn, scope=f"account:{who.account_id}", create=create)
+
+    @get(operation_id="ListApplications", summary="My applications and those for my dependents, newest first")
+    async def list_applications(
+        self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
+        status: Annotated[Literal["submitted", "in_progress", "needs_supplement", "completed", "rejected", "withdrawn"] | None, Parameter()] = None,
+        cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+    ) -> ApplicationPage:
+        principal.require_account()
+        if principal.person_id is None:
+            return ApplicationPage(items=[], next_cursor=None)
+        before = decode_cursor(cursor, UUID) if cursor else None
+        async with db.acquire() as conn:
+            deps = await dependents_of(conn, principal.person_id, now=now)
+            rows = await store.list_applications(conn, person_id=principal.person_id, dependents=deps, status=status, before=before, limit=limit)
+            items = [await views.application(conn, keyring, r["id"], row=r) for r in rows]
+        return ApplicationPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
+
+    @get("/{application_id:uuid}", operation_id="GetApplication", summary="One application with its tasks and timeline",
+         responses=problem_responses(ApplicationNotFound, Unauthorized))
+    async def get_application(self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
+        async with db.acquire() as conn:
+            row = await store.get_application(conn, application_id)
+            await _may_read(conn, principal, row, now=now)
+            return await views.application(conn, keyring, application_id, row=row)
+
+    @post("/{application_id:uuid}/withdraw", operation_id="WithdrawApplication", status_code=200,
+          summary="Withdraw an application before it is completed",
+          responses=problem_responses(ApplicationNotFound, ApplicationClosed, Unauthorized))
+    async def withdraw(self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
+        who = _applicant(principal, now)
+        async with db.acquire() as conn, conn.transaction():
+            return await workflow.withdraw(conn, keyring, who, application_id, now=now)
+
+    @post("/{application_id:uuid}/supplement", operation_id="SupplementApplication", status_code=200,
+          summary="Hand in the materials a department asked for (补正) or that were deferred (容缺)",
+          responses=problem_responses(ApplicationNotFound, MaterialInvalid, Unauthorized))
+    async def supplement(self, application_id: FromPath[UUID], data: JSONBody[SupplementIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
+        who = _applicant(principal, now)
+        async with db.acquire() as conn, conn.transaction():
+            cal = await catalogue_store.load_calendar(conn)
+            return await handling.supplement(conn, keyring, who, application_id, data.materials, now=now, cal=cal)
+
+
+async def _may_read(conn: Any, principal: Principal, row: Any, *, now: Any) -> None:
+    """The applicant, the person applied for and their guardians may read an application."""
+    me = principal.person_id
+    if me is not None and me in (row["applicant_person_id"], row["for_person_id"]):
+        return
+    if me is not None and row["for_person_id"] in await dependents_of(conn, me, now=now):
+        return
+    raise views.hidden()
+
+
+DEPT_PROBLEMS = (TaskNotFound, TaskStateConflict, Unauthorized, Forbidden)
+
+
+class DeptTaskController(Controller):
+    path = "/v1/dept/tasks"
+    tags = ["department tasks"]
+    security = BEARER
+
+    @get(operation_id="ListDepartmentTasks", summary="The caller's department's tasks (filter by status, overdue)",
+         description="Staff with any role of the department, or a department system with `tasks:handle`.")
+    async def list_tasks(
+        self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
+        status: Annotated[Literal["waiting", "pending", "claimed", "approved", "rejected", "needs_supplement", "cancelled"] | None, Parameter()] = None,
+        overdue: Annotated[bool | None, Parameter(description="Only tasks past (true) or within (false) their due time.")] = None,
+        cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+    ) -> DeptTaskPage:
+        dept = _department(principal, "clerk")
+        after = decode_cursor(cursor, UUID) if cursor else None
+        async with db.acquire() as conn:
+            rows = await store.list_department_tasks(conn, dept, status=status, overdue=overdue, now=now, after=after, limit=limit)
+            items = [await views.dept_task(conn, keyring, r, now=now) for r in rows]
+        return DeptTaskPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
+
+    @get("/{task_id:uuid}", operation_id="GetDepartmentTask", summary="One task with its application's form and materials",
+         responses=problem_responses(*DEPT_PROBLEMS))
+    async def get_task(self, task_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> DeptTask:
+        dept = _department(principal, "clerk")
+        async with db.acquire() as conn:
+            return await views.dept_task(conn, keyring, await store.get_task(conn, task_id, department_id=dept), now=now)
+
+    @post("/{task_id:uuid}/claim", operation_id="ClaimTask", status_code=200, summary="Take a pending task",
+          responses=problem_responses(*DEPT_PROBLEMS))
+    async def claim(self, task_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
+        dept = _department(principal, "clerk")
+        async with db.acquire() as conn, conn.transaction():
+            cal = await catalogue_store.load_calendar(conn)
+            return await handling.claim(conn, keyring, task_id, department_id=dept, actor=principal.subject, now=now, cal=cal)
+
+    @post("/{task_id:uuid}/approve", operation_id="ApproveTask", status_code=200,
+          summary="Approve; issues the matter's result certificate into the wallet of the person applied for",
+          description="`assigned_id_number` records the ID number public security assigns (出生登记), checked per GB 11643.",
+          responses=problem_responses(*DEPT_PROBLEMS, IdNumberInvalid))
+    async def approve(self, task_id: FromPath[UUID], data: JSONBody[ApproveIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now, request: Request) -> Application:
+        dept = _department(principal, "approver")
+        async with db.acquire() as conn, conn.transaction():
+            cal = await catalogue_store.load_calendar(conn)
+            return await handling.approve(conn, keyring, task_id, data, department_id=dept, actor=principal.subject,
+                                          now=now, cal=cal, issue_result=results.issuer(request.app.state))
+
+    @post("/{task_id:uuid}/reject", operation_id="RejectTask", status_code=200,
+          summary="Reject with the reasons and the list of what is needed (不打回票打清单)",
+          description="No reasons → 422 `reasons_required`.",
+          responses=problem_responses(*DEPT_PROBLEMS, ReasonsRequired))
+    async def reject(self, task_id: FromPath[UUID], data: JSONBody[RejectIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
+        dept = _department(principal, "approver")
+        async with db.acquire() as conn, conn.transaction():
+            cal = await catalogue_store.load_calendar(conn)
+            return await handling.reject(conn, keyring, task_id, data, department_id=dept, actor=principal.subject, now=now, cal=cal)
+
+    @post("/{task_id:uuid}/request-supplement", operation_id="RequestSupplement", status_code=200,
+          summary="Ask the citizen for more (补正); the task's clock stops until they answer",
+          responses=problem_responses(*DEPT_PROBLEMS, MaterialInvalid))
+    async def request_supplement(self, task_id: FromPath[UUID], data: JSONBody[SupplementRequestIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
+        dept = _department(principal, "approver")
+        async with db.acquire() as conn, conn.transaction():
+            cal = await catalogue_store.load_calendar(conn)
+            return await handling.request_supplement(conn, keyring, task_id, data, department_id=dept, actor=principal.subject, now=now, cal=cal)
+
+
+def _department(principal: Principal, role: str) -> UUID:
+    # Any staff role of the department may read and claim; deciding needs `approver`. A department
+    # system with `tasks:handle` stands in for either.
+    if role == "clerk" and principal.client_id is None:
+        for r in ("clerk", "approver", "dept_admin", "issuer"):
+            if r in principal.roles and principal.department_id is not None and "staff" in principal.roles:
+                return principal.department_id
+    return principal.require_staff(role, scope="tasks:handle")
+
+
+ROUTES = [ApplicationController, DeptTaskController]

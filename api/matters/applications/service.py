@@ -1,0 +1,212 @@
+"""Rules of applying and handling: conditions, form checks, materials, task order and status.
+
+Pure functions: values in, values out; the clock and the calendar are passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from api.matters.applications.errors import FormInvalid, MaterialInvalid, MaterialsMissing
+from api.matters.applications.models import ProvidedMaterial
+from api.matters.models import BundleMaterial, FormField
+from api.problems import FieldError
+
+# --- bundle conditions -------------------------------------------------------------------------
+
+# The catalogue's conditions are one comparison over the merged form: `form.key == value` or `!=`,
+# with null, true, false, a number or a quoted string. Anything else is refused when loaded.
+_CONDITION = re.compile(r"^\s*form\.([a-z_][a-z0-9_]*)\s*(==|!=)\s*(null|true|false|-?\d+(?:\.\d+)?|'[^']*'|\"[^\"]*\")\s*$")
+
+
+def parse_condition(text: str) -> tuple[str, str, Any]:
+    match = _CONDITION.match(text)
+    if not match:
+        raise ValueError(f"unsupported condition: {text!r}")
+    key, op, raw = match.groups()
+    literals = {"null": None, "true": True, "false": False}
+    if raw in literals:
+        value: Any = literals[raw]
+    elif raw[0] in "'\"":
+        value = raw[1:-1]
+    else:
+        value = float(raw) if "." in raw else int(raw)
+    return key, op, value
+
+
+def condition_holds(condition: str | None, form: Mapping[str, Any]) -> bool:
+    """Does a bundle entry apply to this form? No condition means always."""
+    if condition is None:
+        return True
+    key, op, value = parse_condition(condition)
+    equal = form.get(key) == value
+    return equal if op == "==" else not equal
+
+
+# --- form --------------------------------------------------------------------------------------
+
+
+def check_form(
+    fields: Iterable[FormField], form: Mapping[str, Any], *, known: Iterable[str] = (), today: date
+) -> dict[str, Any]:
+    """Validate the form against the fields of the matters that apply; 422 naming every bad field.
+
+    ``known`` are further keys the bundle asks for (in matters that do not apply): accepted, unchecked.
+    """
+    by_key = {f.key: f for f in fields}
+    known = set(known) | set(by_key)
+    errors = [FieldError(f"form.{k}", "unknown field") for k in form if k not in known]
+    clean: dict[str, Any] = {}
+    for f in by_key.values():
+        value = form.get(f.key)
+        if value is None or value == "":
+            if f.required:
+                errors.append(FieldError(f"form.{f.key}", f"{f.label}为必填项"))
+            continue
+        problem = _type_problem(f, value, today=today)
+        if problem:
+            errors.append(FieldError(f"form.{f.key}", problem))
+        else:
+            clean[f.key] = value.strip() if isinstance(value, str) else value
+    if errors:
+        raise FormInvalid(errors=errors)
+    return clean
+
+
+def _type_problem(f: FormField, value: Any, *, today: date) -> str | None:
+    if f.type == "integer":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    if not isinstance(value, str):
+        return "must be text"
+    if len(value) > 500:
+        return "is too long"
+    if f.type == "date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return "must be a date (YYYY-MM-DD)"
+    return None
+
+
+# --- materials ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalletCertificate:
+    """A valid certificate in the wallet of the applicant or the person applied for."""
+
+    wallet_item_id: Any
+    type_code: str
+
+
+def resolve_materials(
+    materials: Iterable[BundleMaterial],
+    *,
+    provided: Mapping[str, tuple[str | None, Any]],
+    deferred: Iterable[str],
+    wallet: Mapping[Any, WalletCertificate],
+    deferrable: frozenset[str],
+    holder_fields: Mapping[str, str],
+    applicant_id_number: str | None,
+    form: Mapping[str, Any],
+    known: Iterable[str] = (),
+) -> list[ProvidedMaterial]:
+    """Decide how each material is satisfied, or raise 422 ``materials_missing`` listing codes.
+
+    ``provided`` maps material code → (blob sha256, wallet item id) as the client sent them.
+    Materials a department holds, an earlier matter of the bundle produces, or that belong to
+    another person named in the form by ID number (fetched from the certificate library by the
+    handling department) are never asked for. Codes in ``known`` (materials of the bundle's matters
+    that do not apply to this form) are ignored rather than refused.
+    """
+    deferred = set(deferred)
+    materials = list(materials)
+    unknown = sorted((set(provided) | deferred) - {m.code for m in materials} - set(known))
+    if unknown:
+        raise MaterialInvalid(errors=[FieldError("materials", f"not a material of this application: {c}") for c in unknown])
+    out: list[ProvidedMaterial] = []
+    missing: list[str] = []
+    for m in materials:
+        blob, item_id = provided.get(m.code, (None, None))
+        if item_id is not None:
+            cert = wallet.get(item_id)
+            if cert is None or cert.type_code not in m.satisfied_by_certificate_types:
+                raise MaterialInvalid(errors=[FieldError(f"materials.{m.code}", "wallet item does not stand for this material")])
+            out.append(ProvidedMaterial(code=m.code, source="wallet", wallet_item_id=item_id))
+        elif blob is not None:
+            out.append(ProvidedMaterial(code=m.code, source="blob", blob_sha256=blob))
+        elif m.held_by_department is not None:
+            out.append(ProvidedMaterial(code=m.code, source="department"))
+        elif m.produced_by_matter is not None:
+            out.append(ProvidedMaterial(code=m.code, source="bundle", produced_by_matter=m.produced_by_matter))
+        elif _shared_by_number(m.code, holder_fields, form, applicant_id_number):
+            out.append(ProvidedMaterial(code=m.code, source="department"))
+        elif (item := _wallet_match(m, wallet)) is not None:
+            out.append(ProvidedMaterial(code=m.code, source="wallet", wallet_item_id=item))
+        elif m.code in deferred and m.code in deferrable:
+            out.append(ProvidedMaterial(code=m.code, source="deferred"))
+        elif m.required:
+            missing.append(m.code)
+    if missing:
+        raise MaterialsMissing(f"missing: {', '.join(missing)}", missing=missing)
+    return out
+
+
+def _shared_by_number(code: str, holder_fields: Mapping[str, str], form: Mapping[str, Any], applicant: str | None) -> bool:
+    field = holder_fields.get(code)
+    return bool(field and form.get(field) and form.get(field) != applicant)
+
+
+def _wallet_match(m: BundleMaterial, wallet: Mapping[Any, WalletCertificate]) -> Any:
+    return next((c.wallet_item_id for c in wallet.values() if c.type_code in m.satisfied_by_certificate_types), None)
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    matter_code: str
+    after: tuple[str, ...]
+    required: bool
+
+
+def plan_tasks(entries: Iterable[tuple[str, list[str], str | None]], form: Mapping[str, Any]) -> list[PlannedTask]:
+    """One task per applicable matter; `after` keeps only matters that apply to this form.
+
+    A matter behind a condition is optional: its rejection does not reject the application.
+    """
+    applicable = [(c, a, cond) for c, a, cond in entries if condition_holds(cond, form)]
+    codes = {c for c, _, _ in applicable}
+    return [PlannedTask(c, tuple(x for x in a if x in codes), cond is None) for c, a, cond in applicable]
+
+
+def ready(after: Iterable[str], status_by_matter: Mapping[str, str]) -> bool:
+    """A waiting task starts once every matter it waits for is approved."""
+    return all(status_by_matter.get(code) == "approved" for code in after)
+
+
+def blocked(after: Iterable[str], status_by_matter: Mapping[str, str]) -> bool:
+    """A task can never start once a matter it waits for was rejected or cancelled."""
+    return any(status_by_matter.get(code) in ("rejected", "cancelled") for code in after)
+
+
+def application_status(tasks: Iterable[tuple[str, bool]], *, withdrawn: bool = False) -> str:
+    """Aggregate ``(task status, required)`` pairs into the application's status."""
+    if withdrawn:
+        return "withdrawn"
+    tasks = list(tasks)
+    statuses = [s for s, _ in tasks]
+    if any(s == "rejected" and required for s, required in tasks):
+        return "rejected"
+    if "needs_supplement" in statuses:
+        return "needs_supplement"
+    if all(s in ("approved", "rejected", "cancelled") for s in statuses):
+        return "completed"
+    if any(s in ("claimed", "approved", "rejected") for s in statuses):
+        return "in_progress"
+    return "submitted"

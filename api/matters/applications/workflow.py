@@ -1,0 +1,246 @@
+"""Applying and handling, as operations on one connection inside the caller's transaction.
+
+HTTP routes and offline-sync mutations both call these, so every rule lives once. Each operation
+writes the application, its timeline, the change log, the outbox and (for staff decisions) the
+audit log together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api import audit, changelog, outbox, persons
+from api.crypto import Keyring
+from api.identifiers import id_number_error
+from api.matters import service as catalogue
+from api.matters import store as catalogue_store
+from api.matters.applications import service, store, views
+from api.matters.applications.errors import (
+    ApplicationClosed,
+    ApplicationIdReused,
+    FormInvalid,
+    NotGuardian,
+)
+from api.matters.applications.models import Application, SubmitApplication
+from api.matters.models import Bundle
+from api.matters.workdays import Calendar, due_at
+from api.problems import FieldError
+
+
+@dataclass(frozen=True)
+class Applicant:
+    account_id: UUID
+    person_id: UUID
+
+
+def fingerprint(data: SubmitApplication) -> bytes:
+    return hashlib.sha256(msgspec.json.encode(data)).digest()
+
+
+async def _target(conn: asyncpg.Connection, data: SubmitApplication) -> tuple[Bundle, list[tuple[str, list[str], str | None]], str]:
+    """The bundle (or a single matter seen as a one-entry bundle), its entries and its subject."""
+    if (data.bundle_code is None) == (data.matter_code is None):
+        raise FormInvalid(errors=[FieldError("bundle_code", "give exactly one of bundle_code and matter_code")])
+    if data.bundle_code is not None:
+        bundle = await catalogue_store.get_bundle(conn, data.bundle_code)
+        entries = [(m.code, m.after, m.condition) for m in bundle.matters]
+        return bundle, entries, await catalogue_store.get_bundle_subject(conn, data.bundle_code)
+    matter = await catalogue_store.get_matter(conn, data.matter_code)
+    entries = [(matter.code, [], None)]
+    bundle = catalogue.build_bundle(
+        code=matter.code, name=matter.name, life_stage="", lead_department=matter.department, entries=entries,
+        matters={matter.code: matter}, promised_limit_days=matter.guide.promised_limit_days,
+    )
+    return bundle, entries, "self"
+
+
+async def submit(
+    conn: asyncpg.Connection, keyring: Keyring, who: Applicant, data: SubmitApplication, *, now: datetime, cal: Calendar
+) -> tuple[Application, bool]:
+    """Accept an application once (综合受理); the same id again returns the stored one."""
+    fp = fingerprint(data)
+    existing = await conn.fetchrow("SELECT applicant_person_id, fingerprint FROM application WHERE id = $1", data.id)
+    if existing is not None:
+        if existing["applicant_person_id"] != who.person_id or existing["fingerprint"] != fp:
+            raise ApplicationIdReused()
+        return await views.application(conn, keyring, data.id), False
+
+    bundle, entries, subject = await _target(conn, data)
+    # Conditions read the form as sent; then only the matters that apply decide what is required.
+    planned = service.plan_tasks(entries, data.form)
+    applicable = {t.matter_code for t in planned}
+    matters = await catalogue_store.get_matters(conn, sorted(applicable))
+    scoped = catalogue.build_bundle(
+        code=bundle.code, name=bundle.name, life_stage=bundle.life_stage, lead_department=bundle.lead_department,
+        entries=[e for e in entries if e[0] in applicable], matters=matters, promised_limit_days=bundle.promised_limit_days,
+    )
+    form = service.check_form(scoped.form, data.form, known=[f.key for f in bundle.form], today=now.date())
+    applicant_number = await persons.get_id_number(conn, keyring, who.person_id)
+    for_person = await _for_person(conn, keyring, who, data, subject, form, applicant_number, now=now)
+
+    rules = await catalogue_store.material_rules(conn, [m.code for m in scoped.materials])
+    wallet = await views.wallet_certificates(conn, [who.person_id, for_person], now=now)
+    materials = service.resolve_materials(
+        scoped.materials,
+        provided={m.code: (m.blob_sha256, m.wallet_item_id) for m in data.materials},
+        deferred=data.deferred_materials,
+        wallet=wallet,
+        deferrable=rules.deferrable,
+        holder_fields=rules.holder_fields,
+        applicant_id_number=applicant_number,
+        form=form,
+        known=[m.code for m in bundle.materials],
+    )
+    deferred = [m.code for m in materials if m.source == "deferred"]
+    await store.insert_application(
+        conn, id=data.id, bundle_code=data.bundle_code, matter_code=data.matter_code,
+        applicant_account_id=who.account_id, applicant_person_id=who.person_id, for_person_id=for_person,
+        form=store.seal_form(keyring, form), materials=msgspec.to_builtins(materials), deferred_materials=deferred,
+        fingerprint=fp, submitted_at=now, due_at=due_at(cal, now, bundle.promised_limit_days),
+        supplement_due_at=due_at(cal, now, DEFERRED_SUPPLEMENT_DAYS) if deferred else None,
+    )
+    for t in planned:
+        start = not t.after
+        await store.insert_task(
+            conn, application_id=data.id, matter_code=t.matter_code, department_id=matters[t.matter_code].department.id,
+            required=t.required, after=t.after, status="pending" if start else "waiting", started_at=now if start else None,
+            due_at=due_at(cal, now, matters[t.matter_code].guide.promised_limit_days) if start else None, now=now,
+        )
+    actor = f"account:{who.account_id}"
+    await store.add_event(conn, data.id, at=now, event="submitted", actor=actor, detail={"matters": len(planned)})
+    if deferred:
+        await store.add_event(conn, data.id, at=now, event="accepted_with_deferral", actor=actor, detail={"materials": deferred})
+    app = await views.application(conn, keyring, data.id)
+    await publish(conn, app, event="application.received", now=now)
+    for task in app.tasks:
+        if task.status == "pending":
+            await task_event(conn, app, task.id, "task.assigned", now=now)
+    return app, True
+
+
+# 容缺受理: a deferred material is due within this many working days of acceptance.
+DEFERRED_SUPPLEMENT_DAYS = 5
+
+
+async def _for_person(
+    conn: asyncpg.Connection, keyring: Keyring, who: Applicant, data: SubmitApplication, subject: str,
+    form: dict[str, Any], applicant_number: str | None, *, now: datetime,
+) -> UUID:
+    """Whom the application is for: oneself, a dependent (guardians only), or a newborn created now."""
+    if subject == "newborn":
+        return await _newborn(conn, keyring, who, form, applicant_number, now=now)
+    if data.for_person_id is None or data.for_person_id == who.person_id:
+        return who.person_id
+    if not await persons.is_guardian(conn, who.person_id, data.for_person_id, now=now):
+        raise NotGuardian()
+    return data.for_person_id
+
+
+async def _newborn(
+    conn: asyncpg.Connection, keyring: Keyring, who: Applicant, form: dict[str, Any], applicant_number: str | None,
+    *, now: datetime,
+) -> UUID:
+    """出生一件事: the child becomes a person now, with both parents as guardians."""
+    parents = [form.get("father_id_number"), form.get("mother_id_number")]
+    errors = [
+        FieldError(f"form.{key}", problem)
+        for key, number in zip(("father_id_number", "mother_id_number"), parents, strict=True)
+        if number and (problem := id_number_error(number, today=now.date()))
+    ]
+    if errors:
+        raise FormInvalid(errors=errors)
+    if applicant_number is None or applicant_number not in {p.upper() for p in parents if p}:
+        raise FormInvalid(errors=[FieldError("form", "the applicant must be the child's father or mother")])
+    child = await persons.create_newborn(
+        conn, keyring, name=form["child_name"], born_on=date.fromisoformat(form["child_born_at"]),
+        sex=form.get("child_sex"), now=now,
+    )
+    for number in parents:
+        parent = await persons.find_person_id(conn, keyring, number) if number else None
+        if parent is not None:
+            await persons.add_guardian(conn, parent, child, source="birth_bundle", now=now)
+    return child
+
+
+async def withdraw(conn: asyncpg.Connection, keyring: Keyring, who: Applicant, application_id: UUID, *, now: datetime) -> Application:
+    row = await store.get_application(conn, application_id, for_update=True)
+    if row["applicant_person_id"] != who.person_id:
+        raise views.hidden()
+    if row["status"] in ("completed", "rejected", "withdrawn"):
+        raise ApplicationClosed(status=row["status"])
+    for task in await store.list_tasks(conn, application_id, for_update=True):
+        if task["status"] not in ("approved", "rejected", "cancelled"):
+            await store.set_task(conn, task["id"], status="cancelled", updated_at=now)
+    await store.set_application(conn, application_id, status="withdrawn", updated_at=now, completed_at=now)
+    await store.add_event(conn, application_id, at=now, event="withdrawn", actor=f"account:{who.account_id}", detail={})
+    app = await views.application(conn, keyring, application_id)
+    await publish(conn, app, event="application.withdrawn", now=now)
+    return app
+
+
+async def refresh_status(conn: asyncpg.Connection, application_id: UUID, *, now: datetime, cal: Calendar) -> list[UUID]:
+    """Start tasks whose turn has come, cancel those that never can, re-aggregate the status.
+
+    Returns the tasks started now.
+    """
+    started: list[UUID] = []
+    while True:
+        tasks = await store.list_tasks(conn, application_id, for_update=True)
+        by_matter = {t["matter_code"]: t["status"] for t in tasks}
+        changed = False
+        for t in tasks:
+            if t["status"] != "waiting":
+                continue
+            if service.blocked(t["after_matters"], by_matter):
+                await store.set_task(conn, t["id"], status="cancelled", updated_at=now)
+                changed = True
+            elif service.ready(t["after_matters"], by_matter):
+                limit = await conn.fetchval("SELECT (guide->>'promised_limit_days')::int FROM catalog_matter WHERE code = $1", t["matter_code"])
+                await store.set_task(conn, t["id"], status="pending", started_at=now, due_at=due_at(cal, now, limit), updated_at=now)
+                started.append(t["id"])
+                changed = True
+        if not changed:
+            break
+    row = await store.get_application(conn, application_id)
+    status = service.application_status([(t["status"], t["required"]) for t in tasks], withdrawn=row["status"] == "withdrawn")
+    if status != row["status"]:
+        done = status in ("completed", "rejected")
+        await store.set_application(conn, application_id, status=status, updated_at=now, completed_at=now if done else None)
+        if done:
+            await store.add_event(conn, application_id, at=now, event=status, actor="system", detail={})
+    else:
+        await store.set_application(conn, application_id, updated_at=now)
+    return started
+
+
+async def publish(conn: asyncpg.Connection, app: Application, *, event: str, now: datetime) -> None:
+    """Mirror the application to its people's devices and tell whoever should know."""
+    data = msgspec.to_builtins(app)
+    for person in {app.applicant_person_id, app.for_person_id}:
+        await changelog.record_change(conn, person, "application", app.id, "put", data)
+    await outbox.enqueue(
+        conn, "notify", {"event": event, "application_id": str(app.id), "person_id": str(app.applicant_person_id),
+                         "status": app.status},
+        dedup_key=f"{event}:{app.id}:{now.isoformat()}",
+    )
+
+
+async def task_event(conn: asyncpg.Connection, app: Application, task_id: UUID, event: str, *, now: datetime) -> None:
+    task = next(t for t in app.tasks if t.id == task_id)
+    await outbox.enqueue(
+        conn, "notify",
+        {"event": event, "application_id": str(app.id), "task_id": str(task_id), "matter_code": task.matter_code,
+         "department_id": str(task.department.id), "status": task.status},
+        dedup_key=f"{event}:{task_id}:{now.isoformat()}", partition_key=str(task.department.id),
+    )
+
+
+async def audit_decision(conn: asyncpg.Connection, *, actor: str, action: str, task_id: UUID, data: dict[str, Any], now: datetime) -> None:
+    await audit.append(conn, actor=actor, action=action, subject=f"task:{task_id}", data=data, at=now)

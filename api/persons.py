@@ -1,0 +1,157 @@
+"""Persons and guardianship: shared by identity, certificates, applications and the wallet.
+
+A person's ID number and name are encrypted at rest (contexts ``person.id_number``,
+``person.name``) and found through the blind index (purpose ``id_number``). A newborn is a
+person without an ID number until 出生登记 assigns one.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api.crypto import Keyring, mask_id_number, mask_name
+from api.identifiers import normalize_id_number
+from api.ids import uuid7
+
+INDEX_PURPOSE = "id_number"
+
+
+class PersonView(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name_masked: str
+    id_number_masked: str | None
+
+
+def id_number_index(keyring: Keyring, id_number: str) -> bytes:
+    return keyring.blind_index(normalize_id_number(id_number), purpose=INDEX_PURPOSE)
+
+
+async def find_person_id(conn: asyncpg.Connection, keyring: Keyring, id_number: str) -> UUID | None:
+    return await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", id_number_index(keyring, id_number))
+
+
+INSERT_PERSON = """
+INSERT INTO person (id, id_number, id_number_index, name, born_on, sex, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT ON CONSTRAINT person_id_number_index_key DO NOTHING
+RETURNING id
+"""
+
+
+async def find_or_create_person(
+    conn: asyncpg.Connection, keyring: Keyring, *, id_number: str, name: str, now: datetime
+) -> UUID:
+    """The person with this ID number, created if new (race-safe on the blind index)."""
+    number = normalize_id_number(id_number)
+    index = id_number_index(keyring, number)
+    created = await conn.fetchval(
+        INSERT_PERSON,
+        uuid7(),
+        keyring.encrypt(number, context="person.id_number"),
+        index,
+        keyring.encrypt(name, context="person.name"),
+        None,
+        None,
+        now,
+    )
+    return created or await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", index)
+
+
+async def create_newborn(
+    conn: asyncpg.Connection, keyring: Keyring, *, name: str, born_on: date, sex: str | None, now: datetime
+) -> UUID:
+    """A person with no ID number yet (出生一件事)."""
+    return await conn.fetchval(
+        INSERT_PERSON, uuid7(), None, None, keyring.encrypt(name, context="person.name"), born_on, sex, now
+    )
+
+
+class IdNumberTaken(Exception):
+    """Another person already holds this ID number."""
+
+
+async def assign_id_number(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID, id_number: str) -> None:
+    """Record the ID number public security assigned; the person is then found by it like anyone else."""
+    number = normalize_id_number(id_number)
+    try:
+        await conn.execute(
+            "UPDATE person SET id_number = $2, id_number_index = $3 WHERE id = $1",
+            person_id,
+            keyring.encrypt(number, context="person.id_number"),
+            id_number_index(keyring, number),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "person_id_number_index_key":
+            raise
+        raise IdNumberTaken() from exc
+
+
+async def get_person_view(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> PersonView | None:
+    row = await conn.fetchrow("SELECT id, name, id_number FROM person WHERE id = $1", person_id)
+    if row is None:
+        return None
+    number = keyring.decrypt_str(row["id_number"], context="person.id_number") if row["id_number"] else None
+    return PersonView(
+        id=row["id"],
+        name_masked=mask_name(keyring.decrypt_str(row["name"], context="person.name")),
+        id_number_masked=mask_id_number(number) if number else None,
+    )
+
+
+async def get_id_number(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> str | None:
+    blob = await conn.fetchval("SELECT id_number FROM person WHERE id = $1", person_id)
+    return keyring.decrypt_str(blob, context="person.id_number") if blob else None
+
+
+async def get_name(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> str | None:
+    blob = await conn.fetchval("SELECT name FROM person WHERE id = $1", person_id)
+    return keyring.decrypt_str(blob, context="person.name") if blob else None
+
+
+# --- guardianship ------------------------------------------------------------------------------
+
+ADD_GUARDIAN = """
+INSERT INTO guardianship (guardian_person_id, dependent_person_id, source, since)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT ON CONSTRAINT guardianship_pkey DO UPDATE SET until = NULL, source = EXCLUDED.source
+"""
+
+
+async def add_guardian(conn: asyncpg.Connection, guardian: UUID, dependent: UUID, *, source: str, now: datetime) -> None:
+    await conn.execute(ADD_GUARDIAN, guardian, dependent, source, now)
+
+
+IS_GUARDIAN = """
+SELECT EXISTS (
+    SELECT 1 FROM guardianship
+    WHERE guardian_person_id = $1 AND dependent_person_id = $2 AND since <= $3 AND (until IS NULL OR until > $3)
+)
+"""
+
+
+async def is_guardian(conn: asyncpg.Connection, guardian: UUID, dependent: UUID, *, now: datetime) -> bool:
+    return await conn.fetchval(IS_GUARDIAN, guardian, dependent, now)
+
+
+DEPENDENTS = """
+SELECT dependent_person_id FROM guardianship
+WHERE guardian_person_id = $1 AND since <= $2 AND (until IS NULL OR until > $2)
+ORDER BY since
+"""
+
+
+async def dependents_of(conn: asyncpg.Connection, guardian: UUID, *, now: datetime) -> list[UUID]:
+    return [r["dependent_person_id"] for r in await conn.fetch(DEPENDENTS, guardian, now)]
+
+
+async def guardians_of(conn: asyncpg.Connection, dependent: UUID, *, now: datetime) -> list[UUID]:
+    rows = await conn.fetch(
+        "SELECT guardian_person_id FROM guardianship WHERE dependent_person_id = $1 AND (until IS NULL OR until > $2)",
+        dependent,
+        now,
+    )
+    return [r["guardian_person_id"] for r in rows]
