@@ -20,6 +20,8 @@ from api.crypto import Keyring
 from api.db import create_pool
 from api.deps import DEPENDENCIES
 from api.health import health
+from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
+from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
 from api.matters.routes import ROUTES as MATTER_ROUTES
 from api.observability import configure_logging, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *auth_wiring.route_handlers(settings)],
+        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *auth_wiring.route_handlers(settings)],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware, METRICS.middleware],
@@ -95,6 +97,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tags=[
                 Tag(name="meta", description="Health, keys and metrics"),
                 Tag(name="catalogue", description="Matters (事项), bundles (一件事) and certificate types"),
+                Tag(name="applications", description="Applying for a bundle or a matter, its tasks, timeline and rating"),
+                Tag(name="department tasks", description="Department handling (分类审批): claim, approve, reject, 补正"),
+                Tag(name="feedback", description="请你来找茬: complaints, suggestions and error reports"),
                 *auth_wiring.TAGS,
             ],
         ),
