@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
@@ -20,6 +21,8 @@ from api.crypto import Keyring
 from api.db import create_pool
 from api.deps import DEPENDENCIES
 from api.health import health
+from api.jobs import Job, JobRunner
+from api.matters.jobs import JOBS as MATTER_JOBS
 from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
 from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
 from api.matters.routes import ROUTES as MATTER_ROUTES
@@ -36,28 +39,46 @@ METRICS = PrometheusConfig(
 )
 
 
+def all_jobs() -> list[Job]:
+    """Every background job of every domain."""
+    return [*MATTER_JOBS]
+
+
+async def open_resources(state: State, settings: Settings) -> embedded.Embedded | None:
+    """Start embedded servers if asked, open the pool and Redis, load keys; shared by serve and worker."""
+    started = None
+    resolved = settings
+    if settings.embedded:
+        resolved, started = await asyncio.to_thread(embedded.start, settings)
+    state.settings = resolved
+    state.keyring = Keyring.from_settings(resolved)
+    state.pool = await create_pool(resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max)
+    state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
+    await auth_wiring.start(state)
+    return started
+
+
+async def close_resources(state: State, started: embedded.Embedded | None) -> None:
+    await auth_wiring.stop(state)
+    await state.redis.aclose()
+    await state.pool.close()
+    if started is not None:
+        await asyncio.to_thread(started.stop)
+
+
 def lifespan(settings: Settings):  # noqa: ANN201
     @asynccontextmanager
     async def run(app: Litestar) -> AsyncIterator[None]:
-        started = None
-        resolved = settings
-        if settings.embedded:
-            resolved, started = await asyncio.to_thread(embedded.start, settings)
-        app.state.settings = resolved
-        app.state.keyring = Keyring.from_settings(resolved)
-        app.state.pool = await create_pool(
-            resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max
-        )
-        app.state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
+        started = await open_resources(app.state, settings)
+        runner = JobRunner(app.state, all_jobs()) if settings.run_jobs else None
         try:
-            await auth_wiring.start(app.state)
+            if runner:
+                runner.start()
             yield
         finally:
-            await auth_wiring.stop(app.state)
-            await app.state.redis.aclose()
-            await app.state.pool.close()
-            if started is not None:
-                await asyncio.to_thread(started.stop)
+            if runner:
+                await runner.stop()
+            await close_resources(app.state, started)
 
     return run
 

@@ -116,6 +116,32 @@ def _wechat_sim(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+async def _worker(settings: Settings) -> int:
+    """Background jobs only, for scale-out next to `serve` (which runs them too unless ZB_RUN_JOBS=false)."""
+    import signal
+
+    from litestar.datastructures import State
+
+    from api.app import all_jobs, close_resources, open_resources
+    from api.jobs import JobRunner
+
+    state = State()
+    started = await open_resources(state, settings)
+    runner = JobRunner(state, all_jobs())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner.start()
+    print(f"worker running {len(runner.jobs)} job(s)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.stop()
+        await close_resources(state, started)
+    return 0
+
+
 def serve(settings: Settings) -> int:
     """Migrate, seed an empty database, and serve with granian (workers inherit the resolved URLs)."""
     from granian import Granian
@@ -152,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending database migrations")
     sub.add_parser("seed", help="load (or refresh) the demo catalogue")
     sub.add_parser("audit-verify", help="check the audit log's hash chain; exit 1 naming the first bad entry")
+    sub.add_parser("worker", help="run the background jobs (outbox relay, dispatch, sweeps) without serving HTTP")
     token = sub.add_parser("operator-token", help="print an operator access token (makes the operator account if none)")
     token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime, 60..604800 (default 3600)")
     sub.add_parser("rotate-signing-key", help="start signing access tokens with a new key (the old one stays published)")
@@ -174,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": lambda: _with_database(settings, _migrate),
         "seed": lambda: _with_database(settings, _seed),
         "audit-verify": lambda: _with_database(settings, _audit_verify),
+        "worker": lambda: asyncio.run(_worker(settings)),
         "operator-token": lambda: _with_database(settings, lambda s: _operator_token(s, args.ttl)),
         "rotate-signing-key": lambda: _with_database(settings, _rotate_signing_key),
         "wechat-sim": lambda: _wechat_sim(settings, args.host, args.port),
