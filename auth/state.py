@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import httpx
 from litestar.datastructures import State
 
+from api.config import ConfigError
 from auth.keys import SigningKeys
 from auth.sms import HttpProvider, SinkProvider, SmsProvider
 from auth.wechat import WechatClient
@@ -38,7 +39,7 @@ async def start(state: State) -> None:
     sms: SmsProvider
     if settings.sms_provider == "http":
         if not settings.sms_http_url:
-            raise RuntimeError("ZB_SMS_HTTP_URL: required when ZB_SMS_PROVIDER is http")
+            raise ConfigError("ZB_SMS_HTTP_URL: required when ZB_SMS_PROVIDER is http")
         sms = HttpProvider(state.auth_http, settings.sms_http_url)
     else:
         sms = SinkProvider(state.redis, state.keyring)
@@ -46,8 +47,7 @@ async def start(state: State) -> None:
 
 
 async def stop(state: State) -> None:
-    for name in ("wechat", "auth_http"):
-        if state.get(name) is None:
-            continue
-        client = state.wechat.http if name == "wechat" else state.auth_http
-        await client.aclose()
+    if state.get("wechat") is not None:
+        await state.wechat.http.aclose()
+    if state.get("auth_http") is not None:
+        await state.auth_http.aclose()

@@ -13,8 +13,29 @@ from auth.me_routes import dev_sms, me
 from auth.state import start, stop
 
 TAGS = [
-    Tag(name="auth", description="Logins (WeChat mini-program, SMS, department systems), tokens, `/v1/me`"),
-    Tag(name="realname", description="Real-person authentication (实人认证): assurance levels L1–L3"),
+    Tag(
+        name="auth",
+        description=(
+            "Logins (WeChat mini-program, SMS, department systems), tokens and `/v1/me`. Access tokens are ES256 "
+            "JWTs valid 15 minutes, with `kid` in the header (keys at `/.well-known/jwks.json`) and the claims "
+            "`iss`, `sub` (account id; a department system's client id), `iat`, `exp`, `jti`, `roles` (`citizen`, "
+            "`operator`; staff add `staff` and `clerk`/`approver`/`issuer`/`dept_admin`; systems have "
+            "`dept_client`), `acr` (`L1`/`L2`/`L3`), `auth_time` (when that level was last proven), `pid` (person "
+            "id), `dept` (department of staff and systems), `scope` and `client_id` (systems), `sid` (the login "
+            "that logout revokes). Refresh tokens are opaque, live 30 days and rotate on every use. "
+            "401 `unauthorized` for a missing, expired or invalid token; 403 `forbidden` for a missing role or "
+            "scope; 403 `assurance_required` (with `required_level`, `max_age_seconds`) for a needed step-up."
+        ),
+    ),
+    Tag(
+        name="realname",
+        description=(
+            "Real-person authentication (实人认证). Assurance levels: `L1` phone or WeChat login; `L2` name and "
+            "ID number confirmed by an authority (identity-provider assertion with `acr` L2); `L3` face matched "
+            "(WeChat face verification, or an L3 assertion) or seen in person by a window clerk. One ID number is "
+            "one person, whichever accounts prove it."
+        ),
+    ),
     Tag(name="admin", description="Operators: departments, clients, staff, identity providers, audit"),
 ]
 
