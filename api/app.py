@@ -26,6 +26,7 @@ from api.matters.jobs import JOBS as MATTER_JOBS
 from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
 from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
 from api.matters.routes import ROUTES as MATTER_ROUTES
+from api.matters.stats.routes import ROUTES as STATS_ROUTES
 from api.observability import configure_logging, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
 from auth import wiring as auth_wiring
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *auth_wiring.route_handlers(settings)],
+        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *auth_wiring.route_handlers(settings)],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware, METRICS.middleware],

@@ -116,6 +116,39 @@ def _wechat_sim(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+async def _burden(settings: Settings) -> int:
+    """The citizen burden report: what each bundle asks for, before and after merging."""
+    from api import db
+    from api.matters import store
+
+    conn = await db.connect(settings.database_url)
+    try:
+        await db.migrate(conn)
+        bundles = await store.list_bundles(conn, after=None, limit=500)
+    finally:
+        await conn.close()
+    print(burden_table(bundles))
+    return 0
+
+
+def burden_table(bundles: list[Any]) -> str:
+    """Plain-text table; the Chinese name goes last so the numeric columns stay aligned."""
+    head = f"{'bundle':<22}{'standalone':>11}{'merged':>8}{'upload':>8}{'matters':>9}{'depts':>7}{'days':>6}  name"
+    lines = [head, "-" * len(head)]
+    for b in bundles:
+        s = b.stats
+        lines.append(
+            f"{b.code:<22}{s.materials_before:>11}{s.materials_after:>8}{s.uploads_typical:>8}"
+            f"{s.matters:>9}{s.departments:>7}{b.promised_limit_days:>6}  {b.name}"
+        )
+    total = [sum(getattr(b.stats, k) for b in bundles) for k in ("materials_before", "materials_after", "uploads_typical")]
+    lines.append("-" * len(head))
+    lines.append(f"{'all bundles':<22}{total[0]:>11}{total[1]:>8}{total[2]:>8}")
+    lines.append("standalone: materials if each matter were applied for alone; merged: after de-duplication;")
+    lines.append("upload: what is left when the wallet holds ID card, household register and marriage certificate.")
+    return "\n".join(lines)
+
+
 async def _worker(settings: Settings) -> int:
     """Background jobs only, for scale-out next to `serve` (which runs them too unless ZB_RUN_JOBS=false)."""
     import signal
@@ -178,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending database migrations")
     sub.add_parser("seed", help="load (or refresh) the demo catalogue")
     sub.add_parser("audit-verify", help="check the audit log's hash chain; exit 1 naming the first bad entry")
+    sub.add_parser("burden", help="print the citizen burden table: materials per bundle, standalone vs merged vs to upload")
     sub.add_parser("worker", help="run the background jobs (outbox relay, dispatch, sweeps) without serving HTTP")
     token = sub.add_parser("operator-token", help="print an operator access token (makes the operator account if none)")
     token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime, 60..604800 (default 3600)")
@@ -202,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": lambda: _with_database(settings, _seed),
         "audit-verify": lambda: _with_database(settings, _audit_verify),
         "worker": lambda: asyncio.run(_worker(settings)),
+        "burden": lambda: _with_database(settings, _burden),
         "operator-token": lambda: _with_database(settings, lambda s: _operator_token(s, args.ttl)),
         "rotate-signing-key": lambda: _with_database(settings, _rotate_signing_key),
         "wechat-sim": lambda: _wechat_sim(settings, args.host, args.port),

@@ -7,7 +7,7 @@ import binascii
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from api.problems import BadRequest
 
@@ -16,8 +16,8 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
-Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size (default 50, at most 500).")]
-Cursor = Annotated[str | None, Parameter(max_length=512, description="Opaque cursor from `next_cursor`.")]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size (default 50, at most 500).")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="Opaque cursor from `next_cursor`.")]
 
 
 class CursorInvalid(BadRequest):

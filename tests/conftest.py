@@ -62,10 +62,11 @@ def servers() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def template_db(servers: tuple[str, str], worker_id: str) -> str:
-    """A migrated, seeded database that every test database is cloned from."""
+def template_db(servers: tuple[str, str], worker_id: str) -> Iterator[str]:
+    """A migrated, seeded database that every test database is cloned from (one per test run)."""
     admin, _ = servers
-    name = f"zb_tpl_{worker_id}"
+    # The pid keeps concurrent runs against one server (several checkouts, CI and a laptop) apart.
+    name = f"zb_tpl_{worker_id}_{os.getpid()}"
 
     async def build() -> None:
         conn = await asyncpg.connect(admin)
@@ -81,8 +82,16 @@ def template_db(servers: tuple[str, str], worker_id: str) -> str:
         finally:
             await tpl.close()
 
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
     asyncio.run(build())
-    return name
+    yield name
+    asyncio.run(drop())
 
 
 @pytest.fixture

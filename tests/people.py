@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any
 
 import asyncpg
@@ -10,7 +11,8 @@ from litestar.testing import AsyncTestClient
 
 from tests.auth.helpers import auth, make_staff, sms_login
 
-_phones = itertools.count(13900000001)
+# Distinct per process, so test runs sharing one Redis do not trip over each other's rate limits.
+_phones = itertools.count(13900000000 + (os.getpid() % 5000) * 100)
 
 
 def next_phone() -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get
-from litestar.params import FromPath, JSONBody, Parameter, PathParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api.deps import Db
 from api.matters import store
@@ -26,8 +26,8 @@ class MatterController(Controller):
     async def list_matters(
         self,
         db: Db,
-        q: Annotated[str | None, Parameter(max_length=100, description="Text in the matter's name, or its code.")] = None,
-        department_id: Annotated[UUID | None, Parameter(description="Only this department's matters.")] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100, description="Text in the matter's name, or its code.")] = None,
+        department_id: Annotated[UUID | None, QueryParameter(description="Only this department's matters.")] = None,
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> MatterPage:

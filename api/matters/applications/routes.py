@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, Parameter, PathParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api import idempotency
 from api.deps import Db, Keys, Now
@@ -31,6 +31,7 @@ from api.matters.applications.models import (
     ApproveIn,
     DeptTask,
     DeptTaskPage,
+    Prefill,
     RejectIn,
     SubmitApplication,
     SupplementIn,
@@ -95,7 +96,7 @@ class ApplicationController(Controller):
     @get(operation_id="ListApplications", summary="My applications and those for my dependents, newest first")
     async def list_applications(
         self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
-        status: Annotated[Literal["submitted", "in_progress", "needs_supplement", "completed", "rejected", "withdrawn"] | None, Parameter()] = None,
+        status: Annotated[Literal["submitted", "in_progress", "needs_supplement", "completed", "rejected", "withdrawn"] | None, QueryParameter()] = None,
         cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
     ) -> ApplicationPage:
         principal.require_account()
@@ -156,8 +157,8 @@ class DeptTaskController(Controller):
          description="Staff with any role of the department, or a department system with `tasks:handle`.")
     async def list_tasks(
         self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
-        status: Annotated[Literal["waiting", "pending", "claimed", "approved", "rejected", "needs_supplement", "cancelled"] | None, Parameter()] = None,
-        overdue: Annotated[bool | None, Parameter(description="Only tasks past (true) or within (false) their due time.")] = None,
+        status: Annotated[Literal["waiting", "pending", "claimed", "approved", "rejected", "needs_supplement", "cancelled"] | None, QueryParameter()] = None,
+        overdue: Annotated[bool | None, QueryParameter(description="Only tasks past (true) or within (false) their due time.")] = None,
         cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
     ) -> DeptTaskPage:
         dept = _department(principal, "clerk")
@@ -213,6 +214,24 @@ class DeptTaskController(Controller):
             return await handling.request_supplement(conn, keyring, task_id, data, department_id=dept, actor=principal.subject, now=now, cal=cal)
 
 
+class PrefillController(Controller):
+    path = "/v1/bundles/{code:str}/prefill"
+    tags = ["applications"]
+    security = BEARER
+
+    @get(operation_id="PrefillBundle", summary="What the platform fills in and hands in for you (免提交)",
+         description="For the caller (L2+) or a dependent (`for_person_id`, guardians only): form fields prefilled from "
+                     "the person and their wallet, and for each material whether it comes `from_wallet`, `from_bundle` "
+                     "(an earlier matter produces it), `from_department` (shared by the department that holds it), or "
+                     "is `needed`.",
+         responses=problem_responses(NotGuardian, AssuranceRequired, Unauthorized))
+    async def prefill(self, code: Annotated[str, PathParameter(max_length=64)], principal: CurrentPrincipal, db: Db,
+                      keyring: Keys, now: Now, for_person_id: Annotated[UUID | None, QueryParameter()] = None) -> Prefill:
+        who = _applicant(principal, now)
+        async with db.acquire() as conn:
+            return await workflow.prefill(conn, keyring, who, code, for_person_id, now=now)
+
+
 def _department(principal: Principal, role: str) -> UUID:
     # Any staff role of the department may read and claim; deciding needs `approver`. A department
     # system with `tasks:handle` stands in for either.
@@ -223,4 +242,4 @@ def _department(principal: Principal, role: str) -> UUID:
     return principal.require_staff(role, scope="tasks:handle")
 
 
-ROUTES = [ApplicationController, DeptTaskController]
+ROUTES = [ApplicationController, PrefillController, DeptTaskController]

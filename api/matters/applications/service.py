@@ -139,14 +139,9 @@ def resolve_materials(
             out.append(ProvidedMaterial(code=m.code, source="wallet", wallet_item_id=item_id))
         elif blob is not None:
             out.append(ProvidedMaterial(code=m.code, source="blob", blob_sha256=blob))
-        elif m.held_by_department is not None:
-            out.append(ProvidedMaterial(code=m.code, source="department"))
-        elif m.produced_by_matter is not None:
-            out.append(ProvidedMaterial(code=m.code, source="bundle", produced_by_matter=m.produced_by_matter))
-        elif _shared_by_number(m.code, holder_fields, form, applicant_id_number):
-            out.append(ProvidedMaterial(code=m.code, source="department"))
-        elif (item := _wallet_match(m, wallet)) is not None:
-            out.append(ProvidedMaterial(code=m.code, source="wallet", wallet_item_id=item))
+        elif (found := source_without_upload(m, wallet=wallet, holder_fields=holder_fields, form=form,
+                                             applicant_id_number=applicant_id_number)) is not None:
+            out.append(found)
         elif m.code in deferred and m.code in deferrable:
             out.append(ProvidedMaterial(code=m.code, source="deferred"))
         elif m.required:
@@ -156,13 +151,78 @@ def resolve_materials(
     return out
 
 
-def _shared_by_number(code: str, holder_fields: Mapping[str, str], form: Mapping[str, Any], applicant: str | None) -> bool:
-    field = holder_fields.get(code)
-    return bool(field and form.get(field) and form.get(field) != applicant)
+def source_without_upload(
+    m: BundleMaterial,
+    *,
+    wallet: Mapping[Any, WalletCertificate],
+    holder_fields: Mapping[str, str],
+    form: Mapping[str, Any],
+    applicant_id_number: str | None,
+) -> ProvidedMaterial | None:
+    """Where a material comes from when the citizen hands in nothing (免提交), or None.
+
+    Held by a department (shared between departments), produced by an earlier matter of the
+    bundle, belonging to another person named in the form by ID number (the handling department
+    fetches it from the certificate library), or a certificate already in the wallet.
+    """
+    if m.held_by_department is not None:
+        return ProvidedMaterial(code=m.code, source="department")
+    if m.produced_by_matter is not None:
+        return ProvidedMaterial(code=m.code, source="bundle", produced_by_matter=m.produced_by_matter)
+    field = holder_fields.get(m.code)
+    if field and form.get(field) and form.get(field) != applicant_id_number:
+        return ProvidedMaterial(code=m.code, source="department")
+    item = next((c.wallet_item_id for c in wallet.values() if c.type_code in m.satisfied_by_certificate_types), None)
+    if item is not None:
+        return ProvidedMaterial(code=m.code, source="wallet", wallet_item_id=item)
+    return None
 
 
-def _wallet_match(m: BundleMaterial, wallet: Mapping[Any, WalletCertificate]) -> Any:
-    return next((c.wallet_item_id for c in wallet.values() if c.type_code in m.satisfied_by_certificate_types), None)
+# --- prefill -----------------------------------------------------------------------------------
+
+# Form fields filled from a certificate already in the wallet: key → (certificate type, its field).
+FROM_CERTIFICATES = {
+    "property_location": ("real_estate_certificate", "location"),
+    "entity_name": ("business_license", "entity_name"),
+    "service_branch": ("veteran_certificate", "service_branch"),
+    "discharged_on": ("veteran_certificate", "discharged_on"),
+}
+
+
+@dataclass(frozen=True)
+class Someone:
+    """What prefill may know of the applicant or the person applied for."""
+
+    id_number: str | None
+    name: str | None
+    sex: str | None  # "male" / "female"
+    born_on: date | None
+
+
+def prefill_form(
+    fields: Iterable[FormField], *, applicant: Someone, subject: Someone | None, newborn: bool,
+    certificate_fields: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Fill what the platform already knows; the citizen checks it and adds the rest."""
+    keys = {f.key for f in fields}
+    out: dict[str, Any] = {}
+    if newborn and applicant.id_number and applicant.sex:
+        parent = "father_id_number" if applicant.sex == "male" else "mother_id_number"
+        if parent in keys:
+            out[parent] = applicant.id_number
+    if subject is not None:
+        for key, value in (
+            ("student_id_number", subject.id_number), ("deceased_id_number", subject.id_number),
+            ("child_name", subject.name), ("child_sex", {"male": "男", "female": "女"}.get(subject.sex or "")),
+            ("child_born_at", subject.born_on.isoformat() if subject.born_on else None),
+        ):
+            if key in keys and value:
+                out[key] = value
+    for key, (type_code, field) in FROM_CERTIFICATES.items():
+        value = certificate_fields.get(type_code, {}).get(field)
+        if key in keys and value is not None:
+            out[key] = value
+    return out
 
 
 # --- tasks -------------------------------------------------------------------------------------

@@ -109,3 +109,16 @@ async def wallet_certificates(conn: asyncpg.Connection, person_ids: list[UUID], 
     """Valid certificates in these persons' wallets, newest first, by wallet item id."""
     rows = await conn.fetch(WALLET_CERTIFICATES, list(dict.fromkeys(person_ids)), now)
     return {r["id"]: WalletCertificate(r["id"], r["type_code"]) for r in rows}
+
+
+CERTIFICATE_FIELDS = """
+SELECT c.type_code, c.fields
+FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id
+WHERE w.person_id = ANY($1::uuid[]) AND c.status = 'valid' AND (c.valid_until IS NULL OR c.valid_until > $2)
+ORDER BY c.issued_at
+"""
+
+
+async def certificate_fields(conn: asyncpg.Connection, person_ids: list[UUID], *, now: datetime) -> dict[str, dict[str, Any]]:
+    """The disclosed (non-sensitive) fields of valid wallet certificates, newest per type."""
+    return {r["type_code"]: dict(r["fields"]) for r in await conn.fetch(CERTIFICATE_FIELDS, list(dict.fromkeys(person_ids)), now)}

@@ -18,7 +18,7 @@ import msgspec
 
 from api import audit, changelog, outbox, persons
 from api.crypto import Keyring
-from api.identifiers import id_number_error
+from api.identifiers import id_number_birth_date, id_number_error, id_number_sex
 from api.matters import service as catalogue
 from api.matters import store as catalogue_store
 from api.matters.applications import service, store, views
@@ -28,7 +28,7 @@ from api.matters.applications.errors import (
     FormInvalid,
     NotGuardian,
 )
-from api.matters.applications.models import Application, SubmitApplication
+from api.matters.applications.models import Application, Prefill, PrefillMaterial, SubmitApplication
 from api.matters.models import Bundle
 from api.matters.workdays import Calendar, due_at
 from api.problems import FieldError
@@ -244,3 +244,45 @@ async def task_event(conn: asyncpg.Connection, app: Application, task_id: UUID, 
 
 async def audit_decision(conn: asyncpg.Connection, *, actor: str, action: str, task_id: UUID, data: dict[str, Any], now: datetime) -> None:
     await audit.append(conn, actor=actor, action=action, subject=f"task:{task_id}", data=data, at=now)
+
+
+async def prefill(
+    conn: asyncpg.Connection, keyring: Keyring, who: Applicant, bundle_code: str, for_person_id: UUID | None, *, now: datetime
+) -> Prefill:
+    """What the platform can fill in and hand in for a bundle before the citizen types anything (免提交)."""
+    bundle = await catalogue_store.get_bundle(conn, bundle_code)
+    subject_kind = await catalogue_store.get_bundle_subject(conn, bundle_code)
+    subject_id = None
+    if for_person_id is not None and for_person_id != who.person_id:
+        if not await persons.is_guardian(conn, who.person_id, for_person_id, now=now):
+            raise NotGuardian()
+        subject_id = for_person_id
+    applicant = await _someone(conn, keyring, who.person_id)
+    subject = await _someone(conn, keyring, subject_id) if subject_id else None
+    people = [who.person_id, *([subject_id] if subject_id else [])]
+    form = service.prefill_form(
+        bundle.form, applicant=applicant, subject=subject, newborn=subject_kind == "newborn",
+        certificate_fields=await views.certificate_fields(conn, people, now=now),
+    )
+    rules = await catalogue_store.material_rules(conn, [m.code for m in bundle.materials])
+    wallet = await views.wallet_certificates(conn, people, now=now)
+    materials = []
+    for m in bundle.materials:
+        found = service.source_without_upload(
+            m, wallet=wallet, holder_fields=rules.holder_fields, form=form, applicant_id_number=applicant.id_number
+        )
+        status = {"wallet": "from_wallet", "bundle": "from_bundle", "department": "from_department"}.get(found.source) if found else "needed"
+        materials.append(PrefillMaterial(code=m.code, status=status, wallet_item_id=found.wallet_item_id if found else None,
+                                         produced_by_matter=found.produced_by_matter if found else None))
+    return Prefill(form=form, materials=materials)
+
+
+async def _someone(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> service.Someone:
+    row = await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id)
+    number = keyring.decrypt_str(row["id_number"], context="person.id_number") if row["id_number"] else None
+    return service.Someone(
+        id_number=number,
+        name=keyring.decrypt_str(row["name"], context="person.name"),
+        sex=row["sex"] or (id_number_sex(number) if number else None),
+        born_on=row["born_on"] or (id_number_birth_date(number) if number else None),
+    )

@@ -1,0 +1,37 @@
+"""Operator statistics: 办件量、办结率、超期、满意度."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+
+class StatsRow(msgspec.Struct, frozen=True, kw_only=True):
+    received: int
+    completed: int
+    completion_rate: float | None
+    median_hours: float | None
+    overdue: int
+    # Share of ratings at 4 (满意) or 5 (非常满意); null when nothing was rated.
+    satisfaction: float | None
+    bad_ratings_open: int
+
+
+class BundleStatsRow(StatsRow, frozen=True, kw_only=True):
+    # null: applications for a single matter rather than a bundle.
+    bundle_code: str | None
+    bundle_name: str | None
+
+
+class DepartmentStatsRow(StatsRow, frozen=True, kw_only=True):
+    department_id: UUID
+    department_name: str
+
+
+class Stats(msgspec.Struct, frozen=True, kw_only=True):
+    from_: datetime = msgspec.field(name="from")
+    to: datetime
+    by_bundle: list[BundleStatsRow]
+    by_department: list[DepartmentStatsRow]
