@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.params import FromPath, JSONBody, Parameter, PathParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api.deps import Config, Db, Keys, Now
 from api.matters import store as catalogue_store
@@ -28,7 +28,7 @@ from api.problems import Forbidden, Unauthorized
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
 
-Status = Annotated[Literal["open", "answered"] | None, Parameter()]
+Status = Annotated[Literal["open", "answered"] | None, QueryParameter()]
 
 
 class EvaluationController(Controller):
