@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from api.deps import Db, Now
 from api.matters.stats import store
+from api.matters.stats.page import admin_page
 from api.matters.stats.models import BundleStatsRow, DepartmentStatsRow, Stats
 from api.problems import Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
@@ -62,4 +63,4 @@ class StatsController(Controller):
         )
 
 
-ROUTES = [StatsController]
+ROUTES = [StatsController, admin_page]
