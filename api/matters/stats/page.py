@@ -26,7 +26,7 @@ PAGE = """<!doctype html>
   table { border-collapse: collapse; width: 100%; font-size: 14px; }
   th, td { border-bottom: 1px solid #e5e9f0; padding: 6px 8px; text-align: right; }
   th:first-child, td:first-child { text-align: left; }
-  .kpis { display: flex; gap: 12px; flex-wrap: wrap; }
+  .kpis { display: flex; gap: 12px; flex-wrap: wrap; margin-bottom: 16px; }
   .kpi { flex: 1 1 150px; background: #fff; border-radius: 8px; padding: 12px 16px;
          box-shadow: 0 1px 3px rgba(0,0,0,.08); }
   .kpi b { display: block; font-size: 26px; }
