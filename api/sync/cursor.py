@@ -1,0 +1,82 @@
+"""Pull cursors: the server epoch, the owner, and a version per person, signed.
+
+A cursor is opaque to clients (base64url, no padding). Inside, byte for byte:
+``0x01`` format, epoch (16 bytes), owner person (16; all zero for a login without a person),
+entry count (2, big-endian), then per person its id (16), the last version the client holds
+(8, big-endian) and a flag (``0`` in scope, ``1`` leaving: deletions are still being sent), and
+last a 16-byte MAC (HMAC-SHA256 under the keyring's index key, purpose ``sync_cursor``).
+
+The MAC matters: a cursor names persons, and the server emits deletions for persons that leave a
+client's scope, so a forged cursor must not make it reveal another person's record ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from api.crypto import Keyring
+from api.pagination import CursorInvalid
+
+FORMAT = 1
+NO_OWNER = UUID(int=0)
+_HEAD = struct.Struct(">B16s16sH")
+_ENTRY = struct.Struct(">16sQB")
+_MAC = 16
+# Enough for a guardian of dozens of dependents; anything longer is not one of ours.
+MAX_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class SyncCursor:
+    epoch: UUID
+    owner: UUID
+    versions: dict[UUID, int] = field(default_factory=dict)  # persons in scope → last version held
+    leaving: dict[UUID, int] = field(default_factory=dict)  # persons out of scope → deletions sent up to
+
+
+def _mac(keyring: Keyring, body: bytes) -> bytes:
+    # blind_index upper-cases its input; a hex digest survives that unchanged in meaning.
+    return keyring.blind_index(hashlib.sha256(body).hexdigest(), purpose="sync_cursor")[:_MAC]
+
+
+def encode(keyring: Keyring, cursor: SyncCursor) -> str:
+    entries = [(p, v, 0) for p, v in cursor.versions.items()] + [(p, v, 1) for p, v in cursor.leaving.items()]
+    body = _HEAD.pack(FORMAT, cursor.epoch.bytes, cursor.owner.bytes, len(entries))
+    body += b"".join(_ENTRY.pack(p.bytes, v, flag) for p, v, flag in entries)
+    return base64.urlsafe_b64encode(body + _mac(keyring, body)).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    cursor: SyncCursor
+    signed: bool  # the MAC checks out under this server's key
+
+
+def parse(keyring: Keyring, text: str) -> Parsed:
+    """Text → cursor; 400 ``cursor_invalid`` when it is not shaped like one of ours."""
+    if len(text) > MAX_LENGTH:
+        raise CursorInvalid()
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        fmt, epoch, owner, count = _HEAD.unpack_from(raw)
+        body_len = _HEAD.size + count * _ENTRY.size
+        if fmt != FORMAT or len(raw) != body_len + _MAC:
+            raise ValueError("layout")
+        versions: dict[UUID, int] = {}
+        leaving: dict[UUID, int] = {}
+        for i in range(count):
+            person, version, flag = _ENTRY.unpack_from(raw, _HEAD.size + i * _ENTRY.size)
+            if flag not in (0, 1):
+                raise ValueError("flag")
+            (leaving if flag else versions)[UUID(bytes=person)] = version
+    except (binascii.Error, ValueError, struct.error):
+        raise CursorInvalid() from None
+    body, mac = raw[:body_len], raw[body_len:]
+    signed = hmac.compare_digest(mac, _mac(keyring, body))
+    return Parsed(SyncCursor(UUID(bytes=epoch), UUID(bytes=owner), versions, leaving), signed)

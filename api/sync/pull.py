@@ -1,0 +1,119 @@
+"""Pull: the changes of a person and their dependents after a cursor, one page at a time.
+
+The whole page is read in one REPEATABLE READ snapshot, so every person's log is seen at one
+instant: versions at or below each head are all committed (the head's row lock makes commit order
+equal version order), and a person whose log was read to the end can move to its head.
+
+The ETag of a page that ends the changes (``has_more`` false) is that of the next request with the
+returned cursor, so a client polling with it is answered 304 until something changes; a page with
+more to come carries the tag of its own request.
+
+A page holds, in order: deletions for persons who left the client's scope (a guardianship that
+ended), then the latest entry of each changed record of the caller, then of each dependent. A
+person new to the scope (or everyone, on a reset) is read without deletions: the client holds
+nothing of theirs to delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api import persons
+from api.crypto import Keyring
+from api.sync import cursor, drafts, service, store
+from api.sync.models import Change, PullPage
+
+
+@dataclass(frozen=True)
+class PullAnswer:
+    page: PullPage | None  # None: the client's copy is current (304)
+    etag: str
+
+
+async def pull(
+    conn: asyncpg.Connection, keyring: Keyring, *, person_id: UUID | None, cursor_text: str | None, limit: int,
+    if_none_match: str | None, now: datetime,
+) -> PullAnswer:
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        epoch = await store.get_epoch(conn)
+        if person_id is None:
+            # A login without a verified identity mirrors nothing: an empty state, every time.
+            etag = service.pull_etag(epoch, cursor.NO_OWNER, None, limit, [], {})
+            if service.etag_matches(if_none_match, etag):
+                return PullAnswer(None, etag)
+            text = cursor.encode(keyring, cursor.SyncCursor(epoch, cursor.NO_OWNER))
+            return PullAnswer(PullPage(changes=[], cursor=text, has_more=False, reset=True), etag)
+
+        parsed = cursor.parse(keyring, cursor_text) if cursor_text else None
+        deps = await persons.dependents_of(conn, person_id, now=now)
+        scope = list(dict.fromkeys([person_id, *deps]))
+        known = [*parsed.cursor.versions, *parsed.cursor.leaving] if parsed else []
+        heads = await store.get_heads(conn, list(dict.fromkeys(scope + known)))
+        etag = service.pull_etag(epoch, person_id, cursor_text, limit, scope, heads)
+        if service.etag_matches(if_none_match, etag):
+            return PullAnswer(None, etag)
+
+        plan = service.plan_pull(parsed, epoch=epoch, owner=person_id, scope=scope, heads=heads)
+        page = _Page(limit)
+        leaving: dict[UUID, int] = {}
+        for pos in plan.leaving:
+            rows = await store.list_leaving(conn, pos.person_id, pos.after, keep=scope, limit=page.room + 1) if page.room else None
+            if rows is None or len(rows) > page.room:
+                rows = (rows or [])[: page.room]
+                leaving[pos.person_id] = rows[-1]["version"] if rows else pos.after
+                page.has_more = True
+            page.changes += [Change(entity=r["entity"], id=r["entity_id"], op="del", version=r["version"]) for r in rows]
+
+        versions: dict[UUID, int] = {}
+        for pos in plan.positions:
+            head = heads[pos.person_id].version
+            if not page.room:
+                if pos.after == 0 and pos.with_dels:
+                    leaving[pos.person_id] = 0  # back in scope, not yet re-read: keep it marked
+                versions[pos.person_id] = pos.after
+                page.has_more = page.has_more or head > pos.after
+                continue
+            rows = await store.list_latest(
+                conn, pos.person_id, pos.after, with_dels=pos.with_dels, with_drafts=pos.person_id == person_id,
+                limit=page.room + 1,
+            )
+            if len(rows) > page.room:
+                rows = rows[: page.room]
+                versions[pos.person_id] = rows[-1]["version"]
+                page.has_more = True
+            else:
+                versions[pos.person_id] = head  # read to the end of this snapshot
+            page.changes += [_change(keyring, r) for r in rows]
+
+        text = cursor.encode(keyring, cursor.SyncCursor(epoch, person_id, versions, leaving))
+        if not page.has_more:
+            # The tag names the position the new cursor stands for: a client polling with that cursor
+            # and this tag gets 304 until one of its persons writes, or its scope changes.
+            etag = service.pull_etag(epoch, person_id, text, limit, scope, heads)
+        return PullAnswer(PullPage(changes=page.changes, cursor=text, has_more=page.has_more, reset=plan.reset), etag)
+
+
+class _Page:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.changes: list[Change] = []
+        self.has_more = False
+
+    @property
+    def room(self) -> int:
+        return self.limit - len(self.changes)
+
+
+def _change(keyring: Keyring, r: asyncpg.Record) -> Change:
+    if r["op"] == "del":
+        return Change(entity=r["entity"], id=r["entity_id"], op="del", version=r["version"])
+    if r["entity"] == "draft":
+        data = drafts.to_wire(keyring, msgspec.json.decode(r["data"]))
+        return Change(entity="draft", id=r["entity_id"], op="put", version=r["version"], data=data)
+    # Stored JSON goes out as it is, without a decode and re-encode per record.
+    return Change(entity=r["entity"], id=r["entity_id"], op="put", version=r["version"], data=msgspec.Raw(r["data"]))

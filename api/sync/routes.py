@@ -1,0 +1,149 @@
+"""Offline-first sync (pull, push) and content-addressed blobs (FORMATS.md §sync, API.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+
+from api.deps import Config, Db, Keys, Now
+from api.pagination import CursorInvalid
+from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from api.sync import blob_store, mutations, pull, push, service
+from api.sync import cursor as cursors
+from api.sync.errors import BlobEmpty, BlobHashMismatch, BlobNotFound, BlobTooLarge, BlobTypeMismatch, BlobTypeUnsupported
+from api.sync.models import DEFAULT_PULL, MAX_PULL, BlobInfo, PullPage, PushIn, PushOut
+from auth.errors import problem_responses
+from auth.guards import BEARER, CurrentPrincipal, Principal
+
+PULL_DESCRIPTION = """\
+The changes of the caller's person and of their dependents after `cursor`, oldest first, at most
+`limit` (≤ 500) per page: `{changes: [{entity, id, op: "put"|"del", version, data?}], cursor,
+has_more, reset}`. Each record appears once per page with its latest state. Keep pulling with the
+returned `cursor` while `has_more`. `reset: true` (no cursor, a cursor of another server epoch, of
+another person, or older than the tombstone horizon of 30 days) means: clear the local copy, the
+page starts the full state. When a guardianship ends, the dependent's records arrive as `del`.
+The answer has an `ETag`; sending it back in `If-None-Match` answers 304 while nothing changed.
+A login without a verified identity gets an empty reset state."""
+
+PUSH_DESCRIPTION = """\
+Mutations made offline, each with a client-made `id` (UUID) and `seq` (per `client_id`, from 1,
+gap-free). Each is applied in its own transaction, in order. Result `status`: `applied`;
+`duplicate` (this id was applied before; the stored result again); `rejected` with `code` (a
+business rule said no, the problem's type slug; it counts as processed and never blocks what
+follows; the same id with other args is `id_reused`); `conflict` (a `draft.save` or
+`draft.delete` whose `base_version` is older than the server's; `data` is the server copy, null if
+the draft was deleted); `gap` (`seq` skips ahead of `last_seq + 1`; it and everything after it in
+the batch are not applied). 503 `sync_unavailable` with `Retry-After`: nothing was recorded for
+the failing mutation or those after it; resend the batch. Names: `draft.save {draft_id,
+bundle_code|matter_code, for_person_id?, form, materials, deferred_materials?}`, `draft.delete
+{draft_id}`, `application.submit {application_id, draft_id?, ...as POST /v1/applications}`,
+`application.withdraw {application_id}`, `application.supplement {application_id, materials}`,
+`evaluation.submit {application_id, level, comment?, tags?}`, `consent.grant`, `consent.revoke`,
+`notification.read` (these three answer `rejected`/`not_supported` for now). Certificates and
+department records are server-owned: mutations of them are `rejected`/`server_owned`."""
+
+
+class SyncController(Controller):
+    path = "/v1/sync"
+    tags = ["sync"]
+    security = BEARER
+
+    @get("/pull", operation_id="SyncPull", summary="Changes of my person and my dependents after a cursor",
+         description=PULL_DESCRIPTION, responses=problem_responses(CursorInvalid, ValidationFailed, Unauthorized, Forbidden))
+    async def pull_changes(
+        self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
+        cursor: Annotated[str | None, QueryParameter(max_length=cursors.MAX_LENGTH, description="Opaque cursor from the last page.")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PULL, description="Page size (default 200, at most 500).")] = DEFAULT_PULL,
+        if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
+    ) -> Response[PullPage]:
+        principal.require_account()
+        async with db.acquire() as conn:
+            answer = await pull.pull(conn, keyring, person_id=principal.person_id, cursor_text=cursor or None,
+                                     limit=limit, if_none_match=if_none_match, now=now)
+        headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
+        if answer.page is None:
+            return Response(content=None, status_code=304, headers=headers)
+        return Response(content=answer.page, headers=headers)
+
+    @post("/push", operation_id="SyncPush", status_code=200, summary="Apply mutations queued offline, exactly once",
+          description=PUSH_DESCRIPTION,
+          responses=problem_responses(push.SyncUnavailable, BadRequest, ValidationFailed, Unauthorized, Forbidden))
+    async def push_mutations(self, data: JSONBody[PushIn], principal: CurrentPrincipal, db: Db, keyring: Keys, settings: Config,
+                             now: Now) -> PushOut:
+        ctx = mutations.Context(principal=principal, keyring=keyring, settings=settings, now=now)
+        return await push.push(db, ctx, data)
+
+
+Sha256Path = Annotated[str, PathParameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the content, lower-case hex.")]
+
+
+def _reader_department(principal: Principal) -> object | None:
+    """The department whose handling of applications lets the caller read their materials."""
+    if principal.department_id is None:
+        return None
+    if principal.client_id is not None:
+        return principal.department_id if "tasks:handle" in principal.scopes else None
+    return principal.department_id if "staff" in principal.roles else None
+
+
+class BlobController(Controller):
+    path = "/v1/blobs"
+    tags = ["sync"]
+    security = BEARER
+
+    @put("/{sha256:str}", operation_id="PutBlob", status_code=201, request_max_body_size=service.MAX_BLOB,
+         summary="Upload a photo, scan or PDF by its SHA-256 (201 stored, 200 already stored)",
+         description="Raw body, at most 10 MiB, `Content-Type` image/jpeg, image/png or application/pdf (the bytes "
+                     "must look like it). The body must hash to the path, else 422 `blob_hash_mismatch`. An "
+                     "application may name a blob before it is uploaded (offline), so upload it when back online.",
+         responses=problem_responses(BlobHashMismatch, BlobTypeMismatch, BlobEmpty, ValidationFailed, BlobTypeUnsupported,
+                                     BlobTooLarge, Unauthorized))
+    async def put_blob(self, request: Request, sha256: Sha256Path, principal: CurrentPrincipal, db: Db, now: Now) -> Response[BlobInfo]:
+        media = service.blob_type(request.headers.get("content-type"))
+        announced = request.headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > service.MAX_BLOB:
+            raise BlobTooLarge(max_bytes=service.MAX_BLOB)
+        try:
+            body = await request.body()
+        except RequestEntityTooLarge:
+            raise BlobTooLarge(max_bytes=service.MAX_BLOB) from None
+        if not body:
+            raise BlobEmpty()
+        digest = service.check_blob(sha256, media, body)
+        async with db.acquire() as conn, conn.transaction():
+            created = await blob_store.insert_blob(conn, digest, media, body, now=now)
+            await blob_store.add_uploader(conn, digest, subject=principal.subject, person_id=principal.person_id, now=now)
+            info = await blob_store.get_info(conn, digest)
+        return Response(content=info, status_code=201 if created else 200)
+
+    @get("/{sha256:str}", operation_id="GetBlob", summary="Download a blob",
+         description="Only for whoever uploaded it (any login of the same person), and for departments with a task on "
+                     "an application whose materials name it; everyone else gets 404 `blob_not_found`.",
+         responses=problem_responses(BlobNotFound, ValidationFailed, Unauthorized))
+    async def get_blob(
+        self, sha256: Sha256Path, principal: CurrentPrincipal, db: Db,
+        if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
+    ) -> Response[bytes]:
+        digest = bytes.fromhex(sha256)
+        async with db.acquire() as conn:
+            allowed = await blob_store.may_read(conn, digest, subject=principal.subject, person_id=principal.person_id,
+                                                department_id=_reader_department(principal))
+            row = await blob_store.get_content(conn, digest) if allowed else None
+        if row is None:
+            raise BlobNotFound()
+        headers = {
+            "ETag": f'"{sha256}"',
+            # The address is the content: it never changes, but it is personal, so only the caller caches it.
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        }
+        if service.etag_matches(if_none_match, headers["ETag"]):
+            return Response(content=b"", status_code=304, headers=headers)
+        return Response(content=bytes(row["data"]), media_type=row["content_type"], headers=headers)
+
+
+ROUTES = [SyncController, BlobController]

@@ -1,0 +1,180 @@
+"""Reading the change log for pulls, compacting it, and the push ledger: SQL next to its caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from api.sync.service import Head
+
+
+async def get_epoch(conn: asyncpg.Connection) -> UUID:
+    return await conn.fetchval("SELECT epoch FROM sync_epoch")
+
+
+GET_HEADS = """
+SELECT p.person_id, coalesce(h.version, 0) AS version, coalesce(z.version, 0) AS horizon
+FROM unnest($1::uuid[]) AS p (person_id)
+LEFT JOIN sync_head h ON h.person_id = p.person_id
+LEFT JOIN sync_horizon z ON z.person_id = p.person_id
+"""
+
+
+async def get_heads(conn: asyncpg.Connection, persons: list[UUID]) -> dict[UUID, Head]:
+    return {r["person_id"]: Head(r["version"], r["horizon"]) for r in await conn.fetch(GET_HEADS, persons)}
+
+
+# The latest entry of each record of one person after a version, oldest first. Older entries of a
+# record are skipped: a client needs only where a record ended up, and skipping never hides a
+# commit because the latest entry is always at or above every entry it replaces.
+LIST_LATEST = """
+SELECT c.entity, c.entity_id, c.op, c.version, c.data::text AS data
+FROM sync_change c
+WHERE c.person_id = $1 AND c.version > $2
+  AND ($3 OR c.op = 'put')
+  AND ($4 OR c.entity <> 'draft')
+  AND NOT EXISTS (
+      SELECT 1 FROM sync_change n
+      WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
+  )
+ORDER BY c.version
+LIMIT $5
+"""
+
+
+async def list_latest(
+    conn: asyncpg.Connection, person_id: UUID, after: int, *, with_dels: bool, with_drafts: bool, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_LATEST, person_id, after, with_dels, with_drafts, limit)
+
+
+# Records of a person who left the client's scope, to be deleted on the client, except those it
+# still sees through a person in scope (an application is logged for applicant and beneficiary).
+LIST_LEAVING = """
+SELECT c.entity, c.entity_id, c.version
+FROM sync_change c
+WHERE c.person_id = $1 AND c.version > $2 AND c.entity <> 'draft'
+  AND NOT EXISTS (
+      SELECT 1 FROM sync_change n
+      WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
+  )
+  AND NOT EXISTS (
+      SELECT 1 FROM sync_change o
+      WHERE o.person_id = ANY($3::uuid[]) AND o.entity = c.entity AND o.entity_id = c.entity_id
+  )
+ORDER BY c.version
+LIMIT $4
+"""
+
+
+async def list_leaving(conn: asyncpg.Connection, person_id: UUID, after: int, *, keep: list[UUID], limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_LEAVING, person_id, after, keep, limit)
+
+
+# --- compaction ---------------------------------------------------------------------------------------
+
+_LATER = """
+    SELECT 1 FROM sync_change n
+    WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
+"""
+
+DELETE_SUPERSEDED = f"""
+WITH doomed AS (
+    SELECT c.person_id, c.version FROM sync_change c
+    WHERE c.at < $1 AND EXISTS ({_LATER})
+    LIMIT $2
+)
+DELETE FROM sync_change s USING doomed d WHERE s.person_id = d.person_id AND s.version = d.version
+"""
+
+
+async def delete_superseded(conn: asyncpg.Connection, *, before: datetime, limit: int) -> int:
+    """Drop entries older than ``before`` that a later entry of the same record replaces."""
+    return int((await conn.execute(DELETE_SUPERSEDED, before, limit)).split()[-1])
+
+
+# A deletion older than the cutoff goes with every older entry of its record (so nothing older
+# can resurface as the record's latest state), and the person's horizon rises to its version.
+DELETE_TOMBSTONES = f"""
+WITH doomed AS (
+    SELECT c.person_id, c.entity, c.entity_id, c.version FROM sync_change c
+    WHERE c.op = 'del' AND c.at < $1 AND NOT EXISTS ({_LATER})
+    LIMIT $2
+), gone AS (
+    DELETE FROM sync_change s USING doomed d
+    WHERE s.person_id = d.person_id AND s.entity = d.entity AND s.entity_id = d.entity_id AND s.version <= d.version
+    RETURNING s.person_id
+)
+INSERT INTO sync_horizon AS z (person_id, version, compacted_at)
+SELECT person_id, max(version), $3 FROM doomed GROUP BY person_id
+ON CONFLICT ON CONSTRAINT sync_horizon_pkey
+DO UPDATE SET version = greatest(z.version, EXCLUDED.version), compacted_at = EXCLUDED.compacted_at
+RETURNING (SELECT count(*) FROM gone) AS removed
+"""
+
+
+async def delete_tombstones(conn: asyncpg.Connection, *, before: datetime, limit: int, now: datetime) -> int:
+    """Drop up to ``limit`` old deletions with their records' history; raise the horizons."""
+    rows = await conn.fetch(DELETE_TOMBSTONES, before, limit, now)
+    return rows[0]["removed"] if rows else 0
+
+
+async def delete_old_ledger(conn: asyncpg.Connection, *, before: datetime, limit: int) -> int:
+    result = await conn.execute(
+        "DELETE FROM sync_mutation WHERE (account_id, id) IN "
+        "(SELECT account_id, id FROM sync_mutation WHERE recorded_at < $1 LIMIT $2)",
+        before,
+        limit,
+    )
+    return int(result.split()[-1])
+
+
+# --- the push ledger ----------------------------------------------------------------------------------
+
+LOCK_CLIENT = """
+INSERT INTO sync_client AS s (account_id, client_id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+ON CONFLICT ON CONSTRAINT sync_client_pkey DO UPDATE SET updated_at = s.updated_at
+RETURNING last_seq
+"""
+
+
+async def lock_client(conn: asyncpg.Connection, account_id: UUID, client_id: UUID, *, now: datetime) -> int:
+    """The client's last processed seq, its row locked until the transaction ends."""
+    # The no-op DO UPDATE takes the row lock (DO NOTHING would not, and would return no row).
+    return await conn.fetchval(LOCK_CLIENT, account_id, client_id, now)
+
+
+async def set_last_seq(conn: asyncpg.Connection, account_id: UUID, client_id: UUID, seq: int, *, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE sync_client SET last_seq = $3, updated_at = $4 WHERE account_id = $1 AND client_id = $2",
+        account_id, client_id, seq, now,
+    )
+
+
+async def last_seq(conn: asyncpg.Connection, account_id: UUID, client_id: UUID) -> int:
+    return await conn.fetchval(
+        "SELECT last_seq FROM sync_client WHERE account_id = $1 AND client_id = $2", account_id, client_id
+    ) or 0
+
+
+GET_MUTATION = "SELECT fingerprint, status, code, version, result FROM sync_mutation WHERE account_id = $1 AND id = $2"
+
+
+async def get_mutation(conn: asyncpg.Connection, account_id: UUID, mutation_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_MUTATION, account_id, mutation_id)
+
+
+INSERT_MUTATION = """
+INSERT INTO sync_mutation (account_id, id, client_id, seq, name, fingerprint, status, code, version, result, recorded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+"""
+
+
+async def insert_mutation(conn: asyncpg.Connection, **row: Any) -> None:
+    await conn.execute(
+        INSERT_MUTATION, row["account_id"], row["id"], row["client_id"], row["seq"], row["name"], row["fingerprint"],
+        row["status"], row["code"], row["version"], row["result"], row["recorded_at"],
+    )
