@@ -1,0 +1,186 @@
+"""The citizen's wallet: items, timeline, dependents, presentations (亮证), consents, access log, export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import FromPath, JSONBody, Parameter
+
+from api import idempotency
+from api.deps import Db, Keys, Now
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.problems import Unauthorized
+from api.wallet import access, consent_store, consents, dependents, presentations, store, views
+from api.wallet import export as exporting
+from api.wallet.dept_routes import DeptWalletController
+from api.wallet.http import esign_of, keyset, next_cursor
+from api.wallet.errors import (
+    ConsentInvalid,
+    ConsentNotFound,
+    IdentityRequired,
+    ItemNotFound,
+    NotPresentable,
+    PresentationFieldsInvalid,
+    WalletClosed,
+    WalletNotFound,
+)
+from api.wallet.models import (
+    AccessLogPage,
+    Consent,
+    ConsentIn,
+    ConsentPage,
+    DependentList,
+    Export,
+    Kind,
+    Presentation,
+    PresentIn,
+    Timeline,
+    WalletItem,
+    WalletItemPage,
+)
+from auth.errors import AssuranceRequired, problem_responses
+from auth.guards import BEARER, CurrentPrincipal
+
+PersonParam = Annotated[
+    UUID | None,
+    Parameter(description="A dependent's (or a deceased family member's) person id; the caller's own wallet when absent."),
+]
+READ_PROBLEMS = (Unauthorized, IdentityRequired, WalletNotFound)
+
+
+class WalletController(Controller):
+    path = "/v1/wallet"
+    tags = ["wallet"]
+    security = BEARER
+
+    @get("/items", operation_id="ListWalletItems", summary="Certificates, records, life events and applications, newest first",
+         description=(
+             "Pass `person_id` for a dependent's wallet (guardians) or a deceased family member's (the applicant of "
+             "身后一件事, read only). Sensitive values — certificate fields the type marks sensitive, record values the "
+             "department marked sensitive — are `***` (and the item `masked: true`) unless the caller is the holder or "
+             "a guardian at L3 proven within 300 s. Application items are the applications themselves (their id is "
+             "the application id)."
+         ),
+         responses=problem_responses(*READ_PROBLEMS))
+    async def list_items(
+        self, request: Request[Any, Any, Any], principal: CurrentPrincipal, db: Db, now: Now,
+        kind: Annotated[Kind | None, Parameter()] = None, person_id: PersonParam = None,
+        cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+    ) -> WalletItemPage:
+        async with db.acquire() as conn:
+            wallet = await access.open_wallet(conn, principal, person_id, now=now)
+            rows = await store.list_items(conn, wallet.person_id, kind=kind, before=keyset(cursor), limit=limit)
+            items = await views.render_all(conn, esign_of(request), rows, full=wallet.full_view, now=now)
+        return WalletItemPage(items=items, next_cursor=next_cursor(rows, limit))
+
+    @get("/items/{item_id:uuid}", operation_id="GetWalletItem", summary="One stored wallet item",
+         responses=problem_responses(Unauthorized, IdentityRequired, ItemNotFound))
+    async def get_item(self, request: Request[Any, Any, Any], item_id: FromPath[UUID], principal: CurrentPrincipal,
+                       db: Db, now: Now) -> WalletItem:
+        async with db.acquire() as conn:
+            item = await store.get_item(conn, item_id)
+            if item is None:
+                raise ItemNotFound()
+            try:
+                wallet = await access.open_wallet(conn, principal, item.person_id, now=now)
+            except WalletNotFound:
+                raise ItemNotFound() from None
+            return await views.render(conn, esign_of(request), item, full=wallet.full_view, now=now)
+
+    @post("/items/{item_id:uuid}/present", operation_id="PresentWalletItem", status_code=201,
+          summary="亮证: a presentation token (QR) disclosing only the chosen fields, valid at most 300 s",
+          description=(
+              "Holder or guardian at L3 proven within 300 s. The token (`qr`) is a `ZB1:` presentation signed by the "
+              "platform's presentation seal; any verifier checks it offline with the trust list and status lists. "
+              "`png: true` adds the QR code as a base64 PNG. A revoked, suspended or expired certificate → 409 "
+              "`certificate_not_presentable` with `reason`. Accepts `Idempotency-Key`."
+          ),
+          responses=problem_responses(Unauthorized, IdentityRequired, AssuranceRequired, ItemNotFound, NotPresentable,
+                                      WalletClosed, PresentationFieldsInvalid))
+    async def present(self, request: Request[Any, Any, Any], item_id: FromPath[UUID], data: JSONBody[PresentIn],
+                      principal: CurrentPrincipal, db: Db, now: Now) -> Response[Presentation]:
+        async with db.acquire() as conn, conn.transaction():
+            async def create() -> tuple[int, Any]:
+                return 201, await presentations.present(conn, esign_of(request), principal, item_id, data, now=now)
+
+            return await idempotency.run(request, conn, scope=principal.subject, create=create)  # type: ignore[return-value]
+
+    @get("/timeline", operation_id="GetWalletTimeline", summary="Life events and milestones, oldest first",
+         description=(
+             "Life events (`kind: event`, with `event` one of born, enrolled, started_business, bought_home, married, "
+             "retired, died) derived from certificates issued and bundles completed or pushed by departments, and "
+             "milestones: department records and certificates. Derived events appear within a minute."
+         ),
+         responses=problem_responses(*READ_PROBLEMS))
+    async def timeline(self, principal: CurrentPrincipal, db: Db, now: Now, person_id: PersonParam = None,
+                       cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Timeline:
+        async with db.acquire() as conn:
+            wallet = await access.open_wallet(conn, principal, person_id, now=now)
+            rows = await store.list_stored_items(conn, wallet.person_id, after=keyset(cursor), limit=limit)
+        return Timeline(person_id=wallet.person_id, closed_at=wallet.closed_at,
+                        items=[views.timeline_entry(r) for r in rows], next_cursor=next_cursor(rows, limit))
+
+    @get("/dependents", operation_id="ListDependents", summary="Persons whose wallets the caller keeps (guardian) or may read",
+         description=(
+             "Dependents under an active guardianship (a child stops being one at 18 unless a department said "
+             "otherwise), then deceased family members whose closed wallets the caller may read."
+         ),
+         responses=problem_responses(Unauthorized, IdentityRequired))
+    async def list_dependents(self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> DependentList:
+        me = access.me(principal)
+        async with db.acquire() as conn:
+            return DependentList(items=await dependents.list_dependents(conn, keyring, me, now=now))
+
+    @post("/consents", operation_id="GrantConsent", status_code=201,
+          summary="授权用证: let a department read named items for a purpose, until a time or for N uses",
+          description="Holder or guardian at L3 proven within 300 s; the items must all be of one wallet. Accepts `Idempotency-Key`.",
+          responses=problem_responses(Unauthorized, IdentityRequired, AssuranceRequired, ConsentInvalid, WalletClosed))
+    async def grant(self, request: Request[Any, Any, Any], data: JSONBody[ConsentIn], principal: CurrentPrincipal,
+                    db: Db, keyring: Keys, now: Now) -> Response[Consent]:
+        access.me(principal)
+        async with db.acquire() as conn, conn.transaction():
+            async def create() -> tuple[int, Any]:
+                return 201, await consents.grant(conn, keyring, principal, data, now=now)
+
+            return await idempotency.run(request, conn, scope=principal.subject, create=create)  # type: ignore[return-value]
+
+    @get("/consents", operation_id="ListConsents", summary="Consents on a wallet, newest first",
+         responses=problem_responses(*READ_PROBLEMS))
+    async def list_consents(self, principal: CurrentPrincipal, db: Db, now: Now, person_id: PersonParam = None,
+                            cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> ConsentPage:
+        async with db.acquire() as conn:
+            wallet = await access.open_wallet(conn, principal, person_id, now=now)
+            rows = await consent_store.list_consents(conn, wallet.person_id, before=keyset(cursor), limit=limit)
+        items = [consents.to_model(r, now=now) for r in rows]
+        return ConsentPage(items=items, next_cursor=next_cursor(items, limit, "created_at"))
+
+    @delete("/consents/{consent_id:uuid}", operation_id="RevokeConsent", status_code=200,
+            summary="Withdraw a consent; the grantee's next read is refused",
+            description="Answers the revoked consent; revoking it again changes nothing.",
+            responses=problem_responses(Unauthorized, IdentityRequired, ConsentNotFound))
+    async def revoke(self, consent_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Consent:
+        async with db.acquire() as conn, conn.transaction():
+            return await consents.revoke(conn, keyring, principal, consent_id, now=now)
+
+    @get("/access-log", operation_id="GetAccessLog", summary="Who read which items, when and why — served and refused reads",
+         responses=problem_responses(*READ_PROBLEMS))
+    async def access_log(self, principal: CurrentPrincipal, db: Db, now: Now, person_id: PersonParam = None,
+                         cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> AccessLogPage:
+        before = decode_cursor(cursor, int) if cursor else None
+        async with db.acquire() as conn:
+            wallet = await access.open_wallet(conn, principal, person_id, now=now)
+            rows = await consent_store.list_access(conn, wallet.person_id, before=before, limit=limit)
+        items = [consents.access_entry(r) for r in rows]
+        return AccessLogPage(items=items, next_cursor=encode_cursor(items[-1].id) if len(items) == limit else None)
+
+    @get("/export", operation_id="ExportWallet", summary="Everything held about the caller's own person, as one document",
+         description="PIPL right of access. The caller's own person only, L3 proven within 300 s; identity in full.",
+         responses=problem_responses(Unauthorized, IdentityRequired, AssuranceRequired))
+    async def export_wallet(self, request: Request[Any, Any, Any], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Export:
+        async with db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            return await exporting.export(conn, esign_of(request), keyring, principal, now=now)
+
+
+ROUTES = [WalletController, DeptWalletController]

@@ -1,0 +1,89 @@
+"""Stored items as the API shows them: certificates embedded, sensitive values masked or opened.
+
+A certificate item embeds esign's ``Certificate`` (``esign.service.certificate_view``), with its
+status as of now. Its sensitive fields (those its type marks sensitive, which the token and the
+synced copy never carry) and a record's sealed values are shown only to a ``full`` view; other
+views see ``***`` in their place and ``masked: true``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api.crypto import Keyring
+from api.wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
+from api.wallet.service import masked
+from api.wallet.store import StoredItem
+from esign import service as esign_service
+from esign.state import EsignState
+
+SEALED_CONTEXT = "wallet_item.sealed_data"
+
+
+def seal(keyring: Keyring, values: dict[str, Any]) -> bytes | None:
+    return keyring.encrypt(msgspec.json.encode(values), context=SEALED_CONTEXT) if values else None
+
+
+def unseal(keyring: Keyring, blob: bytes | None) -> dict[str, Any]:
+    return msgspec.json.decode(keyring.decrypt(blob, context=SEALED_CONTEXT)) if blob else {}
+
+
+def links(s: StoredItem) -> Links:
+    # A life event derived from a certificate names it in its data (the column is for certificate items).
+    certificate = s.certificate_id or (UUID(s.data["certificate_id"]) if s.data.get("certificate_id") else None)
+    return Links(application_id=s.application_id, bundle_code=s.bundle_code, certificate_id=certificate)
+
+
+async def render(
+    conn: asyncpg.Connection, esign: EsignState, s: StoredItem, *, full: bool, now: datetime
+) -> WalletItem:
+    """One item for the API; ``full`` opens sensitive values."""
+    base: dict[str, Any] = {
+        "id": s.id, "kind": s.kind, "person_id": s.person_id, "title": s.title, "at": s.at,
+        "summary": s.summary, "links": links(s),
+    }
+    if s.kind == "certificate":
+        assert s.certificate_id is not None
+        cert = await esign_service.certificate_view(conn, esign, s.certificate_id, now=now)
+        hidden = set(cert.fields) - set(s.data.get("fields", {}))
+        if hidden and not full:
+            cert = msgspec.structs.replace(cert, fields=masked(cert.fields, hidden))
+        return WalletItem(**base | {"summary": s.summary | {"status": cert.status}}, certificate=cert,
+                          masked=bool(hidden) and not full)
+    if s.kind == "record":
+        sealed_keys = s.data.get("sensitive", [])
+        values = s.data.get("data", {})
+        values = values | unseal(esign.keyring, s.sealed_data) if full else values | dict.fromkeys(sealed_keys, "***")
+        record = RecordOut(
+            kind=s.data["kind"], data=values, occurred_at=datetime.fromisoformat(s.data["occurred_at"]),
+            department=DepartmentRef(id=s.department_id, name=s.department_name or ""),  # type: ignore[arg-type]
+            external_ref=s.external_ref or "",
+        )
+        return WalletItem(**base, record=record, masked=bool(sealed_keys) and not full)
+    if s.kind == "event":
+        event = EventOut(type=s.data["event"], source=s.data["source"], detail=s.data.get("detail", {}))
+        return WalletItem(**base, event=event)
+    app = ApplicationOut(
+        status=s.summary["status"], bundle_code=s.summary.get("bundle_code"), matter_code=s.summary.get("matter_code"),
+        applicant_person_id=UUID(s.summary["applicant_person_id"]), for_person_id=UUID(s.summary["for_person_id"]),
+    )
+    return WalletItem(**base, application=app)
+
+
+async def render_all(
+    conn: asyncpg.Connection, esign: EsignState, items: list[StoredItem], *, full: bool, now: datetime
+) -> list[WalletItem]:
+    return [await render(conn, esign, s, full=full, now=now) for s in items]
+
+
+def timeline_entry(s: StoredItem) -> TimelineEntry:
+    """A stored item as a timeline entry: life events by type, records and certificates as milestones."""
+    return TimelineEntry(
+        at=s.at, kind=s.kind, title=s.title, item_id=s.id, links=links(s),  # type: ignore[arg-type]
+        event=s.data.get("event") if s.kind == "event" else None,
+    )

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from api.config import Settings
+from esign.state import EsignState
+from tests.auth.helpers import operator
+from tests.people import staff
+from tests.wallet import helpers
+
+
+@pytest.fixture
+async def op(client: AsyncTestClient, conn: asyncpg.Connection, settings: Settings) -> str:
+    return await operator(conn, settings)
+
+
+@pytest.fixture
+async def clerk(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> str:
+    """A window clerk of the administrative approval bureau, who attests identities (L3)."""
+    return await staff(client, op, conn, "shenpi", ["clerk"])
+
+
+@pytest.fixture
+async def esign(client: AsyncTestClient, app: Litestar, pool: asyncpg.Pool) -> EsignState:
+    """The app's e-certificate state (the platform CA and presentation seal)."""
+    return await helpers.esign_state(app, pool)

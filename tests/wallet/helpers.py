@@ -1,0 +1,74 @@
+"""Plain helpers for wallet tests: issue certificates, set guardianships, push records, verify offline."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from esign import ca, lists, seal_store, seals, service
+from esign import verify as esign_verify
+from esign.models import HolderIn, IssueIn
+from esign.state import EsignState
+from tests.auth.helpers import auth
+
+_refs = itertools.count(1)
+
+
+async def esign_state(app: Litestar, pool: asyncpg.Pool) -> EsignState:
+    """The app's e-certificate state, made here (on the test's own pool) when the app has none."""
+    if app.state.get("esign") is None:
+        now = datetime.now(UTC)
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                await ca.ensure_platform(conn, app.state.keyring, now=now)
+            platform = await ca.load_platform(conn, app.state.keyring)
+        app.state.esign = EsignState(platform, app.state.keyring, app.state.settings.base_url)
+    return app.state.esign
+
+
+async def department_id(conn: asyncpg.Connection, key: str) -> Any:
+    return await conn.fetchval("SELECT id FROM department WHERE key = $1", key)
+
+
+async def issue(
+    pool: asyncpg.Pool, esign: EsignState, dept_key: str, type_code: str, *, id_number: str, name: str,
+    fields: dict[str, Any], valid_until: datetime | None = None, now: datetime | None = None,
+) -> Any:
+    """Issue a certificate the way a department does (its default seal, made on first use); its id."""
+    now = now or datetime.now(UTC)
+    async with pool.acquire() as conn, conn.transaction():
+        dept = await department_id(conn, dept_key)
+        if await seal_store.default_seal(conn, dept, now=now) is None:
+            department = await seal_store.get_department(conn, dept)
+            await seals.create_seal(conn, esign, department, name="电子证照专用章", kind="official", algorithm=None,
+                                    csr_pem=None, actor="test", now=now)
+        item = IssueIn(type_code=type_code, holder=HolderIn(name=name, id_number=id_number), fields=fields,
+                       external_ref=f"test-{next(_refs)}", valid_until=valid_until)
+        issued = await service.issue_certificate(conn, esign, department_id=dept, item=item, actor="test", now=now)
+        return issued.certificate_id
+
+
+async def offline_verifier(pool: asyncpg.Pool, esign: EsignState, now: datetime) -> Any:
+    """What a verifier app caches: the signed trust list and status lists, read back against the pinned root."""
+    async with pool.acquire() as conn:
+        trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))
+        statuses = {i: esign.status_list(i, await lists.status_list_token(conn, esign, i, now=now))
+                    for i in trust.status_lists}
+
+    def check(token: str, at: datetime) -> esign_verify.Verdict:
+        return esign_verify.verify_token(token, trust, statuses, at)
+
+    return check
+
+
+async def set_guardian(client: AsyncTestClient, staff_token: str, guardian_id_number: str, dependent: dict[str, Any],
+                       **extra: Any) -> dict[str, Any]:
+    body = {"guardian": {"id_number": guardian_id_number}, "dependent": dependent, "basis": "出生登记", **extra}
+    r = await client.post("/v1/dept/guardianships", json=body, headers=auth(staff_token))
+    assert r.status_code in (200, 201), r.text
+    return r.json()
