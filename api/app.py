@@ -31,6 +31,8 @@ from api.observability import configure_logging, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
 from api.sync.jobs import JOBS as SYNC_JOBS
 from api.sync.routes import ROUTES as SYNC_ROUTES
+from api.wallet.jobs import JOBS as WALLET_JOBS
+from api.wallet.routes import ROUTES as WALLET_ROUTES
 from auth import wiring as auth_wiring
 
 log = logging.getLogger("zhangban")
@@ -44,7 +46,7 @@ METRICS = PrometheusConfig(
 
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
-    return [*MATTER_JOBS, *SYNC_JOBS]
+    return [*MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS]
 
 
 async def open_resources(state: State, settings: Settings) -> embedded.Embedded | None:
@@ -104,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *auth_wiring.route_handlers(settings)],
+        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *auth_wiring.route_handlers(settings)],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware, METRICS.middleware],
