@@ -72,3 +72,26 @@ async def set_guardian(client: AsyncTestClient, staff_token: str, guardian_id_nu
     r = await client.post("/v1/dept/guardianships", json=body, headers=auth(staff_token))
     assert r.status_code in (200, 201), r.text
     return r.json()
+
+
+async def dept_system(client: AsyncTestClient, op: str, conn: asyncpg.Connection, key: str, scopes: list[str]) -> str:
+    """An access token of a seeded department's own system holding ``scopes``."""
+    dept = await department_id(conn, key)
+    r = await client.post(f"/v1/admin/departments/{dept}/clients", json={"name": "业务系统", "scopes": scopes}, headers=auth(op))
+    assert r.status_code == 201, r.text
+    made = r.json()
+    r = await client.post("/v1/auth/token", json={"grant_type": "client_credentials", "client_id": made["client_id"],
+                                                 "client_secret": made["client_secret"]})
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def record(holder_id: str, ref: str, **over: Any) -> dict[str, Any]:
+    """A 社保缴费 record body for the holder's ID number."""
+    return {"holder": {"id_number": holder_id}, "kind": "social_insurance_payment", "title": "2026年10月 养老保险缴费",
+            "data": {"month": "2026-10", "amount": 1280, "employer": "株洲市某公司"}, "sensitive": ["amount"],
+            "occurred_at": "2026-10-15T02:00:00Z", "external_ref": ref, **over}
+
+
+ID_CARD_FIELDS = {"sex": "男", "ethnicity": "汉", "birth_date": "1990-01-01", "address": "湖南省株洲市天元区长江北路1号",
+                  "valid_until": "2040-01-01"}

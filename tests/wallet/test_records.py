@@ -1,0 +1,134 @@
+"""Departments push records and life events into wallets; idempotent by their own reference."""
+
+from __future__ import annotations
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from esign.state import EsignState
+from tests.auth.helpers import assert_problem, auth
+from tests.people import citizen, id_number, staff
+from tests.wallet import helpers
+from tests.wallet.helpers import record
+
+ZHANG = id_number("19900101", 21)
+
+
+async def test_a_record_lands_once_and_a_changed_body_is_refused(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection, esign: EsignState
+) -> None:
+    system = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
+    r = await client.post("/v1/dept/records", json=record(ZHANG, "SI-2026-10", holder={"id_number": ZHANG, "name": "张三"}),
+                          headers=system)
+    assert r.status_code == 201, r.text
+    item = r.json()
+    assert item["kind"] == "record" and item["title"] == "2026年10月 养老保险缴费"
+    assert item["record"]["kind"] == "social_insurance_payment" and item["record"]["data"]["amount"] == 1280
+    assert item["record"]["department"]["name"] == "株洲市人力资源和社会保障局"
+
+    # A retry with the same body is the same item; the name only matters for a new person.
+    again = await client.post("/v1/dept/records", json=record(ZHANG, "SI-2026-10", holder={"id_number": ZHANG, "name": "张三"}),
+                              headers=system)
+    assert again.status_code == 200 and again.json()["id"] == item["id"]
+    changed = await client.post("/v1/dept/records", json=record(ZHANG, "SI-2026-10", title="改过的标题",
+                                                               holder={"id_number": ZHANG, "name": "张三"}), headers=system)
+    body = assert_problem(changed, 409, "external_ref_conflict")
+    assert body["external_ref"] == "SI-2026-10"
+    assert await conn.fetchval("SELECT count(*) FROM wallet_item WHERE kind = 'record'") == 1
+
+    # The sealed value is not in the table in the clear, and the change log carries only the rest.
+    row = await conn.fetchrow("SELECT data, sealed_data FROM wallet_item WHERE id = $1", item["id"])
+    assert "1280" not in str(row["data"]) and row["sealed_data"] and b"1280" not in row["sealed_data"]
+    synced = await conn.fetchval("SELECT data FROM sync_change WHERE entity = 'wallet_item' AND entity_id = $1", item["id"])
+    assert synced["data"]["data"] == {"month": "2026-10", "employer": "株洲市某公司"}
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE dedup_key = $1", f"wallet.record_added:{item['id']}") == 1
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'wallet.record_added'") == 1
+
+
+async def test_the_holder_sees_sensitive_values_only_at_l3_recently(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, esign: EsignState, app
+) -> None:  # noqa: ANN001
+    me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
+    system = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
+    assert (await client.post("/v1/dept/records", json=record(ZHANG, "SI-1"), headers=system)).status_code == 201
+
+    fresh = (await client.get("/v1/wallet/items", params={"kind": "record"}, headers=me)).json()["items"][0]
+    assert fresh["record"]["data"]["amount"] == 1280 and "masked" not in fresh
+
+    # Ten minutes on, the L3 proof is no longer recent: the value is masked until the next step-up.
+    from datetime import UTC, datetime, timedelta
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    app.state.clock = lambda: later
+    stale = (await client.get("/v1/wallet/items", params={"kind": "record"}, headers=me)).json()["items"][0]
+    assert stale["record"]["data"] == {"month": "2026-10", "amount": "***", "employer": "株洲市某公司"}
+    assert stale["masked"] is True
+
+
+async def test_who_may_push(client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, esign: EsignState) -> None:
+    wrong_scope = auth(await helpers.dept_system(client, op, conn, "renshe", ["tasks:handle"]))
+    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "x"), headers=wrong_scope), 403, "forbidden")
+    citizen_token = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
+    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "x"), headers=citizen_token), 403, "forbidden")
+    staffer = auth(await staff(client, op, conn, "gongjijin", ["clerk"]))
+    r = await client.post("/v1/dept/records", json=record(ZHANG, "x", kind="housing_fund", title="公积金缴存"), headers=staffer)
+    assert r.status_code == 201, r.text
+    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "x")), 401, "unauthorized")
+
+
+async def test_bad_pushes_are_problems(client: AsyncTestClient, op: str, conn: asyncpg.Connection, esign: EsignState) -> None:
+    system = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
+    unknown = id_number("19850505", 22)
+    body = assert_problem(await client.post("/v1/dept/records", json=record(unknown, "a"), headers=system), 422, "holder_unknown")
+    assert body["errors"][0]["field"] == "holder.name"
+    body = assert_problem(await client.post("/v1/dept/records", json=record("36042619910102009X", "b"), headers=system),
+                          422, "id_number_invalid")
+    assert body["errors"][0]["field"] == "holder.id_number"
+    body = assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "c", sensitive=["salary"]), headers=system),
+                          422, "record_invalid")
+    assert body["errors"][0]["field"] == "sensitive.salary"
+    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "d", occurred_at="2099-01-01T00:00:00Z"),
+                                     headers=system), 422, "record_invalid")
+    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "e", kind="社保"), headers=system),
+                   422, "validation_failed")
+    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "f", occurred_at="2026-10-15"), headers=system),
+                   422, "validation_failed")
+    r = await client.post("/v1/dept/records", content=b"{", headers=system | {"content-type": "application/json"})
+    assert_problem(r, 400, "malformed_request")
+
+
+async def test_life_events_happen_once_where_the_law_says_so(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, esign: EsignState
+) -> None:
+    me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
+    minzheng = auth(await helpers.dept_system(client, op, conn, "minzheng", ["records:write"]))
+    married = {"holder": {"id_number": ZHANG}, "event": "married", "occurred_at": "2020-05-01T00:00:00Z",
+               "external_ref": "MZ-1", "detail": {"registry": "天元区民政局"}}
+    r = await client.post("/v1/dept/life-events", json=married, headers=minzheng)
+    assert r.status_code == 201, r.text
+    assert r.json()["event"] == {"type": "married", "source": "department", "detail": {"registry": "天元区民政局"}}
+    assert (await client.post("/v1/dept/life-events", json=married, headers=minzheng)).status_code == 200
+    # A remarriage is another event; a second birth is not.
+    assert (await client.post("/v1/dept/life-events", json=married | {"external_ref": "MZ-2"}, headers=minzheng)).status_code == 201
+    born = {"holder": {"id_number": ZHANG}, "event": "born", "occurred_at": "1990-01-01T00:00:00Z", "external_ref": "B-1"}
+    assert (await client.post("/v1/dept/life-events", json=born, headers=minzheng)).status_code == 201
+    body = assert_problem(await client.post("/v1/dept/life-events", json=born | {"external_ref": "B-2"}, headers=minzheng),
+                          409, "life_event_exists")
+    assert body["item_id"]
+
+    timeline = (await client.get("/v1/wallet/timeline", headers=me)).json()
+    assert [(e["kind"], e.get("event")) for e in timeline["items"]] == [("event", "born"), ("event", "married"), ("event", "married")]
+
+
+async def test_a_death_closes_the_wallet_to_new_writes(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, esign: EsignState
+) -> None:
+    me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
+    gongan = auth(await helpers.dept_system(client, op, conn, "gongan", ["records:write"]))
+    died = {"holder": {"id_number": ZHANG}, "event": "died", "occurred_at": "2026-11-01T00:00:00Z", "external_ref": "D-1"}
+    assert (await client.post("/v1/dept/life-events", json=died, headers=gongan)).status_code == 201
+    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "after"), headers=gongan), 409, "wallet_closed")
+    married = died | {"event": "married", "external_ref": "M-1"}
+    assert_problem(await client.post("/v1/dept/life-events", json=married, headers=gongan), 409, "wallet_closed")
+    timeline = (await client.get("/v1/wallet/timeline", headers=me)).json()
+    assert timeline["closed_at"] is not None
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'wallet.closed'") == 1
