@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
@@ -104,7 +105,9 @@ def _idp_out(p: admin_store.IdentityProvider) -> IdentityProviderOut:
                                key_ids=[k[0] for k in keys], created_at=p.created_at)
 
 
-async def _managed_department(conn, principal: Principal, department_id: UUID) -> admin_store.Department:  # noqa: ANN001
+async def _managed_department(
+    conn: asyncpg.Connection, principal: Principal, department_id: UUID
+) -> admin_store.Department:
     """The department, if the caller is an operator or this department's dept_admin."""
     if not principal.has_role("operator"):
         principal.require_roles("operator", "dept_admin")

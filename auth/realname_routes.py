@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
@@ -75,8 +76,8 @@ def _claimed(keyring: Keyring, session: rs.Session) -> tuple[str, str]:
             keyring.decrypt_str(session.id_number, context=rs.SESSION_ID_NUMBER))
 
 
-async def _open_session(conn, state: State, keyring: Keyring, account: store.Account, data: OpenSession,  # noqa: ANN001
-                        id_number: str, now: datetime) -> SessionOpened:
+async def _open_session(conn: asyncpg.Connection, state: State, keyring: Keyring, account: store.Account,
+                        data: OpenSession, id_number: str, now: datetime) -> SessionOpened:
     index = keyring.blind_index(id_number, purpose="id_number")
     if account.person_id is not None and await rs.find_person_id(conn, index) != account.person_id:
         raise RealnamePersonMismatch("this account already proved another identity")
@@ -107,8 +108,8 @@ async def _open_session(conn, state: State, keyring: Keyring, account: store.Acc
                          expires_at=session.expires_at, verify_id=verify_id)
 
 
-async def _check_proof(state: State, conn, keyring: Keyring, session: rs.Session, data: CompleteIn,  # noqa: ANN001
-                       now: datetime) -> int:
+async def _check_proof(state: State, conn: asyncpg.Connection, keyring: Keyring, session: rs.Session,
+                       data: CompleteIn, now: datetime) -> int:
     """The level the presented proof establishes; raises :class:`RealnameFailed` with a reason."""
     name, id_number = _claimed(keyring, session)
     if session.method == "wechat_face":
@@ -224,7 +225,9 @@ class RealnameController(Controller):
             raise failure
 
 
-async def _attest(conn, keyring: Keyring, principal: Principal, session_id: UUID, now: datetime) -> Attested:  # noqa: ANN001
+async def _attest(
+    conn: asyncpg.Connection, keyring: Keyring, principal: Principal, session_id: UUID, now: datetime
+) -> Attested:
     department_id = principal.require_staff("clerk")
     session = await rs.get_session(conn, session_id, for_update=True)
     if session is None or session.method != "counter":
