@@ -34,6 +34,9 @@ from api.sync.routes import ROUTES as SYNC_ROUTES
 from api.wallet.jobs import JOBS as WALLET_JOBS
 from api.wallet.routes import ROUTES as WALLET_ROUTES
 from auth import wiring as auth_wiring
+from esign import wiring as esign_wiring
+from notify import JOBS as NOTIFY_JOBS
+from notify import ROUTES as NOTIFY_ROUTES
 
 log = logging.getLogger("zhangban")
 
@@ -46,7 +49,7 @@ METRICS = PrometheusConfig(
 
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
-    return [*MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS]
+    return [*MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]
 
 
 async def open_resources(state: State, settings: Settings) -> embedded.Embedded | None:
@@ -60,10 +63,12 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
     state.pool = await create_pool(resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max)
     state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
     await auth_wiring.start(state)
+    await esign_wiring.start(state)
     return started
 
 
 async def close_resources(state: State, started: embedded.Embedded | None) -> None:
+    await esign_wiring.stop(state)
     await auth_wiring.stop(state)
     await state.redis.aclose()
     await state.pool.close()
@@ -106,8 +111,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *auth_wiring.route_handlers(settings)],
-        dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES},
+        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
+                        *esign_wiring.ROUTES],
+        dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware, METRICS.middleware],
         lifespan=[lifespan(settings)],
@@ -127,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 Tag(name="department tasks", description="Department handling (分类审批): claim, approve, reject, 补正"),
                 Tag(name="feedback", description="请你来找茬: complaints, suggestions and error reports"),
                 *auth_wiring.TAGS,
+                *esign_wiring.TAGS,
             ],
         ),
         # Our handler on the root logger formats everything; Litestar's own config would add a second.

@@ -155,3 +155,37 @@ async def guardians_of(conn: asyncpg.Connection, dependent: UUID, *, now: dateti
         now,
     )
     return [r["guardian_person_id"] for r in rows]
+
+
+# --- many at once (batch issuing) ----------------------------------------------------------------
+
+
+def seal_person(keyring: Keyring, id_number: str, name: str) -> tuple[bytes, bytes, bytes]:
+    """``(blind index, sealed ID number, sealed name)`` of a person to find or create in bulk."""
+    number = normalize_id_number(id_number)
+    return (
+        id_number_index(keyring, number),
+        keyring.encrypt(number, context="person.id_number"),
+        keyring.encrypt(name, context="person.name"),
+    )
+
+
+INSERT_PERSONS = """
+INSERT INTO person (id, id_number_index, id_number, name, created_at)
+SELECT *, $4::timestamptz FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $5::bytea[])
+ON CONFLICT ON CONSTRAINT person_id_number_index_key DO NOTHING
+"""
+
+
+async def find_or_create_persons(
+    conn: asyncpg.Connection, people: list[tuple[bytes, bytes, bytes]], *, now: datetime
+) -> dict[bytes, UUID]:
+    """``find_or_create_person`` for many ``seal_person`` triples in two statements: blind index → person."""
+    unique = {index: (number, name) for index, number, name in people}
+    indexes = list(unique)
+    await conn.execute(
+        INSERT_PERSONS, [uuid7() for _ in indexes], indexes, [unique[i][0] for i in indexes], now,
+        [unique[i][1] for i in indexes],
+    )
+    rows = await conn.fetch("SELECT id, id_number_index FROM person WHERE id_number_index = ANY($1::bytea[])", indexes)
+    return {r["id_number_index"]: r["id"] for r in rows}

@@ -9,6 +9,7 @@ must be empty, and the protected header may name only ``alg`` and ``kid``.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Sign1:
         return sig_structure(self.protected, self.payload)
 
 
+@functools.lru_cache(maxsize=256)  # a handful of seals sign thousands of tokens each
 def protected_header(alg: str, kid: bytes) -> bytes:
     """The protected header bytes ``{1: alg, 4: kid}`` for ``"ES256"`` or ``"SM2"``."""
     if len(kid) != KID_LENGTH:

@@ -74,3 +74,126 @@ class InvalidStatusList(EsignError):
     """状态列表无效"""
 
     status, slug = 422, "invalid_status_list"
+
+
+# --- seals, certificates and verification over HTTP --------------------------------------------
+
+
+class SealNotFound(EsignError):
+    """印章不存在"""
+
+    status, slug = 404, "seal_not_found"
+
+
+class SealNotActive(EsignError):
+    """印章已停用或已吊销"""
+
+    status, slug = 409, "seal_not_active"
+
+
+class SealNotUsable(EsignError):
+    """该印章不能用于签发此证照"""
+
+    status, slug = 422, "seal_not_usable"
+
+
+class NoActiveSeal(EsignError):
+    """本部门没有可用的电子公章"""
+
+    status, slug = 409, "no_active_seal"
+
+
+class SealKeyHeldByDepartment(EsignError):
+    """该印章密钥由部门自行保管，需部门签名"""
+
+    status, slug = 409, "seal_key_held_by_department"
+
+
+class CertificateTypeUnknown(EsignError):
+    """证照类型不存在"""
+
+    status, slug = 422, "certificate_type_unknown"
+
+
+class CertificateTypeInvalid(EsignError):
+    """证照类型定义不符合要求"""
+
+    status, slug = 422, "certificate_type_invalid"
+
+
+class GbTypeCodeImmutable(EsignError):
+    """证照类型代码一经设定不可更改"""
+
+    status, slug = 409, "gb_type_code_immutable"
+
+
+class NotAnIssuer(EsignError):
+    """本部门无权签发此类证照"""
+
+    status, slug = 403, "not_an_issuer_of_type"
+
+
+class CertificateFieldsInvalid(EsignError):
+    """证照字段不符合证照类型的要求"""
+
+    status, slug = 422, "certificate_fields_invalid"
+
+
+class HolderInvalid(EsignError):
+    """持证主体信息不符合要求"""
+
+    status, slug = 422, "holder_invalid"
+
+
+class ValidityInvalid(EsignError):
+    """证照有效期不符合要求"""
+
+    status, slug = 422, "validity_invalid"
+
+
+class ExternalRefConflict(EsignError):
+    """该业务编号已用于另一份证照"""
+
+    status, slug = 409, "external_ref_conflict"
+
+
+class CertificateNotFound(EsignError):
+    """证照不存在"""
+
+    status, slug = 404, "certificate_not_found"
+
+
+class CertificateRevoked(EsignError):
+    """证照已吊销，状态不可再变更"""
+
+    status, slug = 409, "certificate_revoked"
+
+
+class CertificateStatusConflict(EsignError):
+    """证照当前状态不允许此操作"""
+
+    status, slug = 409, "certificate_status_conflict"
+
+
+class CertificateNotPending(EsignError):
+    """证照不在等待签名状态"""
+
+    status, slug = 409, "certificate_not_pending"
+
+
+class SigningWindowClosed(EsignError):
+    """签名期限已过，请重新签发"""
+
+    status, slug = 409, "signing_window_closed"
+
+
+class SignatureInvalid(EsignError):
+    """签名验证不通过"""
+
+    status, slug = 422, "signature_invalid"
+
+
+class StatusListNotFound(EsignError):
+    """状态列表不存在"""
+
+    status, slug = 404, "status_list_not_found"

@@ -9,9 +9,11 @@
 - check: one character of ``0-9A-Z``, ISO/IEC 7064 MOD 37,36 (hybrid) over
   type + issuer + serial + version without the dots.
 
-The check character comes from python-stdnum's ``iso7064.mod_37_36`` (its default alphabet is
-exactly ``0-9A-Z``); both credit codes are checked with GB 32100 as well, so a typo in either part
-is caught even when the MOD 37,36 check would happen to match.
+The check character is ISO/IEC 7064 MOD 37,36 over ``0-9A-Z``, the algorithm of python-stdnum's
+``iso7064.mod_37_36`` (the tests compare the two), computed here so that the running value after
+the type and issuer codes, which every certificate of one type and issuer shares, is computed once:
+a batch builds thousands of ids a second. Both credit codes are checked with GB 32100 as well, so
+a typo in either part is caught even when the MOD 37,36 check would happen to match.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-
-from stdnum.iso7064 import mod_37_36
 
 from api.identifiers import credit_code_valid
 from esign.errors import InvalidLicenceId
@@ -64,9 +64,26 @@ def _problem(type_code: str, issuer_code: str, serial: str, version: str) -> str
     return None
 
 
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_VALUE = {ch: i for i, ch in enumerate(_ALPHABET)}
+
+
+def _mod_37_36(state: int, text: str) -> int:
+    """ISO/IEC 7064 hybrid MOD 37,36 carried over ``text`` from ``state`` (18 to start)."""
+    for ch in text:
+        state = ((state or 36) * 2 % 37 + _VALUE[ch]) % 36
+    return state
+
+
+@functools.lru_cache(maxsize=1024)
+def _after_codes(type_code: str, issuer_code: str) -> int:
+    return _mod_37_36(18, type_code + issuer_code)
+
+
 def check_char(type_code: str, issuer_code: str, serial: str, version: str) -> str:
-    """The MOD 37,36 check character over type + issuer + serial + version."""
-    return str(mod_37_36.calc_check_digit(type_code + issuer_code + serial + version))
+    """The MOD 37,36 check character over type + issuer + serial + version (all of ``0-9A-Z``)."""
+    state = _mod_37_36(_after_codes(type_code, issuer_code), serial + version)
+    return _ALPHABET[(1 - (state or 36) * 2 % 37) % 36]
 
 
 def build_licence_id(type_code: str, issuer_code: str, serial: str, version: int | str = 1) -> str:

@@ -87,10 +87,13 @@ def record_digest(record: Mapping[str, Any]) -> bytes:
     return hashlib.sha256(rfc8785.dumps(record)).digest()
 
 
+_SCALARS = (str, bool, int, float)
+
+
 def _json_like(value: Any, depth: int = 0) -> bool:
     if depth > 8:
         return False
-    if value is None or isinstance(value, str | bool | int | float):
+    if value is None or type(value) in _SCALARS or isinstance(value, _SCALARS):  # exact types first: cheap
         return True
     if isinstance(value, list):
         return all(_json_like(v, depth + 1) for v in value)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from stdnum.iso7064 import mod_37_36
 
+from esign import licence
 from esign.errors import InvalidLicenceId
+from tests.esign import helpers
 from esign.licence import LicenceId, build_licence_id, licence_id_valid, parse_licence_id
 
 REAL = [
@@ -81,3 +84,9 @@ def test_build_then_parse(serial: str, version: int) -> None:
     value = build_licence_id("11100000000013338W011", "11430000006122244L", serial, version)
     parsed = parse_licence_id(value)
     assert (parsed.serial, int(parsed.version)) == (serial, version)
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=40))
+def test_check_char_is_stdnum_mod_37_36(serial: str) -> None:
+    expected = mod_37_36.calc_check_digit(helpers.TYPE_CODE + helpers.ISSUER_CODE + serial + "001")
+    assert licence.check_char(helpers.TYPE_CODE, helpers.ISSUER_CODE, serial, "001") == expected

@@ -1,0 +1,135 @@
+"""Bulk writes of batch issuing: the change log and the outbox for many certificates at once.
+
+These are the statements of ``api.changelog.record_change`` and ``api.outbox.enqueue`` taken to many
+rows, with the same guarantees: a person's versions come from one upsert of their ``sync_head`` row
+(which stays locked until commit, so versions commit in order), and an outbox row with a known
+``dedup_key`` is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api import audit
+from api.wallet import store as wallet_store
+from esign.certificate_store import CertificateView
+from esign.issuing import rfc3339
+from esign.service import issued_event
+
+def uuid7_many(count: int) -> list[UUID]:
+    """``count`` UUIDv7s (``api.ids.uuid7``'s layout) from one read of the random source, not one each."""
+    ms = time.time_ns() // 1_000_000
+    head = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
+    rand = os.urandom(10 * count)
+    out = []
+    for i in range(0, 10 * count, 10):
+        r = int.from_bytes(rand[i : i + 10], "big")
+        out.append(UUID(int=head | ((r >> 62) & 0xFFF) << 64 | (r & 0x3FFF_FFFF_FFFF_FFFF)))
+    return out
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+async def use_binary_jsonb(conn: asyncpg.Connection) -> None:
+    """Let binary COPY write jsonb on this connection: the same values in and out as ``api.db``'s codec.
+
+    The pool's jsonb codec is text-only, and asyncpg's COPY speaks only the binary format. Binary
+    jsonb is a version byte (1) and the JSON text, so this codec reads and writes exactly what the
+    text codec does, and the connection can go back to the pool as it is.
+    """
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", format="binary",
+        encoder=lambda value: b"\x01" + _encode(value), decoder=lambda data: _decode(data[1:]),
+    )
+
+
+BUMP_HEADS = """
+INSERT INTO sync_head AS h (person_id, version)
+SELECT * FROM unnest($1::uuid[], $2::bigint[])
+ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = now()
+RETURNING person_id, version
+"""
+
+
+async def record_changes(
+    conn: asyncpg.Connection, changes: list[tuple[UUID, str, UUID, dict[str, Any]]]
+) -> None:
+    """``put`` changes ``(person_id, entity, entity_id, data)``, versions in list order per person."""
+    if not changes:
+        return
+    if not conn.is_in_transaction():
+        raise RuntimeError("record_changes must run inside the writing transaction")
+    counts = Counter(person for person, _, _, _ in changes)
+    # Sorted, so that two batches touching the same persons lock their heads in the same order.
+    people = sorted(counts)
+    heads = {r["person_id"]: r["version"] for r in await conn.fetch(BUMP_HEADS, people, [counts[p] for p in people])}
+    next_version = {p: heads[p] - counts[p] + 1 for p in people}
+    rows = []
+    for person, entity, entity_id, data in changes:
+        rows.append((person, next_version[person], entity, entity_id, "put", data))
+        next_version[person] += 1
+    await conn.copy_records_to_table(
+        "sync_change", records=rows, columns=("person_id", "version", "entity", "entity_id", "op", "data")
+    )
+
+
+async def enqueue_events(conn: asyncpg.Connection, events: list[tuple[str, Any, str, str]]) -> None:
+    """Outbox rows ``(topic, payload, dedup_key, partition_key)`` in the caller's transaction (``api.outbox``)."""
+    if not events:
+        return
+    if not conn.is_in_transaction():
+        raise RuntimeError("enqueue_events must run inside the business transaction")
+    # Binary COPY into the columns outbox.INSERT_OUTBOX names; the dedup keys are new certificate ids,
+    # so its ON CONFLICT never applies here (a chunk retried after a failure goes through enqueue).
+    await conn.copy_records_to_table(
+        "outbox", records=[(t, d, p, payload) for t, payload, d, p in events],
+        columns=("topic", "dedup_key", "partition_key", "payload"),
+    )
+
+
+async def deliver_many(
+    conn: asyncpg.Connection, views: list[CertificateView], *, actor: str, now: datetime
+) -> None:
+    """``esign.service.deliver`` for a chunk: wallet items, change log, events, one audit entry."""
+    items, changes, events = [], [], []
+    ids = iter(uuid7_many(len(views)))
+    for v in views:
+        r = v.row
+        if r.person_id is not None:
+            summary = {
+                "type_code": r.type_code, "type_name": v.type_name, "licence_id": r.licence_id,
+                "issuer_name": v.department_name, "status": "valid",
+                "valid_until": rfc3339(r.valid_until) if r.valid_until else None,
+            }
+            data = {
+                "certificate_id": str(r.id), "token": r.token, "fields": r.fields, "status": "valid",
+                "valid_from": rfc3339(r.valid_from), "status_ref": [r.status_list_id, r.status_index],
+            }
+            item = wallet_store.WalletItem(
+                id=next(ids), person_id=r.person_id, kind="certificate", title=v.type_name, at=r.issued_at,
+                summary=summary, certificate_id=r.id, application_id=r.application_id, bundle_code=None, data=data,
+                created_at=now, updated_at=now,
+            )
+            items.append(item)
+            changes.append((r.person_id, "wallet_item", item.id, wallet_store.item_data(item)))
+        events.append(("certificate.issued", issued_event(r, v.type_name), f"certificate.issued:{r.id}",
+                       str(r.department_id)))
+    await wallet_store.insert_wallet_items(conn, items)
+    await record_changes(conn, changes)
+    await enqueue_events(conn, events)
+    if views:
+        department_id = views[0].row.department_id
+        await audit.append(
+            conn, actor=actor, action="esign.certificates_issued", subject=str(department_id),
+            data={"count": len(views), "certificates": [str(v.row.id) for v in views]}, at=now,
+        )

@@ -1,0 +1,218 @@
+"""``/v1/dept/certificates``: issuing (one, or a batch), completing a department's signature, and
+revoke / suspend / resume. Only the issuing department sees its certificates; others get 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Literal
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from api import idempotency
+from api.deps import Db, Now
+from api.problems import BadRequest, FieldError, ValidationFailed
+from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
+from auth.guards import BEARER, CurrentPrincipal
+from esign import batch, service
+from esign import certificate_store as store
+from esign.errors import (
+    CertificateFieldsInvalid,
+    CertificateNotFound,
+    CertificateNotPending,
+    CertificateRevoked,
+    CertificateStatusConflict,
+    CertificateTypeUnknown,
+    ExternalRefConflict,
+    HolderInvalid,
+    NoActiveSeal,
+    NotAnIssuer,
+    SealNotActive,
+    SealNotUsable,
+    SignatureInvalid,
+    SigningWindowClosed,
+    TokenTooLarge,
+    ValidityInvalid,
+)
+from esign.http import AUTHZ, Esign, success
+from esign.models import BatchIn, BatchOut, Certificate, IssueIn, OptionalReasonIn, PendingSignature, ReasonIn, SignatureIn
+
+ISSUE_PROBLEMS = (
+    CertificateTypeUnknown, CertificateFieldsInvalid, HolderInvalid, IdNumberInvalid, CreditCodeInvalid,
+    ValidityInvalid, SealNotUsable, TokenTooLarge, NoActiveSeal, ExternalRefConflict,
+)
+STATUS_PROBLEMS = (BadRequest, ValidationFailed, *AUTHZ, CertificateNotFound, CertificateRevoked,
+                   CertificateStatusConflict)
+
+
+def _issuer(principal: object) -> UUID:
+    return principal.require_staff("issuer", scope="certificates:issue")  # type: ignore[attr-defined]
+
+
+class DepartmentCertificateController(Controller):
+    path = "/v1/dept/certificates"
+    tags = ["certificates"]
+    security = BEARER
+
+    @post(
+        operation_id="IssueCertificate",
+        summary="Issue one certificate (电子证照) to a person or an organisation",
+        description=(
+            "Staff `issuer`, or a department system with scope `certificates:issue`; the department must be one of "
+            "the type's `issuer_department_ids` (`not_an_issuer_of_type`). Fields are checked against the type (422 "
+            "`certificate_fields_invalid` naming each field), a person's ID number by GB 11643 "
+            "(`id_number_invalid`), an organisation's credit code by GB 32100 (`credit_code_invalid`). The seal is "
+            "`seal_id` or the department's newest active official seal (`no_active_seal`).\n\n"
+            "201: issued. 200: the same `external_ref` with the same body was issued before (the same certificate). "
+            "409 `external_ref_conflict`: the `external_ref` was used with another body. 202 `PendingSignature`: the "
+            "seal's key stays with the department; sign `to_be_signed` (raw r‖s, base64) and post it to "
+            "`/v1/dept/certificates/{certificate_id}/signature` before `sign_by`. Accepts `Idempotency-Key`."
+        ),
+        responses={
+            **success(201, Certificate, "Issued."),
+            **success(202, PendingSignature, "Waiting for the department's signature."),
+            **problem_responses(BadRequest, ValidationFailed, *AUTHZ, NotAnIssuer, *ISSUE_PROBLEMS),
+        },
+    )
+    async def issue(
+        self, data: JSONBody[IssueIn], request: Request, principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
+    ) -> Response[bytes]:
+        department_id = _issuer(principal)
+        async with db.acquire() as conn, conn.transaction():
+
+            async def create() -> tuple[int, object]:
+                done = await service.issue_certificate(
+                    conn, esign, department_id=department_id, item=data, actor=principal.subject, now=now
+                )
+                if done.outcome == "pending":
+                    return 202, done.pending
+                return (201 if done.outcome == "issued" else 200), done.certificate
+
+            return await idempotency.run(request, conn, scope=f"certificate:{principal.subject}", create=create)
+
+    @get(
+        "/{certificate_id:uuid}",
+        operation_id="GetIssuedCertificate",
+        summary="A certificate the caller's department issued",
+        description="Staff `issuer` or scope `certificates:issue`; other departments' certificates are 404.",
+        responses=problem_responses(*AUTHZ, CertificateNotFound),
+    )
+    async def get_one(self, certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
+                      esign: Esign) -> Certificate:
+        department_id = _issuer(principal)
+        async with db.acquire() as conn:
+            v = await store.get_certificate(conn, certificate_id)
+        if v is None or v.row.department_id != department_id or v.row.status == "pending":
+            raise CertificateNotFound()
+        return service.render(esign, v, now=now)
+
+    @post(
+        "/{certificate_id:uuid}/signature",
+        operation_id="SignCertificate",
+        summary="Complete a certificate with the department's own seal signature",
+        description=(
+            "For seals whose key the department keeps: `signature` is base64 of the raw r‖s (64 bytes) ES256 or SM2 "
+            "signature of `to_be_signed`. 422 `signature_invalid` when it does not check with the seal's key; 409 "
+            "`certificate_not_pending` when already complete; 409 `signing_window_closed` after `sign_by` (issue it "
+            "again with the same `external_ref` and body)."
+        ),
+        responses={**success(201, Certificate, "Issued."),
+                   **problem_responses(BadRequest, ValidationFailed, SignatureInvalid, *AUTHZ, CertificateNotFound,
+                                       CertificateNotPending, SigningWindowClosed, SealNotActive)},
+    )
+    async def sign(
+        self, certificate_id: FromPath[UUID], data: JSONBody[SignatureIn], principal: CurrentPrincipal, db: Db,
+        now: Now, esign: Esign,
+    ) -> Certificate:
+        department_id = _issuer(principal)
+        try:
+            signature = base64.b64decode(data.signature, validate=True)
+        except (binascii.Error, ValueError):
+            raise SignatureInvalid(errors=[FieldError(field="signature", message="must be base64")]) from None
+        async with db.acquire() as conn, conn.transaction():
+            cert = await service.complete_signature(
+                conn, esign, department_id=department_id, certificate_id=certificate_id, signature=signature,
+                actor=principal.subject, now=now,
+            )
+        return cert
+
+    async def _change(self, action: Literal["revoke", "suspend", "resume"], certificate_id: UUID, reason: str | None,
+                      principal: CurrentPrincipal, db: Db, now: Now, esign: Esign) -> Certificate:
+        department_id = principal.require_staff("issuer", scope="certificates:revoke")
+        async with db.acquire() as conn, conn.transaction():
+            return await service.change_status(
+                conn, esign, department_id=department_id, certificate_id=certificate_id, action=action, reason=reason,
+                actor=principal.subject, now=now,
+            )
+
+    @post(
+        "/{certificate_id:uuid}/revoke",
+        operation_id="RevokeCertificate",
+        status_code=200,
+        summary="Revoke a certificate (final)",
+        description="Staff `issuer` or scope `certificates:revoke`, of the issuing department only (others: 404). "
+        "Sets its status-list entry to revoked; a revoked certificate cannot change again (`certificate_revoked`).",
+        responses=problem_responses(*STATUS_PROBLEMS),
+    )
+    async def revoke(self, certificate_id: FromPath[UUID], data: JSONBody[ReasonIn], principal: CurrentPrincipal,
+                     db: Db, now: Now, esign: Esign) -> Certificate:
+        return await self._change("revoke", certificate_id, data.reason, principal, db, now, esign)
+
+    @post(
+        "/{certificate_id:uuid}/suspend",
+        operation_id="SuspendCertificate",
+        status_code=200,
+        summary="Suspend a valid certificate (reversible)",
+        description="As revoke, but `resume` undoes it. Only a valid certificate can be suspended "
+        "(`certificate_status_conflict`).",
+        responses=problem_responses(*STATUS_PROBLEMS),
+    )
+    async def suspend(self, certificate_id: FromPath[UUID], data: JSONBody[ReasonIn], principal: CurrentPrincipal,
+                      db: Db, now: Now, esign: Esign) -> Certificate:
+        return await self._change("suspend", certificate_id, data.reason, principal, db, now, esign)
+
+    @post(
+        "/{certificate_id:uuid}/resume",
+        operation_id="ResumeCertificate",
+        status_code=200,
+        summary="Resume a suspended certificate",
+        description="Body optional (`{reason?}`). Only a suspended certificate can be resumed "
+        "(`certificate_status_conflict`).",
+        responses=problem_responses(*STATUS_PROBLEMS),
+    )
+    async def resume(self, certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
+                     esign: Esign, data: JSONBody[OptionalReasonIn | None] = None) -> Certificate:
+        return await self._change("resume", certificate_id, data.reason if data else None, principal, db, now, esign)
+
+
+@post(
+    "/v1/dept/certificates:batch",
+    tags=["certificates"],
+    security=BEARER,
+    operation_id="IssueCertificateBatch",
+    status_code=200,
+    summary="Issue up to 10,000 certificates; each item succeeds or fails on its own",
+    description=(
+        "Same rights and rules as `IssueCertificate`, per item: `results[i]` is `issued` (new), `existing` (the "
+        "same `external_ref` and body was issued before, or earlier in this batch) or `failed` with the problem "
+        "document that a single request would have received (e.g. `certificate_fields_invalid`, "
+        "`id_number_invalid`, `external_ref_conflict`, `seal_key_held_by_department`: a department-held seal "
+        "signs one certificate at a time). A body that does not match the item schema at all is refused "
+        "whole (400/422). Large batches are signed in parallel processes and written in chunks of 1,000."
+    ),
+    responses=problem_responses(BadRequest, ValidationFailed, *AUTHZ),
+)
+async def issue_batch(
+    data: JSONBody[BatchIn], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
+) -> BatchOut:
+    department_id = _issuer(principal)
+    results = await batch.issue_batch(
+        db, esign, department_id=department_id, items=data.items, actor=principal.subject, now=now
+    )
+    return BatchOut(results=results)
+
+
+ROUTES = [DepartmentCertificateController, issue_batch]

@@ -1,0 +1,88 @@
+"""``/v1/certificates/{id}``: a certificate and its QR code, for its holder or its issuing department.
+
+The QR code holds the certificate token itself (``ZB1:...``, alphanumeric mode), which a verifier
+app reads offline; the page link form is ``{ZB_PUBLIC_BASE_URL}/v/{percent-encoded token}``.
+Anyone else, including other departments, gets 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Response, get
+from litestar.params import FromPath, Parameter
+
+from api.deps import Db, Now
+from auth.errors import problem_responses
+from auth.guards import BEARER, CurrentPrincipal, Principal
+from esign import certificate_store, qr, service
+from esign.certificate_store import CertificateView
+from esign.errors import CertificateNotFound
+from esign.http import AUTHZ, Esign
+from esign.models import Certificate
+
+Scale = Annotated[int, Parameter(ge=1, le=20, description="Pixels (or SVG units) per module; default 4.")]
+
+
+async def _visible(db: Db, principal: Principal, certificate_id: UUID) -> CertificateView:
+    async with db.acquire() as conn:
+        v = await certificate_store.get_certificate(conn, certificate_id)
+    if v is None or v.row.status == "pending":
+        raise CertificateNotFound()
+    holder = principal.person_id is not None and principal.person_id == v.row.person_id
+    issuer = principal.department_id is not None and principal.department_id == v.row.department_id
+    if not (holder or issuer):
+        raise CertificateNotFound()
+    return v
+
+
+@get(
+    "/v1/certificates/{certificate_id:uuid}",
+    operation_id="GetCertificate",
+    tags=["certificates"],
+    security=BEARER,
+    summary="A certificate, for its holder or its issuing department",
+    description="The holder (the person the certificate was issued to) or anyone acting for the issuing "
+    "department; everyone else gets 404 `certificate_not_found`.",
+    responses=problem_responses(*AUTHZ, CertificateNotFound),
+)
+async def get_certificate(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
+                          esign: Esign) -> Certificate:
+    return service.render(esign, await _visible(db, principal, certificate_id), now=now)
+
+
+@get(
+    "/v1/certificates/{certificate_id:uuid}/qr.png",
+    operation_id="GetCertificateQrPng",
+    tags=["certificates"],
+    security=BEARER,
+    summary="QR code (PNG) of the certificate token",
+    description="Holder or issuing department (else 404). The code holds the token (alphanumeric mode, error "
+    "correction M or better), readable by verifier apps offline.",
+    media_type="image/png",
+    responses=problem_responses(*AUTHZ, CertificateNotFound),
+)
+async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, scale: Scale = 4) -> Response[bytes]:
+    v = await _visible(db, principal, certificate_id)
+    return Response(qr.qr_png(v.row.token or "", scale=scale), media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+@get(
+    "/v1/certificates/{certificate_id:uuid}/qr.svg",
+    operation_id="GetCertificateQrSvg",
+    tags=["certificates"],
+    security=BEARER,
+    summary="QR code (SVG) of the certificate token",
+    description="As the PNG, as an SVG document.",
+    media_type="image/svg+xml",
+    responses=problem_responses(*AUTHZ, CertificateNotFound),
+)
+async def qr_svg(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, scale: Scale = 4) -> Response[bytes]:
+    v = await _visible(db, principal, certificate_id)
+    return Response(qr.qr_svg(v.row.token or "", scale=scale), media_type="image/svg+xml",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+ROUTES = [get_certificate, qr_png, qr_svg]

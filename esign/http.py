@@ -1,0 +1,46 @@
+"""What the e-certificate routes share: the ``esign`` dependency, response helpers, OpenAPI specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+
+from api.problems import Forbidden, Unauthorized
+from esign.state import EsignState
+
+Esign = NamedDependency[EsignState]
+
+
+def _esign(state: State) -> EsignState:
+    return state.esign
+
+
+DEPENDENCIES = {"esign": Provide(_esign, sync_to_thread=False)}
+AUTHZ = (Unauthorized, Forbidden)
+
+
+def json_response(status: int, body: Any, *, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def success(status: int, model: type, description: str) -> dict[int, ResponseSpec]:
+    """An OpenAPI success response for handlers that build their ``Response`` themselves."""
+    return {status: ResponseSpec(data_container=model, description=description, generate_examples=False)}
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def matches(request: Request, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (or ``*``); weak validators compare equal (RFC 9110)."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags

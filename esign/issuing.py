@@ -1,0 +1,257 @@
+"""The rules of issuing, without a database: values and ``now`` in, values out.
+
+- ``check_fields``: the certificate's fields against its type (each bad field named);
+- ``check_holder``: a person by GB 11643 ID number, an organisation by GB 32100 credit code;
+- ``check_validity``: ``valid_from`` / ``valid_until`` with the type's default validity;
+- ``Draft``: everything a certificate says, from which ``record`` (the canonical full record whose
+  SHA-256 the token carries), ``claims`` and ``sign_draft`` follow. ``sign_draft`` is what the
+  batch path runs in worker processes, so a ``Draft`` holds plain values only.
+
+``canonical_json`` is msgspec's sorted-key encoding. For the values a record can hold (text keys in
+ASCII, text, integers within ±2^53, booleans, null, lists and maps of those) it writes exactly the
+bytes of RFC 8785 (``rfc8785.dumps``), about forty times faster; ``tests/esign`` checks the two
+against each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from api.crypto import mask_id_number, mask_name
+from api.identifiers import credit_code_valid, id_number_error, normalize_credit_code, normalize_id_number
+from api.problems import FieldError
+from auth.errors import CreditCodeInvalid, IdNumberInvalid
+from esign import tokens
+from esign.errors import CertificateFieldsInvalid, HolderInvalid, ValidityInvalid
+from esign.keys import Signer
+from esign.models import HolderIn, IssueIn
+
+CHINA = timezone(timedelta(hours=8))  # serial years follow the calendar of the issuing office
+MAX_TEXT = 500
+MAX_INT = 2**53 - 1
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    key: str
+    label: str
+    type: str
+    required: bool
+    sensitive: bool
+    enum: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertType:
+    code: str
+    name: str
+    gb_type_code: str
+    holder_kind: str
+    issuer_department_ids: frozenset[UUID]
+    fields: tuple[FieldRule, ...]
+    validity_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    id: UUID
+    name: str
+    credit_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A checked holder. A person found by ``person_id`` alone (a newborn) may lack an ID number."""
+
+    kind: str  # "person" | "organisation"
+    name: str
+    id_number: str | None = None
+    credit_code: str | None = None
+    person_id: UUID | None = None
+
+    @property
+    def name_masked(self) -> str:
+        return mask_name(self.name) if self.kind == "person" else self.name
+
+    @property
+    def id_masked(self) -> str:
+        # An organisation's name and credit code are public registry data; a person's are not.
+        if self.kind == "organisation":
+            return self.credit_code or ""
+        return mask_id_number(self.id_number) if self.id_number else ""
+
+
+def _field_problem(rule: FieldRule, value: Any) -> str | None:
+    if rule.type == "string":
+        ok = isinstance(value, str) and value.strip() and len(value) <= MAX_TEXT
+        return None if ok else f"must be text of 1 to {MAX_TEXT} characters"
+    if rule.type == "date":
+        if isinstance(value, str) and _DATE.match(value):
+            try:
+                date.fromisoformat(value)
+                return None
+            except ValueError:
+                pass
+        return "must be a date YYYY-MM-DD"
+    if rule.type == "integer":
+        return None if type(value) is int and -MAX_INT <= value <= MAX_INT else "must be an integer"
+    if rule.type == "enum":
+        return None if isinstance(value, str) and value in (rule.enum or ()) else "must be one of: " + ", ".join(rule.enum or ())
+    return "has an unknown type"
+
+
+def check_fields(ctype: CertType, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(public, sensitive)`` fields, or ``CertificateFieldsInvalid`` naming each bad field."""
+    rules = {rule.key: rule for rule in ctype.fields}
+    errors = [
+        FieldError(field=f"fields.{key[:64]}", message="is not a field of this certificate type")
+        for key in fields
+        if key not in rules
+    ]
+    public: dict[str, Any] = {}
+    sensitive: dict[str, Any] = {}
+    for rule in ctype.fields:
+        value = fields.get(rule.key)
+        if value is None:
+            if rule.required:
+                errors.append(FieldError(field=f"fields.{rule.key}", message="is required"))
+            continue
+        problem = _field_problem(rule, value)
+        if problem:
+            errors.append(FieldError(field=f"fields.{rule.key}", message=problem))
+        (sensitive if rule.sensitive else public)[rule.key] = value
+    if errors:
+        raise CertificateFieldsInvalid(f"{len(errors)} field(s) do not fit the type {ctype.code}", errors=errors)
+    return public, sensitive
+
+
+def check_holder(ctype: CertType, holder: HolderIn, *, today: date) -> Holder:
+    """The checked holder; ``id_number_invalid``, ``credit_code_invalid`` or ``holder_invalid``."""
+    name = holder.name.strip()
+    if not name:
+        raise HolderInvalid(errors=[FieldError(field="holder.name", message="is required")])
+    if (holder.id_number is None) == (holder.credit_code is None):
+        raise HolderInvalid("give exactly one of id_number and credit_code")
+    kind = "person" if holder.id_number is not None else "organisation"
+    if kind != ctype.holder_kind:
+        raise HolderInvalid(f"certificates of type {ctype.code} are held by a {ctype.holder_kind}")
+    if holder.id_number is not None:
+        problem = id_number_error(holder.id_number, today=today)
+        if problem:
+            raise IdNumberInvalid(errors=[FieldError(field="holder.id_number", message=problem)])
+        return Holder(kind="person", name=name, id_number=normalize_id_number(holder.id_number))
+    code = normalize_credit_code(holder.credit_code or "")
+    if not credit_code_valid(code):
+        raise CreditCodeInvalid(errors=[FieldError(field="holder.credit_code", message="fails the GB 32100 check")])
+    return Holder(kind="organisation", name=name, credit_code=code)
+
+
+def check_validity(
+    ctype: CertType, valid_from: datetime | None, valid_until: datetime | None, *, issued_at: datetime
+) -> tuple[datetime, datetime | None]:
+    """``(valid_from, valid_until)`` in whole UTC seconds; the type's validity fills a missing end."""
+    start = (valid_from or issued_at).astimezone(UTC).replace(microsecond=0)
+    end = valid_until.astimezone(UTC).replace(microsecond=0) if valid_until else None
+    if end is None and ctype.validity_days:
+        end = start + timedelta(days=ctype.validity_days)
+    if end is not None and (end <= start or end <= issued_at):
+        raise ValidityInvalid(
+            errors=[FieldError(field="valid_until", message="must be after valid_from and after the time of issue")]
+        )
+    return start, end
+
+
+def serial_year(now: datetime) -> int:
+    return now.astimezone(CHINA).year
+
+
+def serial_text(year: int, count: int) -> str:
+    """The serial part of a licence id: the year and a count of at least seven digits."""
+    return f"{year}{count:07d}"
+
+
+def request_hash(item: IssueIn) -> bytes:
+    """What makes two requests "the same body" for ``external_ref`` idempotency."""
+    return hashlib.sha256(msgspec.json.encode(msgspec.to_builtins(item), order="sorted")).digest()
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 bytes of a record (see the module docstring for the values this holds for)."""
+    return msgspec.json.encode(value, order="sorted")
+
+
+def rfc3339(t: datetime) -> str:
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """Everything one certificate says; ``issued_at`` and the validity are whole seconds."""
+
+    id: UUID
+    licence_id: str
+    type_code: str
+    gb_type_code: str
+    issuer_code: str
+    holder: Holder
+    public_fields: dict[str, Any]
+    sensitive_fields: dict[str, Any]
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+    status_ref: tuple[int, int]
+
+
+def record(d: Draft) -> dict[str, Any]:
+    """The full canonical record, holder identity and sensitive fields included."""
+    return {
+        "v": 1,
+        "id": str(d.id),
+        "licence_id": d.licence_id,
+        "type": {"code": d.type_code, "gb_code": d.gb_type_code},
+        "issuer": d.issuer_code,
+        "holder": {"kind": d.holder.kind, "name": d.holder.name, "id": d.holder.id_number or d.holder.credit_code},
+        "fields": {**d.public_fields, **d.sensitive_fields},
+        "issued_at": rfc3339(d.issued_at),
+        "valid_from": rfc3339(d.valid_from),
+        "valid_until": rfc3339(d.valid_until) if d.valid_until else None,
+        "status": list(d.status_ref),
+    }
+
+
+def digest(d: Draft) -> bytes:
+    return hashlib.sha256(canonical_json(record(d))).digest()
+
+
+def claims(d: Draft, record_digest: bytes) -> tokens.Claims:
+    iat = int(d.issued_at.timestamp())
+    start = int(d.valid_from.timestamp())
+    return tokens.Claims(
+        kind=tokens.CERTIFICATE,
+        iss=d.issuer_code,
+        iat=iat,
+        exp=int(d.valid_until.timestamp()) if d.valid_until else None,
+        nbf=start if start > iat else None,
+        cti=d.id.bytes,
+        type_code=d.gb_type_code,
+        licence_id=d.licence_id,
+        holder_name=d.holder.name_masked,
+        holder_id=d.holder.id_masked,
+        fields=d.public_fields,
+        status=d.status_ref,
+        digest=record_digest,
+    )
+
+
+def sign_draft(d: Draft, signer: Signer) -> tuple[str, bytes]:
+    """``(token, record digest)`` of a draft signed by ``signer``."""
+    record_digest = digest(d)
+    return tokens.encode_token(claims(d, record_digest), signer), record_digest

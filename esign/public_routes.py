@@ -1,0 +1,153 @@
+"""Public routes for verifiers: the trust list, status lists, the root certificate, ``/v1/verify``
+and the verification page ``/v/{token}``. No login; verification is rate-limited per client IP.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody, PathParameter
+
+from api import ratelimit
+from api.deps import Db, Now, Redis
+from api.problems import BadRequest, RateLimited, ServiceUnavailable
+from api.ratelimit import Limit
+from auth.errors import problem_responses
+from esign import ca, certificate_store, lists, page, seal_image, seal_store, verification
+from esign.errors import StatusListNotFound
+from esign.http import Esign, client_ip, matches
+from esign.models import VerifyIn, VerifyOut
+
+VERIFY_IP = Limit("verify_ip", 120, 60)
+LIST_CACHE = "public, max-age=300"
+
+
+def _signed(request: Request, token: str, media_type: str) -> Response[str]:
+    tag = lists.etag(token)
+    headers = {"ETag": tag, "Cache-Control": LIST_CACHE}
+    if matches(request, tag):
+        return Response("", status_code=304, headers=headers, media_type=media_type)
+    return Response(token, media_type=media_type, headers=headers)
+
+
+@get(
+    "/v1/trust-list",
+    operation_id="GetTrustList",
+    tags=["verification"],
+    summary="The signed trust list (compact JWS, `typ: trust-list+jwt`)",
+    description=(
+        "Signed by the platform root; names every seal (active, retired with its end, revoked), the presentation "
+        "seal and every status list (FORMATS.md). Signed again at least every 12 hours and whenever a seal or the "
+        "set of status lists changes; `next_update` is 24 h after `iat`. Sends `ETag`; answers 304 to a matching "
+        "`If-None-Match`."
+    ),
+    media_type="application/jwt",
+)
+async def trust_list(request: Request, db: Db, now: Now, esign: Esign) -> Response[str]:
+    async with db.acquire() as conn:
+        token = await lists.trust_list_token(conn, esign, now=now)
+    return _signed(request, token, "application/jwt")
+
+
+@get(
+    "/v1/status-lists/{list_id:int}",
+    operation_id="GetStatusList",
+    tags=["verification"],
+    summary="A status list (JWT, `typ: statuslist+jwt`, 2 bits per certificate)",
+    description="0 valid, 1 revoked, 2 suspended (IETF Token Status List). Signed by the platform root; `ETag` and "
+    "304 as for the trust list. 404 `status_list_not_found`.",
+    media_type="application/statuslist+jwt",
+    responses=problem_responses(StatusListNotFound),
+)
+async def status_list(request: Request, list_id: FromPath[int], db: Db, now: Now, esign: Esign) -> Response[str]:
+    if list_id <= 0:
+        raise StatusListNotFound(list_id=list_id)
+    async with db.acquire() as conn:
+        token = await lists.status_list_token(conn, esign, list_id, now=now)
+    return _signed(request, token, "application/statuslist+jwt")
+
+
+@get(
+    "/v1/root-certificate",
+    operation_id="GetRootCertificate",
+    tags=["verification"],
+    summary="The platform root certificate (PEM), for verifiers to pin",
+    description="Offline verifiers pin this certificate once (and should compare its fingerprint through a "
+    "second channel); the trust list is checked against it.",
+    media_type="application/x-pem-file",
+)
+async def root_certificate(esign: Esign) -> Response[str]:
+    return Response(lists.root_pem(esign), media_type="application/x-pem-file",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+@post(
+    "/v1/verify",
+    operation_id="VerifyToken",
+    tags=["verification"],
+    status_code=200,
+    summary="Verify a certificate or presentation token (ZB1:)",
+    description=(
+        "Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). Runs the same check as "
+        "offline verifiers (format, signature, chain to the root, validity, status, and for presentations their "
+        "freshness) against the current trust and status lists. Any string that is not one of our tokens answers "
+        "200 `{valid: false, reasons: [\"format\"]}`. `certificate` appears once the signature and chain check, "
+        "with only the fields the token discloses."
+    ),
+    responses=problem_responses(BadRequest, RateLimited, ServiceUnavailable),
+)
+async def verify(data: JSONBody[VerifyIn], request: Request, db: Db, redis: Redis, now: Now, esign: Esign) -> VerifyOut:
+    await ratelimit.hit(redis, f"ip:{client_ip(request)}", VERIFY_IP)
+    async with db.acquire() as conn:
+        verdict = await verification.verdict_for(conn, esign, data.token, now=now)
+        return await verification.describe(conn, verdict)
+
+
+async def _seal_picture(conn: object, kid_hex: str | None) -> str | None:
+    if not kid_hex:
+        return None
+    seal = await seal_store.get_seal_by_kid(conn, bytes.fromhex(kid_hex))  # type: ignore[arg-type]
+    if seal is None:
+        return None
+    if seal.department_id is None:
+        return seal_image.seal_svg(ca.PLATFORM_NAME, seal.name)
+    department = await seal_store.get_department(conn, seal.department_id)  # type: ignore[arg-type]
+    return seal_image.seal_svg(department.name, seal.name) if department else None
+
+
+@get(
+    "/v/{token:path}",
+    operation_id="VerificationPage",
+    tags=["verification"],
+    summary="Verification page (zh-CN HTML, phone-sized, no JavaScript)",
+    description=(
+        "The verdict of `/v1/verify` for the token in the path (percent-encoded; Base45 has `/`, `%` and space), "
+        "shown plainly: green or red, what was checked, the certificate's disclosed fields, the issuer and the "
+        "seal. Always 200 for a token, valid or not; rate-limited like `/v1/verify`."
+    ),
+    media_type="text/html",
+    include_in_schema=True,
+    responses=problem_responses(RateLimited),
+)
+async def verification_page(
+    token: Annotated[str, PathParameter(description="The ZB1: token, percent-encoded.")], request: Request, db: Db, redis: Redis, now: Now,
+    esign: Esign,
+) -> Response[str]:
+    await ratelimit.hit(redis, f"ip:{client_ip(request)}", VERIFY_IP)
+    token = token.lstrip("/")
+    async with db.acquire() as conn:
+        verdict = await verification.verdict_for(conn, esign, token, now=now)
+        result = await verification.describe(conn, verdict)
+        labels: dict[str, str] = {}
+        if result.certificate is not None:
+            ctype = await certificate_store.get_type(conn, result.certificate.type_code)
+            labels = {rule.key: rule.label for rule in ctype.fields} if ctype else {}
+        seal_svg = await _seal_picture(conn, result.seal_kid if result.certificate is not None else None)
+    html = page.render_page(result, labels=labels, seal_svg=seal_svg, checked_at=now)
+    return Response(html, media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+
+
+ROUTES = [trust_list, status_list, root_certificate, verify, verification_page]

@@ -1,0 +1,396 @@
+"""Issuing one certificate, completing a department's signature, and status changes.
+
+Everything here runs in the caller's transaction: the certificate row, the holder's wallet item and
+its change-log entry, the outbox event and the audit entry commit together or not at all.
+
+Other domains call ``issue_certificate(conn, app.state.esign, ...)``; approving a task that has a
+result certificate does so with ``holder_person_id`` for a holder who may have no ID number yet
+(a newborn). ``certificate_view(conn, esign, id, now=...)`` gives the API's ``Certificate``.
+
+A seal whose key the department keeps cannot sign here: the certificate is prepared (``pending``,
+with the exact bytes to sign) and completed by ``complete_signature`` within ``SIGNING_WINDOW``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+import cbor2
+
+from api import audit, changelog, outbox, persons
+from api.ids import uuid7
+from api.problems import FieldError
+from api.wallet import store as wallet_store
+from esign import certificate_store as store
+from esign import issuing, keys, licence, lists, seal_store, tokens, x509
+from esign.batch_sign import FIELDS_CONTEXT, ID_CONTEXT, NAME_CONTEXT, seal_fields
+from esign.certificate_store import CertificateRow, CertificateView
+from esign.errors import (
+    CertificateNotFound,
+    CertificateNotPending,
+    CertificateRevoked,
+    CertificateStatusConflict,
+    CertificateTypeUnknown,
+    ExternalRefConflict,
+    HolderInvalid,
+    NoActiveSeal,
+    NotAnIssuer,
+    SealNotActive,
+    SealNotFound,
+    SealNotUsable,
+    SignatureInvalid,
+    SigningWindowClosed,
+)
+from esign.issuing import CertType, Department, Draft, Holder
+from esign.models import Certificate, HolderOut, IssueIn, IssuerOut, PendingSignature, StatusRef
+from esign.seal_store import SealRow
+from esign.state import EsignState
+
+SIGNING_WINDOW = timedelta(minutes=15)
+INDEX_PURPOSE = persons.INDEX_PURPOSE
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The outcome: ``issued`` (new), ``existing`` (same ``external_ref`` and body), ``pending``."""
+
+    outcome: Literal["issued", "existing", "pending"]
+    certificate_id: UUID
+    certificate: Certificate | None = None
+    pending: PendingSignature | None = None
+
+
+def _ref_lock(department_id: UUID, external_ref: str) -> int:
+    digest = hashlib.sha256(f"esign.ref\x00{department_id}\x00{external_ref}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# --- views -------------------------------------------------------------------------------------------
+
+
+def status_of(row: CertificateRow, now: datetime) -> str:
+    if row.status == "valid" and row.valid_until is not None and row.valid_until <= now:
+        return "expired"
+    return row.status
+
+
+def render(esign: EsignState, v: CertificateView, *, now: datetime) -> Certificate:
+    """The API's ``Certificate`` (all fields, sensitive ones decrypted: only for the holder and issuer)."""
+    r = v.row
+    fields = dict(r.fields)
+    if r.sealed_fields:
+        fields.update(json.loads(esign.keyring.decrypt(r.sealed_fields, context=FIELDS_CONTEXT)))
+    assert r.token is not None
+    return Certificate(
+        id=r.id, licence_id=r.licence_id, type_code=r.type_code, type_name=v.type_name,
+        holder=HolderOut(kind=r.holder_kind, name_masked=r.holder_name_masked, id_masked=r.holder_id_masked),  # type: ignore[arg-type]
+        fields=fields,
+        issuer=IssuerOut(department_id=r.department_id, name=v.department_name, credit_code=v.department_credit_code),
+        seal_kid=v.seal_kid.hex(), issued_at=r.issued_at, valid_from=r.valid_from, valid_until=r.valid_until,
+        status=status_of(r, now),  # type: ignore[arg-type]
+        status_ref=StatusRef(list_id=r.status_list_id, index=r.status_index), token=r.token,
+    )
+
+
+def pending_view(v: CertificateView) -> PendingSignature:
+    r = v.row
+    assert r.to_be_signed is not None
+    return PendingSignature(
+        certificate_id=r.id, status="awaiting_signature", licence_id=r.licence_id, seal_id=r.seal_id,
+        kid=v.seal_kid.hex(), alg=v.seal_algorithm,  # type: ignore[arg-type]
+        to_be_signed=base64.b64encode(r.to_be_signed).decode("ascii"), sign_by=r.created_at + SIGNING_WINDOW,
+    )
+
+
+async def certificate_view(conn: asyncpg.Connection, esign: EsignState, certificate_id: UUID, *, now: datetime) -> Certificate:
+    """The certificate as the API shows it; ``certificate_not_found`` (also while it awaits a signature)."""
+    v = await store.get_certificate(conn, certificate_id)
+    if v is None or v.row.status == "pending":
+        raise CertificateNotFound()
+    return render(esign, v, now=now)
+
+
+# --- what every issued certificate brings with it -----------------------------------------------------
+
+
+def wallet_summary(cert: Certificate) -> dict[str, object]:
+    return {
+        "type_code": cert.type_code, "type_name": cert.type_name, "licence_id": cert.licence_id,
+        "issuer_name": cert.issuer.name, "status": cert.status,
+        "valid_until": issuing.rfc3339(cert.valid_until) if cert.valid_until else None,
+    }
+
+
+def wallet_data(cert: Certificate, public_fields: dict[str, object]) -> dict[str, object]:
+    # The token travels to the holder's devices so the certificate can be shown offline; only the
+    # fields the token itself discloses go with it (sensitive ones stay sealed on the server).
+    return {
+        "certificate_id": str(cert.id), "token": cert.token, "fields": public_fields, "status": cert.status,
+        "valid_from": issuing.rfc3339(cert.valid_from), "status_ref": [cert.status_ref.list_id, cert.status_ref.index],
+    }
+
+
+async def deliver(
+    conn: asyncpg.Connection, cert: Certificate, row: CertificateRow, *, actor: str, now: datetime
+) -> None:
+    """Wallet item and change log (person holders), outbox event and audit entry of a new certificate."""
+    if row.person_id is not None:
+        item = wallet_store.WalletItem(
+            id=uuid7(), person_id=row.person_id, kind="certificate", title=cert.type_name, at=cert.issued_at,
+            summary=wallet_summary(cert), certificate_id=cert.id, application_id=row.application_id,
+            bundle_code=None, data=wallet_data(cert, row.fields), created_at=now, updated_at=now,
+        )
+        await wallet_store.insert_wallet_item(conn, item)
+        await changelog.record_change(conn, row.person_id, "wallet_item", item.id, "put", wallet_store.item_data(item))
+    await outbox.enqueue(
+        conn, "certificate.issued", issued_event(row, cert.type_name), dedup_key=f"certificate.issued:{row.id}",
+        partition_key=str(row.department_id),
+    )
+    await audit.append(conn, actor=actor, action="esign.certificate_issued", subject=str(row.id),
+                       data=audit_data(row, cert.seal_kid), at=now)
+
+
+def issued_event(row: CertificateRow, type_name: str) -> dict[str, object]:
+    return {
+        "certificate_id": str(row.id), "department_id": str(row.department_id), "type_code": row.type_code,
+        "type_name": type_name, "licence_id": row.licence_id,
+        "person_id": str(row.person_id) if row.person_id else None,
+        "application_id": str(row.application_id) if row.application_id else None,
+    }
+
+
+def audit_data(row: CertificateRow, seal_kid: str) -> dict[str, object]:
+    return {"licence_id": row.licence_id, "type_code": row.type_code, "department": str(row.department_id),
+            "seal_kid": seal_kid, "holder": row.holder_name_masked, "external_ref": row.external_ref}
+
+
+# --- issuing ------------------------------------------------------------------------------------------
+
+
+async def pick_seal(conn: asyncpg.Connection, department_id: UUID, seal_id: UUID | None, *, now: datetime) -> SealRow:
+    """The named seal (it must be the department's, active and an issuer) or the default one."""
+    if seal_id is None:
+        seal = await seal_store.default_seal(conn, department_id, now=now)
+        if seal is None:
+            raise NoActiveSeal("create a seal with POST /v1/dept/seals first")
+        return seal
+    try:
+        seal = await seal_store.get_seal(conn, seal_id)
+    except SealNotFound:
+        seal = None
+    if seal is None or seal.department_id != department_id or seal.status != "active" or seal.valid_until <= now:
+        raise SealNotUsable(errors=[FieldError(field="seal_id", message="not an active seal of this department")])
+    return seal
+
+
+async def load_type(conn: asyncpg.Connection, code: str, department_id: UUID) -> CertType:
+    ctype = await store.get_type(conn, code)
+    if ctype is None:
+        raise CertificateTypeUnknown(errors=[FieldError(field="type_code", message="no such certificate type")])
+    if department_id not in ctype.issuer_department_ids:
+        raise NotAnIssuer(f"this department does not issue {code}", type_code=code)
+    return ctype
+
+
+async def _holder_by_person(
+    conn: asyncpg.Connection, esign: EsignState, ctype: CertType, item: IssueIn, person_id: UUID
+) -> Holder:
+    if ctype.holder_kind != "person":
+        raise HolderInvalid(f"certificates of type {ctype.code} are held by an organisation")
+    if await persons.get_name(conn, esign.keyring, person_id) is None:
+        raise HolderInvalid("no such person")
+    id_number = await persons.get_id_number(conn, esign.keyring, person_id)
+    return Holder(kind="person", name=item.holder.name.strip(), id_number=id_number, person_id=person_id)
+
+
+def new_row(
+    esign: EsignState, d: Draft, *, department_id: UUID, seal_id: UUID, record_digest: bytes, token: str | None,
+    to_be_signed: bytes | None, item: IssueIn, request_hash: bytes, person_id: UUID | None, actor: str, now: datetime,
+) -> CertificateRow:
+    """The row to store for a draft; holder identity and sensitive fields sealed."""
+    keyring, h = esign.keyring, d.holder
+    return CertificateRow(
+        id=d.id, department_id=department_id, type_code=d.type_code, licence_id=d.licence_id, holder_kind=h.kind,
+        person_id=person_id, holder_name=keyring.encrypt(h.name, context=NAME_CONTEXT),
+        holder_id=keyring.encrypt(h.id_number, context=ID_CONTEXT) if h.id_number else None,
+        holder_index=keyring.blind_index(h.id_number, purpose=INDEX_PURPOSE) if h.id_number else None,
+        holder_credit_code=h.credit_code, holder_name_masked=h.name_masked, holder_id_masked=h.id_masked,
+        fields=d.public_fields,
+        sealed_fields=seal_fields(keyring, d.sensitive_fields),
+        seal_id=seal_id, issued_at=d.issued_at, valid_from=d.valid_from, valid_until=d.valid_until,
+        status="valid" if token else "pending", status_reason=None, status_changed_at=None,
+        status_list_id=d.status_ref[0], status_index=d.status_ref[1], record_digest=record_digest,
+        to_be_signed=to_be_signed, token=token, external_ref=item.external_ref, request_hash=request_hash,
+        application_id=item.application_id, created_by=actor, created_at=now,
+    )
+
+
+def request_hash(item: IssueIn, holder_person_id: UUID | None) -> bytes:
+    base = issuing.request_hash(item)
+    return base if holder_person_id is None else hashlib.sha256(base + holder_person_id.bytes).digest()
+
+
+async def _replay(
+    conn: asyncpg.Connection, esign: EsignState, department_id: UUID, item: IssueIn, rhash: bytes, *, now: datetime
+) -> Issued | None:
+    """The earlier outcome for this ``external_ref``, or None to issue (a lapsed pending one is dropped)."""
+    known = await store.find_by_external_ref(conn, department_id, item.external_ref)
+    if known is None:
+        return None
+    if known.row.request_hash != rhash:
+        raise ExternalRefConflict("this external_ref was used with another body", external_ref=item.external_ref)
+    if known.row.status != "pending":
+        return Issued("existing", known.row.id, certificate=render(esign, known, now=now))
+    if known.row.created_at + SIGNING_WINDOW > now:
+        return Issued("pending", known.row.id, pending=pending_view(known))
+    await store.delete_pending(conn, known.row.id)
+    return None
+
+
+async def issue_certificate(
+    conn: asyncpg.Connection,
+    esign: EsignState,
+    *,
+    department_id: UUID,
+    item: IssueIn,
+    actor: str,
+    now: datetime,
+    holder_person_id: UUID | None = None,
+) -> Issued:
+    """Issue one certificate in the caller's transaction; idempotent by ``external_ref``.
+
+    With ``holder_person_id`` (for other domains, not the HTTP API) the holder is that person, named
+    ``item.holder.name``, whose ID number is taken from the person record if it has one.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _ref_lock(department_id, item.external_ref))
+    rhash = request_hash(item, holder_person_id)
+    earlier = await _replay(conn, esign, department_id, item, rhash, now=now)
+    if earlier is not None:
+        return earlier
+    ctype = await load_type(conn, item.type_code, department_id)
+    department = await seal_store.get_department(conn, department_id)
+    assert department is not None
+    if holder_person_id is not None:
+        holder = await _holder_by_person(conn, esign, ctype, item, holder_person_id)
+    else:
+        holder = issuing.check_holder(ctype, item.holder, today=now.astimezone(issuing.CHINA).date())
+    public, sensitive = issuing.check_fields(ctype, item.fields)
+    issued_at = now.astimezone(UTC).replace(microsecond=0)
+    valid_from, valid_until = issuing.check_validity(ctype, item.valid_from, item.valid_until, issued_at=issued_at)
+    seal = await pick_seal(conn, department_id, item.seal_id, now=now)
+    person_id = holder.person_id
+    if person_id is None and holder.id_number is not None:
+        sealed = persons.seal_person(esign.keyring, holder.id_number, holder.name)
+        person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
+    year = issuing.serial_year(now)
+    serial = issuing.serial_text(year, await store.next_serials(conn, ctype.code, department_id, year, 1))
+    (slot,) = await lists.allocate_slots(conn, 1)
+    draft = Draft(
+        id=uuid7(), licence_id=licence.build_licence_id(ctype.gb_type_code, department.credit_code, serial),
+        type_code=ctype.code, gb_type_code=ctype.gb_type_code, issuer_code=department.credit_code, holder=holder,
+        public_fields=public, sensitive_fields=sensitive, issued_at=issued_at, valid_from=valid_from,
+        valid_until=valid_until, status_ref=slot,
+    )
+    common = {"department_id": department_id, "seal_id": seal.id, "item": item, "request_hash": rhash,
+              "person_id": person_id, "actor": actor, "now": now}
+    if seal.key_custody == "department":
+        record_digest = issuing.digest(draft)
+        parts = tokens.signing_input(issuing.claims(draft, record_digest), seal.algorithm, seal.kid)
+        row = new_row(esign, draft, record_digest=record_digest, token=None, to_be_signed=parts.to_be_signed, **common)
+        await store.insert_certificate(conn, row)
+        await audit.append(conn, actor=actor, action="esign.certificate_prepared", subject=str(row.id),
+                           data=audit_data(row, seal.kid.hex()), at=now)
+        view = await store.get_certificate(conn, row.id)
+        assert view is not None
+        return Issued("pending", row.id, pending=pending_view(view))
+    token, record_digest = issuing.sign_draft(draft, await esign.signer(conn, seal))
+    row = new_row(esign, draft, record_digest=record_digest, token=token, to_be_signed=None, **common)
+    await store.insert_certificate(conn, row)
+    cert = render(esign, CertificateView(
+        row=row, type_name=ctype.name, gb_type_code=ctype.gb_type_code, department_name=department.name,
+        department_credit_code=department.credit_code, seal_kid=seal.kid, seal_algorithm=seal.algorithm,
+    ), now=now)
+    await deliver(conn, cert, row, actor=actor, now=now)
+    return Issued("issued", row.id, certificate=cert)
+
+
+async def complete_signature(
+    conn: asyncpg.Connection, esign: EsignState, *, department_id: UUID, certificate_id: UUID, signature: bytes,
+    actor: str, now: datetime,
+) -> Certificate:
+    """Finish a certificate prepared for a department-held seal with the department's signature."""
+    v = await store.get_certificate(conn, certificate_id, for_update=True)
+    if v is None or v.row.department_id != department_id:
+        raise CertificateNotFound()
+    row = v.row
+    if row.status != "pending" or row.to_be_signed is None:
+        raise CertificateNotPending()
+    if row.created_at + SIGNING_WINDOW <= now:
+        raise SigningWindowClosed("issue it again with the same external_ref and body")
+    seal = await seal_store.get_seal(conn, row.seal_id)
+    if seal.status != "active":
+        raise SealNotActive(f"the seal is {seal.status}", seal_status=seal.status)
+    public_key = x509.read_seal_certificate(seal.certificate).public_key
+    if not keys.verify_raw(public_key, row.to_be_signed, signature):
+        raise SignatureInvalid("the signature does not check with the seal's key", errors=[
+            FieldError(field="signature", message=f"must be the raw r||s {seal.algorithm} signature of to_be_signed")
+        ])
+    _, protected, _, payload = cbor2.loads(row.to_be_signed)
+    token = tokens.assemble_token(protected, payload, signature)
+    await store.set_signed(conn, row.id, token, now=now)
+    signed = await store.get_certificate(conn, row.id)
+    assert signed is not None
+    cert = render(esign, signed, now=now)
+    await deliver(conn, cert, signed.row, actor=actor, now=now)
+    return cert
+
+
+# --- revoke / suspend / resume ------------------------------------------------------------------------
+
+# action: (new status, statuses it may start from, past tense for events and audit)
+TRANSITIONS = {
+    "revoke": ("revoked", {"valid", "suspended"}, "revoked"),
+    "suspend": ("suspended", {"valid"}, "suspended"),
+    "resume": ("valid", {"suspended"}, "resumed"),
+}
+
+
+async def change_status(
+    conn: asyncpg.Connection, esign: EsignState, *, department_id: UUID, certificate_id: UUID,
+    action: Literal["revoke", "suspend", "resume"], reason: str | None, actor: str, now: datetime,
+) -> Certificate:
+    """Flip a certificate's status bit; only its issuing department may (others get 404)."""
+    v = await store.get_certificate(conn, certificate_id, for_update=True)
+    if v is None or v.row.department_id != department_id or v.row.status == "pending":
+        raise CertificateNotFound()
+    target, allowed, done = TRANSITIONS[action]
+    if v.row.status == "revoked":
+        raise CertificateRevoked("a revoked certificate stays revoked")
+    if v.row.status not in allowed:
+        raise CertificateStatusConflict(f"cannot {action} a {v.row.status} certificate", certificate_status=v.row.status)
+    await store.set_status(conn, certificate_id, target, reason=reason, now=now)
+    await lists.status_changed(conn, v.row.status_list_id)
+    changed = await store.get_certificate(conn, certificate_id)
+    assert changed is not None
+    cert = render(esign, changed, now=now)
+    item = await wallet_store.update_certificate_item(
+        conn, certificate_id, summary={"status": cert.status}, data={"status": cert.status}, now=now
+    )
+    if item is not None:
+        await changelog.record_change(conn, item.person_id, "wallet_item", item.id, "put", wallet_store.item_data(item))
+    event = {"certificate_id": str(certificate_id), "department_id": str(department_id), "status": target,
+             "reason": reason, "person_id": str(v.row.person_id) if v.row.person_id else None}
+    await outbox.enqueue(conn, f"certificate.{done}", event,
+                         dedup_key=f"certificate.{done}:{certificate_id}:{now.isoformat()}",
+                         partition_key=str(department_id))
+    await audit.append(conn, actor=actor, action=f"esign.certificate_{done}", subject=str(certificate_id),
+                       data={"licence_id": v.row.licence_id, "from": v.row.status, "to": target, "reason": reason},
+                       at=now)
+    return cert

@@ -1,0 +1,66 @@
+"""Online verification: ``esign.verify.verify_token`` against the current signed trust list and status list.
+
+The server reads back its own signed lists, exactly as an offline verifier would after downloading
+them, and runs the same function, so the two can never disagree. The names a token only refers to
+(the certificate type by its 证照类型代码, the issuing department by its credit code) are looked up
+for the answer.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from esign import certificate_store, lists, tokens
+from esign.errors import MalformedToken, StatusListNotFound
+from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedIssuer, VerifyOut
+from esign.state import EsignState
+from esign.verify import Verdict, verify_token
+
+
+async def verdict_for(conn: asyncpg.Connection, esign: EsignState, token: str, *, now: object) -> Verdict:
+    """The verdict on ``token`` now; never raises for a bad token."""
+    trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))  # type: ignore[arg-type]
+    status_lists = {}
+    try:
+        list_id = tokens.decode_token(token).claims.status[0] if isinstance(token, str) else None
+    except MalformedToken:
+        list_id = None  # verify_token names the format problem itself
+    if list_id is not None and list_id in trust.status_lists:
+        try:
+            signed = await lists.status_list_token(conn, esign, list_id, now=now)  # type: ignore[arg-type]
+            status_lists[list_id] = esign.status_list(list_id, signed)
+        except StatusListNotFound:
+            pass  # verify_token answers status_unavailable
+    return verify_token(token, trust, status_lists, now)  # type: ignore[arg-type]
+
+
+async def describe(conn: asyncpg.Connection, verdict: Verdict) -> VerifyOut:
+    """The API's answer for a verdict, with the type and issuer names looked up."""
+    found = verdict.certificate
+    certificate = None
+    if found is not None:
+        named = await certificate_store.find_type_by_gb_code(conn, found.type_code)
+        department = await conn.fetchrow(
+            "SELECT id, name FROM department WHERE credit_code = $1", found.issuer_credit_code
+        )
+        certificate = VerifiedCertificate(
+            kind=found.kind,  # type: ignore[arg-type]
+            type_code=named[0] if named else found.type_code,
+            type_name=named[1] if named else None,
+            gb_type_code=found.type_code,
+            licence_id=found.licence_id,
+            holder_masked=MaskedHolder(name=found.holder_name, id=found.holder_id),
+            fields=found.fields,
+            issuer=VerifiedIssuer(
+                name=department["name"] if department else found.issuer_name,
+                credit_code=found.issuer_credit_code,
+                department_id=department["id"] if department else None,
+            ),
+            issued_at=found.issued_at,
+            valid_until=found.valid_until,
+            status_ref=StatusRef(list_id=found.status_ref[0], index=found.status_ref[1]),
+        )
+    return VerifyOut(
+        valid=verdict.valid, reasons=verdict.reasons, checks=verdict.checks, certificate=certificate,
+        seal_kid=verdict.seal_kid, trust_list=verdict.trust_list,  # type: ignore[arg-type]
+    )

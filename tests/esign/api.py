@@ -1,0 +1,53 @@
+"""Plain helpers for e-certificate route tests: tokens of the right people, seals, certificate bodies."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+from litestar.testing import AsyncTestClient
+
+from tests.auth.helpers import ID_ALICE, assert_problem, auth
+from tests.people import department_id, staff
+from tests.wallet.helpers import dept_system
+
+__all__ = ["ID_ALICE", "assert_problem", "auth", "department_id", "dept_system", "staff"]
+
+ID_BOB = "440524188001010014"
+ID_CAROL = "360426199101010071"
+_refs = itertools.count(1)
+
+
+def household(id_number: str = ID_ALICE, name: str = "张三丰", *, ref: str | None = None, **over: Any) -> dict[str, Any]:
+    """A 居民户口簿 (household register) certificate body; the address is a sensitive field."""
+    body = {
+        "type_code": "household_register",
+        "holder": {"id_number": id_number, "name": name},
+        "fields": {"household_head": "张三丰", "relation": "户主", "address": "株洲市天元区泰山路88号",
+                   "registered_on": "2020-01-02"},
+        "external_ref": ref or f"hr-{next(_refs)}",
+    }
+    return body | over
+
+
+async def make_seal(client: AsyncTestClient, token: str, **body: Any) -> dict[str, Any]:
+    r = await client.post("/v1/dept/seals", json={"name": "电子证照专用章", **body}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def issue(client: AsyncTestClient, token: str, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
+    r = await client.post("/v1/dept/certificates", json=body, headers=auth(token))
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+async def verify(client: AsyncTestClient, token: str) -> dict[str, Any]:
+    r = await client.post("/v1/verify", json={"token": token})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    return assert_problem(r, status, slug)
