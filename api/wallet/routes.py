@@ -175,12 +175,17 @@ class WalletController(Controller):
         items = [consents.access_entry(r) for r in rows]
         return AccessLogPage(items=items, next_cursor=encode_cursor(items[-1].id) if len(items) == limit else None)
 
-    @get("/export", operation_id="ExportWallet", summary="Everything held about the caller's own person, as one document",
-         description="PIPL right of access. The caller's own person only, L3 proven within 300 s; identity in full.",
-         responses=problem_responses(Unauthorized, IdentityRequired, AssuranceRequired))
-    async def export_wallet(self, request: Request[Any, Any, Any], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Export:
+    @get("/export", operation_id="ExportWallet", summary="Everything held about a person, as one document",
+         description=(
+             "PIPL right of access: the caller's own person, or with `person_id` a dependent's (guardians exercise a "
+             "minor's rights) or a deceased family member's (items masked as in the wallet). L3 proven within 300 s; "
+             "identity in full. One consistent snapshot."
+         ),
+         responses=problem_responses(*READ_PROBLEMS, AssuranceRequired))
+    async def export_wallet(self, request: Request[Any, Any, Any], principal: CurrentPrincipal, db: Db, keyring: Keys,
+                            now: Now, person_id: PersonParam = None) -> Export:
         async with db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            return await exporting.export(conn, esign_of(request), keyring, principal, now=now)
+            return await exporting.export(conn, esign_of(request), keyring, principal, person_id, now=now)
 
 
 ROUTES = [WalletController, DeptWalletController]
