@@ -41,6 +41,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rectification_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 5
     # Background jobs (outbox relay, sweeps) run inside `serve` unless turned off.
     run_jobs: bool = True
+    # Notifications: a stream entry or a delivery attempt without an outcome for this many seconds
+    # is taken over by another worker; a delivery in "sending" this long becomes temporary-failure.
+    notify_claim_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+    notify_sending_timeout: Annotated[int, msgspec.Meta(ge=60)] = 86400
+    # Seconds between heartbeats on GET /v1/notifications/stream.
+    notify_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
+    # WeChat subscribe-message template ids, "key=id,key=id" (keys: notify/catalogue.py).
+    notify_wechat_templates: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

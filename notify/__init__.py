@@ -1,0 +1,18 @@
+"""Notifications: events turned into inbox items, WeChat subscribe messages, SMS and department webhooks.
+
+Pipeline: business transactions write outbox events → ``jobs.relay`` moves them to Redis Streams →
+``expand`` writes notifications (the inbox), change-log entries and deliveries in one transaction →
+``deliver`` sends deliveries per channel, fairly across departments, recording every attempt.
+Modules: ``catalogue`` (events, audiences, zh-CN texts, WeChat templates), ``render``, ``plan`` and
+``service`` (pure rules), ``recipients``, ``store``, ``dispatch_store``, ``webhook_store`` (SQL),
+``streams`` (Redis Streams), ``expand``, ``deliver``, ``channels``, ``webclient``, ``live`` (SSE),
+``routes``, ``webhook_routes``, ``jobs``, ``errors``, ``models``.
+"""
+
+from notify.jobs import JOBS
+from notify.routes import InboxController, admin_notification
+from notify.webhook_routes import WebhookController
+
+ROUTES = [InboxController, WebhookController, admin_notification]
+
+__all__ = ["JOBS", "ROUTES"]

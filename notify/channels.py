@@ -1,0 +1,189 @@
+"""The outside channels: WeChat subscribe messages, SMS through auth's provider, department webhooks.
+
+:meth:`Senders.prepare` runs in the claiming transaction and finds what each delivery needs (the
+openid and a grant to spend, the phone, the webhook's URL and secret); a delivery that can no
+longer go out (grant gone, channel turned off, webhook disabled) is settled there without a send.
+:meth:`Senders.send` makes one attempt and reports an :class:`~notify.service.Outcome`; it never
+raises for a provider's failure.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import msgspec
+from redis.exceptions import RedisError
+
+from auth import wechat as wechat_api
+from auth.errors import SmsUnavailable, WechatUnavailable
+from auth.routes import PHONE_CONTEXT
+from notify import catalogue, dispatch_store, service, webhook_store
+from notify.service import Outcome
+from notify.webclient import NetworkError, WebClient
+
+SECRET_TTL = 30.0  # seconds a decrypted webhook secret is reused; a disabled webhook stops within it
+SUBSCRIBE_SEND = "/cgi-bin/message/subscribe/send"
+
+
+@dataclass
+class Job:
+    """One claimed delivery, with what its channel needs to send it."""
+
+    id: UUID
+    channel: str
+    target: UUID
+    lane: str
+    attempt: int
+    content: dict[str, Any] | None
+    notification_id: UUID
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+    entry: tuple[str, str]
+    started_at: datetime
+    address: str | None = None  # the webhook URL, the openid or the phone number
+    secret: str | None = None
+
+
+def template_ids(setting: str) -> dict[str, str]:
+    """Our template keys → WeChat template ids: the defaults, overridden by ``key=id,key=id``."""
+    ids = {key: t.default_id for key, t in catalogue.WECHAT_TEMPLATES.items()}
+    for pair in filter(None, (p.strip() for p in setting.split(","))):
+        key, _, value = pair.partition("=")
+        if key.strip() in ids and value.strip():
+            ids[key.strip()] = value.strip()
+    return ids
+
+
+ACCOUNTS = """
+SELECT a.id, a.wechat_openid, a.phone, coalesce(p.wechat, true) AS wechat, coalesce(p.sms, true) AS sms
+FROM auth_account a LEFT JOIN notify_preference p ON p.account_id = a.id WHERE a.id = ANY($1::uuid[])
+"""
+
+
+class Senders:
+    """The channels of one dispatcher process (a pooled webhook client, the WeChat and SMS clients)."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        timeout = min(10.0, state.settings.notify_claim_timeout / 2)
+        self.web = WebClient(per_origin=16, timeout=timeout)
+        self.template_ids = template_ids(state.settings.notify_wechat_templates)
+        self._secrets: dict[UUID, tuple[float, str | None, str | None]] = {}
+
+    async def prepare(self, conn: asyncpg.Connection, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]],
+                      *, now: datetime) -> tuple[list[Job], list[tuple[Job, Outcome]]]:
+        """Jobs ready to send, and those settled here without a send."""
+        hooks = await self._webhooks(conn, {r["target"] for r in rows if r["channel"] == "webhook"})
+        people = [r["target"] for r in rows if r["channel"] != "webhook"]
+        accounts = {a["id"]: a for a in await conn.fetch(ACCOUNTS, people)} if people else {}
+        ready, settled = [], []
+        for r in rows:
+            job = Job(id=r["id"], channel=r["channel"], target=r["target"], lane=r["lane"], attempt=r["attempts"],
+                      content=r["content"], notification_id=r["notification_id"], kind=r["kind"], data=r["data"],
+                      created_at=r["created_at"], entry=entries[r["id"]], started_at=now)
+            refusal = await self._address(conn, job, r, hooks, accounts, now=now)
+            if refusal is None:
+                ready.append(job)
+            else:
+                settled.append((job, refusal))
+        return ready, settled
+
+    async def _address(self, conn: asyncpg.Connection, job: Job, row: asyncpg.Record,
+                       hooks: dict[UUID, tuple[str | None, str | None]], accounts: dict[UUID, asyncpg.Record],
+                       *, now: datetime) -> Outcome | None:
+        if job.channel == "webhook":
+            job.address, job.secret = hooks.get(job.target, (None, None))
+            return None if job.address else Outcome("permanent-failure", "webhook disabled")
+        account = accounts.get(job.target)
+        if account is None or not account[job.channel]:
+            return Outcome("permanent-failure", f"{job.channel} turned off by the user")
+        if job.channel == "sms":
+            if account["phone"] is None:
+                return Outcome("permanent-failure", "no phone number")
+            job.address = self.state.keyring.decrypt_str(account["phone"], context=PHONE_CONTEXT)
+            return None
+        job.address = account["wechat_openid"]
+        if not job.address:
+            return Outcome("permanent-failure", "no WeChat user")
+        template = (job.content or {}).get("template", "")
+        if not row["credit_spent"] and not await dispatch_store.spend_grant(conn, job.id, job.target, template, now=now):
+            return Outcome("permanent-failure", "no subscription grant")
+        return None
+
+    async def _webhooks(self, conn: asyncpg.Connection, ids: set[UUID]) -> dict[UUID, tuple[str | None, str | None]]:
+        clock = time.monotonic()
+        missing = [i for i in ids if i not in self._secrets or self._secrets[i][0] < clock]
+        if missing:
+            rows = await conn.fetch("SELECT id, url, secret, disabled_at FROM notify_webhook WHERE id = ANY($1::uuid[])", missing)
+            found = {r["id"]: r for r in rows}
+            for i in missing:
+                r = found.get(i)
+                live = r is not None and r["disabled_at"] is None
+                secret = self.state.keyring.decrypt_str(r["secret"], context=webhook_store.SECRET_CONTEXT) if live else None
+                self._secrets[i] = (clock + SECRET_TTL, r["url"] if live else None, secret)
+        return {i: self._secrets[i][1:] for i in ids}
+
+    async def send(self, job: Job) -> Outcome:
+        if job.channel == "webhook":
+            return await self._webhook(job)
+        if job.channel == "wechat":
+            return await self._wechat(job)
+        return await self._sms(job)
+
+    async def _webhook(self, job: Job) -> Outcome:
+        body = msgspec.json.encode({"type": job.kind, "timestamp": job.created_at, "data": job.data})
+        msg_id, stamp = f"msg_{job.notification_id}", int(time.time())
+        headers = [
+            ("content-type", "application/json"), ("user-agent", "zhangban-webhooks/1"), ("webhook-id", msg_id),
+            ("webhook-timestamp", str(stamp)), ("webhook-signature", service.sign_webhook(job.secret or "", msg_id, stamp, body)),
+        ]
+        try:
+            status = await self.web.post(job.address or "", body, headers)
+        except NetworkError as exc:
+            return Outcome("retry", f"network error {exc}")
+        return service.http_outcome(status)
+
+    async def _wechat(self, job: Job) -> Outcome:
+        content = job.content or {}
+        body = {"touser": job.address, "template_id": self.template_ids.get(content.get("template", ""), ""),
+                "page": content.get("page"), "data": content.get("data", {}), "lang": "zh_CN"}
+        client = self.state.wechat
+        token = None
+        for _ in range(2):
+            try:
+                token = await client.access_token(stale=token)
+                response = await client.http.post(SUBSCRIBE_SEND, params={"access_token": token}, json=body)
+                if response.status_code >= 500:
+                    return Outcome("retry", f"wechat http {response.status_code}")
+                answer = response.json()
+            except WechatUnavailable:
+                return Outcome("retry", "wechat access token unavailable")
+            except (httpx.HTTPError, ValueError) as exc:
+                return Outcome("retry", f"wechat {type(exc).__name__}")
+            errcode = int(answer.get("errcode") or 0) if isinstance(answer, dict) else -1
+            if errcode == 0:
+                return Outcome("delivered", "wechat ok", str(answer.get("msgid", "")) or None)
+            if errcode in wechat_api.TOKEN_INVALID:
+                continue  # the cached token went stale: once more with a fresh one
+            if errcode in wechat_api.TRANSIENT:
+                return Outcome("retry", f"wechat errcode {errcode}")
+            return service.wechat_outcome(errcode)
+        return Outcome("retry", "wechat access token refused twice")
+
+    async def _sms(self, job: Job) -> Outcome:
+        try:
+            await self.state.sms.send(job.address, (job.content or {}).get("text", ""), {"kind": job.kind})
+        except (SmsUnavailable, RedisError, OSError) as exc:
+            return Outcome("retry", f"sms {type(exc).__name__}")
+        # Gateways report no receipt we could wait for: handed over is as far as we can see.
+        return Outcome("sent", "sms provider accepted")
+
+    async def aclose(self) -> None:
+        await self.web.aclose()

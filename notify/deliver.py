@@ -1,0 +1,242 @@
+"""Delivery, the dispatcher's second stage: fair reading of lanes, attempts in flight, batched outcomes.
+
+Each round reads up to ``READ_COUNT`` entries from every lane that has room (at most ``PER_LANE``
+attempts in flight per lane, ``TOTAL`` per process), so a department's bulk send of ten thousand
+messages occupies its own lane's slots while another department's single message is read in the
+very next round. Claimed deliveries are attempted concurrently; outcomes are written in batches
+(one transaction for up to a thousand) and only then are the stream entries acknowledged.
+
+At-least-once, shown once: a worker that dies mid-attempt leaves its entries pending and its
+leases running; after the claim timeout another worker reclaims the entries (``XAUTOCLAIM``), the
+lease has run out, the lost attempt is recorded and the delivery tried again. Webhook receivers
+see the same ``webhook-id``; inbox items were never at risk (they committed with the event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from redis.exceptions import RedisError
+
+from notify import dispatch_store, service, streams
+from notify.channels import Job, Senders
+from notify.service import Outcome
+
+log = logging.getLogger("zhangban.notify")
+
+PER_LANE = 64
+TOTAL = 512
+READ_COUNT = 64
+RECORD_BATCH = 1000
+LANES_TTL = 1.0  # seconds before the set of lanes is read again
+# Failures of the database or Redis themselves: wait and try the same work again.
+TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+             asyncpg.CannotConnectNowError, RedisError)
+
+
+@dataclass
+class Done:
+    job: Job
+    outcome: Outcome
+    finished_at: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Deliverer:
+    """The delivery loop of one process."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.group = streams.Group(state.redis, streams.DELIVER_GROUP, streams.consumer_name("deliver"))
+        self.senders = Senders(state)
+        self.lease = timedelta(seconds=state.settings.notify_claim_timeout)
+        self.inflight: Counter[str] = Counter()
+        self.entries: set[tuple[str, str]] = set()  # stream entries of attempts in flight here
+        self.done: asyncio.Queue[Done] = asyncio.Queue()
+        self.freed = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._lanes: list[str] = []
+        self._lanes_at = 0.0
+
+    async def run(self) -> None:
+        """Read, attempt and record until cancelled."""
+        helpers = [asyncio.create_task(self._record_forever()), asyncio.create_task(self._reclaim_forever())]
+        try:
+            while True:
+                try:
+                    await self.step()
+                except TRANSIENT as exc:
+                    log.warning("delivery round failed (%s); trying again", type(exc).__name__)
+                    await asyncio.sleep(1)
+                except Exception:  # noqa: BLE001 - keep the attempts in flight; the entries stay pending
+                    log.exception("delivery round failed")
+                    await asyncio.sleep(1)
+        finally:
+            for task in [*helpers, *self.tasks]:
+                task.cancel()
+            await asyncio.gather(*helpers, *self.tasks, return_exceptions=True)
+            await self.senders.aclose()
+
+    async def lanes(self) -> list[str]:
+        if time.monotonic() - self._lanes_at > LANES_TTL:
+            self._lanes, self._lanes_at = await streams.lanes(self.state.redis), time.monotonic()
+        return self._lanes
+
+    async def step(self, *, block_ms: int = 1000) -> int:
+        """One round: read every lane with room, claim and start the attempts; return entries read."""
+        open_lanes = [lane for lane in await self.lanes() if self.inflight[lane] < PER_LANE]
+        if not open_lanes or sum(self.inflight.values()) >= TOTAL:
+            self.freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.freed.wait(), block_ms / 1000)
+            return 0
+        entries = await self.group.read([streams.lane_stream(lane) for lane in open_lanes], count=READ_COUNT, block_ms=block_ms)
+        await self.start(entries)
+        return len(entries)
+
+    async def start(self, entries: list[streams.Entry]) -> None:
+        """Claim the deliveries of ``entries`` and start their attempts; acknowledge the rest."""
+        wanted: dict[UUID, tuple[str, str]] = {}
+        spare = []  # duplicates and entries for deliveries that cannot be attempted now
+        for entry in entries:
+            pair = (entry[0], entry[1])
+            if pair in self.entries:
+                continue  # our own attempt, still in flight, reclaimed by ourselves
+            try:
+                delivery_id = UUID(entry[2][b"d"].decode())
+            except (KeyError, ValueError, AttributeError):
+                await self.group.dead_letter(entry, "not a delivery entry")
+                continue
+            if delivery_id in wanted:
+                spare.append(pair)
+            else:
+                wanted[delivery_id] = pair
+        if not wanted:
+            await self.group.ack(spare, delete=True)
+            return
+        now = _now()
+        async with self.state.pool.acquire() as conn, conn.transaction():
+            rows = await dispatch_store.claim(conn, list(wanted), now=now, lease=self.lease)
+            await dispatch_store.insert_attempts(conn, [
+                (r["id"], r["attempts"] - 1, r["lost_lease"] - self.lease, now, "lost", "no outcome before the lease ran out")
+                for r in rows if r["lost_lease"] is not None
+            ])
+            ready, settled = await self.senders.prepare(conn, rows, wanted, now=now)
+        claimed = {r["id"] for r in rows}
+        await self.group.ack(spare + [pair for d, pair in wanted.items() if d not in claimed], delete=True)
+        for job in [*ready, *(j for j, _ in settled)]:
+            self.inflight[job.lane] += 1
+            self.entries.add(job.entry)
+        for job, outcome in settled:
+            self.done.put_nowait(Done(job, outcome, now))
+        for job in ready:
+            task = asyncio.create_task(self._attempt(job))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _attempt(self, job: Job) -> None:
+        try:
+            outcome = await self.senders.send(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug in a channel must not stop the others
+            log.exception("delivery %s failed unexpectedly", job.id)
+            outcome = Outcome("technical-failure", f"dispatcher error {type(exc).__name__}")
+        self.done.put_nowait(Done(job, outcome, _now()))
+
+    async def _record_forever(self) -> None:
+        while True:
+            await self.record_waiting(block=True)
+
+    async def record_waiting(self, *, block: bool = False) -> int:
+        """Write the outcomes waiting (one transaction), then acknowledge their entries."""
+        if not block and self.done.empty():
+            return 0
+        batch = [await self.done.get()]
+        while len(batch) < RECORD_BATCH and not self.done.empty():
+            batch.append(self.done.get_nowait())
+        delay = 0.5
+        while True:
+            try:
+                await self._record(batch)
+                break
+            except TRANSIENT as exc:
+                # Outcomes wait in memory; if this process dies meanwhile, the leases run out and
+                # the deliveries are attempted again.
+                log.warning("recording %d outcomes failed (%s); retrying", len(batch), type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+            except Exception:  # noqa: BLE001 - one bad outcome must not block the others
+                log.exception("recording %d outcomes failed; recording them one by one", len(batch))
+                for d in batch:
+                    with contextlib.suppress(Exception):  # left pending: reclaimed, dead-lettered in the end
+                        await self._record([d])
+                break
+        for d in batch:
+            self.inflight[d.job.lane] -= 1
+            self.entries.discard(d.job.entry)
+        self.freed.set()
+        return len(batch)
+
+    async def _record(self, batch: list[Done]) -> None:
+        now = _now()
+        settled = [service.settle(d.job.channel, d.job.attempt, d.outcome, now=d.finished_at) for d in batch]
+        async with self.state.pool.acquire() as conn, conn.transaction():
+            moved = await dispatch_store.settle(conn, [
+                (d.job.id, d.job.attempt, s.status, s.not_before, d.outcome.detail, d.outcome.provider_ref)
+                for d, s in zip(batch, settled, strict=True)
+            ], now=now)
+            await dispatch_store.insert_attempts(conn, [
+                (d.job.id, d.job.attempt, d.job.started_at, d.finished_at, s.attempt_outcome, d.outcome.detail)
+                for d, s in zip(batch, settled, strict=True)
+            ])
+            for d, s in zip(batch, settled, strict=True):
+                if d.job.channel == "wechat" and d.job.id in moved and s.status in service.FINAL:
+                    await self._grant_aftermath(conn, d, s.status, now=now)
+        await self.group.ack([d.job.entry for d in batch], delete=True)
+
+    async def _grant_aftermath(self, conn: Any, d: Done, status: str, *, now: datetime) -> None:
+        template = (d.job.content or {}).get("template", "")
+        if d.outcome.detail == f"wechat errcode {service.WECHAT_OPT_OUT}":
+            await dispatch_store.opt_out(conn, d.job.target, template, now=now)
+        elif status != "delivered":
+            await dispatch_store.refund_grant(conn, d.job.id, d.job.target, template, now=now)
+
+    async def _reclaim_forever(self) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, self.lease.total_seconds() / 2))
+            try:
+                await self.reclaim()
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("reclaiming failed")
+
+    async def reclaim(self) -> int:
+        """Take over entries other (dead) consumers left pending; dead-letter the poison ones."""
+        taken = 0
+        for lane in await self.lanes():
+            live, dead = await self.group.reclaim(streams.lane_stream(lane), min_idle_ms=int(self.lease.total_seconds() * 1000))
+            if dead:
+                await self._fail_dead(dead)
+            await self.start(live)
+            taken += len(live)
+        return taken
+
+    async def _fail_dead(self, dead: list[streams.Entry]) -> None:
+        now = _now()
+        async with self.state.pool.acquire() as conn:
+            for _, _, fields in dead:
+                with contextlib.suppress(KeyError, ValueError, AttributeError):
+                    delivery_id = UUID(fields[b"d"].decode())
+                    await dispatch_store.fail_poisoned(conn, delivery_id, "dead-lettered after repeated failures", now=now)

@@ -1,0 +1,241 @@
+"""SQL of the dispatcher: making notifications and deliveries, claiming, settling, requeueing.
+
+Everything works on batches (``unnest`` arrays, ``COPY``), because the dispatcher moves thousands of
+messages a second. Every state change of a delivery is conditional on the state it expects
+(``status IN ('created', 'sending')``, the attempt number), so a duplicate stream entry, a late
+answer or a second worker changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from notify.models import DeliveryRow, Notification, NotificationRow
+
+INSERT_NOTIFICATIONS = """
+INSERT INTO notify_notification (id, dedup_key, event, kind, person_id, account_id, department_id, title, body, data,
+                                 urgent, lane, created_at)
+SELECT id, dedup_key, event, kind, person_id, account_id, department_id, title, body, data::jsonb, urgent, lane, created_at
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[],
+            $10::text[], $11::bool[], $12::text[], $13::timestamptz[])
+    AS t(id, dedup_key, event, kind, person_id, account_id, department_id, title, body, data, urgent, lane, created_at)
+ON CONFLICT ON CONSTRAINT notify_notification_dedup_key_key DO NOTHING
+RETURNING id
+"""
+
+
+async def insert_notifications(conn: asyncpg.Connection, rows: list[NotificationRow]) -> set[UUID]:
+    """Insert what is new; return the ids inserted (an existing dedup key is skipped)."""
+    if not rows:
+        return set()
+    # One order for every writer, so two batches sharing keys never wait on each other in a cycle.
+    rows = sorted(rows, key=lambda r: r.dedup_key)
+    columns = ("id", "dedup_key", "event", "kind", "person_id", "account_id", "department_id", "title", "body",
+               "data", "urgent", "lane", "created_at")
+    arrays = [[_json(r.data) if c == "data" else getattr(r, c) for r in rows] for c in columns]
+    return {r["id"] for r in await conn.fetch(INSERT_NOTIFICATIONS, *arrays)}
+
+
+def _json(value: Any) -> str | None:
+    # Arrays of JSON travel as text and are cast in SQL: the pool's jsonb codec is a text codec,
+    # which neither binary COPY nor jsonb[] parameters can use.
+    return None if value is None else _encoder.encode(value).decode()
+
+
+_encoder = msgspec.json.Encoder()
+
+INSERT_DELIVERIES = """
+INSERT INTO notify_delivery (id, notification_id, channel, target, lane, content, not_before, queued_at, created_at,
+                             updated_at)
+SELECT id, notification_id, channel, target, lane, content::jsonb, not_before, queued_at, $9, $9
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+    AS t(id, notification_id, channel, target, lane, content, not_before, queued_at)
+"""
+
+
+async def insert_deliveries(conn: asyncpg.Connection, rows: list[DeliveryRow], *, now: datetime) -> None:
+    """New deliveries: held ones wait for the requeue job; the others count as queued now."""
+    if rows:
+        await conn.execute(
+            INSERT_DELIVERIES, [d.id for d in rows], [d.notification_id for d in rows], [d.channel for d in rows],
+            [d.target for d in rows], [d.lane for d in rows], [_json(d.content) for d in rows],
+            [d.not_before for d in rows], [None if d.not_before else now for d in rows], now,
+        )
+
+
+INSERT_CHANGES = """
+INSERT INTO sync_change (person_id, version, entity, entity_id, op, data)
+SELECT person_id, version, 'notification', entity_id, 'put', data::jsonb
+FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::text[]) AS t(person_id, version, entity_id, data)
+"""
+
+BUMP_HEADS = """
+INSERT INTO sync_head AS h (person_id, version)
+SELECT * FROM unnest($1::uuid[], $2::bigint[])
+ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = now()
+RETURNING person_id, version
+"""
+
+
+async def record_inbox_changes(conn: asyncpg.Connection, notes: list[Notification], owners: list[UUID]) -> dict[UUID, int]:
+    """``changelog.record_change`` for many inbox items at once: one head bump per person, one COPY.
+
+    Same guarantee as the single-row version: each person's ``sync_head`` row stays locked until
+    commit, so versions commit in order. Heads are bumped in sorted order to avoid deadlocks.
+    Returns each person's new head version.
+    """
+    if not notes:
+        return {}
+    counts = Counter(owners)
+    people = sorted(counts)
+    heads = {r["person_id"]: r["version"] for r in await conn.fetch(BUMP_HEADS, people, [counts[p] for p in people])}
+    version = {p: heads[p] - counts[p] + 1 for p in people}
+    versions = []
+    for person in owners:
+        versions.append(version[person])
+        version[person] += 1
+    await conn.execute(INSERT_CHANGES, owners, versions, [n.id for n in notes], [_json(n) for n in notes])
+    return heads
+
+
+CLAIM = """
+WITH c AS (
+    SELECT id, lease_until AS lost_lease
+    FROM notify_delivery
+    WHERE id = ANY($1::uuid[]) AND status IN ('created', 'sending')
+      AND (not_before IS NULL OR not_before <= $2) AND (lease_until IS NULL OR lease_until <= $2)
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notify_delivery d
+SET status = 'sending', attempts = d.attempts + 1, lease_until = $3, not_before = NULL, queued_at = NULL,
+    sending_since = coalesce(d.sending_since, $2), updated_at = $2
+FROM c, notify_notification n
+WHERE d.id = c.id AND n.id = d.notification_id
+RETURNING d.id, d.channel, d.target, d.lane, d.attempts, d.content, d.credit_spent, c.lost_lease,
+          n.id AS notification_id, n.kind, n.data, n.created_at
+"""
+
+
+async def claim(conn: asyncpg.Connection, ids: list[UUID], *, now: datetime, lease: timedelta) -> list[asyncpg.Record]:
+    """Take the deliveries that may be attempted now (not final, not held, no live attempt)."""
+    return await conn.fetch(CLAIM, ids, now, now + lease)
+
+
+SPEND_CREDIT = """
+UPDATE notify_wechat_grant SET credits = CASE WHEN long_term THEN credits ELSE credits - 1 END, updated_at = $3
+WHERE account_id = $1 AND template_key = $2 AND opted_out_at IS NULL AND (long_term OR credits > 0)
+RETURNING long_term
+"""
+
+
+async def spend_grant(conn: asyncpg.Connection, delivery_id: UUID, account_id: UUID, template_key: str, *, now: datetime) -> bool:
+    """Use the account's grant for one message: a one-time credit is spent, a long-term grant kept."""
+    long_term = await conn.fetchval(SPEND_CREDIT, account_id, template_key, now)
+    if long_term is None:
+        return False
+    if not long_term:
+        await conn.execute("UPDATE notify_delivery SET credit_spent = true WHERE id = $1", delivery_id)
+    return True
+
+
+async def opt_out(conn: asyncpg.Connection, account_id: UUID, template_key: str, *, now: datetime) -> None:
+    """WeChat said the user refuses the template (43101): drop every grant until they accept again."""
+    await conn.execute(
+        "UPDATE notify_wechat_grant SET credits = 0, long_term = false, opted_out_at = $3, updated_at = $3"
+        " WHERE account_id = $1 AND template_key = $2", account_id, template_key, now,
+    )
+
+
+async def refund_grant(conn: asyncpg.Connection, delivery_id: UUID, account_id: UUID, template_key: str, *, now: datetime) -> None:
+    """WeChat never took the message: the one-time credit spent on it counts again."""
+    if await conn.fetchval("UPDATE notify_delivery SET credit_spent = false WHERE id = $1 AND credit_spent RETURNING true", delivery_id):
+        await conn.execute(
+            "UPDATE notify_wechat_grant SET credits = credits + 1, updated_at = $3"
+            " WHERE account_id = $1 AND template_key = $2 AND opted_out_at IS NULL", account_id, template_key, now,
+        )
+
+
+SETTLE = """
+WITH o AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+        AS o(id, attempt, status, not_before, reason, provider_ref)
+)
+UPDATE notify_delivery d
+SET status = o.status, not_before = o.not_before, lease_until = NULL, reason = o.reason,
+    provider_ref = coalesce(o.provider_ref, d.provider_ref), updated_at = $7
+FROM o
+WHERE d.id = o.id AND d.status = 'sending' AND d.attempts = o.attempt
+RETURNING d.id
+"""
+
+INSERT_ATTEMPTS = """
+INSERT INTO notify_attempt (delivery_id, attempt, started_at, finished_at, outcome, detail)
+SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[])
+ON CONFLICT ON CONSTRAINT notify_attempt_pkey DO NOTHING
+"""
+
+
+async def settle(conn: asyncpg.Connection, rows: list[tuple[Any, ...]], *, now: datetime) -> set[UUID]:
+    """Apply ``(id, attempt, status, not_before, reason, provider_ref)``; return the ids that moved.
+
+    A row that moved on meanwhile (a later attempt, a sweep) is left alone: the answer came late.
+    """
+    if not rows:
+        return set()
+    columns = list(zip(*rows, strict=True))
+    return {r["id"] for r in await conn.fetch(SETTLE, *columns, now)}
+
+
+async def insert_attempts(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """``(delivery_id, attempt, started_at, finished_at, outcome, detail)`` rows."""
+    if rows:
+        await conn.execute(INSERT_ATTEMPTS, *zip(*rows, strict=True))
+
+
+DUE = """
+WITH due AS (
+    SELECT id FROM notify_delivery
+    WHERE status IN ('created', 'sending')
+      AND coalesce(not_before, '-infinity') <= $1 AND coalesce(lease_until, '-infinity') <= $1
+      AND coalesce(queued_at, '-infinity') <= $2
+    ORDER BY not_before NULLS FIRST
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notify_delivery d SET queued_at = $1 FROM due WHERE d.id = due.id
+RETURNING d.id, d.lane
+"""
+
+
+async def take_due(conn: asyncpg.Connection, *, now: datetime, lost_after: timedelta, limit: int) -> list[asyncpg.Record]:
+    """Deliveries to hand to the stream again: held ones now due, retries due, attempts whose lease
+    ran out, and queued ones whose stream entry was apparently lost (queued longer than ``lost_after``)."""
+    return await conn.fetch(DUE, now, now - lost_after, limit)
+
+
+SWEEP = """
+UPDATE notify_delivery
+SET status = 'temporary-failure', reason = 'no outcome within the time limit', lease_until = NULL, not_before = NULL,
+    updated_at = $1
+WHERE status = 'sending' AND sending_since < $2
+RETURNING id
+"""
+
+
+async def sweep_stuck(conn: asyncpg.Connection, *, now: datetime, limit: timedelta) -> int:
+    """Deliveries in ``sending`` for longer than ``limit`` become ``temporary-failure``."""
+    return len(await conn.fetch(SWEEP, now, now - limit))
+
+
+async def fail_poisoned(conn: asyncpg.Connection, delivery_id: UUID, reason: str, *, now: datetime) -> None:
+    """A delivery whose stream entry went to the dead letters: technical failure, so nobody retries it."""
+    await conn.execute(
+        "UPDATE notify_delivery SET status = 'technical-failure', reason = $2, lease_until = NULL, not_before = NULL,"
+        " updated_at = $3 WHERE id = $1 AND status IN ('created', 'sending')", delivery_id, reason, now,
+    )

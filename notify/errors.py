@@ -1,0 +1,46 @@
+"""Problems raised by notifications; each class is one problem ``type`` and its Chinese title."""
+
+from __future__ import annotations
+
+from api.problems import Conflict, NotFound, ValidationFailed
+
+
+class NotificationNotFound(NotFound):
+    """通知不存在"""
+
+    slug = "notification_not_found"
+
+
+class WebhookNotFound(NotFound):
+    """回调地址不存在"""
+
+    slug = "webhook_not_found"
+
+
+class WebhookUrlInvalid(ValidationFailed):
+    """回调地址不可用"""
+
+    slug = "webhook_url_invalid"
+
+
+class WebhookEventsInvalid(ValidationFailed):
+    """订阅的事件类型不存在"""
+
+    slug = "webhook_events_invalid"
+
+
+class WechatTemplateUnknown(ValidationFailed):
+    """订阅消息模板不存在"""
+
+    slug = "wechat_template_unknown"
+
+
+class WechatNotBound(Conflict):
+    """当前账号未通过微信登录，无法接收订阅消息"""
+
+    slug = "wechat_not_bound"
+
+
+NOTIFY_PROBLEMS = (
+    NotificationNotFound, WebhookNotFound, WebhookUrlInvalid, WebhookEventsInvalid, WechatTemplateUnknown, WechatNotBound,
+)

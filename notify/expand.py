@@ -1,0 +1,112 @@
+"""Expansion, the dispatcher's first stage: events become notifications, inbox items and deliveries.
+
+A batch of event stream entries is planned and written in one transaction: notification rows
+(deduplicated by key, so an event relayed twice shows once), the inbox items' change-log entries
+(the inbox is delivered by that commit), and one delivery row per outside channel. After the
+commit the deliveries go to their lane streams, the owners' devices get a live poke, and the
+entries are acknowledged. A crash before the acknowledgement replays the batch: the inserts skip
+what exists, and deliveries whose stream hand-off was lost are requeued by ``requeue_due``.
+
+A batch that fails is retried entry by entry, so one poison event holds back only itself; it
+stays pending, is reclaimed, and after ``MAX_READS`` reads goes to the dead letters.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from notify import catalogue, dispatch_store, live, plan, recipients, streams
+from notify.models import Event, Notification, NotificationRow
+
+log = logging.getLogger("zhangban.notify")
+
+READ_COUNT = 500
+
+
+def to_event(entry: streams.Entry) -> Event:
+    """The event of a stream entry (the topic names the event when the payload does not)."""
+    message = streams.decode_event(entry)
+    payload = message["payload"] if isinstance(message["payload"], dict) else {}
+    topic = entry[0].removeprefix("zb:events:")
+    return Event(stream=entry[0], entry_id=entry[1], name=str(payload.get("event") or topic),
+                 dedup_key=message["dedup_key"], lane=message["partition_key"] or streams.NO_LANE, payload=payload)
+
+
+def inbox_view(row: NotificationRow) -> Notification:
+    return Notification(id=row.id, kind=row.kind, event=row.event, title=row.title, body=row.body, data=row.data,
+                        urgent=row.urgent, created_at=row.created_at, read_at=None)
+
+
+async def expand(state: Any, events: list[Event], *, now: datetime | None = None) -> int:
+    """Write the notifications of ``events`` in one transaction; return how many were new."""
+    now = now or datetime.now(UTC)
+    known = [(e, k) for e in events if (k := catalogue.kind_of(e.name, e.payload)) is not None]
+    if not known:
+        return 0
+    async with state.pool.acquire() as conn, conn.transaction():
+        ctx = await recipients.load(conn, known, now=now)
+        notes, deliveries = plan.plan([e for e, _ in known], ctx, now=now)
+        new = await dispatch_store.insert_notifications(conn, notes)
+        fresh = [n for n in notes if n.id in new]
+        inbox = [n for n in fresh if n.department_id is None]
+        views = [inbox_view(n) for n in inbox]
+        people = [(v, n.person_id) for v, n in zip(views, inbox, strict=True) if n.person_id is not None]
+        versions = await dispatch_store.record_inbox_changes(conn, [v for v, _ in people], [p for _, p in people])
+        deliveries = [d for d in deliveries if d.notification_id in new]
+        await dispatch_store.insert_deliveries(conn, deliveries, now=now)
+    await streams.push_deliveries(state.redis, [(d.id, d.lane) for d in deliveries if d.not_before is None])
+    await live.poke_new(state.redis, inbox, views, versions)
+    return len(fresh)
+
+
+class Expander:
+    """The expansion loop of one process (runs in ``serve`` and ``zhangban worker``)."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.group = streams.Group(state.redis, streams.EVENT_GROUP, streams.consumer_name("expand"))
+        self.streams = [streams.event_stream(t) for t in catalogue.TOPICS]
+        self.idle_ms = int(state.settings.notify_claim_timeout * 1000)
+
+    async def step(self, *, block_ms: int = 1000) -> int:
+        """Read and expand one batch; return how many entries were handled."""
+        entries = await self.group.read(self.streams, count=READ_COUNT, block_ms=block_ms)
+        await self.handle(entries)
+        return len(entries)
+
+    async def reclaim(self) -> int:
+        """Take over what dead or stuck consumers left pending, and expand it."""
+        taken = 0
+        for stream in self.streams:
+            live_entries, _ = await self.group.reclaim(stream, min_idle_ms=self.idle_ms)
+            await self.handle(live_entries)
+            taken += len(live_entries)
+        return taken
+
+    async def handle(self, entries: list[streams.Entry]) -> None:
+        if not entries:
+            return
+        good, events = [], []
+        for entry in entries:
+            try:
+                events.append(to_event(entry))
+                good.append(entry)
+            except (KeyError, ValueError, msgspec.DecodeError):
+                await self.group.dead_letter(entry, "not an outbox message")
+        try:
+            await expand(self.state, events)
+            await self.group.ack((e[0], e[1]) for e in good)
+            return
+        except Exception:  # noqa: BLE001 - fall back to one by one to find the event that fails
+            log.exception("expanding a batch of %d events failed; retrying one by one", len(events))
+        for entry, event in zip(good, events, strict=True):
+            try:
+                await expand(self.state, [event])
+            except Exception:  # noqa: BLE001 - left pending: reclaimed later, dead-lettered after MAX_READS
+                log.exception("event %s (%s) could not be expanded", event.name, event.entry_id)
+                continue
+            await self.group.ack([(entry[0], entry[1])])

@@ -1,0 +1,176 @@
+"""Live push: new inbox items and sync pokes to every connected device, across server processes.
+
+Whoever writes inbox items publishes them on the owner's Redis pub/sub channel (a person's, or an
+account's when it has no person). Every server process holds one subscription connection (the
+:class:`Hub`), shared by all event streams open in it, so a device connected to any process hears
+what any process or worker wrote. Pub/sub may drop messages (a reconnect); the stream's replay
+from the database on ``Last-Event-ID`` and the change log cover that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar.response import ServerSentEventMessage
+
+from api import changelog
+from notify import store
+from notify.models import Notification, NotificationRow
+
+log = logging.getLogger("zhangban.notify")
+
+QUEUE_SIZE = 256
+
+
+def channel(person_id: UUID | None, account_id: UUID | None) -> str:
+    return f"zb:notify:live:p:{person_id}" if person_id else f"zb:notify:live:a:{account_id}"
+
+
+async def poke_new(redis: Any, rows: Sequence[NotificationRow], views: Sequence[Notification],
+                   versions: dict[UUID, int]) -> None:
+    """Publish each new inbox item to its owner's channel, with the owner's new sync version."""
+    if not rows:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for row, view in zip(rows, views, strict=True):
+            message = {"t": "n", "n": view, "v": versions.get(row.person_id) if row.person_id else None}
+            pipe.publish(channel(row.person_id, row.account_id), msgspec.json.encode(message))
+        await pipe.execute()
+
+
+async def poke_sync(redis: Any, person_id: UUID, version: int) -> None:
+    """Tell the person's devices that their change log moved (they pull ``/v1/sync/pull``)."""
+    await redis.publish(channel(person_id, None), msgspec.json.encode({"t": "s", "v": version}))
+
+
+class Hub:
+    """One pub/sub connection per process; each open stream listens through a queue.
+
+    The connection opens with the first listener and closes with the last, so an idle process
+    holds none and a shutdown leaves nothing running.
+    """
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self.queues: dict[str, set[asyncio.Queue[bytes | None]]] = {}
+        self.pubsub: Any = None
+        self.pump: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def listen(self, channels: list[str]) -> AsyncIterator[asyncio.Queue[bytes | None]]:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_SIZE)
+        async with self.lock:
+            new = [c for c in channels if c not in self.queues]
+            for c in channels:
+                self.queues.setdefault(c, set()).add(queue)
+            if self.pubsub is None:
+                self.pubsub = self.redis.pubsub()
+            if new:
+                await self.pubsub.subscribe(*new)
+            if self.pump is None or self.pump.done():
+                self.pump = asyncio.create_task(self._pump(self.pubsub), name="notify:live-hub")
+        try:
+            yield queue
+        finally:
+            async with self.lock:
+                gone = []
+                for c in channels:
+                    listeners = self.queues.get(c, set())
+                    listeners.discard(queue)
+                    if not listeners:
+                        self.queues.pop(c, None)
+                        gone.append(c)
+                await self._close_idle(gone)
+
+    async def _close_idle(self, gone: list[str]) -> None:
+        with contextlib.suppress(Exception):  # a broken connection is closed below anyway
+            if gone and self.queues:
+                await self.pubsub.unsubscribe(*gone)
+        if not self.queues and self.pubsub is not None:
+            if self.pump is not None:
+                self.pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self.pump
+            with contextlib.suppress(Exception):
+                await self.pubsub.aclose()
+            self.pubsub, self.pump = None, None
+
+    async def _pump(self, pubsub: Any) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None:
+                    continue
+                name = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+                for queue in list(self.queues.get(name, ())):
+                    with contextlib.suppress(asyncio.QueueFull):  # a stalled reader loses pokes, not the process
+                        queue.put_nowait(message["data"])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - tell every listener; they end their streams and clients reconnect
+            log.warning("live push subscription failed", exc_info=True)
+            for listeners in list(self.queues.values()):
+                for queue in listeners:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        queue.put_nowait(None)
+
+
+def hub_of(state: Any) -> Hub:
+    hub = state.get("notify_hub")
+    if hub is None:
+        hub = state.notify_hub = Hub(state.redis)
+    return hub
+
+
+def _notification_message(view: Any) -> ServerSentEventMessage:
+    data = view if isinstance(view, dict) else msgspec.to_builtins(view)
+    return ServerSentEventMessage(id=str(data["id"]), event="notification", data=msgspec.json.encode(data).decode())
+
+
+def _sync_message(version: int) -> ServerSentEventMessage:
+    return ServerSentEventMessage(event="sync", data=msgspec.json.encode({"version": version}).decode())
+
+
+async def events(state: Any, *, person_id: UUID | None, account_id: UUID, last_event_id: UUID | None,
+                 heartbeat: float) -> AsyncIterator[ServerSentEventMessage]:
+    """The event stream of one device: replay after ``last_event_id``, then live items, heartbeats
+    (a comment line, so proxies keep the connection) and ``sync`` pokes when the change log moves."""
+    channels = [channel(None, account_id)] + ([channel(person_id, None)] if person_id else [])
+    seen: deque[str] = deque(maxlen=1024)
+    async with hub_of(state).listen(channels) as queue:
+        async with state.pool.acquire() as conn:
+            missed = await store.inbox_after(conn, person_id, account_id, last_event_id) if last_event_id else []
+            version = await changelog.head_version(conn, person_id) if person_id else 0
+        for view in missed:
+            seen.append(str(view.id))
+            yield _notification_message(view)
+        yield _sync_message(version)
+        while True:
+            try:
+                raw = await asyncio.wait_for(queue.get(), heartbeat)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="ping", data=None)
+                if person_id:
+                    async with state.pool.acquire() as conn:
+                        current = await changelog.head_version(conn, person_id)
+                    if current != version:
+                        version = current
+                        yield _sync_message(version)
+                continue
+            if raw is None:
+                return  # the subscription broke: end the stream, the client reconnects and replays
+            message = msgspec.json.decode(raw)
+            if message.get("t") == "n" and message["n"]["id"] not in seen:
+                seen.append(message["n"]["id"])
+                yield _notification_message(message["n"])
+            if message.get("v") and message["v"] > version:
+                version = message["v"]
+                yield _sync_message(version)

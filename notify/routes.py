@@ -1,0 +1,125 @@
+"""Citizen-facing notification routes (inbox, live stream, WeChat grants, preferences) and the
+operators' view of one notification."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, get, post, put
+from litestar.datastructures import State
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent
+
+from api import changelog
+from api.deps import Db, Now, Redis
+from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
+from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from auth.errors import problem_responses
+from auth.guards import BEARER, CurrentPrincipal
+from notify import catalogue, live, store
+from notify.errors import NotificationNotFound, WechatNotBound, WechatTemplateUnknown
+from notify.models import AdminNotification, Grant, GrantIn, Notification, NotificationPage, Preferences, PreferencesIn
+
+Unread = Annotated[bool, QueryParameter(description="Only items not yet read.")]
+LastEventId = Annotated[str | None, HeaderParameter(name="last-event-id", description="Resume after this notification id.")]
+
+
+class InboxController(Controller):
+    path = "/v1/notifications"
+    tags = ["notifications"]
+    security = BEARER
+
+    @get(operation_id="ListNotifications", summary="My inbox, newest first",
+         description="The caller's person's inbox (every account of the person sees it) and the account's own items. "
+                     "Items are also mirrored to devices through the change log as entity `notification`.",
+         responses=problem_responses(CursorInvalid, Unauthorized, Forbidden))
+    async def list_notifications(self, principal: CurrentPrincipal, db: Db, cursor: Cursor = None,
+                                 limit: Limit = DEFAULT_LIMIT, unread: Unread = False) -> NotificationPage:
+        account_id = principal.require_account()
+        before = decode_cursor(cursor, UUID) if cursor else None
+        async with db.acquire() as conn:
+            items = await store.list_inbox(conn, principal.person_id, account_id, before=before, unread=unread, limit=limit)
+        return NotificationPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
+
+    @post("/{notification_id:uuid}/read", operation_id="MarkNotificationRead", status_code=200,
+          summary="Mark an item read (once; repeating it changes nothing)",
+          responses=problem_responses(NotificationNotFound, Unauthorized, Forbidden))
+    async def read(self, notification_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, redis: Redis,
+                   now: Now) -> Notification:
+        account_id = principal.require_account()
+        async with db.acquire() as conn, conn.transaction():
+            view, person, changed = await store.mark_read(conn, principal.person_id, account_id, notification_id, now=now)
+            version = None
+            if changed and person is not None:
+                version = await changelog.record_change(conn, person, "notification", view.id, "put", msgspec.to_builtins(view))
+        if version is not None:
+            await live.poke_sync(redis, person, version)  # type: ignore[arg-type]
+        return view
+
+    @get("/stream", operation_id="StreamNotifications", summary="Live notifications (Server-Sent Events)",
+         description="`text/event-stream`: `notification` events (id = the notification id, data = the item), "
+                     "`sync` events (`{version}`: the change log moved, pull `/v1/sync/pull`) and a comment line as "
+                     "heartbeat every `ZB_NOTIFY_HEARTBEAT_SECONDS`. Reconnect with `Last-Event-ID` to get what was "
+                     "missed. Every device of the person, connected to any server process, receives the same items.",
+         responses=problem_responses(Unauthorized, Forbidden))
+    async def stream(self, principal: CurrentPrincipal, state: State, last_event_id: LastEventId = None) -> ServerSentEvent:
+        account_id = principal.require_account()
+        try:
+            after = UUID(last_event_id) if last_event_id else None
+        except ValueError:
+            after = None  # not one of our ids: nothing to replay
+        events = live.events(state, person_id=principal.person_id, account_id=account_id, last_event_id=after,
+                             heartbeat=state.settings.notify_heartbeat_seconds)
+        return ServerSentEvent(events, headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+    @post("/wechat-grants", operation_id="RecordWechatGrant", status_code=200,
+          summary="Record what wx.requestSubscribeMessage answered for a template",
+          description="`accepted` with `always: false` adds one message (a one-time subscription, spent by one "
+                      "message); with `always: true` a long-term grant is kept. `accepted: false` drops every grant of "
+                      "the template. WeChat answering 43101 (the user refused) also drops them, until the user accepts "
+                      f"again. Template keys: {', '.join(f'`{k}`' for k in catalogue.WECHAT_TEMPLATES)}.",
+          responses=problem_responses(BadRequest, WechatTemplateUnknown, Unauthorized, Forbidden, WechatNotBound))
+    async def grant(self, data: JSONBody[GrantIn], principal: CurrentPrincipal, db: Db, now: Now) -> Grant:
+        account_id = principal.require_account()
+        if data.template_key not in catalogue.WECHAT_TEMPLATES:
+            raise WechatTemplateUnknown(f"unknown template_key {data.template_key!r}")
+        async with db.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT wechat_openid IS NOT NULL FROM auth_account WHERE id = $1", account_id):
+                raise WechatNotBound()
+            return await store.record_grant(conn, account_id, data.template_key, accepted=data.accepted,
+                                            always=data.always, now=now)
+
+    @get("/wechat-grants", operation_id="ListWechatGrants", summary="The WeChat templates this account may receive",
+         responses=problem_responses(Unauthorized, Forbidden))
+    async def grants(self, principal: CurrentPrincipal, db: Db) -> list[Grant]:
+        account_id = principal.require_account()
+        async with db.acquire() as conn:
+            return await store.list_grants(conn, account_id)
+
+    @put("/preferences", operation_id="PutNotificationPreferences", summary="Channels and quiet hours of this account",
+         description="`channels` turns WeChat and SMS on or off (the inbox is always on). `quiet_hours` (`HH:MM`, China "
+                     "time; `from` may be later than `to`, spanning midnight) hold non-urgent WeChat and SMS messages "
+                     "until they end; urgent ones (a new-device login, a revoked certificate) go at once.",
+         responses=problem_responses(BadRequest, ValidationFailed, Unauthorized, Forbidden))
+    async def put_preferences(self, data: JSONBody[PreferencesIn], principal: CurrentPrincipal, db: Db, now: Now) -> Preferences:
+        account_id = principal.require_account()
+        async with db.acquire() as conn:
+            return await store.put_preferences(conn, account_id, data, now=now)
+
+    @get("/preferences", operation_id="GetNotificationPreferences", summary="Channels and quiet hours of this account",
+         responses=problem_responses(Unauthorized, Forbidden))
+    async def get_preferences(self, principal: CurrentPrincipal, db: Db) -> Preferences:
+        account_id = principal.require_account()
+        async with db.acquire() as conn:
+            return await store.get_preferences(conn, account_id)
+
+
+@get("/v1/admin/notifications/{notification_id:uuid}", operation_id="GetNotificationForOperator", tags=["admin"],
+     security=BEARER, summary="A notification's status on every channel, with every attempt (operators)",
+     responses=problem_responses(NotificationNotFound, Unauthorized, Forbidden))
+async def admin_notification(notification_id: FromPath[UUID], principal: CurrentPrincipal, db: Db) -> AdminNotification:
+    principal.require_roles("operator")
+    async with db.acquire() as conn:
+        return await store.get_for_operator(conn, notification_id)

@@ -1,0 +1,78 @@
+"""Notification tests run the real app, the WeChat simulator and a webhook receiver over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+from litestar.datastructures import State
+from litestar.testing import AsyncTestClient
+
+from api.app import close_resources, open_resources
+from api.config import Settings
+from tests.auth.helpers import operator
+from tests.notify.helpers import Pipeline, Receiver, running_receiver
+from tests.people import staff
+from tests.wechat_sim_server import running_sim
+
+
+@pytest.fixture(scope="session")
+def sim_url() -> Iterator[str]:
+    with running_sim() as url:
+        yield url
+
+
+@pytest.fixture
+async def sim(sim_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The simulator's control API, reset for every test."""
+    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as c:
+        assert (await c.post("/_sim/reset")).status_code == 200
+        yield c
+
+
+@pytest.fixture
+def settings(settings: Settings, sim_url: str) -> Settings:
+    # A short claim timeout lets tests watch abandoned work being taken over without waiting a minute.
+    return msgspec.structs.replace(settings, wechat_api_base=sim_url, notify_claim_timeout=2.0,
+                                   notify_heartbeat_seconds=0.5)
+
+
+@pytest.fixture
+async def op(client: AsyncTestClient, conn: asyncpg.Connection, settings: Settings) -> str:
+    return await operator(conn, settings)
+
+
+@pytest.fixture
+async def clerk(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> str:
+    """A window clerk of the administrative approval bureau, who attests identities (L3)."""
+    return await staff(client, op, conn, "shenpi", ["clerk"])
+
+
+@pytest.fixture
+async def worker_state(client: AsyncTestClient, settings: Settings) -> AsyncIterator[State]:
+    """What ``zhangban worker`` opens (pool, Redis, keyring, WeChat and SMS clients), on the test's loop.
+
+    The app under ``client`` runs on its own loop; a worker is another process in production, so the
+    jobs get their own resources here too.
+    """
+    state = State()
+    await open_resources(state, settings)
+    yield state
+    await close_resources(state, None)
+
+
+@pytest.fixture
+async def pipeline(worker_state: State) -> AsyncIterator[Pipeline]:
+    """The notification jobs of one worker process, driven step by step."""
+    p = Pipeline(worker_state)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as r:
+        yield r

@@ -1,0 +1,117 @@
+"""Driving the notification jobs in a test, a webhook receiver on loopback, and common steps."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from api import outbox
+from notify import jobs, service
+from notify.deliver import Deliverer
+from notify.expand import Expander
+from tests.auth.helpers import auth
+
+
+class Pipeline:
+    """Relay, expansion, requeue and delivery of one process, run until nothing moves."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.expander = Expander(state)
+        self.deliverer = Deliverer(state)
+        self.publish = outbox.stream_publisher(state.redis)
+
+    async def drain(self, *, now: datetime | None = None) -> None:
+        idle = 0
+        while idle < 2:
+            moved = await outbox.relay_once(self.state.pool, self.publish, limit=1000)
+            moved += await self.expander.step(block_ms=1)
+            moved += await jobs.requeue_due(self.state, now=now)
+            moved += await self.deliverer.step(block_ms=1)
+            while self.deliverer.tasks:
+                await asyncio.gather(*list(self.deliverer.tasks))
+            moved += await self.deliverer.record_waiting()
+            idle = 0 if moved else idle + 1
+
+    async def close(self) -> None:
+        await self.deliverer.senders.aclose()
+
+
+@dataclass
+class Receiver:
+    """A department system's webhook endpoint: records what arrives, answers ``status``."""
+
+    url: str
+    secret: str = ""
+    status: list[int] = field(default_factory=lambda: [204])  # answers in turn; the last one repeats
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def verified(self) -> list[dict[str, Any]]:
+        """The bodies whose signature checks out with ``secret`` (all of them, or the test fails)."""
+        import msgspec
+
+        with self.lock:
+            got = list(self.received)
+        now = datetime.now(UTC)
+        assert all(service.verify_webhook(self.secret, h, b, now=now) for h, b in got), "a signature did not verify"
+        return [msgspec.json.decode(b) | {"_id": h["webhook-id"]} for h, b in got]
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/zhangban")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as department systems answer
+
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            with receiver.lock:
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = receiver.status.pop(0) if len(receiver.status) > 1 else receiver.status[0]
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server.RequestHandlerClass = Handler
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def inbox(client: AsyncTestClient, token: str, **params: Any) -> list[dict[str, Any]]:
+    r = await client.get("/v1/notifications", headers=auth(token), params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+async def add_webhook(client: AsyncTestClient, token: str, receiver: Receiver, events: list[str]) -> dict[str, Any]:
+    r = await client.post("/v1/dept/webhooks", json={"url": receiver.url, "events": events}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    receiver.secret = r.json()["secret"]
+    return r.json()
+
+
+async def deliveries(conn: asyncpg.Connection, channel: str | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT d.*, n.kind FROM notify_delivery d JOIN notify_notification n ON n.id = d.notification_id"
+        " WHERE $1::text IS NULL OR d.channel = $1 ORDER BY d.created_at, d.id", channel,
+    )

@@ -1,0 +1,40 @@
+"""The in-app inbox through HTTP: every step of an application reaches the applicant, once."""
+
+from __future__ import annotations
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from tests.auth.helpers import assert_problem, auth
+from tests.matters.test_applications import MOTHER, maternity_allowance
+from tests.notify.helpers import Pipeline, inbox
+from tests.people import citizen, staff
+
+
+async def test_an_application_s_steps_reach_the_applicant_s_inbox(
+    client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection, pipeline: Pipeline
+) -> None:
+    me = await citizen(client, clerk, name="王芳", id_number=MOTHER)
+    h = auth(me["access_token"])
+    app = (await client.post("/v1/applications", json=maternity_allowance(), headers=h)).json()
+    await pipeline.drain()
+    items = await inbox(client, me["access_token"])
+    assert [i["title"] for i in items] == ["申请已受理"]
+    assert items[0]["body"] == "您提交的「生育津贴申领」申请已受理，我们将在承诺时限内办结并通知您。"
+    assert items[0]["data"]["application_id"] == app["id"] and items[0]["read_at"] is None
+
+    task_id = app["tasks"][0]["id"]
+    yibao = auth(await staff(client, op, conn, "yibao", ["approver"]))
+    r = await client.post(f"/v1/dept/tasks/{task_id}/request-supplement", headers=yibao,
+                          json={"required_materials": ["hospital_invoice"], "note": "请补充清晰的票据"})
+    assert r.status_code == 200, r.text
+    await client.post(f"/v1/applications/{app['id']}/supplement", headers=h,
+                      json={"materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]})
+    await client.post(f"/v1/dept/tasks/{task_id}/approve", json={}, headers=yibao)
+    await pipeline.drain()
+    await pipeline.drain()  # a second run finds nothing new: the inbox does not grow
+
+    items = await inbox(client, me["access_token"])
+    assert [i["kind"] for i in items] == ["application.completed", "application.supplement_requested", "application.received"]
+    assert items[0]["body"] == "您的「生育津贴申领」申请已办结，结果：办理完成。欢迎对本次服务作出评价。"
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 3
