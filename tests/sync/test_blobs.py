@@ -1,0 +1,83 @@
+"""Blobs: content-addressed uploads, stored once, readable by the uploader and the handling departments."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from tests.auth.helpers import assert_problem, auth
+from tests.people import citizen, id_number, staff
+from tests.sync.helpers import mutation, pushed
+from tests.sync.test_applications import application
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+PDF = b"%PDF-1.7\n" + b"0" * 2000
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def put(client: AsyncTestClient, token: str, data: bytes, content_type: str = "image/png", *, path: str | None = None) -> Any:
+    return await client.put(f"/v1/blobs/{path or sha(data)}", content=data, headers=auth(token) | {"content-type": content_type})
+
+
+async def test_upload_once_read_back(client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection) -> None:
+    token = mother["access_token"]
+    r = await put(client, token, PNG)
+    assert r.status_code == 201, r.text
+    assert r.json() | {"created_at": None} == {"sha256": sha(PNG), "content_type": "image/png", "size": len(PNG), "created_at": None}
+    assert (await put(client, token, PNG)).status_code == 200
+    got = await client.get(f"/v1/blobs/{sha(PNG)}", headers=auth(token))
+    assert got.status_code == 200 and got.content == PNG
+    assert got.headers["content-type"] == "image/png" and got.headers["etag"] == f'"{sha(PNG)}"'
+    assert got.headers["x-content-type-options"] == "nosniff"
+    cached = await client.get(f"/v1/blobs/{sha(PNG)}", headers=auth(token) | {"If-None-Match": got.headers["etag"]})
+    assert cached.status_code == 304
+    assert await conn.fetchval("SELECT count(*) FROM sync_blob") == 1
+
+
+async def test_bad_uploads_are_problems(client: AsyncTestClient, mother: dict[str, Any]) -> None:
+    token = mother["access_token"]
+    assert assert_problem(await put(client, token, PNG, path="0" * 64), 422, "blob_hash_mismatch")["actual_sha256"] == sha(PNG)
+    assert_problem(await put(client, token, PNG, "image/jpeg"), 422, "blob_type_mismatch")
+    assert_problem(await put(client, token, b"<svg/>", "image/svg+xml"), 415, "blob_type_unsupported")
+    assert_problem(await put(client, token, PNG, "text/plain"), 415, "blob_type_unsupported")
+    assert_problem(await put(client, token, b"", path=sha(b"")), 422, "blob_empty")
+    assert_problem(await put(client, token, PNG, path="ABC"), 422, "validation_failed")
+    big = b"%PDF-" + b"\x00" * (10 * 1024 * 1024)
+    assert_problem(await put(client, token, big, "application/pdf"), 413, "blob_too_large")
+    exactly = b"%PDF-" + b"\x00" * (10 * 1024 * 1024 - 5)
+    assert (await put(client, token, exactly, "application/pdf")).status_code == 201
+    assert_problem(await client.put(f"/v1/blobs/{sha(PNG)}", content=PNG, headers={"content-type": "image/png"}), 401, "unauthorized")
+
+
+async def test_only_the_uploader_and_the_handling_departments_may_read(
+    client: AsyncTestClient, mother: dict[str, Any], clerk: str, op: str, conn: asyncpg.Connection
+) -> None:
+    token = mother["access_token"]
+    stranger = (await citizen(client, clerk, name="赵六", id_number=id_number("19800101", 3)))["access_token"]
+    yibao = await staff(client, op, conn, "yibao", ["clerk"])
+    gongan = await staff(client, op, conn, "gongan", ["clerk"])
+
+    # Offline, the application names the scan by its hash before it is uploaded.
+    app_id = str(uuid.uuid4())
+    args = application(app_id)
+    args["materials"][0]["blob_sha256"] = sha(PDF)
+    out = await pushed(client, token, str(uuid.uuid4()), [mutation(1, "application.submit", args)])
+    assert out["results"][0]["status"] == "applied"
+    assert_problem(await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(yibao)), 404, "blob_not_found")
+    assert (await put(client, token, PDF, "application/pdf")).status_code == 201  # back online
+
+    assert (await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(token))).content == PDF
+    assert (await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(yibao))).content == PDF  # handles the task
+    for other in (stranger, gongan):
+        assert_problem(await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(other)), 404, "blob_not_found")
+    # Uploading the same bytes makes another person an uploader too: they sent them, they may read them.
+    assert (await put(client, stranger, PDF, "application/pdf")).status_code == 200
+    assert (await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(stranger))).status_code == 200
+    assert_problem(await client.get(f"/v1/blobs/{'0' * 64}", headers=auth(token)), 404, "blob_not_found")
