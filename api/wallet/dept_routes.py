@@ -30,6 +30,7 @@ from api.wallet.models import ConsentItems, ConsentPage, Guardianship, Guardians
 from api.wallet.http import esign_of, keyset, next_cursor
 from auth.errors import IdNumberInvalid, problem_responses
 from auth.guards import BEARER, STAFF_ROLES, CurrentPrincipal, Principal
+from esign.http import success
 
 PUSH_PROBLEMS = (Unauthorized, Forbidden, IdNumberInvalid, HolderUnknown, RecordInvalid, ExternalRefConflict, WalletClosed)
 
@@ -57,7 +58,7 @@ class DeptWalletController(Controller):
               "person the platform does not know yet. Keys listed in `sensitive` are sealed at rest and shown only to "
               "the holder at L3. A deceased person's wallet takes no new records (409 `wallet_closed`)."
           ),
-          responses=problem_responses(*PUSH_PROBLEMS))
+          responses=problem_responses(*PUSH_PROBLEMS) | success(200, WalletItem, "The same body again: the stored item."))
     async def push_record(self, request: Request[Any, Any, Any], data: JSONBody[RecordIn], principal: CurrentPrincipal,
                           db: Db, keyring: Keys, now: Now) -> Response[WalletItem]:
         department = department_of(principal, "records:write")
@@ -73,7 +74,8 @@ class DeptWalletController(Controller):
               "Staff or scope `records:write`; idempotent by `external_ref` like records. Birth and death happen once: "
               "a second one → 409 `life_event_exists`. A death closes the wallet to new writes."
           ),
-          responses=problem_responses(*PUSH_PROBLEMS, LifeEventExists))
+          responses=problem_responses(*PUSH_PROBLEMS, LifeEventExists)
+          | success(200, WalletItem, "The same body again: the stored item."))
     async def push_life_event(self, request: Request[Any, Any, Any], data: JSONBody[LifeEventIn], principal: CurrentPrincipal,
                               db: Db, keyring: Keys, now: Now) -> Response[WalletItem]:
         department = department_of(principal, "records:write")
@@ -91,7 +93,8 @@ class DeptWalletController(Controller):
               "`beyond_majority` (成年监护); for a dependent already 18 it is required. `until` not after now ends the "
               "guardianship now. 201 when new, 200 when it replaced the pair's earlier one."
           ),
-          responses=problem_responses(Unauthorized, Forbidden, IdNumberInvalid, HolderUnknown, GuardianshipInvalid))
+          responses=problem_responses(Unauthorized, Forbidden, IdNumberInvalid, HolderUnknown, GuardianshipInvalid)
+          | success(200, Guardianship, "The pair's earlier guardianship, replaced."))
     async def set_guardianship(self, data: JSONBody[GuardianshipIn], principal: CurrentPrincipal, db: Db, keyring: Keys,
                                now: Now) -> Response[Guardianship]:
         department = department_of(principal, "records:write")

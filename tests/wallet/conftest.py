@@ -9,7 +9,6 @@ from api.config import Settings
 from esign.state import EsignState
 from tests.auth.helpers import operator
 from tests.people import staff
-from tests.wallet import helpers
 
 
 @pytest.fixture
@@ -24,6 +23,6 @@ async def clerk(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> s
 
 
 @pytest.fixture
-async def esign(client: AsyncTestClient, app: Litestar, pool: asyncpg.Pool) -> EsignState:
-    """The app's e-certificate state (the platform CA and presentation seal)."""
-    return await helpers.esign_state(app, pool)
+async def esign(client: AsyncTestClient, app: Litestar) -> EsignState:
+    """The app's e-certificate state (the platform CA and presentation seal), once the app has started."""
+    return app.state.esign

@@ -7,28 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign import ca, lists, seal_store, seals, service
+from esign import lists, seal_store, seals, service
 from esign import verify as esign_verify
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
 from tests.auth.helpers import auth
 
 _refs = itertools.count(1)
-
-
-async def esign_state(app: Litestar, pool: asyncpg.Pool) -> EsignState:
-    """The app's e-certificate state, made here (on the test's own pool) when the app has none."""
-    if app.state.get("esign") is None:
-        now = datetime.now(UTC)
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                await ca.ensure_platform(conn, app.state.keyring, now=now)
-            platform = await ca.load_platform(conn, app.state.keyring)
-        app.state.esign = EsignState(platform, app.state.keyring, app.state.settings.base_url)
-    return app.state.esign
 
 
 async def department_id(conn: asyncpg.Connection, key: str) -> Any:
