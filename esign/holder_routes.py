@@ -11,7 +11,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Response, get
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from api.deps import Db, Now
 from auth.errors import problem_responses
@@ -22,7 +22,7 @@ from esign.errors import CertificateNotFound
 from esign.http import AUTHZ, Esign
 from esign.models import Certificate
 
-Scale = Annotated[int, Parameter(ge=1, le=20, description="Pixels (or SVG units) per module; default 4.")]
+Scale = Annotated[int, QueryParameter(ge=1, le=20, description="Pixels (or SVG units) per module; default 4.")]
 
 
 async def _visible(db: Db, principal: Principal, certificate_id: UUID) -> CertificateView:
