@@ -60,7 +60,7 @@ async def _reload(conn: asyncpg.Connection, consent_id: UUID, *, now: datetime) 
 async def grant(conn: asyncpg.Connection, keyring: Keyring, actor: access.Actor, args: ConsentIn, *, now: datetime) -> Consent:
     """Let a department read named items of one wallet (the caller's or a dependent's): L3, recently."""
     item_ids = service.check_consent(args.item_ids, args.expires_at, now=now)
-    items = [s for s in await store.get_items(conn, item_ids) if s.kind != "application"]
+    items = await store.get_items(conn, item_ids)
     holders = {s.person_id for s in items}
     if len(items) != len(item_ids) or len(holders) != 1:
         found = {s.id for s in items}

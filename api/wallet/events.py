@@ -13,6 +13,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from api import audit, changelog, outbox
 from api.ids import uuid7
@@ -50,12 +51,8 @@ async def add_life_event(
         summary={"event": event, "source": source}, certificate_id=None, application_id=application_id,
         bundle_code=bundle_code, data=data, created_at=now, updated_at=now,
     )
-    provenance = pushed or store.Provenance()
-    provenance = store.Provenance(
-        department_id=provenance.department_id, external_ref=provenance.external_ref,
-        request_hash=provenance.request_hash, source_key=event_source_key(event, person_id, f"{source}:{source_id}"),
-    )
-    if not await store.insert_sourced_item(conn, item, provenance):
+    key = event_source_key(event, person_id, f"{source}:{source_id}")
+    if not await store.insert_sourced_item(conn, item, msgspec.structs.replace(pushed or store.Provenance(), source_key=key)):
         return None
     await changelog.record_change(conn, person_id, "wallet_item", item.id, "put", store.item_data(item))
     if event == "died":
