@@ -17,7 +17,7 @@ import msgspec
 
 from api.crypto import Keyring
 from api.wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
-from api.wallet.service import masked
+from api.wallet.service import MASK, masked
 from api.wallet.store import StoredItem
 from esign import service as esign_service
 from esign.state import EsignState
@@ -58,7 +58,7 @@ async def render(
     if s.kind == "record":
         sealed_keys = s.data.get("sensitive", [])
         values = s.data.get("data", {})
-        values = values | unseal(esign.keyring, s.sealed_data) if full else values | dict.fromkeys(sealed_keys, "***")
+        values = values | unseal(esign.keyring, s.sealed_data) if full else values | dict.fromkeys(sealed_keys, MASK)
         record = RecordOut(
             kind=s.data["kind"], data=values, occurred_at=datetime.fromisoformat(s.data["occurred_at"]),
             department=DepartmentRef(id=s.department_id, name=s.department_name or ""),  # type: ignore[arg-type]
