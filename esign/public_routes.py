@@ -5,6 +5,7 @@ and the verification page ``/v/{token}``. No login; verification is rate-limited
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import unquote
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter
@@ -104,6 +105,16 @@ async def verify(data: JSONBody[VerifyIn], request: Request, db: Db, redis: Redi
         return await verification.describe(conn, verdict)
 
 
+def _token_from_path(request: Request, decoded: str) -> str:
+    # Litestar percent-decodes path parameters a second time, after the server has decoded the path
+    # once, which turns a token's "%41" into "A". Base45 has "%", so the token is read from the raw
+    # path (decoded exactly once) whenever the server provides it.
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes | bytearray) and b"/v/" in raw:
+        return unquote(bytes(raw).split(b"/v/", 1)[1].decode("latin-1"))
+    return decoded.lstrip("/")
+
+
 async def _seal_picture(conn: object, kid_hex: str | None) -> str | None:
     if not kid_hex:
         return None
@@ -135,7 +146,7 @@ async def verification_page(
     esign: Esign,
 ) -> Response[str]:
     await ratelimit.hit(redis, f"ip:{client_ip(request)}", VERIFY_IP)
-    token = token.lstrip("/")
+    token = _token_from_path(request, token)
     async with db.acquire() as conn:
         verdict = await verification.verdict_for(conn, esign, token, now=now)
         result = await verification.describe(conn, verdict)
