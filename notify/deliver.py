@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +36,6 @@ PER_LANE = 64
 TOTAL = 512
 READ_COUNT = 64
 RECORD_BATCH = 1000
-LANES_TTL = 1.0  # seconds before the set of lanes is read again
 # Failures of the database or Redis themselves: wait and try the same work again.
 TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
              asyncpg.CannotConnectNowError, RedisError)
@@ -50,8 +48,10 @@ class Done:
     finished_at: datetime
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def now_of(state: Any) -> datetime:
+    """The time as the jobs see it: ``state.clock`` when tests pin it, else real UTC time."""
+    clock = getattr(state, "clock", None)
+    return clock() if clock else datetime.now(UTC)
 
 
 class Deliverer:
@@ -67,8 +67,6 @@ class Deliverer:
         self.done: asyncio.Queue[Done] = asyncio.Queue()
         self.freed = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
-        self._lanes: list[str] = []
-        self._lanes_at = 0.0
 
     async def run(self) -> None:
         """Read, attempt and record until cancelled."""
@@ -89,14 +87,9 @@ class Deliverer:
             await asyncio.gather(*helpers, *self.tasks, return_exceptions=True)
             await self.senders.aclose()
 
-    async def lanes(self) -> list[str]:
-        if time.monotonic() - self._lanes_at > LANES_TTL:
-            self._lanes, self._lanes_at = await streams.lanes(self.state.redis), time.monotonic()
-        return self._lanes
-
     async def step(self, *, block_ms: int = 1000) -> int:
         """One round: read every lane with room, claim and start the attempts; return entries read."""
-        open_lanes = [lane for lane in await self.lanes() if self.inflight[lane] < PER_LANE]
+        open_lanes = [lane for lane in await streams.lanes(self.state.redis) if self.inflight[lane] < PER_LANE]
         if not open_lanes or sum(self.inflight.values()) >= TOTAL:
             self.freed.clear()
             with contextlib.suppress(TimeoutError):
@@ -126,7 +119,7 @@ class Deliverer:
         if not wanted:
             await self.group.ack(spare, delete=True)
             return
-        now = _now()
+        now = now_of(self.state)
         async with self.state.pool.acquire() as conn, conn.transaction():
             rows = await dispatch_store.claim(conn, list(wanted), now=now, lease=self.lease)
             await dispatch_store.insert_attempts(conn, [
@@ -154,7 +147,7 @@ class Deliverer:
         except Exception as exc:  # noqa: BLE001 - a bug in a channel must not stop the others
             log.exception("delivery %s failed unexpectedly", job.id)
             outcome = Outcome("technical-failure", f"dispatcher error {type(exc).__name__}")
-        self.done.put_nowait(Done(job, outcome, _now()))
+        self.done.put_nowait(Done(job, outcome, now_of(self.state)))
 
     async def _record_forever(self) -> None:
         while True:
@@ -191,7 +184,7 @@ class Deliverer:
         return len(batch)
 
     async def _record(self, batch: list[Done]) -> None:
-        now = _now()
+        now = now_of(self.state)
         settled = [service.settle(d.job.channel, d.job.attempt, d.outcome, now=d.finished_at) for d in batch]
         async with self.state.pool.acquire() as conn, conn.transaction():
             moved = await dispatch_store.settle(conn, [
@@ -225,7 +218,7 @@ class Deliverer:
     async def reclaim(self) -> int:
         """Take over entries other (dead) consumers left pending; dead-letter the poison ones."""
         taken = 0
-        for lane in await self.lanes():
+        for lane in await streams.lanes(self.state.redis):
             live, dead = await self.group.reclaim(streams.lane_stream(lane), min_idle_ms=int(self.lease.total_seconds() * 1000))
             if dead:
                 await self._fail_dead(dead)
@@ -234,7 +227,7 @@ class Deliverer:
         return taken
 
     async def _fail_dead(self, dead: list[streams.Entry]) -> None:
-        now = _now()
+        now = now_of(self.state)
         async with self.state.pool.acquire() as conn:
             for _, _, fields in dead:
                 with contextlib.suppress(KeyError, ValueError, AttributeError):

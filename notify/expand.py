@@ -14,12 +14,13 @@ stays pending, is reclaimed, and after ``MAX_READS`` reads goes to the dead lett
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from notify import catalogue, dispatch_store, live, plan, recipients, streams
+from notify.deliver import now_of
 from notify.models import Event, Notification, NotificationRow
 
 log = logging.getLogger("zhangban.notify")
@@ -43,7 +44,7 @@ def inbox_view(row: NotificationRow) -> Notification:
 
 async def expand(state: Any, events: list[Event], *, now: datetime | None = None) -> int:
     """Write the notifications of ``events`` in one transaction; return how many were new."""
-    now = now or datetime.now(UTC)
+    now = now or now_of(state)
     known = [(e, k) for e in events if (k := catalogue.kind_of(e.name, e.payload)) is not None]
     if not known:
         return 0

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from api import outbox
 from api.jobs import Job
 from notify import dispatch_store, streams
-from notify.deliver import TRANSIENT, Deliverer
+from notify.deliver import TRANSIENT, Deliverer, now_of
 from notify.expand import Expander
 
 log = logging.getLogger("zhangban.notify")
@@ -67,7 +67,7 @@ async def deliver(state: Any) -> None:
 
 async def requeue_due(state: Any, *, now: datetime | None = None) -> int:
     """Hand due deliveries to their lanes again; return how many."""
-    now = now or datetime.now(UTC)
+    now = now or now_of(state)
     async with state.pool.acquire() as conn, conn.transaction():
         rows = await dispatch_store.take_due(
             conn, now=now, lost_after=timedelta(seconds=state.settings.notify_claim_timeout), limit=REQUEUE_BATCH
@@ -80,7 +80,7 @@ async def requeue_due(state: Any, *, now: datetime | None = None) -> int:
 
 async def sweep(state: Any, *, now: datetime | None = None) -> int:
     """Deliveries in ``sending`` past the time limit become ``temporary-failure``; return how many."""
-    now = now or datetime.now(UTC)
+    now = now or now_of(state)
     async with state.pool.acquire() as conn:
         stuck = await dispatch_store.sweep_stuck(conn, now=now, limit=timedelta(seconds=state.settings.notify_sending_timeout))
     if stuck:

@@ -26,6 +26,20 @@ from notify.recipients import Context, as_uuid
 
 Owner = tuple[str, UUID]  # ("person" | "account" | "department", id)
 
+_last_id = 0
+
+
+def next_id() -> UUID:
+    """A UUIDv7 greater than the last one made here (RFC 9562 monotonic random, method 2).
+
+    Inboxes are read newest first by id; the notifications of one batch share a millisecond, and
+    plain UUIDv7s within a millisecond are in random order.
+    """
+    global _last_id
+    value = max(uuid7().int, _last_id + 1)
+    _last_id = value
+    return UUID(int=value)
+
 
 def values(event: Event, ctx: Context, *, now: datetime) -> dict[str, Any]:
     """What the kind's texts may show: the payload, what follows from it, and looked-up names."""
@@ -104,7 +118,7 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
             if key in notes:
                 continue
             note = NotificationRow(
-                id=uuid7(), dedup_key=key, event=event.name, kind=kind.key,
+                id=next_id(), dedup_key=key, event=event.name, kind=kind.key,
                 person_id=whom if what == "person" else None, account_id=whom if what == "account" else None,
                 department_id=whom if what == "department" else None, title=title, body=body, data=data,
                 urgent=kind.urgent, lane=event.lane, created_at=now,
@@ -113,7 +127,7 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
             for account_id in accounts:
                 deliveries.extend(_outside(kind, note, ctx.accounts[account_id], vals, now=now))
             deliveries.extend(
-                DeliveryRow(id=uuid7(), notification_id=note.id, channel="webhook", target=hook, lane=event.lane,
+                DeliveryRow(id=next_id(), notification_id=note.id, channel="webhook", target=hook, lane=event.lane,
                             content=None, not_before=None)
                 for hook in hooks
             )
@@ -126,8 +140,8 @@ def _outside(kind: Kind, note: NotificationRow, account: AccountInfo, vals: dict
         template = catalogue.WECHAT_TEMPLATES[kind.wechat]
         content = {"template": template.key, "page": f"{template.page}?id={note.id}",
                    "data": render.wechat_data(template.fields, kind.wechat_values, vals)}
-        yield DeliveryRow(id=uuid7(), notification_id=note.id, channel="wechat", target=account.id, lane=note.lane,
+        yield DeliveryRow(id=next_id(), notification_id=note.id, channel="wechat", target=account.id, lane=note.lane,
                           content=content, not_before=held)
     if kind.sms and account.has_phone and account.sms:
-        yield DeliveryRow(id=uuid7(), notification_id=note.id, channel="sms", target=account.id, lane=note.lane,
+        yield DeliveryRow(id=next_id(), notification_id=note.id, channel="sms", target=account.id, lane=note.lane,
                           content={"text": render.render(kind.sms, vals)}, not_before=held)

@@ -35,7 +35,7 @@ def render(template: str, values: Mapping[str, Any]) -> str:
 
 def clean(text: str) -> str:
     """Without control or invisible characters, whitespace runs folded to one space."""
-    return _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip()
+    return _INVISIBLE.sub("", _SPACES.sub(" ", text)).strip()
 
 
 def china_time(at: datetime) -> str:
@@ -60,6 +60,11 @@ def _first(pattern: str, text: str, limit: int) -> str:
     return m.group(0)[:limit] if m else ""
 
 
+def _datetime(text: str) -> str:
+    kept = _DATETIME_CHARS.sub("", text).strip()
+    return kept if any(c.isdigit() for c in kept) else ""
+
+
 def _name(text: str) -> str:
     text = "".join(c for c in text if not c.isdigit()).strip()
     return text[:10] if _CJK.search(text) else text[:20]
@@ -69,8 +74,8 @@ _COERCE = {
     "thing": lambda v: _cut(v, 20),
     "enum": lambda v: _cut(v, 20),
     "phrase": lambda v: "".join(_CJK.findall(v))[:5],
-    "time": lambda v: _DATETIME_CHARS.sub("", v).strip(),
-    "date": lambda v: _DATETIME_CHARS.sub("", v).strip(),
+    "time": lambda v: _datetime(v),
+    "date": lambda v: _datetime(v),
     "character_string": lambda v: _ascii_token(v, 32),
     "number": lambda v: _first(r"\d+(\.\d+)?", v, 32).rstrip("."),
     "letter": lambda v: "".join(c for c in v if c.isascii() and c.isalpha())[:32],
@@ -82,7 +87,7 @@ _COERCE = {
 }
 
 # What a value becomes when nothing of it survives: WeChat refuses empty values too.
-_FALLBACK = {"phrase": "通知", "number": "0", "amount": "0", "letter": "N", "symbol": "-", "name": "用户", "car_number": "0"}
+_FALLBACK = {"time": "00:00", "date": "00:00", "character_string": "-", "phone_number": "-", "phrase": "通知", "number": "0", "amount": "0", "letter": "N", "symbol": "-", "name": "用户", "car_number": "0"}
 
 
 def key_type(key: str) -> str:

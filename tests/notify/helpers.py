@@ -31,11 +31,13 @@ class Pipeline:
         self.publish = outbox.stream_publisher(state.redis)
 
     async def drain(self, *, now: datetime | None = None) -> None:
+        """Run every stage until two rounds in a row move nothing; ``now`` pins the jobs' clock."""
+        self.state.clock = (lambda: now) if now else None
         idle = 0
         while idle < 2:
             moved = await outbox.relay_once(self.state.pool, self.publish, limit=1000)
             moved += await self.expander.step(block_ms=1)
-            moved += await jobs.requeue_due(self.state, now=now)
+            moved += await jobs.requeue_due(self.state)
             moved += await self.deliverer.step(block_ms=1)
             while self.deliverer.tasks:
                 await asyncio.gather(*list(self.deliverer.tasks))
@@ -115,3 +117,55 @@ async def deliveries(conn: asyncpg.Connection, channel: str | None = None) -> li
         "SELECT d.*, n.kind FROM notify_delivery d JOIN notify_notification n ON n.id = d.notification_id"
         " WHERE $1::text IS NULL OR d.channel = $1 ORDER BY d.created_at, d.id", channel,
     )
+
+
+async def app_citizen(client: AsyncTestClient, clerk: str, *, phone: str, name: str, id_number: str) -> dict[str, Any]:
+    """An app user (SMS login on ``phone``) who proved who they are at a service window (L3)."""
+    from tests.auth.helpers import sms_login
+
+    pair = await sms_login(client, phone)
+    r = await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
+                          json={"name": name, "id_number": id_number, "method": "counter"})
+    assert r.status_code == 201, r.text
+    r = await client.post("/v1/dept/realname/attest", json={"session_id": r.json()["session_id"]}, headers=auth(clerk))
+    assert r.status_code == 200, r.text
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def texts(client: AsyncTestClient, phone: str) -> list[str]:
+    """SMS texts the sink provider kept for ``phone``, oldest first, login codes left out."""
+    r = await client.get("/v1/dev/sms", params={"phone": phone})
+    assert r.status_code == 200, r.text
+    return [m["text"] for m in reversed(r.json()["items"]) if "验证码" not in m["text"]]
+
+
+async def wechat_citizen(client: AsyncTestClient, sim: Any, clerk: str, *, name: str, id_number: str) -> dict[str, Any]:
+    """A mini-program user who proved who they are at a service window (L3): TokenPair plus ``openid``."""
+    from tests.auth.helpers import wechat_login
+
+    pair = await wechat_login(client, sim)
+    r = await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
+                          json={"name": name, "id_number": id_number, "method": "counter"})
+    assert r.status_code == 201, r.text
+    r = await client.post("/v1/dept/realname/attest", json={"session_id": r.json()["session_id"]}, headers=auth(clerk))
+    assert r.status_code == 200, r.text
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200, r.text
+    return r.json() | {"openid": pair["openid"]}
+
+
+async def register_templates(sim: Any, **keys: list[str]) -> None:
+    """Tell the simulator our subscribe-message templates (their WeChat ids and keys)."""
+    from notify import catalogue
+
+    for t in catalogue.WECHAT_TEMPLATES.values():
+        r = await sim.post("/_sim/templates", json={"template_id": t.default_id, "keys": keys.get(t.key, [k for k, _ in t.fields])})
+        assert r.status_code == 200, r.text
+
+
+async def sim_messages(sim: Any, openid: str) -> list[dict[str, Any]]:
+    r = await sim.get("/_sim/messages", params={"touser": openid})
+    assert r.status_code == 200, r.text
+    return r.json()["messages"]
