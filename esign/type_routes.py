@@ -66,8 +66,12 @@ async def upsert_certificate_type(
     async with db.acquire() as conn, conn.transaction():
         wanted = list(dict.fromkeys([*data.issuer_department_ids, defining]))
         known = await type_store.known_departments(conn, wanted)
-        unknown = [FieldError(field="issuer_department_ids" if d != defining else "defining_department_id",
-                              message=f"no department {d}") for d in wanted if d not in known]
+        issuers = list(data.issuer_department_ids)
+        unknown = [
+            FieldError(field=f"issuer_department_ids[{issuers.index(d)}]" if d in issuers else "defining_department_id",
+                       message=f"no department {d}")
+            for d in wanted if d not in known
+        ]
         if unknown:
             raise CertificateTypeInvalid(errors=unknown)
         existing = await type_store.existing_gb_code(conn, data.code)

@@ -1,0 +1,110 @@
+"""``POST /v1/dept/certificates:batch``: each item issued, existing or failed on its own; large batches signed
+in the process pool and written in chunks; a chunk that loses a race is redone one item at a time."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from esign import batch, licence, tokens
+from esign import certificate_store as store
+from tests.esign import api
+from tests.esign.api import auth, household, issue
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_number(i: int) -> str:
+    body = f"430202{date(1980, 1, 1) + timedelta(days=i // 1000):%Y%m%d}{i % 1000:03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11]
+
+
+async def test_each_item_on_its_own(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection
+) -> None:
+    earlier = household(ref="earlier")
+    first = await issue(client, police_issuer, earlier)
+    good = household(id_number(1), ref="b-1")
+    items = [
+        good,                                                        # 0 issued
+        household(id_number(2), ref="b-2", fields={"relation": "户主"}),  # 1 failed: fields
+        household("36042619910102009X", ref="b-3"),                  # 2 failed: id number
+        good,                                                        # 3 existing: same ref and body, earlier in the batch
+        good | {"holder": {"id_number": id_number(4), "name": "王五"}},  # 4 failed: same ref, other body
+        earlier,                                                     # 5 existing: issued before
+        earlier | {"fields": earlier["fields"] | {"relation": "子"}},  # 6 failed: conflict with the earlier one
+        household(ref="b-7", type_code="nope"),                      # 7 failed: unknown type
+        household(id_number(8), ref="b-8"),                          # 8 issued
+    ]
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["index"] for x in results] == list(range(9))
+    assert [x["status"] for x in results] == ["issued", "failed", "failed", "existing", "failed", "existing", "failed",
+                                              "failed", "issued"]
+    errors = {x["index"]: x["error"] for x in results if x["status"] == "failed"}
+    assert {i: e["type"] for i, e in errors.items()} == {
+        1: "certificate_fields_invalid", 2: "id_number_invalid", 4: "external_ref_conflict", 6: "external_ref_conflict",
+        7: "certificate_type_unknown"}
+    assert {e["field"] for e in errors[1]["errors"]} == {"fields.household_head", "fields.address", "fields.registered_on"}
+    assert errors[2]["status"] == 422 and errors[2]["title"]
+    assert results[3]["certificate_id"] == results[0]["certificate_id"] and results[5]["certificate_id"] == first["id"]
+    r = await client.get(f"/v1/dept/certificates/{results[8]['certificate_id']}", headers=auth(police_issuer))
+    cert = r.json()
+    assert cert["fields"]["address"] == "株洲市天元区泰山路88号" and (await api.verify(client, cert["token"]))["valid"]
+    ids = [results[0]["certificate_id"], results[8]["certificate_id"]]
+    assert await conn.fetchval("SELECT count(*) FROM wallet_item WHERE certificate_id::text = ANY($1::text[])", ids) == 2
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'certificate.issued'") == 3
+    audit = await conn.fetchrow("SELECT * FROM audit_log WHERE action = 'esign.certificates_issued'")
+    assert audit["data"]["count"] == 2 and sorted(audit["data"]["certificates"]) == sorted(ids)
+    again = await client.post("/v1/dept/certificates:batch", json={"items": items[:1]}, headers=auth(police_issuer))
+    assert again.json()["results"] == [{"index": 0, "status": "existing", "certificate_id": ids[0]}]
+
+
+async def test_a_large_batch_is_signed_in_the_pool(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection
+) -> None:
+    count = batch.INLINE_BELOW + 100
+    items = [household(id_number(1000 + i), f"持证人{i}", ref=f"big-{i}") for i in range(count)]
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert {x["status"] for x in results} == {"issued"}
+    rows = await conn.fetch("SELECT licence_id, status_list_id, status_index, person_id, token FROM esign_certificate "
+                            "WHERE external_ref LIKE 'big-%'")
+    assert len(rows) == count and len({(x["status_list_id"], x["status_index"]) for x in rows}) == count
+    serials = sorted(licence.parse_licence_id(x["licence_id"]).serial for x in rows)
+    assert len(set(serials)) == count and len({x["person_id"] for x in rows}) == count
+    assert await conn.fetchval("SELECT count(*) FROM wallet_item WHERE kind = 'certificate'") == count
+    assert await conn.fetchval("SELECT count(*) FROM sync_change WHERE entity = 'wallet_item'") == count
+    sample = rows[::97]
+    for row in sample:
+        assert tokens.decode_token(row["token"]).claims.licence_id == row["licence_id"]
+        assert (await api.verify(client, row["token"]))["valid"] is True
+
+
+async def test_a_chunk_that_loses_a_race_is_redone_item_by_item(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = await issue(client, police_issuer, household(ref="raced"))
+
+    async def sees_nothing(conn: asyncpg.Connection, department_id: object, refs: list[str]) -> dict:
+        return {}  # as if another request issued "raced" between the batch's check and its write
+
+    monkeypatch.setattr(store, "find_external_refs", sees_nothing)
+    items = [household(id_number(5001), ref="r-1"), household(ref="raced"), household(id_number(5003), ref="r-3")]
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["issued", "existing", "issued"]
+    assert results[1]["certificate_id"] == taken["id"]
+
+
+async def test_batch_limits(client: AsyncTestClient, police_issuer: str) -> None:
+    r = await client.post("/v1/dept/certificates:batch", json={"items": []}, headers=auth(police_issuer))
+    assert r.status_code in (400, 422) and r.headers["content-type"] == "application/problem+json"
+    r = await client.post("/v1/dept/certificates:batch", json={"items": [{"type_code": "x"}] * 10001},
+                          headers=auth(police_issuer))
+    assert r.status_code in (400, 422)
