@@ -107,8 +107,13 @@ async def test_a_phone_bound_elsewhere_is_409(client: AsyncTestClient, sim: http
     assert_problem(r, 409, "phone_in_use")
 
 
+def _token_retries(caplog: pytest.LogCaptureFixture) -> int:
+    # A slow answer on a loaded machine is retried, and WeChat counts the retry as another fetch.
+    return sum("/cgi-bin/stable_token failed" in r.getMessage() for r in caplog.records)
+
+
 async def test_concurrent_callers_share_one_access_token_fetch(
-    client: AsyncTestClient, sim: httpx.AsyncClient
+    client: AsyncTestClient, sim: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     users = [await wechat_login(client, sim) for _ in range(8)]
     codes = [await phone_code(sim, f"1381234{i:04d}") for i in range(8)]
@@ -118,7 +123,7 @@ async def test_concurrent_callers_share_one_access_token_fetch(
     ))
     assert [a.status_code for a in answers] == [200] * 8
     stats = (await sim.get("/_sim/stats")).json()
-    assert stats["stable_token_issued"] == 1 and stats["getuserphonenumber"] == 8
+    assert stats["stable_token_issued"] == 1 + _token_retries(caplog) and stats["getuserphonenumber"] == 8
 
 
 async def test_an_invalidated_access_token_is_fetched_again_once(
@@ -136,14 +141,16 @@ async def test_an_invalidated_access_token_is_fetched_again_once(
     assert stats["stable_token_issued"] == 2 and stats["getuserphonenumber"] == 3
 
 
-async def test_single_flight_directly_under_a_burst(sim: httpx.AsyncClient, sim_url: str, redis_url: str) -> None:
+async def test_single_flight_directly_under_a_burst(
+    sim: httpx.AsyncClient, sim_url: str, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     redis = aioredis.from_url(redis_url)
     async with httpx.AsyncClient(base_url=sim_url, timeout=5) as http:
         client = WechatClient(http, redis, appid="wx0000000000000000", secret="zb-dev-secret")
         tokens = await asyncio.gather(*(client.access_token() for _ in range(50)))
     await redis.aclose()
     assert len(set(tokens)) == 1
-    assert (await sim.get("/_sim/stats")).json()["stable_token_issued"] == 1
+    assert (await sim.get("/_sim/stats")).json()["stable_token_issued"] == 1 + _token_retries(caplog)
 
 
 async def test_a_wrong_secret_is_our_problem_not_the_users(
