@@ -1,0 +1,164 @@
+"""The dispatcher's plumbing: duplicate relays, poison messages, fair lanes, the status machine's guards."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar.datastructures import State
+
+from api import outbox
+from notify import dispatch_store, jobs, service, streams, webhook_store
+from notify.deliver import Deliverer, Done
+from notify.service import Outcome
+from tests.notify.helpers import Pipeline, Receiver, deliveries
+from tests.people import department_id
+
+
+async def _hook(state: State, conn: asyncpg.Connection, dept: str, receiver: Receiver, events: list[str]) -> uuid.UUID:
+    hook, secret = uuid.uuid4(), service.new_webhook_secret()
+    await webhook_store.create_webhook(conn, state.keyring, webhook_id=hook, department_id=uuid.UUID(dept), url=receiver.url,
+                                       events=events, secret=secret, actor="test", now=datetime.now(UTC))
+    receiver.secret = secret
+    return hook
+
+
+async def _issue(pool: asyncpg.Pool, dept: str, n: int, *, prefix: str = "c") -> None:
+    """``n`` certificate.issued events of an organisation holder, as esign writes them."""
+    async with pool.acquire() as c, c.transaction():
+        for i in range(n):
+            payload = {"certificate_id": str(uuid.uuid4()), "department_id": dept, "type_code": "T", "type_name": "营业执照",
+                       "licence_id": f"L{i}", "person_id": None, "application_id": None}
+            await outbox.enqueue(c, "certificate.issued", payload, dedup_key=f"{prefix}:{dept}:{i}", partition_key=dept)
+
+
+async def test_a_duplicate_relay_shows_once(
+    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection, pipeline: Pipeline, receiver: Receiver
+) -> None:
+    dept = await department_id(conn, "shichang")
+    await _hook(worker_state, conn, dept, receiver, ["certificate.issued"])
+    await _issue(pool, dept, 1)
+    rows = await conn.fetch("SELECT id, topic, dedup_key, partition_key, payload, created_at, attempts FROM outbox")
+    batch = [outbox.OutboxMessage(**dict(r)) for r in rows]
+    publish = outbox.stream_publisher(worker_state.redis)
+    # The relay published, then died before marking the rows: they are published again (and a third
+    # time by the relay in drain).
+    await publish(batch)
+    await publish(batch)
+    await pipeline.drain()
+    assert len(receiver.verified()) == 1
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 1
+    assert await worker_state.redis.xlen(streams.event_stream("certificate.issued")) == 3
+
+
+async def test_poison_events_go_to_the_dead_letters(worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    redis = worker_state.redis
+    stream = streams.event_stream("notify")
+    await redis.xadd(stream, {"junk": "1"})
+    # A person that does not exist: the insert fails every time.
+    ghost = {"event": "certificate.expiring", "person_id": str(uuid.uuid4()), "type_name": "居民身份证"}
+    await redis.xadd(stream, {"outbox_id": 1, "dedup_key": "ghost", "partition_key": "", "payload": msgspec.json.encode(ghost)})
+    fine = {"event": "feedback.received", "department_id": None, "kind": "complaint"}
+    await redis.xadd(stream, {"outbox_id": 2, "dedup_key": "fine", "partition_key": "", "payload": msgspec.json.encode(fine)})
+    from notify.expand import Expander
+
+    expander = Expander(worker_state)
+    expander.idle_ms = 0  # take pending entries over at once instead of after the claim timeout
+    assert await expander.step(block_ms=1) == 3
+    dead = await redis.xrange(streams.DEAD)
+    assert [d[1][b"reason"] for d in dead] == [b"not an outbox message"]
+    # The poison event stays pending while the others went on; reading it again and again ends in the dead letters.
+    pending = await redis.xpending(stream, streams.EVENT_GROUP)
+    assert pending["pending"] == 1
+    for _ in range(streams.MAX_READS):
+        await expander.reclaim()
+    dead = await redis.xrange(streams.DEAD)
+    assert [d[1][b"reason"] for d in dead][-1] == b"read 5 times without being acknowledged"
+    assert dead[-1][1][b"dedup_key"] == b"ghost" and dead[-1][1][b"stream"] == stream.encode()
+    assert (await redis.xpending(stream, streams.EVENT_GROUP))["pending"] == 0
+
+
+async def test_a_bulk_send_of_one_department_does_not_hold_back_another(
+    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection, pipeline: Pipeline, receiver: Receiver
+) -> None:
+    bulk, other = await department_id(conn, "shichang"), await department_id(conn, "gongan")
+    await _hook(worker_state, conn, bulk, receiver, ["certificate.issued"])
+    await _hook(worker_state, conn, other, receiver, ["certificate.issued"])
+    await _issue(pool, bulk, 2000, prefix="bulk")
+    await _issue(pool, other, 1, prefix="single")
+    publish = outbox.stream_publisher(worker_state.redis)
+    while await outbox.relay_once(pool, publish, limit=1000):
+        pass
+    while await pipeline.expander.step(block_ms=1):
+        pass
+    # The single message is in the very first round, next to at most READ_COUNT of the bulk.
+    await pipeline.deliverer.step(block_ms=1)
+    taken = await conn.fetch("SELECT lane, count(*) FROM notify_delivery WHERE status <> 'created' GROUP BY lane")
+    assert {r["lane"]: r["count"] for r in taken} == {bulk: 64, other: 1}
+    await pipeline.drain()
+    assert len(receiver.received) == 2001
+
+
+async def test_only_open_deliveries_move_and_late_answers_change_nothing(
+    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection, pipeline: Pipeline, receiver: Receiver
+) -> None:
+    dept = await department_id(conn, "shichang")
+    await _hook(worker_state, conn, dept, receiver, ["certificate.issued"])
+    await _issue(pool, dept, 1)
+    # Expand, and claim the delivery, but let its worker die before it reports anything.
+    publish = outbox.stream_publisher(worker_state.redis)
+    await outbox.relay_once(pool, publish)
+    await pipeline.expander.step(block_ms=1)
+    [row] = await deliveries(conn)
+    t0 = datetime.now(UTC)
+    async with pool.acquire() as c, c.transaction():
+        [claimed] = await dispatch_store.claim(c, [row["id"]], now=t0, lease=timedelta(seconds=2))
+    assert claimed["attempts"] == 1
+    # A second claim while the lease runs finds nothing to do.
+    async with pool.acquire() as c, c.transaction():
+        assert await dispatch_store.claim(c, [row["id"]], now=t0 + timedelta(seconds=1), lease=timedelta(seconds=2)) == []
+    # After the lease, the requeue job hands it on again and another attempt delivers it; the lost one is recorded.
+    await pipeline.drain(now=t0 + timedelta(seconds=5))
+    [row] = await deliveries(conn)
+    assert (row["status"], row["attempts"]) == ("delivered", 2)
+    outcomes = [(a["attempt"], a["outcome"]) for a in await conn.fetch("SELECT * FROM notify_attempt ORDER BY attempt")]
+    assert outcomes == [(1, "lost"), (2, "delivered")]
+    # The first worker's answer arrives late: ignored, the status stays.
+    late = Deliverer(worker_state)
+    job = _job(row, attempt=1)
+    late.done.put_nowait(Done(job, Outcome("permanent-failure", "http 410"), t0))
+    late.inflight[job.lane] += 1
+    await late.record_waiting()
+    assert (await deliveries(conn))[0]["status"] == "delivered"
+    await late.senders.aclose()
+
+
+async def test_the_sweep_ends_what_is_stuck_in_sending(
+    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection, pipeline: Pipeline, receiver: Receiver
+) -> None:
+    dept = await department_id(conn, "shichang")
+    await _hook(worker_state, conn, dept, receiver, ["certificate.issued"])
+    await _issue(pool, dept, 1)
+    receiver.status = [503]
+    t0 = datetime.now(UTC)
+    await pipeline.drain(now=t0)
+    [row] = await deliveries(conn)
+    assert row["status"] == "sending"
+    assert await jobs.sweep(worker_state, now=t0 + timedelta(hours=23)) == 0
+    assert await jobs.sweep(worker_state, now=t0 + timedelta(hours=25)) == 1
+    [row] = await deliveries(conn)
+    assert (row["status"], row["reason"]) == ("temporary-failure", "no outcome within the time limit")
+    # Final: the requeue job leaves it alone.
+    await pipeline.drain(now=t0 + timedelta(days=2))
+    assert len(receiver.received) == 1
+
+
+def _job(row: Any, *, attempt: int) -> Any:
+    from notify.channels import Job
+
+    return Job(id=row["id"], channel=row["channel"], target=row["target"], lane=row["lane"], attempt=attempt,
+               content=None, notification_id=row["notification_id"], kind=row["kind"], data={},
+               created_at=row["created_at"], entry=("zb:notify:out:x", "0-1"), started_at=row["created_at"])
