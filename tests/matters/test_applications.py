@@ -186,8 +186,19 @@ async def test_bundle_conditions_and_order(client: AsyncTestClient, clerk: str, 
     tasks = {t["matter_code"]: t["status"] for t in r.json()["tasks"]}
     assert tasks == {"430200-SC-001": "pending", "430200-SW-001": "waiting", "430200-RS-003": "waiting"}
 
-    shichang = auth(await staff(client, op, conn, "shichang", ["approver"]))
-    first = next(t["id"] for t in r.json()["tasks"] if t["matter_code"] == "430200-SC-001")
-    r = await client.post(f"/v1/dept/tasks/{first}/approve", json={"result_fields": {}}, headers=shichang)
-    # 设立登记 issues a business licence: the issuing path must be wired for this to pass.
-    assert r.status_code in (200, 422), r.text
+    shichang = auth(await staff(client, op, conn, "shichang", ["approver", "dept_admin"]))
+    r = await client.post("/v1/dept/seals", json={"name": "电子公章", "kind": "official", "algorithm": "ES256"}, headers=shichang)
+    assert r.status_code == 201, r.text
+    first = next(t["id"] for t in (await client.get(f"/v1/applications/{body['id']}", headers=h)).json()["tasks"]
+                 if t["matter_code"] == "430200-SC-001")
+    # 设立登记 issues a business licence, whose fields the department completes.
+    licence = {"entity_type": "个体工商户", "legal_representative": "创业者", "scope": "零售", "established_on": "2026-11-20"}
+    r = await client.post(f"/v1/dept/tasks/{first}/approve", json={"result_fields": licence}, headers=shichang)
+    assert_problem(r, 422, "credit_code_required")
+    r = await client.post(f"/v1/dept/tasks/{first}/approve", headers=shichang,
+                          json={"result_fields": licence, "assigned_credit_code": "92430211MA4T8XJW77"})
+    assert r.status_code == 200, r.text
+    after = {t["matter_code"]: t for t in r.json()["tasks"]}
+    assert after["430200-SC-001"]["status"] == "approved" and after["430200-SC-001"]["result_certificate_id"]
+    assert after["430200-SW-001"]["status"] == "pending" and after["430200-SW-001"]["due_at"]
+    assert after["430200-RS-003"]["status"] == "pending"

@@ -69,3 +69,9 @@ class IdNumberInvalid(ValidationFailed):
     """身份证号码不正确"""
 
     slug = "id_number_invalid"
+
+
+class CreditCodeRequired(ValidationFailed):
+    """该事项的结果证照由新设主体持有，需填写统一社会信用代码"""
+
+    slug = "credit_code_required"

@@ -60,7 +60,10 @@ async def approve(
     certificate_id = None
     if result_matter is not None:
         form = store.open_form(keyring, app["form"])
-        certificate_id = await issue_result(conn, task, app, {**form, **data.result_fields}, now)
+        values = {**form, **data.result_fields}
+        if data.assigned_credit_code is not None:
+            values["credit_code"] = data.assigned_credit_code
+        certificate_id = await issue_result(conn, task, app, values, now)
     await store.set_task(conn, task_id, status="approved", decided_at=now, claimed_by=task["claimed_by"] or actor,
                          result_certificate_id=certificate_id, updated_at=now)
     detail = {"matter_code": task["matter_code"], "certificate_id": str(certificate_id) if certificate_id else None}

@@ -120,6 +120,9 @@ class ApproveIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     result_fields: dict[str, Any] = {}
     # 出生登记: the citizen ID number public security assigns to the newborn (GB 11643).
     assigned_id_number: Annotated[str, msgspec.Meta(min_length=18, max_length=18)] | None = None
+    # 设立登记: the unified social credit code (GB 32100) of the business the matter creates; its
+    # result certificate (营业执照) is held by that organisation, named by the form's `entity_name`.
+    assigned_credit_code: Annotated[str, msgspec.Meta(min_length=18, max_length=18)] | None = None
 
 
 class RejectIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -1,12 +1,66 @@
-"""Issuing a matter's result certificate when its task is approved (wired to esign)."""
+"""Issuing a matter's result certificate when its task is approved, through esign.
+
+The certificate goes to the person the application is for (a newborn's to the child, whose
+guardians see it), in the approving transaction, idempotent per application and matter.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from api import persons
+from api.matters.applications.errors import CreditCodeRequired
+from esign import service as esign_service
+from esign.models import HolderIn, IssueIn
+
+# Form keys that carry a certificate field under another name (出生医学证明's `sex` is the form's
+# `child_sex`); a department's `result_fields` always win.
+ALIASES = {"sex": "child_sex", "born_at": "child_born_at", "student_name": "child_name"}
 
 
-def issuer(state: Any):  # noqa: ANN201
-    async def issue(conn, task, application, fields, now):  # noqa: ANN001, ANN202
-        raise NotImplementedError("result certificates are issued through esign")
+def result_fields(field_keys: list[str], values: dict[str, Any]) -> dict[str, Any]:
+    """The certificate's fields from the form merged with the department's ``result_fields``."""
+    out = {}
+    for key in field_keys:
+        for source in (key, ALIASES.get(key), f"child_{key}"):
+            if source and values.get(source) is not None:
+                out[key] = values[source]
+                break
+    return out
+
+
+def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
+    async def issue(
+        conn: asyncpg.Connection, task: asyncpg.Record, application: asyncpg.Record, fields: dict[str, Any], now: datetime
+    ) -> UUID:
+        ctype = await conn.fetchrow(
+            """SELECT t.code, t.holder_kind, array(SELECT f->>'key' FROM jsonb_array_elements(t.fields) f) AS keys
+               FROM catalog_matter m JOIN certificate_type t ON t.code = m.result_certificate_type WHERE m.code = $1""",
+            task["matter_code"],
+        )
+        ref = f"application:{application['id']}:{task['matter_code']}"
+        body = {"type_code": ctype["code"], "fields": result_fields(list(ctype["keys"]), fields), "external_ref": ref,
+                "application_id": application["id"]}
+        if ctype["holder_kind"] == "organisation":
+            # The new business holds it: its name from the form, its code assigned on approval.
+            if not fields.get("credit_code"):
+                raise CreditCodeRequired()
+            holder = HolderIn(credit_code=fields["credit_code"], name=str(fields.get("entity_name", "")))
+            issued = await esign_service.issue_certificate(
+                conn, state.esign, department_id=task["department_id"], item=IssueIn(holder=holder, **body),
+                actor=f"task:{task['id']}", now=now,
+            )
+            return issued.certificate_id
+        person = application["for_person_id"]
+        holder = HolderIn(name=await persons.get_name(conn, state.keyring, person) or "")
+        issued = await esign_service.issue_certificate(
+            conn, state.esign, department_id=task["department_id"], item=IssueIn(holder=holder, **body),
+            actor=f"task:{task['id']}", now=now, holder_person_id=person,
+        )
+        return issued.certificate_id
 
     return issue

@@ -16,6 +16,7 @@ from api.matters.applications.errors import (
     ApplicationClosed,
     ApplicationIdReused,
     ApplicationNotFound,
+    CreditCodeRequired,
     FormInvalid,
     IdNumberInvalid,
     MaterialInvalid,
@@ -185,8 +186,10 @@ class DeptTaskController(Controller):
 
     @post("/{task_id:uuid}/approve", operation_id="ApproveTask", status_code=200,
           summary="Approve; issues the matter's result certificate into the wallet of the person applied for",
-          description="`assigned_id_number` records the ID number public security assigns (出生登记), checked per GB 11643.",
-          responses=problem_responses(*DEPT_PROBLEMS, IdNumberInvalid))
+          description="`assigned_id_number` records the ID number public security assigns (出生登记), checked per GB 11643; "
+                      "`assigned_credit_code` names the business a registration creates, which holds its result "
+                      "certificate (营业执照) — without it such a matter answers 422 `credit_code_required`.",
+          responses=problem_responses(*DEPT_PROBLEMS, IdNumberInvalid, CreditCodeRequired))
     async def approve(self, task_id: FromPath[UUID], data: JSONBody[ApproveIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now, request: Request) -> Application:
         dept = _department(principal, "approver")
         async with db.acquire() as conn, conn.transaction():

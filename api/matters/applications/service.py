@@ -134,7 +134,8 @@ def resolve_materials(
         blob, item_id = provided.get(m.code, (None, None))
         if item_id is not None:
             cert = wallet.get(item_id)
-            if cert is None or cert.type_code not in m.satisfied_by_certificate_types:
+            mine = _applicants_own(m.code, holder_fields, form, applicant_id_number)
+            if cert is None or cert.type_code not in m.satisfied_by_certificate_types or not mine:
                 raise MaterialInvalid(errors=[FieldError(f"materials.{m.code}", "wallet item does not stand for this material")])
             out.append(ProvidedMaterial(code=m.code, source="wallet", wallet_item_id=item_id))
         elif blob is not None:
@@ -169,13 +170,26 @@ def source_without_upload(
         return ProvidedMaterial(code=m.code, source="department")
     if m.produced_by_matter is not None:
         return ProvidedMaterial(code=m.code, source="bundle", produced_by_matter=m.produced_by_matter)
-    field = holder_fields.get(m.code)
-    if field and form.get(field) and form.get(field) != applicant_id_number:
+    if not _applicants_own(m.code, holder_fields, form, applicant_id_number):
+        # Someone else's certificate (the father's ID card): never the applicant's own one.
         return ProvidedMaterial(code=m.code, source="department")
     item = next((c.wallet_item_id for c in wallet.values() if c.type_code in m.satisfied_by_certificate_types), None)
     if item is not None:
         return ProvidedMaterial(code=m.code, source="wallet", wallet_item_id=item)
     return None
+
+
+def _applicants_own(code: str, holder_fields: Mapping[str, str], form: Mapping[str, Any], applicant: str | None) -> bool:
+    """Is this material the applicant's own? True unless the form names another holder for it.
+
+    A material whose holder the form names by ID number (``father_id_card`` → ``father_id_number``)
+    belongs to that person; until the form names anyone it is treated as someone else's.
+    """
+    field = holder_fields.get(code)
+    if field is None:
+        return True
+    named = form.get(field)
+    return bool(named and applicant and str(named).upper() == applicant.upper())
 
 
 # --- prefill -----------------------------------------------------------------------------------
