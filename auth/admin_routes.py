@@ -171,8 +171,9 @@ class DepartmentController(Controller):
         "therefore ignores `Idempotency-Key` (a replay would have to repeat the secret).",
         responses=problem_responses(BadRequest, ValidationFailed, *ADMIN_401_403, DepartmentNotFound),
     )
-    async def create_client(self, department_id: FromPath[UUID], data: JSONBody[ClientIn], principal: CurrentPrincipal, db: Db,
-                            now: Now) -> ClientCreated:
+    async def create_client(
+        self, department_id: FromPath[UUID], data: JSONBody[ClientIn], principal: CurrentPrincipal, db: Db, now: Now
+    ) -> ClientCreated:
         secret, digest = new_secret("zbs_")
         scopes = sorted(set(data.scopes))
         async with db.acquire() as conn, conn.transaction():
@@ -196,8 +197,9 @@ class DepartmentController(Controller):
         responses=problem_responses(BadRequest, AccountNotFound, *ADMIN_401_403, DepartmentNotFound,
                                     StaffInOtherDepartment),
     )
-    async def grant_staff(self, department_id: FromPath[UUID], data: JSONBody[StaffIn], principal: CurrentPrincipal, db: Db,
-                          now: Now) -> admin_store.StaffMember:
+    async def grant_staff(
+        self, department_id: FromPath[UUID], data: JSONBody[StaffIn], principal: CurrentPrincipal, db: Db, now: Now
+    ) -> admin_store.StaffMember:
         roles = sorted(set(data.roles))
         async with db.acquire() as conn, conn.transaction():
             await _managed_department(conn, principal, department_id)
@@ -214,8 +216,10 @@ class DepartmentController(Controller):
         summary="Staff of the department (operator or the department's dept_admin)",
         responses=problem_responses(*ADMIN_401_403, DepartmentNotFound),
     )
-    async def list_staff(self, department_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, cursor: Cursor = None,
-                         limit: Limit = DEFAULT_LIMIT) -> StaffPage:
+    async def list_staff(
+        self, department_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> StaffPage:
         after = decode_cursor(cursor, UUID) if cursor else None
         async with db.acquire() as conn:
             await _managed_department(conn, principal, department_id)

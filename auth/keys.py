@@ -74,7 +74,9 @@ def new_key() -> tuple[str, bytes, dict[str, Any]]:
     jwk = ECAlgorithm.to_jwk(private.public_key(), as_dict=True)
     kid = thumbprint(jwk)
     jwk.update({"kid": kid, "use": "sig", "alg": "ES256"})
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return kid, pem, jwk
 
 

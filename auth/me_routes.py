@@ -79,5 +79,6 @@ async def dev_sms(
     state: State, phone: Annotated[str, Parameter(pattern=r"^1[3-9][0-9]{9}$", description="Mainland mobile number.")]
 ) -> DevSmsList:
     sink: SinkProvider = state.sms
-    items = [DevSmsMessage(text=m.text, sent_at=datetime.fromtimestamp(m.sent_at, UTC)) for m in await sink.messages(phone)]
+    messages = await sink.messages(phone)
+    items = [DevSmsMessage(text=m.text, sent_at=datetime.fromtimestamp(m.sent_at, UTC)) for m in messages]
     return DevSmsList(items=items)

@@ -83,7 +83,8 @@ def verify_assertion(assertion: str, provider: IdentityProvider, *, nonce: str, 
         kid = jwt.get_unverified_header(assertion).get("kid")
     except jwt.PyJWTError:
         raise RealnameFailed("the assertion is not a JWT", reason="malformed") from None
-    candidates = [k for k in provider_keys(provider.public_key_pem, provider.jwks) if kid is None or k[0] in (None, kid)]
+    keys = provider_keys(provider.public_key_pem, provider.jwks)
+    candidates = [k for k in keys if kid is None or k[0] in (None, kid)]
     claims = None
     for _, key, algorithms in candidates:
         try:

@@ -150,21 +150,24 @@ class RealnameController(Controller):
             "service window; a clerk attests it. Sessions last 15 minutes. Accepts `Idempotency-Key`."
         ),
         responses=problem_responses(
-            BadRequest, IdNumberInvalid, RealnameMethodUnavailable, Unauthorized, Forbidden, RealnamePersonMismatch,
-            RateLimited, WechatUnavailable,
+            BadRequest, IdNumberInvalid, ValidationFailed, RealnameMethodUnavailable, Unauthorized, Forbidden,
+            RealnamePersonMismatch, RateLimited, WechatUnavailable,
         ),
     )
     async def open(
-        self, data: JSONBody[OpenSession], request: Request, principal: CurrentPrincipal, state: State, db: Db, redis: Redis,
-        keyring: Keys, now: Now,
+        self, data: JSONBody[OpenSession], request: Request, principal: CurrentPrincipal, state: State, db: Db,
+        redis: Redis, keyring: Keys, now: Now,
     ) -> Response[bytes]:
         account_id = principal.require_account()
+        name = data.name.strip()
+        if not name or not name.isprintable():
+            raise ValidationFailed(errors=[FieldError(field="name", message="must be the name as on the ID card")])
         error = id_number_error(data.id_number, today=now.date())
         if error:
             raise IdNumberInvalid(errors=[FieldError(field="id_number", message=error)])
         await ratelimit.hit(redis, f"account:{account_id}", OPEN_LIMIT)
         id_number = normalize_id_number(data.id_number)
-        data = msgspec.structs.replace(data, name=data.name.strip())
+        data = msgspec.structs.replace(data, name=name)
         async with db.acquire() as conn, conn.transaction():
             account = await store.get_account(conn, account_id)
             assert account is not None
@@ -194,8 +197,8 @@ class RealnameController(Controller):
         ),
     )
     async def complete(
-        self, session_id: FromPath[UUID], principal: CurrentPrincipal, state: State, db: Db, redis: Redis, keyring: Keys,
-        now: Now, data: JSONBody[CompleteIn | None] = None,
+        self, session_id: FromPath[UUID], principal: CurrentPrincipal, state: State, db: Db, redis: Redis,
+        keyring: Keys, now: Now, data: JSONBody[CompleteIn | None] = None,
     ) -> rs.Verified:
         account_id = principal.require_account()
         await ratelimit.hit(redis, f"account:{account_id}", COMPLETE_LIMIT)

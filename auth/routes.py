@@ -106,8 +106,8 @@ class WechatController(Controller):
         ),
     )
     async def bind_phone(
-        self, data: JSONBody[WechatCode], principal: CurrentPrincipal, state: State, db: Db, redis: Redis, keyring: Keys,
-        settings: Config, now: Now,
+        self, data: JSONBody[WechatCode], principal: CurrentPrincipal, state: State, db: Db, redis: Redis,
+        keyring: Keys, settings: Config, now: Now,
     ) -> PhoneBound:
         account_id = principal.require_account()
         await ratelimit.hit(redis, f"account:{account_id}", PHONE_BIND)
@@ -200,7 +200,8 @@ class SessionController(Controller):
         responses=problem_responses(BadRequest, RefreshTokenInvalid, RefreshTokenReused, ValidationFailed, RateLimited),
     )
     async def refresh(
-        self, data: JSONBody[RefreshIn], request: Request, state: State, db: Db, redis: Redis, settings: Config, now: Now
+        self, data: JSONBody[RefreshIn], request: Request, state: State, db: Db, redis: Redis, settings: Config,
+        now: Now,
     ) -> TokenPair:
         await ratelimit.hit(redis, f"ip:{client_ip(request)}", REFRESH_IP)
         keys = await state.signing_keys.current(now=now)

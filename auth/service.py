@@ -95,7 +95,11 @@ async def start_session(
         conn, actor=f"account:{account.id}", action="auth.login", subject=str(account.id),
         data={"method": method, "session": str(family_id), "new_account": created}, at=now,
     )
-    await outbox.enqueue(conn, "notify", {"event": "auth.login", "account_id": str(account.id), "method": method, "new_account": created}, dedup_key=f"auth.login:{family_id}")
+    await outbox.enqueue(
+        conn, "notify",
+        {"event": "auth.login", "account_id": str(account.id), "method": method, "new_account": created},
+        dedup_key=f"auth.login:{family_id}",
+    )
     return await _pair(conn, keys, account, family_id=family_id, login_time=now, issuer=issuer, now=now)
 
 

@@ -109,7 +109,8 @@ class TokenController(Controller):
         async with db.acquire() as conn, conn.transaction():
             client = await admin_store.get_client(conn, client_id)
             presented = secret_hash(creds.client_secret or "")
-            if client is None or client.revoked_at is not None or not hmac.compare_digest(presented, client.secret_hash):
+            live = client is not None and client.revoked_at is None
+            if not live or not hmac.compare_digest(presented, client.secret_hash):
                 raise InvalidClient()
             requested = set((creds.scope or "").split()) or set(client.scopes)
             if not requested <= set(client.scopes):

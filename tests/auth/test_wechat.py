@@ -22,7 +22,9 @@ async def _login(client: AsyncTestClient, code: str) -> httpx.Response:
     return await client.post("/v1/auth/wechat/login", json={"code": code})
 
 
-async def test_unknown_and_reused_codes_are_wechat_code_invalid(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
+async def test_unknown_and_reused_codes_are_wechat_code_invalid(
+    client: AsyncTestClient, sim: httpx.AsyncClient
+) -> None:
     assert_problem(await _login(client, "no-such-code"), 400, "wechat_code_invalid")
     code = (await login_code(sim))["code"]
     assert (await _login(client, code)).status_code == 200
