@@ -33,7 +33,7 @@ def to_event(entry: streams.Entry) -> Event:
     message = streams.decode_event(entry)
     payload = message["payload"] if isinstance(message["payload"], dict) else {}
     topic = entry[0].removeprefix("zb:events:")
-    return Event(stream=entry[0], entry_id=entry[1], name=str(payload.get("event") or topic),
+    return Event(stream=entry[0], entry_id=entry[1], outbox_id=message["outbox_id"], name=str(payload.get("event") or topic),
                  dedup_key=message["dedup_key"], lane=message["partition_key"] or streams.NO_LANE, payload=payload)
 
 
@@ -45,6 +45,9 @@ def inbox_view(row: NotificationRow) -> Notification:
 async def expand(state: Any, events: list[Event], *, now: datetime | None = None) -> int:
     """Write the notifications of ``events`` in one transaction; return how many were new."""
     now = now or now_of(state)
+    # A read returns each stream's entries in turn; the outbox id puts events of several topics
+    # back in the order they were written, which is the order the inbox shows them.
+    events = sorted(events, key=lambda e: e.outbox_id)
     known = [(e, k) for e in events if (k := catalogue.kind_of(e.name, e.payload)) is not None]
     if not known:
         return 0

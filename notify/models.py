@@ -164,6 +164,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
     stream: str
     entry_id: str
+    outbox_id: int
     name: str
     dedup_key: str
     lane: str

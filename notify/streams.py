@@ -158,6 +158,7 @@ def decode_event(entry: Entry) -> dict[str, Any]:
     """The outbox message fields of an event stream entry (see ``api.outbox.stream_publisher``)."""
     _, _, f = entry
     return {
+        "outbox_id": int(f.get(b"outbox_id", 0)),
         "dedup_key": _text(f[b"dedup_key"]),
         "partition_key": _text(f.get(b"partition_key", b"")),
         "payload": msgspec.json.decode(f[b"payload"]),

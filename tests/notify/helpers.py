@@ -72,6 +72,7 @@ class Receiver:
 @contextmanager
 def running_receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.daemon_threads, server.block_on_close = True, False  # idle keep-alive connections must not hold the stop
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/zhangban")
 
     class Handler(BaseHTTPRequestHandler):
