@@ -1,0 +1,158 @@
+"""One of everything, made through the HTTP API: the people who call and the things they call about.
+
+The authorization matrix, the fuzzer and the data-at-rest scan all start from this world. Its
+home department is 株洲市公安局 (``gongan``): it holds the seal, issued the certificates, handles
+the application's task and receives the feedback; 医保局 (``yibao``) is the other department.
+Alice is the citizen who owns everything personal, her daughter is her dependent, Bob is a
+stranger to both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from api.config import Settings
+from tests.auth.helpers import auth, operator
+from tests.people import citizen, department_id, id_number, next_phone, staff
+from tests.wallet.helpers import dept_system
+
+ALICE_ID = id_number("19880214", 41, male=False)
+BOB_ID = id_number("19790630", 42)
+CHILD_ID = id_number("20250901", 43, male=False)
+ALICE_NAME, BOB_NAME, CHILD_NAME = "欧阳春燕", "司马东来", "欧阳小满"
+ALL_ROLES = ["clerk", "approver", "issuer", "dept_admin"]
+ALL_SCOPES = ["seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
+              "consents:use", "webhooks:manage"]
+ADDRESS = "株洲市天元区珠江北路1088号"  # a sensitive certificate field
+BANK_ACCOUNT = "6222021908001234567"
+PNG = b"\x89PNG\r\n\x1a\n" + b"world-blob" * 8
+PNG_SHA = hashlib.sha256(PNG).hexdigest()
+# Webhook deliveries stay on this machine: a loopback port nothing listens on.
+HOOK_URL = "http://127.0.0.1:9/zb-hook"
+
+
+@dataclass
+class World:
+    tokens: dict[str, str | None]  # caller name -> access token (None: anonymous)
+    refresh: dict[str, str]  # caller name -> refresh token, for the account callers
+    alice: dict[str, str]  # resource ids of alice's (and the home department's) side
+    child: dict[str, str]  # the same names, for alice's dependent
+    phones: dict[str, str] = field(default_factory=dict)
+    certificate_token: str = ""
+
+
+def hook_free_settings(settings: Settings) -> Settings:
+    """The test settings with WeChat pointed at a closed loopback port, so nothing leaves the host."""
+    import msgspec
+
+    return msgspec.structs.replace(settings, wechat_api_base="http://127.0.0.1:9")
+
+
+def household(id_no: str, name: str, ref: str) -> dict[str, Any]:
+    return {"type_code": "household_register", "holder": {"id_number": id_no, "name": name},
+            "fields": {"household_head": name, "relation": "户主", "address": ADDRESS, "registered_on": "2020-01-02"},
+            "external_ref": ref}
+
+
+async def _ok(r: Any, *status: int) -> dict[str, Any]:
+    assert r.status_code in (status or (200, 201)), (r.request.url, r.status_code, r.text)
+    return r.json() if r.content else {}
+
+
+async def drain(settings: Settings) -> None:
+    """Run the notification jobs over everything queued, as ``zhangban worker`` would (own resources:
+    the app under the test client runs on another loop)."""
+    from litestar.datastructures import State
+
+    from api.app import close_resources, open_resources
+    from tests.notify.helpers import Pipeline
+
+    state = State()
+    await open_resources(state, settings)
+    pipeline = Pipeline(state)
+    try:
+        await pipeline.drain()
+    finally:
+        await pipeline.close()
+        await close_resources(state, None)
+
+
+async def build_world(client: AsyncTestClient, conn: asyncpg.Connection, settings: Settings) -> World:
+    """Every kind of caller and one of every kind of thing, through the API (a few seconds)."""
+    op = await operator(conn, settings)
+    clerk = await staff(client, op, conn, "shenpi", ["clerk"])
+    home = await staff(client, op, conn, "gongan", ALL_ROLES)
+    other = await staff(client, op, conn, "yibao", ALL_ROLES)
+    system = await dept_system(client, op, conn, "gongan", ALL_SCOPES)
+    bare = await dept_system(client, op, conn, "gongan", ["webhooks:manage"])
+    alice_pair = await citizen(client, clerk, name=ALICE_NAME, id_number=ALICE_ID)
+    bob_pair = await citizen(client, clerk, name=BOB_NAME, id_number=BOB_ID)
+    alice, bob = alice_pair["access_token"], bob_pair["access_token"]
+    gongan = await department_id(conn, "gongan")
+
+    seal = await _ok(await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(home)), 201)
+    made = await _ok(await client.post("/v1/dept/guardianships", headers=auth(home), json={
+        "guardian": {"id_number": ALICE_ID}, "dependent": {"id_number": CHILD_ID, "name": CHILD_NAME},
+        "basis": "出生登记"}))
+    child_person = made["dependent_person_id"]
+    cert = await _ok(await client.post("/v1/dept/certificates", json=household(ALICE_ID, ALICE_NAME, "world-alice"),
+                                       headers=auth(home)), 201)
+    child_cert = await _ok(await client.post("/v1/dept/certificates", json=household(CHILD_ID, CHILD_NAME, "world-child"),
+                                             headers=auth(system)), 201)
+    await _ok(await client.post("/v1/dept/records", headers=auth(system), json={
+        "holder": {"id_number": ALICE_ID}, "kind": "social_insurance_payment", "title": "2026年10月 养老保险缴费",
+        "data": {"month": "2026-10", "amount": 1280, "bank_account_no": BANK_ACCOUNT}, "sensitive": ["amount", "bank_account_no"],
+        "occurred_at": "2026-10-15T02:00:00Z", "external_ref": "world-record"}), 201)
+    items = (await _ok(await client.get("/v1/wallet/items", params={"kind": "certificate"}, headers=auth(alice))))["items"]
+    item = next(i["id"] for i in items if i["links"].get("certificate_id") == cert["id"])
+    child_items = (await _ok(await client.get("/v1/wallet/items", params={"person_id": child_person},
+                                              headers=auth(alice))))["items"]
+    await _ok(await client.put(f"/v1/blobs/{PNG_SHA}", content=PNG, headers=auth(alice) | {"Content-Type": "image/png"}),
+              200, 201)
+    consent = await _ok(await client.post("/v1/wallet/consents", headers=auth(alice), json={
+        "grantee_department_id": gongan, "item_ids": [item], "purpose": "户籍业务核验",
+        "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(), "max_uses": 1000}), 201)
+    application = await _ok(await client.post("/v1/applications", headers=auth(alice), json={
+        "id": str(uuid.uuid4()), "matter_code": "430200-GA-002", "form": {"household_address": ADDRESS},
+        "materials": [{"code": "discharge_certificate", "blob_sha256": PNG_SHA},
+                      {"code": "household_register", "wallet_item_id": item}]}), 201)
+    task = application["tasks"][0]["id"]
+    await _ok(await client.post(f"/v1/dept/tasks/{task}/claim", headers=auth(home)))
+    await _ok(await client.post(f"/v1/dept/tasks/{task}/approve", json={}, headers=auth(home)))
+    await _ok(await client.post(f"/v1/applications/{application['id']}/evaluation", json={"level": 1, "comment": "太慢"},
+                                headers=auth(alice)), 201)
+    rect = (await _ok(await client.get("/v1/dept/rectifications", headers=auth(home))))["items"][0]["id"]
+    feedback = await _ok(await client.post("/v1/feedback", headers=auth(alice), json={
+        "kind": "complaint", "text": "窗口排队太久", "matter_code": "430200-GA-002"}), 201)
+    draft = str(uuid.uuid4())
+    await _ok(await client.post("/v1/sync/push", headers=auth(alice), json={"client_id": str(uuid.uuid4()), "mutations": [
+        {"id": str(uuid.uuid4()), "seq": 1, "name": "draft.save",
+         "args": {"draft_id": draft, "matter_code": "430200-GA-002", "form": {"household_address": ADDRESS}}}]}))
+    session = await _ok(await client.post("/v1/auth/realname/sessions", headers=auth(bob),
+                                          json={"name": BOB_NAME, "id_number": BOB_ID, "method": "counter"}), 201)
+    await drain(settings)
+    notes = (await _ok(await client.get("/v1/notifications", headers=auth(alice))))["items"]
+    hook = await _ok(await client.post("/v1/dept/webhooks", json={"url": HOOK_URL, "events": ["certificate.issued"]},
+                                       headers=auth(system)), 201)
+
+    alice_ids = {
+        "application_id": application["id"], "task_id": task, "rect_id": rect, "feedback_id": feedback["id"],
+        "item_id": item, "consent_id": consent["id"], "notification_id": notes[0]["id"], "webhook_id": hook["id"],
+        "seal_id": seal["seal_id"], "kid": seal["kid"], "certificate_id": cert["id"],
+        "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
+        "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "",
+    }
+    child_ids = alice_ids | {"item_id": child_items[0]["id"], "certificate_id": child_cert["id"], "person_id": child_person}
+    return World(
+        tokens={"anonymous": None, "citizen": alice, "other_citizen": bob, "guardian": alice, "staff": home,
+                "other_staff": other, "client": system, "scopeless_client": bare, "operator": op},
+        refresh={"citizen": alice_pair["refresh_token"], "other_citizen": bob_pair["refresh_token"]},
+        alice=alice_ids, child=child_ids, phones={"spare": next_phone()}, certificate_token=cert["token"],
+    )
