@@ -33,7 +33,6 @@ import msgspec
 
 from api import audit, persons
 from api.problems import Problem, ProblemDocument
-from api.wallet import store as wallet_store
 from esign import batch_sign, batch_store, issuing, lists, seal_store, service
 from esign import certificate_store as store
 from esign.certificate_store import CertificateRow, CertificateView

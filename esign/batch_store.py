@@ -22,7 +22,7 @@ from api import audit
 from api.wallet import store as wallet_store
 from esign.certificate_store import CertificateView
 from esign.issuing import rfc3339
-from esign.service import issued_event
+from esign.delivery import issued_event
 
 def uuid7_many(count: int) -> list[UUID]:
     """``count`` UUIDv7s (``api.ids.uuid7``'s layout) from one read of the random source, not one each."""

@@ -17,7 +17,7 @@ from api.deps import Db, Now
 from api.problems import BadRequest, FieldError, ValidationFailed
 from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-from esign import batch, service
+from esign import batch, service, views
 from esign import certificate_store as store
 from esign.errors import (
     CertificateFieldsInvalid,
@@ -107,7 +107,7 @@ class DepartmentCertificateController(Controller):
             v = await store.get_certificate(conn, certificate_id)
         if v is None or v.row.department_id != department_id or v.row.status == "pending":
             raise CertificateNotFound()
-        return service.render(esign, v, now=now)
+        return views.render(esign, v, now=now)
 
     @post(
         "/{certificate_id:uuid}/signature",

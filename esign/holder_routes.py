@@ -16,7 +16,7 @@ from litestar.params import FromPath, QueryParameter
 from api.deps import Db, Now
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
-from esign import certificate_store, qr, service
+from esign import certificate_store, qr, views
 from esign.certificate_store import CertificateView
 from esign.errors import CertificateNotFound
 from esign.http import AUTHZ, Esign
@@ -49,7 +49,7 @@ async def _visible(db: Db, principal: Principal, certificate_id: UUID) -> Certif
 )
 async def get_certificate(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
                           esign: Esign) -> Certificate:
-    return service.render(esign, await _visible(db, principal, certificate_id), now=now)
+    return views.render(esign, await _visible(db, principal, certificate_id), now=now)
 
 
 @get(

@@ -13,11 +13,9 @@ with the exact bytes to sign) and completed by ``complete_signature`` within ``S
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -30,8 +28,10 @@ from api.problems import FieldError
 from api.wallet import store as wallet_store
 from esign import certificate_store as store
 from esign import issuing, keys, licence, lists, seal_store, tokens, x509
-from esign.batch_sign import FIELDS_CONTEXT, ID_CONTEXT, NAME_CONTEXT, seal_fields
+from esign.batch_sign import ID_CONTEXT, NAME_CONTEXT, seal_fields
 from esign.certificate_store import CertificateRow, CertificateView
+from esign.delivery import audit_data, deliver
+from esign.views import SIGNING_WINDOW, certificate_view, pending_view, render
 from esign.errors import (
     CertificateNotFound,
     CertificateNotPending,
@@ -48,13 +48,13 @@ from esign.errors import (
     SignatureInvalid,
     SigningWindowClosed,
 )
-from esign.issuing import CertType, Department, Draft, Holder
-from esign.models import Certificate, HolderOut, IssueIn, IssuerOut, PendingSignature, StatusRef
+from esign.issuing import CertType, Draft, Holder
+from esign.models import Certificate, IssueIn, PendingSignature
 from esign.seal_store import SealRow
 from esign.state import EsignState
 
-SIGNING_WINDOW = timedelta(minutes=15)
 INDEX_PURPOSE = persons.INDEX_PURPOSE
+__all__ = ["Issued", "certificate_view", "change_status", "complete_signature", "issue_certificate", "render"]
 
 
 @dataclass(frozen=True)
@@ -70,105 +70,6 @@ class Issued:
 def _ref_lock(department_id: UUID, external_ref: str) -> int:
     digest = hashlib.sha256(f"esign.ref\x00{department_id}\x00{external_ref}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-# --- views -------------------------------------------------------------------------------------------
-
-
-def status_of(row: CertificateRow, now: datetime) -> str:
-    if row.status == "valid" and row.valid_until is not None and row.valid_until <= now:
-        return "expired"
-    return row.status
-
-
-def render(esign: EsignState, v: CertificateView, *, now: datetime) -> Certificate:
-    """The API's ``Certificate`` (all fields, sensitive ones decrypted: only for the holder and issuer)."""
-    r = v.row
-    fields = dict(r.fields)
-    if r.sealed_fields:
-        fields.update(json.loads(esign.keyring.decrypt(r.sealed_fields, context=FIELDS_CONTEXT)))
-    assert r.token is not None
-    return Certificate(
-        id=r.id, licence_id=r.licence_id, type_code=r.type_code, type_name=v.type_name,
-        holder=HolderOut(kind=r.holder_kind, name_masked=r.holder_name_masked, id_masked=r.holder_id_masked),  # type: ignore[arg-type]
-        fields=fields,
-        issuer=IssuerOut(department_id=r.department_id, name=v.department_name, credit_code=v.department_credit_code),
-        seal_kid=v.seal_kid.hex(), issued_at=r.issued_at, valid_from=r.valid_from, valid_until=r.valid_until,
-        status=status_of(r, now),  # type: ignore[arg-type]
-        status_ref=StatusRef(list_id=r.status_list_id, index=r.status_index), token=r.token,
-    )
-
-
-def pending_view(v: CertificateView) -> PendingSignature:
-    r = v.row
-    assert r.to_be_signed is not None
-    return PendingSignature(
-        certificate_id=r.id, status="awaiting_signature", licence_id=r.licence_id, seal_id=r.seal_id,
-        kid=v.seal_kid.hex(), alg=v.seal_algorithm,  # type: ignore[arg-type]
-        to_be_signed=base64.b64encode(r.to_be_signed).decode("ascii"), sign_by=r.created_at + SIGNING_WINDOW,
-    )
-
-
-async def certificate_view(conn: asyncpg.Connection, esign: EsignState, certificate_id: UUID, *, now: datetime) -> Certificate:
-    """The certificate as the API shows it; ``certificate_not_found`` (also while it awaits a signature)."""
-    v = await store.get_certificate(conn, certificate_id)
-    if v is None or v.row.status == "pending":
-        raise CertificateNotFound()
-    return render(esign, v, now=now)
-
-
-# --- what every issued certificate brings with it -----------------------------------------------------
-
-
-def wallet_summary(cert: Certificate) -> dict[str, object]:
-    return {
-        "type_code": cert.type_code, "type_name": cert.type_name, "licence_id": cert.licence_id,
-        "issuer_name": cert.issuer.name, "status": cert.status,
-        "valid_until": issuing.rfc3339(cert.valid_until) if cert.valid_until else None,
-    }
-
-
-def wallet_data(cert: Certificate, public_fields: dict[str, object]) -> dict[str, object]:
-    # The token travels to the holder's devices so the certificate can be shown offline; only the
-    # fields the token itself discloses go with it (sensitive ones stay sealed on the server).
-    return {
-        "certificate_id": str(cert.id), "token": cert.token, "fields": public_fields, "status": cert.status,
-        "valid_from": issuing.rfc3339(cert.valid_from), "status_ref": [cert.status_ref.list_id, cert.status_ref.index],
-    }
-
-
-async def deliver(
-    conn: asyncpg.Connection, cert: Certificate, row: CertificateRow, *, actor: str, now: datetime
-) -> None:
-    """Wallet item and change log (person holders), outbox event and audit entry of a new certificate."""
-    if row.person_id is not None:
-        item = wallet_store.WalletItem(
-            id=uuid7(), person_id=row.person_id, kind="certificate", title=cert.type_name, at=cert.issued_at,
-            summary=wallet_summary(cert), certificate_id=cert.id, application_id=row.application_id,
-            bundle_code=None, data=wallet_data(cert, row.fields), created_at=now, updated_at=now,
-        )
-        await wallet_store.insert_wallet_item(conn, item)
-        await changelog.record_change(conn, row.person_id, "wallet_item", item.id, "put", wallet_store.item_data(item))
-    await outbox.enqueue(
-        conn, "certificate.issued", issued_event(row, cert.type_name), dedup_key=f"certificate.issued:{row.id}",
-        partition_key=str(row.department_id),
-    )
-    await audit.append(conn, actor=actor, action="esign.certificate_issued", subject=str(row.id),
-                       data=audit_data(row, cert.seal_kid), at=now)
-
-
-def issued_event(row: CertificateRow, type_name: str) -> dict[str, object]:
-    return {
-        "certificate_id": str(row.id), "department_id": str(row.department_id), "type_code": row.type_code,
-        "type_name": type_name, "licence_id": row.licence_id,
-        "person_id": str(row.person_id) if row.person_id else None,
-        "application_id": str(row.application_id) if row.application_id else None,
-    }
-
-
-def audit_data(row: CertificateRow, seal_kid: str) -> dict[str, object]:
-    return {"licence_id": row.licence_id, "type_code": row.type_code, "department": str(row.department_id),
-            "seal_kid": seal_kid, "holder": row.holder_name_masked, "external_ref": row.external_ref}
 
 
 # --- issuing ------------------------------------------------------------------------------------------

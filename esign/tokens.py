@@ -131,7 +131,7 @@ def _problem(c: Claims) -> str | None:  # noqa: C901 - one flat list of rules re
         return "licence id names another type or issuer"
     if not isinstance(c.holder_name, str) or not isinstance(c.holder_id, str):
         return "masked holder name and id must be text"
-    if not isinstance(c.fields, Mapping) or not _json_like(dict(c.fields)):
+    if not (type(c.fields) is dict or isinstance(c.fields, Mapping)) or not _json_like(dict(c.fields)):
         return "fields must be a map of text keys to JSON values"
     s = c.status
     if not isinstance(s, tuple) or len(s) != 2 or not all(type(v) is int and v >= 0 for v in s) or s[1] >= SLOTS:

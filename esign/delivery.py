@@ -1,0 +1,67 @@
+"""What every issued certificate brings with it: the holder's wallet item and its change-log entry,
+the ``certificate.issued`` outbox event and the audit entry (one certificate; ``esign.batch_store``
+writes the same for a chunk)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from api import audit, changelog, outbox
+from api.ids import uuid7
+from api.wallet import store as wallet_store
+from esign import issuing
+from esign.certificate_store import CertificateRow
+from esign.models import Certificate
+
+
+def wallet_summary(cert: Certificate) -> dict[str, object]:
+    return {
+        "type_code": cert.type_code, "type_name": cert.type_name, "licence_id": cert.licence_id,
+        "issuer_name": cert.issuer.name, "status": cert.status,
+        "valid_until": issuing.rfc3339(cert.valid_until) if cert.valid_until else None,
+    }
+
+
+def wallet_data(cert: Certificate, public_fields: dict[str, object]) -> dict[str, object]:
+    # The token travels to the holder's devices so the certificate can be shown offline; only the
+    # fields the token itself discloses go with it (sensitive ones stay sealed on the server).
+    return {
+        "certificate_id": str(cert.id), "token": cert.token, "fields": public_fields, "status": cert.status,
+        "valid_from": issuing.rfc3339(cert.valid_from), "status_ref": [cert.status_ref.list_id, cert.status_ref.index],
+    }
+
+
+async def deliver(
+    conn: asyncpg.Connection, cert: Certificate, row: CertificateRow, *, actor: str, now: datetime
+) -> None:
+    """Wallet item and change log (person holders), outbox event and audit entry of a new certificate."""
+    if row.person_id is not None:
+        item = wallet_store.WalletItem(
+            id=uuid7(), person_id=row.person_id, kind="certificate", title=cert.type_name, at=cert.issued_at,
+            summary=wallet_summary(cert), certificate_id=cert.id, application_id=row.application_id,
+            bundle_code=None, data=wallet_data(cert, row.fields), created_at=now, updated_at=now,
+        )
+        await wallet_store.insert_wallet_item(conn, item)
+        await changelog.record_change(conn, row.person_id, "wallet_item", item.id, "put", wallet_store.item_data(item))
+    await outbox.enqueue(
+        conn, "certificate.issued", issued_event(row, cert.type_name), dedup_key=f"certificate.issued:{row.id}",
+        partition_key=str(row.department_id),
+    )
+    await audit.append(conn, actor=actor, action="esign.certificate_issued", subject=str(row.id),
+                       data=audit_data(row, cert.seal_kid), at=now)
+
+
+def issued_event(row: CertificateRow, type_name: str) -> dict[str, object]:
+    return {
+        "certificate_id": str(row.id), "department_id": str(row.department_id), "type_code": row.type_code,
+        "type_name": type_name, "licence_id": row.licence_id,
+        "person_id": str(row.person_id) if row.person_id else None,
+        "application_id": str(row.application_id) if row.application_id else None,
+    }
+
+
+def audit_data(row: CertificateRow, seal_kid: str) -> dict[str, object]:
+    return {"licence_id": row.licence_id, "type_code": row.type_code, "department": str(row.department_id),
+            "seal_kid": seal_kid, "holder": row.holder_name_masked, "external_ref": row.external_ref}

@@ -1,0 +1,65 @@
+"""How a stored certificate is shown: the API's ``Certificate``, or the bytes a department must sign.
+
+Sensitive fields are decrypted here, so these views are only for the holder and the issuing
+department; verifiers see what the token discloses (``esign.verification``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from esign import certificate_store as store
+from esign.batch_sign import FIELDS_CONTEXT
+from esign.certificate_store import CertificateRow, CertificateView
+from esign.errors import CertificateNotFound
+from esign.models import Certificate, HolderOut, IssuerOut, PendingSignature, StatusRef
+from esign.state import EsignState
+
+SIGNING_WINDOW = timedelta(minutes=15)  # how long a department has to sign a prepared certificate
+
+
+def status_of(row: CertificateRow, now: datetime) -> str:
+    if row.status == "valid" and row.valid_until is not None and row.valid_until <= now:
+        return "expired"
+    return row.status
+
+
+def render(esign: EsignState, v: CertificateView, *, now: datetime) -> Certificate:
+    """The API's ``Certificate`` (all fields, sensitive ones decrypted: only for the holder and issuer)."""
+    r = v.row
+    fields = dict(r.fields)
+    if r.sealed_fields:
+        fields.update(json.loads(esign.keyring.decrypt(r.sealed_fields, context=FIELDS_CONTEXT)))
+    assert r.token is not None
+    return Certificate(
+        id=r.id, licence_id=r.licence_id, type_code=r.type_code, type_name=v.type_name,
+        holder=HolderOut(kind=r.holder_kind, name_masked=r.holder_name_masked, id_masked=r.holder_id_masked),  # type: ignore[arg-type]
+        fields=fields,
+        issuer=IssuerOut(department_id=r.department_id, name=v.department_name, credit_code=v.department_credit_code),
+        seal_kid=v.seal_kid.hex(), issued_at=r.issued_at, valid_from=r.valid_from, valid_until=r.valid_until,
+        status=status_of(r, now),  # type: ignore[arg-type]
+        status_ref=StatusRef(list_id=r.status_list_id, index=r.status_index), token=r.token,
+    )
+
+
+def pending_view(v: CertificateView) -> PendingSignature:
+    r = v.row
+    assert r.to_be_signed is not None
+    return PendingSignature(
+        certificate_id=r.id, status="awaiting_signature", licence_id=r.licence_id, seal_id=r.seal_id,
+        kid=v.seal_kid.hex(), alg=v.seal_algorithm,  # type: ignore[arg-type]
+        to_be_signed=base64.b64encode(r.to_be_signed).decode("ascii"), sign_by=r.created_at + SIGNING_WINDOW,
+    )
+
+
+async def certificate_view(conn: asyncpg.Connection, esign: EsignState, certificate_id: UUID, *, now: datetime) -> Certificate:
+    """The certificate as the API shows it; ``certificate_not_found`` (also while it awaits a signature)."""
+    v = await store.get_certificate(conn, certificate_id)
+    if v is None or v.row.status == "pending":
+        raise CertificateNotFound()
+    return render(esign, v, now=now)
