@@ -182,7 +182,9 @@ async def find_or_create_persons(
 ) -> dict[bytes, UUID]:
     """``find_or_create_person`` for many ``seal_person`` triples in two statements: blind index → person."""
     unique = {index: (number, name) for index, number, name in people}
-    indexes = list(unique)
+    # In index order, so that two transactions creating some of the same persons wait for each other
+    # on the first shared one instead of deadlocking.
+    indexes = sorted(unique)
     await conn.execute(
         INSERT_PERSONS, [uuid7() for _ in indexes], indexes, [unique[i][0] for i in indexes], now,
         [unique[i][1] for i in indexes],

@@ -15,7 +15,8 @@ The work is arranged for throughput while keeping the single-certificate semanti
 5. Each chunk is written in one transaction: holders' persons, the certificates (binary COPY),
    wallet items, change-log entries, ``certificate.issued`` outbox events and one audit entry naming
    every certificate of the chunk. If the chunk cannot commit (another request took one of its
-   refs meanwhile), its items are issued again one by one through ``esign.service``.
+   refs meanwhile, or PostgreSQL broke a deadlock with another batch), its items are issued again
+   one by one through ``esign.service``.
 """
 
 from __future__ import annotations
@@ -267,7 +268,7 @@ async def issue_batch(
                     try:
                         done = await _write_chunk(conn, department, part, signed, actor=actor, now=now,
                                                   issued_at=ctx.issued_at)
-                    except asyncpg.UniqueViolationError:
+                    except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
                         done = await _one_by_one(conn, esign, department_id, part, actor=actor, now=now)
                     results.update((r.index, r) for r in done)
 
