@@ -117,3 +117,17 @@ async def test_seal_changes_reach_verifiers(client: AsyncTestClient, police_admi
     payload = __import__("jwt").decode(text, options={"verify_signature": False})
     entry = next(s for s in payload["seals"] if s["kid"] == seal["kid"])
     assert entry["status"] == "revoked"
+
+
+async def test_a_full_status_list_opens_the_next(
+    client: AsyncTestClient, conn: asyncpg.Connection, police_issuer: str, police_seal: dict
+) -> None:
+    await conn.execute("SELECT setval('esign_status_slot_seq', $1)", 2 * statuslist.SLOTS - 2)
+    last = await issue(client, police_issuer, household())
+    first = await issue(client, police_issuer, household(api.ID_BOB))
+    assert last["status_ref"] == {"list_id": 1, "index": statuslist.SLOTS - 1}
+    assert first["status_ref"] == {"list_id": 2, "index": 0}
+    trust = trustlist.parse_trust_list((await client.get("/v1/trust-list")).text, await _root(conn))
+    assert {1, 2} <= set(trust.status_lists)
+    for cert in (last, first):
+        assert (await api.verify(client, cert["token"]))["valid"] is True
