@@ -13,4 +13,20 @@ The database-free core; import the module you need (``from esign import verify``
 - ``trustlist``  the signed trust list and its freshness
 - ``verify``     ``verify_token``: the verdict behind ``/v1/verify`` and offline verifiers
 - ``qr``         QR codes of tokens (PNG, SVG)
+- ``issuing``    the rules of issuing (fields, holders, validity, canonical record), pure
+- ``seal_image`` the round red picture of a seal, as SVG
+- ``page``       the verification page's HTML
+
+Backed by PostgreSQL, for the application (``esign.wiring`` is what ``api/app.py`` plugs in):
+
+- ``ca``, ``state``                the platform root and presentation seal; per-process state
+- ``seals``, ``seal_store``        departments' seals: made, rotated, revoked
+- ``service``, ``views``,          issuing one certificate (``issue_certificate``, also for other
+  ``delivery``                     domains), department signatures, revoke / suspend / resume
+- ``batch``, ``batch_sign``,       batch issuing: signing processes, bulk writes in chunks
+  ``batch_store``
+- ``lists``                        status-list slots; the signed trust list and status lists, cached
+- ``verification``                 ``/v1/verify`` against the current signed lists
+- ``certificate_store``, ``type_store``  SQL of certificates, serials and certificate types
+- ``*_routes``, ``http``, ``models``     the HTTP API
 """
