@@ -12,12 +12,6 @@ from api.problems import Conflict, Forbidden, NotFound, Problem, ValidationFaile
 # --- HTTP -------------------------------------------------------------------------------------------
 
 
-class IdentityRequired(Forbidden):
-    """需要先完成实人认证"""
-
-    slug = "identity_required"
-
-
 class BlobHashMismatch(ValidationFailed):
     """上传内容的 SHA-256 与地址不符"""
 
@@ -105,7 +99,7 @@ class DraftTooLarge(ValidationFailed):
     slug = "draft_too_large"
 
 
-HTTP_PROBLEMS = (IdentityRequired, BlobHashMismatch, BlobTypeMismatch, BlobTypeUnsupported, BlobTooLarge, BlobEmpty, BlobNotFound)
+HTTP_PROBLEMS = (BlobHashMismatch, BlobTypeMismatch, BlobTypeUnsupported, BlobTooLarge, BlobEmpty, BlobNotFound)
 MUTATION_PROBLEMS = (
     MutationUnknown, MutationNotSupported, ServerOwned, MutationIdReused, SeqReused, DraftNotFound, BaseVersionInvalid,
     DraftTooLarge,

@@ -82,6 +82,10 @@ class ApplicationRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     application_id: UUID
 
 
+class ConsentRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    consent_id: UUID
+
+
 class SubmitRefs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``application.submit`` names the application, and the draft it came from (removed on success)."""
 

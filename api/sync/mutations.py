@@ -27,8 +27,11 @@ from api.matters.feedback.models import EvaluationIn
 from api.matters.workdays import Calendar
 from api.problems import FieldError, ValidationFailed
 from api.sync import drafts
-from api.sync.errors import IdentityRequired, MutationNotSupported, MutationUnknown, ServerOwned
-from api.sync.models import ApplicationRef, DraftDeleteArgs, DraftSaveArgs, MutationIn, SubmitRefs
+from api.sync.errors import MutationNotSupported, MutationUnknown, ServerOwned
+from api.sync.models import ApplicationRef, ConsentRef, DraftDeleteArgs, DraftSaveArgs, MutationIn, SubmitRefs
+from api.wallet import consents
+from api.wallet.errors import IdentityRequired
+from api.wallet.models import ConsentIn
 from auth.guards import Principal
 
 T = TypeVar("T")
@@ -141,8 +144,20 @@ def _without(m: MutationIn, *keys: str) -> MutationIn:
     return MutationIn(id=m.id, seq=m.seq, name=m.name, args={k: v for k, v in m.args.items() if k not in keys})
 
 
+async def consent_grant(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+    # The wallet's own guard: holder or guardian, L3 proven recently (a queued grant may find it stale).
+    consent = await consents.grant(conn, ctx.keyring, ctx.principal, _args(m, ConsentIn), now=ctx.now)
+    return Effect("applied", data=msgspec.to_builtins(consent))
+
+
+async def consent_revoke(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+    ref = _args(m, ConsentRef)
+    consent = await consents.revoke(conn, ctx.keyring, ctx.principal, ref.consent_id, now=ctx.now)
+    return Effect("applied", data=msgspec.to_builtins(consent))
+
+
 async def not_supported(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
-    # consent.* and notification.read wait for the wallet's and notify's service functions.
+    # notification.read waits for notify to offer its read as a function (it lives in the route).
     raise MutationNotSupported(name=m.name)
 
 
@@ -153,8 +168,8 @@ HANDLERS: dict[str, Handler] = {
     "application.withdraw": application_withdraw,
     "application.supplement": application_supplement,
     "evaluation.submit": evaluation_submit,
-    "consent.grant": not_supported,
-    "consent.revoke": not_supported,
+    "consent.grant": consent_grant,
+    "consent.revoke": consent_revoke,
     "notification.read": not_supported,
 }
 

@@ -14,14 +14,20 @@ mutations after it, and the retried batch answers the earlier ones as ``duplicat
 
 from __future__ import annotations
 
+import logging
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from api import changelog
 from api.problems import Problem, ServiceUnavailable
 from api.sync import drafts, mutations, service, store
 from api.sync.errors import MutationIdReused, SeqReused
 from api.sync.models import MutationIn, MutationResult, PushIn, PushOut
+from notify import live
+
+log = logging.getLogger("zhangban.sync")
 
 # How long a mutation waits for a row lock before it gives up as transient (503, retried later).
 LOCK_TIMEOUT_MS = 2000
@@ -96,6 +102,16 @@ async def _one(conn: asyncpg.Connection, ctx: mutations.Context, account_id: UUI
         )
         await store.set_last_seq(conn, account_id, client_id, m.seq, now=ctx.now)
         return result, m.seq
+
+
+async def poke(pool: asyncpg.Pool, redis: Any, person_id: UUID) -> None:
+    """Tell the person's other devices (live stream) that their log moved; best effort, after commit."""
+    try:
+        async with pool.acquire() as conn:
+            version = await changelog.head_version(conn, person_id)
+        await live.poke_sync(redis, person_id, version)
+    except Exception:  # noqa: BLE001 - devices also pull on their own; a lost poke only delays them
+        log.warning("sync poke failed", exc_info=True)
 
 
 def _rejected(m: MutationIn, problem: Problem) -> MutationResult:

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from api.deps import Config, Db, Keys, Now
+from api.deps import Config, Db, Keys, Now, Redis
 from api.pagination import CursorInvalid
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from api.sync import blob_store, mutations, pull, push, service
@@ -36,14 +36,16 @@ business rule said no, the problem's type slug; it counts as processed and never
 follows; the same id with other args is `id_reused`); `conflict` (a `draft.save` or
 `draft.delete` whose `base_version` is older than the server's; `data` is the server copy, null if
 the draft was deleted); `gap` (`seq` skips ahead of `last_seq + 1`; it and everything after it in
-the batch are not applied). 503 `sync_unavailable` with `Retry-After`: nothing was recorded for
+the batch are not applied). When something was applied, the person's other devices get a `sync`
+event on `/v1/notifications/stream`. 503 `sync_unavailable` with `Retry-After`: nothing was recorded for
 the failing mutation or those after it; resend the batch. Names: `draft.save {draft_id,
 bundle_code|matter_code, for_person_id?, form, materials, deferred_materials?}`, `draft.delete
 {draft_id}`, `application.submit {application_id, draft_id?, ...as POST /v1/applications}`,
 `application.withdraw {application_id}`, `application.supplement {application_id, materials}`,
-`evaluation.submit {application_id, level, comment?, tags?}`, `consent.grant`, `consent.revoke`,
-`notification.read` (these three answer `rejected`/`not_supported` for now). Certificates and
-department records are server-owned: mutations of them are `rejected`/`server_owned`."""
+`evaluation.submit {application_id, level, comment?, tags?}`, `consent.grant {...as POST
+/v1/wallet/consents}`, `consent.revoke {consent_id}`, `notification.read` (answers
+`rejected`/`not_supported` for now). Certificates and department records are server-owned:
+mutations of them are `rejected`/`server_owned`."""
 
 
 class SyncController(Controller):
@@ -71,10 +73,13 @@ class SyncController(Controller):
     @post("/push", operation_id="SyncPush", status_code=200, summary="Apply mutations queued offline, exactly once",
           description=PUSH_DESCRIPTION,
           responses=problem_responses(push.SyncUnavailable, BadRequest, ValidationFailed, Unauthorized, Forbidden))
-    async def push_mutations(self, data: JSONBody[PushIn], principal: CurrentPrincipal, db: Db, keyring: Keys, settings: Config,
-                             now: Now) -> PushOut:
+    async def push_mutations(self, data: JSONBody[PushIn], principal: CurrentPrincipal, db: Db, redis: Redis, keyring: Keys,
+                             settings: Config, now: Now) -> PushOut:
         ctx = mutations.Context(principal=principal, keyring=keyring, settings=settings, now=now)
-        return await push.push(db, ctx, data)
+        out = await push.push(db, ctx, data)
+        if principal.person_id is not None and any(r.status == "applied" for r in out.results):
+            await push.poke(db, redis, principal.person_id)
+        return out
 
 
 Sha256Path = Annotated[str, PathParameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the content, lower-case hex.")]

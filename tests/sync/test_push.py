@@ -7,10 +7,13 @@ import uuid
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
+import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
 from api.sync import push as push_module
+from notify import live
 from tests.auth.helpers import assert_problem, auth, sms_login
 from tests.sync.conftest import MOTHER
 from tests.sync.helpers import MATTER, mutation, person_of, push, pushed, save, server_drafts
@@ -217,11 +220,10 @@ async def test_draft_forms_are_sealed_at_rest(phone: SyncClient, tablet: SyncCli
 
 async def test_server_owned_unknown_and_not_yet_supported_names(client: AsyncTestClient, mother: dict[str, Any]) -> None:
     token = mother["access_token"]
-    names = ["wallet_item.delete", "certificate.revoke", "record.update", "nonsense", "consent.grant", "consent.revoke",
-             "notification.read"]
+    names = ["wallet_item.delete", "certificate.revoke", "record.update", "nonsense", "consent.grant", "notification.read"]
     out = await pushed(client, token, str(uuid.uuid4()), [mutation(i + 1, n, {"id": str(uuid.uuid4())}) for i, n in enumerate(names)])
     assert [r["code"] for r in out["results"]] == [
-        "server_owned", "server_owned", "server_owned", "unknown_mutation", "not_supported", "not_supported", "not_supported",
+        "server_owned", "server_owned", "server_owned", "unknown_mutation", "validation_failed", "not_supported",
     ]
     assert out["last_seq"] == len(names)
 
@@ -244,3 +246,21 @@ async def test_bad_envelopes_are_problems(client: AsyncTestClient, mother: dict[
     assert_problem(r, 400, "malformed_request")
     r = await client.post("/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": []})
     assert_problem(r, 401, "unauthorized")
+
+
+async def test_the_other_devices_are_poked_after_an_applied_push(client: AsyncTestClient, mother: dict[str, Any], redis_url: str) -> None:
+    token = mother["access_token"]
+    redis = aioredis.from_url(redis_url)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(live.channel(person_of(token), None))
+    try:
+        await pubsub.get_message(timeout=1)  # the subscription confirmation
+        await pushed(client, token, str(uuid.uuid4()), [save(1, str(uuid.uuid4())), save(2, str(uuid.uuid4()))])
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+        assert message is not None and msgspec.json.decode(message["data"]) == {"t": "s", "v": 2}
+        # Nothing applied (only rejections), nothing to pull: no poke.
+        await pushed(client, token, str(uuid.uuid4()), [mutation(1, "nonsense", {})])
+        assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5) is None
+    finally:
+        await pubsub.aclose()
+        await redis.aclose()

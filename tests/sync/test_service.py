@@ -13,9 +13,11 @@ import pytest
 from api.config import Settings
 from api.crypto import Keyring
 from api.pagination import CursorInvalid
-from api.problems import NotFound, ServiceUnavailable
+from api.problems import NotFound, Problem, ServiceUnavailable
 from api.sync import cursor, service
 from api.sync.errors import (
+    HTTP_PROBLEMS,
+    MUTATION_PROBLEMS,
     BaseVersionInvalid,
     BlobHashMismatch,
     BlobTypeMismatch,
@@ -23,6 +25,7 @@ from api.sync.errors import (
     DraftNotFound,
 )
 from api.sync.models import MutationIn
+from api.sync.push import SyncUnavailable
 from api.sync.service import DraftState, Head, Position
 from tests.conftest import TEST_MASTER_KEY
 
@@ -176,3 +179,12 @@ def test_retention_cutoffs_take_the_clock() -> None:
     now = datetime(2026, 3, 1, tzinfo=UTC)
     assert service.tombstone_cutoff(now) == datetime(2026, 1, 30, tzinfo=UTC)
     assert service.ledger_cutoff(now) < service.tombstone_cutoff(now)
+
+
+def test_every_sync_problem_has_a_title_and_its_own_slug() -> None:
+    problems: list[type[Problem]] = [*HTTP_PROBLEMS, *MUTATION_PROBLEMS, SyncUnavailable]
+    slugs = [p.slug for p in problems]
+    assert len(slugs) == len(set(slugs))
+    base = {cls.slug for cls in Problem.__subclasses__() if cls.__module__ == "api.problems"} | {Problem.slug}
+    for p in problems:
+        assert p.__doc__ and p.slug not in base and p.slug.islower(), p
