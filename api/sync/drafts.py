@@ -58,24 +58,34 @@ def _stored(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-GET_DRAFT = "SELECT * FROM sync_draft WHERE id = $1 FOR UPDATE"
+# The draft, locked, and whether the bundle or matter it names exists: one round trip.
+GET_DRAFT = """
+WITH d AS (SELECT * FROM sync_draft WHERE id = $1 FOR UPDATE)
+SELECT CASE WHEN $2::text IS NOT NULL THEN EXISTS (SELECT 1 FROM catalog_bundle WHERE code = $2)
+            WHEN $3::text IS NOT NULL THEN EXISTS (SELECT 1 FROM catalog_matter WHERE code = $3) END AS target_known,
+       d.*
+FROM (VALUES (1)) AS one LEFT JOIN d ON true
+"""
 
 
-async def _current(conn: asyncpg.Connection, draft_id: UUID, person_id: UUID) -> tuple[asyncpg.Record | None, service.DraftState | None]:
-    row = await conn.fetchrow(GET_DRAFT, draft_id)
-    if row is not None and row["person_id"] != person_id:
+async def _current(
+    conn: asyncpg.Connection, draft_id: UUID, person_id: UUID, args: DraftSaveArgs | None = None
+) -> tuple[asyncpg.Record | None, service.DraftState | None]:
+    row = await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code)
+    if args is not None and not row["target_known"]:
+        if args.bundle_code is not None:
+            raise BundleNotFound(code=args.bundle_code)
+        raise MatterNotFound(code=args.matter_code)
+    if row["id"] is None:
+        return None, None
+    if row["person_id"] != person_id:
         raise DraftNotFound()  # another person's draft: its existence is private
-    return row, (service.DraftState(row["version"], row["deleted_at"] is not None) if row else None)
+    return row, service.DraftState(row["version"], row["deleted_at"] is not None)
 
 
-async def _check_target(conn: asyncpg.Connection, args: DraftSaveArgs) -> None:
+def _check_target(args: DraftSaveArgs) -> None:
     if (args.bundle_code is None) == (args.matter_code is None):
         raise FormInvalid(errors=[FieldError("bundle_code", "give exactly one of bundle_code and matter_code")])
-    if args.bundle_code is not None:
-        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_bundle WHERE code = $1)", args.bundle_code):
-            raise BundleNotFound(code=args.bundle_code)
-    elif not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_matter WHERE code = $1)", args.matter_code):
-        raise MatterNotFound(code=args.matter_code)
 
 
 UPSERT_DRAFT = """
@@ -95,11 +105,11 @@ async def save(
     base_version: int | None, now: datetime,
 ) -> Outcome:
     """Create or update a draft if ``base_version`` is the server's; otherwise a conflict with the server copy."""
-    await _check_target(conn, args)
+    _check_target(args)
     form = _enc.encode(args.form)
     if len(form) > MAX_FORM_BYTES:
         raise DraftTooLarge(max_bytes=MAX_FORM_BYTES)
-    row, state = await _current(conn, args.draft_id, person_id)
+    row, state = await _current(conn, args.draft_id, person_id, args)
     decision = service.decide_draft_save(state, base_version)
     if decision == "conflict":
         assert row is not None

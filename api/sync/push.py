@@ -2,9 +2,10 @@
 
 Per mutation, one transaction: lock the client's row (two pushes of one client take turns), look
 the id up in the ledger (a retry gets the stored answer), check seq against the client's
-``last_seq`` (a gap stops the batch), run the handler in a savepoint (a business "no" rolls back
-its writes but is still recorded as ``rejected``), write the ledger row, advance ``last_seq``,
-commit. The effect, its change-log entries, outbox rows and the ledger row commit together, so a
+``last_seq`` (a gap stops the batch), run the handler, write the ledger row and advance
+``last_seq`` in one statement, commit. A business "no" (a Problem from the handler) rolls the
+transaction back whole and is then recorded as ``rejected`` in a second one; a savepoint would do it
+in one, but costs two round trips on every mutation that succeeds, which is nearly all of them. The effect, its change-log entries, outbox rows and the ledger row commit together, so a
 response lost after the commit costs nothing: the retry is answered from the ledger.
 
 A transient failure (connection lost, lock or statement timeout, serialization failure) rolls
@@ -67,10 +68,24 @@ async def push(pool: asyncpg.Pool, ctx: mutations.Context, data: PushIn) -> Push
 
 async def _one(conn: asyncpg.Connection, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn) -> tuple[MutationResult, int]:
     fp = service.fingerprint(ctx.keyring, m)
+    try:
+        return await _attempt(conn, ctx, account_id, client_id, m, fp, rejection=None)
+    except Problem as problem:
+        if service.is_transient(problem):
+            raise
+        # The handler said no and its transaction rolled back whole. Record the rejection in a new
+        # one, checking the ledger and seq again: another push of this client may have run meanwhile.
+        return await _attempt(conn, ctx, account_id, client_id, m, fp, rejection=problem)
+
+
+async def _attempt(
+    conn: asyncpg.Connection, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn, fp: bytes,
+    *, rejection: Problem | None,
+) -> tuple[MutationResult, int]:
     async with conn.transaction():
-        await conn.execute(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_MS)}ms'")
-        last = await store.lock_client(conn, account_id, client_id, now=ctx.now)
-        stored = await store.get_mutation(conn, account_id, m.id)
+        last, stored = await store.claim(conn, account_id, client_id, m.id, lock_timeout_ms=LOCK_TIMEOUT_MS, now=ctx.now)
+        if stored is None and m.seq <= last:
+            stored = await store.get_mutation(conn, account_id, m.id)  # processed while we waited for the lock?
         if stored is not None and stored["fingerprint"] == fp:
             return _replay(ctx, m, stored), last
         if m.seq > last + 1:
@@ -84,23 +99,26 @@ async def _one(conn: asyncpg.Connection, ctx: mutations.Context, account_id: UUI
         if m.seq <= last:
             return _rejected(m, SeqReused(last_seq=last)), last
 
-        try:
-            async with conn.transaction():  # a savepoint: a rejection undoes the handler's writes only
-                effect = await mutations.handler_for(m.name)(conn, ctx, m)
-        except Problem as problem:
-            if service.is_transient(problem):
-                raise
-            result = _rejected(m, problem)
-            row = {"status": "rejected", "code": problem.slug, "version": None, "result": result.data}
-        else:
+        if rejection is None:
+            # A Problem raised here rolls this transaction back; _one records the rejection after.
+            effect = await mutations.handler_for(m.name)(conn, ctx, m)
             answer = drafts.to_wire(ctx.keyring, effect.data) if effect.draft else effect.data
             result = MutationResult(id=m.id, status=effect.status, version=effect.version, data=answer)
             row = {"status": effect.status, "code": None, "version": effect.version, "result": effect.data}
-        await store.insert_mutation(
-            conn, account_id=account_id, id=m.id, client_id=client_id, seq=m.seq, name=m.name, fingerprint=fp,
-            recorded_at=ctx.now, **row,
-        )
-        await store.set_last_seq(conn, account_id, client_id, m.seq, now=ctx.now)
+        else:
+            result = _rejected(m, rejection)
+            row = {"status": "rejected", "code": rejection.slug, "version": None, "result": result.data}
+        try:
+            await store.record_mutation(
+                conn, account_id=account_id, id=m.id, client_id=client_id, seq=m.seq, name=m.name, fingerprint=fp,
+                recorded_at=ctx.now, **row,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != "sync_mutation_pkey":
+                raise
+            # The same id, sent under another seq by a concurrent push, was recorded first: this
+            # attempt is undone whole, and the retry finds the ledger row.
+            raise SyncUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
         return result, m.seq
 
 

@@ -134,17 +134,32 @@ async def delete_old_ledger(conn: asyncpg.Connection, *, before: datetime, limit
 
 # --- the push ledger ----------------------------------------------------------------------------------
 
-LOCK_CLIENT = """
-INSERT INTO sync_client AS s (account_id, client_id, created_at, updated_at) VALUES ($1, $2, $3, $3)
-ON CONFLICT ON CONSTRAINT sync_client_pkey DO UPDATE SET updated_at = s.updated_at
-RETURNING last_seq
+# One round trip: bound the lock waits of this transaction, lock the client's row, and look the
+# mutation up in the ledger. set_config runs first (the insert reads from it), so the row lock wait
+# is bounded too and a mutation stuck behind another transaction gives up as transient. The ledger
+# read uses the statement's snapshot, taken before a wait for the lock, so a mutation another push
+# of this client recorded meanwhile may be missing from it; the caller reads again when seq says
+# the mutation may have been processed (``get_mutation``).
+CLAIM = """
+WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', $4, true)),
+client AS (
+    INSERT INTO sync_client AS s (account_id, client_id, created_at, updated_at)
+    SELECT $1, $2, $3, $3 FROM timeout
+    ON CONFLICT ON CONSTRAINT sync_client_pkey DO UPDATE SET updated_at = s.updated_at
+    RETURNING last_seq
+)
+SELECT client.last_seq, m.fingerprint, m.status, m.code, m.version, m.result
+FROM client LEFT JOIN sync_mutation m ON m.account_id = $1 AND m.id = $5
 """
 
 
-async def lock_client(conn: asyncpg.Connection, account_id: UUID, client_id: UUID, *, now: datetime) -> int:
-    """The client's last processed seq, its row locked until the transaction ends."""
+async def claim(
+    conn: asyncpg.Connection, account_id: UUID, client_id: UUID, mutation_id: UUID, *, lock_timeout_ms: int, now: datetime
+) -> tuple[int, asyncpg.Record | None]:
+    """The client's last processed seq (its row locked until the transaction ends) and the ledger row, if seen."""
     # The no-op DO UPDATE takes the row lock (DO NOTHING would not, and would return no row).
-    return await conn.fetchval(LOCK_CLIENT, account_id, client_id, now)
+    row = await conn.fetchrow(CLAIM, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id)
+    return row["last_seq"], (row if row["fingerprint"] is not None else None)
 
 
 async def set_last_seq(conn: asyncpg.Connection, account_id: UUID, client_id: UUID, seq: int, *, now: datetime) -> None:
@@ -167,14 +182,18 @@ async def get_mutation(conn: asyncpg.Connection, account_id: UUID, mutation_id: 
     return await conn.fetchrow(GET_MUTATION, account_id, mutation_id)
 
 
-INSERT_MUTATION = """
-INSERT INTO sync_mutation (account_id, id, client_id, seq, name, fingerprint, status, code, version, result, recorded_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RECORD_MUTATION = """
+WITH ledger AS (
+    INSERT INTO sync_mutation (account_id, id, client_id, seq, name, fingerprint, status, code, version, result, recorded_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+)
+UPDATE sync_client SET last_seq = $4, updated_at = $11 WHERE account_id = $1 AND client_id = $3
 """
 
 
-async def insert_mutation(conn: asyncpg.Connection, **row: Any) -> None:
+async def record_mutation(conn: asyncpg.Connection, **row: Any) -> None:
+    """Write the ledger row and move the client's last_seq to it, in one round trip."""
     await conn.execute(
-        INSERT_MUTATION, row["account_id"], row["id"], row["client_id"], row["seq"], row["name"], row["fingerprint"],
+        RECORD_MUTATION, row["account_id"], row["id"], row["client_id"], row["seq"], row["name"], row["fingerprint"],
         row["status"], row["code"], row["version"], row["result"], row["recorded_at"],
     )

@@ -264,3 +264,13 @@ async def test_the_other_devices_are_poked_after_an_applied_push(client: AsyncTe
     finally:
         await pubsub.aclose()
         await redis.aclose()
+
+
+async def test_one_id_under_two_seqs_at_once_is_applied_once(client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection) -> None:
+    """A confused client sends one mutation as seq 1 on one install and seq 1 on another, concurrently."""
+    token = mother["access_token"]
+    m = save(1, str(uuid.uuid4()), {"a": 1})
+    rs = await asyncio.gather(*(push(client, token, cid, [m]) for cid in (str(uuid.uuid4()), str(uuid.uuid4()))))
+    assert sorted(r.status_code for r in rs) in ([200, 200], [200, 503])
+    assert await conn.fetchval("SELECT count(*) FROM sync_mutation") == 1
+    assert await conn.fetchval("SELECT version FROM sync_draft") == 1
