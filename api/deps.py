@@ -22,8 +22,8 @@ Keys: TypeAlias = NamedDependency[Keyring]
 Now: TypeAlias = NamedDependency[datetime]
 
 
-def _now(state: State) -> datetime:
-    # Tests may pin the clock by setting state.clock; everything else reads real UTC time.
+def current_time(state: State) -> datetime:
+    """The request's clock: real UTC time, unless tests pinned ``state.clock``."""
     clock = state.get("clock")
     return clock() if clock else datetime.now(UTC)
 
@@ -40,5 +40,5 @@ DEPENDENCIES = {
     "redis": _from_state("redis"),
     "settings": _from_state("settings"),
     "keyring": _from_state("keyring"),
-    "now": Provide(_now, sync_to_thread=False),
+    "now": Provide(current_time, sync_to_thread=False),
 }

@@ -8,6 +8,7 @@ unexpected are converted here too, so no response ever carries a stack trace, SQ
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from typing import Any, ClassVar
 
 import msgspec
@@ -22,6 +23,7 @@ from litestar.exceptions import (
     TooManyRequestsException,
     ValidationException,
 )
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger("zhangban.errors")
@@ -135,6 +137,22 @@ def problem_response(
     )
 
 
+def problem_responses(*problems: type[Problem]) -> dict[int, ResponseSpec]:
+    """OpenAPI ``responses`` naming every problem ``type`` a route can answer with, by status."""
+    by_status: dict[int, list[type[Problem]]] = defaultdict(list)
+    for p in problems:
+        by_status[p.status].append(p)
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDocument,
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+            description="Problem types: " + "; ".join(f"`{p.slug}` ({p.__doc__})" for p in group),
+        )
+        for status, group in sorted(by_status.items())
+    }
+
+
 def handle_problem(request: Request, exc: Problem) -> Response[bytes]:
     return problem_response(
         exc.status,
@@ -225,4 +243,5 @@ __all__ = [
     "Unauthorized",
     "ValidationFailed",
     "problem_response",
+    "problem_responses",
 ]

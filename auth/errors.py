@@ -7,18 +7,15 @@ show the client and never carry personal data.
 
 from __future__ import annotations
 
-from collections import defaultdict
 
-from litestar.openapi.datastructures import ResponseSpec
 
+from api.problems import problem_responses  # noqa: F401 - re-exported for route modules
 from api.problems import (
-    PROBLEM_JSON,
     BadRequest,
     Conflict,
     Forbidden,
     NotFound,
     Problem,
-    ProblemDocument,
     RateLimited,
     ServiceUnavailable,
     Unauthorized,
@@ -201,22 +198,6 @@ AUTH_PROBLEMS: tuple[type[Problem], ...] = (
     IdNumberInvalid, RealnameSessionNotFound, RealnameSessionClosed, RealnameFailed,
     RealnameMethodUnavailable, RealnamePersonMismatch,
 )
-
-
-def problem_responses(*problems: type[Problem]) -> dict[int, ResponseSpec]:
-    """OpenAPI ``responses`` naming every problem ``type`` a route can answer with, by status."""
-    by_status: dict[int, list[type[Problem]]] = defaultdict(list)
-    for p in problems:
-        by_status[p.status].append(p)
-    return {
-        status: ResponseSpec(
-            data_container=ProblemDocument,
-            media_type=PROBLEM_JSON,
-            generate_examples=False,
-            description="Problem types: " + "; ".join(f"`{p.slug}` ({p.__doc__})" for p in group),
-        )
-        for status, group in sorted(by_status.items())
-    }
 
 
 # Shorthands for the common cases in route declarations.

@@ -29,9 +29,9 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
+from api.deps import current_time
 from api.problems import Forbidden, NotFound, Unauthorized
 from auth.errors import AssuranceRequired
 from auth.keys import SigningKeys
@@ -110,11 +110,6 @@ def _uuid(value: str | None) -> UUID | None:
     return UUID(value) if value else None
 
 
-def _now(state: State) -> datetime:
-    clock = state.get("clock")
-    return clock() if clock else datetime.now(UTC)
-
-
 def _unauthorized(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer realm="zhangban"'})
 
@@ -130,7 +125,7 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header must be 'Bearer <token>'")
     state = request.app.state
-    now = _now(state)
+    now = current_time(state)
     keys: SigningKeys = state.signing_keys
     try:
         key = await keys.verification_key(unverified_kid(token.strip()), now=now)
