@@ -63,3 +63,16 @@ async def may_read(
     conn: asyncpg.Connection, digest: bytes, *, subject: str, person_id: UUID | None, department_id: UUID | None
 ) -> bool:
     return await conn.fetchval(MAY_READ, digest, subject, person_id, department_id, digest.hex())
+
+
+NAMED_BY = """
+SELECT EXISTS (
+    SELECT 1 FROM application
+    WHERE id = ANY($1::uuid[]) AND materials @> jsonb_build_array(jsonb_build_object('blob_sha256', $2::text))
+)
+"""
+
+
+async def named_by_applications(conn: asyncpg.Connection, digest: bytes, application_ids: list[UUID]) -> bool:
+    """Whether one of these applications names the blob among its materials."""
+    return bool(application_ids) and await conn.fetchval(NAMED_BY, application_ids, digest.hex())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -15,6 +16,9 @@ from api.sync import blob_store, mutations, pull, push, service
 from api.sync import cursor as cursors
 from api.sync.errors import BlobEmpty, BlobHashMismatch, BlobNotFound, BlobTooLarge, BlobTypeMismatch, BlobTypeUnsupported
 from api.sync.models import DEFAULT_PULL, MAX_PULL, BlobInfo, PullPage, PushIn, PushOut
+from api.wallet import consents
+from api.wallet.dept_routes import department_of
+from api.wallet.errors import ConsentNotActive, ConsentNotFound
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
 
@@ -125,18 +129,26 @@ class BlobController(Controller):
         return Response(content=info, status_code=201 if created else 200)
 
     @get("/{sha256:str}", operation_id="GetBlob", summary="Download a blob",
-         description="Only for whoever uploaded it (any login of the same person), and for departments with a task on "
-                     "an application whose materials name it; everyone else gets 404 `blob_not_found`.",
-         responses=problem_responses(BlobNotFound, ValidationFailed, Unauthorized))
+         description="For whoever uploaded it (any login of the same person), and for departments with a task on an "
+                     "application whose materials name it. A department holding a consent (授权用证) names it in "
+                     "`consent_id`: when one of the consented wallet items is an application (kind `application`) whose "
+                     "materials name the blob, the read is served, spends one use and is logged for the holder, as a read of the items "
+                     "is; an expired, revoked or used-up consent → 403 `consent_not_active`. Everyone else, and a "
+                     "consent that does not cover the blob, gets 404 `blob_not_found`.",
+         responses=problem_responses(BlobNotFound, ConsentNotFound, ConsentNotActive, ValidationFailed, Unauthorized, Forbidden))
     async def get_blob(
-        self, sha256: Sha256Path, principal: CurrentPrincipal, db: Db,
+        self, request: Request, sha256: Sha256Path, principal: CurrentPrincipal, db: Db, now: Now,
+        consent_id: Annotated[UUID | None, QueryParameter(description="A consent the caller's department holds.")] = None,
         if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
     ) -> Response[bytes]:
         digest = bytes.fromhex(sha256)
         async with db.acquire() as conn:
-            allowed = await blob_store.may_read(conn, digest, subject=principal.subject, person_id=principal.person_id,
-                                                department_id=_reader_department(principal))
-            row = await blob_store.get_content(conn, digest) if allowed else None
+            if consent_id is not None:
+                row = await _read_under_consent(conn, request, principal, digest, consent_id, now)
+            else:
+                allowed = await blob_store.may_read(conn, digest, subject=principal.subject, person_id=principal.person_id,
+                                                    department_id=_reader_department(principal))
+                row = await blob_store.get_content(conn, digest) if allowed else None
         if row is None:
             raise BlobNotFound()
         headers = {
@@ -146,9 +158,28 @@ class BlobController(Controller):
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
         }
-        if service.etag_matches(if_none_match, headers["ETag"]):
+        if consent_id is None and service.etag_matches(if_none_match, headers["ETag"]):
             return Response(content=b"", status_code=304, headers=headers)
         return Response(content=bytes(row["data"]), media_type=row["content_type"], headers=headers)
+
+
+async def _read_under_consent(
+    conn: Any, request: Request, principal: Principal, digest: bytes, consent_id: UUID, now: Any
+) -> Any:
+    """The wallet's own consent read (a use spent, the read logged), limited to blobs its items name."""
+    department = department_of(principal, "consents:use")
+    async with conn.transaction():
+        used = await consents.use(conn, request.app.state.esign, consent_id, department_id=department,
+                                  actor=principal.subject, now=now)
+        if used.refused is None:
+            # Only an application itself shares its files: consenting to a certificate an application
+            # produced does not open the scans handed in for it.
+            apps = [i.links.application_id or i.id for i in used.items if i.kind == "application"]
+            if not await blob_store.named_by_applications(conn, digest, apps):
+                raise BlobNotFound()  # rolls back: nothing was read, so no use is spent and nothing logged
+            return await blob_store.get_content(conn, digest)
+    # Raised after the commit: the refused read stays in the holder's access log.
+    raise ConsentNotActive(f"the consent is {used.refused}", reason=used.refused)
 
 
 ROUTES = [SyncController, BlobController]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -11,8 +12,9 @@ from litestar.testing import AsyncTestClient
 
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
-from tests.sync.helpers import mutation, pushed
+from tests.sync.helpers import MATTER, mutation, pushed
 from tests.sync.test_applications import application
+from tests.sync.test_consents import record
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 PDF = b"%PDF-1.7\n" + b"0" * 2000
@@ -81,3 +83,50 @@ async def test_only_the_uploader_and_the_handling_departments_may_read(
     assert (await put(client, stranger, PDF, "application/pdf")).status_code == 200
     assert (await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(stranger))).status_code == 200
     assert_problem(await client.get(f"/v1/blobs/{'0' * 64}", headers=auth(token)), 404, "blob_not_found")
+
+
+async def test_a_consent_to_an_application_lets_its_grantee_read_the_files_once_per_use(
+    client: AsyncTestClient, mother: dict[str, Any], op: str, conn: asyncpg.Connection
+) -> None:
+    token = mother["access_token"]
+    minzheng = await staff(client, op, conn, "minzheng", ["clerk"])
+    app_id = str(uuid.uuid4())
+    args = application(app_id)
+    args["materials"][0]["blob_sha256"] = sha(PDF)
+    await pushed(client, token, str(uuid.uuid4()), [mutation(1, "application.submit", args)])
+    assert (await put(client, token, PDF, "application/pdf")).status_code == 201
+    # The wallet keeps the application as an item of its own; a pension record is another item.
+    person = await conn.fetchval("SELECT applicant_person_id FROM application WHERE id = $1", uuid.UUID(app_id))
+    app_item = uuid.uuid4()
+    await conn.execute(
+        """INSERT INTO wallet_item (id, person_id, kind, title, at, summary, application_id, data, created_at, updated_at)
+           VALUES ($1, $3, 'application', '生育津贴申领', now(), $4, $2, '{}', now(), now())""",
+        app_item, uuid.UUID(app_id), person,
+        {"status": "submitted", "matter_code": MATTER, "applicant_person_id": str(person), "for_person_id": str(person)},
+    )
+    record_item = uuid.UUID(await record(client, op, conn))
+
+    async def grant(item: uuid.UUID) -> str:
+        out = await pushed(client, token, str(uuid.uuid4()), [mutation(1, "consent.grant", {
+            "grantee_department_id": str(await conn.fetchval("SELECT id FROM department WHERE key = 'minzheng'")),
+            "item_ids": [str(item)], "purpose": "低保审核", "max_uses": 1,
+            "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        })])
+        assert out["results"][0]["status"] == "applied", out
+        return out["results"][0]["data"]["id"]
+
+    def read(consent: str | None, who: str = minzheng) -> Any:
+        return client.get(f"/v1/blobs/{sha(PDF)}", params={"consent_id": consent} if consent else {}, headers=auth(who))
+
+    assert_problem(await read(None), 404, "blob_not_found")  # no task, no consent
+    on_record = await grant(record_item)
+    assert_problem(await read(on_record), 404, "blob_not_found")  # the record names no file …
+    assert await conn.fetchval("SELECT uses FROM wallet_consent WHERE id = $1", uuid.UUID(on_record)) == 0  # … no use spent
+    on_app = await grant(app_item)
+    served = await read(on_app)
+    assert served.status_code == 200 and served.content == PDF
+    refused = await read(on_app)
+    assert assert_problem(refused, 403, "consent_not_active")["reason"] == "used_up"
+    outcomes = await conn.fetch("SELECT outcome FROM wallet_access_log WHERE consent_id = $1 ORDER BY id", uuid.UUID(on_app))
+    assert [r["outcome"] for r in outcomes] == ["served", "refused"]
+    assert_problem(await read(on_app, token), 403, "forbidden")  # a citizen holds no consent
