@@ -8,6 +8,7 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
+import redis.asyncio as aioredis
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
@@ -17,6 +18,22 @@ from tests.auth.helpers import operator
 from tests.notify.helpers import Pipeline, Receiver, running_receiver
 from tests.people import staff
 from tests.wechat_sim_server import running_sim
+
+
+# The notification tests keep streams, consumer groups and pending entries alive across a test, and
+# their worker subprocesses read them: a test run elsewhere flushing the shared database (every test
+# does at its start) would take them away mid-test. They use a database of their own on the server.
+NOTIFY_REDIS_DB = 14
+
+
+@pytest.fixture
+async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
+    base = servers[1]
+    url = f"{base}{'&' if '?' in base else '?'}db={NOTIFY_REDIS_DB}"
+    client = aioredis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class Receiver:
     status: list[int] = field(default_factory=lambda: [204])  # answers in turn; the last one repeats
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0  # seconds each answer takes
 
     def verified(self) -> list[dict[str, Any]]:
         """The bodies whose signature checks out with ``secret`` (all of them, or the test fails)."""
@@ -80,6 +82,8 @@ def running_receiver() -> Iterator[Receiver]:
 
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            if receiver.delay:
+                time.sleep(receiver.delay)
             with receiver.lock:
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status = receiver.status.pop(0) if len(receiver.status) > 1 else receiver.status[0]
