@@ -1,4 +1,5 @@
-"""``/v1/certificates/{id}``: a certificate and its QR code, for its holder or its issuing department.
+"""``/v1/certificates/{id}``: a certificate and its QR code, for its holder (or their guardian) or its
+issuing department.
 
 The QR code holds the certificate token itself (``ZB1:...``, alphanumeric mode), which a verifier
 app reads offline; the page link form is ``{ZB_PUBLIC_BASE_URL}/v/{percent-encoded token}``.
@@ -7,12 +8,14 @@ Anyone else, including other departments, gets 404.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from litestar import Response, get
 from litestar.params import FromPath, QueryParameter
 
+from api import persons
 from api.deps import Db, Now
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
@@ -25,14 +28,17 @@ from esign.models import Certificate
 Scale = Annotated[int, QueryParameter(ge=1, le=20, description="Pixels (or SVG units) per module; default 4.")]
 
 
-async def _visible(db: Db, principal: Principal, certificate_id: UUID) -> CertificateView:
+async def _visible(db: Db, principal: Principal, certificate_id: UUID, *, now: datetime) -> CertificateView:
     async with db.acquire() as conn:
         v = await certificate_store.get_certificate(conn, certificate_id)
-    if v is None or v.row.status == "pending":
-        raise CertificateNotFound()
-    holder = principal.person_id is not None and principal.person_id == v.row.person_id
-    issuer = principal.department_id is not None and principal.department_id == v.row.department_id
-    if not (holder or issuer):
+        if v is None or v.row.status == "pending":
+            raise CertificateNotFound()
+        holder = principal.person_id is not None and principal.person_id == v.row.person_id
+        issuer = principal.department_id is not None and principal.department_id == v.row.department_id
+        # A parent shows a newborn's certificates (the child has no phone); the wallet lists them too.
+        guardian = (not (holder or issuer) and principal.person_id is not None and v.row.person_id is not None
+                    and await persons.is_guardian(conn, principal.person_id, v.row.person_id, now=now))
+    if not (holder or issuer or guardian):
         raise CertificateNotFound()
     return v
 
@@ -43,13 +49,13 @@ async def _visible(db: Db, principal: Principal, certificate_id: UUID) -> Certif
     tags=["certificates"],
     security=BEARER,
     summary="A certificate, for its holder or its issuing department",
-    description="The holder (the person the certificate was issued to) or anyone acting for the issuing "
-    "department; everyone else gets 404 `certificate_not_found`.",
+    description="The holder (the person the certificate was issued to), their guardian, or anyone acting for "
+    "the issuing department; everyone else gets 404 `certificate_not_found`.",
     responses=problem_responses(*AUTHZ, CertificateNotFound),
 )
 async def get_certificate(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
                           esign: Esign) -> Certificate:
-    return views.render(esign, await _visible(db, principal, certificate_id), now=now)
+    return views.render(esign, await _visible(db, principal, certificate_id, now=now), now=now)
 
 
 @get(
@@ -63,8 +69,9 @@ async def get_certificate(certificate_id: FromPath[UUID], principal: CurrentPrin
     media_type="image/png",
     responses=problem_responses(*AUTHZ, CertificateNotFound),
 )
-async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, scale: Scale = 4) -> Response[bytes]:
-    v = await _visible(db, principal, certificate_id)
+async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
+                 scale: Scale = 4) -> Response[bytes]:
+    v = await _visible(db, principal, certificate_id, now=now)
     return Response(qr.qr_png(v.row.token or "", scale=scale), media_type="image/png",
                     headers={"Cache-Control": "private, max-age=300"})
 
@@ -79,8 +86,9 @@ async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db
     media_type="image/svg+xml",
     responses=problem_responses(*AUTHZ, CertificateNotFound),
 )
-async def qr_svg(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, scale: Scale = 4) -> Response[bytes]:
-    v = await _visible(db, principal, certificate_id)
+async def qr_svg(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
+                 scale: Scale = 4) -> Response[bytes]:
+    v = await _visible(db, principal, certificate_id, now=now)
     return Response(qr.qr_svg(v.row.token or "", scale=scale), media_type="image/svg+xml",
                     headers={"Cache-Control": "private, max-age=300"})
 
