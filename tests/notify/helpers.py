@@ -71,10 +71,15 @@ class Receiver:
         return [msgspec.json.decode(b) | {"_id": h["webhook-id"]} for h, b in got]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connections beyond it: a real endpoint accepts more
+    daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not hold the stop
+
+
 @contextmanager
 def running_receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads, server.block_on_close = True, False  # idle keep-alive connections must not hold the stop
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/zhangban")
 
     class Handler(BaseHTTPRequestHandler):
