@@ -1,18 +1,43 @@
+"""The authorization and fuzzing checks talk real HTTP to the app on a loopback port, like a client."""
+
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+
 import asyncpg
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
+from litestar import Litestar
 
 from api.config import Settings
-from tests.authz.world import World, build_world, hook_free_settings
+from tests.authz.world import World, build_world, local_settings
+from tests.browser import live_server
+from tests.wechat_sim_server import running_sim
+
+
+@pytest.fixture(scope="session")
+def wechat_url() -> Iterator[str]:
+    with running_sim() as url:
+        yield url
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return hook_free_settings(settings)
+def settings(settings: Settings, wechat_url: str) -> Settings:
+    return local_settings(settings, wechat_url)
 
 
 @pytest.fixture
-async def world(client: AsyncTestClient, conn: asyncpg.Connection, settings: Settings) -> World:
-    return await build_world(client, conn, settings)
+def live(app: Litestar) -> Iterator[str]:
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+async def http(live: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+async def world(http: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings) -> World:
+    return await build_world(http, conn, settings)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from litestar.testing import AsyncTestClient
+import httpx
 
 from api.config import Settings
 from tests.auth.helpers import auth, operator
@@ -30,6 +30,7 @@ ALICE_NAME, BOB_NAME, CHILD_NAME = "欧阳春燕", "司马东来", "欧阳小满
 ALL_ROLES = ["clerk", "approver", "issuer", "dept_admin"]
 ALL_SCOPES = ["seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
               "consents:use", "webhooks:manage"]
+HEAD = "欧阳建国"  # the household head, a field the certificate token discloses
 ADDRESS = "株洲市天元区珠江北路1088号"  # a sensitive certificate field
 BANK_ACCOUNT = "6222021908001234567"
 PNG = b"\x89PNG\r\n\x1a\n" + b"world-blob" * 8
@@ -48,16 +49,16 @@ class World:
     certificate_token: str = ""
 
 
-def hook_free_settings(settings: Settings) -> Settings:
-    """The test settings with WeChat pointed at a closed loopback port, so nothing leaves the host."""
+def local_settings(settings: Settings, wechat_url: str) -> Settings:
+    """The test settings with WeChat pointed at the loopback simulator, so nothing leaves the host."""
     import msgspec
 
-    return msgspec.structs.replace(settings, wechat_api_base="http://127.0.0.1:9")
+    return msgspec.structs.replace(settings, wechat_api_base=wechat_url)
 
 
 def household(id_no: str, name: str, ref: str) -> dict[str, Any]:
     return {"type_code": "household_register", "holder": {"id_number": id_no, "name": name},
-            "fields": {"household_head": name, "relation": "户主", "address": ADDRESS, "registered_on": "2020-01-02"},
+            "fields": {"household_head": HEAD, "relation": "户主", "address": ADDRESS, "registered_on": "2020-01-02"},
             "external_ref": ref}
 
 
@@ -84,7 +85,7 @@ async def drain(settings: Settings) -> None:
         await close_resources(state, None)
 
 
-async def build_world(client: AsyncTestClient, conn: asyncpg.Connection, settings: Settings) -> World:
+async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings) -> World:
     """Every kind of caller and one of every kind of thing, through the API (a few seconds)."""
     op = await operator(conn, settings)
     clerk = await staff(client, op, conn, "shenpi", ["clerk"])
@@ -131,6 +132,8 @@ async def build_world(client: AsyncTestClient, conn: asyncpg.Connection, setting
     rect = (await _ok(await client.get("/v1/dept/rectifications", headers=auth(home))))["items"][0]["id"]
     feedback = await _ok(await client.post("/v1/feedback", headers=auth(alice), json={
         "kind": "complaint", "text": "窗口排队太久", "matter_code": "430200-GA-002"}), 201)
+    unrouted = await _ok(await client.post("/v1/feedback", headers=auth(alice), json={
+        "kind": "suggestion", "text": "希望增加夜间办理"}), 201)
     draft = str(uuid.uuid4())
     await _ok(await client.post("/v1/sync/push", headers=auth(alice), json={"client_id": str(uuid.uuid4()), "mutations": [
         {"id": str(uuid.uuid4()), "seq": 1, "name": "draft.save",
@@ -144,6 +147,7 @@ async def build_world(client: AsyncTestClient, conn: asyncpg.Connection, setting
 
     alice_ids = {
         "application_id": application["id"], "task_id": task, "rect_id": rect, "feedback_id": feedback["id"],
+        "unrouted_feedback_id": unrouted["id"],
         "item_id": item, "consent_id": consent["id"], "notification_id": notes[0]["id"], "webhook_id": hook["id"],
         "seal_id": seal["seal_id"], "kid": seal["kid"], "certificate_id": cert["id"],
         "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],

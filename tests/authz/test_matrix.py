@@ -1,0 +1,290 @@
+"""Who may call what: every route of the OpenAPI document, called by every kind of caller.
+
+The routes are read from the app's own OpenAPI document, so a route added anywhere is called here
+too, and a route missing from ``EXPECTED`` fails the test until someone says who may call it.
+Each caller uses the ids of the world's home side (Alice's things, 公安局's things); the guardian
+uses her daughter's. A caller is *denied* when the answer is 401, 403 or 404 (404 for things the
+caller may not know exist), *allowed* otherwise. Whatever a stranger (Bob, staff of 医保局) gets
+back must not contain any of Alice's or 公安局's ids or personal data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar import Litestar
+import httpx
+
+from api.problems import PROBLEM_JSON
+from tests.authz.world import ALICE_ID, ALICE_NAME, PNG, PNG_SHA, World, household
+from tests.people import id_number
+
+CALLERS = ("anonymous", "other_citizen", "other_staff", "scopeless_client", "guardian", "citizen", "staff", "client",
+           "operator")
+EVERYONE = frozenset(CALLERS)
+ACCOUNTS = frozenset({"citizen", "other_citizen", "guardian", "staff", "other_staff", "operator"})
+PEOPLE = frozenset({"citizen", "other_citizen", "guardian"})
+HOME_DEPT = frozenset({"staff", "client"})
+OP = frozenset({"operator"})
+HOLDER_OR_ISSUER = frozenset({"citizen", "guardian", "staff", "client", "scopeless_client"})
+# Routes that change or end what later routes use run last, in this order.
+LAST = ("RevokeConsent", "WithdrawApplication", "SuspendCertificate", "ResumeCertificate", "RevokeCertificate",
+        "RotateSeal", "RevokeSeal", "DisableWebhook", "Logout")
+PERSONAL = ("item_id", "certificate_id", "person_id")
+
+Body = Callable[[str, dict[str, str]], Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    allowed: frozenset[str]
+    body: Body | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    public: bool = False  # the answer may depend on the input, never on who asks: nobody is refused
+    ids: dict[str, str] = field(default_factory=dict)  # path parameter -> another id of the world
+    refusals: frozenset[int] = frozenset()  # further statuses that refuse without telling anything
+    stream: bool = False  # an endless response: only the status line is read
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def j(value: Any) -> Body:
+    return lambda caller, ids: value
+
+
+def public(body: Body | None = None, **kw: Any) -> Case:
+    return Case(EVERYONE, body, public=True, **kw)
+
+
+def _later(days: int = 30) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def _issue(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    return household(id_number("19660101", 60 + CALLERS.index(caller)), "周建国", f"matrix-{caller}-{uuid.uuid4()}")
+
+
+def _application(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "matter_code": "430200-GA-002", "form": {"household_address": "株洲市芦淞区1号"},
+            "materials": [{"code": "discharge_certificate", "blob_sha256": PNG_SHA},
+                          {"code": "household_register", "blob_sha256": PNG_SHA}]}
+
+
+def _push(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    return {"client_id": str(uuid.uuid4()), "mutations": [
+        {"id": str(uuid.uuid4()), "seq": 1, "name": "draft.save",
+         "args": {"draft_id": str(uuid.uuid4()), "matter_code": "430200-GA-002", "form": {}}}]}
+
+
+def _staff_grant(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    return {"account_id": str(uuid.uuid4()), "roles": ["clerk"]}
+
+
+ANY_UUID = "00000000-0000-4000-8000-000000000000"
+
+EXPECTED: dict[str, Case] = {
+    # meta and public reads
+    "Health": public(), "MetricsGet": public(), "GetJwks": public(), "AdminDashboard": public(),
+    "GetMatter": public(), "ListMatters": public(), "GetBundle": public(), "ListBundles": public(),
+    "ListCertificateTypes": public(), "GetTrustList": public(), "GetStatusList": public(), "GetRootCertificate": public(),
+    "GetSealImage": public(), "VerificationPage": public(), "VerifyToken": public(lambda c, ids: {"token": ids["token"]}),
+    "DevListSms": Case(EVERYONE, query={"phone": "13800000000"}, public=True),
+    # logging in
+    "WechatLogin": public(j({"code": "not-a-code"})), "SmsSendCode": public(j({"phone": "13800000000"})),
+    "SmsLogin": public(j({"phone": "13800000000", "code": "000000"})),
+    "RefreshTokens": public(j({"refresh_token": "not-a-token"})),
+    "ClientCredentialsToken": public(j({"grant_type": "client_credentials", "client_id": ANY_UUID, "client_secret": "x"})),
+    # A department system's logout has nothing to revoke and says so with 204, as for a spent token.
+    "Logout": Case(EVERYONE - {"anonymous"}, j({})),
+    "GetMe": Case(ACCOUNTS),
+    "WechatBindPhone": Case(ACCOUNTS, j({"code": "not-a-code"})),
+    "OpenRealnameSession": Case(ACCOUNTS, lambda c, ids: {"name": "周建国", "id_number": id_number("19660101", 90),
+                                                          "method": "counter"}),
+    "CompleteRealnameSession": Case(frozenset({"other_citizen"}), j({})),
+    # Any department's window clerk attests the person standing in front of them.
+    "AttestRealnameAtCounter": Case(frozenset({"staff", "other_staff"}), lambda c, ids: {"session_id": ids["session_id"]}),
+    # operators
+    "ListDepartments": Case(OP), "CreateDepartment": Case(OP, j({"name": "x", "credit_code": "bad", "region_code": "430200"})),
+    # A department's own administrator manages its systems and staff.
+    "CreateDepartmentClient": Case(OP | {"staff"}, j({"name": "系统", "scopes": ["records:write"]})),
+    "ListStaff": Case(OP | {"staff"}), "GrantStaffRoles": Case(OP | {"staff"}, _staff_grant),
+    "ListIdentityProviders": Case(OP), "RegisterIdentityProvider": Case(OP, j({"name": "x", "issuer": "https://idp.example.cn"})),
+    "VerifyAuditChain": Case(OP), "GetStats": Case(OP), "ListOperatorFeedback": Case(OP),
+    "AnswerOperatorFeedback": Case(OP, j({"text": "已处理"}), ids={"feedback_id": "unrouted_feedback_id"}), "GetNotificationForOperator": Case(OP),
+    "UpsertCertificateType": Case(OP, lambda c, ids: {
+        "code": "matrix_type", "name": "测试证", "holder_kind": "person", "issuer_department_ids": [ids["department_id"]],
+        "fields": [{"key": "note", "label": "备注", "type": "string", "required": True, "sensitive": False}]}),
+    # applications, citizen side
+    # Every login has its own (maybe empty) list; nobody else's.
+    "ListApplications": Case(ACCOUNTS), "SubmitApplication": Case(PEOPLE, _application),
+    "GetApplication": Case(frozenset({"citizen"})), "WithdrawApplication": Case(frozenset({"citizen"})),
+    "SupplementApplication": Case(frozenset({"citizen"}), j({"materials": [{"code": "household_register",
+                                                                           "blob_sha256": PNG_SHA}]})),
+    "GetEvaluation": Case(frozenset({"citizen"})), "EvaluateApplication": Case(frozenset({"citizen"}), j({"level": 5})),
+    "PrefillBundle": Case(PEOPLE, query={"for_person_id": "{person_id}"}),
+    "RaiseFeedback": Case(ACCOUNTS, j({"kind": "suggestion", "text": "建议增加夜间窗口"})),
+    "GetFeedback": Case(frozenset({"citizen"})),
+    # department handling
+    "ListDepartmentTasks": Case(HOME_DEPT | {"other_staff"}), "GetDepartmentTask": Case(HOME_DEPT),
+    "ClaimTask": Case(HOME_DEPT), "ApproveTask": Case(HOME_DEPT, j({})),
+    "RejectTask": Case(HOME_DEPT, j({"reasons": ["材料不清晰"], "required_materials": []})),
+    "RequestSupplement": Case(HOME_DEPT, j({"required_materials": ["household_register"], "note": "请补正"})),
+    "ListRectifications": Case(HOME_DEPT | {"other_staff"}), "RespondRectification": Case(HOME_DEPT, j({"text": "已整改"})),
+    "ListDepartmentFeedback": Case(HOME_DEPT | {"other_staff"}), "AnswerDepartmentFeedback": Case(HOME_DEPT, j({"text": "已改进"})),
+    # sync and blobs
+    "SyncPull": Case(ACCOUNTS), "SyncPush": Case(ACCOUNTS, _push),
+    # The uploader, and the department handling an application that uses the blob.
+    "GetBlob": Case(frozenset({"citizen"}) | HOME_DEPT),
+    "PutBlob": Case(EVERYONE - {"anonymous"}, content=PNG, headers={"Content-Type": "image/png"}),
+    # wallet
+    "ListWalletItems": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    "GetWalletItem": Case(frozenset({"citizen", "guardian"})),
+    "GetWalletTimeline": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    "ListDependents": Case(PEOPLE), "ExportWallet": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    "GetAccessLog": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    "ListConsents": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    "GrantConsent": Case(frozenset({"citizen", "guardian"}), refusals=frozenset({422}), body=lambda c, ids: {
+        "grantee_department_id": ids["department_id"], "item_ids": [ids["item_id"]], "purpose": "核验",
+        "expires_at": _later()}),
+    "RevokeConsent": Case(frozenset({"citizen"})),
+    "PresentWalletItem": Case(frozenset({"citizen", "guardian"}), j({"fields": ["relation"], "ttl_seconds": 60})),
+    "ListDepartmentConsents": Case(HOME_DEPT | {"other_staff"}), "ReadConsentedItems": Case(HOME_DEPT),
+    # Any department pushes what it holds about a person into their wallet, by ID number.
+    "PushRecord": Case(HOME_DEPT | {"other_staff"}, lambda c, ids: {
+        "holder": {"id_number": ALICE_ID}, "kind": "social_insurance_payment", "title": "缴费", "data": {"m": 1},
+        "occurred_at": "2026-10-15T02:00:00Z", "external_ref": f"matrix-{c}"}),
+    "PushLifeEvent": Case(HOME_DEPT | {"other_staff"}, lambda c, ids: {
+        "holder": {"id_number": ALICE_ID}, "event": "married", "occurred_at": "2026-10-15T02:00:00Z",
+        "external_ref": f"matrix-{c}"}),
+    "SetGuardianship": Case(HOME_DEPT | {"other_staff"}, lambda c, ids: {
+        "guardian": {"id_number": ALICE_ID}, "dependent": {"id_number": id_number("20240101", 70), "name": "欧阳小雨"},
+        "basis": "出生登记"}),
+    # notifications
+    "ListNotifications": Case(ACCOUNTS), "MarkNotificationRead": Case(frozenset({"citizen"})),
+    "StreamNotifications": Case(ACCOUNTS, stream=True),
+    "GetNotificationPreferences": Case(ACCOUNTS), "ListWechatGrants": Case(ACCOUNTS),
+    "PutNotificationPreferences": Case(ACCOUNTS, j({"channels": {"wechat": True, "sms": False}})),
+    "RecordWechatGrant": Case(ACCOUNTS, j({"template_key": "application_progress", "accepted": True})),
+    "ListWebhooks": Case(HOME_DEPT | {"scopeless_client", "other_staff"}),
+    "CreateWebhook": Case(HOME_DEPT | {"scopeless_client", "other_staff"},
+                          j({"url": "http://127.0.0.1:9/m", "events": ["certificate.issued"]})),
+    "ListWebhookDeliveries": Case(HOME_DEPT | {"scopeless_client"}),
+    "DisableWebhook": Case(HOME_DEPT | {"scopeless_client"}),
+    # seals and certificates
+    "ListSeals": Case(HOME_DEPT | {"other_staff"}), "CreateSeal": Case(HOME_DEPT | {"other_staff"}, j({"name": "业务专用章"})),
+    "RevokeSeal": Case(HOME_DEPT, j({"reason": "换章"})), "RotateSeal": Case(HOME_DEPT, j({})),
+    "IssueCertificate": Case(HOME_DEPT, _issue),
+    # Any issuer may send a batch; items of a type it does not issue fail one by one.
+    "IssueCertificateBatch": Case(HOME_DEPT | {"other_staff"}, lambda c, ids: {"items": [_issue(c, ids)]}),
+    "GetIssuedCertificate": Case(HOME_DEPT),
+    "RevokeCertificate": Case(HOME_DEPT, j({"reason": "信息有误"})),
+    "SuspendCertificate": Case(HOME_DEPT, j({"reason": "核查中"})), "ResumeCertificate": Case(HOME_DEPT, j({})),
+    "SignCertificate": Case(HOME_DEPT, j({"signature": "AAAA"})),
+    # The holder, a guardian, and anyone acting for the issuing department.
+    "GetCertificate": Case(HOLDER_OR_ISSUER), "GetCertificateQrPng": Case(HOLDER_OR_ISSUER),
+    "GetCertificateQrSvg": Case(HOLDER_OR_ISSUER),
+}
+
+
+def operations(app: Litestar) -> list[tuple[str, str, str, list[dict[str, Any]]]]:
+    """(operation id, method, path template, parameters) of every route in the OpenAPI document."""
+    found = []
+    for path, item in app.openapi_schema.to_schema()["paths"].items():
+        for method, op in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                found.append((op["operationId"], method.upper(), path, op.get("parameters", [])))
+    return found
+
+
+def _url(path: str, ids: dict[str, str]) -> str:
+    code = "birth" if path.startswith("/v1/bundles") else "430200-GA-002"
+    return path.format(**{k: quote(v, safe="") for k, v in (ids | {"code": code}).items()})
+
+
+def _fill(template: str, ids: dict[str, str]) -> str:
+    return template.format(**ids) if "{" in template else template
+
+
+def _secrets(world: World, caller: str) -> set[str]:
+    """What a stranger of the given kind must never see: Alice's things, or 公安局's."""
+    a = world.alice
+    if caller in ("other_citizen", "anonymous"):
+        return {a["application_id"], a["item_id"], a["consent_id"], a["notification_id"], a["draft_id"],
+                a["certificate_id"], a["feedback_id"], world.child["person_id"], ALICE_ID, ALICE_NAME}
+    if caller == "other_staff":
+        return {a["task_id"], a["webhook_id"], a["seal_id"], a["rect_id"], a["feedback_id"], a["application_id"],
+                a["consent_id"], a["certificate_id"], ALICE_ID, ALICE_NAME}
+    return set()
+
+
+async def call(client: httpx.AsyncClient, world: World, op_id: str, method: str, path: str, case: Case,
+               caller: str) -> tuple[int, str, str]:
+    """Make the call; (status, content type, body text)."""
+    ids = world.child if caller == "guardian" else world.alice
+    ids = ids | {name: ids[other] for name, other in case.ids.items()}
+    headers = dict(case.headers)
+    token = world.tokens[caller]
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if op_id == "Logout" and caller in world.refresh:
+        body: Any = {"refresh_token": world.refresh[caller]}
+    else:
+        body = case.body(caller, ids) if case.body else None
+    url = _url(path, ids)
+    query = {k: _fill(v, ids) for k, v in case.query.items()}
+    query = {k: v for k, v in query.items() if v}
+    kw: dict[str, Any] = {"params": query, "headers": headers}
+    if case.content is not None:
+        kw["content"] = case.content
+    elif body is not None:
+        kw["json"] = body
+    if case.stream:
+        async with client.stream(method, url, **kw) as r:
+            return r.status_code, r.headers.get("content-type", ""), ""
+    r = await client.request(method, url, **kw)
+    return r.status_code, r.headers.get("content-type", ""), r.text
+
+
+def _uses_person(path: str, case: Case) -> bool:
+    return any("{" + p + "}" in path or any(p in v for v in case.query.values()) for p in PERSONAL)
+
+
+async def test_every_route_allows_exactly_its_callers(http: httpx.AsyncClient, app: Litestar, world: World) -> None:
+    ops = operations(app)
+    known = {op_id for op_id, *_ in ops}
+    missing = sorted(known - EXPECTED.keys())
+    assert not missing, f"routes without an expected caller set (add them to EXPECTED): {missing}"
+    assert not sorted(EXPECTED.keys() - known), f"EXPECTED names routes that no longer exist: {sorted(EXPECTED.keys() - known)}"
+    ops.sort(key=lambda o: LAST.index(o[0]) + 1 if o[0] in LAST else 0)
+
+    wrong: list[str] = []
+    calls = 0
+    for op_id, method, path, _ in ops:
+        case = EXPECTED[op_id]
+        for caller in CALLERS:
+            if caller == "guardian" and not _uses_person(path, case):
+                continue  # the same call as the citizen's: nothing of the dependent's is named
+            status, ctype, text = await call(http, world, op_id, method, path, case, caller)
+            calls += 1
+            where = f"{op_id} {method} {path} as {caller}: {status}"
+            if status >= 500:
+                wrong.append(f"{where} (server error) {text[:200]}")
+                continue
+            if status >= 400 and ctype != PROBLEM_JSON:
+                wrong.append(f"{where} is not problem+json ({ctype})")
+            denied = status in (401, 403, 404) or status in case.refusals
+            if case.public:
+                if status == 403 or (status == 401 and op_id not in ("RefreshTokens", "ClientCredentialsToken", "SmsLogin")):
+                    wrong.append(f"{where} refused on a public route")
+            elif denied == (caller in case.allowed):
+                wrong.append(f"{where} expected {'allowed' if caller in case.allowed else 'denied'} {text[:160]}")
+            shown = {s for s in _secrets(world, caller) if s in text and s not in _url(path, world.alice)}
+            if shown and not denied:
+                wrong.append(f"{where} leaks {sorted(shown)}")
+    print(f"authorization matrix: {len(ops)} routes, {calls} calls, {len(CALLERS)} kinds of caller")
+    assert not wrong, "\n".join(wrong)
