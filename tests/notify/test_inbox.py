@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 from litestar.testing import AsyncTestClient
 
 from tests.auth.helpers import assert_problem, auth
 from tests.matters.test_applications import MOTHER, maternity_allowance
 from tests.notify.helpers import Pipeline, inbox
-from tests.people import citizen, staff
+from tests.people import citizen, id_number, staff
 
 
 async def test_an_application_s_steps_reach_the_applicant_s_inbox(
@@ -38,3 +40,39 @@ async def test_an_application_s_steps_reach_the_applicant_s_inbox(
     assert [i["kind"] for i in items] == ["application.completed", "application.supplement_requested", "application.received"]
     assert items[0]["body"] == "您的「生育津贴申领」申请已办结，结果：办理完成。欢迎对本次服务作出评价。"
     assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 3
+
+
+async def test_reading_paging_and_privacy(
+    client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection, pipeline: Pipeline
+) -> None:
+    me = await citizen(client, clerk, name="王芳", id_number=MOTHER)
+    h = auth(me["access_token"])
+    app = (await client.post("/v1/applications", json=maternity_allowance(), headers=h)).json()
+    yibao = auth(await staff(client, op, conn, "yibao", ["approver"]))
+    await client.post(f"/v1/dept/tasks/{app['tasks'][0]['id']}/approve", json={}, headers=yibao)
+    await pipeline.drain()
+
+    page = (await client.get("/v1/notifications", params={"limit": 1}, headers=h)).json()
+    assert [i["kind"] for i in page["items"]] == ["application.completed"] and page["next_cursor"]
+    rest = (await client.get("/v1/notifications", params={"limit": 1, "cursor": page["next_cursor"]}, headers=h)).json()
+    assert [i["kind"] for i in rest["items"]] == ["application.received"]
+    assert_problem(await client.get("/v1/notifications", params={"cursor": "!!"}, headers=h), 400, "cursor_invalid")
+
+    newest = page["items"][0]
+    r = await client.post(f"/v1/notifications/{newest['id']}/read", headers=h)
+    assert r.status_code == 200 and r.json()["read_at"]
+    again = await client.post(f"/v1/notifications/{newest['id']}/read", headers=h)
+    assert again.json()["read_at"] == r.json()["read_at"]
+    unread = (await client.get("/v1/notifications", params={"unread": "true"}, headers=h)).json()["items"]
+    assert [i["kind"] for i in unread] == ["application.received"]
+    # Devices learn of it through the change log: one entry when it arrived, one when it was read.
+    changes = await conn.fetch("SELECT data FROM sync_change WHERE entity = 'notification' AND entity_id = $1 ORDER BY version",
+                               uuid.UUID(newest["id"]))
+    assert [c["data"]["read_at"] is not None for c in changes] == [False, True]
+
+    other = await citizen(client, clerk, name="李娜", id_number=id_number("19930405", 8, male=False))
+    assert_problem(await client.post(f"/v1/notifications/{newest['id']}/read", headers=auth(other["access_token"])),
+                   404, "notification_not_found")
+    assert await inbox(client, other["access_token"]) == []
+    assert_problem(await client.get("/v1/notifications"), 401, "unauthorized")
+    assert_problem(await client.get("/v1/notifications/stream"), 401, "unauthorized")
