@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get
-from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from api.deps import Db
 from api.matters import store

@@ -40,7 +40,8 @@ from api.matters.applications.models import (
 )
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import dependents_of
-from auth.errors import AssuranceRequired, problem_responses
+from api.problems import problem_responses
+from auth.errors import AssuranceRequired
 from auth.guards import BEARER, CurrentPrincipal, Principal
 from api.problems import Forbidden, Unauthorized
 
@@ -236,12 +237,14 @@ class PrefillController(Controller):
 
 
 def _department(principal: Principal, role: str) -> UUID:
-    # Any staff role of the department may read and claim; deciding needs `approver`. A department
-    # system with `tasks:handle` stands in for either.
-    if role == "clerk" and principal.client_id is None:
-        for r in ("clerk", "approver", "dept_admin", "issuer"):
-            if r in principal.roles and principal.department_id is not None and "staff" in principal.roles:
-                return principal.department_id
+    """The caller's department, for staff holding ``role`` or a department system with ``tasks:handle``.
+
+    Reading and claiming (``clerk``) is open to any staff role of the department; deciding needs
+    ``approver``.
+    """
+    if role == "clerk" and principal.client_id is None and principal.department_id is not None:
+        if principal.roles & {"clerk", "approver", "issuer", "dept_admin"}:
+            return principal.department_id
     return principal.require_staff(role, scope="tasks:handle")
 
 

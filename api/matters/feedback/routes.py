@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.deps import Config, Db, Keys, Now
 from api.matters import store as catalogue_store
@@ -24,8 +24,7 @@ from api.matters.feedback.models import (
     RectificationPage,
 )
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import Forbidden, Unauthorized
-from auth.errors import problem_responses
+from api.problems import Forbidden, Unauthorized, problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
 
 Status = Annotated[Literal["open", "answered"] | None, QueryParameter()]
@@ -113,7 +112,7 @@ class FeedbackController(Controller):
             row = await store.get_feedback(conn, feedback_id)
         if row["account_id"] != account_id:
             raise FeedbackNotFound()
-        return store._feedback(row)
+        return store.feedback_view(row)
 
 
 class DeptFeedbackController(Controller):

@@ -79,7 +79,7 @@ async def answer_rectification(conn: asyncpg.Connection, rect_id: UUID, *, text:
     )
 
 
-def _feedback(r: asyncpg.Record) -> Feedback:
+def feedback_view(r: asyncpg.Record) -> Feedback:
     return Feedback(
         id=r["id"], kind=r["kind"], text=r["text"], application_id=r["application_id"], matter_code=r["matter_code"],
         department_id=r["department_id"], status=r["status"], answer=r["answer"], answered_at=r["answered_at"],
@@ -99,7 +99,7 @@ async def insert_feedback(conn: asyncpg.Connection, **f: object) -> Feedback:
         INSERT_FEEDBACK, f["id"], f["kind"], f["text"], f["account_id"], f["application_id"], f["matter_code"],
         f["department_id"], f["now"],
     )
-    return _feedback(row)
+    return feedback_view(row)
 
 
 async def get_feedback(conn: asyncpg.Connection, feedback_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
@@ -118,7 +118,7 @@ ORDER BY id LIMIT $4
 
 async def list_feedback(conn: asyncpg.Connection, department_id: UUID | None, *, status: str | None, after: UUID | None, limit: int) -> list[Feedback]:
     """Feedback routed to a department (or, with ``None``, to the operators)."""
-    return [_feedback(r) for r in await conn.fetch(LIST_FEEDBACK, department_id, status, after, limit)]
+    return [feedback_view(r) for r in await conn.fetch(LIST_FEEDBACK, department_id, status, after, limit)]
 
 
 async def answer_feedback(conn: asyncpg.Connection, feedback_id: UUID, *, text: str, by: str, now: datetime) -> Feedback:
@@ -126,4 +126,4 @@ async def answer_feedback(conn: asyncpg.Connection, feedback_id: UUID, *, text: 
         "UPDATE feedback SET status = 'answered', answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1 RETURNING *",
         feedback_id, text, by, now,
     )
-    return _feedback(row)
+    return feedback_view(row)
