@@ -62,7 +62,7 @@ async def trust_list(request: Request, db: Db, now: Now, esign: Esign) -> Respon
     responses=problem_responses(StatusListNotFound),
 )
 async def status_list(request: Request, list_id: FromPath[int], db: Db, now: Now, esign: Esign) -> Response[str]:
-    if list_id <= 0:
+    if not 0 < list_id < 2**31:  # list ids are PostgreSQL integers; a larger one cannot exist
         raise StatusListNotFound(list_id=list_id)
     async with db.acquire() as conn:
         token = await lists.status_list_token(conn, esign, list_id, now=now)
