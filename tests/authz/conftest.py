@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from litestar import Litestar
 
 from api.config import Settings
@@ -19,6 +21,19 @@ from tests.wechat_sim_server import running_sim
 def wechat_url() -> Iterator[str]:
     with running_sim() as url:
         yield url
+
+
+@pytest.fixture
+async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
+    """The next Redis database after the suite's: other test runs sharing the server flush theirs
+    at every test, which would eat the SMS codes and rate-limit buckets of these longer tests."""
+    parts = urlsplit(servers[1])
+    number = int(parts.path.strip("/") or 0)
+    url = urlunsplit(parts._replace(path=f"/{(number + 1) % 16}"))
+    client = aioredis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    yield url
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import asyncpg
 import httpx
 
 from api.config import Settings
-from tests.auth.helpers import auth, operator
-from tests.people import citizen, department_id, id_number, next_phone, staff
+from tests.auth.helpers import auth, operator, sms_login
+from tests.people import department_id, id_number, next_phone, staff
 from tests.wallet.helpers import dept_system
 
 ALICE_ID = id_number("19880214", 41, male=False)
@@ -62,6 +62,15 @@ def household(id_no: str, name: str, ref: str) -> dict[str, Any]:
             "external_ref": ref}
 
 
+async def _citizen(client: httpx.AsyncClient, clerk: str, name: str, id_no: str, phone: str) -> dict[str, Any]:
+    """An app user with a known phone who proved who they are at a service window (L3)."""
+    pair = await sms_login(client, phone)
+    session = await _ok(await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
+                                          json={"name": name, "id_number": id_no, "method": "counter"}), 201)
+    await _ok(await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"]}, headers=auth(clerk)))
+    return await _ok(await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))
+
+
 async def _ok(r: Any, *status: int) -> dict[str, Any]:
     assert r.status_code in (status or (200, 201)), (r.request.url, r.status_code, r.text)
     return r.json() if r.content else {}
@@ -93,8 +102,9 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
     other = await staff(client, op, conn, "yibao", ALL_ROLES)
     system = await dept_system(client, op, conn, "gongan", ALL_SCOPES)
     bare = await dept_system(client, op, conn, "gongan", ["webhooks:manage"])
-    alice_pair = await citizen(client, clerk, name=ALICE_NAME, id_number=ALICE_ID)
-    bob_pair = await citizen(client, clerk, name=BOB_NAME, id_number=BOB_ID)
+    phones = {"alice": next_phone(), "bob": next_phone()}
+    alice_pair = await _citizen(client, clerk, ALICE_NAME, ALICE_ID, phones["alice"])
+    bob_pair = await _citizen(client, clerk, BOB_NAME, BOB_ID, phones["bob"])
     alice, bob = alice_pair["access_token"], bob_pair["access_token"]
     gongan = await department_id(conn, "gongan")
 
@@ -158,5 +168,5 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         tokens={"anonymous": None, "citizen": alice, "other_citizen": bob, "guardian": alice, "staff": home,
                 "other_staff": other, "client": system, "scopeless_client": bare, "operator": op},
         refresh={"citizen": alice_pair["refresh_token"], "other_citizen": bob_pair["refresh_token"]},
-        alice=alice_ids, child=child_ids, phones={"spare": next_phone()}, certificate_token=cert["token"],
+        alice=alice_ids, child=child_ids, phones=phones, certificate_token=cert["token"],
     )
