@@ -15,10 +15,12 @@ guardians), ``account`` (the payload's
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-# The outbox topics the dispatcher reads (the relay writes each to ``zb:events:<topic>``).
+# The outbox topics notifications are made from (the relay puts them on ``zb:notify:events``).
 TOPICS = ("notify", "certificate.issued", "certificate.revoked", "certificate.suspended", "certificate.resumed")
 
 
@@ -58,10 +60,14 @@ class Kind:
     urgent: bool = False  # urgent messages are not held by quiet hours
     person_key: str = "person_id"  # the payload key naming the person of the "person" audience
 
-    def uses(self, name: str) -> bool:
-        """Whether any of the kind's texts shows the value ``name`` (so it must be looked up)."""
+    @cached_property
+    def shown(self) -> frozenset[str]:
+        """The values the kind's texts show (those must be looked up when the payload lacks them)."""
         texts = (self.title, self.body, self.sms or "", *self.wechat_values.values())
-        return any("{" + name + "}" in t for t in texts)
+        return frozenset(name for t in texts for _, name, _, _ in string.Formatter().parse(t) if name)
+
+    def uses(self, name: str) -> bool:
+        return name in self.shown
 
 
 def _progress(state: str, note: str) -> dict[str, str]:

@@ -32,9 +32,9 @@ from notify.service import Outcome
 
 log = logging.getLogger("zhangban.notify")
 
-PER_LANE = 64
-TOTAL = 512
-READ_COUNT = 64
+PER_LANE = 100  # deliveries in flight per lane
+TOTAL = 600  # deliveries in flight per process
+READ_COUNT = 2  # entries (of up to streams.ENTRY_SIZE deliveries) read per lane and round
 RECORD_BATCH = 1000
 # Failures of the database or Redis themselves: wait and try the same work again.
 TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
@@ -63,7 +63,7 @@ class Deliverer:
         self.senders = Senders(state)
         self.lease = timedelta(seconds=state.settings.notify_claim_timeout)
         self.inflight: Counter[str] = Counter()
-        self.entries: set[tuple[str, str]] = set()  # stream entries of attempts in flight here
+        self.entries: dict[tuple[str, str], int] = {}  # stream entries in flight here: deliveries left
         self.done: asyncio.Queue[Done] = asyncio.Queue()
         self.freed = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -100,38 +100,47 @@ class Deliverer:
         return len(entries)
 
     async def start(self, entries: list[streams.Entry]) -> None:
-        """Claim the deliveries of ``entries`` and start their attempts; acknowledge the rest."""
+        """Claim the deliveries of ``entries`` and start their attempts; acknowledge what is done.
+
+        An entry carries several deliveries; it is acknowledged once every one of them has an
+        outcome recorded (or could not be claimed: already final, held, or leased elsewhere).
+        """
         wanted: dict[UUID, tuple[str, str]] = {}
-        spare = []  # duplicates and entries for deliveries that cannot be attempted now
+        counts: dict[tuple[str, str], int] = {}
         for entry in entries:
             pair = (entry[0], entry[1])
             if pair in self.entries:
-                continue  # our own attempt, still in flight, reclaimed by ourselves
+                continue  # our own entry, still in flight, reclaimed by ourselves
             try:
-                delivery_id = UUID(entry[2][b"d"].decode())
+                ids = streams.delivery_ids(entry)
             except (KeyError, ValueError, AttributeError):
                 await self.group.dead_letter(entry, "not a delivery entry")
                 continue
-            if delivery_id in wanted:
-                spare.append(pair)
-            else:
-                wanted[delivery_id] = pair
-        if not wanted:
-            await self.group.ack(spare, delete=True)
-            return
+            counts[pair] = 0
+            for delivery_id in ids:
+                if delivery_id not in wanted:  # the same delivery twice in one read: once is enough
+                    wanted[delivery_id] = pair
+                    counts[pair] += 1
+        rows: list[Any] = []
         now = now_of(self.state)
-        async with self.state.pool.acquire() as conn, conn.transaction():
-            rows = await dispatch_store.claim(conn, list(wanted), now=now, lease=self.lease)
-            await dispatch_store.insert_attempts(conn, [
-                (r["id"], r["attempts"] - 1, r["lost_lease"] - self.lease, now, "lost", "no outcome before the lease ran out")
-                for r in rows if r["lost_lease"] is not None
-            ])
-            ready, settled = await self.senders.prepare(conn, rows, wanted, now=now)
+        if wanted:
+            async with self.state.pool.acquire() as conn, conn.transaction():
+                rows = await dispatch_store.claim(conn, list(wanted), now=now, lease=self.lease)
+                await dispatch_store.insert_attempts(conn, [
+                    (r["id"], r["attempts"] - 1, r["lost_lease"] - self.lease, now, "lost", "no outcome before the lease ran out")
+                    for r in rows if r["lost_lease"] is not None
+                ])
+                ready, settled = await self.senders.prepare(conn, rows, wanted, now=now)
         claimed = {r["id"] for r in rows}
-        await self.group.ack(spare + [pair for d, pair in wanted.items() if d not in claimed], delete=True)
+        for delivery_id, pair in wanted.items():
+            if delivery_id not in claimed:
+                counts[pair] -= 1
+        await self.group.ack([pair for pair, n in counts.items() if n == 0], delete=True)
+        self.entries.update({pair: n for pair, n in counts.items() if n > 0})
+        if not rows:
+            return
         for job in [*ready, *(j for j, _ in settled)]:
             self.inflight[job.lane] += 1
-            self.entries.add(job.entry)
         for job, outcome in settled:
             self.done.put_nowait(Done(job, outcome, now))
         for job in ready:
@@ -177,9 +186,16 @@ class Deliverer:
                     with contextlib.suppress(Exception):  # left pending: reclaimed, dead-lettered in the end
                         await self._record([d])
                 break
+        finished = []
         for d in batch:
             self.inflight[d.job.lane] -= 1
-            self.entries.discard(d.job.entry)
+            left = self.entries.get(d.job.entry, 1) - 1
+            if left > 0:
+                self.entries[d.job.entry] = left
+            else:
+                self.entries.pop(d.job.entry, None)
+                finished.append(d.job.entry)
+        await self.group.ack(finished, delete=True)
         self.freed.set()
         return len(batch)
 
@@ -198,7 +214,6 @@ class Deliverer:
             for d, s in zip(batch, settled, strict=True):
                 if d.job.channel == "wechat" and d.job.id in moved and s.status in service.FINAL:
                     await self._grant_aftermath(conn, d, s.status, now=now)
-        await self.group.ack([d.job.entry for d in batch], delete=True)
 
     async def _grant_aftermath(self, conn: Any, d: Done, status: str, *, now: datetime) -> None:
         template = (d.job.content or {}).get("template", "")
@@ -229,7 +244,7 @@ class Deliverer:
     async def _fail_dead(self, dead: list[streams.Entry]) -> None:
         now = now_of(self.state)
         async with self.state.pool.acquire() as conn:
-            for _, _, fields in dead:
+            for entry in dead:
                 with contextlib.suppress(KeyError, ValueError, AttributeError):
-                    delivery_id = UUID(fields[b"d"].decode())
-                    await dispatch_store.fail_poisoned(conn, delivery_id, "dead-lettered after repeated failures", now=now)
+                    for delivery_id in streams.delivery_ids(entry):
+                        await dispatch_store.fail_poisoned(conn, delivery_id, "dead-lettered after repeated failures", now=now)

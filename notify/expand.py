@@ -30,11 +30,10 @@ READ_COUNT = 500
 
 def to_event(entry: streams.Entry) -> Event:
     """The event of a stream entry (the topic names the event when the payload does not)."""
-    message = streams.decode_event(entry)
-    payload = message["payload"] if isinstance(message["payload"], dict) else {}
-    topic = entry[0].removeprefix("zb:events:")
-    return Event(stream=entry[0], entry_id=entry[1], outbox_id=message["outbox_id"], name=str(payload.get("event") or topic),
-                 dedup_key=message["dedup_key"], lane=message["partition_key"] or streams.NO_LANE, payload=payload)
+    m = streams.decode_event(entry)
+    payload = m.payload if isinstance(m.payload, dict) else {}
+    return Event(stream=entry[0], entry_id=entry[1], outbox_id=m.outbox_id, name=str(payload.get("event") or m.topic),
+                 dedup_key=m.dedup_key, lane=m.partition_key or streams.NO_LANE, payload=payload)
 
 
 def inbox_view(row: NotificationRow) -> Notification:
@@ -45,8 +44,8 @@ def inbox_view(row: NotificationRow) -> Notification:
 async def expand(state: Any, events: list[Event], *, now: datetime | None = None) -> int:
     """Write the notifications of ``events`` in one transaction; return how many were new."""
     now = now or now_of(state)
-    # A read returns each stream's entries in turn; the outbox id puts events of several topics
-    # back in the order they were written, which is the order the inbox shows them.
+    # Several relays may interleave their batches; the outbox id is the order events were written
+    # in, which is the order the inbox shows them.
     events = sorted(events, key=lambda e: e.outbox_id)
     known = [(e, k) for e in events if (k := catalogue.kind_of(e.name, e.payload)) is not None]
     if not known:
@@ -73,7 +72,7 @@ class Expander:
     def __init__(self, state: Any) -> None:
         self.state = state
         self.group = streams.Group(state.redis, streams.EVENT_GROUP, streams.consumer_name("expand"))
-        self.streams = [streams.event_stream(t) for t in catalogue.TOPICS]
+        self.streams = [streams.EVENTS]
         self.idle_ms = int(state.settings.notify_claim_timeout * 1000)
 
     async def step(self, *, block_ms: int = 1000) -> int:
@@ -99,7 +98,7 @@ class Expander:
             try:
                 events.append(to_event(entry))
                 good.append(entry)
-            except (KeyError, ValueError, msgspec.DecodeError):
+            except (KeyError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
                 await self.group.dead_letter(entry, "not an outbox message")
         try:
             await expand(self.state, events)

@@ -1,7 +1,8 @@
 """The notification jobs, run inside ``zhangban serve`` and by ``zhangban worker`` (``api/jobs.py``).
 
-- ``notify.relay`` (every process): outbox rows → Redis Streams ``zb:events:<topic>``, batch by
-  batch, claimed with ``SKIP LOCKED`` so several processes share the work;
+- ``notify.relay`` (every process): outbox rows → Redis Streams (``zb:notify:events`` for the
+  topics notifications come from, ``zb:events:<topic>`` for any other), batch by batch, claimed
+  with ``SKIP LOCKED`` so several processes share the work;
 - ``notify.expand`` (every process): events → notifications, inbox items, deliveries;
 - ``notify.deliver`` (every process): deliveries → WeChat, SMS, webhooks;
 - ``notify.requeue`` (one process per tick): held deliveries now due, retries due, attempts whose
@@ -20,7 +21,7 @@ from typing import Any
 
 from api import outbox
 from api.jobs import Job
-from notify import dispatch_store, streams
+from notify import catalogue, dispatch_store, streams
 from notify.deliver import TRANSIENT, Deliverer, now_of
 from notify.expand import Expander
 
@@ -33,7 +34,7 @@ REQUEUE_BATCH = 5000
 
 async def relay(state: Any) -> None:
     """Move committed outbox rows to the event streams, for as long as the process runs."""
-    publish = outbox.stream_publisher(state.redis)
+    publish = streams.publisher(state.redis, topics=catalogue.TOPICS)
     while True:
         try:
             moved = await outbox.relay_once(state.pool, publish, limit=RELAY_BATCH)

@@ -1,7 +1,7 @@
 """Live push: new inbox items and sync pokes to every connected device, across server processes.
 
 Whoever writes inbox items publishes them on the owner's Redis pub/sub channel (a person's, or an
-account's when it has no person). Every server process holds one subscription connection (the
+account's when it has no person), when some process marked the channel as listened to. Every server process holds one subscription connection (the
 :class:`Hub`), shared by all event streams open in it, so a device connected to any process hears
 what any process or worker wrote. Pub/sub may drop messages (a reconnect); the stream's replay
 from the database on ``Last-Event-ID`` and the change log cover that.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -27,6 +28,14 @@ from notify.models import Notification, NotificationRow
 log = logging.getLogger("zhangban.notify")
 
 QUEUE_SIZE = 256
+# A process marks each channel it listens on (refreshed while it does); writers publish only to
+# marked channels, so a bulk send to a hundred thousand people offline publishes nothing.
+HERE_TTL = 90
+HERE_REFRESH = 30.0
+
+
+def _here(name: str) -> str:
+    return f"zb:notify:here:{name}"
 
 
 def channel(person_id: UUID | None, account_id: UUID | None) -> str:
@@ -35,13 +44,18 @@ def channel(person_id: UUID | None, account_id: UUID | None) -> str:
 
 async def poke_new(redis: Any, rows: Sequence[NotificationRow], views: Sequence[Notification],
                    versions: dict[UUID, int]) -> None:
-    """Publish each new inbox item to its owner's channel, with the owner's new sync version."""
+    """Publish each new inbox item to its owner's channel (if anyone listens), with the new sync version."""
     if not rows:
         return
+    names = [channel(row.person_id, row.account_id) for row in rows]
+    listened = {name for name, mark in zip(names, await redis.mget([_here(n) for n in names]), strict=True) if mark}
+    if not listened:
+        return
     async with redis.pipeline(transaction=False) as pipe:
-        for row, view in zip(rows, views, strict=True):
-            message = {"t": "n", "n": view, "v": versions.get(row.person_id) if row.person_id else None}
-            pipe.publish(channel(row.person_id, row.account_id), msgspec.json.encode(message))
+        for name, row, view in zip(names, rows, views, strict=True):
+            if name in listened:
+                message = {"t": "n", "n": view, "v": versions.get(row.person_id) if row.person_id else None}
+                pipe.publish(name, msgspec.json.encode(message))
         await pipe.execute()
 
 
@@ -75,6 +89,7 @@ class Hub:
                 self.pubsub = self.redis.pubsub()
             if new:
                 await self.pubsub.subscribe(*new)
+                await self._mark(new)
             if self.pump is None or self.pump.done():
                 self.pump = asyncio.create_task(self._pump(self.pubsub), name="notify:live-hub")
         try:
@@ -103,9 +118,19 @@ class Hub:
                 await self.pubsub.aclose()
             self.pubsub, self.pump = None, None
 
+    async def _mark(self, channels: list[str]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in channels:
+                pipe.set(_here(name), 1, ex=HERE_TTL)
+            await pipe.execute()
+
     async def _pump(self, pubsub: Any) -> None:
+        marked = time.monotonic()
         try:
             while True:
+                if time.monotonic() - marked > HERE_REFRESH:
+                    marked = time.monotonic()
+                    await self._mark(list(self.queues))
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None:
                     continue

@@ -41,12 +41,12 @@ def next_id() -> UUID:
     return UUID(int=value)
 
 
-def values(event: Event, ctx: Context, *, now: datetime) -> dict[str, Any]:
+def values(event: Event, ctx: Context, *, at: str) -> dict[str, Any]:
     """What the kind's texts may show: the payload, what follows from it, and looked-up names."""
     p = event.payload
     out: dict[str, Any] = {k: v for k, v in p.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
     out.update(catalogue.derived_values(event.name, p))
-    out["at"] = render.china_time(now)
+    out["at"] = at
     names = ctx.names
     out["matter"] = (names["matter"].get(str(p.get("matter_code"))) or names["application"].get(str(p.get("application_id")))
                      or "您的申请")
@@ -106,11 +106,12 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
     """The rows ``events`` make; dedup keys make a replayed event make none (the insert skips them)."""
     notes: dict[str, NotificationRow] = {}
     deliveries: list[DeliveryRow] = []
+    at = render.china_time(now)
     for event in events:
         kind = catalogue.kind_of(event.name, event.payload)
         if kind is None:
             continue
-        vals = values(event, ctx, now=now)
+        vals = values(event, ctx, at=at)
         title, body = render.render(kind.title, vals), render.render(kind.body, vals)
         data = {k: v for k, v in event.payload.items() if k != "event"}
         for (what, whom), accounts, hooks in owners(kind, event.payload, ctx):

@@ -177,6 +177,8 @@ def check_webhook(url: str, events: list[str]) -> list[str]:
         parts.port  # noqa: B018 - raises for a port that is not a number in range
     except ValueError:
         host = ""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        host = ""
     if parts.scheme not in ("https", "http") or not host:
         raise WebhookUrlInvalid("the url must be an absolute https URL", errors=[FieldError("url", "not an https URL")])
     if parts.scheme == "http" and not _loopback(host):

@@ -1,7 +1,10 @@
 """Redis Streams plumbing: consumer groups, reading, acknowledging, reclaiming and dead letters.
 
-Two stages read streams through consumer groups. The expander (group ``notify``) reads the event
-streams the outbox relay writes (``zb:events:<topic>``). The deliverer (group ``deliver``) reads one
+Two stages read streams through consumer groups. The expander (group ``notify``) reads
+``zb:notify:events``, where the outbox relay puts every event of a topic notifications are made
+from (other topics go to ``zb:events:<topic>`` as ``api.outbox.stream_publisher`` writes them). An
+entry there is one field holding the whole outbox message: redis-py spends most of its time per
+field, and this stream carries every event of every bulk send. The deliverer (group ``deliver``) reads one
 stream per *lane* (``zb:notify:out:<lane>``, a lane being the department an event came from), so a
 department's bulk send fills its own lane and every other lane is still read in the same round.
 
@@ -23,6 +26,9 @@ from typing import Any
 import msgspec
 from redis.exceptions import ResponseError
 
+from api import outbox
+
+EVENTS = "zb:notify:events"
 EVENT_GROUP = "notify"
 DELIVER_GROUP = "deliver"
 LANES = "zb:notify:lanes"
@@ -30,12 +36,42 @@ DEAD = "zb:notify:dead"
 MAX_READS = 5
 MAXLEN = 1_000_000
 NO_LANE = "_"
+ENTRY_SIZE = 50  # deliveries per lane stream entry
 
 Entry = tuple[str, str, dict[bytes, bytes]]  # (stream, entry id, fields)
 
 
-def event_stream(topic: str) -> str:
-    return f"zb:events:{topic}"
+class Message(msgspec.Struct, array_like=True, frozen=True):
+    """An outbox message on ``zb:notify:events``."""
+
+    outbox_id: int
+    topic: str
+    dedup_key: str
+    partition_key: str
+    payload: Any
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Message).decode
+
+
+def publisher(redis: Any, *, topics: Iterable[str], maxlen: int = MAXLEN) -> outbox.Publish:
+    """The relay's hand-off: ``topics`` to ``zb:notify:events``, anything else as the outbox writes it."""
+    wanted = frozenset(topics)
+    others = outbox.stream_publisher(redis)
+
+    async def publish(batch: list[outbox.OutboxMessage]) -> None:
+        ours = [m for m in batch if m.topic in wanted]
+        if len(ours) < len(batch):
+            await others([m for m in batch if m.topic not in wanted])
+        if ours:
+            async with redis.pipeline(transaction=False) as pipe:
+                for m in ours:
+                    record = Message(m.id, m.topic, m.dedup_key, m.partition_key, m.payload)
+                    pipe.xadd(EVENTS, {"m": _encode(record)}, maxlen=maxlen, approximate=True)
+                await pipe.execute()
+
+    return publish
 
 
 def lane_stream(lane: str) -> str:
@@ -137,16 +173,27 @@ class Group:
 
 
 async def push_deliveries(redis: Any, rows: Iterable[tuple[Any, str]]) -> None:
-    """Hand ``(delivery id, lane)`` pairs to their lane streams (after the rows committed)."""
-    lanes: set[str] = set()
+    """Hand ``(delivery id, lane)`` pairs to their lane streams (after the rows committed).
+
+    An entry carries up to ``ENTRY_SIZE`` deliveries of one lane: a bulk send of ten thousand is
+    two hundred entries, not ten thousand, for Redis and for the readers.
+    """
+    by_lane: dict[str, list[str]] = {}
+    for delivery_id, lane in rows:
+        by_lane.setdefault(lane or NO_LANE, []).append(str(delivery_id))
+    if not by_lane:
+        return
     async with redis.pipeline(transaction=False) as pipe:
-        for delivery_id, lane in rows:
-            lane = lane or NO_LANE
-            lanes.add(lane)
-            pipe.xadd(lane_stream(lane), {"d": str(delivery_id)}, maxlen=MAXLEN, approximate=True)
-        if lanes:
-            pipe.sadd(LANES, *lanes)
-            await pipe.execute()
+        for lane, ids in by_lane.items():
+            for start in range(0, len(ids), ENTRY_SIZE):
+                pipe.xadd(lane_stream(lane), {"d": ",".join(ids[start:start + ENTRY_SIZE])}, maxlen=MAXLEN, approximate=True)
+        pipe.sadd(LANES, *by_lane)
+        await pipe.execute()
+
+
+def delivery_ids(entry: Entry) -> list[uuid.UUID]:
+    """The deliveries a lane stream entry carries."""
+    return [uuid.UUID(d) for d in entry[2][b"d"].decode().split(",")]
 
 
 async def lanes(redis: Any) -> list[str]:
@@ -154,12 +201,6 @@ async def lanes(redis: Any) -> list[str]:
     return sorted(_text(m) for m in await redis.smembers(LANES))
 
 
-def decode_event(entry: Entry) -> dict[str, Any]:
-    """The outbox message fields of an event stream entry (see ``api.outbox.stream_publisher``)."""
-    _, _, f = entry
-    return {
-        "outbox_id": int(f.get(b"outbox_id", 0)),
-        "dedup_key": _text(f[b"dedup_key"]),
-        "partition_key": _text(f.get(b"partition_key", b"")),
-        "payload": msgspec.json.decode(f[b"payload"]),
-    }
+def decode_event(entry: Entry) -> Message:
+    """The outbox message of a ``zb:notify:events`` entry."""
+    return _decode(entry[2][b"m"])

@@ -16,7 +16,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from api import outbox
-from notify import jobs, service
+from notify import catalogue, jobs, service, streams
 from notify.deliver import Deliverer
 from notify.expand import Expander
 from tests.auth.helpers import auth
@@ -29,7 +29,7 @@ class Pipeline:
         self.state = state
         self.expander = Expander(state)
         self.deliverer = Deliverer(state)
-        self.publish = outbox.stream_publisher(state.redis)
+        self.publish = streams.publisher(state.redis, topics=catalogue.TOPICS)
 
     async def drain(self, *, now: datetime | None = None) -> None:
         """Run every stage until two rounds in a row move nothing; ``now`` pins the jobs' clock."""
