@@ -1,0 +1,418 @@
+"""Load benchmark: `zhangban serve` (2 workers) against a bare Litestar + asyncpg primary-key read.
+
+    .venv/bin/python bench/load.py [--seconds 4] [--connections 64] [--people 64]
+
+Uses the servers named by ``ZB_BENCH_DATABASE_URL`` (an admin DSN: a scratch database is created
+and dropped) and ``ZB_BENCH_REDIS_URL``, or else an embedded PostgreSQL and Redis in a temporary
+folder. It starts ``zhangban serve`` with ``ZB_WORKERS=2`` (jobs off, as when ``zhangban worker``
+runs them elsewhere), seeds through the HTTP API what the scenarios need (an operator token from
+``zhangban operator-token``, a window clerk, ``--people`` citizens made L3 by the clerk, a seal and a
+household register for each citizen issued through ``/v1/dept/certificates:batch``, department
+systems for the login scenario), starts a tiny Litestar app (granian, 2 workers) that reads one row
+of a 10,000-row table by primary key, and drives each scenario for ``--seconds`` over
+``--connections`` keep-alive connections on loopback.
+
+The client is a small asyncio HTTP/1.1 client: each connection binds its own 127.x.y.z source
+address, so per-IP limits (120 verifications and 120 token requests a minute) meet the spread of
+addresses real traffic has, and each connection acts for its own citizen (the per-person key
+distribution the scaling plan assumes). It prints requests/s, p50 and p99 latency, the ratio to
+the bare read, and the resident memory of each server worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+HOST = "127.0.0.1"
+BLOB = "ab" * 32
+
+
+def id_number(i: int) -> str:
+    born = date(1970, 1, 1) + timedelta(days=i)
+    body = f"430202{born:%Y%m%d}{(i % 500) * 2 + 1:03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11]
+
+
+# --- the bare app: what one primary-key read costs through the same server and driver -------------
+
+
+def bare_app():  # noqa: ANN201 - granian factory
+    import asyncpg
+    from litestar import Litestar, get
+
+    state: dict[str, asyncpg.Pool] = {}
+
+    async def open_pool(app: Litestar) -> None:
+        state["pool"] = await asyncpg.create_pool(os.environ["BENCH_BARE_DSN"], min_size=4, max_size=10)
+
+    async def close_pool(app: Litestar) -> None:
+        await state["pool"].close()
+
+    @get("/item/{item_id:int}")
+    async def item(item_id: int) -> dict[str, object]:
+        async with state["pool"].acquire() as conn:
+            row = await conn.fetchrow("SELECT id, name, payload FROM bench_item WHERE id = $1", item_id)
+        return dict(row)
+
+    return Litestar([item], on_startup=[open_pool], on_shutdown=[close_pool])
+
+
+# --- a small HTTP/1.1 client ------------------------------------------------------------------------
+
+Request = Callable[[int], bytes]
+
+
+def request(method: str, path: str, port: int, *, token: str | None = None, body: object = None) -> bytes:
+    payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+    head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: keep-alive"]
+    if token:
+        head.append(f"Authorization: Bearer {token}")
+    if body is not None:
+        head += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def drive(port: int, make: list[Request], seconds: float, net: int) -> dict[str, float]:
+    """One connection per entry of ``make`` (each from 127.<net>.x.y) for ``seconds``; the figures."""
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one(k: int, build: Request) -> None:
+        nonlocal failed
+        source = f"127.{net}.{k // 250}.{k % 250 + 2}"
+        reader, writer = await asyncio.open_connection(HOST, port, local_addr=(source, 0))
+        i = 0
+        try:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                writer.write(build(i))
+                status = await read_response(reader)
+                latencies.append(time.perf_counter() - started)
+                failed += not 200 <= status < 300
+                i += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(k, build) for k, build in enumerate(make)))
+    elapsed = time.perf_counter() - started
+    qs = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return {"n": len(latencies), "rps": len(latencies) / elapsed, "p50": qs[49] * 1e3, "p99": qs[98] * 1e3,
+            "failed": failed}
+
+
+# --- servers ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited:\n{proc.stdout.read().decode(errors='replace') if proc.stdout else ''}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer")
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+async def make_databases(admin: str, names: list[str]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    bare = await asyncpg.connect(with_database(admin, names[1]))
+    try:
+        await bare.execute("CREATE TABLE bench_item (id integer PRIMARY KEY, name text NOT NULL, payload jsonb NOT NULL)")
+        await bare.execute("""INSERT INTO bench_item SELECT i, '证照 ' || i, jsonb_build_object('n', i, 'tags', ARRAY['a', 'b'])
+                              FROM generate_series(1, 10000) i""")
+    finally:
+        await bare.close()
+
+
+async def drop_databases(admin: str, names: list[str]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def rss_of_workers(proc: subprocess.Popen[bytes]) -> list[float]:
+    import psutil
+
+    kids = psutil.Process(proc.pid).children(recursive=True)
+    return [k.memory_info().rss / 2**20 for k in kids]
+
+
+# --- seeding through the HTTP API ---------------------------------------------------------------------
+
+
+class Seeder:
+    """Makes the people and things of the benchmark through the API, each login from its own address."""
+
+    def __init__(self, base: str, op: str, net: int) -> None:
+        self.base, self.op, self.net, self.n = base, op, net, 0
+
+    def client(self):  # noqa: ANN201
+        import httpx
+
+        self.n += 1
+        source = f"127.{self.net}.{self.n // 250}.{self.n % 250 + 2}"
+        return httpx.Client(base_url=self.base, timeout=60, transport=httpx.HTTPTransport(local_address=source))
+
+    @staticmethod
+    def ok(r, *status: int) -> dict:  # noqa: ANN001
+        if r.status_code not in (status or (200, 201)):
+            raise SystemExit(f"seeding failed: {r.request.method} {r.request.url} -> {r.status_code} {r.text[:300]}")
+        return r.json() if r.content else {}
+
+    def login(self, http, phone: str) -> dict:  # noqa: ANN001
+        import re
+
+        self.ok(http.post("/v1/auth/sms/send", json={"phone": phone}), 202)
+        text = self.ok(http.get("/v1/dev/sms", params={"phone": phone}))["items"][0]["text"]
+        return self.ok(http.post("/v1/auth/sms/login", json={"phone": phone, "code": re.search(r"(\d{6})", text).group(1)}))
+
+    def staff(self, department_id: str, phone: str, roles: list[str]) -> str:
+        with self.client() as http:
+            pair = self.login(http, phone)
+            self.ok(http.post(f"/v1/admin/departments/{department_id}/staff", headers=auth(self.op),
+                              json={"account_id": pair["account"]["id"], "roles": roles}))
+            return self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))["access_token"]
+
+    def citizen(self, clerk: str, phone: str, name: str, id_no: str) -> str:
+        with self.client() as http:
+            pair = self.login(http, phone)
+            session = self.ok(http.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
+                                        json={"name": name, "id_number": id_no, "method": "counter"}), 201)
+            self.ok(http.post("/v1/dept/realname/attest", json={"session_id": session["session_id"]}, headers=auth(clerk)))
+            return self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))["access_token"]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def seed(base: str, op: str, people: int, clients: int) -> dict:
+    seeder = Seeder(base, op, net=random.randint(100, 199))
+    with seeder.client() as http:
+        departments = seeder.ok(http.get("/v1/admin/departments", params={"limit": 500}, headers=auth(op)))["items"]
+    by_name = {d["name"]: d["id"] for d in departments}
+    police, approval = by_name["株洲市公安局"], by_name["株洲市行政审批服务局"]
+    phone = iter(range(13600000000, 13700000000))
+    clerk = seeder.staff(approval, str(next(phone)), ["clerk"])
+    issuer = seeder.staff(police, str(next(phone)), ["issuer", "dept_admin"])
+    tokens = [seeder.citizen(clerk, str(next(phone)), "张三丰", id_number(i)) for i in range(people)]
+    with seeder.client() as http:
+        seeder.ok(http.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer)), 201)
+        items = [{"type_code": "household_register", "holder": {"id_number": id_number(i), "name": "张三丰"},
+                  "fields": {"household_head": "张三丰", "relation": "户主", "address": f"株洲市天元区泰山路{i}号",
+                             "registered_on": "2020-01-02"}, "external_ref": f"load-{i}"} for i in range(people)]
+        seeder.ok(http.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(issuer)))
+        certificates = [c["certificate"]["token"] for c in
+                        (seeder.ok(http.get("/v1/wallet/items", params={"kind": "certificate"}, headers=auth(t)))["items"][0]
+                         for t in tokens)]
+        systems = [seeder.ok(http.post(f"/v1/admin/departments/{police}/clients", headers=auth(op),
+                                       json={"name": f"压测系统{i}", "scopes": ["records:write"]}), 201)
+                   for i in range(clients)]
+    return {"citizens": tokens, "certificates": certificates, "systems": systems}
+
+
+def scenarios(port: int, seeded: dict, connections: int) -> dict[str, list[Request]]:
+    citizens, certificates, systems = seeded["citizens"], seeded["certificates"], seeded["systems"]
+
+    def each(build: Callable[[int, int], bytes]) -> list[Request]:
+        return [(lambda i, k=k: build(k, i)) for k in range(connections)]
+
+    def login(k: int, i: int) -> bytes:
+        # Two department systems per connection, in turn: each stays under its 60 tokens a minute.
+        system = systems[(2 * k + i % 2) % len(systems)]
+        return request("POST", "/v1/auth/token", port, body={"grant_type": "client_credentials",
+                       "client_id": system["client_id"], "client_secret": system["client_secret"]})
+
+    def submit(k: int, i: int) -> bytes:
+        token = citizens[k % len(citizens)]
+        return request("POST", "/v1/applications", port, token=token, body={
+            "id": str(uuid.uuid4()), "matter_code": "430200-YB-003",
+            "form": {"mother_id_number": id_number(k % len(citizens)), "bank_account_no": "6222020202020202"},
+            "materials": [{"code": c, "blob_sha256": BLOB} for c in
+                          ("mother_id_card", "birth_medical_certificate", "bank_account", "hospital_invoice")],
+            "deferred_materials": ["marriage_certificate"]})
+
+    return {
+        "login (client credentials)": each(login),
+        "wallet list": each(lambda k, i: request("GET", "/v1/wallet/items", port, token=citizens[k % len(citizens)])),
+        "certificate verify": each(lambda k, i: request("POST", "/v1/verify", port,
+                                                        body={"token": certificates[k % len(certificates)]})),
+        "bundle read": each(lambda k, i: request("GET", "/v1/bundles/birth", port)),
+        "sync pull": each(lambda k, i: request("GET", "/v1/sync/pull", port, token=citizens[k % len(citizens)])),
+        "application submit": each(submit),
+    }
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+TARGET_RATIO, TARGET_P99_MS, TARGET_RSS_MB = 0.70, 50.0, 200.0
+
+
+def run(admin: str, redis_url: str, seconds: float, connections: int, people: int) -> int:
+    suffix = os.getpid()
+    names = [f"zb_load_{suffix}", f"zb_load_bare_{suffix}"]
+    asyncio.run(make_databases(admin, names))
+    port, bare_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {
+        "ZB_DATABASE_URL": with_database(admin, names[0]), "ZB_REDIS_URL": redis_url,
+        "ZB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), "ZB_PORT": str(port),
+        "ZB_WORKERS": "2", "ZB_RUN_JOBS": "false", "ZB_LOG_LEVEL": "WARNING", "ZB_WECHAT_API_BASE": "http://127.0.0.1:9",
+    }
+    zb = str(Path(sys.executable).with_name("zhangban"))
+    server = subprocess.Popen([zb, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    bare = subprocess.Popen(
+        [str(Path(sys.executable).with_name("granian")), "--interface", "asgi", "--workers", "2", "--factory",
+         "--host", HOST, "--port", str(bare_port), "--no-log", "load:bare_app"],
+        env=env | {"BENCH_BARE_DSN": with_database(admin, names[1]), "PYTHONPATH": str(Path(__file__).parent)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_healthy(f"http://{HOST}:{port}/health", server)
+        wait_healthy(f"http://{HOST}:{bare_port}/item/1", bare)
+        op = subprocess.run([zb, "operator-token"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        started = time.monotonic()
+        seeded = seed(f"http://{HOST}:{port}", op, people, clients=2 * connections)
+        print(f"seeded {people} L3 citizens with a certificate each, {2 * connections} department systems "
+              f"in {time.monotonic() - started:.0f} s; {connections} connections, {seconds:g} s per scenario, "
+              f"{os.cpu_count()} cores shared by client and servers")
+        return asyncio.run(measure(port, bare_port, seeded, seconds, connections, server))
+    finally:
+        for proc in (server, bare):
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=30)
+        asyncio.run(drop_databases(admin, names))
+
+
+async def measure(port: int, bare_port: int, seeded: dict, seconds: float, connections: int,
+                  server: subprocess.Popen[bytes]) -> int:
+    net = random.randint(10, 90)
+    bare_make = [(lambda i, k=k: request("GET", f"/item/{(k * 7919 + i * 104729) % 10000 + 1}", bare_port))
+                 for k in range(connections)]
+    await drive(bare_port, bare_make, 1.0, net)  # warm-up: connections, prepared statements, JIT of caches
+    results = {"bare PK read (Litestar + asyncpg)": await drive(bare_port, bare_make, seconds, net + 1)}
+    for i, (name, make) in enumerate(scenarios(port, seeded, connections).items()):
+        await drive(port, make, min(1.0, seconds / 4), net + 2 + 2 * i)
+        results[name] = await drive(port, make, seconds, net + 3 + 2 * i)
+    base = results["bare PK read (Litestar + asyncpg)"]["rps"]
+    print(f"{'scenario':<34}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs bare':>9}")
+    for name, r in results.items():
+        print(f"{name:<34}{r['n']:>9,}{r['rps']:>9,.0f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['failed']:>9,}"
+              f"{r['rps'] / base:>9.2f}")
+    wallet = results["wallet list"]
+    rss = rss_of_workers(server)
+    print(f"RSS per server worker: {', '.join(f'{m:.0f} MB' for m in rss)}")
+    checks = [
+        (f"wallet list >= {TARGET_RATIO:.0%} of the bare read", wallet["rps"] / base >= TARGET_RATIO),
+        (f"wallet list p99 < {TARGET_P99_MS:.0f} ms", wallet["p99"] < TARGET_P99_MS),
+        (f"RSS per worker < {TARGET_RSS_MB:.0f} MB", all(m < TARGET_RSS_MB for m in rss)),
+        ("no failed requests", all(r["failed"] == 0 for r in results.values())),
+    ]
+    for what, ok in checks:
+        print(f"{'met   ' if ok else 'MISSED'} {what}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="per scenario (default 4)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--people", type=int, default=64, help="citizens, one per connection up to this many")
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    admin, redis_url = os.environ.get("ZB_BENCH_DATABASE_URL"), os.environ.get("ZB_BENCH_REDIS_URL")
+    stops = []
+    if admin is None or redis_url is None:
+        from api import embedded
+
+        tmp = Path(tempfile.mkdtemp(prefix="zb-load-"))
+        if admin is None:
+            pg, _ = embedded.start_postgres(tmp)
+            stops.append(pg.cleanup)
+            admin = pg.get_uri("postgres")
+        if redis_url is None:
+            rs, redis_url = embedded.start_redis(tmp)
+            stops.append(rs.shutdown)
+    try:
+        sys.exit(run(admin, redis_url, args.seconds, args.connections, args.people))
+    finally:
+        for stop in reversed(stops):
+            stop()
+
+
+if __name__ == "__main__":
+    main()
