@@ -79,13 +79,23 @@ async def requeue_due(state: Any, *, now: datetime | None = None) -> int:
     return len(rows)
 
 
+CONSUMER_IDLE_MS = 24 * 3600 * 1000
+
+
 async def sweep(state: Any, *, now: datetime | None = None) -> int:
-    """Deliveries in ``sending`` past the time limit become ``temporary-failure``; return how many."""
+    """Deliveries in ``sending`` past the time limit become ``temporary-failure``; return how many.
+
+    Also forgets stream consumers of workers gone for a day with nothing left pending.
+    """
     now = now or now_of(state)
     async with state.pool.acquire() as conn:
         stuck = await dispatch_store.sweep_stuck(conn, now=now, limit=timedelta(seconds=state.settings.notify_sending_timeout))
     if stuck:
         log.warning("%d deliveries stuck in sending marked temporary-failure", stuck)
+    groups = [(streams.EVENTS, streams.EVENT_GROUP)]
+    groups += [(streams.lane_stream(lane), streams.DELIVER_GROUP) for lane in await streams.lanes(state.redis)]
+    for stream, group in groups:
+        await streams.forget_idle_consumers(state.redis, stream, group, idle_ms=CONSUMER_IDLE_MS)
     return stuck
 
 

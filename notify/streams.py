@@ -172,6 +172,19 @@ class Group:
             await pipe.execute()
 
 
+async def forget_idle_consumers(redis: Any, stream: str, group: str, *, idle_ms: int) -> int:
+    """Drop consumers with nothing pending that were not seen for ``idle_ms`` (every restart of a
+    worker is a new consumer; the group would otherwise list them all forever)."""
+    try:
+        consumers = await redis.xinfo_consumers(stream, group)
+    except ResponseError:
+        return 0  # no such stream or group yet
+    gone = [c["name"] for c in consumers if c["pending"] == 0 and c["idle"] > idle_ms]
+    for name in gone:
+        await redis.xgroup_delconsumer(stream, group, name)
+    return len(gone)
+
+
 async def push_deliveries(redis: Any, rows: Iterable[tuple[Any, str]]) -> None:
     """Hand ``(delivery id, lane)`` pairs to their lane streams (after the rows committed).
 

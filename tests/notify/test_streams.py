@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,3 +164,30 @@ def _job(row: Any, *, attempt: int) -> Any:
     return Job(id=row["id"], channel=row["channel"], target=row["target"], lane=row["lane"], attempt=attempt,
                content=None, notification_id=row["notification_id"], kind=row["kind"], data={},
                created_at=row["created_at"], entry=("zb:notify:out:x", "0-1"), started_at=row["created_at"])
+
+
+async def test_the_relay_leaves_other_topics_as_the_outbox_writes_them(worker_state: State, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as c, c.transaction():
+        await outbox.enqueue(c, "ledger.closed", {"day": "2025-03-10"}, dedup_key="ledger:1")
+        await outbox.enqueue(c, "notify", {"event": "feedback.received", "department_id": None, "kind": "complaint"},
+                             dedup_key="fb:1")
+    publish = streams.publisher(worker_state.redis, topics=catalogue.TOPICS)
+    assert await outbox.relay_once(pool, publish) == 2
+    [(_, other)] = await worker_state.redis.xrange("zb:events:ledger.closed")
+    assert other[b"dedup_key"] == b"ledger:1" and msgspec.json.decode(other[b"payload"]) == {"day": "2025-03-10"}
+    [(_, ours)] = await worker_state.redis.xrange(streams.EVENTS)
+    assert streams.decode_event(("", "", ours)).dedup_key == "fb:1"
+
+
+async def test_the_sweep_forgets_consumers_of_workers_long_gone(worker_state: State, pool: asyncpg.Pool,
+                                                                pipeline: Pipeline) -> None:
+    async with pool.acquire() as c, c.transaction():
+        await outbox.enqueue(c, "notify", {"event": "feedback.received", "department_id": None, "kind": "complaint"},
+                             dedup_key="fb:1")
+    await pipeline.drain()  # the expander read it: it is a consumer of the group now
+    redis = worker_state.redis
+    assert len(await redis.xinfo_consumers(streams.EVENTS, streams.EVENT_GROUP)) == 1
+    assert await streams.forget_idle_consumers(redis, streams.EVENTS, streams.EVENT_GROUP, idle_ms=10**9) == 0
+    await asyncio.sleep(0.05)
+    assert await streams.forget_idle_consumers(redis, streams.EVENTS, streams.EVENT_GROUP, idle_ms=10) == 1
+    assert await jobs.sweep(worker_state) == 0
