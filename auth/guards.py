@@ -24,6 +24,7 @@ route needs::
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -35,7 +36,7 @@ from api.deps import current_time
 from api.problems import Forbidden, NotFound, Unauthorized
 from auth.errors import AssuranceRequired
 from auth.keys import SigningKeys
-from auth.tokens import LEVELS, InvalidToken, decode_access, level_name, unverified_kid
+from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid
 
 BEARER = [{"bearer": []}]
 STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin"})
@@ -127,13 +128,25 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
     state = request.app.state
     now = current_time(state)
     keys: SigningKeys = state.signing_keys
+    token = token.strip()
+    verified = state.get("verified_tokens")
+    if verified is None:
+        verified = state.verified_tokens = VerifiedTokens()
+    known = verified.get(token)
+    if known is not None:
+        # Only expiry and the key's standing can change for a token already verified.
+        principal, kid, exp = known
+        if exp + LEEWAY > now.timestamp() and await keys.verification_key(kid, now=now) is not None:
+            return principal
+        raise _unauthorized("the access token is invalid or expired")
     try:
-        key = await keys.verification_key(unverified_kid(token.strip()), now=now)
+        kid = unverified_kid(token)
+        key = await keys.verification_key(kid, now=now)
         if key is None:
             raise InvalidToken("unknown kid")
-        c = decode_access(token.strip(), key.public_key, issuer=state.settings.base_url, now=now)
+        c = decode_access(token, key.public_key, issuer=state.settings.base_url, now=now)
         client = c.client_id is not None
-        return Principal(
+        principal = Principal(
             account_id=None if client else UUID(c.sub),
             client_id=_uuid(c.client_id),
             person_id=_uuid(c.pid),
@@ -147,6 +160,29 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
         )
     except (InvalidToken, ValueError):
         raise _unauthorized("the access token is invalid or expired") from None
+    verified.put(token, (principal, kid, c.exp))
+    return principal
+
+
+class VerifiedTokens:
+    """Access tokens this process already verified, newest last, at most ``size`` of them.
+
+    A client repeats one access token for its whole life (15 minutes), and checking its ES256
+    signature and decoding its claims is most of the CPU a small read costs, so each token is
+    verified once per process. Nothing else about a token can change: its claims are signed.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[Principal, str, int]] = OrderedDict()
+
+    def get(self, token: str) -> tuple[Principal, str, int] | None:
+        return self._items.get(token)
+
+    def put(self, token: str, value: tuple[Principal, str, int]) -> None:
+        self._items[token] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 async def _provide_principal(request: Request) -> Principal:
