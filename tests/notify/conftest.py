@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -22,8 +23,9 @@ from tests.wechat_sim_server import running_sim
 
 # The notification tests keep streams, consumer groups and pending entries alive across a test, and
 # their worker subprocesses read them: a test run elsewhere flushing the shared database (every test
-# does at its start) would take them away mid-test. They use a database of their own on the server.
-NOTIFY_REDIS_DB = 14
+# does at its start) would take them away mid-test. They use a database of their own on the server,
+# picked by process id among 11-15, so that two runs at the same time rarely share one either.
+NOTIFY_REDIS_DB = 11 + os.getpid() % 5
 
 
 @pytest.fixture
