@@ -4,7 +4,7 @@ Pipeline: business transactions write outbox events → ``jobs.relay`` moves the
 ``expand`` writes notifications (the inbox), change-log entries and deliveries in one transaction →
 ``deliver`` sends deliveries per channel, fairly across departments, recording every attempt.
 Modules: ``catalogue`` (events, audiences, zh-CN texts, WeChat templates), ``render``, ``plan`` and
-``service`` (pure rules), ``recipients``, ``store``, ``dispatch_store``, ``webhook_store`` (SQL),
+``service`` (pure rules), ``inbox`` (marking read, for other domains too), ``recipients``, ``store``, ``dispatch_store``, ``webhook_store`` (SQL),
 ``streams`` (Redis Streams), ``expand``, ``deliver``, ``channels``, ``webclient``, ``live`` (SSE),
 ``routes``, ``webhook_routes``, ``jobs``, ``errors``, ``models``.
 """

@@ -6,19 +6,17 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
-from api import changelog
 from api.deps import Db, Now, Redis
 from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-from notify import catalogue, live, store
+from notify import catalogue, inbox, live, store
 from notify.errors import NotificationNotFound, WechatNotBound, WechatTemplateUnknown
 from notify.models import AdminNotification, Grant, GrantIn, Notification, NotificationPage, Preferences, PreferencesIn
 
@@ -50,12 +48,9 @@ class InboxController(Controller):
                    now: Now) -> Notification:
         account_id = principal.require_account()
         async with db.acquire() as conn, conn.transaction():
-            view, person, changed = await store.mark_read(conn, principal.person_id, account_id, notification_id, now=now)
-            version = None
-            if changed and person is not None:
-                version = await changelog.record_change(conn, person, "notification", view.id, "put", msgspec.to_builtins(view))
-        if version is not None:
-            await live.poke_sync(redis, person, version)  # type: ignore[arg-type]
+            view, version = await inbox.read(conn, principal.person_id, account_id, notification_id, now=now)
+        if version is not None and principal.person_id is not None:
+            await live.poke_sync(redis, principal.person_id, version)
         return view
 
     @get("/stream", operation_id="StreamNotifications", summary="Live notifications (Server-Sent Events)",

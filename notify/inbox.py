@@ -1,0 +1,28 @@
+"""Inbox writes other domains may call: marking an item read (the route and the sync mutation
+``notification.read`` both come here, inside their own transaction)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api import changelog
+from notify import store
+from notify.models import Notification
+
+
+async def read(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, notification_id: UUID,
+               *, now: datetime) -> tuple[Notification, int | None]:
+    """Mark the caller's item read (once) and mirror it to the owner's devices.
+
+    Returns the item and the owner person's new change-log version (None when nothing changed or
+    the item belongs to an account without a person). 404 ``notification_not_found`` for an item
+    that is not the caller's.
+    """
+    view, person, changed = await store.mark_read(conn, person_id, account_id, notification_id, now=now)
+    if not changed or person is None:
+        return view, None
+    return view, await changelog.record_change(conn, person, "notification", view.id, "put", msgspec.to_builtins(view))
