@@ -345,7 +345,7 @@ def run(admin: str, redis_url: str, seconds: float, connections: int, people: in
         print(f"seeded {people} L3 citizens with a certificate each, {2 * connections} department systems "
               f"in {time.monotonic() - started:.0f} s; {connections} connections, {seconds:g} s per scenario, "
               f"{os.cpu_count()} cores shared by client and servers")
-        return asyncio.run(measure(port, bare_port, seeded, seconds, connections, server))
+        return asyncio.run(measure(port, bare_port, seeded, seconds, connections, server, bare, admin))
     finally:
         for proc in (server, bare):
             os.killpg(proc.pid, 15)
@@ -353,21 +353,65 @@ def run(admin: str, redis_url: str, seconds: float, connections: int, people: in
         asyncio.run(drop_databases(admin, names))
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes on this host (those that are gone count nothing)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+async def postgres_pids(dsn: str) -> list[int]:
+    """Backends serving the benchmark's databases, when PostgreSQL runs on this host."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [r["pid"] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname LIKE 'zb_load_%' AND pid <> pg_backend_pid()")]
+    finally:
+        await conn.close()
+
+
+async def measured(port: int, make: list[Request], seconds: float, net: int, server_pids: list[int],
+                   dsn: str) -> dict[str, float]:
+    pg = await postgres_pids(dsn)
+    before = cpu_seconds(server_pids), cpu_seconds(pg)
+    result = await drive(port, make, seconds, net)
+    after = cpu_seconds(server_pids), cpu_seconds(pg)
+    n = max(result["n"], 1)
+    return result | {"app_ms": (after[0] - before[0]) / n * 1e3, "pg_ms": (after[1] - before[1]) / n * 1e3}
+
+
 async def measure(port: int, bare_port: int, seeded: dict, seconds: float, connections: int,
-                  server: subprocess.Popen[bytes]) -> int:
+                  server: subprocess.Popen[bytes], bare: subprocess.Popen[bytes], dsn: str) -> int:
+    import psutil
+
+    def workers(proc: subprocess.Popen[bytes]) -> list[int]:
+        return [proc.pid] + [k.pid for k in psutil.Process(proc.pid).children(recursive=True)]
+
     net = random.randint(10, 90)
     bare_make = [(lambda i, k=k: request("GET", f"/item/{(k * 7919 + i * 104729) % 10000 + 1}", bare_port))
                  for k in range(connections)]
     await drive(bare_port, bare_make, 1.0, net)  # warm-up: connections, prepared statements, JIT of caches
-    results = {"bare PK read (Litestar + asyncpg)": await drive(bare_port, bare_make, seconds, net + 1)}
+    results = {"bare PK read (Litestar + asyncpg)": await measured(bare_port, bare_make, seconds, net + 1,
+                                                                    workers(bare), dsn)}
     for i, (name, make) in enumerate(scenarios(port, seeded, connections).items()):
         await drive(port, make, min(1.0, seconds / 4), net + 2 + 2 * i)
-        results[name] = await drive(port, make, seconds, net + 3 + 2 * i)
+        results[name] = await measured(port, make, seconds, net + 3 + 2 * i, workers(server), dsn)
     base = results["bare PK read (Litestar + asyncpg)"]["rps"]
-    print(f"{'scenario':<34}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs bare':>9}")
+    print(f"{'scenario':<34}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}{'vs bare':>8}"
+          f"{'app CPU':>9}{'PG CPU':>8}")
     for name, r in results.items():
-        print(f"{name:<34}{r['n']:>9,}{r['rps']:>9,.0f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['failed']:>9,}"
-              f"{r['rps'] / base:>9.2f}")
+        print(f"{name:<34}{r['n']:>9,}{r['rps']:>8,.0f}{r['p50']:>8.1f}{r['p99']:>8.1f}{r['failed']:>8,}"
+              f"{r['rps'] / base:>8.2f}{r['app_ms']:>7.2f}ms{r['pg_ms']:>6.2f}ms")
+    print("app CPU / PG CPU: CPU time per request of the server workers / of the PostgreSQL backends (0 when remote)")
     wallet = results["wallet list"]
     rss = rss_of_workers(server)
     print(f"RSS per server worker: {', '.join(f'{m:.0f} MB' for m in rss)}")
