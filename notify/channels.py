@@ -9,6 +9,7 @@ raises for a provider's failure.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,8 @@ from auth.routes import PHONE_CONTEXT
 from notify import catalogue, dispatch_store, service, webhook_store
 from notify.service import Outcome
 from notify.webclient import NetworkError, WebClient
+
+log = logging.getLogger("zhangban.notify")
 
 SECRET_TTL = 30.0  # seconds a decrypted webhook secret is reused; a disabled webhook stops within it
 SUBSCRIBE_SEND = "/cgi-bin/message/subscribe/send"
@@ -55,9 +58,11 @@ def template_ids(setting: str) -> dict[str, str]:
     """Our template keys → WeChat template ids: the defaults, overridden by ``key=id,key=id``."""
     ids = {key: t.default_id for key, t in catalogue.WECHAT_TEMPLATES.items()}
     for pair in filter(None, (p.strip() for p in setting.split(","))):
-        key, _, value = pair.partition("=")
-        if key.strip() in ids and value.strip():
-            ids[key.strip()] = value.strip()
+        key, _, value = (part.strip() for part in pair.partition("="))
+        if key in ids and value:
+            ids[key] = value
+        else:
+            log.warning("ZB_NOTIFY_WECHAT_TEMPLATES: ignoring %r (keys: %s)", pair, ", ".join(ids))
     return ids
 
 

@@ -1,6 +1,6 @@
 """SQL of the dispatcher: making notifications and deliveries, claiming, settling, requeueing.
 
-Everything works on batches (``unnest`` arrays, ``COPY``), because the dispatcher moves thousands of
+Everything works on batches (``unnest`` arrays), because the dispatcher moves thousands of
 messages a second. Every state change of a delivery is conditional on the state it expects
 (``status IN ('created', 'sending')``, the attempt number), so a duplicate stream entry, a late
 answer or a second worker changes nothing.
@@ -17,6 +17,15 @@ import asyncpg
 import msgspec
 
 from notify.models import DeliveryRow, Notification, NotificationRow
+
+_encoder = msgspec.json.Encoder()
+
+
+def _json(value: Any) -> str | None:
+    # Arrays of JSON travel as text and are cast in SQL: the pool's jsonb codec is a text codec,
+    # which neither binary COPY nor jsonb[] parameters can use.
+    return None if value is None else _encoder.encode(value).decode()
+
 
 INSERT_NOTIFICATIONS = """
 INSERT INTO notify_notification (id, dedup_key, event, kind, person_id, account_id, department_id, title, body, data,
@@ -41,14 +50,6 @@ async def insert_notifications(conn: asyncpg.Connection, rows: list[Notification
     arrays = [[_json(r.data) if c == "data" else getattr(r, c) for r in rows] for c in columns]
     return {r["id"] for r in await conn.fetch(INSERT_NOTIFICATIONS, *arrays)}
 
-
-def _json(value: Any) -> str | None:
-    # Arrays of JSON travel as text and are cast in SQL: the pool's jsonb codec is a text codec,
-    # which neither binary COPY nor jsonb[] parameters can use.
-    return None if value is None else _encoder.encode(value).decode()
-
-
-_encoder = msgspec.json.Encoder()
 
 INSERT_DELIVERIES = """
 INSERT INTO notify_delivery (id, notification_id, channel, target, lane, content, not_before, queued_at, created_at,
@@ -84,7 +85,7 @@ RETURNING person_id, version
 
 
 async def record_inbox_changes(conn: asyncpg.Connection, notes: list[Notification], owners: list[UUID]) -> dict[UUID, int]:
-    """``changelog.record_change`` for many inbox items at once: one head bump per person, one COPY.
+    """``changelog.record_change`` for many inbox items at once: one head bump per person, one insert.
 
     Same guarantee as the single-row version: each person's ``sync_head`` row stays locked until
     commit, so versions commit in order. Heads are bumped in sorted order to avoid deadlocks.

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from notify import catalogue, dispatch_store, live, plan, recipients, streams
-from notify.deliver import now_of
+from notify.deliver import TRANSIENT, now_of
 from notify.models import Event, Notification, NotificationRow
 
 log = logging.getLogger("zhangban.notify")
@@ -72,23 +72,19 @@ class Expander:
     def __init__(self, state: Any) -> None:
         self.state = state
         self.group = streams.Group(state.redis, streams.EVENT_GROUP, streams.consumer_name("expand"))
-        self.streams = [streams.EVENTS]
         self.idle_ms = int(state.settings.notify_claim_timeout * 1000)
 
     async def step(self, *, block_ms: int = 1000) -> int:
         """Read and expand one batch; return how many entries were handled."""
-        entries = await self.group.read(self.streams, count=READ_COUNT, block_ms=block_ms)
+        entries = await self.group.read([streams.EVENTS], count=READ_COUNT, block_ms=block_ms)
         await self.handle(entries)
         return len(entries)
 
     async def reclaim(self) -> int:
         """Take over what dead or stuck consumers left pending, and expand it."""
-        taken = 0
-        for stream in self.streams:
-            live_entries, _ = await self.group.reclaim(stream, min_idle_ms=self.idle_ms)
-            await self.handle(live_entries)
-            taken += len(live_entries)
-        return taken
+        live_entries, _ = await self.group.reclaim(streams.EVENTS, min_idle_ms=self.idle_ms)
+        await self.handle(live_entries)
+        return len(live_entries)
 
     async def handle(self, entries: list[streams.Entry]) -> None:
         if not entries:
@@ -104,6 +100,8 @@ class Expander:
             await expand(self.state, events)
             await self.group.ack((e[0], e[1]) for e in good)
             return
+        except TRANSIENT:
+            raise  # the database or Redis is away: the loop waits; the entries stay pending and are reclaimed
         except Exception:  # noqa: BLE001 - fall back to one by one to find the event that fails
             log.exception("expanding a batch of %d events failed; retrying one by one", len(events))
         for entry, event in zip(good, events, strict=True):

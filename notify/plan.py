@@ -85,7 +85,8 @@ def owners(kind: Kind, payload: dict[str, Any], ctx: Context) -> Iterator[tuple[
             for person in people:
                 yield ("person", person), ctx.accounts_of.get(person, []), []
         elif audience == "account":
-            account = ctx.accounts.get(as_uuid(payload.get("account_id")))  # type: ignore[arg-type]
+            aid = as_uuid(payload.get("account_id"))
+            account = ctx.accounts.get(aid) if aid else None
             if account is not None:
                 yield _inbox_of(account), [account.id], []
         elif audience == "operators":
@@ -94,8 +95,8 @@ def owners(kind: Kind, payload: dict[str, Any], ctx: Context) -> Iterator[tuple[
         elif audience == "department":
             did = as_uuid(payload.get("department_id"))
             hooks = [w for w, events in ctx.webhooks.get(did, []) if kind.key in events] if did else []
-            if hooks:
-                yield ("department", did), [], hooks  # type: ignore[misc]
+            if did and hooks:
+                yield ("department", did), [], hooks
 
 
 def _inbox_of(account: AccountInfo) -> Owner:

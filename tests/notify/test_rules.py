@@ -165,3 +165,12 @@ def test_a_department_notification_exists_only_for_subscribed_webhooks() -> None
                     payload={"department_id": str(dept), "matter_code": "430200-YB-003"})
     notes, deliveries = plan.plan([overdue, overdue], ctx, now=datetime.now(UTC))
     assert [n.department_id for n in notes] == [dept] and [d.target for d in deliveries] == [hook]
+
+
+def test_wechat_template_ids_come_from_the_setting() -> None:
+    from notify.channels import template_ids
+
+    assert template_ids("") == {"application_progress": "zb-application-progress", "certificate_notice": "zb-certificate-notice",
+                                "security_alert": "zb-security-alert"}
+    ids = template_ids(" application_progress = Xa1b2 ,nope=1, security_alert=")
+    assert ids["application_progress"] == "Xa1b2" and ids["security_alert"] == "zb-security-alert" and "nope" not in ids
