@@ -1,5 +1,5 @@
-"""Inbox writes other domains may call: marking an item read (the route and the sync mutation
-``notification.read`` both come here, inside their own transaction)."""
+"""Inbox functions other domains may call: marking an item read (the route and the sync mutation
+``notification.read`` both come here, inside their own transaction) and the wallet's export."""
 
 from __future__ import annotations
 
@@ -26,3 +26,16 @@ async def read(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUI
     if not changed or person is None:
         return view, None
     return view, await changelog.record_change(conn, person, "notification", view.id, "put", msgspec.to_builtins(view))
+
+
+EXPORT = """
+SELECT n.id, n.kind, n.event, n.title, n.body, n.data, n.urgent, n.created_at, n.read_at
+FROM notify_notification n
+WHERE n.person_id = $1 OR n.account_id IN (SELECT id FROM auth_account WHERE person_id = $1)
+ORDER BY n.id
+"""
+
+
+async def export_for_person(conn: asyncpg.Connection, person_id: UUID) -> list[Notification]:
+    """Every inbox item of the person and their logins, oldest first (for the wallet's export)."""
+    return [Notification(**dict(r)) for r in await conn.fetch(EXPORT, person_id)]

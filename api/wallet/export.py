@@ -4,7 +4,8 @@ The caller's own person, or a dependent's (a guardian exercises a minor's rights
 deceased family member's (art. 49: close relatives may read and copy it; items stay masked as in
 the wallet). One JSON document: identity in full (the caller proved L3 moments ago), every wallet
 item, the timeline, every application made by or for the person (as the applications API shows
-them), consents, the access log, guardians and dependents.
+them), consents, the access log, guardians and dependents; and, for the caller's own person,
+their logins (with their phone number) and their notifications.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from api.crypto import Keyring
 from api.matters.applications import views as application_views
 from api.wallet import access, consent_store, consents, dependents, people_store, store, views
 from api.wallet.models import Export, PersonOut
+from auth import export as auth_export
 from esign.state import EsignState
+from notify import inbox
 
 
 async def export(
@@ -30,6 +33,7 @@ async def export(
     wallet = await access.open_wallet(conn, actor, person_id, now=now)
     access.require_recent_l3(actor, now)
     me = wallet.person_id
+    own = me == actor.person_id
     facts = await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", me)
     stored = await store.list_stored_items(conn, me)
     applications = [await application_views.application(conn, keyring, a) for a in await store.application_ids(conn, me)]
@@ -47,4 +51,7 @@ async def export(
         guardians=await people_store.guardians(conn, me, now=now),
         dependents=await dependents.list_dependents(conn, keyring, me, now=now),
         closed_at=wallet.closed_at,
+        # Logins and the inbox are the person's own business: a guardian's export leaves them out.
+        accounts=await auth_export.accounts_of(conn, keyring, me) if own else [],
+        notifications=await inbox.export_for_person(conn, me) if own else [],
     )

@@ -11,7 +11,9 @@ from uuid import UUID
 
 import msgspec
 
+from auth.export import AccountOut
 from esign.models import Certificate
+from notify.models import Notification
 
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Kind = Literal["certificate", "record", "event", "application"]
@@ -273,3 +275,6 @@ class Export(msgspec.Struct, frozen=True, kw_only=True):
     guardians: list[UUID]
     dependents: list[Dependent]
     closed_at: datetime | None
+    # The person's own export only (empty when a guardian or relative exports someone else's).
+    accounts: list[AccountOut] = []
+    notifications: list[Notification] = []

@@ -76,3 +76,14 @@ async def test_reading_paging_and_privacy(
     assert await inbox(client, other["access_token"]) == []
     assert_problem(await client.get("/v1/notifications"), 401, "unauthorized")
     assert_problem(await client.get("/v1/notifications/stream"), 401, "unauthorized")
+
+
+async def test_the_wallet_export_carries_the_inbox(
+    client: AsyncTestClient, clerk: str, conn: asyncpg.Connection, pipeline: Pipeline
+) -> None:
+    me = await citizen(client, clerk, name="王芳", id_number=MOTHER)
+    h = auth(me["access_token"])
+    app = (await client.post("/v1/applications", json=maternity_allowance(), headers=h)).json()
+    await pipeline.drain()
+    doc = (await client.get("/v1/wallet/export", headers=h)).json()
+    assert [(n["kind"], n["data"]["application_id"]) for n in doc["notifications"]] == [("application.received", app["id"])]

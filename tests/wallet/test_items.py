@@ -91,6 +91,11 @@ async def test_export_holds_everything_about_oneself(
     assert [c["id"] for c in doc["consents"]] == [consent["id"]]
     assert [(e["consent_id"], e["outcome"]) for e in doc["access_log"]] == [(consent["id"], "served")]
     assert len(doc["timeline"]) == 2 and doc["closed_at"] is None
+    # Their logins (with their own phone number, in full) and their inbox come too; never a session key.
+    assert [a["assurance_level"] for a in doc["accounts"]] == ["L3"]
+    assert doc["accounts"][0]["phone"] and len(doc["accounts"][0]["phone"]) == 11
+    assert "session_key" not in r.text
+    assert isinstance(doc["notifications"], list)
 
     later = datetime.now(UTC) + timedelta(minutes=6)
     app.state.clock = lambda: later
