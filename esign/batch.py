@@ -32,12 +32,18 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, persons
+from api import persons
 from api.problems import Problem, ProblemDocument
+from api.wallet import closure
+from api.wallet.errors import WalletClosed
 from esign import batch_sign, batch_store, issuing, lists, seal_store, service
 from esign import certificate_store as store
 from esign.certificate_store import CertificateRow, CertificateView
-from esign.errors import CertificateStatusConflict, ExternalRefConflict, SealKeyHeldByDepartment
+from esign.errors import (
+    CertificateStatusConflict,
+    ExternalRefConflict,
+    SealKeyHeldByDepartment,
+)
 from esign.issuing import CertType, Department, Holder
 from esign.models import BatchResult, IssueIn
 from esign.seal_store import SealRow
@@ -161,6 +167,11 @@ async def _write_chunk(
     people = [s.person for _, s in kept if s.person is not None]
     async with conn.transaction():
         person_ids = await persons.find_or_create_persons(conn, people, now=now) if people else {}
+        closed = await closure.closed_among(conn, list(person_ids.values())) if person_ids else set()
+        if closed:
+            gone = [(c, s) for c, s in kept if s.holder_index and person_ids[s.holder_index] in closed]
+            results += [failed(c.index, WalletClosed("the holder's wallet was closed at their death")) for c, _ in gone]
+            kept = [(c, s) for c, s in kept if not (s.holder_index and person_ids[s.holder_index] in closed)]
         rows = [
             _row(c, s, department, person_ids[s.holder_index] if s.holder_index else None, actor=actor, now=now,
                  issued_at=issued_at)

@@ -25,13 +25,13 @@ import cbor2
 from api import audit, changelog, outbox, persons
 from api.ids import uuid7
 from api.problems import FieldError
+from api.wallet import closure
 from api.wallet import store as wallet_store
 from esign import certificate_store as store
 from esign import issuing, keys, licence, lists, seal_store, tokens, x509
 from esign.batch_sign import ID_CONTEXT, NAME_CONTEXT, seal_fields
 from esign.certificate_store import CertificateRow, CertificateView
 from esign.delivery import audit_data, deliver
-from esign.views import SIGNING_WINDOW, certificate_view, pending_view, render
 from esign.errors import (
     CertificateNotFound,
     CertificateNotPending,
@@ -52,6 +52,7 @@ from esign.issuing import CertType, Draft, Holder
 from esign.models import Certificate, IssueIn, PendingSignature
 from esign.seal_store import SealRow
 from esign.state import EsignState
+from esign.views import SIGNING_WINDOW, certificate_view, pending_view, render
 
 INDEX_PURPOSE = persons.INDEX_PURPOSE
 __all__ = ["Issued", "certificate_view", "change_status", "complete_signature", "issue_certificate", "render"]
@@ -190,6 +191,8 @@ async def issue_certificate(
     if person_id is None and holder.id_number is not None:
         sealed = persons.seal_person(esign.keyring, holder.id_number, holder.name)
         person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
+    if person_id is not None:
+        await closure.ensure_open(conn, person_id)
     year = issuing.serial_year(now)
     serial = issuing.serial_text(year, await store.next_serials(conn, ctype.code, department_id, year, 1))
     (slot,) = await lists.allocate_slots(conn, 1)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
+from api.wallet.errors import WalletClosed
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
@@ -120,7 +122,7 @@ async def test_life_events_happen_once_where_the_law_says_so(
 
 
 async def test_a_death_closes_the_wallet_to_new_writes(
-    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, esign: EsignState
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, esign: EsignState, pool: asyncpg.Pool
 ) -> None:
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
     gongan = auth(await helpers.dept_system(client, op, conn, "gongan", ["records:write"]))
@@ -132,3 +134,8 @@ async def test_a_death_closes_the_wallet_to_new_writes(
     timeline = (await client.get("/v1/wallet/timeline", headers=me)).json()
     assert timeline["closed_at"] is not None
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'wallet.closed'") == 1
+    # No department can issue a certificate into it either.
+    with pytest.raises(WalletClosed):
+        await helpers.issue(pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三",
+                            fields={"name": "张三", **helpers.ID_CARD_FIELDS})
+    assert await conn.fetchval("SELECT count(*) FROM esign_certificate") == 0
