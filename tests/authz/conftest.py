@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,11 +26,11 @@ def wechat_url() -> Iterator[str]:
 
 @pytest.fixture
 async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
-    """The next Redis database after the suite's: other test runs sharing the server flush theirs
-    at every test, which would eat the SMS codes and rate-limit buckets of these longer tests."""
+    """A Redis database of this run's own (1-8, by process id; the suite's is 9, notifications' 11-15):
+    other runs sharing the server flush theirs at every test, which would take the SMS codes, the
+    rate-limit buckets and the notification streams of these longer tests away mid-test."""
     parts = urlsplit(servers[1])
-    number = int(parts.path.strip("/") or 0)
-    url = urlunsplit(parts._replace(path=f"/{(number + 1) % 16}"))
+    url = urlunsplit(parts._replace(path=f"/{1 + os.getpid() % 8}"))
     client = aioredis.from_url(url)
     await client.flushdb()
     await client.aclose()
