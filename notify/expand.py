@@ -19,9 +19,9 @@ from typing import Any
 
 import msgspec
 
-from notify import catalogue, dispatch_store, live, plan, recipients, streams
+from notify import catalogue, dispatch_store, live, plan, reconcile, recipients, streams
 from notify.deliver import TRANSIENT, now_of
-from notify.models import Event, Notification, NotificationRow
+from notify.models import DeliveryRow, Event, Notification, NotificationRow
 
 log = logging.getLogger("zhangban.notify")
 
@@ -43,27 +43,42 @@ def inbox_view(row: NotificationRow) -> Notification:
 
 async def expand(state: Any, events: list[Event], *, now: datetime | None = None) -> int:
     """Write the notifications of ``events`` in one transaction; return how many were new."""
+    if not events:
+        return 0
     now = now or now_of(state)
     # Several relays may interleave their batches; the outbox id is the order events were written
     # in, which is the order the inbox shows them.
     events = sorted(events, key=lambda e: e.outbox_id)
-    known = [(e, k) for e in events if (k := catalogue.kind_of(e.name, e.payload)) is not None]
-    if not known:
-        return 0
+    known = [e for e in events if catalogue.kind_of(e.name, e.payload) is not None]
+    fresh: list[NotificationRow] = []
+    inbox: list[NotificationRow] = []
+    views: list[Notification] = []
+    deliveries: list[DeliveryRow] = []
+    versions: dict[Any, int] = {}
     async with state.pool.acquire() as conn, conn.transaction():
-        ctx = await recipients.load(conn, known, now=now)
-        notes, deliveries = plan.plan([e for e, _ in known], ctx, now=now)
-        new = await dispatch_store.insert_notifications(conn, notes)
-        fresh = [n for n in notes if n.id in new]
-        inbox = [n for n in fresh if n.department_id is None]
-        views = [inbox_view(n) for n in inbox]
-        people = [(v, n.person_id) for v, n in zip(views, inbox, strict=True) if n.person_id is not None]
-        versions = await dispatch_store.record_inbox_changes(conn, [v for v, _ in people], [p for _, p in people])
-        deliveries = [d for d in deliveries if d.notification_id in new]
-        await dispatch_store.insert_deliveries(conn, deliveries, now=now)
-    await streams.push_deliveries(state.redis, [(d.id, d.lane) for d in deliveries if d.not_before is None])
-    await live.poke_new(state.redis, inbox, views, versions)
+        await reconcile.mark_consumed(conn, [e.outbox_id for e in events], now=now)
+        if known:
+            ctx = await recipients.load(conn, [(e, catalogue.kind_of(e.name, e.payload)) for e in known], now=now)
+            notes, deliveries = plan.plan(known, ctx, now=now)
+            new = await dispatch_store.insert_notifications(conn, notes)
+            fresh = [n for n in notes if n.id in new]
+            deliveries = [d for d in deliveries if d.notification_id in new]
+            inbox = [n for n in fresh if n.department_id is None]
+            views = [inbox_view(n) for n in inbox]
+            people = [(v, n.person_id) for v, n in zip(views, inbox, strict=True) if n.person_id is not None]
+            versions = await dispatch_store.record_inbox_changes(conn, [v for v, _ in people], [p for _, p in people])
+            await dispatch_store.insert_deliveries(conn, deliveries, now=now)
+    if fresh:
+        await streams.push_deliveries(state.redis, [(d.id, d.lane) for d in deliveries if d.not_before is None])
+        await live.poke_new(state.redis, inbox, views, versions)
     return len(fresh)
+
+
+def _decoded(entry: streams.Entry) -> streams.Message | None:
+    try:
+        return streams.decode_event(entry)
+    except (KeyError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 class Expander:
@@ -82,7 +97,12 @@ class Expander:
 
     async def reclaim(self) -> int:
         """Take over what dead or stuck consumers left pending, and expand it."""
-        live_entries, _ = await self.group.reclaim(streams.EVENTS, min_idle_ms=self.idle_ms)
+        live_entries, dead = await self.group.reclaim(streams.EVENTS, min_idle_ms=self.idle_ms)
+        if dead:
+            # Poison: dead-lettered for operators to look at, and consumed as far as reconciling goes.
+            ids = [m.outbox_id for m in map(_decoded, dead) if m is not None]
+            async with self.state.pool.acquire() as conn:
+                await reconcile.mark_consumed(conn, ids, now=now_of(self.state))
         await self.handle(live_entries)
         return len(live_entries)
 

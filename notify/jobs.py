@@ -8,7 +8,9 @@
 - ``notify.requeue`` (one process per tick): held deliveries now due, retries due, attempts whose
   lease ran out, and queued deliveries whose stream entry was lost → back into their lane streams;
 - ``notify.sweep`` (one process per tick): deliveries stuck in ``sending`` past
-  ``ZB_NOTIFY_SENDING_TIMEOUT`` → ``temporary-failure``.
+  ``ZB_NOTIFY_SENDING_TIMEOUT`` → ``temporary-failure``;
+- ``notify.reconcile`` (one process per tick): events published but never consumed (Redis lost
+  them) → published again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from api import outbox
 from api.jobs import Job
-from notify import catalogue, dispatch_store, streams
+from notify import catalogue, dispatch_store, reconcile, streams
 from notify.deliver import TRANSIENT, Deliverer, now_of
 from notify.expand import Expander
 
@@ -105,4 +107,5 @@ JOBS = [
     Job("notify.deliver", deliver),
     Job("notify.requeue", requeue_due, every=1.0),
     Job("notify.sweep", sweep, every=60.0),
+    Job("notify.reconcile", reconcile.reconcile, every=30.0),
 ]

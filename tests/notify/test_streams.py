@@ -12,7 +12,7 @@ import msgspec
 from litestar.datastructures import State
 
 from api import outbox
-from notify import catalogue, deliver, dispatch_store, jobs, service, streams, webhook_store
+from notify import catalogue, deliver, dispatch_store, jobs, reconcile, service, streams, webhook_store
 from notify.deliver import Deliverer, Done
 from notify.service import Outcome
 from tests.notify.helpers import Pipeline, Receiver, deliveries
@@ -191,3 +191,28 @@ async def test_the_sweep_forgets_consumers_of_workers_long_gone(worker_state: St
     await asyncio.sleep(0.05)
     assert await streams.forget_idle_consumers(redis, streams.EVENTS, streams.EVENT_GROUP, idle_ms=10) == 1
     assert await jobs.sweep(worker_state) == 0
+
+
+async def test_events_redis_lost_are_published_again(
+    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection, pipeline: Pipeline, receiver: Receiver
+) -> None:
+    dept = await department_id(conn, "shichang")
+    await _hook(worker_state, conn, dept, receiver, ["certificate.issued"])
+    await _issue(pool, dept, 3)
+    await outbox.relay_once(pool, streams.publisher(worker_state.redis, topics=catalogue.TOPICS))
+    await worker_state.redis.flushdb()  # Redis restarted without its data: the stream is gone
+    await pipeline.drain()
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 0
+    # Too early to call them lost (they might be in a worker's hands)...
+    assert await reconcile.reconcile(worker_state) == 0
+    # ...but a while later they are published again, and the expansion makes them, once.
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    assert await reconcile.reconcile(worker_state, now=later) == 3
+    await pipeline.drain()
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 3
+    assert len(receiver.verified()) == 3
+    # Everything consumed: the mark moves past them and forgets what it no longer needs.
+    assert await reconcile.reconcile(worker_state, now=later) == 0
+    assert await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark") == await conn.fetchval("SELECT max(id) FROM outbox")
+    assert await conn.fetchval("SELECT count(*) FROM notify_event") == 0
