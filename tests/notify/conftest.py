@@ -6,7 +6,6 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
-import httpx
 import msgspec
 import pytest
 import redis.asyncio as aioredis
@@ -15,10 +14,10 @@ from litestar.testing import AsyncTestClient
 
 from api.app import close_resources, open_resources
 from api.config import Settings
+from tests.auth.conftest import sim, sim_url  # noqa: F401 - the WeChat simulator, as identity's tests run it
 from tests.auth.helpers import operator
 from tests.notify.helpers import Pipeline, Receiver, running_receiver
 from tests.people import staff
-from tests.wechat_sim_server import running_sim
 
 
 # The notification tests keep streams, consumer groups and pending entries alive across a test, and
@@ -36,20 +35,6 @@ async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
     await client.flushdb()
     await client.aclose()
     yield url
-
-
-@pytest.fixture(scope="session")
-def sim_url() -> Iterator[str]:
-    with running_sim() as url:
-        yield url
-
-
-@pytest.fixture
-async def sim(sim_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The simulator's control API, reset for every test."""
-    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as c:
-        assert (await c.post("/_sim/reset")).status_code == 200
-        yield c
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from api import outbox
 from notify import catalogue, jobs, service, streams
 from notify.deliver import Deliverer
 from notify.expand import Expander
-from tests.auth.helpers import auth
+from tests.auth.helpers import auth, sms_login, wechat_login
 
 
 class Pipeline:
@@ -129,11 +129,12 @@ async def deliveries(conn: asyncpg.Connection, channel: str | None = None) -> li
     )
 
 
-async def app_citizen(client: AsyncTestClient, clerk: str, *, phone: str, name: str, id_number: str) -> dict[str, Any]:
-    """An app user (SMS login on ``phone``) who proved who they are at a service window (L3)."""
-    from tests.auth.helpers import sms_login
+async def attested(client: AsyncTestClient, clerk: str, pair: dict[str, Any], *, name: str, id_number: str) -> dict[str, Any]:
+    """The login of ``pair`` after a window clerk saw the person and their ID card (L3): a fresh TokenPair.
 
-    pair = await sms_login(client, phone)
+    ``tests.people.citizen`` does the same for a login of its own choosing; these tests need to know
+    the phone (to read its texts) or to start from a WeChat login.
+    """
     r = await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
                           json={"name": name, "id_number": id_number, "method": "counter"})
     assert r.status_code == 201, r.text
@@ -142,6 +143,11 @@ async def app_citizen(client: AsyncTestClient, clerk: str, *, phone: str, name: 
     r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+async def app_citizen(client: AsyncTestClient, clerk: str, *, phone: str, name: str, id_number: str) -> dict[str, Any]:
+    """An app user (SMS login on ``phone``) who proved who they are at a service window (L3)."""
+    return await attested(client, clerk, await sms_login(client, phone), name=name, id_number=id_number)
 
 
 async def texts(client: AsyncTestClient, phone: str) -> list[str]:
@@ -153,17 +159,8 @@ async def texts(client: AsyncTestClient, phone: str) -> list[str]:
 
 async def wechat_citizen(client: AsyncTestClient, sim: Any, clerk: str, *, name: str, id_number: str) -> dict[str, Any]:
     """A mini-program user who proved who they are at a service window (L3): TokenPair plus ``openid``."""
-    from tests.auth.helpers import wechat_login
-
     pair = await wechat_login(client, sim)
-    r = await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
-                          json={"name": name, "id_number": id_number, "method": "counter"})
-    assert r.status_code == 201, r.text
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": r.json()["session_id"]}, headers=auth(clerk))
-    assert r.status_code == 200, r.text
-    r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
-    assert r.status_code == 200, r.text
-    return r.json() | {"openid": pair["openid"]}
+    return await attested(client, clerk, pair, name=name, id_number=id_number) | {"openid": pair["openid"]}
 
 
 async def register_templates(sim: Any, **keys: list[str]) -> None:
