@@ -149,6 +149,9 @@ async def delete(
 
 async def discard_submitted(conn: asyncpg.Connection, *, person_id: UUID, draft_id: UUID, now: datetime) -> None:
     """The draft became an application: remove it on every device (quietly, if it is already gone)."""
-    row, state = await _current(conn, draft_id, person_id)
+    try:
+        row, state = await _current(conn, draft_id, person_id)
+    except DraftNotFound:
+        return  # not this person's draft: the application stands, the draft is none of its business
     if row is not None and state is not None and not state.deleted:
         await delete(conn, person_id=person_id, draft_id=draft_id, base_version=None, now=now)
