@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -21,18 +22,30 @@ from api.crypto import Keyring
 from api.matters import store as catalogue_store
 from api.matters.applications import handling, workflow
 from api.matters.applications.models import SubmitApplication, SupplementIn
-from api.matters.applications.routes import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, _applicant
+from api.matters.applications.routes import (
+    FOR_OTHERS_LEVEL,
+    FOR_OTHERS_MAX_AGE,
+    _applicant,
+)
 from api.matters.feedback import service as feedback
 from api.matters.feedback.models import EvaluationIn
 from api.matters.workdays import Calendar
 from api.problems import FieldError, ValidationFailed
 from api.sync import drafts
-from api.sync.errors import MutationNotSupported, MutationUnknown, ServerOwned
-from api.sync.models import ApplicationRef, ConsentRef, DraftDeleteArgs, DraftSaveArgs, MutationIn, SubmitRefs
+from api.sync.errors import MutationUnknown, ServerOwned
+from api.sync.models import (
+    ApplicationRef,
+    ConsentRef,
+    DraftDeleteArgs,
+    DraftSaveArgs,
+    MutationIn,
+    SubmitRefs,
+)
 from api.wallet import consents
 from api.wallet.errors import IdentityRequired
 from api.wallet.models import ConsentIn
 from auth.guards import Principal
+from notify import inbox
 
 T = TypeVar("T")
 
@@ -156,9 +169,15 @@ async def consent_revoke(conn: asyncpg.Connection, ctx: Context, m: MutationIn) 
     return Effect("applied", data=msgspec.to_builtins(consent))
 
 
-async def not_supported(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
-    # notification.read waits for notify to offer its read as a function (it lives in the route).
-    raise MutationNotSupported(name=m.name)
+class NotificationRef(msgspec.Struct, forbid_unknown_fields=True):
+    notification_id: UUID
+
+
+async def notification_read(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+    account_id = ctx.principal.require_account()
+    ref = _args(m, NotificationRef)
+    view, _ = await inbox.read(conn, ctx.principal.person_id, account_id, ref.notification_id, now=ctx.now)
+    return Effect("applied", data=msgspec.to_builtins(view))
 
 
 HANDLERS: dict[str, Handler] = {
@@ -170,7 +189,7 @@ HANDLERS: dict[str, Handler] = {
     "evaluation.submit": evaluation_submit,
     "consent.grant": consent_grant,
     "consent.revoke": consent_revoke,
-    "notification.read": not_supported,
+    "notification.read": notification_read,
 }
 
 # Issued certificates and department records belong to the departments that issued them.

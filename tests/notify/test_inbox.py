@@ -87,3 +87,17 @@ async def test_the_wallet_export_carries_the_inbox(
     await pipeline.drain()
     doc = (await client.get("/v1/wallet/export", headers=h)).json()
     assert [(n["kind"], n["data"]["application_id"]) for n in doc["notifications"]] == [("application.received", app["id"])]
+
+
+async def test_a_phone_offline_marks_read_through_sync(
+    client: AsyncTestClient, clerk: str, conn: asyncpg.Connection, pipeline: Pipeline
+) -> None:
+    me = await citizen(client, clerk, name="王芳", id_number=MOTHER)
+    h = auth(me["access_token"])
+    await client.post("/v1/applications", json=maternity_allowance(), headers=h)
+    await pipeline.drain()
+    item = (await inbox(client, me["access_token"]))[0]
+    mutation = {"id": str(uuid.uuid4()), "seq": 1, "name": "notification.read", "args": {"notification_id": item["id"]}}
+    r = await client.post("/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": [mutation]}, headers=h)
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "applied", r.text
+    assert (await inbox(client, me["access_token"]))[0]["read_at"] is not None

@@ -218,12 +218,12 @@ async def test_draft_forms_are_sealed_at_rest(phone: SyncClient, tablet: SyncCli
             assert MOTHER.encode() not in raw and b"6222020202020202" not in raw, sql
 
 
-async def test_server_owned_unknown_and_not_yet_supported_names(client: AsyncTestClient, mother: dict[str, Any]) -> None:
+async def test_server_owned_unknown_and_malformed_names(client: AsyncTestClient, mother: dict[str, Any]) -> None:
     token = mother["access_token"]
     names = ["wallet_item.delete", "certificate.revoke", "record.update", "nonsense", "consent.grant", "notification.read"]
     out = await pushed(client, token, str(uuid.uuid4()), [mutation(i + 1, n, {"id": str(uuid.uuid4())}) for i, n in enumerate(names)])
     assert [r["code"] for r in out["results"]] == [
-        "server_owned", "server_owned", "server_owned", "unknown_mutation", "validation_failed", "not_supported",
+        "server_owned", "server_owned", "server_owned", "unknown_mutation", "validation_failed", "validation_failed",
     ]
     assert out["last_seq"] == len(names)
 
