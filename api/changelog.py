@@ -8,6 +8,7 @@ a row that commits later with a smaller number (a plain sequence can commit out 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 from uuid import UUID
 
@@ -72,3 +73,32 @@ async def list_changes(conn: asyncpg.Connection, person_id: UUID, after: int, li
 async def head_version(conn: asyncpg.Connection, person_id: UUID) -> int:
     """The person's latest committed version (0 when nothing was ever written)."""
     return await conn.fetchval("SELECT version FROM sync_head WHERE person_id = $1", person_id) or 0
+
+
+BUMP_HEADS = """
+INSERT INTO sync_head AS h (person_id, version)
+SELECT * FROM unnest($1::uuid[], $2::bigint[])
+ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = now()
+RETURNING person_id, version
+"""
+
+
+async def reserve_versions(conn: asyncpg.Connection, owners: list[UUID]) -> tuple[list[int], dict[UUID, int]]:
+    """Versions for many changes at once, one per entry of ``owners`` (in order per person).
+
+    The bulk form of the head bump in :func:`record_change`, with the same guarantee: each person's
+    ``sync_head`` row stays locked until commit. Heads are bumped in sorted person order, so two
+    batches touching the same persons cannot deadlock. Returns the versions and each person's new head;
+    the caller inserts the ``sync_change`` rows in the same transaction.
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("reserve_versions must run inside the writing transaction")
+    counts = Counter(owners)
+    people = sorted(counts)
+    heads = {r["person_id"]: r["version"] for r in await conn.fetch(BUMP_HEADS, people, [counts[p] for p in people])}
+    following = {p: heads[p] - counts[p] + 1 for p in people}
+    versions = []
+    for person in owners:
+        versions.append(following[person])
+        following[person] += 1
+    return versions, heads

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,11 +17,12 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit
+from api import audit, changelog
 from api.wallet import store as wallet_store
 from esign.certificate_store import CertificateView
-from esign.issuing import rfc3339
 from esign.delivery import issued_event
+from esign.issuing import rfc3339
+
 
 def uuid7_many(count: int) -> list[UUID]:
     """``count`` UUIDv7s (``api.ids.uuid7``'s layout) from one read of the random source, not one each."""
@@ -53,31 +53,17 @@ async def use_binary_jsonb(conn: asyncpg.Connection) -> None:
     )
 
 
-BUMP_HEADS = """
-INSERT INTO sync_head AS h (person_id, version)
-SELECT * FROM unnest($1::uuid[], $2::bigint[])
-ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = now()
-RETURNING person_id, version
-"""
-
-
 async def record_changes(
     conn: asyncpg.Connection, changes: list[tuple[UUID, str, UUID, dict[str, Any]]]
 ) -> None:
     """``put`` changes ``(person_id, entity, entity_id, data)``, versions in list order per person."""
     if not changes:
         return
-    if not conn.is_in_transaction():
-        raise RuntimeError("record_changes must run inside the writing transaction")
-    counts = Counter(person for person, _, _, _ in changes)
-    # Sorted, so that two batches touching the same persons lock their heads in the same order.
-    people = sorted(counts)
-    heads = {r["person_id"]: r["version"] for r in await conn.fetch(BUMP_HEADS, people, [counts[p] for p in people])}
-    next_version = {p: heads[p] - counts[p] + 1 for p in people}
-    rows = []
-    for person, entity, entity_id, data in changes:
-        rows.append((person, next_version[person], entity, entity_id, "put", data))
-        next_version[person] += 1
+    versions, _ = await changelog.reserve_versions(conn, [person for person, _, _, _ in changes])
+    rows = [
+        (person, version, entity, entity_id, "put", data)
+        for (person, entity, entity_id, data), version in zip(changes, versions, strict=True)
+    ]
     await conn.copy_records_to_table(
         "sync_change", records=rows, columns=("person_id", "version", "entity", "entity_id", "op", "data")
     )

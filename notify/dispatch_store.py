@@ -8,7 +8,6 @@ answer or a second worker changes nothing.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -16,6 +15,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from api import changelog
 from notify.models import DeliveryRow, Notification, NotificationRow
 
 _encoder = msgspec.json.Encoder()
@@ -76,14 +76,6 @@ SELECT person_id, version, 'notification', entity_id, 'put', data::jsonb
 FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::text[]) AS t(person_id, version, entity_id, data)
 """
 
-BUMP_HEADS = """
-INSERT INTO sync_head AS h (person_id, version)
-SELECT * FROM unnest($1::uuid[], $2::bigint[])
-ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = now()
-RETURNING person_id, version
-"""
-
-
 async def record_inbox_changes(conn: asyncpg.Connection, notes: list[Notification], owners: list[UUID]) -> dict[UUID, int]:
     """``changelog.record_change`` for many inbox items at once: one head bump per person, one insert.
 
@@ -93,14 +85,7 @@ async def record_inbox_changes(conn: asyncpg.Connection, notes: list[Notificatio
     """
     if not notes:
         return {}
-    counts = Counter(owners)
-    people = sorted(counts)
-    heads = {r["person_id"]: r["version"] for r in await conn.fetch(BUMP_HEADS, people, [counts[p] for p in people])}
-    version = {p: heads[p] - counts[p] + 1 for p in people}
-    versions = []
-    for person in owners:
-        versions.append(version[person])
-        version[person] += 1
+    versions, heads = await changelog.reserve_versions(conn, owners)
     await conn.execute(INSERT_CHANGES, owners, versions, [n.id for n in notes], [_json(n) for n in notes])
     return heads
 

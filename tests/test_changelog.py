@@ -75,3 +75,14 @@ async def test_concurrent_writers_and_a_paging_reader_never_skip(pool: asyncpg.P
     done.set()
     await read_task
     assert seen == list(range(1, writers * writes_each + 1))
+
+
+async def test_bulk_reservation_continues_each_person_s_versions(conn: asyncpg.Connection) -> None:
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    async with conn.transaction():
+        await changelog.record_change(conn, alice, "draft", uuid.uuid4(), "put", {})
+        versions, heads = await changelog.reserve_versions(conn, [bob, alice, bob, alice, alice])
+    assert versions == [1, 2, 2, 3, 4]
+    assert heads == {alice: 4, bob: 2}
+    with pytest.raises(RuntimeError):
+        await changelog.reserve_versions(conn, [alice])
