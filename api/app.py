@@ -19,7 +19,7 @@ from api import __version__, embedded
 from api.config import Settings
 from api.crypto import Keyring
 from api.db import create_pool
-from api.deps import DEPENDENCIES
+from api.deps import DEPENDENCIES, resolve_dependencies_in_turn
 from api.health import health
 from api.jobs import Job, JobRunner
 from api.matters.jobs import JOBS as MATTER_JOBS
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application. Storage is opened in the lifespan, never at import time."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
+    resolve_dependencies_in_turn()
     return Litestar(
         route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
                         *esign_wiring.ROUTES],

@@ -35,6 +35,34 @@ def _from_state(attr: str) -> Provide:
     return Provide(provide, sync_to_thread=False)
 
 
+def resolve_dependencies_in_turn() -> None:
+    """Resolve each handler's dependencies one after another, in the request's own task.
+
+    Litestar resolves independent dependencies concurrently in an anyio task group
+    (litestar-org/litestar#4563). Ours are a pool handle, the clock, settings and a bearer token
+    that is nearly always verified already: none waits on anything another could overlap, and a
+    task group per request cost more CPU than all of them (a third of a small read). Installed
+    once by ``create_app``; without the attributes it relies on, Litestar's own resolver stays.
+    """
+    from litestar._kwargs import kwargs_model
+    from litestar._kwargs.cleanup import DependencyCleanupGroup
+    from litestar._kwargs.dependencies import resolve_dependency
+
+    model = kwargs_model.KwargsModel
+    if getattr(model.resolve_dependencies, "in_turn", False) or not hasattr(model, "dependency_batches"):
+        return
+
+    async def resolve_dependencies(self: Any, connection: Any, kwargs: dict[str, Any]) -> DependencyCleanupGroup:
+        cleanup_group = DependencyCleanupGroup()
+        for batch in self.dependency_batches:
+            for dependency in batch:
+                await resolve_dependency(dependency, connection, kwargs, cleanup_group)
+        return cleanup_group
+
+    resolve_dependencies.in_turn = True  # type: ignore[attr-defined]
+    model.resolve_dependencies = resolve_dependencies  # type: ignore[method-assign]
+
+
 DEPENDENCIES = {
     "db": _from_state("pool"),
     "redis": _from_state("redis"),

@@ -113,6 +113,16 @@ JOIN esign_seal s ON s.id = c.seal_id
 """
 
 
+VIEW_FIELDS = (*COLUMNS, "type_name", "gb_type_code", "department_name", "department_credit_code", "seal_kid",
+               "seal_algorithm")
+
+
+def view_of_record(values: Any) -> CertificateView:
+    """A view from the anonymous record ``(SELECT v FROM ({SELECT_VIEW} WHERE ...) v)`` yields, values in
+    ``VIEW_FIELDS`` order: a query that lists other rows carries each one's certificate in the same round trip."""
+    return _view(dict(zip(VIEW_FIELDS, values, strict=True)))  # type: ignore[arg-type]
+
+
 def _view(row: asyncpg.Record) -> CertificateView:
     values = dict(row)
     extra = {k: values.pop(k) for k in ("type_name", "gb_type_code", "department_name", "department_credit_code",
@@ -124,6 +134,11 @@ async def get_certificate(conn: asyncpg.Connection, certificate_id: UUID, *, for
     lock = " FOR UPDATE OF c" if for_update else ""
     row = await conn.fetchrow(f"{SELECT_VIEW} WHERE c.id = $1{lock}", certificate_id)
     return None if row is None else _view(row)
+
+
+async def get_certificates(conn: asyncpg.Connection, certificate_ids: list[UUID]) -> list[CertificateView]:
+    """The certificates among ``certificate_ids`` (any order): one query for a page of wallet items."""
+    return [_view(r) for r in await conn.fetch(f"{SELECT_VIEW} WHERE c.id = ANY($1::uuid[])", certificate_ids)]
 
 
 async def find_by_external_ref(conn: asyncpg.Connection, department_id: UUID, external_ref: str) -> CertificateView | None:

@@ -63,3 +63,17 @@ async def certificate_view(conn: asyncpg.Connection, esign: EsignState, certific
     if v is None or v.row.status == "pending":
         raise CertificateNotFound()
     return render(esign, v, now=now)
+
+
+def shown(esign: EsignState, views: list[CertificateView], *, now: datetime) -> dict[UUID, Certificate]:
+    """The views as the API shows them, by id; those awaiting a signature are left out."""
+    return {v.row.id: render(esign, v, now=now) for v in views if v.row.status != "pending"}
+
+
+async def certificate_views(
+    conn: asyncpg.Connection, esign: EsignState, certificate_ids: list[UUID], *, now: datetime
+) -> dict[UUID, Certificate]:
+    """Many certificates as the API shows them, by id; those missing or awaiting a signature are left out."""
+    if not certificate_ids:
+        return {}
+    return shown(esign, await store.get_certificates(conn, certificate_ids), now=now)

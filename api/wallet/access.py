@@ -44,9 +44,11 @@ class Actor(Protocol):
 
 @dataclass(frozen=True)
 class Access:
+    """Who may open the wallet and how far. Whether it is closed is asked only where it matters
+    (``act_for``, the timeline, the export), so reading one's own wallet costs no query here."""
+
     person_id: UUID
     role: Literal["self", "guardian", "family"]
-    closed_at: datetime | None
     full_view: bool
 
 
@@ -75,17 +77,16 @@ async def open_wallet(conn: asyncpg.Connection, actor: Actor, person_id: UUID | 
     """The caller's access to ``person_id``'s wallet (their own when None)."""
     mine = me(actor)
     target = person_id or mine
-    closed = await people_store.closed_at(conn, target)
     if target == mine:
         role = "self"
     elif await people_store.is_guardian(conn, mine, target, now=now):
         role = "guardian"
-    elif closed is not None and await people_store.is_family_reader(conn, target, mine):
+    elif await people_store.closed_at(conn, target) is not None and await people_store.is_family_reader(conn, target, mine):
         role = "family"
     else:
         raise WalletNotFound()
     full = role != "family" and recently_assured(actor, now)
-    return Access(person_id=target, role=role, closed_at=closed, full_view=full)  # type: ignore[arg-type]
+    return Access(person_id=target, role=role, full_view=full)  # type: ignore[arg-type]
 
 
 async def act_for(conn: asyncpg.Connection, actor: Actor, person_id: UUID, *, now: datetime) -> Access:
@@ -94,6 +95,6 @@ async def act_for(conn: asyncpg.Connection, actor: Actor, person_id: UUID, *, no
     if access.role == "family":
         raise WalletClosed("a deceased person's wallet is read only")
     require_recent_l3(actor, now)
-    if access.closed_at is not None:
+    if await people_store.closed_at(conn, access.person_id) is not None:
         raise WalletClosed()
     return access

@@ -50,7 +50,7 @@ async def export(
         access_log=[consents.access_entry(r) for r in await consent_store.list_access(conn, me, before=None, limit=None)],
         guardians=await people_store.guardians(conn, me, now=now),
         dependents=await dependents.list_dependents(conn, keyring, me, now=now),
-        closed_at=wallet.closed_at,
+        closed_at=await people_store.closed_at(conn, me),
         # Logins and the inbox are the person's own business: a guardian's export leaves them out.
         accounts=await auth_export.accounts_of(conn, keyring, me) if own else [],
         notifications=await inbox.export_for_person(conn, me) if own else [],

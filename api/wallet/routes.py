@@ -12,7 +12,7 @@ from api import idempotency
 from api.deps import Db, Keys, Now
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import Unauthorized
-from api.wallet import access, consent_store, consents, dependents, presentations, store, views
+from api.wallet import access, consent_store, consents, dependents, people_store, presentations, store, views
 from api.wallet import export as exporting
 from api.wallet.dept_routes import DeptWalletController
 from api.wallet.http import esign_of, keyset, next_cursor
@@ -119,7 +119,8 @@ class WalletController(Controller):
         async with db.acquire() as conn:
             wallet = await access.open_wallet(conn, principal, person_id, now=now)
             rows = await store.list_stored_items(conn, wallet.person_id, after=keyset(cursor), limit=limit)
-        return Timeline(person_id=wallet.person_id, closed_at=wallet.closed_at,
+            closed_at = await people_store.closed_at(conn, wallet.person_id)
+        return Timeline(person_id=wallet.person_id, closed_at=closed_at,
                         items=[views.timeline_entry(r) for r in rows], next_cursor=next_cursor(rows, limit))
 
     @get("/dependents", operation_id="ListDependents", summary="Persons whose wallets the caller keeps (guardian) or may read",

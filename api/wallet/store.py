@@ -13,6 +13,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from esign import certificate_store
+
 Kind = Literal["certificate", "record", "event", "application"]
 
 
@@ -118,6 +120,7 @@ class StoredItem(msgspec.Struct, frozen=True, kw_only=True):
     request_hash: bytes | None
     sealed_data: bytes | None
     source_key: str | None
+    certificate: Any = None  # esign's certificate view as an anonymous record, when the query carries it
 
 
 ITEM_SELECT = """
@@ -161,7 +164,7 @@ async def find_item_by_source(conn: asyncpg.Connection, source_key: str) -> Stor
 # (status), so the wallet reads it as an item of kind "application" whose id is the application's.
 # A person sees the applications made for them and those they made (for a newborn, say).
 LIST_ITEMS = f"""
-SELECT * FROM (
+SELECT x.*, (SELECT v FROM ({certificate_store.SELECT_VIEW} WHERE c.id = x.certificate_id) v) AS certificate FROM (
     SELECT * FROM ({ITEM_SELECT}
         WHERE w.person_id = $1 AND ($2::text IS NULL OR w.kind = $2)
           AND ($3::timestamptz IS NULL OR (w.at, w.id) < ($3, $4::uuid))
@@ -178,16 +181,18 @@ SELECT * FROM (
     LEFT JOIN catalog_matter m ON m.code = a.matter_code
     WHERE (a.for_person_id = $1 OR a.applicant_person_id = $1) AND ($2::text IS NULL OR $2 = 'application')
       AND ($3::timestamptz IS NULL OR (a.submitted_at, a.id) < ($3, $4::uuid))
+    ORDER BY at DESC, id DESC
+    LIMIT $5
 ) x
 ORDER BY x.at DESC, x.id DESC
-LIMIT $5
 """
 
 
 async def list_items(
     conn: asyncpg.Connection, person_id: UUID, *, kind: str | None, before: tuple[datetime, UUID] | None, limit: int
 ) -> list[StoredItem]:
-    """A person's items (applications included), newest first, after the keyset ``before``."""
+    """A person's items (applications included), newest first, after the keyset ``before``; each certificate
+    item carries its certificate (``certificate``), read in the same query."""
     at, last = before if before else (None, None)
     return [_stored(r) for r in await conn.fetch(LIST_ITEMS, person_id, kind, at, last, limit)]
 

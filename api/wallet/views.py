@@ -1,6 +1,6 @@
 """Stored items as the API shows them: certificates embedded, sensitive values masked or opened.
 
-A certificate item embeds esign's ``Certificate`` (``esign.service.certificate_view``), with its
+A certificate item embeds esign's ``Certificate`` (``esign.views.certificate_views``), with its
 status as of now. Its sensitive fields (those its type marks sensitive, which the token and the
 synced copy never carry) and a record's sealed values are shown only to a ``full`` view; other
 views see ``***`` in their place and ``masked: true``.
@@ -19,7 +19,10 @@ from api.crypto import Keyring
 from api.wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
 from api.wallet.service import MASK, masked
 from api.wallet.store import StoredItem
-from esign import service as esign_service
+from esign import certificate_store
+from esign import views as esign_views
+from esign.errors import CertificateNotFound
+from esign.models import Certificate
 from esign.state import EsignState
 
 SEALED_CONTEXT = "wallet_item.sealed_data"
@@ -43,13 +46,29 @@ async def render(
     conn: asyncpg.Connection, esign: EsignState, s: StoredItem, *, full: bool, now: datetime
 ) -> WalletItem:
     """One item for the API; ``full`` opens sensitive values."""
+    return (await render_all(conn, esign, [s], full=full, now=now))[0]
+
+
+async def render_all(
+    conn: asyncpg.Connection, esign: EsignState, items: list[StoredItem], *, full: bool, now: datetime
+) -> list[WalletItem]:
+    """Items for the API, their certificates read in one query; ``full`` opens sensitive values."""
+    carried = [certificate_store.view_of_record(s.certificate) for s in items if s.certificate is not None]
+    certificates = esign_views.shown(esign, carried, now=now)
+    wanted = [s.certificate_id for s in items if s.kind == "certificate" and s.certificate is None and s.certificate_id]
+    certificates |= await esign_views.certificate_views(conn, esign, wanted, now=now)
+    return [_render(esign, s, certificates, full=full) for s in items]
+
+
+def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certificate], *, full: bool) -> WalletItem:
     base: dict[str, Any] = {
         "id": s.id, "kind": s.kind, "person_id": s.person_id, "title": s.title, "at": s.at,
         "summary": s.summary, "links": links(s),
     }
     if s.kind == "certificate":
-        assert s.certificate_id is not None
-        cert = await esign_service.certificate_view(conn, esign, s.certificate_id, now=now)
+        cert = certificates.get(s.certificate_id)  # type: ignore[arg-type]
+        if cert is None:
+            raise CertificateNotFound()
         hidden = set(cert.fields) - set(s.data.get("fields", {}))
         if hidden and not full:
             cert = msgspec.structs.replace(cert, fields=masked(cert.fields, hidden))
@@ -73,12 +92,6 @@ async def render(
         applicant_person_id=UUID(s.summary["applicant_person_id"]), for_person_id=UUID(s.summary["for_person_id"]),
     )
     return WalletItem(**base, application=app)
-
-
-async def render_all(
-    conn: asyncpg.Connection, esign: EsignState, items: list[StoredItem], *, full: bool, now: datetime
-) -> list[WalletItem]:
-    return [await render(conn, esign, s, full=full, now=now) for s in items]
 
 
 def timeline_entry(s: StoredItem) -> TimelineEntry:
