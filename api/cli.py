@@ -151,6 +151,7 @@ def burden_table(bundles: list[Any]) -> str:
 
 async def _worker(settings: Settings) -> int:
     """Background jobs only, for scale-out next to `serve` (which runs them too unless ZB_RUN_JOBS=false)."""
+    import gc
     import signal
 
     from litestar.datastructures import State
@@ -161,6 +162,11 @@ async def _worker(settings: Settings) -> int:
     state = State()
     started = await open_resources(state, settings)
     runner = JobRunner(state, all_jobs())
+    # What startup made lives as long as the process: out of the collector's way, and young
+    # collections rarer, since the dispatcher makes thousands of short-lived objects a batch.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -203,6 +209,16 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def _run_fast(main: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop where it is installed: the dispatcher's socket work costs about a tenth less CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zhangban", description="掌办 — palm-handling government services backend")
     parser.add_argument("--version", action="version", version=f"zhangban {__version__}")
@@ -235,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": lambda: _with_database(settings, _migrate),
         "seed": lambda: _with_database(settings, _seed),
         "audit-verify": lambda: _with_database(settings, _audit_verify),
-        "worker": lambda: asyncio.run(_worker(settings)),
+        "worker": lambda: _run_fast(_worker(settings)),
         "burden": lambda: _with_database(settings, _burden),
         "operator-token": lambda: _with_database(settings, lambda s: _operator_token(s, args.ttl)),
         "rotate-signing-key": lambda: _with_database(settings, _rotate_signing_key),
