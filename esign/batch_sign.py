@@ -14,20 +14,24 @@ process; the keyring is made once per process by ``init_worker`` from the master
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from hashlib import sha256
 from typing import Any, NamedTuple
-from uuid import UUID
 
 import msgspec
 
 from api import persons
 from api.config import Settings
-from api.crypto import Keyring
-from esign import issuing, keys, licence
+from api.crypto import Keyring, mask_id_number, mask_name
+from api.identifiers import normalize_id_number
+from esign import cose, issuing, keys, licence, tokens
 from esign.errors import EsignError
 
 NAME_CONTEXT = "esign_certificate.holder_name"
 ID_CONTEXT = "esign_certificate.holder_id"
 FIELDS_CONTEXT = "esign_certificate.sealed_fields"
+# The contexts of ``api.persons.seal_person``, whose triples this module makes with set-up-once encryptions.
+PERSON_ID_CONTEXT = "person.id_number"
+PERSON_NAME_CONTEXT = "person.name"
 
 _SIGNERS: dict[bytes, keys.LocalSigner] = {}
 _KEYRING: list[Keyring] = []
@@ -56,44 +60,93 @@ def _signer(kid: bytes, key: tuple[str, bytes]) -> keys.LocalSigner:
     return found
 
 
-def _time(seconds: int | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-
 def seal_fields(keyring: Keyring, sensitive: dict[str, Any]) -> bytes | None:
     if not sensitive:
         return None
     return keyring.encrypt(msgspec.json.encode(sensitive), context=FIELDS_CONTEXT)
 
 
-def sign_spec(spec: tuple, signer: keys.Signer, keyring: Keyring) -> Signed:
+class _Sealers:
+    """The encryptions of one chunk, each set up once (``Keyring.encrypter``)."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self.name = keyring.encrypter(context=NAME_CONTEXT)
+        self.id = keyring.encrypter(context=ID_CONTEXT)
+        self.fields = keyring.encrypter(context=FIELDS_CONTEXT)
+        # What ``persons.seal_person`` writes for a person to find or create.
+        self.person_id = keyring.encrypter(context=PERSON_ID_CONTEXT)
+        self.person_name = keyring.encrypter(context=PERSON_NAME_CONTEXT)
+
+
+_RFC3339: dict[int, str] = {}
+
+
+def _rfc3339(seconds: int) -> str:
+    """``issuing.rfc3339`` of whole seconds; a batch shares a handful of times, so each is made once."""
+    text = _RFC3339.get(seconds)
+    if text is None:
+        if len(_RFC3339) > 4096:
+            _RFC3339.clear()
+        text = _RFC3339[seconds] = issuing.rfc3339(datetime.fromtimestamp(seconds, UTC))
+    return text
+
+
+def _uuid_text(raw: bytes) -> str:
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def sign_spec(spec: tuple, signer: keys.Signer, seal: _Sealers) -> Signed:
+    """One certificate: what ``issuing.sign_draft`` makes of the same values (``tests/esign`` compares them),
+    built from the spec's plain values without the ``Draft`` and ``Claims`` objects in between."""
     (cid, gb_type_code, issuer_code, serial, type_code, holder, public, sensitive, iat, start, end, list_id, index,
      _kid) = spec
     kind, name, id_number, credit_code = holder
     licence_id = licence.build_licence_id(gb_type_code, issuer_code, serial)
-    draft = issuing.Draft(
-        id=UUID(bytes=cid), licence_id=licence_id, type_code=type_code, gb_type_code=gb_type_code,
-        issuer_code=issuer_code,
-        holder=issuing.Holder(kind=kind, name=name, id_number=id_number, credit_code=credit_code),
-        public_fields=public, sensitive_fields=sensitive, issued_at=_time(iat), valid_from=_time(start),  # type: ignore[arg-type]
-        valid_until=_time(end), status_ref=(list_id, index),
+    record = {  # issuing.record
+        "v": 1,
+        "id": _uuid_text(cid),
+        "licence_id": licence_id,
+        "type": {"code": type_code, "gb_code": gb_type_code},
+        "issuer": issuer_code,
+        "holder": {"kind": kind, "name": name, "id": id_number or credit_code},
+        "fields": {**public, **sensitive},
+        "issued_at": _rfc3339(iat),
+        "valid_from": _rfc3339(start),
+        "valid_until": None if end is None else _rfc3339(end),
+        "status": [list_id, index],
+    }
+    record_digest = sha256(issuing.canonical_json(record)).digest()
+    if kind == "person":  # issuing.Holder.name_masked, .id_masked
+        name_masked, id_masked = mask_name(name), mask_id_number(id_number) if id_number else ""
+    else:
+        name_masked, id_masked = name, credit_code or ""
+    payload = tokens.certificate_payload(  # issuing.claims
+        iss=issuer_code, iat=iat, exp=end, nbf=start if start > iat else None, cti=cid, type_code=gb_type_code,
+        licence_id=licence_id, holder_name=name_masked, holder_id=id_masked, fields=public,
+        status=(list_id, index), digest=record_digest,
     )
-    token, record_digest = issuing.sign_draft(draft, signer)
-    person = persons.seal_person(keyring, id_number, name) if id_number else None
+    protected = cose.protected_header(signer.alg, signer.kid)
+    token = tokens.assemble_token(protected, payload, signer.sign(cose.sig_structure(protected, payload)))
+    person = None
+    if id_number:  # persons.seal_person
+        number = normalize_id_number(id_number)
+        person = (persons.id_number_index(seal.keyring, number), seal.person_id(number), seal.person_name(name))
     return Signed(
-        licence_id, token, record_digest, keyring.encrypt(name, context=NAME_CONTEXT),
-        keyring.encrypt(id_number, context=ID_CONTEXT) if id_number else None,
-        person[0] if person else None, seal_fields(keyring, sensitive), person,
+        licence_id, token, record_digest, seal.name(name), seal.id(id_number) if id_number else None,
+        person[0] if person else None,
+        seal.fields(msgspec.json.encode(sensitive)) if sensitive else None, person,
     )
 
 
 def sign_specs(keys_by_kid: dict[bytes, tuple[str, bytes]], specs: list[tuple], keyring: Keyring | None = None) -> list[Any]:
     """Sign every spec with the seal its last element names; per spec a ``Signed`` or an error."""
-    ring = keyring or _KEYRING[0]
+    seal = _Sealers(keyring or _KEYRING[0])
     out: list[Any] = []
     for spec in specs:
         try:
-            out.append(sign_spec(spec, _signer(spec[-1], keys_by_kid[spec[-1]]), ring))
+            out.append(sign_spec(spec, _signer(spec[-1], keys_by_kid[spec[-1]]), seal))
         except EsignError as exc:
             out.append(exc)
     return out

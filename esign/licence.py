@@ -52,11 +52,18 @@ class LicenceId:
         return PREFIX + ".".join(parts)
 
 
-def _problem(type_code: str, issuer_code: str, serial: str, version: str) -> str | None:
+@functools.lru_cache(maxsize=1024)
+def _codes_problem(type_code: str, issuer_code: str) -> str | None:
     if not _TYPE.fullmatch(type_code) or not credit_code_ok(type_code[:18]):
         return "type code must be a valid credit code followed by 3 digits"
     if len(issuer_code) != 18 or not credit_code_ok(issuer_code):
         return "issuer code must be a valid unified social credit code"
+    return None
+
+
+def _problem(type_code: str, issuer_code: str, serial: str, version: str) -> str | None:
+    if (problem := _codes_problem(type_code, issuer_code)) is not None:
+        return problem
     if not _SERIAL.fullmatch(serial):
         return "serial must be 1 to 40 upper-case letters or digits"
     if not _VERSION.fullmatch(version):
@@ -65,13 +72,16 @@ def _problem(type_code: str, issuer_code: str, serial: str, version: str) -> str
 
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_VALUE = {ch: i for i, ch in enumerate(_ALPHABET)}
+
+
+# _STEP[state][ch]: the next running value, ``((state or 36) * 2 % 37 + value of ch) % 36``.
+_STEP = [{ch: ((state or 36) * 2 % 37 + i) % 36 for i, ch in enumerate(_ALPHABET)} for state in range(36)]
 
 
 def _mod_37_36(state: int, text: str) -> int:
     """ISO/IEC 7064 hybrid MOD 37,36 carried over ``text`` from ``state`` (18 to start)."""
     for ch in text:
-        state = ((state or 36) * 2 % 37 + _VALUE[ch]) % 36
+        state = _STEP[state][ch]
     return state
 
 
@@ -93,7 +103,7 @@ def build_licence_id(type_code: str, issuer_code: str, serial: str, version: int
     if problem is not None:
         raise InvalidLicenceId(problem)
     check = check_char(type_code, issuer_code, serial, version)
-    return str(LicenceId(type_code, issuer_code, serial, version, check))
+    return f"{PREFIX}{type_code}.{issuer_code}.{serial}.{version}.{check}"
 
 
 def parse_licence_id(value: str) -> LicenceId:

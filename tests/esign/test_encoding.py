@@ -1,0 +1,125 @@
+"""Issuing's hand-made encodings write exactly what the reference code writes: canonical CBOR as
+cbor2's, the COSE structures, zlib's level-9 bytes, and a batch-signed certificate as a single one."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import cbor2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from api.config import Settings
+from api.crypto import Keyring
+from esign import batch_sign, cose, issuing, keys, licence, tokens
+from tests.esign import helpers
+
+cbor_keys = st.text(max_size=6) | st.integers(min_value=-(2**70), max_value=2**70)
+scalars = (
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text(max_size=30)
+    | st.binary(max_size=30) | st.floats(allow_nan=False)
+)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(cbor_keys, inner, max_size=5),
+                      max_leaves=25)
+
+
+@given(values)
+def test_canonical_is_cbor2s(value: object) -> None:
+    assert cose.canonical(value) == cbor2.dumps(value, canonical=True)
+
+
+@given(st.binary(max_size=300), st.binary(max_size=70_000), st.binary(max_size=64))
+def test_cose_structures_are_cbor2s(protected: bytes, payload: bytes, signature: bytes) -> None:
+    assert cose.sig_structure(protected, payload) == cbor2.dumps(["Signature1", protected, b"", payload])
+    assert cose.encode_sign1(protected, payload, signature) == cbor2.dumps(
+        cbor2.CBORTag(cose.TAG_SIGN1, [protected, {}, payload, signature])
+    )
+
+
+def _reference_payload(c: tokens.Claims) -> bytes:
+    private = {"v": 1, "p": c.kind, "t": c.type_code, "l": c.licence_id, "h": c.holder_name, "hi": c.holder_id,
+               "f": dict(c.fields), "s": list(c.status), "d": c.digest}
+    if c.nonce is not None:
+        private["n"] = c.nonce
+    payload = {1: c.iss, 6: c.iat, 7: c.cti, -65537: private}
+    if c.exp is not None:
+        payload[4] = c.exp
+    if c.nbf is not None:
+        payload[5] = c.nbf
+    return cbor2.dumps(payload, canonical=True)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12,
+)
+
+
+@given(
+    fields=st.dictionaries(st.text(max_size=10), json_values, max_size=6),
+    exp=st.none() | st.integers(min_value=1, max_value=2**37),
+    nbf=st.none() | st.integers(min_value=0, max_value=2**37),
+    status=st.tuples(st.integers(min_value=0, max_value=2**40), st.integers(min_value=0, max_value=131_071)),
+    name=st.text(max_size=12),
+)
+def test_claims_payload_is_cbor2s(fields: dict, exp: int | None, nbf: int | None, status: tuple, name: str) -> None:
+    base = helpers.certificate_claims()
+    claims = tokens.Claims(**{**base.__dict__, "fields": fields, "exp": None if exp is None else base.iat + exp,
+                              "nbf": nbf, "status": status, "holder_name": name})
+    assert tokens.encode_claims(claims) == _reference_payload(claims)
+    presentation = tokens.make_presentation(claims, fields, now=helpers.NOW)
+    assert tokens.encode_claims(presentation) == _reference_payload(presentation)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=1_500) | st.lists(st.sampled_from([b"ZB1", b"\x00", "张三".encode(), b"abc"]), max_size=300)
+       .map(b"".join))
+def test_compress_is_zlib_level_9(data: bytes) -> None:
+    assert tokens.compress(data) == zlib.compress(data, 9)
+
+
+def test_a_batch_signed_certificate_is_what_a_single_issue_signs() -> None:
+    pki = helpers.make_pki()
+    signer = pki.seals["ES256"].signer
+    keyring = Keyring.from_settings(Settings(master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="))
+    issued = datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC)
+    cases = [
+        (issuing.Holder(kind="person", name="欧阳娜娜", id_number="11010519491231002X"), {"b": "乙", "n": 3},
+         issued, issued + timedelta(days=3650)),
+        (issuing.Holder(kind="organisation", name="某公司", credit_code=helpers.OTHER_ISSUER_CODE), {},
+         issued + timedelta(days=1), None),
+    ]
+    for holder, sensitive, start, end in cases:
+        cid, serial = uuid.uuid4(), "20260000042"
+        spec = (cid.bytes, helpers.TYPE_CODE, helpers.ISSUER_CODE, serial, "t",
+                (holder.kind, holder.name, holder.id_number, holder.credit_code), {"a": "甲", "z": 12}, sensitive,
+                int(issued.timestamp()), int(start.timestamp()), None if end is None else int(end.timestamp()), 1, 5,
+                signer.kid)
+        [signed] = batch_sign.sign_specs({signer.kid: ("ES256", keys.private_key_to_der(signer.key))}, [spec], keyring)
+        draft = issuing.Draft(
+            id=cid, licence_id=licence.build_licence_id(helpers.TYPE_CODE, helpers.ISSUER_CODE, serial), type_code="t",
+            gb_type_code=helpers.TYPE_CODE, issuer_code=helpers.ISSUER_CODE, holder=holder,
+            public_fields={"a": "甲", "z": 12}, sensitive_fields=sensitive, issued_at=issued, valid_from=start,
+            valid_until=end, status_ref=(1, 5),
+        )
+        assert signed.licence_id == draft.licence_id
+        assert signed.record_digest == issuing.digest(draft)
+        token = tokens.decode_token(signed.token)
+        assert token.sign1.payload == tokens.encode_claims(issuing.claims(draft, signed.record_digest))
+        assert token.sign1.protected == cose.protected_header(signer.alg, signer.kid)
+        assert keys.verify_raw(keys.public_key_of(signer.key), token.sign1.to_be_signed(), token.sign1.signature)
+        assert keyring.decrypt_str(signed.holder_name, context=batch_sign.NAME_CONTEXT) == holder.name
+        if holder.id_number:
+            assert keyring.decrypt_str(signed.holder_id, context=batch_sign.ID_CONTEXT) == holder.id_number
+            index, number, name = signed.person
+            assert index == signed.holder_index == keyring.blind_index(holder.id_number, purpose="id_number")
+            assert keyring.decrypt_str(number, context="person.id_number") == holder.id_number
+            assert keyring.decrypt_str(name, context="person.name") == holder.name
+        else:
+            assert signed.holder_id is signed.holder_index is signed.person is None
+        if sensitive:
+            assert keyring.decrypt(signed.sealed_fields, context=batch_sign.FIELDS_CONTEXT) == '{"b":"乙","n":3}'.encode()
+        else:
+            assert signed.sealed_fields is None
