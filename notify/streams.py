@@ -55,21 +55,31 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Message).decode
 
 
+# Many entries in one command: redis-py spends tens of microseconds packing each command of a
+# pipeline and parsing its reply in Python, which for the relay's thousand XADDs a batch cost more
+# than everything else it does. Same entries, same order, same trimming as one XADD each.
+XADD_MANY = """
+for i = 2, #ARGV do
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[i])
+end
+return #ARGV - 1
+"""
+XADD_CHUNK = 500  # entries per script call: Redis runs a script to its end before anything else
+
+
 def publisher(redis: Any, *, topics: Iterable[str], maxlen: int = MAXLEN) -> outbox.Publish:
     """The relay's hand-off: ``topics`` to ``zb:notify:events``, anything else as the outbox writes it."""
     wanted = frozenset(topics)
     others = outbox.stream_publisher(redis)
+    xadd_many = redis.register_script(XADD_MANY)
 
     async def publish(batch: list[outbox.OutboxMessage]) -> None:
         ours = [m for m in batch if m.topic in wanted]
         if len(ours) < len(batch):
             await others([m for m in batch if m.topic not in wanted])
-        if ours:
-            async with redis.pipeline(transaction=False) as pipe:
-                for m in ours:
-                    record = Message(m.id, m.topic, m.dedup_key, m.partition_key, m.payload)
-                    pipe.xadd(EVENTS, {"m": _encode(record)}, maxlen=maxlen, approximate=True)
-                await pipe.execute()
+        records = [_encode(Message(m.id, m.topic, m.dedup_key, m.partition_key, m.payload)) for m in ours]
+        for start in range(0, len(records), XADD_CHUNK):
+            await xadd_many(keys=[EVENTS], args=[maxlen, *records[start:start + XADD_CHUNK]])
 
     return publish
 
