@@ -12,7 +12,7 @@ import os
 import time
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 import asyncpg
 import msgspec
@@ -32,8 +32,16 @@ def uuid7_many(count: int) -> list[UUID]:
     out = []
     for i in range(0, 10 * count, 10):
         r = int.from_bytes(rand[i : i + 10], "big")
-        out.append(UUID(int=head | ((r >> 62) & 0xFFF) << 64 | (r & 0x3FFF_FFFF_FFFF_FFFF)))
+        # What UUID(int=...) makes, without the argument checks of its __init__, which a chunk runs
+        # thousands of times for values that are in range by construction.
+        u = _new_uuid(UUID)
+        _set(u, "int", head | ((r >> 62) & 0xFFF) << 64 | (r & 0x3FFF_FFFF_FFFF_FFFF))
+        _set(u, "is_safe", SafeUUID.unknown)
+        out.append(u)
     return out
+
+
+_new_uuid, _set = UUID.__new__, object.__setattr__
 
 
 _encode = msgspec.json.Encoder().encode
@@ -54,9 +62,10 @@ async def use_binary_jsonb(conn: asyncpg.Connection) -> None:
 
 
 async def record_changes(
-    conn: asyncpg.Connection, changes: list[tuple[UUID, str, UUID, dict[str, Any]]]
+    conn: asyncpg.Connection, changes: list[tuple[UUID, str, UUID, dict[str, Any] | msgspec.Raw]]
 ) -> None:
-    """``put`` changes ``(person_id, entity, entity_id, data)``, versions in list order per person."""
+    """``put`` changes ``(person_id, entity, entity_id, data)``, versions in list order per person; ``data``
+    may be JSON text already (``msgspec.Raw``, for a connection with ``use_binary_jsonb``)."""
     if not changes:
         return
     versions, _ = await changelog.reserve_versions(conn, [person for person, _, _, _ in changes])
@@ -87,19 +96,29 @@ async def deliver_many(
     conn: asyncpg.Connection, views: list[CertificateView], *, actor: str, now: datetime
 ) -> None:
     """``esign.service.deliver`` for a chunk: wallet items, change log, events, one audit entry."""
-    items, changes, events = [], [], []
+    items, changes, events, certificate_ids = [], [], [], []
     ids = iter(uuid7_many(len(views)))
+    times: dict[datetime, str] = {}  # a chunk shares a few validity times: each written once
+
+    def text(t: datetime) -> str:
+        found = times.get(t)
+        if found is None:
+            found = times[t] = rfc3339(t)
+        return found
+
     for v in views:
         r = v.row
+        certificate_id = str(r.id)
+        certificate_ids.append(certificate_id)
         if r.person_id is not None:
             summary = {
                 "type_code": r.type_code, "type_name": v.type_name, "licence_id": r.licence_id,
                 "issuer_name": v.department_name, "status": "valid",
-                "valid_until": rfc3339(r.valid_until) if r.valid_until else None,
+                "valid_until": text(r.valid_until) if r.valid_until else None,
             }
             data = {
-                "certificate_id": str(r.id), "token": r.token, "fields": r.fields, "status": "valid",
-                "valid_from": rfc3339(r.valid_from), "status_ref": [r.status_list_id, r.status_index],
+                "certificate_id": certificate_id, "token": r.token, "fields": r.fields, "status": "valid",
+                "valid_from": text(r.valid_from), "status_ref": [r.status_list_id, r.status_index],
             }
             item = wallet_store.WalletItem(
                 id=next(ids), person_id=r.person_id, kind="certificate", title=v.type_name, at=r.issued_at,
@@ -107,8 +126,9 @@ async def deliver_many(
                 created_at=now, updated_at=now,
             )
             items.append(item)
-            changes.append((r.person_id, "wallet_item", item.id, wallet_store.item_data(item)))
-        events.append(("certificate.issued", issued_event(r, v.type_name), f"certificate.issued:{r.id}",
+            # wallet_store.item_data(item) as the JSON text the jsonb column takes, encoded once from the item.
+            changes.append((r.person_id, "wallet_item", item.id, msgspec.Raw(_encode(item))))
+        events.append(("certificate.issued", issued_event(r, v.type_name), f"certificate.issued:{certificate_id}",
                        str(r.department_id)))
     await wallet_store.insert_wallet_items(conn, items)
     await record_changes(conn, changes)
@@ -117,5 +137,5 @@ async def deliver_many(
         department_id = views[0].row.department_id
         await audit.append(
             conn, actor=actor, action="esign.certificates_issued", subject=str(department_id),
-            data={"count": len(views), "certificates": [str(v.row.id) for v in views]}, at=now,
+            data={"count": len(views), "certificates": certificate_ids}, at=now,
         )

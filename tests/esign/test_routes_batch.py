@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import asyncpg
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
+from api.wallet import store as wallet_store
 from esign import batch, licence, tokens
 from esign import certificate_store as store
 from tests.esign import api
@@ -80,6 +82,13 @@ async def test_a_large_batch_is_signed_in_the_pool(
     assert len(set(serials)) == count and len({x["person_id"] for x in rows}) == count
     assert await conn.fetchval("SELECT count(*) FROM wallet_item WHERE kind = 'certificate'") == count
     assert await conn.fetchval("SELECT count(*) FROM sync_change WHERE entity = 'wallet_item'") == count
+    # Each change carries the item as the single path records it (wallet_store.item_data).
+    changes = await conn.fetch("SELECT c.data, to_jsonb(w) AS item FROM sync_change c JOIN wallet_item w "
+                               "ON w.id = c.entity_id WHERE c.entity = 'wallet_item'")
+    for change in changes[::50]:
+        item = msgspec.convert({k: v for k, v in change["item"].items() if k in wallet_store.COLUMNS},
+                               wallet_store.WalletItem, strict=False)
+        assert change["data"] == msgspec.json.decode(msgspec.json.encode(wallet_store.item_data(item)))
     sample = rows[::97]
     for row in sample:
         assert tokens.decode_token(row["token"]).claims.licence_id == row["licence_id"]
