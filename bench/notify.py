@@ -94,7 +94,11 @@ async def main():
     print("ready", flush=True)
     await server.serve_forever()
 
-asyncio.run(main())
+try:
+    import uvloop  # as a department would run it in production; the signatures are checked all the same
+    uvloop.run(main())
+except ImportError:
+    asyncio.run(main())
 '''
 
 

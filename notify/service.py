@@ -16,7 +16,7 @@ state (and attempt) it expects, so a late or repeated answer changes nothing.
 from __future__ import annotations
 
 import base64
-import hashlib
+import functools
 import hmac
 import ipaddress
 import os
@@ -132,13 +132,15 @@ def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(os.urandom(32)).decode()
 
 
+@functools.lru_cache(maxsize=1024)
 def _key(secret: str) -> bytes:
+    # A dispatcher signs thousands of messages a second with a handful of secrets.
     return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
 
 
 def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """``v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`` where key is the secret's bytes."""
-    mac = hmac.new(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    mac = hmac.digest(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, "sha256")  # one-shot, in C
     return "v1," + base64.b64encode(mac).decode()
 
 

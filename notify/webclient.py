@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
@@ -51,35 +52,78 @@ class _Answer:
         self.complete = True
 
 
-class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.answer = _Answer()
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: the answer is parsed as it arrives, with no stream buffers between.
 
-    async def exchange(self, request: bytes) -> tuple[int, bool]:
+    ``deadline`` (loop time) bounds the exchange in progress; the client's watchdog ends
+    exchanges that pass it, which costs far less than a timeout context per request.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.answer = _Answer()
+        self.parser: Any = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.deadline = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.waiter is None or self.waiter.done():
+            self.close()  # bytes nobody asked for: the connection cannot be trusted any more
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._finish(ConnectionResetError(f"not an HTTP answer: {exc}"))
+            return
+        if self.answer.complete or self.answer.size > MAX_ANSWER:
+            self._finish(None)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.answer.headers_done:
+            self._finish(None)  # an answer delimited by closing the connection
+        else:
+            self._finish(ConnectionResetError("closed before answering"))
+
+    def _finish(self, error: BaseException | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            if error is None:
+                self.waiter.set_result(None)
+            else:
+                self.waiter.set_exception(error)
+
+    def expire(self) -> None:
+        """The deadline passed: fail the exchange and drop the connection."""
+        self._finish(TimeoutError())
+        self.close()
+
+    async def exchange(self, request: bytes, deadline: float) -> tuple[int, bool]:
         """Send one request; return (status, whether the connection may be reused)."""
+        if self.closed or self.transport is None or self.transport.is_closing():
+            raise ConnectionResetError("closed while idle")
         self.answer = answer = _Answer()
-        parser = httptools.HttpResponseParser(answer)
-        self.writer.write(request)
-        await self.writer.drain()
-        while not answer.complete:
-            data = await self.reader.read(65536)
-            if not data:
-                if answer.headers_done:
-                    break  # an answer delimited by closing the connection
-                raise ConnectionResetError("closed before answering")
-            try:
-                parser.feed_data(data)
-            except httptools.HttpParserError as exc:
-                raise ConnectionResetError(f"not an HTTP answer: {exc}") from None
-            if answer.size > MAX_ANSWER:
-                return parser.get_status_code(), False
-        return parser.get_status_code(), answer.complete and parser.should_keep_alive()
+        self.parser = parser = httptools.HttpResponseParser(answer)
+        self.deadline = deadline
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+        reusable = answer.complete and not self.closed and parser.should_keep_alive()
+        return parser.get_status_code(), reusable
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class _Origin:
@@ -90,17 +134,18 @@ class _Origin:
         self.slots = asyncio.Semaphore(size)
 
     async def connect(self, tls: ssl.SSLContext | None) -> _Connection:
-        reader, writer = await asyncio.open_connection(self.host, self.port, ssl=tls if self.scheme == "https" else None)
-        return _Connection(reader, writer)
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(_Connection, self.host, self.port, ssl=tls if self.scheme == "https" else None)
+        return conn
 
 
 def _request(origin: _Origin, target: str, body: bytes, headers: list[tuple[str, str]]) -> bytes:
     lines = [f"POST {target} HTTP/1.1", f"host: {origin.authority}", f"content-length: {len(body)}"]
     lines += [f"{name}: {value}" for name, value in headers]
-    head = "\r\n".join(lines) + "\r\n\r\n"
-    if any(c in head[:-4].replace("\r\n", "") for c in "\r\n\x00"):
+    probe = "".join(lines)  # the parts without the line breaks we put between them
+    if "\r" in probe or "\n" in probe or "\x00" in probe:
         raise NetworkError("a line break in the request head")
-    return head.encode() + body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 class WebClient:
@@ -111,6 +156,8 @@ class WebClient:
         self.timeout = timeout
         self.origins: dict[tuple[str, str, int], _Origin] = {}
         self._tls: ssl.SSLContext | None = None
+        self._busy: set[_Connection] = set()  # connections in an exchange, watched for their deadline
+        self._watch: asyncio.Task[None] | None = None
 
     def _origin(self, url: str) -> tuple[_Origin, str]:
         parts = urlsplit(url)
@@ -128,42 +175,67 @@ class WebClient:
         return origin, target
 
     async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> int:
-        """POST ``body``; return the status code, or raise :class:`NetworkError`."""
+        """POST ``body``; return the status code, or raise :class:`NetworkError`.
+
+        The whole attempt (connecting and answering) ends after ``timeout`` seconds.
+        """
         origin, target = self._origin(url)
         request = _request(origin, target, body, headers)
         if origin.scheme == "https" and self._tls is None:
             self._tls = ssl.create_default_context()
         async with origin.slots:
             try:
-                async with asyncio.timeout(self.timeout):
-                    return await self._exchange(origin, request)
+                return await self._exchange(origin, request, asyncio.get_running_loop().time() + self.timeout)
             except (OSError, TimeoutError, ssl.SSLError) as exc:
                 raise NetworkError(type(exc).__name__) from exc
 
-    async def _exchange(self, origin: _Origin, request: bytes) -> int:
+    async def _exchange(self, origin: _Origin, request: bytes, deadline: float) -> int:
         while origin.idle:
             conn = origin.idle.pop()
+            if conn.closed:
+                continue  # the server closed it while idle
             try:
-                return await self._use(origin, conn, request)
-            except OSError:
+                return await self._use(origin, conn, request, deadline)
+            except OSError as exc:
                 # A stale keep-alive connection fails before answering: try the next one, then a fresh one.
-                if conn.answer.started:
+                if conn.answer.started or isinstance(exc, TimeoutError):
                     raise
-        return await self._use(origin, await origin.connect(self._tls), request)
+        remaining = deadline - asyncio.get_running_loop().time()
+        conn = await asyncio.wait_for(origin.connect(self._tls), max(remaining, 0.001))
+        return await self._use(origin, conn, request, deadline)
 
-    async def _use(self, origin: _Origin, conn: _Connection, request: bytes) -> int:
+    async def _use(self, origin: _Origin, conn: _Connection, request: bytes, deadline: float) -> int:
+        self._busy.add(conn)
+        if self._watch is None or self._watch.done():
+            self._watch = asyncio.create_task(self._watch_deadlines())
         try:
-            status, reusable = await conn.exchange(request)
+            status, reusable = await conn.exchange(request, deadline)
         except BaseException:
             conn.close()
             raise
+        finally:
+            self._busy.discard(conn)
         if reusable:
             origin.idle.append(conn)
         else:
             conn.close()
         return status
 
+    async def _watch_deadlines(self) -> None:
+        """Expire exchanges past their deadline; runs while any exchange is in progress."""
+        loop = asyncio.get_running_loop()
+        period = min(1.0, max(0.02, self.timeout / 20))
+        while self._busy:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for conn in [c for c in self._busy if c.deadline <= now]:
+                conn.expire()
+
     async def aclose(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
         for origin in self.origins.values():
             for conn in origin.idle:
                 conn.close()
