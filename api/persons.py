@@ -174,20 +174,29 @@ INSERT_PERSONS = """
 INSERT INTO person (id, id_number_index, id_number, name, created_at)
 SELECT *, $4::timestamptz FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $5::bytea[])
 ON CONFLICT ON CONSTRAINT person_id_number_index_key DO NOTHING
+RETURNING id_number_index, id
 """
 
 
 async def find_or_create_persons(
     conn: asyncpg.Connection, people: list[tuple[bytes, bytes, bytes]], *, now: datetime
 ) -> dict[bytes, UUID]:
-    """``find_or_create_person`` for many ``seal_person`` triples in two statements: blind index → person."""
+    """``find_or_create_person`` for many ``seal_person`` triples: blind index → person.
+
+    One statement when every person is new, a second one for those that already existed (or that another
+    transaction, which this one then waited for, created meanwhile).
+    """
     unique = {index: (number, name) for index, number, name in people}
     # In index order, so that two transactions creating some of the same persons wait for each other
     # on the first shared one instead of deadlocking.
     indexes = sorted(unique)
-    await conn.execute(
+    found: dict[bytes, UUID] = dict(await conn.fetch(
         INSERT_PERSONS, [uuid7() for _ in indexes], indexes, [unique[i][0] for i in indexes], now,
         [unique[i][1] for i in indexes],
-    )
-    rows = await conn.fetch("SELECT id, id_number_index FROM person WHERE id_number_index = ANY($1::bytea[])", indexes)
-    return {r["id_number_index"]: r["id"] for r in rows}
+    ))
+    known = [i for i in indexes if i not in found]
+    if known:
+        found.update(await conn.fetch(
+            "SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])", known
+        ))
+    return found
