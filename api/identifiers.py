@@ -8,6 +8,7 @@ have since been renamed (``440524188001010014``). GB 32100 uses python-stdnum's 
 from __future__ import annotations
 
 from datetime import date
+from operator import mul
 
 from stdnum.cn import uscc
 
@@ -31,7 +32,7 @@ def id_number_error(value: str, *, today: date) -> str | None:
         return "birth date is not a real date"
     if born > today:
         return "birth date is in the future"
-    if _RIC_CHECK[sum(int(c) * w for c, w in zip(v[:17], _RIC_WEIGHTS, strict=True)) % 11] != v[17]:
+    if _RIC_CHECK[sum(map(mul, map(int, v[:17]), _RIC_WEIGHTS)) % 11] != v[17]:  # maps: batch issuing checks thousands
         return "check character does not match"
     return None
 

@@ -99,10 +99,15 @@ class _Context:
         return value
 
     async def check(self, index: int, item: IssueIn) -> Checked:
-        ctype = await self._cached(self.types, item.type_code,
-                                   lambda: service.load_type(self.conn, item.type_code, self.department_id))
-        seal = await self._cached(self.seals, item.seal_id,
-                                  lambda: service.pick_seal(self.conn, self.department_id, item.seal_id, now=self.now))
+        # A batch names one or two types and seals: after the first item, straight from the caches.
+        ctype = self.types.get(item.type_code)
+        if not isinstance(ctype, CertType):
+            ctype = await self._cached(self.types, item.type_code,
+                                       lambda: service.load_type(self.conn, item.type_code, self.department_id))
+        seal = self.seals.get(item.seal_id)
+        if not isinstance(seal, SealRow):
+            seal = await self._cached(self.seals, item.seal_id,
+                                      lambda: service.pick_seal(self.conn, self.department_id, item.seal_id, now=self.now))
         if seal.key_custody != "platform":
             raise SealKeyHeldByDepartment("issue certificates of a department-held seal one at a time")
         holder = issuing.check_holder(ctype, item.holder, today=self.today)
