@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
+import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
 from api import db, embedded, persons  # noqa: E402
@@ -234,17 +235,22 @@ async def run(admin_dsn: str, redis_url: str, args: argparse.Namespace) -> None:
         async with pool.acquire() as conn:
             await conn.execute("UPDATE outbox SET available_at = now() WHERE published_at IS NULL")
         started = time.perf_counter()
-        inbox = posted = 0
-        while inbox < args.count or posted < args.count:
-            # Counting is work for PostgreSQL too: look rarely until the end is near.
-            await asyncio.sleep(1.0 if min(inbox, posted) < 0.95 * args.count else 0.05)
-            inbox, posted = await drained(pool, args.count)
-            if time.perf_counter() - started > args.timeout:
-                raise SystemExit(f"not drained after {args.timeout} s: inbox {inbox}, webhooks {posted}")
+        inbox = posted = seen = 0
+        async with httpx.AsyncClient() as http:
+            while inbox < args.count or posted < args.count:
+                # Counting rows is work for PostgreSQL too, and it grows with the tables: watch the
+                # receiver until it has every webhook-id (each inbox item committed before its
+                # delivery was queued), then the database until every outcome is recorded.
+                await asyncio.sleep(0.05)
+                seen = int((await http.get(f"http://127.0.0.1:{port}/count")).text.split()[0])
+                if seen >= args.count:
+                    inbox, posted = await drained(pool, args.count)
+                if time.perf_counter() - started > args.timeout:
+                    inbox, posted = await drained(pool, args.count)
+                    raise SystemExit(f"not drained after {args.timeout} s: inbox {inbox}, webhooks {posted}, "
+                                     f"ids at the receiver {seen}")
         elapsed = time.perf_counter() - started
         after = {pid: cpu_seconds(pid) for pids in watched.values() for pid in pids}
-        import httpx
-
         seen, bad, posts = map(int, httpx.get(f"http://127.0.0.1:{port}/count").text.split())
         async with pool.acquire() as conn:
             changes = await conn.fetchval("SELECT count(*) FROM sync_change WHERE entity = 'notification'")
