@@ -58,6 +58,7 @@ class InboxController(Controller):
                      "`sync` events (`{version}`: the change log moved, pull `/v1/sync/pull`) and a comment line as "
                      "heartbeat every `ZB_NOTIFY_HEARTBEAT_SECONDS`. Reconnect with `Last-Event-ID` to get what was "
                      "missed. Every device of the person, connected to any server process, receives the same items.",
+         media_type="text/event-stream", response_description="A stream of Server-Sent Events",
          responses=problem_responses(Unauthorized, Forbidden))
     async def stream(self, principal: CurrentPrincipal, state: State, last_event_id: LastEventId = None) -> ServerSentEvent:
         account_id = principal.require_account()
