@@ -71,7 +71,8 @@ _INT_LIMIT = 1 << 64
 
 def bstr(data: bytes) -> bytes:
     """A CBOR byte string."""
-    return head(2, len(data)) + data
+    n = len(data)
+    return (_SMALL[2][n] if n < 24 else head(2, n)) + data
 
 
 def tstr(text: str) -> bytes:
@@ -103,14 +104,14 @@ def canonical(value: object) -> bytes:
     if kind is list or kind is tuple:
         return head(4, len(value)) + b"".join(map(canonical, value))  # type: ignore[arg-type]
     if kind is dict:
-        pairs = sorted([(key(k) if type(k) is str else canonical(k), canonical(v)) for k, v in value.items()])  # type: ignore[union-attr]
-        pairs.sort(key=_key_length)  # stable: equal lengths stay in byte order
+        pairs = [(key(k) if type(k) is str else canonical(k), canonical(v)) for k, v in value.items()]  # type: ignore[union-attr]
+        pairs.sort(key=_order)
         return head(5, len(pairs)) + b"".join([k + v for k, v in pairs])
     return cbor2.dumps(value, canonical=True)
 
 
-def _key_length(pair: tuple[bytes, bytes]) -> int:
-    return len(pair[0])
+def _order(pair: tuple[bytes, bytes]) -> tuple[int, bytes]:
+    return len(pair[0]), pair[0]  # RFC 7049 canonical: shorter keys first, then bytewise
 
 
 _SIGNATURE1 = b"\x84" + tstr("Signature1")
