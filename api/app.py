@@ -13,7 +13,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from api import __version__, embedded
 from api.config import Settings
@@ -42,11 +42,6 @@ log = logging.getLogger("zhangban")
 
 
 # Request count and latency by route template (not raw path: ids would explode the label set).
-METRICS = PrometheusConfig(
-    app_name="zhangban", prefix="zhangban", group_path=True, exclude_unhandled_paths=True, exclude=["/metrics"]
-)
-
-
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
     return [*MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]
@@ -116,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         *esign_wiring.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware, METRICS.middleware],
+        middleware=[request_id_middleware],
         lifespan=[lifespan(settings)],
         openapi_config=OpenAPIConfig(
             title="zhangban 掌办 API",

@@ -5,10 +5,13 @@ Handlers annotate parameters with these aliases (``db: Db``, ``now: Now``); ``ap
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 import asyncpg
+from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
@@ -28,11 +31,29 @@ def current_time(state: State) -> datetime:
     return clock() if clock else datetime.now(UTC)
 
 
-def _from_state(attr: str) -> Provide:
-    def provide(state: State) -> Any:
-        return getattr(state, attr)
+class FromConnection(Provide):
+    """A dependency computed from the request alone: ``fn(request)``, sync or async.
 
-    return Provide(provide, sync_to_thread=False)
+    Litestar checks each provider's arguments against a signature model on every request; for a
+    lookup in the app's state or a bearer token already verified, that check is most of the cost,
+    so ``resolve_dependencies_in_turn`` calls these directly (Litestar's own resolver still can).
+    """
+
+    def __init__(self, fn: Callable[[Request], Any]) -> None:
+        self.direct = fn
+        self.awaitable = inspect.iscoroutinefunction(fn)
+        super().__init__(fn, sync_to_thread=None if self.awaitable else False)
+
+
+def _from_state(attr: str) -> Provide:
+    def provide(request: Request) -> Any:
+        return getattr(request.app.state, attr)
+
+    return FromConnection(provide)
+
+
+def _now(request: Request) -> datetime:
+    return current_time(request.app.state)
 
 
 def resolve_dependencies_in_turn() -> None:
@@ -56,7 +77,12 @@ def resolve_dependencies_in_turn() -> None:
         cleanup_group = DependencyCleanupGroup()
         for batch in self.dependency_batches:
             for dependency in batch:
-                await resolve_dependency(dependency, connection, kwargs, cleanup_group)
+                provide = dependency.provide
+                if isinstance(provide, FromConnection):
+                    value = provide.direct(connection)
+                    kwargs[dependency.key] = await value if provide.awaitable else value
+                else:
+                    await resolve_dependency(dependency, connection, kwargs, cleanup_group)
         return cleanup_group
 
     resolve_dependencies.in_turn = True  # type: ignore[attr-defined]
@@ -68,5 +94,5 @@ DEPENDENCIES = {
     "redis": _from_state("redis"),
     "settings": _from_state("settings"),
     "keyring": _from_state("keyring"),
-    "now": Provide(current_time, sync_to_thread=False),
+    "now": FromConnection(_now),
 }

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -22,6 +23,40 @@ _encoder = msgspec.json.Encoder()
 _STD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 access_log = logging.getLogger("zhangban.access")
+
+# Request metrics by route template (never the raw path), served at /metrics. Written here rather
+# than by Litestar's PrometheusMiddleware, which rebuilt a Request and looked up every labelled
+# child on each call: a fifth of the CPU of a one-query read.
+APP_NAME = "zhangban"
+LABELS = ("method", "path", "status_code", "app_name")
+REQUESTS = Counter("zhangban_requests_total", "Total requests", LABELS)
+ERRORS = Counter("zhangban_requests_error_total", "Total errors in requests", LABELS)
+DURATION = Histogram("zhangban_request_duration_seconds", "Request duration, in seconds", LABELS)
+IN_PROGRESS = Gauge("zhangban_requests_in_progress", "Total requests currently in progress", ("method", "path", "app_name"))
+UNMEASURED = frozenset({"/metrics"})
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
+_running: dict[tuple[str, str], Gauge] = {}
+
+
+def _measure(method: str, route: str, status: int, seconds: float) -> None:
+    key = (method, route, status)
+    children = _children.get(key)
+    if children is None:
+        values = (method, route, str(status), APP_NAME)
+        error = ERRORS.labels(*values) if status >= 500 else None
+        children = _children[key] = (REQUESTS.labels(*values), DURATION.labels(*values), error)
+    requests, duration, error = children
+    requests.inc()
+    duration.observe(seconds)
+    if error is not None:
+        error.inc()
+
+
+def _in_progress(method: str, route: str) -> Gauge:
+    gauge = _running.get((method, route))
+    if gauge is None:
+        gauge = _running[(method, route)] = IN_PROGRESS.labels(method, route, APP_NAME)
+    return gauge
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,7 +99,7 @@ def configure_logging(fmt: str, level: str) -> None:
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Give every request an id (kept from ``X-Request-Id`` when sane), echo it, log the outcome."""
+    """Give every request an id (kept from ``X-Request-Id`` when sane), echo it, log and count the outcome."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,6 +110,10 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status = 500
+        route = scope.get("path_template")
+        running = None if route is None or route in UNMEASURED else _in_progress(scope["method"], route)
+        if running is not None:
+            running.inc()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -86,19 +125,17 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            if running is not None:
+                running.dec()
+                _measure(scope["method"], route, status, seconds)  # type: ignore[arg-type]
             # The route template, never the raw path: paths can carry tokens or ids.
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                scope.get("path_template") or "unmatched",
-                status,
-                extra={
-                    "method": scope["method"],
-                    "route": scope.get("path_template") or "unmatched",
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %s", scope["method"], route or "unmatched", status,
+                    extra={"method": scope["method"], "route": route or "unmatched", "status": status,
+                           "duration_ms": round(seconds * 1000, 2)},
+                )
             request_id_var.reset(token)
 
     return middleware

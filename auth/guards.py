@@ -30,9 +30,9 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 
-from api.deps import current_time
+from api.deps import FromConnection, current_time
 from api.problems import Forbidden, NotFound, Unauthorized
 from auth.errors import AssuranceRequired
 from auth.keys import SigningKeys
@@ -199,6 +199,6 @@ CurrentPrincipal = NamedDependency[Principal]
 MaybePrincipal = NamedDependency[Principal | None]
 
 DEPENDENCIES = {
-    "principal": Provide(_provide_principal),
-    "maybe_principal": Provide(_provide_maybe_principal),
+    "principal": FromConnection(_provide_principal),
+    "maybe_principal": FromConnection(_provide_maybe_principal),
 }

@@ -6,21 +6,21 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.deps import FromConnection
 from api.problems import Forbidden, Unauthorized
 from esign.state import EsignState
 
 Esign = NamedDependency[EsignState]
 
 
-def _esign(state: State) -> EsignState:
-    return state.esign
+def _esign(request: Request) -> EsignState:
+    return request.app.state.esign
 
 
-DEPENDENCIES = {"esign": Provide(_esign, sync_to_thread=False)}
+DEPENDENCIES = {"esign": FromConnection(_esign)}
 AUTHZ = (Unauthorized, Forbidden)
 
 
