@@ -90,12 +90,18 @@ async def record_inbox_changes(conn: asyncpg.Connection, notes: list[Notificatio
     return heads
 
 
-CLAIM = """
+# Claiming and settling look rows up by primary key, so their other conditions are written in
+# forms no index serves: with ``status IN ('created', 'sending')`` or a bare ``not_before``
+# condition, a planner whose statistics lag behind the table (a bulk send adds a hundred thousand
+# rows in seconds) walks the whole open-deliveries index to find the few hundred rows asked for.
+NOT_OPEN = "('delivered', 'sent', 'temporary-failure', 'permanent-failure', 'technical-failure')"  # service.FINAL
+
+CLAIM = f"""
 WITH c AS (
     SELECT id, lease_until AS lost_lease
     FROM notify_delivery
-    WHERE id = ANY($1::uuid[]) AND status IN ('created', 'sending')
-      AND (not_before IS NULL OR not_before <= $2) AND (lease_until IS NULL OR lease_until <= $2)
+    WHERE id = ANY($1::uuid[]) AND status NOT IN {NOT_OPEN}
+      AND coalesce(not_before, '-infinity') <= $2 AND coalesce(lease_until, '-infinity') <= $2
     FOR UPDATE SKIP LOCKED
 )
 UPDATE notify_delivery d
@@ -147,7 +153,7 @@ async def refund_grant(conn: asyncpg.Connection, delivery_id: UUID, account_id: 
         )
 
 
-SETTLE = """
+SETTLE = f"""
 WITH o AS (
     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
         AS o(id, attempt, status, not_before, reason, provider_ref)
@@ -156,7 +162,7 @@ UPDATE notify_delivery d
 SET status = o.status, not_before = o.not_before, lease_until = NULL, reason = o.reason,
     provider_ref = coalesce(o.provider_ref, d.provider_ref), updated_at = $7
 FROM o
-WHERE d.id = o.id AND d.status = 'sending' AND d.attempts = o.attempt
+WHERE d.id = o.id AND d.attempts = o.attempt AND d.status NOT IN {NOT_OPEN} AND d.status <> 'created'
 RETURNING d.id
 """
 
