@@ -117,7 +117,8 @@ def _unauthorized(detail: str) -> Unauthorized:
 
 async def authenticate(request: Request, *, required: bool = True) -> Principal | None:
     """Verify the bearer token of ``request``; 401 ``unauthorized`` when it is missing or bad."""
-    header = request.headers.get("authorization", "")
+    # Straight from the ASGI scope: building Litestar's Headers for one value costs more than the check.
+    header = next((v.decode("latin-1") for k, v in request.scope["headers"] if k == b"authorization"), "")
     scheme, _, token = header.partition(" ")
     if not header:
         if required:
