@@ -22,8 +22,7 @@ _encoder = msgspec.json.Encoder()
 
 
 def _json(value: Any) -> str | None:
-    # Arrays of JSON travel as text and are cast in SQL: the pool's jsonb codec is a text codec,
-    # which neither binary COPY nor jsonb[] parameters can use.
+    # Arrays of JSON travel as text and are cast in SQL (asyncpg has no jsonb[] codec to reuse).
     return None if value is None else _encoder.encode(value).decode()
 
 
@@ -51,30 +50,23 @@ async def insert_notifications(conn: asyncpg.Connection, rows: list[Notification
     return {r["id"] for r in await conn.fetch(INSERT_NOTIFICATIONS, *arrays)}
 
 
-INSERT_DELIVERIES = """
-INSERT INTO notify_delivery (id, notification_id, channel, target, lane, content, not_before, queued_at, created_at,
-                             updated_at)
-SELECT id, notification_id, channel, target, lane, content::jsonb, not_before, queued_at, $9, $9
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
-    AS t(id, notification_id, channel, target, lane, content, not_before, queued_at)
-"""
+# Rows that cannot exist yet (fresh ids, freshly reserved versions) go in by binary COPY: PostgreSQL
+# writes them in bulk, and nothing is packed into per-column arrays on the way.
+DELIVERY_COLUMNS = ("id", "notification_id", "channel", "target", "lane", "content", "not_before", "queued_at",
+                    "created_at", "updated_at")
 
 
 async def insert_deliveries(conn: asyncpg.Connection, rows: list[DeliveryRow], *, now: datetime) -> None:
     """New deliveries: held ones wait for the requeue job; the others count as queued now."""
     if rows:
-        await conn.execute(
-            INSERT_DELIVERIES, [d.id for d in rows], [d.notification_id for d in rows], [d.channel for d in rows],
-            [d.target for d in rows], [d.lane for d in rows], [_json(d.content) for d in rows],
-            [d.not_before for d in rows], [None if d.not_before else now for d in rows], now,
-        )
+        await conn.copy_records_to_table("notify_delivery", columns=DELIVERY_COLUMNS, records=[
+            (d.id, d.notification_id, d.channel, d.target, d.lane, d.content, d.not_before,
+             None if d.not_before else now, now, now)
+            for d in rows
+        ])
 
 
-INSERT_CHANGES = """
-INSERT INTO sync_change (person_id, version, entity, entity_id, op, data)
-SELECT person_id, version, 'notification', entity_id, 'put', data::jsonb
-FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::text[]) AS t(person_id, version, entity_id, data)
-"""
+CHANGE_COLUMNS = ("person_id", "version", "entity", "entity_id", "op", "data")
 
 async def record_inbox_changes(conn: asyncpg.Connection, notes: list[Notification], owners: list[UUID]) -> dict[UUID, int]:
     """``changelog.record_change`` for many inbox items at once: one head bump per person, one insert.
@@ -86,7 +78,9 @@ async def record_inbox_changes(conn: asyncpg.Connection, notes: list[Notificatio
     if not notes:
         return {}
     versions, heads = await changelog.reserve_versions(conn, owners)
-    await conn.execute(INSERT_CHANGES, owners, versions, [n.id for n in notes], [_json(n) for n in notes])
+    await conn.copy_records_to_table("sync_change", columns=CHANGE_COLUMNS, records=[
+        (owner, version, "notification", n.id, "put", n) for owner, version, n in zip(owners, versions, notes, strict=True)
+    ])
     return heads
 
 
