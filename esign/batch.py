@@ -274,7 +274,6 @@ async def issue_batch(
             # Two lanes, each with its own connection: while one waits for PostgreSQL to take a chunk,
             # the other builds the next one.
             async with pool.acquire() as conn:
-                await batch_store.use_binary_jsonb(conn)
                 while queue:
                     part, job = queue.pop(0)
                     if job is None:

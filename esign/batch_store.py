@@ -45,27 +45,13 @@ _new_uuid, _set = UUID.__new__, object.__setattr__
 
 
 _encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder().decode
-
-
-async def use_binary_jsonb(conn: asyncpg.Connection) -> None:
-    """Let binary COPY write jsonb on this connection: the same values in and out as ``api.db``'s codec.
-
-    The pool's jsonb codec is text-only, and asyncpg's COPY speaks only the binary format. Binary
-    jsonb is a version byte (1) and the JSON text, so this codec reads and writes exactly what the
-    text codec does, and the connection can go back to the pool as it is.
-    """
-    await conn.set_type_codec(
-        "jsonb", schema="pg_catalog", format="binary",
-        encoder=lambda value: b"\x01" + _encode(value), decoder=lambda data: _decode(data[1:]),
-    )
 
 
 async def record_changes(
     conn: asyncpg.Connection, changes: list[tuple[UUID, str, UUID, dict[str, Any] | msgspec.Raw]]
 ) -> None:
     """``put`` changes ``(person_id, entity, entity_id, data)``, versions in list order per person; ``data``
-    may be JSON text already (``msgspec.Raw``, for a connection with ``use_binary_jsonb``)."""
+    may be JSON text already (``msgspec.Raw``, which ``api.db``'s jsonb codec writes as it is)."""
     if not changes:
         return
     versions, _ = await changelog.reserve_versions(conn, [person for person, _, _, _ in changes])
