@@ -113,14 +113,53 @@ JOIN esign_seal s ON s.id = c.seal_id
 """
 
 
-VIEW_FIELDS = (*COLUMNS, "type_name", "gb_type_code", "department_name", "department_credit_code", "seal_kid",
-               "seal_algorithm")
+class ShownCertificate(msgspec.Struct, frozen=True):
+    """What the API shows of a certificate (``views.render``): the shown columns and the names around them.
+
+    Fields in the order of ``SELECT_SHOWN``'s columns, so an anonymous record of that query (a page of
+    wallet items carries one per certificate) becomes one with ``ShownCertificate(*record)``.
+    """
+
+    id: UUID
+    licence_id: str
+    type_code: str
+    holder_kind: str
+    holder_name_masked: str
+    holder_id_masked: str
+    fields: dict[str, Any]
+    sealed_fields: bytes | None
+    department_id: UUID
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+    status: str
+    status_list_id: int
+    status_index: int
+    token: str | None
+    type_name: str
+    department_name: str
+    department_credit_code: str
+    seal_kid: bytes
 
 
-def view_of_record(values: Any) -> CertificateView:
-    """A view from the anonymous record ``(SELECT v FROM ({SELECT_VIEW} WHERE ...) v)`` yields, values in
-    ``VIEW_FIELDS`` order: a query that lists other rows carries each one's certificate in the same round trip."""
-    return _view(dict(zip(VIEW_FIELDS, values, strict=True)))  # type: ignore[arg-type]
+_JOINED = {"type_name": "t.name", "department_name": "d.name", "department_credit_code": "d.credit_code",
+           "seal_kid": "s.kid"}
+SELECT_SHOWN = f"""
+SELECT {', '.join(_JOINED.get(f, 'c.' + f) for f in ShownCertificate.__struct_fields__)}
+FROM esign_certificate c
+JOIN certificate_type t ON t.code = c.type_code
+JOIN department d ON d.id = c.department_id
+JOIN esign_seal s ON s.id = c.seal_id
+"""
+
+
+def shown(v: CertificateView) -> ShownCertificate:
+    r = v.row
+    return ShownCertificate(
+        r.id, r.licence_id, r.type_code, r.holder_kind, r.holder_name_masked, r.holder_id_masked, r.fields,
+        r.sealed_fields, r.department_id, r.issued_at, r.valid_from, r.valid_until, r.status, r.status_list_id,
+        r.status_index, r.token, v.type_name, v.department_name, v.department_credit_code, v.seal_kid,
+    )
 
 
 def _view(row: asyncpg.Record) -> CertificateView:

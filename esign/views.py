@@ -7,15 +7,15 @@ department; verifiers see what the token discloses (``esign.verification``).
 from __future__ import annotations
 
 import base64
-import json
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from esign import certificate_store as store
 from esign.batch_sign import FIELDS_CONTEXT
-from esign.certificate_store import CertificateRow, CertificateView
+from esign.certificate_store import CertificateRow, CertificateView, ShownCertificate
 from esign.errors import CertificateNotFound
 from esign.models import Certificate, HolderOut, IssuerOut, PendingSignature, StatusRef
 from esign.state import EsignState
@@ -23,7 +23,7 @@ from esign.state import EsignState
 SIGNING_WINDOW = timedelta(minutes=15)  # how long a department has to sign a prepared certificate
 
 
-def status_of(row: CertificateRow, now: datetime) -> str:
+def status_of(row: CertificateRow | ShownCertificate, now: datetime) -> str:
     if row.status == "valid" and row.valid_until is not None and row.valid_until <= now:
         return "expired"
     return row.status
@@ -31,17 +31,20 @@ def status_of(row: CertificateRow, now: datetime) -> str:
 
 def render(esign: EsignState, v: CertificateView, *, now: datetime) -> Certificate:
     """The API's ``Certificate`` (all fields, sensitive ones decrypted: only for the holder and issuer)."""
-    r = v.row
+    return render_shown(esign, store.shown(v), now=now)
+
+
+def render_shown(esign: EsignState, r: ShownCertificate, *, now: datetime) -> Certificate:
     fields = dict(r.fields)
     if r.sealed_fields:
-        fields.update(json.loads(esign.keyring.decrypt(r.sealed_fields, context=FIELDS_CONTEXT)))
+        fields.update(msgspec.json.decode(esign.keyring.decrypt(r.sealed_fields, context=FIELDS_CONTEXT)))
     assert r.token is not None
     return Certificate(
-        id=r.id, licence_id=r.licence_id, type_code=r.type_code, type_name=v.type_name,
+        id=r.id, licence_id=r.licence_id, type_code=r.type_code, type_name=r.type_name,
         holder=HolderOut(kind=r.holder_kind, name_masked=r.holder_name_masked, id_masked=r.holder_id_masked),  # type: ignore[arg-type]
         fields=fields,
-        issuer=IssuerOut(department_id=r.department_id, name=v.department_name, credit_code=v.department_credit_code),
-        seal_kid=v.seal_kid.hex(), issued_at=r.issued_at, valid_from=r.valid_from, valid_until=r.valid_until,
+        issuer=IssuerOut(department_id=r.department_id, name=r.department_name, credit_code=r.department_credit_code),
+        seal_kid=r.seal_kid.hex(), issued_at=r.issued_at, valid_from=r.valid_from, valid_until=r.valid_until,
         status=status_of(r, now),  # type: ignore[arg-type]
         status_ref=StatusRef(list_id=r.status_list_id, index=r.status_index), token=r.token,
     )
@@ -65,9 +68,9 @@ async def certificate_view(conn: asyncpg.Connection, esign: EsignState, certific
     return render(esign, v, now=now)
 
 
-def shown(esign: EsignState, views: list[CertificateView], *, now: datetime) -> dict[UUID, Certificate]:
-    """The views as the API shows them, by id; those awaiting a signature are left out."""
-    return {v.row.id: render(esign, v, now=now) for v in views if v.row.status != "pending"}
+def shown(esign: EsignState, certificates: list[ShownCertificate], *, now: datetime) -> dict[UUID, Certificate]:
+    """Certificates as the API shows them, by id; those awaiting a signature are left out."""
+    return {c.id: render_shown(esign, c, now=now) for c in certificates if c.status != "pending"}
 
 
 async def certificate_views(
@@ -76,4 +79,4 @@ async def certificate_views(
     """Many certificates as the API shows them, by id; those missing or awaiting a signature are left out."""
     if not certificate_ids:
         return {}
-    return shown(esign, await store.get_certificates(conn, certificate_ids), now=now)
+    return shown(esign, [store.shown(v) for v in await store.get_certificates(conn, certificate_ids)], now=now)

@@ -120,7 +120,7 @@ class StoredItem(msgspec.Struct, frozen=True, kw_only=True):
     request_hash: bytes | None
     sealed_data: bytes | None
     source_key: str | None
-    certificate: Any = None  # esign's certificate view as an anonymous record, when the query carries it
+    certificate: Any = None  # esign's shown certificate as an anonymous record, when the query carries it
 
 
 ITEM_SELECT = """
@@ -164,7 +164,7 @@ async def find_item_by_source(conn: asyncpg.Connection, source_key: str) -> Stor
 # (status), so the wallet reads it as an item of kind "application" whose id is the application's.
 # A person sees the applications made for them and those they made (for a newborn, say).
 LIST_ITEMS = f"""
-SELECT x.*, (SELECT v FROM ({certificate_store.SELECT_VIEW} WHERE c.id = x.certificate_id) v) AS certificate FROM (
+SELECT x.*, (SELECT v FROM ({certificate_store.SELECT_SHOWN} WHERE c.id = x.certificate_id) v) AS certificate FROM (
     SELECT * FROM ({ITEM_SELECT}
         WHERE w.person_id = $1 AND ($2::text IS NULL OR w.kind = $2)
           AND ($3::timestamptz IS NULL OR (w.at, w.id) < ($3, $4::uuid))

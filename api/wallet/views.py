@@ -53,7 +53,7 @@ async def render_all(
     conn: asyncpg.Connection, esign: EsignState, items: list[StoredItem], *, full: bool, now: datetime
 ) -> list[WalletItem]:
     """Items for the API, their certificates read in one query; ``full`` opens sensitive values."""
-    carried = [certificate_store.view_of_record(s.certificate) for s in items if s.certificate is not None]
+    carried = [certificate_store.ShownCertificate(*s.certificate) for s in items if s.certificate is not None]
     certificates = esign_views.shown(esign, carried, now=now)
     wanted = [s.certificate_id for s in items if s.kind == "certificate" and s.certificate is None and s.certificate_id]
     certificates |= await esign_views.certificate_views(conn, esign, wanted, now=now)
