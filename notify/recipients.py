@@ -8,6 +8,7 @@ copies that could go stale. An id that is not a UUID finds nothing rather than f
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,8 +38,16 @@ class Context:
 
 
 def as_uuid(value: Any) -> UUID | None:
+    if not value:
+        return None
+    return _parse_uuid(value) if isinstance(value, str) else _parse_uuid(str(value))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parse_uuid(text: str) -> UUID | None:
+    # The same ids come up several times per event (recipients, owners, names) and across a batch.
     try:
-        return UUID(str(value)) if value else None
+        return UUID(text)
     except ValueError:
         return None
 

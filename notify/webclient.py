@@ -157,9 +157,15 @@ class WebClient:
         self.origins: dict[tuple[str, str, int], _Origin] = {}
         self._tls: ssl.SSLContext | None = None
         self._busy: set[_Connection] = set()  # connections in an exchange, watched for their deadline
+        self._urls: dict[str, tuple[_Origin, str]] = {}  # a handful of webhook URLs, parsed once
         self._watch: asyncio.Task[None] | None = None
 
     def _origin(self, url: str) -> tuple[_Origin, str]:
+        known = self._urls.get(url)
+        if known is not None:
+            return known
+        if len(self._urls) > 10_000:
+            self._urls.clear()
         parts = urlsplit(url)
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -172,6 +178,7 @@ class WebClient:
         if origin is None:
             origin = self.origins[key] = _Origin(parts.scheme, parts.hostname, port, self.per_origin)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._urls[url] = origin, target
         return origin, target
 
     async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> int:
