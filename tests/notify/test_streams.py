@@ -12,8 +12,9 @@ import msgspec
 from litestar.datastructures import State
 
 from api import outbox
-from notify import catalogue, deliver, dispatch_store, jobs, reconcile, service, streams, webhook_store
+from notify import catalogue, deliver, dispatch_store, jobs, plan, reconcile, service, streams, webhook_store
 from notify.deliver import Deliverer, Done
+from notify.models import NotificationRow
 from notify.service import Outcome
 from tests.notify.helpers import Pipeline, Receiver, deliveries
 from tests.people import department_id
@@ -53,6 +54,31 @@ async def test_a_duplicate_relay_shows_once(
     assert len(receiver.verified()) == 1
     assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 1
     assert await worker_state.redis.xlen(streams.EVENTS) == 3
+
+
+async def test_two_expansions_of_one_event_at_once_make_one_row(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    dept = await department_id(conn, "shichang")
+
+    def rows() -> list[NotificationRow]:
+        return [NotificationRow(id=plan.next_id(), dedup_key=f"race:1#certificate.issued#department:{dept}",
+                                event="certificate.issued", kind="certificate.issued", person_id=None, account_id=None,
+                                department_id=uuid.UUID(dept), title="t", body="b", data={}, urgent=False, lane=dept,
+                                created_at=datetime.now(UTC))]
+
+    async with pool.acquire() as a, pool.acquire() as b:
+        async with a.transaction():
+            first = await dispatch_store.insert_notifications(a, rows())
+            # The second finds no row yet (the first is not committed) and waits on its key.
+            second = asyncio.create_task(_in_transaction(b, rows()))
+            await asyncio.sleep(0.3)
+            assert not second.done()
+        assert len(first) == 1 and await second == set()
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE dedup_key LIKE 'race:1#%'") == 1
+
+
+async def _in_transaction(conn: asyncpg.Connection, rows: list[NotificationRow]) -> set[uuid.UUID]:
+    async with conn.transaction():
+        return await dispatch_store.insert_notifications(conn, rows)
 
 
 async def test_poison_events_go_to_the_dead_letters(worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
