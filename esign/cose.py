@@ -104,14 +104,14 @@ def canonical(value: object) -> bytes:
     if kind is list or kind is tuple:
         return head(4, len(value)) + b"".join(map(canonical, value))  # type: ignore[arg-type]
     if kind is dict:
-        pairs = [(key(k) if type(k) is str else canonical(k), canonical(v)) for k, v in value.items()]  # type: ignore[union-attr]
-        pairs.sort(key=_order)
-        return head(5, len(pairs)) + b"".join([k + v for k, v in pairs])
+        # RFC 7049 canonical order: shorter encoded keys first, then bytewise (keys never tie).
+        entries = []
+        for k, v in value.items():  # type: ignore[union-attr]
+            encoded = key(k) if type(k) is str else canonical(k)
+            entries.append((len(encoded), encoded, tstr(v) if type(v) is str else canonical(v)))
+        entries.sort()
+        return head(5, len(entries)) + b"".join([k + v for _, k, v in entries])
     return cbor2.dumps(value, canonical=True)
-
-
-def _order(pair: tuple[bytes, bytes]) -> tuple[int, bytes]:
-    return len(pair[0]), pair[0]  # RFC 7049 canonical: shorter keys first, then bytewise
 
 
 _SIGNATURE1 = b"\x84" + tstr("Signature1")

@@ -98,8 +98,9 @@ def _json_like(value: Any, depth: int = 0) -> bool:
         return True
     if isinstance(value, list):
         return all(_json_like(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _json_like(v, depth + 1) for k, v in value.items())
+    if isinstance(value, dict):  # scalar values (most fields) without a call each
+        return all(isinstance(k, str) and ((depth < 8 and type(v) in _SCALARS) or _json_like(v, depth + 1))
+                   for k, v in value.items())
     return False
 
 
