@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.enums import MediaType
 from litestar.params import PathParameter, QueryParameter
 
 from api.deps import Db
 from api.matters import store
 from api.matters.models import Bundle, BundlePage, CertificateTypePage, Matter, MatterPage
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+
+
+# `zhangban seed` is what changes the catalogue; each server process keeps a bundle it built (three
+# queries and the merging of every matter's form and materials) this long before building it again.
+BUNDLE_TTL = 60.0
 
 
 def _next(items: list, limit: int, key: str) -> str | None:  # noqa: ANN001
@@ -61,12 +69,20 @@ class BundleController(Controller):
             "`stats.materials_before` counts materials as if each matter were applied for alone; "
             "`materials_after` the merged set; `uploads_typical` the required materials left to upload when the "
             "wallet holds the usual identity documents (ID card, household register, marriage certificate), "
-            "departments share what they hold, and earlier matters of the bundle produce the rest."
+            "departments share what they hold, and earlier matters of the bundle produce the rest. Each server "
+            "process serves a bundle it built for up to a minute, so a catalogue refresh shows within a minute."
         ),
     )
-    async def get_bundle(self, db: Db, code: Annotated[str, PathParameter(max_length=64)]) -> Bundle:
-        async with db.acquire() as conn:
-            return await store.get_bundle(conn, code)
+    async def get_bundle(
+        self, request: Request[Any, Any, Any], db: Db, code: Annotated[str, PathParameter(max_length=64)]
+    ) -> Response[Bundle]:
+        built: dict[str, tuple[float, bytes]] = request.app.state.setdefault("built_bundles", {})
+        hit = built.get(code)
+        if hit is None or hit[0] <= time.monotonic():
+            async with db.acquire() as conn:
+                bundle = await store.get_bundle(conn, code)
+            hit = built[code] = (time.monotonic() + BUNDLE_TTL, msgspec.json.encode(bundle))
+        return Response(hit[1], media_type=MediaType.JSON)
 
 
 class CertificateTypeController(Controller):

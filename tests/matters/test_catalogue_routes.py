@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncpg
 from litestar.testing import AsyncTestClient
+
+from api.matters import routes
 
 
 async def test_birth_bundle_reproduces_the_burden_figures(client: AsyncTestClient) -> None:
@@ -106,3 +109,16 @@ async def test_certificate_types_have_field_schemas(client: AsyncTestClient) -> 
     assert id_card["issuer_department_ids"]
     birth = next(t for t in items if t["code"] == "birth_medical_certificate")
     assert birth["defining_department"]["name"] == "株洲市卫生健康委员会"
+
+
+async def test_a_process_serves_the_bundle_it_built_until_the_minute_is_up(
+    client: AsyncTestClient, conn: asyncpg.Connection
+) -> None:
+    first = (await client.get("/v1/bundles/birth")).content
+    await conn.execute("UPDATE catalog_bundle SET name = '新生儿出生一件事' WHERE code = 'birth'")
+    assert (await client.get("/v1/bundles/birth")).content == first  # within the minute: the copy it built
+    expires, body = client.app.state.built_bundles["birth"]
+    client.app.state.built_bundles["birth"] = (expires - routes.BUNDLE_TTL, body)  # the minute is up
+    fresh = await client.get("/v1/bundles/birth")
+    assert fresh.status_code == 200 and fresh.json()["name"] == "新生儿出生一件事"
+    assert fresh.headers["content-type"].startswith("application/json")
