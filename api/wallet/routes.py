@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.enums import MediaType
 from litestar.params import FromPath, JSONBody, Parameter
 
-from api import idempotency
+from api import changelog, idempotency
 from api.deps import Db, Keys, Now
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import Unauthorized
-from api.wallet import access, consent_store, consents, dependents, people_store, presentations, store, views
+from api.wallet import access, consent_store, consents, dependents, pages, people_store, presentations, store, views
 from api.wallet import export as exporting
 from api.wallet.dept_routes import DeptWalletController
 from api.wallet.http import esign_of, keyset, next_cursor
@@ -68,12 +70,21 @@ class WalletController(Controller):
         self, request: Request[Any, Any, Any], principal: CurrentPrincipal, db: Db, now: Now,
         kind: Annotated[Kind | None, Parameter()] = None, person_id: PersonParam = None,
         cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
-    ) -> WalletItemPage:
+    ) -> Response[WalletItemPage]:
+        before = keyset(cursor)
+        built: pages.Pages = request.app.state.setdefault("wallet_pages", pages.Pages())
         async with db.acquire() as conn:
             wallet = await access.open_wallet(conn, principal, person_id, now=now)
-            rows = await store.list_items(conn, wallet.person_id, kind=kind, before=keyset(cursor), limit=limit)
-            items = await views.render_all(conn, esign_of(request), rows, full=wallet.full_view, now=now)
-        return WalletItemPage(items=items, next_cursor=next_cursor(rows, limit))
+            key = (wallet.person_id, wallet.full_view, kind, cursor, limit)
+            version = await changelog.head_version(conn, wallet.person_id)
+            body = built.get(key, version, now)
+            if body is None:
+                rows = await store.list_items(conn, wallet.person_id, kind=kind, before=before, limit=limit)
+                items = await views.render_all(conn, esign_of(request), rows, full=wallet.full_view, now=now)
+                page = WalletItemPage(items=items, next_cursor=next_cursor(rows, limit))
+                body = msgspec.json.encode(page)
+                built.put(key, version, pages.fresh_until(page, now), body)
+        return Response(body, media_type=MediaType.JSON)
 
     @get("/items/{item_id:uuid}", operation_id="GetWalletItem", summary="One stored wallet item",
          responses=problem_responses(Unauthorized, IdentityRequired, ItemNotFound))
