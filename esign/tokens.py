@@ -196,37 +196,38 @@ def certificate_payload(
                     digest, None)
 
 
-# The payload's keys as canonical CBOR orders them (shortest encoding first, then bytewise): 1, 4, 5,
-# 6, 7, -65537 in the claims map; d, f, h, l, n, p, s, t, v, hi in the certificate map.
-_PRIVATE_KEY = cose.head(1, -1 - _PRIVATE_CLAIM)
-_D, _F, _H, _L, _N, _P, _S, _T, _V, _HI = (cose.tstr(k) for k in ("d", "f", "h", "l", "n", "p", "s", "t", "v", "hi"))
-
-
 def _payload(
     kind: str, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, licence_id: str,
     holder_name: str, holder_id: str, fields: Mapping[str, Any], status: tuple[int, int], digest: bytes,
     nonce: bytes | None,
 ) -> bytes:
-    """``cbor2.dumps`` of the claims map, canonical, for claims ``_problem`` accepts (tests compare the two)."""
-    tstr, canonical, recurring = cose.tstr, cose.canonical, cose.key
-    private = [
-        _D, cose.bstr(digest), _F, canonical(fields if type(fields) is dict else dict(fields)),
-        _H, tstr(holder_name), _L, tstr(licence_id),
-    ]
-    if nonce is not None:
-        private += (_N, cose.bstr(nonce))
-    private += (_P, recurring(kind), _S, b"\x82" + canonical(status[0]) + canonical(status[1]), _T,
-                recurring(type_code), _V, b"\x01", _HI, tstr(holder_id))
-    claims = [b"\x01", recurring(iss)]
+    """``cbor2.dumps`` of the claims map, canonical, for claims ``_problem`` accepts (tests compare the two).
+
+    Canonical CBOR orders map keys shortest encoding first, then bytewise: 1, 4, 5, 6, 7, -65537 in the
+    claims map; d, f, h, l, n, p, s, t, v, hi in the certificate map. ``_problem`` has checked the sizes
+    written here as constants: cti and a nonce are 16 bytes, the digest 32, the times small integers.
+    """
+    head, tstr, recurring = cose.head, cose.tstr, cose.key
+    out = [head(5, 4 + (exp is not None) + (nbf is not None)), b"\x01", recurring(iss)]
     if exp is not None:
-        claims += (b"\x04", canonical(exp))
+        out += (b"\x04", head(0, exp))
     if nbf is not None:
-        claims += (b"\x05", canonical(nbf))
-    claims += (b"\x06", canonical(iat), b"\x07", cose.bstr(cti), _PRIVATE_KEY)
-    return (
-        cose.head(5, 4 + (exp is not None) + (nbf is not None)) + b"".join(claims)
-        + cose.head(5, 10 if nonce is not None else 9) + b"".join(private)
+        out += (b"\x05", head(0, nbf))
+    out += (
+        b"\x06", head(0, iat), b"\x07\x50", cti, _PRIVATE_KEY, b"\xa9" if nonce is None else b"\xaa",
+        b"\x61d\x58\x20", digest, b"\x61f", cose.canonical(fields if type(fields) is dict else dict(fields)),
+        b"\x61h", tstr(holder_name), b"\x61l", tstr(licence_id),
     )
+    if nonce is not None:
+        out += (b"\x61n\x50", nonce)
+    out += (
+        b"\x61p", recurring(kind), b"\x61s\x82", cose.canonical(status[0]), head(0, status[1]),
+        b"\x61t", recurring(type_code), b"\x61v\x01\x62hi", tstr(holder_id),
+    )
+    return b"".join(out)
+
+
+_PRIVATE_KEY = cose.head(1, -1 - _PRIVATE_CLAIM)
 
 
 def decode_claims(payload: bytes) -> Claims:
