@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -140,4 +141,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 def app_from_env() -> Litestar:
     """Entry point for server workers (granian ``--factory``)."""
-    return create_app(Settings.from_env())
+    app = create_app(Settings.from_env())
+    app.on_startup.append(_freeze_startup_objects)
+    return app
+
+
+async def _freeze_startup_objects(app: Litestar) -> None:
+    # What startup made (modules, routes, the OpenAPI document, pools) lives as long as the worker:
+    # out of the collector's way, a full collection walks only what requests made. In the load
+    # benchmark this halves the wallet list's p99 (the pauses were full collections).
+    gc.collect()
+    gc.freeze()
