@@ -17,6 +17,11 @@ address, so per-IP limits (120 verifications and 120 token requests a minute) me
 addresses real traffic has, and each connection acts for its own citizen (the per-person key
 distribution the scaling plan assumes). It prints requests/s, p50 and p99 latency, the ratio to
 the bare read, and the resident memory of each server worker.
+
+A wallet read twice with nothing changed in between is served as its process built it
+(``api/wallet/pages.py``); "wallet list, every page built" asks each time for a page size not
+asked for before, so it shows what building a page costs. ``--only TEXT`` runs the scenarios whose
+name contains TEXT.
 """
 
 from __future__ import annotations
@@ -305,6 +310,9 @@ def scenarios(port: int, seeded: dict, connections: int) -> dict[str, list[Reque
     return {
         "login (client credentials)": each(login),
         "wallet list": each(lambda k, i: request("GET", "/v1/wallet/items", port, token=citizens[k % len(citizens)])),
+        # The same list with a page size no one asked for yet: every page is built, none served as built.
+        "wallet list, every page built": each(lambda k, i: request(
+            "GET", f"/v1/wallet/items?limit={500 - (i * 7 + k * 131) % 450}", port, token=citizens[k % len(citizens)])),
         "certificate verify": each(lambda k, i: request("POST", "/v1/verify", port,
                                                         body={"token": certificates[k % len(certificates)]})),
         "bundle read": each(lambda k, i: request("GET", "/v1/bundles/birth", port)),
