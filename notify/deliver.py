@@ -36,6 +36,7 @@ PER_LANE = 100  # deliveries in flight per lane
 TOTAL = 600  # deliveries in flight per process
 READ_COUNT = 2  # entries (of up to streams.ENTRY_SIZE deliveries) read per lane and round
 RECORD_BATCH = 1000
+RECORD_LINGER = 0.02  # seconds an outcome may wait for others to be recorded with
 # Failures of the database or Redis themselves: wait and try the same work again.
 TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
              asyncpg.CannotConnectNowError, RedisError)
@@ -167,6 +168,9 @@ class Deliverer:
         if not block and self.done.empty():
             return 0
         batch = [await self.done.get()]
+        if block and self.done.qsize() < RECORD_BATCH // 4:
+            # Let more outcomes join: one transaction (and one commit) for hundreds instead of dozens.
+            await asyncio.sleep(RECORD_LINGER)
         while len(batch) < RECORD_BATCH and not self.done.empty():
             batch.append(self.done.get_nowait())
         delay = 0.5

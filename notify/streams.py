@@ -64,7 +64,7 @@ for i = 2, #ARGV do
 end
 return #ARGV - 1
 """
-XADD_CHUNK = 500  # entries per script call: Redis runs a script to its end before anything else
+XADD_CHUNK = 100  # entries per script call: Redis runs a script to its end before anything else
 
 
 def publisher(redis: Any, *, topics: Iterable[str], maxlen: int = MAXLEN) -> outbox.Publish:
