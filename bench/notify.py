@@ -73,7 +73,9 @@ class Handler(asyncio.Protocol):
     def on_url(self, url):
         self.url += url
     def on_header(self, name, value):
-        self.headers[name.decode().lower()] = value.decode()
+        name = name.lower()
+        if name.startswith(b"webhook-"):  # the signed parts; the others need no decoding
+            self.headers[name.decode()] = value.decode()
     def on_body(self, body):
         self.body.append(body)
     def on_message_complete(self):
