@@ -16,7 +16,6 @@ deduplicate on ``webhook-id``, so a repeat is harmless.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import ssl
 from typing import Any
@@ -132,8 +131,7 @@ class _Origin:
         self.scheme, self.host, self.port = scheme, host, port
         self.authority = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
         self.idle: list[_Connection] = []
-        self.waiting: collections.deque[tuple[bytes, asyncio.Future[int]]] = collections.deque()
-        self.senders = 0  # coroutines sending this origin's requests, one connection each at most
+        self.slots = asyncio.Semaphore(size)
 
     async def connect(self, tls: ssl.SSLContext | None) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -160,7 +158,6 @@ class WebClient:
         self._tls: ssl.SSLContext | None = None
         self._busy: set[_Connection] = set()  # connections in an exchange, watched for their deadline
         self._urls: dict[str, tuple[_Origin, str]] = {}  # a handful of webhook URLs, parsed once
-        self._senders: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
 
     def _origin(self, url: str) -> tuple[_Origin, str]:
@@ -187,47 +184,17 @@ class WebClient:
     async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> int:
         """POST ``body``; return the status code, or raise :class:`NetworkError`.
 
-        The attempt (connecting and answering) ends ``timeout`` seconds after it started; waiting
-        for one of the origin's connections does not count.
+        The whole attempt (connecting and answering) ends after ``timeout`` seconds.
         """
         origin, target = self._origin(url)
         request = _request(origin, target, body, headers)
         if origin.scheme == "https" and self._tls is None:
             self._tls = ssl.create_default_context()
-        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        origin.waiting.append((request, answer))
-        if origin.senders < self.per_origin:
-            # Up to per_origin senders each take the next waiting request as soon as they are done:
-            # no task or lock per request.
-            origin.senders += 1
-            sender = asyncio.create_task(self._send_waiting(origin))
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
-        return await answer
-
-    async def _send_waiting(self, origin: _Origin) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while origin.waiting:
-                request, answer = origin.waiting.popleft()
-                if answer.done():
-                    continue  # the caller gave up (cancelled)
-                try:
-                    status = await self._exchange(origin, request, loop.time() + self.timeout)
-                except (OSError, TimeoutError, ssl.SSLError) as exc:
-                    if not answer.done():
-                        answer.set_exception(NetworkError(type(exc).__name__))
-                except Exception as exc:  # noqa: BLE001 - the caller sees it, as if it had sent itself
-                    if not answer.done():
-                        answer.set_exception(exc)
-                except BaseException:  # cancelled (the client is closing): nobody waits for an answer forever
-                    answer.cancel()
-                    raise
-                else:
-                    if not answer.done():
-                        answer.set_result(status)
-        finally:
-            origin.senders -= 1
+        async with origin.slots:
+            try:
+                return await self._exchange(origin, request, asyncio.get_running_loop().time() + self.timeout)
+            except (OSError, TimeoutError, ssl.SSLError) as exc:
+                raise NetworkError(type(exc).__name__) from exc
 
     async def _exchange(self, origin: _Origin, request: bytes, deadline: float) -> int:
         while origin.idle:
@@ -272,12 +239,6 @@ class WebClient:
                 conn.expire()
 
     async def aclose(self) -> None:
-        for sender in list(self._senders):
-            sender.cancel()
-        await asyncio.gather(*self._senders, return_exceptions=True)
-        for origin in self.origins.values():
-            while origin.waiting:
-                origin.waiting.popleft()[1].cancel()
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
