@@ -5,7 +5,7 @@ local receiver, an httpx ``AsyncClient`` managed 700-900 POSTs a second, far sho
 a second a bulk issue produces. Webhooks need only ``POST`` and the answer's status: no redirects
 (a 3xx is an answer, not followed), no cookies, no proxies. So the request is written directly
 (its parts are ours: the URL was checked when the webhook was registered) and the answer is read
-with httptools, the C parser uvicorn uses (it comes with ``litestar[standard]``). TLS uses the
+with httptools, the C parser uvicorn uses (a declared dependency). TLS uses the
 system's trust store and checks the host name.
 
 A request that fails on a reused keep-alive connection before any byte of the answer arrived is
