@@ -387,6 +387,18 @@ async def postgres_pids(dsn: str) -> list[int]:
         await conn.close()
 
 
+async def settle(pids: list[int], *, quiet: float = 0.05, longest: float = 15.0) -> None:
+    """Wait until the servers and their PostgreSQL backends are idle (under 5 % of a core over 0.2 s), so
+    what one scenario left running (answers still in flight, a vacuum of what it wrote) is not charged to
+    the next."""
+    deadline = time.monotonic() + longest
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pids)
+        await asyncio.sleep(0.2)
+        if cpu_seconds(pids) - before < quiet * 0.2:
+            return
+
+
 async def measured(port: int, make: list[Request], seconds: float, net: int, server_pids: list[int],
                    dsn: str) -> dict[str, float]:
     pg = await postgres_pids(dsn)
@@ -412,6 +424,7 @@ async def measure(port: int, bare_port: int, seeded: dict, seconds: float, conne
                                                                     workers(bare), dsn)}
     chosen = {name: make for name, make in scenarios(port, seeded, connections).items() if only in name}
     for i, (name, make) in enumerate(chosen.items()):
+        await settle(workers(server) + await postgres_pids(dsn))
         await drive(port, make, min(1.0, seconds / 4), net + 2 + 2 * i)
         results[name] = await measured(port, make, seconds, net + 3 + 2 * i, workers(server), dsn)
     base = results["bare PK read (Litestar + asyncpg)"]["rps"]
