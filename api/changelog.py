@@ -102,3 +102,22 @@ async def reserve_versions(conn: asyncpg.Connection, owners: list[UUID]) -> tupl
         versions.append(following[person])
         following[person] += 1
     return versions, heads
+
+
+CHANGE_COLUMNS = ("person_id", "version", "entity", "entity_id", "op", "data")
+
+
+async def record_puts(conn: asyncpg.Connection, changes: list[tuple[UUID, Entity, UUID, Any]]) -> dict[UUID, int]:
+    """:func:`record_change` ``put`` for many rows at once ``(person_id, entity, entity_id, data)``: versions
+    in list order per person, the rows by binary COPY. Returns each person's new head version.
+
+    ``data`` may be JSON text already (``msgspec.Raw``), which ``api.db``'s jsonb codec writes as it is.
+    """
+    if not changes:
+        return {}
+    versions, heads = await reserve_versions(conn, [person for person, _, _, _ in changes])
+    await conn.copy_records_to_table("sync_change", columns=CHANGE_COLUMNS, records=[
+        (person, version, entity, entity_id, "put", data)
+        for (person, entity, entity_id, data), version in zip(changes, versions, strict=True)
+    ])
+    return heads

@@ -44,6 +44,22 @@ async def enqueue(
     return await conn.fetchval(INSERT_OUTBOX, topic, dedup_key, partition_key, payload)
 
 
+async def enqueue_many(conn: asyncpg.Connection, events: list[tuple[str, Any, str, str]]) -> None:
+    """Many events ``(topic, payload, dedup_key, partition_key)`` by binary COPY, in the caller's transaction.
+
+    For events whose dedup keys are new by construction (ids made in the same transaction): unlike
+    :func:`enqueue`, a repeated key is an error here, not a no-op.
+    """
+    if not events:
+        return
+    if not conn.is_in_transaction():
+        raise RuntimeError("enqueue_many must run inside the business transaction")
+    await conn.copy_records_to_table(
+        "outbox", records=[(topic, dedup, partition, payload) for topic, payload, dedup, partition in events],
+        columns=("topic", "dedup_key", "partition_key", "payload"),
+    )
+
+
 CLAIM_BATCH = """
 SELECT id, topic, dedup_key, partition_key, payload, created_at, attempts
 FROM outbox

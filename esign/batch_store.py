@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime
-from typing import Any
 from uuid import UUID, SafeUUID
 
 import asyncpg
 import msgspec
 
-from api import audit, changelog
+from api import audit, changelog, outbox
 from api.wallet import store as wallet_store
 from esign.certificate_store import CertificateView
 from esign.delivery import issued_event
@@ -45,37 +44,6 @@ _new_uuid, _set = UUID.__new__, object.__setattr__
 
 
 _encode = msgspec.json.Encoder().encode
-
-
-async def record_changes(
-    conn: asyncpg.Connection, changes: list[tuple[UUID, str, UUID, dict[str, Any] | msgspec.Raw]]
-) -> None:
-    """``put`` changes ``(person_id, entity, entity_id, data)``, versions in list order per person; ``data``
-    may be JSON text already (``msgspec.Raw``, which ``api.db``'s jsonb codec writes as it is)."""
-    if not changes:
-        return
-    versions, _ = await changelog.reserve_versions(conn, [person for person, _, _, _ in changes])
-    rows = [
-        (person, version, entity, entity_id, "put", data)
-        for (person, entity, entity_id, data), version in zip(changes, versions, strict=True)
-    ]
-    await conn.copy_records_to_table(
-        "sync_change", records=rows, columns=("person_id", "version", "entity", "entity_id", "op", "data")
-    )
-
-
-async def enqueue_events(conn: asyncpg.Connection, events: list[tuple[str, Any, str, str]]) -> None:
-    """Outbox rows ``(topic, payload, dedup_key, partition_key)`` in the caller's transaction (``api.outbox``)."""
-    if not events:
-        return
-    if not conn.is_in_transaction():
-        raise RuntimeError("enqueue_events must run inside the business transaction")
-    # Binary COPY into the columns outbox.INSERT_OUTBOX names; the dedup keys are new certificate ids,
-    # so its ON CONFLICT never applies here (a chunk retried after a failure goes through enqueue).
-    await conn.copy_records_to_table(
-        "outbox", records=[(t, d, p, payload) for t, payload, d, p in events],
-        columns=("topic", "dedup_key", "partition_key", "payload"),
-    )
 
 
 async def deliver_many(
@@ -117,8 +85,8 @@ async def deliver_many(
         events.append(("certificate.issued", issued_event(r, v.type_name), f"certificate.issued:{certificate_id}",
                        str(r.department_id)))
     await wallet_store.insert_wallet_items(conn, items)
-    await record_changes(conn, changes)
-    await enqueue_events(conn, events)
+    await changelog.record_puts(conn, changes)
+    await outbox.enqueue_many(conn, events)
     if views:
         department_id = views[0].row.department_id
         await audit.append(

@@ -15,8 +15,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import changelog
-from notify.models import DeliveryRow, Notification, NotificationRow
+from notify.models import DeliveryRow, NotificationRow
 
 _encoder = msgspec.json.Encoder()
 
@@ -84,24 +83,6 @@ async def insert_deliveries(conn: asyncpg.Connection, rows: list[DeliveryRow], *
              None if d.not_before else now, now, now)
             for d in rows
         ])
-
-
-CHANGE_COLUMNS = ("person_id", "version", "entity", "entity_id", "op", "data")
-
-async def record_inbox_changes(conn: asyncpg.Connection, notes: list[Notification], owners: list[UUID]) -> dict[UUID, int]:
-    """``changelog.record_change`` for many inbox items at once: one head bump per person, one insert.
-
-    Same guarantee as the single-row version: each person's ``sync_head`` row stays locked until
-    commit, so versions commit in order. Heads are bumped in sorted order to avoid deadlocks.
-    Returns each person's new head version.
-    """
-    if not notes:
-        return {}
-    versions, heads = await changelog.reserve_versions(conn, owners)
-    await conn.copy_records_to_table("sync_change", columns=CHANGE_COLUMNS, records=[
-        (owner, version, "notification", n.id, "put", n) for owner, version, n in zip(owners, versions, notes, strict=True)
-    ])
-    return heads
 
 
 # Claiming and settling look rows up by primary key, so their other conditions are written in

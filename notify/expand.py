@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from api import changelog
 from notify import catalogue, dispatch_store, live, plan, reconcile, recipients, streams
 from notify.deliver import TRANSIENT, now_of
 from notify.models import DeliveryRow, Event, Notification, NotificationRow
@@ -66,7 +67,7 @@ async def expand(state: Any, events: list[Event], *, now: datetime | None = None
             inbox = [n for n in fresh if n.department_id is None]
             views = [inbox_view(n) for n in inbox]
             people = [(v, n.person_id) for v, n in zip(views, inbox, strict=True) if n.person_id is not None]
-            versions = await dispatch_store.record_inbox_changes(conn, [v for v, _ in people], [p for _, p in people])
+            versions = await changelog.record_puts(conn, [(p, "notification", v.id, v) for v, p in people])
             await dispatch_store.insert_deliveries(conn, deliveries, now=now)
     if fresh:
         await streams.push_deliveries(state.redis, [(d.id, d.lane) for d in deliveries if d.not_before is None])

@@ -7,6 +7,7 @@ import random
 import uuid
 
 import asyncpg
+import msgspec
 import pytest
 
 from api import changelog
@@ -86,3 +87,18 @@ async def test_bulk_reservation_continues_each_person_s_versions(conn: asyncpg.C
     assert heads == {alice: 4, bob: 2}
     with pytest.raises(RuntimeError):
         await changelog.reserve_versions(conn, [alice])
+
+
+async def test_bulk_puts_read_back_like_single_ones(conn: asyncpg.Connection) -> None:
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    items = [uuid.uuid4() for _ in range(3)]
+    async with conn.transaction():
+        await changelog.record_change(conn, alice, "draft", uuid.uuid4(), "del")
+        heads = await changelog.record_puts(conn, [
+            (alice, "wallet_item", items[0], {"n": 0}), (bob, "notification", items[1], msgspec.Raw(b'{"n":1}')),
+            (alice, "wallet_item", items[2], {"n": 2}),
+        ])
+    assert heads == {alice: 3, bob: 1}
+    assert [(c.version, c.entity_id, c.data) for c in await changelog.list_changes(conn, alice, 1, 10)] == [
+        (2, items[0], {"n": 0}), (3, items[2], {"n": 2})]
+    assert [(c.entity, c.data) for c in await changelog.list_changes(conn, bob, 0, 10)] == [("notification", {"n": 1})]
