@@ -17,14 +17,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from api.wallet.models import WalletItemPage
 
 MAX_AGE = timedelta(seconds=60)
 MAX_BYTES = 32 * 1024 * 1024
 
-Key = tuple[UUID, Any, ...]
+Key = tuple[Any, ...]  # (person id, full view, kind, cursor, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +45,14 @@ def fresh_until(page: WalletItemPage, now: datetime) -> datetime:
 
 class Pages:
     """Encoded pages by ``(person, view...)``; ``get`` answers only for the same version, before expiry."""
+
+    @classmethod
+    def of(cls, state: Any) -> Pages:
+        """The process's store, on the app's state (made on first use)."""
+        found = state.get("wallet_pages")
+        if found is None:
+            found = state.wallet_pages = cls()
+        return found
 
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self.max_bytes = max_bytes

@@ -72,7 +72,7 @@ class WalletController(Controller):
         cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
     ) -> Response[WalletItemPage]:
         before = keyset(cursor)
-        built: pages.Pages = request.app.state.setdefault("wallet_pages", pages.Pages())
+        built = pages.Pages.of(request.app.state)
         async with db.acquire() as conn:
             wallet = await access.open_wallet(conn, principal, person_id, now=now)
             key = (wallet.person_id, wallet.full_view, kind, cursor, limit)
