@@ -42,7 +42,6 @@ from notify import ROUTES as NOTIFY_ROUTES
 log = logging.getLogger("zhangban")
 
 
-# Request count and latency by route template (not raw path: ids would explode the label set).
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
     return [*MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]

@@ -175,9 +175,10 @@ async def get_certificate(conn: asyncpg.Connection, certificate_id: UUID, *, for
     return None if row is None else _view(row)
 
 
-async def get_certificates(conn: asyncpg.Connection, certificate_ids: list[UUID]) -> list[CertificateView]:
-    """The certificates among ``certificate_ids`` (any order): one query for a page of wallet items."""
-    return [_view(r) for r in await conn.fetch(f"{SELECT_VIEW} WHERE c.id = ANY($1::uuid[])", certificate_ids)]
+async def get_shown(conn: asyncpg.Connection, certificate_ids: list[UUID]) -> list[ShownCertificate]:
+    """What the API shows of the certificates among ``certificate_ids`` (any order), in one query."""
+    rows = await conn.fetch(f"{SELECT_SHOWN} WHERE c.id = ANY($1::uuid[])", certificate_ids)
+    return [ShownCertificate(*r) for r in rows]
 
 
 async def find_by_external_ref(conn: asyncpg.Connection, department_id: UUID, external_ref: str) -> CertificateView | None:

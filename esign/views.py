@@ -79,4 +79,4 @@ async def certificate_views(
     """Many certificates as the API shows them, by id; those missing or awaiting a signature are left out."""
     if not certificate_ids:
         return {}
-    return shown(esign, [store.shown(v) for v in await store.get_certificates(conn, certificate_ids)], now=now)
+    return shown(esign, await store.get_shown(conn, certificate_ids), now=now)
