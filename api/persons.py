@@ -18,6 +18,9 @@ from api.identifiers import normalize_id_number
 from api.ids import uuid7
 
 INDEX_PURPOSE = "id_number"
+# The associated data of the encrypted columns: a value sealed for one column does not open in another.
+ID_NUMBER_CONTEXT = "person.id_number"
+NAME_CONTEXT = "person.name"
 
 
 class PersonView(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,9 +54,9 @@ async def find_or_create_person(
     created = await conn.fetchval(
         INSERT_PERSON,
         uuid7(),
-        keyring.encrypt(number, context="person.id_number"),
+        keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
         index,
-        keyring.encrypt(name, context="person.name"),
+        keyring.encrypt(name, context=NAME_CONTEXT),
         None,
         None,
         now,
@@ -66,7 +69,7 @@ async def create_newborn(
 ) -> UUID:
     """A person with no ID number yet (出生一件事)."""
     return await conn.fetchval(
-        INSERT_PERSON, uuid7(), None, None, keyring.encrypt(name, context="person.name"), born_on, sex, now
+        INSERT_PERSON, uuid7(), None, None, keyring.encrypt(name, context=NAME_CONTEXT), born_on, sex, now
     )
 
 
@@ -81,7 +84,7 @@ async def assign_id_number(conn: asyncpg.Connection, keyring: Keyring, person_id
         await conn.execute(
             "UPDATE person SET id_number = $2, id_number_index = $3 WHERE id = $1",
             person_id,
-            keyring.encrypt(number, context="person.id_number"),
+            keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
             id_number_index(keyring, number),
         )
     except asyncpg.UniqueViolationError as exc:
@@ -94,22 +97,22 @@ async def get_person_view(conn: asyncpg.Connection, keyring: Keyring, person_id:
     row = await conn.fetchrow("SELECT id, name, id_number FROM person WHERE id = $1", person_id)
     if row is None:
         return None
-    number = keyring.decrypt_str(row["id_number"], context="person.id_number") if row["id_number"] else None
+    number = keyring.decrypt_str(row["id_number"], context=ID_NUMBER_CONTEXT) if row["id_number"] else None
     return PersonView(
         id=row["id"],
-        name_masked=mask_name(keyring.decrypt_str(row["name"], context="person.name")),
+        name_masked=mask_name(keyring.decrypt_str(row["name"], context=NAME_CONTEXT)),
         id_number_masked=mask_id_number(number) if number else None,
     )
 
 
 async def get_id_number(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> str | None:
     blob = await conn.fetchval("SELECT id_number FROM person WHERE id = $1", person_id)
-    return keyring.decrypt_str(blob, context="person.id_number") if blob else None
+    return keyring.decrypt_str(blob, context=ID_NUMBER_CONTEXT) if blob else None
 
 
 async def get_name(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> str | None:
     blob = await conn.fetchval("SELECT name FROM person WHERE id = $1", person_id)
-    return keyring.decrypt_str(blob, context="person.name") if blob else None
+    return keyring.decrypt_str(blob, context=NAME_CONTEXT) if blob else None
 
 
 # --- guardianship ------------------------------------------------------------------------------
@@ -165,8 +168,8 @@ def seal_person(keyring: Keyring, id_number: str, name: str) -> tuple[bytes, byt
     number = normalize_id_number(id_number)
     return (
         id_number_index(keyring, number),
-        keyring.encrypt(number, context="person.id_number"),
-        keyring.encrypt(name, context="person.name"),
+        keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
+        keyring.encrypt(name, context=NAME_CONTEXT),
     )
 
 

@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit
+from api import audit, persons
 from api.crypto import Keyring
 from api.ids import uuid7
 from auth import store
@@ -21,8 +21,8 @@ from auth.tokens import level_name
 
 SESSION_NAME = "auth_realname_session.name"
 SESSION_ID_NUMBER = "auth_realname_session.id_number"
-PERSON_NAME = "person.name"
-PERSON_ID_NUMBER = "person.id_number"
+PERSON_NAME = persons.NAME_CONTEXT
+PERSON_ID_NUMBER = persons.ID_NUMBER_CONTEXT
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):

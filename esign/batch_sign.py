@@ -29,9 +29,6 @@ from esign.errors import EsignError
 NAME_CONTEXT = "esign_certificate.holder_name"
 ID_CONTEXT = "esign_certificate.holder_id"
 FIELDS_CONTEXT = "esign_certificate.sealed_fields"
-# The contexts of ``api.persons.seal_person``, whose triples this module makes with set-up-once encryptions.
-PERSON_ID_CONTEXT = "person.id_number"
-PERSON_NAME_CONTEXT = "person.name"
 
 _SIGNERS: dict[bytes, keys.LocalSigner] = {}
 _KEYRING: list[Keyring] = []
@@ -75,8 +72,8 @@ class _Sealers:
         self.id = keyring.encrypter(context=ID_CONTEXT)
         self.fields = keyring.encrypter(context=FIELDS_CONTEXT)
         # What ``persons.seal_person`` writes for a person to find or create.
-        self.person_id = keyring.encrypter(context=PERSON_ID_CONTEXT)
-        self.person_name = keyring.encrypter(context=PERSON_NAME_CONTEXT)
+        self.person_id = keyring.encrypter(context=persons.ID_NUMBER_CONTEXT)
+        self.person_name = keyring.encrypter(context=persons.NAME_CONTEXT)
 
 
 _RFC3339: dict[int, str] = {}

@@ -279,10 +279,10 @@ async def prefill(
 
 async def _someone(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> service.Someone:
     row = await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id)
-    number = keyring.decrypt_str(row["id_number"], context="person.id_number") if row["id_number"] else None
+    number = keyring.decrypt_str(row["id_number"], context=persons.ID_NUMBER_CONTEXT) if row["id_number"] else None
     return service.Someone(
         id_number=number,
-        name=keyring.decrypt_str(row["name"], context="person.name"),
+        name=keyring.decrypt_str(row["name"], context=persons.NAME_CONTEXT),
         sex=row["sex"] or (id_number_sex(number) if number else None),
         born_on=row["born_on"] or (id_number_birth_date(number) if number else None),
     )
