@@ -27,11 +27,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
+from common import cpu_seconds, with_database  # noqa: E402
 
 from api import db, embedded  # noqa: E402
 from api.config import Settings  # noqa: E402
@@ -80,20 +80,6 @@ def raw_signing_rates(executor: ProcessPoolExecutor, workers: int) -> tuple[floa
     one = _sign_for(SIGN_SECONDS) / SIGN_SECONDS
     counts = list(executor.map(_sign_for, [SIGN_SECONDS] * workers))
     return one, sum(counts) / SIGN_SECONDS
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process on this host, from /proc (None when not readable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def with_database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 async def backend_pids(pool: asyncpg.Pool, name: str) -> list[int]:

@@ -42,10 +42,11 @@ import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import with_database  # noqa: E402
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 HOST = "127.0.0.1"
@@ -168,11 +169,6 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -
             pass
         time.sleep(0.1)
     raise SystemExit(f"{url} did not answer")
-
-
-def with_database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 async def make_databases(admin: str, names: list[str]) -> None:

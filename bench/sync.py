@@ -33,14 +33,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
+from common import with_database  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
 
 from api import changelog, db, embedded  # noqa: E402
@@ -55,11 +55,6 @@ from tests.people import citizen, id_number, staff  # noqa: E402
 
 ITEMS = 1000
 PUSH = 100
-
-
-def with_database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 def certificate_item(person: uuid.UUID, n: int, now: datetime, status: str = "valid") -> dict[str, Any]:
