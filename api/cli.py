@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -177,7 +178,12 @@ async def _worker(settings: Settings) -> int:
         await stop.wait()
     finally:
         await runner.stop()
-        await close_resources(state, started)
+        try:
+            await asyncio.wait_for(close_resources(state, started), 15)
+        except TimeoutError:
+            # A connection still out (a job left behind above): drop them rather than hang.
+            logging.getLogger("zhangban").error("resources did not close within 15 s; closing connections")
+            state.pool.terminate()
     return 0
 
 

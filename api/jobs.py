@@ -37,12 +37,21 @@ class JobRunner:
         for job in self.jobs:
             self.tasks.append(asyncio.create_task(self._drive(job), name=f"job:{job.name}"))
 
-    async def stop(self) -> None:
+    async def stop(self, *, timeout: float = 15.0) -> None:
+        """Cancel every job and wait for them, at most ``timeout`` seconds: a job that does not end
+        by then is named in the log (with where it waits) and left behind, so that a shutdown never
+        hangs. Work it held is safe either way: stream entries stay pending, leases run out."""
         for task in self.tasks:
             task.cancel()
+        if self.tasks:
+            _, stuck = await asyncio.wait(self.tasks, timeout=timeout)
+            for task in stuck:
+                frames = "; ".join(f"{f.f_code.co_filename}:{f.f_lineno}" for f in task.get_stack(limit=8))
+                log.error("job task %s did not stop within %.0f s (waiting at %s)", task.get_name(), timeout, frames)
         for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    task.result()
         self.tasks.clear()
 
     async def _drive(self, job: Job) -> None:

@@ -60,21 +60,31 @@ async def enqueue_many(conn: asyncpg.Connection, events: list[tuple[str, Any, st
     )
 
 
-CLAIM_BATCH = """
-SELECT id, topic, dedup_key, partition_key, payload, created_at, attempts
-FROM outbox
-WHERE published_at IS NULL AND available_at <= now()
-ORDER BY available_at, id
-LIMIT $1
-FOR UPDATE SKIP LOCKED
-"""
+# One relay at a time: relays in several processes that claim side by side each walk over the
+# rows the other holds (SKIP LOCKED tries every one of them), which for a bulk send cost more than
+# the relaying. The others find the lock taken and come back on their next poll; a relay that dies
+# releases it with its transaction.
+RELAY_LOCK = 0x7a62_6f75  # pg_try_advisory_xact_lock key ("zbou")
 
-MARK_PUBLISHED = "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])"
+# Claimed and marked in one statement: the rows are locked until the commit, which follows the
+# hand-off; if the hand-off fails they are put back with a back-off (MARK_FAILED).
+CLAIM_BATCH = """
+WITH c AS (
+    SELECT id FROM outbox
+    WHERE published_at IS NULL AND available_at <= now()
+    ORDER BY available_at, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox o SET published_at = now(), attempts = o.attempts + 1
+FROM c WHERE o.id = c.id
+RETURNING o.id, o.topic, o.dedup_key, o.partition_key, o.payload, o.created_at, o.attempts - 1 AS attempts
+"""
 
 MARK_FAILED = """
 UPDATE outbox
-SET attempts = attempts + 1, last_error = $2,
-    available_at = now() + make_interval(secs => least(300, 2 ^ least(attempts, 8)))
+SET published_at = NULL, last_error = $2,
+    available_at = now() + make_interval(secs => least(300, 2 ^ least(attempts - 1, 8)))
 WHERE id = ANY($1::bigint[])
 """
 
@@ -82,19 +92,20 @@ Publish = Callable[[list[OutboxMessage]], Awaitable[None]]
 
 
 async def relay_once(pool: asyncpg.Pool, publish: Publish, *, limit: int = 500) -> int:
-    """Move one batch of pending rows to ``publish``; return how many were published."""
+    """Move one batch of pending rows to ``publish``; return how many were published (0 as well
+    when another relay is at work)."""
     async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK):
+            return 0
         rows = await conn.fetch(CLAIM_BATCH, limit)
         if not rows:
             return 0
-        batch = [OutboxMessage(**dict(r)) for r in rows]
-        ids = [m.id for m in batch]
+        batch = sorted((OutboxMessage(**dict(r)) for r in rows), key=lambda m: m.id)
         try:
             await publish(batch)
         except Exception as exc:  # noqa: BLE001 - any failure backs the batch off; it is retried
-            await conn.execute(MARK_FAILED, ids, type(exc).__name__)
+            await conn.execute(MARK_FAILED, [m.id for m in batch], type(exc).__name__)
             return 0
-        await conn.execute(MARK_PUBLISHED, ids)
         return len(batch)
 
 

@@ -26,6 +26,7 @@ from notify.models import AccountInfo, Event
 class Context:
     """Everything planning needs to know about the recipients of one batch."""
 
+    persons: set[UUID] = field(default_factory=set)  # the events' persons that exist
     accounts: dict[UUID, AccountInfo] = field(default_factory=dict)
     accounts_of: dict[UUID, list[UUID]] = field(default_factory=lambda: defaultdict(list))  # person -> accounts
     guardians: dict[UUID, list[UUID]] = field(default_factory=lambda: defaultdict(list))
@@ -55,6 +56,10 @@ def _parse_uuid(text: str) -> UUID | None:
 def _uuids(values: Iterable[Any]) -> list[UUID]:
     return sorted({u for u in map(as_uuid, values) if u is not None})
 
+
+# The notification tables keep no foreign keys (migration 0036): an event naming a person that does
+# not exist reaches nobody instead of failing at the insert.
+PERSONS = "SELECT id FROM person WHERE id = ANY($1::uuid[])"
 
 GUARDIANS = """
 SELECT dependent_person_id, guardian_person_id FROM guardianship
@@ -125,6 +130,7 @@ async def load(conn: asyncpg.Connection, batch: list[tuple[Event, Kind]], *, now
 
     people = _uuids(persons)
     if people:
+        ctx.persons = {r["id"] for r in await conn.fetch(PERSONS, people)}
         for r in await conn.fetch(GUARDIANS, people, now):
             ctx.guardians[r["dependent_person_id"]].append(r["guardian_person_id"])
     if closed:

@@ -45,3 +45,31 @@ async def test_a_failing_tick_does_not_stop_the_job(redis_url: str) -> None:
     await runner.stop()
     await r.aclose()
     assert calls >= 3
+
+
+async def test_stopping_gives_up_on_a_job_that_ignores_cancellation(caplog) -> None:  # noqa: ANN001
+    ignored = 0
+
+    async def stubborn(state: object) -> None:
+        nonlocal ignored
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                if ignored:
+                    raise
+                ignored += 1  # a bug of this kind must not keep the process from exiting
+
+    async def polite(state: object) -> None:
+        await asyncio.sleep(10)
+
+    runner = JobRunner(SimpleNamespace(), [Job("test.stubborn", stubborn), Job("test.polite", polite)])
+    runner.start()
+    await asyncio.sleep(0.05)
+    left = list(runner.tasks)
+    started = asyncio.get_running_loop().time()
+    await runner.stop(timeout=0.3)
+    assert asyncio.get_running_loop().time() - started < 2
+    assert ignored == 1 and "job:test.stubborn did not stop" in caplog.text and "test.polite" not in caplog.text
+    left[0].cancel()  # the second cancellation ends it, so the test leaves nothing running
+    await asyncio.gather(*left, return_exceptions=True)

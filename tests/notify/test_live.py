@@ -18,7 +18,6 @@ from typing import Any
 import asyncpg
 import httpx
 import msgspec
-import pytest
 from litestar.testing import AsyncTestClient
 
 from api import outbox

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
 
@@ -130,6 +132,7 @@ def test_a_guardian_gets_a_copy_and_channels_follow_grants_preferences_and_quiet
     ctx.accounts = {a.id: a for a in (wechat_granted, phone_quiet)}
     ctx.accounts_of[mother] = [wechat_granted.id, phone_quiet.id]
     ctx.guardians[child] = [mother]
+    ctx.persons = {child, mother}
     now = datetime(2025, 3, 10, 4, 0, tzinfo=UTC)
     issued = Event(stream="zb:events:certificate.issued", entry_id="1-0", outbox_id=1, name="certificate.issued",
                    dedup_key="certificate.issued:1", lane="d1",
@@ -152,6 +155,10 @@ def test_a_guardian_gets_a_copy_and_channels_follow_grants_preferences_and_quiet
     sms = next(d for d in deliveries if d.channel == "sms")
     assert sms.not_before == datetime(2025, 3, 10, 15, 59, tzinfo=UTC)  # held until 23:59 China time
     assert sms.content == {"text": "【掌办】您的「居民身份证」将于2025年04月01日到期，请及时办理换领。"}
+
+    # A person nobody knows (no such row) is told nothing: the event is consumed, not stuck.
+    ghost = msgspec.structs.replace(expiring, dedup_key="exp:2", payload={**expiring.payload, "person_id": str(uuid4())})
+    assert plan.plan([ghost], ctx, now=now) == ([], [])
 
 
 def test_a_department_notification_exists_only_for_subscribed_webhooks() -> None:

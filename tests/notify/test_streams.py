@@ -11,13 +11,13 @@ import asyncpg
 import msgspec
 from litestar.datastructures import State
 
-from api import outbox
+from api import outbox, persons
 from notify import catalogue, deliver, dispatch_store, jobs, plan, reconcile, service, streams, webhook_store
 from notify.deliver import Deliverer, Done
 from notify.models import NotificationRow
 from notify.service import Outcome
 from tests.notify.helpers import Pipeline, Receiver, deliveries
-from tests.people import department_id
+from tests.people import department_id, id_number
 
 
 async def _hook(state: State, conn: asyncpg.Connection, dept: str, receiver: Receiver, events: list[str]) -> uuid.UUID:
@@ -85,8 +85,10 @@ async def test_poison_events_go_to_the_dead_letters(worker_state: State, pool: a
     redis = worker_state.redis
     stream = streams.EVENTS
     await redis.xadd(stream, {"junk": "1"})
-    # A person that does not exist: the insert fails every time.
-    ghost = {"event": "certificate.expiring", "person_id": str(uuid.uuid4()), "type_name": "居民身份证"}
+    # A NUL character PostgreSQL cannot store: the insert fails every time.
+    person = str(await persons.find_or_create_person(conn, worker_state.keyring, id_number=id_number(), name="张三",
+                                                     now=datetime.now(UTC)))
+    ghost = {"event": "certificate.expiring", "person_id": person, "type_name": "居民身份证", "note": "a\u0000b"}
     await redis.xadd(stream, {"m": msgspec.json.encode([1, "notify", "ghost", "", ghost])})
     fine = {"event": "feedback.received", "department_id": None, "kind": "complaint"}
     await redis.xadd(stream, {"m": msgspec.json.encode([2, "notify", "fine", "", fine])})
