@@ -33,6 +33,7 @@ import asyncpg
 import msgspec
 
 from api import persons
+from api.ids import uuid7_many
 from api.problems import Problem, ProblemDocument
 from api.wallet import closure
 from api.wallet.errors import WalletClosed
@@ -128,7 +129,7 @@ async def _reserve(conn: asyncpg.Connection, department_id: UUID, checked: list[
             for offset, c in enumerate(group):
                 c.serial = issuing.serial_text(year, first + offset)
         slots = await lists.allocate_slots(conn, len(checked))
-    for c, slot, cid in zip(checked, slots, batch_store.uuid7_many(len(checked)), strict=True):
+    for c, slot, cid in zip(checked, slots, uuid7_many(len(checked)), strict=True):
         c.id, c.slot = cid, slot
 
 

@@ -8,39 +8,17 @@ rows, with the same guarantees: a person's versions come from one upsert of thei
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import datetime
-from uuid import UUID, SafeUUID
 
 import asyncpg
 import msgspec
 
 from api import audit, changelog, outbox
+from api.ids import uuid7_many
 from api.wallet import store as wallet_store
 from esign.certificate_store import CertificateView
 from esign.delivery import issued_event
 from esign.issuing import rfc3339
-
-
-def uuid7_many(count: int) -> list[UUID]:
-    """``count`` UUIDv7s (``api.ids.uuid7``'s layout) from one read of the random source, not one each."""
-    ms = time.time_ns() // 1_000_000
-    head = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
-    rand = os.urandom(10 * count)
-    out = []
-    for i in range(0, 10 * count, 10):
-        r = int.from_bytes(rand[i : i + 10], "big")
-        # What UUID(int=...) makes, without the argument checks of its __init__, which a chunk runs
-        # thousands of times for values that are in range by construction.
-        u = _new_uuid(UUID)
-        _set(u, "int", head | ((r >> 62) & 0xFFF) << 64 | (r & 0x3FFF_FFFF_FFFF_FFFF))
-        _set(u, "is_safe", SafeUUID.unknown)
-        out.append(u)
-    return out
-
-
-_new_uuid, _set = UUID.__new__, object.__setattr__
 
 
 _encode = msgspec.json.Encoder().encode

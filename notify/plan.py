@@ -13,13 +13,12 @@ and SMS deliveries until they end; the inbox item is there at once either way.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from api.ids import Monotonic
 from notify import catalogue, render, service
 from notify.catalogue import Kind
 from notify.models import AccountInfo, DeliveryRow, Event, NotificationRow
@@ -27,24 +26,9 @@ from notify.recipients import Context, as_uuid
 
 Owner = tuple[str, UUID]  # ("person" | "account" | "department", id)
 
-_last_id = 0
-
-
-def next_id() -> UUID:
-    """A UUIDv7 greater than the last one made here (RFC 9562 monotonic random, method 2).
-
-    Inboxes are read newest first by id; the notifications of one batch share a millisecond, and
-    plain UUIDv7s within a millisecond are in random order.
-    """
-    global _last_id
-    # uuid7()'s layout, built here as an int so that each id costs one UUID object, not two: a
-    # bulk send makes hundreds of thousands of them.
-    rand = int.from_bytes(os.urandom(10))
-    value = ((time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64
-             | 0b10 << 62 | rand & 0x3FFF_FFFF_FFFF_FFFF)
-    value = max(value, _last_id + 1)
-    _last_id = value
-    return UUID(int=value)
+# Inboxes are read newest first by id; the notifications of one batch share a millisecond, and
+# plain UUIDv7s within a millisecond are in random order.
+next_id = Monotonic()
 
 
 def values(event: Event, ctx: Context, *, at: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ character, zero-width or bidirectional mark (they pass through forms and would b
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -28,9 +29,32 @@ class _Values(dict[str, Any]):
         return ""
 
 
+_FIELDS: dict[str, tuple[str, ...] | None] = {}
+_RENDERED: dict[tuple[Any, ...], str] = {}
+
+
 def render(template: str, values: Mapping[str, Any]) -> str:
-    """``template`` with ``{name}`` filled from ``values``; unknown names render empty."""
-    return clean(template.format_map(_Values(values)))
+    """``template`` with ``{name}`` filled from ``values``; unknown names render empty.
+
+    A bulk send renders the same few texts thousands of times: a text is kept by its template and
+    the values it shows, and made once.
+    """
+    if template not in _FIELDS:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        _FIELDS[template] = tuple(sorted(fields)) if all(f.isidentifier() for f in fields) else None
+    names = _FIELDS[template]
+    key = (template, *(values.get(n) for n in names)) if names is not None else None
+    try:
+        text = _RENDERED.get(key) if key is not None else None
+    except TypeError:  # a value that cannot be a key (a list, a dict): made every time
+        key = text = None
+    if text is None:
+        text = clean(template.format_map(_Values(values)))
+        if key is not None:
+            if len(_RENDERED) >= 10_000:
+                _RENDERED.clear()
+            _RENDERED[key] = text
+    return text
 
 
 def clean(text: str) -> str:
