@@ -46,7 +46,7 @@ class Job:
     content: dict[str, Any] | None
     notification_id: UUID
     kind: str
-    data: dict[str, Any]
+    data: msgspec.Raw  # the notification's data as stored (JSON): a webhook sends it as it is
     created_at: datetime
     entry: tuple[str, str]
     started_at: datetime
@@ -91,7 +91,8 @@ class Senders:
         ready, settled = [], []
         for r in rows:
             job = Job(id=r["id"], channel=r["channel"], target=r["target"], lane=r["lane"], attempt=r["attempts"],
-                      content=r["content"], notification_id=r["notification_id"], kind=r["kind"], data=r["data"],
+                      content=r["content"], notification_id=r["notification_id"], kind=r["kind"],
+                      data=msgspec.Raw(r["data"].encode()),
                       created_at=r["created_at"], entry=entries[r["id"]], started_at=now)
             refusal = await self._address(conn, job, r, hooks, accounts, now=now)
             if refusal is None:

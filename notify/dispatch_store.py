@@ -100,7 +100,7 @@ SET status = 'sending', attempts = d.attempts + 1, lease_until = $3, not_before 
 FROM c, notify_notification n
 WHERE d.id = c.id AND n.id = d.notification_id
 RETURNING d.id, d.channel, d.target, d.lane, d.attempts, d.content, d.credit_spent, c.lost_lease,
-          n.id AS notification_id, n.kind, n.data, n.created_at
+          n.id AS notification_id, n.kind, n.data::text AS data, n.created_at
 """
 
 

@@ -190,7 +190,7 @@ def _job(row: Any, *, attempt: int) -> Any:
     from notify.channels import Job
 
     return Job(id=row["id"], channel=row["channel"], target=row["target"], lane=row["lane"], attempt=attempt,
-               content=None, notification_id=row["notification_id"], kind=row["kind"], data={},
+               content=None, notification_id=row["notification_id"], kind=row["kind"], data=msgspec.Raw(b"{}"),
                created_at=row["created_at"], entry=("zb:notify:out:x", "0-1"), started_at=row["created_at"])
 
 
