@@ -69,7 +69,8 @@ def owners(kind: Kind, payload: dict[str, Any], ctx: Context) -> Iterator[tuple[
     for audience in kind.audiences:
         if audience in ("person", "family"):
             pid = as_uuid(payload.get(kind.person_key))
-            if pid is None or pid not in ctx.persons:
+            # The family are read from guardianship rows, so they exist; the person is checked.
+            if pid is None or (audience == "person" and pid not in ctx.persons):
                 continue
             people = [pid, *ctx.guardians.get(pid, ())] if audience == "person" else ctx.family.get(pid, [])
             for person in people:

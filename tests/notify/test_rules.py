@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -159,6 +158,13 @@ def test_a_guardian_gets_a_copy_and_channels_follow_grants_preferences_and_quiet
     # A person nobody knows (no such row) is told nothing: the event is consumed, not stuck.
     ghost = msgspec.structs.replace(expiring, dedup_key="exp:2", payload={**expiring.payload, "person_id": str(uuid4())})
     assert plan.plan([ghost], ctx, now=now) == ([], [])
+
+    # A closed wallet reaches the family read for it, though the deceased is no person of the batch.
+    closed = Event(stream="zb:events:notify", entry_id="4-0", outbox_id=4, name="wallet.closed", dedup_key="closed:1",
+                   lane="_", payload={"person_id": str(child)})
+    ctx.persons, ctx.family[child] = set(), [mother]
+    notes, _ = plan.plan([closed], ctx, now=now)
+    assert [(n.kind, n.person_id) for n in notes] == [("wallet.closed", mother)]
 
 
 def test_a_department_notification_exists_only_for_subscribed_webhooks() -> None:
