@@ -1,10 +1,9 @@
 """Transactional outbox: events are rows written with the business change, relayed afterwards.
 
-:func:`enqueue` runs inside the business transaction. :func:`relay_once` claims a batch with
-``FOR UPDATE SKIP LOCKED`` (several relays never take the same row), hands it to ``publish``
-(a Redis Stream in production) and marks it published in the same transaction. A crash before that
-commit releases the rows and they are relayed again: delivery is at-least-once and consumers drop
-repeats by ``dedup_key``.
+:func:`enqueue` runs inside the business transaction. :func:`relay_once` claims and marks a
+batch (one relay at a time across processes, under an advisory lock), hands it to ``publish`` (a
+Redis Stream in production) and commits. A crash before that commit releases the rows and they are
+relayed again: delivery is at-least-once and consumers drop repeats by ``dedup_key``.
 """
 
 from __future__ import annotations

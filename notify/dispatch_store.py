@@ -2,8 +2,8 @@
 
 Everything works on batches (``unnest`` arrays), because the dispatcher moves thousands of
 messages a second. Every state change of a delivery is conditional on the state it expects
-(``open``, that is ``status IN ('created', 'sending')``; the attempt number), so a duplicate stream entry, a late
-answer or a second worker changes nothing.
+(``open``, that is ``status IN ('created', 'sending')``; the attempt number), so a duplicate
+stream entry, a late answer or a second worker changes nothing.
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ async def insert_deliveries(conn: asyncpg.Connection, rows: list[DeliveryRow], *
 
 
 # Claiming and settling look rows up by primary key, so their other conditions are written in
-# forms no index serves: with ``open`` or a bare ``not_before``
-# condition, a planner whose statistics lag behind the table (a bulk send adds a hundred thousand
-# rows in seconds) walks the whole open-deliveries index to find the few hundred rows asked for.
+# forms no index serves: with ``open`` or a bare ``not_before`` condition, a planner whose
+# statistics lag behind the table (a bulk send adds a hundred thousand rows in seconds) walks the
+# whole open-deliveries index to find the few hundred rows asked for.
 NOT_OPEN = "('delivered', 'sent', 'temporary-failure', 'permanent-failure', 'technical-failure')"  # service.FINAL
 
 CLAIM = f"""

@@ -1,8 +1,8 @@
 """The notification jobs, run inside ``zhangban serve`` and by ``zhangban worker`` (``api/jobs.py``).
 
 - ``notify.relay`` (every process): outbox rows → Redis Streams (``zb:notify:events`` for the
-  topics notifications come from, ``zb:events:<topic>`` for any other), batch by batch, claimed
-  with ``SKIP LOCKED`` so several processes share the work;
+  topics notifications come from, ``zb:events:<topic>`` for any other), batch by batch; every
+  process polls, and one at a time holds the relay's advisory lock (``api.outbox.relay_once``);
 - ``notify.expand`` (every process): events → notifications, inbox items, deliveries;
 - ``notify.deliver`` (every process): deliveries → WeChat, SMS, webhooks;
 - ``notify.requeue`` (one process per tick): held deliveries now due, retries due, attempts whose

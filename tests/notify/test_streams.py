@@ -88,8 +88,8 @@ async def test_poison_events_go_to_the_dead_letters(worker_state: State, pool: a
     # A NUL character PostgreSQL cannot store: the insert fails every time.
     person = str(await persons.find_or_create_person(conn, worker_state.keyring, id_number=id_number(), name="张三",
                                                      now=datetime.now(UTC)))
-    ghost = {"event": "certificate.expiring", "person_id": person, "type_name": "居民身份证", "note": "a\u0000b"}
-    await redis.xadd(stream, {"m": msgspec.json.encode([1, "notify", "ghost", "", ghost])})
+    poison = {"event": "certificate.expiring", "person_id": person, "type_name": "居民身份证", "note": "a\u0000b"}
+    await redis.xadd(stream, {"m": msgspec.json.encode([1, "notify", "poison", "", poison])})
     fine = {"event": "feedback.received", "department_id": None, "kind": "complaint"}
     await redis.xadd(stream, {"m": msgspec.json.encode([2, "notify", "fine", "", fine])})
     from notify.expand import Expander
@@ -106,7 +106,7 @@ async def test_poison_events_go_to_the_dead_letters(worker_state: State, pool: a
         await expander.reclaim()
     dead = await redis.xrange(streams.DEAD)
     assert [d[1][b"reason"] for d in dead][-1] == b"read 5 times without being acknowledged"
-    assert b'"ghost"' in dead[-1][1][b"m"] and dead[-1][1][b"stream"] == stream.encode()
+    assert b'"poison"' in dead[-1][1][b"m"] and dead[-1][1][b"stream"] == stream.encode()
     assert (await redis.xpending(stream, streams.EVENT_GROUP))["pending"] == 0
 
 
