@@ -111,7 +111,7 @@ async def record_puts(conn: asyncpg.Connection, changes: list[tuple[UUID, Entity
     """:func:`record_change` ``put`` for many rows at once ``(person_id, entity, entity_id, data)``: versions
     in list order per person, the rows by binary COPY. Returns each person's new head version.
 
-    ``data`` may be JSON text already (``msgspec.Raw``), which ``api.db``'s jsonb codec writes as it is.
+    ``data`` may be JSON text already (``msgspec.Raw``), which ``api.db``'s json codec writes as it is.
     """
     if not changes:
         return {}

@@ -17,10 +17,6 @@ _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
 
 
-def _encode_json(value: object) -> str:
-    return _json_encoder.encode(value).decode()
-
-
 def _encode_jsonb(value: object) -> bytes:
     return b"\x01" + _json_encoder.encode(value)
 
@@ -30,9 +26,11 @@ def _decode_jsonb(data: bytes) -> object:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # jsonb travels in the binary format (a version byte, 1, and the JSON text): binary COPY and
-    # values nested in records speak only that, and it spares the server a text conversion.
-    await conn.set_type_codec("json", encoder=_encode_json, decoder=_json_decoder.decode, schema="pg_catalog")
+    # Both travel in the binary format (for json the JSON text itself, for jsonb a version byte, 1,
+    # and the text): binary COPY and values nested in records speak only that, and it spares the
+    # server a text conversion.
+    await conn.set_type_codec("json", encoder=_json_encoder.encode, decoder=_json_decoder.decode, schema="pg_catalog",
+                              format="binary")
     await conn.set_type_codec("jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog",
                               format="binary")
 

@@ -58,7 +58,7 @@ async def deliver_many(
                 created_at=now, updated_at=now,
             )
             items.append(item)
-            # wallet_store.item_data(item) as the JSON text the jsonb column takes, encoded once from the item.
+            # wallet_store.item_data(item) as the JSON text the change log keeps, encoded once from the item.
             changes.append((r.person_id, "wallet_item", item.id, msgspec.Raw(_encode(item))))
         events.append(("certificate.issued", issued_event(r, v.type_name), f"certificate.issued:{certificate_id}",
                        str(r.department_id)))

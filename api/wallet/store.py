@@ -90,7 +90,7 @@ PROVENANCE = ("department_id", "external_ref", "request_hash", "sealed_data", "s
 INSERT_SOURCED = f"""
 INSERT INTO wallet_item ({', '.join(COLUMNS + PROVENANCE)})
 VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + len(PROVENANCE) + 1))})
-ON CONFLICT ON CONSTRAINT wallet_item_source_key_key DO NOTHING
+ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING
 RETURNING id
 """
 
