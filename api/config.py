@@ -41,6 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rectification_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 5
     # Background jobs (outbox relay, sweeps) run inside `serve` unless turned off.
     run_jobs: bool = True
+    # Days a relayed and consumed outbox row is kept before notify.prune deletes it.
+    outbox_retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 7
     # Notifications: a stream entry or a delivery attempt without an outcome for this many seconds
     # is taken over by another worker; a delivery in "sending" this long becomes temporary-failure.
     notify_claim_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0

@@ -10,7 +10,9 @@
 - ``notify.sweep`` (one process per tick): deliveries stuck in ``sending`` past
   ``ZB_NOTIFY_SENDING_TIMEOUT`` → ``temporary-failure``;
 - ``notify.reconcile`` (one process per tick): events published but never consumed (Redis lost
-  them) → published again.
+  them) → published again;
+- ``notify.prune`` (one process per tick): outbox rows consumed and older than
+  ``ZB_OUTBOX_RETENTION_DAYS`` → deleted.
 """
 
 from __future__ import annotations
@@ -108,4 +110,5 @@ JOBS = [
     Job("notify.requeue", requeue_due, every=1.0),
     Job("notify.sweep", sweep, every=60.0),
     Job("notify.reconcile", reconcile.reconcile, every=30.0),
+    Job("notify.prune", reconcile.prune, every=3600.0),
 ]

@@ -10,6 +10,9 @@ costs a repeat read, never a second notification.
 
 The mark moves only over events that are consumed (or of other topics) and old enough that no
 transaction holding a smaller outbox id can still commit; the consumed rows behind it are pruned.
+Outbox rows behind it are kept ``ZB_OUTBOX_RETENTION_DAYS`` for looking into what happened, then
+deleted (``prune``). A repeat of a deleted event would still be shown once: notifications are
+deduplicated by event and recipient in their own table.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from notify.deliver import now_of
 
 MARK = "expand"
 BATCH = 5000
+MAX_BATCHES = 20  # per prune tick: a backlog goes over several ticks, never in one long transaction
 
 MARK_CONSUMED = """
 INSERT INTO notify_event (outbox_id, consumed_at) SELECT unnest($1::bigint[]), $2
@@ -85,3 +89,28 @@ async def reconcile(state: Any, *, now: datetime | None = None) -> int:
             await conn.execute(MOVE_MARK, MARK, moved_to)
             await conn.execute("DELETE FROM notify_event WHERE outbox_id <= $1", moved_to)
     return len(lost)
+
+
+PRUNE = """
+DELETE FROM outbox WHERE id IN (
+    SELECT id FROM outbox
+    WHERE id <= $1 AND published_at IS NOT NULL AND created_at < $2
+    ORDER BY id
+    LIMIT $3
+)
+"""
+
+
+async def prune(state: Any, *, now: datetime | None = None) -> int:
+    """Delete published outbox rows behind the mark older than the retention; return how many."""
+    now = now or now_of(state)
+    before = now - timedelta(days=state.settings.outbox_retention_days)
+    removed = 0
+    for _ in range(MAX_BATCHES):
+        async with state.pool.acquire() as conn:
+            mark = await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark WHERE name = $1", MARK) or 0
+            n = int((await conn.execute(PRUNE, mark, before, BATCH)).split()[-1])
+        removed += n
+        if n < BATCH:
+            break
+    return removed

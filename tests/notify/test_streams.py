@@ -244,3 +244,22 @@ async def test_events_redis_lost_are_published_again(
     assert await reconcile.reconcile(worker_state, now=later) == 0
     assert await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark") == await conn.fetchval("SELECT max(id) FROM outbox")
     assert await conn.fetchval("SELECT count(*) FROM notify_event") == 0
+
+
+async def test_consumed_outbox_rows_go_after_the_retention(
+    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection, pipeline: Pipeline
+) -> None:
+    dept = await department_id(conn, "shichang")
+    await _issue(pool, dept, 3)
+    await pipeline.drain()
+    await _issue(pool, dept, 2, prefix="late")  # written after the mark moved: not consumed as far as it knows
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    await reconcile.reconcile(worker_state, now=later)
+    mark = await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark")
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE id <= $1", mark) == 3
+    # Within the retention nothing goes; past it, the consumed rows behind the mark do.
+    assert await reconcile.prune(worker_state, now=later) == 0
+    past = datetime.now(UTC) + timedelta(days=worker_state.settings.outbox_retention_days, minutes=1)
+    assert await reconcile.prune(worker_state, now=past) == 3
+    assert await conn.fetchval("SELECT count(*) FROM outbox") == 2
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE id <= $1", mark) == 0
