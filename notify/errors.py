@@ -11,6 +11,12 @@ class NotificationNotFound(NotFound):
     slug = "notification_not_found"
 
 
+class DeadLetterNotFound(NotFound):
+    """死信不存在"""
+
+    slug = "dead_letter_not_found"
+
+
 class WebhookNotFound(NotFound):
     """回调地址不存在"""
 
@@ -42,5 +48,5 @@ class WechatNotBound(Conflict):
 
 
 NOTIFY_PROBLEMS = (
-    NotificationNotFound, WebhookNotFound, WebhookUrlInvalid, WebhookEventsInvalid, WechatTemplateUnknown, WechatNotBound,
+    NotificationNotFound, DeadLetterNotFound, WebhookNotFound, WebhookUrlInvalid, WebhookEventsInvalid, WechatTemplateUnknown, WechatNotBound,
 )

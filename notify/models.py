@@ -156,6 +156,28 @@ class AdminNotification(msgspec.Struct, frozen=True, kw_only=True):
     channels: list[ChannelStatus]
 
 
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """An entry the workers gave up on, as ``zb:notify:dead`` keeps it."""
+
+    id: str  # its id in the dead-letter stream
+    dead_at: datetime
+    stream: str  # where it was read from
+    entry_id: str  # its id there
+    group: str
+    reason: str
+    fields: dict[str, str]  # the entry itself, each value as text
+
+
+class DeadLetterPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[DeadLetter]
+    next_cursor: str | None
+
+
+class DeadLetterRetried(msgspec.Struct, frozen=True, kw_only=True):
+    stream: str
+    entry_id: str  # the entry's new id on its stream
+
+
 # --- what the dispatcher passes between its stages ------------------------------------------------------
 
 

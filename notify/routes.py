@@ -1,12 +1,12 @@
 """Citizen-facing notification routes (inbox, live stream, WeChat grants, preferences) and the
-operators' view of one notification."""
+operators' view of one notification and of the dead letters."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
@@ -16,9 +16,19 @@ from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_c
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-from notify import catalogue, inbox, live, store
-from notify.errors import NotificationNotFound, WechatNotBound, WechatTemplateUnknown
-from notify.models import AdminNotification, Grant, GrantIn, Notification, NotificationPage, Preferences, PreferencesIn
+from notify import catalogue, dead_letters, inbox, live, store, streams
+from notify.errors import DeadLetterNotFound, NotificationNotFound, WechatNotBound, WechatTemplateUnknown
+from notify.models import (
+    AdminNotification,
+    DeadLetterPage,
+    DeadLetterRetried,
+    Grant,
+    GrantIn,
+    Notification,
+    NotificationPage,
+    Preferences,
+    PreferencesIn,
+)
 
 Unread = Annotated[bool, QueryParameter(description="Only items not yet read.")]
 LastEventId = Annotated[str | None, HeaderParameter(name="last-event-id", description="Resume after this notification id.")]
@@ -119,3 +129,44 @@ async def admin_notification(notification_id: FromPath[UUID], principal: Current
     principal.require_roles("operator")
     async with db.acquire() as conn:
         return await store.get_for_operator(conn, notification_id)
+
+
+class DeadLetterController(Controller):
+    path = "/v1/admin/notifications/dead-letters"
+    tags = ["admin"]
+    security = BEARER
+
+    @get(operation_id="ListDeadLetters", summary="Stream entries the notification workers gave up on (operators)",
+         description="Newest first. An entry goes here when it is not a message the workers understand, or after it "
+                     f"was read {streams.MAX_READS} times without its work committing (a poison message). `stream` and "
+                     "`entry_id` say where it was read from, `fields` hold the entry as it was. The notification, "
+                     "delivery or event it names is still in the database.",
+         responses=problem_responses(CursorInvalid, Unauthorized, Forbidden))
+    async def list_letters(self, principal: CurrentPrincipal, redis: Redis, cursor: Cursor = None,
+                           limit: Limit = DEFAULT_LIMIT) -> DeadLetterPage:
+        principal.require_roles("operator")
+        before = decode_cursor(cursor, str) if cursor else None
+        if before is not None and not dead_letters.is_entry_id(before):
+            raise CursorInvalid()
+        items = [dead_letters.view(e) for e in await streams.dead_letters(redis, before=before, limit=limit)]
+        return DeadLetterPage(items=items, next_cursor=encode_cursor(items[-1].id) if len(items) == limit else None)
+
+    @post("/{letter_id:str}/retry", operation_id="RetryDeadLetter", status_code=200,
+          summary="Put a dead letter back on the stream it came from (operators, audited)",
+          description="For after the cause is fixed: the entry goes back as it was and the workers take it as new. "
+                      "Reading it fails again the same way if the cause is still there.",
+          responses=problem_responses(DeadLetterNotFound, Unauthorized, Forbidden))
+    async def retry(self, letter_id: FromPath[str], principal: CurrentPrincipal, db: Db, redis: Redis,
+                    now: Now) -> DeadLetterRetried:
+        principal.require_roles("operator")
+        async with db.acquire() as conn, conn.transaction():
+            return await dead_letters.retry(conn, redis, letter_id, actor=principal.subject, now=now)
+
+    @delete("/{letter_id:str}", operation_id="DiscardDeadLetter", status_code=204,
+            summary="Discard a dead letter (operators, audited)",
+            responses=problem_responses(DeadLetterNotFound, Unauthorized, Forbidden))
+    async def discard(self, letter_id: FromPath[str], principal: CurrentPrincipal, db: Db, redis: Redis,
+                      now: Now) -> None:
+        principal.require_roles("operator")
+        async with db.acquire() as conn, conn.transaction():
+            await dead_letters.discard(conn, redis, letter_id, actor=principal.subject, now=now)

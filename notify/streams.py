@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 
 from api import outbox
 
@@ -227,3 +227,40 @@ async def lanes(redis: Any) -> list[str]:
 def decode_event(entry: Entry) -> Message:
     """The outbox message of a ``zb:notify:events`` entry."""
     return _decode(entry[2][b"m"])
+
+
+# --- dead letters, for operators ----------------------------------------------------------------
+
+ORIGIN = (b"stream", b"entry_id", b"group", b"reason")  # what ``dead_letter`` adds to an entry
+
+
+async def dead_letters(redis: Any, *, before: str | None, limit: int) -> list[Entry]:
+    """Dead letters newest first, those older than the entry id ``before`` when it is given."""
+    rows = await redis.xrevrange(DEAD, max=f"({before}" if before else "+", min="-", count=limit)
+    return [(DEAD, _text(i), f) for i, f in rows]
+
+
+async def retry_dead_letter(redis: Any, letter_id: str) -> tuple[str, str] | None:
+    """Put a dead letter back on the stream it was read from, as it was, and out of the dead letters, both
+    or neither; return ``(stream, new entry id)``, or None when there is no such letter."""
+    async with redis.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                await pipe.watch(DEAD)  # another operator's retry or a new dead letter: read again
+                found = await pipe.xrange(DEAD, letter_id, letter_id)
+                stream = _text(found[0][1].get(b"stream", b"")) if found else ""
+                if not stream.startswith("zb:notify:"):  # only ours are taken back
+                    return None
+                pipe.multi()
+                pipe.xadd(stream, {k: v for k, v in found[0][1].items() if k not in ORIGIN}, maxlen=MAXLEN,
+                          approximate=True)
+                pipe.xdel(DEAD, letter_id)
+                new_id, _ = await pipe.execute()
+                return stream, _text(new_id)
+            except WatchError:
+                continue
+
+
+async def discard_dead_letter(redis: Any, letter_id: str) -> bool:
+    """Remove a dead letter; False when there was none."""
+    return bool(await redis.xdel(DEAD, letter_id))

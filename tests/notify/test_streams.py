@@ -9,13 +9,16 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import pytest
 from litestar.datastructures import State
+from litestar.testing import AsyncTestClient
 
 from api import outbox, persons
 from notify import catalogue, deliver, dispatch_store, jobs, plan, reconcile, service, streams, webhook_store
 from notify.deliver import Deliverer, Done
 from notify.models import NotificationRow
 from notify.service import Outcome
+from tests.auth.helpers import assert_problem, auth
 from tests.notify.helpers import Pipeline, Receiver, deliveries
 from tests.people import department_id, id_number
 
@@ -263,3 +266,63 @@ async def test_consumed_outbox_rows_go_after_the_retention(
     assert await reconcile.prune(worker_state, now=past) == 3
     assert await conn.fetchval("SELECT count(*) FROM outbox") == 2
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE id <= $1", mark) == 0
+
+
+async def test_operators_retry_and_discard_dead_letters(
+    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection, pipeline: Pipeline, client: AsyncTestClient,
+    op: str, clerk: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from notify.expand import Expander
+
+    redis = worker_state.redis
+    await redis.xadd(streams.EVENTS, {"junk": "1"})
+    person = str(await persons.find_or_create_person(conn, worker_state.keyring, id_number=id_number(), name="张三",
+                                                     now=datetime.now(UTC)))
+    async with pool.acquire() as c, c.transaction():
+        await outbox.enqueue(c, "notify", {"event": "certificate.expiring", "person_id": person, "type_name": "居民身份证"},
+                             dedup_key="expiring:1")
+    await outbox.relay_once(pool, streams.publisher(redis, topics=catalogue.TOPICS))
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug in planning")
+
+    # Planning breaks for a while: the event is read again and again and ends in the dead letters.
+    monkeypatch.setattr(plan, "plan", broken)
+    expander = Expander(worker_state)
+    expander.idle_ms = 0
+    await expander.step(block_ms=1)
+    for _ in range(streams.MAX_READS):
+        await expander.reclaim()
+    monkeypatch.undo()
+
+    r = await client.get("/v1/admin/notifications/dead-letters", params={"limit": 1}, headers=auth(op))
+    assert r.status_code == 200, r.text
+    [newest] = r.json()["items"]
+    assert newest["stream"] == streams.EVENTS and newest["reason"] == "read 5 times without being acknowledged"
+    assert "certificate.expiring" in newest["fields"]["m"]
+    r = await client.get("/v1/admin/notifications/dead-letters", params={"cursor": r.json()["next_cursor"]},
+                         headers=auth(op))
+    [junk] = r.json()["items"]
+    assert (junk["reason"], junk["fields"]) == ("not an outbox message", {"junk": "1"})
+    assert r.json()["next_cursor"] is None
+    assert_problem(await client.get("/v1/admin/notifications/dead-letters", headers=auth(clerk)), 403, "forbidden")
+
+    # The cause fixed, the operator puts the event back; the workers make its notification, once.
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 0
+    r = await client.post(f"/v1/admin/notifications/dead-letters/{newest['id']}/retry", headers=auth(op))
+    assert r.status_code == 200, r.text
+    assert r.json()["stream"] == streams.EVENTS
+    await pipeline.drain()
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE event = 'certificate.expiring'") == 1
+    assert_problem(await client.post(f"/v1/admin/notifications/dead-letters/{newest['id']}/retry", headers=auth(op)),
+                   404, "dead_letter_not_found")
+
+    r = await client.delete(f"/v1/admin/notifications/dead-letters/{junk['id']}", headers=auth(op))
+    assert r.status_code == 204, r.text
+    assert (await client.get("/v1/admin/notifications/dead-letters", headers=auth(op))).json()["items"] == []
+    assert await redis.xlen(streams.DEAD) == 0
+    for bad in ("1-1", "not-an-id", "18446744073709551616-0"):
+        assert_problem(await client.delete(f"/v1/admin/notifications/dead-letters/{bad}", headers=auth(op)),
+                       404, "dead_letter_not_found")
+    actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'notify.dead%' ORDER BY seq")]
+    assert actions == ["notify.dead_letter_retried", "notify.dead_letter_discarded"]
