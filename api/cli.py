@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
+import os
+import shutil
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from api import __version__, embedded
@@ -187,6 +191,22 @@ async def _worker(settings: Settings) -> int:
     return 0
 
 
+def _share_metrics(settings: Settings) -> None:
+    """Make ``/metrics`` count the requests of every worker, whichever worker answers the scrape.
+
+    prometheus_client's multiprocess mode: each worker keeps its values in files of one folder and
+    the scrape adds them up. The folder is emptied at each start, so counters restart with the
+    service as they would with one process. Workers are spawned, not forked, so that each imports
+    prometheus_client with the folder already named (it picks where values live at import).
+    """
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        folder = Path(settings.data_dir).resolve() / "metrics"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    multiprocessing.set_start_method("spawn", force=True)
+
+
 def serve(settings: Settings) -> int:
     """Migrate, seed an empty database, and serve with granian (workers inherit the resolved URLs)."""
     from granian import Granian
@@ -200,6 +220,8 @@ def serve(settings: Settings) -> int:
         asyncio.run(_seed(resolved, only_if_empty=True))
         embedded.export(resolved)
         print(f"serving on {resolved.base_url}  (OpenAPI UI: {resolved.base_url}/schema)", flush=True)
+        if resolved.workers > 1:
+            _share_metrics(resolved)
         Granian(
             "api.app:app_from_env",
             factory=True,

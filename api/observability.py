@@ -32,7 +32,9 @@ LABELS = ("method", "path", "status_code", "app_name")
 REQUESTS = Counter("zhangban_requests_total", "Total requests", LABELS)
 ERRORS = Counter("zhangban_requests_error_total", "Total errors in requests", LABELS)
 DURATION = Histogram("zhangban_request_duration_seconds", "Request duration, in seconds", LABELS)
-IN_PROGRESS = Gauge("zhangban_requests_in_progress", "Total requests currently in progress", ("method", "path", "app_name"))
+# With several workers (api/cli.py, _share_metrics) the scrape adds up the gauges of live workers.
+IN_PROGRESS = Gauge("zhangban_requests_in_progress", "Total requests currently in progress", ("method", "path", "app_name"),
+                    multiprocess_mode="livesum")
 UNMEASURED = frozenset({"/metrics"})
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
 _running: dict[tuple[str, str], Gauge] = {}

@@ -1,8 +1,10 @@
-"""`zhangban serve` as a user runs it: embedded servers, demo data, and data kept across a hard kill."""
+"""`zhangban serve` as a user runs it: embedded servers, demo data, data kept across a hard kill, and
+metrics that add up every worker's requests."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import socket
@@ -91,3 +93,30 @@ def test_serve_seeds_and_keeps_data_across_a_kill(tmp_path: Path) -> None:
     assert "embedded PostgreSQL" in text and "embedded Redis" in text
     # A clean stop also stops the embedded PostgreSQL (it removes its pid file on shutdown).
     assert not (tmp_path / "pg" / "postmaster.pid").exists()
+
+
+def _requests_total(text: str, path: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("zhangban_requests_total{") and f'path="{path}"' in line)
+
+
+def test_metrics_count_every_workers_requests(tmp_path: Path, database_url: str, redis_url: str) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZB_", "PROMETHEUS_"))}
+    env |= {"ZB_DATA_DIR": str(tmp_path), "ZB_PORT": str(port), "ZB_WORKERS": "2", "ZB_RUN_JOBS": "false",
+            "ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url,
+            "ZB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_healthy(base, proc)
+        for _ in range(40):  # a new connection each time: the workers share them out
+            r = httpx.get(f"{base}/v1/bundles/birth", headers={"connection": "close"})
+            assert r.status_code == 200
+        # Every scrape, whichever worker answers it, counts all 40.
+        for _ in range(8):
+            r = httpx.get(f"{base}/metrics", headers={"connection": "close"})
+            assert _requests_total(r.text, "/v1/bundles/{code}") == 40
+    finally:
+        _kill_group(proc, signal.SIGTERM)
