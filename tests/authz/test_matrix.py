@@ -116,6 +116,8 @@ EXPECTED: dict[str, Case] = {
     "ListIdentityProviders": Case(OP), "RegisterIdentityProvider": Case(OP, j({"name": "x", "issuer": "https://idp.example.cn"})),
     "VerifyAuditChain": Case(OP), "GetStats": Case(OP), "ListOperatorFeedback": Case(OP),
     "AnswerOperatorFeedback": Case(OP, j({"text": "已处理"}), ids={"feedback_id": "unrouted_feedback_id"}), "GetNotificationForOperator": Case(OP),
+    "ListDeadLetters": Case(OP), "RetryDeadLetter": Case(OP),
+    "DiscardDeadLetter": Case(OP, ids={"letter_id": "spare_letter_id"}),
     "UpsertCertificateType": Case(OP, lambda c, ids: {
         "code": "matrix_type", "name": "测试证", "holder_kind": "person", "issuer_department_ids": [ids["department_id"]],
         "fields": [{"key": "note", "label": "备注", "type": "string", "required": True, "sensitive": False}]}),

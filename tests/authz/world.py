@@ -17,8 +17,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+import redis.asyncio as aioredis
 
 from api.config import Settings
+from notify import streams
 from tests.auth.helpers import auth, operator, sms_login
 from tests.people import department_id, id_number, next_phone, staff
 from tests.wallet.helpers import dept_system
@@ -155,13 +157,20 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
     hook = await _ok(await client.post("/v1/dept/webhooks", json={"url": HOOK_URL, "events": ["certificate.issued"]},
                                        headers=auth(system)), 201)
 
+    # Two dead letters, one for the operators to retry and one to discard.
+    redis = aioredis.from_url(settings.redis_url)
+    letters = [(await redis.xadd(streams.DEAD, {"stream": streams.EVENTS, "entry_id": "1-1", "group": streams.EVENT_GROUP,
+                                                "reason": "not an outbox message", "junk": "1"})).decode() for _ in range(2)]
+    await redis.aclose()
+
     alice_ids = {
         "application_id": application["id"], "task_id": task, "rect_id": rect, "feedback_id": feedback["id"],
         "unrouted_feedback_id": unrouted["id"],
         "item_id": item, "consent_id": consent["id"], "notification_id": notes[0]["id"], "webhook_id": hook["id"],
         "seal_id": seal["seal_id"], "kid": seal["kid"], "certificate_id": cert["id"],
         "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
-        "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "",
+        "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "", "letter_id": letters[0],
+        "spare_letter_id": letters[1],
     }
     child_ids = alice_ids | {"item_id": child_items[0]["id"], "certificate_id": child_cert["id"], "person_id": child_person}
     return World(
