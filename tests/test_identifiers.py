@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from api.identifiers import credit_code_valid, id_number_error, id_number_sex, normalize_id_number
 
 TODAY = date(2026, 11, 21)
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
 @pytest.mark.parametrize("value", ["11010519491231002X", "360426199101010071", "44011320141005001X", "440524188001010014"])
@@ -24,6 +26,9 @@ def test_valid_id_numbers(value: str) -> None:
         ("11010520991231001X", "future"),
         ("1101051949123100", "17 digits"),
         ("11010519491231002Y", "17 digits"),
+        # Digits other than ASCII's are not digits here (str.isdigit says they are).
+        ("１１０１０５１９４９１２３１００２X", "17 digits"),
+        ("²10105194912310021", "17 digits"),
     ],
 )
 def test_invalid_id_numbers(value: str, reason: str) -> None:
@@ -40,11 +45,25 @@ def test_sex_from_17th_digit() -> None:
     assert id_number_sex("11010519491231002X") == "female"
 
 
-@pytest.mark.parametrize("value", ["91110000600037341L", "121200004013590816", "91310115MA1K3BTP2B", "11100000000013338W"])
+@pytest.mark.parametrize("value", [
+    "91110000600037341L", "121200004013590816", "91310115MA1K3BTP2B", "11100000000013338W",
+    # Positions 1 and 2 may be any character of the alphabet (only 3–8 must be digits).
+    "N2110000MA1K3BTP2G", "Y1110000MA1K3BTP2B", "A1310115MA1K3BTP2A",
+])
 def test_valid_credit_codes(value: str) -> None:
     assert credit_code_valid(value)
 
 
-@pytest.mark.parametrize("value", ["91110000600037341N", "9111000060003IOZSV", "", "91110000600037341"])
+def test_credit_codes_led_by_digits_agree_with_stdnum() -> None:
+    from stdnum.cn import uscc
+
+    rng = random.Random(32100)
+    for _ in range(5000):
+        body = "".join(rng.choice("0123456789") for _ in range(8)) + "".join(rng.choice(ALPHABET) for _ in range(10))
+        assert credit_code_valid(body) == uscc.is_valid(body), body
+
+
+@pytest.mark.parametrize("value", ["91110000600037341N", "9111000060003IOZSV", "", "91110000600037341",
+                                   "N211000XMA1K3BTP2G", "91310115MA1K3BTP2C", "９1110000600037341L"])
 def test_invalid_credit_codes(value: str) -> None:
     assert not credit_code_valid(value)

@@ -112,7 +112,7 @@ class BlobController(Controller):
     async def put_blob(self, request: Request, sha256: Sha256Path, principal: CurrentPrincipal, db: Db, now: Now) -> Response[BlobInfo]:
         media = service.blob_type(request.headers.get("content-type"))
         announced = request.headers.get("content-length", "")
-        if announced.isdigit() and int(announced) > service.MAX_BLOB:
+        if announced.isascii() and announced.isdigit() and int(announced) > service.MAX_BLOB:
             raise BlobTooLarge(max_bytes=service.MAX_BLOB)
         try:
             body = await request.body()
