@@ -367,6 +367,8 @@ def decode_token(token: str) -> Token:
         raise MalformedToken(f"token longer than {MAX_TOKEN_CHARS} characters")
     if not token.startswith(PREFIX):
         raise MalformedToken("token does not start with ZB1:")
+    if "\n" in token:  # base45.b45decode strips trailing newlines: a token has one spelling
+        raise MalformedToken("not Base45")
     try:
         compressed = base45.b45decode(token[len(PREFIX) :])
     except (ValueError, TypeError, UnicodeError) as exc:

@@ -64,6 +64,13 @@ def test_size_with_longer_fields_is_reported(pki: helpers.Pki) -> None:
     assert size < 600
 
 
+def test_a_token_has_one_spelling(pki: helpers.Pki) -> None:
+    token = tokens.encode_token(helpers.certificate_claims(), pki.seals["ES256"].signer)
+    for spelled in (token + "\n", token + "\n\n\n", token[:10] + "\n" + token[10:]):
+        with pytest.raises(MalformedToken):
+            tokens.decode_token(spelled)
+
+
 def test_over_length_is_rejected_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(_: object) -> bytes:
         raise AssertionError("decoded a token that was too long")
