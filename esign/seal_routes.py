@@ -20,7 +20,7 @@ from auth.guards import BEARER, CurrentPrincipal
 from esign import seal_image, seal_store, seals
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
 from esign.http import AUTHZ, Esign, success
-from esign.models import ReasonIn, RotateSealIn, Seal, SealIn, SealPage
+from esign.models import OptionalReasonIn, RotateSealIn, Seal, SealIn, SealPage
 
 
 
@@ -85,18 +85,19 @@ class SealController(Controller):
         summary="Revoke a seal whose key can no longer be trusted",
         description=(
             "Every certificate the seal signed then fails verification (`seal_revoked`); to stop a seal without "
-            "that, rotate it. A revoked seal stays revoked (`seal_not_active`). Another department's seal is 404."
+            "that, rotate it. A revoked seal stays revoked (`seal_not_active`). Another department's seal is 404. "
+            "The body is optional: `{reason}` is kept in the audit log and on the seal."
         ),
         responses=problem_responses(BadRequest, ValidationFailed, *AUTHZ, SealNotFound, SealNotActive),
     )
     async def revoke(
-        self, seal_id: FromPath[UUID], data: JSONBody[ReasonIn], principal: CurrentPrincipal, db: Db, now: Now,
-        esign: Esign,
+        self, seal_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
+        data: JSONBody[OptionalReasonIn | None] = None,
     ) -> Seal:
         department_id = principal.require_staff("dept_admin", scope="seals:manage")
         async with db.acquire() as conn, conn.transaction():
             seal = await seals.department_seal(conn, department_id, seal_id, for_update=True)
-            await seals.revoke_seal(conn, seal, reason=data.reason, actor=principal.subject, now=now)
+            await seals.revoke_seal(conn, seal, reason=data.reason if data else None, actor=principal.subject, now=now)
             return seals.view(esign, await seal_store.get_seal(conn, seal_id))
 
     @post(

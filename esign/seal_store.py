@@ -114,7 +114,7 @@ UPDATE esign_seal SET status = 'revoked', revoked_at = $2, revocation_reason = $
 """
 
 
-async def revoke_seal(conn: asyncpg.Connection, seal_id: UUID, *, reason: str, now: datetime) -> None:
+async def revoke_seal(conn: asyncpg.Connection, seal_id: UUID, *, reason: str | None, now: datetime) -> None:
     await conn.execute(REVOKE_SEAL, seal_id, now, reason)
 
 

@@ -143,7 +143,7 @@ async def rotate_seal(
 
 
 async def revoke_seal(
-    conn: asyncpg.Connection, seal: SealRow, *, reason: str, actor: str, now: datetime
+    conn: asyncpg.Connection, seal: SealRow, *, reason: str | None, actor: str, now: datetime
 ) -> None:
     """Revoke ``seal`` (read ``FOR UPDATE``): everything it signed stops verifying."""
     if seal.status == "revoked":
