@@ -190,9 +190,13 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
     headers = dict(exc.headers or {})
     if isinstance(exc, ValidationException):
         errors = _field_errors(exc.extra)
-        # A body that does not decode at all is 400; one that decodes but breaks a rule is 422.
-        if any(e.field == "body" and "malformed" in e.message.lower() for e in errors) or not errors:
-            return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail=_safe_detail(exc), headers=headers)
+        # A body that does not decode at all is 400; one that decodes but breaks a rule is 422. A
+        # missing or empty body required by the route is one that does not decode: Litestar reports it
+        # as the handler's "data" parameter missing (a KeyError's text).
+        if not errors or any(e.field == "body" and ("malformed" in e.message.lower() or e.message == "'data'")
+                             for e in errors):
+            detail = "the request has no body" if any(e.message == "'data'" for e in errors) else _safe_detail(exc)
+            return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail=detail, headers=headers)
         return problem_response(422, ValidationFailed.slug, ValidationFailed.__doc__, errors=errors, headers=headers)
     for cls, (slug, title) in _HTTP.items():
         if isinstance(exc, cls):

@@ -76,6 +76,13 @@ async def test_malformed_body_is_400(body_client: AsyncTestClient) -> None:
     assert r.json()["type"] == "malformed_request"
 
 
+async def test_missing_body_is_400(body_client: AsyncTestClient) -> None:
+    for content in (None, b""):
+        r = await body_client.post("/echo", content=content, headers={"content-type": "application/json"})
+        assert r.status_code == 400, r.text
+        assert r.json()["type"] == "malformed_request" and r.json()["detail"] == "the request has no body"
+
+
 async def test_body_breaking_a_rule_is_422(body_client: AsyncTestClient) -> None:
     r = await body_client.post("/echo", json={"name": "x", "count": "not a number"})
     assert r.status_code == 422
