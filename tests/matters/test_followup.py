@@ -69,10 +69,15 @@ async def test_rating_badly_opens_a_case_the_department_answers(client: AsyncTes
     assert_problem(r, 422, "validation_failed")
 
     done, h2, yibao = await _completed_application(client, clerk, op, conn)
-    r = await client.post(f"/v1/applications/{done['id']}/evaluation", json={"level": 2, "comment": "等太久", "tags": ["慢"]}, headers=h2)
+    rating = {"level": 2, "comment": "等太久", "tags": ["慢"]}
+    keyed = h2 | {"Idempotency-Key": "rating-1"}
+    r = await client.post(f"/v1/applications/{done['id']}/evaluation", json=rating, headers=keyed)
     assert r.status_code == 201, r.text
     ev = r.json()
     assert ev["level_name"] == "不满意" and ev["rectification"]["status"] == "open"
+    # The phone lost the answer and sends the same request again: it gets the same answer.
+    again = await client.post(f"/v1/applications/{done['id']}/evaluation", json=rating, headers=keyed)
+    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (201, ev, "true")
     assert_problem(await client.post(f"/v1/applications/{done['id']}/evaluation", json={"level": 5}, headers=h2), 409, "evaluation_exists")
 
     cases = (await client.get("/v1/dept/rectifications", headers=yibao)).json()["items"]
@@ -92,9 +97,13 @@ async def test_rating_badly_opens_a_case_the_department_answers(client: AsyncTes
 
 async def test_feedback_is_routed_and_answered(client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection) -> None:
     h = auth((await citizen(client, clerk, name="王芳", id_number=MOTHER))["access_token"])
-    r = await client.post("/v1/feedback", json={"kind": "error_report", "text": "办事指南地址写错了", "matter_code": "430200-YB-003"}, headers=h)
+    report = {"kind": "error_report", "text": "办事指南地址写错了", "matter_code": "430200-YB-003"}
+    r = await client.post("/v1/feedback", json=report, headers=h | {"Idempotency-Key": "report-1"})
     assert r.status_code == 201
     fb = r.json()
+    # A retry with the same key is the same case, not a second one.
+    again = await client.post("/v1/feedback", json=report, headers=h | {"Idempotency-Key": "report-1"})
+    assert (again.status_code, again.json()["id"]) == (201, fb["id"])
     yibao = auth(await staff(client, op, conn, "yibao", ["approver"]))
     assert [f["id"] for f in (await client.get("/v1/dept/feedback", headers=yibao)).json()["items"]] == [fb["id"]]
     r = await client.post(f"/v1/dept/feedback/{fb['id']}/answer", json={"text": "已更正"}, headers=yibao)

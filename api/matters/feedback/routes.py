@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api import idempotency
 from api.deps import Config, Db, Keys, Now
 from api.matters import store as catalogue_store
 from api.matters.applications.errors import ApplicationNotFound
@@ -39,16 +40,20 @@ class EvaluationController(Controller):
           summary="Rate a finished application (好差评, 1 非常不满意 … 5 非常满意), once",
           description="Only when the application is completed or rejected (else 409 `application_not_finished`); a second "
                       "rating → 409 `evaluation_exists`. Level ≤ 2 opens a rectification case for the responsible "
-                      "department, due in `ZB_RECTIFICATION_DAYS` working days; its answer appears in `rectification`.",
+                      "department, due in `ZB_RECTIFICATION_DAYS` working days; its answer appears in `rectification`. "
+                      "Accepts `Idempotency-Key`: a retry with the same key gets the stored 201, not `evaluation_exists`.",
           responses=problem_responses(ApplicationNotFound, ApplicationNotFinished, EvaluationExists, Unauthorized))
-    async def evaluate(self, application_id: FromPath[UUID], data: JSONBody[EvaluationIn], principal: CurrentPrincipal, db: Db,
-                       keyring: Keys, settings: Config, now: Now) -> Evaluation:
+    async def evaluate(self, request: Request, application_id: FromPath[UUID], data: JSONBody[EvaluationIn],
+                       principal: CurrentPrincipal, db: Db, keyring: Keys, settings: Config, now: Now) -> Response[Evaluation]:
         who = _applicant(principal, now)
         async with db.acquire() as conn, conn.transaction():
-            cal = await catalogue_store.load_calendar(conn)
-            return await service.evaluate(conn, keyring, account_id=who.account_id, person_id=who.person_id,
-                                          application_id=application_id, data=data, now=now, cal=cal,
-                                          rectification_days=settings.rectification_days)
+            async def create() -> tuple[int, Any]:
+                cal = await catalogue_store.load_calendar(conn)
+                return 201, await service.evaluate(conn, keyring, account_id=who.account_id, person_id=who.person_id,
+                                                   application_id=application_id, data=data, now=now, cal=cal,
+                                                   rectification_days=settings.rectification_days)
+
+            return await idempotency.run(request, conn, scope=f"evaluation:{who.account_id}", create=create)  # type: ignore[return-value]
 
     @get(operation_id="GetEvaluation", summary="The rating of an application and the department's answer, if any",
          responses=problem_responses(ApplicationNotFound, Unauthorized))
@@ -97,12 +102,17 @@ class FeedbackController(Controller):
 
     @post(operation_id="RaiseFeedback", status_code=201,
           summary="Complain, suggest or report an error (请你来找茬)",
-          description="Routed to the department of the matter (named, or of the application); otherwise to the operators.",
+          description="Routed to the department of the matter (named, or of the application); otherwise to the operators. "
+                      "Accepts `Idempotency-Key`: a retry with the same key gets the first answer, not a second case.",
           responses=problem_responses(ApplicationNotFound, Unauthorized))
-    async def raise_feedback(self, data: JSONBody[FeedbackIn], principal: CurrentPrincipal, db: Db, now: Now) -> Feedback:
+    async def raise_feedback(self, request: Request, data: JSONBody[FeedbackIn], principal: CurrentPrincipal, db: Db,
+                             now: Now) -> Response[Feedback]:
         account_id = principal.require_account()
         async with db.acquire() as conn, conn.transaction():
-            return await service.raise_feedback(conn, account_id=account_id, data=data, now=now)
+            async def create() -> tuple[int, Any]:
+                return 201, await service.raise_feedback(conn, account_id=account_id, data=data, now=now)
+
+            return await idempotency.run(request, conn, scope=f"feedback:{account_id}", create=create)  # type: ignore[return-value]
 
     @get("/{feedback_id:uuid}", operation_id="GetFeedback", summary="Status of my feedback and the answer",
          responses=problem_responses(FeedbackNotFound, Unauthorized))
