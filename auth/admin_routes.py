@@ -136,7 +136,7 @@ class DepartmentController(Controller):
                                     *ADMIN_401_403),
     )
     async def create(self, data: JSONBody[DepartmentIn], request: Request, principal: CurrentPrincipal, db: Db, now: Now
-                     ) -> Response[bytes]:
+                     ) -> Response[admin_store.Department]:
         principal.require_roles("operator")
         code = normalize_credit_code(data.credit_code)
         if not credit_code_valid(code):
@@ -152,7 +152,7 @@ class DepartmentController(Controller):
                                    subject=str(dept.id), data={"credit_code": code}, at=now)
                 return 201, dept
 
-            return await idempotency.run(request, conn, scope=f"department:{principal.subject}", create=create)
+            return await idempotency.run(request, conn, scope=f"department:{principal.subject}", create=create)  # type: ignore[return-value]
 
     @get(operation_id="ListDepartments", summary="Departments (operator)", responses=problem_responses(*ADMIN_401_403))
     async def list(self, principal: CurrentPrincipal, db: Db, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT

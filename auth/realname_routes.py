@@ -157,7 +157,7 @@ class RealnameController(Controller):
     async def open(
         self, data: JSONBody[OpenSession], request: Request, principal: CurrentPrincipal, state: State, db: Db,
         redis: Redis, keyring: Keys, now: Now,
-    ) -> Response[bytes]:
+    ) -> Response[SessionOpened]:
         account_id = principal.require_account()
         name = data.name.strip()
         if not name or not name.isprintable():
@@ -175,7 +175,7 @@ class RealnameController(Controller):
             async def create() -> tuple[int, SessionOpened]:
                 return 201, await _open_session(conn, state, keyring, account, data, id_number, now)
 
-            return await idempotency.run(request, conn, scope=f"realname:{account_id}", create=create)
+            return await idempotency.run(request, conn, scope=f"realname:{account_id}", create=create)  # type: ignore[return-value]
 
     @post(
         "/{session_id:uuid}/complete",

@@ -73,6 +73,7 @@ class DepartmentCertificateController(Controller):
         ),
         responses={
             **success(201, Certificate, "Issued."),
+            **success(200, Certificate, "Issued before with this `external_ref` and body: the same certificate."),
             **success(202, PendingSignature, "Waiting for the department's signature."),
             **problem_responses(BadRequest, ValidationFailed, *AUTHZ, NotAnIssuer, *ISSUE_PROBLEMS),
         },

@@ -33,7 +33,7 @@ class WebhookController(Controller):
     tags = ["webhooks"]
     security = BEARER
 
-    @post(operation_id="CreateWebhook", status_code=201, response_model=WebhookCreated,
+    @post(operation_id="CreateWebhook", status_code=201,
           summary="Register an endpoint for department events; the signing secret is in the answer",
           description="Deliveries follow Standard Webhooks (FORMATS.md §webhooks): `POST {type, timestamp, data}` "
                       "with `webhook-id` (stable across retries), `webhook-timestamp` and `webhook-signature: "
@@ -45,7 +45,7 @@ class WebhookController(Controller):
           responses=problem_responses(BadRequest, ValidationFailed, WebhookUrlInvalid, WebhookEventsInvalid, Unauthorized,
                                       Forbidden))
     async def create(self, data: JSONBody[WebhookIn], request: Request, principal: CurrentPrincipal, db: Db,
-                     keyring: Keys, now: Now) -> Response[bytes]:
+                     keyring: Keys, now: Now) -> Response[WebhookCreated]:
         department_id = _department(principal)
         events = service.check_webhook(data.url, data.events)
 

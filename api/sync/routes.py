@@ -127,7 +127,8 @@ class BlobController(Controller):
             info = await blob_store.get_info(conn, digest)
         return Response(content=info, status_code=201 if created else 200)
 
-    @get("/{sha256:str}", operation_id="GetBlob", summary="Download a blob",
+    @get("/{sha256:str}", operation_id="GetBlob", summary="Download a blob", media_type="application/octet-stream",
+         response_description="The blob as uploaded, with the Content-Type it was uploaded with.",
          description="For whoever uploaded it (any login of the same person), and for departments with a task on an "
                      "application whose materials name it. A department holding a consent (授权用证) names it in "
                      "`consent_id`: when one of the consented wallet items is an application (kind `application`) whose "

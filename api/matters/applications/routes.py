@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api import idempotency
@@ -77,12 +78,16 @@ class ApplicationController(Controller):
             "`supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the "
             "newborn's person with both parents as guardians."
         ),
-        responses=problem_responses(
-            FormInvalid, MaterialsMissing, MaterialInvalid, ApplicationIdReused, NotGuardian, AssuranceRequired, Unauthorized
-        ),
+        responses={
+            200: ResponseSpec(data_container=Application, description="Submitted before with this `id` and body.",
+                              generate_examples=False),
+            **problem_responses(FormInvalid, MaterialsMissing, MaterialInvalid, ApplicationIdReused, NotGuardian,
+                                AssuranceRequired, Unauthorized),
+        },
         status_code=201,
     )
-    async def submit(self, request: Request, data: JSONBody[SubmitApplication], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Response[Any]:
+    async def submit(self, request: Request, data: JSONBody[SubmitApplication], principal: CurrentPrincipal, db: Db,
+                     keyring: Keys, now: Now) -> Response[Application]:
         who = _applicant(principal, now)
         if data.for_person_id not in (None, who.person_id):
             principal.require_assurance(FOR_OTHERS_LEVEL, now=now, max_age_seconds=FOR_OTHERS_MAX_AGE)
@@ -93,7 +98,7 @@ class ApplicationController(Controller):
                 app, created = await workflow.submit(conn, keyring, who, data, now=now, cal=cal)
                 return (201 if created else 200), app
 
-            return await idempotency.run(request, conn, scope=f"account:{who.account_id}", create=create)
+            return await idempotency.run(request, conn, scope=f"account:{who.account_id}", create=create)  # type: ignore[return-value]
 
     @get(operation_id="ListApplications", summary="My applications and those for my dependents, newest first")
     async def list_applications(
