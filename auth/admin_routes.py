@@ -96,7 +96,10 @@ class IdentityProviderOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class IdentityProviderList(msgspec.Struct, frozen=True, kw_only=True):
+    """Every registered provider: a short list, always one page."""
+
     items: list[IdentityProviderOut]
+    next_cursor: str | None = None
 
 
 def _idp_out(p: admin_store.IdentityProvider) -> IdentityProviderOut:

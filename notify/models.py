@@ -50,6 +50,13 @@ class Grant(msgspec.Struct, frozen=True, kw_only=True):
     long_term: bool
 
 
+class GrantPage(msgspec.Struct, frozen=True, kw_only=True):
+    """Every template of the catalogue: a short list, always one page."""
+
+    items: list[Grant]
+    next_cursor: str | None = None
+
+
 class Channels(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     wechat: bool = True
     sms: bool = True

@@ -24,6 +24,7 @@ from notify.models import (
     DeadLetterRetried,
     Grant,
     GrantIn,
+    GrantPage,
     Notification,
     NotificationPage,
     Preferences,
@@ -99,10 +100,10 @@ class InboxController(Controller):
 
     @get("/wechat-grants", operation_id="ListWechatGrants", summary="The WeChat templates this account may receive",
          responses=problem_responses(Unauthorized, Forbidden))
-    async def grants(self, principal: CurrentPrincipal, db: Db) -> list[Grant]:
+    async def grants(self, principal: CurrentPrincipal, db: Db) -> GrantPage:
         account_id = principal.require_account()
         async with db.acquire() as conn:
-            return await store.list_grants(conn, account_id)
+            return GrantPage(items=await store.list_grants(conn, account_id))
 
     @put("/preferences", operation_id="PutNotificationPreferences", summary="Channels and quiet hours of this account",
          description="`channels` turns WeChat and SMS on or off (the inbox is always on). `quiet_hours` (`HH:MM`, China "

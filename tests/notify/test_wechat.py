@@ -65,7 +65,8 @@ async def test_granted_users_get_exactly_their_messages_and_others_none(
     # Everyone's inbox has both, whatever happened on WeChat.
     assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 6
     grants = (await client.get("/v1/notifications/wechat-grants", headers=auth(once["access_token"]))).json()
-    assert grants == [{"template_key": "application_progress", "status": "none", "credits": 0, "long_term": False}]
+    assert grants["next_cursor"] is None
+    assert grants["items"] == [{"template_key": "application_progress", "status": "none", "credits": 0, "long_term": False}]
 
 
 async def test_a_refusal_at_wechat_is_a_permanent_opt_out_until_accepted_again(
@@ -81,7 +82,7 @@ async def test_a_refusal_at_wechat_is_a_permanent_opt_out_until_accepted_again(
     await pipeline.drain()
     [wechat] = await deliveries(conn, "wechat")
     assert (wechat["status"], wechat["reason"], wechat["attempts"]) == ("permanent-failure", "wechat errcode 43101", 1)
-    grants = (await client.get("/v1/notifications/wechat-grants", headers=auth(me["access_token"]))).json()
+    grants = (await client.get("/v1/notifications/wechat-grants", headers=auth(me["access_token"]))).json()["items"]
     assert grants[0]["status"] == "opted_out"
 
     # Nothing more is tried while opted out...
@@ -112,7 +113,7 @@ async def test_a_message_wechat_rejects_as_invalid_is_a_technical_failure_and_gi
     await pipeline.drain()
     [wechat] = await deliveries(conn, "wechat")
     assert (wechat["status"], wechat["reason"]) == ("technical-failure", "wechat errcode 47003")
-    grants = (await client.get("/v1/notifications/wechat-grants", headers=auth(me["access_token"]))).json()
+    grants = (await client.get("/v1/notifications/wechat-grants", headers=auth(me["access_token"]))).json()["items"]
     assert grants[0]["credits"] == 1  # WeChat never took the message: the acceptance counts again
 
     # The operators see every attempt.
