@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.problems import NotFound
+from api.problems import NotFound, ValidationFailed
 
 
 class MatterNotFound(NotFound):
@@ -15,3 +15,15 @@ class BundleNotFound(NotFound):
     """一件事不存在"""
 
     slug = "bundle_not_found"
+
+
+class MatterInvalid(ValidationFailed):
+    """事项定义不符合要求"""
+
+    slug = "matter_invalid"
+
+
+class BundleInvalid(ValidationFailed):
+    """一件事定义不符合要求"""
+
+    slug = "bundle_invalid"

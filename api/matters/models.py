@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -130,3 +130,83 @@ class CertificateType(msgspec.Struct, frozen=True, kw_only=True):
 class CertificateTypePage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[CertificateType]
     next_cursor: str | None
+
+
+# --- operators' upserts: PUT /v1/admin/matters/{code} and /v1/admin/bundles/{code} -------------
+# They take what the GETs return, so an entry can be read, changed and put back. What a GET derives
+# (a bundle's merged form, materials and stats, department names) is accepted and ignored.
+
+# PostgreSQL text and jsonb cannot hold NUL.
+_NO_NUL = r"^[^\x00]*$"
+MatterCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$", examples=["430200-GA-002"])]
+Key = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Label = Annotated[str, msgspec.Meta(max_length=100, pattern=r"^\s*[^\s\x00][^\x00]*$")]  # not blank
+Text = Annotated[str, msgspec.Meta(max_length=4000, pattern=_NO_NUL)]
+Ignored = Annotated[Any, msgspec.Meta(description="Derived by the server: accepted and ignored.")]
+
+
+class DepartmentRefIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    id: UUID
+    name: Ignored = None
+
+
+class GuideIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    conditions: Text
+    basis: Text
+    legal_limit_days: Annotated[int, msgspec.Meta(description="法定时限, working days.")]
+    promised_limit_days: Annotated[int, msgspec.Meta(description="承诺时限, working days; at most `legal_limit_days`.")]
+    visits_required: int
+    fee: Text
+    online_depth: Label
+    process: Annotated[list[Label], msgspec.Meta(max_length=50)]
+    address: Text
+    hours: Text
+    consult: Text
+    complain: Text
+
+
+class FormFieldIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    key: Key
+    label: Label
+    type: Literal["string", "date", "integer", "enum"]
+    required: bool
+
+
+class MatterMaterialIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: Key
+    name: Label
+    required: bool
+    satisfied_by_certificate_types: Annotated[list[Key], msgspec.Meta(max_length=20)]
+    held_by_department: DepartmentRefIn | None = None
+    copies: int
+
+
+class MatterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: MatterCode
+    name: Label
+    kind: Label
+    department: DepartmentRefIn
+    guide: GuideIn
+    materials: Annotated[list[MatterMaterialIn], msgspec.Meta(max_length=100)]
+    form: Annotated[list[FormFieldIn], msgspec.Meta(max_length=100)]
+    result_certificate_type: Key | None = None
+
+
+class BundleMatterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: MatterCode
+    after: Annotated[list[MatterCode], msgspec.Meta(max_length=50)]
+    condition: Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)] | None = None
+    name: Ignored = None
+    department: Ignored = None
+
+
+class BundleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: Key
+    name: Label
+    life_stage: Label
+    lead_department: DepartmentRefIn
+    matters: Annotated[list[BundleMatterIn], msgspec.Meta(max_length=50)]
+    promised_limit_days: int
+    form: Ignored = None
+    materials: Ignored = None
+    stats: Ignored = None

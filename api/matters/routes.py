@@ -1,4 +1,4 @@
-"""Catalogue routes: matters (事项), bundles (一件事) and certificate types. Public reads."""
+"""Catalogue routes: matters (事项), bundles (一件事) and certificate types. Public reads (the operators' PUTs: admin_routes)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from litestar.params import PathParameter, QueryParameter
 
 from api.deps import Db
 from api.matters import store
+from api.matters.admin_routes import ROUTES as ADMIN_ROUTES
 from api.matters.models import Bundle, BundlePage, CertificateTypePage, Matter, MatterPage
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 
 
-# `zhangban seed` is what changes the catalogue; each server process keeps a bundle it built (three
-# queries and the merging of every matter's form and materials) this long before building it again.
+# `zhangban seed` and the operators' PUTs (admin_routes) change the catalogue; each server process keeps
+# a bundle it built (three queries and the merging of every matter's form and materials) this long
+# before building it again. A PUT drops what the process that handled it had built.
 BUNDLE_TTL = 60.0
 
 
@@ -97,4 +99,4 @@ class CertificateTypeController(Controller):
         return CertificateTypePage(items=items, next_cursor=_next(items, limit, "code"))
 
 
-ROUTES = [MatterController, BundleController, CertificateTypeController]
+ROUTES = [MatterController, BundleController, CertificateTypeController, *ADMIN_ROUTES]

@@ -20,6 +20,7 @@ from typing import Any
 from litestar import Litestar
 import httpx
 
+from api.matters import seed
 from api.problems import PROBLEM_JSON
 from tests.authz.world import ALICE_ID, ALICE_NAME, PNG, PNG_SHA, World, household
 from tests.people import id_number
@@ -85,6 +86,18 @@ def _staff_grant(caller: str, ids: dict[str, str]) -> dict[str, Any]:
     return {"account_id": str(uuid.uuid4()), "roles": ["clerk"]}
 
 
+def _matter(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    """退役士兵户口登记 as it is: 公安局's, and none of its materials is held by a department."""
+    m = next(x for x in seed.load_catalogue()["matters"] if x["code"] == "430200-GA-002")
+    return m | {"department": {"id": ids["department_id"]}}
+
+
+def _bundle(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    """出生一件事 as it is, led by 公安局 (the world knows that department's id only)."""
+    b = next(x for x in seed.load_catalogue()["bundles"] if x["code"] == "birth")
+    return {k: v for k, v in b.items() if k != "subject"} | {"lead_department": {"id": ids["department_id"]}}
+
+
 ANY_UUID = "00000000-0000-4000-8000-000000000000"
 
 EXPECTED: dict[str, Case] = {
@@ -121,6 +134,7 @@ EXPECTED: dict[str, Case] = {
     "UpsertCertificateType": Case(OP, lambda c, ids: {
         "code": "matrix_type", "name": "测试证", "holder_kind": "person", "issuer_department_ids": [ids["department_id"]],
         "fields": [{"key": "note", "label": "备注", "type": "string", "required": True, "sensitive": False}]}),
+    "UpsertMatter": Case(OP, _matter), "UpsertBundle": Case(OP, _bundle),
     # applications, citizen side
     # Every login has its own (maybe empty) list; nobody else's.
     "ListApplications": Case(ACCOUNTS), "SubmitApplication": Case(PEOPLE, _application),
@@ -204,7 +218,7 @@ def operations(app: Litestar) -> list[tuple[str, str, str, list[dict[str, Any]]]
 
 
 def _url(path: str, ids: dict[str, str]) -> str:
-    code = "birth" if path.startswith("/v1/bundles") else "430200-GA-002"
+    code = "birth" if path.startswith(("/v1/bundles", "/v1/admin/bundles")) else "430200-GA-002"
     return path.format(**{k: quote(v, safe="") for k, v in (ids | {"code": code}).items()})
 
 
