@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from typing import Any, ClassVar
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -213,6 +214,13 @@ def handle_serialization(request: Request, exc: SerializationException) -> Respo
     return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail="the request body is not valid JSON")
 
 
+def handle_unstorable_text(request: Request, exc: Exception) -> Response[bytes]:
+    # PostgreSQL refuses text it cannot hold (a NUL character) wherever a value reaches it, in a
+    # query's parameters as in a row; the transaction rolls back, so nothing was written.
+    return problem_response(400, BadRequest.slug, BadRequest.__doc__,
+                            detail="the request holds text that cannot be stored (a NUL character)")
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
     # The log keeps the trace (with the request id); the client gets nothing of it.
     log.exception("unhandled error", exc_info=exc)
@@ -229,6 +237,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     Problem: handle_problem,
     HTTPException: handle_http_exception,
     SerializationException: handle_serialization,
+    asyncpg.CharacterNotInRepertoireError: handle_unstorable_text,
+    asyncpg.UntranslatableCharacterError: handle_unstorable_text,
     Exception: handle_unexpected,
 }
 

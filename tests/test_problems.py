@@ -98,3 +98,11 @@ async def test_unexpected_error_hides_everything(body_client: AsyncTestClient) -
     assert r.headers["content-type"] == PROBLEM_JSON
     assert r.json() == {"type": "internal_error", "title": "服务器内部错误", "status": 500}
     assert "110105" not in r.text and "Traceback" not in r.text
+
+
+async def test_text_postgresql_cannot_hold_is_400(client: AsyncTestClient) -> None:
+    # A NUL character reaches the database as a query parameter; PostgreSQL refuses it.
+    r = await client.get("/v1/matters", params={"q": "出生\x00"})
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == PROBLEM_JSON and r.json()["type"] == "malformed_request"
+    assert (await client.get("/v1/matters", params={"q": "出生"})).status_code == 200
