@@ -14,8 +14,10 @@ from litestar.params import PathParameter, QueryParameter
 from api.deps import Db
 from api.matters import store
 from api.matters.admin_routes import ROUTES as ADMIN_ROUTES
+from api.matters.errors import BundleNotFound, MatterNotFound
 from api.matters.models import Bundle, BundlePage, CertificateTypePage, Matter, MatterPage
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.problems import problem_responses
 
 
 # `zhangban seed` and the operators' PUTs (admin_routes) change the catalogue; each server process keeps
@@ -46,7 +48,8 @@ class MatterController(Controller):
             items = await store.list_matters(conn, q=q or None, department_id=department_id, after=after, limit=limit)
         return MatterPage(items=items, next_cursor=_next(items, limit, "code"))
 
-    @get("/{code:str}", operation_id="GetMatter", summary="One matter with its service guide (办事指南)")
+    @get("/{code:str}", operation_id="GetMatter", summary="One matter with its service guide (办事指南)",
+         responses=problem_responses(MatterNotFound))
     async def get_matter(self, db: Db, code: Annotated[str, PathParameter(max_length=64)]) -> Matter:
         async with db.acquire() as conn:
             return await store.get_matter(conn, code)
@@ -74,6 +77,7 @@ class BundleController(Controller):
             "departments share what they hold, and earlier matters of the bundle produce the rest. Each server "
             "process serves a bundle it built for up to a minute, so a catalogue refresh shows within a minute."
         ),
+        responses=problem_responses(BundleNotFound),
     )
     async def get_bundle(
         self, request: Request[Any, Any, Any], db: Db, code: Annotated[str, PathParameter(max_length=64)]
