@@ -242,26 +242,30 @@ class IdentityProviderController(Controller):
             "Give exactly one of `public_key_pem` (EC P-256, RSA ≥ 2048 or Ed25519) or `jwks` (a JWKS document; "
             "keys are matched by `kid`). `max_level` caps the `acr` it may assert (default L2; L3 only for "
             "providers that match the face). Assertions must carry `iss` = `issuer`, `sub` = lowercase hex "
-            "SHA-256 of the ID number, the session `nonce`, `acr` and `exp`."
+            "SHA-256 of the ID number, the session `nonce`, `acr` and `exp`. Accepts `Idempotency-Key`."
         ),
         responses=problem_responses(BadRequest, IdentityProviderKeyInvalid, ValidationFailed, *ADMIN_401_403,
                                     IdentityProviderExists),
     )
-    async def register(self, data: JSONBody[IdentityProviderIn], principal: CurrentPrincipal, db: Db, now: Now
-                       ) -> IdentityProviderOut:
+    async def register(self, data: JSONBody[IdentityProviderIn], request: Request, principal: CurrentPrincipal, db: Db,
+                       now: Now) -> Response[IdentityProviderOut]:
         principal.require_roles("operator")
         if (data.public_key_pem is None) == (data.jwks is None):
             raise IdentityProviderKeyInvalid("give exactly one of public_key_pem and jwks")
         realname.provider_keys(data.public_key_pem, data.jwks)
         async with db.acquire() as conn, conn.transaction():
-            provider = await admin_store.insert_identity_provider(
-                conn, name=data.name.strip(), issuer=data.issuer, public_key_pem=data.public_key_pem, jwks=data.jwks,
-                max_level=LEVELS[data.max_level], created_by=principal.subject, now=now,
-            )
-            await audit.append(conn, actor=principal.subject, action="admin.identity_provider_registered",
-                               subject=str(provider.id), data={"issuer": data.issuer, "max_level": data.max_level},
-                               at=now)
-        return _idp_out(provider)
+
+            async def create() -> tuple[int, IdentityProviderOut]:
+                provider = await admin_store.insert_identity_provider(
+                    conn, name=data.name.strip(), issuer=data.issuer, public_key_pem=data.public_key_pem,
+                    jwks=data.jwks, max_level=LEVELS[data.max_level], created_by=principal.subject, now=now,
+                )
+                await audit.append(conn, actor=principal.subject, action="admin.identity_provider_registered",
+                                   subject=str(provider.id), data={"issuer": data.issuer, "max_level": data.max_level},
+                                   at=now)
+                return 201, _idp_out(provider)
+
+            return await idempotency.run(request, conn, scope=f"idp:{principal.subject}", create=create)  # type: ignore[return-value]
 
     @get(operation_id="ListIdentityProviders", summary="Registered identity providers (operator)",
          responses=problem_responses(*ADMIN_401_403))

@@ -118,27 +118,31 @@ class DepartmentCertificateController(Controller):
             "For seals whose key the department keeps: `signature` is base64 of the raw r‖s (64 bytes) ES256 or SM2 "
             "signature of `to_be_signed`. 422 `signature_invalid` when it does not check with the seal's key; 409 "
             "`certificate_not_pending` when already complete; 409 `signing_window_closed` after `sign_by` (issue it "
-            "again with the same `external_ref` and body)."
+            "again with the same `external_ref` and body). Accepts `Idempotency-Key`: a retry with the same key gets "
+            "the certificate again rather than `certificate_not_pending`."
         ),
         responses={**success(201, Certificate, "Issued."),
                    **problem_responses(BadRequest, ValidationFailed, SignatureInvalid, *AUTHZ, CertificateNotFound,
                                        CertificateNotPending, SigningWindowClosed, SealNotActive)},
     )
     async def sign(
-        self, certificate_id: FromPath[UUID], data: JSONBody[SignatureIn], principal: CurrentPrincipal, db: Db,
-        now: Now, esign: Esign,
-    ) -> Certificate:
+        self, certificate_id: FromPath[UUID], data: JSONBody[SignatureIn], request: Request,
+        principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
+    ) -> Response[bytes]:
         department_id = _issuer(principal)
         try:
             signature = base64.b64decode(data.signature, validate=True)
         except (binascii.Error, ValueError):
             raise SignatureInvalid(errors=[FieldError(field="signature", message="must be base64")]) from None
         async with db.acquire() as conn, conn.transaction():
-            cert = await service.complete_signature(
-                conn, esign, department_id=department_id, certificate_id=certificate_id, signature=signature,
-                actor=principal.subject, now=now,
-            )
-        return cert
+
+            async def create() -> tuple[int, Certificate]:
+                return 201, await service.complete_signature(
+                    conn, esign, department_id=department_id, certificate_id=certificate_id, signature=signature,
+                    actor=principal.subject, now=now,
+                )
+
+            return await idempotency.run(request, conn, scope=f"certificate:{principal.subject}", create=create)
 
     async def _change(self, action: Literal["revoke", "suspend", "resume"], certificate_id: UUID, reason: str | None,
                       principal: CurrentPrincipal, db: Db, now: Now, esign: Esign) -> Certificate:

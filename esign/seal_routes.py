@@ -107,25 +107,30 @@ class SealController(Controller):
         description=(
             "Makes a new seal (same kind; name and algorithm kept unless given; `csr_pem` for a department-held "
             "key) and retires the old one: it signs nothing more, while what it signed stays valid. The old seal "
-            "must be active (`seal_not_active`)."
+            "must be active (`seal_not_active`). Accepts `Idempotency-Key`: a retry with the same key gets the "
+            "same new seal, where one without it finds the old seal retired."
         ),
         responses={**success(201, Seal, "The new seal."),
                    **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, SealNotFound, SealNotActive)},
     )
     async def rotate(
-        self, seal_id: FromPath[UUID], data: JSONBody[RotateSealIn], principal: CurrentPrincipal, db: Db, now: Now,
-        esign: Esign,
+        self, seal_id: FromPath[UUID], data: JSONBody[RotateSealIn], request: Request, principal: CurrentPrincipal,
+        db: Db, now: Now, esign: Esign,
     ) -> Response[bytes]:
         department_id = principal.require_staff("dept_admin", scope="seals:manage")
         async with db.acquire() as conn, conn.transaction():
-            old = await seals.department_seal(conn, department_id, seal_id, for_update=True)
-            department = await seal_store.get_department(conn, department_id)
-            assert department is not None
-            new = await seals.rotate_seal(
-                conn, esign, department, old, name=data.name.strip() if data.name else None, algorithm=data.algorithm,
-                csr_pem=data.csr_pem, actor=principal.subject, now=now,
-            )
-            return Response(seals.view(esign, new), status_code=201)
+
+            async def create() -> tuple[int, Seal]:
+                old = await seals.department_seal(conn, department_id, seal_id, for_update=True)
+                department = await seal_store.get_department(conn, department_id)
+                assert department is not None
+                new = await seals.rotate_seal(
+                    conn, esign, department, old, name=data.name.strip() if data.name else None,
+                    algorithm=data.algorithm, csr_pem=data.csr_pem, actor=principal.subject, now=now,
+                )
+                return 201, seals.view(esign, new)
+
+            return await idempotency.run(request, conn, scope=f"seal:{principal.subject}", create=create)
 
 
 @get(

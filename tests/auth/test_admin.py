@@ -148,10 +148,13 @@ async def test_a_dept_admin_manages_only_their_department(client: AsyncTestClien
 async def test_identity_providers(client: AsyncTestClient, op: str) -> None:
     url = "/v1/admin/identity-providers"
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    r = await client.post(url, json={"name": "CTID", "issuer": "https://ctid.example", "public_key_pem": _pem(ec_key),
-                                     "max_level": "L3"}, headers=auth(op))
+    ctid = {"name": "CTID", "issuer": "https://ctid.example", "public_key_pem": _pem(ec_key), "max_level": "L3"}
+    r = await client.post(url, json=ctid, headers=auth(op) | {"Idempotency-Key": "ctid-1"})
     assert r.status_code == 201, r.text
     assert r.json()["max_level"] == "L3" and r.json()["key_ids"] == [None]
+    # A retry with the same key is answered as the first time, not with identity_provider_exists.
+    again = await client.post(url, json=ctid, headers=auth(op) | {"Idempotency-Key": "ctid-1"})
+    assert (again.status_code, again.json()) == (201, r.json())
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True) | {"kid": "k1", "use": "sig"}
     r = await client.post(url, json={"name": "省平台", "issuer": "https://idp.hunan.example", "jwks": {"keys": [jwk]}},

@@ -31,11 +31,15 @@ async def test_two_step_issue_with_a_department_key(
         problem(await client.post(path, json={"signature": wrong}, headers=auth(police_issuer)), 422, "signature_invalid")
         problem(await client.post(path, json={"signature": "***"}, headers=auth(police_issuer)), 422, "signature_invalid")
         signature = base64.b64encode(keys.sign_raw(key, to_sign)).decode()
-        r = await client.post(path, json={"signature": signature}, headers=auth(police_issuer))
+        keyed = auth(police_issuer) | {"Idempotency-Key": f"sign-{alg}"}
+        r = await client.post(path, json={"signature": signature}, headers=keyed)
         assert r.status_code == 201, r.text
         cert = r.json()
         assert cert["id"] == pending["certificate_id"] and cert["seal_kid"] == seal["kid"]
         assert (await api.verify(client, cert["token"]))["valid"] is True
+        # A retry with its key gets the certificate again; one without is told it is complete.
+        again = await client.post(path, json={"signature": signature}, headers=keyed)
+        assert (again.status_code, again.json()) == (201, cert)
         problem(await client.post(path, json={"signature": signature}, headers=auth(police_issuer)), 409,
                 "certificate_not_pending")
         assert (await issue(client, police_issuer, body, status=200))["id"] == cert["id"]

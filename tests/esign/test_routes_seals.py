@@ -66,10 +66,14 @@ async def test_rotation_keeps_what_the_old_seal_signed(
 ) -> None:
     old = await make_seal(client, police_admin)
     before = await issue(client, police_issuer, household())
-    r = await client.post(f"/v1/dept/seals/{old['seal_id']}/rotate", json={"algorithm": "SM2"}, headers=auth(police_admin))
+    keyed = auth(police_admin) | {"Idempotency-Key": "rotate-1"}
+    r = await client.post(f"/v1/dept/seals/{old['seal_id']}/rotate", json={"algorithm": "SM2"}, headers=keyed)
     assert r.status_code == 201, r.text
     new = r.json()
     assert new["replaces"] == old["seal_id"] and new["algorithm"] == "SM2" and new["name"] == old["name"]
+    # The answer was lost and the request comes again with its key: the same new seal, no second rotation.
+    again = await client.post(f"/v1/dept/seals/{old['seal_id']}/rotate", json={"algorithm": "SM2"}, headers=keyed)
+    assert (again.status_code, again.json()) == (201, new)
     after = await issue(client, police_issuer, household())
     assert after["seal_kid"] == new["kid"]
     assert (await api.verify(client, before["token"]))["valid"] is True
