@@ -59,7 +59,8 @@ async def insert_wallet_items(conn: asyncpg.Connection, items: list[WalletItem])
 
 
 UPDATE_CERTIFICATE_ITEM = f"""
-UPDATE wallet_item SET summary = summary || $2::jsonb, data = data || $3::jsonb, updated_at = $4
+UPDATE wallet_item SET summary = (summary::jsonb || $2::jsonb)::json, data = (data::jsonb || $3::jsonb)::json,
+    updated_at = $4
 WHERE certificate_id = $1
 RETURNING {', '.join(COLUMNS)}
 """
@@ -171,10 +172,10 @@ SELECT x.*, (SELECT v FROM ({certificate_store.SELECT_SHOWN} WHERE c.id = x.cert
         ORDER BY w.at DESC, w.id DESC LIMIT $5) stored
     UNION ALL
     SELECT a.id, $1::uuid, 'application', coalesce(b.name, m.name, coalesce(a.bundle_code, a.matter_code)), a.submitted_at,
-           jsonb_build_object('status', a.status, 'bundle_code', a.bundle_code, 'matter_code', a.matter_code,
+           json_build_object('status', a.status, 'bundle_code', a.bundle_code, 'matter_code', a.matter_code,
                               'applicant_person_id', a.applicant_person_id, 'for_person_id', a.for_person_id,
                               'completed_at', a.completed_at),
-           NULL::uuid, a.id, a.bundle_code, '{{}}'::jsonb, NULL::uuid, NULL::text, NULL::text, NULL::bytea, NULL::bytea,
+           NULL::uuid, a.id, a.bundle_code, '{{}}'::json, NULL::uuid, NULL::text, NULL::text, NULL::bytea, NULL::bytea,
            NULL::text
     FROM application a
     LEFT JOIN catalog_bundle b ON b.code = a.bundle_code
