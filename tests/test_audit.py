@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api import audit, db
 
@@ -90,3 +93,22 @@ def test_cli_audit_verify_reports_the_first_bad_entry(database_url: str) -> None
     bad = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     assert "BROKEN at entry 2" in bad.stdout
+
+
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+           | st.text(max_size=12))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                      max_leaves=20)
+
+
+@given(values)
+def test_entries_hash_rfc8785_json(value: object) -> None:
+    # The fast encoding where it writes the same bytes, rfc8785 for the rest: either way RFC 8785
+    # (and what rfc8785 refuses, integers beyond ±2^53, is refused the same way).
+    try:
+        expected = rfc8785.dumps({"data": value})
+    except rfc8785.IntegerDomainError:
+        with pytest.raises(rfc8785.IntegerDomainError):
+            audit.canonical_json({"data": value})
+        return
+    assert audit.canonical_json({"data": value}) == expected
