@@ -138,6 +138,11 @@ def problem_response(
     )
 
 
+def success(status: int, model: type, description: str) -> dict[int, ResponseSpec]:
+    """An OpenAPI success response for handlers that build their ``Response`` themselves."""
+    return {status: ResponseSpec(data_container=model, description=description, generate_examples=False)}
+
+
 def problem_responses(*problems: type[Problem]) -> dict[int, ResponseSpec]:
     """OpenAPI ``responses`` naming every problem ``type`` a route can answer with, by status."""
     by_status: dict[int, list[type[Problem]]] = defaultdict(list)

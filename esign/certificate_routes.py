@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 
 from api import idempotency
 from api.deps import Db, Now
-from api.problems import BadRequest, FieldError, ValidationFailed
+from api.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 from esign import batch, service, views
@@ -37,7 +37,7 @@ from esign.errors import (
     TokenTooLarge,
     ValidityInvalid,
 )
-from esign.http import AUTHZ, Esign, success
+from esign.http import AUTHZ, Esign
 from esign.models import BatchIn, BatchOut, Certificate, IssueIn, OptionalReasonIn, PendingSignature, ReasonIn, SignatureIn
 
 ISSUE_PROBLEMS = (

@@ -1,4 +1,4 @@
-"""What the e-certificate routes share: the ``esign`` dependency, response helpers, OpenAPI specs."""
+"""What the e-certificate routes share: the ``esign`` dependency, response helpers, the authorization problems."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 
 from api.deps import FromConnection
 from api.problems import Forbidden, Unauthorized
@@ -26,11 +25,6 @@ AUTHZ = (Unauthorized, Forbidden)
 
 def json_response(status: int, body: Any, *, headers: dict[str, str] | None = None) -> Response[bytes]:
     return Response(msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers)
-
-
-def success(status: int, model: type, description: str) -> dict[int, ResponseSpec]:
-    """An OpenAPI success response for handlers that build their ``Response`` themselves."""
-    return {status: ResponseSpec(data_container=model, description=description, generate_examples=False)}
 
 
 def client_ip(request: Request) -> str:

@@ -14,12 +14,12 @@ from litestar.params import FromPath, JSONBody, PathParameter
 from api import idempotency
 from api.deps import Db, Now
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import BadRequest, NotFound, ValidationFailed
+from api.problems import BadRequest, NotFound, ValidationFailed, success
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 from esign import seal_image, seal_store, seals
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
-from esign.http import AUTHZ, Esign, success
+from esign.http import AUTHZ, Esign
 from esign.models import OptionalReasonIn, RotateSealIn, Seal, SealIn, SealPage
 
 

@@ -14,12 +14,12 @@ from api import audit
 from api.deps import Db, Now
 from api.identifiers import credit_code_valid
 from api.matters.models import CertificateType
-from api.problems import BadRequest, FieldError, ValidationFailed
+from api.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 from esign import type_store
 from esign.errors import CertificateTypeInvalid, GbTypeCodeImmutable
-from esign.http import AUTHZ, success
+from esign.http import AUTHZ
 from esign.models import CertificateTypeIn
 
 

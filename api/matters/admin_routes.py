@@ -25,9 +25,9 @@ from api.problems import (
     Unauthorized,
     ValidationFailed,
     problem_responses,
+    success,
 )
 from auth.guards import BEARER, CurrentPrincipal
-from esign.http import success
 
 # Working days; anything longer is a typo, and would overflow the date arithmetic of due times later.
 MAX_DAYS = 3650

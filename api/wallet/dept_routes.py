@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.deps import Db, Keys, Now
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit
-from api.problems import Forbidden, Unauthorized
+from api.problems import Forbidden, Unauthorized, success
 from api.wallet import consent_store, consents, pushes, views
 from api.wallet.errors import (
     ConsentNotActive,
@@ -30,7 +30,6 @@ from api.wallet.models import ConsentItems, ConsentPage, Guardianship, Guardians
 from api.wallet.http import esign_of, keyset, next_cursor
 from auth.errors import IdNumberInvalid, problem_responses
 from auth.guards import BEARER, STAFF_ROLES, CurrentPrincipal, Principal
-from esign.http import success
 
 PUSH_PROBLEMS = (Unauthorized, Forbidden, IdNumberInvalid, HolderUnknown, RecordInvalid, ExternalRefConflict, WalletClosed)
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api import idempotency
@@ -41,7 +40,7 @@ from api.matters.applications.models import (
 )
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import dependents_of
-from api.problems import problem_responses
+from api.problems import problem_responses, success
 from auth.errors import AssuranceRequired
 from auth.guards import BEARER, CurrentPrincipal, Principal
 from api.problems import Forbidden, Unauthorized
@@ -79,8 +78,7 @@ class ApplicationController(Controller):
             "newborn's person with both parents as guardians."
         ),
         responses={
-            200: ResponseSpec(data_container=Application, description="Submitted before with this `id` and body.",
-                              generate_examples=False),
+            **success(200, Application, "Submitted before with this `id` and body."),
             **problem_responses(FormInvalid, MaterialsMissing, MaterialInvalid, ApplicationIdReused, NotGuardian,
                                 AssuranceRequired, Unauthorized),
         },
