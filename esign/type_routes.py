@@ -13,6 +13,7 @@ from litestar.params import JSONBody
 from api import audit
 from api.deps import Db, Now
 from api.identifiers import credit_code_valid
+from api.matters import admin_store
 from api.matters.models import CertificateType
 from api.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import problem_responses
@@ -65,7 +66,7 @@ async def upsert_certificate_type(
     defining = data.defining_department_id or data.issuer_department_ids[0]
     async with db.acquire() as conn, conn.transaction():
         wanted = list(dict.fromkeys([*data.issuer_department_ids, defining]))
-        known = await type_store.known_departments(conn, wanted)
+        known = await admin_store.known_departments(conn, wanted)
         issuers = list(data.issuer_department_ids)
         unknown = [
             FieldError(field=f"issuer_department_ids[{issuers.index(d)}]" if d in issuers else "defining_department_id",

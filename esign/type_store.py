@@ -11,11 +11,6 @@ import msgspec
 from api.matters.models import CertificateField, CertificateType, DepartmentRef
 
 
-async def known_departments(conn: asyncpg.Connection, ids: list[UUID]) -> set[UUID]:
-    rows = await conn.fetch("SELECT id FROM department WHERE id = ANY($1::uuid[])", ids)
-    return {r["id"] for r in rows}
-
-
 async def department_credit_code(conn: asyncpg.Connection, department_id: UUID) -> str | None:
     return await conn.fetchval("SELECT credit_code FROM department WHERE id = $1", department_id)
 
