@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -36,6 +37,31 @@ HERE_REFRESH = 30.0
 
 def _here(name: str) -> str:
     return f"zb:notify:here:{name}"
+
+
+# --- stream tickets: browsers' EventSource cannot send an Authorization header -----------------------
+
+TICKET_TTL = 60
+
+
+def _ticket(ticket: str) -> str:
+    return f"zb:notify:ticket:{ticket}"
+
+
+async def open_ticket(redis: Any, principal: Any) -> str:
+    """A one-time ticket standing for ``principal`` at ``GET /v1/notifications/stream`` for a minute."""
+    ticket = secrets.token_urlsafe(24)
+    await redis.set(_ticket(ticket), msgspec.json.encode(principal), ex=TICKET_TTL)
+    return ticket
+
+
+async def redeem_ticket(redis: Any, ticket: str, principal_type: type) -> Any | None:
+    """The principal a ticket stands for, once (None when unknown, used or expired)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.get(_ticket(ticket))
+        pipe.delete(_ticket(ticket))
+        raw, _ = await pipe.execute()
+    return None if raw is None else msgspec.json.decode(raw, type=principal_type)
 
 
 def channel(person_id: UUID | None, account_id: UUID | None) -> str:

@@ -50,6 +50,11 @@ class Grant(msgspec.Struct, frozen=True, kw_only=True):
     long_term: bool
 
 
+class StreamTicketOut(msgspec.Struct, frozen=True, kw_only=True):
+    ticket: str
+    expires_in: int  # seconds
+
+
 class GrantPage(msgspec.Struct, frozen=True, kw_only=True):
     """Every template of the catalogue: a short list, always one page."""
 

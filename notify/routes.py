@@ -15,7 +15,7 @@ from api.deps import Db, Now, Redis
 from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal
+from auth.guards import BEARER, CurrentPrincipal, MaybePrincipal, Principal
 from notify import catalogue, dead_letters, inbox, live, store, streams
 from notify.errors import DeadLetterNotFound, NotificationNotFound, WechatNotBound, WechatTemplateUnknown
 from notify.models import (
@@ -29,10 +29,15 @@ from notify.models import (
     NotificationPage,
     Preferences,
     PreferencesIn,
+    StreamTicketOut,
 )
 
 Unread = Annotated[bool, QueryParameter(description="Only items not yet read.")]
 LastEventId = Annotated[str | None, HeaderParameter(name="last-event-id", description="Resume after this notification id.")]
+ResumeAfter = Annotated[str | None, QueryParameter(name="last_event_id", max_length=64, description=(
+    "`Last-Event-ID` as a parameter, for a new `EventSource` (made with a new ticket) resuming an old one's stream."))]
+StreamTicket = Annotated[str | None, QueryParameter(max_length=64, description="A ticket from `POST /v1/notifications/stream-tickets`, "
+                                                    "for callers that cannot send an Authorization header.")]
 
 
 class InboxController(Controller):
@@ -68,18 +73,37 @@ class InboxController(Controller):
          description="`text/event-stream`: `notification` events (id = the notification id, data = the item), "
                      "`sync` events (`{version}`: the change log moved, pull `/v1/sync/pull`) and a comment line as "
                      "heartbeat every `ZB_NOTIFY_HEARTBEAT_SECONDS`. Reconnect with `Last-Event-ID` to get what was "
-                     "missed. Every device of the person, connected to any server process, receives the same items.",
+                     "missed. Every device of the person, connected to any server process, receives the same items. "
+                     "The caller is named by `Authorization` or, for a browser's `EventSource` (which cannot send "
+                     "headers), by `?ticket=` from `POST /v1/notifications/stream-tickets`.",
          media_type="text/event-stream", response_description="A stream of Server-Sent Events",
          responses=problem_responses(Unauthorized, Forbidden))
-    async def stream(self, principal: CurrentPrincipal, state: State, last_event_id: LastEventId = None) -> ServerSentEvent:
+    async def stream(self, maybe_principal: MaybePrincipal, state: State, redis: Redis,
+                     last_event_id: LastEventId = None, ticket: StreamTicket = None,
+                     after: ResumeAfter = None) -> ServerSentEvent:
+        principal = maybe_principal
+        if principal is None and ticket is not None:
+            principal = await live.redeem_ticket(redis, ticket, Principal)
+        if principal is None:
+            raise Unauthorized("an access token or an unused stream ticket is required")
         account_id = principal.require_account()
         try:
-            after = UUID(last_event_id) if last_event_id else None
+            resume = UUID(last_event_id or after) if (last_event_id or after) else None
         except ValueError:
-            after = None  # not one of our ids: nothing to replay
-        events = live.events(state, person_id=principal.person_id, account_id=account_id, last_event_id=after,
+            resume = None  # not one of our ids: nothing to replay
+        events = live.events(state, person_id=principal.person_id, account_id=account_id, last_event_id=resume,
                              heartbeat=state.settings.notify_heartbeat_seconds)
         return ServerSentEvent(events, headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+    @post("/stream-tickets", operation_id="CreateStreamTicket", status_code=201,
+          summary="A one-time ticket for opening the live stream from a browser",
+          description=f"`{{ticket, expires_in}}`: pass it as `?ticket=` to `GET /v1/notifications/stream` within "
+                      f"{live.TICKET_TTL} s; it opens one stream, as the caller, and is then spent. For `EventSource`, "
+                      "which cannot send an Authorization header; apps send the header itself.",
+          responses=problem_responses(Unauthorized, Forbidden))
+    async def stream_ticket(self, principal: CurrentPrincipal, redis: Redis) -> StreamTicketOut:
+        principal.require_account()
+        return StreamTicketOut(ticket=await live.open_ticket(redis, principal), expires_in=live.TICKET_TTL)
 
     @post("/wechat-grants", operation_id="RecordWechatGrant", status_code=200,
           summary="Record what wx.requestSubscribeMessage answered for a template",

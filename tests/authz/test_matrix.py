@@ -182,7 +182,7 @@ EXPECTED: dict[str, Case] = {
         "basis": "出生登记"}),
     # notifications
     "ListNotifications": Case(ACCOUNTS), "MarkNotificationRead": Case(frozenset({"citizen"})),
-    "StreamNotifications": Case(ACCOUNTS, stream=True),
+    "StreamNotifications": Case(ACCOUNTS, stream=True), "CreateStreamTicket": Case(ACCOUNTS),
     "GetNotificationPreferences": Case(ACCOUNTS), "ListWechatGrants": Case(ACCOUNTS),
     "PutNotificationPreferences": Case(ACCOUNTS, j({"channels": {"wechat": True, "sms": False}})),
     "RecordWechatGrant": Case(ACCOUNTS, j({"template_key": "application_progress", "accepted": True})),

@@ -21,7 +21,7 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 from api import outbox
-from tests.auth.helpers import auth
+from tests.auth.helpers import assert_problem, auth
 from tests.conftest import TEST_MASTER_KEY
 from tests.notify.helpers import Pipeline
 from tests.people import citizen, id_number
@@ -77,10 +77,11 @@ class Listener:
         self.arrived = asyncio.Event()
         self.comments = 0
 
-    async def run(self, base: str, token: str, last_event_id: str | None = None) -> None:
-        headers = auth(token) | ({"Last-Event-ID": last_event_id} if last_event_id else {})
+    async def run(self, base: str, token: str | None, last_event_id: str | None = None,
+                  params: dict[str, str] | None = None) -> None:
+        headers = (auth(token) if token else {}) | ({"Last-Event-ID": last_event_id} if last_event_id else {})
         async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=30)) as http, \
-                http.stream("GET", f"{base}/v1/notifications/stream", headers=headers) as r:
+                http.stream("GET", f"{base}/v1/notifications/stream", headers=headers, params=params) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             event: dict[str, Any] = {}
             async for line in r.aiter_lines():
@@ -108,9 +109,10 @@ class Listener:
 
 
 @contextlib.asynccontextmanager
-async def listening(base: str, token: str, last_event_id: str | None = None) -> AsyncIterator[Listener]:
+async def listening(base: str, token: str | None, last_event_id: str | None = None,
+                    params: dict[str, str] | None = None) -> AsyncIterator[Listener]:
     listener = Listener()
-    task = asyncio.create_task(listener.run(base, token, last_event_id))
+    task = asyncio.create_task(listener.run(base, token, last_event_id, params))
     try:
         await listener.next("sync")  # the stream is open and subscribed once it said where the change log is
         yield listener
@@ -156,3 +158,37 @@ async def test_every_device_on_any_server_hears_it_and_a_reconnect_resumes(
         assert len(replayed) == 1 and replayed[0]["id"] != first_a["id"]
         assert msgspec.json.decode(replayed[0]["data"])["kind"] == "certificate.expiring"
         assert again.log[-1]["event"] == "sync"  # replay first, then where the change log stands
+
+
+async def test_a_browser_opens_the_stream_with_a_one_time_ticket(
+    client: AsyncTestClient, clerk: str, database_url: str, redis_url: str, pool: asyncpg.Pool, pipeline: Pipeline
+) -> None:
+    """EventSource cannot send an Authorization header: it takes a ticket, once, and resumes by parameter."""
+    me = await citizen(client, clerk, name="王芳", id_number=id_number("19920305", 8, male=False))
+    person = me["account"]["person_id"]
+
+    async def ticket() -> str:
+        r = await client.post("/v1/notifications/stream-tickets", headers=auth(me["access_token"]))
+        assert r.status_code == 201, r.text
+        assert r.json()["expires_in"] == 60
+        return r.json()["ticket"]
+
+    with _servers(database_url, redis_url, 1) as (one,):
+        first = await ticket()
+        async with listening(one, None, params={"ticket": first}) as browser:
+            await _expiring(pool, person, 31)
+            await pipeline.drain()
+            seen = await browser.next("notification")
+        async with httpx.AsyncClient() as http:
+            for spent in (first, "not-a-ticket"):
+                r = await http.get(f"{one}/v1/notifications/stream", params={"ticket": spent})
+                assert r.status_code == 401 and r.json()["type"] == "unauthorized"
+            r = await http.get(f"{one}/v1/notifications/stream")
+            assert r.status_code == 401
+        # Offline a while; a new EventSource with a new ticket names the last event it saw.
+        await _expiring(pool, person, 32)
+        await pipeline.drain()
+        async with listening(one, None, params={"ticket": await ticket(), "last_event_id": seen["id"]}) as again:
+            replayed = [e for e in again.log if e.get("event") == "notification"]
+        assert len(replayed) == 1 and replayed[0]["id"] != seen["id"]
+    assert_problem(await client.post("/v1/notifications/stream-tickets"), 401, "unauthorized")
