@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -135,10 +136,10 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
         verified = state.verified_tokens = VerifiedTokens()
     known = verified.get(token)
     if known is not None:
-        # Only expiry and the key's standing can change for a token already verified.
+        # Only expiry, the key's standing and the login's can change for a token already verified.
         principal, kid, exp = known
         if exp + LEEWAY > now.timestamp() and await keys.verification_key(kid, now=now) is not None:
-            return principal
+            return await _still_logged_in(state, principal, now)
         raise _unauthorized("the access token is invalid or expired")
     try:
         kid = unverified_kid(token)
@@ -162,6 +163,13 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
     except (InvalidToken, ValueError):
         raise _unauthorized("the access token is invalid or expired") from None
     verified.put(token, (principal, kid, c.exp))
+    return await _still_logged_in(state, principal, now)
+
+
+async def _still_logged_in(state: Any, principal: Principal, now: datetime) -> Principal:
+    revoked = state.get("revoked_logins")
+    if principal.session_id is not None and revoked is not None and await revoked.contains(principal.session_id, now=now):
+        raise _unauthorized("this login has ended (signed out or revoked)")
     return principal
 
 

@@ -1,6 +1,7 @@
 """What identity keeps on ``app.state`` for the life of the process; opened and closed by the lifespan.
 
 - ``signing_keys``: :class:`auth.keys.SigningKeys` (made on first start, private key sealed at rest);
+- ``revoked_logins``: :class:`auth.revocation.RevokedLogins` (ended logins whose access tokens are refused);
 - ``wechat``: :class:`auth.wechat.WechatClient` over one pooled HTTP client;
 - ``sms``: the configured SMS provider.
 
@@ -17,6 +18,7 @@ from litestar.datastructures import State
 
 from api.config import ConfigError
 from auth.keys import SigningKeys
+from auth.revocation import RevokedLogins
 from auth.sms import HttpProvider, SinkProvider, SmsProvider
 from auth.wechat import WechatClient
 
@@ -29,6 +31,7 @@ async def start(state: State) -> None:
     keys = SigningKeys(state.pool, state.keyring)
     await keys.start(now=now)
     state.signing_keys = keys
+    state.revoked_logins = RevokedLogins(state.pool)
     state.auth_http = httpx.AsyncClient(timeout=HTTP_TIMEOUT)
     state.wechat = WechatClient(
         httpx.AsyncClient(base_url=settings.wechat_api_base, timeout=HTTP_TIMEOUT),

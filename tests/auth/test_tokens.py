@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -13,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from api.config import Settings
 from api.crypto import Keyring
 from auth import keys, operator
+from auth.revocation import REFRESH, RevokedLogins
 from auth.tokens import AccessClaims, encode_access
 from tests.auth.helpers import assert_problem, auth, claims, sms_login, wechat_login
 
@@ -84,6 +86,28 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
     row = await conn.fetchrow("SELECT revoked_at, revoked_reason FROM auth_refresh_family")
     assert row["revoked_at"] is not None and row["revoked_reason"] == "reuse"
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'auth.refresh_reused'") == 1
+    # And so are its access tokens, whoever holds them.
+    for token in (pair["access_token"], second["access_token"]):
+        assert_problem(await client.get(ME, headers=auth(token)), 401, "unauthorized")
+
+
+async def test_another_process_refuses_an_ended_login_within_seconds(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    account = uuid.uuid4()
+    family = uuid.uuid4()
+    now = datetime.now(UTC)
+    await conn.execute("INSERT INTO auth_account (id, created_at) VALUES ($1, $2)", account, now)
+    await conn.execute("INSERT INTO auth_refresh_family (id, account_id, method, auth_time, created_at) "
+                       "VALUES ($1, $2, 'sms', $3, $3)", family, account, now)
+    revoked = RevokedLogins(pool)
+    assert not await revoked.contains(family, now=now)
+    await conn.execute("UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = 'logout' WHERE id = $1",
+                       family, now)
+    assert not await revoked.contains(family, now=now)  # read less than REFRESH seconds ago
+    revoked.loaded_at -= REFRESH + 0.1  # as if the seconds had passed
+    assert await revoked.contains(family, now=now)
+    # Once every access token it had has expired, the set forgets it.
+    revoked.stale()
+    assert not await revoked.contains(family, now=now + timedelta(hours=1))
 
 
 async def test_other_logins_survive_a_reuse(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
@@ -112,8 +136,15 @@ async def test_logout(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     assert r.status_code == 204 and r.content == b""
     assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401,
                    "refresh_token_invalid")
-    # Logging out twice is harmless.
-    assert (await client.post("/v1/auth/logout", headers=auth(pair["access_token"]))).status_code == 204
+    # The login's access token ended with it, before its 15 minutes were up...
+    assert_problem(await client.get("/v1/me", headers=auth(pair["access_token"])), 401, "unauthorized")
+    assert_problem(await client.post("/v1/auth/logout", headers=auth(pair["access_token"])), 401, "unauthorized")
+    # ...and logging out again with the refresh token is harmless.
+    r = await client.post("/v1/auth/logout", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 204
+    # Other logins are untouched.
+    other = await sms_login(client, "13600000001")
+    assert (await client.get("/v1/me", headers=auth(other["access_token"]))).status_code == 200
 
 
 async def test_rotation_keeps_the_old_key_published_until_its_tokens_expire(

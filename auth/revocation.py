@@ -1,0 +1,60 @@
+"""Ended logins: their access tokens stop working within seconds, not when they expire.
+
+An access token is a signed JWT, checked without a database read for its 15 minutes. A login ends
+when its refresh family is revoked (logout, or a refresh token presented twice: someone else holds
+a copy). Each server process keeps the set of families revoked within the last access-token
+lifetime and refuses their tokens. It reads the set from PostgreSQL again at most every
+``REFRESH`` seconds, so another process's logout takes effect within that, and at once after one
+this process handled (``stale``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from auth.keys import ACCESS_TTL
+from auth.tokens import LEEWAY
+
+log = logging.getLogger("zhangban.auth")
+
+REFRESH = 2.0
+RECENT = "SELECT id FROM auth_refresh_family WHERE revoked_at > $1"
+
+
+class RevokedLogins:
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.ids: frozenset[UUID] = frozenset()
+        self.loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    def stale(self) -> None:
+        """Read the set again before the next check (this process just revoked a login)."""
+        self.loaded_at = float("-inf")
+
+    async def contains(self, family_id: UUID, *, now: datetime) -> bool:
+        if time.monotonic() - self.loaded_at > REFRESH:
+            await self._reload(now)
+        return family_id in self.ids
+
+    async def _reload(self, now: datetime) -> None:
+        async with self._lock:
+            if time.monotonic() - self.loaded_at <= REFRESH:
+                return  # another request read it while this one waited
+            since = now - timedelta(seconds=ACCESS_TTL + LEEWAY)
+            try:
+                async with self.pool.acquire() as conn:
+                    rows = await conn.fetch(RECENT, since)
+            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+                # The database is away: keep the last set rather than refuse every request.
+                log.warning("could not read revoked logins (%s); keeping the last %d", type(exc).__name__, len(self.ids))
+            else:
+                self.ids = frozenset(r["id"] for r in rows)
+            self.loaded_at = time.monotonic()
