@@ -23,6 +23,7 @@ import msgspec
 from litestar.response import ServerSentEventMessage
 
 from api import changelog
+from auth.guards import Principal
 from notify import store
 from notify.models import Notification, NotificationRow
 
@@ -48,20 +49,20 @@ def _ticket(ticket: str) -> str:
     return f"zb:notify:ticket:{ticket}"
 
 
-async def open_ticket(redis: Any, principal: Any) -> str:
+async def open_ticket(redis: Any, principal: Principal) -> str:
     """A one-time ticket standing for ``principal`` at ``GET /v1/notifications/stream`` for a minute."""
     ticket = secrets.token_urlsafe(24)
     await redis.set(_ticket(ticket), msgspec.json.encode(principal), ex=TICKET_TTL)
     return ticket
 
 
-async def redeem_ticket(redis: Any, ticket: str, principal_type: type) -> Any | None:
+async def redeem_ticket(redis: Any, ticket: str) -> Principal | None:
     """The principal a ticket stands for, once (None when unknown, used or expired)."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.get(_ticket(ticket))
         pipe.delete(_ticket(ticket))
         raw, _ = await pipe.execute()
-    return None if raw is None else msgspec.json.decode(raw, type=principal_type)
+    return None if raw is None else msgspec.json.decode(raw, type=Principal)
 
 
 def channel(person_id: UUID | None, account_id: UUID | None) -> str:

@@ -57,6 +57,11 @@ ON CONFLICT ON CONSTRAINT notify_reconcile_mark_pkey DO UPDATE SET outbox_id = E
 """
 
 
+async def _mark(conn: asyncpg.Connection) -> int:
+    """The outbox id the reconciling has moved past (0 before it first moved)."""
+    return await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark WHERE name = $1", MARK) or 0
+
+
 def grace_of(state: Any) -> timedelta:
     """How long an event may sit between publication and consumption before it counts as lost."""
     return timedelta(seconds=max(60.0, 3 * state.settings.notify_claim_timeout))
@@ -67,7 +72,7 @@ async def reconcile(state: Any, *, now: datetime | None = None) -> int:
     now = now or now_of(state)
     cutoff = now - grace_of(state)
     async with state.pool.acquire() as conn:
-        mark = await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark WHERE name = $1", MARK) or 0
+        mark = await _mark(conn)
         rows = await conn.fetch(SCAN, mark, BATCH)
     lost, moved_to = [], mark
     for r in rows:
@@ -105,10 +110,11 @@ async def prune(state: Any, *, now: datetime | None = None) -> int:
     """Delete published outbox rows behind the mark older than the retention; return how many."""
     now = now or now_of(state)
     before = now - timedelta(days=state.settings.outbox_retention_days)
+    async with state.pool.acquire() as conn:
+        mark = await _mark(conn)  # it only moves forward: read once, it stays safe for the whole tick
     removed = 0
     for _ in range(MAX_BATCHES):
         async with state.pool.acquire() as conn:
-            mark = await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark WHERE name = $1", MARK) or 0
             n = int((await conn.execute(PRUNE, mark, before, BATCH)).split()[-1])
         removed += n
         if n < BATCH:

@@ -15,7 +15,7 @@ from api.deps import Db, Now, Redis
 from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal, MaybePrincipal, Principal
+from auth.guards import BEARER, CurrentPrincipal, MaybePrincipal
 from notify import catalogue, dead_letters, inbox, live, store, streams
 from notify.errors import DeadLetterNotFound, NotificationNotFound, WechatNotBound, WechatTemplateUnknown
 from notify.models import (
@@ -83,7 +83,7 @@ class InboxController(Controller):
                      after: ResumeAfter = None) -> ServerSentEvent:
         principal = maybe_principal
         if principal is None and ticket is not None:
-            principal = await live.redeem_ticket(redis, ticket, Principal)
+            principal = await live.redeem_ticket(redis, ticket)
         if principal is None:
             raise Unauthorized("an access token or an unused stream ticket is required")
         account_id = principal.require_account()

@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from api.matters.models import BundleIn, MatterIn
 
@@ -59,18 +60,11 @@ async def save_matter(conn: asyncpg.Connection, data: MatterIn, *, now: datetime
     for m in sorted(data.materials, key=lambda m: m.code):
         held = m.held_by_department.id if m.held_by_department else None
         await conn.execute(UPSERT_MATERIAL, m.code, m.name.strip(), list(m.satisfied_by_certificate_types), held)
-    g = data.guide
-    guide = {
-        "conditions": g.conditions, "basis": g.basis, "legal_limit_days": g.legal_limit_days,
-        "promised_limit_days": g.promised_limit_days, "visits_required": g.visits_required, "fee": g.fee,
-        "online_depth": g.online_depth, "process": list(g.process), "address": g.address, "hours": g.hours,
-        "consult": g.consult, "complain": g.complain,
-    }
+    # A matter keeps only its materials' codes and counts; the rest is the shared material's.
     materials = [{"code": m.code, "required": m.required, "copies": m.copies} for m in data.materials]
-    form = [{"key": f.key, "label": f.label, "type": f.type, "required": f.required} for f in data.form]
     return await conn.fetchval(
-        UPSERT_MATTER, data.code, data.name.strip(), data.kind.strip(), data.department.id, guide, materials, form,
-        data.result_certificate_type, now,
+        UPSERT_MATTER, data.code, data.name.strip(), data.kind.strip(), data.department.id,
+        msgspec.to_builtins(data.guide), materials, msgspec.to_builtins(data.form), data.result_certificate_type, now,
     )
 
 
