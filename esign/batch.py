@@ -1,17 +1,19 @@
 """Batch issuing: up to 10,000 certificates per request, each succeeding or failing on its own.
 
-The work is arranged for throughput while keeping the single-certificate semantics:
+The work is arranged for throughput while keeping the single-certificate semantics. Items go
+through it a chunk (1,000) at a time, so checking the later chunks overlaps signing and writing
+the earlier ones:
 
 1. Every item is checked on its own (type, issuing right, seal, holder, fields, validity); a bad
    item becomes a ``failed`` result with its problem document, and the rest go on.
-2. ``external_ref`` replays are found with one query: the same body gives ``existing``, another
-   body ``external_ref_conflict``. A ref repeated inside the batch is issued once.
+2. ``external_ref`` replays are found with one query per chunk: the same body gives ``existing``,
+   another body ``external_ref_conflict``. A ref repeated inside the batch is issued once.
 3. Licence serials (one counter row per type) and status-list slots (a sequence) are reserved for
-   the whole batch in one short transaction, so nothing waits on them while signing runs. A reserved
+   a chunk in one short transaction, so nothing waits on them while signing runs. A reserved
    number whose item fails later stays unused, as a failed single issue leaves it.
 4. Signing — building the canonical record, the claims and the ``ZB1:`` token, the ECDSA or SM2
    signature — runs in a process pool (one process per core) for large batches, chunk by chunk,
-   while this process writes the chunks already signed.
+   while this process checks the next chunks and writes the ones already signed.
 5. Each chunk is written in one transaction: holders' persons, the certificates (binary COPY),
    wallet items, change-log entries, ``certificate.issued`` outbox events and one audit entry naming
    every certificate of the chunk. If the chunk cannot commit (another request took one of its
@@ -231,64 +233,92 @@ async def issue_batch(
 
     ``executor`` signs the chunks; by default the state's process pool for batches of
     ``INLINE_BELOW`` items or more, and this process for smaller ones.
+
+    The items are checked, looked up and reserved a chunk at a time, and each chunk goes to signing
+    as soon as it is ready, so checking the rest of a large batch overlaps signing and writing.
     """
+    if executor is None and len(items) >= INLINE_BELOW:
+        executor = await esign.executor()
     results: dict[int, BatchResult] = {}
     first_of: dict[str, int] = {}
     repeats: list[tuple[int, int]] = []
-    fresh: list[Checked] = []
-    async with pool.acquire() as conn:
+    keys: dict[bytes, tuple[str, bytes]] = {}
+    ready: asyncio.Queue[tuple[list[Checked], Any] | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    department: Department | None = None
+    ctx: _Context | None = None
+
+    async def produce(conn: asyncpg.Connection) -> None:
+        nonlocal department, ctx
         department = await seal_store.get_department(conn, department_id)
         assert department is not None
-        ctx, checked = _Context(conn, department_id, now), []
-        for i, item in enumerate(items):
-            if item.external_ref in first_of:
-                repeats.append((i, first_of[item.external_ref]))
+        ctx = _Context(conn, department_id, now)
+        for start in range(0, len(items), chunk):
+            checked = []
+            for i in range(start, min(start + chunk, len(items))):
+                item = items[i]
+                if item.external_ref in first_of:
+                    repeats.append((i, first_of[item.external_ref]))
+                    continue
+                first_of[item.external_ref] = i
+                try:
+                    checked.append(await ctx.check(i, item))
+                except Problem as exc:
+                    results[i] = failed(i, exc)
+            known = await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked])
+            fresh = []
+            for c in checked:
+                if c.item.external_ref in known:
+                    results[c.index] = _replayed(c, known[c.item.external_ref])
+                else:
+                    fresh.append(c)
+            if not fresh:
                 continue
-            first_of[item.external_ref] = i
-            try:
-                checked.append(await ctx.check(i, item))
-            except Problem as exc:
-                results[i] = failed(i, exc)
-        known = await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked])
-        for c in checked:
-            if c.item.external_ref in known:
-                results[c.index] = _replayed(c, known[c.item.external_ref])
-            else:
-                fresh.append(c)
-        if fresh:
             await _reserve(conn, department_id, fresh, now)
-            keys = {seal.kid: (seal.algorithm, await esign.private_key_der(conn, seal))
-                    for seal in {c.seal.id: c.seal for c in fresh}.values()}
-    if fresh:
-        if executor is None and len(fresh) >= INLINE_BELOW:
-            executor = await esign.executor()
-        parts = [fresh[i : i + chunk] for i in range(0, len(fresh), chunk)]
-        loop = asyncio.get_running_loop()
-        jobs = [
-            loop.run_in_executor(executor, batch_sign.sign_specs, keys, _specs(part, department, ctx.issued_at))
-            if executor is not None else None
-            for part in parts
-        ]
-        queue = list(zip(parts, jobs, strict=True))
+            for c in fresh:
+                if c.seal.kid not in keys:
+                    keys[c.seal.kid] = (c.seal.algorithm, await esign.private_key_der(conn, c.seal))
+            job = None
+            if executor is not None:
+                job = loop.run_in_executor(executor, batch_sign.sign_specs, dict(keys),
+                                           _specs(fresh, department, ctx.issued_at))
+            ready.put_nowait((fresh, job))
 
-        async def lane() -> None:
-            # Two lanes, each with its own connection: while one waits for PostgreSQL to take a chunk,
-            # the other builds the next one.
-            async with pool.acquire() as conn:
-                while queue:
-                    part, job = queue.pop(0)
-                    if job is None:
-                        signed = batch_sign.sign_specs(keys, _specs(part, department, ctx.issued_at), esign.keyring)
-                    else:
-                        signed = await job
-                    try:
-                        done = await _write_chunk(conn, department, part, signed, actor=actor, now=now,
-                                                  issued_at=ctx.issued_at)
-                    except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
-                        done = await _one_by_one(conn, esign, department_id, part, actor=actor, now=now)
-                    results.update((r.index, r) for r in done)
+    async def lane(conn: asyncpg.Connection) -> None:
+        # Two lanes, each with its own connection: while one waits for PostgreSQL to take a chunk,
+        # the other builds the next one.
+        while (entry := await ready.get()) is not None:
+            part, job = entry
+            assert department is not None and ctx is not None
+            if job is None:
+                signed = batch_sign.sign_specs(keys, _specs(part, department, ctx.issued_at), esign.keyring)
+            else:
+                signed = await job
+            try:
+                done = await _write_chunk(conn, department, part, signed, actor=actor, now=now,
+                                          issued_at=ctx.issued_at)
+            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+                done = await _one_by_one(conn, esign, department_id, part, actor=actor, now=now)
+            results.update((r.index, r) for r in done)
 
-        await asyncio.gather(*(lane() for _ in range(min(LANES, len(parts)))))
+    async def second_lane() -> None:
+        async with pool.acquire() as conn:
+            await lane(conn)
+
+    # One connection checks and reserves, then writes as the first lane; the second lane writes
+    # from the first chunk on. Extra lanes for a batch of one chunk would only hold a connection.
+    others = [asyncio.ensure_future(second_lane()) for _ in range(min(LANES, -(-len(items) // chunk)) - 1)]
+    try:
+        async with pool.acquire() as conn:
+            await produce(conn)
+            for _ in range(len(others) + 1):
+                ready.put_nowait(None)
+            await lane(conn)
+        await asyncio.gather(*others)
+    finally:
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
     for i, first in repeats:
         results[i] = _repeat(results[first], items[i], items[first], i)
     return [results[i] for i in range(len(items))]
