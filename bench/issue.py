@@ -11,7 +11,7 @@ wallet item, a change-log entry, an outbox event, and a share of an audit entry.
 
 It prints certificates per second next to the raw P-256 signing rate measured in the same run (one
 process, and one process per core), their ratio, and where the CPU went (this process, the signing
-processes and, when PostgreSQL runs on this host, its backends).
+processes and, when PostgreSQL runs on this host, its backends), and how busy that kept the cores.
 """
 
 from __future__ import annotations
@@ -158,6 +158,10 @@ async def run(admin_dsn: str, count: int, per_request: int) -> None:
     parts += [f"signing processes {signing:.0f} µs"] if signing is not None else []
     parts += [f"PostgreSQL backends {pg:.0f} µs"] if pg is not None else []
     print("CPU per certificate:     " + ", ".join(parts))
+    if signing is not None and pg is not None:
+        # How much of the cores' time the three parts used; the rest went to waiting or to other work.
+        busy = rate * (own / issued + (signing + pg) / 1e6) / workers
+        print(f"cores busy:              {busy:10.0%} of {workers}")
 
 
 def main() -> None:
