@@ -48,8 +48,8 @@ async def deliver_many(
                 "issuer_name": v.department_name, "status": "valid",
                 "valid_until": text(r.valid_until) if r.valid_until else None,
             }
-            data = {
-                "certificate_id": certificate_id, "token": r.token, "fields": r.fields, "status": "valid",
+            data = {  # delivery.wallet_data
+                "certificate_id": certificate_id, "fields": r.fields, "status": "valid",
                 "valid_from": text(r.valid_from), "status_ref": [r.status_list_id, r.status_index],
             }
             item = wallet_store.WalletItem(
@@ -58,8 +58,9 @@ async def deliver_many(
                 created_at=now, updated_at=now,
             )
             items.append(item)
-            # wallet_store.item_data(item) as the JSON text the change log keeps, encoded once from the item.
-            changes.append((r.person_id, "wallet_item", item.id, msgspec.Raw(_encode(item))))
+            # delivery.synced_data(item, token) as the JSON text the change log keeps, encoded once.
+            synced = msgspec.structs.replace(item, data={**data, "token": r.token})
+            changes.append((r.person_id, "wallet_item", item.id, msgspec.Raw(_encode(synced))))
         events.append(("certificate.issued", issued_event(r, v.type_name), f"certificate.issued:{certificate_id}",
                        str(r.department_id)))
     await wallet_store.insert_wallet_items(conn, items)

@@ -25,12 +25,19 @@ def wallet_summary(cert: Certificate) -> dict[str, object]:
 
 
 def wallet_data(cert: Certificate, public_fields: dict[str, object]) -> dict[str, object]:
-    # The token travels to the holder's devices so the certificate can be shown offline; only the
-    # fields the token itself discloses go with it (sensitive ones stay sealed on the server).
+    """A certificate item's data as ``wallet_item`` keeps it: without the token, which the certificate
+    row already holds (``synced_data`` adds it for the holder's devices)."""
+    # Only the fields the token itself discloses go with it (sensitive ones stay sealed on the server).
     return {
-        "certificate_id": str(cert.id), "token": cert.token, "fields": public_fields, "status": cert.status,
+        "certificate_id": str(cert.id), "fields": public_fields, "status": cert.status,
         "valid_from": issuing.rfc3339(cert.valid_from), "status_ref": [cert.status_ref.list_id, cert.status_ref.index],
     }
+
+
+def synced_data(item: wallet_store.WalletItem, token: str | None) -> dict[str, object]:
+    """A certificate item as its change-log entry carries it: with the token, so the holder's devices
+    can show the certificate offline."""
+    return wallet_store.item_data(item) | {"data": item.data | {"token": token}}
 
 
 async def deliver(
@@ -44,7 +51,7 @@ async def deliver(
             bundle_code=None, data=wallet_data(cert, row.fields), created_at=now, updated_at=now,
         )
         await wallet_store.insert_wallet_item(conn, item)
-        await changelog.record_change(conn, row.person_id, "wallet_item", item.id, "put", wallet_store.item_data(item))
+        await changelog.record_change(conn, row.person_id, "wallet_item", item.id, "put", synced_data(item, row.token))
     await outbox.enqueue(
         conn, "certificate.issued", issued_event(row, cert.type_name), dedup_key=f"certificate.issued:{row.id}",
         partition_key=str(row.department_id),

@@ -31,7 +31,7 @@ from esign import certificate_store as store
 from esign import issuing, keys, licence, lists, seal_store, tokens, x509
 from esign.batch_sign import ID_CONTEXT, NAME_CONTEXT, seal_fields
 from esign.certificate_store import CertificateRow, CertificateView
-from esign.delivery import audit_data, deliver
+from esign.delivery import audit_data, deliver, synced_data
 from esign.errors import (
     CertificateNotFound,
     CertificateNotPending,
@@ -288,7 +288,8 @@ async def change_status(
         conn, certificate_id, summary={"status": cert.status}, data={"status": cert.status}, now=now
     )
     if item is not None:
-        await changelog.record_change(conn, item.person_id, "wallet_item", item.id, "put", wallet_store.item_data(item))
+        await changelog.record_change(conn, item.person_id, "wallet_item", item.id, "put",
+                                      synced_data(item, cert.token))
     event = {"certificate_id": str(certificate_id), "department_id": str(department_id), "status": target,
              "reason": reason, "person_id": str(v.row.person_id) if v.row.person_id else None}
     await outbox.enqueue(conn, f"certificate.{done}", event,

@@ -1,8 +1,10 @@
-"""Migration hygiene: unique contiguous prefixes, one concern per file, applying twice is a no-op."""
+"""Migration hygiene: unique contiguous prefixes, one concern per file, applying twice is a no-op; data
+migrations do what they say."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 import re
 
 import asyncpg
@@ -56,5 +58,28 @@ async def test_two_processes_migrating_together_take_turns(servers: tuple[str, s
     finally:
         await a.close()
         await b.close()
+        await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await c.close()
+
+
+async def test_certificate_items_lose_their_copy_of_the_token(servers: tuple[str, str], worker_id: str) -> None:
+    admin, _ = servers
+    name = f"zb_token_{worker_id}"
+    c = await asyncpg.connect(admin)
+    await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await c.execute(f'CREATE DATABASE "{name}"')
+    conn = await db.connect(with_database(admin, name))
+    try:
+        before = [m for m in db.load_migrations() if m.version < 42]
+        await db.migrate(conn, before)
+        item = """INSERT INTO wallet_item (id, person_id, kind, title, at, certificate_id, data, created_at, updated_at)
+                  VALUES (gen_random_uuid(), gen_random_uuid(), $1, 'x', now(), $2, $3, now(), now())"""
+        await conn.execute(item, "certificate", uuid.uuid4(), {"token": "ZB1:X", "status": "valid"})
+        await conn.execute(item, "event", None, {"token": "not a certificate's", "event": "birth"})
+        await db.migrate(conn)
+        data = {r["kind"]: r["data"] for r in await conn.fetch("SELECT kind, data FROM wallet_item")}
+        assert data == {"certificate": {"status": "valid"}, "event": {"token": "not a certificate's", "event": "birth"}}
+    finally:
+        await conn.close()
         await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await c.close()

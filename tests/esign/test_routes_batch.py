@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.wallet import store as wallet_store
-from esign import batch, licence, tokens
+from esign import batch, delivery, licence, tokens
 from esign import certificate_store as store
 from tests.esign import api
 from tests.esign.api import auth, household, issue
@@ -82,13 +82,16 @@ async def test_a_large_batch_is_signed_in_the_pool(
     assert len(set(serials)) == count and len({x["person_id"] for x in rows}) == count
     assert await conn.fetchval("SELECT count(*) FROM wallet_item WHERE kind = 'certificate'") == count
     assert await conn.fetchval("SELECT count(*) FROM sync_change WHERE entity = 'wallet_item'") == count
-    # Each change carries the item as the single path records it (wallet_store.item_data).
-    changes = await conn.fetch("SELECT c.data, to_jsonb(w) AS item FROM sync_change c JOIN wallet_item w "
-                               "ON w.id = c.entity_id WHERE c.entity = 'wallet_item'")
+    # Each change carries the item as the single path records it (delivery.synced_data), token included.
+    changes = await conn.fetch("SELECT c.data, to_jsonb(w) AS item, t.token FROM sync_change c JOIN wallet_item w "
+                               "ON w.id = c.entity_id JOIN esign_certificate t ON t.id = w.certificate_id "
+                               "WHERE c.entity = 'wallet_item'")
     for change in changes[::50]:
         item = msgspec.convert({k: v for k, v in change["item"].items() if k in wallet_store.COLUMNS},
                                wallet_store.WalletItem, strict=False)
-        assert change["data"] == msgspec.json.decode(msgspec.json.encode(wallet_store.item_data(item)))
+        assert "token" not in item.data
+        synced = delivery.synced_data(item, change["token"])
+        assert change["data"] == msgspec.json.decode(msgspec.json.encode(synced))
     sample = rows[::97]
     for row in sample:
         assert tokens.decode_token(row["token"]).claims.licence_id == row["licence_id"]

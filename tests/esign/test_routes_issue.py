@@ -120,9 +120,11 @@ async def test_everything_commits_together(
     assert "address" not in row["fields"]
     item = await conn.fetchrow("SELECT * FROM wallet_item WHERE certificate_id = $1", row["id"])
     assert item["person_id"] == row["person_id"] and item["kind"] == "certificate" and item["title"] == "居民户口簿"
-    assert item["data"]["token"] == cert["token"] and "address" not in item["data"]["fields"]
+    assert "address" not in item["data"]["fields"]
+    assert "token" not in item["data"]  # kept once, in the certificate row
     change = await conn.fetchrow("SELECT * FROM sync_change WHERE entity_id = $1", item["id"])
     assert change["person_id"] == row["person_id"] and change["op"] == "put"
+    assert change["data"]["data"]["token"] == cert["token"]  # the holder's devices show it offline
     event = await conn.fetchrow("SELECT * FROM outbox WHERE dedup_key = $1", f"certificate.issued:{cert['id']}")
     assert event["topic"] == "certificate.issued" and event["payload"]["person_id"] == str(row["person_id"])
     audit = await conn.fetchrow("SELECT * FROM audit_log WHERE action = 'esign.certificate_issued' AND subject = $1",
