@@ -21,6 +21,15 @@ def normalize_id_number(value: str) -> str:
     return value.strip().replace(" ", "").upper()
 
 
+_ASCII_ZERO_SUM = ord("0") * sum(_RIC_WEIGHTS)
+
+
+def _ric_sum(v: str) -> int:
+    """The weighted sum of the first 17 digits, from their ASCII codes (batch issuing checks thousands a
+    second, and ``int`` per character was most of a check)."""
+    return sum(map(mul, v[:17].encode(), _RIC_WEIGHTS)) - _ASCII_ZERO_SUM
+
+
 def id_number_error(value: str, *, today: date) -> str | None:
     """Why ``value`` is not a valid GB 11643 number, or None when it is."""
     v = normalize_id_number(value)
@@ -32,7 +41,7 @@ def id_number_error(value: str, *, today: date) -> str | None:
         return "birth date is not a real date"
     if born > today:
         return "birth date is in the future"
-    if _RIC_CHECK[sum(map(mul, map(int, v[:17]), _RIC_WEIGHTS)) % 11] != v[17]:  # maps: batch issuing checks thousands
+    if _RIC_CHECK[_ric_sum(v) % 11] != v[17]:
         return "check character does not match"
     return None
 

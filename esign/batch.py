@@ -89,6 +89,9 @@ class _Context:
         self.today = now.astimezone(issuing.CHINA).date()
         self.types: dict[str, CertType | Problem] = {}
         self.seals: dict[UUID | None, SealRow | Problem] = {}
+        # Items mostly share their validity: one pair of datetimes for them all, whose hashes (later
+        # used as keys) are then computed once.
+        self.validity: dict[tuple, tuple[datetime, datetime | None]] = {}
 
     async def _cached(self, cache: dict, key: Any, load: Any) -> Any:
         if key not in cache:
@@ -115,7 +118,12 @@ class _Context:
             raise SealKeyHeldByDepartment("issue certificates of a department-held seal one at a time")
         holder = issuing.check_holder(ctype, item.holder, today=self.today)
         public, sensitive = issuing.check_fields(ctype, item.fields)
-        start, end = issuing.check_validity(ctype, item.valid_from, item.valid_until, issued_at=self.issued_at)
+        key = (ctype.code, item.valid_from, item.valid_until)
+        validity = self.validity.get(key)
+        if validity is None:
+            validity = self.validity[key] = issuing.check_validity(ctype, item.valid_from, item.valid_until,
+                                                                   issued_at=self.issued_at)
+        start, end = validity
         return Checked(index, item, issuing.request_hash(item), ctype, seal, holder, public, sensitive, start, end)
 
 

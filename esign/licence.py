@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.identifiers import credit_code_valid
@@ -104,6 +105,29 @@ def build_licence_id(type_code: str, issuer_code: str, serial: str, version: int
         raise InvalidLicenceId(problem)
     check = check_char(type_code, issuer_code, serial, version)
     return f"{PREFIX}{type_code}.{issuer_code}.{serial}.{version}.{check}"
+
+
+_CHECK_AFTER_001 = [_ALPHABET[(1 - (_mod_37_36(state, "001") or 36) * 2 % 37) % 36] for state in range(36)]
+
+
+def builder(type_code: str, issuer_code: str) -> Callable[[str], str] | None:
+    """``build_licence_id`` of first issues (version 001) for one type and issuer, or None when either code
+    is invalid (``build_licence_id`` then says why). A batch builds thousands of ids from the same codes:
+    these are checked and carried through the MOD 37,36 once, and each call does the serial only."""
+    if _codes_problem(type_code, issuer_code) is not None:
+        return None
+    prefix, start = f"{PREFIX}{type_code}.{issuer_code}.", _after_codes(type_code, issuer_code)
+    serial_ok, step, check = _SERIAL.fullmatch, _STEP, _CHECK_AFTER_001
+
+    def build(serial: str) -> str:
+        if type(serial) is not str or not serial_ok(serial):
+            return build_licence_id(type_code, issuer_code, serial)  # raises, saying why
+        state = start
+        for ch in serial:
+            state = step[state][ch]
+        return f"{prefix}{serial}.001.{check[state]}"
+
+    return build
 
 
 def parse_licence_id(value: str) -> LicenceId:

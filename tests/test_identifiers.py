@@ -35,6 +35,15 @@ def test_invalid_id_numbers(value: str, reason: str) -> None:
     assert reason in (id_number_error(value, today=TODAY) or "")
 
 
+def test_exactly_the_gb_11643_check_character_is_accepted() -> None:
+    rng = random.Random(11643)
+    weights = [2 ** (17 - i) % 11 for i in range(17)]  # the standard's definition of the weights
+    for _ in range(300):
+        body = f"110105{rng.randint(1900, 2025)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+        right = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+        assert [c for c in "0123456789X" if id_number_error(body + c, today=TODAY) is None] == [right]
+
+
 def test_lowercase_x_is_accepted_and_stored_upper() -> None:
     assert id_number_error("11010519491231002x", today=TODAY) is None
     assert normalize_id_number(" 11010519491231002x ") == "11010519491231002X"

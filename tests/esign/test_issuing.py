@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 import xml.dom.minidom
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from api.problems import Problem
 from esign import issuing, seal_image, tokens
 from esign.issuing import CertType, FieldRule
-from esign.models import HolderIn
+from esign.models import HolderIn, IssueIn
 from tests.esign import helpers
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, 123456, tzinfo=UTC)
@@ -91,3 +92,14 @@ def test_seal_picture_is_well_formed_and_escaped() -> None:
     assert "<script>" not in svg and "&lt;" in svg
     long = seal_image.seal_svg("株洲市人力资源和社会保障局劳动保障监察支队第三大队", "电子证照专用章")
     assert long.count("<text") == 24 + 1
+
+
+@given(fields=st.dictionaries(text, scalars, max_size=5), ref=text, name=text)
+def test_the_request_hash_is_of_the_sorted_body(fields: dict, ref: str, name: str) -> None:
+    # Stored with every certificate (external_ref replays compare it): its bytes may never change.
+    item = IssueIn(type_code="t", holder=HolderIn(name=name, id_number="11010519491231002X"), fields=fields,
+                   external_ref=ref, valid_from=NOW, application_id=uuid.UUID(int=7))
+    body = {"application_id": str(uuid.UUID(int=7)), "external_ref": ref, "fields": fields,
+            "holder": {"credit_code": None, "id_number": "11010519491231002X", "name": name}, "seal_id": None,
+            "type_code": "t", "valid_from": "2026-11-21T12:00:30.123456Z", "valid_until": None}
+    assert issuing.request_hash(item) == hashlib.sha256(rfc8785.dumps(body)).digest()
