@@ -13,6 +13,8 @@ process; the keyring is made once per process by ``init_worker`` from the master
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any, NamedTuple
@@ -21,9 +23,9 @@ import msgspec
 
 from api import persons
 from api.config import Settings
-from api.crypto import Keyring, mask_id_number, mask_name
+from api.crypto import Keyring, mask_id_number, mask_name, nonce_pool
 from api.identifiers import normalize_id_number
-from esign import cose, issuing, keys, licence, tokens
+from esign import issuing, keys, licence, tokens
 from esign.errors import EsignError
 
 NAME_CONTEXT = "esign_certificate.holder_name"
@@ -31,6 +33,7 @@ ID_CONTEXT = "esign_certificate.holder_id"
 FIELDS_CONTEXT = "esign_certificate.sealed_fields"
 
 _SIGNERS: dict[bytes, keys.LocalSigner] = {}
+_TOKENS: dict[bytes, Callable[[bytes], str]] = {}
 _KEYRING: list[Keyring] = []
 
 
@@ -64,16 +67,34 @@ def seal_fields(keyring: Keyring, sensitive: dict[str, Any]) -> bytes | None:
 
 
 class _Sealers:
-    """The encryptions of one chunk, each set up once (``Keyring.encrypter``)."""
+    """The encryptions and blind index of one chunk, each set up once (``Keyring.encrypter``), drawing
+    their nonces from one pool read from the OS for the whole chunk."""
 
-    def __init__(self, keyring: Keyring) -> None:
-        self.keyring = keyring
-        self.name = keyring.encrypter(context=NAME_CONTEXT)
-        self.id = keyring.encrypter(context=ID_CONTEXT)
-        self.fields = keyring.encrypter(context=FIELDS_CONTEXT)
+    def __init__(self, keyring: Keyring, count: int) -> None:
+        nonces = nonce_pool(5 * count)  # at most five encryptions per certificate
+        self.name = keyring.encrypter(context=NAME_CONTEXT, nonces=nonces)
+        self.id = keyring.encrypter(context=ID_CONTEXT, nonces=nonces)
+        self.fields = keyring.encrypter(context=FIELDS_CONTEXT, nonces=nonces)
         # What ``persons.seal_person`` writes for a person to find or create.
-        self.person_id = keyring.encrypter(context=persons.ID_NUMBER_CONTEXT)
-        self.person_name = keyring.encrypter(context=persons.NAME_CONTEXT)
+        self.person_id = keyring.encrypter(context=persons.ID_NUMBER_CONTEXT, nonces=nonces)
+        self.person_name = keyring.encrypter(context=persons.NAME_CONTEXT, nonces=nonces)
+        self.person_index = keyring.indexer(purpose=persons.INDEX_PURPOSE)  # persons.id_number_index
+
+
+@functools.lru_cache(maxsize=256)
+def _licence_ids(type_code: str, issuer_code: str) -> Callable[[str], str]:
+    """The licence id builder of one type and issuer: a chunk holds one of each, checked once."""
+    build = licence.builder(type_code, issuer_code)
+    if build is None:  # an invalid code: build_licence_id raises, saying which
+        build = functools.partial(licence.build_licence_id, type_code, issuer_code)
+    return build
+
+
+def _token(kid: bytes, key: tuple[str, bytes]) -> Callable[[bytes], str]:
+    found = _TOKENS.get(kid)
+    if found is None:
+        found = _TOKENS[kid] = tokens.token_signer(_signer(kid, key))
+    return found
 
 
 _RFC3339: dict[int, str] = {}
@@ -94,13 +115,13 @@ def _uuid_text(raw: bytes) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def sign_spec(spec: tuple, signer: keys.Signer, seal: _Sealers) -> Signed:
+def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Signed:
     """One certificate: what ``issuing.sign_draft`` makes of the same values (``tests/esign`` compares them),
     built from the spec's plain values without the ``Draft`` and ``Claims`` objects in between."""
     (cid, gb_type_code, issuer_code, serial, type_code, holder, public, sensitive, iat, start, end, list_id, index,
      _kid) = spec
     kind, name, id_number, credit_code = holder
-    licence_id = licence.build_licence_id(gb_type_code, issuer_code, serial)
+    licence_id = _licence_ids(gb_type_code, issuer_code)(serial)
     record = {  # issuing.record
         "v": 1,
         "id": _uuid_text(cid),
@@ -124,14 +145,13 @@ def sign_spec(spec: tuple, signer: keys.Signer, seal: _Sealers) -> Signed:
         licence_id=licence_id, holder_name=name_masked, holder_id=id_masked, fields=public,
         status=(list_id, index), digest=record_digest,
     )
-    protected = cose.protected_header(signer.alg, signer.kid)
-    token = tokens.assemble_token(protected, payload, signer.sign(cose.sig_structure(protected, payload)))
+    signed = token(payload)
     person = None
     if id_number:  # persons.seal_person
         number = normalize_id_number(id_number)
-        person = (persons.id_number_index(seal.keyring, number), seal.person_id(number), seal.person_name(name))
+        person = (seal.person_index(number), seal.person_id(number), seal.person_name(name))
     return Signed(
-        licence_id, token, record_digest, seal.name(name), seal.id(id_number) if id_number else None,
+        licence_id, signed, record_digest, seal.name(name), seal.id(id_number) if id_number else None,
         person[0] if person else None,
         seal.fields(msgspec.json.encode(sensitive)) if sensitive else None, person,
     )
@@ -139,11 +159,11 @@ def sign_spec(spec: tuple, signer: keys.Signer, seal: _Sealers) -> Signed:
 
 def sign_specs(keys_by_kid: dict[bytes, tuple[str, bytes]], specs: list[tuple], keyring: Keyring | None = None) -> list[Any]:
     """Sign every spec with the seal its last element names; per spec a ``Signed`` or an error."""
-    seal = _Sealers(keyring or _KEYRING[0])
+    seal = _Sealers(keyring or _KEYRING[0], len(specs))
     out: list[Any] = []
     for spec in specs:
         try:
-            out.append(sign_spec(spec, _signer(spec[-1], keys_by_kid[spec[-1]]), seal))
+            out.append(sign_spec(spec, _token(spec[-1], keys_by_kid[spec[-1]]), seal))
         except EsignError as exc:
             out.append(exc)
     return out

@@ -122,6 +122,12 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
     return _SIGNATURE1 + bstr(protected) + b"\x40" + bstr(payload)
 
 
+def sign1_parts(protected: bytes) -> tuple[bytes, bytes]:
+    """What comes before the payload's byte string in ``sig_structure`` and in ``encode_sign1``, for a
+    protected header that signs many payloads."""
+    return _SIGNATURE1 + bstr(protected) + b"\x40", b"\xd2\x84" + bstr(protected) + b"\xa0"
+
+
 def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
     """The tagged COSE_Sign1 bytes: tag 18, ``[protected, {}, payload, signature]``."""
     return b"\xd2\x84" + bstr(protected) + b"\xa0" + bstr(payload) + bstr(signature)

@@ -8,12 +8,14 @@ import zlib
 from datetime import UTC, datetime, timedelta
 
 import cbor2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.config import Settings
 from api.crypto import Keyring
 from esign import batch_sign, cose, issuing, keys, licence, tokens
+from esign.errors import InvalidLicenceId
 from tests.esign import helpers
 
 cbor_keys = st.text(max_size=6) | st.integers(min_value=-(2**70), max_value=2**70)
@@ -123,3 +125,35 @@ def test_a_batch_signed_certificate_is_what_a_single_issue_signs() -> None:
             assert keyring.decrypt(signed.sealed_fields, context=batch_sign.FIELDS_CONTEXT) == '{"b":"乙","n":3}'.encode()
         else:
             assert signed.sealed_fields is None
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=40) | st.text(max_size=41))
+def test_licence_builder_is_build_licence_id(serial: str) -> None:
+    build = licence.builder(helpers.TYPE_CODE, helpers.ISSUER_CODE)
+    try:
+        expected = licence.build_licence_id(helpers.TYPE_CODE, helpers.ISSUER_CODE, serial)
+    except InvalidLicenceId:
+        with pytest.raises(InvalidLicenceId):
+            build(serial)
+    else:
+        assert build(serial) == expected
+    assert licence.builder(helpers.TYPE_CODE, "not a credit code") is None
+
+
+@given(st.text(max_size=20))
+def test_indexer_is_blind_index(value: str) -> None:
+    keyring = Keyring.from_settings(Settings(master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="))
+    assert keyring.indexer(purpose="id_number")(value) == keyring.blind_index(value, purpose="id_number")
+
+
+def test_every_encryption_of_a_chunk_has_its_own_nonce() -> None:
+    signer = helpers.make_pki().seals["ES256"].signer
+    keyring = Keyring.from_settings(Settings(master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="))
+    specs = [(uuid.uuid4().bytes, helpers.TYPE_CODE, helpers.ISSUER_CODE, f"2026{i:07d}", "t",
+              ("person", "张三", "11010519491231002X", None), {"a": "甲"}, {"b": "乙"}, 1_790_000_000, 1_790_000_000,
+              None, 1, i, signer.kid) for i in range(40)]
+    signed = batch_sign.sign_specs({signer.kid: ("ES256", keys.private_key_to_der(signer.key))}, specs, keyring)
+    blobs = [b for s in signed for b in (s.holder_name, s.holder_id, s.sealed_fields, s.person[1], s.person[2])]
+    nonces = {b[2 + b[1] : 2 + b[1] + 12] for b in blobs}  # version, kid length, kid, then the nonce
+    assert len(blobs) == 200 and len(nonces) == 200
+    assert keyring.decrypt_str(signed[-1].holder_name, context=batch_sign.NAME_CONTEXT) == "张三"
