@@ -15,7 +15,7 @@ import msgspec
 
 from api.crypto import Keyring, mask_id_number, mask_name
 from api.identifiers import normalize_id_number
-from api.ids import uuid7
+from api.ids import uuid7, uuid7_many
 
 INDEX_PURPOSE = "id_number"
 # The associated data of the encrypted columns: a value sealed for one column does not open in another.
@@ -194,7 +194,7 @@ async def find_or_create_persons(
     # on the first shared one instead of deadlocking.
     indexes = sorted(unique)
     found: dict[bytes, UUID] = dict(await conn.fetch(
-        INSERT_PERSONS, [uuid7() for _ in indexes], indexes, [unique[i][0] for i in indexes], now,
+        INSERT_PERSONS, uuid7_many(len(indexes)), indexes, [unique[i][0] for i in indexes], now,
         [unique[i][1] for i in indexes],
     ))
     known = [i for i in indexes if i not in found]
