@@ -4,8 +4,10 @@ migrations do what they say."""
 from __future__ import annotations
 
 import asyncio
-import uuid
+import contextlib
 import re
+import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -44,42 +46,43 @@ async def test_migrate_twice_is_a_no_op(conn: asyncpg.Connection) -> None:
     assert count == len(db.load_migrations())
 
 
-async def test_two_processes_migrating_together_take_turns(servers: tuple[str, str], worker_id: str) -> None:
-    admin, _ = servers
-    name = f"zb_race_{worker_id}"
+@contextlib.asynccontextmanager
+async def empty_database(admin: str, name: str) -> AsyncIterator[str]:
+    """A new database with nothing migrated, dropped afterwards; its DSN."""
     c = await asyncpg.connect(admin)
     await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await c.execute(f'CREATE DATABASE "{name}"')
-    a, b = await db.connect(with_database(admin, name)), await db.connect(with_database(admin, name))
     try:
-        first, second = await asyncio.gather(db.migrate(a), db.migrate(b))
-        # Exactly one of them applied everything; the other found it done.
-        assert sorted([len(first), len(second)]) == [0, len(db.load_migrations())]
+        yield with_database(admin, name)
     finally:
-        await a.close()
-        await b.close()
         await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await c.close()
+
+
+async def test_two_processes_migrating_together_take_turns(servers: tuple[str, str], worker_id: str) -> None:
+    async with empty_database(servers[0], f"zb_race_{worker_id}") as dsn:
+        a, b = await db.connect(dsn), await db.connect(dsn)
+        try:
+            first, second = await asyncio.gather(db.migrate(a), db.migrate(b))
+            # Exactly one of them applied everything; the other found it done.
+            assert sorted([len(first), len(second)]) == [0, len(db.load_migrations())]
+        finally:
+            await a.close()
+            await b.close()
 
 
 async def test_certificate_items_lose_their_copy_of_the_token(servers: tuple[str, str], worker_id: str) -> None:
-    admin, _ = servers
-    name = f"zb_token_{worker_id}"
-    c = await asyncpg.connect(admin)
-    await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await c.execute(f'CREATE DATABASE "{name}"')
-    conn = await db.connect(with_database(admin, name))
-    try:
-        before = [m for m in db.load_migrations() if m.version < 42]
-        await db.migrate(conn, before)
-        item = """INSERT INTO wallet_item (id, person_id, kind, title, at, certificate_id, data, created_at, updated_at)
-                  VALUES (gen_random_uuid(), gen_random_uuid(), $1, 'x', now(), $2, $3, now(), now())"""
-        await conn.execute(item, "certificate", uuid.uuid4(), {"token": "ZB1:X", "status": "valid"})
-        await conn.execute(item, "event", None, {"token": "not a certificate's", "event": "birth"})
-        await db.migrate(conn)
-        data = {r["kind"]: r["data"] for r in await conn.fetch("SELECT kind, data FROM wallet_item")}
-        assert data == {"certificate": {"status": "valid"}, "event": {"token": "not a certificate's", "event": "birth"}}
-    finally:
-        await conn.close()
-        await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await c.close()
+    async with empty_database(servers[0], f"zb_token_{worker_id}") as dsn:
+        conn = await db.connect(dsn)
+        try:
+            await db.migrate(conn, [m for m in db.load_migrations() if m.version < 42])
+            item = """INSERT INTO wallet_item (id, person_id, kind, title, at, certificate_id, data, created_at,
+                      updated_at) VALUES (gen_random_uuid(), gen_random_uuid(), $1, 'x', now(), $2, $3, now(), now())"""
+            await conn.execute(item, "certificate", uuid.uuid4(), {"token": "ZB1:X", "status": "valid"})
+            await conn.execute(item, "event", None, {"token": "not a certificate's", "event": "birth"})
+            await db.migrate(conn)
+            data = {r["kind"]: r["data"] for r in await conn.fetch("SELECT kind, data FROM wallet_item")}
+            assert data == {"certificate": {"status": "valid"},
+                            "event": {"token": "not a certificate's", "event": "birth"}}
+        finally:
+            await conn.close()
