@@ -327,6 +327,10 @@ async def issue_batch(
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+        while not ready.empty():  # after a failure: chunks nobody will write need no signing
+            entry = ready.get_nowait()
+            if entry is not None and entry[1] is not None:
+                entry[1].cancel()
     for i, first in repeats:
         results[i] = _repeat(results[first], items[i], items[first], i)
     return [results[i] for i in range(len(items))]
