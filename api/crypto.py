@@ -35,6 +35,11 @@ class DecryptionError(Exception):
     """Ciphertext is damaged, was made for another column, or its key is unknown."""
 
 
+def _index_text(value: str) -> bytes:
+    """What a blind index hashes: the value NFKC-normalised, trimmed and upper-cased, so spellings match."""
+    return unicodedata.normalize("NFKC", value).strip().upper().encode()
+
+
 def nonce_pool(count: int) -> list[bytes]:
     """``count`` fresh random 12-byte nonces for ``Keyring.encrypter``, read from the OS in one call: a
     system call per nonce costs more than the AES-GCM of a short value. A pool belongs to one task and is
@@ -108,14 +113,14 @@ class Keyring:
         return encrypt
 
     def indexer(self, *, purpose: str) -> Callable[[str], bytes]:
-        """``blind_index`` for one purpose, with the HMAC key and purpose taken in once (bulk writes index thousands)."""
+        """``blind_index`` for one purpose, with the HMAC key and purpose taken in once (bulk writes index
+        thousands)."""
         keyed = crypto_hmac.HMAC(self._index_key, hashes.SHA256())
         keyed.update(purpose.encode() + b"\x00")
-        normalize = unicodedata.normalize
 
         def index(value: str) -> bytes:
             mac = keyed.copy()
-            mac.update(normalize("NFKC", value).strip().upper().encode())
+            mac.update(_index_text(value))
             return mac.finalize()
 
         return index
@@ -142,8 +147,7 @@ class Keyring:
 
     def blind_index(self, value: str, *, purpose: str) -> bytes:
         """HMAC-SHA256 of the normalised value: equal inputs match, the value itself stays hidden."""
-        normal = unicodedata.normalize("NFKC", value).strip().upper()
-        return hmac.digest(self._index_key, purpose.encode() + b"\x00" + normal.encode(), "sha256")
+        return hmac.digest(self._index_key, purpose.encode() + b"\x00" + _index_text(value), "sha256")
 
 
 # --- masking for responses and logs -------------------------------------------------------------

@@ -13,7 +13,6 @@ process; the keyring is made once per process by ``init_worker`` from the master
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -32,8 +31,7 @@ NAME_CONTEXT = "esign_certificate.holder_name"
 ID_CONTEXT = "esign_certificate.holder_id"
 FIELDS_CONTEXT = "esign_certificate.sealed_fields"
 
-_SIGNERS: dict[bytes, keys.LocalSigner] = {}
-_TOKENS: dict[bytes, Callable[[bytes], str]] = {}
+_TOKENS: dict[bytes, Callable[[bytes], str]] = {}  # a token maker per seal, its key decoded once
 _KEYRING: list[Keyring] = []
 
 
@@ -51,13 +49,6 @@ class Signed(NamedTuple):
 def init_worker(master_key: str, master_key_previous: str | None) -> None:
     """Process initialiser: the keyring of the parent, rebuilt from the same master keys."""
     _KEYRING[:] = [Keyring.from_settings(Settings(master_key=master_key, master_key_previous=master_key_previous))]
-
-
-def _signer(kid: bytes, key: tuple[str, bytes]) -> keys.LocalSigner:
-    found = _SIGNERS.get(kid)
-    if found is None:
-        found = _SIGNERS[kid] = keys.LocalSigner(keys.private_key_from_der(key[1]), kid)
-    return found
 
 
 def seal_fields(keyring: Keyring, sensitive: dict[str, Any]) -> bytes | None:
@@ -81,19 +72,10 @@ class _Sealers:
         self.person_index = keyring.indexer(purpose=persons.INDEX_PURPOSE)  # persons.id_number_index
 
 
-@functools.lru_cache(maxsize=256)
-def _licence_ids(type_code: str, issuer_code: str) -> Callable[[str], str]:
-    """The licence id builder of one type and issuer: a chunk holds one of each, checked once."""
-    build = licence.builder(type_code, issuer_code)
-    if build is None:  # an invalid code: build_licence_id raises, saying which
-        build = functools.partial(licence.build_licence_id, type_code, issuer_code)
-    return build
-
-
 def _token(kid: bytes, key: tuple[str, bytes]) -> Callable[[bytes], str]:
     found = _TOKENS.get(kid)
     if found is None:
-        found = _TOKENS[kid] = tokens.token_signer(_signer(kid, key))
+        found = _TOKENS[kid] = tokens.token_signer(keys.LocalSigner(keys.private_key_from_der(key[1]), kid))
     return found
 
 
@@ -121,7 +103,7 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
     (cid, gb_type_code, issuer_code, serial, type_code, holder, public, sensitive, iat, start, end, list_id, index,
      _kid) = spec
     kind, name, id_number, credit_code = holder
-    licence_id = _licence_ids(gb_type_code, issuer_code)(serial)
+    licence_id = licence.builder(gb_type_code, issuer_code)(serial)
     record = {  # issuing.record
         "v": 1,
         "id": _uuid_text(cid),

@@ -17,7 +17,7 @@ from api import audit, changelog, outbox
 from api.ids import uuid7_many
 from api.wallet import store as wallet_store
 from esign.certificate_store import CertificateView
-from esign.delivery import issued_event
+from esign.delivery import issued_event, synced_data
 from esign.issuing import rfc3339
 
 
@@ -58,9 +58,8 @@ async def deliver_many(
                 created_at=now, updated_at=now,
             )
             items.append(item)
-            # delivery.synced_data(item, token) as the JSON text the change log keeps, encoded once.
-            synced = msgspec.structs.replace(item, data={**data, "token": r.token})
-            changes.append((r.person_id, "wallet_item", item.id, msgspec.Raw(_encode(synced))))
+            # The JSON text the change log keeps, encoded once from the item.
+            changes.append((r.person_id, "wallet_item", item.id, msgspec.Raw(_encode(synced_data(item, r.token)))))
         events.append(("certificate.issued", issued_event(r, v.type_name), f"certificate.issued:{certificate_id}",
                        str(r.department_id)))
     await wallet_store.insert_wallet_items(conn, items)

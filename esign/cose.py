@@ -119,7 +119,7 @@ _SIGNATURE1 = b"\x84" + tstr("Signature1")
 
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
     """``["Signature1", protected, b"", payload]`` encoded: what the seal signs."""
-    return _SIGNATURE1 + bstr(protected) + b"\x40" + bstr(payload)
+    return sign1_parts(protected)[0] + bstr(payload)
 
 
 def sign1_parts(protected: bytes) -> tuple[bytes, bytes]:
@@ -130,7 +130,7 @@ def sign1_parts(protected: bytes) -> tuple[bytes, bytes]:
 
 def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
     """The tagged COSE_Sign1 bytes: tag 18, ``[protected, {}, payload, signature]``."""
-    return b"\xd2\x84" + bstr(protected) + b"\xa0" + bstr(payload) + bstr(signature)
+    return sign1_parts(protected)[1] + bstr(payload) + bstr(signature)
 
 
 def _load_one(data: bytes) -> object:

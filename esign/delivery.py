@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+import msgspec
 
 from api import audit, changelog, outbox
 from api.ids import uuid7
@@ -34,10 +35,10 @@ def wallet_data(cert: Certificate, public_fields: dict[str, object]) -> dict[str
     }
 
 
-def synced_data(item: wallet_store.WalletItem, token: str | None) -> dict[str, object]:
+def synced_data(item: wallet_store.WalletItem, token: str | None) -> wallet_store.WalletItem:
     """A certificate item as its change-log entry carries it: with the token, so the holder's devices
     can show the certificate offline."""
-    return wallet_store.item_data(item) | {"data": item.data | {"token": token}}
+    return msgspec.structs.replace(item, data=item.data | {"token": token})
 
 
 async def deliver(

@@ -91,10 +91,14 @@ def _after_codes(type_code: str, issuer_code: str) -> int:
     return _mod_37_36(18, type_code + issuer_code)
 
 
+def _check_of(state: int) -> str:
+    """The check character that closes a MOD 37,36 run standing at ``state``."""
+    return _ALPHABET[(1 - (state or 36) * 2 % 37) % 36]
+
+
 def check_char(type_code: str, issuer_code: str, serial: str, version: str) -> str:
     """The MOD 37,36 check character over type + issuer + serial + version (all of ``0-9A-Z``)."""
-    state = _mod_37_36(_after_codes(type_code, issuer_code), serial + version)
-    return _ALPHABET[(1 - (state or 36) * 2 % 37) % 36]
+    return _check_of(_mod_37_36(_after_codes(type_code, issuer_code), serial + version))
 
 
 def build_licence_id(type_code: str, issuer_code: str, serial: str, version: int | str = 1) -> str:
@@ -107,15 +111,16 @@ def build_licence_id(type_code: str, issuer_code: str, serial: str, version: int
     return f"{PREFIX}{type_code}.{issuer_code}.{serial}.{version}.{check}"
 
 
-_CHECK_AFTER_001 = [_ALPHABET[(1 - (_mod_37_36(state, "001") or 36) * 2 % 37) % 36] for state in range(36)]
+_CHECK_AFTER_001 = [_check_of(_mod_37_36(state, "001")) for state in range(36)]
 
 
-def builder(type_code: str, issuer_code: str) -> Callable[[str], str] | None:
-    """``build_licence_id`` of first issues (version 001) for one type and issuer, or None when either code
-    is invalid (``build_licence_id`` then says why). A batch builds thousands of ids from the same codes:
-    these are checked and carried through the MOD 37,36 once, and each call does the serial only."""
+@functools.lru_cache(maxsize=256)
+def builder(type_code: str, issuer_code: str) -> Callable[[str], str]:
+    """``build_licence_id`` of first issues (version 001) for one type and issuer. A batch builds thousands
+    of ids from the same codes: these are checked and carried through the MOD 37,36 once, and each call
+    does the serial only. With an invalid code it is ``build_licence_id`` itself, which says why."""
     if _codes_problem(type_code, issuer_code) is not None:
-        return None
+        return functools.partial(build_licence_id, type_code, issuer_code)
     prefix, start = f"{PREFIX}{type_code}.{issuer_code}.", _after_codes(type_code, issuer_code)
     serial_ok, step, check = _SERIAL.fullmatch, _STEP, _CHECK_AFTER_001
 

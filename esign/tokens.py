@@ -313,7 +313,10 @@ def compress(data: bytes) -> bytes:
 
 def assemble_token(protected: bytes, payload: bytes, signature: bytes) -> str:
     """The ``ZB1:`` text from signed parts; raises ``TokenTooLarge`` past 4,500 characters."""
-    sign1 = cose.encode_sign1(protected, payload, check_signature_length(signature))
+    return _text(cose.encode_sign1(protected, payload, check_signature_length(signature)))
+
+
+def _text(sign1: bytes) -> str:
     token = PREFIX + b45encode(compress(sign1))
     if len(token) > MAX_TOKEN_CHARS:
         raise TokenTooLarge(f"{len(token)} characters, at most {MAX_TOKEN_CHARS}")
@@ -329,10 +332,7 @@ def token_signer(signer: Signer) -> Callable[[bytes], str]:
     def token(payload: bytes) -> str:
         body = bstr(payload)  # the same in both structures
         signature = check_signature_length(sign(before_signed + body))
-        text = PREFIX + b45encode(compress(before_sign1 + body + _SIGNATURE_HEAD + signature))
-        if len(text) > MAX_TOKEN_CHARS:
-            raise TokenTooLarge(f"{len(text)} characters, at most {MAX_TOKEN_CHARS}")
-        return text
+        return _text(before_sign1 + body + _SIGNATURE_HEAD + signature)
 
     return token
 

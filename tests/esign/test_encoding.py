@@ -137,7 +137,8 @@ def test_licence_builder_is_build_licence_id(serial: str) -> None:
             build(serial)
     else:
         assert build(serial) == expected
-    assert licence.builder(helpers.TYPE_CODE, "not a credit code") is None
+    with pytest.raises(InvalidLicenceId, match="issuer code"):
+        licence.builder(helpers.TYPE_CODE, "not a credit code")(serial)
 
 
 @given(st.text(max_size=20))
