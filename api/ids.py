@@ -6,19 +6,24 @@ import os
 import time
 import uuid
 
-_HEAD = 0x7 << 76 | 0b10 << 62  # version 7, RFC 9562 variant
-_RAND_A, _RAND_B = 0xFFF, 0x3FFF_FFFF_FFFF_FFFF  # 12 + 62 random bits
-_RANDOM_BITS = _RAND_A << 64 | _RAND_B  # where they sit in the 128
+_VERSION_AND_VARIANT = 0x7 << 76 | 0b10 << 62  # version 7, RFC 9562 variant
+_RANDOM_BITS = 0xFFF << 64 | 0x3FFF_FFFF_FFFF_FFFF  # rand_a (12 bits) and rand_b (62 bits) in the 128
+_RANDOM_BYTES = 16  # read per id; _RANDOM_BITS keeps 74 bits of them
 
 
 def uuid7(now_ms: int | None = None) -> uuid.UUID:
     """A UUIDv7: 48-bit Unix milliseconds, version 7, 74 random bits."""
     ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    return uuid.UUID(int=_value(ms, int.from_bytes(os.urandom(10), "big")))
+    return uuid.UUID(int=_head(ms) | _random(os.urandom(_RANDOM_BYTES)))
 
 
-def _value(ms: int, rand: int) -> int:
-    return (ms & 0xFFFF_FFFF_FFFF) << 80 | _HEAD | ((rand >> 62) & _RAND_A) << 64 | (rand & _RAND_B)
+def _head(ms: int) -> int:
+    """The milliseconds, version and variant of a UUIDv7, with its random bits zero."""
+    return (ms & 0xFFFF_FFFF_FFFF) << 80 | _VERSION_AND_VARIANT
+
+
+def _random(data: bytes) -> int:
+    return int.from_bytes(data, "big") & _RANDOM_BITS
 
 
 _new_uuid, _set = uuid.UUID.__new__, object.__setattr__
@@ -36,11 +41,12 @@ def uuid_of_int(value: int) -> uuid.UUID:
 
 def uuid7_many(count: int) -> list[uuid.UUID]:
     """``count`` UUIDv7s from one read of the random source, not one each."""
-    head = (time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF) << 80 | _HEAD
-    rand, out = os.urandom(16 * count), []
-    for i in range(0, 16 * count, 16):  # uuid_of_int, inlined: bulk writers make hundreds of thousands
+    head = _head(time.time_ns() // 1_000_000)
+    rand, out = os.urandom(_RANDOM_BYTES * count), []
+    # uuid_of_int and _random, inlined: bulk writers make hundreds of thousands of ids.
+    for i in range(0, _RANDOM_BYTES * count, _RANDOM_BYTES):
         u = _new_uuid(uuid.UUID)
-        _set(u, "int", head | int.from_bytes(rand[i : i + 16], "big") & _RANDOM_BITS)
+        _set(u, "int", head | int.from_bytes(rand[i : i + _RANDOM_BYTES], "big") & _RANDOM_BITS)
         _set(u, "is_safe", _UNKNOWN)
         out.append(u)
     return out
@@ -57,8 +63,8 @@ class Monotonic:
 
     def __call__(self) -> uuid.UUID:
         if self._at >= len(self._rand):
-            self._rand, self._at = os.urandom(10 * 256), 0  # one read of the random source per 256 ids
-        rand = int.from_bytes(self._rand[self._at : self._at + 10], "big")
-        self._at += 10
-        self.last = max(_value(time.time_ns() // 1_000_000, rand), self.last + 1)
+            self._rand, self._at = os.urandom(_RANDOM_BYTES * 256), 0  # one read of the random source per 256 ids
+        rand = _random(self._rand[self._at : self._at + _RANDOM_BYTES])
+        self._at += _RANDOM_BYTES
+        self.last = max(_head(time.time_ns() // 1_000_000) | rand, self.last + 1)
         return uuid_of_int(self.last)

@@ -1,4 +1,4 @@
-"""Server-made ids: bulk-made UUIDv7s are the same kind of value as single ones."""
+"""Server-made ids: single, bulk-made and monotonic UUIDv7s are the same kind of value."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pickle
 import time
 import uuid
 
-from api.ids import uuid7, uuid7_many
+from api.ids import Monotonic, uuid7, uuid7_many
 
 
 def test_bulk_ids_are_distinct_version_7_uuids_of_this_millisecond() -> None:
@@ -31,3 +31,10 @@ def test_single_and_bulk_ids_sort_by_time() -> None:
     first = uuid7()
     time.sleep(0.002)
     assert all(first < u for u in uuid7_many(10))
+
+
+def test_monotonic_ids_increase_within_a_millisecond_and_stay_version_7() -> None:
+    next_id = Monotonic()
+    ids = [next_id() for _ in range(600)]  # more than one read of its random pool
+    assert ids == sorted(ids) and len(set(ids)) == 600
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in ids)
