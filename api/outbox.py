@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from api import pgcopy
+
 
 class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     id: int
@@ -43,20 +45,25 @@ async def enqueue(
     return await conn.fetchval(INSERT_OUTBOX, topic, dedup_key, partition_key, payload)
 
 
-async def enqueue_many(conn: asyncpg.Connection, events: list[tuple[str, Any, str, str]]) -> None:
-    """Many events ``(topic, payload, dedup_key, partition_key)`` by binary COPY, in the caller's transaction.
+EVENT_COLUMNS = ("topic", "dedup_key", "partition_key", "payload")
+_EVENT_COUNT = pgcopy.count(len(EVENT_COLUMNS))
+
+
+def encoded_event(topic: str, payload: bytes, *, dedup_key: str, partition_key: str = "") -> bytes:
+    """An event as a binary COPY row for :func:`enqueue_encoded`; ``payload`` is its JSON text."""
+    return b"".join((_EVENT_COUNT, pgcopy.text(topic), pgcopy.text(dedup_key), pgcopy.text(partition_key),
+                     pgcopy.json(payload)))
+
+
+async def enqueue_encoded(conn: asyncpg.Connection, events: list[bytes]) -> None:
+    """Many :func:`encoded_event` rows by binary COPY, in the caller's transaction.
 
     For events whose dedup keys are new by construction (ids made in the same transaction): unlike
     :func:`enqueue`, a repeated key is an error here, not a no-op.
     """
-    if not events:
-        return
     if not conn.is_in_transaction():
-        raise RuntimeError("enqueue_many must run inside the business transaction")
-    await conn.copy_records_to_table(
-        "outbox", records=[(topic, dedup, partition, payload) for topic, payload, dedup, partition in events],
-        columns=("topic", "dedup_key", "partition_key", "payload"),
-    )
+        raise RuntimeError("enqueue_encoded must run inside the business transaction")
+    await pgcopy.copy_rows(conn, "outbox", EVENT_COLUMNS, events)
 
 
 # One relay at a time: relays in several processes that claim side by side each walk over the

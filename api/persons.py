@@ -182,24 +182,32 @@ RETURNING id_number_index, id
 
 
 async def find_or_create_persons(
-    conn: asyncpg.Connection, people: list[tuple[bytes, bytes, bytes]], *, now: datetime
+    conn: asyncpg.Connection, people: list[tuple[bytes, bytes, bytes]], *, now: datetime,
+    ids: dict[bytes, UUID] | None = None,
 ) -> dict[bytes, UUID]:
     """``find_or_create_person`` for many ``seal_person`` triples: blind index → person.
 
     One statement when every person is new, a second one for those that already existed (or that another
-    transaction, which this one then waited for, created meanwhile).
+    transaction, which this one then waited for, created meanwhile). ``ids`` gives the id a new person
+    gets, by blind index (batch issuing decides them before signing); the others get fresh ones.
     """
     unique = {index: (number, name) for index, number, name in people}
     # In index order, so that two transactions creating some of the same persons wait for each other
     # on the first shared one instead of deadlocking.
     indexes = sorted(unique)
+    given = ids or {}
+    fresh = iter(uuid7_many(sum(i not in given for i in indexes)))
+    new_ids = [given.get(i) or next(fresh) for i in indexes]
     found: dict[bytes, UUID] = dict(await conn.fetch(
-        INSERT_PERSONS, uuid7_many(len(indexes)), indexes, [unique[i][0] for i in indexes], now,
-        [unique[i][1] for i in indexes],
+        INSERT_PERSONS, new_ids, indexes, [unique[i][0] for i in indexes], now, [unique[i][1] for i in indexes],
     ))
     known = [i for i in indexes if i not in found]
     if known:
-        found.update(await conn.fetch(
-            "SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])", known
-        ))
+        found.update(await find_person_ids(conn, known))
     return found
+
+
+async def find_person_ids(conn: asyncpg.Connection, indexes: list[bytes]) -> dict[bytes, UUID]:
+    """The persons among these blind indexes that exist: blind index → person."""
+    return dict(await conn.fetch("SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])",
+                                 indexes))

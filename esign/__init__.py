@@ -23,8 +23,8 @@ Backed by PostgreSQL, for the application (``esign.wiring`` is what ``api/app.py
 - ``seals``, ``seal_store``        departments' seals: made, rotated, revoked
 - ``service``, ``views``,          issuing one certificate (``issue_certificate``, also for other
   ``delivery``                     domains), department signatures, revoke / suspend / resume
-- ``batch``, ``batch_sign``,       batch issuing: signing processes, bulk writes in chunks
-  ``batch_store``
+- ``batch``, ``batch_sign``,       batch issuing: signing processes, rows encoded for binary COPY,
+  ``batch_rows``                   bulk writes in chunks
 - ``lists``                        status-list slots; the signed trust list and status lists, cached
 - ``verification``                 ``/v1/verify`` against the current signed lists
 - ``certificate_store``, ``type_store``  SQL of certificates, serials and certificate types

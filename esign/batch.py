@@ -10,15 +10,19 @@ the earlier ones:
    another body ``external_ref_conflict``. A ref repeated inside the batch is issued once.
 3. Licence serials (one counter row per type) and status-list slots (a sequence) are reserved for
    a chunk in one short transaction, so nothing waits on them while signing runs. A reserved
-   number whose item fails later stays unused, as a failed single issue leaves it.
+   number whose item fails later stays unused, as a failed single issue leaves it. Each holder's
+   person is looked up by blind index, and a holder not found gets the id its new person row will
+   have, so the rows can be made whole before they are written.
 4. Signing — building the canonical record, the claims and the ``ZB1:`` token, the ECDSA or SM2
-   signature — runs in a process pool (one process per core) for large batches, chunk by chunk,
-   while this process checks the next chunks and writes the ones already signed.
-5. Each chunk is written in one transaction: holders' persons, the certificates (binary COPY),
-   wallet items, change-log entries, ``certificate.issued`` outbox events and one audit entry naming
-   every certificate of the chunk. If the chunk cannot commit (another request took one of its
-   refs meanwhile, or PostgreSQL broke a deadlock with another batch), its items are issued again
-   one by one through ``esign.service``.
+   signature, sealing the personal data and encoding every row for binary COPY — runs in a process
+   pool (one process per core) for large batches, chunk by chunk, while this process checks the
+   next chunks and writes the ones already signed.
+5. Each chunk is written in one transaction: new holders' persons, the certificates, wallet items,
+   change-log entries, ``certificate.issued`` outbox events (each by binary COPY of the rows the
+   signing made) and one audit entry naming every certificate of the chunk. If the chunk cannot
+   commit (another request took one of its refs or created one of its new holders meanwhile, or
+   PostgreSQL broke a deadlock with another batch), its items are issued again one by one through
+   ``esign.service``.
 """
 
 from __future__ import annotations
@@ -34,14 +38,13 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import persons
+from api import audit, changelog, outbox, persons, pgcopy
 from api.ids import uuid7_many
 from api.problems import Problem, ProblemDocument
 from api.wallet import closure
 from api.wallet.errors import WalletClosed
-from esign import batch_sign, batch_store, issuing, lists, seal_store, service
+from esign import batch_rows, batch_sign, issuing, lists, seal_store, service
 from esign import certificate_store as store
-from esign.certificate_store import CertificateRow, CertificateView
 from esign.errors import (
     CertificateStatusConflict,
     ExternalRefConflict,
@@ -75,16 +78,21 @@ class Checked:
     sensitive: dict[str, Any]
     valid_from: datetime
     valid_until: datetime | None
+    holder_index: bytes | None = None
     id: UUID | None = None
     serial: str = ""
     slot: tuple[int, int] = (0, 0)
+    person_id: UUID | None = None
+    new_person: bool = False
 
 
 class _Context:
     """What the items of one batch share, looked up once each."""
 
-    def __init__(self, conn: asyncpg.Connection, department_id: UUID, now: datetime) -> None:
+    def __init__(self, conn: asyncpg.Connection, esign: EsignState, department_id: UUID, now: datetime) -> None:
         self.conn, self.department_id, self.now = conn, department_id, now
+        self.index = esign.keyring.indexer(purpose=persons.INDEX_PURPOSE)  # persons.id_number_index
+        self.new_persons: dict[bytes, UUID] = {}  # blind index → id, for holders new to this batch
         self.issued_at = now.astimezone(UTC).replace(microsecond=0)
         self.today = now.astimezone(issuing.CHINA).date()
         self.types: dict[str, CertType | Problem] = {}
@@ -124,7 +132,25 @@ class _Context:
             validity = self.validity[key] = issuing.check_validity(ctype, item.valid_from, item.valid_until,
                                                                    issued_at=self.issued_at)
         start, end = validity
-        return Checked(index, item, issuing.request_hash(item), ctype, seal, holder, public, sensitive, start, end)
+        return Checked(index, item, issuing.request_hash(item), ctype, seal, holder, public, sensitive, start, end,
+                       self.index(holder.id_number) if holder.id_number else None)
+
+    async def place_holders(self, checked: list[Checked]) -> None:
+        """Each person holder's id: the person's who has the ID number, or the one a new person will get.
+
+        A holder new to an earlier chunk of the batch keeps the id given there (that chunk may not be
+        written yet); the writing transaction makes sure no one else created the person meanwhile.
+        """
+        wanted = [c.holder_index for c in checked if c.holder_index is not None and c.holder_index not in self.new_persons]
+        existing = await persons.find_person_ids(self.conn, wanted) if wanted else {}
+        fresh = iter(uuid7_many(len(wanted) - len(existing)))
+        for c in checked:
+            if c.holder_index is None:
+                continue
+            c.person_id = existing.get(c.holder_index)
+            if c.person_id is None:
+                c.new_person = True
+                c.person_id = self.new_persons.get(c.holder_index) or self.new_persons.setdefault(c.holder_index, next(fresh))
 
 
 async def _reserve(conn: asyncpg.Connection, department_id: UUID, checked: list[Checked], now: datetime) -> None:
@@ -143,70 +169,65 @@ async def _reserve(conn: asyncpg.Connection, department_id: UUID, checked: list[
         c.id, c.slot = cid, slot
 
 
-def _specs(checked: Sequence[Checked], department: Department, issued_at: datetime) -> list[tuple]:
+def _items(checked: Sequence[Checked], department: Department, issued_at: datetime) -> list[tuple[tuple, batch_rows.Place]]:
+    """What the signing processes get per item: the signing spec (``batch_sign.sign_spec``) and its place."""
     iat = int(issued_at.timestamp())
     return [
         (
-            c.id.bytes, c.ctype.gb_type_code, department.credit_code, c.serial, c.ctype.code,  # type: ignore[union-attr]
-            (c.holder.kind, c.holder.name, c.holder.id_number, c.holder.credit_code), c.public, c.sensitive, iat,
-            int(c.valid_from.timestamp()), int(c.valid_until.timestamp()) if c.valid_until else None,
-            c.slot[0], c.slot[1], c.seal.kid,
+            (
+                c.id.bytes, c.ctype.gb_type_code, department.credit_code, c.serial, c.ctype.code,  # type: ignore[union-attr]
+                (c.holder.kind, c.holder.name, c.holder.id_number, c.holder.credit_code), c.public, c.sensitive, iat,
+                int(c.valid_from.timestamp()), int(c.valid_until.timestamp()) if c.valid_until else None,
+                c.slot[0], c.slot[1], c.seal.kid,
+            ),
+            batch_rows.Place(
+                c.person_id.bytes if c.person_id else None, c.holder_index, c.new_person, c.ctype.name, c.seal.id.bytes,
+                c.item.external_ref, c.rhash, c.item.application_id.bytes if c.item.application_id else None,
+            ),
         )
         for c in checked
     ]
 
 
-def _row(
-    c: Checked, signed: batch_sign.Signed, department: Department, person_id: UUID | None, *, actor: str,
-    now: datetime, issued_at: datetime,
-) -> CertificateRow:
-    return CertificateRow(
-        id=c.id, department_id=department.id, type_code=c.ctype.code, licence_id=signed.licence_id,  # type: ignore[arg-type]
-        holder_kind=c.holder.kind, person_id=person_id, holder_name=signed.holder_name, holder_id=signed.holder_id,
-        holder_index=signed.holder_index, holder_credit_code=c.holder.credit_code,
-        holder_name_masked=c.holder.name_masked, holder_id_masked=c.holder.id_masked, fields=c.public,
-        sealed_fields=signed.sealed_fields, seal_id=c.seal.id, issued_at=issued_at, valid_from=c.valid_from,
-        valid_until=c.valid_until, status="valid", status_reason=None, status_changed_at=None,
-        status_list_id=c.slot[0], status_index=c.slot[1], record_digest=signed.record_digest, to_be_signed=None,
-        token=signed.token, external_ref=c.item.external_ref, request_hash=c.rhash,
-        application_id=c.item.application_id, created_by=actor, created_at=now,
-    )
+class _HolderTaken(Exception):
+    """Another writer created a person this chunk took for new, under another id."""
 
 
 async def _write_chunk(
-    conn: asyncpg.Connection, department: Department, chunk: list[Checked], signed: list[Any], *,
-    actor: str, now: datetime, issued_at: datetime,
+    conn: asyncpg.Connection, department: Department, chunk: list[Checked], written: list[Any], *,
+    actor: str, now: datetime,
 ) -> list[BatchResult]:
     """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry."""
-    results = [failed(c.index, s) for c, s in zip(chunk, signed, strict=True) if isinstance(s, Problem)]
-    kept = [(c, s) for c, s in zip(chunk, signed, strict=True) if not isinstance(s, Problem)]
-    people = [s.person for _, s in kept if s.person is not None]
+    results = [failed(c.index, w) for c, w in zip(chunk, written, strict=True) if isinstance(w, Problem)]
+    kept: list[tuple[Checked, batch_rows.Rows]] = [
+        (c, w) for c, w in zip(chunk, written, strict=True) if not isinstance(w, Problem)
+    ]
     async with conn.transaction():
-        person_ids = await persons.find_or_create_persons(conn, people, now=now) if people else {}
-        closed = await closure.closed_among(conn, list(person_ids.values())) if person_ids else set()
+        new = {c.holder_index: (c.holder_index, *w.person) for c, w in kept if w.person is not None}
+        if new:
+            ids = {c.holder_index: c.person_id for c, w in kept if w.person is not None}
+            found = await persons.find_or_create_persons(conn, list(new.values()), now=now, ids=ids)  # type: ignore[arg-type]
+            if any(found[i] != ids[i] for i in new):
+                raise _HolderTaken()
+        holders = [c.person_id for c, _ in kept if c.person_id is not None]
+        closed = await closure.closed_among(conn, holders) if holders else set()
         if closed:
-            gone = [(c, s) for c, s in kept if s.holder_index and person_ids[s.holder_index] in closed]
-            results += [failed(c.index, WalletClosed("the holder's wallet was closed at their death")) for c, _ in gone]
-            kept = [(c, s) for c, s in kept if not (s.holder_index and person_ids[s.holder_index] in closed)]
-        rows = [
-            _row(c, s, department, person_ids[s.holder_index] if s.holder_index else None, actor=actor, now=now,
-                 issued_at=issued_at)
-            for c, s in kept
-        ]
-        await store.insert_certificates(conn, rows)
-        await batch_store.deliver_many(conn, chunk_views(rows, [c for c, _ in kept], department), actor=actor,
-                                       now=now)
+            results += [failed(c.index, WalletClosed("the holder's wallet was closed at their death"))
+                        for c, _ in kept if c.person_id in closed]
+            kept = [(c, w) for c, w in kept if c.person_id not in closed]
+        await pgcopy.copy_rows(conn, "esign_certificate", batch_rows.CERTIFICATE_COLUMNS, [w.certificate for _, w in kept])
+        await pgcopy.copy_rows(conn, "wallet_item", batch_rows.WALLET_ITEM_COLUMNS,
+                               [w.wallet_item for _, w in kept if w.wallet_item is not None])
+        await changelog.record_encoded_puts(conn, [(c.person_id, w.change) for c, w in kept if w.change is not None])  # type: ignore[misc]
+        await outbox.enqueue_encoded(conn, [w.event for _, w in kept])
+        if kept:
+            certificate_ids = [str(c.id) for c, _ in kept]
+            await audit.append(
+                conn, actor=actor, action="esign.certificates_issued", subject=str(department.id),
+                data={"count": len(certificate_ids), "certificates": certificate_ids}, at=now,
+            )
     results += [BatchResult(index=c.index, status="issued", certificate_id=c.id) for c, _ in kept]
     return results
-
-
-def chunk_views(rows: list[CertificateRow], kept: list[Checked], department: Department) -> list[CertificateView]:
-    return [
-        CertificateView(row=r, type_name=c.ctype.name, gb_type_code=c.ctype.gb_type_code,
-                        department_name=department.name, department_credit_code=department.credit_code,
-                        seal_kid=c.seal.kid, seal_algorithm=c.seal.algorithm)
-        for r, c in zip(rows, kept, strict=True)
-    ]
 
 
 async def _one_by_one(
@@ -255,12 +276,14 @@ async def issue_batch(
     loop = asyncio.get_running_loop()
     department: Department | None = None
     ctx: _Context | None = None
+    shared: batch_rows.Chunk | None = None
 
     async def produce(conn: asyncpg.Connection) -> None:
-        nonlocal department, ctx
+        nonlocal department, ctx, shared
         department = await seal_store.get_department(conn, department_id)
         assert department is not None
-        ctx = _Context(conn, department_id, now)
+        ctx = _Context(conn, esign, department_id, now)
+        shared = batch_rows.Chunk(department_id.bytes, department.name, actor, now, ctx.issued_at)
         for start in range(0, len(items), chunk):
             checked = []
             for i in range(start, min(start + chunk, len(items))):
@@ -283,13 +306,14 @@ async def issue_batch(
             if not fresh:
                 continue
             await _reserve(conn, department_id, fresh, now)
+            await ctx.place_holders(fresh)
             for c in fresh:
                 if c.seal.kid not in keys:
                     keys[c.seal.kid] = (c.seal.algorithm, await esign.private_key_der(conn, c.seal))
             job = None
             if executor is not None:
-                job = loop.run_in_executor(executor, batch_sign.sign_specs, dict(keys),
-                                           _specs(fresh, department, ctx.issued_at))
+                job = loop.run_in_executor(executor, batch_sign.issue_rows, dict(keys), shared,
+                                           _items(fresh, department, ctx.issued_at))
             ready.put_nowait((fresh, job))
 
     async def lane(conn: asyncpg.Connection) -> None:
@@ -297,15 +321,14 @@ async def issue_batch(
         # the other builds the next one.
         while (entry := await ready.get()) is not None:
             part, job = entry
-            assert department is not None and ctx is not None
+            assert department is not None and ctx is not None and shared is not None
             if job is None:
-                signed = batch_sign.sign_specs(keys, _specs(part, department, ctx.issued_at), esign.keyring)
+                written = batch_sign.issue_rows(keys, shared, _items(part, department, ctx.issued_at), esign.keyring)
             else:
-                signed = await job
+                written = await job
             try:
-                done = await _write_chunk(conn, department, part, signed, actor=actor, now=now,
-                                          issued_at=ctx.issued_at)
-            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+                done = await _write_chunk(conn, department, part, written, actor=actor, now=now)
+            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, _HolderTaken):
                 done = await _one_by_one(conn, esign, department_id, part, actor=actor, now=now)
             results.update((r.index, r) for r in done)
 

@@ -2,19 +2,20 @@
 
 Everything per certificate that costs CPU happens here, off the process that talks to the
 database: the licence id, the canonical record and its digest, the claims, the ``ZB1:`` token and
-its signature, and the encryption of the holder's identity and sensitive fields (for the
-certificate row, and for the person row should the holder be new).
+its signature, the encryption of the holder's identity and sensitive fields (for the certificate
+row, and for the person row should the holder be new), and the rows themselves, already in
+PostgreSQL's binary COPY format (``esign.batch_rows``).
 
-A spec is a tuple of plain values (cheap to send between processes). The result per spec is a
-``Signed`` tuple, or the ``EsignError`` that made that one item fail (a token over the size
-limit). Seal keys arrive as PKCS#8 DER with each chunk and are kept, decoded, for the life of the
-process; the keyring is made once per process by ``init_worker`` from the master key settings.
+A spec is a tuple of plain values (cheap to send between processes). ``sign_specs`` gives per spec
+a ``Signed`` tuple, ``issue_rows`` the ``batch_rows.Rows`` to write; either gives instead the
+``EsignError`` that made that one item fail (a token over the size limit). Seal keys arrive as
+PKCS#8 DER with each chunk and are kept, decoded, for the life of the process; the keyring is made
+once per process by ``init_worker`` from the master key settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any, NamedTuple
 
@@ -23,8 +24,7 @@ import msgspec
 from api import persons
 from api.config import Settings
 from api.crypto import Keyring, mask_id_number, mask_name, nonce_pool
-from api.identifiers import normalize_id_number
-from esign import issuing, keys, licence, tokens
+from esign import batch_rows, issuing, keys, licence, tokens
 from esign.errors import EsignError
 
 NAME_CONTEXT = "esign_certificate.holder_name"
@@ -41,9 +41,9 @@ class Signed(NamedTuple):
     record_digest: bytes
     holder_name: bytes  # sealed
     holder_id: bytes | None  # sealed ID number
-    holder_index: bytes | None  # blind index of the ID number
     sealed_fields: bytes | None
-    person: tuple[bytes, bytes, bytes] | None  # persons.seal_person, to find or create the holder
+    name_masked: str
+    id_masked: str
 
 
 def init_worker(master_key: str, master_key_previous: str | None) -> None:
@@ -66,10 +66,9 @@ class _Sealers:
         self.name = keyring.encrypter(context=NAME_CONTEXT, nonces=nonces)
         self.id = keyring.encrypter(context=ID_CONTEXT, nonces=nonces)
         self.fields = keyring.encrypter(context=FIELDS_CONTEXT, nonces=nonces)
-        # What ``persons.seal_person`` writes for a person to find or create.
+        # What ``persons.seal_person`` writes for a new person.
         self.person_id = keyring.encrypter(context=persons.ID_NUMBER_CONTEXT, nonces=nonces)
         self.person_name = keyring.encrypter(context=persons.NAME_CONTEXT, nonces=nonces)
-        self.person_index = keyring.indexer(purpose=persons.INDEX_PURPOSE)  # persons.id_number_index
 
 
 def _token(kid: bytes, key: tuple[str, bytes]) -> Callable[[bytes], str]:
@@ -77,24 +76,6 @@ def _token(kid: bytes, key: tuple[str, bytes]) -> Callable[[bytes], str]:
     if found is None:
         found = _TOKENS[kid] = tokens.token_signer(keys.LocalSigner(keys.private_key_from_der(key[1]), kid))
     return found
-
-
-_RFC3339: dict[int, str] = {}
-
-
-def _rfc3339(seconds: int) -> str:
-    """``issuing.rfc3339`` of whole seconds; a batch shares a handful of times, so each is made once."""
-    text = _RFC3339.get(seconds)
-    if text is None:
-        if len(_RFC3339) > 4096:
-            _RFC3339.clear()
-        text = _RFC3339[seconds] = issuing.rfc3339(datetime.fromtimestamp(seconds, UTC))
-    return text
-
-
-def _uuid_text(raw: bytes) -> str:
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Signed:
@@ -106,15 +87,15 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
     licence_id = licence.builder(gb_type_code, issuer_code)(serial)
     record = {  # issuing.record
         "v": 1,
-        "id": _uuid_text(cid),
+        "id": batch_rows.uuid_text(cid),
         "licence_id": licence_id,
         "type": {"code": type_code, "gb_code": gb_type_code},
         "issuer": issuer_code,
         "holder": {"kind": kind, "name": name, "id": id_number or credit_code},
         "fields": {**public, **sensitive},
-        "issued_at": _rfc3339(iat),
-        "valid_from": _rfc3339(start),
-        "valid_until": None if end is None else _rfc3339(end),
+        "issued_at": batch_rows.rfc3339(iat),
+        "valid_from": batch_rows.rfc3339(start),
+        "valid_until": None if end is None else batch_rows.rfc3339(end),
         "status": [list_id, index],
     }
     record_digest = sha256(issuing.canonical_json(record)).digest()
@@ -127,25 +108,44 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
         licence_id=licence_id, holder_name=name_masked, holder_id=id_masked, fields=public,
         status=(list_id, index), digest=record_digest,
     )
-    signed = token(payload)
-    person = None
-    if id_number:  # persons.seal_person
-        number = normalize_id_number(id_number)
-        person = (seal.person_index(number), seal.person_id(number), seal.person_name(name))
     return Signed(
-        licence_id, signed, record_digest, seal.name(name), seal.id(id_number) if id_number else None,
-        person[0] if person else None,
-        seal.fields(msgspec.json.encode(sensitive)) if sensitive else None, person,
+        licence_id, token(payload), record_digest, seal.name(name), seal.id(id_number) if id_number else None,
+        seal.fields(msgspec.json.encode(sensitive)) if sensitive else None, name_masked, id_masked,
     )
 
 
-def sign_specs(keys_by_kid: dict[bytes, tuple[str, bytes]], specs: list[tuple], keyring: Keyring | None = None) -> list[Any]:
+def sign_specs(
+    keys_by_kid: dict[bytes, tuple[str, bytes]], specs: list[tuple], keyring: Keyring | None = None,
+    seal: _Sealers | None = None,
+) -> list[Any]:
     """Sign every spec with the seal its last element names; per spec a ``Signed`` or an error."""
-    seal = _Sealers(keyring or _KEYRING[0], len(specs))
+    seal = seal or _Sealers(keyring or _KEYRING[0], len(specs))
     out: list[Any] = []
     for spec in specs:
         try:
             out.append(sign_spec(spec, _token(spec[-1], keys_by_kid[spec[-1]]), seal))
         except EsignError as exc:
             out.append(exc)
+    return out
+
+
+def issue_rows(
+    keys_by_kid: dict[bytes, tuple[str, bytes]], chunk: batch_rows.Chunk, items: list[tuple[tuple, batch_rows.Place]],
+    keyring: Keyring | None = None,
+) -> list[Any]:
+    """``sign_specs`` of each ``(spec, place)``, then what it writes; per item ``batch_rows.Rows`` or an error.
+
+    A new holder (``place.new_person``) also gets the sealed ID number and name of their person row
+    (``persons.seal_person``; ``issuing.check_holder`` has normalised the number).
+    """
+    seal = _Sealers(keyring or _KEYRING[0], len(items))
+    encode = batch_rows.Encoder(chunk, len(items))
+    out: list[Any] = []
+    for (spec, place), signed in zip(items, sign_specs(keys_by_kid, [spec for spec, _ in items], seal=seal), strict=True):
+        if isinstance(signed, EsignError):
+            out.append(signed)
+            continue
+        holder = spec[5]
+        person = (seal.person_id(holder[2]), seal.person_name(holder[1])) if place.new_person else None
+        out.append(encode(spec, place, signed, person))
     return out

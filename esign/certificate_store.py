@@ -210,11 +210,6 @@ async def insert_certificate(conn: asyncpg.Connection, row: CertificateRow) -> N
     await conn.execute(INSERT_CERTIFICATE, *as_record(row))
 
 
-async def insert_certificates(conn: asyncpg.Connection, rows: list[CertificateRow]) -> None:
-    """Many rows at once (binary COPY)."""
-    await conn.copy_records_to_table("esign_certificate", records=[as_record(r) for r in rows], columns=COLUMNS)
-
-
 SET_STATUS = """
 UPDATE esign_certificate SET status = $2, status_reason = $3, status_changed_at = $4 WHERE id = $1
 """

@@ -52,12 +52,6 @@ async def insert_wallet_item(conn: asyncpg.Connection, item: WalletItem) -> None
     await conn.execute(INSERT_ITEM, *_record(item))
 
 
-async def insert_wallet_items(conn: asyncpg.Connection, items: list[WalletItem]) -> None:
-    """Many items at once (binary COPY), for batch issuing."""
-    if items:
-        await conn.copy_records_to_table("wallet_item", records=[_record(i) for i in items], columns=COLUMNS)
-
-
 UPDATE_CERTIFICATE_ITEM = f"""
 UPDATE wallet_item SET summary = (summary::jsonb || $2::jsonb)::json, data = (data::jsonb || $3::jsonb)::json,
     updated_at = $4

@@ -11,9 +11,12 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
+from api.config import Settings
+from api.crypto import Keyring
 from api.wallet import store as wallet_store
 from esign import batch, delivery, licence, tokens
 from esign import certificate_store as store
+from tests.conftest import TEST_MASTER_KEY
 from tests.esign import api
 from tests.esign.api import auth, household, issue
 
@@ -154,3 +157,50 @@ async def test_a_batch_that_breaks_midway_answers_and_keeps_what_it_wrote(
     assert tuple(counts) == (8, 8)
     assert await conn.fetchval("SELECT count(*) FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id "
                                "WHERE c.external_ref LIKE 'm-%'") == 8
+
+
+async def test_a_batch_writes_the_rows_a_single_issue_writes(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+) -> None:
+    # The batch's rows are encoded by the signing processes, the single issue's by asyncpg from values:
+    # apart from what differs by nature (ids, serial, slot, times, nonces, signature), they must agree.
+    keyring = Keyring.from_settings(Settings(master_key=TEST_MASTER_KEY))
+    single = await issue(client, police_issuer, household(id_number(9001), "李四", ref="same-1"))
+    items = [household(id_number(9001), "李四", ref="same-2"), household(id_number(9002), "赵六", ref="same-3")]
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
+    batched = [x["certificate_id"] for x in r.json()["results"]]
+    rows = {str(x["id"]): dict(x) for x in await conn.fetch(
+        "SELECT * FROM esign_certificate WHERE id::text = ANY($1::text[])", [single["id"], *batched])}
+    one, other, new_holder = rows[single["id"]], rows[batched[0]], rows[batched[1]]
+    differ = {"id", "licence_id", "status_index", "record_digest", "token", "external_ref", "request_hash", "issued_at",
+              "valid_from", "created_at", "holder_name", "holder_id", "sealed_fields"}
+    assert {k: v for k, v in one.items() if k not in differ} == {k: v for k, v in other.items() if k not in differ}
+    for column, context in (("holder_name", "esign_certificate.holder_name"), ("holder_id", "esign_certificate.holder_id"),
+                            ("sealed_fields", "esign_certificate.sealed_fields")):
+        assert keyring.decrypt(one[column], context=context) == keyring.decrypt(other[column], context=context)
+    assert one["valid_until"] is None  # the household register has no end (so the two agree on it above)
+    # A holder new to the batch became a person, with the ID number and name the single path seals.
+    person = await conn.fetchrow("SELECT * FROM person WHERE id = $1", new_holder["person_id"])
+    assert keyring.decrypt_str(person["id_number"], context="person.id_number") == id_number(9002)
+    assert keyring.decrypt_str(person["name"], context="person.name") == "赵六"
+    assert person["id_number_index"] == new_holder["holder_index"]
+    items_of = {str(x["certificate_id"]): x for x in await conn.fetch(
+        "SELECT * FROM wallet_item WHERE certificate_id::text = ANY($1::text[])", [single["id"], batched[0]])}
+    a, b = items_of[single["id"]], items_of[batched[0]]
+    assert (a["kind"], a["title"], a["person_id"]) == (b["kind"], b["title"], b["person_id"])
+    assert {**a["summary"], "licence_id": ""} == {**b["summary"], "licence_id": ""}
+    assert b["summary"]["licence_id"] == other["licence_id"]
+    assert {k: v for k, v in b["data"].items() if k not in ("certificate_id", "status_ref", "valid_from")} == \
+        {k: v for k, v in a["data"].items() if k not in ("certificate_id", "status_ref", "valid_from")}
+    assert b["data"]["status_ref"] == [other["status_list_id"], other["status_index"]]
+    events = {x["payload"]["certificate_id"]: x for x in await conn.fetch(
+        "SELECT * FROM outbox WHERE topic = 'certificate.issued' AND payload->>'certificate_id' = ANY($1::text[])",
+        [single["id"], *batched])}
+    assert events[batched[0]]["payload"] == events[single["id"]]["payload"] | {
+        "certificate_id": batched[0], "licence_id": other["licence_id"]}
+    assert events[batched[1]]["payload"]["person_id"] == str(new_holder["person_id"])
+    assert (events[batched[0]]["dedup_key"], events[batched[0]]["partition_key"]) == (
+        f"certificate.issued:{batched[0]}", events[single["id"]]["partition_key"])
+    changes = await conn.fetch("SELECT version, data FROM sync_change WHERE person_id = $1 ORDER BY version",
+                               one["person_id"])
+    assert [c["version"] for c in changes] == [1, 2] and changes[1]["data"]["data"]["token"] == other["token"]

@@ -1,0 +1,167 @@
+"""What a batch-issued certificate writes, encoded by the signing process for binary COPY.
+
+The same rows the single path writes (``esign.service`` and ``esign.delivery``): the certificate, the
+holder's wallet item and its change-log entry (``api.changelog.encoded_put``), and the
+``certificate.issued`` outbox event (``api.outbox.encoded_event``). The process that talks to the
+database adds what only it learns in the writing transaction, the change-log version, and sends the
+rows as they are (``api.pgcopy.copy_rows``). Columns whose value a
+chunk shares (department, times, type, seal, validity) are encoded once and joined into each row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import msgspec
+
+from api import changelog, outbox, pgcopy
+from api.ids import uuid7_many
+from esign import issuing
+
+CERTIFICATE_COLUMNS = (
+    "department_id", "issued_at", "status", "created_by", "created_at",  # the chunk's
+    "type_code", "holder_kind", "seal_id", "valid_from", "valid_until", "status_list_id",  # mostly shared
+    "id", "licence_id", "person_id", "holder_name", "holder_id", "holder_index", "holder_credit_code",
+    "holder_name_masked", "holder_id_masked", "fields", "sealed_fields", "status_index", "record_digest", "token",
+    "external_ref", "request_hash", "application_id",
+)
+WALLET_ITEM_COLUMNS = (
+    "kind", "at", "created_at", "updated_at", "title",
+    "id", "person_id", "certificate_id", "application_id", "summary", "data",
+)
+
+
+class Chunk(NamedTuple):
+    """What every certificate of a chunk shares."""
+
+    department_id: bytes
+    department_name: str
+    actor: str
+    now: datetime
+    issued_at: datetime
+
+
+class Place(NamedTuple):
+    """Where one certificate goes, decided before signing."""
+
+    person_id: bytes | None  # None for an organisation
+    holder_index: bytes | None  # blind index of the ID number
+    new_person: bool  # the person row is written with the certificate
+    type_name: str
+    seal_id: bytes
+    external_ref: str
+    request_hash: bytes
+    application_id: bytes | None
+
+
+class Rows(NamedTuple):
+    person: tuple[bytes, bytes] | None  # a new holder's sealed ID number and name
+    certificate: bytes
+    wallet_item: bytes | None  # person holders only, as the two below
+    change: bytes | None  # api.changelog.encoded_put
+    event: bytes  # api.outbox.encoded_event
+
+
+_json = msgspec.json.Encoder().encode
+
+
+def uuid_text(raw: bytes) -> str:
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_RFC3339: dict[int, str] = {}
+
+
+def rfc3339(seconds: int) -> str:
+    """``issuing.rfc3339`` of whole seconds; a batch shares a handful of times, so each is made once."""
+    text = _RFC3339.get(seconds)
+    if text is None:
+        if len(_RFC3339) > 4096:
+            _RFC3339.clear()
+        text = _RFC3339[seconds] = issuing.rfc3339(datetime.fromtimestamp(seconds, UTC))
+    return text
+
+
+def _optional_uuid(raw: bytes | None) -> bytes:
+    return pgcopy.NULL if raw is None else pgcopy.UUID_HEAD + raw
+
+
+def _optional(raw: bytes | None) -> bytes:
+    return pgcopy.NULL if raw is None else pgcopy.raw(raw)
+
+
+class Encoder:
+    """The rows of one chunk's certificates (``__call__`` per certificate)."""
+
+    def __init__(self, chunk: Chunk, count: int) -> None:
+        c, tz = chunk, pgcopy.timestamptz
+        self.chunk = chunk
+        self.department_text = uuid_text(c.department_id)
+        self.certificate_head = b"".join((
+            pgcopy.count(len(CERTIFICATE_COLUMNS)), pgcopy.uuid(c.department_id), tz(c.issued_at), pgcopy.text("valid"),
+            pgcopy.text(c.actor), tz(c.now),
+        ))
+        self.item_head = pgcopy.count(len(WALLET_ITEM_COLUMNS)) + pgcopy.text("certificate") + tz(c.issued_at) + tz(c.now) * 2
+        self.shared: dict[tuple, bytes] = {}  # a type, holder kind, seal and validity: their columns, encoded once
+        self.item_ids = iter(uuid7_many(count))
+
+    def _shared(self, type_code: str, kind: str, seal_id: bytes, start: int, end: int | None, list_id: int) -> bytes:
+        key = (type_code, kind, seal_id, start, end, list_id)
+        found = self.shared.get(key)
+        if found is None:
+            found = self.shared[key] = b"".join((
+                pgcopy.text(type_code), pgcopy.text(kind), pgcopy.uuid(seal_id), pgcopy.timestamptz_seconds(start),
+                pgcopy.NULL if end is None else pgcopy.timestamptz_seconds(end), pgcopy.int4(list_id),
+            ))
+        return found
+
+    def __call__(self, spec: tuple, place: Place, signed: Any, person: tuple[bytes, bytes] | None) -> Rows:
+        (cid, _gb, _issuer, _serial, type_code, holder, public, _sensitive, _iat, start, end, list_id, index, _kid) = spec
+        kind, _name, _id_number, credit_code = holder
+        fields = _json(public)
+        certificate = b"".join((
+            self.certificate_head, self._shared(type_code, kind, place.seal_id, start, end, list_id),
+            pgcopy.UUID_HEAD, cid, pgcopy.text(signed.licence_id), _optional_uuid(place.person_id),
+            pgcopy.raw(signed.holder_name), _optional(signed.holder_id), _optional(place.holder_index),
+            pgcopy.NULL if credit_code is None else pgcopy.text(credit_code), pgcopy.text(signed.name_masked),
+            pgcopy.text(signed.id_masked), pgcopy.jsonb(fields), _optional(signed.sealed_fields), pgcopy.int4(index),
+            pgcopy.raw(signed.record_digest), pgcopy.text(signed.token), pgcopy.text(place.external_ref),
+            pgcopy.raw(place.request_hash), _optional_uuid(place.application_id),
+        ))
+        certificate_id = uuid_text(cid)
+        application = None if place.application_id is None else uuid_text(place.application_id)
+        person_text = None if place.person_id is None else uuid_text(place.person_id)
+        event = {  # esign.delivery.issued_event
+            "certificate_id": certificate_id, "department_id": self.department_text, "type_code": type_code,
+            "type_name": place.type_name, "licence_id": signed.licence_id, "person_id": person_text,
+            "application_id": application,
+        }
+        event_row = outbox.encoded_event("certificate.issued", _json(event), dedup_key=f"certificate.issued:{certificate_id}",
+                                         partition_key=self.department_text)
+        if place.person_id is None:
+            return Rows(person, certificate, None, None, event_row)
+        item_id = next(self.item_ids)
+        summary = _json({  # esign.delivery.wallet_summary
+            "type_code": type_code, "type_name": place.type_name, "licence_id": signed.licence_id,
+            "issuer_name": self.chunk.department_name, "status": "valid",
+            "valid_until": None if end is None else rfc3339(end),
+        })
+        data = _json({  # esign.delivery.wallet_data
+            "certificate_id": certificate_id, "fields": msgspec.Raw(fields), "status": "valid",
+            "valid_from": rfc3339(start), "status_ref": [list_id, index],
+        })
+        item = b"".join((
+            self.item_head, pgcopy.text(place.type_name), pgcopy.UUID_HEAD, item_id.bytes, pgcopy.UUID_HEAD,
+            place.person_id, pgcopy.UUID_HEAD, cid, _optional_uuid(place.application_id), pgcopy.json(summary),
+            pgcopy.json(data),
+        ))
+        synced = _json({  # esign.delivery.synced_data of the item: its data with the token
+            "id": item_id, "person_id": person_text, "kind": "certificate", "title": place.type_name,
+            "at": self.chunk.issued_at, "summary": msgspec.Raw(summary), "certificate_id": certificate_id,
+            "application_id": application, "bundle_code": None,
+            "data": msgspec.Raw(data[:-1] + b',"token":' + _json(signed.token) + b"}"),
+            "created_at": self.chunk.now, "updated_at": self.chunk.now,
+        })
+        return Rows(person, certificate, item, changelog.encoded_put("wallet_item", item_id.bytes, synced), event_row)

@@ -1,0 +1,75 @@
+"""Rows encoded ahead of time in the binary COPY format read back as the values they were made from."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api import pgcopy
+
+COLUMNS = ("id", "name", "blob", "small", "big", "at", "doc", "docb")
+
+
+def _row(values: tuple) -> bytes:
+    ident, name, blob, small, big, at, doc = values
+    encoded_doc = msgspec.json.encode(doc)
+    return b"".join((
+        pgcopy.count(len(COLUMNS)), pgcopy.uuid(ident.bytes), pgcopy.NULL if name is None else pgcopy.text(name),
+        pgcopy.raw(blob), pgcopy.int4(small), pgcopy.int8(big), pgcopy.timestamptz(at), pgcopy.json(encoded_doc),
+        pgcopy.jsonb(encoded_doc),
+    ))
+
+
+async def _table(conn: asyncpg.Connection) -> None:
+    await conn.execute("CREATE TEMP TABLE copied (id uuid, name text, blob bytea, small integer, big bigint, "
+                       "at timestamptz, doc json, docb jsonb)")
+
+
+_CHARS = st.characters(exclude_characters="\x00")  # PostgreSQL's text and jsonb hold no NUL
+values = st.tuples(
+    st.uuids(), st.none() | st.text(_CHARS), st.binary(max_size=300), st.integers(-(2**31), 2**31 - 1),
+    st.integers(-(2**63), 2**63 - 1),
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)),
+    st.dictionaries(st.text(_CHARS, max_size=5), st.text(_CHARS, max_size=10) | st.integers(-1000, 1000), max_size=4),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(values, min_size=1, max_size=20))
+async def test_rows_read_back_as_written(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    async with conn.transaction():
+        await _table(conn)
+        await pgcopy.copy_rows(conn, "copied", COLUMNS, [_row(r) for r in rows])
+        stored = await conn.fetch("SELECT * FROM copied")
+        await conn.execute("DROP TABLE copied")
+    assert [tuple(s) for s in stored] == [r + (r[-1],) for r in rows]
+
+
+async def test_whole_seconds_and_datetimes_agree(conn: asyncpg.Connection) -> None:
+    at = datetime(2026, 11, 22, 8, 30, 5, tzinfo=UTC)
+    assert pgcopy.timestamptz_seconds(int(at.timestamp())) == pgcopy.timestamptz(at)
+    assert pgcopy.timestamptz(at + timedelta(microseconds=7)) != pgcopy.timestamptz(at)
+    async with conn.transaction():
+        await _table(conn)
+        await pgcopy.copy_rows(conn, "copied", ("at",), [pgcopy.count(1) + pgcopy.timestamptz_seconds(0)])
+        assert await conn.fetchval("SELECT at FROM copied") == datetime(1970, 1, 1, tzinfo=UTC)
+        await pgcopy.copy_rows(conn, "copied", ("id",), [])  # nothing to send is no statement at all
+        await conn.execute("DROP TABLE copied")
+
+
+async def test_a_row_that_breaks_a_rule_fails_the_copy(conn: asyncpg.Connection) -> None:
+    async with conn.transaction():
+        await conn.execute("CREATE TEMP TABLE strict (id uuid NOT NULL)")
+        try:
+            await pgcopy.copy_rows(conn, "strict", ("id",), [pgcopy.count(1) + pgcopy.NULL])
+        except asyncpg.NotNullViolationError:
+            pass
+        else:
+            raise AssertionError("a NULL in a NOT NULL column was stored")
+    assert uuid.uuid4()  # the connection is usable afterwards
+    assert await conn.fetchval("SELECT 1") == 1
