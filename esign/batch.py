@@ -97,6 +97,7 @@ class _Context:
         self.today = now.astimezone(issuing.CHINA).date()
         self.types: dict[str, CertType | Problem] = {}
         self.seals: dict[UUID | None, SealRow | Problem] = {}
+        self.fields_checkers: dict[str, Any] = {}
         # Items mostly share their validity: one pair of datetimes for them all, whose hashes (later
         # used as keys) are then computed once.
         self.validity: dict[tuple, tuple[datetime, datetime | None]] = {}
@@ -125,7 +126,10 @@ class _Context:
         if seal.key_custody != "platform":
             raise SealKeyHeldByDepartment("issue certificates of a department-held seal one at a time")
         holder = issuing.check_holder(ctype, item.holder, today=self.today)
-        public, sensitive = issuing.check_fields(ctype, item.fields)
+        check_fields = self.fields_checkers.get(ctype.code)
+        if check_fields is None:
+            check_fields = self.fields_checkers[ctype.code] = issuing.fields_checker(ctype)
+        public, sensitive = check_fields(item.fields)
         key = (ctype.code, item.valid_from, item.valid_until)
         validity = self.validity.get(key)
         if validity is None:
