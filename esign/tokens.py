@@ -25,10 +25,9 @@ from typing import Any
 
 import base45
 import cbor2
-import deflate
 import rfc8785
 
-from esign import cose, licence
+from esign import cose, libdeflate, licence
 from esign.errors import InvalidLicenceId, MalformedToken, TokenTooLarge
 from esign.keys import Signer, check_signature_length
 from esign.statuslist import SLOTS
@@ -314,10 +313,11 @@ def compress(data: bytes) -> bytes:
     """A zlib stream (RFC 1950) of ``data``, made by libdeflate at level 6.
 
     zlib itself spent a fixed ~120,000 instructions per token building Huffman trees, at any level or
-    strategy; libdeflate makes a stream as small (tests compare the sizes) for half of that. Its
-    last byte is padded with zero bits, as ``decompress`` requires.
+    strategy; libdeflate makes a stream as small (tests compare the sizes) for half of that, with a
+    compressor kept per thread (``esign.libdeflate``). Its last byte is padded with zero bits, as
+    ``decompress`` requires.
     """
-    return deflate.zlib_compress(data, 6)
+    return libdeflate.zlib_compress(data, 6)
 
 
 def assemble_token(protected: bytes, payload: bytes, signature: bytes) -> str:
