@@ -18,6 +18,7 @@ HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extensio
 TRAILER = b"\xff\xff"
 NULL = b"\xff\xff\xff\xff"
 UUID_HEAD = b"\x00\x00\x00\x10"
+SEND_SIZE = 1 << 18  # 256 KB
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _EPOCH_SECONDS = 946_684_800  # 2000-01-01 in Unix seconds: timestamps count microseconds from there
 
@@ -72,9 +73,12 @@ async def copy_rows(conn: asyncpg.Connection, table: str, columns: Sequence[str]
     """Send ``rows`` (each ``count`` and its fields, in ``columns`` order) by binary COPY."""
     if not rows:
         return
-    data = b"".join((HEADER, *rows, TRAILER))
+    data = memoryview(b"".join((HEADER, *rows, TRAILER)))
 
-    async def source() -> AsyncIterator[bytes]:
-        yield data
+    async def source() -> AsyncIterator[memoryview]:
+        # In pieces, which asyncpg sends as the socket takes them: one large write would be buffered
+        # whole by the transport and moved down after every partial send.
+        for at in range(0, len(data), SEND_SIZE):
+            yield data[at : at + SEND_SIZE]
 
     await conn.copy_to_table(table, source=source(), columns=list(columns), format="binary")

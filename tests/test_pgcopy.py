@@ -73,3 +73,14 @@ async def test_a_row_that_breaks_a_rule_fails_the_copy(conn: asyncpg.Connection)
             raise AssertionError("a NULL in a NOT NULL column was stored")
     assert uuid.uuid4()  # the connection is usable afterwards
     assert await conn.fetchval("SELECT 1") == 1
+
+
+async def test_rows_spanning_several_pieces_arrive_whole(conn: asyncpg.Connection) -> None:
+    blobs = [bytes([i]) * (pgcopy.SEND_SIZE // 7 + i) for i in range(40)]  # rows cut across piece boundaries
+    async with conn.transaction():
+        await conn.execute("CREATE TEMP TABLE pieces (n integer, blob bytea)")
+        await pgcopy.copy_rows(conn, "pieces", ("n", "blob"),
+                               [pgcopy.count(2) + pgcopy.int4(i) + pgcopy.raw(b) for i, b in enumerate(blobs)])
+        stored = await conn.fetch("SELECT n, blob FROM pieces ORDER BY n")
+        await conn.execute("DROP TABLE pieces")
+    assert [r["blob"] for r in stored] == blobs
