@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -66,8 +65,13 @@ def failed(index: int, exc: Problem) -> BatchResult:
     return BatchResult(index=index, status="failed", error=doc)
 
 
-@dataclass(slots=True)
-class Checked:
+class Checked(msgspec.Struct, gc=False):
+    """An item that passed its checks; ``_reserve`` and ``_Context.place_holders`` fill in the rest.
+
+    Untracked by the cycle collector, as the request's items: it refers to them and to the type and
+    seal the batch shares, never back to itself.
+    """
+
     index: int
     item: IssueIn
     rhash: bytes
