@@ -56,7 +56,7 @@ def encoded_event(topic: str, payload: bytes, *, dedup_key: str, partition_key: 
 
 
 async def enqueue_encoded(conn: asyncpg.Connection, events: list[bytes]) -> None:
-    """Many :func:`encoded_event` rows by binary COPY, in the caller's transaction.
+    """Many :func:`encoded_event` rows (or runs of them, joined) by binary COPY, in the caller's transaction.
 
     For events whose dedup keys are new by construction (ids made in the same transaction): unlike
     :func:`enqueue`, a repeated key is an error here, not a no-op.

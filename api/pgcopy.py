@@ -70,8 +70,9 @@ def jsonb(data: bytes) -> bytes:
 
 
 async def copy_rows(conn: asyncpg.Connection, table: str, columns: Sequence[str], rows: list[bytes]) -> None:
-    """Send ``rows`` (each ``count`` and its fields, in ``columns`` order) by binary COPY."""
-    if not rows:
+    """Send ``rows`` (each ``count`` and its fields, in ``columns`` order; or runs of such rows, joined) by
+    binary COPY. Nothing to send is no statement at all."""
+    if not any(rows):
         return
     data = memoryview(b"".join((HEADER, *rows, TRAILER)))
 

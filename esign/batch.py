@@ -202,39 +202,41 @@ class _HolderTaken(Exception):
 
 
 async def _write_chunk(
-    conn: asyncpg.Connection, department: Department, chunk: list[Checked], written: list[Any], *,
+    conn: asyncpg.Connection, department: Department, chunk: list[Checked], rows: batch_rows.ChunkRows, *,
     actor: str, now: datetime,
 ) -> list[BatchResult]:
     """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry."""
-    results = [failed(c.index, w) for c, w in zip(chunk, written, strict=True) if isinstance(w, Problem)]
-    kept: list[tuple[Checked, batch_rows.Rows]] = [
-        (c, w) for c, w in zip(chunk, written, strict=True) if not isinstance(w, Problem)
-    ]
+    results = [failed(chunk[i].index, exc) for i, exc in rows.failed.items()]  # type: ignore[arg-type]
+    kept = [i for i in range(len(chunk)) if i not in rows.failed] if rows.failed else list(range(len(chunk)))
     async with conn.transaction():
-        new = {c.holder_index: (c.holder_index, *w.person) for c, w in kept if w.person is not None}
+        new = {chunk[i].holder_index: (chunk[i].holder_index, *p) for i in kept if (p := rows.persons[i]) is not None}
         if new:
-            ids = {c.holder_index: c.person_id for c, w in kept if w.person is not None}
+            ids = {chunk[i].holder_index: chunk[i].person_id for i in kept if rows.persons[i] is not None}
             found = await persons.find_or_create_persons(conn, list(new.values()), now=now, ids=ids)  # type: ignore[arg-type]
             if any(found[i] != ids[i] for i in new):
                 raise _HolderTaken()
-        holders = [c.person_id for c, _ in kept if c.person_id is not None]
+        holders = [chunk[i].person_id for i in kept if chunk[i].person_id is not None]
         closed = await closure.closed_among(conn, holders) if holders else set()
         if closed:
-            results += [failed(c.index, WalletClosed("the holder's wallet was closed at their death"))
-                        for c, _ in kept if c.person_id in closed]
-            kept = [(c, w) for c, w in kept if c.person_id not in closed]
-        await pgcopy.copy_rows(conn, "esign_certificate", batch_rows.CERTIFICATE_COLUMNS, [w.certificate for _, w in kept])
-        await pgcopy.copy_rows(conn, "wallet_item", batch_rows.WALLET_ITEM_COLUMNS,
-                               [w.wallet_item for _, w in kept if w.wallet_item is not None])
-        await changelog.record_encoded_puts(conn, [(c.person_id, w.change) for c, w in kept if w.change is not None])  # type: ignore[misc]
-        await outbox.enqueue_encoded(conn, [w.event for _, w in kept])
+            results += [failed(chunk[i].index, WalletClosed("the holder's wallet was closed at their death"))
+                        for i in kept if chunk[i].person_id in closed]
+            kept = [i for i in kept if chunk[i].person_id not in closed]
+        whole = len(kept) == len(chunk)  # as good as always: then the rows go as the signing joined them
+        for table, columns, packed in (
+            ("esign_certificate", batch_rows.CERTIFICATE_COLUMNS, rows.certificates),
+            ("wallet_item", batch_rows.WALLET_ITEM_COLUMNS, rows.wallet_items),
+        ):
+            await pgcopy.copy_rows(conn, table, columns, [packed.data if whole else packed.pick(kept)])
+        await changelog.record_encoded_puts(conn, [(chunk[i].person_id, change) for i in kept  # type: ignore[misc]
+                                                   if (change := rows.changes[i]) is not None])
+        await outbox.enqueue_encoded(conn, [rows.events.data if whole else rows.events.pick(kept)])
         if kept:
-            certificate_ids = [str(c.id) for c, _ in kept]
+            certificate_ids = [str(chunk[i].id) for i in kept]
             await audit.append(
                 conn, actor=actor, action="esign.certificates_issued", subject=str(department.id),
                 data={"count": len(certificate_ids), "certificates": certificate_ids}, at=now,
             )
-    results += [BatchResult(index=c.index, status="issued", certificate_id=c.id) for c, _ in kept]
+    results += [BatchResult(index=chunk[i].index, status="issued", certificate_id=chunk[i].id) for i in kept]
     return results
 
 
@@ -331,11 +333,11 @@ async def issue_batch(
             part, job = entry
             assert department is not None and ctx is not None and shared is not None
             if job is None:
-                written = batch_sign.issue_rows(keys, shared, _items(part, department, ctx.issued_at), esign.keyring)
+                rows = batch_sign.issue_rows(keys, shared, _items(part, department, ctx.issued_at), esign.keyring)
             else:
-                written = await job
+                rows = await job
             try:
-                done = await _write_chunk(conn, department, part, written, actor=actor, now=now)
+                done = await _write_chunk(conn, department, part, rows, actor=actor, now=now)
             except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, _HolderTaken):
                 done = await _one_by_one(conn, esign, department_id, part, actor=actor, now=now)
             results.update((r.index, r) for r in done)

@@ -7,8 +7,8 @@ row, and for the person row should the holder be new), and the rows themselves, 
 PostgreSQL's binary COPY format (``esign.batch_rows``).
 
 A spec is a tuple of plain values (cheap to send between processes). ``sign_specs`` gives per spec
-a ``Signed`` tuple, ``issue_rows`` the ``batch_rows.Rows`` to write; either gives instead the
-``EsignError`` that made that one item fail (a token over the size limit). Seal keys arrive as
+a ``Signed`` tuple (or the ``EsignError`` that made that one item fail: a token over the size limit),
+``issue_rows`` the rows a chunk writes (``batch_rows.ChunkRows``). Seal keys arrive as
 PKCS#8 DER with each chunk and are kept, decoded, for the life of the process; the keyring is made
 once per process by ``init_worker`` from the master key settings.
 """
@@ -141,8 +141,8 @@ def sign_specs(
 def issue_rows(
     keys_by_kid: dict[bytes, tuple[str, bytes]], chunk: batch_rows.Chunk, items: list[tuple[tuple, batch_rows.Place]],
     keyring: Keyring | None = None,
-) -> list[Any]:
-    """``sign_specs`` of each ``(spec, place)``, then what it writes; per item ``batch_rows.Rows`` or an error.
+) -> batch_rows.ChunkRows:
+    """``sign_specs`` of each ``(spec, place)``, then what the items write, by position in ``items``.
 
     A new holder (``place.new_person``) also gets the sealed ID number and name of their person row
     (``persons.seal_person``; ``issuing.check_holder`` has normalised the number).
@@ -157,4 +157,4 @@ def issue_rows(
         holder = spec[5]
         person = (seal.person_id(holder[2]), seal.person_name(holder[1])) if place.new_person else None
         out.append(encode(spec, place, signed, person))
-    return out
+    return batch_rows.ChunkRows.of(out)

@@ -204,3 +204,33 @@ async def test_a_batch_writes_the_rows_a_single_issue_writes(
     changes = await conn.fetch("SELECT version, data FROM sync_change WHERE person_id = $1 ORDER BY version",
                                one["person_id"])
     assert [c["version"] for c in changes] == [1, 2] and changes[1]["data"]["data"]["token"] == other["token"]
+
+
+async def test_a_holder_whose_wallet_closed_fails_alone(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+) -> None:
+    # The signing joins a chunk's rows table by table; the writing takes the closed wallet's out of them.
+    died = await issue(client, police_issuer, household(id_number(7002), "持证人2", ref="c-0"))
+    person_id = await conn.fetchval("SELECT person_id FROM esign_certificate WHERE id::text = $1", died["id"])
+    await conn.execute("INSERT INTO wallet_closure (person_id, closed_at, source) VALUES ($1, now(), 'test')", person_id)
+    items = [household(id_number(7000 + i), f"持证人{i}", ref=f"c-{i}") for i in range(1, 4)]
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["issued", "failed", "issued"]
+    assert results[1]["error"]["type"] == "wallet_closed"
+    ids = {results[0]["certificate_id"], results[2]["certificate_id"]}
+    certificates = await conn.fetch("SELECT id, external_ref, token FROM esign_certificate WHERE external_ref <> 'c-0'")
+    assert {(str(c["id"]), c["external_ref"]) for c in certificates} == {(results[0]["certificate_id"], "c-1"),
+                                                                        (results[2]["certificate_id"], "c-3")}
+    for c in certificates:
+        assert (await api.verify(client, c["token"]))["valid"] is True
+    items_of = await conn.fetch("SELECT certificate_id, person_id FROM wallet_item WHERE certificate_id::text <> $1",
+                                died["id"])
+    assert {str(x["certificate_id"]) for x in items_of} == ids and person_id not in {x["person_id"] for x in items_of}
+    synced = await conn.fetch("SELECT data FROM sync_change WHERE entity = 'wallet_item' AND person_id <> $1", person_id)
+    assert {x["data"]["certificate_id"] for x in synced} == ids
+    events = await conn.fetch("SELECT payload FROM outbox WHERE topic = 'certificate.issued'")
+    assert {x["payload"]["certificate_id"] for x in events} == ids | {died["id"]}
+    # Written as a chunk, not redone item by item after a failed write.
+    audits = await conn.fetch("SELECT data FROM audit_log WHERE action = 'esign.certificates_issued'")
+    assert [set(a["data"]["certificates"]) for a in audits] == [ids]
