@@ -126,13 +126,12 @@ async def record_puts(conn: asyncpg.Connection, changes: list[tuple[UUID, Entity
 
 
 _CHANGE_COUNT = pgcopy.count(len(CHANGE_COLUMNS))
-_PUT = pgcopy.text("put")
 
 
 def encoded_put(entity: Entity, entity_id: bytes, data: bytes) -> bytes:
     """A ``put`` for :func:`record_encoded_puts`: the change's fields after person and version, as binary
     COPY; ``data`` is the JSON text."""
-    return b"".join((pgcopy.text(entity), pgcopy.uuid(entity_id), _PUT, pgcopy.json(data)))
+    return pgcopy.fields(entity, entity_id, "put", data)
 
 
 async def record_encoded_puts(conn: asyncpg.Connection, changes: list[tuple[UUID, bytes]]) -> dict[UUID, int]:

@@ -51,8 +51,7 @@ _EVENT_COUNT = pgcopy.count(len(EVENT_COLUMNS))
 
 def encoded_event(topic: str, payload: bytes, *, dedup_key: str, partition_key: str = "") -> bytes:
     """An event as a binary COPY row for :func:`enqueue_encoded`; ``payload`` is its JSON text."""
-    return b"".join((_EVENT_COUNT, pgcopy.text(topic), pgcopy.text(dedup_key), pgcopy.text(partition_key),
-                     pgcopy.json(payload)))
+    return _EVENT_COUNT + pgcopy.fields(topic, dedup_key, partition_key, payload)
 
 
 async def enqueue_encoded(conn: asyncpg.Connection, events: list[bytes]) -> None:

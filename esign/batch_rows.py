@@ -133,14 +133,6 @@ def rfc3339(seconds: int) -> str:
     return text
 
 
-def _optional_uuid(raw: bytes | None) -> bytes:
-    return pgcopy.NULL if raw is None else pgcopy.UUID_HEAD + raw
-
-
-def _optional(raw: bytes | None) -> bytes:
-    return pgcopy.NULL if raw is None else pgcopy.raw(raw)
-
-
 class Encoder:
     """The rows of one chunk's certificates (``__call__`` per certificate)."""
 
@@ -171,13 +163,12 @@ class Encoder:
         kind, _name, _id_number, credit_code = holder
         fields = _json(public)
         certificate = b"".join((
-            self.certificate_head, self._shared(type_code, kind, place.seal_id, start, end, list_id),
-            pgcopy.UUID_HEAD, cid, pgcopy.text(signed.licence_id), _optional_uuid(place.person_id),
-            pgcopy.raw(signed.holder_name), _optional(signed.holder_id), _optional(place.holder_index),
-            pgcopy.NULL if credit_code is None else pgcopy.text(credit_code), pgcopy.text(signed.name_masked),
-            pgcopy.text(signed.id_masked), pgcopy.jsonb(fields), _optional(signed.sealed_fields), pgcopy.int4(index),
-            pgcopy.raw(signed.record_digest), pgcopy.text(signed.token), pgcopy.text(place.external_ref),
-            pgcopy.raw(place.request_hash), _optional_uuid(place.application_id),
+            self.certificate_head, self._shared(type_code, kind, place.seal_id, start, end, list_id), pgcopy.fields(
+                cid, signed.licence_id, place.person_id, signed.holder_name, signed.holder_id, place.holder_index,
+                credit_code, signed.name_masked, signed.id_masked, pgcopy.JSONB_VERSION + fields, signed.sealed_fields,
+                index.to_bytes(4, "big"), signed.record_digest, signed.token, place.external_ref, place.request_hash,
+                place.application_id,
+            ),
         ))
         certificate_id = uuid_text(cid)
         application = None if place.application_id is None else uuid_text(place.application_id)
@@ -201,11 +192,9 @@ class Encoder:
             "certificate_id": certificate_id, "fields": msgspec.Raw(fields), "status": "valid",
             "valid_from": rfc3339(start), "status_ref": [list_id, index],
         })
-        item = b"".join((
-            self.item_head, pgcopy.text(place.type_name), pgcopy.UUID_HEAD, item_id.bytes, pgcopy.UUID_HEAD,
-            place.person_id, pgcopy.UUID_HEAD, cid, _optional_uuid(place.application_id), pgcopy.json(summary),
-            pgcopy.json(data),
-        ))
+        item = self.item_head + pgcopy.fields(
+            place.type_name, item_id.bytes, place.person_id, cid, place.application_id, summary, data,
+        )
         synced = _json({  # esign.delivery.synced_data of the item: its data with the token
             "id": item_id, "person_id": person_text, "kind": "certificate", "title": place.type_name,
             "at": self.chunk.issued_at, "summary": msgspec.Raw(summary), "certificate_id": certificate_id,

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+import shutil
+import sysconfig
 
 import asyncpg
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api import pgcopy
+
+try:
+    from api import _pgcopy
+except ImportError:
+    _pgcopy = None  # type: ignore[assignment]
 
 COLUMNS = ("id", "name", "blob", "small", "big", "at", "doc", "docb")
 
@@ -84,3 +94,42 @@ async def test_rows_spanning_several_pieces_arrive_whole(conn: asyncpg.Connectio
         stored = await conn.fetch("SELECT n, blob FROM pieces ORDER BY n")
         await conn.execute("DROP TABLE pieces")
     assert [r["blob"] for r in stored] == blobs
+
+
+FIELDS = [pytest.param(pgcopy.fields_python, id="python"),
+          pytest.param(_pgcopy.fields if _pgcopy else None, id="c",
+                       marks=pytest.mark.skipif(_pgcopy is None, reason="built without a C compiler"))]
+
+
+def test_the_c_fields_are_built_where_a_compiler_is() -> None:
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler {compiler!r} here")
+    assert _pgcopy is not None and pgcopy.fields is _pgcopy.fields
+
+
+@pytest.mark.parametrize("fields", FIELDS)
+@given(values=st.lists(st.none() | st.binary(max_size=300) | st.text(_CHARS), max_size=30))
+def test_fields_are_the_encoders_joined(fields: Callable[..., bytes], values: list[bytes | str | None]) -> None:
+    one_by_one = [pgcopy.NULL if v is None else pgcopy.text(v) if isinstance(v, str) else pgcopy.raw(v) for v in values]
+    assert fields(*values) == b"".join(one_by_one)
+
+
+@pytest.mark.parametrize("fields", FIELDS)
+def test_fields_refuse_other_values(fields: Callable[..., bytes]) -> None:
+    for value in (1, bytearray(b"x"), ["x"], 1.5):
+        with pytest.raises(TypeError):
+            fields(b"x", value)
+    assert fields() == b""
+
+
+@pytest.mark.parametrize("fields", FIELDS)
+async def test_a_row_of_fields_reads_back(conn: asyncpg.Connection, fields: Callable[..., bytes]) -> None:
+    ident = uuid.uuid4()
+    row = pgcopy.count(4) + fields(ident.bytes, "欧阳娜娜", None, pgcopy.JSONB_VERSION + '{"a": [1, "乙"]}'.encode())
+    async with conn.transaction():
+        await conn.execute("CREATE TEMP TABLE fielded (id uuid, name text, blob bytea, docb jsonb)")
+        await pgcopy.copy_rows(conn, "fielded", ("id", "name", "blob", "docb"), [row])
+        stored = await conn.fetchrow("SELECT * FROM fielded")
+        await conn.execute("DROP TABLE fielded")
+    assert tuple(stored) == (ident, "欧阳娜娜", None, {"a": [1, "乙"]})

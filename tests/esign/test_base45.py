@@ -1,30 +1,56 @@
-"""The whole-integer Base45 encoder writes exactly what the reference ``base45`` package writes."""
+"""Both Base45 encoders, the C one and the whole-integer Python one, write exactly what the reference
+``base45`` package writes."""
 
 from __future__ import annotations
 
+import shutil
+import sysconfig
+from collections.abc import Callable
+
 import base45
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from esign import tokens
 
+try:
+    from esign import _b45
+except ImportError:
+    _b45 = None  # type: ignore[assignment]
 
-@given(st.binary(max_size=700))
-def test_b45encode_matches_the_reference(data: bytes) -> None:
-    assert tokens.b45encode(data) == base45.b45encode(data).decode("ascii")
+ENCODERS = [pytest.param(tokens.b45encode_python, id="python"),
+            pytest.param(_b45.b45encode if _b45 else None, id="c",
+                         marks=pytest.mark.skipif(_b45 is None, reason="built without a C compiler"))]
 
 
-def test_every_pair_value_at_the_edges_of_its_lane() -> None:
+def test_the_c_encoder_is_built_where_a_compiler_is() -> None:
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler {compiler!r} here")
+    assert _b45 is not None and tokens.b45encode is _b45.b45encode
+
+
+@pytest.mark.parametrize("encode", ENCODERS)
+@given(data=st.binary(max_size=700))
+def test_b45encode_matches_the_reference(encode: Callable[[bytes], str], data: bytes) -> None:
+    assert encode(data) == base45.b45encode(data).decode("ascii")
+
+
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_every_pair_value_at_the_edges_of_its_lane(encode: Callable[[bytes], str]) -> None:
     # 0, 44, 45, 2024, 2025 and 65535 are where a digit rolls over or the lane is full.
     pairs = [0, 1, 44, 45, 46, 2024, 2025, 2026, 45 * 45 * 32 - 1, 65534, 65535]
     data = b"".join(n.to_bytes(2, "big") for n in pairs)
     for cut in range(len(data) + 1):
-        assert tokens.b45encode(data[:cut]) == base45.b45encode(data[:cut]).decode("ascii")
-    assert tokens.b45encode(b"\xff" * 3001) == base45.b45encode(b"\xff" * 3001).decode("ascii")
+        assert encode(data[:cut]) == base45.b45encode(data[:cut]).decode("ascii")
+    assert encode(b"\xff" * 3001) == base45.b45encode(b"\xff" * 3001).decode("ascii")
+    assert encode(bytes(range(256)) * 3) == base45.b45encode(bytes(range(256)) * 3).decode("ascii")
 
 
-def test_rfc9285_examples() -> None:
-    assert tokens.b45encode(b"AB") == "BB8"
-    assert tokens.b45encode(b"Hello!!") == "%69 VD92EX0"
-    assert tokens.b45encode(b"base-45") == "UJCLQE7W581"
-    assert tokens.b45encode(b"") == ""
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_rfc9285_examples(encode: Callable[[bytes], str]) -> None:
+    assert encode(b"AB") == "BB8"
+    assert encode(b"Hello!!") == "%69 VD92EX0"
+    assert encode(b"base-45") == "UJCLQE7W581"
+    assert encode(b"") == ""
