@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from api import pgcopy
 from api.crypto import Keyring, mask_id_number, mask_name
 from api.identifiers import normalize_id_number
 from api.ids import uuid7, uuid7_many
@@ -205,6 +206,24 @@ async def find_or_create_persons(
     if known:
         found.update(await find_person_ids(conn, known))
     return found
+
+
+PERSON_COLUMNS = ("id", "id_number", "id_number_index", "name", "created_at")
+_PERSON_COUNT = pgcopy.count(len(PERSON_COLUMNS))
+
+
+def encoded_person(person_id: bytes, sealed_id_number: bytes, index: bytes, sealed_name: bytes, created_at: bytes) -> bytes:
+    """A new person (``seal_person``'s values, ``created_at`` by ``pgcopy.timestamptz``) as a binary COPY
+    row for :func:`insert_encoded`."""
+    return _PERSON_COUNT + pgcopy.fields(person_id, sealed_id_number, index, sealed_name) + created_at
+
+
+async def insert_encoded(conn: asyncpg.Connection, rows: list[bytes]) -> None:
+    """New persons by binary COPY, in the caller's transaction: for blind indexes just looked up and not
+    found. Unlike :func:`find_or_create_persons`, one that another transaction created meanwhile is an
+    error (``UniqueViolationError``), not a find; rows in blind index order wait for such a transaction
+    rather than deadlock with it."""
+    await pgcopy.copy_rows(conn, "person", PERSON_COLUMNS, rows)
 
 
 async def find_person_ids(conn: asyncpg.Connection, indexes: list[bytes]) -> dict[bytes, UUID]:

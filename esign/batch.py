@@ -87,7 +87,7 @@ class Checked(msgspec.Struct, gc=False):
     serial: str = ""
     slot: tuple[int, int] = (0, 0)
     person_id: UUID | None = None
-    new_person: bool = False
+    new_person: int = batch_rows.KNOWN_PERSON
 
 
 class _Context:
@@ -157,8 +157,12 @@ class _Context:
                 continue
             c.person_id = existing.get(c.holder_index)
             if c.person_id is None:
-                c.new_person = True
-                c.person_id = self.new_persons.get(c.holder_index) or self.new_persons.setdefault(c.holder_index, next(fresh))
+                c.person_id = self.new_persons.get(c.holder_index)
+                if c.person_id is None:
+                    c.new_person, c.person_id = batch_rows.NEW_PERSON, next(fresh)
+                    self.new_persons[c.holder_index] = c.person_id
+                else:
+                    c.new_person = batch_rows.NEW_AGAIN
 
 
 async def _reserve(conn: asyncpg.Connection, department_id: UUID, checked: list[Checked], now: datetime) -> None:
@@ -209,11 +213,16 @@ async def _write_chunk(
     results = [failed(chunk[i].index, exc) for i, exc in rows.failed.items()]  # type: ignore[arg-type]
     kept = [i for i in range(len(chunk)) if i not in rows.failed] if rows.failed else list(range(len(chunk)))
     async with conn.transaction():
-        new = {chunk[i].holder_index: (chunk[i].holder_index, *p) for i in kept if (p := rows.persons[i]) is not None}
-        if new:
-            ids = {chunk[i].holder_index: chunk[i].person_id for i in kept if rows.persons[i] is not None}
-            found = await persons.find_or_create_persons(conn, list(new.values()), now=now, ids=ids)  # type: ignore[arg-type]
-            if any(found[i] != ids[i] for i in new):
+        # The batch's first item of a new holder writes the person, by COPY: someone else who created it
+        # meanwhile breaks the chunk (UniqueViolationError). Later items of that holder find it, or
+        # create it should that item's chunk not be written.
+        first = sorted((i for i in kept if chunk[i].new_person == batch_rows.NEW_PERSON), key=lambda i: chunk[i].holder_index)
+        await persons.insert_encoded(conn, [rows.persons.pick(first)])
+        again = {chunk[i].holder_index: (chunk[i].holder_index, *rows.again[i]) for i in kept if i in rows.again}
+        if again:
+            ids = {chunk[i].holder_index: chunk[i].person_id for i in kept if i in rows.again}
+            found = await persons.find_or_create_persons(conn, list(again.values()), now=now, ids=ids)  # type: ignore[arg-type]
+            if any(found[i] != ids[i] for i in again):
                 raise _HolderTaken()
         holders = [chunk[i].person_id for i in kept if chunk[i].person_id is not None]
         closed = await closure.closed_among(conn, holders) if holders else set()

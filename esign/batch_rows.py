@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from api import changelog, outbox, pgcopy
+from api import changelog, outbox, persons, pgcopy
 from api.ids import uuid7_many
 from esign import issuing
 
@@ -44,12 +44,15 @@ class Chunk(NamedTuple):
     issued_at: datetime
 
 
+KNOWN_PERSON, NEW_PERSON, NEW_AGAIN = 0, 1, 2  # NEW_AGAIN: new to the batch, made by an earlier item
+
+
 class Place(NamedTuple):
     """Where one certificate goes, decided before signing."""
 
     person_id: bytes | None  # None for an organisation
     holder_index: bytes | None  # blind index of the ID number
-    new_person: bool  # the person row is written with the certificate
+    new_person: int  # KNOWN_PERSON, NEW_PERSON (its row is written with the certificate) or NEW_AGAIN
     type_name: str
     seal_id: bytes
     external_ref: str
@@ -60,7 +63,9 @@ class Place(NamedTuple):
 class Rows(NamedTuple):
     """What one certificate writes."""
 
-    person: tuple[bytes, bytes] | None  # a new holder's sealed ID number and name
+    # A new holder's person row (api.persons.encoded_person) or, for NEW_AGAIN, its sealed ID number and
+    # name, for api.persons.find_or_create_persons.
+    person: bytes | tuple[bytes, bytes] | None
     certificate: bytes
     wallet_item: bytes | None  # person holders only, as the two below
     change: bytes | None  # api.changelog.encoded_put
@@ -93,7 +98,8 @@ class ChunkRows(NamedTuple):
     """What a chunk's items write, by position in the chunk (``batch_sign.issue_rows``)."""
 
     failed: dict[int, Exception]  # the items that could not be signed, and why (an EsignError)
-    persons: list[tuple[bytes, bytes] | None]  # Rows.person of each item
+    persons: Packed  # the NEW_PERSON rows
+    again: dict[int, tuple[bytes, bytes]]  # the NEW_AGAIN holders' sealed ID number and name
     certificates: Packed
     wallet_items: Packed
     changes: list[bytes | None]  # Rows.change of each item
@@ -104,7 +110,8 @@ class ChunkRows(NamedTuple):
         failed = {i: r for i, r in enumerate(rows) if isinstance(r, Exception)}
         ok = [_NONE if isinstance(r, Exception) else r for r in rows]
         return cls(
-            failed, [r.person for r in ok], Packed.of(r.certificate for r in ok),
+            failed, Packed.of(r.person if type(r.person) is bytes else b"" for r in ok),
+            {i: r.person for i, r in enumerate(ok) if type(r.person) is tuple}, Packed.of(r.certificate for r in ok),
             Packed.of(r.wallet_item or b"" for r in ok), [r.change for r in ok], Packed.of(r.event for r in ok),
         )
 
@@ -147,6 +154,7 @@ class Encoder:
         self.item_head = pgcopy.count(len(WALLET_ITEM_COLUMNS)) + pgcopy.text("certificate") + tz(c.issued_at) + tz(c.now) * 2
         self.shared: dict[tuple, bytes] = {}  # a type, holder kind, seal and validity: their columns, encoded once
         self.item_ids = iter(uuid7_many(count))
+        self.created_at = tz(c.now)
 
     def _shared(self, type_code: str, kind: str, seal_id: bytes, start: int, end: int | None, list_id: int) -> bytes:
         key = (type_code, kind, seal_id, start, end, list_id)
@@ -159,6 +167,7 @@ class Encoder:
         return found
 
     def __call__(self, spec: tuple, place: Place, signed: Any, person: tuple[bytes, bytes] | None) -> Rows:
+        """The rows of one certificate; ``person`` is the sealed ID number and name of a new holder."""
         (cid, _gb, _issuer, _serial, type_code, holder, public, _sensitive, _iat, start, end, list_id, index, _kid) = spec
         kind, _name, _id_number, credit_code = holder
         fields = _json(public)
@@ -180,6 +189,8 @@ class Encoder:
         }
         event_row = outbox.encoded_event("certificate.issued", _json(event), dedup_key=f"certificate.issued:{certificate_id}",
                                          partition_key=self.department_text)
+        if person is not None and place.new_person == NEW_PERSON:
+            person = persons.encoded_person(place.person_id, person[0], place.holder_index, person[1], self.created_at)  # type: ignore[arg-type]
         if place.person_id is None:
             return Rows(person, certificate, None, None, event_row)
         item_id = next(self.item_ids)

@@ -145,7 +145,8 @@ def issue_rows(
     """``sign_specs`` of each ``(spec, place)``, then what the items write, by position in ``items``.
 
     A new holder (``place.new_person``) also gets the sealed ID number and name of their person row
-    (``persons.seal_person``; ``issuing.check_holder`` has normalised the number).
+    (``persons.seal_person``; ``issuing.check_holder`` has normalised the number): the row itself for
+    the batch's first item of that holder, the two values for the others (``batch_rows.NEW_AGAIN``).
     """
     seal = _Sealers(keyring or _KEYRING[0], len(items))
     encode = batch_rows.Encoder(chunk, len(items))

@@ -189,18 +189,20 @@ def test_indexer_is_blind_index(value: str) -> None:
 def test_every_encryption_of_a_chunk_has_its_own_nonce() -> None:
     signer = helpers.make_pki().seals["ES256"].signer
     chunk = batch_rows.Chunk(uuid.uuid4().bytes, "市公安局", "staff:1", datetime.now(UTC), datetime.now(UTC))
+    # Every holder is new: half write their person row, half (batch_rows.NEW_AGAIN) only seal its values.
     items = [((uuid.uuid4().bytes, helpers.TYPE_CODE, helpers.ISSUER_CODE, f"2026{i:07d}", "t",
                ("person", "欧阳娜娜", "11010519491231002X", None), {"relation": "户主"}, {"b": "乙"}, 1_790_000_000,
                1_790_000_000, None, 1, i, signer.kid),
-              batch_rows.Place(uuid.uuid4().bytes, bytes(32), True, "户口簿", uuid.uuid4().bytes, f"r-{i}", bytes(32),
-                               None))
+              batch_rows.Place(uuid.uuid4().bytes, bytes(32), batch_rows.NEW_PERSON if i % 2 else batch_rows.NEW_AGAIN,
+                               "户口簿", uuid.uuid4().bytes, f"r-{i}", bytes(32), None))
              for i in range(40)]
     rows = batch_sign.issue_rows({signer.kid: ("ES256", keys.private_key_to_der(signer.key))}, chunk, items, KEYRING)
     # Every sealed value starts with the format version and the key id, then its nonce.
     kid = KEYRING.current_kid.encode()
     head = bytes([1, len(kid)]) + kid
-    sealed = [rows.certificates.data, *(part for person in rows.persons for part in person)]  # type: ignore[union-attr]
+    sealed = [rows.certificates.data, rows.persons.data, *(part for person in rows.again.values() for part in person)]
     nonces = [row[at + len(head) : at + len(head) + 12] for row in sealed
               for at in range(len(row)) if row.startswith(head, at)]
     assert len(nonces) == 200 and len(set(nonces)) == 200  # name, ID number, fields; the new person's two
-    assert KEYRING.decrypt_str(rows.persons[-1][1], context="person.name") == "欧阳娜娜"  # type: ignore[index]
+    assert sorted(rows.again) == list(range(0, 40, 2)) and len(rows.persons.data) > 20 * 100
+    assert KEYRING.decrypt_str(rows.again[38][1], context="person.name") == "欧阳娜娜"  # type: ignore[index]

@@ -234,3 +234,30 @@ async def test_a_holder_whose_wallet_closed_fails_alone(
     # Written as a chunk, not redone item by item after a failed write.
     audits = await conn.fetch("SELECT data FROM audit_log WHERE action = 'esign.certificates_issued'")
     assert [set(a["data"]["certificates"]) for a in audits] == [ids]
+
+
+async def test_a_holder_new_to_the_batch_becomes_one_person(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In chunks of 2: the first item writes the person, the second (same chunk) and the third (next
+    # chunk) take that person; another holder follows in the second chunk.
+    monkeypatch.setattr(batch, "issue_batch", functools.partial(batch.issue_batch, chunk=2))
+    items = [household(id_number(8001), "孙八", ref=f"same-holder-{i}") for i in range(3)]
+    items.append(household(id_number(8002), "周九", ref="other-holder"))
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
+    assert [x["status"] for x in r.json()["results"]] == ["issued"] * 4
+    holders = await conn.fetch("SELECT external_ref, person_id, holder_index FROM esign_certificate "
+                               "WHERE external_ref LIKE 'same-holder-%' OR external_ref = 'other-holder'")
+    by_ref = {h["external_ref"]: h for h in holders}
+    same = {by_ref[f"same-holder-{i}"]["person_id"] for i in range(3)}
+    assert len(same) == 1 and by_ref["other-holder"]["person_id"] not in same
+    people = await conn.fetch("SELECT id, id_number_index FROM person WHERE id = ANY($1::uuid[])",
+                              [*same, by_ref["other-holder"]["person_id"]])
+    assert len(people) == 2
+    assert {p["id"]: p["id_number_index"] for p in people}[same.pop()] == by_ref["same-holder-0"]["holder_index"]
+    versions = await conn.fetch("SELECT version FROM sync_change WHERE person_id = $1 ORDER BY version",
+                                by_ref["same-holder-0"]["person_id"])
+    assert [v["version"] for v in versions] == [1, 2, 3]
+    audits = await conn.fetch("SELECT data FROM audit_log WHERE action = 'esign.certificates_issued'")
+    assert sorted(a["data"]["count"] for a in audits) == [2, 2]  # both chunks written whole, none redone
