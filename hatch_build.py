@@ -1,6 +1,7 @@
-"""Build hook: compiles the C forms of two hot functions of batch issuing with the machine's C compiler.
+"""Build hook: compiles the C forms of hot functions of batch issuing with the machine's C compiler.
 
-``esign/_b45.c`` is ``esign.tokens.b45encode``, ``api/_pgcopy.c`` is ``api.pgcopy.fields``. Where no
+``esign/_b45.c`` is ``esign.tokens.b45encode``, ``esign/_cbor.c`` is ``esign.cose.canonical`` and the
+claims payload of ``esign.tokens``, ``api/_pgcopy.c`` is ``api.pgcopy.fields``. Where no
 compiler or no Python headers are found, the build goes on without them and each module uses its
 own Python form, which makes the same output (tests compare them). An editable install imports from
 the source tree, so the modules are built there; a wheel carries them and is tagged for this
@@ -18,7 +19,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-EXTENSIONS = ("esign/_b45.c", "api/_pgcopy.c")
+EXTENSIONS = ("esign/_b45.c", "esign/_cbor.c", "api/_pgcopy.c")
 
 
 class CustomBuildHook(BuildHookInterface):

@@ -89,7 +89,15 @@ def key(text: str) -> bytes:
 
 
 def canonical(value: object) -> bytes:
-    """``cbor2.dumps(value, canonical=True)`` (see the module docstring)."""
+    """``cbor2.dumps(value, canonical=True)`` (see the module docstring): by ``esign/_cbor.c`` where it was
+    built and the value is one it writes, else ``canonical_python``."""
+    if _canonical_c is not None and (encoded := _canonical_c(value)) is not None:
+        return encoded
+    return canonical_python(value)
+
+
+def canonical_python(value: object) -> bytes:
+    """``canonical`` in Python."""
     kind = type(value)
     if kind is str:
         return tstr(value)  # type: ignore[arg-type]
@@ -113,6 +121,11 @@ def canonical(value: object) -> bytes:
         return head(5, len(entries)) + b"".join([k + v for _, k, v in entries])
     return cbor2.dumps(value, canonical=True)
 
+
+try:
+    from esign._cbor import canonical as _canonical_c
+except ImportError:  # built where no C compiler was found (hatch_build.py)
+    _canonical_c = None
 
 _SIGNATURE1 = b"\x84" + tstr("Signature1")
 

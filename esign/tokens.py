@@ -204,7 +204,23 @@ def _payload(
     Canonical CBOR orders map keys shortest encoding first, then bytewise: 1, 4, 5, 6, 7, -65537 in the
     claims map; d, f, h, l, n, p, s, t, v, hi in the certificate map. ``_problem`` has checked the sizes
     written here as constants: cti and a nonce are 16 bytes, the digest 32, the times small integers.
+    ``esign/_cbor.c`` writes it where it was built and the fields hold only values it writes.
     """
+    if _payload_c is not None:
+        encoded = _payload_c(kind, iss, iat, exp, nbf, cti, type_code, licence_id, holder_name, holder_id,
+                             fields if type(fields) is dict else dict(fields), status, digest, nonce)
+        if encoded is not None:
+            return encoded
+    return _payload_python(kind, iss, iat, exp, nbf, cti, type_code, licence_id, holder_name, holder_id, fields,
+                           status, digest, nonce)
+
+
+def _payload_python(
+    kind: str, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, licence_id: str,
+    holder_name: str, holder_id: str, fields: Mapping[str, Any], status: tuple[int, int], digest: bytes,
+    nonce: bytes | None,
+) -> bytes:
+    """``_payload`` in Python."""
     head, tstr, recurring = cose.head, cose.tstr, cose.key
     out = [head(5, 4 + (exp is not None) + (nbf is not None)), b"\x01", recurring(iss)]
     if exp is not None:
@@ -226,6 +242,11 @@ def _payload(
 
 
 _PRIVATE_KEY = cose.head(1, -1 - _PRIVATE_CLAIM)
+
+try:
+    from esign._cbor import payload as _payload_c
+except ImportError:  # built where no C compiler was found (hatch_build.py)
+    _payload_c = None
 
 
 def decode_claims(payload: bytes) -> Claims:

@@ -5,6 +5,8 @@ a strict zlib stream as small as zlib's level 9."""
 from __future__ import annotations
 
 import secrets
+import shutil
+import sysconfig
 import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,11 @@ from esign import batch_rows, batch_sign, cose, issuing, keys, libdeflate, licen
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers
 
+try:
+    from esign import _cbor
+except ImportError:
+    _cbor = None  # type: ignore[assignment]
+
 KEYRING = Keyring.from_settings(Settings(master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="))
 cbor_keys = st.text(max_size=6) | st.integers(min_value=-(2**70), max_value=2**70)
 scalars = (
@@ -35,7 +42,32 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.di
 
 @given(values)
 def test_canonical_is_cbor2s(value: object) -> None:
-    assert cose.canonical(value) == cbor2.dumps(value, canonical=True)
+    reference = cbor2.dumps(value, canonical=True)
+    assert cose.canonical(value) == reference and cose.canonical_python(value) == reference
+    if _cbor is not None:  # the C form writes what it takes, and leaves floats and big integers to Python
+        assert _cbor.canonical(value) in (reference, None)
+
+
+@pytest.mark.skipif(_cbor is None, reason="built without a C compiler")
+def test_the_c_canonical_takes_what_tokens_hold() -> None:
+    value = {"b": [1, -1, 2**64 - 1, -(2**64)], "a": {"张": None, "x": True}, 7: b"\x00" * 30, "": ("t", False)}
+    assert _cbor.canonical(value) == cbor2.dumps(value, canonical=True)
+    assert _cbor.canonical({"a": [1.5]}) is None and _cbor.canonical(2**64) is None
+    assert _cbor.canonical(-(2**64) - 1) is None and _cbor.canonical(object()) is None
+    with pytest.raises(UnicodeEncodeError):
+        _cbor.canonical({"a": "\ud800"})
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(RecursionError):
+        _cbor.canonical(nested)
+
+
+def test_the_c_encoder_is_built_where_a_compiler_is() -> None:
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler {compiler!r} here")
+    assert _cbor is not None and tokens._payload_c is _cbor.payload
 
 
 @given(st.binary(max_size=300), st.binary(max_size=70_000), st.binary(max_size=64))
@@ -79,6 +111,10 @@ def test_claims_payload_is_cbor2s(fields: dict, exp: int | None, nbf: int | None
     assert tokens.encode_claims(claims) == _reference_payload(claims)
     presentation = tokens.make_presentation(claims, fields, now=helpers.NOW)
     assert tokens.encode_claims(presentation) == _reference_payload(presentation)
+    for c in (claims, presentation):  # the Python form too, where the C one is built
+        assert tokens._payload_python(c.kind, c.iss, c.iat, c.exp, c.nbf, c.cti, c.type_code, c.licence_id,
+                                      c.holder_name, c.holder_id, c.fields, c.status, c.digest,
+                                      c.nonce) == _reference_payload(c)
 
 
 @settings(max_examples=300)

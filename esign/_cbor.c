@@ -1,0 +1,345 @@
+/* Canonical CBOR in C for certificate tokens: esign.cose.canonical and esign.tokens' claims payload,
+ * for the thousands of tokens a second batch issuing makes. The Python forms write the same bytes
+ * (tests compare the three: C, Python and cbor2) and serve where this module was not built, and for
+ * what it leaves to them: values other than str, int (64-bit heads), bytes, None, bool, list, tuple
+ * and dict give None here, and the caller encodes them in Python. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    unsigned char *data;
+    Py_ssize_t size, capacity;
+} Buffer;
+
+/* 1: written; 0: a value this module leaves to Python; -1: a Python error is set. */
+#define DONE 1
+#define UNSUPPORTED 0
+#define FAILED -1
+
+static int
+reserve(Buffer *b, Py_ssize_t more)
+{
+    if (b->size + more <= b->capacity) {
+        return DONE;
+    }
+    Py_ssize_t capacity = b->capacity ? b->capacity : 256;
+    while (capacity < b->size + more) {
+        capacity *= 2;
+    }
+    unsigned char *data = PyMem_Realloc(b->data, capacity);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return FAILED;
+    }
+    b->data = data;
+    b->capacity = capacity;
+    return DONE;
+}
+
+static int
+put(Buffer *b, const void *data, Py_ssize_t size)
+{
+    if (reserve(b, size) < 0) {
+        return FAILED;
+    }
+    memcpy(b->data + b->size, data, size);
+    b->size += size;
+    return DONE;
+}
+
+/* A head of major type `major` with argument `n`, shortest form (RFC 8949 3.1). */
+static int
+head(Buffer *b, unsigned int major, uint64_t n)
+{
+    unsigned char out[9];
+    int size;
+    major <<= 5;
+    if (n < 24) {
+        out[0] = (unsigned char)(major | n);
+        size = 1;
+    } else if (n < 0x100) {
+        out[0] = (unsigned char)(major | 24);
+        out[1] = (unsigned char)n;
+        size = 2;
+    } else if (n < 0x10000) {
+        out[0] = (unsigned char)(major | 25);
+        out[1] = (unsigned char)(n >> 8);
+        out[2] = (unsigned char)n;
+        size = 3;
+    } else if (n < 0x100000000ULL) {
+        out[0] = (unsigned char)(major | 26);
+        for (int i = 0; i < 4; i++) {
+            out[1 + i] = (unsigned char)(n >> (24 - 8 * i));
+        }
+        size = 5;
+    } else {
+        out[0] = (unsigned char)(major | 27);
+        for (int i = 0; i < 8; i++) {
+            out[1 + i] = (unsigned char)(n >> (56 - 8 * i));
+        }
+        size = 9;
+    }
+    return put(b, out, size);
+}
+
+static int
+text(Buffer *b, PyObject *value)
+{
+    Py_ssize_t size;
+    const char *data = PyUnicode_AsUTF8AndSize(value, &size);
+    if (data == NULL || head(b, 3, (uint64_t)size) < 0) {
+        return FAILED;
+    }
+    return put(b, data, size);
+}
+
+static int encode(Buffer *b, PyObject *value);
+
+static int
+integer(Buffer *b, PyObject *value)
+{
+    int overflow;
+    long long small = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (small == -1 && PyErr_Occurred()) {
+        return FAILED;
+    }
+    if (!overflow) {
+        return small >= 0 ? head(b, 0, (uint64_t)small) : head(b, 1, (uint64_t)(-1 - small));
+    }
+    /* Beyond 63 bits: the head takes 64, from -2**64 to 2**64 - 1; further out is Python's. */
+    PyObject *magnitude = overflow > 0 ? Py_NewRef(value) : PyNumber_Invert(value);  /* -1 - value */
+    if (magnitude == NULL) {
+        return FAILED;
+    }
+    unsigned long long n = PyLong_AsUnsignedLongLong(magnitude);
+    Py_DECREF(magnitude);
+    if (n == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return FAILED;
+        }
+        PyErr_Clear();
+        return UNSUPPORTED;
+    }
+    return head(b, overflow > 0 ? 0 : 1, n);
+}
+
+typedef struct {
+    Py_ssize_t key_at, key_size, end;  /* offsets in the entries' buffer */
+    const unsigned char *key;  /* set once the buffer stops moving */
+} Entry;
+
+static int
+by_encoded_key(const void *left, const void *right)
+{
+    const Entry *a = left, *b = right;
+    if (a->key_size != b->key_size) {
+        return a->key_size < b->key_size ? -1 : 1;
+    }
+    return memcmp(a->key, b->key, a->key_size);
+}
+
+/* RFC 7049 canonical order: shorter encoded keys first, then bytewise. */
+static int
+map(Buffer *b, PyObject *value)
+{
+    Py_ssize_t count = PyDict_GET_SIZE(value), pos = 0, i = 0;
+    PyObject *k, *v;
+    Buffer entries = {NULL, 0, 0};
+    Entry *index = PyMem_Calloc(count ? count : 1, sizeof(Entry));
+    int result = FAILED;
+    if (index == NULL) {
+        PyErr_NoMemory();
+        return FAILED;
+    }
+    while (PyDict_Next(value, &pos, &k, &v)) {
+        index[i].key_at = entries.size;
+        if ((result = encode(&entries, k)) != DONE) {
+            goto out;
+        }
+        index[i].key_size = entries.size - index[i].key_at;
+        if ((result = encode(&entries, v)) != DONE) {
+            goto out;
+        }
+        index[i].end = entries.size;
+        i++;
+    }
+    for (i = 0; i < count; i++) {
+        index[i].key = entries.data + index[i].key_at;
+    }
+    qsort(index, count, sizeof(Entry), by_encoded_key);
+    if ((result = head(b, 5, (uint64_t)count)) != DONE || (result = reserve(b, entries.size)) != DONE) {
+        goto out;
+    }
+    for (i = 0; i < count; i++) {
+        put(b, entries.data + index[i].key_at, index[i].end - index[i].key_at);
+    }
+    result = DONE;
+out:
+    PyMem_Free(index);
+    PyMem_Free(entries.data);
+    return result;
+}
+
+static int
+encode(Buffer *b, PyObject *value)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    if (type == &PyUnicode_Type) {
+        return text(b, value);
+    }
+    if (type == &PyLong_Type) {
+        return integer(b, value);
+    }
+    if (type == &PyBytes_Type) {
+        if (head(b, 2, (uint64_t)PyBytes_GET_SIZE(value)) < 0) {
+            return FAILED;
+        }
+        return put(b, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value));
+    }
+    if (value == Py_None) {
+        return put(b, "\xf6", 1);
+    }
+    if (type == &PyBool_Type) {
+        return put(b, value == Py_True ? "\xf5" : "\xf4", 1);
+    }
+    if (type == &PyList_Type || type == &PyTuple_Type) {
+        PyObject *items = PySequence_Fast(value, "");  /* a new reference to the same list or tuple */
+        if (items == NULL) {
+            return FAILED;
+        }
+        Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+        int result = head(b, 4, (uint64_t)count);
+        if (result == DONE && Py_EnterRecursiveCall(" in canonical CBOR")) {
+            result = FAILED;
+        } else if (result == DONE) {
+            for (Py_ssize_t i = 0; i < count && result == DONE; i++) {
+                result = encode(b, PySequence_Fast_GET_ITEM(items, i));
+            }
+            Py_LeaveRecursiveCall();
+        }
+        Py_DECREF(items);
+        return result;
+    }
+    if (type == &PyDict_Type) {
+        if (Py_EnterRecursiveCall(" in canonical CBOR")) {
+            return FAILED;
+        }
+        int result = map(b, value);
+        Py_LeaveRecursiveCall();
+        return result;
+    }
+    return UNSUPPORTED;
+}
+
+static PyObject *
+finish(Buffer *b, int result)
+{
+    PyObject *out = NULL;
+    if (result == DONE) {
+        out = PyBytes_FromStringAndSize((const char *)b->data, b->size);
+    } else if (result == UNSUPPORTED) {
+        out = Py_NewRef(Py_None);
+    }
+    PyMem_Free(b->data);
+    return out;
+}
+
+static PyObject *
+canonical(PyObject *module, PyObject *value)
+{
+    Buffer b = {NULL, 0, 0};
+    return finish(&b, encode(&b, value));
+}
+
+static int
+key(Buffer *b, const char *name)
+{
+    Py_ssize_t size = (Py_ssize_t)strlen(name);
+    if (head(b, 3, (uint64_t)size) < 0) {
+        return FAILED;
+    }
+    return put(b, name, size);
+}
+
+/* esign.tokens._payload: the claims map with the certificate map under -65537, keys in canonical
+ * order (1, 4, 5, 6, 7, -65537; d, f, h, l, n, p, s, t, v, hi). Arguments as _payload's, checked by
+ * its caller, except that exp, nbf and nonce may be None. */
+static PyObject *
+payload(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError, "payload takes 14 arguments");
+        return NULL;
+    }
+    PyObject *kind = args[0], *iss = args[1], *iat = args[2], *exp = args[3], *nbf = args[4], *cti = args[5],
+             *type_code = args[6], *licence_id = args[7], *holder_name = args[8], *holder_id = args[9],
+             *fields = args[10], *status = args[11], *digest = args[12], *nonce = args[13];
+    if (!PyTuple_CheckExact(status) || PyTuple_GET_SIZE(status) != 2) {
+        PyErr_SetString(PyExc_TypeError, "status is a (list id, index) tuple");
+        return NULL;
+    }
+    Buffer b = {NULL, 0, 0};
+    int r = head(&b, 5, 4 + (exp != Py_None) + (nbf != Py_None));
+#define STEP(call) if (r == DONE) r = (call)
+    STEP(put(&b, "\x01", 1));
+    STEP(encode(&b, iss));
+    if (exp != Py_None) {
+        STEP(put(&b, "\x04", 1));
+        STEP(encode(&b, exp));
+    }
+    if (nbf != Py_None) {
+        STEP(put(&b, "\x05", 1));
+        STEP(encode(&b, nbf));
+    }
+    STEP(put(&b, "\x06", 1));
+    STEP(encode(&b, iat));
+    STEP(put(&b, "\x07", 1));
+    STEP(encode(&b, cti));
+    STEP(head(&b, 1, 65536));  /* -65537 */
+    STEP(head(&b, 5, nonce == Py_None ? 9 : 10));
+    STEP(key(&b, "d"));
+    STEP(encode(&b, digest));
+    STEP(key(&b, "f"));
+    STEP(encode(&b, fields));
+    STEP(key(&b, "h"));
+    STEP(encode(&b, holder_name));
+    STEP(key(&b, "l"));
+    STEP(encode(&b, licence_id));
+    if (nonce != Py_None) {
+        STEP(key(&b, "n"));
+        STEP(encode(&b, nonce));
+    }
+    STEP(key(&b, "p"));
+    STEP(encode(&b, kind));
+    STEP(key(&b, "s"));
+    STEP(encode(&b, status));
+    STEP(key(&b, "t"));
+    STEP(encode(&b, type_code));
+    STEP(key(&b, "v"));
+    STEP(put(&b, "\x01", 1));
+    STEP(key(&b, "hi"));
+    STEP(encode(&b, holder_id));
+#undef STEP
+    return finish(&b, r);
+}
+
+static PyMethodDef methods[] = {
+    {"canonical", canonical, METH_O, "Canonical CBOR of a value, or None for one left to Python."},
+    {"payload", (PyCFunction)(void (*)(void))payload, METH_FASTCALL,
+     "The claims payload of esign.tokens._payload, or None for fields left to Python."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "esign._cbor", "Canonical CBOR for certificate tokens, in C.", 0, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__cbor(void)
+{
+    return PyModule_Create(&module);
+}
