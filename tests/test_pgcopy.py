@@ -6,9 +6,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import shutil
-import sysconfig
-
 import asyncpg
 import msgspec
 import pytest
@@ -16,11 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api import pgcopy
-
-try:
-    from api import _pgcopy
-except ImportError:
-    _pgcopy = None  # type: ignore[assignment]
+from tests.native import forms
 
 COLUMNS = ("id", "name", "blob", "small", "big", "at", "doc", "docb")
 
@@ -96,16 +89,7 @@ async def test_rows_spanning_several_pieces_arrive_whole(conn: asyncpg.Connectio
     assert [r["blob"] for r in stored] == blobs
 
 
-FIELDS = [pytest.param(pgcopy.fields_python, id="python"),
-          pytest.param(_pgcopy.fields if _pgcopy else None, id="c",
-                       marks=pytest.mark.skipif(_pgcopy is None, reason="built without a C compiler"))]
-
-
-def test_the_c_fields_are_built_where_a_compiler_is() -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler {compiler!r} here")
-    assert _pgcopy is not None and pgcopy.fields is _pgcopy.fields
+FIELDS = forms(pgcopy.fields_python, "api._pgcopy", "fields")
 
 
 @pytest.mark.parametrize("fields", FIELDS)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-import sysconfig
 from collections.abc import Callable
 
 import base45
@@ -13,22 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from esign import tokens
+from tests.native import forms
 
-try:
-    from esign import _b45
-except ImportError:
-    _b45 = None  # type: ignore[assignment]
-
-ENCODERS = [pytest.param(tokens.b45encode_python, id="python"),
-            pytest.param(_b45.b45encode if _b45 else None, id="c",
-                         marks=pytest.mark.skipif(_b45 is None, reason="built without a C compiler"))]
-
-
-def test_the_c_encoder_is_built_where_a_compiler_is() -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler {compiler!r} here")
-    assert _b45 is not None and tokens.b45encode is _b45.b45encode
+ENCODERS = forms(tokens.b45encode_python, "esign._b45", "b45encode")
 
 
 @pytest.mark.parametrize("encode", ENCODERS)

@@ -5,8 +5,6 @@ a strict zlib stream as small as zlib's level 9."""
 from __future__ import annotations
 
 import secrets
-import shutil
-import sysconfig
 import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -24,12 +22,9 @@ from api.crypto import Keyring
 from esign import batch_rows, batch_sign, cose, issuing, keys, libdeflate, licence, tokens
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers
+from tests.native import built
 
-try:
-    from esign import _cbor
-except ImportError:
-    _cbor = None  # type: ignore[assignment]
-
+_cbor = built("esign._cbor")
 KEYRING = Keyring.from_settings(Settings(master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="))
 cbor_keys = st.text(max_size=6) | st.integers(min_value=-(2**70), max_value=2**70)
 scalars = (
@@ -61,13 +56,6 @@ def test_the_c_canonical_takes_what_tokens_hold() -> None:
         nested = [nested]
     with pytest.raises(RecursionError):
         _cbor.canonical(nested)
-
-
-def test_the_c_encoder_is_built_where_a_compiler_is() -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler {compiler!r} here")
-    assert _cbor is not None and tokens._payload_c is _cbor.payload
 
 
 @given(st.binary(max_size=300), st.binary(max_size=70_000), st.binary(max_size=64))
