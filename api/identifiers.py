@@ -32,7 +32,11 @@ def _ric_sum(v: str) -> int:
 
 def id_number_error(value: str, *, today: date) -> str | None:
     """Why ``value`` is not a valid GB 11643 number, or None when it is."""
-    v = normalize_id_number(value)
+    return normalized_id_number_error(normalize_id_number(value), today=today)
+
+
+def normalized_id_number_error(v: str, *, today: date) -> str | None:
+    """``id_number_error`` of a number ``normalize_id_number`` made."""
     if len(v) != 18 or not v.isascii() or not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
         return "must be 17 digits and a check character"
     try:
