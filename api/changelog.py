@@ -53,12 +53,20 @@ async def record_change(
     if not conn.is_in_transaction():
         raise RuntimeError("record_change must run inside the writing transaction")
     version = await conn.fetchval(BUMP_HEAD, person_id)
-    await conn.execute(INSERT_CHANGE, person_id, version, entity, entity_id, op, data if op == "put" else None)
+    await conn.execute(INSERT_CHANGE, person_id, version, entity, entity_id, op, _json_text(data) if op == "put" else None)
     return version
 
 
+def _json_text(data: Any) -> str:
+    """``data`` as the JSON text the column keeps (migration 0044); ``msgspec.Raw`` as it is."""
+    return _encode_json(data).decode()
+
+
+_encode_json = msgspec.json.Encoder().encode
+
+
 LIST_CHANGES = """
-SELECT person_id, version, entity, entity_id, op, data
+SELECT person_id, version, entity, entity_id, op, data::json AS data
 FROM sync_change
 WHERE person_id = $1 AND version > $2
 ORDER BY version
@@ -113,13 +121,13 @@ async def record_puts(conn: asyncpg.Connection, changes: list[tuple[UUID, Entity
     """:func:`record_change` ``put`` for many rows at once ``(person_id, entity, entity_id, data)``: versions
     in list order per person, the rows by binary COPY. Returns each person's new head version.
 
-    ``data`` may be JSON text already (``msgspec.Raw``), which ``api.db``'s json codec writes as it is.
+    ``data`` may be JSON text already (``msgspec.Raw``), which is written as it is.
     """
     if not changes:
         return {}
     versions, heads = await reserve_versions(conn, [person for person, _, _, _ in changes])
     await conn.copy_records_to_table("sync_change", columns=CHANGE_COLUMNS, records=[
-        (person, version, entity, entity_id, "put", data)
+        (person, version, entity, entity_id, "put", _json_text(data))
         for (person, entity, entity_id, data), version in zip(changes, versions, strict=True)
     ])
     return heads

@@ -92,7 +92,7 @@ async def test_a_large_batch_is_signed_in_the_pool(
     assert await conn.fetchval("SELECT count(*) FROM wallet_item WHERE kind = 'certificate'") == count
     assert await conn.fetchval("SELECT count(*) FROM sync_change WHERE entity = 'wallet_item'") == count
     # Each change carries the item as the single path records it (delivery.synced_data), token included.
-    changes = await conn.fetch("SELECT c.data, to_jsonb(w) AS item, t.token FROM sync_change c JOIN wallet_item w "
+    changes = await conn.fetch("SELECT c.data::json AS data, to_jsonb(w) AS item, t.token FROM sync_change c JOIN wallet_item w "
                                "ON w.id = c.entity_id JOIN esign_certificate t ON t.id = w.certificate_id "
                                "WHERE c.entity = 'wallet_item'")
     for change in changes[::50]:
@@ -201,7 +201,7 @@ async def test_a_batch_writes_the_rows_a_single_issue_writes(
     assert events[batched[1]]["payload"]["person_id"] == str(new_holder["person_id"])
     assert (events[batched[0]]["dedup_key"], events[batched[0]]["partition_key"]) == (
         f"certificate.issued:{batched[0]}", events[single["id"]]["partition_key"])
-    changes = await conn.fetch("SELECT version, data FROM sync_change WHERE person_id = $1 ORDER BY version",
+    changes = await conn.fetch("SELECT version, data::json AS data FROM sync_change WHERE person_id = $1 ORDER BY version",
                                one["person_id"])
     assert [c["version"] for c in changes] == [1, 2] and changes[1]["data"]["data"]["token"] == other["token"]
 
@@ -227,7 +227,7 @@ async def test_a_holder_whose_wallet_closed_fails_alone(
     items_of = await conn.fetch("SELECT certificate_id, person_id FROM wallet_item WHERE certificate_id::text <> $1",
                                 died["id"])
     assert {str(x["certificate_id"]) for x in items_of} == ids and person_id not in {x["person_id"] for x in items_of}
-    synced = await conn.fetch("SELECT data FROM sync_change WHERE entity = 'wallet_item' AND person_id <> $1", person_id)
+    synced = await conn.fetch("SELECT data::json AS data FROM sync_change WHERE entity = 'wallet_item' AND person_id <> $1", person_id)
     assert {x["data"]["certificate_id"] for x in synced} == ids
     events = await conn.fetch("SELECT payload FROM outbox WHERE topic = 'certificate.issued'")
     assert {x["payload"]["certificate_id"] for x in events} == ids | {died["id"]}

@@ -122,7 +122,7 @@ async def test_everything_commits_together(
     assert item["person_id"] == row["person_id"] and item["kind"] == "certificate" and item["title"] == "居民户口簿"
     assert "address" not in item["data"]["fields"]
     assert "token" not in item["data"]  # kept once, in the certificate row
-    change = await conn.fetchrow("SELECT * FROM sync_change WHERE entity_id = $1", item["id"])
+    change = await conn.fetchrow("SELECT person_id, op, data::json AS data FROM sync_change WHERE entity_id = $1", item["id"])
     assert change["person_id"] == row["person_id"] and change["op"] == "put"
     assert change["data"]["data"]["token"] == cert["token"]  # the holder's devices show it offline
     event = await conn.fetchrow("SELECT * FROM outbox WHERE dedup_key = $1", f"certificate.issued:{cert['id']}")

@@ -48,7 +48,7 @@ async def test_suspend_resume_revoke(
     cid = uuid.UUID(cert["id"])
     item = await conn.fetchrow("SELECT * FROM wallet_item WHERE certificate_id = $1", cid)
     assert item["summary"]["status"] == "revoked" and item["data"]["status"] == "revoked"
-    puts = await conn.fetch("SELECT data FROM sync_change WHERE entity_id = $1 ORDER BY version", item["id"])
+    puts = await conn.fetch("SELECT data::json AS data FROM sync_change WHERE entity_id = $1 ORDER BY version", item["id"])
     assert len(puts) == 4  # issued, suspended, resumed, revoked
     # The holder's devices get the token with every change: the item keeps only the certificate's copy.
     assert [p["data"]["data"]["token"] for p in puts] == [cert["token"]] * 4 and "token" not in item["data"]

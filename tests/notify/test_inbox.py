@@ -66,7 +66,7 @@ async def test_reading_paging_and_privacy(
     unread = (await client.get("/v1/notifications", params={"unread": "true"}, headers=h)).json()["items"]
     assert [i["kind"] for i in unread] == ["application.received"]
     # Devices learn of it through the change log: one entry when it arrived, one when it was read.
-    changes = await conn.fetch("SELECT data FROM sync_change WHERE entity = 'notification' AND entity_id = $1 ORDER BY version",
+    changes = await conn.fetch("SELECT data::json AS data FROM sync_change WHERE entity = 'notification' AND entity_id = $1 ORDER BY version",
                                uuid.UUID(newest["id"]))
     assert [c["data"]["read_at"] is not None for c in changes] == [False, True]
 

@@ -61,7 +61,7 @@ async def test_a_two_use_consent_serves_two_reads_and_logs_three(
     mine = (await client.get("/v1/wallet/consents", headers=me)).json()["items"]
     assert [(c["id"], c["status"], c["uses"]) for c in mine] == [(consent["id"], "used_up", 2)]
     # The holder's devices see the grant and each use through the change log.
-    versions = await conn.fetch("SELECT data FROM sync_change WHERE entity = 'consent' ORDER BY version")
+    versions = await conn.fetch("SELECT data::json AS data FROM sync_change WHERE entity = 'consent' ORDER BY version")
     assert [v["data"]["uses"] for v in versions] == [0, 1, 2]
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'wallet.consent_used'") == 3
 

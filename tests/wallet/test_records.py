@@ -41,7 +41,7 @@ async def test_a_record_lands_once_and_a_changed_body_is_refused(
     # The sealed value is not in the table in the clear, and the change log carries only the rest.
     row = await conn.fetchrow("SELECT data, sealed_data FROM wallet_item WHERE id = $1", item["id"])
     assert "1280" not in str(row["data"]) and row["sealed_data"] and b"1280" not in row["sealed_data"]
-    synced = await conn.fetchval("SELECT data FROM sync_change WHERE entity = 'wallet_item' AND entity_id = $1", item["id"])
+    synced = await conn.fetchval("SELECT data::json AS data FROM sync_change WHERE entity = 'wallet_item' AND entity_id = $1", item["id"])
     assert synced["data"]["data"] == {"month": "2026-10", "employer": "株洲市某公司"}
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE dedup_key = $1", f"wallet.record_added:{item['id']}") == 1
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'wallet.record_added'") == 1
