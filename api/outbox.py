@@ -42,8 +42,10 @@ async def enqueue(
     """Queue an event in the caller's transaction; a repeated ``dedup_key`` is a no-op (returns None)."""
     if not conn.is_in_transaction():
         raise RuntimeError("enqueue must run inside the business transaction")
-    return await conn.fetchval(INSERT_OUTBOX, topic, dedup_key, partition_key, payload)
+    return await conn.fetchval(INSERT_OUTBOX, topic, dedup_key, partition_key, _encode_json(payload).decode())
 
+
+_encode_json = msgspec.json.Encoder().encode  # the column keeps the JSON text (migration 0045)
 
 EVENT_COLUMNS = ("topic", "dedup_key", "partition_key", "payload")
 _EVENT_COUNT = pgcopy.count(len(EVENT_COLUMNS))
@@ -83,7 +85,8 @@ WITH c AS (
 )
 UPDATE outbox o SET published_at = now(), attempts = o.attempts + 1
 FROM c WHERE o.id = c.id
-RETURNING o.id, o.topic, o.dedup_key, o.partition_key, o.payload, o.created_at, o.attempts - 1 AS attempts
+RETURNING o.id, o.topic, o.dedup_key, o.partition_key, o.payload::json AS payload, o.created_at,
+          o.attempts - 1 AS attempts
 """
 
 MARK_FAILED = """

@@ -43,7 +43,7 @@ async def mark_consumed(conn: asyncpg.Connection, outbox_ids: list[int], *, now:
 
 
 SCAN = """
-SELECT o.id, o.topic, o.dedup_key, o.partition_key, o.payload, o.created_at, o.published_at, o.attempts,
+SELECT o.id, o.topic, o.dedup_key, o.partition_key, o.payload::json AS payload, o.created_at, o.published_at, o.attempts,
        e.outbox_id IS NOT NULL AS consumed
 FROM outbox o LEFT JOIN notify_event e ON e.outbox_id = o.id
 WHERE o.id > $1

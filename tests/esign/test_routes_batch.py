@@ -194,7 +194,8 @@ async def test_a_batch_writes_the_rows_a_single_issue_writes(
         {k: v for k, v in a["data"].items() if k not in ("certificate_id", "status_ref", "valid_from")}
     assert b["data"]["status_ref"] == [other["status_list_id"], other["status_index"]]
     events = {x["payload"]["certificate_id"]: x for x in await conn.fetch(
-        "SELECT * FROM outbox WHERE topic = 'certificate.issued' AND payload->>'certificate_id' = ANY($1::text[])",
+        "SELECT dedup_key, partition_key, payload::json AS payload FROM outbox WHERE topic = 'certificate.issued' "
+        "AND payload::json->>'certificate_id' = ANY($1::text[])",
         [single["id"], *batched])}
     assert events[batched[0]]["payload"] == events[single["id"]]["payload"] | {
         "certificate_id": batched[0], "licence_id": other["licence_id"]}
@@ -229,7 +230,7 @@ async def test_a_holder_whose_wallet_closed_fails_alone(
     assert {str(x["certificate_id"]) for x in items_of} == ids and person_id not in {x["person_id"] for x in items_of}
     synced = await conn.fetch("SELECT data::json AS data FROM sync_change WHERE entity = 'wallet_item' AND person_id <> $1", person_id)
     assert {x["data"]["certificate_id"] for x in synced} == ids
-    events = await conn.fetch("SELECT payload FROM outbox WHERE topic = 'certificate.issued'")
+    events = await conn.fetch("SELECT payload::json AS payload FROM outbox WHERE topic = 'certificate.issued'")
     assert {x["payload"]["certificate_id"] for x in events} == ids | {died["id"]}
     # Written as a chunk, not redone item by item after a failed write.
     audits = await conn.fetch("SELECT data FROM audit_log WHERE action = 'esign.certificates_issued'")

@@ -125,7 +125,7 @@ async def test_everything_commits_together(
     change = await conn.fetchrow("SELECT person_id, op, data::json AS data FROM sync_change WHERE entity_id = $1", item["id"])
     assert change["person_id"] == row["person_id"] and change["op"] == "put"
     assert change["data"]["data"]["token"] == cert["token"]  # the holder's devices show it offline
-    event = await conn.fetchrow("SELECT * FROM outbox WHERE dedup_key = $1", f"certificate.issued:{cert['id']}")
+    event = await conn.fetchrow("SELECT topic, payload::json AS payload FROM outbox WHERE dedup_key = $1", f"certificate.issued:{cert['id']}")
     assert event["topic"] == "certificate.issued" and event["payload"]["person_id"] == str(row["person_id"])
     audit = await conn.fetchrow("SELECT * FROM audit_log WHERE action = 'esign.certificate_issued' AND subject = $1",
                                 cert["id"])

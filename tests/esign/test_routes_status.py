@@ -54,7 +54,7 @@ async def test_suspend_resume_revoke(
     assert [p["data"]["data"]["token"] for p in puts] == [cert["token"]] * 4 and "token" not in item["data"]
     assert [p["data"]["data"]["status"] for p in puts] == ["valid", "suspended", "valid", "revoked"]
     topics = [r["topic"] for r in await conn.fetch(
-        "SELECT topic FROM outbox WHERE payload->>'certificate_id' = $1 ORDER BY id", cert["id"])]
+        "SELECT topic FROM outbox WHERE payload::json->>'certificate_id' = $1 ORDER BY id", cert["id"])]
     assert topics == ["certificate.issued", "certificate.suspended", "certificate.resumed", "certificate.revoked"]
     actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log WHERE subject = $1 ORDER BY seq", cert["id"])]
     assert actions == ["esign.certificate_issued", "esign.certificate_suspended", "esign.certificate_resumed",

@@ -48,7 +48,7 @@ async def test_overdue_tasks_are_flagged_once_and_counted(client: AsyncTestClien
     state = SimpleNamespace(pool=pool)
     assert await flag_overdue(state, now=later) == 1
     assert await flag_overdue(state, now=later) == 0
-    events = await conn.fetch("SELECT payload FROM outbox WHERE payload->>'event' = 'task.overdue'")
+    events = await conn.fetch("SELECT payload::json AS payload FROM outbox WHERE payload::json->>'event' = 'task.overdue'")
     assert [e["payload"]["task_id"] for e in events] == [submitted["tasks"][0]["id"]]
     timeline = (await client.get(f"/v1/applications/{submitted['id']}", headers=h)).json()["timeline"]
     assert "task_overdue" in [e["event"] for e in timeline]

@@ -46,7 +46,7 @@ async def test_a_duplicate_relay_shows_once(
     dept = await department_id(conn, "shichang")
     await _hook(worker_state, conn, dept, receiver, ["certificate.issued"])
     await _issue(pool, dept, 1)
-    rows = await conn.fetch("SELECT id, topic, dedup_key, partition_key, payload, created_at, attempts FROM outbox")
+    rows = await conn.fetch("SELECT id, topic, dedup_key, partition_key, payload::json AS payload, created_at, attempts FROM outbox")
     batch = [outbox.OutboxMessage(**dict(r)) for r in rows]
     publish = streams.publisher(worker_state.redis, topics=catalogue.TOPICS)
     # The relay published, then died before marking the rows: they are published again (and a third

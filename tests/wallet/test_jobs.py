@@ -126,7 +126,8 @@ async def test_expiry_reminders_are_queued_once_per_threshold(
     assert await jobs.expiry(state, now=now + timedelta(days=19, hours=12)) == 1
     assert await jobs.expiry(state, now=now + timedelta(days=19, hours=13)) == 0
     assert await jobs.expiry(state, now=now + timedelta(days=21)) == 0  # expired: nothing more to remind
-    rows = await conn.fetch("SELECT dedup_key, payload FROM outbox WHERE topic = 'notify' AND payload->>'event' = 'certificate.expiring' ORDER BY id")
+    rows = await conn.fetch("SELECT dedup_key, payload::json AS payload FROM outbox WHERE topic = 'notify' "
+                            "AND payload::json->>'event' = 'certificate.expiring' ORDER BY id")
     assert [r["dedup_key"] for r in rows] == [f"certificate.expiring:{cert}:{d}" for d in (30, 7, 1)]
     assert rows[0]["payload"]["person_id"] == made["dependent_person_id"]
     assert rows[0]["payload"]["guardian_person_ids"] == [made["guardian_person_id"]]
