@@ -9,6 +9,7 @@ a row that commits later with a smaller number (a plain sequence can commit out 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import Any, Literal
 from uuid import UUID
 
@@ -142,11 +143,41 @@ def encoded_put(entity: Entity, entity_id: bytes, data: bytes) -> bytes:
     return pgcopy.fields(entity, entity_id, "put", data)
 
 
-async def record_encoded_puts(conn: asyncpg.Connection, changes: list[tuple[UUID, bytes]]) -> dict[UUID, int]:
-    """:func:`record_puts` of ``(person_id, encoded_put)`` pairs, rows encoded ahead (``api.pgcopy``)."""
+HEAD_COLUMNS = ("person_id", "version")
+_HEAD_COUNT = pgcopy.count(len(HEAD_COLUMNS))
+
+
+async def record_encoded_puts(
+    conn: asyncpg.Connection, changes: list[tuple[UUID, bytes]], *, new_persons: Collection[UUID] = (),
+) -> dict[UUID, int]:
+    """:func:`record_puts` of ``(person_id, encoded_put)`` pairs, rows encoded ahead (``api.pgcopy``).
+
+    ``new_persons`` were created in this transaction and have no head yet: theirs are written by COPY,
+    their versions counting from 1, instead of bumped. The new head rows stay locked until commit as
+    bumped ones do, and a head that exists after all fails the COPY (``UniqueViolationError``).
+    """
     if not changes:
         return {}
-    versions, heads = await reserve_versions(conn, [person for person, _ in changes])
+    owners = [person for person, _ in changes]
+    fresh = Counter(person for person in owners if person in new_persons) if new_persons else Counter()
+    if fresh:
+        await pgcopy.copy_rows(conn, "sync_head", HEAD_COLUMNS, [
+            _HEAD_COUNT + pgcopy.uuid(person.bytes) + pgcopy.int8(count) for person, count in sorted(fresh.items())
+        ])
+    others = [person for person in owners if person not in fresh] if fresh else owners
+    bumped, heads = await reserve_versions(conn, others) if others else ([], {})
+    heads.update(fresh)
+    if fresh:
+        following, bumped_next = dict.fromkeys(fresh, 1), iter(bumped)
+        versions = []
+        for person in owners:
+            if person in following:
+                versions.append(following[person])
+                following[person] += 1
+            else:
+                versions.append(next(bumped_next))
+    else:
+        versions = bumped
     await pgcopy.copy_rows(conn, "sync_change", CHANGE_COLUMNS, [
         _CHANGE_COUNT + pgcopy.uuid(person.bytes) + pgcopy.int8(version) + put
         for (person, put), version in zip(changes, versions, strict=True)

@@ -237,7 +237,8 @@ async def _write_chunk(
         ):
             await pgcopy.copy_rows(conn, table, columns, [packed.data if whole else packed.pick(kept)])
         await changelog.record_encoded_puts(conn, [(chunk[i].person_id, change) for i in kept  # type: ignore[misc]
-                                                   if (change := rows.changes[i]) is not None])
+                                                   if (change := rows.changes[i]) is not None],
+                                            new_persons={chunk[i].person_id for i in first})
         await outbox.enqueue_encoded(conn, [rows.events.data if whole else rows.events.pick(kept)])
         if kept:
             certificate_ids = [str(chunk[i].id) for i in kept]

@@ -260,5 +260,8 @@ async def test_a_holder_new_to_the_batch_becomes_one_person(
     versions = await conn.fetch("SELECT version FROM sync_change WHERE person_id = $1 ORDER BY version",
                                 by_ref["same-holder-0"]["person_id"])
     assert [v["version"] for v in versions] == [1, 2, 3]
+    heads = await conn.fetch("SELECT person_id, version FROM sync_head WHERE person_id = ANY($1::uuid[])",
+                             [by_ref["same-holder-0"]["person_id"], by_ref["other-holder"]["person_id"]])
+    assert sorted(h["version"] for h in heads) == [1, 3]  # a new holder's head is written, then bumped
     audits = await conn.fetch("SELECT data FROM audit_log WHERE action = 'esign.certificates_issued'")
     assert sorted(a["data"]["count"] for a in audits) == [2, 2]  # both chunks written whole, none redone
