@@ -164,20 +164,16 @@ async def record_encoded_puts(
         await pgcopy.copy_rows(conn, "sync_head", HEAD_COLUMNS, [
             _HEAD_COUNT + pgcopy.uuid(person.bytes) + pgcopy.int8(count) for person, count in sorted(fresh.items())
         ])
-    others = [person for person in owners if person not in fresh] if fresh else owners
+    others = [person for person in owners if person not in fresh]
     bumped, heads = await reserve_versions(conn, others) if others else ([], {})
     heads.update(fresh)
-    if fresh:
-        following, bumped_next = dict.fromkeys(fresh, 1), iter(bumped)
-        versions = []
-        for person in owners:
-            if person in following:
-                versions.append(following[person])
-                following[person] += 1
-            else:
-                versions.append(next(bumped_next))
-    else:
-        versions = bumped
+    following, bumped_next, versions = dict.fromkeys(fresh, 1), iter(bumped), []
+    for person in owners:
+        if person in following:
+            versions.append(following[person])
+            following[person] += 1
+        else:
+            versions.append(next(bumped_next))
     await pgcopy.copy_rows(conn, "sync_change", CHANGE_COLUMNS, [
         _CHANGE_COUNT + pgcopy.uuid(person.bytes) + pgcopy.int8(version) + put
         for (person, put), version in zip(changes, versions, strict=True)
