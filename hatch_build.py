@@ -26,16 +26,16 @@ class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        out = Path(tempfile.mkdtemp(prefix="zb-build-"))
+        out = None if version == "editable" else Path(tempfile.mkdtemp(prefix="zb-build-"))
         for source in EXTENSIONS:
             package, name = source.removesuffix(".c").split("/")
             module = name + sysconfig.get_config_var("EXT_SUFFIX")
-            target = Path(self.root) / package / module if version == "editable" else out / module
+            target = Path(self.root) / package / module if out is None else out / module
             problem = _compile(Path(self.root) / source, target)
             if problem is not None:
                 self.app.display_warning(f"{source} not built ({problem}); its Python form serves")
                 continue
-            if version != "editable":
+            if out is not None:
                 build_data["force_include"][str(target)] = f"{package}/{module}"
             build_data["pure_python"] = False
             build_data["infer_tag"] = True

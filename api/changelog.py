@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 
 from api import pgcopy
+from api.db import json_text
 
 Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
 
@@ -54,16 +55,8 @@ async def record_change(
     if not conn.is_in_transaction():
         raise RuntimeError("record_change must run inside the writing transaction")
     version = await conn.fetchval(BUMP_HEAD, person_id)
-    await conn.execute(INSERT_CHANGE, person_id, version, entity, entity_id, op, _json_text(data) if op == "put" else None)
+    await conn.execute(INSERT_CHANGE, person_id, version, entity, entity_id, op, json_text(data) if op == "put" else None)
     return version
-
-
-def _json_text(data: Any) -> str:
-    """``data`` as the JSON text the column keeps (migration 0044); ``msgspec.Raw`` as it is."""
-    return _encode_json(data).decode()
-
-
-_encode_json = msgspec.json.Encoder().encode
 
 
 LIST_CHANGES = """
@@ -128,7 +121,7 @@ async def record_puts(conn: asyncpg.Connection, changes: list[tuple[UUID, Entity
         return {}
     versions, heads = await reserve_versions(conn, [person for person, _, _, _ in changes])
     await conn.copy_records_to_table("sync_change", columns=CHANGE_COLUMNS, records=[
-        (person, version, entity, entity_id, "put", _json_text(data))
+        (person, version, entity, entity_id, "put", json_text(data))
         for (person, entity, entity_id, data), version in zip(changes, versions, strict=True)
     ])
     return heads

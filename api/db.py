@@ -17,6 +17,12 @@ _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
 
 
+def json_text(value: object) -> str:
+    """The JSON text of ``value`` as the json codec writes it (``msgspec.Raw`` as it is), for the columns
+    that keep JSON as text: the change log's data and the outbox's payloads (migrations 0044, 0045)."""
+    return _json_encoder.encode(value).decode()
+
+
 def _encode_jsonb(value: object) -> bytes:
     return b"\x01" + _json_encoder.encode(value)
 

@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from api import pgcopy
+from api.db import json_text
 
 
 class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,10 +43,8 @@ async def enqueue(
     """Queue an event in the caller's transaction; a repeated ``dedup_key`` is a no-op (returns None)."""
     if not conn.is_in_transaction():
         raise RuntimeError("enqueue must run inside the business transaction")
-    return await conn.fetchval(INSERT_OUTBOX, topic, dedup_key, partition_key, _encode_json(payload).decode())
+    return await conn.fetchval(INSERT_OUTBOX, topic, dedup_key, partition_key, json_text(payload))
 
-
-_encode_json = msgspec.json.Encoder().encode  # the column keeps the JSON text (migration 0045)
 
 EVENT_COLUMNS = ("topic", "dedup_key", "partition_key", "payload")
 _EVENT_COUNT = pgcopy.count(len(EVENT_COLUMNS))

@@ -255,14 +255,12 @@ canonical(PyObject *module, PyObject *value)
     return finish(&b, encode(&b, value));
 }
 
+/* A map entry whose key is already encoded. */
 static int
-key(Buffer *b, const char *name)
+entry(Buffer *b, const char *encoded_key, Py_ssize_t size, PyObject *value)
 {
-    Py_ssize_t size = (Py_ssize_t)strlen(name);
-    if (head(b, 3, (uint64_t)size) < 0) {
-        return FAILED;
-    }
-    return put(b, name, size);
+    int result = put(b, encoded_key, size);
+    return result == DONE ? encode(b, value) : result;
 }
 
 /* esign.tokens._payload: the claims map with the certificate map under -65537, keys in canonical
@@ -285,44 +283,31 @@ payload(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Buffer b = {NULL, 0, 0};
     int r = head(&b, 5, 4 + (exp != Py_None) + (nbf != Py_None));
 #define STEP(call) if (r == DONE) r = (call)
-    STEP(put(&b, "\x01", 1));
-    STEP(encode(&b, iss));
+#define ENTRY(key, value) STEP(entry(&b, key, sizeof(key) - 1, value))
+    ENTRY("\x01", iss);
     if (exp != Py_None) {
-        STEP(put(&b, "\x04", 1));
-        STEP(encode(&b, exp));
+        ENTRY("\x04", exp);
     }
     if (nbf != Py_None) {
-        STEP(put(&b, "\x05", 1));
-        STEP(encode(&b, nbf));
+        ENTRY("\x05", nbf);
     }
-    STEP(put(&b, "\x06", 1));
-    STEP(encode(&b, iat));
-    STEP(put(&b, "\x07", 1));
-    STEP(encode(&b, cti));
+    ENTRY("\x06", iat);
+    ENTRY("\x07", cti);
     STEP(head(&b, 1, 65536));  /* -65537 */
     STEP(head(&b, 5, nonce == Py_None ? 9 : 10));
-    STEP(key(&b, "d"));
-    STEP(encode(&b, digest));
-    STEP(key(&b, "f"));
-    STEP(encode(&b, fields));
-    STEP(key(&b, "h"));
-    STEP(encode(&b, holder_name));
-    STEP(key(&b, "l"));
-    STEP(encode(&b, licence_id));
+    ENTRY("\x61" "d", digest);
+    ENTRY("\x61" "f", fields);
+    ENTRY("\x61" "h", holder_name);
+    ENTRY("\x61" "l", licence_id);
     if (nonce != Py_None) {
-        STEP(key(&b, "n"));
-        STEP(encode(&b, nonce));
+        ENTRY("\x61" "n", nonce);
     }
-    STEP(key(&b, "p"));
-    STEP(encode(&b, kind));
-    STEP(key(&b, "s"));
-    STEP(encode(&b, status));
-    STEP(key(&b, "t"));
-    STEP(encode(&b, type_code));
-    STEP(key(&b, "v"));
-    STEP(put(&b, "\x01", 1));
-    STEP(key(&b, "hi"));
-    STEP(encode(&b, holder_id));
+    ENTRY("\x61" "p", kind);
+    ENTRY("\x61" "s", status);
+    ENTRY("\x61" "t", type_code);
+    STEP(put(&b, "\x61" "v" "\x01", 3));
+    ENTRY("\x62" "hi", holder_id);
+#undef ENTRY
 #undef STEP
     return finish(&b, r);
 }

@@ -218,11 +218,12 @@ async def _write_chunk(
         # create it should that item's chunk not be written.
         first = sorted((i for i in kept if chunk[i].new_person == batch_rows.NEW_PERSON), key=lambda i: chunk[i].holder_index)
         await persons.insert_encoded(conn, [rows.persons.pick(first)])
-        again = {chunk[i].holder_index: (chunk[i].holder_index, *rows.again[i]) for i in kept if i in rows.again}
+        again = [i for i in kept if i in rows.again]
         if again:
-            ids = {chunk[i].holder_index: chunk[i].person_id for i in kept if i in rows.again}
-            found = await persons.find_or_create_persons(conn, list(again.values()), now=now, ids=ids)  # type: ignore[arg-type]
-            if any(found[i] != ids[i] for i in again):
+            ids = {chunk[i].holder_index: chunk[i].person_id for i in again}
+            found = await persons.find_or_create_persons(  # type: ignore[arg-type]
+                conn, [(chunk[i].holder_index, *rows.again[i]) for i in again], now=now, ids=ids)
+            if any(found[index] != person for index, person in ids.items()):
                 raise _HolderTaken()
         holders = [chunk[i].person_id for i in kept if chunk[i].person_id is not None]
         closed = await closure.closed_among(conn, holders) if holders else set()

@@ -144,17 +144,17 @@ class Encoder:
     """The rows of one chunk's certificates (``__call__`` per certificate)."""
 
     def __init__(self, chunk: Chunk, count: int) -> None:
-        c, tz = chunk, pgcopy.timestamptz
+        c = chunk
         self.chunk = chunk
         self.department_text = uuid_text(c.department_id)
+        issued_at, self.created_at = pgcopy.timestamptz(c.issued_at), pgcopy.timestamptz(c.now)
         self.certificate_head = b"".join((
-            pgcopy.count(len(CERTIFICATE_COLUMNS)), pgcopy.uuid(c.department_id), tz(c.issued_at), pgcopy.text("valid"),
-            pgcopy.text(c.actor), tz(c.now),
+            pgcopy.count(len(CERTIFICATE_COLUMNS)), pgcopy.uuid(c.department_id), issued_at, pgcopy.text("valid"),
+            pgcopy.text(c.actor), self.created_at,
         ))
-        self.item_head = pgcopy.count(len(WALLET_ITEM_COLUMNS)) + pgcopy.text("certificate") + tz(c.issued_at) + tz(c.now) * 2
+        self.item_head = pgcopy.count(len(WALLET_ITEM_COLUMNS)) + pgcopy.text("certificate") + issued_at + self.created_at * 2
         self.shared: dict[tuple, bytes] = {}  # a type, holder kind, seal and validity: their columns, encoded once
         self.item_ids = iter(uuid7_many(count))
-        self.created_at = tz(c.now)
 
     def _shared(self, type_code: str, kind: str, seal_id: bytes, start: int, end: int | None, list_id: int) -> bytes:
         key = (type_code, kind, seal_id, start, end, list_id)

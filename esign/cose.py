@@ -97,7 +97,7 @@ def canonical(value: object) -> bytes:
 
 
 def canonical_python(value: object) -> bytes:
-    """``canonical`` in Python."""
+    """``canonical`` in Python. It recurses into itself: the C form declined the whole value already."""
     kind = type(value)
     if kind is str:
         return tstr(value)  # type: ignore[arg-type]
@@ -110,13 +110,13 @@ def canonical_python(value: object) -> bytes:
     if kind is bool:
         return b"\xf5" if value else b"\xf4"
     if kind is list or kind is tuple:
-        return head(4, len(value)) + b"".join(map(canonical, value))  # type: ignore[arg-type]
+        return head(4, len(value)) + b"".join(map(canonical_python, value))  # type: ignore[arg-type]
     if kind is dict:
         # RFC 7049 canonical order: shorter encoded keys first, then bytewise (keys never tie).
         entries = []
         for k, v in value.items():  # type: ignore[union-attr]
-            encoded = key(k) if type(k) is str else canonical(k)
-            entries.append((len(encoded), encoded, tstr(v) if type(v) is str else canonical(v)))
+            encoded = key(k) if type(k) is str else canonical_python(k)
+            entries.append((len(encoded), encoded, tstr(v) if type(v) is str else canonical_python(v)))
         entries.sort()
         return head(5, len(entries)) + b"".join([k + v for _, k, v in entries])
     return cbor2.dumps(value, canonical=True)
