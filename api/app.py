@@ -22,6 +22,7 @@ from api.crypto import Keyring
 from api.db import create_pool
 from api.deps import DEPENDENCIES, resolve_dependencies_in_turn
 from api.health import health
+from api.idempotency import JOBS as IDEMPOTENCY_JOBS
 from api.jobs import Job, JobRunner
 from api.matters.jobs import JOBS as MATTER_JOBS
 from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
@@ -44,7 +45,7 @@ log = logging.getLogger("zhangban")
 
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
-    return [*MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]
+    return [*IDEMPOTENCY_JOBS, *MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]
 
 
 async def open_resources(state: State, settings: Settings) -> embedded.Embedded | None:
@@ -97,7 +98,7 @@ Every error is an RFC 9457 `application/problem+json` document `{type, title, st
 errors?}` whose `type` is a stable slug (for example `validation_failed`, `not_found`,
 `malformed_request`, `method_not_allowed`, `idempotency_key_reused`). Lists take `limit`
 (default 50, at most 500) and an opaque `cursor`, and answer `{items, next_cursor}`.
-Creating POSTs accept an `Idempotency-Key` header.
+Creating POSTs accept an `Idempotency-Key` header; a key is remembered for 24 hours.
 """
 
 

@@ -3,7 +3,8 @@
 Same key and same request → the stored response, replayed; same key with another request → 422
 ``idempotency_key_reused``; same key while the first request is still running → 409
 ``idempotency_key_in_flight``. The stored response commits in the same transaction as whatever the
-request created, so a crash can never leave one without the other.
+request created, so a crash can never leave one without the other. Keys are kept for ``RETENTION``
+(clients retry within minutes, not days); the ``api.idempotency_purge`` job forgets older ones.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
 from litestar import Request, Response
 
+from api.jobs import Job, now_of
 from api.problems import BadRequest, Conflict, ValidationFailed
 
 HEADER = "idempotency-key"
+RETENTION = timedelta(hours=24)
+PURGE_BATCH = 5000
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -113,7 +117,28 @@ async def run(
     return Response(stored.body, status_code=status, media_type=stored.content_type)
 
 
-async def purge(conn: asyncpg.Connection, *, before: datetime) -> int:
-    """Forget keys older than ``before`` (clients retry within minutes, not days)."""
-    result = await conn.execute("DELETE FROM idempotency_key WHERE created_at < $1", before)
-    return int(result.split()[-1])
+PURGE = """
+DELETE FROM idempotency_key WHERE (scope, key) IN (
+    SELECT scope, key FROM idempotency_key WHERE created_at < $1 LIMIT $2
+)
+"""
+
+
+async def purge(conn: asyncpg.Connection, *, before: datetime, batch: int = PURGE_BATCH) -> int:
+    """Forget at most ``batch`` keys stored before ``before``; return how many."""
+    return int((await conn.execute(PURGE, before, batch)).split()[-1])
+
+
+async def purge_expired(state: Any, *, now: datetime | None = None) -> int:
+    """Forget every key older than ``RETENTION``, a batch per short statement; return how many."""
+    before = (now or now_of(state)) - RETENTION
+    removed = 0
+    while True:
+        async with state.pool.acquire() as conn:
+            n = await purge(conn, before=before)
+        removed += n
+        if n < PURGE_BATCH:
+            return removed
+
+
+JOBS = [Job("api.idempotency_purge", purge_expired, every=3600)]

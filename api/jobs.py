@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger("zhangban.jobs")
@@ -25,6 +26,12 @@ class Job:
     run: Callable[[Any], Awaitable[Any]]  # receives the app state (pool, redis, keyring, settings)
     every: float | None = None  # seconds between ticks; None: a loop that runs until cancelled
     singleton: bool = True
+
+
+def now_of(state: Any) -> datetime:
+    """The time as the jobs see it: ``state.clock`` when tests pin it, else real UTC time."""
+    clock = getattr(state, "clock", None)
+    return clock() if clock else datetime.now(UTC)
 
 
 class JobRunner:

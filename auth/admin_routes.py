@@ -6,6 +6,7 @@ another department's admin gets 404 (departments are invisible to each other).
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -16,7 +17,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from api import audit, idempotency
-from api.deps import Db, Now
+from api.deps import Db, Keys, Now
 from api.identifiers import credit_code_valid, normalize_credit_code
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
@@ -102,6 +103,10 @@ class IdentityProviderList(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None = None
 
 
+def _client_secret_context(client_id: UUID) -> str:
+    return f"auth_client.secret:{client_id}"
+
+
 def _idp_out(p: admin_store.IdentityProvider) -> IdentityProviderOut:
     keys = realname.provider_keys(p.public_key_pem, p.jwks)
     return IdentityProviderOut(id=p.id, name=p.name, issuer=p.issuer, max_level=f"L{p.max_level}",
@@ -170,25 +175,39 @@ class DepartmentController(Controller):
         "/{department_id:uuid}/clients",
         operation_id="CreateDepartmentClient",
         summary="Create credentials for a department system (operator or the department's dept_admin)",
-        description="`client_secret` is shown only in this response and stored only as a hash; this request "
-        "therefore ignores `Idempotency-Key` (a replay would have to repeat the secret).",
+        description="`client_secret` is shown only in this response and stored only as a hash. With "
+        "`Idempotency-Key`, a repeat within 24 hours returns the same client and secret (kept sealed under the "
+        "master key with the stored answer until the key is forgotten).",
         responses=problem_responses(BadRequest, ValidationFailed, *ADMIN_401_403, DepartmentNotFound),
     )
     async def create_client(
-        self, department_id: FromPath[UUID], data: JSONBody[ClientIn], principal: CurrentPrincipal, db: Db, now: Now
-    ) -> ClientCreated:
-        secret, digest = new_secret("zbs_")
+        self, department_id: FromPath[UUID], data: JSONBody[ClientIn], request: Request, principal: CurrentPrincipal,
+        db: Db, keyring: Keys, now: Now,
+    ) -> Response[ClientCreated]:
         scopes = sorted(set(data.scopes))
-        async with db.acquire() as conn, conn.transaction():
+
+        async def create() -> tuple[int, ClientCreated]:
             await _managed_department(conn, principal, department_id)
+            secret, digest = new_secret("zbs_")
             client_id = await admin_store.insert_client(
                 conn, department_id=department_id, name=data.name.strip(), scopes=scopes, secret_hash=digest,
                 created_by=principal.subject, now=now,
             )
             await audit.append(conn, actor=principal.subject, action="admin.client_created", subject=str(client_id),
                                data={"department": str(department_id), "scopes": scopes}, at=now)
-        return ClientCreated(client_id=client_id, client_secret=secret, department_id=department_id,
-                             name=data.name.strip(), scopes=scopes)
+            # Idempotency keeps answers as written: the secret goes into it sealed, and is opened below.
+            sealed = keyring.encrypt(secret, context=_client_secret_context(client_id))
+            return 201, ClientCreated(client_id=client_id, client_secret=base64.b64encode(sealed).decode(),
+                                      department_id=department_id, name=data.name.strip(), scopes=scopes)
+
+        async with db.acquire() as conn, conn.transaction():
+            answer = await idempotency.run(request, conn, scope=f"client:{principal.subject}", create=create)
+        body = msgspec.json.decode(answer.content)
+        if answer.status_code == 201:
+            sealed = base64.b64decode(body["client_secret"])
+            body["client_secret"] = keyring.decrypt_str(sealed, context=_client_secret_context(UUID(body["client_id"])))
+        return Response(msgspec.json.encode(body), status_code=answer.status_code,  # type: ignore[return-value]
+                        media_type="application/json", headers=dict(answer.headers))
 
     @post(
         "/{department_id:uuid}/staff",

@@ -19,13 +19,14 @@ import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from redis.exceptions import RedisError
 
+from api.jobs import now_of
 from notify import dispatch_store, service, streams
 from notify.channels import Job, Senders
 from notify.service import Outcome
@@ -47,12 +48,6 @@ class Done:
     job: Job
     outcome: Outcome
     finished_at: datetime
-
-
-def now_of(state: Any) -> datetime:
-    """The time as the jobs see it: ``state.clock`` when tests pin it, else real UTC time."""
-    clock = getattr(state, "clock", None)
-    return clock() if clock else datetime.now(UTC)
 
 
 class Deliverer:

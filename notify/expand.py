@@ -20,8 +20,9 @@ from typing import Any
 import msgspec
 
 from api import changelog
+from api.jobs import now_of
 from notify import catalogue, dispatch_store, live, plan, reconcile, recipients, streams
-from notify.deliver import TRANSIENT, now_of
+from notify.deliver import TRANSIENT
 from notify.models import DeliveryRow, Event, Notification, NotificationRow
 
 log = logging.getLogger("zhangban.notify")

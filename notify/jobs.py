@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from api import outbox
-from api.jobs import Job
+from api.jobs import Job, now_of
 from notify import catalogue, dispatch_store, reconcile, streams
-from notify.deliver import TRANSIENT, Deliverer, now_of
+from notify.deliver import TRANSIENT, Deliverer
 from notify.expand import Expander
 
 log = logging.getLogger("zhangban.notify")

@@ -23,8 +23,8 @@ from typing import Any
 import asyncpg
 
 from api import outbox
+from api.jobs import now_of
 from notify import catalogue, streams
-from notify.deliver import now_of
 
 MARK = "expand"
 BATCH = 5000

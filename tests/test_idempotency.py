@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 from api import idempotency
+from api.app import all_jobs
 from api.deps import Db
 from api.problems import ValidationFailed
 
@@ -95,3 +97,33 @@ async def test_a_failed_request_stores_nothing(things: AsyncTestClient, pool: as
 async def test_malformed_key_is_400(things: AsyncTestClient) -> None:
     r = await things.post("/things", json={"name": "a"}, headers={"Idempotency-Key": "x" * 300})
     assert r.status_code == 400 and r.json()["type"] == "idempotency_key_invalid"
+
+
+async def test_keys_are_forgotten_after_a_day(things: AsyncTestClient, pool: asyncpg.Pool) -> None:
+    h = {"Idempotency-Key": "k-5"}
+    await things.post("/things", json={"name": "a"}, headers=h)
+    await things.post("/things", json={"name": "b"}, headers={"Idempotency-Key": "k-6"})
+    await pool.execute("UPDATE idempotency_key SET created_at = created_at - interval '25 hours' WHERE key = 'k-5'")
+    state = SimpleNamespace(pool=pool)
+    assert await idempotency.purge_expired(state) == 1
+    assert await pool.fetchval("SELECT array_agg(key) FROM idempotency_key") == ["k-6"]
+    # The forgotten key runs as a new request; the remembered one still replays.
+    again = await things.post("/things", json={"name": "a"}, headers=h)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    assert (await things.post("/things", json={"name": "b"}, headers={"Idempotency-Key": "k-6"})
+            ).headers["idempotent-replayed"] == "true"
+    assert await pool.fetchval("SELECT count(*) FROM test_thing") == 3
+
+
+async def test_the_purge_works_through_a_backlog_in_batches(pool: asyncpg.Pool) -> None:
+    await pool.execute(
+        "INSERT INTO idempotency_key (scope, key, fingerprint, response_status, response_body, content_type, created_at)"
+        " SELECT 'old', g::text, '\\x00', 201, '\\x7b7d', 'application/json', now() - interval '2 days'"
+        " FROM generate_series(1, $1) g", idempotency.PURGE_BATCH + 7,
+    )
+    assert await idempotency.purge_expired(SimpleNamespace(pool=pool)) == idempotency.PURGE_BATCH + 7
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_key") == 0
+
+
+def test_the_purge_is_a_background_job() -> None:
+    assert "api.idempotency_purge" in {job.name for job in all_jobs()}

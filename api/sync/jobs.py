@@ -11,10 +11,10 @@ second application.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from api.jobs import Job
+from api.jobs import Job, now_of
 from api.sync import service, store
 
 log = logging.getLogger("zhangban.sync")
@@ -25,7 +25,7 @@ MAX_BATCHES = 20  # per kind and tick: a backlog is worked off over several tick
 
 async def compact(state: Any, *, now: datetime | None = None) -> dict[str, int]:
     """One compaction pass; returns how many entries of each kind were removed."""
-    now = now or (state.clock() if getattr(state, "clock", None) else datetime.now(UTC))
+    now = now or now_of(state)
     removed = {"superseded": 0, "tombstones": 0, "ledger": 0}
     for _ in range(MAX_BATCHES):
         async with state.pool.acquire() as conn, conn.transaction():

@@ -97,6 +97,27 @@ async def test_clients_secret_is_stored_hashed(client: AsyncTestClient, op: str,
                    404, "department_not_found")
 
 
+async def test_a_repeated_client_request_gets_the_same_client_and_secret(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection
+) -> None:
+    dept = await create_department(client, op, credit_code(31))
+    url, body = f"{DEPTS}/{dept['id']}/clients", {"name": "户籍系统", "scopes": ["certificates:issue"]}
+    h = auth(op) | {"Idempotency-Key": "client-1"}
+    first = await client.post(url, json=body, headers=h)
+    again = await client.post(url, json=body, headers=h)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    assert await conn.fetchval("SELECT count(*) FROM auth_client") == 1
+    # The secret is sealed in the stored answer, never in the clear.
+    secret = first.json()["client_secret"]
+    assert secret.encode() not in await conn.fetchval("SELECT response_body FROM idempotency_key")
+    token = await client.post("/v1/auth/token", data={"grant_type": "client_credentials",
+                                                      "client_id": first.json()["client_id"], "client_secret": secret})
+    assert token.status_code == 200
+    other = await client.post(url, json=body | {"name": "别的系统"}, headers=h)
+    assert_problem(other, 422, "idempotency_key_reused")
+
+
 async def test_staff_grants(client: AsyncTestClient, op: str, sim: httpx.AsyncClient) -> None:
     a = await create_department(client, op, credit_code(40), "甲局")
     b = await create_department(client, op, credit_code(41), "乙局")
