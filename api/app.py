@@ -36,6 +36,7 @@ from api.sync.routes import ROUTES as SYNC_ROUTES
 from api.wallet.jobs import JOBS as WALLET_JOBS
 from api.wallet.routes import ROUTES as WALLET_ROUTES
 from auth import wiring as auth_wiring
+from auth.jobs import JOBS as AUTH_JOBS
 from esign import wiring as esign_wiring
 from notify import JOBS as NOTIFY_JOBS
 from notify import ROUTES as NOTIFY_ROUTES
@@ -45,7 +46,7 @@ log = logging.getLogger("zhangban")
 
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
-    return [*IDEMPOTENCY_JOBS, *MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]
+    return [*IDEMPOTENCY_JOBS, *AUTH_JOBS, *MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]
 
 
 async def open_resources(state: State, settings: Settings) -> embedded.Embedded | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import asyncpg
 import httpx
@@ -11,9 +12,11 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import AsyncTestClient
 
+from api.app import all_jobs
 from api.config import Settings
 from api.crypto import Keyring
 from auth import keys, operator
+from auth.jobs import prune_refresh_tokens
 from auth.revocation import REFRESH, RevokedLogins
 from auth.tokens import AccessClaims, encode_access
 from tests.auth.helpers import assert_problem, auth, claims, sms_login, wechat_login
@@ -127,6 +130,25 @@ async def test_unknown_and_expired_refresh_tokens(client: AsyncTestClient, sim: 
     _pin(client, datetime.now(UTC) + timedelta(days=31))
     assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401,
                    "refresh_token_invalid")
+
+
+async def test_expired_refresh_tokens_are_swept_and_live_ones_kept(
+    client: AsyncTestClient, sim: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    first = await wechat_login(client, sim)
+    second = (await client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    assert await pool.fetchval("SELECT count(*) FROM auth_refresh_token") == 2
+    state = SimpleNamespace(pool=pool)
+    assert await prune_refresh_tokens(state) == 0
+    # Thirty days on, the spent first token has expired; the second, issued later, is still live.
+    await pool.execute("UPDATE auth_refresh_token SET expires_at = now() - interval '1 minute' WHERE used_at IS NOT NULL")
+    assert await prune_refresh_tokens(state) == 1
+    assert await pool.fetchval("SELECT count(*) FROM auth_refresh_token") == 1
+    assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401,
+                   "refresh_token_invalid")
+    # Refused as expired, not as reused: the login goes on.
+    assert (await client.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})).status_code == 200
+    assert "auth.prune_refresh_tokens" in {job.name for job in all_jobs()}
 
 
 async def test_logout(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
