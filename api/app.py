@@ -29,7 +29,7 @@ from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
 from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
 from api.matters.routes import ROUTES as MATTER_ROUTES
 from api.matters.stats.routes import ROUTES as STATS_ROUTES
-from api.observability import configure_logging, request_id_middleware
+from api.observability import configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
 from api.sync.jobs import JOBS as SYNC_JOBS
 from api.sync.routes import ROUTES as SYNC_ROUTES
@@ -77,6 +77,7 @@ def lifespan(settings: Settings):  # noqa: ANN201
     @asynccontextmanager
     async def run(app: Litestar) -> AsyncIterator[None]:
         started = await open_resources(app.state, settings)
+        forget_dead_workers()
         runner = JobRunner(app.state, all_jobs()) if settings.run_jobs else None
         try:
             if runner:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import glob
 import logging
+import os
 import re
 import sys
 import time
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -38,6 +40,35 @@ IN_PROGRESS = Gauge("zhangban_requests_in_progress", "Total requests currently i
 UNMEASURED = frozenset({"/metrics"})
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
 _running: dict[tuple[str, str], Gauge] = {}
+
+
+def forget_dead_workers(folder: str | None = None) -> list[int]:
+    """Drop the live gauges of workers that are gone; return their pids.
+
+    With several workers a worker that crashed left its in-progress gauge in the shared folder, and
+    the scrape would add it up for ever (only a clean exit clears it). Each worker sweeps the folder
+    as it starts, so the server's respawn of a crashed worker also clears what the crash left.
+    """
+    folder = folder or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return []
+    gone = []
+    for path in glob.glob(os.path.join(folder, "gauge_live*_*.db")):
+        pid = int(path.rsplit("_", 1)[1].removesuffix(".db"))
+        if pid != os.getpid() and not _alive(pid):
+            multiprocess.mark_process_dead(pid, folder)
+            gone.append(pid)
+    return sorted(set(gone))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    return True
 
 
 def _measure(method: str, route: str, status: int, seconds: float) -> None:

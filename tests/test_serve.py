@@ -1,5 +1,5 @@
 """`zhangban serve` as a user runs it: embedded servers, demo data, data kept across a hard kill, and
-metrics that add up every worker's requests."""
+metrics that add up every worker's requests and forget a crashed worker's."""
 
 from __future__ import annotations
 
@@ -120,3 +120,41 @@ def test_metrics_count_every_workers_requests(tmp_path: Path, database_url: str,
             assert _requests_total(r.text, "/v1/bundles/{code}") == 40
     finally:
         _kill_group(proc, signal.SIGTERM)
+
+
+_IN_FLIGHT_WORKER = """
+import os, sys
+from prometheus_client import Gauge
+g = Gauge("zhangban_requests_in_progress", "x", ("path",), multiprocess_mode="livesum")
+g.labels("/v1/bundles").inc()
+if sys.argv[1] == "crash":
+    os._exit(1)  # a worker killed mid-request: nothing of it runs on
+input()
+"""
+
+
+def _in_progress(folder: Path) -> float:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(folder))
+    return registry.get_sample_value("zhangban_requests_in_progress", {"path": "/v1/bundles"}) or 0.0
+
+
+def test_a_crashed_workers_requests_stop_counting_as_in_progress(tmp_path: Path) -> None:
+    from api.observability import forget_dead_workers
+
+    env = os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    crashed = subprocess.Popen([sys.executable, "-c", _IN_FLIGHT_WORKER, "crash"], env=env)
+    assert crashed.wait(timeout=30) == 1
+    running = subprocess.Popen([sys.executable, "-c", _IN_FLIGHT_WORKER, "run"], env=env, stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while _in_progress(tmp_path) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _in_progress(tmp_path) == 2  # the crashed worker's request still counts
+        assert forget_dead_workers(str(tmp_path)) == [crashed.pid]
+        assert _in_progress(tmp_path) == 1  # the live worker's request still does
+    finally:
+        running.communicate(b"\n", timeout=30)
