@@ -1,8 +1,12 @@
-"""Identity's background sweep: refresh tokens past their expiry are deleted.
+"""Identity's background sweeps: what has expired is not kept.
 
-Each refresh leaves the spent token behind so that its reuse can be caught and its family revoked;
-once expired, a token is refused as expired whether its row exists or not, so keeping it would only
-grow the table by one row per refresh of every device.
+* Refresh tokens past their expiry are deleted. Each refresh leaves the spent token behind so that
+  its reuse can be caught and its family revoked; once expired, a token is refused as expired
+  whether its row exists or not, so keeping it would only grow the table by one row per refresh of
+  every device.
+* A real-name session left open past its expiry forgets the name and ID number it was opened with
+  (sealed until then), as a finished one does when it closes: they were collected for that check
+  only, and it can no longer be completed.
 """
 
 from __future__ import annotations
@@ -39,4 +43,26 @@ async def prune_refresh_tokens(state: Any, *, now: datetime | None = None) -> in
     return removed
 
 
-JOBS = [Job("auth.prune_refresh_tokens", prune_refresh_tokens, every=3600)]
+FORGET_EXPIRED_SESSIONS = """
+UPDATE auth_realname_session SET name = NULL, id_number = NULL WHERE id IN (
+    SELECT id FROM auth_realname_session WHERE status = 'open' AND id_number IS NOT NULL AND expires_at <= $1 LIMIT $2
+)
+"""
+
+
+async def forget_expired_sessions(state: Any, *, now: datetime | None = None) -> int:
+    """Clear the personal data of real-name sessions that expired open; return how many."""
+    now = now or now_of(state)
+    cleared = 0
+    while True:
+        async with state.pool.acquire() as conn:
+            n = int((await conn.execute(FORGET_EXPIRED_SESSIONS, now, BATCH)).split()[-1])
+        cleared += n
+        if n < BATCH:
+            return cleared
+
+
+JOBS = [
+    Job("auth.prune_refresh_tokens", prune_refresh_tokens, every=3600),
+    Job("auth.forget_expired_realname_sessions", forget_expired_sessions, every=900),
+]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -16,7 +18,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import RSAAlgorithm
 from litestar.testing import AsyncTestClient
 
-from tests.auth.helpers import ID_ALICE, ID_BOB, assert_problem, auth, sms_login, wechat_login
+from api.app import all_jobs
+from auth.jobs import forget_expired_sessions
+from tests.auth.helpers import (
+    ID_ALICE,
+    ID_BOB,
+    assert_problem,
+    auth,
+    sms_login,
+    wechat_login,
+)
 
 SESSIONS = "/v1/auth/realname/sessions"
 ISSUER = "https://ctid.example.gov.cn"
@@ -103,6 +114,30 @@ async def test_sessions_belong_to_their_account_and_expire(client: AsyncTestClie
     client.app.state.clock = lambda: datetime.now(UTC) + timedelta(minutes=16)
     later = (await client.post("/v1/auth/refresh", json={"refresh_token": mine["refresh_token"]})).json()
     assert_problem(await _complete(client, later["access_token"], session), 409, "realname_session_closed")
+
+
+async def test_a_session_left_open_forgets_the_name_and_id_number_once_expired(
+    client: AsyncTestClient, sim: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    abandoned, live = await wechat_login(client, sim), await wechat_login(client, sim)
+    session = await _open(client, abandoned["access_token"], "wechat_face")
+    state = SimpleNamespace(pool=pool)
+    assert await forget_expired_sessions(state) == 0
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    await _open(client, live["access_token"], "wechat_face", id_number=ID_BOB)
+    await pool.execute("UPDATE auth_realname_session SET expires_at = now() + interval '1 hour' WHERE id <> $1",
+                       uuid.UUID(session["session_id"]))
+    assert await forget_expired_sessions(state, now=later) == 1
+    rows = await pool.fetch("SELECT id, name, id_number, id_number_index FROM auth_realname_session ORDER BY id")
+    forgotten = next(r for r in rows if str(r["id"]) == session["session_id"])
+    kept = next(r for r in rows if str(r["id"]) != session["session_id"])
+    assert forgotten["name"] is None and forgotten["id_number"] is None and forgotten["id_number_index"]
+    assert kept["name"] is not None and kept["id_number"] is not None
+    client.app.state.clock = lambda: later
+    await sim.post("/_sim/face-results", json={"verify_id": session["verify_id"], "verify_ret": 10000})
+    again = (await client.post("/v1/auth/refresh", json={"refresh_token": abandoned["refresh_token"]})).json()
+    assert_problem(await _complete(client, again["access_token"], session), 409, "realname_session_closed")
+    assert "auth.forget_expired_realname_sessions" in {job.name for job in all_jobs()}
 
 
 @pytest.mark.parametrize(
