@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 from litestar import Request, Response
 
-from api.jobs import Job, now_of
+from api.jobs import Job, in_batches, now_of
 from api.problems import BadRequest, Conflict, ValidationFailed
 
 HEADER = "idempotency-key"
@@ -124,21 +124,9 @@ DELETE FROM idempotency_key WHERE (scope, key) IN (
 """
 
 
-async def purge(conn: asyncpg.Connection, *, before: datetime, batch: int = PURGE_BATCH) -> int:
-    """Forget at most ``batch`` keys stored before ``before``; return how many."""
-    return int((await conn.execute(PURGE, before, batch)).split()[-1])
-
-
 async def purge_expired(state: Any, *, now: datetime | None = None) -> int:
-    """Forget every key older than ``RETENTION``, a batch per short statement; return how many."""
-    before = (now or now_of(state)) - RETENTION
-    removed = 0
-    while True:
-        async with state.pool.acquire() as conn:
-            n = await purge(conn, before=before)
-        removed += n
-        if n < PURGE_BATCH:
-            return removed
+    """Forget every key older than ``RETENTION``; return how many."""
+    return await in_batches(state.pool, PURGE, (now or now_of(state)) - RETENTION, batch=PURGE_BATCH)
 
 
 JOBS = [Job("api.idempotency_purge", purge_expired, every=3600)]

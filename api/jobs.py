@@ -34,6 +34,19 @@ def now_of(state: Any) -> datetime:
     return clock() if clock else datetime.now(UTC)
 
 
+async def in_batches(pool: Any, statement: str, *args: Any, batch: int = 5000) -> int:
+    """Run ``statement`` (which takes ``batch`` as its last parameter and touches at most that many
+    rows) until a run touches fewer; return the total. Short statements keep a backlog from holding
+    locks or bloating one transaction."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn:
+            n = int((await conn.execute(statement, *args, batch)).split()[-1])
+        total += n
+        if n < batch:
+            return total
+
+
 class JobRunner:
     def __init__(self, state: Any, jobs: list[Job]) -> None:
         self.state = state

@@ -15,11 +15,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from api.jobs import Job, now_of
+from api.jobs import Job, in_batches, now_of
 
 log = logging.getLogger("zhangban.auth")
-
-BATCH = 5000
 
 DELETE_EXPIRED = """
 DELETE FROM auth_refresh_token WHERE token_hash IN (
@@ -30,14 +28,7 @@ DELETE FROM auth_refresh_token WHERE token_hash IN (
 
 async def prune_refresh_tokens(state: Any, *, now: datetime | None = None) -> int:
     """Delete expired refresh tokens, a batch per short statement; return how many."""
-    now = now or now_of(state)
-    removed = 0
-    while True:
-        async with state.pool.acquire() as conn:
-            n = int((await conn.execute(DELETE_EXPIRED, now, BATCH)).split()[-1])
-        removed += n
-        if n < BATCH:
-            break
+    removed = await in_batches(state.pool, DELETE_EXPIRED, now or now_of(state))
     if removed:
         log.info("deleted %d expired refresh tokens", removed)
     return removed
@@ -52,14 +43,7 @@ UPDATE auth_realname_session SET name = NULL, id_number = NULL WHERE id IN (
 
 async def forget_expired_sessions(state: Any, *, now: datetime | None = None) -> int:
     """Clear the personal data of real-name sessions that expired open; return how many."""
-    now = now or now_of(state)
-    cleared = 0
-    while True:
-        async with state.pool.acquire() as conn:
-            n = int((await conn.execute(FORGET_EXPIRED_SESSIONS, now, BATCH)).split()[-1])
-        cleared += n
-        if n < BATCH:
-            return cleared
+    return await in_batches(state.pool, FORGET_EXPIRED_SESSIONS, now or now_of(state))
 
 
 JOBS = [
