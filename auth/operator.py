@@ -8,6 +8,7 @@ import asyncpg
 
 from api import audit
 from api.crypto import Keyring
+from api.ids import uuid7
 from auth import keys, service, store
 from auth.tokens import encode_access
 
@@ -17,7 +18,9 @@ MAX_TTL = 7 * 86400
 async def operator_token(conn: asyncpg.Connection, keyring: Keyring, *, issuer: str, ttl: int, now: datetime) -> str:
     """An operator access token (the first operator account is made if there is none); audited.
 
-    A token outliving ``keys.RETIRED_KEPT`` after a key rotation stops verifying: mint a new one.
+    Each token is a login of its own (a refresh family of method ``operator``, without refresh
+    tokens), so ``POST /v1/auth/logout`` with it ends it for the rest of its life. A token outliving
+    ``keys.RETIRED_KEPT`` after a key rotation stops verifying: mint a new one.
     """
     if not 60 <= ttl <= MAX_TTL:
         raise ValueError(f"ttl must be between 60 and {MAX_TTL} seconds")
@@ -25,10 +28,13 @@ async def operator_token(conn: asyncpg.Connection, keyring: Keyring, *, issuer: 
         await keys.ensure_signing_key(conn, keyring, now=now)
         account, created = await store.ensure_operator(conn, now=now)
         keyset = await keys.load_keys(conn, keyring, now=now)
-        claims = service.account_claims(account, None, session_id=None, login_time=now, issuer=issuer, now=now, ttl=ttl)
+        family_id = uuid7()
+        await conn.execute(service.INSERT_FAMILY, family_id, account.id, "operator", now)
+        claims = service.account_claims(account, None, session_id=family_id, login_time=now, issuer=issuer, now=now,
+                                        ttl=ttl)
         await audit.append(
             conn, actor="cli", action="auth.operator_token", subject=str(account.id),
-            data={"ttl": ttl, "new_account": created, "jti": claims.jti}, at=now,
+            data={"ttl": ttl, "new_account": created, "jti": claims.jti, "session": str(family_id)}, at=now,
         )
     return encode_access(claims, keyset.active)
 

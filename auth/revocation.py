@@ -3,7 +3,7 @@
 An access token is a signed JWT, checked without a database read for its 15 minutes. A login ends
 when its refresh family is revoked (logout, or a refresh token presented twice: someone else holds
 a copy). Each server process keeps the set of families revoked within the last access-token
-lifetime and refuses their tokens. It reads the set from PostgreSQL again at most every
+lifetime (a week for operator logins, whose tokens live that long) and refuses their tokens. It reads the set from PostgreSQL again at most every
 ``REFRESH`` seconds, so another process's logout takes effect within that, and at once after one
 this process handled (``stale``).
 """
@@ -20,12 +20,19 @@ from uuid import UUID
 import asyncpg
 
 from auth.keys import ACCESS_TTL
+from auth.operator import MAX_TTL as OPERATOR_MAX_TTL
 from auth.tokens import LEEWAY
 
 log = logging.getLogger("zhangban.auth")
 
 REFRESH = 2.0
-RECENT = "SELECT id FROM auth_refresh_family WHERE revoked_at > $1"
+# Logins ended within an access token's life, and operator logins ended within an operator token's
+# longer life (auth/operator.py; few, with their own partial index).
+RECENT = """
+SELECT id FROM auth_refresh_family WHERE revoked_at > $1
+UNION
+SELECT id FROM auth_refresh_family WHERE method = 'operator' AND revoked_at > $2
+"""
 
 
 class RevokedLogins:
@@ -49,9 +56,10 @@ class RevokedLogins:
             if time.monotonic() - self.loaded_at <= REFRESH:
                 return  # another request read it while this one waited
             since = now - timedelta(seconds=ACCESS_TTL + LEEWAY)
+            operators_since = now - timedelta(seconds=OPERATOR_MAX_TTL + LEEWAY)
             try:
                 async with self.pool.acquire() as conn:
-                    rows = await conn.fetch(RECENT, since)
+                    rows = await conn.fetch(RECENT, since, operators_since)
             except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
                 # The database is away: keep the last set rather than refuse every request.
                 log.warning("could not read revoked logins (%s); keeping the last %d", type(exc).__name__, len(self.ids))

@@ -20,6 +20,7 @@ from auth.jobs import prune_refresh_tokens
 from auth.revocation import REFRESH, RevokedLogins
 from auth.tokens import AccessClaims, encode_access
 from tests.auth.helpers import assert_problem, auth, claims, sms_login, wechat_login
+from tests.auth.helpers import operator as operator_token
 
 ME = "/v1/me"
 
@@ -167,6 +168,22 @@ async def test_logout(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     # Other logins are untouched.
     other = await sms_login(client, "13600000001")
     assert (await client.get("/v1/me", headers=auth(other["access_token"]))).status_code == 200
+
+
+async def test_an_operator_token_ends_with_its_logout_for_the_rest_of_its_life(
+    client: AsyncTestClient, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    token = await operator_token(conn, settings, ttl=3 * 86400)
+    other = await operator_token(conn, settings, ttl=3 * 86400)
+    assert (await client.get("/v1/admin/departments", headers=auth(token))).status_code == 200
+    assert (await client.post("/v1/auth/logout", headers=auth(token))).status_code == 204
+    assert_problem(await client.get("/v1/admin/departments", headers=auth(token)), 401, "unauthorized")
+    # A day on, long after other ended logins are forgotten, it is still refused; the other one works.
+    _pin(client, datetime.now(UTC) + timedelta(days=1))
+    client.app.state.revoked_logins.stale()
+    assert_problem(await client.get("/v1/admin/departments", headers=auth(token)), 401, "unauthorized")
+    assert (await client.get("/v1/admin/departments", headers=auth(other))).status_code == 200
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'auth.logout'") == 1
 
 
 async def test_rotation_keeps_the_old_key_published_until_its_tokens_expire(
