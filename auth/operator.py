@@ -8,7 +8,6 @@ import asyncpg
 
 from api import audit
 from api.crypto import Keyring
-from api.ids import uuid7
 from auth import keys, service, store
 from auth.tokens import encode_access
 
@@ -28,8 +27,7 @@ async def operator_token(conn: asyncpg.Connection, keyring: Keyring, *, issuer: 
         await keys.ensure_signing_key(conn, keyring, now=now)
         account, created = await store.ensure_operator(conn, now=now)
         keyset = await keys.load_keys(conn, keyring, now=now)
-        family_id = uuid7()
-        await conn.execute(service.INSERT_FAMILY, family_id, account.id, "operator", now)
+        family_id = await service.open_family(conn, account.id, method="operator", now=now)
         claims = service.account_claims(account, None, session_id=family_id, login_time=now, issuer=issuer, now=now,
                                         ttl=ttl)
         await audit.append(

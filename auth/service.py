@@ -84,13 +84,19 @@ async def _pair(
     )
 
 
+async def open_family(conn: asyncpg.Connection, account_id: UUID, *, method: str, now: datetime) -> UUID:
+    """A new login (refresh family); its id is its access tokens' ``sid``, which logout revokes."""
+    family_id = uuid7()
+    await conn.execute(INSERT_FAMILY, family_id, account_id, method, now)
+    return family_id
+
+
 async def start_session(
     conn: asyncpg.Connection, keys: KeySet, account: store.Account, *, method: str, created: bool, issuer: str,
     now: datetime,
 ) -> TokenPair:
     """A new refresh family and its first token pair; audited as a login (in the caller's transaction)."""
-    family_id = uuid7()
-    await conn.execute(INSERT_FAMILY, family_id, account.id, method, now)
+    family_id = await open_family(conn, account.id, method=method, now=now)
     await audit.append(
         conn, actor=f"account:{account.id}", action="auth.login", subject=str(account.id),
         data={"method": method, "session": str(family_id), "new_account": created}, at=now,
