@@ -215,7 +215,10 @@ def canonical_json(value: Any) -> bytes:
     data = msgspec.json.encode(value, order="sorted")
     if _BEYOND_BMP.search(data) is None:
         return data
-    return rfc8785.dumps(msgspec.to_builtins(value))
+    try:
+        return rfc8785.dumps(msgspec.to_builtins(value))
+    except rfc8785.CanonicalizationError:
+        return data  # integers beyond ±2^53: only in requests whose fields then fail their checks
 
 
 def rfc3339(t: datetime) -> str:

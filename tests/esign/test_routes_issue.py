@@ -54,6 +54,12 @@ async def test_each_bad_field_is_named(client: AsyncTestClient, police_issuer: s
     assert {e["field"] for e in doc["errors"]} == {
         "fields.household_head", "fields.registered_on", "fields.address", "fields.colour"
     }
+    # A key beyond U+FFFF beside one from U+E000 (RFC 8785 and code-point order disagree there) with an
+    # integer RFC 8785 cannot write: still each field named, never a 500.
+    body = household(fields=household()["fields"] | {"\U00010000": 2**60, "\ue000": 1}, ref="odd-keys")
+    doc = problem(await client.post("/v1/dept/certificates", json=body, headers=auth(police_issuer)), 422,
+                  "certificate_fields_invalid")
+    assert {e["field"] for e in doc["errors"]} == {"fields.\U00010000", "fields.\ue000"}
 
 
 async def test_holder_checks(client: AsyncTestClient, police_issuer: str, police_seal: dict) -> None:
