@@ -15,6 +15,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from api.observability import forget_dead_workers
 
 
 def _free_port() -> int:
@@ -134,17 +138,12 @@ input()
 
 
 def _in_progress(folder: Path) -> float:
-    from prometheus_client import CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
-
     registry = CollectorRegistry()
     MultiProcessCollector(registry, str(folder))
     return registry.get_sample_value("zhangban_requests_in_progress", {"path": "/v1/bundles"}) or 0.0
 
 
 def test_a_crashed_workers_requests_stop_counting_as_in_progress(tmp_path: Path) -> None:
-    from api.observability import forget_dead_workers
-
     env = os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     crashed = subprocess.Popen([sys.executable, "-c", _IN_FLIGHT_WORKER, "crash"], env=env)
     assert crashed.wait(timeout=30) == 1
