@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from api import audit, ratelimit
+from api.client_address import client_address
 from api.crypto import mask_phone
 from api.deps import Config, Db, Keys, Now, Redis
 from api.problems import BadRequest, RateLimited, Unauthorized, ValidationFailed
@@ -37,10 +38,6 @@ PHONE_BIND = Limit("phone_bind", 10, 3600)
 MAINLAND = re.compile(r"^1[3-9][0-9]{9}$")
 SESSION_KEY_CONTEXT = "auth_account.wechat_session_key"
 PHONE_CONTEXT = "auth_account.phone"
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _wechat_problem(exc: WechatError) -> Exception:
@@ -75,7 +72,7 @@ class WechatController(Controller):
         self, data: JSONBody[WechatCode], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
         settings: Config, now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", LOGIN_IP)
+        await ratelimit.hit(redis, f"ip:{client_address(request)}", LOGIN_IP)
         try:
             session = await state.wechat.code2session(data.code)
         except WechatError as exc:
@@ -149,7 +146,7 @@ class SmsController(Controller):
         responses=problem_responses(BadRequest, ValidationFailed, RateLimited, SmsUnavailable),
     )
     async def send(self, data: JSONBody[SmsSend], request: Request, state: State, redis: Redis, keyring: Keys) -> None:
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", SMS_SEND_IP)
+        await ratelimit.hit(redis, f"ip:{client_address(request)}", SMS_SEND_IP)
         index = sms.phone_index(keyring, data.phone).hex()
         await ratelimit.hit(redis, f"phone:{index}", *SMS_SEND_PHONE, detail="at most 1 code a minute, 10 a day")
         code = await sms.issue_code(redis, keyring, data.phone)
@@ -170,7 +167,7 @@ class SmsController(Controller):
         self, data: JSONBody[SmsLogin], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
         settings: Config, now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", LOGIN_IP)
+        await ratelimit.hit(redis, f"ip:{client_address(request)}", LOGIN_IP)
         await sms.check_code(redis, keyring, data.phone, data.code)
         keys = await state.signing_keys.current(now=now)
         async with db.acquire() as conn, conn.transaction():
@@ -203,7 +200,7 @@ class SessionController(Controller):
         self, data: JSONBody[RefreshIn], request: Request, state: State, db: Db, redis: Redis, settings: Config,
         now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", REFRESH_IP)
+        await ratelimit.hit(redis, f"ip:{client_address(request)}", REFRESH_IP)
         keys = await state.signing_keys.current(now=now)
         reused: RefreshTokenReused | None = None
         async with db.acquire() as conn:

@@ -17,6 +17,7 @@ from litestar.enums import MediaType
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from api import audit, ratelimit
+from api.client_address import client_address
 from api.deps import Config, Db, Now, Redis
 from api.ids import uuid7
 from api.problems import BadRequest, RateLimited, ValidationFailed
@@ -25,7 +26,6 @@ from auth import admin_store
 from auth.errors import InvalidClient, InvalidScope, UnsupportedGrantType, problem_responses
 from auth.keys import ACCESS_TTL
 from auth.models import ClientCredentials, ClientToken, Jwks
-from auth.routes import client_ip
 from auth.tokens import AccessClaims, encode_access, expires, secret_hash
 
 TOKEN_CLIENT = Limit("token_client", 60, 60)
@@ -99,7 +99,7 @@ class TokenController(Controller):
         creds = await _read_credentials(request)
         if creds.grant_type != "client_credentials":
             raise UnsupportedGrantType("only client_credentials is supported")
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", TOKEN_IP)
+        await ratelimit.hit(redis, f"ip:{client_address(request)}", TOKEN_IP)
         try:
             client_id = UUID(creds.client_id or "")
         except ValueError:
