@@ -37,6 +37,14 @@ def with_database(dsn: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
+def with_redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database number (works for ``redis://`` and ``unix://`` URLs:
+    redis-py reads ``?db=`` before the path, and a socket URL's path is the socket)."""
+    base, _, query = url.partition("?")  # not urlunsplit: it writes ``unix:///s`` back as ``unix:/s``
+    params = [q for q in query.split("&") if q and not q.startswith("db=")]
+    return base + "?" + "&".join([*params, f"db={db}"])
+
+
 @pytest.fixture(scope="session")
 def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
