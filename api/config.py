@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from api.client_address import parse_networks
+
 PREFIX = "ZB_"
 # Never printed: repr() and startup logs show these as "***".
 SECRET_FIELDS = frozenset({"master_key", "master_key_previous", "wechat_secret", "database_url", "redis_url"})
@@ -51,6 +53,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     notify_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
     # WeChat subscribe-message template ids, "key=id,key=id" (keys: notify/catalogue.py).
     notify_wechat_templates: str = ""
+    # Reverse proxies whose X-Forwarded-For is believed: addresses or CIDR blocks, comma-separated
+    # (api/client_address.py). Empty: the TCP peer is the client and the header is ignored.
+    trusted_proxies: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {exc}") from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
