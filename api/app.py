@@ -16,7 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.plugins.prometheus import PrometheusController
 
-from api import __version__, embedded
+from api import __version__, authority, embedded
 from api.config import Settings
 from api.crypto import Keyring
 from api.db import create_pool
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         *esign_wiring.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[authority.audit_refusal],
         middleware=[request_id_middleware],
         lifespan=[lifespan(settings)],
         openapi_config=OpenAPIConfig(
