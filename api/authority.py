@@ -35,7 +35,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from litestar import Request
+
 from api import audit
+from api.client_address import client_address
 from api.deps import current_time
 from api.problems import Problem
 
@@ -165,24 +168,17 @@ async def put_authority(conn: asyncpg.Connection, department_id: UUID, value: Au
     ))
 
 
-def client_address(scope: Any) -> str | None:
-    """The address the request came from, as the server saw it."""
-    client = scope.get("client")
-    return client[0] if client else None
-
-
 async def audit_refusal(exc: BaseException, scope: Any) -> None:
-    """``after_exception`` hook: audit a refused authority check in its own transaction."""
+    """``after_exception`` hook: audit a refused authority check in its own transaction, with the client address."""
     if not isinstance(exc, AuthorityRequired):
         return
     state = scope["app"].state
-    now = current_time(state)
     data = {"power": exc.context["power"], "department": str(exc.department_id) if exc.department_id else None,
-            "route": f"{scope.get('method', '')} {scope.get('path', '')}", "address": client_address(scope)}
+            "route": f"{scope.get('method', '')} {scope.get('path', '')}"}
     try:
-        async with state.pool.acquire() as conn, conn.transaction():
-            await audit.append(conn, actor=exc.actor, action="authority.refused",
-                               subject=f"department:{exc.department_id}", data=data, at=now)
+        await audit.append_separately(state.pool, actor=exc.actor, action="authority.refused",
+                                      subject=f"department:{exc.department_id}", data=data,
+                                      client_address=client_address(Request(scope)), at=current_time(state))
     except (OSError, asyncpg.PostgresError):
         # The refusal itself stands; losing its audit entry must not turn the 403 into a 500.
         log.exception("could not audit a refused authority check")

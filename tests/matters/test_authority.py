@@ -91,7 +91,7 @@ async def test_a_department_acts_only_within_its_powers(client: AsyncTestClient,
     assert rows[0]["subject"] == f"department:{gas_id}"
     assert rows[0]["actor"].startswith("client:")
     assert rows[0]["data"]["route"] == "POST /v1/dept/records"
-    assert rows[0]["data"]["address"]
+    assert rows[0]["data"]["client_address"]
 
     # An operator grants the power: the same call now goes through, at once.
     current = (await client.get(_url(gas_id), headers=auth(op))).json()
