@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.plugins.prometheus import PrometheusController
 
 from api import __version__, embedded
+from api.client_address import parse_networks
 from api.config import Settings
 from api.crypto import Keyring
 from api.db import create_pool
@@ -57,6 +58,7 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
     if settings.embedded:
         resolved, started = await asyncio.to_thread(embedded.start, settings)
     state.settings = resolved
+    state.trusted_proxies = parse_networks(resolved.trusted_proxies)
     state.keyring = Keyring.from_settings(resolved)
     state.pool = await create_pool(resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max)
     state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)

@@ -78,16 +78,21 @@ async def append(
     action: str,
     subject: str = "",
     data: dict[str, Any] | None = None,
+    client_address: str | None = None,
     at: datetime,
 ) -> int:
     """Add one entry in the caller's transaction; return its sequence number.
 
     ``data`` must hold no personal data in the clear (masked values or blind-index ids only).
-    The head row lock serialises appends, so the chain has no forks.
+    ``client_address`` (from :func:`api.client_address.client_address`) is kept as
+    ``data["client_address"]``, inside the chained content. The head row lock serialises appends,
+    so the chain has no forks.
     """
     if not conn.is_in_transaction():
         raise RuntimeError("audit.append must run inside the acting transaction")
-    data = data or {}
+    data = dict(data or {})
+    if client_address is not None:
+        data["client_address"] = client_address
     head = await conn.fetchrow(LOCK_HEAD)
     seq = head["seq"] + 1
     at = at.astimezone(UTC)
@@ -95,6 +100,27 @@ async def append(
     await conn.execute(INSERT_ENTRY, seq, at, actor, action, subject, data, head["hash"], digest)
     await conn.execute(UPDATE_HEAD, seq, digest)
     return seq
+
+
+async def append_separately(
+    pool: asyncpg.Pool,
+    *,
+    actor: str,
+    action: str,
+    subject: str = "",
+    data: dict[str, Any] | None = None,
+    client_address: str | None = None,
+    at: datetime,
+) -> int:
+    """Add one entry in a transaction of its own and commit it.
+
+    For refusals (a wrong code, a wrong secret, a missing power): the refused request's own
+    transaction rolls back, and the entry must outlive it.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        return await append(
+            conn, actor=actor, action=action, subject=subject, data=data, client_address=client_address, at=at
+        )
 
 
 PAGE = """

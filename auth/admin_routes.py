@@ -14,9 +14,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from api import audit, idempotency
+from api.config import Settings
 from api.deps import Db, Keys, Now
 from api.identifiers import credit_code_valid, normalize_credit_code
 from api.openapi import IDEMPOTENT
@@ -86,6 +88,9 @@ class IdentityProviderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     public_key_pem: Annotated[str, msgspec.Meta(max_length=16384)] | None = None
     jwks: dict[str, Any] | None = None
     max_level: Literal["L2", "L3"] = "L2"
+    audience: Annotated[str, msgspec.Meta(min_length=1, max_length=300, description=(
+        "The `aud` its assertions must carry: our client id with this provider. Default: the public base URL."
+    ))] | None = None
 
 
 class IdentityProviderOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +98,7 @@ class IdentityProviderOut(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     issuer: str
     max_level: str
+    audience: str
     key_ids: list[str | None]
     created_at: datetime
 
@@ -108,10 +114,11 @@ def _client_secret_context(client_id: UUID) -> str:
     return f"auth_client.secret:{client_id}"
 
 
-def _idp_out(p: admin_store.IdentityProvider) -> IdentityProviderOut:
+def _idp_out(p: admin_store.IdentityProvider, settings: Settings) -> IdentityProviderOut:
     keys = realname.provider_keys(p.public_key_pem, p.jwks)
     return IdentityProviderOut(id=p.id, name=p.name, issuer=p.issuer, max_level=f"L{p.max_level}",
-                               key_ids=[k[0] for k in keys], created_at=p.created_at)
+                               audience=realname.audience_of(p, settings.base_url), key_ids=[k[0] for k in keys],
+                               created_at=p.created_at)
 
 
 async def _managed_department(
@@ -262,37 +269,42 @@ class IdentityProviderController(Controller):
             "Give exactly one of `public_key_pem` (EC P-256, RSA ≥ 2048 or Ed25519) or `jwks` (a JWKS document; "
             "keys are matched by `kid`). `max_level` caps the `acr` it may assert (default L2; L3 only for "
             "providers that match the face). Assertions must carry `iss` = `issuer`, `sub` = lowercase hex "
-            "SHA-256 of the ID number, the session `nonce`, `acr` and `exp`. Accepts `Idempotency-Key`."
+            "SHA-256 of the ID number, `aud` = `audience`, the session `nonce` (used once), `acr`, `iat` and `exp` at "
+            "most 10 minutes after `iat`. Accepts `Idempotency-Key`."
         ),
         responses=problem_responses(BadRequest, IdentityProviderKeyInvalid, ValidationFailed, *ADMIN_401_403,
                                     IdentityProviderExists),
     )
     async def register(self, data: JSONBody[IdentityProviderIn], request: Request, principal: CurrentPrincipal, db: Db,
-                       now: Now) -> Response[IdentityProviderOut]:
+                       state: State, now: Now) -> Response[IdentityProviderOut]:
         principal.require_roles("operator")
         if (data.public_key_pem is None) == (data.jwks is None):
             raise IdentityProviderKeyInvalid("give exactly one of public_key_pem and jwks")
         realname.provider_keys(data.public_key_pem, data.jwks)
+        audience = data.audience or state.settings.base_url
         async with db.acquire() as conn, conn.transaction():
 
             async def create() -> tuple[int, IdentityProviderOut]:
                 provider = await admin_store.insert_identity_provider(
                     conn, name=data.name.strip(), issuer=data.issuer, public_key_pem=data.public_key_pem,
-                    jwks=data.jwks, max_level=LEVELS[data.max_level], created_by=principal.subject, now=now,
+                    jwks=data.jwks, max_level=LEVELS[data.max_level], audience=audience, created_by=principal.subject,
+                    now=now,
                 )
                 await audit.append(conn, actor=principal.subject, action="admin.identity_provider_registered",
-                                   subject=str(provider.id), data={"issuer": data.issuer, "max_level": data.max_level},
+                                   subject=str(provider.id),
+                                   data={"issuer": data.issuer, "max_level": data.max_level, "audience": audience},
                                    at=now)
-                return 201, _idp_out(provider)
+                return 201, _idp_out(provider, state.settings)
 
             return await idempotency.run(request, conn, scope=f"idp:{principal.subject}", create=create)  # type: ignore[return-value]
 
     @get(operation_id="ListIdentityProviders", summary="Registered identity providers (operator)",
          responses=problem_responses(*ADMIN_401_403))
-    async def list(self, principal: CurrentPrincipal, db: Db) -> IdentityProviderList:
+    async def list(self, principal: CurrentPrincipal, db: Db, state: State) -> IdentityProviderList:
         principal.require_roles("operator")
         async with db.acquire() as conn:
-            return IdentityProviderList(items=[_idp_out(p) for p in await admin_store.list_identity_providers(conn)])
+            providers = await admin_store.list_identity_providers(conn)
+        return IdentityProviderList(items=[_idp_out(p, state.settings) for p in providers])
 
 
 @get(

@@ -52,6 +52,7 @@ class IdentityProvider(msgspec.Struct, frozen=True, kw_only=True):
     public_key_pem: str | None
     jwks: dict[str, Any] | None
     max_level: int
+    audience: str | None
     created_at: datetime
 
 
@@ -162,20 +163,22 @@ async def list_staff(
     return [StaffMember(**dict(r)) for r in await conn.fetch(LIST_STAFF, department_id, after, limit)]
 
 
-IDP_COLUMNS = "id, name, issuer, public_key_pem, jwks, max_level, created_at"
+IDP_COLUMNS = "id, name, issuer, public_key_pem, jwks, max_level, audience, created_at"
 INSERT_IDP = f"""
-INSERT INTO auth_identity_provider (id, name, issuer, public_key_pem, jwks, max_level, created_by, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO auth_identity_provider (id, name, issuer, public_key_pem, jwks, max_level, audience, created_by,
+    created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING {IDP_COLUMNS}
 """
 
 
 async def insert_identity_provider(
     conn: asyncpg.Connection, *, name: str, issuer: str, public_key_pem: str | None, jwks: dict[str, Any] | None,
-    max_level: int, created_by: str, now: datetime,
+    max_level: int, audience: str, created_by: str, now: datetime,
 ) -> IdentityProvider:
     try:
-        row = await conn.fetchrow(INSERT_IDP, uuid7(), name, issuer, public_key_pem, jwks, max_level, created_by, now)
+        row = await conn.fetchrow(INSERT_IDP, uuid7(), name, issuer, public_key_pem, jwks, max_level, audience, created_by,
+                                  now)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name != "auth_identity_provider_issuer_key":
             raise

@@ -6,11 +6,13 @@ authority (an identity provider's assertion with ``acr`` L2); L3 the face matche
 clerk saw the person with the physical ID card at a service window.
 
 An assertion is a JWT signed by a provider an operator registered (``POST
-/v1/admin/identity-providers``): ``iss`` the provider's issuer, ``sub`` the lowercase hex SHA-256 of
-the (upper-cased) ID number, ``nonce`` the session's nonce, ``acr`` "L2" or "L3" (at most the
-provider's ``max_level``), ``exp`` in the future; ``iat`` optional. Accepted algorithms follow the
-provider's key: ES256 (P-256), RS256 / PS256 (RSA ≥ 2048 bits), EdDSA (Ed25519). Every failure
-names a stable ``reason``.
+/v1/admin/identity-providers``): ``iss`` exactly the provider's issuer, ``aud`` the provider's
+``audience`` (our client id with it; a string, or a list of that one value), ``sub`` the lowercase
+hex SHA-256 of the (upper-cased) ID number, ``nonce`` the session's nonce (a session's nonce is used
+once: presented again after its session closed, it is a replay), ``acr`` "L2" or "L3" (at most the
+provider's ``max_level``), ``iat`` and ``exp`` at most ``MAX_LIFETIME`` after it, not yet past.
+Accepted algorithms follow the provider's key: ES256 (P-256), RS256 / PS256 (RSA ≥ 2048 bits),
+EdDSA (Ed25519). Every failure names a stable ``reason``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from auth.errors import IdentityProviderKeyInvalid, RealnameFailed
 from auth.tokens import LEVELS
 
 LEEWAY = 30
+# An assertion lives minutes: a longer one is a bearer credential that outlives its session.
+MAX_LIFETIME = 600
 FACE_PASSED = 10000
 
 
@@ -66,6 +70,19 @@ def provider_keys(public_key_pem: str | None, jwks: dict[str, Any] | None) -> li
     return keys
 
 
+def audience_of(provider: IdentityProvider, default: str) -> str:
+    """The ``aud`` the provider's assertions must carry (providers registered without one: ``default``)."""
+    return provider.audience or default
+
+
+def unverified_claim(assertion: str, name: str) -> Any:
+    """One claim of an assertion, nothing verified (to look things up before checking)."""
+    try:
+        return jwt.decode(assertion, options={"verify_signature": False}).get(name)
+    except jwt.PyJWTError:
+        return None
+
+
 def unverified_issuer(assertion: str) -> str:
     """The ``iss`` an assertion claims, to find its provider (nothing is trusted yet)."""
     try:
@@ -77,8 +94,14 @@ def unverified_issuer(assertion: str) -> str:
     return issuer
 
 
-def verify_assertion(assertion: str, provider: IdentityProvider, *, nonce: str, id_number: str, now: datetime) -> int:
-    """Check signature, expiry, nonce, subject and acr; return the proven level (2 or 3)."""
+def verify_assertion(
+    assertion: str, provider: IdentityProvider, *, audience: str, nonce: str, nonce_used: bool, id_number: str,
+    now: datetime,
+) -> int:
+    """Check signature, issuer, audience, lifetime, nonce, subject and acr; return the proven level (2 or 3).
+
+    ``nonce_used``: the assertion's nonce is another session's, one already closed (a replay).
+    """
     try:
         kid = jwt.get_unverified_header(assertion).get("kid")
     except jwt.PyJWTError:
@@ -91,7 +114,7 @@ def verify_assertion(assertion: str, provider: IdentityProvider, *, nonce: str, 
             claims = jwt.decode(
                 assertion, key, algorithms=algorithms, issuer=provider.issuer,
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
-                         "require": ["iss", "sub", "exp", "nonce", "acr"]},
+                         "require": ["iss", "sub", "acr"]},
             )
             break
         except jwt.MissingRequiredClaimError as exc:
@@ -100,10 +123,14 @@ def verify_assertion(assertion: str, provider: IdentityProvider, *, nonce: str, 
             continue
     if claims is None:
         raise RealnameFailed("the assertion's signature does not verify", reason="signature")
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or exp + LEEWAY <= now.timestamp():
-        raise RealnameFailed("the assertion has expired", reason="expired")
-    if not hmac.compare_digest(str(claims["nonce"]), nonce):
+    _check_audience(claims.get("aud"), audience)
+    _check_lifetime(claims.get("iat"), claims.get("exp"), now)
+    claimed_nonce = claims.get("nonce")
+    if not isinstance(claimed_nonce, str) or not claimed_nonce:
+        raise RealnameFailed("the assertion carries no nonce", reason="nonce_missing")
+    if nonce_used:
+        raise RealnameFailed("the assertion's nonce was already used", reason="nonce_used")
+    if not hmac.compare_digest(claimed_nonce.encode(), nonce.encode()):
         raise RealnameFailed("the assertion was made for another session", reason="nonce_mismatch")
     if not hmac.compare_digest(str(claims["sub"]).lower(), subject_of(id_number)):
         raise RealnameFailed("the assertion is about another ID number", reason="subject_mismatch")
@@ -113,3 +140,24 @@ def verify_assertion(assertion: str, provider: IdentityProvider, *, nonce: str, 
     if level > provider.max_level:
         raise RealnameFailed("this provider may not assert that level", reason="acr_not_allowed")
     return level
+
+
+def _check_audience(aud: Any, ours: str) -> None:
+    if aud is None or aud == "" or aud == []:
+        raise RealnameFailed("the assertion names no audience", reason="audience_missing")
+    if isinstance(aud, list) and len(aud) == 1:
+        aud = aud[0]
+    if not isinstance(aud, str) or not hmac.compare_digest(aud.encode(), ours.encode()):
+        raise RealnameFailed("the assertion was made for another audience", reason="audience_mismatch")
+
+
+def _check_lifetime(iat: Any, exp: Any, now: datetime) -> None:
+    numbers = (int, float)
+    if not isinstance(iat, numbers) or not isinstance(exp, numbers) or isinstance(iat, bool) or isinstance(exp, bool):
+        raise RealnameFailed("the assertion must carry iat and exp", reason="lifetime_unbounded")
+    if exp - iat > MAX_LIFETIME:
+        raise RealnameFailed(f"the assertion may live at most {MAX_LIFETIME} seconds", reason="lifetime_too_long")
+    if iat - LEEWAY > now.timestamp():
+        raise RealnameFailed("the assertion is issued in the future", reason="issued_in_future")
+    if exp + LEEWAY <= now.timestamp():
+        raise RealnameFailed("the assertion has expired", reason="expired")

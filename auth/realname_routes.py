@@ -133,7 +133,13 @@ async def _check_proof(state: State, conn: asyncpg.Connection, keyring: Keyring,
     provider = await admin_store.get_identity_provider_by_issuer(conn, realname.unverified_issuer(data.assertion))
     if provider is None:
         raise RealnameFailed("the assertion's issuer is not a registered identity provider", reason="issuer_unknown")
-    return realname.verify_assertion(data.assertion, provider, nonce=session.nonce, id_number=id_number, now=now)
+    claimed_nonce = realname.unverified_claim(data.assertion, "nonce")
+    nonce_used = (isinstance(claimed_nonce, str) and claimed_nonce != session.nonce
+                  and await rs.nonce_used(conn, claimed_nonce))
+    return realname.verify_assertion(
+        data.assertion, provider, audience=realname.audience_of(provider, state.settings.base_url),
+        nonce=session.nonce, nonce_used=nonce_used, id_number=id_number, now=now,
+    )
 
 
 class RealnameController(Controller):
@@ -188,8 +194,11 @@ class RealnameController(Controller):
             "10000 (L3); before the scan it answers `realname_failed` with reason `face_pending` and the session "
             "stays open. `assertion`: body `{assertion}` (see the identity-provider registration). Any other "
             "failure closes the session: `realname_failed` with `reason` (`face_not_passed`, `wechat_rejected`, "
-            "`malformed`, `issuer_unknown`, `signature`, `expired`, `nonce_mismatch`, `subject_mismatch`, "
-            "`acr_too_low`, `acr_not_allowed`). A used or expired session → `realname_session_closed`. "
+            "`malformed`, `issuer_unknown`, `signature`, `audience_missing`, `audience_mismatch`, "
+            "`lifetime_unbounded` (no `iat` or `exp`), `lifetime_too_long` (`exp` more than 10 minutes after "
+            "`iat`), `issued_in_future`, `expired`, `nonce_missing`, `nonce_used` (the nonce of a session already "
+            "closed: a replay), `nonce_mismatch`, `subject_mismatch`, `acr_too_low`, `acr_not_allowed`). A used "
+            "or expired session → `realname_session_closed`. "
             "On success refresh the tokens to carry the new `acr` and `auth_time`."
         ),
         responses=problem_responses(

@@ -73,6 +73,13 @@ async def get_session(conn: asyncpg.Connection, session_id: UUID, *, for_update:
     return None if row is None else Session(**dict(row))
 
 
+async def nonce_used(conn: asyncpg.Connection, nonce: str) -> bool:
+    """True when ``nonce`` is the nonce of a session already closed (verified or failed)."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM auth_realname_session WHERE nonce = $1 AND status <> 'open')", nonce
+    ))
+
+
 FAIL_SESSION = """
 UPDATE auth_realname_session
 SET status = 'failed', failure_reason = $2, completed_at = $3, name = NULL, id_number = NULL

@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from api import audit, ratelimit
+from api.client_address import client_address
 from api.crypto import mask_phone
 from api.deps import Config, Db, Keys, Now, Redis
 from api.problems import BadRequest, RateLimited, Unauthorized, ValidationFailed
@@ -37,10 +38,6 @@ PHONE_BIND = Limit("phone_bind", 10, 3600)
 MAINLAND = re.compile(r"^1[3-9][0-9]{9}$")
 SESSION_KEY_CONTEXT = "auth_account.wechat_session_key"
 PHONE_CONTEXT = "auth_account.phone"
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _wechat_problem(exc: WechatError) -> Exception:
@@ -75,11 +72,17 @@ class WechatController(Controller):
         self, data: JSONBody[WechatCode], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
         settings: Config, now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", LOGIN_IP)
+        address = client_address(request)
+        await ratelimit.hit(redis, f"ip:{address}", LOGIN_IP)
         try:
             session = await state.wechat.code2session(data.code)
         except WechatError as exc:
-            raise _wechat_problem(exc) from None
+            problem = _wechat_problem(exc)
+            await audit.append_separately(
+                db, actor="anonymous", action="auth.login_failed", client_address=address, at=now,
+                data={"method": "wechat", "reason": problem.slug, "errcode": exc.errcode},
+            )
+            raise problem from None
         keys = await state.signing_keys.current(now=now)
         sealed_key = keyring.encrypt(session.session_key, context=SESSION_KEY_CONTEXT)
         async with db.acquire() as conn, conn.transaction():
@@ -87,7 +90,8 @@ class WechatController(Controller):
                 conn, openid=session.openid, unionid=session.unionid, session_key=sealed_key, now=now
             )
             return await service.start_session(
-                conn, keys, account, method="wechat", created=created, issuer=settings.base_url, now=now
+                conn, keys, account, method="wechat", created=created, issuer=settings.base_url,
+                client_address=address, now=now,
             )
 
     @post(
@@ -149,11 +153,11 @@ class SmsController(Controller):
         responses=problem_responses(BadRequest, ValidationFailed, RateLimited, SmsUnavailable),
     )
     async def send(self, data: JSONBody[SmsSend], request: Request, state: State, redis: Redis, keyring: Keys) -> None:
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", SMS_SEND_IP)
+        await ratelimit.hit(redis, f"ip:{client_address(request)}", SMS_SEND_IP)
         index = sms.phone_index(keyring, data.phone).hex()
         await ratelimit.hit(redis, f"phone:{index}", *SMS_SEND_PHONE, detail="at most 1 code a minute, 10 a day")
         code = await sms.issue_code(redis, keyring, data.phone)
-        await state.sms.send(data.phone, sms.login_text(code), {"code": code})
+        await state.sms.send(data.phone, sms.login_text(code), about=sms.LOGIN_CODE, params={"code": code})
 
     @post(
         "/login",
@@ -170,8 +174,17 @@ class SmsController(Controller):
         self, data: JSONBody[SmsLogin], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
         settings: Config, now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", LOGIN_IP)
-        await sms.check_code(redis, keyring, data.phone, data.code)
+        address = client_address(request)
+        await ratelimit.hit(redis, f"ip:{address}", LOGIN_IP)
+        try:
+            await sms.check_code(redis, keyring, data.phone, data.code)
+        except SmsCodeInvalid as exc:
+            await audit.append_separately(
+                db, actor="anonymous", action="auth.login_failed",
+                subject=f"phone:{sms.phone_index(keyring, data.phone).hex()}", client_address=address, at=now,
+                data={"method": "sms", "reason": exc.slug, "phone": mask_phone(data.phone), **exc.context},
+            )
+            raise
         keys = await state.signing_keys.current(now=now)
         async with db.acquire() as conn, conn.transaction():
             account, created = await store.login_phone(
@@ -179,7 +192,8 @@ class SmsController(Controller):
                 phone_index=sms.phone_index(keyring, data.phone), now=now,
             )
             return await service.start_session(
-                conn, keys, account, method="sms", created=created, issuer=settings.base_url, now=now
+                conn, keys, account, method="sms", created=created, issuer=settings.base_url,
+                client_address=address, now=now,
             )
 
 
@@ -203,13 +217,16 @@ class SessionController(Controller):
         self, data: JSONBody[RefreshIn], request: Request, state: State, db: Db, redis: Redis, settings: Config,
         now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_ip(request)}", REFRESH_IP)
+        address = client_address(request)
+        await ratelimit.hit(redis, f"ip:{address}", REFRESH_IP)
         keys = await state.signing_keys.current(now=now)
         reused: RefreshTokenReused | None = None
         async with db.acquire() as conn:
             async with conn.transaction():
                 try:
-                    pair = await service.refresh(conn, keys, data.refresh_token, issuer=settings.base_url, now=now)
+                    pair = await service.refresh(
+                        conn, keys, data.refresh_token, issuer=settings.base_url, client_address=address, now=now
+                    )
                 except RefreshTokenReused as exc:
                     reused = exc  # the revocation must commit before the client hears about it
         if reused is not None:

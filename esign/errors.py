@@ -98,7 +98,7 @@ class SealNotUsable(EsignError):
 
 
 class NoActiveSeal(EsignError):
-    """本部门没有可用的电子公章"""
+    """本部门没有可用的电子证照专用章或电子公章"""
 
     status, slug = 409, "no_active_seal"
 

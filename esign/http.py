@@ -27,10 +27,6 @@ def json_response(status: int, body: Any, *, headers: dict[str, str] | None = No
     return Response(msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def matches(request: Request, etag: str) -> bool:
     """Whether ``If-None-Match`` names ``etag`` (or ``*``); weak validators compare equal (RFC 9110)."""
     header = request.headers.get("if-none-match")

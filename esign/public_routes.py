@@ -11,6 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter
 
 from api import ratelimit
+from api.client_address import client_address
 from api.deps import Db, Now, Redis
 from api.openapi import CONDITIONAL
 from api.problems import BadRequest, RateLimited, ServiceUnavailable
@@ -18,7 +19,7 @@ from api.ratelimit import Limit
 from auth.errors import problem_responses
 from esign import ca, certificate_store, lists, page, seal_image, seal_store, verification
 from esign.errors import StatusListNotFound
-from esign.http import Esign, client_ip, matches
+from esign.http import Esign, matches
 from esign.models import VerifyIn, VerifyOut
 
 VERIFY_IP = Limit("verify_ip", 120, 60)
@@ -102,7 +103,7 @@ async def root_certificate(esign: Esign) -> Response[str]:
     responses=problem_responses(BadRequest, RateLimited, ServiceUnavailable),
 )
 async def verify(data: JSONBody[VerifyIn], request: Request, db: Db, redis: Redis, now: Now, esign: Esign) -> VerifyOut:
-    await ratelimit.hit(redis, f"ip:{client_ip(request)}", VERIFY_IP)
+    await ratelimit.hit(redis, f"ip:{client_address(request)}", VERIFY_IP)
     async with db.acquire() as conn:
         verdict = await verification.verdict_for(conn, esign, data.token, now=now)
         return await verification.describe(conn, verdict)
@@ -148,7 +149,7 @@ async def verification_page(
     token: Annotated[str, PathParameter(description="The ZB1: token, percent-encoded.")], request: Request, db: Db, redis: Redis, now: Now,
     esign: Esign,
 ) -> Response[str]:
-    await ratelimit.hit(redis, f"ip:{client_ip(request)}", VERIFY_IP)
+    await ratelimit.hit(redis, f"ip:{client_address(request)}", VERIFY_IP)
     token = _token_from_path(request, token)
     async with db.acquire() as conn:
         verdict = await verification.verdict_for(conn, esign, token, now=now)

@@ -72,19 +72,21 @@ async def get_private_key(conn: asyncpg.Connection, seal_id: UUID) -> bytes | No
     return await conn.fetchval("SELECT private_key FROM esign_seal WHERE id = $1", seal_id)
 
 
-# Server-held keys first: a department that keeps an older key of its own but also has one here
-# issues without the round trip unless it names the seal.
+# The seal for certificates is the 电子证照专用章 (kind ``business``) where the department has one, its
+# official seal otherwise. Among seals of that kind, server-held keys first: a department that keeps
+# an older key of its own but also has one here issues without the round trip unless it names the seal.
 DEFAULT_SEAL = f"""
 SELECT {COLUMNS} FROM esign_seal
-WHERE department_id = $1 AND role = 'issuer' AND kind = 'official' AND status = 'active'
+WHERE department_id = $1 AND role = 'issuer' AND kind IN ('business', 'official') AND status = 'active'
   AND valid_from <= $2 AND valid_until > $2
-ORDER BY key_custody = 'platform' DESC, created_at DESC
+ORDER BY kind = 'business' DESC, key_custody = 'platform' DESC, created_at DESC
 LIMIT 1
 """
 
 
 async def default_seal(conn: asyncpg.Connection, department_id: UUID, *, now: datetime) -> SealRow | None:
-    """The department's newest active official seal (one whose key the platform holds, if any)."""
+    """The department's seal for certificates: its newest active 电子证照专用章 (``business``), else its
+    newest active official seal; one whose key the platform holds first within each kind."""
     row = await conn.fetchrow(DEFAULT_SEAL, department_id, now)
     return None if row is None else SealRow(**dict(row))
 

@@ -77,11 +77,15 @@ def _ref_lock(department_id: UUID, external_ref: str) -> int:
 
 
 async def pick_seal(conn: asyncpg.Connection, department_id: UUID, seal_id: UUID | None, *, now: datetime) -> SealRow:
-    """The named seal (it must be the department's, active and an issuer) or the default one."""
+    """The named seal (it must be the department's, active and an issuer) or the default one: the
+    department's active 电子证照专用章 (kind ``business``) where it has one, else its official seal."""
     if seal_id is None:
         seal = await seal_store.default_seal(conn, department_id, now=now)
         if seal is None:
-            raise NoActiveSeal("create a seal with POST /v1/dept/seals first")
+            raise NoActiveSeal(
+                "the department has no active 电子证照专用章 (kind business) and no active official seal; "
+                "create one with POST /v1/dept/seals first"
+            )
         return seal
     try:
         seal = await seal_store.get_seal(conn, seal_id)

@@ -61,7 +61,9 @@ def free_port() -> int:
 def live_server(app: Litestar) -> Iterator[str]:
     """Serve ``app`` (lifespan included) on a loopback port in a thread; yield its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    # proxy_headers off: like granian in production, the app alone decides whom X-Forwarded-For names.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -1,10 +1,16 @@
 """Pull cursors: the server epoch, the owner, and a version per person, signed.
 
 A cursor is opaque to clients (base64url, no padding). Inside, byte for byte:
-``0x01`` format, epoch (16 bytes), owner person (16; all zero for a login without a person),
+``0x02`` format, epoch (16 bytes), owner person (16; all zero for a login without a person),
 entry count (2, big-endian), then per person its id (16), the last version the client holds
-(8, big-endian) and a flag (``0`` in scope, ``1`` leaving: deletions are still being sent), and
-last a 16-byte MAC (HMAC-SHA256 under the keyring's index key, purpose ``sync_cursor``).
+(8, big-endian), the floor (8, big-endian: the tombstone horizon the person stood at when the
+client began reading their log from the start) and a flag (``0`` in scope, ``1`` leaving:
+deletions are still being sent), and last a 16-byte MAC (HMAC-SHA256 under the keyring's index
+key, purpose ``sync_cursor``). Format ``0x01`` (entries without the floor) is still read, as floor 0.
+
+The floor is what lets a read from the start (a reset, a new dependent) go on page by page after a
+compaction: a deletion compacted away before the read began hid its record from the read too, so
+only a horizon above both the floor and the version held means the client may have missed one.
 
 The MAC matters: a cursor names persons, and the server emits deletions for persons that leave a
 client's scope, so a forged cursor must not make it reveal another person's record ids.
@@ -23,10 +29,11 @@ from uuid import UUID
 from api.crypto import Keyring
 from api.pagination import CursorInvalid
 
-FORMAT = 1
+FORMAT = 2
 NO_OWNER = UUID(int=0)
 _HEAD = struct.Struct(">B16s16sH")
-_ENTRY = struct.Struct(">16sQB")
+_ENTRIES = {1: struct.Struct(">16sQB"), 2: struct.Struct(">16sQQB")}
+_ENTRY = _ENTRIES[FORMAT]
 _MAC = 16
 # Enough for a guardian of dozens of dependents; anything longer is not one of ours.
 MAX_LENGTH = 4096
@@ -38,6 +45,7 @@ class SyncCursor:
     owner: UUID
     versions: dict[UUID, int] = field(default_factory=dict)  # persons in scope → last version held
     leaving: dict[UUID, int] = field(default_factory=dict)  # persons out of scope → deletions sent up to
+    floors: dict[UUID, int] = field(default_factory=dict)  # persons in scope → horizon when their read from 0 began
 
 
 def _mac(keyring: Keyring, body: bytes) -> bytes:
@@ -46,9 +54,10 @@ def _mac(keyring: Keyring, body: bytes) -> bytes:
 
 
 def encode(keyring: Keyring, cursor: SyncCursor) -> str:
-    entries = [(p, v, 0) for p, v in cursor.versions.items()] + [(p, v, 1) for p, v in cursor.leaving.items()]
+    entries = [(p, v, cursor.floors.get(p, 0), 0) for p, v in cursor.versions.items()]
+    entries += [(p, v, 0, 1) for p, v in cursor.leaving.items()]
     body = _HEAD.pack(FORMAT, cursor.epoch.bytes, cursor.owner.bytes, len(entries))
-    body += b"".join(_ENTRY.pack(p.bytes, v, flag) for p, v, flag in entries)
+    body += b"".join(_ENTRY.pack(p.bytes, v, floor, flag) for p, v, floor, flag in entries)
     return base64.urlsafe_b64encode(body + _mac(keyring, body)).rstrip(b"=").decode()
 
 
@@ -65,18 +74,25 @@ def parse(keyring: Keyring, text: str) -> Parsed:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         fmt, epoch, owner, count = _HEAD.unpack_from(raw)
-        body_len = _HEAD.size + count * _ENTRY.size
-        if fmt != FORMAT or len(raw) != body_len + _MAC:
+        entry = _ENTRIES.get(fmt)
+        if entry is None:
+            raise ValueError("format")
+        body_len = _HEAD.size + count * entry.size
+        if len(raw) != body_len + _MAC:
             raise ValueError("layout")
         versions: dict[UUID, int] = {}
         leaving: dict[UUID, int] = {}
+        floors: dict[UUID, int] = {}
         for i in range(count):
-            person, version, flag = _ENTRY.unpack_from(raw, _HEAD.size + i * _ENTRY.size)
+            person, version, *rest = entry.unpack_from(raw, _HEAD.size + i * entry.size)
+            floor, flag = rest if len(rest) == 2 else (0, rest[0])
             if flag not in (0, 1):
                 raise ValueError("flag")
             (leaving if flag else versions)[UUID(bytes=person)] = version
+            if floor and not flag:
+                floors[UUID(bytes=person)] = floor
     except (binascii.Error, ValueError, struct.error):
         raise CursorInvalid() from None
     body, mac = raw[:body_len], raw[body_len:]
     signed = hmac.compare_digest(mac, _mac(keyring, body))
-    return Parsed(SyncCursor(UUID(bytes=epoch), UUID(bytes=owner), versions, leaving), signed)
+    return Parsed(SyncCursor(UUID(bytes=epoch), UUID(bytes=owner), versions, leaving, floors), signed)

@@ -28,11 +28,14 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     data: Any = None
 
 
-class PullPage(msgspec.Struct, frozen=True, kw_only=True):
+class PullPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     changes: list[Change]
     cursor: str
     has_more: bool
     reset: bool
+    # Only when the pull names a client_id: the seq of the last mutation of that client (of the
+    # caller's login) the server has processed; the client drops its queued mutations up to it.
+    last_seq: int | None = None
 
 
 class MutationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

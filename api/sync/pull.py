@@ -37,24 +37,30 @@ class PullAnswer:
 
 async def pull(
     conn: asyncpg.Connection, keyring: Keyring, *, person_id: UUID | None, cursor_text: str | None, limit: int,
-    if_none_match: str | None, now: datetime,
+    if_none_match: str | None, now: datetime, account_id: UUID | None = None, client_id: UUID | None = None,
 ) -> PullAnswer:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         epoch = await store.get_epoch(conn)
+        # The push ledger is read in the same snapshot as the changes: a mutation counted in last_seq
+        # has its effect in this page or an earlier one.
+        client = None
+        if client_id is not None and account_id is not None:
+            client = (client_id, await store.last_seq(conn, account_id, client_id))
+        last_seq = client[1] if client else None
         if person_id is None:
             # A login without a verified identity mirrors nothing: an empty state, every time.
-            etag = service.pull_etag(epoch, cursor.NO_OWNER, None, limit, [], {})
+            etag = service.pull_etag(epoch, cursor.NO_OWNER, None, limit, [], {}, client)
             if service.etag_matches(if_none_match, etag):
                 return PullAnswer(None, etag)
             text = cursor.encode(keyring, cursor.SyncCursor(epoch, cursor.NO_OWNER))
-            return PullAnswer(PullPage(changes=[], cursor=text, has_more=False, reset=True), etag)
+            return PullAnswer(PullPage(changes=[], cursor=text, has_more=False, reset=True, last_seq=last_seq), etag)
 
         parsed = cursor.parse(keyring, cursor_text) if cursor_text else None
         deps = await persons.dependents_of(conn, person_id, now=now)
         scope = list(dict.fromkeys([person_id, *deps]))
         known = [*parsed.cursor.versions, *parsed.cursor.leaving] if parsed else []
         heads = await store.get_heads(conn, list(dict.fromkeys(scope + known)))
-        etag = service.pull_etag(epoch, person_id, cursor_text, limit, scope, heads)
+        etag = service.pull_etag(epoch, person_id, cursor_text, limit, scope, heads, client)
         if service.etag_matches(if_none_match, etag):
             return PullAnswer(None, etag)
 
@@ -70,8 +76,12 @@ async def pull(
             page.changes += [Change(entity=r["entity"], id=r["entity_id"], op="del", version=r["version"]) for r in rows]
 
         versions: dict[UUID, int] = {}
+        floors: dict[UUID, int] = {}
         for pos in plan.positions:
             head = heads[pos.person_id].version
+            # A read from the start sees nothing compacted before it: the cursor keeps that horizon
+            # so the read goes on page by page instead of starting over.
+            floors[pos.person_id] = heads[pos.person_id].horizon if pos.after == 0 else pos.floor
             if not page.room:
                 if pos.after == 0 and pos.with_dels:
                     leaving[pos.person_id] = 0  # back in scope, not yet re-read: keep it marked
@@ -90,12 +100,14 @@ async def pull(
                 versions[pos.person_id] = head  # read to the end of this snapshot
             page.changes += [_change(keyring, r) for r in rows]
 
-        text = cursor.encode(keyring, cursor.SyncCursor(epoch, person_id, versions, leaving))
+        text = cursor.encode(keyring, cursor.SyncCursor(epoch, person_id, versions, leaving, floors))
         if not page.has_more:
             # The tag names the position the new cursor stands for: a client polling with that cursor
-            # and this tag gets 304 until one of its persons writes, or its scope changes.
-            etag = service.pull_etag(epoch, person_id, text, limit, scope, heads)
-        return PullAnswer(PullPage(changes=page.changes, cursor=text, has_more=page.has_more, reset=plan.reset), etag)
+            # and this tag gets 304 until one of its persons writes, its scope changes, or the client's
+            # last_seq moves.
+            etag = service.pull_etag(epoch, person_id, text, limit, scope, heads, client)
+        page_out = PullPage(changes=page.changes, cursor=text, has_more=page.has_more, reset=plan.reset, last_seq=last_seq)
+        return PullAnswer(page_out, etag)
 
 
 class _Page:

@@ -30,8 +30,17 @@ has_more, reset}`. Each record appears once per page with its latest state. Keep
 returned `cursor` while `has_more`. `reset: true` (no cursor, a cursor of another server epoch, of
 another person, or older than the tombstone horizon of 30 days) means: clear the local copy, the
 page starts the full state. When a guardianship ends, the dependent's records arrive as `del`.
+A reset goes on page by page like any other pull (the cursor carries how far it has read) until
+`has_more` is false, also after the server compacted old deletions.
 The answer has an `ETag`; sending it back in `If-None-Match` answers 304 while nothing changed.
-A login without a verified identity gets an empty reset state."""
+A login without a verified identity gets an empty reset state.
+
+With `client_id` (the id the device pushes with), the answer also carries `last_seq`: the seq of
+the last mutation of that client (pushed under the same login) the server has processed — applied,
+duplicate or rejected — read in the same snapshot as the changes, so the effects of those mutations
+are in this page or an earlier one. The client drops its queued mutations up to it (as Replicache's
+`lastMutationIDChanges`), also when a push response was lost. A client that never pushed gets 0.
+The ETag covers `last_seq`: a mutation rejected without any change still ends a 304."""
 
 PUSH_DESCRIPTION = """\
 Mutations made offline, each with a client-made `id` (UUID) and `seq` (per `client_id`, from 1,
@@ -63,12 +72,15 @@ class SyncController(Controller):
         self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
         cursor: Annotated[str | None, QueryParameter(max_length=cursors.MAX_LENGTH, description="Opaque cursor from the last page.")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PULL, description="Page size (default 200, at most 500).")] = DEFAULT_PULL,
+        client_id: Annotated[UUID | None, QueryParameter(
+            description="The device's push `client_id`: the answer then carries its `last_seq`.")] = None,
         if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
     ) -> Response[PullPage]:
-        principal.require_account()
+        account_id = principal.require_account()
         async with db.acquire() as conn:
             answer = await pull.pull(conn, keyring, person_id=principal.person_id, cursor_text=cursor or None,
-                                     limit=limit, if_none_match=if_none_match, now=now)
+                                     limit=limit, if_none_match=if_none_match, now=now, account_id=account_id,
+                                     client_id=client_id)
         headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
         if answer.page is None:
             return Response(content=None, status_code=304, headers=headers)

@@ -50,6 +50,8 @@ class Position:
     after: int
     # Deletions matter only to a client that may hold the person's records.
     with_dels: bool
+    # The horizon when the client began reading this person's log from the start (0: not known).
+    floor: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,25 +80,29 @@ def plan_pull(parsed: Parsed | None, *, epoch: UUID, owner: UUID, scope: list[UU
             back = person in cur.leaving
             positions.append(Position(person, 0, back))
             continue
-        if held > head.version or 0 < held < head.horizon:
-            # Ahead of the server (a restored database) or behind a compacted deletion.
+        if held > head.version or (0 < held < head.horizon and head.horizon > cur.floors.get(person, 0)):
+            # Ahead of the server (a restored database), or behind a deletion compacted after the
+            # client began reading: it may hold the deleted record. A deletion compacted before the
+            # read from the start began (the floor) hid its record from that read as well.
             return fresh
-        positions.append(Position(person, held, held > 0))
+        positions.append(Position(person, held, held > 0, cur.floors.get(person, 0)))
     gone = [Position(p, v, True) for p, v in cur.leaving.items() if p not in scope]
     gone += [Position(p, 0, True) for p in cur.versions if p not in scope]
     return Plan(False, positions, gone)
 
 
-def next_cursor(epoch: UUID, owner: UUID, versions: dict[UUID, int], leaving: dict[UUID, int]) -> SyncCursor:
-    return SyncCursor(epoch, owner, versions, leaving)
-
-
-def pull_etag(epoch: UUID, owner: UUID, cursor: str | None, limit: int, scope: list[UUID], heads: dict[UUID, Head]) -> str:
-    """Changes when the answer could: another cursor or limit, scope, a person's head or horizon."""
+def pull_etag(
+    epoch: UUID, owner: UUID, cursor: str | None, limit: int, scope: list[UUID], heads: dict[UUID, Head],
+    client: tuple[UUID, int] | None = None,
+) -> str:
+    """Changes when the answer could: another cursor or limit, scope, a person's head or horizon, or
+    the ``last_seq`` of the client the pull asks about (a rejected mutation moves it without a change)."""
     h = hashlib.sha256(f"{epoch}|{owner}|{cursor or ''}|{limit}".encode())
     for person in scope:
         head = heads.get(person, Head(0, 0))
         h.update(f"|{person}:{head.version}:{head.horizon}".encode())
+    if client is not None:
+        h.update(f"|client:{client[0]}:{client[1]}".encode())
     return '"' + h.hexdigest()[:32] + '"'
 
 

@@ -9,23 +9,36 @@ import asyncpg
 
 CONSENT = """
 SELECT c.id, c.person_id, c.grantee_department_id, d.name AS grantee_name, c.item_ids, c.purpose, c.matter_code,
-       c.expires_at, c.max_uses, c.uses, c.granted_by, c.created_at, c.revoked_at
+       c.expires_at, c.max_uses, c.uses, c.granted_by, c.created_at, c.revoked_at, c.fields
 FROM wallet_consent c JOIN department d ON d.id = c.grantee_department_id
 """
 
 INSERT_CONSENT = """
 INSERT INTO wallet_consent (id, person_id, grantee_department_id, item_ids, purpose, matter_code, expires_at, max_uses,
-                            granted_by, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                            granted_by, created_at, updated_at, fields)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
 """
 
 
 async def insert_consent(
     conn: asyncpg.Connection, *, id: UUID, person_id: UUID, department_id: UUID, item_ids: list[UUID], purpose: str,
     matter_code: str | None, expires_at: datetime, max_uses: int | None, granted_by: str, now: datetime,
+    fields: dict[str, list[str]],
 ) -> None:
     await conn.execute(INSERT_CONSENT, id, person_id, department_id, item_ids, purpose, matter_code, expires_at,
-                       max_uses, granted_by, now)
+                       max_uses, granted_by, now, fields)
+
+
+CERTIFICATE_FIELD_KEYS = """
+SELECT c.id, array(SELECT f->>'key' FROM jsonb_array_elements(t.fields) f) AS keys
+FROM esign_certificate c JOIN certificate_type t ON t.code = c.type_code
+WHERE c.id = ANY($1::uuid[])
+"""
+
+
+async def certificate_field_keys(conn: asyncpg.Connection, certificate_ids: list[UUID]) -> dict[UUID, list[str]]:
+    """The field keys of these certificates' types (sensitive ones included), by certificate id."""
+    return {r["id"]: list(r["keys"]) for r in await conn.fetch(CERTIFICATE_FIELD_KEYS, certificate_ids)}
 
 
 async def get_consent(conn: asyncpg.Connection, consent_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:

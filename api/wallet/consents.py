@@ -27,6 +27,7 @@ from api.problems import FieldError
 from api.wallet import access, consent_store, service, store, views
 from api.wallet.errors import ConsentInvalid, ConsentNotFound, WalletNotFound
 from api.wallet.models import AccessEntry, Consent, ConsentIn, DepartmentRef, WalletItem
+from api.wallet.store import StoredItem
 from esign.state import EsignState
 
 
@@ -39,6 +40,7 @@ def to_model(row: asyncpg.Record, *, now: datetime) -> Consent:
         item_ids=list(row["item_ids"]), purpose=row["purpose"], matter_code=row["matter_code"],
         expires_at=row["expires_at"], max_uses=row["max_uses"], uses=row["uses"], status=state,
         created_at=row["created_at"], revoked_at=row["revoked_at"],
+        fields={UUID(k): list(v) for k, v in (row["fields"] or {}).items()},
     )
 
 
@@ -58,9 +60,13 @@ async def _reload(conn: asyncpg.Connection, consent_id: UUID, *, now: datetime) 
 
 
 async def grant(conn: asyncpg.Connection, keyring: Keyring, actor: access.Actor, args: ConsentIn, *, now: datetime) -> Consent:
-    """Let a department read named items of one wallet (the caller's or a dependent's): L3, recently."""
+    """Let a department read named items of one wallet (the caller's or a dependent's): L3, recently.
+
+    An item in a wallet the caller may not open is answered exactly as an id that does not exist,
+    so granting never tells whether someone else's item exists.
+    """
     item_ids = service.check_consent(args.item_ids, args.expires_at, now=now)
-    items = await store.get_items(conn, item_ids)
+    items = await _visible(conn, actor, await store.get_items(conn, item_ids), now=now)
     holders = {s.person_id for s in items}
     if len(items) != len(item_ids) or len(holders) != 1:
         found = {s.id for s in items}
@@ -68,10 +74,8 @@ async def grant(conn: asyncpg.Connection, keyring: Keyring, actor: access.Actor,
             FieldError(f"item_ids[{i}]", "no such item" if item not in found else "items must be of one wallet")
             for i, item in enumerate(item_ids) if item not in found or len(holders) > 1
         ])
-    try:
-        holder = await access.act_for(conn, actor, holders.pop(), now=now)
-    except WalletNotFound:
-        raise ConsentInvalid(errors=[FieldError("item_ids", "no such items in a wallet you keep")]) from None
+    holder = await access.act_for(conn, actor, holders.pop(), now=now)
+    fields = service.check_consent_fields(args.fields, await _field_keys(conn, items))
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM department WHERE id = $1)", args.grantee_department_id):
         raise ConsentInvalid(errors=[FieldError("grantee_department_id", "no such department")])
     if args.matter_code and not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_matter WHERE code = $1)", args.matter_code):
@@ -80,15 +84,42 @@ async def grant(conn: asyncpg.Connection, keyring: Keyring, actor: access.Actor,
     await consent_store.insert_consent(
         conn, id=consent_id, person_id=holder.person_id, department_id=args.grantee_department_id, item_ids=item_ids,
         purpose=args.purpose.strip(), matter_code=args.matter_code, expires_at=args.expires_at, max_uses=args.max_uses,
-        granted_by=actor.subject, now=now,
+        granted_by=actor.subject, now=now, fields={str(k): v for k, v in fields.items()},
     )
     consent = await _reload(conn, consent_id, now=now)
     await _publish(conn, consent, "consent.granted", now=now)
     await audit.append(conn, actor=actor.subject, action="wallet.consent_granted", subject=f"consent:{consent_id}",
                        data={"person": str(holder.person_id), "department": str(args.grantee_department_id),
                              "items": [str(i) for i in item_ids], "purpose": consent.purpose,
+                             "fields": {str(k): v for k, v in fields.items()},
                              "expires_at": args.expires_at.isoformat(), "max_uses": args.max_uses}, at=now)
     return consent
+
+
+async def _visible(conn: asyncpg.Connection, actor: access.Actor, items: list[StoredItem], *, now: datetime) -> list[StoredItem]:
+    """The items whose wallet the caller may open; the others are as if they did not exist."""
+    seen: dict[UUID, bool] = {}
+    for person in {s.person_id for s in items}:
+        try:
+            await access.open_wallet(conn, actor, person, now=now)
+            seen[person] = True
+        except WalletNotFound:
+            seen[person] = False
+    return [s for s in items if seen[s.person_id]]
+
+
+async def _field_keys(conn: asyncpg.Connection, items: list[StoredItem]) -> dict[UUID, list[str] | None]:
+    """Per item, the keys a consent may name: a certificate's fields, a record's data; None for the rest."""
+    certificates = await consent_store.certificate_field_keys(conn, [s.certificate_id for s in items if s.certificate_id])
+    out: dict[UUID, list[str] | None] = {}
+    for s in items:
+        if s.kind == "certificate" and s.certificate_id in certificates:
+            out[s.id] = certificates[s.certificate_id]
+        elif s.kind == "record":
+            out[s.id] = [*s.data.get("data", {}), *s.data.get("sensitive", [])]
+        else:
+            out[s.id] = None
+    return out
 
 
 async def revoke(conn: asyncpg.Connection, keyring: Keyring, actor: access.Actor, consent_id: UUID, *, now: datetime) -> Consent:
@@ -136,7 +167,7 @@ async def use(
         items: list[WalletItem] = []
     else:
         refused = None
-        items = await views.render_all(conn, esign, await store.get_items(conn, item_ids), full=True, now=now)
+        items = await disclosed(conn, esign, await store.get_items(conn, item_ids), consent_fields(row), now=now)
     await consent_store.log_access(
         conn, person_id=row["person_id"], consent_id=consent_id, department_id=department_id, actor=actor,
         purpose=row["purpose"], item_ids=item_ids, outcome="refused" if refused else "served", reason=refused, now=now,
@@ -148,6 +179,20 @@ async def use(
                        data={"person": str(row["person_id"]), "department": str(department_id),
                              "outcome": "refused" if refused else "served", "reason": refused}, at=now)
     return Use(consent=consent, items=items, refused=refused)
+
+
+def consent_fields(row: asyncpg.Record) -> dict[UUID, list[str]]:
+    return {UUID(k): list(v) for k, v in (row["fields"] or {}).items()}
+
+
+async def disclosed(
+    conn: asyncpg.Connection, esign: EsignState, stored: list[StoredItem], fields: dict[UUID, list[str]], *, now: datetime
+) -> list[WalletItem]:
+    """Items as a consent's grantee sees them: the named fields of each, or its masked view when none are named."""
+    masked = await views.render_all(conn, esign, stored, full=False, now=now)
+    named = [s for s in stored if s.id in fields]
+    full = {i.id: i for i in await views.render_all(conn, esign, named, full=True, now=now)} if named else {}
+    return [views.only_fields(full[i.id], fields[i.id]) if i.id in full else i for i in masked]
 
 
 def access_entry(row: asyncpg.Record) -> AccessEntry:

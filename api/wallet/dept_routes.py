@@ -115,7 +115,9 @@ class DeptWalletController(Controller):
     @get("/consents/{consent_id:uuid}/items", operation_id="ReadConsentedItems",
          summary="Read the items a holder consented to; each read is logged and spends one use",
          description=(
-             "Staff of the grantee department or its system with `consents:use`. Another department's consent → 404. "
+             "Staff of the grantee department or its system with `consents:use`. Each item shows the fields the consent "
+             "names for it, or else its non-sensitive values only (`***` in place of the rest, `masked: true`). "
+             "Another department's consent → 404. "
              "After expiry, revocation or the last use → 403 `consent_not_active` with `reason` (expired, revoked, "
              "used_up); the refused read is logged too."
          ),

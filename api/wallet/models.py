@@ -169,6 +169,18 @@ class ConsentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     expires_at: AwareTime
     matter_code: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     max_uses: Annotated[int, msgspec.Meta(ge=1, le=10000)] | None = None
+    fields: Annotated[
+        dict[UUID, Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=50)]],
+        msgspec.Meta(
+            max_length=100,
+            description=(
+                "The fields granted per item (item id → keys of a certificate's fields or a record's data), as a "
+                "presentation (亮证) names them: the grantee sees exactly those, sensitive ones included. An item not "
+                "named here is shown without its sensitive values (`***`, `masked: true`)."
+            ),
+            examples=[{"01890000-0000-7000-8000-000000000001": ["name", "address"]}],
+        ),
+    ] = {}
 
 
 class Consent(msgspec.Struct, frozen=True, kw_only=True):
@@ -182,6 +194,7 @@ class Consent(msgspec.Struct, frozen=True, kw_only=True):
     max_uses: int | None
     uses: int
     status: Literal["active", "expired", "used_up", "revoked"]
+    fields: dict[UUID, list[str]]
     created_at: datetime
     revoked_at: datetime | None
 

@@ -148,7 +148,12 @@ class WalletController(Controller):
 
     @post("/consents", operation_id="GrantConsent", opt=IDEMPOTENT, status_code=201,
           summary="授权用证: let a department read named items for a purpose, until a time or for N uses",
-          description="Holder or guardian at L3 proven within 300 s; the items must all be of one wallet. Accepts `Idempotency-Key`.",
+          description=(
+              "Holder or guardian at L3 proven within 300 s; the items must all be of one wallet. `fields` names, per "
+              "item, the certificate fields or record keys the grantee sees (sensitive ones only when named); items not "
+              "named are shown with their sensitive values masked. An item the caller may not open is answered exactly "
+              "as an id that does not exist (422 `consent_invalid`, `no such item`). Accepts `Idempotency-Key`."
+          ),
           responses=problem_responses(Unauthorized, IdentityRequired, AssuranceRequired, ConsentInvalid, WalletClosed))
     async def grant(self, request: Request[Any, Any, Any], data: JSONBody[ConsentIn], principal: CurrentPrincipal,
                     db: Db, keyring: Keys, now: Now) -> Response[Consent]:

@@ -129,6 +129,27 @@ def check_consent(item_ids: list[UUID], expires_at: datetime, *, now: datetime) 
     return list(dict.fromkeys(item_ids))
 
 
+def check_consent_fields(
+    fields: Mapping[UUID, list[str]], keys: Mapping[UUID, list[str] | None]
+) -> dict[UUID, list[str]]:
+    """The fields a grant names per item, each a field of that item; ``consent_invalid`` naming what is wrong."""
+    errors = []
+    out: dict[UUID, list[str]] = {}
+    for item, chosen in fields.items():
+        known = keys.get(item)
+        if item not in keys:
+            errors.append(FieldError(f"fields.{item}", "is not one of item_ids"))
+        elif known is None:
+            errors.append(FieldError(f"fields.{item}", "this item has no fields to name"))
+        else:
+            unknown = [k for k in chosen if k not in known]
+            errors += [FieldError(f"fields.{item}.{k[:64]}", "is not a field of this item") for k in unknown]
+            out[item] = list(dict.fromkeys(chosen))
+    if errors:
+        raise ConsentInvalid(errors=errors)
+    return out
+
+
 # --- presentations -------------------------------------------------------------------------------------
 
 

@@ -94,6 +94,18 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
     return WalletItem(**base, application=app)
 
 
+def only_fields(item: WalletItem, keys: list[str]) -> WalletItem:
+    """A fully opened item cut down to the named fields of its certificate or record (as a consent names them)."""
+    wanted = set(keys)
+    if item.certificate is not None:
+        fields = {k: v for k, v in item.certificate.fields.items() if k in wanted}
+        return msgspec.structs.replace(item, certificate=msgspec.structs.replace(item.certificate, fields=fields), masked=False)
+    if item.record is not None:
+        data = {k: v for k, v in item.record.data.items() if k in wanted}
+        return msgspec.structs.replace(item, record=msgspec.structs.replace(item.record, data=data), masked=False)
+    return item
+
+
 def timeline_entry(s: StoredItem) -> TimelineEntry:
     """A stored item as a timeline entry: life events by type, records and certificates as milestones."""
     return TimelineEntry(

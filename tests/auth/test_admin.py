@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import RSAAlgorithm
 from litestar.testing import AsyncTestClient
 
+from api.config import Settings
 from tests.auth.helpers import (
     SEEDED_CREDIT_CODE,
     assert_problem,
@@ -166,13 +167,14 @@ async def test_a_dept_admin_manages_only_their_department(client: AsyncTestClien
                    "forbidden")
 
 
-async def test_identity_providers(client: AsyncTestClient, op: str) -> None:
+async def test_identity_providers(client: AsyncTestClient, op: str, settings: Settings) -> None:
     url = "/v1/admin/identity-providers"
     ec_key = ec.generate_private_key(ec.SECP256R1())
     ctid = {"name": "CTID", "issuer": "https://ctid.example", "public_key_pem": _pem(ec_key), "max_level": "L3"}
     r = await client.post(url, json=ctid, headers=auth(op) | {"Idempotency-Key": "ctid-1"})
     assert r.status_code == 201, r.text
     assert r.json()["max_level"] == "L3" and r.json()["key_ids"] == [None]
+    assert r.json()["audience"] == settings.base_url  # the default: our public base URL
     # A retry with the same key is answered as the first time, not with identity_provider_exists.
     again = await client.post(url, json=ctid, headers=auth(op) | {"Idempotency-Key": "ctid-1"})
     assert (again.status_code, again.json()) == (201, r.json())
@@ -181,6 +183,7 @@ async def test_identity_providers(client: AsyncTestClient, op: str) -> None:
     r = await client.post(url, json={"name": "省平台", "issuer": "https://idp.hunan.example", "jwks": {"keys": [jwk]}},
                           headers=auth(op))
     assert r.status_code == 201 and r.json()["key_ids"] == ["k1"] and r.json()["max_level"] == "L2"
+    assert r.json()["audience"] == settings.base_url
     listed = (await client.get(url, headers=auth(op))).json()["items"]
     assert [p["issuer"] for p in listed] == ["https://ctid.example", "https://idp.hunan.example"]
 

@@ -86,7 +86,8 @@ async def test_app_logs_in_by_sms_proves_l2_by_assertion_and_shares_the_person(
 ) -> None:
     key, pem = _provider_key()
     r = await client.post("/v1/admin/identity-providers", headers=auth(op),
-                          json={"name": "公安部 CTID", "issuer": "https://ctid.example.gov.cn", "public_key_pem": pem})
+                          json={"name": "公安部 CTID", "issuer": "https://ctid.example.gov.cn", "public_key_pem": pem,
+                                "audience": "zb-ctid-client"})
     assert r.status_code == 201, r.text
 
     pair = await sms_login(client, "13900001111")
@@ -97,7 +98,7 @@ async def test_app_logs_in_by_sms_proves_l2_by_assertion_and_shares_the_person(
     session = r.json()
     assert "verify_id" not in session
     assertion = jwt.encode(
-        {"iss": "https://ctid.example.gov.cn", "sub": hashlib.sha256(ID_ALICE.encode()).hexdigest(),
+        {"iss": "https://ctid.example.gov.cn", "aud": "zb-ctid-client", "sub": hashlib.sha256(ID_ALICE.encode()).hexdigest(),
          "nonce": session["nonce"], "acr": "L2", "exp": int(time.time()) + 300, "iat": int(time.time())},
         key, algorithm="ES256",
     )

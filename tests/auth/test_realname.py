@@ -44,9 +44,13 @@ async def provider(client: AsyncTestClient, op: str) -> ec.EllipticCurvePrivateK
     return key
 
 
+# The audience a provider registered without one expects: the test server's public base URL.
+AUDIENCE = "http://127.0.0.1:8000"
+
+
 def _assertion(key: Any, session: dict, *, id_number: str = ID_ALICE, alg: str = "ES256", **over: Any) -> str:
-    body = {"iss": ISSUER, "sub": hashlib.sha256(id_number.encode()).hexdigest(), "nonce": session["nonce"],
-            "acr": "L2", "exp": int(time.time()) + 300, "iat": int(time.time())} | over
+    body = {"iss": ISSUER, "aud": AUDIENCE, "sub": hashlib.sha256(id_number.encode()).hexdigest(),
+            "nonce": session["nonce"], "acr": "L2", "exp": int(time.time()) + 300, "iat": int(time.time())} | over
     body = {k: v for k, v in body.items() if v is not None}
     return jwt.encode(body, key, algorithm=alg, headers={"kid": over.get("kid")} if "kid" in over else None)
 
@@ -150,7 +154,16 @@ async def test_a_session_left_open_forgets_the_name_and_id_number_once_expired(
         ({"acr": "L3"}, "acr_not_allowed"),
         ({"acr": None}, "malformed"),
         ({"iss": "https://unknown.example"}, "issuer_unknown"),
+        ({"iss": ISSUER + "/"}, "issuer_unknown"),  # the issuer is pinned: exactly as registered
         ({"foreign_key": True}, "signature"),
+        ({"aud": None}, "audience_missing"),
+        ({"aud": "https://another-relying-party.example"}, "audience_mismatch"),
+        ({"aud": [AUDIENCE, "https://another-relying-party.example"]}, "audience_mismatch"),
+        ({"iat": None}, "lifetime_unbounded"),
+        ({"exp": None}, "lifetime_unbounded"),
+        ({"exp": int(time.time()) + 86400}, "lifetime_too_long"),
+        ({"iat": int(time.time()) + 3600, "exp": int(time.time()) + 3900}, "issued_in_future"),
+        ({"nonce": None}, "nonce_missing"),
     ],
 )
 async def test_assertion_failures_name_their_reason(
@@ -166,6 +179,50 @@ async def test_assertion_failures_name_their_reason(
     again = _assertion(provider, session)
     assert_problem(await _complete(client, pair["access_token"], session, {"assertion": again}), 409,
                    "realname_session_closed")
+
+
+async def test_an_assertion_for_our_audience_in_a_one_element_list_is_accepted(
+    client: AsyncTestClient, provider: ec.EllipticCurvePrivateKey
+) -> None:
+    pair = await sms_login(client, "13800000012")
+    session = await _open(client, pair["access_token"])
+    r = await _complete(client, pair["access_token"], session, {"assertion": _assertion(provider, session, aud=[AUDIENCE])})
+    assert r.status_code == 200, r.text
+
+
+async def test_a_provider_registered_with_an_audience_wants_that_audience(client: AsyncTestClient, op: str) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    r = await client.post("/v1/admin/identity-providers", headers=auth(op),
+                          json={"name": "CTID", "issuer": ISSUER, "public_key_pem": pem.decode(),
+                                "audience": "zb-client-4302"})
+    assert r.status_code == 201 and r.json()["audience"] == "zb-client-4302", r.text
+    pair = await sms_login(client, "13800000013")
+    session = await _open(client, pair["access_token"])
+    # An assertion for the server's own URL is for another audience now.
+    r = await _complete(client, pair["access_token"], session, {"assertion": _assertion(key, session)})
+    assert assert_problem(r, 422, "realname_failed")["reason"] == "audience_mismatch"
+    session = await _open(client, pair["access_token"])
+    r = await _complete(client, pair["access_token"], session,
+                        {"assertion": _assertion(key, session, aud="zb-client-4302")})
+    assert r.status_code == 200, r.text
+
+
+async def test_a_used_nonce_is_refused_as_a_replay(
+    client: AsyncTestClient, provider: ec.EllipticCurvePrivateKey, conn: asyncpg.Connection
+) -> None:
+    pair = await sms_login(client, "13800000014")
+    first = await _open(client, pair["access_token"])
+    used = _assertion(provider, first)
+    assert (await _complete(client, pair["access_token"], first, {"assertion": used})).status_code == 200
+    # The same assertion (its nonce spent with its session) brought to a new session is a replay.
+    second = await _open(client, pair["access_token"])
+    body = assert_problem(await _complete(client, pair["access_token"], second, {"assertion": used}), 422,
+                          "realname_failed")
+    assert body["reason"] == "nonce_used"
+    assert await conn.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'realname.failed' AND data->>'reason' = 'nonce_used'"
+    ) == 1
 
 
 async def test_assertion_body_checks(client: AsyncTestClient, provider: ec.EllipticCurvePrivateKey) -> None:

@@ -114,3 +114,28 @@ async def test_seal_picture(client: AsyncTestClient, police_seal: dict) -> None:
     problem(await client.get("/v1/seals/0000000000000000/image.svg"), 404, "seal_not_found")
     r = await client.get("/v1/seals/not-hex/image.svg")
     assert r.status_code in (400, 404, 422)
+
+
+async def test_certificates_default_to_the_seal_for_certificates(
+    client: AsyncTestClient, police_admin: str, police_issuer: str
+) -> None:
+    r = await client.post("/v1/dept/certificates", json=household(), headers=auth(police_issuer))
+    doc = problem(r, 409, "no_active_seal")
+    assert "电子证照专用章" in doc["title"] and "business" in doc["detail"] and "official" in doc["detail"]
+    # A department whose only seal is its 电子证照专用章 (kind business) issues with it.
+    business = await make_seal(client, police_admin, kind="business")
+    assert (await issue(client, police_issuer, household()))["seal_kid"] == business["kid"]
+    # An official seal made later does not take over: certificates keep the seal for certificates.
+    official = await make_seal(client, police_admin, name="株洲市公安局", kind="official")
+    assert (await issue(client, police_issuer, household()))["seal_kid"] == business["kid"]
+    # Without an active 电子证照专用章, the official seal serves.
+    r = await client.post(f"/v1/dept/seals/{business['seal_id']}/revoke", json={"reason": "replaced"},
+                          headers=auth(police_admin))
+    assert r.status_code == 200
+    assert (await issue(client, police_issuer, household()))["seal_kid"] == official["kid"]
+    # Naming a seal still picks that one.
+    named = await make_seal(client, police_admin, kind="business")
+    other = await make_seal(client, police_admin, name="株洲市公安局", kind="official")
+    body = household(seal_id=other["seal_id"])
+    assert (await issue(client, police_issuer, body))["seal_kid"] == other["kid"]
+    assert (await issue(client, police_issuer, household()))["seal_kid"] == named["kid"]

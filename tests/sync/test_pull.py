@@ -16,7 +16,7 @@ from api import changelog, persons
 from api.sync import cursor as cursors
 from api.sync import jobs
 from tests.auth.helpers import assert_problem, auth, sms_login
-from tests.sync.helpers import apply, person_of, pull_all, wallet_write
+from tests.sync.helpers import apply, mutation, person_of, pull_all, push, pushed, save, wallet_write
 
 
 def item(n: int, **more: Any) -> dict[str, Any]:
@@ -238,3 +238,93 @@ async def test_concurrent_writers_and_a_paging_reader(client: AsyncTestClient, m
     await read
     assert seen == sorted(seen) and len(seen) == len(set(seen))
     assert {i: d for (_, i), d in device.items()} == final
+
+
+async def _pages(client: AsyncTestClient, token: str, cursor: str | None, *, limit: int, etag: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Follow cursors until has_more is false, each request sending the ETag of the answer before it
+    (a client that keeps its last tag); at most 20 pages. Returns the pages and the last tag."""
+    pages: list[dict[str, Any]] = []
+    for _ in range(20):
+        headers = auth(token) | ({"If-None-Match": etag} if etag else {})
+        r = await client.get("/v1/sync/pull", params={"limit": limit} | ({"cursor": cursor} if cursor else {}), headers=headers)
+        assert r.status_code == 200, (len(pages), r.status_code)  # never a 304 while the state is incomplete
+        page, etag = r.json(), r.headers["etag"]
+        pages.append(page)
+        cursor = page["cursor"]
+        if not page["has_more"]:
+            return pages, etag
+    raise AssertionError("the pull never completed")
+
+
+async def test_a_reset_after_compaction_completes_page_by_page(
+    client: AsyncTestClient, mother: dict[str, Any], pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    token = mother["access_token"]
+    me = person_of(token)
+    ids = [uuid.uuid4() for _ in range(12)]
+    for n, i in enumerate(ids[:10]):
+        await wallet_write(pool, me, i, item(n))
+    await wallet_write(pool, me, ids[9], None)  # version 11: its deletion will be compacted
+    for n, i in enumerate(ids[10:], start=10):
+        await wallet_write(pool, me, i, item(n))
+    await wallet_write(pool, me, ids[0], item(0, status="revoked"))
+    removed = await jobs.compact(SimpleNamespace(pool=pool), now=datetime.now(UTC) + timedelta(days=40))
+    assert removed["tombstones"] == 1
+    assert await conn.fetchval("SELECT version FROM sync_horizon WHERE person_id = $1", me) == 11
+    expected = {("wallet_item", str(i)): item(n) for n, i in enumerate(ids) if n != 9} | {
+        ("wallet_item", str(ids[0])): item(0, status="revoked")
+    }
+
+    # A new device (no cursor), three records a page: every page moves on, the first alone says reset.
+    pages, etag = await _pages(client, token, None, limit=3)
+    assert [p["reset"] for p in pages] == [True, False, False, False]
+    assert len({p["cursor"] for p in pages}) == len(pages)
+    changes = [c for p in pages for c in p["changes"]]
+    assert [c["version"] for c in changes] == sorted({c["version"] for c in changes})
+    assert apply({}, changes) == expected
+    # Converged: polling with the last cursor and tag answers 304 until something changes.
+    last = pages[-1]["cursor"]
+    polled = await client.get("/v1/sync/pull", params={"limit": 3, "cursor": last}, headers=auth(token) | {"If-None-Match": etag})
+    assert polled.status_code == 304
+    await wallet_write(pool, me, ids[1], item(1, status="suspended"))
+    more, _ = await _pages(client, token, last, limit=3, etag=etag)
+    assert [(c["id"], c["data"]["status"]) for c in more[0]["changes"]] == [(str(ids[1]), "suspended")]
+    assert more[0]["reset"] is False
+
+    # A deletion compacted while a reset is under way may hide a record the device already holds:
+    # that reset starts over, and the new one completes too.
+    first = (await client.get("/v1/sync/pull", params={"limit": 3}, headers=auth(token))).json()
+    await wallet_write(pool, me, uuid.UUID(first["changes"][0]["id"]), None)
+    await jobs.compact(SimpleNamespace(pool=pool), now=datetime.now(UTC) + timedelta(days=80))
+    pages, _ = await _pages(client, token, first["cursor"], limit=3)
+    assert pages[0]["reset"] is True
+    device = apply({}, [c for p in pages for c in p["changes"]])
+    assert set(device) == set(expected) - {("wallet_item", first["changes"][0]["id"])}
+
+
+async def test_pull_tells_a_client_its_last_seq(client: AsyncTestClient, mother: dict[str, Any]) -> None:
+    """A push whose response was lost: the next pull says the mutations were processed."""
+    token = mother["access_token"]
+    device = str(uuid.uuid4())
+    drafts = [str(uuid.uuid4()), str(uuid.uuid4())]
+    r = await push(client, token, device, [save(1, drafts[0], {"a": 1}), save(2, drafts[1], {"a": 2})])
+    assert r.status_code == 200  # the device never sees this answer
+
+    page = (await client.get("/v1/sync/pull", params={"client_id": device}, headers=auth(token))).json()
+    assert page["last_seq"] == 2
+    assert {c["id"] for c in page["changes"] if c["entity"] == "draft"} == set(drafts)
+    # Another device of the same login has processed nothing; without client_id there is no last_seq.
+    other = (await client.get("/v1/sync/pull", params={"client_id": str(uuid.uuid4())}, headers=auth(token))).json()
+    assert other["last_seq"] == 0
+    assert "last_seq" not in (await client.get("/v1/sync/pull", headers=auth(token))).json()
+
+    # A rejected mutation changes nothing the device mirrors, yet moves last_seq: no 304 hides it.
+    r = await client.get("/v1/sync/pull", params={"client_id": device, "cursor": page["cursor"]}, headers=auth(token))
+    etag = r.headers["etag"]
+    assert r.json()["changes"] == [] and r.json()["last_seq"] == 2
+    params = {"client_id": device, "cursor": r.json()["cursor"]}
+    assert (await client.get("/v1/sync/pull", params=params, headers=auth(token) | {"If-None-Match": etag})).status_code == 304
+    out = await pushed(client, token, device, [mutation(3, "draft.delete", {"draft_id": str(uuid.uuid4())})])
+    assert [x["status"] for x in out["results"]] == ["rejected"]
+    r = await client.get("/v1/sync/pull", params=params, headers=auth(token) | {"If-None-Match": etag})
+    assert r.status_code == 200 and r.json()["changes"] == [] and r.json()["last_seq"] == 3

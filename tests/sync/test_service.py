@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import struct
 import uuid
 from datetime import UTC, datetime
 
@@ -43,13 +44,30 @@ def parsed(versions: dict[uuid.UUID, int], leaving: dict[uuid.UUID, int] | None 
 
 
 def test_cursor_round_trip_is_compact_and_signed() -> None:
-    c = cursor.SyncCursor(EPOCH, ME, {ME: 12, KID: 3}, {GONE: 7})
+    c = cursor.SyncCursor(EPOCH, ME, {ME: 12, KID: 3}, {GONE: 7}, {KID: 9})
     text = cursor.encode(KEYS, c)
-    assert len(text) == 168 and "=" not in text  # 126 bytes: three persons
+    assert len(text) == 200 and "=" not in text  # 150 bytes: three persons
     back = cursor.parse(KEYS, text)
     assert back.signed and back.cursor == c
     # Another server's key reads the layout but not the signature.
     assert not cursor.parse(OTHER_KEYS, text).signed
+
+
+def test_cursors_of_the_first_format_are_still_read() -> None:
+    body = struct.pack(">B16s16sH", 1, EPOCH.bytes, ME.bytes, 2)
+    body += struct.pack(">16sQB", ME.bytes, 12, 0) + struct.pack(">16sQB", GONE.bytes, 7, 1)
+    text = base64.urlsafe_b64encode(body + cursor._mac(KEYS, body)).rstrip(b"=").decode()
+    back = cursor.parse(KEYS, text)
+    assert back.signed and back.cursor == cursor.SyncCursor(EPOCH, ME, {ME: 12}, {GONE: 7})
+
+
+def test_a_read_from_the_start_goes_on_past_a_horizon_it_began_under() -> None:
+    heads = {ME: Head(20, 11)}
+    begun = cursor.parse(KEYS, cursor.encode(KEYS, cursor.SyncCursor(EPOCH, ME, {ME: 3}, {}, {ME: 11})))
+    plan = service.plan_pull(begun, epoch=EPOCH, owner=ME, scope=[ME], heads=heads)
+    assert not plan.reset and plan.positions == [Position(ME, 3, True, 11)]
+    # A deletion compacted after the read began (the horizon rose past the floor): start over.
+    assert service.plan_pull(begun, epoch=EPOCH, owner=ME, scope=[ME], heads={ME: Head(20, 14)}).reset
 
 
 @pytest.mark.parametrize("bad", ["", "x", "!!!!", "AAAA", "A" * 5000])

@@ -49,7 +49,9 @@ async def test_a_two_use_consent_serves_two_reads_and_logs_three(
     got = first.json()
     assert got["consent"]["uses"] == 1 and {i["id"] for i in got["items"]} == set(items)
     record_item = next(i for i in got["items"] if i["kind"] == "record")
-    assert record_item["record"]["data"]["amount"] == 1280  # the grantee sees what the holder shared
+    # No fields named: the grantee sees what anyone but the holder sees, the sensitive amount masked.
+    assert record_item["record"]["data"] == {"month": "2026-10", "amount": "***", "employer": "株洲市某公司"}
+    assert record_item["masked"] is True
     assert (await client.get(url, headers=reader)).status_code == 200
     body = assert_problem(await client.get(url, headers=reader), 403, "consent_not_active")
     assert body["reason"] == "used_up"
@@ -104,7 +106,7 @@ async def test_only_the_grantee_reads_and_only_the_holder_grants(
 
     stranger = auth((await citizen(client, clerk, name="李四", id_number=id_number("19800101", 52)))["access_token"])
     body = assert_problem(await client.post("/v1/wallet/consents", json=grant(yibao, items), headers=stranger), 422, "consent_invalid")
-    assert body["errors"][0]["field"] == "item_ids"
+    assert [e["field"] for e in body["errors"]] == ["item_ids[0]", "item_ids[1]"]
     assert_problem(await client.delete(f"/v1/wallet/consents/{consent['id']}", headers=stranger), 404, "consent_not_found")
     assert_problem(await client.post("/v1/wallet/consents", json=grant(yibao, [str(consent["id"])]), headers=me),
                    422, "consent_invalid")
@@ -131,3 +133,57 @@ async def test_concurrent_reads_never_overspend(
     assert sorted(r.status_code for r in results) == [200] * 3 + [403] * 5
     assert await conn.fetchval("SELECT uses FROM wallet_consent") == 3
     assert await conn.fetchval("SELECT count(*) FROM wallet_access_log") == 8
+
+
+async def test_a_consent_discloses_the_fields_it_names_and_masks_the_rest(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, pool: asyncpg.Pool, esign: EsignState
+) -> None:
+    me, items, yibao = await _setup(client, op, clerk, conn, pool, esign)
+    listed = (await client.get("/v1/wallet/items", headers=me)).json()["items"]
+    card = next(i["id"] for i in listed if i["kind"] == "certificate")
+    rec = next(i["id"] for i in listed if i["kind"] == "record")
+
+    # Names must be fields of the item they are named for.
+    bad = await client.post("/v1/wallet/consents", json=grant(yibao, [card], fields={card: ["name", "salary"]}), headers=me)
+    assert [e["field"] for e in assert_problem(bad, 422, "consent_invalid")["errors"]] == [f"fields.{card}.salary"]
+    bad = await client.post("/v1/wallet/consents", json=grant(yibao, [card], fields={rec: ["amount"]}), headers=me)
+    assert [e["field"] for e in assert_problem(bad, 422, "consent_invalid")["errors"]] == [f"fields.{rec}"]
+
+    r = await client.post("/v1/wallet/consents", headers=me,
+                          json=grant(yibao, [card, rec], fields={card: ["name", "address"], rec: ["month"]}))
+    assert r.status_code == 201, r.text
+    consent = r.json()
+    assert consent["fields"] == {card: ["name", "address"], rec: ["month"]}
+    reader = auth(await helpers.dept_system(client, op, conn, "yibao", ["consents:use"]))
+    got = {i["id"]: i for i in (await client.get(f"/v1/dept/consents/{consent['id']}/items", headers=reader)).json()["items"]}
+    # The ID card's sensitive address goes to the grantee because the consent names it; nothing else does.
+    assert got[card]["certificate"]["fields"] == {"name": "张三", "address": ID_CARD_FIELDS["address"]}
+    assert got[rec]["record"]["data"] == {"month": "2026-10"}
+    assert not got[card].get("masked") and not got[rec].get("masked")
+
+    # Without names, the certificate's sensitive address stays masked for the grantee.
+    plain = (await client.post("/v1/wallet/consents", json=grant(yibao, [card]), headers=me)).json()
+    seen = (await client.get(f"/v1/dept/consents/{plain['id']}/items", headers=reader)).json()["items"][0]
+    assert seen["certificate"]["fields"]["address"] == "***" and seen["masked"] is True
+    assert ID_CARD_FIELDS["address"] not in str(seen)
+
+
+async def test_granting_on_someone_elses_item_answers_as_for_an_unknown_id(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, pool: asyncpg.Pool, esign: EsignState
+) -> None:
+    me, items, yibao = await _setup(client, op, clerk, conn, pool, esign)
+    stranger = auth((await citizen(client, clerk, name="李四", id_number=id_number("19800101", 53)))["access_token"])
+    unknown = "01890000-0000-7000-8000-0000000000aa"
+    theirs = await client.post("/v1/wallet/consents", json=grant(yibao, [items[0]]), headers=stranger)
+    nothing = await client.post("/v1/wallet/consents", json=grant(yibao, [unknown]), headers=stranger)
+    assert theirs.status_code == nothing.status_code == 422
+    assert theirs.json() == nothing.json()
+    # Mixed with the stranger's own item, someone else's is still just "no such item".
+    await helpers.issue(pool, esign, "gongan", "id_card", id_number=id_number("19800101", 53), name="李四",
+                        fields={"name": "李四", **ID_CARD_FIELDS})
+    own = (await client.get("/v1/wallet/items", headers=stranger)).json()["items"][0]["id"]
+    mixed = await client.post("/v1/wallet/consents", json=grant(yibao, [own, items[0]]), headers=stranger)
+    unknown_mixed = await client.post("/v1/wallet/consents", json=grant(yibao, [own, unknown]), headers=stranger)
+    assert mixed.json() == unknown_mixed.json()
+    assert assert_problem(mixed, 422, "consent_invalid")["errors"] == [{"field": "item_ids[1]", "message": "no such item"}]
+    assert await conn.fetchval("SELECT count(*) FROM wallet_consent") == 0
