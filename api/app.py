@@ -59,7 +59,10 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
     state.settings = resolved
     state.trusted_proxies = parse_networks(resolved.trusted_proxies)
     state.keyring = Keyring.from_settings(resolved)
-    state.pool = await create_pool(resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max)
+    state.pool = await create_pool(
+        resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max,
+        audit_key=state.keyring.audit_key,
+    )
     state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
     await auth_wiring.start(state)
     await esign_wiring.start(state)
