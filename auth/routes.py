@@ -157,7 +157,7 @@ class SmsController(Controller):
         index = sms.phone_index(keyring, data.phone).hex()
         await ratelimit.hit(redis, f"phone:{index}", *SMS_SEND_PHONE, detail="at most 1 code a minute, 10 a day")
         code = await sms.issue_code(redis, keyring, data.phone)
-        await state.sms.send(data.phone, sms.login_text(code), {"code": code})
+        await state.sms.send(data.phone, sms.login_text(code), about=sms.LOGIN_CODE, params={"code": code})
 
     @post(
         "/login",
