@@ -102,6 +102,27 @@ async def append(
     return seq
 
 
+async def append_separately(
+    pool: asyncpg.Pool,
+    *,
+    actor: str,
+    action: str,
+    subject: str = "",
+    data: dict[str, Any] | None = None,
+    client_address: str | None = None,
+    at: datetime,
+) -> int:
+    """Add one entry in a transaction of its own and commit it.
+
+    For refusals (a wrong code, a wrong secret, a missing power): the refused request's own
+    transaction rolls back, and the entry must outlive it.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        return await append(
+            conn, actor=actor, action=action, subject=subject, data=data, client_address=client_address, at=at
+        )
+
+
 PAGE = """
 SELECT seq, at, actor, action, subject, data, prev_hash, hash
 FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2

@@ -46,6 +46,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     wechat_api_base: str = "https://api.weixin.qq.com"
     sms_provider: Literal["sink", "http"] = "sink"
     sms_http_url: str | None = None
+    # SMS gateway template codes, a JSON object: what a text is about (``login_code``, or a
+    # notification kind such as ``application.supplement_requested``) → the code the gateway knows
+    # the template by. Unnamed ones use their own name as the code (auth/sms.py).
+    sms_templates: str = ""
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     db_pool_min: Annotated[int, msgspec.Meta(ge=1)] = 2
@@ -78,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             parse_networks(self.trusted_proxies)
         except ValueError as exc:
             raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {exc}") from None
+        try:
+            parse_sms_templates(self.sms_templates)
+        except ValueError as exc:
+            raise ValueError(f"{PREFIX}SMS_TEMPLATES: {exc}") from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -174,6 +182,19 @@ def _is_public_https(url: str) -> bool:
         return ipaddress.ip_address(host).is_global
     except ValueError:
         return True  # a name; where it leads is the operator's to say
+
+
+def parse_sms_templates(text: str) -> dict[str, str]:
+    """``ZB_SMS_TEMPLATES`` as a dict; ValueError unless it is a JSON object of non-empty strings."""
+    if not text.strip():
+        return {}
+    try:
+        value = msgspec.json.decode(text, type=dict[str, str])
+    except msgspec.DecodeError:
+        raise ValueError('must be a JSON object of template codes, e.g. {"login_code": "SMS_100001"}') from None
+    if not all(k and v.strip() for k, v in value.items()):
+        raise ValueError("names and template codes must not be empty")
+    return value
 
 
 def _name_the_key(message: str) -> str:

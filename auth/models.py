@@ -93,6 +93,8 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
 class DevSmsMessage(msgspec.Struct, frozen=True, kw_only=True):
     text: str
     sent_at: datetime
+    template: str | None = None  # the gateway template code the text would be sent under
+    params: dict[str, str] = {}  # the template's parameters
 
 
 class DevSmsList(msgspec.Struct, frozen=True, kw_only=True):

@@ -72,11 +72,17 @@ class WechatController(Controller):
         self, data: JSONBody[WechatCode], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
         settings: Config, now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_address(request)}", LOGIN_IP)
+        address = client_address(request)
+        await ratelimit.hit(redis, f"ip:{address}", LOGIN_IP)
         try:
             session = await state.wechat.code2session(data.code)
         except WechatError as exc:
-            raise _wechat_problem(exc) from None
+            problem = _wechat_problem(exc)
+            await audit.append_separately(
+                db, actor="anonymous", action="auth.login_failed", client_address=address, at=now,
+                data={"method": "wechat", "reason": problem.slug, "errcode": exc.errcode},
+            )
+            raise problem from None
         keys = await state.signing_keys.current(now=now)
         sealed_key = keyring.encrypt(session.session_key, context=SESSION_KEY_CONTEXT)
         async with db.acquire() as conn, conn.transaction():
@@ -84,7 +90,8 @@ class WechatController(Controller):
                 conn, openid=session.openid, unionid=session.unionid, session_key=sealed_key, now=now
             )
             return await service.start_session(
-                conn, keys, account, method="wechat", created=created, issuer=settings.base_url, now=now
+                conn, keys, account, method="wechat", created=created, issuer=settings.base_url,
+                client_address=address, now=now,
             )
 
     @post(
@@ -150,7 +157,7 @@ class SmsController(Controller):
         index = sms.phone_index(keyring, data.phone).hex()
         await ratelimit.hit(redis, f"phone:{index}", *SMS_SEND_PHONE, detail="at most 1 code a minute, 10 a day")
         code = await sms.issue_code(redis, keyring, data.phone)
-        await state.sms.send(data.phone, sms.login_text(code), {"code": code})
+        await state.sms.send(data.phone, sms.login_text(code), about=sms.LOGIN_CODE, params={"code": code})
 
     @post(
         "/login",
@@ -167,8 +174,17 @@ class SmsController(Controller):
         self, data: JSONBody[SmsLogin], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
         settings: Config, now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_address(request)}", LOGIN_IP)
-        await sms.check_code(redis, keyring, data.phone, data.code)
+        address = client_address(request)
+        await ratelimit.hit(redis, f"ip:{address}", LOGIN_IP)
+        try:
+            await sms.check_code(redis, keyring, data.phone, data.code)
+        except SmsCodeInvalid as exc:
+            await audit.append_separately(
+                db, actor="anonymous", action="auth.login_failed",
+                subject=f"phone:{sms.phone_index(keyring, data.phone).hex()}", client_address=address, at=now,
+                data={"method": "sms", "reason": exc.slug, "phone": mask_phone(data.phone), **exc.context},
+            )
+            raise
         keys = await state.signing_keys.current(now=now)
         async with db.acquire() as conn, conn.transaction():
             account, created = await store.login_phone(
@@ -176,7 +192,8 @@ class SmsController(Controller):
                 phone_index=sms.phone_index(keyring, data.phone), now=now,
             )
             return await service.start_session(
-                conn, keys, account, method="sms", created=created, issuer=settings.base_url, now=now
+                conn, keys, account, method="sms", created=created, issuer=settings.base_url,
+                client_address=address, now=now,
             )
 
 
@@ -200,13 +217,16 @@ class SessionController(Controller):
         self, data: JSONBody[RefreshIn], request: Request, state: State, db: Db, redis: Redis, settings: Config,
         now: Now,
     ) -> TokenPair:
-        await ratelimit.hit(redis, f"ip:{client_address(request)}", REFRESH_IP)
+        address = client_address(request)
+        await ratelimit.hit(redis, f"ip:{address}", REFRESH_IP)
         keys = await state.signing_keys.current(now=now)
         reused: RefreshTokenReused | None = None
         async with db.acquire() as conn:
             async with conn.transaction():
                 try:
-                    pair = await service.refresh(conn, keys, data.refresh_token, issuer=settings.base_url, now=now)
+                    pair = await service.refresh(
+                        conn, keys, data.refresh_token, issuer=settings.base_url, client_address=address, now=now
+                    )
                 except RefreshTokenReused as exc:
                     reused = exc  # the revocation must commit before the client hears about it
         if reused is not None:

@@ -93,13 +93,14 @@ async def open_family(conn: asyncpg.Connection, account_id: UUID, *, method: str
 
 async def start_session(
     conn: asyncpg.Connection, keys: KeySet, account: store.Account, *, method: str, created: bool, issuer: str,
-    now: datetime,
+    client_address: str | None = None, now: datetime,
 ) -> TokenPair:
     """A new refresh family and its first token pair; audited as a login (in the caller's transaction)."""
     family_id = await open_family(conn, account.id, method=method, now=now)
     await audit.append(
         conn, actor=f"account:{account.id}", action="auth.login", subject=str(account.id),
-        data={"method": method, "session": str(family_id), "new_account": created}, at=now,
+        data={"method": method, "session": str(family_id), "new_account": created}, client_address=client_address,
+        at=now,
     )
     await outbox.enqueue(
         conn, "notify",
@@ -121,7 +122,10 @@ UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = $3 WHERE id = $
 """
 
 
-async def refresh(conn: asyncpg.Connection, keys: KeySet, token: str, *, issuer: str, now: datetime) -> TokenPair:
+async def refresh(
+    conn: asyncpg.Connection, keys: KeySet, token: str, *, issuer: str, client_address: str | None = None,
+    now: datetime,
+) -> TokenPair:
     """Spend ``token`` and return the next pair of its family.
 
     A spent token revokes the family and raises :class:`RefreshTokenReused` *after* writing the
@@ -134,7 +138,8 @@ async def refresh(conn: asyncpg.Connection, keys: KeySet, token: str, *, issuer:
         await conn.execute(REVOKE_FAMILY, row["family_id"], now, "reuse")
         await audit.append(
             conn, actor=f"account:{row['account_id']}", action="auth.refresh_reused",
-            subject=str(row["family_id"]), data={"spent_at": row["used_at"].isoformat()}, at=now,
+            subject=str(row["family_id"]), data={"spent_at": row["used_at"].isoformat()},
+            client_address=client_address, at=now,
         )
         raise RefreshTokenReused("this refresh token was already used; every session of this login is revoked")
     await conn.execute(MARK_USED, secret_hash(token), now)

@@ -7,6 +7,11 @@ parallel guesses cannot exceed the budget. Redis keys name the phone by its blin
 
 Providers: ``sink`` keeps the messages in Redis for ``GET /v1/dev/sms`` (development and tests);
 ``http`` posts ``{phone, template, params, text}`` as JSON to ``ZB_SMS_HTTP_URL``.
+
+Gateways send only texts made from templates registered with them beforehand, each known by a
+code, filled with named parameters. Every text says what it is about (``login_code``, or the
+notification kind that made it) and the provider looks the gateway's code up in
+``ZB_SMS_TEMPLATES``; a name the setting does not map is sent as its own code.
 """
 
 from __future__ import annotations
@@ -90,33 +95,51 @@ async def check_code(redis: Any, keyring: Keyring, phone: str, code: str) -> Non
     raise SmsCodeInvalid("the code does not match", tries_left=result - 1)
 
 
+LOGIN_CODE = "login_code"  # the template of login codes; its one parameter is ``code``
+
+
 def login_text(code: str) -> str:
     return f"【掌办】您的登录验证码为{code}，{CODE_TTL // 60}分钟内有效。如非本人操作，请忽略。"
 
 
 class SmsProvider(Protocol):
-    async def send(self, phone: str, text: str, params: dict[str, str]) -> None: ...
+    async def send(self, phone: str, text: str, *, about: str, params: dict[str, str]) -> None:
+        """Send ``text``, made from the template for ``about`` filled with ``params``."""
+
+
+class Templates:
+    """What a text is about → the gateway's template code (``ZB_SMS_TEMPLATES``, else the name)."""
+
+    def __init__(self, codes: dict[str, str]) -> None:
+        self.codes = dict(codes)
+
+    def code(self, about: str) -> str:
+        return self.codes.get(about, about)
 
 
 class SinkMessage(msgspec.Struct, frozen=True):
     text: str
     sent_at: float
+    template: str | None = None
+    params: dict[str, str] = {}
 
 
 class SinkProvider:
     """Keeps the last messages per phone in Redis for a day; nothing leaves the machine."""
 
-    def __init__(self, redis: Any, keyring: Keyring) -> None:
+    def __init__(self, redis: Any, keyring: Keyring, templates: Templates | None = None) -> None:
         self.redis = redis
         self.keyring = keyring
+        self.templates = templates or Templates({})
 
     def _key(self, phone: str) -> str:
         return f"zb:sms:sink:{phone_index(self.keyring, phone).hex()}"
 
-    async def send(self, phone: str, text: str, params: dict[str, str]) -> None:
+    async def send(self, phone: str, text: str, *, about: str, params: dict[str, str]) -> None:
         key = self._key(phone)
+        message = SinkMessage(text, time.time(), self.templates.code(about), params)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, msgspec.json.encode(SinkMessage(text, time.time())))
+            pipe.lpush(key, msgspec.json.encode(message))
             pipe.ltrim(key, 0, SINK_KEEP - 1)
             pipe.expire(key, SINK_TTL)
             await pipe.execute()
@@ -130,12 +153,13 @@ class SinkProvider:
 class HttpProvider:
     """Posts each message as JSON to the configured gateway; any non-2xx answer is a failure."""
 
-    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, url: str, templates: Templates | None = None) -> None:
         self.http = http
         self.url = url
+        self.templates = templates or Templates({})
 
-    async def send(self, phone: str, text: str, params: dict[str, str]) -> None:
-        body = {"phone": phone, "template": "login_code", "params": params, "text": text}
+    async def send(self, phone: str, text: str, *, about: str, params: dict[str, str]) -> None:
+        body = {"phone": phone, "template": self.templates.code(about), "params": params, "text": text}
         try:
             response = await self.http.post(self.url, json=body)
             response.raise_for_status()

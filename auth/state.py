@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 import httpx
 from litestar.datastructures import State
 
-from api.config import ConfigError
+from api.config import ConfigError, parse_sms_templates
 from auth.keys import SigningKeys
 from auth.revocation import RevokedLogins
-from auth.sms import HttpProvider, SinkProvider, SmsProvider
+from auth.sms import HttpProvider, SinkProvider, SmsProvider, Templates
 from auth.wechat import WechatClient
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
@@ -40,12 +40,13 @@ async def start(state: State) -> None:
         secret=settings.wechat_secret,
     )
     sms: SmsProvider
+    templates = Templates(parse_sms_templates(settings.sms_templates))
     if settings.sms_provider == "http":
         if not settings.sms_http_url:
             raise ConfigError("ZB_SMS_HTTP_URL: required when ZB_SMS_PROVIDER is http")
-        sms = HttpProvider(state.auth_http, settings.sms_http_url)
+        sms = HttpProvider(state.auth_http, settings.sms_http_url, templates)
     else:
-        sms = SinkProvider(state.redis, state.keyring)
+        sms = SinkProvider(state.redis, state.keyring, templates)
     state.sms = sms
 
 

@@ -51,6 +51,14 @@ class _FormOrJsonOperation(Operation):
         )
 
 
+async def _refused(db: Any, client_id: UUID | None, reason: str, address: str, now: Any) -> None:
+    """Audit a refused client authentication; the answer stays the same opaque ``invalid_client``."""
+    await audit.append_separately(
+        db, actor=f"client:{client_id}" if client_id else "anonymous", action="auth.client_auth_failed",
+        subject=str(client_id or ""), data={"reason": reason}, client_address=address, at=now,
+    )
+
+
 async def _read_credentials(request: Request) -> ClientCredentials:
     raw = await request.body()
     try:
@@ -99,19 +107,23 @@ class TokenController(Controller):
         creds = await _read_credentials(request)
         if creds.grant_type != "client_credentials":
             raise UnsupportedGrantType("only client_credentials is supported")
-        await ratelimit.hit(redis, f"ip:{client_address(request)}", TOKEN_IP)
+        address = client_address(request)
+        await ratelimit.hit(redis, f"ip:{address}", TOKEN_IP)
         try:
             client_id = UUID(creds.client_id or "")
         except ValueError:
+            await _refused(db, None, "malformed_client_id", address, now)
             raise InvalidClient() from None
         await ratelimit.hit(redis, f"client:{client_id}", TOKEN_CLIENT)
         keys = await state.signing_keys.current(now=now)
-        async with db.acquire() as conn, conn.transaction():
+        async with db.acquire() as conn:
             client = await admin_store.get_client(conn, client_id)
-            presented = secret_hash(creds.client_secret or "")
-            live = client is not None and client.revoked_at is None
-            if not live or not hmac.compare_digest(presented, client.secret_hash):
-                raise InvalidClient()
+        presented = secret_hash(creds.client_secret or "")
+        if client is None or client.revoked_at is not None or not hmac.compare_digest(presented, client.secret_hash):
+            reason = "unknown_client" if client is None else "revoked" if client.revoked_at else "wrong_secret"
+            await _refused(db, client_id, reason, address, now)
+            raise InvalidClient()
+        async with db.acquire() as conn, conn.transaction():
             requested = set((creds.scope or "").split()) or set(client.scopes)
             if not requested <= set(client.scopes):
                 raise InvalidScope(granted=sorted(client.scopes))
@@ -123,7 +135,7 @@ class TokenController(Controller):
             )
             await audit.append(
                 conn, actor=f"client:{client.id}", action="auth.client_token", subject=str(client.department_id),
-                data={"scope": scope}, at=now,
+                data={"scope": scope}, client_address=address, at=now,
             )
         return ClientToken(access_token=encode_access(claims, keys.active), expires_in=ACCESS_TTL, scope=scope)
 

@@ -164,7 +164,7 @@ async def prepare(pool: asyncpg.Pool, keyring: Keyring, *, count: int, people: i
             payload = {"certificate_id": str(uuid.uuid4()), "department_id": str(dept), "type_code": "household_register",
                        "type_name": "居民户口簿", "licence_id": f"bench-{i}", "person_id": str(ids[i % people]),
                        "application_id": None}
-            rows.append(("certificate.issued", f"certificate.issued:bench-{i}", str(dept), payload, later))
+            rows.append(("certificate.issued", f"certificate.issued:bench-{i}", str(dept), db.json_text(payload), later))
         await conn.executemany(
             "INSERT INTO outbox (topic, dedup_key, partition_key, payload, available_at) VALUES ($1, $2, $3, $4, $5)", rows
         )

@@ -21,6 +21,8 @@ import httpx
 import msgspec
 from redis.exceptions import RedisError
 
+from api.config import parse_sms_templates
+from auth import sms
 from auth import wechat as wechat_api
 from auth.errors import SmsUnavailable, WechatUnavailable
 from auth.routes import PHONE_CONTEXT
@@ -66,6 +68,14 @@ def template_ids(setting: str) -> dict[str, str]:
     return ids
 
 
+def check_sms_templates(setting: str) -> None:
+    """Warn about ``ZB_SMS_TEMPLATES`` names that no text is about (a typo sends the default code)."""
+    known = {sms.LOGIN_CODE, *(k.key for k in catalogue.KINDS.values() if k.sms)}
+    for name in sorted(set(parse_sms_templates(setting)) - known):
+        log.warning("ZB_SMS_TEMPLATES: %r is neither login_code nor a notification kind sent by SMS (%s)",
+                    name, ", ".join(sorted(known)))
+
+
 ACCOUNTS = """
 SELECT a.id, a.wechat_openid, a.phone, coalesce(p.wechat, true) AS wechat, coalesce(p.sms, true) AS sms
 FROM auth_account a LEFT JOIN notify_preference p ON p.account_id = a.id WHERE a.id = ANY($1::uuid[])
@@ -80,6 +90,7 @@ class Senders:
         timeout = min(10.0, state.settings.notify_claim_timeout / 2)
         self.web = WebClient(per_origin=16, timeout=timeout)
         self.template_ids = template_ids(state.settings.notify_wechat_templates)
+        check_sms_templates(state.settings.sms_templates)
         self._secrets: dict[UUID, tuple[float, str | None, str | None]] = {}
 
     async def prepare(self, conn: asyncpg.Connection, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]],
@@ -185,7 +196,10 @@ class Senders:
 
     async def _sms(self, job: Job) -> Outcome:
         try:
-            await self.state.sms.send(job.address, (job.content or {}).get("text", ""), {"kind": job.kind})
+            content = job.content or {}
+            # The gateway's template is the kind's (ZB_SMS_TEMPLATES); a delivery planned before
+            # texts carried their parameters has none.
+            await self.state.sms.send(job.address, content.get("text", ""), about=job.kind, params=content.get("params", {}))
         except (SmsUnavailable, RedisError, OSError) as exc:
             return Outcome("retry", f"sms {type(exc).__name__}")
         # Gateways report no receipt we could wait for: handed over is as far as we can see.

@@ -137,4 +137,5 @@ def _outside(kind: Kind, note: NotificationRow, account: AccountInfo, vals: dict
                           content=content, not_before=held)
     if kind.sms and account.has_phone and account.sms:
         yield DeliveryRow(id=next_id(), notification_id=note.id, channel="sms", target=account.id, lane=note.lane,
-                          content={"text": render.render(kind.sms, vals)}, not_before=held)
+                          content={"text": render.render(kind.sms, vals), "params": render.sms_params(kind.sms, vals)},
+                          not_before=held)

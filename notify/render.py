@@ -130,3 +130,13 @@ def wechat_value(key: str, value: str) -> str:
 def wechat_data(fields: tuple[tuple[str, str], ...], texts: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """The ``data`` of a subscribe message: each template key with its rendered, coerced value."""
     return {key: {"value": wechat_value(key, render(texts.get(name, ""), values))} for key, name in fields}
+
+
+def sms_params(template: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """The parameters of an SMS template: each ``{name}`` the text shows, rendered on its own.
+
+    The gateway fills its registered copy of the template with these, so they are the same values
+    the rendered text shows.
+    """
+    names = dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(template) if f)
+    return {name: render("{" + name + "}", values) for name in names}

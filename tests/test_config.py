@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.config import ConfigError, Settings
+from api.config import ConfigError, Settings, parse_sms_templates
 
 
 def test_reads_prefixed_keys_with_types() -> None:
@@ -31,3 +31,12 @@ def test_secrets_are_never_printed() -> None:
 def test_base_url_defaults_to_host_and_port() -> None:
     assert Settings(port=8123).base_url == "http://127.0.0.1:8123"
     assert Settings(public_base_url="https://zb.example.cn/").base_url == "https://zb.example.cn"
+
+
+def test_sms_templates_are_a_json_object_of_codes() -> None:
+    s = Settings.from_env({"ZB_SMS_TEMPLATES": '{"login_code": "SMS_100001", "application.completed": "SMS_100002"}'})
+    assert parse_sms_templates(s.sms_templates) == {"login_code": "SMS_100001", "application.completed": "SMS_100002"}
+    assert parse_sms_templates(Settings().sms_templates) == {}
+    for bad in ('["SMS_1"]', '{"login_code": 1}', "login_code=SMS_1", '{"login_code": " "}'):
+        with pytest.raises(ConfigError, match="ZB_SMS_TEMPLATES"):
+            Settings.from_env({"ZB_SMS_TEMPLATES": bad})

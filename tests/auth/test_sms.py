@@ -170,3 +170,16 @@ async def test_http_provider_posts_json_and_has_no_dev_inbox(
         assert "/v1/dev/sms" not in spec["paths"]
         handler.status = 500
         assert_problem(await _send(c, "13912345670"), 503, "sms_unavailable")
+
+
+async def test_the_login_code_goes_under_the_template_the_setting_names(
+    settings: Settings, gateway: tuple[str, type[_Gateway]]
+) -> None:
+    url, handler = gateway
+    templates = '{"login_code": "SMS_100001", "application.completed": "SMS_100002"}'
+    app = create_app(msgspec.structs.replace(settings, sms_provider="http", sms_http_url=url, sms_templates=templates))
+    async with AsyncTestClient(app=app) as c:
+        assert (await _send(c)).status_code == 202
+        [message] = handler.received
+        assert message["template"] == "SMS_100001" and list(message["params"]) == ["code"]
+        assert (await _login(c, message["params"]["code"])).status_code == 200

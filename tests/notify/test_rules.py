@@ -153,7 +153,8 @@ def test_a_guardian_gets_a_copy_and_channels_follow_grants_preferences_and_quiet
     notes, deliveries = plan.plan([expiring], ctx, now=now)
     sms = next(d for d in deliveries if d.channel == "sms")
     assert sms.not_before == datetime(2025, 3, 10, 15, 59, tzinfo=UTC)  # held until 23:59 China time
-    assert sms.content == {"text": "【掌办】您的「居民身份证」将于2025年04月01日到期，请及时办理换领。"}
+    assert sms.content == {"text": "【掌办】您的「居民身份证」将于2025年04月01日到期，请及时办理换领。",
+                           "params": {"type_name": "居民身份证", "valid_until": "2025年04月01日"}}
 
     # A person nobody knows (no such row) is told nothing: the event is consumed, not stuck.
     ghost = msgspec.structs.replace(expiring, dedup_key="exp:2", payload={**expiring.payload, "person_id": str(uuid4())})
