@@ -126,6 +126,23 @@ def _in_progress(method: str, route: str) -> Gauge:
     return gauge
 
 
+# Query parameters that carry credentials in outbound URLs (WeChat's secret, js_code and
+# access_token; OAuth-style codes and tokens). httpx logs every request's full URL at INFO and its
+# errors name it: whatever logger writes a line, the value never reaches the log.
+_SECRET_PARAMS = re.compile(
+    r"([?&](?:secret|appsecret|client_secret|access_token|refresh_token|js_code|code|token|password|sign|signature)=)"
+    r"[^&\s\"'#\\]*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of credential-bearing URL query parameters replaced by ``***``."""
+    if "=" not in text:
+        return text
+    return _SECRET_PARAMS.sub(r"\1***", text)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and any extras."""
 
@@ -142,7 +159,7 @@ class JsonFormatter(logging.Formatter):
                 doc[key] = value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return _encoder.encode(doc).decode(errors="replace")
+        return redact(_encoder.encode(doc).decode(errors="replace"))
 
 
 class TextFormatter(logging.Formatter):
@@ -151,7 +168,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.request_id = request_id_var.get()
-        return super().format(record)
+        return redact(super().format(record))
 
 
 def configure_logging(fmt: str, level: str) -> None:
