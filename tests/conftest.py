@@ -31,10 +31,48 @@ TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 _counter = itertools.count()
 
 
+# The short run (`pytest -m smoke`, the second run of .ci/run against the machine's own servers): the
+# migrations, the shared mechanisms, health and errors, and the store and routes of each domain.
+# The slow suites (browser pages, crashes, fuzzing) run once, in the whole-suite run.
+SMOKE_MODULES = frozenset({
+    "tests/test_migrations.py",
+    "tests/test_health_and_meta.py",
+    "tests/test_problems.py",
+    "tests/test_idempotency.py",
+    "tests/test_outbox.py",
+    "tests/test_jobs.py",
+    "tests/test_ratelimit.py",
+    "tests/auth/test_flows.py",
+    "tests/matters/test_catalogue_routes.py",
+    "tests/matters/test_applications.py",
+    "tests/esign/test_routes_issue.py",
+    "tests/wallet/test_items.py",
+    "tests/sync/test_pull.py",
+    "tests/notify/test_inbox.py",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(config.rootpath)
+    if missing := sorted(m for m in SMOKE_MODULES if not (root / m).exists()):
+        raise pytest.UsageError(f"the short run names modules that are gone: {', '.join(missing)}")
+    for item in items:
+        if item.path.relative_to(root).as_posix() in SMOKE_MODULES:
+            item.add_marker(pytest.mark.smoke)
+
+
 def with_database(dsn: str, name: str) -> str:
     """The same server, another database name (works for host and unix-socket DSNs)."""
     parts = urlsplit(dsn)
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def with_redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database number (works for ``redis://`` and ``unix://`` URLs:
+    redis-py reads ``?db=`` before the path, and a socket URL's path is the socket)."""
+    base, _, query = url.partition("?")  # not urlunsplit: it writes ``unix:///s`` back as ``unix:/s``
+    params = [q for q in query.split("&") if q and not q.startswith("db=")]
+    return base + "?" + "&".join([*params, f"db={db}"])
 
 
 @pytest.fixture(scope="session")

@@ -214,9 +214,14 @@ class ConsentItems(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AccessEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One read of a holder's items: under a consent (``consent_id``), or by the department handling a task of an
+    application (``task_id``, and the ``material`` read: a certificate the application stands on, or an upload)."""
+
     id: int
     at: datetime
-    consent_id: UUID
+    consent_id: UUID | None
+    task_id: UUID | None = None
+    material: str | None = None
     department: DepartmentRef
     actor: str
     purpose: str

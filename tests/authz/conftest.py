@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -15,6 +14,7 @@ from litestar import Litestar
 from api.config import Settings
 from tests.authz.world import World, build_world, local_settings
 from tests.browser import live_server
+from tests.conftest import with_redis_db
 from tests.wechat_sim_server import running_sim
 
 
@@ -29,8 +29,7 @@ async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
     """A Redis database of this run's own (1-8, by process id; the suite's is 9, notifications' 11-15):
     other runs sharing the server flush theirs at every test, which would take the SMS codes, the
     rate-limit buckets and the notification streams of these longer tests away mid-test."""
-    parts = urlsplit(servers[1])
-    url = urlunsplit(parts._replace(path=f"/{1 + os.getpid() % 8}"))
+    url = with_redis_db(servers[1], 1 + os.getpid() % 8)
     client = aioredis.from_url(url)
     await client.flushdb()
     await client.aclose()

@@ -16,6 +16,7 @@ from api.app import close_resources, open_resources
 from api.config import Settings
 from tests.auth.conftest import sim, sim_url  # noqa: F401 - the WeChat simulator, as identity's tests run it
 from tests.auth.helpers import operator
+from tests.conftest import with_redis_db
 from tests.notify.helpers import Pipeline, Receiver, running_receiver
 from tests.people import staff
 
@@ -29,8 +30,7 @@ NOTIFY_REDIS_DB = 11 + os.getpid() % 5
 
 @pytest.fixture
 async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
-    base = servers[1]
-    url = f"{base}{'&' if '?' in base else '?'}db={NOTIFY_REDIS_DB}"
+    url = with_redis_db(servers[1], NOTIFY_REDIS_DB)
     client = aioredis.from_url(url)
     await client.flushdb()
     await client.aclose()
