@@ -12,7 +12,6 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from api import __version__, embedded
@@ -21,6 +20,7 @@ from api.config import Settings
 from api.crypto import Keyring
 from api.db import create_pool
 from api.deps import DEPENDENCIES, resolve_dependencies_in_turn
+from api.docs_ui import OfflineSwaggerUI
 from api.health import health
 from api.idempotency import JOBS as IDEMPOTENCY_JOBS
 from api.jobs import Job, JobRunner
@@ -29,6 +29,7 @@ from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
 from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
 from api.matters.routes import ROUTES as MATTER_ROUTES
 from api.matters.stats.routes import ROUTES as STATS_ROUTES
+from api.openapi import ContractPlugin
 from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
 from api.sync.jobs import JOBS as SYNC_JOBS
@@ -117,13 +118,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
+        plugins=[ContractPlugin()],
         lifespan=[lifespan(settings)],
         openapi_config=OpenAPIConfig(
             title="zhangban 掌办 API",
             version=__version__,
             description=OPENAPI_DESCRIPTION,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[OfflineSwaggerUI(path="/")],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
