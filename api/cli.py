@@ -281,6 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("serve", "worker"):
+        try:
+            settings.check_deployable()
+        except ConfigError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "wechat-sim" and settings.production:
+        print("configuration error: the WeChat simulator is for development (ZB_ENV=development)", file=sys.stderr)
+        return 2
     configure_logging(settings.log_format, settings.log_level)
     commands: dict[str, Callable[[], int]] = {
         "serve": lambda: serve(settings),

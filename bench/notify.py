@@ -173,7 +173,8 @@ async def prepare(pool: asyncpg.Pool, keyring: Keyring, *, count: int, people: i
 def start_workers(n: int, database_url: str, redis_url: str, master: str) -> list[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
     env |= {"ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url, "ZB_MASTER_KEY": master,
-            "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "WARNING"}
+            "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "WARNING", "ZB_ENV": "development",
+            "ZB_WEBHOOK_ALLOW_PRIVATE": "true"}
     procs = [subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               start_new_session=True) for _ in range(n)]
     for p in procs:

@@ -164,6 +164,8 @@ async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Settings:
     return Settings(
+        env="development",
+        webhook_allow_private=True,  # the tests' webhook receivers listen on loopback
         database_url=database_url,
         redis_url=redis_url,
         master_key=TEST_MASTER_KEY,
