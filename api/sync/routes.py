@@ -10,6 +10,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from api.deps import Config, Db, Keys, Now, Redis
+from api.openapi import CONDITIONAL
 from api.pagination import CursorInvalid
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from api.sync import blob_store, mutations, pull, push, service
@@ -65,7 +66,7 @@ class SyncController(Controller):
     tags = ["sync"]
     security = BEARER
 
-    @get("/pull", operation_id="SyncPull", summary="Changes of my person and my dependents after a cursor",
+    @get("/pull", operation_id="SyncPull", opt=CONDITIONAL, summary="Changes of my person and my dependents after a cursor",
          description=PULL_DESCRIPTION, responses=problem_responses(CursorInvalid, ValidationFailed, Unauthorized, Forbidden))
     async def pull_changes(
         self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
@@ -130,7 +131,7 @@ class BlobController(Controller):
             info = await blob_store.get_info(conn, digest)
         return Response(content=info, status_code=201 if created else 200)
 
-    @get("/{sha256:str}", operation_id="GetBlob", summary="Download a blob", media_type="application/octet-stream",
+    @get("/{sha256:str}", operation_id="GetBlob", opt=CONDITIONAL, summary="Download a blob", media_type="application/octet-stream",
          response_description="The blob as uploaded, with the Content-Type it was uploaded with.",
          description="For whoever uploaded it (any login of the same person). A department handling a task reads the "
                      "files of its own matter's materials through `GET /v1/dept/tasks/{task_id}/materials/{code}/file`, "

@@ -60,7 +60,7 @@ class TaskView(msgspec.Struct, frozen=True, kw_only=True):
     result_certificate_id: UUID | None
 
 
-class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
+class ApplicationTimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
     event: str
     detail: dict[str, Any]
@@ -88,7 +88,7 @@ class Application(msgspec.Struct, frozen=True, kw_only=True):
     due_at: datetime
     completed_at: datetime | None
     tasks: list[TaskView]
-    timeline: list[TimelineEntry]
+    timeline: list[ApplicationTimelineEntry]
     evaluation: EvaluationView | None
 
 

@@ -43,6 +43,7 @@ from api.matters.applications.models import (
     TaskMaterialList,
     TaskMaterialRead,
 )
+from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import dependents_of
 from api.problems import problem_responses, success
@@ -70,7 +71,7 @@ class ApplicationController(Controller):
     security = BEARER
 
     @post(
-        operation_id="SubmitApplication",
+        operation_id="SubmitApplication", opt=IDEMPOTENT,
         summary="Apply for a bundle (一件事) or a single matter — accepted once (综合受理)",
         description=(
             "The client makes the `id` (UUID); sending the same body with the same id again returns the stored "

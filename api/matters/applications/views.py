@@ -14,11 +14,11 @@ from api.matters.applications import store
 from api.matters.applications.errors import ApplicationNotFound
 from api.matters.applications.models import (
     Application,
+    ApplicationTimelineEntry,
     DeptTask,
     EvaluationView,
     ProvidedMaterial,
     TaskView,
-    TimelineEntry,
 )
 from api.matters.applications.service import WalletCertificate
 from api.matters.models import DepartmentRef
@@ -69,7 +69,7 @@ async def application(conn: asyncpg.Connection, keyring: Keyring, application_id
         due_at=row["due_at"],
         completed_at=row["completed_at"],
         tasks=[_task_view(t) for t in tasks],
-        timeline=[TimelineEntry(at=e["at"], event=e["event"], detail=e["detail"]) for e in events],
+        timeline=[ApplicationTimelineEntry(at=e["at"], event=e["event"], detail=e["detail"]) for e in events],
         evaluation=EvaluationView(level=ev["level"], comment=ev["comment"], tags=list(ev["tags"]), at=ev["at"]) if ev else None,
     )
 
