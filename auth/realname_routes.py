@@ -18,6 +18,7 @@ from api.crypto import Keyring, mask_id_number, mask_name
 from api.deps import Db, Keys, Now, Redis
 from api.identifiers import id_number_error, normalize_id_number
 from api.ids import uuid7
+from api.openapi import IDEMPOTENT
 from api.problems import BadRequest, FieldError, Forbidden, RateLimited, Unauthorized, ValidationFailed
 from api.ratelimit import Limit
 from auth import admin_store, realname, store
@@ -147,7 +148,7 @@ class RealnameController(Controller):
     security = BEARER
 
     @post(
-        operation_id="OpenRealnameSession",
+        operation_id="OpenRealnameSession", opt=IDEMPOTENT,
         summary="Start proving who you are (实人认证)",
         description=(
             "`wechat_face`: the server opens a WeChat face verification (`getverifyid`) for the account's "

@@ -15,6 +15,7 @@ from litestar.params import FromPath, JSONBody
 from api import audit, idempotency
 from api.deps import Db, Keys, Now
 from api.ids import uuid7
+from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
@@ -33,7 +34,7 @@ class WebhookController(Controller):
     tags = ["webhooks"]
     security = BEARER
 
-    @post(operation_id="CreateWebhook", status_code=201,
+    @post(operation_id="CreateWebhook", opt=IDEMPOTENT, status_code=201,
           summary="Register an endpoint for department events; the signing secret is in the answer",
           description="Deliveries follow Standard Webhooks (FORMATS.md §webhooks): `POST {type, timestamp, data}` "
                       "with `webhook-id` (stable across retries), `webhook-timestamp` and `webhook-signature: "
