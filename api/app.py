@@ -12,16 +12,15 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
-from litestar.plugins.prometheus import PrometheusController
 
-from api import __version__, embedded
+from api import __version__, authority, embedded
 from api.client_address import parse_networks
 from api.config import Settings
 from api.crypto import Keyring
 from api.db import create_pool
 from api.deps import DEPENDENCIES, resolve_dependencies_in_turn
+from api.docs_ui import OfflineSwaggerUI
 from api.health import health
 from api.idempotency import JOBS as IDEMPOTENCY_JOBS
 from api.jobs import Job, JobRunner
@@ -30,7 +29,8 @@ from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
 from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
 from api.matters.routes import ROUTES as MATTER_ROUTES
 from api.matters.stats.routes import ROUTES as STATS_ROUTES
-from api.observability import configure_logging, forget_dead_workers, request_id_middleware
+from api.openapi import ContractPlugin
+from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
 from api.sync.jobs import JOBS as SYNC_JOBS
 from api.sync.routes import ROUTES as SYNC_ROUTES
@@ -59,7 +59,10 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
     state.settings = resolved
     state.trusted_proxies = parse_networks(resolved.trusted_proxies)
     state.keyring = Keyring.from_settings(resolved)
-    state.pool = await create_pool(resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max)
+    state.pool = await create_pool(
+        resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max,
+        audit_key=state.keyring.audit_key,
+    )
     state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
     await auth_wiring.start(state)
     await esign_wiring.start(state)
@@ -109,21 +112,24 @@ Creating POSTs accept an `Idempotency-Key` header; a key is remembered for 24 ho
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application. Storage is opened in the lifespan, never at import time."""
     settings = settings or Settings.from_env()
+    settings.check_deployable()
     configure_logging(settings.log_format, settings.log_level)
     resolve_dependencies_in_turn()
     return Litestar(
-        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
+        route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
                         *esign_wiring.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[authority.audit_refusal],
         middleware=[request_id_middleware],
+        plugins=[ContractPlugin()],
         lifespan=[lifespan(settings)],
         openapi_config=OpenAPIConfig(
             title="zhangban 掌办 API",
             version=__version__,
             description=OPENAPI_DESCRIPTION,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[OfflineSwaggerUI(path="/")],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),

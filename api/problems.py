@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import asyncpg
@@ -143,20 +144,39 @@ def success(status: int, model: type, description: str) -> dict[int, ResponseSpe
     return {status: ResponseSpec(data_container=model, description=description, generate_examples=False)}
 
 
+@dataclass
+class ProblemSpec(ResponseSpec):
+    """An OpenAPI error response that knows its problem classes (``api.openapi`` documents them)."""
+
+    problems: tuple[type[Problem], ...] = ()
+
+
 def problem_responses(*problems: type[Problem]) -> dict[int, ResponseSpec]:
-    """OpenAPI ``responses`` naming every problem ``type`` a route can answer with, by status."""
+    """OpenAPI ``responses`` naming every problem ``type`` a route can answer with, by status.
+
+    Name only what the route itself decides: malformed and invalid input (400/422), a missing or
+    bad token (401), ``Idempotency-Key`` problems and 503 ``service_unavailable`` are added to every
+    route that can give them (``api.openapi``).
+    """
     by_status: dict[int, list[type[Problem]]] = defaultdict(list)
     for p in problems:
-        by_status[p.status].append(p)
+        if p not in by_status[p.status]:
+            by_status[p.status].append(p)
     return {
-        status: ResponseSpec(
+        status: ProblemSpec(
             data_container=ProblemDocument,
             media_type=PROBLEM_JSON,
             generate_examples=False,
-            description="Problem types: " + "; ".join(f"`{p.slug}` ({p.__doc__})" for p in group),
+            description=describe(group),
+            problems=tuple(group),
         )
         for status, group in sorted(by_status.items())
     }
+
+
+def describe(problems: Any) -> str:
+    """The description of an error response: its problem types and their titles."""
+    return "Problem types: " + "; ".join(f"`{p.slug}` ({p.__doc__})" for p in problems)
 
 
 def handle_problem(request: Request, exc: Problem) -> Response[bytes]:
@@ -257,6 +277,7 @@ __all__ = [
     "NotFound",
     "Problem",
     "ProblemDocument",
+    "ProblemSpec",
     "RateLimited",
     "ServiceUnavailable",
     "Unauthorized",

@@ -21,6 +21,7 @@ from api import audit, idempotency
 from api.config import Settings
 from api.deps import Db, Keys, Now
 from api.identifiers import credit_code_valid, normalize_credit_code
+from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
 from auth import admin_store, realname
@@ -143,7 +144,7 @@ class DepartmentController(Controller):
     security = BEARER
 
     @post(
-        operation_id="CreateDepartment",
+        operation_id="CreateDepartment", opt=IDEMPOTENT,
         summary="Register a department (operator)",
         description="The credit code must pass GB 32100 (`credit_code_invalid`); one department per credit code "
         "(`department_exists`). Accepts `Idempotency-Key`.",
@@ -180,7 +181,7 @@ class DepartmentController(Controller):
 
     @post(
         "/{department_id:uuid}/clients",
-        operation_id="CreateDepartmentClient",
+        operation_id="CreateDepartmentClient", opt=IDEMPOTENT,
         summary="Create credentials for a department system (operator or the department's dept_admin)",
         description="`client_secret` is shown only in this response and stored only as a hash. With "
         "`Idempotency-Key`, a repeat within 24 hours returns the same client and secret (kept sealed under the "
@@ -262,7 +263,7 @@ class IdentityProviderController(Controller):
     security = BEARER
 
     @post(
-        operation_id="RegisterIdentityProvider",
+        operation_id="RegisterIdentityProvider", opt=IDEMPOTENT,
         summary="Register an authority whose signed assertions prove real names (operator)",
         description=(
             "Give exactly one of `public_key_pem` (EC P-256, RSA ≥ 2048 or Ed25519) or `jwks` (a JWKS document; "

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 
 from api import idempotency
 from api.deps import Db, Now
+from api.openapi import IDEMPOTENT
 from api.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
@@ -58,7 +59,7 @@ class DepartmentCertificateController(Controller):
     security = BEARER
 
     @post(
-        operation_id="IssueCertificate",
+        operation_id="IssueCertificate", opt=IDEMPOTENT,
         summary="Issue one certificate (电子证照) to a person or an organisation",
         description=(
             "Staff `issuer`, or a department system with scope `certificates:issue`; the department must be one of "
@@ -113,7 +114,7 @@ class DepartmentCertificateController(Controller):
 
     @post(
         "/{certificate_id:uuid}/signature",
-        operation_id="SignCertificate",
+        operation_id="SignCertificate", opt=IDEMPOTENT,
         summary="Complete a certificate with the department's own seal signature",
         description=(
             "For seals whose key the department keeps: `signature` is base64 of the raw r‖s (64 bytes) ES256 or SM2 "

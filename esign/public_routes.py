@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, PathParameter
 from api import ratelimit
 from api.client_address import client_address
 from api.deps import Db, Now, Redis
+from api.openapi import CONDITIONAL
 from api.problems import BadRequest, RateLimited, ServiceUnavailable
 from api.ratelimit import Limit
 from auth.errors import problem_responses
@@ -36,6 +37,7 @@ def _signed(request: Request, token: str, media_type: str) -> Response[str]:
 @get(
     "/v1/trust-list",
     operation_id="GetTrustList",
+    opt=CONDITIONAL,
     tags=["verification"],
     summary="The signed trust list (compact JWS, `typ: trust-list+jwt`)",
     description=(
@@ -55,6 +57,7 @@ async def trust_list(request: Request, db: Db, now: Now, esign: Esign) -> Respon
 @get(
     "/v1/status-lists/{list_id:int}",
     operation_id="GetStatusList",
+    opt=CONDITIONAL,
     tags=["verification"],
     summary="A status list (JWT, `typ: statuslist+jwt`, 2 bits per certificate)",
     description="0 valid, 1 revoked, 2 suspended (IETF Token Status List). Signed by the platform root; `ETag` and "

@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, PathParameter
 
 from api import idempotency
 from api.deps import Db, Now
+from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, NotFound, ValidationFailed, success
 from auth.errors import problem_responses
@@ -30,7 +31,7 @@ class SealController(Controller):
     security = BEARER
 
     @post(
-        operation_id="CreateSeal",
+        operation_id="CreateSeal", opt=IDEMPOTENT,
         summary="Make a seal (电子印章) for the caller's department",
         description=(
             "dept_admin, or a department system with scope `seals:manage`. Without `csr_pem` the key pair is made "
@@ -102,7 +103,7 @@ class SealController(Controller):
 
     @post(
         "/{seal_id:uuid}/rotate",
-        operation_id="RotateSeal",
+        operation_id="RotateSeal", opt=IDEMPOTENT,
         summary="Replace a seal with a new key; the old one is retired",
         description=(
             "Makes a new seal (same kind; name and algorithm kept unless given; `csr_pem` for a department-held "

@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from api import audit, idempotency, outbox
 from api.deps import Db, Keys, Now, Redis
 from api.ids import uuid7, uuid7_floor
+from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
@@ -57,7 +58,7 @@ class WebhookController(Controller):
     tags = ["webhooks"]
     security = BEARER
 
-    @post(operation_id="CreateWebhook", status_code=201,
+    @post(operation_id="CreateWebhook", opt=IDEMPOTENT, status_code=201,
           summary="Register an endpoint for department events; the signing secret is in the answer",
           description="Deliveries follow Standard Webhooks (FORMATS.md §webhooks): `POST {type, timestamp, data}` "
                       "with `webhook-id` (stable across retries), `webhook-timestamp` and `webhook-signature: "
@@ -148,7 +149,7 @@ class WebhookController(Controller):
         await streams.push_deliveries(redis, [(delivery_id, lane)])
         return delivery
 
-    @post("/{webhook_id:uuid}/test", operation_id="SendWebhookTest", status_code=202,
+    @post("/{webhook_id:uuid}/test", operation_id="SendWebhookTest", opt=IDEMPOTENT, status_code=202,
           summary="Send a test event to the endpoint",
           description="An event of type `webhook.test` goes to this webhook (whatever events it subscribes to) the way "
                       "every event does: signed, retried, listed under `/deliveries`. Its `data` is `{department_id, "
@@ -173,7 +174,7 @@ class WebhookController(Controller):
             answer = await idempotency.run(request, conn, scope=f"webhooks:{department_id}", create=make)
         return answer
 
-    @post("/{webhook_id:uuid}/rotate-secret", operation_id="RotateWebhookSecret", status_code=200,
+    @post("/{webhook_id:uuid}/rotate-secret", operation_id="RotateWebhookSecret", opt=IDEMPOTENT, status_code=200,
           summary="Replace the signing secret, the old one still signing for an overlap",
           description="A new secret (`whsec_` + base64 of 32 bytes) signs every delivery from now on. Until "
                       "`previous_secret_expires_at` (`overlap_seconds` from now: at least 60, at most 7 days, default "

@@ -45,24 +45,15 @@ async def get_content(conn: asyncpg.Connection, digest: bytes) -> asyncpg.Record
     return await conn.fetchrow("SELECT content_type, data FROM sync_blob WHERE sha256 = $1", digest)
 
 
-# The uploader (that login, or any login of the same person), or a department with a task on an
-# application whose materials name the blob (materials: [{"code": …, "blob_sha256": "<hex>"}]).
+# The uploader: that login, or any login of the same person. Departments read the files of their
+# own tasks' materials through the task (api/matters/applications/materials.py), logged.
 MAY_READ = """
-SELECT EXISTS (
-    SELECT 1 FROM sync_blob_uploader u WHERE u.sha256 = $1 AND (u.subject = $2 OR u.person_id = $3)
-) OR (
-    $4::uuid IS NOT NULL AND EXISTS (
-        SELECT 1 FROM application a JOIN application_task t ON t.application_id = a.id
-        WHERE a.materials @> jsonb_build_array(jsonb_build_object('blob_sha256', $5::text)) AND t.department_id = $4
-    )
-)
+SELECT EXISTS (SELECT 1 FROM sync_blob_uploader u WHERE u.sha256 = $1 AND (u.subject = $2 OR u.person_id = $3))
 """
 
 
-async def may_read(
-    conn: asyncpg.Connection, digest: bytes, *, subject: str, person_id: UUID | None, department_id: UUID | None
-) -> bool:
-    return await conn.fetchval(MAY_READ, digest, subject, person_id, department_id, digest.hex())
+async def may_read(conn: asyncpg.Connection, digest: bytes, *, subject: str, person_id: UUID | None) -> bool:
+    return await conn.fetchval(MAY_READ, digest, subject, person_id)
 
 
 NAMED_BY = """

@@ -10,6 +10,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from api.deps import Config, Db, Keys, Now, Redis
+from api.openapi import CONDITIONAL
 from api.pagination import CursorInvalid
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from api.sync import blob_store, mutations, pull, push, service
@@ -66,7 +67,7 @@ class SyncController(Controller):
     tags = ["sync"]
     security = BEARER
 
-    @get("/pull", operation_id="SyncPull", summary="Changes of my person and my dependents after a cursor",
+    @get("/pull", operation_id="SyncPull", opt=CONDITIONAL, summary="Changes of my person and my dependents after a cursor",
          description=PULL_DESCRIPTION, responses=problem_responses(CursorInvalid, ValidationFailed, Unauthorized, Forbidden))
     async def pull_changes(
         self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
@@ -101,15 +102,6 @@ class SyncController(Controller):
 Sha256Path = Annotated[str, PathParameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the content, lower-case hex.")]
 
 
-def _reader_department(principal: Principal) -> object | None:
-    """The department whose handling of applications lets the caller read their materials."""
-    if principal.department_id is None:
-        return None
-    if principal.client_id is not None:
-        return principal.department_id if "tasks:handle" in principal.scopes else None
-    return principal.department_id if "staff" in principal.roles else None
-
-
 class BlobController(Controller):
     path = "/v1/blobs"
     tags = ["sync"]
@@ -140,10 +132,11 @@ class BlobController(Controller):
             info = await blob_store.get_info(conn, digest)
         return Response(content=info, status_code=201 if created else 200)
 
-    @get("/{sha256:str}", operation_id="GetBlob", summary="Download a blob", media_type="application/octet-stream",
+    @get("/{sha256:str}", operation_id="GetBlob", opt=CONDITIONAL, summary="Download a blob", media_type="application/octet-stream",
          response_description="The blob as uploaded, with the Content-Type it was uploaded with.",
-         description="For whoever uploaded it (any login of the same person), and for departments with a task on an "
-                     "application whose materials name it. A department holding a consent (授权用证) names it in "
+         description="For whoever uploaded it (any login of the same person). A department handling a task reads the "
+                     "files of its own matter's materials through `GET /v1/dept/tasks/{task_id}/materials/{code}/file`, "
+                     "where each read is logged for the applicant. A department holding a consent (授权用证) names it in "
                      "`consent_id`: when one of the consented wallet items is an application (kind `application`) whose "
                      "materials name the blob, the read is served, spends one use and is logged for the holder, as a read of the items "
                      "is; an expired, revoked or used-up consent → 403 `consent_not_active`. Everyone else, and a "
@@ -159,8 +152,7 @@ class BlobController(Controller):
             if consent_id is not None:
                 row = await _read_under_consent(conn, request, principal, digest, consent_id, now)
             else:
-                allowed = await blob_store.may_read(conn, digest, subject=principal.subject, person_id=principal.person_id,
-                                                    department_id=_reader_department(principal))
+                allowed = await blob_store.may_read(conn, digest, subject=principal.subject, person_id=principal.person_id)
                 row = await blob_store.get_content(conn, digest) if allowed else None
         if row is None:
             raise BlobNotFound()

@@ -108,9 +108,25 @@ async def log_access(
                                reason, now)
 
 
+INSERT_TASK_ACCESS = """
+INSERT INTO wallet_access_log (person_id, task_id, material, department_id, actor, purpose, item_ids, outcome, at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'served', $8)
+RETURNING id
+"""
+
+
+async def log_task_access(
+    conn: asyncpg.Connection, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
+    purpose: str, item_ids: list[UUID], now: datetime,
+) -> int:
+    """A department's read of a material while handling a task, shown to the holder like a consent's read."""
+    return await conn.fetchval(INSERT_TASK_ACCESS, person_id, task_id, material, department_id, actor, purpose,
+                               item_ids, now)
+
+
 ACCESS = """
-SELECT l.id, l.at, l.consent_id, l.department_id, d.name AS department_name, l.actor, l.purpose, l.item_ids,
-       l.outcome, l.reason
+SELECT l.id, l.at, l.consent_id, l.task_id, l.material, l.department_id, d.name AS department_name, l.actor,
+       l.purpose, l.item_ids, l.outcome, l.reason
 FROM wallet_access_log l JOIN department d ON d.id = l.department_id
 WHERE l.person_id = $1 AND ($2::bigint IS NULL OR l.id < $2)
 ORDER BY l.id DESC LIMIT $3

@@ -197,7 +197,17 @@ async def disclosed(
 
 def access_entry(row: asyncpg.Record) -> AccessEntry:
     return AccessEntry(
-        id=row["id"], at=row["at"], consent_id=row["consent_id"],
+        id=row["id"], at=row["at"], consent_id=row["consent_id"], task_id=row["task_id"], material=row["material"],
         department=DepartmentRef(id=row["department_id"], name=row["department_name"]), actor=row["actor"],
         purpose=row["purpose"], item_ids=list(row["item_ids"]), outcome=row["outcome"], reason=row["reason"],
     )
+
+
+async def record_task_read(
+    conn: asyncpg.Connection, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
+    purpose: str, item_ids: list[UUID], now: datetime,
+) -> None:
+    """Log a department's read of a holder's material while handling a task (免提交), for the holder to see."""
+    await consent_store.log_task_access(conn, person_id=person_id, task_id=task_id, material=material,
+                                        department_id=department_id, actor=actor, purpose=purpose, item_ids=item_ids,
+                                        now=now)

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import msgspec
 
+from api.matters.models import DepartmentRef  # one schema for "a department, by id and name"
 from auth.export import AccountOut
 from esign.models import Certificate
 from notify.models import Notification
@@ -29,11 +30,6 @@ class Links(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     application_id: UUID | None = None
     bundle_code: str | None = None
     certificate_id: UUID | None = None
-
-
-class DepartmentRef(msgspec.Struct, frozen=True, kw_only=True):
-    id: UUID
-    name: str
 
 
 class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -214,9 +210,14 @@ class ConsentItems(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AccessEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One read of a holder's items: under a consent (``consent_id``), or by the department handling a task of an
+    application (``task_id``, and the ``material`` read: a certificate the application stands on, or an upload)."""
+
     id: int
     at: datetime
-    consent_id: UUID
+    consent_id: UUID | None
+    task_id: UUID | None = None
+    material: str | None = None
     department: DepartmentRef
     actor: str
     purpose: str
@@ -233,7 +234,7 @@ class AccessLogPage(msgspec.Struct, frozen=True, kw_only=True):
 # --- department pushes ------------------------------------------------------------------------------------
 
 
-class HolderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class WalletHolderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     id_number: Annotated[str, msgspec.Meta(max_length=32, description="GB 11643.")]
     name: Annotated[
         str, msgspec.Meta(min_length=1, max_length=100, description="Needed only for a person the platform does not know yet.")
@@ -241,7 +242,7 @@ class HolderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RecordIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    holder: HolderIn
+    holder: WalletHolderIn
     kind: Annotated[
         str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["social_insurance_payment", "housing_fund", "real_estate"])
     ]
@@ -256,7 +257,7 @@ class RecordIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class LifeEventIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    holder: HolderIn
+    holder: WalletHolderIn
     event: LifeEvent
     occurred_at: AwareTime
     external_ref: ExternalRef

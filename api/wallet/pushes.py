@@ -29,7 +29,7 @@ from api.wallet.errors import (
     RecordInvalid,
     WalletClosed,
 )
-from api.wallet.models import Guardianship, GuardianshipIn, HolderIn, LifeEventIn, PersonRefIn, RecordIn
+from api.wallet.models import Guardianship, GuardianshipIn, LifeEventIn, PersonRefIn, RecordIn, WalletHolderIn
 from auth.errors import IdNumberInvalid
 
 # A department's clock may run a little ahead; an event further in the future is a mistake.
@@ -103,7 +103,7 @@ async def push_record(
     return stored, True
 
 
-async def _open_holder(conn: asyncpg.Connection, keyring: Keyring, holder: HolderIn, *, now: datetime) -> UUID:
+async def _open_holder(conn: asyncpg.Connection, keyring: Keyring, holder: WalletHolderIn, *, now: datetime) -> UUID:
     person = await person_by_id_number(conn, keyring, holder.id_number, holder.name, field="holder", now=now)
     if await people_store.closed_at(conn, person) is not None:
         raise WalletClosed()

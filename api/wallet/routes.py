@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api import changelog, idempotency
 from api.deps import Db, Keys, Now
+from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import Unauthorized
 from api.wallet import access, consent_store, consents, dependents, pages, people_store, presentations, store, views
@@ -100,7 +101,7 @@ class WalletController(Controller):
                 raise ItemNotFound() from None
             return await views.render(conn, esign_of(request), item, full=wallet.full_view, now=now)
 
-    @post("/items/{item_id:uuid}/present", operation_id="PresentWalletItem", status_code=201,
+    @post("/items/{item_id:uuid}/present", operation_id="PresentWalletItem", opt=IDEMPOTENT, status_code=201,
           summary="亮证: a presentation token (QR) disclosing only the chosen fields, valid at most 300 s",
           description=(
               "Holder or guardian at L3 proven within 300 s. The token (`qr`) is a `ZB1:` presentation signed by the "
@@ -145,7 +146,7 @@ class WalletController(Controller):
         async with db.acquire() as conn:
             return DependentList(items=await dependents.list_dependents(conn, keyring, me, now=now))
 
-    @post("/consents", operation_id="GrantConsent", status_code=201,
+    @post("/consents", operation_id="GrantConsent", opt=IDEMPOTENT, status_code=201,
           summary="授权用证: let a department read named items for a purpose, until a time or for N uses",
           description=(
               "Holder or guardian at L3 proven within 300 s; the items must all be of one wallet. `fields` names, per "

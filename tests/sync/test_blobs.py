@@ -1,4 +1,4 @@
-"""Blobs: content-addressed uploads, stored once, readable by the uploader and the handling departments."""
+"""Blobs: content-addressed uploads, stored once, readable by the uploader (departments read them through their tasks)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ async def test_bad_uploads_are_problems(client: AsyncTestClient, mother: dict[st
     assert_problem(await client.put(f"/v1/blobs/{sha(PNG)}", content=PNG, headers={"content-type": "image/png"}), 401, "unauthorized")
 
 
-async def test_only_the_uploader_and_the_handling_departments_may_read(
+async def test_only_the_uploader_may_read_and_the_handling_department_reads_through_its_task(
     client: AsyncTestClient, mother: dict[str, Any], clerk: str, op: str, conn: asyncpg.Connection
 ) -> None:
     token = mother["access_token"]
@@ -76,9 +76,14 @@ async def test_only_the_uploader_and_the_handling_departments_may_read(
     assert (await put(client, token, PDF, "application/pdf")).status_code == 201  # back online
 
     assert (await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(token))).content == PDF
-    assert (await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(yibao))).content == PDF  # handles the task
-    for other in (stranger, gongan):
+    # The handling department reads it through its task, where the read is logged for the applicant.
+    for other in (stranger, gongan, yibao):
         assert_problem(await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(other)), 404, "blob_not_found")
+    task = (await client.get(f"/v1/applications/{app_id}", headers=auth(token))).json()["tasks"][0]["id"]
+    code = args["materials"][0]["code"]
+    got = await client.get(f"/v1/dept/tasks/{task}/materials/{code}/file", headers=auth(yibao))
+    assert got.status_code == 200 and got.content == PDF and got.headers["content-type"] == "application/pdf"
+    assert_problem(await client.get(f"/v1/dept/tasks/{task}/materials/{code}/file", headers=auth(gongan)), 404, "task_not_found")
     # Uploading the same bytes makes another person an uploader too: they sent them, they may read them.
     assert (await put(client, stranger, PDF, "application/pdf")).status_code == 200
     assert (await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(stranger))).status_code == 200

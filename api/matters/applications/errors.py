@@ -75,3 +75,15 @@ class CreditCodeRequired(ValidationFailed):
     """该事项的结果证照由新设主体持有，需填写统一社会信用代码"""
 
     slug = "credit_code_required"
+
+
+class MaterialNotFound(NotFound):
+    """该办件事项没有此材料"""
+
+    slug = "material_not_found"
+
+
+class MaterialNotAvailable(Conflict):
+    """该材料暂时无法调阅（尚未签发、尚未上传或由持有部门共享）"""
+
+    slug = "material_not_available"

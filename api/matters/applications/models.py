@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from api.matters.models import DepartmentRef
+from esign.models import Certificate
 
 ApplicationStatus = Literal["submitted", "in_progress", "needs_supplement", "completed", "rejected", "withdrawn"]
 # "waiting": the task's `after` matters are not approved yet (出生登记 waits for 出生医学证明);
@@ -59,7 +60,7 @@ class TaskView(msgspec.Struct, frozen=True, kw_only=True):
     result_certificate_id: UUID | None
 
 
-class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
+class ApplicationTimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
     event: str
     detail: dict[str, Any]
@@ -87,7 +88,7 @@ class Application(msgspec.Struct, frozen=True, kw_only=True):
     due_at: datetime
     completed_at: datetime | None
     tasks: list[TaskView]
-    timeline: list[TimelineEntry]
+    timeline: list[ApplicationTimelineEntry]
     evaluation: EvaluationView | None
 
 
@@ -136,7 +137,7 @@ class SupplementRequestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
 
 
 class DeptTask(msgspec.Struct, frozen=True, kw_only=True):
-    """What a department sees of a task: the task, its application's form and materials."""
+    """What a department sees of a task: the task, and the form fields and materials of its own matter."""
 
     id: UUID
     application_id: UUID
@@ -159,3 +160,38 @@ class DeptTask(msgspec.Struct, frozen=True, kw_only=True):
 class DeptTaskPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[DeptTask]
     next_cursor: str | None
+
+
+class TaskMaterialFile(msgspec.Struct, frozen=True, kw_only=True):
+    sha256: str
+    content_type: str
+    size: int
+
+
+class TaskMaterial(msgspec.Struct, frozen=True, kw_only=True):
+    """One material of the task's matter, and how the handling department reads it."""
+
+    code: str
+    name: str
+    required: bool
+    source: Literal["wallet", "blob", "department", "bundle", "deferred", "missing"]
+    # "certificate": GET …/materials/{code}; "file": GET …/materials/{code}/file; null: nothing to read yet
+    # (not handed in, deferred, not produced yet, or shared by the department that holds it).
+    read: Literal["certificate", "file"] | None
+    file: TaskMaterialFile | None = None
+    blob_sha256: str | None = None
+    held_by_department: DepartmentRef | None = None
+    produced_by_matter: str | None = None
+
+
+class TaskMaterialList(msgspec.Struct, frozen=True, kw_only=True):
+    task_id: UUID
+    matter_code: str
+    items: list[TaskMaterial]
+
+
+class TaskMaterialRead(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    name: str
+    source: Literal["wallet", "blob", "department", "bundle", "deferred", "missing"]
+    certificate: Certificate

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from api import idempotency
 from api.deps import Db, Keys, Now
 from api.matters import store as catalogue_store
-from api.matters.applications import handling, results, store, views, workflow
+from api.matters.applications import handling, materials, results, store, views, workflow
 from api.matters.applications.errors import (
     ApplicationClosed,
     ApplicationIdReused,
@@ -20,6 +20,8 @@ from api.matters.applications.errors import (
     FormInvalid,
     IdNumberInvalid,
     MaterialInvalid,
+    MaterialNotAvailable,
+    MaterialNotFound,
     MaterialsMissing,
     NotGuardian,
     ReasonsRequired,
@@ -37,7 +39,10 @@ from api.matters.applications.models import (
     SubmitApplication,
     SupplementIn,
     SupplementRequestIn,
+    TaskMaterialList,
+    TaskMaterialRead,
 )
+from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import dependents_of
 from api.problems import problem_responses, success
@@ -65,7 +70,7 @@ class ApplicationController(Controller):
     security = BEARER
 
     @post(
-        operation_id="SubmitApplication",
+        operation_id="SubmitApplication", opt=IDEMPOTENT,
         summary="Apply for a bundle (一件事) or a single matter — accepted once (综合受理)",
         description=(
             "The client makes the `id` (UUID); sending the same body with the same id again returns the stored "
@@ -173,12 +178,64 @@ class DeptTaskController(Controller):
             items = [await views.dept_task(conn, keyring, r, now=now) for r in rows]
         return DeptTaskPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
 
-    @get("/{task_id:uuid}", operation_id="GetDepartmentTask", summary="One task with its application's form and materials",
+    @get("/{task_id:uuid}", operation_id="GetDepartmentTask", summary="One task with its own matter's form fields and materials",
+         description="The form and materials are those of the task's matter only; the rest of the application stays with "
+                     "the departments it concerns. Read the materials through `GET …/materials`.",
          responses=problem_responses(*DEPT_PROBLEMS))
     async def get_task(self, task_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> DeptTask:
         dept = _department(principal, "clerk")
         async with db.acquire() as conn:
             return await views.dept_task(conn, keyring, await store.get_task(conn, task_id, department_id=dept), now=now)
+
+    @get("/{task_id:uuid}/materials", operation_id="ListTaskMaterials",
+         summary="The materials of the task's own matter and how to read each (免提交)",
+         description=(
+             "Staff of the task's department (any role) or its system with `tasks:handle`. Only the materials the task's "
+             "matter asks for: `read: certificate` → `GET …/materials/{code}`, `read: file` → `GET …/materials/{code}/file`; "
+             "`null` when there is nothing to read yet (not handed in, deferred, produced by a matter not approved yet) or "
+             "the material is shared by the department that holds it (`held_by_department`). Nothing is read here."
+         ),
+         responses=problem_responses(*DEPT_PROBLEMS))
+    async def list_materials(self, task_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> TaskMaterialList:
+        dept = _department(principal, "clerk")
+        async with db.acquire() as conn:
+            return await materials.list_materials(conn, keyring, task_id, department_id=dept, now=now)
+
+    @get("/{task_id:uuid}/materials/{code:str}", operation_id="ReadTaskMaterial",
+         summary="Read the certificate standing for one material of the task's matter; logged for its holder",
+         description=(
+             "The certificate in the applicant's wallet, the one an earlier matter of the bundle issued, or the one held by "
+             "the person the form names for it by ID number (the father's ID card), with every field. The read appears "
+             "in the holder's access log (`GET /v1/wallet/access-log`) with the department and `task_id`. A material "
+             "that is not the task's matter's → 404 `material_not_found`; nothing to read (yet) → 409 "
+             "`material_not_available`."
+         ),
+         responses=problem_responses(*DEPT_PROBLEMS, MaterialNotFound, MaterialNotAvailable))
+    async def read_material(self, request: Request, task_id: FromPath[UUID], code: Annotated[str, PathParameter(max_length=64)],
+                            principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> TaskMaterialRead:
+        dept = _department(principal, "clerk")
+        async with db.acquire() as conn, conn.transaction():
+            return await materials.read_certificate(conn, keyring, request.app.state.esign, task_id, code,
+                                                    department_id=dept, actor=principal.subject, now=now)
+
+    @get("/{task_id:uuid}/materials/{code:str}/file", operation_id="ReadTaskMaterialFile",
+         summary="Download the file handed in for one material of the task's matter; logged for the applicant",
+         media_type="application/octet-stream",
+         response_description="The file as uploaded, with the Content-Type it was uploaded with.",
+         description=(
+             "The upload (photo, scan, PDF) the applicant handed in for this material. The read appears in the "
+             "applicant's access log with the department and `task_id`. Another matter's material (the bank card, for "
+             "the hospital) → 404 `material_not_found`; not uploaded (yet) → 409 `material_not_available`."
+         ),
+         responses=problem_responses(*DEPT_PROBLEMS, MaterialNotFound, MaterialNotAvailable))
+    async def read_material_file(self, task_id: FromPath[UUID], code: Annotated[str, PathParameter(max_length=64)],
+                                 principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Response[bytes]:
+        dept = _department(principal, "clerk")
+        async with db.acquire() as conn, conn.transaction():
+            row = await materials.read_file(conn, keyring, task_id, code, department_id=dept, actor=principal.subject, now=now)
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                   "Content-Security-Policy": "default-src 'none'; sandbox"}
+        return Response(content=bytes(row["data"]), media_type=row["content_type"], headers=headers)
 
     @post("/{task_id:uuid}/claim", operation_id="ClaimTask", status_code=200, summary="Take a pending task",
           responses=problem_responses(*DEPT_PROBLEMS))

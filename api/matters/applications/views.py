@@ -14,11 +14,11 @@ from api.matters.applications import store
 from api.matters.applications.errors import ApplicationNotFound
 from api.matters.applications.models import (
     Application,
+    ApplicationTimelineEntry,
     DeptTask,
     EvaluationView,
     ProvidedMaterial,
     TaskView,
-    TimelineEntry,
 )
 from api.matters.applications.service import WalletCertificate
 from api.matters.models import DepartmentRef
@@ -69,13 +69,19 @@ async def application(conn: asyncpg.Connection, keyring: Keyring, application_id
         due_at=row["due_at"],
         completed_at=row["completed_at"],
         tasks=[_task_view(t) for t in tasks],
-        timeline=[TimelineEntry(at=e["at"], event=e["event"], detail=e["detail"]) for e in events],
+        timeline=[ApplicationTimelineEntry(at=e["at"], event=e["event"], detail=e["detail"]) for e in events],
         evaluation=EvaluationView(level=ev["level"], comment=ev["comment"], tags=list(ev["tags"]), at=ev["at"]) if ev else None,
     )
 
 
+SCOPE = "SELECT array(SELECT f->>'key' FROM jsonb_array_elements(form) f) AS form, array(SELECT x->>'code' FROM jsonb_array_elements(materials) x) AS materials FROM catalog_matter WHERE code = $1"
+
+
 async def dept_task(conn: asyncpg.Connection, keyring: Keyring, t: asyncpg.Record, *, now: datetime) -> DeptTask:
+    """A task as its department sees it: the form fields and materials of its own matter, nothing else."""
     app = await store.get_application(conn, t["application_id"])
+    scope = await conn.fetchrow(SCOPE, t["matter_code"])
+    keys, codes = set(scope["form"]), set(scope["materials"])
     return DeptTask(
         id=t["id"],
         application_id=t["application_id"],
@@ -91,8 +97,8 @@ async def dept_task(conn: asyncpg.Connection, keyring: Keyring, t: asyncpg.Recor
         required_materials=list(t["required_materials"]),
         result_certificate_id=t["result_certificate_id"],
         for_person_id=app["for_person_id"],
-        form=store.open_form(keyring, app["form"]),
-        materials=msgspec.convert(app["materials"], list[ProvidedMaterial]),
+        form={k: v for k, v in store.open_form(keyring, app["form"]).items() if k in keys},
+        materials=msgspec.convert([m for m in app["materials"] if m["code"] in codes], list[ProvidedMaterial]),
     )
 
 

@@ -24,6 +24,7 @@ from api.matters.feedback.models import (
     FeedbackPage,
     RectificationPage,
 )
+from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import Forbidden, Unauthorized, problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
@@ -36,7 +37,7 @@ class EvaluationController(Controller):
     tags = ["applications"]
     security = BEARER
 
-    @post(operation_id="EvaluateApplication", status_code=201,
+    @post(operation_id="EvaluateApplication", opt=IDEMPOTENT, status_code=201,
           summary="Rate a finished application (好差评, 1 非常不满意 … 5 非常满意), once",
           description="Only when the application is completed or rejected (else 409 `application_not_finished`); a second "
                       "rating → 409 `evaluation_exists`. Level ≤ 2 opens a rectification case for the responsible "
@@ -100,7 +101,7 @@ class FeedbackController(Controller):
     tags = ["feedback"]
     security = BEARER
 
-    @post(operation_id="RaiseFeedback", status_code=201,
+    @post(operation_id="RaiseFeedback", opt=IDEMPOTENT, status_code=201,
           summary="Complain, suggest or report an error (请你来找茬)",
           description="Routed to the department of the matter (named, or of the application); otherwise to the operators. "
                       "Accepts `Idempotency-Key`: a retry with the same key gets the first answer, not a second case.",

@@ -1,0 +1,216 @@
+"""The OpenAPI contract: every route's problems, headers and examples, documented as they behave.
+
+A route declares only what it decides itself:
+
+- ``responses=problem_responses(ThingNotFound, ThingConflict, ...)`` — its own problem classes;
+- ``opt=IDEMPOTENT`` — it runs through ``api.idempotency.run`` (the ``Idempotency-Key`` request
+  header, the ``Idempotent-Replayed`` response header and the key's three problems);
+- ``opt=CONDITIONAL`` — it answers an ``ETag`` and 304 to a matching ``If-None-Match``;
+- (both: ``opt={**IDEMPOTENT, **CONDITIONAL}``).
+
+:class:`ContractPlugin` adds to every operation what follows from its shape: 400
+``malformed_request`` and 422 ``validation_failed`` where it takes input, 401 ``unauthorized`` (and
+the bearer security requirement) where it needs the ``principal``, and 503 ``service_unavailable``
+everywhere. Each error response is ``application/problem+json`` with the one shared
+``ProblemDocument`` schema, its ``type`` narrowed to the slugs that status can carry, one example per
+slug, and ``Retry-After`` on 429 and 503. Examples of the main operations live in ``api.examples``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from functools import partial
+from typing import Any
+
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    Schema,
+)
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
+
+from api import examples as examples_
+from api.idempotency import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
+from api.problems import (
+    PROBLEM_JSON,
+    BadRequest,
+    Problem,
+    ProblemDocument,
+    ProblemSpec,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+    describe,
+)
+
+IDEMPOTENT: dict[str, Any] = {"idempotency_key": True}
+CONDITIONAL: dict[str, Any] = {"etag": True}
+BEARER = [{"bearer": []}]
+
+_RETRY_AFTER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
+    description="Seconds to wait before trying again.",
+)
+_ETAG = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description="The answer's entity tag; send it back in `If-None-Match`.")
+_REPLAYED = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
+    description="Present when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
+)
+_IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key",
+    param_in="header",
+    required=False,
+    description=(
+        "Makes a retry safe: the same key with the same request answers the stored response (with "
+        "`Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; "
+        "while the first is still running 409 `idempotency_key_in_flight`."
+    ),
+    schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=255, pattern=r"^[\x21-\x7e]{1,255}$"),
+)
+_IF_NONE_MATCH = Parameter(
+    name="If-None-Match",
+    param_in="header",
+    required=False,
+    description="An `ETag` from an earlier answer: 304 without a body while nothing changed.",
+    schema=Schema(type=OpenAPIType.STRING),
+)
+
+
+class ContractPlugin(ReceiveRoutePlugin):
+    """Gives every HTTP route's OpenAPI operation the problems, headers and examples it really has."""
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute):
+            return
+        for handler in route.route_handlers:
+            responses = dict(handler.responses or {})
+            # Every route can meet an outage; this also puts the shared problem schema in the registry.
+            if 503 not in responses:
+                responses[503] = _spec([ServiceUnavailable])
+            handler.responses = responses
+            handler.operation_class = partial(_operation, handler)  # type: ignore[assignment]
+
+
+def _spec(problems: list[type[Problem]]) -> ProblemSpec:
+    return ProblemSpec(data_container=ProblemDocument, media_type=PROBLEM_JSON, generate_examples=False,
+                       description=describe(problems), problems=tuple(problems))
+
+
+def _operation(handler: HTTPRouteHandler, **fields: Any) -> Operation:
+    """Litestar's operation for ``handler``, finished as the module docstring says."""
+    op = Operation(**fields)
+    responses = op.responses or {}
+    opt = handler.opt or {}
+    problems: dict[int, list[type[Problem]]] = defaultdict(list)
+    for status, spec in (handler.responses or {}).items():
+        if isinstance(spec, ProblemSpec):
+            problems[status].extend(spec.problems)
+    takes_input = bool(op.parameters or op.request_body)
+    # Litestar's own 400 ({status_code, detail, extra}) is never what the client gets: see api/problems.py.
+    for status in [s for s, r in responses.items() if not isinstance(r, Reference) and _is_litestar_error(r)]:
+        del responses[status]
+    defaults: list[type[Problem]] = []
+    if takes_input or opt.get("idempotency_key"):
+        defaults += [BadRequest, ValidationFailed]
+    principal = _principal(handler)
+    if principal:
+        defaults.append(Unauthorized)
+        if op.security is None:
+            op.security = BEARER if principal == "required" else [*BEARER, {}]
+    if opt.get("idempotency_key"):
+        defaults += [IdempotencyKeyInvalid, IdempotencyKeyInFlight, IdempotencyKeyReused]
+        op.parameters = [*(op.parameters or []), _IDEMPOTENCY_KEY]
+    for p in defaults:
+        declared = [q for q in problems[p.status] if q.slug == p.slug]
+        if not declared and not _own_body(handler, p.status):
+            problems[p.status].append(p)
+    ref = _problem_schema(responses)
+    for status, group in problems.items():
+        if group and not _own_body(handler, status):
+            if ref is None:
+                raise RuntimeError(f"{op.operation_id}: no problem response carries the problem schema")
+            responses[str(status)] = _problem_response(ref, status, group)
+    if opt.get("etag"):
+        if not any(isinstance(p, Parameter) and p.name.lower() == "if-none-match" for p in op.parameters or []):
+            op.parameters = [*(op.parameters or []), _IF_NONE_MATCH]
+        responses["304"] = OpenAPIResponse(description="Not Modified: the `If-None-Match` tag is still current.",
+                                           headers={"ETag": _ETAG})
+    for status, response in responses.items():
+        if isinstance(response, OpenAPIResponse) and status.startswith("2"):
+            headers = dict(response.headers or {})
+            if opt.get("etag"):
+                headers["ETag"] = _ETAG
+            if opt.get("idempotency_key"):
+                headers["Idempotent-Replayed"] = _REPLAYED
+            response.headers = headers or None
+    op.responses = dict(sorted(responses.items()))
+    examples_.apply(handler, op)
+    return op
+
+
+def _problem_schema(responses: dict[str, Any]) -> Schema | Reference | None:
+    """The registered reference to the shared problem schema (the 503 every route has carries it)."""
+    for response in responses.values():
+        media = (response.content or {}).get(PROBLEM_JSON) if isinstance(response, OpenAPIResponse) else None
+        if media is not None:
+            schema = media.schema
+            while isinstance(schema, Schema) and schema.all_of:
+                schema = schema.all_of[0]
+            return schema
+    return None
+
+
+def _problem_response(ref: Schema | Reference, status: int, group: list[type[Problem]]) -> OpenAPIResponse:
+    slugs = list(dict.fromkeys(p.slug for p in group))
+    narrowed = Schema(all_of=[ref, Schema(type=OpenAPIType.OBJECT, required=["type"],
+                                          properties={"type": Schema(type=OpenAPIType.STRING, enum=slugs)})])
+    examples = {
+        p.slug: Example(summary=p.__doc__, value={"type": p.slug, "title": p.__doc__, "status": status})
+        for p in {p.slug: p for p in group}.values()
+    }
+    headers = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else None
+    return OpenAPIResponse(description=describe({p.slug: p for p in group}.values()), headers=headers,
+                           content={PROBLEM_JSON: OpenAPIMediaType(schema=narrowed, examples=examples)})
+
+
+def _is_litestar_error(response: OpenAPIResponse) -> bool:
+    for media in (response.content or {}).values():
+        schema = media.schema
+        if isinstance(schema, Schema) and schema.properties and "status_code" in schema.properties:
+            return True
+    return False
+
+
+def _own_body(handler: HTTPRouteHandler, status: int) -> bool:
+    """Whether the route documents its own non-problem body for ``status`` (``/health``'s 503)."""
+    spec = (handler.responses or {}).get(status)
+    return spec is not None and not isinstance(spec, ProblemSpec)
+
+
+def _principal(handler: HTTPRouteHandler) -> str | None:
+    """``"required"`` when the route (or a dependency it uses) needs a caller, ``"optional"``, or None."""
+    dependencies = handler.resolve_dependencies()
+    names = list(handler.parsed_fn_signature.parameters)
+    seen: set[str] = set()
+    while names:
+        name = names.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name == "principal":
+            return "required"
+        if name in dependencies:
+            names.extend(inspect.signature(dependencies[name].dependency).parameters)
+    return "optional" if "maybe_principal" in seen else None
+
+
+__all__ = ["BEARER", "CONDITIONAL", "IDEMPOTENT", "ContractPlugin"]
