@@ -13,7 +13,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
-from litestar.plugins.prometheus import PrometheusController
 
 from api import __version__, embedded
 from api.client_address import parse_networks
@@ -31,7 +30,7 @@ from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
 from api.matters.routes import ROUTES as MATTER_ROUTES
 from api.matters.stats.routes import ROUTES as STATS_ROUTES
 from api.openapi import ContractPlugin
-from api.observability import configure_logging, forget_dead_workers, request_id_middleware
+from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
 from api.sync.jobs import JOBS as SYNC_JOBS
 from api.sync.routes import ROUTES as SYNC_ROUTES
@@ -60,7 +59,10 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
     state.settings = resolved
     state.trusted_proxies = parse_networks(resolved.trusted_proxies)
     state.keyring = Keyring.from_settings(resolved)
-    state.pool = await create_pool(resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max)
+    state.pool = await create_pool(
+        resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max,
+        audit_key=state.keyring.audit_key,
+    )
     state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
     await auth_wiring.start(state)
     await esign_wiring.start(state)
@@ -110,10 +112,11 @@ Creating POSTs accept an `Idempotency-Key` header; a key is remembered for 24 ho
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application. Storage is opened in the lifespan, never at import time."""
     settings = settings or Settings.from_env()
+    settings.check_deployable()
     configure_logging(settings.log_format, settings.log_level)
     resolve_dependencies_in_turn()
     return Litestar(
-        route_handlers=[health, PrometheusController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
+        route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
                         *esign_wiring.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,

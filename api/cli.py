@@ -24,6 +24,14 @@ def _resolve(settings: Settings) -> tuple[Settings, embedded.Embedded | None]:
     return embedded.start(settings)
 
 
+async def _keyed_connection(settings: Settings) -> Any:
+    """A connection that may append to and verify the audit log (its key comes from the master key)."""
+    from api import db
+    from api.crypto import Keyring
+
+    return await db.connect(settings.database_url, audit_key=Keyring.from_settings(settings).audit_key)
+
+
 def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
     resolved, started = _resolve(settings)
     try:
@@ -61,9 +69,9 @@ async def _seed(settings: Settings, *, only_if_empty: bool = False) -> int:
 
 
 async def _audit_verify(settings: Settings) -> int:
-    from api import audit, db
+    from api import audit
 
-    conn = await db.connect(settings.database_url)
+    conn = await _keyed_connection(settings)
     try:
         report = await audit.verify(conn)
     finally:
@@ -85,7 +93,7 @@ async def _operator_token(settings: Settings, ttl: int) -> int:
     if not 60 <= ttl <= operator.MAX_TTL:
         print(f"--ttl must be between 60 and {operator.MAX_TTL} seconds", file=sys.stderr)
         return 2
-    conn = await db.connect(settings.database_url)
+    conn = await _keyed_connection(settings)
     try:
         await db.migrate(conn)
         token = await operator.operator_token(
@@ -104,7 +112,7 @@ async def _rotate_signing_key(settings: Settings) -> int:
     from api.crypto import Keyring
     from auth import operator
 
-    conn = await db.connect(settings.database_url)
+    conn = await _keyed_connection(settings)
     try:
         await db.migrate(conn)
         kid = await operator.rotate(conn, Keyring.from_settings(settings), actor="cli", now=datetime.now(UTC))
@@ -272,6 +280,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command in ("serve", "worker"):
+        try:
+            settings.check_deployable()
+        except ConfigError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "wechat-sim" and settings.production:
+        print("configuration error: the WeChat simulator is for development (ZB_ENV=development)", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
     commands: dict[str, Callable[[], int]] = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -12,7 +14,12 @@ from api.client_address import parse_networks
 
 PREFIX = "ZB_"
 # Never printed: repr() and startup logs show these as "***".
-SECRET_FIELDS = frozenset({"master_key", "master_key_previous", "wechat_secret", "database_url", "redis_url"})
+SECRET_FIELDS = frozenset(
+    {"master_key", "master_key_previous", "wechat_secret", "database_url", "redis_url", "metrics_token"}
+)
+# The WeChat values a laptop runs with against the simulator (`zhangban wechat-sim`); never production's.
+DEV_WECHAT_APPID = "wx0000000000000000"
+DEV_WECHAT_SECRET = "zb-dev-secret"
 
 
 class ConfigError(Exception):
@@ -20,6 +27,10 @@ class ConfigError(Exception):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # "development" or "production". Unset: development on the embedded default (neither database
+    # nor Redis URL given), production otherwise. Production refuses to start while a development
+    # setting is on (check_deployable).
+    env: Literal["development", "production"] | None = None
     # Unset database / redis URLs mean "start the embedded servers under data_dir".
     database_url: str | None = None
     redis_url: str | None = None
@@ -30,8 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_base_url: str | None = None
     master_key: str | None = None
     master_key_previous: str | None = None
-    wechat_appid: str = "wx0000000000000000"
-    wechat_secret: str = "zb-dev-secret"
+    wechat_appid: str = DEV_WECHAT_APPID
+    wechat_secret: str = DEV_WECHAT_SECRET
     wechat_api_base: str = "https://api.weixin.qq.com"
     sms_provider: Literal["sink", "http"] = "sink"
     sms_http_url: str | None = None
@@ -60,6 +71,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Reverse proxies whose X-Forwarded-For is believed: addresses or CIDR blocks, comma-separated
     # (api/client_address.py). Empty: the TCP peer is the client and the header is ignored.
     trusted_proxies: str = ""
+    # GET /metrics answers only with "Authorization: Bearer <token>" when set; production needs it.
+    metrics_token: Annotated[str, msgspec.Meta(min_length=16)] | None = None
+    # Development only: webhook URLs may be http and point at loopback or private addresses (local
+    # test receivers). Ignored, and refused at start, in production.
+    webhook_allow_private: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -90,6 +106,54 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def environment(self) -> Literal["development", "production"]:
+        """``env`` as set, else development on the embedded default and production otherwise."""
+        if self.env is not None:
+            return self.env
+        return "development" if self.database_url is None and self.redis_url is None else "production"
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def private_webhooks_allowed(self) -> bool:
+        """Webhooks may reach loopback and private addresses over http: development, when asked for."""
+        return self.environment == "development" and self.webhook_allow_private
+
+    def development_settings(self) -> list[str]:
+        """Each setting still in its development state, as "ZB_KEY: why"; production refuses to start with any."""
+        found = []
+        if self.sms_provider == "sink":
+            found.append(f"{PREFIX}SMS_PROVIDER=sink: login codes would be kept for GET /v1/dev/sms, not sent")
+        if self.wechat_appid == DEV_WECHAT_APPID:
+            found.append(f"{PREFIX}WECHAT_APPID: the simulator's default appid")
+        if self.wechat_secret == DEV_WECHAT_SECRET:
+            found.append(f"{PREFIX}WECHAT_SECRET: the simulator's default secret")
+        if not _is_public_https(self.wechat_api_base):
+            found.append(f"{PREFIX}WECHAT_API_BASE: not https to a public host (a simulator)")
+        if self.metrics_token is None:
+            found.append(f"{PREFIX}METRICS_TOKEN: unset, /metrics would be open to anyone")
+        if self.webhook_allow_private:
+            found.append(f"{PREFIX}WEBHOOK_ALLOW_PRIVATE: webhooks to private addresses over http")
+        if self.public_base_url is None:
+            found.append(f"{PREFIX}PUBLIC_BASE_URL: unset, tokens and QR codes would name {self.base_url}")
+        if self.master_key is None:
+            found.append(f"{PREFIX}MASTER_KEY: unset")
+        return found
+
+    def check_deployable(self) -> None:
+        """In production, refuse (``ConfigError``) naming every development setting still on."""
+        if not self.production:
+            return
+        found = self.development_settings()
+        if found:
+            raise ConfigError(
+                f"{PREFIX}ENV=production, but development settings are on: " + "; ".join(found)
+                + f" (set {PREFIX}ENV=development to run for development)"
+            )
+
+    @property
     def embedded(self) -> bool:
         """True when at least one backing server is started by us."""
         return self.database_url is None or self.redis_url is None
@@ -106,6 +170,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"Settings({inner})"
 
     __str__ = __repr__
+
+
+def _is_public_https(url: str) -> bool:
+    """https to a name or a globally routable address (not localhost, loopback or a private network)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return True  # a name; where it leads is the operator's to say
 
 
 def parse_sms_templates(text: str) -> dict[str, str]:

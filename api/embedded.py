@@ -109,8 +109,10 @@ def start(settings: Settings) -> tuple[Settings, Embedded]:
     master_key = settings.master_key
     if master_key is None and settings.database_url is None:
         master_key = load_or_create_master_key(data_dir)
+    # The environment is decided by what was asked for, before the URLs are filled in.
     resolved = msgspec.structs.replace(
-        settings, database_url=emb.database_url, redis_url=emb.redis_url, master_key=master_key
+        settings, env=settings.environment, database_url=emb.database_url, redis_url=emb.redis_url,
+        master_key=master_key,
     )
     return resolved, emb
 
@@ -129,7 +131,8 @@ def load_or_create_master_key(data_dir: Path) -> str:
 
 
 def export(settings: Settings) -> None:
-    """Put the resolved URLs and key into the environment so worker processes inherit them."""
+    """Put the resolved URLs, key and environment into the environment so worker processes inherit them."""
+    os.environ["ZB_ENV"] = settings.environment
     os.environ["ZB_DATABASE_URL"] = settings.database_url or ""
     os.environ["ZB_REDIS_URL"] = settings.redis_url or ""
     if settings.master_key:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import glob
+import hmac
 import logging
 import os
 import re
@@ -13,8 +14,14 @@ import uuid
 from datetime import UTC, datetime
 
 import msgspec
+from litestar import Response, get
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
+
+from api.problems import Unauthorized, problem_responses
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -40,6 +47,33 @@ IN_PROGRESS = Gauge("zhangban_requests_in_progress", "Total requests currently i
 UNMEASURED = frozenset({"/metrics"})
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
 _running: dict[tuple[str, str], Gauge] = {}
+
+
+def _metrics_token_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """With ``ZB_METRICS_TOKEN`` set, a scrape must say ``Authorization: Bearer <token>``."""
+    expected = connection.app.state.settings.metrics_token
+    if expected is None:
+        return
+    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise Unauthorized("/metrics needs the metrics token", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+
+
+class MetricsController(PrometheusController):
+    """Prometheus exposition; behind ``ZB_METRICS_TOKEN`` when it is set (production requires it)."""
+
+    guards = [_metrics_token_guard]
+
+    @get(
+        operation_id="MetricsGet",
+        tags=["meta"],
+        summary="Prometheus metrics",
+        description="With `ZB_METRICS_TOKEN` set (required in production): `Authorization: Bearer <token>`.",
+        media_type="text/plain",
+        responses=problem_responses(Unauthorized),
+    )
+    async def get(self) -> Response:
+        return await PrometheusController.get.fn(self)
 
 
 def forget_dead_workers(folder: str | None = None) -> list[int]:
@@ -92,6 +126,23 @@ def _in_progress(method: str, route: str) -> Gauge:
     return gauge
 
 
+# Query parameters that carry credentials in outbound URLs (WeChat's secret, js_code and
+# access_token; OAuth-style codes and tokens). httpx logs every request's full URL at INFO and its
+# errors name it: whatever logger writes a line, the value never reaches the log.
+_SECRET_PARAMS = re.compile(
+    r"([?&](?:secret|appsecret|client_secret|access_token|refresh_token|js_code|code|token|password|sign|signature)=)"
+    r"[^&\s\"'#\\]*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of credential-bearing URL query parameters replaced by ``***``."""
+    if "=" not in text:
+        return text
+    return _SECRET_PARAMS.sub(r"\1***", text)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and any extras."""
 
@@ -108,7 +159,7 @@ class JsonFormatter(logging.Formatter):
                 doc[key] = value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return _encoder.encode(doc).decode(errors="replace")
+        return redact(_encoder.encode(doc).decode(errors="replace"))
 
 
 class TextFormatter(logging.Formatter):
@@ -117,7 +168,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.request_id = request_id_var.get()
-        return super().format(record)
+        return redact(super().format(record))
 
 
 def configure_logging(fmt: str, level: str) -> None:

@@ -41,11 +41,11 @@ TAGS = [
 
 
 def route_handlers(settings: Settings) -> list[Any]:
-    """Every identity route; the SMS inbox exists only with the ``sink`` provider."""
+    """Every identity route; the SMS inbox exists only with the ``sink`` provider, in development."""
     handlers: list[Any] = [
         *routes.ROUTES, *token_routes.ROUTES, *admin_routes.ROUTES, *realname_routes.ROUTES, me,
     ]
-    if settings.sms_provider == "sink":
+    if settings.sms_provider == "sink" and not settings.production:
         handlers.append(dev_sms)
     return handlers
 

@@ -331,6 +331,7 @@ def run(admin: str, redis_url: str, seconds: float, connections: int, people: in
         "ZB_DATABASE_URL": with_database(admin, names[0]), "ZB_REDIS_URL": redis_url,
         "ZB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), "ZB_PORT": str(port),
         "ZB_WORKERS": "2", "ZB_RUN_JOBS": "false", "ZB_LOG_LEVEL": "WARNING", "ZB_WECHAT_API_BASE": "http://127.0.0.1:9",
+        "ZB_ENV": "development",
     }
     zb = str(Path(sys.executable).with_name("zhangban"))
     server = subprocess.Popen([zb, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

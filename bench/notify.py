@@ -173,7 +173,8 @@ async def prepare(pool: asyncpg.Pool, keyring: Keyring, *, count: int, people: i
 def start_workers(n: int, database_url: str, redis_url: str, master: str) -> list[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
     env |= {"ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url, "ZB_MASTER_KEY": master,
-            "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "WARNING"}
+            "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "WARNING", "ZB_ENV": "development",
+            "ZB_WEBHOOK_ALLOW_PRIVATE": "true"}
     procs = [subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               start_new_session=True) for _ in range(n)]
     for p in procs:
@@ -204,7 +205,7 @@ async def run(admin_dsn: str, redis_url: str, args: argparse.Namespace) -> None:
     await r.aclose()
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, secret, str(port)], cwd=ROOT, stdout=subprocess.PIPE)
     assert receiver.stdout is not None and receiver.stdout.readline().strip() == b"ready"
-    pool = await db.create_pool(database_url, min_size=1, max_size=3)
+    pool = await db.create_pool(database_url, min_size=1, max_size=3, audit_key=keyring.audit_key)
     workers: list[subprocess.Popen[bytes]] = []
     try:
         await prepare(pool, keyring, count=args.count, people=args.people, departments=args.departments,

@@ -96,10 +96,10 @@ async def run(admin_dsn: str, redis_url: str, rounds: int) -> None:
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = with_database(admin_dsn, name)
-    settings = Settings(database_url=dsn, redis_url=redis_url, master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+    settings = Settings(env="development", database_url=dsn, redis_url=redis_url, master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
                         log_format="text", log_level="WARNING", run_jobs=False, db_pool_min=2, db_pool_max=10)
     keyring = Keyring.from_settings(settings)
-    conn = await db.connect(dsn)
+    conn = await db.connect(dsn, audit_key=keyring.audit_key)
     try:
         await db.migrate(conn)
         await seed.seed_catalogue(conn)

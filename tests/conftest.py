@@ -25,9 +25,11 @@ from litestar.testing import AsyncTestClient
 from api import db, embedded
 from api.app import create_app
 from api.config import Settings
+from api.crypto import Keyring
 from api.matters import seed
 
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
+TEST_AUDIT_KEY = Keyring.from_settings(Settings(master_key=TEST_MASTER_KEY)).audit_key
 _counter = itertools.count()
 
 
@@ -162,6 +164,8 @@ async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Settings:
     return Settings(
+        env="development",
+        webhook_allow_private=True,  # the tests' webhook receivers listen on loopback
         database_url=database_url,
         redis_url=redis_url,
         master_key=TEST_MASTER_KEY,
@@ -176,7 +180,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on the test database, for tests that exercise the store and mechanisms directly."""
-    p = await db.create_pool(database_url, min_size=1, max_size=12)
+    p = await db.create_pool(database_url, min_size=1, max_size=12, audit_key=TEST_AUDIT_KEY)
     yield p
     await p.close()
 

@@ -109,7 +109,7 @@ def test_metrics_count_every_workers_requests(tmp_path: Path, database_url: str,
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZB_", "PROMETHEUS_"))}
     env |= {"ZB_DATA_DIR": str(tmp_path), "ZB_PORT": str(port), "ZB_WORKERS": "2", "ZB_RUN_JOBS": "false",
-            "ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url,
+            "ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url, "ZB_ENV": "development",
             "ZB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)

@@ -25,6 +25,7 @@ async def _run(settings: Settings, *args: str) -> tuple[int, str, str]:
         "ZB_REDIS_URL": settings.redis_url or "",
         "ZB_MASTER_KEY": settings.master_key or "",
         "ZB_LOG_LEVEL": "WARNING",
+        "ZB_ENV": "development",
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "api.cli", *args, cwd=ROOT, env=env,

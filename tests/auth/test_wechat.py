@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 
 import asyncpg
 import httpx
@@ -81,6 +83,29 @@ async def test_bad_login_bodies(client: AsyncTestClient) -> None:
     assert_problem(await client.post("/v1/auth/wechat/login", json={"code": ""}), 422, "validation_failed")
     r = await client.post("/v1/auth/wechat/login", content=b"{", headers={"content-type": "application/json"})
     assert_problem(r, 400, "malformed_request")
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+async def test_the_secret_and_access_token_never_reach_the_log(
+    settings: Settings, sim: httpx.AsyncClient, log_format: str
+) -> None:
+    """Outbound requests are logged (httpx, at INFO) without the credentials in their URLs."""
+    loud = msgspec.structs.replace(settings, log_level="INFO", log_format=log_format)
+    out = io.StringIO()
+    async with AsyncTestClient(app=create_app(loud)) as c:
+        [handler] = logging.getLogger().handlers
+        handler.setStream(out)  # type: ignore[attr-defined]
+        pair = await wechat_login(c, sim)
+        r = await c.post("/v1/auth/wechat/phone", json={"code": await phone_code(sim, "13812345670")},
+                         headers=auth(pair["access_token"]))
+        assert r.status_code == 200, r.text
+    r = aioredis.from_url(settings.redis_url)
+    token = (await r.get(f"zb:wechat:{settings.wechat_appid}:access_token")).decode()
+    await r.aclose()
+    text = out.getvalue()
+    assert "jscode2session" in text and "getuserphonenumber" in text  # the requests were logged
+    assert "secret=***" in text and "access_token=***" in text
+    assert settings.wechat_secret not in text and token not in text
 
 
 # --- phone binding -----------------------------------------------------------------------------

@@ -27,7 +27,8 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
     env |= {
         "ZB_DATABASE_URL": settings.database_url or "", "ZB_REDIS_URL": settings.redis_url or "",
         "ZB_MASTER_KEY": settings.master_key or "", "ZB_PUBLIC_BASE_URL": settings.base_url,
-        "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "ERROR", "ZB_WORKERS": "1",
+        "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "ERROR", "ZB_WORKERS": "1", "ZB_ENV": "development",
+        "ZB_WEBHOOK_ALLOW_PRIVATE": "true",
         # Nothing leaves the host: WeChat goes to a loopback port nobody listens on.
         "ZB_WECHAT_API_BASE": "http://127.0.0.1:9", **extra,
     }

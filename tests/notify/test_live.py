@@ -45,7 +45,8 @@ def _servers(database_url: str, redis_url: str, count: int) -> Iterator[list[str
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
         env |= {"ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url, "ZB_MASTER_KEY": TEST_MASTER_KEY,
                 "ZB_PORT": str(port), "ZB_PUBLIC_BASE_URL": ISSUER, "ZB_RUN_JOBS": "false",
-                "ZB_NOTIFY_HEARTBEAT_SECONDS": "0.5", "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "ERROR"}
+                "ZB_NOTIFY_HEARTBEAT_SECONDS": "0.5", "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "ERROR",
+                "ZB_ENV": "development"}
         procs.append(subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         bases.append(f"http://127.0.0.1:{port}")

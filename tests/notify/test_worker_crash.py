@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _worker(database_url: str, redis_url: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
     env |= {"ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url, "ZB_MASTER_KEY": TEST_MASTER_KEY,
-            "ZB_NOTIFY_CLAIM_TIMEOUT": "2", "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "ERROR"}
+            "ZB_NOTIFY_CLAIM_TIMEOUT": "2", "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "ERROR",
+            "ZB_ENV": "development", "ZB_WEBHOOK_ALLOW_PRIVATE": "true"}
     return subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
