@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from api import __version__, embedded
+from api import __version__, authority, embedded
 from api.client_address import parse_networks
 from api.config import Settings
 from api.crypto import Keyring
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         *esign_wiring.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[authority.audit_refusal],
         middleware=[request_id_middleware],
         plugins=[ContractPlugin()],
         lifespan=[lifespan(settings)],
