@@ -18,10 +18,10 @@ from api.config import ConfigError, Settings
 from api.observability import configure_logging
 
 
-def _resolve(settings: Settings) -> tuple[Settings, embedded.Embedded | None]:
+def _resolve(settings: Settings, *, redis: bool = True) -> tuple[Settings, embedded.Embedded | None]:
     if not settings.embedded:
         return settings, None
-    return embedded.start(settings)
+    return embedded.start(settings, redis=redis)
 
 
 async def _keyed_connection(settings: Settings) -> Any:
@@ -33,7 +33,9 @@ async def _keyed_connection(settings: Settings) -> Any:
 
 
 def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
-    resolved, started = _resolve(settings)
+    """Run a command that needs PostgreSQL only: on the embedded default it joins the running server
+    (or starts one for itself) and leaves it as it found it; Redis is not touched."""
+    resolved, started = _resolve(settings, redis=False)
     try:
         return asyncio.run(job(resolved))
     finally:
