@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from api import __version__, embedded
+from api import __version__, authority, embedded
 from api.client_address import parse_networks
 from api.config import Settings
 from api.crypto import Keyring
@@ -59,7 +59,10 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
     state.settings = resolved
     state.trusted_proxies = parse_networks(resolved.trusted_proxies)
     state.keyring = Keyring.from_settings(resolved)
-    state.pool = await create_pool(resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max)
+    state.pool = await create_pool(
+        resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max,
+        audit_key=state.keyring.audit_key,
+    )
     state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
     await auth_wiring.start(state)
     await esign_wiring.start(state)
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         *esign_wiring.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[authority.audit_refusal],
         middleware=[request_id_middleware],
         plugins=[ContractPlugin()],
         lifespan=[lifespan(settings)],

@@ -18,14 +18,24 @@ from api.config import ConfigError, Settings
 from api.observability import configure_logging
 
 
-def _resolve(settings: Settings) -> tuple[Settings, embedded.Embedded | None]:
+def _resolve(settings: Settings, *, redis: bool = True) -> tuple[Settings, embedded.Embedded | None]:
     if not settings.embedded:
         return settings, None
-    return embedded.start(settings)
+    return embedded.start(settings, redis=redis)
+
+
+async def _keyed_connection(settings: Settings) -> Any:
+    """A connection that may append to and verify the audit log (its key comes from the master key)."""
+    from api import db
+    from api.crypto import Keyring
+
+    return await db.connect(settings.database_url, audit_key=Keyring.from_settings(settings).audit_key)
 
 
 def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
-    resolved, started = _resolve(settings)
+    """Run a command that needs PostgreSQL only: on the embedded default it joins the running server
+    (or starts one for itself) and leaves it as it found it; Redis is not touched."""
+    resolved, started = _resolve(settings, redis=False)
     try:
         return asyncio.run(job(resolved))
     finally:
@@ -61,9 +71,9 @@ async def _seed(settings: Settings, *, only_if_empty: bool = False) -> int:
 
 
 async def _audit_verify(settings: Settings) -> int:
-    from api import audit, db
+    from api import audit
 
-    conn = await db.connect(settings.database_url)
+    conn = await _keyed_connection(settings)
     try:
         report = await audit.verify(conn)
     finally:
@@ -85,7 +95,7 @@ async def _operator_token(settings: Settings, ttl: int) -> int:
     if not 60 <= ttl <= operator.MAX_TTL:
         print(f"--ttl must be between 60 and {operator.MAX_TTL} seconds", file=sys.stderr)
         return 2
-    conn = await db.connect(settings.database_url)
+    conn = await _keyed_connection(settings)
     try:
         await db.migrate(conn)
         token = await operator.operator_token(
@@ -104,7 +114,7 @@ async def _rotate_signing_key(settings: Settings) -> int:
     from api.crypto import Keyring
     from auth import operator
 
-    conn = await db.connect(settings.database_url)
+    conn = await _keyed_connection(settings)
     try:
         await db.migrate(conn)
         kid = await operator.rotate(conn, Keyring.from_settings(settings), actor="cli", now=datetime.now(UTC))

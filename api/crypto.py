@@ -67,6 +67,9 @@ class Keyring:
     current_kid: str
     _keys: dict[str, AESGCM]
     _index_key: bytes
+    # The audit chain's HMAC key (api/audit.py). Anchored like the blind index, so a master-key
+    # rotation does not break the verification of entries already written.
+    audit_key: bytes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
@@ -83,7 +86,9 @@ class Keyring:
         current = next(iter(keys))
         # The oldest listed master key anchors the index (list previous keys oldest last), so a
         # rotation never changes the index and lookups keep working.
-        return cls(current, keys, _hkdf(masters[-1], b"zhangban/blind-index/v1"))
+        return cls(
+            current, keys, _hkdf(masters[-1], b"zhangban/blind-index/v1"), _hkdf(masters[-1], b"zhangban/audit-chain/v2")
+        )
 
     def __repr__(self) -> str:
         return f"Keyring(current_kid={self.current_kid!r}, kids={sorted(self._keys)!r})"

@@ -41,6 +41,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
                               format="binary")
 
 
+class Connection(asyncpg.Connection):
+    """asyncpg's connection, carrying the audit chain's key (``api.audit`` reads it; ``None``: not loaded)."""
+
+    __slots__ = ("audit_key",)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.audit_key: bytes | None = None
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Nothing to undo when a connection goes back to the pool.
 
@@ -51,22 +61,36 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
-    """A pool whose json/jsonb columns read and write Python values through msgspec."""
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 20, audit_key: bytes | None = None
+) -> asyncpg.Pool:
+    """A pool whose json/jsonb columns read and write Python values through msgspec.
+
+    ``audit_key`` (``Keyring.audit_key``) lets its connections append to and verify the audit log.
+    """
+
+    async def init(conn: Connection) -> None:
+        await _init_connection(conn)
+        conn.audit_key = audit_key
+
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=init,
         reset=_keep_session,
+        connection_class=Connection,
         server_settings={"application_name": "zhangban", "timezone": "UTC"},
     )
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
+async def connect(dsn: str, *, audit_key: bytes | None = None) -> asyncpg.Connection:
     """A single connection with the same codecs as the pool (for commands and tests)."""
-    conn = await asyncpg.connect(dsn, server_settings={"application_name": "zhangban", "timezone": "UTC"})
+    conn = await asyncpg.connect(
+        dsn, connection_class=Connection, server_settings={"application_name": "zhangban", "timezone": "UTC"}
+    )
     await _init_connection(conn)
+    conn.audit_key = audit_key
     return conn
 
 

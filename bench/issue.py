@@ -101,7 +101,7 @@ async def run(admin_dsn: str, count: int, per_request: int) -> None:
         max_workers=workers, mp_context=__import__("multiprocessing").get_context("spawn"),
         initializer=batch_sign.init_worker, initargs=(master, None),
     )
-    pool = await db.create_pool(with_database(admin_dsn, name), min_size=3, max_size=4)
+    pool = await db.create_pool(with_database(admin_dsn, name), min_size=3, max_size=4, audit_key=keyring.audit_key)
     try:
         now = datetime.now(UTC)
         async with pool.acquire() as conn:

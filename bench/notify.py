@@ -205,7 +205,7 @@ async def run(admin_dsn: str, redis_url: str, args: argparse.Namespace) -> None:
     await r.aclose()
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, secret, str(port)], cwd=ROOT, stdout=subprocess.PIPE)
     assert receiver.stdout is not None and receiver.stdout.readline().strip() == b"ready"
-    pool = await db.create_pool(database_url, min_size=1, max_size=3)
+    pool = await db.create_pool(database_url, min_size=1, max_size=3, audit_key=keyring.audit_key)
     workers: list[subprocess.Popen[bytes]] = []
     try:
         await prepare(pool, keyring, count=args.count, people=args.people, departments=args.departments,
@@ -287,7 +287,7 @@ def main() -> None:
         dsn = pg.get_uri("postgres")
     if redis_url is None:
         rs, redis_url = embedded.start_redis(folder)
-        started.append(rs.shutdown)
+        started.append(rs.stop)
     try:
         asyncio.run(run(dsn, redis_url, args))
     finally:

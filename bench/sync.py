@@ -99,7 +99,7 @@ async def run(admin_dsn: str, redis_url: str, rounds: int) -> None:
     settings = Settings(env="development", database_url=dsn, redis_url=redis_url, master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
                         log_format="text", log_level="WARNING", run_jobs=False, db_pool_min=2, db_pool_max=10)
     keyring = Keyring.from_settings(settings)
-    conn = await db.connect(dsn)
+    conn = await db.connect(dsn, audit_key=keyring.audit_key)
     try:
         await db.migrate(conn)
         await seed.seed_catalogue(conn)
@@ -219,7 +219,7 @@ def main() -> None:
         dsn = server.get_uri("postgres")
     if redis_url is None:
         rs, redis_url = embedded.start_redis(tmp)
-        stops.append(rs.shutdown)
+        stops.append(rs.stop)
     try:
         asyncio.run(run(dsn, redis_url, args.rounds))
     finally:

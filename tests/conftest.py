@@ -25,9 +25,11 @@ from litestar.testing import AsyncTestClient
 from api import db, embedded
 from api.app import create_app
 from api.config import Settings
+from api.crypto import Keyring
 from api.matters import seed
 
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
+TEST_AUDIT_KEY = Keyring.from_settings(Settings(master_key=TEST_MASTER_KEY)).audit_key
 _counter = itertools.count()
 
 
@@ -93,7 +95,7 @@ def servers() -> Iterator[tuple[str, str]]:
         dsn = pg.get_uri("postgres")
     if redis_url is None:
         rs, redis_url = embedded.start_redis(tmp)
-        started.append(rs.shutdown)
+        started.append(rs.stop)
     yield dsn, redis_url
     for stop in reversed(started):
         stop()
@@ -178,7 +180,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on the test database, for tests that exercise the store and mechanisms directly."""
-    p = await db.create_pool(database_url, min_size=1, max_size=12)
+    p = await db.create_pool(database_url, min_size=1, max_size=12, audit_key=TEST_AUDIT_KEY)
     yield p
     await p.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
@@ -15,6 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api import audit, db
+from api.config import Settings
+from api.crypto import Keyring
+from tests.conftest import TEST_AUDIT_KEY
+from tests.test_migrations import empty_database
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -64,13 +69,115 @@ async def test_edits_in_sql_are_caught(conn: asyncpg.Connection, sql: str, bad: 
     assert not report.ok and report.first_bad_entry == bad
 
 
-async def test_a_rehashed_forgery_is_still_caught_at_the_next_entry(conn: asyncpg.Connection) -> None:
+async def rechain_in_public(conn: asyncpg.Connection, seq: int, *, actor: str, version: int | None = None) -> None:
+    """What someone with write access but without the master key can do: edit entry ``seq`` and re-link it and
+    every later entry (and the head) with the published plain recipe, optionally relabelling their version."""
+    await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+    await conn.execute("UPDATE audit_log SET actor = $1 WHERE seq = $2", actor, seq)
+    prev = await conn.fetchval("SELECT hash FROM audit_log WHERE seq = $1", seq - 1) or audit.GENESIS
+    for r in await conn.fetch("SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq", seq):
+        digest = audit.entry_hash(prev, r["seq"], r["at"], r["actor"], r["action"], r["subject"], r["data"])
+        await conn.execute(
+            "UPDATE audit_log SET prev_hash = $1, hash = $2, chain_version = coalesce($3, chain_version) WHERE seq = $4",
+            prev, digest, version, r["seq"],
+        )
+        prev = digest
+    await conn.execute("UPDATE audit_head SET hash = $1", prev)
+    await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+
+
+@pytest.mark.parametrize("version", [None, 1])
+async def test_a_forgery_rechained_with_the_public_recipe_is_caught_where_it_was_made(
+    conn: asyncpg.Connection, version: int | None
+) -> None:
     await _append(conn, 6)
-    row = await conn.fetchrow("SELECT * FROM audit_log WHERE seq = 4")
-    forged = audit.entry_hash(row["prev_hash"], 4, row["at"], "account:evil", row["action"], row["subject"], row["data"])
-    await _tamper(conn, f"UPDATE audit_log SET actor = 'account:evil', hash = '\\x{forged.hex()}' WHERE seq = 4")
+    await rechain_in_public(conn, 4, actor="account:evil", version=version)
     report = await audit.verify(conn)
-    assert report.first_bad_entry == 5
+    assert report == audit.VerifyReport(ok=False, entries=4, first_bad_entry=4)
+
+
+async def test_the_chain_is_keyed_by_the_master_key(database_url: str, conn: asyncpg.Connection) -> None:
+    await _append(conn, 3)
+    other = Keyring.from_settings(Settings(master_key=base64.b64encode(bytes(32)).decode())).audit_key
+    c = await db.connect(database_url, audit_key=other)
+    try:
+        assert (await audit.verify(c)).first_bad_entry == 1
+    finally:
+        await c.close()
+    keyless = await db.connect(database_url)
+    try:
+        with pytest.raises(RuntimeError, match="audit key"):
+            await audit.verify(keyless)
+    finally:
+        await keyless.close()
+
+
+LEGACY_INSERT = """
+INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) VALUES ($1, $2, $3, $4, '', $5, $6, $7)
+"""
+
+
+async def test_entries_chained_before_the_key_verify_with_the_plain_recipe(servers: tuple[str, str]) -> None:
+    # A database that had entries when the keyed chain arrived: migrated up to just before it, written the
+    # old way, then migrated on.
+    migrations = db.load_migrations()
+    keyed = next(m.version for m in migrations if m.name.endswith("_alter_audit_log_keyed_chain.sql"))
+    async with empty_database(servers[0], f"zb_audit_legacy_{os.getpid()}") as dsn:
+        c = await db.connect(dsn, audit_key=TEST_AUDIT_KEY)
+        try:
+            await db.migrate(c, [m for m in migrations if m.version < keyed])
+            prev = audit.GENESIS
+            for seq in (1, 2, 3):
+                at = T0 + timedelta(seconds=seq)
+                digest = audit.entry_hash(prev, seq, at, "cli", "auth.operator_token", "", {"n": seq})
+                await c.execute(LEGACY_INSERT, seq, at, "cli", "auth.operator_token", {"n": seq}, prev, digest)
+                prev = digest
+            await c.execute("UPDATE audit_head SET seq = 3, hash = $1", prev)
+            await db.migrate(c)
+            await _append(c, 3)
+            versions = [r["chain_version"] for r in await c.fetch("SELECT chain_version FROM audit_log ORDER BY seq")]
+            assert versions == [1, 1, 1, 2, 2, 2]
+            assert await audit.verify(c) == audit.VerifyReport(ok=True, entries=6, first_bad_entry=None)
+
+            # A keyed entry passed off as a plain one is refused: the marker says where the plain ones end.
+            await rechain_in_public(c, 5, actor="account:evil", version=1)
+            assert (await audit.verify(c)).first_bad_entry == 5
+        finally:
+            await c.close()
+
+
+async def test_a_plain_entry_edited_after_the_key_arrived_shows_at_the_first_keyed_entry(
+    servers: tuple[str, str],
+) -> None:
+    migrations = db.load_migrations()
+    keyed = next(m.version for m in migrations if m.name.endswith("_alter_audit_log_keyed_chain.sql"))
+    async with empty_database(servers[0], f"zb_audit_legacy2_{os.getpid()}") as dsn:
+        c = await db.connect(dsn, audit_key=TEST_AUDIT_KEY)
+        try:
+            await db.migrate(c, [m for m in migrations if m.version < keyed])
+            prev = audit.GENESIS
+            for seq in (1, 2):
+                at = T0 + timedelta(seconds=seq)
+                digest = audit.entry_hash(prev, seq, at, "cli", "auth.operator_token", "", {"n": seq})
+                await c.execute(LEGACY_INSERT, seq, at, "cli", "auth.operator_token", {"n": seq}, prev, digest)
+                prev = digest
+            await c.execute("UPDATE audit_head SET seq = 2, hash = $1", prev)
+            await db.migrate(c)
+            await _append(c, 2)
+            # The plain entries re-chained in public up to the marker: the first keyed entry's HMAC covers
+            # the original last plain hash, so the chain breaks there.
+            await c.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+            await c.execute("UPDATE audit_log SET actor = 'account:evil' WHERE seq = 1")
+            prev = audit.GENESIS
+            for r in await c.fetch("SELECT * FROM audit_log WHERE seq <= 2 ORDER BY seq"):
+                digest = audit.entry_hash(prev, r["seq"], r["at"], r["actor"], r["action"], r["subject"], r["data"])
+                await c.execute("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE seq = $3", prev, digest, r["seq"])
+                prev = digest
+            await c.execute("UPDATE audit_log SET prev_hash = $1 WHERE seq = 3", prev)
+            await c.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+            assert (await audit.verify(c)).first_bad_entry == 3
+        finally:
+            await c.close()
 
 
 def test_cli_audit_verify_reports_the_first_bad_entry(database_url: str) -> None:
@@ -82,10 +189,10 @@ def test_cli_audit_verify_reports_the_first_bad_entry(database_url: str) -> None
     assert "audit chain ok" in ok.stdout
 
     async def break_it() -> None:
-        c = await db.connect(database_url)
+        c = await db.connect(database_url, audit_key=TEST_AUDIT_KEY)
         try:
             await _append(c, 3)
-            await _tamper(c, "UPDATE audit_log SET action = 'auth.logout' WHERE seq = 2")
+            await rechain_in_public(c, 2, actor="account:evil")
         finally:
             await c.close()
 

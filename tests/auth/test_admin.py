@@ -225,3 +225,18 @@ async def test_audit_chain_verifies_and_names_a_tampered_entry(
     await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
     report = (await client.get("/v1/admin/audit/verify", headers=auth(op))).json()
     assert report["ok"] is False and report["first_bad_entry"] == seq
+
+
+async def test_audit_verify_names_an_entry_rechained_with_the_public_recipe(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection
+) -> None:
+    from tests.test_audit import rechain_in_public
+
+    dept = await create_department(client, op, credit_code(61))
+    await client.post(f"{DEPTS}/{dept['id']}/clients", json={"name": "x", "scopes": ["records:write"]},
+                      headers=auth(op))
+    await create_department(client, op, credit_code(62))
+    seq = await conn.fetchval("SELECT seq FROM audit_log WHERE action = 'admin.client_created'")
+    await rechain_in_public(conn, seq, actor="operator:someone-else")
+    report = (await client.get("/v1/admin/audit/verify", headers=auth(op))).json()
+    assert report == {"ok": False, "entries": seq, "first_bad_entry": seq}

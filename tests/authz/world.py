@@ -119,7 +119,8 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
                                        headers=auth(home)), 201)
     child_cert = await _ok(await client.post("/v1/dept/certificates", json=household(CHILD_ID, CHILD_NAME, "world-child"),
                                              headers=auth(system)), 201)
-    await _ok(await client.post("/v1/dept/records", headers=auth(system), json={
+    renshe = await dept_system(client, op, conn, "renshe", ["records:write"])  # 社保缴费 is 人社局's to push
+    await _ok(await client.post("/v1/dept/records", headers=auth(renshe), json={
         "holder": {"id_number": ALICE_ID}, "kind": "social_insurance_payment", "title": "2026年10月 养老保险缴费",
         "data": {"month": "2026-10", "amount": 1280, "bank_account_no": BANK_ACCOUNT}, "sensitive": ["amount", "bank_account_no"],
         "occurred_at": "2026-10-15T02:00:00Z", "external_ref": "world-record"}), 201)
