@@ -131,7 +131,7 @@ async def _revoke_signing_key(settings: Settings, kid: str) -> int:
     from api.crypto import Keyring
     from auth import keys, operator
 
-    conn = await db.connect(settings.database_url)
+    conn = await _keyed_connection(settings)
     try:
         await db.migrate(conn)
         was_revoked = await conn.fetchval("SELECT revoked_at IS NOT NULL FROM auth_signing_key WHERE kid = $1", kid)
