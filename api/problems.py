@@ -44,7 +44,12 @@ class FieldError(msgspec.Struct, frozen=True):
 
 
 class ProblemDocument(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """The body of every error response (RFC 9457)."""
+    """The body of every error response (RFC 9457).
+
+    ``type`` is a stable slug (each response lists the ones it can carry), ``title`` its Chinese
+    title, ``errors`` the fields a 422 ``validation_failed`` names. Some types add members of their
+    own (``retry_after``, ``tries_left``, ``missing``, ``reason``...).
+    """
 
     type: str
     title: str
