@@ -13,7 +13,8 @@ A route declares only what it decides itself:
 the bearer security requirement) where it needs the ``principal``, and 503 ``service_unavailable``
 everywhere. Each error response is ``application/problem+json`` with the one shared
 ``ProblemDocument`` schema, its ``type`` narrowed to the slugs that status can carry, one example per
-slug, and ``Retry-After`` on 429 and 503. Examples of the main operations live in ``api.examples``.
+slug, and ``Retry-After`` on 429 and 503. Every answer carries ``X-Request-Id``. Examples of the
+main operations live in ``api.examples``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
+    Components,
     Example,
     OpenAPIHeader,
     OpenAPIMediaType,
@@ -35,7 +37,8 @@ from litestar.openapi.spec import (
     Reference,
     Schema,
 )
-from litestar.plugins import ReceiveRoutePlugin
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
 from api import examples as examples_
@@ -56,15 +59,26 @@ IDEMPOTENT: dict[str, Any] = {"idempotency_key": True}
 CONDITIONAL: dict[str, Any] = {"etag": True}
 BEARER = [{"bearer": []}]
 
-_RETRY_AFTER = OpenAPIHeader(
-    schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
-    description="Seconds to wait before trying again.",
-)
-_ETAG = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description="The answer's entity tag; send it back in `If-None-Match`.")
-_REPLAYED = OpenAPIHeader(
-    schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
-    description="Present when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
-)
+# Response headers, defined once under components/headers and referenced where they are sent.
+HEADERS = {
+    "Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
+                                 description="Seconds to wait before trying again."),
+    "ETag": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING),
+                          description="The answer's entity tag; send it back in `If-None-Match`."),
+    "Idempotent-Replayed": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
+        description="Present when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
+    ),
+    "X-Request-Id": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING),
+        description="This request's id (the caller's own `X-Request-Id` when it sent a sane one); quote it when "
+        "reporting a problem: the server's logs carry it.",
+    ),
+}
+_RETRY_AFTER = Reference("#/components/headers/Retry-After")
+_ETAG = Reference("#/components/headers/ETag")
+_REPLAYED = Reference("#/components/headers/Idempotent-Replayed")
+_REQUEST_ID = Reference("#/components/headers/X-Request-Id")
 _IDEMPOTENCY_KEY = Parameter(
     name="Idempotency-Key",
     param_in="header",
@@ -85,8 +99,15 @@ _IF_NONE_MATCH = Parameter(
 )
 
 
-class ContractPlugin(ReceiveRoutePlugin):
+class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
     """Gives every HTTP route's OpenAPI operation the problems, headers and examples it really has."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        config = app_config.openapi_config
+        if config is not None:
+            given = config.components if isinstance(config.components, list) else [config.components]
+            config.components = [*given, Components(headers=dict(HEADERS))]
+        return app_config
 
     def receive_route(self, route: BaseRoute) -> None:
         if not isinstance(route, HTTPRoute):
@@ -145,13 +166,15 @@ def _operation(handler: HTTPRouteHandler, **fields: Any) -> Operation:
         responses["304"] = OpenAPIResponse(description="Not Modified: the `If-None-Match` tag is still current.",
                                            headers={"ETag": _ETAG})
     for status, response in responses.items():
-        if isinstance(response, OpenAPIResponse) and status.startswith("2"):
-            headers = dict(response.headers or {})
+        if not isinstance(response, OpenAPIResponse):
+            continue
+        headers = {**(response.headers or {}), "X-Request-Id": _REQUEST_ID}
+        if status.startswith("2"):
             if opt.get("etag"):
                 headers["ETag"] = _ETAG
             if opt.get("idempotency_key"):
                 headers["Idempotent-Replayed"] = _REPLAYED
-            response.headers = headers or None
+        response.headers = headers
     op.responses = dict(sorted(responses.items()))
     examples_.apply(handler, op)
     return op

@@ -89,6 +89,7 @@ async def test_every_error_is_a_problem_document(spec: dict[str, Any]) -> None:
         assert "status_code" not in json.dumps(op), f"{where} documents the framework's error shape"
         assert "503" in op["responses"], where
         for status, response in op["responses"].items():
+            assert response["headers"]["X-Request-Id"] == {"$ref": "#/components/headers/X-Request-Id"}, (where, status)
             if not status.startswith(("4", "5")) or op["operationId"] == "Health":
                 continue  # /health's 503 is the health document naming what is down
             assert list(response["content"]) == [PROBLEM], (where, status)
@@ -146,6 +147,7 @@ async def test_declared_headers_are_sent(client: AsyncTestClient) -> None:
     assert first.status_code == 200 and first.headers["etag"]
     again = await client.get("/v1/trust-list", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
+    assert again.headers["x-request-id"] and again.headers["x-request-id"] != first.headers["x-request-id"]
 
 
 def test_every_route_that_honours_idempotency_key_declares_it(app: Litestar) -> None:
