@@ -32,6 +32,7 @@ from api.matters.stats.routes import ROUTES as STATS_ROUTES
 from api.openapi import ContractPlugin
 from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
+from api.requests import AppRequest
 from api.sync.jobs import JOBS as SYNC_JOBS
 from api.sync.routes import ROUTES as SYNC_ROUTES
 from api.wallet.jobs import JOBS as WALLET_JOBS
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
+        request_class=AppRequest,
         plugins=[ContractPlugin()],
         lifespan=[lifespan(settings)],
         openapi_config=OpenAPIConfig(
