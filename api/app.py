@@ -106,7 +106,10 @@ Every error is an RFC 9457 `application/problem+json` document `{type, title, st
 errors?}` whose `type` is a stable slug (for example `validation_failed`, `not_found`,
 `malformed_request`, `method_not_allowed`, `idempotency_key_reused`). Lists take `limit`
 (default 50, at most 500) and an opaque `cursor`, and answer `{items, next_cursor}`.
-Creating POSTs accept an `Idempotency-Key` header; a key is remembered for 24 hours.
+Each error response names the `type`s it can carry. Creating POSTs that document an
+`Idempotency-Key` header honour it for 24 hours (a replay carries `Idempotent-Replayed: true`);
+answers with an `ETag` answer 304 to a matching `If-None-Match`; 429 and 503 carry `Retry-After`;
+every answer carries `X-Request-Id`. The docs page (`/schema`) needs no internet.
 """
 
 
