@@ -13,7 +13,8 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from api import audit, idempotency, ratelimit
+from api import audit, authority, idempotency, ratelimit
+from api.authority import AuthorityRequired
 from api.crypto import Keyring, mask_id_number, mask_name
 from api.deps import Db, Keys, Now, Redis
 from api.identifiers import id_number_error, normalize_id_number
@@ -242,6 +243,7 @@ async def _attest(
     conn: asyncpg.Connection, keyring: Keyring, principal: Principal, session_id: UUID, now: datetime
 ) -> Attested:
     department_id = principal.require_staff("clerk")
+    await authority.require(conn, department_id, authority.REALNAME_PROOFING, actor=principal.subject)
     session = await rs.get_session(conn, session_id, for_update=True)
     if session is None or session.method != "counter":
         raise RealnameSessionNotFound()
@@ -265,9 +267,12 @@ async def _attest(
     tags=["realname"],
     security=BEARER,
     summary="A window clerk confirms a counter session: they saw the person and the physical ID card (L3)",
-    description="Staff role `clerk`. Answers the masked identity so the clerk can compare it with the card.",
+    description=(
+        "Staff role `clerk` of a department with the power `realname_proofing` (403 `authority_required` otherwise). "
+        "Answers the masked identity so the clerk can compare it with the card."
+    ),
     responses=problem_responses(
-        BadRequest, ValidationFailed, Unauthorized, Forbidden, RealnameSessionNotFound, RealnameSessionClosed,
+        BadRequest, ValidationFailed, Unauthorized, Forbidden, AuthorityRequired, RealnameSessionNotFound, RealnameSessionClosed,
         RealnamePersonMismatch,
     ),
 )

@@ -27,3 +27,9 @@ class BundleInvalid(ValidationFailed):
     """一件事定义不符合要求"""
 
     slug = "bundle_invalid"
+
+
+class AuthorityInvalid(ValidationFailed):
+    """部门职权定义不符合要求"""
+
+    slug = "authority_invalid"

@@ -14,6 +14,7 @@ from litestar.params import PathParameter, QueryParameter
 from api.deps import Db
 from api.matters import store
 from api.matters.admin_routes import ROUTES as ADMIN_ROUTES
+from api.matters.authority_routes import ROUTES as AUTHORITY_ROUTES
 from api.matters.errors import BundleNotFound, MatterNotFound
 from api.matters.models import Bundle, BundlePage, CertificateTypePage, Matter, MatterPage
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
@@ -103,4 +104,4 @@ class CertificateTypeController(Controller):
         return CertificateTypePage(items=items, next_cursor=_next(items, limit, "code"))
 
 
-ROUTES = [MatterController, BundleController, CertificateTypeController, *ADMIN_ROUTES]
+ROUTES = [MatterController, BundleController, CertificateTypeController, *ADMIN_ROUTES, *AUTHORITY_ROUTES]

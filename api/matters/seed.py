@@ -7,12 +7,14 @@ touching anything else. Departments keep their ids across runs.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 
 import asyncpg
+import msgspec
 
+from api import authority
 from api.ids import uuid7
 from api.matters.applications.service import parse_condition
 
@@ -70,17 +72,33 @@ ON CONFLICT (day) DO UPDATE SET kind = EXCLUDED.kind
 """
 
 
+def _authority(department: dict[str, Any]) -> authority.Authority:
+    return msgspec.convert(department.get("authority", {}), authority.Authority)
+
+
+async def _state_missing_authority(conn: asyncpg.Connection, cat: dict[str, Any]) -> None:
+    """Give catalogue departments without an authority document the catalogue's (seeded before it had one)."""
+    for d in cat["departments"]:
+        found = await conn.fetchval(
+            "SELECT d.id FROM department d LEFT JOIN department_authority a ON a.department_id = d.id "
+            "WHERE d.key = $1 AND a.department_id IS NULL", d["key"])
+        if found is not None:
+            await authority.put_authority(conn, found, _authority(d), now=datetime.now(UTC))
+
+
 async def seed_catalogue(conn: asyncpg.Connection, *, only_if_empty: bool = False) -> dict[str, int]:
     """Load the catalogue in one transaction; with ``only_if_empty`` do nothing when matters exist."""
     cat = load_catalogue()
     async with conn.transaction():
         if only_if_empty and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_matter)"):
+            await _state_missing_authority(conn, cat)
             return {}
         dept = {}
         for d in cat["departments"]:
             dept[d["key"]] = await conn.fetchval(
                 UPSERT_DEPARTMENT, uuid7(), d["key"], d["name"], d["credit_code"], d["region_code"]
             )
+            await authority.put_authority(conn, dept[d["key"]], _authority(d), now=datetime.now(UTC))
         issuers: dict[str, set[str]] = {}
         for m in cat["matters"]:
             if m["result_certificate_type"]:

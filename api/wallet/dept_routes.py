@@ -12,6 +12,8 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from api import authority
+from api.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit
 from api.problems import Forbidden, Unauthorized, success
@@ -31,7 +33,8 @@ from api.wallet.http import esign_of, keyset, next_cursor
 from auth.errors import IdNumberInvalid, problem_responses
 from auth.guards import BEARER, STAFF_ROLES, CurrentPrincipal, Principal
 
-PUSH_PROBLEMS = (Unauthorized, Forbidden, IdNumberInvalid, HolderUnknown, RecordInvalid, ExternalRefConflict, WalletClosed)
+PUSH_PROBLEMS = (Unauthorized, Forbidden, AuthorityRequired, IdNumberInvalid, HolderUnknown, RecordInvalid,
+                 ExternalRefConflict, WalletClosed)
 
 
 def department_of(principal: Principal, scope: str) -> UUID:
@@ -52,8 +55,9 @@ class DeptWalletController(Controller):
     @post("/records", operation_id="PushRecord", status_code=201,
           summary="Put a department record (社保缴费, 公积金, 不动产 ...) into a person's wallet",
           description=(
-              "Staff or scope `records:write`. Idempotent by `external_ref` per department: the same body again → 200 "
-              "with the same item, another body → 409 `external_ref_conflict`. `holder.name` is needed only for a "
+              "Staff or scope `records:write`, of a department whose listed powers include the record's `kind` (403 "
+              "`authority_required` with `power` `record:<kind>` otherwise). Idempotent by `external_ref` per "
+              "department: the same body again → 200 with the same item, another body → 409 `external_ref_conflict`. `holder.name` is needed only for a "
               "person the platform does not know yet. Keys listed in `sensitive` are sealed at rest and shown only to "
               "the holder at L3. A deceased person's wallet takes no new records (409 `wallet_closed`)."
           ),
@@ -61,6 +65,7 @@ class DeptWalletController(Controller):
     async def push_record(self, request: Request[Any, Any, Any], data: JSONBody[RecordIn], principal: CurrentPrincipal,
                           db: Db, keyring: Keys, now: Now) -> Response[WalletItem]:
         department = department_of(principal, "records:write")
+        await authority.require(db, department, authority.record(data.kind), actor=principal.subject)
         async with db.acquire() as conn, conn.transaction():
             stored, created = await pushes.push_record(conn, keyring, department_id=department, body=data,
                                                        actor=principal.subject, now=now)
@@ -70,14 +75,16 @@ class DeptWalletController(Controller):
     @post("/life-events", operation_id="PushLifeEvent", status_code=201,
           summary="Record a life event a department knows of (结婚, 退休, 身故 ...) in a person's timeline",
           description=(
-              "Staff or scope `records:write`; idempotent by `external_ref` like records. Birth and death happen once: "
-              "a second one → 409 `life_event_exists`. A death closes the wallet to new writes."
+              "Staff or scope `records:write`, of a department whose listed powers include the event (403 "
+              "`authority_required` with `power` `life_event:<event>` otherwise); idempotent by `external_ref` like "
+              "records. Birth and death happen once: a second one → 409 `life_event_exists`. A death closes the wallet to new writes."
           ),
           responses=problem_responses(*PUSH_PROBLEMS, LifeEventExists)
           | success(200, WalletItem, "The same body again: the stored item."))
     async def push_life_event(self, request: Request[Any, Any, Any], data: JSONBody[LifeEventIn], principal: CurrentPrincipal,
                               db: Db, keyring: Keys, now: Now) -> Response[WalletItem]:
         department = department_of(principal, "records:write")
+        await authority.require(db, department, authority.life_event(data.event), actor=principal.subject)
         async with db.acquire() as conn, conn.transaction():
             stored, created = await pushes.push_life_event(conn, keyring, department_id=department, body=data,
                                                            actor=principal.subject, now=now)
@@ -87,16 +94,19 @@ class DeptWalletController(Controller):
     @post("/guardianships", operation_id="SetGuardianship", status_code=201,
           summary="Set who is guardian of whom (or end it), as the department decides",
           description=(
-              "Staff or scope `records:write`. Persons by `id_number` (created with `name` when new) or `person_id` "
-              "(a newborn without an ID number). A minor's guardianship ends on the 18th birthday unless "
+              "Staff or scope `records:write`, of a department with the power `guardianship` (民政, 法院; 公安 for "
+              "出生登记; 403 `authority_required` otherwise). Persons by `id_number` (created with `name` when new) "
+              "or `person_id` (a newborn without an ID number). A minor's guardianship ends on the 18th birthday unless "
               "`beyond_majority` (成年监护); for a dependent already 18 it is required. `until` not after now ends the "
               "guardianship now. 201 when new, 200 when it replaced the pair's earlier one."
           ),
-          responses=problem_responses(Unauthorized, Forbidden, IdNumberInvalid, HolderUnknown, GuardianshipInvalid)
+          responses=problem_responses(Unauthorized, Forbidden, AuthorityRequired, IdNumberInvalid, HolderUnknown,
+                                      GuardianshipInvalid)
           | success(200, Guardianship, "The pair's earlier guardianship, replaced."))
     async def set_guardianship(self, data: JSONBody[GuardianshipIn], principal: CurrentPrincipal, db: Db, keyring: Keys,
                                now: Now) -> Response[Guardianship]:
         department = department_of(principal, "records:write")
+        await authority.require(db, department, authority.GUARDIANSHIP, actor=principal.subject)
         async with db.acquire() as conn, conn.transaction():
             out, created = await pushes.set_guardianship(conn, keyring, department_id=department, body=data,
                                                          actor=principal.subject, now=now)

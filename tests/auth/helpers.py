@@ -97,6 +97,15 @@ async def create_department(client: AsyncTestClient, op: str, credit_code: str, 
     return r.json()
 
 
+async def proofing_department(client: AsyncTestClient, op: str, credit_code: str, name: str = "测试局") -> dict:
+    """A new department whose windows may attest real-name checks (the power ``realname_proofing``)."""
+    dept = await create_department(client, op, credit_code, name)
+    r = await client.put(f"/v1/admin/departments/{dept['id']}/authority", json={"realname_proofing": True},
+                         headers=auth(op))
+    assert r.status_code == 201, r.text
+    return dept
+
+
 async def make_staff(
     client: AsyncTestClient, op: str, department_id: str, phone: str, roles: list[str]
 ) -> dict[str, Any]:

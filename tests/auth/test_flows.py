@@ -21,6 +21,7 @@ from tests.auth.helpers import (
     credit_code,
     make_staff,
     phone_code,
+    proofing_department,
     sms_login,
     wechat_login,
 )
@@ -165,7 +166,7 @@ async def test_department_system_gets_a_scoped_token(client: AsyncTestClient, op
 
 
 async def test_window_clerk_attests_a_counter_session_at_l3(client: AsyncTestClient, op: str) -> None:
-    dept = await create_department(client, op, credit_code(2), "株洲市政务服务中心")
+    dept = await proofing_department(client, op, credit_code(2), "株洲市政务服务中心")
     clerk = await make_staff(client, op, dept["id"], "13700000001", ["clerk"])
     assert set(claims(clerk["access_token"])["roles"]) == {"citizen", "staff", "clerk"}
 

@@ -286,9 +286,9 @@ async def test_opening_is_idempotent_and_rate_limited(client: AsyncTestClient, s
 
 
 async def test_attest_rules(client: AsyncTestClient, op: str, sim: httpx.AsyncClient) -> None:
-    from tests.auth.helpers import create_department, credit_code, make_staff
+    from tests.auth.helpers import credit_code, make_staff, proofing_department
 
-    dept = await create_department(client, op, credit_code(80))
+    dept = await proofing_department(client, op, credit_code(80))
     clerk = await make_staff(client, op, dept["id"], "13800000006", ["clerk"])
     citizen = await wechat_login(client, sim)
     face = await _open(client, citizen["access_token"], "wechat_face")

@@ -16,9 +16,9 @@ from tests.auth.helpers import (
     ID_ALICE,
     ID_BOB,
     auth,
-    create_department,
     credit_code,
     make_staff,
+    proofing_department,
     phone_code,
     sms_login,
     wechat_login,
@@ -55,7 +55,7 @@ async def test_no_table_holds_personal_data_or_secrets_in_the_clear(
                               headers=auth(wx["access_token"]))).status_code == 200
     # App: SMS login, counter session attested by a clerk; one session left open, one failed.
     app = await sms_login(client, PHONE_SMS)
-    dept = await create_department(client, op, credit_code(90))
+    dept = await proofing_department(client, op, credit_code(90))
     clerk = await make_staff(client, op, dept["id"], "13700009999", ["clerk"])
     counter = (await client.post("/v1/auth/realname/sessions", headers=auth(app["access_token"]),
                                  json={"name": BOB_NAME, "id_number": ID_BOB, "method": "counter"})).json()

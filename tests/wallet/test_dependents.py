@@ -82,8 +82,8 @@ async def test_a_newborn_without_an_id_number_is_named_by_person_id(
     parent = auth((await citizen(client, clerk, name="李强", id_number=PARENT))["access_token"])
     child = await persons.create_newborn(conn, app.state.keyring, name="李小满", born_on=date(2026, 11, 18), sex="女",
                                          now=datetime.now(UTC))
-    weijian = await staff(client, op, conn, "weijian", ["clerk"])
-    made = await helpers.set_guardian(client, weijian, PARENT, {"person_id": str(child)})
+    gongan = await staff(client, op, conn, "gongan", ["clerk"])  # 出生登记
+    made = await helpers.set_guardian(client, gongan, PARENT, {"person_id": str(child)})
     assert made["until"] == "2044-11-17T16:00:00Z"
     listed = (await client.get("/v1/wallet/dependents", headers=parent)).json()["items"]
     assert listed[0]["id_number_masked"] is None

@@ -112,8 +112,9 @@ async def test_life_events_happen_once_where_the_law_says_so(
     # A remarriage is another event; a second birth is not.
     assert (await client.post("/v1/dept/life-events", json=married | {"external_ref": "MZ-2"}, headers=minzheng)).status_code == 201
     born = {"holder": {"id_number": ZHANG}, "event": "born", "occurred_at": "1990-01-01T00:00:00Z", "external_ref": "B-1"}
-    assert (await client.post("/v1/dept/life-events", json=born, headers=minzheng)).status_code == 201
-    body = assert_problem(await client.post("/v1/dept/life-events", json=born | {"external_ref": "B-2"}, headers=minzheng),
+    weijian = auth(await helpers.dept_system(client, op, conn, "weijian", ["records:write"]))
+    assert (await client.post("/v1/dept/life-events", json=born, headers=weijian)).status_code == 201
+    body = assert_problem(await client.post("/v1/dept/life-events", json=born | {"external_ref": "B-2"}, headers=weijian),
                           409, "life_event_exists")
     assert body["item_id"]
 
@@ -128,9 +129,11 @@ async def test_a_death_closes_the_wallet_to_new_writes(
     gongan = auth(await helpers.dept_system(client, op, conn, "gongan", ["records:write"]))
     died = {"holder": {"id_number": ZHANG}, "event": "died", "occurred_at": "2026-11-01T00:00:00Z", "external_ref": "D-1"}
     assert (await client.post("/v1/dept/life-events", json=died, headers=gongan)).status_code == 201
-    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "after"), headers=gongan), 409, "wallet_closed")
+    renshe = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
+    assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "after"), headers=renshe), 409, "wallet_closed")
+    minzheng = auth(await helpers.dept_system(client, op, conn, "minzheng", ["records:write"]))
     married = died | {"event": "married", "external_ref": "M-1"}
-    assert_problem(await client.post("/v1/dept/life-events", json=married, headers=gongan), 409, "wallet_closed")
+    assert_problem(await client.post("/v1/dept/life-events", json=married, headers=minzheng), 409, "wallet_closed")
     timeline = (await client.get("/v1/wallet/timeline", headers=me)).json()
     assert timeline["closed_at"] is not None
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'wallet.closed'") == 1
