@@ -46,9 +46,11 @@ from api.idempotency import IdempotencyKeyInFlight, IdempotencyKeyInvalid, Idemp
 from api.problems import (
     PROBLEM_JSON,
     BadRequest,
+    Forbidden,
     Problem,
     ProblemDocument,
     ProblemSpec,
+    RateLimited,
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
@@ -79,6 +81,11 @@ _RETRY_AFTER = Reference("#/components/headers/Retry-After")
 _ETAG = Reference("#/components/headers/ETag")
 _REPLAYED = Reference("#/components/headers/Idempotent-Replayed")
 _REQUEST_ID = Reference("#/components/headers/X-Request-Id")
+# The schema of ProblemDocument; every route's 503 puts it in Litestar's registry under this name.
+_PROBLEM = Reference("#/components/schemas/ProblemDocument")
+# Problem responses most routes share, defined once under components/responses.
+SHARED = {BadRequest: "MalformedRequest", Unauthorized: "Unauthorized", Forbidden: "Forbidden",
+          ValidationFailed: "ValidationFailed", RateLimited: "RateLimited", ServiceUnavailable: "ServiceUnavailable"}
 _IDEMPOTENCY_KEY = Parameter(
     name="Idempotency-Key",
     param_in="header",
@@ -106,7 +113,8 @@ class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
         config = app_config.openapi_config
         if config is not None:
             given = config.components if isinstance(config.components, list) else [config.components]
-            config.components = [*given, Components(headers=dict(HEADERS))]
+            responses = {name: _problem_response(p.status, [p]) for p, name in SHARED.items()}
+            config.components = [*given, Components(headers=dict(HEADERS), responses=responses)]
         return app_config
 
     def receive_route(self, route: BaseRoute) -> None:
@@ -154,12 +162,11 @@ def _operation(handler: HTTPRouteHandler, **fields: Any) -> Operation:
         declared = [q for q in problems[p.status] if q.slug == p.slug]
         if not declared and not _own_body(handler, p.status):
             problems[p.status].append(p)
-    ref = _problem_schema(responses)
     for status, group in problems.items():
         if group and not _own_body(handler, status):
-            if ref is None:
-                raise RuntimeError(f"{op.operation_id}: no problem response carries the problem schema")
-            responses[str(status)] = _problem_response(ref, status, group)
+            shared = SHARED.get(group[0]) if len(group) == 1 else None
+            responses[str(status)] = (Reference(f"#/components/responses/{shared}") if shared
+                                      else _problem_response(status, group))
     if opt.get("etag"):
         if not any(isinstance(p, Parameter) and p.name.lower() == "if-none-match" for p in op.parameters or []):
             op.parameters = [*(op.parameters or []), _IF_NONE_MATCH]
@@ -180,27 +187,16 @@ def _operation(handler: HTTPRouteHandler, **fields: Any) -> Operation:
     return op
 
 
-def _problem_schema(responses: dict[str, Any]) -> Schema | Reference | None:
-    """The registered reference to the shared problem schema (the 503 every route has carries it)."""
-    for response in responses.values():
-        media = (response.content or {}).get(PROBLEM_JSON) if isinstance(response, OpenAPIResponse) else None
-        if media is not None:
-            schema = media.schema
-            while isinstance(schema, Schema) and schema.all_of:
-                schema = schema.all_of[0]
-            return schema
-    return None
-
-
-def _problem_response(ref: Schema | Reference, status: int, group: list[type[Problem]]) -> OpenAPIResponse:
+def _problem_response(status: int, group: list[type[Problem]]) -> OpenAPIResponse:
     slugs = list(dict.fromkeys(p.slug for p in group))
-    narrowed = Schema(all_of=[ref, Schema(type=OpenAPIType.OBJECT, required=["type"],
+    narrowed = Schema(all_of=[_PROBLEM, Schema(type=OpenAPIType.OBJECT, required=["type"],
                                           properties={"type": Schema(type=OpenAPIType.STRING, enum=slugs)})])
     examples = {
         p.slug: Example(summary=p.__doc__, value={"type": p.slug, "title": p.__doc__, "status": status})
         for p in {p.slug: p for p in group}.values()
     }
-    headers = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else None
+    headers = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else {}
+    headers["X-Request-Id"] = _REQUEST_ID
     return OpenAPIResponse(description=describe({p.slug: p for p in group}.values()), headers=headers,
                            content={PROBLEM_JSON: OpenAPIMediaType(schema=narrowed, examples=examples)})
 

@@ -11,8 +11,8 @@ Modules: ``catalogue`` (events, audiences, zh-CN texts, WeChat templates), ``ren
 
 from notify.jobs import JOBS
 from notify.routes import DeadLetterController, InboxController, admin_notification
-from notify.webhook_routes import WebhookController
+from notify.webhook_routes import WebhookController, list_department_events
 
-ROUTES = [InboxController, WebhookController, admin_notification, DeadLetterController]
+ROUTES = [InboxController, WebhookController, list_department_events, admin_notification, DeadLetterController]
 
 __all__ = ["JOBS", "ROUTES"]

@@ -29,7 +29,10 @@ from notify.models import (
     NotificationPage,
     Preferences,
     PreferencesIn,
+    ReadAllIn,
+    ReadAllOut,
     StreamTicketOut,
+    UnreadCount,
 )
 
 Unread = Annotated[bool, QueryParameter(description="Only items not yet read.")]
@@ -68,6 +71,32 @@ class InboxController(Controller):
         if version is not None and principal.person_id is not None:
             await live.poke_sync(redis, principal.person_id, version)
         return view
+
+    @get("/unread-count", operation_id="CountUnreadNotifications", summary="How many inbox items are not yet read",
+         description="`{unread}`: the items `GET /v1/notifications?unread=true` would list, counted (for a badge).",
+         responses=problem_responses(Unauthorized, Forbidden))
+    async def unread_count(self, principal: CurrentPrincipal, db: Db) -> UnreadCount:
+        account_id = principal.require_account()
+        async with db.acquire() as conn:
+            return UnreadCount(unread=await store.count_unread(conn, principal.person_id, account_id))
+
+    @post("/read-all", operation_id="MarkAllNotificationsRead", status_code=200, summary="Mark every inbox item read",
+          description="Marks every unread item of the caller read, or only those up to `up_to` (an item id: the newest "
+                      "the device has shown, so items that arrived meanwhile stay unread); the body may be empty. "
+                      "`{marked}` counts the items this call changed; repeating it marks nothing more. Each item goes "
+                      "through the change log (entity `notification`, with its `read_at`), so the person's other "
+                      "devices see it on their next pull, and they get a `sync` event on the live stream. Offline, "
+                      "the sync mutation `notification.read_all {up_to?}` does the same.",
+          responses=problem_responses(BadRequest, ValidationFailed, Unauthorized, Forbidden))
+    async def read_all(self, principal: CurrentPrincipal, db: Db, redis: Redis, now: Now,
+                       data: JSONBody[ReadAllIn | None] = None) -> ReadAllOut:
+        account_id = principal.require_account()
+        async with db.acquire() as conn, conn.transaction():
+            marked, heads = await inbox.read_all(conn, principal.person_id, account_id,
+                                                 up_to=data.up_to if data else None, now=now)
+        for person, version in heads.items():
+            await live.poke_sync(redis, person, version)
+        return ReadAllOut(marked=marked)
 
     @get("/stream", operation_id="StreamNotifications", summary="Live notifications (Server-Sent Events)",
          description="`text/event-stream`: `notification` events (id = the notification id, data = the item), "
