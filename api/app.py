@@ -33,6 +33,7 @@ from api.matters.stats.routes import ROUTES as STATS_ROUTES
 from api.openapi import ContractPlugin
 from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
+from api.requests import AppRequest
 from api.sync.jobs import JOBS as SYNC_JOBS
 from api.sync.routes import ROUTES as SYNC_ROUTES
 from api.wallet.jobs import JOBS as WALLET_JOBS
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[authority.audit_refusal],
         middleware=[request_id_middleware],
+        request_class=AppRequest,
         plugins=[ContractPlugin()],
         compression_config=COMPRESSION,
         lifespan=[lifespan(settings)],
