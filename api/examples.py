@@ -112,7 +112,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "responses": {201: {"session_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8", "method": "counter",
                             "nonce": "n-7Hc2VhbC1zZXNzaW9u", "expires_at": "2026-03-02T09:30:00Z", "verify_id": None}},
     },
-    "IssueCertificate": {"request": _ISSUE, "responses": {201: _CERTIFICATE}},
+    "IssueCertificate": {"request": _ISSUE, "responses": {200: _CERTIFICATE, 201: _CERTIFICATE}},
     "VerifyToken": {
         "request": {"token": _TOKEN},
         "responses": {200: {
@@ -128,7 +128,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "GetBundle": {"responses": {200: _BIRTH_BUNDLE}},
     "ListBundles": {"responses": {200: {"items": [_BIRTH_BUNDLE], "next_cursor": None}}},
-    "SubmitApplication": {"request": _SUBMIT, "responses": {201: _APPLICATION}},
+    "SubmitApplication": {"request": _SUBMIT, "responses": {200: _APPLICATION, 201: _APPLICATION}},
     "GetApplication": {"responses": {200: _APPLICATION}},
     "SyncPull": {"responses": {200: {
         "changes": [{"entity": "application", "id": _SUBMIT["id"], "op": "put", "version": 3, "data": _APPLICATION},

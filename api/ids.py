@@ -19,6 +19,11 @@ def uuid7(now_ms: int | None = None) -> uuid.UUID:
     return uuid.UUID(int=_head(ms) | _random(os.urandom(_RANDOM_BYTES)))
 
 
+def uuid7_floor(ms: int) -> uuid.UUID:
+    """The smallest UUIDv7 of millisecond ``ms``: ids made from then on sort after it."""
+    return uuid.UUID(int=_head(max(ms, 0)))
+
+
 def _head(ms: int) -> int:
     """The milliseconds, version and variant of a UUIDv7, with its random bits zero."""
     return (ms & 0xFFFF_FFFF_FFFF) << 80 | _VERSION_AND_VARIANT

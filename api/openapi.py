@@ -13,7 +13,8 @@ A route declares only what it decides itself:
 the bearer security requirement) where it needs the ``principal``, and 503 ``service_unavailable``
 everywhere. Each error response is ``application/problem+json`` with the one shared
 ``ProblemDocument`` schema, its ``type`` narrowed to the slugs that status can carry, one example per
-slug, and ``Retry-After`` on 429 and 503. Examples of the main operations live in ``api.examples``.
+slug, and ``Retry-After`` on 429 and 503. Every answer carries ``X-Request-Id``. Examples of the
+main operations live in ``api.examples``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
+    Components,
     Example,
     OpenAPIHeader,
     OpenAPIMediaType,
@@ -35,7 +37,8 @@ from litestar.openapi.spec import (
     Reference,
     Schema,
 )
-from litestar.plugins import ReceiveRoutePlugin
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
 from api import examples as examples_
@@ -43,9 +46,11 @@ from api.idempotency import IdempotencyKeyInFlight, IdempotencyKeyInvalid, Idemp
 from api.problems import (
     PROBLEM_JSON,
     BadRequest,
+    Forbidden,
     Problem,
     ProblemDocument,
     ProblemSpec,
+    RateLimited,
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
@@ -56,15 +61,31 @@ IDEMPOTENT: dict[str, Any] = {"idempotency_key": True}
 CONDITIONAL: dict[str, Any] = {"etag": True}
 BEARER = [{"bearer": []}]
 
-_RETRY_AFTER = OpenAPIHeader(
-    schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
-    description="Seconds to wait before trying again.",
-)
-_ETAG = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description="The answer's entity tag; send it back in `If-None-Match`.")
-_REPLAYED = OpenAPIHeader(
-    schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
-    description="Present when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
-)
+# Response headers, defined once under components/headers and referenced where they are sent.
+HEADERS = {
+    "Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
+                                 description="Seconds to wait before trying again."),
+    "ETag": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING),
+                          description="The answer's entity tag; send it back in `If-None-Match`."),
+    "Idempotent-Replayed": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
+        description="Present when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
+    ),
+    "X-Request-Id": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING),
+        description="This request's id (the caller's own `X-Request-Id` when it sent a sane one); quote it when "
+        "reporting a problem: the server's logs carry it.",
+    ),
+}
+_RETRY_AFTER = Reference("#/components/headers/Retry-After")
+_ETAG = Reference("#/components/headers/ETag")
+_REPLAYED = Reference("#/components/headers/Idempotent-Replayed")
+_REQUEST_ID = Reference("#/components/headers/X-Request-Id")
+# The schema of ProblemDocument; every route's 503 puts it in Litestar's registry under this name.
+_PROBLEM = Reference("#/components/schemas/ProblemDocument")
+# Problem responses most routes share, defined once under components/responses.
+SHARED = {BadRequest: "MalformedRequest", Unauthorized: "Unauthorized", Forbidden: "Forbidden",
+          ValidationFailed: "ValidationFailed", RateLimited: "RateLimited", ServiceUnavailable: "ServiceUnavailable"}
 _IDEMPOTENCY_KEY = Parameter(
     name="Idempotency-Key",
     param_in="header",
@@ -85,8 +106,16 @@ _IF_NONE_MATCH = Parameter(
 )
 
 
-class ContractPlugin(ReceiveRoutePlugin):
+class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
     """Gives every HTTP route's OpenAPI operation the problems, headers and examples it really has."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        config = app_config.openapi_config
+        if config is not None:
+            given = config.components if isinstance(config.components, list) else [config.components]
+            responses = {name: _problem_response(p.status, [p]) for p, name in SHARED.items()}
+            config.components = [*given, Components(headers=dict(HEADERS), responses=responses)]
+        return app_config
 
     def receive_route(self, route: BaseRoute) -> None:
         if not isinstance(route, HTTPRoute):
@@ -133,51 +162,41 @@ def _operation(handler: HTTPRouteHandler, **fields: Any) -> Operation:
         declared = [q for q in problems[p.status] if q.slug == p.slug]
         if not declared and not _own_body(handler, p.status):
             problems[p.status].append(p)
-    ref = _problem_schema(responses)
     for status, group in problems.items():
         if group and not _own_body(handler, status):
-            if ref is None:
-                raise RuntimeError(f"{op.operation_id}: no problem response carries the problem schema")
-            responses[str(status)] = _problem_response(ref, status, group)
+            shared = SHARED.get(group[0]) if len(group) == 1 else None
+            responses[str(status)] = (Reference(f"#/components/responses/{shared}") if shared
+                                      else _problem_response(status, group))
     if opt.get("etag"):
         if not any(isinstance(p, Parameter) and p.name.lower() == "if-none-match" for p in op.parameters or []):
             op.parameters = [*(op.parameters or []), _IF_NONE_MATCH]
         responses["304"] = OpenAPIResponse(description="Not Modified: the `If-None-Match` tag is still current.",
                                            headers={"ETag": _ETAG})
     for status, response in responses.items():
-        if isinstance(response, OpenAPIResponse) and status.startswith("2"):
-            headers = dict(response.headers or {})
+        if not isinstance(response, OpenAPIResponse):
+            continue
+        headers = {**(response.headers or {}), "X-Request-Id": _REQUEST_ID}
+        if status.startswith("2"):
             if opt.get("etag"):
                 headers["ETag"] = _ETAG
             if opt.get("idempotency_key"):
                 headers["Idempotent-Replayed"] = _REPLAYED
-            response.headers = headers or None
+        response.headers = headers
     op.responses = dict(sorted(responses.items()))
     examples_.apply(handler, op)
     return op
 
 
-def _problem_schema(responses: dict[str, Any]) -> Schema | Reference | None:
-    """The registered reference to the shared problem schema (the 503 every route has carries it)."""
-    for response in responses.values():
-        media = (response.content or {}).get(PROBLEM_JSON) if isinstance(response, OpenAPIResponse) else None
-        if media is not None:
-            schema = media.schema
-            while isinstance(schema, Schema) and schema.all_of:
-                schema = schema.all_of[0]
-            return schema
-    return None
-
-
-def _problem_response(ref: Schema | Reference, status: int, group: list[type[Problem]]) -> OpenAPIResponse:
+def _problem_response(status: int, group: list[type[Problem]]) -> OpenAPIResponse:
     slugs = list(dict.fromkeys(p.slug for p in group))
-    narrowed = Schema(all_of=[ref, Schema(type=OpenAPIType.OBJECT, required=["type"],
+    narrowed = Schema(all_of=[_PROBLEM, Schema(type=OpenAPIType.OBJECT, required=["type"],
                                           properties={"type": Schema(type=OpenAPIType.STRING, enum=slugs)})])
     examples = {
         p.slug: Example(summary=p.__doc__, value={"type": p.slug, "title": p.__doc__, "status": status})
         for p in {p.slug: p for p in group}.values()
     }
-    headers = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else None
+    headers = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else {}
+    headers["X-Request-Id"] = _REQUEST_ID
     return OpenAPIResponse(description=describe({p.slug: p for p in group}.values()), headers=headers,
                            content={PROBLEM_JSON: OpenAPIMediaType(schema=narrowed, examples=examples)})
 

@@ -8,12 +8,14 @@ unexpected are converted here too, so no response ever carries a stack trace, SQ
 from __future__ import annotations
 
 import logging
+import traceback
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import asyncpg
 import msgspec
+import redis.exceptions
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -32,6 +34,9 @@ log = logging.getLogger("zhangban.errors")
 
 PROBLEM_JSON = "application/problem+json"
 
+# How long a client is asked to wait when a server it needs is unavailable (``Retry-After`` of 503s).
+RETRY_AFTER_OUTAGE = 5
+
 
 class FieldError(msgspec.Struct, frozen=True):
     field: str
@@ -39,7 +44,12 @@ class FieldError(msgspec.Struct, frozen=True):
 
 
 class ProblemDocument(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """The body of every error response (RFC 9457)."""
+    """The body of every error response (RFC 9457).
+
+    ``type`` is a stable slug (each response lists the ones it can carry), ``title`` its Chinese
+    title, ``errors`` the fields a 422 ``validation_failed`` names. Some types add members of their
+    own (``retry_after``, ``tries_left``, ``missing``, ``reason``...).
+    """
 
     type: str
     title: str
@@ -116,6 +126,10 @@ class ServiceUnavailable(Problem):
     """服务暂时不可用，请稍后再试"""
 
     status, slug = 503, "service_unavailable"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("Retry-After", str(RETRY_AFTER_OUTAGE))
 
 
 def problem_response(
@@ -246,7 +260,52 @@ def handle_unstorable_text(request: Request, exc: Exception) -> Response[bytes]:
                             detail="the request holds text that cannot be stored (a NUL character)")
 
 
+# asyncpg's errors that say the server is gone, going, or refusing connections (classes 08, 57P0x, 53300).
+_DATABASE_DOWN = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    # The client's protocol out of step with the server: a connection the server ended while it was idle.
+    asyncpg.InternalClientError,
+)
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def unavailable_dependency(exc: BaseException | None) -> str | None:
+    """``"database"`` or ``"redis"`` when ``exc`` (or what it was raised from) says that server is
+    unreachable: the drivers' connection errors, the OS errors and timeouts raised inside a driver
+    (refused or reset sockets, a pool that could not connect in time), and any error while a
+    PostgreSQL connection was being opened (a database that does not accept connections)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _REDIS_DOWN):
+            return "redis"
+        if isinstance(exc, _DATABASE_DOWN):
+            return "database"
+        if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
+            return "database"  # "connection is closed": the server went away under the pool
+        modules = [frame.f_globals.get("__name__", "") for frame, _ in traceback.walk_tb(exc.__traceback__)]
+        if any(m == "asyncpg.connect_utils" for m in modules):
+            return "database"
+        if isinstance(exc, OSError | TimeoutError):
+            if any(m.startswith("asyncpg") for m in modules):
+                return "database"
+            if any(m.startswith("redis") for m in modules):
+                return "redis"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    if dependency := unavailable_dependency(exc):
+        # An outage, not a bug: one line, no trace (every request says the same while it lasts).
+        # 503 with Retry-After: the same request may succeed once the server is back.
+        log.warning("%s unavailable: %s: %s", dependency, type(exc).__name__, exc)
+        name = "the database" if dependency == "database" else "Redis"
+        return handle_problem(request, ServiceUnavailable(f"{name} is unavailable; try again shortly"))
     # The log keeps the trace (with the request id); the client gets nothing of it.
     log.exception("unhandled error", exc_info=exc)
     return problem_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "服务器内部错误")
@@ -280,6 +339,7 @@ __all__ = [
     "ProblemSpec",
     "RateLimited",
     "ServiceUnavailable",
+    "unavailable_dependency",
     "Unauthorized",
     "ValidationFailed",
     "problem_response",

@@ -36,7 +36,7 @@ from litestar.di import NamedDependency
 from api.deps import FromConnection, current_time
 from api.problems import Forbidden, NotFound, Unauthorized
 from auth.errors import AssuranceRequired
-from auth.keys import SigningKeys
+from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid
 
 BEARER = [{"bearer": []}]
@@ -137,9 +137,11 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
     known = verified.get(token)
     if known is not None:
         # Only expiry, the key's standing and the login's can change for a token already verified.
-        principal, kid, exp = known
-        if exp + LEEWAY > now.timestamp() and await keys.verification_key(kid, now=now) is not None:
-            return await _still_logged_in(state, principal, now)
+        principal, kid, iat, exp = known
+        if exp + LEEWAY > now.timestamp():
+            key = await keys.verification_key(kid, now=now)
+            if key is not None and not signed_after_retirement(key, iat):
+                return await _still_logged_in(state, principal, now)
         raise _unauthorized("the access token is invalid or expired")
     try:
         kid = unverified_kid(token)
@@ -147,6 +149,8 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
         if key is None:
             raise InvalidToken("unknown kid")
         c = decode_access(token, key.public_key, issuer=state.settings.base_url, now=now)
+        if signed_after_retirement(key, c.iat):
+            raise InvalidToken("signed by a retired key after its retirement")
         client = c.client_id is not None
         principal = Principal(
             account_id=None if client else UUID(c.sub),
@@ -162,7 +166,7 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
         )
     except (InvalidToken, ValueError):
         raise _unauthorized("the access token is invalid or expired") from None
-    verified.put(token, (principal, kid, c.exp))
+    verified.put(token, (principal, kid, c.iat, c.exp))
     return await _still_logged_in(state, principal, now)
 
 
@@ -183,12 +187,12 @@ class VerifiedTokens:
 
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
-        self._items: OrderedDict[str, tuple[Principal, str, int]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[Principal, str, int, int]] = OrderedDict()
 
-    def get(self, token: str) -> tuple[Principal, str, int] | None:
+    def get(self, token: str) -> tuple[Principal, str, int, int] | None:
         return self._items.get(token)
 
-    def put(self, token: str, value: tuple[Principal, str, int]) -> None:
+    def put(self, token: str, value: tuple[Principal, str, int, int]) -> None:
         self._items[token] = value
         if len(self._items) > self.size:
             self._items.popitem(last=False)

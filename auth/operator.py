@@ -1,4 +1,4 @@
-"""Bootstrap helpers behind ``zhangban operator-token`` and ``zhangban rotate-signing-key``."""
+"""Bootstrap helpers behind ``zhangban operator-token``, ``rotate-signing-key`` and ``revoke-signing-key``."""
 
 from __future__ import annotations
 
@@ -38,7 +38,13 @@ async def operator_token(conn: asyncpg.Connection, keyring: Keyring, *, issuer: 
 
 
 async def rotate(conn: asyncpg.Connection, keyring: Keyring, *, actor: str, now: datetime) -> str:
-    """Rotate the signing key now; return the new kid. Running servers sign with it within 5 minutes."""
+    """Rotate the signing key now; return the new kid. Running servers sign with it from their next token."""
     async with conn.transaction():
         await keys.ensure_signing_key(conn, keyring, now=now)
         return await keys.rotate_signing_key(conn, keyring, now=now, actor=actor)
+
+
+async def revoke(conn: asyncpg.Connection, keyring: Keyring, kid: str, *, actor: str, now: datetime) -> str | None:
+    """Revoke a signing key now (raises ``keys.UnknownSigningKey``); the new signing kid if it was signing."""
+    async with conn.transaction():
+        return await keys.revoke_signing_key(conn, keyring, kid, now=now, actor=actor)

@@ -83,7 +83,7 @@ class WechatController(Controller):
                 data={"method": "wechat", "reason": problem.slug, "errcode": exc.errcode},
             )
             raise problem from None
-        keys = await state.signing_keys.current(now=now)
+        keys = await state.signing_keys.for_signing(now=now)
         sealed_key = keyring.encrypt(session.session_key, context=SESSION_KEY_CONTEXT)
         async with db.acquire() as conn, conn.transaction():
             account, created = await store.login_wechat(
@@ -185,7 +185,7 @@ class SmsController(Controller):
                 data={"method": "sms", "reason": exc.slug, "phone": mask_phone(data.phone), **exc.context},
             )
             raise
-        keys = await state.signing_keys.current(now=now)
+        keys = await state.signing_keys.for_signing(now=now)
         async with db.acquire() as conn, conn.transaction():
             account, created = await store.login_phone(
                 conn, phone=keyring.encrypt(data.phone, context=PHONE_CONTEXT),
@@ -219,7 +219,7 @@ class SessionController(Controller):
     ) -> TokenPair:
         address = client_address(request)
         await ratelimit.hit(redis, f"ip:{address}", REFRESH_IP)
-        keys = await state.signing_keys.current(now=now)
+        keys = await state.signing_keys.for_signing(now=now)
         reused: RefreshTokenReused | None = None
         async with db.acquire() as conn:
             async with conn.transaction():

@@ -115,7 +115,7 @@ class TokenController(Controller):
             await _refused(db, None, "malformed_client_id", address, now)
             raise InvalidClient() from None
         await ratelimit.hit(redis, f"client:{client_id}", TOKEN_CLIENT)
-        keys = await state.signing_keys.current(now=now)
+        keys = await state.signing_keys.for_signing(now=now)
         async with db.acquire() as conn:
             client = await admin_store.get_client(conn, client_id)
         presented = secret_hash(creds.client_secret or "")

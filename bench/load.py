@@ -472,7 +472,7 @@ def main() -> None:
             admin = pg.get_uri("postgres")
         if redis_url is None:
             rs, redis_url = embedded.start_redis(tmp)
-            stops.append(rs.shutdown)
+            stops.append(rs.stop)
     try:
         sys.exit(run(admin, redis_url, args.seconds, args.connections, args.people, args.only))
     finally:

@@ -287,7 +287,7 @@ def main() -> None:
         dsn = pg.get_uri("postgres")
     if redis_url is None:
         rs, redis_url = embedded.start_redis(folder)
-        started.append(rs.shutdown)
+        started.append(rs.stop)
     try:
         asyncio.run(run(dsn, redis_url, args))
     finally:

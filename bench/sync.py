@@ -219,7 +219,7 @@ def main() -> None:
         dsn = server.get_uri("postgres")
     if redis_url is None:
         rs, redis_url = embedded.start_redis(tmp)
-        stops.append(rs.shutdown)
+        stops.append(rs.stop)
     try:
         asyncio.run(run(dsn, redis_url, args.rounds))
     finally:

@@ -10,7 +10,9 @@ templates over the event's payload plus what :mod:`notify.recipients` looks up (
 Audiences: ``person`` (the payload's ``person_id``, or the key ``person_key`` names, and their
 guardians), ``account`` (the payload's
 ``account_id``), ``family`` (guardians, dependents and family readers of ``person_id``),
-``department`` (its webhooks subscribed to the kind) and ``operators`` (every operator's inbox).
+``department`` (its webhooks subscribed to the kind), ``webhook`` (the one webhook the payload's
+``webhook_id`` names, of the payload's ``department_id``, whatever it subscribes to: a test event)
+and ``operators`` (every operator's inbox).
 """
 
 from __future__ import annotations
@@ -141,6 +143,7 @@ KINDS = {
              person_key="guardian_person_id"),
         Kind("wallet.closed", ("family",), "亲属证照夹已关闭",
              "您的亲属的证照夹已依法关闭，您可以在掌办继续办理身后事项。"),
+        Kind("webhook.test", ("webhook",), "回调测试", "这是一条测试事件，用于检查回调地址能否收到并验证签名。"),
     )
 }
 

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -54,6 +54,21 @@ class Job:
     started_at: datetime
     address: str | None = None  # the webhook URL, the openid or the phone number
     secret: str | None = None
+    # A webhook's secret before its last rotation, and until when it still signs beside ``secret``.
+    previous_secret: str | None = None
+    previous_until: datetime | None = None
+
+
+class Hook(NamedTuple):
+    """What signing a webhook's deliveries needs (url None: gone or disabled)."""
+
+    url: str | None
+    secret: str | None
+    previous_secret: str | None
+    previous_until: datetime | None
+
+
+NO_HOOK = Hook(None, None, None, None)
 
 
 def template_ids(setting: str) -> dict[str, str]:
@@ -91,7 +106,7 @@ class Senders:
         self.web = WebClient(per_origin=16, timeout=timeout)
         self.template_ids = template_ids(state.settings.notify_wechat_templates)
         check_sms_templates(state.settings.sms_templates)
-        self._secrets: dict[UUID, tuple[float, str | None, str | None]] = {}
+        self._secrets: dict[UUID, tuple[float, Hook]] = {}
 
     async def prepare(self, conn: asyncpg.Connection, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]],
                       *, now: datetime) -> tuple[list[Job], list[tuple[Job, Outcome]]]:
@@ -113,10 +128,11 @@ class Senders:
         return ready, settled
 
     async def _address(self, conn: asyncpg.Connection, job: Job, row: asyncpg.Record,
-                       hooks: dict[UUID, tuple[str | None, str | None]], accounts: dict[UUID, asyncpg.Record],
+                       hooks: dict[UUID, Hook], accounts: dict[UUID, asyncpg.Record],
                        *, now: datetime) -> Outcome | None:
         if job.channel == "webhook":
-            job.address, job.secret = hooks.get(job.target, (None, None))
+            hook = hooks.get(job.target, NO_HOOK)
+            job.address, job.secret, job.previous_secret, job.previous_until = hook
             return None if job.address else Outcome("permanent-failure", "webhook disabled")
         account = accounts.get(job.target)
         if account is None or not account[job.channel]:
@@ -134,18 +150,22 @@ class Senders:
             return Outcome("permanent-failure", "no subscription grant")
         return None
 
-    async def _webhooks(self, conn: asyncpg.Connection, ids: set[UUID]) -> dict[UUID, tuple[str | None, str | None]]:
+    async def _webhooks(self, conn: asyncpg.Connection, ids: set[UUID]) -> dict[UUID, Hook]:
         clock = time.monotonic()
         missing = [i for i in ids if i not in self._secrets or self._secrets[i][0] < clock]
         if missing:
-            rows = await conn.fetch("SELECT id, url, secret, disabled_at FROM notify_webhook WHERE id = ANY($1::uuid[])", missing)
-            found = {r["id"]: r for r in rows}
+            found = await webhook_store.signing_secrets(conn, missing)
+            keyring, context = self.state.keyring, webhook_store.SECRET_CONTEXT
             for i in missing:
                 r = found.get(i)
-                live = r is not None and r["disabled_at"] is None
-                secret = self.state.keyring.decrypt_str(r["secret"], context=webhook_store.SECRET_CONTEXT) if live else None
-                self._secrets[i] = (clock + SECRET_TTL, r["url"] if live else None, secret)
-        return {i: self._secrets[i][1:] for i in ids}
+                hook = NO_HOOK
+                if r is not None:
+                    previous = r["previous_secret"]
+                    hook = Hook(r["url"], keyring.decrypt_str(r["secret"], context=context),
+                                keyring.decrypt_str(previous, context=context) if previous is not None else None,
+                                r["previous_secret_expires_at"])
+                self._secrets[i] = (clock + SECRET_TTL, hook)
+        return {i: self._secrets[i][1] for i in ids}
 
     async def send(self, job: Job) -> Outcome:
         if job.channel == "webhook":
@@ -157,9 +177,14 @@ class Senders:
     async def _webhook(self, job: Job) -> Outcome:
         body = msgspec.json.encode({"type": job.kind, "timestamp": job.created_at, "data": job.data})
         msg_id, stamp = f"msg_{job.notification_id}", int(time.time())
+        signature = service.sign_webhook(job.secret or "", msg_id, stamp, body)
+        if job.previous_secret and job.previous_until and job.started_at < job.previous_until:
+            # Inside a rotation's overlap: a signature under each secret, so a receiver still on the
+            # old one verifies too (Standard Webhooks: several space-separated signatures).
+            signature += " " + service.sign_webhook(job.previous_secret, msg_id, stamp, body)
         headers = [
             ("content-type", "application/json"), ("user-agent", "zhangban-webhooks/1"), ("webhook-id", msg_id),
-            ("webhook-timestamp", str(stamp)), ("webhook-signature", service.sign_webhook(job.secret or "", msg_id, stamp, body)),
+            ("webhook-timestamp", str(stamp)), ("webhook-signature", signature),
         ]
         try:
             status = await self.web.post(job.address or "", body, headers)

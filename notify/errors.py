@@ -23,6 +23,24 @@ class WebhookNotFound(NotFound):
     slug = "webhook_not_found"
 
 
+class WebhookDeliveryNotFound(NotFound):
+    """回调投递记录不存在"""
+
+    slug = "webhook_delivery_not_found"
+
+
+class WebhookDeliveryNotFailed(Conflict):
+    """该投递未失败，无需重发"""
+
+    slug = "webhook_delivery_not_failed"
+
+
+class WebhookDisabled(Conflict):
+    """回调地址已停用"""
+
+    slug = "webhook_disabled"
+
+
 class WebhookUrlInvalid(ValidationFailed):
     """回调地址不可用"""
 
@@ -48,5 +66,6 @@ class WechatNotBound(Conflict):
 
 
 NOTIFY_PROBLEMS = (
-    NotificationNotFound, DeadLetterNotFound, WebhookNotFound, WebhookUrlInvalid, WebhookEventsInvalid, WechatTemplateUnknown, WechatNotBound,
+    NotificationNotFound, DeadLetterNotFound, WebhookNotFound, WebhookDeliveryNotFound, WebhookDeliveryNotFailed,
+    WebhookDisabled, WebhookUrlInvalid, WebhookEventsInvalid, WechatTemplateUnknown, WechatNotBound,
 )

@@ -1,5 +1,6 @@
-"""Inbox functions other domains may call: marking an item read (the route and the sync mutation
-``notification.read`` both come here, inside their own transaction) and the wallet's export."""
+"""Inbox functions other domains may call: marking an item read, or all of them (the routes and the
+sync mutations ``notification.read`` and ``notification.read_all`` come here, inside their own
+transaction) and the wallet's export."""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ async def read(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUI
     if not changed or person is None:
         return view, None
     return view, await changelog.record_change(conn, person, "notification", view.id, "put", msgspec.to_builtins(view))
+
+
+async def read_all(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
+                   now: datetime) -> tuple[int, dict[UUID, int]]:
+    """Mark every unread item of the caller read (up to ``up_to``, when given), each mirrored to its owner's devices.
+
+    Returns how many were marked and each owner person's new change-log version.
+    """
+    marked = await store.mark_all_read(conn, person_id, account_id, up_to=up_to, now=now)
+    puts = [(owner, "notification", view.id, msgspec.to_builtins(view)) for view, owner in marked if owner is not None]
+    heads = await changelog.record_puts(conn, puts)  # type: ignore[arg-type]
+    return len(marked), heads
 
 
 EXPORT = """

@@ -32,6 +32,20 @@ class NotificationPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
+class UnreadCount(msgspec.Struct, frozen=True, kw_only=True):
+    unread: int  # inbox items not yet read
+
+
+class ReadAllIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``up_to``: mark only items up to this one (the newest the device has shown), not those arriving meanwhile."""
+
+    up_to: UUID | None = None
+
+
+class ReadAllOut(msgspec.Struct, frozen=True, kw_only=True):
+    marked: int  # items this call marked read (already-read ones are left as they were)
+
+
 # --- WeChat grants and preferences ------------------------------------------------------------------
 
 
@@ -128,6 +142,39 @@ class WebhookDelivery(msgspec.Struct, frozen=True, kw_only=True):
 
 class WebhookDeliveryPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[WebhookDelivery]
+    next_cursor: str | None
+
+
+class RotateSecretIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    # At least a minute: dispatchers reuse a webhook's secrets for up to 30 s before reading them again.
+    overlap_seconds: Annotated[int, msgspec.Meta(ge=60, le=7 * 86400)] = 86400
+
+
+class WebhookSecretRotated(msgspec.Struct, frozen=True, kw_only=True):
+    """The new ``secret``; the one it replaces still signs (beside it) until ``previous_secret_expires_at``."""
+
+    id: UUID
+    secret: str | None
+    previous_secret_expires_at: datetime
+
+
+class WebhookTestSent(msgspec.Struct, frozen=True, kw_only=True):
+    """The test event is on its way; its ``data.test_id`` is ``test_id``. Follow it under ``/deliveries``."""
+
+    test_id: UUID
+
+
+class DepartmentEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as a webhook delivers it: ``id`` is the ``webhook-id`` header, then the body's fields."""
+
+    id: str
+    type: str
+    timestamp: datetime
+    data: dict[str, Any]
+
+
+class DepartmentEventPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[DepartmentEvent]
     next_cursor: str | None
 
 

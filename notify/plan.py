@@ -88,6 +88,10 @@ def owners(kind: Kind, payload: dict[str, Any], ctx: Context) -> Iterator[tuple[
             hooks = [w for w, events in ctx.webhooks.get(did, []) if kind.key in events] if did else []
             if did and hooks:
                 yield ("department", did), [], hooks
+        elif audience == "webhook":
+            did, wid = as_uuid(payload.get("department_id")), as_uuid(payload.get("webhook_id"))
+            if did and any(w == wid for w, _ in ctx.webhooks.get(did, [])):
+                yield ("department", did), [], [wid]
 
 
 def _inbox_of(account: AccountInfo) -> Owner:

@@ -121,7 +121,7 @@ async def load(conn: asyncpg.Connection, batch: list[tuple[Event, Kind]], *, now
             accounts.add(p.get("account_id"))
         if "family" in audiences:
             closed.add(p.get("person_id"))
-        if "department" in audiences:
+        if "department" in audiences or "webhook" in audiences:
             departments.add(p.get("department_id"))
         need_operators = need_operators or "operators" in audiences
         for table, key, needed in _names_needed(kind, p):

@@ -17,6 +17,8 @@ from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal, MaybePrincipal
 from notify import catalogue, dead_letters, inbox, live, store, streams
+from notify.socket import DESCRIPTION as SOCKET_DESCRIPTION
+from notify.socket import PATH as SOCKET_PATH
 from notify.errors import DeadLetterNotFound, NotificationNotFound, WechatNotBound, WechatTemplateUnknown
 from notify.models import (
     AdminNotification,
@@ -29,7 +31,10 @@ from notify.models import (
     NotificationPage,
     Preferences,
     PreferencesIn,
+    ReadAllIn,
+    ReadAllOut,
     StreamTicketOut,
+    UnreadCount,
 )
 
 Unread = Annotated[bool, QueryParameter(description="Only items not yet read.")]
@@ -69,13 +74,40 @@ class InboxController(Controller):
             await live.poke_sync(redis, principal.person_id, version)
         return view
 
+    @get("/unread-count", operation_id="CountUnreadNotifications", summary="How many inbox items are not yet read",
+         description="`{unread}`: the items `GET /v1/notifications?unread=true` would list, counted (for a badge).",
+         responses=problem_responses(Unauthorized, Forbidden))
+    async def unread_count(self, principal: CurrentPrincipal, db: Db) -> UnreadCount:
+        account_id = principal.require_account()
+        async with db.acquire() as conn:
+            return UnreadCount(unread=await store.count_unread(conn, principal.person_id, account_id))
+
+    @post("/read-all", operation_id="MarkAllNotificationsRead", status_code=200, summary="Mark every inbox item read",
+          description="Marks every unread item of the caller read, or only those up to `up_to` (an item id: the newest "
+                      "the device has shown, so items that arrived meanwhile stay unread); the body may be empty. "
+                      "`{marked}` counts the items this call changed; repeating it marks nothing more. Each item goes "
+                      "through the change log (entity `notification`, with its `read_at`), so the person's other "
+                      "devices see it on their next pull, and they get a `sync` event on the live stream. Offline, "
+                      "the sync mutation `notification.read_all {up_to?}` does the same.",
+          responses=problem_responses(BadRequest, ValidationFailed, Unauthorized, Forbidden))
+    async def read_all(self, principal: CurrentPrincipal, db: Db, redis: Redis, now: Now,
+                       data: JSONBody[ReadAllIn | None] = None) -> ReadAllOut:
+        account_id = principal.require_account()
+        async with db.acquire() as conn, conn.transaction():
+            marked, heads = await inbox.read_all(conn, principal.person_id, account_id,
+                                                 up_to=data.up_to if data else None, now=now)
+        for person, version in heads.items():
+            await live.poke_sync(redis, person, version)
+        return ReadAllOut(marked=marked)
+
     @get("/stream", operation_id="StreamNotifications", summary="Live notifications (Server-Sent Events)",
          description="`text/event-stream`: `notification` events (id = the notification id, data = the item), "
                      "`sync` events (`{version}`: the change log moved, pull `/v1/sync/pull`) and a comment line as "
                      "heartbeat every `ZB_NOTIFY_HEARTBEAT_SECONDS`. Reconnect with `Last-Event-ID` to get what was "
                      "missed. Every device of the person, connected to any server process, receives the same items. "
                      "The caller is named by `Authorization` or, for a browser's `EventSource` (which cannot send "
-                     "headers), by `?ticket=` from `POST /v1/notifications/stream-tickets`.",
+                     "headers), by `?ticket=` from `POST /v1/notifications/stream-tickets`. The same events come over "
+                     "a WebSocket for mini-programs (`wx.connectSocket`): see `POST /v1/notifications/stream-tickets`.",
          media_type="text/event-stream", response_description="A stream of Server-Sent Events",
          responses=problem_responses(Unauthorized, Forbidden))
     async def stream(self, maybe_principal: MaybePrincipal, state: State, redis: Redis,
@@ -97,9 +129,10 @@ class InboxController(Controller):
 
     @post("/stream-tickets", operation_id="CreateStreamTicket", status_code=201,
           summary="A one-time ticket for opening the live stream from a browser",
-          description=f"`{{ticket, expires_in}}`: pass it as `?ticket=` to `GET /v1/notifications/stream` within "
-                      f"{live.TICKET_TTL} s; it opens one stream, as the caller, and is then spent. For `EventSource`, "
-                      "which cannot send an Authorization header; apps send the header itself.",
+          description=f"`{{ticket, expires_in}}`: pass it as `?ticket=` to `GET /v1/notifications/stream` or to the "
+                      f"WebSocket `{SOCKET_PATH}` within {live.TICKET_TTL} s; it opens one stream or socket, as the "
+                      "caller, and is then spent. For `EventSource`, which cannot send an Authorization header; apps "
+                      "send the header itself.\n\n" + SOCKET_DESCRIPTION,
           responses=problem_responses(Unauthorized, Forbidden))
     async def stream_ticket(self, principal: CurrentPrincipal, redis: Redis) -> StreamTicketOut:
         principal.require_account()

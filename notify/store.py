@@ -71,6 +71,26 @@ async def mark_read(conn: asyncpg.Connection, person_id: UUID | None, account_id
     return _view(row), row["person_id"], row["changed"]
 
 
+COUNT_UNREAD = f"SELECT count(*) FROM notify_notification WHERE {_MINE} AND read_at IS NULL"
+
+
+async def count_unread(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID) -> int:
+    return await conn.fetchval(COUNT_UNREAD, person_id, account_id)
+
+
+MARK_ALL_READ = f"""
+UPDATE notify_notification SET read_at = $3
+WHERE {_MINE} AND read_at IS NULL AND ($4::uuid IS NULL OR id <= $4)
+RETURNING {_VIEW}, person_id
+"""
+
+
+async def mark_all_read(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
+                        now: datetime) -> list[tuple[Notification, UUID | None]]:
+    """Mark every unread item of the caller (up to ``up_to``) read; return each with its owner person."""
+    return [(_view(r), r["person_id"]) for r in await conn.fetch(MARK_ALL_READ, person_id, account_id, now, up_to)]
+
+
 # --- preferences -----------------------------------------------------------------------------------
 
 UPSERT_PREFERENCES = """

@@ -95,7 +95,7 @@ def servers() -> Iterator[tuple[str, str]]:
         dsn = pg.get_uri("postgres")
     if redis_url is None:
         rs, redis_url = embedded.start_redis(tmp)
-        started.append(rs.shutdown)
+        started.append(rs.stop)
     yield dsn, redis_url
     for stop in reversed(started):
         stop()

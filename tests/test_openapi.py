@@ -39,7 +39,16 @@ class _Refs(HTMLParser):
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(path, m, op) for path, item in spec["paths"].items() for m, op in item.items() if m in METHODS]
+    """Every operation, its shared responses (``$ref``) resolved."""
+    shared = spec["components"].get("responses", {})
+    found = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method in METHODS:
+                op["responses"] = {s: shared[r["$ref"].rsplit("/", 1)[1]] if "$ref" in r else r
+                                   for s, r in op["responses"].items()}
+                found.append((path, method, op))
+    return found
 
 
 @pytest.fixture
@@ -83,12 +92,17 @@ def test_docs_page_renders_the_operations_offline(settings: Settings) -> None:
 
 async def test_every_error_is_a_problem_document(spec: dict[str, Any]) -> None:
     problem = spec["components"]["schemas"]["ProblemDocument"]
+    # What most routes share is defined once and referenced.
+    me = spec["paths"]["/v1/me"]["get"]["responses"]
+    assert me["401"] == {"$ref": "#/components/responses/Unauthorized"}
+    assert me["503"] == {"$ref": "#/components/responses/ServiceUnavailable"}
     assert {"type", "title", "status"} <= set(problem["required"])
     for path, method, op in _operations(spec):
         where = f"{method.upper()} {path}"
         assert "status_code" not in json.dumps(op), f"{where} documents the framework's error shape"
         assert "503" in op["responses"], where
         for status, response in op["responses"].items():
+            assert response["headers"]["X-Request-Id"] == {"$ref": "#/components/headers/X-Request-Id"}, (where, status)
             if not status.startswith(("4", "5")) or op["operationId"] == "Health":
                 continue  # /health's 503 is the health document naming what is down
             assert list(response["content"]) == [PROBLEM], (where, status)
@@ -146,6 +160,7 @@ async def test_declared_headers_are_sent(client: AsyncTestClient) -> None:
     assert first.status_code == 200 and first.headers["etag"]
     again = await client.get("/v1/trust-list", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
+    assert again.headers["x-request-id"] and again.headers["x-request-id"] != first.headers["x-request-id"]
 
 
 def test_every_route_that_honours_idempotency_key_declares_it(app: Litestar) -> None:

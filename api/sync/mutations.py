@@ -180,6 +180,17 @@ async def notification_read(conn: asyncpg.Connection, ctx: Context, m: MutationI
     return Effect("applied", data=msgspec.to_builtins(view))
 
 
+class ReadAllArgs(msgspec.Struct, forbid_unknown_fields=True):
+    up_to: UUID | None = None
+
+
+async def notification_read_all(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+    account_id = ctx.principal.require_account()
+    args = _args(m, ReadAllArgs)
+    marked, _ = await inbox.read_all(conn, ctx.principal.person_id, account_id, up_to=args.up_to, now=ctx.now)
+    return Effect("applied", data={"marked": marked})
+
+
 HANDLERS: dict[str, Handler] = {
     "draft.save": draft_save,
     "draft.delete": draft_delete,
@@ -190,6 +201,7 @@ HANDLERS: dict[str, Handler] = {
     "consent.grant": consent_grant,
     "consent.revoke": consent_revoke,
     "notification.read": notification_read,
+    "notification.read_all": notification_read_all,
 }
 
 # Issued certificates and department records belong to the departments that issued them.

@@ -57,7 +57,8 @@ bundle_code|matter_code, for_person_id?, form, materials, deferred_materials?}`,
 {draft_id}`, `application.submit {application_id, draft_id?, ...as POST /v1/applications}`,
 `application.withdraw {application_id}`, `application.supplement {application_id, materials}`,
 `evaluation.submit {application_id, level, comment?, tags?}`, `consent.grant {...as POST
-/v1/wallet/consents}`, `consent.revoke {consent_id}`, `notification.read {notification_id}`. Certificates and department records are server-owned:
+/v1/wallet/consents}`, `consent.revoke {consent_id}`, `notification.read {notification_id}`,
+`notification.read_all {up_to?}`. Certificates and department records are server-owned:
 mutations of them are `rejected`/`server_owned`."""
 
 

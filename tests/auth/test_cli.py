@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +15,9 @@ import jwt
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from tests.auth.helpers import assert_problem, auth, claims
+from api.crypto import Keyring
+from auth import keys
+from tests.auth.helpers import assert_problem, auth, claims, sms_login
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +71,76 @@ async def test_rotate_signing_key(client: AsyncTestClient, settings: Settings) -
     assert (await client.get("/v1/admin/departments", headers=auth(old))).status_code == 200
     assert len((await client.get("/.well-known/jwks.json")).json()["keys"]) == 2
     assert_problem(await client.get("/v1/admin/departments", headers=auth(new + "x")), 401, "unauthorized")
+
+
+async def test_a_retired_key_signs_nothing_after_its_retirement(
+    client: AsyncTestClient, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    before = await sms_login(client, "13800000021")
+    old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
+    code, out, err = await _run(settings, "rotate-signing-key")
+    assert code == 0, err
+    new_kid = await conn.fetchval("SELECT kid FROM auth_signing_key WHERE retired_at IS NULL")
+    assert new_kid != old_kid and new_kid in out
+    # The running server learned it from the database before signing again: no token of the old key.
+    after = await sms_login(client, "13800000022")
+    assert jwt.get_unverified_header(after["access_token"])["kid"] == new_kid
+    refreshed = (await client.post("/v1/auth/refresh", json={"refresh_token": before["refresh_token"]})).json()
+    assert jwt.get_unverified_header(refreshed["access_token"])["kid"] == new_kid
+    # What the old key signed before its retirement still works until it expires.
+    assert (await client.get("/v1/me", headers=auth(before["access_token"]))).status_code == 200
+
+
+async def test_a_token_naming_a_retired_key_issued_after_its_retirement_is_refused(
+    client: AsyncTestClient, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    _, out, _ = await _run(settings, "operator-token")
+    op = out.strip()
+    stolen = (await keys.load_keys(conn, Keyring.from_settings(settings), now=datetime.now(UTC))).active
+    code, _, err = await _run(settings, "rotate-signing-key")
+    assert code == 0, err
+    retired_at = await conn.fetchval("SELECT retired_at FROM auth_signing_key WHERE kid = $1", stolen.kid)
+    assert retired_at is not None
+
+    def forged(iat: int, jti: str) -> str:
+        c = claims(op) | {"iat": iat, "exp": iat + 900, "jti": jti}
+        return jwt.encode(c, stolen.private_key, algorithm="ES256", headers={"kid": stolen.kid, "typ": "at+jwt"})
+
+    after = forged(int(retired_at.timestamp()) + 1, "after")
+    assert_problem(await client.get("/v1/admin/departments", headers=auth(after)), 401, "unauthorized")
+    before = forged(int(retired_at.timestamp()) - 60, "before")
+    assert (await client.get("/v1/admin/departments", headers=auth(before))).status_code == 200
+    assert (await client.get("/v1/admin/departments", headers=auth(op))).status_code == 200
+
+
+async def test_revoke_signing_key_ends_a_compromised_key_at_once(
+    client: AsyncTestClient, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    _, out, _ = await _run(settings, "operator-token")
+    op = out.strip()
+    citizen = await sms_login(client, "13800000023")
+    kid = jwt.get_unverified_header(op)["kid"]
+    assert (await client.get("/v1/admin/departments", headers=auth(op))).status_code == 200
+    code, out, err = await _run(settings, "revoke-signing-key", kid)
+    assert code == 0, err
+    replacement = await conn.fetchval("SELECT kid FROM auth_signing_key WHERE retired_at IS NULL")
+    assert f"revoked signing key {kid}" in out and replacement in out
+    # Every process reads the keys again within seconds (here: the clock moved on by that much).
+    client.app.state.clock = lambda: datetime.now(UTC) + timedelta(seconds=keys.RELOAD_EVERY + 1)
+    assert_problem(await client.get("/v1/admin/departments", headers=auth(op)), 401, "unauthorized")
+    assert_problem(await client.get("/v1/me", headers=auth(citizen["access_token"])), 401, "unauthorized")
+    assert [k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]] == [replacement]
+    # Signing goes on with the replacement; a login's refresh token is not tied to a key.
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": citizen["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    assert jwt.get_unverified_header(refreshed.json()["access_token"])["kid"] == replacement
+    assert (await client.get("/v1/me", headers=auth(refreshed.json()["access_token"]))).status_code == 200
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'auth.signing_key_revoked'") == 1
+
+    code, out, _ = await _run(settings, "revoke-signing-key", kid)
+    assert code == 0 and "already revoked" in out
+    code, _, err = await _run(settings, "revoke-signing-key", "no-such-kid")
+    assert code == 1 and "no-such-kid" in err
 
 
 async def test_wechat_sim_command_serves_the_simulator(settings: Settings) -> None:

@@ -190,6 +190,7 @@ EXPECTED: dict[str, Case] = {
         "basis": "出生登记"}),
     # notifications
     "ListNotifications": Case(ACCOUNTS), "MarkNotificationRead": Case(frozenset({"citizen"})),
+    "CountUnreadNotifications": Case(ACCOUNTS), "MarkAllNotificationsRead": Case(ACCOUNTS),
     "StreamNotifications": Case(ACCOUNTS, stream=True), "CreateStreamTicket": Case(ACCOUNTS),
     "GetNotificationPreferences": Case(ACCOUNTS), "ListWechatGrants": Case(ACCOUNTS),
     "PutNotificationPreferences": Case(ACCOUNTS, j({"channels": {"wechat": True, "sms": False}})),
@@ -198,6 +199,12 @@ EXPECTED: dict[str, Case] = {
     "CreateWebhook": Case(HOME_DEPT | {"scopeless_client", "other_staff"},
                           j({"url": "http://127.0.0.1:9/m", "events": ["certificate.issued"]})),
     "ListWebhookDeliveries": Case(HOME_DEPT | {"scopeless_client"}),
+    # The world's delivery waits for a retry: a caller allowed to replay it hears 409, not yet failed.
+    "ReplayWebhookDelivery": Case(HOME_DEPT | {"scopeless_client"}),
+    "SendWebhookTest": Case(HOME_DEPT | {"scopeless_client"}),
+    "RotateWebhookSecret": Case(HOME_DEPT | {"scopeless_client"}, j({"overlap_seconds": 3600})),
+    # Each department reads its own events (医保局's staff: none).
+    "ListDepartmentEvents": Case(HOME_DEPT | {"scopeless_client", "other_staff"}, query={"since": "2020-01-01T00:00:00Z"}),
     "DisableWebhook": Case(HOME_DEPT | {"scopeless_client"}),
     # seals and certificates
     "ListSeals": Case(HOME_DEPT | {"other_staff"}), "CreateSeal": Case(HOME_DEPT | {"other_staff"}, j({"name": "业务专用章"})),

@@ -153,10 +153,13 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
          "args": {"draft_id": draft, "matter_code": "430200-GA-002", "form": {"household_address": ADDRESS}}}]}))
     session = await _ok(await client.post("/v1/auth/realname/sessions", headers=auth(bob),
                                           json={"name": BOB_NAME, "id_number": BOB_ID, "method": "counter"}), 201)
-    await drain(settings)
-    notes = (await _ok(await client.get("/v1/notifications", headers=auth(alice))))["items"]
     hook = await _ok(await client.post("/v1/dept/webhooks", json={"url": HOOK_URL, "events": ["certificate.issued"]},
                                        headers=auth(system)), 201)
+    # A test event makes the webhook a delivery (to a port nobody listens on: it waits for a retry).
+    await _ok(await client.post(f"/v1/dept/webhooks/{hook['id']}/test", headers=auth(system)), 202)
+    await drain(settings)
+    notes = (await _ok(await client.get("/v1/notifications", headers=auth(alice))))["items"]
+    delivery = (await _ok(await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=auth(system))))["items"][0]
 
     # Two dead letters, one for the operators to retry and one to discard.
     redis = aioredis.from_url(settings.redis_url)
@@ -168,6 +171,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "application_id": application["id"], "task_id": task, "rect_id": rect, "feedback_id": feedback["id"],
         "unrouted_feedback_id": unrouted["id"],
         "item_id": item, "consent_id": consent["id"], "notification_id": notes[0]["id"], "webhook_id": hook["id"],
+        "delivery_id": delivery["id"],
         "seal_id": seal["seal_id"], "kid": seal["kid"], "certificate_id": cert["id"],
         "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
         "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "", "letter_id": letters[0],

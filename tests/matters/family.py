@@ -76,7 +76,8 @@ async def family(client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Con
 
 def birth_form(**over: Any) -> dict[str, Any]:
     return {"child_name": "李小满", "child_sex": "女", "child_born_at": "2026-11-18", "father_id_number": FATHER,
-            "mother_id_number": MOTHER, "household_address": ADDRESS, "bank_account_no": BANK_CARD} | over
+            "mother_id_number": MOTHER, "household_address": ADDRESS, "bank_account_no": BANK_CARD,
+            "delivery_record_no": "ZZ-2026-1118-042"} | over
 
 
 def birth_application(f: Family, **form: Any) -> dict[str, Any]:

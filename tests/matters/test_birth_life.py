@@ -65,7 +65,8 @@ async def test_a_family_registers_a_birth_once(client: AsyncTestClient, op: str,
     assert needed == ["bank_account", "child_photo", "hospital_invoice", "vaccination_register"]  # the last is optional
 
     form = {"child_name": "李小满", "child_sex": "女", "child_born_at": "2026-11-18", "father_id_number": FATHER,
-            "mother_id_number": MOTHER, "household_address": ADDRESS, "bank_account_no": "6222020202020202"}
+            "mother_id_number": MOTHER, "household_address": ADDRESS, "bank_account_no": "6222020202020202",
+            "delivery_record_no": "ZZ-2026-1118-007"}
     uploads = [{"code": c, "blob_sha256": f"{i:02d}" * 32} for i, c in enumerate(["child_photo", "bank_account", "hospital_invoice"])]
     r = await client.post("/v1/applications", headers=mum,
                           json={"id": str(uuid.uuid4()), "bundle_code": "birth", "form": form, "materials": uploads})

@@ -21,7 +21,8 @@ async def test_a_department_reads_its_own_matters_materials_and_the_holder_sees_
 
     # The task shows its own matter's form fields and materials, not the bank card or the address.
     task = (await client.get(f"/v1/dept/tasks/{certificate_task}", headers=weijian)).json()
-    assert set(task["form"]) == {"child_name", "child_sex", "child_born_at", "father_id_number", "mother_id_number"}
+    assert set(task["form"]) == {"child_name", "child_sex", "child_born_at", "father_id_number", "mother_id_number",
+                                 "delivery_record_no"}
     assert {m["code"] for m in task["materials"]} == {"father_id_card", "mother_id_card", "delivery_record"}
     assert BANK_CARD not in str(task)
 

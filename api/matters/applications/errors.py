@@ -87,3 +87,9 @@ class MaterialNotAvailable(Conflict):
     """该材料暂时无法调阅（尚未签发、尚未上传或由持有部门共享）"""
 
     slug = "material_not_available"
+
+
+class AssignedIdNumberMismatch(ValidationFailed):
+    """分配的身份证号码与新生儿的出生日期或性别不符"""
+
+    slug = "assigned_id_number_mismatch"

@@ -16,8 +16,9 @@ import asyncpg
 from api import authority, persons
 from api.crypto import Keyring
 from api.identifiers import id_number_error, normalize_id_number
-from api.matters.applications import store, views, workflow
+from api.matters.applications import service, store, views, workflow
 from api.matters.applications.errors import (
+    AssignedIdNumberMismatch,
     IdNumberInvalid,
     MaterialInvalid,
     ReasonsRequired,
@@ -78,6 +79,10 @@ async def _assign_id_number(conn: asyncpg.Connection, keyring: Keyring, person_i
     problem = id_number_error(number, today=now.date())
     if problem:
         raise IdNumberInvalid(errors=[FieldError("assigned_id_number", problem)])
+    child = await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", person_id)
+    mismatch = service.assigned_number_problems(normalize_id_number(number), born_on=child["born_on"], sex=child["sex"])
+    if mismatch:
+        raise AssignedIdNumberMismatch(errors=mismatch)
     try:
         await persons.assign_id_number(conn, keyring, person_id, normalize_id_number(number))
     except persons.IdNumberTaken:
@@ -120,7 +125,7 @@ async def supplement(
 ) -> Application:
     """The citizen hands in what was asked for; waiting tasks resume, their clock extended by the pause."""
     app = await store.get_application(conn, application_id, for_update=True)
-    if app["applicant_person_id"] != who.person_id:
+    if not await workflow.is_party(conn, who.person_id, app, now=now):
         raise views.hidden()
     given = {m.code: m for m in materials}
     bad = [m.code for m in materials if (m.blob_sha256 is None) == (m.wallet_item_id is None)]

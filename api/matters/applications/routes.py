@@ -15,6 +15,7 @@ from api.matters import store as catalogue_store
 from api.matters.applications import handling, materials, results, store, views, workflow
 from api.matters.applications.errors import (
     ApplicationClosed,
+    AssignedIdNumberMismatch,
     ApplicationIdReused,
     ApplicationNotFound,
     CreditCodeRequired,
@@ -81,7 +82,10 @@ class ApplicationController(Controller):
             "them, or an earlier matter of the bundle; required materials missing → 422 `materials_missing` with "
             "`missing`. Deferrable materials (容缺受理) may be listed in `deferred_materials` and are then due by "
             "`supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the "
-            "newborn's person with both parents as guardians."
+            "newborn's person with both parents as guardians. A birth is one case, known by the form's "
+            "`delivery_record_no` (分娩记录编号) or `birth_certificate_no` (出生医学证明编号), one of which is required: "
+            "the second parent applying for the same baby gets 200 with the existing application (its own `id`), "
+            "becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女."
         ),
         responses={
             **success(200, Application, "Submitted before with this `id` and body."),
@@ -138,6 +142,7 @@ class ApplicationController(Controller):
 
     @post("/{application_id:uuid}/supplement", operation_id="SupplementApplication", status_code=200,
           summary="Hand in the materials a department asked for (补正) or that were deferred (容缺)",
+          description="The applicant, or a guardian of the person applied for (either parent of a newborn).",
           responses=problem_responses(ApplicationNotFound, MaterialInvalid, Unauthorized))
     async def supplement(self, application_id: FromPath[UUID], data: JSONBody[SupplementIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
         who = _applicant(principal, now)
@@ -250,10 +255,12 @@ class DeptTaskController(Controller):
 
     @post("/{task_id:uuid}/approve", operation_id="ApproveTask", status_code=200,
           summary="Approve; issues the matter's result certificate into the wallet of the person applied for",
-          description="`assigned_id_number` records the ID number public security assigns (出生登记), checked per GB 11643; "
+          description="`assigned_id_number` records the ID number public security assigns (出生登记), checked per GB 11643 "
+                      "and against the child: a number whose birth date or sex is not the child's → 422 "
+                      "`assigned_id_number_mismatch`; "
                       "`assigned_credit_code` names the business a registration creates, which holds its result "
                       "certificate (营业执照) — without it such a matter answers 422 `credit_code_required`.",
-          responses=problem_responses(*DECIDE_PROBLEMS, IdNumberInvalid, CreditCodeRequired))
+          responses=problem_responses(*DECIDE_PROBLEMS, IdNumberInvalid, AssignedIdNumberMismatch, CreditCodeRequired))
     async def approve(self, task_id: FromPath[UUID], data: JSONBody[ApproveIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now, request: Request) -> Application:
         dept = _department(principal, "approver")
         async with db.acquire() as conn, conn.transaction():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from api.identifiers import id_number_birth_date, id_number_sex
 from api.matters.applications.errors import FormInvalid, MaterialInvalid, MaterialsMissing
 from api.matters.applications.models import ProvidedMaterial
 from api.matters.models import BundleMaterial, FormField
@@ -237,6 +238,38 @@ def prefill_form(
         if key in keys and value is not None:
             out[key] = value
     return out
+
+
+# --- births ------------------------------------------------------------------------------------
+
+# The numbers a birth case is known by: the hospital's delivery record, the 出生医学证明.
+BIRTH_KEY_FIELDS = ("delivery_record_no", "birth_certificate_no")
+_SEXES = {"男": "male", "女": "female", "male": "male", "female": "female"}
+
+
+def sex_of(value: Any) -> str | None:
+    """``male`` / ``female`` from 男 / 女 (or the words themselves), else None."""
+    return _SEXES.get(value.strip().lower() if isinstance(value, str) else "")
+
+
+def birth_keys(form: Mapping[str, Any]) -> list[str]:
+    """The texts a birth case is keyed by, from the numbers the form gives (spaces dropped, upper case)."""
+    out = []
+    for key in BIRTH_KEY_FIELDS:
+        value = form.get(key)
+        if isinstance(value, str) and (number := "".join(value.split()).upper()):
+            out.append(f"{key}:{number}")
+    return out
+
+
+def assigned_number_problems(number: str, *, born_on: date | None, sex: str | None) -> list[FieldError]:
+    """Why an ID number assigned at 出生登记 cannot be the child's: another birth date or sex (GB 11643 digits 7–14, 17)."""
+    problems = []
+    if born_on is not None and id_number_birth_date(number) != born_on:
+        problems.append(FieldError("assigned_id_number", "does not carry the child's birth date"))
+    if sex_of(sex) is not None and id_number_sex(number) != sex_of(sex):
+        problems.append(FieldError("assigned_id_number", "does not carry the child's sex"))
+    return problems
 
 
 # --- tasks -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,10 +18,10 @@ import msgspec
 
 from api import audit, changelog, outbox, persons
 from api.crypto import Keyring
-from api.identifiers import id_number_birth_date, id_number_error, id_number_sex
+from api.identifiers import id_number_birth_date, id_number_sex
 from api.matters import service as catalogue
 from api.matters import store as catalogue_store
-from api.matters.applications import service, store, views
+from api.matters.applications import births, service, store, views
 from api.matters.applications.errors import (
     ApplicationClosed,
     ApplicationIdReused,
@@ -83,7 +83,20 @@ async def submit(
     )
     form = service.check_form(scoped.form, data.form, known=[f.key for f in bundle.form], today=now.date())
     applicant_number = await persons.get_id_number(conn, keyring, who.person_id)
-    for_person = await _for_person(conn, keyring, who, data, subject, form, applicant_number, now=now)
+    birth = None
+    if subject == "newborn":
+        births.check_parents(form, applicant_number, today=now.date())
+        birth = await births.find_case(conn, keyring, form)
+        if births.may_join(birth):
+            # The other parent applied for this baby already: one birth, one case, one child.
+            joined = await births.join(conn, keyring, birth, form, applicant_person=who.person_id,
+                                       applicant_number=applicant_number, actor=f"account:{who.account_id}", now=now)
+            app = await views.application(conn, keyring, joined)
+            await publish(conn, app, event="application.joined", now=now)
+            return app, False
+        for_person = await births.newborn(conn, keyring, birth, form, now=now)
+    else:
+        for_person = await _for_person(conn, who, data, now=now)
 
     rules = await catalogue_store.material_rules(conn, [m.code for m in scoped.materials])
     wallet = await views.wallet_certificates(conn, [who.person_id, for_person], now=now)
@@ -106,6 +119,8 @@ async def submit(
         fingerprint=fp, submitted_at=now, due_at=due_at(cal, now, bundle.promised_limit_days),
         supplement_due_at=due_at(cal, now, DEFERRED_SUPPLEMENT_DAYS) if deferred else None,
     )
+    if birth is not None:
+        await births.remember(conn, birth, for_person, data.id, now=now)
     for t in planned:
         start = not t.after
         await store.insert_task(
@@ -129,13 +144,8 @@ async def submit(
 DEFERRED_SUPPLEMENT_DAYS = 5
 
 
-async def _for_person(
-    conn: asyncpg.Connection, keyring: Keyring, who: Applicant, data: SubmitApplication, subject: str,
-    form: dict[str, Any], applicant_number: str | None, *, now: datetime,
-) -> UUID:
-    """Whom the application is for: oneself, a dependent (guardians only), or a newborn created now."""
-    if subject == "newborn":
-        return await _newborn(conn, keyring, who, form, applicant_number, now=now)
+async def _for_person(conn: asyncpg.Connection, who: Applicant, data: SubmitApplication, *, now: datetime) -> UUID:
+    """Whom the application is for: oneself, or a dependent (guardians only)."""
     if data.for_person_id is None or data.for_person_id == who.person_id:
         return who.person_id
     if not await persons.is_guardian(conn, who.person_id, data.for_person_id, now=now):
@@ -143,30 +153,21 @@ async def _for_person(
     return data.for_person_id
 
 
-async def _newborn(
-    conn: asyncpg.Connection, keyring: Keyring, who: Applicant, form: dict[str, Any], applicant_number: str | None,
-    *, now: datetime,
-) -> UUID:
-    """出生一件事: the child becomes a person now, with both parents as guardians."""
-    parents = [form.get("father_id_number"), form.get("mother_id_number")]
-    errors = [
-        FieldError(f"form.{key}", problem)
-        for key, number in zip(("father_id_number", "mother_id_number"), parents, strict=True)
-        if number and (problem := id_number_error(number, today=now.date()))
-    ]
-    if errors:
-        raise FormInvalid(errors=errors)
-    if applicant_number is None or applicant_number not in {p.upper() for p in parents if p}:
-        raise FormInvalid(errors=[FieldError("form", "the applicant must be the child's father or mother")])
-    child = await persons.create_newborn(
-        conn, keyring, name=form["child_name"], born_on=date.fromisoformat(form["child_born_at"]),
-        sex=form.get("child_sex"), now=now,
-    )
-    for number in parents:
-        parent = await persons.find_person_id(conn, keyring, number) if number else None
-        if parent is not None:
-            await persons.add_guardian(conn, parent, child, source="birth_bundle", now=now)
-    return child
+async def is_party(conn: asyncpg.Connection, person_id: UUID, app: asyncpg.Record, *, now: datetime) -> bool:
+    """May this person act on the application (补正, rating)? The applicant, and the guardians of the person it is
+    for — both parents of a newborn, whichever of them applied."""
+    if person_id == app["applicant_person_id"]:
+        return True
+    return app["for_person_id"] != app["applicant_person_id"] and await persons.is_guardian(
+        conn, person_id, app["for_person_id"], now=now)
+
+
+def notice_person(app: Application | asyncpg.Record) -> UUID:
+    """Whom progress notices name: the person applied for when that is someone else (their guardians hear of it —
+    both parents of a newborn), else the applicant."""
+    applicant, subject = (app.applicant_person_id, app.for_person_id) if isinstance(app, Application) else (
+        app["applicant_person_id"], app["for_person_id"])
+    return subject if subject != applicant else applicant
 
 
 async def withdraw(conn: asyncpg.Connection, keyring: Keyring, who: Applicant, application_id: UUID, *, now: datetime) -> Application:
@@ -226,7 +227,7 @@ async def publish(conn: asyncpg.Connection, app: Application, *, event: str, now
     for person in {app.applicant_person_id, app.for_person_id}:
         await changelog.record_change(conn, person, "application", app.id, "put", data)
     await outbox.enqueue(
-        conn, "notify", {"event": event, "application_id": str(app.id), "person_id": str(app.applicant_person_id),
+        conn, "notify", {"event": event, "application_id": str(app.id), "person_id": str(notice_person(app)),
                          "status": app.status},
         dedup_key=f"{event}:{app.id}:{now.isoformat()}",
     )

@@ -12,6 +12,7 @@ from api import idempotency
 from api.deps import Config, Db, Keys, Now
 from api.matters import store as catalogue_store
 from api.matters.applications.errors import ApplicationNotFound
+from api.matters.applications import workflow
 from api.matters.applications.routes import _applicant
 from api.matters.feedback import service, store
 from api.matters.feedback.errors import AlreadyAnswered, ApplicationNotFinished, EvaluationExists, FeedbackNotFound, RectificationNotFound
@@ -39,7 +40,8 @@ class EvaluationController(Controller):
 
     @post(operation_id="EvaluateApplication", opt=IDEMPOTENT, status_code=201,
           summary="Rate a finished application (好差评, 1 非常不满意 … 5 非常满意), once",
-          description="Only when the application is completed or rejected (else 409 `application_not_finished`); a second "
+          description="The applicant, or a guardian of the person applied for (either parent of a newborn). "
+                      "Only when the application is completed or rejected (else 409 `application_not_finished`); a second "
                       "rating → 409 `evaluation_exists`. Level ≤ 2 opens a rectification case for the responsible "
                       "department, due in `ZB_RECTIFICATION_DAYS` working days; its answer appears in `rectification`. "
                       "Accepts `Idempotency-Key`: a retry with the same key gets the stored 201, not `evaluation_exists`.",
@@ -57,13 +59,16 @@ class EvaluationController(Controller):
             return await idempotency.run(request, conn, scope=f"evaluation:{who.account_id}", create=create)  # type: ignore[return-value]
 
     @get(operation_id="GetEvaluation", summary="The rating of an application and the department's answer, if any",
+         description="The applicant, or a guardian of the person applied for (either parent of a newborn).",
          responses=problem_responses(ApplicationNotFound, Unauthorized))
     async def get_evaluation(self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now) -> Evaluation:
         who = _applicant(principal, now)
         async with db.acquire() as conn:
-            app = await conn.fetchrow("SELECT applicant_person_id FROM application WHERE id = $1", application_id)
-            evaluation = await store.get_evaluation(conn, application_id, now=now) if app else None
-        if app is None or app["applicant_person_id"] != who.person_id or evaluation is None:
+            app = await conn.fetchrow("SELECT applicant_person_id, for_person_id FROM application WHERE id = $1", application_id)
+            if app is None or not await workflow.is_party(conn, who.person_id, app, now=now):
+                raise ApplicationNotFound()
+            evaluation = await store.get_evaluation(conn, application_id, now=now)
+        if evaluation is None:
             raise ApplicationNotFound()
         return evaluation
 

@@ -33,7 +33,7 @@ async def evaluate(
     now: datetime, cal: Calendar, rectification_days: int,
 ) -> Evaluation:
     app = await applications.get_application(conn, application_id, for_update=True)
-    if app["applicant_person_id"] != person_id:
+    if not await workflow.is_party(conn, person_id, app, now=now):
         raise views.hidden()
     if app["status"] not in ("completed", "rejected"):
         raise ApplicationNotFinished(status=app["status"])
@@ -70,7 +70,7 @@ async def answer_rectification(
     app = await applications.get_application(conn, row["application_id"])
     await outbox.enqueue(
         conn, "notify", {"event": "rectification.answered", "application_id": str(row["application_id"]),
-                         "person_id": str(app["applicant_person_id"])},
+                         "person_id": str(workflow.notice_person(app))},
         dedup_key=f"rectification_answered:{rect_id}",
     )
     await audit.append(conn, actor=actor, action="rectification.answer", subject=f"rectification:{rect_id}", data={}, at=now)
