@@ -344,6 +344,7 @@ POWERS: dict[str, str] = {
 NO_POWER: dict[str, str] = {
     "RevokeSeal": "ending a seal only takes power away",
     "CreateWebhook": "where the department's own events are delivered", "DisableWebhook": "the same",
+    "ReplayWebhookDelivery": "the same", "RotateWebhookSecret": "the same", "SendWebhookTest": "the same",
     "RespondRectification": "answers what was addressed to the department", "AnswerDepartmentFeedback": "the same",
 }
 
