@@ -126,7 +126,11 @@ class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
             if 503 not in responses:
                 responses[503] = _spec([ServiceUnavailable])
             handler.responses = responses
-            handler.operation_class = partial(_operation, handler)  # type: ignore[assignment]
+            # The handler's own operation class (one that declares a body read by hand) still makes the operation.
+            made_by = handler.operation_class
+            if isinstance(made_by, partial) and made_by.func is _operation:
+                continue  # finished already
+            handler.operation_class = partial(_operation, handler, made_by)  # type: ignore[assignment]
 
 
 def _spec(problems: list[type[Problem]]) -> ProblemSpec:
@@ -134,9 +138,9 @@ def _spec(problems: list[type[Problem]]) -> ProblemSpec:
                        description=describe(problems), problems=tuple(problems))
 
 
-def _operation(handler: HTTPRouteHandler, **fields: Any) -> Operation:
+def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: Any) -> Operation:
     """Litestar's operation for ``handler``, finished as the module docstring says."""
-    op = Operation(**fields)
+    op = made_by(**fields)
     responses = op.responses or {}
     opt = handler.opt or {}
     problems: dict[int, list[type[Problem]]] = defaultdict(list)
