@@ -6,7 +6,8 @@ A route declares only what it decides itself:
 - ``opt=IDEMPOTENT`` — it runs through ``api.idempotency.run`` (the ``Idempotency-Key`` request
   header, the ``Idempotent-Replayed`` response header and the key's three problems);
 - ``opt=CONDITIONAL`` — it answers an ``ETag`` and 304 to a matching ``If-None-Match``;
-- (both: ``opt={**IDEMPOTENT, **CONDITIONAL}``).
+- (both: ``opt={**IDEMPOTENT, **CONDITIONAL}``);
+- ``opt={"request_body": RequestBody(...)}`` — the body a handler reads itself (a streamed form).
 
 :class:`ContractPlugin` adds to every operation what follows from its shape: 400
 ``malformed_request`` and 422 ``validation_failed`` where it takes input, 401 ``unauthorized`` (and
@@ -147,6 +148,8 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
     for status, spec in (handler.responses or {}).items():
         if isinstance(spec, ProblemSpec):
             problems[status].extend(spec.problems)
+    if opt.get("request_body") is not None:
+        op.request_body = opt["request_body"]  # a body the handler reads itself (a streamed form)
     takes_input = bool(op.parameters or op.request_body)
     # Litestar's own 400 ({status_code, detail, extra}) is never what the client gets: see api/problems.py.
     for status in [s for s, r in responses.items() if not isinstance(r, Reference) and _is_litestar_error(r)]:
