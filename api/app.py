@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 
 import redis.asyncio as aioredis
 from litestar import Litestar
@@ -43,6 +46,7 @@ from auth.jobs import JOBS as AUTH_JOBS
 from esign import wiring as esign_wiring
 from notify import JOBS as NOTIFY_JOBS
 from notify import ROUTES as NOTIFY_ROUTES
+from notify import live as notify_live
 
 log = logging.getLogger("zhangban")
 
@@ -171,7 +175,29 @@ def app_from_env() -> Litestar:
     """Entry point for server workers (granian ``--factory``)."""
     app = create_app(Settings.from_env())
     app.on_startup.append(_freeze_startup_objects)
+    app.on_startup.append(_end_streams_on_sigterm)
     return app
+
+
+async def _end_streams_on_sigterm(app: Litestar) -> None:
+    """On SIGTERM, end the open event streams (each with a ``retry:`` hint) at once.
+
+    The server stops gracefully: it waits for the responses under way, and a live stream never ends
+    by itself. The server's own handling of the signal goes on as before: it reaches its event loop
+    through the loop's wakeup descriptor, whichever Python-level handler is installed, and a handler
+    found here is called too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach only the main thread's handlers (an app served from a test thread)
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(notify_live.end_streams, app.state)
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 async def _freeze_startup_objects(app: Litestar) -> None:
