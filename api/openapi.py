@@ -24,6 +24,7 @@ from collections import defaultdict
 from functools import partial
 from typing import Any
 
+from litestar.config.app import AppConfig
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     Components,
@@ -37,7 +38,6 @@ from litestar.openapi.spec import (
     Reference,
     Schema,
 )
-from litestar.config.app import AppConfig
 from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
