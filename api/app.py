@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 
 import redis.asyncio as aioredis
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
@@ -32,6 +36,7 @@ from api.matters.stats.routes import ROUTES as STATS_ROUTES
 from api.openapi import ContractPlugin
 from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
+from api.requests import AppRequest
 from api.sync.jobs import JOBS as SYNC_JOBS
 from api.sync.routes import ROUTES as SYNC_ROUTES
 from api.wallet.jobs import JOBS as WALLET_JOBS
@@ -41,6 +46,7 @@ from auth.jobs import JOBS as AUTH_JOBS
 from esign import wiring as esign_wiring
 from notify import JOBS as NOTIFY_JOBS
 from notify import ROUTES as NOTIFY_ROUTES
+from notify import live as notify_live
 
 log = logging.getLogger("zhangban")
 
@@ -112,6 +118,17 @@ every answer carries `X-Request-Id`. The docs page (`/schema`) needs no internet
 """
 
 
+# gzip for clients that accept it (a full sync pull shrinks about tenfold). Answers under
+# COMPRESS_MIN bytes go as they are: compressing them costs more time than the bytes saved.
+# The live stream is never compressed (gzip would hold events back until a block fills) and neither
+# are blobs (JPEG, PNG and PDF are compressed already).
+COMPRESS_MIN = 1024
+COMPRESSION = CompressionConfig(
+    backend="gzip", minimum_size=COMPRESS_MIN, gzip_compress_level=6,
+    exclude=["^/v1/notifications/stream$", "^/v1/blobs/", "^/v1/dept/tasks/.*/file$"],
+)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application. Storage is opened in the lifespan, never at import time."""
     settings = settings or Settings.from_env()
@@ -125,7 +142,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[authority.audit_refusal],
         middleware=[request_id_middleware],
+        request_class=AppRequest,
         plugins=[ContractPlugin()],
+        compression_config=COMPRESSION,
         lifespan=[lifespan(settings)],
         openapi_config=OpenAPIConfig(
             title="zhangban 掌办 API",
@@ -156,7 +175,29 @@ def app_from_env() -> Litestar:
     """Entry point for server workers (granian ``--factory``)."""
     app = create_app(Settings.from_env())
     app.on_startup.append(_freeze_startup_objects)
+    app.on_startup.append(_end_streams_on_sigterm)
     return app
+
+
+async def _end_streams_on_sigterm(app: Litestar) -> None:
+    """On SIGTERM, end the open event streams (each with a ``retry:`` hint) at once.
+
+    The server stops gracefully: it waits for the responses under way, and a live stream never ends
+    by itself. The server's own handling of the signal goes on as before: it reaches its event loop
+    through the loop's wakeup descriptor, whichever Python-level handler is installed, and a handler
+    found here is called too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach only the main thread's handlers (an app served from a test thread)
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(notify_live.end_streams, app.state)
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 async def _freeze_startup_objects(app: Litestar) -> None:

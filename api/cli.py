@@ -266,6 +266,7 @@ def serve(settings: Settings) -> int:
             port=resolved.port,
             interface=Interfaces.ASGI,
             workers=resolved.workers,
+            workers_kill_timeout=resolved.shutdown_grace_seconds,
             log_enabled=False,
         ).serve()
     finally:

@@ -56,6 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: Annotated[int, msgspec.Meta(ge=1)] = 20
     # 差评整改: working days a department has to answer a bad rating.
     rectification_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 5
+    # Seconds `serve` gives its workers to finish after SIGTERM (open event streams end at once, with a
+    # `retry:` hint); a worker still busy after that is killed.
+    shutdown_grace_seconds: Annotated[int, msgspec.Meta(ge=1, le=1800)] = 10
     # Background jobs (outbox relay, sweeps) run inside `serve` unless turned off.
     run_jobs: bool = True
     # Days a relayed and consumed outbox row is kept before notify.prune deletes it.

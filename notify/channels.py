@@ -28,7 +28,7 @@ from auth.errors import SmsUnavailable, WechatUnavailable
 from auth.routes import PHONE_CONTEXT
 from notify import catalogue, dispatch_store, service, webhook_store
 from notify.service import Outcome
-from notify.webclient import NetworkError, WebClient
+from notify.webclient import AddressNotAllowed, NetworkError, WebClient
 
 log = logging.getLogger("zhangban.notify")
 
@@ -103,7 +103,7 @@ class Senders:
     def __init__(self, state: Any) -> None:
         self.state = state
         timeout = min(10.0, state.settings.notify_claim_timeout / 2)
-        self.web = WebClient(per_origin=16, timeout=timeout)
+        self.web = WebClient(per_origin=16, timeout=timeout, allow_private=state.settings.private_webhooks_allowed)
         self.template_ids = template_ids(state.settings.notify_wechat_templates)
         check_sms_templates(state.settings.sms_templates)
         self._secrets: dict[UUID, tuple[float, Hook]] = {}
@@ -188,8 +188,11 @@ class Senders:
         ]
         try:
             status = await self.web.post(job.address or "", body, headers)
-        except NetworkError as exc:
-            return Outcome("retry", f"network error {exc}")
+        except AddressNotAllowed:
+            return Outcome("permanent-failure", "the endpoint's address is not public")
+        except NetworkError:
+            # Which failure it was (refused, reset, timed out) would tell what answers at that address.
+            return Outcome("retry", "network error")
         return service.http_outcome(status)
 
     async def _wechat(self, job: Job) -> Outcome:

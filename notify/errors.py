@@ -47,6 +47,12 @@ class WebhookUrlInvalid(ValidationFailed):
     slug = "webhook_url_invalid"
 
 
+class WebhookUrlNotPublic(ValidationFailed):
+    """回调地址不是公网地址"""
+
+    slug = "webhook_url_not_public"
+
+
 class WebhookEventsInvalid(ValidationFailed):
     """订阅的事件类型不存在"""
 

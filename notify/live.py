@@ -30,6 +30,9 @@ from notify.models import Notification, NotificationRow
 log = logging.getLogger("zhangban.notify")
 
 QUEUE_SIZE = 256
+# The ``retry:`` hint a stream ends with when the server stops or the subscription breaks: the
+# client's EventSource reconnects after this many milliseconds (to the restarted or another process).
+RECONNECT_AFTER_MS = 2000
 # A process marks each channel it listens on (refreshed while it does); writers publish only to
 # marked channels, so a bulk send to a hundred thousand people offline publishes nothing.
 HERE_TTL = 90
@@ -104,6 +107,14 @@ class Hub:
         self.pubsub: Any = None
         self.pump: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
+        self.stopping = False
+
+    def end_all(self) -> None:
+        """The process is stopping: every open stream ends (with a ``retry:`` hint), new ones at once."""
+        self.stopping = True
+        for listeners in list(self.queues.values()):
+            for queue in listeners:
+                _put_end(queue)
 
     @contextlib.asynccontextmanager
     async def listen(self, channels: list[str]) -> AsyncIterator[asyncio.Queue[bytes | None]]:
@@ -171,8 +182,21 @@ class Hub:
             log.warning("live push subscription failed", exc_info=True)
             for listeners in list(self.queues.values()):
                 for queue in listeners:
-                    with contextlib.suppress(asyncio.QueueFull):
-                        queue.put_nowait(None)
+                    _put_end(queue)
+
+
+def _put_end(queue: asyncio.Queue[bytes | None]) -> None:
+    """Tell a stream to end, even when its queue is full (it loses a poke it would replay anyway)."""
+    if queue.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+    with contextlib.suppress(asyncio.QueueFull):
+        queue.put_nowait(None)
+
+
+def end_streams(state: Any) -> None:
+    """End every live stream of this process, each with a ``retry:`` hint (on SIGTERM: see api/app.py)."""
+    hub_of(state).end_all()
 
 
 def hub_of(state: Any) -> Hub:
@@ -187,6 +211,10 @@ def _notification_message(view: Any) -> ServerSentEventMessage:
     return ServerSentEventMessage(id=str(data["id"]), event="notification", data=msgspec.json.encode(data).decode())
 
 
+def _reconnect_message() -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=None, comment="reconnect", retry=RECONNECT_AFTER_MS)
+
+
 def _sync_message(version: int) -> ServerSentEventMessage:
     return ServerSentEventMessage(event="sync", data=msgspec.json.encode({"version": version}).decode())
 
@@ -197,7 +225,11 @@ async def events(state: Any, *, person_id: UUID | None, account_id: UUID, last_e
     (a comment line, so proxies keep the connection) and ``sync`` pokes when the change log moves."""
     channels = [channel(None, account_id)] + ([channel(person_id, None)] if person_id else [])
     seen: deque[str] = deque(maxlen=1024)
-    async with hub_of(state).listen(channels) as queue:
+    hub = hub_of(state)
+    async with hub.listen(channels) as queue:
+        if hub.stopping:  # the process began to stop before this queue was there for end_all to reach
+            yield _reconnect_message()
+            return
         async with state.pool.acquire() as conn:
             missed = await store.inbox_after(conn, person_id, account_id, last_event_id) if last_event_id else []
             version = await changelog.head_version(conn, person_id) if person_id else 0
@@ -218,7 +250,10 @@ async def events(state: Any, *, person_id: UUID | None, account_id: UUID, last_e
                         yield _sync_message(version)
                 continue
             if raw is None:
-                return  # the subscription broke: end the stream, the client reconnects and replays
+                # The process is stopping or the subscription broke: end the stream; the client
+                # reconnects after the hint (with Last-Event-ID) and replays what it missed.
+                yield _reconnect_message()
+                return
             message = msgspec.json.decode(raw)
             if message.get("t") == "n" and message["n"]["id"] not in seen:
                 seen.append(message["n"]["id"])

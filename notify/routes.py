@@ -17,6 +17,8 @@ from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal, MaybePrincipal
 from notify import catalogue, dead_letters, inbox, live, store, streams
+from notify.socket import DESCRIPTION as SOCKET_DESCRIPTION
+from notify.socket import PATH as SOCKET_PATH
 from notify.errors import DeadLetterNotFound, NotificationNotFound, WechatNotBound, WechatTemplateUnknown
 from notify.models import (
     AdminNotification,
@@ -104,7 +106,8 @@ class InboxController(Controller):
                      "heartbeat every `ZB_NOTIFY_HEARTBEAT_SECONDS`. Reconnect with `Last-Event-ID` to get what was "
                      "missed. Every device of the person, connected to any server process, receives the same items. "
                      "The caller is named by `Authorization` or, for a browser's `EventSource` (which cannot send "
-                     "headers), by `?ticket=` from `POST /v1/notifications/stream-tickets`.",
+                     "headers), by `?ticket=` from `POST /v1/notifications/stream-tickets`. The same events come over "
+                     "a WebSocket for mini-programs (`wx.connectSocket`): see `POST /v1/notifications/stream-tickets`.",
          media_type="text/event-stream", response_description="A stream of Server-Sent Events",
          responses=problem_responses(Unauthorized, Forbidden))
     async def stream(self, maybe_principal: MaybePrincipal, state: State, redis: Redis,
@@ -126,9 +129,10 @@ class InboxController(Controller):
 
     @post("/stream-tickets", operation_id="CreateStreamTicket", status_code=201,
           summary="A one-time ticket for opening the live stream from a browser",
-          description=f"`{{ticket, expires_in}}`: pass it as `?ticket=` to `GET /v1/notifications/stream` within "
-                      f"{live.TICKET_TTL} s; it opens one stream, as the caller, and is then spent. For `EventSource`, "
-                      "which cannot send an Authorization header; apps send the header itself.",
+          description=f"`{{ticket, expires_in}}`: pass it as `?ticket=` to `GET /v1/notifications/stream` or to the "
+                      f"WebSocket `{SOCKET_PATH}` within {live.TICKET_TTL} s; it opens one stream or socket, as the "
+                      "caller, and is then spent. For `EventSource`, which cannot send an Authorization header; apps "
+                      "send the header itself.\n\n" + SOCKET_DESCRIPTION,
           responses=problem_responses(Unauthorized, Forbidden))
     async def stream_ticket(self, principal: CurrentPrincipal, redis: Redis) -> StreamTicketOut:
         principal.require_account()

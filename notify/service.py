@@ -29,8 +29,9 @@ from urllib.parse import urlsplit
 import msgspec
 
 from api.problems import FieldError
+from notify import addresses
 from notify.catalogue import WEBHOOK_EVENTS
-from notify.errors import WebhookEventsInvalid, WebhookUrlInvalid
+from notify.errors import WebhookEventsInvalid, WebhookUrlInvalid, WebhookUrlNotPublic
 from notify.render import CHINA
 
 OPEN = ("created", "sending")
@@ -127,6 +128,19 @@ def http_outcome(status: int) -> Outcome:
 SECRET_PREFIX = "whsec_"
 
 
+async def check_webhook_address(url: str) -> None:
+    """Resolve the url's host (a name) and refuse it unless every address is public (422)."""
+    parts = urlsplit(url)
+    try:
+        await addresses.public_addresses(parts.hostname or "", parts.port or 443)
+    except addresses.HostUnresolvable:
+        raise WebhookUrlInvalid("the url's host name does not resolve",
+                                errors=[FieldError("url", "the host name does not resolve")]) from None
+    except addresses.AddressNotPublic:
+        raise WebhookUrlNotPublic("the url must lead to a public address, not inside a network",
+                                  errors=[FieldError("url", "not a globally routable address")]) from None
+
+
 def new_webhook_secret() -> str:
     """``whsec_`` + base64 of 32 random bytes."""
     return SECRET_PREFIX + base64.b64encode(os.urandom(32)).decode()
@@ -166,12 +180,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def check_webhook(url: str, events: list[str]) -> list[str]:
+def check_webhook(url: str, events: list[str], *, allow_private: bool = False) -> list[str]:
     """The events to subscribe (deduplicated, in order), or a 422 naming what is wrong.
 
-    Deliveries carry event data and a signature, so they go over https; plain http is accepted
-    only to a loopback address (a department's own relay on the same host, tests). Credentials in
-    the URL are refused: they would be stored and shown in the clear.
+    Deliveries carry event data and a signature, so they go over https to a globally routable
+    address (an IP address given is checked here; a name is resolved by the caller, see
+    :mod:`notify.addresses`). ``allow_private`` (development only) also accepts plain http to a
+    loopback address and any address at all. Credentials in the URL are refused: they would be
+    stored and shown in the clear.
     """
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -183,8 +199,12 @@ def check_webhook(url: str, events: list[str]) -> list[str]:
         host = ""
     if parts.scheme not in ("https", "http") or not host:
         raise WebhookUrlInvalid("the url must be an absolute https URL", errors=[FieldError("url", "not an https URL")])
-    if parts.scheme == "http" and not _loopback(host):
-        raise WebhookUrlInvalid("plain http is allowed only to a loopback address", errors=[FieldError("url", "use https")])
+    if parts.scheme == "http" and not (allow_private and _loopback(host)):
+        raise WebhookUrlInvalid("the url must be https", errors=[FieldError("url", "use https")])
+    if not allow_private and (host == "localhost" or host.endswith(".localhost")
+                              or (addresses.literal(host) and not addresses.is_public(host))):
+        raise WebhookUrlNotPublic("the url must lead to a public address, not inside a network",
+                                  errors=[FieldError("url", "not a globally routable address")])
     if parts.username or parts.password:
         raise WebhookUrlInvalid("the url must not carry credentials", errors=[FieldError("url", "remove user:password@")])
     bad = [FieldError(f"events[{i}]", f"unknown event; one of {', '.join(WEBHOOK_EVENTS)}")

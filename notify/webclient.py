@@ -4,7 +4,8 @@ Why not httpx (which the rest of the project uses): measured on the 2-core targe
 local receiver, an httpx ``AsyncClient`` managed 700-900 POSTs a second, far short of the thousands
 a second a bulk issue produces. Webhooks need only ``POST`` and the answer's status: no redirects
 (a 3xx is an answer, not followed), no cookies, no proxies. So the request is written directly
-(its parts are ours: the URL was checked when the webhook was registered) and the answer is read
+(its parts are ours: the URL was checked when the webhook was registered; each new connection
+goes to an address resolved and checked then, notify/addresses.py) and the answer is read
 with httptools, the C parser uvicorn uses (a declared dependency). TLS uses the
 system's trust store and checks the host name.
 
@@ -23,11 +24,17 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from notify import addresses
+
 MAX_ANSWER = 64 * 1024  # bytes of a response body we read before giving the connection up
 
 
 class NetworkError(Exception):
     """No HTTP answer: refused, reset, timed out, TLS failed, or the answer was not HTTP."""
+
+
+class AddressNotAllowed(NetworkError):
+    """The host resolves (now) to an address that is not public: nothing was sent."""
 
 
 class _Answer:
@@ -137,10 +144,29 @@ class _Origin:
         # 30-40 µs), so the simpler lock stays.
         self.slots = asyncio.Semaphore(size)
 
-    async def connect(self, tls: ssl.SSLContext | None) -> _Connection:
+    async def connect(self, tls: ssl.SSLContext | None, *, allow_private: bool) -> _Connection:
+        """A new connection. Unless ``allow_private``, the host is resolved here and only a public address
+        is connected to, the very one checked (TLS still names and verifies the host)."""
         loop = asyncio.get_running_loop()
-        _, conn = await loop.create_connection(_Connection, self.host, self.port, ssl=tls if self.scheme == "https" else None)
-        return conn
+        tls = tls if self.scheme == "https" else None
+        if allow_private:
+            _, conn = await loop.create_connection(_Connection, self.host, self.port, ssl=tls)
+            return conn
+        try:
+            checked = await addresses.public_addresses(self.host, self.port)
+        except (addresses.AddressNotPublic, addresses.HostUnresolvable) as exc:
+            raise AddressNotAllowed(type(exc).__name__) from None
+        failure: OSError | None = None
+        for address in checked:
+            try:
+                _, conn = await loop.create_connection(
+                    _Connection, address, self.port, ssl=tls, server_hostname=self.host if tls else None
+                )
+                return conn
+            except OSError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
 
 
 def _request(origin: _Origin, target: str, body: bytes, headers: list[tuple[str, str]]) -> bytes:
@@ -155,8 +181,9 @@ def _request(origin: _Origin, target: str, body: bytes, headers: list[tuple[str,
 class WebClient:
     """Pools of keep-alive connections, at most ``per_origin`` open to one origin at a time."""
 
-    def __init__(self, *, per_origin: int = 16, timeout: float = 10.0) -> None:
+    def __init__(self, *, per_origin: int = 16, timeout: float = 10.0, allow_private: bool = False) -> None:
         self.per_origin = per_origin
+        self.allow_private = allow_private
         self.timeout = timeout
         self.origins: dict[tuple[str, str, int], _Origin] = {}
         self._tls: ssl.SSLContext | None = None
@@ -212,7 +239,7 @@ class WebClient:
                 if conn.answer.started or isinstance(exc, TimeoutError):
                     raise
         remaining = deadline - asyncio.get_running_loop().time()
-        conn = await asyncio.wait_for(origin.connect(self._tls), max(remaining, 0.001))
+        conn = await asyncio.wait_for(origin.connect(self._tls, allow_private=self.allow_private), max(remaining, 0.001))
         return await self._use(origin, conn, request, deadline)
 
     async def _use(self, origin: _Origin, conn: _Connection, request: bytes, deadline: float) -> int:

@@ -31,6 +31,7 @@ from notify.errors import (
     WebhookEventsInvalid,
     WebhookNotFound,
     WebhookUrlInvalid,
+    WebhookUrlNotPublic,
 )
 from notify.models import (
     DepartmentEventPage,
@@ -64,15 +65,21 @@ class WebhookController(Controller):
                       "with `webhook-id` (stable across retries), `webhook-timestamp` and `webhook-signature: "
                       "v1,<base64 HMAC-SHA256>` keyed by the secret (`whsec_` + base64 of 32 bytes). Network errors, "
                       "5xx and 429 are retried with backoff (5 s growing towards 6 h, 8 attempts), then the delivery is "
-                      "marked failed and stays listed under `/deliveries`. The url must be https (plain http only to a "
-                      f"loopback address). Events: {', '.join(f'`{e}`' for e in catalogue.WEBHOOK_EVENTS)}. "
+                      "marked failed and stays listed under `/deliveries`. The url must be https to a globally routable "
+                      "address (a name must resolve only to such addresses; checked again at each new connection, "
+                      "a delivery to an address that is no longer public fails); otherwise `webhook_url_not_public`. "
+                      "Delivery failures read `network error` without saying what answered. Events: {', '.join(f'`{e}`' for e in catalogue.WEBHOOK_EVENTS)}. "
                       "With `Idempotency-Key`, a repeat returns the same endpoint and secret.",
-          responses=problem_responses(BadRequest, ValidationFailed, WebhookUrlInvalid, WebhookEventsInvalid, Unauthorized,
+          responses=problem_responses(BadRequest, ValidationFailed, WebhookUrlInvalid, WebhookUrlNotPublic,
+                                      WebhookEventsInvalid, Unauthorized,
                                       Forbidden))
     async def create(self, data: JSONBody[WebhookIn], request: Request, principal: CurrentPrincipal, db: Db,
                      keyring: Keys, now: Now) -> Response[WebhookCreated]:
         department_id = _department(principal)
-        events = service.check_webhook(data.url, data.events)
+        allow_private = request.app.state.settings.private_webhooks_allowed
+        events = service.check_webhook(data.url, data.events, allow_private=allow_private)
+        if not allow_private:
+            await service.check_webhook_address(data.url)
 
         async def make() -> tuple[int, dict[str, object]]:
             webhook_id = uuid7()

@@ -175,7 +175,8 @@ class ConsentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             max_length=100,
             description=(
                 "The fields granted per item (item id → keys of a certificate's fields or a record's data), as a "
-                "presentation (亮证) names them: the grantee sees exactly those, sensitive ones included. An item not "
+                "presentation (亮证) names them: the grantee sees exactly those, sensitive ones included, and a "
+                "certificate's `token` is then a presentation of just those fields. An item not "
                 "named here is shown without its sensitive values (`***`, `masked: true`)."
             ),
             examples=[{"01890000-0000-7000-8000-000000000001": ["name", "address"]}],

@@ -19,7 +19,7 @@ from api.crypto import Keyring
 from api.wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
 from api.wallet.service import MASK, masked
 from api.wallet.store import StoredItem
-from esign import certificate_store
+from esign import certificate_store, tokens
 from esign import views as esign_views
 from esign.errors import CertificateNotFound
 from esign.models import Certificate
@@ -94,12 +94,19 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
     return WalletItem(**base, application=app)
 
 
-def only_fields(item: WalletItem, keys: list[str]) -> WalletItem:
-    """A fully opened item cut down to the named fields of its certificate or record (as a consent names them)."""
+def only_fields(esign: EsignState, item: WalletItem, keys: list[str], *, now: datetime) -> WalletItem:
+    """A fully opened item cut down to the named fields of its certificate or record (as a consent names them).
+
+    A certificate's token then becomes a presentation of just those fields (亮证, valid 300 s), so
+    the token discloses no more than the fields shown beside it.
+    """
     wanted = set(keys)
     if item.certificate is not None:
         fields = {k: v for k, v in item.certificate.fields.items() if k in wanted}
-        return msgspec.structs.replace(item, certificate=msgspec.structs.replace(item.certificate, fields=fields), masked=False)
+        claims = tokens.make_presentation(tokens.decode_token(item.certificate.token).claims, fields, now=now)
+        cert = msgspec.structs.replace(item.certificate, fields=fields,
+                                       token=tokens.encode_token(claims, esign.platform.presenter))
+        return msgspec.structs.replace(item, certificate=cert, masked=False)
     if item.record is not None:
         data = {k: v for k, v in item.record.data.items() if k in wanted}
         return msgspec.structs.replace(item, record=msgspec.structs.replace(item.record, data=data), masked=False)

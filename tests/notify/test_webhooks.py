@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
+import msgspec
+import pytest
+from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
+
+from api.app import close_resources, create_app, open_resources
+from api.config import Settings
 
 from tests.auth.helpers import assert_problem, auth
 from tests.matters.test_applications import MOTHER, maternity_allowance
@@ -159,3 +167,98 @@ async def test_a_disabled_endpoint_gets_nothing_more(
     await _submit(client, clerk)
     await pipeline.drain()
     assert receiver.received == [] and await deliveries(conn, "webhook") == []
+
+
+# --- where webhooks may point --------------------------------------------------------------------
+
+
+@pytest.fixture
+async def strict(settings: Settings) -> AsyncIterator[AsyncTestClient]:
+    """The app as production checks webhooks: https to public addresses only."""
+    checked = msgspec.structs.replace(settings, webhook_allow_private=False)
+    async with AsyncTestClient(app=create_app(checked), base_url="http://testserver.local") as c:
+        yield c
+
+
+@pytest.mark.parametrize("url", [
+    "https://169.254.169.254/latest/meta-data/",  # the cloud metadata service
+    "https://10.0.0.8/hooks", "https://192.168.1.20/hooks", "https://172.16.5.4/hooks", "https://100.64.0.1/hooks",
+    "https://127.0.0.1:8443/hooks", "https://[::1]/hooks", "https://[fd00::1]/hooks", "https://[::ffff:10.0.0.8]/hooks",
+    "https://0.0.0.0/hooks", "https://localhost/hooks",
+])
+async def test_a_webhook_must_lead_to_a_public_address(
+    strict: AsyncTestClient, op: str, conn: asyncpg.Connection, url: str
+) -> None:
+    admin = auth(await staff(strict, op, conn, "yibao", ["dept_admin"]))
+    body = assert_problem(await strict.post("/v1/dept/webhooks", json={"url": url, "events": ["task.assigned"]},
+                                            headers=admin), 422, "webhook_url_not_public")
+    assert body["errors"][0]["field"] == "url"
+    assert await conn.fetchval("SELECT count(*) FROM notify_webhook") == 0
+
+
+async def test_a_name_is_resolved_and_checked_and_http_is_refused(
+    strict: AsyncTestClient, op: str, conn: asyncpg.Connection, receiver: Receiver
+) -> None:
+    admin = auth(await staff(strict, op, conn, "yibao", ["dept_admin"]))
+
+    async def register(url: str) -> httpx.Response:
+        return await strict.post("/v1/dept/webhooks", json={"url": url, "events": ["task.assigned"]}, headers=admin)
+
+    # localhost.localdomain is a name like any other; it resolves to loopback (the hosts file).
+    hostname = next((n for n in ("localhost.localdomain", "ip6-localhost", "localhost") if _resolves(n)), "localhost")
+    assert_problem(await register(f"https://{hostname}:8443/hooks"), 422, "webhook_url_not_public")
+    assert_problem(await register("https://no-such-host.invalid/hooks"), 422, "webhook_url_invalid")
+    # The local receiver the development tests use is refused here: plain http, and loopback.
+    assert_problem(await register(receiver.url), 422, "webhook_url_invalid")
+    assert_problem(await register(receiver.url.replace("http://", "https://")), 422, "webhook_url_not_public")
+    r = await register("https://93.184.215.14/zhangban")  # a public address: accepted, nothing is sent yet
+    assert r.status_code == 201, r.text
+
+
+def _resolves(name: str) -> bool:
+    try:
+        socket.getaddrinfo(name, 443)
+    except OSError:
+        return False
+    return True
+
+
+async def test_each_delivery_checks_the_address_it_connects_to(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection, clerk: str, settings: Settings, receiver: Receiver
+) -> None:
+    """Registered while the name led to a public address; by delivery its DNS answers a private one."""
+    yibao = auth(await staff(client, op, conn, "yibao", ["dept_admin"]))
+    moved = Receiver(url=receiver.url.replace("127.0.0.1", "localhost"))
+    hook = await add_webhook(client, yibao["Authorization"].split()[1], moved, ["task.assigned"])
+    state = State()
+    await open_resources(state, msgspec.structs.replace(settings, webhook_allow_private=False))
+    pipeline = Pipeline(state)
+    try:
+        await _submit(client, clerk)
+        await pipeline.drain()
+    finally:
+        await pipeline.close()
+        await close_resources(state, None)
+    assert receiver.received == []  # nothing reached the address inside the network
+    [row] = await deliveries(conn, "webhook")
+    assert (row["status"], row["reason"]) == ("permanent-failure", "the endpoint's address is not public")
+    page = (await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=yibao)).json()["items"]
+    assert (page[0]["status"], page[0]["reason"]) == ("permanent-failure", "the endpoint's address is not public")
+
+
+async def test_a_failed_delivery_does_not_say_what_answered(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection, clerk: str, pipeline: Pipeline
+) -> None:
+    """Refused, reset or timed out: the department reads "network error", nothing it could map a network with."""
+    yibao = auth(await staff(client, op, conn, "yibao", ["dept_admin"]))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    r = await client.post("/v1/dept/webhooks", json={"url": f"http://127.0.0.1:{closed_port}/h", "events": ["task.assigned"]},
+                          headers=yibao)
+    hook = r.json()
+    await _submit(client, clerk)
+    await pipeline.drain()
+    page = (await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=yibao)).json()["items"]
+    assert page[0]["reason"] == "network error"
+    assert await conn.fetchval("SELECT detail FROM notify_attempt") == "network error"

@@ -160,6 +160,10 @@ async def test_a_consent_discloses_the_fields_it_names_and_masks_the_rest(
     assert got[card]["certificate"]["fields"] == {"name": "张三", "address": ID_CARD_FIELDS["address"]}
     assert got[rec]["record"]["data"] == {"month": "2026-10"}
     assert not got[card].get("masked") and not got[rec].get("masked")
+    # Its token is a presentation of just those fields: verifying it shows the two, not the sex or birth date.
+    verdict = (await client.post("/v1/verify", json={"token": got[card]["certificate"]["token"]})).json()
+    assert verdict["valid"], verdict
+    assert verdict["certificate"]["fields"] == {"name": "张三", "address": ID_CARD_FIELDS["address"]}
 
     # Without names, the certificate's sensitive address stays masked for the grantee.
     plain = (await client.post("/v1/wallet/consents", json=grant(yibao, [card]), headers=me)).json()
