@@ -6,7 +6,8 @@ A route declares only what it decides itself:
 - ``opt=IDEMPOTENT`` — it runs through ``api.idempotency.run`` (the ``Idempotency-Key`` request
   header, the ``Idempotent-Replayed`` response header and the key's three problems);
 - ``opt=CONDITIONAL`` — it answers an ``ETag`` and 304 to a matching ``If-None-Match``;
-- (both: ``opt={**IDEMPOTENT, **CONDITIONAL}``).
+- (both: ``opt={**IDEMPOTENT, **CONDITIONAL}``);
+- ``opt={"request_body": RequestBody(...)}`` — the body a handler reads itself (a streamed form).
 
 :class:`ContractPlugin` adds to every operation what follows from its shape: 400
 ``malformed_request`` and 422 ``validation_failed`` where it takes input, 400 ``cursor_invalid``
@@ -130,7 +131,11 @@ class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
             if 503 not in responses:
                 responses[503] = _spec([ServiceUnavailable])
             handler.responses = responses
-            handler.operation_class = partial(_operation, handler)  # type: ignore[assignment]
+            # The handler's own operation class (one that declares a body read by hand) still makes the operation.
+            made_by = handler.operation_class
+            if isinstance(made_by, partial) and made_by.func is _operation:
+                continue  # finished already
+            handler.operation_class = partial(_operation, handler, made_by)  # type: ignore[assignment]
 
 
 def _spec(problems: list[type[Problem]]) -> ProblemSpec:
@@ -138,15 +143,17 @@ def _spec(problems: list[type[Problem]]) -> ProblemSpec:
                        description=describe(problems), problems=tuple(problems))
 
 
-def _operation(handler: HTTPRouteHandler, **fields: Any) -> Operation:
+def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: Any) -> Operation:
     """Litestar's operation for ``handler``, finished as the module docstring says."""
-    op = Operation(**fields)
+    op = made_by(**fields)
     responses = op.responses or {}
     opt = handler.opt or {}
     problems: dict[int, list[type[Problem]]] = defaultdict(list)
     for status, spec in (handler.responses or {}).items():
         if isinstance(spec, ProblemSpec):
             problems[status].extend(spec.problems)
+    if opt.get("request_body") is not None:
+        op.request_body = opt["request_body"]  # a body the handler reads itself (a streamed form)
     takes_input = bool(op.parameters or op.request_body)
     # Litestar's own 400 ({status_code, detail, extra}) is never what the client gets: see api/problems.py.
     for status in [s for s, r in responses.items() if not isinstance(r, Reference) and _is_litestar_error(r)]:

@@ -39,6 +39,7 @@ _counter = itertools.count()
 SMOKE_MODULES = frozenset({
     "tests/test_migrations.py",
     "tests/test_health_and_meta.py",
+    "tests/test_outages.py",
     "tests/test_problems.py",
     "tests/test_idempotency.py",
     "tests/test_outbox.py",

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -70,7 +71,7 @@ async def test_database_unavailable_is_503_on_every_route_and_passes(
         assert r.status_code < 500, (who, path, r.text)
 
     # The database stops accepting connections and every open one is ended (as in a failover).
-    name = database_url.rsplit("/", 1)[1].split("?")[0]
+    name = urlsplit(database_url).path.lstrip("/")  # a host or a unix-socket DSN (the embedded default's)
     admin = await asyncpg.connect(servers[0])
     try:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')

@@ -7,13 +7,16 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.openapi.spec import OpenAPIFormat as OpenAPIFormatType
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from api.deps import Config, Db, Keys, Now, Redis
 from api.openapi import CONDITIONAL
 from api.pagination import CursorInvalid
 from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from api.sync import blob_store, mutations, pull, push, service
+from api.sync import blob_store, mutations, pull, push, service, upload
 from api.sync import cursor as cursors
 from api.sync.errors import BlobEmpty, BlobHashMismatch, BlobNotFound, BlobTooLarge, BlobTypeMismatch, BlobTypeUnsupported
 from api.sync.models import DEFAULT_PULL, MAX_PULL, BlobInfo, PullPage, PushIn, PushOut
@@ -99,6 +102,28 @@ class SyncController(Controller):
         return out
 
 
+UPLOAD_DESCRIPTION = f"""\
+`multipart/form-data` (what `wx.uploadFile` and a browser's `FormData` send) with the file in the part named \
+`{upload.FIELD}`; the server computes its SHA-256 while the body streams in and answers `{{sha256, size, \
+content_type, created_at}}` (201 stored now, 200 stored before), the same blob `PUT /v1/blobs/{{sha256}}` \
+stores, read back by `GET /v1/blobs/{{sha256}}` and named in materials by that `sha256`. The same rules as the \
+PUT: at most 10 MiB (413 `blob_too_large`), JPEG, PNG or PDF (415 `blob_type_unsupported`), the bytes must look \
+like the type (422 `blob_type_mismatch`), not empty (422 `blob_empty`). The type is the file part's \
+`Content-Type` when it is one of the three; when it is missing or `application/octet-stream` it is taken from the \
+file's first bytes. An optional part `sha256` (lower-case hex) is checked against the digest (422 \
+`blob_hash_mismatch`). Other parts (`formData`) are ignored. No `{upload.FIELD}` part, or two: 422 \
+`validation_failed`; a body that is not a multipart form: 400 `malformed_request`."""
+
+ALREADY_STORED = {200: ResponseSpec(data_container=BlobInfo, description="Already stored (by anyone): the caller is "
+                                                                         "now one of its uploaders.")}
+UPLOAD_BODY = RequestBody(required=True, content={"multipart/form-data": OpenAPIMediaType(schema=Schema(
+    type=OpenAPIType.OBJECT, required=[upload.FIELD], properties={
+        upload.FIELD: Schema(type=OpenAPIType.STRING, format=OpenAPIFormatType.BINARY,
+                             description="The file: JPEG, PNG or PDF, at most 10 MiB."),
+        "sha256": Schema(type=OpenAPIType.STRING, pattern="^[0-9a-f]{64}$",
+                         description="Optional: the file's SHA-256, checked by the server."),
+    }))})
+
 Sha256Path = Annotated[str, PathParameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the content, lower-case hex.")]
 
 
@@ -113,7 +138,7 @@ class BlobController(Controller):
                      "must look like it). The body must hash to the path, else 422 `blob_hash_mismatch`. An "
                      "application may name a blob before it is uploaded (offline), so upload it when back online.",
          responses=problem_responses(BlobHashMismatch, BlobTypeMismatch, BlobEmpty, ValidationFailed, BlobTypeUnsupported,
-                                     BlobTooLarge, Unauthorized))
+                                     BlobTooLarge, Unauthorized) | ALREADY_STORED)
     async def put_blob(self, request: Request, sha256: Sha256Path, principal: CurrentPrincipal, db: Db, now: Now) -> Response[BlobInfo]:
         media = service.blob_type(request.headers.get("content-type"))
         announced = request.headers.get("content-length", "")
@@ -126,11 +151,23 @@ class BlobController(Controller):
         if not body:
             raise BlobEmpty()
         digest = service.check_blob(sha256, media, body)
-        async with db.acquire() as conn, conn.transaction():
-            created = await blob_store.insert_blob(conn, digest, media, body, now=now)
-            await blob_store.add_uploader(conn, digest, subject=principal.subject, person_id=principal.person_id, now=now)
-            info = await blob_store.get_info(conn, digest)
-        return Response(content=info, status_code=201 if created else 200)
+        return await _store(db, principal, digest, media, body, now)
+
+    @post(operation_id="UploadBlob", status_code=201, request_max_body_size=upload.MAX_BODY,
+          summary="Upload a photo, scan or PDF as a form, as wx.uploadFile sends it (201 stored, 200 already stored)",
+          description=UPLOAD_DESCRIPTION, opt={"request_body": UPLOAD_BODY},
+          responses=problem_responses(BlobHashMismatch, BlobTypeMismatch, BlobEmpty, ValidationFailed, BadRequest,
+                                      BlobTypeUnsupported, BlobTooLarge, Unauthorized) | ALREADY_STORED)
+    async def upload_blob(self, request: Request, principal: CurrentPrincipal, db: Db, now: Now) -> Response[BlobInfo]:
+        boundary = upload.boundary_of(request.headers.get("content-type"))
+        announced = request.headers.get("content-length", "")
+        if announced.isascii() and announced.isdigit() and int(announced) > upload.MAX_BODY:
+            raise BlobTooLarge(max_bytes=service.MAX_BLOB)
+        try:
+            got = await upload.read(request.stream(), boundary)
+        except RequestEntityTooLarge:
+            raise BlobTooLarge(max_bytes=service.MAX_BLOB) from None
+        return await _store(db, principal, got.digest, got.media, got.data, now)
 
     @get("/{sha256:str}", operation_id="GetBlob", opt=CONDITIONAL, summary="Download a blob", media_type="application/octet-stream",
          response_description="The blob as uploaded, with the Content-Type it was uploaded with.",
@@ -166,6 +203,15 @@ class BlobController(Controller):
         if consent_id is None and service.etag_matches(if_none_match, headers["ETag"]):
             return Response(content=b"", status_code=304, headers=headers)
         return Response(content=bytes(row["data"]), media_type=row["content_type"], headers=headers)
+
+
+async def _store(db: Any, principal: Principal, digest: bytes, media: str, body: bytes, now: Any) -> Response[BlobInfo]:
+    """Store the bytes once and the caller as one of their uploaders (201 new, 200 already stored)."""
+    async with db.acquire() as conn, conn.transaction():
+        created = await blob_store.insert_blob(conn, digest, media, body, now=now)
+        await blob_store.add_uploader(conn, digest, subject=principal.subject, person_id=principal.person_id, now=now)
+        info = await blob_store.get_info(conn, digest)
+    return Response(content=info, status_code=201 if created else 200)
 
 
 async def _read_under_consent(

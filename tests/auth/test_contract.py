@@ -48,19 +48,27 @@ async def spec(client: AsyncTestClient) -> dict:
     return (await client.get("/schema/openapi.json")).json()
 
 
+def response(spec: dict, operation: dict, status: str) -> dict:
+    """An operation's response, followed through ``$ref`` to the shared ones under components."""
+    r = operation["responses"][status]
+    while "$ref" in r:
+        r = spec["components"]["responses"][r["$ref"].rsplit("/", 1)[1]]
+    return r
+
+
 async def test_every_identity_route_is_documented(spec: dict) -> None:
     for (method, path), operation_id in OPERATIONS.items():
         operation = spec["paths"][path][method]
         assert operation["operationId"] == operation_id
         assert operation["summary"], operation_id
         if path not in ("/.well-known/jwks.json",):
-            problem_docs = " ".join(r["description"] for code, r in operation["responses"].items() if code >= "400")
+            problem_docs = " ".join(response(spec, operation, code)["description"] for code in operation["responses"] if code >= "400")
             assert "`" in problem_docs, f"{operation_id} names no problem types"
 
 
 async def test_problem_types_are_named_where_they_happen(spec: dict) -> None:
     def described(path: str, method: str, status: str) -> str:
-        return spec["paths"][path][method]["responses"][status]["description"]
+        return response(spec, spec["paths"][path][method], status)["description"]
 
     assert "wechat_code_invalid" in described("/v1/auth/wechat/login", "post", "400")
     assert "wechat_user_blocked" in described("/v1/auth/wechat/login", "post", "403")

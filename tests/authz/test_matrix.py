@@ -39,6 +39,9 @@ LAST = ("RevokeConsent", "WithdrawApplication", "SuspendCertificate", "ResumeCer
 PERSONAL = ("item_id", "certificate_id", "person_id")
 
 Body = Callable[[str, dict[str, str]], Any]
+# wx.uploadFile's form: the file in the part named "file".
+FORM = (b'--zb\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+        + PNG + b"\r\n--zb--\r\n")
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ EXPECTED: dict[str, Case] = {
     # The uploader only: departments read uploads through their tasks (ReadTaskMaterialFile).
     "GetBlob": Case(frozenset({"citizen"})),
     "PutBlob": Case(EVERYONE - {"anonymous"}, content=PNG, headers={"Content-Type": "image/png"}),
+    "UploadBlob": Case(EVERYONE - {"anonymous"}, content=FORM, headers={"Content-Type": "multipart/form-data; boundary=zb"}),
     # wallet
     "ListWalletItems": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GetWalletItem": Case(frozenset({"citizen", "guardian"})),

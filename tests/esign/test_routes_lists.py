@@ -90,7 +90,7 @@ async def test_the_platform_is_made_once_when_workers_start_together(database_ur
     from api import db
 
     keyring = Keyring.from_settings(settings)  # type: ignore[arg-type]
-    conns = [await db.connect(database_url) for _ in range(4)]
+    conns = [await db.connect(database_url, audit_key=keyring.audit_key) for _ in range(4)]
     try:
         await conns[0].execute("DELETE FROM esign_seal; DELETE FROM esign_platform")
 

@@ -135,3 +135,59 @@ async def test_a_consent_to_an_application_lets_its_grantee_read_the_files_once_
     outcomes = await conn.fetch("SELECT outcome FROM wallet_access_log WHERE consent_id = $1 ORDER BY id", uuid.UUID(on_app))
     assert [r["outcome"] for r in outcomes] == ["served", "refused"]
     assert_problem(await read(on_app, token), 403, "forbidden")  # a citizen holds no consent
+
+
+# --- the same blobs sent as a form, as wx.uploadFile sends them -------------------------------------------
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
+
+
+async def form(client: AsyncTestClient, token: str | None, data: bytes, content_type: str | None = "image/png",
+               *, field: str = "file", extra: dict[str, str] | None = None) -> Any:
+    part = ("photo.bin", data) if content_type is None else ("photo.bin", data, content_type)
+    return await client.post("/v1/blobs", files={field: part}, data=extra or {}, headers=auth(token) if token else {})
+
+
+async def test_a_form_upload_is_hashed_by_the_server_and_read_back(client: AsyncTestClient, mother: dict[str, Any],
+                                                                  conn: asyncpg.Connection) -> None:
+    token = mother["access_token"]
+    r = await form(client, token, JPEG, "image/jpeg", extra={"name": "ignored", "sha256": sha(JPEG)})
+    assert r.status_code == 201, r.text
+    assert r.json() | {"created_at": None} == {"sha256": sha(JPEG), "content_type": "image/jpeg", "size": len(JPEG),
+                                               "created_at": None}
+    got = await client.get(f"/v1/blobs/{sha(JPEG)}", headers=auth(token))
+    assert got.status_code == 200 and got.content == JPEG and got.headers["content-type"] == "image/jpeg"
+    # The same bytes again, by form or by PUT: already stored, one row.
+    assert (await form(client, token, JPEG, "image/jpeg")).status_code == 200
+    assert (await put(client, token, JPEG, "image/jpeg")).status_code == 200
+    assert await conn.fetchval("SELECT count(*) FROM sync_blob") == 1
+    # A blob PUT stored is the same blob to the form route.
+    assert (await put(client, token, PDF, "application/pdf")).status_code == 201
+    assert (await form(client, token, PDF, "application/pdf")).json()["sha256"] == sha(PDF)
+    # wx.uploadFile may label any file application/octet-stream, or send no type: the bytes say what it is.
+    r = await form(client, token, PNG, "application/octet-stream")
+    assert r.status_code == 201 and r.json()["content_type"] == "image/png"
+    assert (await form(client, token, PNG, None)).json()["content_type"] == "image/png"
+
+
+async def test_bad_form_uploads_are_the_puts_problems(client: AsyncTestClient, mother: dict[str, Any],
+                                                     conn: asyncpg.Connection) -> None:
+    token = mother["access_token"]
+    big = b"%PDF-" + b"\x00" * (10 * 1024 * 1024)
+    assert_problem(await form(client, token, big, "application/pdf"), 413, "blob_too_large")
+    exactly = b"%PDF-" + b"\x00" * (10 * 1024 * 1024 - 5)
+    assert (await form(client, token, exactly, "application/pdf")).status_code == 201
+    assert_problem(await form(client, token, b"<svg/>", "image/svg+xml"), 415, "blob_type_unsupported")
+    assert_problem(await form(client, token, b"hello", "application/octet-stream"), 415, "blob_type_unsupported")
+    assert_problem(await form(client, token, PNG, "image/jpeg"), 422, "blob_type_mismatch")
+    assert_problem(await form(client, token, b"", "image/png"), 422, "blob_empty")
+    mismatch = assert_problem(await form(client, token, PNG, extra={"sha256": "0" * 64}), 422, "blob_hash_mismatch")
+    assert mismatch["actual_sha256"] == sha(PNG)
+    assert_problem(await form(client, token, PNG, field="photo"), 422, "validation_failed")
+    not_a_form = await client.post("/v1/blobs", content=PNG, headers=auth(token) | {"content-type": "image/png"})
+    assert_problem(not_a_form, 400, "malformed_request")
+    cut = await client.post("/v1/blobs", content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n\x89PNG",
+                            headers=auth(token) | {"content-type": "multipart/form-data; boundary=xyz"})
+    assert_problem(cut, 400, "malformed_request")
+    assert_problem(await form(client, None, PNG), 401, "unauthorized")
+    assert await conn.fetchval("SELECT count(*) FROM sync_blob") == 1  # only the 10 MiB PDF
