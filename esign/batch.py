@@ -93,8 +93,9 @@ class Checked(msgspec.Struct, gc=False):
 class _Context:
     """What the items of one batch share, looked up once each."""
 
-    def __init__(self, conn: asyncpg.Connection, esign: EsignState, department_id: UUID, now: datetime) -> None:
-        self.conn, self.department_id, self.now = conn, department_id, now
+    def __init__(self, conn: asyncpg.Connection, esign: EsignState, department_id: UUID, now: datetime, *,
+                 actor: str) -> None:
+        self.conn, self.department_id, self.now, self.actor = conn, department_id, now, actor
         self.index = esign.keyring.indexer(purpose=persons.INDEX_PURPOSE)  # persons.id_number_index
         self.new_persons: dict[bytes, UUID] = {}  # blind index → id, for holders new to this batch
         self.issued_at = now.astimezone(UTC).replace(microsecond=0)
@@ -122,7 +123,8 @@ class _Context:
         ctype = self.types.get(item.type_code)
         if not isinstance(ctype, CertType):
             ctype = await self._cached(self.types, item.type_code,
-                                       lambda: service.load_type(self.conn, item.type_code, self.department_id))
+                                       lambda: service.load_type(self.conn, item.type_code, self.department_id,
+                                                                         actor=self.actor))
         seal = self.seals.get(item.seal_id)
         if not isinstance(seal, SealRow):
             seal = await self._cached(self.seals, item.seal_id,
@@ -303,7 +305,7 @@ async def issue_batch(
         nonlocal department, ctx, shared
         department = await seal_store.get_department(conn, department_id)
         assert department is not None
-        ctx = _Context(conn, esign, department_id, now)
+        ctx = _Context(conn, esign, department_id, now, actor=actor)
         shared = batch_rows.Chunk(department_id.bytes, department.name, actor, now, ctx.issued_at)
         for start in range(0, len(items), chunk):
             checked = []

@@ -12,7 +12,9 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from api import idempotency
+from api import audit, authority, idempotency
+from api.authority import AuthorityRequired
+from api.client_address import client_address
 from api.deps import Db, Now
 from api.openapi import IDEMPOTENT
 from api.problems import BadRequest, FieldError, ValidationFailed, success
@@ -30,7 +32,6 @@ from esign.errors import (
     ExternalRefConflict,
     HolderInvalid,
     NoActiveSeal,
-    NotAnIssuer,
     SealNotActive,
     SealNotUsable,
     SignatureInvalid,
@@ -45,7 +46,7 @@ ISSUE_PROBLEMS = (
     CertificateTypeUnknown, CertificateFieldsInvalid, HolderInvalid, IdNumberInvalid, CreditCodeInvalid,
     ValidityInvalid, SealNotUsable, TokenTooLarge, NoActiveSeal, ExternalRefConflict,
 )
-STATUS_PROBLEMS = (BadRequest, ValidationFailed, *AUTHZ, CertificateNotFound, CertificateRevoked,
+STATUS_PROBLEMS = (BadRequest, ValidationFailed, *AUTHZ, AuthorityRequired, CertificateNotFound, CertificateRevoked,
                    CertificateStatusConflict)
 
 
@@ -63,7 +64,7 @@ class DepartmentCertificateController(Controller):
         summary="Issue one certificate (电子证照) to a person or an organisation",
         description=(
             "Staff `issuer`, or a department system with scope `certificates:issue`; the department must be one of "
-            "the type's `issuer_department_ids` (`not_an_issuer_of_type`). Fields are checked against the type (422 "
+            "the type's `issuer_department_ids` (403 `authority_required`, `power` `certificate:<type code>`). Fields are checked against the type (422 "
             "`certificate_fields_invalid` naming each field), a person's ID number by GB 11643 "
             "(`id_number_invalid`), an organisation's credit code by GB 32100 (`credit_code_invalid`). The seal is "
             "`seal_id`; without it, the department's active 电子证照专用章 (seal kind `business`) where it has one, "
@@ -77,7 +78,7 @@ class DepartmentCertificateController(Controller):
             **success(201, Certificate, "Issued."),
             **success(200, Certificate, "Issued before with this `external_ref` and body: the same certificate."),
             **success(202, PendingSignature, "Waiting for the department's signature."),
-            **problem_responses(BadRequest, ValidationFailed, *AUTHZ, NotAnIssuer, *ISSUE_PROBLEMS),
+            **problem_responses(BadRequest, ValidationFailed, *AUTHZ, AuthorityRequired, *ISSUE_PROBLEMS),
         },
     )
     async def issue(
@@ -124,7 +125,8 @@ class DepartmentCertificateController(Controller):
             "the certificate again rather than `certificate_not_pending`."
         ),
         responses={**success(201, Certificate, "Issued."),
-                   **problem_responses(BadRequest, ValidationFailed, SignatureInvalid, *AUTHZ, CertificateNotFound,
+                   **problem_responses(BadRequest, ValidationFailed, SignatureInvalid, *AUTHZ, AuthorityRequired,
+                                       CertificateNotFound,
                                        CertificateNotPending, SigningWindowClosed, SealNotActive)},
     )
     async def sign(
@@ -213,12 +215,20 @@ class DepartmentCertificateController(Controller):
     responses=problem_responses(BadRequest, ValidationFailed, *AUTHZ),
 )
 async def issue_batch(
-    data: JSONBody[BatchIn], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
+    data: JSONBody[BatchIn], request: Request, principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
 ) -> BatchOut:
     department_id = _issuer(principal)
     results = await batch.issue_batch(
         db, esign, department_id=department_id, items=data.items, actor=principal.subject, now=now
     )
+    refused = sorted({data.items[r.index].type_code for r in results
+                      if r.error is not None and r.error.type == AuthorityRequired.slug})
+    for code in refused:  # audited once per type, as a single request's refusal would be
+        await audit.append_separately(db, actor=principal.subject, action="authority.refused",
+                                      subject=f"department:{department_id}",
+                                      data={"power": authority.certificate(code), "department": str(department_id),
+                                            "route": f"POST {request.url.path}"},
+                                      client_address=client_address(request), at=now)
     return BatchOut(results=results)
 
 

@@ -127,12 +127,6 @@ class GbTypeCodeImmutable(EsignError):
     status, slug = 409, "gb_type_code_immutable"
 
 
-class NotAnIssuer(EsignError):
-    """本部门无权签发此类证照"""
-
-    status, slug = 403, "not_an_issuer_of_type"
-
-
 class CertificateFieldsInvalid(EsignError):
     """证照字段不符合证照类型的要求"""
 

@@ -11,7 +11,8 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter
 
-from api import idempotency
+from api import authority, idempotency
+from api.authority import AuthorityRequired
 from api.deps import Db, Now
 from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
@@ -34,19 +35,22 @@ class SealController(Controller):
         operation_id="CreateSeal", opt=IDEMPOTENT,
         summary="Make a seal (电子印章) for the caller's department",
         description=(
-            "dept_admin, or a department system with scope `seals:manage`. Without `csr_pem` the key pair is made "
+            "dept_admin, or a department system with scope `seals:manage`, of a department that issues some "
+            "certificate type (403 `authority_required`, `power` `certificate:*`, otherwise). Without `csr_pem` the key pair is made "
             "here and its private key stored encrypted (`key_custody: platform`). With `csr_pem` (PKCS #10, P-256 "
             "or SM2) the key stays with the department (`key_custody: department`): certificates issued with that "
             "seal answer 202 with the bytes to sign, completed by `POST /v1/dept/certificates/{id}/signature`. "
             "The certificate's subject names the department from the platform's records, whatever the CSR says. "
             "Accepts `Idempotency-Key`."
         ),
-        responses={**success(201, Seal, "The new seal."), **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ)},
+        responses={**success(201, Seal, "The new seal."),
+                   **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired)},
     )
     async def create(
         self, data: JSONBody[SealIn], request: Request, principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
     ) -> Response[bytes]:
         department_id = principal.require_staff("dept_admin", scope="seals:manage")
+        await authority.require(db, department_id, authority.SEALS, actor=principal.subject)
         async with db.acquire() as conn, conn.transaction():
             department = await seal_store.get_department(conn, department_id)
             if department is None:
@@ -112,13 +116,15 @@ class SealController(Controller):
             "same new seal, where one without it finds the old seal retired."
         ),
         responses={**success(201, Seal, "The new seal."),
-                   **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, SealNotFound, SealNotActive)},
+                   **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired, SealNotFound,
+                                       SealNotActive)},
     )
     async def rotate(
         self, seal_id: FromPath[UUID], data: JSONBody[RotateSealIn], request: Request, principal: CurrentPrincipal,
         db: Db, now: Now, esign: Esign,
     ) -> Response[bytes]:
         department_id = principal.require_staff("dept_admin", scope="seals:manage")
+        await authority.require(db, department_id, authority.SEALS, actor=principal.subject)
         async with db.acquire() as conn, conn.transaction():
 
             async def create() -> tuple[int, Seal]:

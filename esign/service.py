@@ -22,7 +22,7 @@ from uuid import UUID
 import asyncpg
 import cbor2
 
-from api import audit, changelog, outbox, persons
+from api import audit, authority, changelog, outbox, persons
 from api.ids import uuid7
 from api.problems import FieldError
 from api.wallet import closure
@@ -41,7 +41,6 @@ from esign.errors import (
     ExternalRefConflict,
     HolderInvalid,
     NoActiveSeal,
-    NotAnIssuer,
     SealNotActive,
     SealNotFound,
     SealNotUsable,
@@ -96,12 +95,13 @@ async def pick_seal(conn: asyncpg.Connection, department_id: UUID, seal_id: UUID
     return seal
 
 
-async def load_type(conn: asyncpg.Connection, code: str, department_id: UUID) -> CertType:
+async def load_type(conn: asyncpg.Connection, code: str, department_id: UUID, *, actor: str) -> CertType:
+    """The certificate type ``code``, which the department must issue (403 ``authority_required`` otherwise)."""
     ctype = await store.get_type(conn, code)
     if ctype is None:
         raise CertificateTypeUnknown(errors=[FieldError(field="type_code", message="no such certificate type")])
     if department_id not in ctype.issuer_department_ids:
-        raise NotAnIssuer(f"this department does not issue {code}", type_code=code)
+        raise authority.AuthorityRequired(authority.certificate(code), department_id=department_id, actor=actor)
     return ctype
 
 
@@ -180,7 +180,7 @@ async def issue_certificate(
     earlier = await _replay(conn, esign, department_id, item, rhash, now=now)
     if earlier is not None:
         return earlier
-    ctype = await load_type(conn, item.type_code, department_id)
+    ctype = await load_type(conn, item.type_code, department_id, actor=actor)
     department = await seal_store.get_department(conn, department_id)
     assert department is not None
     if holder_person_id is not None:
@@ -238,6 +238,7 @@ async def complete_signature(
     if v is None or v.row.department_id != department_id:
         raise CertificateNotFound()
     row = v.row
+    await authority.require(conn, department_id, authority.certificate(row.type_code), actor=actor)
     if row.status != "pending" or row.to_be_signed is None:
         raise CertificateNotPending()
     if row.created_at + SIGNING_WINDOW <= now:
@@ -278,6 +279,7 @@ async def change_status(
     v = await store.get_certificate(conn, certificate_id, for_update=True)
     if v is None or v.row.department_id != department_id or v.row.status == "pending":
         raise CertificateNotFound()
+    await authority.require(conn, department_id, authority.certificate(v.row.type_code), actor=actor)
     target, allowed, done = TRANSITIONS[action]
     if v.row.status == "revoked":
         raise CertificateRevoked("a revoked certificate stays revoked")

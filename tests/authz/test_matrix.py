@@ -325,3 +325,96 @@ async def test_every_route_allows_exactly_its_callers(http: httpx.AsyncClient, a
                 wrong.append(f"{where} leaks {sorted(shown)}")
     print(f"authorization matrix: {len(ops)} routes, {calls} calls, {len(CALLERS)} kinds of caller")
     assert not wrong, "\n".join(wrong)
+
+
+# --- the competent / not-competent axis ---------------------------------------------------------------------
+
+HOME_TYPE = "household_register"
+HOME_MATTER = "430200-GA-002"
+# Each department write route and the power of the catalogue (权责清单) it needs, as the world calls it: the
+# home department holds every one (the matrix above finds its callers allowed); withdrawn by an operator,
+# the same callers are refused with 403 ``authority_required`` naming the power.
+POWERS: dict[str, str] = {
+    "PushRecord": "record:household_move", "PushLifeEvent": "life_event:born", "SetGuardianship": "guardianship",
+    "AttestRealnameAtCounter": "realname_proofing",
+    "IssueCertificate": f"certificate:{HOME_TYPE}", "IssueCertificateBatch": f"certificate:{HOME_TYPE}",
+    "SignCertificate": f"certificate:{HOME_TYPE}", "RevokeCertificate": f"certificate:{HOME_TYPE}",
+    "SuspendCertificate": f"certificate:{HOME_TYPE}", "ResumeCertificate": f"certificate:{HOME_TYPE}",
+    "CreateSeal": "certificate:*", "RotateSeal": "certificate:*",
+    "ClaimTask": f"matter:{HOME_MATTER}", "ApproveTask": f"matter:{HOME_MATTER}", "RejectTask": f"matter:{HOME_MATTER}",
+    "RequestSupplement": f"matter:{HOME_MATTER}",
+}
+# Department writes that need no power of the catalogue, and why.
+NO_POWER: dict[str, str] = {
+    "RevokeSeal": "ending a seal only takes power away",
+    "CreateWebhook": "where the department's own events are delivered", "DisableWebhook": "the same",
+    "ReplayWebhookDelivery": "the same", "RotateWebhookSecret": "the same", "SendWebhookTest": "the same",
+    "RespondRectification": "answers what was addressed to the department", "AnswerDepartmentFeedback": "the same",
+}
+
+
+async def _withdraw(http: httpx.AsyncClient, conn: Any, world: World, power: str) -> Callable[[], Any]:
+    """Take ``power`` from the home department (as an operator would); return what gives it back."""
+    dept = world.alice["department_id"]
+    op = {"Authorization": f"Bearer {world.tokens['operator']}"}
+    kind, _, what = power.partition(":")
+    if kind in ("record", "life_event", "guardianship", "realname_proofing"):
+        url = f"/v1/admin/departments/{dept}/authority"
+        before = (await http.get(url, headers=op)).json()
+        field_ = {"record": "record_kinds", "life_event": "life_events"}.get(kind, kind)
+        after = before | {field_: [v for v in before[field_] if v != what] if isinstance(before[field_], list) else False}
+        assert (await http.put(url, json=after, headers=op)).status_code == 200
+
+        async def restore() -> None:
+            assert (await http.put(url, json=before, headers=op)).status_code == 200
+        return restore
+    if kind == "certificate":
+        codes = [what] if what != "*" else [r["code"] for r in await conn.fetch(
+            "SELECT code FROM certificate_type WHERE $1::uuid = ANY (issuer_department_ids)", dept)]
+        await conn.execute("UPDATE certificate_type SET issuer_department_ids = array_remove(issuer_department_ids, $1::uuid)"
+                           " WHERE code = ANY ($2::text[])", dept, codes)
+
+        async def restore() -> None:
+            await conn.execute("UPDATE certificate_type SET issuer_department_ids = issuer_department_ids || $1::uuid"
+                               " WHERE code = ANY ($2::text[])", dept, codes)
+        return restore
+    assert kind == "matter"
+    shenpi = str(await conn.fetchval("SELECT id FROM department WHERE key = 'shenpi'"))
+    url = f"/v1/admin/matters/{what}"
+    assert (await http.put(url, json=_matter("", {"department_id": shenpi}), headers=op)).status_code == 200
+
+    async def restore() -> None:
+        assert (await http.put(url, json=_matter("", {"department_id": dept}), headers=op)).status_code == 200
+    return restore
+
+
+async def test_every_department_write_needs_its_power(http: httpx.AsyncClient, app: Litestar, world: World,
+                                                      conn: Any) -> None:
+    ops = {op_id: (method, path) for op_id, method, path, _ in operations(app)}
+    writes = {op_id for op_id, (method, path) in ops.items() if path.startswith("/v1/dept/") and method != "GET"}
+    undecided = sorted(writes - POWERS.keys() - NO_POWER.keys())
+    assert not undecided, f"department writes without a power (add them to POWERS or NO_POWER): {undecided}"
+
+    wrong: list[str] = []
+    refusals = 0
+    for op_id, power in POWERS.items():
+        method, path = ops[op_id]
+        callers = sorted(EXPECTED[op_id].allowed & HOME_DEPT)
+        assert callers, op_id
+        restore = await _withdraw(http, conn, world, power)
+        try:
+            for caller in callers:
+                status, _, text = await call(http, world, op_id, method, path, EXPECTED[op_id], caller)
+                body = httpx.Response(200, text=text).json() if text else {}
+                if op_id == "IssueCertificateBatch":  # items fail one by one
+                    status, body = 403, (body.get("results") or [{}])[0].get("error") or {}
+                    body = body | ({"power": power} if body.get("type") == "authority_required" else {})
+                if status != 403 or body.get("type") != "authority_required" or body.get("power") != power:
+                    wrong.append(f"{op_id} as {caller} without {power}: {status} {text[:160]}")
+                refusals += 1
+        finally:
+            await restore()
+    assert not wrong, "\n".join(wrong)
+    logged = await conn.fetch("SELECT data FROM audit_log WHERE action = 'authority.refused'")
+    assert len(logged) == refusals
+    assert {r["data"]["power"] for r in logged} == set(POWERS.values())

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api import persons
+from api import authority, persons
 from api.crypto import Keyring
 from api.identifiers import id_number_error, normalize_id_number
 from api.matters.applications import service, store, views, workflow
@@ -34,8 +34,11 @@ IssueResult = Callable[[asyncpg.Connection, asyncpg.Record, asyncpg.Record, dict
 OPEN = ("pending", "claimed")
 
 
-async def _load(conn: asyncpg.Connection, task_id: UUID, department_id: UUID, allowed: tuple[str, ...]) -> asyncpg.Record:
+async def _load(conn: asyncpg.Connection, task_id: UUID, department_id: UUID, allowed: tuple[str, ...], *,
+                actor: str) -> asyncpg.Record:
     task = await store.get_task(conn, task_id, department_id=department_id)
+    # A task stays with the department it was routed to; deciding it needs the matter still to be the department's.
+    await authority.require(conn, department_id, authority.matter(task["matter_code"]), actor=actor)
     await store.get_application(conn, task["application_id"], for_update=True)
     task = await store.get_task(conn, task_id, department_id=department_id)  # re-read under the lock
     if task["status"] not in allowed:
@@ -44,7 +47,7 @@ async def _load(conn: asyncpg.Connection, task_id: UUID, department_id: UUID, al
 
 
 async def claim(conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, *, department_id: UUID, actor: str, now: datetime, cal: Calendar) -> Application:
-    task = await _load(conn, task_id, department_id, ("pending",))
+    task = await _load(conn, task_id, department_id, ("pending",), actor=actor)
     await store.set_task(conn, task_id, status="claimed", claimed_by=actor, updated_at=now)
     return await _after_decision(conn, keyring, task, "task_claimed", actor, {"matter_code": task["matter_code"]}, now=now, cal=cal)
 
@@ -53,7 +56,7 @@ async def approve(
     conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, data: ApproveIn, *, department_id: UUID, actor: str,
     now: datetime, cal: Calendar, issue_result: IssueResult,
 ) -> Application:
-    task = await _load(conn, task_id, department_id, OPEN)
+    task = await _load(conn, task_id, department_id, OPEN, actor=actor)
     app = await store.get_application(conn, task["application_id"])
     if data.assigned_id_number is not None:
         await _assign_id_number(conn, keyring, app["for_person_id"], data.assigned_id_number, now=now)
@@ -94,7 +97,7 @@ async def reject(
     reasons = [r.strip() for r in data.reasons if r.strip()]
     if not reasons:
         raise ReasonsRequired(errors=[FieldError("reasons", "at least one reason is required")])
-    task = await _load(conn, task_id, department_id, OPEN)
+    task = await _load(conn, task_id, department_id, OPEN, actor=actor)
     await store.set_task(conn, task_id, status="rejected", decided_at=now, reasons=reasons,
                          required_materials=data.required_materials, updated_at=now)
     detail = {"matter_code": task["matter_code"], "reasons": reasons, "required_materials": data.required_materials}
@@ -108,7 +111,7 @@ async def request_supplement(
 ) -> Application:
     if not data.required_materials:
         raise MaterialInvalid(errors=[FieldError("required_materials", "name at least one material")])
-    task = await _load(conn, task_id, department_id, OPEN)
+    task = await _load(conn, task_id, department_id, OPEN, actor=actor)
     await store.set_task(conn, task_id, status="needs_supplement", required_materials=data.required_materials,
                          note=data.note, paused_at=now, claimed_by=task["claimed_by"] or actor, updated_at=now)
     detail = {"matter_code": task["matter_code"], "required_materials": data.required_materials, "note": data.note}

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api import idempotency
+from api.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
 from api.matters import store as catalogue_store
 from api.matters.applications import handling, materials, results, store, views, workflow
@@ -162,6 +163,8 @@ async def _may_read(conn: Any, principal: Principal, row: Any, *, now: Any) -> N
 
 
 DEPT_PROBLEMS = (TaskNotFound, TaskStateConflict, Unauthorized, Forbidden)
+# Deciding a task needs the matter to be the department's (authority ``matter:<code>``).
+DECIDE_PROBLEMS = (*DEPT_PROBLEMS, AuthorityRequired)
 
 
 class DeptTaskController(Controller):
@@ -244,7 +247,7 @@ class DeptTaskController(Controller):
         return Response(content=bytes(row["data"]), media_type=row["content_type"], headers=headers)
 
     @post("/{task_id:uuid}/claim", operation_id="ClaimTask", status_code=200, summary="Take a pending task",
-          responses=problem_responses(*DEPT_PROBLEMS))
+          responses=problem_responses(*DECIDE_PROBLEMS))
     async def claim(self, task_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
         dept = _department(principal, "clerk")
         async with db.acquire() as conn, conn.transaction():
@@ -258,7 +261,7 @@ class DeptTaskController(Controller):
                       "`assigned_id_number_mismatch`; "
                       "`assigned_credit_code` names the business a registration creates, which holds its result "
                       "certificate (营业执照) — without it such a matter answers 422 `credit_code_required`.",
-          responses=problem_responses(*DEPT_PROBLEMS, IdNumberInvalid, AssignedIdNumberMismatch, CreditCodeRequired))
+          responses=problem_responses(*DECIDE_PROBLEMS, IdNumberInvalid, AssignedIdNumberMismatch, CreditCodeRequired))
     async def approve(self, task_id: FromPath[UUID], data: JSONBody[ApproveIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now, request: Request) -> Application:
         dept = _department(principal, "approver")
         async with db.acquire() as conn, conn.transaction():
@@ -269,7 +272,7 @@ class DeptTaskController(Controller):
     @post("/{task_id:uuid}/reject", operation_id="RejectTask", status_code=200,
           summary="Reject with the reasons and the list of what is needed (不打回票打清单)",
           description="No reasons → 422 `reasons_required`.",
-          responses=problem_responses(*DEPT_PROBLEMS, ReasonsRequired))
+          responses=problem_responses(*DECIDE_PROBLEMS, ReasonsRequired))
     async def reject(self, task_id: FromPath[UUID], data: JSONBody[RejectIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
         dept = _department(principal, "approver")
         async with db.acquire() as conn, conn.transaction():
@@ -278,7 +281,7 @@ class DeptTaskController(Controller):
 
     @post("/{task_id:uuid}/request-supplement", operation_id="RequestSupplement", status_code=200,
           summary="Ask the citizen for more (补正); the task's clock stops until they answer",
-          responses=problem_responses(*DEPT_PROBLEMS, MaterialInvalid))
+          responses=problem_responses(*DECIDE_PROBLEMS, MaterialInvalid))
     async def request_supplement(self, task_id: FromPath[UUID], data: JSONBody[SupplementRequestIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
         dept = _department(principal, "approver")
         async with db.acquire() as conn, conn.transaction():
