@@ -28,6 +28,7 @@ from api.matters.feedback.models import (
 from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import Forbidden, Unauthorized, problem_responses
+from auth.errors import AssuranceRequired
 from auth.guards import BEARER, CurrentPrincipal, Principal
 
 Status = Annotated[Literal["open", "answered"] | None, QueryParameter()]
@@ -45,7 +46,8 @@ class EvaluationController(Controller):
                       "rating → 409 `evaluation_exists`. Level ≤ 2 opens a rectification case for the responsible "
                       "department, due in `ZB_RECTIFICATION_DAYS` working days; its answer appears in `rectification`. "
                       "Accepts `Idempotency-Key`: a retry with the same key gets the stored 201, not `evaluation_exists`.",
-          responses=problem_responses(ApplicationNotFound, ApplicationNotFinished, EvaluationExists, Unauthorized))
+          responses=problem_responses(ApplicationNotFound, ApplicationNotFinished, EvaluationExists, AssuranceRequired,
+                                      Unauthorized))
     async def evaluate(self, request: Request, application_id: FromPath[UUID], data: JSONBody[EvaluationIn],
                        principal: CurrentPrincipal, db: Db, keyring: Keys, settings: Config, now: Now) -> Response[Evaluation]:
         who = _applicant(principal, now)
@@ -60,7 +62,7 @@ class EvaluationController(Controller):
 
     @get(operation_id="GetEvaluation", summary="The rating of an application and the department's answer, if any",
          description="The applicant, or a guardian of the person applied for (either parent of a newborn).",
-         responses=problem_responses(ApplicationNotFound, Unauthorized))
+         responses=problem_responses(ApplicationNotFound, AssuranceRequired, Unauthorized))
     async def get_evaluation(self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys,
                              now: Now) -> Evaluation:
         who = _applicant(principal, now)
