@@ -27,6 +27,7 @@ from api import persons
 from api.crypto import Keyring
 from api.sync import cursor, drafts, service, store
 from api.sync.models import Change, PullPage
+from api.wallet import service as wallet_service
 
 
 @dataclass(frozen=True)
@@ -127,5 +128,9 @@ def _change(keyring: Keyring, r: asyncpg.Record) -> Change:
     if r["entity"] == "draft":
         data = drafts.to_wire(keyring, msgspec.json.decode(r["data"]))
         return Change(entity="draft", id=r["entity_id"], op="put", version=r["version"], data=data)
+    if r["entity"] == "wallet_item" and '"token"' in r["data"]:
+        # The slim projection: the token is fetched once, not carried with every change of the item.
+        data = wallet_service.slim_item(msgspec.json.decode(r["data"]))
+        return Change(entity="wallet_item", id=r["entity_id"], op="put", version=r["version"], data=data)
     # Stored JSON goes out as it is, without a decode and re-encode per record.
     return Change(entity=r["entity"], id=r["entity_id"], op="put", version=r["version"], data=msgspec.Raw(r["data"]))

@@ -38,6 +38,11 @@ A reset goes on page by page like any other pull (the cursor carries how far it 
 The answer has an `ETag`; sending it back in `If-None-Match` answers 304 while nothing changed.
 A login without a verified identity gets an empty reset state.
 
+A `wallet_item` comes slim: a certificate's `data` has no `token` but `token_sha256` (SHA-256 of the token's
+text, lower-case hex); the device fetches the token once from `GET /v1/wallet/items/{id}/token` (immutable,
+cacheable) and again only if `token_sha256` ever differs from the one it holds. The rest of the item (title,
+summary with status, the certificate's public fields) is there to list and show it.
+
 With `client_id` (the id the device pushes with), the answer also carries `last_seq`: the seq of
 the last mutation of that client (pushed under the same login) the server has processed — applied,
 duplicate or rejected — read in the same snapshot as the changes, so the effects of those mutations

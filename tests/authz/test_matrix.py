@@ -176,6 +176,7 @@ EXPECTED: dict[str, Case] = {
     # wallet
     "ListWalletItems": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GetWalletItem": Case(frozenset({"citizen", "guardian"})),
+    "GetWalletItemToken": Case(frozenset({"citizen", "guardian"})),
     "GetWalletTimeline": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListDependents": Case(PEOPLE), "ExportWallet": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GetAccessLog": Case(PEOPLE, query={"person_id": "{person_id}"}),
