@@ -1,0 +1,27 @@
+/** @zhangban/sdk: one entry for mini-programs and the web; the adapters pick the platform. */
+export * from "./core/problem.js";
+export * from "./core/platform.js";
+export { HttpCore, withQuery } from "./core/http.js";
+export type { Tokens, CallOptions, Answer, Query } from "./core/http.js";
+export * from "./core/auth.js";
+export * from "./core/sync.js";
+export * from "./core/blobs.js";
+export * from "./core/live.js";
+export * from "./core/client.js";
+export { memoryStorage } from "./adapters/memory-storage.js";
+export { wxStorage, WX_CHUNK_CHARS } from "./adapters/wx-storage.js";
+export { wxTransport, wxLoginCode } from "./adapters/wx-request.js";
+export { wxUploader } from "./adapters/wx-upload.js";
+export { wxSocket } from "./adapters/wx-socket.js";
+export type { Wx } from "./adapters/wx-types.js";
+export { fetchTransport } from "./adapters/fetch-transport.js";
+export { fetchUploader } from "./adapters/fetch-upload.js";
+export { webSocket } from "./adapters/web-socket.js";
+export { eventSource } from "./adapters/event-source.js";
+export { indexedDbStorage } from "./adapters/indexeddb-storage.js";
+export { verifyToken, decodeToken, parseTrustList, parseStatusList, freshness, verifySignatureOnly, VerifierError } from "./verifier/verify.js";
+export type { Verdict, Disclosed, TrustList, StatusList, SealEntry, VerifyOptions } from "./verifier/verify.js";
+export { nobleEs256, webCryptoEs256, defaultEs256 } from "./verifier/es256.js";
+export type { Es256Verify } from "./verifier/es256.js";
+export { base45Decode, base64Decode } from "./verifier/base.js";
+export { buildLicenceId, parseLicenceId, creditCodeOk } from "./verifier/checks.js";
