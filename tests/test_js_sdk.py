@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
+from litestar.testing import AsyncTestClient
 import pytest
 
 from tests.js_sdk import built_sdk, run
@@ -89,3 +90,18 @@ def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path,
     summary = json.loads(out.strip().splitlines()[-1])
     print("two clients:", summary)
     assert summary["converged"] and summary["mutations"] >= 6
+
+
+def test_typed_calls_take_and_give_the_servers_types(sdk: Path) -> None:
+    _run(["node_modules/.bin/tsc", "--noEmit", "--strict", "--target", "es2017", "--module", "es2020", "--moduleResolution",
+          "bundler", "--skipLibCheck", "--lib", "es2017,dom", "test/typed-calls.ts"])
+
+
+async def test_the_generated_api_types_are_current(sdk: Path, client: AsyncTestClient, tmp_path: Path) -> None:
+    """clients/js/src/generated/openapi.ts is what openapi-typescript makes of the OpenAPI served now;
+    regenerate it with `node_modules/.bin/openapi-typescript openapi.json -o src/generated/openapi.ts`."""
+    spec = (await client.get("/schema/openapi.json")).json()
+    (tmp_path / "openapi.json").write_text(json.dumps(spec, ensure_ascii=False))
+    _run(["node_modules/.bin/openapi-typescript", str(tmp_path / "openapi.json"), "-o", str(tmp_path / "openapi.ts")])
+    committed = (sdk / "src" / "generated" / "openapi.ts").read_text()
+    assert (tmp_path / "openapi.ts").read_text() == committed, "the OpenAPI changed: regenerate src/generated/openapi.ts"

@@ -274,3 +274,12 @@ test("a rejected mutation (a business no) is dropped and does not block the next
   assert.deepEqual(results, ["rejected", "applied"]);
   assert.equal(engine.pending().length, 0);
 });
+
+test("the checkpoint digest is the server's: sorted entity:id:version lines hashed with SHA-256", async () => {
+  const { checkpointOf } = await import("../dist/index.js");
+  assert.deepEqual(checkpointOf(new Map()), { count: 0, digest: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" });
+  const tables = new Map([["draft", new Map([["B", { version: 3, data: {} }]])], ["application", new Map([["a", { version: 12, data: {} }]])]]);
+  const { createHash } = await import("node:crypto");
+  const expected = createHash("sha256").update("application:a:12\ndraft:b:3\n").digest("hex");
+  assert.deepEqual(checkpointOf(tables), { count: 2, digest: expected });
+});

@@ -1,4 +1,5 @@
 /** The SDK put together: one object per login on one device. */
+import { Api } from "./api.js";
 import { Auth } from "./auth.js";
 import { BlobQueue } from "./blobs.js";
 import { HttpCore } from "./http.js";
@@ -19,10 +20,13 @@ export class ZhangbanClient {
   readonly auth: Auth;
   readonly sync: SyncEngine;
   readonly blobs: BlobQueue | null;
+  /** Typed calls of the server's API (wallet, applications, notifications, consents, 亮证). */
+  readonly api: Api;
 
   constructor(options: ClientOptions) {
     this.http = new HttpCore(options.baseUrl, options.transport, options.storage);
     this.auth = new Auth(this.http);
+    this.api = new Api(this.http);
     this.blobs = options.uploader ? new BlobQueue(this.http, options.uploader, options.storage, { namespace: options.sync && options.sync.namespace }) : null;
     const blobs = this.blobs;
     this.sync = new SyncEngine(this.http, options.storage, {

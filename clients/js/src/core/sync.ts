@@ -8,6 +8,8 @@ import type { HttpCore } from "./http.js";
 import type { Clock, KeyValueStore } from "./platform.js";
 import { systemClock, uuid4 } from "./platform.js";
 import { ProblemError } from "./problem.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 export type Entity = "wallet_item" | "application" | "draft" | "notification" | "consent" | string;
 
@@ -153,6 +155,17 @@ export const defaultEffects: Record<string, Effect> = {
 };
 
 type Table = Map<string, StoredRecord>;
+
+/**
+ * The checkpoint of a copy as the server computes it: one line `entity:id:version` per record,
+ * sorted by bytes, each ended by LF, hashed with SHA-256 (lower-case hex); `count` the lines.
+ */
+export function checkpointOf(tables: Map<string, Map<string, StoredRecord>>): { count: number; digest: string } {
+  const lines: string[] = [];
+  tables.forEach((table, entity) => table.forEach((rec, id) => lines.push(`${entity}:${id.toLowerCase()}:${rec.version}\n`)));
+  lines.sort();
+  return { count: lines.length, digest: bytesToHex(sha256(utf8ToBytes(lines.join("")))) };
+}
 
 /** A draft's own version (what `base_version` names): its data's `version`, else the change's. */
 function draftVersion(rec: StoredRecord): number {
@@ -509,9 +522,8 @@ export class SyncEngine {
       return;
     }
     if (page.checkpoint && typeof page.checkpoint.count === "number") {
-      let count = 0;
-      this.shadow.forEach((t) => (count += t.size));
-      if (count !== page.checkpoint.count) {
+      const { count, digest } = checkpointOf(this.shadow);
+      if (count !== page.checkpoint.count || (page.checkpoint.digest !== undefined && digest !== page.checkpoint.digest)) {
         // The state read does not add up to the server's: read it again from the start.
         await this.dropGeneration(resetting.gen, resetting.entities);
         meta.resetting = null;
