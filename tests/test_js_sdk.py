@@ -69,6 +69,27 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
     raise AssertionError(f"{url} did not answer")
 
 
+def _issue_id_card(base: str, env: dict[str, str], name: str, id_no: str) -> None:
+    """As README's walkthrough: an operator gives 株洲市公安局 a system account, which makes a seal and issues."""
+    op = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], env=env, capture_output=True, text=True,
+                        timeout=120, check=True).stdout.strip()
+    with httpx.Client(base_url=base, timeout=30) as http:
+        departments = http.get("/v1/admin/departments", headers={"Authorization": f"Bearer {op}"}).json()["items"]
+        gongan = next(d["id"] for d in departments if d["name"] == "株洲市公安局")
+        account = http.post(f"/v1/admin/departments/{gongan}/clients", headers={"Authorization": f"Bearer {op}"},
+                            json={"name": "户籍系统", "scopes": ["seals:manage", "certificates:issue"]}).json()
+        dept = http.post("/v1/auth/token", data={"grant_type": "client_credentials", "client_id": account["client_id"],
+                                                 "client_secret": account["client_secret"]}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {dept}"}
+        assert http.post("/v1/dept/seals", headers=headers,
+                         json={"name": "株洲市公安局电子证照专用章", "kind": "business", "algorithm": "ES256"}).status_code == 201
+        issued = http.post("/v1/dept/certificates", headers=headers, json={
+            "type_code": "id_card", "holder": {"id_number": id_no, "name": name}, "external_ref": "sdk-docs-1",
+            "fields": {"name": name, "sex": "女", "ethnicity": "汉", "birth_date": f"{id_no[6:10]}-{id_no[10:12]}-{id_no[12:14]}",
+                       "address": "湖南省株洲市芦淞区建设中路1号", "valid_until": "2040-01-01"}})
+        assert issued.status_code == 201, issued.text
+
+
 def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path, tmp_path: Path) -> None:
     api_port, sim_port = _free_port(), _free_port()
     base, sim = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
@@ -83,10 +104,15 @@ def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path,
         _wait(f"{base}/health", server)
         node_env = {**os.environ, "ZB_BASE": base, "ZB_SIM": sim, "ZB_MOTHER": id_number("19920304", 7, male=False)}
         out = _run(["node", *_websocket_flag(), "e2e/two-clients.mjs"], timeout=240, env=node_env)
+        # The documentation's examples, for a person the public security bureau issued an ID card to.
+        person = {"ZB_PERSON_NAME": "李娜", "ZB_PERSON_ID": id_number("19880505", 3, male=False)}
+        _issue_id_card(base, env, person["ZB_PERSON_NAME"], person["ZB_PERSON_ID"])
+        examples = _run(["node", *_websocket_flag(), "e2e/examples.mjs"], timeout=240, env=node_env | person)
     finally:
         for proc in (server, simulator):
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
+    assert json.loads(examples.strip().splitlines()[-1])["examples"] == "ok"
     summary = json.loads(out.strip().splitlines()[-1])
     print("two clients:", summary)
     assert summary["converged"] and summary["mutations"] >= 6

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 export const MB = 1024 * 1024;
 const bytes = (s) => Buffer.byteLength(s, "utf8");
 
-export function fakeWx({ handler, loginCode, files = new Map() } = {}) {
+export function fakeWx({ handler, loginCode, face, files = new Map() } = {}) {
   const storage = new Map();
   const sockets = new Set();
   let total = 0;
@@ -66,6 +66,9 @@ export function fakeWx({ handler, loginCode, files = new Map() } = {}) {
           fail({ errMsg: `request:fail ${err && err.message}` });
         },
       );
+    },
+    startFacialRecognitionVerify({ verifyId, success, fail }) {
+      Promise.resolve(face(verifyId)).then(() => success({ errCode: 0 }), (err) => fail({ errMsg: `startFacialRecognitionVerify:fail ${err.message}` }));
     },
     login({ success, fail }) {
       Promise.resolve(loginCode()).then((code) => success({ code }), (err) => fail({ errMsg: `login:fail ${err.message}` }));
