@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -179,3 +180,15 @@ def mask_phone(value: str) -> str:
     if len(value) < 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+# ID numbers (GB 11643: 18 characters, or the old 15 digits) and mainland mobile numbers written into
+# free text, standing alone (not inside a longer run of digits).
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:[1-9][0-9]{16}[0-9Xx]|[1-9][0-9]{14})(?![0-9A-Za-z])")
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}(?![0-9])")
+
+
+def mask_free_text(text: str) -> str:
+    """Free text with the ID numbers and mobile numbers in it masked, the rest as written."""
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group()), text)
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"[ -]|^\+?86", "", m.group())), text)

@@ -10,12 +10,14 @@ A route declares only what it decides itself:
 - ``opt={"request_body": RequestBody(...)}`` — the body a handler reads itself (a streamed form).
 
 :class:`ContractPlugin` adds to every operation what follows from its shape: 400
-``malformed_request`` and 422 ``validation_failed`` where it takes input, 401 ``unauthorized`` (and
-the bearer security requirement) where it needs the ``principal``, and 503 ``service_unavailable``
-everywhere. Each error response is ``application/problem+json`` with the one shared
-``ProblemDocument`` schema, its ``type`` narrowed to the slugs that status can carry, one example per
-slug, and ``Retry-After`` on 429 and 503. Every answer carries ``X-Request-Id``. Examples of the
-main operations live in ``api.examples``.
+``malformed_request`` and 422 ``validation_failed`` where it takes input, 400 ``cursor_invalid``
+where it takes a ``cursor``, 404 ``not_found`` where its path has a parameter, 401 ``unauthorized``
+and 403 ``forbidden`` (and the bearer security requirement) where it needs the ``principal``, and 503
+``service_unavailable`` everywhere. Each error response is ``application/problem+json`` with the
+one shared ``ProblemDocument`` schema, its ``type`` narrowed to the slugs that status can carry, one
+example per slug, and ``Retry-After`` on 429 and 503. Every answer carries ``X-Request-Id``.
+Examples of the main operations live in ``api.examples``. The API fuzzing test checks every problem
+it meets against the operation's documented statuses and types.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections import defaultdict
 from functools import partial
 from typing import Any
 
+from litestar.config.app import AppConfig
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     Components,
@@ -38,16 +41,17 @@ from litestar.openapi.spec import (
     Reference,
     Schema,
 )
-from litestar.config.app import AppConfig
 from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
 from api import examples as examples_
 from api.idempotency import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
+from api.pagination import CursorInvalid
 from api.problems import (
     PROBLEM_JSON,
     BadRequest,
     Forbidden,
+    NotFound,
     Problem,
     ProblemDocument,
     ProblemSpec,
@@ -157,7 +161,14 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
     defaults: list[type[Problem]] = []
     if takes_input or opt.get("idempotency_key"):
         defaults += [BadRequest, ValidationFailed]
+    params = [p for p in op.parameters or [] if isinstance(p, Parameter)]
+    if any(p.param_in == "path" for p in params):
+        defaults.append(NotFound)  # a path value that is not one (or hidden from the caller)
+    if any(p.param_in == "query" and p.name == "cursor" for p in params):
+        defaults.append(CursorInvalid)
     principal = _principal(handler)
+    if principal == "required":
+        defaults.append(Forbidden)  # the caller is not of the kind, role or scope the route serves
     if principal:
         defaults.append(Unauthorized)
         if op.security is None:

@@ -77,6 +77,11 @@ class StaffIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     roles: Annotated[list[StaffRole], msgspec.Meta(min_length=1)]
 
 
+class ClientPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[admin_store.ClientView]
+    next_cursor: str | None
+
+
 class StaffPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[admin_store.StaffMember]
     next_cursor: str | None
@@ -216,6 +221,22 @@ class DepartmentController(Controller):
             body["client_secret"] = keyring.decrypt_str(sealed, context=_client_secret_context(UUID(body["client_id"])))
         return Response(msgspec.json.encode(body), status_code=answer.status_code,  # type: ignore[return-value]
                         media_type="application/json", headers=dict(answer.headers))
+
+    @get(
+        "/{department_id:uuid}/clients",
+        operation_id="ListDepartmentClients",
+        summary="The department's systems (client credentials), revoked ones included; never their secrets",
+        responses=problem_responses(*ADMIN_401_403, DepartmentNotFound),
+    )
+    async def list_clients(
+        self, department_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> ClientPage:
+        after = decode_cursor(cursor, UUID) if cursor else None
+        async with db.acquire() as conn:
+            await _managed_department(conn, principal, department_id)
+            items = await admin_store.list_clients(conn, department_id, after=after, limit=limit)
+        return ClientPage(items=items, next_cursor=encode_cursor(items[-1].client_id) if len(items) == limit else None)
 
     @post(
         "/{department_id:uuid}/staff",

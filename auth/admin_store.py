@@ -12,6 +12,7 @@ import msgspec
 from api.ids import uuid7
 from auth.errors import (
     AccountNotFound,
+    ClientNotFound,
     DepartmentExists,
     IdentityProviderExists,
     ParentDepartmentNotFound,
@@ -121,6 +122,83 @@ SELECT id, department_id, name, scopes, secret_hash, created_at, revoked_at FROM
 async def get_client(conn: asyncpg.Connection, client_id: UUID) -> Client | None:
     row = await conn.fetchrow(GET_CLIENT, client_id)
     return None if row is None else Client(**dict(row))
+
+
+class ClientView(msgspec.Struct, frozen=True, kw_only=True):
+    """A department client as its managers see it (never its secret)."""
+
+    client_id: UUID
+    department_id: UUID
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    secret_rotated_at: datetime | None
+    revoked_at: datetime | None
+
+
+CLIENT_VIEW = "id AS client_id, department_id, name, scopes, created_at, secret_rotated_at, revoked_at"
+LIST_CLIENTS = f"""
+SELECT {CLIENT_VIEW} FROM auth_client
+WHERE department_id = $1 AND ($2::uuid IS NULL OR id > $2)
+ORDER BY id
+LIMIT $3
+"""
+
+
+async def list_clients(
+    conn: asyncpg.Connection, department_id: UUID, *, after: UUID | None, limit: int
+) -> list[ClientView]:
+    return [ClientView(**dict(r)) for r in await conn.fetch(LIST_CLIENTS, department_id, after, limit)]
+
+
+LOCK_CLIENT = f"SELECT {CLIENT_VIEW} FROM auth_client WHERE id = $1 AND department_id = $2 FOR UPDATE"
+
+
+async def lock_client(conn: asyncpg.Connection, department_id: UUID, client_id: UUID) -> ClientView:
+    """The department's client, locked for a change; ``client_not_found`` if it is not this department's."""
+    row = await conn.fetchrow(LOCK_CLIENT, client_id, department_id)
+    if row is None:
+        raise ClientNotFound()
+    return ClientView(**dict(row))
+
+
+REVOKE_CLIENT = f"""
+UPDATE auth_client SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING {CLIENT_VIEW}
+"""
+
+
+async def revoke_client(conn: asyncpg.Connection, client_id: UUID, *, now: datetime) -> ClientView | None:
+    """Revoke a live client; None if it was revoked already."""
+    row = await conn.fetchrow(REVOKE_CLIENT, client_id, now)
+    return None if row is None else ClientView(**dict(row))
+
+
+ROTATE_SECRET = f"""
+UPDATE auth_client SET secret_hash = $2, secret_rotated_at = $3 WHERE id = $1 RETURNING {CLIENT_VIEW}
+"""
+
+
+async def rotate_client_secret(conn: asyncpg.Connection, client_id: UUID, secret_hash: bytes, *, now: datetime
+                               ) -> ClientView:
+    return ClientView(**dict(await conn.fetchrow(ROTATE_SECRET, client_id, secret_hash, now)))
+
+
+REMOVE_STAFF = "DELETE FROM auth_staff WHERE account_id = $1 AND department_id = $2 RETURNING roles"
+# A removed member's logins end: their access tokens carry the roles until they expire otherwise.
+END_LOGINS = """
+UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = 'staff_removed'
+WHERE account_id = $1 AND revoked_at IS NULL
+"""
+
+
+async def remove_staff(conn: asyncpg.Connection, department_id: UUID, account_id: UUID, *, now: datetime
+                       ) -> tuple[list[str], int] | None:
+    """Remove the member and end their logins: (their roles, logins ended), or None if not staff here."""
+    roles = await conn.fetchval(REMOVE_STAFF, account_id, department_id)
+    if roles is None:
+        return None
+    ended = await conn.execute(END_LOGINS, account_id, now)
+    return list(roles), int(ended.split()[-1])
 
 
 # Re-granting in the same department replaces the roles; a grant in another department changes nothing

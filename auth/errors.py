@@ -139,6 +139,18 @@ class StaffInOtherDepartment(Conflict):
     slug = "staff_in_other_department"
 
 
+class ClientNotFound(NotFound):
+    """部门系统凭据不存在"""
+
+    slug = "client_not_found"
+
+
+class ClientRevoked(Conflict):
+    """部门系统凭据已吊销"""
+
+    slug = "client_revoked"
+
+
 class IdentityProviderExists(Conflict):
     """该签发者的身份认证机构已登记"""
 
@@ -194,7 +206,8 @@ AUTH_PROBLEMS: tuple[type[Problem], ...] = (
     WechatCodeInvalid, WechatUserBlocked, WechatUnavailable, PhoneInUse, SmsCodeInvalid, SmsUnavailable,
     RefreshTokenInvalid, RefreshTokenReused, AssuranceRequired, InvalidClient, UnsupportedGrantType,
     InvalidScope, CreditCodeInvalid, DepartmentExists, DepartmentNotFound, ParentDepartmentNotFound,
-    AccountNotFound, StaffInOtherDepartment, IdentityProviderExists, IdentityProviderKeyInvalid,
+    AccountNotFound, StaffInOtherDepartment, ClientNotFound, ClientRevoked, IdentityProviderExists,
+    IdentityProviderKeyInvalid,
     IdNumberInvalid, RealnameSessionNotFound, RealnameSessionClosed, RealnameFailed,
     RealnameMethodUnavailable, RealnamePersonMismatch,
 )

@@ -174,6 +174,9 @@ async def _still_logged_in(state: Any, principal: Principal, now: datetime) -> P
     revoked = state.get("revoked_logins")
     if principal.session_id is not None and revoked is not None and await revoked.contains(principal.session_id, now=now):
         raise _unauthorized("this login has ended (signed out or revoked)")
+    if principal.client_id is not None and revoked is not None and await revoked.contains_client(principal.client_id,
+                                                                                                  now=now):
+        raise _unauthorized("this department client has been revoked")
     return principal
 
 

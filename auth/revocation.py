@@ -1,4 +1,4 @@
-"""Ended logins: their access tokens stop working within seconds, not when they expire.
+"""Ended logins and revoked department clients: their access tokens stop working within seconds.
 
 An access token is a signed JWT, checked without a database read for its 15 minutes. A login ends
 when its refresh family is revoked (logout, or a refresh token presented twice: someone else holds
@@ -33,12 +33,15 @@ SELECT id FROM auth_refresh_family WHERE revoked_at > $1
 UNION
 SELECT id FROM auth_refresh_family WHERE method = 'operator' AND revoked_at > $2
 """
+# Department clients revoked within an access token's life: their client-credentials tokens.
+RECENT_CLIENTS = "SELECT id FROM auth_client WHERE revoked_at > $1"
 
 
 class RevokedLogins:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
         self.ids: frozenset[UUID] = frozenset()
+        self.clients: frozenset[UUID] = frozenset()
         self.loaded_at = float("-inf")
         self._lock = asyncio.Lock()
 
@@ -51,6 +54,12 @@ class RevokedLogins:
             await self._reload(now)
         return family_id in self.ids
 
+    async def contains_client(self, client_id: UUID, *, now: datetime) -> bool:
+        """Whether the department client was revoked (its tokens are refused)."""
+        if time.monotonic() - self.loaded_at > REFRESH:
+            await self._reload(now)
+        return client_id in self.clients
+
     async def _reload(self, now: datetime) -> None:
         async with self._lock:
             if time.monotonic() - self.loaded_at <= REFRESH:
@@ -60,9 +69,11 @@ class RevokedLogins:
             try:
                 async with self.pool.acquire() as conn:
                     rows = await conn.fetch(RECENT, since, operators_since)
+                    clients = await conn.fetch(RECENT_CLIENTS, since)
             except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
                 # The database is away: keep the last set rather than refuse every request.
                 log.warning("could not read revoked logins (%s); keeping the last %d", type(exc).__name__, len(self.ids))
             else:
                 self.ids = frozenset(r["id"] for r in rows)
+                self.clients = frozenset(r["id"] for r in clients)
             self.loaded_at = time.monotonic()

@@ -7,7 +7,7 @@ from typing import Any
 from litestar.openapi.spec import Tag
 
 from api.config import Settings
-from auth import admin_routes, realname_routes, routes, token_routes
+from auth import access_routes, admin_routes, realname_routes, routes, token_routes
 from auth.guards import DEPENDENCIES
 from auth.me_routes import dev_sms, me
 from auth.state import start, stop
@@ -43,7 +43,8 @@ TAGS = [
 def route_handlers(settings: Settings) -> list[Any]:
     """Every identity route; the SMS inbox exists only with the ``sink`` provider, in development."""
     handlers: list[Any] = [
-        *routes.ROUTES, *token_routes.ROUTES, *admin_routes.ROUTES, *realname_routes.ROUTES, me,
+        *routes.ROUTES, *token_routes.ROUTES, *admin_routes.ROUTES, *access_routes.ROUTES, *realname_routes.ROUTES,
+        me,
     ]
     if settings.sms_provider == "sink" and not settings.production:
         handlers.append(dev_sms)

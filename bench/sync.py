@@ -14,10 +14,13 @@ Measured, each next to a baseline from the same run:
   epoch, dependents, heads and log queries — for a caught-up device after one item of a
   1,000-item wallet changed; against one primary-key SELECT round trip;
 - pull over HTTP (the same request through the app), its body size, and the 304 poll;
+- bytes on the wire (gzip accepted) of the full sync of the 1,000-item wallet and of the one-change
+  pull, beside the same pages carrying each item whole with its token (as pulls did before items
+  went slim), compressed alike;
 - push of 100 ``draft.save`` mutations in one request (100 transactions, each with its ledger row,
   draft row and change-log entry); against 100 one-row INSERT transactions on one connection.
 
-Targets: pull ≤ 5 ms server time and ≤ 2 KB; push ≤ 200 ms.
+Targets: pull ≤ 5 ms server time and ≤ 2 KB; full sync ≤ 300 KB on the wire; push ≤ 200 ms.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gzip
+import json
 import os
 import secrets
 import statistics
@@ -44,7 +49,7 @@ from common import with_database  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
 
 from api import changelog, db, embedded  # noqa: E402
-from api.app import create_app  # noqa: E402
+from api.app import COMPRESS_MIN, create_app  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.crypto import Keyring  # noqa: E402
 from api.ids import uuid7  # noqa: E402
@@ -57,8 +62,11 @@ ITEMS = 1000
 PUSH = 100
 
 
+TOKEN_CHARS = 1000  # a ZB1 token of a certificate with a handful of fields, as esign signs them
+
+
 def certificate_item(person: uuid.UUID, n: int, now: datetime, status: str = "valid") -> dict[str, Any]:
-    """A wallet item shaped like the ones esign delivers (with its ~450-character ZB1 token)."""
+    """A wallet item shaped like the ones esign delivers (with its ~1,000-character ZB1 token)."""
     cert = uuid7()
     return {
         "id": str(uuid7()), "person_id": str(person), "kind": "certificate", "title": "居民户口簿", "at": now.isoformat(),
@@ -66,12 +74,25 @@ def certificate_item(person: uuid.UUID, n: int, now: datetime, status: str = "va
                     "licence_id": f"1.2.156.3005.2.11100000000013338W011.11430200MB0001000R.2026{n:07d}.001.U",
                     "issuer_name": "株洲市公安局", "status": status, "valid_until": None},
         "certificate_id": str(cert), "application_id": None, "bundle_code": None,
-        "data": {"certificate_id": str(cert), "token": "ZB1:" + base64.b32encode(secrets.token_bytes(280)).decode()[:446],
+        "data": {"certificate_id": str(cert), "token": "ZB1:" + base64.b32encode(secrets.token_bytes(640)).decode()[:TOKEN_CHARS - 4],
                  "fields": {"household_head": "王芳", "relation": "户主", "address": f"株洲市天元区泰山路{n % 997}号",
                             "registered_on": "2020-01-02"},
                  "status": status, "valid_from": now.isoformat(), "status_ref": [1, n]},
         "created_at": now.isoformat(), "updated_at": now.isoformat(),
     }
+
+
+def page_of(items: list[dict[str, Any]]) -> bytes:
+    """A pull page carrying ``items`` whole (tokens included), as pulls were before items went slim."""
+    changes = [{"entity": "wallet_item", "id": it["id"], "op": "put", "version": n + 1, "data": it}
+               for n, it in enumerate(items)]
+    return json.dumps({"changes": changes, "cursor": "x" * 80, "has_more": False, "reset": False},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def wire_size(body: bytes) -> int:
+    """Bytes on the wire as the server sends them: gzip (level 6) from COMPRESS_MIN up."""
+    return len(gzip.compress(body, 6)) if len(body) >= COMPRESS_MIN else len(body)
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], rounds: int) -> list[float]:
@@ -125,14 +146,20 @@ async def report(client: AsyncTestClient, conn: asyncpg.Connection, settings: Se
             await changelog.record_change(conn, person, "wallet_item", uuid.UUID(it["id"]), "put", it)
 
     # A device that has everything: a reset, in pages of 500.
-    t, cursor, body_bytes, pages = time.perf_counter(), None, 0, 0
+    t, cursor, body_bytes, pages, wire = time.perf_counter(), None, 0, 0, 0
+    gz = {"accept-encoding": "gzip"}
     while True:
-        r = await client.get("/v1/sync/pull", params={"limit": 500} | ({"cursor": cursor} if cursor else {}), headers=h)
+        r = await client.get("/v1/sync/pull", params={"limit": 500} | ({"cursor": cursor} if cursor else {}), headers=h | gz)
         page, pages, body_bytes = r.json(), pages + 1, body_bytes + len(r.content)
+        wire += int(r.headers["content-length"])  # as sent: gzipped
         cursor = page["cursor"]
         if not page["has_more"]:
             break
     reset_ms = (time.perf_counter() - t) * 1000
+
+    # Baseline, same run: the same pages as they were before items went slim (each item with its token),
+    # compressed the same way (gzip level 6 from 1 KiB up).
+    fat_wire = sum(wire_size(page_of(items[i:i + 500])) for i in range(0, ITEMS, 500))
 
     # One change: a certificate in the wallet is revoked.
     changed = items[ITEMS // 2] | {"summary": items[ITEMS // 2]["summary"] | {"status": "revoked"}}
@@ -151,6 +178,9 @@ async def report(client: AsyncTestClient, conn: asyncpg.Connection, settings: Se
 
     one = await pull_http()
     assert one.status_code == 200 and len(one.json()["changes"]) == 1, one.text
+    one_wire = int((await client.get("/v1/sync/pull", params={"cursor": cursor, "limit": 200},
+                                     headers=h | gz)).headers["content-length"])
+    fat_one = wire_size(page_of([changed]))
     http_ms = await timed(pull_http, rounds)
     after, etag = one.json()["cursor"], one.headers["etag"]
 
@@ -191,7 +221,7 @@ async def report(client: AsyncTestClient, conn: asyncpg.Connection, settings: Se
     sync_commit = await conn.fetchval("SHOW synchronous_commit")
     med = statistics.median
     print(f"PostgreSQL {version} (synchronous_commit={sync_commit}), {os.cpu_count()} cores, app in-process")
-    print(f"wallet: {ITEMS:,} certificate items; reset pull: {pages} pages, {body_bytes / 1024:.0f} KiB, {reset_ms:.0f} ms")
+    print(f"wallet: {ITEMS:,} certificate items; reset pull: {pages} pages, {body_bytes / 1024:.0f} KiB decoded, {reset_ms:.0f} ms")
     print()
     print(f"{'measure':38} {'time':>26}   {'baseline':>40}   ratio   target")
     print(f"{'pull 1 change, server time':38} {ms(service_ms):>26}   {'PK SELECT round trip ' + ms(pk_ms):>40}  "
@@ -200,6 +230,10 @@ async def report(client: AsyncTestClient, conn: asyncpg.Connection, settings: Se
           f"{med(http_ms) / med(pk_ms):5.1f}×")
     print(f"{'pull 1 change, body':38} {len(one.content):>20,} bytes   {'':>40}          ≤ 2 KB  "
           f"{'ok' if len(one.content) <= 2048 else 'MISSED'}")
+    print(f"{'full sync, 1,000 items, on the wire':38} {wire:>20,} bytes   {'items with tokens ' + f'{fat_wire:,} bytes':>40}  "
+          f"{wire / fat_wire:5.2f}×   ≤ 300 KB  {'ok' if wire <= 300_000 else 'MISSED'}")
+    print(f"{'pull 1 change, on the wire':38} {one_wire:>20,} bytes   {'item with its token ' + f'{fat_one:,} bytes':>40}  "
+          f"{one_wire / fat_one:5.2f}×   ≤ 2 KB  {'ok' if one_wire <= 2048 else 'MISSED'}")
     print(f"{'poll, nothing new (304), HTTP':38} {ms(poll_ms):>26}   {'PK SELECT round trip ' + ms(pk_ms):>40}  "
           f"{med(poll_ms) / med(pk_ms):5.1f}×")
     print(f"{'push 100 mutations, HTTP in-process':38} {ms(push_ms):>26}   {'100 one-row commits ' + ms(commit_ms):>40}  "

@@ -4,7 +4,7 @@ The database-free core; import the module you need (``from esign import verify``
 
 - ``licence``    licence identifiers (证照标识) with their MOD 37,36 check character
 - ``keys``       ES256 and SM2 seal keys, the ``Signer`` interface, raw r‖s signatures
-- ``sm2``        SM2 with SM3 (signer id 1234567812345678) on top of gmssl
+- ``sm2``        SM2 with SM3 (signer id 1234567812345678) on Tongsuo (tongsuopy)
 - ``x509``       the root CA and seal certificates (ES256 and SM2 keys), the chain check
 - ``csr``        PKCS #10 requests from departments that keep their own keys
 - ``cose``       COSE_Sign1 encoding and strict decoding

@@ -1,30 +1,32 @@
 """SM2 signatures with SM3 (GB/T 32918.2 / GM/T 0003.2), signer id ``1234567812345678``.
 
-The curve arithmetic and the signature equations are gmssl's (pure Python, the most used SM2
-package on PyPI). This module adds what gmssl leaves out, which is why it exists at all:
+Signing and verifying are Tongsuo's (``tongsuopy``, the Tongsuo project's binding: OpenSSL's fork
+with the Chinese algorithms, constant-time SM2 in C). Tongsuo's EVP signature computes
+``e = SM3(Z_A ‖ M)`` with the default signer id ``1234567812345678``, the one FORMATS.md names, and
+draws its nonces from its own generator. This module keeps what the project relies on around it:
 
-- nonces ``k`` and private keys come from ``secrets`` within ``[1, n-1]`` / ``[1, n-2]``; gmssl's
-  own default draws hex digits with ``random.choice``, which is not a cryptographic generator;
-- ``r`` and ``s`` are range-checked and the public key is checked to lie on the curve before a
-  verification; gmssl checks neither, and an off-curve or zero value can make it raise;
-- the public key is put on the gmssl object after construction, because its constructor
-  ``lstrip("04")``s the hex and so mangles keys whose x coordinate starts with ``0`` or ``4``;
-- the digest ``e = SM3(Z_A ‖ M)`` is computed with SM3 from ``cryptography`` (OpenSSL), both for
-  speed and to use the default id explicitly.
+- private keys in ``[1, n-2]`` (``d = n-1`` has no SM2 signature) and public keys checked to lie on
+  the curve, with ``InvalidKey`` for either;
+- ``r`` and ``s`` range-checked before a verification, and a verification that never raises;
+- signatures on the wire as raw ``r ‖ s`` (32 + 32 bytes); ``signature_to_der`` /
+  ``signature_from_der`` convert for X.509 and CSR structures, which carry DER ``SEQUENCE {r, s}``
+  (Tongsuo takes and gives the DER form).
 
-Signatures on the wire are raw ``r ‖ s`` (32 + 32 bytes); ``signature_to_der`` /
-``signature_from_der`` convert for X.509 and CSR structures, which carry DER ``SEQUENCE {r, s}``.
+Signatures made before by the pure-Python ``gmssl`` path are the same equations with the same id:
+they verify unchanged (``tests/esign/test_sm2.py`` keeps one such signature and token).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from asn1crypto import keys as asn1_keys
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from gmssl import sm2 as gm
+from tongsuopy.crypto import hashes as ts_hashes
+from tongsuopy.crypto.asymciphers import ec as ts_ec
+from tongsuopy.crypto.exceptions import InvalidSignature
 
 from esign.errors import InvalidKey
 
@@ -32,22 +34,18 @@ CURVE_OID = "1.2.156.10197.1.301"  # sm2p256v1 (GM/T 0006)
 SIGNATURE_OID = "1.2.156.10197.1.501"  # SM2-with-SM3
 DEFAULT_ID = b"1234567812345678"
 
-P = int(gm.default_ecc_table["p"], 16)
-A = int(gm.default_ecc_table["a"], 16)
-B = int(gm.default_ecc_table["b"], 16)
-N = int(gm.default_ecc_table["n"], 16)
-_G_HEX = gm.default_ecc_table["g"]
-GX, GY = int(_G_HEX[:64], 16), int(_G_HEX[64:], 16)
+# sm2p256v1 (GM/T 0003.5): field prime, curve a and b, group order, base point.
+P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC
+B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+GX = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
+GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
+_CURVE = ts_ec.SM2()
+_ALGORITHM = ts_ec.ECDSA(ts_hashes.SM3())  # with an SM2 key: SM2-with-SM3, Z_A over the default id
 
 # asn1crypto needs to know the curve's size to encode SM2 keys; registering is idempotent.
 asn1_keys.NamedCurve.register("sm2p256v1", CURVE_OID, 32)
-
-
-def _engine(private: int | None = None, public: tuple[int, int] | None = None) -> gm.CryptSM2:
-    engine = gm.CryptSM2(private_key=f"{private or 0:064x}", public_key="")
-    if public is not None:
-        engine.public_key = f"{public[0]:064x}{public[1]:064x}"  # see the module docstring: not via the constructor
-    return engine
 
 
 def _on_curve(x: int, y: int) -> bool:
@@ -60,10 +58,15 @@ class Sm2PublicKey:
 
     x: int
     y: int
+    _key: Any = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not _on_curve(self.x, self.y):
             raise InvalidKey("SM2 public key is not a point on the curve")
+        object.__setattr__(self, "_key", ts_ec.EllipticCurvePublicNumbers(self.x, self.y, _CURVE).public_key())
+
+    def __reduce__(self) -> tuple[type, tuple[int, int]]:
+        return type(self), (self.x, self.y)
 
     def to_bytes(self) -> bytes:
         """Uncompressed SEC 1 encoding, ``04 ‖ x ‖ y`` (65 bytes)."""
@@ -110,13 +113,19 @@ class Sm2PrivateKey:
 
     d: int
     _public: Sm2PublicKey = field(init=False, compare=False)
+    _key: Any = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if type(self.d) is not int or not 1 <= self.d <= N - 2:
             raise InvalidKey("SM2 private key out of range")
-        # d·G costs as much as a signature; every signature needs it (for Z_A), so compute it once.
-        point = _engine()._kg(self.d, _G_HEX)
-        object.__setattr__(self, "_public", Sm2PublicKey(int(point[:64], 16), int(point[64:], 16)))
+        # Tongsuo's key computes d·G once; every signature needs it (for Z_A).
+        key = ts_ec.derive_private_key(self.d, _CURVE)
+        point = key.public_key().public_numbers()
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_public", Sm2PublicKey(point.x, point.y))
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return type(self), (self.d,)
 
     def __repr__(self) -> str:
         return "Sm2PrivateKey(...)"
@@ -142,30 +151,12 @@ def generate_private_key() -> Sm2PrivateKey:
     return Sm2PrivateKey(secrets.randbelow(N - 2) + 1)
 
 
-def _digest(public: Sm2PublicKey, data: bytes, uid: bytes) -> bytes:
-    """``e = SM3(Z_A ‖ M)`` with ``Z_A = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA)``."""
-    z = hashes.Hash(hashes.SM3())
-    z.update((len(uid) * 8).to_bytes(2, "big") + uid)
-    for value in (A, B, GX, GY, public.x, public.y):
-        z.update(value.to_bytes(32, "big"))
-    e = hashes.Hash(hashes.SM3())
-    e.update(z.finalize() + data)
-    return e.finalize()
+def sign(private: Sm2PrivateKey, data: bytes) -> bytes:
+    """SM2-with-SM3 signature of ``data`` as raw ``r ‖ s`` (64 bytes), signer id ``1234567812345678``."""
+    return signature_from_der(private._key.sign(data, _ALGORITHM))
 
 
-def sign(private: Sm2PrivateKey, data: bytes, *, uid: bytes = DEFAULT_ID) -> bytes:
-    """SM2-with-SM3 signature of ``data`` as raw ``r ‖ s`` (64 bytes)."""
-    public = private.public_key()
-    e = _digest(public, data, uid)
-    engine = _engine(private.d, (public.x, public.y))
-    while True:
-        # gmssl returns None for the rare k that gives r = 0, r + k = n or s = 0: draw again.
-        signature = engine.sign(e, f"{secrets.randbelow(N - 1) + 1:064x}")
-        if signature is not None:
-            return bytes.fromhex(signature)
-
-
-def verify(public: Sm2PublicKey, data: bytes, signature: bytes, *, uid: bytes = DEFAULT_ID) -> bool:
+def verify(public: Sm2PublicKey, data: bytes, signature: bytes) -> bool:
     """Whether ``signature`` (raw ``r ‖ s``) is ``public``'s SM2 signature of ``data``; never raises."""
     if len(signature) != 64:
         return False
@@ -173,9 +164,10 @@ def verify(public: Sm2PublicKey, data: bytes, signature: bytes, *, uid: bytes = 
     if not (1 <= r < N and 1 <= s < N) or (r + s) % N == 0:
         return False
     try:
-        return bool(_engine(public=(public.x, public.y)).verify(signature.hex(), _digest(public, data, uid)))
-    except (TypeError, ValueError):  # the point at infinity reached inside gmssl
+        public._key.verify(encode_dss_signature(r, s), data, _ALGORITHM)
+    except InvalidSignature:
         return False
+    return True
 
 
 def signature_to_der(signature: bytes) -> bytes:

@@ -4,7 +4,8 @@ The world (tests/authz/world.py) has SMS logins with phone numbers, real-name ch
 certificates with sensitive fields, a department's wallet record, a guardianship, a consent,
 an application, feedback, a draft, notifications and webhooks. This test adds a WeChat login with
 its session key and a bound phone, an application whose form carries an ID number and a bank
-account, and a draft holding an ID number. Then every text, bytea, json(b) and array column of
+account, a draft holding an ID number, and a complaint whose text names an ID number, a phone number
+and a name. Then every text, bytea, json(b) and array column of
 every table, as information_schema lists them, is searched for the ID numbers, the names given to
 real-name checks, the phone numbers and the WeChat session key, in plain and JSON-escaped form.
 """
@@ -67,6 +68,11 @@ async def _more(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World) -
         "materials": [{"code": c, "blob_sha256": PNG_SHA} for c in
                       ("mother_id_card", "birth_medical_certificate", "bank_account", "hospital_invoice")],
         "deferred_materials": ["marriage_certificate"]})
+    assert r.status_code == 201, r.text
+    # Free text carrying an ID number and a phone number, as citizens write them.
+    r = await http.post("/v1/feedback", headers=alice, json={
+        "kind": "complaint", "matter_code": "430200-YB-003",
+        "text": f"我的身份证{ALICE_ID}登记错了，请打{world.phones['alice']}联系{ALICE_NAME}"})
     assert r.status_code == 201, r.text
     r = await http.post("/v1/sync/push", headers=alice, json={"client_id": str(uuid.uuid4()), "mutations": [
         {"id": str(uuid.uuid4()), "seq": 1, "name": "draft.save", "args": {

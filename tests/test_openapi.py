@@ -18,9 +18,9 @@ from litestar.testing import AsyncTestClient
 from api.app import create_app
 from api.config import Settings
 from tests import browser
+from tests.openapi_doc import METHODS, inline_responses
 
 PROBLEM = "application/problem+json"
-METHODS = ("get", "put", "post", "delete", "patch")
 # Operations whose declared requests and answers the examples must show.
 MAIN = ("SmsLogin", "OpenRealnameSession", "IssueCertificate", "VerifyToken", "GetBundle", "ListBundles",
         "SubmitApplication", "GetApplication", "SyncPull", "SyncPush")
@@ -40,15 +40,9 @@ class _Refs(HTMLParser):
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """Every operation, its shared responses (``$ref``) resolved."""
-    shared = spec["components"].get("responses", {})
-    found = []
-    for path, item in spec["paths"].items():
-        for method, op in item.items():
-            if method in METHODS:
-                op["responses"] = {s: shared[r["$ref"].rsplit("/", 1)[1]] if "$ref" in r else r
-                                   for s, r in op["responses"].items()}
-                found.append((path, method, op))
-    return found
+    inline_responses(spec)
+    return [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()
+            if method in METHODS]
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """Pull cursors: the server epoch, the owner, and a version per person, signed.
 
 A cursor is opaque to clients (base64url, no padding). Inside, byte for byte:
-``0x02`` format, epoch (16 bytes), owner person (16; all zero for a login without a person),
+``0x03`` format, epoch (16 bytes), owner person (16; all zero for a login without a person),
+flags (1: bit 0 set while a reset is being read, so that its last page carries the checkpoint),
 entry count (2, big-endian), then per person its id (16), the last version the client holds
 (8, big-endian), the floor (8, big-endian: the tombstone horizon the person stood at when the
 client began reading their log from the start) and a flag (``0`` in scope, ``1`` leaving:
 deletions are still being sent), and last a 16-byte MAC (HMAC-SHA256 under the keyring's index
-key, purpose ``sync_cursor``). Format ``0x01`` (entries without the floor) is still read, as floor 0.
+key, purpose ``sync_cursor``). Formats ``0x02`` (no flags byte) and ``0x01`` (no flags, entries without the
+floor) are still read, as no flags and floor 0.
 
 The floor is what lets a read from the start (a reset, a new dependent) go on page by page after a
 compaction: a deletion compacted away before the read began hid its record from the read too, so
@@ -29,10 +31,12 @@ from uuid import UUID
 from api.crypto import Keyring
 from api.pagination import CursorInvalid
 
-FORMAT = 2
+FORMAT = 3
 NO_OWNER = UUID(int=0)
-_HEAD = struct.Struct(">B16s16sH")
-_ENTRIES = {1: struct.Struct(">16sQB"), 2: struct.Struct(">16sQQB")}
+_HEADS = {1: struct.Struct(">B16s16sH"), 2: struct.Struct(">B16s16sH"), 3: struct.Struct(">B16s16sBH")}
+_HEAD = _HEADS[FORMAT]
+_ENTRIES = {1: struct.Struct(">16sQB"), 2: struct.Struct(">16sQQB"), 3: struct.Struct(">16sQQB")}
+RESETTING = 1
 _ENTRY = _ENTRIES[FORMAT]
 _MAC = 16
 # Enough for a guardian of dozens of dependents; anything longer is not one of ours.
@@ -46,6 +50,7 @@ class SyncCursor:
     versions: dict[UUID, int] = field(default_factory=dict)  # persons in scope → last version held
     leaving: dict[UUID, int] = field(default_factory=dict)  # persons out of scope → deletions sent up to
     floors: dict[UUID, int] = field(default_factory=dict)  # persons in scope → horizon when their read from 0 began
+    resetting: bool = False  # a reset is being read: its last page carries the checkpoint
 
 
 def _mac(keyring: Keyring, body: bytes) -> bytes:
@@ -56,7 +61,8 @@ def _mac(keyring: Keyring, body: bytes) -> bytes:
 def encode(keyring: Keyring, cursor: SyncCursor) -> str:
     entries = [(p, v, cursor.floors.get(p, 0), 0) for p, v in cursor.versions.items()]
     entries += [(p, v, 0, 1) for p, v in cursor.leaving.items()]
-    body = _HEAD.pack(FORMAT, cursor.epoch.bytes, cursor.owner.bytes, len(entries))
+    flags = RESETTING if cursor.resetting else 0
+    body = _HEAD.pack(FORMAT, cursor.epoch.bytes, cursor.owner.bytes, flags, len(entries))
     body += b"".join(_ENTRY.pack(p.bytes, v, floor, flag) for p, v, floor, flag in entries)
     return base64.urlsafe_b64encode(body + _mac(keyring, body)).rstrip(b"=").decode()
 
@@ -73,18 +79,22 @@ def parse(keyring: Keyring, text: str) -> Parsed:
         raise CursorInvalid()
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        fmt, epoch, owner, count = _HEAD.unpack_from(raw)
-        entry = _ENTRIES.get(fmt)
-        if entry is None:
+        fmt = raw[0] if raw else 0
+        head, entry = _HEADS.get(fmt), _ENTRIES.get(fmt)
+        if head is None or entry is None:
             raise ValueError("format")
-        body_len = _HEAD.size + count * entry.size
+        fmt, epoch, owner, *rest = head.unpack_from(raw)
+        flags, count = rest if len(rest) == 2 else (0, rest[0])
+        if flags & ~RESETTING:
+            raise ValueError("flags")
+        body_len = head.size + count * entry.size
         if len(raw) != body_len + _MAC:
             raise ValueError("layout")
         versions: dict[UUID, int] = {}
         leaving: dict[UUID, int] = {}
         floors: dict[UUID, int] = {}
         for i in range(count):
-            person, version, *rest = entry.unpack_from(raw, _HEAD.size + i * entry.size)
+            person, version, *rest = entry.unpack_from(raw, head.size + i * entry.size)
             floor, flag = rest if len(rest) == 2 else (0, rest[0])
             if flag not in (0, 1):
                 raise ValueError("flag")
@@ -95,4 +105,4 @@ def parse(keyring: Keyring, text: str) -> Parsed:
         raise CursorInvalid() from None
     body, mac = raw[:body_len], raw[body_len:]
     signed = hmac.compare_digest(mac, _mac(keyring, body))
-    return Parsed(SyncCursor(UUID(bytes=epoch), UUID(bytes=owner), versions, leaving, floors), signed)
+    return Parsed(SyncCursor(UUID(bytes=epoch), UUID(bytes=owner), versions, leaving, floors, bool(flags)), signed)

@@ -28,6 +28,14 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     data: Any = None
 
 
+class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """The state a reset's pages add up to: how many records, and the SHA-256 (lower-case hex) of their
+    sorted ``entity:id:version`` lines, each ending in a newline (see ``api.sync.service.checkpoint``)."""
+
+    count: int
+    digest: str
+
+
 class PullPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     changes: list[Change]
     cursor: str
@@ -36,6 +44,8 @@ class PullPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     # Only when the pull names a client_id: the seq of the last mutation of that client (of the
     # caller's login) the server has processed; the client drops its queued mutations up to it.
     last_seq: int | None = None
+    # Only on the last page of a reset: what the client's copy must add up to.
+    checkpoint: Checkpoint | None = None
 
 
 class MutationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -26,7 +26,8 @@ import msgspec
 from api import persons
 from api.crypto import Keyring
 from api.sync import cursor, drafts, service, store
-from api.sync.models import Change, PullPage
+from api.sync.models import Change, Checkpoint, PullPage
+from api.wallet import service as wallet_service
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ async def pull(
             if service.etag_matches(if_none_match, etag):
                 return PullAnswer(None, etag)
             text = cursor.encode(keyring, cursor.SyncCursor(epoch, cursor.NO_OWNER))
-            return PullAnswer(PullPage(changes=[], cursor=text, has_more=False, reset=True, last_seq=last_seq), etag)
+            count, digest = service.checkpoint([])
+            return PullAnswer(PullPage(changes=[], cursor=text, has_more=False, reset=True, last_seq=last_seq,
+                                       checkpoint=Checkpoint(count=count, digest=digest)), etag)
 
         parsed = cursor.parse(keyring, cursor_text) if cursor_text else None
         deps = await persons.dependents_of(conn, person_id, now=now)
@@ -100,13 +103,22 @@ async def pull(
                 versions[pos.person_id] = head  # read to the end of this snapshot
             page.changes += [_change(keyring, r) for r in rows]
 
-        text = cursor.encode(keyring, cursor.SyncCursor(epoch, person_id, versions, leaving, floors))
+        # A reset goes on over several pages: the cursor remembers it until its last page, which carries the
+        # checkpoint, read in this page's snapshot (the state the client holds once it applied every page).
+        resetting = plan.reset or (parsed is not None and parsed.cursor.resetting)
+        text = cursor.encode(keyring, cursor.SyncCursor(epoch, person_id, versions, leaving, floors,
+                                                        resetting=resetting and page.has_more))
+        check = None
+        if resetting and not page.has_more:
+            count, digest = await store.checkpoint(conn, scope, person_id)
+            check = Checkpoint(count=count, digest=digest)
         if not page.has_more:
             # The tag names the position the new cursor stands for: a client polling with that cursor
             # and this tag gets 304 until one of its persons writes, its scope changes, or the client's
             # last_seq moves.
             etag = service.pull_etag(epoch, person_id, text, limit, scope, heads, client)
-        page_out = PullPage(changes=page.changes, cursor=text, has_more=page.has_more, reset=plan.reset, last_seq=last_seq)
+        page_out = PullPage(changes=page.changes, cursor=text, has_more=page.has_more, reset=plan.reset, last_seq=last_seq,
+                            checkpoint=check)
         return PullAnswer(page_out, etag)
 
 
@@ -127,5 +139,9 @@ def _change(keyring: Keyring, r: asyncpg.Record) -> Change:
     if r["entity"] == "draft":
         data = drafts.to_wire(keyring, msgspec.json.decode(r["data"]))
         return Change(entity="draft", id=r["entity_id"], op="put", version=r["version"], data=data)
+    if r["entity"] == "wallet_item" and '"token"' in r["data"]:
+        # The slim projection: the token is fetched once, not carried with every change of the item.
+        data = wallet_service.slim_item(msgspec.json.decode(r["data"]))
+        return Change(entity="wallet_item", id=r["entity_id"], op="put", version=r["version"], data=data)
     # Stored JSON goes out as it is, without a decode and re-encode per record.
     return Change(entity=r["entity"], id=r["entity_id"], op="put", version=r["version"], data=msgspec.Raw(r["data"]))

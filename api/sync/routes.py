@@ -38,6 +38,21 @@ A reset goes on page by page like any other pull (the cursor carries how far it 
 The answer has an `ETag`; sending it back in `If-None-Match` answers 304 while nothing changed.
 A login without a verified identity gets an empty reset state.
 
+The last page of a reset (the page with `has_more: false` of a pull sequence that began with `reset:
+true`) carries `checkpoint: {count, digest}`: the state the client's copy must now hold, read in that page's
+snapshot. It lists one line `entity:id:version` per record held (`id` as lower-case hyphenated UUID text,
+`version` in decimal; a record that arrived from several persons' logs, such as an application made for a
+dependent, counts once with the highest `version` it came with), sorts the lines by their bytes, ends each
+with `\\n` (LF), and hashes the concatenation with SHA-256: `digest` is that hash in lower-case hex, `count` the
+number of lines (no records: count 0 and the SHA-256 of nothing, `e3b0c442…b855`). A client whose copy gives
+another count or digest missed a page: it discards the copy and pulls a reset again. Other pages, and pulls that
+are not a reset, carry no checkpoint.
+
+A `wallet_item` comes slim: a certificate's `data` has no `token` but `token_sha256` (SHA-256 of the token's
+text, lower-case hex); the device fetches the token once from `GET /v1/wallet/items/{id}/token` (immutable,
+cacheable) and again only if `token_sha256` ever differs from the one it holds. The rest of the item (title,
+summary with status, the certificate's public fields) is there to list and show it.
+
 With `client_id` (the id the device pushes with), the answer also carries `last_seq`: the seq of
 the last mutation of that client (pushed under the same login) the server has processed — applied,
 duplicate or rejected — read in the same snapshot as the changes, so the effects of those mutations

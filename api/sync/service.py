@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -89,6 +90,20 @@ def plan_pull(parsed: Parsed | None, *, epoch: UUID, owner: UUID, scope: list[UU
     gone = [Position(p, v, True) for p, v in cur.leaving.items() if p not in scope]
     gone += [Position(p, 0, True) for p in cur.versions if p not in scope]
     return Plan(False, positions, gone)
+
+
+def checkpoint(records: Iterable[tuple[str, UUID | str, int]]) -> tuple[int, str]:
+    """Count and digest of a state of ``(entity, id, version)`` records, as a client recomputes them:
+    one line ``entity:id:version`` per record (the id as lower-case hyphenated UUID text, the version in
+    decimal), sorted by their bytes, each followed by ``\\n``, hashed with SHA-256 (lower-case hex). A
+    record logged for several persons of the scope (an application for a dependent) counts once, with
+    the highest version it came with. ``api.sync.store.checkpoint`` computes the same in SQL."""
+    best: dict[tuple[str, str], int] = {}
+    for entity, record_id, version in records:
+        key = (entity, str(record_id))
+        best[key] = max(version, best.get(key, 0))
+    lines = sorted(f"{e}:{i}:{v}\n".encode() for (e, i), v in best.items())
+    return len(lines), hashlib.sha256(b"".join(lines)).hexdigest()
 
 
 def pull_etag(

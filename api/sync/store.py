@@ -74,6 +74,33 @@ async def list_leaving(conn: asyncpg.Connection, person_id: UUID, after: int, *,
     return await conn.fetch(LIST_LEAVING, person_id, after, keep, limit)
 
 
+# The checkpoint of a reset (api.sync.service.checkpoint, here in SQL): the records whose latest entry in
+# a scope person's log is a put (drafts only from the owner's), once each with their highest version.
+CHECKPOINT = """
+WITH latest AS (
+    SELECT c.entity, c.entity_id, c.version, c.op
+    FROM sync_change c
+    WHERE c.person_id = ANY($1::uuid[]) AND (c.entity <> 'draft' OR c.person_id = $2)
+      AND NOT EXISTS (
+          SELECT 1 FROM sync_change n
+          WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
+      )
+), lines AS (
+    SELECT c.entity || ':' || c.entity_id::text || ':' || max(c.version)::text || E'\\n' AS line
+    FROM latest c WHERE c.op = 'put'
+    GROUP BY c.entity, c.entity_id
+)
+SELECT count(*) AS count,
+       encode(sha256(convert_to(coalesce(string_agg(line, '' ORDER BY line COLLATE "C"), ''), 'UTF8')), 'hex') AS digest
+FROM lines
+"""
+
+
+async def checkpoint(conn: asyncpg.Connection, scope: list[UUID], owner: UUID) -> tuple[int, str]:
+    row = await conn.fetchrow(CHECKPOINT, scope, owner)
+    return row["count"], row["digest"]
+
+
 # --- compaction ---------------------------------------------------------------------------------------
 
 _LATER = """

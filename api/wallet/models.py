@@ -54,6 +54,14 @@ class ApplicationOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     for_person_id: UUID | None = None
 
 
+class ItemToken(msgspec.Struct, frozen=True, kw_only=True):
+    """A certificate item's signed token, as a device keeps it (sync carries only its ``token_sha256``)."""
+
+    item_id: UUID
+    token: str
+    token_sha256: str
+
+
 class WalletItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One thing in a wallet. ``masked`` says sensitive values were replaced by ``***``."""
 

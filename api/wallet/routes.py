@@ -8,14 +8,15 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.enums import MediaType
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
 from api import changelog, idempotency
 from api.deps import Db, Keys, Now
-from api.openapi import IDEMPOTENT
+from api.openapi import CONDITIONAL, IDEMPOTENT
+from api.sync.service import etag_matches
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import Unauthorized
-from api.wallet import access, consent_store, consents, dependents, pages, people_store, presentations, store, views
+from api.wallet import access, consent_store, consents, dependents, pages, people_store, presentations, service, store, views
 from api.wallet import export as exporting
 from api.wallet.dept_routes import DeptWalletController
 from api.wallet.http import esign_of, keyset, next_cursor
@@ -36,6 +37,7 @@ from api.wallet.models import (
     ConsentPage,
     DependentList,
     Export,
+    ItemToken,
     Kind,
     Presentation,
     PresentIn,
@@ -100,6 +102,39 @@ class WalletController(Controller):
             except WalletNotFound:
                 raise ItemNotFound() from None
             return await views.render(conn, esign_of(request), item, full=wallet.full_view, now=now)
+
+    @get("/items/{item_id:uuid}/token", operation_id="GetWalletItemToken", opt=CONDITIONAL,
+         summary="A certificate item's signed token (ZB1:), fetched once and kept",
+         description=(
+             "`{item_id, token, token_sha256}`: the certificate's `ZB1:` token, which a device keeps to show and "
+             "verify the certificate offline. Sync pulls carry wallet items without it, with `data.token_sha256` "
+             "(the SHA-256 of the token's text, lower-case hex) instead, so a device fetches the token once per "
+             "item. A signed token never changes (a status change is in the status list, not the token): the "
+             "answer is cacheable for a year (`Cache-Control: private, max-age=31536000, immutable`), its `ETag` is "
+             "`\"<token_sha256>\"`, and `If-None-Match` with it answers 304. Who may read the item may read its "
+             "token. An item that is not a certificate, or a certificate not yet signed (its synced copy has no "
+             "`token_sha256`) → 404 `wallet_item_not_found`."
+         ),
+         responses=problem_responses(Unauthorized, IdentityRequired, ItemNotFound))
+    async def get_item_token(self, item_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
+                             if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
+                             ) -> Response[ItemToken]:
+        async with db.acquire() as conn:
+            item = await store.get_item(conn, item_id)
+            if item is None:
+                raise ItemNotFound()
+            try:
+                await access.open_wallet(conn, principal, item.person_id, now=now)
+            except WalletNotFound:
+                raise ItemNotFound() from None
+            token = await store.get_token(conn, item.certificate_id) if item.certificate_id else None
+        if token is None:
+            raise ItemNotFound("this item carries no signed token")
+        digest = service.token_sha256(token)
+        headers = {"ETag": f'"{digest}"', "Cache-Control": "private, max-age=31536000, immutable"}
+        if etag_matches(if_none_match, headers["ETag"]):
+            return Response(content=None, status_code=304, headers=headers)
+        return Response(content=ItemToken(item_id=item_id, token=token, token_sha256=digest), headers=headers)
 
     @post("/items/{item_id:uuid}/present", operation_id="PresentWalletItem", opt=IDEMPOTENT, status_code=201,
           summary="亮证: a presentation token (QR) disclosing only the chosen fields, valid at most 300 s",

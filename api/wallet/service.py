@@ -206,3 +206,25 @@ def expiry_threshold(valid_until: datetime, now: datetime) -> int | None:
     if left <= timedelta(0):
         return None
     return next((days for days in THRESHOLDS if left <= timedelta(days=days)), None)
+
+
+# --- the synced copy: wallet items as sync pulls carry them ------------------------------------------------
+
+
+def token_sha256(token: str) -> str:
+    """The tag a synced item carries instead of its token: SHA-256 of the token's text, lower-case hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def slim_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A wallet item as a pull carries it: the certificate's token (about 1 KB, the bulk of an item, and
+    the same on every change of the item) replaced by ``token_sha256``; the device fetches the token once
+    from ``GET /v1/wallet/items/{id}/token``. Everything else, enough to list and show the item, stays."""
+    data = item.get("data")
+    if not isinstance(data, dict) or "token" not in data:
+        return item
+    token = data["token"]
+    slim = {k: v for k, v in data.items() if k != "token"}
+    if isinstance(token, str):
+        slim["token_sha256"] = token_sha256(token)
+    return item | {"data": slim}

@@ -216,3 +216,8 @@ SELECT id FROM application WHERE applicant_person_id = $1 OR for_person_id = $1 
 async def application_ids(conn: asyncpg.Connection, person_id: UUID) -> list[UUID]:
     """Applications a person made or that were made for them, oldest first."""
     return [r[0] for r in await conn.fetch(APPLICATION_IDS, person_id)]
+
+
+async def get_token(conn: asyncpg.Connection, certificate_id: UUID) -> str | None:
+    """The signed token of a certificate (None until it is signed)."""
+    return await conn.fetchval("SELECT token FROM esign_certificate WHERE id = $1", certificate_id)

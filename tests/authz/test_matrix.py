@@ -35,7 +35,7 @@ OP = frozenset({"operator"})
 HOLDER_OR_ISSUER = frozenset({"citizen", "guardian", "staff", "client", "scopeless_client"})
 # Routes that change or end what later routes use run last, in this order.
 LAST = ("RevokeConsent", "WithdrawApplication", "SuspendCertificate", "ResumeCertificate", "RevokeCertificate",
-        "RotateSeal", "RevokeSeal", "DisableWebhook", "Logout")
+        "RotateSeal", "RevokeSeal", "DisableWebhook", "RevokeDepartmentClient", "RemoveStaff", "Logout")
 PERSONAL = ("item_id", "certificate_id", "person_id")
 
 Body = Callable[[str, dict[str, str]], Any]
@@ -134,6 +134,10 @@ EXPECTED: dict[str, Case] = {
     # A department's own administrator manages its systems and staff.
     "CreateDepartmentClient": Case(OP | {"staff"}, j({"name": "系统", "scopes": ["records:write"]})),
     "ListStaff": Case(OP | {"staff"}), "GrantStaffRoles": Case(OP | {"staff"}, _staff_grant),
+    "ListDepartmentClients": Case(OP | {"staff"}),
+    "RotateClientSecret": Case(OP | {"staff"}, ids={"client_id": "spare_client_id"}),
+    "RevokeDepartmentClient": Case(OP | {"staff"}, ids={"client_id": "spare_client_id"}),
+    "RemoveStaff": Case(OP | {"staff"}, ids={"account_id": "spare_account_id"}),
     "ListIdentityProviders": Case(OP), "RegisterIdentityProvider": Case(OP, j({"name": "x", "issuer": "https://idp.example.cn"})),
     "VerifyAuditChain": Case(OP), "GetStats": Case(OP), "ListOperatorFeedback": Case(OP),
     "AnswerOperatorFeedback": Case(OP, j({"text": "已处理"}), ids={"feedback_id": "unrouted_feedback_id"}), "GetNotificationForOperator": Case(OP),
@@ -172,6 +176,7 @@ EXPECTED: dict[str, Case] = {
     # wallet
     "ListWalletItems": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GetWalletItem": Case(frozenset({"citizen", "guardian"})),
+    "GetWalletItemToken": Case(frozenset({"citizen", "guardian"})),
     "GetWalletTimeline": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListDependents": Case(PEOPLE), "ExportWallet": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GetAccessLog": Case(PEOPLE, query={"person_id": "{person_id}"}),

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from api.config import Settings
 from notify import streams
-from tests.auth.helpers import auth, operator, sms_login
+from tests.auth.helpers import auth, claims, operator, sms_login
 from tests.people import department_id, id_number, next_phone, staff
 from tests.wallet.helpers import dept_system
 
@@ -104,11 +104,15 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
     other = await staff(client, op, conn, "yibao", ALL_ROLES)
     system = await dept_system(client, op, conn, "gongan", ALL_SCOPES)
     bare = await dept_system(client, op, conn, "gongan", ["webhooks:manage"])
+    gongan = await department_id(conn, "gongan")
+    # A client and a member of staff of the home department that the matrix may revoke and remove.
+    spare_client = await _ok(await client.post(f"/v1/admin/departments/{gongan}/clients", headers=auth(op),
+                                               json={"name": "备用系统", "scopes": ["records:write"]}), 201)
+    spare_staff = claims(await staff(client, op, conn, "gongan", ["clerk"]))["sub"]
     phones = {"alice": next_phone(), "bob": next_phone()}
     alice_pair = await _citizen(client, clerk, ALICE_NAME, ALICE_ID, phones["alice"])
     bob_pair = await _citizen(client, clerk, BOB_NAME, BOB_ID, phones["bob"])
     alice, bob = alice_pair["access_token"], bob_pair["access_token"]
-    gongan = await department_id(conn, "gongan")
 
     seal = await _ok(await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(home)), 201)
     made = await _ok(await client.post("/v1/dept/guardianships", headers=auth(home), json={
@@ -175,7 +179,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "seal_id": seal["seal_id"], "kid": seal["kid"], "certificate_id": cert["id"],
         "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
         "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "", "letter_id": letters[0],
-        "spare_letter_id": letters[1],
+        "spare_letter_id": letters[1], "spare_client_id": spare_client["client_id"], "spare_account_id": spare_staff,
     }
     child_ids = alice_ids | {"item_id": child_items[0]["id"], "certificate_id": child_cert["id"], "person_id": child_person}
     return World(

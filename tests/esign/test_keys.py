@@ -97,7 +97,7 @@ def test_sm2_interoperates_with_openssl(tmp_path: Path) -> None:
 
 
 def test_sm2_keys_whose_x_starts_with_0_or_4() -> None:
-    """gmssl's constructor strips leading '0'/'4' hex digits of a public key; esign.sm2 must not."""
+    """Public keys whose x coordinate starts with a 0 or 4 hex digit (once mangled by gmssl) sign and verify."""
     seen = 0
     while seen < 3:
         key = sm2.generate_private_key()

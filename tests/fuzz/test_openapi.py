@@ -3,8 +3,9 @@
 For each operation, schemathesis generates requests from the schema (valid ones, invalid ones, and
 valid ones aimed at the world's real ids so handlers get past "not found"), and each request is
 sent by an anonymous caller, a citizen at L3, staff holding every role of one department, that
-department's system holding every scope, and an operator. No answer may be a server error, and
-every 4xx must be an RFC 9457 problem document with a type slug, a title and the status.
+department's system holding every scope, and an operator. No answer may be a server error,
+every 4xx must be an RFC 9457 problem document with a type slug, a title and the status, and the
+operation must document that status with that ``type``: the contract a client is generated from.
 
 ``ZB_FUZZ_EXAMPLES`` (default 3) sets the examples per operation and kind of generation.
 """
@@ -47,6 +48,23 @@ def _problem_errors(status: int, ctype: str, text: str) -> str | None:
     return None
 
 
+def _undocumented(spec: dict[str, Any], operation: Any, status: int, text: str) -> str | None:
+    """A problem whose status, or whose ``type`` at that status, the operation does not document."""
+    if status < 400:
+        return None
+    response = operation.definition.raw.get("responses", {}).get(str(status))
+    if response is None:
+        return f"{status} is not documented"
+    if "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    try:
+        slug = json.loads(text).get("type")
+        documented = response["content"][PROBLEM_JSON]["schema"]["allOf"][1]["properties"]["type"]["enum"]
+    except (ValueError, KeyError, IndexError, AttributeError):
+        return None
+    return None if slug in documented else f"{status} `{slug}` is not documented (only {documented})"
+
+
 def _streams(operation: Any) -> bool:
     """Server-Sent Events never end; the authorization matrix opens them instead."""
     raw = operation.definition.raw
@@ -64,7 +82,8 @@ def _strategies(operation: Any, world: World) -> list[Any]:
 
 
 def test_no_server_errors_and_every_4xx_is_a_problem(app: Litestar, live: str, world: World) -> None:
-    schema = schemathesis.openapi.from_dict(app.openapi_schema.to_schema())
+    document = app.openapi_schema.to_schema()
+    schema = schemathesis.openapi.from_dict(document)
     tokens = {role: world.tokens[role] for role in ROLES}
     failures: list[str] = []
     calls = 0
@@ -100,6 +119,9 @@ def test_no_server_errors_and_every_4xx_is_a_problem(app: Litestar, live: str, w
                                             response.content.decode(errors="replace"))
                     if error:
                         failures.append(f"{operation.label} as {role}: {error}\n    {case.as_curl_command()}")
+                    elif undocumented := _undocumented(document, operation, response.status_code,
+                                                       response.content.decode(errors="replace")):
+                        failures.append(f"{operation.label}: {undocumented}")
 
             try:
                 run()

@@ -158,3 +158,25 @@ async def test_the_child_sex_must_be_said_plainly(client: AsyncTestClient, op: s
     r = await client.post("/v1/applications", json=birth_application(f, child_sex="girl"), headers=f.mother)
     assert [e["field"] for e in assert_problem(r, 422, "form_invalid")["errors"]] == ["form.child_sex"]
     assert await conn.fetchval("SELECT count(*) FROM application") == 0
+
+
+async def test_a_parent_new_to_the_platform_joins_as_guardian(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection
+) -> None:
+    f = await family(client, op, clerk, conn)
+    newcomer = id_number("19890707", 35, male=True)
+    r = await client.post("/v1/applications", json=birth_application(f, father_id_number=newcomer), headers=f.mother)
+    assert r.status_code == 201, r.text
+    app = r.json()
+    # The father proves who he is only now; applying for the same baby makes him the child's guardian.
+    dad = auth((await citizen(client, clerk, name="陈刚", id_number=newcomer))["access_token"])
+    assert (await client.get(f"/v1/applications/{app['id']}", headers=dad)).status_code == 404
+    r = await client.post("/v1/applications", json=birth_application(f, father_id_number=newcomer), headers=dad)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == app["id"] and "guardian_joined" in [e["event"] for e in r.json()["timeline"]]
+    deps = (await client.get("/v1/wallet/dependents", headers=dad)).json()["items"]
+    assert [d["person_id"] for d in deps] == [app["for_person_id"]]
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'application.guardian_joined'") == 1
+    # Joining again changes nothing.
+    r = await client.post("/v1/applications", json=birth_application(f, father_id_number=newcomer), headers=dad)
+    assert [e["event"] for e in r.json()["timeline"]].count("guardian_joined") == 1

@@ -7,6 +7,7 @@ from litestar.testing import AsyncTestClient
 
 from api.problems import Problem
 from notify.errors import NOTIFY_PROBLEMS
+from tests.openapi_doc import inline_responses
 
 OPERATIONS = {
     ("get", "/v1/notifications"): "ListNotifications",
@@ -38,7 +39,7 @@ def test_problem_types_are_titled_and_their_slugs_are_their_own() -> None:
 
 @pytest.fixture
 async def spec(client: AsyncTestClient) -> dict:
-    return (await client.get("/schema/openapi.json")).json()
+    return inline_responses((await client.get("/schema/openapi.json")).json())
 
 
 async def test_every_route_is_documented(spec: dict) -> None:

@@ -37,8 +37,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _servers(database_url: str, redis_url: str, count: int) -> Iterator[list[str]]:
-    """``count`` separate ``zhangban serve`` processes on the same database and Redis."""
+def _servers(database_url: str, redis_url: str, count: int, *, with_procs: bool = False) -> Iterator[Any]:
+    """``count`` separate ``zhangban serve`` processes on the same database and Redis: their base URLs
+    (and their processes, ``with_procs``)."""
     procs, bases = [], []
     for _ in range(count):
         port = _free_port()
@@ -60,7 +61,7 @@ def _servers(database_url: str, redis_url: str, count: int) -> Iterator[list[str
                         break
                 assert time.monotonic() < deadline, "a server did not start"
                 time.sleep(0.2)
-        yield bases
+        yield (bases, procs) if with_procs else bases
     finally:
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
@@ -76,6 +77,7 @@ class Listener:
         self.log: list[dict[str, Any]] = []  # every event so far, in order
         self.taken = 0  # how far next() has read
         self.arrived = asyncio.Event()
+        self.ended = asyncio.Event()  # the server ended the stream
         self.comments = 0
 
     async def run(self, base: str, token: str | None, last_event_id: str | None = None,
@@ -96,6 +98,7 @@ class Listener:
                 else:
                     name, _, value = line.partition(": ")
                     event[name] = value
+        self.ended.set()
 
     async def next(self, kind: str, timeout: float = 10) -> dict[str, Any]:
         """The next event of ``kind`` after those already taken."""

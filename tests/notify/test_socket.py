@@ -4,9 +4,11 @@ events as the SSE stream, resume by last event id, and a clean close when the se
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
@@ -15,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.auth.helpers import auth
 from tests.notify.helpers import Pipeline
-from tests.notify.test_live import _expiring, _servers
+from tests.notify.test_live import _expiring, _servers, listening
 from tests.people import citizen, id_number
 
 
@@ -87,3 +89,23 @@ async def test_a_mini_program_hears_the_stream_over_a_socket_opened_with_a_ticke
         replayed = [f for f in frames if f["event"] == "notification"]
         assert len(replayed) == 2 and note["id"] not in {f["id"] for f in replayed}
         assert frames[-1]["event"] == "sync"  # replay first, then where the change log stands
+
+
+async def test_stopping_the_server_closes_its_sockets_and_streams(
+    client: AsyncTestClient, clerk: str, database_url: str, redis_url: str
+) -> None:
+    me = await citizen(client, clerk, name="王芳", id_number=id_number("19920307", 1, male=False))
+    with _servers(database_url, redis_url, 1, with_procs=True) as ((one,), (proc,)):
+        r = await client.post("/v1/notifications/stream-tickets", headers=auth(me["access_token"]))
+        async with connect(f"{ws_url(one)}?ticket={r.json()['ticket']}") as ws, \
+                listening(one, me["access_token"]) as sse:
+            await next_frame(ws, "sync")
+            proc.send_signal(signal.SIGTERM)  # what systemd or a container runtime sends to the main process
+            # The socket ends: 1012 when the close frame gets out before the server drops its upgraded
+            # connections, 1006 (no frame) when it does not; either way the client reconnects and resumes.
+            assert await closed_with(ws) in (1012, 1006)
+            async with asyncio.timeout(10):
+                await sse.ended.wait()
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{one}/health", timeout=1)

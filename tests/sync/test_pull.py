@@ -328,3 +328,65 @@ async def test_pull_tells_a_client_its_last_seq(client: AsyncTestClient, mother:
     assert [x["status"] for x in out["results"]] == ["rejected"]
     r = await client.get("/v1/sync/pull", params=params, headers=auth(token) | {"If-None-Match": etag})
     assert r.status_code == 200 and r.json()["changes"] == [] and r.json()["last_seq"] == 3
+
+
+def recompute(changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a client computes over the copy it assembled, as the pull's description defines it: one line
+    ``entity:id:version`` per record held (a record that came from several persons' logs with its highest
+    version), sorted by bytes, each ending in a newline, SHA-256 in lower-case hex."""
+    import hashlib
+
+    held: dict[tuple[str, str], int] = {}
+    for c in changes:
+        key = (c["entity"], c["id"])
+        if c["op"] == "put":
+            held[key] = max(c["version"], held.get(key, 0))
+        else:
+            held.pop(key, None)
+    lines = sorted(f"{e}:{i}:{v}\n".encode() for (e, i), v in held.items())
+    return {"count": len(lines), "digest": hashlib.sha256(b"".join(lines)).hexdigest()}
+
+
+async def test_a_resets_last_page_carries_the_checkpoint_of_what_the_pages_add_up_to(
+    client: AsyncTestClient, mother: dict[str, Any], pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    token = mother["access_token"]
+    me = person_of(token)
+    child = await newborn(conn, client.app.state.keyring, me)
+    ids = [uuid.uuid4() for _ in range(8)]
+    for n, i in enumerate(ids):
+        await wallet_write(pool, me, i, item(n))
+    await wallet_write(pool, me, ids[0], item(0, status="revoked"))
+    await wallet_write(pool, me, ids[1], None)
+    await wallet_write(pool, child, uuid.uuid4(), item(20, holder="child"))
+    shared = uuid.uuid4()
+    async with pool.acquire() as c, c.transaction():
+        for p in (child, me, child):  # logged for both, the child's log running ahead
+            await changelog.record_change(c, p, "application", shared, "put", {"status": "submitted"})
+    await pushed(client, token, str(uuid.uuid4()), [mutation(1, "draft.save", {"draft_id": str(uuid.uuid4()),
+                                                                               "matter_code": "430200-YB-003", "form": {}})])
+
+    changes, cursor, pages = await pull_all(client, token, limit=3)
+    assert len(pages) >= 4 and pages[0]["reset"]
+    # Only the last page of the reset carries it, and it is what the client assembled.
+    assert [("checkpoint" in p) for p in pages] == [False] * (len(pages) - 1) + [True]
+    check = pages[-1]["checkpoint"]
+    assert check == recompute(changes) and check["count"] == 7 + 1 + 1 + 1  # items, child's item, application, draft
+    # A client that lost a page in the middle would not match.
+    missing = [c for c in changes if c not in pages[1]["changes"]]
+    assert recompute(missing) != check
+
+    # A write between two pages of a reset is in the checkpoint too.
+    first = (await client.get("/v1/sync/pull", params={"limit": 4}, headers=auth(token))).json()
+    await wallet_write(pool, me, ids[2], item(2, status="suspended"))
+    rest, _, later = await pull_all(client, token, first["cursor"], limit=4)
+    assert "checkpoint" not in first and not later[0]["reset"]
+    assert later[-1]["checkpoint"] == recompute(first["changes"] + rest)
+    assert later[-1]["checkpoint"] != check
+
+    # Pulls that are not a reset carry none; a new reset carries one again.
+    await wallet_write(pool, me, ids[3], None)
+    after, _, plain = await pull_all(client, token, cursor)
+    assert [c["op"] for c in after] == ["put", "del"] and all("checkpoint" not in p for p in plain)
+    again, _, fresh = await pull_all(client, token)
+    assert fresh[-1]["checkpoint"] == recompute(again) == recompute(changes + after)

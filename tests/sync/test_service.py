@@ -44,9 +44,9 @@ def parsed(versions: dict[uuid.UUID, int], leaving: dict[uuid.UUID, int] | None 
 
 
 def test_cursor_round_trip_is_compact_and_signed() -> None:
-    c = cursor.SyncCursor(EPOCH, ME, {ME: 12, KID: 3}, {GONE: 7}, {KID: 9})
+    c = cursor.SyncCursor(EPOCH, ME, {ME: 12, KID: 3}, {GONE: 7}, {KID: 9}, resetting=True)
     text = cursor.encode(KEYS, c)
-    assert len(text) == 200 and "=" not in text  # 150 bytes: three persons
+    assert len(text) == 202 and "=" not in text  # 151 bytes: three persons
     back = cursor.parse(KEYS, text)
     assert back.signed and back.cursor == c
     # Another server's key reads the layout but not the signature.
@@ -59,6 +59,11 @@ def test_cursors_of_the_first_format_are_still_read() -> None:
     text = base64.urlsafe_b64encode(body + cursor._mac(KEYS, body)).rstrip(b"=").decode()
     back = cursor.parse(KEYS, text)
     assert back.signed and back.cursor == cursor.SyncCursor(EPOCH, ME, {ME: 12}, {GONE: 7})
+    # The second format: entries with their floor, no flags byte.
+    body = struct.pack(">B16s16sH", 2, EPOCH.bytes, ME.bytes, 1) + struct.pack(">16sQQB", ME.bytes, 12, 3, 0)
+    text = base64.urlsafe_b64encode(body + cursor._mac(KEYS, body)).rstrip(b"=").decode()
+    back = cursor.parse(KEYS, text)
+    assert back.signed and back.cursor == cursor.SyncCursor(EPOCH, ME, {ME: 12}, {}, {ME: 3})
 
 
 def test_a_read_from_the_start_goes_on_past_a_horizon_it_began_under() -> None:

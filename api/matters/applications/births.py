@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api import persons
+from api import audit, persons
 from api.crypto import Keyring
 from api.identifiers import id_number_error
 from api.matters.applications import service, store
@@ -133,8 +133,12 @@ async def join(
     if not is_parent(registered, applicant_number):
         raise FormInvalid(errors=[FieldError(f"form.{k}", "does not match a birth of the parents named")
                                   for k in service.BIRTH_KEY_FIELDS if form.get(k)])
-    await add_parents(conn, keyring, registered, case.child, now=now)
+    added = await add_parents(conn, keyring, registered, case.child, now=now)
     await remember(conn, case, case.child, app["id"], now=now)
+    if added:
+        # A new guardian reads and acts for the child from now on: a security-relevant act.
+        await audit.append(conn, actor=actor, action="application.guardian_joined", subject=f"application:{app['id']}",
+                           data={"child": str(case.child), "guardians": [str(p) for p in added]}, at=now)
     joined = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM application_event WHERE application_id = $1 AND event = 'guardian_joined'"
         " AND detail->>'person_id' = $2)", app["id"], str(applicant_person),

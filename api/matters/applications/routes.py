@@ -44,6 +44,7 @@ from api.matters.applications.models import (
     TaskMaterialList,
     TaskMaterialRead,
 )
+from api.matters.errors import BundleNotFound
 from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import dependents_of
@@ -134,7 +135,7 @@ class ApplicationController(Controller):
 
     @post("/{application_id:uuid}/withdraw", operation_id="WithdrawApplication", status_code=200,
           summary="Withdraw an application before it is completed",
-          responses=problem_responses(ApplicationNotFound, ApplicationClosed, Unauthorized))
+          responses=problem_responses(ApplicationNotFound, ApplicationClosed, AssuranceRequired, Unauthorized))
     async def withdraw(self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
         who = _applicant(principal, now)
         async with db.acquire() as conn, conn.transaction():
@@ -143,7 +144,7 @@ class ApplicationController(Controller):
     @post("/{application_id:uuid}/supplement", operation_id="SupplementApplication", status_code=200,
           summary="Hand in the materials a department asked for (补正) or that were deferred (容缺)",
           description="The applicant, or a guardian of the person applied for (either parent of a newborn).",
-          responses=problem_responses(ApplicationNotFound, MaterialInvalid, Unauthorized))
+          responses=problem_responses(ApplicationNotFound, MaterialInvalid, AssuranceRequired, Unauthorized))
     async def supplement(self, application_id: FromPath[UUID], data: JSONBody[SupplementIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
         who = _applicant(principal, now)
         async with db.acquire() as conn, conn.transaction():
@@ -298,7 +299,7 @@ class PrefillController(Controller):
                      "the person and their wallet, and for each material whether it comes `from_wallet`, `from_bundle` "
                      "(an earlier matter produces it), `from_department` (shared by the department that holds it), or "
                      "is `needed`.",
-         responses=problem_responses(NotGuardian, AssuranceRequired, Unauthorized))
+         responses=problem_responses(BundleNotFound, NotGuardian, AssuranceRequired, Unauthorized))
     async def prefill(self, code: Annotated[str, PathParameter(max_length=64)], principal: CurrentPrincipal, db: Db,
                       keyring: Keys, now: Now, for_person_id: Annotated[UUID | None, QueryParameter()] = None) -> Prefill:
         who = _applicant(principal, now)

@@ -21,6 +21,7 @@ from api.matters.applications.models import (
     TaskView,
 )
 from api.matters.applications.service import WalletCertificate
+from api.matters.feedback import store as feedback_store
 from api.matters.models import DepartmentRef
 
 
@@ -53,7 +54,9 @@ async def application(conn: asyncpg.Connection, keyring: Keyring, application_id
     row = row or await store.get_application(conn, application_id)
     tasks = await store.list_tasks(conn, application_id)
     events = await store.list_events(conn, application_id)
-    ev = await conn.fetchrow("SELECT level, comment, tags, at FROM evaluation WHERE application_id = $1", application_id)
+    ev = await conn.fetchrow(
+        "SELECT level, comment, comment_sealed, tags, at FROM evaluation WHERE application_id = $1", application_id
+    )
     return Application(
         id=row["id"],
         bundle_code=row["bundle_code"],
@@ -70,7 +73,11 @@ async def application(conn: asyncpg.Connection, keyring: Keyring, application_id
         completed_at=row["completed_at"],
         tasks=[_task_view(t) for t in tasks],
         timeline=[ApplicationTimelineEntry(at=e["at"], event=e["event"], detail=e["detail"]) for e in events],
-        evaluation=EvaluationView(level=ev["level"], comment=ev["comment"], tags=list(ev["tags"]), at=ev["at"]) if ev else None,
+        evaluation=EvaluationView(
+            level=ev["level"], tags=list(ev["tags"]), at=ev["at"],
+            comment=feedback_store.open_text(keyring, ev["comment_sealed"], ev["comment"],
+                                             context=feedback_store.COMMENT_CONTEXT),
+        ) if ev else None,
     )
 
 

@@ -28,6 +28,7 @@ from api.matters.feedback.models import (
 from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import Forbidden, Unauthorized, problem_responses
+from auth.errors import AssuranceRequired
 from auth.guards import BEARER, CurrentPrincipal, Principal
 
 Status = Annotated[Literal["open", "answered"] | None, QueryParameter()]
@@ -45,7 +46,8 @@ class EvaluationController(Controller):
                       "rating → 409 `evaluation_exists`. Level ≤ 2 opens a rectification case for the responsible "
                       "department, due in `ZB_RECTIFICATION_DAYS` working days; its answer appears in `rectification`. "
                       "Accepts `Idempotency-Key`: a retry with the same key gets the stored 201, not `evaluation_exists`.",
-          responses=problem_responses(ApplicationNotFound, ApplicationNotFinished, EvaluationExists, Unauthorized))
+          responses=problem_responses(ApplicationNotFound, ApplicationNotFinished, EvaluationExists, AssuranceRequired,
+                                      Unauthorized))
     async def evaluate(self, request: Request, application_id: FromPath[UUID], data: JSONBody[EvaluationIn],
                        principal: CurrentPrincipal, db: Db, keyring: Keys, settings: Config, now: Now) -> Response[Evaluation]:
         who = _applicant(principal, now)
@@ -60,14 +62,15 @@ class EvaluationController(Controller):
 
     @get(operation_id="GetEvaluation", summary="The rating of an application and the department's answer, if any",
          description="The applicant, or a guardian of the person applied for (either parent of a newborn).",
-         responses=problem_responses(ApplicationNotFound, Unauthorized))
-    async def get_evaluation(self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now) -> Evaluation:
+         responses=problem_responses(ApplicationNotFound, AssuranceRequired, Unauthorized))
+    async def get_evaluation(self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys,
+                             now: Now) -> Evaluation:
         who = _applicant(principal, now)
         async with db.acquire() as conn:
             app = await conn.fetchrow("SELECT applicant_person_id, for_person_id FROM application WHERE id = $1", application_id)
             if app is None or not await workflow.is_party(conn, who.person_id, app, now=now):
                 raise ApplicationNotFound()
-            evaluation = await store.get_evaluation(conn, application_id, now=now)
+            evaluation = await store.get_evaluation(conn, keyring, application_id, now=now)
         if evaluation is None:
             raise ApplicationNotFound()
         return evaluation
@@ -112,23 +115,24 @@ class FeedbackController(Controller):
                       "Accepts `Idempotency-Key`: a retry with the same key gets the first answer, not a second case.",
           responses=problem_responses(ApplicationNotFound, Unauthorized))
     async def raise_feedback(self, request: Request, data: JSONBody[FeedbackIn], principal: CurrentPrincipal, db: Db,
-                             now: Now) -> Response[Feedback]:
+                             keyring: Keys, now: Now) -> Response[Feedback]:
         account_id = principal.require_account()
         async with db.acquire() as conn, conn.transaction():
             async def create() -> tuple[int, Any]:
-                return 201, await service.raise_feedback(conn, account_id=account_id, data=data, now=now)
+                return 201, await service.raise_feedback(conn, keyring, account_id=account_id, data=data, now=now)
 
             return await idempotency.run(request, conn, scope=f"feedback:{account_id}", create=create)  # type: ignore[return-value]
 
     @get("/{feedback_id:uuid}", operation_id="GetFeedback", summary="Status of my feedback and the answer",
          responses=problem_responses(FeedbackNotFound, Unauthorized))
-    async def get_feedback(self, feedback_id: FromPath[UUID], principal: CurrentPrincipal, db: Db) -> Feedback:
+    async def get_feedback(self, feedback_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys
+                           ) -> Feedback:
         account_id = principal.require_account()
         async with db.acquire() as conn:
             row = await store.get_feedback(conn, feedback_id)
         if row["account_id"] != account_id:
             raise FeedbackNotFound()
-        return store.feedback_view(row)
+        return store.feedback_view(row, keyring)
 
 
 class DeptFeedbackController(Controller):
@@ -137,21 +141,22 @@ class DeptFeedbackController(Controller):
     security = BEARER
 
     @get(operation_id="ListDepartmentFeedback", summary="Feedback routed to the caller's department")
-    async def list_feedback(self, principal: CurrentPrincipal, db: Db, status: Status = None, cursor: Cursor = None,
-                            limit: Limit = DEFAULT_LIMIT) -> FeedbackPage:
+    async def list_feedback(self, principal: CurrentPrincipal, db: Db, keyring: Keys, status: Status = None,
+                            cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> FeedbackPage:
         dept = _staff_department(principal)
         after = decode_cursor(cursor, UUID) if cursor else None
         async with db.acquire() as conn:
-            items = await store.list_feedback(conn, dept, status=status, after=after, limit=limit)
+            items = await store.list_feedback(conn, keyring, dept, status=status, after=after, limit=limit)
         return FeedbackPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
 
     @post("/{feedback_id:uuid}/answer", operation_id="AnswerDepartmentFeedback", status_code=200,
           summary="Answer feedback routed to the caller's department",
           responses=problem_responses(FeedbackNotFound, AlreadyAnswered, Forbidden, Unauthorized))
-    async def answer(self, feedback_id: FromPath[UUID], data: JSONBody[AnswerIn], principal: CurrentPrincipal, db: Db, now: Now) -> Feedback:
+    async def answer(self, feedback_id: FromPath[UUID], data: JSONBody[AnswerIn], principal: CurrentPrincipal, db: Db,
+                     keyring: Keys, now: Now) -> Feedback:
         dept = _staff_department(principal)
         async with db.acquire() as conn, conn.transaction():
-            return await service.answer_feedback(conn, feedback_id, department_id=dept, text=data.text, actor=principal.subject, now=now)
+            return await service.answer_feedback(conn, keyring, feedback_id, department_id=dept, text=data.text, actor=principal.subject, now=now)
 
 
 class AdminFeedbackController(Controller):
@@ -160,21 +165,22 @@ class AdminFeedbackController(Controller):
     security = BEARER
 
     @get(operation_id="ListOperatorFeedback", summary="Feedback routed to the operators (no department named)")
-    async def list_feedback(self, principal: CurrentPrincipal, db: Db, status: Status = None, cursor: Cursor = None,
-                            limit: Limit = DEFAULT_LIMIT) -> FeedbackPage:
+    async def list_feedback(self, principal: CurrentPrincipal, db: Db, keyring: Keys, status: Status = None,
+                            cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> FeedbackPage:
         principal.require_roles("operator")
         after = decode_cursor(cursor, UUID) if cursor else None
         async with db.acquire() as conn:
-            items = await store.list_feedback(conn, None, status=status, after=after, limit=limit)
+            items = await store.list_feedback(conn, keyring, None, status=status, after=after, limit=limit)
         return FeedbackPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
 
     @post("/{feedback_id:uuid}/answer", operation_id="AnswerOperatorFeedback", status_code=200,
           summary="Answer feedback routed to the operators",
           responses=problem_responses(FeedbackNotFound, AlreadyAnswered, Forbidden, Unauthorized))
-    async def answer(self, feedback_id: FromPath[UUID], data: JSONBody[AnswerIn], principal: CurrentPrincipal, db: Db, now: Now) -> Feedback:
+    async def answer(self, feedback_id: FromPath[UUID], data: JSONBody[AnswerIn], principal: CurrentPrincipal, db: Db,
+                     keyring: Keys, now: Now) -> Feedback:
         principal.require_roles("operator")
         async with db.acquire() as conn, conn.transaction():
-            return await service.answer_feedback(conn, feedback_id, department_id=None, text=data.text, actor=principal.subject, now=now)
+            return await service.answer_feedback(conn, keyring, feedback_id, department_id=None, text=data.text, actor=principal.subject, now=now)
 
 
 ROUTES = [EvaluationController, RectificationController, FeedbackController, DeptFeedbackController, AdminFeedbackController]

@@ -37,7 +37,7 @@ async def evaluate(
         raise views.hidden()
     if app["status"] not in ("completed", "rejected"):
         raise ApplicationNotFinished(status=app["status"])
-    if not await store.insert_evaluation(conn, application_id, person_id, data.level, data.comment, data.tags, now):
+    if not await store.insert_evaluation(conn, keyring, application_id, person_id, data.level, data.comment, data.tags, now):
         raise EvaluationExists()
     actor = f"account:{account_id}"
     await applications.add_event(conn, application_id, at=now, event="evaluated", actor=actor, detail={"level": data.level})
@@ -56,7 +56,7 @@ async def evaluate(
         await audit.append(conn, actor=actor, action="evaluation.bad", subject=f"application:{application_id}",
                            data={"level": data.level, "rectification_id": str(rect_id)}, at=now)
     await workflow.publish(conn, await views.application(conn, keyring, application_id), event="application.evaluated", now=now)
-    return await store.get_evaluation(conn, application_id, now=now)
+    return await store.get_evaluation(conn, keyring, application_id, now=now)
 
 
 async def answer_rectification(
@@ -76,7 +76,9 @@ async def answer_rectification(
     await audit.append(conn, actor=actor, action="rectification.answer", subject=f"rectification:{rect_id}", data={}, at=now)
 
 
-async def raise_feedback(conn: asyncpg.Connection, *, account_id: UUID, data: FeedbackIn, now: datetime) -> Feedback:
+async def raise_feedback(
+    conn: asyncpg.Connection, keyring: Keyring, *, account_id: UUID, data: FeedbackIn, now: datetime
+) -> Feedback:
     """Route to the matter's department (named, or of the application); otherwise to the operators."""
     department = None
     matter = data.matter_code
@@ -89,7 +91,7 @@ async def raise_feedback(conn: asyncpg.Connection, *, account_id: UUID, data: Fe
     if matter is not None and department is None:
         department = await conn.fetchval("SELECT department_id FROM catalog_matter WHERE code = $1", matter)
     feedback = await store.insert_feedback(
-        conn, id=uuid7(), kind=data.kind, text=data.text, account_id=account_id, application_id=data.application_id,
+        conn, keyring, id=uuid7(), kind=data.kind, text=data.text, account_id=account_id, application_id=data.application_id,
         matter_code=matter, department_id=department, now=now,
     )
     await outbox.enqueue(
@@ -100,13 +102,16 @@ async def raise_feedback(conn: asyncpg.Connection, *, account_id: UUID, data: Fe
     return feedback
 
 
-async def answer_feedback(conn: asyncpg.Connection, feedback_id: UUID, *, department_id: UUID | None, text: str, actor: str, now: datetime) -> Feedback:
+async def answer_feedback(
+    conn: asyncpg.Connection, keyring: Keyring, feedback_id: UUID, *, department_id: UUID | None, text: str, actor: str,
+    now: datetime,
+) -> Feedback:
     row = await store.get_feedback(conn, feedback_id, for_update=True)
     if row["department_id"] != department_id:
         raise store.FeedbackNotFound()
     if row["status"] == "answered":
         raise AlreadyAnswered()
-    answered = await store.answer_feedback(conn, feedback_id, text=text, by=actor, now=now)
+    answered = await store.answer_feedback(conn, keyring, feedback_id, text=text, by=actor, now=now)
     await outbox.enqueue(
         conn, "notify", {"event": "feedback.answered", "feedback_id": str(feedback_id), "account_id": str(row["account_id"])},
         dedup_key=f"feedback_answered:{feedback_id}",

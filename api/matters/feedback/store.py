@@ -7,8 +7,22 @@ from uuid import UUID
 
 import asyncpg
 
+from api.crypto import Keyring, mask_free_text
 from api.matters.feedback.errors import FeedbackNotFound, RectificationNotFound
 from api.matters.feedback.models import LEVEL_NAMES, Evaluation, Feedback, Rectification
+
+
+TEXT_CONTEXT = "feedback.text"
+COMMENT_CONTEXT = "evaluation.comment"
+
+
+def open_text(keyring: Keyring, sealed: bytes | None, legacy: str | None, *, context: str) -> str | None:
+    """What the citizen wrote, as every response shows it: ID numbers and mobile numbers masked.
+
+    Rows from before sealing keep their (already masked) clear column.
+    """
+    text = keyring.decrypt_str(sealed, context=context) if sealed is not None else legacy
+    return None if text is None else mask_free_text(text)
 
 
 def _rectification(r: asyncpg.Record, now: datetime) -> Rectification:
@@ -20,16 +34,18 @@ def _rectification(r: asyncpg.Record, now: datetime) -> Rectification:
 
 
 INSERT_EVALUATION = """
-INSERT INTO evaluation (application_id, person_id, level, comment, tags, at) VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO evaluation (application_id, person_id, level, comment_sealed, tags, at) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT ON CONSTRAINT evaluation_pkey DO NOTHING
 RETURNING application_id
 """
 
 
 async def insert_evaluation(
-    conn: asyncpg.Connection, application_id: UUID, person_id: UUID, level: int, comment: str | None, tags: list[str], at: datetime
+    conn: asyncpg.Connection, keyring: Keyring, application_id: UUID, person_id: UUID, level: int, comment: str | None,
+    tags: list[str], at: datetime,
 ) -> bool:
-    return await conn.fetchval(INSERT_EVALUATION, application_id, person_id, level, comment, tags, at) is not None
+    sealed = None if comment is None else keyring.encrypt(comment, context=COMMENT_CONTEXT)
+    return await conn.fetchval(INSERT_EVALUATION, application_id, person_id, level, sealed, tags, at) is not None
 
 
 async def insert_rectification(
@@ -41,13 +57,16 @@ async def insert_rectification(
     )
 
 
-async def get_evaluation(conn: asyncpg.Connection, application_id: UUID, *, now: datetime) -> Evaluation | None:
+async def get_evaluation(
+    conn: asyncpg.Connection, keyring: Keyring, application_id: UUID, *, now: datetime
+) -> Evaluation | None:
     e = await conn.fetchrow("SELECT * FROM evaluation WHERE application_id = $1", application_id)
     if e is None:
         return None
     r = await conn.fetchrow("SELECT * FROM rectification WHERE application_id = $1", application_id)
     return Evaluation(
-        application_id=application_id, level=e["level"], level_name=LEVEL_NAMES[e["level"]], comment=e["comment"],
+        application_id=application_id, level=e["level"], level_name=LEVEL_NAMES[e["level"]],
+        comment=open_text(keyring, e["comment_sealed"], e["comment"], context=COMMENT_CONTEXT),
         tags=list(e["tags"]), at=e["at"], rectification=_rectification(r, now) if r else None,
     )
 
@@ -79,27 +98,28 @@ async def answer_rectification(conn: asyncpg.Connection, rect_id: UUID, *, text:
     )
 
 
-def feedback_view(r: asyncpg.Record) -> Feedback:
+def feedback_view(r: asyncpg.Record, keyring: Keyring) -> Feedback:
     return Feedback(
-        id=r["id"], kind=r["kind"], text=r["text"], application_id=r["application_id"], matter_code=r["matter_code"],
+        id=r["id"], kind=r["kind"], text=open_text(keyring, r["text_sealed"], r["text"], context=TEXT_CONTEXT) or "", application_id=r["application_id"], matter_code=r["matter_code"],
         department_id=r["department_id"], status=r["status"], answer=r["answer"], answered_at=r["answered_at"],
         created_at=r["created_at"],
     )
 
 
 INSERT_FEEDBACK = """
-INSERT INTO feedback (id, kind, text, account_id, application_id, matter_code, department_id, created_at)
+INSERT INTO feedback (id, kind, text_sealed, account_id, application_id, matter_code, department_id, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING *
 """
 
 
-async def insert_feedback(conn: asyncpg.Connection, **f: object) -> Feedback:
+async def insert_feedback(conn: asyncpg.Connection, keyring: Keyring, **f: object) -> Feedback:
+    sealed = keyring.encrypt(str(f["text"]), context=TEXT_CONTEXT)
     row = await conn.fetchrow(
-        INSERT_FEEDBACK, f["id"], f["kind"], f["text"], f["account_id"], f["application_id"], f["matter_code"],
+        INSERT_FEEDBACK, f["id"], f["kind"], sealed, f["account_id"], f["application_id"], f["matter_code"],
         f["department_id"], f["now"],
     )
-    return feedback_view(row)
+    return feedback_view(row, keyring)
 
 
 async def get_feedback(conn: asyncpg.Connection, feedback_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
@@ -116,14 +136,19 @@ ORDER BY id LIMIT $4
 """
 
 
-async def list_feedback(conn: asyncpg.Connection, department_id: UUID | None, *, status: str | None, after: UUID | None, limit: int) -> list[Feedback]:
+async def list_feedback(
+    conn: asyncpg.Connection, keyring: Keyring, department_id: UUID | None, *, status: str | None, after: UUID | None,
+    limit: int,
+) -> list[Feedback]:
     """Feedback routed to a department (or, with ``None``, to the operators)."""
-    return [feedback_view(r) for r in await conn.fetch(LIST_FEEDBACK, department_id, status, after, limit)]
+    return [feedback_view(r, keyring) for r in await conn.fetch(LIST_FEEDBACK, department_id, status, after, limit)]
 
 
-async def answer_feedback(conn: asyncpg.Connection, feedback_id: UUID, *, text: str, by: str, now: datetime) -> Feedback:
+async def answer_feedback(
+    conn: asyncpg.Connection, keyring: Keyring, feedback_id: UUID, *, text: str, by: str, now: datetime
+) -> Feedback:
     row = await conn.fetchrow(
         "UPDATE feedback SET status = 'answered', answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1 RETURNING *",
         feedback_id, text, by, now,
     )
-    return feedback_view(row)
+    return feedback_view(row, keyring)

@@ -1,0 +1,16 @@
+// Compiled with `tsc --noEmit` by tests/test_js_sdk.py: the typed calls take and give the server's types.
+import { ZhangbanClient, memoryStorage, fetchTransport } from "../src/index.js";
+
+const client = new ZhangbanClient({ baseUrl: "https://api.example.cn", transport: fetchTransport(), storage: memoryStorage() });
+
+export async function usage(): Promise<string[]> {
+  const items = await client.api.wallet.items({ kind: "certificate" });
+  const shown = await client.api.wallet.present(items.items[0].id, { fields: ["name"], ttl_seconds: 120, png: false });
+  const qr: string = shown.qr;
+  const unread = await client.api.notifications.unread();
+  // @ts-expect-error ttl_seconds is a number
+  await client.api.wallet.present("x", { fields: [], ttl_seconds: "120", png: false });
+  // @ts-expect-error no such operation
+  await client.api.call("/v1/wallet/nothing", "get");
+  return [qr, String(unread.unread)];
+}

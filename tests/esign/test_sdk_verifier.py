@@ -1,0 +1,81 @@
+"""The TypeScript SDK's offline verifier gives the server's verdicts on a shared corpus: valid,
+corrupted, another root, revoked, suspended, expired, presentations fresh, expired and of a revoked
+certificate, garbage — now and two hours later (FORMATS.md §Signed tokens)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives.serialization import Encoding
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from esign import tokens
+from tests.esign import api, helpers
+from tests.esign.api import auth, household, issue
+from tests.esign.test_routes_verify import GARBAGE
+from tests.js_sdk import built_sdk, run
+
+
+async def test_the_sdk_verifier_gives_the_servers_verdicts(
+    app: Litestar, client: AsyncTestClient, police_admin: str, police_issuer: str, other_pki: helpers.Pki,
+    conn: asyncpg.Connection, tmp_path: Path,
+) -> None:
+    sdk = built_sdk()
+    await api.make_seal(client, police_admin)
+    now = datetime.now(UTC)
+    valid = await issue(client, police_issuer, household())
+    revoked = await issue(client, police_issuer, household(api.ID_BOB))
+    suspended = await issue(client, police_issuer, household(api.ID_CAROL))
+    short = await issue(client, police_issuer, household(valid_until=(now + timedelta(hours=1)).isoformat()))
+    for cert, action in ((revoked, "revoke"), (suspended, "suspend")):
+        r = await client.post(f"/v1/dept/certificates/{cert['id']}/{action}", json={"reason": "核查"}, headers=auth(police_issuer))
+        assert r.status_code == 200
+    presenter = app.state.esign.platform.presenter
+    claims = tokens.decode_token(valid["token"]).claims
+    fresh = tokens.encode_token(tokens.make_presentation(claims, {"relation": "户主"}, now=now, ttl=120), presenter)
+    stale = tokens.encode_token(tokens.make_presentation(claims, {}, now=now, ttl=60), presenter)
+    of_revoked = tokens.encode_token(
+        tokens.make_presentation(tokens.decode_token(revoked["token"]).claims, {}, now=now, ttl=60), presenter)
+    foreign = tokens.encode_token(helpers.certificate_claims(), other_pki.seals["ES256"].signer)
+    token = valid["token"]
+    corrupted = {f"corrupted{i}": token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
+                 for i in (4, 5, 40, 41, len(token) // 2, len(token) - 30, len(token) - 2, len(token) - 1)}
+    corpus = {
+        "valid": token, "revoked": revoked["token"], "suspended": suspended["token"], "expired": short["token"],
+        "presentation": fresh, "presentation_expired": stale, "presentation_revoked": of_revoked, "other_root": foreign,
+        **corrupted, **{f"garbage{i}": g for i, g in enumerate(GARBAGE)},
+    }
+    root = cx509.load_pem_x509_certificate((await client.get("/v1/root-certificate")).content).public_bytes(Encoding.DER)
+    trust_text = (await client.get("/v1/trust-list")).text
+    urls = [ref["url"] for ref in json.loads(base64.urlsafe_b64decode(trust_text.split(".")[1] + "==="))["status_lists"]]
+    lists = [(await client.get(url.removeprefix("http://127.0.0.1:8000"))).text for url in urls]
+    times = {"now": now, "later": now + timedelta(hours=2)}
+    (tmp_path / "corpus.json").write_text(json.dumps({
+        "root_cert": base64.b64encode(root).decode(), "trust_list": trust_text, "status_lists": lists,
+        "times": {label: at.timestamp() for label, at in times.items()},
+        # A verifier app also takes the QR code's URL (the server's /v1/verify takes the bare token).
+        "tokens": corpus | {"qr_url": "HTTP://127.0.0.1:8000/V/" + token.replace("%", "%25").replace(" ", "%20").replace("/", "%2F")}}))
+    offline = json.loads(run(["node", "scripts/verify-corpus.mjs", str(tmp_path / "corpus.json")]))
+
+    seen = set()
+    for label, at in times.items():
+        app.state.clock = lambda at=at: at
+        for name, tok in corpus.items():
+            server = await api.verify(client, tok)
+            seen.add((name, tuple(server["reasons"])))
+            mine = offline[label][name]
+            detail = mine.pop("detail", None)
+            assert mine == {"valid": server["valid"], "reasons": server["reasons"], "checks": server["checks"]}, (label, name, detail)
+    del app.state.clock
+    assert offline["now"]["qr_url"] == offline["now"]["valid"]
+    # The corpus covers each verdict the issue names.
+    reasons = {name: r for name, r in seen}
+    assert reasons["valid"] == () and reasons["revoked"] == ("revoked",) and reasons["suspended"] == ("suspended",)
+    assert reasons["other_root"] == ("unknown_seal",) and reasons["garbage0"] == ("format",)
+    assert ("expired", ("expired",)) in seen and ("presentation_expired", ("presentation_expired",)) in seen

@@ -1,0 +1,133 @@
+"""The TypeScript SDK in clients/js: its own tests under Node's test runner (a fake ``wx`` runtime that
+enforces WeChat's limits), its size budget, and two SDK clients of one person against a real
+``zhangban serve``.
+
+The npm packages are installed from the committed lockfile (``npm ci``) when missing; where npm cannot
+reach its registry the tests are skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from litestar.testing import AsyncTestClient
+import pytest
+
+from tests.js_sdk import built_sdk, run
+from tests.people import id_number
+
+_run = run
+
+
+@pytest.fixture(scope="module")
+def sdk() -> Path:
+    return built_sdk()
+
+
+def test_sdk_unit_tests_pass_under_node(sdk: Path) -> None:
+    out = _run(["node", "--test", *sorted(str(p.relative_to(sdk)) for p in (sdk / "test").glob("*.test.mjs"))])
+    assert "# fail 0" in out, out[-3000:]
+
+
+def test_sdk_fits_its_size_budget(sdk: Path) -> None:
+    size = json.loads(_run(["node", "scripts/size.mjs"]))
+    print(f"SDK minified {size['minified_bytes']} B, gzipped {size['gzipped_bytes']} B (budget {size['budget_bytes']} B)")
+    assert size["gzipped_bytes"] <= size["budget_bytes"]
+
+
+def _websocket_flag() -> list[str]:
+    """Node 20 has a global WebSocket behind a flag (Node 22 has it always)."""
+    probe = subprocess.run(["node", "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)"], capture_output=True)
+    return [] if probe.returncode == 0 else ["--experimental-websocket"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError((proc.stdout.read() if proc.stdout else b"").decode(errors="replace")[-3000:])
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer")
+
+
+def _issue_id_card(base: str, env: dict[str, str], name: str, id_no: str) -> None:
+    """As README's walkthrough: an operator gives 株洲市公安局 a system account, which makes a seal and issues."""
+    op = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], env=env, capture_output=True, text=True,
+                        timeout=120, check=True).stdout.strip()
+    with httpx.Client(base_url=base, timeout=30) as http:
+        departments = http.get("/v1/admin/departments", headers={"Authorization": f"Bearer {op}"}).json()["items"]
+        gongan = next(d["id"] for d in departments if d["name"] == "株洲市公安局")
+        account = http.post(f"/v1/admin/departments/{gongan}/clients", headers={"Authorization": f"Bearer {op}"},
+                            json={"name": "户籍系统", "scopes": ["seals:manage", "certificates:issue"]}).json()
+        dept = http.post("/v1/auth/token", data={"grant_type": "client_credentials", "client_id": account["client_id"],
+                                                 "client_secret": account["client_secret"]}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {dept}"}
+        assert http.post("/v1/dept/seals", headers=headers,
+                         json={"name": "株洲市公安局电子证照专用章", "kind": "business", "algorithm": "ES256"}).status_code == 201
+        issued = http.post("/v1/dept/certificates", headers=headers, json={
+            "type_code": "id_card", "holder": {"id_number": id_no, "name": name}, "external_ref": "sdk-docs-1",
+            "fields": {"name": name, "sex": "女", "ethnicity": "汉", "birth_date": f"{id_no[6:10]}-{id_no[10:12]}-{id_no[12:14]}",
+                       "address": "湖南省株洲市芦淞区建设中路1号", "valid_until": "2040-01-01"}})
+        assert issued.status_code == 201, issued.text
+
+
+def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path, tmp_path: Path) -> None:
+    api_port, sim_port = _free_port(), _free_port()
+    base, sim = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
+    env |= {"ZB_DATA_DIR": str(tmp_path / "data"), "ZB_PORT": str(api_port), "ZB_WECHAT_API_BASE": sim}
+    simulator = subprocess.Popen([sys.executable, "-m", "api.cli", "wechat-sim", "--port", str(sim_port)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait(f"{sim}/_sim/messages", simulator)
+        _wait(f"{base}/health", server)
+        node_env = {**os.environ, "ZB_BASE": base, "ZB_SIM": sim, "ZB_MOTHER": id_number("19920304", 7, male=False)}
+        out = _run(["node", *_websocket_flag(), "e2e/two-clients.mjs"], timeout=240, env=node_env)
+        # The documentation's examples, for a person the public security bureau issued an ID card to.
+        person = {"ZB_PERSON_NAME": "李娜", "ZB_PERSON_ID": id_number("19880505", 3, male=False)}
+        _issue_id_card(base, env, person["ZB_PERSON_NAME"], person["ZB_PERSON_ID"])
+        examples = _run(["node", *_websocket_flag(), "e2e/examples.mjs"], timeout=240, env=node_env | person)
+    finally:
+        for proc in (server, simulator):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+    assert json.loads(examples.strip().splitlines()[-1])["examples"] == "ok"
+    summary = json.loads(out.strip().splitlines()[-1])
+    print("two clients:", summary)
+    assert summary["converged"] and summary["mutations"] >= 6
+
+
+def test_typed_calls_take_and_give_the_servers_types(sdk: Path) -> None:
+    _run(["node_modules/.bin/tsc", "--noEmit", "--strict", "--target", "es2017", "--module", "es2020", "--moduleResolution",
+          "bundler", "--skipLibCheck", "--lib", "es2017,dom", "test/typed-calls.ts"])
+
+
+async def test_the_generated_api_types_are_current(sdk: Path, client: AsyncTestClient, tmp_path: Path) -> None:
+    """clients/js/src/generated/openapi.ts is what openapi-typescript makes of the OpenAPI served now;
+    regenerate it with `node_modules/.bin/openapi-typescript openapi.json -o src/generated/openapi.ts`."""
+    spec = (await client.get("/schema/openapi.json")).json()
+    (tmp_path / "openapi.json").write_text(json.dumps(spec, ensure_ascii=False))
+    _run(["node_modules/.bin/openapi-typescript", str(tmp_path / "openapi.json"), "-o", str(tmp_path / "openapi.ts")])
+    committed = (sdk / "src" / "generated" / "openapi.ts").read_text()
+    assert (tmp_path / "openapi.ts").read_text() == committed, "the OpenAPI changed: regenerate src/generated/openapi.ts"
