@@ -23,7 +23,7 @@ from api.client_address import parse_networks
 from api.config import Settings
 from api.crypto import Keyring
 from api.db import create_pool
-from api.deps import DEPENDENCIES, resolve_dependencies_in_turn
+from api.deps import DEPENDENCIES
 from api.docs_ui import OfflineSwaggerUI
 from api.health import health
 from api.idempotency import JOBS as IDEMPOTENCY_JOBS
@@ -134,7 +134,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     settings.check_deployable()
     configure_logging(settings.log_format, settings.log_level)
-    resolve_dependencies_in_turn()
     return Litestar(
         route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
                         *esign_wiring.ROUTES],

@@ -7,6 +7,7 @@ person without an ID number until 出生登记 assigns one.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from uuid import UUID
 
@@ -17,11 +18,46 @@ from api import pgcopy
 from api.crypto import Keyring, mask_id_number, mask_name
 from api.identifiers import normalize_id_number
 from api.ids import uuid7, uuid7_many
+from api.problems import FieldError, Problem
 
 INDEX_PURPOSE = "id_number"
 # The associated data of the encrypted columns: a value sealed for one column does not open in another.
 ID_NUMBER_CONTEXT = "person.id_number"
 NAME_CONTEXT = "person.name"
+
+
+class HolderMismatch(Problem):
+    """姓名与身份证号码登记的人员不符"""
+
+    status, slug = 422, "holder_mismatch"
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two spellings are the same name: compatibility forms and spaces aside (全角, 「 」 ...)."""
+    def plain(v: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", v).split()).casefold()
+    return plain(a) == plain(b)
+
+
+def check_holder_name(keyring: Keyring, sealed_name: bytes | None, name: str, *, field: str) -> None:
+    """422 ``holder_mismatch`` unless ``name`` is the stored one; the stored name is never told."""
+    if sealed_name is not None and not same_name(keyring.decrypt_str(sealed_name, context=NAME_CONTEXT), name):
+        raise HolderMismatch("the name is not the one of the person with this ID number",
+                             errors=[FieldError(field, "does not match the person with this ID number")])
+
+
+async def check_person_name(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID, name: str, *,
+                            field: str) -> None:
+    """:func:`check_holder_name` for a stored person."""
+    blob = await conn.fetchval("SELECT name FROM person WHERE id = $1", person_id)
+    check_holder_name(keyring, blob, name, field=field)
+
+
+async def find_person_names(conn: asyncpg.Connection, indexes: list[bytes]) -> dict[bytes, tuple[UUID, bytes]]:
+    """The persons among these blind indexes that exist: blind index → (person, sealed name)."""
+    rows = await conn.fetch("SELECT id_number_index, id, name FROM person WHERE id_number_index = ANY($1::bytea[])",
+                            indexes)
+    return {r["id_number_index"]: (r["id"], r["name"]) for r in rows}
 
 
 class PersonView(msgspec.Struct, frozen=True, kw_only=True):

@@ -96,6 +96,7 @@ class _Context:
     def __init__(self, conn: asyncpg.Connection, esign: EsignState, department_id: UUID, now: datetime, *,
                  actor: str) -> None:
         self.conn, self.department_id, self.now, self.actor = conn, department_id, now, actor
+        self.keyring = esign.keyring
         self.index = esign.keyring.indexer(purpose=persons.INDEX_PURPOSE)  # persons.id_number_index
         self.new_persons: dict[bytes, UUID] = {}  # blind index → id, for holders new to this batch
         self.issued_at = now.astimezone(UTC).replace(microsecond=0)
@@ -145,19 +146,27 @@ class _Context:
         return Checked(index, item, issuing.request_hash(item), ctype, seal, holder, public, sensitive, start, end,
                        self.index(holder.id_number) if holder.id_number else None)
 
-    async def place_holders(self, checked: list[Checked]) -> None:
+    async def place_holders(self, checked: list[Checked]) -> dict[int, Problem]:
         """Each person holder's id: the person's who has the ID number, or the one a new person will get.
 
         A holder new to an earlier chunk of the batch keeps the id given there (that chunk may not be
         written yet); the writing transaction makes sure no one else created the person meanwhile.
+        Answers the items whose holder is known under another name (``holder_mismatch``), by index.
         """
         wanted = [c.holder_index for c in checked if c.holder_index is not None and c.holder_index not in self.new_persons]
-        existing = await persons.find_person_ids(self.conn, wanted) if wanted else {}
+        existing = await persons.find_person_names(self.conn, wanted) if wanted else {}
         fresh = iter(uuid7_many(len(wanted) - len(existing)))
+        refused: dict[int, Problem] = {}
         for c in checked:
             if c.holder_index is None:
                 continue
-            c.person_id = existing.get(c.holder_index)
+            known = existing.get(c.holder_index)
+            c.person_id = known[0] if known else None
+            if known is not None:
+                try:
+                    persons.check_holder_name(self.keyring, known[1], c.holder.name, field="holder.name")
+                except Problem as exc:
+                    refused[c.index] = exc
             if c.person_id is None:
                 c.person_id = self.new_persons.get(c.holder_index)
                 if c.person_id is None:
@@ -165,6 +174,7 @@ class _Context:
                     self.new_persons[c.holder_index] = c.person_id
                 else:
                     c.new_person = batch_rows.NEW_AGAIN
+        return refused
 
 
 async def _reserve(conn: asyncpg.Connection, department_id: UUID, checked: list[Checked], now: datetime) -> None:
@@ -328,8 +338,14 @@ async def issue_batch(
                     fresh.append(c)
             if not fresh:
                 continue
+            refused = await ctx.place_holders(fresh)
+            if refused:
+                for i, exc in refused.items():
+                    results[i] = failed(i, exc)
+                fresh = [c for c in fresh if c.index not in refused]
+                if not fresh:
+                    continue
             await _reserve(conn, department_id, fresh, now)
-            await ctx.place_holders(fresh)
             for c in fresh:
                 if c.seal.kid not in keys:
                     keys[c.seal.kid] = (c.seal.algorithm, await esign.private_key_der(conn, c.seal))

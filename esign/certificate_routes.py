@@ -16,6 +16,7 @@ from api import audit, authority, idempotency
 from api.authority import AuthorityRequired
 from api.client_address import client_address
 from api.deps import Db, Now
+from api.persons import HolderMismatch
 from api.openapi import IDEMPOTENT
 from api.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
@@ -44,7 +45,7 @@ from esign.models import BatchIn, BatchOut, Certificate, IssueIn, OptionalReason
 
 ISSUE_PROBLEMS = (
     CertificateTypeUnknown, CertificateFieldsInvalid, HolderInvalid, IdNumberInvalid, CreditCodeInvalid,
-    ValidityInvalid, SealNotUsable, TokenTooLarge, NoActiveSeal, ExternalRefConflict,
+    ValidityInvalid, SealNotUsable, TokenTooLarge, NoActiveSeal, ExternalRefConflict, HolderMismatch,
 )
 STATUS_PROBLEMS = (BadRequest, ValidationFailed, *AUTHZ, AuthorityRequired, CertificateNotFound, CertificateRevoked,
                    CertificateStatusConflict)

@@ -195,6 +195,7 @@ async def issue_certificate(
     if person_id is None and holder.id_number is not None:
         sealed = persons.seal_person(esign.keyring, holder.id_number, holder.name)
         person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
+        await persons.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
     if person_id is not None:
         await closure.ensure_open(conn, person_id)
     year = issuing.serial_year(now)

@@ -17,6 +17,7 @@ from api.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit
 from api.problems import Forbidden, Unauthorized, success
+from api.persons import HolderMismatch
 from api.wallet import consent_store, consents, pushes, views
 from api.wallet.errors import (
     ConsentNotActive,
@@ -33,7 +34,7 @@ from api.wallet.http import esign_of, keyset, next_cursor
 from auth.errors import IdNumberInvalid, problem_responses
 from auth.guards import BEARER, STAFF_ROLES, CurrentPrincipal, Principal
 
-PUSH_PROBLEMS = (Unauthorized, Forbidden, AuthorityRequired, IdNumberInvalid, HolderUnknown, RecordInvalid,
+PUSH_PROBLEMS = (Unauthorized, Forbidden, AuthorityRequired, IdNumberInvalid, HolderMismatch, RecordInvalid,
                  ExternalRefConflict, WalletClosed)
 
 
@@ -57,8 +58,9 @@ class DeptWalletController(Controller):
           description=(
               "Staff or scope `records:write`, of a department whose listed powers include the record's `kind` (403 "
               "`authority_required` with `power` `record:<kind>` otherwise). Idempotent by `external_ref` per "
-              "department: the same body again → 200 with the same item, another body → 409 `external_ref_conflict`. `holder.name` is needed only for a "
-              "person the platform does not know yet. Keys listed in `sensitive` are sealed at rest and shown only to "
+              "department: the same body again → 200 with the same item, another body → 409 `external_ref_conflict`. `holder` is the ID number and the name "
+              "on the card: a person the platform does not know yet is taken as new (nothing tells whether the number "
+              "was known); one known under another name → 422 `holder_mismatch` (the stored name is never shown). Keys listed in `sensitive` are sealed at rest and shown only to "
               "the holder at L3. A deceased person's wallet takes no new records (409 `wallet_closed`)."
           ),
           responses=problem_responses(*PUSH_PROBLEMS) | success(200, WalletItem, "The same body again: the stored item."))
@@ -95,12 +97,12 @@ class DeptWalletController(Controller):
           summary="Set who is guardian of whom (or end it), as the department decides",
           description=(
               "Staff or scope `records:write`, of a department with the power `guardianship` (民政, 法院; 公安 for "
-              "出生登记; 403 `authority_required` otherwise). Persons by `id_number` (created with `name` when new) "
-              "or `person_id` (a newborn without an ID number). A minor's guardianship ends on the 18th birthday unless "
+              "出生登记; 403 `authority_required` otherwise). Persons by `id_number` and `name` (as for records: "
+              "another name than the known one → 422 `holder_mismatch`) or `person_id` (a newborn without an ID number). A minor's guardianship ends on the 18th birthday unless "
               "`beyond_majority` (成年监护); for a dependent already 18 it is required. `until` not after now ends the "
               "guardianship now. 201 when new, 200 when it replaced the pair's earlier one."
           ),
-          responses=problem_responses(Unauthorized, Forbidden, AuthorityRequired, IdNumberInvalid, HolderUnknown,
+          responses=problem_responses(Unauthorized, Forbidden, AuthorityRequired, IdNumberInvalid, HolderUnknown, HolderMismatch,
                                       GuardianshipInvalid)
           | success(200, Guardianship, "The pair's earlier guardianship, replaced."))
     async def set_guardianship(self, data: JSONBody[GuardianshipIn], principal: CurrentPrincipal, db: Db, keyring: Keys,

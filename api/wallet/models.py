@@ -122,11 +122,13 @@ class DependentList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PersonRefIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A person by ID number, or by person id (a newborn without one yet); ``name`` to create one."""
+    """A person by ID number and name, or by person id (a newborn without an ID number yet)."""
 
     id_number: Annotated[str, msgspec.Meta(max_length=32, description="GB 11643.")] | None = None
     person_id: UUID | None = None
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=100, description="Required with `id_number`: the name it is for.")
+    ] | None = None
 
 
 class GuardianshipIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -246,8 +248,9 @@ class AccessLogPage(msgspec.Struct, frozen=True, kw_only=True):
 class WalletHolderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     id_number: Annotated[str, msgspec.Meta(max_length=32, description="GB 11643.")]
     name: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=100, description="Needed only for a person the platform does not know yet.")
-    ] | None = None
+        str, msgspec.Meta(min_length=1, max_length=100, description="The holder's name as on the ID card; a person "
+                          "the platform knows by this ID number under another name → 422 `holder_mismatch`.")
+    ]
 
 
 class RecordIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

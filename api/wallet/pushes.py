@@ -42,18 +42,22 @@ async def _lock(conn: asyncpg.Connection, department_id: UUID, kind: str, extern
 
 
 async def person_by_id_number(
-    conn: asyncpg.Connection, keyring: Keyring, id_number: str, name: str | None, *, field: str, now: datetime
+    conn: asyncpg.Connection, keyring: Keyring, id_number: str, name: str, *, field: str, now: datetime
 ) -> UUID:
-    """The person with this ID number, created when a name is given; its birth date noted."""
+    """The person with this ID number and name, created when new; its birth date noted.
+
+    A department learns nothing of whether the ID number was known: a new one is taken (the person's
+    things are kept for them), a known one with its own name too; only another name is refused
+    (422 ``holder_mismatch``, without the stored name).
+    """
     problem = id_number_error(id_number, today=now.date())
     if problem:
         raise IdNumberInvalid(errors=[FieldError(f"{field}.id_number", problem)])
     number = normalize_id_number(id_number)
     person = await persons.find_person_id(conn, keyring, number)
     if person is None:
-        if name is None:
-            raise HolderUnknown(errors=[FieldError(f"{field}.name", "is required for a person not known yet")])
         person = await persons.find_or_create_person(conn, keyring, id_number=number, name=name.strip(), now=now)
+    await persons.check_person_name(conn, keyring, person, name, field=f"{field}.name")
     born_on = service.born_on_from_id_number(number)
     if born_on is not None:
         await people_store.fill_born_on(conn, person, born_on)
@@ -157,6 +161,8 @@ async def _person(conn: asyncpg.Connection, keyring: Keyring, ref: PersonRefIn, 
     if (ref.id_number is None) == (ref.person_id is None):
         raise GuardianshipInvalid(errors=[FieldError(field, "give exactly one of id_number and person_id")])
     if ref.id_number is not None:
+        if ref.name is None:
+            raise GuardianshipInvalid(errors=[FieldError(f"{field}.name", "is required with id_number")])
         return await person_by_id_number(conn, keyring, ref.id_number, ref.name, field=field, now=now)
     if await persons.get_name(conn, keyring, ref.person_id) is None:  # type: ignore[arg-type]
         raise HolderUnknown(errors=[FieldError(f"{field}.person_id", "no such person")])

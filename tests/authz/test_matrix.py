@@ -189,13 +189,13 @@ EXPECTED: dict[str, Case] = {
     "ListDepartmentConsents": Case(HOME_DEPT | {"other_staff"}), "ReadConsentedItems": Case(HOME_DEPT),
     # A department pushes what the catalogue lists as its own (公安局: 户口迁移 records, births, guardianships).
     "PushRecord": Case(HOME_DEPT, lambda c, ids: {
-        "holder": {"id_number": ALICE_ID}, "kind": "household_move", "title": "户口迁入", "data": {"m": 1},
+        "holder": {"id_number": ALICE_ID, "name": ALICE_NAME}, "kind": "household_move", "title": "户口迁入", "data": {"m": 1},
         "occurred_at": "2026-10-15T02:00:00Z", "external_ref": f"matrix-{c}"}),
     "PushLifeEvent": Case(HOME_DEPT, lambda c, ids: {
-        "holder": {"id_number": ALICE_ID}, "event": "born", "occurred_at": "1988-02-14T02:00:00Z",
+        "holder": {"id_number": ALICE_ID, "name": ALICE_NAME}, "event": "born", "occurred_at": "1988-02-14T02:00:00Z",
         "external_ref": f"matrix-{c}"}),
     "SetGuardianship": Case(HOME_DEPT, lambda c, ids: {
-        "guardian": {"id_number": ALICE_ID}, "dependent": {"id_number": id_number("20240101", 70), "name": "欧阳小雨"},
+        "guardian": {"id_number": ALICE_ID, "name": ALICE_NAME}, "dependent": {"id_number": id_number("20240101", 70), "name": "欧阳小雨"},
         "basis": "出生登记"}),
     # notifications
     "ListNotifications": Case(ACCOUNTS), "MarkNotificationRead": Case(frozenset({"citizen"})),

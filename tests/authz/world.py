@@ -116,7 +116,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
 
     seal = await _ok(await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(home)), 201)
     made = await _ok(await client.post("/v1/dept/guardianships", headers=auth(home), json={
-        "guardian": {"id_number": ALICE_ID}, "dependent": {"id_number": CHILD_ID, "name": CHILD_NAME},
+        "guardian": {"id_number": ALICE_ID, "name": ALICE_NAME}, "dependent": {"id_number": CHILD_ID, "name": CHILD_NAME},
         "basis": "出生登记"}))
     child_person = made["dependent_person_id"]
     cert = await _ok(await client.post("/v1/dept/certificates", json=household(ALICE_ID, ALICE_NAME, "world-alice"),
@@ -125,7 +125,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
                                              headers=auth(system)), 201)
     renshe = await dept_system(client, op, conn, "renshe", ["records:write"])  # 社保缴费 is 人社局's to push
     await _ok(await client.post("/v1/dept/records", headers=auth(renshe), json={
-        "holder": {"id_number": ALICE_ID}, "kind": "social_insurance_payment", "title": "2026年10月 养老保险缴费",
+        "holder": {"id_number": ALICE_ID, "name": ALICE_NAME}, "kind": "social_insurance_payment", "title": "2026年10月 养老保险缴费",
         "data": {"month": "2026-10", "amount": 1280, "bank_account_no": BANK_ACCOUNT}, "sensitive": ["amount", "bank_account_no"],
         "occurred_at": "2026-10-15T02:00:00Z", "external_ref": "world-record"}), 201)
     items = (await _ok(await client.get("/v1/wallet/items", params={"kind": "certificate"}, headers=auth(alice))))["items"]

@@ -71,12 +71,12 @@ async def test_a_department_acts_only_within_its_powers(client: AsyncTestClient,
     gas_bill = record(HOLDER, "G-1", kind="gas_bill", title="2026年10月 燃气费")
     assert (await client.post("/v1/dept/records", json=gas_bill, headers=gas)).status_code == 201
 
-    died = {"holder": {"id_number": HOLDER}, "event": "died", "occurred_at": "2026-11-01T00:00:00Z", "external_ref": "D-1"}
+    died = {"holder": {"id_number": HOLDER, "name": "张三"}, "event": "died", "occurred_at": "2026-11-01T00:00:00Z", "external_ref": "D-1"}
     assert assert_problem(await client.post("/v1/dept/life-events", json=died, headers=gas), 403,
                           "authority_required")["power"] == "life_event:died"
     assert assert_problem(await client.post("/v1/dept/life-events", json=died | {"event": "married"}, headers=renshe),
                           403, "authority_required")["power"] == "life_event:married"
-    guardian = {"guardian": {"id_number": HOLDER}, "basis": "成年监护", "beyond_majority": True,
+    guardian = {"guardian": {"id_number": HOLDER, "name": "张三"}, "basis": "成年监护", "beyond_majority": True,
                 "dependent": {"id_number": id_number("19500101", 32), "name": "李四"}}
     assert assert_problem(await client.post("/v1/dept/guardianships", json=guardian, headers=gas), 403,
                           "authority_required")["power"] == "guardianship"

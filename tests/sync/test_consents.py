@@ -17,7 +17,7 @@ async def record(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> 
     """人社 puts a pension record into the mother's wallet; its item id."""
     renshe = auth(await staff(client, op, conn, "renshe", ["clerk"]))
     r = await client.post("/v1/dept/records", headers=renshe, json={
-        "holder": {"id_number": MOTHER}, "kind": "social_insurance_payment", "title": "2026年1月 养老保险缴费",
+        "holder": {"id_number": MOTHER, "name": "王芳"}, "kind": "social_insurance_payment", "title": "2026年1月 养老保险缴费",
         "data": {"amount": "812.00"}, "occurred_at": "2026-01-31T00:00:00Z", "external_ref": f"pension-{uuid.uuid4()}",
     })
     assert r.status_code == 201, r.text

@@ -54,8 +54,9 @@ async def offline_verifier(pool: asyncpg.Pool, esign: EsignState, now: datetime)
 
 
 async def set_guardian(client: AsyncTestClient, staff_token: str, guardian_id_number: str, dependent: dict[str, Any],
-                       **extra: Any) -> dict[str, Any]:
-    body = {"guardian": {"id_number": guardian_id_number}, "dependent": dependent, "basis": "出生登记", **extra}
+                       guardian_name: str = "李强", **extra: Any) -> dict[str, Any]:
+    body = {"guardian": {"id_number": guardian_id_number, "name": guardian_name}, "dependent": dependent,
+            "basis": "出生登记", **extra}
     r = await client.post("/v1/dept/guardianships", json=body, headers=auth(staff_token))
     assert r.status_code in (200, 201), r.text
     return r.json()
@@ -73,9 +74,9 @@ async def dept_system(client: AsyncTestClient, op: str, conn: asyncpg.Connection
     return r.json()["access_token"]
 
 
-def record(holder_id: str, ref: str, **over: Any) -> dict[str, Any]:
-    """A 社保缴费 record body for the holder's ID number."""
-    return {"holder": {"id_number": holder_id}, "kind": "social_insurance_payment", "title": "2026年10月 养老保险缴费",
+def record(holder_id: str, ref: str, name: str = "张三", **over: Any) -> dict[str, Any]:
+    """A 社保缴费 record body for the holder's ID number and name."""
+    return {"holder": {"id_number": holder_id, "name": name}, "kind": "social_insurance_payment", "title": "2026年10月 养老保险缴费",
             "data": {"month": "2026-10", "amount": 1280, "employer": "株洲市某公司"}, "sensitive": ["amount"],
             "occurred_at": "2026-10-15T02:00:00Z", "external_ref": ref, **over}
 

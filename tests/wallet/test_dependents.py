@@ -61,7 +61,7 @@ async def test_a_department_sets_a_guardianship_that_ends_at_majority(
 async def test_an_adult_needs_a_department_saying_so(client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection) -> None:
     await citizen(client, clerk, name="李强", id_number=PARENT)
     minzheng = await staff(client, op, conn, "minzheng", ["clerk"])
-    body = {"guardian": {"id_number": PARENT}, "dependent": {"id_number": ADULT, "name": "李父"}, "basis": "法院指定"}
+    body = {"guardian": {"id_number": PARENT, "name": "李强"}, "dependent": {"id_number": ADULT, "name": "李父"}, "basis": "法院指定"}
     r = await client.post("/v1/dept/guardianships", json=body, headers=auth(minzheng))
     assert_problem(r, 422, "guardianship_invalid")
     r = await client.post("/v1/dept/guardianships", json=body | {"beyond_majority": True}, headers=auth(minzheng))
@@ -92,13 +92,17 @@ async def test_a_newborn_without_an_id_number_is_named_by_person_id(
 async def test_bad_guardianships_are_problems(client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection) -> None:
     await citizen(client, clerk, name="李强", id_number=PARENT)
     h = auth(await staff(client, op, conn, "gongan", ["clerk"]))
-    same = {"guardian": {"id_number": PARENT}, "dependent": {"id_number": PARENT}, "basis": "x"}
+    same = {"guardian": {"id_number": PARENT, "name": "李强"}, "dependent": {"id_number": PARENT, "name": "李强"},
+            "basis": "x"}
     assert_problem(await client.post("/v1/dept/guardianships", json=same, headers=h), 422, "guardianship_invalid")
     both = same | {"dependent": {"id_number": CHILD, "person_id": "01890000-0000-7000-8000-000000000000"}}
     assert_problem(await client.post("/v1/dept/guardianships", json=both, headers=h), 422, "guardianship_invalid")
     ghost = same | {"dependent": {"person_id": "01890000-0000-7000-8000-000000000000"}}
     assert_problem(await client.post("/v1/dept/guardianships", json=ghost, headers=h), 422, "holder_unknown")
     nameless = same | {"dependent": {"id_number": CHILD}}
-    assert_problem(await client.post("/v1/dept/guardianships", json=nameless, headers=h), 422, "holder_unknown")
+    assert_problem(await client.post("/v1/dept/guardianships", json=nameless, headers=h), 422, "guardianship_invalid")
+    renamed = same | {"guardian": {"id_number": PARENT, "name": "王五"}, "dependent": {"id_number": CHILD, "name": "李小满"}}
+    body = assert_problem(await client.post("/v1/dept/guardianships", json=renamed, headers=h), 422, "holder_mismatch")
+    assert "李强" not in str(body)
     parent = auth((await citizen(client, clerk, name="李强二", id_number=id_number("19880808", 34)))["access_token"])
     assert_problem(await client.post("/v1/dept/guardianships", json=same, headers=parent), 403, "forbidden")

@@ -51,7 +51,7 @@ async def test_a_lifelong_wallet_from_birth(
 
     # 公安 records the guardianship of the newborn (a department decision, documented route).
     gongan = await staff(client, op, conn, "gongan", ["clerk"])
-    made = await helpers.set_guardian(client, gongan, MOTHER, {"id_number": CHILD, "name": "李小满"})
+    made = await helpers.set_guardian(client, gongan, MOTHER, {"id_number": CHILD, "name": "李小满"}, guardian_name="王芳")
     child = made["dependent_person_id"]
 
     # 卫健委 issues the birth certificate through the e-certificate API.
@@ -101,7 +101,7 @@ async def test_a_lifelong_wallet_from_birth(
     # 医保 enrols the child: a department record, in the timeline with the birth.
     yibao = auth(await staff(client, op, conn, "yibao", ["clerk"]))
     r = await client.post("/v1/dept/records", headers=yibao, json={
-        "holder": {"id_number": CHILD}, "kind": "medical_insurance_enrolment", "title": "城乡居民医保参保登记",
+        "holder": {"id_number": CHILD, "name": "李小满"}, "kind": "medical_insurance_enrolment", "title": "城乡居民医保参保登记",
         "data": {"insurance_type": "城乡居民", "start_on": "2026-11-20"}, "occurred_at": "2026-11-20T01:00:00Z",
         "external_ref": "YB-2026-0001"})
     assert r.status_code == 201, r.text

@@ -103,7 +103,7 @@ async def test_after_death_closes_the_wallet_and_the_family_may_read_it(
              "purpose": "x", "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
     assert_problem(await client.post("/v1/wallet/consents", json=grant, headers=son), 409, "wallet_closed")
     system = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
-    assert_problem(await client.post("/v1/dept/records", json=record(ELDER, "late"), headers=system), 409, "wallet_closed")
+    assert_problem(await client.post("/v1/dept/records", json=record(ELDER, "late", name="王老"), headers=system), 409, "wallet_closed")
 
 
 async def test_expiry_reminders_are_queued_once_per_threshold(

@@ -80,8 +80,9 @@ async def test_who_may_push(client: AsyncTestClient, op: str, clerk: str, conn: 
 async def test_bad_pushes_are_problems(client: AsyncTestClient, op: str, conn: asyncpg.Connection, esign: EsignState) -> None:
     system = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
     unknown = id_number("19850505", 22)
-    body = assert_problem(await client.post("/v1/dept/records", json=record(unknown, "a"), headers=system), 422, "holder_unknown")
-    assert body["errors"][0]["field"] == "holder.name"
+    nameless = record(unknown, "a", holder={"id_number": unknown})
+    body = assert_problem(await client.post("/v1/dept/records", json=nameless, headers=system), 422, "validation_failed")
+    assert body["errors"][0]["field"] == "holder" and "name" in body["errors"][0]["message"]
     body = assert_problem(await client.post("/v1/dept/records", json=record("36042619910102009X", "b"), headers=system),
                           422, "id_number_invalid")
     assert body["errors"][0]["field"] == "holder.id_number"
@@ -103,7 +104,7 @@ async def test_life_events_happen_once_where_the_law_says_so(
 ) -> None:
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
     minzheng = auth(await helpers.dept_system(client, op, conn, "minzheng", ["records:write"]))
-    married = {"holder": {"id_number": ZHANG}, "event": "married", "occurred_at": "2020-05-01T00:00:00Z",
+    married = {"holder": {"id_number": ZHANG, "name": "张三"}, "event": "married", "occurred_at": "2020-05-01T00:00:00Z",
                "external_ref": "MZ-1", "detail": {"registry": "天元区民政局"}}
     r = await client.post("/v1/dept/life-events", json=married, headers=minzheng)
     assert r.status_code == 201, r.text
@@ -111,7 +112,7 @@ async def test_life_events_happen_once_where_the_law_says_so(
     assert (await client.post("/v1/dept/life-events", json=married, headers=minzheng)).status_code == 200
     # A remarriage is another event; a second birth is not.
     assert (await client.post("/v1/dept/life-events", json=married | {"external_ref": "MZ-2"}, headers=minzheng)).status_code == 201
-    born = {"holder": {"id_number": ZHANG}, "event": "born", "occurred_at": "1990-01-01T00:00:00Z", "external_ref": "B-1"}
+    born = {"holder": {"id_number": ZHANG, "name": "张三"}, "event": "born", "occurred_at": "1990-01-01T00:00:00Z", "external_ref": "B-1"}
     weijian = auth(await helpers.dept_system(client, op, conn, "weijian", ["records:write"]))
     assert (await client.post("/v1/dept/life-events", json=born, headers=weijian)).status_code == 201
     body = assert_problem(await client.post("/v1/dept/life-events", json=born | {"external_ref": "B-2"}, headers=weijian),
@@ -127,7 +128,7 @@ async def test_a_death_closes_the_wallet_to_new_writes(
 ) -> None:
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
     gongan = auth(await helpers.dept_system(client, op, conn, "gongan", ["records:write"]))
-    died = {"holder": {"id_number": ZHANG}, "event": "died", "occurred_at": "2026-11-01T00:00:00Z", "external_ref": "D-1"}
+    died = {"holder": {"id_number": ZHANG, "name": "张三"}, "event": "died", "occurred_at": "2026-11-01T00:00:00Z", "external_ref": "D-1"}
     assert (await client.post("/v1/dept/life-events", json=died, headers=gongan)).status_code == 201
     renshe = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
     assert_problem(await client.post("/v1/dept/records", json=record(ZHANG, "after"), headers=renshe), 409, "wallet_closed")
@@ -142,3 +143,54 @@ async def test_a_death_closes_the_wallet_to_new_writes(
         await helpers.issue(pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三",
                             fields={"name": "张三", **helpers.ID_CARD_FIELDS})
     assert await conn.fetchval("SELECT count(*) FROM esign_certificate") == 0
+
+
+async def test_a_department_learns_only_whether_the_name_fits(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection
+) -> None:
+    await citizen(client, clerk, name="张三", id_number=ZHANG)
+    system = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
+    stranger = id_number("19850505", 23)
+    # A known ID number with its name, and one nobody knows yet: the same answer; the record is kept for the person.
+    known = await client.post("/v1/dept/records", json=record(ZHANG, "K-1"), headers=system)
+    new = await client.post("/v1/dept/records", json=record(stranger, "N-1", name="李四"), headers=system)
+    assert (known.status_code, new.status_code) == (201, 201)
+    assert known.json().keys() == new.json().keys()
+    # Without a name both are the same validation problem.
+    nameless = [await client.post("/v1/dept/records", json=record(n, "X-1", holder={"id_number": n}), headers=system)
+                for n in (ZHANG, stranger)]
+    assert nameless[0].json() == nameless[1].json() and nameless[0].status_code == 422
+    # Another name than the known person's is refused, and the stored name is not told.
+    wrong = await client.post("/v1/dept/records", json=record(ZHANG, "W-1", name="王五"), headers=system)
+    body = assert_problem(wrong, 422, "holder_mismatch")
+    assert body["errors"] == [{"field": "holder.name", "message": "does not match the person with this ID number"}]
+    assert "张" not in wrong.text
+    # Compatibility forms and spaces are the same name.
+    assert (await client.post("/v1/dept/records", json=record(ZHANG, "K-2", name=" 张 三 "), headers=system)).status_code == 201
+    born = {"holder": {"id_number": ZHANG, "name": "王五"}, "event": "born", "occurred_at": "1990-01-01T00:00:00Z",
+            "external_ref": "B-9"}
+    weijian = auth(await helpers.dept_system(client, op, conn, "weijian", ["records:write"]))
+    assert_problem(await client.post("/v1/dept/life-events", json=born, headers=weijian), 422, "holder_mismatch")
+
+    # The person new to the platform finds the record once they prove who they are.
+    li = auth((await citizen(client, clerk, name="李四", id_number=stranger))["access_token"])
+    items = (await client.get("/v1/wallet/items", params={"kind": "record"}, headers=li)).json()["items"]
+    assert [i["id"] for i in items] == [new.json()["id"]]
+
+
+async def test_certificates_for_a_known_id_number_need_its_name(client: AsyncTestClient, op: str, clerk: str,
+                                                               conn: asyncpg.Connection) -> None:
+    from tests.authz.world import household
+
+    await citizen(client, clerk, name="张三", id_number=ZHANG)
+    police = auth(await staff(client, op, conn, "gongan", ["dept_admin", "issuer"]))
+    assert (await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=police)).status_code == 201
+    wrong = await client.post("/v1/dept/certificates", json=household(ZHANG, "王五", "HR-1"), headers=police)
+    assert_problem(wrong, 422, "holder_mismatch")
+    assert "张" not in wrong.text
+    batch = await client.post("/v1/dept/certificates:batch", headers=police, json={"items": [
+        household(ZHANG, "王五", "HR-2"), household(ZHANG, "张三", "HR-3"), household(id_number("19850505", 24), "李四", "HR-4")]})
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["results"]
+    assert [r["status"] for r in results] == ["failed", "issued", "issued"]
+    assert results[0]["error"]["type"] == "holder_mismatch" and "张" not in str(results[0])

@@ -42,6 +42,16 @@ assert.match(sha, /^[0-9a-f]{64}$/);
 const shown = await presentCertificate(client, ["name"]);
 assert.match(shown.qrUrl, /^HTTP:\/\/127\.0\.0\.1:\d+\/V\/ZB1:/);
 
+// The synced wallet item is slim: its token is fetched once, then served from storage.
+await client.sync.syncUntilDone(10);
+const [card] = client.sync.list("wallet_item").filter((i) => i.data && i.data.token_sha256);
+const requestsBefore = wx.requests;
+const kept = await client.walletToken(card.id);
+assert.match(kept, /^ZB1:/);
+assert.equal(await client.walletToken(card.id), kept);
+assert.equal(wx.requests, requestsBefore + 1);
+assert.equal((await verifyOffline(kept, await downloadTrust(async (u) => (await fetch(u.startsWith("http") ? u : BASE + u)).text(), (await (await fetch(`${BASE}/v1/root-certificate`)).text()).replace(/-----[^-]+-----/g, "").replace(/\s+/g, "")))).ok, true);
+
 const pem = await (await fetch(`${BASE}/v1/root-certificate`)).text();
 const rootBase64 = pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
 const fetchText = async (url) => (await fetch(url.startsWith("http") ? url : BASE + url)).text();

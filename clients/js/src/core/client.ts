@@ -22,8 +22,10 @@ export class ZhangbanClient {
   readonly blobs: BlobQueue | null;
   /** Typed calls of the server's API (wallet, applications, notifications, consents, 亮证). */
   readonly api: Api;
+  private readonly storage: KeyValueStore;
 
   constructor(options: ClientOptions) {
+    this.storage = options.storage;
     this.http = new HttpCore(options.baseUrl, options.transport, options.storage);
     this.auth = new Auth(this.http);
     this.api = new Api(this.http);
@@ -33,6 +35,26 @@ export class ZhangbanClient {
       ...(options.sync || {}),
       prepare: blobs ? (args) => blobs.prepare(args) : options.sync && options.sync.prepare,
     });
+  }
+
+  /**
+   * A certificate's `ZB1:` token for offline use. Synced wallet items carry only `token_sha256`; the
+   * token is fetched once and kept, and fetched again only when the item's `token_sha256` changes.
+   */
+  async walletToken(itemId: string): Promise<string | null> {
+    const item = this.sync.get("wallet_item", itemId);
+    const inner = item && item.data && typeof item.data === "object" ? (item.data as Record<string, unknown>) : {};
+    const wanted = typeof inner.token_sha256 === "string" ? inner.token_sha256 : null;
+    if (!wanted) return null;
+    const key = `zb:token:${itemId}`;
+    const held = await this.storage.get(key);
+    if (held) {
+      const kept = JSON.parse(held) as { sha256: string; token: string };
+      if (kept.sha256 === wanted) return kept.token;
+    }
+    const answer = await this.api.call("/v1/wallet/items/{item_id}/token", "get", { path: { item_id: itemId } });
+    await this.storage.set(key, JSON.stringify({ sha256: answer.token_sha256, token: answer.token }));
+    return answer.token;
   }
 
   /** Loads what this device holds (queue, copy, cursor). */

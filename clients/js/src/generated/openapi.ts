@@ -1045,7 +1045,7 @@ export interface paths {
         put?: never;
         /**
          * Put a department record (社保缴费, 公积金, 不动产 ...) into a person's wallet
-         * @description Staff or scope `records:write`, of a department whose listed powers include the record's `kind` (403 `authority_required` with `power` `record:<kind>` otherwise). Idempotent by `external_ref` per department: the same body again → 200 with the same item, another body → 409 `external_ref_conflict`. `holder.name` is needed only for a person the platform does not know yet. Keys listed in `sensitive` are sealed at rest and shown only to the holder at L3. A deceased person's wallet takes no new records (409 `wallet_closed`).
+         * @description Staff or scope `records:write`, of a department whose listed powers include the record's `kind` (403 `authority_required` with `power` `record:<kind>` otherwise). Idempotent by `external_ref` per department: the same body again → 200 with the same item, another body → 409 `external_ref_conflict`. `holder` is the ID number and the name on the card: a person the platform does not know yet is taken as new (nothing tells whether the number was known); one known under another name → 422 `holder_mismatch` (the stored name is never shown). Keys listed in `sensitive` are sealed at rest and shown only to the holder at L3. A deceased person's wallet takes no new records (409 `wallet_closed`).
          */
         post: operations["PushRecord"];
         delete?: never;
@@ -1085,7 +1085,7 @@ export interface paths {
         put?: never;
         /**
          * Set who is guardian of whom (or end it), as the department decides
-         * @description Staff or scope `records:write`, of a department with the power `guardianship` (民政, 法院; 公安 for 出生登记; 403 `authority_required` otherwise). Persons by `id_number` (created with `name` when new) or `person_id` (a newborn without an ID number). A minor's guardianship ends on the 18th birthday unless `beyond_majority` (成年监护); for a dependent already 18 it is required. `until` not after now ends the guardianship now. 201 when new, 200 when it replaced the pair's earlier one.
+         * @description Staff or scope `records:write`, of a department with the power `guardianship` (民政, 法院; 公安 for 出生登记; 403 `authority_required` otherwise). Persons by `id_number` and `name` (as for records: another name than the known one → 422 `holder_mismatch`) or `person_id` (a newborn without an ID number). A minor's guardianship ends on the 18th birthday unless `beyond_majority` (成年监护); for a dependent already 18 it is required. `until` not after now ends the guardianship now. 201 when new, 200 when it replaced the pair's earlier one.
          */
         post: operations["SetGuardianship"];
         delete?: never;
@@ -3434,6 +3434,7 @@ export interface components {
             /** @description GB 11643. */
             id_number?: string | null;
             person_id?: string | null;
+            /** @description Required with `id_number`: the name it is for. */
             name?: string | null;
         };
         /** PhoneBound */
@@ -3902,8 +3903,8 @@ export interface components {
         WalletHolderIn: {
             /** @description GB 11643. */
             id_number: string;
-            /** @description Needed only for a person the platform does not know yet. */
-            name?: string | null;
+            /** @description The holder's name as on the ID card; a person the platform knows by this ID number under another name → 422 `holder_mismatch`. */
+            name: string;
         };
         /** WalletItem */
         WalletItem: {
@@ -7352,7 +7353,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Problem types: `id_number_invalid` (身份证号码校验不通过); `holder_unknown` (找不到该持有人，请同时提供姓名); `record_invalid` (记录内容不符合要求); `validation_failed` (请求参数不符合要求) */
+            /** @description Problem types: `id_number_invalid` (身份证号码校验不通过); `holder_mismatch` (姓名与身份证号码登记的人员不符); `record_invalid` (记录内容不符合要求); `validation_failed` (请求参数不符合要求) */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7361,7 +7362,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "id_number_invalid" | "holder_unknown" | "record_invalid" | "validation_failed";
+                        type: "id_number_invalid" | "holder_mismatch" | "record_invalid" | "validation_failed";
                     };
                 };
             };
@@ -7429,7 +7430,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Problem types: `id_number_invalid` (身份证号码校验不通过); `holder_unknown` (找不到该持有人，请同时提供姓名); `record_invalid` (记录内容不符合要求); `validation_failed` (请求参数不符合要求) */
+            /** @description Problem types: `id_number_invalid` (身份证号码校验不通过); `holder_mismatch` (姓名与身份证号码登记的人员不符); `record_invalid` (记录内容不符合要求); `validation_failed` (请求参数不符合要求) */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7438,7 +7439,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "id_number_invalid" | "holder_unknown" | "record_invalid" | "validation_failed";
+                        type: "id_number_invalid" | "holder_mismatch" | "record_invalid" | "validation_failed";
                     };
                 };
             };
@@ -7546,7 +7547,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Problem types: `id_number_invalid` (身份证号码校验不通过); `holder_unknown` (找不到该持有人，请同时提供姓名); `guardianship_invalid` (监护关系不符合要求); `validation_failed` (请求参数不符合要求) */
+            /** @description Problem types: `id_number_invalid` (身份证号码校验不通过); `holder_unknown` (找不到该持有人，请同时提供姓名); `holder_mismatch` (姓名与身份证号码登记的人员不符); `guardianship_invalid` (监护关系不符合要求); `validation_failed` (请求参数不符合要求) */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7555,7 +7556,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "id_number_invalid" | "holder_unknown" | "guardianship_invalid" | "validation_failed";
+                        type: "id_number_invalid" | "holder_unknown" | "holder_mismatch" | "guardianship_invalid" | "validation_failed";
                     };
                 };
             };
@@ -10302,7 +10303,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Problem types: `validation_failed` (请求参数不符合要求); `certificate_type_unknown` (证照类型不存在); `certificate_fields_invalid` (证照字段不符合证照类型的要求); `holder_invalid` (持证主体信息不符合要求); `id_number_invalid` (身份证号码校验不通过); `credit_code_invalid` (统一社会信用代码校验不通过); `validity_invalid` (证照有效期不符合要求); `seal_not_usable` (该印章不能用于签发此证照); `token_too_large` (证照令牌过长); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
+            /** @description Problem types: `validation_failed` (请求参数不符合要求); `certificate_type_unknown` (证照类型不存在); `certificate_fields_invalid` (证照字段不符合证照类型的要求); `holder_invalid` (持证主体信息不符合要求); `id_number_invalid` (身份证号码校验不通过); `credit_code_invalid` (统一社会信用代码校验不通过); `validity_invalid` (证照有效期不符合要求); `seal_not_usable` (该印章不能用于签发此证照); `token_too_large` (证照令牌过长); `holder_mismatch` (姓名与身份证号码登记的人员不符); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10311,7 +10312,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "validation_failed" | "certificate_type_unknown" | "certificate_fields_invalid" | "holder_invalid" | "id_number_invalid" | "credit_code_invalid" | "validity_invalid" | "seal_not_usable" | "token_too_large" | "idempotency_key_reused";
+                        type: "validation_failed" | "certificate_type_unknown" | "certificate_fields_invalid" | "holder_invalid" | "id_number_invalid" | "credit_code_invalid" | "validity_invalid" | "seal_not_usable" | "token_too_large" | "holder_mismatch" | "idempotency_key_reused";
                     };
                 };
             };
