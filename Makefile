@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate seed clean bench
+.PHONY: run test migrate seed clean bench api-types
 
 $(STAMP): pyproject.toml hatch_build.py esign/_b45.c esign/_cbor.c api/_pgcopy.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ $(JS_SDK)/node_modules/.package-lock.json: $(JS_SDK)/package-lock.json
 
 test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# After an OpenAPI change: the SDK's generated types follow the document (a test keeps them current).
+api-types: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json
+	$(BIN)/python -c "import json; from api.app import create_app; from api.config import Settings; \
+	print(json.dumps(create_app(Settings(env='development')).openapi_schema.to_schema(), ensure_ascii=False))" \
+	> $(JS_SDK)/openapi.json
+	cd $(JS_SDK) && node_modules/.bin/openapi-typescript openapi.json -o src/generated/openapi.ts && rm openapi.json
 
 migrate: $(STAMP)
 	$(BIN)/zhangban migrate
