@@ -107,6 +107,8 @@ async def test_a_token_naming_a_retired_key_issued_after_its_retirement_is_refus
         return jwt.encode(c, stolen.private_key, algorithm="ES256", headers={"kid": stolen.kid, "typ": "at+jwt"})
 
     after = forged(int(retired_at.timestamp()) + 1, "after")
+    # The server reads the keys again within RELOAD_EVERY seconds of the rotation (here: the clock moved on).
+    client.app.state.clock = lambda: datetime.now(UTC) + timedelta(seconds=keys.RELOAD_EVERY + 1)
     assert_problem(await client.get("/v1/admin/departments", headers=auth(after)), 401, "unauthorized")
     before = forged(int(retired_at.timestamp()) - 60, "before")
     assert (await client.get("/v1/admin/departments", headers=auth(before))).status_code == 200
