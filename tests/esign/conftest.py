@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
-from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api.app import close_resources, open_resources
 from api.config import Settings
 from tests.auth.helpers import operator
 from tests.esign import api, helpers
@@ -46,13 +42,3 @@ async def police_issuer(client: AsyncTestClient, op: str, conn: asyncpg.Connecti
 @pytest.fixture
 async def police_seal(client: AsyncTestClient, police_admin: str) -> dict:
     return await api.make_seal(client, police_admin)
-
-
-@pytest.fixture
-async def worker(client: AsyncTestClient, settings: Settings) -> AsyncIterator[State]:
-    """What a worker process opens, on the test's loop, for running the batch-issuing job here
-    (``esign.batches.drain``): the app under ``client`` runs on a loop of its own."""
-    state = State()
-    await open_resources(state, settings)
-    yield state
-    await close_resources(state, None)

@@ -270,3 +270,57 @@ async def test_a_holder_new_to_the_batch_becomes_one_person(
     assert sorted(h["version"] for h in heads) == [1, 3]  # a new holder's head is written, then bumped
     audits = await conn.fetch("SELECT data FROM audit_log WHERE action = 'esign.certificates_issued'")
     assert sorted(a["data"]["count"] for a in audits) == [2, 2]  # both chunks written whole, none redone
+
+
+async def test_a_batch_is_queued_then_shows_its_progress_and_results_to_its_department_only(
+    client: AsyncTestClient, worker: State, op: str, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+) -> None:
+    items = [household(id_number(6000 + i), ref=f"q-{i}") for i in range(5)]
+    items[3] = household("36042619910102009X", ref="q-3")  # fails: the ID number's check digit
+    key = {"Idempotency-Key": "batch-q"}
+    r = await submit_batch(client, police_issuer, items, **key)
+    queued = r.json()
+    assert queued | {"id": None, "created_at": None} == {
+        "id": None, "state": "queued", "total": 5, "processed": 0, "issued": 0, "existing": 0, "failed": 0,
+        "progress": 0.0, "created_at": None, "started_at": None, "finished_at": None, "error": None,
+        "results_url": f"/v1/dept/certificate-batches/{queued['id']}/results"}
+    # The same request again with its key is the same batch, not a second one.
+    again = await submit_batch(client, police_issuer, items, **key)
+    assert again.json() == queued and again.headers["idempotent-replayed"] == "true"
+    assert await conn.fetchval("SELECT count(*) FROM esign_certificate_batch") == 1
+    # The items wait sealed: the holders' ID numbers are not in the row in the clear.
+    sealed = await conn.fetchval("SELECT items FROM esign_certificate_batch")
+    assert id_number(6000).encode() not in sealed and "张三丰".encode() not in sealed
+    # Another department's issuer does not see it.
+    other = await api.staff(client, op, conn, "yibao", ["issuer"])
+    for path in (r.headers["location"], f"{r.headers['location']}/results"):
+        api.problem(await client.get(path, headers=auth(other)), 404, "certificate_batch_not_found")
+
+    await batches.drain(worker)
+    done = (await client.get(r.headers["location"], headers=auth(police_issuer))).json()
+    assert (done["state"], done["total"], done["processed"], done["issued"], done["failed"], done["progress"]) == \
+        ("done", 5, 5, 4, 1, 1.0)
+    assert done["started_at"] and done["finished_at"]
+    assert await conn.fetchval("SELECT items FROM esign_certificate_batch") is None  # dropped once finished
+    page = await client.get(f"{r.headers['location']}/results", params={"limit": 2}, headers=auth(police_issuer))
+    assert [x["index"] for x in page.json()["items"]] == [0, 1] and page.json()["next_cursor"]
+    failures = await batch_results(client, police_issuer, r.headers["location"], status="failed")
+    assert [(x["index"], x["error"]["type"]) for x in failures] == [(3, "id_number_invalid")]
+    # The department's webhooks hear that it finished.
+    [event] = await conn.fetch("SELECT payload::json AS payload FROM outbox WHERE topic = 'notify'"
+                               " AND payload::json->>'event' = 'certificate_batch.finished'")
+    assert event["payload"] | {"department_id": None} == {
+        "event": "certificate_batch.finished", "batch_id": queued["id"], "department_id": None, "state": "done",
+        "total": 5, "issued": 4, "existing": 0, "failed": 1}
+
+
+async def test_items_of_a_type_the_department_may_not_issue_fail_and_are_audited_once(
+    client: AsyncTestClient, worker: State, op: str, conn: asyncpg.Connection,
+) -> None:
+    issuer = await api.staff(client, op, conn, "yibao", ["issuer", "dept_admin"])
+    await api.make_seal(client, issuer)
+    results = await issue_batch(client, worker, issuer, [household(id_number(6100 + i), ref=f"a-{i}") for i in range(3)])
+    assert {(x["status"], x["error"]["type"], x["error"]["status"]) for x in results} == {("failed", "authority_required", 403)}
+    refused = await conn.fetch("SELECT data FROM audit_log WHERE action = 'authority.refused'")
+    assert [(x["data"]["power"], x["data"]["route"]) for x in refused] == [
+        ("certificate:household_register", "POST /v1/dept/certificates:batch")]
