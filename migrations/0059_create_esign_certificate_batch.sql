@@ -8,7 +8,8 @@ SET lock_timeout = '2s';
 -- dropped once the batch has finished. The counts move with each chunk, in its transaction.
 CREATE TABLE esign_certificate_batch (
     id              uuid PRIMARY KEY,
-    department_id   uuid NOT NULL REFERENCES department (id),
+    department_id   uuid NOT NULL
+        CONSTRAINT esign_certificate_batch_department_fkey REFERENCES department (id),
     actor           text NOT NULL,
     state           text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'failed')),
     total           integer NOT NULL CHECK (total > 0),
@@ -25,7 +26,7 @@ CREATE TABLE esign_certificate_batch (
     created_at      timestamptz NOT NULL,
     started_at      timestamptz,
     finished_at     timestamptz,
-    CHECK ((state IN ('done', 'failed')) = (finished_at IS NOT NULL))
+    CONSTRAINT esign_certificate_batch_finished_check CHECK ((state IN ('done', 'failed')) = (finished_at IS NOT NULL))
 );
 CREATE INDEX esign_certificate_batch_department_idx ON esign_certificate_batch (department_id, id);
 -- What the workers poll: the few batches not finished.
@@ -36,7 +37,8 @@ CREATE INDEX esign_certificate_batch_open_idx ON esign_certificate_batch (create
 -- issues it, or the one-by-one retry), so a batch taken up again skips exactly what was done.
 -- error: the problem document a single request would have received.
 CREATE TABLE esign_certificate_batch_result (
-    batch_id        uuid NOT NULL REFERENCES esign_certificate_batch (id) ON DELETE CASCADE,
+    batch_id        uuid NOT NULL
+        CONSTRAINT esign_certificate_batch_result_batch_fkey REFERENCES esign_certificate_batch (id) ON DELETE CASCADE,
     index           integer NOT NULL,
     status          text NOT NULL CHECK (status IN ('issued', 'existing', 'failed')),
     certificate_id  uuid,
