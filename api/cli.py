@@ -202,6 +202,7 @@ async def _worker(settings: Settings) -> int:
     from api.jobs import JobRunner
 
     state = State()
+    state.signing_processes = True  # batch issuing signs in a process pool here, never inside `serve`
     started = await open_resources(state, settings)
     runner = JobRunner(state, all_jobs())
     # What startup made lives as long as the process: out of the collector's way, and young
