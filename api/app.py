@@ -53,7 +53,7 @@ log = logging.getLogger("zhangban")
 
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
-    return [*IDEMPOTENCY_JOBS, *AUTH_JOBS, *MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]
+    return [*IDEMPOTENCY_JOBS, *AUTH_JOBS, *MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS, *esign_wiring.JOBS]
 
 
 async def open_resources(state: State, settings: Settings) -> embedded.Embedded | None:

@@ -6,6 +6,11 @@ export const TASK = {
   waiting: "等待前序事项", pending: "待办理", claimed: "办理中", approved: "已通过", rejected: "未通过",
   needs_supplement: "待补正", cancelled: "已取消",
 };
+export const EVENT = {
+  submitted: "已提交", task_claimed: "部门已受理", task_approved: "部门已通过", task_rejected: "部门未通过",
+  supplement_requested: "部门要求补正", supplemented: "已补正", completed: "已办结", withdrawn: "已撤回",
+  guardian_joined: "另一位监护人加入", evaluated: "已评价",
+};
 export const KIND = { certificate: "证照", record: "记录", event: "人生事件", application: "办件" };
 export const CERT_STATUS = { valid: "有效", suspended: "已暂停", revoked: "已吊销", expired: "已过期" };
 export const REASONS = {

@@ -152,16 +152,25 @@ export async function refreshMe() {
   return me;
 }
 
-/** The catalogue, certificate types and what the wallet supplies for each bundle, kept for offline use. */
-export async function refreshCatalogue() {
-  const page = await cached("app:bundles", () => client.http.call("GET", "/v1/bundles", { auth: false, query: { limit: 100 } }).then((a) => a.data));
+/**
+ * The catalogue, certificate types and what the wallet supplies for each bundle, kept for offline use;
+ * fetched again at login, after real-name and when the kept copy is ten minutes old.
+ */
+export async function refreshCatalogue(force = false) {
+  const at = Number((await storage.get("app:catalogue-at")) || 0);
+  const fetchNow = navigator.onLine && (force || Date.now() - at > 600000);
+  if (fetchNow) await storage.set("app:catalogue-at", String(Date.now()));
+  const load = (key, path, options) => (fetchNow
+    ? cached(key, () => client.http.call("GET", path, options).then((a) => a.data))
+    : storage.get(key).then((t) => (t ? JSON.parse(t) : null)));
+  const page = await load("app:bundles", "/v1/bundles", { auth: false, query: { limit: 100 } });
   if (page) state.bundles = page.items;
-  const types = await cached("app:cert-types", () => client.http.call("GET", "/v1/certificate-types", { auth: false, query: { limit: 500 } }).then((a) => a.data));
+  const types = await load("app:cert-types", "/v1/certificate-types", { auth: false, query: { limit: 500 } });
   if (types) for (const t of types.items) state.certTypes[t.code] = t;
   if (state.loggedIn) {
     for (const b of state.bundles) {
       try {
-        const p = await cached(`app:prefill:${b.code}`, () => client.http.call("GET", `/v1/bundles/${encodeURIComponent(b.code)}/prefill`).then((a) => a.data));
+        const p = await load(`app:prefill:${b.code}`, `/v1/bundles/${encodeURIComponent(b.code)}/prefill`);
         if (p) state.prefill[b.code] = p;
       } catch {
         // a bundle this person cannot apply for: no prefill
@@ -170,12 +179,12 @@ export async function refreshCatalogue() {
   }
 }
 
-async function afterLogin() {
+async function afterLogin(fresh) {
   state.loggedIn = true;
   await refreshMe().catch(() => null);
   void kick();
   void startLive();
-  void refreshCatalogue().catch(() => null);
+  void refreshCatalogue(fresh).catch(() => null);
 }
 
 export async function boot() {
@@ -184,7 +193,7 @@ export async function boot() {
   if (results) Object.assign(state.results, JSON.parse(results));
   state.pending = client.sync.pending().length;
   client.http.onLoggedOut = () => { state.loggedIn = false; stopLive(); };
-  if (await client.auth.loggedIn()) await afterLogin();
+  if (await client.auth.loggedIn()) await afterLogin(false);
   else void refreshCatalogue().catch(() => null);
   window.addEventListener("online", () => {
     state.online = true;
@@ -208,7 +217,7 @@ export async function sendCode(phone) {
 
 export async function login(phone, code) {
   await client.auth.smsLogin(phone, code);
-  await afterLogin();
+  await afterLogin(true);
 }
 
 export async function logout() {
@@ -275,7 +284,7 @@ export async function trustMaterial(force = false) {
 
 /** Verifies a scanned QR (a bare ZB1: token or a /V/ link) with the SDK's offline verifier. */
 export async function verify(scanned) {
-  const material = await trustMaterial();
+  const material = await trustMaterial(navigator.onLine);
   if (!material) throw new Error("首次核验需要联网下载信任列表");
   const verdict = await verifyToken(scanned.trim(), material.trust, material.lists);
   return { verdict, at: material.at };
