@@ -2,8 +2,8 @@
 // reloads with no network. Pages are network-first (a new release shows when online), built files
 // cache-first (their names carry their hash). The API (/v1/...) is never cached here: the SDK keeps
 // its own offline copy in IndexedDB.
-const VERSION = "ad30eb28590e3945";
-const FILES = ["./","assets/index-DjwybzCJ.css","assets/index-wMo_vsnG.js","icon-192.png","icon-512.png","icon.svg","manifest.webmanifest"];
+const VERSION = "59799ff1fc5c868f";
+const FILES = ["./","assets/index-DjwybzCJ.css","assets/index-xLzA9mmO.js","icon-192.png","icon-512.png","icon.svg","manifest.webmanifest"];
 const CACHE = `zhangban-app-${VERSION}`;
 
 self.addEventListener("install", (event) => {
