@@ -69,7 +69,8 @@ async def _citizen(client: httpx.AsyncClient, clerk: str, name: str, id_no: str,
     pair = await sms_login(client, phone)
     session = await _ok(await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
                                           json={"name": name, "id_number": id_no, "method": "counter"}), 201)
-    await _ok(await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"]}, headers=auth(clerk)))
+    await _ok(await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"], "id_number": id_no},
+                                headers=auth(clerk)))
     return await _ok(await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))
 
 
@@ -99,7 +100,7 @@ async def drain(settings: Settings) -> None:
 async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings) -> World:
     """Every kind of caller and one of every kind of thing, through the API (a few seconds)."""
     op = await operator(conn, settings)
-    clerk = await staff(client, op, conn, "shenpi", ["clerk"])
+    clerk = await staff(client, op, conn, "shenpi", ["clerk"], proven=True)
     home = await staff(client, op, conn, "gongan", ALL_ROLES)
     other = await staff(client, op, conn, "yibao", ALL_ROLES)
     system = await dept_system(client, op, conn, "gongan", ALL_SCOPES)
