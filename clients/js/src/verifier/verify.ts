@@ -9,6 +9,7 @@ import { CborValue, Tagged, cborHead, concat, decodeCbor } from "./cbor.js";
 import { creditCodeOk, parseLicenceId } from "./checks.js";
 import { Certificate, parseCertificate } from "./der.js";
 import { Es256Verify, defaultEs256, derToRaw } from "./es256.js";
+import { Sm2Verify, sm2Verify } from "./sm2.js";
 
 export const MAX_TOKEN_CHARS = 4500;
 export const MAX_DECOMPRESSED = 64 * 1024;
@@ -330,6 +331,8 @@ export interface VerifyOptions {
   now?: number;
   leeway?: number;
   es256?: Es256Verify;
+  /** SM2 seals' check (default: ./sm2.js, on @noble/curves). */
+  sm2?: Sm2Verify;
 }
 
 /** Verifies one token offline against a verified trust list and status lists (by id). */
@@ -355,7 +358,8 @@ export async function verifyToken(token: string, trust: TrustList, lists: Map<nu
   const candidates = trust.seals.filter((s) => s.kid === decoded.kid && s.alg === ALG_NAME[decoded.alg]);
   let seal: SealEntry | null = null;
   for (const s of candidates) {
-    if (s.alg === "ES256" && (await es256(s.cert.publicKey, decoded.toBeSigned, decoded.signature))) {
+    const verify = s.alg === "SM2" ? options.sm2 || sm2Verify : s.alg === "ES256" ? es256 : null;
+    if (verify && (await verify(s.cert.publicKey, decoded.toBeSigned, decoded.signature))) {
       seal = s;
       break;
     }
