@@ -273,6 +273,12 @@ try {
   await scanner.getByRole("button", { name: "核验" }).click();
   present.app_valid = await verdictOf(scanner);
   await shot(scanner, "verify-valid");
+  // The trust and status lists are kept: the same check with no network.
+  await context.setOffline(true);
+  await scanner.getByRole("button", { name: "核验" }).click();
+  present.app_valid_offline = await verdictOf(scanner);
+  present.offline_note = await scanner.getByText("（离线核验）").isVisible();
+  await context.setOffline(false);
 
   await api("POST", `/v1/dept/certificates/${W.mother_card}/revoke`, W.staff.gongan, { reason: "注销" });
   await scanner.goto(present.qr_url);
