@@ -26,6 +26,7 @@ import pytest
 
 from tests import browser
 from tests.h5_app import ARTIFACTS, cjk_fonts, installed_app
+from tests.auth.helpers import prove_l3_sync
 from tests.people import id_number
 
 MOTHER = ("王芳", id_number("19920304", 41, male=False))
@@ -57,12 +58,18 @@ def _sms_login(http: httpx.Client, phone: str) -> dict[str, Any]:
     return r.json()
 
 
-def _staff(http: httpx.Client, op: dict[str, str], department_id: str, roles: list[str]) -> str:
+def _staff(http: httpx.Client, op: dict[str, str], department_id: str, roles: list[str], *,
+           proven: bool = False) -> str:
+    """Staff holding ``roles``; ``proven``: they also proved their own identity at L3 just now (a window clerk
+    must have, within 15 minutes, to attest anyone)."""
     pair = _sms_login(http, str(next(_phones)))
     r = http.post(f"/v1/admin/departments/{department_id}/staff", headers=op,
                   json={"account_id": pair["account"]["id"], "roles": roles})
     assert r.status_code == 200, r.text
-    return http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()["access_token"]
+    pair = http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()
+    if proven:
+        pair = prove_l3_sync(http, op["Authorization"].split()[1], pair)
+    return pair["access_token"]
 
 
 def _world(base: str, env: dict[str, str]) -> dict[str, Any]:
@@ -100,7 +107,8 @@ def _world(base: str, env: dict[str, str]) -> dict[str, Any]:
                 "registered_on": "2020-05-01"})
         issue("minzheng", "marriage_certificate", MOTHER, {"spouse_name": FATHER[0], "registered_on": "2020-05-01",
                                                            "registry": "株洲市天元区民政局"})
-    return {"base": base, "staff": staff, "clerk": staff["gongan"], "mother": {"name": MOTHER[0], "id": MOTHER[1]},
+        clerk = _staff(http, op, ids[names["gongan"]], ["clerk"], proven=True)  # the window clerk who attests
+    return {"base": base, "staff": staff, "clerk": clerk, "mother": {"name": MOTHER[0], "id": MOTHER[1]},
             "father_id": FATHER[1], "child_id": CHILD, "address": ADDRESS, "phone": str(next(_phones)),
             "mother_card": certs[MOTHER[1]]["id"], "artifacts": str(ARTIFACTS)}
 
