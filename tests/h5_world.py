@@ -2,7 +2,7 @@
 with it, and a person uses it beside `make run` to live the birth bundle in /app from start to certificate:
 
     .venv/bin/python -m tests.h5_world setup              # five departments' staff and seals, the parents' certificates
-    .venv/bin/python -m tests.h5_world attest SESSION_ID  # a window clerk attests the code 实人认证 shows in the app
+    .venv/bin/python -m tests.h5_world attest SESSION_ID [ID_NUMBER]  # a window clerk attests the app's 实人认证 code
     .venv/bin/python -m tests.h5_world approve APP_ID     # each department approves its task, in the bundle's order
 
 `setup` keeps the staff's refresh tokens in .zhangban/h5-world.json; the API is ZB_API (default
@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from tests.auth.helpers import prove_l3_sync
 from tests.people import id_number
 
 DEPARTMENTS = {"gongan": "株洲市公安局", "minzheng": "株洲市民政局", "weijian": "株洲市卫生健康委员会",
@@ -98,7 +99,20 @@ def setup(http: httpx.Client, operator_token: str) -> dict[str, Any]:
             "registered_on": "2020-05-01"})
     issue("minzheng", "marriage_certificate", MOTHER, {"spouse_name": FATHER[0], "registered_on": "2020-05-01",
                                                        "registry": "株洲市天元区民政局"})
-    return {"staff": staff, "mother_card": cards[MOTHER[1]]["id"]}
+    return {"staff": staff, "mother_card": cards[MOTHER[1]]["id"], "clerk": window_clerk(http, operator_token)}
+
+
+def window_clerk(http: httpx.Client, operator_token: str) -> str:
+    """A new 公安 window clerk who proved their own identity just now (a clerk attests only within 15 minutes of
+    that); their access token."""
+    op = {"Authorization": f"Bearer {operator_token}"}
+    ids = {d["name"]: d["id"] for d in http.get("/v1/admin/departments", headers=op, params={"limit": 500}).json()["items"]}
+    pair = sms_login(http, phone())
+    r = http.post(f"/v1/admin/departments/{ids[DEPARTMENTS['gongan']]}/staff", headers=op,
+                  json={"account_id": pair["account"]["id"], "roles": ["clerk"]})
+    assert r.status_code == 200, r.text
+    pair = http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()
+    return prove_l3_sync(http, operator_token, pair)["access_token"]
 
 
 def bearer(pair: dict[str, Any]) -> dict[str, str]:
@@ -126,9 +140,9 @@ def main() -> None:
     base = os.environ.get("ZB_API", "http://127.0.0.1:8000")
     command, *args = sys.argv[1:] or ["help"]
     with httpx.Client(base_url=base, timeout=60) as http:
+        op = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], capture_output=True, text=True,
+                            check=True).stdout.strip()
         if command == "setup":
-            op = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], capture_output=True, text=True,
-                                check=True).stdout.strip()
             world = setup(http, op)
             STATE.parent.mkdir(exist_ok=True)
             STATE.write_text(json.dumps({k: v["refresh_token"] for k, v in world["staff"].items()}))
@@ -139,7 +153,10 @@ def main() -> None:
         staff = {k: http.post("/v1/auth/refresh", json={"refresh_token": t}).json() for k, t in kept.items()}
         STATE.write_text(json.dumps({k: v["refresh_token"] for k, v in staff.items()}))
         if command == "attest" and args:
-            r = http.post("/v1/dept/realname/attest", headers=bearer(staff["gongan"]), json={"session_id": args[0]})
+            # The clerk keys in the number on the ID card shown (the mother's, unless another is given).
+            clerk = window_clerk(http, op)
+            r = http.post("/v1/dept/realname/attest", headers={"Authorization": f"Bearer {clerk}"},
+                          json={"session_id": args[0], "id_number": args[1] if len(args) > 1 else MOTHER[1]})
             print(r.json())
         elif command == "approve" and args:
             while approve_ready(http, staff, args[0]):

@@ -51,7 +51,7 @@ def _world(base: str, env: dict[str, str]) -> dict[str, Any]:
     with httpx.Client(base_url=base, timeout=60) as http:
         world = h5_world.setup(http, op)
     staff = {key: pair["access_token"] for key, pair in world["staff"].items()}
-    return {"base": base, "staff": staff, "clerk": staff["gongan"],
+    return {"base": base, "staff": staff, "clerk": world["clerk"],
             "mother": {"name": h5_world.MOTHER[0], "id": h5_world.MOTHER[1]}, "father_id": h5_world.FATHER[1],
             "child_id": CHILD, "address": h5_world.ADDRESS, "phone": h5_world.phone(),
             "mother_card": world["mother_card"], "artifacts": str(ARTIFACTS)}
