@@ -9,6 +9,7 @@ import { CborValue, Tagged, cborHead, concat, decodeCbor } from "./cbor.js";
 import { creditCodeOk, parseLicenceId } from "./checks.js";
 import { Certificate, parseCertificate } from "./der.js";
 import { Es256Verify, defaultEs256, derToRaw } from "./es256.js";
+import { Sm2Verify, sm2Verify } from "./sm2.js";
 
 export const MAX_TOKEN_CHARS = 4500;
 export const MAX_DECOMPRESSED = 64 * 1024;
@@ -311,9 +312,32 @@ function signedByRoot(seal: SealEntry, root: Certificate, es256: Es256Verify): P
   return answer;
 }
 
+/** Whether the root is its own issuer (a CA certificate issued by another, a seal made a CA, is no root). */
+const selfSigned = new WeakMap<Certificate, WeakMap<Es256Verify, Promise<boolean>>>();
+
+function rootSelfSigned(root: Certificate, es256: Es256Verify): Promise<boolean> {
+  let byVerifier = selfSigned.get(root);
+  if (!byVerifier) selfSigned.set(root, (byVerifier = new WeakMap()));
+  let answer = byVerifier.get(es256);
+  if (!answer) {
+    answer = equalBytes(root.issuer, root.subject) ? es256(root.publicKey, root.tbs, derToRaw(root.signature)).catch(() => false) : Promise.resolve(false);
+    byVerifier.set(es256, answer);
+  }
+  return answer;
+}
+
+/**
+ * The server's chain check (esign/x509.py `chain_problem`): the root a CA (basicConstraints cA) whose
+ * key may sign certificates (keyUsage keyCertSign, where it says) and is its own issuer; the seal no
+ * CA, its key one that signs (keyUsage digitalSignature), issued by the root; both valid at `at`.
+ */
 async function chainOk(seal: SealEntry, root: Certificate, at: number, es256: Es256Verify): Promise<boolean> {
-  if (!(await signedByRoot(seal, root, es256))) return false;
-  return root.notBefore <= at && at <= root.notAfter && seal.cert.notBefore <= at && at <= seal.cert.notAfter;
+  const cert = seal.cert;
+  if (root.ca !== true || cert.ca !== false) return false;
+  if (!cert.keyUsage || !(cert.keyUsage[0] & 0x80)) return false;
+  if (root.keyUsage && !(root.keyUsage[0] & 0x04)) return false;
+  if (!(await signedByRoot(seal, root, es256)) || !(await rootSelfSigned(root, es256))) return false;
+  return root.notBefore <= at && at <= root.notAfter && cert.notBefore <= at && at <= cert.notAfter;
 }
 
 function iso(seconds: number): string {
@@ -330,6 +354,8 @@ export interface VerifyOptions {
   now?: number;
   leeway?: number;
   es256?: Es256Verify;
+  /** SM2 seals' check (default: ./sm2.js, on @noble/curves). */
+  sm2?: Sm2Verify;
 }
 
 /** Verifies one token offline against a verified trust list and status lists (by id). */
@@ -355,7 +381,8 @@ export async function verifyToken(token: string, trust: TrustList, lists: Map<nu
   const candidates = trust.seals.filter((s) => s.kid === decoded.kid && s.alg === ALG_NAME[decoded.alg]);
   let seal: SealEntry | null = null;
   for (const s of candidates) {
-    if (s.alg === "ES256" && (await es256(s.cert.publicKey, decoded.toBeSigned, decoded.signature))) {
+    const verify = s.alg === "SM2" ? options.sm2 || sm2Verify : s.alg === "ES256" ? es256 : null;
+    if (verify && (await verify(s.cert.publicKey, decoded.toBeSigned, decoded.signature))) {
       seal = s;
       break;
     }
