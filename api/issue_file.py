@@ -171,7 +171,8 @@ class Api:
         if r.status_code >= 400:
             try:
                 problem = r.json()
-                said = f"{problem.get('type')}: {problem.get('title')}" + (f" ({problem['detail']})" if problem.get("detail") else "")
+                said = f"{problem.get('type')}: {problem.get('title')}"
+                said += f" ({problem['detail']})" if problem.get("detail") else ""
             except ValueError:
                 said = r.text[:200]
             raise CommandError(f"{method} {path} → {r.status_code} {said}")
@@ -264,7 +265,8 @@ def run(path: Path, *, server: str, token: str | None, client_id: str | None, cl
             if i not in settled:  # a batch that stopped before these rows
                 failures.append(_failure(row, {"type": "certificate_batch_failed", "title": "批量签发任务中断，这一行未处理"}))
     local = len(rows) - len(sendable)
-    print(f"{len(rows)} row{'' if len(rows) == 1 else 's'}: {counts['issued']} issued, {counts['existing']} issued before, {len(failures)} failed"
+    print(f"{len(rows)} row{'' if len(rows) == 1 else 's'}: {counts['issued']} issued, "
+          f"{counts['existing']} issued before, {len(failures)} failed"
           + (f" ({local} not sent: row_invalid)" if local else ""))
     for line in stopped:
         print(f"batch stopped: {line}")
