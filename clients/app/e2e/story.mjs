@@ -342,6 +342,15 @@ try {
   a11y.screens.push(await audit(visitor, "a11y-login"));
   await guest.close();
   report("a11y", a11y);
+
+  // Inside WeChat: the host mini-program hands a wx.login code to the web-view; the app logs in with it.
+  const wechat = await browser.newContext({ ...phone, userAgent: "Mozilla/5.0 (Linux; Android 14) MicroMessenger/8.0.50 miniProgram" });
+  const webview = await wechat.newPage();
+  const code = (await (await fetch(`${W.sim}/_sim/login-codes`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()).code;
+  await webview.goto(`${APP}?wx_code=${encodeURIComponent(code)}`);
+  await webview.getByRole("heading", { name: "掌上办事" }).waitFor();
+  report("wechat", { logged_in: true, code_left_in_url: webview.url().includes("wx_code") });
+  await wechat.close();
   if (errors.length) console.error("page errors:", errors);
 } catch (err) {
   await shot(page, "failure").catch(() => undefined);
