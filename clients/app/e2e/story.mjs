@@ -46,7 +46,7 @@ async function verdictOf(p) {
   return (await p.getByTestId("verdict").innerText()).trim();
 }
 
-async function until(fn, what, ms = 30000) {
+async function until(fn, what, ms = 60000) {
   const end = Date.now() + ms;
   for (;;) {
     const value = await fn();
@@ -59,11 +59,13 @@ async function until(fn, what, ms = 30000) {
 const browser = await chromium.launch({ executablePath: process.env.ZB_CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--lang=zh-CN"] });
 const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: "zh-CN", timezoneId: "Asia/Shanghai", bypassCSP: true };
 const context = await browser.newContext(phone);
+context.setDefaultTimeout(45000);
+context.setDefaultNavigationTimeout(90000);
 const page = await context.newPage();
 const errors = [];
 page.on("pageerror", (e) => errors.push(e.message));
-page.setDefaultTimeout(30000);
-page.setDefaultNavigationTimeout(60000);
+page.setDefaultTimeout(45000);
+page.setDefaultNavigationTimeout(90000);
 
 try {
   // --- log in by SMS and prove who she is at the window -------------------------------------------
@@ -138,7 +140,7 @@ try {
 
   // --- online: the queue goes out once ------------------------------------------------------------
   await context.setOffline(false); // the browser says "online"; the app pushes its queue
-  await until(async () => !/待提交/.test(await page.getByTestId("app-status").innerText()), "the submission to land", 30000);
+  await until(async () => !/待提交/.test(await page.getByTestId("app-status").innerText()), "the submission to land", 60000);
   birth.status_after_online = (await page.getByTestId("app-status").innerText()).trim();
   const appId = page.url().split("/").at(-1);
   const token = await appToken(page);
@@ -173,7 +175,7 @@ try {
           .then((r) => assert.equal(r.status, 200));
         await api("POST", `/v1/dept/tasks/${t.id}/request-supplement`, h, { required_materials: ["hospital_invoice"], note: "票据不清晰，请重新拍照" });
         supplementAsked = true;
-        await page.locator("#s-hospital_invoice").waitFor({ timeout: 25000 });
+        await page.locator("#s-hospital_invoice").waitFor({ timeout: 60000 });
         await page.setInputFiles("#s-hospital_invoice", photo("hospital_invoice-again"));
         await page.getByRole("button", { name: "提交补正" }).click();
         await page.getByText("补正材料已提交").waitFor();
@@ -182,19 +184,19 @@ try {
           const again = await api("GET", `/v1/applications/${appId}`, token);
           const task = again.tasks.find((x) => x.id === t.id);
           return task.status !== "needs_supplement" ? task.status : null;
-        }, "the 补正 to reach the department", 30000);
+        }, "the 补正 to reach the department", 60000);
         continue;
       }
       await api("POST", `/v1/dept/tasks/${t.id}/approve`, h, results[t.matter_code] || {});
     }
     if (round++ === 0) {
       // No reload: the live channel pokes the app, which pulls the new state.
-      await page.locator('[data-task="430200-WJ-001"][data-status="approved"]').waitFor({ timeout: 25000 });
+      await page.locator('[data-task="430200-WJ-001"][data-status="approved"]').waitFor({ timeout: 60000 });
       birth.first_approval_seen_live = (await liveEvents()) > eventsBefore;
       await shot(page, "birth-progress-live");
     }
   }
-  await until(async () => /已办结/.test(await page.getByTestId("app-status").innerText()), "已办结 in the app", 30000);
+  await until(async () => /已办结/.test(await page.getByTestId("app-status").innerText()), "已办结 in the app", 60000);
   birth.final_status = "已办结";
   await shot(page, "birth-completed");
 
@@ -205,7 +207,7 @@ try {
   birth.rating = await until(async () => {
     const r = await fetch(`${BASE}/v1/applications/${appId}/evaluation`, { headers: { authorization: `Bearer ${token}` } });
     return r.ok ? (await r.json()).level : null;
-  }, "the rating on the server", 30000);
+  }, "the rating on the server", 60000);
   await page.getByRole("link", { name: /请你来找茬/ }).click();
   await page.getByRole("heading", { name: "请你来找茬" }).waitFor();
   await page.getByLabel("建议").check();
@@ -221,7 +223,7 @@ try {
   birth.child_certificates = await until(async () => {
     const types = await childTypes();
     return types.includes("birth_medical_certificate") && types.includes("household_register") ? types : null;
-  }, "the child's certificates", 30000);
+  }, "the child's certificates", 60000);
   await shot(page, "wallet-with-child");
   birth.unread = Number(await page.getByTestId("unread").innerText());
   await page.goto(`${APP}#/inbox`);
@@ -230,11 +232,11 @@ try {
   birth.unread_after_reading = Number(await until(async () => {
     const n = Number(await page.getByTestId("unread").innerText());
     return n < birth.unread ? String(n) : null;
-  }, "the unread count to fall", 15000));
+  }, "the unread count to fall", 60000));
 
   // Who read what: 医保局 read the bank details for the task.
   await page.goto(`${APP}#/consents`);
-  birth.access_log = await until(async () => page.getByTestId("access").allInnerTexts().then((t) => (t.length ? t : null)), "the access log", 15000);
+  birth.access_log = await until(async () => page.getByTestId("access").allInnerTexts().then((t) => (t.length ? t : null)), "the access log", 60000);
   birth.base = BASE;
   report("birth", birth);
 
@@ -296,7 +298,7 @@ try {
   present.wallet_status = await until(async () => {
     const text = (await page.getByTestId("cert-status").innerText()).trim();
     return text === "已吊销" ? text : null;
-  }, "已吊销 in the wallet", 30000);
+  }, "已吊销 in the wallet", 60000);
   await shot(page, "wallet-revoked");
   report("present", present);
 
@@ -335,6 +337,7 @@ try {
     a11y[large ? "large_font_px" : "normal_font_px"] = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
   }
   const guest = await browser.newContext(phone);
+  guest.setDefaultTimeout(45000);
   const visitor = await guest.newPage();
   visitor.setDefaultNavigationTimeout(60000);
   await visitor.goto(APP);
@@ -345,6 +348,7 @@ try {
 
   // Inside WeChat: the host mini-program hands a wx.login code to the web-view; the app logs in with it.
   const wechat = await browser.newContext({ ...phone, userAgent: "Mozilla/5.0 (Linux; Android 14) MicroMessenger/8.0.50 miniProgram" });
+  wechat.setDefaultTimeout(45000);
   const webview = await wechat.newPage();
   const code = (await (await fetch(`${W.sim}/_sim/login-codes`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()).code;
   await webview.goto(`${APP}?wx_code=${encodeURIComponent(code)}`);
