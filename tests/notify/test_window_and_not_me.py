@@ -6,10 +6,11 @@ import re
 import uuid
 
 import asyncpg
+import httpx
 from litestar.testing import AsyncTestClient
 
-from tests.auth.helpers import assert_problem, auth, claims, sms_login
-from tests.notify.helpers import Pipeline, app_citizen, inbox
+from tests.auth.helpers import assert_problem, auth, claims, sms_login, wechat_login
+from tests.notify.helpers import Pipeline, app_citizen, attested, inbox, register_templates, sim_messages
 from tests.people import id_number, next_phone, staff
 
 ATTEST = "/v1/dept/realname/attest"
@@ -170,6 +171,7 @@ async def test_the_link_in_the_text_undoes_an_impersonation_at_the_window(
 ) -> None:
     victim_phone, impostor_phone = next_phone(), next_phone()
     victim = await app_citizen(client, clerk, phone=victim_phone, name="柳青", id_number=VICTIM)
+    await pipeline.drain()  # the victim's own alert first, so the newest text is the impostor's
     # Someone with a forged card passes the window as the victim, from an account of their own.
     impostor = await app_citizen(client, clerk, phone=impostor_phone, name="柳青", id_number=VICTIM)
     assert impostor["account"]["person_id"] == victim["account"]["person_id"]
@@ -205,3 +207,20 @@ async def test_the_link_in_the_text_undoes_an_impersonation_at_the_window(
     assert r.json()["case_id"] == case["id"]
     assert (case["reported_via"], case["identity_unbound"], case["method"]) == ("link", True, "counter")
     assert (case["account_id"], case["login_id"]) == (impostor["account"]["id"], impostor_login)
+
+
+async def test_a_mini_program_user_hears_of_the_binding_by_subscribe_message(
+    client: AsyncTestClient, sim: httpx.AsyncClient, clerk: str, pipeline: Pipeline,
+) -> None:
+    await register_templates(sim)
+    pair = await wechat_login(client, sim)
+    r = await client.post("/v1/notifications/wechat-grants", headers=auth(pair["access_token"]),
+                          json={"template_key": "security_alert", "accepted": True, "always": False})
+    assert r.status_code == 200, r.text
+    proven = await attested(client, clerk, pair, name="柳青", id_number=VICTIM)
+    await pipeline.drain()
+    [message] = await sim_messages(sim, pair["openid"])
+    assert message["template_id"] == "zb-security-alert" and message["page"].startswith("pages/notifications/index?id=")
+    assert message["data"]["thing1"]["value"] == "实名身份登录提醒"
+    [note] = await inbox(client, proven["access_token"])
+    assert message["page"].endswith(note["id"]) and note["data"]["method"] == "counter"
