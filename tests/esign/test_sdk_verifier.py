@@ -1,6 +1,8 @@
 """The TypeScript SDK's offline verifier gives the server's verdicts on a shared corpus: valid,
 corrupted, another root, revoked, suspended, expired, presentations fresh, expired and of a revoked
-certificate, garbage — now and two hours later (FORMATS.md §Signed tokens)."""
+certificate, a seal signing a type outside its types (also retired), Chinese fields as GB 18030,
+garbage — now and two hours later (FORMATS.md §Signed tokens): the same reasons in the same order,
+the same licence identifier rebuilt and the same fields under the registry's labels."""
 
 from __future__ import annotations
 
@@ -15,19 +17,26 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign import tokens
+from esign import qr, tokens
 from tests.esign import api, helpers
 from tests.esign.api import auth, household, issue
-from tests.esign.test_routes_verify import GARBAGE
+from tests.esign.test_routes_verify import GARBAGE, _outside_their_types
 from tests.js_sdk import built_sdk, run
 
 
 async def test_the_sdk_verifier_gives_the_servers_verdicts(
-    app: Litestar, client: AsyncTestClient, police_admin: str, police_issuer: str, other_pki: helpers.Pki,
+    app: Litestar, client: AsyncTestClient, op: str, police_admin: str, police_issuer: str, other_pki: helpers.Pki,
     conn: asyncpg.Connection, tmp_path: Path,
 ) -> None:
     sdk = built_sdk()
     await api.make_seal(client, police_admin)
+    # The SDK verifies ES256 seals only (an SM2 token is "signature" there), so the 民政局's seal is ES256 here.
+    mz_admin = await api.staff(client, op, conn, "minzheng", ["dept_admin", "issuer"])
+    mz_seal = await api.make_seal(client, mz_admin)
+    marriage = await issue(client, mz_admin, {
+        "type_code": "marriage_certificate", "holder": {"id_number": api.ID_ALICE, "name": "张三丰"}, "external_ref": "m-1",
+        "fields": {"spouse_name": "欧阳𠀀娜", "registered_on": "2020-05-20", "registry": "株洲市天元区民政局 Office 3"}})
+    wrong_type, retired_wrong_type = await _outside_their_types(app, client, conn, mz_admin, mz_seal, marriage["token"])
     now = datetime.now(UTC)
     valid = await issue(client, police_issuer, household())
     revoked = await issue(client, police_issuer, household(api.ID_BOB))
@@ -38,7 +47,7 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
         assert r.status_code == 200
     presenter = app.state.esign.platform.presenter
     claims = tokens.decode_token(valid["token"]).claims
-    fresh = tokens.encode_token(tokens.make_presentation(claims, {"relation": "户主"}, now=now, ttl=120), presenter)
+    fresh = tokens.encode_token(tokens.make_presentation(claims, {2: "户主", 99: "?"}, now=now, ttl=120), presenter)
     stale = tokens.encode_token(tokens.make_presentation(claims, {}, now=now, ttl=60), presenter)
     of_revoked = tokens.encode_token(
         tokens.make_presentation(tokens.decode_token(revoked["token"]).claims, {}, now=now, ttl=60), presenter)
@@ -49,6 +58,7 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
     corpus = {
         "valid": token, "revoked": revoked["token"], "suspended": suspended["token"], "expired": short["token"],
         "presentation": fresh, "presentation_expired": stale, "presentation_revoked": of_revoked, "other_root": foreign,
+        "marriage": marriage["token"], "wrong_type": wrong_type, "retired_wrong_type": retired_wrong_type,
         **corrupted, **{f"garbage{i}": g for i, g in enumerate(GARBAGE)},
     }
     root = cx509.load_pem_x509_certificate((await client.get("/v1/root-certificate")).content).public_bytes(Encoding.DER)
@@ -60,7 +70,8 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
         "root_cert": base64.b64encode(root).decode(), "trust_list": trust_text, "status_lists": lists,
         "times": {label: at.timestamp() for label, at in times.items()},
         # A verifier app also takes the QR code's URL (the server's /v1/verify takes the bare token).
-        "tokens": corpus | {"qr_url": "HTTP://127.0.0.1:8000/V/" + token.replace("%", "%25").replace(" ", "%20").replace("/", "%2F")}}))
+        "tokens": corpus | {"qr_url": qr.qr_url("HTTP://127.0.0.1:8000", token),
+                            "qr_url_lower": "https://zb.example.cn/base/v/" + qr.qr_url("", token).removeprefix("/V/")}}))
     offline = json.loads(run(["node", "scripts/verify-corpus.mjs", str(tmp_path / "corpus.json")]))
 
     seen = set()
@@ -71,11 +82,22 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
             seen.add((name, tuple(server["reasons"])))
             mine = offline[label][name]
             detail = mine.pop("detail", None)
-            assert mine == {"valid": server["valid"], "reasons": server["reasons"], "checks": server["checks"]}, (label, name, detail)
+            shown = server.get("certificate")
+            if shown is not None:
+                shown = {k: shown[k] for k in ("type_code", "type_name", "gb_type_code", "licence_id", "fields")}
+            assert mine == {"valid": server["valid"], "reasons": server["reasons"], "checks": server["checks"],
+                            "certificate": shown}, (label, name, detail)
     del app.state.clock
-    assert offline["now"]["qr_url"] == offline["now"]["valid"]
+    assert offline["now"]["qr_url"] == offline["now"]["qr_url_lower"] == offline["now"]["valid"]
     # The corpus covers each verdict the issue names.
     reasons = {name: r for name, r in seen}
     assert reasons["valid"] == () and reasons["revoked"] == ("revoked",) and reasons["suspended"] == ("suspended",)
     assert reasons["other_root"] == ("unknown_seal",) and reasons["garbage0"] == ("format",)
+    now_reasons = {name: verdict["reasons"] for name, verdict in offline["now"].items()}
+    assert now_reasons["wrong_type"] == ["seal_type"] and now_reasons["retired_wrong_type"] == ["seal_not_active", "seal_type"]
+    assert now_reasons["marriage"] == [] and now_reasons["presentation"] == []
+    fields = offline["now"]["marriage"]["certificate"]["fields"]
+    assert fields[0] == {"n": 1, "key": "spouse_name", "label": "配偶姓名", "value": "欧阳𠀀娜"}
+    assert offline["now"]["presentation"]["certificate"]["fields"] == [
+        {"n": 2, "key": "relation", "label": "与户主关系", "value": "户主"}, {"n": 99, "key": None, "label": None, "value": "?"}]
     assert ("expired", ("expired",)) in seen and ("presentation_expired", ("presentation_expired",)) in seen
