@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate seed clean bench api-types
+.PHONY: run test migrate seed clean bench api-types app
 
 $(STAMP): pyproject.toml hatch_build.py esign/_b45.c esign/_cbor.c api/_pgcopy.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,16 @@ JS_SDK := clients/js
 $(JS_SDK)/node_modules/.package-lock.json: $(JS_SDK)/package-lock.json
 	-command -v npm >/dev/null && cd $(JS_SDK) && npm ci --no-audit --no-fund
 
-test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json
+# The citizen app (clients/app): its packages from its lockfile; `make app` rebuilds api/h5_app, the copy
+# that `zhangban serve` answers at /app (committed, so `make run` needs no Node; a test compares it).
+APP := clients/app
+$(APP)/node_modules/.package-lock.json: $(APP)/package-lock.json
+	-command -v npm >/dev/null && cd $(APP) && npm ci --no-audit --no-fund
+
+app: $(APP)/node_modules/.package-lock.json
+	cd $(APP) && node_modules/.bin/vite build
+
+test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json $(APP)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # After an OpenAPI change: the SDK's generated types follow the document (a test keeps them current).

@@ -22,7 +22,7 @@ field_data(PyObject *value, Py_ssize_t *size)
 }
 
 static PyObject *
-fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+fields(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t total = 0, size;
     for (Py_ssize_t i = 0; i < nargs; i++) {
@@ -68,7 +68,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "api._pgcopy", "Binary COPY fields in C.", 0, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "api._pgcopy",
+    .m_doc = "Binary COPY fields in C.",
+    .m_size = 0,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import FrameType
 
 import redis.asyncio as aioredis
 from litestar import Litestar
@@ -18,7 +18,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from api import __version__, authority, embedded
+from api import __version__, authority, embedded, h5
 from api.client_address import parse_networks
 from api.config import Settings
 from api.crypto import Keyring
@@ -53,7 +53,7 @@ log = logging.getLogger("zhangban")
 
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
-    return [*IDEMPOTENCY_JOBS, *AUTH_JOBS, *MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS]
+    return [*IDEMPOTENCY_JOBS, *AUTH_JOBS, *MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS, *esign_wiring.JOBS]
 
 
 async def open_resources(state: State, settings: Settings) -> embedded.Embedded | None:
@@ -136,7 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
         route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
-                        *esign_wiring.ROUTES],
+                        *esign_wiring.ROUTES, *h5.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[authority.audit_refusal],
@@ -179,24 +179,30 @@ def app_from_env() -> Litestar:
 
 
 async def _end_streams_on_sigterm(app: Litestar) -> None:
-    """On SIGTERM, end the open event streams (each with a ``retry:`` hint) at once.
+    """On SIGTERM, end the open event streams and sockets first, then let the server stop.
 
-    The server stops gracefully: it waits for the responses under way, and a live stream never ends
-    by itself. The server's own handling of the signal goes on as before: it reaches its event loop
-    through the loop's wakeup descriptor, whichever Python-level handler is installed, and a handler
-    found here is called too.
+    The server stops gracefully: it waits for the responses under way, but it drops upgraded
+    connections (WebSockets) at once, and a live stream never ends by itself. So this process takes
+    SIGTERM over on its event loop: every stream ends with its ``retry:`` hint and every socket with
+    close code 1012, waiting up to half of ``ZB_SHUTDOWN_GRACE_SECONDS`` for them to be sent; then
+    it sends itself SIGINT, on which the server (granian) stops as it would have on SIGTERM.
     """
     if threading.current_thread() is not threading.main_thread():
         return  # signals reach only the main thread's handlers (an app served from a test thread)
     loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGTERM)
+    grace = app.state.settings.shutdown_grace_seconds / 2
+    stopping: list[asyncio.Task[None]] = []
 
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(notify_live.end_streams, app.state)
-        if callable(previous):
-            previous(signum, frame)
+    async def goodbye_then_stop() -> None:
+        if not await notify_live.say_goodbye(app.state, grace):
+            log.warning("live streams still open after %.1f s; stopping anyway", grace)
+        os.kill(os.getpid(), signal.SIGINT)
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    def on_sigterm() -> None:
+        if not stopping:  # a second SIGTERM changes nothing: the first is under way
+            stopping.append(loop.create_task(goodbye_then_stop()))
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)  # in place of the server's own, on this loop
 
 
 async def _freeze_startup_objects(app: Litestar) -> None:

@@ -1,4 +1,4 @@
-"""The ``zhangban`` command: serve, migrate, seed, audit-verify and the operator helpers."""
+"""The ``zhangban`` command: serve, migrate, seed, audit-verify, the operator helpers, and issuing from a spreadsheet."""
 
 from __future__ import annotations
 
@@ -151,6 +151,20 @@ async def _revoke_signing_key(settings: Settings, kid: str) -> int:
     return 0
 
 
+def _issue(settings: Settings, args: argparse.Namespace) -> int:
+    from api import issue_file
+
+    try:
+        return issue_file.run(
+            Path(args.file), server=args.server or settings.base_url, token=os.environ.get("ZB_ACCESS_TOKEN"),
+            client_id=args.client_id or os.environ.get("ZB_CLIENT_ID"), client_secret=os.environ.get("ZB_CLIENT_SECRET"),
+            encoding=args.encoding, failures_path=Path(args.failures) if args.failures else None,
+        )
+    except issue_file.CommandError as exc:
+        print(f"zhangban issue: {exc}", file=sys.stderr)
+        return 2
+
+
 def _wechat_sim(settings: Settings, host: str, port: int) -> int:
     from auth import wechat_sim
 
@@ -202,6 +216,7 @@ async def _worker(settings: Settings) -> int:
     from api.jobs import JobRunner
 
     state = State()
+    state.signing_processes = True  # batch issuing signs in a process pool here, never inside `serve`
     started = await open_resources(state, settings)
     runner = JobRunner(state, all_jobs())
     # What startup made lives as long as the process: out of the collector's way, and young
@@ -301,6 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke-signing-key",
                             help="end a compromised access-token signing key now: unpublished, its tokens refused")
     revoke.add_argument("kid", help="the key's kid (the JWKS and token headers name it)")
+    issue = sub.add_parser(
+        "issue", help="issue certificates from a spreadsheet (CSV) through a running server, with a progress bar",
+        description="One certificate per row: columns type_code, holder_id_number (or holder_credit_code), "
+        "holder_name, external_ref, optional valid_from / valid_until / seal_id / application_id, and each field of "
+        "the certificate type by its key. UTF-8 (with or without BOM) or GB 18030 (Excel's CSV in China), detected. "
+        "Signs in as the department: ZB_CLIENT_ID / --client-id with ZB_CLIENT_SECRET (a department client with the "
+        "scope certificates:issue), or ZB_ACCESS_TOKEN (staff with the role issuer). Writes the rows that failed, "
+        "and why, to FILE.failures.csv; exit status 1 when some failed.")
+    issue.add_argument("file", metavar="FILE.csv")
+    issue.add_argument("--server", help="the server's base URL (default: this machine's, ZB_HOST / ZB_PORT)")
+    issue.add_argument("--client-id", help="the department client's id (or ZB_CLIENT_ID); its secret: ZB_CLIENT_SECRET")
+    issue.add_argument("--encoding", help="the file's encoding, when not UTF-8 or GB 18030")
+    issue.add_argument("--failures", metavar="PATH", help="where the failed rows go (default: FILE.failures.csv)")
     sim = sub.add_parser("wechat-sim", help="run the local WeChat API simulator (uses ZB_WECHAT_APPID / _SECRET)")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8900)
@@ -335,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "rotate-signing-key": lambda: _with_database(settings, _rotate_signing_key),
         "revoke-signing-key": lambda: _with_database(settings, lambda s: _revoke_signing_key(s, args.kid)),
         "wechat-sim": lambda: _wechat_sim(settings, args.host, args.port),
+        "issue": lambda: _issue(settings, args),
     }
     return commands[args.command]()
 

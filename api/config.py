@@ -66,6 +66,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Notifications: a stream entry or a delivery attempt without an outcome for this many seconds
     # is taken over by another worker; a delivery in "sending" this long becomes temporary-failure.
     notify_claim_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+    # Batch issuing: a worker renews its claim on a batch while it works; a worker gone this many
+    # seconds (killed, hung) leaves the batch to the next one, which goes on where it stopped.
+    batch_lease_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     notify_sending_timeout: Annotated[int, msgspec.Meta(ge=60)] = 86400
     # Seconds between heartbeats on GET /v1/notifications/stream.
     notify_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0

@@ -5,9 +5,13 @@
 Uses the server named by ``ZB_BENCH_DATABASE_URL`` (an admin DSN; a scratch database is created
 and dropped) or, without it, an embedded PostgreSQL in a temporary folder, as the tests do. The
 database is migrated and seeded, the platform CA and one ES256 seal are made, then the
-certificates are issued with ``esign.batch.issue_batch`` in requests of ``--batch`` items (the
-HTTP limit is 10,000), each with its own holder, so every certificate also creates a person, a
-wallet item, a change-log entry, an outbox event, and a share of an audit entry.
+certificates are issued through the job path, in batches of ``--batch`` items (the HTTP limit is
+10,000) one after another: each is queued as ``POST /v1/dept/certificates:batch`` queues it
+(``esign.batches.submit``, its items sealed) and issued as ``zhangban worker`` issues it
+(``esign.batches.work_once``: the claim, the lease, signing in the process pool, each item's result
+written with its chunk, the batch finished). Each item has its own holder, so every certificate
+also creates a person, a wallet item, a change-log entry, an outbox event, a batch result and a
+share of an audit entry.
 
 It prints certificates per second next to the raw P-256 signing rate measured in the same run (one
 process, and one process per core), their ratio, and where the CPU went (this process, the signing
@@ -25,25 +29,27 @@ import secrets
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
 from common import cpu_seconds, with_database  # noqa: E402
+from litestar.datastructures import State  # noqa: E402
 
 from api import db, embedded  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.crypto import Keyring  # noqa: E402
 from api.matters import seed  # noqa: E402
-from esign import batch, batch_sign, ca, keys, seal_store, seals  # noqa: E402
+from esign import batches, ca, keys, seal_store, seals  # noqa: E402
 from esign.models import HolderIn, IssueIn  # noqa: E402
 from esign.state import EsignState  # noqa: E402
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 SIGN_SECONDS = 2.0
+ISSUED = "SELECT sum(issued) FROM esign_certificate_batch WHERE state = 'done'"
 
 
 def id_number(i: int) -> str:
@@ -76,7 +82,7 @@ def _sign_for(seconds: float) -> int:
     return n
 
 
-def raw_signing_rates(executor: ProcessPoolExecutor, workers: int) -> tuple[float, float]:
+def raw_signing_rates(executor: Any, workers: int) -> tuple[float, float]:
     """P-256 signatures per second: in this process, and in every signing process at once."""
     one = _sign_for(SIGN_SECONDS) / SIGN_SECONDS
     counts = list(executor.map(_sign_for, [SIGN_SECONDS] * workers))
@@ -95,13 +101,13 @@ async def run(admin_dsn: str, count: int, per_request: int) -> None:
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.execute(f'CREATE DATABASE "{name}"')
     master = base64.b64encode(secrets.token_bytes(32)).decode()
-    keyring = Keyring.from_settings(Settings(master_key=master))
+    settings = Settings(master_key=master)
+    keyring = Keyring.from_settings(settings)
     workers = os.cpu_count() or 2
-    executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=__import__("multiprocessing").get_context("spawn"),
-        initializer=batch_sign.init_worker, initargs=(master, None),
-    )
     pool = await db.create_pool(with_database(admin_dsn, name), min_size=3, max_size=4, audit_key=keyring.audit_key)
+    # What ``zhangban worker`` opens for the batch job: the pool, the keys, the signing processes.
+    state = State({"pool": pool, "keyring": keyring, "settings": settings, "signing_processes": True})
+    esign: EsignState | None = None
     try:
         now = datetime.now(UTC)
         async with pool.acquire() as conn:
@@ -109,7 +115,8 @@ async def run(admin_dsn: str, count: int, per_request: int) -> None:
             await seed.seed_catalogue(conn)
             async with conn.transaction():
                 await ca.ensure_platform(conn, keyring, now=now)
-            esign = EsignState(await ca.load_platform(conn, keyring), keyring, "http://127.0.0.1:8000")
+            esign = state.esign = EsignState(await ca.load_platform(conn, keyring), keyring, "http://127.0.0.1:8000",
+                                             master_keys=(master, None))
             department = await seal_store.get_department(
                 conn, await conn.fetchval("SELECT id FROM department WHERE key = 'gongan'")
             )
@@ -117,10 +124,21 @@ async def run(admin_dsn: str, count: int, per_request: int) -> None:
             async with conn.transaction():
                 await seals.create_seal(conn, esign, department, name="电子证照专用章", kind="official",
                                         algorithm="ES256", csr_pem=None, actor="bench", now=now)
+        executor = await esign.executor()
+
+        async def issue(request: list[IssueIn]) -> None:
+            """One batch: queued as the route queues it, issued as the worker's job issues it."""
+            async with pool.acquire() as conn, conn.transaction():
+                await batches.submit(conn, keyring, department_id=department.id, items=request, actor="bench",
+                                     route="POST /v1/dept/certificates:batch", client_address=None,
+                                     now=datetime.now(UTC))
+            assert await batches.work_once(state)
+
         one, all_cores = raw_signing_rates(executor, workers)
         # Warm up: the signing processes import and decode the seal key, the connections prepare.
-        await batch.issue_batch(pool, esign, department_id=department.id, items=items(10**7, 2000, prefix='warm'), actor="bench",
-                                now=now, executor=executor)
+        await issue(items(10**7, 2000, prefix="warm"))
+        async with pool.acquire() as conn:
+            warm = await conn.fetchval(ISSUED)
         # As the service does once started (api.app): what set-up made stays out of the collector's way.
         gc.collect()
         gc.freeze()
@@ -132,19 +150,18 @@ async def run(admin_dsn: str, count: int, per_request: int) -> None:
         before = {pid: cpu_seconds(pid) for pid in pids + signers}
         own_before = time.process_time()
         started = time.perf_counter()
-        issued = 0
         for request in requests:
-            results = await batch.issue_batch(pool, esign, department_id=department.id, items=request, actor="bench",
-                                              now=datetime.now(UTC), executor=executor)
-            issued += sum(r.status == "issued" for r in results)
+            await issue(request)
         elapsed = time.perf_counter() - started
         own = time.process_time() - own_before
         after = {pid: cpu_seconds(pid) for pid in pids + signers}
         async with pool.acquire() as conn:
             stored = await conn.fetchval("SELECT count(*) FROM esign_certificate WHERE external_ref LIKE 'bench-%'")
+            issued = await conn.fetchval(ISSUED) - warm
     finally:
         await pool.close()
-        executor.shutdown()
+        if esign is not None:
+            esign.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     rate = issued / elapsed

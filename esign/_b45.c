@@ -8,7 +8,7 @@
 static const char ALPHABET[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
 static PyObject *
-b45encode(PyObject *module, PyObject *arg)
+b45encode(PyObject *Py_UNUSED(module), PyObject *arg)
 {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
@@ -45,7 +45,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "esign._b45", "RFC 9285 Base45 encoding in C.", 0, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "esign._b45",
+    .m_doc = "RFC 9285 Base45 encoding in C.",
+    .m_size = 0,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC

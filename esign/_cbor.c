@@ -249,7 +249,7 @@ finish(Buffer *b, int result)
 }
 
 static PyObject *
-canonical(PyObject *module, PyObject *value)
+canonical(PyObject *Py_UNUSED(module), PyObject *value)
 {
     Buffer b = {NULL, 0, 0};
     return finish(&b, encode(&b, value));
@@ -319,7 +319,7 @@ fields_entry(Buffer *b, PyObject *fields)
  * order (1, 4, 5, 6, 7, -65537; d, f, h, l, n, p, s, t, v, hi). Arguments as _payload's, checked by
  * its caller, except that exp, nbf and nonce may be None. */
 static PyObject *
-payload(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+payload(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 15) {
         PyErr_SetString(PyExc_TypeError, "payload takes 15 arguments");
@@ -373,7 +373,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "esign._cbor", "Canonical CBOR for certificate tokens, in C.", 0, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "esign._cbor",
+    .m_doc = "Canonical CBOR for certificate tokens, in C.",
+    .m_size = 0,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC

@@ -14,22 +14,28 @@ the earlier ones:
    person is looked up by blind index, and a holder not found gets the id its new person row will
    have, so the rows can be made whole before they are written.
 4. Signing — building the canonical record, the claims and the ``ZB1:`` token, the ECDSA or SM2
-   signature, sealing the personal data and encoding every row for binary COPY — runs in a process
-   pool (one process per core) for large batches, chunk by chunk, while this process checks the
-   next chunks and writes the ones already signed.
+   signature, sealing the personal data and encoding every row for binary COPY — runs in the
+   ``executor`` the caller gives (``esign.batches``: the process pool of a ``zhangban worker``, a
+   thread in ``serve``), chunk by chunk, while this process checks the next chunks and writes the
+   ones already signed.
 5. Each chunk is written in one transaction: new holders' persons, the certificates, wallet items,
    change-log entries, ``certificate.issued`` outbox events (each by binary COPY of the rows the
    signing made) and one audit entry naming every certificate of the chunk. If the chunk cannot
    commit (another request took one of its refs or created one of its new holders meanwhile, or
    PostgreSQL broke a deadlock with another batch), its items are issued again one by one through
    ``esign.service``.
+
+With a ``batch_id`` (``esign.batches``), each item's result is written in the transaction that
+settles it (``record``): the chunk's, the one-by-one retry's, or a short one of its own for items
+refused before signing. A batch taken up again after a crash passes what was recorded as ``done``
+and goes on with the rest, so no item is issued twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -56,7 +62,34 @@ from esign.state import EsignState
 
 CHUNK = 1000
 LANES = 2
-INLINE_BELOW = 500  # smaller batches are signed in this process: starting the pool costs more
+INLINE_BELOW = 500  # smaller batches are signed in this process: handing them to the pool costs more
+
+RECORD_RESULTS = """
+WITH settled AS (
+    INSERT INTO esign_certificate_batch_result (batch_id, index, status, certificate_id, error)
+    SELECT $1, r.index, r.status, r.certificate_id, r.error
+    FROM unnest($2::int[], $3::text[], $4::uuid[], $5::json[]) AS r (index, status, certificate_id, error)
+    ON CONFLICT DO NOTHING
+    RETURNING status
+)
+UPDATE esign_certificate_batch b
+SET issued = b.issued + s.issued, existing = b.existing + s.existing, failed = b.failed + s.failed
+FROM (SELECT count(*) FILTER (WHERE status = 'issued') AS issued, count(*) FILTER (WHERE status = 'existing') AS existing,
+             count(*) FILTER (WHERE status = 'failed') AS failed FROM settled) s
+WHERE b.id = $1
+"""
+
+
+async def record(conn: asyncpg.Connection, batch_id: UUID | None, results: Sequence[BatchResult]) -> None:
+    """Write ``results`` as the batch's settled items and count them, in the caller's transaction.
+
+    An item settled already (by a worker whose lease ran out while it was still at work) keeps its
+    first result and is not counted again.
+    """
+    if batch_id is None or not results:
+        return
+    await conn.execute(RECORD_RESULTS, batch_id, [r.index for r in results], [r.status for r in results],
+                       [r.certificate_id for r in results], [r.error for r in results])
 
 
 def failed(index: int, exc: Problem) -> BatchResult:
@@ -219,9 +252,10 @@ class _HolderTaken(Exception):
 
 async def _write_chunk(
     conn: asyncpg.Connection, department: Department, chunk: list[Checked], rows: batch_rows.ChunkRows, *,
-    actor: str, now: datetime,
+    actor: str, now: datetime, batch_id: UUID | None = None, early: Sequence[BatchResult] = (),
 ) -> list[BatchResult]:
-    """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry."""
+    """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry, and
+    the results of the chunk's items (with ``early``, those refused before signing)."""
     results = [failed(chunk[i].index, exc) for i, exc in rows.failed.items()]  # type: ignore[arg-type]
     kept = [i for i in range(len(chunk)) if i not in rows.failed] if rows.failed else list(range(len(chunk)))
     async with conn.transaction():
@@ -259,23 +293,32 @@ async def _write_chunk(
                 conn, actor=actor, action="esign.certificates_issued", subject=str(department.id),
                 data={"count": len(certificate_ids), "certificates": certificate_ids}, at=now,
             )
-    results += [BatchResult(index=chunk[i].index, status="issued", certificate_id=chunk[i].id) for i in kept]
+        results += [BatchResult(index=chunk[i].index, status="issued", certificate_id=chunk[i].id) for i in kept]
+        await record(conn, batch_id, [*early, *results])
     return results
 
 
 async def _one_by_one(
-    conn: asyncpg.Connection, esign: EsignState, department_id: UUID, chunk: list[Checked], *, actor: str, now: datetime
+    conn: asyncpg.Connection, esign: EsignState, department_id: UUID, chunk: list[Checked], *, actor: str, now: datetime,
+    batch_id: UUID | None = None, early: Sequence[BatchResult] = (),
 ) -> list[BatchResult]:
+    if early:
+        async with conn.transaction():
+            await record(conn, batch_id, early)
     results = []
     for c in chunk:
         try:
             async with conn.transaction():
                 done = await service.issue_certificate(conn, esign, department_id=department_id, item=c.item,
                                                        actor=actor, now=now)
-            status = "issued" if done.outcome == "issued" else "existing"
-            results.append(BatchResult(index=c.index, status=status, certificate_id=done.certificate_id))
+                status = "issued" if done.outcome == "issued" else "existing"
+                result = BatchResult(index=c.index, status=status, certificate_id=done.certificate_id)
+                await record(conn, batch_id, [result])
         except Problem as exc:
-            results.append(failed(c.index, exc))
+            result = failed(c.index, exc)
+            async with conn.transaction():
+                await record(conn, batch_id, [result])
+        results.append(result)
     return results
 
 
@@ -289,23 +332,25 @@ def _replayed(c: Checked, known: asyncpg.Record) -> BatchResult:
 
 async def issue_batch(
     pool: asyncpg.Pool, esign: EsignState, *, department_id: UUID, items: Sequence[IssueIn], actor: str,
-    now: datetime, executor: Executor | None = None, chunk: int = CHUNK,
+    now: datetime, executor: Executor | None = None, chunk: int = CHUNK, batch_id: UUID | None = None,
+    done: dict[int, BatchResult] | None = None,
 ) -> list[BatchResult]:
     """Issue ``items`` for the department; one result per item, in order (see the module docstring).
 
-    ``executor`` signs the chunks; by default the state's process pool for batches of
-    ``INLINE_BELOW`` items or more, and this process for smaller ones.
+    ``executor`` signs the chunks; without one they are signed in this process, between the writes
+    (``esign.batches`` hands a process pool only batches of ``INLINE_BELOW`` items or more). ``done``: the items settled before (by index),
+    which are not issued again; their results are part of the answer. With ``batch_id`` every other
+    result is recorded as it is settled, except those of items repeating an earlier item's
+    ``external_ref``, which the caller records (they follow from the first's).
 
     The items are checked, looked up and reserved a chunk at a time, and each chunk goes to signing
     as soon as it is ready, so checking the rest of a large batch overlaps signing and writing.
     """
-    if executor is None and len(items) >= INLINE_BELOW:
-        executor = await esign.executor()
-    results: dict[int, BatchResult] = {}
+    results: dict[int, BatchResult] = dict(done or {})
     first_of: dict[str, int] = {}
     repeats: list[tuple[int, int]] = []
     keys: dict[bytes, tuple[str, bytes]] = {}
-    ready: asyncio.Queue[tuple[list[Checked], Any] | None] = asyncio.Queue()
+    ready: asyncio.Queue[tuple[list[Checked], Any, list[BatchResult]] | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     department: Department | None = None
     ctx: _Context | None = None
@@ -319,57 +364,68 @@ async def issue_batch(
         shared = batch_rows.Chunk(department_id.bytes, department.name, actor, now, ctx.issued_at)
         for start in range(0, len(items), chunk):
             checked = []
+            early: list[BatchResult] = []  # settled before signing: recorded with the chunk
             for i in range(start, min(start + chunk, len(items))):
                 item = items[i]
                 if item.external_ref in first_of:
-                    repeats.append((i, first_of[item.external_ref]))
+                    if i not in results:
+                        repeats.append((i, first_of[item.external_ref]))
                     continue
                 first_of[item.external_ref] = i
+                if i in results:
+                    continue
                 try:
                     checked.append(await ctx.check(i, item))
                 except Problem as exc:
-                    results[i] = failed(i, exc)
-            known = await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked])
+                    early.append(failed(i, exc))
+            known = await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked]) \
+                if checked else {}
             fresh = []
             for c in checked:
                 if c.item.external_ref in known:
-                    results[c.index] = _replayed(c, known[c.item.external_ref])
+                    early.append(_replayed(c, known[c.item.external_ref]))
                 else:
                     fresh.append(c)
+            if fresh:
+                refused = await ctx.place_holders(fresh)
+                if refused:
+                    early += [failed(i, exc) for i, exc in refused.items()]
+                    fresh = [c for c in fresh if c.index not in refused]
+            results.update((r.index, r) for r in early)
             if not fresh:
+                if early and batch_id is not None:
+                    async with conn.transaction():
+                        await record(conn, batch_id, early)
                 continue
-            refused = await ctx.place_holders(fresh)
-            if refused:
-                for i, exc in refused.items():
-                    results[i] = failed(i, exc)
-                fresh = [c for c in fresh if c.index not in refused]
-                if not fresh:
-                    continue
             await _reserve(conn, department_id, fresh, now)
             for c in fresh:
                 if c.seal.kid not in keys:
                     keys[c.seal.kid] = (c.seal.algorithm, await esign.private_key_der(conn, c.seal))
             job = None
             if executor is not None:
+                # A signing process has the keyring its initialiser made; a thread shares this one.
+                keyring = None if isinstance(executor, ProcessPoolExecutor) else esign.keyring
                 job = loop.run_in_executor(executor, batch_sign.issue_rows, dict(keys), shared,
-                                           _items(fresh, department, ctx.issued_at))
-            ready.put_nowait((fresh, job))
+                                           _items(fresh, department, ctx.issued_at), keyring)
+            ready.put_nowait((fresh, job, early))
 
     async def lane(conn: asyncpg.Connection) -> None:
         # Two lanes, each with its own connection: while one waits for PostgreSQL to take a chunk,
         # the other builds the next one.
         while (entry := await ready.get()) is not None:
-            part, job = entry
+            part, job, early = entry
             assert department is not None and ctx is not None and shared is not None
             if job is None:
                 rows = batch_sign.issue_rows(keys, shared, _items(part, department, ctx.issued_at), esign.keyring)
             else:
                 rows = await job
             try:
-                done = await _write_chunk(conn, department, part, rows, actor=actor, now=now)
+                written = await _write_chunk(conn, department, part, rows, actor=actor, now=now, batch_id=batch_id,
+                                             early=early)
             except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, _HolderTaken):
-                done = await _one_by_one(conn, esign, department_id, part, actor=actor, now=now)
-            results.update((r.index, r) for r in done)
+                written = await _one_by_one(conn, esign, department_id, part, actor=actor, now=now, batch_id=batch_id,
+                                            early=early)
+            results.update((r.index, r) for r in written)
 
     async def second_lane() -> None:
         async with pool.acquire() as conn:

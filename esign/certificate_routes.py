@@ -1,29 +1,33 @@
 """``/v1/dept/certificates``: issuing (one, or a batch), completing a department's signature, and
 revoke / suspend / resume. Only the issuing department sees its certificates; others get 404.
+A batch is queued for the workers (``esign.batches``) and read back at ``/v1/dept/certificate-batches``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api import audit, authority, idempotency
+from api import idempotency
 from api.authority import AuthorityRequired
 from api.client_address import client_address
 from api.deps import Db, Now
 from api.persons import HolderMismatch
 from api.openapi import IDEMPOTENT
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-from esign import batch, service, views
+from esign import batches, service, views
 from esign import certificate_store as store
 from esign.errors import (
+    CertificateBatchNotFound,
     CertificateFieldsInvalid,
     CertificateNotFound,
     CertificateNotPending,
@@ -41,7 +45,17 @@ from esign.errors import (
     ValidityInvalid,
 )
 from esign.http import AUTHZ, Esign
-from esign.models import BatchIn, BatchOut, Certificate, IssueIn, OptionalReasonIn, PendingSignature, ReasonIn, SignatureIn
+from esign.models import (
+    BatchIn,
+    BatchResultPage,
+    Certificate,
+    CertificateBatch,
+    IssueIn,
+    OptionalReasonIn,
+    PendingSignature,
+    ReasonIn,
+    SignatureIn,
+)
 
 ISSUE_PROBLEMS = (
     CertificateTypeUnknown, CertificateFieldsInvalid, HolderInvalid, IdNumberInvalid, CreditCodeInvalid,
@@ -202,35 +216,83 @@ class DepartmentCertificateController(Controller):
     "/v1/dept/certificates:batch",
     tags=["certificates"],
     security=BEARER,
-    operation_id="IssueCertificateBatch",
-    status_code=200,
-    summary="Issue up to 10,000 certificates; each item succeeds or fails on its own",
+    operation_id="IssueCertificateBatch", opt=IDEMPOTENT,
+    status_code=202,
+    summary="Queue up to 10,000 certificates for issuing; each item succeeds or fails on its own",
     description=(
-        "Same rights and rules as `IssueCertificate`, per item: `results[i]` is `issued` (new), `existing` (the "
-        "same `external_ref` and body was issued before, or earlier in this batch) or `failed` with the problem "
-        "document that a single request would have received (e.g. `certificate_fields_invalid`, "
-        "`id_number_invalid`, `external_ref_conflict`, `seal_key_held_by_department`: a department-held seal "
-        "signs one certificate at a time). A body that does not match the item schema at all is refused "
-        "whole (400/422). Large batches are signed in parallel processes and written in chunks of 1,000."
+        "202 with the batch (`CertificateBatch`, state `queued`) and its `Location`; workers issue it, and the "
+        "department polls `GET /v1/dept/certificate-batches/{batch_id}` for its state (`queued`, `running`, "
+        "`done`, `failed`), counts and progress, and `…/results` for the items settled so far (or subscribes a "
+        "webhook to `certificate_batch.finished`). Same rights and rules as `IssueCertificate`, per item: a "
+        "result is `issued` (new), `existing` (the same `external_ref` and body was issued before, or earlier "
+        "in this batch) or `failed` with the problem document that a single request would have received "
+        "(e.g. `authority_required`, `certificate_fields_invalid`, `id_number_invalid`, `external_ref_conflict`, "
+        "`seal_key_held_by_department`: a department-held seal signs one certificate at a time). A body that "
+        "does not match the item schema at all is refused whole (400/422). Accepts `Idempotency-Key` (the same "
+        "batch again); the items' `external_ref`s make a batch sent twice issue each certificate once."
     ),
-    responses=problem_responses(BadRequest, ValidationFailed, *AUTHZ),
+    responses={**success(202, CertificateBatch, "Queued; `Location` names the batch."),
+               **problem_responses(BadRequest, ValidationFailed, *AUTHZ)},
 )
 async def issue_batch(
     data: JSONBody[BatchIn], request: Request, principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
-) -> BatchOut:
+) -> Response[bytes]:
     department_id = _issuer(principal)
-    results = await batch.issue_batch(
-        db, esign, department_id=department_id, items=data.items, actor=principal.subject, now=now
+    async with db.acquire() as conn, conn.transaction():
+
+        async def create() -> tuple[int, CertificateBatch]:
+            return 202, await batches.submit(
+                conn, esign.keyring, department_id=department_id, items=data.items, actor=principal.subject,
+                route=f"POST {request.url.path}", client_address=client_address(request), now=now,
+            )
+
+        response = await idempotency.run(request, conn, scope=f"certificate:{principal.subject}", create=create)
+    batch_id = msgspec.json.decode(response.content)["id"]  # on a replay, the batch the first request made
+    response.headers["location"] = f"{batches.PATH}/{batch_id}"
+    return response
+
+
+ResultStatus = Annotated[Literal["issued", "existing", "failed"] | None,
+                         QueryParameter(description="Only the items that ended so.")]
+
+
+class CertificateBatchController(Controller):
+    path = batches.PATH
+    tags = ["certificates"]
+    security = BEARER
+
+    @get(
+        "/{batch_id:uuid}",
+        operation_id="GetCertificateBatch",
+        summary="A batch of certificates being issued: state, counts and progress",
+        description="Staff `issuer` or scope `certificates:issue`, of the department that sent it (others: 404 "
+                    "`certificate_batch_not_found`). `progress` is `processed / total`; the items' results are at "
+                    "`results_url`.",
+        responses=problem_responses(*AUTHZ, CertificateBatchNotFound),
     )
-    refused = sorted({data.items[r.index].type_code for r in results
-                      if r.error is not None and r.error.type == AuthorityRequired.slug})
-    for code in refused:  # audited once per type, as a single request's refusal would be
-        await audit.append_separately(db, actor=principal.subject, action="authority.refused",
-                                      subject=f"department:{department_id}",
-                                      data={"power": authority.certificate(code), "department": str(department_id),
-                                            "route": f"POST {request.url.path}"},
-                                      client_address=client_address(request), at=now)
-    return BatchOut(results=results)
+    async def get_batch(self, batch_id: FromPath[UUID], principal: CurrentPrincipal, db: Db) -> CertificateBatch:
+        department_id = _issuer(principal)
+        async with db.acquire() as conn:
+            return await batches.get(conn, batch_id, department_id)
+
+    @get(
+        "/{batch_id:uuid}/results",
+        operation_id="ListCertificateBatchResults",
+        summary="The settled items of a batch, in item order",
+        description="`{index, status, certificate_id?, error?}` per settled item (`index` into the request's "
+                    "`items`); `status=failed` lists the failures only. Items still to go are not listed yet.",
+        responses=problem_responses(BadRequest, *AUTHZ, CertificateBatchNotFound),
+    )
+    async def list_results(
+        self, batch_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT, status: ResultStatus = None,
+    ) -> BatchResultPage:
+        department_id = _issuer(principal)
+        after = decode_cursor(cursor, int) if cursor else -1
+        async with db.acquire() as conn:
+            await batches.get(conn, batch_id, department_id)
+            items, last = await batches.results(conn, batch_id, after=after, status=status, limit=limit)
+        return BatchResultPage(items=items, next_cursor=None if last is None else encode_cursor(last))
 
 
-ROUTES = [DepartmentCertificateController, issue_batch]
+ROUTES = [DepartmentCertificateController, issue_batch, CertificateBatchController]

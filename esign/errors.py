@@ -191,3 +191,15 @@ class StatusListNotFound(EsignError):
     """状态列表不存在"""
 
     status, slug = 404, "status_list_not_found"
+
+
+class CertificateBatchNotFound(EsignError):
+    """批量签发任务不存在"""
+
+    status, slug = 404, "certificate_batch_not_found"
+
+
+class CertificateBatchFailed(EsignError):
+    """批量签发任务多次中断，已停止"""
+
+    status, slug = 500, "certificate_batch_failed"

@@ -138,8 +138,27 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True,
     error: ProblemDocument | None = None
 
 
-class BatchOut(msgspec.Struct, frozen=True, kw_only=True):
-    results: list[BatchResult]
+class CertificateBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A batch issuing request and how far the workers have got with it."""
+
+    id: UUID
+    state: Literal["queued", "running", "done", "failed"]
+    total: int
+    processed: int  # issued + existing + failed
+    issued: int
+    existing: int
+    failed: int
+    progress: float  # processed / total, 0 to 1
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: ProblemDocument | None = None  # why a failed batch stopped (its settled items keep their results)
+    results_url: str  # GET it for the per-item results, paginated
+
+
+class BatchResultPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[BatchResult]
+    next_cursor: str | None
 
 
 class HolderOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -4,7 +4,8 @@
 - decrypted seal signers, by seal id (the key is read and decrypted once per process);
 - the last trust list and status lists read back from their signed form (parsing a list checks its
   signature and every seal certificate in it, so it is done once per signed version);
-- the process pool that signs large batches, started on first use.
+- what signs batches (``esign.batches``): in ``zhangban worker`` a process pool, started on first
+  use; in ``serve``, whose jobs share the process with requests, one thread.
 
 Other domains issue certificates with ``esign.service.issue_certificate(conn, app.state.esign, ...)``.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -42,6 +43,7 @@ class EsignState:
         self._status: dict[int, tuple[str, statuslist.StatusList]] = {}
         self._executor: ProcessPoolExecutor | None = None
         self._executor_lock = asyncio.Lock()
+        self._thread: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         return f"EsignState(platform={self.platform!r}, signers={len(self._signers)})"
@@ -80,8 +82,15 @@ class EsignState:
             cached = self._status[list_id] = (token, parsed)
         return cached[1]
 
+    def signing_thread(self) -> ThreadPoolExecutor:
+        """One thread that signs batches beside the event loop of a process that serves requests."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esign-batch")
+        return self._thread
+
     async def executor(self) -> ProcessPoolExecutor:
-        """The signing pool (one process per core), started on first use."""
+        """The signing pool (one process per core), started on first use; for processes that serve no
+        requests (``zhangban worker``, benchmarks)."""
         async with self._executor_lock:
             if self._executor is None:
                 # spawn, not fork: this process runs an event loop and threads that a fork would copy.
@@ -95,6 +104,9 @@ class EsignState:
             return self._executor
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+            self._thread = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

@@ -1,4 +1,4 @@
-"""How ``api/app.py`` plugs the e-certificate domain in: routes, the ``esign`` dependency, the lifespan."""
+"""How ``api/app.py`` plugs the e-certificate domain in: routes, the ``esign`` dependency, the lifespan, jobs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar.openapi.spec import Tag
 
-from esign import certificate_routes, holder_routes, public_routes, seal_routes, type_routes
+from esign import batches, certificate_routes, holder_routes, public_routes, seal_routes, type_routes
 from esign.http import DEPENDENCIES
 from esign.state import start, stop
 
@@ -21,4 +21,6 @@ ROUTES: list[Any] = [
     *type_routes.ROUTES,
 ]
 
-__all__ = ["DEPENDENCIES", "ROUTES", "TAGS", "start", "stop"]
+JOBS = batches.JOBS
+
+__all__ = ["DEPENDENCIES", "JOBS", "ROUTES", "TAGS", "start", "stop"]

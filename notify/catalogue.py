@@ -121,6 +121,8 @@ KINDS = {
         Kind("certificate.resumed", ("person", "department"), "电子证照已恢复使用",
              "您的「{type_name}」已恢复使用。",
              wechat="certificate_notice", wechat_values=_certificate("已恢复", "证照已恢复正常使用")),
+        Kind("certificate_batch.finished", ("department",), "批量签发已完成",
+             "一批电子证照（共 {total} 件）已处理完毕：新签发 {issued} 件，此前已签发 {existing} 件，失败 {failed} 件。"),
         Kind("certificate.expiring", ("person",), "电子证照即将到期",
              "您的「{type_name}」将于 {valid_until} 到期，请及时办理换领。",
              sms="【掌办】您的「{type_name}」将于{valid_until}到期，请及时办理换领。",

@@ -108,6 +108,11 @@ class Hub:
         self.pump: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
         self.stopping = False
+        # Streams and sockets still open: a stopping process waits for them to say goodbye (the
+        # stream's ``retry:`` hint, the socket's close frame) before the server drops connections.
+        self.open = 0
+        self.all_closed = asyncio.Event()
+        self.all_closed.set()
 
     def end_all(self) -> None:
         """The process is stopping: every open stream ends (with a ``retry:`` hint), new ones at once."""
@@ -115,6 +120,27 @@ class Hub:
         for listeners in list(self.queues.values()):
             for queue in listeners:
                 _put_end(queue)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[None]:
+        """Count a stream or socket as open until it has sent its last word."""
+        self.open += 1
+        self.all_closed.clear()
+        try:
+            yield
+        finally:
+            self.open -= 1
+            if self.open == 0:
+                self.all_closed.set()
+
+    async def closed(self, timeout: float) -> bool:
+        """Wait (up to ``timeout`` seconds) until every stream and socket of this process has ended."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.all_closed.wait()
+        except TimeoutError:
+            return False
+        return True
 
     @contextlib.asynccontextmanager
     async def listen(self, channels: list[str]) -> AsyncIterator[asyncio.Queue[bytes | None]]:
@@ -199,6 +225,14 @@ def end_streams(state: Any) -> None:
     hub_of(state).end_all()
 
 
+async def say_goodbye(state: Any, timeout: float) -> bool:
+    """End every stream and socket of this process and wait (up to ``timeout`` seconds) until each has
+    sent its last word: the stream's ``retry:`` hint, the socket's close frame 1012. False on timeout."""
+    hub = hub_of(state)
+    hub.end_all()
+    return await hub.closed(timeout)
+
+
 def hub_of(state: Any) -> Hub:
     hub = state.get("notify_hub")
     if hub is None:
@@ -226,7 +260,8 @@ async def events(state: Any, *, person_id: UUID | None, account_id: UUID, last_e
     channels = [channel(None, account_id)] + ([channel(person_id, None)] if person_id else [])
     seen: deque[str] = deque(maxlen=1024)
     hub = hub_of(state)
-    async with hub.listen(channels) as queue:
+    # The generator's end comes after the consumer sent what it yielded last (the ``retry:`` hint).
+    async with hub.connection(), hub.listen(channels) as queue:
         if hub.stopping:  # the process began to stop before this queue was there for end_all to reach
             yield _reconnect_message()
             return

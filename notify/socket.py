@@ -100,6 +100,11 @@ async def notification_socket(socket: WebSocket) -> None:
     if principal is None:
         await socket.close(code=UNAUTHORIZED, reason="unauthorized")
         return
+    async with live.hub_of(state).connection():  # a stopping server waits for the close frame below
+        await _serve(socket, state, principal)
+
+
+async def _serve(socket: WebSocket, state: Any, principal: Principal) -> None:
     events = live.events(state, person_id=principal.person_id, account_id=principal.account_id,
                          last_event_id=_resume(socket), heartbeat=state.settings.notify_heartbeat_seconds)
 

@@ -20,10 +20,11 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from api import db, embedded
-from api.app import create_app
+from api.app import close_resources, create_app, open_resources
 from api.config import Settings
 from api.crypto import Keyring
 from api.matters import seed
@@ -202,3 +203,13 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
     """An HTTP client over the real app (lifespan included: real pool, real Redis)."""
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
         yield c
+
+
+@pytest.fixture
+async def worker(client: AsyncTestClient, settings: Settings) -> AsyncIterator[State]:
+    """What a ``zhangban worker`` process opens, on the test's loop, for running jobs here (such as
+    ``esign.batches.drain``): the app under ``client`` runs on a loop of its own."""
+    state = State()
+    await open_resources(state, settings)
+    yield state
+    await close_resources(state, None)

@@ -25,6 +25,7 @@ BENCHES = [
     ("sm2.py", ["--seconds", "0.4"], r"ratio tongsuo / gmssl: sign \d"),
     ("sdk.py", ["--count", "200"], r"ratio verification / raw \(WebCrypto\):\s+\d"),
     ("load.py", ["--seconds", "0.5", "--connections", "4", "--people", "4"], r"no failed requests"),
+    ("app.py", ["--runs", "1", "--items", "100"], r"ratio app / bare first paint:\s+\d"),
 ]
 
 

@@ -8,12 +8,14 @@ reach its registry the tests are skipped, saying so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,11 +77,6 @@ def test_the_sdks_gb18030_decoder_reads_every_code_as_the_server_writes_it(sdk: 
     assert result["refused"] == [True] * len(bad)
 
 
-def _websocket_flag() -> list[str]:
-    """Node 20 has a global WebSocket behind a flag (Node 22 has it always)."""
-    probe = subprocess.run(["node", "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)"], capture_output=True)
-    return [] if probe.returncode == 0 else ["--experimental-websocket"]
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -122,35 +119,89 @@ def _issue_id_card(base: str, env: dict[str, str], name: str, id_no: str) -> Non
         assert issued.status_code == 201, issued.text
 
 
+class Server:
+    """``zhangban serve`` on the embedded default (its data folder and ports), stopped and started again."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log, self.starts = env, log, 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self.starts += 1
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the server's process group (granian's workers too) and wait for it to end."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):  # it died already (the failure being reported)
+            os.killpg(self.proc.pid, sig)
+        self.proc.wait(timeout=60)
+
+
+def _drive(node: subprocess.Popen[str], server: Server, base: str, timeout: float) -> list[str]:
+    """Run the two-client script, doing what it asks (`ZB-CONTROL sigterm|kill9`): the server is stopped
+    or killed, its answer sent, and the server started again on the same data and ports."""
+    assert node.stdout is not None and node.stdin is not None
+    watchdog = threading.Timer(timeout, node.kill)
+    watchdog.start()
+    lines: list[str] = []
+    try:
+        for line in node.stdout:
+            if not line.startswith("ZB-CONTROL "):
+                lines.append(line)
+                continue
+            ask = line.split()[1]
+            server.signal({"sigterm": signal.SIGTERM, "kill9": signal.SIGKILL}[ask])
+            node.stdin.write("down\n")
+            node.stdin.flush()
+            server.start()  # the clients retry with backoff meanwhile
+            assert server.proc is not None
+            _wait(f"{base}/health", server.proc)
+        node.wait(timeout=30)
+    finally:
+        watchdog.cancel()
+    return lines
+
+
 def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path, tmp_path: Path) -> None:
+    """Two SDK clients (wx adapters; web adapters on IndexedDB) converge through lost answers, duplicated,
+    held back and overtaken batches, a SIGTERM (live channels close with 1012 and resume) and a
+    SIGKILL of the server in the middle of a push; every mutation takes effect exactly once."""
     api_port, sim_port = _free_port(), _free_port()
     base, sim = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
     env |= {"ZB_DATA_DIR": str(tmp_path / "data"), "ZB_PORT": str(api_port), "ZB_WECHAT_API_BASE": sim}
     simulator = subprocess.Popen([sys.executable, "-m", "api.cli", "wechat-sim", "--port", str(sim_port)], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(env, tmp_path / "serve.log")
+    server.start()
     try:
+        assert server.proc is not None
         _wait(f"{sim}/_sim/messages", simulator)
-        _wait(f"{base}/health", server)
+        _wait(f"{base}/health", server.proc)
         node_env = {**os.environ, "ZB_BASE": base, "ZB_SIM": sim, "ZB_MOTHER": id_number("19920304", 7, male=False)}
-        out = _run(["node", *_websocket_flag(), "e2e/two-clients.mjs"], timeout=240, env=node_env)
+        with (tmp_path / "node.err").open("w") as err:
+            node = subprocess.Popen(["node", "e2e/two-clients.mjs"], cwd=sdk, env=node_env, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err, text=True)
+            out = _drive(node, server, base, timeout=240)
+        assert node.returncode == 0, ("".join(out) + (tmp_path / "node.err").read_text())[-6000:]
         # The documentation's examples, for a person the public security bureau issued an ID card to.
         person = {"ZB_PERSON_NAME": "李娜", "ZB_PERSON_ID": id_number("19880505", 3, male=False)}
         _issue_id_card(base, env, person["ZB_PERSON_NAME"], person["ZB_PERSON_ID"])
-        examples = _run(["node", *_websocket_flag(), "e2e/examples.mjs"], timeout=240, env=node_env | person)
+        examples = _run(["node", "e2e/examples.mjs"], timeout=240, env=node_env | person)
     finally:
-        for proc in (server, simulator):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:  # it died already (the failure being reported)
-                pass
-            proc.wait(timeout=60)
+        server.signal(signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(simulator.pid, signal.SIGTERM)
+        simulator.wait(timeout=60)
     assert json.loads(examples.strip().splitlines()[-1])["examples"] == "ok"
-    summary = json.loads(out.strip().splitlines()[-1])
+    summary = json.loads(out[-1])
     print("two clients:", summary)
-    assert summary["converged"] and summary["mutations"] >= 6
+    assert summary["converged"] and summary["mutations"] >= 20
+    assert summary["web_socket_closes"][0] == "closed 1012"  # then the one the test closed itself
+    assert server.starts == 3  # started, restarted after SIGTERM, restarted after SIGKILL
 
 
 def test_typed_calls_take_and_give_the_servers_types(sdk: Path) -> None:

@@ -76,6 +76,7 @@ def test_readme_walkthroughs_run_as_written(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     # What each walkthrough shows its reader.
     assert '"status": "valid"' in out and '"id_masked": "430***********0038"' in out
+    assert "1 row: 1 issued, 0 issued before, 0 failed" in out  # zhangban issue, from a spreadsheet
     assert '"valid": true' in out and '"certificate": "居民身份证"' in out
     assert re.search(r"^200 text/html", out, re.M)
     assert '"L3"' in out and '"居民身份证"' in out

@@ -86,7 +86,9 @@ def plan_pull(parsed: Parsed | None, *, epoch: UUID, owner: UUID, scope: list[UU
             # client began reading: it may hold the deleted record. A deletion compacted before the
             # read from the start began (the floor) hid its record from that read as well.
             return fresh
-        positions.append(Position(person, held, held > 0, cur.floors.get(person, 0)))
+        # Deletions too, even from version 0: a client that held nothing of this person when it last
+        # pulled may hold records since, learned from its own push answers (a draft it saved).
+        positions.append(Position(person, held, True, cur.floors.get(person, 0)))
     gone = [Position(p, v, True) for p, v in cur.leaving.items() if p not in scope]
     gone += [Position(p, 0, True) for p in cur.versions if p not in scope]
     return Plan(False, positions, gone)

@@ -96,6 +96,21 @@ async def drain(settings: Settings) -> None:
         await close_resources(state, None)
 
 
+async def issue_batches(settings: Settings) -> None:
+    """Issue every batch queued, as ``zhangban worker``'s batch job would (own resources, as ``drain``)."""
+    from litestar.datastructures import State
+
+    from api.app import close_resources, open_resources
+    from esign import batches
+
+    state = State()
+    await open_resources(state, settings)
+    try:
+        await batches.drain(state)
+    finally:
+        await close_resources(state, None)
+
+
 async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings) -> World:
     """Every kind of caller and one of every kind of thing, through the API (a few seconds)."""
     op = await operator(conn, settings)
@@ -157,10 +172,13 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
          "args": {"draft_id": draft, "matter_code": "430200-GA-002", "form": {"household_address": ADDRESS}}}]}))
     session = await _ok(await client.post("/v1/auth/realname/sessions", headers=auth(bob),
                                           json={"name": BOB_NAME, "id_number": BOB_ID, "method": "counter"}), 201)
+    batch = await _ok(await client.post("/v1/dept/certificates:batch", headers=auth(home), json={
+        "items": [household(CHILD_ID, CHILD_NAME, "world-child")]}), 202)
     hook = await _ok(await client.post("/v1/dept/webhooks", json={"url": HOOK_URL, "events": ["certificate.issued"]},
                                        headers=auth(system)), 201)
     # A test event makes the webhook a delivery (to a port nobody listens on: it waits for a retry).
     await _ok(await client.post(f"/v1/dept/webhooks/{hook['id']}/test", headers=auth(system)), 202)
+    await issue_batches(settings)
     await drain(settings)
     notes = (await _ok(await client.get("/v1/notifications", headers=auth(alice))))["items"]
     delivery = (await _ok(await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=auth(system))))["items"][0]
@@ -177,7 +195,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "item_id": item, "consent_id": consent["id"], "notification_id": notes[0]["id"], "webhook_id": hook["id"],
         "delivery_id": delivery["id"],
         "seal_id": seal["seal_id"], "kid": seal["kid"], "certificate_id": cert["id"],
-        "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
+        "batch_id": batch["id"], "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
         "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "", "letter_id": letters[0],
         "spare_letter_id": letters[1], "spare_client_id": spare_client["client_id"], "spare_account_id": spare_staff,
     }

@@ -45,6 +45,41 @@ async def issue(client: AsyncTestClient, token: str, body: dict[str, Any], statu
     return r.json()
 
 
+async def submit_batch(client: AsyncTestClient, token: str, items: list[dict[str, Any]], **headers: str) -> httpx.Response:
+    """``POST /v1/dept/certificates:batch``: 202, the batch queued, its ``Location``."""
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(token) | headers)
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == f"/v1/dept/certificate-batches/{r.json()['id']}"
+    return r
+
+
+async def batch_results(client: AsyncTestClient, token: str, location: str, *, limit: int = 500,
+                        status: str | None = None) -> list[dict[str, Any]]:
+    """Every settled item of a batch, page by page."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {}) | ({"status": status} if status else {})
+        r = await client.get(f"{location}/results", params=params, headers=auth(token))
+        assert r.status_code == 200, r.text
+        out += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return out
+
+
+async def issue_batch(client: AsyncTestClient, worker: Any, token: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A batch submitted, issued by the workers' job (run by ``worker``, the state a worker process
+    opens: the ``worker`` fixture), its results read back."""
+    from esign import batches
+
+    r = await submit_batch(client, token, items)
+    await batches.drain(worker)
+    done = await client.get(r.headers["location"], headers=auth(token))
+    assert done.json()["state"] == "done", done.text
+    return await batch_results(client, token, r.headers["location"])
+
+
 async def verify(client: AsyncTestClient, token: str) -> dict[str, Any]:
     r = await client.post("/v1/verify", json={"token": token})
     assert r.status_code == 200, r.text

@@ -1,5 +1,6 @@
-"""``POST /v1/dept/certificates:batch``: each item issued, existing or failed on its own; large batches signed
-in the process pool and written in chunks; a chunk that loses a race is redone one item at a time."""
+"""``POST /v1/dept/certificates:batch``: queued (202), issued by the workers' job, each item issued, existing
+or failed on its own; large batches signed beside the writes and written in chunks; a chunk that loses a race
+is redone one item at a time; a worker that breaks off is followed by another that issues nothing twice."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ from datetime import date, timedelta
 import asyncpg
 import msgspec
 import pytest
+from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
 from api.crypto import Keyring
 from api.wallet import store as wallet_store
-from esign import batch, delivery, licence, tokens
+from esign import batch, batches, delivery, licence, tokens
 from esign import certificate_store as store
 from tests.conftest import TEST_MASTER_KEY
 from tests.esign import api
-from tests.esign.api import auth, household, issue
+from tests.esign.api import auth, batch_results, household, issue, issue_batch, submit_batch
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -30,7 +32,7 @@ def id_number(i: int) -> str:
 
 @pytest.mark.parametrize("chunk", [batch.CHUNK, 2])
 async def test_each_item_on_its_own(
-    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+    client: AsyncTestClient, worker: State, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch, chunk: int,
 ) -> None:
     # In chunks of 2 the repeats, replays and failures fall in other chunks than what they refer to.
@@ -49,9 +51,7 @@ async def test_each_item_on_its_own(
         household(ref="b-7", type_code="nope"),                      # 7 failed: unknown type
         household(id_number(8), ref="b-8"),                          # 8 issued
     ]
-    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
-    assert r.status_code == 200, r.text
-    results = r.json()["results"]
+    results = await issue_batch(client, worker, police_issuer, items)
     assert [x["index"] for x in results] == list(range(9))
     assert [x["status"] for x in results] == ["issued", "failed", "failed", "existing", "failed", "existing", "failed",
                                               "failed", "issued"]
@@ -71,18 +71,16 @@ async def test_each_item_on_its_own(
     audits = await conn.fetch("SELECT data FROM audit_log WHERE action = 'esign.certificates_issued'")
     assert sum(a["data"]["count"] for a in audits) == 2
     assert sorted(c for a in audits for c in a["data"]["certificates"]) == sorted(ids)
-    again = await client.post("/v1/dept/certificates:batch", json={"items": items[:1]}, headers=auth(police_issuer))
-    assert again.json()["results"] == [{"index": 0, "status": "existing", "certificate_id": ids[0]}]
+    again = await issue_batch(client, worker, police_issuer, items[:1])
+    assert again == [{"index": 0, "status": "existing", "certificate_id": ids[0]}]
 
 
-async def test_a_large_batch_is_signed_in_the_pool(
-    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection
+async def test_a_large_batch_is_signed_beside_the_writes(
+    client: AsyncTestClient, worker: State, police_issuer: str, police_seal: dict, conn: asyncpg.Connection
 ) -> None:
     count = batch.INLINE_BELOW + 100
     items = [household(id_number(1000 + i), f"持证人{i}", ref=f"big-{i}") for i in range(count)]
-    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
-    assert r.status_code == 200, r.text
-    results = r.json()["results"]
+    results = await issue_batch(client, worker, police_issuer, items)
     assert {x["status"] for x in results} == {"issued"}
     rows = await conn.fetch("SELECT licence_id, status_list_id, status_index, person_id, token, record_salt FROM esign_certificate "
                             "WHERE external_ref LIKE 'big-%'")
@@ -110,7 +108,7 @@ async def test_a_large_batch_is_signed_in_the_pool(
 
 
 async def test_a_chunk_that_loses_a_race_is_redone_item_by_item(
-    client: AsyncTestClient, police_issuer: str, police_seal: dict, monkeypatch: pytest.MonkeyPatch
+    client: AsyncTestClient, worker: State, police_issuer: str, police_seal: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken = await issue(client, police_issuer, household(ref="raced"))
 
@@ -119,8 +117,7 @@ async def test_a_chunk_that_loses_a_race_is_redone_item_by_item(
 
     monkeypatch.setattr(store, "find_external_refs", sees_nothing)
     items = [household(id_number(5001), ref="r-1"), household(ref="raced"), household(id_number(5003), ref="r-3")]
-    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
-    results = r.json()["results"]
+    results = await issue_batch(client, worker, police_issuer, items)
     assert [x["status"] for x in results] == ["issued", "existing", "issued"]
     assert results[1]["certificate_id"] == taken["id"]
 
@@ -133,11 +130,12 @@ async def test_batch_limits(client: AsyncTestClient, police_issuer: str) -> None
     assert r.status_code in (400, 422)
 
 
-async def test_a_batch_that_breaks_midway_answers_and_keeps_what_it_wrote(
-    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+async def test_a_batch_that_breaks_midway_is_taken_up_again_and_issues_each_item_once(
+    client: AsyncTestClient, worker: State, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(batch, "issue_batch", functools.partial(batch.issue_batch, chunk=2))
+    monkeypatch.setattr(batches, "RETRY_AFTER", timedelta(0))
     reserve, calls = batch._reserve, []
 
     async def breaks_on_the_third_chunk(*args: object, **kwargs: object) -> None:
@@ -148,29 +146,38 @@ async def test_a_batch_that_breaks_midway_answers_and_keeps_what_it_wrote(
 
     monkeypatch.setattr(batch, "_reserve", breaks_on_the_third_chunk)
     items = [household(id_number(7000 + i), ref=f"m-{i}") for i in range(8)]
-    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
-    assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
-    # A chunk is written whole or not at all; a retry of the whole batch issues whatever is missing, once.
-    monkeypatch.setattr(batch, "_reserve", reserve)
-    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
-    assert {x["status"] for x in r.json()["results"]} <= {"existing", "issued"}
+    r = await submit_batch(client, police_issuer, items)
+    assert await batches.work_once(worker)  # breaks off after two chunks
+    midway = (await client.get(r.headers["location"], headers=auth(police_issuer))).json()
+    # The chunks written before the break (none, one or two: the second lane writes as the first checks).
+    assert midway["state"] == "running" and midway["processed"] in (0, 2, 4)
+    assert midway["issued"] == midway["processed"] and midway["progress"] == midway["processed"] / 8
+    assert len(await batch_results(client, police_issuer, r.headers["location"])) == midway["processed"]
+    # A chunk is written whole or not at all, with its items' results; the batch taken up again goes
+    # on with what is missing, and every item is issued once, reported as issued.
+    await batches.drain(worker)
+    done = (await client.get(r.headers["location"], headers=auth(police_issuer))).json()
+    assert (done["state"], done["issued"], done["processed"], done["progress"]) == ("done", 8, 8, 1.0)
+    results = await batch_results(client, police_issuer, r.headers["location"], limit=3)
+    assert [x["index"] for x in results] == list(range(8)) and {x["status"] for x in results} == {"issued"}
     counts = await conn.fetchrow("SELECT count(*), count(DISTINCT external_ref) FROM esign_certificate "
                                  "WHERE external_ref LIKE 'm-%'")
     assert tuple(counts) == (8, 8)
+    assert {str(x) for x in await conn.fetchval(
+        "SELECT array_agg(id) FROM esign_certificate WHERE external_ref LIKE 'm-%'")} == {x["certificate_id"] for x in results}
     assert await conn.fetchval("SELECT count(*) FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id "
                                "WHERE c.external_ref LIKE 'm-%'") == 8
 
 
 async def test_a_batch_writes_the_rows_a_single_issue_writes(
-    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+    client: AsyncTestClient, worker: State, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
 ) -> None:
     # The batch's rows are encoded by the signing processes, the single issue's by asyncpg from values:
     # apart from what differs by nature (ids, serial, slot, times, nonces, signature), they must agree.
     keyring = Keyring.from_settings(Settings(master_key=TEST_MASTER_KEY))
     single = await issue(client, police_issuer, household(id_number(9001), "李四", ref="same-1"))
     items = [household(id_number(9001), "李四", ref="same-2"), household(id_number(9002), "赵六", ref="same-3")]
-    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
-    batched = [x["certificate_id"] for x in r.json()["results"]]
+    batched = [x["certificate_id"] for x in await issue_batch(client, worker, police_issuer, items)]
     rows = {str(x["id"]): dict(x) for x in await conn.fetch(
         "SELECT * FROM esign_certificate WHERE id::text = ANY($1::text[])", [single["id"], *batched])}
     one, other, new_holder = rows[single["id"]], rows[batched[0]], rows[batched[1]]
@@ -211,15 +218,14 @@ async def test_a_batch_writes_the_rows_a_single_issue_writes(
 
 
 async def test_a_holder_whose_wallet_closed_fails_alone(
-    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+    client: AsyncTestClient, worker: State, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
 ) -> None:
     # The signing joins a chunk's rows table by table; the writing takes the closed wallet's out of them.
     died = await issue(client, police_issuer, household(id_number(7002), "持证人2", ref="c-0"))
     person_id = await conn.fetchval("SELECT person_id FROM esign_certificate WHERE id::text = $1", died["id"])
     await conn.execute("INSERT INTO wallet_closure (person_id, closed_at, source) VALUES ($1, now(), 'test')", person_id)
     items = [household(id_number(7000 + i), f"持证人{i}", ref=f"c-{i}") for i in range(1, 4)]
-    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
-    results = r.json()["results"]
+    results = await issue_batch(client, worker, police_issuer, items)
     assert [x["status"] for x in results] == ["issued", "failed", "issued"]
     assert results[1]["error"]["type"] == "wallet_closed"
     ids = {results[0]["certificate_id"], results[2]["certificate_id"]}
@@ -241,7 +247,7 @@ async def test_a_holder_whose_wallet_closed_fails_alone(
 
 
 async def test_a_holder_new_to_the_batch_becomes_one_person(
-    client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+    client: AsyncTestClient, worker: State, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # In chunks of 2: the first item writes the person, the second (same chunk) and the third (next
@@ -249,8 +255,7 @@ async def test_a_holder_new_to_the_batch_becomes_one_person(
     monkeypatch.setattr(batch, "issue_batch", functools.partial(batch.issue_batch, chunk=2))
     items = [household(id_number(8001), "孙八", ref=f"same-holder-{i}") for i in range(3)]
     items.append(household(id_number(8002), "周九", ref="other-holder"))
-    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(police_issuer))
-    assert [x["status"] for x in r.json()["results"]] == ["issued"] * 4
+    assert [x["status"] for x in await issue_batch(client, worker, police_issuer, items)] == ["issued"] * 4
     holders = await conn.fetch("SELECT external_ref, person_id, holder_index FROM esign_certificate "
                                "WHERE external_ref LIKE 'same-holder-%' OR external_ref = 'other-holder'")
     by_ref = {h["external_ref"]: h for h in holders}
@@ -268,3 +273,57 @@ async def test_a_holder_new_to_the_batch_becomes_one_person(
     assert sorted(h["version"] for h in heads) == [1, 3]  # a new holder's head is written, then bumped
     audits = await conn.fetch("SELECT data FROM audit_log WHERE action = 'esign.certificates_issued'")
     assert sorted(a["data"]["count"] for a in audits) == [2, 2]  # both chunks written whole, none redone
+
+
+async def test_a_batch_is_queued_then_shows_its_progress_and_results_to_its_department_only(
+    client: AsyncTestClient, worker: State, op: str, police_issuer: str, police_seal: dict, conn: asyncpg.Connection,
+) -> None:
+    items = [household(id_number(6000 + i), ref=f"q-{i}") for i in range(5)]
+    items[3] = household("36042619910102009X", ref="q-3")  # fails: the ID number's check digit
+    key = {"Idempotency-Key": "batch-q"}
+    r = await submit_batch(client, police_issuer, items, **key)
+    queued = r.json()
+    assert queued | {"id": None, "created_at": None} == {
+        "id": None, "state": "queued", "total": 5, "processed": 0, "issued": 0, "existing": 0, "failed": 0,
+        "progress": 0.0, "created_at": None, "started_at": None, "finished_at": None, "error": None,
+        "results_url": f"/v1/dept/certificate-batches/{queued['id']}/results"}
+    # The same request again with its key is the same batch, not a second one.
+    again = await submit_batch(client, police_issuer, items, **key)
+    assert again.json() == queued and again.headers["idempotent-replayed"] == "true"
+    assert await conn.fetchval("SELECT count(*) FROM esign_certificate_batch") == 1
+    # The items wait sealed: the holders' ID numbers are not in the row in the clear.
+    sealed = await conn.fetchval("SELECT items FROM esign_certificate_batch")
+    assert id_number(6000).encode() not in sealed and "张三丰".encode() not in sealed
+    # Another department's issuer does not see it.
+    other = await api.staff(client, op, conn, "yibao", ["issuer"])
+    for path in (r.headers["location"], f"{r.headers['location']}/results"):
+        api.problem(await client.get(path, headers=auth(other)), 404, "certificate_batch_not_found")
+
+    await batches.drain(worker)
+    done = (await client.get(r.headers["location"], headers=auth(police_issuer))).json()
+    assert (done["state"], done["total"], done["processed"], done["issued"], done["failed"], done["progress"]) == \
+        ("done", 5, 5, 4, 1, 1.0)
+    assert done["started_at"] and done["finished_at"]
+    assert await conn.fetchval("SELECT items FROM esign_certificate_batch") is None  # dropped once finished
+    page = await client.get(f"{r.headers['location']}/results", params={"limit": 2}, headers=auth(police_issuer))
+    assert [x["index"] for x in page.json()["items"]] == [0, 1] and page.json()["next_cursor"]
+    failures = await batch_results(client, police_issuer, r.headers["location"], status="failed")
+    assert [(x["index"], x["error"]["type"]) for x in failures] == [(3, "id_number_invalid")]
+    # The department's webhooks hear that it finished.
+    [event] = await conn.fetch("SELECT payload::json AS payload FROM outbox WHERE topic = 'notify'"
+                               " AND payload::json->>'event' = 'certificate_batch.finished'")
+    assert event["payload"] | {"department_id": None} == {
+        "event": "certificate_batch.finished", "batch_id": queued["id"], "department_id": None, "state": "done",
+        "total": 5, "issued": 4, "existing": 0, "failed": 1}
+
+
+async def test_items_of_a_type_the_department_may_not_issue_fail_and_are_audited_once(
+    client: AsyncTestClient, worker: State, op: str, conn: asyncpg.Connection,
+) -> None:
+    issuer = await api.staff(client, op, conn, "yibao", ["issuer", "dept_admin"])
+    await api.make_seal(client, issuer)
+    results = await issue_batch(client, worker, issuer, [household(id_number(6100 + i), ref=f"a-{i}") for i in range(3)])
+    assert {(x["status"], x["error"]["type"], x["error"]["status"]) for x in results} == {("failed", "authority_required", 403)}
+    refused = await conn.fetch("SELECT data FROM audit_log WHERE action = 'authority.refused'")
+    assert [(x["data"]["power"], x["data"]["route"]) for x in refused] == [
+        ("certificate:household_register", "POST /v1/dept/certificates:batch")]

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from esign import csr, keys
 from tests.esign import api
-from tests.esign.api import auth, household, issue, make_seal, problem
+from tests.esign.api import auth, household, issue, issue_batch, make_seal, problem
 
 
 async def test_two_step_issue_with_a_department_key(
@@ -73,10 +74,9 @@ async def test_a_late_signature_is_refused_and_the_issue_can_start_again(
             "certificate_not_found")
 
 
-async def test_batches_sign_only_with_keys_held_here(client: AsyncTestClient, police_admin: str, police_issuer: str) -> None:
+async def test_batches_sign_only_with_keys_held_here(client: AsyncTestClient, worker: State, police_admin: str,
+                                                     police_issuer: str) -> None:
     key = keys.generate_key("ES256")
     await make_seal(client, police_admin, csr_pem=csr.make_csr(key, common_name="x").decode())
-    r = await client.post("/v1/dept/certificates:batch", json={"items": [household()]}, headers=auth(police_issuer))
-    assert r.status_code == 200
-    (result,) = r.json()["results"]
+    (result,) = await issue_batch(client, worker, police_issuer, [household()])
     assert result["status"] == "failed" and result["error"]["type"] == "seal_key_held_by_department"

@@ -5,7 +5,7 @@ every round and started again, while its client sends the same request again unt
 answered, as a phone or a department system would (same external_ref, same application id, same
 mutation ids). Afterwards the database must hold everything once: nothing lost, nothing twice.
 ``ZB_FAULT_ROUNDS`` (default 13) sets the rounds per process; four scenarios of two processes
-make 104 crashes.
+make 104 crashes. Besides, a worker is killed twice in the middle of a 6,000-item batch.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from api import audit
 from api.config import Settings
+from esign import batches
 from tests.auth.helpers import auth
 from tests.faults.procs import Proc, Tally, crash_rounds, environment, retrying
 from tests.notify.helpers import running_receiver
@@ -66,7 +68,7 @@ def household(id_no: str, ref: str) -> dict[str, Any]:
 
 
 async def test_batch_issuance_survives_kills(client: AsyncTestClient, op: str, conn: asyncpg.Connection,
-                                             spawn: Callable[..., Proc]) -> None:
+                                             spawn: Callable[..., Proc], worker: State) -> None:
     issuer = await staff(client, op, conn, "gongan", ["issuer", "dept_admin"])
     r = await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer))
     assert r.status_code == 201, r.text
@@ -76,15 +78,23 @@ async def test_batch_issuance_survives_kills(client: AsyncTestClient, op: str, c
         async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
             async def work(r: int) -> None:
                 items = [household(id_number(f"19{70 + k}0101", r * BATCH + i), f"fault-{k}-{r}-{i}") for i in range(BATCH)]
+                key = {"Idempotency-Key": f"fault-{k}-{r}"}
                 resp = await retrying(lambda: http.post("/v1/dept/certificates:batch", json={"items": items},
-                                                        headers=auth(issuer)))
-                assert resp.status_code == 200, resp.text
-                assert {x["status"] for x in resp.json()["results"]} <= {"issued", "existing"}, resp.text
+                                                        headers=auth(issuer) | key))
+                assert resp.status_code == 202, resp.text
+                queued.add(resp.json()["id"])
 
             return await crash_rounds(proc, ROUNDS, work, seed=100 + k, delay=(0.0, 0.1))
 
+    queued: set[str] = set()
+    # Serving on its own: a worker (here, the test) issues the batches queued.
     tallies = await asyncio.gather(*(slot(k, spawn("serve", ZB_RUN_JOBS="false")) for k in range(SLOTS)))
     _report("batch issuance", tallies, started)
+    await batches.drain(worker)
+    # The retries of a killed request were the same batch (Idempotency-Key): one per round, each done.
+    assert len(queued) == SLOTS * ROUNDS
+    states = await conn.fetch("SELECT state, issued, existing, failed FROM esign_certificate_batch")
+    assert len(states) == len(queued) and {tuple(r) for r in states} == {("done", BATCH, 0, 0)}
 
     expected = SLOTS * ROUNDS * BATCH
     rows = await conn.fetch("SELECT id, person_id, status_list_id, status_index FROM esign_certificate "
@@ -96,6 +106,57 @@ async def test_batch_issuance_survives_kills(client: AsyncTestClient, op: str, c
     assert await conn.fetchval("SELECT count(*) FROM wallet_item WHERE certificate_id = ANY($1)", ids) == expected
     assert await conn.fetchval("SELECT count(*) FROM esign_certificate WHERE status = 'pending'") == 0
     assert (await audit.verify(conn)).ok  # the hash chain survived every kill
+
+
+async def test_a_worker_killed_mid_batch_is_followed_by_one_that_issues_each_item_once(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection, spawn: Callable[..., Proc],
+) -> None:
+    issuer = await staff(client, op, conn, "gongan", ["issuer", "dept_admin"])
+    assert (await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer))).status_code == 201
+    total = 6000
+    items = [household(id_number("19750505", i), f"killed-{i}") for i in range(total)]
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(issuer))
+    assert r.status_code == 202, r.text
+    batch_id = uuid.UUID(r.json()["id"])
+
+    async def processed() -> tuple[str, int]:
+        row = await conn.fetchrow("SELECT state, issued + existing + failed AS n FROM esign_certificate_batch "
+                                  "WHERE id = $1", batch_id)
+        return row["state"], row["n"]
+
+    async def until(done: Callable[[str, int], bool], timeout: float = 120) -> tuple[str, int]:
+        deadline = time.monotonic() + timeout
+        while not done(*(now := await processed())):
+            assert time.monotonic() < deadline, f"the batch stood at {now}"
+            await asyncio.sleep(0.01)
+        return now
+
+    # A worker whose lease on the batch runs out a second after it stops renewing it (killed).
+    worker = spawn("worker", ZB_BATCH_LEASE_SECONDS="1")
+    kills = []
+    for at in (1000, 3000):  # killed twice, mid-batch, each time with chunks written and chunks to go
+        state, n = await until(lambda state, n, at=at: n >= at)
+        assert state == "running" and n < total, (state, n)
+        assert worker.kill9()
+        kills.append(n)
+        worker.start()
+    await until(lambda state, n: state == "done")
+    print(f"faults/batch worker: killed at {kills} of {total} items, taken up again each time")
+
+    row = await conn.fetchrow("SELECT state, issued, existing, failed, attempts FROM esign_certificate_batch WHERE id = $1",
+                              batch_id)
+    assert tuple(row) == ("done", total, 0, 0, 3)  # every item issued once, and reported as issued
+    certificates = await conn.fetchrow("SELECT count(*) AS n, count(DISTINCT external_ref) AS refs FROM esign_certificate "
+                                       "WHERE external_ref LIKE 'killed-%'")
+    assert tuple(certificates) == (total, total)
+    results = await conn.fetch("SELECT r.status, r.certificate_id, c.external_ref FROM esign_certificate_batch_result r "
+                               "LEFT JOIN esign_certificate c ON c.id = r.certificate_id WHERE r.batch_id = $1 ORDER BY index",
+                               batch_id)
+    assert [(x["status"], x["external_ref"]) for x in results] == [("issued", f"killed-{i}") for i in range(total)]
+    assert await conn.fetchval("SELECT count(*) FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id "
+                               "WHERE c.external_ref LIKE 'killed-%'") == total
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE payload::json->>'event' = 'certificate_batch.finished'") == 1
+    assert (await audit.verify(conn)).ok
 
 
 async def test_application_submission_survives_kills(client: AsyncTestClient, clerk: str, conn: asyncpg.Connection,

@@ -66,6 +66,8 @@ async def test_every_event_reaches_its_audience(
                     "department_id": yibao}),
         ("notify", {"event": "guardianship.set", "guardian_person_id": fid, "dependent_person_id": str(child), "department_id": yibao}),
         ("notify", {"event": "wallet.closed", "person_id": str(child)}),
+        ("notify", {"event": "certificate_batch.finished", "batch_id": str(uuid.uuid4()), "department_id": yibao,
+                    "state": "done", "total": 3, "issued": 2, "existing": 0, "failed": 1}),
     ]
     async with pool.acquire() as c, c.transaction():
         for i, (topic, payload) in enumerate(emitted):
@@ -90,7 +92,10 @@ async def test_every_event_reaches_its_audience(
     assert sorted(e["type"] for e in receiver.verified()) == sorted([
         "task.assigned", "task.overdue", "application.rated_badly", "feedback.received", "certificate.issued",
         "certificate.suspended", "certificate.resumed", "certificate.revoked", "consent.granted", "consent.revoked",
+        "certificate_batch.finished",
     ])
+    finished = next(e for e in receiver.verified() if e["type"] == "certificate_batch.finished")
+    assert (finished["data"]["state"], finished["data"]["issued"], finished["data"]["failed"]) == ("done", 2, 1)
     texts = {i["kind"]: i["body"] for i in await inbox(client, mother["access_token"], limit=100)}
     assert texts["application.task_decided"] == "您的「您的申请」申请有新的办理进展：部门不予通过。"  # an id nobody knows
     assert texts["certificate.revoked"] == "您的「电子证照」已被签发部门吊销，原因：信息有误。"

@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from notify.live import RECONNECT_AFTER_MS
 from tests.auth.helpers import auth
 from tests.notify.helpers import Pipeline
 from tests.notify.test_live import _expiring, _servers, listening
@@ -101,11 +102,13 @@ async def test_stopping_the_server_closes_its_sockets_and_streams(
                 listening(one, me["access_token"]) as sse:
             await next_frame(ws, "sync")
             proc.send_signal(signal.SIGTERM)  # what systemd or a container runtime sends to the main process
-            # The socket ends: 1012 when the close frame gets out before the server drops its upgraded
-            # connections, 1006 (no frame) when it does not; either way the client reconnects and resumes.
-            assert await closed_with(ws) in (1012, 1006)
+            # The server says goodbye before it drops its connections: the socket closes with 1012
+            # (service restart: reconnect with a new ticket and the last event id), not 1006 (no frame).
+            assert await closed_with(ws) == 1012
+            assert ws.close_reason == "restarting"
             async with asyncio.timeout(10):
                 await sse.ended.wait()
+            assert sse.log[-1] == {"retry": str(RECONNECT_AFTER_MS)}  # the stream's last words: when to come back
         assert await asyncio.to_thread(proc.wait, 30) == 0
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{one}/health", timeout=1)

@@ -302,6 +302,23 @@ async def test_a_reset_after_compaction_completes_page_by_page(
     assert set(device) == set(expected) - {("wallet_item", first["changes"][0]["id"])}
 
 
+async def test_a_client_that_pulled_an_empty_state_hears_of_deletions_of_what_it_pushed(
+    client: AsyncTestClient, mother: dict[str, Any]
+) -> None:
+    """A new device pulls (nothing yet), saves a draft (the push answer carries it) and deletes it from
+    another device: its next pull says the draft is gone, although its cursor stood at version 0."""
+    token = mother["access_token"]
+    phone, web, draft = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    changes, cursor, _ = await pull_all(client, token)
+    assert changes == []
+    saved = await pushed(client, token, phone, [save(1, draft, {"a": 1})])
+    assert saved["results"][0]["data"]["id"] == draft  # the phone holds the draft now
+    out = await pushed(client, token, web, [mutation(1, "draft.delete", {"draft_id": draft})])
+    assert [x["status"] for x in out["results"]] == ["applied"]
+    more, _, _ = await pull_all(client, token, cursor)
+    assert [(c["entity"], c["id"], c["op"]) for c in more] == [("draft", draft, "del")]
+
+
 async def test_pull_tells_a_client_its_last_seq(client: AsyncTestClient, mother: dict[str, Any]) -> None:
     """A push whose response was lost: the next pull says the mutations were processed."""
     token = mother["access_token"]

@@ -11,6 +11,6 @@ export async function downloadTrust(fetchText, rootCertBase64) {
 export async function verifyOffline(scanned, { trust, lists }) {
   const verdict = await verifyToken(scanned, trust, lists); // 令牌或 /V/ 链接都可以
   if (!verdict.valid) return { ok: false, reasons: verdict.reasons };
-  const c = verdict.certificate; // 字段按信任列表的类型登记表显示中文名称
-  return { ok: true, type: c.type_name, licenceId: c.licence_id, fields: c.fields.map((f) => [f.label || `#${f.n}`, f.value]) };
+  // 字段按信任列表类型登记表里的中文名称显示（verdict.certificate 另有 type_name、licence_id）
+  return { ok: true, fields: verdict.certificate.fields.map((f) => [f.label || `#${f.n}`, f.value]) };
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { HttpCore, Auth, SyncEngine, ProblemError, memoryStorage, wxTransport, wxStorage, mergeDraftForms } from "../dist/index.js";
+import { HttpCore, Auth, SyncEngine, Live, ProblemError, memoryStorage, wxTransport, wxStorage, mergeDraftForms } from "../dist/index.js";
 import { fakeWx, json } from "./fake-wx.mjs";
 
 const BASE = "https://api.example.cn";
@@ -282,4 +282,78 @@ test("the checkpoint digest is the server's: sorted entity:id:version lines hash
   const { createHash } = await import("node:crypto");
   const expected = createHash("sha256").update("application:a:12\ndraft:b:3\n").digest("hex");
   assert.deepEqual(checkpointOf(tables), { count: 2, digest: expected });
+});
+
+test("a gap the queue can fill (a later half overtook the first) is filled by sending again at once", async () => {
+  const store = memoryStorage();
+  let lastSeq = 0;
+  const sent = [];
+  const { transport } = scripted([{ changes: [], cursor: "c1", has_more: false, reset: true, last_seq: 2 }], {
+    onPush: (body) => {
+      sent.push(body.mutations.map((m) => m.seq));
+      if (sent.length === 1) return json(200, { results: [{ id: body.mutations[1].id, status: "gap" }], last_seq: 0 });
+      lastSeq = body.mutations[body.mutations.length - 1].seq;
+      return json(200, { results: body.mutations.map((m) => ({ id: m.id, status: "applied" })), last_seq: lastSeq });
+    },
+  });
+  const engine = new SyncEngine(new HttpCore(BASE, transport, store), store);
+  await engine.open();
+  await engine.mutate("notification.read", { notification_id: "n1" });
+  await engine.mutate("notification.read", { notification_id: "n2" });
+  await engine.sync();
+  assert.deepEqual(sent, [[1, 2], [1, 2]]);
+  assert.equal(engine.pending().length, 0);
+});
+
+test("a gap the queue cannot fill stops the push instead of sending forever", async () => {
+  const store = memoryStorage();
+  let pushes = 0;
+  const { transport } = scripted([{ changes: [], cursor: "c1", has_more: false, reset: true }], {
+    onPush: (body) => {
+      pushes += 1;
+      return json(200, { results: [{ id: body.mutations[0].id, status: "gap" }], last_seq: 0 });
+    },
+  });
+  const engine = new SyncEngine(new HttpCore(BASE, transport, store), store);
+  await engine.open();
+  await engine.mutate("notification.read", { notification_id: "n1" });
+  await engine.sync();
+  assert.equal(pushes, 2); // sent again once for the head the server waits for, then left queued
+  assert.equal(engine.pending().length, 1);
+});
+
+test("live: after the server's 1012 a new ticket, with backoff, resuming after the last notification", async () => {
+  let tickets = 0;
+  const transport = async ({ url }) => {
+    if (url.endsWith("/v1/notifications/stream-tickets")) {
+      tickets += 1;
+      if (tickets === 2) throw new Error("connection refused"); // the server is still restarting
+      return json(201, { ticket: `t${tickets}`, expires_in: 60 });
+    }
+    return json(404, { type: "not_found", title: "Not found", status: 404 });
+  };
+  const store = memoryStorage();
+  const http = new HttpCore(BASE, transport, store);
+  await http.setTokens({ access_token: "a", refresh_token: "r" });
+  const connections = [];
+  const connector = (url, handlers) => {
+    connections.push({ url, handlers });
+    return { close: () => undefined };
+  };
+  const clock = fakeClock();
+  const heard = [];
+  const live = new Live(http, connector, { kind: "socket", clock, onEvent: (e) => heard.push(e.event) });
+  await live.start();
+  connections[0].handlers.onEvent({ event: "notification", id: "n-7", data: "{}" });
+  connections[0].handlers.onEvent({ event: "ping", id: null, data: "" });
+  connections[0].handlers.onClose("closed 1012");
+  for (let i = 0; i < 50 && connections.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(connections.length, 2);
+  const url = new URL(connections[1].url);
+  assert.equal(url.pathname, "/v1/notifications/socket");
+  assert.equal(url.searchParams.get("ticket"), "t3");
+  assert.equal(url.searchParams.get("last_event_id"), "n-7");
+  assert.ok(clock.sleeps.length === 2 && clock.sleeps[1] > clock.sleeps[0], `backoff: ${clock.sleeps}`);
+  assert.deepEqual(heard, ["notification"]); // pings are the channel's, not the app's
+  live.stop();
 });

@@ -2,6 +2,10 @@
 // all (sizes in UTF-8 bytes of key and value), wx.request's timeout (fail "request:fail timeout"),
 // sockets closed when the app goes to the background (as WeChat does after a few seconds).
 import { readFile } from "node:fs/promises";
+import { WebSocket as NodeWebSocket } from "ws";
+
+// Node 20 has no global WebSocket (22 has): the `ws` package stands in for the platform's socket.
+const WebSocket = globalThis.WebSocket || NodeWebSocket;
 
 export const MB = 1024 * 1024;
 const bytes = (s) => Buffer.byteLength(s, "utf8");

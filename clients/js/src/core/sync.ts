@@ -372,10 +372,15 @@ export class SyncEngine {
 
   // --- push ------------------------------------------------------------------------------------
 
-  /** Sends the queue in batches until it is empty or the server stops it (gap). */
+  /**
+   * Sends the queue in batches until it is empty or the server stops it (gap). A gap the queue can
+   * fill (its head is the seq the server waits for: an older batch was overtaken by a later one on
+   * the way) is filled at once by sending again, once per head.
+   */
   async push(): Promise<void> {
     const meta = this.m();
     const batchSize = this.options.pushBatch || 100;
+    let resentFor = -1;
     for (;;) {
       if (!this.queue.length) return;
       if (this.options.prepare) {
@@ -401,7 +406,11 @@ export class SyncEngine {
         },
       });
       const stopped = await this.settle(answer.data.results, answer.data.last_seq);
-      if (stopped) return;
+      if (stopped) {
+        const head = this.queue.length ? this.queue[0].seq : -1;
+        if (head === resentFor || head !== answer.data.last_seq + 1) return;
+        resentFor = head;
+      }
     }
   }
 

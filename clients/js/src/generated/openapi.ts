@@ -2110,10 +2110,50 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Issue up to 10,000 certificates; each item succeeds or fails on its own
-         * @description Same rights and rules as `IssueCertificate`, per item: `results[i]` is `issued` (new), `existing` (the same `external_ref` and body was issued before, or earlier in this batch) or `failed` with the problem document that a single request would have received (e.g. `certificate_fields_invalid`, `id_number_invalid`, `external_ref_conflict`, `seal_key_held_by_department`: a department-held seal signs one certificate at a time). A body that does not match the item schema at all is refused whole (400/422). Large batches are signed in parallel processes and written in chunks of 1,000.
+         * Queue up to 10,000 certificates for issuing; each item succeeds or fails on its own
+         * @description 202 with the batch (`CertificateBatch`, state `queued`) and its `Location`; workers issue it, and the department polls `GET /v1/dept/certificate-batches/{batch_id}` for its state (`queued`, `running`, `done`, `failed`), counts and progress, and `…/results` for the items settled so far (or subscribes a webhook to `certificate_batch.finished`). Same rights and rules as `IssueCertificate`, per item: a result is `issued` (new), `existing` (the same `external_ref` and body was issued before, or earlier in this batch) or `failed` with the problem document that a single request would have received (e.g. `authority_required`, `certificate_fields_invalid`, `id_number_invalid`, `external_ref_conflict`, `seal_key_held_by_department`: a department-held seal signs one certificate at a time). A body that does not match the item schema at all is refused whole (400/422). Accepts `Idempotency-Key` (the same batch again); the items' `external_ref`s make a batch sent twice issue each certificate once.
          */
         post: operations["IssueCertificateBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/certificate-batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A batch of certificates being issued: state, counts and progress
+         * @description Staff `issuer` or scope `certificates:issue`, of the department that sent it (others: 404 `certificate_batch_not_found`). `progress` is `processed / total`; the items' results are at `results_url`.
+         */
+        get: operations["GetCertificateBatch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/certificate-batches/{batch_id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The settled items of a batch, in item order
+         * @description `{index, status, certificate_id?, error?}` per settled item (`index` into the request's `items`); `status=failed` lists the failures only. Items still to go are not listed yet.
+         */
+        get: operations["ListCertificateBatchResults"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2484,10 +2524,6 @@ export interface components {
         BatchIn: {
             items: components["schemas"]["IssueIn"][];
         };
-        /** BatchOut */
-        BatchOut: {
-            results: components["schemas"]["BatchResult"][];
-        };
         /** BatchResult */
         BatchResult: {
             index: number;
@@ -2495,6 +2531,11 @@ export interface components {
             status: "issued" | "existing" | "failed";
             certificate_id?: string | null;
             error?: components["schemas"]["ProblemDocument"] | null;
+        };
+        /** BatchResultPage */
+        BatchResultPage: {
+            items: components["schemas"]["BatchResult"][];
+            next_cursor: string | null;
         };
         /** BlobInfo */
         BlobInfo: {
@@ -2617,6 +2658,25 @@ export interface components {
             status: "valid" | "suspended" | "revoked" | "expired";
             status_ref: components["schemas"]["StatusRef"];
             token: string;
+        };
+        /** CertificateBatch */
+        CertificateBatch: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            state: "queued" | "running" | "done" | "failed";
+            total: number;
+            processed: number;
+            issued: number;
+            existing: number;
+            failed: number;
+            progress: number;
+            /** Format: date-time */
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
+            error?: components["schemas"]["ProblemDocument"] | null;
+            results_url: string;
         };
         /** CertificateField */
         CertificateField: {
@@ -10640,7 +10700,10 @@ export interface operations {
     IssueCertificateBatch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10650,6 +10713,72 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Queued; `Location` names the batch. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateBatch"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "idempotency_key_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "idempotency_key_in_flight";
+                    };
+                };
+            };
+            /** @description Problem types: `validation_failed` (请求参数不符合要求); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "validation_failed" | "idempotency_key_reused";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    GetCertificateBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
@@ -10657,12 +10786,85 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BatchOut"];
+                    "application/json": components["schemas"]["CertificateBatch"];
                 };
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description Problem types: `certificate_batch_not_found` (批量签发任务不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "certificate_batch_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListCertificateBatchResults: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+                /** @description Only the items that ended so. */
+                status?: "issued" | "existing" | "failed" | null;
+            };
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResultPage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `certificate_batch_not_found` (批量签发任务不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "certificate_batch_not_found" | "not_found";
+                    };
+                };
+            };
             422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };

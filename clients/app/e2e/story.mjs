@@ -1,0 +1,297 @@
+// The citizen app in Debian's Chromium (playwright-core), phone-sized and zh-CN, against a real server.
+// tests/test_h5_browser.py prepares the world (departments, staff, the parents' certificates) and passes
+// it in ZB_STORY; each part prints one JSON line {part: outcome} that the Python tests check.
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const W = JSON.parse(process.env.ZB_STORY);
+const BASE = W.base;
+const APP = `${BASE}/app/`;
+const shot = (page, name) => page.screenshot({ path: join(W.artifacts, `${name}.png`), fullPage: true });
+const report = (part, outcome) => console.log(JSON.stringify({ [part]: outcome }));
+
+// A real 1×1 PNG, made distinct per material by bytes after IEND (decoders ignore them).
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+const photo = (tag) => ({ name: `${tag}.png`, mimeType: "image/png", buffer: Buffer.concat([PNG, Buffer.from(tag)]) });
+
+async function api(method, path, token, body) {
+  const r = await fetch(BASE + path, {
+    method, headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** The app's own access token, read from its IndexedDB (as the SDK keeps it). */
+const appToken = (page) => page.evaluate(() => new Promise((resolve, reject) => {
+  const req = indexedDB.open("zhangban-app");
+  req.onsuccess = () => {
+    const get = req.result.transaction("kv").objectStore("kv").get("zb:tokens");
+    get.onsuccess = () => resolve(JSON.parse(get.result).access_token);
+    get.onerror = () => reject(get.error);
+  };
+  req.onerror = () => reject(req.error);
+}));
+
+/** The app verifier's verdict, or its error said aloud. */
+async function verdictOf(p) {
+  await p.locator("[data-testid=verdict], main [role=alert]").first().waitFor();
+  const alert = p.locator("main [role=alert]");
+  if (await alert.count()) throw new Error(`the verifier said: ${await alert.innerText()}`);
+  return (await p.getByTestId("verdict").innerText()).trim();
+}
+
+async function until(fn, what, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const browser = await chromium.launch({ executablePath: process.env.ZB_CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: "zh-CN", timezoneId: "Asia/Shanghai", bypassCSP: true };
+const context = await browser.newContext(phone);
+const page = await context.newPage();
+const errors = [];
+page.on("pageerror", (e) => errors.push(e.message));
+page.setDefaultTimeout(20000);
+
+try {
+  // --- log in by SMS and prove who she is at the window -------------------------------------------
+  await page.goto(APP);
+  await page.getByRole("heading", { name: "短信登录" }).waitFor();
+  await shot(page, "login");
+  await page.fill("#phone", W.phone);
+  await page.getByRole("button", { name: "获取验证码" }).click();
+  await page.getByText("验证码已发送").waitFor();
+  const sms = await (await fetch(`${BASE}/v1/dev/sms?phone=${W.phone}`)).json();
+  await page.fill("#code", sms.items.at(-1).params.code);
+  await page.getByRole("button", { name: "登录" }).click();
+  await page.getByRole("heading", { name: "掌上办事" }).waitFor();
+  await page.evaluate(() => navigator.serviceWorker.ready);
+
+  await page.goto(`${APP}#/me`);
+  await page.fill("#rn-name", W.mother.name);
+  await page.fill("#rn-id", W.mother.id);
+  await page.getByRole("button", { name: "生成窗口认证码" }).click();
+  const session = (await page.getByTestId("realname-session").innerText()).trim();
+  await shot(page, "realname-counter");
+  await api("POST", "/v1/dept/realname/attest", W.clerk, { session_id: session });
+  await page.getByText("实人认证已完成").waitFor();
+
+  // Online once: the catalogue and what the wallet supplies are kept for offline use.
+  await page.goto(`${APP}#/bundles`);
+  await page.getByRole("link", { name: /出生一件事/ }).waitFor();
+  await page.getByRole("link", { name: /出生一件事/ }).click();
+  await until(async () => (await page.locator("[data-testid=supplied] li").count()) >= 3, "免提交 materials");
+  await page.goto(`${APP}#/wallet`);
+  await until(async () => (await page.getByTestId("wallet-item").count()) >= 3, "the parents' certificates in the wallet");
+
+  // --- offline: start the birth bundle, fill it, three photos, reload ------------------------------
+  const birth = {};
+  await context.setOffline(true);
+  await page.goto(`${APP}#/`).catch(() => undefined); // same document: a hash change
+  await page.getByText("离线").first().waitFor();
+  await page.goto(`${APP}#/bundle/birth`);
+  await page.getByRole("heading", { name: "出生一件事" }).waitFor();
+  const draftUrl = page.url();
+  const form = { child_name: "李小满", child_born_at: "2026-11-18", father_id_number: W.father_id, mother_id_number: W.mother.id,
+    household_address: W.address, bank_account_no: "6222020202020202", delivery_record_no: "ZZ-2026-1118-042" };
+  for (const [key, value] of Object.entries(form)) await page.fill(`#f-${key}`, value);
+  await page.selectOption("#f-child_sex", "女");
+  for (const code of ["child_photo", "bank_account", "hospital_invoice"]) {
+    await page.setInputFiles(`input[data-material=${code}]`, photo(code));
+  }
+  await page.getByRole("button", { name: "保存草稿" }).click();
+  await page.getByText("草稿已保存在本机（离线）").waitFor();
+  await until(async () => (await page.locator(".thumbs img").count()) === 3, "three thumbnails");
+  await shot(page, "birth-offline-draft");
+
+  await page.reload();
+  birth.offline_page_reloaded = true;
+  await page.getByRole("heading", { name: "出生一件事" }).waitFor();
+  assert.equal(page.url(), draftUrl);
+  birth.draft_survived_reload = (await page.inputValue("#f-child_name")) === "李小满" && (await page.inputValue("#f-child_sex")) === "女";
+  birth.photos_survived_reload = await until(async () => {
+    const n = await page.locator(".thumbs img").count();
+    return n === 3 ? n : 0;
+  }, "thumbnails after reload", 10000);
+
+  await page.getByRole("button", { name: /排队提交/ }).click();
+  await page.getByTestId("app-status").waitFor();
+  assert.match(await page.getByTestId("app-status").innerText(), /待提交/);
+  await page.reload();
+  await page.getByTestId("app-status").waitFor();
+  birth.queue_survived_reload = /待提交/.test(await page.getByTestId("app-status").innerText());
+  birth.queued_while_offline = Number(((await page.getByTestId("network").innerText()).match(/待提交 (\d+)/) || [0, 0])[1]);
+  await shot(page, "birth-queued-offline");
+
+  // --- online: the queue goes out once ------------------------------------------------------------
+  await context.setOffline(false);
+  await page.evaluate(() => window.dispatchEvent(new Event("online")));
+  await until(async () => !/待提交/.test(await page.getByTestId("app-status").innerText()), "the submission to land", 30000);
+  birth.status_after_online = (await page.getByTestId("app-status").innerText()).trim();
+  const appId = page.url().split("/").at(-1);
+  const token = await appToken(page);
+  const mine = await api("GET", "/v1/applications", token);
+  birth.applications_on_server = mine.items.length;
+  assert.equal(mine.items[0].id, appId);
+
+  // --- departments approve through the API; the app follows live ----------------------------------
+  const staff = { "430200-WJ": W.staff.weijian, "430200-GA": W.staff.gongan, "430200-RS": W.staff.renshe, "430200-YB": W.staff.yibao };
+  const results = {
+    "430200-WJ-001": { result_fields: { birth_place: "株洲市中心医院", mother_name: W.mother.name, father_name: "李强", institution: "株洲市中心医院" } },
+    "430200-GA-001": { result_fields: { household_head: "李强", relation: "女", address: W.address, registered_on: "2026-11-20" }, assigned_id_number: W.child_id },
+    "430200-RS-001": { result_fields: { card_no: "A12345678", bank: "中国工商银行", issued_on: "2026-11-21" } },
+    "430200-YB-001": { result_fields: { insurance_type: "城乡居民医保", start_on: "2026-11-18" } },
+    "430200-WJ-004": { result_fields: { clinic: "天元区社区卫生服务中心" } },
+    "430200-WJ-005": { result_fields: { mother_name: W.mother.name, issued_on: "2026-11-21" } },
+  };
+  let round = 0;
+  for (;;) {
+    const current = await api("GET", `/v1/applications/${appId}`, token);
+    const ready = current.tasks.filter((t) => t.status === "pending");
+    if (!ready.length) break;
+    for (const t of ready) {
+      const h = staff[t.matter_code.slice(0, 9)];
+      await api("POST", `/v1/dept/tasks/${t.id}/claim`, h);
+      await api("POST", `/v1/dept/tasks/${t.id}/approve`, h, results[t.matter_code] || {});
+    }
+    if (round++ === 0) {
+      // No reload: the live channel pokes the app, which pulls the new state.
+      await page.locator('[data-task="430200-WJ-001"][data-status="approved"]').waitFor({ timeout: 25000 });
+      birth.first_approval_seen_live = true;
+      await shot(page, "birth-progress-live");
+    }
+  }
+  await until(async () => /已办结/.test(await page.getByTestId("app-status").innerText()), "已办结 in the app", 30000);
+  birth.final_status = "已办结";
+  await shot(page, "birth-completed");
+
+  // The child's certificates arrive in the wallet, under the family tag.
+  await page.goto(`${APP}#/wallet`);
+  const childTypes = async () => page.locator("[data-testid=wallet-item]:has(h3 .tag)").evaluateAll((els) => els.map((e) => e.dataset.type));
+  birth.child_certificates = await until(async () => {
+    const types = await childTypes();
+    return types.includes("birth_medical_certificate") && types.includes("household_register") ? types : null;
+  }, "the child's certificates", 30000);
+  await shot(page, "wallet-with-child");
+  birth.unread = Number(await page.getByTestId("unread").innerText());
+  await page.goto(`${APP}#/inbox`);
+  await shot(page, "inbox");
+  birth.base = BASE;
+  report("birth", birth);
+
+  // --- 亮证: the QR opens a page that says 有效; after revocation 吊销 ------------------------------
+  const present = {};
+  await page.goto(`${APP}#/wallet`);
+  await page.locator("[data-testid=wallet-item][data-type=id_card]:not(:has(h3 .tag))").first().click();
+  await page.getByRole("heading", { name: "亮证" }).waitFor();
+  const itemUrl = page.url();
+  const boxes = page.locator("input[name^=show-]");
+  present.fields_shown = 2;
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  await page.getByRole("button", { name: "生成亮证码" }).click();
+  await page.getByText(/剩余 \d+ 秒/).waitFor();
+  present.countdown = (await page.getByTestId("countdown").innerText()).trim();
+  await shot(page, "present-qr");
+  await page.addScriptTag({ path: require.resolve("jsqr/dist/jsQR.js") });
+  present.qr_url = await page.evaluate(() => {
+    const src = document.querySelector("[data-testid=qr]");
+    const scale = 8, pad = 4 * scale, size = src.width * scale + 2 * pad;
+    const c = document.createElement("canvas");
+    c.width = c.height = size;
+    const g = c.getContext("2d");
+    g.fillStyle = "#fff";
+    g.fillRect(0, 0, size, size);
+    g.imageSmoothingEnabled = false;
+    g.drawImage(src, pad, pad, src.width * scale, src.height * scale);
+    const found = window.jsQR(g.getImageData(0, 0, size, size).data, size, size);
+    return found ? found.data : null;
+  });
+  assert.ok(present.qr_url, "the QR decodes");
+  const scanner = await context.newPage();
+  await scanner.goto(present.qr_url);
+  present.page_valid = await scanner.locator("body").innerText();
+  await scanner.goto(`${APP}#/verify`);
+  await scanner.fill("#token", present.qr_url);
+  await scanner.getByRole("button", { name: "核验" }).click();
+  present.app_valid = await verdictOf(scanner);
+  await shot(scanner, "verify-valid");
+
+  await api("POST", `/v1/dept/certificates/${W.mother_card}/revoke`, W.staff.gongan, { reason: "注销" });
+  await scanner.goto(present.qr_url);
+  present.page_revoked = await scanner.locator("body").innerText();
+  await scanner.goto(`${APP}#/verify`);
+  await scanner.fill("#token", present.qr_url);
+  await scanner.getByRole("button", { name: "核验" }).click();
+  present.app_revoked = await verdictOf(scanner);
+  await shot(scanner, "verify-revoked");
+  await scanner.close();
+  await page.goto(itemUrl);
+  await page.reload(); // opening the app pulls what changed
+  present.wallet_status = await until(async () => {
+    const text = (await page.getByTestId("cert-status").innerText()).trim();
+    return text === "已吊销" ? text : null;
+  }, "已吊销 in the wallet", 30000);
+  await shot(page, "wallet-revoked");
+  report("present", present);
+
+  // --- 适老化: axe-core on the main screens, normal and large text; tap targets ≥ 48 px ------------
+  const axePath = require.resolve("axe-core/axe.min.js");
+  const audit = async (p, name) => {
+    await p.addScriptTag({ path: axePath });
+    const violations = await p.evaluate(async () => {
+      const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+      return r.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
+    });
+    const small = await p.evaluate(() => [...document.querySelectorAll("button, a, input, select, textarea, [role=tab]")]
+      .filter((e) => e.offsetParent !== null && !e.closest("p") && !e.closest("li.muted") && e.className !== "skip")
+      .filter((e) => !(e.matches("input[type=checkbox], input[type=radio]") && e.closest("label.check")))
+      .filter((e) => { const r = e.getBoundingClientRect(); return r.height < 47.5 || r.width < 47.5; })
+      .map((e) => `${e.tagName.toLowerCase()} ${(e.innerText || e.id || "").slice(0, 20)}`));
+    await shot(p, name);
+    return { name, violations, small_targets: small };
+  };
+  const screens = [["home", ""], ["bundles", "bundles"], ["apply", "bundle/birth"], ["application", `app/${appId}`],
+    ["applications", "apps"], ["wallet", "wallet"], ["inbox", "inbox"], ["me", "me"], ["consents", "consents"],
+    ["feedback", "feedback"], ["verify", "verify"]];
+  const a11y = { screens: [] };
+  for (const large of [false, true]) {
+    if (large) {
+      await page.goto(`${APP}#/me`);
+      await page.getByTestId("large-text").check();
+    }
+    for (const [name, hash] of screens) {
+      await page.goto(`${APP}#/${hash}`);
+      await page.locator("h1").first().waitFor();
+      await page.waitForTimeout(200);
+      a11y.screens.push(await audit(page, `a11y-${name}${large ? "-large" : ""}`));
+    }
+    a11y[large ? "large_font_px" : "normal_font_px"] = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+  }
+  const guest = await browser.newContext(phone);
+  const visitor = await guest.newPage();
+  await visitor.goto(APP);
+  await visitor.getByRole("heading", { name: "短信登录" }).waitFor();
+  a11y.screens.push(await audit(visitor, "a11y-login"));
+  await guest.close();
+  report("a11y", a11y);
+  if (errors.length) console.error("page errors:", errors);
+} catch (err) {
+  await shot(page, "failure").catch(() => undefined);
+  console.error(err);
+  console.error("page errors:", errors);
+  await browser.close();
+  process.exit(1);
+}
+await browser.close();

@@ -1,0 +1,291 @@
+// The one SDK client of this app and the state every screen reads: login, sync, live channel, the
+// catalogue kept for offline use. Screens call the actions here; none of them talks to fetch directly.
+import { reactive } from "vue";
+import {
+  Live, ProblemError, ZhangbanClient, base64Decode, fetchTransport, indexedDbStorage, mergeDraftForms, parseStatusList,
+  parseTrustList, verifyToken, webSocket,
+} from "@zhangban/sdk";
+import { idbUploader } from "./files.js";
+
+export const storage = indexedDbStorage("zhangban-app");
+const LARGE = "zb-large-text";
+
+export const state = reactive({
+  ready: false,
+  online: navigator.onLine,
+  loggedIn: false,
+  me: null,
+  /** Bumped on every local change, so computed views re-read the SDK's copy. */
+  version: 0,
+  syncing: false,
+  pending: 0,
+  error: "",
+  live: false,
+  /** Final results of queued submissions by application id (rejected ones say why). */
+  results: {},
+  largeText: localStorage.getItem(LARGE) === "1",
+  bundles: [],
+  prefill: {},
+  certTypes: {},
+  /** A department's decision or another device's change arrived live (shown briefly). */
+  flash: "",
+});
+
+const effects = {
+  // A queued submission shows at once as 待提交, and its draft leaves the list.
+  "application.submit": (view, args, now) => {
+    const id = String(args.application_id);
+    if (!view.get("application", id)) {
+      view.put("application", id, {
+        id, bundle_code: args.bundle_code || null, matter_code: args.matter_code || null, form: args.form || {},
+        status: "queued", tasks: [], timeline: [], submitted_at: new Date(now).toISOString(),
+      });
+    }
+    if (args.draft_id) view.del("draft", String(args.draft_id));
+  },
+};
+
+export const client = new ZhangbanClient({
+  baseUrl: location.origin,
+  transport: fetchTransport(),
+  storage,
+  uploader: idbUploader(),
+  sync: {
+    namespace: "app",
+    onConflict: mergeDraftForms,
+    effects,
+    onChange: () => { state.version += 1; },
+    onResult: (mutation, result) => {
+      if (mutation.name === "application.submit") {
+        state.results[String(mutation.args.application_id)] = { status: result.status, code: result.code || null };
+        void storage.set("app:results", JSON.stringify(state.results));
+      }
+    },
+  },
+});
+
+/** A problem in a sentence for a person. */
+export function describe(err) {
+  if (err instanceof ProblemError) {
+    if (err.status === 0) return "网络不可用，已保存在本机，联网后自动提交";
+    return err.problem.detail || err.problem.title || err.type;
+  }
+  return err && err.message ? err.message : String(err);
+}
+
+async function cached(key, load) {
+  if (navigator.onLine) {
+    try {
+      const value = await load();
+      await storage.set(key, JSON.stringify(value));
+      return value;
+    } catch (err) {
+      if (!(err instanceof ProblemError) || !err.transient) throw err;
+    }
+  }
+  const held = await storage.get(key);
+  return held ? JSON.parse(held) : null;
+}
+
+// --- sync and the live channel ------------------------------------------------------------------
+
+let live = null;
+let round = null;
+
+/** Push what is queued, then pull; quietly does nothing offline (the queue waits). */
+export function kick() {
+  if (!state.loggedIn) return Promise.resolve();
+  if (!navigator.onLine) {
+    state.pending = client.sync.pending().length;
+    return Promise.resolve();
+  }
+  if (round) return round;
+  state.syncing = true;
+  round = client.sync.syncUntilDone(3)
+    .then(() => { state.error = ""; })
+    .catch((err) => { state.error = describe(err); })
+    .finally(() => {
+      round = null;
+      state.syncing = false;
+      state.pending = client.sync.pending().length;
+      state.version += 1;
+    });
+  return round;
+}
+
+async function startLive() {
+  if (live || !navigator.onLine || !state.loggedIn) return;
+  const channel = new Live(client.http, webSocket(), {
+    kind: "socket",
+    onEvent: (event) => {
+      state.live = true;
+      if (event.event === "notification") {
+        try {
+          const body = JSON.parse(event.data);
+          state.flash = body.title || body.body || "有新消息";
+        } catch {
+          state.flash = "有新消息";
+        }
+      }
+      void kick();
+    },
+  });
+  live = channel;
+  try {
+    await channel.start();
+    state.live = true;
+  } catch {
+    live = null;
+    state.live = false;
+  }
+}
+
+function stopLive() {
+  if (live) live.stop();
+  live = null;
+  state.live = false;
+}
+
+export async function refreshMe() {
+  const me = await cached("app:me", () => client.http.call("GET", "/v1/me").then((a) => a.data));
+  if (me) state.me = me;
+  return me;
+}
+
+/**
+ * The catalogue, certificate types and what the wallet supplies for each bundle, kept for offline use;
+ * fetched again at login, after real-name and when the kept copy is ten minutes old.
+ */
+export async function refreshCatalogue(force = false) {
+  const at = Number((await storage.get("app:catalogue-at")) || 0);
+  const fetchNow = navigator.onLine && (force || Date.now() - at > 600000);
+  if (fetchNow) await storage.set("app:catalogue-at", String(Date.now()));
+  const load = (key, path, options) => (fetchNow
+    ? cached(key, () => client.http.call("GET", path, options).then((a) => a.data))
+    : storage.get(key).then((t) => (t ? JSON.parse(t) : null)));
+  const page = await load("app:bundles", "/v1/bundles", { auth: false, query: { limit: 100 } });
+  if (page) state.bundles = page.items;
+  const types = await load("app:cert-types", "/v1/certificate-types", { auth: false, query: { limit: 500 } });
+  if (types) for (const t of types.items) state.certTypes[t.code] = t;
+  if (state.loggedIn) {
+    for (const b of state.bundles) {
+      try {
+        const p = await load(`app:prefill:${b.code}`, `/v1/bundles/${encodeURIComponent(b.code)}/prefill`);
+        if (p) state.prefill[b.code] = p;
+      } catch {
+        // a bundle this person cannot apply for: no prefill
+      }
+    }
+  }
+}
+
+async function afterLogin(fresh) {
+  state.loggedIn = true;
+  await refreshMe().catch(() => null);
+  void kick();
+  void startLive();
+  void refreshCatalogue(fresh).catch(() => null);
+}
+
+export async function boot() {
+  await client.open();
+  const results = await storage.get("app:results");
+  if (results) Object.assign(state.results, JSON.parse(results));
+  state.pending = client.sync.pending().length;
+  client.http.onLoggedOut = () => { state.loggedIn = false; stopLive(); };
+  if (await client.auth.loggedIn()) await afterLogin(false);
+  else void refreshCatalogue().catch(() => null);
+  window.addEventListener("online", () => {
+    state.online = true;
+    void kick();
+    void startLive();
+    void refreshCatalogue().catch(() => null);
+  });
+  window.addEventListener("offline", () => {
+    state.online = false;
+    stopLive();
+  });
+  setInterval(() => { if (document.visibilityState === "visible") void kick(); }, 30000);
+  state.ready = true;
+}
+
+// --- actions ------------------------------------------------------------------------------------
+
+export async function sendCode(phone) {
+  await client.auth.sendSmsCode(phone);
+}
+
+export async function login(phone, code) {
+  await client.auth.smsLogin(phone, code);
+  await afterLogin(true);
+}
+
+export async function logout() {
+  stopLive();
+  try {
+    await client.auth.logout();
+  } finally {
+    for (const key of await storage.keys("")) await storage.remove(key);
+    location.hash = "#/";
+    location.reload();
+  }
+}
+
+export function setLargeText(on) {
+  state.largeText = on;
+  localStorage.setItem(LARGE, on ? "1" : "0");
+}
+
+/** The local view of an entity (the server's copy with queued changes laid over). */
+export function list(entity) {
+  void state.version; // re-read when the copy changes
+  return client.sync.list(entity);
+}
+
+export function get(entity, id) {
+  void state.version;
+  return client.sync.get(entity, id);
+}
+
+export async function mutate(name, args) {
+  const id = await client.sync.mutate(name, args);
+  state.pending = client.sync.pending().length;
+  void kick();
+  return id;
+}
+
+// --- offline verification -----------------------------------------------------------------------
+
+const TRUST = "app:trust";
+
+/** The trust list and status lists, downloaded when online and kept; the root is pinned on first use. */
+export async function trustMaterial(force = false) {
+  let kept = JSON.parse((await storage.get(TRUST)) || "null");
+  if (navigator.onLine && (force || !kept || Date.now() - kept.at > 60000)) {
+    const text = async (url) => {
+      const r = await fetch(url.startsWith("http") ? url : location.origin + url, { cache: "no-store" });
+      if (!r.ok) throw new Error(`${url}: ${r.status}`);
+      return r.text();
+    };
+    const root = kept ? kept.root : (await text("/v1/root-certificate")).replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+    const trustJws = await text("/v1/trust-list");
+    const trust = await parseTrustList(trustJws, base64Decode(root));
+    const lists = {};
+    for (const [id, url] of trust.statusLists) lists[id] = await text(url);
+    kept = { root, trustJws, lists, at: Date.now() };
+    await storage.set(TRUST, JSON.stringify(kept));
+  }
+  if (!kept) return null;
+  const trust = await parseTrustList(kept.trustJws, base64Decode(kept.root));
+  const lists = new Map();
+  for (const id of Object.keys(kept.lists)) lists.set(Number(id), await parseStatusList(kept.lists[id], trust));
+  return { trust, lists, at: kept.at };
+}
+
+/** Verifies a scanned QR (a bare ZB1: token or a /V/ link) with the SDK's offline verifier. */
+export async function verify(scanned) {
+  const material = await trustMaterial(navigator.onLine);
+  if (!material) throw new Error("首次核验需要联网下载信任列表");
+  const verdict = await verifyToken(scanned.trim(), material.trust, material.lists);
+  return { verdict, at: material.at };
+}

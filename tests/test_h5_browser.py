@@ -1,0 +1,173 @@
+"""The citizen app in a real browser: Debian's Chromium driven by Playwright (`playwright-core` from
+clients/app's lockfile), phone viewport, zh-CN, against a real `zhangban serve` on the embedded default.
+
+One server and one browser for the module: `clients/app/e2e/story.mjs` lives the birth bundle offline
+(log in, real name at the window, go offline, fill the form, attach three photos, reload, queue, come
+online: the submission lands once), follows the departments' approvals live, finds the child's
+certificates in the wallet, shows a certificate as a QR whose page says 有效 and, after revocation,
+吊销, and audits the main screens with axe-core in normal and large-text mode. Screenshots are kept in
+test-artifacts/app/ for a person to look at. Without node/npm or Chromium the tests skip, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import browser
+from tests.h5_app import APP, ARTIFACTS, installed_app
+from tests.people import id_number
+
+MOTHER = ("王芳", id_number("19920304", 41, male=False))
+FATHER = ("李强", id_number("19900512", 42, male=True))
+CHILD = id_number("20261118", 43, male=False)
+ADDRESS = "湖南省株洲市天元区长江北路1号"
+_phones = iter(range(13900000100, 13900000200))
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError((proc.stdout.read() if proc.stdout else b"").decode(errors="replace")[-3000:])
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer")
+
+
+def _sms_login(http: httpx.Client, phone: str) -> dict[str, Any]:
+    assert http.post("/v1/auth/sms/send", json={"phone": phone}).status_code == 202
+    code = http.get("/v1/dev/sms", params={"phone": phone}).json()["items"][-1]["params"]["code"]
+    r = http.post("/v1/auth/sms/login", json={"phone": phone, "code": code})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _staff(http: httpx.Client, op: dict[str, str], department_id: str, roles: list[str]) -> str:
+    pair = _sms_login(http, str(next(_phones)))
+    r = http.post(f"/v1/admin/departments/{department_id}/staff", headers=op,
+                  json={"account_id": pair["account"]["id"], "roles": roles})
+    assert r.status_code == 200, r.text
+    return http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()["access_token"]
+
+
+def _world(base: str, env: dict[str, str]) -> dict[str, Any]:
+    """As the README's walkthroughs: departments with staff and seals, the parents' certificates issued."""
+    token = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], env=env, capture_output=True,
+                           text=True, timeout=120, check=True).stdout.strip()
+    op = {"Authorization": f"Bearer {token}"}
+    names = {"gongan": "株洲市公安局", "minzheng": "株洲市民政局", "weijian": "株洲市卫生健康委员会",
+             "renshe": "株洲市人力资源和社会保障局", "yibao": "株洲市医疗保障局"}
+    with httpx.Client(base_url=base, timeout=60) as http:
+        ids = {d["name"]: d["id"] for d in http.get("/v1/admin/departments", headers=op, params={"limit": 500}).json()["items"]}
+        r = http.put(f"/v1/admin/departments/{ids[names['gongan']]}/authority", headers=op, json={"realname_proofing": True})
+        assert r.status_code in (200, 201), r.text
+        staff = {}
+        for key, name in names.items():
+            staff[key] = _staff(http, op, ids[name], ["dept_admin", "issuer", "approver", "clerk"])
+            r = http.post("/v1/dept/seals", headers={"Authorization": f"Bearer {staff[key]}"},
+                          json={"name": "电子公章", "kind": "official", "algorithm": "ES256"})
+            assert r.status_code == 201, r.text
+
+        def issue(key: str, type_code: str, holder: tuple[str, str], fields: dict[str, Any]) -> dict[str, Any]:
+            r = http.post("/v1/dept/certificates", headers={"Authorization": f"Bearer {staff[key]}"}, json={
+                "type_code": type_code, "holder": {"id_number": holder[1], "name": holder[0]}, "fields": fields,
+                "external_ref": f"{type_code}:{holder[1]}"})
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        certs = {}
+        for (name, number), sex in ((FATHER, "男"), (MOTHER, "女")):
+            certs[number] = issue("gongan", "id_card", (name, number), {
+                "name": name, "sex": sex, "ethnicity": "汉", "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}",
+                "address": ADDRESS, "valid_until": "2040-01-01"})
+            issue("gongan", "household_register", (name, number), {
+                "household_head": FATHER[0], "relation": "户主" if number == FATHER[1] else "妻", "address": ADDRESS,
+                "registered_on": "2020-05-01"})
+        issue("minzheng", "marriage_certificate", MOTHER, {"spouse_name": FATHER[0], "registered_on": "2020-05-01",
+                                                           "registry": "株洲市天元区民政局"})
+    return {"base": base, "staff": staff, "clerk": staff["gongan"], "mother": {"name": MOTHER[0], "id": MOTHER[1]},
+            "father_id": FATHER[1], "child_id": CHILD, "address": ADDRESS, "phone": str(next(_phones)),
+            "mother_card": certs[MOTHER[1]]["id"], "artifacts": str(ARTIFACTS)}
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Runs clients/app/e2e/story.mjs once against one server; each test reads its part of the outcome."""
+    app = installed_app()
+    chromium = browser.chromium()
+    tmp = tmp_path_factory.mktemp("h5")
+    port = browser.free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {"ZB_DATA_DIR": str(tmp / "data"), "ZB_PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait(f"{base}/health", server)
+        world = _world(base, env)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(["node", "e2e/story.mjs"], cwd=app, capture_output=True, text=True, timeout=400,
+                             env={**os.environ, "ZB_STORY": json.dumps(world), "ZB_CHROMIUM": chromium})
+        results: dict[str, Any] = {}
+        for line in out.stdout.splitlines():
+            if line.startswith("{"):
+                results.update(json.loads(line))
+        results["_log"] = (out.stdout + out.stderr)[-6000:]
+        results["_exit"] = out.returncode
+        yield results
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+
+
+def _part(story: dict[str, Any], name: str) -> dict[str, Any]:
+    assert name in story, f"the browser story stopped before {name!r}:\n{story['_log']}"
+    return story[name]
+
+
+def test_the_birth_bundle_offline_lands_once_and_progresses_live(story: dict[str, Any]) -> None:
+    part = _part(story, "birth")
+    assert part["offline_page_reloaded"] and part["draft_survived_reload"] and part["photos_survived_reload"] == 3
+    assert part["queued_while_offline"] >= 1 and part["queue_survived_reload"]
+    assert part["applications_on_server"] == 1 and part["status_after_online"] in ("已受理", "办理中")
+    assert part["first_approval_seen_live"] and part["final_status"] == "已办结"
+    assert {"birth_medical_certificate", "household_register"} <= set(part["child_certificates"])
+    assert part["unread"] >= 1
+
+
+def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
+    part = _part(story, "present")
+    assert part["qr_url"].lower().startswith(story["birth"]["base"])
+    assert "有效" in part["page_valid"] and "无效" not in part["page_valid"] and part["app_valid"] == "有效"
+    assert part["fields_shown"] >= 1 and part["countdown"].startswith("剩余")
+    assert "吊销" in part["page_revoked"] and part["app_revoked"] == "已吊销" and part["wallet_status"] == "已吊销"
+
+
+def test_large_text_and_the_accessibility_audit(story: dict[str, Any]) -> None:
+    part = _part(story, "a11y")
+    assert len(part["screens"]) >= 8
+    for screen in part["screens"]:
+        assert screen["violations"] == [], screen
+        assert screen["small_targets"] == [], screen
+    assert part["large_font_px"] >= 22 > part["normal_font_px"] - 1
+    shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
+    assert len(shots) >= 16, shots
+    assert story["_exit"] == 0, story["_log"]
