@@ -27,7 +27,7 @@ import segno
 ERROR_LEVEL = "m"
 BORDER = 4
 ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_IN_URL = re.compile(r"/[Vv]/(ZB1:[^/]*)\Z")
+_IN_URL = re.compile(r"/[Vv]/([^/]+)\Z")
 
 
 def qr_base(public_base_url: str) -> str:

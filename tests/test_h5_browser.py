@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests import browser
-from tests.h5_app import APP, ARTIFACTS, installed_app
+from tests.h5_app import ARTIFACTS, cjk_fonts, installed_app
 from tests.people import id_number
 
 MOTHER = ("王芳", id_number("19920304", 41, male=False))
@@ -39,7 +39,7 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError((proc.stdout.read() if proc.stdout else b"").decode(errors="replace")[-3000:])
+            raise AssertionError(f"zhangban serve exited with {proc.returncode}")
         try:
             if httpx.get(url, timeout=1).status_code < 500:
                 return
@@ -110,12 +110,14 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Runs clients/app/e2e/story.mjs once against one server; each test reads its part of the outcome."""
     app = installed_app()
     chromium = browser.chromium()
+    cjk_fonts()
     tmp = tmp_path_factory.mktemp("h5")
     port = browser.free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {"ZB_DATA_DIR": str(tmp / "data"), "ZB_PORT": str(port)}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(tmp / "serve.log", "wb")  # a file, not a pipe: nobody reads the log while the story runs
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
     try:
         _wait(f"{base}/health", server)
         world = _world(base, env)
@@ -126,7 +128,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         for line in out.stdout.splitlines():
             if line.startswith("{"):
                 results.update(json.loads(line))
-        results["_log"] = (out.stdout + out.stderr)[-6000:]
+        results["_log"] = (out.stdout + out.stderr)[-6000:] + "\n--- server ---\n" + (tmp / "serve.log").read_text(errors="replace")[-3000:]
         results["_exit"] = out.returncode
         yield results
     finally:
@@ -136,6 +138,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)
+        log.close()
 
 
 def _part(story: dict[str, Any], name: str) -> dict[str, Any]:
@@ -150,13 +153,17 @@ def test_the_birth_bundle_offline_lands_once_and_progresses_live(story: dict[str
     assert part["applications_on_server"] == 1 and part["status_after_online"] in ("已受理", "办理中")
     assert part["first_approval_seen_live"] and part["final_status"] == "已办结"
     assert {"birth_medical_certificate", "household_register"} <= set(part["child_certificates"])
-    assert part["unread"] >= 1
+    assert part["supplement_answered"] in ("pending", "claimed")
+    assert part["rating"] == 5 and part["feedback_received"]
+    assert part["unread"] >= 1 and part["unread_after_reading"] == part["unread"] - 1
+    assert any("株洲市医疗保障局" in entry and "已查阅" in entry for entry in part["access_log"]), part["access_log"]
 
 
 def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     part = _part(story, "present")
     assert part["qr_url"].lower().startswith(story["birth"]["base"])
     assert "有效" in part["page_valid"] and "无效" not in part["page_valid"] and part["app_valid"] == "有效"
+    assert part["app_valid_offline"] == "有效" and part["offline_note"]
     assert part["fields_shown"] >= 1 and part["countdown"].startswith("剩余")
     assert "吊销" in part["page_revoked"] and part["app_revoked"] == "已吊销" and part["wallet_status"] == "已吊销"
 

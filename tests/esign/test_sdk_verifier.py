@@ -22,6 +22,7 @@ from tests.esign import api, helpers
 from tests.esign.api import auth, household, issue
 from tests.esign.test_routes_verify import GARBAGE, _outside_their_types
 from tests.js_sdk import built_sdk, run
+from tests.people import id_number
 
 
 async def test_the_sdk_verifier_gives_the_servers_verdicts(
@@ -45,6 +46,18 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
     for cert, action in ((revoked, "revoke"), (suspended, "suspend")):
         r = await client.post(f"/v1/dept/certificates/{cert['id']}/{action}", json={"reason": "核查"}, headers=auth(police_issuer))
         assert r.status_code == 200
+    # The department's SM2 seal, made after the ES256 one, is the newest: it signs from here on.
+    sm2_seal = await api.make_seal(client, police_admin, algorithm="SM2")
+    sm2_valid = await issue(client, police_issuer, household(id_number("19900202", 5, male=True)))
+    sm2_revoked = await issue(client, police_issuer, household(id_number("19910303", 6, male=False)))
+    r = await client.post(f"/v1/dept/certificates/{sm2_revoked['id']}/revoke", json={"reason": "核查"}, headers=auth(police_issuer))
+    assert r.status_code == 200
+    assert sm2_seal["algorithm"] == "SM2"
+    sm2 = sm2_valid["token"]
+    signed = tokens.decode_token(sm2).sign1
+    flipped = {f"sm2_bad_signature{i}": tokens.assemble_token(
+        signed.protected, signed.payload, signed.signature[:i] + bytes([signed.signature[i] ^ 1]) + signed.signature[i + 1:])
+        for i in (0, 31, 32, 63)}  # r and s, first and last bytes
     presenter = app.state.esign.platform.presenter
     claims = tokens.decode_token(valid["token"]).claims
     fresh = tokens.encode_token(tokens.make_presentation(claims, {2: "户主", 99: "?"}, now=now, ttl=120), presenter)
@@ -60,6 +73,11 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
         "presentation": fresh, "presentation_expired": stale, "presentation_revoked": of_revoked, "other_root": foreign,
         "marriage": marriage["token"], "wrong_type": wrong_type, "retired_wrong_type": retired_wrong_type,
         **corrupted, **{f"garbage{i}": g for i, g in enumerate(GARBAGE)},
+        # SM2 seals (SM2 with SM3): made by the server, checked by the SDK's sm2 module.
+        "sm2_valid": sm2, "sm2_revoked": sm2_revoked["token"],
+        "sm2_other_root": tokens.encode_token(helpers.certificate_claims(), other_pki.seals["SM2"].signer),
+        **{f"sm2_corrupted{i}": sm2[:i] + ("A" if sm2[i] != "A" else "B") + sm2[i + 1:]
+           for i in (40, len(sm2) // 2, len(sm2) - 30, len(sm2) - 2)}, **flipped,
     }
     root = cx509.load_pem_x509_certificate((await client.get("/v1/root-certificate")).content).public_bytes(Encoding.DER)
     trust_text = (await client.get("/v1/trust-list")).text
@@ -100,4 +118,7 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
     assert fields[0] == {"n": 1, "key": "spouse_name", "label": "配偶姓名", "value": "欧阳𠀀娜"}
     assert offline["now"]["presentation"]["certificate"]["fields"] == [
         {"n": 2, "key": "relation", "label": "与户主关系", "value": "户主"}, {"n": 99, "key": None, "label": None, "value": "?"}]
+    assert reasons["sm2_valid"] == () and reasons["sm2_revoked"] == ("revoked",)
+    assert reasons["sm2_other_root"] == ("unknown_seal",)
+    assert all(reasons[name] == ("signature",) for name in flipped)
     assert ("expired", ("expired",)) in seen and ("presentation_expired", ("presentation_expired",)) in seen

@@ -56,13 +56,14 @@ async function until(fn, what, ms = 30000) {
   }
 }
 
-const browser = await chromium.launch({ executablePath: process.env.ZB_CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+const browser = await chromium.launch({ executablePath: process.env.ZB_CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--lang=zh-CN"] });
 const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: "zh-CN", timezoneId: "Asia/Shanghai", bypassCSP: true };
 const context = await browser.newContext(phone);
 const page = await context.newPage();
 const errors = [];
 page.on("pageerror", (e) => errors.push(e.message));
-page.setDefaultTimeout(20000);
+page.setDefaultTimeout(30000);
+page.setDefaultNavigationTimeout(60000);
 
 try {
   // --- log in by SMS and prove who she is at the window -------------------------------------------
@@ -156,13 +157,32 @@ try {
     "430200-WJ-005": { result_fields: { mother_name: W.mother.name, issued_on: "2026-11-21" } },
   };
   let round = 0;
+  let supplementAsked = false;
   for (;;) {
     const current = await api("GET", `/v1/applications/${appId}`, token);
-    const ready = current.tasks.filter((t) => t.status === "pending");
+    const ready = current.tasks.filter((t) => t.status === "pending" || t.status === "claimed");
     if (!ready.length) break;
     for (const t of ready) {
       const h = staff[t.matter_code.slice(0, 9)];
-      await api("POST", `/v1/dept/tasks/${t.id}/claim`, h);
+      if (t.status === "pending") await api("POST", `/v1/dept/tasks/${t.id}/claim`, h);
+      if (t.matter_code === "430200-YB-003" && !supplementAsked) {
+        // 医保局 reads the bank details handed in (the family's access log shows it) and asks for 补正.
+        await fetch(`${BASE}/v1/dept/tasks/${t.id}/materials/bank_account/file`, { headers: { authorization: `Bearer ${h}` } })
+          .then((r) => assert.equal(r.status, 200));
+        await api("POST", `/v1/dept/tasks/${t.id}/request-supplement`, h, { required_materials: ["hospital_invoice"], note: "票据不清晰，请重新拍照" });
+        supplementAsked = true;
+        await page.locator("#s-hospital_invoice").waitFor({ timeout: 25000 });
+        await page.setInputFiles("#s-hospital_invoice", photo("hospital_invoice-again"));
+        await page.getByRole("button", { name: "提交补正" }).click();
+        await page.getByText("补正材料已提交").waitFor();
+        await shot(page, "birth-supplement");
+        birth.supplement_answered = await until(async () => {
+          const again = await api("GET", `/v1/applications/${appId}`, token);
+          const task = again.tasks.find((x) => x.id === t.id);
+          return task.status !== "needs_supplement" ? task.status : null;
+        }, "the 补正 to reach the department", 30000);
+        continue;
+      }
       await api("POST", `/v1/dept/tasks/${t.id}/approve`, h, results[t.matter_code] || {});
     }
     if (round++ === 0) {
@@ -176,6 +196,23 @@ try {
   birth.final_status = "已办结";
   await shot(page, "birth-completed");
 
+  // 好差评 and 找茬 from the application's page.
+  await page.getByRole("radio", { name: "非常满意" }).click();
+  await page.fill("#rate-comment", "一次都没跑");
+  await page.getByRole("button", { name: "提交评价" }).click();
+  birth.rating = await until(async () => {
+    const r = await fetch(`${BASE}/v1/applications/${appId}/evaluation`, { headers: { authorization: `Bearer ${token}` } });
+    return r.ok ? (await r.json()).level : null;
+  }, "the rating on the server", 30000);
+  await page.getByRole("link", { name: /请你来找茬/ }).click();
+  await page.getByRole("heading", { name: "请你来找茬" }).waitFor();
+  await page.getByLabel("建议").check();
+  await page.fill("#fb-text", "希望出生医学证明能同步到父亲的卡包");
+  await page.getByRole("button", { name: "提交" }).click();
+  birth.feedback_received = await page.getByText(/已收到，编号/).isVisible().catch(() => false) ||
+    (await page.getByText(/已收到，编号/).waitFor().then(() => true));
+  await shot(page, "feedback-sent");
+
   // The child's certificates arrive in the wallet, under the family tag.
   await page.goto(`${APP}#/wallet`);
   const childTypes = async () => page.locator("[data-testid=wallet-item]:has(h3 .tag)").evaluateAll((els) => els.map((e) => e.dataset.type));
@@ -187,6 +224,15 @@ try {
   birth.unread = Number(await page.getByTestId("unread").innerText());
   await page.goto(`${APP}#/inbox`);
   await shot(page, "inbox");
+  await page.locator("main button.card.item").first().click(); // opens the application it is about
+  birth.unread_after_reading = Number(await until(async () => {
+    const n = Number(await page.getByTestId("unread").innerText());
+    return n < birth.unread ? String(n) : null;
+  }, "the unread count to fall", 15000));
+
+  // Who read what: 医保局 read the bank details for the task.
+  await page.goto(`${APP}#/consents`);
+  birth.access_log = await until(async () => page.getByTestId("access").allInnerTexts().then((t) => (t.length ? t : null)), "the access log", 15000);
   birth.base = BASE;
   report("birth", birth);
 
@@ -227,6 +273,12 @@ try {
   await scanner.getByRole("button", { name: "核验" }).click();
   present.app_valid = await verdictOf(scanner);
   await shot(scanner, "verify-valid");
+  // The trust and status lists are kept: the same check with no network.
+  await context.setOffline(true);
+  await scanner.getByRole("button", { name: "核验" }).click();
+  present.app_valid_offline = await verdictOf(scanner);
+  present.offline_note = await scanner.getByText("（离线核验）").isVisible();
+  await context.setOffline(false);
 
   await api("POST", `/v1/dept/certificates/${W.mother_card}/revoke`, W.staff.gongan, { reason: "注销" });
   await scanner.goto(present.qr_url);
@@ -257,6 +309,7 @@ try {
     const small = await p.evaluate(() => [...document.querySelectorAll("button, a, input, select, textarea, [role=tab]")]
       .filter((e) => e.offsetParent !== null && !e.closest("p") && !e.closest("li.muted") && e.className !== "skip")
       .filter((e) => !(e.matches("input[type=checkbox], input[type=radio]") && e.closest("label.check")))
+      .filter((e) => !(e.matches("input.sr-only") && e.labels && [...e.labels].some((l) => l.getBoundingClientRect().height >= 47.5)))
       .filter((e) => { const r = e.getBoundingClientRect(); return r.height < 47.5 || r.width < 47.5; })
       .map((e) => `${e.tagName.toLowerCase()} ${(e.innerText || e.id || "").slice(0, 20)}`));
     await shot(p, name);
@@ -281,6 +334,7 @@ try {
   }
   const guest = await browser.newContext(phone);
   const visitor = await guest.newPage();
+  visitor.setDefaultNavigationTimeout(60000);
   await visitor.goto(APP);
   await visitor.getByRole("heading", { name: "短信登录" }).waitFor();
   a11y.screens.push(await audit(visitor, "a11y-login"));

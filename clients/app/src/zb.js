@@ -2,8 +2,8 @@
 // catalogue kept for offline use. Screens call the actions here; none of them talks to fetch directly.
 import { reactive } from "vue";
 import {
-  Live, ProblemError, ZhangbanClient, base64Decode, fetchTransport, indexedDbStorage, mergeDraftForms, parseStatusList,
-  parseTrustList, verifyToken, webSocket,
+  Live, ProblemError, ZhangbanClient, base64Decode, eventSource, fetchTransport, indexedDbStorage, mergeDraftForms,
+  parseStatusList, parseTrustList, verifyToken, webSocket,
 } from "@zhangban/sdk";
 import { idbUploader } from "./files.js";
 
@@ -18,7 +18,9 @@ export const state = reactive({
   /** Bumped on every local change, so computed views re-read the SDK's copy. */
   version: 0,
   syncing: false,
+  /** Queued mutations not yet answered, and how many of them are submissions. */
   pending: 0,
+  pendingSubmits: 0,
   error: "",
   live: false,
   /** Final results of queued submissions by application id (rejected ones say why). */
@@ -87,6 +89,12 @@ async function cached(key, load) {
   return held ? JSON.parse(held) : null;
 }
 
+function countPending() {
+  const queued = client.sync.pending();
+  state.pending = queued.length;
+  state.pendingSubmits = queued.filter((m) => m.name === "application.submit").length;
+}
+
 // --- sync and the live channel ------------------------------------------------------------------
 
 let live = null;
@@ -96,7 +104,7 @@ let round = null;
 export function kick() {
   if (!state.loggedIn) return Promise.resolve();
   if (!navigator.onLine) {
-    state.pending = client.sync.pending().length;
+    countPending();
     return Promise.resolve();
   }
   if (round) return round;
@@ -107,7 +115,7 @@ export function kick() {
     .finally(() => {
       round = null;
       state.syncing = false;
-      state.pending = client.sync.pending().length;
+      countPending();
       state.version += 1;
     });
   return round;
@@ -115,8 +123,10 @@ export function kick() {
 
 async function startLive() {
   if (live || !navigator.onLine || !state.loggedIn) return;
-  const channel = new Live(client.http, webSocket(), {
-    kind: "socket",
+  // The WebSocket channel where the browser has one, else the event stream (same events).
+  const socket = typeof WebSocket === "function";
+  const channel = new Live(client.http, socket ? webSocket() : eventSource(), {
+    kind: socket ? "socket" : "stream",
     onEvent: (event) => {
       state.live = true;
       if (event.event === "notification") {
@@ -191,7 +201,7 @@ export async function boot() {
   await client.open();
   const results = await storage.get("app:results");
   if (results) Object.assign(state.results, JSON.parse(results));
-  state.pending = client.sync.pending().length;
+  countPending();
   client.http.onLoggedOut = () => { state.loggedIn = false; stopLive(); };
   if (await client.auth.loggedIn()) await afterLogin(false);
   else void refreshCatalogue().catch(() => null);
@@ -247,9 +257,11 @@ export function get(entity, id) {
   return client.sync.get(entity, id);
 }
 
+export { countPending };
+
 export async function mutate(name, args) {
   const id = await client.sync.mutate(name, args);
-  state.pending = client.sync.pending().length;
+  countPending();
   void kick();
   return id;
 }

@@ -27,5 +27,7 @@ export type { Verdict, Disclosed, DisclosedField, TrustList, RegistryType, Regis
 export { decodeGb18030 } from "./verifier/gb18030.js";
 export { nobleEs256, webCryptoEs256, defaultEs256 } from "./verifier/es256.js";
 export type { Es256Verify } from "./verifier/es256.js";
+export { sm2Verify, sm3 } from "./verifier/sm2.js";
+export type { Sm2Verify } from "./verifier/sm2.js";
 export { base45Decode, base64Decode } from "./verifier/base.js";
 export { buildLicenceId, parseLicenceId, creditCodeOk } from "./verifier/checks.js";

@@ -15,6 +15,7 @@ import { buildLicenceId, creditCodeOk } from "./checks.js";
 import { Certificate, parseCertificate } from "./der.js";
 import { Es256Verify, defaultEs256, derToRaw } from "./es256.js";
 import { decodeGb18030 } from "./gb18030.js";
+import { Sm2Verify, sm2Verify } from "./sm2.js";
 
 export const MAX_TOKEN_CHARS = 4500;
 export const MAX_DECOMPRESSED = 64 * 1024;
@@ -304,7 +305,7 @@ function claimsOf(payload: Uint8Array): Claims {
 export function decodeToken(input: string): Decoded {
   let token = input;
   // A QR code's URL: QR_BASE + "/V/" + the token with space, % and / escaped (so the token is all after the last /).
-  const url = typeof token === "string" && token.indexOf("ZB1:") !== 0 ? /\/[Vv]\/(ZB1:[^/]*)$/.exec(token) : null;
+  const url = typeof token === "string" && token.indexOf("ZB1:") !== 0 ? /\/[Vv]\/([^/]+)$/.exec(token) : null;
   if (url) token = decodeURIComponent(url[1]);
   if (typeof token !== "string" || token.length > MAX_TOKEN_CHARS) throw new VerifierError("too long");
   if (token.indexOf("ZB1:") !== 0 || token.indexOf("\n") >= 0) throw new VerifierError("not a ZB1 token");
@@ -378,6 +379,8 @@ export interface VerifyOptions {
   now?: number;
   leeway?: number;
   es256?: Es256Verify;
+  /** SM2 seals' check (default: ./sm2.js, on @noble/curves). */
+  sm2?: Sm2Verify;
 }
 
 /** Verifies one token offline against a verified trust list and status lists (by id). */
@@ -403,7 +406,8 @@ export async function verifyToken(token: string, trust: TrustList, lists: Map<nu
   const candidates = trust.seals.filter((s) => s.kid === decoded.kid && s.alg === ALG_NAME[decoded.alg]);
   let seal: SealEntry | null = null;
   for (const s of candidates) {
-    if (s.alg === "ES256" && (await es256(s.cert.publicKey, decoded.toBeSigned, decoded.signature))) {
+    const verify = s.alg === "SM2" ? options.sm2 || sm2Verify : s.alg === "ES256" ? es256 : null;
+    if (verify && (await verify(s.cert.publicKey, decoded.toBeSigned, decoded.signature))) {
       seal = s;
       break;
     }
