@@ -202,6 +202,36 @@ class RealnamePersonMismatch(Conflict):
     slug = "realname_person_mismatch"
 
 
+class RealnameIdNumberMismatch(ValidationFailed):
+    """证件号码与认证会话不一致"""
+
+    slug = "realname_id_number_mismatch"
+
+
+class NotMeOwnLogin(Conflict):
+    """不能对正在使用的登录报告“不是我”"""
+
+    slug = "not_me_own_login"
+
+
+class LoginNotFound(NotFound):
+    """登录不存在或与您的身份无关"""
+
+    slug = "login_not_found"
+
+
+class IdentityCaseNotFound(NotFound):
+    """身份核查工单不存在"""
+
+    slug = "identity_case_not_found"
+
+
+class IdentityCaseClosed(Conflict):
+    """身份核查工单已关闭"""
+
+    slug = "identity_case_closed"
+
+
 AUTH_PROBLEMS: tuple[type[Problem], ...] = (
     WechatCodeInvalid, WechatUserBlocked, WechatUnavailable, PhoneInUse, SmsCodeInvalid, SmsUnavailable,
     RefreshTokenInvalid, RefreshTokenReused, AssuranceRequired, InvalidClient, UnsupportedGrantType,
@@ -209,7 +239,8 @@ AUTH_PROBLEMS: tuple[type[Problem], ...] = (
     AccountNotFound, StaffInOtherDepartment, ClientNotFound, ClientRevoked, IdentityProviderExists,
     IdentityProviderKeyInvalid,
     IdNumberInvalid, RealnameSessionNotFound, RealnameSessionClosed, RealnameFailed,
-    RealnameMethodUnavailable, RealnamePersonMismatch,
+    RealnameMethodUnavailable, RealnamePersonMismatch, RealnameIdNumberMismatch, NotMeOwnLogin, LoginNotFound,
+    IdentityCaseNotFound, IdentityCaseClosed,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -16,7 +17,7 @@ from litestar.params import FromPath, JSONBody
 from api import audit, authority, idempotency, ratelimit
 from api.authority import AuthorityRequired
 from api.crypto import Keyring, mask_id_number, mask_name
-from api.deps import Db, Keys, Now, Redis
+from api.deps import Config, Db, Keys, Now, Redis
 from api.identifiers import id_number_error, normalize_id_number
 from api.ids import uuid7
 from api.openapi import IDEMPOTENT
@@ -25,8 +26,10 @@ from api.ratelimit import Limit
 from auth import admin_store, realname, store
 from auth import realname_store as rs
 from auth.errors import (
+    AssuranceRequired,
     IdNumberInvalid,
     RealnameFailed,
+    RealnameIdNumberMismatch,
     RealnameMethodUnavailable,
     RealnamePersonMismatch,
     RealnameSessionClosed,
@@ -62,6 +65,9 @@ class CompleteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class AttestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     session_id: UUID
+    id_number: Annotated[str, msgspec.Meta(min_length=1, max_length=32, description=(
+        "The ID number as the clerk reads it from the physical card in front of them (not from the session)."
+    ))]
 
 
 class Attested(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,7 +85,7 @@ def _claimed(keyring: Keyring, session: rs.Session) -> tuple[str, str]:
 
 
 async def _open_session(conn: asyncpg.Connection, state: State, keyring: Keyring, account: store.Account,
-                        data: OpenSession, id_number: str, now: datetime) -> SessionOpened:
+                        data: OpenSession, id_number: str, login_id: UUID | None, now: datetime) -> SessionOpened:
     index = keyring.blind_index(id_number, purpose="id_number")
     if account.person_id is not None and await rs.find_person_id(conn, index) != account.person_id:
         raise RealnamePersonMismatch("this account already proved another identity")
@@ -99,7 +105,7 @@ async def _open_session(conn: asyncpg.Connection, state: State, keyring: Keyring
         name=keyring.encrypt(data.name, context=rs.SESSION_NAME),
         id_number=keyring.encrypt(id_number, context=rs.SESSION_ID_NUMBER), id_number_index=index, status="open",
         created_at=now, expires_at=now + SESSION_TTL, wechat_openid=account.wechat_openid if verify_id else None,
-        verify_id=verify_id, out_seq_no=out_seq_no,
+        verify_id=verify_id, out_seq_no=out_seq_no, login_id=login_id,
     )
     await rs.insert_session(conn, session)
     await audit.append(
@@ -181,7 +187,8 @@ class RealnameController(Controller):
             assert account is not None
 
             async def create() -> tuple[int, SessionOpened]:
-                return 201, await _open_session(conn, state, keyring, account, data, id_number, now)
+                return 201, await _open_session(conn, state, keyring, account, data, id_number,
+                                                 principal.session_id, now)
 
             return await idempotency.run(request, conn, scope=f"realname:{account_id}", create=create)  # type: ignore[return-value]
 
@@ -234,30 +241,68 @@ class RealnameController(Controller):
                     raise RealnameSessionClosed()
                 if failure is None:
                     return await rs.verify_session(conn, keyring, session, level=level, actor=principal.subject,
-                                                   now=now)
+                                                   login_id=principal.session_id,
+                                                   base_url=state.settings.base_url, now=now)
                 await rs.fail_session(conn, session, reason=failure.context["reason"], actor=principal.subject, now=now)
             raise failure
 
 
+# The clerk's own real-name proof (not their login) is this recent: a clerk's account left logged in
+# at an unattended window cannot make anyone L3.
+CLERK_PROOF_MAX_AGE = 900
+# ID numbers keyed in that are not the session's before the session closes: a misread card is
+# corrected at once; more looks like guessing.
+MAX_ID_NUMBER_MISMATCHES = 3
+
+
+async def _require_fresh_proof(conn: asyncpg.Connection, principal: Principal, now: datetime) -> None:
+    """403 ``assurance_required`` unless the clerk proved their own identity at L3 within 15 minutes."""
+    assert principal.account_id is not None
+    clerk = await store.get_account(conn, principal.account_id)
+    proven = clerk is not None and clerk.assurance_level >= 3 and clerk.verified_at is not None
+    if not proven or (now - clerk.verified_at).total_seconds() > CLERK_PROOF_MAX_AGE:  # type: ignore[union-attr]
+        raise AssuranceRequired(
+            f"the attesting clerk must have proven their own identity at L3 within {CLERK_PROOF_MAX_AGE}s",
+            required_level="L3", max_age_seconds=CLERK_PROOF_MAX_AGE,
+        )
+
+
 async def _attest(
-    conn: asyncpg.Connection, keyring: Keyring, principal: Principal, session_id: UUID, now: datetime
-) -> Attested:
+    conn: asyncpg.Connection, keyring: Keyring, principal: Principal, data: AttestIn, id_number: str, base_url: str,
+    now: datetime,
+) -> Attested | RealnameIdNumberMismatch:
+    """The attestation, or the mismatch problem to raise once its count and audit entry are committed."""
     department_id = principal.require_staff("clerk")
     await authority.require(conn, department_id, authority.REALNAME_PROOFING, actor=principal.subject)
-    session = await rs.get_session(conn, session_id, for_update=True)
+    await _require_fresh_proof(conn, principal, now)
+    session = await rs.get_session(conn, data.session_id, for_update=True)
     if session is None or session.method != "counter":
         raise RealnameSessionNotFound()
     if session.account_id == principal.account_id:
         raise Forbidden("a clerk cannot attest their own identity")
     if not session.is_open(now):
         raise RealnameSessionClosed()
-    name, id_number = _claimed(keyring, session)
+    if not hmac.compare_digest(keyring.blind_index(id_number, purpose="id_number"), session.id_number_index):
+        count = await rs.count_id_number_mismatch(conn, session)
+        tries_left = max(0, MAX_ID_NUMBER_MISMATCHES - count)
+        await audit.append(
+            conn, actor=principal.subject, action="realname.id_number_mismatch", subject=str(session.account_id),
+            data={"session": str(session.id), "department": str(department_id), "mismatches": count}, at=now,
+        )
+        if tries_left == 0:
+            await rs.fail_session(conn, session, reason="id_number_mismatch", actor=principal.subject, now=now)
+        return RealnameIdNumberMismatch(
+            "the ID number keyed in is not the one the session claims" + ("; the session is closed" if not tries_left
+                                                                          else ""),
+            tries_left=tries_left,
+        )
+    name, claimed_id_number = _claimed(keyring, session)
     done = await rs.verify_session(
         conn, keyring, session, level=3, actor=principal.subject, now=now, attested_by=principal.account_id,
-        department_id=department_id,
+        department_id=department_id, login_id=session.login_id, base_url=base_url,
     )
     return Attested(session_id=session.id, assurance_level=done.assurance_level, person_id=done.person_id,
-                    name_masked=mask_name(name), id_number_masked=mask_id_number(id_number))
+                    name_masked=mask_name(name), id_number_masked=mask_id_number(claimed_id_number))
 
 
 @post(
@@ -268,17 +313,32 @@ async def _attest(
     security=BEARER,
     summary="A window clerk confirms a counter session: they saw the person and the physical ID card (L3)",
     description=(
-        "Staff role `clerk` of a department with the power `realname_proofing` (403 `authority_required` otherwise). "
-        "Answers the masked identity so the clerk can compare it with the card."
+        "Staff role `clerk` of a department with the power `realname_proofing` (403 `authority_required` naming "
+        "the power otherwise), whose own real-name proof at L3 (not their login) is at most 15 minutes old "
+        "(403 `assurance_required` with `required_level` and `max_age_seconds` otherwise: prove again by face or "
+        "by a colleague's attestation). The clerk keys in `id_number` as read from the physical card; it is "
+        "compared with the session's by blind index. A mismatch answers 422 `realname_id_number_mismatch` with "
+        "`tries_left` and is audited; the session stays open for the correction, and the third mismatch closes "
+        "it (`realname_failed`, reason `id_number_mismatch`): the person opens a new session. A clerk cannot "
+        "attest their own session (403). Answers the masked identity so the clerk can compare it with the card. "
+        "The person is told of the new binding (inbox, SMS, WeChat) with a one-tap \"not me\"."
     ),
     responses=problem_responses(
-        BadRequest, ValidationFailed, Unauthorized, Forbidden, AuthorityRequired, RealnameSessionNotFound, RealnameSessionClosed,
-        RealnamePersonMismatch,
+        BadRequest, ValidationFailed, IdNumberInvalid, Unauthorized, Forbidden, AuthorityRequired, AssuranceRequired,
+        RealnameSessionNotFound, RealnameSessionClosed, RealnamePersonMismatch, RealnameIdNumberMismatch,
     ),
 )
-async def attest(data: JSONBody[AttestIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Attested:
+async def attest(data: JSONBody[AttestIn], principal: CurrentPrincipal, db: Db, keyring: Keys, settings: Config,
+                 now: Now) -> Attested:
+    error = id_number_error(data.id_number, today=now.date())
+    if error:
+        raise IdNumberInvalid(errors=[FieldError(field="id_number", message=error)])
+    id_number = normalize_id_number(data.id_number)
     async with db.acquire() as conn, conn.transaction():
-        return await _attest(conn, keyring, principal, data.session_id, now)
+        result = await _attest(conn, keyring, principal, data, id_number, settings.base_url, now)
+    if isinstance(result, RealnameIdNumberMismatch):
+        raise result  # after the commit: the mismatch stays counted and audited
+    return result
 
 
 ROUTES = [RealnameController, attest]

@@ -15,7 +15,7 @@ import msgspec
 from api import audit, persons
 from api.crypto import Keyring
 from api.ids import uuid7
-from auth import store
+from auth import alerts, store
 from auth.errors import RealnamePersonMismatch
 from auth.tokens import level_name
 
@@ -39,6 +39,8 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     wechat_openid: str | None
     verify_id: str | None
     out_seq_no: str | None
+    login_id: UUID | None = None
+    id_number_mismatches: int = 0
 
     def is_open(self, now: datetime) -> bool:
         return self.status == "open" and now < self.expires_at
@@ -52,18 +54,18 @@ class Verified(msgspec.Struct, frozen=True, kw_only=True):
 
 
 SESSION_COLUMNS = """id, account_id, method, nonce, name, id_number, id_number_index, status, created_at,
-    expires_at, wechat_openid, verify_id, out_seq_no"""
+    expires_at, wechat_openid, verify_id, out_seq_no, login_id, id_number_mismatches"""
 INSERT_SESSION = """
 INSERT INTO auth_realname_session (id, account_id, method, nonce, name, id_number, id_number_index, created_at,
-    expires_at, wechat_openid, verify_id, out_seq_no)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    expires_at, wechat_openid, verify_id, out_seq_no, login_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 """
 
 
 async def insert_session(conn: asyncpg.Connection, s: Session) -> None:
     await conn.execute(
         INSERT_SESSION, s.id, s.account_id, s.method, s.nonce, s.name, s.id_number, s.id_number_index, s.created_at,
-        s.expires_at, s.wechat_openid, s.verify_id, s.out_seq_no,
+        s.expires_at, s.wechat_openid, s.verify_id, s.out_seq_no, s.login_id,
     )
 
 
@@ -85,6 +87,17 @@ UPDATE auth_realname_session
 SET status = 'failed', failure_reason = $2, completed_at = $3, name = NULL, id_number = NULL
 WHERE id = $1
 """
+
+
+COUNT_MISMATCH = """
+UPDATE auth_realname_session SET id_number_mismatches = id_number_mismatches + 1 WHERE id = $1
+RETURNING id_number_mismatches
+"""
+
+
+async def count_id_number_mismatch(conn: asyncpg.Connection, session: Session) -> int:
+    """One more ID number keyed in at the window that is not the session's; how many so far."""
+    return int(await conn.fetchval(COUNT_MISMATCH, session.id))
 
 
 async def fail_session(conn: asyncpg.Connection, session: Session, *, reason: str, actor: str, now: datetime) -> None:
@@ -123,11 +136,13 @@ async def find_person_id(conn: asyncpg.Connection, id_number_index: bytes) -> UU
 
 async def verify_session(
     conn: asyncpg.Connection, keyring: Keyring, session: Session, *, level: int, actor: str, now: datetime,
-    attested_by: UUID | None = None, department_id: UUID | None = None,
+    login_id: UUID | None, base_url: str, attested_by: UUID | None = None, department_id: UUID | None = None,
 ) -> Verified:
     """Bind the proven identity: one ID number = one person; raise the account's level; close and audit.
 
-    ``session`` must have been read ``FOR UPDATE`` in this transaction and still be open.
+    ``session`` must have been read ``FOR UPDATE`` in this transaction and still be open. The person
+    is told that ``login_id`` (the login the proof was made from) is now bound to them, the first
+    time too: whoever proved may not be them.
     """
     assert session.name is not None and session.id_number is not None
     name = keyring.decrypt_str(session.name, context=SESSION_NAME)
@@ -149,6 +164,8 @@ async def verify_session(
               "person": str(person_id), "new_person": known is None},
         at=now,
     )
+    await alerts.bound(conn, account_id=account.id, person_id=person_id, login_id=login_id, method=session.method,
+                       base_url=base_url, now=now)
     return Verified(
         session_id=session.id, assurance_level=level_name(row["assurance_level"]), person_id=person_id,
         auth_time=row["verified_at"],

@@ -15,7 +15,7 @@ import asyncpg
 
 from api import audit, outbox
 from api.ids import uuid7
-from auth import store
+from auth import alerts, store
 from auth.errors import RefreshTokenInvalid, RefreshTokenReused
 from auth.keys import ACCESS_TTL, KeySet
 from auth.models import AccountSummary, TokenPair
@@ -102,11 +102,16 @@ async def start_session(
         data={"method": method, "session": str(family_id), "new_account": created}, client_address=client_address,
         at=now,
     )
-    await outbox.enqueue(
-        conn, "notify",
-        {"event": "auth.login", "account_id": str(account.id), "method": method, "new_account": created},
-        dedup_key=f"auth.login:{family_id}",
-    )
+    if account.person_id is not None:
+        # A login bound to a verified identity: the person hears of it, with a "not me".
+        await alerts.bound(conn, account_id=account.id, person_id=account.person_id, login_id=family_id,
+                           method=method, base_url=issuer, now=now)
+    else:
+        await outbox.enqueue(
+            conn, "notify",
+            {"event": "auth.login", "account_id": str(account.id), "method": method, "new_account": created},
+            dedup_key=f"auth.login:{family_id}",
+        )
     return await _pair(conn, keys, account, family_id=family_id, login_time=now, issuer=issuer, now=now)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from litestar.openapi.spec import Tag
 
 from api.config import Settings
-from auth import access_routes, admin_routes, realname_routes, routes, token_routes
+from auth import access_routes, admin_routes, case_routes, not_me_routes, realname_routes, routes, token_routes
 from auth.guards import DEPENDENCIES
 from auth.me_routes import dev_sms, me
 from auth.state import start, stop
@@ -33,10 +33,12 @@ TAGS = [
             "Real-person authentication (实人认证). Assurance levels: `L1` phone or WeChat login; `L2` name and "
             "ID number confirmed by an authority (identity-provider assertion with `acr` L2); `L3` face matched "
             "(WeChat face verification, or an L3 assertion) or seen in person by a window clerk. One ID number is "
-            "one person, whichever accounts prove it."
+            "one person, whichever accounts prove it. Each login bound to an identity (a login of an account "
+            "that has one, or the proof that gives it one) is told to the person (`auth.identity_login`: inbox, "
+            "SMS, WeChat) with a one-tap \"not me\" that ends it and opens an identity case for the operators."
         ),
     ),
-    Tag(name="admin", description="Operators: departments, clients, staff, identity providers, audit"),
+    Tag(name="admin", description="Operators: departments, clients, staff, identity providers, identity cases, audit"),
 ]
 
 
@@ -44,7 +46,7 @@ def route_handlers(settings: Settings) -> list[Any]:
     """Every identity route; the SMS inbox exists only with the ``sink`` provider, in development."""
     handlers: list[Any] = [
         *routes.ROUTES, *token_routes.ROUTES, *admin_routes.ROUTES, *access_routes.ROUTES, *realname_routes.ROUTES,
-        me,
+        *not_me_routes.ROUTES, *case_routes.ROUTES, me,
     ]
     if settings.sms_provider == "sink" and not settings.production:
         handlers.append(dev_sms)

@@ -6,9 +6,11 @@ Uses the servers named by ``ZB_BENCH_DATABASE_URL`` (an admin DSN: a scratch dat
 and dropped) and ``ZB_BENCH_REDIS_URL``, or else an embedded PostgreSQL and Redis in a temporary
 folder. It starts ``zhangban serve`` with ``ZB_WORKERS=2`` (jobs off, as when ``zhangban worker``
 runs them elsewhere), seeds through the HTTP API what the scenarios need (an operator token from
-``zhangban operator-token``, a window clerk, ``--people`` citizens made L3 by the clerk, a seal and a
+``zhangban operator-token``, a window clerk who proves their own identity first (an L3 assertion of an
+identity provider registered for it), ``--people`` citizens made L3 by the clerk, a seal and a
 household register for each citizen issued through ``/v1/dept/certificates:batch`` by a ``zhangban
-worker`` run for the seeding, department systems for the login scenario), starts a tiny Litestar app (granian, 2 workers) that reads one row
+worker`` run for the seeding, department systems for the login scenario), starts a tiny Litestar app (granian,
+2 workers) that reads one row
 of a 10,000-row table by primary key, and drives each scenario for ``--seconds`` over
 ``--connections`` keep-alive connections on loopback.
 
@@ -240,19 +242,48 @@ class Seeder:
         text = self.ok(http.get("/v1/dev/sms", params={"phone": phone}))["items"][0]["text"]
         return self.ok(http.post("/v1/auth/sms/login", json={"phone": phone, "code": re.search(r"(\d{6})", text).group(1)}))
 
-    def staff(self, department_id: str, phone: str, roles: list[str]) -> str:
+    def staff(self, department_id: str, phone: str, roles: list[str], *, proven: bool = False) -> str:
+        """A member of staff's access token; ``proven``: they proved their own identity at L3 just now, as a
+        window clerk must have (within 15 minutes) to attest anyone."""
         with self.client() as http:
             pair = self.login(http, phone)
             self.ok(http.post(f"/v1/admin/departments/{department_id}/staff", headers=auth(self.op),
                               json={"account_id": pair["account"]["id"], "roles": roles}))
+            if proven:
+                self.prove(http, pair["access_token"])
             return self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))["access_token"]
+
+    def prove(self, http, token: str) -> None:  # noqa: ANN001
+        """The account proves an identity at L3 with an assertion of an identity provider registered for it."""
+        import hashlib
+
+        import jwt
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        issuer, audience = f"https://idp-{secrets.token_hex(6)}.example.gov.cn", "zhangban-bench"
+        self.ok(http.post("/v1/admin/identity-providers", headers=auth(self.op), json={
+            "name": "人脸核验服务", "issuer": issuer, "public_key_pem": pem.decode(), "max_level": "L3",
+            "audience": audience}), 201)
+        id_no = id_number(15000 + random.randrange(3000))  # born 2011-2019: none of the citizens
+        session = self.ok(http.post("/v1/auth/realname/sessions", headers=auth(token),
+                                    json={"name": "窗口核验员", "id_number": id_no, "method": "assertion"}), 201)
+        now = int(time.time())
+        assertion = jwt.encode({"iss": issuer, "aud": audience, "sub": hashlib.sha256(id_no.encode()).hexdigest(),
+                                "nonce": session["nonce"], "acr": "L3", "iat": now, "exp": now + 300}, key,
+                               algorithm="ES256")
+        self.ok(http.post(f"/v1/auth/realname/sessions/{session['session_id']}/complete", headers=auth(token),
+                          json={"assertion": assertion}))
 
     def citizen(self, clerk: str, phone: str, name: str, id_no: str) -> str:
         with self.client() as http:
             pair = self.login(http, phone)
             session = self.ok(http.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
                                         json={"name": name, "id_number": id_no, "method": "counter"}), 201)
-            self.ok(http.post("/v1/dept/realname/attest", json={"session_id": session["session_id"]}, headers=auth(clerk)))
+            self.ok(http.post("/v1/dept/realname/attest", json={"session_id": session["session_id"], "id_number": id_no},
+                              headers=auth(clerk)))
             return self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))["access_token"]
 
 
@@ -267,7 +298,7 @@ def seed(base: str, op: str, people: int, clients: int) -> dict:
     by_name = {d["name"]: d["id"] for d in departments}
     police, approval = by_name["株洲市公安局"], by_name["株洲市行政审批服务局"]
     phone = iter(range(13600000000, 13700000000))
-    clerk = seeder.staff(approval, str(next(phone)), ["clerk"])
+    clerk = seeder.staff(approval, str(next(phone)), ["clerk"], proven=True)
     issuer = seeder.staff(police, str(next(phone)), ["issuer", "dept_admin"])
     tokens = [seeder.citizen(clerk, str(next(phone)), "张三丰", id_number(i)) for i in range(people)]
     with seeder.client() as http:

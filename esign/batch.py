@@ -80,16 +80,34 @@ WHERE b.id = $1
 """
 
 
-async def record(conn: asyncpg.Connection, batch_id: UUID | None, results: Sequence[BatchResult]) -> None:
+COUNT_RESULTS = """
+UPDATE esign_certificate_batch SET issued = issued + $2, existing = existing + $3, failed = failed + $4 WHERE id = $1
+"""
+RESULT_COLUMNS = ("batch_id", "index", "status", "certificate_id", "error")
+
+
+async def record(conn: asyncpg.Connection, batch_id: UUID | None, results: Sequence[BatchResult], *,
+                 fresh: bool = False) -> None:
     """Write ``results`` as the batch's settled items and count them, in the caller's transaction.
 
     An item settled already (by a worker whose lease ran out while it was still at work) keeps its
-    first result and is not counted again.
+    first result and is not counted again. ``fresh``: the items are known to be settled by no one
+    else (a chunk that has just issued them): they go by COPY, and one settled after all breaks the
+    transaction (``UniqueViolationError``).
     """
     if batch_id is None or not results:
         return
-    await conn.execute(RECORD_RESULTS, batch_id, [r.index for r in results], [r.status for r in results],
-                       [r.certificate_id for r in results], [r.error for r in results])
+    if not fresh:
+        await conn.execute(RECORD_RESULTS, batch_id, [r.index for r in results], [r.status for r in results],
+                           [r.certificate_id for r in results], [r.error for r in results])
+        return
+    await conn.copy_records_to_table(
+        "esign_certificate_batch_result", columns=RESULT_COLUMNS,
+        records=[(batch_id, r.index, r.status, r.certificate_id, r.error) for r in results],
+    )
+    statuses = [r.status for r in results]
+    await conn.execute(COUNT_RESULTS, batch_id, statuses.count("issued"), statuses.count("existing"),
+                       statuses.count("failed"))
 
 
 def failed(index: int, exc: Problem) -> BatchResult:
@@ -294,7 +312,9 @@ async def _write_chunk(
                 data={"count": len(certificate_ids), "certificates": certificate_ids}, at=now,
             )
         results += [BatchResult(index=chunk[i].index, status="issued", certificate_id=chunk[i].id) for i in kept]
-        await record(conn, batch_id, [*early, *results])
+        # By COPY: a chunk whose items another worker settled meanwhile has broken already (their
+        # external_refs), and should it not have, this breaks it, to be redone one by one.
+        await record(conn, batch_id, [*early, *results], fresh=True)
     return results
 
 

@@ -203,10 +203,28 @@ def chain_problem(seal_der: bytes, root_der: bytes, *, at: datetime) -> str | No
         return f"unreadable certificate: {exc}"
     if not root_ca or seal_ca:
         return "the root must be a CA and the seal must not be"
+    # The root signs certificates (keyCertSign, where it says what its key is for); the seal signs
+    # tokens (digitalSignature, which its certificate must say: ours always do).
+    try:
+        seal_usage = seal.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return "the seal certificate must say its key signs (keyUsage digitalSignature)"
+    if not seal_usage.digital_signature:
+        return "the seal certificate must say its key signs (keyUsage digitalSignature)"
+    try:
+        if not root.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+            return "the root certificate must say its key signs certificates (keyUsage keyCertSign)"
+    except x509.ExtensionNotFound:
+        pass
     try:
         seal.verify_directly_issued_by(root)
     except (ValueError, TypeError, InvalidSignature):
         return "not issued by this root"
+    try:
+        # A root is its own issuer: a CA certificate issued by another (a seal made a CA) is no root.
+        root.verify_directly_issued_by(root)
+    except (ValueError, TypeError, InvalidSignature):
+        return "the root certificate is not self-signed"
     for cert, what in ((root, "root"), (seal, "seal")):
         if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
             return f"{what} certificate not valid at that time"

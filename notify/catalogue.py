@@ -61,6 +61,7 @@ class Kind:
     wechat_values: dict[str, str] = field(default_factory=dict)  # our value name -> template text
     urgent: bool = False  # urgent messages are not held by quiet hours
     person_key: str = "person_id"  # the payload key naming the person of the "person" audience
+    private: tuple[str, ...] = ()  # payload keys for the outside texts only, kept out of the inbox item's data
 
     @cached_property
     def shown(self) -> frozenset[str]:
@@ -138,6 +139,16 @@ KINDS = {
              urgent=True, sms="【掌办】您的账号于{at}在新设备登录，如非本人操作请立即联系客服。",
              wechat="security_alert", wechat_values={"subject": "账号在新设备登录", "at": "{at}",
                                                       "note": "如非本人操作请联系客服"}),
+        # A login bound to a verified identity (auth/alerts.py): the one-tap "not me" link goes by text
+        # message; the inbox item names the login for the app's own "not me" button.
+        Kind("auth.identity_login", ("person",), "实名身份登录提醒",
+             "您的实名身份于 {at} 通过{method_text}用于一次登录。如非本人操作，请点「不是我」结束该登录，工作人员会尽快核查。",
+             urgent=True, sms="【掌办】您的实名身份于{at}通过{method_text}登录，如非本人操作请点击 {not_me_url} 结束该登录。",
+             wechat="security_alert", wechat_values={"subject": "实名身份登录提醒", "at": "{at}",
+                                                      "note": "如非本人操作请点此处理"},
+             private=("not_me_url",)),
+        Kind("identity_case.opened", ("operators",), "身份冒用核查",
+             "一位用户报告一次登录不是本人所为，该登录已结束，请在身份核查工单中处理。", urgent=True),
         Kind("wallet.record_added", ("person",), "证照夹新增记录", "{department}向您的证照夹推送了一条记录。"),
         Kind("wallet.life_event_added", ("person",), "证照夹新增人生事件", "{department}在您的证照夹中登记了一件人生事件。"),
         Kind("guardianship.set", ("person",), "监护关系已登记",
@@ -155,7 +166,8 @@ WEBHOOK_EVENTS = tuple(sorted(k.key for k in KINDS.values() if "department" in k
 _DECISIONS = {"application.task_approved": ("部门审核通过", "审核通过"), "application.task_rejected": ("部门不予通过", "未通过")}
 _OUTCOMES = {"completed": "办理完成", "rejected": "不予办理"}
 _FEEDBACK = {"complaint": "投诉", "suggestion": "建议", "error_report": "纠错"}
-_METHODS = {"wechat": "微信", "sms": "短信验证码"}
+_METHODS = {"wechat": "微信", "sms": "短信验证码", "counter": "窗口实名核验", "wechat_face": "微信人脸核验",
+            "assertion": "身份认证机构核验"}
 
 
 def kind_of(event: str, payload: dict[str, Any]) -> Kind | None:

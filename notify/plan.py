@@ -109,7 +109,7 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
             continue
         vals = values(event, ctx, at=at)
         title, body = render.render(kind.title, vals), render.render(kind.body, vals)
-        data = {k: v for k, v in event.payload.items() if k != "event"}
+        data = {k: v for k, v in event.payload.items() if k != "event" and k not in kind.private}
         for (what, whom), accounts, hooks in owners(kind, event.payload, ctx):
             key = f"{event.dedup_key}#{kind.key}#{what}:{whom}"
             if key in notes:

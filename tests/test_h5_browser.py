@@ -18,21 +18,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests import browser
+from tests import browser, h5_world
 from tests.h5_app import ARTIFACTS, cjk_fonts, installed_app
 from tests.people import id_number
 
-MOTHER = ("王芳", id_number("19920304", 41, male=False))
-FATHER = ("李强", id_number("19900512", 42, male=True))
 CHILD = id_number("20261118", 43, male=False)
-ADDRESS = "湖南省株洲市天元区长江北路1号"
-_phones = iter(range(13900000100, 13900000200))
 
 
 def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -49,60 +44,17 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None
     raise AssertionError(f"{url} did not answer")
 
 
-def _sms_login(http: httpx.Client, phone: str) -> dict[str, Any]:
-    assert http.post("/v1/auth/sms/send", json={"phone": phone}).status_code == 202
-    code = http.get("/v1/dev/sms", params={"phone": phone}).json()["items"][-1]["params"]["code"]
-    r = http.post("/v1/auth/sms/login", json={"phone": phone, "code": code})
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _staff(http: httpx.Client, op: dict[str, str], department_id: str, roles: list[str]) -> str:
-    pair = _sms_login(http, str(next(_phones)))
-    r = http.post(f"/v1/admin/departments/{department_id}/staff", headers=op,
-                  json={"account_id": pair["account"]["id"], "roles": roles})
-    assert r.status_code == 200, r.text
-    return http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()["access_token"]
-
-
 def _world(base: str, env: dict[str, str]) -> dict[str, Any]:
     """As the README's walkthroughs: departments with staff and seals, the parents' certificates issued."""
-    token = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], env=env, capture_output=True,
-                           text=True, timeout=120, check=True).stdout.strip()
-    op = {"Authorization": f"Bearer {token}"}
-    names = {"gongan": "株洲市公安局", "minzheng": "株洲市民政局", "weijian": "株洲市卫生健康委员会",
-             "renshe": "株洲市人力资源和社会保障局", "yibao": "株洲市医疗保障局"}
+    op = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], env=env, capture_output=True,
+                        text=True, timeout=120, check=True).stdout.strip()
     with httpx.Client(base_url=base, timeout=60) as http:
-        ids = {d["name"]: d["id"] for d in http.get("/v1/admin/departments", headers=op, params={"limit": 500}).json()["items"]}
-        r = http.put(f"/v1/admin/departments/{ids[names['gongan']]}/authority", headers=op, json={"realname_proofing": True})
-        assert r.status_code in (200, 201), r.text
-        staff = {}
-        for key, name in names.items():
-            staff[key] = _staff(http, op, ids[name], ["dept_admin", "issuer", "approver", "clerk"])
-            r = http.post("/v1/dept/seals", headers={"Authorization": f"Bearer {staff[key]}"},
-                          json={"name": "电子公章", "kind": "official", "algorithm": "ES256"})
-            assert r.status_code == 201, r.text
-
-        def issue(key: str, type_code: str, holder: tuple[str, str], fields: dict[str, Any]) -> dict[str, Any]:
-            r = http.post("/v1/dept/certificates", headers={"Authorization": f"Bearer {staff[key]}"}, json={
-                "type_code": type_code, "holder": {"id_number": holder[1], "name": holder[0]}, "fields": fields,
-                "external_ref": f"{type_code}:{holder[1]}"})
-            assert r.status_code == 201, r.text
-            return r.json()
-
-        certs = {}
-        for (name, number), sex in ((FATHER, "男"), (MOTHER, "女")):
-            certs[number] = issue("gongan", "id_card", (name, number), {
-                "name": name, "sex": sex, "ethnicity": "汉", "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}",
-                "address": ADDRESS, "valid_until": "2040-01-01"})
-            issue("gongan", "household_register", (name, number), {
-                "household_head": FATHER[0], "relation": "户主" if number == FATHER[1] else "妻", "address": ADDRESS,
-                "registered_on": "2020-05-01"})
-        issue("minzheng", "marriage_certificate", MOTHER, {"spouse_name": FATHER[0], "registered_on": "2020-05-01",
-                                                           "registry": "株洲市天元区民政局"})
-    return {"base": base, "staff": staff, "clerk": staff["gongan"], "mother": {"name": MOTHER[0], "id": MOTHER[1]},
-            "father_id": FATHER[1], "child_id": CHILD, "address": ADDRESS, "phone": str(next(_phones)),
-            "mother_card": certs[MOTHER[1]]["id"], "artifacts": str(ARTIFACTS)}
+        world = h5_world.setup(http, op)
+    staff = {key: pair["access_token"] for key, pair in world["staff"].items()}
+    return {"base": base, "staff": staff, "clerk": world["clerk"],
+            "mother": {"name": h5_world.MOTHER[0], "id": h5_world.MOTHER[1]}, "father_id": h5_world.FATHER[1],
+            "child_id": CHILD, "address": h5_world.ADDRESS, "phone": h5_world.phone(),
+            "mother_card": world["mother_card"], "artifacts": str(ARTIFACTS)}
 
 
 @pytest.fixture(scope="module")

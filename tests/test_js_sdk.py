@@ -132,6 +132,14 @@ class Server:
                                          stderr=subprocess.STDOUT, start_new_session=True)
         self.starts += 1
 
+    def healthy(self, base: str) -> None:
+        """Wait for ``/health``; fail with the server's log when it exited."""
+        assert self.proc is not None
+        try:
+            _wait(f"{base}/health", self.proc)
+        except AssertionError as exc:
+            raise AssertionError(self.log.read_text(errors="replace")[-3000:]) from exc
+
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the server's process group (granian's workers too) and wait for it to end."""
         assert self.proc is not None
@@ -157,8 +165,7 @@ def _drive(node: subprocess.Popen[str], server: Server, base: str, timeout: floa
             node.stdin.write("down\n")
             node.stdin.flush()
             server.start()  # the clients retry with backoff meanwhile
-            assert server.proc is not None
-            _wait(f"{base}/health", server.proc)
+            server.healthy(base)
         node.wait(timeout=30)
     finally:
         watchdog.cancel()
@@ -178,9 +185,8 @@ def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path,
     server = Server(env, tmp_path / "serve.log")
     server.start()
     try:
-        assert server.proc is not None
         _wait(f"{sim}/_sim/messages", simulator)
-        _wait(f"{base}/health", server.proc)
+        server.healthy(base)
         node_env = {**os.environ, "ZB_BASE": base, "ZB_SIM": sim, "ZB_MOTHER": id_number("19920304", 7, male=False)}
         with (tmp_path / "node.err").open("w") as err:
             node = subprocess.Popen(["node", "e2e/two-clients.mjs"], cwd=sdk, env=node_env, stdin=subprocess.PIPE,

@@ -167,7 +167,7 @@ async def test_department_system_gets_a_scoped_token(client: AsyncTestClient, op
 
 async def test_window_clerk_attests_a_counter_session_at_l3(client: AsyncTestClient, op: str) -> None:
     dept = await proofing_department(client, op, credit_code(2), "株洲市政务服务中心")
-    clerk = await make_staff(client, op, dept["id"], "13700000001", ["clerk"])
+    clerk = await make_staff(client, op, dept["id"], "13700000001", ["clerk"], proven=True)
     assert set(claims(clerk["access_token"])["roles"]) == {"citizen", "staff", "clerk"}
 
     citizen = await sms_login(client, "13700000002")
@@ -178,16 +178,16 @@ async def test_window_clerk_attests_a_counter_session_at_l3(client: AsyncTestCli
                           headers=auth(citizen["access_token"]))
     assert_problem(r, 422, "realname_method_unavailable")
     # Someone without the clerk role cannot attest.
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"]},
+    r = await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"], "id_number": ID_ALICE},
                           headers=auth(citizen["access_token"]))
     assert_problem(r, 403, "forbidden")
 
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"]},
+    r = await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"], "id_number": ID_ALICE},
                           headers=auth(clerk["access_token"]))
     assert r.status_code == 200, r.text
     assert r.json()["assurance_level"] == "L3"
     assert r.json()["name_masked"] == "李*" and r.json()["id_number_masked"] == "110***********002X"
-    again = await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"]},
+    again = await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"], "id_number": ID_ALICE},
                               headers=auth(clerk["access_token"]))
     assert_problem(again, 409, "realname_session_closed")
 

@@ -286,18 +286,21 @@ async def test_opening_is_idempotent_and_rate_limited(client: AsyncTestClient, s
 
 
 async def test_attest_rules(client: AsyncTestClient, op: str, sim: httpx.AsyncClient) -> None:
-    from tests.auth.helpers import credit_code, make_staff, proofing_department
+    from tests.auth.helpers import credit_code, make_staff, proofing_department, random_id_number
 
     dept = await proofing_department(client, op, credit_code(80))
-    clerk = await make_staff(client, op, dept["id"], "13800000006", ["clerk"])
+    clerk_id = random_id_number()
+    clerk = await make_staff(client, op, dept["id"], "13800000006", ["clerk"], proven=True, id_number=clerk_id)
     citizen = await wechat_login(client, sim)
     face = await _open(client, citizen["access_token"], "wechat_face")
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": face["session_id"]},
+    r = await client.post("/v1/dept/realname/attest", json={"session_id": face["session_id"], "id_number": ID_ALICE},
                           headers=auth(clerk["access_token"]))
     assert_problem(r, 404, "realname_session_not_found")  # only counter sessions are attested
-    own = await _open(client, clerk["access_token"], "counter")
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": own["session_id"]},
+    own = await _open(client, clerk["access_token"], "counter", id_number=clerk_id)
+    r = await client.post("/v1/dept/realname/attest", json={"session_id": own["session_id"], "id_number": clerk_id},
                           headers=auth(clerk["access_token"]))
     assert_problem(r, 403, "forbidden")
-    assert_problem(await client.post("/v1/dept/realname/attest", json={"session_id": "x"},
+    assert_problem(await client.post("/v1/dept/realname/attest", json={"session_id": "x", "id_number": ID_ALICE},
+                                     headers=auth(clerk["access_token"])), 422, "validation_failed")
+    assert_problem(await client.post("/v1/dept/realname/attest", json={"session_id": own["session_id"]},
                                      headers=auth(clerk["access_token"])), 422, "validation_failed")

@@ -56,10 +56,10 @@ async def test_no_table_holds_personal_data_or_secrets_in_the_clear(
     # App: SMS login, counter session attested by a clerk; one session left open, one failed.
     app = await sms_login(client, PHONE_SMS)
     dept = await proofing_department(client, op, credit_code(90))
-    clerk = await make_staff(client, op, dept["id"], "13700009999", ["clerk"])
+    clerk = await make_staff(client, op, dept["id"], "13700009999", ["clerk"], proven=True)
     counter = (await client.post("/v1/auth/realname/sessions", headers=auth(app["access_token"]),
                                  json={"name": BOB_NAME, "id_number": ID_BOB, "method": "counter"})).json()
-    assert (await client.post("/v1/dept/realname/attest", json={"session_id": counter["session_id"]},
+    assert (await client.post("/v1/dept/realname/attest", json={"session_id": counter["session_id"], "id_number": ID_BOB},
                               headers=auth(clerk["access_token"]))).status_code == 200
     await client.post("/v1/auth/realname/sessions", headers=auth(app["access_token"]) | {"Idempotency-Key": "k"},
                       json={"name": BOB_NAME, "id_number": ID_BOB, "method": "counter"})
@@ -99,6 +99,7 @@ async def test_no_table_holds_personal_data_or_secrets_in_the_clear(
     row = await conn.fetchrow("SELECT name, id_number FROM person WHERE id = $1", refreshed["account"]["person_id"])
     assert keyring.decrypt_str(row["name"], context="person.name") == ALICE_NAME
     assert keyring.decrypt_str(row["id_number"], context="person.id_number") == ID_ALICE
-    # Closed sessions keep no copy of the claim; the open one keeps it sealed.
+    # Closed sessions keep no copy of the claim; the open one keeps it sealed (the third is the clerk's own proof).
     rows = await conn.fetch("SELECT status, name FROM auth_realname_session ORDER BY created_at")
-    assert [(r["status"], r["name"] is None) for r in rows] == [("verified", True), ("verified", True), ("open", False)]
+    assert [(r["status"], r["name"] is None) for r in rows] == [("verified", True), ("verified", True),
+                                                                ("verified", True), ("open", False)]

@@ -23,7 +23,7 @@ import httpx
 from api.config import Settings
 from api.matters import seed
 from api.problems import PROBLEM_JSON
-from tests.authz.world import ALICE_ID, ALICE_NAME, PNG, PNG_SHA, World, household, issue_batches
+from tests.authz.world import ALICE_ID, ALICE_NAME, BOB_ID, PNG, PNG_SHA, World, household, issue_batches
 from tests.people import id_number
 
 CALLERS = ("anonymous", "other_citizen", "other_staff", "scopeless_client", "guardian", "citizen", "staff", "client",
@@ -56,6 +56,7 @@ class Case:
     stream: bool = False  # an endless response: only the status line is read
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    played_by: dict[str, str] = field(default_factory=dict)  # caller -> the world's token that plays it here
 
 
 def j(value: Any) -> Body:
@@ -128,10 +129,17 @@ EXPECTED: dict[str, Case] = {
     "OpenRealnameSession": Case(ACCOUNTS, lambda c, ids: {"name": "周建国", "id_number": id_number("19660101", 90),
                                                           "method": "counter"}),
     "CompleteRealnameSession": Case(frozenset({"other_citizen"}), j({})),
-    # The window clerk of a department with proofing authority (公安局, not 医保局) attests the person in front of them.
-    "AttestRealnameAtCounter": Case(frozenset({"staff"}), lambda c, ids: {"session_id": ids["session_id"]}),
+    # The window clerk of a department with proofing authority (公安局, not 医保局) attests the person in front of them,
+    # keying in the number on their card; "staff" is played by 公安局's clerk who proved their own identity just now.
+    "AttestRealnameAtCounter": Case(frozenset({"staff"}), lambda c, ids: {"session_id": ids["session_id"],
+                                                                          "id_number": BOB_ID},
+                                    played_by={"staff": "window_clerk"}),
+    # "Not me" about a login bound to one's identity (another of Alice's accounts); the link of the text is public.
+    "ReportLoginNotMe": Case(frozenset({"citizen"})),
+    "NotMePage": public(ids={"token": "not_me_token"}), "NotMeConfirm": public(ids={"token": "not_me_token"}),
     # operators
-    "ListDepartments": Case(OP), "CreateDepartment": Case(OP, j({"name": "x", "credit_code": "bad", "region_code": "430200"})),
+    "ListDepartments": Case(OP),
+    "ListIdentityCases": Case(OP), "CloseIdentityCase": Case(OP, j({"resolution": "经核查为本人家属代为登录"})), "CreateDepartment": Case(OP, j({"name": "x", "credit_code": "bad", "region_code": "430200"})),
     # A department's own administrator manages its systems and staff.
     "CreateDepartmentClient": Case(OP | {"staff"}, j({"name": "系统", "scopes": ["records:write"]})),
     "ListStaff": Case(OP | {"staff"}), "GrantStaffRoles": Case(OP | {"staff"}, _staff_grant),
@@ -272,7 +280,7 @@ async def call(client: httpx.AsyncClient, world: World, op_id: str, method: str,
     ids = world.child if caller == "guardian" else world.alice
     ids = ids | {name: ids[other] for name, other in case.ids.items()}
     headers = dict(case.headers)
-    token = world.tokens[caller]
+    token = world.tokens[case.played_by.get(caller, caller)]
     if token:
         headers["Authorization"] = f"Bearer {token}"
     if op_id == "Logout" and caller in world.refresh:

@@ -69,7 +69,8 @@ async def _citizen(client: httpx.AsyncClient, clerk: str, name: str, id_no: str,
     pair = await sms_login(client, phone)
     session = await _ok(await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
                                           json={"name": name, "id_number": id_no, "method": "counter"}), 201)
-    await _ok(await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"]}, headers=auth(clerk)))
+    await _ok(await client.post("/v1/dept/realname/attest", json={"session_id": session["session_id"], "id_number": id_no},
+                                headers=auth(clerk)))
     return await _ok(await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))
 
 
@@ -114,7 +115,10 @@ async def issue_batches(settings: Settings) -> None:
 async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings) -> World:
     """Every kind of caller and one of every kind of thing, through the API (a few seconds)."""
     op = await operator(conn, settings)
-    clerk = await staff(client, op, conn, "shenpi", ["clerk"])
+    # Window clerks who attest have proven who they are within 15 minutes: a person each, so none of the
+    # matrix's callers is one; the home department's plays "staff" where the matrix attests.
+    clerk = await staff(client, op, conn, "shenpi", ["clerk"], proven=True)
+    window_clerk = await staff(client, op, conn, "gongan", ["clerk"], proven=True)
     home = await staff(client, op, conn, "gongan", ALL_ROLES)
     other = await staff(client, op, conn, "yibao", ALL_ROLES)
     system = await dept_system(client, op, conn, "gongan", ALL_SCOPES)
@@ -128,6 +132,11 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
     alice_pair = await _citizen(client, clerk, ALICE_NAME, ALICE_ID, phones["alice"])
     bob_pair = await _citizen(client, clerk, BOB_NAME, BOB_ID, phones["bob"])
     alice, bob = alice_pair["access_token"], bob_pair["access_token"]
+    # Two more accounts proven as Alice: one whose login the matrix reports "not me", one already reported (a case).
+    spare = await _citizen(client, clerk, ALICE_NAME, ALICE_ID, next_phone())
+    reported = await _citizen(client, clerk, ALICE_NAME, ALICE_ID, next_phone())
+    await _ok(await client.post(f"/v1/auth/logins/{claims(reported['access_token'])['sid']}/not-me", headers=auth(alice)))
+    case = (await _ok(await client.get("/v1/admin/identity-cases", headers=auth(op))))["items"][0]
 
     seal = await _ok(await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(home)), 201)
     made = await _ok(await client.post("/v1/dept/guardianships", headers=auth(home), json={
@@ -198,11 +207,13 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "batch_id": batch["id"], "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
         "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "", "letter_id": letters[0],
         "spare_letter_id": letters[1], "spare_client_id": spare_client["client_id"], "spare_account_id": spare_staff,
+        "login_id": claims(spare["access_token"])["sid"], "case_id": case["id"], "not_me_token": "zbn_" + "0" * 43,
     }
     child_ids = alice_ids | {"item_id": child_items[0]["id"], "certificate_id": child_cert["id"], "person_id": child_person}
     return World(
         tokens={"anonymous": None, "citizen": alice, "other_citizen": bob, "guardian": alice, "staff": home,
-                "other_staff": other, "client": system, "scopeless_client": bare, "operator": op},
+                "other_staff": other, "client": system, "scopeless_client": bare, "operator": op,
+                "window_clerk": window_clerk},
         refresh={"citizen": alice_pair["refresh_token"], "other_citizen": bob_pair["refresh_token"]},
         alice=alice_ids, child=child_ids, phones=phones, certificate_token=cert["token"],
     )

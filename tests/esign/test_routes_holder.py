@@ -16,7 +16,7 @@ async def test_holder_and_issuer_read_the_certificate_and_its_qr(
     client: AsyncTestClient, op: str, conn: asyncpg.Connection, police_issuer: str, police_seal: dict
 ) -> None:
     cert = await issue(client, police_issuer, household(ID_ALICE, "张三丰"))
-    clerk = await api.staff(client, op, conn, "shenpi", ["clerk"])
+    clerk = await api.staff(client, op, conn, "shenpi", ["clerk"], proven=True)
     alice = (await citizen(client, clerk, name="张三丰", id_number=ID_ALICE))["access_token"]
     bob = (await citizen(client, clerk, name="李四", id_number=api.ID_BOB))["access_token"]
     base = f"/v1/certificates/{cert['id']}"

@@ -10,6 +10,7 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from cryptography import x509 as cx509
@@ -17,8 +18,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign import qr, tokens
-from tests.esign import api, helpers
+from esign import keys, qr, statuslist, tokens, trustlist, verify
+from tests.esign import api, crafted, helpers
 from tests.esign.api import auth, household, issue
 from tests.esign.test_routes_verify import GARBAGE, _outside_their_types
 from tests.js_sdk import built_sdk, run
@@ -122,3 +123,54 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
     assert reasons["sm2_other_root"] == ("unknown_seal",)
     assert all(reasons[name] == ("signature",) for name in flipped)
     assert ("expired", ("expired",)) in seen and ("presentation_expired", ("presentation_expired",)) in seen
+
+
+def _chain_corpus(root: crafted.Root, seals: dict[str, helpers.Seal], tmp_path: Path) -> dict[str, tuple[Any, Any]]:
+    """Each seal's token verified by the server and by the SDK against ``root``'s trust list at NOW."""
+    signed_trust = trustlist.build_trust_list(
+        iss="https://zb.example.cn", root_key=root.key, root_cert=root.cert,
+        seals=[trustlist.seal_entry(s.cert, role="issuer") for s in seals.values()],
+        status_lists=[trustlist.StatusListRef(helpers.STATUS_LIST_ID, helpers.STATUS_URL)], types=[helpers.TYPE],
+        now=helpers.NOW)
+    signed_list = statuslist.build_status_list(statuslist.new_status_bits(), url=helpers.STATUS_URL, root_key=root.key,
+                                               root_kid=keys.kid_of(root.cert).hex(), now=helpers.NOW)
+    trust = trustlist.parse_trust_list(signed_trust, root.cert)
+    lists = {helpers.STATUS_LIST_ID: statuslist.parse_status_list(signed_list, root.key.public_key(), url=helpers.STATUS_URL)}
+    corpus = {name: tokens.encode_token(helpers.certificate_claims(), s.signer) for name, s in seals.items()}
+    path = tmp_path / f"chain-{keys.kid_of(root.cert).hex()}.json"
+    path.write_text(json.dumps({"root_cert": base64.b64encode(root.cert).decode(), "trust_list": signed_trust,
+                                "status_lists": [signed_list], "times": {"now": helpers.NOW.timestamp()}, "tokens": corpus}))
+    offline = json.loads(run(["node", "scripts/verify-corpus.mjs", str(path)]))["now"]
+    return {name: (verify.verify_token(tok, trust, lists, helpers.NOW), offline[name]) for name, tok in corpus.items()}
+
+
+def test_the_sdk_checks_the_chain_as_the_server_does(tmp_path: Path) -> None:
+    """CA flags and key usage (esign/x509.py chain_problem): the same verdicts, offline and on the server."""
+    built_sdk()
+    usage_without_signing = cx509.KeyUsage(False, True, False, False, False, False, False, False, False)
+    root = crafted.root()
+    as_ca, as_ca_key = crafted.seal(root, ca=True, usage=crafted.CA_USAGE)
+    substitute = crafted.Root(as_ca_key, as_ca.cert, cx509.load_der_x509_certificate(as_ca.cert).subject)
+    cases = [
+        (root, {"good": crafted.seal(root)[0], "seal_is_ca": as_ca, "seal_without_basic_constraints": crafted.seal(root, ca=None)[0],
+                "seal_without_key_usage": crafted.seal(root, usage=None)[0],
+                "seal_key_usage_without_digital_signature": crafted.seal(root, usage=usage_without_signing)[0],
+                "issued_by_a_seal_with_ca": crafted.seal(substitute)[0]}),
+        # A seal certificate carrying cA=true used as the root: it signs the trust list and certifies a seal.
+        (substitute, {"under_a_seal_as_root": crafted.seal(substitute)[0]}),
+    ]
+    not_ca = crafted.root(ca=False)
+    cases.append((not_ca, {"root_not_ca": crafted.seal(not_ca)[0]}))
+    no_cert_sign = crafted.root(usage=cx509.KeyUsage(True, False, False, False, False, False, True, False, False))
+    cases.append((no_cert_sign, {"root_without_key_cert_sign": crafted.seal(no_cert_sign)[0]}))
+    unsaid = crafted.root(usage=None)
+    cases.append((unsaid, {"root_without_key_usage": crafted.seal(unsaid)[0]}))
+    verdicts: dict[str, Any] = {}
+    for root_of_case, seals in cases:
+        verdicts |= _chain_corpus(root_of_case, seals, tmp_path)
+    for name, (server, mine) in verdicts.items():
+        mine.pop("detail", None)
+        mine.pop("certificate", None)
+        assert mine == {"valid": server.valid, "reasons": server.reasons, "checks": server.checks}, name
+    assert {name for name, (server, _) in verdicts.items() if server.valid} == {"good", "root_without_key_usage"}
+    assert all(server.reasons == ["chain"] for name, (server, _) in verdicts.items() if not server.valid)

@@ -13,7 +13,7 @@ from cryptography import x509 as cx509
 
 from esign import csr, keys, sm2, x509
 from esign.errors import InvalidCertificate, InvalidCsr
-from tests.esign import helpers
+from tests.esign import crafted, helpers
 from tests.esign.test_keys import needs_openssl_sm2
 
 
@@ -120,3 +120,28 @@ def test_openssl_accepts_our_sm2_csr(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True,
     )
     assert "verify OK" in verified.stdout + verified.stderr
+
+
+def test_the_chain_checks_ca_flags_and_key_usage() -> None:
+    """Only a CA root issues, only a seal that is no CA and whose key may sign (digitalSignature) seals."""
+    good_root = crafted.root()
+    good, _ = crafted.seal(good_root)
+    assert x509.chain_problem(good.cert, good_root.cert, at=helpers.NOW) is None
+    as_ca, as_ca_key = crafted.seal(good_root, ca=True, usage=crafted.CA_USAGE)
+    assert "must not be" in (x509.chain_problem(as_ca.cert, good_root.cert, at=helpers.NOW) or "")
+    # A seal with cA=true standing in for the root: what it certifies is not issued by the root.
+    substitute = crafted.Root(as_ca_key, as_ca.cert, cx509.load_der_x509_certificate(as_ca.cert).subject)
+    below, _ = crafted.seal(substitute)
+    assert x509.chain_problem(below.cert, good_root.cert, at=helpers.NOW) == "not issued by this root"
+    assert x509.chain_problem(below.cert, as_ca.cert, at=helpers.NOW) is not None  # nor may it be pinned as a root
+    no_bc, _ = crafted.seal(good_root, ca=None)
+    assert x509.chain_problem(no_bc.cert, good_root.cert, at=helpers.NOW) is not None
+    for usage in (None, cx509.KeyUsage(False, True, False, False, False, False, False, False, False)):
+        cannot_sign, _ = crafted.seal(good_root, usage=usage)
+        assert "digitalSignature" in (x509.chain_problem(cannot_sign.cert, good_root.cert, at=helpers.NOW) or "")
+    for bad_root in (crafted.root(ca=False), crafted.root(ca=None),
+                     crafted.root(usage=cx509.KeyUsage(True, False, False, False, False, False, True, False, False))):
+        seal_of_it, _ = crafted.seal(bad_root)
+        assert x509.chain_problem(seal_of_it.cert, bad_root.cert, at=helpers.NOW) is not None
+    no_usage_root = crafted.root(usage=None)  # a root that does not say what its key is for may issue
+    assert x509.chain_problem(crafted.seal(no_usage_root)[0].cert, no_usage_root.cert, at=helpers.NOW) is None

@@ -138,7 +138,8 @@ async def attested(client: AsyncTestClient, clerk: str, pair: dict[str, Any], *,
     r = await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
                           json={"name": name, "id_number": id_number, "method": "counter"})
     assert r.status_code == 201, r.text
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": r.json()["session_id"]}, headers=auth(clerk))
+    r = await client.post("/v1/dept/realname/attest", json={"session_id": r.json()["session_id"], "id_number": id_number},
+                          headers=auth(clerk))
     assert r.status_code == 200, r.text
     r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text

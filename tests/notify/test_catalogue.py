@@ -76,15 +76,17 @@ async def test_every_event_reaches_its_audience(
     await sms_login(client, "13811110001")  # the mother logs in again: a new device
     await pipeline.drain()
 
+    # The mother heard of her proof at the window first; her new login, bound to her identity, is an
+    # identity-login alert (with "not me"), not a plain new-device one.
     assert [i["kind"] for i in reversed(await inbox(client, mother["access_token"], limit=100))] == [
-        "application.received", "application.task_decided", "application.supplement_requested", "application.completed",
+        "auth.identity_login", "application.received", "application.task_decided", "application.supplement_requested", "application.completed",
         "rectification.answered", "feedback.answered", "certificate.suspended", "certificate.resumed",
         "certificate.revoked", "certificate.expiring", "consent.used", "wallet.record_added", "wallet.life_event_added",
-        "auth.new_device",
+        "auth.identity_login",
     ]
     # The father: a copy of his newborn's certificate, his guardianship, the closed wallet of the child's.
     assert [i["kind"] for i in reversed(await inbox(client, father["access_token"]))] == \
-        ["certificate.issued", "guardianship.set", "wallet.closed"]
+        ["auth.identity_login", "certificate.issued", "guardianship.set", "wallet.closed"]
     # The newborn has an inbox of her own (for when she logs in one day).
     assert await conn.fetchval("SELECT kind FROM notify_notification WHERE person_id = $1", child) == "certificate.issued"
     assert [i["kind"] for i in reversed(await inbox(client, op))] == ["task.overdue", "application.rated_badly", "feedback.unrouted"]
@@ -101,7 +103,7 @@ async def test_every_event_reaches_its_audience(
     assert texts["certificate.revoked"] == "您的「电子证照」已被签发部门吊销，原因：信息有误。"
     department = await conn.fetchval("SELECT name FROM department WHERE id = $1", uuid.UUID(yibao))
     assert texts["consent.used"] == f"{department}依据您的授权调用了您的证照，用途：未说明。"
-    assert "通过短信验证码在新设备登录" in texts["auth.new_device"]
+    assert "通过短信验证码用于一次登录" in (await inbox(client, mother["access_token"], limit=1))[0]["body"]
 
 
 async def test_the_first_login_of_a_new_account_is_no_alert(client: AsyncTestClient, conn: asyncpg.Connection,

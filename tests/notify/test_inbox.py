@@ -21,7 +21,8 @@ async def test_an_application_s_steps_reach_the_applicant_s_inbox(
     app = (await client.post("/v1/applications", json=maternity_allowance(), headers=h)).json()
     await pipeline.drain()
     items = await inbox(client, me["access_token"])
-    assert [i["title"] for i in items] == ["申请已受理"]
+    # Oldest: the alert that her proof at the window bound her login to her identity.
+    assert [i["title"] for i in items] == ["申请已受理", "实名身份登录提醒"]
     assert items[0]["body"] == "您提交的「生育津贴申领」申请已受理，我们将在承诺时限内办结并通知您。"
     assert items[0]["data"]["application_id"] == app["id"] and items[0]["read_at"] is None
 
@@ -37,9 +38,11 @@ async def test_an_application_s_steps_reach_the_applicant_s_inbox(
     await pipeline.drain()  # a second run finds nothing new: the inbox does not grow
 
     items = await inbox(client, me["access_token"])
-    assert [i["kind"] for i in items] == ["application.completed", "application.supplement_requested", "application.received"]
+    assert [i["kind"] for i in items] == ["application.completed", "application.supplement_requested", "application.received",
+                                          "auth.identity_login"]
     assert items[0]["body"] == "您的「生育津贴申领」申请已办结，结果：办理完成。欢迎对本次服务作出评价。"
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 3
+    # Hers, and the window clerk's own proof alert.
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 5
 
 
 async def test_reading_paging_and_privacy(
@@ -64,7 +67,7 @@ async def test_reading_paging_and_privacy(
     again = await client.post(f"/v1/notifications/{newest['id']}/read", headers=h)
     assert again.json()["read_at"] == r.json()["read_at"]
     unread = (await client.get("/v1/notifications", params={"unread": "true"}, headers=h)).json()["items"]
-    assert [i["kind"] for i in unread] == ["application.received"]
+    assert [i["kind"] for i in unread] == ["application.received", "auth.identity_login"]
     # Devices learn of it through the change log: one entry when it arrived, one when it was read.
     changes = await conn.fetch("SELECT data::json AS data FROM sync_change WHERE entity = 'notification' AND entity_id = $1 ORDER BY version",
                                uuid.UUID(newest["id"]))
@@ -73,7 +76,7 @@ async def test_reading_paging_and_privacy(
     other = await citizen(client, clerk, name="李娜", id_number=id_number("19930405", 8, male=False))
     assert_problem(await client.post(f"/v1/notifications/{newest['id']}/read", headers=auth(other["access_token"])),
                    404, "notification_not_found")
-    assert await inbox(client, other["access_token"]) == []
+    assert await inbox(client, other["access_token"]) == []  # her own identity alert is not drained yet
     assert_problem(await client.get("/v1/notifications"), 401, "unauthorized")
     assert_problem(await client.get("/v1/notifications/stream"), 401, "unauthorized")
 
@@ -86,7 +89,8 @@ async def test_the_wallet_export_carries_the_inbox(
     app = (await client.post("/v1/applications", json=maternity_allowance(), headers=h)).json()
     await pipeline.drain()
     doc = (await client.get("/v1/wallet/export", headers=h)).json()
-    assert [(n["kind"], n["data"]["application_id"]) for n in doc["notifications"]] == [("application.received", app["id"])]
+    assert [(n["kind"], n["data"].get("application_id")) for n in doc["notifications"]] == [
+        ("auth.identity_login", None), ("application.received", app["id"])]
 
 
 async def test_a_phone_offline_marks_read_through_sync(

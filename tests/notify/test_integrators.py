@@ -194,14 +194,15 @@ async def test_unread_count_and_mark_all_read_reach_every_device(
                           json={"required_materials": ["hospital_invoice"], "note": "请补充清晰的票据"})
     assert r.status_code == 200, r.text
     await pipeline.drain()
-    assert (await client.get("/v1/notifications/unread-count", headers=h)).json() == {"unread": 2}
+    # The two steps of the application, and the alert of her proof at the window.
+    assert (await client.get("/v1/notifications/unread-count", headers=h)).json() == {"unread": 3}
     _, cursor, _ = await pull_all(client, token)  # a second device, up to date
 
     items = await inbox(client, token)
-    newest, older = items[0]["id"], items[1]["id"]
+    newest, older, oldest = items[0]["id"], items[1]["id"], items[2]["id"]
     # Up to the older item only: the newest stays unread.
     r = await client.post("/v1/notifications/read-all", json={"up_to": older}, headers=h)
-    assert r.status_code == 200 and r.json() == {"marked": 1}
+    assert r.status_code == 200 and r.json() == {"marked": 2}
     assert (await client.get("/v1/notifications/unread-count", headers=h)).json() == {"unread": 1}
     r = await client.post("/v1/notifications/read-all", headers=h)
     assert r.status_code == 200 and r.json() == {"marked": 1}
@@ -212,7 +213,7 @@ async def test_unread_count_and_mark_all_read_reach_every_device(
     # The other device learns it from its next pull.
     changes, _, _ = await pull_all(client, token, cursor)
     state = apply({}, changes)
-    assert {i for (e, i) in state if e == "notification"} == {newest, older}
+    assert {i for (e, i) in state if e == "notification"} == {newest, older, oldest}
     assert all(d["read_at"] for (e, _), d in state.items() if e == "notification")
     assert_problem(await client.get("/v1/notifications/unread-count"), 401, "unauthorized")
 
@@ -223,9 +224,9 @@ async def test_mark_all_read_made_offline(
     me = await _submit(client, clerk)
     token = me["access_token"]
     await pipeline.drain()
-    assert (await client.get("/v1/notifications/unread-count", headers=auth(token))).json() == {"unread": 1}
+    assert (await client.get("/v1/notifications/unread-count", headers=auth(token))).json() == {"unread": 2}
     out = await pushed(client, token, str(uuid.uuid4()), [mutation(1, "notification.read_all", {})])
-    assert [(r["status"], r["data"]) for r in out["results"]] == [("applied", {"marked": 1})]
+    assert [(r["status"], r["data"]) for r in out["results"]] == [("applied", {"marked": 2})]
     assert (await client.get("/v1/notifications/unread-count", headers=auth(token))).json() == {"unread": 0}
     state = apply({}, (await pull_all(client, token))[0])
-    assert [d["read_at"] is not None for (e, _), d in state.items() if e == "notification"] == [True]
+    assert [d["read_at"] is not None for (e, _), d in state.items() if e == "notification"] == [True, True]

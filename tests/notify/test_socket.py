@@ -50,6 +50,7 @@ async def test_a_mini_program_hears_the_stream_over_a_socket_opened_with_a_ticke
 ) -> None:
     me = await citizen(client, clerk, name="王芳", id_number=id_number("19920306", 9, male=False))
     person = me["account"]["person_id"]
+    await pipeline.drain()  # the alert of her proof at the window comes before the socket opens
 
     async def ticket() -> str:
         r = await client.post("/v1/notifications/stream-tickets", headers=auth(me["access_token"]))

@@ -275,6 +275,7 @@ async def test_operators_retry_and_discard_dead_letters(
     from notify.expand import Expander
 
     redis = worker_state.redis
+    await pipeline.drain()  # the alert of the window clerk's own proof goes out before planning breaks
     await redis.xadd(streams.EVENTS, {"junk": "1"})
     person = str(await persons.find_or_create_person(conn, worker_state.keyring, id_number=id_number(), name="张三",
                                                      now=datetime.now(UTC)))
@@ -308,7 +309,7 @@ async def test_operators_retry_and_discard_dead_letters(
     assert_problem(await client.get("/v1/admin/notifications/dead-letters", headers=auth(clerk)), 403, "forbidden")
 
     # The cause fixed, the operator puts the event back; the workers make its notification, once.
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 0
+    assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE event = 'certificate.expiring'") == 0
     r = await client.post(f"/v1/admin/notifications/dead-letters/{newest['id']}/retry", headers=auth(op))
     assert r.status_code == 200, r.text
     assert r.json()["stream"] == streams.EVENTS

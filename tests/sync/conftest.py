@@ -22,7 +22,7 @@ async def op(client: AsyncTestClient, conn: asyncpg.Connection, settings: Settin
 @pytest.fixture
 async def clerk(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> str:
     """A window clerk of the administrative approval bureau, who attests identities (L3)."""
-    return await staff(client, op, conn, "shenpi", ["clerk"])
+    return await staff(client, op, conn, "shenpi", ["clerk"], proven=True)
 
 
 @pytest.fixture

@@ -85,7 +85,8 @@ try {
   await page.getByRole("button", { name: "生成窗口认证码" }).click();
   const session = (await page.getByTestId("realname-session").innerText()).trim();
   await shot(page, "realname-counter");
-  await api("POST", "/v1/dept/realname/attest", W.clerk, { session_id: session });
+  // The clerk keys in the number read from the mother's ID card.
+  await api("POST", "/v1/dept/realname/attest", W.clerk, { session_id: session, id_number: W.mother.id });
   await page.getByText("实人认证已完成").waitFor();
 
   // Online once: the catalogue and what the wallet supplies are kept for offline use.
@@ -136,8 +137,7 @@ try {
   await shot(page, "birth-queued-offline");
 
   // --- online: the queue goes out once ------------------------------------------------------------
-  await context.setOffline(false);
-  await page.evaluate(() => window.dispatchEvent(new Event("online")));
+  await context.setOffline(false); // the browser says "online"; the app pushes its queue
   await until(async () => !/待提交/.test(await page.getByTestId("app-status").innerText()), "the submission to land", 30000);
   birth.status_after_online = (await page.getByTestId("app-status").innerText()).trim();
   const appId = page.url().split("/").at(-1);
@@ -158,6 +158,8 @@ try {
   };
   let round = 0;
   let supplementAsked = false;
+  const liveEvents = async () => Number(await page.getByTestId("network").getAttribute("data-live-events"));
+  const eventsBefore = await liveEvents();
   for (;;) {
     const current = await api("GET", `/v1/applications/${appId}`, token);
     const ready = current.tasks.filter((t) => t.status === "pending" || t.status === "claimed");
@@ -188,7 +190,7 @@ try {
     if (round++ === 0) {
       // No reload: the live channel pokes the app, which pulls the new state.
       await page.locator('[data-task="430200-WJ-001"][data-status="approved"]').waitFor({ timeout: 25000 });
-      birth.first_approval_seen_live = true;
+      birth.first_approval_seen_live = (await liveEvents()) > eventsBefore;
       await shot(page, "birth-progress-live");
     }
   }

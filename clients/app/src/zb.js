@@ -23,6 +23,8 @@ export const state = reactive({
   pendingSubmits: 0,
   error: "",
   live: false,
+  /** Events the live channel delivered (each one pulls). */
+  liveEvents: 0,
   /** Final results of queued submissions by application id (rejected ones say why). */
   results: {},
   largeText: localStorage.getItem(LARGE) === "1",
@@ -129,6 +131,7 @@ async function startLive() {
     kind: socket ? "socket" : "stream",
     onEvent: (event) => {
       state.live = true;
+      state.liveEvents += 1;
       if (event.event === "notification") {
         try {
           const body = JSON.parse(event.data);

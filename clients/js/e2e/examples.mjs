@@ -10,6 +10,10 @@ import { saveDraftOffline } from "../examples/sync.mjs";
 import { attachPhoto } from "../examples/upload.mjs";
 import { presentCertificate } from "../examples/present.mjs";
 import { downloadTrust, verifyOffline } from "../examples/verify.mjs";
+import { openWebClient, listenLive } from "../examples/web.mjs";
+import { IDBFactory } from "fake-indexeddb";
+import { WebSocket } from "ws";
+import { EventSource } from "eventsource";
 
 const { ZB_BASE: BASE, ZB_SIM: SIM, ZB_PERSON_NAME: NAME, ZB_PERSON_ID: ID } = process.env;
 const post = async (url, body) => {
@@ -59,5 +63,22 @@ const trust = await downloadTrust(fetchText, rootBase64);
 const verdict = await verifyOffline(shown.qrUrl, trust);
 assert.deepEqual(verdict, { ok: true, fields: verdict.fields });
 assert.equal(Object.keys(verdict.fields).length, 1);
+
+// The same person on a web page: IndexedDB, the live channel over WebSocket, else EventSource.
+for (const platform of [{ indexedDB: new IDBFactory(), WebSocket }, { indexedDB: new IDBFactory(), EventSource }]) {
+  const web = await openWebClient(BASE, platform);
+  await web.auth.wechatLogin((await post(`${SIM}/_sim/login-codes`, { openid })).code);
+  const live = await listenLive(web, platform);
+  await new Promise((resolve, reject) => {
+    const deadline = Date.now() + 15000;
+    const t = setInterval(() => {
+      if (web.sync.list("draft").some((d) => d.id === saved.draftId)) resolve(clearInterval(t)); // the sync event pulled it
+      else if (Date.now() > deadline) reject(new Error(`no sync over ${Object.keys(platform)[1]}`));
+    }, 50);
+  });
+  live.stop();
+  const reloaded = await openWebClient(BASE, platform); // a reload: the copy comes back from IndexedDB
+  assert.ok(reloaded.sync.list("draft").some((d) => d.id === saved.draftId));
+}
 console.log(JSON.stringify({ examples: "ok", fields: verdict.fields }));
 process.exit(0);

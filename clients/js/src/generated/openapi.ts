@@ -1845,9 +1845,90 @@ export interface paths {
         put?: never;
         /**
          * A window clerk confirms a counter session: they saw the person and the physical ID card (L3)
-         * @description Staff role `clerk` of a department with the power `realname_proofing` (403 `authority_required` otherwise). Answers the masked identity so the clerk can compare it with the card.
+         * @description Staff role `clerk` of a department with the power `realname_proofing` (403 `authority_required` naming the power otherwise), whose own real-name proof at L3 (not their login) is at most 15 minutes old (403 `assurance_required` with `required_level` and `max_age_seconds` otherwise: prove again by face or by a colleague's attestation). The clerk keys in `id_number` as read from the physical card; it is compared with the session's by blind index. A mismatch answers 422 `realname_id_number_mismatch` with `tries_left` and is audited; the session stays open for the correction, and the third mismatch closes it (`realname_failed`, reason `id_number_mismatch`): the person opens a new session. A clerk cannot attest their own session (403). Answers the masked identity so the clerk can compare it with the card. The person is told of the new binding (inbox, SMS, WeChat) with a one-tap "not me".
          */
         post: operations["AttestRealnameAtCounter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logins/{login_id}/not-me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * "Not me": end a login bound to your identity that you did not make
+         * @description For the person (any account bound to them), about a login their `auth.identity_login` notification names (`data.login_id`). The login ends at once (its tokens are refused); when the binding was a real-name proof made from another account, that account's logins all end and it loses the identity (back to L1). An identity case opens for the operators. Answered again for the same notification, the same case. The login you are using cannot be reported (409 `not_me_own_login`: log out instead); a login that never concerned your identity → 404 `login_not_found`.
+         */
+        post: operations["ReportLoginNotMe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/not-me/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The one-tap "not me" page of an identity-login text (zh-CN HTML, no login)
+         * @description Shows when and how a login was bound to the person's identity and a button that `POST`s to the same address; looking changes nothing. Always 200: a used, expired or unknown token says the link is no longer valid. Tokens are single-use and last 7 days.
+         */
+        get: operations["NotMePage"];
+        put?: never;
+        /**
+         * The "not me" page's button: end the login the text was about (no login)
+         * @description Does what `ReportLoginNotMe` does for the login the token names, once: the token is spent. Answers a zh-CN HTML page, 200 either way (a used, expired or unknown token says the link is no longer valid).
+         */
+        post: operations["NotMeConfirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/identity-cases/{case_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close an identity case with what was found (operator; audited)
+         * @description A case already closed → 409 `identity_case_closed`.
+         */
+        post: operations["CloseIdentityCase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/identity-cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Identity cases opened by "not me", oldest first (operator) */
+        get: operations["ListIdentityCases"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2482,6 +2563,8 @@ export interface components {
         AttestIn: {
             /** Format: uuid */
             session_id: string;
+            /** @description The ID number as the clerk reads it from the physical card in front of them (not from the session). */
+            id_number: string;
         };
         /** Attested */
         Attested: {
@@ -2800,6 +2883,11 @@ export interface components {
             created_at: string;
             secret_rotated_at: string | null;
             revoked_at: string | null;
+        };
+        /** CloseCase */
+        CloseCase: {
+            /** @description What was found and done (kept with the case and in the audit log). */
+            resolution: string;
         };
         /** CompleteIn */
         CompleteIn: {
@@ -3234,6 +3322,34 @@ export interface components {
             name_masked: string;
             id_masked: string;
         };
+        /** IdentityCase */
+        IdentityCase: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            status: "open" | "closed";
+            /** Format: uuid */
+            person_id: string;
+            name_masked: string;
+            id_number_masked: string;
+            /** Format: uuid */
+            account_id: string;
+            login_id: string | null;
+            method: string;
+            /** @enum {string} */
+            reported_via: "app" | "link";
+            identity_unbound: boolean;
+            /** Format: date-time */
+            opened_at: string;
+            closed_at: string | null;
+            closed_by: string | null;
+            resolution: string | null;
+        };
+        /** IdentityCasePage */
+        IdentityCasePage: {
+            items: components["schemas"]["IdentityCase"][];
+            next_cursor: string | null;
+        };
         /** IdentityProviderIn */
         IdentityProviderIn: {
             name: string;
@@ -3664,6 +3780,14 @@ export interface components {
         RejectIn: {
             reasons?: string[];
             required_materials?: string[];
+        };
+        /** Reported */
+        Reported: {
+            /** Format: uuid */
+            case_id: string;
+            login_id: string | null;
+            logins_ended: number;
+            identity_unbound: boolean;
         };
         /** RotateSealIn */
         RotateSealIn: {
@@ -9828,7 +9952,7 @@ export interface operations {
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）) */
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `assurance_required` (需要更高等级的实人认证) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9837,7 +9961,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "forbidden" | "authority_required";
+                        type: "forbidden" | "authority_required" | "assurance_required";
                     };
                 };
             };
@@ -9867,6 +9991,255 @@ export interface operations {
                     };
                 };
             };
+            /** @description Problem types: `validation_failed` (请求参数不符合要求); `id_number_invalid` (身份证号码校验不通过); `realname_id_number_mismatch` (证件号码与认证会话不一致) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "validation_failed" | "id_number_invalid" | "realname_id_number_mismatch";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ReportLoginNotMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                login_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reported"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `login_not_found` (登录不存在或与您的身份无关); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "login_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `not_me_own_login` (不能对正在使用的登录报告“不是我”) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_me_own_login";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    NotMePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    NotMeConfirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    CloseIdentityCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseCase"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityCase"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `identity_case_not_found` (身份核查工单不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "identity_case_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `identity_case_closed` (身份核查工单已关闭) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "identity_case_closed";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListIdentityCases: {
+        parameters: {
+            query?: {
+                /** @description Only cases in this state. */
+                status?: "open" | "closed" | null;
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityCasePage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -46,6 +46,39 @@ export interface Certificate {
   notBefore: number;
   notAfter: number;
   publicKey: Uint8Array; // the SEC1 point
+  /** basicConstraints' cA (false when the extension leaves it out); null without the extension. */
+  ca: boolean | null;
+  /** keyUsage's bits (bit 0 digitalSignature = 0x80 of byte 0, keyCertSign = 0x04); null without it. */
+  keyUsage: Uint8Array | null;
+}
+
+const BASIC_CONSTRAINTS = "551d13"; // 2.5.29.19
+const KEY_USAGE = "551d0f"; // 2.5.29.15
+
+function hexOf(data: Uint8Array, el: Der): string {
+  let out = "";
+  for (let i = el.body; i < el.end; i++) out += (data[i] + 0x100).toString(16).slice(1);
+  return out;
+}
+
+/** basicConstraints and keyUsage from a TBSCertificate's `[3] Extensions`, where present. */
+function extensions(der: Uint8Array, parts: Der[]): { ca: boolean | null; keyUsage: Uint8Array | null } {
+  const out = { ca: null as boolean | null, keyUsage: null as Uint8Array | null };
+  const tagged = parts.filter((p) => p.tag === 0xa3)[0];
+  if (!tagged) return out;
+  for (const ext of children(der, children(der, tagged)[0])) {
+    const fields = children(der, ext);
+    const value = fields[fields.length - 1]; // OCTET STRING after extnID and the optional critical flag
+    const inner = readDer(der, value.body);
+    const oid = hexOf(der, fields[0]);
+    if (oid === BASIC_CONSTRAINTS) {
+      const first = children(der, inner)[0];
+      out.ca = !!first && first.tag === 0x01 && der[first.body] !== 0;
+    } else if (oid === KEY_USAGE) {
+      out.keyUsage = der.slice(inner.body + 1, inner.end); // BIT STRING: skip the unused-bits byte
+    }
+  }
+  return out;
 }
 
 export function parseCertificate(der: Uint8Array): Certificate {
@@ -54,6 +87,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
   let parts = children(der, tbsEl);
   if (parts[0].tag === 0xa0) parts = parts.slice(1); // explicit version
   const [, , issuer, validity, subject, spki] = parts;
+  const { ca, keyUsage } = extensions(der, parts.slice(6));
   const [nb, na] = children(der, validity);
   const [, keyBits] = children(der, spki);
   return {
@@ -64,5 +98,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
     notBefore: time(der, nb),
     notAfter: time(der, na),
     publicKey: der.slice(keyBits.body + 1, keyBits.end),
+    ca,
+    keyUsage,
   };
 }

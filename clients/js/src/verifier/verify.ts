@@ -360,9 +360,32 @@ function signedByRoot(seal: SealEntry, root: Certificate, es256: Es256Verify): P
   return answer;
 }
 
+/** Whether the root is its own issuer (a CA certificate issued by another, a seal made a CA, is no root). */
+const selfSigned = new WeakMap<Certificate, WeakMap<Es256Verify, Promise<boolean>>>();
+
+function rootSelfSigned(root: Certificate, es256: Es256Verify): Promise<boolean> {
+  let byVerifier = selfSigned.get(root);
+  if (!byVerifier) selfSigned.set(root, (byVerifier = new WeakMap()));
+  let answer = byVerifier.get(es256);
+  if (!answer) {
+    answer = equalBytes(root.issuer, root.subject) ? es256(root.publicKey, root.tbs, derToRaw(root.signature)).catch(() => false) : Promise.resolve(false);
+    byVerifier.set(es256, answer);
+  }
+  return answer;
+}
+
+/**
+ * The server's chain check (esign/x509.py `chain_problem`): the root a CA (basicConstraints cA) whose
+ * key may sign certificates (keyUsage keyCertSign, where it says) and is its own issuer; the seal no
+ * CA, its key one that signs (keyUsage digitalSignature), issued by the root; both valid at `at`.
+ */
 async function chainOk(seal: SealEntry, root: Certificate, at: number, es256: Es256Verify): Promise<boolean> {
-  if (!(await signedByRoot(seal, root, es256))) return false;
-  return root.notBefore <= at && at <= root.notAfter && seal.cert.notBefore <= at && at <= seal.cert.notAfter;
+  const cert = seal.cert;
+  if (root.ca !== true || cert.ca !== false) return false;
+  if (!cert.keyUsage || !(cert.keyUsage[0] & 0x80)) return false;
+  if (root.keyUsage && !(root.keyUsage[0] & 0x04)) return false;
+  if (!(await signedByRoot(seal, root, es256)) || !(await rootSelfSigned(root, es256))) return false;
+  return root.notBefore <= at && at <= root.notAfter && cert.notBefore <= at && at <= cert.notAfter;
 }
 
 function iso(seconds: number): string {
