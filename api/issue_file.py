@@ -21,9 +21,11 @@ system of its own; or an access token of a member of staff with the role ``issue
 (``ZB_ACCESS_TOKEN``). Secrets come from the environment, where other users of the machine do not
 see them (the command line they could).
 
-The rows go as batches of at most 10,000 (``POST /v1/dept/certificates:batch``, each with an
-``Idempotency-Key`` made from the file and its place in it, so a run broken off and started again
-sends the same batches); a progress bar follows the workers while the command polls; then a
+The rows go as batches of at most 10,000 (``POST /v1/dept/certificates:batch``); a request whose
+answer the network lost is sent again with the same ``Idempotency-Key``, so it stays one batch. A
+run started again (broken off, or after the department fixed what made rows fail) makes new batches,
+and the rows issued before come back as issued before. A progress bar follows the workers while
+the command polls; then a
 summary, and the rows that failed — each with its line, its problem ``type`` and what was wrong —
 go to a CSV beside the file (``--failures``), UTF-8 with a byte-order mark so Excel opens it as it
 is. A row that cannot make a request at all (a required column empty, a malformed date) fails
@@ -34,10 +36,10 @@ been), 1 when some failed, 2 when nothing could be sent.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as clock, timedelta, timezone
@@ -155,15 +157,22 @@ class Api:
                                                         "client_secret": client_secret, "scope": "certificates:issue"})
         self.http.headers["authorization"] = f"Bearer {got.json()['access_token']}"
 
-    def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            r = self.http.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise CommandError(f"could not reach {self.server}: {exc}") from None
+    def call(self, method: str, path: str, *, tries: int = 1, **kw: Any) -> httpx.Response:
+        for attempt in range(tries):
+            try:
+                r = self.http.request(method, path, **kw)
+                break
+            except httpx.TransportError as exc:
+                if attempt + 1 == tries:
+                    raise CommandError(f"could not reach {self.server}: {exc}") from None
+                time.sleep(2**attempt)
+            except httpx.HTTPError as exc:
+                raise CommandError(f"could not reach {self.server}: {exc}") from None
         if r.status_code >= 400:
             try:
                 problem = r.json()
-                said = f"{problem.get('type')}: {problem.get('title')}" + (f" ({problem['detail']})" if problem.get("detail") else "")
+                said = f"{problem.get('type')}: {problem.get('title')}"
+                said += f" ({problem['detail']})" if problem.get("detail") else ""
             except ValueError:
                 said = r.text[:200]
             raise CommandError(f"{method} {path} → {r.status_code} {said}")
@@ -178,8 +187,8 @@ class Api:
                 return
 
 
-def _idempotency_key(digest: str, index: int) -> str:
-    return f"issue-file-{digest[:40]}-{index}"
+def _idempotency_key(run: str, index: int) -> str:
+    return f"issue-file-{run}-{index}"
 
 
 def _failure(row: Row, problem: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +226,7 @@ def run(path: Path, *, server: str, token: str | None, client_id: str | None, cl
         raise CommandError(f"{path} has no rows under its header")
     sendable = [r for r in rows if r.item is not None]
     failures = [_failure(r, r.problem) for r in rows if r.problem is not None]
-    digest = hashlib.sha256(data).hexdigest()
+    run_id = uuid.uuid4().hex
     counts = {"issued": 0, "existing": 0, "failed": 0}
     with Progress(TextColumn("[bold]签发 issuing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err, transient=False) as progress:
@@ -226,7 +235,7 @@ def run(path: Path, *, server: str, token: str | None, client_id: str | None, cl
         for index in range(0, len(sendable), BATCH):
             part = sendable[index:index + BATCH]
             r = api.call("POST", "/v1/dept/certificates:batch", json={"items": [p.item for p in part]},
-                         headers={"Idempotency-Key": _idempotency_key(digest, index // BATCH)})
+                         headers={"Idempotency-Key": _idempotency_key(run_id, index // BATCH)}, tries=4)
             sent.append((r.headers["location"], part))
         done: dict[str, dict[str, Any]] = {}
         while True:
@@ -256,7 +265,8 @@ def run(path: Path, *, server: str, token: str | None, client_id: str | None, cl
             if i not in settled:  # a batch that stopped before these rows
                 failures.append(_failure(row, {"type": "certificate_batch_failed", "title": "批量签发任务中断，这一行未处理"}))
     local = len(rows) - len(sendable)
-    print(f"{len(rows)} row{'' if len(rows) == 1 else 's'}: {counts['issued']} issued, {counts['existing']} issued before, {len(failures)} failed"
+    print(f"{len(rows)} row{'' if len(rows) == 1 else 's'}: {counts['issued']} issued, "
+          f"{counts['existing']} issued before, {len(failures)} failed"
           + (f" ({local} not sent: row_invalid)" if local else ""))
     for line in stopped:
         print(f"batch stopped: {line}")

@@ -189,8 +189,8 @@ async def _finish(
         done = await conn.fetchrow(FINISH, row["id"], claimed.claim, outcome, now, error)
         await outbox.enqueue(
             conn, "notify",
-            {"event": "certificate_batch.finished", "batch_id": str(row["id"]), "department_id": str(row["department_id"]),
-             "state": outcome, "total": done["total"], "issued": done["issued"], "existing": done["existing"],
+            {"event": "certificate_batch.finished", "batch_id": str(row["id"]),
+             "department_id": str(row["department_id"]), "state": outcome, "total": done["total"], "issued": done["issued"], "existing": done["existing"],
              "failed": done["failed"]},
             dedup_key=f"certificate_batch.finished:{row['id']}", partition_key=str(row["department_id"]),
         )

@@ -90,6 +90,9 @@ async def test_a_department_issues_from_a_spreadsheet(
     assert code == 0, out + err
     assert "3 rows: 0 issued, 3 issued before, 0 failed" in out
     assert not (tmp_path / "again.failures.csv").exists()
+    # The first file once more (as after fixing what made rows fail): a new batch, not the old answer.
+    code, out, err = await _issue(settings, server, sheet, **signed_in)
+    assert code == 1 and "5 rows: 0 issued, 3 issued before, 2 failed" in out, out + err
     assert await conn.fetchval("SELECT count(*) FROM esign_certificate WHERE external_ref LIKE '表格-%'") == 3
 
 

@@ -200,8 +200,26 @@ async function afterLogin(fresh) {
   void refreshCatalogue(fresh).catch(() => null);
 }
 
+/**
+ * Inside WeChat the app runs in the mini-program's web-view, which cannot call wx.login itself: the host
+ * mini-program calls it and opens `/app/?wx_code=CODE`; the app trades the code for a login.
+ */
+async function wechatHandover() {
+  const code = new URLSearchParams(location.search).get("wx_code");
+  if (!code) return;
+  history.replaceState(null, "", location.pathname + location.hash);
+  try {
+    await client.auth.wechatLogin(code);
+  } catch (err) {
+    state.error = describe(err);
+  }
+}
+
+export const inWechat = /MicroMessenger/i.test(navigator.userAgent);
+
 export async function boot() {
   await client.open();
+  await wechatHandover();
   const results = await storage.get("app:results");
   if (results) Object.assign(state.results, JSON.parse(results));
   countPending();
