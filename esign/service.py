@@ -23,7 +23,7 @@ from uuid import UUID
 import asyncpg
 import cbor2
 
-from api import audit, authority, changelog, outbox, persons
+from api import audit, authority, changelog, orgs, outbox, persons
 from api.ids import uuid7
 from api.problems import FieldError
 from api.wallet import closure
@@ -162,6 +162,21 @@ async def _replay(
     return None
 
 
+async def _organisation(
+    conn: asyncpg.Connection, esign: EsignState, ctype: CertType, holder: Holder, fields: dict[str, Any], *,
+    now: datetime,
+) -> UUID:
+    """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative."""
+    legal_rep = None
+    if ctype.code == orgs.REGISTRY_TYPE and fields.get(orgs.LEGAL_REP_FIELD):
+        legal_rep = orgs.legal_rep_index(esign.keyring, str(fields[orgs.LEGAL_REP_FIELD]),
+                                         today=now.astimezone(issuing.CHINA).date(), field=f"fields.{orgs.LEGAL_REP_FIELD}")
+    assert holder.credit_code is not None
+    org_id, _ = await orgs.register(conn, esign.keyring, credit_code=holder.credit_code, name=holder.name,
+                                    legal_rep=legal_rep, now=now)
+    return org_id
+
+
 async def issue_certificate(
     conn: asyncpg.Connection,
     esign: EsignState,
@@ -198,6 +213,8 @@ async def issue_certificate(
         sealed = persons.seal_person(esign.keyring, holder.id_number, holder.name)
         person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
         await persons.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
+    if person_id is None and holder.credit_code is not None:
+        person_id = await _organisation(conn, esign, ctype, holder, sensitive | public, now=now)
     if person_id is not None:
         await closure.ensure_open(conn, person_id)
     year = issuing.serial_year(now)

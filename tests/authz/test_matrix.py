@@ -136,6 +136,8 @@ EXPECTED: dict[str, Case] = {
                                     played_by={"staff": "window_clerk"}),
     # "Not me" about a login bound to one's identity (another of Alice's accounts); the link of the text is public.
     "ReportLoginNotMe": Case(frozenset({"citizen"})),
+    # Acting for a business entity: verified people only (L2); null switches back to oneself.
+    "ListMyOrganisations": Case(PEOPLE), "ActAs": Case(PEOPLE, j({"credit_code": None})),
     "NotMePage": public(ids={"token": "not_me_token"}), "NotMeConfirm": public(ids={"token": "not_me_token"}),
     # operators
     "ListDepartments": Case(OP),

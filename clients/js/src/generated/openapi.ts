@@ -1935,6 +1935,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/act-as": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch to acting for a business entity (or back to oneself)
+         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists. Needs L2 (a verified identity).
+         */
+        post: operations["ActAs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Business entities the caller may act for (as 法定代表人)
+         * @description The entities whose registry (the 营业执照 issued or pushed by 市场监管) names the caller's verified identity as legal representative; the ID numbers are compared by blind index, never shown. Closed entities (注销) stay listed: their wallet is kept, read only.
+         */
+        get: operations["ListMyOrganisations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -2466,6 +2506,22 @@ export interface components {
             /** @enum {string} */
             assurance_level: "L1" | "L2" | "L3";
             person_id: string | null;
+        };
+        /** ActAsIn */
+        ActAsIn: {
+            /** @description The entity's unified social credit code (GB 32100); null to act as oneself again. */
+            credit_code: string | null;
+        };
+        /** ActingToken */
+        ActingToken: {
+            access_token: string;
+            /**
+             * @default Bearer
+             * @constant
+             */
+            token_type: "Bearer";
+            expires_in: number;
+            organisation: components["schemas"]["Organisation"] | null;
         };
         /** AdminNotification */
         AdminNotification: {
@@ -3581,6 +3637,21 @@ export interface components {
         /** OptionalReasonIn */
         OptionalReasonIn: {
             reason?: string | null;
+        };
+        /** Organisation */
+        Organisation: {
+            /** Format: uuid */
+            id: string;
+            credit_code: string;
+            name: string;
+            /** @enum {string} */
+            status: "active" | "closed";
+            /** @constant */
+            role: "legal_representative";
+        };
+        /** OrganisationList */
+        OrganisationList: {
+            items: components["schemas"]["Organisation"][];
         };
         /** PendingSignature */
         PendingSignature: {
@@ -10241,6 +10312,97 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ActAs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActAsIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActingToken"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListMyOrganisations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganisationList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
