@@ -16,6 +16,7 @@ import rfc8785
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from api.matters import seed
 from api.problems import Problem
 from esign import issuing, seal_image, tokens
 from esign.issuing import CertType, FieldRule
@@ -116,3 +117,11 @@ def test_the_request_hash_is_of_the_sorted_body(fields: dict, ref: str, name: st
             "holder": {"credit_code": None, "id_number": "11010519491231002X", "name": name}, "seal_id": None,
             "type_code": "t", "valid_from": "2026-11-21T12:00:30.123456Z", "valid_until": None}
     assert issuing.request_hash(item) == hashlib.sha256(rfc8785.dumps(body)).digest()
+
+
+def test_every_catalogue_field_has_its_own_registry_number() -> None:
+    """Tokens key fields by ``n`` (FORMATS.md): each field of the shipped catalogue states it, once per type."""
+    for ctype in seed.load_catalogue()["certificate_types"]:
+        numbers = [f.get("n") for f in ctype["fields"]]
+        assert all(type(n) is int and n > 0 for n in numbers), ctype["code"]
+        assert len(set(numbers)) == len(numbers), ctype["code"]
