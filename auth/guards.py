@@ -40,7 +40,7 @@ from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid
 
 BEARER = [{"bearer": []}]
-STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin"})
+STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin", "window_clerk"})
 CLIENT_SCOPES = frozenset({
     "seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
     "consents:use", "webhooks:manage",

@@ -128,6 +128,8 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     assert part["qr_url"].lower().startswith(story["birth"]["base"])
     assert "有效" in part["page_valid"] and "无效" not in part["page_valid"] and part["app_valid"] == "有效"
     assert part["app_valid_offline"] == "有效" and part["offline_note"]
+    # The disclosed fields with their labels, the issuer by name (from the trust list).
+    assert "姓名" in part["app_fields"] and "性别" in part["app_fields"] and "株洲市公安局" in part["app_fields"]
     assert part["fields_shown"] >= 1 and part["countdown"].startswith("剩余")
     assert "吊销" in part["page_revoked"] and part["app_revoked"] == "已吊销" and part["wallet_status"] == "已吊销"
 

@@ -285,6 +285,7 @@ try {
   await scanner.fill("#token", present.qr_url);
   await scanner.getByRole("button", { name: "核验" }).click();
   present.app_valid = await verdictOf(scanner);
+  present.app_fields = await scanner.getByTestId("verified-fields").innerText();
   await shot(scanner, "verify-valid");
   // The trust and status lists are kept: the same check with no network.
   await context.setOffline(true);

@@ -320,5 +320,8 @@ export async function verify(scanned) {
   const material = await trustMaterial(navigator.onLine);
   if (!material) throw new Error("首次核验需要联网下载信任列表");
   const verdict = await verifyToken(scanned.trim(), material.trust, material.lists);
-  return { verdict, at: material.at };
+  const c = verdict.certificate;
+  // The issuer's name as the trust list gives it for the credit code the token carries.
+  const seal = c && material.trust.seals.find((s) => s.creditCode === c.issuer_credit_code);
+  return { verdict, at: material.at, issuer: (c && c.issuer_name) || (seal && seal.departmentName) || (c && c.issuer_credit_code) };
 }
