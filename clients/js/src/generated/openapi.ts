@@ -2604,7 +2604,7 @@ export interface paths {
         put?: never;
         /**
          * Define or change a certificate type (operator)
-         * @description Upserts by `code`: 201 when new, 200 when changed. Field keys are unique snake_case; `enum` fields list their values; `sensitive` fields are sealed at rest and never put in a token. Unknown departments or bad field definitions answer 422 `certificate_type_invalid` naming them. `gb_type_code` (the defining department's credit code + 3 digits) is made when a new type has none and never changes afterwards (409 `gb_type_code_immutable`). The defining department defaults to the first issuer.
+         * @description Upserts by `code`: 201 when new, 200 when changed. Field keys are unique snake_case; `enum` fields list their values; `sensitive` fields are sealed at rest and never put in a token. Unknown departments or bad field definitions answer 422 `certificate_type_invalid` naming them. `gb_type_code` (the defining department's credit code + 3 digits) is made when a new type has none and never changes afterwards (409 `gb_type_code_immutable`). The defining department defaults to the first issuer. Each field gets a registry number `n`, stable for ever: a field keeps its number, a new field takes the next one and a removed field's number is never given again (tokens key fields by it).
          */
         post: operations["UpsertCertificateType"];
         delete?: never;
@@ -3004,6 +3004,8 @@ export interface components {
         };
         /** CertificateField */
         CertificateField: {
+            /** @description Registry number: stable for ever, the key of the field in tokens. */
+            n: number;
             key: string;
             label: string;
             /** @enum {string} */
@@ -4425,16 +4427,23 @@ export interface components {
             type_code: string;
             type_name: string | null;
             gb_type_code: string;
+            /** @description Rebuilt from the type's GB code, the issuer, the serial and the version the token carries, with its check character. */
             licence_id: string;
             holder_masked: components["schemas"]["MaskedHolder"];
-            fields: {
-                [key: string]: unknown;
-            };
+            fields: components["schemas"]["VerifiedField"][];
             issuer: components["schemas"]["VerifiedIssuer"];
             /** Format: date-time */
             issued_at: string;
             valid_until: string | null;
             status_ref: components["schemas"]["StatusRef"];
+        };
+        /** VerifiedField */
+        VerifiedField: {
+            /** @description The field's registry number, its key in the token. */
+            n: number;
+            key: string | null;
+            label: string | null;
+            value: unknown;
         };
         /** VerifiedIssuer */
         VerifiedIssuer: {
@@ -4444,6 +4453,7 @@ export interface components {
         };
         /** VerifyIn */
         VerifyIn: {
+            /** @description A ZB1: token, or the URL of its QR code (`…/V/<token>`). */
             token: string;
         };
         /** VerifyOut */
