@@ -3449,7 +3449,7 @@ export interface components {
         /** EventOut */
         EventOut: {
             /** @enum {string} */
-            type: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died";
+            type: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed";
             /** @enum {string} */
             source: "certificate" | "bundle" | "department";
             detail?: {
@@ -3758,7 +3758,7 @@ export interface components {
         LifeEventIn: {
             holder: components["schemas"]["WalletHolderIn"];
             /** @enum {string} */
-            event: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died";
+            event: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed";
             /** Format: date-time */
             occurred_at: string;
             /** @description The department's own reference; unique per department. */
@@ -4392,7 +4392,7 @@ export interface components {
             item_id: string;
             links: components["schemas"]["Links"];
             /** @enum {null|string} */
-            event?: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | null;
+            event?: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed" | null;
         };
         /** TokenPair */
         TokenPair: {
@@ -4477,9 +4477,11 @@ export interface components {
         /** WalletHolderIn */
         WalletHolderIn: {
             /** @description GB 11643. */
-            id_number: string;
-            /** @description The holder's name as on the ID card; a person the platform knows by this ID number under another name → 422 `holder_mismatch`. */
+            id_number?: string | null;
+            /** @description The holder's name as on the ID card (an entity's registered name); a holder the platform knows under another name → 422 `holder_mismatch`. */
             name: string;
+            /** @description GB 32100, of an entity the registry (市场监管's 营业执照) knows; else 422 `holder_unknown`. */
+            credit_code?: string | null;
         };
         /** WalletItem */
         WalletItem: {
