@@ -192,7 +192,8 @@ async def disclosed(
     masked = await views.render_all(conn, esign, stored, full=False, now=now)
     named = [s for s in stored if s.id in fields]
     full = {i.id: i for i in await views.render_all(conn, esign, named, full=True, now=now)} if named else {}
-    return [views.only_fields(esign, full[i.id], fields[i.id], now=now) if i.id in full else i for i in masked]
+    return [await views.only_fields(conn, esign, full[i.id], fields[i.id], now=now) if i.id in full else i
+            for i in masked]
 
 
 def access_entry(row: asyncpg.Record) -> AccessEntry:

@@ -2664,7 +2664,7 @@ export interface paths {
         put?: never;
         /**
          * Define or change a certificate type (operator)
-         * @description Upserts by `code`: 201 when new, 200 when changed. Field keys are unique snake_case; `enum` fields list their values; `sensitive` fields are sealed at rest and never put in a token. Unknown departments or bad field definitions answer 422 `certificate_type_invalid` naming them. `gb_type_code` (the defining department's credit code + 3 digits) is made when a new type has none and never changes afterwards (409 `gb_type_code_immutable`). The defining department defaults to the first issuer.
+         * @description Upserts by `code`: 201 when new, 200 when changed. Field keys are unique snake_case; `enum` fields list their values; `sensitive` fields are sealed at rest and never put in a token. Unknown departments or bad field definitions answer 422 `certificate_type_invalid` naming them. `gb_type_code` (the defining department's credit code + 3 digits) is made when a new type has none and never changes afterwards (409 `gb_type_code_immutable`). The defining department defaults to the first issuer. Each field gets a registry number `n`, stable for ever: a field keeps its number, a new field takes the next one and a removed field's number is never given again (tokens key fields by it).
          */
         post: operations["UpsertCertificateType"];
         delete?: never;
@@ -3064,6 +3064,8 @@ export interface components {
         };
         /** CertificateField */
         CertificateField: {
+            /** @description Registry number: stable for ever, the key of the field in tokens. */
+            n: number;
             key: string;
             label: string;
             /** @enum {string} */
@@ -3507,7 +3509,7 @@ export interface components {
         /** EventOut */
         EventOut: {
             /** @enum {string} */
-            type: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died";
+            type: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed";
             /** @enum {string} */
             source: "certificate" | "bundle" | "department";
             detail?: {
@@ -3841,7 +3843,7 @@ export interface components {
         LifeEventIn: {
             holder: components["schemas"]["WalletHolderIn"];
             /** @enum {string} */
-            event: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died";
+            event: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed";
             /** Format: date-time */
             occurred_at: string;
             /** @description The department's own reference; unique per department. */
@@ -4502,7 +4504,7 @@ export interface components {
             item_id: string;
             links: components["schemas"]["Links"];
             /** @enum {null|string} */
-            event?: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | null;
+            event?: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed" | null;
         };
         /** TokenPair */
         TokenPair: {
@@ -4537,16 +4539,23 @@ export interface components {
             type_code: string;
             type_name: string | null;
             gb_type_code: string;
+            /** @description Rebuilt from the type's GB code, the issuer, the serial and the version the token carries, with its check character. */
             licence_id: string;
             holder_masked: components["schemas"]["MaskedHolder"];
-            fields: {
-                [key: string]: unknown;
-            };
+            fields: components["schemas"]["VerifiedField"][];
             issuer: components["schemas"]["VerifiedIssuer"];
             /** Format: date-time */
             issued_at: string;
             valid_until: string | null;
             status_ref: components["schemas"]["StatusRef"];
+        };
+        /** VerifiedField */
+        VerifiedField: {
+            /** @description The field's registry number, its key in the token. */
+            n: number;
+            key: string | null;
+            label: string | null;
+            value: unknown;
         };
         /** VerifiedIssuer */
         VerifiedIssuer: {
@@ -4556,6 +4565,7 @@ export interface components {
         };
         /** VerifyIn */
         VerifyIn: {
+            /** @description A ZB1: token, or the URL of its QR code (`…/V/<token>`). */
             token: string;
         };
         /** VerifyOut */
@@ -4579,9 +4589,11 @@ export interface components {
         /** WalletHolderIn */
         WalletHolderIn: {
             /** @description GB 11643. */
-            id_number: string;
-            /** @description The holder's name as on the ID card; a person the platform knows by this ID number under another name → 422 `holder_mismatch`. */
+            id_number?: string | null;
+            /** @description The holder's name as on the ID card (an entity's registered name); a holder the platform knows under another name → 422 `holder_mismatch`. */
             name: string;
+            /** @description GB 32100, of an entity the registry (市场监管's 营业执照) knows; else 422 `holder_unknown`. */
+            credit_code?: string | null;
         };
         /** WalletItem */
         WalletItem: {
