@@ -15,7 +15,6 @@ import io
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from reportlab.lib.pagesizes import A4
@@ -44,15 +43,6 @@ class Page:
     valid_until: datetime | None
     fields: list[tuple[str, str]]  # (label, value)
     token: str
-
-
-def qr_url(base_url: str, token: str) -> str:
-    """The URL a certificate's QR holds: the public base's scheme and host upper-cased, ``/V/``, the token with
-    space, ``%`` and ``/`` escaped — only QR alphanumeric characters (FORMATS.md)."""
-    parts = urlsplit(base_url)
-    base = f"{parts.scheme}://{parts.netloc}".upper() + parts.path.rstrip("/")
-    escaped = token.replace("%", "%25").replace(" ", "%20").replace("/", "%2F")
-    return f"{base}/V/{escaped}"
 
 
 def _font() -> None:
@@ -109,7 +99,7 @@ def pdf(pages: list[Page], *, base_url: str) -> bytes:
     c.setTitle("电子证照打印件")
     width, height = A4
     for page in pages:
-        url = qr_url(base_url, page.token)
+        url = qr.qr_url(qr.qr_base(base_url), page.token)
         c.setFont(FONT, 22)
         c.drawCentredString(width / 2, height - 35 * mm, page.type_name)
         c.setFont(FONT, 10)
