@@ -155,7 +155,8 @@ class PickupController(Controller):
 
     @get(operation_id="ListPickups", summary="The centre's pick-up queue: applications it took whose tasks are all done",
          description="Oldest first. The citizen was told (inbox, text message) to come for the paper results; the "
-                     "electronic ones are in their wallet either way.")
+                     "electronic ones are in their wallet either way.",
+         responses=problem_responses(*COMMON))
     async def list_pickups(self, principal: CurrentPrincipal, db: Db, keyring: Keys, cursor: Cursor = None,
                            limit: Limit = DEFAULT_LIMIT) -> PickupPage:
         department_id, _ = await window_clerk(db, principal)
