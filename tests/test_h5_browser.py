@@ -135,6 +135,8 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
 
 
 def test_large_text_and_the_accessibility_audit(story: dict[str, Any]) -> None:
+    """axe-core's WCAG 2.1 A/AA rules on every main screen in both modes; tap targets at least 48 px, and 60 px in
+    large-text mode (the 适老版 of the national guideline), checkboxes and file inputs measured by their labels."""
     part = _part(story, "a11y")
     assert len(part["screens"]) >= 8
     for screen in part["screens"]:

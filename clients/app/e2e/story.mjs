@@ -314,18 +314,18 @@ try {
 
   // --- 适老化: axe-core on the main screens, normal and large text; tap targets ≥ 48 px ------------
   const axePath = require.resolve("axe-core/axe.min.js");
-  const audit = async (p, name) => {
+  const audit = async (p, name, least = 48) => {
     await p.addScriptTag({ path: axePath });
     const violations = await p.evaluate(async () => {
       const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
       return r.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
     });
-    const small = await p.evaluate(() => [...document.querySelectorAll("button, a, input, select, textarea, [role=tab]")]
+    const small = await p.evaluate((least) => [...document.querySelectorAll("button, a, input, select, textarea, [role=tab]")]
       .filter((e) => e.offsetParent !== null && !e.closest("p") && !e.closest("li.muted") && e.className !== "skip")
       .filter((e) => !(e.matches("input[type=checkbox], input[type=radio]") && e.closest("label.check")))
-      .filter((e) => !(e.matches("input.sr-only") && e.labels && [...e.labels].some((l) => l.getBoundingClientRect().height >= 47.5)))
-      .filter((e) => { const r = e.getBoundingClientRect(); return r.height < 47.5 || r.width < 47.5; })
-      .map((e) => `${e.tagName.toLowerCase()} ${(e.innerText || e.id || "").slice(0, 20)}`));
+      .filter((e) => !(e.matches("input.sr-only") && e.labels && [...e.labels].some((l) => l.getBoundingClientRect().height >= least - 0.5)))
+      .filter((e) => { const r = e.getBoundingClientRect(); return r.height < least - 0.5 || r.width < least - 0.5; })
+      .map((e) => `${e.tagName.toLowerCase()} ${(e.innerText || e.id || "").slice(0, 20)}`), least);
     await shot(p, name);
     return { name, violations, small_targets: small };
   };
@@ -342,7 +342,7 @@ try {
       await page.goto(`${APP}#/${hash}`);
       await page.locator("h1").first().waitFor();
       await page.waitForTimeout(200);
-      a11y.screens.push(await audit(page, `a11y-${name}${large ? "-large" : ""}`));
+      a11y.screens.push(await audit(page, `a11y-${name}${large ? "-large" : ""}`, large ? 60 : 48));
     }
     a11y[large ? "large_font_px" : "normal_font_px"] = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
   }
