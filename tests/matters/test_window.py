@@ -180,6 +180,8 @@ async def test_a_family_member_applies_as_agent_until_the_authorisation_ends(
     assert sum(u["outcome"] == "served" for u in uses) == 2  # the visit opened, the application taken
     listed = (await client.get("/v1/delegations", headers=h)).json()["items"]
     assert listed[0]["status"] == "expired" and listed[0]["uses"] == 2
+    [row] = (await client.get("/v1/admin/stats", headers=auth(op))).json()["by_window"]
+    assert (row["visits"], row["applications_taken"], row["taken_for_others"]) == (1, 1, 1)
 
     # Revoked: the same.
     r = await client.post("/v1/delegations", headers=h, json={
@@ -275,3 +277,11 @@ async def test_results_are_handed_over_at_the_window_that_took_them(
     assert (await client.get("/v1/dept/window/pickups", headers=window)).json()["items"] == []
     timeline = (await client.get(f"/v1/applications/{app_id}", headers=her)).json()["timeline"]
     assert timeline[-1]["event"] == "handed_over"
+
+    # The operators' numbers for the window.
+    stats = (await client.get("/v1/admin/stats", headers=auth(op))).json()
+    [row] = stats["by_window"]
+    assert row["department_name"] == "株洲市行政审批服务局"
+    assert (row["visits"], row["applications_taken"], row["taken_for_others"]) == (1, 1, 0)
+    assert (row["ready_for_pickup"], row["picked_up"], row["awaiting_pickup"]) == (1, 1, 0)
+    assert 11.5 <= row["median_wait_minutes"] <= 13 and row["median_handling_minutes"] >= 0

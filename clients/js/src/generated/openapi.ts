@@ -637,7 +637,7 @@ export interface paths {
         };
         /**
          * 办件量、办结率、超期、满意度 by bundle and by department
-         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. Operators only.
+         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the visits opened at its windows in the period, applications taken (for others: by a 代办人), the median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and the pick-ups (ready, handed over, awaiting). Operators only.
          */
         get: operations["GetStats"];
         put?: never;
@@ -4403,6 +4403,7 @@ export interface components {
             to: string;
             by_bundle: components["schemas"]["BundleStatsRow"][];
             by_department: components["schemas"]["DepartmentStatsRow"][];
+            by_window?: components["schemas"]["WindowStatsRow"][];
         };
         /** StatusRef */
         StatusRef: {
@@ -4692,6 +4693,20 @@ export interface components {
         WindowConsentIn: {
             /** @default 窗口综合受理：调取本人电子证照（免提交） */
             purpose: string;
+        };
+        /** WindowStatsRow */
+        WindowStatsRow: {
+            /** Format: uuid */
+            department_id: string;
+            department_name: string;
+            visits: number;
+            applications_taken: number;
+            taken_for_others: number;
+            median_wait_minutes: number | null;
+            median_handling_minutes: number | null;
+            ready_for_pickup: number;
+            picked_up: number;
+            awaiting_pickup: number;
         };
         /** WindowSubmit */
         WindowSubmit: {
