@@ -225,7 +225,7 @@ export interface paths {
         put?: never;
         /**
          * Apply for a bundle (一件事) or a single matter — accepted once (综合受理)
-         * @description The client makes the `id` (UUID); sending the same body with the same id again returns the stored application with 200 (phones retry). A bundle creates one task per applicable matter, routed to its department; tasks that wait for earlier matters start as `waiting`. Materials come from the wallet (`wallet_item_id`), an upload (`blob_sha256`, which may be uploaded later), the department that holds them, or an earlier matter of the bundle; required materials missing → 422 `materials_missing` with `missing`. Deferrable materials (容缺受理) may be listed in `deferred_materials` and are then due by `supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the newborn's person with both parents as guardians. A birth is one case, known by the form's `delivery_record_no` (分娩记录编号) or `birth_certificate_no` (出生医学证明编号), one of which is required: the second parent applying for the same baby gets 200 with the existing application (its own `id`), becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女.
+         * @description The client makes the `id` (UUID); sending the same body with the same id again returns the stored application with 200 (phones retry). A bundle creates one task per applicable matter, routed to its department; tasks that wait for earlier matters start as `waiting`. Materials come from the wallet (`wallet_item_id`), an upload (`blob_sha256`, which may be uploaded later), the department that holds them, or an earlier matter of the bundle; required materials missing → 422 `materials_missing` with `missing`. Deferrable materials (容缺受理) may be listed in `deferred_materials` and are then due by `supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the newborn's person with both parents as guardians. A birth is one case, known by the form's `delivery_record_no` (分娩记录编号) or `birth_certificate_no` (出生医学证明编号), one of which is required: the second parent applying for the same baby gets 200 with the existing application (its own `id`), becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女. A 经办人 acting for a business entity applies within their authorisation (403 `delegation_inactive`, `delegation_out_of_scope`); each attempt is logged in the authorisation's uses.
          */
         post: operations["SubmitApplication"];
         delete?: never;
@@ -777,7 +777,7 @@ export interface paths {
         put?: never;
         /**
          * Name a trusted person as 代办人: scoped to matters and actions, expiring, revocable
-         * @description L3 within 30 minutes. The agent is named by ID number and name (recorded as a person if new; a name that is not the known one → 422 `holder_mismatch`). `matters` lists matter or bundle codes (a bundle covers its matters; `*` every matter); `actions` what the agent may do. The agent uses it at a service-centre window (showing their own ID card); every use and every refused attempt is logged (`GET …/uses`), for both sides.
+         * @description L3 within 30 minutes. The agent is named by ID number and name (recorded as a person if new; a name that is not the known one → 422 `holder_mismatch`). `matters` lists matter or bundle codes (a bundle covers its matters; `*` every matter); `actions` what the agent may do. The agent uses it at a service-centre window (showing their own ID card); every use and every refused attempt is logged (`GET …/uses`), for both sides. Acting for a business entity as its 法定代表人 (`POST /v1/auth/act-as`), the authorisation is the entity's: its 经办人, who then acts for it with `act-as` (role `agent`) within the scope; a 经办人 may not give or revoke one (403).
          */
         post: operations["CreateDelegation"];
         delete?: never;
@@ -2098,7 +2098,7 @@ export interface paths {
         put?: never;
         /**
          * Switch to acting for a business entity (or back to oneself)
-         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists. Needs L2 (a verified identity).
+         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses.
          */
         post: operations["ActAs"];
         delete?: never;
@@ -2115,8 +2115,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Business entities the caller may act for (as 法定代表人)
-         * @description The entities whose registry (the 营业执照 issued or pushed by 市场监管) names the caller's verified identity as legal representative; the ID numbers are compared by blind index, never shown. Closed entities (注销) stay listed: their wallet is kept, read only.
+         * Business entities the caller may act for (as 法定代表人 or 经办人)
+         * @description The entities whose registry (the 营业执照 issued or pushed by 市场监管) names the caller's verified identity as legal representative; the ID numbers are compared by blind index, never shown. Closed entities (注销) stay listed: their wallet is kept, read only. Entities whose 法定代表人 authorised the caller as 经办人 are listed with `role: agent`, the authorisation and its end, while it is active.
          */
         get: operations["ListMyOrganisations"];
         put?: never;
@@ -3934,8 +3934,10 @@ export interface components {
             name: string;
             /** @enum {string} */
             status: "active" | "closed";
-            /** @constant */
-            role: "legal_representative";
+            /** @enum {string} */
+            role: "legal_representative" | "agent";
+            delegation_id?: string | null;
+            expires_at?: string | null;
         };
         /** OrganisationList */
         OrganisationList: {
@@ -5330,7 +5332,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `not_guardian` (无权为该人员办理); `assurance_required` (需要更高等级的实人认证); `forbidden` (无权访问) */
+            /** @description Problem types: `not_guardian` (无权为该人员办理); `assurance_required` (需要更高等级的实人认证); `delegation_inactive` (代办授权已过期或已撤销); `delegation_out_of_scope` (代办授权不包含该事项或该操作); `forbidden` (无权访问) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5339,7 +5341,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "not_guardian" | "assurance_required" | "forbidden";
+                        type: "not_guardian" | "assurance_required" | "delegation_inactive" | "delegation_out_of_scope" | "forbidden";
                     };
                 };
             };
@@ -11218,7 +11220,7 @@ export interface operations {
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证); `delegation_inactive` (代办授权已过期或已撤销) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11227,7 +11229,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "forbidden" | "assurance_required";
+                        type: "forbidden" | "assurance_required" | "delegation_inactive";
                     };
                 };
             };
