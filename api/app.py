@@ -33,6 +33,8 @@ from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
 from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
 from api.matters.routes import ROUTES as MATTER_ROUTES
 from api.matters.stats.routes import ROUTES as STATS_ROUTES
+from api.matters.window.routes import ROUTES as WINDOW_ROUTES
+from api.delegation import ROUTES as DELEGATION_ROUTES
 from api.openapi import ContractPlugin
 from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
@@ -135,7 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings.check_deployable()
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
+        route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *WINDOW_ROUTES, *DELEGATION_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
                         *esign_wiring.ROUTES, *h5.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,

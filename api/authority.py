@@ -16,11 +16,12 @@ Powers are strings:
 - ``life_event:<event>`` declare this life event (``died``: 公安, 卫健, 民政 ...);
 - ``guardianship`` set or end guardianships (民政, 法院; 公安 as part of 出生登记);
 - ``realname_proofing`` attest a real-name check at the department's windows;
+- ``window_intake`` take applications for citizens at its service-centre windows (综合受理) and hand results over;
 - ``certificate:<type code>`` issue and revoke certificates of the type (its ``issuer_department_ids``);
 - ``certificate:*`` issue some certificate type at all (keep seals);
 - ``matter:<code>`` handle the matter's tasks (the matter's department).
 
-The first four are the department's authority document (``GET``/``PUT
+The first five are the department's authority document (``GET``/``PUT
 /v1/admin/departments/{id}/authority``); the last three are read from the certificate types and
 matters, so there is one place each is stated.
 """
@@ -46,6 +47,7 @@ log = logging.getLogger("zhangban.authority")
 
 GUARDIANSHIP = "guardianship"
 REALNAME_PROOFING = "realname_proofing"
+WINDOW_INTAKE = "window_intake"
 SEALS = "certificate:*"
 
 
@@ -98,20 +100,26 @@ class Authority(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     realname_proofing: Annotated[
         bool, msgspec.Meta(description="Its window clerks may attest real-name checks (L3).")
     ] = False
+    window_intake: Annotated[
+        bool, msgspec.Meta(description="A service centre: its window clerks take applications for citizens who are "
+                                       "present (综合受理) and hand results over (统一窗口出件).")
+    ] = False
 
 
 NO_AUTHORITY = Authority()
 
 GET_AUTHORITY = """
-SELECT record_kinds, life_events, guardianship, realname_proofing
+SELECT record_kinds, life_events, guardianship, realname_proofing, window_intake
 FROM department_authority WHERE department_id = $1
 """
 
 PUT_AUTHORITY = """
-INSERT INTO department_authority (department_id, record_kinds, life_events, guardianship, realname_proofing, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO department_authority (department_id, record_kinds, life_events, guardianship, realname_proofing,
+                                  window_intake, updated_at)
+VALUES ($1, $2, $3, $4, $5, $7, $6)
 ON CONFLICT (department_id) DO UPDATE SET record_kinds = EXCLUDED.record_kinds, life_events = EXCLUDED.life_events,
     guardianship = EXCLUDED.guardianship, realname_proofing = EXCLUDED.realname_proofing,
+    window_intake = EXCLUDED.window_intake,
     updated_at = EXCLUDED.updated_at
 RETURNING (xmax = 0) AS created
 """
@@ -126,6 +134,7 @@ SELECT CASE split_part($2, ':', 1)
     WHEN 'guardianship' THEN EXISTS (SELECT 1 FROM department_authority WHERE department_id = $1 AND guardianship)
     WHEN 'realname_proofing' THEN EXISTS (SELECT 1 FROM department_authority
                                           WHERE department_id = $1 AND realname_proofing)
+    WHEN 'window_intake' THEN EXISTS (SELECT 1 FROM department_authority WHERE department_id = $1 AND window_intake)
     WHEN 'certificate' THEN CASE WHEN $2 = 'certificate:*'
         THEN EXISTS (SELECT 1 FROM certificate_type WHERE $1 = ANY (issuer_department_ids))
         ELSE EXISTS (SELECT 1 FROM certificate_type WHERE code = substr($2, 13) AND $1 = ANY (issuer_department_ids))
@@ -157,14 +166,15 @@ async def get_authority(conn: Executor, department_id: UUID) -> Authority:
     if row is None:
         return NO_AUTHORITY
     return Authority(record_kinds=list(row["record_kinds"]), life_events=list(row["life_events"]),
-                     guardianship=row["guardianship"], realname_proofing=row["realname_proofing"])
+                     guardianship=row["guardianship"], realname_proofing=row["realname_proofing"],
+                     window_intake=row["window_intake"])
 
 
 async def put_authority(conn: asyncpg.Connection, department_id: UUID, value: Authority, *, now: datetime) -> bool:
     """Replace the department's authority document; True when it had none."""
     return bool(await conn.fetchval(
         PUT_AUTHORITY, department_id, sorted(set(value.record_kinds)), sorted(set(value.life_events)),
-        value.guardianship, value.realname_proofing, now,
+        value.guardianship, value.realname_proofing, now, value.window_intake,
     ))
 
 

@@ -120,7 +120,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "checks": {"signature": "ok", "seal": "ok", "status": "ok", "validity": "ok", "trust_list": "ok"},
             "certificate": {"kind": "certificate", "type_code": "birth_medical_certificate", "type_name": "出生医学证明",
                             "gb_type_code": "11100000000000000001", "licence_id": _CERTIFICATE["licence_id"],
-                            "holder_masked": {"name": "李*满", "id": "4302**********0018"}, "fields": _ISSUE["fields"],
+                            "holder_masked": {"name": "李*满", "id": "4302**********0018"}, "fields": [
+                                {"n": 2, "key": "sex", "label": "性别", "value": "男"},
+                                {"n": 3, "key": "born_at", "label": "出生时间", "value": "2026-03-01"},
+                                {"n": 4, "key": "birth_place", "label": "出生地点", "value": "湖南省株洲市"},
+                                {"n": 5, "key": "mother_name", "label": "母亲姓名", "value": "王芳"}],
                             "issuer": {"name": _DEPT_WEIJIAN["name"], "credit_code": "11430200MB1234567X",
                                        "department_id": _DEPT_WEIJIAN["id"]},
                             "issued_at": "2026-03-02T10:00:00Z", "valid_until": None, "status_ref": _STATUS_REF},

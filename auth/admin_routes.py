@@ -43,7 +43,7 @@ Scope = Literal[
     "seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle", "consents:use",
     "webhooks:manage",
 ]
-StaffRole = Literal["clerk", "approver", "issuer", "dept_admin"]
+StaffRole = Literal["clerk", "approver", "issuer", "dept_admin", "window_clerk"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 

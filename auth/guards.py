@@ -40,7 +40,7 @@ from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid
 
 BEARER = [{"bearer": []}]
-STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin"})
+STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin", "window_clerk"})
 CLIENT_SCOPES = frozenset({
     "seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
     "consents:use", "webhooks:manage",
@@ -60,11 +60,18 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     auth_time: datetime
     session_id: UUID | None
     token_id: str
+    # Acting for a business entity (``org`` claim): ``person_id`` is then the entity's holder id, so
+    # every route keyed by "the caller's person" serves the entity; ``actor_person_id`` stays the person.
+    org_id: UUID | None = None
+    org_role: str | None = None
+    actor_person_id: UUID | None = None
 
     @property
     def subject(self) -> str:
-        """How audit entries name this caller."""
-        return f"account:{self.account_id}" if self.account_id else f"client:{self.client_id}"
+        """How audit entries name this caller (and the entity it acts for)."""
+        if self.account_id is None:
+            return f"client:{self.client_id}"
+        return f"account:{self.account_id}" + (f"@org:{self.org_id}" if self.org_id else "")
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -152,10 +159,14 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
         if signed_after_retirement(key, c.iat):
             raise InvalidToken("signed by a retired key after its retirement")
         client = c.client_id is not None
+        org = _uuid(c.org)
         principal = Principal(
             account_id=None if client else UUID(c.sub),
             client_id=_uuid(c.client_id),
-            person_id=_uuid(c.pid),
+            person_id=org or _uuid(c.pid),
+            org_id=org,
+            org_role=c.org_role if org else None,
+            actor_person_id=_uuid(c.pid),
             roles=frozenset(c.roles),
             department_id=_uuid(c.dept),
             scopes=frozenset((c.scope or "").split()),

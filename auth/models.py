@@ -103,3 +103,33 @@ class DevSmsList(msgspec.Struct, frozen=True, kw_only=True):
 
 class Jwks(msgspec.Struct, frozen=True):
     keys: list[dict[str, str]]
+
+
+OrgRole = Literal["legal_representative"]
+
+
+class ActAsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    credit_code: Annotated[str, msgspec.Meta(
+        min_length=18, max_length=18,
+        description="The entity's unified social credit code (GB 32100); null to act as oneself again.")] | None
+
+
+class Organisation(msgspec.Struct, frozen=True, kw_only=True):
+    """A business entity the caller may act for, and on what ground."""
+
+    id: UUID
+    credit_code: str
+    name: str
+    status: Literal["active", "closed"]
+    role: OrgRole
+
+
+class OrganisationList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Organisation]
+
+
+class ActingToken(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    organisation: Organisation | None

@@ -12,7 +12,10 @@ Access-token claims:
   for L2 and L3 — so a step-up can ask for "L3 within the last five minutes";
 - ``pid`` the person id once the account is verified; ``dept`` the department of staff and clients;
   ``scope`` (space-separated) and ``client_id`` for department systems; ``sid`` the refresh family,
-  which logout revokes.
+  which logout revokes;
+- ``org`` the business entity (its holder id) the caller acts for, and ``org_role`` on what ground
+  (``legal_representative``), present only in a token from ``POST /v1/auth/act-as``: every route
+  that means "the caller's person" then means that entity, while ``pid`` still names the person.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     scope: str | None = None
     client_id: str | None = None
     sid: str | None = None
+    org: str | None = None
+    org_role: str | None = None
 
 
 class InvalidToken(Exception):

@@ -21,11 +21,15 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from esign import keys, licence, statuslist, tokens, trustlist, x509
+from esign import keys, statuslist, tokens, trustlist, x509
 
 SDK = Path(__file__).resolve().parent.parent / "clients" / "js"
 ISSUER = "11220000013544541J"
-TYPE = "11100000000013338W032"
+TYPE = "household_register"
+REGISTRY = trustlist.TypeEntry(TYPE, "居民户口簿", "11100000000013338W032", "person", (
+    trustlist.FieldEntry(1, "sex", "性别", "string"), trustlist.FieldEntry(2, "eth", "民族", "string"),
+    trustlist.FieldEntry(3, "rel", "与户主关系", "string"), trustlist.FieldEntry(4, "addr", "住址", "string"),
+))
 URL = "https://zb.example.cn/v1/status-lists/1"
 
 
@@ -40,16 +44,16 @@ def corpus(count: int) -> dict[str, object]:
                                             valid_until=now + timedelta(days=365))
     signer = keys.LocalSigner(seal_key, keys.kid_of(seal_cert))
     trust = trustlist.build_trust_list(iss="https://zb.example.cn", root_key=root_key, root_cert=root_cert,
-                                       seals=[trustlist.seal_entry(seal_cert, role="issuer")],
-                                       status_lists=[trustlist.StatusListRef(1, URL)], now=now)
+                                       seals=[trustlist.seal_entry(seal_cert, role="issuer", types=[TYPE])],
+                                       status_lists=[trustlist.StatusListRef(1, URL)], types=[REGISTRY], now=now)
     lst = statuslist.build_status_list(statuslist.new_status_bits(), url=URL, root_key=root_key,
                                        root_kid=keys.kid_of(root_cert).hex(), now=now)
     out = {}
     for i in range(count):
         claims = tokens.Claims(
             kind=tokens.CERTIFICATE, iss=ISSUER, iat=int(now.timestamp()) - 60, cti=os.urandom(16), type_code=TYPE,
-            licence_id=licence.build_licence_id(TYPE, ISSUER, f"{2430000 + i}", 1), holder_name="张*三",
-            holder_id="110***********123X", fields={"sex": "男", "eth": "汉", "rel": "户主", "addr": "长春市南关区"},
+            serial=f"{2430000 + i}", version=1, holder_name="张*三",
+            holder_id="110***********123X", fields={1: "男", 2: "汉", 3: "户主", 4: "长春市南关区"},
             status=(1, i % 131072), digest=os.urandom(32))
         out[str(i)] = tokens.encode_token(claims, signer)
     return {"root_cert": base64.b64encode(root_cert).decode(), "trust_list": trust, "status_lists": [lst],

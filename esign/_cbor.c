@@ -263,19 +263,71 @@ entry(Buffer *b, const char *encoded_key, Py_ssize_t size, PyObject *value)
     return result == DONE ? encode(b, value) : result;
 }
 
+/* esign.tokens.compact_text: a text field value as GB 18030 bytes where that is shorter than UTF-8. A new
+ * reference to the value itself, or to its bytes. */
+static PyObject *
+compact_text(PyObject *value)
+{
+    if (!PyUnicode_CheckExact(value) || PyUnicode_IS_ASCII(value)) {
+        return Py_NewRef(value);
+    }
+    Py_ssize_t utf8_size;
+    if (PyUnicode_AsUTF8AndSize(value, &utf8_size) == NULL) {
+        return NULL;
+    }
+    PyObject *gb = PyUnicode_AsEncodedString(value, "gb18030", "strict");
+    if (gb == NULL) {
+        return NULL;
+    }
+    if (PyBytes_GET_SIZE(gb) < utf8_size) {
+        return gb;
+    }
+    Py_DECREF(gb);
+    return Py_NewRef(value);
+}
+
+/* The "f" map of a token: each value through compact_text (keys are the field numbers). */
+static int
+fields_entry(Buffer *b, PyObject *fields)
+{
+    if (!PyDict_CheckExact(fields)) {
+        return UNSUPPORTED;
+    }
+    PyObject *wire = PyDict_New(), *k, *v;
+    Py_ssize_t pos = 0;
+    if (wire == NULL) {
+        return FAILED;
+    }
+    while (PyDict_Next(fields, &pos, &k, &v)) {
+        PyObject *compact = compact_text(v);
+        if (compact == NULL || PyDict_SetItem(wire, k, compact) < 0) {
+            Py_XDECREF(compact);
+            Py_DECREF(wire);
+            return FAILED;
+        }
+        Py_DECREF(compact);
+    }
+    int result = put(b, "\x61" "f", 2);
+    if (result == DONE) {
+        result = encode(b, wire);
+    }
+    Py_DECREF(wire);
+    return result;
+}
+
 /* esign.tokens._payload: the claims map with the certificate map under -65537, keys in canonical
  * order (1, 4, 5, 6, 7, -65537; d, f, h, l, n, p, s, t, v, hi). Arguments as _payload's, checked by
  * its caller, except that exp, nbf and nonce may be None. */
 static PyObject *
 payload(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 14) {
-        PyErr_SetString(PyExc_TypeError, "payload takes 14 arguments");
+    if (nargs != 15) {
+        PyErr_SetString(PyExc_TypeError, "payload takes 15 arguments");
         return NULL;
     }
     PyObject *kind = args[0], *iss = args[1], *iat = args[2], *exp = args[3], *nbf = args[4], *cti = args[5],
-             *type_code = args[6], *licence_id = args[7], *holder_name = args[8], *holder_id = args[9],
-             *fields = args[10], *status = args[11], *digest = args[12], *nonce = args[13];
+             *type_code = args[6], *serial = args[7], *version = args[8], *holder_name = args[9],
+             *holder_id = args[10], *fields = args[11], *status = args[12], *digest = args[13], *nonce = args[14];
     if (!PyTuple_CheckExact(status) || PyTuple_GET_SIZE(status) != 2) {
         PyErr_SetString(PyExc_TypeError, "status is a (list id, index) tuple");
         return NULL;
@@ -296,16 +348,17 @@ payload(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     STEP(head(&b, 1, 65536));  /* -65537 */
     STEP(head(&b, 5, nonce == Py_None ? 9 : 10));
     ENTRY("\x61" "d", digest);
-    ENTRY("\x61" "f", fields);
+    STEP(fields_entry(&b, fields));
     ENTRY("\x61" "h", holder_name);
-    ENTRY("\x61" "l", licence_id);
+    ENTRY("\x61" "l" "\x82", serial);  /* [serial, version] */
+    STEP(encode(&b, version));
     if (nonce != Py_None) {
         ENTRY("\x61" "n", nonce);
     }
     ENTRY("\x61" "p", kind);
     ENTRY("\x61" "s", status);
     ENTRY("\x61" "t", type_code);
-    STEP(put(&b, "\x61" "v" "\x01", 3));
+    STEP(put(&b, "\x61" "v" "\x02", 3));
     ENTRY("\x62" "hi", holder_id);
 #undef ENTRY
 #undef STEP

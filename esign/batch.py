@@ -253,7 +253,7 @@ def _items(checked: Sequence[Checked], department: Department, issued_at: dateti
                 c.id.bytes, c.ctype.gb_type_code, department.credit_code, c.serial, c.ctype.code,  # type: ignore[union-attr]
                 (c.holder.kind, c.holder.name, c.holder.id_number, c.holder.credit_code), c.public, c.sensitive, iat,
                 int(c.valid_from.timestamp()), int(c.valid_until.timestamp()) if c.valid_until else None,
-                c.slot[0], c.slot[1], c.seal.kid,
+                c.slot[0], c.slot[1], issuing.field_numbers(c.ctype), c.seal.kid,  # type: ignore[arg-type]
             ),
             batch_rows.Place(
                 c.person_id.bytes if c.person_id else None, c.holder_index, c.new_person, c.ctype.name, c.seal.id.bytes,

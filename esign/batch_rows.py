@@ -26,7 +26,7 @@ CERTIFICATE_COLUMNS = (
     "type_code", "holder_kind", "seal_id", "valid_from", "valid_until", "status_list_id",  # mostly shared
     "id", "licence_id", "person_id", "holder_name", "holder_id", "holder_index", "holder_credit_code",
     "holder_name_masked", "holder_id_masked", "fields", "sealed_fields", "status_index", "record_digest", "token",
-    "external_ref", "request_hash", "application_id",
+    "external_ref", "request_hash", "application_id", "record_salt",
 )
 WALLET_ITEM_COLUMNS = (
     "kind", "at", "created_at", "updated_at", "title",
@@ -168,7 +168,8 @@ class Encoder:
 
     def __call__(self, spec: tuple, place: Place, signed: Any, person: tuple[bytes, bytes] | None) -> Rows:
         """The rows of one certificate; ``person`` is the sealed ID number and name of a new holder."""
-        (cid, _gb, _issuer, _serial, type_code, holder, public, _sensitive, _iat, start, end, list_id, index, _kid) = spec
+        (cid, _gb, _issuer, _serial, type_code, holder, public, _sensitive, _iat, start, end, list_id, index, _numbers,
+         _kid) = spec
         kind, _name, _id_number, credit_code = holder
         fields = _json(public)
         certificate = b"".join((
@@ -176,7 +177,7 @@ class Encoder:
                 cid, signed.licence_id, place.person_id, signed.holder_name, signed.holder_id, place.holder_index,
                 credit_code, signed.name_masked, signed.id_masked, pgcopy.JSONB_VERSION + fields, signed.sealed_fields,
                 index.to_bytes(4, "big"), signed.record_digest, signed.token, place.external_ref, place.request_hash,
-                place.application_id,
+                place.application_id, signed.record_salt,
             ),
         ))
         certificate_id = uuid_text(cid)

@@ -16,6 +16,7 @@ once per process by ``init_worker`` from the master key settings.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable
 from hashlib import sha256
 from typing import Any, NamedTuple
@@ -40,6 +41,7 @@ class Signed(NamedTuple):
     licence_id: str
     token: str
     record_digest: bytes
+    record_salt: bytes
     holder_name: bytes  # sealed
     holder_id: bytes | None  # sealed ID number
     sealed_fields: bytes | None
@@ -91,11 +93,12 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
     """One certificate: what ``issuing.sign_draft`` makes of the same values (``tests/esign`` compares them),
     built from the spec's plain values without the ``Draft`` and ``Claims`` objects in between."""
     (cid, gb_type_code, issuer_code, serial, type_code, holder, public, sensitive, iat, start, end, list_id, index,
-     _kid) = spec
+     numbers, _kid) = spec
     kind, name, id_number, credit_code = holder
     licence_id = licence.builder(gb_type_code, issuer_code)(serial)
+    salt = os.urandom(issuing.SALT_BYTES)
     record = {  # issuing.record
-        "v": 1,
+        "v": 2,
         "id": batch_rows.uuid_text(cid),
         "licence_id": licence_id,
         "type": {"code": type_code, "gb_code": gb_type_code},
@@ -106,6 +109,7 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
         "valid_from": batch_rows.rfc3339(start),
         "valid_until": None if end is None else batch_rows.rfc3339(end),
         "status": [list_id, index],
+        "salt": issuing.salt_text(salt),
     }
     record_digest = sha256(issuing.canonical_json(record)).digest()
     if kind == "person":  # issuing.Holder.name_masked, .id_masked
@@ -113,12 +117,12 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
     else:
         name_masked, id_masked = name, credit_code or ""
     payload = tokens.certificate_payload(  # issuing.claims
-        iss=issuer_code, iat=iat, exp=end, nbf=start if start > iat else None, cti=cid, type_code=gb_type_code,
-        licence_id=licence_id, holder_name=name_masked, holder_id=id_masked, fields=public,
-        status=(list_id, index), digest=record_digest,
+        iss=issuer_code, iat=iat, exp=end, nbf=start if start > iat else None, cti=cid, type_code=type_code,
+        serial=serial, version=issuing.LICENCE_VERSION, holder_name=name_masked, holder_id=id_masked,
+        fields={numbers[k]: v for k, v in public.items()}, status=(list_id, index), digest=record_digest,
     )
     return Signed(
-        licence_id, token(payload), record_digest, seal.name(name), seal.id(id_number) if id_number else None,
+        licence_id, token(payload), record_digest, salt, seal.name(name), seal.id(id_number) if id_number else None,
         seal.fields(msgspec.json.encode(sensitive)) if sensitive else None, name_masked, id_masked,
     )
 

@@ -17,7 +17,7 @@ TYPE_COLUMNS = "code, name, gb_type_code, holder_kind, issuer_department_ids, fi
 def _type(row: asyncpg.Record) -> CertType:
     rules = tuple(
         FieldRule(
-            key=f["key"], label=f["label"], type=f["type"], required=bool(f.get("required", True)),
+            n=f["n"], key=f["key"], label=f["label"], type=f["type"], required=bool(f.get("required", True)),
             sensitive=bool(f.get("sensitive", False)), enum=tuple(f["enum"]) if f.get("enum") else None,
         )
         for f in row["fields"]
@@ -85,6 +85,7 @@ class CertificateRow(msgspec.Struct, frozen=True, kw_only=True):
     application_id: UUID | None
     created_by: str
     created_at: datetime
+    record_salt: bytes | None = None  # mixed into record_digest; None for certificates issued before salts
 
 
 # The order of CertificateRow's fields, which is also the order of the table's columns.

@@ -4,7 +4,9 @@
 - ``check_holder``: a person by GB 11643 ID number, an organisation by GB 32100 credit code;
 - ``check_validity``: ``valid_from`` / ``valid_until`` with the type's default validity;
 - ``Draft``: everything a certificate says, from which ``record`` (the canonical full record whose
-  SHA-256 the token carries), ``claims`` and ``sign_draft`` follow. ``sign_draft`` is what the
+  SHA-256 the token carries; it holds a random salt, kept with the certificate and never put in a
+  token, so the digest confirms no guess at a masked name or ID number), ``claims`` and
+  ``sign_draft`` follow. ``sign_draft`` is what the
   batch path runs in worker processes, so a ``Draft`` holds plain values only.
 
 ``canonical_json`` is msgspec's sorted-key encoding. For the values a record can hold (text, integers
@@ -17,11 +19,13 @@ characters beyond U+FFFF and those from U+E000 to U+FFFF: output with any charac
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import re
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -41,11 +45,14 @@ from esign.models import HolderIn, IssueIn
 CHINA = timezone(timedelta(hours=8))  # serial years follow the calendar of the issuing office
 MAX_TEXT = 500
 MAX_INT = 2**53 - 1
+SALT_BYTES = 16
+LICENCE_VERSION = 1  # every certificate is a first issue (licence identifier version 001)
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 @dataclass(frozen=True, slots=True)
 class FieldRule:
+    n: int  # registry number: the field's key in tokens, stable for ever
     key: str
     label: str
     type: str
@@ -63,6 +70,21 @@ class CertType:
     issuer_department_ids: frozenset[UUID]
     fields: tuple[FieldRule, ...]
     validity_days: int | None
+
+
+@functools.lru_cache(maxsize=256)
+def _numbers(fields: tuple[FieldRule, ...]) -> dict[str, int]:
+    return {rule.key: rule.n for rule in fields}
+
+
+def field_numbers(ctype: CertType) -> dict[str, int]:
+    """Field key → registry number of a type (shared: do not change it)."""
+    return _numbers(ctype.fields)
+
+
+def by_number(fields: dict[str, Any], numbers: dict[str, int]) -> dict[int, Any]:
+    """Fields by key as a token keys them, by registry number."""
+    return {numbers[key]: value for key, value in fields.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +243,11 @@ def canonical_json(value: Any) -> bytes:
         return data  # integers beyond ±2^53: only in requests whose fields then fail their checks
 
 
+def new_salt() -> bytes:
+    """16 random bytes for a certificate's record (FORMATS.md ``"d"``); kept with the archived record."""
+    return secrets.token_bytes(SALT_BYTES)
+
+
 def rfc3339(t: datetime) -> str:
     return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
@@ -231,6 +258,7 @@ class Draft:
 
     id: UUID
     licence_id: str
+    serial: str
     type_code: str
     gb_type_code: str
     issuer_code: str
@@ -241,12 +269,19 @@ class Draft:
     valid_from: datetime
     valid_until: datetime | None
     status_ref: tuple[int, int]
+    field_numbers: dict[str, int]
+    salt: bytes = field(default_factory=new_salt)
+
+
+def salt_text(salt: bytes) -> str:
+    """The record's salt as its canonical JSON holds it: base64url without padding."""
+    return base64.urlsafe_b64encode(salt).rstrip(b"=").decode("ascii")
 
 
 def record(d: Draft) -> dict[str, Any]:
     """The full canonical record, holder identity and sensitive fields included."""
     return {
-        "v": 1,
+        "v": 2,
         "id": str(d.id),
         "licence_id": d.licence_id,
         "type": {"code": d.type_code, "gb_code": d.gb_type_code},
@@ -257,10 +292,12 @@ def record(d: Draft) -> dict[str, Any]:
         "valid_from": rfc3339(d.valid_from),
         "valid_until": rfc3339(d.valid_until) if d.valid_until else None,
         "status": list(d.status_ref),
+        "salt": salt_text(d.salt),
     }
 
 
 def digest(d: Draft) -> bytes:
+    """SHA-256 of the canonical record, salt included: the token's ``"d"``."""
     return hashlib.sha256(canonical_json(record(d))).digest()
 
 
@@ -274,11 +311,12 @@ def claims(d: Draft, record_digest: bytes) -> tokens.Claims:
         exp=int(d.valid_until.timestamp()) if d.valid_until else None,
         nbf=start if start > iat else None,
         cti=d.id.bytes,
-        type_code=d.gb_type_code,
-        licence_id=d.licence_id,
+        type_code=d.type_code,
+        serial=d.serial,
+        version=LICENCE_VERSION,
         holder_name=d.holder.name_masked,
         holder_id=d.holder.id_masked,
-        fields=d.public_fields,
+        fields=by_number(d.public_fields, d.field_numbers),
         status=d.status_ref,
         digest=record_digest,
     )

@@ -108,20 +108,41 @@ WHERE id AND (signed_version IS NULL OR signed_version < $1 OR (signed_version =
 """
 
 
-def _entry(row: asyncpg.Record) -> trustlist.SealEntry:
+def _entry(row: asyncpg.Record, types: list[str] | None) -> trustlist.SealEntry:
     entry = trustlist.seal_entry(
         row["certificate"],
         role=row["role"],
         status="revoked" if row["status"] == "revoked" else "active",
         department_name=row["department_name"],  # None for the platform's seal: its certificate names it
+        types=types,
     )
     if row["retired_at"] is not None:
         # A rotated seal stays trusted for what it signed before it was retired, and for nothing after.
         until = min(entry.valid_until, int(row["retired_at"].timestamp()))
         entry = trustlist.seal_entry(
-            row["certificate"], role=row["role"], department_name=row["department_name"], valid_until=until
+            row["certificate"], role=row["role"], department_name=row["department_name"], valid_until=until,
+            types=types,
         )
     return entry
+
+
+REGISTRY = "SELECT code, name, gb_type_code, holder_kind, issuer_department_ids, fields FROM certificate_type ORDER BY code"
+
+
+def _registry(rows: list[asyncpg.Record]) -> list[trustlist.TypeEntry]:
+    return [
+        trustlist.TypeEntry(r["code"], r["name"], r["gb_type_code"], r["holder_kind"], tuple(
+            trustlist.FieldEntry(f["n"], f["key"], f["label"], f["type"]) for f in sorted(r["fields"], key=lambda f: f["n"])
+        ))
+        for r in rows
+    ]
+
+
+def _seal_types(row: asyncpg.Record, types: list[asyncpg.Record]) -> list[str] | None:
+    """An issuer seal's types: those whose issuing departments include the seal's department."""
+    if row["role"] != "issuer":
+        return None
+    return [t["code"] for t in types if row["department_id"] in t["issuer_department_ids"]]
 
 
 async def trust_list_token(conn: asyncpg.Connection, esign: EsignState, *, now: datetime) -> str:
@@ -132,13 +153,15 @@ async def trust_list_token(conn: asyncpg.Connection, esign: EsignState, *, now: 
     async with _snapshot(conn):
         version = await conn.fetchval("SELECT version FROM esign_trust_list")
         seals = await seal_store.trusted_seals(conn)
+        types = await conn.fetch(REGISTRY)
         list_ids = [r[0] for r in await conn.fetch("SELECT id FROM esign_status_list ORDER BY id")]
     token = trustlist.build_trust_list(
         iss=esign.base_url,
         root_key=esign.platform.root_key,
         root_cert=esign.platform.root_cert,
-        seals=[_entry(r) for r in seals],
+        seals=[_entry(r, _seal_types(r, types)) for r in seals],
         status_lists=[trustlist.StatusListRef(i, esign.status_list_url(i)) for i in list_ids],
+        types=_registry(types),
         now=now,
     )
     await conn.execute(STORE_TRUST_LIST, version, token, now)

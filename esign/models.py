@@ -216,7 +216,7 @@ class SignatureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class VerifyIn(msgspec.Struct, kw_only=True):
-    token: str
+    token: Annotated[str, msgspec.Meta(description="A ZB1: token, or the URL of its QR code (`…/V/<token>`).")]
 
 
 class MaskedHolder(msgspec.Struct, frozen=True, kw_only=True):
@@ -230,14 +230,24 @@ class VerifiedIssuer(msgspec.Struct, frozen=True, kw_only=True):
     department_id: UUID | None
 
 
+class VerifiedField(msgspec.Struct, frozen=True, kw_only=True):
+    """A disclosed field as the trust list's type registry names it (zh-CN ``label``)."""
+
+    n: Annotated[int, msgspec.Meta(description="The field's registry number, its key in the token.")]
+    key: str | None
+    label: str | None
+    value: Any
+
+
 class VerifiedCertificate(msgspec.Struct, frozen=True, kw_only=True):
     kind: Literal["certificate", "presentation"]
     type_code: str
     type_name: str | None
     gb_type_code: str
-    licence_id: str
+    licence_id: Annotated[str, msgspec.Meta(description="Rebuilt from the type's GB code, the issuer, the serial "
+                                                        "and the version the token carries, with its check character.")]
     holder_masked: MaskedHolder
-    fields: dict[str, Any]
+    fields: list[VerifiedField]
     issuer: VerifiedIssuer
     issued_at: datetime
     valid_until: datetime | None

@@ -33,6 +33,7 @@ REASONS = {
     "seal_role": "印章用途与证照不符。",
     "issuer_mismatch": "签发机关与印章所属单位不一致。",
     "chain": "印章证书不受平台根证书信任。",
+    "seal_type": "该印章无权签发此类证照。",
     "not_yet_valid": "证照尚未生效。",
     "expired": "证照已过有效期。",
     "revoked": "证照已被签发机关吊销。",
@@ -66,10 +67,9 @@ def _time(t: datetime | None) -> str:
     return t.astimezone(CHINA).strftime("%Y年%m月%d日 %H:%M") if t else "长期有效"
 
 
-def render_page(
-    result: VerifyOut, *, labels: dict[str, str], seal_svg: str | None, checked_at: datetime
-) -> str:
-    """The whole HTML document for one verdict. ``seal_svg`` is trusted (made by ``esign.seal_image``)."""
+def render_page(result: VerifyOut, *, seal_svg: str | None, checked_at: datetime) -> str:
+    """The whole HTML document for one verdict; fields are shown by the labels of the trust list's type
+    registry. ``seal_svg`` is trusted (made by ``esign.seal_image``)."""
     ok = result.valid
     title = "证照有效" if ok else "证照无效"
     cert = result.certificate
@@ -104,7 +104,7 @@ def render_page(
             ("签发时间", _time(cert.issued_at)),
             ("有效期至", _time(cert.valid_until) if cert.kind == "certificate" else "以证照为准"),
         ]
-        rows += [(labels.get(key, key), str(value)) for key, value in cert.fields.items()]
+        rows += [(f.label or f.key or f"#{f.n}", str(f.value)) for f in cert.fields]
         items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows if v)
         parts.append(f'<section class="card"><h2>证照信息</h2><dl>{items}</dl></section>')
     if seal_svg:

@@ -17,7 +17,7 @@ from api.openapi import CONDITIONAL
 from api.problems import BadRequest, RateLimited, ServiceUnavailable
 from api.ratelimit import Limit
 from auth.errors import problem_responses
-from esign import ca, certificate_store, lists, page, seal_image, seal_store, verification
+from esign import ca, lists, page, seal_image, seal_store, verification
 from esign.errors import StatusListNotFound
 from esign.http import Esign, matches
 from esign.models import VerifyIn, VerifyOut
@@ -154,12 +154,8 @@ async def verification_page(
     async with db.acquire() as conn:
         verdict = await verification.verdict_for(conn, esign, token, now=now)
         result = await verification.describe(conn, verdict)
-        labels: dict[str, str] = {}
-        if result.certificate is not None:
-            ctype = await certificate_store.get_type(conn, result.certificate.type_code)
-            labels = {rule.key: rule.label for rule in ctype.fields} if ctype else {}
         seal_svg = await _seal_picture(conn, result.seal_kid if result.certificate is not None else None)
-    html = page.render_page(result, labels=labels, seal_svg=seal_svg, checked_at=now)
+    html = page.render_page(result, seal_svg=seal_svg, checked_at=now)
     return Response(html, media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
                              "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})

@@ -121,7 +121,7 @@ async def revoke_seal(conn: asyncpg.Connection, seal_id: UUID, *, reason: str | 
 
 
 TRUSTED_SEALS = """
-SELECT s.kid, s.certificate, s.role, s.status, s.retired_at, d.name AS department_name
+SELECT s.kid, s.certificate, s.role, s.status, s.retired_at, s.department_id, d.name AS department_name
 FROM esign_seal s LEFT JOIN department d ON d.id = s.department_id
 ORDER BY s.created_at, s.id
 """

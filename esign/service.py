@@ -14,18 +14,19 @@ with the exact bytes to sign) and completed by ``complete_signature`` within ``S
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 import cbor2
 
-from api import audit, authority, changelog, outbox, persons
+from api import audit, authority, changelog, orgs, outbox, persons
 from api.ids import uuid7
 from api.problems import FieldError
-from api.wallet import closure
+from api.wallet import closure, events
 from api.wallet import store as wallet_store
 from esign import certificate_store as store
 from esign import issuing, keys, licence, lists, seal_store, tokens, x509
@@ -54,7 +55,8 @@ from esign.state import EsignState
 from esign.views import SIGNING_WINDOW, certificate_view, pending_view, render
 
 INDEX_PURPOSE = persons.INDEX_PURPOSE
-__all__ = ["Issued", "certificate_view", "change_status", "complete_signature", "issue_certificate", "render"]
+__all__ = ["Issued", "certificate_view", "change_status", "complete_signature", "issue_certificate",
+           "presentation_claims", "presentation_token", "render"]
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ def new_row(
         status="valid" if token else "pending", status_reason=None, status_changed_at=None,
         status_list_id=d.status_ref[0], status_index=d.status_ref[1], record_digest=record_digest,
         to_be_signed=to_be_signed, token=token, external_ref=item.external_ref, request_hash=request_hash,
-        application_id=item.application_id, created_by=actor, created_at=now,
+        application_id=item.application_id, created_by=actor, created_at=now, record_salt=d.salt,
     )
 
 
@@ -158,6 +160,26 @@ async def _replay(
         return Issued("pending", known.row.id, pending=pending_view(known))
     await store.delete_pending(conn, known.row.id)
     return None
+
+
+async def _organisation(
+    conn: asyncpg.Connection, esign: EsignState, ctype: CertType, holder: Holder, fields: dict[str, Any], *,
+    ref: str, now: datetime,
+) -> UUID:
+    """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative,
+    and puts the entity's life event in its wallet: opened the first time, changed after."""
+    legal_rep = None
+    if ctype.code == orgs.REGISTRY_TYPE and fields.get(orgs.LEGAL_REP_FIELD):
+        legal_rep = orgs.legal_rep_index(esign.keyring, str(fields[orgs.LEGAL_REP_FIELD]),
+                                         today=now.astimezone(issuing.CHINA).date(), field=f"fields.{orgs.LEGAL_REP_FIELD}")
+    assert holder.credit_code is not None
+    org_id, created = await orgs.register(conn, esign.keyring, credit_code=holder.credit_code, name=holder.name,
+                                          legal_rep=legal_rep, now=now)
+    if ctype.code == orgs.REGISTRY_TYPE:
+        await events.add_life_event(conn, person_id=org_id, event="business_opened" if created else "business_changed",
+                                    at=now, source="certificate", source_id=ref, now=now,
+                                    detail={"credit_code": holder.credit_code, "name": holder.name})
+    return org_id
 
 
 async def issue_certificate(
@@ -196,6 +218,9 @@ async def issue_certificate(
         sealed = persons.seal_person(esign.keyring, holder.id_number, holder.name)
         person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
         await persons.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
+    if person_id is None and holder.credit_code is not None:
+        person_id = await _organisation(conn, esign, ctype, holder, sensitive | public,
+                                        ref=f"{department_id}:{item.external_ref}", now=now)
     if person_id is not None:
         await closure.ensure_open(conn, person_id)
     year = issuing.serial_year(now)
@@ -203,7 +228,7 @@ async def issue_certificate(
     (slot,) = await lists.allocate_slots(conn, 1)
     draft = Draft(
         id=uuid7(), licence_id=licence.build_licence_id(ctype.gb_type_code, department.credit_code, serial),
-        type_code=ctype.code, gb_type_code=ctype.gb_type_code, issuer_code=department.credit_code, holder=holder,
+        serial=serial, field_numbers=issuing.field_numbers(ctype), type_code=ctype.code, gb_type_code=ctype.gb_type_code, issuer_code=department.credit_code, holder=holder,
         public_fields=public, sensitive_fields=sensitive, issued_at=issued_at, valid_from=valid_from,
         valid_until=valid_until, status_ref=slot,
     )
@@ -260,6 +285,35 @@ async def complete_signature(
     cert = render(esign, signed, now=now)
     await deliver(conn, cert, signed.row, actor=actor, now=now)
     return cert
+
+
+# --- presentations (亮证) ------------------------------------------------------------------------------
+
+
+def presentation_claims(
+    certificate: tokens.Claims, fields: Mapping[str, Any], numbers: Mapping[str, int], *, now: datetime,
+    ttl: int = tokens.PRESENTATION_MAX_TTL,
+) -> tokens.Claims:
+    """Presentation claims of a certificate disclosing ``fields`` (by key), keyed in the token by the type's
+    registry numbers ``numbers``; every presentation is built here."""
+    unknown = sorted(set(fields) - set(numbers))
+    if unknown:
+        raise ValueError(f"not fields of the type {certificate.type_code}: {', '.join(unknown)}")
+    return tokens.make_presentation(certificate, {numbers[k]: v for k, v in fields.items()}, now=now, ttl=ttl)
+
+
+async def presentation_token(
+    conn: asyncpg.Connection, esign: EsignState, certificate_token: str, fields: Mapping[str, Any], *, now: datetime,
+    ttl: int = tokens.PRESENTATION_MAX_TTL,
+) -> tuple[str, tokens.Claims]:
+    """``(token, claims)`` of a presentation of the certificate ``certificate_token``, signed by the platform's
+    presentation seal."""
+    certificate = tokens.decode_token(certificate_token).claims
+    ctype = await store.get_type(conn, certificate.type_code)
+    if ctype is None:
+        raise CertificateTypeUnknown(errors=[FieldError(field="type_code", message="no such certificate type")])
+    claims = presentation_claims(certificate, fields, issuing.field_numbers(ctype), now=now, ttl=ttl)
+    return tokens.encode_token(claims, esign.platform.presenter), claims
 
 
 # --- revoke / suspend / resume ------------------------------------------------------------------------

@@ -9,6 +9,10 @@ token cannot expand into a large allocation. Everything past that is checked str
 either decodes to exactly the claims that were signed or raises ``MalformedToken``; that includes
 the deflate padding bits, which zlib itself ignores (see ``decompress``), so that a token has one
 spelling only and no single-character change of it still verifies.
+
+Claims are of format v2: fields keyed by their number in the type registry, text values as GB 18030
+bytes where shorter, the licence identifier as ``[serial, version]`` (verifiers rebuild it from the
+type's GB code in the trust list), and a record digest over a record holding a random salt.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import cbor2
 import rfc8785
 
 from esign import cose, licence
-from esign.errors import InvalidLicenceId, MalformedToken, TokenTooLarge
+from esign.errors import MalformedToken, TokenTooLarge
 from esign.keys import Signer, check_signature_length
 from esign.statuslist import SLOTS
 
@@ -38,9 +42,13 @@ MAX_DECOMPRESSED = 64 * 1024
 PRESENTATION_MAX_TTL = 300
 CERTIFICATE, PRESENTATION = "c", "p"
 
+VERSION = 2
+MAX_LICENCE_VERSION = 999
 _PRIVATE_CLAIM = -65537
-_TYPE = re.compile(r"[0-9A-Z]{18}[0-9]{3}")
+_TYPE = re.compile(r"[a-z][a-z0-9_]{1,63}")  # the catalogue's code of the type, e.g. id_card
+_SERIAL = re.compile(r"[0-9A-Z]{1,40}")
 _KEYS = {"v", "p", "t", "l", "h", "hi", "f", "s", "d", "n"}
+_FIELD_NUMBER_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,16 +59,22 @@ class Claims:
     iss: str  # issuing department's credit code
     iat: int
     cti: bytes  # certificate id, 16 bytes
-    type_code: str
-    licence_id: str
+    type_code: str  # the catalogue's code of the type (id_card); its GB code is in the trust list's registry
+    serial: str  # of the licence identifier, which verifiers rebuild (``licence_id``)
+    version: int  # of the licence identifier, 1 for a first issue
     holder_name: str  # masked, e.g. 张*三
     holder_id: str  # masked, e.g. 110***********123X
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[int, Any] = field(default_factory=dict)  # by the field's registry number
     status: tuple[int, int] = (0, 0)  # (status list id, index)
     digest: bytes = b""  # SHA-256 of the canonical full record
     exp: int | None = None
     nbf: int | None = None
     nonce: bytes | None = None  # presentations only
+
+    def licence_id(self, gb_type_code: str) -> str:
+        """The full licence identifier, rebuilt from the type's GB code, ``iss``, serial and version;
+        raises ``InvalidLicenceId`` when the GB code is not one."""
+        return licence.build_licence_id(gb_type_code, self.iss, self.serial, self.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,24 +96,32 @@ class Token:
 
 
 def record_digest(record: Mapping[str, Any]) -> bytes:
-    """SHA-256 of the RFC 8785 canonical JSON of a certificate's full record (the ``"d"`` claim)."""
+    """SHA-256 of the RFC 8785 canonical JSON of a certificate's full record (the ``"d"`` claim); the record
+    holds its random ``salt``, so the digest confirms no guess at what a token masks."""
     return hashlib.sha256(rfc8785.dumps(record)).digest()
 
 
-_SCALARS = (str, bool, int, float)
+def compact_text(value: Any) -> Any:
+    """A field value as a token carries it: text as the bytes of its GB 18030 encoding where that is shorter
+    than UTF-8 (2 bytes a Chinese character instead of 3), anything else as it is (FORMATS.md "f")."""
+    if type(value) is not str or value.isascii():
+        return value
+    gb = value.encode("gb18030")
+    return gb if len(gb) < len(value.encode("utf-8")) else value
 
 
-def _json_like(value: Any, depth: int = 0) -> bool:
-    if depth > 8:
+def _json_value(value: Any) -> bool:
+    return value is None or type(value) in _SCALARS or isinstance(value, _SCALARS)
+
+
+def _fields_ok(fields: Any) -> bool:
+    """A map of field numbers (unsigned) to scalar values: what a v2 token's ``"f"`` holds."""
+    if not (type(fields) is dict or isinstance(fields, Mapping)):
         return False
-    if value is None or type(value) in _SCALARS or isinstance(value, _SCALARS):  # exact types first: cheap
-        return True
-    if isinstance(value, list):
-        return all(_json_like(v, depth + 1) for v in value)
-    if isinstance(value, dict):  # scalar values (most fields) without a call each
-        return all(isinstance(k, str) and ((depth < 8 and type(v) in _SCALARS) or _json_like(v, depth + 1))
-                   for k, v in value.items())
-    return False
+    return all(type(k) is int and 0 <= k <= _FIELD_NUMBER_MAX and _json_value(v) for k, v in fields.items())
+
+
+_SCALARS = (str, bool, int, float)
 
 
 _LATEST = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
@@ -122,17 +144,15 @@ def _problem(c: Claims) -> str | None:  # noqa: C901 - one flat list of rules re
     if not isinstance(c.cti, bytes) or len(c.cti) != 16:
         return "cti must be 16 bytes"
     if not isinstance(c.type_code, str) or not _TYPE.fullmatch(c.type_code):
-        return "type code must be a credit code and 3 digits"
-    try:
-        parsed = licence.parse_licence_id(c.licence_id)
-    except InvalidLicenceId:
-        return "licence id is not valid"
-    if parsed.type_code != c.type_code or parsed.issuer_code != c.iss:
-        return "licence id names another type or issuer"
+        return "type code must be a catalogue code"
+    if not isinstance(c.serial, str) or not _SERIAL.fullmatch(c.serial):
+        return "licence serial must be 1 to 40 upper-case letters or digits"
+    if type(c.version) is not int or not 1 <= c.version <= MAX_LICENCE_VERSION:
+        return "licence version must be an integer from 1 to 999"
     if not isinstance(c.holder_name, str) or not isinstance(c.holder_id, str):
         return "masked holder name and id must be text"
-    if not (type(c.fields) is dict or isinstance(c.fields, Mapping)) or not _json_like(dict(c.fields)):
-        return "fields must be a map of text keys to JSON values"
+    if not _fields_ok(c.fields):
+        return "fields must be a map of field numbers to text, integers, booleans or null"
     s = c.status
     if not isinstance(s, tuple) or len(s) != 2 or not all(type(v) is int and v >= 0 for v in s) or s[1] >= SLOTS:
         return "status must be (list id, index below 131072)"
@@ -155,7 +175,7 @@ def encode_claims(claims: Claims) -> bytes:
     if claims.kind == PRESENTATION and claims.exp - claims.iat > PRESENTATION_MAX_TTL:  # type: ignore[operator]
         raise ValueError("a presentation lives at most 300 seconds")
     return _payload(claims.kind, claims.iss, claims.iat, claims.exp, claims.nbf, claims.cti, claims.type_code,
-                    claims.licence_id, claims.holder_name, claims.holder_id, claims.fields, claims.status,
+                    claims.serial, claims.version, claims.holder_name, claims.holder_id, claims.fields, claims.status,
                     claims.digest, claims.nonce)
 
 
@@ -165,60 +185,62 @@ def _codes_ok(iss: str, type_code: str) -> bool:
 
 
 def certificate_payload(
-    *, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, licence_id: str,
-    holder_name: str, holder_id: str, fields: dict[str, Any], status: tuple[int, int], digest: bytes,
+    *, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, serial: str,
+    version: int = 1, holder_name: str, holder_id: str, fields: dict[int, Any], status: tuple[int, int],
+    digest: bytes,
 ) -> bytes:
-    """``encode_claims`` of certificate claims whose licence id ``licence.build_licence_id`` made from
-    ``type_code`` and ``iss`` (batch issuing: thousands a second from parts already checked).
+    """``encode_claims`` of certificate claims (batch issuing: thousands a second from parts already checked).
 
-    The rules of ``_problem`` are checked here too, cheaply: the two codes once per pair, the licence
-    id by its prefix only. Claims that miss any of them go through ``encode_claims``, which says why.
+    The rules of ``_problem`` are checked here too, cheaply: the two codes once per pair. Claims that miss
+    any of them go through ``encode_claims``, which says why.
     """
     ok = (
         type(iss) is str and type(type_code) is str and _codes_ok(iss, type_code)
         and _is_int(iat) and (exp is None or (_is_int(exp) and exp > iat)) and (nbf is None or _is_int(nbf))
         and type(cti) is bytes and len(cti) == 16
-        and type(licence_id) is str and licence_id.startswith(f"{licence.PREFIX}{type_code}.{iss}.")
+        and type(serial) is str and _SERIAL.fullmatch(serial) is not None
+        and type(version) is int and 1 <= version <= MAX_LICENCE_VERSION
         and type(holder_name) is str and type(holder_id) is str
-        and type(fields) is dict and _json_like(fields)
+        and type(fields) is dict and _fields_ok(fields)
         and type(status) is tuple and len(status) == 2 and type(status[0]) is int and type(status[1]) is int
         and status[0] >= 0 and 0 <= status[1] < SLOTS
         and type(digest) is bytes and len(digest) == 32
     )
     if not ok:
         return encode_claims(Claims(
-            kind=CERTIFICATE, iss=iss, iat=iat, exp=exp, nbf=nbf, cti=cti, type_code=type_code, licence_id=licence_id,
-            holder_name=holder_name, holder_id=holder_id, fields=fields, status=status, digest=digest,
+            kind=CERTIFICATE, iss=iss, iat=iat, exp=exp, nbf=nbf, cti=cti, type_code=type_code, serial=serial,
+            version=version, holder_name=holder_name, holder_id=holder_id, fields=fields, status=status, digest=digest,
         ))
-    return _payload(CERTIFICATE, iss, iat, exp, nbf, cti, type_code, licence_id, holder_name, holder_id, fields, status,
-                    digest, None)
+    return _payload(CERTIFICATE, iss, iat, exp, nbf, cti, type_code, serial, version, holder_name, holder_id, fields,
+                    status, digest, None)
 
 
 def _payload(
-    kind: str, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, licence_id: str,
-    holder_name: str, holder_id: str, fields: Mapping[str, Any], status: tuple[int, int], digest: bytes,
-    nonce: bytes | None,
+    kind: str, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, serial: str,
+    version: int, holder_name: str, holder_id: str, fields: Mapping[int, Any], status: tuple[int, int],
+    digest: bytes, nonce: bytes | None,
 ) -> bytes:
     """``cbor2.dumps`` of the claims map, canonical, for claims ``_problem`` accepts (tests compare the two).
 
     Canonical CBOR orders map keys shortest encoding first, then bytewise: 1, 4, 5, 6, 7, -65537 in the
     claims map; d, f, h, l, n, p, s, t, v, hi in the certificate map. ``_problem`` has checked the sizes
     written here as constants: cti and a nonce are 16 bytes, the digest 32, the times small integers.
+    Field values that are text go as ``compact_text`` makes them (GB 18030 bytes where shorter).
     ``esign/_cbor.c`` writes it where it was built and the fields hold only values it writes.
     """
     if _payload_c is not None:
-        encoded = _payload_c(kind, iss, iat, exp, nbf, cti, type_code, licence_id, holder_name, holder_id,
+        encoded = _payload_c(kind, iss, iat, exp, nbf, cti, type_code, serial, version, holder_name, holder_id,
                              fields if type(fields) is dict else dict(fields), status, digest, nonce)
         if encoded is not None:
             return encoded
-    return _payload_python(kind, iss, iat, exp, nbf, cti, type_code, licence_id, holder_name, holder_id, fields,
+    return _payload_python(kind, iss, iat, exp, nbf, cti, type_code, serial, version, holder_name, holder_id, fields,
                            status, digest, nonce)
 
 
 def _payload_python(
-    kind: str, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, licence_id: str,
-    holder_name: str, holder_id: str, fields: Mapping[str, Any], status: tuple[int, int], digest: bytes,
-    nonce: bytes | None,
+    kind: str, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, serial: str,
+    version: int, holder_name: str, holder_id: str, fields: Mapping[int, Any], status: tuple[int, int],
+    digest: bytes, nonce: bytes | None,
 ) -> bytes:
     """``_payload`` in Python."""
     head, tstr, recurring = cose.head, cose.tstr, cose.key
@@ -227,16 +249,17 @@ def _payload_python(
         out += (b"\x04", head(0, exp))
     if nbf is not None:
         out += (b"\x05", head(0, nbf))
+    wire = {n: compact_text(v) for n, v in fields.items()}
     out += (
         b"\x06", head(0, iat), b"\x07\x50", cti, _PRIVATE_KEY, b"\xa9" if nonce is None else b"\xaa",
-        b"\x61d\x58\x20", digest, b"\x61f", cose.canonical(fields if type(fields) is dict else dict(fields)),
-        b"\x61h", tstr(holder_name), b"\x61l", tstr(licence_id),
+        b"\x61d\x58\x20", digest, b"\x61f", cose.canonical(wire),
+        b"\x61h", tstr(holder_name), b"\x61l\x82", tstr(serial), head(0, version),
     )
     if nonce is not None:
         out += (b"\x61n\x50", nonce)
     out += (
         b"\x61p", recurring(kind), b"\x61s\x82", cose.canonical(status[0]), head(0, status[1]),
-        b"\x61t", recurring(type_code), b"\x61v\x01\x62hi", tstr(holder_id),
+        b"\x61t", recurring(type_code), b"\x61v\x02\x62hi", tstr(holder_id),
     )
     return b"".join(out)
 
@@ -258,10 +281,12 @@ def decode_claims(payload: bytes) -> Claims:
     if not isinstance(data, dict) or not {1, 6, 7, _PRIVATE_CLAIM} <= set(data) <= {1, 4, 5, 6, 7, _PRIVATE_CLAIM}:
         raise MalformedToken("payload must hold iss, iat, cti, the certificate map and at most exp, nbf")
     private = data[_PRIVATE_CLAIM]
-    version_1 = isinstance(private, dict) and type(private.get("v")) is int and private["v"] == 1
-    if not version_1 or not set(private) <= _KEYS:
+    version_2 = isinstance(private, dict) and type(private.get("v")) is int and private["v"] == VERSION
+    if not version_2 or not set(private) <= _KEYS:
         raise MalformedToken("unknown version or keys in the certificate map")
-    status = private.get("s")
+    status, licence_ref = private.get("s"), private.get("l")
+    if not isinstance(licence_ref, list) or len(licence_ref) != 2:
+        raise MalformedToken("l must be [serial, version]")
     try:
         claims = Claims(
             kind=private.get("p"),
@@ -271,10 +296,11 @@ def decode_claims(payload: bytes) -> Claims:
             nbf=data.get(5),
             cti=data[7],
             type_code=private.get("t"),
-            licence_id=private.get("l"),
+            serial=licence_ref[0],
+            version=licence_ref[1],
             holder_name=private.get("h"),
             holder_id=private.get("hi"),
-            fields=private.get("f"),
+            fields=_decoded_fields(private.get("f")),
             status=tuple(status) if isinstance(status, list) else None,
             digest=private.get("d"),
             nonce=private.get("n"),
@@ -284,6 +310,16 @@ def decode_claims(payload: bytes) -> Claims:
     if (problem := _problem(claims)) is not None:
         raise MalformedToken(problem)
     return claims
+
+
+def _decoded_fields(fields: Any) -> Any:
+    """The ``"f"`` map with its GB 18030 byte strings read back as text; raises ``MalformedToken``."""
+    if not isinstance(fields, dict):
+        return fields  # _problem names it
+    try:
+        return {k: v.decode("gb18030") if type(v) is bytes else v for k, v in fields.items()}
+    except UnicodeDecodeError as exc:
+        raise MalformedToken("a field's bytes are not GB 18030") from exc
 
 
 def signing_input(claims: Claims, alg: str, kid: bytes) -> SigningInput:
@@ -443,9 +479,10 @@ def new_certificate_id() -> bytes:
 
 
 def make_presentation(
-    certificate: Claims, fields: Mapping[str, Any], *, now: datetime, ttl: int = PRESENTATION_MAX_TTL
+    certificate: Claims, fields: Mapping[int, Any], *, now: datetime, ttl: int = PRESENTATION_MAX_TTL
 ) -> Claims:
-    """Presentation claims for ``certificate`` disclosing ``fields``, valid ``ttl`` seconds from ``now``."""
+    """Presentation claims for ``certificate`` disclosing ``fields`` (by registry number), valid ``ttl`` seconds
+    from ``now``. Callers with fields by key go through ``esign.service.presentation_claims``."""
     if not 0 < ttl <= PRESENTATION_MAX_TTL:
         raise ValueError("a presentation lives 1 to 300 seconds")
     iat = int(now.timestamp())
@@ -456,7 +493,8 @@ def make_presentation(
         exp=iat + ttl,
         cti=certificate.cti,
         type_code=certificate.type_code,
-        licence_id=certificate.licence_id,
+        serial=certificate.serial,
+        version=certificate.version,
         holder_name=certificate.holder_name,
         holder_id=certificate.holder_id,
         fields=dict(fields),

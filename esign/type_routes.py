@@ -18,7 +18,7 @@ from api.matters.models import CertificateType
 from api.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-from esign import type_store
+from esign import seal_store, type_store
 from esign.errors import CertificateTypeInvalid, GbTypeCodeImmutable
 from esign.http import AUTHZ
 from esign.models import CertificateTypeIn
@@ -48,7 +48,9 @@ def _field_errors(data: CertificateTypeIn) -> list[FieldError]:
         "their values; `sensitive` fields are sealed at rest and never put in a token. Unknown departments or bad "
         "field definitions answer 422 `certificate_type_invalid` naming them. `gb_type_code` (the defining "
         "department's credit code + 3 digits) is made when a new type has none and never changes afterwards "
-        "(409 `gb_type_code_immutable`). The defining department defaults to the first issuer."
+        "(409 `gb_type_code_immutable`). The defining department defaults to the first issuer. Each field gets a "
+        "registry number `n`, stable for ever: a field keeps its number, a new field takes the next one and a removed "
+        "field's number is never given again (tokens key fields by it)."
     ),
     responses={
         **success(201, CertificateType, "Created."),
@@ -75,7 +77,8 @@ async def upsert_certificate_type(
         ]
         if unknown:
             raise CertificateTypeInvalid(errors=unknown)
-        existing = await type_store.existing_gb_code(conn, data.code)
+        known_type = await type_store.existing_type(conn, data.code)
+        existing = known_type["gb_type_code"] if known_type else None
         gb_code = data.gb_type_code or existing
         if existing is not None and data.gb_type_code not in (None, existing):
             raise GbTypeCodeImmutable(f"{data.code} keeps {existing}", gb_type_code=existing)
@@ -87,16 +90,17 @@ async def upsert_certificate_type(
         owner = await type_store.gb_code_owner(conn, gb_code)
         if owner not in (None, data.code):
             raise CertificateTypeInvalid(errors=[FieldError(field="gb_type_code", message=f"is the code of {owner}")])
+        fields, last_n = type_store.number_fields(
+            [{"key": f.key, "label": f.label, "type": f.type, "required": f.required, "sensitive": f.sensitive}
+             | ({"enum": f.enum} if f.enum else {}) for f in data.fields],
+            known_type["fields"] if known_type else [], known_type["last_field_n"] if known_type else 0,
+        )
         saved = await type_store.upsert_type(conn, {
             "code": data.code, "name": data.name.strip(), "gb_type_code": gb_code, "holder_kind": data.holder_kind,
             "defining_department_id": defining, "issuer_department_ids": list(dict.fromkeys(data.issuer_department_ids)),
-            "fields": [
-                {"key": f.key, "label": f.label, "type": f.type, "required": f.required, "sensitive": f.sensitive}
-                | ({"enum": f.enum} if f.enum else {})
-                for f in data.fields
-            ],
-            "validity_days": data.validity_days, "now": now,
+            "fields": fields, "last_field_n": last_n, "validity_days": data.validity_days, "now": now,
         })
+        await seal_store.trust_list_changed(conn)  # the trust list carries the type registry
         await audit.append(conn, actor=principal.subject, action="esign.certificate_type_saved", subject=data.code,
                            data={"gb_type_code": gb_code, "created": existing is None}, at=now)
     return Response(saved, status_code=201 if existing is None else 200)

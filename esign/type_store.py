@@ -15,9 +15,26 @@ async def department_credit_code(conn: asyncpg.Connection, department_id: UUID) 
     return await conn.fetchval("SELECT credit_code FROM department WHERE id = $1", department_id)
 
 
-async def existing_gb_code(conn: asyncpg.Connection, code: str) -> str | None:
-    """The 证照类型代码 of type ``code``, locked for this transaction (None for a new type)."""
-    return await conn.fetchval("SELECT gb_type_code FROM certificate_type WHERE code = $1 FOR UPDATE", code)
+async def existing_type(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    """The 证照类型代码, field numbers and highest field number ever given of type ``code``, locked for this
+    transaction (None for a new type)."""
+    return await conn.fetchrow(
+        "SELECT gb_type_code, fields, last_field_n FROM certificate_type WHERE code = $1 FOR UPDATE", code
+    )
+
+
+def number_fields(fields: list[dict[str, Any]], existing: list[dict[str, Any]], last_n: int) -> tuple[list[dict[str, Any]], int]:
+    """``fields`` each with its registry number ``n``: a field the type had keeps its number, a new one takes
+    the next after ``last_n`` (numbers of removed fields are never given again). Returns the new last number."""
+    known = {f["key"]: f["n"] for f in existing if "n" in f}
+    out = []
+    for f in fields:
+        n = known.get(f["key"])
+        if n is None:
+            last_n += 1
+            n = last_n
+        out.append({"n": n, **f})
+    return out, last_n
 
 
 async def gb_code_owner(conn: asyncpg.Connection, gb_type_code: str) -> str | None:
@@ -33,12 +50,12 @@ async def next_gb_code(conn: asyncpg.Connection, credit_code: str) -> str | None
 
 UPSERT_TYPE = """
 INSERT INTO certificate_type (code, name, gb_type_code, holder_kind, defining_department_id, issuer_department_ids,
-    fields, validity_days, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    fields, validity_days, updated_at, last_field_n)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT ON CONSTRAINT certificate_type_pkey DO UPDATE SET name = EXCLUDED.name,
     holder_kind = EXCLUDED.holder_kind, defining_department_id = EXCLUDED.defining_department_id,
     issuer_department_ids = EXCLUDED.issuer_department_ids, fields = EXCLUDED.fields,
-    validity_days = EXCLUDED.validity_days, updated_at = EXCLUDED.updated_at
+    validity_days = EXCLUDED.validity_days, updated_at = EXCLUDED.updated_at, last_field_n = EXCLUDED.last_field_n
 """
 SELECT_TYPE = """
 SELECT t.code, t.name, t.gb_type_code, t.holder_kind, t.issuer_department_ids, t.fields, t.validity_days,
@@ -52,7 +69,7 @@ async def upsert_type(conn: asyncpg.Connection, values: dict[str, Any]) -> Certi
     await conn.execute(
         UPSERT_TYPE, values["code"], values["name"], values["gb_type_code"], values["holder_kind"],
         values["defining_department_id"], values["issuer_department_ids"], values["fields"], values["validity_days"],
-        values["now"],
+        values["now"], values["last_field_n"],
     )
     r = await conn.fetchrow(SELECT_TYPE, values["code"])
     return CertificateType(

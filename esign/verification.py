@@ -2,17 +2,17 @@
 
 The server reads back its own signed lists, exactly as an offline verifier would after downloading
 them, and runs the same function, so the two can never disagree. The names a token only refers to
-(the certificate type by its 证照类型代码, the issuing department by its credit code) are looked up
-for the answer.
+(the issuing department by its credit code) is looked up for the answer; the type's name and its
+fields' labels come from the trust list's type registry, as an offline verifier shows them.
 """
 
 from __future__ import annotations
 
 import asyncpg
 
-from esign import certificate_store, lists, tokens
+from esign import lists, qr, tokens
 from esign.errors import MalformedToken, StatusListNotFound
-from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedIssuer, VerifyOut
+from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedField, VerifiedIssuer, VerifyOut
 from esign.state import EsignState
 from esign.verify import Verdict, verify_token
 
@@ -22,7 +22,7 @@ async def verdict_for(conn: asyncpg.Connection, esign: EsignState, token: str, *
     trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))  # type: ignore[arg-type]
     status_lists = {}
     try:
-        list_id = tokens.decode_token(token).claims.status[0] if isinstance(token, str) else None
+        list_id = tokens.decode_token(qr.token_from_text(token)).claims.status[0] if isinstance(token, str) else None
     except MalformedToken:
         list_id = None  # verify_token names the format problem itself
     if list_id is not None and list_id in trust.status_lists:
@@ -39,18 +39,17 @@ async def describe(conn: asyncpg.Connection, verdict: Verdict) -> VerifyOut:
     found = verdict.certificate
     certificate = None
     if found is not None:
-        named = await certificate_store.find_type_by_gb_code(conn, found.type_code)
         department = await conn.fetchrow(
             "SELECT id, name FROM department WHERE credit_code = $1", found.issuer_credit_code
         )
         certificate = VerifiedCertificate(
             kind=found.kind,  # type: ignore[arg-type]
-            type_code=named[0] if named else found.type_code,
-            type_name=named[1] if named else None,
-            gb_type_code=found.type_code,
+            type_code=found.type_code,
+            type_name=found.type_name,
+            gb_type_code=found.gb_type_code,
             licence_id=found.licence_id,
             holder_masked=MaskedHolder(name=found.holder_name, id=found.holder_id),
-            fields=found.fields,
+            fields=[VerifiedField(n=f.n, key=f.key, label=f.label, value=f.value) for f in found.fields],
             issuer=VerifiedIssuer(
                 name=department["name"] if department else found.issuer_name,
                 credit_code=found.issuer_credit_code,

@@ -6,8 +6,9 @@ a ``Verdict`` out. It never raises; a string that is not one of our tokens gives
 this same function.
 
 Order (FORMATS.md): decode → every trust-list seal whose kid matches (kids may collide, each is
-tried) → signature → seal active at ``iat`` and chained to the root → ``nbf`` / ``exp`` against the
-clock → status bit → for presentations, ``exp`` not passed. A failed format, signature or chain
+tried) → signature → seal active at ``iat``, chained to the root and allowed this type → ``nbf`` /
+``exp`` against the clock → status bit → for presentations, ``exp`` not passed. The SDK's offline
+verifier (``clients/js/src/verifier``) makes the same checks in the same order with the same names. A failed format, signature or chain
 check stops there (the content is not trustworthy, so judging it further would mislead); the
 checks after that are all made, so one verdict can say both "expired" and "revoked".
 
@@ -17,7 +18,8 @@ Reasons, by check:
 - signature: ``unknown_seal`` (no seal has this kid), ``signature``
 - chain: ``trust_list_expired``, ``seal_revoked``, ``seal_not_active`` (``iat`` outside the seal's
   validity), ``seal_role`` (a certificate not signed by an issuer seal, or a presentation not by
-  a presenter seal), ``issuer_mismatch`` (``iss`` is not the seal's department), ``chain``
+  a presenter seal), ``issuer_mismatch`` (``iss`` is not the seal's department), ``chain``,
+  ``seal_type`` (an issuer seal signing a type outside its ``types``, or a type the registry lacks)
 - validity: ``not_yet_valid``, ``expired``
 - status: ``revoked``, ``suspended``, ``status_unavailable`` (list missing, expired or too short)
 - presentation_fresh: ``presentation_lifetime`` (``exp − iat`` over 300 s), ``presentation_expired``
@@ -36,11 +38,11 @@ from typing import Any
 
 import msgspec
 
-from esign import tokens
+from esign import qr, tokens
 from esign.errors import MalformedToken
 from esign.keys import verify_raw
 from esign.statuslist import REVOKED, SUSPENDED, VALID, StatusList
-from esign.trustlist import EXPIRED, SealEntry, TrustList
+from esign.trustlist import EXPIRED, SealEntry, TrustList, TypeEntry
 from esign.x509 import chain_problem
 
 log = logging.getLogger("zhangban.esign")
@@ -49,16 +51,28 @@ OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 LEEWAY_SECONDS = 60  # clock skew between a phone and the issuer
 
 
+class Field(msgspec.Struct, frozen=True, kw_only=True):
+    """A disclosed field, named by the trust list's type registry (``key`` and ``label`` None for a number
+    the registry does not know)."""
+
+    n: int
+    key: str | None
+    label: str | None
+    value: Any
+
+
 class Disclosed(msgspec.Struct, frozen=True, kw_only=True):
     """What a verified token discloses about its certificate."""
 
     kind: str  # "certificate" or "presentation"
     certificate_id: str  # hex of cti
-    type_code: str
-    licence_id: str
+    type_code: str  # the catalogue's code
+    type_name: str
+    gb_type_code: str
+    licence_id: str  # rebuilt from the registry's GB code, iss, serial and version
     holder_name: str  # masked
     holder_id: str  # masked
-    fields: dict[str, Any]
+    fields: list[Field]  # in registry number order
     issuer_credit_code: str
     issuer_name: str | None  # known for certificate tokens (the signing seal's department)
     issued_at: datetime
@@ -103,6 +117,8 @@ def _chain_reasons(seal: SealEntry, claims: tokens.Claims, trust: TrustList, now
         reasons.append("issuer_mismatch")
     if chain_problem(seal.cert, trust.root_cert, at=_time(claims.iat)) is not None:
         reasons.append("chain")
+    if claims.type_code not in trust.types or (seal.types is not None and claims.type_code not in seal.types):
+        reasons.append("seal_type")
     return reasons
 
 
@@ -138,16 +154,23 @@ def _fresh_reasons(claims: tokens.Claims, t: float, leeway: int) -> list[str]:
     return reasons
 
 
-def _disclosed(claims: tokens.Claims, seal: SealEntry) -> Disclosed:
+def _disclosed(claims: tokens.Claims, seal: SealEntry, ctype: TypeEntry) -> Disclosed:
     certificate = claims.kind == tokens.CERTIFICATE
+    fields = []
+    for n in sorted(claims.fields):
+        known = ctype.field(n)
+        fields.append(Field(n=n, key=known.key if known else None, label=known.label if known else None,
+                            value=claims.fields[n]))
     return Disclosed(
         kind="certificate" if certificate else "presentation",
         certificate_id=claims.cti.hex(),
         type_code=claims.type_code,
-        licence_id=claims.licence_id,
+        type_name=ctype.name,
+        gb_type_code=ctype.gb_code,
+        licence_id=claims.licence_id(ctype.gb_code),
         holder_name=claims.holder_name,
         holder_id=claims.holder_id,
-        fields=dict(claims.fields),
+        fields=fields,
         issuer_credit_code=claims.iss,
         issuer_name=seal.department_name if certificate else None,
         issued_at=_time(claims.iat),
@@ -164,7 +187,8 @@ def verify_token(
     *,
     leeway: int = LEEWAY_SECONDS,
 ) -> Verdict:
-    """Verify a ``ZB1:`` token offline against a trust list and status lists at ``now``; never raises."""
+    """Verify a ``ZB1:`` token (bare, or the URL of its QR code) offline against a trust list and status lists
+    at ``now``; never raises."""
     try:
         return _verify(token, trust_list, status_lists, now, leeway)
     except Exception:  # a bug must not turn into a 500 on a public endpoint; it is logged loudly
@@ -176,7 +200,7 @@ def verify_token(
 def _verify(token: str, trust: TrustList, lists: Mapping[int, StatusList], now: datetime, leeway: int) -> Verdict:
     freshness = trust.freshness(now)
     try:
-        decoded = tokens.decode_token(token)
+        decoded = tokens.decode_token(qr.token_from_text(token))
     except MalformedToken as exc:
         checks = _checks(None) | {"format": FAILED}
         return Verdict(valid=False, reasons=["format"], checks=checks, trust_list=freshness, detail=str(exc))
@@ -211,7 +235,7 @@ def _verify(token: str, trust: TrustList, lists: Mapping[int, StatusList], now: 
         valid=not reasons,
         reasons=reasons,
         checks=checks,
-        certificate=_disclosed(claims, seal),
+        certificate=_disclosed(claims, seal, trust.types[claims.type_code]),
         seal_kid=seal.kid.hex(),
         trust_list=freshness,
     )

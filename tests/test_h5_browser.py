@@ -5,7 +5,8 @@ One server and one browser for the module: `clients/app/e2e/story.mjs` lives the
 (log in, real name at the window, go offline, fill the form, attach three photos, reload, queue, come
 online: the submission lands once), follows the departments' approvals live, finds the child's
 certificates in the wallet, shows a certificate as a QR whose page says 有效 and, after revocation,
-吊销, and audits the main screens with axe-core in normal and large-text mode. Screenshots are kept in
+吊销, audits the main screens with axe-core in normal and large-text mode, and opens the app as a WeChat
+web-view handed a wx.login code (the bundled WeChat simulator answers for WeChat). Screenshots are kept in
 test-artifacts/app/ for a person to look at. Without node/npm or Chromium the tests skip, saying why.
 """
 
@@ -66,13 +67,19 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("h5")
     port = browser.free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {"ZB_DATA_DIR": str(tmp / "data"), "ZB_PORT": str(port)}
+    sim_port = browser.free_port()
+    sim = f"http://127.0.0.1:{sim_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {
+        "ZB_DATA_DIR": str(tmp / "data"), "ZB_PORT": str(port), "ZB_WECHAT_API_BASE": sim}
     log = open(tmp / "serve.log", "wb")  # a file, not a pipe: nobody reads the log while the story runs
+    simulator = subprocess.Popen([sys.executable, "-m", "api.cli", "wechat-sim", "--port", str(sim_port)], env=env,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
+        _wait(f"{sim}/_sim/messages", simulator)
         _wait(f"{base}/health", server)
-        world = _world(base, env)
+        world = _world(base, env) | {"sim": sim}
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         out = subprocess.run(["node", "e2e/story.mjs"], cwd=app, capture_output=True, text=True, timeout=400,
                              env={**os.environ, "ZB_STORY": json.dumps(world), "ZB_CHROMIUM": chromium})
@@ -84,6 +91,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         results["_exit"] = out.returncode
         yield results
     finally:
+        os.killpg(simulator.pid, signal.SIGTERM)
+        simulator.wait(timeout=30)
         os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=90)
@@ -100,6 +109,9 @@ def _part(story: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_the_birth_bundle_offline_lands_once_and_progresses_live(story: dict[str, Any]) -> None:
     part = _part(story, "birth")
+    # A department write that failed whole with a 500 is retried once (seen: a deadlock between an approval and
+    # the notifications of the same family); shown here so it is not hidden.
+    print("department writes retried after a 500:", part["department_retries"])
     assert part["offline_page_reloaded"] and part["draft_survived_reload"] and part["photos_survived_reload"] == 3
     assert part["queued_while_offline"] >= 1 and part["queue_survived_reload"]
     assert part["applications_on_server"] == 1 and part["status_after_online"] in ("已受理", "办理中")
@@ -116,11 +128,15 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     assert part["qr_url"].lower().startswith(story["birth"]["base"])
     assert "有效" in part["page_valid"] and "无效" not in part["page_valid"] and part["app_valid"] == "有效"
     assert part["app_valid_offline"] == "有效" and part["offline_note"]
+    # The disclosed fields with their labels, the issuer by name (from the trust list).
+    assert "姓名" in part["app_fields"] and "性别" in part["app_fields"] and "株洲市公安局" in part["app_fields"]
     assert part["fields_shown"] >= 1 and part["countdown"].startswith("剩余")
     assert "吊销" in part["page_revoked"] and part["app_revoked"] == "已吊销" and part["wallet_status"] == "已吊销"
 
 
 def test_large_text_and_the_accessibility_audit(story: dict[str, Any]) -> None:
+    """axe-core's WCAG 2.1 A/AA rules on every main screen in both modes; tap targets at least 48 px, and 60 px in
+    large-text mode (the 适老版 of the national guideline), checkboxes and file inputs measured by their labels."""
     part = _part(story, "a11y")
     assert len(part["screens"]) >= 8
     for screen in part["screens"]:
@@ -130,3 +146,8 @@ def test_large_text_and_the_accessibility_audit(story: dict[str, Any]) -> None:
     shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
     assert len(shots) >= 16, shots
     assert story["_exit"] == 0, story["_log"]
+
+
+def test_inside_wechat_the_mini_program_hands_the_app_a_login(story: dict[str, Any]) -> None:
+    part = _part(story, "wechat")
+    assert part["logged_in"] and not part["code_left_in_url"]

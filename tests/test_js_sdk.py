@@ -45,6 +45,39 @@ def test_sdk_fits_its_size_budget(sdk: Path) -> None:
     assert size["gzipped_bytes"] <= size["budget_bytes"]
 
 
+def test_the_sdks_gb18030_decoder_reads_every_code_as_the_server_writes_it(sdk: Path) -> None:
+    """Token fields carry Chinese text as GB 18030 bytes (Python's codec writes them); the SDK decodes them with
+    its own compact table (mini-program runtimes may lack TextDecoder("gb18030")): every two-byte code, every
+    four-byte code of the BMP, supplementary-plane codes, and strictness on bytes that are not GB 18030."""
+    trails = [*range(0x40, 0x7F), *range(0x80, 0xFF)]
+    two = [bytes([lead, trail]) for lead in range(0x81, 0xFF) for trail in trails]
+    four = []
+    for i in range(39_420):  # the BMP's four-byte codes, 81 30 81 30 to 84 31 A4 39
+        four.append(bytes([0x81 + i // 12600, 0x30 + i // 1260 % 10, 0x81 + i // 10 % 126, 0x30 + i % 10]))
+    supplementary = [chr(cp).encode("gb18030") for cp in (0x10000, 0x20000, 0x2A6D6, 0x10FFFF)]
+    codes = two + four + supplementary + ["长沙市岳麓区麓山南路932号 Room 5".encode("gb18030")]
+    bad = [b"\x80", b"\xff", b"\x81", b"\x81\x7f", b"\x81\x30\x81", b"\x84\x31\xa5\x30", b"\xe4\x32\x81\x30"]
+    script = (
+        "import { decodeGb18030 } from './dist/index.js'; import { readFileSync } from 'node:fs';"
+        "const input = JSON.parse(readFileSync(0, 'utf8'));"
+        "const out = input.codes.map((h) => decodeGb18030(Buffer.from(h, 'hex')));"
+        "const refused = input.bad.map((h) => { try { decodeGb18030(Buffer.from(h, 'hex')); return false; } catch { return true; } });"
+        "process.stdout.write(JSON.stringify({ out, refused }));"
+    )
+    done = subprocess.run(["node", "--input-type=module", "-e", script], cwd=sdk, capture_output=True, text=True,
+                          input=json.dumps({"codes": [c.hex() for c in codes], "bad": [b.hex() for b in bad]}), timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    expected = [c.decode("gb18030") for c in codes]
+    wrong = [(c.hex(), e, o) for c, e, o in zip(codes, expected, result["out"], strict=True) if e != o]
+    assert not wrong, wrong[:10]
+    for b in bad:
+        with pytest.raises(UnicodeDecodeError):
+            b.decode("gb18030")
+    assert result["refused"] == [True] * len(bad)
+
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -110,7 +110,7 @@ async def put_department_authority(department_id: DepartmentId, data: JSONBody[A
 
 def _plain(value: Authority) -> dict[str, object]:
     return {"record_kinds": value.record_kinds, "life_events": value.life_events, "guardianship": value.guardianship,
-            "realname_proofing": value.realname_proofing}
+            "realname_proofing": value.realname_proofing, "window_intake": value.window_intake}
 
 
 ROUTES = [get_department_authority, put_department_authority]

@@ -108,6 +108,7 @@ class BundlePage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CertificateField(msgspec.Struct, frozen=True, kw_only=True):
+    n: Annotated[int, msgspec.Meta(description="Registry number: stable for ever, the key of the field in tokens.")]
     key: str
     label: str
     type: Literal["string", "date", "integer", "enum"]

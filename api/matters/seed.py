@@ -32,13 +32,14 @@ RETURNING id
 """
 
 UPSERT_CERTIFICATE_TYPE = """
-INSERT INTO certificate_type (code, name, gb_type_code, holder_kind, defining_department_id,
-    issuer_department_ids, fields, validity_days)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO certificate_type AS t (code, name, gb_type_code, holder_kind, defining_department_id,
+    issuer_department_ids, fields, validity_days, last_field_n)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, gb_type_code = EXCLUDED.gb_type_code,
     holder_kind = EXCLUDED.holder_kind, defining_department_id = EXCLUDED.defining_department_id,
     issuer_department_ids = EXCLUDED.issuer_department_ids, fields = EXCLUDED.fields,
-    validity_days = EXCLUDED.validity_days, updated_at = now()
+    validity_days = EXCLUDED.validity_days, last_field_n = greatest(t.last_field_n, EXCLUDED.last_field_n),
+    updated_at = now()
 """
 
 UPSERT_MATERIAL = """
@@ -115,7 +116,10 @@ async def seed_catalogue(conn: asyncpg.Connection, *, only_if_empty: bool = Fals
                 sorted(dept[k] for k in keys),
                 t["fields"],
                 t["validity_days"],
+                max(f["n"] for f in t["fields"]),
             )
+        # The trust list carries the type registry (FORMATS.md "Trust list"): sign it again.
+        await conn.execute("UPDATE esign_trust_list SET version = version + 1 WHERE id")
         for m in cat["materials"]:
             held = m["held_by_department"]
             await conn.execute(

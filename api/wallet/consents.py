@@ -192,7 +192,8 @@ async def disclosed(
     masked = await views.render_all(conn, esign, stored, full=False, now=now)
     named = [s for s in stored if s.id in fields]
     full = {i.id: i for i in await views.render_all(conn, esign, named, full=True, now=now)} if named else {}
-    return [views.only_fields(esign, full[i.id], fields[i.id], now=now) if i.id in full else i for i in masked]
+    return [await views.only_fields(conn, esign, full[i.id], fields[i.id], now=now) if i.id in full else i
+            for i in masked]
 
 
 def access_entry(row: asyncpg.Record) -> AccessEntry:
@@ -211,3 +212,37 @@ async def record_task_read(
     await consent_store.log_task_access(conn, person_id=person_id, task_id=task_id, material=material,
                                         department_id=department_id, actor=actor, purpose=purpose, item_ids=item_ids,
                                         now=now)
+
+
+WINDOW_ITEMS = """
+SELECT id FROM wallet_item
+WHERE person_id = $1 AND kind = 'certificate' AND certificate_id IS NOT NULL
+ORDER BY at DESC, id
+LIMIT 100
+"""
+
+
+async def grant_at_window(
+    conn: asyncpg.Connection, *, person_id: UUID, department_id: UUID, clerk: str, purpose: str, expires_at: datetime,
+    now: datetime,
+) -> Consent | None:
+    """The consent a person gives in front of a window clerk: the service centre may see what their certificates
+    supply (免提交) while it takes their application. None when the wallet holds no certificate to read.
+
+    The person is present and identified by the clerk, so no login of theirs is needed; the consent names the clerk
+    (``granted_by``), is mirrored to the person's devices, audited, and every read appears in their access log.
+    """
+    item_ids = [r["id"] for r in await conn.fetch(WINDOW_ITEMS, person_id)]
+    if not item_ids:
+        return None
+    consent_id = uuid7()
+    await consent_store.insert_consent(
+        conn, id=consent_id, person_id=person_id, department_id=department_id, item_ids=item_ids, purpose=purpose,
+        matter_code=None, expires_at=expires_at, max_uses=None, granted_by=f"window:{clerk}", now=now, fields={},
+    )
+    consent = await _reload(conn, consent_id, now=now)
+    await _publish(conn, consent, "consent.granted", now=now)
+    await audit.append(conn, actor=clerk, action="wallet.consent_granted_at_window", subject=f"consent:{consent_id}",
+                       data={"person": str(person_id), "department": str(department_id), "purpose": purpose,
+                             "items": [str(i) for i in item_ids], "expires_at": expires_at.isoformat()}, at=now)
+    return consent

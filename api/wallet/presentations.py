@@ -2,7 +2,7 @@
 
 The token is the certificate's own claims (type, licence id, masked holder, status slot, record
 digest) with the chosen fields, a nonce and ``exp`` at most 300 s ahead, signed by the platform's
-presentation seal (``esign.tokens.make_presentation``). Verifiers check it offline with the trust
+presentation seal (``esign.service.presentation_token``). Verifiers check it offline with the trust
 list and status lists like any token (``esign.verify.verify_token``): a revoked certificate fails
 there too, but it is refused here first, with the reason.
 """
@@ -19,7 +19,7 @@ from api import audit
 from api.wallet import access, service, store
 from api.wallet.errors import ItemNotFound, NotPresentable, WalletNotFound
 from api.wallet.models import Presentation, PresentIn
-from esign import qr, tokens
+from esign import qr
 from esign import service as esign_service
 from esign.state import EsignState
 
@@ -41,8 +41,8 @@ async def present(
     if cert.status != "valid":
         raise NotPresentable(f"the certificate is {cert.status}", reason=cert.status, certificate_status=cert.status)
     fields = service.chosen_fields(cert.fields, body.fields)
-    claims = tokens.make_presentation(tokens.decode_token(cert.token).claims, fields, now=now, ttl=body.ttl_seconds)
-    token = tokens.encode_token(claims, esign.platform.presenter)
+    token, claims = await esign_service.presentation_token(conn, esign, cert.token, fields, now=now,
+                                                           ttl=body.ttl_seconds)
     await audit.append(conn, actor=actor.subject, action="wallet.presented", subject=f"wallet_item:{item_id}",
                        data={"certificate": str(cert.id), "fields": sorted(fields), "ttl_seconds": body.ttl_seconds},
                        at=now)

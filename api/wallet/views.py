@@ -19,7 +19,8 @@ from api.crypto import Keyring
 from api.wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
 from api.wallet.service import MASK, masked
 from api.wallet.store import StoredItem
-from esign import certificate_store, tokens
+from esign import certificate_store
+from esign import service as esign_service
 from esign import views as esign_views
 from esign.errors import CertificateNotFound
 from esign.models import Certificate
@@ -94,7 +95,9 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
     return WalletItem(**base, application=app)
 
 
-def only_fields(esign: EsignState, item: WalletItem, keys: list[str], *, now: datetime) -> WalletItem:
+async def only_fields(
+    conn: asyncpg.Connection, esign: EsignState, item: WalletItem, keys: list[str], *, now: datetime
+) -> WalletItem:
     """A fully opened item cut down to the named fields of its certificate or record (as a consent names them).
 
     A certificate's token then becomes a presentation of just those fields (亮证, valid 300 s), so
@@ -103,9 +106,8 @@ def only_fields(esign: EsignState, item: WalletItem, keys: list[str], *, now: da
     wanted = set(keys)
     if item.certificate is not None:
         fields = {k: v for k, v in item.certificate.fields.items() if k in wanted}
-        claims = tokens.make_presentation(tokens.decode_token(item.certificate.token).claims, fields, now=now)
-        cert = msgspec.structs.replace(item.certificate, fields=fields,
-                                       token=tokens.encode_token(claims, esign.platform.presenter))
+        token, _ = await esign_service.presentation_token(conn, esign, item.certificate.token, fields, now=now)
+        cert = msgspec.structs.replace(item.certificate, fields=fields, token=token)
         return msgspec.structs.replace(item, certificate=cert, masked=False)
     if item.record is not None:
         data = {k: v for k, v in item.record.data.items() if k in wanted}

@@ -136,6 +136,8 @@ EXPECTED: dict[str, Case] = {
                                     played_by={"staff": "window_clerk"}),
     # "Not me" about a login bound to one's identity (another of Alice's accounts); the link of the text is public.
     "ReportLoginNotMe": Case(frozenset({"citizen"})),
+    # Acting for a business entity: verified people only (L2); null switches back to oneself.
+    "ListMyOrganisations": Case(PEOPLE), "ActAs": Case(PEOPLE, j({"credit_code": None})),
     "NotMePage": public(ids={"token": "not_me_token"}), "NotMeConfirm": public(ids={"token": "not_me_token"}),
     # operators
     "ListDepartments": Case(OP),
@@ -206,6 +208,17 @@ EXPECTED: dict[str, Case] = {
     "SetGuardianship": Case(HOME_DEPT, lambda c, ids: {
         "guardian": {"id_number": ALICE_ID, "name": ALICE_NAME}, "dependent": {"id_number": id_number("20240101", 70), "name": "欧阳小雨"},
         "basis": "出生登记"}),
+    # the service-centre window (公安局 is one in the catalogue; 医保局 is not): its window clerks only
+    "OpenWindowIntake": Case(frozenset({"staff"}), j({"citizen": {"id_number": ALICE_ID, "name": ALICE_NAME}})),
+    "GetWindowIntake": Case(frozenset({"staff"})), "RecordWindowConsent": Case(frozenset({"staff"}), j({})),
+    "PrefillAtWindow": Case(frozenset({"staff"}), query={"bundle_code": "birth"}),
+    "SubmitAtWindow": Case(frozenset({"staff"}), _application),
+    # 代办: Alice authorised Bob; both read its uses, only she revokes it.
+    "CreateDelegation": Case(PEOPLE, lambda c, ids: {
+        "agent": {"id_number": BOB_ID, "name": "司马东来"}, "matters": ["*"], "actions": ["apply"],
+        "expires_at": _later()}),
+    "ListDelegations": Case(ACCOUNTS), "RevokeDelegation": Case(frozenset({"citizen"})),
+    "ListDelegationUses": Case(frozenset({"citizen", "other_citizen"})),
     # notifications
     "ListNotifications": Case(ACCOUNTS), "MarkNotificationRead": Case(frozenset({"citizen"})),
     "CountUnreadNotifications": Case(ACCOUNTS), "MarkAllNotificationsRead": Case(ACCOUNTS),
@@ -358,6 +371,7 @@ POWERS: dict[str, str] = {
     "CreateSeal": "certificate:*", "RotateSeal": "certificate:*",
     "ClaimTask": f"matter:{HOME_MATTER}", "ApproveTask": f"matter:{HOME_MATTER}", "RejectTask": f"matter:{HOME_MATTER}",
     "RequestSupplement": f"matter:{HOME_MATTER}",
+    "OpenWindowIntake": "window_intake", "RecordWindowConsent": "window_intake", "SubmitAtWindow": "window_intake",
 }
 # Department writes that need no power of the catalogue, and why.
 NO_POWER: dict[str, str] = {
@@ -373,7 +387,7 @@ async def _withdraw(http: httpx.AsyncClient, conn: Any, world: World, power: str
     dept = world.alice["department_id"]
     op = {"Authorization": f"Bearer {world.tokens['operator']}"}
     kind, _, what = power.partition(":")
-    if kind in ("record", "life_event", "guardianship", "realname_proofing"):
+    if kind in ("record", "life_event", "guardianship", "realname_proofing", "window_intake"):
         url = f"/v1/admin/departments/{dept}/authority"
         before = (await http.get(url, headers=op)).json()
         field_ = {"record": "record_kinds", "life_event": "life_events"}.get(kind, kind)

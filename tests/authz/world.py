@@ -29,7 +29,7 @@ ALICE_ID = id_number("19880214", 41, male=False)
 BOB_ID = id_number("19790630", 42)
 CHILD_ID = id_number("20250901", 43, male=False)
 ALICE_NAME, BOB_NAME, CHILD_NAME = "欧阳春燕", "司马东来", "欧阳小满"
-ALL_ROLES = ["clerk", "approver", "issuer", "dept_admin"]
+ALL_ROLES = ["clerk", "approver", "issuer", "dept_admin", "window_clerk"]
 ALL_SCOPES = ["seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
               "consents:use", "webhooks:manage"]
 HEAD = "欧阳建国"  # the household head, a field the certificate token discloses
@@ -190,6 +190,13 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
     await issue_batches(settings)
     await drain(settings)
     notes = (await _ok(await client.get("/v1/notifications", headers=auth(alice))))["items"]
+    # Alice at 公安局's window (a service centre in the catalogue), consenting to its reading her wallet; Bob her 代办人.
+    intake = await _ok(await client.post("/v1/dept/window/intakes", headers=auth(home), json={
+        "citizen": {"id_number": ALICE_ID, "name": ALICE_NAME}}), 201)
+    await _ok(await client.post(f"/v1/dept/window/intakes/{intake['id']}/consent", json={}, headers=auth(home)))
+    delegation = await _ok(await client.post("/v1/delegations", headers=auth(alice), json={
+        "agent": {"id_number": BOB_ID, "name": BOB_NAME}, "matters": ["*"], "actions": ["apply"],
+        "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}), 201)
     delivery = (await _ok(await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=auth(system))))["items"][0]
 
     # Two dead letters, one for the operators to retry and one to discard.
@@ -207,6 +214,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "batch_id": batch["id"], "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
         "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "", "letter_id": letters[0],
         "spare_letter_id": letters[1], "spare_client_id": spare_client["client_id"], "spare_account_id": spare_staff,
+        "intake_id": intake["id"], "delegation_id": delegation["id"],
         "login_id": claims(spare["access_token"])["sid"], "case_id": case["id"], "not_me_token": "zbn_" + "0" * 43,
     }
     child_ids = alice_ids | {"item_id": child_items[0]["id"], "certificate_id": child_cert["id"], "person_id": child_person}

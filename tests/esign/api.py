@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from typing import Any
 
 import httpx
@@ -86,3 +88,8 @@ async def verify(client: AsyncTestClient, token: str) -> dict[str, Any]:
 
 def problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
     return assert_problem(r, status, slug)
+
+
+def trust_list_payload(jws: str) -> dict[str, Any]:
+    """The payload of a trust list's compact JWS, unverified (route tests read what it says)."""
+    return json.loads(base64.urlsafe_b64decode(jws.split(".")[1] + "=="))

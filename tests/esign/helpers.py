@@ -8,13 +8,21 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from esign import keys, licence, statuslist, tokens, trustlist, x509
+from esign import keys, statuslist, tokens, trustlist, x509
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PLATFORM_CODE = "121200004013590816"  # the operator of the platform (a FORMATS vector)
 ISSUER_CODE = "11220000013544541J"  # the issuing department of the first real licence id
 OTHER_ISSUER_CODE = "11430000006122244L"
-TYPE_CODE = "11100000000013338W032"
+TYPE_CODE = "household_register"
+GB_TYPE_CODE = "11100000000013338W032"
+TYPE = trustlist.TypeEntry(TYPE_CODE, "居民户口簿", GB_TYPE_CODE, "person", (
+    trustlist.FieldEntry(1, "sex", "性别", "string"), trustlist.FieldEntry(2, "eth", "民族", "string"),
+    trustlist.FieldEntry(3, "rel", "与户主关系", "string"), trustlist.FieldEntry(4, "addr", "住址", "string"),
+))
+OTHER_TYPE = trustlist.TypeEntry("id_card", "居民身份证", "11100000000013338W011", "person", (
+    trustlist.FieldEntry(1, "name", "姓名", "string"),
+))
 STATUS_LIST_ID = 1
 STATUS_URL = "https://zb.example.cn/v1/status-lists/1"
 
@@ -85,12 +93,14 @@ def certificate_claims(**overrides: Any) -> tokens.Claims:
         "iat": int(NOW.timestamp()) - 3600,
         "cti": bytes(range(16)),
         "type_code": TYPE_CODE,
-        "licence_id": licence.build_licence_id(TYPE_CODE, ISSUER_CODE, "2430599", 1),
+        "serial": "2430599",
+        "version": 1,
         "holder_name": "张*三",
         "holder_id": "110***********123X",
-        "fields": {"sex": "男", "eth": "汉", "rel": "户主", "addr": "长春市"},
+        "fields": {1: "男", 2: "汉", 3: "户主", 4: "长春市"},
         "status": (STATUS_LIST_ID, 7),
-        "digest": tokens.record_digest({"holder": {"name": "张三", "id_number": "11010519491231002X"}}),
+        "digest": tokens.record_digest({"holder": {"name": "张三", "id_number": "11010519491231002X"},
+                                        "salt": "AAECAwQFBgcICQoLDA0ODw"}),
     }
     values.update(overrides)
     return tokens.Claims(**values)
@@ -102,11 +112,11 @@ def trust_list(
     now: datetime = NOW,
     entries: list[trustlist.SealEntry] | None = None,
 ) -> trustlist.TrustList:
-    """The signed trust list of ``pki``'s seals, read back through the parser."""
+    """The signed trust list of ``pki``'s seals (issuer seals for ``TYPE``), read back through the parser."""
     if entries is None:
         entries = [
-            trustlist.seal_entry(pki.seals["ES256"].cert, role="issuer"),
-            trustlist.seal_entry(pki.seals["SM2"].cert, role="issuer"),
+            trustlist.seal_entry(pki.seals["ES256"].cert, role="issuer", types=[TYPE_CODE]),
+            trustlist.seal_entry(pki.seals["SM2"].cert, role="issuer", types=[TYPE_CODE]),
             trustlist.seal_entry(pki.seals["presenter"].cert, role="presenter"),
         ]
     signed = trustlist.build_trust_list(
@@ -115,6 +125,7 @@ def trust_list(
         root_cert=pki.root_cert,
         seals=entries,
         status_lists=[trustlist.StatusListRef(STATUS_LIST_ID, STATUS_URL)],
+        types=[TYPE, OTHER_TYPE],
         now=now,
     )
     return trustlist.parse_trust_list(signed, pki.root_cert)

@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import uuid
 import xml.dom.minidom
 from datetime import UTC, date, datetime, timedelta
 
+import base45
 import pytest
 import rfc8785
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from api.matters import seed
 from api.problems import Problem
 from esign import issuing, seal_image, tokens
 from esign.issuing import CertType, FieldRule
@@ -21,9 +25,9 @@ from tests.esign import helpers
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, 123456, tzinfo=UTC)
 TYPE = CertType(
-    code="t", name="类型", gb_type_code=helpers.TYPE_CODE, holder_kind="person", issuer_department_ids=frozenset(),
-    fields=(FieldRule("s", "文本", "string", True, False), FieldRule("d", "日期", "date", True, False),
-            FieldRule("n", "数", "integer", False, False), FieldRule("e", "选", "enum", False, True, ("甲", "乙"))),
+    code="t", name="类型", gb_type_code=helpers.GB_TYPE_CODE, holder_kind="person", issuer_department_ids=frozenset(),
+    fields=(FieldRule(1, "s", "文本", "string", True, False), FieldRule(2, "d", "日期", "date", True, False),
+            FieldRule(3, "n", "数", "integer", False, False), FieldRule(4, "e", "选", "enum", False, True, ("甲", "乙"))),
     validity_days=10,
 )
 
@@ -76,15 +80,24 @@ def test_a_draft_signs_to_a_token_bound_to_its_record() -> None:
     holder = issuing.Holder(kind="person", name="张三", id_number="11010519491231002X")
     draft = issuing.Draft(
         id=uuid.uuid4(), licence_id="1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",
-        type_code="t", gb_type_code=helpers.TYPE_CODE, issuer_code=helpers.ISSUER_CODE, holder=holder,
-        public_fields={"a": "甲"}, sensitive_fields={"b": "乙"}, issued_at=NOW.replace(microsecond=0),
-        valid_from=NOW.replace(microsecond=0) + timedelta(days=1), valid_until=None, status_ref=(1, 5),
+        serial="2430599", type_code="household_register", gb_type_code=helpers.GB_TYPE_CODE,
+        issuer_code=helpers.ISSUER_CODE, holder=holder, public_fields={"a": "甲"}, sensitive_fields={"b": "乙"},
+        issued_at=NOW.replace(microsecond=0), valid_from=NOW.replace(microsecond=0) + timedelta(days=1),
+        valid_until=None, status_ref=(1, 5), field_numbers={"a": 7, "b": 8},
     )
     token, digest = issuing.sign_draft(draft, pki.seals["SM2"].signer)
     claims = tokens.decode_token(token).claims
-    assert digest == tokens.record_digest(issuing.record(draft)) == claims.digest
-    assert claims.fields == {"a": "甲"} and claims.nbf == claims.iat + 86400 and claims.exp is None
-    assert issuing.record(draft)["holder"] == {"kind": "person", "name": "张三", "id": "11010519491231002X"}
+    record = issuing.record(draft)
+    assert digest == tokens.record_digest(record) == claims.digest
+    assert claims.fields == {7: "甲"} and claims.nbf == claims.iat + 86400 and claims.exp is None
+    assert (claims.type_code, claims.serial, claims.version) == ("household_register", "2430599", 1)
+    assert claims.licence_id(helpers.GB_TYPE_CODE) == draft.licence_id
+    assert record["holder"] == {"kind": "person", "name": "张三", "id": "11010519491231002X"}
+    # The record's salt: 16 random bytes, base64url, new for every draft and never in the token.
+    assert len(draft.salt) == 16 and record["salt"] == base64.urlsafe_b64encode(draft.salt).rstrip(b"=").decode()
+    same = {f.name: getattr(draft, f.name) for f in dataclasses.fields(draft) if f.name != "salt"}
+    assert issuing.Draft(**same).salt != draft.salt
+    assert draft.salt not in tokens.decompress(base45.b45decode(token[4:]))
 
 
 def test_seal_picture_is_well_formed_and_escaped() -> None:
@@ -104,3 +117,11 @@ def test_the_request_hash_is_of_the_sorted_body(fields: dict, ref: str, name: st
             "holder": {"credit_code": None, "id_number": "11010519491231002X", "name": name}, "seal_id": None,
             "type_code": "t", "valid_from": "2026-11-21T12:00:30.123456Z", "valid_until": None}
     assert issuing.request_hash(item) == hashlib.sha256(rfc8785.dumps(body)).digest()
+
+
+def test_every_catalogue_field_has_its_own_registry_number() -> None:
+    """Tokens key fields by ``n`` (FORMATS.md): each field of the shipped catalogue states it, once per type."""
+    for ctype in seed.load_catalogue()["certificate_types"]:
+        numbers = [f.get("n") for f in ctype["fields"]]
+        assert all(type(n) is int and n > 0 for n in numbers), ctype["code"]
+        assert len(set(numbers)) == len(numbers), ctype["code"]

@@ -88,5 +88,5 @@ def test_build_then_parse(serial: str, version: int) -> None:
 
 @given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=40))
 def test_check_char_is_stdnum_mod_37_36(serial: str) -> None:
-    expected = mod_37_36.calc_check_digit(helpers.TYPE_CODE + helpers.ISSUER_CODE + serial + "001")
-    assert licence.check_char(helpers.TYPE_CODE, helpers.ISSUER_CODE, serial, "001") == expected
+    expected = mod_37_36.calc_check_digit(helpers.GB_TYPE_CODE + helpers.ISSUER_CODE + serial + "001")
+    assert licence.check_char(helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, serial, "001") == expected

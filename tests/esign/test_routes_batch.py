@@ -82,7 +82,7 @@ async def test_a_large_batch_is_signed_beside_the_writes(
     items = [household(id_number(1000 + i), f"持证人{i}", ref=f"big-{i}") for i in range(count)]
     results = await issue_batch(client, worker, police_issuer, items)
     assert {x["status"] for x in results} == {"issued"}
-    rows = await conn.fetch("SELECT licence_id, status_list_id, status_index, person_id, token FROM esign_certificate "
+    rows = await conn.fetch("SELECT licence_id, status_list_id, status_index, person_id, token, record_salt FROM esign_certificate "
                             "WHERE external_ref LIKE 'big-%'")
     assert len(rows) == count and len({(x["status_list_id"], x["status_index"]) for x in rows}) == count
     serials = sorted(licence.parse_licence_id(x["licence_id"]).serial for x in rows)
@@ -101,8 +101,10 @@ async def test_a_large_batch_is_signed_beside_the_writes(
         assert change["data"] == msgspec.json.decode(msgspec.json.encode(synced))
     sample = rows[::97]
     for row in sample:
-        assert tokens.decode_token(row["token"]).claims.licence_id == row["licence_id"]
-        assert (await api.verify(client, row["token"]))["valid"] is True
+        verdict = await api.verify(client, row["token"])
+        assert verdict["valid"] is True and verdict["certificate"]["licence_id"] == row["licence_id"]
+        assert tokens.decode_token(row["token"]).claims.serial == row["licence_id"].split(".")[7]
+        assert len(row["record_salt"]) == 16
 
 
 async def test_a_chunk_that_loses_a_race_is_redone_item_by_item(
@@ -180,7 +182,8 @@ async def test_a_batch_writes_the_rows_a_single_issue_writes(
         "SELECT * FROM esign_certificate WHERE id::text = ANY($1::text[])", [single["id"], *batched])}
     one, other, new_holder = rows[single["id"]], rows[batched[0]], rows[batched[1]]
     differ = {"id", "licence_id", "status_index", "record_digest", "token", "external_ref", "request_hash", "issued_at",
-              "valid_from", "created_at", "holder_name", "holder_id", "sealed_fields"}
+              "valid_from", "created_at", "holder_name", "holder_id", "sealed_fields", "record_salt"}
+    assert len(one["record_salt"]) == len(other["record_salt"]) == 16 and one["record_salt"] != other["record_salt"]
     assert {k: v for k, v in one.items() if k not in differ} == {k: v for k, v in other.items() if k not in differ}
     for column, context in (("holder_name", "esign_certificate.holder_name"), ("holder_id", "esign_certificate.holder_id"),
                             ("sealed_fields", "esign_certificate.sealed_fields")):

@@ -4,6 +4,7 @@ checks, and everything that commits with it (wallet item, change log, outbox eve
 from __future__ import annotations
 
 import asyncpg
+import base45
 from litestar.testing import AsyncTestClient
 
 from esign import qr, tokens
@@ -25,14 +26,17 @@ async def test_issue_answers_the_certificate_shape(
     assert cert["status"] == "valid" and cert["valid_until"] is None and cert["seal_kid"] == police_seal["kid"]
     assert cert["licence_id"].startswith("1.2.156.3005.2.11430200MB0001074D002.11430200MB0001074D.")
     claims = tokens.decode_token(cert["token"]).claims
-    assert claims.fields == {"household_head": "张三丰", "relation": "户主", "registered_on": "2020-01-02"}
+    # Fields by their registry numbers (household_head 1, relation 2, registered_on 4; address 3 is sensitive).
+    assert claims.fields == {1: "张三丰", 2: "户主", 4: "2020-01-02"}
+    assert (claims.type_code, claims.version) == ("household_register", 1)
+    assert cert["licence_id"] == claims.licence_id("11430200MB0001074D002")
     assert (claims.holder_name, claims.holder_id) == ("张*丰", "110***********002X")
     assert list(claims.status) == [cert["status_ref"]["list_id"], cert["status_ref"]["index"]]
-    # FORMATS.md's 500 characters is for four short-keyed fields (tests/esign/test_tokens.py); this type's
-    # long English keys make its tokens 496-510 characters as the random bytes fall. What the bound is
-    # for, a QR code a phone reads off a screen, holds: version 14 at error correction M.
     print(f"token of a household register with 3 disclosed fields: {len(cert['token'])} characters")
-    assert qr.make_qr(cert["token"]).version <= 14
+    assert len(cert["token"]) <= 500 and qr.make_qr(cert["token"]).version <= 14
+    # The record's salt is archived with the certificate, 16 random bytes, and never in the token.
+    salt = await conn.fetchval("SELECT record_salt FROM esign_certificate WHERE id = $1::uuid", cert["id"])
+    assert len(salt) == 16 and salt not in tokens.decompress(base45.b45decode(cert["token"][4:]))
 
 
 async def test_same_external_ref_same_body_is_the_same_certificate(

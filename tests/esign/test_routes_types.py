@@ -30,6 +30,7 @@ async def test_define_issue_and_change_a_type(client: AsyncTestClient, op: str, 
     made = r.json()
     assert made["gb_type_code"].startswith("11430200MB00012961") and made["gb_type_code"] != "11430200MB00012961010"
     assert made["defining_department"]["id"] == nongye and made["validity_days"] == 365
+    assert [(f["n"], f["key"]) for f in made["fields"]] == [(1, "water"), (2, "season"), (3, "rods"), (4, "home")]
     listed = (await client.get("/v1/certificate-types", params={"limit": 500})).json()["items"]
     assert any(t["code"] == "fishing_licence" for t in listed)
 
@@ -40,13 +41,33 @@ async def test_define_issue_and_change_a_type(client: AsyncTestClient, op: str, 
     cert = await api.issue(client, admin, body)
     assert cert["valid_until"] is not None and cert["licence_id"].split(".")[5] == made["gb_type_code"]
     out = await api.verify(client, cert["token"])
-    assert out["certificate"]["fields"] == {"water": "湘江株洲段", "season": "秋", "rods": 2}
+    assert out["certificate"]["fields"] == [
+        {"n": 1, "key": "water", "label": "水域", "value": "湘江株洲段"}, {"n": 2, "key": "season", "label": "季节", "value": "秋"},
+        {"n": 3, "key": "rods", "label": "竿数", "value": 2}]
+    assert out["certificate"]["type_name"] == "游钓证"
     r = await client.post("/v1/dept/certificates", headers=auth(admin), json=body | {
         "external_ref": "f-2", "fields": {"water": "x", "season": "雨季", "rods": "两", "home": "y"}})
     assert {e["field"] for e in problem(r, 422, "certificate_fields_invalid")["errors"]} == {"fields.season", "fields.rods"}
 
     r = await client.post("/v1/admin/certificate-types", json=fishing([nongye], name="游钓许可证"), headers=auth(op))
     assert r.status_code == 200 and r.json()["name"] == "游钓许可证" and r.json()["gb_type_code"] == made["gb_type_code"]
+    # Field numbers are stable for ever: a kept field keeps its number, a new one takes the next, a removed
+    # one's number is never given again; the trust list's registry carries them with their labels.
+    changed = [{"key": "bait", "label": "饵料", "type": "string"}, *fishing([nongye])["fields"][1:3]]
+    r = await client.post("/v1/admin/certificate-types", json=fishing([nongye], fields=changed), headers=auth(op))
+    assert [(f["n"], f["key"]) for f in r.json()["fields"]] == [(5, "bait"), (2, "season"), (3, "rods")]
+    again = [{"key": "water", "label": "水域", "type": "string"}, *changed]
+    r = await client.post("/v1/admin/certificate-types", json=fishing([nongye], fields=again), headers=auth(op))
+    assert [(f["n"], f["key"]) for f in r.json()["fields"]] == [(6, "water"), (5, "bait"), (2, "season"), (3, "rods")]
+    trust = api.trust_list_payload((await client.get("/v1/trust-list")).text)
+    entry = next(t for t in trust["types"] if t["code"] == "fishing_licence")
+    assert entry["name"] == "游钓证" and entry["gb_code"] == made["gb_type_code"] and entry["holder_kind"] == "person"
+    assert entry["fields"] == [{"n": 2, "key": "season", "label": "季节", "type": "enum"},
+                               {"n": 3, "key": "rods", "label": "竿数", "type": "integer"},
+                               {"n": 5, "key": "bait", "label": "饵料", "type": "string"},
+                               {"n": 6, "key": "water", "label": "水域", "type": "string"}]
+    seal = next(s for s in trust["seals"] if s["department"]["name"] == "株洲市自然资源和规划局")
+    assert "fishing_licence" in seal["types"]
     r = await client.post("/v1/admin/certificate-types", headers=auth(op),
                           json=fishing([nongye], gb_type_code="11430200MB00012961099"))
     problem(r, 409, "gb_type_code_immutable")

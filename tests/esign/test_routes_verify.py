@@ -3,7 +3,9 @@ garbage is a ``format`` verdict, never an error; the endpoint is rate-limited pe
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 from cryptography import x509 as cx509
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign import statuslist, tokens, trustlist, verify
+from esign import seal_store, statuslist, tokens, trustlist, verify
 from tests.esign import api, helpers
 from tests.esign.api import auth, household, issue, problem
 
@@ -47,13 +49,14 @@ async def test_server_and_offline_verifiers_agree_on_a_corpus(
         r = await client.post(f"/v1/dept/certificates/{cert['id']}/{action}", json={"reason": "核查"}, headers=auth(police_issuer))
         assert r.status_code == 200
     sm2_admin = await api.staff(client, op, conn, "minzheng", ["dept_admin", "issuer"])
-    await api.make_seal(client, sm2_admin, algorithm="SM2")
+    sm2_seal = await api.make_seal(client, sm2_admin, algorithm="SM2")
     marriage = await issue(client, sm2_admin, {
         "type_code": "marriage_certificate", "holder": {"id_number": api.ID_ALICE, "name": "张三丰"}, "external_ref": "m-1",
         "fields": {"spouse_name": "李四", "registered_on": "2020-05-20", "registry": "株洲市天元区民政局"}})
+    wrong_type, retired_wrong_type = await _outside_their_types(app, client, conn, sm2_admin, sm2_seal, marriage["token"])
     presenter = app.state.esign.platform.presenter
     claims = tokens.decode_token(valid["token"]).claims
-    fresh = tokens.encode_token(tokens.make_presentation(claims, {"relation": "户主"}, now=now, ttl=120), presenter)
+    fresh = tokens.encode_token(tokens.make_presentation(claims, {2: "户主"}, now=now, ttl=120), presenter)
     stale = tokens.encode_token(tokens.make_presentation(claims, {}, now=now, ttl=60), presenter)
     of_revoked = tokens.encode_token(
         tokens.make_presentation(tokens.decode_token(revoked["token"]).claims, {}, now=now, ttl=60), presenter)
@@ -62,7 +65,8 @@ async def test_server_and_offline_verifiers_agree_on_a_corpus(
     corpus = {
         "valid": valid["token"], "revoked": revoked["token"], "suspended": suspended["token"], "short": short["token"],
         "sm2": marriage["token"], "presentation": fresh, "presentation_expired": stale, "presentation_revoked": of_revoked,
-        "foreign": foreign, "flipped": flipped, **{f"garbage{i}": g for i, g in enumerate(GARBAGE)},
+        "foreign": foreign, "flipped": flipped, "wrong_type": wrong_type, "retired_wrong_type": retired_wrong_type,
+        **{f"garbage{i}": g for i, g in enumerate(GARBAGE)},
     }
     for label, at in (("now", now), ("later", now + timedelta(hours=2))):
         app.state.clock = lambda at=at: at
@@ -78,10 +82,25 @@ async def test_server_and_offline_verifiers_agree_on_a_corpus(
     del app.state.clock
     expect = {"valid": [], "revoked": ["revoked"], "suspended": ["suspended"], "sm2": [], "presentation": [],
               "presentation_expired": [], "presentation_revoked": ["revoked"], "foreign": ["unknown_seal"],
-              "garbage0": ["format"]}
+              "wrong_type": ["seal_type"], "retired_wrong_type": ["seal_not_active", "seal_type"], "garbage0": ["format"]}
     for name, reasons in expect.items():
         assert (await api.verify(client, corpus[name]))["reasons"] == reasons, name
     assert (await api.verify(client, corpus["flipped"]))["reasons"] in (["format"], ["signature"])
+
+
+async def _outside_their_types(
+    app: Litestar, client: AsyncTestClient, conn: asyncpg.Connection, admin: str, seal: dict, token: str
+) -> tuple[str, str]:
+    """A 居民身份证 signed by the 民政局's seal, which may sign marriage certificates only: once with the seal as
+    it is, once with the seal retired (rotated) before it signed. Both verify ``seal_type``, the second after
+    ``seal_not_active`` (the order of FORMATS.md, which the SDK's verifier must follow too)."""
+    claims = dataclasses.replace(tokens.decode_token(token).claims, type_code="id_card")
+    signer = await app.state.esign.signer(conn, await seal_store.get_seal(conn, UUID(seal["seal_id"])))
+    wrong_type = tokens.encode_token(claims, signer)
+    r = await client.post(f"/v1/dept/seals/{seal['seal_id']}/rotate", json={}, headers=auth(admin) | {"Idempotency-Key": "r-1"})
+    assert r.status_code in (200, 201), r.text
+    later = dataclasses.replace(claims, iat=claims.iat + 3600, exp=None)
+    return wrong_type, tokens.encode_token(later, signer)
 
 
 async def test_the_answer_names_what_the_token_discloses(
@@ -95,7 +114,11 @@ async def test_the_answer_names_what_the_token_discloses(
     c = out["certificate"]
     assert (c["type_code"], c["type_name"], c["kind"]) == ("household_register", "居民户口簿", "certificate")
     assert c["holder_masked"] == {"name": "张*丰", "id": "110***********002X"}
-    assert c["fields"] == {"household_head": "张三丰", "relation": "户主", "registered_on": "2020-01-02"}  # no address
+    assert c["gb_type_code"] == "11430200MB0001074D002"
+    # Fields by number, with the registry's key and zh-CN label; the address is sensitive, so not in the token.
+    assert c["fields"] == [{"n": 1, "key": "household_head", "label": "户主姓名", "value": "张三丰"},
+                           {"n": 2, "key": "relation", "label": "与户主关系", "value": "户主"},
+                           {"n": 4, "key": "registered_on", "label": "登记日期", "value": "2020-01-02"}]
     assert c["issuer"] == {"name": "株洲市公安局", "credit_code": "11430200MB0001074D", "department_id": gongan}
     assert c["licence_id"] == cert["licence_id"] and c["valid_until"] is None
     assert out["trust_list"] == "fresh"

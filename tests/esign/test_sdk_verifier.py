@@ -1,6 +1,8 @@
 """The TypeScript SDK's offline verifier gives the server's verdicts on a shared corpus: valid,
 corrupted, another root, revoked, suspended, expired, presentations fresh, expired and of a revoked
-certificate, garbage — now and two hours later (FORMATS.md §Signed tokens)."""
+certificate, a seal signing a type outside its types (also retired), Chinese fields as GB 18030,
+garbage — now and two hours later (FORMATS.md §Signed tokens): the same reasons in the same order,
+the same licence identifier rebuilt and the same fields under the registry's labels."""
 
 from __future__ import annotations
 
@@ -16,20 +18,27 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign import keys, statuslist, tokens, trustlist, verify
+from esign import keys, qr, statuslist, tokens, trustlist, verify
 from tests.esign import api, crafted, helpers
 from tests.esign.api import auth, household, issue
-from tests.esign.test_routes_verify import GARBAGE
+from tests.esign.test_routes_verify import GARBAGE, _outside_their_types
 from tests.js_sdk import built_sdk, run
 from tests.people import id_number
 
 
 async def test_the_sdk_verifier_gives_the_servers_verdicts(
-    app: Litestar, client: AsyncTestClient, police_admin: str, police_issuer: str, other_pki: helpers.Pki,
+    app: Litestar, client: AsyncTestClient, op: str, police_admin: str, police_issuer: str, other_pki: helpers.Pki,
     conn: asyncpg.Connection, tmp_path: Path,
 ) -> None:
     sdk = built_sdk()
     await api.make_seal(client, police_admin)
+    # The SDK verifies ES256 seals only (an SM2 token is "signature" there), so the 民政局's seal is ES256 here.
+    mz_admin = await api.staff(client, op, conn, "minzheng", ["dept_admin", "issuer"])
+    mz_seal = await api.make_seal(client, mz_admin)
+    marriage = await issue(client, mz_admin, {
+        "type_code": "marriage_certificate", "holder": {"id_number": api.ID_ALICE, "name": "张三丰"}, "external_ref": "m-1",
+        "fields": {"spouse_name": "欧阳𠀀娜", "registered_on": "2020-05-20", "registry": "株洲市天元区民政局 Office 3"}})
+    wrong_type, retired_wrong_type = await _outside_their_types(app, client, conn, mz_admin, mz_seal, marriage["token"])
     now = datetime.now(UTC)
     valid = await issue(client, police_issuer, household())
     revoked = await issue(client, police_issuer, household(api.ID_BOB))
@@ -52,7 +61,7 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
         for i in (0, 31, 32, 63)}  # r and s, first and last bytes
     presenter = app.state.esign.platform.presenter
     claims = tokens.decode_token(valid["token"]).claims
-    fresh = tokens.encode_token(tokens.make_presentation(claims, {"relation": "户主"}, now=now, ttl=120), presenter)
+    fresh = tokens.encode_token(tokens.make_presentation(claims, {2: "户主", 99: "?"}, now=now, ttl=120), presenter)
     stale = tokens.encode_token(tokens.make_presentation(claims, {}, now=now, ttl=60), presenter)
     of_revoked = tokens.encode_token(
         tokens.make_presentation(tokens.decode_token(revoked["token"]).claims, {}, now=now, ttl=60), presenter)
@@ -63,6 +72,7 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
     corpus = {
         "valid": token, "revoked": revoked["token"], "suspended": suspended["token"], "expired": short["token"],
         "presentation": fresh, "presentation_expired": stale, "presentation_revoked": of_revoked, "other_root": foreign,
+        "marriage": marriage["token"], "wrong_type": wrong_type, "retired_wrong_type": retired_wrong_type,
         **corrupted, **{f"garbage{i}": g for i, g in enumerate(GARBAGE)},
         # SM2 seals (SM2 with SM3): made by the server, checked by the SDK's sm2 module.
         "sm2_valid": sm2, "sm2_revoked": sm2_revoked["token"],
@@ -79,7 +89,8 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
         "root_cert": base64.b64encode(root).decode(), "trust_list": trust_text, "status_lists": lists,
         "times": {label: at.timestamp() for label, at in times.items()},
         # A verifier app also takes the QR code's URL (the server's /v1/verify takes the bare token).
-        "tokens": corpus | {"qr_url": "HTTP://127.0.0.1:8000/V/" + token.replace("%", "%25").replace(" ", "%20").replace("/", "%2F")}}))
+        "tokens": corpus | {"qr_url": qr.qr_url("HTTP://127.0.0.1:8000", token),
+                            "qr_url_lower": "https://zb.example.cn/base/v/" + qr.qr_url("", token).removeprefix("/V/")}}))
     offline = json.loads(run(["node", "scripts/verify-corpus.mjs", str(tmp_path / "corpus.json")]))
 
     seen = set()
@@ -90,13 +101,24 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
             seen.add((name, tuple(server["reasons"])))
             mine = offline[label][name]
             detail = mine.pop("detail", None)
-            assert mine == {"valid": server["valid"], "reasons": server["reasons"], "checks": server["checks"]}, (label, name, detail)
+            shown = server.get("certificate")
+            if shown is not None:
+                shown = {k: shown[k] for k in ("type_code", "type_name", "gb_type_code", "licence_id", "fields")}
+            assert mine == {"valid": server["valid"], "reasons": server["reasons"], "checks": server["checks"],
+                            "certificate": shown}, (label, name, detail)
     del app.state.clock
-    assert offline["now"]["qr_url"] == offline["now"]["valid"]
+    assert offline["now"]["qr_url"] == offline["now"]["qr_url_lower"] == offline["now"]["valid"]
     # The corpus covers each verdict the issue names.
     reasons = {name: r for name, r in seen}
     assert reasons["valid"] == () and reasons["revoked"] == ("revoked",) and reasons["suspended"] == ("suspended",)
     assert reasons["other_root"] == ("unknown_seal",) and reasons["garbage0"] == ("format",)
+    now_reasons = {name: verdict["reasons"] for name, verdict in offline["now"].items()}
+    assert now_reasons["wrong_type"] == ["seal_type"] and now_reasons["retired_wrong_type"] == ["seal_not_active", "seal_type"]
+    assert now_reasons["marriage"] == [] and now_reasons["presentation"] == []
+    fields = offline["now"]["marriage"]["certificate"]["fields"]
+    assert fields[0] == {"n": 1, "key": "spouse_name", "label": "配偶姓名", "value": "欧阳𠀀娜"}
+    assert offline["now"]["presentation"]["certificate"]["fields"] == [
+        {"n": 2, "key": "relation", "label": "与户主关系", "value": "户主"}, {"n": 99, "key": None, "label": None, "value": "?"}]
     assert reasons["sm2_valid"] == () and reasons["sm2_revoked"] == ("revoked",)
     assert reasons["sm2_other_root"] == ("unknown_seal",)
     assert all(reasons[name] == ("signature",) for name in flipped)
@@ -108,7 +130,8 @@ def _chain_corpus(root: crafted.Root, seals: dict[str, helpers.Seal], tmp_path: 
     signed_trust = trustlist.build_trust_list(
         iss="https://zb.example.cn", root_key=root.key, root_cert=root.cert,
         seals=[trustlist.seal_entry(s.cert, role="issuer") for s in seals.values()],
-        status_lists=[trustlist.StatusListRef(helpers.STATUS_LIST_ID, helpers.STATUS_URL)], now=helpers.NOW)
+        status_lists=[trustlist.StatusListRef(helpers.STATUS_LIST_ID, helpers.STATUS_URL)], types=[helpers.TYPE],
+        now=helpers.NOW)
     signed_list = statuslist.build_status_list(statuslist.new_status_bits(), url=helpers.STATUS_URL, root_key=root.key,
                                                root_kid=keys.kid_of(root.cert).hex(), now=helpers.NOW)
     trust = trustlist.parse_trust_list(signed_trust, root.cert)
@@ -147,6 +170,7 @@ def test_the_sdk_checks_the_chain_as_the_server_does(tmp_path: Path) -> None:
         verdicts |= _chain_corpus(root_of_case, seals, tmp_path)
     for name, (server, mine) in verdicts.items():
         mine.pop("detail", None)
+        mine.pop("certificate", None)
         assert mine == {"valid": server.valid, "reasons": server.reasons, "checks": server.checks}, name
     assert {name for name, (server, _) in verdicts.items() if server.valid} == {"good", "root_without_key_usage"}
     assert all(server.reasons == ["chain"] for name, (server, _) in verdicts.items() if not server.valid)

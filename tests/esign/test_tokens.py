@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import base45
+import cbor2
 import pytest
 
-from esign import cose, tokens
+from esign import cose, issuing, licence, tokens
 from esign.errors import MalformedToken, TokenTooLarge
 from tests.esign import helpers
 
@@ -27,7 +29,7 @@ def test_round_trip(pki: helpers.Pki, alg: str) -> None:
 
 
 def test_presentation_round_trip(pki: helpers.Pki) -> None:
-    presentation = tokens.make_presentation(helpers.certificate_claims(), {"sex": "男"}, now=helpers.NOW)
+    presentation = tokens.make_presentation(helpers.certificate_claims(), {1: "男"}, now=helpers.NOW)
     decoded = tokens.decode_token(tokens.encode_token(presentation, pki.seals["presenter"].signer))
     assert decoded.claims == presentation
     assert decoded.claims.exp - decoded.claims.iat == 300
@@ -39,9 +41,80 @@ def test_payload_is_the_formats_layout() -> None:
 
     payload = cbor2.loads(tokens.encode_claims(helpers.certificate_claims()))
     assert set(payload) == {1, 6, 7, -65537}
-    assert set(payload[-65537]) == {"v", "p", "t", "l", "h", "hi", "f", "s", "d"}
-    assert payload[-65537]["v"] == 1 and payload[-65537]["p"] == "c"
-    assert payload[-65537]["s"] == [helpers.STATUS_LIST_ID, 7]
+    private = payload[-65537]
+    assert set(private) == {"v", "p", "t", "l", "h", "hi", "f", "s", "d"}
+    assert private["v"] == 2 and private["p"] == "c" and private["t"] == "household_register"
+    assert private["s"] == [helpers.STATUS_LIST_ID, 7]
+    assert private["l"] == ["2430599", 1]  # the verifier rebuilds the licence identifier
+    # Fields by registry number; Chinese text as GB 18030 bytes, 2 a character instead of UTF-8's 3.
+    assert private["f"] == {1: "男".encode("gb18030"), 2: b"\xba\xba", 3: "户主".encode("gb18030"), 4: "长春市".encode("gb18030")}
+
+
+@pytest.mark.parametrize("value", ["男", "长春市南关区人民大街1号", "2026-01-01", "abc", "𠀀张", "Ⅻ", "€", "ÿ", ""])
+def test_text_fields_take_the_shorter_encoding_and_read_back(value: str) -> None:
+    claims = helpers.certificate_claims(fields={1: value, 2: 7})
+    wire = cbor2.loads(tokens.encode_claims(claims))[-65537]["f"]
+    utf8, gb = value.encode(), value.encode("gb18030")
+    assert wire[1] == (gb if len(gb) < len(utf8) else value) and wire[2] == 7
+    assert tokens.decode_claims(tokens.encode_claims(claims)).fields == {1: value, 2: 7}
+
+
+def test_the_c_and_python_encoders_write_the_same_bytes() -> None:
+    if tokens._payload_c is None:
+        pytest.skip("esign/_cbor.c was not built here")
+    values = ["张三", "a", "长春市南关区人民大街1号", "𠀀", "2026-01-01", "ä"]
+    for i in range(len(values)):
+        claims = helpers.certificate_claims(fields={n + 1: v for n, v in enumerate(values[i:])} | {30: 5, 400: None})
+        args = (claims.kind, claims.iss, claims.iat, claims.exp, claims.nbf, claims.cti, claims.type_code,
+                claims.serial, claims.version, claims.holder_name, claims.holder_id, dict(claims.fields),
+                claims.status, claims.digest, claims.nonce)
+        assert tokens._payload_c(*args) == tokens._payload_python(*args) == tokens.encode_claims(claims)
+
+
+def test_field_bytes_that_are_not_gb18030_are_malformed(pki: helpers.Pki) -> None:
+    payload = cbor2.loads(tokens.encode_claims(helpers.certificate_claims()))
+    payload[-65537]["f"] = {1: b"\xff\xfe"}
+    with pytest.raises(MalformedToken, match="GB 18030"):
+        tokens.decode_claims(cbor2.dumps(payload, canonical=True))
+
+
+def test_a_masked_id_number_cannot_be_confirmed_from_a_token(pki: helpers.Pki) -> None:
+    """The old attack: a token shows 430***********1234 and the digest of the full record, so trying each
+    ID number that fits the mask (five districts, birth dates over eight years: 15,000 guesses) finds the
+    one whose record hashes to ``d``. With the record's random salt, which no token carries, none does."""
+    holder = issuing.Holder(kind="person", name="张三", id_number="430203201201011234")
+    draft = issuing.Draft(
+        id=uuid.UUID(int=1), licence_id=licence.build_licence_id(helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, "2430599"),
+        serial="2430599", type_code=helpers.TYPE_CODE, gb_type_code=helpers.GB_TYPE_CODE,
+        issuer_code=helpers.ISSUER_CODE, holder=holder, public_fields={"rel": "户主"}, sensitive_fields={},
+        issued_at=helpers.NOW, valid_from=helpers.NOW, valid_until=None, status_ref=(1, 7), field_numbers={"rel": 3},
+    )
+    token, _ = issuing.sign_draft(draft, pki.seals["ES256"].signer)
+    claims = tokens.decode_token(token).claims
+    assert claims.holder_id == "430***********1234" and draft.salt not in base45.b45decode(token[4:])
+    record = issuing.record(draft)
+    unsalted = {k: v for k, v in record.items() if k != "salt"}  # all the token lets an attacker rebuild
+    candidates = [
+        f"{district}{(datetime(2008, 1, 1) + timedelta(days=day)):%Y%m%d}1234"
+        for district in ("430202", "430203", "430204", "430211", "430212") for day in range(3000)
+    ]
+    assert len(candidates) == 15_000 and holder.id_number in candidates
+
+    def confirmed(digest: bytes, salt: str | None) -> list[str]:
+        found = []
+        for guess in candidates:
+            guessed = unsalted | {"holder": {**unsalted["holder"], "id": guess}}
+            if salt is not None:
+                guessed["salt"] = salt
+            if tokens.record_digest(guessed) == digest:
+                found.append(guess)
+        return found
+
+    assert confirmed(claims.digest, None) == [] and confirmed(claims.digest, "AAAAAAAAAAAAAAAAAAAAAA") == []
+    # The same search against a digest of the unsalted record (format v1) finds the number; and the archive,
+    # which keeps the salt, still proves the token is of this record.
+    assert confirmed(tokens.record_digest(unsalted), None) == [holder.id_number]
+    assert confirmed(claims.digest, record["salt"]) == [holder.id_number]
 
 
 @pytest.mark.parametrize("alg", ["ES256", "SM2"])
@@ -58,7 +131,7 @@ def test_size_of_a_common_certificate(pki: helpers.Pki, alg: str) -> None:
 
 def test_size_with_longer_fields_is_reported(pki: helpers.Pki) -> None:
     """Not a bound: shows what longer field values cost, for whoever defines certificate types."""
-    fields = {"spouse": "李*四", "office": "长春市朝阳区民政局", "date": "2024年5月20日", "kind": "结婚登记"}
+    fields = {1: "李*四", 2: "长春市朝阳区民政局", 3: "2024年5月20日", 4: "结婚登记"}
     size = len(tokens.encode_token(helpers.certificate_claims(fields=fields), pki.seals["ES256"].signer))
     print(f"\nES256: marriage-style token with longer field values: {size} characters")
     assert size < 600
@@ -91,7 +164,7 @@ def test_zip_bomb_is_capped() -> None:
 
 
 def test_encoding_refuses_oversized_tokens(pki: helpers.Pki) -> None:
-    fields = {f"k{i}": "".join(chr(0x4E00 + (i * 7919 + j * 104729) % 20000) for j in range(40)) for i in range(40)}
+    fields = {i: "".join(chr(0x4E00 + (i * 7919 + j * 104729) % 20000) for j in range(40)) for i in range(60)}
     with pytest.raises(TokenTooLarge):
         tokens.encode_token(helpers.certificate_claims(fields=fields), pki.seals["ES256"].signer)
 
@@ -103,11 +176,17 @@ def test_encoding_refuses_oversized_tokens(pki: helpers.Pki) -> None:
         {"cti": b"short"},
         {"digest": b"\x00" * 31},
         {"status": (1, 131_072)},
-        {"licence_id": "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U"},
+        {"serial": "2430-599"},
+        {"version": 0},
+        {"version": 1000},
+        {"type_code": "11100000000013338W032"},
+        {"fields": {"sex": "男"}},
+        {"fields": {-1: "男"}},
         {"exp": 0},
         {"nonce": b"\x00" * 16},
         {"kind": "x"},
-        {"fields": {"k": object()}},
+        {"fields": {1: object()}},
+        {"fields": {1: ["a"]}},
     ],
 )
 def test_malformed_claims_are_refused(overrides: dict[str, object]) -> None:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from esign import cose, statuslist, tokens, trustlist
-from esign.verify import Verdict, verify_token
+from esign.verify import Field, Verdict, verify_token
 from tests.esign import helpers
 
 NOW = helpers.NOW
@@ -36,7 +36,14 @@ def test_valid_certificate(pki: helpers.Pki, alg: str) -> None:
     assert verdict.checks == {"format": "ok", "signature": "ok", "chain": "ok", "validity": "ok", "status": "ok"}
     disclosed = verdict.certificate
     assert disclosed is not None and disclosed.kind == "certificate"
-    assert disclosed.fields == {"sex": "男", "eth": "汉", "rel": "户主", "addr": "长春市"}
+    # Fields by the registry's number, shown with its key and zh-CN label.
+    assert disclosed.fields == [Field(n=1, key="sex", label="性别", value="男"), Field(n=2, key="eth", label="民族", value="汉"),
+                                Field(n=3, key="rel", label="与户主关系", value="户主"),
+                                Field(n=4, key="addr", label="住址", value="长春市")]
+    # The licence identifier is rebuilt from the registry's GB code, iss, serial and version, check char computed.
+    assert disclosed.licence_id == "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F"
+    assert (disclosed.type_code, disclosed.type_name, disclosed.gb_type_code) == (
+        "household_register", "居民户口簿", helpers.GB_TYPE_CODE)
     assert (disclosed.issuer_credit_code, disclosed.issuer_name) == (helpers.ISSUER_CODE, "吉林省民政厅")
     assert disclosed.holder_name == "张*三" and disclosed.valid_until is None
     assert disclosed.issued_at == NOW - timedelta(hours=1)
@@ -103,12 +110,14 @@ def test_expired_and_not_yet_valid_certificates(pki: helpers.Pki) -> None:
 
 
 def test_presentation(pki: helpers.Pki) -> None:
-    claims = tokens.make_presentation(helpers.certificate_claims(), {"sex": "男"}, now=NOW - timedelta(seconds=10))
+    claims = tokens.make_presentation(helpers.certificate_claims(), {1: "男", 9: "?"}, now=NOW - timedelta(seconds=10))
     token = tokens.encode_token(claims, pki.seals["presenter"].signer)
     verdict = _verify(pki, token)
     assert verdict.valid, verdict.reasons
     assert verdict.checks["presentation_fresh"] == "ok"
-    assert verdict.certificate.kind == "presentation" and verdict.certificate.fields == {"sex": "男"}
+    assert verdict.certificate.kind == "presentation"
+    assert verdict.certificate.fields == [Field(n=1, key="sex", label="性别", value="男"),
+                                          Field(n=9, key=None, label=None, value="?")]  # a number the registry lacks
     late = _verify(pki, token, now=NOW + timedelta(minutes=10))
     assert late.reasons == ["presentation_expired"] and late.checks["presentation_fresh"] == "failed"
 
@@ -129,12 +138,32 @@ def test_roles_and_issuer_binding(pki: helpers.Pki) -> None:
     assert _verify(pki, _token(pki, "presenter")).reasons == ["seal_role", "issuer_mismatch"]
     presentation = tokens.make_presentation(helpers.certificate_claims(), {}, now=NOW)
     assert _verify(pki, tokens.encode_token(presentation, pki.seals["ES256"].signer)).reasons == ["seal_role"]
-    other_issuer = helpers.certificate_claims(
-        iss=helpers.OTHER_ISSUER_CODE,
-        licence_id=tokens.licence.build_licence_id(helpers.TYPE_CODE, helpers.OTHER_ISSUER_CODE, "1", 1),
-    )
+    other_issuer = helpers.certificate_claims(iss=helpers.OTHER_ISSUER_CODE)
     verdict = _verify(pki, tokens.encode_token(other_issuer, pki.seals["SM2"].signer))
     assert verdict.reasons == ["issuer_mismatch"]
+
+
+def test_a_seal_signing_a_type_outside_its_types_fails_seal_type(pki: helpers.Pki) -> None:
+    """A department's seal signs only the types its department issues: a 居民身份证 from a seal of the
+    household register's issuer is refused, and so is a type the registry does not know."""
+    verdict = _verify(pki, _token(pki, type_code="id_card"))
+    assert verdict.reasons == ["seal_type"] and verdict.checks["chain"] == "failed"
+    assert verdict.checks["validity"] == "skipped" and verdict.certificate is None
+    assert _verify(pki, _token(pki, type_code="fishing_licence")).reasons == ["seal_type"]
+    # Presenter seals have no types: they present any type of the registry, none outside it.
+    presentation = tokens.make_presentation(helpers.certificate_claims(type_code="id_card"), {}, now=NOW)
+    assert _verify(pki, tokens.encode_token(presentation, pki.seals["presenter"].signer)).valid
+    unknown = tokens.make_presentation(helpers.certificate_claims(type_code="fishing_licence"), {}, now=NOW)
+    assert _verify(pki, tokens.encode_token(unknown, pki.seals["presenter"].signer)).reasons == ["seal_type"]
+
+
+def test_chain_reasons_come_in_the_formats_order(pki: helpers.Pki) -> None:
+    """Signature → seal active at iat → chain → seal types: a retired seal signing a type outside its types
+    after its retirement names both, in that order (the SDK's verifier says the same)."""
+    retired_at = int((NOW - timedelta(days=30)).timestamp())
+    entries = [trustlist.seal_entry(pki.seals["ES256"].cert, role="issuer", valid_until=retired_at, types=["household_register"])]
+    trust = helpers.trust_list(pki, entries=entries)
+    assert _verify(pki, _token(pki, type_code="id_card"), trust=trust).reasons == ["seal_not_active", "seal_type"]
 
 
 def test_revoked_or_inactive_seal(pki: helpers.Pki) -> None:

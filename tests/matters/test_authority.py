@@ -21,9 +21,12 @@ async def test_the_catalogue_states_each_departments_powers(client: AsyncTestCli
     r = await client.get(_url(await department_id(conn, "minzheng")), headers=auth(op))
     assert r.status_code == 200, r.text
     assert r.json() == {"record_kinds": ["elderly_allowance", "subsistence_allowance"], "life_events": ["died", "married"],
-                        "guardianship": True, "realname_proofing": False}
+                        "guardianship": True, "realname_proofing": False, "window_intake": False}
+    shenpi = (await client.get(_url(await department_id(conn, "shenpi")), headers=auth(op))).json()
+    assert shenpi["window_intake"] is True and shenpi["realname_proofing"] is True
     gas = (await client.get(_url(await department_id(conn, "gas")), headers=auth(op))).json()
-    assert gas == {"record_kinds": ["gas_bill"], "life_events": [], "guardianship": False, "realname_proofing": False}
+    assert gas == {"record_kinds": ["gas_bill"], "life_events": [], "guardianship": False, "realname_proofing": False,
+                   "window_intake": False}
     fayuan = (await client.get(_url(await department_id(conn, "fayuan")), headers=auth(op))).json()
     assert fayuan["guardianship"] is True
 
@@ -32,7 +35,7 @@ async def test_operators_change_it_and_read_it_back_as_put(client: AsyncTestClie
                                                            conn: asyncpg.Connection) -> None:
     gas = await department_id(conn, "gas")
     body = {"record_kinds": ["gas_bill", "gas_safety_check"], "life_events": ["bought_home"], "guardianship": False,
-            "realname_proofing": True}
+            "realname_proofing": True, "window_intake": True}
     r = await client.put(_url(gas), json=body, headers=auth(op))
     assert r.status_code == 200, r.text
     assert r.json() == body
@@ -47,7 +50,8 @@ async def test_operators_change_it_and_read_it_back_as_put(client: AsyncTestClie
     assert made.status_code == 201, made.text
     fresh = made.json()["id"]
     assert (await client.get(_url(fresh), headers=auth(op))).json() == {
-        "record_kinds": [], "life_events": [], "guardianship": False, "realname_proofing": False}
+        "record_kinds": [], "life_events": [], "guardianship": False, "realname_proofing": False,
+        "window_intake": False}
     assert (await client.put(_url(fresh), json={"guardianship": True}, headers=auth(op))).status_code == 201
 
     bad = await client.put(_url(gas), json=body | {"life_events": ["reborn", "married", "married"]}, headers=auth(op))

@@ -149,7 +149,7 @@ async def supplement(
             new_due = due_at(cal, t["due_at"], paused) if t["due_at"] else None
             await store.set_task(conn, t["id"], status="claimed", paused_at=None, due_at=new_due, updated_at=now)
             resumed.append(t["matter_code"])
-    actor = f"account:{who.account_id}"
+    actor = who.actor
     await store.add_event(conn, application_id, at=now, event="supplemented", actor=actor,
                           detail={"materials": sorted(given), "resumed": resumed})
     started = await workflow.refresh_status(conn, application_id, now=now, cal=cal)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api import persons
+from api import orgs, persons
 from api.matters.applications.errors import CreditCodeRequired
 from esign import service as esign_service
 from esign.models import HolderIn, IssueIn
@@ -33,6 +33,21 @@ def result_fields(field_keys: list[str], values: dict[str, Any]) -> dict[str, An
     return out
 
 
+async def _with_legal_rep(
+    conn: asyncpg.Connection, keyring: Any, application: asyncpg.Record, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """A new business's 营业执照 names its applicant as legal representative unless the form or the
+    department names another: whoever applied to open it (its 法定代表人 or 经营者) may then act for it."""
+    applicant = application["applicant_person_id"]
+    if fields.get(orgs.LEGAL_REP_FIELD) or applicant is None:
+        return fields
+    number = await persons.get_id_number(conn, keyring, applicant)
+    if number is None:
+        return fields
+    name = fields.get("legal_representative") or await persons.get_name(conn, keyring, applicant)
+    return fields | {orgs.LEGAL_REP_FIELD: number, "legal_representative": name}
+
+
 def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
     async def issue(
         conn: asyncpg.Connection, task: asyncpg.Record, application: asyncpg.Record, fields: dict[str, Any], now: datetime
@@ -50,6 +65,8 @@ def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
             if not fields.get("credit_code"):
                 raise CreditCodeRequired()
             holder = HolderIn(credit_code=fields["credit_code"], name=str(fields.get("entity_name", "")))
+            if ctype["code"] == orgs.REGISTRY_TYPE:
+                body["fields"] = await _with_legal_rep(conn, state.keyring, application, body["fields"])
             issued = await esign_service.issue_certificate(
                 conn, state.esign, department_id=task["department_id"], item=IssueIn(holder=holder, **body),
                 actor=f"task:{task['id']}", now=now,

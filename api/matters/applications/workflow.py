@@ -36,8 +36,17 @@ from api.problems import FieldError
 
 @dataclass(frozen=True)
 class Applicant:
-    account_id: UUID
+    """Who applies: a person, through their own login, or at a service-centre window (``taken_by``, the clerk's
+    subject — then the person may have no login at all)."""
+
+    account_id: UUID | None
     person_id: UUID
+    taken_by: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the timeline and the audit name whoever did it."""
+        return self.taken_by or f"account:{self.account_id}"
 
 
 def fingerprint(data: SubmitApplication) -> bytes:
@@ -90,7 +99,7 @@ async def submit(
         if births.may_join(birth):
             # The other parent applied for this baby already: one birth, one case, one child.
             joined = await births.join(conn, keyring, birth, form, applicant_person=who.person_id,
-                                       applicant_number=applicant_number, actor=f"account:{who.account_id}", now=now)
+                                       applicant_number=applicant_number, actor=who.actor, now=now)
             app = await views.application(conn, keyring, joined)
             await publish(conn, app, event="application.joined", now=now)
             return app, False
@@ -128,7 +137,7 @@ async def submit(
             required=t.required, after=t.after, status="pending" if start else "waiting", started_at=now if start else None,
             due_at=due_at(cal, now, matters[t.matter_code].guide.promised_limit_days) if start else None, now=now,
         )
-    actor = f"account:{who.account_id}"
+    actor = who.actor
     await store.add_event(conn, data.id, at=now, event="submitted", actor=actor, detail={"matters": len(planned)})
     if deferred:
         await store.add_event(conn, data.id, at=now, event="accepted_with_deferral", actor=actor, detail={"materials": deferred})
@@ -180,7 +189,7 @@ async def withdraw(conn: asyncpg.Connection, keyring: Keyring, who: Applicant, a
         if task["status"] not in ("approved", "rejected", "cancelled"):
             await store.set_task(conn, task["id"], status="cancelled", updated_at=now)
     await store.set_application(conn, application_id, status="withdrawn", updated_at=now, completed_at=now)
-    await store.add_event(conn, application_id, at=now, event="withdrawn", actor=f"account:{who.account_id}", detail={})
+    await store.add_event(conn, application_id, at=now, event="withdrawn", actor=who.actor, detail={})
     app = await views.application(conn, keyring, application_id)
     await publish(conn, app, event="application.withdrawn", now=now)
     return app

@@ -17,11 +17,19 @@ const report = (part, outcome) => console.log(JSON.stringify({ [part]: outcome }
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
 const photo = (tag) => ({ name: `${tag}.png`, mimeType: "image/png", buffer: Buffer.concat([PNG, Buffer.from(tag)]) });
 
+/** 500s a department system retried (a write that failed whole, e.g. a deadlock the server reported). */
+const retried = [];
+
 async function api(method, path, token, body) {
-  const r = await fetch(BASE + path, {
+  const send = () => fetch(BASE + path, {
     method, headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
+  let r = await send();
+  if (r.status === 500 && method === "POST") {
+    retried.push(`${path}: ${await r.text()}`);
+    r = await send(); // nothing of the failed write stayed: one retry, as a department system would
+  }
   const text = await r.text();
   assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
   return text ? JSON.parse(text) : null;
@@ -46,7 +54,7 @@ async function verdictOf(p) {
   return (await p.getByTestId("verdict").innerText()).trim();
 }
 
-async function until(fn, what, ms = 30000) {
+async function until(fn, what, ms = 60000) {
   const end = Date.now() + ms;
   for (;;) {
     const value = await fn();
@@ -59,11 +67,13 @@ async function until(fn, what, ms = 30000) {
 const browser = await chromium.launch({ executablePath: process.env.ZB_CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--lang=zh-CN"] });
 const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: "zh-CN", timezoneId: "Asia/Shanghai", bypassCSP: true };
 const context = await browser.newContext(phone);
+context.setDefaultTimeout(45000);
+context.setDefaultNavigationTimeout(90000);
 const page = await context.newPage();
 const errors = [];
 page.on("pageerror", (e) => errors.push(e.message));
-page.setDefaultTimeout(30000);
-page.setDefaultNavigationTimeout(60000);
+page.setDefaultTimeout(45000);
+page.setDefaultNavigationTimeout(90000);
 
 try {
   // --- log in by SMS and prove who she is at the window -------------------------------------------
@@ -138,7 +148,7 @@ try {
 
   // --- online: the queue goes out once ------------------------------------------------------------
   await context.setOffline(false); // the browser says "online"; the app pushes its queue
-  await until(async () => !/待提交/.test(await page.getByTestId("app-status").innerText()), "the submission to land", 30000);
+  await until(async () => !/待提交/.test(await page.getByTestId("app-status").innerText()), "the submission to land", 60000);
   birth.status_after_online = (await page.getByTestId("app-status").innerText()).trim();
   const appId = page.url().split("/").at(-1);
   const token = await appToken(page);
@@ -173,7 +183,7 @@ try {
           .then((r) => assert.equal(r.status, 200));
         await api("POST", `/v1/dept/tasks/${t.id}/request-supplement`, h, { required_materials: ["hospital_invoice"], note: "票据不清晰，请重新拍照" });
         supplementAsked = true;
-        await page.locator("#s-hospital_invoice").waitFor({ timeout: 25000 });
+        await page.locator("#s-hospital_invoice").waitFor({ timeout: 60000 });
         await page.setInputFiles("#s-hospital_invoice", photo("hospital_invoice-again"));
         await page.getByRole("button", { name: "提交补正" }).click();
         await page.getByText("补正材料已提交").waitFor();
@@ -182,19 +192,19 @@ try {
           const again = await api("GET", `/v1/applications/${appId}`, token);
           const task = again.tasks.find((x) => x.id === t.id);
           return task.status !== "needs_supplement" ? task.status : null;
-        }, "the 补正 to reach the department", 30000);
+        }, "the 补正 to reach the department", 60000);
         continue;
       }
       await api("POST", `/v1/dept/tasks/${t.id}/approve`, h, results[t.matter_code] || {});
     }
     if (round++ === 0) {
       // No reload: the live channel pokes the app, which pulls the new state.
-      await page.locator('[data-task="430200-WJ-001"][data-status="approved"]').waitFor({ timeout: 25000 });
+      await page.locator('[data-task="430200-WJ-001"][data-status="approved"]').waitFor({ timeout: 60000 });
       birth.first_approval_seen_live = (await liveEvents()) > eventsBefore;
       await shot(page, "birth-progress-live");
     }
   }
-  await until(async () => /已办结/.test(await page.getByTestId("app-status").innerText()), "已办结 in the app", 30000);
+  await until(async () => /已办结/.test(await page.getByTestId("app-status").innerText()), "已办结 in the app", 60000);
   birth.final_status = "已办结";
   await shot(page, "birth-completed");
 
@@ -205,7 +215,7 @@ try {
   birth.rating = await until(async () => {
     const r = await fetch(`${BASE}/v1/applications/${appId}/evaluation`, { headers: { authorization: `Bearer ${token}` } });
     return r.ok ? (await r.json()).level : null;
-  }, "the rating on the server", 30000);
+  }, "the rating on the server", 60000);
   await page.getByRole("link", { name: /请你来找茬/ }).click();
   await page.getByRole("heading", { name: "请你来找茬" }).waitFor();
   await page.getByLabel("建议").check();
@@ -221,7 +231,7 @@ try {
   birth.child_certificates = await until(async () => {
     const types = await childTypes();
     return types.includes("birth_medical_certificate") && types.includes("household_register") ? types : null;
-  }, "the child's certificates", 30000);
+  }, "the child's certificates", 60000);
   await shot(page, "wallet-with-child");
   birth.unread = Number(await page.getByTestId("unread").innerText());
   await page.goto(`${APP}#/inbox`);
@@ -230,12 +240,13 @@ try {
   birth.unread_after_reading = Number(await until(async () => {
     const n = Number(await page.getByTestId("unread").innerText());
     return n < birth.unread ? String(n) : null;
-  }, "the unread count to fall", 15000));
+  }, "the unread count to fall", 60000));
 
   // Who read what: 医保局 read the bank details for the task.
   await page.goto(`${APP}#/consents`);
-  birth.access_log = await until(async () => page.getByTestId("access").allInnerTexts().then((t) => (t.length ? t : null)), "the access log", 15000);
+  birth.access_log = await until(async () => page.getByTestId("access").allInnerTexts().then((t) => (t.length ? t : null)), "the access log", 60000);
   birth.base = BASE;
+  birth.department_retries = retried.slice();
   report("birth", birth);
 
   // --- 亮证: the QR opens a page that says 有效; after revocation 吊销 ------------------------------
@@ -274,6 +285,7 @@ try {
   await scanner.fill("#token", present.qr_url);
   await scanner.getByRole("button", { name: "核验" }).click();
   present.app_valid = await verdictOf(scanner);
+  present.app_fields = await scanner.getByTestId("verified-fields").innerText();
   await shot(scanner, "verify-valid");
   // The trust and status lists are kept: the same check with no network.
   await context.setOffline(true);
@@ -296,24 +308,24 @@ try {
   present.wallet_status = await until(async () => {
     const text = (await page.getByTestId("cert-status").innerText()).trim();
     return text === "已吊销" ? text : null;
-  }, "已吊销 in the wallet", 30000);
+  }, "已吊销 in the wallet", 60000);
   await shot(page, "wallet-revoked");
   report("present", present);
 
   // --- 适老化: axe-core on the main screens, normal and large text; tap targets ≥ 48 px ------------
   const axePath = require.resolve("axe-core/axe.min.js");
-  const audit = async (p, name) => {
+  const audit = async (p, name, least = 48) => {
     await p.addScriptTag({ path: axePath });
     const violations = await p.evaluate(async () => {
       const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
       return r.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
     });
-    const small = await p.evaluate(() => [...document.querySelectorAll("button, a, input, select, textarea, [role=tab]")]
+    const small = await p.evaluate((least) => [...document.querySelectorAll("button, a, input, select, textarea, [role=tab]")]
       .filter((e) => e.offsetParent !== null && !e.closest("p") && !e.closest("li.muted") && e.className !== "skip")
       .filter((e) => !(e.matches("input[type=checkbox], input[type=radio]") && e.closest("label.check")))
-      .filter((e) => !(e.matches("input.sr-only") && e.labels && [...e.labels].some((l) => l.getBoundingClientRect().height >= 47.5)))
-      .filter((e) => { const r = e.getBoundingClientRect(); return r.height < 47.5 || r.width < 47.5; })
-      .map((e) => `${e.tagName.toLowerCase()} ${(e.innerText || e.id || "").slice(0, 20)}`));
+      .filter((e) => !(e.matches("input.sr-only") && e.labels && [...e.labels].some((l) => l.getBoundingClientRect().height >= least - 0.5)))
+      .filter((e) => { const r = e.getBoundingClientRect(); return r.height < least - 0.5 || r.width < least - 0.5; })
+      .map((e) => `${e.tagName.toLowerCase()} ${(e.innerText || e.id || "").slice(0, 20)}`), least);
     await shot(p, name);
     return { name, violations, small_targets: small };
   };
@@ -330,11 +342,12 @@ try {
       await page.goto(`${APP}#/${hash}`);
       await page.locator("h1").first().waitFor();
       await page.waitForTimeout(200);
-      a11y.screens.push(await audit(page, `a11y-${name}${large ? "-large" : ""}`));
+      a11y.screens.push(await audit(page, `a11y-${name}${large ? "-large" : ""}`, large ? 60 : 48));
     }
     a11y[large ? "large_font_px" : "normal_font_px"] = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
   }
   const guest = await browser.newContext(phone);
+  guest.setDefaultTimeout(45000);
   const visitor = await guest.newPage();
   visitor.setDefaultNavigationTimeout(60000);
   await visitor.goto(APP);
@@ -342,6 +355,16 @@ try {
   a11y.screens.push(await audit(visitor, "a11y-login"));
   await guest.close();
   report("a11y", a11y);
+
+  // Inside WeChat: the host mini-program hands a wx.login code to the web-view; the app logs in with it.
+  const wechat = await browser.newContext({ ...phone, userAgent: "Mozilla/5.0 (Linux; Android 14) MicroMessenger/8.0.50 miniProgram" });
+  wechat.setDefaultTimeout(45000);
+  const webview = await wechat.newPage();
+  const code = (await (await fetch(`${W.sim}/_sim/login-codes`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()).code;
+  await webview.goto(`${APP}?wx_code=${encodeURIComponent(code)}`);
+  await webview.getByRole("heading", { name: "掌上办事" }).waitFor();
+  report("wechat", { logged_in: true, code_left_in_url: webview.url().includes("wx_code") });
+  await wechat.close();
   if (errors.length) console.error("page errors:", errors);
 } catch (err) {
   await shot(page, "failure").catch(() => undefined);

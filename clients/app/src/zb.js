@@ -200,8 +200,26 @@ async function afterLogin(fresh) {
   void refreshCatalogue(fresh).catch(() => null);
 }
 
+/**
+ * Inside WeChat the app runs in the mini-program's web-view, which cannot call wx.login itself: the host
+ * mini-program calls it and opens `/app/?wx_code=CODE`; the app trades the code for a login.
+ */
+async function wechatHandover() {
+  const code = new URLSearchParams(location.search).get("wx_code");
+  if (!code) return;
+  history.replaceState(null, "", location.pathname + location.hash);
+  try {
+    await client.auth.wechatLogin(code);
+  } catch (err) {
+    state.error = describe(err);
+  }
+}
+
+export const inWechat = /MicroMessenger/i.test(navigator.userAgent);
+
 export async function boot() {
   await client.open();
+  await wechatHandover();
   const results = await storage.get("app:results");
   if (results) Object.assign(state.results, JSON.parse(results));
   countPending();
@@ -302,5 +320,8 @@ export async function verify(scanned) {
   const material = await trustMaterial(navigator.onLine);
   if (!material) throw new Error("首次核验需要联网下载信任列表");
   const verdict = await verifyToken(scanned.trim(), material.trust, material.lists);
-  return { verdict, at: material.at };
+  const c = verdict.certificate;
+  // The issuer's name as the trust list gives it for the credit code the token carries.
+  const seal = c && material.trust.seals.find((s) => s.creditCode === c.issuer_credit_code);
+  return { verdict, at: material.at, issuer: (c && c.issuer_name) || (seal && seal.departmentName) || (c && c.issuer_credit_code) };
 }

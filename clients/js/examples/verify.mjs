@@ -10,5 +10,7 @@ export async function downloadTrust(fetchText, rootCertBase64) {
 
 export async function verifyOffline(scanned, { trust, lists }) {
   const verdict = await verifyToken(scanned, trust, lists); // 令牌或 /V/ 链接都可以
-  return verdict.valid ? { ok: true, fields: verdict.certificate.fields } : { ok: false, reasons: verdict.reasons };
+  if (!verdict.valid) return { ok: false, reasons: verdict.reasons };
+  // 字段按信任列表类型登记表里的中文名称显示（verdict.certificate 另有 type_name、licence_id）
+  return { ok: true, fields: verdict.certificate.fields.map((f) => [f.label || `#${f.n}`, f.value]) };
 }

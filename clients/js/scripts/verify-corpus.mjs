@@ -16,7 +16,9 @@ for (const [label, now] of Object.entries(corpus.times)) {
   out[label] = {};
   for (const [name, token] of Object.entries(corpus.tokens)) {
     const v = await verifyToken(token, trust, lists, { now });
-    out[label][name] = { valid: v.valid, reasons: v.reasons, checks: v.checks, detail: v.detail };
+    const c = v.certificate;
+    const shown = c ? { type_code: c.type_code, type_name: c.type_name, gb_type_code: c.gb_type_code, licence_id: c.licence_id, fields: c.fields } : null;
+    out[label][name] = { valid: v.valid, reasons: v.reasons, checks: v.checks, certificate: shown, detail: v.detail };
   }
 }
 console.log(JSON.stringify(out));

@@ -668,6 +668,158 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dept/window/intakes/{intake_id}/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The citizen consents, at the window, to the centre reading what their wallet supplies (免提交)
+         * @description Recorded as a consent of the citizen's wallet, granted to this centre for two hours, naming the clerk; it shows in the citizen's consents and every read in their access log. Without it the centre sees nothing of the wallet (403 `window_consent_required`).
+         */
+        post: operations["RecordWindowConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/intakes/{intake_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One visit at this centre's windows */
+        get: operations["GetWindowIntake"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/intakes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A citizen is at the window: identify them by the ID card and open the visit (综合受理)
+         * @description The clerk keys in the number and name read from the physical card. A person the platform knows is found (a name that is not theirs → 422 `holder_mismatch`); someone it does not know — an elderly citizen with no phone — is recorded now, as the real-name flow records persons. With `agent`, the person at the window is a 代办人: the authorisation must be the citizen's, active, and the keyed number the agent's (403 `delegation_inactive`, `delegation_agent_mismatch`); the attempt is logged either way. `ticket_issued_at` (the queue ticket's time) starts the window's waiting time.
+         */
+        post: operations["OpenWindowIntake"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/intakes/{intake_id}/prefill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the platform fills in and hands in for the citizen present (免提交), under their consent
+         * @description As `GET /v1/bundles/{code}/prefill`, for the visit's citizen. Each call is a read of the window consent, logged in the citizen's access log; none → 403 `window_consent_required`.
+         */
+        get: operations["PrefillAtWindow"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/intakes/{intake_id}/application": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit the bundle on the citizen's behalf: the application is theirs, taken at this window
+         * @description The body is `SubmitApplication`'s without `for_person_id`. Scanned materials are uploaded first (`PUT /v1/blobs/{sha256}`) and named by `blob_sha256`; wallet items need the window consent. The application belongs to the citizen (their wallet and app show it once they log in); its timeline says `taken_at_window` with the centre and window, and the visit keeps the clerk. For a 代办人 the authorisation must cover the bundle (or its matters) and `apply` (403 `delegation_out_of_scope`, `delegation_inactive`); the use is logged. The same `id` again → 200.
+         */
+        post: operations["SubmitAtWindow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/delegations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Authorisations I gave and those I received, newest first */
+        get: operations["ListDelegations"];
+        put?: never;
+        /**
+         * Name a trusted person as 代办人: scoped to matters and actions, expiring, revocable
+         * @description L3 within 30 minutes. The agent is named by ID number and name (recorded as a person if new; a name that is not the known one → 422 `holder_mismatch`). `matters` lists matter or bundle codes (a bundle covers its matters; `*` every matter); `actions` what the agent may do. The agent uses it at a service-centre window (showing their own ID card); every use and every refused attempt is logged (`GET …/uses`), for both sides.
+         */
+        post: operations["CreateDelegation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/delegations/{delegation_id}/uses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every use of an authorisation, and every refused attempt (its principal and its agent) */
+        get: operations["ListDelegationUses"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/delegations/{delegation_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End an authorisation at once (its principal) */
+        post: operations["RevokeDelegation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sync/pull": {
         parameters: {
             query?: never;
@@ -1935,6 +2087,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/act-as": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch to acting for a business entity (or back to oneself)
+         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists. Needs L2 (a verified identity).
+         */
+        post: operations["ActAs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Business entities the caller may act for (as 法定代表人)
+         * @description The entities whose registry (the 营业执照 issued or pushed by 市场监管) names the caller's verified identity as legal representative; the ID numbers are compared by blind index, never shown. Closed entities (注销) stay listed: their wallet is kept, read only.
+         */
+        get: operations["ListMyOrganisations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -2412,7 +2604,7 @@ export interface paths {
         put?: never;
         /**
          * Define or change a certificate type (operator)
-         * @description Upserts by `code`: 201 when new, 200 when changed. Field keys are unique snake_case; `enum` fields list their values; `sensitive` fields are sealed at rest and never put in a token. Unknown departments or bad field definitions answer 422 `certificate_type_invalid` naming them. `gb_type_code` (the defining department's credit code + 3 digits) is made when a new type has none and never changes afterwards (409 `gb_type_code_immutable`). The defining department defaults to the first issuer.
+         * @description Upserts by `code`: 201 when new, 200 when changed. Field keys are unique snake_case; `enum` fields list their values; `sensitive` fields are sealed at rest and never put in a token. Unknown departments or bad field definitions answer 422 `certificate_type_invalid` naming them. `gb_type_code` (the defining department's credit code + 3 digits) is made when a new type has none and never changes afterwards (409 `gb_type_code_immutable`). The defining department defaults to the first issuer. Each field gets a registry number `n`, stable for ever: a field keeps its number, a new field takes the next one and a removed field's number is never given again (tokens key fields by it).
          */
         post: operations["UpsertCertificateType"];
         delete?: never;
@@ -2467,6 +2659,22 @@ export interface components {
             assurance_level: "L1" | "L2" | "L3";
             person_id: string | null;
         };
+        /** ActAsIn */
+        ActAsIn: {
+            /** @description The entity's unified social credit code (GB 32100); null to act as oneself again. */
+            credit_code: string | null;
+        };
+        /** ActingToken */
+        ActingToken: {
+            access_token: string;
+            /**
+             * @default Bearer
+             * @constant
+             */
+            token_type: "Bearer";
+            expires_in: number;
+            organisation: components["schemas"]["Organisation"] | null;
+        };
         /** AdminNotification */
         AdminNotification: {
             /** Format: uuid */
@@ -2487,6 +2695,34 @@ export interface components {
             created_at: string;
             read_at: string | null;
             channels: components["schemas"]["ChannelStatus"][];
+        };
+        /** Agent */
+        Agent: {
+            /** Format: uuid */
+            person_id: string;
+            name_masked: string;
+            id_number_masked: string;
+        };
+        /** AgentAtWindow */
+        AgentAtWindow: {
+            /** Format: uuid */
+            delegation_id: string;
+            /** @description The agent's own ID number, keyed in from their card. */
+            id_number: string;
+        };
+        /** AgentIn */
+        AgentIn: {
+            /** @description The agent's ID number. */
+            id_number: string;
+            /** @description The agent's name as on the ID card. */
+            name: string;
+        };
+        /** AgentView */
+        AgentView: {
+            /** Format: uuid */
+            delegation_id: string;
+            /** Format: uuid */
+            person_id: string;
         };
         /** AnswerIn */
         AnswerIn: {
@@ -2602,6 +2838,11 @@ export interface components {
              * @default false
              */
             realname_proofing: boolean;
+            /**
+             * @description A service centre: its window clerks take applications for citizens who are present (综合受理) and hand results over (统一窗口出件).
+             * @default false
+             */
+            window_intake: boolean;
         };
         /** BatchIn */
         BatchIn: {
@@ -2763,6 +3004,8 @@ export interface components {
         };
         /** CertificateField */
         CertificateField: {
+            /** @description Registry number: stable for ever, the key of the field in tokens. */
+            n: number;
             key: string;
             label: string;
             /** @enum {string} */
@@ -2837,6 +3080,13 @@ export interface components {
         Checkpoint: {
             count: number;
             digest: string;
+        };
+        /** CitizenIn */
+        CitizenIn: {
+            /** @description Keyed in from the ID card. */
+            id_number: string;
+            /** @description As on the ID card. */
+            name: string;
         };
         /** ClientCreated */
         ClientCreated: {
@@ -2914,6 +3164,12 @@ export interface components {
             created_at: string;
             revoked_at: string | null;
         };
+        /** ConsentAtWindow */
+        ConsentAtWindow: {
+            /** Format: date-time */
+            given_at: string;
+            consent_id: string | null;
+        };
         /** ConsentIn */
         ConsentIn: {
             /** Format: uuid */
@@ -2948,6 +3204,25 @@ export interface components {
             items: components["schemas"]["Consent"][];
             next_cursor: string | null;
         };
+        /** CreateDelegation */
+        CreateDelegation: {
+            agent: components["schemas"]["AgentIn"];
+            /**
+             * @description Matter or bundle codes the agent may act on; `*` for every one.
+             * @example [
+             *       "retirement"
+             *     ]
+             */
+            matters: string[];
+            /** @description `apply` (take an application for the principal), `supplement` (hand in 补正 materials), `collect` (pick results up at a window). */
+            actions: ("apply" | "supplement" | "collect")[];
+            /**
+             * Format: date-time
+             * @description At most a year ahead.
+             */
+            expires_at: string;
+            note?: string | null;
+        };
         /** DeadLetter */
         DeadLetter: {
             id: string;
@@ -2970,6 +3245,51 @@ export interface components {
         DeadLetterRetried: {
             stream: string;
             entry_id: string;
+        };
+        /** Delegation */
+        Delegation: {
+            /** Format: uuid */
+            id: string;
+            principal: components["schemas"]["Principal"];
+            agent: components["schemas"]["Agent"];
+            matters: string[];
+            actions: string[];
+            note: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            revoked_at: string | null;
+            status: components["schemas"]["DelegationStatus"];
+            uses: number;
+        };
+        /** DelegationPage */
+        DelegationPage: {
+            items: components["schemas"]["Delegation"][];
+            next_cursor?: string | null;
+        };
+        /**
+         * DelegationStatus
+         * @enum {string}
+         */
+        DelegationStatus: "active" | "expired" | "revoked";
+        /** DelegationUse */
+        DelegationUse: {
+            /** Format: date-time */
+            at: string;
+            action: string;
+            /** @enum {string} */
+            outcome: "served" | "refused";
+            reason: string | null;
+            matter_code: string | null;
+            application_id: string | null;
+            department_id: string | null;
+            actor: string;
+        };
+        /** DelegationUsePage */
+        DelegationUsePage: {
+            items: components["schemas"]["DelegationUse"][];
+            next_cursor?: string | null;
         };
         /** Department */
         Department: {
@@ -3129,7 +3449,7 @@ export interface components {
         /** EventOut */
         EventOut: {
             /** @enum {string} */
-            type: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died";
+            type: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed";
             /** @enum {string} */
             source: "certificate" | "bundle" | "department";
             detail?: {
@@ -3382,6 +3702,23 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        /** Intake */
+        Intake: {
+            /** Format: uuid */
+            id: string;
+            department: components["schemas"]["Ref"];
+            window: string | null;
+            /** Format: uuid */
+            clerk_account_id: string;
+            person: components["schemas"]["PersonAtWindow"];
+            agent: components["schemas"]["AgentView"] | null;
+            ticket_issued_at: string | null;
+            /** Format: date-time */
+            opened_at: string;
+            consent: components["schemas"]["ConsentAtWindow"] | null;
+            application_id: string | null;
+            submitted_at: string | null;
+        };
         /** IssueIn */
         IssueIn: {
             /** @example household_register */
@@ -3421,7 +3758,7 @@ export interface components {
         LifeEventIn: {
             holder: components["schemas"]["WalletHolderIn"];
             /** @enum {string} */
-            event: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died";
+            event: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed";
             /** Format: date-time */
             occurred_at: string;
             /** @description The department's own reference; unique per department. */
@@ -3567,6 +3904,15 @@ export interface components {
             items: components["schemas"]["Notification"][];
             next_cursor: string | null;
         };
+        /** OpenIntake */
+        OpenIntake: {
+            citizen: components["schemas"]["CitizenIn"];
+            /** @example 3号综合受理窗口 */
+            window?: string | null;
+            agent?: components["schemas"]["AgentAtWindow"] | null;
+            /** @description When the citizen drew their queue ticket (the window's waiting time starts there). */
+            ticket_issued_at?: string | null;
+        };
         /** OpenSession */
         OpenSession: {
             /** @description Name as on the ID card. */
@@ -3579,6 +3925,21 @@ export interface components {
         /** OptionalReasonIn */
         OptionalReasonIn: {
             reason?: string | null;
+        };
+        /** Organisation */
+        Organisation: {
+            /** Format: uuid */
+            id: string;
+            credit_code: string;
+            name: string;
+            /** @enum {string} */
+            status: "active" | "closed";
+            /** @constant */
+            role: "legal_representative";
+        };
+        /** OrganisationList */
+        OrganisationList: {
+            items: components["schemas"]["Organisation"][];
         };
         /** PendingSignature */
         PendingSignature: {
@@ -3595,6 +3956,14 @@ export interface components {
             to_be_signed: string;
             /** Format: date-time */
             sign_by: string;
+        };
+        /** PersonAtWindow */
+        PersonAtWindow: {
+            /** Format: uuid */
+            id: string;
+            name_masked: string;
+            id_number_masked: string;
+            has_app: boolean;
         };
         /** PersonOut */
         PersonOut: {
@@ -3659,6 +4028,14 @@ export interface components {
             /** Format: date-time */
             expires_at: string;
             png_base64?: string | null;
+        };
+        /** Principal */
+        Principal: {
+            /** @enum {string} */
+            kind: "person" | "organisation";
+            /** Format: uuid */
+            id: string;
+            name_masked: string;
         };
         /** ProblemDocument */
         ProblemDocument: {
@@ -3769,6 +4146,12 @@ export interface components {
         RectificationPage: {
             items: components["schemas"]["Rectification"][];
             next_cursor: string | null;
+        };
+        /** Ref */
+        Ref: {
+            /** Format: uuid */
+            id: string;
+            name: string;
         };
         /** RefreshIn */
         RefreshIn: {
@@ -3881,7 +4264,7 @@ export interface components {
         StaffIn: {
             /** Format: uuid */
             account_id: string;
-            roles: ("clerk" | "approver" | "issuer" | "dept_admin")[];
+            roles: ("clerk" | "approver" | "issuer" | "dept_admin" | "window_clerk")[];
         };
         /** StaffMember */
         StaffMember: {
@@ -4009,7 +4392,7 @@ export interface components {
             item_id: string;
             links: components["schemas"]["Links"];
             /** @enum {null|string} */
-            event?: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | null;
+            event?: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed" | null;
         };
         /** TokenPair */
         TokenPair: {
@@ -4044,16 +4427,23 @@ export interface components {
             type_code: string;
             type_name: string | null;
             gb_type_code: string;
+            /** @description Rebuilt from the type's GB code, the issuer, the serial and the version the token carries, with its check character. */
             licence_id: string;
             holder_masked: components["schemas"]["MaskedHolder"];
-            fields: {
-                [key: string]: unknown;
-            };
+            fields: components["schemas"]["VerifiedField"][];
             issuer: components["schemas"]["VerifiedIssuer"];
             /** Format: date-time */
             issued_at: string;
             valid_until: string | null;
             status_ref: components["schemas"]["StatusRef"];
+        };
+        /** VerifiedField */
+        VerifiedField: {
+            /** @description The field's registry number, its key in the token. */
+            n: number;
+            key: string | null;
+            label: string | null;
+            value: unknown;
         };
         /** VerifiedIssuer */
         VerifiedIssuer: {
@@ -4063,6 +4453,7 @@ export interface components {
         };
         /** VerifyIn */
         VerifyIn: {
+            /** @description A ZB1: token, or the URL of its QR code (`…/V/<token>`). */
             token: string;
         };
         /** VerifyOut */
@@ -4086,9 +4477,11 @@ export interface components {
         /** WalletHolderIn */
         WalletHolderIn: {
             /** @description GB 11643. */
-            id_number: string;
-            /** @description The holder's name as on the ID card; a person the platform knows by this ID number under another name → 422 `holder_mismatch`. */
+            id_number?: string | null;
+            /** @description The holder's name as on the ID card (an entity's registered name); a holder the platform knows under another name → 422 `holder_mismatch`. */
             name: string;
+            /** @description GB 32100, of an entity the registry (市场监管's 营业执照) knows; else 422 `holder_unknown`. */
+            credit_code?: string | null;
         };
         /** WalletItem */
         WalletItem: {
@@ -4180,6 +4573,23 @@ export interface components {
         WechatCode: {
             /** @description From wx.login / getPhoneNumber. */
             code: string;
+        };
+        /** WindowConsentIn */
+        WindowConsentIn: {
+            /** @default 窗口综合受理：调取本人电子证照（免提交） */
+            purpose: string;
+        };
+        /** WindowSubmit */
+        WindowSubmit: {
+            /** Format: uuid */
+            id: string;
+            bundle_code?: string | null;
+            matter_code?: string | null;
+            form?: {
+                [key: string]: unknown;
+            };
+            materials?: components["schemas"]["MaterialRef"][];
+            deferred_materials?: string[];
         };
     };
     responses: {
@@ -6362,6 +6772,555 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RecordWindowConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                intake_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WindowConsentIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Intake"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    GetWindowIntake: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                intake_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Intake"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    OpenWindowIntake: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenIntake"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Intake"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "idempotency_key_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `delegation_inactive` (代办授权已过期或已撤销); `delegation_agent_mismatch` (代办人身份与授权不符) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "delegation_inactive" | "delegation_agent_mismatch";
+                    };
+                };
+            };
+            /** @description Problem types: `delegation_not_found` (代办授权不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "delegation_not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "idempotency_key_in_flight";
+                    };
+                };
+            };
+            /** @description Problem types: `id_number_invalid` (身份证号码不正确); `holder_mismatch` (姓名与身份证号码登记的人员不符); `validation_failed` (请求参数不符合要求); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "id_number_invalid" | "holder_mismatch" | "validation_failed" | "idempotency_key_reused";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    PrefillAtWindow: {
+        parameters: {
+            query: {
+                bundle_code: string;
+            };
+            header?: never;
+            path: {
+                intake_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Prefill"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理); `window_consent_required` (群众尚未在窗口授权调取其电子证照) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre" | "window_consent_required";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `bundle_not_found` (一件事不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "bundle_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    SubmitAtWindow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                intake_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WindowSubmit"];
+            };
+        };
+        responses: {
+            /** @description Submitted before with this `id`. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Application"];
+                };
+            };
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Application"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理); `window_consent_required` (群众尚未在窗口授权调取其电子证照); `delegation_inactive` (代办授权已过期或已撤销); `delegation_out_of_scope` (代办授权不包含该事项或该操作) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre" | "window_consent_required" | "delegation_inactive" | "delegation_out_of_scope";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_already_submitted` (本次受理已提交申请) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_already_submitted";
+                    };
+                };
+            };
+            /** @description Problem types: `form_invalid` (表单填写不符合要求); `materials_missing` (缺少必需材料); `material_invalid` (材料引用无效); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "form_invalid" | "materials_missing" | "material_invalid" | "validation_failed";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListDelegations: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DelegationPage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    CreateDelegation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDelegation"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delegation"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `assurance_required` (需要更高等级的实人认证); `forbidden` (无权访问) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "assurance_required" | "forbidden";
+                    };
+                };
+            };
+            /** @description Problem types: `delegation_invalid` (代办授权内容不符合要求); `holder_mismatch` (姓名与身份证号码登记的人员不符); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "delegation_invalid" | "holder_mismatch" | "validation_failed";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListDelegationUses: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                delegation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DelegationUsePage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `delegation_not_found` (代办授权不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "delegation_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RevokeDelegation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delegation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delegation"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `delegation_not_found` (代办授权不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "delegation_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -10231,6 +11190,97 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ActAs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActAsIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActingToken"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListMyOrganisations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganisationList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };

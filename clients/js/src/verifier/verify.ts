@@ -1,14 +1,20 @@
 /**
  * Offline verification of `ZB1:` tokens (FORMATS.md §Signed tokens, §Trust list, §Status lists):
- * the same checks, order and reason names as the server's `POST /v1/verify`. Never throws for a
- * bad token: a string that is not one of ours is `valid: false, reasons: ["format"]`.
+ * the same checks, order and reason names as the server's `POST /v1/verify` (signature → seal active
+ * at iat → chain → seal types → exp → status). Never throws for a bad token: a string that is not one
+ * of ours is `valid: false, reasons: ["format"]`. Takes a bare token or the URL of its QR code.
+ *
+ * Claims are of format v2: fields keyed by their number in the trust list's type registry (shown
+ * with its zh-CN labels), text values possibly GB 18030 bytes, and the licence identifier rebuilt
+ * from the type's GB code, the issuer, the serial and the version.
  */
 import { unzlibSync } from "fflate";
 import { base45Decode, base64Decode, equalBytes, hex, utf8Encode } from "./base.js";
 import { CborValue, Tagged, cborHead, concat, decodeCbor } from "./cbor.js";
-import { creditCodeOk, parseLicenceId } from "./checks.js";
+import { buildLicenceId, creditCodeOk } from "./checks.js";
 import { Certificate, parseCertificate } from "./der.js";
 import { Es256Verify, defaultEs256, derToRaw } from "./es256.js";
+import { decodeGb18030 } from "./gb18030.js";
 import { Sm2Verify, sm2Verify } from "./sm2.js";
 
 export const MAX_TOKEN_CHARS = 4500;
@@ -30,6 +36,23 @@ export interface SealEntry {
   types?: string[];
 }
 
+/** A field of a certificate type in the trust list's registry: its stable number and zh-CN label. */
+export interface RegistryField {
+  n: number;
+  key: string;
+  label: string;
+  type: string;
+}
+
+/** A certificate type in the trust list's registry. */
+export interface RegistryType {
+  code: string;
+  name: string;
+  gbCode: string;
+  holderKind: string;
+  fields: RegistryField[];
+}
+
 export interface TrustList {
   iss: string;
   iat: number;
@@ -38,6 +61,7 @@ export interface TrustList {
   root: Certificate;
   seals: SealEntry[];
   statusLists: Map<number, string>;
+  types: Map<string, RegistryType>;
 }
 
 export interface StatusList {
@@ -47,14 +71,24 @@ export interface StatusList {
   bits: Uint8Array;
 }
 
+/** A disclosed field, named by the registry (`key` and `label` null for a number it does not know). */
+export interface DisclosedField {
+  n: number;
+  key: string | null;
+  label: string | null;
+  value: string | number | boolean | null;
+}
+
 export interface Disclosed {
   kind: "certificate" | "presentation";
   certificate_id: string;
   type_code: string;
+  type_name: string;
+  gb_type_code: string;
   licence_id: string;
   holder_name: string;
   holder_id: string;
-  fields: Record<string, unknown>;
+  fields: DisclosedField[];
   issuer_credit_code: string;
   issuer_name: string | null;
   issued_at: string;
@@ -76,19 +110,21 @@ export interface Verdict {
 
 export class VerifierError extends Error {}
 
-function jsonOf(value: CborValue, depth = 0): unknown {
-  if (depth > 8) throw new VerifierError("too deep");
-  if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
-  if (Array.isArray(value)) return value.map((v) => jsonOf(v, depth + 1));
-  if (value instanceof Map) {
-    const out: Record<string, unknown> = {};
-    value.forEach((v, k) => {
-      if (typeof k !== "string") throw new VerifierError("field keys must be text");
-      out[k] = jsonOf(v, depth + 1);
-    });
-    return out;
-  }
-  throw new VerifierError("fields must be JSON values");
+/** The `"f"` map: field numbers to text (GB 18030 byte strings read back), numbers, booleans or null. */
+function fieldsOf(f: Map<CborValue, CborValue>): Map<number, string | number | boolean | null> {
+  const out = new Map<number, string | number | boolean | null>();
+  f.forEach((v, k) => {
+    if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > 0xffffffff) throw new VerifierError("field keys must be numbers");
+    if (v instanceof Uint8Array) {
+      try {
+        out.set(k, decodeGb18030(v));
+      } catch {
+        throw new VerifierError("a field's bytes are not GB 18030");
+      }
+    } else if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") out.set(k, v);
+    else throw new VerifierError("field values must be text, numbers, booleans or null");
+  });
+  return out;
 }
 
 // --- JWS (trust list, status lists) --------------------------------------------------------------
@@ -122,12 +158,22 @@ export async function parseTrustList(jws: string, rootDer: Uint8Array, es256: Es
       cert: parseCertificate(base64Decode(String(item.cert))), types: item.types as string[] | undefined,
     });
   }
+  const types = new Map<string, RegistryType>();
+  for (const t of (payload.types as Array<Record<string, unknown>>) || []) {
+    const fields = ((t.fields as Array<Record<string, unknown>>) || []).map((f) => ({ n: int(f.n), key: String(f.key), label: String(f.label), type: String(f.type) }));
+    const gbCode = String(t.gb_code);
+    if (!/^[0-9A-Z]{18}[0-9]{3}$/.test(gbCode) || !creditCodeOk(gbCode.slice(0, 18))) throw new VerifierError("a type's gb_code is not a credit code and 3 digits");
+    types.set(String(t.code), { code: String(t.code), name: String(t.name), gbCode, holderKind: String(t.holder_kind), fields });
+  }
+  for (const seal of seals) {
+    if (seal.types && (seal.role !== "issuer" || !seal.types.every((t) => types.has(t)))) throw new VerifierError("a seal names types it cannot have");
+  }
   const statusLists = new Map<number, string>();
   for (const ref of (payload.status_lists as Array<Record<string, unknown>>) || []) {
     if (ref.bits !== 2) throw new VerifierError("status lists must have 2 bits");
     statusLists.set(int(ref.id), String(ref.url));
   }
-  return { iss: String(payload.iss), iat: int(payload.iat), nextUpdate: int(payload.next_update), graceUntil: int(payload.grace_until), root, seals, statusLists };
+  return { iss: String(payload.iss), iat: int(payload.iat), nextUpdate: int(payload.next_update), graceUntil: int(payload.grace_until), root, seals, statusLists, types };
 }
 
 /** Verifies a status-list JWT (signed by the root of `trust`). Throws VerifierError. */
@@ -162,10 +208,11 @@ interface Claims {
   nbf: number | null;
   cti: Uint8Array;
   typeCode: string;
-  licenceId: string;
+  serial: string;
+  version: number;
   holderName: string;
   holderId: string;
-  fields: Record<string, unknown>;
+  fields: Map<number, string | number | boolean | null>;
   status: [number, number];
 }
 
@@ -217,7 +264,7 @@ function claimsOf(payload: Uint8Array): Claims {
   for (const k of [1, 6, 7, PRIVATE]) if (!data.has(k)) throw new VerifierError("payload must hold iss, iat, cti and the certificate map");
   for (const k of keys) if ([1, 4, 5, 6, 7, PRIVATE].indexOf(k as number) < 0) throw new VerifierError("unknown claim");
   const p = data.get(PRIVATE);
-  if (!(p instanceof Map) || p.get("v") !== 1) throw new VerifierError("unknown version");
+  if (!(p instanceof Map) || p.get("v") !== 2) throw new VerifierError("unknown version");
   for (const k of Array.from(p.keys())) if (["v", "p", "t", "l", "h", "hi", "f", "s", "d", "n"].indexOf(k as string) < 0) throw new VerifierError("unknown key");
   const kind = p.get("p");
   const iss = data.get(1);
@@ -226,7 +273,7 @@ function claimsOf(payload: Uint8Array): Claims {
   const nbf = data.has(5) ? data.get(5) : null;
   const cti = data.get(7);
   const typeCode = p.get("t");
-  const licenceId = p.get("l");
+  const l = p.get("l");
   const s = p.get("s");
   const d = p.get("d");
   const n = p.has("n") ? p.get("n") : null;
@@ -235,13 +282,13 @@ function claimsOf(payload: Uint8Array): Claims {
   if (!isInt(iat) || (exp !== null && !isInt(exp)) || (nbf !== null && !isInt(nbf))) throw new VerifierError("times");
   if (exp !== null && (exp as number) <= iat) throw new VerifierError("exp must be after iat");
   if (!(cti instanceof Uint8Array) || cti.length !== 16) throw new VerifierError("cti");
-  if (typeof typeCode !== "string" || !/^[0-9A-Z]{18}[0-9]{3}$/.test(typeCode)) throw new VerifierError("type code");
-  const licence = parseLicenceId(licenceId as string);
-  if (!licence || licence.typeCode !== typeCode || licence.issuerCode !== iss) throw new VerifierError("licence id");
+  if (typeof typeCode !== "string" || !/^[a-z][a-z0-9_]{1,63}$/.test(typeCode)) throw new VerifierError("type code");
+  if (!Array.isArray(l) || l.length !== 2 || typeof l[0] !== "string" || !/^[0-9A-Z]{1,40}$/.test(l[0])) throw new VerifierError("licence serial");
+  if (typeof l[1] !== "number" || !Number.isInteger(l[1]) || l[1] < 1 || l[1] > 999) throw new VerifierError("licence version");
   if (typeof p.get("h") !== "string" || typeof p.get("hi") !== "string") throw new VerifierError("holder");
   const f = p.get("f");
   if (!(f instanceof Map)) throw new VerifierError("fields");
-  const fields = jsonOf(f) as Record<string, unknown>;
+  const fields = fieldsOf(f);
   if (!Array.isArray(s) || s.length !== 2 || !s.every((v) => typeof v === "number" && Number.isInteger(v) && v >= 0) || (s[1] as number) >= STATUS_SLOTS) throw new VerifierError("status");
   if (!(d instanceof Uint8Array) || d.length !== 32) throw new VerifierError("digest");
   if (kind === "p") {
@@ -249,7 +296,7 @@ function claimsOf(payload: Uint8Array): Claims {
     if (exp === null) throw new VerifierError("a presentation needs exp");
   } else if (n !== null) throw new VerifierError("only presentations carry a nonce");
   return {
-    kind, iss, iat, exp: exp as number | null, nbf: nbf as number | null, cti, typeCode, licenceId: licenceId as string,
+    kind, iss, iat, exp: exp as number | null, nbf: nbf as number | null, cti, typeCode, serial: l[0], version: l[1],
     holderName: p.get("h") as string, holderId: p.get("hi") as string, fields, status: [s[0] as number, s[1] as number],
   };
 }
@@ -257,8 +304,9 @@ function claimsOf(payload: Uint8Array): Claims {
 /** A token's parts (not verified); throws VerifierError. Accepts a bare token or a `/V/` QR URL. */
 export function decodeToken(input: string): Decoded {
   let token = input;
-  const at = token.search(/\/[Vv]\//);
-  if (token.indexOf("ZB1:") !== 0 && at >= 0) token = decodeURIComponent(token.slice(at + 3));
+  // A QR code's URL: QR_BASE + "/V/" + the token with space, % and / escaped (so the token is all after the last /).
+  const url = typeof token === "string" && token.indexOf("ZB1:") !== 0 ? /\/[Vv]\/([^/]+)$/.exec(token) : null;
+  if (url) token = decodeURIComponent(url[1]);
   if (typeof token !== "string" || token.length > MAX_TOKEN_CHARS) throw new VerifierError("too long");
   if (token.indexOf("ZB1:") !== 0 || token.indexOf("\n") >= 0) throw new VerifierError("not a ZB1 token");
   let raw: Uint8Array;
@@ -399,9 +447,10 @@ export async function verifyToken(token: string, trust: TrustList, lists: Map<nu
   if (seal.role !== (c.kind === "c" ? "issuer" : "presenter")) reasons.push("seal_role");
   if (c.kind === "c" && c.iss !== seal.creditCode) reasons.push("issuer_mismatch");
   if (!(await chainOk(seal, trust.root, c.iat, es256))) reasons.push("chain");
-  if (c.kind === "c" && seal.types && seal.types.indexOf(c.typeCode) < 0) reasons.push("seal_type");
+  const ctype = trust.types.get(c.typeCode);
+  if (!ctype || (seal.types && seal.types.indexOf(c.typeCode) < 0)) reasons.push("seal_type");
   checks.chain = reasons.length ? "failed" : "ok";
-  if (reasons.length) return { valid: false, reasons, checks, seal_kid: seal.kid, trust_list: fresh };
+  if (reasons.length || !ctype) return { valid: false, reasons, checks, seal_kid: seal.kid, trust_list: fresh };
 
   const validity: string[] = [];
   if (c.iat > now + leeway || (c.nbf !== null && c.nbf > now + leeway)) validity.push("not_yet_valid");
@@ -435,10 +484,15 @@ export async function verifyToken(token: string, trust: TrustList, lists: Map<nu
       kind: c.kind === "c" ? "certificate" : "presentation",
       certificate_id: hex(c.cti),
       type_code: c.typeCode,
-      licence_id: c.licenceId,
+      type_name: ctype.name,
+      gb_type_code: ctype.gbCode,
+      licence_id: buildLicenceId(ctype.gbCode, c.iss, c.serial, c.version),
       holder_name: c.holderName,
       holder_id: c.holderId,
-      fields: c.fields,
+      fields: Array.from(c.fields.keys()).sort((a, b) => a - b).map((n) => {
+        const known = ctype.fields.filter((f) => f.n === n)[0];
+        return { n, key: known ? known.key : null, label: known ? known.label : null, value: c.fields.get(n) as DisclosedField["value"] };
+      }),
       issuer_credit_code: c.iss,
       issuer_name: c.kind === "c" ? seal.departmentName : null,
       issued_at: iso(c.iat),
