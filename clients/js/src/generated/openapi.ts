@@ -765,6 +765,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dept/window/pickups/{application_id}/handover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the hand-over: who received the results, from which clerk, when, with the ID card checked
+         * @description The recipient is the citizen or, with `delegation_id`, their 代办人 whose authorisation allows `collect` (403 `delegation_*` otherwise, logged); anyone else → 403 `recipient_mismatch`. `id_checked` must be true. Once per application (409 `already_handed_over`).
+         */
+        post: operations["RecordHandover"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/pickups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The centre's pick-up queue: applications it took whose tasks are all done
+         * @description Oldest first. The citizen was told (inbox, text message) to come for the paper results; the electronic ones are in their wallet either way.
+         */
+        get: operations["ListPickups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/pickups/{application_id}/print": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The printable A4 pages of the application's result certificates (PDF)
+         * @description One page per certificate: its fields with their labels, the issuing seal, the QR code (the URL a phone camera opens to verify it) and that URL written out. 409 `not_ready_for_pickup` before every task is done or when there is no certificate.
+         */
+        get: operations["PrintResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/delegations": {
         parameters: {
             query?: never;
@@ -3615,6 +3675,31 @@ export interface components {
             consult: string;
             complain: string;
         };
+        /** Handover */
+        Handover: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            application_id: string;
+            department: components["schemas"]["Ref"];
+            /** Format: uuid */
+            clerk_account_id: string;
+            /** Format: uuid */
+            recipient_person_id: string;
+            by_agent: boolean;
+            id_checked: boolean;
+            certificate_ids: string[];
+            /** Format: date-time */
+            handed_at: string;
+        };
+        /** HandoverIn */
+        HandoverIn: {
+            recipient: components["schemas"]["CitizenIn"];
+            /** @description The clerk checked the recipient's ID card (must be true). */
+            id_checked: boolean;
+            /** @description When a 代办人 collects: their authorisation (it must allow `collect`). */
+            delegation_id?: string | null;
+        };
         /** Health */
         Health: {
             /** @enum {string} */
@@ -3988,6 +4073,26 @@ export interface components {
         PhoneBound: {
             phone_masked: string;
         };
+        /** Pickup */
+        Pickup: {
+            /** Format: uuid */
+            application_id: string;
+            /** Format: uuid */
+            intake_id: string;
+            title: string;
+            status: string;
+            person: components["schemas"]["PersonAtWindow"];
+            window: string | null;
+            submitted_at: string | null;
+            /** Format: date-time */
+            ready_at: string;
+            results: components["schemas"]["ResultRef"][];
+        };
+        /** PickupPage */
+        PickupPage: {
+            items: components["schemas"]["Pickup"][];
+            next_cursor?: string | null;
+        };
         /** Preferences */
         Preferences: {
             channels: components["schemas"]["Channels"];
@@ -4171,6 +4276,13 @@ export interface components {
             login_id: string | null;
             logins_ended: number;
             identity_unbound: boolean;
+        };
+        /** ResultRef */
+        ResultRef: {
+            /** Format: uuid */
+            id: string;
+            type_name: string;
+            licence_id: string;
         };
         /** RotateSealIn */
         RotateSealIn: {
@@ -7127,6 +7239,209 @@ export interface operations {
                     };
                 };
             };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RecordHandover: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Handover"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理); `recipient_mismatch` (领取人不是申请人本人或其代办人); `delegation_inactive` (代办授权已过期或已撤销); `delegation_out_of_scope` (代办授权不包含该事项或该操作); `delegation_agent_mismatch` (代办人身份与授权不符) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre" | "recipient_mismatch" | "delegation_inactive" | "delegation_out_of_scope" | "delegation_agent_mismatch";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `delegation_not_found` (代办授权不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "delegation_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `not_ready_for_pickup` (办理结果尚未全部办结，不能出件); `already_handed_over` (办理结果已交付) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_ready_for_pickup" | "already_handed_over";
+                    };
+                };
+            };
+            /** @description Problem types: `id_number_invalid` (身份证号码不正确); `holder_mismatch` (姓名与身份证号码登记的人员不符); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "id_number_invalid" | "holder_mismatch" | "validation_failed";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListPickups: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PickupPage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    PrintResults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `not_ready_for_pickup` (办理结果尚未全部办结，不能出件) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_ready_for_pickup";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
