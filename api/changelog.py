@@ -32,8 +32,8 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
 
 
 BUMP_HEAD = """
-INSERT INTO sync_head AS h (person_id, version) VALUES ($1, 1)
-ON CONFLICT (person_id) DO UPDATE SET version = h.version + 1, updated_at = now()
+INSERT INTO sync_head AS h (person_id, version, updated_at) VALUES ($1, 1, now())
+ON CONFLICT (person_id) DO UPDATE SET version = h.version + 1, updated_at = EXCLUDED.updated_at
 RETURNING version
 """
 
@@ -80,9 +80,9 @@ async def head_version(conn: asyncpg.Connection, person_id: UUID) -> int:
 
 
 BUMP_HEADS = """
-INSERT INTO sync_head AS h (person_id, version)
-SELECT * FROM unnest($1::uuid[], $2::bigint[])
-ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = now()
+INSERT INTO sync_head AS h (person_id, version, updated_at)
+SELECT p, v, now() FROM unnest($1::uuid[], $2::bigint[]) AS u (p, v)
+ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = EXCLUDED.updated_at
 RETURNING person_id, version
 """
 

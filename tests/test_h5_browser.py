@@ -127,6 +127,7 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     part = _part(story, "present")
     assert part["qr_url"].lower().startswith(story["birth"]["base"])
     assert "有效" in part["page_valid"] and "无效" not in part["page_valid"] and part["app_valid"] == "有效"
+    assert part["stepped_up"]
     assert part["app_valid_offline"] == "有效" and part["offline_note"]
     # The disclosed fields with their labels, the issuer by name (from the trust list).
     assert "姓名" in part["app_fields"] and "性别" in part["app_fields"] and "株洲市公安局" in part["app_fields"]

@@ -225,9 +225,30 @@ async def refresh_status(conn: asyncpg.Connection, application_id: UUID, *, now:
         await store.set_application(conn, application_id, status=status, updated_at=now, completed_at=now if done else None)
         if done:
             await store.add_event(conn, application_id, at=now, event=status, actor="system", detail={})
+            await _tell_window(conn, application_id, status, now=now)
     else:
         await store.set_application(conn, application_id, updated_at=now)
     return started
+
+
+TELL_WINDOW = """
+UPDATE window_intake SET ready_at = $2 WHERE application_id = $1 AND ready_at IS NULL
+RETURNING department_id, person_id
+"""
+
+
+async def _tell_window(conn: asyncpg.Connection, application_id: UUID, status: str, *, now: datetime) -> None:
+    """统一窗口出件: an application taken at a window joins that centre's pick-up queue when its last task is done, and
+    the citizen is told to come for the paper results (inbox, and a text message to a phone they gave)."""
+    row = await conn.fetchrow(TELL_WINDOW, application_id, now)
+    if row is None:
+        return
+    await outbox.enqueue(
+        conn, "notify", {"event": "application.ready_for_pickup", "application_id": str(application_id),
+                         "person_id": str(row["person_id"]), "department_id": str(row["department_id"]),
+                         "status": status},
+        dedup_key=f"application.ready_for_pickup:{application_id}",
+    )
 
 
 async def publish(conn: asyncpg.Connection, app: Application, *, event: str, now: datetime) -> None:

@@ -637,7 +637,7 @@ export interface paths {
         };
         /**
          * 办件量、办结率、超期、满意度 by bundle and by department
-         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. Operators only.
+         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the visits opened at its windows in the period, applications taken (for others: by a 代办人), the median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and the pick-ups (ready, handed over, awaiting). Operators only.
          */
         get: operations["GetStats"];
         put?: never;
@@ -759,6 +759,66 @@ export interface paths {
          * @description The body is `SubmitApplication`'s without `for_person_id`. Scanned materials are uploaded first (`PUT /v1/blobs/{sha256}`) and named by `blob_sha256`; wallet items need the window consent. The application belongs to the citizen (their wallet and app show it once they log in); its timeline says `taken_at_window` with the centre and window, and the visit keeps the clerk. For a 代办人 the authorisation must cover the bundle (or its matters) and `apply` (403 `delegation_out_of_scope`, `delegation_inactive`); the use is logged. The same `id` again → 200.
          */
         post: operations["SubmitAtWindow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/pickups/{application_id}/handover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the hand-over: who received the results, from which clerk, when, with the ID card checked
+         * @description The recipient is the citizen or, with `delegation_id`, their 代办人 whose authorisation allows `collect` (403 `delegation_*` otherwise, logged); anyone else → 403 `recipient_mismatch`. `id_checked` must be true. Once per application (409 `already_handed_over`).
+         */
+        post: operations["RecordHandover"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/pickups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The centre's pick-up queue: applications it took whose tasks are all done
+         * @description Oldest first. The citizen was told (inbox, text message) to come for the paper results; the electronic ones are in their wallet either way.
+         */
+        get: operations["ListPickups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/pickups/{application_id}/print": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The printable A4 pages of the application's result certificates (PDF)
+         * @description One page per certificate: its fields with their labels, the issuing seal, the QR code (the URL a phone camera opens to verify it) and that URL written out. 409 `not_ready_for_pickup` before every task is done or when there is no certificate.
+         */
+        get: operations["PrintResults"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3624,6 +3684,31 @@ export interface components {
             consult: string;
             complain: string;
         };
+        /** Handover */
+        Handover: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            application_id: string;
+            department: components["schemas"]["Ref"];
+            /** Format: uuid */
+            clerk_account_id: string;
+            /** Format: uuid */
+            recipient_person_id: string;
+            by_agent: boolean;
+            id_checked: boolean;
+            certificate_ids: string[];
+            /** Format: date-time */
+            handed_at: string;
+        };
+        /** HandoverIn */
+        HandoverIn: {
+            recipient: components["schemas"]["CitizenIn"];
+            /** @description The clerk checked the recipient's ID card (must be true). */
+            id_checked: boolean;
+            /** @description When a 代办人 collects: their authorisation (it must allow `collect`). */
+            delegation_id?: string | null;
+        };
         /** Health */
         Health: {
             /** @enum {string} */
@@ -3997,6 +4082,26 @@ export interface components {
         PhoneBound: {
             phone_masked: string;
         };
+        /** Pickup */
+        Pickup: {
+            /** Format: uuid */
+            application_id: string;
+            /** Format: uuid */
+            intake_id: string;
+            title: string;
+            status: string;
+            person: components["schemas"]["PersonAtWindow"];
+            window: string | null;
+            submitted_at: string | null;
+            /** Format: date-time */
+            ready_at: string;
+            results: components["schemas"]["ResultRef"][];
+        };
+        /** PickupPage */
+        PickupPage: {
+            items: components["schemas"]["Pickup"][];
+            next_cursor?: string | null;
+        };
         /** Preferences */
         Preferences: {
             channels: components["schemas"]["Channels"];
@@ -4181,6 +4286,13 @@ export interface components {
             logins_ended: number;
             identity_unbound: boolean;
         };
+        /** ResultRef */
+        ResultRef: {
+            /** Format: uuid */
+            id: string;
+            type_name: string;
+            licence_id: string;
+        };
         /** RotateSealIn */
         RotateSealIn: {
             name?: string | null;
@@ -4300,6 +4412,7 @@ export interface components {
             to: string;
             by_bundle: components["schemas"]["BundleStatsRow"][];
             by_department: components["schemas"]["DepartmentStatsRow"][];
+            by_window?: components["schemas"]["WindowStatsRow"][];
         };
         /** StatusRef */
         StatusRef: {
@@ -4589,6 +4702,20 @@ export interface components {
         WindowConsentIn: {
             /** @default 窗口综合受理：调取本人电子证照（免提交） */
             purpose: string;
+        };
+        /** WindowStatsRow */
+        WindowStatsRow: {
+            /** Format: uuid */
+            department_id: string;
+            department_name: string;
+            visits: number;
+            applications_taken: number;
+            taken_for_others: number;
+            median_wait_minutes: number | null;
+            median_handling_minutes: number | null;
+            ready_for_pickup: number;
+            picked_up: number;
+            awaiting_pickup: number;
         };
         /** WindowSubmit */
         WindowSubmit: {
@@ -7136,6 +7263,209 @@ export interface operations {
                     };
                 };
             };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RecordHandover: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Handover"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理); `recipient_mismatch` (领取人不是申请人本人或其代办人); `delegation_inactive` (代办授权已过期或已撤销); `delegation_out_of_scope` (代办授权不包含该事项或该操作); `delegation_agent_mismatch` (代办人身份与授权不符) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre" | "recipient_mismatch" | "delegation_inactive" | "delegation_out_of_scope" | "delegation_agent_mismatch";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `delegation_not_found` (代办授权不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "delegation_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `not_ready_for_pickup` (办理结果尚未全部办结，不能出件); `already_handed_over` (办理结果已交付) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_ready_for_pickup" | "already_handed_over";
+                    };
+                };
+            };
+            /** @description Problem types: `id_number_invalid` (身份证号码不正确); `holder_mismatch` (姓名与身份证号码登记的人员不符); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "id_number_invalid" | "holder_mismatch" | "validation_failed";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListPickups: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PickupPage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    PrintResults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `not_ready_for_pickup` (办理结果尚未全部办结，不能出件) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_ready_for_pickup";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
