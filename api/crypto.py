@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from api.config import ConfigError, Settings
 
 VERSION = 1
+# The context of a value an event carries for its recipient's eyes only (a kind's ``private`` values in
+# notify.catalogue, e.g. a one-tap link's token): sealed where it is made, opened only to send it.
+PRIVATE_VALUE = "event.private_value"
 
 
 class DecryptionError(Exception):
@@ -146,6 +149,18 @@ class Keyring:
 
     def decrypt_str(self, blob: bytes, *, context: str) -> str:
         return self.decrypt(blob, context=context).decode()
+
+    def seal_text(self, plaintext: str, *, context: str) -> str:
+        """``encrypt`` as URL-safe base64 text, for values carried inside JSON (events, delivery content)."""
+        return base64.urlsafe_b64encode(self.encrypt(plaintext, context=context)).decode()
+
+    def open_text(self, sealed: str, *, context: str) -> str:
+        """The value :meth:`seal_text` sealed; :class:`DecryptionError` if it was not sealed so."""
+        try:
+            blob = base64.urlsafe_b64decode(sealed.encode())
+        except (binascii.Error, ValueError):
+            raise DecryptionError() from None
+        return self.decrypt_str(blob, context=context)
 
     def kid_of(self, blob: bytes) -> str:
         """Which key sealed this value (for re-encryption after rotation)."""

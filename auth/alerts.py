@@ -4,7 +4,9 @@ A login is bound to a verified identity (a person) when an account that has one 
 WeChat), and when a real-name proof gives an account one (window attestation, face verification,
 an identity provider's assertion); a refresh binds nothing new. Each time, :func:`bound` keeps an
 alert with a one-tap token (only its SHA-256 is stored; it works once, for ``ALERT_TTL``) and emits
-``auth.identity_login``: the person's inbox, their SMS and WeChat, with the "not me" link.
+``auth.identity_login``: the person's inbox, their SMS and WeChat, with the "not me" link. The link
+is a bearer secret: the event carries it sealed (``api.crypto.PRIVATE_VALUE``), and only the sender
+opens it, so neither the outbox, the event stream nor the planned text message holds it in clear.
 
 "Not me" (:func:`report`) ends the login, and when the disputed binding was a real-name proof made
 by another account than the reporter's, the proof itself: that account's logins all end and it
@@ -21,6 +23,7 @@ import asyncpg
 import msgspec
 
 from api import audit, outbox
+from api.crypto import PRIVATE_VALUE, Keyring
 from api.ids import uuid7
 from auth.tokens import new_secret, secret_hash
 
@@ -61,7 +64,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 
 
 async def bound(
-    conn: asyncpg.Connection, *, account_id: UUID, person_id: UUID, login_id: UUID | None, method: str,
+    conn: asyncpg.Connection, keyring: Keyring, *, account_id: UUID, person_id: UUID, login_id: UUID | None, method: str,
     base_url: str, now: datetime,
 ) -> UUID:
     """Keep an alert for a login bound to ``person_id`` and tell the person (caller's transaction)."""
@@ -72,7 +75,7 @@ async def bound(
         conn, "notify",
         {"event": "auth.identity_login", "person_id": str(person_id), "account_id": str(account_id),
          "login_id": str(login_id) if login_id else None, "alert_id": str(alert_id), "method": method,
-         "not_me_url": f"{base_url}{PAGE_PATH}{token}"},
+         "not_me_url": keyring.seal_text(f"{base_url}{PAGE_PATH}{token}", context=PRIVATE_VALUE)},
         dedup_key=f"auth.identity_login:{alert_id}",
     )
     return alert_id

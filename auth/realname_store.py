@@ -164,7 +164,7 @@ async def verify_session(
               "person": str(person_id), "new_person": known is None},
         at=now,
     )
-    await alerts.bound(conn, account_id=account.id, person_id=person_id, login_id=login_id, method=session.method,
+    await alerts.bound(conn, keyring, account_id=account.id, person_id=person_id, login_id=login_id, method=session.method,
                        base_url=base_url, now=now)
     return Verified(
         session_id=session.id, assurance_level=level_name(row["assurance_level"]), person_id=person_id,

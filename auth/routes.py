@@ -90,7 +90,7 @@ class WechatController(Controller):
                 conn, openid=session.openid, unionid=session.unionid, session_key=sealed_key, now=now
             )
             return await service.start_session(
-                conn, keys, account, method="wechat", created=created, issuer=settings.base_url,
+                conn, keys, keyring, account, method="wechat", created=created, issuer=settings.base_url,
                 client_address=address, now=now,
             )
 
@@ -192,7 +192,7 @@ class SmsController(Controller):
                 phone_index=sms.phone_index(keyring, data.phone), now=now,
             )
             return await service.start_session(
-                conn, keys, account, method="sms", created=created, issuer=settings.base_url,
+                conn, keys, keyring, account, method="sms", created=created, issuer=settings.base_url,
                 client_address=address, now=now,
             )
 

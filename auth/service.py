@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from api import audit, outbox
+from api.crypto import Keyring
 from api.ids import uuid7
 from auth import alerts, store
 from auth.errors import RefreshTokenInvalid, RefreshTokenReused
@@ -92,7 +93,8 @@ async def open_family(conn: asyncpg.Connection, account_id: UUID, *, method: str
 
 
 async def start_session(
-    conn: asyncpg.Connection, keys: KeySet, account: store.Account, *, method: str, created: bool, issuer: str,
+    conn: asyncpg.Connection, keys: KeySet, keyring: Keyring, account: store.Account, *, method: str, created: bool,
+    issuer: str,
     client_address: str | None = None, now: datetime,
 ) -> TokenPair:
     """A new refresh family and its first token pair; audited as a login (in the caller's transaction)."""
@@ -104,7 +106,7 @@ async def start_session(
     )
     if account.person_id is not None:
         # A login bound to a verified identity: the person hears of it, with a "not me".
-        await alerts.bound(conn, account_id=account.id, person_id=account.person_id, login_id=family_id,
+        await alerts.bound(conn, keyring, account_id=account.id, person_id=account.person_id, login_id=family_id,
                            method=method, base_url=issuer, now=now)
     else:
         await outbox.enqueue(

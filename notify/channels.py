@@ -22,6 +22,7 @@ import msgspec
 from redis.exceptions import RedisError
 
 from api.config import parse_sms_templates
+from api.crypto import PRIVATE_VALUE, DecryptionError, Keyring
 from auth import sms
 from auth import wechat as wechat_api
 from auth.errors import SmsUnavailable, WechatUnavailable
@@ -89,6 +90,25 @@ def check_sms_templates(setting: str) -> None:
     for name in sorted(set(parse_sms_templates(setting)) - known):
         log.warning("ZB_SMS_TEMPLATES: %r is neither login_code nor a notification kind sent by SMS (%s)",
                     name, ", ".join(sorted(known)))
+
+
+def opened(content: dict[str, Any], keyring: Keyring) -> dict[str, Any]:
+    """A planned text with its sealed private values opened into their placeholders (see notify.plan)."""
+    sealed = content.get("sealed")
+    if not sealed:
+        return content
+    clear = {"{" + name + "}": keyring.open_text(value, context=PRIVATE_VALUE) for name, value in sealed.items()}
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            for placeholder, text in clear.items():
+                value = value.replace(placeholder, text)
+            return value
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    return {k: fill(v) for k, v in content.items() if k != "sealed"}
 
 
 ACCOUNTS = """
@@ -196,7 +216,10 @@ class Senders:
         return service.http_outcome(status)
 
     async def _wechat(self, job: Job) -> Outcome:
-        content = job.content or {}
+        try:
+            content = opened(job.content or {}, self.state.keyring)
+        except DecryptionError:
+            return Outcome("permanent-failure", "a sealed value does not open")
         body = {"touser": job.address, "template_id": self.template_ids.get(content.get("template", ""), ""),
                 "page": content.get("page"), "data": content.get("data", {}), "lang": "zh_CN"}
         client = self.state.wechat
@@ -224,7 +247,10 @@ class Senders:
 
     async def _sms(self, job: Job) -> Outcome:
         try:
-            content = job.content or {}
+            content = opened(job.content or {}, self.state.keyring)
+        except DecryptionError:
+            return Outcome("permanent-failure", "a sealed value does not open")
+        try:
             # The gateway's template is the kind's (ZB_SMS_TEMPLATES); a delivery planned before
             # texts carried their parameters has none.
             await self.state.sms.send(job.address, content.get("text", ""), about=job.kind, params=content.get("params", {}))

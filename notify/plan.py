@@ -9,6 +9,10 @@ one delivery per such webhook.
 WeChat goes out only while the account holds a grant for the template and has WeChat on; SMS only
 where the kind has a text, the account has a phone and SMS on. Quiet hours hold non-urgent WeChat
 and SMS deliveries until they end; the inbox item is there at once either way.
+
+A kind's ``private`` values (a one-tap link's token) come sealed in the event and stay sealed: the
+outside texts are rendered with a ``{name}`` placeholder and the delivery keeps the sealed value
+beside it, for the sender to open at the moment of sending (:func:`notify.channels.opened`).
 """
 
 from __future__ import annotations
@@ -108,6 +112,7 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
         if kind is None:
             continue
         vals = values(event, ctx, at=at)
+        sealed = _sealed(kind, vals) if kind.private else None
         title, body = render.render(kind.title, vals), render.render(kind.body, vals)
         data = {k: v for k, v in event.payload.items() if k != "event" and k not in kind.private}
         for (what, whom), accounts, hooks in owners(kind, event.payload, ctx):
@@ -122,7 +127,7 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
             )
             notes[key] = note
             for account_id in accounts:
-                deliveries.extend(_outside(kind, note, ctx.accounts[account_id], vals, now=now))
+                deliveries.extend(_outside(kind, note, ctx.accounts[account_id], vals, sealed, now=now))
             deliveries.extend(
                 DeliveryRow(id=next_id(), notification_id=note.id, channel="webhook", target=hook, lane=event.lane,
                             content=None, not_before=None)
@@ -131,15 +136,25 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
     return list(notes.values()), deliveries
 
 
-def _outside(kind: Kind, note: NotificationRow, account: AccountInfo, vals: dict[str, Any], *, now: datetime) -> Iterator[DeliveryRow]:
+def _sealed(kind: Kind, vals: dict[str, Any]) -> dict[str, str]:
+    """The kind's private values as the event sealed them; ``vals`` shows a placeholder for each instead."""
+    sealed = {name: vals[name] for name in kind.private if isinstance(vals.get(name), str)}
+    vals.update({name: "{" + name + "}" for name in sealed})
+    return sealed
+
+
+def _outside(kind: Kind, note: NotificationRow, account: AccountInfo, vals: dict[str, Any],
+             sealed: dict[str, str] | None, *, now: datetime) -> Iterator[DeliveryRow]:
     held = None if kind.urgent else service.quiet_until(now, account.quiet_from, account.quiet_to)
+    extra = {"sealed": sealed} if sealed else {}
     if kind.wechat and account.openid and account.wechat and kind.wechat in account.templates:
         template = catalogue.WECHAT_TEMPLATES[kind.wechat]
         content = {"template": template.key, "page": f"{template.page}?id={note.id}",
-                   "data": render.wechat_data(template.fields, kind.wechat_values, vals)}
+                   "data": render.wechat_data(template.fields, kind.wechat_values, vals), **extra}
         yield DeliveryRow(id=next_id(), notification_id=note.id, channel="wechat", target=account.id, lane=note.lane,
                           content=content, not_before=held)
     if kind.sms and account.has_phone and account.sms:
         yield DeliveryRow(id=next_id(), notification_id=note.id, channel="sms", target=account.id, lane=note.lane,
-                          content={"text": render.render(kind.sms, vals), "params": render.sms_params(kind.sms, vals)},
+                          content={"text": render.render(kind.sms, vals), "params": render.sms_params(kind.sms, vals),
+                                   **extra},
                           not_before=held)

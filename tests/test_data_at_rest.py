@@ -12,7 +12,6 @@ real-name checks, the phone numbers and the WeChat session key, in plain and JSO
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -25,9 +24,9 @@ from auth import wechat_sim_state
 from tests.authz.conftest import http, live, redis_url, settings, wechat_url, world  # noqa: F401 - fixtures
 from tests.authz.world import (ALICE_ID, ALICE_NAME, BANK_ACCOUNT, BOB_ID, BOB_NAME, CHILD_ID, CHILD_NAME, HEAD, PNG_SHA,
                                World)
+from tests import at_rest
 from tests.auth.helpers import auth
 
-SCANNED_TYPES = ("text", "character varying", "character", "bytea", "json", "jsonb", "ARRAY", "USER-DEFINED")
 WECHAT_PHONE = "13712345678"
 
 
@@ -81,31 +80,6 @@ async def _more(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World) -
     assert r.status_code == 200 and r.json()["results"][0]["status"] == "applied", r.text
 
 
-def _forms(value: str) -> list[str]:
-    """The value as stored raw and as a JSON encoder that escapes non-ASCII would store it."""
-    escaped = json.dumps(value)[1:-1]
-    return [value] if escaped == value else [value, escaped]
-
-
-async def _columns(conn: asyncpg.Connection) -> list[tuple[str, str, str]]:
-    rows = await conn.fetch(
-        """SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
-           JOIN information_schema.tables t USING (table_schema, table_name)
-           WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.data_type = ANY($1::text[])
-           ORDER BY 1, 2""", list(SCANNED_TYPES))
-    return [(r["table_name"], r["column_name"], r["data_type"]) for r in rows]
-
-
-async def _found(conn: asyncpg.Connection, table: str, column: str, data_type: str, needles: list[str]) -> list[str]:
-    """The needles that occur anywhere in the column (bytea searched as bytes, everything else as text)."""
-    value = f'"{column}"' if data_type == "bytea" else f'"{column}"::text'
-    # The alias must not be a column name of any table (some have a column "n").
-    needle = "convert_to(zb_needle, 'UTF8')" if data_type == "bytea" else "zb_needle"
-    return [r["zb_needle"] for r in await conn.fetch(
-        f'SELECT zb_needle FROM unnest($1::text[]) AS zb_needle WHERE EXISTS '
-        f'(SELECT 1 FROM "{table}" WHERE position({needle} IN {value}) > 0)', needles)]
-
-
 async def test_no_personal_data_in_the_clear(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World,  # noqa: F811
                                              session_keys: list[str], conn: asyncpg.Connection) -> None:
     await _more(http, sim, world)
@@ -116,18 +90,18 @@ async def test_no_personal_data_in_the_clear(http: httpx.AsyncClient, sim: httpx
         "phone number": [*world.phones.values(), WECHAT_PHONE],
         "WeChat session key": session_keys,
     }
-    kinds = {form: kind for kind, values in secrets.items() for v in values for form in _forms(v)}
+    kinds = {form: kind for kind, values in secrets.items() for v in values for form in at_rest.forms(v)}
     # Sanity: the values really were sent and stored somewhere (masked or sealed) before we look for them.
     assert await conn.fetchval("SELECT count(*) FROM person") >= 3
 
-    columns = await _columns(conn)
+    columns = await at_rest.columns(conn)
     findings = []
     rows = 0
     for table, column, data_type in columns:
-        for hit in await _found(conn, table, column, data_type, list(kinds)):
+        for hit in await at_rest.found(conn, table, column, data_type, list(kinds)):
             findings.append(f"{table}.{column}: {kinds[hit]} {hit[:3]}…")
     # The search itself works: a non-sensitive certificate field (the household head) is stored as is.
-    control = [f"{t}.{c}" for t, c, d in columns if HEAD in await _found(conn, t, c, d, [HEAD])]
+    control = [f"{t}.{c}" for t, c, d in columns if HEAD in await at_rest.found(conn, t, c, d, [HEAD])]
     assert control, "the search did not find a value known to be stored in the clear"
     tables = {t for t, _, _ in columns}
     for table in tables:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
 import asyncpg
 import httpx
+import pytest
 from litestar.testing import AsyncTestClient
 
+from tests import at_rest
 from tests.auth.helpers import assert_problem, auth, claims, sms_login, wechat_login
 from tests.notify.helpers import Pipeline, app_citizen, attested, inbox, register_templates, sim_messages
 from tests.people import id_number, next_phone, staff
@@ -224,3 +227,30 @@ async def test_a_mini_program_user_hears_of_the_binding_by_subscribe_message(
     assert message["data"]["thing1"]["value"] == "实名身份登录提醒"
     [note] = await inbox(client, proven["access_token"])
     assert message["page"].endswith(note["id"]) and note["data"]["method"] == "counter"
+
+
+async def test_the_not_me_token_rests_nowhere_in_the_clear_yet_the_text_carries_a_working_link(
+    client: AsyncTestClient, clerk: str, conn: asyncpg.Connection, pipeline: Pipeline, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    phone = next_phone()
+    person = await app_citizen(client, clerk, phone=phone, name="柳青", id_number=VICTIM)
+    await pipeline.drain()
+    url, token = LINK.search((await alerts_texted(client, phone))[-1]).groups()
+
+    # The outbox row, the inbox item and the SMS delivery were all written; none holds the token
+    # (a bearer secret: whoever reads it ends the person's login).
+    assert await conn.fetchval("SELECT count(*) FROM notify_delivery WHERE channel = 'sms'") >= 1
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE payload::jsonb->>'event' = 'auth.identity_login'") >= 1
+    columns = await at_rest.columns(conn)
+    found = [f"{t}.{c}" for t, c, d in columns if await at_rest.found(conn, t, c, d, [token])]
+    assert found == []
+    assert token not in caplog.text
+
+    # The text's link still works: the page shows the login, the button ends it.
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    page = await client.get(f"/{path}")
+    assert page.status_code == 200 and "窗口实名核验" in page.text, page.text
+    done = await client.post(f"/{path}")
+    assert done.status_code == 200 and "已结束这次登录" in done.text
+    assert_problem(await client.get("/v1/me", headers=auth(person["access_token"])), 401, "unauthorized")
