@@ -36,6 +36,9 @@ PROBLEM_JSON = "application/problem+json"
 
 # How long a client is asked to wait when a server it needs is unavailable (``Retry-After`` of 503s).
 RETRY_AFTER_OUTAGE = 5
+# ... and when its transaction lost to a concurrent one (a deadlock, a serialization failure, a lock
+# it could not get in time): the conflict is over at once, the same request very likely succeeds.
+RETRY_AFTER_CONFLICT = 1
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -299,7 +302,32 @@ def unavailable_dependency(exc: BaseException | None) -> str | None:
     return None
 
 
+# PostgreSQL aborted the transaction because of a concurrent one (40P01, 40001, 55P03): it rolled
+# back, nothing was written; the route's transaction is not replayed here (its body has been read
+# and its side effects outside PostgreSQL are the route's), so the client is asked to retry.
+_TRANSIENT_CONFLICT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.LockNotAvailableError)
+
+
+def transient_conflict(exc: BaseException | None) -> BaseException | None:
+    """The PostgreSQL error in ``exc`` (or what it was raised from) that says a concurrent
+    transaction got in the way, or None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _TRANSIENT_CONFLICT):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    if conflict := transient_conflict(exc):
+        # Not a bug either: one line, no trace (the request id comes with it); the first line of
+        # PostgreSQL's message only, and no path (a path may carry a one-tap token).
+        log.warning("database conflict: %s: %s", type(conflict).__name__, (str(conflict).splitlines() or [""])[0])
+        return handle_problem(request, ServiceUnavailable(
+            "a concurrent change conflicted with this request; nothing was written, try again",
+            headers={"Retry-After": str(RETRY_AFTER_CONFLICT)}))
     if dependency := unavailable_dependency(exc):
         # An outage, not a bug: one line, no trace (every request says the same while it lasts).
         # 503 with Retry-After: the same request may succeed once the server is back.
@@ -339,6 +367,7 @@ __all__ = [
     "ProblemSpec",
     "RateLimited",
     "ServiceUnavailable",
+    "transient_conflict",
     "unavailable_dependency",
     "Unauthorized",
     "ValidationFailed",

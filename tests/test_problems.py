@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import uuid
 from typing import Annotated
 
+import asyncpg
 import msgspec
 import pytest
 from litestar import Litestar, post
@@ -11,6 +15,8 @@ from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 from api.problems import PROBLEM_JSON
+from tests.auth.helpers import auth, claims, sms_login
+from tests.people import next_phone
 
 
 async def test_unknown_route_is_a_problem(client: AsyncTestClient) -> None:
@@ -106,3 +112,50 @@ async def test_text_postgresql_cannot_hold_is_400(client: AsyncTestClient) -> No
     assert r.status_code == 400, r.text
     assert r.headers["content-type"] == PROBLEM_JSON and r.json()["type"] == "malformed_request"
     assert (await client.get("/v1/matters", params={"q": "出生"})).status_code == 200
+
+
+def _deadlock_with_a_logout(database_url: str, login: uuid.UUID, holding: threading.Event) -> None:
+    """In a thread of its own (the test client blocks the test's loop while a request runs): hold the
+    audit chain's head, wait until the logout's transaction waits for it, then want the login's row."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT seq FROM audit_head WHERE id FOR UPDATE")
+                holding.set()
+                while not await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                ):
+                    await asyncio.sleep(0.02)
+                await conn.execute("UPDATE auth_refresh_family SET method = method WHERE id = $1", login)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+async def test_a_deadlock_is_a_503_to_retry_with_one_line_in_the_log(
+    client: AsyncTestClient, database_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    pair = await sms_login(client, next_phone())
+    login = uuid.UUID(claims(pair["access_token"])["sid"])
+    # Logging out revokes the login's row and then appends to the audit chain; the other transaction
+    # holds the chain's head, then wants the login's row: a real deadlock, which PostgreSQL breaks
+    # (after deadlock_timeout) by aborting the transaction that waited first, the route's.
+    holding = threading.Event()
+    other = threading.Thread(target=_deadlock_with_a_logout, args=(database_url, login, holding))
+    other.start()
+    await asyncio.to_thread(holding.wait)
+    r = await client.post("/v1/auth/logout", headers=auth(pair["access_token"]))
+    await asyncio.to_thread(other.join)
+    assert r.status_code == 503 and r.headers["content-type"] == PROBLEM_JSON, r.text
+    assert r.headers["retry-after"] == "1"
+    assert r.json() == {"type": "service_unavailable", "title": "服务暂时不可用，请稍后再试", "status": 503,
+                        "detail": "a concurrent change conflicted with this request; nothing was written, try again"}
+    # Nothing was written: the login goes on, and the retry the client is asked for succeeds.
+    assert (await client.get("/v1/me", headers=auth(pair["access_token"]))).status_code == 200
+    assert (await client.post("/v1/auth/logout", headers=auth(pair["access_token"]))).status_code == 204
+    [logged] = [rec for rec in caplog.records if rec.name == "zhangban.errors"]
+    assert "DeadlockDetectedError" in logged.getMessage() and logged.exc_info is None and "\n" not in logged.getMessage()
