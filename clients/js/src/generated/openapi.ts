@@ -2940,6 +2940,11 @@ export interface components {
             materials: components["schemas"]["BundleMaterial"][];
             promised_limit_days: number;
             stats: components["schemas"]["BundleStats"];
+            /**
+             * @default person
+             * @enum {string}
+             */
+            holder_kind: "person" | "organisation";
         };
         /** BundleFormField */
         BundleFormField: {
@@ -2964,6 +2969,8 @@ export interface components {
             materials?: unknown;
             /** @description Derived by the server: accepted and ignored. */
             stats?: unknown;
+            /** @description Derived by the server: accepted and ignored. */
+            holder_kind?: unknown;
         };
         /** BundleMaterial */
         BundleMaterial: {
@@ -3007,6 +3014,8 @@ export interface components {
             uploads_typical: number;
             matters: number;
             departments: number;
+            /** @default 0 */
+            visits: number;
         };
         /** BundleStatsRow */
         BundleStatsRow: {
