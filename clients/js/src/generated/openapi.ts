@@ -637,7 +637,7 @@ export interface paths {
         };
         /**
          * 办件量、办结率、超期、满意度 by bundle and by department
-         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. Operators only.
+         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the visits opened at its windows in the period, applications taken (for others: by a 代办人), the median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and the pick-ups (ready, handed over, awaiting). Operators only.
          */
         get: operations["GetStats"];
         put?: never;
@@ -2940,6 +2940,11 @@ export interface components {
             materials: components["schemas"]["BundleMaterial"][];
             promised_limit_days: number;
             stats: components["schemas"]["BundleStats"];
+            /**
+             * @default person
+             * @enum {string}
+             */
+            holder_kind: "person" | "organisation";
         };
         /** BundleFormField */
         BundleFormField: {
@@ -2964,6 +2969,8 @@ export interface components {
             materials?: unknown;
             /** @description Derived by the server: accepted and ignored. */
             stats?: unknown;
+            /** @description Derived by the server: accepted and ignored. */
+            holder_kind?: unknown;
         };
         /** BundleMaterial */
         BundleMaterial: {
@@ -3007,6 +3014,8 @@ export interface components {
             uploads_typical: number;
             matters: number;
             departments: number;
+            /** @default 0 */
+            visits: number;
         };
         /** BundleStatsRow */
         BundleStatsRow: {
@@ -3995,6 +4004,8 @@ export interface components {
             /** @example 3号综合受理窗口 */
             window?: string | null;
             agent?: components["schemas"]["AgentAtWindow"] | null;
+            /** @description A mobile number for text messages about this application, for a citizen without the app (kept sealed, used only until they have an account). */
+            phone?: string | null;
             /** @description When the citizen drew their queue ticket (the window's waiting time starts there). */
             ticket_issued_at?: string | null;
         };
@@ -4403,6 +4414,7 @@ export interface components {
             to: string;
             by_bundle: components["schemas"]["BundleStatsRow"][];
             by_department: components["schemas"]["DepartmentStatsRow"][];
+            by_window?: components["schemas"]["WindowStatsRow"][];
         };
         /** StatusRef */
         StatusRef: {
@@ -4692,6 +4704,20 @@ export interface components {
         WindowConsentIn: {
             /** @default 窗口综合受理：调取本人电子证照（免提交） */
             purpose: string;
+        };
+        /** WindowStatsRow */
+        WindowStatsRow: {
+            /** Format: uuid */
+            department_id: string;
+            department_name: string;
+            visits: number;
+            applications_taken: number;
+            taken_for_others: number;
+            median_wait_minutes: number | null;
+            median_handling_minutes: number | null;
+            ready_for_pickup: number;
+            picked_up: number;
+            awaiting_pickup: number;
         };
         /** WindowSubmit */
         WindowSubmit: {
