@@ -59,6 +59,30 @@ async def record_change(
     return version
 
 
+async def record_change_each(
+    conn: asyncpg.Connection, persons: Collection[UUID], entity: Entity, entity_id: UUID, op: Literal["put", "del"],
+    data: Any = None,
+) -> None:
+    """:func:`record_change` for each of ``persons`` (an application's applicant and the person it is for).
+
+    In sorted person order, as :func:`reserve_versions` bumps heads: a department's decision on a family's
+    application and the inbox writer telling that family lock the same heads in one order, so neither
+    waits on the other in a cycle (which PostgreSQL ends as a deadlock, failing one of them).
+    """
+    for person in sorted(set(persons)):
+        await record_change(conn, person, entity, entity_id, op, data)
+
+
+async def lock_heads(conn: asyncpg.Connection, persons: Collection[UUID]) -> None:
+    """Take the ``sync_head`` row locks of ``persons`` now, in sorted order, without bumping a version.
+
+    For a transaction that will lock other rows (an application) and then record changes: taking the
+    heads first keeps every writer's order heads → rows, whatever it records later.
+    """
+    people = sorted(set(persons))
+    await conn.execute(BUMP_HEADS, people, [0] * len(people))
+
+
 LIST_CHANGES = """
 SELECT person_id, version, entity, entity_id, op, data::json AS data
 FROM sync_change

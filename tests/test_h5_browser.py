@@ -109,9 +109,6 @@ def _part(story: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_the_birth_bundle_offline_lands_once_and_progresses_live(story: dict[str, Any]) -> None:
     part = _part(story, "birth")
-    # A department write that failed whole with a 500 is retried once (seen: a deadlock between an approval and
-    # the notifications of the same family); shown here so it is not hidden.
-    print("department writes retried after a 500:", part["department_retries"])
     assert part["offline_page_reloaded"] and part["draft_survived_reload"] and part["photos_survived_reload"] == 3
     assert part["queued_while_offline"] >= 1 and part["queue_survived_reload"]
     assert part["applications_on_server"] == 1 and part["status_after_online"] in ("已受理", "办理中")

@@ -253,9 +253,8 @@ async def _tell_window(conn: asyncpg.Connection, application_id: UUID, status: s
 
 async def publish(conn: asyncpg.Connection, app: Application, *, event: str, now: datetime) -> None:
     """Mirror the application to its people's devices and tell whoever should know."""
-    data = msgspec.to_builtins(app)
-    for person in {app.applicant_person_id, app.for_person_id}:
-        await changelog.record_change(conn, person, "application", app.id, "put", data)
+    await changelog.record_change_each(conn, {app.applicant_person_id, app.for_person_id}, "application", app.id, "put",
+                                       msgspec.to_builtins(app))
     await outbox.enqueue(
         conn, "notify", {"event": event, "application_id": str(app.id), "person_id": str(notice_person(app)),
                          "status": app.status},
