@@ -4004,6 +4004,8 @@ export interface components {
             /** @example 3号综合受理窗口 */
             window?: string | null;
             agent?: components["schemas"]["AgentAtWindow"] | null;
+            /** @description A mobile number for text messages about this application, for a citizen without the app (kept sealed, used only until they have an account). */
+            phone?: string | null;
             /** @description When the citizen drew their queue ticket (the window's waiting time starts there). */
             ticket_issued_at?: string | null;
         };
