@@ -66,6 +66,15 @@ async def make_seal(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *
     return True
 
 
+async def revoke_seal(conn: asyncpg.Connection, org_id: UUID, *, actor: str, now: datetime) -> None:
+    """Revoke the entity's e-seal (at 注销): what it signed no longer verifies as current. Audited."""
+    kid = await conn.fetchval(
+        "UPDATE esign_entity_seal SET status = 'revoked' WHERE org_id = $1 AND status = 'active' RETURNING kid", org_id)
+    if kid is not None:
+        await audit.append(conn, actor=actor, action="esign.entity_seal_revoked", subject=f"org:{org_id}",
+                           data={"kid": kid.hex()}, at=now)
+
+
 def canonical(application_id: UUID, target: str, form: dict[str, Any]) -> bytes:
     """The bytes an entity signs for an application: its id, target and form."""
     body = {"application_id": str(application_id), "target": target, "form": form}

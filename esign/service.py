@@ -263,13 +263,15 @@ async def issue_certificate(
 
 async def _close_entity(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *, department_id: UUID, ref: str,
                         actor: str, now: datetime) -> None:
-    """注销登记 done (准予注销登记通知书 issued): the entity's 营业执照 revoked last, its wallet kept read only."""
+    """注销登记 done (准予注销登记通知书 issued): the entity's 营业执照 and e-seal revoked last, its wallet kept
+    read only."""
     licences = await conn.fetch(
         "SELECT id FROM esign_certificate WHERE person_id = $1 AND type_code = $2 AND status IN ('valid', 'suspended')"
         " AND department_id = $3", org_id, orgs.REGISTRY_TYPE, department_id)
     for licence in licences:
         await change_status(conn, esign, department_id=department_id, certificate_id=licence["id"], action="revoke",
                             reason="企业注销", actor=actor, now=now)
+    await entity_seals.revoke_seal(conn, org_id, actor=actor, now=now)
     await events.add_life_event(conn, person_id=org_id, event="business_closed", at=now, source="certificate",
                                 source_id=ref, now=now)
 

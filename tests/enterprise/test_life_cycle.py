@@ -172,7 +172,12 @@ async def test_a_company_from_opening_to_closing(client: AsyncTestClient, op: st
     for key, matter in (("shuiwu", "430200-SW-005"), ("renshe", "430200-RS-010"), ("haiguan", "430200-HG-001"),
                         ("renhang", "430200-RH-003")):
         await depts.approve(key, closing["id"], matter)
+    last = await depts.task("shichang", closing["id"], "430200-SC-005")
+    assert last["entity_signature"]["valid"] is True
     assert (await depts.approve("shichang", closing["id"], "430200-SC-005"))["status"] == "completed"
+    # The e-seal is revoked with the licence: what it signed no longer verifies as current.
+    r = await client.get(f"/v1/dept/tasks/{last['id']}", headers=await depts.headers("shichang"))
+    assert r.json()["entity_signature"]["valid"] is False
 
     company = await act_as(client, founder, COMPANY)
     kept = (await client.get("/v1/wallet/items", headers=company)).json()["items"]
