@@ -18,7 +18,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from api import __version__, authority, embedded, h5
+from api import __version__, authority, embedded, h5, workbench
 from api.client_address import parse_networks
 from api.config import Settings
 from api.crypto import Keyring
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
         route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *WINDOW_ROUTES, *DELEGATION_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
-                        *esign_wiring.ROUTES, *h5.ROUTES],
+                        *esign_wiring.ROUTES, *h5.ROUTES, *workbench.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[authority.audit_refusal],

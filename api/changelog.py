@@ -32,8 +32,8 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
 
 
 BUMP_HEAD = """
-INSERT INTO sync_head AS h (person_id, version) VALUES ($1, 1)
-ON CONFLICT (person_id) DO UPDATE SET version = h.version + 1, updated_at = now()
+INSERT INTO sync_head AS h (person_id, version, updated_at) VALUES ($1, 1, now())
+ON CONFLICT (person_id) DO UPDATE SET version = h.version + 1, updated_at = EXCLUDED.updated_at
 RETURNING version
 """
 
@@ -59,6 +59,30 @@ async def record_change(
     return version
 
 
+async def record_change_each(
+    conn: asyncpg.Connection, persons: Collection[UUID], entity: Entity, entity_id: UUID, op: Literal["put", "del"],
+    data: Any = None,
+) -> None:
+    """:func:`record_change` for each of ``persons`` (an application's applicant and the person it is for).
+
+    In sorted person order, as :func:`reserve_versions` bumps heads: a department's decision on a family's
+    application and the inbox writer telling that family lock the same heads in one order, so neither
+    waits on the other in a cycle (which PostgreSQL ends as a deadlock, failing one of them).
+    """
+    for person in sorted(set(persons)):
+        await record_change(conn, person, entity, entity_id, op, data)
+
+
+async def lock_heads(conn: asyncpg.Connection, persons: Collection[UUID]) -> None:
+    """Take the ``sync_head`` row locks of ``persons`` now, in sorted order, without bumping a version.
+
+    For a transaction that will lock other rows (an application) and then record changes: taking the
+    heads first keeps every writer's order heads → rows, whatever it records later.
+    """
+    people = sorted(set(persons))
+    await conn.execute(BUMP_HEADS, people, [0] * len(people))
+
+
 LIST_CHANGES = """
 SELECT person_id, version, entity, entity_id, op, data::json AS data
 FROM sync_change
@@ -80,9 +104,9 @@ async def head_version(conn: asyncpg.Connection, person_id: UUID) -> int:
 
 
 BUMP_HEADS = """
-INSERT INTO sync_head AS h (person_id, version)
-SELECT * FROM unnest($1::uuid[], $2::bigint[])
-ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = now()
+INSERT INTO sync_head AS h (person_id, version, updated_at)
+SELECT p, v, now() FROM unnest($1::uuid[], $2::bigint[]) AS u (p, v)
+ON CONFLICT (person_id) DO UPDATE SET version = h.version + EXCLUDED.version, updated_at = EXCLUDED.updated_at
 RETURNING person_id, version
 """
 

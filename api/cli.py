@@ -189,19 +189,23 @@ async def _burden(settings: Settings) -> int:
 
 def burden_table(bundles: list[Any]) -> str:
     """Plain-text table; the Chinese name goes last so the numeric columns stay aligned."""
-    head = f"{'bundle':<22}{'standalone':>11}{'merged':>8}{'upload':>8}{'matters':>9}{'depts':>7}{'days':>6}  name"
+    head = (f"{'bundle':<22}{'for':<8}{'standalone':>11}{'merged':>8}{'upload':>8}{'matters':>9}{'depts':>7}"
+            f"{'days':>6}{'visits':>8}  name")
     lines = [head, "-" * len(head)]
-    for b in bundles:
+    # The individual's life cycle first, then the business entity's, each in code order.
+    for b in sorted(bundles, key=lambda b: (b.holder_kind != "person", b.code)):
         s = b.stats
         lines.append(
-            f"{b.code:<22}{s.materials_before:>11}{s.materials_after:>8}{s.uploads_typical:>8}"
-            f"{s.matters:>9}{s.departments:>7}{b.promised_limit_days:>6}  {b.name}"
+            f"{b.code:<22}{'citizen' if b.holder_kind == 'person' else 'entity':<8}{s.materials_before:>11}"
+            f"{s.materials_after:>8}{s.uploads_typical:>8}{s.matters:>9}{s.departments:>7}{b.promised_limit_days:>6}"
+            f"{s.visits:>8}  {b.name}"
         )
     total = [sum(getattr(b.stats, k) for b in bundles) for k in ("materials_before", "materials_after", "uploads_typical")]
     lines.append("-" * len(head))
-    lines.append(f"{'all bundles':<22}{total[0]:>11}{total[1]:>8}{total[2]:>8}")
+    lines.append(f"{'all bundles':<30}{total[0]:>11}{total[1]:>8}{total[2]:>8}")
     lines.append("standalone: materials if each matter were applied for alone; merged: after de-duplication;")
-    lines.append("upload: what is left when the wallet holds ID card, household register and marriage certificate.")
+    lines.append("upload: what is left when the wallet holds ID card, household register and marriage certificate")
+    lines.append("(an entity's: its 营业执照 and its representative's ID card); days: promised working days.")
     return "\n".join(lines)
 
 

@@ -11,6 +11,8 @@ from importlib import resources
 import asyncpg
 import msgspec
 
+from api import distribution
+
 log = logging.getLogger("zhangban.db")
 
 _json_encoder = msgspec.json.Encoder()
@@ -135,7 +137,8 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None =
     """Apply what is not yet applied, each file once and in its own transaction.
 
     A session advisory lock makes two processes starting together take turns; the second one
-    finds everything applied and does nothing.
+    finds everything applied and does nothing. On a Citus coordinator the tables
+    ``api.distribution`` names are then distributed (nothing happens on a single PostgreSQL).
     """
     migrations = load_migrations() if migrations is None else migrations
     applied_now: list[str] = []
@@ -159,6 +162,7 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None =
                 )
             applied_now.append(m.name)
             log.info("applied migration %s", m.name)
+        await distribution.distribute(conn)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     return applied_now

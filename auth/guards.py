@@ -65,6 +65,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     org_id: UUID | None = None
     org_role: str | None = None
     actor_person_id: UUID | None = None
+    delegation_id: UUID | None = None  # a 经办人's authorisation (``org_role == "agent"``)
 
     @property
     def subject(self) -> str:
@@ -72,6 +73,11 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         if self.account_id is None:
             return f"client:{self.client_id}"
         return f"account:{self.account_id}" + (f"@org:{self.org_id}" if self.org_id else "")
+
+    def require_not_agent(self) -> None:
+        """403 for a 经办人 acting for an entity: what only the entity's 法定代表人 (or a person) may do."""
+        if self.org_role == "agent":
+            raise Forbidden("a 经办人 may not do this for the entity; its legal representative may")
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -167,6 +173,7 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
             org_id=org,
             org_role=c.org_role if org else None,
             actor_person_id=_uuid(c.pid),
+            delegation_id=_uuid(c.dlg) if org else None,
             roles=frozenset(c.roles),
             department_id=_uuid(c.dept),
             scopes=frozenset((c.scope or "").split()),

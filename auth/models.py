@@ -105,7 +105,7 @@ class Jwks(msgspec.Struct, frozen=True):
     keys: list[dict[str, str]]
 
 
-OrgRole = Literal["legal_representative"]
+OrgRole = Literal["legal_representative", "agent"]
 
 
 class ActAsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -122,6 +122,9 @@ class Organisation(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     status: Literal["active", "closed"]
     role: OrgRole
+    # A 经办人's authorisation and when it ends (the acting token ends then too).
+    delegation_id: UUID | None = None
+    expires_at: datetime | None = None
 
 
 class OrganisationList(msgspec.Struct, frozen=True, kw_only=True):

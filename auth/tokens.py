@@ -14,7 +14,8 @@ Access-token claims:
   ``scope`` (space-separated) and ``client_id`` for department systems; ``sid`` the refresh family,
   which logout revokes;
 - ``org`` the business entity (its holder id) the caller acts for, and ``org_role`` on what ground
-  (``legal_representative``), present only in a token from ``POST /v1/auth/act-as``: every route
+  (``legal_representative``, or ``agent`` for a 经办人, whose token also names the authorisation in
+  ``dlg`` and ends when it does), present only in a token from ``POST /v1/auth/act-as``: every route
   that means "the caller's person" then means that entity, while ``pid`` still names the person.
 """
 
@@ -53,6 +54,7 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     sid: str | None = None
     org: str | None = None
     org_role: str | None = None
+    dlg: str | None = None
 
 
 class InvalidToken(Exception):

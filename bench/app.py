@@ -96,7 +96,7 @@ async def run(admin_dsn: str, redis_url: str, runs: int, count: int) -> None:
         await seed.seed_catalogue(conn)
         async with AsyncTestClient(app=create_app(settings), base_url="http://bench.local") as client:
             op = await operator(conn, settings)
-            clerk = await staff(client, op, conn, "shenpi", ["clerk"])
+            clerk = await staff(client, op, conn, "shenpi", ["clerk"], proven=True)
             pair = await citizen(client, clerk, name="王芳", id_number=id_number("19920304", 7, male=False))
             person = uuid.UUID(claims(pair["access_token"])["pid"])
             assert (await client.get("/v1/me", headers=auth(pair["access_token"]))).status_code == 200

@@ -134,7 +134,7 @@ async def run(admin_dsn: str, redis_url: str, rounds: int) -> None:
 
 async def report(client: AsyncTestClient, conn: asyncpg.Connection, settings: Settings, keyring: Keyring, rounds: int) -> None:
     op = await operator(conn, settings)
-    clerk = await staff(client, op, conn, "shenpi", ["clerk"])
+    clerk = await staff(client, op, conn, "shenpi", ["clerk"], proven=True)  # a window clerk proves their own identity first
     token = (await citizen(client, clerk, name="王芳", id_number=id_number("19920304", 7, male=False)))["access_token"]
     h = auth(token)
     person = uuid.UUID(claims(token)["pid"])

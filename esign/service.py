@@ -26,7 +26,7 @@ import cbor2
 from api import audit, authority, changelog, orgs, outbox, persons
 from api.ids import uuid7
 from api.problems import FieldError
-from api.wallet import closure
+from api.wallet import closure, events
 from api.wallet import store as wallet_store
 from esign import certificate_store as store
 from esign import issuing, keys, licence, lists, seal_store, tokens, x509
@@ -164,16 +164,21 @@ async def _replay(
 
 async def _organisation(
     conn: asyncpg.Connection, esign: EsignState, ctype: CertType, holder: Holder, fields: dict[str, Any], *,
-    now: datetime,
+    ref: str, now: datetime,
 ) -> UUID:
-    """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative."""
+    """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative,
+    and puts the entity's life event in its wallet: opened the first time, changed after."""
     legal_rep = None
     if ctype.code == orgs.REGISTRY_TYPE and fields.get(orgs.LEGAL_REP_FIELD):
         legal_rep = orgs.legal_rep_index(esign.keyring, str(fields[orgs.LEGAL_REP_FIELD]),
                                          today=now.astimezone(issuing.CHINA).date(), field=f"fields.{orgs.LEGAL_REP_FIELD}")
     assert holder.credit_code is not None
-    org_id, _ = await orgs.register(conn, esign.keyring, credit_code=holder.credit_code, name=holder.name,
-                                    legal_rep=legal_rep, now=now)
+    org_id, created = await orgs.register(conn, esign.keyring, credit_code=holder.credit_code, name=holder.name,
+                                          legal_rep=legal_rep, now=now)
+    if ctype.code == orgs.REGISTRY_TYPE:
+        await events.add_life_event(conn, person_id=org_id, event="business_opened" if created else "business_changed",
+                                    at=now, source="certificate", source_id=ref, now=now,
+                                    detail={"credit_code": holder.credit_code, "name": holder.name})
     return org_id
 
 
@@ -214,7 +219,8 @@ async def issue_certificate(
         person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
         await persons.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
     if person_id is None and holder.credit_code is not None:
-        person_id = await _organisation(conn, esign, ctype, holder, sensitive | public, now=now)
+        person_id = await _organisation(conn, esign, ctype, holder, sensitive | public,
+                                        ref=f"{department_id}:{item.external_ref}", now=now)
     if person_id is not None:
         await closure.ensure_open(conn, person_id)
     year = issuing.serial_year(now)

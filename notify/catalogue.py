@@ -98,6 +98,10 @@ KINDS = {
              "您的「{matter}」申请已办结，结果：{outcome}。欢迎对本次服务作出评价。",
              sms="【掌办】您的「{matter}」申请已办结，结果：{outcome}。",
              wechat="application_progress", wechat_values=_progress("已办结", "欢迎对本次服务作出评价")),
+        Kind("application.ready_for_pickup", ("person",), "请到窗口领取办理结果",
+             "您在{department}窗口办理的「{matter}」已办结（{outcome}），请携带身份证到原受理窗口领取纸质结果；"
+             "电子证照已放入您的证照夹。",
+             sms="【掌办】您在{department}办理的「{matter}」已办结，请携带身份证到原受理窗口领取结果。"),
         Kind("task.assigned", ("department",), "新的办件", "事项 {matter_code} 有新的办件待办理。"),
         Kind("task.overdue", ("department", "operators"), "办件超期",
              "「{matter}」的一件办件已超过承诺时限（应于 {due} 前办结）。"),

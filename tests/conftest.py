@@ -3,6 +3,8 @@
 ``ZB_TEST_DATABASE_URL`` / ``ZB_TEST_REDIS_URL`` name servers to use (CI sets them to the machine's);
 without them the embedded servers start in a temporary folder. A template database is migrated and
 seeded once per run with the real runner; each test gets ``CREATE DATABASE ... TEMPLATE`` of it.
+``ZB_TEST_CITUS`` (the admin DSNs of a Citus coordinator and its workers, comma-separated; set by
+``tests/cluster``) runs the same tests on a Citus cluster: the template and each clone on every node.
 """
 
 from __future__ import annotations
@@ -84,10 +86,15 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def citus_nodes() -> list[str]:
+    """The Citus nodes' admin DSNs, coordinator first (empty: a single PostgreSQL)."""
+    return [d for d in os.environ.get("ZB_TEST_CITUS", "").split(",") if d]
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[tuple[str, str]]:
     """(admin DSN, Redis URL) of real servers: the named ones, or embedded ones for this run."""
-    dsn = os.environ.get("ZB_TEST_DATABASE_URL")
+    dsn = (citus_nodes() or [None])[0] or os.environ.get("ZB_TEST_DATABASE_URL")
     redis_url = os.environ.get("ZB_TEST_REDIS_URL")
     started = []
     tmp = Path(tempfile.mkdtemp(prefix="zb-test-"))
@@ -110,7 +117,20 @@ def template_db(servers: tuple[str, str], worker_id: str) -> Iterator[str]:
     # The pid keeps concurrent runs against one server (several checkouts, CI and a laptop) apart.
     name = f"zb_tpl_{worker_id}_{os.getpid()}"
 
+    async def build_citus() -> None:
+        from tests.cluster import citus
+
+        tpl = await db.connect(await citus.create_database(citus_nodes(), name))
+        try:
+            await db.migrate(tpl)
+            await seed.seed_catalogue(tpl)
+        finally:
+            await tpl.close()
+        await citus.freeze(citus_nodes(), name)
+
     async def build() -> None:
+        if citus_nodes():
+            return await build_citus()
         conn = await asyncpg.connect(admin)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -125,6 +145,10 @@ def template_db(servers: tuple[str, str], worker_id: str) -> Iterator[str]:
             await tpl.close()
 
     async def drop() -> None:
+        if citus_nodes():
+            from tests.cluster import citus
+
+            return await citus.drop(citus_nodes(), name)
         conn = await asyncpg.connect(admin)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -141,6 +165,12 @@ async def database_url(servers: tuple[str, str], template_db: str, worker_id: st
     """A fresh database for one test, cloned from the template; dropped afterwards."""
     admin, _ = servers
     name = f"zb_t_{worker_id}_{os.getpid()}_{next(_counter)}"
+    if citus_nodes():
+        from tests.cluster import citus
+
+        yield await citus.clone(citus_nodes(), template_db, name)
+        await citus.drop(citus_nodes(), name)
+        return
     conn = await asyncpg.connect(admin)
     try:
         await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')

@@ -102,3 +102,36 @@ async def test_bulk_puts_read_back_like_single_ones(conn: asyncpg.Connection) ->
     assert [(c.version, c.entity_id, c.data) for c in await changelog.list_changes(conn, alice, 1, 10)] == [
         (2, items[0], {"n": 0}), (3, items[2], {"n": 2})]
     assert [(c.entity, c.data) for c in await changelog.list_changes(conn, bob, 0, 10)] == [("notification", {"n": 1})]
+
+
+async def test_writers_for_one_family_never_deadlock(pool: asyncpg.Pool) -> None:
+    """A department's decision mirrors the application to both people of a family while the inbox writer
+    records notices for both: they take the heads in one order, so both commit (no deadlock error)."""
+    low, high = sorted((uuid.uuid4(), uuid.uuid4()))
+    while next(iter({low, high})) != high:  # a pair a plain set walks high-first: the order that deadlocked
+        low, high = sorted((uuid.uuid4(), uuid.uuid4()))
+    inbox_holds_low = asyncio.Event()
+
+    async def inbox_writer() -> None:
+        async with pool.acquire() as c, c.transaction():
+            await changelog.record_puts(c, [(low, "notification", uuid.uuid4(), {})])
+            inbox_holds_low.set()
+            other = await decision_pid
+            while not await c.fetchval(  # the decision waits on a head lock: now take the second head
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", other
+            ):
+                await asyncio.sleep(0.01)
+            await changelog.record_puts(c, [(high, "notification", uuid.uuid4(), {})])
+
+    decision_pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def decision() -> None:
+        async with pool.acquire() as c:
+            decision_pid.set_result(await c.fetchval("SELECT pg_backend_pid()"))
+            await inbox_holds_low.wait()
+            async with c.transaction():
+                await changelog.record_change_each(c, {low, high}, "application", uuid.uuid4(), "put", {})
+
+    await asyncio.wait_for(asyncio.gather(inbox_writer(), decision()), 30)
+    async with pool.acquire() as c:
+        assert await changelog.head_version(c, low) == 2 and await changelog.head_version(c, high) == 2

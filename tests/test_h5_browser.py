@@ -109,9 +109,6 @@ def _part(story: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_the_birth_bundle_offline_lands_once_and_progresses_live(story: dict[str, Any]) -> None:
     part = _part(story, "birth")
-    # A department write that failed whole with a 500 is retried once (seen: a deadlock between an approval and
-    # the notifications of the same family); shown here so it is not hidden.
-    print("department writes retried after a 500:", part["department_retries"])
     assert part["offline_page_reloaded"] and part["draft_survived_reload"] and part["photos_survived_reload"] == 3
     assert part["queued_while_offline"] >= 1 and part["queue_survived_reload"]
     assert part["applications_on_server"] == 1 and part["status_after_online"] in ("已受理", "办理中")
@@ -127,6 +124,7 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     part = _part(story, "present")
     assert part["qr_url"].lower().startswith(story["birth"]["base"])
     assert "有效" in part["page_valid"] and "无效" not in part["page_valid"] and part["app_valid"] == "有效"
+    assert part["stepped_up"]
     assert part["app_valid_offline"] == "有效" and part["offline_note"]
     # The disclosed fields with their labels, the issuer by name (from the trust list).
     assert "姓名" in part["app_fields"] and "性别" in part["app_fields"] and "株洲市公安局" in part["app_fields"]
@@ -135,6 +133,8 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
 
 
 def test_large_text_and_the_accessibility_audit(story: dict[str, Any]) -> None:
+    """axe-core's WCAG 2.1 A/AA rules on every main screen in both modes; tap targets at least 48 px, and 60 px in
+    large-text mode (the 适老版 of the national guideline), checkboxes and file inputs measured by their labels."""
     part = _part(story, "a11y")
     assert len(part["screens"]) >= 8
     for screen in part["screens"]:

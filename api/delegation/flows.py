@@ -16,20 +16,22 @@ import asyncpg
 from api import audit, persons
 from api.crypto import Keyring, mask_id_number, mask_name
 from api.delegation import service, store
-from api.delegation.errors import DelegationAgentMismatch, DelegationInvalid, DelegationNotFound
-from api.delegation.models import Agent, CreateDelegation, Delegation, DelegationUse, Principal
+from api.delegation.errors import DelegationAgentMismatch, DelegationInactive, DelegationInvalid, DelegationNotFound
+from api.delegation.models import Agent, CreateDelegation, Delegation, DelegationStatus, DelegationUse, Principal
 from api.identifiers import id_number_error, normalize_id_number
 from api.ids import uuid7
 from api.problems import FieldError, Problem
 
 
 async def _view(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record, *, now: datetime) -> Delegation:
-    principal_name = await persons.get_name(conn, keyring, row["principal_id"]) if row["principal_kind"] == "person" else ""
+    principal_name = await persons.get_name(conn, keyring, row["principal_id"]) or ""
     agent_name = await persons.get_name(conn, keyring, row["agent_person_id"]) or ""
     agent_number = await persons.get_id_number(conn, keyring, row["agent_person_id"]) or ""
     return Delegation(
         id=row["id"],
-        principal=Principal(kind=row["principal_kind"], id=row["principal_id"], name_masked=mask_name(principal_name or "")),
+        # An entity's registered name is public registry data; a person's is masked.
+        principal=Principal(kind=row["principal_kind"], id=row["principal_id"],
+                            name_masked=principal_name if row["principal_kind"] == "organisation" else mask_name(principal_name)),
         agent=Agent(person_id=row["agent_person_id"], name_masked=mask_name(agent_name),
                     id_number_masked=mask_id_number(agent_number)),
         matters=list(row["matters"]), actions=list(row["actions"]), note=row["note"], created_at=row["created_at"],
@@ -94,12 +96,12 @@ async def revoke(conn: asyncpg.Connection, keyring: Keyring, delegation_id: UUID
                  now: datetime) -> Delegation:
     """End an authorisation at once (its principal); revoking again changes nothing."""
     row = await store.get_delegation(conn, delegation_id, for_update=True)
-    if row is None or row["principal_kind"] != "person" or row["principal_id"] != person_id:
+    if row is None or row["principal_id"] != person_id:
         raise DelegationNotFound()
     if row["revoked_at"] is None:
         await store.revoke_delegation(conn, delegation_id, now=now)
         await audit.append(conn, actor=actor, action="delegation.revoked", subject=f"delegation:{delegation_id}",
-                           data={"principal": f"person:{person_id}"}, at=now)
+                           data={"principal": f"{row['principal_kind']}:{person_id}"}, at=now)
     return await get(conn, keyring, delegation_id, person_id=person_id, now=now)
 
 
@@ -113,6 +115,19 @@ async def uses(conn: asyncpg.Connection, delegation_id: UUID, *, person_id: UUID
                                     matter_code=r["matter_code"], application_id=r["application_id"],
                                     department_id=r["department_id"], actor=r["actor"]))
             for r in await store.list_uses(conn, delegation_id, before=before, limit=limit)]
+
+
+async def active_grant(conn: asyncpg.Connection, *, principal_kind: str, principal_id: UUID, agent_person_id: UUID,
+                       now: datetime) -> asyncpg.Record:
+    """The agent's active authorisation from the principal; not found when there never was one,
+    ``delegation_inactive`` when it expired or was revoked (the agent knows of it: it was shown to both)."""
+    row = await store.latest_for_agent(conn, principal_kind, principal_id, agent_person_id, now=now)
+    if row is None:
+        raise DelegationNotFound()
+    state = service.status(expires_at=row["expires_at"], revoked_at=row["revoked_at"], now=now)
+    if state is not DelegationStatus.ACTIVE:
+        raise DelegationInactive(f"the authorisation is {state}", reason=str(state))
+    return row
 
 
 async def use(

@@ -22,10 +22,13 @@ GRANT_LEVEL, GRANT_MAX_AGE = "L3", 1800
 
 
 def _person(principal: Principal) -> UUID:
+    """Whose authorisations: the caller's person, or the entity its 法定代表人 acts for (a 经办人 acting for an
+    entity sees only their own, as the agent)."""
     principal.require_account()
-    if principal.person_id is None:
+    me = principal.actor_person_id if principal.org_role == "agent" else principal.person_id
+    if me is None:
         raise Forbidden("a verified identity is required")
-    return principal.person_id
+    return me
 
 
 class DelegationController(Controller):
@@ -39,14 +42,19 @@ class DelegationController(Controller):
                       "name that is not the known one → 422 `holder_mismatch`). `matters` lists matter or bundle codes "
                       "(a bundle covers its matters; `*` every matter); `actions` what the agent may do. The agent "
                       "uses it at a service-centre window (showing their own ID card); every use and every refused "
-                      "attempt is logged (`GET …/uses`), for both sides.",
+                      "attempt is logged (`GET …/uses`), for both sides. Acting for a business entity as its 法定代表人 "
+                      "(`POST /v1/auth/act-as`), the authorisation is the entity's: its 经办人, who then acts for it "
+                      "with `act-as` (role `agent`) within the scope; a 经办人 may not give or revoke one (403).",
           responses=problem_responses(DelegationInvalid, HolderMismatch, AssuranceRequired, Forbidden, Unauthorized))
     async def create(self, data: JSONBody[CreateDelegation], principal: CurrentPrincipal, db: Db, keyring: Keys,
                      now: Now) -> Delegation:
         me = _person(principal)
+        principal.require_not_agent()
         principal.require_assurance(GRANT_LEVEL, now=now, max_age_seconds=GRANT_MAX_AGE)
+        # Acting for an entity as its 法定代表人, the authorisation is the entity's: its 经办人.
+        kind = "organisation" if principal.org_id is not None else "person"
         async with db.acquire() as conn, conn.transaction():
-            return await flows.create(conn, keyring, principal_kind="person", principal_id=me, actor=principal.subject,
+            return await flows.create(conn, keyring, principal_kind=kind, principal_id=me, actor=principal.subject,
                                       data=data, now=now)
 
     @get(operation_id="ListDelegations", summary="Authorisations I gave and those I received, newest first")
@@ -55,9 +63,10 @@ class DelegationController(Controller):
         principal.require_account()
         if principal.person_id is None:
             return DelegationPage(items=[])
+        me = _person(principal)
         before = decode_cursor(cursor, UUID) if cursor else None
         async with db.acquire() as conn:
-            items = await flows.list_for_person(conn, keyring, principal.person_id, before=before, limit=limit, now=now)
+            items = await flows.list_for_person(conn, keyring, me, before=before, limit=limit, now=now)
         return DelegationPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
 
     @post("/{delegation_id:uuid}/revoke", operation_id="RevokeDelegation", status_code=200,
@@ -66,6 +75,7 @@ class DelegationController(Controller):
     async def revoke(self, delegation_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys,
                      now: Now) -> Delegation:
         me = _person(principal)
+        principal.require_not_agent()
         async with db.acquire() as conn, conn.transaction():
             return await flows.revoke(conn, keyring, delegation_id, person_id=me, actor=principal.subject, now=now)
 

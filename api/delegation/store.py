@@ -33,8 +33,9 @@ async def get_delegation(conn: asyncpg.Connection, delegation_id: UUID, *, for_u
     return await conn.fetchrow(SELECT + " WHERE d.id = $1", delegation_id)
 
 
+# A principal id is a person's or an entity's holder id (one id space: both are rows of ``person``).
 LIST_FOR_PERSON = SELECT + """
-WHERE ((d.principal_kind = 'person' AND d.principal_id = $1) OR d.agent_person_id = $1)
+WHERE (d.principal_id = $1 OR d.agent_person_id = $1)
   AND ($2::uuid IS NULL OR d.id < $2)
 ORDER BY d.id DESC LIMIT $3
 """
@@ -47,6 +48,18 @@ async def list_for_person(conn: asyncpg.Connection, person_id: UUID, *, before: 
 
 async def revoke_delegation(conn: asyncpg.Connection, delegation_id: UUID, *, now: datetime) -> None:
     await conn.execute("UPDATE delegation SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", delegation_id, now)
+
+
+LATEST_FOR_AGENT = SELECT + """
+WHERE d.principal_kind = $1 AND d.principal_id = $2 AND d.agent_person_id = $3
+ORDER BY (d.revoked_at IS NULL AND d.expires_at > $4) DESC, d.id DESC LIMIT 1
+"""
+
+
+async def latest_for_agent(conn: asyncpg.Connection, principal_kind: str, principal_id: UUID, agent_person_id: UUID,
+                           *, now: datetime) -> asyncpg.Record | None:
+    """The agent's authorisation from this principal: an active one first, else the newest."""
+    return await conn.fetchrow(LATEST_FOR_AGENT, principal_kind, principal_id, agent_person_id, now)
 
 
 INSERT_USE = """

@@ -88,6 +88,8 @@ class BundleStats(msgspec.Struct, frozen=True, kw_only=True):
     uploads_typical: int
     matters: int
     departments: int
+    # Visits to a window the bundle needs at most (the most any of its matters asks for; 0: 一次不跑).
+    visits: int = 0
 
 
 class Bundle(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +102,8 @@ class Bundle(msgspec.Struct, frozen=True, kw_only=True):
     materials: list[BundleMaterial]
     promised_limit_days: int
     stats: BundleStats
+    # Whose life event: a person's, or a business entity's (经营主体: applied for by acting for it).
+    holder_kind: Literal["person", "organisation"] = "person"
 
 
 class BundlePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -211,3 +215,4 @@ class BundleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     form: Ignored = None
     materials: Ignored = None
     stats: Ignored = None
+    holder_kind: Ignored = None  # derived from life_stage

@@ -19,6 +19,10 @@ from api.matters.models import (
 # What a citizen's wallet usually holds already (catalog/README.md): their ID card, the household
 # register and the marriage certificate. `uploads_typical` counts what is left beyond these.
 USUAL_IDENTITY_DOCUMENTS = frozenset({"id_card", "household_register", "marriage_certificate"})
+# The stages of a business entity's life cycle (高效办成一件事: 准入准营 … 注销退出): bundles in them are
+# applied for acting for the entity, whose wallet usually holds its 营业执照 (its representative's ID card too).
+ENTERPRISE_STAGES = frozenset({"准入准营", "招聘用工", "纳税缴费", "经营发展", "工程建设", "注销退出"})
+USUAL_ENTITY_DOCUMENTS = frozenset({"id_card", "business_license"})
 
 
 def predecessors(code: str, after: dict[str, list[str]]) -> set[str]:
@@ -115,6 +119,7 @@ def build_bundle(
     ordered = [matters[c] for c, _, _ in entries]
     after = {c: a for c, a, _ in entries}
     materials = merge_materials(ordered, after)
+    enterprise = life_stage in ENTERPRISE_STAGES
     return Bundle(
         code=code,
         name=name,
@@ -127,11 +132,14 @@ def build_bundle(
         form=merge_form(ordered),
         materials=materials,
         promised_limit_days=promised_limit_days,
+        holder_kind="organisation" if enterprise else "person",
         stats=BundleStats(
             materials_before=sum(len(m.materials) for m in ordered),
             materials_after=len(materials),
-            uploads_typical=len(left_to_upload(materials, USUAL_IDENTITY_DOCUMENTS)),
+            uploads_typical=len(left_to_upload(
+                materials, USUAL_ENTITY_DOCUMENTS if enterprise else USUAL_IDENTITY_DOCUMENTS)),
             matters=len(ordered),
             departments=len({m.department.id for m in ordered}),
+            visits=max((m.guide.visits_required for m in ordered), default=0),
         ),
     )

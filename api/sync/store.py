@@ -15,16 +15,18 @@ async def get_epoch(conn: asyncpg.Connection) -> UUID:
     return await conn.fetchval("SELECT epoch FROM sync_epoch")
 
 
+# A horizon comes only from compacting changes, so a person with one has a head. Filtered by the
+# distribution column and joined on it, which on Citus keeps it on the persons' shards.
 GET_HEADS = """
-SELECT p.person_id, coalesce(h.version, 0) AS version, coalesce(z.version, 0) AS horizon
-FROM unnest($1::uuid[]) AS p (person_id)
-LEFT JOIN sync_head h ON h.person_id = p.person_id
-LEFT JOIN sync_horizon z ON z.person_id = p.person_id
+SELECT h.person_id, h.version, coalesce(z.version, 0) AS horizon
+FROM sync_head h LEFT JOIN sync_horizon z ON z.person_id = h.person_id
+WHERE h.person_id = ANY($1::uuid[])
 """
 
 
 async def get_heads(conn: asyncpg.Connection, persons: list[UUID]) -> dict[UUID, Head]:
-    return {r["person_id"]: Head(r["version"], r["horizon"]) for r in await conn.fetch(GET_HEADS, persons)}
+    found = {r["person_id"]: Head(r["version"], r["horizon"]) for r in await conn.fetch(GET_HEADS, persons)}
+    return {person: found.get(person, Head(0, 0)) for person in persons}
 
 
 # The latest entry of each record of one person after a version, oldest first. Older entries of a
@@ -53,6 +55,9 @@ async def list_latest(
 
 # Records of a person who left the client's scope, to be deleted on the client, except those it
 # still sees through a person in scope (an application is logged for applicant and beneficiary).
+# The records kept are an uncorrelated subquery (the columns are NOT NULL, so NOT IN is NOT EXISTS):
+# the other persons' entries live on other shards, and Citus runs it first, then the person's page
+# on the person's shard alone.
 LIST_LEAVING = """
 SELECT c.entity, c.entity_id, c.version
 FROM sync_change c
@@ -61,9 +66,8 @@ WHERE c.person_id = $1 AND c.version > $2 AND c.entity <> 'draft'
       SELECT 1 FROM sync_change n
       WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
   )
-  AND NOT EXISTS (
-      SELECT 1 FROM sync_change o
-      WHERE o.person_id = ANY($3::uuid[]) AND o.entity = c.entity AND o.entity_id = c.entity_id
+  AND (c.entity, c.entity_id) NOT IN (
+      SELECT o.entity, o.entity_id FROM sync_change o WHERE o.person_id = ANY($3::uuid[])
   )
 ORDER BY c.version
 LIMIT $4
@@ -124,29 +128,38 @@ async def delete_superseded(conn: asyncpg.Connection, *, before: datetime, limit
 
 
 # A deletion older than the cutoff goes with every older entry of its record (so nothing older
-# can resurface as the record's latest state), and the person's horizon rises to its version.
+# can resurface as the record's latest state), and the person's horizon rises to its version: the
+# highest version removed, as every entry removed is at or below its record's deletion. Two
+# statements in the caller's transaction, each one Citus can plan on a distributed change log.
 DELETE_TOMBSTONES = f"""
 WITH doomed AS (
     SELECT c.person_id, c.entity, c.entity_id, c.version FROM sync_change c
     WHERE c.op = 'del' AND c.at < $1 AND NOT EXISTS ({_LATER})
     LIMIT $2
-), gone AS (
-    DELETE FROM sync_change s USING doomed d
-    WHERE s.person_id = d.person_id AND s.entity = d.entity AND s.entity_id = d.entity_id AND s.version <= d.version
-    RETURNING s.person_id
 )
+DELETE FROM sync_change s USING doomed d
+WHERE s.person_id = d.person_id AND s.entity = d.entity AND s.entity_id = d.entity_id AND s.version <= d.version
+RETURNING s.person_id, s.version
+"""
+
+RAISE_HORIZONS = """
 INSERT INTO sync_horizon AS z (person_id, version, compacted_at)
-SELECT person_id, max(version), $3 FROM doomed GROUP BY person_id
+SELECT p, v, $3 FROM unnest($1::uuid[], $2::bigint[]) AS u (p, v)
 ON CONFLICT ON CONSTRAINT sync_horizon_pkey
 DO UPDATE SET version = greatest(z.version, EXCLUDED.version), compacted_at = EXCLUDED.compacted_at
-RETURNING (SELECT count(*) FROM gone) AS removed
 """
 
 
 async def delete_tombstones(conn: asyncpg.Connection, *, before: datetime, limit: int, now: datetime) -> int:
     """Drop up to ``limit`` old deletions with their records' history; raise the horizons."""
-    rows = await conn.fetch(DELETE_TOMBSTONES, before, limit, now)
-    return rows[0]["removed"] if rows else 0
+    removed = await conn.fetch(DELETE_TOMBSTONES, before, limit)
+    horizons: dict[UUID, int] = {}
+    for row in removed:
+        horizons[row["person_id"]] = max(horizons.get(row["person_id"], 0), row["version"])
+    if horizons:
+        people = sorted(horizons)
+        await conn.execute(RAISE_HORIZONS, people, [horizons[p] for p in people], now)
+    return len(removed)
 
 
 async def delete_old_ledger(conn: asyncpg.Connection, *, before: datetime, limit: int) -> int:

@@ -15,10 +15,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, changelog, outbox
+from api import audit, changelog, orgs, outbox
 from api.ids import uuid7
 from api.wallet import people_store, store
-from api.wallet.service import LIFE_EVENTS, event_source_key
+from api.wallet.service import CLOSING, LIFE_EVENTS, event_source_key
 
 Source = Literal["certificate", "bundle", "department"]
 
@@ -55,9 +55,21 @@ async def add_life_event(
     if not await store.insert_sourced_item(conn, item, msgspec.structs.replace(pushed or store.Provenance(), source_key=key)):
         return None
     await changelog.record_change(conn, person_id, "wallet_item", item.id, "put", store.item_data(item))
-    if event == "died":
+    if event == "business_closed":
+        await close_entity(conn, person_id, source=f"{source}:{source_id}", now=now)
+    elif event in CLOSING:
         await close(conn, person_id, source=f"{source}:{source_id}", now=now)
     return item
+
+
+async def close_entity(conn: asyncpg.Connection, org_id: UUID, *, source: str, now: datetime) -> bool:
+    """Close a business entity after 注销: its wallet is kept, read only, as the law requires; audited."""
+    await orgs.close_org(conn, org_id, now=now)
+    if not await people_store.close_wallet(conn, org_id, source=source, now=now):
+        return False
+    await audit.append(conn, actor="system", action="wallet.closed", subject=f"person:{org_id}",
+                       data={"source": source, "kind": "organisation"}, at=now)
+    return True
 
 
 async def close(conn: asyncpg.Connection, person_id: UUID, *, source: str, now: datetime) -> bool:

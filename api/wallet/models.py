@@ -18,7 +18,8 @@ from notify.models import Notification
 
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Kind = Literal["certificate", "record", "event", "application"]
-LifeEvent = Literal["born", "enrolled", "started_business", "bought_home", "married", "retired", "died"]
+LifeEvent = Literal["born", "enrolled", "started_business", "bought_home", "married", "retired", "died",
+                    "business_opened", "business_changed", "business_closed"]
 ExternalRef = Annotated[
     str, msgspec.Meta(min_length=1, max_length=128, description="The department's own reference; unique per department.")
 ]
@@ -249,11 +250,16 @@ class AccessLogPage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class WalletHolderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    id_number: Annotated[str, msgspec.Meta(max_length=32, description="GB 11643.")]
+    """A person by ID number, or a business entity (经营主体) by credit code: exactly one of the two."""
+
+    id_number: Annotated[str, msgspec.Meta(max_length=32, description="GB 11643.")] | None = None
     name: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=100, description="The holder's name as on the ID card; a person "
-                          "the platform knows by this ID number under another name → 422 `holder_mismatch`.")
+        str, msgspec.Meta(min_length=1, max_length=100, description="The holder's name as on the ID card (an entity's "
+                          "registered name); a holder the platform knows under another name → 422 `holder_mismatch`.")
     ]
+    credit_code: Annotated[str, msgspec.Meta(
+        max_length=32, description="GB 32100, of an entity the registry (市场监管's 营业执照) knows; else 422 "
+                                   "`holder_unknown`.")] | None = None
 
 
 class RecordIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

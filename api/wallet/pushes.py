@@ -15,9 +15,9 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit, changelog, outbox, persons
+from api import audit, changelog, orgs, outbox, persons
 from api.crypto import Keyring
-from api.identifiers import id_number_error, normalize_id_number
+from api.identifiers import credit_code_valid, id_number_error, normalize_credit_code, normalize_id_number
 from api.ids import uuid7
 from api.problems import FieldError
 from api.wallet import events, people_store, service, store, views
@@ -30,7 +30,7 @@ from api.wallet.errors import (
     WalletClosed,
 )
 from api.wallet.models import Guardianship, GuardianshipIn, LifeEventIn, PersonRefIn, RecordIn, WalletHolderIn
-from auth.errors import IdNumberInvalid
+from auth.errors import CreditCodeInvalid, IdNumberInvalid
 
 # A department's clock may run a little ahead; an event further in the future is a mistake.
 FUTURE_LEEWAY = timedelta(minutes=5)
@@ -107,8 +107,27 @@ async def push_record(
     return stored, True
 
 
+async def _holder(conn: asyncpg.Connection, keyring: Keyring, holder: WalletHolderIn, *, now: datetime) -> UUID:
+    """A person by ID number (made when new), or an entity by credit code (only one the registry made)."""
+    if (holder.id_number is None) == (holder.credit_code is None):
+        raise RecordInvalid(errors=[FieldError("holder", "give exactly one of id_number and credit_code")])
+    if holder.id_number is not None:
+        return await person_by_id_number(conn, keyring, holder.id_number, holder.name, field="holder", now=now)
+    code = normalize_credit_code(holder.credit_code or "")
+    if not credit_code_valid(code):
+        raise CreditCodeInvalid(errors=[FieldError("holder.credit_code", "fails the GB 32100 check")])
+    org = await orgs.get_org_by_credit_code(conn, code)
+    if org is None:
+        raise HolderUnknown("no business entity with this credit code is registered",
+                            errors=[FieldError("holder.credit_code", "not registered")])
+    if not persons.same_name(org.name, holder.name):
+        raise persons.HolderMismatch("the name is not the registered name of this entity",
+                                     errors=[FieldError("holder.name", "does not match the registered name")])
+    return org.id
+
+
 async def _open_holder(conn: asyncpg.Connection, keyring: Keyring, holder: WalletHolderIn, *, now: datetime) -> UUID:
-    person = await person_by_id_number(conn, keyring, holder.id_number, holder.name, field="holder", now=now)
+    person = await _holder(conn, keyring, holder, now=now)
     if await people_store.closed_at(conn, person) is not None:
         raise WalletClosed()
     return person
@@ -136,7 +155,7 @@ async def push_life_event(
     _not_in_future(body.occurred_at, now, "occurred_at")
     if body.event == "died":
         # The death itself is the one event a closed wallet still takes (the closure may come first).
-        person = await person_by_id_number(conn, keyring, body.holder.id_number, body.holder.name, field="holder", now=now)
+        person = await _holder(conn, keyring, body.holder, now=now)
     else:
         person = await _open_holder(conn, keyring, body.holder, now=now)
     item = await events.add_life_event(

@@ -26,7 +26,8 @@ MAJORITY_YEARS = 18
 # Showing full content, presenting and granting are sensitive acts: L3, proven within five minutes.
 SENSITIVE_LEVEL, RECENT_SECONDS = "L3", 300
 
-LifeEvent = Literal["born", "enrolled", "started_business", "bought_home", "married", "retired", "died"]
+LifeEvent = Literal["born", "enrolled", "started_business", "bought_home", "married", "retired", "died",
+                    "business_opened", "business_changed", "business_closed"]
 LIFE_EVENTS: dict[str, str] = {
     "born": "出生",
     "enrolled": "入学",
@@ -35,9 +36,15 @@ LIFE_EVENTS: dict[str, str] = {
     "married": "结婚",
     "retired": "退休",
     "died": "身故",
+    # A business entity's life (经营主体): opened (设立登记), changed (变更登记), closed (注销).
+    "business_opened": "开业",
+    "business_changed": "变更登记",
+    "business_closed": "注销",
 }
 # A person is born once and dies once; the other events may happen again (a second home, a remarriage).
-SINGULAR = frozenset({"born", "died"})
+SINGULAR = frozenset({"born", "died", "business_opened", "business_closed"})
+# Events after which the wallet is kept, read only: a death, an entity's 注销.
+CLOSING = frozenset({"died", "business_closed"})
 
 # Certificate type → (life event, the field that dates it; the time of issue when absent or unreadable).
 CERTIFICATE_EVENTS: dict[str, tuple[str, str | None]] = {

@@ -194,6 +194,10 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
     intake = await _ok(await client.post("/v1/dept/window/intakes", headers=auth(home), json={
         "citizen": {"id_number": ALICE_ID, "name": ALICE_NAME}}), 201)
     await _ok(await client.post(f"/v1/dept/window/intakes/{intake['id']}/consent", json={}, headers=auth(home)))
+    taken = await _ok(await client.post(f"/v1/dept/window/intakes/{intake['id']}/application", headers=auth(home), json={
+        "id": str(uuid.uuid4()), "matter_code": "430200-GA-002", "form": {"household_address": ADDRESS},
+        "materials": [{"code": "discharge_certificate", "blob_sha256": PNG_SHA},
+                      {"code": "household_register", "wallet_item_id": item}]}), 201)
     delegation = await _ok(await client.post("/v1/delegations", headers=auth(alice), json={
         "agent": {"id_number": BOB_ID, "name": BOB_NAME}, "matters": ["*"], "actions": ["apply"],
         "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}), 201)
@@ -214,7 +218,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "batch_id": batch["id"], "list_id": str(cert["status_ref"]["list_id"]), "token": cert["token"], "session_id": session["session_id"],
         "sha256": PNG_SHA, "department_id": gongan, "draft_id": draft, "person_id": "", "letter_id": letters[0],
         "spare_letter_id": letters[1], "spare_client_id": spare_client["client_id"], "spare_account_id": spare_staff,
-        "intake_id": intake["id"], "delegation_id": delegation["id"],
+        "intake_id": intake["id"], "delegation_id": delegation["id"], "window_application_id": taken["id"],
         "login_id": claims(spare["access_token"])["sid"], "case_id": case["id"], "not_me_token": "zbn_" + "0" * 43,
     }
     child_ids = alice_ids | {"item_id": child_items[0]["id"], "certificate_id": child_cert["id"], "person_id": child_person}

@@ -6,19 +6,11 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from tests.auth.helpers import assert_problem, auth
-from tests.enterprise.helpers import act_as, market_dept, open_business
+from tests.enterprise.helpers import act_as, market_dept, open_business, valid
 from tests.people import citizen, id_number
 
 ACME = "91430200MA4L0C1K0M"
 OTHER = "91310115MA1K3BTP2B"
-
-
-def valid(code: str) -> str:
-    """``code`` with its GB 32100 check character recomputed (test data)."""
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-    check = 31 - sum(alphabet.index(c) * w for c, w in zip(code[:17], weights, strict=True)) % 31
-    return code[:17] + alphabet[0 if check == 31 else check]
 
 
 async def test_the_legal_representative_acts_for_the_company_and_sees_only_its_wallet(

@@ -182,7 +182,7 @@ async def test_a_new_bundle_merges_its_matters(client: AsyncTestClient, op: str,
     assert sorted(by_code) == ["applicant_id_card", "discharge_certificate", "household_register"]
     assert by_code["discharge_certificate"]["used_by"] == ["430200-TY-001", "430200-GA-002"]
     assert b["stats"] == {"materials_before": 4, "materials_after": 3, "uploads_typical": 1, "matters": 2,
-                          "departments": 2}
+                          "departments": 2, "visits": 0}
     assert await conn.fetchval("SELECT subject FROM catalog_bundle WHERE code = 'veteran_home'") == "self"
     listed = [x["code"] for x in (await client.get("/v1/bundles", params={"limit": 500})).json()["items"]]
     assert "veteran_home" in listed

@@ -13,7 +13,8 @@ async def test_birth_bundle_reproduces_the_burden_figures(client: AsyncTestClien
     assert r.status_code == 200
     b = r.json()
     assert b["name"] == "出生一件事"
-    assert b["stats"] == {"materials_before": 26, "materials_after": 11, "uploads_typical": 3, "matters": 10, "departments": 4}
+    assert b["stats"] == {"materials_before": 26, "materials_after": 11, "uploads_typical": 3, "matters": 10, "departments": 4,
+                          "visits": 0}
     assert len(b["matters"]) == 10
     codes = [m["code"] for m in b["materials"]]
     assert len(codes) == len(set(codes)) == 11
@@ -52,11 +53,20 @@ async def test_every_bundle_lists_and_reduces_the_burden(client: AsyncTestClient
     while page["next_cursor"]:
         page = (await client.get("/v1/bundles", params={"limit": 4, "cursor": page["next_cursor"]})).json()
         seen.extend(page["items"])
-    assert len(seen) == 10
+    assert len(seen) == 14
     for b in seen:
         s = b["stats"]
         assert s["materials_before"] >= s["materials_after"] >= s["uploads_typical"] >= 0, b["code"]
         assert s["matters"] == len(b["matters"])
+    # Both life cycles: the business entity's bundles are applied for acting for it; opening a company is
+    # promised in one working day with no visit (国务院: 企业开办 ≤ 1 个工作日).
+    entity = {b["code"]: b for b in seen if b["holder_kind"] == "organisation"}
+    assert sorted(entity) == ["company_change", "company_closure", "open_company", "open_restaurant"]
+    assert entity["open_company"]["promised_limit_days"] == 1 and entity["open_company"]["stats"]["visits"] == 0
+    assert entity["open_company"]["stats"]["departments"] == 6
+    # 免提交: an entity's 营业执照 is in its wallet, so opening a restaurant leaves only its own papers to upload.
+    restaurant = entity["open_restaurant"]
+    assert restaurant["stats"]["uploads_typical"] == restaurant["stats"]["materials_after"] - 1
 
 
 async def test_matter_has_its_guide(client: AsyncTestClient) -> None:
@@ -97,12 +107,12 @@ async def test_matter_pages_cover_everything_once(client: AsyncTestClient) -> No
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert len(codes) == 40 and codes == sorted(set(codes))
+    assert len(codes) == 59 and codes == sorted(set(codes))
 
 
 async def test_certificate_types_have_field_schemas(client: AsyncTestClient) -> None:
     items = (await client.get("/v1/certificate-types", params={"limit": 100})).json()["items"]
-    assert len(items) == 17
+    assert len(items) == 22
     id_card = next(t for t in items if t["code"] == "id_card")
     assert id_card["gb_type_code"] == "11430200MB0001074D001"
     assert {f["key"]: f["sensitive"] for f in id_card["fields"]}["address"] is True

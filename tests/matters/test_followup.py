@@ -123,5 +123,12 @@ def test_burden_command_prints_every_bundle(database_url: str) -> None:
     out = subprocess.run([sys.executable, "-m", "api.cli", "burden"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     birth = next(line for line in out.stdout.splitlines() if line.startswith("birth "))
-    assert birth.split()[1:7] == ["26", "11", "3", "10", "4", "2"] and "出生一件事" in birth
-    assert sum(1 for line in out.stdout.splitlines() if "一件事" in line) == 10
+    assert birth.split()[1:9] == ["citizen", "26", "11", "3", "10", "4", "2", "0"] and "出生一件事" in birth
+    # The business entity's life cycle beside the individual's: opening a company in 1 working day, no visit.
+    lines = out.stdout.splitlines()
+    company = next(line for line in lines if line.startswith("open_company "))
+    assert company.split()[1] == "entity" and company.split()[7:9] == ["1", "0"] and "企业开办一件事" in company
+    assert [line.split()[0] for line in lines if " entity " in line] == [
+        "company_change", "company_closure", "open_company", "open_restaurant"]
+    assert max(i for i, line in enumerate(lines) if " citizen " in line) < lines.index(company)
+    assert sum(1 for line in lines if "一件事" in line) == 14

@@ -180,6 +180,8 @@ async def test_a_family_member_applies_as_agent_until_the_authorisation_ends(
     assert sum(u["outcome"] == "served" for u in uses) == 2  # the visit opened, the application taken
     listed = (await client.get("/v1/delegations", headers=h)).json()["items"]
     assert listed[0]["status"] == "expired" and listed[0]["uses"] == 2
+    [row] = (await client.get("/v1/admin/stats", headers=auth(op))).json()["by_window"]
+    assert (row["visits"], row["applications_taken"], row["taken_for_others"]) == (1, 1, 1)
 
     # Revoked: the same.
     r = await client.post("/v1/delegations", headers=h, json={
@@ -194,3 +196,109 @@ async def test_a_family_member_applies_as_agent_until_the_authorisation_ends(
     stranger = auth((await citizen(client, clerk, name="路人甲", id_number=id_number("19700101", 54)))["access_token"])
     assert_problem(await client.post(f"/v1/delegations/{second['id']}/revoke", headers=stranger), 404,
                    "delegation_not_found")
+
+
+async def _approve_all(client: AsyncTestClient, op: str, conn: asyncpg.Connection, app_id: str) -> None:
+    """Each department of 退休一件事 approves its task from its queue as it comes; 人社局's issues the 退休证."""
+    staff_of = {k: await department(client, op, conn, k) for k in ("renshe", "yibao", "gongjijin")}
+    for _ in range(2):
+        queue = [(h, t) for h in staff_of.values() for t in (await client.get(
+            "/v1/dept/tasks", params={"status": "pending"}, headers=h)).json()["items"] if t["application_id"] == app_id]
+        for h, task in queue:
+            assert (await client.post(f"/v1/dept/tasks/{task['id']}/claim", headers=h)).status_code == 200
+            r = await client.post(f"/v1/dept/tasks/{task['id']}/approve", headers=h, json={"result_fields": {
+                "retired_on": "2026-12-01", "pension_type": "企业职工基本养老保险"}} if task["matter_code"] == "430200-RS-005" else {})
+            assert r.status_code == 200, r.text
+
+
+async def test_results_are_handed_over_at_the_window_that_took_them(
+        client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, settings: Any) -> None:
+    import pypdf
+    import zxingcpp
+
+    from tests.authz.world import drain
+
+    her = auth((await citizen(client, clerk, name=ELDER_NAME, id_number=ELDER))["access_token"])
+    window = await _window(client, op, conn, "shenpi")
+    scans = await _scans(client, window, "applicant_id_card")
+    intake = await _open(client, window)
+    r = await client.post(f"/v1/dept/window/intakes/{intake['id']}/application", headers=window, json=_retirement(scans))
+    assert r.status_code == 201, r.text
+    app_id = r.json()["id"]
+    pickups = (await client.get("/v1/dept/window/pickups", headers=window)).json()["items"]
+    assert pickups == []
+    assert_problem(await client.get(f"/v1/dept/window/pickups/{app_id}/print", headers=window), 409,
+                   "not_ready_for_pickup")
+
+    await _approve_all(client, op, conn, app_id)
+    app = (await client.get(f"/v1/applications/{app_id}", headers=her)).json()
+    assert app["status"] == "completed", app
+    # The window is told: the application joins its pick-up queue, and she hears of it.
+    pickups = (await client.get("/v1/dept/window/pickups", headers=window)).json()["items"]
+    assert [p["application_id"] for p in pickups] == [app_id]
+    assert [c["type_name"] for c in pickups[0]["results"]] == ["退休证"]
+    await drain(settings)
+    notes = (await client.get("/v1/notifications", headers=her)).json()["items"]
+    assert any(n["title"] == "请到窗口领取办理结果" and "株洲市行政审批服务局" in n["body"] for n in notes), notes
+
+    # The printed page: its QR is the URL of the certificate, and that verifies.
+    r = await client.get(f"/v1/dept/window/pickups/{app_id}/print", headers=window)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    import io
+    pdf = pypdf.PdfReader(io.BytesIO(r.content))
+    assert len(pdf.pages) == 1 and "退休证" in pdf.pages[0].extract_text()
+    url = next(b.text for img in pdf.pages[0].images for b in zxingcpp.read_barcodes(img.image))
+    assert url.startswith("HTTP://") and "/V/" in url
+    token = url.split("/V/", 1)[1].replace("%2F", "/").replace("%20", " ").replace("%25", "%")
+    verdict = (await client.post("/v1/verify", json={"token": token})).json()
+    assert verdict["valid"] is True and verdict["certificate"]["type_name"] == "退休证"
+    wallet = (await client.get("/v1/wallet/items", params={"kind": "certificate"}, headers=her)).json()["items"]
+    assert any(i["certificate"]["token"] == token for i in wallet)
+
+    # The hand-over: another centre may not, a stranger may not receive, the card must be checked; then recorded once.
+    other = await _window(client, op, conn, "gongan")
+    body = {"recipient": {"id_number": ELDER, "name": ELDER_NAME}, "id_checked": True}
+    assert_problem(await client.post(f"/v1/dept/window/pickups/{app_id}/handover", json=body, headers=other), 403,
+                   "window_other_centre")
+    stranger = {"recipient": {"id_number": id_number("19700101", 55), "name": "路人乙"}, "id_checked": True}
+    assert_problem(await client.post(f"/v1/dept/window/pickups/{app_id}/handover", json=stranger, headers=window), 403,
+                   "recipient_mismatch")
+    assert_problem(await client.post(f"/v1/dept/window/pickups/{app_id}/handover", json=body | {"id_checked": False},
+                                     headers=window), 422, "validation_failed")
+    r = await client.post(f"/v1/dept/window/pickups/{app_id}/handover", json=body, headers=window)
+    assert r.status_code == 201, r.text
+    done = r.json()
+    assert done["recipient_person_id"] == intake["person"]["id"] and done["by_agent"] is False
+    assert done["certificate_ids"] == [pickups[0]["results"][0]["id"]] and done["id_checked"] is True
+    assert_problem(await client.post(f"/v1/dept/window/pickups/{app_id}/handover", json=body, headers=window), 409,
+                   "already_handed_over")
+    assert (await client.get("/v1/dept/window/pickups", headers=window)).json()["items"] == []
+    timeline = (await client.get(f"/v1/applications/{app_id}", headers=her)).json()["timeline"]
+    assert timeline[-1]["event"] == "handed_over"
+
+    # The operators' numbers for the window.
+    stats = (await client.get("/v1/admin/stats", headers=auth(op))).json()
+    [row] = stats["by_window"]
+    assert row["department_name"] == "株洲市行政审批服务局"
+    assert (row["visits"], row["applications_taken"], row["taken_for_others"]) == (1, 1, 0)
+    assert (row["ready_for_pickup"], row["picked_up"], row["awaiting_pickup"]) == (1, 1, 0)
+    assert 11.5 <= row["median_wait_minutes"] <= 13 and row["median_handling_minutes"] >= 0
+
+
+async def test_a_citizen_without_the_app_gets_a_text_when_results_are_ready(
+        client: AsyncTestClient, op: str, conn: asyncpg.Connection, settings: Any) -> None:
+    from tests.authz.world import drain
+
+    window = await _window(client, op, conn, "shenpi")
+    scans = await _scans(client, window, "applicant_id_card")
+    phone = "13712345678"
+    assert_problem(await client.post("/v1/dept/window/intakes", headers=window, json={
+        "citizen": {"id_number": ELDER, "name": ELDER_NAME}, "phone": "12345"}), 422, "validation_failed")
+    intake = await _open(client, window, phone=phone)
+    r = await client.post(f"/v1/dept/window/intakes/{intake['id']}/application", headers=window, json=_retirement(scans))
+    assert r.status_code == 201, r.text
+    await _approve_all(client, op, conn, r.json()["id"])
+    await drain(settings)
+    texts = (await client.get("/v1/dev/sms", params={"phone": phone})).json()
+    messages = texts["items"] if isinstance(texts, dict) else texts
+    assert any("已办结" in str(m) and "领取" in str(m) for m in messages), texts

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api import authority, persons
+from api import authority, changelog, persons
 from api.crypto import Keyring
 from api.identifiers import id_number_error, normalize_id_number
 from api.matters.applications import service, store, views, workflow
@@ -39,6 +39,9 @@ async def _load(conn: asyncpg.Connection, task_id: UUID, department_id: UUID, al
     task = await store.get_task(conn, task_id, department_id=department_id)
     # A task stays with the department it was routed to; deciding it needs the matter still to be the department's.
     await authority.require(conn, department_id, authority.matter(task["matter_code"]), actor=actor)
+    # The family's change-log heads before the application: the order every writer keeps (api.changelog).
+    app = await store.get_application(conn, task["application_id"])
+    await changelog.lock_heads(conn, {app["applicant_person_id"], app["for_person_id"]})
     await store.get_application(conn, task["application_id"], for_update=True)
     task = await store.get_task(conn, task_id, department_id=department_id)  # re-read under the lock
     if task["status"] not in allowed:

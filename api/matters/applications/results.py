@@ -61,10 +61,15 @@ def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
         body = {"type_code": ctype["code"], "fields": result_fields(list(ctype["keys"]), fields), "external_ref": ref,
                 "application_id": application["id"]}
         if ctype["holder_kind"] == "organisation":
-            # The new business holds it: its name from the form, its code assigned on approval.
-            if not fields.get("credit_code"):
+            # An entity that applied (acting through its 法定代表人 or 经办人) holds it; else the new business
+            # does: its name from the form, its code assigned on approval.
+            org = await orgs.get_org(conn, application["for_person_id"])
+            if org is not None:
+                holder = HolderIn(credit_code=org.credit_code, name=str(fields.get("entity_name") or org.name))
+            elif not fields.get("credit_code"):
                 raise CreditCodeRequired()
-            holder = HolderIn(credit_code=fields["credit_code"], name=str(fields.get("entity_name", "")))
+            else:
+                holder = HolderIn(credit_code=fields["credit_code"], name=str(fields.get("entity_name", "")))
             if ctype["code"] == orgs.REGISTRY_TYPE:
                 body["fields"] = await _with_legal_rep(conn, state.keyring, application, body["fields"])
             issued = await esign_service.issue_certificate(

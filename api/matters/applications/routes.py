@@ -8,7 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
-from api import idempotency
+from api import delegation, idempotency, persons
 from api.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
 from api.matters import store as catalogue_store
@@ -44,6 +44,7 @@ from api.matters.applications.models import (
     TaskMaterialList,
     TaskMaterialRead,
 )
+from api.delegation.errors import DelegationInactive, DelegationOutOfScope
 from api.matters.errors import BundleNotFound
 from api.openapi import IDEMPOTENT
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
@@ -67,6 +68,24 @@ def _applicant(principal: Principal, now: Any) -> workflow.Applicant:
     return workflow.Applicant(account_id=account_id, person_id=principal.person_id)
 
 
+async def _as_agent(db: Any, keyring: Any, principal: Principal, action: str, matter_codes: list[str] | None, *,
+                    application_id: UUID, now: Any) -> None:
+    """A 经办人 acting for an entity: the act must be within the authorisation, checked now and logged in its uses
+    (a refusal too, committed before it is answered)."""
+    if principal.org_role != "agent" or principal.delegation_id is None or principal.org_id is None:
+        return
+    async with db.acquire() as conn:
+        async with conn.transaction():
+            number = await persons.get_id_number(conn, keyring, principal.actor_person_id)
+            refusal = await delegation.use(
+                conn, keyring, principal.delegation_id, principal_kind="organisation", principal_id=principal.org_id,
+                agent_id_number=number or "", action=action, matter_codes=matter_codes, department_id=None,
+                actor=principal.subject, application_id=application_id, now=now,
+            )
+    if refusal is not None:
+        raise refusal
+
+
 class ApplicationController(Controller):
     path = "/v1/applications"
     tags = ["applications"]
@@ -86,12 +105,14 @@ class ApplicationController(Controller):
             "newborn's person with both parents as guardians. A birth is one case, known by the form's "
             "`delivery_record_no` (分娩记录编号) or `birth_certificate_no` (出生医学证明编号), one of which is required: "
             "the second parent applying for the same baby gets 200 with the existing application (its own `id`), "
-            "becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女."
+            "becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女. "
+            "A 经办人 acting for a business entity applies within their authorisation (403 `delegation_inactive`, "
+            "`delegation_out_of_scope`); each attempt is logged in the authorisation's uses."
         ),
         responses={
             **success(200, Application, "Submitted before with this `id` and body."),
             **problem_responses(FormInvalid, MaterialsMissing, MaterialInvalid, ApplicationIdReused, NotGuardian,
-                                AssuranceRequired, Unauthorized),
+                                AssuranceRequired, Unauthorized, DelegationInactive, DelegationOutOfScope),
         },
         status_code=201,
     )
@@ -100,6 +121,8 @@ class ApplicationController(Controller):
         who = _applicant(principal, now)
         if data.for_person_id not in (None, who.person_id):
             principal.require_assurance(FOR_OTHERS_LEVEL, now=now, max_age_seconds=FOR_OTHERS_MAX_AGE)
+        await _as_agent(db, keyring, principal, "apply", [data.bundle_code or data.matter_code or ""],
+                        application_id=data.id, now=now)
 
         async with db.acquire() as conn, conn.transaction():
             async def create() -> tuple[int, Any]:
@@ -147,6 +170,7 @@ class ApplicationController(Controller):
           responses=problem_responses(ApplicationNotFound, MaterialInvalid, AssuranceRequired, Unauthorized))
     async def supplement(self, application_id: FromPath[UUID], data: JSONBody[SupplementIn], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Application:
         who = _applicant(principal, now)
+        await _as_agent(db, keyring, principal, "supplement", None, application_id=application_id, now=now)
         async with db.acquire() as conn, conn.transaction():
             cal = await catalogue_store.load_calendar(conn)
             return await handling.supplement(conn, keyring, who, application_id, data.materials, now=now, cal=cal)

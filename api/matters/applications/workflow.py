@@ -225,16 +225,36 @@ async def refresh_status(conn: asyncpg.Connection, application_id: UUID, *, now:
         await store.set_application(conn, application_id, status=status, updated_at=now, completed_at=now if done else None)
         if done:
             await store.add_event(conn, application_id, at=now, event=status, actor="system", detail={})
+            await _tell_window(conn, application_id, status, now=now)
     else:
         await store.set_application(conn, application_id, updated_at=now)
     return started
 
 
+TELL_WINDOW = """
+UPDATE window_intake SET ready_at = $2 WHERE application_id = $1 AND ready_at IS NULL
+RETURNING department_id, person_id
+"""
+
+
+async def _tell_window(conn: asyncpg.Connection, application_id: UUID, status: str, *, now: datetime) -> None:
+    """统一窗口出件: an application taken at a window joins that centre's pick-up queue when its last task is done, and
+    the citizen is told to come for the paper results (inbox, and a text message to a phone they gave)."""
+    row = await conn.fetchrow(TELL_WINDOW, application_id, now)
+    if row is None:
+        return
+    await outbox.enqueue(
+        conn, "notify", {"event": "application.ready_for_pickup", "application_id": str(application_id),
+                         "person_id": str(row["person_id"]), "department_id": str(row["department_id"]),
+                         "status": status},
+        dedup_key=f"application.ready_for_pickup:{application_id}",
+    )
+
+
 async def publish(conn: asyncpg.Connection, app: Application, *, event: str, now: datetime) -> None:
     """Mirror the application to its people's devices and tell whoever should know."""
-    data = msgspec.to_builtins(app)
-    for person in {app.applicant_person_id, app.for_person_id}:
-        await changelog.record_change(conn, person, "application", app.id, "put", data)
+    await changelog.record_change_each(conn, {app.applicant_person_id, app.for_person_id}, "application", app.id, "put",
+                                       msgspec.to_builtins(app))
     await outbox.enqueue(
         conn, "notify", {"event": event, "application_id": str(app.id), "person_id": str(notice_person(app)),
                          "status": app.status},

@@ -30,8 +30,27 @@ class DepartmentStatsRow(StatsRow, frozen=True, kw_only=True):
     department_name: str
 
 
+class WindowStatsRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A service centre's windows: visits opened in the period and what became of them."""
+
+    department_id: UUID
+    department_name: str
+    visits: int
+    applications_taken: int
+    # Taken for someone by their 代办人.
+    taken_for_others: int
+    # From the queue ticket to the clerk opening the visit; null when no ticket times were given.
+    median_wait_minutes: float | None
+    # From opening the visit to submitting the application.
+    median_handling_minutes: float | None
+    ready_for_pickup: int
+    picked_up: int
+    awaiting_pickup: int
+
+
 class Stats(msgspec.Struct, frozen=True, kw_only=True):
     from_: datetime = msgspec.field(name="from")
     to: datetime
     by_bundle: list[BundleStatsRow]
     by_department: list[DepartmentStatsRow]
+    by_window: list[WindowStatsRow] = []

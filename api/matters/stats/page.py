@@ -42,6 +42,7 @@ PAGE = """<!doctype html>
   <div class="kpis" id="kpis"></div>
   <section><h2>各一件事：办件量与办结量</h2><div id="bundle-chart"></div></section>
   <section><h2>各部门：办结率、超期与满意度</h2><div id="dept-chart"></div></section>
+  <section><h2>综合受理窗口：等候、受理、代办与出件</h2><div id="windows"></div></section>
   <section><h2>明细</h2><div id="tables"></div></section>
 </main>
 <script>
@@ -106,6 +107,13 @@ PAGE = """<!doctype html>
         {key: "rate", name: "办结率%", color: "#27ae60"}, {key: "overdue", name: "超期", color: "#c0392b"},
         {key: "sat", name: "满意度%", color: "#f39c12"}]) : "暂无数据";
       document.getElementById("tables").innerHTML = table(b, "一件事") + "<br>" + table(d, "部门");
+      var w = s.by_window || [], num = function (x) { return x === null ? "—" : x; };
+      document.getElementById("windows").innerHTML = w.length ? "<table><tr><th>服务中心</th><th>接待</th><th>受理</th>" +
+        "<th>代办</th><th>等候中位(分钟)</th><th>受理中位(分钟)</th><th>待领取</th><th>已出件</th></tr>" +
+        w.map(function (r) { return "<tr><td>" + esc(r.department_name) + "</td><td>" + r.visits + "</td><td>" +
+          r.applications_taken + "</td><td>" + r.taken_for_others + "</td><td>" + num(r.median_wait_minutes) +
+          "</td><td>" + num(r.median_handling_minutes) + "</td><td>" + r.awaiting_pickup + "</td><td>" +
+          r.picked_up + "</td></tr>"; }).join("") + "</table>" : "暂无数据";
     }).catch(function (e) { status.textContent = e.message; });
   }
   if (stored) { load(stored); }

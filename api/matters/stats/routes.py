@@ -13,7 +13,7 @@ from litestar.params import QueryParameter
 from api.deps import Db, Now
 from api.matters.stats import store
 from api.matters.stats.page import admin_page
-from api.matters.stats.models import BundleStatsRow, DepartmentStatsRow, Stats
+from api.matters.stats.models import BundleStatsRow, DepartmentStatsRow, Stats, WindowStatsRow
 from api.problems import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 
@@ -38,7 +38,10 @@ class StatsController(Controller):
     @get(operation_id="GetStats", summary="办件量、办结率、超期、满意度 by bundle and by department",
          description="Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went "
                      "past its promised time (working days), finished or not; `satisfaction` is the share of ratings "
-                     "4–5; `bad_ratings_open` the rectification cases not yet answered. Operators only.",
+                     "4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the "
+                     "visits opened at its windows in the period, applications taken (for others: by a 代办人), the "
+                     "median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and "
+                     "the pick-ups (ready, handed over, awaiting). Operators only.",
          responses=problem_responses(ValidationFailed, Forbidden, Unauthorized))
     async def stats(
         self, principal: CurrentPrincipal, db: Db, now: Now,
@@ -55,10 +58,13 @@ class StatsController(Controller):
         async with db.acquire() as conn:
             bundles = await store.by_bundle(conn, start=start, end=end, bundle=bundle, department_id=department_id, now=now)
             depts = await store.by_department(conn, start=start, end=end, bundle=bundle, department_id=department_id, now=now)
+            windows = await store.by_window(conn, start=start, end=end, department_id=department_id)
         return Stats(
             from_=start, to=end,
             by_bundle=[BundleStatsRow(bundle_code=r["bundle_code"], bundle_name=r["bundle_name"], **_row(r)) for r in bundles],
             by_department=[DepartmentStatsRow(department_id=r["department_id"], department_name=r["department_name"], **_row(r)) for r in depts],
+            by_window=[WindowStatsRow(**{k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
+                       for r in windows],
         )
 
 

@@ -67,3 +67,32 @@ async def by_bundle(conn: asyncpg.Connection, *, start: datetime, end: datetime,
 async def by_department(conn: asyncpg.Connection, *, start: datetime, end: datetime, bundle: str | None,
                         department_id: UUID | None, now: datetime) -> list[asyncpg.Record]:
     return await conn.fetch(BY_DEPARTMENT, start, end, bundle, department_id, now)
+
+
+# The service-centre windows: visits opened in [from, to), per centre. Waiting runs from the queue ticket to the
+# clerk opening the visit; handling from then to the application's submission.
+BY_WINDOW = """
+SELECT i.department_id, d.name AS department_name,
+       count(*) AS visits,
+       count(i.application_id) AS applications_taken,
+       count(i.application_id) FILTER (WHERE i.delegation_id IS NOT NULL) AS taken_for_others,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.opened_at - i.ticket_issued_at) / 60)
+           FILTER (WHERE i.ticket_issued_at IS NOT NULL) AS median_wait_minutes,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.submitted_at - i.opened_at) / 60)
+           FILTER (WHERE i.submitted_at IS NOT NULL) AS median_handling_minutes,
+       count(i.ready_at) AS ready_for_pickup,
+       count(h.id) AS picked_up,
+       count(i.ready_at) FILTER (WHERE h.id IS NULL) AS awaiting_pickup
+FROM window_intake i
+JOIN department d ON d.id = i.department_id
+LEFT JOIN window_handover h ON h.application_id = i.application_id
+WHERE i.opened_at >= $1 AND i.opened_at < $2 AND ($3::uuid IS NULL OR i.department_id = $3)
+GROUP BY i.department_id, d.name
+ORDER BY d.name
+"""
+
+
+async def by_window(conn: asyncpg.Connection, *, start: datetime, end: datetime,
+                    department_id: UUID | None) -> list[asyncpg.Record]:
+    """The windows' numbers per service centre (综合受理 and 统一窗口出件)."""
+    return await conn.fetch(BY_WINDOW, start, end, department_id)

@@ -27,3 +27,21 @@ class IntakeSubmitted(Conflict):
     """本次受理已提交申请"""
 
     slug = "intake_already_submitted"
+
+
+class NotReadyForPickup(Conflict):
+    """办理结果尚未全部办结，不能出件"""
+
+    slug = "not_ready_for_pickup"
+
+
+class AlreadyHandedOver(Conflict):
+    """办理结果已交付"""
+
+    slug = "already_handed_over"
+
+
+class RecipientMismatch(Forbidden):
+    """领取人不是申请人本人或其代办人"""
+
+    slug = "recipient_mismatch"

@@ -26,6 +26,10 @@ class OpenIntake(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     citizen: CitizenIn
     window: Annotated[str, msgspec.Meta(max_length=40, examples=["3号综合受理窗口"])] | None = None
     agent: AgentAtWindow | None = None
+    phone: Annotated[str, msgspec.Meta(
+        pattern=r"^1[3-9][0-9]{9}$", description="A mobile number for text messages about this application, for a "
+                                                  "citizen without the app (kept sealed, used only until they have "
+                                                  "an account).")] | None = None
     ticket_issued_at: Annotated[datetime | None, msgspec.Meta(
         description="When the citizen drew their queue ticket (the window's waiting time starts there).")] = None
 
@@ -79,3 +83,47 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     consent: ConsentAtWindow | None
     application_id: UUID | None
     submitted_at: datetime | None
+
+
+class ResultRef(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    type_name: str
+    licence_id: str
+
+
+class Pickup(msgspec.Struct, frozen=True, kw_only=True):
+    """An application of this centre whose tasks are all done, waiting to be handed over (统一窗口出件)."""
+
+    application_id: UUID
+    intake_id: UUID
+    title: str
+    status: str
+    person: PersonAtWindow
+    window: str | None
+    submitted_at: datetime | None
+    ready_at: datetime
+    results: list[ResultRef]
+
+
+class PickupPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Pickup]
+    next_cursor: str | None = None
+
+
+class HandoverIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    recipient: CitizenIn
+    id_checked: Annotated[bool, msgspec.Meta(description="The clerk checked the recipient's ID card (must be true).")]
+    delegation_id: Annotated[UUID | None, msgspec.Meta(
+        description="When a 代办人 collects: their authorisation (it must allow `collect`).")] = None
+
+
+class Handover(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    application_id: UUID
+    department: Ref
+    clerk_account_id: UUID
+    recipient_person_id: UUID
+    by_agent: bool
+    id_checked: bool
+    certificate_ids: list[UUID]
+    handed_at: datetime

@@ -21,10 +21,19 @@ from api.matters import store as catalogue_store
 from api.matters.applications.errors import FormInvalid, IdNumberInvalid, MaterialInvalid, MaterialsMissing
 from api.matters.applications.models import Application, Prefill
 from api.matters.errors import BundleNotFound
-from api.matters.window import flows
-from api.matters.window.errors import IntakeNotFound, IntakeSubmitted, WindowConsentRequired, WindowOtherCentre
-from api.matters.window.models import Intake, OpenIntake, WindowConsentIn, WindowSubmit
+from api.matters.window import flows, pickup
+from api.matters.window.errors import (
+    AlreadyHandedOver,
+    IntakeNotFound,
+    IntakeSubmitted,
+    NotReadyForPickup,
+    RecipientMismatch,
+    WindowConsentRequired,
+    WindowOtherCentre,
+)
+from api.matters.window.models import Handover, HandoverIn, Intake, OpenIntake, PickupPage, WindowConsentIn, WindowSubmit
 from api.openapi import IDEMPOTENT
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import HolderMismatch
 from api.problems import Forbidden, Problem, Unauthorized, problem_responses, success
 from api.wallet.http import esign_of
@@ -139,4 +148,56 @@ class WindowIntakeController(Controller):
         return Response(content=app, status_code=201 if created else 200)
 
 
-ROUTES = [WindowIntakeController]
+class PickupController(Controller):
+    path = "/v1/dept/window/pickups"
+    tags = ["window"]
+    security = BEARER
+
+    @get(operation_id="ListPickups", summary="The centre's pick-up queue: applications it took whose tasks are all done",
+         description="Oldest first. The citizen was told (inbox, text message) to come for the paper results; the "
+                     "electronic ones are in their wallet either way.",
+         responses=problem_responses(*COMMON))
+    async def list_pickups(self, principal: CurrentPrincipal, db: Db, keyring: Keys, cursor: Cursor = None,
+                           limit: Limit = DEFAULT_LIMIT) -> PickupPage:
+        department_id, _ = await window_clerk(db, principal)
+        after = decode_cursor(cursor, UUID) if cursor else None
+        async with db.acquire() as conn:
+            items = await pickup.queue(conn, keyring, department_id, after=after, limit=limit)
+        return PickupPage(items=items, next_cursor=encode_cursor(str(items[-1].application_id))
+                          if len(items) == limit else None)
+
+    @get("/{application_id:uuid}/print", operation_id="PrintResults", media_type="application/pdf",
+         summary="The printable A4 pages of the application's result certificates (PDF)",
+         description="One page per certificate: its fields with their labels, the issuing seal, the QR code (the URL a "
+                     "phone camera opens to verify it) and that URL written out. 409 `not_ready_for_pickup` before "
+                     "every task is done or when there is no certificate.",
+         responses=problem_responses(*ON_INTAKE, NotReadyForPickup))
+    async def print_results(self, request: Request, application_id: FromPath[UUID], principal: CurrentPrincipal,
+                            db: Db, keyring: Keys, now: Now) -> Response[bytes]:
+        department_id, _ = await window_clerk(db, principal)
+        async with db.acquire() as conn:
+            row = await pickup.load(conn, application_id, department_id)
+            body = await pickup.print_results(conn, keyring, esign_of(request), row, now=now)
+        return Response(body, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="results-{application_id}.pdf"', "Cache-Control": "no-store"})
+
+    @post("/{application_id:uuid}/handover", operation_id="RecordHandover", status_code=201,
+          summary="Record the hand-over: who received the results, from which clerk, when, with the ID card checked",
+          description="The recipient is the citizen or, with `delegation_id`, their 代办人 whose authorisation allows "
+                      "`collect` (403 `delegation_*` otherwise, logged); anyone else → 403 `recipient_mismatch`. "
+                      "`id_checked` must be true. Once per application (409 `already_handed_over`).",
+          responses=problem_responses(*ON_INTAKE, NotReadyForPickup, AlreadyHandedOver, RecipientMismatch,
+                                      IdNumberInvalid, HolderMismatch, DelegationNotFound, DelegationInactive,
+                                      DelegationOutOfScope, DelegationAgentMismatch))
+    async def hand_over(self, application_id: FromPath[UUID], data: JSONBody[HandoverIn], principal: CurrentPrincipal,
+                        db: Db, keyring: Keys, now: Now) -> Handover:
+        department_id, clerk = await window_clerk(db, principal)
+        async with db.acquire() as conn, conn.transaction():
+            row = await pickup.load(conn, application_id, department_id)
+            done, refusal = await pickup.hand_over(conn, keyring, row, data, clerk=clerk, now=now)
+        _raise(refusal)
+        assert done is not None
+        return done
+
+
+ROUTES = [WindowIntakeController, PickupController]

@@ -225,7 +225,7 @@ export interface paths {
         put?: never;
         /**
          * Apply for a bundle (一件事) or a single matter — accepted once (综合受理)
-         * @description The client makes the `id` (UUID); sending the same body with the same id again returns the stored application with 200 (phones retry). A bundle creates one task per applicable matter, routed to its department; tasks that wait for earlier matters start as `waiting`. Materials come from the wallet (`wallet_item_id`), an upload (`blob_sha256`, which may be uploaded later), the department that holds them, or an earlier matter of the bundle; required materials missing → 422 `materials_missing` with `missing`. Deferrable materials (容缺受理) may be listed in `deferred_materials` and are then due by `supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the newborn's person with both parents as guardians. A birth is one case, known by the form's `delivery_record_no` (分娩记录编号) or `birth_certificate_no` (出生医学证明编号), one of which is required: the second parent applying for the same baby gets 200 with the existing application (its own `id`), becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女.
+         * @description The client makes the `id` (UUID); sending the same body with the same id again returns the stored application with 200 (phones retry). A bundle creates one task per applicable matter, routed to its department; tasks that wait for earlier matters start as `waiting`. Materials come from the wallet (`wallet_item_id`), an upload (`blob_sha256`, which may be uploaded later), the department that holds them, or an earlier matter of the bundle; required materials missing → 422 `materials_missing` with `missing`. Deferrable materials (容缺受理) may be listed in `deferred_materials` and are then due by `supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the newborn's person with both parents as guardians. A birth is one case, known by the form's `delivery_record_no` (分娩记录编号) or `birth_certificate_no` (出生医学证明编号), one of which is required: the second parent applying for the same baby gets 200 with the existing application (its own `id`), becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女. A 经办人 acting for a business entity applies within their authorisation (403 `delegation_inactive`, `delegation_out_of_scope`); each attempt is logged in the authorisation's uses.
          */
         post: operations["SubmitApplication"];
         delete?: never;
@@ -637,7 +637,7 @@ export interface paths {
         };
         /**
          * 办件量、办结率、超期、满意度 by bundle and by department
-         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. Operators only.
+         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the visits opened at its windows in the period, applications taken (for others: by a 代办人), the median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and the pick-ups (ready, handed over, awaiting). Operators only.
          */
         get: operations["GetStats"];
         put?: never;
@@ -765,6 +765,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dept/window/pickups/{application_id}/handover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the hand-over: who received the results, from which clerk, when, with the ID card checked
+         * @description The recipient is the citizen or, with `delegation_id`, their 代办人 whose authorisation allows `collect` (403 `delegation_*` otherwise, logged); anyone else → 403 `recipient_mismatch`. `id_checked` must be true. Once per application (409 `already_handed_over`).
+         */
+        post: operations["RecordHandover"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/pickups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The centre's pick-up queue: applications it took whose tasks are all done
+         * @description Oldest first. The citizen was told (inbox, text message) to come for the paper results; the electronic ones are in their wallet either way.
+         */
+        get: operations["ListPickups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/window/pickups/{application_id}/print": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The printable A4 pages of the application's result certificates (PDF)
+         * @description One page per certificate: its fields with their labels, the issuing seal, the QR code (the URL a phone camera opens to verify it) and that URL written out. 409 `not_ready_for_pickup` before every task is done or when there is no certificate.
+         */
+        get: operations["PrintResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/delegations": {
         parameters: {
             query?: never;
@@ -777,7 +837,7 @@ export interface paths {
         put?: never;
         /**
          * Name a trusted person as 代办人: scoped to matters and actions, expiring, revocable
-         * @description L3 within 30 minutes. The agent is named by ID number and name (recorded as a person if new; a name that is not the known one → 422 `holder_mismatch`). `matters` lists matter or bundle codes (a bundle covers its matters; `*` every matter); `actions` what the agent may do. The agent uses it at a service-centre window (showing their own ID card); every use and every refused attempt is logged (`GET …/uses`), for both sides.
+         * @description L3 within 30 minutes. The agent is named by ID number and name (recorded as a person if new; a name that is not the known one → 422 `holder_mismatch`). `matters` lists matter or bundle codes (a bundle covers its matters; `*` every matter); `actions` what the agent may do. The agent uses it at a service-centre window (showing their own ID card); every use and every refused attempt is logged (`GET …/uses`), for both sides. Acting for a business entity as its 法定代表人 (`POST /v1/auth/act-as`), the authorisation is the entity's: its 经办人, who then acts for it with `act-as` (role `agent`) within the scope; a 经办人 may not give or revoke one (403).
          */
         post: operations["CreateDelegation"];
         delete?: never;
@@ -2098,7 +2158,7 @@ export interface paths {
         put?: never;
         /**
          * Switch to acting for a business entity (or back to oneself)
-         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists. Needs L2 (a verified identity).
+         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses.
          */
         post: operations["ActAs"];
         delete?: never;
@@ -2115,8 +2175,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Business entities the caller may act for (as 法定代表人)
-         * @description The entities whose registry (the 营业执照 issued or pushed by 市场监管) names the caller's verified identity as legal representative; the ID numbers are compared by blind index, never shown. Closed entities (注销) stay listed: their wallet is kept, read only.
+         * Business entities the caller may act for (as 法定代表人 or 经办人)
+         * @description The entities whose registry (the 营业执照 issued or pushed by 市场监管) names the caller's verified identity as legal representative; the ID numbers are compared by blind index, never shown. Closed entities (注销) stay listed: their wallet is kept, read only. Entities whose 法定代表人 authorised the caller as 经办人 are listed with `role: agent`, the authorisation and its end, while it is active.
          */
         get: operations["ListMyOrganisations"];
         put?: never;
@@ -2880,6 +2940,11 @@ export interface components {
             materials: components["schemas"]["BundleMaterial"][];
             promised_limit_days: number;
             stats: components["schemas"]["BundleStats"];
+            /**
+             * @default person
+             * @enum {string}
+             */
+            holder_kind: "person" | "organisation";
         };
         /** BundleFormField */
         BundleFormField: {
@@ -2904,6 +2969,8 @@ export interface components {
             materials?: unknown;
             /** @description Derived by the server: accepted and ignored. */
             stats?: unknown;
+            /** @description Derived by the server: accepted and ignored. */
+            holder_kind?: unknown;
         };
         /** BundleMaterial */
         BundleMaterial: {
@@ -2947,6 +3014,8 @@ export interface components {
             uploads_typical: number;
             matters: number;
             departments: number;
+            /** @default 0 */
+            visits: number;
         };
         /** BundleStatsRow */
         BundleStatsRow: {
@@ -3451,7 +3520,7 @@ export interface components {
         /** EventOut */
         EventOut: {
             /** @enum {string} */
-            type: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died";
+            type: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed";
             /** @enum {string} */
             source: "certificate" | "bundle" | "department";
             detail?: {
@@ -3617,6 +3686,31 @@ export interface components {
             consult: string;
             complain: string;
         };
+        /** Handover */
+        Handover: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            application_id: string;
+            department: components["schemas"]["Ref"];
+            /** Format: uuid */
+            clerk_account_id: string;
+            /** Format: uuid */
+            recipient_person_id: string;
+            by_agent: boolean;
+            id_checked: boolean;
+            certificate_ids: string[];
+            /** Format: date-time */
+            handed_at: string;
+        };
+        /** HandoverIn */
+        HandoverIn: {
+            recipient: components["schemas"]["CitizenIn"];
+            /** @description The clerk checked the recipient's ID card (must be true). */
+            id_checked: boolean;
+            /** @description When a 代办人 collects: their authorisation (it must allow `collect`). */
+            delegation_id?: string | null;
+        };
         /** Health */
         Health: {
             /** @enum {string} */
@@ -3760,7 +3854,7 @@ export interface components {
         LifeEventIn: {
             holder: components["schemas"]["WalletHolderIn"];
             /** @enum {string} */
-            event: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died";
+            event: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed";
             /** Format: date-time */
             occurred_at: string;
             /** @description The department's own reference; unique per department. */
@@ -3912,6 +4006,8 @@ export interface components {
             /** @example 3号综合受理窗口 */
             window?: string | null;
             agent?: components["schemas"]["AgentAtWindow"] | null;
+            /** @description A mobile number for text messages about this application, for a citizen without the app (kept sealed, used only until they have an account). */
+            phone?: string | null;
             /** @description When the citizen drew their queue ticket (the window's waiting time starts there). */
             ticket_issued_at?: string | null;
         };
@@ -3936,8 +4032,10 @@ export interface components {
             name: string;
             /** @enum {string} */
             status: "active" | "closed";
-            /** @constant */
-            role: "legal_representative";
+            /** @enum {string} */
+            role: "legal_representative" | "agent";
+            delegation_id?: string | null;
+            expires_at?: string | null;
         };
         /** OrganisationList */
         OrganisationList: {
@@ -3987,6 +4085,26 @@ export interface components {
         /** PhoneBound */
         PhoneBound: {
             phone_masked: string;
+        };
+        /** Pickup */
+        Pickup: {
+            /** Format: uuid */
+            application_id: string;
+            /** Format: uuid */
+            intake_id: string;
+            title: string;
+            status: string;
+            person: components["schemas"]["PersonAtWindow"];
+            window: string | null;
+            submitted_at: string | null;
+            /** Format: date-time */
+            ready_at: string;
+            results: components["schemas"]["ResultRef"][];
+        };
+        /** PickupPage */
+        PickupPage: {
+            items: components["schemas"]["Pickup"][];
+            next_cursor?: string | null;
         };
         /** Preferences */
         Preferences: {
@@ -4175,6 +4293,13 @@ export interface components {
             logins_ended: number;
             identity_unbound: boolean;
         };
+        /** ResultRef */
+        ResultRef: {
+            /** Format: uuid */
+            id: string;
+            type_name: string;
+            licence_id: string;
+        };
         /** RotateSealIn */
         RotateSealIn: {
             name?: string | null;
@@ -4294,6 +4419,7 @@ export interface components {
             to: string;
             by_bundle: components["schemas"]["BundleStatsRow"][];
             by_department: components["schemas"]["DepartmentStatsRow"][];
+            by_window?: components["schemas"]["WindowStatsRow"][];
         };
         /** StatusRef */
         StatusRef: {
@@ -4397,7 +4523,7 @@ export interface components {
             item_id: string;
             links: components["schemas"]["Links"];
             /** @enum {null|string} */
-            event?: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | null;
+            event?: "born" | "enrolled" | "started_business" | "bought_home" | "married" | "retired" | "died" | "business_opened" | "business_changed" | "business_closed" | null;
         };
         /** TokenPair */
         TokenPair: {
@@ -4482,9 +4608,11 @@ export interface components {
         /** WalletHolderIn */
         WalletHolderIn: {
             /** @description GB 11643. */
-            id_number: string;
-            /** @description The holder's name as on the ID card; a person the platform knows by this ID number under another name → 422 `holder_mismatch`. */
+            id_number?: string | null;
+            /** @description The holder's name as on the ID card (an entity's registered name); a holder the platform knows under another name → 422 `holder_mismatch`. */
             name: string;
+            /** @description GB 32100, of an entity the registry (市场监管's 营业执照) knows; else 422 `holder_unknown`. */
+            credit_code?: string | null;
         };
         /** WalletItem */
         WalletItem: {
@@ -4581,6 +4709,20 @@ export interface components {
         WindowConsentIn: {
             /** @default 窗口综合受理：调取本人电子证照（免提交） */
             purpose: string;
+        };
+        /** WindowStatsRow */
+        WindowStatsRow: {
+            /** Format: uuid */
+            department_id: string;
+            department_name: string;
+            visits: number;
+            applications_taken: number;
+            taken_for_others: number;
+            median_wait_minutes: number | null;
+            median_handling_minutes: number | null;
+            ready_for_pickup: number;
+            picked_up: number;
+            awaiting_pickup: number;
         };
         /** WindowSubmit */
         WindowSubmit: {
@@ -5333,7 +5475,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `not_guardian` (无权为该人员办理); `assurance_required` (需要更高等级的实人认证); `forbidden` (无权访问) */
+            /** @description Problem types: `not_guardian` (无权为该人员办理); `assurance_required` (需要更高等级的实人认证); `delegation_inactive` (代办授权已过期或已撤销); `delegation_out_of_scope` (代办授权不包含该事项或该操作); `forbidden` (无权访问) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5342,7 +5484,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "not_guardian" | "assurance_required" | "forbidden";
+                        type: "not_guardian" | "assurance_required" | "delegation_inactive" | "delegation_out_of_scope" | "forbidden";
                     };
                 };
             };
@@ -7128,6 +7270,209 @@ export interface operations {
                     };
                 };
             };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RecordHandover: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Handover"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理); `recipient_mismatch` (领取人不是申请人本人或其代办人); `delegation_inactive` (代办授权已过期或已撤销); `delegation_out_of_scope` (代办授权不包含该事项或该操作); `delegation_agent_mismatch` (代办人身份与授权不符) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre" | "recipient_mismatch" | "delegation_inactive" | "delegation_out_of_scope" | "delegation_agent_mismatch";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `delegation_not_found` (代办授权不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "delegation_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `not_ready_for_pickup` (办理结果尚未全部办结，不能出件); `already_handed_over` (办理结果已交付) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_ready_for_pickup" | "already_handed_over";
+                    };
+                };
+            };
+            /** @description Problem types: `id_number_invalid` (身份证号码不正确); `holder_mismatch` (姓名与身份证号码登记的人员不符); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "id_number_invalid" | "holder_mismatch" | "validation_failed";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListPickups: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PickupPage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    PrintResults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `window_other_centre` (该办件由其他服务中心受理) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "window_other_centre";
+                    };
+                };
+            };
+            /** @description Problem types: `intake_not_found` (窗口受理记录不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "intake_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `not_ready_for_pickup` (办理结果尚未全部办结，不能出件) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_ready_for_pickup";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -11221,7 +11566,7 @@ export interface operations {
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证); `delegation_inactive` (代办授权已过期或已撤销) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11230,7 +11575,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "forbidden" | "assurance_required";
+                        type: "forbidden" | "assurance_required" | "delegation_inactive";
                     };
                 };
             };

@@ -1,0 +1,111 @@
+"""zhangban on a Citus cluster: the migrations distribute the schema, the hot citizen queries route to
+one shard, and whole journeys through HTTP pass on it.
+
+The journeys are the suite's own tests, run again by a pytest of their own with ``ZB_TEST_CITUS`` set,
+so every test database is a database on the cluster (``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from api import db, distribution
+from api.matters import seed
+from tests.cluster import citus
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The journeys of the issue: login, issuing (single and the batch job), the birth bundle, wallet,
+# consents, sync with two devices, notifications.
+JOURNEYS = [
+    "tests/auth/test_flows.py::test_mini_program_logs_in_binds_phone_reaches_l3_refreshes_and_logs_out",
+    "tests/auth/test_flows.py::test_department_system_gets_a_scoped_token",
+    "tests/esign/test_routes_issue.py::test_issue_answers_the_certificate_shape",
+    "tests/esign/test_routes_issue.py::test_everything_commits_together",
+    "tests/esign/test_routes_batch.py::test_a_batch_is_queued_then_shows_its_progress_and_results_to_its_department_only",
+    "tests/matters/test_one_birth.py::test_two_parents_one_child_through_the_whole_birth_flow",
+    "tests/wallet/test_items.py::test_pages_cover_every_item_once_newest_first",
+    "tests/wallet/test_consents.py",
+    "tests/sync/test_devices.py",
+    "tests/sync/test_pull.py::test_guardians_see_dependents_until_the_guardianship_ends",
+    "tests/notify/test_inbox.py::test_an_application_s_steps_reach_the_applicant_s_inbox",
+]
+
+
+@pytest.fixture(scope="module")
+async def cluster_db(citus_cluster: citus.Cluster) -> str:
+    name = f"zb_cluster_{os.getpid()}"
+    dsn = await citus.create_database(citus_cluster.admin_dsns(), name)
+    conn = await db.connect(dsn)
+    try:
+        await db.migrate(conn)
+        await seed.seed_catalogue(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) -> None:
+    conn = await db.connect(cluster_db)
+    try:
+        rows = await conn.fetch("SELECT logicalrelid::regclass::text AS name, partmethod::text, colocationid FROM pg_dist_partition")
+        placed = {r["name"]: r for r in rows}
+        for table in distribution.DISTRIBUTED:
+            assert placed[table]["partmethod"] == "h", table
+        assert len({placed[t]["colocationid"] for t in distribution.DISTRIBUTED}) == 1  # co-located
+        for table in distribution.REFERENCE:
+            assert placed[table]["partmethod"] == "n", table
+        workers = await conn.fetch(
+            "SELECT DISTINCT p.nodeport FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)"
+            " WHERE s.logicalrelid = 'sync_change'::regclass"
+        )
+        assert len(workers) == 2  # the change log's shards are spread over both workers
+        assert await db.migrate(conn) == []  # a second run finds everything applied and placed
+    finally:
+        await conn.close()
+
+
+# The hot citizen queries on distributed tables, each with the arguments one request passes.
+def _hot(person: uuid.UUID) -> list[tuple[str, str, tuple]]:
+    from api import changelog
+    from api.sync import store
+
+    return [
+        ("change log head", "SELECT version FROM sync_head WHERE person_id = $1", (person,)),
+        ("change log page", changelog.LIST_CHANGES, (person, 0, 100)),
+        ("sync pull heads", store.GET_HEADS, ([person],)),
+        ("sync pull page", store.LIST_LATEST, (person, 0, True, True, 100)),
+        ("head bump", changelog.BUMP_HEAD, (person,)),
+        ("change append", changelog.INSERT_CHANGE, (person, 1, "wallet_item", person, "put", "{}")),
+    ]
+
+
+async def test_the_hot_citizen_queries_are_router_plans(cluster_db: str) -> None:
+    conn = await db.connect(cluster_db)
+    try:
+        plans = {}
+        person = uuid.uuid4()
+        for name, sql, args in _hot(person):  # EXPLAIN without ANALYZE runs nothing, writes included
+            plans[name] = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *args))
+        print("\n\n".join(f"-- {name}\n{plan}" for name, plan in plans.items()))
+        multi = [name for name, plan in plans.items() if "Task Count: 1\n" not in plan + "\n"]
+        assert not multi, f"multi-shard plans where one shard was expected: {multi}"
+    finally:
+        await conn.close()
+
+
+def test_the_journeys_pass_on_the_cluster(citus_cluster: citus.Cluster) -> None:
+    env = {**os.environ, "ZB_TEST_CITUS": ",".join(citus_cluster.admin_dsns())}
+    env.pop("ZB_TEST_DATABASE_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly", *JOURNEYS],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    print(run.stdout[-6000:])
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
