@@ -32,7 +32,8 @@ NAME = "欧阳娜娜"  # 4 characters: a compound surname and a two-character gi
 LONGEST: dict[str, str | int] = {
     "name": NAME, "household_head": NAME, "spouse_name": NAME, "child_name": NAME, "mother_name": NAME,
     "father_name": NAME, "student_name": NAME, "deceased_name": NAME, "legal_representative": NAME,
-    "address": ADDRESS, "location": ADDRESS, "birth_place": ADDRESS,
+    "address": ADDRESS, "location": ADDRESS, "birth_place": ADDRESS, "premises": ADDRESS,
+    "seal_kind": "发票专用章", "business_items": "预包装食品销售（含冷藏冷冻食品）、散装食品销售（含冷藏冷冻食品）、热食类食品制售",
     "sex": "女", "ethnicity": "鄂温克族", "relation": "外孙子女",
     "registry": "株洲市天元区民政局婚姻登记处", "institution": "株洲市中心医院（湖南省株洲市妇幼保健院）",
     "clinic": "株洲市天元区嵩山路街道社区卫生服务中心", "school": "株洲市天元区长江北路第二实验小学",
