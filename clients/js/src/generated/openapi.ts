@@ -3469,6 +3469,7 @@ export interface components {
                 [key: string]: unknown;
             };
             materials: components["schemas"]["ProvidedMaterial"][];
+            entity_signature?: components["schemas"]["SubmissionSignature"] | null;
         };
         /** DeptTaskPage */
         DeptTaskPage: {
@@ -4425,6 +4426,14 @@ export interface components {
         StreamTicketOut: {
             ticket: string;
             expires_in: number;
+        };
+        /** SubmissionSignature */
+        SubmissionSignature: {
+            signer_name: string;
+            signer_credit_code: string;
+            seal_kid: string;
+            algorithm: string;
+            valid: boolean;
         };
         /** SubmitApplication */
         SubmitApplication: {
