@@ -98,6 +98,7 @@ try {
   await clerk.screenshot({ path: join(W.artifacts, "workbench-handover.png"), fullPage: true });
   await clerk.getByRole("button", { name: "确认交付" }).click();
   await status(clerk, "已交付并登记");
+  await row.waitFor({ state: "detached", timeout: 20000 });
   report("pickup", { results, printed, queue_after: await clerk.locator("tbody tr").first().innerText() });
 } finally {
   await browser.close();
