@@ -637,7 +637,7 @@ export interface paths {
         };
         /**
          * 办件量、办结率、超期、满意度 by bundle and by department
-         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the visits opened at its windows in the period, applications taken (for others: by a 代办人), the median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and the pick-ups (ready, handed over, awaiting). Operators only.
+         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the visits opened at its windows in the period, applications taken (for others: by a 代办人), the median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and the pick-ups (ready, handed over, awaiting). `by_applicant`: the same figures for applications for citizens and for business entities (经营主体), apart — 好差评 by enterprises among them. `business_opening`: the tasks of 企业开办一件事 by department, with the median hours each took. Operators only.
          */
         get: operations["GetStats"];
         put?: never;
@@ -2788,6 +2788,18 @@ export interface components {
         AnswerIn: {
             text: string;
         };
+        /** ApplicantStatsRow */
+        ApplicantStatsRow: {
+            received: number;
+            completed: number;
+            completion_rate: number | null;
+            median_hours: number | null;
+            overdue: number;
+            satisfaction: number | null;
+            bad_ratings_open: number;
+            /** @enum {string} */
+            applicant: "citizen" | "enterprise";
+        };
         /** Application */
         Application: {
             /** Format: uuid */
@@ -3469,6 +3481,7 @@ export interface components {
                 [key: string]: unknown;
             };
             materials: components["schemas"]["ProvidedMaterial"][];
+            entity_signature?: components["schemas"]["SubmissionSignature"] | null;
         };
         /** DeptTaskPage */
         DeptTaskPage: {
@@ -4415,6 +4428,8 @@ export interface components {
             by_bundle: components["schemas"]["BundleStatsRow"][];
             by_department: components["schemas"]["DepartmentStatsRow"][];
             by_window?: components["schemas"]["WindowStatsRow"][];
+            by_applicant?: components["schemas"]["ApplicantStatsRow"][];
+            business_opening?: components["schemas"]["DepartmentStatsRow"][];
         };
         /** StatusRef */
         StatusRef: {
@@ -4425,6 +4440,14 @@ export interface components {
         StreamTicketOut: {
             ticket: string;
             expires_in: number;
+        };
+        /** SubmissionSignature */
+        SubmissionSignature: {
+            signer_name: string;
+            signer_credit_code: string;
+            seal_kid: string;
+            algorithm: string;
+            valid: boolean;
         };
         /** SubmitApplication */
         SubmitApplication: {
