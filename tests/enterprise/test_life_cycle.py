@@ -131,6 +131,9 @@ async def test_a_company_from_opening_to_closing(client: AsyncTestClient, op: st
     permits = {i["certificate"]["type_code"]
                for i in (await client.get("/v1/wallet/items?kind=certificate", headers=company)).json()["items"]}
     assert {"food_business_license", "signboard_permit", "fire_safety_inspection"} <= permits
+    # 好差评 by the enterprise, counted apart from citizens' on the operators' figures.
+    r = await client.post(f"/v1/applications/{restaurant['id']}/evaluation", json={"level": 5}, headers=company)
+    assert r.status_code in (200, 201), r.text
     uses = (await client.get(f"/v1/delegations/{grant['id']}/uses", headers=company)).json()["items"]
     assert sorted(u["outcome"] for u in uses) == ["refused", "served"]
 
@@ -182,3 +185,13 @@ async def test_a_company_from_opening_to_closing(client: AsyncTestClient, op: st
         "holder": {"credit_code": COMPANY, "name": "陈记餐饮有限公司"}, "kind": "tax_credit_grade", "title": "纳税信用",
         "data": {"grade": "A"}, "occurred_at": "2026-12-01T00:00:00Z", "external_ref": "after-closing"})
     assert_problem(r, 409, "wallet_closed")
+
+    # The operators' figures: enterprises apart from citizens, and opening a business by department.
+    stats = (await client.get("/v1/admin/stats", headers=auth(op))).json()
+    applicants = {row["applicant"]: row for row in stats["by_applicant"]}
+    assert applicants["enterprise"]["received"] == 2 and applicants["enterprise"]["satisfaction"] == 1.0
+    assert applicants["citizen"]["received"] == 2  # the two 企业开办 applications, made before the companies existed
+    opening = {row["department_name"]: row for row in stats["business_opening"]}
+    assert len(opening) == 6 and all(row["received"] == 2 == row["completed"] for row in opening.values())
+    page = await client.get("/admin")
+    assert "企业开办：各部门办件量与用时" in page.text
