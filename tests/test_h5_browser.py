@@ -132,6 +132,19 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     assert "吊销" in part["page_revoked"] and part["app_revoked"] == "已吊销" and part["wallet_status"] == "已吊销"
 
 
+def test_a_consent_granted_in_the_app_is_listed_and_reaches_the_department(story: dict[str, Any]) -> None:
+    part = _part(story, "consent")
+    assert "生效中" in part["listed"], part
+    assert part["department_sees"] == ["active"]
+
+
+def test_not_me_in_the_inbox_ends_the_other_login(story: dict[str, Any]) -> None:
+    part = _part(story, "not_me")
+    assert part["other_login_before"] == 200 and part["alert_shown"]
+    assert "不是您本人操作" in part["confirm_asked"] and "已结束该登录" in part["answer"]
+    assert part["other_login_after"] == 401 and part["this_login_after"] == 200
+
+
 def test_large_text_and_the_accessibility_audit(story: dict[str, Any]) -> None:
     """axe-core's WCAG 2.1 A/AA rules on every main screen in both modes; tap targets at least 48 px, and 60 px in
     large-text mode (the 适老版 of the national guideline), checkboxes and file inputs measured by their labels."""

@@ -30,7 +30,7 @@ async def test_the_workbench_page_and_its_files(client: AsyncTestClient) -> None
     assert js.status_code == 200 and js.headers["cache-control"] == "public, max-age=31536000, immutable"
     body = js.text
     # The screens the window and the back office work with.
-    assert all(word in body for word in ("部门待办", "综合受理", "统一出件", "已超期", "不打回票打清单", "已核验领取人身份证"))
+    assert all(word in body for word in ("部门待办", "综合受理", "统一出件", "已超期", "不打回票打清单", "已核验领取人身份证", "差评整改工单", "代办授权编号"))
     assert (await client.get("/workbench/nothing.js")).status_code == 404
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     assert not [p for p in paths if p.startswith("/workbench")]

@@ -2521,8 +2521,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * QR code (PNG) of the certificate token
-         * @description Holder or issuing department (else 404). The code holds the token (alphanumeric mode, error correction M or better), readable by verifier apps offline.
+         * QR code (PNG) of the certificate's verification URL
+         * @description Holder or issuing department (else 404). The code holds `qr_url` of the certificate, `QR_BASE/V/<token>` (alphanumeric mode, error correction M or better): a phone camera or WeChat scan opens the verification page, and verifier apps read the token from it offline.
          */
         get: operations["GetCertificateQrPng"];
         put?: never;
@@ -2541,7 +2541,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * QR code (SVG) of the certificate token
+         * QR code (SVG) of the certificate's verification URL
          * @description As the PNG, as an SVG document.
          */
         get: operations["GetCertificateQrSvg"];
@@ -2624,7 +2624,7 @@ export interface paths {
         put?: never;
         /**
          * Verify a certificate or presentation token (ZB1:)
-         * @description Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). Runs the same check as offline verifiers (format, signature, chain to the root, validity, status, and for presentations their freshness) against the current trust and status lists. Any string that is not one of our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature and chain check, with only the fields the token discloses.
+         * @description Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for presentations their freshness) against the current trust and status lists. Any string that is not one of our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust list's type registry names it.
          */
         post: operations["VerifyToken"];
         delete?: never;
@@ -2641,8 +2641,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Verification page (zh-CN HTML, phone-sized, no JavaScript)
-         * @description The verdict of `/v1/verify` for the token in the path (percent-encoded; Base45 has `/`, `%` and space), shown plainly: green or red, what was checked, the certificate's disclosed fields, the issuer and the seal. Always 200 for a token, valid or not; rate-limited like `/v1/verify`.
+         * Verification page (zh-CN HTML, phone-sized, no JavaScript); also at /V/{token}
+         * @description The verdict of `/v1/verify` for the token in the path (percent-encoded; Base45 has `/`, `%` and space), shown plainly: green or red, what was checked, the certificate's disclosed fields under their zh-CN labels, the issuer and the seal. `GET /V/{token}` serves the same page: it is what QR codes hold (`QR_BASE/V/<token>`, all QR alphanumeric characters, which a phone camera or WeChat scan opens). Always 200 for a token, valid or not; rate-limited like `/v1/verify`.
          */
         get: operations["VerificationPage"];
         put?: never;
@@ -3063,6 +3063,8 @@ export interface components {
             status: "valid" | "suspended" | "revoked" | "expired";
             status_ref: components["schemas"]["StatusRef"];
             token: string;
+            /** @description What the certificate's QR code holds: QR_BASE + "/V/" + the token (space, % and / escaped), all QR alphanumeric characters; a phone camera or WeChat scan opens the verification page. */
+            qr_url: string;
         };
         /** CertificateBatch */
         CertificateBatch: {
@@ -4155,7 +4157,10 @@ export interface components {
         };
         /** Presentation */
         Presentation: {
+            /** @description The presentation's ZB1: token. */
             qr: string;
+            /** @description What its QR code holds: QR_BASE + "/V/" + the token (space, % and / escaped), all QR alphanumeric characters, which a phone camera or WeChat scan opens. */
+            qr_url: string;
             /** Format: date-time */
             expires_at: string;
             png_base64?: string | null;
