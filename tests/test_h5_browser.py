@@ -6,7 +6,8 @@ One server and one browser for the module: `clients/app/e2e/story.mjs` lives the
 online: the submission lands once), follows the departments' approvals live, finds the child's
 certificates in the wallet, shows a certificate as a QR whose page says 有效 and, after revocation,
 吊销, audits the main screens with axe-core in normal and large-text mode, and opens the app as a WeChat
-web-view handed a wx.login code (the bundled WeChat simulator answers for WeChat). Screenshots are kept in
+web-view handed a wx.login code (the bundled WeChat simulator answers for WeChat). Then `e2e/camera.mjs` opens
+the verifier with Chromium's fake camera playing a QR code of an ID card issued here, and scans it. Screenshots are kept in
 test-artifacts/app/ for a person to look at. Without node/npm or Chromium the tests skip, saying why.
 """
 
