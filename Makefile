@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate seed clean bench api-types app
+.PHONY: run test migrate seed clean bench api-types app workbench
 
 $(STAMP): pyproject.toml hatch_build.py esign/_b45.c esign/_cbor.c api/_pgcopy.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ $(APP)/node_modules/.package-lock.json: $(APP)/package-lock.json
 app: $(APP)/node_modules/.package-lock.json
 	cd $(APP) && node_modules/.bin/vite build
 
-test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json $(APP)/node_modules/.package-lock.json
+# The staff workbench (clients/workbench): `make workbench` rebuilds api/workbench_app, served at /workbench.
+WORKBENCH := clients/workbench
+$(WORKBENCH)/node_modules/.package-lock.json: $(WORKBENCH)/package-lock.json
+	-command -v npm >/dev/null && cd $(WORKBENCH) && npm ci --no-audit --no-fund
+
+workbench: $(WORKBENCH)/node_modules/.package-lock.json
+	cd $(WORKBENCH) && node_modules/.bin/vite build
+
+test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json $(APP)/node_modules/.package-lock.json $(WORKBENCH)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # After an OpenAPI change: the SDK's generated types follow the document (a test keeps them current).

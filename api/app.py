@@ -11,14 +11,13 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from api import __version__, authority, embedded, h5
+from api import __version__, authority, embedded, h5, redis_client, workbench
 from api.client_address import parse_networks
 from api.config import Settings
 from api.crypto import Keyring
@@ -71,7 +70,7 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
         resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max,
         audit_key=state.keyring.audit_key,
     )
-    state.redis = aioredis.from_url(resolved.redis_url, health_check_interval=30)
+    state.redis = redis_client.from_url(resolved.redis_url, health_check_interval=30)
     await auth_wiring.start(state)
     await esign_wiring.start(state)
     return started
@@ -138,7 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
         route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *WINDOW_ROUTES, *DELEGATION_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
-                        *esign_wiring.ROUTES, *h5.ROUTES],
+                        *esign_wiring.ROUTES, *h5.ROUTES, *workbench.ROUTES],
         dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[authority.audit_refusal],

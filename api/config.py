@@ -13,6 +13,7 @@ import msgspec
 from api.client_address import parse_networks
 
 PREFIX = "ZB_"
+_QR_ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"  # what a QR code packs 11 bits a pair
 # Never printed: repr() and startup logs show these as "***".
 SECRET_FIELDS = frozenset(
     {"master_key", "master_key_previous", "wechat_secret", "database_url", "redis_url", "metrics_token"}
@@ -39,6 +40,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     public_base_url: str | None = None
+    # What a QR code's URL starts with (FORMATS.md "QR codes"): unset, the public base URL's scheme and host
+    # upper-cased. Set it where the service sits under a path, in QR alphanumeric characters only (upper-case
+    # letters, digits, " $%*+-./:"), e.g. HTTPS://GOV.EXAMPLE.CN/ZB, and route that path to the service.
+    qr_base_url: str | None = None
     master_key: str | None = None
     master_key_previous: str | None = None
     wechat_appid: str = DEV_WECHAT_APPID
@@ -92,6 +97,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             parse_sms_templates(self.sms_templates)
         except ValueError as exc:
             raise ValueError(f"{PREFIX}SMS_TEMPLATES: {exc}") from None
+        if self.qr_base_url is not None and (
+            not all(ch in _QR_ALPHANUMERIC for ch in self.qr_base_url) or "://" not in self.qr_base_url
+        ):
+            raise ValueError(f"{PREFIX}QR_BASE_URL: an absolute URL in QR alphanumeric characters only "
+                             "(upper-case letters, digits and \" $%*+-./:\"), e.g. HTTPS://GOV.EXAMPLE.CN/ZB")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +120,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def base_url(self) -> str:
         """Where clients reach us; used in QR links and status-list URLs."""
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def qr_base(self) -> str:
+        """What QR codes' URLs start with: ``qr_base_url``, else the base URL's scheme and host upper-cased."""
+        if self.qr_base_url is not None:
+            return self.qr_base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}".upper()
 
     @property
     def environment(self) -> Literal["development", "production"]:

@@ -79,11 +79,12 @@ _ISSUE = {
     "external_ref": "ZZFY-2026-000123",
 }
 
-_TOKEN = "eyJhbGciOiJFUzI1NiIsImtpZCI6InNlYWwtMSIsInR5cCI6ImNlcnRpZmljYXRlK2p3dCJ9.eyJ...In0.MEUCIQ..."
+_TOKEN = "ZB1:NCFOXN%TSMAHN-HNL43QJ/AN$8J T9 ZV4J*CI0D6CF1HJV-S2ORG..."
+_QR_URL = "HTTPS://ZB.EXAMPLE.CN/V/ZB1:NCFOXN%25TSMAHN-HNL43QJ%2FAN$8J%20T9%20ZV4J*CI0D6CF1HJV-S2ORG..."
 
 _CERTIFICATE = {
     "id": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a",
-    "licence_id": "430200-WJ-2026-00000123",
+    "licence_id": "1.2.156.3005.2.11430200MB0001037J003.11430200MB0001037J.20260000123.001.H",
     "type_code": "birth_medical_certificate",
     "type_name": "出生医学证明",
     "holder": {"kind": "person", "name_masked": "李*满", "id_masked": "4302**********0018"},
@@ -96,6 +97,7 @@ _CERTIFICATE = {
     "status": "valid",
     "status_ref": _STATUS_REF,
     "token": _TOKEN,
+    "qr_url": _QR_URL,
 }
 
 EXAMPLES: dict[str, dict[str, Any]] = {

@@ -38,20 +38,21 @@ PAGE_CSP = (
 
 
 @cache
-def _files() -> dict[str, tuple[bytes, str]]:
-    """Every shipped file by its path under /app/, read once: content and strong ETag."""
-    if not ROOT.is_dir():
+def files(root: Path = ROOT) -> dict[str, tuple[bytes, str]]:
+    """Every shipped file of a built app by its path under the app's root, read once: content and strong ETag."""
+    if not root.is_dir():
         return {}
     out = {}
-    for path in ROOT.rglob("*"):
+    for path in root.rglob("*"):
         if path.is_file() and path.suffix in TYPES:
             body = path.read_bytes()
-            out[path.relative_to(ROOT).as_posix()] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            out[path.relative_to(root).as_posix()] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
     return out
 
 
-def _answer(name: str, request: Request) -> Response[bytes]:
-    found = _files().get(name)
+def answer(name: str, request: Request, root: Path = ROOT) -> Response[bytes]:
+    """One built file of an app under ``root``: hashed assets cached for a year, the rest revalidated."""
+    found = files(root).get(name)
     if found is None:
         raise NotFound()
     body, etag = found
@@ -75,13 +76,13 @@ def app_page(request: Request) -> Response[bytes] | Redirect:
     """The app's page; ``/app`` without the slash moves to ``/app/``, the service worker's scope."""
     if not request.scope.get("raw_path", b"/").endswith(b"/"):
         return Redirect("/app/", status_code=308)
-    return _answer("index.html", request)
+    return answer("index.html", request)
 
 
 @get("/app/{name:path}", include_in_schema=False, sync_to_thread=False)
 def app_file(name: FromPath[str], request: Request) -> Response[bytes]:
     """One built file of the app; anything else is 404 ``not_found``."""
-    return _answer(name.lstrip("/") or "index.html", request)
+    return answer(name.lstrip("/") or "index.html", request)
 
 
 ROUTES = [app_page, app_file]

@@ -27,6 +27,8 @@ from api.problems import FieldError, Problem
 # The certificate type whose issue (or push) is the registry: it names the legal representative.
 REGISTRY_TYPE = "business_license"
 LEGAL_REP_FIELD = "legal_representative_id_number"
+# The certificate type whose issue is 注销登记: the entity's 营业执照 is revoked and its wallet closed.
+DEREGISTRATION_TYPE = "deregistration_notice"
 
 
 class LegalRepInvalid(Problem):

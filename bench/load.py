@@ -24,6 +24,10 @@ A wallet read twice with nothing changed in between is served as its process bui
 (``api/wallet/pages.py``); "wallet list, every page built" asks each time for a page size not
 asked for before, so it shows what building a page costs. ``--only TEXT`` runs the scenarios whose
 name contains TEXT.
+
+``--cluster`` runs the scenarios twice: on one PostgreSQL, then on a Citus cluster (a coordinator and
+two workers on this host, built from ``../shared/vendor`` by ``tests/cluster/citus.py``), and prints
+the PostgreSQL CPU per request of each node.
 """
 
 from __future__ import annotations
@@ -176,12 +180,16 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -
     raise SystemExit(f"{url} did not answer")
 
 
-async def make_databases(admin: str, names: list[str]) -> None:
+async def make_databases(admin: str, names: list[str], workers: list[str]) -> None:
+    """The scratch databases; with ``workers`` (a Citus cluster: ``admin`` is its coordinator) the
+    first one is a cluster database, on every node."""
     import asyncpg
 
+    if workers:
+        await cluster_module().create_database([admin, *workers], names[0])
     conn = await asyncpg.connect(admin)
     try:
-        for name in names:
+        for name in names[1 if workers else 0:]:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -195,15 +203,23 @@ async def make_databases(admin: str, names: list[str]) -> None:
         await bare.close()
 
 
-async def drop_databases(admin: str, names: list[str]) -> None:
+async def drop_databases(admin: str, names: list[str], workers: list[str]) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(admin)
-    try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    for node in [admin, *workers]:
+        conn = await asyncpg.connect(node)
+        try:
+            for name in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def cluster_module():  # noqa: ANN201 - tests/cluster/citus.py: builds and starts Citus from ../shared/vendor
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.cluster import citus
+
+    return citus
 
 
 def rss_of_workers(proc: subprocess.Popen[bytes]) -> list[float]:
@@ -369,10 +385,12 @@ def scenarios(port: int, seeded: dict, connections: int) -> dict[str, list[Reque
 TARGET_RATIO, TARGET_P99_MS, TARGET_RSS_MB = 0.70, 50.0, 200.0
 
 
-def run(admin: str, redis_url: str, seconds: float, connections: int, people: int, only: str = "") -> int:
+def run(admin: str, redis_url: str, seconds: float, connections: int, people: int, only: str = "",
+        workers: list[str] | None = None) -> int:
+    workers = workers or []
     suffix = os.getpid()
     names = [f"zb_load_{suffix}", f"zb_load_bare_{suffix}"]
-    asyncio.run(make_databases(admin, names))
+    asyncio.run(make_databases(admin, names, workers))
     port, bare_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {
         "ZB_DATABASE_URL": with_database(admin, names[0]), "ZB_REDIS_URL": redis_url,
@@ -404,12 +422,12 @@ def run(admin: str, redis_url: str, seconds: float, connections: int, people: in
         print(f"seeded {people} L3 citizens with a certificate each, {2 * connections + 32} department systems "
               f"in {time.monotonic() - started:.0f} s; {connections} connections, {seconds:g} s per scenario, "
               f"{os.cpu_count()} cores shared by client and servers")
-        return asyncio.run(measure(port, bare_port, seeded, seconds, connections, server, bare, admin, only))
+        return asyncio.run(measure(port, bare_port, seeded, seconds, connections, server, bare, [admin, *workers], only))
     finally:
         for proc in (server, bare):
             os.killpg(proc.pid, 15)
             proc.wait(timeout=30)
-        asyncio.run(drop_databases(admin, names))
+        asyncio.run(drop_databases(admin, names, workers))
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -451,17 +469,19 @@ async def settle(pids: list[int], *, quiet: float = 0.05, longest: float = 15.0)
 
 
 async def measured(port: int, make: list[Request], seconds: float, net: int, server_pids: list[int],
-                   dsn: str) -> dict[str, float]:
-    pg = await postgres_pids(dsn)
-    before = cpu_seconds(server_pids), cpu_seconds(pg)
+                   nodes: list[str]) -> dict[str, float]:
+    """One scenario; the PostgreSQL CPU per request in total and per node (``nodes``: the coordinator first)."""
+    pg = [await postgres_pids(node) for node in nodes]
+    before = cpu_seconds(server_pids), [cpu_seconds(p) for p in pg]
     result = await drive(port, make, seconds, net)
-    after = cpu_seconds(server_pids), cpu_seconds(pg)
+    after = cpu_seconds(server_pids), [cpu_seconds(p) for p in pg]
     n = max(result["n"], 1)
-    return result | {"app_ms": (after[0] - before[0]) / n * 1e3, "pg_ms": (after[1] - before[1]) / n * 1e3}
+    parts = [(a - b) / n * 1e3 for a, b in zip(after[1], before[1], strict=True)]
+    return result | {"app_ms": (after[0] - before[0]) / n * 1e3, "pg_ms": sum(parts), "parts": parts}
 
 
 async def measure(port: int, bare_port: int, seeded: dict, seconds: float, connections: int,
-                  server: subprocess.Popen[bytes], bare: subprocess.Popen[bytes], dsn: str, only: str = "") -> int:
+                  server: subprocess.Popen[bytes], bare: subprocess.Popen[bytes], nodes: list[str], only: str = "") -> int:
     import psutil
 
     def workers(proc: subprocess.Popen[bytes]) -> list[int]:
@@ -472,12 +492,12 @@ async def measure(port: int, bare_port: int, seeded: dict, seconds: float, conne
                  for k in range(connections)]
     await drive(bare_port, bare_make, 1.0, net)  # warm-up: connections, prepared statements, JIT of caches
     results = {"bare PK read (Litestar + asyncpg)": await measured(bare_port, bare_make, seconds, net + 1,
-                                                                    workers(bare), dsn)}
+                                                                    workers(bare), nodes)}
     chosen = {name: make for name, make in scenarios(port, seeded, connections).items() if only in name}
     for i, (name, make) in enumerate(chosen.items()):
-        await settle(workers(server) + await postgres_pids(dsn))
+        await settle(workers(server) + await postgres_pids(nodes[0]))
         await drive(port, make, min(1.0, seconds / 4), net + 2 + 2 * i)
-        results[name] = await measured(port, make, seconds, net + 3 + 2 * i, workers(server), dsn)
+        results[name] = await measured(port, make, seconds, net + 3 + 2 * i, workers(server), nodes)
     base = results["bare PK read (Litestar + asyncpg)"]["rps"]
     print(f"{'scenario':<34}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}{'vs bare':>8}"
           f"{'app CPU':>9}{'PG CPU':>8}")
@@ -485,6 +505,11 @@ async def measure(port: int, bare_port: int, seeded: dict, seconds: float, conne
         print(f"{name:<34}{r['n']:>9,}{r['rps']:>8,.0f}{r['p50']:>8.1f}{r['p99']:>8.1f}{r['failed']:>8,}"
               f"{r['rps'] / base:>8.2f}{r['app_ms']:>7.2f}ms{r['pg_ms']:>6.2f}ms")
     print("app CPU / PG CPU: CPU time per request of the server workers / of the PostgreSQL backends (0 when remote)")
+    if len(nodes) > 1:
+        print(f"{'PG CPU per request on each node':<34}{'coordinator':>12}" + "".join(
+            f"{f'worker {i}':>10}" for i in range(1, len(nodes))))
+        for name, r in results.items():
+            print(f"{name:<34}{r['parts'][0]:>10.2f}ms" + "".join(f"{part:>8.2f}ms" for part in r["parts"][1:]))
     rss = rss_of_workers(server)
     print(f"RSS per server worker: {', '.join(f'{m:.0f} MB' for m in rss)}")
     checks = [(f"RSS per worker < {TARGET_RSS_MB:.0f} MB", all(m < TARGET_RSS_MB for m in rss))]
@@ -507,6 +532,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--people", type=int, default=64, help="citizens, one per connection up to this many")
     parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
+    parser.add_argument("--cluster", action="store_true",
+                        help="run again on a Citus coordinator and two workers built from ../shared/vendor")
     args = parser.parse_args()
     try:
         import uvloop
@@ -528,7 +555,20 @@ def main() -> None:
             rs, redis_url = embedded.start_redis(tmp)
             stops.append(rs.stop)
     try:
-        sys.exit(run(admin, redis_url, args.seconds, args.connections, args.people, args.only))
+        if not args.cluster:
+            sys.exit(run(admin, redis_url, args.seconds, args.connections, args.people, args.only))
+        print("== one PostgreSQL node")
+        status = run(admin, redis_url, args.seconds, args.connections, args.people, args.only)
+        citus = cluster_module()
+        cluster = citus.Cluster(citus.build()).start()
+        try:
+            citus.wait_ready(cluster)
+            coordinator, *workers = cluster.admin_dsns()
+            print(f"\n== Citus: a coordinator and {len(workers)} workers on this host")
+            status |= run(coordinator, redis_url, args.seconds, args.connections, args.people, args.only, workers)
+        finally:
+            cluster.stop()
+        sys.exit(status)
     finally:
         for stop in reversed(stops):
             stop()

@@ -1,8 +1,9 @@
 """``/v1/certificates/{id}``: a certificate and its QR code, for its holder (or their guardian) or its
 issuing department.
 
-The QR code holds the certificate token itself (``ZB1:...``, alphanumeric mode), which a verifier
-app reads offline; the page link form is ``{ZB_PUBLIC_BASE_URL}/v/{percent-encoded token}``.
+The QR code holds the certificate's URL, ``QR_BASE/V/<token>`` (alphanumeric mode: FORMATS.md "QR
+codes"), which a phone camera or WeChat scan opens as the verification page and a verifier app
+reads offline (it takes the token from the URL).
 Anyone else, including other departments, gets 404.
 """
 
@@ -63,16 +64,17 @@ async def get_certificate(certificate_id: FromPath[UUID], principal: CurrentPrin
     operation_id="GetCertificateQrPng",
     tags=["certificates"],
     security=BEARER,
-    summary="QR code (PNG) of the certificate token",
-    description="Holder or issuing department (else 404). The code holds the token (alphanumeric mode, error "
-    "correction M or better), readable by verifier apps offline.",
+    summary="QR code (PNG) of the certificate's verification URL",
+    description="Holder or issuing department (else 404). The code holds `qr_url` of the certificate, "
+    "`QR_BASE/V/<token>` (alphanumeric mode, error correction M or better): a phone camera or WeChat scan opens "
+    "the verification page, and verifier apps read the token from it offline.",
     media_type="image/png",
     responses=problem_responses(*AUTHZ, CertificateNotFound),
 )
-async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
+async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
                  scale: Scale = 4) -> Response[bytes]:
     v = await _visible(db, principal, certificate_id, now=now)
-    return Response(qr.qr_png(v.row.token or "", scale=scale), media_type="image/png",
+    return Response(qr.qr_png(esign.qr_url(v.row.token or ""), scale=scale), media_type="image/png",
                     headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -81,15 +83,15 @@ async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db
     operation_id="GetCertificateQrSvg",
     tags=["certificates"],
     security=BEARER,
-    summary="QR code (SVG) of the certificate token",
+    summary="QR code (SVG) of the certificate's verification URL",
     description="As the PNG, as an SVG document.",
     media_type="image/svg+xml",
     responses=problem_responses(*AUTHZ, CertificateNotFound),
 )
-async def qr_svg(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
+async def qr_svg(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
                  scale: Scale = 4) -> Response[bytes]:
     v = await _visible(db, principal, certificate_id, now=now)
-    return Response(qr.qr_svg(v.row.token or "", scale=scale), media_type="image/svg+xml",
+    return Response(qr.qr_svg(esign.qr_url(v.row.token or ""), scale=scale), media_type="image/svg+xml",
                     headers={"Cache-Control": "private, max-age=300"})
 
 

@@ -193,6 +193,9 @@ class Certificate(msgspec.Struct, frozen=True, kw_only=True):
     status: Literal["valid", "suspended", "revoked", "expired"]
     status_ref: StatusRef
     token: str
+    qr_url: Annotated[str, msgspec.Meta(
+        description="What the certificate's QR code holds: QR_BASE + \"/V/\" + the token (space, % and / escaped), "
+                    "all QR alphanumeric characters; a phone camera or WeChat scan opens the verification page.")]
 
 
 class PendingSignature(msgspec.Struct, frozen=True, kw_only=True):

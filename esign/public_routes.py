@@ -1,9 +1,11 @@
 """Public routes for verifiers: the trust list, status lists, the root certificate, ``/v1/verify``
-and the verification page ``/v/{token}``. No login; verification is rate-limited per client IP.
+and the verification page ``/V/{token}`` (QR codes' URLs, FORMATS.md "QR codes") and ``/v/{token}``.
+No login; verification is rate-limited per client IP.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -94,11 +96,13 @@ async def root_certificate(esign: Esign) -> Response[str]:
     status_code=200,
     summary="Verify a certificate or presentation token (ZB1:)",
     description=(
-        "Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). Runs the same check as "
-        "offline verifiers (format, signature, chain to the root, validity, status, and for presentations their "
-        "freshness) against the current trust and status lists. Any string that is not one of our tokens answers "
-        "200 `{valid: false, reasons: [\"format\"]}`. `certificate` appears once the signature and chain check, "
-        "with only the fields the token discloses."
+        "Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare "
+        "token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, "
+        "signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for "
+        "presentations their freshness) against the current trust and status lists. Any string that is not one of "
+        "our tokens answers 200 `{valid: false, reasons: [\"format\"]}`. `certificate` appears once the signature "
+        "and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust "
+        "list's type registry names it."
     ),
     responses=problem_responses(BadRequest, RateLimited, ServiceUnavailable),
 )
@@ -109,13 +113,17 @@ async def verify(data: JSONBody[VerifyIn], request: Request, db: Db, redis: Redi
         return await verification.describe(conn, verdict)
 
 
+_RAW_TOKEN = re.compile(rb"/[Vv]/(.*)\Z", re.S)
+
+
 def _token_from_path(request: Request, decoded: str) -> str:
     # Litestar percent-decodes path parameters a second time, after the server has decoded the path
     # once, which turns a token's "%41" into "A". Base45 has "%", so the token is read from the raw
     # path (decoded exactly once) whenever the server provides it.
     raw = request.scope.get("raw_path")
-    if isinstance(raw, bytes | bytearray) and b"/v/" in raw:
-        return unquote(bytes(raw).split(b"/v/", 1)[1].decode("latin-1"))
+    found = _RAW_TOKEN.search(bytes(raw)) if isinstance(raw, bytes | bytearray) else None
+    if found is not None:
+        return unquote(found.group(1).decode("latin-1"))
     return decoded.lstrip("/")
 
 
@@ -131,23 +139,9 @@ async def _seal_picture(conn: object, kid_hex: str | None) -> str | None:
     return seal_image.seal_svg(department.name, seal.name) if department else None
 
 
-@get(
-    "/v/{token:path}",
-    operation_id="VerificationPage",
-    tags=["verification"],
-    summary="Verification page (zh-CN HTML, phone-sized, no JavaScript)",
-    description=(
-        "The verdict of `/v1/verify` for the token in the path (percent-encoded; Base45 has `/`, `%` and space), "
-        "shown plainly: green or red, what was checked, the certificate's disclosed fields, the issuer and the "
-        "seal. Always 200 for a token, valid or not; rate-limited like `/v1/verify`."
-    ),
-    media_type="text/html",
-    include_in_schema=True,
-    responses=problem_responses(RateLimited),
-)
-async def verification_page(
-    token: Annotated[str, PathParameter(description="The ZB1: token, percent-encoded.")], request: Request, db: Db, redis: Redis, now: Now,
-    esign: Esign,
+async def _verification_page(
+    token: Annotated[str, PathParameter(description="The ZB1: token, percent-encoded.")], request: Request, db: Db,
+    redis: Redis, now: Now, esign: Esign,
 ) -> Response[str]:
     await ratelimit.hit(redis, f"ip:{client_address(request)}", VERIFY_IP)
     token = _token_from_path(request, token)
@@ -156,9 +150,31 @@ async def verification_page(
         result = await verification.describe(conn, verdict)
         seal_svg = await _seal_picture(conn, result.seal_kid if result.certificate is not None else None)
     html = page.render_page(result, seal_svg=seal_svg, checked_at=now)
-    return Response(html, media_type="text/html; charset=utf-8",
+    # Litestar adds "; charset=utf-8" to a text/* media type itself: naming it here would say it twice.
+    return Response(html, media_type="text/html",
                     headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
                              "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
 
 
-ROUTES = [trust_list, status_list, root_certificate, verify, verification_page]
+verification_page = get(
+    "/v/{token:path}",
+    operation_id="VerificationPage",
+    tags=["verification"],
+    summary="Verification page (zh-CN HTML, phone-sized, no JavaScript); also at /V/{token}",
+    description=(
+        "The verdict of `/v1/verify` for the token in the path (percent-encoded; Base45 has `/`, `%` and space), "
+        "shown plainly: green or red, what was checked, the certificate's disclosed fields under their zh-CN "
+        "labels, the issuer and the seal. `GET /V/{token}` serves the same page: it is what QR codes hold "
+        "(`QR_BASE/V/<token>`, all QR alphanumeric characters, which a phone camera or WeChat scan opens). "
+        "Always 200 for a token, valid or not; rate-limited like `/v1/verify`."
+    ),
+    media_type="text/html",
+    include_in_schema=True,
+    responses=problem_responses(RateLimited),
+)(_verification_page)
+# The QR codes' form of the same page (upper case: a QR code's alphanumeric mode has no lower-case letters).
+verification_page_qr = get("/V/{token:path}", media_type="text/html", include_in_schema=False,
+                           name="verification_page_qr")(_verification_page)
+
+
+ROUTES = [trust_list, status_list, root_certificate, verify, verification_page, verification_page_qr]

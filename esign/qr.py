@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import segno
 
@@ -28,12 +28,6 @@ ERROR_LEVEL = "m"
 BORDER = 4
 ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _IN_URL = re.compile(r"/[Vv]/([^/]+)\Z")
-
-
-def qr_base(public_base_url: str) -> str:
-    """``QR_BASE`` of a public base URL: its scheme and host (and port), upper-cased."""
-    parts = urlsplit(public_base_url)
-    return f"{parts.scheme}://{parts.netloc}".upper()
 
 
 def alphanumeric(text: str) -> bool:

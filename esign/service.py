@@ -29,7 +29,7 @@ from api.problems import FieldError
 from api.wallet import closure, events
 from api.wallet import store as wallet_store
 from esign import certificate_store as store
-from esign import issuing, keys, licence, lists, seal_store, tokens, x509
+from esign import entity_seals, issuing, keys, licence, lists, seal_store, tokens, x509
 from esign.batch_sign import ID_CONTEXT, NAME_CONTEXT, seal_fields
 from esign.certificate_store import CertificateRow, CertificateView
 from esign.delivery import audit_data, deliver, synced_data
@@ -175,6 +175,9 @@ async def _organisation(
     assert holder.credit_code is not None
     org_id, created = await orgs.register(conn, esign.keyring, credit_code=holder.credit_code, name=holder.name,
                                           legal_rep=legal_rep, now=now)
+    if ctype.code == entity_seals.SEAL_RECORD_TYPE:
+        # 公章刻制备案 done: the platform makes the entity's e-seal on its behalf.
+        await entity_seals.make_seal(conn, esign, org_id, actor=f"certificate:{ref}", now=now)
     if ctype.code == orgs.REGISTRY_TYPE:
         await events.add_life_event(conn, person_id=org_id, event="business_opened" if created else "business_changed",
                                     at=now, source="certificate", source_id=ref, now=now,
@@ -252,7 +255,25 @@ async def issue_certificate(
         department_credit_code=department.credit_code, seal_kid=seal.kid, seal_algorithm=seal.algorithm,
     ), now=now)
     await deliver(conn, cert, row, actor=actor, now=now)
+    if ctype.code == orgs.DEREGISTRATION_TYPE and person_id is not None:
+        await _close_entity(conn, esign, person_id, department_id=department_id, ref=f"{department_id}:{item.external_ref}",
+                            actor=actor, now=now)
     return Issued("issued", row.id, certificate=cert)
+
+
+async def _close_entity(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *, department_id: UUID, ref: str,
+                        actor: str, now: datetime) -> None:
+    """注销登记 done (准予注销登记通知书 issued): the entity's 营业执照 and e-seal revoked last, its wallet kept
+    read only."""
+    licences = await conn.fetch(
+        "SELECT id FROM esign_certificate WHERE person_id = $1 AND type_code = $2 AND status IN ('valid', 'suspended')"
+        " AND department_id = $3", org_id, orgs.REGISTRY_TYPE, department_id)
+    for licence in licences:
+        await change_status(conn, esign, department_id=department_id, certificate_id=licence["id"], action="revoke",
+                            reason="企业注销", actor=actor, now=now)
+    await entity_seals.revoke_seal(conn, org_id, actor=actor, now=now)
+    await events.add_life_event(conn, person_id=org_id, event="business_closed", at=now, source="certificate",
+                                source_id=ref, now=now)
 
 
 async def complete_signature(

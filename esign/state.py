@@ -17,13 +17,14 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
 from litestar.datastructures import State
 
 from api.crypto import Keyring
-from esign import batch_sign, ca, keys, statuslist, trustlist
+from esign import batch_sign, ca, keys, qr, statuslist, trustlist
 from esign.seal_store import SealRow, get_private_key
 
 
@@ -31,13 +32,17 @@ class EsignState:
     """Per-process e-certificate state; see the module docstring."""
 
     def __init__(
-        self, platform: ca.Platform, keyring: Keyring, base_url: str, *, master_keys: tuple[str, str | None] | None = None
+        self, platform: ca.Platform, keyring: Keyring, base_url: str, *, master_keys: tuple[str, str | None] | None = None,
+        qr_base: str | None = None,
     ) -> None:
         self.platform = platform
         self.keyring = keyring
         # The signing processes rebuild the keyring from these (esign.batch_sign.init_worker).
         self._master_keys = master_keys
         self.base_url = base_url.rstrip("/")
+        # What QR codes' URLs start with (api.config.Settings.qr_base); the base URL upper-cased by default.
+        parts = urlsplit(self.base_url)
+        self.qr_base = (qr_base or f"{parts.scheme}://{parts.netloc}".upper()).rstrip("/")
         self._signers: dict[UUID, keys.LocalSigner] = {}
         self._trust: tuple[str, trustlist.TrustList] | None = None
         self._status: dict[int, tuple[str, statuslist.StatusList]] = {}
@@ -47,6 +52,10 @@ class EsignState:
 
     def __repr__(self) -> str:
         return f"EsignState(platform={self.platform!r}, signers={len(self._signers)})"
+
+    def qr_url(self, token: str) -> str:
+        """The URL a token's QR code holds: ``QR_BASE/V/<token>``, which a phone camera or WeChat scan opens."""
+        return qr.qr_url(self.qr_base, token)
 
     def status_list_url(self, list_id: int) -> str:
         return f"{self.base_url}/v1/status-lists/{list_id}"
@@ -121,7 +130,8 @@ async def start(state: State) -> None:
         platform = await ca.load_platform(conn, state.keyring)
     settings = state.settings
     state.esign = EsignState(
-        platform, state.keyring, settings.base_url, master_keys=(settings.master_key, settings.master_key_previous)
+        platform, state.keyring, settings.base_url, master_keys=(settings.master_key, settings.master_key_previous),
+        qr_base=settings.qr_base,
     )
 
 

@@ -47,6 +47,7 @@ def render_shown(esign: EsignState, r: ShownCertificate, *, now: datetime) -> Ce
         seal_kid=r.seal_kid.hex(), issued_at=r.issued_at, valid_from=r.valid_from, valid_until=r.valid_until,
         status=status_of(r, now),  # type: ignore[arg-type]
         status_ref=StatusRef(list_id=r.status_list_id, index=r.status_index), token=r.token,
+        qr_url=esign.qr_url(r.token),
     )
 
 

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from api.config import parse_sms_templates
 from api.crypto import PRIVATE_VALUE, DecryptionError, Keyring
 from auth import sms
+from notify import contacts
 from auth import wechat as wechat_api
 from auth.errors import SmsUnavailable, WechatUnavailable
 from auth.routes import PHONE_CONTEXT
@@ -127,6 +128,7 @@ class Senders:
         self.template_ids = template_ids(state.settings.notify_wechat_templates)
         check_sms_templates(state.settings.sms_templates)
         self._secrets: dict[UUID, tuple[float, Hook]] = {}
+        self._contact: dict[UUID, bytes] = {}
 
     async def prepare(self, conn: asyncpg.Connection, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]],
                       *, now: datetime) -> tuple[list[Job], list[tuple[Job, Outcome]]]:
@@ -134,6 +136,8 @@ class Senders:
         hooks = await self._webhooks(conn, {r["target"] for r in rows if r["channel"] == "webhook"})
         people = [r["target"] for r in rows if r["channel"] != "webhook"]
         accounts = {a["id"]: a for a in await conn.fetch(ACCOUNTS, people)} if people else {}
+        orphans = [t for t in people if t not in accounts]
+        self._contact = await contacts.phones(conn, orphans) if orphans else {}
         ready, settled = [], []
         for r in rows:
             job = Job(id=r["id"], channel=r["channel"], target=r["target"], lane=r["lane"], attempt=r["attempts"],
@@ -155,6 +159,10 @@ class Senders:
             job.address, job.secret, job.previous_secret, job.previous_until = hook
             return None if job.address else Outcome("permanent-failure", "webhook disabled")
         account = accounts.get(job.target)
+        if account is None and job.channel == "sms" and job.target in self._contact:
+            # A person without the app, at the phone they gave at a window.
+            job.address = self.state.keyring.decrypt_str(self._contact[job.target], context=PHONE_CONTEXT)
+            return None
         if account is None or not account[job.channel]:
             return Outcome("permanent-failure", f"{job.channel} turned off by the user")
         if job.channel == "sms":

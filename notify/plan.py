@@ -128,6 +128,13 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
             notes[key] = note
             for account_id in accounts:
                 deliveries.extend(_outside(kind, note, ctx.accounts[account_id], vals, sealed, now=now))
+            if what == "person" and not accounts and kind.sms and whom in ctx.contact_phones:
+                # No app: the text goes to the phone the person gave at a window (target: the person).
+                deliveries.append(DeliveryRow(
+                    id=next_id(), notification_id=note.id, channel="sms", target=whom, lane=event.lane,
+                    content={"text": render.render(kind.sms, vals), "params": render.sms_params(kind.sms, vals),
+                             **({"sealed": sealed} if sealed else {})},
+                    not_before=None))
             deliveries.extend(
                 DeliveryRow(id=next_id(), notification_id=note.id, channel="webhook", target=hook, lane=event.lane,
                             content=None, not_before=None)

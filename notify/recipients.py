@@ -18,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
+from notify import contacts
 from notify.catalogue import Kind
 from notify.models import AccountInfo, Event
 
@@ -36,6 +37,8 @@ class Context:
     # "application" -> {id: title}, "matter" -> {code: name}, "department" -> {id: name},
     # "certificate" -> {id: (type name, valid_until)}, "consent" -> {id: purpose}; keys as text.
     names: dict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
+    # Persons without an account who gave a phone for text messages (notify.contacts).
+    contact_phones: set[UUID] = field(default_factory=set)
 
 
 def as_uuid(value: Any) -> UUID | None:
@@ -155,6 +158,9 @@ async def load(conn: asyncpg.Connection, batch: list[tuple[Event, Kind]], *, now
                 ctx.accounts_of[r["person_id"]].append(r["id"])
             if r["operator"]:
                 ctx.operators.append(r["id"])
+    without_account = sorted(p for p in everyone if p not in ctx.accounts_of)
+    if without_account:
+        ctx.contact_phones = await contacts.persons_with_phone(conn, without_account)
     if departments:
         for r in await conn.fetch(WEBHOOKS, _uuids(departments)):
             ctx.webhooks[r["department_id"]].append((r["id"], frozenset(r["events"])))

@@ -20,12 +20,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api import db, embedded
+from api import db, embedded, redis_client
 from api.app import close_resources, create_app, open_resources
 from api.config import Settings
 from api.crypto import Keyring
@@ -76,6 +75,8 @@ def with_database(dsn: str, name: str) -> str:
 def with_redis_db(url: str, db: int) -> str:
     """The same Redis server, another database number (works for ``redis://`` and ``unix://`` URLs:
     redis-py reads ``?db=`` before the path, and a socket URL's path is the socket)."""
+    if url.startswith(redis_client.CLUSTER_SCHEME):
+        return url  # a Redis Cluster has only database 0
     base, _, query = url.partition("?")  # not urlunsplit: it writes ``unix:///s`` back as ``unix:/s``
     params = [q for q in query.split("&") if q and not q.startswith("db=")]
     return base + "?" + "&".join([*params, f"db={db}"])
@@ -187,7 +188,7 @@ async def database_url(servers: tuple[str, str], template_db: str, worker_id: st
 @pytest.fixture
 async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
     url = servers[1]
-    client = aioredis.from_url(url)
+    client = redis_client.from_url(url)
     await client.flushdb()
     await client.aclose()
     yield url

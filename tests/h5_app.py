@@ -17,14 +17,15 @@ SHIPPED = ROOT / "api" / "h5_app"
 ARTIFACTS = ROOT / "test-artifacts" / "app"
 
 
-def run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None) -> str:
-    out = subprocess.run(args, cwd=APP, capture_output=True, text=True, timeout=timeout, env=env)
+def run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None, cwd: Path = APP) -> str:
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
     return out.stdout
 
 
-def installed_app() -> Path:
-    """clients/app with its packages installed by ``npm ci``; skips, saying why, without node and npm."""
+def installed_app(APP: Path = APP) -> Path:  # noqa: N803 - the default is the citizen app
+    """clients/app (or another web app of clients/) with its packages installed by ``npm ci``; skips, saying why,
+    without node and npm."""
     if shutil.which("npm") is None or shutil.which("node") is None:
         pytest.skip("node and npm are not installed on this machine")
     stamp = APP / "node_modules" / ".package-lock.json"

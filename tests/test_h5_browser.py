@@ -6,7 +6,8 @@ One server and one browser for the module: `clients/app/e2e/story.mjs` lives the
 online: the submission lands once), follows the departments' approvals live, finds the child's
 certificates in the wallet, shows a certificate as a QR whose page says 有效 and, after revocation,
 吊销, audits the main screens with axe-core in normal and large-text mode, and opens the app as a WeChat
-web-view handed a wx.login code (the bundled WeChat simulator answers for WeChat). Screenshots are kept in
+web-view handed a wx.login code (the bundled WeChat simulator answers for WeChat). Then `e2e/camera.mjs` opens
+the verifier with Chromium's fake camera playing a QR code of an ID card issued here, and scans it. Screenshots are kept in
 test-artifacts/app/ for a person to look at. Without node/npm or Chromium the tests skip, saying why.
 """
 
@@ -24,11 +25,46 @@ from typing import Any
 import httpx
 import pytest
 
+from esign import qr
 from tests import browser, h5_world
 from tests.h5_app import ARTIFACTS, cjk_fonts, installed_app
 from tests.people import id_number
 
 CHILD = id_number("20261118", 43, male=False)
+NEIGHBOUR = ("赵敏", id_number("19880620", 44, male=False))
+
+
+def y4m_of_qr(url: str, *, width: int = 640, height: int = 480, frames: int = 5) -> bytes:
+    """A fake camera's video (YUV4MPEG2, 4:2:0): a few identical grey frames of the server's QR code of ``url``,
+    black modules on white with the quiet zone, as a phone held over a screen would see it."""
+    matrix = qr.make_qr(url).matrix
+    n = len(matrix) + 2 * qr.BORDER
+    scale = min(width, height) // n
+    left, top = (width - n * scale) // 2, (height - n * scale) // 2
+    luma = bytearray(b"\xeb" * (width * height))
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                x, y = left + (c + qr.BORDER) * scale, top + (r + qr.BORDER) * scale
+                for dy in range(scale):
+                    luma[(y + dy) * width + x:(y + dy) * width + x + scale] = b"\x10" * scale
+    chroma = b"\x80" * (2 * (width // 2) * (height // 2))
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    return header + (b"FRAME\n" + bytes(luma) + chroma) * frames
+
+
+def _camera_file(base: str, world: dict[str, Any], tmp: Any) -> tuple[str, str]:
+    """A neighbour's ID card issued now by 公安; the fake camera's file showing its QR code, and the URL it holds."""
+    r = httpx.post(f"{base}/v1/dept/certificates", headers={"Authorization": f"Bearer {world['staff']['gongan']}"}, json={
+        "type_code": "id_card", "holder": {"id_number": NEIGHBOUR[1], "name": NEIGHBOUR[0]},
+        "fields": {"name": NEIGHBOUR[0], "sex": "女", "ethnicity": "汉", "birth_date": "1988-06-20",
+                   "address": h5_world.ADDRESS, "valid_until": "2040-01-01"},
+        "external_ref": f"id_card:{NEIGHBOUR[1]}"}, timeout=60)
+    assert r.status_code in (200, 201), r.text
+    url = r.json()["qr_url"]
+    path = tmp / "camera.y4m"
+    path.write_bytes(y4m_of_qr(url))
+    return str(path), url
 
 
 def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -80,15 +116,19 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         _wait(f"{sim}/_sim/messages", simulator)
         _wait(f"{base}/health", server)
         world = _world(base, env) | {"sim": sim}
+        world["camera_file"], camera_url = _camera_file(base, world, tmp)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        out = subprocess.run(["node", "e2e/story.mjs"], cwd=app, capture_output=True, text=True, timeout=400,
-                             env={**os.environ, "ZB_STORY": json.dumps(world), "ZB_CHROMIUM": chromium})
-        results: dict[str, Any] = {}
-        for line in out.stdout.splitlines():
-            if line.startswith("{"):
-                results.update(json.loads(line))
-        results["_log"] = (out.stdout + out.stderr)[-6000:] + "\n--- server ---\n" + (tmp / "serve.log").read_text(errors="replace")[-3000:]
-        results["_exit"] = out.returncode
+        results: dict[str, Any] = {"_camera_url": camera_url}
+        logs = []
+        for script in ("e2e/story.mjs", "e2e/camera.mjs"):
+            out = subprocess.run(["node", script], cwd=app, capture_output=True, text=True, timeout=400,
+                                 env={**os.environ, "ZB_STORY": json.dumps(world), "ZB_CHROMIUM": chromium})
+            for line in out.stdout.splitlines():
+                if line.startswith("{"):
+                    results.update(json.loads(line))
+            logs.append((out.stdout + out.stderr)[-6000:])
+            results.setdefault("_exit", out.returncode)
+        results["_log"] = "\n".join(logs) + "\n--- server ---\n" + (tmp / "serve.log").read_text(errors="replace")[-3000:]
         yield results
     finally:
         os.killpg(simulator.pid, signal.SIGTERM)
@@ -130,6 +170,31 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     assert "姓名" in part["app_fields"] and "性别" in part["app_fields"] and "株洲市公安局" in part["app_fields"]
     assert part["fields_shown"] >= 1 and part["countdown"].startswith("剩余")
     assert "吊销" in part["page_revoked"] and part["app_revoked"] == "已吊销" and part["wallet_status"] == "已吊销"
+
+
+def test_the_verifier_scans_a_certificate_with_the_camera(story: dict[str, Any]) -> None:
+    """A fake camera shows the QR code of an ID card issued in the test; 扫码 reads it (jsQR where Chromium has no
+    BarcodeDetector) and says 有效 with the labelled fields; cancelling and leaving stop the camera; a refusal is said."""
+    part = _part(story, "camera")
+    assert "error" not in part, part["error"]
+    assert part["scanned"] == story["_camera_url"] and part["verdict"] == "有效"
+    assert NEIGHBOUR[0] in part["fields"] and "姓名" in part["fields"] and "株洲市公安局" in part["fields"], part["fields"]
+    assert part["live_while_scanning"] >= 1
+    assert part["live_after_cancel"] == part["live_after_scan"] == part["live_after_leaving"] == 0
+    assert "摄像头权限" in part["denied"]
+
+
+def test_a_consent_granted_in_the_app_is_listed_and_reaches_the_department(story: dict[str, Any]) -> None:
+    part = _part(story, "consent")
+    assert "生效中" in part["listed"], part
+    assert part["department_sees"] == ["active"]
+
+
+def test_not_me_in_the_inbox_ends_the_other_login(story: dict[str, Any]) -> None:
+    part = _part(story, "not_me")
+    assert part["other_login_before"] == 200 and part["alert_shown"]
+    assert "不是您本人操作" in part["confirm_asked"] and "已结束该登录" in part["answer"]
+    assert part["other_login_after"] == 401 and part["this_login_after"] == 200
 
 
 def test_large_text_and_the_accessibility_audit(story: dict[str, Any]) -> None:

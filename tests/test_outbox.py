@@ -7,9 +7,8 @@ import asyncio
 import asyncpg
 import msgspec
 import pytest
-import redis.asyncio as aioredis
 
-from api import outbox
+from api import outbox, redis_client
 
 
 async def _enqueue(pool: asyncpg.Pool, n: int, topic: str = "test") -> None:
@@ -72,7 +71,7 @@ async def test_failed_hand_off_is_retried_later_not_lost(pool: asyncpg.Pool) -> 
 
 async def test_stream_publisher_writes_to_redis_streams(pool: asyncpg.Pool, redis_url: str) -> None:
     await _enqueue(pool, 3, topic="notify")
-    r = aioredis.from_url(redis_url)
+    r = redis_client.from_url(redis_url)
     try:
         assert await outbox.relay_once(pool, outbox.stream_publisher(r)) == 3
         entries = await r.xrange("zb:events:notify")

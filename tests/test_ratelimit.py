@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from api import ratelimit
+from api import ratelimit, redis_client
 from api.problems import RateLimited, ServiceUnavailable
 from api.ratelimit import Limit
 
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
+    client = redis_client.from_url(redis_url)
     yield client
     await client.aclose()
 

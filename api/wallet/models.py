@@ -165,7 +165,10 @@ class PresentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class Presentation(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    qr: str
+    qr: Annotated[str, msgspec.Meta(description="The presentation's ZB1: token.")]
+    qr_url: Annotated[str, msgspec.Meta(
+        description="What its QR code holds: QR_BASE + \"/V/\" + the token (space, % and / escaped), all QR "
+                    "alphanumeric characters, which a phone camera or WeChat scan opens.")]
     expires_at: datetime
     png_base64: str | None = None
 

@@ -47,5 +47,6 @@ async def present(
                        data={"certificate": str(cert.id), "fields": sorted(fields), "ttl_seconds": body.ttl_seconds},
                        at=now)
     assert claims.exp is not None
-    png = base64.b64encode(qr.qr_png(token)).decode("ascii") if body.png else None
-    return Presentation(qr=token, expires_at=datetime.fromtimestamp(claims.exp, UTC), png_base64=png)
+    url = esign.qr_url(token)
+    png = base64.b64encode(qr.qr_png(url)).decode("ascii") if body.png else None
+    return Presentation(qr=token, qr_url=url, expires_at=datetime.fromtimestamp(claims.exp, UTC), png_base64=png)

@@ -107,7 +107,7 @@ async def only_fields(
     if item.certificate is not None:
         fields = {k: v for k, v in item.certificate.fields.items() if k in wanted}
         token, _ = await esign_service.presentation_token(conn, esign, item.certificate.token, fields, now=now)
-        cert = msgspec.structs.replace(item.certificate, fields=fields, token=token)
+        cert = msgspec.structs.replace(item.certificate, fields=fields, token=token, qr_url=esign.qr_url(token))
         return msgspec.structs.replace(item, certificate=cert, masked=False)
     if item.record is not None:
         data = {k: v for k, v in item.record.data.items() if k in wanted}

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
-from api import ratelimit
+from api import ratelimit, redis_client
 from api.app import create_app
 from api.config import Settings
 from api.crypto import Keyring
@@ -23,7 +23,7 @@ PHONE = "13912345678"
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
+    client = redis_client.from_url(redis_url)
     yield client
     await client.aclose()
 

@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
-import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
+from api import redis_client
 from api.app import create_app
 from api.config import Settings
 from auth import wechat
@@ -99,7 +99,7 @@ async def test_the_secret_and_access_token_never_reach_the_log(
         r = await c.post("/v1/auth/wechat/phone", json={"code": await phone_code(sim, "13812345670")},
                          headers=auth(pair["access_token"]))
         assert r.status_code == 200, r.text
-    r = aioredis.from_url(settings.redis_url)
+    r = redis_client.from_url(settings.redis_url)
     token = (await r.get(f"zb:wechat:{settings.wechat_appid}:access_token")).decode()
     await r.aclose()
     text = out.getvalue()
@@ -171,7 +171,7 @@ async def test_an_invalidated_access_token_is_fetched_again_once(
 async def test_single_flight_directly_under_a_burst(
     sim: httpx.AsyncClient, sim_url: str, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    redis = aioredis.from_url(redis_url)
+    redis = redis_client.from_url(redis_url)
     async with httpx.AsyncClient(base_url=sim_url, timeout=5) as http:
         client = WechatClient(http, redis, appid="wx0000000000000000", secret="zb-dev-secret")
         tokens = await asyncio.gather(*(client.access_token() for _ in range(50)))

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from litestar import Litestar
 
+from api import redis_client
 from api.config import Settings
 from tests.authz.world import World, build_world, local_settings
 from tests.browser import live_server
@@ -30,7 +30,7 @@ async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
     other runs sharing the server flush theirs at every test, which would take the SMS codes, the
     rate-limit buckets and the notification streams of these longer tests away mid-test."""
     url = with_redis_db(servers[1], 1 + os.getpid() % 8)
-    client = aioredis.from_url(url)
+    client = redis_client.from_url(url)
     await client.flushdb()
     await client.aclose()
     yield url

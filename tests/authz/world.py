@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 import httpx
-import redis.asyncio as aioredis
 
+from api import redis_client
 from api.config import Settings
 from notify import streams
 from tests.auth.helpers import auth, claims, operator, sms_login
@@ -204,7 +204,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
     delivery = (await _ok(await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=auth(system))))["items"][0]
 
     # Two dead letters, one for the operators to retry and one to discard.
-    redis = aioredis.from_url(settings.redis_url)
+    redis = redis_client.from_url(settings.redis_url)
     letters = [(await redis.xadd(streams.DEAD, {"stream": streams.EVENTS, "entry_id": "1-1", "group": streams.EVENT_GROUP,
                                                 "reason": "not an outbox message", "junk": "1"})).decode() for _ in range(2)]
     await redis.aclose()

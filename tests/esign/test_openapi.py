@@ -47,6 +47,6 @@ async def test_every_operation_is_documented(client: AsyncTestClient) -> None:
                        and "token" in v["properties"])
     assert set(certificate["properties"]) == {"id", "licence_id", "type_code", "type_name", "holder", "fields", "issuer",
                                               "seal_kid", "issued_at", "valid_from", "valid_until", "status",
-                                              "status_ref", "token"}
+                                              "status_ref", "token", "qr_url"}
     assert "rate_limited" in doc["paths"]["/v1/verify"]["post"]["responses"]["429"]["description"]
     assert "seal_not_active" in doc["paths"]["/v1/dept/seals/{seal_id}/revoke"]["post"]["responses"]["409"]["description"]

@@ -23,7 +23,7 @@ def page_url(token: str) -> str:
 async def test_a_valid_certificate_page(client: AsyncTestClient, police_issuer: str, police_seal: dict) -> None:
     cert = await issue(client, police_issuer, household())
     r = await client.get(page_url(cert["token"]))
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"  # the charset once
     assert r.headers["cache-control"] == "no-store" and "default-src 'none'" in r.headers["content-security-policy"]
     html = r.text
     assert '<html lang="zh-CN">' in html and "width=device-width" in html and "<script" not in html
@@ -92,3 +92,25 @@ async def test_percent_signs_in_a_token_survive_the_path(client: AsyncTestClient
             break
     html = (await client.get(page_url(cert["token"]))).text
     assert "证照有效" in html, cert["token"]
+
+
+async def test_the_qr_url_opens_the_same_page(client: AsyncTestClient, police_issuer: str, police_seal: dict) -> None:
+    """A certificate's QR code holds QR_BASE/V/<token> (upper case, the token's space, % and / escaped): that path
+    serves the page /v/ serves, and POST /v1/verify takes the URL as it takes the token."""
+    for _ in range(12):  # a token with all three characters that need escaping, to show they survive
+        cert = await issue(client, police_issuer, household())
+        if all(ch in cert["token"] for ch in " %/"):
+            break
+    url = cert["qr_url"]
+    assert url == "HTTP://127.0.0.1:8000/V/" + cert["token"].replace("%", "%25").replace(" ", "%20").replace("/", "%2F")
+    assert all(ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:" for ch in url)
+    upper = await client.get(url.removeprefix("HTTP://127.0.0.1:8000"))
+    lower = await client.get(page_url(cert["token"]))
+    assert upper.status_code == lower.status_code == 200
+    assert upper.headers["content-type"] == "text/html; charset=utf-8" and "证照有效" in upper.text
+    assert re.sub(r"核验时间[^<]*", "", upper.text) == re.sub(r"核验时间[^<]*", "", lower.text)
+    by_url = (await client.post("/v1/verify", json={"token": url})).json()
+    by_token = (await client.post("/v1/verify", json={"token": cert["token"]})).json()
+    assert by_url == by_token and by_url["valid"] is True
+    lower_url = "https://zb.example.cn/v/" + quote(cert["token"], safe="")  # a link typed or shared by hand
+    assert (await client.post("/v1/verify", json={"token": lower_url})).json() == by_token

@@ -17,7 +17,8 @@ async def test_issue_answers_the_certificate_shape(
 ) -> None:
     cert = await issue(client, police_issuer, household())
     assert set(cert) == {"id", "licence_id", "type_code", "type_name", "holder", "fields", "issuer", "seal_kid",
-                         "issued_at", "valid_from", "valid_until", "status", "status_ref", "token"}
+                         "issued_at", "valid_from", "valid_until", "status", "status_ref", "token", "qr_url"}
+    assert cert["qr_url"] == qr.qr_url("HTTP://127.0.0.1:8000", cert["token"])
     gongan = await api.department_id(conn, "gongan")
     assert cert["type_code"] == "household_register" and cert["type_name"] == "居民户口簿"
     assert cert["holder"] == {"kind": "person", "name_masked": "张*丰", "id_masked": "110***********002X"}

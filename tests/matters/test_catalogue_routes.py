@@ -112,7 +112,7 @@ async def test_matter_pages_cover_everything_once(client: AsyncTestClient) -> No
 
 async def test_certificate_types_have_field_schemas(client: AsyncTestClient) -> None:
     items = (await client.get("/v1/certificate-types", params={"limit": 100})).json()["items"]
-    assert len(items) == 22
+    assert len(items) == 23
     id_card = next(t for t in items if t["code"] == "id_card")
     assert id_card["gb_type_code"] == "11430200MB0001074D001"
     assert {f["key"]: f["sensitive"] for f in id_card["fields"]}["address"] is True

@@ -198,20 +198,17 @@ async def test_a_family_member_applies_as_agent_until_the_authorisation_ends(
                    "delegation_not_found")
 
 
-async def _approve_all(client: AsyncTestClient, op: str, conn: asyncpg.Connection, app_id: str,
-                       her: dict[str, str]) -> dict[str, Any]:
-    """Each department of 退休一件事 approves its task as it comes; 人社局's issues the 退休证."""
+async def _approve_all(client: AsyncTestClient, op: str, conn: asyncpg.Connection, app_id: str) -> None:
+    """Each department of 退休一件事 approves its task from its queue as it comes; 人社局's issues the 退休证."""
     staff_of = {k: await department(client, op, conn, k) for k in ("renshe", "yibao", "gongjijin")}
-    dept_of = {"430200-RS-005": "renshe", "430200-RS-006": "renshe", "430200-YB-006": "yibao", "430200-GJ-002": "gongjijin"}
     for _ in range(2):
-        app = (await client.get(f"/v1/applications/{app_id}", headers=her)).json()
-        for task in (t for t in app["tasks"] if t["status"] == "pending"):
-            h = staff_of[dept_of[task["matter_code"]]]
+        queue = [(h, t) for h in staff_of.values() for t in (await client.get(
+            "/v1/dept/tasks", params={"status": "pending"}, headers=h)).json()["items"] if t["application_id"] == app_id]
+        for h, task in queue:
             assert (await client.post(f"/v1/dept/tasks/{task['id']}/claim", headers=h)).status_code == 200
             r = await client.post(f"/v1/dept/tasks/{task['id']}/approve", headers=h, json={"result_fields": {
                 "retired_on": "2026-12-01", "pension_type": "企业职工基本养老保险"}} if task["matter_code"] == "430200-RS-005" else {})
             assert r.status_code == 200, r.text
-    return (await client.get(f"/v1/applications/{app_id}", headers=her)).json()
 
 
 async def test_results_are_handed_over_at_the_window_that_took_them(
@@ -233,7 +230,8 @@ async def test_results_are_handed_over_at_the_window_that_took_them(
     assert_problem(await client.get(f"/v1/dept/window/pickups/{app_id}/print", headers=window), 409,
                    "not_ready_for_pickup")
 
-    app = await _approve_all(client, op, conn, app_id, her)
+    await _approve_all(client, op, conn, app_id)
+    app = (await client.get(f"/v1/applications/{app_id}", headers=her)).json()
     assert app["status"] == "completed", app
     # The window is told: the application joins its pick-up queue, and she hears of it.
     pickups = (await client.get("/v1/dept/window/pickups", headers=window)).json()["items"]
@@ -285,3 +283,22 @@ async def test_results_are_handed_over_at_the_window_that_took_them(
     assert (row["visits"], row["applications_taken"], row["taken_for_others"]) == (1, 1, 0)
     assert (row["ready_for_pickup"], row["picked_up"], row["awaiting_pickup"]) == (1, 1, 0)
     assert 11.5 <= row["median_wait_minutes"] <= 13 and row["median_handling_minutes"] >= 0
+
+
+async def test_a_citizen_without_the_app_gets_a_text_when_results_are_ready(
+        client: AsyncTestClient, op: str, conn: asyncpg.Connection, settings: Any) -> None:
+    from tests.authz.world import drain
+
+    window = await _window(client, op, conn, "shenpi")
+    scans = await _scans(client, window, "applicant_id_card")
+    phone = "13712345678"
+    assert_problem(await client.post("/v1/dept/window/intakes", headers=window, json={
+        "citizen": {"id_number": ELDER, "name": ELDER_NAME}, "phone": "12345"}), 422, "validation_failed")
+    intake = await _open(client, window, phone=phone)
+    r = await client.post(f"/v1/dept/window/intakes/{intake['id']}/application", headers=window, json=_retirement(scans))
+    assert r.status_code == 201, r.text
+    await _approve_all(client, op, conn, r.json()["id"])
+    await drain(settings)
+    texts = (await client.get("/v1/dev/sms", params={"phone": phone})).json()
+    messages = texts["items"] if isinstance(texts, dict) else texts
+    assert any("已办结" in str(m) and "领取" in str(m) for m in messages), texts

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import msgspec
 import pytest
-import redis.asyncio as aioredis
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
+from api import redis_client
 from api.app import close_resources, open_resources
 from api.config import Settings
 from tests.auth.conftest import sim, sim_url  # noqa: F401 - the WeChat simulator, as identity's tests run it
@@ -31,7 +31,7 @@ NOTIFY_REDIS_DB = 11 + os.getpid() % 5
 @pytest.fixture
 async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
     url = with_redis_db(servers[1], NOTIFY_REDIS_DB)
-    client = aioredis.from_url(url)
+    client = redis_client.from_url(url)
     await client.flushdb()
     await client.aclose()
     yield url

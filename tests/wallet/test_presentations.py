@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from esign import service as esign_service
-from esign import tokens
+from esign import qr, tokens
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number
@@ -39,8 +39,12 @@ async def test_a_presentation_discloses_only_the_chosen_fields_and_verifies_offl
     now = datetime.now(UTC)
     assert now < datetime.fromisoformat(shown["expires_at"]) <= now + timedelta(seconds=121)
     assert base64.b64decode(shown["png_base64"]).startswith(b"\x89PNG")
+    # The QR code holds the URL a phone camera opens: QR_BASE/V/ and the token, escaped.
+    assert shown["qr_url"] == qr.qr_url(esign.qr_base, shown["qr"]) and qr.alphanumeric(shown["qr_url"])
+    assert base64.b64decode(shown["png_base64"]) == qr.qr_png(shown["qr_url"])
 
     verify = await helpers.offline_verifier(pool, esign, now)
+    assert verify(shown["qr_url"], now).valid  # a verifier app takes the URL as it takes the token
     verdict = verify(shown["qr"], now)
     assert verdict.valid, verdict.reasons
     assert verdict.certificate.kind == "presentation"

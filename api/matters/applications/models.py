@@ -136,6 +136,16 @@ class SupplementRequestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
+class SubmissionSignature(msgspec.Struct, frozen=True, kw_only=True):
+    """The 企业电子印章 signature on an entity's application (its id, target and form), checked by the server now."""
+
+    signer_name: str
+    signer_credit_code: str
+    seal_kid: str
+    algorithm: str
+    valid: bool
+
+
 class DeptTask(msgspec.Struct, frozen=True, kw_only=True):
     """What a department sees of a task: the task, and the form fields and materials of its own matter."""
 
@@ -155,6 +165,8 @@ class DeptTask(msgspec.Struct, frozen=True, kw_only=True):
     for_person_id: UUID
     form: dict[str, Any]
     materials: list[ProvidedMaterial]
+    # An entity's application is signed with its e-seal; null for a person's (or an entity without a seal yet).
+    entity_signature: SubmissionSignature | None = None
 
 
 class DeptTaskPage(msgspec.Struct, frozen=True, kw_only=True):

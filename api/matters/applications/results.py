@@ -64,6 +64,12 @@ def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
             # An entity that applied (acting through its 法定代表人 or 经办人) holds it; else the new business
             # does: its name from the form, its code assigned on approval.
             org = await orgs.get_org(conn, application["for_person_id"])
+            if org is None:
+                # A later matter of the bundle that opened the business (公章刻制 after 设立登记): the same entity.
+                opened = await conn.fetchval(
+                    "SELECT holder_credit_code FROM esign_certificate WHERE application_id = $1"
+                    " AND holder_kind = 'organisation' ORDER BY issued_at, id LIMIT 1", application["id"])
+                org = await orgs.get_org_by_credit_code(conn, opened) if opened and not fields.get("credit_code") else None
             if org is not None:
                 holder = HolderIn(credit_code=org.credit_code, name=str(fields.get("entity_name") or org.name))
             elif not fields.get("credit_code"):

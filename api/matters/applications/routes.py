@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api import delegation, idempotency, persons
+from api.matters.applications import signing
 from api.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
 from api.matters import store as catalogue_store
@@ -128,6 +129,9 @@ class ApplicationController(Controller):
             async def create() -> tuple[int, Any]:
                 cal = await catalogue_store.load_calendar(conn)
                 app, created = await workflow.submit(conn, keyring, who, data, now=now, cal=cal)
+                if created and principal.org_id is not None:
+                    # What an entity submits, it signs with its 企业电子印章.
+                    await signing.sign(conn, request.app.state.esign, keyring, app.id, principal.org_id)
                 return (201 if created else 200), app
 
             return await idempotency.run(request, conn, scope=f"account:{who.account_id}", create=create)  # type: ignore[return-value]
@@ -199,7 +203,7 @@ class DeptTaskController(Controller):
     @get(operation_id="ListDepartmentTasks", summary="The caller's department's tasks (filter by status, overdue)",
          description="Staff with any role of the department, or a department system with `tasks:handle`.")
     async def list_tasks(
-        self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
+        self, request: Request, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
         status: Annotated[Literal["waiting", "pending", "claimed", "approved", "rejected", "needs_supplement", "cancelled"] | None, QueryParameter()] = None,
         overdue: Annotated[bool | None, QueryParameter(description="Only tasks past (true) or within (false) their due time.")] = None,
         cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
@@ -208,17 +212,19 @@ class DeptTaskController(Controller):
         after = decode_cursor(cursor, UUID) if cursor else None
         async with db.acquire() as conn:
             rows = await store.list_department_tasks(conn, dept, status=status, overdue=overdue, now=now, after=after, limit=limit)
-            items = [await views.dept_task(conn, keyring, r, now=now) for r in rows]
+            items = [await views.dept_task(conn, keyring, r, now=now, esign=request.app.state.esign) for r in rows]
         return DeptTaskPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
 
     @get("/{task_id:uuid}", operation_id="GetDepartmentTask", summary="One task with its own matter's form fields and materials",
          description="The form and materials are those of the task's matter only; the rest of the application stays with "
                      "the departments it concerns. Read the materials through `GET …/materials`.",
          responses=problem_responses(*DEPT_PROBLEMS))
-    async def get_task(self, task_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> DeptTask:
+    async def get_task(self, request: Request, task_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys,
+                       now: Now) -> DeptTask:
         dept = _department(principal, "clerk")
         async with db.acquire() as conn:
-            return await views.dept_task(conn, keyring, await store.get_task(conn, task_id, department_id=dept), now=now)
+            return await views.dept_task(conn, keyring, await store.get_task(conn, task_id, department_id=dept), now=now,
+                                         esign=request.app.state.esign)
 
     @get("/{task_id:uuid}/materials", operation_id="ListTaskMaterials",
          summary="The materials of the task's own matter and how to read each (免提交)",

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from api.crypto import Keyring, mask_id_number
-from api.matters.applications import store
+from api.matters.applications import signing, store
 from api.matters.applications.errors import ApplicationNotFound
 from api.matters.applications.models import (
     Application,
@@ -84,8 +84,10 @@ async def application(conn: asyncpg.Connection, keyring: Keyring, application_id
 SCOPE = "SELECT array(SELECT f->>'key' FROM jsonb_array_elements(form) f) AS form, array(SELECT x->>'code' FROM jsonb_array_elements(materials) x) AS materials FROM catalog_matter WHERE code = $1"
 
 
-async def dept_task(conn: asyncpg.Connection, keyring: Keyring, t: asyncpg.Record, *, now: datetime) -> DeptTask:
-    """A task as its department sees it: the form fields and materials of its own matter, nothing else."""
+async def dept_task(conn: asyncpg.Connection, keyring: Keyring, t: asyncpg.Record, *, now: datetime,
+                    esign: Any = None) -> DeptTask:
+    """A task as its department sees it: the form fields and materials of its own matter, nothing else, and
+    the entity's e-seal signature on the application, checked now (with ``esign``)."""
     app = await store.get_application(conn, t["application_id"])
     scope = await conn.fetchrow(SCOPE, t["matter_code"])
     keys, codes = set(scope["form"]), set(scope["materials"])
@@ -106,6 +108,7 @@ async def dept_task(conn: asyncpg.Connection, keyring: Keyring, t: asyncpg.Recor
         for_person_id=app["for_person_id"],
         form={k: v for k, v in store.open_form(keyring, app["form"]).items() if k in keys},
         materials=msgspec.convert([m for m in app["materials"] if m["code"] in codes], list[ProvidedMaterial]),
+        entity_signature=await signing.check(conn, esign, keyring, app, now=now),
     )
 
 

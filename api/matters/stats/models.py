@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import msgspec
@@ -30,6 +31,11 @@ class DepartmentStatsRow(StatsRow, frozen=True, kw_only=True):
     department_name: str
 
 
+class ApplicantStatsRow(StatsRow, frozen=True, kw_only=True):
+    # Applications for citizens, or for business entities (经营主体, applied for acting for one).
+    applicant: Literal["citizen", "enterprise"]
+
+
 class WindowStatsRow(msgspec.Struct, frozen=True, kw_only=True):
     """A service centre's windows: visits opened in the period and what became of them."""
 
@@ -54,3 +60,7 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     by_bundle: list[BundleStatsRow]
     by_department: list[DepartmentStatsRow]
     by_window: list[WindowStatsRow] = []
+    # 办件量 and 好差评 of citizens and of enterprises, apart.
+    by_applicant: list[ApplicantStatsRow] = []
+    # 企业开办一件事 by department: its tasks and how long each department took (median hours).
+    business_opening: list[DepartmentStatsRow] = []

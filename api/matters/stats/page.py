@@ -43,6 +43,8 @@ PAGE = """<!doctype html>
   <section><h2>各一件事：办件量与办结量</h2><div id="bundle-chart"></div></section>
   <section><h2>各部门：办结率、超期与满意度</h2><div id="dept-chart"></div></section>
   <section><h2>综合受理窗口：等候、受理、代办与出件</h2><div id="windows"></div></section>
+  <section><h2>群众与企业：办件量与好差评</h2><div id="applicants"></div></section>
+  <section><h2>企业开办：各部门办件量与用时</h2><div id="opening"></div></section>
   <section><h2>明细</h2><div id="tables"></div></section>
 </main>
 <script>
@@ -114,6 +116,11 @@ PAGE = """<!doctype html>
           r.applications_taken + "</td><td>" + r.taken_for_others + "</td><td>" + num(r.median_wait_minutes) +
           "</td><td>" + num(r.median_handling_minutes) + "</td><td>" + r.awaiting_pickup + "</td><td>" +
           r.picked_up + "</td></tr>"; }).join("") + "</table>" : "暂无数据";
+      var who = {citizen: "群众", enterprise: "企业"};
+      var ap = (s.by_applicant || []).map(function (r) { r.label = who[r.applicant] || r.applicant; return r; });
+      document.getElementById("applicants").innerHTML = ap.length ? table(ap, "申请人") : "暂无数据";
+      var op = (s.business_opening || []).map(function (r) { r.label = r.department_name; return r; });
+      document.getElementById("opening").innerHTML = op.length ? table(op, "部门") : "暂无数据";
     }).catch(function (e) { status.textContent = e.message; });
   }
   if (stored) { load(stored); }

@@ -59,6 +59,38 @@ ORDER BY d.name
 """
 
 
+# The same figures by who the applications were for: citizens, or business entities (经营主体).
+BY_APPLICANT = """
+WITH apps AS (
+    SELECT a.*, p.kind FROM application a JOIN person p ON p.id = a.for_person_id
+    WHERE a.submitted_at >= $1 AND a.submitted_at < $2
+      AND ($3::text IS NULL OR a.bundle_code = $3)
+      AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM application_task t WHERE t.application_id = a.id AND t.department_id = $4))
+)
+SELECT CASE a.kind WHEN 'organisation' THEN 'enterprise' ELSE 'citizen' END AS applicant,
+       count(*) AS received,
+       count(*) FILTER (WHERE a.status = 'completed') AS completed,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.completed_at - a.submitted_at) / 3600)
+           FILTER (WHERE a.status = 'completed') AS median_hours,
+       count(*) FILTER (WHERE a.status <> 'withdrawn' AND a.due_at < coalesce(a.completed_at, $5)) AS overdue,
+       count(e.level) AS rated,
+       count(e.level) FILTER (WHERE e.level >= 4) AS satisfied,
+       count(r.id) FILTER (WHERE r.status = 'open') AS bad_ratings_open
+FROM apps a
+LEFT JOIN evaluation e ON e.application_id = a.id
+LEFT JOIN rectification r ON r.application_id = a.id
+GROUP BY 1
+ORDER BY 1
+"""
+# The bundle whose tasks by department are the time it takes to open a business (企业开办).
+OPEN_BUSINESS_BUNDLE = "open_company"
+
+
+async def by_applicant(conn: asyncpg.Connection, *, start: datetime, end: datetime, bundle: str | None,
+                       department_id: UUID | None, now: datetime) -> list[asyncpg.Record]:
+    return await conn.fetch(BY_APPLICANT, start, end, bundle, department_id, now)
+
+
 async def by_bundle(conn: asyncpg.Connection, *, start: datetime, end: datetime, bundle: str | None,
                     department_id: UUID | None, now: datetime) -> list[asyncpg.Record]:
     return await conn.fetch(BY_BUNDLE, start, end, bundle, department_id, now)

@@ -36,6 +36,7 @@ from api.matters.window.models import (
 from api.problems import FieldError, Problem
 from api.sync import blob_store
 from api.wallet import consents
+from notify import contacts
 from api.matters.workdays import Calendar
 
 # A consent given at the window lasts while the visit does.
@@ -105,6 +106,8 @@ async def open_intake(conn: asyncpg.Connection, keyring: Keyring, data: OpenInta
         ticket_issued_at=data.ticket_issued_at if data.ticket_issued_at and data.ticket_issued_at <= now else None,
         opened_at=now,
     )
+    if data.phone is not None:
+        await contacts.set_contact_phone(conn, keyring, person, data.phone, by=f"account:{clerk}", now=now)
     await audit.append(conn, actor=f"account:{clerk}", action="window.intake_opened", subject=f"intake:{intake_id}",
                        data={"department": str(department_id), "person": str(person),
                              "delegation": str(data.agent.delegation_id) if data.agent else None}, at=now)

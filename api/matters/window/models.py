@@ -26,6 +26,10 @@ class OpenIntake(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     citizen: CitizenIn
     window: Annotated[str, msgspec.Meta(max_length=40, examples=["3号综合受理窗口"])] | None = None
     agent: AgentAtWindow | None = None
+    phone: Annotated[str, msgspec.Meta(
+        pattern=r"^1[3-9][0-9]{9}$", description="A mobile number for text messages about this application, for a "
+                                                  "citizen without the app (kept sealed, used only until they have "
+                                                  "an account).")] | None = None
     ticket_issued_at: Annotated[datetime | None, msgspec.Meta(
         description="When the citizen drew their queue ticket (the window's waiting time starts there).")] = None
 

@@ -75,6 +75,7 @@ try {
   await page.fill("#phone", W.phone);
   await page.getByRole("button", { name: "获取验证码" }).click();
   await page.getByText("验证码已发送").waitFor();
+  const smsSentAt = Date.now();
   const sms = await (await fetch(`${BASE}/v1/dev/sms?phone=${W.phone}`)).json();
   await page.fill("#code", sms.items.at(-1).params.code);
   await page.getByRole("button", { name: "登录" }).click();
@@ -254,6 +255,22 @@ try {
   await api("POST", "/v1/dept/realname/attest", W.clerk, { session_id: again, id_number: W.mother.id });
   await page.getByText("实人认证已完成").waitFor();
   present.stepped_up = true;
+
+  // --- 授权用证: she lets 医保局 read her ID card for a purpose (L3, recently: just proven) ----------
+  const consent = {};
+  await page.goto(`${APP}#/consents`);
+  await page.getByRole("button", { name: "授权部门用证" }).click();
+  await page.selectOption("#g-dept", { label: "株洲市医疗保障局" });
+  await page.locator("input[name^=grant-]").first().check();
+  await page.fill("#g-purpose", "医保参保登记");
+  await page.getByRole("button", { name: "同意授权" }).click();
+  await page.getByText(/已授权株洲市医疗保障局/).waitFor();
+  consent.listed = await until(async () => (await page.getByTestId("consent").allInnerTexts())
+    .find((t) => t.includes("株洲市医疗保障局") && t.includes("医保参保登记")) || null, "the consent in her list");
+  await shot(page, "consent-granted");
+  consent.department_sees = (await api("GET", "/v1/dept/consents", W.staff.yibao)).items
+    .filter((c) => c.purpose === "医保参保登记").map((c) => c.status);
+  report("consent", consent);
   await page.goto(`${APP}#/wallet`);
   await page.locator("[data-testid=wallet-item][data-type=id_card]:not(:has(h3 .tag))").first().click();
   await page.getByRole("heading", { name: "亮证" }).waitFor();
@@ -358,6 +375,44 @@ try {
   a11y.screens.push(await audit(visitor, "a11y-login"));
   await guest.close();
   report("a11y", a11y);
+
+  // --- 不是本人操作: her identity logs in on another phone; this phone's inbox says so and ends it -----
+  const notMe = {};
+  await page.goto(`${APP}#/inbox`);
+  await page.locator("h1").first().waitFor();
+  const alerts = page.getByTestId("identity-login");
+  const alertsBefore = await alerts.count();
+  const other = await browser.newContext(phone);
+  other.setDefaultTimeout(45000);
+  const stranger = await other.newPage();
+  stranger.setDefaultNavigationTimeout(90000);
+  await stranger.goto(APP);
+  await stranger.fill("#phone", W.phone);
+  // One code a minute per phone number (the server's limit): the other phone asks after that minute.
+  await stranger.waitForTimeout(Math.max(0, smsSentAt + 62000 - Date.now()));
+  await stranger.getByRole("button", { name: "获取验证码" }).click();
+  await stranger.getByText("验证码已发送").waitFor();
+  const sms2 = await (await fetch(`${BASE}/v1/dev/sms?phone=${W.phone}`)).json();
+  // Newest first; her phone also gets the identity alerts by SMS: the newest message with a code.
+  await stranger.fill("#code", sms2.items.find((m) => m.params && m.params.code).params.code);
+  await stranger.getByRole("button", { name: "登录" }).click();
+  await stranger.getByRole("heading", { name: "掌上办事" }).waitFor().catch(async () => {
+    await shot(stranger, "not-me-other-phone");
+    throw new Error(`the other phone did not log in: ${await stranger.locator("main").innerText()}`);
+  });
+  const strangerToken = await appToken(stranger);
+  const status = async (token) => (await fetch(`${BASE}/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+  notMe.other_login_before = await status(strangerToken);
+  // The alert arrives live (no reload); the newest is the other phone's login.
+  notMe.alert_shown = await until(async () => (await alerts.count()) > alertsBefore, "the identity-login alert in the inbox", 60000);
+  await shot(page, "inbox-identity-login");
+  page.once("dialog", (d) => { notMe.confirm_asked = d.message(); void d.accept(); });
+  await alerts.first().getByRole("button", { name: "不是本人操作" }).click();
+  notMe.answer = await alerts.first().getByRole("status").innerText();
+  notMe.other_login_after = await status(strangerToken);
+  notMe.this_login_after = await status(await appToken(page));
+  await other.close();
+  report("not_me", notMe);
 
   // Inside WeChat: the host mini-program hands a wx.login code to the web-view; the app logs in with it.
   const wechat = await browser.newContext({ ...phone, userAgent: "Mozilla/5.0 (Linux; Android 14) MicroMessenger/8.0.50 miniProgram" });

@@ -2,10 +2,9 @@
 // catalogue kept for offline use. Screens call the actions here; none of them talks to fetch directly.
 import { reactive } from "vue";
 import {
-  Live, ProblemError, ZhangbanClient, base64Decode, eventSource, fetchTransport, indexedDbStorage, mergeDraftForms,
-  parseStatusList, parseTrustList, verifyToken, webSocket,
+  Live, ProblemError, ZhangbanClient, base64Decode, eventSource, fetchTransport, fetchUploader, indexedDbStorage,
+  mergeDraftForms, parseStatusList, parseTrustList, verifyToken, webSocket,
 } from "@zhangban/sdk";
-import { idbUploader } from "./files.js";
 
 export const storage = indexedDbStorage("zhangban-app");
 const LARGE = "zb-large-text";
@@ -52,8 +51,9 @@ const effects = {
 export const client = new ZhangbanClient({
   baseUrl: location.origin,
   transport: fetchTransport(),
+  // Photos taken offline are kept by the SDK's blob queue in this IndexedDB until they are uploaded.
   storage,
-  uploader: idbUploader(),
+  uploader: fetchUploader(),
   sync: {
     namespace: "app",
     onConflict: mergeDraftForms,

@@ -3,7 +3,7 @@ export async function presentCertificate(client, fields) {
   const wallet = await client.api.wallet.items({ kind: "certificate" });
   const item = wallet.items[0];
   const shown = await client.api.wallet.present(item.id, { fields, ttl_seconds: 120, png: false });
-  // 二维码内容：QR_BASE + "/V/" + 令牌，任何扫码都能打开核验页。
-  const qrUrl = `${client.http.baseUrl.toUpperCase()}/V/${shown.qr.replace(/%/g, "%25").replace(/ /g, "%20").replace(/\//g, "%2F")}`;
-  return { token: shown.qr, qrUrl, expiresAt: shown.expires_at };
+  // 二维码内容 shown.qr_url：QR_BASE + "/V/" + 令牌（空格、%、/ 已转义），全是二维码字母数字模式的字符，
+  // 手机相机或微信扫一扫即可打开核验页；核验 App 也可直接从中取出令牌离线核验。
+  return { token: shown.qr, qrUrl: shown.qr_url, expiresAt: shown.expires_at };
 }

@@ -1,5 +1,8 @@
-/** Storage in IndexedDB (browsers): one object store of string values. */
-import type { KeyValueStore } from "../core/platform.js";
+/**
+ * Storage in IndexedDB (browsers): one object store of string values, and of files (a queued upload's
+ * bytes as an ArrayBuffer with its type and name) so an upload queued offline survives a reload.
+ */
+import type { KeyValueStore, StoredFile } from "../core/platform.js";
 
 export function indexedDbStorage(name = "zhangban", factory: IDBFactory = indexedDB): KeyValueStore {
   let opened: Promise<IDBDatabase> | null = null;
@@ -31,6 +34,17 @@ export function indexedDbStorage(name = "zhangban", factory: IDBFactory = indexe
       await run("readwrite", (s) => s.put(value, key));
     },
     remove: async (key) => {
+      await run("readwrite", (s) => s.delete(key));
+    },
+    putFile: async (key, file) => {
+      await run("readwrite", (s) => s.put({ bytes: file.bytes, type: file.type, name: file.name }, key));
+    },
+    getFile: async (key) => {
+      const value = await run<unknown>("readonly", (s) => s.get(key));
+      if (!value || typeof value !== "object" || typeof ((value as StoredFile).bytes || {}).byteLength !== "number") return null;
+      return value as StoredFile;
+    },
+    removeFile: async (key) => {
       await run("readwrite", (s) => s.delete(key));
     },
     keys: async (prefix) => {

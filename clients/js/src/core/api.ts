@@ -55,6 +55,15 @@ export class Api {
     read: (notification_id: string) => this.call("/v1/notifications/{notification_id}/read", "post", { path: { notification_id } }),
   };
 
+  readonly logins = {
+    /**
+     * 不是本人操作: ends a login bound to your identity that you did not make — the `data.login_id` of an
+     * `auth.identity_login` inbox item. Its tokens are refused at once and an identity case opens. The
+     * login you are using cannot be reported (409 `not_me_own_login`: log out instead).
+     */
+    notMe: (login_id: string) => this.call("/v1/auth/logins/{login_id}/not-me", "post", { path: { login_id } }),
+  };
+
   readonly consents = {
     list: (query?: CallArgs<Operation<"/v1/wallet/consents", "get">>["query"]) => this.call("/v1/wallet/consents", "get", { query }),
     grant: (body: Body<Operation<"/v1/wallet/consents", "post">>) => this.call("/v1/wallet/consents", "post", { body }),

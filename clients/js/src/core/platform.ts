@@ -26,6 +26,20 @@ export interface KeyValueStore {
   set(key: string, value: string): Promise<void>;
   remove(key: string): Promise<void>;
   keys(prefix: string): Promise<string[]>;
+  /**
+   * Where the platform can keep files beside the values (IndexedDB), a queued upload's bytes are kept
+   * under `key` so the upload survives a reload; stores without these hold web files in memory only.
+   */
+  putFile?(key: string, file: StoredFile): Promise<void>;
+  getFile?(key: string): Promise<StoredFile | null>;
+  removeFile?(key: string): Promise<void>;
+}
+
+/** A file's bytes as a storage adapter keeps them. */
+export interface StoredFile {
+  bytes: ArrayBuffer;
+  type: string;
+  name?: string;
 }
 
 /** A file to upload: a path on disk (wx), or a Blob (web). */

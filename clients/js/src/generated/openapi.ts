@@ -637,7 +637,7 @@ export interface paths {
         };
         /**
          * 办件量、办结率、超期、满意度 by bundle and by department
-         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the visits opened at its windows in the period, applications taken (for others: by a 代办人), the median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and the pick-ups (ready, handed over, awaiting). Operators only.
+         * @description Applications received in [`from`, `to`) (default: the last 30 days). `overdue` counts what went past its promised time (working days), finished or not; `satisfaction` is the share of ratings 4–5; `bad_ratings_open` the rectification cases not yet answered. `by_window`: per service centre, the visits opened at its windows in the period, applications taken (for others: by a 代办人), the median wait (queue ticket to the clerk) and handling (opening to submission) in minutes, and the pick-ups (ready, handed over, awaiting). `by_applicant`: the same figures for applications for citizens and for business entities (经营主体), apart — 好差评 by enterprises among them. `business_opening`: the tasks of 企业开办一件事 by department, with the median hours each took. Operators only.
          */
         get: operations["GetStats"];
         put?: never;
@@ -2521,8 +2521,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * QR code (PNG) of the certificate token
-         * @description Holder or issuing department (else 404). The code holds the token (alphanumeric mode, error correction M or better), readable by verifier apps offline.
+         * QR code (PNG) of the certificate's verification URL
+         * @description Holder or issuing department (else 404). The code holds `qr_url` of the certificate, `QR_BASE/V/<token>` (alphanumeric mode, error correction M or better): a phone camera or WeChat scan opens the verification page, and verifier apps read the token from it offline.
          */
         get: operations["GetCertificateQrPng"];
         put?: never;
@@ -2541,7 +2541,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * QR code (SVG) of the certificate token
+         * QR code (SVG) of the certificate's verification URL
          * @description As the PNG, as an SVG document.
          */
         get: operations["GetCertificateQrSvg"];
@@ -2624,7 +2624,7 @@ export interface paths {
         put?: never;
         /**
          * Verify a certificate or presentation token (ZB1:)
-         * @description Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). Runs the same check as offline verifiers (format, signature, chain to the root, validity, status, and for presentations their freshness) against the current trust and status lists. Any string that is not one of our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature and chain check, with only the fields the token discloses.
+         * @description Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for presentations their freshness) against the current trust and status lists. Any string that is not one of our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust list's type registry names it.
          */
         post: operations["VerifyToken"];
         delete?: never;
@@ -2641,8 +2641,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Verification page (zh-CN HTML, phone-sized, no JavaScript)
-         * @description The verdict of `/v1/verify` for the token in the path (percent-encoded; Base45 has `/`, `%` and space), shown plainly: green or red, what was checked, the certificate's disclosed fields, the issuer and the seal. Always 200 for a token, valid or not; rate-limited like `/v1/verify`.
+         * Verification page (zh-CN HTML, phone-sized, no JavaScript); also at /V/{token}
+         * @description The verdict of `/v1/verify` for the token in the path (percent-encoded; Base45 has `/`, `%` and space), shown plainly: green or red, what was checked, the certificate's disclosed fields under their zh-CN labels, the issuer and the seal. `GET /V/{token}` serves the same page: it is what QR codes hold (`QR_BASE/V/<token>`, all QR alphanumeric characters, which a phone camera or WeChat scan opens). Always 200 for a token, valid or not; rate-limited like `/v1/verify`.
          */
         get: operations["VerificationPage"];
         put?: never;
@@ -2787,6 +2787,18 @@ export interface components {
         /** AnswerIn */
         AnswerIn: {
             text: string;
+        };
+        /** ApplicantStatsRow */
+        ApplicantStatsRow: {
+            received: number;
+            completed: number;
+            completion_rate: number | null;
+            median_hours: number | null;
+            overdue: number;
+            satisfaction: number | null;
+            bad_ratings_open: number;
+            /** @enum {string} */
+            applicant: "citizen" | "enterprise";
         };
         /** Application */
         Application: {
@@ -3051,6 +3063,8 @@ export interface components {
             status: "valid" | "suspended" | "revoked" | "expired";
             status_ref: components["schemas"]["StatusRef"];
             token: string;
+            /** @description What the certificate's QR code holds: QR_BASE + "/V/" + the token (space, % and / escaped), all QR alphanumeric characters; a phone camera or WeChat scan opens the verification page. */
+            qr_url: string;
         };
         /** CertificateBatch */
         CertificateBatch: {
@@ -3469,6 +3483,7 @@ export interface components {
                 [key: string]: unknown;
             };
             materials: components["schemas"]["ProvidedMaterial"][];
+            entity_signature?: components["schemas"]["SubmissionSignature"] | null;
         };
         /** DeptTaskPage */
         DeptTaskPage: {
@@ -4004,6 +4019,8 @@ export interface components {
             /** @example 3号综合受理窗口 */
             window?: string | null;
             agent?: components["schemas"]["AgentAtWindow"] | null;
+            /** @description A mobile number for text messages about this application, for a citizen without the app (kept sealed, used only until they have an account). */
+            phone?: string | null;
             /** @description When the citizen drew their queue ticket (the window's waiting time starts there). */
             ticket_issued_at?: string | null;
         };
@@ -4140,7 +4157,10 @@ export interface components {
         };
         /** Presentation */
         Presentation: {
+            /** @description The presentation's ZB1: token. */
             qr: string;
+            /** @description What its QR code holds: QR_BASE + "/V/" + the token (space, % and / escaped), all QR alphanumeric characters, which a phone camera or WeChat scan opens. */
+            qr_url: string;
             /** Format: date-time */
             expires_at: string;
             png_base64?: string | null;
@@ -4413,6 +4433,8 @@ export interface components {
             by_bundle: components["schemas"]["BundleStatsRow"][];
             by_department: components["schemas"]["DepartmentStatsRow"][];
             by_window?: components["schemas"]["WindowStatsRow"][];
+            by_applicant?: components["schemas"]["ApplicantStatsRow"][];
+            business_opening?: components["schemas"]["DepartmentStatsRow"][];
         };
         /** StatusRef */
         StatusRef: {
@@ -4423,6 +4445,14 @@ export interface components {
         StreamTicketOut: {
             ticket: string;
             expires_in: number;
+        };
+        /** SubmissionSignature */
+        SubmissionSignature: {
+            signer_name: string;
+            signer_credit_code: string;
+            seal_kid: string;
+            algorithm: string;
+            valid: boolean;
         };
         /** SubmitApplication */
         SubmitApplication: {
