@@ -180,6 +180,7 @@ def test_the_verifier_scans_a_certificate_with_the_camera(story: dict[str, Any])
     assert part["scanned"] == story["_camera_url"] and part["verdict"] == "有效"
     assert NEIGHBOUR[0] in part["fields"] and "姓名" in part["fields"] and "株洲市公安局" in part["fields"], part["fields"]
     assert part["live_while_scanning"] >= 1
+    assert part["reader"] == ("BarcodeDetector" if part["native_detector"] else "jsQR")
     assert part["live_after_cancel"] == part["live_after_scan"] == part["live_after_leaving"] == 0
     assert "摄像头权限" in part["denied"]
 
