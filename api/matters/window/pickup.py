@@ -103,7 +103,7 @@ async def print_results(conn: asyncpg.Connection, keyring: Keyring, esign: Esign
             holder_id_masked=cert.holder.id_masked, issuer_name=cert.issuer.name, seal_name=seal or "电子证照专用章",
             issued_at=cert.issued_at, valid_until=cert.valid_until,
             fields=[(labels.get(k, k), str(v)) for k, v in cert.fields.items()], token=cert.token))
-    return printing.pdf(pages, base_url=esign.base_url)
+    return printing.pdf(pages, qr_url=esign.qr_url)
 
 
 async def _type_fields(conn: asyncpg.Connection, type_code: str) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -91,15 +92,15 @@ def _when(value: datetime) -> str:
     return value.astimezone(CHINA).strftime("%Y年%m月%d日")
 
 
-def pdf(pages: list[Page], *, base_url: str) -> bytes:
-    """One A4 page per certificate, as PDF bytes."""
+def pdf(pages: list[Page], *, qr_url: Callable[[str], str]) -> bytes:
+    """One A4 page per certificate, as PDF bytes; ``qr_url`` makes a token's QR URL (``EsignState.qr_url``)."""
     _font()
     out = io.BytesIO()
     c = canvas.Canvas(out, pagesize=A4, pageCompression=1)
     c.setTitle("电子证照打印件")
     width, height = A4
     for page in pages:
-        url = qr.qr_url(qr.qr_base(base_url), page.token)
+        url = qr_url(page.token)
         c.setFont(FONT, 22)
         c.drawCentredString(width / 2, height - 35 * mm, page.type_name)
         c.setFont(FONT, 10)
