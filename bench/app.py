@@ -26,7 +26,6 @@ import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -35,11 +34,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
-from common import with_database  # noqa: E402
+from common import servers, with_database  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
 from sync import certificate_item, page_of, wire_size  # noqa: E402
 
-from api import changelog, db, embedded  # noqa: E402
+from api import changelog, db  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.crypto import Keyring  # noqa: E402
@@ -146,21 +145,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000, help="wallet items of the first-sync measurement")
     args = parser.parse_args()
     ensure_app_packages()
-    dsn, redis_url = os.environ.get("ZB_BENCH_DATABASE_URL"), os.environ.get("ZB_BENCH_REDIS_URL")
-    tmp = Path(tempfile.mkdtemp(prefix="zb-bench-"))
-    stops = []
-    if dsn is None:
-        server, _ = embedded.start_postgres(tmp)
-        stops.append(server.cleanup)
-        dsn = server.get_uri("postgres")
-    if redis_url is None:
-        rs, redis_url = embedded.start_redis(tmp)
-        stops.append(rs.stop)
-    try:
+    with servers() as (dsn, redis_url):
         asyncio.run(run(dsn, redis_url, args.runs, args.items))
-    finally:
-        for stop in reversed(stops):
-            stop()
 
 
 if __name__ == "__main__":

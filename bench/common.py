@@ -1,8 +1,11 @@
-"""What the benchmark scripts share: scratch-database names and per-process CPU from /proc."""
+"""What the benchmark scripts share: their servers, scratch-database names and per-process CPU from /proc."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,3 +23,26 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+@contextmanager
+def servers() -> Iterator[tuple[str, str]]:
+    """(PostgreSQL admin DSN, Redis URL): ``ZB_BENCH_DATABASE_URL`` / ``ZB_BENCH_REDIS_URL``, else embedded
+    servers started here in a scratch folder and stopped on leaving."""
+    from api import embedded
+
+    dsn, redis_url = os.environ.get("ZB_BENCH_DATABASE_URL"), os.environ.get("ZB_BENCH_REDIS_URL")
+    tmp = Path(tempfile.mkdtemp(prefix="zb-bench-"))
+    stops: list[Callable[[], object]] = []
+    try:
+        if dsn is None:
+            pg, _ = embedded.start_postgres(tmp)
+            stops.append(pg.cleanup)
+            dsn = pg.get_uri("postgres")
+        if redis_url is None:
+            rs, redis_url = embedded.start_redis(tmp)
+            stops.append(rs.stop)
+        yield dsn, redis_url
+    finally:
+        for stop in reversed(stops):
+            stop()

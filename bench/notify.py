@@ -31,7 +31,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -41,11 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-from common import cpu_seconds, with_database  # noqa: E402
+from common import cpu_seconds, servers, with_database  # noqa: E402
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
-from api import db, embedded, persons  # noqa: E402
+from api import db, persons  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.crypto import Keyring  # noqa: E402
 from api.matters import seed  # noqa: E402
@@ -278,21 +277,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="zhangban worker processes (default: one per core)")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    dsn, redis_url = os.environ.get("ZB_BENCH_DATABASE_URL"), os.environ.get("ZB_BENCH_REDIS_URL")
-    started: list[object] = []
-    folder = Path(tempfile.mkdtemp(prefix="zb-bench-"))
-    if dsn is None:
-        pg, _ = embedded.start_postgres(folder)
-        started.append(pg.cleanup)
-        dsn = pg.get_uri("postgres")
-    if redis_url is None:
-        rs, redis_url = embedded.start_redis(folder)
-        started.append(rs.stop)
-    try:
+    with servers() as (dsn, redis_url):
         asyncio.run(run(dsn, redis_url, args))
-    finally:
-        for stop in reversed(started):
-            stop()  # type: ignore[operator]
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import os
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -45,10 +44,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
-from common import with_database  # noqa: E402
+from common import servers, with_database  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
 
-from api import changelog, db, embedded  # noqa: E402
+from api import changelog, db  # noqa: E402
 from api.app import COMPRESS_MIN, create_app  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.crypto import Keyring  # noqa: E402
@@ -244,21 +243,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=300, help="timed repetitions of each pull measurement")
     args = parser.parse_args()
-    dsn, redis_url = os.environ.get("ZB_BENCH_DATABASE_URL"), os.environ.get("ZB_BENCH_REDIS_URL")
-    tmp = Path(tempfile.mkdtemp(prefix="zb-bench-"))
-    stops = []
-    if dsn is None:
-        server, _ = embedded.start_postgres(tmp)
-        stops.append(server.cleanup)
-        dsn = server.get_uri("postgres")
-    if redis_url is None:
-        rs, redis_url = embedded.start_redis(tmp)
-        stops.append(rs.stop)
-    try:
+    with servers() as (dsn, redis_url):
         asyncio.run(run(dsn, redis_url, args.rounds))
-    finally:
-        for stop in reversed(stops):
-            stop()
 
 
 if __name__ == "__main__":
