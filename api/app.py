@@ -17,16 +17,17 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from api import __version__, authority, embedded, h5, redis_client, workbench
-from api.client_address import parse_networks
+from api import __version__, embedded, h5, workbench
+from api.kernel import authority, redis_client
+from api.kernel.client_address import parse_networks
 from api.config import Settings
-from api.crypto import Keyring
-from api.db import create_pool
+from api.kernel.crypto import Keyring
+from api.kernel.db import create_pool
 from api.deps import DEPENDENCIES
 from api.docs_ui import OfflineSwaggerUI
 from api.health import health
-from api.idempotency import JOBS as IDEMPOTENCY_JOBS
-from api.jobs import Job, JobRunner
+from api.kernel.idempotency import JOBS as IDEMPOTENCY_JOBS
+from api.kernel.jobs import Job, JobRunner
 from api.matters.jobs import JOBS as MATTER_JOBS
 from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
 from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES

@@ -18,11 +18,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api.crypto import Keyring
-from api.identifiers import normalize_id_number, normalized_id_number_error
-from api.ids import uuid7
+from api.kernel.crypto import Keyring
+from api.kernel.identifiers import normalize_id_number, normalized_id_number_error
+from api.kernel.ids import uuid7
 from api.persons import INDEX_PURPOSE, NAME_CONTEXT
-from api.problems import FieldError, Problem
+from api.kernel.problems import FieldError, Problem
 
 # The certificate type whose issue (or push) is the registry: it names the legal representative.
 REGISTRY_TYPE = "business_license"

@@ -14,11 +14,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import pgcopy
-from api.crypto import Keyring, mask_id_number, mask_name
-from api.identifiers import normalize_id_number
-from api.ids import uuid7, uuid7_many
-from api.problems import FieldError, Problem
+from api.kernel import pgcopy
+from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.identifiers import normalize_id_number
+from api.kernel.ids import uuid7, uuid7_many
+from api.kernel.problems import FieldError, Problem
 
 INDEX_PURPOSE = "id_number"
 # The associated data of the encrypted columns: a value sealed for one column does not open in another.

@@ -14,10 +14,10 @@ from litestar import Controller, Request, delete, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from api import audit
-from api.client_address import client_address
+from api.kernel import audit
+from api.kernel.client_address import client_address
 from api.deps import Db, Now
-from api.problems import BadRequest
+from api.kernel.problems import BadRequest
 from auth import admin_store
 from auth.admin_routes import ADMIN_401_403, ClientCreated, _managed_department
 from auth.errors import ClientNotFound, ClientRevoked, DepartmentNotFound, problem_responses

@@ -17,13 +17,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from api import audit, idempotency
+from api.kernel import audit, idempotency
 from api.config import Settings
 from api.deps import Db, Keys, Now
-from api.identifiers import credit_code_valid, normalize_credit_code
+from api.kernel.identifiers import credit_code_valid, normalize_credit_code
 from api.openapi import IDEMPOTENT
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
 from auth import admin_store, realname
 from auth.errors import (
     AccountNotFound,

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api.ids import uuid7
+from api.kernel.ids import uuid7
 from auth.errors import (
     AccountNotFound,
     ClientNotFound,

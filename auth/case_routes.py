@@ -11,11 +11,11 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api import audit
-from api.crypto import Keyring, mask_id_number, mask_name
+from api.kernel import audit
+from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.deps import Db, Keys, Now
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from auth import realname_store as rs
 from auth.errors import IdentityCaseClosed, IdentityCaseNotFound, problem_responses
 from auth.guards import BEARER, CurrentPrincipal

@@ -9,9 +9,9 @@ from litestar import get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from api.crypto import mask_id_number, mask_name, mask_phone
+from api.kernel.crypto import mask_id_number, mask_name, mask_phone
 from api.deps import Db, Keys
-from api.problems import Forbidden, Unauthorized, ValidationFailed
+from api.kernel.problems import Forbidden, Unauthorized, ValidationFailed
 from auth import store
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal

@@ -16,11 +16,11 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from api import ratelimit
-from api.client_address import client_address
+from api.kernel import ratelimit
+from api.kernel.client_address import client_address
 from api.deps import Db, Now, Redis
-from api.problems import Forbidden, RateLimited, Unauthorized
-from api.ratelimit import Limit
+from api.kernel.problems import Forbidden, RateLimited, Unauthorized
+from api.kernel.ratelimit import Limit
 from auth import alerts, store
 from auth.errors import LoginNotFound, NotMeOwnLogin, problem_responses
 from auth.guards import BEARER, CurrentPrincipal

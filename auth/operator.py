@@ -6,8 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
-from api import audit
-from api.crypto import Keyring
+from api.kernel import audit
+from api.kernel.crypto import Keyring
 from auth import keys, service, store
 from auth.tokens import encode_access
 

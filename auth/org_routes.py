@@ -23,11 +23,12 @@ from litestar.params import JSONBody
 
 import msgspec
 
-from api import audit, delegation, orgs
+from api.kernel import audit
+from api import delegation, orgs
 from api.delegation.errors import DelegationInactive, DelegationNotFound
 from api.deps import Config, Db, Now
-from api.identifiers import normalize_credit_code
-from api.problems import Forbidden, NotFound, Unauthorized
+from api.kernel.identifiers import normalize_credit_code
+from api.kernel.problems import Forbidden, NotFound, Unauthorized
 from auth import service, store
 from auth.errors import AssuranceRequired, problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal

@@ -14,15 +14,15 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from api import audit, authority, idempotency, ratelimit
-from api.authority import AuthorityRequired
-from api.crypto import Keyring, mask_id_number, mask_name
+from api.kernel import audit, authority, idempotency, ratelimit
+from api.kernel.authority import AuthorityRequired
+from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.deps import Config, Db, Keys, Now, Redis
-from api.identifiers import id_number_error, normalize_id_number
-from api.ids import uuid7
+from api.kernel.identifiers import id_number_error, normalize_id_number
+from api.kernel.ids import uuid7
 from api.openapi import IDEMPOTENT
-from api.problems import BadRequest, FieldError, Forbidden, RateLimited, Unauthorized, ValidationFailed
-from api.ratelimit import Limit
+from api.kernel.problems import BadRequest, FieldError, Forbidden, RateLimited, Unauthorized, ValidationFailed
+from api.kernel.ratelimit import Limit
 from auth import admin_store, realname, store
 from auth import realname_store as rs
 from auth.errors import (

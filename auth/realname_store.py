@@ -12,9 +12,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, persons
-from api.crypto import Keyring
-from api.ids import uuid7
+from api.kernel import audit
+from api import persons
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
 from auth import alerts, store
 from auth.errors import RealnamePersonMismatch
 from auth.tokens import level_name

@@ -8,12 +8,12 @@ from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
-from api import audit, ratelimit
-from api.client_address import client_address
-from api.crypto import mask_phone
+from api.kernel import audit, ratelimit
+from api.kernel.client_address import client_address
+from api.kernel.crypto import mask_phone
 from api.deps import Config, Db, Keys, Now, Redis
-from api.problems import BadRequest, RateLimited, Unauthorized, ValidationFailed
-from api.ratelimit import Limit
+from api.kernel.problems import BadRequest, RateLimited, Unauthorized, ValidationFailed
+from api.kernel.ratelimit import Limit
 from auth import service, sms, store
 from auth.errors import (
     PhoneInUse,

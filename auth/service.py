@@ -13,9 +13,9 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit, outbox
-from api.crypto import Keyring
-from api.ids import uuid7
+from api.kernel import audit, outbox
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
 from auth import alerts, store
 from auth.errors import RefreshTokenInvalid, RefreshTokenReused
 from auth.keys import ACCESS_TTL, KeySet

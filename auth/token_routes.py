@@ -16,12 +16,12 @@ from litestar.datastructures import State
 from litestar.enums import MediaType
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
-from api import audit, ratelimit
-from api.client_address import client_address
+from api.kernel import audit, ratelimit
+from api.kernel.client_address import client_address
 from api.deps import Config, Db, Now, Redis
-from api.ids import uuid7
-from api.problems import BadRequest, RateLimited, ValidationFailed
-from api.ratelimit import Limit
+from api.kernel.ids import uuid7
+from api.kernel.problems import BadRequest, RateLimited, ValidationFailed
+from api.kernel.ratelimit import Limit
 from auth import admin_store
 from auth.errors import InvalidClient, InvalidScope, UnsupportedGrantType, problem_responses
 from auth.keys import ACCESS_TTL

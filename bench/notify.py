@@ -44,9 +44,10 @@ from common import cpu_seconds, servers, with_database  # noqa: E402
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
-from api import db, persons  # noqa: E402
+from api.kernel import db
+from api import persons  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.crypto import Keyring  # noqa: E402
+from api.kernel.crypto import Keyring  # noqa: E402
 from api.matters import seed  # noqa: E402
 from notify import service, webhook_store  # noqa: E402
 

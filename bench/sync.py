@@ -47,11 +47,11 @@ import asyncpg  # noqa: E402
 from common import servers, with_database  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
 
-from api import changelog, db  # noqa: E402
+from api.kernel import changelog, db  # noqa: E402
 from api.app import COMPRESS_MIN, create_app  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.crypto import Keyring  # noqa: E402
-from api.ids import uuid7  # noqa: E402
+from api.kernel.crypto import Keyring  # noqa: E402
+from api.kernel.ids import uuid7  # noqa: E402
 from api.matters import seed  # noqa: E402
 from api.sync import pull  # noqa: E402
 from tests.auth.helpers import auth, claims, operator  # noqa: E402

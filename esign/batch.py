@@ -43,9 +43,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, changelog, outbox, persons, pgcopy
-from api.ids import uuid7_many
-from api.problems import Problem, ProblemDocument
+from api.kernel import audit, changelog, outbox, pgcopy
+from api import persons
+from api.kernel.ids import uuid7_many
+from api.kernel.problems import Problem, ProblemDocument
 from api.wallet import closure
 from api.wallet.errors import WalletClosed
 from esign import batch_rows, batch_sign, issuing, lists, seal_store, service

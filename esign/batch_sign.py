@@ -25,7 +25,7 @@ import msgspec
 
 from api import persons
 from api.config import Settings
-from api.crypto import Keyring, mask_id_number, mask_name, nonce_pool
+from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
 from esign import batch_rows, issuing, keys, licence, tokens
 from esign.errors import EsignError
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from api import audit
-from api.crypto import Keyring
-from api.ids import uuid7
+from api.kernel import audit
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
 from esign import keys, x509
 
 # The platform operator as it appears in the root and presentation-seal certificates. The credit

@@ -14,14 +14,14 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api import idempotency
-from api.authority import AuthorityRequired
-from api.client_address import client_address
+from api.kernel import idempotency
+from api.kernel.authority import AuthorityRequired
+from api.kernel.client_address import client_address
 from api.deps import Db, Now
 from api.persons import HolderMismatch
 from api.openapi import IDEMPOTENT
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import BadRequest, FieldError, ValidationFailed, success
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 from esign import batches, service, views

@@ -9,8 +9,8 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from api import audit, changelog, outbox
-from api.ids import uuid7
+from api.kernel import audit, changelog, outbox
+from api.kernel.ids import uuid7
 from api.wallet import store as wallet_store
 from esign import issuing
 from esign.certificate_store import CertificateRow

@@ -19,8 +19,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, orgs
-from api.ids import uuid7
+from api.kernel import audit
+from api import orgs
+from api.kernel.ids import uuid7
 from esign import keys, x509
 from esign.state import EsignState
 

@@ -7,7 +7,7 @@ tokens) and for reading the signed lists, where a bad input is the caller's erro
 
 from __future__ import annotations
 
-from api.problems import Problem
+from api.kernel.problems import Problem
 
 
 class EsignError(Problem):

@@ -33,9 +33,14 @@ from uuid import UUID
 import msgspec
 import rfc8785
 
-from api.crypto import mask_id_number, mask_name
-from api.identifiers import credit_code_valid, normalize_credit_code, normalize_id_number, normalized_id_number_error
-from api.problems import FieldError
+from api.kernel.crypto import mask_id_number, mask_name
+from api.kernel.identifiers import (
+    credit_code_valid,
+    normalize_credit_code,
+    normalize_id_number,
+    normalized_id_number_error,
+)
+from api.kernel.problems import FieldError
 from auth.errors import CreditCodeInvalid, IdNumberInvalid
 from esign import tokens
 from esign.errors import CertificateFieldsInvalid, HolderInvalid, ValidityInvalid

@@ -6,7 +6,7 @@ signature is raw ``r ‖ s``, 64 bytes, as COSE and JOSE carry it.
 
 Signing goes through the ``Signer`` protocol, so the token code does not care where the key is:
 ``LocalSigner`` holds a key decrypted from storage (private keys are kept as PKCS#8 DER, which the
-caller encrypts with ``api.crypto``); a seal whose key stays with the department or in an HSM is
+caller encrypts with ``api.kernel.crypto``); a seal whose key stays with the department or in an HSM is
 any object with ``alg``, ``kid`` and ``sign``. A signer that must be awaited (a department's system
 over HTTP) uses ``esign.tokens.signing_input`` / ``esign.tokens.assemble_token`` instead.
 """

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from api.identifiers import credit_code_valid
+from api.kernel.identifiers import credit_code_valid
 from esign.errors import InvalidLicenceId
 
 PREFIX = "1.2.156.3005.2."

@@ -12,12 +12,12 @@ from urllib.parse import unquote
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter
 
-from api import ratelimit
-from api.client_address import client_address
+from api.kernel import ratelimit
+from api.kernel.client_address import client_address
 from api.deps import Db, Now, Redis
 from api.openapi import CONDITIONAL
-from api.problems import BadRequest, RateLimited, ServiceUnavailable
-from api.ratelimit import Limit
+from api.kernel.problems import BadRequest, RateLimited, ServiceUnavailable
+from api.kernel.ratelimit import Limit
 from auth.errors import problem_responses
 from esign import ca, lists, page, seal_image, seal_store, verification
 from esign.errors import StatusListNotFound

@@ -11,12 +11,12 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter
 
-from api import authority, idempotency
-from api.authority import AuthorityRequired
+from api.kernel import authority, idempotency
+from api.kernel.authority import AuthorityRequired
 from api.deps import Db, Now
 from api.openapi import IDEMPOTENT
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import BadRequest, NotFound, ValidationFailed, success
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import BadRequest, NotFound, ValidationFailed, success
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 from esign import seal_image, seal_store, seals

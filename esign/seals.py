@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from api import audit
-from api.ids import uuid7
+from api.kernel import audit
+from api.kernel.ids import uuid7
 from esign import ca, csr, keys, seal_store, x509
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
 from esign.issuing import Department

@@ -23,9 +23,10 @@ from uuid import UUID
 import asyncpg
 import cbor2
 
-from api import audit, authority, changelog, orgs, outbox, persons
-from api.ids import uuid7
-from api.problems import FieldError
+from api.kernel import audit, authority, changelog, outbox
+from api import orgs, persons
+from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError
 from api.wallet import closure, events
 from api.wallet import store as wallet_store
 from esign import certificate_store as store

@@ -23,7 +23,7 @@ from uuid import UUID
 import asyncpg
 from litestar.datastructures import State
 
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from esign import batch_sign, ca, keys, qr, statuslist, trustlist
 from esign.seal_store import SealRow, get_private_key
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from litestar import Response, post
 from litestar.params import JSONBody
 
-from api import audit
+from api.kernel import audit
 from api.deps import Db, Now
-from api.identifiers import credit_code_valid
+from api.kernel.identifiers import credit_code_valid
 from api.matters import admin_store
 from api.matters.models import CertificateType
-from api.problems import BadRequest, FieldError, ValidationFailed, success
+from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 from esign import seal_store, type_store

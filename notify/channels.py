@@ -22,7 +22,7 @@ import msgspec
 from redis.exceptions import RedisError
 
 from api.config import parse_sms_templates
-from api.crypto import PRIVATE_VALUE, DecryptionError, Keyring
+from api.kernel.crypto import PRIVATE_VALUE, DecryptionError, Keyring
 from auth import sms
 from notify import contacts
 from auth import wechat as wechat_api

@@ -22,7 +22,7 @@ from uuid import UUID
 import msgspec
 from litestar.response import ServerSentEventMessage
 
-from api import changelog
+from api.kernel import changelog
 from auth.guards import Principal
 from notify import store
 from notify.models import Notification, NotificationRow

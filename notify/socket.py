@@ -27,7 +27,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.response import ServerSentEventMessage
 
-from api.problems import Problem
+from api.kernel.problems import Problem
 from auth.guards import Principal, authenticate
 from notify import live
 

@@ -15,9 +15,9 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api import audit, db
+from api.kernel import audit, db
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_migrations import empty_database
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.problems import Forbidden, NotFound, ValidationFailed
+from api.kernel.problems import Forbidden, NotFound, ValidationFailed
 
 
 class DelegationNotFound(NotFound):

@@ -13,14 +13,15 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit, persons
-from api.crypto import Keyring, mask_id_number, mask_name
+from api.kernel import audit
+from api import persons
+from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.delegation import service, store
 from api.delegation.errors import DelegationAgentMismatch, DelegationInactive, DelegationInvalid, DelegationNotFound
 from api.delegation.models import Agent, CreateDelegation, Delegation, DelegationStatus, DelegationUse, Principal
-from api.identifiers import id_number_error, normalize_id_number
-from api.ids import uuid7
-from api.problems import FieldError, Problem
+from api.kernel.identifiers import id_number_error, normalize_id_number
+from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError, Problem
 
 
 async def _view(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record, *, now: datetime) -> Delegation:

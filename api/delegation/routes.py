@@ -11,9 +11,9 @@ from api.delegation import flows
 from api.delegation.errors import DelegationInvalid, DelegationNotFound
 from api.delegation.models import CreateDelegation, Delegation, DelegationPage, DelegationUsePage
 from api.deps import Db, Keys, Now
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import HolderMismatch
-from api.problems import Forbidden, Unauthorized, problem_responses
+from api.kernel.problems import Forbidden, Unauthorized, problem_responses
 from auth.errors import AssuranceRequired
 from auth.guards import BEARER, CurrentPrincipal, Principal
 

@@ -12,13 +12,13 @@ from uuid import UUID
 from litestar import Request, Response, put
 from litestar.params import JSONBody, PathParameter
 
-from api import audit
+from api.kernel import audit
 from api.deps import Db, Now
 from api.matters import admin_store, service, store
 from api.matters.applications.service import parse_condition
 from api.matters.errors import BundleInvalid, MatterInvalid
 from api.matters.models import Bundle, BundleIn, Matter, MatterIn
-from api.problems import (
+from api.kernel.problems import (
     BadRequest,
     FieldError,
     Forbidden,

@@ -3,7 +3,7 @@
 The document is what the catalogue states for the department (权责清单): the record kinds it
 pushes, the life events it declares, whether it sets guardianships and attests real-name checks at
 its windows. The certificate types it issues are stated on the types (``issuer_department_ids``)
-and the matters it handles on the matters; :mod:`api.authority` reads all of them.
+and the matters it handles on the matters; :mod:`api.kernel.authority` reads all of them.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from uuid import UUID
 from litestar import Response, get, put
 from litestar.params import JSONBody, PathParameter
 
-from api import audit, authority
-from api.authority import Authority
+from api.kernel import audit, authority
+from api.kernel.authority import Authority
 from api.deps import Db, Now
 from api.matters import admin_store
 from api.matters.errors import AuthorityInvalid
-from api.problems import (
+from api.kernel.problems import (
     BadRequest,
     FieldError,
     Forbidden,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.problems import NotFound, ValidationFailed
+from api.kernel.problems import NotFound, ValidationFailed
 
 
 class MatterNotFound(NotFound):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from api import outbox
-from api.jobs import Job
+from api.kernel import outbox
+from api.kernel.jobs import Job
 from api.matters.applications import store
 
 

@@ -17,8 +17,8 @@ from api.matters.admin_routes import ROUTES as ADMIN_ROUTES
 from api.matters.authority_routes import ROUTES as AUTHORITY_ROUTES
 from api.matters.errors import BundleNotFound, MatterNotFound
 from api.matters.models import Bundle, BundlePage, CertificateTypePage, Matter, MatterPage
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import problem_responses
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import problem_responses
 
 
 # `zhangban seed` and the operators' PUTs (admin_routes) change the catalogue; each server process keeps

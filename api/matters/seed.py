@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from api import authority
-from api.ids import uuid7
+from api.kernel import authority
+from api.kernel.ids import uuid7
 from api.matters.applications.service import parse_condition
 
 

@@ -28,8 +28,8 @@ import struct
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from api.crypto import Keyring
-from api.pagination import CursorInvalid
+from api.kernel.crypto import Keyring
+from api.kernel.pagination import CursorInvalid
 
 FORMAT = 3
 NO_OWNER = UUID(int=0)

@@ -16,11 +16,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import changelog
-from api.crypto import Keyring
+from api.kernel import changelog
+from api.kernel.crypto import Keyring
 from api.matters.applications.errors import FormInvalid
 from api.matters.errors import BundleNotFound, MatterNotFound
-from api.problems import FieldError
+from api.kernel.problems import FieldError
 from api.sync import service
 from api.sync.errors import DraftNotFound, DraftTooLarge
 from api.sync.models import DraftSaveArgs

@@ -7,7 +7,7 @@ the shared services raise (``materials_missing``, ``application_closed`` …).
 
 from __future__ import annotations
 
-from api.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from api.kernel.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 
 # --- HTTP -------------------------------------------------------------------------------------------
 

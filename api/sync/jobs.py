@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from api.jobs import Job, now_of
+from api.kernel.jobs import Job, now_of
 from api.sync import service, store
 
 log = logging.getLogger("zhangban.sync")

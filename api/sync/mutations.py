@@ -1,7 +1,7 @@
 """Mutation names → the service functions the HTTP routes call (no rule is implemented twice).
 
 Each handler runs inside the mutation's transaction (a savepoint of it) and returns an
-:class:`Effect`; any :class:`~api.problems.Problem` it raises becomes a ``rejected`` result with the
+:class:`Effect`; any :class:`~api.kernel.problems.Problem` it raises becomes a ``rejected`` result with the
 problem's slug as ``code``. Guards are the routes' own: ``_applicant`` asks for an account, L2 and
 a person, and acting for a dependent asks for a recent L3, exactly as ``POST /v1/applications``.
 """
@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from api.matters import store as catalogue_store
 from api.matters.applications import handling, workflow
 from api.matters.applications.models import SubmitApplication, SupplementIn
@@ -30,7 +30,7 @@ from api.matters.applications.routes import (
 from api.matters.feedback import service as feedback
 from api.matters.feedback.models import EvaluationIn
 from api.matters.workdays import Calendar
-from api.problems import FieldError, ValidationFailed
+from api.kernel.problems import FieldError, ValidationFailed
 from api.sync import drafts
 from api.sync.errors import MutationUnknown, ServerOwned
 from api.sync.models import (

@@ -24,7 +24,7 @@ import asyncpg
 import msgspec
 
 from api import persons
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from api.sync import cursor, drafts, service, store
 from api.sync.models import Change, Checkpoint, PullPage
 from api.wallet import service as wallet_service

@@ -21,8 +21,8 @@ from uuid import UUID
 
 import asyncpg
 
-from api import changelog
-from api.problems import Problem, ServiceUnavailable
+from api.kernel import changelog
+from api.kernel.problems import Problem, ServiceUnavailable
 from api.sync import drafts, mutations, service, store
 from api.sync.errors import MutationIdReused, SeqReused
 from api.sync.models import MutationIn, MutationResult, PushIn, PushOut

@@ -14,8 +14,8 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParam
 
 from api.deps import Config, Db, Keys, Now, Redis
 from api.openapi import CONDITIONAL
-from api.pagination import CursorInvalid
-from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from api.kernel.pagination import CursorInvalid
+from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from api.sync import blob_store, mutations, pull, push, service, upload
 from api.sync import cursor as cursors
 from api.sync.errors import BlobEmpty, BlobHashMismatch, BlobNotFound, BlobTooLarge, BlobTypeMismatch, BlobTypeUnsupported

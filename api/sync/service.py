@@ -21,9 +21,9 @@ from uuid import UUID
 import asyncpg
 import rfc8785
 
-from api.crypto import Keyring
-from api.pagination import CursorInvalid
-from api.problems import Problem
+from api.kernel.crypto import Keyring
+from api.kernel.pagination import CursorInvalid
+from api.kernel.problems import Problem
 from api.sync.cursor import Parsed, SyncCursor
 from api.sync.errors import BaseVersionInvalid, BlobHashMismatch, BlobTypeMismatch, BlobTypeUnsupported, DraftNotFound
 from api.sync.models import MutationIn

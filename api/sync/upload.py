@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import multipart
 
-from api.problems import BadRequest, FieldError, ValidationFailed
+from api.kernel.problems import BadRequest, FieldError, ValidationFailed
 from api.sync import service
 from api.sync.errors import BlobEmpty, BlobHashMismatch, BlobTooLarge, BlobTypeMismatch, BlobTypeUnsupported
 

@@ -20,10 +20,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, changelog, outbox
-from api.crypto import Keyring
-from api.ids import uuid7
-from api.problems import FieldError
+from api.kernel import audit, changelog, outbox
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError
 from api.wallet import access, consent_store, service, store, views
 from api.wallet.errors import ConsentInvalid, ConsentNotFound, WalletNotFound
 from api.wallet.models import AccessEntry, Consent, ConsentIn, DepartmentRef, WalletItem

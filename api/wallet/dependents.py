@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from api import persons
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from api.wallet import people_store
 from api.wallet.models import Dependent
 

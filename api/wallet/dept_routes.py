@@ -12,11 +12,11 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from api import authority
-from api.authority import AuthorityRequired
+from api.kernel import authority
+from api.kernel.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit
-from api.problems import Forbidden, Unauthorized, success
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit
+from api.kernel.problems import Forbidden, Unauthorized, success
 from api.persons import HolderMismatch
 from api.wallet import consent_store, consents, pushes, views
 from api.wallet.errors import (

@@ -15,8 +15,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, changelog, orgs, outbox
-from api.ids import uuid7
+from api.kernel import audit, changelog, outbox
+from api import orgs
+from api.kernel.ids import uuid7
 from api.wallet import people_store, store
 from api.wallet.service import CLOSING, LIFE_EVENTS, event_source_key
 

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from api import persons
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from api.matters.applications import views as application_views
 from api.wallet import access, consent_store, consents, dependents, people_store, store, views
 from api.wallet.models import Export, PersonOut

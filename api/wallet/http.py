@@ -8,7 +8,7 @@ from uuid import UUID
 
 from litestar import Request
 
-from api.pagination import decode_cursor, encode_cursor
+from api.kernel.pagination import decode_cursor, encode_cursor
 from esign.state import EsignState
 
 

@@ -18,8 +18,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import outbox, persons
-from api.jobs import Job
+from api.kernel import outbox
+from api import persons
+from api.kernel.jobs import Job
 from api.wallet import events, people_store, service
 
 MARGIN = timedelta(minutes=10)

@@ -2,7 +2,7 @@
 
 A wallet is read far more often than it changes, and every change to what a page shows — an item
 added or updated, a certificate revoked or suspended, an application moving on — bumps the holder's
-``sync_head`` version in the writing transaction (``api.changelog``). A page is stored under the
+``sync_head`` version in the writing transaction (``api.kernel.changelog``). A page is stored under the
 version read *before* its items were read, so it can only be newer than its key says, never older.
 Two things change a page without a version: time (a certificate past ``valid_until`` shows
 ``expired``), so a page lives no longer than its earliest expiry; and the names of departments,

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit
+from api.kernel import audit
 from api.wallet import access, service, store
 from api.wallet.errors import ItemNotFound, NotPresentable, WalletNotFound
 from api.wallet.models import Presentation, PresentIn

@@ -15,11 +15,17 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit, changelog, orgs, outbox, persons
-from api.crypto import Keyring
-from api.identifiers import credit_code_valid, id_number_error, normalize_credit_code, normalize_id_number
-from api.ids import uuid7
-from api.problems import FieldError
+from api.kernel import audit, changelog, outbox
+from api import orgs, persons
+from api.kernel.crypto import Keyring
+from api.kernel.identifiers import (
+    credit_code_valid,
+    id_number_error,
+    normalize_credit_code,
+    normalize_id_number,
+)
+from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError
 from api.wallet import events, people_store, service, store, views
 from api.wallet.errors import (
     ExternalRefConflict,

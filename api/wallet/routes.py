@@ -10,12 +10,12 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.enums import MediaType
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
-from api import changelog, idempotency
+from api.kernel import changelog, idempotency
 from api.deps import Db, Keys, Now
 from api.openapi import CONDITIONAL, IDEMPOTENT
 from api.sync.service import etag_matches
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import Unauthorized
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import Unauthorized
 from api.wallet import access, consent_store, consents, dependents, pages, people_store, presentations, service, store, views
 from api.wallet import export as exporting
 from api.wallet.dept_routes import DeptWalletController

@@ -18,7 +18,7 @@ from uuid import UUID
 
 import msgspec
 
-from api.problems import FieldError
+from api.kernel.problems import FieldError
 from api.wallet.errors import ConsentInvalid, PresentationFieldsInvalid, RecordInvalid
 
 CHINA = timezone(timedelta(hours=8))

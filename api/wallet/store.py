@@ -1,7 +1,7 @@
 """Wallet items: SQL next to the one function that runs it.
 
 Writers call these inside their own transaction and record the change for sync
-(``api.changelog.record_change(conn, person_id, "wallet_item", item.id, "put", item_data(item))``).
+(``api.kernel.changelog.record_change(conn, person_id, "wallet_item", item.id, "put", item_data(item))``).
 """
 
 from __future__ import annotations

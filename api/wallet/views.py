@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from api.wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
 from api.wallet.service import MASK, masked
 from api.wallet.store import StoredItem

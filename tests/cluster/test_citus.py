@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from api import db, distribution
+from api.kernel import db, distribution
 from api.matters import seed
 from tests.cluster import citus
 
@@ -73,7 +73,7 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 
 # The hot citizen queries on distributed tables, each with the arguments one request passes.
 def _hot(person: uuid.UUID) -> list[tuple[str, str, tuple]]:
-    from api import changelog
+    from api.kernel import changelog
     from api.sync import store
 
     return [

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from esign import batch_rows, batch_sign, cose, issuing, keys, licence, tokens
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers

@@ -17,7 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from api.matters import seed
-from api.problems import Problem
+from api.kernel.problems import Problem
 from esign import issuing, seal_image, tokens
 from esign.issuing import CertType, FieldRule
 from esign.models import HolderIn, IssueIn

@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from api.wallet import store as wallet_store
 from esign import batch, batches, delivery, licence, tokens
 from esign import certificate_store as store

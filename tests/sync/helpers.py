@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from api import changelog
-from api.crypto import Keyring
+from api.kernel import changelog
+from api.kernel.crypto import Keyring
 from api.sync import drafts
 from tests.auth.helpers import auth, claims
 

@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from api import changelog, persons
+from api.kernel import changelog
+from api import persons
 from api.sync import cursor as cursors
 from api.sync import jobs
 from tests.auth.helpers import assert_problem, auth, sms_login

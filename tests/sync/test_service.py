@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 
 from api.config import Settings
-from api.crypto import Keyring
-from api.pagination import CursorInvalid
-from api.problems import NotFound, Problem, ServiceUnavailable
+from api.kernel.crypto import Keyring
+from api.kernel.pagination import CursorInvalid
+from api.kernel.problems import NotFound, Problem, ServiceUnavailable
 from api.sync import cursor, service
 from api.sync.errors import (
     HTTP_PROBLEMS,
@@ -208,6 +208,6 @@ def test_every_sync_problem_has_a_title_and_its_own_slug() -> None:
     problems: list[type[Problem]] = [*HTTP_PROBLEMS, *MUTATION_PROBLEMS, SyncUnavailable]
     slugs = [p.slug for p in problems]
     assert len(slugs) == len(set(slugs))
-    base = {cls.slug for cls in Problem.__subclasses__() if cls.__module__ == "api.problems"} | {Problem.slug}
+    base = {cls.slug for cls in Problem.__subclasses__() if cls.__module__ == "api.kernel.problems"} | {Problem.slug}
     for p in problems:
         assert p.__doc__ and p.slug not in base and p.slug.islower(), p

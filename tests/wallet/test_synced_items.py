@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from api import changelog
+from api.kernel import changelog
 from esign import service as esign_service
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth

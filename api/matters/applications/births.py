@@ -16,12 +16,13 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit, persons
-from api.crypto import Keyring
-from api.identifiers import id_number_error
+from api.kernel import audit
+from api import persons
+from api.kernel.crypto import Keyring
+from api.kernel.identifiers import id_number_error
 from api.matters.applications import service, store
 from api.matters.applications.errors import FormInvalid
-from api.problems import FieldError
+from api.kernel.problems import FieldError
 
 KEY_PURPOSE = "birth_case"
 CLOSED = ("withdrawn", "rejected")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.problems import Conflict, Forbidden, NotFound, ValidationFailed
+from api.kernel.problems import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class ApplicationNotFound(NotFound):

@@ -13,9 +13,10 @@ from uuid import UUID
 
 import asyncpg
 
-from api import authority, changelog, persons
-from api.crypto import Keyring
-from api.identifiers import id_number_error, normalize_id_number
+from api.kernel import authority, changelog
+from api import persons
+from api.kernel.crypto import Keyring
+from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.matters.applications import service, store, views, workflow
 from api.matters.applications.errors import (
     AssignedIdNumberMismatch,
@@ -26,7 +27,7 @@ from api.matters.applications.errors import (
 )
 from api.matters.applications.models import Application, ApproveIn, MaterialRef, RejectIn, SupplementRequestIn
 from api.matters.workdays import Calendar, due_at, working_days_between
-from api.problems import FieldError
+from api.kernel.problems import FieldError
 
 # (conn, task record, application record, result fields, now) -> certificate id; provided by esign.
 IssueResult = Callable[[asyncpg.Connection, asyncpg.Record, asyncpg.Record, dict[str, Any], datetime], Awaitable[UUID]]
@@ -39,7 +40,7 @@ async def _load(conn: asyncpg.Connection, task_id: UUID, department_id: UUID, al
     task = await store.get_task(conn, task_id, department_id=department_id)
     # A task stays with the department it was routed to; deciding it needs the matter still to be the department's.
     await authority.require(conn, department_id, authority.matter(task["matter_code"]), actor=actor)
-    # The family's change-log heads before the application: the order every writer keeps (api.changelog).
+    # The family's change-log heads before the application: the order every writer keeps (api.kernel.changelog).
     app = await store.get_application(conn, task["application_id"])
     await changelog.lock_heads(conn, {app["applicant_person_id"], app["for_person_id"]})
     await store.get_application(conn, task["application_id"], for_update=True)

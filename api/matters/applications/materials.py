@@ -17,8 +17,9 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit, persons
-from api.crypto import Keyring
+from api.kernel import audit
+from api import persons
+from api.kernel.crypto import Keyring
 from api.matters import store as catalogue_store
 from api.matters.applications import store
 from api.matters.applications.errors import MaterialNotAvailable, MaterialNotFound

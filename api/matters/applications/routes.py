@@ -8,9 +8,10 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
-from api import delegation, idempotency, persons
+from api import delegation, persons
+from api.kernel import idempotency
 from api.matters.applications import signing
-from api.authority import AuthorityRequired
+from api.kernel.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
 from api.matters import store as catalogue_store
 from api.matters.applications import handling, materials, results, store, views, workflow
@@ -48,12 +49,12 @@ from api.matters.applications.models import (
 from api.delegation.errors import DelegationInactive, DelegationOutOfScope
 from api.matters.errors import BundleNotFound
 from api.openapi import IDEMPOTENT
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import dependents_of
-from api.problems import problem_responses, success
+from api.kernel.problems import problem_responses, success
 from auth.errors import AssuranceRequired
 from auth.guards import BEARER, CurrentPrincipal, Principal
-from api.problems import Forbidden, Unauthorized
+from api.kernel.problems import Forbidden, Unauthorized
 
 # 实人认证 L2 (name + ID number checked) is the least a person needs to apply at all.
 APPLY_LEVEL = "L2"

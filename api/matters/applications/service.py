@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from api.identifiers import id_number_birth_date, id_number_sex
+from api.kernel.identifiers import id_number_birth_date, id_number_sex
 from api.matters.applications.errors import FormInvalid, MaterialInvalid, MaterialsMissing
 from api.matters.applications.models import ProvidedMaterial
 from api.matters.models import BundleMaterial, FormField
-from api.problems import FieldError
+from api.kernel.problems import FieldError
 
 # --- bundle conditions -------------------------------------------------------------------------
 

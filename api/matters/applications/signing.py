@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from api.matters.applications import store
 from api.matters.applications.models import SubmissionSignature
 from esign import entity_seals

@@ -9,8 +9,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api.crypto import Keyring
-from api.ids import uuid7
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
 from api.matters.applications.errors import ApplicationNotFound, TaskNotFound
 
 _enc = msgspec.json.Encoder()

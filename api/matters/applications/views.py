@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api.crypto import Keyring, mask_id_number
+from api.kernel.crypto import Keyring, mask_id_number
 from api.matters.applications import signing, store
 from api.matters.applications.errors import ApplicationNotFound
 from api.matters.applications.models import (

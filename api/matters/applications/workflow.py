@@ -16,9 +16,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, changelog, outbox, persons
-from api.crypto import Keyring
-from api.identifiers import id_number_birth_date, id_number_sex
+from api.kernel import audit, changelog, outbox
+from api import persons
+from api.kernel.crypto import Keyring
+from api.kernel.identifiers import id_number_birth_date, id_number_sex
 from api.matters import service as catalogue
 from api.matters import store as catalogue_store
 from api.matters.applications import births, service, store, views
@@ -31,7 +32,7 @@ from api.matters.applications.errors import (
 from api.matters.applications.models import Application, Prefill, PrefillMaterial, SubmitApplication
 from api.matters.models import Bundle
 from api.matters.workdays import Calendar, due_at
-from api.problems import FieldError
+from api.kernel.problems import FieldError
 
 
 @dataclass(frozen=True)

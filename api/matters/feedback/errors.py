@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.problems import Conflict, NotFound
+from api.kernel.problems import Conflict, NotFound
 
 
 class EvaluationExists(Conflict):

@@ -8,7 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api import idempotency
+from api.kernel import idempotency
 from api.deps import Config, Db, Keys, Now
 from api.matters import store as catalogue_store
 from api.matters.applications.errors import ApplicationNotFound
@@ -26,8 +26,8 @@ from api.matters.feedback.models import (
     RectificationPage,
 )
 from api.openapi import IDEMPOTENT
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.problems import Forbidden, Unauthorized, problem_responses
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import Forbidden, Unauthorized, problem_responses
 from auth.errors import AssuranceRequired
 from auth.guards import BEARER, CurrentPrincipal, Principal
 

@@ -7,9 +7,9 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit, outbox
-from api.crypto import Keyring
-from api.ids import uuid7
+from api.kernel import audit, outbox
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
 from api.matters.applications import store as applications
 from api.matters.applications import views, workflow
 from api.matters.feedback import store

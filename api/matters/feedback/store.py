@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api.crypto import Keyring, mask_free_text
+from api.kernel.crypto import Keyring, mask_free_text
 from api.matters.feedback.errors import FeedbackNotFound, RectificationNotFound
 from api.matters.feedback.models import LEVEL_NAMES, Evaluation, Feedback, Rectification
 

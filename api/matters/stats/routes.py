@@ -14,7 +14,7 @@ from api.deps import Db, Now
 from api.matters.stats import store
 from api.matters.stats.page import admin_page
 from api.matters.stats.models import ApplicantStatsRow, BundleStatsRow, DepartmentStatsRow, Stats, WindowStatsRow
-from api.problems import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from api.kernel.problems import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 
 

@@ -13,10 +13,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, delegation, persons
-from api.crypto import Keyring, mask_id_number, mask_name
-from api.identifiers import id_number_error, normalize_id_number
-from api.ids import uuid7
+from api.kernel import audit
+from api import delegation, persons
+from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.identifiers import id_number_error, normalize_id_number
+from api.kernel.ids import uuid7
 from api.matters import store as catalogue_store
 from api.matters.applications import store as application_store
 from api.matters.applications import views, workflow
@@ -33,7 +34,7 @@ from api.matters.window.models import (
     Ref,
     WindowSubmit,
 )
-from api.problems import FieldError, Problem
+from api.kernel.problems import FieldError, Problem
 from api.sync import blob_store
 from api.wallet import consents
 from notify import contacts

@@ -7,10 +7,11 @@ from uuid import UUID
 
 import asyncpg
 
-from api import audit, delegation, persons
-from api.crypto import Keyring, mask_id_number, mask_name
-from api.identifiers import id_number_error, normalize_id_number
-from api.ids import uuid7
+from api.kernel import audit
+from api import delegation, persons
+from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.identifiers import id_number_error, normalize_id_number
+from api.kernel.ids import uuid7
 from api.matters.applications import store as application_store
 from api.matters.applications.errors import IdNumberInvalid
 from api.matters.window import printing
@@ -22,7 +23,7 @@ from api.matters.window.errors import (
     WindowOtherCentre,
 )
 from api.matters.window.models import Handover, HandoverIn, PersonAtWindow, Pickup, Ref, ResultRef
-from api.problems import FieldError, Problem, ValidationFailed
+from api.kernel.problems import FieldError, Problem, ValidationFailed
 from esign import views as esign_views
 from esign.state import EsignState
 

@@ -13,8 +13,8 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api import authority, idempotency
-from api.authority import AuthorityRequired
+from api.kernel import authority, idempotency
+from api.kernel.authority import AuthorityRequired
 from api.delegation.errors import DelegationAgentMismatch, DelegationInactive, DelegationNotFound, DelegationOutOfScope
 from api.deps import Db, Keys, Now
 from api.matters import store as catalogue_store
@@ -33,9 +33,9 @@ from api.matters.window.errors import (
 )
 from api.matters.window.models import Handover, HandoverIn, Intake, OpenIntake, PickupPage, WindowConsentIn, WindowSubmit
 from api.openapi import IDEMPOTENT
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.persons import HolderMismatch
-from api.problems import Forbidden, Problem, Unauthorized, problem_responses, success
+from api.kernel.problems import Forbidden, Problem, Unauthorized, problem_responses, success
 from api.wallet.http import esign_of
 from auth.guards import BEARER, CurrentPrincipal, Principal
 

@@ -11,7 +11,7 @@ from importlib import resources
 import asyncpg
 import msgspec
 
-from api import distribution
+from api.kernel import distribution
 
 log = logging.getLogger("zhangban.db")
 
@@ -44,7 +44,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 class Connection(asyncpg.Connection):
-    """asyncpg's connection, carrying the audit chain's key (``api.audit`` reads it; ``None``: not loaded)."""
+    """asyncpg's connection, carrying the audit chain's key (``api.kernel.audit`` reads it; ``None``: not loaded)."""
 
     __slots__ = ("audit_key",)
 
@@ -138,7 +138,7 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None =
 
     A session advisory lock makes two processes starting together take turns; the second one
     finds everything applied and does nothing. On a Citus coordinator the tables
-    ``api.distribution`` names are then distributed (nothing happens on a single PostgreSQL).
+    ``api.kernel.distribution`` names are then distributed (nothing happens on a single PostgreSQL).
     """
     migrations = load_migrations() if migrations is None else migrations
     applied_now: list[str] = []

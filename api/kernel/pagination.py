@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from litestar.params import QueryParameter
 
-from api.problems import BadRequest
+from api.kernel.problems import BadRequest
 
 T = TypeVar("T")
 

@@ -38,10 +38,10 @@ import msgspec
 
 from litestar import Request
 
-from api import audit
-from api.client_address import client_address
-from api.deps import current_time
-from api.problems import Problem
+from api.kernel import audit
+from api.kernel.client_address import client_address
+from api.kernel.clock import current_time
+from api.kernel.problems import Problem
 
 log = logging.getLogger("zhangban.authority")
 

@@ -9,7 +9,7 @@ default) the header is ignored altogether.
 
 Usage::
 
-    from api.client_address import client_address
+    from api.kernel.client_address import client_address
     await ratelimit.hit(redis, f"ip:{client_address(request)}", LIMIT)
     await audit.append(conn, ..., client_address=client_address(request), at=now)
 """

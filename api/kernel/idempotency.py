@@ -19,8 +19,8 @@ import asyncpg
 import msgspec
 from litestar import Request, Response
 
-from api.jobs import Job, in_batches, now_of
-from api.problems import BadRequest, Conflict, ValidationFailed
+from api.kernel.jobs import Job, in_batches, now_of
+from api.kernel.problems import BadRequest, Conflict, ValidationFailed
 
 HEADER = "idempotency-key"
 RETENTION = timedelta(hours=24)

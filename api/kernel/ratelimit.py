@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from redis.exceptions import RedisError
 
-from api.problems import RateLimited, ServiceUnavailable
+from api.kernel.problems import RateLimited, ServiceUnavailable
 
 # KEYS: one per limit. ARGV: limit_1, window_ms_1, limit_2, window_ms_2, ...
 # Returns 0 when counted, else the milliseconds until the fullest window reopens.

@@ -16,8 +16,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import pgcopy
-from api.db import json_text
+from api.kernel import pgcopy
+from api.kernel.db import json_text
 
 Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
 
@@ -167,7 +167,7 @@ _HEAD_COUNT = pgcopy.count(len(HEAD_COLUMNS))
 async def record_encoded_puts(
     conn: asyncpg.Connection, changes: list[tuple[UUID, bytes]], *, new_persons: Collection[UUID] = (),
 ) -> dict[UUID, int]:
-    """:func:`record_puts` of ``(person_id, encoded_put)`` pairs, rows encoded ahead (``api.pgcopy``).
+    """:func:`record_puts` of ``(person_id, encoded_put)`` pairs, rows encoded ahead (``api.kernel.pgcopy``).
 
     ``new_persons`` were created in this transaction and have no head yet: theirs are written by COPY,
     their versions counting from 1, instead of bumped. The new head rows stay locked until commit as

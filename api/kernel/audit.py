@@ -12,7 +12,7 @@ carry the plain recipe ``SHA-256(prev_hash ‖ JCS(entry))`` (:func:`entry_hash`
 with it; every later entry must be keyed (``chain_version`` 2). The first keyed entry's HMAC
 covers the last plain hash, so an edit among the plain entries shows there at the latest.
 
-The key travels on the connection (``api.db.connect`` / ``create_pool`` with ``audit_key``); a
+The key travels on the connection (``api.kernel.db.connect`` / ``create_pool`` with ``audit_key``); a
 connection without it can neither append nor verify.
 """
 
@@ -63,7 +63,7 @@ def keyed_hash(
 def _key(conn: asyncpg.Connection) -> bytes:
     key = getattr(conn, "audit_key", None)
     if not key:
-        raise RuntimeError("the audit key is not loaded on this connection (api.db.connect/create_pool audit_key=)")
+        raise RuntimeError("the audit key is not loaded on this connection (api.kernel.db.connect/create_pool audit_key=)")
     return key
 
 
@@ -114,7 +114,7 @@ async def append(
     """Add one entry in the caller's transaction; return its sequence number.
 
     ``data`` must hold no personal data in the clear (masked values or blind-index ids only).
-    ``client_address`` (from :func:`api.client_address.client_address`) is kept as
+    ``client_address`` (from :func:`api.kernel.client_address.client_address`) is kept as
     ``data["client_address"]``, inside the chained content. The head row lock serialises appends,
     so the chain has no forks.
     """

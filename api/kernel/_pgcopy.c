@@ -1,5 +1,5 @@
-/* api.pgcopy.fields in C: batch issuing encodes some twenty fields a row, thousands of rows a second.
- * The Python form in api/pgcopy.py makes the same bytes (tests compare the two) and serves where this
+/* api.kernel.pgcopy.fields in C: batch issuing encodes some twenty fields a row, thousands of rows a second.
+ * The Python form in api/kernel/pgcopy.py makes the same bytes (tests compare the two) and serves where this
  * module was not built. */
 
 #define PY_SSIZE_T_CLEAN

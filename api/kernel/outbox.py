@@ -15,8 +15,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from api import pgcopy
-from api.db import json_text
+from api.kernel import pgcopy
+from api.kernel.db import json_text
 
 
 class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):

@@ -31,7 +31,7 @@ def fields_python(*values: bytes | str | None) -> bytes:
     """Many fields at once, each a value's binary form as it is: bytes (bytea, a uuid's 16 bytes, or a
     form made with the encoders here less its length), text (sent as UTF-8) or None (NULL).
 
-    ``fields`` is the C form of this (``api/_pgcopy.c``) where it was built, this otherwise: a row's
+    ``fields`` is the C form of this (``api/kernel/_pgcopy.c``) where it was built, this otherwise: a row's
     twenty fields through twenty calls cost the signing processes more than the bytes they made.
     """
     parts: list[bytes] = []
@@ -48,7 +48,7 @@ def fields_python(*values: bytes | str | None) -> bytes:
 
 
 try:
-    from api._pgcopy import fields
+    from api.kernel._pgcopy import fields
 except ImportError:  # built where no C compiler was found (hatch_build.py)
     fields = fields_python
 

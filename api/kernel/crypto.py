@@ -21,13 +21,17 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from api.config import ConfigError, Settings
+from api.kernel.errors import ConfigError
+
+if TYPE_CHECKING:  # the settings are passed in; the kernel imports nothing of the root
+    from api.config import Settings
 
 VERSION = 1
 # The context of a value an event carries for its recipient's eyes only (a kind's ``private`` values in
@@ -71,7 +75,7 @@ class Keyring:
     current_kid: str
     _keys: dict[str, AESGCM]
     _index_key: bytes
-    # The audit chain's HMAC key (api/audit.py). Anchored like the blind index, so a master-key
+    # The audit chain's HMAC key (api/kernel/audit.py). Anchored like the blind index, so a master-key
     # rotation does not break the verification of entries already written.
     audit_key: bytes
 
