@@ -28,21 +28,21 @@ from api.docs_ui import OfflineSwaggerUI
 from api.health import health
 from api.kernel.idempotency import JOBS as IDEMPOTENCY_JOBS
 from api.kernel.jobs import Job, JobRunner
-from api.matters.jobs import JOBS as MATTER_JOBS
-from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
-from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
-from api.matters.routes import ROUTES as MATTER_ROUTES
-from api.matters.stats.routes import ROUTES as STATS_ROUTES
-from api.matters.window.routes import ROUTES as WINDOW_ROUTES
-from api.delegation import ROUTES as DELEGATION_ROUTES
+from matters.jobs import JOBS as MATTER_JOBS
+from matters.applications.routes import ROUTES as APPLICATION_ROUTES
+from matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
+from matters.routes import ROUTES as MATTER_ROUTES
+from matters.stats.routes import ROUTES as STATS_ROUTES
+from matters.window.routes import ROUTES as WINDOW_ROUTES
+from auth.delegation import ROUTES as DELEGATION_ROUTES
 from api.openapi import ContractPlugin
 from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
 from api.problems import EXCEPTION_HANDLERS
 from api.requests import AppRequest
-from api.sync.jobs import JOBS as SYNC_JOBS
-from api.sync.routes import ROUTES as SYNC_ROUTES
-from api.wallet.jobs import JOBS as WALLET_JOBS
-from api.wallet.routes import ROUTES as WALLET_ROUTES
+from sync.jobs import JOBS as SYNC_JOBS
+from sync.routes import ROUTES as SYNC_ROUTES
+from wallet.jobs import JOBS as WALLET_JOBS
+from wallet.routes import ROUTES as WALLET_ROUTES
 from auth import wiring as auth_wiring
 from auth.jobs import JOBS as AUTH_JOBS
 from esign import wiring as esign_wiring

@@ -57,7 +57,7 @@ async def _migrate(settings: Settings) -> int:
 
 async def _seed(settings: Settings, *, only_if_empty: bool = False) -> int:
     from api.kernel import db
-    from api.matters import seed
+    from matters import seed
 
     conn = await db.connect(settings.database_url)
     try:
@@ -175,7 +175,7 @@ def _wechat_sim(settings: Settings, host: str, port: int) -> int:
 async def _burden(settings: Settings) -> int:
     """The citizen burden report: what each bundle asks for, before and after merging."""
     from api.kernel import db
-    from api.matters import store
+    from matters import store
 
     conn = await db.connect(settings.database_url)
     try:

@@ -1,8 +1,8 @@
 """Acting for a business entity (经营主体): which ones the caller may act for, and the switch.
 
 A verified person (L2 or above) acts for an entity as its 法定代表人 when the registry — the 营业执照 that
-市场监管 issued or pushed — names their identity as its legal representative (``api.orgs``), or as its
-经办人 while an authorisation the 法定代表人 gave them (``api.delegation``, principal the entity) is active:
+市场监管 issued or pushed — names their identity as its legal representative (``auth.orgs``), or as its
+经办人 while an authorisation the 法定代表人 gave them (``auth.delegation``, principal the entity) is active:
 the token then carries ``org_role: agent`` and ``dlg``, ends when the authorisation does, and each act it
 is used for (an application) is checked against the authorisation's scope and logged there. The switch
 ``POST /v1/auth/act-as`` answers an access token of the same login with the claims ``org`` and
@@ -24,8 +24,8 @@ from litestar.params import JSONBody
 import msgspec
 
 from api.kernel import audit
-from api import delegation, orgs
-from api.delegation.errors import DelegationInactive, DelegationNotFound
+from auth import delegation, orgs
+from auth.delegation.errors import DelegationInactive, DelegationNotFound
 from api.deps import Config, Db, Now
 from api.kernel.identifiers import normalize_credit_code
 from api.kernel.problems import Forbidden, NotFound, Unauthorized

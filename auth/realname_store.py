@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit
-from api import persons
+from auth import persons
 from api.kernel.crypto import Keyring
 from api.kernel.ids import uuid7
 from auth import alerts, store

@@ -42,7 +42,7 @@ from api.kernel import changelog, db  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.kernel.crypto import Keyring  # noqa: E402
-from api.matters import seed  # noqa: E402
+from matters import seed  # noqa: E402
 from tests import browser  # noqa: E402
 from tests.auth.helpers import auth, claims, operator  # noqa: E402
 from tests.people import citizen, id_number, staff  # noqa: E402

@@ -45,10 +45,10 @@ import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
 from api.kernel import db
-from api import persons  # noqa: E402
+from auth import persons  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.kernel.crypto import Keyring  # noqa: E402
-from api.matters import seed  # noqa: E402
+from matters import seed  # noqa: E402
 from notify import service, webhook_store  # noqa: E402
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

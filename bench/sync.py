@@ -10,7 +10,7 @@ sockets.
 
 Measured, each next to a baseline from the same run:
 
-- pull, server time: ``api.sync.pull.pull`` on one connection — the snapshot transaction, the
+- pull, server time: ``sync.pull.pull`` on one connection — the snapshot transaction, the
   epoch, dependents, heads and log queries — for a caught-up device after one item of a
   1,000-item wallet changed; against one primary-key SELECT round trip;
 - pull over HTTP (the same request through the app), its body size, and the 304 poll;
@@ -52,8 +52,8 @@ from api.app import COMPRESS_MIN, create_app  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.kernel.crypto import Keyring  # noqa: E402
 from api.kernel.ids import uuid7  # noqa: E402
-from api.matters import seed  # noqa: E402
-from api.sync import pull  # noqa: E402
+from matters import seed  # noqa: E402
+from sync import pull  # noqa: E402
 from tests.auth.helpers import auth, claims, operator  # noqa: E402
 from tests.people import citizen, id_number, staff  # noqa: E402
 

@@ -44,11 +44,11 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit, changelog, outbox, pgcopy
-from api import persons
+from auth import persons
 from api.kernel.ids import uuid7_many
 from api.kernel.problems import Problem, ProblemDocument
-from api.wallet import closure
-from api.wallet.errors import WalletClosed
+from wallet import closure
+from wallet.errors import WalletClosed
 from esign import batch_rows, batch_sign, issuing, lists, seal_store, service
 from esign import certificate_store as store
 from esign.errors import (

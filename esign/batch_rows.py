@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from api.kernel import changelog, outbox, pgcopy
-from api import persons
+from auth import persons
 from api.kernel.ids import uuid7_many
 from esign import issuing
 
@@ -64,8 +64,8 @@ class Place(NamedTuple):
 class Rows(NamedTuple):
     """What one certificate writes."""
 
-    # A new holder's person row (api.persons.encoded_person) or, for NEW_AGAIN, its sealed ID number and
-    # name, for api.persons.find_or_create_persons.
+    # A new holder's person row (auth.persons.encoded_person) or, for NEW_AGAIN, its sealed ID number and
+    # name, for auth.persons.find_or_create_persons.
     person: bytes | tuple[bytes, bytes] | None
     certificate: bytes
     wallet_item: bytes | None  # person holders only, as the two below

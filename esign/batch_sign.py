@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from api import persons
+from auth import persons
 from api.config import Settings
 from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
 from esign import batch_rows, issuing, keys, licence, tokens

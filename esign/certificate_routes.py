@@ -18,7 +18,7 @@ from api.kernel import idempotency
 from api.kernel.authority import AuthorityRequired
 from api.kernel.client_address import client_address
 from api.deps import Db, Now
-from api.persons import HolderMismatch
+from auth.persons import HolderMismatch
 from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success

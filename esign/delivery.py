@@ -11,7 +11,7 @@ import msgspec
 
 from api.kernel import audit, changelog, outbox
 from api.kernel.ids import uuid7
-from api.wallet import store as wallet_store
+from wallet import store as wallet_store
 from esign import issuing
 from esign.certificate_store import CertificateRow
 from esign.models import Certificate

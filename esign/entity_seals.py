@@ -20,7 +20,7 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit
-from api import orgs
+from auth import orgs
 from api.kernel.ids import uuid7
 from esign import keys, x509
 from esign.state import EsignState

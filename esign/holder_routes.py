@@ -16,7 +16,7 @@ from uuid import UUID
 from litestar import Response, get
 from litestar.params import FromPath, QueryParameter
 
-from api import persons
+from auth import persons
 from api.deps import Db, Now
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal

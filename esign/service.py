@@ -24,11 +24,11 @@ import asyncpg
 import cbor2
 
 from api.kernel import audit, authority, changelog, outbox
-from api import orgs, persons
+from auth import orgs, persons
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError
-from api.wallet import closure, events
-from api.wallet import store as wallet_store
+from wallet import closure, events
+from wallet import store as wallet_store
 from esign import certificate_store as store
 from esign import entity_seals, issuing, keys, licence, lists, seal_store, tokens, x509
 from esign.batch_sign import ID_CONTEXT, NAME_CONTEXT, seal_fields

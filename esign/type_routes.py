@@ -13,8 +13,8 @@ from litestar.params import JSONBody
 from api.kernel import audit
 from api.deps import Db, Now
 from api.kernel.identifiers import credit_code_valid
-from api.matters import admin_store
-from api.matters.models import CertificateType
+from matters import admin_store
+from matters.models import CertificateType
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal

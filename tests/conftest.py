@@ -29,7 +29,7 @@ from api import embedded
 from api.app import close_resources, create_app, open_resources
 from api.config import Settings
 from api.kernel.crypto import Keyring
-from api.matters import seed
+from matters import seed
 
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 TEST_AUDIT_KEY = Keyring.from_settings(Settings(master_key=TEST_MASTER_KEY)).audit_key

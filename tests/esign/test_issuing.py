@@ -16,7 +16,7 @@ import rfc8785
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api.matters import seed
+from matters import seed
 from api.kernel.problems import Problem
 from esign import issuing, seal_image, tokens
 from esign.issuing import CertType, FieldRule

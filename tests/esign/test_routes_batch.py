@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from api.config import Settings
 from api.kernel.crypto import Keyring
-from api.wallet import store as wallet_store
+from wallet import store as wallet_store
 from esign import batch, batches, delivery, licence, tokens
 from esign import certificate_store as store
 from tests.conftest import TEST_MASTER_KEY

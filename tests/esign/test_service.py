@@ -9,7 +9,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api import persons
+from auth import persons
 from esign import service, tokens
 from esign.models import HolderIn, IssueIn
 from tests.esign import api

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from api.matters import seed
+from matters import seed
 from esign import issuing, tokens
 from tests.esign import helpers
 

@@ -9,7 +9,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from api.kernel import outbox
-from api import persons
+from auth import persons
 from notify import catalogue
 from tests.auth.helpers import auth, sms_login
 from tests.notify.helpers import Pipeline, Receiver, add_webhook, app_citizen, inbox

@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from api.kernel import outbox
-from api import persons
+from auth import persons
 from notify import catalogue, deliver, dispatch_store, jobs, plan, reconcile, service, streams, webhook_store
 from notify.deliver import Deliverer, Done
 from notify.models import NotificationRow

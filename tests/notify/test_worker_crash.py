@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from api.kernel import outbox
-from api import persons
+from auth import persons
 from api.config import Settings
 from api.kernel.crypto import Keyring
 from notify import service, webhook_store

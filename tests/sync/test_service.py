@@ -15,8 +15,8 @@ from api.config import Settings
 from api.kernel.crypto import Keyring
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import NotFound, Problem, ServiceUnavailable
-from api.sync import cursor, service
-from api.sync.errors import (
+from sync import cursor, service
+from sync.errors import (
     HTTP_PROBLEMS,
     MUTATION_PROBLEMS,
     BaseVersionInvalid,
@@ -25,9 +25,9 @@ from api.sync.errors import (
     BlobTypeUnsupported,
     DraftNotFound,
 )
-from api.sync.models import MutationIn
-from api.sync.push import SyncUnavailable
-from api.sync.service import DraftState, Head, Position
+from sync.models import MutationIn
+from sync.push import SyncUnavailable
+from sync.service import DraftState, Head, Position
 from tests.conftest import TEST_MASTER_KEY
 
 KEYS = Keyring.from_settings(Settings(database_url="postgresql://x", redis_url="redis://x", master_key=TEST_MASTER_KEY))

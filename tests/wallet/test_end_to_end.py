@@ -17,7 +17,7 @@ from cryptography import x509
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.wallet import jobs
+from wallet import jobs
 from esign import statuslist, trustlist
 from esign.verify import verify_token
 from tests.auth.helpers import assert_problem, auth

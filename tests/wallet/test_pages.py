@@ -8,7 +8,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.wallet import pages
+from wallet import pages
 from esign import service as esign_service
 from esign.state import EsignState
 from tests.auth.helpers import auth
