@@ -8,7 +8,8 @@ import asyncpg
 
 from api.kernel import audit
 from api.kernel.crypto import Keyring
-from auth import keys, service, store
+from auth import keys, flows as service
+from auth.store import accounts as store
 from auth.tokens import encode_access
 
 MAX_TTL = 7 * 86400

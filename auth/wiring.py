@@ -7,11 +7,18 @@ from typing import Any
 from litestar.openapi.spec import Tag
 
 from api.config import Settings
-from auth import (
-    access_routes, admin_routes, case_routes, not_me_routes, org_routes, realname_routes, routes, token_routes,
+from auth.routes import (
+    access as access_routes,
+    admin as admin_routes,
+    case as case_routes,
+    not_me as not_me_routes,
+    org as org_routes,
+    realname as realname_routes,
+    login as routes,
+    token as token_routes,
 )
 from auth.guards import DEPENDENCIES
-from auth.me_routes import dev_sms, me
+from auth.routes.me import dev_sms, me
 from auth.state import start, stop
 
 TAGS = [

@@ -27,7 +27,7 @@ from auth import sms
 from notify import contacts
 from auth import wechat as wechat_api
 from auth.errors import SmsUnavailable, WechatUnavailable
-from auth.routes import PHONE_CONTEXT
+from auth.routes.login import PHONE_CONTEXT
 from notify import catalogue, dispatch_store, service, webhook_store
 from notify.service import Outcome
 from notify.webclient import AddressNotAllowed, NetworkError, WebClient

@@ -21,7 +21,7 @@ from api.kernel.crypto import Keyring
 from matters.applications.errors import FormInvalid
 from matters.errors import BundleNotFound, MatterNotFound
 from api.kernel.problems import FieldError
-from sync import service
+from sync import flows as service
 from sync.errors import DraftNotFound, DraftTooLarge
 from sync.models import DraftSaveArgs
 

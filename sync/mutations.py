@@ -23,7 +23,7 @@ from matters import store as catalogue_store
 from matters.applications import handling, workflow
 from matters.applications.models import SubmitApplication, SupplementIn
 from matters.applications.routes import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, _applicant
-from matters.feedback import service as feedback
+from matters.feedback import flows as feedback
 from matters.feedback.models import EvaluationIn
 from matters.workdays import Calendar
 from api.kernel.problems import FieldError, ValidationFailed

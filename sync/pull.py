@@ -25,7 +25,7 @@ import msgspec
 
 from auth import persons
 from api.kernel.crypto import Keyring
-from sync import cursor, drafts, service, store
+from sync import cursor, drafts, flows as service, store
 from sync.models import Change, Checkpoint, PullPage
 from wallet import service as wallet_service
 

@@ -23,7 +23,7 @@ import asyncpg
 
 from api.kernel import changelog
 from api.kernel.problems import Problem, ServiceUnavailable
-from sync import drafts, mutations, service, store
+from sync import drafts, mutations, flows as service, store
 from sync.errors import MutationIdReused, SeqReused
 from sync.models import MutationIn, MutationResult, PushIn, PushOut
 from notify import live

@@ -13,7 +13,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 from api.kernel import changelog, idempotency
 from api.deps import Db, Keys, Now
 from api.openapi import CONDITIONAL, IDEMPOTENT
-from sync.service import etag_matches
+from sync.flows import etag_matches
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import Unauthorized
 from wallet import (

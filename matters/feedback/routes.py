@@ -14,7 +14,7 @@ from matters import store as catalogue_store
 from matters.applications.errors import ApplicationNotFound
 from matters.applications import workflow
 from matters.applications.routes import _applicant
-from matters.feedback import service, store
+from matters.feedback import flows as service, store
 from matters.feedback.errors import (
     AlreadyAnswered,
     ApplicationNotFinished,

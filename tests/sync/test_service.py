@@ -15,7 +15,7 @@ from api.config import Settings
 from api.kernel.crypto import Keyring
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import NotFound, Problem, ServiceUnavailable
-from sync import cursor, service
+from sync import cursor, flows as service
 from sync.errors import (
     HTTP_PROBLEMS,
     MUTATION_PROBLEMS,
@@ -27,7 +27,7 @@ from sync.errors import (
 )
 from sync.models import MutationIn
 from sync.push import SyncUnavailable
-from sync.service import DraftState, Head, Position
+from sync.flows import DraftState, Head, Position
 from tests.conftest import TEST_MASTER_KEY
 
 KEYS = Keyring.from_settings(Settings(database_url="postgresql://x", redis_url="redis://x", master_key=TEST_MASTER_KEY))

@@ -16,7 +16,8 @@ from api.kernel import audit
 from auth import persons
 from api.kernel.crypto import Keyring
 from api.kernel.ids import uuid7
-from auth import alerts, store
+from auth import alerts
+from auth.store import accounts as store
 from auth.errors import RealnamePersonMismatch
 from auth.tokens import level_name
 

@@ -16,7 +16,8 @@ import asyncpg
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
 from api.kernel.ids import uuid7
-from auth import alerts, store
+from auth import alerts
+from auth.store import accounts as store
 from auth.errors import RefreshTokenInvalid, RefreshTokenReused
 from auth.keys import ACCESS_TTL, KeySet
 from auth.models import AccountSummary, TokenPair

@@ -22,7 +22,7 @@ from api.deps import Config, Db, Now, Redis
 from api.kernel.ids import uuid7
 from api.kernel.problems import BadRequest, RateLimited, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth import admin_store
+from auth.store import admin as admin_store
 from auth.errors import InvalidClient, InvalidScope, UnsupportedGrantType, problem_responses
 from auth.keys import ACCESS_TTL
 from auth.models import ClientCredentials, ClientToken, Jwks

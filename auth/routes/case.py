@@ -16,7 +16,7 @@ from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.deps import Db, Keys, Now
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from auth import realname_store as rs
+from auth.store import realname as rs
 from auth.errors import IdentityCaseClosed, IdentityCaseNotFound, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 

@@ -14,7 +14,8 @@ from api.kernel.crypto import mask_phone
 from api.deps import Config, Db, Keys, Now, Redis
 from api.kernel.problems import BadRequest, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth import service, sms, store
+from auth import flows as service, sms
+from auth.store import accounts as store
 from auth.errors import (
     PhoneInUse,
     RefreshTokenInvalid,

@@ -29,7 +29,8 @@ from auth.delegation.errors import DelegationInactive, DelegationNotFound
 from api.deps import Config, Db, Now
 from api.kernel.identifiers import normalize_credit_code
 from api.kernel.problems import Forbidden, NotFound, Unauthorized
-from auth import service, store
+from auth import flows as service
+from auth.store import accounts as store
 from auth.errors import AssuranceRequired, problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
 from auth.keys import ACCESS_TTL

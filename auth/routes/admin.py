@@ -24,7 +24,8 @@ from api.kernel.identifiers import credit_code_valid, normalize_credit_code
 from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
-from auth import admin_store, realname
+from auth.store import admin as admin_store
+from auth import realname
 from auth.errors import (
     AccountNotFound,
     CreditCodeInvalid,

@@ -23,8 +23,9 @@ from api.kernel.ids import uuid7
 from api.openapi import IDEMPOTENT
 from api.kernel.problems import BadRequest, FieldError, Forbidden, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth import admin_store, realname, store
-from auth import realname_store as rs
+from auth.store import admin as admin_store, accounts as store
+from auth import realname
+from auth.store import realname as rs
 from auth.errors import (
     AssuranceRequired,
     IdNumberInvalid,

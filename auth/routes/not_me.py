@@ -21,7 +21,8 @@ from api.kernel.client_address import client_address
 from api.deps import Db, Now, Redis
 from api.kernel.problems import Forbidden, RateLimited, Unauthorized
 from api.kernel.ratelimit import Limit
-from auth import alerts, store
+from auth import alerts
+from auth.store import accounts as store
 from auth.errors import LoginNotFound, NotMeOwnLogin, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 
