@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test migrate seed clean bench api-types app workbench
 
-$(STAMP): pyproject.toml hatch_build.py esign/_b45.c esign/_cbor.c api/kernel/_pgcopy.c
+$(STAMP): pyproject.toml hatch_build.py esign/codec/_b45.c esign/codec/_cbor.c api/kernel/_pgcopy.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

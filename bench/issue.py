@@ -44,7 +44,9 @@ from api import embedded  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.kernel.crypto import Keyring  # noqa: E402
 from matters import seed  # noqa: E402
-from esign import batches, ca, keys, seal_store, seals  # noqa: E402
+from esign import batches, ca, seals
+from esign.codec import keys
+from esign.store import seal as seal_store  # noqa: E402
 from esign.models import HolderIn, IssueIn  # noqa: E402
 from esign.state import EsignState  # noqa: E402
 

@@ -1,6 +1,6 @@
 """What a batch-issued certificate writes, encoded by the signing process for binary COPY.
 
-The same rows the single path writes (``esign.service`` and ``esign.delivery``): the certificate, the
+The same rows the single path writes (``esign.flows`` and ``esign.delivery``): the certificate, the
 holder's wallet item and its change-log entry (``api.kernel.changelog.encoded_put``), and the
 ``certificate.issued`` outbox event (``api.kernel.outbox.encoded_event``). The process that talks to the
 database adds what only it learns in the writing transaction, the change-log version, and sends the
@@ -20,7 +20,7 @@ import msgspec
 from api.kernel import changelog, outbox, pgcopy
 from auth import persons
 from api.kernel.ids import uuid7_many
-from esign import issuing
+from esign import service as issuing
 
 CERTIFICATE_COLUMNS = (
     "department_id", "issued_at", "status", "created_by", "created_at",  # the chunk's

@@ -26,7 +26,8 @@ import msgspec
 from auth import persons
 from api.config import Settings
 from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
-from esign import batch_rows, issuing, keys, licence, tokens
+from esign import batch_rows, service as issuing
+from esign.codec import keys, licence, tokens
 from esign.errors import EsignError
 
 NAME_CONTEXT = "esign_certificate.holder_name"

@@ -12,8 +12,8 @@ import msgspec
 from api.kernel import audit, changelog, outbox
 from api.kernel.ids import uuid7
 from wallet import store as wallet_store
-from esign import issuing
-from esign.certificate_store import CertificateRow
+from esign import service as issuing
+from esign.store.certificate import CertificateRow
 from esign.models import Certificate
 
 

@@ -22,7 +22,7 @@ import msgspec
 from api.kernel import audit
 from auth import orgs
 from api.kernel.ids import uuid7
-from esign import keys, x509
+from esign.codec import keys, x509
 from esign.state import EsignState
 
 KEY_CONTEXT = "esign_entity_seal.private_key"

@@ -6,7 +6,14 @@ from typing import Any
 
 from litestar.openapi.spec import Tag
 
-from esign import batches, certificate_routes, holder_routes, public_routes, seal_routes, type_routes
+from esign import batches
+from esign.routes import (
+    certificate as certificate_routes,
+    holder as holder_routes,
+    public as public_routes,
+    seal as seal_routes,
+    type as type_routes,
+)
 from esign.http import DEPENDENCIES
 from esign.state import start, stop
 

@@ -2,8 +2,8 @@
 
 The token is the certificate's own claims (type, licence id, masked holder, status slot, record
 digest) with the chosen fields, a nonce and ``exp`` at most 300 s ahead, signed by the platform's
-presentation seal (``esign.service.presentation_token``). Verifiers check it offline with the trust
-list and status lists like any token (``esign.verify.verify_token``): a revoked certificate fails
+presentation seal (``esign.flows.presentation_token``). Verifiers check it offline with the trust
+list and status lists like any token (``esign.codec.verify.verify_token``): a revoked certificate fails
 there too, but it is refused here first, with the reason.
 """
 
@@ -19,8 +19,8 @@ from api.kernel import audit
 from wallet import access, service, store
 from wallet.errors import ItemNotFound, NotPresentable, WalletNotFound
 from wallet.models import Presentation, PresentIn
-from esign import qr
-from esign import service as esign_service
+from esign.codec import qr
+from esign import flows as esign_service
 from esign.state import EsignState
 
 

@@ -19,8 +19,8 @@ from api.kernel.crypto import Keyring
 from wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
 from wallet.service import MASK, masked
 from wallet.store import StoredItem
-from esign import certificate_store
-from esign import service as esign_service
+from esign.store import certificate as certificate_store
+from esign import flows as esign_service
 from esign import views as esign_views
 from esign.errors import CertificateNotFound
 from esign.models import Certificate

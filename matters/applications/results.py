@@ -14,7 +14,7 @@ import asyncpg
 
 from auth import orgs, persons
 from matters.applications.errors import CreditCodeRequired
-from esign import service as esign_service
+from esign import flows as esign_service
 from esign.models import HolderIn, IssueIn
 
 # Form keys that carry a certificate field under another name (出生医学证明's `sex` is the form's

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from matters import seed
 from api.kernel.problems import Problem
-from esign import issuing, seal_image, tokens
-from esign.issuing import CertType, FieldRule
+from esign import service as issuing, seal_image
+from esign.codec import tokens
+from esign.service import CertType, FieldRule
 from esign.models import HolderIn, IssueIn
 from tests.esign import helpers
 

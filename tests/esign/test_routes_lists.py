@@ -11,8 +11,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.kernel.crypto import Keyring
-from esign import ca, statuslist, trustlist
-from esign.x509 import load_certificate
+from esign import ca
+from esign.codec import statuslist, trustlist
+from esign.codec.x509 import load_certificate
 from tests.esign import api
 from tests.esign.api import auth, household, issue, problem
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from matters import seed
-from esign import issuing, tokens
+from esign import service as issuing
+from esign.codec import tokens
 from tests.esign import helpers
 
 COUNT = 1_000

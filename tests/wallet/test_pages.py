@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from wallet import pages
-from esign import service as esign_service
+from esign import flows as esign_service
 from esign.state import EsignState
 from tests.auth.helpers import auth
 from tests.people import citizen, id_number

@@ -20,8 +20,10 @@ from auth import persons
 from api.deps import Db, Now
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
-from esign import certificate_store, qr, views
-from esign.certificate_store import CertificateView
+from esign.store import certificate as certificate_store
+from esign.codec import qr
+from esign import views
+from esign.store.certificate import CertificateView
 from esign.errors import CertificateNotFound
 from esign.http import AUTHZ, Esign
 from esign.models import Certificate

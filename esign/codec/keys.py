@@ -1,14 +1,14 @@
 """Seal keys of both algorithms, the ``Signer`` interface, and signature checks.
 
 Two algorithms, named as in the API: ``"ES256"`` (ECDSA P-256 with SHA-256, via ``cryptography``)
-and ``"SM2"`` (SM2 with SM3, signer id ``1234567812345678``, via ``esign.sm2``). Either way a
+and ``"SM2"`` (SM2 with SM3, signer id ``1234567812345678``, via ``esign.codec.sm2``). Either way a
 signature is raw ``r ‖ s``, 64 bytes, as COSE and JOSE carry it.
 
 Signing goes through the ``Signer`` protocol, so the token code does not care where the key is:
 ``LocalSigner`` holds a key decrypted from storage (private keys are kept as PKCS#8 DER, which the
 caller encrypts with ``api.kernel.crypto``); a seal whose key stays with the department or in an HSM is
 any object with ``alg``, ``kid`` and ``sign``. A signer that must be awaited (a department's system
-over HTTP) uses ``esign.tokens.signing_input`` / ``esign.tokens.assemble_token`` instead.
+over HTTP) uses ``esign.codec.tokens.signing_input`` / ``esign.codec.tokens.assemble_token`` instead.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from esign import sm2
+from esign.codec import sm2
 from esign.errors import InvalidKey, SigningFailed, UnsupportedAlgorithm
 
 ES256 = "ES256"

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from esign.errors import InvalidCertificate
-from esign.keys import PublicKey, algorithm_of, kid_of, public_key_from_spki, public_key_to_spki
+from esign.codec.keys import PublicKey, algorithm_of, kid_of, public_key_from_spki, public_key_to_spki
 
 
 def _name(common_name: str, organization: str, credit_code: str) -> x509.Name:

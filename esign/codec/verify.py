@@ -38,12 +38,12 @@ from typing import Any
 
 import msgspec
 
-from esign import qr, tokens
+from esign.codec import qr, tokens
 from esign.errors import MalformedToken
-from esign.keys import verify_raw
-from esign.statuslist import REVOKED, SUSPENDED, VALID, StatusList
-from esign.trustlist import EXPIRED, SealEntry, TrustList, TypeEntry
-from esign.x509 import chain_problem
+from esign.codec.keys import verify_raw
+from esign.codec.statuslist import REVOKED, SUSPENDED, VALID, StatusList
+from esign.codec.trustlist import EXPIRED, SealEntry, TrustList, TypeEntry
+from esign.codec.x509 import chain_problem
 
 log = logging.getLogger("zhangban.esign")
 

@@ -19,7 +19,8 @@ from api.openapi import CONDITIONAL
 from api.kernel.problems import BadRequest, RateLimited, ServiceUnavailable
 from api.kernel.ratelimit import Limit
 from auth.errors import problem_responses
-from esign import ca, lists, page, seal_image, seal_store, verification
+from esign import ca, lists, page, seal_image, verification
+from esign.store import seal as seal_store
 from esign.errors import StatusListNotFound
 from esign.http import Esign, matches
 from esign.models import VerifyIn, VerifyOut

@@ -7,7 +7,7 @@ another one.
 
 P-256 requests are read and checked by ``cryptography``. SM2 requests (signature algorithm
 SM2-with-SM3, 1.2.156.10197.1.501, DER ``SEQUENCE {r, s}`` over the CertificationRequestInfo with
-the default signer id) are read with ``asn1crypto`` and checked by ``esign.sm2``, because
+the default signer id) are read with ``asn1crypto`` and checked by ``esign.codec.sm2``, because
 ``cryptography`` cannot verify SM2.
 """
 
@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from esign import sm2
+from esign.codec import sm2
 from esign.errors import InvalidCsr, InvalidKey
-from esign.keys import PrivateKey, PublicKey, public_key_from_spki
-from esign.x509 import issue_seal_certificate
+from esign.codec.keys import PrivateKey, PublicKey, public_key_from_spki
+from esign.codec.x509 import issue_seal_certificate
 
 MAX_CSR_BYTES = 16 * 1024
 

@@ -18,7 +18,7 @@ from matters.models import CertificateType
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-from esign import seal_store, type_store
+from esign.store import seal as seal_store, type as type_store
 from esign.errors import CertificateTypeInvalid, GbTypeCodeImmutable
 from esign.http import AUTHZ
 from esign.models import CertificateTypeIn

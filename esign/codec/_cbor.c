@@ -1,4 +1,4 @@
-/* Canonical CBOR in C for certificate tokens: esign.cose.canonical and esign.tokens' claims payload,
+/* Canonical CBOR in C for certificate tokens: esign.codec.cose.canonical and esign.codec.tokens' claims payload,
  * for the thousands of tokens a second batch issuing makes. The Python forms write the same bytes
  * (tests compare the three: C, Python and cbor2) and serve where this module was not built, and for
  * what it leaves to them: values other than str, int (64-bit heads), bytes, None, bool, list, tuple
@@ -263,7 +263,7 @@ entry(Buffer *b, const char *encoded_key, Py_ssize_t size, PyObject *value)
     return result == DONE ? encode(b, value) : result;
 }
 
-/* esign.tokens.compact_text: a text field value as GB 18030 bytes where that is shorter than UTF-8. A new
+/* esign.codec.tokens.compact_text: a text field value as GB 18030 bytes where that is shorter than UTF-8. A new
  * reference to the value itself, or to its bytes. */
 static PyObject *
 compact_text(PyObject *value)
@@ -315,7 +315,7 @@ fields_entry(Buffer *b, PyObject *fields)
     return result;
 }
 
-/* esign.tokens._payload: the claims map with the certificate map under -65537, keys in canonical
+/* esign.codec.tokens._payload: the claims map with the certificate map under -65537, keys in canonical
  * order (1, 4, 5, 6, 7, -65537; d, f, h, l, n, p, s, t, v, hi). Arguments as _payload's, checked by
  * its caller, except that exp, nbf and nonce may be None. */
 static PyObject *
@@ -368,13 +368,13 @@ payload(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef methods[] = {
     {"canonical", canonical, METH_O, "Canonical CBOR of a value, or None for one left to Python."},
     {"payload", (PyCFunction)(void (*)(void))payload, METH_FASTCALL,
-     "The claims payload of esign.tokens._payload, or None for fields left to Python."},
+     "The claims payload of esign.codec.tokens._payload, or None for fields left to Python."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "esign._cbor",
+    .m_name = "esign.codec._cbor",
     .m_doc = "Canonical CBOR for certificate tokens, in C.",
     .m_size = 0,
     .m_methods = methods,

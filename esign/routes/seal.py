@@ -19,7 +19,8 @@ from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, e
 from api.kernel.problems import BadRequest, NotFound, ValidationFailed, success
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-from esign import seal_image, seal_store, seals
+from esign import seal_image, seals
+from esign.store import seal as seal_store
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
 from esign.http import AUTHZ, Esign
 from esign.models import OptionalReasonIn, RotateSealIn, Seal, SealIn, SealPage

@@ -24,8 +24,8 @@ from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, e
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
 from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-from esign import batches, service, views
-from esign import certificate_store as store
+from esign import batches, flows as service, views
+from esign.store import certificate as store
 from esign.errors import (
     CertificateBatchNotFound,
     CertificateFieldsInvalid,

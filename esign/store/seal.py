@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 
 from esign.errors import SealNotFound
-from esign.issuing import Department
+from esign.service import Department
 
 
 class SealRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -31,10 +31,10 @@ import base45
 import cbor2
 import rfc8785
 
-from esign import cose, licence
+from esign.codec import cose, licence
 from esign.errors import MalformedToken, TokenTooLarge
-from esign.keys import Signer, check_signature_length
-from esign.statuslist import SLOTS
+from esign.codec.keys import Signer, check_signature_length
+from esign.codec.statuslist import SLOTS
 
 PREFIX = "ZB1:"
 MAX_TOKEN_CHARS = 4_500
@@ -226,7 +226,7 @@ def _payload(
     claims map; d, f, h, l, n, p, s, t, v, hi in the certificate map. ``_problem`` has checked the sizes
     written here as constants: cti and a nonce are 16 bytes, the digest 32, the times small integers.
     Field values that are text go as ``compact_text`` makes them (GB 18030 bytes where shorter).
-    ``esign/_cbor.c`` writes it where it was built and the fields hold only values it writes.
+    ``esign/codec/_cbor.c`` writes it where it was built and the fields hold only values it writes.
     """
     if _payload_c is not None:
         encoded = _payload_c(kind, iss, iat, exp, nbf, cti, type_code, serial, version, holder_name, holder_id,
@@ -267,7 +267,7 @@ def _payload_python(
 _PRIVATE_KEY = cose.head(1, -1 - _PRIVATE_CLAIM)
 
 try:
-    from esign._cbor import payload as _payload_c
+    from esign.codec._cbor import payload as _payload_c
 except ImportError:  # built where no C compiler was found (hatch_build.py)
     _payload_c = None
 
@@ -343,7 +343,7 @@ def _lanes(pairs: int) -> tuple[int, int, int]:
 def b45encode_python(data: bytes) -> str:
     """RFC 9285 Base45, the same text as ``base45.b45encode`` (tests compare them), without a loop.
 
-    ``b45encode`` is the C form of this (``esign/_b45.c``) where it was built, this otherwise.
+    ``b45encode`` is the C form of this (``esign/codec/_b45.c``) where it was built, this otherwise.
 
     Issuing signs thousands of tokens a second, and a loop over a token's 200 byte pairs cost more
     than its zlib. Here each pair ``n`` gets a 32-bit lane of one large integer, and every lane is
@@ -369,7 +369,7 @@ def b45encode_python(data: bytes) -> str:
 
 
 try:
-    from esign._b45 import b45encode  # a thirtieth of the instructions
+    from esign.codec._b45 import b45encode  # a thirtieth of the instructions
 except ImportError:  # built where no C compiler was found (hatch_build.py)
     b45encode = b45encode_python
 
@@ -482,7 +482,7 @@ def make_presentation(
     certificate: Claims, fields: Mapping[int, Any], *, now: datetime, ttl: int = PRESENTATION_MAX_TTL
 ) -> Claims:
     """Presentation claims for ``certificate`` disclosing ``fields`` (by registry number), valid ``ttl`` seconds
-    from ``now``. Callers with fields by key go through ``esign.service.presentation_claims``."""
+    from ``now``. Callers with fields by key go through ``esign.flows.presentation_claims``."""
     if not 0 < ttl <= PRESENTATION_MAX_TTL:
         raise ValueError("a presentation lives 1 to 300 seconds")
     iat = int(now.timestamp())

@@ -1,5 +1,5 @@
-/* RFC 9285 Base45 in C: esign.tokens.b45encode, for the thousands of tokens a second batch issuing
- * makes. The Python form in esign/tokens.py writes the same text (tests compare the two) and serves
+/* RFC 9285 Base45 in C: esign.codec.tokens.b45encode, for the thousands of tokens a second batch issuing
+ * makes. The Python form in esign/codec/tokens.py writes the same text (tests compare the two) and serves
  * where this module was not built. */
 
 #define PY_SSIZE_T_CLEAN
@@ -46,7 +46,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "esign._b45",
+    .m_name = "esign.codec._b45",
     .m_doc = "RFC 9285 Base45 encoding in C.",
     .m_size = 0,
     .m_methods = methods,

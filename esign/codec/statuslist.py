@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from esign import jws
+from esign.codec import jws
 from esign.errors import InvalidStatusList
 
 SLOTS = 131_072

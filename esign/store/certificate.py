@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from esign.issuing import CertType, FieldRule
+from esign.service import CertType, FieldRule
 
 TYPE_COLUMNS = "code, name, gb_type_code, holder_kind, issuer_department_ids, fields, validity_days"
 

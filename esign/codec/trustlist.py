@@ -14,7 +14,7 @@ Reading checks the signature against a root certificate the verifier already hol
 that the list's own ``root.cert`` is that same certificate. Each seal entry must agree with its
 certificate (kid, algorithm, credit code); a list that contradicts itself is refused whole, since
 it can only come from a broken signer. Whether a seal chains to the root is checked per token, at
-the token's ``iat``, by ``esign.verify``.
+the token's ``iat``, by ``esign.codec.verify``.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from esign import jws, licence
+from esign.codec import jws, licence
 from esign.errors import EsignError, InvalidTrustList
-from esign.keys import PublicKey, kid_of
-from esign.statuslist import BITS
-from esign.x509 import load_certificate, read_seal_certificate
+from esign.codec.keys import PublicKey, kid_of
+from esign.codec.statuslist import BITS
+from esign.codec.x509 import load_certificate, read_seal_certificate
 
 TYP = "trust-list+jwt"
 NEXT_UPDATE = timedelta(hours=24)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cbor2
 
 from esign.errors import MalformedToken
-from esign.keys import ALG_BY_COSE, COSE_ALGS
+from esign.codec.keys import ALG_BY_COSE, COSE_ALGS
 
 TAG_SIGN1 = 18
 KID_LENGTH = 8
@@ -89,7 +89,7 @@ def key(text: str) -> bytes:
 
 
 def canonical(value: object) -> bytes:
-    """``cbor2.dumps(value, canonical=True)`` (see the module docstring): by ``esign/_cbor.c`` where it was
+    """``cbor2.dumps(value, canonical=True)`` (see the module docstring): by ``esign/codec/_cbor.c`` where it was
     built and the value is one it writes, else ``canonical_python``."""
     if _canonical_c is not None and (encoded := _canonical_c(value)) is not None:
         return encoded
@@ -123,7 +123,7 @@ def canonical_python(value: object) -> bytes:
 
 
 try:
-    from esign._cbor import canonical as _canonical_c
+    from esign.codec._cbor import canonical as _canonical_c
 except ImportError:  # built where no C compiler was found (hatch_build.py)
     _canonical_c = None
 
