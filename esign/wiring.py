@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar.openapi.spec import Tag
 
+from api.kernel.domain import Domain
 from esign import batches
 from esign.routes import (
     certificate as certificate_routes,
@@ -30,4 +31,9 @@ ROUTES: list[Any] = [
 
 JOBS = batches.JOBS
 
-__all__ = ["DEPENDENCIES", "JOBS", "ROUTES", "TAGS", "start", "stop"]
+DOMAIN = Domain(
+    name="esign", routes=lambda settings: ROUTES, jobs=JOBS, dependencies=DEPENDENCIES, tags=TAGS,
+    start=start, stop=stop,
+)
+
+__all__ = ["DEPENDENCIES", "DOMAIN", "JOBS", "ROUTES", "TAGS", "start", "stop"]

@@ -8,13 +8,3 @@ Modules: ``catalogue`` (events, audiences, zh-CN texts, WeChat templates), ``ren
 ``streams`` (Redis Streams), ``dead_letters`` (what operators do with them), ``expand``, ``deliver``, ``channels``, ``webclient``, ``live`` (SSE), ``socket`` (the live channel over a WebSocket),
 ``routes``, ``webhook_routes``, ``jobs``, ``errors``, ``models``.
 """
-
-from notify.jobs import JOBS
-from notify.routes import DeadLetterController, InboxController, admin_notification
-from notify.socket import notification_socket
-from notify.webhook_routes import WebhookController, list_department_events
-
-ROUTES = [InboxController, WebhookController, list_department_events, admin_notification, DeadLetterController,
-          notification_socket]
-
-__all__ = ["JOBS", "ROUTES"]
