@@ -57,12 +57,12 @@ async def _migrate(settings: Settings) -> int:
 
 async def _seed(settings: Settings, *, only_if_empty: bool = False) -> int:
     from api.kernel import db
-    from matters import seed
+    from matters import seed_catalogue
 
     conn = await db.connect(settings.database_url)
     try:
         await db.migrate(conn)
-        counts = await seed.seed_catalogue(conn, only_if_empty=only_if_empty)
+        counts = await seed_catalogue(conn, only_if_empty=only_if_empty)
     finally:
         await conn.close()
     if counts:
@@ -175,12 +175,12 @@ def _wechat_sim(settings: Settings, host: str, port: int) -> int:
 async def _burden(settings: Settings) -> int:
     """The citizen burden report: what each bundle asks for, before and after merging."""
     from api.kernel import db
-    from matters import store
+    from matters import list_bundles
 
     conn = await db.connect(settings.database_url)
     try:
         await db.migrate(conn)
-        bundles = await store.list_bundles(conn, after=None, limit=500)
+        bundles = await list_bundles(conn, after=None, limit=500)
     finally:
         await conn.close()
     print(burden_table(bundles))

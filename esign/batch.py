@@ -44,11 +44,11 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit, changelog, outbox, pgcopy
-from auth import persons
+import auth as persons
 from api.kernel.ids import uuid7_many
 from api.kernel.problems import Problem, ProblemDocument
-from wallet import closure
-from wallet.errors import WalletClosed
+import wallet as closure
+from wallet import WalletClosed
 from esign import batch_rows, batch_sign, service as issuing, lists, flows as service
 from esign.store import seal as seal_store
 from esign.store import certificate as store

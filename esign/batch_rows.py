@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from api.kernel import changelog, outbox, pgcopy
-from auth import persons
+import auth as persons
 from api.kernel.ids import uuid7_many
 from esign import service as issuing
 

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from auth import persons
+import auth as persons
 from api.config import Settings
 from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
 from esign import batch_rows, service as issuing

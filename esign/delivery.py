@@ -11,7 +11,7 @@ import msgspec
 
 from api.kernel import audit, changelog, outbox
 from api.kernel.ids import uuid7
-from wallet import store as wallet_store
+import wallet as wallet_store
 from esign import service as issuing
 from esign.store.certificate import CertificateRow
 from esign.models import Certificate

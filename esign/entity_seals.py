@@ -20,7 +20,7 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit
-from auth import orgs
+import auth as orgs
 from api.kernel.ids import uuid7
 from esign.codec import keys, x509
 from esign.state import EsignState

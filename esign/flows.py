@@ -24,11 +24,13 @@ import asyncpg
 import cbor2
 
 from api.kernel import audit, authority, changelog, outbox
-from auth import orgs, persons
+import auth as orgs
+import auth as persons
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError
-from wallet import closure, events
-from wallet import store as wallet_store
+import wallet as closure
+import wallet as events
+import wallet as wallet_store
 from esign.store import certificate as store
 from esign import entity_seals, service as issuing, lists
 from esign.codec import keys, licence, tokens, x509

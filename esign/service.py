@@ -41,7 +41,7 @@ from api.kernel.identifiers import (
     normalized_id_number_error,
 )
 from api.kernel.problems import FieldError
-from auth.errors import CreditCodeInvalid, IdNumberInvalid
+from auth import CreditCodeInvalid, IdNumberInvalid
 from esign.codec import tokens
 from esign.errors import CertificateFieldsInvalid, HolderInvalid, ValidityInvalid
 from esign.codec.keys import Signer

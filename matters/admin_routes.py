@@ -27,7 +27,7 @@ from api.kernel.problems import (
     problem_responses,
     success,
 )
-from auth.guards import BEARER, CurrentPrincipal
+from auth import BEARER, CurrentPrincipal
 
 # Working days; anything longer is a typo, and would overflow the date arithmetic of due times later.
 MAX_DAYS = 3650

@@ -29,8 +29,8 @@ from api.kernel.problems import (
     problem_responses,
     success,
 )
-from wallet.models import LifeEvent
-from auth.guards import BEARER, CurrentPrincipal
+from wallet import LifeEvent
+from auth import BEARER, CurrentPrincipal
 
 DepartmentId = Annotated[UUID, PathParameter(description="The department's id.")]
 LIFE_EVENTS = frozenset(get_args(LifeEvent))

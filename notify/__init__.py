@@ -8,3 +8,35 @@ Modules: ``catalogue`` (events, audiences, zh-CN texts, WeChat templates), ``ren
 ``streams`` (Redis Streams), ``dead_letters`` (what operators do with them), ``expand``, ``deliver``, ``channels``, ``webclient``, ``live`` (SSE), ``socket`` (the live channel over a WebSocket),
 ``routes``, ``webhook_routes``, ``jobs``, ``errors``, ``models``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from api.kernel.surface import surface
+
+# The public surface: what other domains may use of this one, and all they may import
+# (docs/architecture.md); the rest of the package is its own business.
+_SURFACE = {
+    "set_contact_phone": "notify.contacts",
+    "export_for_person": "notify.inbox",
+    "read": "notify.inbox",
+    "read_all": "notify.inbox",
+    "poke_sync": "notify.live",
+    "Notification": "notify.models",
+}
+__getattr__ = surface(__name__, _SURFACE)
+__all__ = [  # the names of _SURFACE
+    "export_for_person",
+    "Notification",
+    "poke_sync",
+    "read",
+    "read_all",
+    "set_contact_phone",
+]
+
+if TYPE_CHECKING:
+    from notify.contacts import set_contact_phone
+    from notify.inbox import export_for_person, read, read_all
+    from notify.live import poke_sync
+    from notify.models import Notification

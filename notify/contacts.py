@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from api.kernel.crypto import Keyring
-from auth.routes.login import PHONE_CONTEXT
+from auth import PHONE_CONTEXT
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 

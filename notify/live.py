@@ -23,7 +23,7 @@ import msgspec
 from litestar.response import ServerSentEventMessage
 
 from api.kernel import changelog
-from auth.guards import Principal
+from auth import Principal
 from notify import store
 from notify.models import Notification, NotificationRow
 

@@ -28,7 +28,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.response import ServerSentEventMessage
 
 from api.kernel.problems import Problem
-from auth.guards import Principal, authenticate
+from auth import Principal, authenticate
 from notify import live
 
 PATH = "/v1/notifications/socket"

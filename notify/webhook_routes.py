@@ -21,8 +21,8 @@ from api.kernel.ids import uuid7, uuid7_floor
 from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth import problem_responses
+from auth import BEARER, CurrentPrincipal, Principal
 from notify import catalogue, service, streams, webhook_store
 from notify.errors import (
     WebhookDeliveryNotFailed,

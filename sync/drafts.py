@@ -18,8 +18,8 @@ import msgspec
 
 from api.kernel import changelog
 from api.kernel.crypto import Keyring
-from matters.applications.errors import FormInvalid
-from matters.errors import BundleNotFound, MatterNotFound
+from matters import FormInvalid
+from matters import BundleNotFound, MatterNotFound
 from api.kernel.problems import FieldError
 from sync import flows as service
 from sync.errors import DraftNotFound, DraftTooLarge

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from matters.applications.models import Code, MaterialRef
+from matters import Code, MaterialRef
 
 Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
 Status = Literal["applied", "duplicate", "rejected", "conflict", "gap"]

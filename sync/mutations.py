@@ -19,22 +19,23 @@ import msgspec
 
 from api.config import Settings
 from api.kernel.crypto import Keyring
-from matters import store as catalogue_store
-from matters.applications import handling, workflow
-from matters.applications.models import SubmitApplication, SupplementIn
-from matters.applications.routes import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, _applicant
-from matters.feedback import flows as feedback
-from matters.feedback.models import EvaluationIn
-from matters.workdays import Calendar
+import matters as catalogue_store
+import matters as handling
+import matters as workflow
+from matters import SubmitApplication, SupplementIn
+from matters import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, _applicant
+import matters as feedback
+from matters import EvaluationIn
+from matters import Calendar
 from api.kernel.problems import FieldError, ValidationFailed
 from sync import drafts
 from sync.errors import MutationUnknown, ServerOwned
 from sync.models import ApplicationRef, ConsentRef, DraftDeleteArgs, DraftSaveArgs, MutationIn, SubmitRefs
-from wallet import consents
-from wallet.errors import IdentityRequired
-from wallet.models import ConsentIn
-from auth.guards import Principal
-from notify import inbox
+import wallet as consents
+from wallet import IdentityRequired
+from wallet import ConsentIn
+from auth import Principal
+import notify as inbox
 
 T = TypeVar("T")
 

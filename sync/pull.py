@@ -23,11 +23,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from auth import persons
+import auth as persons
 from api.kernel.crypto import Keyring
 from sync import cursor, drafts, flows as service, store
 from sync.models import Change, Checkpoint, PullPage
-from wallet import service as wallet_service
+import wallet as wallet_service
 
 
 @dataclass(frozen=True)

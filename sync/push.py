@@ -26,7 +26,7 @@ from api.kernel.problems import Problem, ServiceUnavailable
 from sync import drafts, mutations, flows as service, store
 from sync.errors import MutationIdReused, SeqReused
 from sync.models import MutationIn, MutationResult, PushIn, PushOut
-from notify import live
+import notify as live
 
 log = logging.getLogger("zhangban.sync")
 

@@ -27,11 +27,11 @@ from sync.errors import (
     BlobTypeUnsupported,
 )
 from sync.models import DEFAULT_PULL, MAX_PULL, BlobInfo, PullPage, PushIn, PushOut
-from wallet import consents
-from wallet.dept_routes import department_of
-from wallet.errors import ConsentNotActive, ConsentNotFound
-from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal, Principal
+import wallet as consents
+from wallet import department_of
+from wallet import ConsentNotActive, ConsentNotFound
+from auth import problem_responses
+from auth import BEARER, CurrentPrincipal, Principal
 
 PULL_DESCRIPTION = """\
 The changes of the caller's person and of their dependents after `cursor`, oldest first, at most

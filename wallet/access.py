@@ -23,8 +23,8 @@ import asyncpg
 from wallet import people_store
 from wallet.errors import IdentityRequired, WalletClosed, WalletNotFound
 from wallet.service import RECENT_SECONDS, SENSITIVE_LEVEL
-from auth.errors import AssuranceRequired
-from auth.tokens import LEVELS
+from auth import AssuranceRequired
+from auth import LEVELS
 
 
 class Actor(Protocol):

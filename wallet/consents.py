@@ -28,7 +28,7 @@ from wallet import access, consent_store, service, store, views
 from wallet.errors import ConsentInvalid, ConsentNotFound, WalletNotFound
 from wallet.models import AccessEntry, Consent, ConsentIn, DepartmentRef, WalletItem
 from wallet.store import StoredItem
-from esign.state import EsignState
+from esign import EsignState
 
 
 def to_model(row: asyncpg.Record, *, now: datetime) -> Consent:

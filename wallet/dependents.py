@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from auth import persons
+import auth as persons
 from api.kernel.crypto import Keyring
 from wallet import people_store
 from wallet.models import Dependent

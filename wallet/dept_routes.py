@@ -17,7 +17,7 @@ from api.kernel.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit
 from api.kernel.problems import Forbidden, Unauthorized, success
-from auth.persons import HolderMismatch
+from auth import HolderMismatch
 from wallet import consent_store, consents, pushes, views
 from wallet.errors import (
     ConsentNotActive,
@@ -39,8 +39,8 @@ from wallet.models import (
     WalletItem,
 )
 from wallet.http import esign_of, keyset, next_cursor
-from auth.errors import IdNumberInvalid, problem_responses
-from auth.guards import BEARER, STAFF_ROLES, CurrentPrincipal, Principal
+from auth import IdNumberInvalid, problem_responses
+from auth import BEARER, STAFF_ROLES, CurrentPrincipal, Principal
 
 PUSH_PROBLEMS = (Unauthorized, Forbidden, AuthorityRequired, IdNumberInvalid, HolderMismatch, RecordInvalid,
                  ExternalRefConflict, WalletClosed)

@@ -16,7 +16,7 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit, changelog, outbox
-from auth import orgs
+import auth as orgs
 from api.kernel.ids import uuid7
 from wallet import people_store, store
 from wallet.service import CLOSING, LIFE_EVENTS, event_source_key

@@ -15,14 +15,14 @@ from uuid import UUID
 
 import asyncpg
 
-from auth import persons
+import auth as persons
 from api.kernel.crypto import Keyring
-from matters.applications import views as application_views
+import matters as application_views
 from wallet import access, consent_store, consents, dependents, people_store, store, views
 from wallet.models import Export, PersonOut
-from auth import export as auth_export
-from esign.state import EsignState
-from notify import inbox
+import auth as auth_export
+from esign import EsignState
+import notify as inbox
 
 
 async def export(

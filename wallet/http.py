@@ -9,7 +9,7 @@ from uuid import UUID
 from litestar import Request
 
 from api.kernel.pagination import decode_cursor, encode_cursor
-from esign.state import EsignState
+from esign import EsignState
 
 
 def esign_of(request: Request[Any, Any, Any]) -> EsignState:

@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 
 from api.kernel import outbox
-from auth import persons
+import auth as persons
 from api.kernel.jobs import Job
 from wallet import events, people_store, service
 

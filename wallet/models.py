@@ -11,10 +11,10 @@ from uuid import UUID
 
 import msgspec
 
-from matters.models import DepartmentRef  # one schema for "a department, by id and name"
-from auth.export import AccountOut
-from esign.models import Certificate
-from notify.models import Notification
+from matters import DepartmentRef  # one schema for "a department, by id and name"
+from auth import AccountOut
+from esign import Certificate
+from notify import Notification
 
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Kind = Literal["certificate", "record", "event", "application"]

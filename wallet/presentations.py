@@ -19,9 +19,9 @@ from api.kernel import audit
 from wallet import access, service, store
 from wallet.errors import ItemNotFound, NotPresentable, WalletNotFound
 from wallet.models import Presentation, PresentIn
-from esign.codec import qr
-from esign import flows as esign_service
-from esign.state import EsignState
+import esign as qr
+import esign as esign_service
+from esign import EsignState
 
 
 async def present(

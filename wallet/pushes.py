@@ -16,7 +16,8 @@ from uuid import UUID
 import asyncpg
 
 from api.kernel import audit, changelog, outbox
-from auth import orgs, persons
+import auth as orgs
+import auth as persons
 from api.kernel.crypto import Keyring
 from api.kernel.identifiers import (
     credit_code_valid,
@@ -36,7 +37,7 @@ from wallet.errors import (
     WalletClosed,
 )
 from wallet.models import Guardianship, GuardianshipIn, LifeEventIn, PersonRefIn, RecordIn, WalletHolderIn
-from auth.errors import CreditCodeInvalid, IdNumberInvalid
+from auth import CreditCodeInvalid, IdNumberInvalid
 
 # A department's clock may run a little ahead; an event further in the future is a mistake.
 FUTURE_LEEWAY = timedelta(minutes=5)

@@ -13,7 +13,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 from api.kernel import changelog, idempotency
 from api.deps import Db, Keys, Now
 from api.openapi import CONDITIONAL, IDEMPOTENT
-from sync.flows import etag_matches
+from sync import etag_matches
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import Unauthorized
 from wallet import (
@@ -56,8 +56,8 @@ from wallet.models import (
     WalletItem,
     WalletItemPage,
 )
-from auth.errors import AssuranceRequired, problem_responses
-from auth.guards import BEARER, CurrentPrincipal
+from auth import AssuranceRequired, problem_responses
+from auth import BEARER, CurrentPrincipal
 
 PersonParam = Annotated[
     UUID | None,

@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from esign.store import certificate as certificate_store
+import esign as certificate_store
 
 Kind = Literal["certificate", "record", "event", "application"]
 

@@ -19,12 +19,12 @@ from api.kernel.crypto import Keyring
 from wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
 from wallet.service import MASK, masked
 from wallet.store import StoredItem
-from esign.store import certificate as certificate_store
-from esign import flows as esign_service
-from esign import views as esign_views
-from esign.errors import CertificateNotFound
-from esign.models import Certificate
-from esign.state import EsignState
+import esign as certificate_store
+import esign as esign_service
+import esign as esign_views
+from esign import CertificateNotFound
+from esign import Certificate
+from esign import EsignState
 
 SEALED_CONTEXT = "wallet_item.sealed_data"
 

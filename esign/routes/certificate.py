@@ -18,12 +18,12 @@ from api.kernel import idempotency
 from api.kernel.authority import AuthorityRequired
 from api.kernel.client_address import client_address
 from api.deps import Db, Now
-from auth.persons import HolderMismatch
+from auth import HolderMismatch
 from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
-from auth.errors import CreditCodeInvalid, IdNumberInvalid, problem_responses
-from auth.guards import BEARER, CurrentPrincipal
+from auth import CreditCodeInvalid, IdNumberInvalid, problem_responses
+from auth import BEARER, CurrentPrincipal
 from esign import batches, flows as service, views
 from esign.store import certificate as store
 from esign.errors import (

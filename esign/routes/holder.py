@@ -16,10 +16,10 @@ from uuid import UUID
 from litestar import Response, get
 from litestar.params import FromPath, QueryParameter
 
-from auth import persons
+import auth as persons
 from api.deps import Db, Now
-from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth import problem_responses
+from auth import BEARER, CurrentPrincipal, Principal
 from esign.store import certificate as certificate_store
 from esign.codec import qr
 from esign import views

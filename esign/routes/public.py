@@ -18,7 +18,7 @@ from api.deps import Db, Now, Redis
 from api.openapi import CONDITIONAL
 from api.kernel.problems import BadRequest, RateLimited, ServiceUnavailable
 from api.kernel.ratelimit import Limit
-from auth.errors import problem_responses
+from auth import problem_responses
 from esign import ca, lists, page, seal_image, verification
 from esign.store import seal as seal_store
 from esign.errors import StatusListNotFound

@@ -17,8 +17,8 @@ from api.deps import Db, Now
 from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, NotFound, ValidationFailed, success
-from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal
+from auth import problem_responses
+from auth import BEARER, CurrentPrincipal
 from esign import seal_image, seals
 from esign.store import seal as seal_store
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound

@@ -13,11 +13,11 @@ from litestar.params import JSONBody
 from api.kernel import audit
 from api.deps import Db, Now
 from api.kernel.identifiers import credit_code_valid
-from matters import admin_store
-from matters.models import CertificateType
+import matters as admin_store
+from matters import CertificateType
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
-from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal
+from auth import problem_responses
+from auth import BEARER, CurrentPrincipal
 from esign.store import seal as seal_store, type as type_store
 from esign.errors import CertificateTypeInvalid, GbTypeCodeImmutable
 from esign.http import AUTHZ

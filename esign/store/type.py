@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from matters.models import CertificateField, CertificateType, DepartmentRef
+from matters import CertificateField, CertificateType, DepartmentRef
 
 
 async def department_credit_code(conn: asyncpg.Connection, department_id: UUID) -> str | None:

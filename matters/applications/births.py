@@ -17,7 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from api.kernel import audit
-from auth import persons
+import auth as persons
 from api.kernel.crypto import Keyring
 from api.kernel.identifiers import id_number_error
 from matters.applications import service, store

@@ -14,7 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from api.kernel import authority, changelog
-from auth import persons
+import auth as persons
 from api.kernel.crypto import Keyring
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from matters.applications import service, store, views, workflow

@@ -18,16 +18,16 @@ from uuid import UUID
 import asyncpg
 
 from api.kernel import audit
-from auth import persons
+import auth as persons
 from api.kernel.crypto import Keyring
 from matters import store as catalogue_store
 from matters.applications import store
 from matters.applications.errors import MaterialNotAvailable, MaterialNotFound
 from matters.applications.models import TaskMaterial, TaskMaterialFile, TaskMaterialList, TaskMaterialRead
 from matters.models import Matter, MatterMaterial
-from wallet import consents as wallet_consents
-from esign import views as esign_views
-from esign.state import EsignState
+import wallet as wallet_consents
+import esign as esign_views
+from esign import EsignState
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from uuid import UUID
 
 import asyncpg
 
-from auth import orgs, persons
+import auth as orgs
+import auth as persons
 from matters.applications.errors import CreditCodeRequired
-from esign import flows as esign_service
-from esign.models import HolderIn, IssueIn
+import esign as esign_service
+from esign import HolderIn, IssueIn
 
 # Form keys that carry a certificate field under another name (出生医学证明's `sex` is the form's
 # `child_sex`); a department's `result_fields` always win.

@@ -8,7 +8,8 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
-from auth import delegation, persons
+import auth as delegation
+import auth as persons
 from api.kernel import idempotency
 from matters.applications import signing
 from api.kernel.authority import AuthorityRequired
@@ -46,14 +47,14 @@ from matters.applications.models import (
     TaskMaterialList,
     TaskMaterialRead,
 )
-from auth.delegation.errors import DelegationInactive, DelegationOutOfScope
+from auth import DelegationInactive, DelegationOutOfScope
 from matters.errors import BundleNotFound
 from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from auth.persons import dependents_of
+from auth import dependents_of
 from api.kernel.problems import problem_responses, success
-from auth.errors import AssuranceRequired
-from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth import AssuranceRequired
+from auth import BEARER, CurrentPrincipal, Principal
 from api.kernel.problems import Forbidden, Unauthorized
 
 # 实人认证 L2 (name + ID number checked) is the least a person needs to apply at all.

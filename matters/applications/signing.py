@@ -15,7 +15,7 @@ import asyncpg
 from api.kernel.crypto import Keyring
 from matters.applications import store
 from matters.applications.models import SubmissionSignature
-from esign import entity_seals
+import esign as entity_seals
 
 
 def _payload(keyring: Keyring, app: asyncpg.Record) -> bytes:

@@ -17,7 +17,7 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit, changelog, outbox
-from auth import persons
+import auth as persons
 from api.kernel.crypto import Keyring
 from api.kernel.identifiers import id_number_birth_date, id_number_sex
 from matters import service as catalogue

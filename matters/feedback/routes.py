@@ -34,8 +34,8 @@ from matters.feedback.models import (
 from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import Forbidden, Unauthorized, problem_responses
-from auth.errors import AssuranceRequired
-from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth import AssuranceRequired
+from auth import BEARER, CurrentPrincipal, Principal
 
 Status = Annotated[Literal["open", "answered"] | None, QueryParameter()]
 

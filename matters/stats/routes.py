@@ -15,7 +15,7 @@ from matters.stats import store
 from matters.stats.page import admin_page
 from matters.stats.models import ApplicantStatsRow, BundleStatsRow, DepartmentStatsRow, Stats, WindowStatsRow
 from api.kernel.problems import Forbidden, Unauthorized, ValidationFailed, problem_responses
-from auth.guards import BEARER, CurrentPrincipal
+from auth import BEARER, CurrentPrincipal
 
 
 def _row(r: asyncpg.Record) -> dict[str, Any]:

@@ -14,7 +14,8 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit
-from auth import delegation, persons
+import auth as delegation
+import auth as persons
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
@@ -35,9 +36,9 @@ from matters.window.models import (
     WindowSubmit,
 )
 from api.kernel.problems import FieldError, Problem
-from sync import blob_store
-from wallet import consents
-from notify import contacts
+import sync as blob_store
+import wallet as consents
+import notify as contacts
 from matters.workdays import Calendar
 
 # A consent given at the window lasts while the visit does.

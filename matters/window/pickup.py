@@ -8,7 +8,8 @@ from uuid import UUID
 import asyncpg
 
 from api.kernel import audit
-from auth import delegation, persons
+import auth as delegation
+import auth as persons
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
@@ -24,8 +25,8 @@ from matters.window.errors import (
 )
 from matters.window.models import Handover, HandoverIn, PersonAtWindow, Pickup, Ref, ResultRef
 from api.kernel.problems import FieldError, Problem, ValidationFailed
-from esign import views as esign_views
-from esign.state import EsignState
+import esign as esign_views
+from esign import EsignState
 
 DONE = ("completed", "rejected")
 

@@ -25,7 +25,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from esign.codec import qr
+import esign as qr
 
 FONT = "STSong-Light"
 RED = (0.816, 0.067, 0.106)

@@ -15,12 +15,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.kernel import authority, idempotency
 from api.kernel.authority import AuthorityRequired
-from auth.delegation.errors import (
-    DelegationAgentMismatch,
-    DelegationInactive,
-    DelegationNotFound,
-    DelegationOutOfScope,
-)
+from auth import DelegationAgentMismatch, DelegationInactive, DelegationNotFound, DelegationOutOfScope
 from api.deps import Db, Keys, Now
 from matters import store as catalogue_store
 from matters.applications.errors import FormInvalid, IdNumberInvalid, MaterialInvalid, MaterialsMissing
@@ -47,10 +42,10 @@ from matters.window.models import (
 )
 from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from auth.persons import HolderMismatch
+from auth import HolderMismatch
 from api.kernel.problems import Forbidden, Problem, Unauthorized, problem_responses, success
-from wallet.http import esign_of
-from auth.guards import BEARER, CurrentPrincipal, Principal
+from wallet import esign_of
+from auth import BEARER, CurrentPrincipal, Principal
 
 WINDOW_ROLE = "window_clerk"
 COMMON = (Unauthorized, Forbidden, AuthorityRequired)
