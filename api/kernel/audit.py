@@ -25,7 +25,8 @@ from typing import Any
 
 import asyncpg
 import msgspec
-import rfc8785
+
+from api.kernel.canonical import canonical_json
 
 GENESIS = bytes(32)
 
@@ -65,32 +66,6 @@ def _key(conn: asyncpg.Connection) -> bytes:
     if not key:
         raise RuntimeError("the audit key is not loaded on this connection (api.kernel.db.connect/create_pool audit_key=)")
     return key
-
-
-def canonical_json(value: Any) -> bytes:
-    """RFC 8785 bytes of ``value``.
-
-    msgspec's sorted-key encoding writes exactly those bytes for text, integers within ±2^53,
-    booleans, null, and lists and maps of them with ASCII keys (tests/test_audit.py checks it
-    against ``rfc8785.dumps``), some forty times faster: a batch's entry lists a thousand
-    certificates. Anything else (a float, a large integer, a non-ASCII key) goes to ``rfc8785``.
-    """
-    return msgspec.json.encode(value, order="sorted") if _plain(value) else rfc8785.dumps(value)
-
-
-_SAFE_INT = 2**53
-
-
-def _plain(value: Any) -> bool:
-    if value is None or type(value) in (str, bool):
-        return True
-    if type(value) is int:
-        return -_SAFE_INT < value < _SAFE_INT
-    if type(value) is list:
-        return all(type(v) is str for v in value) or all(_plain(v) for v in value)
-    if type(value) is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
-    return False
 
 
 LOCK_HEAD = "SELECT seq, hash FROM audit_head WHERE id FOR UPDATE"
