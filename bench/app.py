@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg  # noqa: E402
 from common import servers, with_database  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
-from sync import certificate_item, page_of, wire_size  # noqa: E402
+from offline_sync import certificate_item, page_of, wire_size  # noqa: E402
 
 from api.kernel import changelog, db  # noqa: E402
 from api.app import create_app  # noqa: E402

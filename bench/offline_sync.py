@@ -1,6 +1,6 @@
 """Sync benchmark: pulling one change out of a 1,000-item wallet, and pushing 100 mutations.
 
-    .venv/bin/python bench/sync.py [--rounds 300]
+    .venv/bin/python bench/offline_sync.py [--rounds 300]
 
 Uses the servers named by ``ZB_BENCH_DATABASE_URL`` (an admin DSN; a scratch database is created
 and dropped) and ``ZB_BENCH_REDIS_URL``, or, without them, an embedded PostgreSQL and Redis in a
