@@ -18,7 +18,7 @@ from api.kernel.surface import surface
 # (docs/architecture.md); the rest of the package is its own business.
 _SURFACE = {
     "add_uploader": "sync.blob_store",
-    "etag_matches": "sync.flows",
+    "etag_matches": "sync.service",
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
@@ -28,4 +28,4 @@ __all__ = [  # the names of _SURFACE
 
 if TYPE_CHECKING:
     from sync.blob_store import add_uploader
-    from sync.flows import etag_matches
+    from sync.service import etag_matches

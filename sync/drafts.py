@@ -21,7 +21,7 @@ from api.kernel.crypto import Keyring
 from matters import FormInvalid
 from matters import BundleNotFound, MatterNotFound
 from api.kernel.problems import FieldError
-from sync import flows as service
+from sync import service
 from sync.errors import DraftNotFound, DraftTooLarge
 from sync.models import DraftSaveArgs
 

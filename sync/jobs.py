@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from api.kernel.jobs import Job, now_of
-from sync import flows as service, store
+from sync import service, store
 
 log = logging.getLogger("zhangban.sync")
 

@@ -30,7 +30,7 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     """The state a reset's pages add up to: how many records, and the SHA-256 (lower-case hex) of their
-    sorted ``entity:id:version`` lines, each ending in a newline (see ``sync.flows.checkpoint``)."""
+    sorted ``entity:id:version`` lines, each ending in a newline (see ``sync.service.checkpoint``)."""
 
     count: int
     digest: str

@@ -25,7 +25,7 @@ import msgspec
 
 import auth as persons
 from api.kernel.crypto import Keyring
-from sync import cursor, drafts, flows as service, store
+from sync import cursor, drafts, service, store
 from sync.models import Change, Checkpoint, PullPage
 import wallet as wallet_service
 

@@ -15,6 +15,7 @@ mutations after it, and the retried batch answers the earlier ones as ``duplicat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from uuid import UUID
@@ -23,7 +24,7 @@ import asyncpg
 
 from api.kernel import changelog
 from api.kernel.problems import Problem, ServiceUnavailable
-from sync import drafts, mutations, flows as service, store
+from sync import drafts, mutations, service, store
 from sync.errors import MutationIdReused, SeqReused
 from sync.models import MutationIn, MutationResult, PushIn, PushOut
 import notify as live
@@ -39,6 +40,26 @@ class SyncUnavailable(ServiceUnavailable):
     """同步服务暂时不可用，请稍后重试"""
 
     slug = "sync_unavailable"
+
+
+# What push retries later rather than recording as a result (sync.service holds the pure rules).
+_TRANSIENT_DB = (
+    asyncpg.PostgresConnectionError,  # connection lost, refused, too many connections
+    asyncpg.InterfaceError,  # connection closed under us
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.LockNotAvailableError,  # lock_timeout
+    asyncpg.exceptions.QueryCanceledError,  # statement_timeout
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash recovery
+    asyncpg.exceptions.InsufficientResourcesError,  # disk full, out of memory
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure worth retrying later, where recording a result would be wrong."""
+    if isinstance(exc, Problem):
+        return exc.status == 429 or exc.status >= 500
+    return isinstance(exc, (*_TRANSIENT_DB, OSError, asyncio.TimeoutError, ConnectionError))
 
 
 async def push(pool: asyncpg.Pool, ctx: mutations.Context, data: PushIn) -> PushOut:
@@ -57,7 +78,7 @@ async def push(pool: asyncpg.Pool, ctx: mutations.Context, data: PushIn) -> Push
             if last is None:
                 last = await store.last_seq(conn, account_id, data.client_id)
     except Exception as exc:
-        if service.is_transient(exc):
+        if is_transient(exc):
             raise SyncUnavailable(
                 "the mutation could not be recorded; retry the batch",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -71,7 +92,7 @@ async def _one(conn: asyncpg.Connection, ctx: mutations.Context, account_id: UUI
     try:
         return await _attempt(conn, ctx, account_id, client_id, m, fp, rejection=None)
     except Problem as problem:
-        if service.is_transient(problem):
+        if is_transient(problem):
             raise
         # The handler said no and its transaction rolled back whole. Record the rejection in a new
         # one, checking the ledger and seq again: another push of this client may have run meanwhile.

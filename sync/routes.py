@@ -16,7 +16,7 @@ from api.deps import Config, Db, Keys, Now, Redis
 from api.openapi import CONDITIONAL
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from sync import blob_store, mutations, pull, push, flows as service, upload
+from sync import blob_store, mutations, pull, push, service, upload
 from sync import cursor as cursors
 from sync.errors import (
     BlobEmpty,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from sync.flows import Head
+from sync.service import Head
 
 
 async def get_epoch(conn: asyncpg.Connection) -> UUID:
@@ -78,7 +78,7 @@ async def list_leaving(conn: asyncpg.Connection, person_id: UUID, after: int, *,
     return await conn.fetch(LIST_LEAVING, person_id, after, keep, limit)
 
 
-# The checkpoint of a reset (sync.flows.checkpoint, here in SQL): the records whose latest entry in
+# The checkpoint of a reset (sync.service.checkpoint, here in SQL): the records whose latest entry in
 # a scope person's log is a put (drafts only from the owner's), once each with their highest version.
 # ``IS NOT DISTINCT FROM`` (the column is NOT NULL: ``=``) keeps Citus from reading the owner test as a
 # second shard filter, which would send the scope's read to every shard.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import multipart
 
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed
-from sync import flows as service
+from sync import service
 from sync.errors import BlobEmpty, BlobHashMismatch, BlobTooLarge, BlobTypeMismatch, BlobTypeUnsupported
 
 FIELD = "file"

@@ -15,7 +15,8 @@ from api.config import Settings
 from api.kernel.crypto import Keyring
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import NotFound, Problem, ServiceUnavailable
-from sync import cursor, flows as service
+from sync import cursor, service
+from sync.push import is_transient
 from sync.errors import (
     HTTP_PROBLEMS,
     MUTATION_PROBLEMS,
@@ -27,7 +28,7 @@ from sync.errors import (
 )
 from sync.models import MutationIn
 from sync.push import SyncUnavailable
-from sync.flows import DraftState, Head, Position
+from sync.service import DraftState, Head, Position
 from tests.conftest import TEST_MASTER_KEY
 
 KEYS = Keyring.from_settings(Settings(database_url="postgresql://x", redis_url="redis://x", master_key=TEST_MASTER_KEY))
@@ -173,12 +174,12 @@ def test_fingerprint_tells_a_retry_from_a_reused_id() -> None:
 
 
 def test_transient_failures_are_told_from_answers() -> None:
-    assert service.is_transient(asyncpg.exceptions.LockNotAvailableError("lock timeout"))
-    assert service.is_transient(asyncpg.exceptions.ConnectionDoesNotExistError("gone"))
-    assert service.is_transient(ConnectionRefusedError())
-    assert service.is_transient(ServiceUnavailable())
-    assert not service.is_transient(NotFound())
-    assert not service.is_transient(asyncpg.exceptions.UniqueViolationError("bug"))
+    assert is_transient(asyncpg.exceptions.LockNotAvailableError("lock timeout"))
+    assert is_transient(asyncpg.exceptions.ConnectionDoesNotExistError("gone"))
+    assert is_transient(ConnectionRefusedError())
+    assert is_transient(ServiceUnavailable())
+    assert not is_transient(NotFound())
+    assert not is_transient(asyncpg.exceptions.UniqueViolationError("bug"))
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-import asyncpg
 import rfc8785
 
 from api.kernel.crypto import Keyring
@@ -187,25 +185,6 @@ def decide_draft_delete(current: DraftState | None, base_version: int | None) ->
     if base_version is not None and base_version < current.version:
         return "conflict"
     return "delete"
-
-
-_TRANSIENT_DB = (
-    asyncpg.PostgresConnectionError,  # connection lost, refused, too many connections
-    asyncpg.InterfaceError,  # connection closed under us
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.LockNotAvailableError,  # lock_timeout
-    asyncpg.exceptions.QueryCanceledError,  # statement_timeout
-    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash recovery
-    asyncpg.exceptions.InsufficientResourcesError,  # disk full, out of memory
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A failure worth retrying later, where recording a result would be wrong."""
-    if isinstance(exc, Problem):
-        return exc.status == 429 or exc.status >= 500
-    return isinstance(exc, (*_TRANSIENT_DB, OSError, asyncio.TimeoutError, ConnectionError))
 
 
 def rejection_data(problem: Problem) -> dict[str, Any] | None:
