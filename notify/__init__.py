@@ -6,7 +6,7 @@ Pipeline: business transactions write outbox events → ``jobs.relay`` moves the
 Modules: ``catalogue`` (events, audiences, zh-CN texts, WeChat templates), ``render``, ``plan`` and
 ``service`` (pure rules), ``inbox`` (marking read, for other domains too), ``recipients``, ``store``, ``dispatch_store``, ``webhook_store`` (SQL),
 ``streams`` (Redis Streams), ``dead_letters`` (what operators do with them), ``expand``, ``deliver``, ``channels``, ``webclient``, ``live`` (SSE), ``socket`` (the live channel over a WebSocket),
-``routes``, ``webhook_routes``, ``jobs``, ``errors``, ``models``.
+``routes``, ``webhook_routes``, ``jobs``, ``errors``, ``models``; ``wiring`` is what ``api/app.py`` plugs in.
 """
 
 from __future__ import annotations
