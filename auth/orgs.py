@@ -13,6 +13,7 @@ comparison happens in SQL, and the stored ID number is never decrypted for it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -42,7 +43,7 @@ class Org(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     credit_code: str
     name: str
-    status: str  # "active" | "closed"
+    status: Literal["active", "closed"]
     registered_at: datetime
     closed_at: datetime | None
 

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias, TypeVar
 from importlib import resources
 
 import asyncpg
@@ -18,6 +18,17 @@ log = logging.getLogger("zhangban.db")
 
 # What store functions take: a connection, or the pool's proxy of one (which forwards every call to it).
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
+
+_T = TypeVar("_T")
+
+
+def one(row: _T | None, what: str) -> _T:
+    """The row a query cannot fail to return (``INSERT ... RETURNING``, an upsert, a singleton table,
+    a row just read under lock): a clear error names it rather than a ``TypeError`` further on."""
+    if row is None:
+        raise LookupError(f"{what}: the query returned no row")
+    return row
+
 
 _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
@@ -52,7 +63,7 @@ class Connection(asyncpg.Connection):
 
     __slots__ = ("audit_key",)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.audit_key: bytes | None = None
 
@@ -75,8 +86,10 @@ async def create_pool(
     ``audit_key`` (``Keyring.audit_key``) lets its connections append to and verify the audit log.
     """
 
-    async def init(conn: Connection) -> None:
+    async def init(conn: asyncpg.Connection) -> None:
         await _init_connection(conn)
+        if not isinstance(conn, Connection):  # the pool makes them of connection_class below
+            raise TypeError(f"expected a {Connection.__qualname__}, got {type(conn).__qualname__}")
         conn.audit_key = audit_key
 
     return await asyncpg.create_pool(
