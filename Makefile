@@ -40,9 +40,11 @@ workbench: $(WORKBENCH)/node_modules/.package-lock.json
 test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json $(APP)/node_modules/.package-lock.json $(WORKBENCH)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The import contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml): a few seconds.
+# The import contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml), then mypy on the
+# production packages ([tool.mypy]): about 15 seconds.
 lint: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # After an OpenAPI change: the SDK's generated types follow the document (a test keeps them current).
 api-types: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json

@@ -68,7 +68,7 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
         "summary": s.summary, "links": links(s),
     }
     if s.kind == "certificate":
-        cert = certificates.get(s.certificate_id)  # type: ignore[arg-type]
+        cert = certificates.get(s.certificate_id) if s.certificate_id is not None else None
         if cert is None:
             raise CertificateNotFound()
         hidden = set(cert.fields) - set(s.data.get("fields", {}))

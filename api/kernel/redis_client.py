@@ -7,7 +7,7 @@ braces), so the same code runs on both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -18,5 +18,6 @@ CLUSTER_SCHEME = "redis+cluster://"
 def from_url(url: str, **options: Any) -> aioredis.Redis:
     if url.startswith(CLUSTER_SCHEME):
         options.pop("health_check_interval", None)
-        return RedisCluster.from_url("redis://" + url.removeprefix(CLUSTER_SCHEME), **options)  # type: ignore[return-value]
+        # Not a subclass of Redis, but it answers every command we send as Redis does.
+        return cast(aioredis.Redis, RedisCluster.from_url("redis://" + url.removeprefix(CLUSTER_SCHEME), **options))
     return aioredis.from_url(url, **options)
