@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import audit, changelog, outbox
@@ -305,7 +305,7 @@ async def prefill(
 
 
 async def _someone(conn: Conn, keyring: Keyring, person_id: UUID) -> service.Someone:
-    row = await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id)
+    row = one(await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id), "person")
     number = keyring.decrypt_str(row["id_number"], context=persons.ID_NUMBER_CONTEXT) if row["id_number"] else None
     return service.Someone(
         id_number=number,
