@@ -18,6 +18,8 @@ the earlier ones:
    ``executor`` the caller gives (``esign.batches``: the process pool of a ``zhangban worker``, a
    thread in ``serve``), chunk by chunk, while this process checks the next chunks and writes the
    ones already signed.
+   An item held by an organisation is issued on its own through ``esign.service`` instead, as a
+   single issue is, so that it registers the entity (see ``esign.service._organisation``).
 5. Each chunk is written in one transaction: new holders' persons, the certificates, wallet items,
    change-log entries, ``certificate.issued`` outbox events (each by binary COPY of the rows the
    signing made) and one audit entry naming every certificate of the chunk. If the chunk cannot
@@ -398,6 +400,14 @@ async def issue_batch(
                     checked.append(await ctx.check(i, item))
                 except Problem as exc:
                     early.append(failed(i, exc))
+            # An organisation's certificate is issued as a single one is (``esign.service``): it registers
+            # the entity (its wallet; a 营业执照 its 法定代表人 and life event, 公章刻制备案 its e-seal). Few
+            # per batch, they do not need the chunk's bulk path.
+            entities = [c for c in checked if c.holder.kind == "organisation"]
+            if entities:
+                checked = [c for c in checked if c.holder.kind != "organisation"]
+                results.update((r.index, r) for r in await _one_by_one(conn, esign, department_id, entities,
+                                                                        actor=actor, now=now, batch_id=batch_id))
             known = await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked]) \
                 if checked else {}
             fresh = []
