@@ -6,7 +6,15 @@ from typing import Any
 
 from litestar.openapi.spec import Tag
 
-from esign import batches, certificate_routes, holder_routes, public_routes, seal_routes, type_routes
+from esign import (
+    batches,
+    certificate_routes,
+    entity_seal_routes,
+    holder_routes,
+    public_routes,
+    seal_routes,
+    type_routes,
+)
 from esign.http import DEPENDENCIES
 from esign.state import start, stop
 
@@ -18,7 +26,7 @@ TAGS = [
 
 ROUTES: list[Any] = [
     *seal_routes.ROUTES, *certificate_routes.ROUTES, *holder_routes.ROUTES, *public_routes.ROUTES,
-    *type_routes.ROUTES,
+    *type_routes.ROUTES, *entity_seal_routes.ROUTES,
 ]
 
 JOBS = batches.JOBS
