@@ -6,6 +6,8 @@ the earlier ones:
 
 1. Every item is checked on its own (type, issuing right, seal, holder, fields, validity); a bad
    item becomes a ``failed`` result with its problem document, and the rest go on.
+   An item held by an organisation is then issued on its own through ``esign.service``, as a
+   single issue is, so that it registers the entity (``esign.service._organisation``).
 2. ``external_ref`` replays are found with one query per chunk: the same body gives ``existing``,
    another body ``external_ref_conflict``. A ref repeated inside the batch is issued once.
 3. Licence serials (one counter row per type) and status-list slots (a sequence) are reserved for
@@ -18,8 +20,6 @@ the earlier ones:
    ``executor`` the caller gives (``esign.batches``: the process pool of a ``zhangban worker``, a
    thread in ``serve``), chunk by chunk, while this process checks the next chunks and writes the
    ones already signed.
-   An item held by an organisation is issued on its own through ``esign.service`` instead, as a
-   single issue is, so that it registers the entity (see ``esign.service._organisation``).
 5. Each chunk is written in one transaction: new holders' persons, the certificates, wallet items,
    change-log entries, ``certificate.issued`` outbox events (each by binary COPY of the rows the
    signing made) and one audit entry naming every certificate of the chunk. If the chunk cannot

@@ -5,7 +5,9 @@ too, and a route missing from ``EXPECTED`` fails the test until someone says who
 Each caller uses the ids of the world's home side (Alice's things, 公安局's things); the guardian
 uses her daughter's. A caller is *denied* when the answer is 401, 403 or 404 (404 for things the
 caller may not know exist), *allowed* otherwise. Whatever a stranger (Bob, staff of 医保局) gets
-back must not contain any of Alice's or 公安局's ids or personal data.
+back must not contain any of Alice's or 公安局's ids or personal data. Two callers act for a company
+(东来科技): its 法定代表人 and a 经办人 allowed one matter; what the first may do and the second may not
+is refused 403, and every route taking an id is also called with another company's things (404).
 """
 
 from __future__ import annotations
