@@ -6,8 +6,8 @@ the earlier ones:
 
 1. Every item is checked on its own (type, issuing right, seal, holder, fields, validity); a bad
    item becomes a ``failed`` result with its problem document, and the rest go on.
-   An item held by an organisation is then issued on its own through ``esign.service``, as a
-   single issue is, so that it registers the entity (``esign.service._organisation``).
+   An item held by an organisation is then issued on its own through ``esign.flows``, as a
+   single issue is, so that it registers the entity (``esign.flows._organisation``).
 2. ``external_ref`` replays are found with one query per chunk: the same body gives ``existing``,
    another body ``external_ref_conflict``. A ref repeated inside the batch is issued once.
 3. Licence serials (one counter row per type) and status-list slots (a sequence) are reserved for
@@ -25,7 +25,7 @@ the earlier ones:
    signing made) and one audit entry naming every certificate of the chunk. If the chunk cannot
    commit (another request took one of its refs or created one of its new holders meanwhile, or
    PostgreSQL broke a deadlock with another batch), its items are issued again one by one through
-   ``esign.service``.
+   ``esign.flows``.
 
 With a ``batch_id`` (``esign.batches``), each item's result is written in the transaction that
 settles it (``record``): the chunk's, the one-by-one retry's, or a short one of its own for items
@@ -45,21 +45,23 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, changelog, outbox, persons, pgcopy
-from api.ids import uuid7_many
-from api.problems import Problem, ProblemDocument
-from api.wallet import closure
-from api.wallet.errors import WalletClosed
-from esign import batch_rows, batch_sign, issuing, lists, seal_store, service
-from esign import certificate_store as store
+from api.kernel import audit, changelog, outbox, pgcopy
+import auth as persons
+from api.kernel.ids import uuid7_many
+from api.kernel.problems import Problem, ProblemDocument
+import wallet as closure
+from wallet import WalletClosed
+from esign import batch_rows, batch_sign, service as issuing, lists, flows as service
+from esign.store import seal as seal_store
+from esign.store import certificate as store
 from esign.errors import (
     CertificateStatusConflict,
     ExternalRefConflict,
     SealKeyHeldByDepartment,
 )
-from esign.issuing import CertType, Department, Holder
+from esign.service import CertType, Department, Holder
 from esign.models import BatchResult, IssueIn
-from esign.seal_store import SealRow
+from esign.store.seal import SealRow
 from esign.state import EsignState
 
 CHUNK = 1000
@@ -400,7 +402,7 @@ async def issue_batch(
                     checked.append(await ctx.check(i, item))
                 except Problem as exc:
                     early.append(failed(i, exc))
-            # An organisation's certificate is issued as a single one is (``esign.service``): it registers
+            # An organisation's certificate is issued as a single one is (``esign.flows``): it registers
             # the entity (its wallet; a 营业执照 its 法定代表人 and life event, 公章刻制备案 its e-seal). Few
             # per batch, they do not need the chunk's bulk path.
             entities = [c for c in checked if c.holder.kind == "organisation"]

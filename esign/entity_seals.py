@@ -22,10 +22,12 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, orgs
-from api.ids import uuid7
-from api.wallet.errors import WalletClosed
-from esign import keys, seals, x509
+from api.kernel import audit
+import auth as orgs
+from api.kernel.ids import uuid7
+from wallet import WalletClosed
+from esign import seals
+from esign.codec import keys, x509
 from esign.errors import EntitySealExists, EntitySealNotFiled, EntitySealNotFound
 from esign.state import EsignState
 
