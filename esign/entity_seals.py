@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit
@@ -96,7 +97,7 @@ def _view(row: asyncpg.Record) -> EntitySeal:
     )
 
 
-async def _make(conn: asyncpg.Connection, esign: EsignState, org: orgs.Org, *, algorithm: str, name: str, actor: str,
+async def _make(conn: Conn, esign: EsignState, org: orgs.Org, *, algorithm: str, name: str, actor: str,
                 now: datetime) -> UUID:
     key = keys.generate_key(algorithm)
     start = now.replace(microsecond=0)
@@ -114,7 +115,7 @@ async def _make(conn: asyncpg.Connection, esign: EsignState, org: orgs.Org, *, a
     return seal_id
 
 
-async def make_seal(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *, actor: str, now: datetime) -> bool:
+async def make_seal(conn: Conn, esign: EsignState, org_id: UUID, *, actor: str, now: datetime) -> bool:
     """公章刻制备案 done: make the entity's ES256 e-seal unless it has one; ``True`` when made. Audited."""
     org = await orgs.get_org(conn, org_id)
     if org is None or await conn.fetchval("SELECT 1 FROM esign_entity_seal WHERE org_id = $1 LIMIT 1", org_id):
@@ -129,7 +130,7 @@ SELECT EXISTS (SELECT 1 FROM esign_certificate WHERE person_id = $1 AND type_cod
 """
 
 
-async def request_seal(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, data: EntitySealIn, *, actor: str,
+async def request_seal(conn: Conn, esign: EsignState, org_id: UUID, data: EntitySealIn, *, actor: str,
                        now: datetime) -> EntitySeal:
     """Another e-seal for the entity, asked for by its 法定代表人: the entity active and its 公章刻制备案 done
     (409 otherwise), no active seal of that algorithm (409 ``entity_seal_exists``). Audited."""
@@ -150,7 +151,7 @@ async def request_seal(conn: asyncpg.Connection, esign: EsignState, org_id: UUID
     return _view(await conn.fetchrow(SELECT + " WHERE s.id = $1", seal_id))
 
 
-async def list_seals(conn: asyncpg.Connection, org_id: UUID) -> list[EntitySeal]:
+async def list_seals(conn: Conn, org_id: UUID) -> list[EntitySeal]:
     """The entity's seals, newest first, revoked ones too."""
     return [_view(r) for r in await conn.fetch(SELECT + " WHERE s.org_id = $1 ORDER BY s.created_at DESC, s.id DESC",
                                                org_id)]
@@ -161,7 +162,7 @@ UPDATE esign_entity_seal SET status = 'revoked', revoked_at = $2, revoked_by = $
 """
 
 
-async def revoke_one(conn: asyncpg.Connection, org_id: UUID, seal_id: UUID, *, reason: str | None, actor: str,
+async def revoke_one(conn: Conn, org_id: UUID, seal_id: UUID, *, reason: str | None, actor: str,
                      now: datetime) -> EntitySeal:
     """Revoke one of the entity's seals (its 法定代表人): what it signed no longer verifies as current. Another
     entity's seal is not found; revoking again changes nothing. Audited."""
@@ -176,7 +177,7 @@ async def revoke_one(conn: asyncpg.Connection, org_id: UUID, seal_id: UUID, *, r
     return _view(await conn.fetchrow(SELECT + " WHERE s.id = $1", seal_id))
 
 
-async def revoke_seal(conn: asyncpg.Connection, org_id: UUID, *, actor: str, now: datetime) -> None:
+async def revoke_seal(conn: Conn, org_id: UUID, *, actor: str, now: datetime) -> None:
     """Revoke every active e-seal of the entity (at 注销): what they signed no longer verifies as current. Audited."""
     rows = await conn.fetch(REVOKE + " WHERE org_id = $1 AND status = 'active' RETURNING id, kid", org_id, now, actor,
                             "企业注销")
@@ -191,7 +192,7 @@ def canonical(application_id: UUID, target: str, form: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-async def sign_submission(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, payload: bytes) -> dict[str, str] | None:
+async def sign_submission(conn: Conn, esign: EsignState, org_id: UUID, payload: bytes) -> dict[str, str] | None:
     """The entity's signature over ``payload`` with its newest active seal; None when it has none."""
     row = await conn.fetchrow(
         "SELECT kid, algorithm, private_key FROM esign_entity_seal WHERE org_id = $1 AND status = 'active'"
@@ -204,7 +205,7 @@ async def sign_submission(conn: asyncpg.Connection, esign: EsignState, org_id: U
 
 
 async def verify_submission(
-    conn: asyncpg.Connection, esign: EsignState, org_id: UUID, payload: bytes, signature: dict[str, str], *,
+    conn: Conn, esign: EsignState, org_id: UUID, payload: bytes, signature: dict[str, str], *,
     now: datetime,
 ) -> EntitySignature:
     """Check an entity's signature: the seal is the entity's, active, chained to the root; the bytes match."""
