@@ -97,6 +97,12 @@ def _view(row: asyncpg.Record) -> EntitySeal:
     )
 
 
+async def _get(conn: Conn, seal_id: UUID) -> EntitySeal:
+    row = await conn.fetchrow(SELECT + " WHERE s.id = $1", seal_id)
+    assert row is not None  # the caller's transaction has just written or locked it
+    return _view(row)
+
+
 async def _make(conn: Conn, esign: EsignState, org: orgs.Org, *, algorithm: str, name: str, actor: str,
                 now: datetime) -> UUID:
     key = keys.generate_key(algorithm)
@@ -148,7 +154,7 @@ async def request_seal(conn: Conn, esign: EsignState, org_id: UUID, data: Entity
                                algorithm=data.algorithm)
     name = data.name.strip() if data.name and data.name.strip() else f"{org.name}电子公章"
     seal_id = await _make(conn, esign, org, algorithm=data.algorithm, name=name, actor=actor, now=now)
-    return _view(await conn.fetchrow(SELECT + " WHERE s.id = $1", seal_id))
+    return await _get(conn, seal_id)
 
 
 async def list_seals(conn: Conn, org_id: UUID) -> list[EntitySeal]:
@@ -174,7 +180,7 @@ async def revoke_one(conn: Conn, org_id: UUID, seal_id: UUID, *, reason: str | N
         await conn.execute(REVOKE + " WHERE id = $1", seal_id, now, actor, reason)
         await audit.append(conn, actor=actor, action="esign.entity_seal_revoked", subject=f"org:{org_id}",
                            data={"kid": row["kid"].hex(), "seal": str(seal_id), "reason": reason}, at=now)
-    return _view(await conn.fetchrow(SELECT + " WHERE s.id = $1", seal_id))
+    return await _get(conn, seal_id)
 
 
 async def revoke_seal(conn: Conn, org_id: UUID, *, actor: str, now: datetime) -> None:
@@ -221,7 +227,7 @@ async def verify_submission(
     if good:
         public = x509.read_seal_certificate(row["certificate"]).public_key
         try:
-            good = keys.verify_raw(public, payload, base64.b64decode(signature["sig"]))  # type: ignore[arg-type]
+            good = keys.verify_raw(public, payload, base64.b64decode(signature["sig"]))
         except (ValueError, TypeError):
             good = False
     return EntitySignature(signer_name=row["name"], signer_credit_code=row["credit_code"], seal_kid=signature["kid"],
