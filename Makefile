@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate seed clean bench api-types app workbench
+.PHONY: run test migrate seed clean bench api-types app workbench lint-migrations
 
 $(STAMP): pyproject.toml hatch_build.py esign/_b45.c esign/_cbor.c api/_pgcopy.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,18 @@ api-types: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json
 	print(json.dumps(create_app(Settings(env='development')).openapi_schema.to_schema(), ensure_ascii=False))" \
 	> $(JS_SDK)/openapi.json
 	cd $(JS_SDK) && node_modules/.bin/openapi-typescript openapi.json -o src/generated/openapi.ts && rm openapi.json
+
+# The migration linter, squawk (.squawk.toml says what it checks). Each file is linted as the runner
+# applies it: in a transaction, or outside one when it builds or drops an index CONCURRENTLY (api/db.py).
+MIGRATIONS := $(wildcard migrations/[0-9][0-9][0-9][0-9]_*.sql)
+OUTSIDE_TRANSACTION := '^[^-]*\bCONCURRENTLY\b'
+lint-migrations: $(STAMP)
+	@status=0; \
+	inside="$$(grep -LiE $(OUTSIDE_TRANSACTION) $(MIGRATIONS))"; \
+	outside="$$(grep -liE $(OUTSIDE_TRANSACTION) $(MIGRATIONS))"; \
+	if [ -n "$$inside" ]; then $(BIN)/squawk --assume-in-transaction $$inside || status=1; fi; \
+	if [ -n "$$outside" ]; then $(BIN)/squawk --no-assume-in-transaction $$outside || status=1; fi; \
+	exit $$status
 
 migrate: $(STAMP)
 	$(BIN)/zhangban migrate

@@ -82,6 +82,26 @@ async def test_two_processes_migrating_together_take_turns(servers: tuple[str, s
             await b.close()
 
 
+async def test_an_index_built_concurrently_is_built_outside_a_transaction(
+    servers: tuple[str, str], worker_id: str
+) -> None:
+    index = db.Migration(9999, "9999_index_outbox_topic.sql", """SET lock_timeout = '2s';
+SET statement_timeout = 0;
+-- Built CONCURRENTLY: the outbox takes writes all the time.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_topic_idx
+    ON outbox (topic);
+""")
+    async with empty_database(servers[0], f"zb_concurrently_{worker_id}") as dsn:
+        conn = await db.connect(dsn)
+        try:
+            assert await db.migrate(conn, [*db.load_migrations(), index]) == ["0001_baseline.sql", index.name]
+            valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'outbox_topic_idx'::regclass"
+            assert await conn.fetchval(valid)
+            assert await db.migrate(conn, [*db.load_migrations(), index]) == []
+        finally:
+            await conn.close()
+
+
 # --- the baseline equals the history it replaced ---------------------------------------------------
 
 # What the catalogue says of a database's own objects (schema public; the runner's schema_migrations
