@@ -4,9 +4,9 @@ SET lock_timeout = '2s';
 -- (the linter's rules on time and locks are for tables that exist; this file makes them all, empty)
 
 -- The baseline: the whole schema in one file, the squash of migrations 0001 to 0069 (kept in
--- migrations/history/, which the runner does not read). Nothing had been deployed, and 69 files of
--- which a quarter reshaped tables made a day or two earlier told the reader how the schema came to
--- be rather than what it is. tests/test_migrations.py builds one database from this file and one
+-- migrations/history/, which the runner does not read). Nothing had been deployed, and 69 files, many
+-- reshaping tables made shortly before, told the reader how the schema came to be rather than what
+-- it is. tests/test_migrations.py builds one database from this file and one
 -- from the history and compares their catalogues (tables, columns, constraints, indexes, functions,
 -- triggers, sequences, seeded rows), so the two stay the same shape.
 -- Where they differ on purpose: the constraints the history added NOT VALID (wallet_item's three
@@ -16,14 +16,12 @@ SET lock_timeout = '2s';
 -- Citus: tables are distributed after the migrations by api/distribution.py, as before.
 -- New migrations follow from 0002 (docs/development.md).
 
-CREATE FUNCTION audit_log_append_only()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
+-- audit_log's trigger (below): append-only.
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';
 END;
-$function$;
+$$;
 
 -- Status-list slots come from one sequence: slot s is index s % 131072 of list s / 131072, so a
 -- list fills before the next opens and concurrent issuers never wait on each other (a sequence
@@ -55,9 +53,10 @@ CREATE TABLE sync_change (
     data      text,
     at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT sync_change_pkey PRIMARY KEY (person_id, version),
-    CONSTRAINT sync_change_data_check CHECK (((op = 'put'::text) = (data IS NOT NULL))),
-    CONSTRAINT sync_change_entity_check CHECK ((entity = ANY (ARRAY['wallet_item'::text, 'application'::text, 'draft'::text, 'notification'::text, 'consent'::text]))),
-    CONSTRAINT sync_change_op_check CHECK ((op = ANY (ARRAY['put'::text, 'del'::text])))
+    CONSTRAINT sync_change_data_check CHECK ((op = 'put') = (data IS NOT NULL)),
+    CONSTRAINT sync_change_entity_check
+        CHECK (entity IN ('wallet_item', 'application', 'draft', 'notification', 'consent')),
+    CONSTRAINT sync_change_op_check CHECK (op IN ('put', 'del'))
 );
 CREATE INDEX sync_change_entity_idx ON sync_change (person_id, entity, entity_id, version DESC);
 
@@ -75,7 +74,7 @@ CREATE TABLE outbox (
     topic         text NOT NULL,
     dedup_key     text NOT NULL,
     -- Fairness key: one department's bulk send must not starve another's messages.
-    partition_key text NOT NULL DEFAULT ''::text,
+    partition_key text NOT NULL DEFAULT '',
     payload       text NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     available_at  timestamptz NOT NULL DEFAULT now(),
@@ -98,16 +97,17 @@ CREATE TABLE audit_log (
     at            timestamptz NOT NULL,
     actor         text NOT NULL,
     action        text NOT NULL,
-    subject       text NOT NULL DEFAULT ''::text,
-    data          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    subject       text NOT NULL DEFAULT '',
+    data          jsonb NOT NULL DEFAULT '{}',
     prev_hash     bytea NOT NULL,
     hash          bytea NOT NULL,
     chain_version smallint NOT NULL DEFAULT 1,
     CONSTRAINT audit_log_pkey PRIMARY KEY (seq),
-    CONSTRAINT audit_log_chain_version_check CHECK ((chain_version = ANY (ARRAY[1, 2])))
+    CONSTRAINT audit_log_chain_version_check CHECK (chain_version = ANY (ARRAY[1, 2]))
 );
 CREATE INDEX audit_log_action_idx ON audit_log (action, at);
-CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE OR TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE OR TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 
 -- The single head row serialises appends (row lock) and remembers the last hash.
 CREATE TABLE audit_head (
@@ -158,25 +158,27 @@ CREATE TABLE certificate_type (
     gb_type_code           text NOT NULL,
     holder_kind            text NOT NULL,
     defining_department_id uuid,
-    issuer_department_ids  uuid[] NOT NULL DEFAULT '{}'::uuid[],
+    issuer_department_ids  uuid[] NOT NULL DEFAULT '{}',
     fields                 jsonb NOT NULL,
     validity_days          integer,
     updated_at             timestamptz NOT NULL DEFAULT now(),
     last_field_n           integer NOT NULL DEFAULT 0,
     CONSTRAINT certificate_type_pkey PRIMARY KEY (code),
-    CONSTRAINT certificate_type_defining_department_id_fkey FOREIGN KEY (defining_department_id) REFERENCES department(id),
-    CONSTRAINT certificate_type_holder_kind_check CHECK ((holder_kind = ANY (ARRAY['person'::text, 'organisation'::text])))
+    CONSTRAINT certificate_type_defining_department_id_fkey
+        FOREIGN KEY (defining_department_id) REFERENCES department(id),
+    CONSTRAINT certificate_type_holder_kind_check CHECK (holder_kind IN ('person', 'organisation'))
 );
 
 CREATE TABLE catalog_material (
     code                           text NOT NULL,
     name                           text NOT NULL,
-    satisfied_by_certificate_types text[] NOT NULL DEFAULT '{}'::text[],
+    satisfied_by_certificate_types text[] NOT NULL DEFAULT '{}',
     held_by_department_id          uuid,
     may_defer                      boolean NOT NULL DEFAULT false,
     holder_field                   text,
     CONSTRAINT catalog_material_pkey PRIMARY KEY (code),
-    CONSTRAINT catalog_material_held_by_department_id_fkey FOREIGN KEY (held_by_department_id) REFERENCES department(id)
+    CONSTRAINT catalog_material_held_by_department_id_fkey
+        FOREIGN KEY (held_by_department_id) REFERENCES department(id)
 );
 
 -- Guide, form and the matter's material list are documents read whole; they stay jsonb.
@@ -192,7 +194,8 @@ CREATE TABLE catalog_matter (
     updated_at              timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT catalog_matter_pkey PRIMARY KEY (code),
     CONSTRAINT catalog_matter_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT catalog_matter_result_certificate_type_fkey FOREIGN KEY (result_certificate_type) REFERENCES certificate_type(code)
+    CONSTRAINT catalog_matter_result_certificate_type_fkey
+        FOREIGN KEY (result_certificate_type) REFERENCES certificate_type(code)
 );
 CREATE INDEX catalog_matter_department_id_idx ON catalog_matter (department_id, code);
 
@@ -204,19 +207,20 @@ CREATE TABLE catalog_bundle (
     matters             jsonb NOT NULL,
     promised_limit_days integer NOT NULL,
     updated_at          timestamptz NOT NULL DEFAULT now(),
-    subject             text NOT NULL DEFAULT 'self'::text,
+    subject             text NOT NULL DEFAULT 'self',
     CONSTRAINT catalog_bundle_pkey PRIMARY KEY (code),
-    CONSTRAINT catalog_bundle_lead_department_id_fkey FOREIGN KEY (lead_department_id) REFERENCES department(id),
-    CONSTRAINT catalog_bundle_subject_check CHECK ((subject = ANY (ARRAY['self'::text, 'newborn'::text, 'deceased'::text])))
+    CONSTRAINT catalog_bundle_lead_department_id_fkey
+        FOREIGN KEY (lead_department_id) REFERENCES department(id),
+    CONSTRAINT catalog_bundle_subject_check CHECK (subject IN ('self', 'newborn', 'deceased'))
 );
 
 -- Exceptions to the Monday–Friday week: 法定节假日 (holiday) and 调休 make-up workdays.
 CREATE TABLE calendar_day (
     day  date NOT NULL,
     kind text NOT NULL,
-    note text NOT NULL DEFAULT ''::text,
+    note text NOT NULL DEFAULT '',
     CONSTRAINT calendar_day_pkey PRIMARY KEY (day),
-    CONSTRAINT calendar_day_kind_check CHECK ((kind = ANY (ARRAY['holiday'::text, 'workday'::text])))
+    CONSTRAINT calendar_day_kind_check CHECK (kind IN ('holiday', 'workday'))
 );
 
 -- ES256 keys that sign access tokens. The private key is sealed with the keyring (AES-GCM under
@@ -227,15 +231,15 @@ CREATE TABLE calendar_day (
 -- none of its tokens verify; a revoked key is retired too.
 CREATE TABLE auth_signing_key (
     kid         text NOT NULL,
-    algorithm   text NOT NULL DEFAULT 'ES256'::text,
+    algorithm   text NOT NULL DEFAULT 'ES256',
     private_key bytea NOT NULL,
     public_jwk  jsonb NOT NULL,
     created_at  timestamptz NOT NULL,
     retired_at  timestamptz,
     revoked_at  timestamptz,
     CONSTRAINT auth_signing_key_pkey PRIMARY KEY (kid),
-    CONSTRAINT auth_signing_key_algorithm_check CHECK ((algorithm = 'ES256'::text)),
-    CONSTRAINT auth_signing_key_revoked_retired_check CHECK (((revoked_at IS NULL) OR (retired_at IS NOT NULL)))
+    CONSTRAINT auth_signing_key_algorithm_check CHECK (algorithm = 'ES256'),
+    CONSTRAINT auth_signing_key_revoked_retired_check CHECK ((revoked_at IS NULL) OR (retired_at IS NOT NULL))
 );
 CREATE INDEX auth_signing_key_retired_at_idx ON auth_signing_key (retired_at);
 
@@ -259,11 +263,11 @@ CREATE TABLE person (
     created_at      timestamptz NOT NULL,
     born_on         date,
     sex             text,
-    kind            text NOT NULL DEFAULT 'person'::text,
+    kind            text NOT NULL DEFAULT 'person',
     CONSTRAINT person_pkey PRIMARY KEY (id),
     CONSTRAINT person_id_number_index_key UNIQUE (id_number_index),
-    CONSTRAINT person_id_number_pair_check CHECK (((id_number IS NULL) = (id_number_index IS NULL))),
-    CONSTRAINT person_kind_check CHECK ((kind = ANY (ARRAY['person'::text, 'organisation'::text])))
+    CONSTRAINT person_id_number_pair_check CHECK ((id_number IS NULL) = (id_number_index IS NULL)),
+    CONSTRAINT person_kind_check CHECK (kind IN ('person', 'organisation'))
 );
 
 -- A login identity: a WeChat user of our mini-program, a phone number, or an operator.
@@ -273,7 +277,7 @@ CREATE TABLE person (
 -- and found by its blind index; the WeChat session_key is encrypted and never leaves the server.
 CREATE TABLE auth_account (
     id                 uuid NOT NULL,
-    roles              text[] NOT NULL DEFAULT '{citizen}'::text[],
+    roles              text[] NOT NULL DEFAULT '{citizen}',
     person_id          uuid,
     assurance_level    smallint NOT NULL DEFAULT 1,
     verified_at        timestamptz,
@@ -289,8 +293,8 @@ CREATE TABLE auth_account (
     CONSTRAINT auth_account_wechat_openid_key UNIQUE (wechat_openid),
     CONSTRAINT auth_account_wechat_unionid_key UNIQUE (wechat_unionid),
     CONSTRAINT auth_account_person_id_fkey FOREIGN KEY (person_id) REFERENCES person(id),
-    CONSTRAINT auth_account_assurance_level_check CHECK (((assurance_level >= 1) AND (assurance_level <= 3))),
-    CONSTRAINT auth_account_roles_check CHECK ((roles <@ ARRAY['citizen'::text, 'operator'::text]))
+    CONSTRAINT auth_account_assurance_level_check CHECK ((assurance_level >= 1) AND (assurance_level <= 3)),
+    CONSTRAINT auth_account_roles_check CHECK (roles <@ ARRAY['citizen', 'operator'])
 );
 CREATE INDEX auth_account_person_id_idx ON auth_account (person_id);
 
@@ -306,17 +310,19 @@ CREATE TABLE auth_refresh_family (
     revoked_reason text,
     CONSTRAINT auth_refresh_family_pkey PRIMARY KEY (id),
     CONSTRAINT auth_refresh_family_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth_account(id),
-    CONSTRAINT auth_refresh_family_method_check CHECK ((method = ANY (ARRAY['wechat'::text, 'sms'::text, 'operator'::text])))
+    CONSTRAINT auth_refresh_family_method_check CHECK (method IN ('wechat', 'sms', 'operator'))
 );
 CREATE INDEX auth_refresh_family_account_id_idx ON auth_refresh_family (account_id);
 
 -- Every server process reads the logins revoked in the last quarter hour every few seconds
 -- (auth/revocation.py): only revoked families are indexed.
-CREATE INDEX auth_refresh_family_revoked_at_idx ON auth_refresh_family (revoked_at) WHERE (revoked_at IS NOT NULL);
+CREATE INDEX auth_refresh_family_revoked_at_idx ON auth_refresh_family (revoked_at)
+    WHERE (revoked_at IS NOT NULL);
 
 -- Operator tokens live up to a week, so every server process also reads the operator logins ended
 -- within the last week (auth/revocation.py): only those are indexed.
-CREATE INDEX auth_refresh_family_operator_revoked_at_idx ON auth_refresh_family (revoked_at) WHERE ((method = 'operator'::text) AND (revoked_at IS NOT NULL));
+CREATE INDEX auth_refresh_family_operator_revoked_at_idx ON auth_refresh_family (revoked_at)
+    WHERE ((method = 'operator') AND (revoked_at IS NOT NULL));
 
 -- Only the SHA-256 of the (256-bit random) token is kept.
 CREATE TABLE auth_refresh_token (
@@ -346,7 +352,8 @@ CREATE TABLE auth_staff (
     CONSTRAINT auth_staff_pkey PRIMARY KEY (account_id),
     CONSTRAINT auth_staff_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth_account(id),
     CONSTRAINT auth_staff_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT auth_staff_roles_check CHECK (((cardinality(roles) > 0) AND (roles <@ ARRAY['clerk'::text, 'approver'::text, 'issuer'::text, 'dept_admin'::text, 'window_clerk'::text])))
+    CONSTRAINT auth_staff_roles_check
+        CHECK ((cardinality(roles) > 0) AND (roles <@ ARRAY['clerk', 'approver', 'issuer', 'dept_admin', 'window_clerk']))
 );
 CREATE INDEX auth_staff_department_id_idx ON auth_staff (department_id);
 
@@ -383,9 +390,10 @@ CREATE TABLE auth_identity_provider (
     audience       text,
     CONSTRAINT auth_identity_provider_pkey PRIMARY KEY (id),
     CONSTRAINT auth_identity_provider_issuer_key UNIQUE (issuer),
-    CONSTRAINT auth_identity_provider_audience_check CHECK (((audience IS NULL) OR ((length(audience) >= 1) AND (length(audience) <= 300)))),
-    CONSTRAINT auth_identity_provider_key_check CHECK (((public_key_pem IS NULL) <> (jwks IS NULL))),
-    CONSTRAINT auth_identity_provider_max_level_check CHECK (((max_level >= 2) AND (max_level <= 3)))
+    CONSTRAINT auth_identity_provider_audience_check
+        CHECK ((audience IS NULL) OR ((length(audience) >= 1) AND (length(audience) <= 300))),
+    CONSTRAINT auth_identity_provider_key_check CHECK ((public_key_pem IS NULL) <> (jwks IS NULL)),
+    CONSTRAINT auth_identity_provider_max_level_check CHECK ((max_level >= 2) AND (max_level <= 3))
 );
 
 -- One attempt to prove a claimed identity through one channel. The claimed name and ID number are
@@ -403,7 +411,7 @@ CREATE TABLE auth_realname_session (
     name                   bytea,
     id_number              bytea,
     id_number_index        bytea NOT NULL,
-    status                 text NOT NULL DEFAULT 'open'::text,
+    status                 text NOT NULL DEFAULT 'open',
     created_at             timestamptz NOT NULL,
     expires_at             timestamptz NOT NULL,
     completed_at           timestamptz,
@@ -421,16 +429,18 @@ CREATE TABLE auth_realname_session (
     CONSTRAINT auth_realname_session_nonce_key UNIQUE (nonce),
     CONSTRAINT auth_realname_session_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth_account(id),
     CONSTRAINT auth_realname_session_attested_by_fkey FOREIGN KEY (attested_by) REFERENCES auth_account(id),
-    CONSTRAINT auth_realname_session_attested_department_id_fkey FOREIGN KEY (attested_department_id) REFERENCES department(id),
+    CONSTRAINT auth_realname_session_attested_department_id_fkey
+        FOREIGN KEY (attested_department_id) REFERENCES department(id),
     CONSTRAINT auth_realname_session_person_id_fkey FOREIGN KEY (person_id) REFERENCES person(id),
-    CONSTRAINT auth_realname_session_method_check CHECK ((method = ANY (ARRAY['wechat_face'::text, 'assertion'::text, 'counter'::text]))),
-    CONSTRAINT auth_realname_session_status_check CHECK ((status = ANY (ARRAY['open'::text, 'verified'::text, 'failed'::text])))
+    CONSTRAINT auth_realname_session_method_check CHECK (method IN ('wechat_face', 'assertion', 'counter')),
+    CONSTRAINT auth_realname_session_status_check CHECK (status IN ('open', 'verified', 'failed'))
 );
 CREATE INDEX auth_realname_session_account_id_idx ON auth_realname_session (account_id, created_at);
 
 -- auth.forget_expired_realname_sessions looks for sessions left open that still hold a name and ID
 -- number; only those are indexed, so the index stays as small as the sessions under way.
-CREATE INDEX auth_realname_session_open_expires_at_idx ON auth_realname_session (expires_at) WHERE ((status = 'open'::text) AND (id_number IS NOT NULL));
+CREATE INDEX auth_realname_session_open_expires_at_idx ON auth_realname_session (expires_at)
+    WHERE ((status = 'open') AND (id_number IS NOT NULL));
 
 -- The platform root CA: one row, made on first start. The private key is PKCS#8 DER sealed with
 -- the keyring (context "esign_platform.root_key"); the certificate is public and pinned by
@@ -461,7 +471,7 @@ CREATE TABLE esign_seal (
     certificate       bytea NOT NULL,
     private_key       bytea,
     key_custody       text NOT NULL,
-    status            text NOT NULL DEFAULT 'active'::text,
+    status            text NOT NULL DEFAULT 'active',
     valid_from        timestamptz NOT NULL,
     valid_until       timestamptz NOT NULL,
     created_at        timestamptz NOT NULL,
@@ -471,13 +481,16 @@ CREATE TABLE esign_seal (
     replaces_id       uuid,
     CONSTRAINT esign_seal_pkey PRIMARY KEY (id),
     CONSTRAINT esign_seal_kid_key UNIQUE (kid),
-    CONSTRAINT esign_seal_one_presenter_excl EXCLUDE USING btree (role WITH =) WHERE (((role = 'presenter'::text) AND (status = 'active'::text))),
+    CONSTRAINT esign_seal_one_presenter_excl
+        EXCLUDE USING btree (role WITH =) WHERE (((role = 'presenter') AND (status = 'active'))),
     CONSTRAINT esign_seal_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
     CONSTRAINT esign_seal_replaces_id_fkey FOREIGN KEY (replaces_id) REFERENCES esign_seal(id),
-    CONSTRAINT esign_seal_algorithm_check CHECK ((algorithm = ANY (ARRAY['ES256'::text, 'SM2'::text]))),
-    CONSTRAINT esign_seal_key_custody_check CHECK ((((key_custody = 'platform'::text) AND (private_key IS NOT NULL)) OR ((key_custody = 'department'::text) AND (private_key IS NULL)))),
-    CONSTRAINT esign_seal_role_check CHECK ((((role = 'issuer'::text) AND (department_id IS NOT NULL) AND (kind = ANY (ARRAY['official'::text, 'business'::text]))) OR ((role = 'presenter'::text) AND (department_id IS NULL) AND (kind = 'presentation'::text)))),
-    CONSTRAINT esign_seal_status_check CHECK ((status = ANY (ARRAY['active'::text, 'retired'::text, 'revoked'::text])))
+    CONSTRAINT esign_seal_algorithm_check CHECK (algorithm IN ('ES256', 'SM2')),
+    CONSTRAINT esign_seal_key_custody_check
+        CHECK (((key_custody = 'platform') AND (private_key IS NOT NULL)) OR ((key_custody = 'department') AND (private_key IS NULL))),
+    CONSTRAINT esign_seal_role_check
+        CHECK (((role = 'issuer') AND (department_id IS NOT NULL) AND (kind IN ('official', 'business'))) OR ((role = 'presenter') AND (department_id IS NULL) AND (kind = 'presentation'))),
+    CONSTRAINT esign_seal_status_check CHECK (status IN ('active', 'retired', 'revoked'))
 );
 CREATE INDEX esign_seal_department_id_idx ON esign_seal (department_id, created_at DESC);
 
@@ -491,7 +504,7 @@ CREATE TABLE esign_status_list (
     signed_at      timestamptz,
     created_at     timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT esign_status_list_pkey PRIMARY KEY (id),
-    CONSTRAINT esign_status_list_id_check CHECK ((id > 0))
+    CONSTRAINT esign_status_list_id_check CHECK (id > 0)
 );
 
 -- The signed trust list, cached the same way: version bumps with every change of a seal or a new
@@ -571,18 +584,22 @@ CREATE TABLE esign_certificate (
     CONSTRAINT esign_certificate_department_id_external_ref_key UNIQUE (department_id, external_ref),
     CONSTRAINT esign_certificate_licence_id_key UNIQUE (licence_id),
     CONSTRAINT esign_certificate_status_slot_key UNIQUE (status_list_id, status_index),
-    CONSTRAINT esign_certificate_holder_kind_check CHECK ((((holder_kind = 'person'::text) AND (holder_credit_code IS NULL)) OR ((holder_kind = 'organisation'::text) AND (holder_credit_code IS NOT NULL)))),
-    CONSTRAINT esign_certificate_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'valid'::text, 'suspended'::text, 'revoked'::text]))),
-    CONSTRAINT esign_certificate_token_check CHECK ((((status = 'pending'::text) AND (token IS NULL) AND (to_be_signed IS NOT NULL)) OR ((status <> 'pending'::text) AND (token IS NOT NULL) AND (to_be_signed IS NULL)))),
-    CONSTRAINT esign_certificate_validity_check CHECK (((valid_until IS NULL) OR (valid_until > valid_from)))
+    CONSTRAINT esign_certificate_holder_kind_check
+        CHECK (((holder_kind = 'person') AND (holder_credit_code IS NULL)) OR ((holder_kind = 'organisation') AND (holder_credit_code IS NOT NULL))),
+    CONSTRAINT esign_certificate_status_check CHECK (status IN ('pending', 'valid', 'suspended', 'revoked')),
+    CONSTRAINT esign_certificate_token_check
+        CHECK (((status = 'pending') AND (token IS NULL) AND (to_be_signed IS NOT NULL)) OR ((status <> 'pending') AND (token IS NOT NULL) AND (to_be_signed IS NULL))),
+    CONSTRAINT esign_certificate_validity_check CHECK ((valid_until IS NULL) OR (valid_until > valid_from))
 );
 
 -- Building a status list reads only the entries that are not valid.
-CREATE INDEX esign_certificate_status_list_idx ON esign_certificate (status_list_id) WHERE (status = ANY (ARRAY['revoked'::text, 'suspended'::text]));
+CREATE INDEX esign_certificate_status_list_idx ON esign_certificate (status_list_id)
+    WHERE (status IN ('revoked', 'suspended'));
 
 -- The sweeps read certificates by creation and by approaching expiry, and bundles by completion.
 CREATE INDEX esign_certificate_created_at_idx ON esign_certificate (created_at, id);
-CREATE INDEX esign_certificate_valid_until_idx ON esign_certificate (valid_until) WHERE ((status = 'valid'::text) AND (person_id IS NOT NULL) AND (valid_until IS NOT NULL));
+CREATE INDEX esign_certificate_valid_until_idx ON esign_certificate (valid_until)
+    WHERE ((status = 'valid') AND (person_id IS NOT NULL) AND (valid_until IS NOT NULL));
 
 -- The lifelong wallet: one row per thing a person keeps (certificate, department record, life
 -- event, application), mirrored to the person's devices through the change log. Certificates
@@ -621,11 +638,11 @@ CREATE TABLE wallet_item (
     kind           text NOT NULL,
     title          text NOT NULL,
     at             timestamptz NOT NULL,
-    summary        json NOT NULL DEFAULT '{}'::json,
+    summary        json NOT NULL DEFAULT '{}',
     certificate_id uuid,
     application_id uuid,
     bundle_code    text,
-    data           json NOT NULL DEFAULT '{}'::json,
+    data           json NOT NULL DEFAULT '{}',
     created_at     timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL,
     department_id  uuid,
@@ -638,14 +655,16 @@ CREATE TABLE wallet_item (
     CONSTRAINT wallet_item_certificate_id_fkey FOREIGN KEY (certificate_id) REFERENCES esign_certificate(id),
     CONSTRAINT wallet_item_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
     CONSTRAINT wallet_item_person_id_fkey FOREIGN KEY (person_id) REFERENCES person(id),
-    CONSTRAINT wallet_item_certificate_check CHECK (((kind = 'certificate'::text) = (certificate_id IS NOT NULL))),
-    CONSTRAINT wallet_item_external_ref_check CHECK ((((external_ref IS NULL) = (department_id IS NULL)) AND ((external_ref IS NULL) = (request_hash IS NULL)))),
-    CONSTRAINT wallet_item_kind_check CHECK ((kind = ANY (ARRAY['certificate'::text, 'record'::text, 'event'::text, 'application'::text])))
+    CONSTRAINT wallet_item_certificate_check CHECK ((kind = 'certificate') = (certificate_id IS NOT NULL)),
+    CONSTRAINT wallet_item_external_ref_check
+        CHECK (((external_ref IS NULL) = (department_id IS NULL)) AND ((external_ref IS NULL) = (request_hash IS NULL))),
+    CONSTRAINT wallet_item_kind_check CHECK (kind IN ('certificate', 'record', 'event', 'application'))
 );
 
 -- The wallet lists every kind together, newest first.
 CREATE INDEX wallet_item_person_id_at_idx ON wallet_item (person_id, at DESC, id DESC);
-CREATE UNIQUE INDEX wallet_item_department_id_kind_external_ref_key ON wallet_item (department_id, kind, external_ref) WHERE (external_ref IS NOT NULL);
+CREATE UNIQUE INDEX wallet_item_department_id_kind_external_ref_key ON wallet_item (department_id, kind, external_ref)
+    WHERE (external_ref IS NOT NULL);
 CREATE UNIQUE INDEX wallet_item_source_key_key ON wallet_item (source_key) WHERE (source_key IS NOT NULL);
 
 -- Who may see and act for whom: parents for a newborn (from 出生一件事), or set by a department.
@@ -665,12 +684,13 @@ CREATE TABLE guardianship (
     CONSTRAINT guardianship_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
     CONSTRAINT guardianship_dependent_person_id_fkey FOREIGN KEY (dependent_person_id) REFERENCES person(id),
     CONSTRAINT guardianship_guardian_person_id_fkey FOREIGN KEY (guardian_person_id) REFERENCES person(id),
-    CONSTRAINT guardianship_not_self_check CHECK ((guardian_person_id <> dependent_person_id))
+    CONSTRAINT guardianship_not_self_check CHECK (guardian_person_id <> dependent_person_id)
 );
 CREATE INDEX guardianship_dependent_idx ON guardianship (dependent_person_id);
 
 -- The coming-of-age sweep looks only at open guardianships of minors.
-CREATE INDEX guardianship_open_idx ON guardianship (dependent_person_id) WHERE ((until IS NULL) AND (NOT beyond_majority));
+CREATE INDEX guardianship_open_idx ON guardianship (dependent_person_id)
+    WHERE ((until IS NULL) AND (NOT beyond_majority));
 
 -- A citizen who walks in without an account applies all the same: the application is theirs.
 -- What an entity submits is signed with its seal: the application's id, target and form (its
@@ -686,7 +706,7 @@ CREATE TABLE application (
     -- The form carries ID numbers and names: encrypted (context "application.form").
     form                 bytea NOT NULL,
     materials            jsonb NOT NULL,
-    deferred_materials   text[] NOT NULL DEFAULT '{}'::text[],
+    deferred_materials   text[] NOT NULL DEFAULT '{}',
     fingerprint          bytea NOT NULL,
     submitted_at         timestamptz NOT NULL,
     due_at               timestamptz NOT NULL,
@@ -697,13 +717,14 @@ CREATE TABLE application (
     CONSTRAINT application_pkey PRIMARY KEY (id),
     CONSTRAINT application_applicant_person_id_fkey FOREIGN KEY (applicant_person_id) REFERENCES person(id),
     CONSTRAINT application_for_person_id_fkey FOREIGN KEY (for_person_id) REFERENCES person(id),
-    CONSTRAINT application_status_check CHECK ((status = ANY (ARRAY['submitted'::text, 'in_progress'::text, 'needs_supplement'::text, 'completed'::text, 'rejected'::text, 'withdrawn'::text]))),
-    CONSTRAINT application_target_check CHECK (((bundle_code IS NULL) <> (matter_code IS NULL)))
+    CONSTRAINT application_status_check
+        CHECK (status IN ('submitted', 'in_progress', 'needs_supplement', 'completed', 'rejected', 'withdrawn')),
+    CONSTRAINT application_target_check CHECK ((bundle_code IS NULL) <> (matter_code IS NULL))
 );
 CREATE INDEX application_applicant_idx ON application (applicant_person_id, submitted_at DESC);
 CREATE INDEX application_for_person_idx ON application (for_person_id, submitted_at DESC);
 CREATE INDEX application_stats_idx ON application (submitted_at, bundle_code);
-CREATE INDEX application_completed_at_idx ON application (completed_at, id) WHERE (status = 'completed'::text);
+CREATE INDEX application_completed_at_idx ON application (completed_at, id) WHERE (status = 'completed');
 
 -- Departments may read a blob when an application they handle names it in its materials
 -- (`[{"code": …, "blob_sha256": …}]`); the containment test uses this index instead of scanning
@@ -716,16 +737,16 @@ CREATE TABLE application_task (
     matter_code           text NOT NULL,
     department_id         uuid NOT NULL,
     required              boolean NOT NULL,
-    after_matters         text[] NOT NULL DEFAULT '{}'::text[],
+    after_matters         text[] NOT NULL DEFAULT '{}',
     status                text NOT NULL,
     claimed_by            text,
     started_at            timestamptz,
     due_at                timestamptz,
     paused_at             timestamptz,
     decided_at            timestamptz,
-    reasons               jsonb NOT NULL DEFAULT '[]'::jsonb,
-    required_materials    jsonb NOT NULL DEFAULT '[]'::jsonb,
-    note                  text NOT NULL DEFAULT ''::text,
+    reasons               jsonb NOT NULL DEFAULT '[]',
+    required_materials    jsonb NOT NULL DEFAULT '[]',
+    note                  text NOT NULL DEFAULT '',
     result_certificate_id uuid,
     overdue_flagged_at    timestamptz,
     updated_at            timestamptz NOT NULL,
@@ -733,10 +754,12 @@ CREATE TABLE application_task (
     CONSTRAINT application_task_application_id_matter_code_key UNIQUE (application_id, matter_code),
     CONSTRAINT application_task_application_id_fkey FOREIGN KEY (application_id) REFERENCES application(id),
     CONSTRAINT application_task_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT application_task_status_check CHECK ((status = ANY (ARRAY['waiting'::text, 'pending'::text, 'claimed'::text, 'approved'::text, 'rejected'::text, 'needs_supplement'::text, 'cancelled'::text])))
+    CONSTRAINT application_task_status_check
+        CHECK (status IN ('waiting', 'pending', 'claimed', 'approved', 'rejected', 'needs_supplement', 'cancelled'))
 );
 CREATE INDEX application_task_department_idx ON application_task (department_id, status, due_at);
-CREATE INDEX application_task_open_due_idx ON application_task (due_at) WHERE ((status = ANY (ARRAY['pending'::text, 'claimed'::text])) AND (overdue_flagged_at IS NULL));
+CREATE INDEX application_task_open_due_idx ON application_task (due_at)
+    WHERE ((status IN ('pending', 'claimed')) AND (overdue_flagged_at IS NULL));
 
 -- The timeline a citizen sees: every event of the application, in order.
 CREATE TABLE application_event (
@@ -745,7 +768,7 @@ CREATE TABLE application_event (
     at             timestamptz NOT NULL,
     event          text NOT NULL,
     actor          text NOT NULL,
-    detail         jsonb NOT NULL DEFAULT '{}'::jsonb,
+    detail         jsonb NOT NULL DEFAULT '{}',
     CONSTRAINT application_event_pkey PRIMARY KEY (id),
     CONSTRAINT application_event_application_id_fkey FOREIGN KEY (application_id) REFERENCES application(id)
 );
@@ -757,12 +780,12 @@ CREATE TABLE evaluation (
     person_id      uuid NOT NULL,
     level          smallint NOT NULL,
     comment        text,
-    tags           text[] NOT NULL DEFAULT '{}'::text[],
+    tags           text[] NOT NULL DEFAULT '{}',
     at             timestamptz NOT NULL,
     comment_sealed bytea,
     CONSTRAINT evaluation_pkey PRIMARY KEY (application_id),
     CONSTRAINT evaluation_application_id_fkey FOREIGN KEY (application_id) REFERENCES application(id),
-    CONSTRAINT evaluation_level_check CHECK (((level >= 1) AND (level <= 5)))
+    CONSTRAINT evaluation_level_check CHECK ((level >= 1) AND (level <= 5))
 );
 CREATE INDEX evaluation_at_idx ON evaluation (at);
 
@@ -772,7 +795,7 @@ CREATE TABLE rectification (
     application_id uuid NOT NULL,
     department_id  uuid NOT NULL,
     level          smallint NOT NULL,
-    status         text NOT NULL DEFAULT 'open'::text,
+    status         text NOT NULL DEFAULT 'open',
     due_at         timestamptz NOT NULL,
     answer         text,
     answered_by    text,
@@ -782,7 +805,7 @@ CREATE TABLE rectification (
     CONSTRAINT rectification_application_id_key UNIQUE (application_id),
     CONSTRAINT rectification_application_id_fkey FOREIGN KEY (application_id) REFERENCES application(id),
     CONSTRAINT rectification_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT rectification_status_check CHECK ((status = ANY (ARRAY['open'::text, 'answered'::text])))
+    CONSTRAINT rectification_status_check CHECK (status IN ('open', 'answered'))
 );
 CREATE INDEX rectification_department_idx ON rectification (department_id, status, due_at);
 
@@ -799,7 +822,7 @@ CREATE TABLE feedback (
     application_id uuid,
     matter_code    text,
     department_id  uuid,
-    status         text NOT NULL DEFAULT 'open'::text,
+    status         text NOT NULL DEFAULT 'open',
     answer         text,
     answered_by    text,
     answered_at    timestamptz,
@@ -807,9 +830,9 @@ CREATE TABLE feedback (
     text_sealed    bytea,
     CONSTRAINT feedback_pkey PRIMARY KEY (id),
     CONSTRAINT feedback_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT feedback_kind_check CHECK ((kind = ANY (ARRAY['complaint'::text, 'suggestion'::text, 'error_report'::text]))),
-    CONSTRAINT feedback_status_check CHECK ((status = ANY (ARRAY['open'::text, 'answered'::text]))),
-    CONSTRAINT feedback_text_check CHECK (((text IS NOT NULL) OR (text_sealed IS NOT NULL)))
+    CONSTRAINT feedback_kind_check CHECK (kind IN ('complaint', 'suggestion', 'error_report')),
+    CONSTRAINT feedback_status_check CHECK (status IN ('open', 'answered')),
+    CONSTRAINT feedback_text_check CHECK ((text IS NOT NULL) OR (text_sealed IS NOT NULL))
 );
 CREATE INDEX feedback_department_idx ON feedback (department_id, status, created_at);
 CREATE INDEX feedback_account_idx ON feedback (account_id, created_at);
@@ -819,15 +842,16 @@ CREATE INDEX feedback_account_idx ON feedback (account_id, created_at);
 -- event's outbox dedup key plus the recipient, so an event relayed twice still makes one row.
 -- The inbox is delivered by the insert itself; the other channels are rows of notify_delivery.
 -- title and body are rendered zh-CN text; data holds the event's ids, never personal data.
--- No foreign keys on notifications, deliveries and attempts (dropped in 0036; kept so when 0063
--- restored the wallet's, docs/performance.md): the dispatcher writes notifications, deliveries and attempts by the thousand a second, and a
--- foreign key costs each row a trigger, a lookup and a share lock on the referenced row (on a bulk
--- send, every row of both expanding workers locks the same few department rows). Measured on the
--- 2-core machine, these five keys (to person, account and department, delivery to notification,
--- attempt to delivery) were a fifth of PostgreSQL's CPU per notification.
--- Nothing deletes persons, accounts or departments; the expansion makes notifications only for
--- recipients it has just read (``notify.recipients.load``), and deliveries and attempts are written
--- in the transactions that made or claimed their parents.
+-- No foreign keys on notifications, deliveries and attempts (dropped in 0036, and left so when 0063
+-- restored the wallet's; docs/performance.md): the dispatcher writes notifications, deliveries and
+-- attempts by the thousand a second, and a foreign key costs each row a trigger, a lookup and a share
+-- lock on the referenced row (on a bulk send, every row of both expanding workers locks the same few
+-- department rows). Measured on the 2-core machine, these five keys (to person, account and
+-- department, delivery to notification, attempt to delivery) were a fifth of PostgreSQL's CPU per
+-- notification; restored, they would cost the dispatcher about as much again. Nothing deletes
+-- persons, accounts or departments; the expansion makes notifications only for recipients it has
+-- just read (``notify.recipients.load``), and deliveries and attempts are written in the
+-- transactions that made or claimed their parents.
 CREATE TABLE notify_notification (
     id            uuid NOT NULL,
     dedup_key     text NOT NULL,
@@ -845,15 +869,19 @@ CREATE TABLE notify_notification (
     read_at       timestamptz,
     CONSTRAINT notify_notification_pkey PRIMARY KEY (id),
     CONSTRAINT notify_notification_dedup_key_key UNIQUE (dedup_key),
-    CONSTRAINT notify_notification_recipient_check CHECK ((num_nonnulls(person_id, account_id, department_id) = 1))
+    CONSTRAINT notify_notification_recipient_check
+        CHECK (num_nonnulls(person_id, account_id, department_id) = 1)
 );
 
 -- Inbox pages, newest first (ids are UUIDv7, so id order is creation order).
-CREATE INDEX notify_notification_person_id_idx ON notify_notification (person_id, id DESC) WHERE (person_id IS NOT NULL);
-CREATE INDEX notify_notification_account_id_idx ON notify_notification (account_id, id DESC) WHERE (account_id IS NOT NULL);
+CREATE INDEX notify_notification_person_id_idx ON notify_notification (person_id, id DESC)
+    WHERE (person_id IS NOT NULL);
+CREATE INDEX notify_notification_account_id_idx ON notify_notification (account_id, id DESC)
+    WHERE (account_id IS NOT NULL);
 
 -- A department's events in order, for a system catching up on what it missed ("everything since").
-CREATE INDEX notify_notification_department_id_idx ON notify_notification (department_id, id) WHERE (department_id IS NOT NULL);
+CREATE INDEX notify_notification_department_id_idx ON notify_notification (department_id, id)
+    WHERE (department_id IS NOT NULL);
 
 -- A notification on one outside channel to one target (the account for wechat and sms, the webhook
 -- for webhook). Status machine after GOV.UK Notify: created -> sending -> delivered | sent |
@@ -875,7 +903,7 @@ CREATE TABLE notify_delivery (
     channel         text NOT NULL,
     target          uuid NOT NULL,
     lane            text NOT NULL,
-    status          text NOT NULL DEFAULT 'created'::text,
+    status          text NOT NULL DEFAULT 'created',
     attempts        integer NOT NULL DEFAULT 0,
     not_before      timestamptz,
     lease_until     timestamptz,
@@ -887,17 +915,17 @@ CREATE TABLE notify_delivery (
     provider_ref    text,
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL,
-    open            boolean GENERATED ALWAYS AS ((status = ANY (ARRAY['created'::text, 'sending'::text]))) STORED,
+    open            boolean GENERATED ALWAYS AS ((status IN ('created', 'sending'))) STORED,
     CONSTRAINT notify_delivery_pkey PRIMARY KEY (id),
     CONSTRAINT notify_delivery_notification_id_channel_target_key UNIQUE (notification_id, channel, target),
-    CONSTRAINT notify_delivery_channel_check CHECK ((channel = ANY (ARRAY['wechat'::text, 'sms'::text, 'webhook'::text]))),
-    CONSTRAINT notify_delivery_status_check CHECK ((status = ANY (ARRAY['created'::text, 'sending'::text, 'delivered'::text, 'sent'::text, 'temporary-failure'::text, 'permanent-failure'::text, 'technical-failure'::text])))
+    CONSTRAINT notify_delivery_channel_check CHECK (channel IN ('wechat', 'sms', 'webhook')),
+    CONSTRAINT notify_delivery_status_check
+        CHECK (status IN ('created', 'sending', 'delivered', 'sent', 'temporary-failure', 'permanent-failure', 'technical-failure'))
 ) WITH (fillfactor=70);
-CREATE INDEX notify_delivery_webhook_idx ON notify_delivery (target, id DESC) WHERE (channel = 'webhook'::text);
+CREATE INDEX notify_delivery_webhook_idx ON notify_delivery (target, id DESC) WHERE (channel = 'webhook');
 
--- The requeue job scans only what can still move.
-
--- The requeue job takes what waits longest first: unheld (NULL) rows, then by not_before.
+-- The requeue job scans only what can still move, and takes what waits longest first: unheld (NULL)
+-- rows, then by not_before.
 CREATE INDEX notify_delivery_open_idx ON notify_delivery (not_before NULLS FIRST) WHERE open;
 
 -- Every attempt at a delivery, with what came of it (shown to operators).
@@ -909,7 +937,8 @@ CREATE TABLE notify_attempt (
     outcome     text NOT NULL,
     detail      text,
     CONSTRAINT notify_attempt_pkey PRIMARY KEY (delivery_id, attempt),
-    CONSTRAINT notify_attempt_outcome_check CHECK ((outcome = ANY (ARRAY['delivered'::text, 'sent'::text, 'retry'::text, 'lost'::text, 'temporary-failure'::text, 'permanent-failure'::text, 'technical-failure'::text])))
+    CONSTRAINT notify_attempt_outcome_check
+        CHECK (outcome IN ('delivered', 'sent', 'retry', 'lost', 'temporary-failure', 'permanent-failure', 'technical-failure'))
 );
 
 -- A department system's endpoint for the events it names. The signing secret is sealed with the
@@ -931,8 +960,9 @@ CREATE TABLE notify_webhook (
     rotated_at                 timestamptz,
     CONSTRAINT notify_webhook_pkey PRIMARY KEY (id),
     CONSTRAINT notify_webhook_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT notify_webhook_events_check CHECK ((cardinality(events) > 0)),
-    CONSTRAINT notify_webhook_previous_secret_check CHECK (((previous_secret IS NULL) = (previous_secret_expires_at IS NULL)))
+    CONSTRAINT notify_webhook_events_check CHECK (cardinality(events) > 0),
+    CONSTRAINT notify_webhook_previous_secret_check
+        CHECK ((previous_secret IS NULL) = (previous_secret_expires_at IS NULL))
 );
 CREATE INDEX notify_webhook_department_id_idx ON notify_webhook (department_id) WHERE (disabled_at IS NULL);
 
@@ -947,7 +977,7 @@ CREATE TABLE notify_preference (
     updated_at timestamptz NOT NULL,
     CONSTRAINT notify_preference_pkey PRIMARY KEY (account_id),
     CONSTRAINT notify_preference_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth_account(id),
-    CONSTRAINT notify_preference_quiet_hours_check CHECK (((quiet_from IS NULL) = (quiet_to IS NULL)))
+    CONSTRAINT notify_preference_quiet_hours_check CHECK ((quiet_from IS NULL) = (quiet_to IS NULL))
 );
 
 -- What wx.requestSubscribeMessage returned, per account and template: one-time acceptances add a
@@ -962,7 +992,7 @@ CREATE TABLE notify_wechat_grant (
     updated_at   timestamptz NOT NULL,
     CONSTRAINT notify_wechat_grant_pkey PRIMARY KEY (account_id, template_key),
     CONSTRAINT notify_wechat_grant_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth_account(id),
-    CONSTRAINT notify_wechat_grant_credits_check CHECK ((credits >= 0))
+    CONSTRAINT notify_wechat_grant_credits_check CHECK (credits >= 0)
 );
 
 -- 授权用证: a holder (or their guardian) lets one department read named wallet items for a
@@ -984,15 +1014,17 @@ CREATE TABLE wallet_consent (
     created_at            timestamptz NOT NULL,
     revoked_at            timestamptz,
     updated_at            timestamptz NOT NULL,
-    fields                jsonb NOT NULL DEFAULT '{}'::jsonb,
+    fields                jsonb NOT NULL DEFAULT '{}',
     CONSTRAINT wallet_consent_pkey PRIMARY KEY (id),
-    CONSTRAINT wallet_consent_grantee_department_id_fkey FOREIGN KEY (grantee_department_id) REFERENCES department(id),
+    CONSTRAINT wallet_consent_grantee_department_id_fkey
+        FOREIGN KEY (grantee_department_id) REFERENCES department(id),
     CONSTRAINT wallet_consent_matter_code_fkey FOREIGN KEY (matter_code) REFERENCES catalog_matter(code),
     CONSTRAINT wallet_consent_person_id_fkey FOREIGN KEY (person_id) REFERENCES person(id),
-    CONSTRAINT wallet_consent_fields_check CHECK ((jsonb_typeof(fields) = 'object'::text)),
-    CONSTRAINT wallet_consent_item_ids_check CHECK (((cardinality(item_ids) >= 1) AND (cardinality(item_ids) <= 100))),
-    CONSTRAINT wallet_consent_max_uses_check CHECK (((max_uses IS NULL) OR (max_uses >= 1))),
-    CONSTRAINT wallet_consent_uses_check CHECK (((uses >= 0) AND ((max_uses IS NULL) OR (uses <= max_uses))))
+    CONSTRAINT wallet_consent_fields_check CHECK (jsonb_typeof(fields) = 'object'),
+    CONSTRAINT wallet_consent_item_ids_check
+        CHECK ((cardinality(item_ids) >= 1) AND (cardinality(item_ids) <= 100)),
+    CONSTRAINT wallet_consent_max_uses_check CHECK ((max_uses IS NULL) OR (max_uses >= 1)),
+    CONSTRAINT wallet_consent_uses_check CHECK ((uses >= 0) AND ((max_uses IS NULL) OR (uses <= max_uses)))
 );
 CREATE INDEX wallet_consent_person_id_idx ON wallet_consent (person_id, created_at DESC, id DESC);
 CREATE INDEX wallet_consent_grantee_department_id_idx ON wallet_consent (grantee_department_id, created_at DESC, id DESC);
@@ -1019,8 +1051,8 @@ CREATE TABLE wallet_access_log (
     CONSTRAINT wallet_access_log_consent_id_fkey FOREIGN KEY (consent_id) REFERENCES wallet_consent(id),
     CONSTRAINT wallet_access_log_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
     CONSTRAINT wallet_access_log_task_id_fkey FOREIGN KEY (task_id) REFERENCES application_task(id),
-    CONSTRAINT wallet_access_log_basis_check CHECK (((consent_id IS NOT NULL) OR (task_id IS NOT NULL))),
-    CONSTRAINT wallet_access_log_outcome_check CHECK ((outcome = ANY (ARRAY['served'::text, 'refused'::text])))
+    CONSTRAINT wallet_access_log_basis_check CHECK ((consent_id IS NOT NULL) OR (task_id IS NOT NULL)),
+    CONSTRAINT wallet_access_log_outcome_check CHECK (outcome IN ('served', 'refused'))
 );
 CREATE INDEX wallet_access_log_person_id_idx ON wallet_access_log (person_id, id DESC);
 
@@ -1040,7 +1072,8 @@ CREATE TABLE wallet_family_reader (
     application_id   uuid NOT NULL,
     since            timestamptz NOT NULL,
     CONSTRAINT wallet_family_reader_pkey PRIMARY KEY (person_id, reader_person_id),
-    CONSTRAINT wallet_family_reader_application_id_fkey FOREIGN KEY (application_id) REFERENCES application(id),
+    CONSTRAINT wallet_family_reader_application_id_fkey
+        FOREIGN KEY (application_id) REFERENCES application(id),
     CONSTRAINT wallet_family_reader_person_id_fkey FOREIGN KEY (person_id) REFERENCES person(id),
     CONSTRAINT wallet_family_reader_reader_person_id_fkey FOREIGN KEY (reader_person_id) REFERENCES person(id)
 );
@@ -1061,8 +1094,9 @@ CREATE TABLE wallet_expiry_reminder (
     days           integer NOT NULL,
     queued_at      timestamptz NOT NULL,
     CONSTRAINT wallet_expiry_reminder_pkey PRIMARY KEY (certificate_id, days),
-    CONSTRAINT wallet_expiry_reminder_certificate_id_fkey FOREIGN KEY (certificate_id) REFERENCES esign_certificate(id),
-    CONSTRAINT wallet_expiry_reminder_days_check CHECK ((days = ANY (ARRAY[1, 7, 30])))
+    CONSTRAINT wallet_expiry_reminder_certificate_id_fkey
+        FOREIGN KEY (certificate_id) REFERENCES esign_certificate(id),
+    CONSTRAINT wallet_expiry_reminder_days_check CHECK (days = ANY (ARRAY[1, 7, 30]))
 );
 
 -- The server's sync epoch: one row, created when the database is. Pull cursors carry it, so a
@@ -1097,7 +1131,7 @@ CREATE TABLE sync_client (
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     CONSTRAINT sync_client_pkey PRIMARY KEY (account_id, client_id),
-    CONSTRAINT sync_client_last_seq_check CHECK ((last_seq >= 0))
+    CONSTRAINT sync_client_last_seq_check CHECK (last_seq >= 0)
 );
 
 -- The ledger: every processed mutation and its result, committed with the mutation's effect, so a
@@ -1118,8 +1152,8 @@ CREATE TABLE sync_mutation (
     result      jsonb,
     recorded_at timestamptz NOT NULL,
     CONSTRAINT sync_mutation_pkey PRIMARY KEY (account_id, id),
-    CONSTRAINT sync_mutation_code_check CHECK (((status = 'rejected'::text) = (code IS NOT NULL))),
-    CONSTRAINT sync_mutation_status_check CHECK ((status = ANY (ARRAY['applied'::text, 'rejected'::text, 'conflict'::text])))
+    CONSTRAINT sync_mutation_code_check CHECK ((status = 'rejected') = (code IS NOT NULL)),
+    CONSTRAINT sync_mutation_status_check CHECK (status IN ('applied', 'rejected', 'conflict'))
 );
 CREATE INDEX sync_mutation_recorded_at_idx ON sync_mutation (recorded_at);
 
@@ -1136,17 +1170,17 @@ CREATE TABLE sync_draft (
     matter_code        text,
     for_person_id      uuid,
     form               bytea,
-    materials          jsonb NOT NULL DEFAULT '[]'::jsonb,
-    deferred_materials text[] NOT NULL DEFAULT '{}'::text[],
+    materials          jsonb NOT NULL DEFAULT '[]',
+    deferred_materials text[] NOT NULL DEFAULT '{}',
     version            bigint NOT NULL,
     created_at         timestamptz NOT NULL,
     updated_at         timestamptz NOT NULL,
     deleted_at         timestamptz,
     CONSTRAINT sync_draft_pkey PRIMARY KEY (id),
     CONSTRAINT sync_draft_person_id_fkey FOREIGN KEY (person_id) REFERENCES person(id),
-    CONSTRAINT sync_draft_form_check CHECK (((deleted_at IS NULL) = (form IS NOT NULL))),
-    CONSTRAINT sync_draft_target_check CHECK (((bundle_code IS NULL) <> (matter_code IS NULL))),
-    CONSTRAINT sync_draft_version_check CHECK ((version >= 1))
+    CONSTRAINT sync_draft_form_check CHECK ((deleted_at IS NULL) = (form IS NOT NULL)),
+    CONSTRAINT sync_draft_target_check CHECK ((bundle_code IS NULL) <> (matter_code IS NULL)),
+    CONSTRAINT sync_draft_version_check CHECK (version >= 1)
 );
 CREATE INDEX sync_draft_person_idx ON sync_draft (person_id, updated_at DESC);
 
@@ -1161,9 +1195,10 @@ CREATE TABLE sync_blob (
     data         bytea NOT NULL,
     created_at   timestamptz NOT NULL,
     CONSTRAINT sync_blob_pkey PRIMARY KEY (sha256),
-    CONSTRAINT sync_blob_content_type_check CHECK ((content_type = ANY (ARRAY['image/jpeg'::text, 'image/png'::text, 'application/pdf'::text]))),
-    CONSTRAINT sync_blob_sha256_check CHECK ((length(sha256) = 32)),
-    CONSTRAINT sync_blob_size_check CHECK (((size = length(data)) AND (size <= 10485760)))
+    CONSTRAINT sync_blob_content_type_check
+        CHECK (content_type IN ('image/jpeg', 'image/png', 'application/pdf')),
+    CONSTRAINT sync_blob_sha256_check CHECK (length(sha256) = 32),
+    CONSTRAINT sync_blob_size_check CHECK ((size = length(data)) AND (size <= 10485760))
 );
 ALTER TABLE sync_blob ALTER COLUMN data SET STORAGE EXTERNAL;
 
@@ -1177,7 +1212,8 @@ CREATE TABLE sync_blob_uploader (
     CONSTRAINT sync_blob_uploader_pkey PRIMARY KEY (sha256, subject),
     CONSTRAINT sync_blob_uploader_sha256_fkey FOREIGN KEY (sha256) REFERENCES sync_blob(sha256)
 );
-CREATE INDEX sync_blob_uploader_person_idx ON sync_blob_uploader (person_id, sha256) WHERE (person_id IS NOT NULL);
+CREATE INDEX sync_blob_uploader_person_idx ON sync_blob_uploader (person_id, sha256)
+    WHERE (person_id IS NOT NULL);
 
 -- Outbox events the expansion consumed (made notifications of, found nothing to tell, or dead-
 -- lettered), written in the expanding transaction. An event the relay published but Redis lost
@@ -1200,8 +1236,8 @@ CREATE TABLE notify_reconcile_mark (
 -- The window's power in the catalogue (权责清单): its clerks take applications for others.
 CREATE TABLE department_authority (
     department_id     uuid NOT NULL,
-    record_kinds      text[] NOT NULL DEFAULT '{}'::text[],
-    life_events       text[] NOT NULL DEFAULT '{}'::text[],
+    record_kinds      text[] NOT NULL DEFAULT '{}',
+    life_events       text[] NOT NULL DEFAULT '{}',
     guardianship      boolean NOT NULL DEFAULT false,
     realname_proofing boolean NOT NULL DEFAULT false,
     updated_at        timestamptz NOT NULL DEFAULT now(),
@@ -1220,7 +1256,8 @@ CREATE TABLE application_birth_key (
     application_id  uuid NOT NULL,
     created_at      timestamptz NOT NULL,
     CONSTRAINT application_birth_key_pkey PRIMARY KEY (key_index),
-    CONSTRAINT application_birth_key_application_id_fkey FOREIGN KEY (application_id) REFERENCES application(id),
+    CONSTRAINT application_birth_key_application_id_fkey
+        FOREIGN KEY (application_id) REFERENCES application(id),
     CONSTRAINT application_birth_key_child_person_id_fkey FOREIGN KEY (child_person_id) REFERENCES person(id)
 );
 CREATE INDEX application_birth_key_application_id_idx ON application_birth_key (application_id);
@@ -1236,7 +1273,7 @@ CREATE TABLE esign_certificate_batch (
     id             uuid NOT NULL,
     department_id  uuid NOT NULL,
     actor          text NOT NULL,
-    state          text NOT NULL DEFAULT 'queued'::text,
+    state          text NOT NULL DEFAULT 'queued',
     total          integer NOT NULL,
     issued         integer NOT NULL DEFAULT 0,
     existing       integer NOT NULL DEFAULT 0,
@@ -1253,14 +1290,16 @@ CREATE TABLE esign_certificate_batch (
     finished_at    timestamptz,
     CONSTRAINT esign_certificate_batch_pkey PRIMARY KEY (id),
     CONSTRAINT esign_certificate_batch_department_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT esign_certificate_batch_finished_check CHECK (((state = ANY (ARRAY['done'::text, 'failed'::text])) = (finished_at IS NOT NULL))),
-    CONSTRAINT esign_certificate_batch_state_check CHECK ((state = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'failed'::text]))),
-    CONSTRAINT esign_certificate_batch_total_check CHECK ((total > 0))
+    CONSTRAINT esign_certificate_batch_finished_check
+        CHECK ((state IN ('done', 'failed')) = (finished_at IS NOT NULL)),
+    CONSTRAINT esign_certificate_batch_state_check CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    CONSTRAINT esign_certificate_batch_total_check CHECK (total > 0)
 );
 CREATE INDEX esign_certificate_batch_department_idx ON esign_certificate_batch (department_id, id);
 
 -- What the workers poll: the few batches not finished.
-CREATE INDEX esign_certificate_batch_open_idx ON esign_certificate_batch (created_at) WHERE (state = ANY (ARRAY['queued'::text, 'running'::text]));
+CREATE INDEX esign_certificate_batch_open_idx ON esign_certificate_batch (created_at)
+    WHERE (state IN ('queued', 'running'));
 
 -- One row per item once it is settled, written in the transaction that settles it (the chunk that
 -- issues it, or the one-by-one retry), so a batch taken up again skips exactly what was done.
@@ -1272,8 +1311,9 @@ CREATE TABLE esign_certificate_batch_result (
     certificate_id uuid,
     error          json,
     CONSTRAINT esign_certificate_batch_result_pkey PRIMARY KEY (batch_id, index),
-    CONSTRAINT esign_certificate_batch_result_batch_fkey FOREIGN KEY (batch_id) REFERENCES esign_certificate_batch(id) ON DELETE CASCADE,
-    CONSTRAINT esign_certificate_batch_result_status_check CHECK ((status = ANY (ARRAY['issued'::text, 'existing'::text, 'failed'::text])))
+    CONSTRAINT esign_certificate_batch_result_batch_fkey
+        FOREIGN KEY (batch_id) REFERENCES esign_certificate_batch(id) ON DELETE CASCADE,
+    CONSTRAINT esign_certificate_batch_result_status_check CHECK (status IN ('issued', 'existing', 'failed'))
 );
 
 -- Each time a login is bound to a verified identity (a login of an account that has one, or the
@@ -1310,7 +1350,7 @@ CREATE TABLE auth_identity_case (
     reported_via     text NOT NULL,
     reported_by      uuid,
     identity_unbound boolean NOT NULL,
-    status           text NOT NULL DEFAULT 'open'::text,
+    status           text NOT NULL DEFAULT 'open',
     opened_at        timestamptz NOT NULL,
     closed_at        timestamptz,
     closed_by        text,
@@ -1321,8 +1361,8 @@ CREATE TABLE auth_identity_case (
     CONSTRAINT auth_identity_case_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES auth_login_alert(id),
     CONSTRAINT auth_identity_case_person_id_fkey FOREIGN KEY (person_id) REFERENCES person(id),
     CONSTRAINT auth_identity_case_reported_by_fkey FOREIGN KEY (reported_by) REFERENCES auth_account(id),
-    CONSTRAINT auth_identity_case_reported_via_check CHECK ((reported_via = ANY (ARRAY['app'::text, 'link'::text]))),
-    CONSTRAINT auth_identity_case_status_check CHECK ((status = ANY (ARRAY['open'::text, 'closed'::text])))
+    CONSTRAINT auth_identity_case_reported_via_check CHECK (reported_via IN ('app', 'link')),
+    CONSTRAINT auth_identity_case_status_check CHECK (status IN ('open', 'closed'))
 );
 CREATE INDEX auth_identity_case_status_id_idx ON auth_identity_case (status, id);
 
@@ -1338,10 +1378,11 @@ CREATE TABLE org_entity (
     CONSTRAINT org_entity_pkey PRIMARY KEY (id),
     CONSTRAINT org_entity_credit_code_key UNIQUE (credit_code),
     CONSTRAINT org_entity_id_fkey FOREIGN KEY (id) REFERENCES person(id),
-    CONSTRAINT org_entity_closed_check CHECK (((status = 'closed'::text) = (closed_at IS NOT NULL))),
-    CONSTRAINT org_entity_status_check CHECK ((status = ANY (ARRAY['active'::text, 'closed'::text])))
+    CONSTRAINT org_entity_closed_check CHECK ((status = 'closed') = (closed_at IS NOT NULL)),
+    CONSTRAINT org_entity_status_check CHECK (status IN ('active', 'closed'))
 );
-CREATE INDEX org_entity_legal_rep_index_idx ON org_entity (legal_rep_index) WHERE (legal_rep_index IS NOT NULL);
+CREATE INDEX org_entity_legal_rep_index_idx ON org_entity (legal_rep_index)
+    WHERE (legal_rep_index IS NOT NULL);
 
 -- 代办: a principal (a person; an organisation for its 经办人) lets an agent act for them, for some
 -- matters and some actions, until a time or until revoked. Every use is logged.
@@ -1359,10 +1400,11 @@ CREATE TABLE delegation (
     revoked_at      timestamptz,
     CONSTRAINT delegation_pkey PRIMARY KEY (id),
     CONSTRAINT delegation_agent_person_id_fkey FOREIGN KEY (agent_person_id) REFERENCES person(id),
-    CONSTRAINT delegation_actions_check CHECK (((cardinality(actions) > 0) AND (actions <@ ARRAY['apply'::text, 'supplement'::text, 'collect'::text]))),
-    CONSTRAINT delegation_expiry_check CHECK ((expires_at > created_at)),
-    CONSTRAINT delegation_matters_check CHECK ((cardinality(matters) > 0)),
-    CONSTRAINT delegation_principal_kind_check CHECK ((principal_kind = ANY (ARRAY['person'::text, 'organisation'::text])))
+    CONSTRAINT delegation_actions_check
+        CHECK ((cardinality(actions) > 0) AND (actions <@ ARRAY['apply', 'supplement', 'collect'])),
+    CONSTRAINT delegation_expiry_check CHECK (expires_at > created_at),
+    CONSTRAINT delegation_matters_check CHECK (cardinality(matters) > 0),
+    CONSTRAINT delegation_principal_kind_check CHECK (principal_kind IN ('person', 'organisation'))
 );
 CREATE INDEX delegation_principal_idx ON delegation (principal_kind, principal_id);
 CREATE INDEX delegation_agent_person_id_idx ON delegation (agent_person_id);
@@ -1381,7 +1423,7 @@ CREATE TABLE delegation_use (
     CONSTRAINT delegation_use_pkey PRIMARY KEY (id),
     CONSTRAINT delegation_use_delegation_id_fkey FOREIGN KEY (delegation_id) REFERENCES delegation(id),
     CONSTRAINT delegation_use_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT delegation_use_outcome_check CHECK ((outcome = ANY (ARRAY['served'::text, 'refused'::text])))
+    CONSTRAINT delegation_use_outcome_check CHECK (outcome IN ('served', 'refused'))
 );
 CREATE INDEX delegation_use_delegation_id_idx ON delegation_use (delegation_id, id DESC);
 
@@ -1413,7 +1455,8 @@ CREATE TABLE window_intake (
     CONSTRAINT window_intake_person_id_fkey FOREIGN KEY (person_id) REFERENCES person(id)
 );
 CREATE INDEX window_intake_department_id_opened_at_idx ON window_intake (department_id, opened_at);
-CREATE INDEX window_intake_department_id_ready_at_idx ON window_intake (department_id, ready_at) WHERE (ready_at IS NOT NULL);
+CREATE INDEX window_intake_department_id_ready_at_idx ON window_intake (department_id, ready_at)
+    WHERE (ready_at IS NOT NULL);
 
 -- 统一窗口出件: results handed over on paper at the window that took the application — who handed
 -- them, when, to whom (the citizen or their 代办人), and that the recipient's ID card was checked.
@@ -1430,10 +1473,12 @@ CREATE TABLE window_handover (
     CONSTRAINT window_handover_pkey PRIMARY KEY (id),
     CONSTRAINT window_handover_application_id_key UNIQUE (application_id),
     CONSTRAINT window_handover_application_id_fkey FOREIGN KEY (application_id) REFERENCES application(id),
-    CONSTRAINT window_handover_clerk_account_id_fkey FOREIGN KEY (clerk_account_id) REFERENCES auth_account(id),
+    CONSTRAINT window_handover_clerk_account_id_fkey
+        FOREIGN KEY (clerk_account_id) REFERENCES auth_account(id),
     CONSTRAINT window_handover_delegation_id_fkey FOREIGN KEY (delegation_id) REFERENCES delegation(id),
     CONSTRAINT window_handover_department_id_fkey FOREIGN KEY (department_id) REFERENCES department(id),
-    CONSTRAINT window_handover_recipient_person_id_fkey FOREIGN KEY (recipient_person_id) REFERENCES person(id),
+    CONSTRAINT window_handover_recipient_person_id_fkey
+        FOREIGN KEY (recipient_person_id) REFERENCES person(id),
     CONSTRAINT window_handover_id_checked_check CHECK (id_checked)
 );
 
@@ -1467,5 +1512,5 @@ CREATE TABLE esign_entity_seal (
     CONSTRAINT esign_entity_seal_kid_key UNIQUE (kid),
     CONSTRAINT esign_entity_seal_org_id_key UNIQUE (org_id),
     CONSTRAINT esign_entity_seal_org_id_fkey FOREIGN KEY (org_id) REFERENCES org_entity(id),
-    CONSTRAINT esign_entity_seal_status_check CHECK ((status = ANY (ARRAY['active'::text, 'revoked'::text])))
+    CONSTRAINT esign_entity_seal_status_check CHECK (status IN ('active', 'revoked'))
 );
