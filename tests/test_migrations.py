@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -91,7 +92,7 @@ SET statement_timeout = 0;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_topic_idx
     ON outbox (topic);
 """)
-    async with empty_database(servers[0], f"zb_concurrently_{worker_id}") as dsn:
+    async with empty_database(servers[0], f"zb_concurrently_{worker_id}_{os.getpid()}") as dsn:
         conn = await db.connect(dsn)
         try:
             assert await db.migrate(conn, [*db.load_migrations(), index]) == ["0001_baseline.sql", index.name]
@@ -190,8 +191,8 @@ def differences(baseline: dict[str, dict[str, str]], history: dict[str, dict[str
 
 async def test_the_baseline_builds_the_database_the_history_built(servers: tuple[str, str], worker_id: str) -> None:
     async with (
-        empty_database(servers[0], f"zb_base_{worker_id}") as base_dsn,
-        empty_database(servers[0], f"zb_hist_{worker_id}") as hist_dsn,
+        empty_database(servers[0], f"zb_base_{worker_id}_{os.getpid()}") as base_dsn,
+        empty_database(servers[0], f"zb_hist_{worker_id}_{os.getpid()}") as hist_dsn,
     ):
         base, hist = await db.connect(base_dsn), await db.connect(hist_dsn)
         try:
