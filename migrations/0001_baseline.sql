@@ -10,7 +10,7 @@ SET lock_timeout = '2s';
 -- foreign keys, person_kind_check, esign_certificate_holder_kind_check, feedback_text_check) are
 -- valid here, since every table starts empty; the test names them.
 -- The comments keep the reasons the history gave; "(00NN)" names the history file that says more.
--- Citus: tables are distributed after the migrations by api/distribution.py, as before.
+-- Citus: tables are distributed after the migrations by api/kernel/distribution.py, as before.
 -- New migrations follow from 0002 (docs/development.md).
 
 -- audit_log's trigger (below): append-only.
@@ -36,7 +36,7 @@ CREATE TABLE sync_head (
     CONSTRAINT sync_head_pkey PRIMARY KEY (person_id)
 );
 
--- A change's data is text, neither jsonb nor json: it is written only through api/changelog.py, as
+-- A change's data is text, neither jsonb nor json: it is written only through api/kernel/changelog.py, as
 -- msgspec's JSON, read whole and never queried inside; the sync pull sends it as it is. jsonb built a
 -- tree on every insert (about a sixth of PostgreSQL's work per certificate in batch issuing) and
 -- turned it back into text on every sync page (0039); json still checked the text again on every
@@ -64,7 +64,7 @@ CREATE INDEX sync_change_at_idx ON sync_change (at);
 -- FOR UPDATE SKIP LOCKED and hands them on. A crash between commit and hand-off leaves the row
 -- unpublished, so it is picked up again: at-least-once, deduplicated downstream by dedup_key.
 -- An event's payload is text, for the change log's reasons (sync_change above; 0039, 0045): it is
--- written only through api/outbox.py, as msgspec's JSON, and read whole by the relay and the
+-- written only through api/kernel/outbox.py, as msgspec's JSON, and read whole by the relay and the
 -- reconciler, and jsonb or json only cost a parse or a check on every insert.
 CREATE TABLE outbox (
     id            bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
@@ -625,7 +625,7 @@ CREATE INDEX esign_certificate_valid_until_idx ON esign_certificate (valid_until
 -- A wallet item's summary and data are json, not jsonb: written whole (thousands a second in batch
 -- issuing) and read whole, json keeps the text as written, where jsonb parsed it on every insert and
 -- printed it again on every read. The one update that merges keys into them (a certificate's status)
--- goes through jsonb for that statement (api/wallet/store.py) (0040).
+-- goes through jsonb for that statement (wallet/store.py) (0040).
 -- A certificate item's data holds no token: the token is kept once, in esign_certificate, and the
 -- item's change-log entry (what the holder's devices receive) carries it (esign/delivery.py); a copy
 -- in every item was a third of what batch issuing wrote per certificate (0042).

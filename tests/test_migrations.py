@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 
-from api import db
+from api.kernel import db
 from tests.conftest import with_database
 
 
