@@ -70,7 +70,7 @@ def _install() -> None:
         signal.signal(sig, handler)
 
 
-def _pid(pid: Pid) -> int | None:
+def running_pid(pid: Pid) -> int | None:
     """The PID in the file, when that process still runs the server the file belongs to."""
     path, mark = pid
     try:
@@ -83,19 +83,19 @@ def _pid(pid: Pid) -> int | None:
 
 def end(pids: Iterable[Pid], sig: signal.Signals, timeout: float = 15) -> list[int]:
     """Send ``sig`` to each server of ``pids`` and wait until they are gone; the PIDs still running."""
-    running = [p for p in (_pid(pid) for pid in pids) if p is not None]
+    running = [p for p in (running_pid(pid) for pid in pids) if p is not None]
     for number in running:
         with contextlib.suppress(ProcessLookupError):
             os.kill(number, sig)
     deadline = time.monotonic() + timeout
     while running and time.monotonic() < deadline:
-        running = [n for n in running if _alive(n)]
+        running = [n for n in running if alive(n)]
         if running:
             time.sleep(0.02)
     return running
 
 
-def _alive(number: int) -> bool:
+def alive(number: int) -> bool:
     try:
         os.kill(number, 0)
     except ProcessLookupError:
@@ -115,7 +115,7 @@ def reap(prefix: str, pids_of: Callable[[Path], list[Pid]], sig: signal.Signals)
             owner = int((home / OWNER).read_text())
         except (OSError, ValueError):
             continue  # not one of ours, or still being made
-        if owner == os.getpid() or _alive(owner):
+        if owner == os.getpid() or alive(owner):
             continue
         if not end(pids_of(home), sig):
             shutil.rmtree(home, ignore_errors=True)

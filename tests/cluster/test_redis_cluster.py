@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -71,14 +72,14 @@ def test_servers_stop_with_a_test_run_that_is_terminated() -> None:
         homes = [Path(h) for h in run.stdout.readline().split()]
         assert homes, run.stderr.read() if run.stderr else ""
         servers = redis_cluster.pids(homes[0]) + (citus.pids(homes[1]) if len(homes) > 1 else [])
-        running = [reaper._pid(p) for p in servers]
+        running = [reaper.running_pid(p) for p in servers]
         assert len(servers) >= 6 and None not in running
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=60) == -signal.SIGTERM  # it still dies of the signal
     finally:
         if run.poll() is None:
             run.kill()
-    assert not [n for n in running if n is not None and reaper._alive(n)]
+    assert not [n for n in running if n is not None and reaper.alive(n)]
     assert not any(h.exists() for h in homes)
 
 
@@ -97,13 +98,13 @@ def cluster() -> Iterator[RedisCluster]:
 
 
 @pytest.fixture
-async def redis(cluster: RedisCluster) -> AsyncIterator[object]:
+async def redis(cluster: RedisCluster) -> AsyncIterator[Any]:
     client = redis_client.from_url(cluster.url)
     yield client
     await client.aclose()
 
 
-async def test_pokes_go_to_the_shard_of_the_person_s_channel(redis: object) -> None:
+async def test_pokes_go_to_the_shard_of_the_person_s_channel(redis: Any) -> None:
     """Sharded pub/sub: each channel is subscribed on the master owning its slot, none on every node."""
     people = [uuid.uuid4() for _ in range(12)]  # 12 hash tags: every master owns some of them
     channels = [live.channel(p, None) for p in people]
@@ -114,9 +115,9 @@ async def test_pokes_go_to_the_shard_of_the_person_s_channel(redis: object) -> N
             got = {msgspec.json.decode((await heard.get()) or b"{}")["v"] for _ in people}
         assert got == set(range(1, len(people) + 1))
         sharded, plain = [], []
-        for node in redis.get_primaries():  # type: ignore[attr-defined]
-            sharded.append(sum(n for _, n in await redis.pubsub_shardnumsub(*channels, target_nodes=node)))  # type: ignore[attr-defined]
-            plain.append(sum(n for _, n in await redis.pubsub_numsub(*channels, target_nodes=node)))  # type: ignore[attr-defined]
+        for node in redis.get_primaries():
+            sharded.append(sum(n for _, n in await redis.pubsub_shardnumsub(*channels, target_nodes=node)))
+            plain.append(sum(n for _, n in await redis.pubsub_numsub(*channels, target_nodes=node)))
         assert sum(sharded) == len(people) and 0 not in sharded and sum(plain) == 0
 
 
