@@ -28,23 +28,29 @@ OWNER = "owner.pid"  # in each fixture folder: the PID of the test process that 
 
 Pid = tuple[Path, str]  # a PID file and a text the process's command line holds (a port, a data folder)
 
-_stops: dict[Path, Callable[[], None]] = {}
+_stops: dict[object, Callable[[], None]] = {}
 _installed = False
 
 
 def track(home: Path, stop: Callable[[], None]) -> None:
     """Run ``stop`` if this process ends (exit, ``SIGTERM``, ``SIGHUP``) before :func:`untrack`."""
     (home / OWNER).write_text(f"{os.getpid()}\n")
-    _stops[home] = stop
+    also(home, stop)
+
+
+def also(key: object, stop: Callable[[], None]) -> None:
+    """Run ``stop`` too if this process ends before ``untrack(key)``, before what was tracked earlier
+    (a test run using the servers ends before them)."""
+    _stops[key] = stop
     _install()
 
 
-def untrack(home: Path) -> None:
-    _stops.pop(home, None)
+def untrack(key: object) -> None:
+    _stops.pop(key, None)
 
 
 def _stop_all() -> None:
-    for stop in list(_stops.values()):
+    for stop in reversed(list(_stops.values())):
         with contextlib.suppress(Exception):  # stop the others even when one fails
             stop()
     _stops.clear()
