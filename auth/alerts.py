@@ -5,7 +5,7 @@ WeChat), and when a real-name proof gives an account one (window attestation, fa
 an identity provider's assertion); a refresh binds nothing new. Each time, :func:`bound` keeps an
 alert with a one-tap token (only its SHA-256 is stored; it works once, for ``ALERT_TTL``) and emits
 ``auth.identity_login``: the person's inbox, their SMS and WeChat, with the "not me" link. The link
-is a bearer secret: the event carries it sealed (``api.crypto.PRIVATE_VALUE``), and only the sender
+is a bearer secret: the event carries it sealed (``api.kernel.crypto.PRIVATE_VALUE``), and only the sender
 opens it, so neither the outbox, the event stream nor the planned text message holds it in clear.
 
 "Not me" (:func:`report`) ends the login, and when the disputed binding was a real-name proof made
@@ -22,9 +22,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, outbox
-from api.crypto import PRIVATE_VALUE, Keyring
-from api.ids import uuid7
+from api.kernel import audit, outbox
+from api.kernel.crypto import PRIVATE_VALUE, Keyring
+from api.kernel.ids import uuid7
 from auth.tokens import new_secret, secret_hash
 
 ALERT_TTL = timedelta(days=7)

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 
 
 class AccountOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from api import audit
-from api.crypto import Keyring
+from api.kernel import audit
+from api.kernel.crypto import Keyring
 
 ACCESS_TTL = 900
 RELOAD_EVERY = 2.0

@@ -6,9 +6,10 @@ from datetime import datetime
 
 import asyncpg
 
-from api import audit
-from api.crypto import Keyring
-from auth import keys, service, store
+from api.kernel import audit
+from api.kernel.crypto import Keyring
+from auth import keys, flows as service
+from auth.store import accounts as store
 from auth.tokens import encode_access
 
 MAX_TTL = 7 * 86400

@@ -23,7 +23,7 @@ the earlier ones:
    signing made) and one audit entry naming every certificate of the chunk. If the chunk cannot
    commit (another request took one of its refs or created one of its new holders meanwhile, or
    PostgreSQL broke a deadlock with another batch), its items are issued again one by one through
-   ``esign.service``.
+   ``esign.flows``.
 
 With a ``batch_id`` (``esign.batches``), each item's result is written in the transaction that
 settles it (``record``): the chunk's, the one-by-one retry's, or a short one of its own for items
@@ -43,21 +43,23 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, changelog, outbox, persons, pgcopy
-from api.ids import uuid7_many
-from api.problems import Problem, ProblemDocument
-from api.wallet import closure
-from api.wallet.errors import WalletClosed
-from esign import batch_rows, batch_sign, issuing, lists, seal_store, service
-from esign import certificate_store as store
+from api.kernel import audit, changelog, outbox, pgcopy
+import auth as persons
+from api.kernel.ids import uuid7_many
+from api.kernel.problems import Problem, ProblemDocument
+import wallet as closure
+from wallet import WalletClosed
+from esign import batch_rows, batch_sign, service as issuing, lists, flows as service
+from esign.store import seal as seal_store
+from esign.store import certificate as store
 from esign.errors import (
     CertificateStatusConflict,
     ExternalRefConflict,
     SealKeyHeldByDepartment,
 )
-from esign.issuing import CertType, Department, Holder
+from esign.service import CertType, Department, Holder
 from esign.models import BatchResult, IssueIn
-from esign.seal_store import SealRow
+from esign.store.seal import SealRow
 from esign.state import EsignState
 
 CHUNK = 1000

@@ -31,11 +31,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, authority, outbox
-from api.crypto import Keyring
-from api.ids import uuid7
-from api.jobs import Job, now_of
-from api.problems import ProblemDocument
+from api.kernel import audit, authority, outbox
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
+from api.kernel.jobs import Job, now_of
+from api.kernel.problems import ProblemDocument
 from esign import batch
 from esign.errors import CertificateBatchFailed, CertificateBatchNotFound
 from esign.models import BatchResult, CertificateBatch, IssueIn

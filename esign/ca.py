@@ -1,6 +1,6 @@
 """The platform root CA and its presentation seal: made once, on the first start, then loaded.
 
-The root key is P-256 (``esign.x509``), sealed with the keyring in the single ``esign_platform``
+The root key is P-256 (``esign.codec.x509``), sealed with the keyring in the single ``esign_platform``
 row. Several workers may start together against an empty database: a transaction-scoped advisory
 lock makes them take turns, so exactly one creates the root and the others load it (the row's
 ``id = true`` primary key would refuse a second root even without the lock).
@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from api import audit
-from api.crypto import Keyring
-from api.ids import uuid7
-from esign import keys, x509
+from api.kernel import audit
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
+from esign.codec import keys, x509
 
 # The platform operator as it appears in the root and presentation-seal certificates. The credit
 # code is only a name here (tokens carry the issuing department's code, never this one).

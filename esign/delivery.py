@@ -9,11 +9,11 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from api import audit, changelog, outbox
-from api.ids import uuid7
-from api.wallet import store as wallet_store
-from esign import issuing
-from esign.certificate_store import CertificateRow
+from api.kernel import audit, changelog, outbox
+from api.kernel.ids import uuid7
+import wallet as wallet_store
+from esign import service as issuing
+from esign.store.certificate import CertificateRow
 from esign.models import Certificate
 
 

@@ -19,9 +19,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import audit, orgs
-from api.ids import uuid7
-from esign import keys, x509
+from api.kernel import audit
+import auth as orgs
+from api.kernel.ids import uuid7
+from esign.codec import keys, x509
 from esign.state import EsignState
 
 KEY_CONTEXT = "esign_entity_seal.private_key"

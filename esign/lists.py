@@ -24,7 +24,8 @@ from typing import Any
 
 import asyncpg
 
-from esign import seal_store, statuslist, trustlist
+from esign.store import seal as seal_store
+from esign.codec import statuslist, trustlist
 from esign.errors import StatusListNotFound
 from esign.state import EsignState
 

@@ -3,8 +3,8 @@
 - A server-made key is PKCS#8 DER sealed with the keyring (``esign_seal.private_key``); it never
   leaves the server decrypted except to the signing processes of the same host.
 - With ``csr_pem`` the key stays with the department: the CSR proves it holds the key, and the
-  certificate names the department from the platform's own records (``esign.csr``). Certificates
-  issued with such a seal wait for the department's signature (``esign.service``).
+  certificate names the department from the platform's own records (``esign.codec.csr``). Certificates
+  issued with such a seal wait for the department's signature (``esign.flows``).
 - Rotation makes a new seal and retires the old one: the old one signs nothing more, but stays in
   the trust list (valid until the moment it was retired), so what it signed stays valid.
 - Revocation says the key can no longer be trusted: every certificate it signed then fails
@@ -21,13 +21,15 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from api import audit
-from api.ids import uuid7
-from esign import ca, csr, keys, seal_store, x509
+from api.kernel import audit
+from api.kernel.ids import uuid7
+from esign import ca
+from esign.codec import csr, keys, x509
+from esign.store import seal as seal_store
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
-from esign.issuing import Department
+from esign.service import Department
 from esign.models import Seal
-from esign.seal_store import SealRow
+from esign.store.seal import SealRow
 from esign.state import EsignState
 
 SEAL_YEARS = 5

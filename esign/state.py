@@ -7,7 +7,7 @@
 - what signs batches (``esign.batches``): in ``zhangban worker`` a process pool, started on first
   use; in ``serve``, whose jobs share the process with requests, one thread.
 
-Other domains issue certificates with ``esign.service.issue_certificate(conn, app.state.esign, ...)``.
+Other domains issue certificates with ``esign.flows.issue_certificate(conn, app.state.esign, ...)``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from uuid import UUID
 import asyncpg
 from litestar.datastructures import State
 
-from api.crypto import Keyring
-from esign import batch_sign, ca, keys, qr, statuslist, trustlist
-from esign.seal_store import SealRow, get_private_key
+from api.kernel.crypto import Keyring
+from esign import batch_sign, ca
+from esign.codec import keys, qr, statuslist, trustlist
+from esign.store.seal import SealRow, get_private_key
 
 
 class EsignState:

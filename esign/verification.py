@@ -1,4 +1,4 @@
-"""Online verification: ``esign.verify.verify_token`` against the current signed trust list and status list.
+"""Online verification: ``esign.codec.verify.verify_token`` against the current signed trust list and status list.
 
 The server reads back its own signed lists, exactly as an offline verifier would after downloading
 them, and runs the same function, so the two can never disagree. The names a token only refers to
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from esign import lists, qr, tokens
+from esign import lists
+from esign.codec import qr, tokens
 from esign.errors import MalformedToken, StatusListNotFound
 from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedField, VerifiedIssuer, VerifyOut
 from esign.state import EsignState
-from esign.verify import Verdict, verify_token
+from esign.codec.verify import Verdict, verify_token
 
 
 async def verdict_for(conn: asyncpg.Connection, esign: EsignState, token: str, *, now: object) -> Verdict:

@@ -13,9 +13,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from esign import certificate_store as store
+from esign.store import certificate as store
 from esign.batch_sign import FIELDS_CONTEXT
-from esign.certificate_store import CertificateRow, CertificateView, ShownCertificate
+from esign.store.certificate import CertificateRow, CertificateView, ShownCertificate
 from esign.errors import CertificateNotFound
 from esign.models import Certificate, HolderOut, IssuerOut, PendingSignature, StatusRef
 from esign.state import EsignState

@@ -22,12 +22,12 @@ import msgspec
 from redis.exceptions import RedisError
 
 from api.config import parse_sms_templates
-from api.crypto import PRIVATE_VALUE, DecryptionError, Keyring
-from auth import sms
+from api.kernel.crypto import PRIVATE_VALUE, DecryptionError, Keyring
+import auth as sms
 from notify import contacts
-from auth import wechat as wechat_api
-from auth.errors import SmsUnavailable, WechatUnavailable
-from auth.routes import PHONE_CONTEXT
+import auth as wechat_api
+from auth import SmsUnavailable, WechatUnavailable
+from auth import PHONE_CONTEXT
 from notify import catalogue, dispatch_store, service, webhook_store
 from notify.service import Outcome
 from notify.webclient import AddressNotAllowed, NetworkError, WebClient

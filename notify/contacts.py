@@ -8,8 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
-from api.crypto import Keyring
-from auth.routes import PHONE_CONTEXT
+from api.kernel.crypto import Keyring
+from auth import PHONE_CONTEXT
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 

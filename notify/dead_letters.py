@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from api import audit
+from api.kernel import audit
 from notify import streams
 from notify.errors import DeadLetterNotFound
 from notify.models import DeadLetter, DeadLetterRetried

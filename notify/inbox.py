@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api import changelog
+from api.kernel import changelog
 from notify import store
 from notify.models import Notification
 

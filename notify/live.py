@@ -27,8 +27,8 @@ from uuid import UUID
 import msgspec
 from litestar.response import ServerSentEventMessage
 
-from api import changelog, redis_client
-from auth.guards import Principal
+from api.kernel import changelog, redis_client
+from auth import Principal
 from notify import store
 from notify.models import Notification, NotificationRow
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import asyncpg
 
-from api import outbox
-from api.jobs import now_of
+from api.kernel import outbox
+from api.kernel.jobs import now_of
 from notify import catalogue, streams
 
 MARK = "expand"

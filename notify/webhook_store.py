@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from notify.errors import WebhookDeliveryNotFailed, WebhookDeliveryNotFound, WebhookDisabled, WebhookNotFound
 from notify.models import DepartmentEvent, Webhook, WebhookDelivery
 

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from api import redis_client
+from api.kernel import redis_client
 from notify import live
 from tests.cluster import citus, reaper, redis_cluster
 from tests.cluster.redis_cluster import RedisCluster, Unavailable

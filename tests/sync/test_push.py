@@ -11,8 +11,8 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from api import redis_client
-from api.sync import push as push_module
+from api.kernel import redis_client
+from sync import push as push_module
 from notify import live
 from tests.auth.helpers import assert_problem, auth, sms_login
 from tests.sync.conftest import MOTHER
