@@ -169,7 +169,8 @@ class Group:
             for _, entry_id, _ in entries:
                 pipe.xpending_range(stream, self.group, min=entry_id, max=entry_id, count=1)
             pending = await pipe.execute()
-        live, dead = [], []
+        live: list[Entry] = []
+        dead: list[Entry] = []
         for entry, info in zip(entries, pending, strict=True):
             reads = info[0]["times_delivered"] if info else 0
             (dead if reads > MAX_READS else live).append(entry)
