@@ -12,6 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
@@ -69,7 +70,7 @@ INSERT INTO auth_refresh_token (token_hash, family_id, issued_at, expires_at) VA
 
 
 async def _pair(
-    conn: asyncpg.Connection, keys: KeySet, account: store.Account, *, family_id: UUID, login_time: datetime,
+    conn: Conn, keys: KeySet, account: store.Account, *, family_id: UUID, login_time: datetime,
     issuer: str, now: datetime,
 ) -> TokenPair:
     staff = await store.get_staff(conn, account.id)
@@ -86,7 +87,7 @@ async def _pair(
     )
 
 
-async def open_family(conn: asyncpg.Connection, account_id: UUID, *, method: str, now: datetime) -> UUID:
+async def open_family(conn: Conn, account_id: UUID, *, method: str, now: datetime) -> UUID:
     """A new login (refresh family); its id is its access tokens' ``sid``, which logout revokes."""
     family_id = uuid7()
     await conn.execute(INSERT_FAMILY, family_id, account_id, method, now)
@@ -94,7 +95,7 @@ async def open_family(conn: asyncpg.Connection, account_id: UUID, *, method: str
 
 
 async def start_session(
-    conn: asyncpg.Connection, keys: KeySet, keyring: Keyring, account: store.Account, *, method: str, created: bool,
+    conn: Conn, keys: KeySet, keyring: Keyring, account: store.Account, *, method: str, created: bool,
     issuer: str,
     client_address: str | None = None, now: datetime,
 ) -> TokenPair:
@@ -131,7 +132,7 @@ UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = $3 WHERE id = $
 
 
 async def refresh(
-    conn: asyncpg.Connection, keys: KeySet, token: str, *, issuer: str, client_address: str | None = None,
+    conn: Conn, keys: KeySet, token: str, *, issuer: str, client_address: str | None = None,
     now: datetime,
 ) -> TokenPair:
     """Spend ``token`` and return the next pair of its family.
@@ -162,7 +163,7 @@ FAMILY_OF_TOKEN = "SELECT family_id FROM auth_refresh_token WHERE token_hash = $
 
 
 async def logout(
-    conn: asyncpg.Connection, *, account_id: UUID | None, session_id: UUID | None, refresh_token: str | None,
+    conn: Conn, *, account_id: UUID | None, session_id: UUID | None, refresh_token: str | None,
     now: datetime,
 ) -> bool:
     """Revoke the family named by the refresh token or the access token's session; True if one was live."""

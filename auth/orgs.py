@@ -16,6 +16,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring
@@ -73,7 +74,7 @@ RETURNING id, (xmax <> 0) AS existed
 
 
 async def register(
-    conn: asyncpg.Connection, keyring: Keyring, *, credit_code: str, name: str, legal_rep: bytes | None, now: datetime
+    conn: Conn, keyring: Keyring, *, credit_code: str, name: str, legal_rep: bytes | None, now: datetime
 ) -> tuple[UUID, bool]:
     """The entity with this credit code, made on first sight; ``(id, created)``.
 
@@ -91,12 +92,12 @@ async def register(
     return org_id, True
 
 
-async def get_org(conn: asyncpg.Connection, org_id: UUID) -> Org | None:
+async def get_org(conn: Conn, org_id: UUID) -> Org | None:
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM org_entity WHERE id = $1", org_id)
     return Org(**row) if row else None
 
 
-async def get_org_by_credit_code(conn: asyncpg.Connection, credit_code: str) -> Org | None:
+async def get_org_by_credit_code(conn: Conn, credit_code: str) -> Org | None:
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM org_entity WHERE credit_code = $1", credit_code)
     return Org(**row) if row else None
 
@@ -109,7 +110,7 @@ SELECT EXISTS (
 """
 
 
-async def is_legal_rep(conn: asyncpg.Connection, org_id: UUID, person_id: UUID) -> bool:
+async def is_legal_rep(conn: Conn, org_id: UUID, person_id: UUID) -> bool:
     """Whether the registry names this verified person as the entity's legal representative."""
     return bool(await conn.fetchval(IS_LEGAL_REP, org_id, person_id))
 
@@ -122,12 +123,12 @@ ORDER BY o.registered_at, o.id
 """
 
 
-async def list_represented(conn: asyncpg.Connection, person_id: UUID) -> list[Org]:
+async def list_represented(conn: Conn, person_id: UUID) -> list[Org]:
     """The entities whose registry names this person as legal representative."""
     return [Org(**r) for r in await conn.fetch(REPRESENTED, person_id)]
 
 
-async def close_org(conn: asyncpg.Connection, org_id: UUID, *, now: datetime) -> bool:
+async def close_org(conn: Conn, org_id: UUID, *, now: datetime) -> bool:
     """Mark the entity closed (注销); ``False`` when it already was."""
     done = await conn.fetchval(
         "UPDATE org_entity SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status = 'active'"
@@ -136,5 +137,5 @@ async def close_org(conn: asyncpg.Connection, org_id: UUID, *, now: datetime) ->
     return bool(done)
 
 
-async def is_org(conn: asyncpg.Connection, holder_id: UUID) -> bool:
+async def is_org(conn: Conn, holder_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM org_entity WHERE id = $1)", holder_id))

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
@@ -46,14 +47,14 @@ def check_holder_name(keyring: Keyring, sealed_name: bytes | None, name: str, *,
                              errors=[FieldError(field, "does not match the person with this ID number")])
 
 
-async def check_person_name(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID, name: str, *,
+async def check_person_name(conn: Conn, keyring: Keyring, person_id: UUID, name: str, *,
                             field: str) -> None:
     """:func:`check_holder_name` for a stored person."""
     blob = await conn.fetchval("SELECT name FROM person WHERE id = $1", person_id)
     check_holder_name(keyring, blob, name, field=field)
 
 
-async def find_person_names(conn: asyncpg.Connection, indexes: list[bytes]) -> dict[bytes, tuple[UUID, bytes]]:
+async def find_person_names(conn: Conn, indexes: list[bytes]) -> dict[bytes, tuple[UUID, bytes]]:
     """The persons among these blind indexes that exist: blind index → (person, sealed name)."""
     rows = await conn.fetch("SELECT id_number_index, id, name FROM person WHERE id_number_index = ANY($1::bytea[])",
                             indexes)
@@ -70,7 +71,7 @@ def id_number_index(keyring: Keyring, id_number: str) -> bytes:
     return keyring.blind_index(normalize_id_number(id_number), purpose=INDEX_PURPOSE)
 
 
-async def find_person_id(conn: asyncpg.Connection, keyring: Keyring, id_number: str) -> UUID | None:
+async def find_person_id(conn: Conn, keyring: Keyring, id_number: str) -> UUID | None:
     return await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", id_number_index(keyring, id_number))
 
 
@@ -83,7 +84,7 @@ RETURNING id
 
 
 async def find_or_create_person(
-    conn: asyncpg.Connection, keyring: Keyring, *, id_number: str, name: str, now: datetime
+    conn: Conn, keyring: Keyring, *, id_number: str, name: str, now: datetime
 ) -> UUID:
     """The person with this ID number, created if new (race-safe on the blind index)."""
     number = normalize_id_number(id_number)
@@ -102,7 +103,7 @@ async def find_or_create_person(
 
 
 async def create_newborn(
-    conn: asyncpg.Connection, keyring: Keyring, *, name: str, born_on: date, sex: str | None, now: datetime
+    conn: Conn, keyring: Keyring, *, name: str, born_on: date, sex: str | None, now: datetime
 ) -> UUID:
     """A person with no ID number yet (出生一件事)."""
     return await conn.fetchval(
@@ -114,7 +115,7 @@ class IdNumberTaken(Exception):
     """Another person already holds this ID number."""
 
 
-async def assign_id_number(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID, id_number: str) -> None:
+async def assign_id_number(conn: Conn, keyring: Keyring, person_id: UUID, id_number: str) -> None:
     """Record the ID number public security assigned; the person is then found by it like anyone else."""
     number = normalize_id_number(id_number)
     try:
@@ -130,7 +131,7 @@ async def assign_id_number(conn: asyncpg.Connection, keyring: Keyring, person_id
         raise IdNumberTaken() from exc
 
 
-async def get_person_view(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> PersonView | None:
+async def get_person_view(conn: Conn, keyring: Keyring, person_id: UUID) -> PersonView | None:
     row = await conn.fetchrow("SELECT id, name, id_number FROM person WHERE id = $1", person_id)
     if row is None:
         return None
@@ -142,12 +143,12 @@ async def get_person_view(conn: asyncpg.Connection, keyring: Keyring, person_id:
     )
 
 
-async def get_id_number(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> str | None:
+async def get_id_number(conn: Conn, keyring: Keyring, person_id: UUID) -> str | None:
     blob = await conn.fetchval("SELECT id_number FROM person WHERE id = $1", person_id)
     return keyring.decrypt_str(blob, context=ID_NUMBER_CONTEXT) if blob else None
 
 
-async def get_name(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> str | None:
+async def get_name(conn: Conn, keyring: Keyring, person_id: UUID) -> str | None:
     blob = await conn.fetchval("SELECT name FROM person WHERE id = $1", person_id)
     return keyring.decrypt_str(blob, context=NAME_CONTEXT) if blob else None
 
@@ -161,7 +162,7 @@ ON CONFLICT ON CONSTRAINT guardianship_pkey DO UPDATE SET until = NULL, source =
 """
 
 
-async def add_guardian(conn: asyncpg.Connection, guardian: UUID, dependent: UUID, *, source: str, now: datetime) -> None:
+async def add_guardian(conn: Conn, guardian: UUID, dependent: UUID, *, source: str, now: datetime) -> None:
     await conn.execute(ADD_GUARDIAN, guardian, dependent, source, now)
 
 
@@ -173,7 +174,7 @@ SELECT EXISTS (
 """
 
 
-async def is_guardian(conn: asyncpg.Connection, guardian: UUID, dependent: UUID, *, now: datetime) -> bool:
+async def is_guardian(conn: Conn, guardian: UUID, dependent: UUID, *, now: datetime) -> bool:
     return await conn.fetchval(IS_GUARDIAN, guardian, dependent, now)
 
 
@@ -184,11 +185,11 @@ ORDER BY since
 """
 
 
-async def dependents_of(conn: asyncpg.Connection, guardian: UUID, *, now: datetime) -> list[UUID]:
+async def dependents_of(conn: Conn, guardian: UUID, *, now: datetime) -> list[UUID]:
     return [r["dependent_person_id"] for r in await conn.fetch(DEPENDENTS, guardian, now)]
 
 
-async def guardians_of(conn: asyncpg.Connection, dependent: UUID, *, now: datetime) -> list[UUID]:
+async def guardians_of(conn: Conn, dependent: UUID, *, now: datetime) -> list[UUID]:
     rows = await conn.fetch(
         "SELECT guardian_person_id FROM guardianship WHERE dependent_person_id = $1 AND (until IS NULL OR until > $2)",
         dependent,
@@ -219,7 +220,7 @@ RETURNING id_number_index, id
 
 
 async def find_or_create_persons(
-    conn: asyncpg.Connection, people: list[tuple[bytes, bytes, bytes]], *, now: datetime,
+    conn: Conn, people: list[tuple[bytes, bytes, bytes]], *, now: datetime,
     ids: dict[bytes, UUID] | None = None,
 ) -> dict[bytes, UUID]:
     """``find_or_create_person`` for many ``seal_person`` triples: blind index → person.
@@ -254,7 +255,7 @@ def encoded_person(person_id: bytes, sealed_id_number: bytes, index: bytes, seal
     return _PERSON_COUNT + pgcopy.fields(person_id, sealed_id_number, index, sealed_name) + created_at
 
 
-async def insert_encoded(conn: asyncpg.Connection, rows: list[bytes]) -> None:
+async def insert_encoded(conn: Conn, rows: list[bytes]) -> None:
     """New persons by binary COPY, in the caller's transaction: for blind indexes just looked up and not
     found. Unlike :func:`find_or_create_persons`, one that another transaction created meanwhile is an
     error (``UniqueViolationError``), not a find; rows in blind index order wait for such a transaction
@@ -262,7 +263,7 @@ async def insert_encoded(conn: asyncpg.Connection, rows: list[bytes]) -> None:
     await pgcopy.copy_rows(conn, "person", PERSON_COLUMNS, rows)
 
 
-async def find_person_ids(conn: asyncpg.Connection, indexes: list[bytes]) -> dict[bytes, UUID]:
+async def find_person_ids(conn: Conn, indexes: list[bytes]) -> dict[bytes, UUID]:
     """The persons among these blind indexes that exist: blind index → person."""
     return dict(await conn.fetch("SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])",
                                  indexes))

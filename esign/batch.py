@@ -41,6 +41,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, changelog, outbox, pgcopy
@@ -88,7 +89,7 @@ UPDATE esign_certificate_batch SET issued = issued + $2, existing = existing + $
 RESULT_COLUMNS = ("batch_id", "index", "status", "certificate_id", "error")
 
 
-async def record(conn: asyncpg.Connection, batch_id: UUID | None, results: Sequence[BatchResult], *,
+async def record(conn: Conn, batch_id: UUID | None, results: Sequence[BatchResult], *,
                  fresh: bool = False) -> None:
     """Write ``results`` as the batch's settled items and count them, in the caller's transaction.
 
@@ -146,7 +147,7 @@ class Checked(msgspec.Struct, gc=False):
 class _Context:
     """What the items of one batch share, looked up once each."""
 
-    def __init__(self, conn: asyncpg.Connection, esign: EsignState, department_id: UUID, now: datetime, *,
+    def __init__(self, conn: Conn, esign: EsignState, department_id: UUID, now: datetime, *,
                  actor: str) -> None:
         self.conn, self.department_id, self.now, self.actor = conn, department_id, now, actor
         self.keyring = esign.keyring
@@ -230,7 +231,7 @@ class _Context:
         return refused
 
 
-async def _reserve(conn: asyncpg.Connection, department_id: UUID, checked: list[Checked], now: datetime) -> None:
+async def _reserve(conn: Conn, department_id: UUID, checked: list[Checked], now: datetime) -> None:
     """Serials per type and status slots for every item, committed at once (see the module docstring)."""
     year = issuing.serial_year(now)
     by_type: dict[str, list[Checked]] = {}
@@ -271,7 +272,7 @@ class _HolderTaken(Exception):
 
 
 async def _write_chunk(
-    conn: asyncpg.Connection, department: Department, chunk: list[Checked], rows: batch_rows.ChunkRows, *,
+    conn: Conn, department: Department, chunk: list[Checked], rows: batch_rows.ChunkRows, *,
     actor: str, now: datetime, batch_id: UUID | None = None, early: Sequence[BatchResult] = (),
 ) -> list[BatchResult]:
     """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry, and
@@ -321,7 +322,7 @@ async def _write_chunk(
 
 
 async def _one_by_one(
-    conn: asyncpg.Connection, esign: EsignState, department_id: UUID, chunk: list[Checked], *, actor: str, now: datetime,
+    conn: Conn, esign: EsignState, department_id: UUID, chunk: list[Checked], *, actor: str, now: datetime,
     batch_id: UUID | None = None, early: Sequence[BatchResult] = (),
 ) -> list[BatchResult]:
     if early:
@@ -378,7 +379,7 @@ async def issue_batch(
     ctx: _Context | None = None
     shared: batch_rows.Chunk | None = None
 
-    async def produce(conn: asyncpg.Connection) -> None:
+    async def produce(conn: Conn) -> None:
         nonlocal department, ctx, shared
         department = await seal_store.get_department(conn, department_id)
         assert department is not None
@@ -431,7 +432,7 @@ async def issue_batch(
                                            _items(fresh, department, ctx.issued_at), keyring)
             ready.put_nowait((fresh, job, early))
 
-    async def lane(conn: asyncpg.Connection) -> None:
+    async def lane(conn: Conn) -> None:
         # Two lanes, each with its own connection: while one waits for PostgreSQL to take a chunk,
         # the other builds the next one.
         while (entry := await ready.get()) is not None:

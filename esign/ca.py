@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+from api.kernel.db import Conn
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.kernel import audit
@@ -71,7 +72,7 @@ def _seal_window(now: datetime, years: int) -> tuple[datetime, datetime]:
 
 
 async def _create_presenter(
-    conn: asyncpg.Connection, keyring: Keyring, root_key: ec.EllipticCurvePrivateKey, root_cert: bytes, now: datetime
+    conn: Conn, keyring: Keyring, root_key: ec.EllipticCurvePrivateKey, root_cert: bytes, now: datetime
 ) -> None:
     key = keys.generate_key(keys.ES256)
     valid_from, valid_until = _seal_window(now, PRESENTER_YEARS)
@@ -89,7 +90,7 @@ async def _create_presenter(
     )
 
 
-async def ensure_platform(conn: asyncpg.Connection, keyring: Keyring, *, now: datetime) -> bool:
+async def ensure_platform(conn: Conn, keyring: Keyring, *, now: datetime) -> bool:
     """Create the root and the presentation seal if missing (caller's transaction); True when made."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK)
     row = await conn.fetchrow("SELECT root_certificate, root_key FROM esign_platform")
@@ -120,7 +121,7 @@ SELECT certificate, private_key FROM esign_seal WHERE role = 'presenter' AND sta
 """
 
 
-async def load_platform(conn: asyncpg.Connection, keyring: Keyring) -> Platform:
+async def load_platform(conn: Conn, keyring: Keyring) -> Platform:
     """The root and the presentation seal, decrypted; ``ensure_platform`` must have run."""
     row = await conn.fetchrow("SELECT root_certificate, root_key FROM esign_platform")
     seal = await conn.fetchrow(SELECT_PRESENTER)

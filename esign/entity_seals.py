@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit
@@ -49,7 +50,7 @@ ON CONFLICT ON CONSTRAINT esign_entity_seal_org_id_key DO NOTHING
 """
 
 
-async def make_seal(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *, actor: str, now: datetime) -> bool:
+async def make_seal(conn: Conn, esign: EsignState, org_id: UUID, *, actor: str, now: datetime) -> bool:
     """Make the entity's e-seal unless it has one; ``True`` when made. Audited."""
     org = await orgs.get_org(conn, org_id)
     if org is None or await conn.fetchval("SELECT 1 FROM esign_entity_seal WHERE org_id = $1", org_id):
@@ -67,7 +68,7 @@ async def make_seal(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *
     return True
 
 
-async def revoke_seal(conn: asyncpg.Connection, org_id: UUID, *, actor: str, now: datetime) -> None:
+async def revoke_seal(conn: Conn, org_id: UUID, *, actor: str, now: datetime) -> None:
     """Revoke the entity's e-seal (at 注销): what it signed no longer verifies as current. Audited."""
     kid = await conn.fetchval(
         "UPDATE esign_entity_seal SET status = 'revoked' WHERE org_id = $1 AND status = 'active' RETURNING kid", org_id)
@@ -82,7 +83,7 @@ def canonical(application_id: UUID, target: str, form: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-async def sign_submission(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, payload: bytes) -> dict[str, str] | None:
+async def sign_submission(conn: Conn, esign: EsignState, org_id: UUID, payload: bytes) -> dict[str, str] | None:
     """The entity's signature over ``payload`` with its active seal; None when it has none yet."""
     row = await conn.fetchrow(
         "SELECT kid, algorithm, private_key FROM esign_entity_seal WHERE org_id = $1 AND status = 'active'", org_id)
@@ -94,7 +95,7 @@ async def sign_submission(conn: asyncpg.Connection, esign: EsignState, org_id: U
 
 
 async def verify_submission(
-    conn: asyncpg.Connection, esign: EsignState, org_id: UUID, payload: bytes, signature: dict[str, str], *,
+    conn: Conn, esign: EsignState, org_id: UUID, payload: bytes, signature: dict[str, str], *,
     now: datetime,
 ) -> EntitySignature:
     """Check an entity's signature: the seal is the entity's, active, chained to the root; the bytes match."""

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import cbor2
 
 from api.kernel import audit, authority, changelog, outbox
@@ -82,7 +83,7 @@ def _ref_lock(department_id: UUID, external_ref: str) -> int:
 # --- issuing ------------------------------------------------------------------------------------------
 
 
-async def pick_seal(conn: asyncpg.Connection, department_id: UUID, seal_id: UUID | None, *, now: datetime) -> SealRow:
+async def pick_seal(conn: Conn, department_id: UUID, seal_id: UUID | None, *, now: datetime) -> SealRow:
     """The named seal (it must be the department's, active and an issuer) or the default one: the
     department's active 电子证照专用章 (kind ``business``) where it has one, else its official seal."""
     if seal_id is None:
@@ -102,7 +103,7 @@ async def pick_seal(conn: asyncpg.Connection, department_id: UUID, seal_id: UUID
     return seal
 
 
-async def load_type(conn: asyncpg.Connection, code: str, department_id: UUID, *, actor: str) -> CertType:
+async def load_type(conn: Conn, code: str, department_id: UUID, *, actor: str) -> CertType:
     """The certificate type ``code``, which the department must issue (403 ``authority_required`` otherwise)."""
     ctype = await store.get_type(conn, code)
     if ctype is None:
@@ -113,7 +114,7 @@ async def load_type(conn: asyncpg.Connection, code: str, department_id: UUID, *,
 
 
 async def _holder_by_person(
-    conn: asyncpg.Connection, esign: EsignState, ctype: CertType, item: IssueIn, person_id: UUID
+    conn: Conn, esign: EsignState, ctype: CertType, item: IssueIn, person_id: UUID
 ) -> Holder:
     if ctype.holder_kind != "person":
         raise HolderInvalid(f"certificates of type {ctype.code} are held by an organisation")
@@ -151,7 +152,7 @@ def request_hash(item: IssueIn, holder_person_id: UUID | None) -> bytes:
 
 
 async def _replay(
-    conn: asyncpg.Connection, esign: EsignState, department_id: UUID, item: IssueIn, rhash: bytes, *, now: datetime
+    conn: Conn, esign: EsignState, department_id: UUID, item: IssueIn, rhash: bytes, *, now: datetime
 ) -> Issued | None:
     """The earlier outcome for this ``external_ref``, or None to issue (a lapsed pending one is dropped)."""
     known = await store.find_by_external_ref(conn, department_id, item.external_ref)
@@ -168,7 +169,7 @@ async def _replay(
 
 
 async def _organisation(
-    conn: asyncpg.Connection, esign: EsignState, ctype: CertType, holder: Holder, fields: dict[str, Any], *,
+    conn: Conn, esign: EsignState, ctype: CertType, holder: Holder, fields: dict[str, Any], *,
     ref: str, now: datetime,
 ) -> UUID:
     """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative,
@@ -191,7 +192,7 @@ async def _organisation(
 
 
 async def issue_certificate(
-    conn: asyncpg.Connection,
+    conn: Conn,
     esign: EsignState,
     *,
     department_id: UUID,
@@ -266,7 +267,7 @@ async def issue_certificate(
     return Issued("issued", row.id, certificate=cert)
 
 
-async def _close_entity(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *, department_id: UUID, ref: str,
+async def _close_entity(conn: Conn, esign: EsignState, org_id: UUID, *, department_id: UUID, ref: str,
                         actor: str, now: datetime) -> None:
     """注销登记 done (准予注销登记通知书 issued): the entity's 营业执照 and e-seal revoked last, its wallet kept
     read only."""
@@ -282,7 +283,7 @@ async def _close_entity(conn: asyncpg.Connection, esign: EsignState, org_id: UUI
 
 
 async def complete_signature(
-    conn: asyncpg.Connection, esign: EsignState, *, department_id: UUID, certificate_id: UUID, signature: bytes,
+    conn: Conn, esign: EsignState, *, department_id: UUID, certificate_id: UUID, signature: bytes,
     actor: str, now: datetime,
 ) -> Certificate:
     """Finish a certificate prepared for a department-held seal with the department's signature."""
@@ -329,7 +330,7 @@ def presentation_claims(
 
 
 async def presentation_token(
-    conn: asyncpg.Connection, esign: EsignState, certificate_token: str, fields: Mapping[str, Any], *, now: datetime,
+    conn: Conn, esign: EsignState, certificate_token: str, fields: Mapping[str, Any], *, now: datetime,
     ttl: int = tokens.PRESENTATION_MAX_TTL,
 ) -> tuple[str, tokens.Claims]:
     """``(token, claims)`` of a presentation of the certificate ``certificate_token``, signed by the platform's
@@ -353,7 +354,7 @@ TRANSITIONS = {
 
 
 async def change_status(
-    conn: asyncpg.Connection, esign: EsignState, *, department_id: UUID, certificate_id: UUID,
+    conn: Conn, esign: EsignState, *, department_id: UUID, certificate_id: UUID,
     action: Literal["revoke", "suspend", "resume"], reason: str | None, actor: str, now: datetime,
 ) -> Certificate:
     """Flip a certificate's status bit; only its issuing department may (others get 404)."""

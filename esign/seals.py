@@ -20,6 +20,7 @@ import base64
 from datetime import datetime, timedelta
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit
 from api.kernel.ids import uuid7
@@ -58,7 +59,7 @@ def view(esign: EsignState, seal: SealRow) -> Seal:
 
 
 async def create_seal(
-    conn: asyncpg.Connection,
+    conn: Conn,
     esign: EsignState,
     department: Department,
     *,
@@ -108,7 +109,7 @@ async def create_seal(
     return seal
 
 
-async def department_seal(conn: asyncpg.Connection, department_id: object, seal_id: object, *, for_update: bool) -> SealRow:
+async def department_seal(conn: Conn, department_id: object, seal_id: object, *, for_update: bool) -> SealRow:
     """The seal, if it belongs to this department (404 ``seal_not_found`` otherwise)."""
     seal = await seal_store.get_seal(conn, seal_id, for_update=for_update)  # type: ignore[arg-type]
     if seal.department_id != department_id:
@@ -117,7 +118,7 @@ async def department_seal(conn: asyncpg.Connection, department_id: object, seal_
 
 
 async def rotate_seal(
-    conn: asyncpg.Connection,
+    conn: Conn,
     esign: EsignState,
     department: Department,
     old: SealRow,
@@ -145,7 +146,7 @@ async def rotate_seal(
 
 
 async def revoke_seal(
-    conn: asyncpg.Connection, seal: SealRow, *, reason: str | None, actor: str, now: datetime
+    conn: Conn, seal: SealRow, *, reason: str | None, actor: str, now: datetime
 ) -> None:
     """Revoke ``seal`` (read ``FOR UPDATE``): everything it signed stops verifying."""
     if seal.status == "revoked":

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 from litestar.datastructures import State
 
 from api.kernel.crypto import Keyring
@@ -61,14 +62,14 @@ class EsignState:
     def status_list_url(self, list_id: int) -> str:
         return f"{self.base_url}/v1/status-lists/{list_id}"
 
-    async def private_key_der(self, conn: asyncpg.Connection, seal: SealRow) -> bytes:
+    async def private_key_der(self, conn: Conn, seal: SealRow) -> bytes:
         """The decrypted PKCS#8 DER of a seal whose key the platform holds."""
         sealed = await get_private_key(conn, seal.id)
         if sealed is None:
             raise ValueError("the department keeps this seal's key")
         return self.keyring.decrypt(sealed, context=ca.SEAL_CONTEXT)
 
-    async def signer(self, conn: asyncpg.Connection, seal: SealRow) -> keys.LocalSigner:
+    async def signer(self, conn: Conn, seal: SealRow) -> keys.LocalSigner:
         """A signer for a platform-held seal; the caller has checked that the seal is active."""
         found = self._signers.get(seal.id)
         if found is None:

@@ -9,6 +9,7 @@ fields' labels come from the trust list's type registry, as an offline verifier 
 from __future__ import annotations
 
 import asyncpg
+from api.kernel.db import Conn
 
 from esign import lists
 from esign.codec import qr, tokens
@@ -18,7 +19,7 @@ from esign.state import EsignState
 from esign.codec.verify import Verdict, verify_token
 
 
-async def verdict_for(conn: asyncpg.Connection, esign: EsignState, token: str, *, now: object) -> Verdict:
+async def verdict_for(conn: Conn, esign: EsignState, token: str, *, now: object) -> Verdict:
     """The verdict on ``token`` now; never raises for a bad token."""
     trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))  # type: ignore[arg-type]
     status_lists = {}
@@ -35,7 +36,7 @@ async def verdict_for(conn: asyncpg.Connection, esign: EsignState, token: str, *
     return verify_token(token, trust, status_lists, now)  # type: ignore[arg-type]
 
 
-async def describe(conn: asyncpg.Connection, verdict: Verdict) -> VerifyOut:
+async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
     """The API's answer for a verdict, with the type and issuer names looked up."""
     found = verdict.certificate
     certificate = None

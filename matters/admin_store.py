@@ -6,17 +6,18 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from matters.models import BundleIn, MatterIn
 
 
-async def known_departments(conn: asyncpg.Connection, ids: list[UUID]) -> set[UUID]:
+async def known_departments(conn: Conn, ids: list[UUID]) -> set[UUID]:
     rows = await conn.fetch("SELECT id FROM department WHERE id = ANY($1::uuid[])", ids)
     return {r["id"] for r in rows}
 
 
-async def certificate_type_issuers(conn: asyncpg.Connection, codes: list[str]) -> dict[str, set[UUID]]:
+async def certificate_type_issuers(conn: Conn, codes: list[str]) -> dict[str, set[UUID]]:
     """The issuing departments of each certificate type among ``codes`` that exists."""
     rows = await conn.fetch("SELECT code, issuer_department_ids FROM certificate_type WHERE code = ANY($1::text[])", codes)
     return {r["code"]: set(r["issuer_department_ids"]) for r in rows}
@@ -28,7 +29,7 @@ FROM catalog_matter WHERE code = ANY($1::text[])
 """
 
 
-async def matter_form_keys(conn: asyncpg.Connection, codes: list[str]) -> dict[str, frozenset[str]]:
+async def matter_form_keys(conn: Conn, codes: list[str]) -> dict[str, frozenset[str]]:
     """The form keys of each matter among ``codes`` that exists."""
     return {r["code"]: frozenset(r["keys"]) for r in await conn.fetch(MATTER_FORM_KEYS, codes)}
 
@@ -54,7 +55,7 @@ RETURNING xmax = 0 AS created
 """
 
 
-async def save_matter(conn: asyncpg.Connection, data: MatterIn, *, now: datetime) -> bool:
+async def save_matter(conn: Conn, data: MatterIn, *, now: datetime) -> bool:
     """Upsert the matter and the materials it names; True when the matter is new."""
     # Materials in code order, so two operators saving matters that share materials cannot deadlock.
     for m in sorted(data.materials, key=lambda m: m.code):
@@ -79,7 +80,7 @@ RETURNING xmax = 0 AS created
 """
 
 
-async def save_bundle(conn: asyncpg.Connection, data: BundleIn, *, now: datetime) -> bool:
+async def save_bundle(conn: Conn, data: BundleIn, *, now: datetime) -> bool:
     """Upsert the bundle; True when it is new."""
     matters = [{"code": e.code, "after": list(e.after), "condition": e.condition} for e in data.matters]
     return await conn.fetchval(

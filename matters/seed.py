@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import authority
@@ -77,7 +78,7 @@ def _authority(department: dict[str, Any]) -> authority.Authority:
     return msgspec.convert(department.get("authority", {}), authority.Authority)
 
 
-async def _state_missing_authority(conn: asyncpg.Connection, cat: dict[str, Any]) -> None:
+async def _state_missing_authority(conn: Conn, cat: dict[str, Any]) -> None:
     """Give catalogue departments without an authority document the catalogue's (seeded before it had one)."""
     for d in cat["departments"]:
         found = await conn.fetchval(
@@ -87,7 +88,7 @@ async def _state_missing_authority(conn: asyncpg.Connection, cat: dict[str, Any]
             await authority.put_authority(conn, found, _authority(d), now=datetime.now(UTC))
 
 
-async def seed_catalogue(conn: asyncpg.Connection, *, only_if_empty: bool = False) -> dict[str, int]:
+async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str, int]:
     """Load the catalogue in one transaction; with ``only_if_empty`` do nothing when matters exist."""
     cat = load_catalogue()
     async with conn.transaction():

@@ -6,6 +6,7 @@ from datetime import date
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from matters import service
@@ -54,7 +55,7 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def _matters_from_rows(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Matter]:
+async def _matters_from_rows(conn: Conn, rows: list[asyncpg.Record]) -> list[Matter]:
     codes = sorted({m["code"] for r in rows for m in r["materials"]})
     materials = {r["code"]: r for r in await conn.fetch(GET_MATERIALS, codes)}
     out = []
@@ -89,19 +90,19 @@ async def _matters_from_rows(conn: asyncpg.Connection, rows: list[asyncpg.Record
 
 
 async def list_matters(
-    conn: asyncpg.Connection, *, q: str | None, department_id: UUID | None, after: str | None, limit: int
+    conn: Conn, *, q: str | None, department_id: UUID | None, after: str | None, limit: int
 ) -> list[Matter]:
     """Matters whose name contains ``q`` (or whose code is ``q``), ordered by code, after a cursor."""
     rows = await conn.fetch(LIST_MATTERS, _like_escape(q) if q else None, department_id, after, limit, q)
     return await _matters_from_rows(conn, rows)
 
 
-async def get_matters(conn: asyncpg.Connection, codes: list[str]) -> dict[str, Matter]:
+async def get_matters(conn: Conn, codes: list[str]) -> dict[str, Matter]:
     rows = await conn.fetch(GET_MATTERS, codes)
     return {m.code: m for m in await _matters_from_rows(conn, rows)}
 
 
-async def get_matter(conn: asyncpg.Connection, code: str) -> Matter:
+async def get_matter(conn: Conn, code: str) -> Matter:
     found = await get_matters(conn, [code])
     if code not in found:
         raise MatterNotFound(code=code)
@@ -117,7 +118,7 @@ LIMIT $3
 """
 
 
-async def list_bundles(conn: asyncpg.Connection, *, after: str | None, limit: int, code: str | None = None) -> list[Bundle]:
+async def list_bundles(conn: Conn, *, after: str | None, limit: int, code: str | None = None) -> list[Bundle]:
     """Bundles in code order, each with its merged form, materials and burden stats."""
     rows = await conn.fetch(LIST_BUNDLES, after, code, limit)
     matters = await get_matters(conn, sorted({e["code"] for r in rows for e in r["matters"]}))
@@ -135,7 +136,7 @@ async def list_bundles(conn: asyncpg.Connection, *, after: str | None, limit: in
     ]
 
 
-async def get_bundle(conn: asyncpg.Connection, code: str) -> Bundle:
+async def get_bundle(conn: Conn, code: str) -> Bundle:
     found = await list_bundles(conn, after=None, limit=1, code=code)
     if not found:
         raise BundleNotFound(code=code)
@@ -152,7 +153,7 @@ LIMIT $2
 """
 
 
-async def list_certificate_types(conn: asyncpg.Connection, *, after: str | None, limit: int) -> list[CertificateType]:
+async def list_certificate_types(conn: Conn, *, after: str | None, limit: int) -> list[CertificateType]:
     rows = await conn.fetch(LIST_CERTIFICATE_TYPES, after, limit)
     return [
         CertificateType(
@@ -169,7 +170,7 @@ async def list_certificate_types(conn: asyncpg.Connection, *, after: str | None,
     ]
 
 
-async def load_calendar(conn: asyncpg.Connection) -> Calendar:
+async def load_calendar(conn: Conn) -> Calendar:
     """The holiday and make-up-workday exceptions to the Monday–Friday week."""
     rows = await conn.fetch("SELECT day, kind FROM calendar_day")
     holidays: set[date] = {r["day"] for r in rows if r["kind"] == "holiday"}
@@ -177,7 +178,7 @@ async def load_calendar(conn: asyncpg.Connection) -> Calendar:
     return Calendar(frozenset(holidays), frozenset(workdays))
 
 
-async def get_bundle_subject(conn: asyncpg.Connection, code: str) -> str:
+async def get_bundle_subject(conn: Conn, code: str) -> str:
     """Whom a bundle is for: ``self``, a ``newborn`` it creates, or the ``deceased``."""
     return await conn.fetchval("SELECT subject FROM catalog_bundle WHERE code = $1", code) or "self"
 
@@ -189,7 +190,7 @@ class MaterialRules(msgspec.Struct, frozen=True):
     holder_fields: dict[str, str]
 
 
-async def material_rules(conn: asyncpg.Connection, codes: list[str]) -> MaterialRules:
+async def material_rules(conn: Conn, codes: list[str]) -> MaterialRules:
     rows = await conn.fetch("SELECT code, may_defer, holder_field FROM catalog_material WHERE code = ANY($1::text[])", codes)
     return MaterialRules(
         frozenset(r["code"] for r in rows if r["may_defer"]),

@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from sync.models import BlobInfo
 
@@ -16,7 +17,7 @@ RETURNING true
 """
 
 
-async def insert_blob(conn: asyncpg.Connection, digest: bytes, content_type: str, data: bytes, *, now: datetime) -> bool:
+async def insert_blob(conn: Conn, digest: bytes, content_type: str, data: bytes, *, now: datetime) -> bool:
     """Store the bytes unless they are stored already; True when this call stored them."""
     return bool(await conn.fetchval(INSERT_BLOB, digest, content_type, len(data), data, now))
 
@@ -27,21 +28,21 @@ ON CONFLICT ON CONSTRAINT sync_blob_uploader_pkey DO NOTHING
 """
 
 
-async def add_uploader(conn: asyncpg.Connection, digest: bytes, *, subject: str, person_id: UUID | None, now: datetime) -> None:
+async def add_uploader(conn: Conn, digest: bytes, *, subject: str, person_id: UUID | None, now: datetime) -> None:
     await conn.execute(ADD_UPLOADER, digest, subject, person_id, now)
 
 
 GET_INFO = "SELECT sha256, content_type, size, created_at FROM sync_blob WHERE sha256 = $1"
 
 
-async def get_info(conn: asyncpg.Connection, digest: bytes) -> BlobInfo | None:
+async def get_info(conn: Conn, digest: bytes) -> BlobInfo | None:
     row = await conn.fetchrow(GET_INFO, digest)
     if row is None:
         return None
     return BlobInfo(sha256=row["sha256"].hex(), content_type=row["content_type"], size=row["size"], created_at=row["created_at"])
 
 
-async def get_content(conn: asyncpg.Connection, digest: bytes) -> asyncpg.Record | None:
+async def get_content(conn: Conn, digest: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT content_type, data FROM sync_blob WHERE sha256 = $1", digest)
 
 
@@ -52,7 +53,7 @@ SELECT EXISTS (SELECT 1 FROM sync_blob_uploader u WHERE u.sha256 = $1 AND (u.sub
 """
 
 
-async def may_read(conn: asyncpg.Connection, digest: bytes, *, subject: str, person_id: UUID | None) -> bool:
+async def may_read(conn: Conn, digest: bytes, *, subject: str, person_id: UUID | None) -> bool:
     return await conn.fetchval(MAY_READ, digest, subject, person_id)
 
 
@@ -64,6 +65,6 @@ SELECT EXISTS (
 """
 
 
-async def named_by_applications(conn: asyncpg.Connection, digest: bytes, application_ids: list[UUID]) -> bool:
+async def named_by_applications(conn: Conn, digest: bytes, application_ids: list[UUID]) -> bool:
     """Whether one of these applications names the blob among its materials."""
     return bool(application_ids) and await conn.fetchval(NAMED_BY, application_ids, digest.hex())

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import changelog
@@ -69,7 +70,7 @@ FROM (VALUES (1)) AS one LEFT JOIN d ON true
 
 
 async def _current(
-    conn: asyncpg.Connection, draft_id: UUID, person_id: UUID, args: DraftSaveArgs | None = None
+    conn: Conn, draft_id: UUID, person_id: UUID, args: DraftSaveArgs | None = None
 ) -> tuple[asyncpg.Record | None, service.DraftState | None]:
     row = await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code)
     if args is not None and not row["target_known"]:
@@ -101,7 +102,7 @@ RETURNING *
 
 
 async def save(
-    conn: asyncpg.Connection, keyring: Keyring, *, account_id: UUID, person_id: UUID, args: DraftSaveArgs,
+    conn: Conn, keyring: Keyring, *, account_id: UUID, person_id: UUID, args: DraftSaveArgs,
     base_version: int | None, now: datetime,
 ) -> Outcome:
     """Create or update a draft if ``base_version`` is the server's; otherwise a conflict with the server copy."""
@@ -132,7 +133,7 @@ RETURNING version
 
 
 async def delete(
-    conn: asyncpg.Connection, *, person_id: UUID, draft_id: UUID, base_version: int | None, now: datetime
+    conn: Conn, *, person_id: UUID, draft_id: UUID, base_version: int | None, now: datetime
 ) -> Outcome:
     """Delete a draft (its form is erased); deleting it again changes nothing."""
     row, state = await _current(conn, draft_id, person_id)
@@ -147,7 +148,7 @@ async def delete(
     return Outcome("applied", version, None)
 
 
-async def discard_submitted(conn: asyncpg.Connection, *, person_id: UUID, draft_id: UUID, now: datetime) -> None:
+async def discard_submitted(conn: Conn, *, person_id: UUID, draft_id: UUID, now: datetime) -> None:
     """The draft became an application: remove it on every device (quietly, if it is already gone)."""
     try:
         row, state = await _current(conn, draft_id, person_id)

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.config import Settings
@@ -48,7 +49,7 @@ class Context:
     now: datetime
     _calendar: Calendar | None = field(default=None, repr=False)
 
-    async def calendar(self, conn: asyncpg.Connection) -> Calendar:
+    async def calendar(self, conn: Conn) -> Calendar:
         # Read once per push: a batch of a hundred mutations should not read the holidays a hundred times.
         if self._calendar is None:
             self._calendar = await catalogue_store.load_calendar(conn)
@@ -63,7 +64,7 @@ class Effect:
     draft: bool = False  # data is a stored draft: its form is sealed until answered
 
 
-Handler = Callable[[asyncpg.Connection, Context, MutationIn], Awaitable[Effect]]
+Handler = Callable[[Conn, Context, MutationIn], Awaitable[Effect]]
 
 
 def _args(m: MutationIn, type_: type[T], *, extra: dict[str, Any] | None = None) -> T:
@@ -83,7 +84,7 @@ def _person(ctx: Context) -> tuple[Any, Any]:
     return account_id, ctx.principal.person_id
 
 
-async def draft_save(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def draft_save(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     account_id, person_id = _person(ctx)
     args = _args(m, DraftSaveArgs)
     out = await drafts.save(conn, ctx.keyring, account_id=account_id, person_id=person_id, args=args,
@@ -91,14 +92,14 @@ async def draft_save(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> E
     return Effect(out.status, out.version, out.data, draft=out.data is not None)
 
 
-async def draft_delete(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def draft_delete(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     _, person_id = _person(ctx)
     args = _args(m, DraftDeleteArgs)
     out = await drafts.delete(conn, person_id=person_id, draft_id=args.draft_id, base_version=m.base_version, now=ctx.now)
     return Effect(out.status, out.version, out.data, draft=out.data is not None)
 
 
-async def application_submit(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def application_submit(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     who = _applicant(ctx.principal, ctx.now)
     refs = _args(_only(m, "application_id", "draft_id"), SubmitRefs)
     if "id" in m.args:
@@ -112,14 +113,14 @@ async def application_submit(conn: asyncpg.Connection, ctx: Context, m: Mutation
     return Effect("applied", data=msgspec.to_builtins(app))
 
 
-async def application_withdraw(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def application_withdraw(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     who = _applicant(ctx.principal, ctx.now)
     ref = _args(m, ApplicationRef)
     app = await workflow.withdraw(conn, ctx.keyring, who, ref.application_id, now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(app))
 
 
-async def application_supplement(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def application_supplement(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     who = _applicant(ctx.principal, ctx.now)
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), SupplementIn)
@@ -128,7 +129,7 @@ async def application_supplement(conn: asyncpg.Connection, ctx: Context, m: Muta
     return Effect("applied", data=msgspec.to_builtins(app))
 
 
-async def evaluation_submit(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def evaluation_submit(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     who = _applicant(ctx.principal, ctx.now)
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), EvaluationIn)
@@ -147,13 +148,13 @@ def _without(m: MutationIn, *keys: str) -> MutationIn:
     return MutationIn(id=m.id, seq=m.seq, name=m.name, args={k: v for k, v in m.args.items() if k not in keys})
 
 
-async def consent_grant(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def consent_grant(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     # The wallet's own guard: holder or guardian, L3 proven recently (a queued grant may find it stale).
     consent = await consents.grant(conn, ctx.keyring, ctx.principal, _args(m, ConsentIn), now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(consent))
 
 
-async def consent_revoke(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def consent_revoke(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     ref = _args(m, ConsentRef)
     consent = await consents.revoke(conn, ctx.keyring, ctx.principal, ref.consent_id, now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(consent))
@@ -163,7 +164,7 @@ class NotificationRef(msgspec.Struct, forbid_unknown_fields=True):
     notification_id: UUID
 
 
-async def notification_read(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def notification_read(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     account_id = ctx.principal.require_account()
     ref = _args(m, NotificationRef)
     view, _ = await inbox.read(conn, ctx.principal.person_id, account_id, ref.notification_id, now=ctx.now)
@@ -174,7 +175,7 @@ class ReadAllArgs(msgspec.Struct, forbid_unknown_fields=True):
     up_to: UUID | None = None
 
 
-async def notification_read_all(conn: asyncpg.Connection, ctx: Context, m: MutationIn) -> Effect:
+async def notification_read_all(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     account_id = ctx.principal.require_account()
     args = _args(m, ReadAllArgs)
     marked, _ = await inbox.read_all(conn, ctx.principal.person_id, account_id, up_to=args.up_to, now=ctx.now)

@@ -21,6 +21,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 import auth as persons
@@ -37,7 +38,7 @@ class PullAnswer:
 
 
 async def pull(
-    conn: asyncpg.Connection, keyring: Keyring, *, person_id: UUID | None, cursor_text: str | None, limit: int,
+    conn: Conn, keyring: Keyring, *, person_id: UUID | None, cursor_text: str | None, limit: int,
     if_none_match: str | None, now: datetime, account_id: UUID | None = None, client_id: UUID | None = None,
 ) -> PullAnswer:
     async with conn.transaction(isolation="repeatable_read", readonly=True):

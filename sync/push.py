@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import changelog
 from api.kernel.problems import Problem, ServiceUnavailable
@@ -87,7 +88,7 @@ async def push(pool: asyncpg.Pool, ctx: mutations.Context, data: PushIn) -> Push
     return PushOut(results=results, last_seq=last)
 
 
-async def _one(conn: asyncpg.Connection, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn) -> tuple[MutationResult, int]:
+async def _one(conn: Conn, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn) -> tuple[MutationResult, int]:
     fp = service.fingerprint(ctx.keyring, m)
     try:
         return await _attempt(conn, ctx, account_id, client_id, m, fp, rejection=None)
@@ -100,7 +101,7 @@ async def _one(conn: asyncpg.Connection, ctx: mutations.Context, account_id: UUI
 
 
 async def _attempt(
-    conn: asyncpg.Connection, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn, fp: bytes,
+    conn: Conn, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn, fp: bytes,
     *, rejection: Problem | None,
 ) -> tuple[MutationResult, int]:
     async with conn.transaction():

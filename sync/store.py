@@ -7,11 +7,12 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from sync.service import Head
 
 
-async def get_epoch(conn: asyncpg.Connection) -> UUID:
+async def get_epoch(conn: Conn) -> UUID:
     return await conn.fetchval("SELECT epoch FROM sync_epoch")
 
 
@@ -24,7 +25,7 @@ WHERE h.person_id = ANY($1::uuid[])
 """
 
 
-async def get_heads(conn: asyncpg.Connection, persons: list[UUID]) -> dict[UUID, Head]:
+async def get_heads(conn: Conn, persons: list[UUID]) -> dict[UUID, Head]:
     found = {r["person_id"]: Head(r["version"], r["horizon"]) for r in await conn.fetch(GET_HEADS, persons)}
     return {person: found.get(person, Head(0, 0)) for person in persons}
 
@@ -48,7 +49,7 @@ LIMIT $5
 
 
 async def list_latest(
-    conn: asyncpg.Connection, person_id: UUID, after: int, *, with_dels: bool, with_drafts: bool, limit: int
+    conn: Conn, person_id: UUID, after: int, *, with_dels: bool, with_drafts: bool, limit: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(LIST_LATEST, person_id, after, with_dels, with_drafts, limit)
 
@@ -74,7 +75,7 @@ LIMIT $4
 """
 
 
-async def list_leaving(conn: asyncpg.Connection, person_id: UUID, after: int, *, keep: list[UUID], limit: int) -> list[asyncpg.Record]:
+async def list_leaving(conn: Conn, person_id: UUID, after: int, *, keep: list[UUID], limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(LIST_LEAVING, person_id, after, keep, limit)
 
 
@@ -102,7 +103,7 @@ FROM lines
 """
 
 
-async def checkpoint(conn: asyncpg.Connection, scope: list[UUID], owner: UUID) -> tuple[int, str]:
+async def checkpoint(conn: Conn, scope: list[UUID], owner: UUID) -> tuple[int, str]:
     row = await conn.fetchrow(CHECKPOINT, scope, owner)
     return row["count"], row["digest"]
 
@@ -124,7 +125,7 @@ DELETE FROM sync_change s USING doomed d WHERE s.person_id = d.person_id AND s.v
 """
 
 
-async def delete_superseded(conn: asyncpg.Connection, *, before: datetime, limit: int) -> int:
+async def delete_superseded(conn: Conn, *, before: datetime, limit: int) -> int:
     """Drop entries older than ``before`` that a later entry of the same record replaces."""
     return int((await conn.execute(DELETE_SUPERSEDED, before, limit)).split()[-1])
 
@@ -152,7 +153,7 @@ DO UPDATE SET version = greatest(z.version, EXCLUDED.version), compacted_at = EX
 """
 
 
-async def delete_tombstones(conn: asyncpg.Connection, *, before: datetime, limit: int, now: datetime) -> int:
+async def delete_tombstones(conn: Conn, *, before: datetime, limit: int, now: datetime) -> int:
     """Drop up to ``limit`` old deletions with their records' history; raise the horizons."""
     removed = await conn.fetch(DELETE_TOMBSTONES, before, limit)
     horizons: dict[UUID, int] = {}
@@ -164,7 +165,7 @@ async def delete_tombstones(conn: asyncpg.Connection, *, before: datetime, limit
     return len(removed)
 
 
-async def delete_old_ledger(conn: asyncpg.Connection, *, before: datetime, limit: int) -> int:
+async def delete_old_ledger(conn: Conn, *, before: datetime, limit: int) -> int:
     result = await conn.execute(
         "DELETE FROM sync_mutation WHERE (account_id, id) IN "
         "(SELECT account_id, id FROM sync_mutation WHERE recorded_at < $1 LIMIT $2)",
@@ -196,7 +197,7 @@ FROM client LEFT JOIN sync_mutation m ON m.account_id = $1 AND m.id = $5
 
 
 async def claim(
-    conn: asyncpg.Connection, account_id: UUID, client_id: UUID, mutation_id: UUID, *, lock_timeout_ms: int, now: datetime
+    conn: Conn, account_id: UUID, client_id: UUID, mutation_id: UUID, *, lock_timeout_ms: int, now: datetime
 ) -> tuple[int, asyncpg.Record | None]:
     """The client's last processed seq (its row locked until the transaction ends) and the ledger row, if seen."""
     # The no-op DO UPDATE takes the row lock (DO NOTHING would not, and would return no row).
@@ -204,14 +205,14 @@ async def claim(
     return row["last_seq"], (row if row["fingerprint"] is not None else None)
 
 
-async def set_last_seq(conn: asyncpg.Connection, account_id: UUID, client_id: UUID, seq: int, *, now: datetime) -> None:
+async def set_last_seq(conn: Conn, account_id: UUID, client_id: UUID, seq: int, *, now: datetime) -> None:
     await conn.execute(
         "UPDATE sync_client SET last_seq = $3, updated_at = $4 WHERE account_id = $1 AND client_id = $2",
         account_id, client_id, seq, now,
     )
 
 
-async def last_seq(conn: asyncpg.Connection, account_id: UUID, client_id: UUID) -> int:
+async def last_seq(conn: Conn, account_id: UUID, client_id: UUID) -> int:
     return await conn.fetchval(
         "SELECT last_seq FROM sync_client WHERE account_id = $1 AND client_id = $2", account_id, client_id
     ) or 0
@@ -220,7 +221,7 @@ async def last_seq(conn: asyncpg.Connection, account_id: UUID, client_id: UUID) 
 GET_MUTATION = "SELECT fingerprint, status, code, version, result FROM sync_mutation WHERE account_id = $1 AND id = $2"
 
 
-async def get_mutation(conn: asyncpg.Connection, account_id: UUID, mutation_id: UUID) -> asyncpg.Record | None:
+async def get_mutation(conn: Conn, account_id: UUID, mutation_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(GET_MUTATION, account_id, mutation_id)
 
 
@@ -233,7 +234,7 @@ UPDATE sync_client SET last_seq = $4, updated_at = $11 WHERE account_id = $1 AND
 """
 
 
-async def record_mutation(conn: asyncpg.Connection, **row: Any) -> None:
+async def record_mutation(conn: Conn, **row: Any) -> None:
     """Write the ledger row and move the client's last_seq to it, in one round trip."""
     await conn.execute(
         RECORD_MUTATION, row["account_id"], row["id"], row["client_id"], row["seq"], row["name"], row["fingerprint"],

@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from wallet import people_store
 from wallet.errors import IdentityRequired, WalletClosed, WalletNotFound
@@ -73,7 +74,7 @@ def me(actor: Actor) -> UUID:
     return actor.person_id
 
 
-async def open_wallet(conn: asyncpg.Connection, actor: Actor, person_id: UUID | None, *, now: datetime) -> Access:
+async def open_wallet(conn: Conn, actor: Actor, person_id: UUID | None, *, now: datetime) -> Access:
     """The caller's access to ``person_id``'s wallet (their own when None)."""
     mine = me(actor)
     target = person_id or mine
@@ -89,7 +90,7 @@ async def open_wallet(conn: asyncpg.Connection, actor: Actor, person_id: UUID | 
     return Access(person_id=target, role=role, full_view=full)  # type: ignore[arg-type]
 
 
-async def act_for(conn: asyncpg.Connection, actor: Actor, person_id: UUID, *, now: datetime) -> Access:
+async def act_for(conn: Conn, actor: Actor, person_id: UUID, *, now: datetime) -> Access:
     """Access to write for ``person_id``: holder or guardian, L3 recently, the wallet open."""
     access = await open_wallet(conn, actor, person_id, now=now)
     if access.role == "family":

@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 CONSENT = """
 SELECT c.id, c.person_id, c.grantee_department_id, d.name AS grantee_name, c.item_ids, c.purpose, c.matter_code,
@@ -21,7 +22,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
 
 
 async def insert_consent(
-    conn: asyncpg.Connection, *, id: UUID, person_id: UUID, department_id: UUID, item_ids: list[UUID], purpose: str,
+    conn: Conn, *, id: UUID, person_id: UUID, department_id: UUID, item_ids: list[UUID], purpose: str,
     matter_code: str | None, expires_at: datetime, max_uses: int | None, granted_by: str, now: datetime,
     fields: dict[str, list[str]],
 ) -> None:
@@ -36,12 +37,12 @@ WHERE c.id = ANY($1::uuid[])
 """
 
 
-async def certificate_field_keys(conn: asyncpg.Connection, certificate_ids: list[UUID]) -> dict[UUID, list[str]]:
+async def certificate_field_keys(conn: Conn, certificate_ids: list[UUID]) -> dict[UUID, list[str]]:
     """The field keys of these certificates' types (sensitive ones included), by certificate id."""
     return {r["id"]: list(r["keys"]) for r in await conn.fetch(CERTIFICATE_FIELD_KEYS, certificate_ids)}
 
 
-async def get_consent(conn: asyncpg.Connection, consent_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+async def get_consent(conn: Conn, consent_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
     lock = " FOR UPDATE OF c" if for_update else ""
     return await conn.fetchrow(f"{CONSENT} WHERE c.id = $1{lock}", consent_id)
 
@@ -53,7 +54,7 @@ ORDER BY c.created_at DESC, c.id DESC LIMIT $4
 
 
 async def list_consents(
-    conn: asyncpg.Connection, person_id: UUID, *, before: tuple[datetime, UUID] | None, limit: int | None
+    conn: Conn, person_id: UUID, *, before: tuple[datetime, UUID] | None, limit: int | None
 ) -> list[asyncpg.Record]:
     """A holder's consents, newest first."""
     at, last = before if before else (None, None)
@@ -67,14 +68,14 @@ ORDER BY c.created_at DESC, c.id DESC LIMIT $4
 
 
 async def list_department_consents(
-    conn: asyncpg.Connection, department_id: UUID, *, before: tuple[datetime, UUID] | None, limit: int
+    conn: Conn, department_id: UUID, *, before: tuple[datetime, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
     """Consents granted to a department, newest first."""
     at, last = before if before else (None, None)
     return await conn.fetch(LIST_FOR_DEPARTMENT, department_id, at, last, limit)
 
 
-async def revoke_consent(conn: asyncpg.Connection, consent_id: UUID, *, now: datetime) -> None:
+async def revoke_consent(conn: Conn, consent_id: UUID, *, now: datetime) -> None:
     await conn.execute(
         "UPDATE wallet_consent SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL", consent_id, now
     )
@@ -88,7 +89,7 @@ RETURNING uses
 """
 
 
-async def take_use(conn: asyncpg.Connection, consent_id: UUID, *, now: datetime) -> int | None:
+async def take_use(conn: Conn, consent_id: UUID, *, now: datetime) -> int | None:
     """Spend one use of an active consent; the uses so far, or None when it is not active."""
     return await conn.fetchval(TAKE_USE, consent_id, now)
 
@@ -101,7 +102,7 @@ RETURNING id
 
 
 async def log_access(
-    conn: asyncpg.Connection, *, person_id: UUID, consent_id: UUID, department_id: UUID, actor: str, purpose: str,
+    conn: Conn, *, person_id: UUID, consent_id: UUID, department_id: UUID, actor: str, purpose: str,
     item_ids: list[UUID], outcome: str, reason: str | None, now: datetime,
 ) -> int:
     return await conn.fetchval(INSERT_ACCESS, person_id, consent_id, department_id, actor, purpose, item_ids, outcome,
@@ -116,7 +117,7 @@ RETURNING id
 
 
 async def log_task_access(
-    conn: asyncpg.Connection, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
+    conn: Conn, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
     purpose: str, item_ids: list[UUID], now: datetime,
 ) -> int:
     """A department's read of a material while handling a task, shown to the holder like a consent's read."""
@@ -133,6 +134,6 @@ ORDER BY l.id DESC LIMIT $3
 """
 
 
-async def list_access(conn: asyncpg.Connection, person_id: UUID, *, before: int | None, limit: int | None) -> list[asyncpg.Record]:
+async def list_access(conn: Conn, person_id: UUID, *, before: int | None, limit: int | None) -> list[asyncpg.Record]:
     """Reads of a holder's items, newest first."""
     return await conn.fetch(ACCESS, person_id, before, limit)

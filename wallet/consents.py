@@ -18,6 +18,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, changelog, outbox
@@ -44,7 +45,7 @@ def to_model(row: asyncpg.Record, *, now: datetime) -> Consent:
     )
 
 
-async def _publish(conn: asyncpg.Connection, consent: Consent, event: str, *, now: datetime) -> None:
+async def _publish(conn: Conn, consent: Consent, event: str, *, now: datetime) -> None:
     """Mirror the consent to the holder's devices and tell the grantee."""
     await changelog.record_change(conn, consent.person_id, "consent", consent.id, "put", msgspec.to_builtins(consent))
     payload = {"event": event, "consent_id": str(consent.id), "person_id": str(consent.person_id),
@@ -53,13 +54,13 @@ async def _publish(conn: asyncpg.Connection, consent: Consent, event: str, *, no
                          partition_key=str(consent.grantee.id))
 
 
-async def _reload(conn: asyncpg.Connection, consent_id: UUID, *, now: datetime) -> Consent:
+async def _reload(conn: Conn, consent_id: UUID, *, now: datetime) -> Consent:
     row = await consent_store.get_consent(conn, consent_id)
     assert row is not None
     return to_model(row, now=now)
 
 
-async def grant(conn: asyncpg.Connection, keyring: Keyring, actor: access.Actor, args: ConsentIn, *, now: datetime) -> Consent:
+async def grant(conn: Conn, keyring: Keyring, actor: access.Actor, args: ConsentIn, *, now: datetime) -> Consent:
     """Let a department read named items of one wallet (the caller's or a dependent's): L3, recently.
 
     An item in a wallet the caller may not open is answered exactly as an id that does not exist,
@@ -96,7 +97,7 @@ async def grant(conn: asyncpg.Connection, keyring: Keyring, actor: access.Actor,
     return consent
 
 
-async def _visible(conn: asyncpg.Connection, actor: access.Actor, items: list[StoredItem], *, now: datetime) -> list[StoredItem]:
+async def _visible(conn: Conn, actor: access.Actor, items: list[StoredItem], *, now: datetime) -> list[StoredItem]:
     """The items whose wallet the caller may open; the others are as if they did not exist."""
     seen: dict[UUID, bool] = {}
     for person in {s.person_id for s in items}:
@@ -108,7 +109,7 @@ async def _visible(conn: asyncpg.Connection, actor: access.Actor, items: list[St
     return [s for s in items if seen[s.person_id]]
 
 
-async def _field_keys(conn: asyncpg.Connection, items: list[StoredItem]) -> dict[UUID, list[str] | None]:
+async def _field_keys(conn: Conn, items: list[StoredItem]) -> dict[UUID, list[str] | None]:
     """Per item, the keys a consent may name: a certificate's fields, a record's data; None for the rest."""
     certificates = await consent_store.certificate_field_keys(conn, [s.certificate_id for s in items if s.certificate_id])
     out: dict[UUID, list[str] | None] = {}
@@ -122,7 +123,7 @@ async def _field_keys(conn: asyncpg.Connection, items: list[StoredItem]) -> dict
     return out
 
 
-async def revoke(conn: asyncpg.Connection, keyring: Keyring, actor: access.Actor, consent_id: UUID, *, now: datetime) -> Consent:
+async def revoke(conn: Conn, keyring: Keyring, actor: access.Actor, consent_id: UUID, *, now: datetime) -> Consent:
     """Withdraw a consent (the holder or a guardian); revoking a revoked one changes nothing."""
     row = await consent_store.get_consent(conn, consent_id, for_update=True)
     if row is None:
@@ -153,7 +154,7 @@ class Use:
 
 
 async def use(
-    conn: asyncpg.Connection, esign: EsignState, consent_id: UUID, *, department_id: UUID, actor: str, now: datetime
+    conn: Conn, esign: EsignState, consent_id: UUID, *, department_id: UUID, actor: str, now: datetime
 ) -> Use:
     """The grantee's read of a consent, logged; ``consent_not_found`` for anyone but the grantee."""
     row = await consent_store.get_consent(conn, consent_id)
@@ -186,7 +187,7 @@ def consent_fields(row: asyncpg.Record) -> dict[UUID, list[str]]:
 
 
 async def disclosed(
-    conn: asyncpg.Connection, esign: EsignState, stored: list[StoredItem], fields: dict[UUID, list[str]], *, now: datetime
+    conn: Conn, esign: EsignState, stored: list[StoredItem], fields: dict[UUID, list[str]], *, now: datetime
 ) -> list[WalletItem]:
     """Items as a consent's grantee sees them: the named fields of each, or its masked view when none are named."""
     masked = await views.render_all(conn, esign, stored, full=False, now=now)
@@ -205,7 +206,7 @@ def access_entry(row: asyncpg.Record) -> AccessEntry:
 
 
 async def record_task_read(
-    conn: asyncpg.Connection, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
+    conn: Conn, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
     purpose: str, item_ids: list[UUID], now: datetime,
 ) -> None:
     """Log a department's read of a holder's material while handling a task (免提交), for the holder to see."""
@@ -223,7 +224,7 @@ LIMIT 100
 
 
 async def grant_at_window(
-    conn: asyncpg.Connection, *, person_id: UUID, department_id: UUID, clerk: str, purpose: str, expires_at: datetime,
+    conn: Conn, *, person_id: UUID, department_id: UUID, clerk: str, purpose: str, expires_at: datetime,
     now: datetime,
 ) -> Consent | None:
     """The consent a person gives in front of a window clerk: the service centre may see what their certificates

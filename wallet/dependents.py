@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 import auth as persons
 from api.kernel.crypto import Keyring
@@ -14,13 +15,13 @@ from wallet import people_store
 from wallet.models import Dependent
 
 
-async def _dependent(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID, **relation: Any) -> Dependent:
+async def _dependent(conn: Conn, keyring: Keyring, person_id: UUID, **relation: Any) -> Dependent:
     view = await persons.get_person_view(conn, keyring, person_id)
     assert view is not None
     return Dependent(person_id=view.id, name_masked=view.name_masked, id_number_masked=view.id_number_masked, **relation)
 
 
-async def list_dependents(conn: asyncpg.Connection, keyring: Keyring, me: UUID, *, now: datetime) -> list[Dependent]:
+async def list_dependents(conn: Conn, keyring: Keyring, me: UUID, *, now: datetime) -> list[Dependent]:
     """Active dependents of ``me`` first, then the closed wallets ``me`` may read as family."""
     out = [
         await _dependent(conn, keyring, r["dependent_person_id"], relation="guardian", source=r["source"], since=r["since"],

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, changelog, outbox
@@ -25,7 +26,7 @@ Source = Literal["certificate", "bundle", "department"]
 
 
 async def add_life_event(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     person_id: UUID,
     event: str,
@@ -63,7 +64,7 @@ async def add_life_event(
     return item
 
 
-async def close_entity(conn: asyncpg.Connection, org_id: UUID, *, source: str, now: datetime) -> bool:
+async def close_entity(conn: Conn, org_id: UUID, *, source: str, now: datetime) -> bool:
     """Close a business entity after 注销: its wallet is kept, read only, as the law requires; audited."""
     await orgs.close_org(conn, org_id, now=now)
     if not await people_store.close_wallet(conn, org_id, source=source, now=now):
@@ -73,7 +74,7 @@ async def close_entity(conn: asyncpg.Connection, org_id: UUID, *, source: str, n
     return True
 
 
-async def close(conn: asyncpg.Connection, person_id: UUID, *, source: str, now: datetime) -> bool:
+async def close(conn: Conn, person_id: UUID, *, source: str, now: datetime) -> bool:
     """Close a deceased person's wallet (once); audited, and the family told."""
     if not await people_store.close_wallet(conn, person_id, source=source, now=now):
         return False

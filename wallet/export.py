@@ -14,6 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 import auth as persons
 from api.kernel.crypto import Keyring
@@ -26,7 +27,7 @@ import notify as inbox
 
 
 async def export(
-    conn: asyncpg.Connection, esign: EsignState, keyring: Keyring, actor: access.Actor, person_id: UUID | None, *,
+    conn: Conn, esign: EsignState, keyring: Keyring, actor: access.Actor, person_id: UUID | None, *,
     now: datetime,
 ) -> Export:
     """One person, whole: the caller's own when ``person_id`` is None (L3 recently)."""

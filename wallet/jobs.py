@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import outbox
@@ -33,7 +34,7 @@ def _clock(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-async def _mark(conn: asyncpg.Connection, name: str) -> datetime:
+async def _mark(conn: Conn, name: str) -> datetime:
     return await conn.fetchval("SELECT position FROM wallet_job_mark WHERE name = $1", name) or EPOCH
 
 
@@ -72,7 +73,7 @@ LIMIT $4
 """
 
 
-async def _certificate_event(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> int:
+async def _certificate_event(conn: Conn, row: asyncpg.Record, now: datetime) -> int:
     event, field = service.CERTIFICATE_EVENTS[row["type_code"]]
     item = await events.add_life_event(
         conn, person_id=row["person_id"], event=event, at=service.event_time(row["fields"], field, row["issued_at"]),
@@ -96,7 +97,7 @@ LIMIT $4
 """
 
 
-async def _bundle_event(conn: asyncpg.Connection, state: Any, row: asyncpg.Record, now: datetime) -> int:
+async def _bundle_event(conn: Conn, state: Any, row: asyncpg.Record, now: datetime) -> int:
     common = {"source": "bundle", "source_id": str(row["id"]), "now": now, "application_id": row["id"],
               "bundle_code": row["bundle_code"]}
     if row["subject"] == "deceased":
@@ -107,7 +108,7 @@ async def _bundle_event(conn: asyncpg.Connection, state: Any, row: asyncpg.Recor
     return await events.add_life_event(conn, person_id=row["for_person_id"], event=event, at=at, **common) is not None
 
 
-async def _death(conn: asyncpg.Connection, state: Any, row: asyncpg.Record, common: dict[str, Any]) -> int:
+async def _death(conn: Conn, state: Any, row: asyncpg.Record, common: dict[str, Any]) -> int:
     """身后一件事 completed: the deceased (named in the form) dies in the wallet; the applicant may read it."""
     form = msgspec.json.decode(state.keyring.decrypt(row["form"], context="application.form"))
     number = form.get("deceased_id_number")
@@ -129,10 +130,10 @@ async def derive(state: Any, *, now: datetime | None = None) -> int:
     cert_types = sorted(service.CERTIFICATE_EVENTS)
     bundles = sorted(service.BUNDLE_EVENTS)
 
-    async def certificates(conn: asyncpg.Connection, after: tuple[datetime, UUID]) -> list[asyncpg.Record]:
+    async def certificates(conn: Conn, after: tuple[datetime, UUID]) -> list[asyncpg.Record]:
         return await conn.fetch(CERTIFICATES, *after, cert_types, PAGE)
 
-    async def applications(conn: asyncpg.Connection, after: tuple[datetime, UUID]) -> list[asyncpg.Record]:
+    async def applications(conn: Conn, after: tuple[datetime, UUID]) -> list[asyncpg.Record]:
         return await conn.fetch(APPLICATIONS, *after, bundles, PAGE)
 
     written = await _sweep(state.pool, "certificates", certificates, lambda c, r: _certificate_event(c, r, now))

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from wallet.service import CHINA
 
@@ -32,7 +33,7 @@ def _today(now: datetime) -> date:
     return now.astimezone(CHINA).date()
 
 
-async def dependents(conn: asyncpg.Connection, guardian: UUID, *, now: datetime) -> list[asyncpg.Record]:
+async def dependents(conn: Conn, guardian: UUID, *, now: datetime) -> list[asyncpg.Record]:
     """Active guardianships of ``guardian``: dependent_person_id, source, since, until."""
     return await conn.fetch(DEPENDENTS, guardian, now, _today(now))
 
@@ -45,7 +46,7 @@ SELECT EXISTS (
 """
 
 
-async def is_guardian(conn: asyncpg.Connection, guardian: UUID, dependent: UUID, *, now: datetime) -> bool:
+async def is_guardian(conn: Conn, guardian: UUID, dependent: UUID, *, now: datetime) -> bool:
     return await conn.fetchval(IS_GUARDIAN, guardian, now, _today(now), dependent)
 
 
@@ -56,7 +57,7 @@ ORDER BY g.guardian_person_id
 """
 
 
-async def guardians(conn: asyncpg.Connection, dependent: UUID, *, now: datetime) -> list[UUID]:
+async def guardians(conn: Conn, dependent: UUID, *, now: datetime) -> list[UUID]:
     return [r[0] for r in await conn.fetch(GUARDIANS, dependent, now, _today(now))]
 
 
@@ -72,7 +73,7 @@ RETURNING guardian_person_id, dependent_person_id, source, basis, since, until, 
 
 
 async def set_guardianship(
-    conn: asyncpg.Connection, guardian: UUID, dependent: UUID, *, source: str, since: datetime,
+    conn: Conn, guardian: UUID, dependent: UUID, *, source: str, since: datetime,
     until: datetime | None, beyond_majority: bool, department_id: UUID, basis: str,
 ) -> asyncpg.Record:
     """Create or replace the guardianship of the pair; ``created`` says which."""
@@ -81,11 +82,11 @@ async def set_guardianship(
     )
 
 
-async def get_born_on(conn: asyncpg.Connection, person_id: UUID) -> date | None:
+async def get_born_on(conn: Conn, person_id: UUID) -> date | None:
     return await conn.fetchval("SELECT born_on FROM person WHERE id = $1", person_id)
 
 
-async def fill_born_on(conn: asyncpg.Connection, person_id: UUID, born_on: date) -> None:
+async def fill_born_on(conn: Conn, person_id: UUID, born_on: date) -> None:
     """Record a birth date read from the ID number where the person has none yet."""
     await conn.execute("UPDATE person SET born_on = $2 WHERE id = $1 AND born_on IS NULL", person_id, born_on)
 
@@ -101,7 +102,7 @@ RETURNING g.guardian_person_id, g.dependent_person_id, g.until
 """
 
 
-async def end_at_majority(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def end_at_majority(conn: Conn) -> list[asyncpg.Record]:
     """Give every open guardianship of a person with a known birth date its end at majority."""
     return await conn.fetch(END_AT_MAJORITY)
 
@@ -109,7 +110,7 @@ async def end_at_majority(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 # --- closed wallets ------------------------------------------------------------------------------------
 
 
-async def closed_at(conn: asyncpg.Connection, person_id: UUID) -> datetime | None:
+async def closed_at(conn: Conn, person_id: UUID) -> datetime | None:
     return await conn.fetchval("SELECT closed_at FROM wallet_closure WHERE person_id = $1", person_id)
 
 
@@ -120,7 +121,7 @@ RETURNING closed_at
 """
 
 
-async def close_wallet(conn: asyncpg.Connection, person_id: UUID, *, source: str, now: datetime) -> bool:
+async def close_wallet(conn: Conn, person_id: UUID, *, source: str, now: datetime) -> bool:
     """Close a deceased person's wallet; False when it was closed already."""
     return await conn.fetchval(CLOSE, person_id, now, source) is not None
 
@@ -132,12 +133,12 @@ ON CONFLICT ON CONSTRAINT wallet_family_reader_pkey DO NOTHING
 
 
 async def add_family_reader(
-    conn: asyncpg.Connection, person_id: UUID, reader: UUID, *, application_id: UUID, now: datetime
+    conn: Conn, person_id: UUID, reader: UUID, *, application_id: UUID, now: datetime
 ) -> None:
     await conn.execute(ADD_READER, person_id, reader, application_id, now)
 
 
-async def is_family_reader(conn: asyncpg.Connection, person_id: UUID, reader: UUID) -> bool:
+async def is_family_reader(conn: Conn, person_id: UUID, reader: UUID) -> bool:
     query = "SELECT EXISTS (SELECT 1 FROM wallet_family_reader WHERE person_id = $1 AND reader_person_id = $2)"
     return await conn.fetchval(query, person_id, reader)
 
@@ -149,6 +150,6 @@ WHERE r.reader_person_id = $1 ORDER BY r.since, r.person_id
 """
 
 
-async def family_wallets(conn: asyncpg.Connection, reader: UUID) -> list[asyncpg.Record]:
+async def family_wallets(conn: Conn, reader: UUID) -> list[asyncpg.Record]:
     """The closed wallets ``reader`` may read: person_id, since, closed_at."""
     return await conn.fetch(FAMILY_WALLETS, reader)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit
 from wallet import access, service, store
@@ -25,7 +26,7 @@ from esign import EsignState
 
 
 async def present(
-    conn: asyncpg.Connection, esign: EsignState, actor: access.Actor, item_id: UUID, body: PresentIn, *, now: datetime
+    conn: Conn, esign: EsignState, actor: access.Actor, item_id: UUID, body: PresentIn, *, now: datetime
 ) -> Presentation:
     """Sign a presentation of a certificate item (holder or guardian, L3 recently, wallet open)."""
     item = await store.get_item(conn, item_id)

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit, changelog, outbox
 import auth as orgs
@@ -43,13 +44,13 @@ from auth import CreditCodeInvalid, IdNumberInvalid
 FUTURE_LEEWAY = timedelta(minutes=5)
 
 
-async def _lock(conn: asyncpg.Connection, department_id: UUID, kind: str, external_ref: str) -> None:
+async def _lock(conn: Conn, department_id: UUID, kind: str, external_ref: str) -> None:
     digest = hashlib.sha256(f"wallet.ref\x00{department_id}\x00{kind}\x00{external_ref}".encode()).digest()
     await conn.execute("SELECT pg_advisory_xact_lock($1)", int.from_bytes(digest[:8], "big", signed=True))
 
 
 async def person_by_id_number(
-    conn: asyncpg.Connection, keyring: Keyring, id_number: str, name: str, *, field: str, now: datetime
+    conn: Conn, keyring: Keyring, id_number: str, name: str, *, field: str, now: datetime
 ) -> UUID:
     """The person with this ID number and name, created when new; its birth date noted.
 
@@ -72,7 +73,7 @@ async def person_by_id_number(
 
 
 async def _existing(
-    conn: asyncpg.Connection, department_id: UUID, kind: str, external_ref: str, rhash: bytes
+    conn: Conn, department_id: UUID, kind: str, external_ref: str, rhash: bytes
 ) -> store.StoredItem | None:
     found = await store.find_pushed_item(conn, department_id, kind, external_ref)
     if found is not None and found.request_hash != rhash:
@@ -86,7 +87,7 @@ def _not_in_future(at: datetime, now: datetime, field: str) -> None:
 
 
 async def push_record(
-    conn: asyncpg.Connection, keyring: Keyring, *, department_id: UUID, body: RecordIn, actor: str, now: datetime
+    conn: Conn, keyring: Keyring, *, department_id: UUID, body: RecordIn, actor: str, now: datetime
 ) -> tuple[store.StoredItem, bool]:
     """Put a department record into the holder's wallet; ``(item, created)``."""
     await _lock(conn, department_id, "record", body.external_ref)
@@ -114,7 +115,7 @@ async def push_record(
     return stored, True
 
 
-async def _holder(conn: asyncpg.Connection, keyring: Keyring, holder: WalletHolderIn, *, now: datetime) -> UUID:
+async def _holder(conn: Conn, keyring: Keyring, holder: WalletHolderIn, *, now: datetime) -> UUID:
     """A person by ID number (made when new), or an entity by credit code (only one the registry made)."""
     if (holder.id_number is None) == (holder.credit_code is None):
         raise RecordInvalid(errors=[FieldError("holder", "give exactly one of id_number and credit_code")])
@@ -133,7 +134,7 @@ async def _holder(conn: asyncpg.Connection, keyring: Keyring, holder: WalletHold
     return org.id
 
 
-async def _open_holder(conn: asyncpg.Connection, keyring: Keyring, holder: WalletHolderIn, *, now: datetime) -> UUID:
+async def _open_holder(conn: Conn, keyring: Keyring, holder: WalletHolderIn, *, now: datetime) -> UUID:
     person = await _holder(conn, keyring, holder, now=now)
     if await people_store.closed_at(conn, person) is not None:
         raise WalletClosed()
@@ -141,7 +142,7 @@ async def _open_holder(conn: asyncpg.Connection, keyring: Keyring, holder: Walle
 
 
 async def _announce(
-    conn: asyncpg.Connection, event: str, item: store.WalletItem, department_id: UUID, kind: str, external_ref: str,
+    conn: Conn, event: str, item: store.WalletItem, department_id: UUID, kind: str, external_ref: str,
     actor: str, *, now: datetime,
 ) -> None:
     payload = {"event": event, "person_id": str(item.person_id), "item_id": str(item.id), "kind": kind,
@@ -152,7 +153,7 @@ async def _announce(
 
 
 async def push_life_event(
-    conn: asyncpg.Connection, keyring: Keyring, *, department_id: UUID, body: LifeEventIn, actor: str, now: datetime
+    conn: Conn, keyring: Keyring, *, department_id: UUID, body: LifeEventIn, actor: str, now: datetime
 ) -> tuple[store.StoredItem, bool]:
     """Put a life event a department knows of into the holder's wallet; ``(item, created)``."""
     await _lock(conn, department_id, "event", body.external_ref)
@@ -183,7 +184,7 @@ async def push_life_event(
 # --- guardianships ------------------------------------------------------------------------------------------
 
 
-async def _person(conn: asyncpg.Connection, keyring: Keyring, ref: PersonRefIn, field: str, *, now: datetime) -> UUID:
+async def _person(conn: Conn, keyring: Keyring, ref: PersonRefIn, field: str, *, now: datetime) -> UUID:
     if (ref.id_number is None) == (ref.person_id is None):
         raise GuardianshipInvalid(errors=[FieldError(field, "give exactly one of id_number and person_id")])
     if ref.id_number is not None:
@@ -210,7 +211,7 @@ def _until(body: GuardianshipIn, born_on: Any, *, now: datetime) -> datetime | N
 
 
 async def set_guardianship(
-    conn: asyncpg.Connection, keyring: Keyring, *, department_id: UUID, body: GuardianshipIn, actor: str, now: datetime
+    conn: Conn, keyring: Keyring, *, department_id: UUID, body: GuardianshipIn, actor: str, now: datetime
 ) -> tuple[Guardianship, bool]:
     """Set (or change, or end) who is guardian of whom, as a department decides; ``(it, created)``."""
     guardian = await _person(conn, keyring, body.guardian, "guardian", now=now)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 import esign as certificate_store
@@ -48,7 +49,7 @@ def _record(item: WalletItem) -> tuple[Any, ...]:
 INSERT_ITEM = f"INSERT INTO wallet_item ({', '.join(COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 13))})"
 
 
-async def insert_wallet_item(conn: asyncpg.Connection, item: WalletItem) -> None:
+async def insert_wallet_item(conn: Conn, item: WalletItem) -> None:
     await conn.execute(INSERT_ITEM, *_record(item))
 
 
@@ -61,7 +62,7 @@ RETURNING {', '.join(COLUMNS)}
 
 
 async def update_certificate_item(
-    conn: asyncpg.Connection, certificate_id: UUID, *, summary: dict[str, Any], data: dict[str, Any], now: datetime
+    conn: Conn, certificate_id: UUID, *, summary: dict[str, Any], data: dict[str, Any], now: datetime
 ) -> WalletItem | None:
     """Merge new keys into the summary and data of a certificate's item; the updated item, if any."""
     row = await conn.fetchrow(UPDATE_CERTIFICATE_ITEM, certificate_id, summary, data, now)
@@ -90,7 +91,7 @@ RETURNING id
 """
 
 
-async def insert_sourced_item(conn: asyncpg.Connection, item: WalletItem, source: Provenance) -> bool:
+async def insert_sourced_item(conn: Conn, item: WalletItem, source: Provenance) -> bool:
     """Insert an item with its provenance; False when its ``source_key`` is already taken."""
     values = _record(item) + tuple(getattr(source, c) for c in PROVENANCE)
     return await conn.fetchval(INSERT_SOURCED, *values) is not None
@@ -132,25 +133,25 @@ def _stored(row: asyncpg.Record) -> StoredItem:
     return StoredItem(**dict(row))
 
 
-async def get_item(conn: asyncpg.Connection, item_id: UUID) -> StoredItem | None:
+async def get_item(conn: Conn, item_id: UUID) -> StoredItem | None:
     row = await conn.fetchrow(f"{ITEM_SELECT} WHERE w.id = $1", item_id)
     return None if row is None else _stored(row)
 
 
-async def get_items(conn: asyncpg.Connection, item_ids: list[UUID]) -> list[StoredItem]:
+async def get_items(conn: Conn, item_ids: list[UUID]) -> list[StoredItem]:
     """The stored items among ``item_ids``, in the order asked."""
     rows = {r["id"]: _stored(r) for r in await conn.fetch(f"{ITEM_SELECT} WHERE w.id = ANY($1::uuid[])", item_ids)}
     return [rows[i] for i in item_ids if i in rows]
 
 
-async def find_pushed_item(conn: asyncpg.Connection, department_id: UUID, kind: str, external_ref: str) -> StoredItem | None:
+async def find_pushed_item(conn: Conn, department_id: UUID, kind: str, external_ref: str) -> StoredItem | None:
     """The item a department pushed under ``external_ref`` (records and life events apart)."""
     query = f"{ITEM_SELECT} WHERE w.department_id = $1 AND w.kind = $2 AND w.external_ref = $3"
     row = await conn.fetchrow(query, department_id, kind, external_ref)
     return None if row is None else _stored(row)
 
 
-async def find_item_by_source(conn: asyncpg.Connection, source_key: str) -> StoredItem | None:
+async def find_item_by_source(conn: Conn, source_key: str) -> StoredItem | None:
     row = await conn.fetchrow(f"{ITEM_SELECT} WHERE w.source_key = $1", source_key)
     return None if row is None else _stored(row)
 
@@ -184,7 +185,7 @@ ORDER BY x.at DESC, x.id DESC
 
 
 async def list_items(
-    conn: asyncpg.Connection, person_id: UUID, *, kind: str | None, before: tuple[datetime, UUID] | None, limit: int
+    conn: Conn, person_id: UUID, *, kind: str | None, before: tuple[datetime, UUID] | None, limit: int
 ) -> list[StoredItem]:
     """A person's items (applications included), newest first, after the keyset ``before``; each certificate
     item carries its certificate (``certificate``), read in the same query."""
@@ -201,7 +202,7 @@ LIMIT $4
 
 
 async def list_stored_items(
-    conn: asyncpg.Connection, person_id: UUID, *, after: tuple[datetime, UUID] | None = None, limit: int | None = None
+    conn: Conn, person_id: UUID, *, after: tuple[datetime, UUID] | None = None, limit: int | None = None
 ) -> list[StoredItem]:
     """A person's stored items (applications aside), oldest first (timeline and export)."""
     at, last = after if after else (None, None)
@@ -213,11 +214,11 @@ SELECT id FROM application WHERE applicant_person_id = $1 OR for_person_id = $1 
 """
 
 
-async def application_ids(conn: asyncpg.Connection, person_id: UUID) -> list[UUID]:
+async def application_ids(conn: Conn, person_id: UUID) -> list[UUID]:
     """Applications a person made or that were made for them, oldest first."""
     return [r[0] for r in await conn.fetch(APPLICATION_IDS, person_id)]
 
 
-async def get_token(conn: asyncpg.Connection, certificate_id: UUID) -> str | None:
+async def get_token(conn: Conn, certificate_id: UUID) -> str | None:
     """The signed token of a certificate (None until it is signed)."""
     return await conn.fetchval("SELECT token FROM esign_certificate WHERE id = $1", certificate_id)

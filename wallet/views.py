@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring
@@ -44,14 +45,14 @@ def links(s: StoredItem) -> Links:
 
 
 async def render(
-    conn: asyncpg.Connection, esign: EsignState, s: StoredItem, *, full: bool, now: datetime
+    conn: Conn, esign: EsignState, s: StoredItem, *, full: bool, now: datetime
 ) -> WalletItem:
     """One item for the API; ``full`` opens sensitive values."""
     return (await render_all(conn, esign, [s], full=full, now=now))[0]
 
 
 async def render_all(
-    conn: asyncpg.Connection, esign: EsignState, items: list[StoredItem], *, full: bool, now: datetime
+    conn: Conn, esign: EsignState, items: list[StoredItem], *, full: bool, now: datetime
 ) -> list[WalletItem]:
     """Items for the API, their certificates read in one query; ``full`` opens sensitive values."""
     carried = [certificate_store.ShownCertificate(*s.certificate) for s in items if s.certificate is not None]
@@ -96,7 +97,7 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
 
 
 async def only_fields(
-    conn: asyncpg.Connection, esign: EsignState, item: WalletItem, keys: list[str], *, now: datetime
+    conn: Conn, esign: EsignState, item: WalletItem, keys: list[str], *, now: datetime
 ) -> WalletItem:
     """A fully opened item cut down to the named fields of its certificate or record (as a consent names them).
 

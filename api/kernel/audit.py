@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.canonical import canonical_json
@@ -61,7 +62,7 @@ def keyed_hash(
     return hmac.new(key, _linked(prev_hash, seq, at, actor, action, subject, data), hashlib.sha256).digest()
 
 
-def _key(conn: asyncpg.Connection) -> bytes:
+def _key(conn: Conn) -> bytes:
     key = getattr(conn, "audit_key", None)
     if not key:
         raise RuntimeError("the audit key is not loaded on this connection (api.kernel.db.connect/create_pool audit_key=)")
@@ -77,7 +78,7 @@ UPDATE_HEAD = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id"
 
 
 async def append(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     actor: str,
     action: str,
@@ -136,7 +137,7 @@ FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2
 HEAD = "SELECT seq, hash, keyed_from FROM audit_head WHERE id"
 
 
-async def verify(conn: asyncpg.Connection, *, page: int = 5000) -> VerifyReport:
+async def verify(conn: Conn, *, page: int = 5000) -> VerifyReport:
     """Walk the whole chain; report the first entry whose link or content was altered."""
     key = _key(conn)
     expected_prev, expected_seq, count = GENESIS, 1, 0

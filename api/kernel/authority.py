@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from litestar import Request
@@ -144,7 +145,7 @@ SELECT CASE split_part($2, ':', 1)
 END
 """
 
-Executor = asyncpg.Pool | asyncpg.Connection
+Executor: TypeAlias = "asyncpg.Pool | Conn"
 
 
 async def holds(db: Executor, department_id: UUID | None, power: str) -> bool:
@@ -170,7 +171,7 @@ async def get_authority(conn: Executor, department_id: UUID) -> Authority:
                      window_intake=row["window_intake"])
 
 
-async def put_authority(conn: asyncpg.Connection, department_id: UUID, value: Authority, *, now: datetime) -> bool:
+async def put_authority(conn: Conn, department_id: UUID, value: Authority, *, now: datetime) -> bool:
     """Replace the department's authority document; True when it had none."""
     return bool(await conn.fetchval(
         PUT_AUTHORITY, department_id, sorted(set(value.record_kinds)), sorted(set(value.life_events)),

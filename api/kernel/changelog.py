@@ -14,6 +14,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
@@ -44,7 +45,7 @@ VALUES ($1, $2, $3, $4, $5, $6)
 
 
 async def record_change(
-    conn: asyncpg.Connection,
+    conn: Conn,
     person_id: UUID,
     entity: Entity,
     entity_id: UUID,
@@ -60,7 +61,7 @@ async def record_change(
 
 
 async def record_change_each(
-    conn: asyncpg.Connection, persons: Collection[UUID], entity: Entity, entity_id: UUID, op: Literal["put", "del"],
+    conn: Conn, persons: Collection[UUID], entity: Entity, entity_id: UUID, op: Literal["put", "del"],
     data: Any = None,
 ) -> None:
     """:func:`record_change` for each of ``persons`` (an application's applicant and the person it is for).
@@ -73,7 +74,7 @@ async def record_change_each(
         await record_change(conn, person, entity, entity_id, op, data)
 
 
-async def lock_heads(conn: asyncpg.Connection, persons: Collection[UUID]) -> None:
+async def lock_heads(conn: Conn, persons: Collection[UUID]) -> None:
     """Take the ``sync_head`` row locks of ``persons`` now, in sorted order, without bumping a version.
 
     For a transaction that will lock other rows (an application) and then record changes: taking the
@@ -92,13 +93,13 @@ LIMIT $3
 """
 
 
-async def list_changes(conn: asyncpg.Connection, person_id: UUID, after: int, limit: int) -> list[Change]:
+async def list_changes(conn: Conn, person_id: UUID, after: int, limit: int) -> list[Change]:
     """Changes of one person with a version above ``after``, oldest first."""
     rows = await conn.fetch(LIST_CHANGES, person_id, after, limit)
     return [Change(**dict(r)) for r in rows]
 
 
-async def head_version(conn: asyncpg.Connection, person_id: UUID) -> int:
+async def head_version(conn: Conn, person_id: UUID) -> int:
     """The person's latest committed version (0 when nothing was ever written)."""
     return await conn.fetchval("SELECT version FROM sync_head WHERE person_id = $1", person_id) or 0
 
@@ -111,7 +112,7 @@ RETURNING person_id, version
 """
 
 
-async def reserve_versions(conn: asyncpg.Connection, owners: list[UUID]) -> tuple[list[int], dict[UUID, int]]:
+async def reserve_versions(conn: Conn, owners: list[UUID]) -> tuple[list[int], dict[UUID, int]]:
     """Versions for many changes at once, one per entry of ``owners`` (in order per person).
 
     The bulk form of the head bump in :func:`record_change`, with the same guarantee: each person's
@@ -135,7 +136,7 @@ async def reserve_versions(conn: asyncpg.Connection, owners: list[UUID]) -> tupl
 CHANGE_COLUMNS = ("person_id", "version", "entity", "entity_id", "op", "data")
 
 
-async def record_puts(conn: asyncpg.Connection, changes: list[tuple[UUID, Entity, UUID, Any]]) -> dict[UUID, int]:
+async def record_puts(conn: Conn, changes: list[tuple[UUID, Entity, UUID, Any]]) -> dict[UUID, int]:
     """:func:`record_change` ``put`` for many rows at once ``(person_id, entity, entity_id, data)``: versions
     in list order per person, the rows by binary COPY. Returns each person's new head version.
 
@@ -165,7 +166,7 @@ _HEAD_COUNT = pgcopy.count(len(HEAD_COLUMNS))
 
 
 async def record_encoded_puts(
-    conn: asyncpg.Connection, changes: list[tuple[UUID, bytes]], *, new_persons: Collection[UUID] = (),
+    conn: Conn, changes: list[tuple[UUID, bytes]], *, new_persons: Collection[UUID] = (),
 ) -> dict[UUID, int]:
     """:func:`record_puts` of ``(person_id, encoded_put)`` pairs, rows encoded ahead (``api.kernel.pgcopy``).
 

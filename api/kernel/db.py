@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from typing import TypeAlias
 from importlib import resources
 
 import asyncpg
@@ -14,6 +15,9 @@ import msgspec
 from api.kernel import distribution
 
 log = logging.getLogger("zhangban.db")
+
+# What store functions take: a connection, or the pool's proxy of one (which forwards every call to it).
+Conn: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
 
 _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
@@ -86,7 +90,7 @@ async def create_pool(
     )
 
 
-async def connect(dsn: str, *, audit_key: bytes | None = None) -> asyncpg.Connection:
+async def connect(dsn: str, *, audit_key: bytes | None = None) -> Conn:
     """A single connection with the same codecs as the pool (for commands and tests)."""
     conn = await asyncpg.connect(
         dsn, connection_class=Connection, server_settings={"application_name": "zhangban", "timezone": "UTC"}
@@ -149,7 +153,7 @@ def load_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[str]:
+async def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list[str]:
     """Apply what is not yet applied, each file once and in its own transaction (outside one, for an
     index built or dropped CONCURRENTLY).
 

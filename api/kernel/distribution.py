@@ -13,9 +13,14 @@ a list is distributed by the next migrate. ``docs/scaling.md`` says why each tab
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 
 import asyncpg
+
+if TYPE_CHECKING:  # db imports this module
+    from api.kernel.db import Conn
 
 log = logging.getLogger("zhangban.db")
 
@@ -39,11 +44,11 @@ HAS_CITUS = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
 PLACED = "SELECT logicalrelid::regclass::text AS name FROM pg_dist_partition"
 
 
-async def has_citus(conn: asyncpg.Connection) -> bool:
+async def has_citus(conn: Conn) -> bool:
     return await conn.fetchval(HAS_CITUS)
 
 
-async def distribute(conn: asyncpg.Connection) -> list[str]:
+async def distribute(conn: Conn) -> list[str]:
     """Distribute what the lists name and is not yet distributed; the tables placed now. Citus only."""
     if not await has_citus(conn):
         return []

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 from litestar import Request, Response
 
@@ -71,7 +72,7 @@ VALUES ($1, $2, $3, $4, $5, $6)
 """
 
 
-async def begin(conn: asyncpg.Connection, *, scope: str, key: str, fp: bytes) -> Stored | None:
+async def begin(conn: Conn, *, scope: str, key: str, fp: bytes) -> Stored | None:
     """Take the key for this transaction; return the stored response if the request was done before."""
     if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", lock_id(scope, key)):
         raise IdempotencyKeyInFlight()
@@ -83,13 +84,13 @@ async def begin(conn: asyncpg.Connection, *, scope: str, key: str, fp: bytes) ->
     return Stored(row["response_status"], row["response_body"], row["content_type"])
 
 
-async def finish(conn: asyncpg.Connection, *, scope: str, key: str, fp: bytes, stored: Stored) -> None:
+async def finish(conn: Conn, *, scope: str, key: str, fp: bytes, stored: Stored) -> None:
     await conn.execute(INSERT_STORED, scope, key, fp, stored.status, stored.body, stored.content_type)
 
 
 async def run(
     request: Request[Any, Any, Any],
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     scope: str,
     create: Callable[[], Awaitable[tuple[int, Any]]],

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
@@ -38,7 +39,7 @@ RETURNING id
 
 
 async def enqueue(
-    conn: asyncpg.Connection, topic: str, payload: Any, *, dedup_key: str, partition_key: str = ""
+    conn: Conn, topic: str, payload: Any, *, dedup_key: str, partition_key: str = ""
 ) -> int | None:
     """Queue an event in the caller's transaction; a repeated ``dedup_key`` is a no-op (returns None)."""
     if not conn.is_in_transaction():
@@ -55,7 +56,7 @@ def encoded_event(topic: str, payload: bytes, *, dedup_key: str, partition_key: 
     return _EVENT_COUNT + pgcopy.fields(topic, dedup_key, partition_key, payload)
 
 
-async def enqueue_encoded(conn: asyncpg.Connection, events: list[bytes]) -> None:
+async def enqueue_encoded(conn: Conn, events: list[bytes]) -> None:
     """Many :func:`encoded_event` rows (or runs of them, joined) by binary COPY, in the caller's transaction.
 
     For events whose dedup keys are new by construction (ids made in the same transaction): unlike

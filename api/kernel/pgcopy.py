@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
+from api.kernel.db import Conn
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
 TRAILER = b"\xff\xff"
@@ -102,7 +103,7 @@ def jsonb(data: bytes) -> bytes:
     return (len(data) + 1).to_bytes(4, "big") + JSONB_VERSION + data
 
 
-async def copy_rows(conn: asyncpg.Connection, table: str, columns: Sequence[str], rows: list[bytes]) -> None:
+async def copy_rows(conn: Conn, table: str, columns: Sequence[str], rows: list[bytes]) -> None:
     """Send ``rows`` (each ``count`` and its fields, in ``columns`` order; or runs of such rows, joined) by
     binary COPY. Nothing to send is no statement at all."""
     if not any(rows):

@@ -12,6 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit
 from auth import persons
@@ -36,7 +37,7 @@ from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Problem
 
 
-async def _view(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record, *, now: datetime) -> Delegation:
+async def _view(conn: Conn, keyring: Keyring, row: asyncpg.Record, *, now: datetime) -> Delegation:
     principal_name = await persons.get_name(conn, keyring, row["principal_id"]) or ""
     agent_name = await persons.get_name(conn, keyring, row["agent_person_id"]) or ""
     agent_number = await persons.get_id_number(conn, keyring, row["agent_person_id"]) or ""
@@ -53,7 +54,7 @@ async def _view(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record,
     )
 
 
-async def create(conn: asyncpg.Connection, keyring: Keyring, *, principal_kind: str, principal_id: UUID, actor: str,
+async def create(conn: Conn, keyring: Keyring, *, principal_kind: str, principal_id: UUID, actor: str,
                  data: CreateDelegation, now: datetime) -> Delegation:
     """Authorise a person (found or recorded by ID number and name) to act for the principal."""
     errors = []
@@ -90,7 +91,7 @@ async def create(conn: asyncpg.Connection, keyring: Keyring, *, principal_kind: 
     return await get(conn, keyring, delegation_id, person_id=principal_id, now=now)
 
 
-async def get(conn: asyncpg.Connection, keyring: Keyring, delegation_id: UUID, *, person_id: UUID | None,
+async def get(conn: Conn, keyring: Keyring, delegation_id: UUID, *, person_id: UUID | None,
               now: datetime) -> Delegation:
     """One authorisation, for its principal or its agent (anyone else: not found)."""
     row = await store.get_delegation(conn, delegation_id)
@@ -99,13 +100,13 @@ async def get(conn: asyncpg.Connection, keyring: Keyring, delegation_id: UUID, *
     return await _view(conn, keyring, row, now=now)
 
 
-async def list_for_person(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID, *, before: UUID | None,
+async def list_for_person(conn: Conn, keyring: Keyring, person_id: UUID, *, before: UUID | None,
                           limit: int, now: datetime) -> list[Delegation]:
     rows = await store.list_for_person(conn, person_id, before=before, limit=limit)
     return [await _view(conn, keyring, r, now=now) for r in rows]
 
 
-async def revoke(conn: asyncpg.Connection, keyring: Keyring, delegation_id: UUID, *, person_id: UUID, actor: str,
+async def revoke(conn: Conn, keyring: Keyring, delegation_id: UUID, *, person_id: UUID, actor: str,
                  now: datetime) -> Delegation:
     """End an authorisation at once (its principal); revoking again changes nothing."""
     row = await store.get_delegation(conn, delegation_id, for_update=True)
@@ -118,7 +119,7 @@ async def revoke(conn: asyncpg.Connection, keyring: Keyring, delegation_id: UUID
     return await get(conn, keyring, delegation_id, person_id=person_id, now=now)
 
 
-async def uses(conn: asyncpg.Connection, delegation_id: UUID, *, person_id: UUID, before: int | None,
+async def uses(conn: Conn, delegation_id: UUID, *, person_id: UUID, before: int | None,
                limit: int) -> list[tuple[int, DelegationUse]]:
     """The log of an authorisation's uses, for its principal or its agent."""
     row = await store.get_delegation(conn, delegation_id)
@@ -130,7 +131,7 @@ async def uses(conn: asyncpg.Connection, delegation_id: UUID, *, person_id: UUID
             for r in await store.list_uses(conn, delegation_id, before=before, limit=limit)]
 
 
-async def active_grant(conn: asyncpg.Connection, *, principal_kind: str, principal_id: UUID, agent_person_id: UUID,
+async def active_grant(conn: Conn, *, principal_kind: str, principal_id: UUID, agent_person_id: UUID,
                        now: datetime) -> asyncpg.Record:
     """The agent's active authorisation from the principal; not found when there never was one,
     ``delegation_inactive`` when it expired or was revoked (the agent knows of it: it was shown to both)."""
@@ -144,7 +145,7 @@ async def active_grant(conn: asyncpg.Connection, *, principal_kind: str, princip
 
 
 async def use(
-    conn: asyncpg.Connection, keyring: Keyring, delegation_id: UUID, *, principal_kind: str, principal_id: UUID,
+    conn: Conn, keyring: Keyring, delegation_id: UUID, *, principal_kind: str, principal_id: UUID,
     agent_id_number: str, action: str, matter_codes: list[str] | None, department_id: UUID | None, actor: str,
     application_id: UUID | None = None, now: datetime,
 ) -> Problem | None:

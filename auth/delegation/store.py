@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 INSERT_DELEGATION = """
 INSERT INTO delegation (id, principal_kind, principal_id, agent_person_id, matters, actions, note, created_by,
@@ -15,7 +16,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
 
 
-async def insert_delegation(conn: asyncpg.Connection, **row: Any) -> None:
+async def insert_delegation(conn: Conn, **row: Any) -> None:
     await conn.execute(INSERT_DELEGATION, row["id"], row["principal_kind"], row["principal_id"], row["agent_person_id"],
                        row["matters"], row["actions"], row["note"], row["created_by"], row["created_at"],
                        row["expires_at"])
@@ -27,7 +28,7 @@ FROM delegation d
 """
 
 
-async def get_delegation(conn: asyncpg.Connection, delegation_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+async def get_delegation(conn: Conn, delegation_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
     if for_update:
         await conn.execute("SELECT 1 FROM delegation WHERE id = $1 FOR UPDATE", delegation_id)
     return await conn.fetchrow(SELECT + " WHERE d.id = $1", delegation_id)
@@ -41,12 +42,12 @@ ORDER BY d.id DESC LIMIT $3
 """
 
 
-async def list_for_person(conn: asyncpg.Connection, person_id: UUID, *, before: UUID | None, limit: int) -> list[asyncpg.Record]:
+async def list_for_person(conn: Conn, person_id: UUID, *, before: UUID | None, limit: int) -> list[asyncpg.Record]:
     """Authorisations the person gave or received, newest first."""
     return await conn.fetch(LIST_FOR_PERSON, person_id, before, limit)
 
 
-async def revoke_delegation(conn: asyncpg.Connection, delegation_id: UUID, *, now: datetime) -> None:
+async def revoke_delegation(conn: Conn, delegation_id: UUID, *, now: datetime) -> None:
     await conn.execute("UPDATE delegation SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", delegation_id, now)
 
 
@@ -56,7 +57,7 @@ ORDER BY (d.revoked_at IS NULL AND d.expires_at > $4) DESC, d.id DESC LIMIT 1
 """
 
 
-async def latest_for_agent(conn: asyncpg.Connection, principal_kind: str, principal_id: UUID, agent_person_id: UUID,
+async def latest_for_agent(conn: Conn, principal_kind: str, principal_id: UUID, agent_person_id: UUID,
                            *, now: datetime) -> asyncpg.Record | None:
     """The agent's authorisation from this principal: an active one first, else the newest."""
     return await conn.fetchrow(LATEST_FOR_AGENT, principal_kind, principal_id, agent_person_id, now)
@@ -68,7 +69,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 """
 
 
-async def log_use(conn: asyncpg.Connection, delegation_id: UUID, *, action: str, outcome: str, reason: str | None,
+async def log_use(conn: Conn, delegation_id: UUID, *, action: str, outcome: str, reason: str | None,
                   matter_code: str | None, application_id: UUID | None, department_id: UUID | None, actor: str,
                   now: datetime) -> None:
     await conn.execute(INSERT_USE, delegation_id, action, outcome, reason, matter_code, application_id, department_id,
@@ -82,5 +83,5 @@ ORDER BY id DESC LIMIT $3
 """
 
 
-async def list_uses(conn: asyncpg.Connection, delegation_id: UUID, *, before: int | None, limit: int) -> list[asyncpg.Record]:
+async def list_uses(conn: Conn, delegation_id: UUID, *, before: int | None, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(LIST_USES, delegation_id, before, limit)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
@@ -128,7 +129,7 @@ def _idp_out(p: admin_store.IdentityProvider, settings: Settings) -> IdentityPro
 
 
 async def _managed_department(
-    conn: asyncpg.Connection, principal: Principal, department_id: UUID
+    conn: Conn, principal: Principal, department_id: UUID
 ) -> admin_store.Department:
     """The department, if the caller is an operator or this department's dept_admin."""
     if not principal.has_role("operator"):

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
@@ -85,7 +86,7 @@ def _claimed(keyring: Keyring, session: rs.Session) -> tuple[str, str]:
             keyring.decrypt_str(session.id_number, context=rs.SESSION_ID_NUMBER))
 
 
-async def _open_session(conn: asyncpg.Connection, state: State, keyring: Keyring, account: store.Account,
+async def _open_session(conn: Conn, state: State, keyring: Keyring, account: store.Account,
                         data: OpenSession, id_number: str, login_id: UUID | None, now: datetime) -> SessionOpened:
     index = keyring.blind_index(id_number, purpose="id_number")
     if account.person_id is not None and await rs.find_person_id(conn, index) != account.person_id:
@@ -117,7 +118,7 @@ async def _open_session(conn: asyncpg.Connection, state: State, keyring: Keyring
                          expires_at=session.expires_at, verify_id=verify_id)
 
 
-async def _check_proof(state: State, conn: asyncpg.Connection, keyring: Keyring, session: rs.Session,
+async def _check_proof(state: State, conn: Conn, keyring: Keyring, session: rs.Session,
                        data: CompleteIn, now: datetime) -> int:
     """The level the presented proof establishes; raises :class:`RealnameFailed` with a reason."""
     name, id_number = _claimed(keyring, session)
@@ -256,7 +257,7 @@ CLERK_PROOF_MAX_AGE = 900
 MAX_ID_NUMBER_MISMATCHES = 3
 
 
-async def _require_fresh_proof(conn: asyncpg.Connection, principal: Principal, now: datetime) -> None:
+async def _require_fresh_proof(conn: Conn, principal: Principal, now: datetime) -> None:
     """403 ``assurance_required`` unless the clerk proved their own identity at L3 within 15 minutes."""
     assert principal.account_id is not None
     clerk = await store.get_account(conn, principal.account_id)
@@ -269,7 +270,7 @@ async def _require_fresh_proof(conn: asyncpg.Connection, principal: Principal, n
 
 
 async def _attest(
-    conn: asyncpg.Connection, keyring: Keyring, principal: Principal, data: AttestIn, id_number: str, base_url: str,
+    conn: Conn, keyring: Keyring, principal: Principal, data: AttestIn, id_number: str, base_url: str,
     now: datetime,
 ) -> Attested | RealnameIdNumberMismatch:
     """The attestation, or the mismatch problem to raise once its count and audit entry are committed."""

@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.ids import uuid7
@@ -34,16 +35,16 @@ def _account(row: asyncpg.Record | None) -> Account | None:
     return None if row is None else Account(**dict(row))
 
 
-async def get_account(conn: asyncpg.Connection, account_id: UUID, *, for_update: bool = False) -> Account | None:
+async def get_account(conn: Conn, account_id: UUID, *, for_update: bool = False) -> Account | None:
     lock = " FOR UPDATE" if for_update else ""
     return _account(await conn.fetchrow(f"SELECT {COLUMNS} FROM auth_account WHERE id = $1{lock}", account_id))
 
 
-async def find_account_by_openid(conn: asyncpg.Connection, openid: str) -> Account | None:
+async def find_account_by_openid(conn: Conn, openid: str) -> Account | None:
     return _account(await conn.fetchrow(f"SELECT {COLUMNS} FROM auth_account WHERE wechat_openid = $1", openid))
 
 
-async def find_account_by_unionid(conn: asyncpg.Connection, unionid: str) -> Account | None:
+async def find_account_by_unionid(conn: Conn, unionid: str) -> Account | None:
     return _account(await conn.fetchrow(f"SELECT {COLUMNS} FROM auth_account WHERE wechat_unionid = $1", unionid))
 
 
@@ -64,7 +65,7 @@ RETURNING {COLUMNS}
 
 
 async def login_wechat(
-    conn: asyncpg.Connection, *, openid: str, unionid: str | None, session_key: bytes, now: datetime
+    conn: Conn, *, openid: str, unionid: str | None, session_key: bytes, now: datetime
 ) -> tuple[Account, bool]:
     """The account of this WeChat user (by openid, else unionid), made on first login; (account, created)."""
     known = await find_account_by_openid(conn, openid)
@@ -87,7 +88,7 @@ RETURNING {COLUMNS}, (xmax = 0) AS created
 
 
 async def login_phone(
-    conn: asyncpg.Connection, *, phone: bytes, phone_index: bytes, now: datetime
+    conn: Conn, *, phone: bytes, phone_index: bytes, now: datetime
 ) -> tuple[Account, bool]:
     """The account holding this phone, made on first login; (account, created)."""
     row = dict(await conn.fetchrow(UPSERT_PHONE, uuid7(), phone, phone_index, now))
@@ -98,7 +99,7 @@ async def login_phone(
 SET_PHONE = "UPDATE auth_account SET phone = $2, phone_index = $3 WHERE id = $1"
 
 
-async def set_phone(conn: asyncpg.Connection, account_id: UUID, *, phone: bytes, phone_index: bytes) -> None:
+async def set_phone(conn: Conn, account_id: UUID, *, phone: bytes, phone_index: bytes) -> None:
     try:
         await conn.execute(SET_PHONE, account_id, phone, phone_index)
     except asyncpg.UniqueViolationError as exc:
@@ -107,7 +108,7 @@ async def set_phone(conn: asyncpg.Connection, account_id: UUID, *, phone: bytes,
         raise PhoneInUse("log in with this phone by SMS instead") from None
 
 
-async def get_phone(conn: asyncpg.Connection, account_id: UUID) -> bytes | None:
+async def get_phone(conn: Conn, account_id: UUID) -> bytes | None:
     return await conn.fetchval("SELECT phone FROM auth_account WHERE id = $1", account_id)
 
 
@@ -117,7 +118,7 @@ INSERT INTO auth_account (id, roles, created_at) VALUES ($1, '{{operator}}', $2)
 """
 
 
-async def ensure_operator(conn: asyncpg.Connection, *, now: datetime) -> tuple[Account, bool]:
+async def ensure_operator(conn: Conn, *, now: datetime) -> tuple[Account, bool]:
     """The first operator account, made if there is none; (account, created)."""
     known = _account(await conn.fetchrow(FIND_OPERATOR))
     if known is not None:
@@ -132,6 +133,6 @@ WHERE s.account_id = $1
 """
 
 
-async def get_staff(conn: asyncpg.Connection, account_id: UUID) -> Staff | None:
+async def get_staff(conn: Conn, account_id: UUID) -> Staff | None:
     row = await conn.fetchrow(GET_STAFF, account_id)
     return None if row is None else Staff(**dict(row))

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.ids import uuid7
@@ -66,7 +67,7 @@ RETURNING {DEPARTMENT_COLUMNS}
 
 
 async def insert_department(
-    conn: asyncpg.Connection, *, name: str, credit_code: str, region_code: str, parent_id: UUID | None,
+    conn: Conn, *, name: str, credit_code: str, region_code: str, parent_id: UUID | None,
     now: datetime,
 ) -> Department:
     try:
@@ -82,7 +83,7 @@ async def insert_department(
     return Department(**dict(row))
 
 
-async def get_department(conn: asyncpg.Connection, department_id: UUID) -> Department | None:
+async def get_department(conn: Conn, department_id: UUID) -> Department | None:
     row = await conn.fetchrow(f"SELECT {DEPARTMENT_COLUMNS} FROM department WHERE id = $1", department_id)
     return None if row is None else Department(**dict(row))
 
@@ -95,7 +96,7 @@ LIMIT $2
 """
 
 
-async def list_departments(conn: asyncpg.Connection, *, after: UUID | None, limit: int) -> list[Department]:
+async def list_departments(conn: Conn, *, after: UUID | None, limit: int) -> list[Department]:
     return [Department(**dict(r)) for r in await conn.fetch(LIST_DEPARTMENTS, after, limit)]
 
 
@@ -106,7 +107,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 
 async def insert_client(
-    conn: asyncpg.Connection, *, department_id: UUID, name: str, scopes: list[str], secret_hash: bytes,
+    conn: Conn, *, department_id: UUID, name: str, scopes: list[str], secret_hash: bytes,
     created_by: str, now: datetime,
 ) -> UUID:
     client_id = uuid7()
@@ -119,7 +120,7 @@ SELECT id, department_id, name, scopes, secret_hash, created_at, revoked_at FROM
 """
 
 
-async def get_client(conn: asyncpg.Connection, client_id: UUID) -> Client | None:
+async def get_client(conn: Conn, client_id: UUID) -> Client | None:
     row = await conn.fetchrow(GET_CLIENT, client_id)
     return None if row is None else Client(**dict(row))
 
@@ -146,7 +147,7 @@ LIMIT $3
 
 
 async def list_clients(
-    conn: asyncpg.Connection, department_id: UUID, *, after: UUID | None, limit: int
+    conn: Conn, department_id: UUID, *, after: UUID | None, limit: int
 ) -> list[ClientView]:
     return [ClientView(**dict(r)) for r in await conn.fetch(LIST_CLIENTS, department_id, after, limit)]
 
@@ -154,7 +155,7 @@ async def list_clients(
 LOCK_CLIENT = f"SELECT {CLIENT_VIEW} FROM auth_client WHERE id = $1 AND department_id = $2 FOR UPDATE"
 
 
-async def lock_client(conn: asyncpg.Connection, department_id: UUID, client_id: UUID) -> ClientView:
+async def lock_client(conn: Conn, department_id: UUID, client_id: UUID) -> ClientView:
     """The department's client, locked for a change; ``client_not_found`` if it is not this department's."""
     row = await conn.fetchrow(LOCK_CLIENT, client_id, department_id)
     if row is None:
@@ -167,7 +168,7 @@ UPDATE auth_client SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETU
 """
 
 
-async def revoke_client(conn: asyncpg.Connection, client_id: UUID, *, now: datetime) -> ClientView | None:
+async def revoke_client(conn: Conn, client_id: UUID, *, now: datetime) -> ClientView | None:
     """Revoke a live client; None if it was revoked already."""
     row = await conn.fetchrow(REVOKE_CLIENT, client_id, now)
     return None if row is None else ClientView(**dict(row))
@@ -178,7 +179,7 @@ UPDATE auth_client SET secret_hash = $2, secret_rotated_at = $3 WHERE id = $1 RE
 """
 
 
-async def rotate_client_secret(conn: asyncpg.Connection, client_id: UUID, secret_hash: bytes, *, now: datetime
+async def rotate_client_secret(conn: Conn, client_id: UUID, secret_hash: bytes, *, now: datetime
                                ) -> ClientView:
     return ClientView(**dict(await conn.fetchrow(ROTATE_SECRET, client_id, secret_hash, now)))
 
@@ -191,7 +192,7 @@ WHERE account_id = $1 AND revoked_at IS NULL
 """
 
 
-async def remove_staff(conn: asyncpg.Connection, department_id: UUID, account_id: UUID, *, now: datetime
+async def remove_staff(conn: Conn, department_id: UUID, account_id: UUID, *, now: datetime
                        ) -> tuple[list[str], int] | None:
     """Remove the member and end their logins: (their roles, logins ended), or None if not staff here."""
     roles = await conn.fetchval(REMOVE_STAFF, account_id, department_id)
@@ -213,7 +214,7 @@ RETURNING account_id, department_id, roles, granted_at
 
 
 async def grant_staff(
-    conn: asyncpg.Connection, *, account_id: UUID, department_id: UUID, roles: list[str], granted_by: str,
+    conn: Conn, *, account_id: UUID, department_id: UUID, roles: list[str], granted_by: str,
     now: datetime,
 ) -> StaffMember:
     try:
@@ -236,7 +237,7 @@ LIMIT $3
 
 
 async def list_staff(
-    conn: asyncpg.Connection, department_id: UUID, *, after: UUID | None, limit: int
+    conn: Conn, department_id: UUID, *, after: UUID | None, limit: int
 ) -> list[StaffMember]:
     return [StaffMember(**dict(r)) for r in await conn.fetch(LIST_STAFF, department_id, after, limit)]
 
@@ -251,7 +252,7 @@ RETURNING {IDP_COLUMNS}
 
 
 async def insert_identity_provider(
-    conn: asyncpg.Connection, *, name: str, issuer: str, public_key_pem: str | None, jwks: dict[str, Any] | None,
+    conn: Conn, *, name: str, issuer: str, public_key_pem: str | None, jwks: dict[str, Any] | None,
     max_level: int, audience: str, created_by: str, now: datetime,
 ) -> IdentityProvider:
     try:
@@ -264,11 +265,11 @@ async def insert_identity_provider(
     return IdentityProvider(**dict(row))
 
 
-async def get_identity_provider_by_issuer(conn: asyncpg.Connection, issuer: str) -> IdentityProvider | None:
+async def get_identity_provider_by_issuer(conn: Conn, issuer: str) -> IdentityProvider | None:
     row = await conn.fetchrow(f"SELECT {IDP_COLUMNS} FROM auth_identity_provider WHERE issuer = $1", issuer)
     return None if row is None else IdentityProvider(**dict(row))
 
 
-async def list_identity_providers(conn: asyncpg.Connection) -> list[IdentityProvider]:
+async def list_identity_providers(conn: Conn) -> list[IdentityProvider]:
     rows = await conn.fetch(f"SELECT {IDP_COLUMNS} FROM auth_identity_provider ORDER BY created_at")
     return [IdentityProvider(**dict(r)) for r in rows]

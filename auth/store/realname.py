@@ -10,6 +10,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit
@@ -64,20 +65,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 """
 
 
-async def insert_session(conn: asyncpg.Connection, s: Session) -> None:
+async def insert_session(conn: Conn, s: Session) -> None:
     await conn.execute(
         INSERT_SESSION, s.id, s.account_id, s.method, s.nonce, s.name, s.id_number, s.id_number_index, s.created_at,
         s.expires_at, s.wechat_openid, s.verify_id, s.out_seq_no, s.login_id,
     )
 
 
-async def get_session(conn: asyncpg.Connection, session_id: UUID, *, for_update: bool = False) -> Session | None:
+async def get_session(conn: Conn, session_id: UUID, *, for_update: bool = False) -> Session | None:
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {SESSION_COLUMNS} FROM auth_realname_session WHERE id = $1{lock}", session_id)
     return None if row is None else Session(**dict(row))
 
 
-async def nonce_used(conn: asyncpg.Connection, nonce: str) -> bool:
+async def nonce_used(conn: Conn, nonce: str) -> bool:
     """True when ``nonce`` is the nonce of a session already closed (verified or failed)."""
     return bool(await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM auth_realname_session WHERE nonce = $1 AND status <> 'open')", nonce
@@ -97,12 +98,12 @@ RETURNING id_number_mismatches
 """
 
 
-async def count_id_number_mismatch(conn: asyncpg.Connection, session: Session) -> int:
+async def count_id_number_mismatch(conn: Conn, session: Session) -> int:
     """One more ID number keyed in at the window that is not the session's; how many so far."""
     return int(await conn.fetchval(COUNT_MISMATCH, session.id))
 
 
-async def fail_session(conn: asyncpg.Connection, session: Session, *, reason: str, actor: str, now: datetime) -> None:
+async def fail_session(conn: Conn, session: Session, *, reason: str, actor: str, now: datetime) -> None:
     """Close the session as failed and audit the result (caller's transaction)."""
     await conn.execute(FAIL_SESSION, session.id, reason, now)
     await audit.append(
@@ -132,12 +133,12 @@ WHERE id = $1
 """
 
 
-async def find_person_id(conn: asyncpg.Connection, id_number_index: bytes) -> UUID | None:
+async def find_person_id(conn: Conn, id_number_index: bytes) -> UUID | None:
     return await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", id_number_index)
 
 
 async def verify_session(
-    conn: asyncpg.Connection, keyring: Keyring, session: Session, *, level: int, actor: str, now: datetime,
+    conn: Conn, keyring: Keyring, session: Session, *, level: int, actor: str, now: datetime,
     login_id: UUID | None, base_url: str, attested_by: UUID | None = None, department_id: UUID | None = None,
 ) -> Verified:
     """Bind the proven identity: one ID number = one person; raise the account's level; close and audit.
@@ -174,7 +175,7 @@ async def verify_session(
     )
 
 
-async def get_person(conn: asyncpg.Connection, person_id: UUID) -> tuple[bytes, bytes] | None:
+async def get_person(conn: Conn, person_id: UUID) -> tuple[bytes, bytes] | None:
     """(sealed name, sealed ID number) of a person."""
     row = await conn.fetchrow("SELECT name, id_number FROM person WHERE id = $1", person_id)
     return None if row is None else (row["name"], row["id_number"])

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from esign.service import CertType, FieldRule
@@ -29,12 +30,12 @@ def _type(row: asyncpg.Record) -> CertType:
     )
 
 
-async def get_type(conn: asyncpg.Connection, code: str) -> CertType | None:
+async def get_type(conn: Conn, code: str) -> CertType | None:
     row = await conn.fetchrow(f"SELECT {TYPE_COLUMNS} FROM certificate_type WHERE code = $1", code)
     return None if row is None else _type(row)
 
 
-async def find_type_by_gb_code(conn: asyncpg.Connection, gb_type_code: str) -> tuple[str, str] | None:
+async def find_type_by_gb_code(conn: Conn, gb_type_code: str) -> tuple[str, str] | None:
     """``(code, name)`` of the type with this 证照类型代码."""
     row = await conn.fetchrow("SELECT code, name FROM certificate_type WHERE gb_type_code = $1", gb_type_code)
     return None if row is None else (row["code"], row["name"])
@@ -47,7 +48,7 @@ RETURNING last_serial
 """
 
 
-async def next_serials(conn: asyncpg.Connection, type_code: str, department_id: UUID, year: int, count: int) -> int:
+async def next_serials(conn: Conn, type_code: str, department_id: UUID, year: int, count: int) -> int:
     """Take ``count`` serial numbers; return the first. The row stays locked until the caller commits."""
     last = await conn.fetchval(NEXT_SERIALS, type_code, department_id, year, count)
     return last - count + 1
@@ -170,19 +171,19 @@ def _view(row: asyncpg.Record) -> CertificateView:
     return CertificateView(row=CertificateRow(**values), **extra)
 
 
-async def get_certificate(conn: asyncpg.Connection, certificate_id: UUID, *, for_update: bool = False) -> CertificateView | None:
+async def get_certificate(conn: Conn, certificate_id: UUID, *, for_update: bool = False) -> CertificateView | None:
     lock = " FOR UPDATE OF c" if for_update else ""
     row = await conn.fetchrow(f"{SELECT_VIEW} WHERE c.id = $1{lock}", certificate_id)
     return None if row is None else _view(row)
 
 
-async def get_shown(conn: asyncpg.Connection, certificate_ids: list[UUID]) -> list[ShownCertificate]:
+async def get_shown(conn: Conn, certificate_ids: list[UUID]) -> list[ShownCertificate]:
     """What the API shows of the certificates among ``certificate_ids`` (any order), in one query."""
     rows = await conn.fetch(f"{SELECT_SHOWN} WHERE c.id = ANY($1::uuid[])", certificate_ids)
     return [ShownCertificate(*r) for r in rows]
 
 
-async def find_by_external_ref(conn: asyncpg.Connection, department_id: UUID, external_ref: str) -> CertificateView | None:
+async def find_by_external_ref(conn: Conn, department_id: UUID, external_ref: str) -> CertificateView | None:
     row = await conn.fetchrow(f"{SELECT_VIEW} WHERE c.department_id = $1 AND c.external_ref = $2", department_id, external_ref)
     return None if row is None else _view(row)
 
@@ -193,7 +194,7 @@ WHERE department_id = $1 AND external_ref = ANY($2::text[])
 """
 
 
-async def find_external_refs(conn: asyncpg.Connection, department_id: UUID, refs: list[str]) -> dict[str, asyncpg.Record]:
+async def find_external_refs(conn: Conn, department_id: UUID, refs: list[str]) -> dict[str, asyncpg.Record]:
     """Certificates of the department already issued under any of ``refs``, by ref."""
     return {r["external_ref"]: r for r in await conn.fetch(FIND_REFS, department_id, refs)}
 
@@ -207,7 +208,7 @@ def as_record(row: CertificateRow) -> tuple[Any, ...]:
     return msgspec.structs.astuple(row)
 
 
-async def insert_certificate(conn: asyncpg.Connection, row: CertificateRow) -> None:
+async def insert_certificate(conn: Conn, row: CertificateRow) -> None:
     await conn.execute(INSERT_CERTIFICATE, *as_record(row))
 
 
@@ -216,7 +217,7 @@ UPDATE esign_certificate SET status = $2, status_reason = $3, status_changed_at 
 """
 
 
-async def set_status(conn: asyncpg.Connection, certificate_id: UUID, status: str, *, reason: str | None, now: datetime) -> None:
+async def set_status(conn: Conn, certificate_id: UUID, status: str, *, reason: str | None, now: datetime) -> None:
     await conn.execute(SET_STATUS, certificate_id, status, reason, now)
 
 
@@ -225,10 +226,10 @@ UPDATE esign_certificate SET status = 'valid', token = $2, to_be_signed = NULL, 
 """
 
 
-async def set_signed(conn: asyncpg.Connection, certificate_id: UUID, token: str, *, now: datetime) -> None:
+async def set_signed(conn: Conn, certificate_id: UUID, token: str, *, now: datetime) -> None:
     await conn.execute(SET_SIGNED, certificate_id, token, now)
 
 
-async def delete_pending(conn: asyncpg.Connection, certificate_id: UUID) -> None:
+async def delete_pending(conn: Conn, certificate_id: UUID) -> None:
     """Drop a certificate whose signature never came (its serial and slot stay unused)."""
     await conn.execute("DELETE FROM esign_certificate WHERE id = $1 AND status = 'pending'", certificate_id)

@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from esign.errors import SealNotFound
@@ -35,7 +36,7 @@ COLUMNS = """id, department_id, role, name, kind, algorithm, kid, certificate, k
     valid_until, created_at, retired_at, revoked_at, replaces_id"""
 
 
-async def get_department(conn: asyncpg.Connection, department_id: UUID) -> Department | None:
+async def get_department(conn: Conn, department_id: UUID) -> Department | None:
     row = await conn.fetchrow("SELECT id, name, credit_code FROM department WHERE id = $1", department_id)
     return None if row is None else Department(id=row["id"], name=row["name"], credit_code=row["credit_code"])
 
@@ -47,14 +48,14 @@ VALUES ($1, $2, 'issuer', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 """
 
 
-async def insert_seal(conn: asyncpg.Connection, seal: SealRow, *, sealed_key: bytes | None) -> None:
+async def insert_seal(conn: Conn, seal: SealRow, *, sealed_key: bytes | None) -> None:
     await conn.execute(
         INSERT_SEAL, seal.id, seal.department_id, seal.name, seal.kind, seal.algorithm, seal.kid, seal.certificate,
         sealed_key, seal.key_custody, seal.valid_from, seal.valid_until, seal.created_at, seal.replaces_id,
     )
 
 
-async def get_seal(conn: asyncpg.Connection, seal_id: UUID, *, for_update: bool = False) -> SealRow:
+async def get_seal(conn: Conn, seal_id: UUID, *, for_update: bool = False) -> SealRow:
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM esign_seal WHERE id = $1{lock}", seal_id)
     if row is None:
@@ -62,12 +63,12 @@ async def get_seal(conn: asyncpg.Connection, seal_id: UUID, *, for_update: bool 
     return SealRow(**dict(row))
 
 
-async def get_seal_by_kid(conn: asyncpg.Connection, kid: bytes) -> SealRow | None:
+async def get_seal_by_kid(conn: Conn, kid: bytes) -> SealRow | None:
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM esign_seal WHERE kid = $1", kid)
     return None if row is None else SealRow(**dict(row))
 
 
-async def get_private_key(conn: asyncpg.Connection, seal_id: UUID) -> bytes | None:
+async def get_private_key(conn: Conn, seal_id: UUID) -> bytes | None:
     """The sealed private key (None when the department keeps it)."""
     return await conn.fetchval("SELECT private_key FROM esign_seal WHERE id = $1", seal_id)
 
@@ -84,7 +85,7 @@ LIMIT 1
 """
 
 
-async def default_seal(conn: asyncpg.Connection, department_id: UUID, *, now: datetime) -> SealRow | None:
+async def default_seal(conn: Conn, department_id: UUID, *, now: datetime) -> SealRow | None:
     """The department's seal for certificates: its newest active 电子证照专用章 (``business``), else its
     newest active official seal; one whose key the platform holds first within each kind."""
     row = await conn.fetchrow(DEFAULT_SEAL, department_id, now)
@@ -99,7 +100,7 @@ LIMIT $3
 """
 
 
-async def list_seals(conn: asyncpg.Connection, department_id: UUID, *, before: UUID | None, limit: int) -> list[SealRow]:
+async def list_seals(conn: Conn, department_id: UUID, *, before: UUID | None, limit: int) -> list[SealRow]:
     """Newest first (ids are UUIDv7, so id order is creation order)."""
     return [SealRow(**dict(r)) for r in await conn.fetch(LIST_SEALS, department_id, before, limit)]
 
@@ -107,7 +108,7 @@ async def list_seals(conn: asyncpg.Connection, department_id: UUID, *, before: U
 RETIRE_SEAL = "UPDATE esign_seal SET status = 'retired', retired_at = $2 WHERE id = $1 AND status = 'active'"
 
 
-async def retire_seal(conn: asyncpg.Connection, seal_id: UUID, *, now: datetime) -> None:
+async def retire_seal(conn: Conn, seal_id: UUID, *, now: datetime) -> None:
     await conn.execute(RETIRE_SEAL, seal_id, now)
 
 
@@ -116,7 +117,7 @@ UPDATE esign_seal SET status = 'revoked', revoked_at = $2, revocation_reason = $
 """
 
 
-async def revoke_seal(conn: asyncpg.Connection, seal_id: UUID, *, reason: str | None, now: datetime) -> None:
+async def revoke_seal(conn: Conn, seal_id: UUID, *, reason: str | None, now: datetime) -> None:
     await conn.execute(REVOKE_SEAL, seal_id, now, reason)
 
 
@@ -127,7 +128,7 @@ ORDER BY s.created_at, s.id
 """
 
 
-async def trusted_seals(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def trusted_seals(conn: Conn) -> list[asyncpg.Record]:
     """Every seal ever made, for the trust list (revoked and retired ones included)."""
     return await conn.fetch(TRUSTED_SEALS)
 
@@ -135,6 +136,6 @@ async def trusted_seals(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 BUMP_TRUST_LIST = "UPDATE esign_trust_list SET version = version + 1 WHERE id"
 
 
-async def trust_list_changed(conn: asyncpg.Connection) -> None:
+async def trust_list_changed(conn: Conn) -> None:
     """The set of seals changed: the cached trust list must be signed again."""
     await conn.execute(BUMP_TRUST_LIST)

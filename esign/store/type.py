@@ -6,16 +6,17 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from matters import CertificateField, CertificateType, DepartmentRef
 
 
-async def department_credit_code(conn: asyncpg.Connection, department_id: UUID) -> str | None:
+async def department_credit_code(conn: Conn, department_id: UUID) -> str | None:
     return await conn.fetchval("SELECT credit_code FROM department WHERE id = $1", department_id)
 
 
-async def existing_type(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+async def existing_type(conn: Conn, code: str) -> asyncpg.Record | None:
     """The 证照类型代码, field numbers and highest field number ever given of type ``code``, locked for this
     transaction (None for a new type)."""
     return await conn.fetchrow(
@@ -37,11 +38,11 @@ def number_fields(fields: list[dict[str, Any]], existing: list[dict[str, Any]], 
     return out, last_n
 
 
-async def gb_code_owner(conn: asyncpg.Connection, gb_type_code: str) -> str | None:
+async def gb_code_owner(conn: Conn, gb_type_code: str) -> str | None:
     return await conn.fetchval("SELECT code FROM certificate_type WHERE gb_type_code = $1", gb_type_code)
 
 
-async def next_gb_code(conn: asyncpg.Connection, credit_code: str) -> str | None:
+async def next_gb_code(conn: Conn, credit_code: str) -> str | None:
     """The defining department's next free type code (credit code + 001..999), or None when all are taken."""
     rows = await conn.fetch("SELECT gb_type_code FROM certificate_type WHERE gb_type_code LIKE $1 || '%'", credit_code)
     used = {r[0][18:] for r in rows}
@@ -65,7 +66,7 @@ WHERE t.code = $1
 """
 
 
-async def upsert_type(conn: asyncpg.Connection, values: dict[str, Any]) -> CertificateType:
+async def upsert_type(conn: Conn, values: dict[str, Any]) -> CertificateType:
     await conn.execute(
         UPSERT_TYPE, values["code"], values["name"], values["gb_type_code"], values["holder_kind"],
         values["defining_department_id"], values["issuer_department_ids"], values["fields"], values["validity_days"],

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit
 import auth as persons
@@ -69,7 +70,7 @@ LIMIT 1
 """
 
 
-async def find_case(conn: asyncpg.Connection, keyring: Keyring, form: dict[str, Any]) -> Case:
+async def find_case(conn: Conn, keyring: Keyring, form: dict[str, Any]) -> Case:
     """The birth case the form's numbers name, locked for this transaction (two parents at once wait in turn)."""
     keys = sorted(keyring.blind_index(k, purpose=KEY_PURPOSE) for k in service.birth_keys(form))
     for key in keys:
@@ -85,7 +86,7 @@ def may_join(case: Case) -> bool:
 
 
 async def newborn(
-    conn: asyncpg.Connection, keyring: Keyring, case: Case, form: dict[str, Any], *, now: datetime
+    conn: Conn, keyring: Keyring, case: Case, form: dict[str, Any], *, now: datetime
 ) -> UUID:
     """The child of the case: the one created before (a withdrawn or rejected case), or a new person now."""
     child = case.child or await persons.create_newborn(
@@ -96,7 +97,7 @@ async def newborn(
     return child
 
 
-async def add_parents(conn: asyncpg.Connection, keyring: Keyring, form: dict[str, Any], child: UUID, *, now: datetime) -> list[UUID]:
+async def add_parents(conn: Conn, keyring: Keyring, form: dict[str, Any], child: UUID, *, now: datetime) -> list[UUID]:
     """Make the parents the form names (those the platform knows) guardians of the child; those added now."""
     added = []
     for key in ("father_id_number", "mother_id_number"):
@@ -114,13 +115,13 @@ ON CONFLICT ON CONSTRAINT application_birth_key_pkey DO UPDATE SET application_i
 """
 
 
-async def remember(conn: asyncpg.Connection, case: Case, child: UUID, application_id: UUID, *, now: datetime) -> None:
+async def remember(conn: Conn, case: Case, child: UUID, application_id: UUID, *, now: datetime) -> None:
     """Record the case's keys for the child and the application that carries the case now."""
     await conn.execute(REMEMBER, case.keys, child, application_id, now)
 
 
 async def join(
-    conn: asyncpg.Connection, keyring: Keyring, case: Case, form: dict[str, Any], *, applicant_person: UUID,
+    conn: Conn, keyring: Keyring, case: Case, form: dict[str, Any], *, applicant_person: UUID,
     applicant_number: str | None, actor: str, now: datetime,
 ) -> UUID:
     """The second parent's application joins the open (or completed) case; the case's application id.

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import authority, changelog
 import auth as persons
@@ -30,12 +31,12 @@ from matters.workdays import Calendar, due_at, working_days_between
 from api.kernel.problems import FieldError
 
 # (conn, task record, application record, result fields, now) -> certificate id; provided by esign.
-IssueResult = Callable[[asyncpg.Connection, asyncpg.Record, asyncpg.Record, dict[str, Any], datetime], Awaitable[UUID]]
+IssueResult = Callable[[Conn, asyncpg.Record, asyncpg.Record, dict[str, Any], datetime], Awaitable[UUID]]
 
 OPEN = ("pending", "claimed")
 
 
-async def _load(conn: asyncpg.Connection, task_id: UUID, department_id: UUID, allowed: tuple[str, ...], *,
+async def _load(conn: Conn, task_id: UUID, department_id: UUID, allowed: tuple[str, ...], *,
                 actor: str) -> asyncpg.Record:
     task = await store.get_task(conn, task_id, department_id=department_id)
     # A task stays with the department it was routed to; deciding it needs the matter still to be the department's.
@@ -50,14 +51,14 @@ async def _load(conn: asyncpg.Connection, task_id: UUID, department_id: UUID, al
     return task
 
 
-async def claim(conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, *, department_id: UUID, actor: str, now: datetime, cal: Calendar) -> Application:
+async def claim(conn: Conn, keyring: Keyring, task_id: UUID, *, department_id: UUID, actor: str, now: datetime, cal: Calendar) -> Application:
     task = await _load(conn, task_id, department_id, ("pending",), actor=actor)
     await store.set_task(conn, task_id, status="claimed", claimed_by=actor, updated_at=now)
     return await _after_decision(conn, keyring, task, "task_claimed", actor, {"matter_code": task["matter_code"]}, now=now, cal=cal)
 
 
 async def approve(
-    conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, data: ApproveIn, *, department_id: UUID, actor: str,
+    conn: Conn, keyring: Keyring, task_id: UUID, data: ApproveIn, *, department_id: UUID, actor: str,
     now: datetime, cal: Calendar, issue_result: IssueResult,
 ) -> Application:
     task = await _load(conn, task_id, department_id, OPEN, actor=actor)
@@ -79,7 +80,7 @@ async def approve(
     return await _after_decision(conn, keyring, task, "task_approved", actor, detail, now=now, cal=cal)
 
 
-async def _assign_id_number(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID, number: str, *, now: datetime) -> None:
+async def _assign_id_number(conn: Conn, keyring: Keyring, person_id: UUID, number: str, *, now: datetime) -> None:
     problem = id_number_error(number, today=now.date())
     if problem:
         raise IdNumberInvalid(errors=[FieldError("assigned_id_number", problem)])
@@ -94,7 +95,7 @@ async def _assign_id_number(conn: asyncpg.Connection, keyring: Keyring, person_i
 
 
 async def reject(
-    conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, data: RejectIn, *, department_id: UUID, actor: str,
+    conn: Conn, keyring: Keyring, task_id: UUID, data: RejectIn, *, department_id: UUID, actor: str,
     now: datetime, cal: Calendar,
 ) -> Application:
     # 不打回票打清单: a rejection must say why, and what would be needed.
@@ -110,7 +111,7 @@ async def reject(
 
 
 async def request_supplement(
-    conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, data: SupplementRequestIn, *, department_id: UUID,
+    conn: Conn, keyring: Keyring, task_id: UUID, data: SupplementRequestIn, *, department_id: UUID,
     actor: str, now: datetime, cal: Calendar,
 ) -> Application:
     if not data.required_materials:
@@ -124,7 +125,7 @@ async def request_supplement(
 
 
 async def supplement(
-    conn: asyncpg.Connection, keyring: Keyring, who: workflow.Applicant, application_id: UUID, materials: list[MaterialRef],
+    conn: Conn, keyring: Keyring, who: workflow.Applicant, application_id: UUID, materials: list[MaterialRef],
     *, now: datetime, cal: Calendar,
 ) -> Application:
     """The citizen hands in what was asked for; waiting tasks resume, their clock extended by the pause."""
@@ -165,7 +166,7 @@ async def supplement(
 
 
 async def _after_decision(
-    conn: asyncpg.Connection, keyring: Keyring, task: asyncpg.Record, event: str, actor: str, detail: dict[str, Any],
+    conn: Conn, keyring: Keyring, task: asyncpg.Record, event: str, actor: str, detail: dict[str, Any],
     *, now: datetime, cal: Calendar,
 ) -> Application:
     await store.add_event(conn, task["application_id"], at=now, event=event, actor=actor, detail=detail)

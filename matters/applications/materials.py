@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit
 import auth as persons
@@ -43,7 +44,7 @@ class Source:
     produced_by_matter: str | None = None
 
 
-async def matter_scope(conn: asyncpg.Connection, matter_code: str) -> Matter:
+async def matter_scope(conn: Conn, matter_code: str) -> Matter:
     return await catalogue_store.get_matter(conn, matter_code)
 
 
@@ -75,7 +76,7 @@ LIMIT 1
 
 
 async def _resolve(
-    conn: asyncpg.Connection, keyring: Keyring, task: asyncpg.Record, app: asyncpg.Record, matter: Matter,
+    conn: Conn, keyring: Keyring, task: asyncpg.Record, app: asyncpg.Record, matter: Matter,
     holder_fields: dict[str, str], *, now: datetime,
 ) -> list[Source]:
     provided = {m["code"]: m for m in app["materials"]}
@@ -119,7 +120,7 @@ BLOB_INFO = "SELECT sha256, content_type, size FROM sync_blob WHERE sha256 = ANY
 
 
 async def list_materials(
-    conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, *, department_id: UUID, now: datetime
+    conn: Conn, keyring: Keyring, task_id: UUID, *, department_id: UUID, now: datetime
 ) -> TaskMaterialList:
     """What the task's matter asks for, and how each material can be read (nothing is read here)."""
     task, app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
@@ -139,7 +140,7 @@ async def list_materials(
 
 
 async def read_certificate(
-    conn: asyncpg.Connection, keyring: Keyring, esign: EsignState, task_id: UUID, code: str, *, department_id: UUID,
+    conn: Conn, keyring: Keyring, esign: EsignState, task_id: UUID, code: str, *, department_id: UUID,
     actor: str, now: datetime,
 ) -> TaskMaterialRead:
     """The certificate standing for one material of the task's matter; the read is logged for its holder."""
@@ -155,7 +156,7 @@ async def read_certificate(
 
 
 async def read_file(
-    conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, code: str, *, department_id: UUID, actor: str,
+    conn: Conn, keyring: Keyring, task_id: UUID, code: str, *, department_id: UUID, actor: str,
     now: datetime,
 ) -> asyncpg.Record:
     """The file handed in for one material of the task's matter (content_type, data); the read is logged."""
@@ -169,7 +170,7 @@ async def read_file(
 
 
 async def _load(
-    conn: asyncpg.Connection, keyring: Keyring, task_id: UUID, department_id: UUID, *, now: datetime
+    conn: Conn, keyring: Keyring, task_id: UUID, department_id: UUID, *, now: datetime
 ) -> tuple[asyncpg.Record, asyncpg.Record, Matter, list[Source]]:
     task = await store.get_task(conn, task_id, department_id=department_id)
     app = await store.get_application(conn, task["application_id"])
@@ -187,7 +188,7 @@ def _source(sources: list[Source], code: str) -> Source:
 
 
 async def _log(
-    conn: asyncpg.Connection, task: asyncpg.Record, matter: Matter, s: Source, *, department_id: UUID, actor: str,
+    conn: Conn, task: asyncpg.Record, matter: Matter, s: Source, *, department_id: UUID, actor: str,
     item_ids: list[UUID], now: datetime,
 ) -> None:
     assert s.holder is not None

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 import auth as orgs
 import auth as persons
@@ -35,7 +36,7 @@ def result_fields(field_keys: list[str], values: dict[str, Any]) -> dict[str, An
 
 
 async def _with_legal_rep(
-    conn: asyncpg.Connection, keyring: Any, application: asyncpg.Record, fields: dict[str, Any]
+    conn: Conn, keyring: Any, application: asyncpg.Record, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """A new business's 营业执照 names its applicant as legal representative unless the form or the
     department names another: whoever applied to open it (its 法定代表人 or 经营者) may then act for it."""
@@ -51,7 +52,7 @@ async def _with_legal_rep(
 
 def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
     async def issue(
-        conn: asyncpg.Connection, task: asyncpg.Record, application: asyncpg.Record, fields: dict[str, Any], now: datetime
+        conn: Conn, task: asyncpg.Record, application: asyncpg.Record, fields: dict[str, Any], now: datetime
     ) -> UUID:
         ctype = await conn.fetchrow(
             """SELECT t.code, t.holder_kind, array(SELECT f->>'key' FROM jsonb_array_elements(t.fields) f) AS keys

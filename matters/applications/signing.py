@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 from api.kernel.crypto import Keyring
 from matters.applications import store
 from matters.applications.models import SubmissionSignature
@@ -22,7 +23,7 @@ def _payload(keyring: Keyring, app: asyncpg.Record) -> bytes:
     return entity_seals.canonical(app["id"], app["bundle_code"] or app["matter_code"], store.open_form(keyring, app["form"]))
 
 
-async def sign(conn: asyncpg.Connection, esign: Any, keyring: Keyring, application_id: UUID, org_id: UUID) -> None:
+async def sign(conn: Conn, esign: Any, keyring: Keyring, application_id: UUID, org_id: UUID) -> None:
     """Sign a new application of the entity with its seal (nothing when it has none yet)."""
     app = await store.get_application(conn, application_id)
     signature = await entity_seals.sign_submission(conn, esign, org_id, _payload(keyring, app))
@@ -30,7 +31,7 @@ async def sign(conn: asyncpg.Connection, esign: Any, keyring: Keyring, applicati
         await conn.execute("UPDATE application SET entity_signature = $2 WHERE id = $1", application_id, signature)
 
 
-async def check(conn: asyncpg.Connection, esign: Any, keyring: Keyring, app: asyncpg.Record, *,
+async def check(conn: Conn, esign: Any, keyring: Keyring, app: asyncpg.Record, *,
                 now: datetime) -> SubmissionSignature | None:
     """The entity's signature on the application as verified now; None for an unsigned one."""
     signature = app["entity_signature"]

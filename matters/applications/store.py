@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring
@@ -33,7 +34,7 @@ RETURNING id
 """
 
 
-async def insert_application(conn: asyncpg.Connection, **row: Any) -> bool:
+async def insert_application(conn: Conn, **row: Any) -> bool:
     """Insert a new application; False when the id exists (a phone retrying)."""
     return (
         await conn.fetchval(
@@ -59,7 +60,7 @@ async def insert_application(conn: asyncpg.Connection, **row: Any) -> bool:
 GET_APPLICATION = "SELECT * FROM application WHERE id = $1"
 
 
-async def get_application(conn: asyncpg.Connection, application_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
+async def get_application(conn: Conn, application_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
     row = await conn.fetchrow(GET_APPLICATION + (" FOR UPDATE" if for_update else ""), application_id)
     if row is None:
         raise ApplicationNotFound()
@@ -77,13 +78,13 @@ LIMIT $5
 
 
 async def list_applications(
-    conn: asyncpg.Connection, *, person_id: UUID, dependents: list[UUID], status: str | None, before: UUID | None, limit: int
+    conn: Conn, *, person_id: UUID, dependents: list[UUID], status: str | None, before: UUID | None, limit: int
 ) -> list[asyncpg.Record]:
     """The caller's own applications and those for their dependents, newest first."""
     return await conn.fetch(LIST_APPLICATIONS, person_id, [person_id, *dependents], status, before, limit)
 
 
-async def set_application(conn: asyncpg.Connection, application_id: UUID, **changes: Any) -> None:
+async def set_application(conn: Conn, application_id: UUID, **changes: Any) -> None:
     # Column names come from this module's callers, never from requests.
     cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
     await conn.execute(f"UPDATE application SET {cols} WHERE id = $1", application_id, *changes.values())
@@ -96,7 +97,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
 
 
-async def insert_task(conn: asyncpg.Connection, **t: Any) -> UUID:
+async def insert_task(conn: Conn, **t: Any) -> UUID:
     task_id = uuid7()
     await conn.execute(
         INSERT_TASK,
@@ -122,12 +123,12 @@ JOIN department d ON d.id = t.department_id
 """
 
 
-async def list_tasks(conn: asyncpg.Connection, application_id: UUID, *, for_update: bool = False) -> list[asyncpg.Record]:
+async def list_tasks(conn: Conn, application_id: UUID, *, for_update: bool = False) -> list[asyncpg.Record]:
     lock = " FOR UPDATE OF t" if for_update else ""
     return await conn.fetch(f"SELECT {TASK_COLUMNS} WHERE t.application_id = $1 ORDER BY t.id{lock}", application_id)
 
 
-async def get_task(conn: asyncpg.Connection, task_id: UUID, *, department_id: UUID | None) -> asyncpg.Record:
+async def get_task(conn: Conn, task_id: UUID, *, department_id: UUID | None) -> asyncpg.Record:
     """A task, visible only to its own department (others get 404: they may not know it exists)."""
     row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} WHERE t.id = $1", task_id)
     if row is None or (department_id is not None and row["department_id"] != department_id):
@@ -135,7 +136,7 @@ async def get_task(conn: asyncpg.Connection, task_id: UUID, *, department_id: UU
     return row
 
 
-async def set_task(conn: asyncpg.Connection, task_id: UUID, **changes: Any) -> None:
+async def set_task(conn: Conn, task_id: UUID, **changes: Any) -> None:
     cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
     await conn.execute(f"UPDATE application_task SET {cols} WHERE id = $1", task_id, *changes.values())
 
@@ -152,7 +153,7 @@ LIMIT $6
 
 
 async def list_department_tasks(
-    conn: asyncpg.Connection,
+    conn: Conn,
     department_id: UUID,
     *,
     status: str | None,
@@ -168,12 +169,12 @@ INSERT_EVENT = "INSERT INTO application_event (application_id, at, event, actor,
 
 
 async def add_event(
-    conn: asyncpg.Connection, application_id: UUID, *, at: datetime, event: str, actor: str, detail: dict[str, Any]
+    conn: Conn, application_id: UUID, *, at: datetime, event: str, actor: str, detail: dict[str, Any]
 ) -> None:
     await conn.execute(INSERT_EVENT, application_id, at, event, actor, detail)
 
 
-async def list_events(conn: asyncpg.Connection, application_id: UUID) -> list[asyncpg.Record]:
+async def list_events(conn: Conn, application_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT at, event, detail FROM application_event WHERE application_id = $1 ORDER BY id", application_id
     )
@@ -187,6 +188,6 @@ RETURNING t.id, t.application_id, t.matter_code, t.department_id, t.due_at
 """
 
 
-async def flag_overdue(conn: asyncpg.Connection, *, now: datetime) -> list[asyncpg.Record]:
+async def flag_overdue(conn: Conn, *, now: datetime) -> list[asyncpg.Record]:
     """Mark open tasks past their due time, once each; return what was newly flagged."""
     return await conn.fetch(FLAG_OVERDUE, now)

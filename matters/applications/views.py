@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring, mask_id_number
@@ -50,7 +51,7 @@ def _task_view(t: asyncpg.Record) -> TaskView:
     )
 
 
-async def application(conn: asyncpg.Connection, keyring: Keyring, application_id: UUID, *, row: asyncpg.Record | None = None) -> Application:
+async def application(conn: Conn, keyring: Keyring, application_id: UUID, *, row: asyncpg.Record | None = None) -> Application:
     row = row or await store.get_application(conn, application_id)
     tasks = await store.list_tasks(conn, application_id)
     events = await store.list_events(conn, application_id)
@@ -84,7 +85,7 @@ async def application(conn: asyncpg.Connection, keyring: Keyring, application_id
 SCOPE = "SELECT array(SELECT f->>'key' FROM jsonb_array_elements(form) f) AS form, array(SELECT x->>'code' FROM jsonb_array_elements(materials) x) AS materials FROM catalog_matter WHERE code = $1"
 
 
-async def dept_task(conn: asyncpg.Connection, keyring: Keyring, t: asyncpg.Record, *, now: datetime,
+async def dept_task(conn: Conn, keyring: Keyring, t: asyncpg.Record, *, now: datetime,
                     esign: Any = None) -> DeptTask:
     """A task as its department sees it: the form fields and materials of its own matter, nothing else, and
     the entity's e-seal signature on the application, checked now (with ``esign``)."""
@@ -121,7 +122,7 @@ ORDER BY w.created_at DESC
 """
 
 
-async def wallet_certificates(conn: asyncpg.Connection, person_ids: list[UUID], *, now: datetime) -> dict[UUID, WalletCertificate]:
+async def wallet_certificates(conn: Conn, person_ids: list[UUID], *, now: datetime) -> dict[UUID, WalletCertificate]:
     """Valid certificates in these persons' wallets, newest first, by wallet item id."""
     rows = await conn.fetch(WALLET_CERTIFICATES, list(dict.fromkeys(person_ids)), now)
     return {r["id"]: WalletCertificate(r["id"], r["type_code"]) for r in rows}
@@ -135,6 +136,6 @@ ORDER BY c.issued_at
 """
 
 
-async def certificate_fields(conn: asyncpg.Connection, person_ids: list[UUID], *, now: datetime) -> dict[str, dict[str, Any]]:
+async def certificate_fields(conn: Conn, person_ids: list[UUID], *, now: datetime) -> dict[str, dict[str, Any]]:
     """The disclosed (non-sensitive) fields of valid wallet certificates, newest per type."""
     return {r["type_code"]: dict(r["fields"]) for r in await conn.fetch(CERTIFICATE_FIELDS, list(dict.fromkeys(person_ids)), now)}

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, changelog, outbox
@@ -49,7 +50,7 @@ def fingerprint(data: SubmitApplication) -> bytes:
     return hashlib.sha256(msgspec.json.encode(data)).digest()
 
 
-async def _target(conn: asyncpg.Connection, data: SubmitApplication) -> tuple[Bundle, list[tuple[str, list[str], str | None]], str]:
+async def _target(conn: Conn, data: SubmitApplication) -> tuple[Bundle, list[tuple[str, list[str], str | None]], str]:
     """The bundle (or a single matter seen as a one-entry bundle), its entries and its subject."""
     if (data.bundle_code is None) == (data.matter_code is None):
         raise FormInvalid(errors=[FieldError("bundle_code", "give exactly one of bundle_code and matter_code")])
@@ -67,7 +68,7 @@ async def _target(conn: asyncpg.Connection, data: SubmitApplication) -> tuple[Bu
 
 
 async def submit(
-    conn: asyncpg.Connection, keyring: Keyring, who: Applicant, data: SubmitApplication, *, now: datetime, cal: Calendar
+    conn: Conn, keyring: Keyring, who: Applicant, data: SubmitApplication, *, now: datetime, cal: Calendar
 ) -> tuple[Application, bool]:
     """Accept an application once (综合受理); the same id again returns the stored one."""
     fp = fingerprint(data)
@@ -149,7 +150,7 @@ async def submit(
 DEFERRED_SUPPLEMENT_DAYS = 5
 
 
-async def _for_person(conn: asyncpg.Connection, who: Applicant, data: SubmitApplication, *, now: datetime) -> UUID:
+async def _for_person(conn: Conn, who: Applicant, data: SubmitApplication, *, now: datetime) -> UUID:
     """Whom the application is for: oneself, or a dependent (guardians only)."""
     if data.for_person_id is None or data.for_person_id == who.person_id:
         return who.person_id
@@ -158,7 +159,7 @@ async def _for_person(conn: asyncpg.Connection, who: Applicant, data: SubmitAppl
     return data.for_person_id
 
 
-async def is_party(conn: asyncpg.Connection, person_id: UUID, app: asyncpg.Record, *, now: datetime) -> bool:
+async def is_party(conn: Conn, person_id: UUID, app: asyncpg.Record, *, now: datetime) -> bool:
     """May this person act on the application (补正, rating)? The applicant, and the guardians of the person it is
     for — both parents of a newborn, whichever of them applied."""
     if person_id == app["applicant_person_id"]:
@@ -175,7 +176,7 @@ def notice_person(app: Application | asyncpg.Record) -> UUID:
     return subject if subject != applicant else applicant
 
 
-async def withdraw(conn: asyncpg.Connection, keyring: Keyring, who: Applicant, application_id: UUID, *, now: datetime) -> Application:
+async def withdraw(conn: Conn, keyring: Keyring, who: Applicant, application_id: UUID, *, now: datetime) -> Application:
     row = await store.get_application(conn, application_id, for_update=True)
     if row["applicant_person_id"] != who.person_id:
         raise views.hidden()
@@ -191,7 +192,7 @@ async def withdraw(conn: asyncpg.Connection, keyring: Keyring, who: Applicant, a
     return app
 
 
-async def refresh_status(conn: asyncpg.Connection, application_id: UUID, *, now: datetime, cal: Calendar) -> list[UUID]:
+async def refresh_status(conn: Conn, application_id: UUID, *, now: datetime, cal: Calendar) -> list[UUID]:
     """Start tasks whose turn has come, cancel those that never can, re-aggregate the status.
 
     Returns the tasks started now.
@@ -233,7 +234,7 @@ RETURNING department_id, person_id
 """
 
 
-async def _tell_window(conn: asyncpg.Connection, application_id: UUID, status: str, *, now: datetime) -> None:
+async def _tell_window(conn: Conn, application_id: UUID, status: str, *, now: datetime) -> None:
     """统一窗口出件: an application taken at a window joins that centre's pick-up queue when its last task is done, and
     the citizen is told to come for the paper results (inbox, and a text message to a phone they gave)."""
     row = await conn.fetchrow(TELL_WINDOW, application_id, now)
@@ -247,7 +248,7 @@ async def _tell_window(conn: asyncpg.Connection, application_id: UUID, status: s
     )
 
 
-async def publish(conn: asyncpg.Connection, app: Application, *, event: str, now: datetime) -> None:
+async def publish(conn: Conn, app: Application, *, event: str, now: datetime) -> None:
     """Mirror the application to its people's devices and tell whoever should know."""
     await changelog.record_change_each(conn, {app.applicant_person_id, app.for_person_id}, "application", app.id, "put",
                                        msgspec.to_builtins(app))
@@ -258,7 +259,7 @@ async def publish(conn: asyncpg.Connection, app: Application, *, event: str, now
     )
 
 
-async def task_event(conn: asyncpg.Connection, app: Application, task_id: UUID, event: str, *, now: datetime) -> None:
+async def task_event(conn: Conn, app: Application, task_id: UUID, event: str, *, now: datetime) -> None:
     task = next(t for t in app.tasks if t.id == task_id)
     await outbox.enqueue(
         conn, "notify",
@@ -268,12 +269,12 @@ async def task_event(conn: asyncpg.Connection, app: Application, task_id: UUID, 
     )
 
 
-async def audit_decision(conn: asyncpg.Connection, *, actor: str, action: str, task_id: UUID, data: dict[str, Any], now: datetime) -> None:
+async def audit_decision(conn: Conn, *, actor: str, action: str, task_id: UUID, data: dict[str, Any], now: datetime) -> None:
     await audit.append(conn, actor=actor, action=action, subject=f"task:{task_id}", data=data, at=now)
 
 
 async def prefill(
-    conn: asyncpg.Connection, keyring: Keyring, who: Applicant, bundle_code: str, for_person_id: UUID | None, *, now: datetime
+    conn: Conn, keyring: Keyring, who: Applicant, bundle_code: str, for_person_id: UUID | None, *, now: datetime
 ) -> Prefill:
     """What the platform can fill in and hand in for a bundle before the citizen types anything (免提交)."""
     bundle = await catalogue_store.get_bundle(conn, bundle_code)
@@ -303,7 +304,7 @@ async def prefill(
     return Prefill(form=form, materials=materials)
 
 
-async def _someone(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> service.Someone:
+async def _someone(conn: Conn, keyring: Keyring, person_id: UUID) -> service.Someone:
     row = await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id)
     number = keyring.decrypt_str(row["id_number"], context=persons.ID_NUMBER_CONTEXT) if row["id_number"] else None
     return service.Someone(

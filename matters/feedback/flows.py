@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
@@ -21,7 +22,7 @@ from matters.workdays import Calendar, due_at
 BAD_LEVEL = 2
 
 
-async def responsible_department(conn: asyncpg.Connection, application: asyncpg.Record) -> UUID:
+async def responsible_department(conn: Conn, application: asyncpg.Record) -> UUID:
     """A bundle answers through its lead department (综合受理); a single matter through its own."""
     if application["bundle_code"]:
         return await conn.fetchval("SELECT lead_department_id FROM catalog_bundle WHERE code = $1", application["bundle_code"])
@@ -29,7 +30,7 @@ async def responsible_department(conn: asyncpg.Connection, application: asyncpg.
 
 
 async def evaluate(
-    conn: asyncpg.Connection, keyring: Keyring, *, account_id: UUID, person_id: UUID, application_id: UUID, data: EvaluationIn,
+    conn: Conn, keyring: Keyring, *, account_id: UUID, person_id: UUID, application_id: UUID, data: EvaluationIn,
     now: datetime, cal: Calendar, rectification_days: int,
 ) -> Evaluation:
     app = await applications.get_application(conn, application_id, for_update=True)
@@ -60,7 +61,7 @@ async def evaluate(
 
 
 async def answer_rectification(
-    conn: asyncpg.Connection, rect_id: UUID, *, department_id: UUID, text: str, actor: str, now: datetime
+    conn: Conn, rect_id: UUID, *, department_id: UUID, text: str, actor: str, now: datetime
 ) -> None:
     row = await store.get_rectification(conn, rect_id, department_id=department_id)
     if row["status"] == "answered":
@@ -77,7 +78,7 @@ async def answer_rectification(
 
 
 async def raise_feedback(
-    conn: asyncpg.Connection, keyring: Keyring, *, account_id: UUID, data: FeedbackIn, now: datetime
+    conn: Conn, keyring: Keyring, *, account_id: UUID, data: FeedbackIn, now: datetime
 ) -> Feedback:
     """Route to the matter's department (named, or of the application); otherwise to the operators."""
     department = None
@@ -103,7 +104,7 @@ async def raise_feedback(
 
 
 async def answer_feedback(
-    conn: asyncpg.Connection, keyring: Keyring, feedback_id: UUID, *, department_id: UUID | None, text: str, actor: str,
+    conn: Conn, keyring: Keyring, feedback_id: UUID, *, department_id: UUID | None, text: str, actor: str,
     now: datetime,
 ) -> Feedback:
     row = await store.get_feedback(conn, feedback_id, for_update=True)

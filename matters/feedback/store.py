@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel.crypto import Keyring, mask_free_text
 from matters.feedback.errors import FeedbackNotFound, RectificationNotFound
@@ -41,7 +42,7 @@ RETURNING application_id
 
 
 async def insert_evaluation(
-    conn: asyncpg.Connection, keyring: Keyring, application_id: UUID, person_id: UUID, level: int, comment: str | None,
+    conn: Conn, keyring: Keyring, application_id: UUID, person_id: UUID, level: int, comment: str | None,
     tags: list[str], at: datetime,
 ) -> bool:
     sealed = None if comment is None else keyring.encrypt(comment, context=COMMENT_CONTEXT)
@@ -49,7 +50,7 @@ async def insert_evaluation(
 
 
 async def insert_rectification(
-    conn: asyncpg.Connection, *, id: UUID, application_id: UUID, department_id: UUID, level: int, due_at: datetime, now: datetime
+    conn: Conn, *, id: UUID, application_id: UUID, department_id: UUID, level: int, due_at: datetime, now: datetime
 ) -> None:
     await conn.execute(
         "INSERT INTO rectification (id, application_id, department_id, level, due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -58,7 +59,7 @@ async def insert_rectification(
 
 
 async def get_evaluation(
-    conn: asyncpg.Connection, keyring: Keyring, application_id: UUID, *, now: datetime
+    conn: Conn, keyring: Keyring, application_id: UUID, *, now: datetime
 ) -> Evaluation | None:
     e = await conn.fetchrow("SELECT * FROM evaluation WHERE application_id = $1", application_id)
     if e is None:
@@ -79,19 +80,19 @@ ORDER BY id LIMIT $4
 
 
 async def list_rectifications(
-    conn: asyncpg.Connection, department_id: UUID, *, status: str | None, after: UUID | None, limit: int, now: datetime
+    conn: Conn, department_id: UUID, *, status: str | None, after: UUID | None, limit: int, now: datetime
 ) -> list[Rectification]:
     return [_rectification(r, now) for r in await conn.fetch(LIST_RECTIFICATIONS, department_id, status, after, limit)]
 
 
-async def get_rectification(conn: asyncpg.Connection, rect_id: UUID, *, department_id: UUID) -> asyncpg.Record:
+async def get_rectification(conn: Conn, rect_id: UUID, *, department_id: UUID) -> asyncpg.Record:
     row = await conn.fetchrow("SELECT * FROM rectification WHERE id = $1 FOR UPDATE", rect_id)
     if row is None or row["department_id"] != department_id:
         raise RectificationNotFound()
     return row
 
 
-async def answer_rectification(conn: asyncpg.Connection, rect_id: UUID, *, text: str, by: str, now: datetime) -> None:
+async def answer_rectification(conn: Conn, rect_id: UUID, *, text: str, by: str, now: datetime) -> None:
     await conn.execute(
         "UPDATE rectification SET status = 'answered', answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1",
         rect_id, text, by, now,
@@ -113,7 +114,7 @@ RETURNING *
 """
 
 
-async def insert_feedback(conn: asyncpg.Connection, keyring: Keyring, **f: object) -> Feedback:
+async def insert_feedback(conn: Conn, keyring: Keyring, **f: object) -> Feedback:
     sealed = keyring.encrypt(str(f["text"]), context=TEXT_CONTEXT)
     row = await conn.fetchrow(
         INSERT_FEEDBACK, f["id"], f["kind"], sealed, f["account_id"], f["application_id"], f["matter_code"],
@@ -122,7 +123,7 @@ async def insert_feedback(conn: asyncpg.Connection, keyring: Keyring, **f: objec
     return feedback_view(row, keyring)
 
 
-async def get_feedback(conn: asyncpg.Connection, feedback_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
+async def get_feedback(conn: Conn, feedback_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
     row = await conn.fetchrow("SELECT * FROM feedback WHERE id = $1" + (" FOR UPDATE" if for_update else ""), feedback_id)
     if row is None:
         raise FeedbackNotFound()
@@ -137,7 +138,7 @@ ORDER BY id LIMIT $4
 
 
 async def list_feedback(
-    conn: asyncpg.Connection, keyring: Keyring, department_id: UUID | None, *, status: str | None, after: UUID | None,
+    conn: Conn, keyring: Keyring, department_id: UUID | None, *, status: str | None, after: UUID | None,
     limit: int,
 ) -> list[Feedback]:
     """Feedback routed to a department (or, with ``None``, to the operators)."""
@@ -145,7 +146,7 @@ async def list_feedback(
 
 
 async def answer_feedback(
-    conn: asyncpg.Connection, keyring: Keyring, feedback_id: UUID, *, text: str, by: str, now: datetime
+    conn: Conn, keyring: Keyring, feedback_id: UUID, *, text: str, by: str, now: datetime
 ) -> Feedback:
     row = await conn.fetchrow(
         "UPDATE feedback SET status = 'answered', answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1 RETURNING *",

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit
@@ -51,7 +52,7 @@ def _check_number(value: str, field: str, *, now: datetime) -> str:
     return normalize_id_number(value)
 
 
-async def view(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record) -> Intake:
+async def view(conn: Conn, keyring: Keyring, row: asyncpg.Record) -> Intake:
     name = await persons.get_name(conn, keyring, row["person_id"]) or ""
     number = await persons.get_id_number(conn, keyring, row["person_id"]) or ""
     return Intake(
@@ -66,7 +67,7 @@ async def view(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record) 
     )
 
 
-async def load(conn: asyncpg.Connection, intake_id: UUID, department_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
+async def load(conn: Conn, intake_id: UUID, department_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
     """The intake, for a clerk of the centre that opened it (another centre's clerk: 403 ``window_other_centre``)."""
     row = await store.get_intake(conn, intake_id, for_update=for_update)
     if row is None:
@@ -76,7 +77,7 @@ async def load(conn: asyncpg.Connection, intake_id: UUID, department_id: UUID, *
     return row
 
 
-async def identify(conn: asyncpg.Connection, keyring: Keyring, data: OpenIntake, *, department_id: UUID, clerk: UUID,
+async def identify(conn: Conn, keyring: Keyring, data: OpenIntake, *, department_id: UUID, clerk: UUID,
                    now: datetime) -> tuple[UUID, UUID | None, Problem | None]:
     """The person in front of the window (found by the card's number, or recorded now), and with an ``agent`` the
     代办人 whose authorisation was checked and its use logged: (person, agent person, refusal). A refusal is returned
@@ -98,7 +99,7 @@ async def identify(conn: asyncpg.Connection, keyring: Keyring, data: OpenIntake,
     return person, agent, refusal
 
 
-async def open_intake(conn: asyncpg.Connection, keyring: Keyring, data: OpenIntake, *, person: UUID,
+async def open_intake(conn: Conn, keyring: Keyring, data: OpenIntake, *, person: UUID,
                       agent: UUID | None, department_id: UUID, clerk: UUID, now: datetime) -> Intake:
     """Open the visit of an identified person (see :func:`identify`)."""
     intake_id = uuid7()
@@ -116,7 +117,7 @@ async def open_intake(conn: asyncpg.Connection, keyring: Keyring, data: OpenInta
     return await view(conn, keyring, await store.get_intake(conn, intake_id))
 
 
-async def give_consent(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record, purpose: str, *,
+async def give_consent(conn: Conn, keyring: Keyring, row: asyncpg.Record, purpose: str, *,
                        clerk: UUID, now: datetime) -> Intake:
     """Record the consent the person gives at the window; the same visit consenting again changes nothing."""
     if row["consented_at"] is None:
@@ -127,7 +128,7 @@ async def give_consent(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.
     return await view(conn, keyring, await store.get_intake(conn, row["id"]))
 
 
-async def read_prefill(conn: asyncpg.Connection, keyring: Keyring, esign: object, row: asyncpg.Record, bundle_code: str,
+async def read_prefill(conn: Conn, keyring: Keyring, esign: object, row: asyncpg.Record, bundle_code: str,
                        *, clerk: UUID, now: datetime) -> Prefill | Problem:
     """免提交 for the person present: what their wallet supplies, read under the window consent (logged in their access
     log). Without the consent → the problem to raise (after the caller commits the refused read, if any)."""
@@ -142,7 +143,7 @@ async def read_prefill(conn: asyncpg.Connection, keyring: Keyring, esign: object
                                   bundle_code, None, now=now)
 
 
-async def submit(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record, data: WindowSubmit, *, clerk: UUID,
+async def submit(conn: Conn, keyring: Keyring, row: asyncpg.Record, data: WindowSubmit, *, clerk: UUID,
                  now: datetime, cal: Calendar) -> tuple[Application | None, bool, Problem | None]:
     """Submit the bundle on the person's behalf: (application, created, refusal to raise after commit)."""
     if row["application_id"] is not None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from api.kernel import audit
 import auth as delegation
@@ -52,12 +53,12 @@ ORDER BY c.issued_at, c.id
 """
 
 
-async def results(conn: asyncpg.Connection, application_id: UUID) -> list[ResultRef]:
+async def results(conn: Conn, application_id: UUID) -> list[ResultRef]:
     return [ResultRef(id=r["id"], type_name=r["type_name"], licence_id=r["licence_id"])
             for r in await conn.fetch(RESULTS, application_id)]
 
 
-async def queue(conn: asyncpg.Connection, keyring: Keyring, department_id: UUID, *, after: UUID | None,
+async def queue(conn: Conn, keyring: Keyring, department_id: UUID, *, after: UUID | None,
                 limit: int) -> list[Pickup]:
     """The centre's applications ready to be handed over, oldest first."""
     out = []
@@ -73,7 +74,7 @@ async def queue(conn: asyncpg.Connection, keyring: Keyring, department_id: UUID,
     return out
 
 
-async def load(conn: asyncpg.Connection, application_id: UUID, department_id: UUID) -> asyncpg.Record:
+async def load(conn: Conn, application_id: UUID, department_id: UUID) -> asyncpg.Record:
     """The window visit that took the application, for a clerk of that centre."""
     row = await conn.fetchrow(
         "SELECT i.*, a.status, d.name AS department_name FROM window_intake i JOIN application a ON a.id = i.application_id "
@@ -85,7 +86,7 @@ async def load(conn: asyncpg.Connection, application_id: UUID, department_id: UU
     return row
 
 
-async def print_results(conn: asyncpg.Connection, keyring: Keyring, esign: EsignState, row: asyncpg.Record, *,
+async def print_results(conn: Conn, keyring: Keyring, esign: EsignState, row: asyncpg.Record, *,
                         now: datetime) -> bytes:
     """The PDF of the application's result certificates, one A4 page each."""
     if row["status"] not in DONE:
@@ -108,12 +109,12 @@ async def print_results(conn: asyncpg.Connection, keyring: Keyring, esign: Esign
     return printing.pdf(pages, qr_url=esign.qr_url)
 
 
-async def _type_fields(conn: asyncpg.Connection, type_code: str) -> list[dict[str, str]]:
+async def _type_fields(conn: Conn, type_code: str) -> list[dict[str, str]]:
     fields = await conn.fetchval("SELECT fields FROM certificate_type WHERE code = $1", type_code)
     return list(fields or [])
 
 
-async def hand_over(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Record, data: HandoverIn, *,
+async def hand_over(conn: Conn, keyring: Keyring, row: asyncpg.Record, data: HandoverIn, *,
                     clerk: UUID, now: datetime) -> tuple[Handover | None, Problem | None]:
     """Record who received the results, from whom, when, with the ID card checked: the citizen, or their 代办人
     whose authorisation allows ``collect`` (its use logged; a refusal returned to raise after the commit)."""
@@ -162,7 +163,7 @@ async def hand_over(conn: asyncpg.Connection, keyring: Keyring, row: asyncpg.Rec
                     certificate_ids=certificates, handed_at=now), None
 
 
-async def _codes(conn: asyncpg.Connection, application_id: UUID) -> list[str]:
+async def _codes(conn: Conn, application_id: UUID) -> list[str]:
     row = await conn.fetchrow("SELECT bundle_code, matter_code FROM application WHERE id = $1", application_id)
     codes = [c for c in (row["bundle_code"], row["matter_code"]) if c]
     codes += [r["matter_code"] for r in await conn.fetch(
