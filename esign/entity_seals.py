@@ -82,8 +82,8 @@ INSERT INTO esign_entity_seal (id, org_id, name, algorithm, kid, certificate, pr
 VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $8)
 """
 SELECT = """
-SELECT s.id, s.kid, s.name, s.algorithm, s.status, s.certificate, s.valid_from, s.valid_until, s.created_at,
-       s.revoked_at, s.revoke_reason, o.credit_code, o.name AS entity_name
+SELECT s.id, s.kid, coalesce(s.name, o.name || '电子公章') AS name, s.algorithm, s.status, s.certificate, s.valid_from,
+       s.valid_until, s.created_at, s.revoked_at, s.revoke_reason, o.credit_code, o.name AS entity_name
 FROM esign_entity_seal s JOIN org_entity o ON o.id = s.org_id
 """
 
