@@ -98,7 +98,7 @@ def canonical(value: object) -> bytes:
 
 def canonical_python(value: object) -> bytes:
     """``canonical`` in Python. It recurses into itself: the C form declined the whole value already."""
-    # Exact types, not isinstance: a subclass (a bool, an IntEnum) is left to cbor2 as before.
+    # Exact types, not isinstance: a bool is not taken for an int, and other subclasses go to cbor2.
     if type(value) is str:
         return tstr(value)
     if type(value) is int and -_INT_LIMIT <= value < _INT_LIMIT:

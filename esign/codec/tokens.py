@@ -172,7 +172,8 @@ def encode_claims(claims: Claims) -> bytes:
     """The CBOR payload of ``claims`` (deterministic encoding); raises ``ValueError`` when malformed."""
     if (problem := _problem(claims)) is not None:
         raise ValueError(problem)
-    if claims.kind == PRESENTATION and claims.exp - claims.iat > PRESENTATION_MAX_TTL:  # type: ignore[operator]
+    # _problem has made sure a presentation has its exp.
+    if claims.kind == PRESENTATION and claims.exp is not None and claims.exp - claims.iat > PRESENTATION_MAX_TTL:
         raise ValueError("a presentation lives at most 300 seconds")
     return _payload(claims.kind, claims.iss, claims.iat, claims.exp, claims.nbf, claims.cti, claims.type_code,
                     claims.serial, claims.version, claims.holder_name, claims.holder_id, claims.fields, claims.status,
