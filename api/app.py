@@ -82,7 +82,7 @@ async def close_resources(state: State, started: embedded.Embedded | None) -> No
         await asyncio.to_thread(started.stop)
 
 
-def lifespan(settings: Settings):  # noqa: ANN201
+def lifespan(settings: Settings):
     @asynccontextmanager
     async def run(app: Litestar) -> AsyncIterator[None]:
         started = await open_resources(app.state, settings)

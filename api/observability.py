@@ -11,8 +11,8 @@ import re
 import sys
 import time
 import uuid
-from typing import cast
 from datetime import UTC, datetime
+from typing import cast
 
 import msgspec
 from litestar import Response, get

@@ -188,7 +188,7 @@ def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
         name = "the database" if dependency == "database" else "Redis"
         return handle_problem(request, ServiceUnavailable(f"{name} is unavailable; try again shortly"))
     # The log keeps the trace (with the request id); the client gets nothing of it.
-    log.exception("unhandled error", exc_info=exc)
+    log.error("unhandled error", exc_info=exc)
     return problem_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "服务器内部错误")
 
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, outbox
 from api.kernel.crypto import PRIVATE_VALUE, Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from auth.tokens import new_secret, secret_hash
 

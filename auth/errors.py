@@ -7,9 +7,6 @@ show the client and never carry personal data.
 
 from __future__ import annotations
 
-
-
-from api.kernel.problems import problem_responses  # noqa: F401 - re-exported for route modules
 from api.kernel.problems import (
     BadRequest,
     Conflict,
@@ -20,6 +17,7 @@ from api.kernel.problems import (
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
+    problem_responses,  # noqa: F401 - re-exported for route modules
 )
 
 # --- logins ---------------------------------------------------------------------------------------

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 
 
 class AccountOut(msgspec.Struct, frozen=True, kw_only=True):

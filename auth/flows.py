@@ -11,17 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from auth import alerts
-from auth.store import accounts as store
 from auth.errors import RefreshTokenInvalid, RefreshTokenReused
 from auth.keys import ACCESS_TTL, KeySet
 from auth.models import AccountSummary, TokenPair
+from auth.store import accounts as store
 from auth.tokens import REFRESH_TTL, AccessClaims, encode_access, expires, level_name, new_secret, secret_hash
 
 REFRESH_PREFIX = "zbr_"

@@ -33,11 +33,11 @@ import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.openapi.spec import SecurityRequirement
 
 from api.deps import FromConnection
 from api.kernel.clock import current_time
 from api.kernel.problems import Forbidden, NotFound, Unauthorized
-from litestar.openapi.spec import SecurityRequirement
 from auth.errors import AssuranceRequired
 from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid

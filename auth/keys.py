@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from api.kernel import audit
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 
 ACCESS_TTL = 900
 RELOAD_EVERY = 2.0

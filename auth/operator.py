@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel import audit
 from api.kernel.crypto import Keyring
-from auth import keys, flows as service
+from api.kernel.db import Conn
+from auth import flows as service
+from auth import keys
 from auth.store import accounts as store
 from auth.tokens import encode_access
 

@@ -22,16 +22,15 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.identifiers import normalize_id_number, normalized_id_number_error
 from api.kernel.ids import uuid7
-from auth.persons import INDEX_PURPOSE, NAME_CONTEXT
 from api.kernel.problems import FieldError, Problem
+from auth.persons import INDEX_PURPOSE, NAME_CONTEXT
 
 # The certificate type whose issue (or push) is the registry: it names the legal representative.
 REGISTRY_TYPE = "business_license"

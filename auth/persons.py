@@ -12,11 +12,11 @@ from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.db import Conn
 from api.kernel.identifiers import normalize_id_number
 from api.kernel.ids import uuid7, uuid7_many
 from api.kernel.problems import FieldError, Problem

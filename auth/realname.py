@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from api.kernel.identifiers import normalize_id_number
-from auth.store.admin import IdentityProvider
 from auth.errors import IdentityProviderKeyInvalid, RealnameFailed
+from auth.store.admin import IdentityProvider
 from auth.tokens import LEVELS
 
 LEEWAY = 30

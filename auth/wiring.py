@@ -7,20 +7,34 @@ from typing import Any
 from litestar.openapi.spec import Tag
 
 from api.config import Settings
-from auth.routes import (
-    access as access_routes,
-    admin as admin_routes,
-    case as case_routes,
-    not_me as not_me_routes,
-    org as org_routes,
-    realname as realname_routes,
-    login as routes,
-    token as token_routes,
-)
 from api.kernel.domain import Domain
 from auth.delegation import ROUTES as DELEGATION_ROUTES
 from auth.guards import DEPENDENCIES
 from auth.jobs import JOBS
+from auth.routes import (
+    access as access_routes,
+)
+from auth.routes import (
+    admin as admin_routes,
+)
+from auth.routes import (
+    case as case_routes,
+)
+from auth.routes import (
+    login as routes,
+)
+from auth.routes import (
+    not_me as not_me_routes,
+)
+from auth.routes import (
+    org as org_routes,
+)
+from auth.routes import (
+    realname as realname_routes,
+)
+from auth.routes import (
+    token as token_routes,
+)
 from auth.routes.me import dev_sms, me
 from auth.state import start, stop
 

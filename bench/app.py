@@ -33,19 +33,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-from common import servers, with_database  # noqa: E402
-from litestar.testing import AsyncTestClient  # noqa: E402
-from offline_sync import certificate_item, page_of, wire_size  # noqa: E402
+import asyncpg
+from common import servers, with_database
+from litestar.testing import AsyncTestClient
+from offline_sync import certificate_item, page_of, wire_size
 
-from api.kernel import changelog, db  # noqa: E402
-from api.app import create_app  # noqa: E402
-from api.config import Settings  # noqa: E402
-from api.kernel.crypto import Keyring  # noqa: E402
-from matters import seed  # noqa: E402
-from tests import browser  # noqa: E402
-from tests.auth.helpers import auth, claims, operator  # noqa: E402
-from tests.people import citizen, id_number, staff  # noqa: E402
+from api.app import create_app
+from api.config import Settings
+from api.kernel import changelog, db
+from api.kernel.crypto import Keyring
+from matters import seed
+from tests import browser
+from tests.auth.helpers import auth, claims, operator
+from tests.people import citizen, id_number, staff
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "clients" / "app"
@@ -57,7 +57,7 @@ BARE = "<!doctype html><html lang=zh-CN><meta charset=utf-8><meta name=viewport 
 
 
 class Bare(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = BARE.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")

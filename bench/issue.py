@@ -35,20 +35,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-from common import cpu_seconds, with_database  # noqa: E402
-from litestar.datastructures import State  # noqa: E402
+import asyncpg
+from common import cpu_seconds, with_database
+from litestar.datastructures import State
 
-from api.kernel import db  # noqa: E402
-from api import embedded  # noqa: E402
-from api.config import Settings  # noqa: E402
-from api.kernel.crypto import Keyring  # noqa: E402
-from matters import seed  # noqa: E402
-from esign import batches, ca, seals  # noqa: E402
-from esign.codec import keys  # noqa: E402
-from esign.store import seal as seal_store  # noqa: E402
-from esign.models import HolderIn, IssueIn  # noqa: E402
-from esign.state import EsignState  # noqa: E402
+from api import embedded
+from api.config import Settings
+from api.kernel import db
+from api.kernel.crypto import Keyring
+from esign import batches, ca, seals
+from esign.codec import keys
+from esign.models import HolderIn, IssueIn
+from esign.state import EsignState
+from esign.store import seal as seal_store
+from matters import seed
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 SIGN_SECONDS = 2.0

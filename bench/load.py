@@ -68,7 +68,7 @@ def id_number(i: int) -> str:
 # --- the bare app: what one primary-key read costs through the same server and driver -------------
 
 
-def bare_app():  # noqa: ANN201 - granian factory
+def bare_app():
     import asyncpg
     from litestar import Litestar, get
 
@@ -215,7 +215,7 @@ async def drop_databases(admin: str, names: list[str], workers: list[str]) -> No
             await conn.close()
 
 
-def cluster_module():  # noqa: ANN201 - tests/cluster/citus.py: builds and starts Citus from ../shared/vendor
+def cluster_module():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.cluster import citus
 
@@ -238,7 +238,7 @@ class Seeder:
     def __init__(self, base: str, op: str, net: int) -> None:
         self.base, self.op, self.net, self.n = base, op, net, 0
 
-    def client(self):  # noqa: ANN201
+    def client(self):
         import httpx
 
         self.n += 1
@@ -246,12 +246,12 @@ class Seeder:
         return httpx.Client(base_url=self.base, timeout=60, transport=httpx.HTTPTransport(local_address=source))
 
     @staticmethod
-    def ok(r, *status: int) -> dict:  # noqa: ANN001
+    def ok(r, *status: int) -> dict:
         if r.status_code not in (status or (200, 201)):
             raise SystemExit(f"seeding failed: {r.request.method} {r.request.url} -> {r.status_code} {r.text[:300]}")
         return r.json() if r.content else {}
 
-    def login(self, http, phone: str) -> dict:  # noqa: ANN001
+    def login(self, http, phone: str) -> dict:
         import re
 
         self.ok(http.post("/v1/auth/sms/send", json={"phone": phone}), 202)
@@ -269,7 +269,7 @@ class Seeder:
                 self.prove(http, pair["access_token"])
             return self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))["access_token"]
 
-    def prove(self, http, token: str) -> None:  # noqa: ANN001
+    def prove(self, http, token: str) -> None:
         """The account proves an identity at L3 with an assertion of an identity provider registered for it."""
         import hashlib
 

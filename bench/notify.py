@@ -40,14 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-from common import cpu_seconds, servers, with_database  # noqa: E402
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
+from common import cpu_seconds, servers, with_database  # noqa: E402
 
-from api.kernel import db  # noqa: E402
-from auth import persons  # noqa: E402
 from api.config import Settings  # noqa: E402
+from api.kernel import db  # noqa: E402
 from api.kernel.crypto import Keyring  # noqa: E402
+from auth import persons  # noqa: E402
 from matters import seed  # noqa: E402
 from notify import service, webhook_store  # noqa: E402
 

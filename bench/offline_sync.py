@@ -43,19 +43,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-from common import servers, with_database  # noqa: E402
-from litestar.testing import AsyncTestClient  # noqa: E402
+import asyncpg
+from common import servers, with_database
+from litestar.testing import AsyncTestClient
 
-from api.kernel import changelog, db  # noqa: E402
-from api.app import COMPRESS_MIN, create_app  # noqa: E402
-from api.config import Settings  # noqa: E402
-from api.kernel.crypto import Keyring  # noqa: E402
-from api.kernel.ids import uuid7  # noqa: E402
-from matters import seed  # noqa: E402
-from sync import pull  # noqa: E402
-from tests.auth.helpers import auth, claims, operator  # noqa: E402
-from tests.people import citizen, id_number, staff  # noqa: E402
+from api.app import COMPRESS_MIN, create_app
+from api.config import Settings
+from api.kernel import changelog, db
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
+from matters import seed
+from sync import pull
+from tests.auth.helpers import auth, claims, operator
+from tests.people import citizen, id_number, staff
 
 ITEMS = 1000
 PUSH = 100

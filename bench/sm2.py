@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from gmssl import sm2 as gm  # noqa: E402
+from cryptography.hazmat.primitives import hashes
+from gmssl import sm2 as gm
 
-from esign.codec import sm2  # noqa: E402
+from esign.codec import sm2
 
 
 def _digest(public: sm2.Sm2PublicKey, data: bytes) -> bytes:

@@ -46,21 +46,21 @@ _SURFACE = {
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
-    "canonical",
+    "SELECT_SHOWN",
     "Certificate",
-    "certificate_view",
-    "certificate_views",
     "CertificateNotFound",
     "EsignState",
     "HolderIn",
-    "issue_certificate",
     "IssueIn",
+    "ShownCertificate",
+    "canonical",
+    "certificate_view",
+    "certificate_views",
+    "issue_certificate",
     "presentation_token",
     "qr_png",
     "registry_fields",
-    "SELECT_SHOWN",
     "shown",
-    "ShownCertificate",
     "sign_submission",
     "verify_submission",
 ]

@@ -43,27 +43,29 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit, changelog, outbox, pgcopy
 import auth as persons
+import wallet as closure
+from api.kernel import audit, changelog, outbox, pgcopy
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7_many
 from api.kernel.problems import Problem, ProblemDocument
-import wallet as closure
-from wallet import WalletClosed
-from esign import batch_rows, batch_sign, service as issuing, lists, flows as service
-from esign.store import seal as seal_store
-from esign.store import certificate as store
+from esign import batch_rows, batch_sign, lists
+from esign import flows as service
+from esign import service as issuing
 from esign.errors import (
     CertificateStatusConflict,
     ExternalRefConflict,
     SealKeyHeldByDepartment,
 )
-from esign.service import CertType, Department, Holder
 from esign.models import BatchResult, IssueIn
-from esign.store.seal import SealRow
+from esign.service import CertType, Department, Holder
 from esign.state import EsignState
+from esign.store import certificate as store
+from esign.store import seal as seal_store
+from esign.store.seal import SealRow
+from wallet import WalletClosed
 
 CHUNK = 1000
 LANES = 2

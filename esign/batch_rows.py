@@ -17,8 +17,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-from api.kernel import changelog, outbox, pgcopy
 import auth as persons
+from api.kernel import changelog, outbox, pgcopy
 from api.kernel.ids import uuid7_many
 from esign import service as issuing
 

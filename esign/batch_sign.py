@@ -27,7 +27,8 @@ import auth as persons
 from api.config import Settings
 from api.kernel.canonical import canonical_json
 from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
-from esign import batch_rows, service as issuing
+from esign import batch_rows
+from esign import service as issuing
 from esign.codec import keys, licence, tokens
 from esign.errors import EsignError
 

@@ -29,11 +29,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import audit, authority, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from api.kernel.jobs import Job, now_of
 from api.kernel.problems import ProblemDocument

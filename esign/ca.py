@@ -15,12 +15,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import asyncpg
-from api.kernel.db import Conn
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.kernel import audit
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from esign.codec import keys, x509
 

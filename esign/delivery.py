@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit, changelog, outbox
-from api.kernel.ids import uuid7
 import wallet as wallet_store
+from api.kernel import audit, changelog, outbox
+from api.kernel.db import Conn
+from api.kernel.ids import uuid7
 from esign import service as issuing
-from esign.store.certificate import CertificateRow
 from esign.models import Certificate
+from esign.store.certificate import CertificateRow
 
 
 def wallet_summary(cert: Certificate) -> dict[str, object]:

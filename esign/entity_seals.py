@@ -20,17 +20,17 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit
 import auth as orgs
+from api.kernel import audit
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
-from wallet import WalletClosed
 from esign import seals
 from esign.codec import keys, x509
 from esign.errors import EntitySealExists, EntitySealNotFiled, EntitySealNotFound
 from esign.state import EsignState
+from wallet import WalletClosed
 
 KEY_CONTEXT = "esign_entity_seal.private_key"
 # The result certificate of 公章刻制备案: issuing it to an entity makes the entity's e-seal.

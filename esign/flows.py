@@ -20,25 +20,22 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import cbor2
 import msgspec
 
-from api.kernel import audit, authority, changelog, outbox
 import auth as orgs
 import auth as persons
-from api.kernel.ids import uuid7
-from api.kernel.problems import FieldError
 import wallet as closure
 import wallet as events
 import wallet as wallet_store
-from esign.store import certificate as store
-from esign import entity_seals, service as issuing, lists
-from esign.codec import keys, licence, tokens, x509
-from esign.store import seal as seal_store
+from api.kernel import audit, authority, changelog, outbox
+from api.kernel.db import Conn
+from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError
+from esign import entity_seals, lists
+from esign import service as issuing
 from esign.batch_sign import FIELDS_CONTEXT, ID_CONTEXT, NAME_CONTEXT, seal_fields
-from esign.store.certificate import CertificateRow, CertificateView
+from esign.codec import keys, licence, tokens, x509
 from esign.delivery import audit_data, deliver, synced_data
 from esign.errors import (
     CertificateNotFound,
@@ -55,10 +52,13 @@ from esign.errors import (
     SignatureInvalid,
     SigningWindowClosed,
 )
-from esign.service import CertType, Draft, Holder
 from esign.models import Certificate, IssueIn, PendingSignature
-from esign.store.seal import SealRow
+from esign.service import CertType, Draft, Holder
 from esign.state import EsignState
+from esign.store import certificate as store
+from esign.store import seal as seal_store
+from esign.store.certificate import CertificateRow, CertificateView
+from esign.store.seal import SealRow
 from esign.views import SIGNING_WINDOW, certificate_view, pending_view, render
 
 INDEX_PURPOSE = persons.INDEX_PURPOSE
@@ -308,8 +308,8 @@ async def _close_entity(conn: Conn, esign: EsignState, org_id: UUID, *, departme
     licences = await conn.fetch(
         "SELECT id FROM esign_certificate WHERE person_id = $1 AND type_code = $2 AND status IN ('valid', 'suspended')"
         " AND department_id = $3", org_id, orgs.REGISTRY_TYPE, department_id)
-    for licence in licences:
-        await change_status(conn, esign, department_id=department_id, certificate_id=licence["id"], action="revoke",
+    for row in licences:
+        await change_status(conn, esign, department_id=department_id, certificate_id=row["id"], action="revoke",
                             reason="企业注销", actor=actor, now=now)
     await entity_seals.revoke_seal(conn, org_id, actor=actor, now=now)
     await events.add_life_event(conn, person_id=org_id, event="business_closed", at=now, source="certificate",

@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn, one
 
-from esign.store import seal as seal_store
+from api.kernel.db import Conn, one
 from esign.codec import statuslist, trustlist
 from esign.errors import StatusListNotFound
 from esign.state import EsignState
+from esign.store import seal as seal_store
 
 RESIGN_AFTER = timedelta(hours=12)
 

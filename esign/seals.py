@@ -20,19 +20,17 @@ import base64
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel import audit
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from esign import ca
 from esign.codec import csr, keys, x509
-from esign.store import seal as seal_store
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
-from esign.service import Department
 from esign.models import Seal
-from esign.store.seal import SealRow
+from esign.service import Department
 from esign.state import EsignState
+from esign.store import seal as seal_store
+from esign.store.seal import SealRow
 
 SEAL_YEARS = 5
 

@@ -39,8 +39,8 @@ from api.kernel.identifiers import (
 from api.kernel.problems import FieldError
 from auth import CreditCodeInvalid, IdNumberInvalid
 from esign.codec import tokens
-from esign.errors import CertificateFieldsInvalid, HolderInvalid, ValidityInvalid
 from esign.codec.keys import Signer
+from esign.errors import CertificateFieldsInvalid, HolderInvalid, ValidityInvalid
 from esign.models import HolderIn, IssueIn
 
 CHINA = timezone(timedelta(hours=8))  # serial years follow the calendar of the issuing office

@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 from litestar.datastructures import State
 
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from esign import batch_sign, ca
 from esign.codec import keys, qr, statuslist, trustlist
 from esign.store.seal import SealRow, get_private_key

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
 from api.kernel.db import Conn
-
 from esign import lists
 from esign.codec import qr, tokens
+from esign.codec.verify import Verdict, verify_token
 from esign.errors import MalformedToken, StatusListNotFound
 from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedField, VerifiedIssuer, VerifyOut
 from esign.state import EsignState
-from esign.codec.verify import Verdict, verify_token
 
 
 async def verdict_for(conn: Conn, esign: EsignState, token: str, *, now: datetime) -> Verdict:

@@ -10,16 +10,15 @@ import base64
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from esign.store import certificate as store
+from api.kernel.db import Conn
 from esign.batch_sign import FIELDS_CONTEXT
-from esign.store.certificate import CertificateRow, CertificateView, ShownCertificate
 from esign.errors import CertificateNotFound
 from esign.models import Certificate, HolderOut, IssuerOut, PendingSignature, StatusRef
 from esign.state import EsignState
+from esign.store import certificate as store
+from esign.store.certificate import CertificateRow, CertificateView, ShownCertificate
 
 SIGNING_WINDOW = timedelta(minutes=15)  # how long a department has to sign a prepared certificate
 

@@ -8,15 +8,25 @@ from litestar.openapi.spec import Tag
 
 from api.kernel.domain import Domain
 from esign import batches
+from esign.http import DEPENDENCIES
 from esign.routes import (
     certificate as certificate_routes,
+)
+from esign.routes import (
     entity_seal as entity_seal_routes,
+)
+from esign.routes import (
     holder as holder_routes,
+)
+from esign.routes import (
     public as public_routes,
+)
+from esign.routes import (
     seal as seal_routes,
+)
+from esign.routes import (
     type as type_routes,
 )
-from esign.http import DEPENDENCIES
 from esign.state import start, stop
 
 TAGS = [

@@ -12,12 +12,8 @@ from uuid import UUID
 from litestar import Request, Response, put
 from litestar.params import JSONBody, PathParameter
 
-from api.kernel import audit
 from api.deps import Db, Now
-from matters import admin_store, service, store
-from matters.applications.service import parse_condition
-from matters.errors import BundleInvalid, MatterInvalid
-from matters.models import Bundle, BundleIn, Matter, MatterIn
+from api.kernel import audit
 from api.kernel.problems import (
     BadRequest,
     FieldError,
@@ -28,6 +24,10 @@ from api.kernel.problems import (
     success,
 )
 from auth import BEARER, CurrentPrincipal
+from matters import admin_store, service, store
+from matters.applications.service import parse_condition
+from matters.errors import BundleInvalid, MatterInvalid
+from matters.models import Bundle, BundleIn, Matter, MatterIn
 
 # Working days; anything longer is a typo, and would overflow the date arithmetic of due times later.
 MAX_DAYS = 3650

@@ -14,11 +14,9 @@ from uuid import UUID
 from litestar import Response, get, put
 from litestar.params import JSONBody, PathParameter
 
+from api.deps import Db, Now
 from api.kernel import audit, authority
 from api.kernel.authority import Authority
-from api.deps import Db, Now
-from matters import admin_store
-from matters.errors import AuthorityInvalid
 from api.kernel.problems import (
     BadRequest,
     FieldError,
@@ -29,8 +27,10 @@ from api.kernel.problems import (
     problem_responses,
     success,
 )
-from wallet import LifeEvent
 from auth import BEARER, CurrentPrincipal
+from matters import admin_store
+from matters.errors import AuthorityInvalid
+from wallet import LifeEvent
 
 DepartmentId = Annotated[UUID, PathParameter(description="The department's id.")]
 LIFE_EVENTS = frozenset(get_args(LifeEvent))

@@ -12,14 +12,13 @@ from litestar.enums import MediaType
 from litestar.params import PathParameter, QueryParameter
 
 from api.deps import Db
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import problem_responses
 from matters import store
 from matters.admin_routes import ROUTES as ADMIN_ROUTES
 from matters.authority_routes import ROUTES as AUTHORITY_ROUTES
 from matters.errors import BundleNotFound, MatterNotFound
 from matters.models import Bundle, BundlePage, CertificateTypePage, Matter, MatterPage
-from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.kernel.problems import problem_responses
-
 
 # `zhangban seed` and the operators' PUTs (admin_routes) change the catalogue; each server process keeps
 # a bundle it built (three queries and the merging of every matter's form and materials) this long
@@ -27,7 +26,7 @@ from api.kernel.problems import problem_responses
 BUNDLE_TTL = 60.0
 
 
-def _next(items: list, limit: int, key: str) -> str | None:  # noqa: ANN001
+def _next(items: list, limit: int, key: str) -> str | None:
     return encode_cursor(getattr(items[-1], key)) if len(items) == limit else None
 
 

@@ -11,11 +11,10 @@ from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import authority
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from matters.applications.service import parse_condition
 

@@ -6,9 +6,9 @@ from datetime import date
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from matters import service
 from matters.errors import BundleNotFound, MatterNotFound
 from matters.models import (

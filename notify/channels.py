@@ -17,19 +17,17 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import httpx
 import msgspec
 from redis.exceptions import RedisError
 
+import auth as sms
+import auth as wechat_api
 from api.config import parse_sms_templates
 from api.kernel.crypto import PRIVATE_VALUE, DecryptionError, Keyring
-import auth as sms
-from notify import contacts
-import auth as wechat_api
-from auth import SmsUnavailable, WechatUnavailable
-from auth import PHONE_CONTEXT
-from notify import catalogue, dispatch_store, service, webhook_store
+from api.kernel.db import Conn
+from auth import PHONE_CONTEXT, SmsUnavailable, WechatUnavailable
+from notify import catalogue, contacts, dispatch_store, service, webhook_store
 from notify.service import Outcome
 from notify.webclient import AddressNotAllowed, NetworkError, WebClient
 

@@ -6,10 +6,8 @@ import re
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from auth import PHONE_CONTEXT
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")

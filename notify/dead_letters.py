@@ -8,10 +8,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel import audit
+from api.kernel.db import Conn
 from notify import streams
 from notify.errors import DeadLetterNotFound
 from notify.models import DeadLetter, DeadLetterRetried

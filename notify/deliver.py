@@ -74,7 +74,7 @@ class Deliverer:
                 except TRANSIENT as exc:
                     log.warning("delivery round failed (%s); trying again", type(exc).__name__)
                     await asyncio.sleep(1)
-                except Exception:  # noqa: BLE001 - keep the attempts in flight; the entries stay pending
+                except Exception:
                     log.exception("delivery round failed")
                     await asyncio.sleep(1)
         finally:
@@ -149,7 +149,7 @@ class Deliverer:
             outcome = await self.senders.send(job)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug in a channel must not stop the others
+        except Exception as exc:
             log.exception("delivery %s failed unexpectedly", job.id)
             outcome = Outcome("technical-failure", f"dispatcher error {type(exc).__name__}")
         self.done.put_nowait(Done(job, outcome, now_of(self.state)))
@@ -179,7 +179,7 @@ class Deliverer:
                 log.warning("recording %d outcomes failed (%s); retrying", len(batch), type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
-            except Exception:  # noqa: BLE001 - one bad outcome must not block the others
+            except Exception:
                 log.exception("recording %d outcomes failed; recording them one by one", len(batch))
                 for d in batch:
                     with contextlib.suppress(Exception):  # left pending: reclaimed, dead-lettered in the end
@@ -226,7 +226,7 @@ class Deliverer:
             await asyncio.sleep(max(1.0, self.lease.total_seconds() / 2))
             try:
                 await self.reclaim()
-            except Exception:  # noqa: BLE001 - the next round tries again
+            except Exception:
                 log.exception("reclaiming failed")
 
     async def reclaim(self) -> int:

@@ -13,9 +13,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from notify.models import DeliveryRow, NotificationRow
 
 _encoder = msgspec.json.Encoder()

@@ -21,7 +21,7 @@ import msgspec
 
 from api.kernel import changelog
 from api.kernel.jobs import now_of
-from notify import catalogue, dispatch_store, live, plan, reconcile, recipients, streams
+from notify import catalogue, dispatch_store, live, plan, recipients, reconcile, streams
 from notify.deliver import TRANSIENT
 from notify.models import DeliveryRow, Event, Notification, NotificationRow
 
@@ -125,12 +125,12 @@ class Expander:
             return
         except TRANSIENT:
             raise  # the database or Redis is away: the loop waits; the entries stay pending and are reclaimed
-        except Exception:  # noqa: BLE001 - fall back to one by one to find the event that fails
+        except Exception:
             log.exception("expanding a batch of %d events failed; retrying one by one", len(events))
         for entry, event in zip(good, events, strict=True):
             try:
                 await expand(self.state, [event])
-            except Exception:  # noqa: BLE001 - left pending: reclaimed later, dead-lettered after MAX_READS
+            except Exception:
                 log.exception("event %s (%s) could not be expanded", event.name, event.entry_id)
                 continue
             await self.group.ack([(entry[0], entry[1])])

@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import changelog
+from api.kernel.db import Conn
 from notify import store
 from notify.models import Notification
 

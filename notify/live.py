@@ -225,7 +225,7 @@ class Hub:
                         queue.put_nowait(message["data"])
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - tell every listener; they end their streams and clients reconnect
+        except Exception:
             log.warning("live push subscription failed", exc_info=True)
             for listeners in list(self.queues.values()):
                 for queue in listeners:

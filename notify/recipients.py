@@ -16,9 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from api.kernel.db import Conn
-
 from notify import contacts
 from notify.catalogue import Kind
 from notify.models import AccountInfo, Event

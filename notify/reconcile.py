@@ -20,10 +20,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel import outbox
+from api.kernel.db import Conn
 from api.kernel.jobs import now_of
 from notify import catalogue, streams
 

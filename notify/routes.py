@@ -14,11 +14,8 @@ from litestar.response import ServerSentEvent
 from api.deps import Db, Now, Redis
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal, MaybePrincipal
+from auth import BEARER, CurrentPrincipal, MaybePrincipal, problem_responses
 from notify import catalogue, dead_letters, inbox, live, store, streams
-from notify.socket import DESCRIPTION as SOCKET_DESCRIPTION
-from notify.socket import PATH as SOCKET_PATH
 from notify.errors import DeadLetterNotFound, NotificationNotFound, WechatNotBound, WechatTemplateUnknown
 from notify.models import (
     AdminNotification,
@@ -36,6 +33,8 @@ from notify.models import (
     StreamTicketOut,
     UnreadCount,
 )
+from notify.socket import DESCRIPTION as SOCKET_DESCRIPTION
+from notify.socket import PATH as SOCKET_PATH
 
 Unread = Annotated[bool, QueryParameter(description="Only items not yet read.")]
 LastEventId = Annotated[str | None, HeaderParameter(name="last-event-id", description="Resume after this notification id.")]

@@ -11,8 +11,8 @@ from typing import Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 
+from api.kernel.db import Conn, one
 from notify.errors import NotificationNotFound
 from notify.models import (
     AdminNotification,

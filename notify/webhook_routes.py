@@ -15,14 +15,13 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api.kernel import audit, idempotency, outbox, responses
 from api.deps import Db, Keys, Now, Redis
+from api.kernel import audit, idempotency, outbox, responses
 from api.kernel.ids import uuid7, uuid7_floor
-from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal, Principal
+from api.openapi import IDEMPOTENT
+from auth import BEARER, CurrentPrincipal, Principal, problem_responses
 from notify import catalogue, service, streams, webhook_store
 from notify.errors import (
     WebhookDeliveryNotFailed,
@@ -68,7 +67,8 @@ class WebhookController(Controller):
                       "marked failed and stays listed under `/deliveries`. The url must be https to a globally routable "
                       "address (a name must resolve only to such addresses; checked again at each new connection, "
                       "a delivery to an address that is no longer public fails); otherwise `webhook_url_not_public`. "
-                      "Delivery failures read `network error` without saying what answered. Events: {', '.join(f'`{e}`' for e in catalogue.WEBHOOK_EVENTS)}. "
+                      "Delivery failures read `network error` without saying what answered. "
+                      f"Events: {', '.join(f'`{e}`' for e in catalogue.WEBHOOK_EVENTS)}. "
                       "With `Idempotency-Key`, a repeat returns the same endpoint and secret.",
           responses=problem_responses(BadRequest, ValidationFailed, WebhookUrlInvalid, WebhookUrlNotPublic,
                                       WebhookEventsInvalid, Unauthorized,

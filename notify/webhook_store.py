@@ -6,10 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from notify.errors import WebhookDeliveryNotFailed, WebhookDeliveryNotFound, WebhookDisabled, WebhookNotFound
 from notify.models import DepartmentEvent, Webhook, WebhookDelivery
 

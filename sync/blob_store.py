@@ -6,8 +6,8 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
+from api.kernel.db import Conn
 from sync.models import BlobInfo
 
 INSERT_BLOB = """

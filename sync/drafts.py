@@ -14,14 +14,13 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import changelog
 from api.kernel.crypto import Keyring
-from matters import FormInvalid
-from matters import BundleNotFound, MatterNotFound
+from api.kernel.db import Conn, one
 from api.kernel.problems import FieldError
+from matters import BundleNotFound, FormInvalid, MatterNotFound
 from sync import service
 from sync.errors import DraftNotFound, DraftTooLarge
 from sync.models import DraftSaveArgs

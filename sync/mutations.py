@@ -14,29 +14,32 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.config import Settings
-from api.kernel.crypto import Keyring
 import matters as catalogue_store
+import matters as feedback
 import matters as handling
 import matters as workflow
-from matters import SubmitApplication, SupplementIn
-from matters import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, _applicant
-import matters as feedback
-from matters import EvaluationIn
-from matters import Calendar
+import notify as inbox
+import wallet as consents
+from api.config import Settings
+from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.problems import FieldError, ValidationFailed
+from auth import Principal
+from matters import (
+    FOR_OTHERS_LEVEL,
+    FOR_OTHERS_MAX_AGE,
+    Calendar,
+    EvaluationIn,
+    SubmitApplication,
+    SupplementIn,
+    _applicant,
+)
 from sync import drafts
 from sync.errors import MutationUnknown, ServerOwned
 from sync.models import ApplicationRef, ConsentRef, DraftDeleteArgs, DraftSaveArgs, MutationIn, SubmitRefs
-import wallet as consents
-from wallet import IdentityRequired
-from wallet import ConsentIn
-from auth import Principal
-import notify as inbox
+from wallet import ConsentIn, IdentityRequired
 
 T = TypeVar("T")
 

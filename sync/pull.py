@@ -21,14 +21,14 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 import auth as persons
+import wallet as wallet_service
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from sync import cursor, drafts, service, store
 from sync.models import Change, Checkpoint, PullPage
-import wallet as wallet_service
 
 
 @dataclass(frozen=True)

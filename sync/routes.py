@@ -7,16 +7,18 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat as OpenAPIFormatType
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
+import wallet as consents
 from api.deps import Config, Db, Keys, Now, Redis
 from api.kernel.db import one
-from api.openapi import CONDITIONAL
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from api.openapi import CONDITIONAL
+from auth import BEARER, CurrentPrincipal, Principal, problem_responses
 from sync import blob_store, mutations, pull, push, service, upload
 from sync import cursor as cursors
 from sync.errors import (
@@ -28,11 +30,7 @@ from sync.errors import (
     BlobTypeUnsupported,
 )
 from sync.models import DEFAULT_PULL, MAX_PULL, BlobInfo, PullPage, PushIn, PushOut
-import wallet as consents
-from wallet import department_of
-from wallet import ConsentNotActive, ConsentNotFound
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal, Principal
+from wallet import ConsentNotActive, ConsentNotFound, department_of
 
 PULL_DESCRIPTION = """\
 The changes of the caller's person and of their dependents after `cursor`, oldest first, at most

@@ -22,7 +22,7 @@ import rfc8785
 from api.kernel.crypto import Keyring
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import Problem
-from sync.cursor import Parsed, SyncCursor
+from sync.cursor import Parsed
 from sync.errors import (
     BaseVersionInvalid,
     BlobHashMismatch,

@@ -7,8 +7,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 
+from api.kernel.db import Conn, one
 from sync.service import Head
 
 

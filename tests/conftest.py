@@ -24,10 +24,10 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api.kernel import db, redis_client
 from api import embedded
 from api.app import close_resources, create_app, open_resources
 from api.config import Settings
+from api.kernel import db, redis_client
 from api.kernel.crypto import Keyring
 from matters import seed
 

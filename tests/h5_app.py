@@ -23,7 +23,7 @@ def run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None, 
     return out.stdout
 
 
-def installed_app(APP: Path = APP) -> Path:  # noqa: N803 - the default is the citizen app
+def installed_app(APP: Path = APP) -> Path:
     """clients/app (or another web app of clients/) with its packages installed by ``npm ci``; skips, saying why,
     without node and npm."""
     if shutil.which("npm") is None or shutil.which("node") is None:

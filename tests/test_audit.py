@@ -15,9 +15,9 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.config import Settings
 from api.kernel import audit, db
 from api.kernel.canonical import canonical_json
-from api.config import Settings
 from api.kernel.crypto import Keyring
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_migrations import empty_database, history_migrations

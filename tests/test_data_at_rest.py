@@ -21,11 +21,21 @@ import httpx
 import pytest
 
 from auth import wechat_sim_state
-from tests.authz.conftest import http, live, redis_url, settings, wechat_url, world  # noqa: F401 - fixtures
-from tests.authz.world import (ALICE_ID, ALICE_NAME, BANK_ACCOUNT, BOB_ID, BOB_NAME, CHILD_ID, CHILD_NAME, HEAD, PNG_SHA,
-                               World)
 from tests import at_rest
 from tests.auth.helpers import auth
+from tests.authz.conftest import http, live, redis_url, settings, wechat_url, world  # noqa: F401 - fixtures
+from tests.authz.world import (
+    ALICE_ID,
+    ALICE_NAME,
+    BANK_ACCOUNT,
+    BOB_ID,
+    BOB_NAME,
+    CHILD_ID,
+    CHILD_NAME,
+    HEAD,
+    PNG_SHA,
+    World,
+)
 
 WECHAT_PHONE = "13712345678"
 
@@ -46,12 +56,12 @@ def session_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-async def sim(wechat_url: str) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+async def sim(wechat_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=wechat_url, timeout=10) as c:
         yield c
 
 
-async def _more(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World) -> None:  # noqa: F811
+async def _more(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World) -> None:
     """What the world lacks: a WeChat login with a bound phone, ID numbers in a form and in a draft."""
     code = (await sim.post("/_sim/login-codes", json={})).json()["code"]
     r = await http.post("/v1/auth/wechat/login", json={"code": code})
@@ -80,7 +90,7 @@ async def _more(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World) -
     assert r.status_code == 200 and r.json()["results"][0]["status"] == "applied", r.text
 
 
-async def test_no_personal_data_in_the_clear(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World,  # noqa: F811
+async def test_no_personal_data_in_the_clear(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World,
                                              session_keys: list[str], conn: asyncpg.Connection) -> None:
     await _more(http, sim, world)
     assert session_keys, "the WeChat login never reached the simulator"

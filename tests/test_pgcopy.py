@@ -50,7 +50,7 @@ async def test_rows_read_back_as_written(conn: asyncpg.Connection, rows: list[tu
         await pgcopy.copy_rows(conn, "copied", COLUMNS, [_row(r) for r in rows])
         stored = await conn.fetch("SELECT * FROM copied")
         await conn.execute("DROP TABLE copied")
-    assert [tuple(s) for s in stored] == [r + (r[-1],) for r in rows]
+    assert [tuple(s) for s in stored] == [(*r, r[-1]) for r in rows]
 
 
 async def test_whole_seconds_and_datetimes_agree(conn: asyncpg.Connection) -> None:

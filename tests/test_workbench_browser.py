@@ -21,7 +21,6 @@ import sys
 from typing import Any
 
 import httpx
-import pytest
 
 from tests import browser, h5_world
 from tests.h5_app import ARTIFACTS, ROOT, cjk_fonts, installed_app
@@ -96,7 +95,7 @@ def test_an_elderly_citizen_is_served_at_the_window_from_intake_to_hand_over(tmp
             assert out.returncode == 0 and "pickup" in story, why
             app_id = story["intake"]["application_id"]
             assert "免提交" in story["intake"]["id_card"]
-            assert [a.startswith("审核：职工退休核准") or a.startswith("审核：基本养老金申领") for a in
+            assert [a.startswith(("审核：职工退休核准", "审核：基本养老金申领")) for a in
                     story["back_office"]["approved"]] == [True, True]
             assert "退休证" in story["pickup"]["results"] and story["pickup"]["printed"].startswith("blob:")
             assert "暂无待领取" in story["pickup"]["queue_after"]

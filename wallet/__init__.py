@@ -30,26 +30,26 @@ _SURFACE = {
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
-    "add_life_event",
-    "closed_among",
     "ConsentIn",
     "ConsentNotActive",
     "ConsentNotFound",
+    "IdentityRequired",
+    "LifeEvent",
+    "WalletClosed",
+    "WalletItem",
+    "add_life_event",
+    "closed_among",
     "department_of",
     "ensure_open",
     "esign_of",
     "grant",
     "grant_at_window",
-    "IdentityRequired",
     "insert_wallet_item",
-    "LifeEvent",
     "record_task_read",
     "revoke",
     "slim_item",
     "update_certificate_item",
     "use",
-    "WalletClosed",
-    "WalletItem",
 ]
 
 if TYPE_CHECKING:
@@ -61,4 +61,4 @@ if TYPE_CHECKING:
     from wallet.http import esign_of
     from wallet.models import ConsentIn, LifeEvent
     from wallet.service import slim_item
-    from wallet.store import insert_wallet_item, update_certificate_item, WalletItem
+    from wallet.store import WalletItem, insert_wallet_item, update_certificate_item

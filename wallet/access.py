@@ -18,14 +18,11 @@ from datetime import datetime
 from typing import Literal, Protocol
 from uuid import UUID
 
-import asyncpg
 from api.kernel.db import Conn
-
+from auth import LEVELS, AssuranceRequired
 from wallet import people_store
 from wallet.errors import IdentityRequired, WalletClosed, WalletNotFound
 from wallet.service import RECENT_SECONDS, SENSITIVE_LEVEL
-from auth import AssuranceRequired
-from auth import LEVELS
 
 
 class Actor(Protocol):

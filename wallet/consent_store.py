@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+
 from api.kernel.db import Conn
 
 CONSENT = """

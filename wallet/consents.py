@@ -18,18 +18,18 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError
+from esign import EsignState
 from wallet import access, consent_store, service, store, views
 from wallet.errors import ConsentInvalid, ConsentNotFound, WalletNotFound
 from wallet.models import AccessEntry, Consent, ConsentIn, DepartmentRef, WalletItem
 from wallet.store import StoredItem
-from esign import EsignState
 
 
 def to_model(row: asyncpg.Record, *, now: datetime) -> Consent:

@@ -6,11 +6,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
 import auth as persons
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from wallet import people_store
 from wallet.models import Dependent
 

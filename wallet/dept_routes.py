@@ -12,12 +12,12 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from api.deps import Db, Keys, Now
 from api.kernel import authority
 from api.kernel.authority import AuthorityRequired
-from api.deps import Db, Keys, Now
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit
 from api.kernel.problems import Forbidden, Unauthorized, success
-from auth import HolderMismatch
+from auth import BEARER, STAFF_ROLES, CurrentPrincipal, HolderMismatch, IdNumberInvalid, Principal, problem_responses
 from wallet import consent_store, consents, pushes, views
 from wallet.errors import (
     ConsentNotActive,
@@ -29,6 +29,7 @@ from wallet.errors import (
     RecordInvalid,
     WalletClosed,
 )
+from wallet.http import esign_of, keyset, next_cursor
 from wallet.models import (
     ConsentItems,
     ConsentPage,
@@ -38,9 +39,6 @@ from wallet.models import (
     RecordIn,
     WalletItem,
 )
-from wallet.http import esign_of, keyset, next_cursor
-from auth import IdNumberInvalid, problem_responses
-from auth import BEARER, STAFF_ROLES, CurrentPrincipal, Principal
 
 PUSH_PROBLEMS = (Unauthorized, Forbidden, AuthorityRequired, IdNumberInvalid, HolderMismatch, RecordInvalid,
                  ExternalRefConflict, WalletClosed)
@@ -145,10 +143,9 @@ class DeptWalletController(Controller):
     async def read_items(self, request: Request[Any, Any, Any], consent_id: FromPath[UUID], principal: CurrentPrincipal,
                          db: Db, now: Now) -> ConsentItems:
         department = department_of(principal, "consents:use")
-        async with db.acquire() as conn:
-            async with conn.transaction():
-                used = await consents.use(conn, esign_of(request), consent_id, department_id=department,
-                                          actor=principal.subject, now=now)
+        async with db.acquire() as conn, conn.transaction():
+            used = await consents.use(conn, esign_of(request), consent_id, department_id=department,
+                                      actor=principal.subject, now=now)
         # Raised after the commit: the refused read stays in the holder's access log.
         if used.refused is not None:
             raise ConsentNotActive(f"the consent is {used.refused}", reason=used.refused)

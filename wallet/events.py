@@ -12,12 +12,11 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit, changelog, outbox
 import auth as orgs
+from api.kernel import audit, changelog, outbox
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from wallet import people_store, store
 from wallet.service import CLOSING, LIFE_EVENTS, event_source_key

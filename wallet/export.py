@@ -13,17 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn, one
-
+import auth as auth_export
 import auth as persons
-from api.kernel.crypto import Keyring
 import matters as application_views
+import notify as inbox
+from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
+from esign import EsignState
 from wallet import access, consent_store, consents, dependents, people_store, store, views
 from wallet.models import Export, PersonOut
-import auth as auth_export
-from esign import EsignState
-import notify as inbox
 
 
 async def export(

@@ -16,11 +16,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import outbox
 import auth as persons
+from api.kernel import outbox
+from api.kernel.db import Conn
 from api.kernel.jobs import Job
 from wallet import events, people_store, service
 

@@ -11,9 +11,9 @@ from uuid import UUID
 
 import msgspec
 
-from matters import DepartmentRef  # one schema for "a department, by id and name"
 from auth import AccountOut
 from esign import Certificate
+from matters import DepartmentRef  # one schema for "a department, by id and name"
 from notify import Notification
 
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]

@@ -12,8 +12,8 @@ from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 
+from api.kernel.db import Conn, one
 from wallet.service import CHINA
 
 ACTIVE = """

@@ -13,16 +13,14 @@ import base64
 from datetime import UTC, datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
+import esign as esign_service
+import esign as qr
 from api.kernel import audit
+from api.kernel.db import Conn
+from esign import EsignState
 from wallet import access, service, store
 from wallet.errors import ItemNotFound, NotPresentable, WalletNotFound
 from wallet.models import Presentation, PresentIn
-import esign as qr
-import esign as esign_service
-from esign import EsignState
 
 
 async def present(

@@ -13,13 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
-from api.kernel import audit, changelog, outbox
 import auth as orgs
 import auth as persons
+from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.identifiers import (
     credit_code_valid,
     id_number_error,
@@ -28,6 +26,7 @@ from api.kernel.identifiers import (
 )
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError
+from auth import CreditCodeInvalid, IdNumberInvalid
 from wallet import events, people_store, service, store, views
 from wallet.errors import (
     ExternalRefConflict,
@@ -38,7 +37,6 @@ from wallet.errors import (
     WalletClosed,
 )
 from wallet.models import Guardianship, GuardianshipIn, LifeEventIn, PersonRefIn, RecordIn, WalletHolderIn
-from auth import CreditCodeInvalid, IdNumberInvalid
 
 # A department's clock may run a little ahead; an event further in the future is a mistake.
 FUTURE_LEEWAY = timedelta(minutes=5)

@@ -7,15 +7,15 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.enums import MediaType
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
-from api.kernel import changelog, idempotency, responses
 from api.deps import Db, Keys, Now
-from api.openapi import CONDITIONAL, IDEMPOTENT
-from sync import etag_matches
+from api.kernel import changelog, idempotency, responses
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import Unauthorized
+from api.openapi import CONDITIONAL, IDEMPOTENT
+from auth import BEARER, AssuranceRequired, CurrentPrincipal, problem_responses
+from sync import etag_matches
 from wallet import (
     access,
     consent_store,
@@ -30,7 +30,6 @@ from wallet import (
 )
 from wallet import export as exporting
 from wallet.dept_routes import DeptWalletController
-from wallet.http import esign_of, keyset, next_cursor
 from wallet.errors import (
     ConsentInvalid,
     ConsentNotFound,
@@ -41,6 +40,7 @@ from wallet.errors import (
     WalletClosed,
     WalletNotFound,
 )
+from wallet.http import esign_of, keyset, next_cursor
 from wallet.models import (
     AccessLogPage,
     Consent,
@@ -56,8 +56,6 @@ from wallet.models import (
     WalletItem,
     WalletItemPage,
 )
-from auth import AssuranceRequired, problem_responses
-from auth import BEARER, CurrentPrincipal
 
 PersonParam = Annotated[
     UUID | None,

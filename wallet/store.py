@@ -11,10 +11,10 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 import esign as certificate_store
+from api.kernel.db import Conn
 
 Kind = Literal["certificate", "record", "event", "application"]
 

@@ -12,20 +12,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel.crypto import Keyring
-from wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
-from wallet.service import MASK, masked
-from wallet.store import StoredItem
 import esign as certificate_store
 import esign as esign_service
 import esign as esign_views
-from esign import CertificateNotFound
-from esign import Certificate
-from esign import EsignState
+from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
+from esign import Certificate, CertificateNotFound, EsignState
+from wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
+from wallet.service import MASK, masked
+from wallet.store import StoredItem
 
 SEALED_CONTEXT = "wallet_item.sealed_data"
 

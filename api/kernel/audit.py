@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel.canonical import canonical_json
+from api.kernel.db import Conn, one
 
 GENESIS = bytes(32)
 

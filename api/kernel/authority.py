@@ -34,14 +34,13 @@ from typing import Annotated, Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
-
 from litestar import Request
 
 from api.kernel import audit
 from api.kernel.client_address import client_address
 from api.kernel.clock import current_time
+from api.kernel.db import Conn
 from api.kernel.problems import Problem
 
 log = logging.getLogger("zhangban.authority")

@@ -13,12 +13,10 @@ from collections.abc import Collection
 from typing import Any, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
-from api.kernel.db import json_text
+from api.kernel.db import Conn, json_text
 
 Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
 

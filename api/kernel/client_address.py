@@ -17,8 +17,8 @@ Usage::
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, cast
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 from litestar.connection import ASGIConnection
 

@@ -7,8 +7,8 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
 from importlib import resources
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import msgspec

@@ -15,11 +15,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 from litestar import Request, Response
 
+from api.kernel.db import Conn
 from api.kernel.jobs import Job, in_batches, now_of
 from api.kernel.problems import BadRequest, Conflict, ValidationFailed
 

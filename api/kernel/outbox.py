@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
-from api.kernel.db import json_text
+from api.kernel.db import Conn, json_text
 
 
 class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,7 +110,7 @@ async def relay_once(pool: asyncpg.Pool, publish: Publish, *, limit: int = 500) 
         batch = sorted((OutboxMessage(**dict(r)) for r in rows), key=lambda m: m.id)
         try:
             await publish(batch)
-        except Exception as exc:  # noqa: BLE001 - any failure backs the batch off; it is retried
+        except Exception as exc:
             await conn.execute(MARK_FAILED, [m.id for m in batch], type(exc).__name__)
             return 0
         return len(batch)

@@ -12,11 +12,14 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
 from api.kernel import audit
-from auth import persons
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.db import Conn
+from api.kernel.identifiers import id_number_error, normalize_id_number
+from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError, Problem
+from auth import persons
 from auth.delegation import service, store
 from auth.delegation.errors import (
     DelegationAgentMismatch,
@@ -32,9 +35,6 @@ from auth.delegation.models import (
     DelegationUse,
     Principal,
 )
-from api.kernel.identifiers import id_number_error, normalize_id_number
-from api.kernel.ids import uuid7
-from api.kernel.problems import FieldError, Problem
 
 
 async def _view(conn: Conn, keyring: Keyring, row: asyncpg.Record, *, now: datetime) -> Delegation:

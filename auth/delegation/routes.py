@@ -8,15 +8,15 @@ from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
+from api.deps import Db, Keys, Now
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import Forbidden, Unauthorized, problem_responses
 from auth.delegation import flows
 from auth.delegation.errors import DelegationInvalid, DelegationNotFound
 from auth.delegation.models import CreateDelegation, Delegation, DelegationPage, DelegationUsePage
-from api.deps import Db, Keys, Now
-from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from auth.persons import HolderMismatch
-from api.kernel.problems import Forbidden, Unauthorized, problem_responses
 from auth.errors import AssuranceRequired
 from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth.persons import HolderMismatch
 
 # Letting someone act for oneself is as sensitive as acting for a dependent: L3 within the last 30 minutes.
 GRANT_LEVEL, GRANT_MAX_AGE = "L3", 1800

@@ -14,14 +14,14 @@ from litestar import Controller, Request, delete, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
+from api.deps import Db, Now
 from api.kernel import audit
 from api.kernel.client_address import client_address
-from api.deps import Db, Now
 from api.kernel.problems import BadRequest
-from auth.store import admin as admin_store
-from auth.routes.admin import ADMIN_401_403, ClientCreated, _managed_department
 from auth.errors import ClientNotFound, ClientRevoked, DepartmentNotFound, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
+from auth.routes.admin import ADMIN_401_403, ClientCreated, _managed_department
+from auth.store import admin as admin_store
 from auth.tokens import new_secret
 
 

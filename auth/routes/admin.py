@@ -11,21 +11,19 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from api.kernel import audit, idempotency, responses
 from api.config import Settings
 from api.deps import Db, Keys, Now
+from api.kernel import audit, idempotency, responses
+from api.kernel.db import Conn
 from api.kernel.identifiers import credit_code_valid, normalize_credit_code
-from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
-from auth.store import admin as admin_store
+from api.openapi import IDEMPOTENT
 from auth import realname
 from auth.errors import (
     AccountNotFound,
@@ -39,6 +37,7 @@ from auth.errors import (
     problem_responses,
 )
 from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth.store import admin as admin_store
 from auth.tokens import LEVELS, new_secret
 
 Scope = Literal[

@@ -11,16 +11,15 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api.kernel import audit
-from api.kernel.db import one
-from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.deps import Db, Keys, Now
+from api.kernel import audit
+from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.db import one
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from auth.store import realname as rs
 from auth.errors import IdentityCaseClosed, IdentityCaseNotFound, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-
+from auth.store import realname as rs
 
 CaseStatus = Annotated[Literal["open", "closed"] | None, QueryParameter(description="Only cases in this state.")]
 

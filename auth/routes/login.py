@@ -8,14 +8,14 @@ from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
+from api.deps import Config, Db, Keys, Now, Redis
 from api.kernel import audit, ratelimit
 from api.kernel.client_address import client_address
 from api.kernel.crypto import mask_phone
-from api.deps import Config, Db, Keys, Now, Redis
 from api.kernel.problems import BadRequest, Problem, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth import flows as service, sms
-from auth.store import accounts as store
+from auth import flows as service
+from auth import sms
 from auth.errors import (
     PhoneInUse,
     RefreshTokenInvalid,
@@ -29,6 +29,7 @@ from auth.errors import (
 )
 from auth.guards import BEARER, CurrentPrincipal, MaybePrincipal
 from auth.models import LogoutIn, PhoneBound, RefreshIn, SmsLogin, SmsSend, TokenPair, WechatCode
+from auth.store import accounts as store
 from auth.wechat import WechatError
 
 LOGIN_IP = Limit("login_ip", 60, 60)
@@ -222,14 +223,13 @@ class SessionController(Controller):
         await ratelimit.hit(redis, f"ip:{address}", REFRESH_IP)
         keys = await state.signing_keys.for_signing(now=now)
         reused: RefreshTokenReused | None = None
-        async with db.acquire() as conn:
-            async with conn.transaction():
-                try:
-                    pair = await service.refresh(
-                        conn, keys, data.refresh_token, issuer=settings.base_url, client_address=address, now=now
-                    )
-                except RefreshTokenReused as exc:
-                    reused = exc  # the revocation must commit before the client hears about it
+        async with db.acquire() as conn, conn.transaction():
+            try:
+                pair = await service.refresh(
+                    conn, keys, data.refresh_token, issuer=settings.base_url, client_address=address, now=now
+                )
+            except RefreshTokenReused as exc:
+                reused = exc  # the revocation must commit before the client hears about it
         if reused is not None:
             state.revoked_logins.stale()  # this process refuses the login's access tokens at once
             raise reused

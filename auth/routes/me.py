@@ -9,16 +9,16 @@ from litestar import get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from api.kernel.crypto import mask_id_number, mask_name, mask_phone
 from api.deps import Db, Keys
+from api.kernel.crypto import mask_id_number, mask_name, mask_phone
 from api.kernel.problems import Forbidden, Unauthorized, ValidationFailed
-from auth.store import accounts as store
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 from auth.models import DevSmsList, DevSmsMessage, Me, MeDepartment, MePerson
-from auth.store.realname import PERSON_ID_NUMBER, PERSON_NAME, get_person
 from auth.routes.login import PHONE_CONTEXT
 from auth.sms import SinkProvider
+from auth.store import accounts as store
+from auth.store.realname import PERSON_ID_NUMBER, PERSON_NAME, get_person
 from auth.tokens import level_name
 
 

@@ -16,15 +16,15 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
+from api.deps import Db, Now, Redis
 from api.kernel import ratelimit
 from api.kernel.client_address import client_address
-from api.deps import Db, Now, Redis
 from api.kernel.problems import Forbidden, RateLimited, Unauthorized
 from api.kernel.ratelimit import Limit
 from auth import alerts
-from auth.store import accounts as store
 from auth.errors import LoginNotFound, NotMeOwnLogin, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
+from auth.store import accounts as store
 
 NOT_ME_IP = Limit("not_me_ip", 30, 3600)
 CHINA = timezone(timedelta(hours=8))

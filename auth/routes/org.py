@@ -18,24 +18,22 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
-import msgspec
-
-from api.kernel import audit
-from auth import delegation, orgs
-from auth.delegation.errors import DelegationInactive, DelegationNotFound
 from api.deps import Config, Db, Now
+from api.kernel import audit
 from api.kernel.identifiers import normalize_credit_code
 from api.kernel.problems import Forbidden, NotFound, Unauthorized
+from auth import delegation, orgs
 from auth import flows as service
-from auth.store import accounts as store
+from auth.delegation.errors import DelegationInactive, DelegationNotFound
 from auth.errors import AssuranceRequired, problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
-from auth.keys import ACCESS_TTL
 from auth.models import ActAsIn, ActingToken, Organisation, OrganisationList, OrgRole
+from auth.store import accounts as store
 from auth.tokens import encode_access
 
 LEGAL_REPRESENTATIVE: OrgRole = "legal_representative"

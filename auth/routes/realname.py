@@ -8,25 +8,22 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
+from api.deps import Config, Db, Keys, Now, Redis
 from api.kernel import audit, authority, idempotency, ratelimit, responses
 from api.kernel.authority import AuthorityRequired
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
-from api.deps import Config, Db, Keys, Now, Redis
+from api.kernel.db import Conn
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
-from api.openapi import IDEMPOTENT
 from api.kernel.problems import BadRequest, FieldError, Forbidden, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth.store import admin as admin_store, accounts as store
+from api.openapi import IDEMPOTENT
 from auth import realname
-from auth.store import realname as rs
 from auth.errors import (
     AssuranceRequired,
     IdNumberInvalid,
@@ -40,6 +37,9 @@ from auth.errors import (
     problem_responses,
 )
 from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth.store import accounts as store
+from auth.store import admin as admin_store
+from auth.store import realname as rs
 from auth.wechat import WechatError, cert_hash
 
 SESSION_TTL = timedelta(minutes=15)

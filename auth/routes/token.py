@@ -14,18 +14,26 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import MediaType
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 
+from api.deps import Config, Db, Now, Redis
 from api.kernel import audit, ratelimit
 from api.kernel.client_address import client_address
-from api.deps import Config, Db, Now, Redis
 from api.kernel.ids import uuid7
 from api.kernel.problems import BadRequest, RateLimited, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth.store import admin as admin_store
 from auth.errors import InvalidClient, InvalidScope, UnsupportedGrantType, problem_responses
 from auth.keys import ACCESS_TTL
 from auth.models import ClientCredentials, ClientToken, Jwks
+from auth.store import admin as admin_store
 from auth.tokens import AccessClaims, encode_access, expires, secret_hash
 
 TOKEN_CLIENT = Limit("token_client", 60, 60)

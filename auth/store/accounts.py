@@ -6,9 +6,9 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from auth.errors import PhoneInUse
 

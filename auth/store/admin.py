@@ -7,9 +7,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from auth.errors import (
     AccountNotFound,

@@ -9,17 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import audit
-from auth import persons
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
-from auth import alerts
-from auth.store import accounts as store
+from auth import alerts, persons
 from auth.errors import RealnamePersonMismatch
+from auth.store import accounts as store
 from auth.tokens import level_name
 
 SESSION_NAME = "auth_realname_session.name"

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import cbor2
 
-from esign.errors import MalformedToken
 from esign.codec.keys import ALG_BY_COSE, COSE_ALGS
+from esign.errors import MalformedToken
 
 TAG_SIGN1 = 18
 KID_LENGTH = 8

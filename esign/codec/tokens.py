@@ -32,9 +32,9 @@ import cbor2
 import rfc8785
 
 from esign.codec import cose, licence
-from esign.errors import MalformedToken, TokenTooLarge
 from esign.codec.keys import Signer, check_signature_length
 from esign.codec.statuslist import SLOTS
+from esign.errors import MalformedToken, TokenTooLarge
 
 PREFIX = "ZB1:"
 MAX_TOKEN_CHARS = 4_500
@@ -131,7 +131,7 @@ def _is_int(value: Any) -> bool:
     return type(value) is int and 0 <= value <= _LATEST
 
 
-def _problem(c: Claims) -> str | None:  # noqa: C901 - one flat list of rules reads best
+def _problem(c: Claims) -> str | None:
     """Why ``c`` is not a well-formed set of claims, or None."""
     if c.kind not in (CERTIFICATE, PRESENTATION):
         return "kind must be 'c' or 'p'"

@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from esign.codec import jws, licence
-from esign.errors import EsignError, InvalidTrustList
 from esign.codec.keys import PublicKey, kid_of
 from esign.codec.statuslist import BITS
 from esign.codec.x509 import load_certificate, read_seal_certificate
+from esign.errors import EsignError, InvalidTrustList
 
 TYP = "trust-list+jwt"
 NEXT_UPDATE = timedelta(hours=24)

@@ -39,11 +39,11 @@ from typing import Any
 import msgspec
 
 from esign.codec import qr, tokens
-from esign.errors import MalformedToken
 from esign.codec.keys import verify_raw
 from esign.codec.statuslist import REVOKED, SUSPENDED, VALID, StatusList
 from esign.codec.trustlist import EXPIRED, SealEntry, TrustList, TypeEntry
 from esign.codec.x509 import chain_problem
+from esign.errors import MalformedToken
 
 log = logging.getLogger("zhangban.esign")
 

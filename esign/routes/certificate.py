@@ -14,18 +14,24 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.deps import Db, Now
 from api.kernel import idempotency
 from api.kernel.authority import AuthorityRequired
 from api.kernel.client_address import client_address
-from api.deps import Db, Now
-from auth import HolderMismatch
-from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
-from auth import CreditCodeInvalid, IdNumberInvalid, problem_responses
-from auth import BEARER, CurrentPrincipal, Principal
-from esign import batches, flows as service, views
-from esign.store import certificate as store
+from api.openapi import IDEMPOTENT
+from auth import (
+    BEARER,
+    CreditCodeInvalid,
+    CurrentPrincipal,
+    HolderMismatch,
+    IdNumberInvalid,
+    Principal,
+    problem_responses,
+)
+from esign import batches, views
+from esign import flows as service
 from esign.errors import (
     CertificateBatchNotFound,
     CertificateFieldsInvalid,
@@ -56,6 +62,7 @@ from esign.models import (
     ReasonIn,
     SignatureIn,
 )
+from esign.store import certificate as store
 
 ISSUE_PROBLEMS = (
     CertificateTypeUnknown, CertificateFieldsInvalid, HolderInvalid, IdNumberInvalid, CreditCodeInvalid,

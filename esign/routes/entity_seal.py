@@ -12,12 +12,12 @@ from api.deps import Db, Now
 from api.kernel.identifiers import normalize_credit_code
 from api.kernel.problems import Forbidden, NotFound, Unauthorized, ValidationFailed
 from auth import BEARER, AssuranceRequired, CurrentPrincipal, Principal, problem_responses
-from wallet import WalletClosed
 from esign import entity_seals
 from esign.entity_seals import EntitySeal, EntitySealIn, EntitySealList
 from esign.errors import EntitySealExists, EntitySealNotFiled, EntitySealNotFound
 from esign.http import Esign
 from esign.models import OptionalReasonIn
+from wallet import WalletClosed
 
 # Making or revoking the entity's seal binds it as its 公章 does: L3 within the last 30 minutes.
 SEAL_LEVEL, SEAL_MAX_AGE = "L3", 1800

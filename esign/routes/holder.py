@@ -18,15 +18,14 @@ from litestar.params import FromPath, QueryParameter
 
 import auth as persons
 from api.deps import Db, Now
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal, Principal
-from esign.store import certificate as certificate_store
-from esign.codec import qr
+from auth import BEARER, CurrentPrincipal, Principal, problem_responses
 from esign import views
-from esign.store.certificate import CertificateView
+from esign.codec import qr
 from esign.errors import CertificateNotFound
 from esign.http import AUTHZ, Esign
 from esign.models import Certificate
+from esign.store import certificate as certificate_store
+from esign.store.certificate import CertificateView
 
 Scale = Annotated[int, QueryParameter(ge=1, le=20, description="Pixels (or SVG units) per module; default 4.")]
 

@@ -12,19 +12,19 @@ from urllib.parse import unquote
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter
 
+from api.deps import Db, Now, Redis
 from api.kernel import ratelimit
 from api.kernel.client_address import client_address
-from api.deps import Db, Now, Redis
-from api.openapi import CONDITIONAL
+from api.kernel.db import Conn
 from api.kernel.problems import BadRequest, RateLimited, ServiceUnavailable
 from api.kernel.ratelimit import Limit
-from api.kernel.db import Conn
+from api.openapi import CONDITIONAL
 from auth import problem_responses
 from esign import ca, lists, page, seal_image, verification
-from esign.store import seal as seal_store
 from esign.errors import StatusListNotFound
 from esign.http import Esign, matches
 from esign.models import VerifyIn, VerifyOut
+from esign.store import seal as seal_store
 
 VERIFY_IP = Limit("verify_ip", 120, 60)
 LIST_CACHE = "public, max-age=300"

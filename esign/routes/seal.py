@@ -11,20 +11,18 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter
 
+from api.deps import Db, Now
 from api.kernel import authority, idempotency
 from api.kernel.authority import AuthorityRequired
-from api.deps import Db, Now
-from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, NotFound, ValidationFailed, success
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal
+from api.openapi import IDEMPOTENT
+from auth import BEARER, CurrentPrincipal, problem_responses
 from esign import seal_image, seals
-from esign.store import seal as seal_store
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
 from esign.http import AUTHZ, Esign
 from esign.models import OptionalReasonIn, RotateSealIn, Seal, SealIn, SealPage
-
+from esign.store import seal as seal_store
 
 
 class SealController(Controller):

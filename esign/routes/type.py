@@ -10,18 +10,18 @@ from __future__ import annotations
 from litestar import Response, post
 from litestar.params import JSONBody
 
-from api.kernel import audit
-from api.deps import Db, Now
-from api.kernel.identifiers import credit_code_valid
 import matters as admin_store
-from matters import CertificateType
+from api.deps import Db, Now
+from api.kernel import audit
+from api.kernel.identifiers import credit_code_valid
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal
-from esign.store import seal as seal_store, type as type_store
+from auth import BEARER, CurrentPrincipal, problem_responses
 from esign.errors import CertificateTypeInvalid, GbTypeCodeImmutable
 from esign.http import AUTHZ
 from esign.models import CertificateTypeIn
+from esign.store import seal as seal_store
+from esign.store import type as type_store
+from matters import CertificateType
 
 
 def _field_errors(data: CertificateTypeIn) -> list[FieldError]:

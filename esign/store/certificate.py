@@ -7,9 +7,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from esign.service import CertType, FieldRule
 
 TYPE_COLUMNS = "code, name, gb_type_code, holder_kind, issuer_department_ids, fields, validity_days"

@@ -6,9 +6,9 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from esign.errors import SealNotFound
 from esign.service import Department
 

@@ -6,9 +6,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
+from api.kernel.db import Conn, one
 from matters import CertificateField, CertificateType, DepartmentRef
 
 

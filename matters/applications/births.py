@@ -15,15 +15,15 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
-from api.kernel import audit
 import auth as persons
+from api.kernel import audit
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.identifiers import id_number_error
+from api.kernel.problems import FieldError
 from matters.applications import service, store
 from matters.applications.errors import FormInvalid
-from api.kernel.problems import FieldError
 
 KEY_PURPOSE = "birth_case"
 CLOSED = ("withdrawn", "rejected")

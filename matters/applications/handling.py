@@ -12,12 +12,13 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 
-from api.kernel import authority, changelog
 import auth as persons
+from api.kernel import authority, changelog
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_error, normalize_id_number
+from api.kernel.problems import FieldError
 from matters.applications import service, store, views, workflow
 from matters.applications.errors import (
     AssignedIdNumberMismatch,
@@ -28,7 +29,6 @@ from matters.applications.errors import (
 )
 from matters.applications.models import Application, ApproveIn, MaterialRef, RejectIn, SupplementRequestIn
 from matters.workdays import Calendar, due_at, working_days_between
-from api.kernel.problems import FieldError
 
 # (conn, task record, application record, result fields, now) -> certificate id; provided by esign.
 IssueResult = Callable[[Conn, asyncpg.Record, asyncpg.Record, dict[str, Any], datetime], Awaitable[UUID]]

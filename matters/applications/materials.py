@@ -16,19 +16,19 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
-from api.kernel import audit
 import auth as persons
+import esign as esign_views
+import wallet as wallet_consents
+from api.kernel import audit
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
+from esign import EsignState
 from matters import store as catalogue_store
 from matters.applications import store
 from matters.applications.errors import MaterialNotAvailable, MaterialNotFound
 from matters.applications.models import TaskMaterial, TaskMaterialFile, TaskMaterialList, TaskMaterialRead
 from matters.models import Matter, MatterMaterial
-import wallet as wallet_consents
-import esign as esign_views
-from esign import EsignState
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ async def list_materials(
     conn: Conn, keyring: Keyring, task_id: UUID, *, department_id: UUID, now: datetime
 ) -> TaskMaterialList:
     """What the task's matter asks for, and how each material can be read (nothing is read here)."""
-    task, app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
+    _task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
     blobs = {r["sha256"]: r for r in await conn.fetch(BLOB_INFO, [s.blob for s in sources if s.blob])}
     items = []
     for s in sources:
@@ -144,7 +144,7 @@ async def read_certificate(
     actor: str, now: datetime,
 ) -> TaskMaterialRead:
     """The certificate standing for one material of the task's matter; the read is logged for its holder."""
-    task, app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
+    task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
     s = _source(sources, code)
     if s.certificate_id is None or s.holder is None or s.item_id is None:
         raise MaterialNotAvailable(f"{code} has no certificate to read", code=code, source=s.source)
@@ -160,7 +160,7 @@ async def read_file(
     now: datetime,
 ) -> asyncpg.Record:
     """The file handed in for one material of the task's matter (content_type, data); the read is logged."""
-    task, app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
+    task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
     s = _source(sources, code)
     row = await conn.fetchrow("SELECT content_type, data FROM sync_blob WHERE sha256 = $1", s.blob) if s.blob else None
     if row is None:

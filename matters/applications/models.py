@@ -8,8 +8,8 @@ from uuid import UUID
 
 import msgspec
 
-from matters.models import DepartmentRef
 from esign import Certificate
+from matters.models import DepartmentRef
 
 ApplicationStatus = Literal["submitted", "in_progress", "needs_supplement", "completed", "rejected", "withdrawn"]
 # "waiting": the task's `after` matters are not approved yet (出生登记 waits for 出生医学证明);

@@ -11,13 +11,13 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 
 import auth as orgs
 import auth as persons
-from matters.applications.errors import CreditCodeRequired
 import esign as esign_service
+from api.kernel.db import Conn, one
 from esign import HolderIn, IssueIn
+from matters.applications.errors import CreditCodeRequired
 
 # Form keys that carry a certificate field under another name (出生医学证明's `sex` is the form's
 # `child_sex`); a department's `result_fields` always win.
@@ -50,7 +50,7 @@ async def _with_legal_rep(
     return fields | {orgs.LEGAL_REP_FIELD: number, "legal_representative": name}
 
 
-def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
+def issuer(state: Any):
     async def issue(
         conn: Conn, task: asyncpg.Record, application: asyncpg.Record, fields: dict[str, Any], now: datetime
     ) -> UUID:

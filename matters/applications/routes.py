@@ -10,17 +10,28 @@ from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 import auth as delegation
 import auth as persons
-from api.kernel import idempotency
-from matters.applications import signing
-from api.kernel.authority import AuthorityRequired
 from api.deps import Db, Keys, Now
+from api.kernel import idempotency
+from api.kernel.authority import AuthorityRequired
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import Forbidden, Unauthorized, problem_responses, success
+from api.openapi import IDEMPOTENT
+from auth import (
+    BEARER,
+    AssuranceRequired,
+    CurrentPrincipal,
+    DelegationInactive,
+    DelegationOutOfScope,
+    Principal,
+    dependents_of,
+)
 from matters import store as catalogue_store
-from matters.applications import handling, materials, results, store, views, workflow
+from matters.applications import handling, materials, results, signing, store, views, workflow
 from matters.applications.errors import (
     ApplicationClosed,
-    AssignedIdNumberMismatch,
     ApplicationIdReused,
     ApplicationNotFound,
+    AssignedIdNumberMismatch,
     CreditCodeRequired,
     FormInvalid,
     IdNumberInvalid,
@@ -47,15 +58,7 @@ from matters.applications.models import (
     TaskMaterialList,
     TaskMaterialRead,
 )
-from auth import DelegationInactive, DelegationOutOfScope
 from matters.errors import BundleNotFound
-from api.openapi import IDEMPOTENT
-from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from auth import dependents_of
-from api.kernel.problems import problem_responses, success
-from auth import AssuranceRequired
-from auth import BEARER, CurrentPrincipal, Principal
-from api.kernel.problems import Forbidden, Unauthorized
 
 # 实人认证 L2 (name + ID number checked) is the least a person needs to apply at all.
 APPLY_LEVEL = "L2"
@@ -79,14 +82,13 @@ async def _as_agent(db: Any, keyring: Any, principal: Principal, action: str, ma
         return
     if principal.actor_person_id is None:  # an entity's token always names the person acting for it
         raise Forbidden("the token acting for an entity does not name the person acting")
-    async with db.acquire() as conn:
-        async with conn.transaction():
-            number = await persons.get_id_number(conn, keyring, principal.actor_person_id)
-            refusal = await delegation.use(
-                conn, keyring, principal.delegation_id, principal_kind="organisation", principal_id=principal.org_id,
-                agent_id_number=number or "", action=action, matter_codes=matter_codes, department_id=None,
-                actor=principal.subject, application_id=application_id, now=now,
-            )
+    async with db.acquire() as conn, conn.transaction():
+        number = await persons.get_id_number(conn, keyring, principal.actor_person_id)
+        refusal = await delegation.use(
+            conn, keyring, principal.delegation_id, principal_kind="organisation", principal_id=principal.org_id,
+            agent_id_number=number or "", action=action, matter_codes=matter_codes, department_id=None,
+            actor=principal.subject, application_id=application_id, now=now,
+        )
     if refusal is not None:
         raise refusal
 
@@ -347,9 +349,9 @@ def _department(principal: Principal, role: str) -> UUID:
     Reading and claiming (``clerk``) is open to any staff role of the department; deciding needs
     ``approver``.
     """
-    if role == "clerk" and principal.client_id is None and principal.department_id is not None:
-        if principal.roles & {"clerk", "approver", "issuer", "dept_admin"}:
-            return principal.department_id
+    if (role == "clerk" and principal.client_id is None and principal.department_id is not None
+            and principal.roles & {"clerk", "approver", "issuer", "dept_admin"}):
+        return principal.department_id
     return principal.require_staff(role, scope="tasks:handle")
 
 

@@ -12,10 +12,10 @@ from datetime import date
 from typing import Any
 
 from api.kernel.identifiers import id_number_birth_date, id_number_sex
+from api.kernel.problems import FieldError
 from matters.applications.errors import FormInvalid, MaterialInvalid, MaterialsMissing
 from matters.applications.models import ProvidedMaterial
 from matters.models import BundleMaterial, FormField
-from api.kernel.problems import FieldError
 
 # --- bundle conditions -------------------------------------------------------------------------
 

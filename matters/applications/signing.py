@@ -12,11 +12,12 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+
+import esign as entity_seals
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from matters.applications import store
 from matters.applications.models import SubmissionSignature
-import esign as entity_seals
 
 
 def _payload(keyring: Keyring, app: asyncpg.Record) -> bytes:

@@ -7,10 +7,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel.crypto import Keyring, mask_id_number
+from api.kernel.db import Conn, one
 from matters.applications import signing, store
 from matters.applications.errors import ApplicationNotFound
 from matters.applications.models import (

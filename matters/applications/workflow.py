@@ -14,13 +14,14 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
-from api.kernel import audit, changelog, outbox
 import auth as persons
+from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_birth_date, id_number_sex
+from api.kernel.problems import FieldError
 from matters import service as catalogue
 from matters import store as catalogue_store
 from matters.applications import births, service, store, views
@@ -28,7 +29,6 @@ from matters.applications.errors import ApplicationClosed, ApplicationIdReused, 
 from matters.applications.models import Application, Prefill, PrefillMaterial, PrefillStatus, SubmitApplication
 from matters.models import Bundle
 from matters.workdays import Calendar, due_at
-from api.kernel.problems import FieldError
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from matters.applications import store as applications
 from matters.applications import views, workflow

@@ -8,13 +8,18 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api.kernel import idempotency
 from api.deps import Config, Db, Keys, Now
+from api.kernel import idempotency
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import Forbidden, Unauthorized, problem_responses
+from api.openapi import IDEMPOTENT
+from auth import BEARER, AssuranceRequired, CurrentPrincipal, Principal
 from matters import store as catalogue_store
-from matters.applications.errors import ApplicationNotFound
 from matters.applications import workflow
+from matters.applications.errors import ApplicationNotFound
 from matters.applications.routes import _applicant
-from matters.feedback import flows as service, store
+from matters.feedback import flows as service
+from matters.feedback import store
 from matters.feedback.errors import (
     AlreadyAnswered,
     ApplicationNotFinished,
@@ -31,11 +36,6 @@ from matters.feedback.models import (
     FeedbackPage,
     RectificationPage,
 )
-from api.openapi import IDEMPOTENT
-from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.kernel.problems import Forbidden, Unauthorized, problem_responses
-from auth import AssuranceRequired
-from auth import BEARER, CurrentPrincipal, Principal
 
 Status = Annotated[Literal["open", "answered"] | None, QueryParameter()]
 

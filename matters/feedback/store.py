@@ -6,12 +6,11 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 
 from api.kernel.crypto import Keyring, mask_free_text
+from api.kernel.db import Conn, one
 from matters.feedback.errors import FeedbackNotFound, RectificationNotFound
 from matters.feedback.models import LEVEL_NAMES, Evaluation, Feedback, Rectification
-
 
 TEXT_CONTEXT = "feedback.text"
 COMMENT_CONTEXT = "evaluation.comment"

@@ -11,11 +11,11 @@ from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from api.deps import Db, Now
-from matters.stats import store
-from matters.stats.page import admin_page
-from matters.stats.models import ApplicantStatsRow, BundleStatsRow, DepartmentStatsRow, Stats, WindowStatsRow
 from api.kernel.problems import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from auth import BEARER, CurrentPrincipal
+from matters.stats import store
+from matters.stats.models import ApplicantStatsRow, BundleStatsRow, DepartmentStatsRow, Stats, WindowStatsRow
+from matters.stats.page import admin_page
 
 
 def _rounded(r: asyncpg.Record) -> dict[str, Any]:

@@ -11,15 +11,19 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 import msgspec
 
-from api.kernel import audit
 import auth as delegation
 import auth as persons
+import notify as contacts
+import sync as blob_store
+import wallet as consents
+from api.kernel import audit
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError, Problem
 from matters import store as catalogue_store
 from matters.applications import store as application_store
 from matters.applications import views, workflow
@@ -36,10 +40,6 @@ from matters.window.models import (
     Ref,
     WindowSubmit,
 )
-from api.kernel.problems import FieldError, Problem
-import sync as blob_store
-import wallet as consents
-import notify as contacts
 from matters.workdays import Calendar
 
 # A consent given at the window lasts while the visit does.

@@ -6,14 +6,17 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn, one
 
-from api.kernel import audit
 import auth as delegation
 import auth as persons
+import esign as esign_views
+from api.kernel import audit
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError, Problem, ValidationFailed
+from esign import EsignState
 from matters.applications import store as application_store
 from matters.applications.errors import IdNumberInvalid
 from matters.window import printing
@@ -25,9 +28,6 @@ from matters.window.errors import (
     WindowOtherCentre,
 )
 from matters.window.models import Handover, HandoverIn, PersonAtWindow, Pickup, Ref, ResultRef
-from api.kernel.problems import FieldError, Problem, ValidationFailed
-import esign as esign_views
-from esign import EsignState
 
 DONE = ("completed", "rejected")
 

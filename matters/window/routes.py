@@ -13,10 +13,22 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.deps import Db, Keys, Now
 from api.kernel import authority, idempotency
 from api.kernel.authority import AuthorityRequired
-from auth import DelegationAgentMismatch, DelegationInactive, DelegationNotFound, DelegationOutOfScope
-from api.deps import Db, Keys, Now
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import Forbidden, Problem, Unauthorized, problem_responses, success
+from api.openapi import IDEMPOTENT
+from auth import (
+    BEARER,
+    CurrentPrincipal,
+    DelegationAgentMismatch,
+    DelegationInactive,
+    DelegationNotFound,
+    DelegationOutOfScope,
+    HolderMismatch,
+    Principal,
+)
 from matters import store as catalogue_store
 from matters.applications.errors import FormInvalid, IdNumberInvalid, MaterialInvalid, MaterialsMissing
 from matters.applications.models import Application, Prefill
@@ -40,12 +52,7 @@ from matters.window.models import (
     WindowConsentIn,
     WindowSubmit,
 )
-from api.openapi import IDEMPOTENT
-from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from auth import HolderMismatch
-from api.kernel.problems import Forbidden, Problem, Unauthorized, problem_responses, success
 from wallet import esign_of
-from auth import BEARER, CurrentPrincipal, Principal
 
 WINDOW_ROLE = "window_clerk"
 COMMON = (Unauthorized, Forbidden, AuthorityRequired)

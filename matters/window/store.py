@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from api.kernel.db import Conn
 
 INSERT_INTAKE = """

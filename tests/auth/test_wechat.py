@@ -12,9 +12,9 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from api.kernel import redis_client
 from api.app import create_app
 from api.config import Settings
+from api.kernel import redis_client
 from auth import wechat
 from auth.wechat import WechatClient
 from tests.auth.helpers import assert_problem, auth, login_code, phone_code, wechat_login

@@ -13,18 +13,18 @@ is refused 403, and every route taking an id is also called with another company
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
-from litestar import Litestar
 import httpx
+from litestar import Litestar
 
 from api.config import Settings
-from matters import seed
 from api.kernel.problems import PROBLEM_JSON
+from matters import seed
 from tests.authz.world import (
     ALICE_ID,
     ALICE_NAME,

@@ -20,8 +20,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from api.kernel import redis_client
 from api.config import Settings
+from api.kernel import redis_client
 from notify import streams
 from tests.auth.helpers import auth, claims, operator, sms_login
 from tests.people import department_id, id_number, next_phone, staff

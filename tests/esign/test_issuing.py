@@ -16,13 +16,14 @@ import rfc8785
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from matters import seed
 from api.kernel.canonical import canonical_json
 from api.kernel.problems import Problem
-from esign import service as issuing, seal_image
+from esign import seal_image
+from esign import service as issuing
 from esign.codec import tokens
-from esign.service import CertType, FieldRule
 from esign.models import HolderIn, IssueIn
+from esign.service import CertType, FieldRule
+from matters import seed
 from tests.esign import helpers
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, 123456, tzinfo=UTC)

@@ -86,7 +86,7 @@ async def test_headless_chromium_reads_the_verdicts(
 
 async def test_percent_signs_in_a_token_survive_the_path(client: AsyncTestClient, police_issuer: str, police_seal: dict) -> None:
     """Base45 uses %, space and /; the page reads the token exactly as the client percent-encoded it."""
-    for n in range(12):
+    for _n in range(12):
         cert = await issue(client, police_issuer, household())
         if "%" in cert["token"] and "/" in cert["token"]:
             break

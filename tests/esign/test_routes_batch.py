@@ -15,13 +15,13 @@ from litestar.testing import AsyncTestClient
 
 from api.config import Settings
 from api.kernel.crypto import Keyring
-from wallet import store as wallet_store
 from esign import batch, batches, delivery
 from esign.codec import licence, tokens
 from esign.store import certificate as store
 from tests.conftest import TEST_MASTER_KEY
 from tests.esign import api
 from tests.esign.api import auth, batch_results, household, issue, issue_batch, submit_batch
+from wallet import store as wallet_store
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign.store import seal as seal_store
 from esign.codec import statuslist, tokens, trustlist, verify
+from esign.store import seal as seal_store
 from tests.esign import api, helpers
 from tests.esign.api import auth, household, issue, problem
 
@@ -24,7 +24,7 @@ GARBAGE = ["", "ZB1:", "ZB1:%%%%", "hello", "ZB1:" + "0" * 5000, "HC1:NCFOXN%TS3
            "ZB1:" + "A" * 100, "🙂", "ZB1:Z", "\x00\x01"]
 
 
-async def _offline(client: AsyncTestClient, now: datetime):  # noqa: ANN202
+async def _offline(client: AsyncTestClient, now: datetime):
     """A verifier app: pins the root, downloads the trust list and every status list, checks offline."""
     root = cx509.load_pem_x509_certificate((await client.get("/v1/root-certificate")).content).public_bytes(Encoding.DER)
     trust = trustlist.parse_trust_list((await client.get("/v1/trust-list")).text, root)

@@ -30,7 +30,7 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
     app: Litestar, client: AsyncTestClient, op: str, police_admin: str, police_issuer: str, other_pki: helpers.Pki,
     conn: asyncpg.Connection, tmp_path: Path,
 ) -> None:
-    sdk = built_sdk()
+    built_sdk()
     await api.make_seal(client, police_admin)
     # The SDK verifies ES256 seals only (an SM2 token is "signature" there), so the 民政局's seal is ES256 here.
     mz_admin = await api.staff(client, op, conn, "minzheng", ["dept_admin", "issuer"])
@@ -109,7 +109,7 @@ async def test_the_sdk_verifier_gives_the_servers_verdicts(
     del app.state.clock
     assert offline["now"]["qr_url"] == offline["now"]["qr_url_lower"] == offline["now"]["valid"]
     # The corpus covers each verdict the issue names.
-    reasons = {name: r for name, r in seen}
+    reasons = dict(seen)
     assert reasons["valid"] == () and reasons["revoked"] == ("revoked",) and reasons["suspended"] == ("suspended",)
     assert reasons["other_root"] == ("unknown_seal",) and reasons["garbage0"] == ("format",)
     now_reasons = {name: verdict["reasons"] for name, verdict in offline["now"].items()}

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from matters import seed
 from esign import service as issuing
 from esign.codec import tokens
+from matters import seed
 from tests.esign import helpers
 
 COUNT = 1_000

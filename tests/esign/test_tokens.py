@@ -11,8 +11,8 @@ import base45
 import cbor2
 import pytest
 
-from esign.codec import cose, licence, tokens
 from esign import service as issuing
+from esign.codec import cose, licence, tokens
 from esign.errors import MalformedToken, TokenTooLarge
 from tests.esign import helpers
 

@@ -75,7 +75,7 @@ def test_csr_flow(pki: helpers.Pki, alg: str) -> None:
 
 @pytest.mark.parametrize("alg", ["ES256", "SM2"])
 def test_tampered_csr_is_refused(alg: str) -> None:
-    kind, _, der = pem.unarmor(csr.make_csr(keys.generate_key(alg), common_name="章"))
+    _kind, _, der = pem.unarmor(csr.make_csr(keys.generate_key(alg), common_name="章"))
     swapped = bytearray(der)
     # Replace the key with another valid one of the same algorithm: only the signature can tell.
     old = keys.public_key_to_spki(csr.csr_public_key(der))

@@ -24,8 +24,8 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api.kernel import audit
 from api.config import Settings
+from api.kernel import audit
 from esign import batches
 from tests.auth.helpers import auth
 from tests.faults.procs import Proc, Tally, crash_rounds, environment, retrying

@@ -16,7 +16,7 @@ from tests.matters.test_applications import maternity_allowance
 from tests.people import citizen, staff
 
 
-async def test_dashboard_shows_the_numbers(client, clerk: str, conn: asyncpg.Connection, settings: Settings) -> None:  # noqa: ANN001
+async def test_dashboard_shows_the_numbers(client, clerk: str, conn: asyncpg.Connection, settings: Settings) -> None:
     op = await operator(conn, settings)
     h = auth((await citizen(client, clerk, name="王芳", id_number=maternity_allowance()["form"]["mother_id_number"]))["access_token"])
     for _ in range(2):

@@ -6,7 +6,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from tests.auth.helpers import auth
-from tests.matters.test_applications import MOTHER, maternity_allowance
+from tests.matters.test_applications import MOTHER
 from tests.matters.test_followup import _completed_application
 from tests.people import citizen, id_number, staff
 
@@ -50,7 +50,7 @@ async def test_feedback_text_is_sealed_and_shown_masked(
 async def test_a_rating_comment_is_sealed_and_shown_masked(
     client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection
 ) -> None:
-    done, h, yibao = await _completed_application(client, clerk, op, conn)
+    done, h, _yibao = await _completed_application(client, clerk, op, conn)
     comment = f"电话{PHONE}打不通，身份证号{OTHER_ID}还被念出来了"
     r = await client.post(f"/v1/applications/{done['id']}/evaluation", json={"level": 1, "comment": comment},
                           headers=h | {"Idempotency-Key": "rating-free-text"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
 
@@ -39,7 +40,7 @@ def test_backoff_grows_from_five_seconds_towards_six_hours_with_jitter() -> None
     low = [service.backoff_seconds(n, rand=lambda: 0.0) for n in range(1, 8)]
     high = [service.backoff_seconds(n, rand=lambda: 1.0) for n in range(1, 8)]
     assert low[0] == pytest.approx(4.0) and high[0] == pytest.approx(6.0)  # 5 s ± 20 %
-    assert all(a < b for a, b in zip(low, low[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(low))
     # The seventh wait (before the eighth and last attempt) is 5.7 h, ±20 %, capped at 6 h.
     assert max(high) == service.BACKOFF_CAP and 4.5 * 3600 <= low[-1] <= 6 * 3600
 

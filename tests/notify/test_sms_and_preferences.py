@@ -82,7 +82,7 @@ async def test_quiet_hours_hold_texts_but_not_the_inbox(
     assert r.json()["quiet_hours"] == {"from": start, "to": end}
     await _ask_for_supplement(client, op, conn, me["access_token"])
     await pipeline.drain()
-    assert [i["kind"] for i in await inbox(client, me["access_token"])][0] == "application.supplement_requested"
+    assert next(i["kind"] for i in await inbox(client, me["access_token"])) == "application.supplement_requested"
     assert await _texts(client, PHONE) == []
     [sms] = await _sms(conn)
     held_until = sms["not_before"]

@@ -16,10 +16,9 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from api.app import close_resources, open_resources
-
 from api.config import Settings
-from tests.matters.test_applications import MOTHER, maternity_allowance
 from tests.auth.helpers import auth
+from tests.matters.test_applications import MOTHER, maternity_allowance
 from tests.notify.helpers import Pipeline, Receiver, app_citizen, deliveries, running_receiver
 from tests.notify.test_sms_and_preferences import _ask_for_supplement
 from tests.people import staff

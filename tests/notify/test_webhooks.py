@@ -15,7 +15,6 @@ from litestar.testing import AsyncTestClient
 
 from api.app import close_resources, create_app, open_resources
 from api.config import Settings
-
 from tests.auth.helpers import assert_problem, auth
 from tests.matters.test_applications import MOTHER, maternity_allowance
 from tests.notify.helpers import Pipeline, Receiver, add_webhook, deliveries

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import asyncpg
 
-from api.kernel import outbox
-from auth import persons
 from api.config import Settings
+from api.kernel import outbox
 from api.kernel.crypto import Keyring
+from auth import persons
 from notify import service, webhook_store
 from tests.conftest import TEST_MASTER_KEY
 from tests.notify.helpers import Receiver
@@ -36,7 +36,7 @@ def _worker(database_url: str, redis_url: str) -> subprocess.Popen[bytes]:
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-async def _until(check, timeout: float) -> None:  # noqa: ANN001
+async def _until(check, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         assert time.monotonic() < deadline, "timed out"

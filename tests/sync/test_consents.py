@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+
 import asyncpg
 from litestar.testing import AsyncTestClient
 

@@ -12,8 +12,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.kernel import redis_client
-from sync import push as push_module
 from notify import live
+from sync import push as push_module
 from tests.auth.helpers import assert_problem, auth, sms_login
 from tests.sync.conftest import MOTHER
 from tests.sync.helpers import MATTER, mutation, person_of, push, pushed, save, server_drafts

@@ -16,7 +16,6 @@ from api.kernel.crypto import Keyring
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import NotFound, Problem, ServiceUnavailable
 from sync import cursor, service
-from sync.push import is_transient
 from sync.errors import (
     HTTP_PROBLEMS,
     MUTATION_PROBLEMS,
@@ -27,7 +26,7 @@ from sync.errors import (
     DraftNotFound,
 )
 from sync.models import MutationIn
-from sync.push import SyncUnavailable
+from sync.push import SyncUnavailable, is_transient
 from sync.service import DraftState, Head, Position
 from tests.conftest import TEST_MASTER_KEY
 

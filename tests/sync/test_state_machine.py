@@ -24,7 +24,8 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from litestar.testing import AsyncTestClient
 

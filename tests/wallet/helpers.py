@@ -9,11 +9,12 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from esign import lists, seals, flows as service
-from esign.store import seal as seal_store
+from esign import flows as service
+from esign import lists, seals
 from esign.codec import verify as esign_verify
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
+from esign.store import seal as seal_store
 from tests.auth.helpers import auth
 
 _refs = itertools.count(1)

@@ -138,7 +138,7 @@ async def test_concurrent_reads_never_overspend(
 async def test_a_consent_discloses_the_fields_it_names_and_masks_the_rest(
     client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, pool: asyncpg.Pool, esign: EsignState
 ) -> None:
-    me, items, yibao = await _setup(client, op, clerk, conn, pool, esign)
+    me, _items, yibao = await _setup(client, op, clerk, conn, pool, esign)
     listed = (await client.get("/v1/wallet/items", headers=me)).json()["items"]
     card = next(i["id"] for i in listed if i["kind"] == "certificate")
     rec = next(i["id"] for i in listed if i["kind"] == "record")
@@ -177,7 +177,7 @@ async def test_a_consent_discloses_the_fields_it_names_and_masks_the_rest(
 async def test_granting_on_someone_elses_item_answers_as_for_an_unknown_id(
     client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, pool: asyncpg.Pool, esign: EsignState
 ) -> None:
-    me, items, yibao = await _setup(client, op, clerk, conn, pool, esign)
+    _me, items, yibao = await _setup(client, op, clerk, conn, pool, esign)
     stranger = auth((await citizen(client, clerk, name="李四", id_number=id_number("19800101", 53)))["access_token"])
     unknown = "01890000-0000-7000-8000-0000000000aa"
     theirs = await client.post("/v1/wallet/consents", json=grant(yibao, [items[0]]), headers=stranger)

@@ -9,11 +9,11 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from wallet import jobs
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
 from tests.wallet import helpers
+from wallet import jobs
 
 PARENT = id_number("19900512", 31)
 CHILD = id_number("20260301", 32, male=False)

@@ -17,12 +17,12 @@ from cryptography import x509
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from wallet import jobs
 from esign.codec import statuslist, trustlist
 from esign.codec.verify import verify_token
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
 from tests.wallet import helpers
+from wallet import jobs
 
 MOTHER = id_number("19920304", 81, male=False)
 CHILD = id_number("20261118", 82, male=False)

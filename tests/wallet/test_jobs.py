@@ -10,12 +10,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from auth import persons
-from wallet import jobs
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
 from tests.wallet import helpers
 from tests.wallet.helpers import ID_CARD_FIELDS, record
+from wallet import jobs
 
 PARENT = id_number("19900512", 61)
 CHILD = id_number("20261118", 62, male=False)

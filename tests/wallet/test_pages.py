@@ -8,13 +8,13 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from wallet import pages
 from esign import flows as esign_service
 from esign.state import EsignState
 from tests.auth.helpers import auth
 from tests.people import citizen, id_number
 from tests.wallet import helpers
 from tests.wallet.helpers import ID_CARD_FIELDS
+from wallet import pages
 
 LI = id_number("19880808", 72)
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from tests.wallet.helpers import ID_CARD_FIELDS
 ZHANG = id_number("19900101", 41)
 
 
-async def _holder_with_id_card(client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState, **kw) -> tuple[dict, str, str]:  # noqa: ANN003
+async def _holder_with_id_card(client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState, **kw) -> tuple[dict, str, str]:
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
     cert = await helpers.issue(pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三",
                                fields={"name": "张三", **ID_CARD_FIELDS}, **kw)

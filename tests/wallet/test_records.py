@@ -7,13 +7,13 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from wallet.errors import WalletClosed
 from esign import batches
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
 from tests.wallet import helpers
 from tests.wallet.helpers import record
+from wallet.errors import WalletClosed
 
 ZHANG = id_number("19900101", 21)
 
@@ -51,7 +51,7 @@ async def test_a_record_lands_once_and_a_changed_body_is_refused(
 
 async def test_the_holder_sees_sensitive_values_only_at_l3_recently(
     client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, esign: EsignState, app
-) -> None:  # noqa: ANN001
+) -> None:
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
     system = auth(await helpers.dept_system(client, op, conn, "renshe", ["records:write"]))
     assert (await client.post("/v1/dept/records", json=record(ZHANG, "SI-1"), headers=system)).status_code == 201
