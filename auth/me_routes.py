@@ -52,7 +52,7 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
         )
     roles = list(account.roles)
     departments = []
-    if staff is not None:
+    if staff is not None and "staff" in principal.roles:  # a login that passed the second factor
         roles += ["staff", *staff.roles]
         departments.append(MeDepartment(id=staff.department_id, name=staff.department_name, roles=staff.roles))
     proven = account.verified_at if account.assurance_level > 1 and account.verified_at else principal.auth_time

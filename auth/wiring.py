@@ -9,6 +9,7 @@ from litestar.openapi.spec import Tag
 from api.config import Settings
 from auth import (
     access_routes, admin_routes, case_routes, not_me_routes, org_routes, realname_routes, routes, token_routes,
+    totp_routes,
 )
 from auth.guards import DEPENDENCIES
 from auth.me_routes import dev_sms, me
@@ -25,7 +26,9 @@ TAGS = [
             "`dept_client`), `acr` (`L1`/`L2`/`L3`), `auth_time` (when that level was last proven), `pid` (person "
             "id), `dept` (department of staff and systems), `scope` and `client_id` (systems), `sid` (the login "
             "that logout revokes), `org` and `org_role` (the business entity the caller acts for, from "
-            "`POST /v1/auth/act-as`). Refresh tokens are opaque, live 30 days and rotate on every use. "
+            "`POST /v1/auth/act-as`), `amr` (how the login was proven: `sms`/`wechat`, and `otp` `mfa` once staff passed "
+            "their second factor). Staff log in with two factors: their tokens carry staff roles only after a TOTP code "
+            "(`POST /v1/auth/totp/verify`; see `second_factor` in the token pair). Refresh tokens are opaque, live 30 days and rotate on every use. "
             "401 `unauthorized` for a missing, expired or invalid token; 403 `forbidden` for a missing role or "
             "scope; 403 `assurance_required` (with `required_level`, `max_age_seconds`) for a needed step-up."
         ),
@@ -49,7 +52,7 @@ def route_handlers(settings: Settings) -> list[Any]:
     """Every identity route; the SMS inbox exists only with the ``sink`` provider, in development."""
     handlers: list[Any] = [
         *routes.ROUTES, *token_routes.ROUTES, *admin_routes.ROUTES, *access_routes.ROUTES, *realname_routes.ROUTES,
-        *not_me_routes.ROUTES, *case_routes.ROUTES, *org_routes.ROUTES, me,
+        *not_me_routes.ROUTES, *case_routes.ROUTES, *org_routes.ROUTES, *totp_routes.ROUTES, me,
     ]
     if settings.sms_provider == "sink" and not settings.production:
         handlers.append(dev_sms)

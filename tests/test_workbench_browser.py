@@ -25,6 +25,7 @@ import pytest
 
 from tests import browser, h5_world
 from tests.h5_app import ARTIFACTS, ROOT, cjk_fonts, installed_app
+from tests.auth.helpers import second_factor_sync
 from tests.people import id_number
 from tests.test_h5_browser import _wait
 
@@ -39,7 +40,8 @@ def _staff(http: httpx.Client, op: dict[str, str], department: str, roles: list[
     r = http.post(f"/v1/admin/departments/{department}/staff", headers=op, json={"account_id": pair["account"]["id"],
                                                                                  "roles": roles})
     assert r.status_code == 200, r.text
-    return http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()["access_token"]
+    pair = http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()
+    return second_factor_sync(http, pair)["access_token"]
 
 
 def _world(http: httpx.Client, op_token: str) -> dict[str, Any]:
