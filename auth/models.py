@@ -92,6 +92,9 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
     roles: list[str]
     departments: list[MeDepartment]
     phone_masked: str | None = None
+    second_factor: Annotated[Literal["totp", "totp_enrol"] | None, msgspec.Meta(
+        description="As in the token pair: staff whose login has not passed its second factor yet (their roles "
+                    "and departments are not listed until it has).")] = None
 
 
 class DevSmsMessage(msgspec.Struct, frozen=True, kw_only=True):

@@ -41,7 +41,8 @@ async def test_staff_bind_an_authenticator_and_need_its_code_at_every_login(
     assert first["second_factor"] == "totp_enrol"
     assert "clerk" not in claims(first["access_token"])["roles"] and claims(first["access_token"])["amr"] == ["sms"]
     assert_problem(await client.get("/v1/dept/tasks", headers=auth(first["access_token"])), 403, "forbidden")
-    assert (await client.get("/v1/me", headers=auth(first["access_token"]))).json()["departments"] == []
+    me = (await client.get("/v1/me", headers=auth(first["access_token"]))).json()
+    assert me["departments"] == [] and me["second_factor"] == "totp_enrol"
     assert_problem(await client.post("/v1/auth/totp/verify", json={"code": "123456"},
                                      headers=auth(first["access_token"])), 409, "totp_not_enrolled")
 
