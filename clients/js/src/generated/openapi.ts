@@ -4032,6 +4032,11 @@ export interface components {
             roles: string[];
             departments: components["schemas"]["MeDepartment"][];
             phone_masked?: string | null;
+            /**
+             * @description As in the token pair: staff whose login has not passed its second factor yet (their roles and departments are not listed until it has).
+             * @enum {null|string}
+             */
+            second_factor?: "totp" | "totp_enrol" | null;
         };
         /** MeDepartment */
         MeDepartment: {
