@@ -25,7 +25,7 @@ TAGS = [
             "`operator`; staff add `staff` and `clerk`/`approver`/`issuer`/`dept_admin`; systems have "
             "`dept_client`), `acr` (`L1`/`L2`/`L3`), `auth_time` (when that level was last proven), `pid` (person "
             "id), `dept` (department of staff and systems), `scope` and `client_id` (systems), `sid` (the login "
-            "that logout revokes), `org` and `org_role` (the business entity the caller acts for, from "
+            "that logout revokes), `org` and `org_role` (the business entity the caller acts for) or `psn` (the person a 代办人 acts for), from "
             "`POST /v1/auth/act-as`), `amr` (how the login was proven: `sms`/`wechat`, and `otp` `mfa` once staff passed "
             "their second factor). Staff log in with two factors: their tokens carry staff roles only after a TOTP code "
             "(`POST /v1/auth/totp/verify`; see `second_factor` in the token pair). Refresh tokens are opaque, live 30 days and rotate on every use. "
