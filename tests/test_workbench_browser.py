@@ -48,24 +48,33 @@ def _staff(http: httpx.Client, op: dict[str, str], department: str, roles: list[
     return second_factor_sync(http, pair) if second_factor else pair
 
 
-def _expired_agent(http: httpx.Client, op_token: str) -> dict[str, str]:
-    """A mother who named her son 代办人 for two seconds, long over when he comes to the window."""
+def _agents(http: httpx.Client, op_token: str) -> dict[str, Any]:
+    """A mother who named her son 代办人 twice: for two seconds (long over when he comes to the window) and for
+    退休一件事 for a month (he uses that one from his own app, once he has proven who he is there)."""
     mother, son = ("陈淑芬", id_number("19580214", 62, male=False)), ("周建国", id_number("19850520", 63))
+    attester = h5_world.window_clerk(http, op_token)
     pair = h5_world.sms_login(http, h5_world.phone())
     me = {"Authorization": f"Bearer {pair['access_token']}"}
     session = http.post("/v1/auth/realname/sessions", headers=me,
                         json={"name": mother[0], "id_number": mother[1], "method": "counter"}).json()
-    r = http.post("/v1/dept/realname/attest", headers={"Authorization": f"Bearer {h5_world.window_clerk(http, op_token)}"},
+    r = http.post("/v1/dept/realname/attest", headers={"Authorization": f"Bearer {attester}"},
                   json={"session_id": session["session_id"], "id_number": mother[1]})
     assert r.status_code == 200, r.text
     me = {"Authorization": "Bearer " + http.post("/v1/auth/refresh", json={
         "refresh_token": pair["refresh_token"]}).json()["access_token"]}
-    until = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
-    r = http.post("/v1/delegations", headers=me, json={"agent": {"id_number": son[1], "name": son[0]},
-                                                       "matters": ["*"], "actions": ["apply"], "expires_at": until})
-    assert r.status_code == 201, r.text
-    return {"principal_name": mother[0], "principal_id_number": mother[1], "delegation_id": r.json()["id"],
-            "agent_id_number": son[1]}
+    ids = []
+    for until, matters in ((datetime.now(UTC) + timedelta(seconds=2), ["*"]),
+                           (datetime.now(UTC) + timedelta(days=30), ["retirement"])):
+        r = http.post("/v1/delegations", headers=me, json={"agent": {"id_number": son[1], "name": son[0]},
+                                                           "matters": matters, "actions": ["apply"],
+                                                           "expires_at": until.isoformat()})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return {"expired": {"principal_name": mother[0], "principal_id_number": mother[1], "delegation_id": ids[0],
+                        "agent_id_number": son[1]},
+            "agent": {"name": son[0], "id": son[1], "phone": h5_world.phone(), "delegation_id": ids[1],
+                      "attester": attester},
+            "mother": me}
 
 
 def _world(http: httpx.Client, op_token: str) -> dict[str, Any]:
@@ -87,7 +96,7 @@ def _world(http: httpx.Client, op_token: str) -> dict[str, Any]:
     # The window clerk has passed the SMS code only: the workbench asks for the second factor, binding it first.
     return {"clerk": _staff(http, op, ids[NAMES["shenpi"]], ["window_clerk"], second_factor=False),
             "other_centre": _staff(http, op, ids[NAMES["gongan"]], ["window_clerk"]), "renshe": pairs["renshe"],
-            "yibao": tokens["yibao"], "gongjijin": tokens["gongjijin"], "expired": _expired_agent(http, op_token),
+            "yibao": tokens["yibao"], "gongjijin": tokens["gongjijin"], **_agents(http, op_token),
             "citizen": {"name": ELDER[0], "id": ELDER[1], "phone": h5_world.phone()}}
 
 
@@ -142,9 +151,16 @@ def test_an_elderly_citizen_is_served_at_the_window_from_intake_to_hand_over(tmp
             assert "综合受理" not in story["no_window_authority"]["tabs"]
             assert "无权访问" in story["no_window_authority"]["refused"], story["no_window_authority"]
             assert "代办授权已过期或已撤销" in story["expired_agent"]["refused"], story["expired_agent"]
+            # Her son, her 代办人 for 退休一件事, applied for her from his own app: it is hers, and in her access log.
+            assert "正在代" in story["app_agent"]["acting"] and "已代为提交" in story["app_agent"]["submitted"]
+            hers = http.get("/v1/applications", headers=world["mother"]).json()["items"]
+            assert [a["bundle_code"] for a in hers] == ["retirement"], hers
+            access = http.get("/v1/wallet/access-log", headers=world["mother"]).json()["items"]
+            assert [e["purpose"] for e in access if e["delegation_id"] == world["agent"]["delegation_id"]] == [
+                "代办人代为申请（retirement）", "代办人切换为代您办理"], access
             # axe-core finds nothing on the workbench's screens (WCAG 2.1 A/AA).
             assert [s["name"] for s in story["a11y"]] == ["login", "login-enrol", "intake", "tasks", "decide", "pickups",
-                                                          "handover"]
+                                                          "handover", "app-agent"]
             assert [s for s in story["a11y"] if s["violations"]] == [], story["a11y"]
 
             # The printed page's QR is the certificate's URL, and it verifies.

@@ -179,6 +179,45 @@ try {
   await clerk.getByRole("button", { name: "核验并接待" }).click();
   const expired = await clerk.locator("[role=alert]").filter({ hasText: /\S/ }).innerText({ timeout: 20000 });
   report("expired_agent", { refused: expired });
+
+  // Her son holds another authorisation, for 退休一件事: he installs the app, proves who he is at a window, and
+  // applies for her from it (代办).
+  const son = await (await browser.newContext(desk)).newPage();
+  await son.goto(`${W.base}/app/`);
+  await son.getByRole("heading", { name: "短信登录" }).waitFor({ timeout: 30000 });
+  await son.fill("#phone", W.agent.phone);
+  await son.getByRole("button", { name: "获取验证码" }).click();
+  await son.getByText("验证码已发送").waitFor();
+  const sms = await (await fetch(`${W.base}/v1/dev/sms?phone=${W.agent.phone}`)).json();
+  await son.fill("#code", sms.items.at(-1).params.code);
+  await son.getByRole("button", { name: "登录" }).click();
+  await son.getByRole("heading", { name: "掌上办事" }).waitFor({ timeout: 30000 });
+  await son.goto(`${W.base}/app/#/me`);
+  await son.fill("#rn-name", W.agent.name);
+  await son.fill("#rn-id", W.agent.id);
+  await son.getByRole("button", { name: "生成窗口认证码" }).click();
+  const rn = (await son.getByTestId("realname-session").innerText()).trim();
+  await api("POST", "/v1/dept/realname/attest", W.agent.attester, { session_id: rn, id_number: W.agent.id });
+  await son.getByText("实人认证已完成").waitFor({ timeout: 30000 });
+  await son.goto(`${W.base}/app/#/agent`);
+  await son.getByTestId("principal").click();
+  const acting = await son.getByTestId("acting").innerText({ timeout: 30000 });
+  await son.selectOption("#agent-bundle", "retirement");
+  await son.locator("#agent-f-employer").waitFor({ timeout: 30000 });
+  await son.fill("#agent-f-employer", "株洲硬质合金集团");
+  await son.fill("#agent-f-retire_on", "2026-12-01");
+  await son.fill("#agent-f-bank_account_no", "6222020202025678");
+  const inputs = son.locator("form input[type=file]");
+  for (let i = 0; i < (await inputs.count()); i += 1) {
+    const id = await inputs.nth(i).getAttribute("id");
+    await inputs.nth(i).setInputFiles(scan(id));
+    await son.waitForFunction((n) => performance.getEntriesByType("resource").filter((e) => e.name.includes("/v1/blobs/")).length >= n, i + 1);
+  }
+  await audit(son, "app-agent");
+  await son.screenshot({ path: join(W.artifacts, "app-agent.png"), fullPage: true });
+  await son.getByRole("button", { name: "代为提交" }).click();
+  const submitted = await son.locator("[role=status].ok").innerText({ timeout: 30000 });
+  report("app_agent", { acting, submitted });
   report("a11y", a11y);
   report("clerk_tokens", JSON.parse(await clerk.evaluate(() => sessionStorage.getItem("zb:tokens"))));
 } finally {
