@@ -88,6 +88,12 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         if self.is_agent:
             raise Forbidden("an agent may not do this; the one they act for may")
 
+    def require_own_person(self) -> None:
+        """403 for a 代办人 acting for a person: showing the person's certificates (亮证), consenting for them and
+        exporting their data stay theirs; the authorisation covers applying, 补正 and collecting only."""
+        if self.for_person_id is not None:
+            raise Forbidden("a 代办人 may not do this for the person")
+
     def has_role(self, role: str) -> bool:
         return role in self.roles
 

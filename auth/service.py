@@ -83,6 +83,8 @@ async def pair(
     conn: asyncpg.Connection, keys: KeySet, account: store.Account, *, family_id: UUID, login_time: datetime,
     issuer: str, now: datetime,
 ) -> TokenPair:
+    """The next token pair of a login: staff roles only once it passed the second factor (``second_factor`` says
+    which step is missing otherwise)."""
     staff = await store.get_staff(conn, account.id)
     family = await conn.fetchrow(GET_FAMILY, family_id)
     amr = [AMR[family["method"]]] if family["method"] in AMR else []

@@ -79,7 +79,7 @@ class TotpController(Controller):
     async def verify(self, data: JSONBody[TotpCode], principal: CurrentPrincipal, request: Request, state: State,
                      db: Db, redis: Redis, keyring: Keys, settings: Config, now: Now) -> TokenPair:
         account_id = principal.require_account()
-        if principal.session_id is None or principal.org_id is not None:
+        if principal.session_id is None or principal.org_id is not None or principal.for_person_id is not None:
             raise Forbidden("send the access token of the login itself")
         address = client_address(request)
         await ratelimit.hit(redis, f"ip:{address}", VERIFY_IP)

@@ -66,6 +66,13 @@ async def test_a_son_applies_for_his_mother_from_his_app_within_her_authorisatio
         "agent": {"id_number": id_number("19800101", 73), "name": "外人"}, "matters": ["*"], "actions": ["apply"],
         "expires_at": later})
     assert_problem(r, 403, "forbidden")
+    # Nor shows her certificates, consents or exports for her, or queues acts the authorisation cannot check.
+    assert_problem(await client.post("/v1/wallet/consents", headers=as_her, json={
+        "grantee_department_id": str(uuid.uuid4()), "item_ids": [str(uuid.uuid4())], "purpose": "x",
+        "expires_at": later}), 403, "forbidden")
+    assert_problem(await client.get("/v1/wallet/export", headers=as_her), 403, "forbidden")
+    assert_problem(await client.post("/v1/sync/push", headers=as_her, json={"client_id": str(uuid.uuid4()),
+                                                                            "mutations": []}), 403, "forbidden")
 
     # Every use is in her access log, the refused one too, naming the authorisation.
     log = (await client.get("/v1/wallet/access-log", headers=her)).json()["items"]
