@@ -1,4 +1,4 @@
-"""Acting for a business entity (经营主体): which ones the caller may act for, and the switch.
+"""Acting for a business entity (经营主体) or, as their 代办人, for a person: whom the caller may act for, and the switch.
 
 A verified person (L2 or above) acts for an entity as its 法定代表人 when the registry — the 营业执照 that
 市场监管 issued or pushed — names their identity as its legal representative (``api.orgs``), or as its
@@ -10,6 +10,10 @@ is used for (an application) is checked against the authorisation's scope and lo
 applications, its consents, its change log), and another entity's data answers 404 as another
 person's does. The refresh token is unchanged and refreshes into the person's own token, so acting for
 an entity lasts one access token (15 minutes) at most and is asked for again, checked again each time.
+
+A person's 代办人 (a trusted family member the person authorised, ``api.delegation`` with a person as
+principal) switches the same way with ``person_id``: the token carries ``psn`` and ``dlg`` instead of
+``org``, and each switch is logged as a use in the person's access log.
 """
 
 from __future__ import annotations
