@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate seed clean bench api-types app workbench
+.PHONY: run test lint migrate seed clean bench api-types app workbench
 
-$(STAMP): pyproject.toml hatch_build.py esign/_b45.c esign/_cbor.c api/_pgcopy.c
+$(STAMP): pyproject.toml hatch_build.py esign/codec/_b45.c esign/codec/_cbor.c api/kernel/_pgcopy.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -39,6 +39,10 @@ workbench: $(WORKBENCH)/node_modules/.package-lock.json
 
 test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json $(APP)/node_modules/.package-lock.json $(WORKBENCH)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The import contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml): a few seconds.
+lint: $(STAMP)
+	$(BIN)/lint-imports
 
 # After an OpenAPI change: the SDK's generated types follow the document (a test keeps them current).
 api-types: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json

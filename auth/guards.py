@@ -33,8 +33,9 @@ import msgspec
 from litestar import Request
 from litestar.di import NamedDependency
 
-from api.deps import FromConnection, current_time
-from api.problems import Forbidden, NotFound, Unauthorized
+from api.deps import FromConnection
+from api.kernel.clock import current_time
+from api.kernel.problems import Forbidden, NotFound, Unauthorized
 from auth.errors import AssuranceRequired
 from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid

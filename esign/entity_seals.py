@@ -17,11 +17,13 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from api import audit, orgs
-from api.ids import uuid7
-from esign import keys, x509
+from api.kernel import audit
+import auth as orgs
+from api.kernel.ids import uuid7
+from esign.codec import keys, x509
 from esign.state import EsignState
 
 KEY_CONTEXT = "esign_entity_seal.private_key"
@@ -48,7 +50,7 @@ ON CONFLICT ON CONSTRAINT esign_entity_seal_org_id_key DO NOTHING
 """
 
 
-async def make_seal(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *, actor: str, now: datetime) -> bool:
+async def make_seal(conn: Conn, esign: EsignState, org_id: UUID, *, actor: str, now: datetime) -> bool:
     """Make the entity's e-seal unless it has one; ``True`` when made. Audited."""
     org = await orgs.get_org(conn, org_id)
     if org is None or await conn.fetchval("SELECT 1 FROM esign_entity_seal WHERE org_id = $1", org_id):
@@ -66,7 +68,7 @@ async def make_seal(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *
     return True
 
 
-async def revoke_seal(conn: asyncpg.Connection, org_id: UUID, *, actor: str, now: datetime) -> None:
+async def revoke_seal(conn: Conn, org_id: UUID, *, actor: str, now: datetime) -> None:
     """Revoke the entity's e-seal (at 注销): what it signed no longer verifies as current. Audited."""
     kid = await conn.fetchval(
         "UPDATE esign_entity_seal SET status = 'revoked' WHERE org_id = $1 AND status = 'active' RETURNING kid", org_id)
@@ -81,7 +83,7 @@ def canonical(application_id: UUID, target: str, form: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-async def sign_submission(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, payload: bytes) -> dict[str, str] | None:
+async def sign_submission(conn: Conn, esign: EsignState, org_id: UUID, payload: bytes) -> dict[str, str] | None:
     """The entity's signature over ``payload`` with its active seal; None when it has none yet."""
     row = await conn.fetchrow(
         "SELECT kid, algorithm, private_key FROM esign_entity_seal WHERE org_id = $1 AND status = 'active'", org_id)
@@ -93,7 +95,7 @@ async def sign_submission(conn: asyncpg.Connection, esign: EsignState, org_id: U
 
 
 async def verify_submission(
-    conn: asyncpg.Connection, esign: EsignState, org_id: UUID, payload: bytes, signature: dict[str, str], *,
+    conn: Conn, esign: EsignState, org_id: UUID, payload: bytes, signature: dict[str, str], *,
     now: datetime,
 ) -> EntitySignature:
     """Check an entity's signature: the seal is the entity's, active, chained to the root; the bytes match."""

@@ -1,13 +1,13 @@
 """Errors of the e-certificate domain: one subclass per problem, the docstring is the title.
 
-Verification of a token never raises these to its caller: ``esign.verify.verify_token`` turns
+Verification of a token never raises these to its caller: ``esign.codec.verify.verify_token`` turns
 every failure into a named reason. They are for building things (licence ids, certificates,
 tokens) and for reading the signed lists, where a bad input is the caller's error.
 """
 
 from __future__ import annotations
 
-from api.problems import Problem
+from api.kernel.problems import Problem
 
 
 class EsignError(Problem):

@@ -1,4 +1,4 @@
-"""Online verification: ``esign.verify.verify_token`` against the current signed trust list and status list.
+"""Online verification: ``esign.codec.verify.verify_token`` against the current signed trust list and status list.
 
 The server reads back its own signed lists, exactly as an offline verifier would after downloading
 them, and runs the same function, so the two can never disagree. The names a token only refers to
@@ -9,15 +9,17 @@ fields' labels come from the trust list's type registry, as an offline verifier 
 from __future__ import annotations
 
 import asyncpg
+from api.kernel.db import Conn
 
-from esign import lists, qr, tokens
+from esign import lists
+from esign.codec import qr, tokens
 from esign.errors import MalformedToken, StatusListNotFound
 from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedField, VerifiedIssuer, VerifyOut
 from esign.state import EsignState
-from esign.verify import Verdict, verify_token
+from esign.codec.verify import Verdict, verify_token
 
 
-async def verdict_for(conn: asyncpg.Connection, esign: EsignState, token: str, *, now: object) -> Verdict:
+async def verdict_for(conn: Conn, esign: EsignState, token: str, *, now: object) -> Verdict:
     """The verdict on ``token`` now; never raises for a bad token."""
     trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))  # type: ignore[arg-type]
     status_lists = {}
@@ -34,7 +36,7 @@ async def verdict_for(conn: asyncpg.Connection, esign: EsignState, token: str, *
     return verify_token(token, trust, status_lists, now)  # type: ignore[arg-type]
 
 
-async def describe(conn: asyncpg.Connection, verdict: Verdict) -> VerifyOut:
+async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
     """The API's answer for a verdict, with the type and issuer names looked up."""
     found = verdict.certificate
     certificate = None

@@ -6,7 +6,15 @@ from typing import Any
 
 from litestar.openapi.spec import Tag
 
-from esign import batches, certificate_routes, holder_routes, public_routes, seal_routes, type_routes
+from api.kernel.domain import Domain
+from esign import batches
+from esign.routes import (
+    certificate as certificate_routes,
+    holder as holder_routes,
+    public as public_routes,
+    seal as seal_routes,
+    type as type_routes,
+)
 from esign.http import DEPENDENCIES
 from esign.state import start, stop
 
@@ -23,4 +31,9 @@ ROUTES: list[Any] = [
 
 JOBS = batches.JOBS
 
-__all__ = ["DEPENDENCIES", "JOBS", "ROUTES", "TAGS", "start", "stop"]
+DOMAIN = Domain(
+    name="esign", routes=lambda settings: ROUTES, jobs=JOBS, dependencies=DEPENDENCIES, tags=TAGS,
+    start=start, stop=stop,
+)
+
+__all__ = ["DEPENDENCIES", "DOMAIN", "JOBS", "ROUTES", "TAGS", "start", "stop"]

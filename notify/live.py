@@ -22,8 +22,8 @@ from uuid import UUID
 import msgspec
 from litestar.response import ServerSentEventMessage
 
-from api import changelog
-from auth.guards import Principal
+from api.kernel import changelog
+from auth import Principal
 from notify import store
 from notify.models import Notification, NotificationRow
 

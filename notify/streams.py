@@ -2,7 +2,7 @@
 
 Two stages read streams through consumer groups. The expander (group ``notify``) reads
 ``zb:notify:events``, where the outbox relay puts every event of a topic notifications are made
-from (other topics go to ``zb:events:<topic>`` as ``api.outbox.stream_publisher`` writes them). An
+from (other topics go to ``zb:events:<topic>`` as ``api.kernel.outbox.stream_publisher`` writes them). An
 entry there is one field holding the whole outbox message: redis-py spends most of its time per
 field, and this stream carries every event of every bulk send. The deliverer (group ``deliver``) reads one
 stream per *lane* (``zb:notify:out:<lane>``, a lane being the department an event came from), so a
@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 from redis.exceptions import ResponseError, WatchError
 
-from api import outbox
+from api.kernel import outbox
 
 EVENTS = "zb:notify:events"
 EVENT_GROUP = "notify"

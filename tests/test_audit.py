@@ -15,9 +15,10 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api import audit, db
+from api.kernel import audit, db
+from api.kernel.canonical import canonical_json
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_migrations import empty_database
 
@@ -216,6 +217,6 @@ def test_entries_hash_rfc8785_json(value: object) -> None:
         expected = rfc8785.dumps({"data": value})
     except rfc8785.IntegerDomainError:
         with pytest.raises(rfc8785.IntegerDomainError):
-            audit.canonical_json({"data": value})
+            canonical_json({"data": value})
         return
-    assert audit.canonical_json({"data": value}) == expected
+    assert canonical_json({"data": value}) == expected

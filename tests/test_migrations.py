@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from api import db
+from api.kernel import db
 from tests.conftest import with_database
 
 

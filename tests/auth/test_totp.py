@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from api import redis_client
+from api.kernel import redis_client
 
 from tests.auth.helpers import (
     assert_problem, auth, claims, create_department, credit_code, make_staff, sms_login, totp_code,

@@ -21,8 +21,8 @@ from litestar import Litestar
 import httpx
 
 from api.config import Settings
-from api.matters import seed
-from api.problems import PROBLEM_JSON
+from matters import seed
+from api.kernel.problems import PROBLEM_JSON
 from tests.authz.world import ALICE_ID, ALICE_NAME, BOB_ID, PNG, PNG_SHA, World, household, issue_batches
 from tests.people import id_number
 

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from api import redis_client
+from api.kernel import redis_client
 from api.config import Settings
 from notify import streams
 from tests.auth.helpers import auth, claims, operator, sms_login

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from api import outbox, persons
+from api.kernel import outbox
+from auth import persons
 from notify import catalogue
 from tests.auth.helpers import auth, sms_login
 from tests.notify.helpers import Pipeline, Receiver, add_webhook, app_citizen, inbox

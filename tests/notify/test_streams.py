@@ -13,7 +13,8 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api import outbox, persons
+from api.kernel import outbox
+from auth import persons
 from notify import catalogue, deliver, dispatch_store, jobs, plan, reconcile, service, streams, webhook_store
 from notify.deliver import Deliverer, Done
 from notify.models import NotificationRow

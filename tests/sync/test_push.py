@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
-from api.sync import push as push_module
+from sync import push as push_module
 from notify import live
 from tests.auth.helpers import assert_problem, auth, sms_login
 from tests.sync.conftest import MOTHER
