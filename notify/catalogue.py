@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-# The outbox topics notifications are made from (the relay puts them on ``zb:notify:events``).
+# The outbox topics notifications are made from (the relay puts them on ``zb:{notify}:events``).
 TOPICS = ("notify", "certificate.issued", "certificate.revoked", "certificate.suspended", "certificate.resumed")
 
 

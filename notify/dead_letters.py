@@ -1,4 +1,4 @@
-"""What operators do with dead letters (``zb:notify:dead``): look at them, put one back on the stream
+"""What operators do with dead letters (``zb:{notify}:dead``): look at them, put one back on the stream
 it came from once its cause is fixed, or discard it. Each action is audited; the audit entry is
 written first and commits only if the action in Redis succeeded."""
 

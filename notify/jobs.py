@@ -1,6 +1,6 @@
 """The notification jobs, run inside ``zhangban serve`` and by ``zhangban worker`` (``api/kernel/jobs.py``).
 
-- ``notify.relay`` (every process): outbox rows → Redis Streams (``zb:notify:events`` for the
+- ``notify.relay`` (every process): outbox rows → Redis Streams (``zb:{notify}:events`` for the
   topics notifications come from, ``zb:events:<topic>`` for any other), batch by batch; every
   process polls, and one at a time holds the relay's advisory lock (``api.kernel.outbox.relay_once``);
 - ``notify.expand`` (every process): events → notifications, inbox items, deliveries;

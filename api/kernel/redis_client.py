@@ -2,7 +2,8 @@
 
 A cluster is named by ``redis+cluster://host:port`` (any of its nodes; the client learns the rest).
 Every multi-key command and transaction of zhangban keeps its keys in one hash slot (hash tags in
-braces), so the same code runs on both.
+braces), so the same code runs on both. Where a cluster wants other commands (sharded pub/sub, a
+read of many keys across slots), the caller asks :func:`is_cluster`.
 """
 
 from __future__ import annotations
@@ -20,3 +21,8 @@ def from_url(url: str, **options: Any) -> aioredis.Redis:
         options.pop("health_check_interval", None)
         return RedisCluster.from_url("redis://" + url.removeprefix(CLUSTER_SCHEME), **options)  # type: ignore[return-value]
     return aioredis.from_url(url, **options)
+
+
+def is_cluster(redis: Any) -> bool:
+    """Whether ``redis`` is a Redis Cluster client (sharded pub/sub; reads across slots split by node)."""
+    return isinstance(redis, RedisCluster)
