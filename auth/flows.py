@@ -9,6 +9,7 @@ so roles granted and assurance proven since the last refresh show up in the next
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -89,8 +90,9 @@ async def pair(
     which step is missing otherwise)."""
     staff = await store.get_staff(conn, account.id)
     family = await conn.fetchrow(GET_FAMILY, family_id)
+    assert family is not None, "a login's pair is made inside it"
     amr = [AMR[family["method"]]] if family["method"] in AMR else []
-    second_factor = None
+    second_factor: Literal["totp", "totp_enrol"] | None = None
     if family["second_factor_at"] is not None:
         amr += SECOND_FACTOR_AMR
     elif staff is not None:

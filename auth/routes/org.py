@@ -178,6 +178,7 @@ async def _for_person(principal_id: UUID, principal: Principal, state: State, db
                                      "refused": refusal.slug if refusal else None}, at=now)
         if refusal is not None:
             raise refusal  # after the commit: the refused attempt stays in both sides' logs
+        assert grant is not None
         name = await persons.get_name(conn, keyring, principal_id) or ""
     claims = service.account_claims(account, None, session_id=principal.session_id, login_time=principal.auth_time,
                                     issuer=settings.base_url, now=now)
