@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -116,6 +117,16 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
+# CREATE/DROP INDEX CONCURRENTLY (an index on a table that takes writes) cannot run in a transaction
+# block, nor in a query of several statements: a migration using it runs outside a transaction, one
+# statement at a time (each ends its line with ";"), and is recorded once all of them succeeded.
+CONCURRENTLY = re.compile(r"^[^-\n]*\bCONCURRENTLY\b", re.IGNORECASE | re.MULTILINE)
+STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+
+LOCK_RETRY = 0.1  # seconds between tries for the migration lock
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -125,6 +136,13 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def in_transaction(self) -> bool:
+        return CONCURRENTLY.search(self.sql) is None
+
+    def statements(self) -> list[str]:
+        return [s.strip() for s in STATEMENT_END.split(self.sql) if re.sub(r"--[^\n]*", "", s).strip()]
 
 
 def load_migrations() -> list[Migration]:
@@ -138,7 +156,8 @@ def load_migrations() -> list[Migration]:
 
 
 async def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list[str]:
-    """Apply what is not yet applied, each file once and in its own transaction.
+    """Apply what is not yet applied, each file once and in its own transaction (outside one, for an
+    index built or dropped CONCURRENTLY).
 
     A session advisory lock makes two processes starting together take turns; the second one
     finds everything applied and does nothing. On a Citus coordinator the tables
@@ -146,7 +165,10 @@ async def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list
     """
     migrations = load_migrations() if migrations is None else migrations
     applied_now: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    # Tried, not waited for: a process waiting inside pg_advisory_lock holds a snapshot, which the other
+    # one's CREATE INDEX CONCURRENTLY waits to see end — a deadlock PostgreSQL breaks by failing one.
+    while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK):
+        await asyncio.sleep(LOCK_RETRY)
     try:
         await conn.execute(CREATE_SCHEMA_MIGRATIONS)
         done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
@@ -156,14 +178,14 @@ async def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list
                     # An edited migration would leave databases in different shapes; say so loudly.
                     log.warning("migration %s changed after it was applied", m.name)
                 continue
-            async with conn.transaction():
-                await conn.execute(m.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    m.version,
-                    m.name,
-                    m.checksum,
-                )
+            if m.in_transaction:
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(RECORD_MIGRATION, m.version, m.name, m.checksum)
+            else:
+                for statement in m.statements():
+                    await conn.execute(statement)
+                await conn.execute(RECORD_MIGRATION, m.version, m.name, m.checksum)
             applied_now.append(m.name)
             log.info("applied migration %s", m.name)
         await distribution.distribute(conn)
