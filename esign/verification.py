@@ -8,6 +8,8 @@ fields' labels come from the trust list's type registry, as an offline verifier 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 from api.kernel.db import Conn
 
@@ -19,9 +21,9 @@ from esign.state import EsignState
 from esign.codec.verify import Verdict, verify_token
 
 
-async def verdict_for(conn: Conn, esign: EsignState, token: str, *, now: object) -> Verdict:
+async def verdict_for(conn: Conn, esign: EsignState, token: str, *, now: datetime) -> Verdict:
     """The verdict on ``token`` now; never raises for a bad token."""
-    trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))  # type: ignore[arg-type]
+    trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))
     status_lists = {}
     try:
         list_id = tokens.decode_token(qr.token_from_text(token)).claims.status[0] if isinstance(token, str) else None
@@ -29,11 +31,11 @@ async def verdict_for(conn: Conn, esign: EsignState, token: str, *, now: object)
         list_id = None  # verify_token names the format problem itself
     if list_id is not None and list_id in trust.status_lists:
         try:
-            signed = await lists.status_list_token(conn, esign, list_id, now=now)  # type: ignore[arg-type]
+            signed = await lists.status_list_token(conn, esign, list_id, now=now)
             status_lists[list_id] = esign.status_list(list_id, signed)
         except StatusListNotFound:
             pass  # verify_token answers status_unavailable
-    return verify_token(token, trust, status_lists, now)  # type: ignore[arg-type]
+    return verify_token(token, trust, status_lists, now)
 
 
 async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:

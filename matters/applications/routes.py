@@ -78,6 +78,8 @@ async def _as_agent(db: Any, keyring: Any, principal: Principal, action: str, ma
     if not principal.is_agent or principal.delegation_id is None or principal.person_id is None:
         return
     kind = "organisation" if principal.org_id is not None else "person"
+    if principal.actor_person_id is None:  # an acting token always names the person acting
+        raise Forbidden("the acting token does not name the person acting")
     async with db.acquire() as conn:
         async with conn.transaction():
             number = await persons.get_id_number(conn, keyring, principal.actor_person_id)
