@@ -19,7 +19,7 @@ import msgspec
 from api import pgcopy
 from api.db import json_text
 
-Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
+Entity = Literal["wallet_item", "application", "draft", "notification", "consent", "device_credential"]
 
 
 class Change(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar.openapi.spec import Tag
 
-from esign import batches, certificate_routes, holder_routes, public_routes, seal_routes, type_routes
+from api.jobs import Job, now_of
+from esign import batches, certificate_routes, device_routes, devices, holder_routes, public_routes, seal_routes, type_routes
 from esign.http import DEPENDENCIES
 from esign.state import start, stop
 
@@ -14,13 +15,22 @@ TAGS = [
     Tag(name="seals", description="Departments' electronic seals (电子印章): keys, certificates, rotation"),
     Tag(name="certificates", description="Issuing, revoking and reading electronic certificates (电子证照)"),
     Tag(name="verification", description="Public: trust list, status lists, token verification, the verification page"),
+    Tag(name="devices", description="Holders' device keys for presentations made offline (ZB2:)"),
 ]
 
 ROUTES: list[Any] = [
     *seal_routes.ROUTES, *certificate_routes.ROUTES, *holder_routes.ROUTES, *public_routes.ROUTES,
-    *type_routes.ROUTES,
+    *type_routes.ROUTES, *device_routes.ROUTES,
 ]
 
-JOBS = batches.JOBS
+
+
+async def refresh_credentials(state: Any) -> None:
+    """Devices' presentation credentials: issue the missing, re-issue the expiring, withdraw the invalid."""
+    async with state.pool.acquire() as conn, conn.transaction():
+        await devices.refresh(conn, state.esign, now=now_of(state))
+
+
+JOBS = [*batches.JOBS, Job("esign.device_credentials", refresh_credentials, every=600)]
 
 __all__ = ["DEPENDENCIES", "JOBS", "ROUTES", "TAGS", "start", "stop"]
