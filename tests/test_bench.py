@@ -26,6 +26,7 @@ BENCHES = [
     ("sdk.py", ["--count", "200"], r"ratio verification / raw \(WebCrypto\):\s+\d(.|\n)*ratio making / raw signing \(WebCrypto\):\s+\d"),
     ("load.py", ["--seconds", "0.5", "--connections", "4", "--people", "4"], r"no failed requests"),
     ("app.py", ["--runs", "1", "--items", "100"], r"ratio app / bare first paint:\s+\d"),
+    ("zb2.py", ["--count", "200"], r"ratio verification / raw P-256:\s+\d"),
 ]
 
 
