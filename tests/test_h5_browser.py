@@ -187,6 +187,7 @@ def test_a_presentation_made_offline_is_valid_offline_and_refused_after_the_devi
     assert part["before_refresh"] == "有效"
     assert part["after_refresh"] == part["after_refresh_offline"] == "已吊销", part
     assert any("停用" in r for r in part["reasons"]), part["reasons"]
+    assert [d for d in part["devices_after"] if "已停用" in d], part["devices_after"]
 
 
 def test_the_verifier_scans_a_certificate_with_the_camera(story: dict[str, Any]) -> None:

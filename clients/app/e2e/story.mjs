@@ -416,6 +416,9 @@ try {
   await shot(verifier, "verify-revoked-device");
   await verifierContext.close();
   await context.setOffline(false);
+  await page.goto(`${APP}#/me`); // back online, her devices say which one was revoked
+  await page.locator("[data-testid=device][data-status=revoked]").first().waitFor();
+  zb2.devices_after = await page.getByTestId("device").allInnerTexts();
   report("zb2", zb2);
 
   // --- 适老化: axe-core on the main screens, normal and large text; tap targets ≥ 48 px ------------

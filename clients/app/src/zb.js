@@ -259,6 +259,8 @@ export async function logout() {
     await client.auth.logout();
   } finally {
     for (const key of await storage.keys("")) await storage.remove(key);
+    // This person's device key goes too: another person logging in here makes and registers their own.
+    await client.devices.forget().catch(() => null);
     location.hash = "#/";
     location.reload();
   }
@@ -349,9 +351,19 @@ export function readNonce(text) {
 
 /** Registers this device's key (after a recent L3 proof); its presentation credentials then come by sync. */
 export async function enableOffline() {
-  const device = await client.devices.register(/Mobile|Android|iPhone/.test(navigator.userAgent) ? "手机浏览器" : "浏览器");
+  const label = /Mobile|Android|iPhone/.test(navigator.userAgent) ? "手机浏览器" : "浏览器";
+  try {
+    await client.devices.register(label);
+  } catch (err) {
+    if (!(err instanceof ProblemError) || err.type !== "device_key_registered") throw err;
+    // This key was registered before: fine while that device is active; once revoked, a new key is made.
+    const mine = (await client.devices.list()).find((d) => d.this_device);
+    if (!mine || mine.status !== "active") {
+      await client.devices.forget();
+      await client.devices.register(label);
+    }
+  }
   await kick();
-  return device;
 }
 
 /** The synced presentation credential of a wallet item for this device, or null. */
