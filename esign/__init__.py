@@ -12,6 +12,7 @@ The database-free core; import the module you need (``from esign import verify``
 - ``statuslist`` 2-bit status lists and their signed JWT
 - ``trustlist``  the signed trust list and its freshness
 - ``verify``     ``verify_token``: the verdict behind ``/v1/verify`` and offline verifiers
+- ``zb2``, ``zb2_verify``  ``ZB2:`` presentations made on the holder's device (SD-CWT), their verification
 - ``qr``         QR codes of tokens (PNG, SVG)
 - ``issuing``    the rules of issuing (fields, holders, validity, canonical record), pure
 - ``seal_image`` the round red picture of a seal, as SVG
@@ -27,6 +28,7 @@ Backed by PostgreSQL, for the application (``esign.wiring`` is what ``api/app.py
   ``batch_rows``                   bulk writes in chunks
 - ``lists``                        status-list slots; the signed trust list and status lists, cached
 - ``verification``                 ``/v1/verify`` against the current signed lists
+- ``devices``, ``device_routes``   holders' device keys and their presentation credentials
 - ``certificate_store``, ``type_store``  SQL of certificates, serials and certificate types
 - ``*_routes``, ``http``, ``models``     the HTTP API
 """

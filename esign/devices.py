@@ -152,6 +152,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT ON CONSTRAINT esign_device_credential_device_id_certificate_id_key
 DO UPDATE SET cti = EXCLUDED.cti, credential = EXCLUDED.credential, issued_at = EXCLUDED.issued_at,
     expires_at = EXCLUDED.expires_at
+WHERE c.status = 'valid'
 RETURNING id, status_list_id, status_index
 """
 
@@ -160,7 +161,10 @@ async def issue(
     conn: asyncpg.Connection, esign: EsignState, device_id: UUID, person_id: UUID, point: bytes, certificate_id: UUID,
     *, now: datetime,
 ) -> None:
-    """Issue (or re-issue) the credential of one certificate to one device, and log it for the person's sync."""
+    """Issue (or re-issue) the credential of one certificate to one device, and log it for the person's sync;
+    nothing for a device revoked meanwhile (the lock waits for a revocation in flight)."""
+    if await conn.fetchval("SELECT status FROM esign_device WHERE id = $1 FOR SHARE", device_id) != "active":
+        return
     v = await store.get_certificate(conn, certificate_id)
     assert v is not None and v.row.token is not None
     shown = views.render(esign, v, now=now)  # every field, sensitive ones opened
@@ -188,6 +192,8 @@ async def issue(
     sealed = esign.keyring.encrypt(credential, context=CREDENTIAL_CONTEXT)
     row = await conn.fetchrow(UPSERT_CREDENTIAL, uuid7(), device_id, certificate_id, person_id, slot[0], slot[1],
                               claims.cti, sealed, now, datetime.fromtimestamp(claims.exp, now.tzinfo))
+    if row is None:  # revoked: a revoked credential is never issued again
+        return
     item = await conn.fetchval("SELECT id FROM wallet_item WHERE certificate_id = $1 AND person_id = $2",
                                certificate_id, person_id)
     data = {

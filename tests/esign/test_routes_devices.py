@@ -19,7 +19,7 @@ from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth, operator
 from tests.people import citizen, id_number, staff
-from tests.wallet.helpers import ID_CARD_FIELDS
+from tests.wallet.helpers import ID_CARD_FIELDS, offline_verifier
 
 ZHANG = id_number("19880808", 17)
 
@@ -132,6 +132,12 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     app.state.clock = lambda: late
     assert (await _verify(client, token))["reasons"] == ["presentation_expired"]
     app.state.clock = lambda: datetime.now(UTC)
+    # A verifier app offline, with the lists it downloaded, says what the server says.
+    offline = await offline_verifier(pool, esign, now)
+    for shown in (token, flipped, with_nonce, stolen, "ZB2:" + token[4:40]):
+        server = await _verify(client, shown)
+        local = offline(shown, now)
+        assert (server["valid"], server["reasons"], server["checks"]) == (local.valid, local.reasons, local.checks)
 
     # The holder revokes the device: its credential's slot is revoked and the device loses the credential.
     r = await client.delete(f"/v1/devices/{registered['id']}", headers=me)

@@ -204,6 +204,7 @@ def test_the_shared_corpus_gets_its_verdicts_here_and_from_an_independent_decode
             assert verdict.reasons == case["reasons"], case["name"]
         if case["valid"]:
             assert [[f.n, f.value] for f in verdict.certificate.fields] == case["fields"], case["name"]
+        assert verdict.checks == case["checks"], case["name"]
         independent_cases = case["reasons"] in ([], ["holder_binding"], ["presentation_expired"], ["disclosure"])
         if independent_cases and case["name"] != "sm2_credential":
             assert _independent(case["token"], seals, case["at"]) == case["valid"], case["name"]

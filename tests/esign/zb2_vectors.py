@@ -5,7 +5,7 @@ an independent decoder's). ``tests/esign/vectors/zb2.json`` is made by
 
 and read by ``tests/esign/test_zb2.py`` and the SDK's tests. Each case names its token, the verifier's
 nonce if it showed one (base64url), the time to verify at, and the expected ``valid``, ``reasons`` and
-disclosed fields ``[[n, value], ...]``. The trust list, status list and root certificate it is checked
+disclosed fields ``[[n, value], ...]``, and the ``checks`` the server reports (in order). The trust list, status list and root certificate it is checked
 against are in the file too; the device key is given so a client can make more presentations.
 """
 
@@ -103,7 +103,9 @@ def build(now: datetime = helpers.NOW) -> dict[str, Any]:
     status = statuslist.build_status_list(bits(), url=helpers.STATUS_URL, root_key=pki.root_key,
                                           root_kid=pki.root_kid, now=now)
     return {
-        "description": "ZB2: presentations and the verdict each must get (FORMATS.md). reasons null: any refusal.",
+        "description": "ZB2: presentations and the verdict each must get (FORMATS.md). reasons null: any refusal. "
+                       "Verify each token at `at` (Unix seconds) against this trust list and these status lists, "
+                       "with `cnonce` (base64url) as the verifier's nonce when not null.",
         "root_certificate": base64.b64encode(pki.root_cert).decode(),
         "trust_list": trust,
         "status_lists": {str(helpers.STATUS_LIST_ID): status},
@@ -159,9 +161,17 @@ def verdicts(vectors: dict[str, Any]) -> dict[str, verify.Verdict]:
     return out
 
 
+def with_checks(vectors: dict[str, Any]) -> dict[str, Any]:
+    """The vectors with each case's ``checks`` (check name → ok / failed / skipped) as the server gives them."""
+    got = verdicts(vectors)
+    for case in vectors["cases"]:
+        case["checks"] = got[case["name"]].checks
+    return vectors
+
+
 if __name__ == "__main__":
     PATH.parent.mkdir(parents=True, exist_ok=True)
-    PATH.write_text(json.dumps(build(), ensure_ascii=False, indent=1) + "\n")
+    PATH.write_text(json.dumps(with_checks(build()), ensure_ascii=False, indent=1) + "\n")
     print(PATH)
 
 
