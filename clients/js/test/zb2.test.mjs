@@ -38,6 +38,7 @@ test("the offline verifier gives every verdict of the server's ZB2 corpus", { sk
     assert.equal(v.valid, c.valid, `${c.name}: ${JSON.stringify(v)}`);
     if (c.reasons) assert.deepEqual(v.reasons, c.reasons, c.name);
     if (c.fields) assert.deepEqual(v.certificate.fields.map((f) => [f.n, f.value]), c.fields, c.name);
+    if (c.checks) assert.deepEqual(v.checks, c.checks, c.name);
     if (c.valid) assert.equal(v.certificate.holder_bound, true);
   }
   // Its QR code's URL too, as a phone camera gives it.
