@@ -3,6 +3,7 @@
  * the same checks, order and reason names as the server's `POST /v1/verify` (signature → seal active
  * at iat → chain → seal types → exp → status). Never throws for a bad token: a string that is not one
  * of ours is `valid: false, reasons: ["format"]`. Takes a bare token or the URL of its QR code.
+ * A `ZB2:` token (a holder-bound presentation made on a device) is verified by ./zb2.ts.
  *
  * Claims are of format v2: fields keyed by their number in the trust list's type registry (shown
  * with its zh-CN labels), text values possibly GB 18030 bytes, and the licence identifier rebuilt
