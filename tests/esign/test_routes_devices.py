@@ -118,6 +118,12 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     assert verdict["certificate"]["holder_bound"] is True
     page = await client.get("/V/" + quote(token, safe=""))
     assert "亮证码有效" in page.text and "持证人设备离线生成" in page.text
+    # A presentation the server made (ZB1:, for a client without a device key) is marked as such.
+    r = await client.post(f"/v1/wallet/items/{entry['wallet_item_id']}/present", json={"fields": ["sex"]}, headers=me)
+    assert r.status_code == 201, r.text
+    made = await client.get("/V/" + quote(r.json()["qr"], safe=""))
+    assert "亮证码有效" in made.text and "服务端生成（未绑定持证人设备）" in made.text
+    assert (await _verify(client, r.json()["qr"]))["certificate"]["holder_bound"] is False
 
     # Refused, each with its reason: tampered, replayed late, a nonce not carried, another key.
     flipped = token[:80] + ("A" if token[80] != "A" else "B") + token[81:]
