@@ -17,8 +17,8 @@ from api.config import Settings
 from esign import keys, lists, seal_store, seals, service, statuslist, tokens, zb2
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
-from tests.auth.helpers import assert_problem, auth, operator
-from tests.people import citizen, id_number, staff
+from tests.auth.helpers import assert_problem, auth, operator, sms_login
+from tests.people import citizen, id_number, next_phone, staff
 from tests.wallet.helpers import ID_CARD_FIELDS, offline_verifier
 
 ZHANG = id_number("19880808", 17)
@@ -83,7 +83,9 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     device = keys.generate_key("ES256")
     body = {"public_key": _public(device), "label": "我的手机", "key_storage": "non_extractable"}
 
-    # Registering needs L3 proven within 300 s.
+    # Registering needs a person (实人认证 done) and L3 proven within 300 s.
+    anonymous = auth((await sms_login(client, next_phone()))["access_token"])
+    assert_problem(await client.post("/v1/devices", json=body, headers=anonymous), 403, "identity_required")
     later = datetime.now(UTC) + timedelta(minutes=10)
     app.state.clock = lambda: later
     refused = assert_problem(await client.post("/v1/devices", json=body, headers=me), 403, "assurance_required")
