@@ -9,7 +9,8 @@ from litestar import delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from api.deps import Db, Now
-from api.problems import NotFound, ValidationFailed
+from api.problems import ValidationFailed
+from api.wallet.errors import IdentityRequired
 from auth.errors import AssuranceRequired, problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
 from esign import devices
@@ -23,7 +24,7 @@ RECENT_L3_SECONDS = 300
 def _person(principal: Principal) -> tuple[UUID, UUID]:
     account = principal.require_account()
     if principal.person_id is None or principal.org_id is not None:
-        raise NotFound("devices belong to a person with a verified identity")
+        raise IdentityRequired("devices belong to a person: complete 实人认证 first")
     return principal.person_id, account
 
 
@@ -41,7 +42,8 @@ def _person(principal: Principal) -> tuple[UUID, UUID]:
         "certificate of the person, refreshed before it expires. A key registered before → 409 "
         "`device_key_registered`; not a P-256 point, or ten active devices already → 422 `device_key_invalid`."
     ),
-    responses=problem_responses(*AUTHZ, AssuranceRequired, ValidationFailed, DeviceKeyInvalid, DeviceKeyRegistered),
+    responses=problem_responses(*AUTHZ, IdentityRequired, AssuranceRequired, ValidationFailed, DeviceKeyInvalid,
+                                DeviceKeyRegistered),
 )
 async def register_device(data: JSONBody[DeviceIn], principal: CurrentPrincipal, db: Db, now: Now,
                           esign: Esign) -> Device:
@@ -58,7 +60,7 @@ async def register_device(data: JSONBody[DeviceIn], principal: CurrentPrincipal,
     tags=["devices"],
     security=BEARER,
     summary="The caller's devices, revoked ones included",
-    responses=problem_responses(*AUTHZ),
+    responses=problem_responses(*AUTHZ, IdentityRequired),
 )
 async def list_devices(principal: CurrentPrincipal, db: Db, esign: Esign) -> DeviceList:
     person_id, _ = _person(principal)
@@ -78,7 +80,7 @@ async def list_devices(principal: CurrentPrincipal, db: Db, esign: Esign) -> Dev
         "refresh) and deleted from the person's devices by sync. Answers the revoked device; revoking it again "
         "changes nothing. Another person's device → 404 `device_not_found`."
     ),
-    responses=problem_responses(*AUTHZ, DeviceNotFound),
+    responses=problem_responses(*AUTHZ, IdentityRequired, DeviceNotFound),
 )
 async def revoke_device(device_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
                         esign: Esign) -> Device:

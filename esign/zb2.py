@@ -25,12 +25,13 @@ import hashlib
 import io
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import base45
 import cbor2
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from esign import cose, keys, tokens
@@ -122,8 +123,6 @@ class Presentation:
 
 def compress_point(public: ec.EllipticCurvePublicKey) -> bytes:
     """The compressed SEC 1 form (33 bytes) of a P-256 public key."""
-    from cryptography.hazmat.primitives import serialization
-
     return public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
 
 
@@ -239,16 +238,10 @@ def issue_credential(claims: CredentialClaims, fields: Mapping[int, Any], signer
     disclosures = [make_disclosure(n, v) for n, v in fields.items()]
     secrets.SystemRandom().shuffle(disclosures)
     hashes = tuple(hashlib.sha256(d).digest() for d in disclosures)
-    payload = credential_payload(_with_hashes(claims, hashes))
+    payload = credential_payload(replace(claims, hashes=hashes))
     protected = credential_protected(signer.alg, signer.kid)
     signature = keys.check_signature_length(signer.sign(cose.sig_structure(protected, payload)))
     return _dumps(cbor2.CBORTag(cose.TAG_SIGN1, [protected, {SD_CLAIMS: disclosures}, payload, signature]))
-
-
-def _with_hashes(claims: CredentialClaims, hashes: tuple[bytes, ...]) -> CredentialClaims:
-    from dataclasses import replace
-
-    return replace(claims, hashes=hashes)
 
 
 def _decode_credential_item(item: Any) -> Credential:

@@ -29,11 +29,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from types import SimpleNamespace
 
-from esign import tokens, zb2
+from esign import licence, tokens, zb2
 from esign.errors import MalformedToken
 from esign.keys import verify_raw
 from esign.statuslist import StatusList
-from esign.trustlist import TrustList
+from esign.trustlist import TrustList, TypeEntry
 from esign.verify import FAILED, OK, SKIPPED, Disclosed, Field, Verdict, _chain_reasons, _status_reasons, _time
 
 CHECKS = ("format", "signature", "chain", "validity", "holder_binding", "presentation_fresh", "nonce", "disclosure",
@@ -104,8 +104,8 @@ def verify_presentation(
         steps.append(("nonce", [] if ok else ["nonce"]))
     fields, disclosure = _disclosed(credential)
     steps.append(("disclosure", disclosure))
-    status = [*_status_reasons(_Slot(claims.status), trust, lists, now),
-              *_status_reasons(_Slot(claims.credential_status), trust, lists, now)]
+    status = [*_status_reasons(SimpleNamespace(status=claims.status), trust, lists, now),  # type: ignore[arg-type]
+              *_status_reasons(SimpleNamespace(status=claims.credential_status), trust, lists, now)]  # type: ignore[arg-type]
     steps.append(("status", list(dict.fromkeys(status))))
     reasons = []
     for name, found in steps:
@@ -115,14 +115,19 @@ def verify_presentation(
     certificate = Disclosed(
         kind="presentation", certificate_id="", type_code=claims.type_code, type_name=ctype.name,
         gb_type_code=ctype.gb_code,
-        licence_id=tokens.Claims.licence_id(_Licence(claims), ctype.gb_code),  # type: ignore[arg-type]
+        licence_id=licence.build_licence_id(ctype.gb_code, claims.iss, claims.serial, claims.version),
         holder_name=claims.holder_name, holder_id=claims.holder_id,
-        fields=[Field(n=n, key=(f := ctype.field(n)) and f.key, label=f and f.label, value=v) for n, v in sorted(fields.items())],
+        fields=[_field(ctype, n, v) for n, v in sorted(fields.items())],
         issuer_credit_code=claims.iss, issuer_name=None, issued_at=_time(shown.iat), valid_until=None,
         status_ref=claims.status, holder_bound=True,
     )
     return Verdict(valid=not reasons, reasons=reasons, checks=checks, certificate=certificate, seal_kid=kid,
                    trust_list=freshness)
+
+
+def _field(ctype: TypeEntry, n: int, value: object) -> Field:
+    known = ctype.field(n)
+    return Field(n=n, key=known.key if known else None, label=known.label if known else None, value=value)
 
 
 def _disclosed(credential: zb2.Credential) -> tuple[dict[int, object], list[str]]:
@@ -138,17 +143,3 @@ def _disclosed(credential: zb2.Credential) -> tuple[dict[int, object], list[str]
             return {}, ["disclosure"]
         fields[d.n] = d.value
     return fields, []
-
-
-class _Slot:
-    __slots__ = ("status",)
-
-    def __init__(self, status: tuple[int, int]) -> None:
-        self.status = status
-
-
-class _Licence:
-    __slots__ = ("iss", "serial", "version")
-
-    def __init__(self, claims: zb2.CredentialClaims) -> None:
-        self.iss, self.serial, self.version = claims.iss, claims.serial, claims.version

@@ -17,8 +17,8 @@ from api.config import Settings
 from esign import keys, lists, seal_store, seals, service, statuslist, tokens, zb2
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
-from tests.auth.helpers import assert_problem, auth, operator
-from tests.people import citizen, id_number, staff
+from tests.auth.helpers import assert_problem, auth, operator, sms_login
+from tests.people import citizen, id_number, next_phone, staff
 from tests.wallet.helpers import ID_CARD_FIELDS, offline_verifier
 
 ZHANG = id_number("19880808", 17)
@@ -83,7 +83,9 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     device = keys.generate_key("ES256")
     body = {"public_key": _public(device), "label": "我的手机", "key_storage": "non_extractable"}
 
-    # Registering needs L3 proven within 300 s.
+    # Registering needs a person (实人认证 done) and L3 proven within 300 s.
+    anonymous = auth((await sms_login(client, next_phone()))["access_token"])
+    assert_problem(await client.post("/v1/devices", json=body, headers=anonymous), 403, "identity_required")
     later = datetime.now(UTC) + timedelta(minutes=10)
     app.state.clock = lambda: later
     refused = assert_problem(await client.post("/v1/devices", json=body, headers=me), 403, "assurance_required")
@@ -118,6 +120,12 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     assert verdict["certificate"]["holder_bound"] is True
     page = await client.get("/V/" + quote(token, safe=""))
     assert "亮证码有效" in page.text and "持证人设备离线生成" in page.text
+    # A presentation the server made (ZB1:, for a client without a device key) is marked as such.
+    r = await client.post(f"/v1/wallet/items/{entry['wallet_item_id']}/present", json={"fields": ["sex"]}, headers=me)
+    assert r.status_code == 201, r.text
+    made = await client.get("/V/" + quote(r.json()["qr"], safe=""))
+    assert "亮证码有效" in made.text and "服务端生成（未绑定持证人设备）" in made.text
+    assert (await _verify(client, r.json()["qr"]))["certificate"]["holder_bound"] is False
 
     # Refused, each with its reason: tampered, replayed late, a nonce not carried, another key.
     flipped = token[:80] + ("A" if token[80] != "A" else "B") + token[81:]

@@ -13177,7 +13177,19 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "identity_required";
+                    };
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -13206,7 +13218,7 @@ export interface operations {
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -13215,7 +13227,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "forbidden" | "assurance_required";
+                        type: "forbidden" | "identity_required" | "assurance_required";
                     };
                 };
             };
@@ -13271,7 +13283,19 @@ export interface operations {
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "identity_required";
+                    };
+                };
+            };
             /** @description Problem types: `device_not_found` (设备不存在); `not_found` (资源不存在) */
             404: {
                 headers: {
