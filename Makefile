@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate seed clean bench api-types app workbench
+.PHONY: run test lint lint-migrations migrate seed clean bench api-types app workbench
 
-$(STAMP): pyproject.toml hatch_build.py esign/_b45.c esign/_cbor.c api/_pgcopy.c
+$(STAMP): pyproject.toml hatch_build.py esign/codec/_b45.c esign/codec/_cbor.c api/kernel/_pgcopy.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -40,12 +40,29 @@ workbench: $(WORKBENCH)/node_modules/.package-lock.json
 test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json $(APP)/node_modules/.package-lock.json $(WORKBENCH)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The migration linter (lint-migrations, below), then the import contracts of docs/architecture.md
+# ([tool.importlinter] in pyproject.toml): a few seconds.
+lint: lint-migrations $(STAMP)
+	$(BIN)/lint-imports
+
 # After an OpenAPI change: the SDK's generated types follow the document (a test keeps them current).
 api-types: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json
 	$(BIN)/python -c "import json; from api.app import create_app; from api.config import Settings; \
 	print(json.dumps(create_app(Settings(env='development')).openapi_schema.to_schema(), ensure_ascii=False))" \
 	> $(JS_SDK)/openapi.json
 	cd $(JS_SDK) && node_modules/.bin/openapi-typescript openapi.json -o src/generated/openapi.ts && rm openapi.json
+
+# The migration linter, squawk (.squawk.toml says what it checks). Each file is linted as the runner
+# applies it: in a transaction, or outside one when it builds or drops an index CONCURRENTLY (api/kernel/db.py).
+MIGRATIONS := $(wildcard migrations/[0-9][0-9][0-9][0-9]_*.sql)
+OUTSIDE_TRANSACTION := '^[^-]*\bCONCURRENTLY\b'
+lint-migrations: $(STAMP)
+	@status=0; \
+	inside="$$(grep -LiE $(OUTSIDE_TRANSACTION) $(MIGRATIONS))"; \
+	outside="$$(grep -liE $(OUTSIDE_TRANSACTION) $(MIGRATIONS))"; \
+	if [ -n "$$inside" ]; then $(BIN)/squawk --assume-in-transaction $$inside || status=1; fi; \
+	if [ -n "$$outside" ]; then $(BIN)/squawk --no-assume-in-transaction $$outside || status=1; fi; \
+	exit $$status
 
 migrate: $(STAMP)
 	$(BIN)/zhangban migrate

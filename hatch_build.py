@@ -1,7 +1,7 @@
 """Build hook: compiles the C forms of hot functions of batch issuing with the machine's C compiler.
 
-``esign/_b45.c`` is ``esign.tokens.b45encode``, ``esign/_cbor.c`` is ``esign.cose.canonical`` and the
-claims payload of ``esign.tokens``, ``api/_pgcopy.c`` is ``api.pgcopy.fields``. Where no
+``esign/codec/_b45.c`` is ``esign.codec.tokens.b45encode``, ``esign/codec/_cbor.c`` is ``esign.codec.cose.canonical`` and the
+claims payload of ``esign.codec.tokens``, ``api/kernel/_pgcopy.c`` is ``api.kernel.pgcopy.fields``. Where no
 compiler or no Python headers are found, the build goes on without them and each module uses its
 own Python form, which makes the same output (tests compare them). An editable install imports from
 the source tree, so the modules are built there; a wheel carries them and is tagged for this
@@ -19,7 +19,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-EXTENSIONS = ("esign/_b45.c", "esign/_cbor.c", "api/_pgcopy.c")
+EXTENSIONS = ("esign/codec/_b45.c", "esign/codec/_cbor.c", "api/kernel/_pgcopy.c")
 
 
 class CustomBuildHook(BuildHookInterface):
@@ -28,7 +28,7 @@ class CustomBuildHook(BuildHookInterface):
             return
         out = None if version == "editable" else Path(tempfile.mkdtemp(prefix="zb-build-"))
         for source in EXTENSIONS:
-            package, name = source.removesuffix(".c").split("/")
+            package, name = source.removesuffix(".c").rsplit("/", 1)
             module = name + sysconfig.get_config_var("EXT_SUFFIX")
             target = Path(self.root) / package / module if out is None else out / module
             problem = _compile(Path(self.root) / source, target)

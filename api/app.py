@@ -17,44 +17,39 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from api import __version__, authority, embedded, h5, redis_client, workbench
-from api.client_address import parse_networks
+from api import __version__, embedded, h5, workbench
 from api.config import Settings
-from api.crypto import Keyring
-from api.db import create_pool
 from api.deps import DEPENDENCIES
 from api.docs_ui import OfflineSwaggerUI
 from api.health import health
-from api.idempotency import JOBS as IDEMPOTENCY_JOBS
-from api.jobs import Job, JobRunner
-from api.matters.jobs import JOBS as MATTER_JOBS
-from api.matters.applications.routes import ROUTES as APPLICATION_ROUTES
-from api.matters.feedback.routes import ROUTES as FEEDBACK_ROUTES
-from api.matters.routes import ROUTES as MATTER_ROUTES
-from api.matters.stats.routes import ROUTES as STATS_ROUTES
-from api.matters.window.routes import ROUTES as WINDOW_ROUTES
-from api.delegation import ROUTES as DELEGATION_ROUTES
-from api.openapi import ContractPlugin
+from api.kernel import authority, redis_client
+from api.kernel.client_address import parse_networks
+from api.kernel.crypto import Keyring
+from api.kernel.db import create_pool
+from api.kernel.domain import Domain
+from api.kernel.idempotency import JOBS as IDEMPOTENCY_JOBS
+from api.kernel.jobs import Job, JobRunner
 from api.observability import MetricsController, configure_logging, forget_dead_workers, request_id_middleware
+from api.openapi import ContractPlugin
 from api.problems import EXCEPTION_HANDLERS
 from api.requests import AppRequest
-from api.sync.jobs import JOBS as SYNC_JOBS
-from api.sync.routes import ROUTES as SYNC_ROUTES
-from api.wallet.jobs import JOBS as WALLET_JOBS
-from api.wallet.routes import ROUTES as WALLET_ROUTES
-from auth import wiring as auth_wiring
-from auth.jobs import JOBS as AUTH_JOBS
-from esign import wiring as esign_wiring
-from notify import JOBS as NOTIFY_JOBS
-from notify import ROUTES as NOTIFY_ROUTES
-from notify import live as notify_live
+from auth.wiring import DOMAIN as AUTH
+from esign.wiring import DOMAIN as ESIGN
+from matters.wiring import DOMAIN as MATTERS
+from notify.wiring import DOMAIN as NOTIFY
+from sync.wiring import DOMAIN as SYNC
+from wallet.wiring import DOMAIN as WALLET
+
+# Every domain, in the order they start (and, reversed, stop) and their routes and tags are listed;
+# each says what it brings in its wiring.
+DOMAINS: tuple[Domain, ...] = (MATTERS, AUTH, SYNC, WALLET, NOTIFY, ESIGN)
 
 log = logging.getLogger("zhangban")
 
 
 def all_jobs() -> list[Job]:
     """Every background job of every domain."""
-    return [*IDEMPOTENCY_JOBS, *AUTH_JOBS, *MATTER_JOBS, *SYNC_JOBS, *WALLET_JOBS, *NOTIFY_JOBS, *esign_wiring.JOBS]
+    return [*IDEMPOTENCY_JOBS, *(job for domain in DOMAINS for job in domain.jobs)]
 
 
 async def open_resources(state: State, settings: Settings) -> embedded.Embedded | None:
@@ -71,14 +66,16 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
         audit_key=state.keyring.audit_key,
     )
     state.redis = redis_client.from_url(resolved.redis_url, health_check_interval=30)
-    await auth_wiring.start(state)
-    await esign_wiring.start(state)
+    for domain in DOMAINS:
+        if domain.start is not None:
+            await domain.start(state)
     return started
 
 
 async def close_resources(state: State, started: embedded.Embedded | None) -> None:
-    await esign_wiring.stop(state)
-    await auth_wiring.stop(state)
+    for domain in reversed(DOMAINS):
+        if domain.stop is not None:
+            await domain.stop(state)
     await state.redis.aclose()
     await state.pool.close()
     if started is not None:
@@ -136,9 +133,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings.check_deployable()
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[health, MetricsController, *MATTER_ROUTES, *APPLICATION_ROUTES, *FEEDBACK_ROUTES, *STATS_ROUTES, *WINDOW_ROUTES, *DELEGATION_ROUTES, *SYNC_ROUTES, *WALLET_ROUTES, *NOTIFY_ROUTES, *auth_wiring.route_handlers(settings),
-                        *esign_wiring.ROUTES, *h5.ROUTES, *workbench.ROUTES],
-        dependencies={**DEPENDENCIES, **auth_wiring.DEPENDENCIES, **esign_wiring.DEPENDENCIES},
+        route_handlers=[health, MetricsController, *(route for domain in DOMAINS for route in domain.routes(settings)),
+                        *h5.ROUTES, *workbench.ROUTES],
+        dependencies={**DEPENDENCIES, **{name: dep for domain in DOMAINS for name, dep in domain.dependencies.items()}},
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[authority.audit_refusal],
         middleware=[request_id_middleware],
@@ -157,12 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             tags=[
                 Tag(name="meta", description="Health, keys and metrics"),
-                Tag(name="catalogue", description="Matters (事项), bundles (一件事) and certificate types"),
-                Tag(name="applications", description="Applying for a bundle or a matter, its tasks, timeline and rating"),
-                Tag(name="department tasks", description="Department handling (分类审批): claim, approve, reject, 补正"),
-                Tag(name="feedback", description="请你来找茬: complaints, suggestions and error reports"),
-                *auth_wiring.TAGS,
-                *esign_wiring.TAGS,
+                *(tag for domain in DOMAINS for tag in domain.tags),
             ],
         ),
         # Our handler on the root logger formats everything; Litestar's own config would add a second.
@@ -195,8 +187,9 @@ async def _end_streams_on_sigterm(app: Litestar) -> None:
     stopping: list[asyncio.Task[None]] = []
 
     async def goodbye_then_stop() -> None:
-        if not await notify_live.say_goodbye(app.state, grace):
-            log.warning("live streams still open after %.1f s; stopping anyway", grace)
+        for domain in DOMAINS:
+            if domain.goodbye is not None and not await domain.goodbye(app.state, grace):
+                log.warning("%s: live streams still open after %.1f s; stopping anyway", domain.name, grace)
         os.kill(os.getpid(), signal.SIGINT)
 
     def on_sigterm() -> None:

@@ -26,8 +26,8 @@ def _resolve(settings: Settings, *, redis: bool = True) -> tuple[Settings, embed
 
 async def _keyed_connection(settings: Settings) -> Any:
     """A connection that may append to and verify the audit log (its key comes from the master key)."""
-    from api import db
-    from api.crypto import Keyring
+    from api.kernel import db
+    from api.kernel.crypto import Keyring
 
     return await db.connect(settings.database_url, audit_key=Keyring.from_settings(settings).audit_key)
 
@@ -44,7 +44,7 @@ def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, 
 
 
 async def _migrate(settings: Settings) -> int:
-    from api import db
+    from api.kernel import db
 
     conn = await db.connect(settings.database_url)
     try:
@@ -56,13 +56,13 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _seed(settings: Settings, *, only_if_empty: bool = False) -> int:
-    from api import db
-    from api.matters import seed
+    from api.kernel import db
+    from matters import seed_catalogue
 
     conn = await db.connect(settings.database_url)
     try:
         await db.migrate(conn)
-        counts = await seed.seed_catalogue(conn, only_if_empty=only_if_empty)
+        counts = await seed_catalogue(conn, only_if_empty=only_if_empty)
     finally:
         await conn.close()
     if counts:
@@ -71,7 +71,7 @@ async def _seed(settings: Settings, *, only_if_empty: bool = False) -> int:
 
 
 async def _audit_verify(settings: Settings) -> int:
-    from api import audit
+    from api.kernel import audit
 
     conn = await _keyed_connection(settings)
     try:
@@ -88,8 +88,8 @@ async def _audit_verify(settings: Settings) -> int:
 async def _operator_token(settings: Settings, ttl: int) -> int:
     from datetime import UTC, datetime
 
-    from api import db
-    from api.crypto import Keyring
+    from api.kernel import db
+    from api.kernel.crypto import Keyring
     from auth import operator
 
     if not 60 <= ttl <= operator.MAX_TTL:
@@ -110,8 +110,8 @@ async def _operator_token(settings: Settings, ttl: int) -> int:
 async def _rotate_signing_key(settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from api import db
-    from api.crypto import Keyring
+    from api.kernel import db
+    from api.kernel.crypto import Keyring
     from auth import operator
 
     conn = await _keyed_connection(settings)
@@ -127,8 +127,8 @@ async def _rotate_signing_key(settings: Settings) -> int:
 async def _revoke_signing_key(settings: Settings, kid: str) -> int:
     from datetime import UTC, datetime
 
-    from api import db
-    from api.crypto import Keyring
+    from api.kernel import db
+    from api.kernel.crypto import Keyring
     from auth import keys, operator
 
     conn = await _keyed_connection(settings)
@@ -174,13 +174,13 @@ def _wechat_sim(settings: Settings, host: str, port: int) -> int:
 
 async def _burden(settings: Settings) -> int:
     """The citizen burden report: what each bundle asks for, before and after merging."""
-    from api import db
-    from api.matters import store
+    from api.kernel import db
+    from matters import list_bundles
 
     conn = await db.connect(settings.database_url)
     try:
         await db.migrate(conn)
-        bundles = await store.list_bundles(conn, after=None, limit=500)
+        bundles = await list_bundles(conn, after=None, limit=500)
     finally:
         await conn.close()
     print(burden_table(bundles))
@@ -217,7 +217,7 @@ async def _worker(settings: Settings) -> int:
     from litestar.datastructures import State
 
     from api.app import all_jobs, close_resources, open_resources
-    from api.jobs import JobRunner
+    from api.kernel.jobs import JobRunner
 
     state = State()
     state.signing_processes = True  # batch issuing signs in a process pool here, never inside `serve`

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from api.client_address import parse_networks
+from api.kernel.client_address import parse_networks
+from api.kernel.errors import ConfigError
 
 PREFIX = "ZB_"
 _QR_ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"  # what a QR code packs 11 bits a pair
@@ -21,10 +22,6 @@ SECRET_FIELDS = frozenset(
 # The WeChat values a laptop runs with against the simulator (`zhangban wechat-sim`); never production's.
 DEV_WECHAT_APPID = "wx0000000000000000"
 DEV_WECHAT_SECRET = "zb-dev-secret"
-
-
-class ConfigError(Exception):
-    """The environment does not describe a usable configuration."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,7 +77,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # WeChat subscribe-message template ids, "key=id,key=id" (keys: notify/catalogue.py).
     notify_wechat_templates: str = ""
     # Reverse proxies whose X-Forwarded-For is believed: addresses or CIDR blocks, comma-separated
-    # (api/client_address.py). Empty: the TCP peer is the client and the header is ignored.
+    # (api/kernel/client_address.py). Empty: the TCP peer is the client and the header is ignored.
     trusted_proxies: str = ""
     # GET /metrics answers only with "Authorization: Bearer <token>" when set; production needs it.
     metrics_token: Annotated[str, msgspec.Meta(min_length=16)] | None = None

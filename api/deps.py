@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeAlias
 
 import asyncpg
 from litestar import Request
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.clock import current_time
+from api.kernel.crypto import Keyring
 
 Db: TypeAlias = NamedDependency[asyncpg.Pool]
 Redis: TypeAlias = NamedDependency[Any]
@@ -25,10 +25,6 @@ Keys: TypeAlias = NamedDependency[Keyring]
 Now: TypeAlias = NamedDependency[datetime]
 
 
-def current_time(state: State) -> datetime:
-    """The request's clock: real UTC time, unless tests pinned ``state.clock``."""
-    clock = state.get("clock")
-    return clock() if clock else datetime.now(UTC)
 
 
 class FromConnection(Provide):

@@ -17,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import FromPath
 from litestar.router import Router
 
-from api.problems import NotFound
+from api.kernel.problems import NotFound
 
 ASSETS = "/schema/assets"
 # name → media type: only what the page loads.

@@ -17,7 +17,7 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from api.problems import NotFound
+from api.kernel.problems import NotFound
 
 ROOT = Path(__file__).resolve().parent / "h5_app"
 TYPES = {

@@ -105,7 +105,7 @@ def _field(value: str, kind: str | None, key: str) -> Any:
 
 def read_rows(text: str, field_types: dict[str, dict[str, str]]) -> list[Row]:
     """Each data row as a batch item; ``field_types`` gives, per type code, each field's type."""
-    from esign.models import IssueIn  # the item's schema, checked here so the batch is not refused whole
+    from esign import IssueIn  # the item's schema, checked here so the batch is not refused whole
 
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "type_code" not in reader.fieldnames:

@@ -3,7 +3,7 @@
 A route declares only what it decides itself:
 
 - ``responses=problem_responses(ThingNotFound, ThingConflict, ...)`` — its own problem classes;
-- ``opt=IDEMPOTENT`` — it runs through ``api.idempotency.run`` (the ``Idempotency-Key`` request
+- ``opt=IDEMPOTENT`` — it runs through ``api.kernel.idempotency.run`` (the ``Idempotency-Key`` request
   header, the ``Idempotent-Replayed`` response header and the key's three problems);
 - ``opt=CONDITIONAL`` — it answers an ``ETag`` and 304 to a matching ``If-None-Match``;
 - (both: ``opt={**IDEMPOTENT, **CONDITIONAL}``);
@@ -45,9 +45,9 @@ from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
 from api import examples as examples_
-from api.idempotency import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
-from api.pagination import CursorInvalid
-from api.problems import (
+from api.kernel.idempotency import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
+from api.kernel.pagination import CursorInvalid
+from api.kernel.problems import (
     PROBLEM_JSON,
     BadRequest,
     Forbidden,
@@ -155,7 +155,7 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
     if opt.get("request_body") is not None:
         op.request_body = opt["request_body"]  # a body the handler reads itself (a streamed form)
     takes_input = bool(op.parameters or op.request_body)
-    # Litestar's own 400 ({status_code, detail, extra}) is never what the client gets: see api/problems.py.
+    # Litestar's own 400 ({status_code, detail, extra}) is never what the client gets: see api/kernel/problems.py.
     for status in [s for s, r in responses.items() if not isinstance(r, Reference) and _is_litestar_error(r)]:
         del responses[status]
     defaults: list[type[Problem]] = []

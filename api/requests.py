@@ -16,7 +16,7 @@ import re
 
 from litestar import Request
 
-from api.problems import BadRequest
+from api.kernel.problems import BadRequest
 
 MAX_DEPTH = 64
 

@@ -5,7 +5,7 @@ WeChat), and when a real-name proof gives an account one (window attestation, fa
 an identity provider's assertion); a refresh binds nothing new. Each time, :func:`bound` keeps an
 alert with a one-tap token (only its SHA-256 is stored; it works once, for ``ALERT_TTL``) and emits
 ``auth.identity_login``: the person's inbox, their SMS and WeChat, with the "not me" link. The link
-is a bearer secret: the event carries it sealed (``api.crypto.PRIVATE_VALUE``), and only the sender
+is a bearer secret: the event carries it sealed (``api.kernel.crypto.PRIVATE_VALUE``), and only the sender
 opens it, so neither the outbox, the event stream nor the planned text message holds it in clear.
 
 "Not me" (:func:`report`) ends the login, and when the disputed binding was a real-name proof made
@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from api import audit, outbox
-from api.crypto import PRIVATE_VALUE, Keyring
-from api.ids import uuid7
+from api.kernel import audit, outbox
+from api.kernel.crypto import PRIVATE_VALUE, Keyring
+from api.kernel.ids import uuid7
 from auth.tokens import new_secret, secret_hash
 
 ALERT_TTL = timedelta(days=7)
@@ -64,7 +65,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 
 
 async def bound(
-    conn: asyncpg.Connection, keyring: Keyring, *, account_id: UUID, person_id: UUID, login_id: UUID | None, method: str,
+    conn: Conn, keyring: Keyring, *, account_id: UUID, person_id: UUID, login_id: UUID | None, method: str,
     base_url: str, now: datetime,
 ) -> UUID:
     """Keep an alert for a login bound to ``person_id`` and tell the person (caller's transaction)."""
@@ -84,7 +85,7 @@ async def bound(
 ALERT_COLUMNS = "id, login_id, account_id, person_id, method, created_at, expires_at, used_at"
 
 
-async def get_alert_by_token(conn: asyncpg.Connection, token: str, *, for_update: bool = False) -> Alert | None:
+async def get_alert_by_token(conn: Conn, token: str, *, for_update: bool = False) -> Alert | None:
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {ALERT_COLUMNS} FROM auth_login_alert WHERE token_hash = $1{lock}",
                               secret_hash(token))
@@ -97,7 +98,7 @@ ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE
 """
 
 
-async def get_latest_alert_for_login(conn: asyncpg.Connection, login_id: UUID, person_id: UUID) -> Alert | None:
+async def get_latest_alert_for_login(conn: Conn, login_id: UUID, person_id: UUID) -> Alert | None:
     """The newest alert the person got about the login (locked), or None when it never concerned them."""
     row = await conn.fetchrow(LATEST_FOR_LOGIN, login_id, person_id)
     return None if row is None else Alert(**dict(row))
@@ -126,7 +127,7 @@ def _count(status: str) -> int:
 
 
 async def report(
-    conn: asyncpg.Connection, alert: Alert, *, via: str, reported_by: UUID | None, actor: str,
+    conn: Conn, alert: Alert, *, via: str, reported_by: UUID | None, actor: str,
     client_address: str | None, now: datetime,
 ) -> Reported:
     """End the login of ``alert`` (and a disputed proof's binding), open a case; a second report answers the first."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 
 
-from api.problems import problem_responses  # noqa: F401 - re-exported for route modules
-from api.problems import (
+from api.kernel.problems import problem_responses  # noqa: F401 - re-exported for route modules
+from api.kernel.problems import (
     BadRequest,
     Conflict,
     Forbidden,

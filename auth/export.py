@@ -6,9 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 
 
 class AccountOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,7 +30,7 @@ FROM auth_account WHERE person_id = $1 ORDER BY created_at
 """
 
 
-async def accounts_of(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID) -> list[AccountOut]:
+async def accounts_of(conn: Conn, keyring: Keyring, person_id: UUID) -> list[AccountOut]:
     """Every login of the person; the session key is never exported (it is WeChat's, not theirs)."""
     return [
         AccountOut(

@@ -33,8 +33,9 @@ import msgspec
 from litestar import Request
 from litestar.di import NamedDependency
 
-from api.deps import FromConnection, current_time
-from api.problems import Forbidden, NotFound, Unauthorized
+from api.deps import FromConnection
+from api.kernel.clock import current_time
+from api.kernel.problems import Forbidden, NotFound, Unauthorized
 from auth.errors import AssuranceRequired
 from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid
@@ -195,6 +196,11 @@ async def _still_logged_in(state: Any, principal: Principal, now: datetime) -> P
     if principal.client_id is not None and revoked is not None and await revoked.contains_client(principal.client_id,
                                                                                                   now=now):
         raise _unauthorized("this department client has been revoked")
+    if principal.delegation_id is not None and revoked is not None and await revoked.contains_delegation(
+            principal.delegation_id, now=now):
+        from auth.delegation.errors import DelegationInactive
+
+        raise DelegationInactive("the authorisation is revoked", reason="revoked")
     return principal
 
 

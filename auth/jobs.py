@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from api.jobs import Job, in_batches, now_of
+from api.kernel.jobs import Job, in_batches, now_of
 
 log = logging.getLogger("zhangban.auth")
 

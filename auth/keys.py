@@ -23,12 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from api.kernel.db import Conn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from api import audit
-from api.crypto import Keyring
+from api.kernel import audit
+from api.kernel.crypto import Keyring
 
 ACCESS_TTL = 900
 RELOAD_EVERY = 2.0
@@ -92,13 +93,13 @@ INSERT INTO auth_signing_key (kid, private_key, public_jwk, created_at) VALUES (
 RETIRE_OTHERS = "UPDATE auth_signing_key SET retired_at = $2 WHERE retired_at IS NULL AND kid <> $1"
 
 
-async def _insert(conn: asyncpg.Connection, keyring: Keyring, now: datetime) -> str:
+async def _insert(conn: Conn, keyring: Keyring, now: datetime) -> str:
     kid, pem, jwk = new_key()
     await conn.execute(INSERT_KEY, kid, keyring.encrypt(pem, context=CONTEXT), jwk, now)
     return kid
 
 
-async def ensure_signing_key(conn: asyncpg.Connection, keyring: Keyring, *, now: datetime) -> str | None:
+async def ensure_signing_key(conn: Conn, keyring: Keyring, *, now: datetime) -> str | None:
     """Create the first key when none signs; return its kid, or None when one already exists.
 
     Runs in the caller's transaction; the advisory lock lets several workers start at once.
@@ -111,7 +112,7 @@ async def ensure_signing_key(conn: asyncpg.Connection, keyring: Keyring, *, now:
     return kid
 
 
-async def rotate_signing_key(conn: asyncpg.Connection, keyring: Keyring, *, now: datetime, actor: str) -> str:
+async def rotate_signing_key(conn: Conn, keyring: Keyring, *, now: datetime, actor: str) -> str:
     """Make a new signing key and retire the current one (still published); return the new kid."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK)
     kid = await _insert(conn, keyring, now)
@@ -128,7 +129,7 @@ class UnknownSigningKey(LookupError):
 
 
 async def revoke_signing_key(
-    conn: asyncpg.Connection, keyring: Keyring, kid: str, *, now: datetime, actor: str
+    conn: Conn, keyring: Keyring, kid: str, *, now: datetime, actor: str
 ) -> str | None:
     """End a (compromised) key now: unpublished, its tokens refused; return the new signing kid if it was signing.
 
@@ -159,7 +160,7 @@ ORDER BY created_at DESC
 SELECT_SIGNING_KID = "SELECT kid FROM auth_signing_key WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1"
 
 
-async def load_keys(conn: asyncpg.Connection, keyring: Keyring, *, now: datetime) -> KeySet:
+async def load_keys(conn: Conn, keyring: Keyring, *, now: datetime) -> KeySet:
     """Every published key; only the signing key's private half is decrypted."""
     rows = await conn.fetch(SELECT_PUBLISHED, now - timedelta(seconds=RETIRED_KEPT))
     published: dict[str, SigningKey] = {}

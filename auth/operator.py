@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+from api.kernel.db import Conn
 
-from api import audit
-from api.crypto import Keyring
-from auth import keys, service, store
+from api.kernel import audit
+from api.kernel.crypto import Keyring
+from auth import keys, flows as service
+from auth.store import accounts as store
 from auth.tokens import encode_access
 
 MAX_TTL = 7 * 86400
 
 
-async def operator_token(conn: asyncpg.Connection, keyring: Keyring, *, issuer: str, ttl: int, now: datetime) -> str:
+async def operator_token(conn: Conn, keyring: Keyring, *, issuer: str, ttl: int, now: datetime) -> str:
     """An operator access token (the first operator account is made if there is none); audited.
 
     Each token is a login of its own (a refresh family of method ``operator``, without refresh
@@ -37,14 +39,14 @@ async def operator_token(conn: asyncpg.Connection, keyring: Keyring, *, issuer: 
     return encode_access(claims, keyset.active)
 
 
-async def rotate(conn: asyncpg.Connection, keyring: Keyring, *, actor: str, now: datetime) -> str:
+async def rotate(conn: Conn, keyring: Keyring, *, actor: str, now: datetime) -> str:
     """Rotate the signing key now; return the new kid. Running servers sign with it from their next token."""
     async with conn.transaction():
         await keys.ensure_signing_key(conn, keyring, now=now)
         return await keys.rotate_signing_key(conn, keyring, now=now, actor=actor)
 
 
-async def revoke(conn: asyncpg.Connection, keyring: Keyring, kid: str, *, actor: str, now: datetime) -> str | None:
+async def revoke(conn: Conn, keyring: Keyring, kid: str, *, actor: str, now: datetime) -> str | None:
     """Revoke a signing key now (raises ``keys.UnknownSigningKey``); the new signing kid if it was signing."""
     async with conn.transaction():
         return await keys.revoke_signing_key(conn, keyring, kid, now=now, actor=actor)

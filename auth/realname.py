@@ -26,8 +26,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from api.identifiers import normalize_id_number
-from auth.admin_store import IdentityProvider
+from api.kernel.identifiers import normalize_id_number
+from auth.store.admin import IdentityProvider
 from auth.errors import IdentityProviderKeyInvalid, RealnameFailed
 from auth.tokens import LEVELS
 

@@ -25,8 +25,8 @@ import httpx
 import msgspec
 from redis.exceptions import RedisError
 
-from api.crypto import Keyring
-from api.problems import ServiceUnavailable
+from api.kernel.crypto import Keyring
+from api.kernel.problems import ServiceUnavailable
 from auth.errors import SmsCodeInvalid, SmsUnavailable
 
 log = logging.getLogger("zhangban.sms")

@@ -7,11 +7,21 @@ from typing import Any
 from litestar.openapi.spec import Tag
 
 from api.config import Settings
-from auth import (
-    access_routes, admin_routes, case_routes, not_me_routes, org_routes, realname_routes, routes, token_routes,
+from auth.routes import (
+    access as access_routes,
+    admin as admin_routes,
+    case as case_routes,
+    not_me as not_me_routes,
+    org as org_routes,
+    realname as realname_routes,
+    login as routes,
+    token as token_routes,
 )
+from api.kernel.domain import Domain
+from auth.delegation import ROUTES as DELEGATION_ROUTES
 from auth.guards import DEPENDENCIES
-from auth.me_routes import dev_sms, me
+from auth.jobs import JOBS
+from auth.routes.me import dev_sms, me
 from auth.state import start, stop
 
 TAGS = [
@@ -49,11 +59,15 @@ def route_handlers(settings: Settings) -> list[Any]:
     """Every identity route; the SMS inbox exists only with the ``sink`` provider, in development."""
     handlers: list[Any] = [
         *routes.ROUTES, *token_routes.ROUTES, *admin_routes.ROUTES, *access_routes.ROUTES, *realname_routes.ROUTES,
-        *not_me_routes.ROUTES, *case_routes.ROUTES, *org_routes.ROUTES, me,
+        *not_me_routes.ROUTES, *case_routes.ROUTES, *org_routes.ROUTES, me, *DELEGATION_ROUTES,
     ]
     if settings.sms_provider == "sink" and not settings.production:
         handlers.append(dev_sms)
     return handlers
 
 
-__all__ = ["DEPENDENCIES", "TAGS", "route_handlers", "start", "stop"]
+DOMAIN = Domain(
+    name="auth", routes=route_handlers, jobs=JOBS, dependencies=DEPENDENCIES, tags=TAGS, start=start, stop=stop
+)
+
+__all__ = ["DEPENDENCIES", "DOMAIN", "TAGS", "route_handlers", "start", "stop"]

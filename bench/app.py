@@ -36,13 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg  # noqa: E402
 from common import servers, with_database  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
-from sync import certificate_item, page_of, wire_size  # noqa: E402
+from offline_sync import certificate_item, page_of, wire_size  # noqa: E402
 
-from api import changelog, db  # noqa: E402
+from api.kernel import changelog, db  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.crypto import Keyring  # noqa: E402
-from api.matters import seed  # noqa: E402
+from api.kernel.crypto import Keyring  # noqa: E402
+from matters import seed  # noqa: E402
 from tests import browser  # noqa: E402
 from tests.auth.helpers import auth, claims, operator  # noqa: E402
 from tests.people import citizen, id_number, staff  # noqa: E402

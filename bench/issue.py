@@ -39,11 +39,14 @@ import asyncpg  # noqa: E402
 from common import cpu_seconds, with_database  # noqa: E402
 from litestar.datastructures import State  # noqa: E402
 
-from api import db, embedded  # noqa: E402
+from api.kernel import db  # noqa: E402
+from api import embedded  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.crypto import Keyring  # noqa: E402
-from api.matters import seed  # noqa: E402
-from esign import batches, ca, keys, seal_store, seals  # noqa: E402
+from api.kernel.crypto import Keyring  # noqa: E402
+from matters import seed  # noqa: E402
+from esign import batches, ca, seals  # noqa: E402
+from esign.codec import keys  # noqa: E402
+from esign.store import seal as seal_store  # noqa: E402
 from esign.models import HolderIn, IssueIn  # noqa: E402
 from esign.state import EsignState  # noqa: E402
 

@@ -21,7 +21,7 @@ distribution the scaling plan assumes). It prints requests/s, p50 and p99 latenc
 the bare read, and the resident memory of each server worker.
 
 A wallet read twice with nothing changed in between is served as its process built it
-(``api/wallet/pages.py``); "wallet list, every page built" asks each time for a page size not
+(``wallet/pages.py``); "wallet list, every page built" asks each time for a page size not
 asked for before, so it shows what building a page costs. ``--only TEXT`` runs the scenarios whose
 name contains TEXT.
 

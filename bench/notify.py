@@ -44,10 +44,11 @@ from common import cpu_seconds, servers, with_database  # noqa: E402
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
-from api import db, persons  # noqa: E402
+from api.kernel import db  # noqa: E402
+from auth import persons  # noqa: E402
 from api.config import Settings  # noqa: E402
-from api.crypto import Keyring  # noqa: E402
-from api.matters import seed  # noqa: E402
+from api.kernel.crypto import Keyring  # noqa: E402
+from matters import seed  # noqa: E402
 from notify import service, webhook_store  # noqa: E402
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -58,7 +59,7 @@ RECEIVER = r'''
 import asyncio, sys
 from datetime import UTC, datetime
 import httptools
-from notify.service import verify_webhook
+from notify.service import verify_webhook  # noqa: E402
 
 secret, port = sys.argv[1], int(sys.argv[2])
 seen, bad, posts = set(), 0, 0

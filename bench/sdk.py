@@ -22,7 +22,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from esign import keys, statuslist, tokens, trustlist, x509
+from esign.codec import keys, statuslist, tokens, trustlist, x509
 
 SDK = Path(__file__).resolve().parent.parent / "clients" / "js"
 ISSUER = "11220000013544541J"

@@ -1,4 +1,4 @@
-"""SM2 benchmark: Tongsuo (``esign.sm2``) against the pure-Python gmssl path it replaced.
+"""SM2 benchmark: Tongsuo (``esign.codec.sm2``) against the pure-Python gmssl path it replaced.
 
     .venv/bin/python bench/sm2.py [--seconds 2]
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from gmssl import sm2 as gm  # noqa: E402
 
-from esign import sm2  # noqa: E402
+from esign.codec import sm2  # noqa: E402
 
 
 def _digest(public: sm2.Sm2PublicKey, data: bytes) -> bytes:

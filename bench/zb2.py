@@ -5,7 +5,7 @@ baseline: raw P-256 signature checks (``cryptography``) of a presentation's size
 
 A fresh platform root, presenter seal, trust list and status list; ``--count`` presentations of three of
 a 居民身份证's six fields, each made by a device key from its own credential, verified one after another
-in this one process with ``esign.verify.verify_token`` (every check, both status slots). A verification
+in this one process with ``esign.codec.verify.verify_token`` (every check, both status slots). A verification
 makes two P-256 checks (the credential's and the device's), so a ratio near 0.5 would be the ceiling.
 """
 
@@ -20,7 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from esign import keys, statuslist, trustlist, verify, x509, zb2  # noqa: E402
+from esign.codec import zb2  # noqa: E402
+from esign.codec import verify
+from esign.codec import trustlist
+from esign.codec import statuslist
+from esign.codec import x509
+from esign.codec import keys
 
 ISSUER = "11220000013544541J"
 REGISTRY = trustlist.TypeEntry("id_card", "居民身份证", "11100000000013338W011", "person", tuple(

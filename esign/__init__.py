@@ -1,34 +1,81 @@
 """Electronic certificates (电子证照): the platform CA, seals, signed tokens, trust and status lists.
 
-The database-free core; import the module you need (``from esign import verify``):
-
-- ``licence``    licence identifiers (证照标识) with their MOD 37,36 check character
-- ``keys``       ES256 and SM2 seal keys, the ``Signer`` interface, raw r‖s signatures
-- ``sm2``        SM2 with SM3 (signer id 1234567812345678) on Tongsuo (tongsuopy)
-- ``x509``       the root CA and seal certificates (ES256 and SM2 keys), the chain check
-- ``csr``        PKCS #10 requests from departments that keep their own keys
-- ``cose``       COSE_Sign1 encoding and strict decoding
-- ``tokens``     ``ZB1:`` certificate and presentation tokens
-- ``statuslist`` 2-bit status lists and their signed JWT
-- ``trustlist``  the signed trust list and its freshness
-- ``verify``     ``verify_token``: the verdict behind ``/v1/verify`` and offline verifiers
-- ``zb2``, ``zb2_verify``  ``ZB2:`` presentations made on the holder's device (SD-CWT), their verification
-- ``qr``         QR codes of tokens (PNG, SVG)
-- ``issuing``    the rules of issuing (fields, holders, validity, canonical record), pure
-- ``seal_image`` the round red picture of a seal, as SVG
-- ``page``       the verification page's HTML
-
-Backed by PostgreSQL, for the application (``esign.wiring`` is what ``api/app.py`` plugs in):
+``esign.codec`` is the database-free core that verifiers use offline. Backed by PostgreSQL, for the
+application (``esign.wiring`` is what ``api/app.py`` plugs in):
 
 - ``ca``, ``state``                the platform root and presentation seal; per-process state
-- ``seals``, ``seal_store``        departments' seals: made, rotated, revoked
-- ``service``, ``views``,          issuing one certificate (``issue_certificate``, also for other
+- ``seals``                        departments' seals: made, rotated, revoked
+- ``service``                      the rules of issuing (fields, holders, validity, canonical record), pure
+- ``flows``, ``views``,            issuing one certificate (``issue_certificate``, also for other
   ``delivery``                     domains), department signatures, revoke / suspend / resume
 - ``batch``, ``batch_sign``,       batch issuing: signing processes, rows encoded for binary COPY,
   ``batch_rows``                   bulk writes in chunks
 - ``lists``                        status-list slots; the signed trust list and status lists, cached
 - ``verification``                 ``/v1/verify`` against the current signed lists
-- ``devices``, ``device_routes``   holders' device keys and their presentation credentials
-- ``certificate_store``, ``type_store``  SQL of certificates, serials and certificate types
-- ``*_routes``, ``http``, ``models``     the HTTP API
+- ``devices``, ``routes.device``  holders' device keys and their presentation credentials
+- ``zb2``, ``zb2_verify``  ``ZB2:`` presentations made on the holder's device (SD-CWT), their verification
+- ``store``                        SQL of certificates, serials, seals and certificate types
+- ``routes``, ``http``, ``models``, ``errors``   the HTTP API
+- ``seal_image``, ``page``         the round red picture of a seal (SVG); the verification page's HTML
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from api.kernel.surface import surface
+
+# The public surface: what other domains may use of this one, and all they may import
+# (docs/architecture.md); the rest of the package is its own business.
+_SURFACE = {
+    "qr_png": "esign.codec.qr",
+    "canonical": "esign.entity_seals",
+    "sign_submission": "esign.entity_seals",
+    "verify_submission": "esign.entity_seals",
+    "CertificateNotFound": "esign.errors",
+    "issue_certificate": "esign.flows",
+    "presentation_token": "esign.flows",
+    "registry_fields": "esign.flows",
+    "Certificate": "esign.models",
+    "HolderIn": "esign.models",
+    "IssueIn": "esign.models",
+    "EsignState": "esign.state",
+    "credential_to_wire": "esign.devices",
+    "SELECT_SHOWN": "esign.store.certificate",
+    "ShownCertificate": "esign.store.certificate",
+    "certificate_view": "esign.views",
+    "certificate_views": "esign.views",
+    "shown": "esign.views",
+}
+__getattr__ = surface(__name__, _SURFACE)
+__all__ = [  # the names of _SURFACE
+    "canonical",
+    "Certificate",
+    "certificate_view",
+    "certificate_views",
+    "CertificateNotFound",
+    "credential_to_wire",
+    "EsignState",
+    "HolderIn",
+    "issue_certificate",
+    "IssueIn",
+    "presentation_token",
+    "qr_png",
+    "registry_fields",
+    "SELECT_SHOWN",
+    "shown",
+    "ShownCertificate",
+    "sign_submission",
+    "verify_submission",
+]
+
+if TYPE_CHECKING:
+    from esign.codec.qr import qr_png
+    from esign.devices import credential_to_wire
+    from esign.entity_seals import canonical, sign_submission, verify_submission
+    from esign.errors import CertificateNotFound
+    from esign.flows import issue_certificate, presentation_token, registry_fields
+    from esign.models import Certificate, HolderIn, IssueIn
+    from esign.state import EsignState
+    from esign.store.certificate import SELECT_SHOWN, ShownCertificate
+    from esign.views import certificate_view, certificate_views, shown

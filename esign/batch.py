@@ -6,6 +6,8 @@ the earlier ones:
 
 1. Every item is checked on its own (type, issuing right, seal, holder, fields, validity); a bad
    item becomes a ``failed`` result with its problem document, and the rest go on.
+   An item held by an organisation is then issued on its own through ``esign.flows``, as a
+   single issue is, so that it registers the entity (``esign.flows._organisation``).
 2. ``external_ref`` replays are found with one query per chunk: the same body gives ``existing``,
    another body ``external_ref_conflict``. A ref repeated inside the batch is issued once.
 3. Licence serials (one counter row per type) and status-list slots (a sequence) are reserved for
@@ -23,7 +25,7 @@ the earlier ones:
    signing made) and one audit entry naming every certificate of the chunk. If the chunk cannot
    commit (another request took one of its refs or created one of its new holders meanwhile, or
    PostgreSQL broke a deadlock with another batch), its items are issued again one by one through
-   ``esign.service``.
+   ``esign.flows``.
 
 With a ``batch_id`` (``esign.batches``), each item's result is written in the transaction that
 settles it (``record``): the chunk's, the one-by-one retry's, or a short one of its own for items
@@ -41,23 +43,26 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from api import audit, changelog, outbox, persons, pgcopy
-from api.ids import uuid7_many
-from api.problems import Problem, ProblemDocument
-from api.wallet import closure
-from api.wallet.errors import WalletClosed
-from esign import batch_rows, batch_sign, issuing, lists, seal_store, service
-from esign import certificate_store as store
+from api.kernel import audit, changelog, outbox, pgcopy
+import auth as persons
+from api.kernel.ids import uuid7_many
+from api.kernel.problems import Problem, ProblemDocument
+import wallet as closure
+from wallet import WalletClosed
+from esign import batch_rows, batch_sign, service as issuing, lists, flows as service
+from esign.store import seal as seal_store
+from esign.store import certificate as store
 from esign.errors import (
     CertificateStatusConflict,
     ExternalRefConflict,
     SealKeyHeldByDepartment,
 )
-from esign.issuing import CertType, Department, Holder
+from esign.service import CertType, Department, Holder
 from esign.models import BatchResult, IssueIn
-from esign.seal_store import SealRow
+from esign.store.seal import SealRow
 from esign.state import EsignState
 
 CHUNK = 1000
@@ -86,7 +91,7 @@ UPDATE esign_certificate_batch SET issued = issued + $2, existing = existing + $
 RESULT_COLUMNS = ("batch_id", "index", "status", "certificate_id", "error")
 
 
-async def record(conn: asyncpg.Connection, batch_id: UUID | None, results: Sequence[BatchResult], *,
+async def record(conn: Conn, batch_id: UUID | None, results: Sequence[BatchResult], *,
                  fresh: bool = False) -> None:
     """Write ``results`` as the batch's settled items and count them, in the caller's transaction.
 
@@ -144,7 +149,7 @@ class Checked(msgspec.Struct, gc=False):
 class _Context:
     """What the items of one batch share, looked up once each."""
 
-    def __init__(self, conn: asyncpg.Connection, esign: EsignState, department_id: UUID, now: datetime, *,
+    def __init__(self, conn: Conn, esign: EsignState, department_id: UUID, now: datetime, *,
                  actor: str) -> None:
         self.conn, self.department_id, self.now, self.actor = conn, department_id, now, actor
         self.keyring = esign.keyring
@@ -228,7 +233,7 @@ class _Context:
         return refused
 
 
-async def _reserve(conn: asyncpg.Connection, department_id: UUID, checked: list[Checked], now: datetime) -> None:
+async def _reserve(conn: Conn, department_id: UUID, checked: list[Checked], now: datetime) -> None:
     """Serials per type and status slots for every item, committed at once (see the module docstring)."""
     year = issuing.serial_year(now)
     by_type: dict[str, list[Checked]] = {}
@@ -269,7 +274,7 @@ class _HolderTaken(Exception):
 
 
 async def _write_chunk(
-    conn: asyncpg.Connection, department: Department, chunk: list[Checked], rows: batch_rows.ChunkRows, *,
+    conn: Conn, department: Department, chunk: list[Checked], rows: batch_rows.ChunkRows, *,
     actor: str, now: datetime, batch_id: UUID | None = None, early: Sequence[BatchResult] = (),
 ) -> list[BatchResult]:
     """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry, and
@@ -319,7 +324,7 @@ async def _write_chunk(
 
 
 async def _one_by_one(
-    conn: asyncpg.Connection, esign: EsignState, department_id: UUID, chunk: list[Checked], *, actor: str, now: datetime,
+    conn: Conn, esign: EsignState, department_id: UUID, chunk: list[Checked], *, actor: str, now: datetime,
     batch_id: UUID | None = None, early: Sequence[BatchResult] = (),
 ) -> list[BatchResult]:
     if early:
@@ -376,7 +381,7 @@ async def issue_batch(
     ctx: _Context | None = None
     shared: batch_rows.Chunk | None = None
 
-    async def produce(conn: asyncpg.Connection) -> None:
+    async def produce(conn: Conn) -> None:
         nonlocal department, ctx, shared
         department = await seal_store.get_department(conn, department_id)
         assert department is not None
@@ -398,6 +403,14 @@ async def issue_batch(
                     checked.append(await ctx.check(i, item))
                 except Problem as exc:
                     early.append(failed(i, exc))
+            # An organisation's certificate is issued as a single one is (``esign.flows``): it registers
+            # the entity (its wallet; a 营业执照 its 法定代表人 and life event, 公章刻制备案 its e-seal). Few
+            # per batch, they do not need the chunk's bulk path.
+            entities = [c for c in checked if c.holder.kind == "organisation"]
+            if entities:
+                checked = [c for c in checked if c.holder.kind != "organisation"]
+                results.update((r.index, r) for r in await _one_by_one(conn, esign, department_id, entities,
+                                                                        actor=actor, now=now, batch_id=batch_id))
             known = await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked]) \
                 if checked else {}
             fresh = []
@@ -429,7 +442,7 @@ async def issue_batch(
                                            _items(fresh, department, ctx.issued_at), keyring)
             ready.put_nowait((fresh, job, early))
 
-    async def lane(conn: asyncpg.Connection) -> None:
+    async def lane(conn: Conn) -> None:
         # Two lanes, each with its own connection: while one waits for PostgreSQL to take a chunk,
         # the other builds the next one.
         while (entry := await ready.get()) is not None:

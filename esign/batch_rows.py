@@ -1,10 +1,10 @@
 """What a batch-issued certificate writes, encoded by the signing process for binary COPY.
 
-The same rows the single path writes (``esign.service`` and ``esign.delivery``): the certificate, the
-holder's wallet item and its change-log entry (``api.changelog.encoded_put``), and the
-``certificate.issued`` outbox event (``api.outbox.encoded_event``). The process that talks to the
+The same rows the single path writes (``esign.flows`` and ``esign.delivery``): the certificate, the
+holder's wallet item and its change-log entry (``api.kernel.changelog.encoded_put``), and the
+``certificate.issued`` outbox event (``api.kernel.outbox.encoded_event``). The process that talks to the
 database adds what only it learns in the writing transaction, the change-log version, and sends the
-rows as they are (``api.pgcopy.copy_rows``). Columns whose value a
+rows as they are (``api.kernel.pgcopy.copy_rows``). Columns whose value a
 chunk shares (department, times, type, seal, validity) are encoded once and joined into each row.
 """
 
@@ -17,9 +17,10 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from api import changelog, outbox, persons, pgcopy
-from api.ids import uuid7_many
-from esign import issuing
+from api.kernel import changelog, outbox, pgcopy
+import auth as persons
+from api.kernel.ids import uuid7_many
+from esign import service as issuing
 
 CERTIFICATE_COLUMNS = (
     "department_id", "issued_at", "status", "created_by", "created_at",  # the chunk's
@@ -63,13 +64,13 @@ class Place(NamedTuple):
 class Rows(NamedTuple):
     """What one certificate writes."""
 
-    # A new holder's person row (api.persons.encoded_person) or, for NEW_AGAIN, its sealed ID number and
-    # name, for api.persons.find_or_create_persons.
+    # A new holder's person row (auth.persons.encoded_person) or, for NEW_AGAIN, its sealed ID number and
+    # name, for auth.persons.find_or_create_persons.
     person: bytes | tuple[bytes, bytes] | None
     certificate: bytes
     wallet_item: bytes | None  # person holders only, as the two below
-    change: bytes | None  # api.changelog.encoded_put
-    event: bytes  # api.outbox.encoded_event
+    change: bytes | None  # api.kernel.changelog.encoded_put
+    event: bytes  # api.kernel.outbox.encoded_event
 
 
 class Packed(NamedTuple):

@@ -23,10 +23,12 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from api import persons
+import auth as persons
 from api.config import Settings
-from api.crypto import Keyring, mask_id_number, mask_name, nonce_pool
-from esign import batch_rows, issuing, keys, licence, tokens
+from api.kernel.canonical import canonical_json
+from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
+from esign import batch_rows, service as issuing
+from esign.codec import keys, licence, tokens
 from esign.errors import EsignError
 
 NAME_CONTEXT = "esign_certificate.holder_name"
@@ -111,7 +113,7 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
         "status": [list_id, index],
         "salt": issuing.salt_text(salt),
     }
-    record_digest = sha256(issuing.canonical_json(record)).digest()
+    record_digest = sha256(canonical_json(record)).digest()
     if kind == "person":  # issuing.Holder.name_masked, .id_masked
         name_masked, id_masked = mask_name(name), mask_id_number(id_number) if id_number else ""
     else:

@@ -29,13 +29,14 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from api import audit, authority, outbox
-from api.crypto import Keyring
-from api.ids import uuid7
-from api.jobs import Job, now_of
-from api.problems import ProblemDocument
+from api.kernel import audit, authority, outbox
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
+from api.kernel.jobs import Job, now_of
+from api.kernel.problems import ProblemDocument
 from esign import batch
 from esign.errors import CertificateBatchFailed, CertificateBatchNotFound
 from esign.models import BatchResult, CertificateBatch, IssueIn
@@ -72,7 +73,7 @@ def view(row: asyncpg.Record) -> CertificateBatch:
 
 
 async def submit(
-    conn: asyncpg.Connection, keyring: Keyring, *, department_id: UUID, items: Sequence[IssueIn], actor: str,
+    conn: Conn, keyring: Keyring, *, department_id: UUID, items: Sequence[IssueIn], actor: str,
     route: str, client_address: str | None, now: datetime,
 ) -> CertificateBatch:
     """Queue a batch for the workers, in the caller's transaction."""
@@ -81,7 +82,7 @@ async def submit(
     return view(row)
 
 
-async def get(conn: asyncpg.Connection, batch_id: UUID, department_id: UUID) -> CertificateBatch:
+async def get(conn: Conn, batch_id: UUID, department_id: UUID) -> CertificateBatch:
     """The department's batch; another department's is ``certificate_batch_not_found``."""
     row = await conn.fetchrow(SELECT, batch_id)
     if row is None or row["department_id"] != department_id:
@@ -102,7 +103,7 @@ def _result(r: asyncpg.Record) -> BatchResult:
 
 
 async def results(
-    conn: asyncpg.Connection, batch_id: UUID, *, after: int, status: str | None, limit: int
+    conn: Conn, batch_id: UUID, *, after: int, status: str | None, limit: int
 ) -> tuple[list[BatchResult], int | None]:
     """A page of settled items in index order, and the index the next page starts after (None: the last page)."""
     rows = await conn.fetch(RESULTS, batch_id, after, status, limit + 1)

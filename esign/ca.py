@@ -1,6 +1,6 @@
 """The platform root CA and its presentation seal: made once, on the first start, then loaded.
 
-The root key is P-256 (``esign.x509``), sealed with the keyring in the single ``esign_platform``
+The root key is P-256 (``esign.codec.x509``), sealed with the keyring in the single ``esign_platform``
 row. Several workers may start together against an empty database: a transaction-scoped advisory
 lock makes them take turns, so exactly one creates the root and the others load it (the row's
 ``id = true`` primary key would refuse a second root even without the lock).
@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+from api.kernel.db import Conn
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from api import audit
-from api.crypto import Keyring
-from api.ids import uuid7
-from esign import keys, x509
+from api.kernel import audit
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
+from esign.codec import keys, x509
 
 # The platform operator as it appears in the root and presentation-seal certificates. The credit
 # code is only a name here (tokens carry the issuing department's code, never this one).
@@ -71,7 +72,7 @@ def _seal_window(now: datetime, years: int) -> tuple[datetime, datetime]:
 
 
 async def _create_presenter(
-    conn: asyncpg.Connection, keyring: Keyring, root_key: ec.EllipticCurvePrivateKey, root_cert: bytes, now: datetime,
+    conn: Conn, keyring: Keyring, root_key: ec.EllipticCurvePrivateKey, root_cert: bytes, now: datetime,
     alg: str = keys.ES256,
 ) -> tuple[keys.LocalSigner, bytes]:
     key = keys.generate_key(alg)
@@ -91,7 +92,7 @@ async def _create_presenter(
     return keys.LocalSigner(key, kid), cert
 
 
-async def ensure_platform(conn: asyncpg.Connection, keyring: Keyring, *, now: datetime) -> bool:
+async def ensure_platform(conn: Conn, keyring: Keyring, *, now: datetime) -> bool:
     """Create the root and the presentation seal if missing (caller's transaction); True when made."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK)
     row = await conn.fetchrow("SELECT root_certificate, root_key FROM esign_platform")
@@ -122,7 +123,7 @@ SELECT certificate, private_key FROM esign_seal WHERE role = 'presenter' AND sta
 """
 
 
-async def load_platform(conn: asyncpg.Connection, keyring: Keyring) -> Platform:
+async def load_platform(conn: Conn, keyring: Keyring) -> Platform:
     """The root and the presentation seal, decrypted; ``ensure_platform`` must have run."""
     row = await conn.fetchrow("SELECT root_certificate, root_key FROM esign_platform")
     seal = await conn.fetchrow(SELECT_PRESENTER)

@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from api import audit, changelog, outbox
-from api.ids import uuid7
-from api.wallet import store as wallet_store
-from esign import issuing
-from esign.certificate_store import CertificateRow
+from api.kernel import audit, changelog, outbox
+from api.kernel.ids import uuid7
+import wallet as wallet_store
+from esign import service as issuing
+from esign.store.certificate import CertificateRow
 from esign.models import Certificate
 
 
@@ -42,7 +43,7 @@ def synced_data(item: wallet_store.WalletItem, token: str | None) -> wallet_stor
 
 
 async def deliver(
-    conn: asyncpg.Connection, cert: Certificate, row: CertificateRow, *, actor: str, now: datetime
+    conn: Conn, cert: Certificate, row: CertificateRow, *, actor: str, now: datetime
 ) -> None:
     """Wallet item and change log (person holders), outbox event and audit entry of a new certificate."""
     if row.person_id is not None:

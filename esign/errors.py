@@ -1,13 +1,13 @@
 """Errors of the e-certificate domain: one subclass per problem, the docstring is the title.
 
-Verification of a token never raises these to its caller: ``esign.verify.verify_token`` turns
+Verification of a token never raises these to its caller: ``esign.codec.verify.verify_token`` turns
 every failure into a named reason. They are for building things (licence ids, certificates,
 tokens) and for reading the signed lists, where a bad input is the caller's error.
 """
 
 from __future__ import annotations
 
-from api.problems import Problem
+from api.kernel.problems import Problem
 
 
 class EsignError(Problem):
@@ -221,3 +221,21 @@ class DeviceKeyRegistered(EsignError):
     """该设备公钥已登记"""
 
     status, slug = 409, "device_key_registered"
+
+
+class EntitySealNotFound(EsignError):
+    """企业电子印章不存在"""
+
+    status, slug = 404, "entity_seal_not_found"
+
+
+class EntitySealExists(EsignError):
+    """该经营主体已有同一算法的有效电子印章"""
+
+    status, slug = 409, "entity_seal_exists"
+
+
+class EntitySealNotFiled(EsignError):
+    """该经营主体尚未完成公章刻制备案"""
+
+    status, slug = 409, "entity_seal_not_filed"

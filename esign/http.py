@@ -9,7 +9,7 @@ from litestar import Request, Response
 from litestar.di import NamedDependency
 
 from api.deps import FromConnection
-from api.problems import Forbidden, Unauthorized
+from api.kernel.problems import Forbidden, Unauthorized
 from esign.state import EsignState
 
 Esign = NamedDependency[EsignState]

@@ -23,8 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from api.kernel.db import Conn
 
-from esign import seal_store, statuslist, trustlist
+from esign.store import seal as seal_store
+from esign.codec import statuslist, trustlist
 from esign.errors import StatusListNotFound
 from esign.state import EsignState
 
@@ -38,7 +40,7 @@ RETURNING id
 """
 
 
-async def allocate_slots(conn: asyncpg.Connection, count: int) -> list[tuple[int, int]]:
+async def allocate_slots(conn: Conn, count: int) -> list[tuple[int, int]]:
     """``count`` fresh ``(list id, index)`` slots, in order."""
     rows = await conn.fetch(NEXT_SLOTS, count)
     slots = [divmod(r[0], statuslist.SLOTS) for r in rows]
@@ -48,12 +50,12 @@ async def allocate_slots(conn: asyncpg.Connection, count: int) -> list[tuple[int
     return slots
 
 
-async def status_changed(conn: asyncpg.Connection, list_id: int) -> None:
+async def status_changed(conn: Conn, list_id: int) -> None:
     """A status in the list changed: the cached signed list is stale from this commit on."""
     await conn.execute("UPDATE esign_status_list SET version = version + 1 WHERE id = $1", list_id)
 
 
-def _snapshot(conn: asyncpg.Connection) -> Any:
+def _snapshot(conn: Conn) -> Any:
     # Inside a caller's transaction its snapshot is used; otherwise one consistent read of our own.
     if conn.is_in_transaction():
         return contextlib.nullcontext()
@@ -84,7 +86,7 @@ SELECT status_index, status FROM esign_device_credential WHERE status_list_id = 
 """
 
 
-async def status_list_token(conn: asyncpg.Connection, esign: EsignState, list_id: int, *, now: datetime) -> str:
+async def status_list_token(conn: Conn, esign: EsignState, list_id: int, *, now: datetime) -> str:
     """The signed status list ``list_id`` (signed again when stale); ``status_list_not_found``."""
     query = "SELECT version, signed_version, signed_token, signed_at FROM esign_status_list WHERE id = $1"
     row = await conn.fetchrow(query, list_id)
@@ -149,7 +151,7 @@ def _seal_types(row: asyncpg.Record, types: list[asyncpg.Record]) -> list[str] |
     return [t["code"] for t in types if row["department_id"] in t["issuer_department_ids"]]
 
 
-async def trust_list_token(conn: asyncpg.Connection, esign: EsignState, *, now: datetime) -> str:
+async def trust_list_token(conn: Conn, esign: EsignState, *, now: datetime) -> str:
     """The signed trust list (signed again when stale)."""
     row = await conn.fetchrow("SELECT version, signed_version, signed_token, signed_at FROM esign_trust_list")
     if _current(row, now):

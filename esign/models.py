@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 
-from api.problems import ProblemDocument
+from api.kernel.problems import ProblemDocument
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]

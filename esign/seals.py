@@ -3,8 +3,8 @@
 - A server-made key is PKCS#8 DER sealed with the keyring (``esign_seal.private_key``); it never
   leaves the server decrypted except to the signing processes of the same host.
 - With ``csr_pem`` the key stays with the department: the CSR proves it holds the key, and the
-  certificate names the department from the platform's own records (``esign.csr``). Certificates
-  issued with such a seal wait for the department's signature (``esign.service``).
+  certificate names the department from the platform's own records (``esign.codec.csr``). Certificates
+  issued with such a seal wait for the department's signature (``esign.flows``).
 - Rotation makes a new seal and retires the old one: the old one signs nothing more, but stays in
   the trust list (valid until the moment it was retired), so what it signed stays valid.
 - Revocation says the key can no longer be trusted: every certificate it signed then fails
@@ -20,14 +20,17 @@ import base64
 from datetime import datetime, timedelta
 
 import asyncpg
+from api.kernel.db import Conn
 
-from api import audit
-from api.ids import uuid7
-from esign import ca, csr, keys, seal_store, x509
+from api.kernel import audit
+from api.kernel.ids import uuid7
+from esign import ca
+from esign.codec import csr, keys, x509
+from esign.store import seal as seal_store
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
-from esign.issuing import Department
+from esign.service import Department
 from esign.models import Seal
-from esign.seal_store import SealRow
+from esign.store.seal import SealRow
 from esign.state import EsignState
 
 SEAL_YEARS = 5
@@ -56,7 +59,7 @@ def view(esign: EsignState, seal: SealRow) -> Seal:
 
 
 async def create_seal(
-    conn: asyncpg.Connection,
+    conn: Conn,
     esign: EsignState,
     department: Department,
     *,
@@ -106,7 +109,7 @@ async def create_seal(
     return seal
 
 
-async def department_seal(conn: asyncpg.Connection, department_id: object, seal_id: object, *, for_update: bool) -> SealRow:
+async def department_seal(conn: Conn, department_id: object, seal_id: object, *, for_update: bool) -> SealRow:
     """The seal, if it belongs to this department (404 ``seal_not_found`` otherwise)."""
     seal = await seal_store.get_seal(conn, seal_id, for_update=for_update)  # type: ignore[arg-type]
     if seal.department_id != department_id:
@@ -115,7 +118,7 @@ async def department_seal(conn: asyncpg.Connection, department_id: object, seal_
 
 
 async def rotate_seal(
-    conn: asyncpg.Connection,
+    conn: Conn,
     esign: EsignState,
     department: Department,
     old: SealRow,
@@ -143,7 +146,7 @@ async def rotate_seal(
 
 
 async def revoke_seal(
-    conn: asyncpg.Connection, seal: SealRow, *, reason: str | None, actor: str, now: datetime
+    conn: Conn, seal: SealRow, *, reason: str | None, actor: str, now: datetime
 ) -> None:
     """Revoke ``seal`` (read ``FOR UPDATE``): everything it signed stops verifying."""
     if seal.status == "revoked":

@@ -1,383 +1,320 @@
-"""Issuing one certificate, completing a department's signature, and status changes.
+"""The rules of issuing, without a database: values and ``now`` in, values out.
 
-Everything here runs in the caller's transaction: the certificate row, the holder's wallet item and
-its change-log entry, the outbox event and the audit entry commit together or not at all.
+- ``check_fields``: the certificate's fields against its type (each bad field named);
+- ``check_holder``: a person by GB 11643 ID number, an organisation by GB 32100 credit code;
+- ``check_validity``: ``valid_from`` / ``valid_until`` with the type's default validity;
+- ``Draft``: everything a certificate says, from which ``record`` (the canonical full record whose
+  SHA-256 the token carries; it holds a random salt, kept with the certificate and never put in a
+  token, so the digest confirms no guess at a masked name or ID number), ``claims`` and
+  ``sign_draft`` follow. ``sign_draft`` is what the
+  batch path runs in worker processes, so a ``Draft`` holds plain values only.
 
-Other domains call ``issue_certificate(conn, app.state.esign, ...)``; approving a task that has a
-result certificate does so with ``holder_person_id`` for a holder who may have no ID number yet
-(a newborn). ``certificate_view(conn, esign, id, now=...)`` gives the API's ``Certificate``.
-
-A seal whose key the department keeps cannot sign here: the certificate is prepared (``pending``,
-with the exact bytes to sign) and completed by ``complete_signature`` within ``SIGNING_WINDOW``.
+Records are hashed in RFC 8785 form by the kernel's one ``canonical_json`` (``api/kernel/canonical.py``).
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 from uuid import UUID
 
-import asyncpg
-import cbor2
+import msgspec
+import rfc8785
 
-from api import audit, authority, changelog, orgs, outbox, persons
-from api.ids import uuid7
-from api.problems import FieldError
-from api.wallet import closure, events
-from api.wallet import store as wallet_store
-from esign import certificate_store as store
-from esign import entity_seals, issuing, keys, licence, lists, seal_store, tokens, x509
-from esign.batch_sign import ID_CONTEXT, NAME_CONTEXT, seal_fields
-from esign.certificate_store import CertificateRow, CertificateView
-from esign.delivery import audit_data, deliver, synced_data
-from esign.errors import (
-    CertificateNotFound,
-    CertificateNotPending,
-    CertificateRevoked,
-    CertificateStatusConflict,
-    CertificateTypeUnknown,
-    ExternalRefConflict,
-    HolderInvalid,
-    NoActiveSeal,
-    SealNotActive,
-    SealNotFound,
-    SealNotUsable,
-    SignatureInvalid,
-    SigningWindowClosed,
+from api.kernel.canonical import canonical_json
+from api.kernel.crypto import mask_id_number, mask_name
+from api.kernel.identifiers import (
+    credit_code_valid,
+    normalize_credit_code,
+    normalize_id_number,
+    normalized_id_number_error,
 )
-from esign.issuing import CertType, Draft, Holder
-from esign.models import Certificate, IssueIn, PendingSignature
-from esign.seal_store import SealRow
-from esign.state import EsignState
-from esign.views import SIGNING_WINDOW, certificate_view, pending_view, render
+from api.kernel.problems import FieldError
+from auth import CreditCodeInvalid, IdNumberInvalid
+from esign.codec import tokens
+from esign.errors import CertificateFieldsInvalid, HolderInvalid, ValidityInvalid
+from esign.codec.keys import Signer
+from esign.models import HolderIn, IssueIn
 
-INDEX_PURPOSE = persons.INDEX_PURPOSE
-__all__ = ["Issued", "certificate_view", "change_status", "complete_signature", "issue_certificate",
-           "presentation_claims", "presentation_token", "render"]
-
-
-@dataclass(frozen=True)
-class Issued:
-    """The outcome: ``issued`` (new), ``existing`` (same ``external_ref`` and body), ``pending``."""
-
-    outcome: Literal["issued", "existing", "pending"]
-    certificate_id: UUID
-    certificate: Certificate | None = None
-    pending: PendingSignature | None = None
+CHINA = timezone(timedelta(hours=8))  # serial years follow the calendar of the issuing office
+MAX_TEXT = 500
+MAX_INT = 2**53 - 1
+SALT_BYTES = 16
+LICENCE_VERSION = 1  # every certificate is a first issue (licence identifier version 001)
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
-def _ref_lock(department_id: UUID, external_ref: str) -> int:
-    digest = hashlib.sha256(f"esign.ref\x00{department_id}\x00{external_ref}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    n: int  # registry number: the field's key in tokens, stable for ever
+    key: str
+    label: str
+    type: str
+    required: bool
+    sensitive: bool
+    enum: tuple[str, ...] | None = None
 
 
-# --- issuing ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CertType:
+    code: str
+    name: str
+    gb_type_code: str
+    holder_kind: str
+    issuer_department_ids: frozenset[UUID]
+    fields: tuple[FieldRule, ...]
+    validity_days: int | None
 
 
-async def pick_seal(conn: asyncpg.Connection, department_id: UUID, seal_id: UUID | None, *, now: datetime) -> SealRow:
-    """The named seal (it must be the department's, active and an issuer) or the default one: the
-    department's active 电子证照专用章 (kind ``business``) where it has one, else its official seal."""
-    if seal_id is None:
-        seal = await seal_store.default_seal(conn, department_id, now=now)
-        if seal is None:
-            raise NoActiveSeal(
-                "the department has no active 电子证照专用章 (kind business) and no active official seal; "
-                "create one with POST /v1/dept/seals first"
-            )
-        return seal
-    try:
-        seal = await seal_store.get_seal(conn, seal_id)
-    except SealNotFound:
-        seal = None
-    if seal is None or seal.department_id != department_id or seal.status != "active" or seal.valid_until <= now:
-        raise SealNotUsable(errors=[FieldError(field="seal_id", message="not an active seal of this department")])
-    return seal
+@functools.lru_cache(maxsize=256)
+def _numbers(fields: tuple[FieldRule, ...]) -> dict[str, int]:
+    return {rule.key: rule.n for rule in fields}
 
 
-async def load_type(conn: asyncpg.Connection, code: str, department_id: UUID, *, actor: str) -> CertType:
-    """The certificate type ``code``, which the department must issue (403 ``authority_required`` otherwise)."""
-    ctype = await store.get_type(conn, code)
-    if ctype is None:
-        raise CertificateTypeUnknown(errors=[FieldError(field="type_code", message="no such certificate type")])
-    if department_id not in ctype.issuer_department_ids:
-        raise authority.AuthorityRequired(authority.certificate(code), department_id=department_id, actor=actor)
-    return ctype
+def field_numbers(ctype: CertType) -> dict[str, int]:
+    """Field key → registry number of a type (shared: do not change it)."""
+    return _numbers(ctype.fields)
 
 
-async def _holder_by_person(
-    conn: asyncpg.Connection, esign: EsignState, ctype: CertType, item: IssueIn, person_id: UUID
-) -> Holder:
-    if ctype.holder_kind != "person":
-        raise HolderInvalid(f"certificates of type {ctype.code} are held by an organisation")
-    if await persons.get_name(conn, esign.keyring, person_id) is None:
-        raise HolderInvalid("no such person")
-    id_number = await persons.get_id_number(conn, esign.keyring, person_id)
-    return Holder(kind="person", name=item.holder.name.strip(), id_number=id_number, person_id=person_id)
+def by_number(fields: dict[str, Any], numbers: dict[str, int]) -> dict[int, Any]:
+    """Fields by key as a token keys them, by registry number."""
+    return {numbers[key]: value for key, value in fields.items()}
 
 
-def new_row(
-    esign: EsignState, d: Draft, *, department_id: UUID, seal_id: UUID, record_digest: bytes, token: str | None,
-    to_be_signed: bytes | None, item: IssueIn, request_hash: bytes, person_id: UUID | None, actor: str, now: datetime,
-) -> CertificateRow:
-    """The row to store for a draft; holder identity and sensitive fields sealed."""
-    keyring, h = esign.keyring, d.holder
-    return CertificateRow(
-        id=d.id, department_id=department_id, type_code=d.type_code, licence_id=d.licence_id, holder_kind=h.kind,
-        person_id=person_id, holder_name=keyring.encrypt(h.name, context=NAME_CONTEXT),
-        holder_id=keyring.encrypt(h.id_number, context=ID_CONTEXT) if h.id_number else None,
-        holder_index=keyring.blind_index(h.id_number, purpose=INDEX_PURPOSE) if h.id_number else None,
-        holder_credit_code=h.credit_code, holder_name_masked=h.name_masked, holder_id_masked=h.id_masked,
-        fields=d.public_fields,
-        sealed_fields=seal_fields(keyring, d.sensitive_fields),
-        seal_id=seal_id, issued_at=d.issued_at, valid_from=d.valid_from, valid_until=d.valid_until,
-        status="valid" if token else "pending", status_reason=None, status_changed_at=None,
-        status_list_id=d.status_ref[0], status_index=d.status_ref[1], record_digest=record_digest,
-        to_be_signed=to_be_signed, token=token, external_ref=item.external_ref, request_hash=request_hash,
-        application_id=item.application_id, created_by=actor, created_at=now, record_salt=d.salt,
-    )
+@dataclass(frozen=True, slots=True)
+class Department:
+    id: UUID
+    name: str
+    credit_code: str
 
 
-def request_hash(item: IssueIn, holder_person_id: UUID | None) -> bytes:
-    base = issuing.request_hash(item)
-    return base if holder_person_id is None else hashlib.sha256(base + holder_person_id.bytes).digest()
+class Holder(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A checked holder. A person found by ``person_id`` alone (a newborn) may lack an ID number.
 
-
-async def _replay(
-    conn: asyncpg.Connection, esign: EsignState, department_id: UUID, item: IssueIn, rhash: bytes, *, now: datetime
-) -> Issued | None:
-    """The earlier outcome for this ``external_ref``, or None to issue (a lapsed pending one is dropped)."""
-    known = await store.find_by_external_ref(conn, department_id, item.external_ref)
-    if known is None:
-        return None
-    if known.row.request_hash != rhash:
-        raise ExternalRefConflict("this external_ref was used with another body", external_ref=item.external_ref)
-    if known.row.status != "pending":
-        return Issued("existing", known.row.id, certificate=render(esign, known, now=now))
-    if known.row.created_at + SIGNING_WINDOW > now:
-        return Issued("pending", known.row.id, pending=pending_view(known))
-    await store.delete_pending(conn, known.row.id)
-    return None
-
-
-async def _organisation(
-    conn: asyncpg.Connection, esign: EsignState, ctype: CertType, holder: Holder, fields: dict[str, Any], *,
-    ref: str, now: datetime,
-) -> UUID:
-    """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative,
-    and puts the entity's life event in its wallet: opened the first time, changed after."""
-    legal_rep = None
-    if ctype.code == orgs.REGISTRY_TYPE and fields.get(orgs.LEGAL_REP_FIELD):
-        legal_rep = orgs.legal_rep_index(esign.keyring, str(fields[orgs.LEGAL_REP_FIELD]),
-                                         today=now.astimezone(issuing.CHINA).date(), field=f"fields.{orgs.LEGAL_REP_FIELD}")
-    assert holder.credit_code is not None
-    org_id, created = await orgs.register(conn, esign.keyring, credit_code=holder.credit_code, name=holder.name,
-                                          legal_rep=legal_rep, now=now)
-    if ctype.code == entity_seals.SEAL_RECORD_TYPE:
-        # 公章刻制备案 done: the platform makes the entity's e-seal on its behalf.
-        await entity_seals.make_seal(conn, esign, org_id, actor=f"certificate:{ref}", now=now)
-    if ctype.code == orgs.REGISTRY_TYPE:
-        await events.add_life_event(conn, person_id=org_id, event="business_opened" if created else "business_changed",
-                                    at=now, source="certificate", source_id=ref, now=now,
-                                    detail={"credit_code": holder.credit_code, "name": holder.name})
-    return org_id
-
-
-async def issue_certificate(
-    conn: asyncpg.Connection,
-    esign: EsignState,
-    *,
-    department_id: UUID,
-    item: IssueIn,
-    actor: str,
-    now: datetime,
-    holder_person_id: UUID | None = None,
-) -> Issued:
-    """Issue one certificate in the caller's transaction; idempotent by ``external_ref``.
-
-    With ``holder_person_id`` (for other domains, not the HTTP API) the holder is that person, named
-    ``item.holder.name``, whose ID number is taken from the person record if it has one.
+    A Struct, not a frozen dataclass, whose ``__init__`` sets each field through ``object.__setattr__``:
+    batch issuing checks thousands of holders a second. It holds text and an id, so no cycles.
     """
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _ref_lock(department_id, item.external_ref))
-    rhash = request_hash(item, holder_person_id)
-    earlier = await _replay(conn, esign, department_id, item, rhash, now=now)
-    if earlier is not None:
-        return earlier
-    ctype = await load_type(conn, item.type_code, department_id, actor=actor)
-    department = await seal_store.get_department(conn, department_id)
-    assert department is not None
-    if holder_person_id is not None:
-        holder = await _holder_by_person(conn, esign, ctype, item, holder_person_id)
-    else:
-        holder = issuing.check_holder(ctype, item.holder, today=now.astimezone(issuing.CHINA).date())
-    public, sensitive = issuing.check_fields(ctype, item.fields)
-    issued_at = now.astimezone(UTC).replace(microsecond=0)
-    valid_from, valid_until = issuing.check_validity(ctype, item.valid_from, item.valid_until, issued_at=issued_at)
-    seal = await pick_seal(conn, department_id, item.seal_id, now=now)
-    person_id = holder.person_id
-    if person_id is None and holder.id_number is not None:
-        sealed = persons.seal_person(esign.keyring, holder.id_number, holder.name)
-        person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
-        await persons.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
-    if person_id is None and holder.credit_code is not None:
-        person_id = await _organisation(conn, esign, ctype, holder, sensitive | public,
-                                        ref=f"{department_id}:{item.external_ref}", now=now)
-    if person_id is not None:
-        await closure.ensure_open(conn, person_id)
-    year = issuing.serial_year(now)
-    serial = issuing.serial_text(year, await store.next_serials(conn, ctype.code, department_id, year, 1))
-    (slot,) = await lists.allocate_slots(conn, 1)
-    draft = Draft(
-        id=uuid7(), licence_id=licence.build_licence_id(ctype.gb_type_code, department.credit_code, serial),
-        serial=serial, field_numbers=issuing.field_numbers(ctype), type_code=ctype.code, gb_type_code=ctype.gb_type_code, issuer_code=department.credit_code, holder=holder,
-        public_fields=public, sensitive_fields=sensitive, issued_at=issued_at, valid_from=valid_from,
-        valid_until=valid_until, status_ref=slot,
+
+    kind: str  # "person" | "organisation"
+    name: str
+    id_number: str | None = None
+    credit_code: str | None = None
+    person_id: UUID | None = None
+
+    @property
+    def name_masked(self) -> str:
+        return mask_name(self.name) if self.kind == "person" else self.name
+
+    @property
+    def id_masked(self) -> str:
+        # An organisation's name and credit code are public registry data; a person's are not.
+        if self.kind == "organisation":
+            return self.credit_code or ""
+        return mask_id_number(self.id_number) if self.id_number else ""
+
+
+@functools.lru_cache(maxsize=4096)  # a batch's dates repeat (birth dates, registration days)
+def _date_ok(value: str) -> bool:
+    if not _DATE.match(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _validator(rule: FieldRule) -> tuple[Callable[[Any], bool], str]:
+    """A test of a value against the rule, and what to say when the value fails it."""
+    if rule.type == "string":
+        return (lambda v: type(v) is str and len(v) <= MAX_TEXT and bool(v.strip())), \
+            f"must be text of 1 to {MAX_TEXT} characters"
+    if rule.type == "date":
+        return (lambda v: type(v) is str and _date_ok(v)), "must be a date YYYY-MM-DD"
+    if rule.type == "integer":
+        return (lambda v: type(v) is int and -MAX_INT <= v <= MAX_INT), "must be an integer"
+    if rule.type == "enum":
+        allowed = frozenset(rule.enum or ())
+        return (lambda v: type(v) is str and v in allowed), "must be one of: " + ", ".join(rule.enum or ())
+    return (lambda v: False), "has an unknown type"
+
+
+def fields_checker(ctype: CertType) -> Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]:
+    """``check_fields`` for one type, its rules read once (batch issuing checks thousands of items a type)."""
+    known = frozenset(rule.key for rule in ctype.fields)
+    rules = [(rule.key, rule.required, rule.sensitive, *_validator(rule)) for rule in ctype.fields]
+
+    def check(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        errors = [] if fields.keys() <= known else [
+            FieldError(field=f"fields.{key[:64]}", message="is not a field of this certificate type")
+            for key in fields if key not in known
+        ]
+        public: dict[str, Any] = {}
+        sensitive: dict[str, Any] = {}
+        for key, required, is_sensitive, valid, problem in rules:
+            value = fields.get(key)
+            if value is None:
+                if required:
+                    errors.append(FieldError(field=f"fields.{key}", message="is required"))
+                continue
+            if not valid(value):
+                errors.append(FieldError(field=f"fields.{key}", message=problem))
+            (sensitive if is_sensitive else public)[key] = value
+        if errors:
+            raise CertificateFieldsInvalid(f"{len(errors)} field(s) do not fit the type {ctype.code}", errors=errors)
+        return public, sensitive
+
+    return check
+
+
+def check_fields(ctype: CertType, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(public, sensitive)`` fields, or ``CertificateFieldsInvalid`` naming each bad field."""
+    return fields_checker(ctype)(fields)
+
+
+def check_holder(ctype: CertType, holder: HolderIn, *, today: date) -> Holder:
+    """The checked holder; ``id_number_invalid``, ``credit_code_invalid`` or ``holder_invalid``."""
+    name = holder.name.strip()
+    if not name:
+        raise HolderInvalid(errors=[FieldError(field="holder.name", message="is required")])
+    if (holder.id_number is None) == (holder.credit_code is None):
+        raise HolderInvalid("give exactly one of id_number and credit_code")
+    kind = "person" if holder.id_number is not None else "organisation"
+    if kind != ctype.holder_kind:
+        raise HolderInvalid(f"certificates of type {ctype.code} are held by a {ctype.holder_kind}")
+    if holder.id_number is not None:
+        number = normalize_id_number(holder.id_number)
+        problem = normalized_id_number_error(number, today=today)
+        if problem:
+            raise IdNumberInvalid(errors=[FieldError(field="holder.id_number", message=problem)])
+        return Holder(kind="person", name=name, id_number=number)
+    code = normalize_credit_code(holder.credit_code or "")
+    if not credit_code_valid(code):
+        raise CreditCodeInvalid(errors=[FieldError(field="holder.credit_code", message="fails the GB 32100 check")])
+    return Holder(kind="organisation", name=name, credit_code=code)
+
+
+def check_validity(
+    ctype: CertType, valid_from: datetime | None, valid_until: datetime | None, *, issued_at: datetime
+) -> tuple[datetime, datetime | None]:
+    """``(valid_from, valid_until)`` in whole UTC seconds; the type's validity fills a missing end."""
+    start = (valid_from or issued_at).astimezone(UTC).replace(microsecond=0)
+    end = valid_until.astimezone(UTC).replace(microsecond=0) if valid_until else None
+    if end is None and ctype.validity_days:
+        end = start + timedelta(days=ctype.validity_days)
+    if end is not None and (end <= start or end <= issued_at):
+        raise ValidityInvalid(
+            errors=[FieldError(field="valid_until", message="must be after valid_from and after the time of issue")]
+        )
+    return start, end
+
+
+def serial_year(now: datetime) -> int:
+    return now.astimezone(CHINA).year
+
+
+def serial_text(year: int, count: int) -> str:
+    """The serial part of a licence id: the year and a count of at least seven digits."""
+    return f"{year}{count:07d}"
+
+
+def request_hash(item: IssueIn) -> bytes:
+    """What makes two requests "the same body" for ``external_ref`` idempotency."""
+    try:
+        return hashlib.sha256(canonical_json(item)).digest()  # the struct's fields sorted, as a dict's
+    except rfc8785.IntegerDomainError:
+        # Integers beyond ±2^53, which RFC 8785 refuses, come only in requests whose fields then fail
+        # their checks: the digest only has to be the same for the same body.
+        return hashlib.sha256(msgspec.json.encode(item, order="sorted")).digest()
+
+
+def new_salt() -> bytes:
+    """16 random bytes for a certificate's record (FORMATS.md ``"d"``); kept with the archived record."""
+    return secrets.token_bytes(SALT_BYTES)
+
+
+def rfc3339(t: datetime) -> str:
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """Everything one certificate says; ``issued_at`` and the validity are whole seconds."""
+
+    id: UUID
+    licence_id: str
+    serial: str
+    type_code: str
+    gb_type_code: str
+    issuer_code: str
+    holder: Holder
+    public_fields: dict[str, Any]
+    sensitive_fields: dict[str, Any]
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+    status_ref: tuple[int, int]
+    field_numbers: dict[str, int]
+    salt: bytes = field(default_factory=new_salt)
+
+
+def salt_text(salt: bytes) -> str:
+    """The record's salt as its canonical JSON holds it: base64url without padding."""
+    return base64.urlsafe_b64encode(salt).rstrip(b"=").decode("ascii")
+
+
+def record(d: Draft) -> dict[str, Any]:
+    """The full canonical record, holder identity and sensitive fields included."""
+    return {
+        "v": 2,
+        "id": str(d.id),
+        "licence_id": d.licence_id,
+        "type": {"code": d.type_code, "gb_code": d.gb_type_code},
+        "issuer": d.issuer_code,
+        "holder": {"kind": d.holder.kind, "name": d.holder.name, "id": d.holder.id_number or d.holder.credit_code},
+        "fields": {**d.public_fields, **d.sensitive_fields},
+        "issued_at": rfc3339(d.issued_at),
+        "valid_from": rfc3339(d.valid_from),
+        "valid_until": rfc3339(d.valid_until) if d.valid_until else None,
+        "status": list(d.status_ref),
+        "salt": salt_text(d.salt),
+    }
+
+
+def digest(d: Draft) -> bytes:
+    """SHA-256 of the canonical record, salt included: the token's ``"d"``."""
+    return hashlib.sha256(canonical_json(record(d))).digest()
+
+
+def claims(d: Draft, record_digest: bytes) -> tokens.Claims:
+    iat = int(d.issued_at.timestamp())
+    start = int(d.valid_from.timestamp())
+    return tokens.Claims(
+        kind=tokens.CERTIFICATE,
+        iss=d.issuer_code,
+        iat=iat,
+        exp=int(d.valid_until.timestamp()) if d.valid_until else None,
+        nbf=start if start > iat else None,
+        cti=d.id.bytes,
+        type_code=d.type_code,
+        serial=d.serial,
+        version=LICENCE_VERSION,
+        holder_name=d.holder.name_masked,
+        holder_id=d.holder.id_masked,
+        fields=by_number(d.public_fields, d.field_numbers),
+        status=d.status_ref,
+        digest=record_digest,
     )
-    common = {"department_id": department_id, "seal_id": seal.id, "item": item, "request_hash": rhash,
-              "person_id": person_id, "actor": actor, "now": now}
-    if seal.key_custody == "department":
-        record_digest = issuing.digest(draft)
-        parts = tokens.signing_input(issuing.claims(draft, record_digest), seal.algorithm, seal.kid)
-        row = new_row(esign, draft, record_digest=record_digest, token=None, to_be_signed=parts.to_be_signed, **common)
-        await store.insert_certificate(conn, row)
-        await audit.append(conn, actor=actor, action="esign.certificate_prepared", subject=str(row.id),
-                           data=audit_data(row, seal.kid.hex()), at=now)
-        view = await store.get_certificate(conn, row.id)
-        assert view is not None
-        return Issued("pending", row.id, pending=pending_view(view))
-    token, record_digest = issuing.sign_draft(draft, await esign.signer(conn, seal))
-    row = new_row(esign, draft, record_digest=record_digest, token=token, to_be_signed=None, **common)
-    await store.insert_certificate(conn, row)
-    cert = render(esign, CertificateView(
-        row=row, type_name=ctype.name, gb_type_code=ctype.gb_type_code, department_name=department.name,
-        department_credit_code=department.credit_code, seal_kid=seal.kid, seal_algorithm=seal.algorithm,
-    ), now=now)
-    await deliver(conn, cert, row, actor=actor, now=now)
-    if ctype.code == orgs.DEREGISTRATION_TYPE and person_id is not None:
-        await _close_entity(conn, esign, person_id, department_id=department_id, ref=f"{department_id}:{item.external_ref}",
-                            actor=actor, now=now)
-    return Issued("issued", row.id, certificate=cert)
 
 
-async def _close_entity(conn: asyncpg.Connection, esign: EsignState, org_id: UUID, *, department_id: UUID, ref: str,
-                        actor: str, now: datetime) -> None:
-    """注销登记 done (准予注销登记通知书 issued): the entity's 营业执照 and e-seal revoked last, its wallet kept
-    read only."""
-    licences = await conn.fetch(
-        "SELECT id FROM esign_certificate WHERE person_id = $1 AND type_code = $2 AND status IN ('valid', 'suspended')"
-        " AND department_id = $3", org_id, orgs.REGISTRY_TYPE, department_id)
-    for licence in licences:
-        await change_status(conn, esign, department_id=department_id, certificate_id=licence["id"], action="revoke",
-                            reason="企业注销", actor=actor, now=now)
-    await entity_seals.revoke_seal(conn, org_id, actor=actor, now=now)
-    await events.add_life_event(conn, person_id=org_id, event="business_closed", at=now, source="certificate",
-                                source_id=ref, now=now)
-
-
-async def complete_signature(
-    conn: asyncpg.Connection, esign: EsignState, *, department_id: UUID, certificate_id: UUID, signature: bytes,
-    actor: str, now: datetime,
-) -> Certificate:
-    """Finish a certificate prepared for a department-held seal with the department's signature."""
-    v = await store.get_certificate(conn, certificate_id, for_update=True)
-    if v is None or v.row.department_id != department_id:
-        raise CertificateNotFound()
-    row = v.row
-    await authority.require(conn, department_id, authority.certificate(row.type_code), actor=actor)
-    if row.status != "pending" or row.to_be_signed is None:
-        raise CertificateNotPending()
-    if row.created_at + SIGNING_WINDOW <= now:
-        raise SigningWindowClosed("issue it again with the same external_ref and body")
-    seal = await seal_store.get_seal(conn, row.seal_id)
-    if seal.status != "active":
-        raise SealNotActive(f"the seal is {seal.status}", seal_status=seal.status)
-    public_key = x509.read_seal_certificate(seal.certificate).public_key
-    if not keys.verify_raw(public_key, row.to_be_signed, signature):
-        raise SignatureInvalid("the signature does not check with the seal's key", errors=[
-            FieldError(field="signature", message=f"must be the raw r||s {seal.algorithm} signature of to_be_signed")
-        ])
-    _, protected, _, payload = cbor2.loads(row.to_be_signed)
-    token = tokens.assemble_token(protected, payload, signature)
-    await store.set_signed(conn, row.id, token, now=now)
-    signed = await store.get_certificate(conn, row.id)
-    assert signed is not None
-    cert = render(esign, signed, now=now)
-    await deliver(conn, cert, signed.row, actor=actor, now=now)
-    return cert
-
-
-# --- presentations (亮证) ------------------------------------------------------------------------------
-
-
-def presentation_claims(
-    certificate: tokens.Claims, fields: Mapping[str, Any], numbers: Mapping[str, int], *, now: datetime,
-    ttl: int = tokens.PRESENTATION_MAX_TTL,
-) -> tokens.Claims:
-    """Presentation claims of a certificate disclosing ``fields`` (by key), keyed in the token by the type's
-    registry numbers ``numbers``; every presentation is built here."""
-    unknown = sorted(set(fields) - set(numbers))
-    if unknown:
-        raise ValueError(f"not fields of the type {certificate.type_code}: {', '.join(unknown)}")
-    return tokens.make_presentation(certificate, {numbers[k]: v for k, v in fields.items()}, now=now, ttl=ttl)
-
-
-async def presentation_token(
-    conn: asyncpg.Connection, esign: EsignState, certificate_token: str, fields: Mapping[str, Any], *, now: datetime,
-    ttl: int = tokens.PRESENTATION_MAX_TTL,
-) -> tuple[str, tokens.Claims]:
-    """``(token, claims)`` of a presentation of the certificate ``certificate_token``, signed by the platform's
-    presentation seal."""
-    certificate = tokens.decode_token(certificate_token).claims
-    ctype = await store.get_type(conn, certificate.type_code)
-    if ctype is None:
-        raise CertificateTypeUnknown(errors=[FieldError(field="type_code", message="no such certificate type")])
-    claims = presentation_claims(certificate, fields, issuing.field_numbers(ctype), now=now, ttl=ttl)
-    return tokens.encode_token(claims, esign.platform.presenter), claims
-
-
-# --- revoke / suspend / resume ------------------------------------------------------------------------
-
-# action: (new status, statuses it may start from, past tense for events and audit)
-TRANSITIONS = {
-    "revoke": ("revoked", {"valid", "suspended"}, "revoked"),
-    "suspend": ("suspended", {"valid"}, "suspended"),
-    "resume": ("valid", {"suspended"}, "resumed"),
-}
-
-
-async def change_status(
-    conn: asyncpg.Connection, esign: EsignState, *, department_id: UUID, certificate_id: UUID,
-    action: Literal["revoke", "suspend", "resume"], reason: str | None, actor: str, now: datetime,
-) -> Certificate:
-    """Flip a certificate's status bit; only its issuing department may (others get 404)."""
-    v = await store.get_certificate(conn, certificate_id, for_update=True)
-    if v is None or v.row.department_id != department_id or v.row.status == "pending":
-        raise CertificateNotFound()
-    await authority.require(conn, department_id, authority.certificate(v.row.type_code), actor=actor)
-    target, allowed, done = TRANSITIONS[action]
-    if v.row.status == "revoked":
-        raise CertificateRevoked("a revoked certificate stays revoked")
-    if v.row.status not in allowed:
-        raise CertificateStatusConflict(f"cannot {action} a {v.row.status} certificate", certificate_status=v.row.status)
-    await store.set_status(conn, certificate_id, target, reason=reason, now=now)
-    await lists.status_changed(conn, v.row.status_list_id)
-    changed = await store.get_certificate(conn, certificate_id)
-    assert changed is not None
-    cert = render(esign, changed, now=now)
-    item = await wallet_store.update_certificate_item(
-        conn, certificate_id, summary={"status": cert.status}, data={"status": cert.status}, now=now
-    )
-    if item is not None:
-        await changelog.record_change(conn, item.person_id, "wallet_item", item.id, "put",
-                                      synced_data(item, cert.token))
-    event = {"certificate_id": str(certificate_id), "department_id": str(department_id), "status": target,
-             "reason": reason, "person_id": str(v.row.person_id) if v.row.person_id else None}
-    await outbox.enqueue(conn, f"certificate.{done}", event,
-                         dedup_key=f"certificate.{done}:{certificate_id}:{now.isoformat()}",
-                         partition_key=str(department_id))
-    await audit.append(conn, actor=actor, action=f"esign.certificate_{done}", subject=str(certificate_id),
-                       data={"licence_id": v.row.licence_id, "from": v.row.status, "to": target, "reason": reason},
-                       at=now)
-    return cert
+def sign_draft(d: Draft, signer: Signer) -> tuple[str, bytes]:
+    """``(token, record digest)`` of a draft signed by ``signer``."""
+    record_digest = digest(d)
+    return tokens.encode_token(claims(d, record_digest), signer), record_digest

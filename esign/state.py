@@ -7,7 +7,7 @@
 - what signs batches (``esign.batches``): in ``zhangban worker`` a process pool, started on first
   use; in ``serve``, whose jobs share the process with requests, one thread.
 
-Other domains issue certificates with ``esign.service.issue_certificate(conn, app.state.esign, ...)``.
+Other domains issue certificates with ``esign.flows.issue_certificate(conn, app.state.esign, ...)``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 from litestar.datastructures import State
 
-from api.crypto import Keyring
-from esign import batch_sign, ca, keys, qr, statuslist, trustlist
-from esign.seal_store import SealRow, get_private_key
+from api.kernel.crypto import Keyring
+from esign import batch_sign, ca
+from esign.codec import keys, qr, statuslist, trustlist
+from esign.store.seal import SealRow, get_private_key
 
 
 class EsignState:
@@ -60,14 +62,14 @@ class EsignState:
     def status_list_url(self, list_id: int) -> str:
         return f"{self.base_url}/v1/status-lists/{list_id}"
 
-    async def private_key_der(self, conn: asyncpg.Connection, seal: SealRow) -> bytes:
+    async def private_key_der(self, conn: Conn, seal: SealRow) -> bytes:
         """The decrypted PKCS#8 DER of a seal whose key the platform holds."""
         sealed = await get_private_key(conn, seal.id)
         if sealed is None:
             raise ValueError("the department keeps this seal's key")
         return self.keyring.decrypt(sealed, context=ca.SEAL_CONTEXT)
 
-    async def signer(self, conn: asyncpg.Connection, seal: SealRow) -> keys.LocalSigner:
+    async def signer(self, conn: Conn, seal: SealRow) -> keys.LocalSigner:
         """A signer for a platform-held seal; the caller has checked that the seal is active."""
         found = self._signers.get(seal.id)
         if found is None:

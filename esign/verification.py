@@ -1,4 +1,4 @@
-"""Online verification: ``esign.verify.verify_token`` against the current signed trust list and status list.
+"""Online verification: ``esign.codec.verify.verify_token`` against the current signed trust list and status list.
 
 The server reads back its own signed lists, exactly as an offline verifier would after downloading
 them, and runs the same function, so the two can never disagree. The names a token only refers to
@@ -9,13 +9,16 @@ fields' labels come from the trust list's type registry, as an offline verifier 
 from __future__ import annotations
 
 import asyncpg
+from api.kernel.db import Conn
 
-from esign import lists, qr, tokens, zb2
+from esign import lists
+from esign.codec import zb2
+from esign.codec import qr, tokens
 from esign.errors import MalformedToken, StatusListNotFound
 from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedField, VerifiedIssuer, VerifyOut
 from esign.state import EsignState
-from esign.verify import Verdict, verify_token
-from esign.zb2_verify import status_refs
+from esign.codec.verify import Verdict, verify_token
+from esign.codec.zb2_verify import status_refs
 
 
 def _list_ids(token: object) -> list[int]:
@@ -31,7 +34,7 @@ def _list_ids(token: object) -> list[int]:
 
 
 async def verdict_for(
-    conn: asyncpg.Connection, esign: EsignState, token: str, *, now: object, cnonce: bytes | None = None
+    conn: Conn, esign: EsignState, token: str, *, now: object, cnonce: bytes | None = None
 ) -> Verdict:
     """The verdict on ``token`` (``ZB1:`` or ``ZB2:``) now, with the nonce the verifier showed; never raises for
     a bad token."""
@@ -48,7 +51,7 @@ async def verdict_for(
     return verify_token(token, trust, status_lists, now, cnonce=cnonce)  # type: ignore[arg-type]
 
 
-async def describe(conn: asyncpg.Connection, verdict: Verdict) -> VerifyOut:
+async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
     """The API's answer for a verdict, with the type and issuer names looked up."""
     found = verdict.certificate
     certificate = None

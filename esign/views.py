@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from esign import certificate_store as store
+from esign.store import certificate as store
 from esign.batch_sign import FIELDS_CONTEXT
-from esign.certificate_store import CertificateRow, CertificateView, ShownCertificate
+from esign.store.certificate import CertificateRow, CertificateView, ShownCertificate
 from esign.errors import CertificateNotFound
 from esign.models import Certificate, HolderOut, IssuerOut, PendingSignature, StatusRef
 from esign.state import EsignState
@@ -61,7 +62,7 @@ def pending_view(v: CertificateView) -> PendingSignature:
     )
 
 
-async def certificate_view(conn: asyncpg.Connection, esign: EsignState, certificate_id: UUID, *, now: datetime) -> Certificate:
+async def certificate_view(conn: Conn, esign: EsignState, certificate_id: UUID, *, now: datetime) -> Certificate:
     """The certificate as the API shows it; ``certificate_not_found`` (also while it awaits a signature)."""
     v = await store.get_certificate(conn, certificate_id)
     if v is None or v.row.status == "pending":
@@ -75,7 +76,7 @@ def shown(esign: EsignState, certificates: list[ShownCertificate], *, now: datet
 
 
 async def certificate_views(
-    conn: asyncpg.Connection, esign: EsignState, certificate_ids: list[UUID], *, now: datetime
+    conn: Conn, esign: EsignState, certificate_ids: list[UUID], *, now: datetime
 ) -> dict[UUID, Certificate]:
     """Many certificates as the API shows them, by id; those missing or awaiting a signature are left out."""
     if not certificate_ids:

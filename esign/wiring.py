@@ -6,8 +6,18 @@ from typing import Any
 
 from litestar.openapi.spec import Tag
 
-from api.jobs import Job, now_of
-from esign import batches, certificate_routes, device_routes, devices, holder_routes, public_routes, seal_routes, type_routes
+from api.kernel.domain import Domain
+from api.kernel.jobs import Job, now_of
+from esign import batches, devices
+from esign.routes import (
+    certificate as certificate_routes,
+    entity_seal as entity_seal_routes,
+    holder as holder_routes,
+    public as public_routes,
+    seal as seal_routes,
+    type as type_routes,
+    device as device_routes,
+)
 from esign.http import DEPENDENCIES
 from esign.state import start, stop
 
@@ -20,7 +30,7 @@ TAGS = [
 
 ROUTES: list[Any] = [
     *seal_routes.ROUTES, *certificate_routes.ROUTES, *holder_routes.ROUTES, *public_routes.ROUTES,
-    *type_routes.ROUTES, *device_routes.ROUTES,
+    *type_routes.ROUTES, *entity_seal_routes.ROUTES, *device_routes.ROUTES,
 ]
 
 
@@ -33,4 +43,9 @@ async def refresh_credentials(state: Any) -> None:
 
 JOBS = [*batches.JOBS, Job("esign.device_credentials", refresh_credentials, every=600)]
 
-__all__ = ["DEPENDENCIES", "JOBS", "ROUTES", "TAGS", "start", "stop"]
+DOMAIN = Domain(
+    name="esign", routes=lambda settings: ROUTES, jobs=JOBS, dependencies=DEPENDENCIES, tags=TAGS,
+    start=start, stop=stop,
+)
+
+__all__ = ["DEPENDENCIES", "DOMAIN", "JOBS", "ROUTES", "TAGS", "start", "stop"]

@@ -6,15 +6,37 @@ Pipeline: business transactions write outbox events → ``jobs.relay`` moves the
 Modules: ``catalogue`` (events, audiences, zh-CN texts, WeChat templates), ``render``, ``plan`` and
 ``service`` (pure rules), ``inbox`` (marking read, for other domains too), ``recipients``, ``store``, ``dispatch_store``, ``webhook_store`` (SQL),
 ``streams`` (Redis Streams), ``dead_letters`` (what operators do with them), ``expand``, ``deliver``, ``channels``, ``webclient``, ``live`` (SSE), ``socket`` (the live channel over a WebSocket),
-``routes``, ``webhook_routes``, ``jobs``, ``errors``, ``models``.
+``routes``, ``webhook_routes``, ``jobs``, ``errors``, ``models``; ``wiring`` is what ``api/app.py`` plugs in.
 """
 
-from notify.jobs import JOBS
-from notify.routes import DeadLetterController, InboxController, admin_notification
-from notify.socket import notification_socket
-from notify.webhook_routes import WebhookController, list_department_events
+from __future__ import annotations
 
-ROUTES = [InboxController, WebhookController, list_department_events, admin_notification, DeadLetterController,
-          notification_socket]
+from typing import TYPE_CHECKING
 
-__all__ = ["JOBS", "ROUTES"]
+from api.kernel.surface import surface
+
+# The public surface: what other domains may use of this one, and all they may import
+# (docs/architecture.md); the rest of the package is its own business.
+_SURFACE = {
+    "set_contact_phone": "notify.contacts",
+    "export_for_person": "notify.inbox",
+    "read": "notify.inbox",
+    "read_all": "notify.inbox",
+    "poke_sync": "notify.live",
+    "Notification": "notify.models",
+}
+__getattr__ = surface(__name__, _SURFACE)
+__all__ = [  # the names of _SURFACE
+    "export_for_person",
+    "Notification",
+    "poke_sync",
+    "read",
+    "read_all",
+    "set_contact_phone",
+]
+
+if TYPE_CHECKING:
+    from notify.contacts import set_contact_phone
+    from notify.inbox import export_for_person, read, read_all
+    from notify.live import poke_sync
+    from notify.models import Notification

@@ -17,17 +17,18 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import httpx
 import msgspec
 from redis.exceptions import RedisError
 
 from api.config import parse_sms_templates
-from api.crypto import PRIVATE_VALUE, DecryptionError, Keyring
-from auth import sms
+from api.kernel.crypto import PRIVATE_VALUE, DecryptionError, Keyring
+import auth as sms
 from notify import contacts
-from auth import wechat as wechat_api
-from auth.errors import SmsUnavailable, WechatUnavailable
-from auth.routes import PHONE_CONTEXT
+import auth as wechat_api
+from auth import SmsUnavailable, WechatUnavailable
+from auth import PHONE_CONTEXT
 from notify import catalogue, dispatch_store, service, webhook_store
 from notify.service import Outcome
 from notify.webclient import AddressNotAllowed, NetworkError, WebClient
@@ -130,7 +131,7 @@ class Senders:
         self._secrets: dict[UUID, tuple[float, Hook]] = {}
         self._contact: dict[UUID, bytes] = {}
 
-    async def prepare(self, conn: asyncpg.Connection, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]],
+    async def prepare(self, conn: Conn, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]],
                       *, now: datetime) -> tuple[list[Job], list[tuple[Job, Outcome]]]:
         """Jobs ready to send, and those settled here without a send."""
         hooks = await self._webhooks(conn, {r["target"] for r in rows if r["channel"] == "webhook"})
@@ -151,7 +152,7 @@ class Senders:
                 settled.append((job, refusal))
         return ready, settled
 
-    async def _address(self, conn: asyncpg.Connection, job: Job, row: asyncpg.Record,
+    async def _address(self, conn: Conn, job: Job, row: asyncpg.Record,
                        hooks: dict[UUID, Hook], accounts: dict[UUID, asyncpg.Record],
                        *, now: datetime) -> Outcome | None:
         if job.channel == "webhook":
@@ -178,7 +179,7 @@ class Senders:
             return Outcome("permanent-failure", "no subscription grant")
         return None
 
-    async def _webhooks(self, conn: asyncpg.Connection, ids: set[UUID]) -> dict[UUID, Hook]:
+    async def _webhooks(self, conn: Conn, ids: set[UUID]) -> dict[UUID, Hook]:
         clock = time.monotonic()
         missing = [i for i in ids if i not in self._secrets or self._secrets[i][0] < clock]
         if missing:

@@ -7,9 +7,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
-from api.crypto import Keyring
-from auth.routes import PHONE_CONTEXT
+from api.kernel.crypto import Keyring
+from auth import PHONE_CONTEXT
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -20,18 +21,18 @@ DO UPDATE SET phone = EXCLUDED.phone, given_by = EXCLUDED.given_by, given_at = E
 """
 
 
-async def set_contact_phone(conn: asyncpg.Connection, keyring: Keyring, person_id: UUID, phone: str, *, by: str,
+async def set_contact_phone(conn: Conn, keyring: Keyring, person_id: UUID, phone: str, *, by: str,
                             now: datetime) -> None:
     """Keep ``phone`` (a mainland mobile number, already checked) for text messages to a person without the app."""
     await conn.execute(UPSERT, person_id, keyring.encrypt(phone, context=PHONE_CONTEXT), by, now)
 
 
-async def persons_with_phone(conn: asyncpg.Connection, persons: list[UUID]) -> set[UUID]:
+async def persons_with_phone(conn: Conn, persons: list[UUID]) -> set[UUID]:
     rows = await conn.fetch("SELECT person_id FROM notify_contact_phone WHERE person_id = ANY($1::uuid[])", persons)
     return {r["person_id"] for r in rows}
 
 
-async def phones(conn: asyncpg.Connection, persons: list[UUID]) -> dict[UUID, bytes]:
+async def phones(conn: Conn, persons: list[UUID]) -> dict[UUID, bytes]:
     rows = await conn.fetch("SELECT person_id, phone FROM notify_contact_phone WHERE person_id = ANY($1::uuid[])",
                             persons)
     return {r["person_id"]: r["phone"] for r in rows}

@@ -1,4 +1,4 @@
-"""What operators do with dead letters (``zb:notify:dead``): look at them, put one back on the stream
+"""What operators do with dead letters (``zb:{notify}:dead``): look at them, put one back on the stream
 it came from once its cause is fixed, or discard it. Each action is audited; the audit entry is
 written first and commits only if the action in Redis succeeded."""
 
@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from api.kernel.db import Conn
 
-from api import audit
+from api.kernel import audit
 from notify import streams
 from notify.errors import DeadLetterNotFound
 from notify.models import DeadLetter, DeadLetterRetried
@@ -40,7 +41,7 @@ def _checked(letter_id: str) -> str:
     return letter_id
 
 
-async def retry(conn: asyncpg.Connection, redis: Any, letter_id: str, *, actor: str, now: datetime) -> DeadLetterRetried:
+async def retry(conn: Conn, redis: Any, letter_id: str, *, actor: str, now: datetime) -> DeadLetterRetried:
     """Put the letter back on its stream (in the caller's transaction, which holds the audit entry)."""
     await audit.append(conn, actor=actor, action="notify.dead_letter_retried", subject=_checked(letter_id), at=now)
     done = await streams.retry_dead_letter(redis, letter_id)
@@ -49,7 +50,7 @@ async def retry(conn: asyncpg.Connection, redis: Any, letter_id: str, *, actor: 
     return DeadLetterRetried(stream=done[0], entry_id=done[1])
 
 
-async def discard(conn: asyncpg.Connection, redis: Any, letter_id: str, *, actor: str, now: datetime) -> None:
+async def discard(conn: Conn, redis: Any, letter_id: str, *, actor: str, now: datetime) -> None:
     await audit.append(conn, actor=actor, action="notify.dead_letter_discarded", subject=_checked(letter_id), at=now)
     if not await streams.discard_dead_letter(redis, letter_id):
         raise DeadLetterNotFound(f"no dead letter {letter_id!r}")

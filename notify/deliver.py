@@ -26,7 +26,7 @@ from uuid import UUID
 import asyncpg
 from redis.exceptions import RedisError
 
-from api.jobs import now_of
+from api.kernel.jobs import now_of
 from notify import dispatch_store, service, streams
 from notify.channels import Job, Senders
 from notify.service import Outcome

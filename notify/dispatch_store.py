@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
 from notify.models import DeliveryRow, NotificationRow
@@ -41,7 +42,7 @@ NOTIFICATION_COLUMNS = ("id", "dedup_key", "event", "kind", "person_id", "accoun
                         "body", "data", "urgent", "lane", "created_at")
 
 
-async def insert_notifications(conn: asyncpg.Connection, rows: list[NotificationRow]) -> set[UUID]:
+async def insert_notifications(conn: Conn, rows: list[NotificationRow]) -> set[UUID]:
     """Insert what is new; return the ids inserted (an existing dedup key is skipped)."""
     if not rows:
         return set()
@@ -70,7 +71,7 @@ DELIVERY_COLUMNS = ("id", "notification_id", "channel", "target", "lane", "conte
                     "created_at", "updated_at")
 
 
-async def insert_deliveries(conn: asyncpg.Connection, rows: list[DeliveryRow], *, now: datetime) -> None:
+async def insert_deliveries(conn: Conn, rows: list[DeliveryRow], *, now: datetime) -> None:
     """New deliveries: held ones wait for the requeue job; the others count as queued now."""
     if rows:
         await conn.copy_records_to_table("notify_delivery", columns=DELIVERY_COLUMNS, records=[
@@ -104,7 +105,7 @@ RETURNING d.id, d.channel, d.target, d.lane, d.attempts, d.content, d.credit_spe
 """
 
 
-async def claim(conn: asyncpg.Connection, ids: list[UUID], *, now: datetime, lease: timedelta) -> list[asyncpg.Record]:
+async def claim(conn: Conn, ids: list[UUID], *, now: datetime, lease: timedelta) -> list[asyncpg.Record]:
     """Take the deliveries that may be attempted now (not final, not held, no live attempt)."""
     return await conn.fetch(CLAIM, ids, now, now + lease)
 
@@ -116,7 +117,7 @@ RETURNING long_term
 """
 
 
-async def spend_grant(conn: asyncpg.Connection, delivery_id: UUID, account_id: UUID, template_key: str, *, now: datetime) -> bool:
+async def spend_grant(conn: Conn, delivery_id: UUID, account_id: UUID, template_key: str, *, now: datetime) -> bool:
     """Use the account's grant for one message: a one-time credit is spent, a long-term grant kept."""
     long_term = await conn.fetchval(SPEND_CREDIT, account_id, template_key, now)
     if long_term is None:
@@ -126,7 +127,7 @@ async def spend_grant(conn: asyncpg.Connection, delivery_id: UUID, account_id: U
     return True
 
 
-async def opt_out(conn: asyncpg.Connection, account_id: UUID, template_key: str, *, now: datetime) -> None:
+async def opt_out(conn: Conn, account_id: UUID, template_key: str, *, now: datetime) -> None:
     """WeChat said the user refuses the template (43101): drop every grant until they accept again."""
     await conn.execute(
         "UPDATE notify_wechat_grant SET credits = 0, long_term = false, opted_out_at = $3, updated_at = $3"
@@ -134,7 +135,7 @@ async def opt_out(conn: asyncpg.Connection, account_id: UUID, template_key: str,
     )
 
 
-async def refund_grant(conn: asyncpg.Connection, delivery_id: UUID, account_id: UUID, template_key: str, *, now: datetime) -> None:
+async def refund_grant(conn: Conn, delivery_id: UUID, account_id: UUID, template_key: str, *, now: datetime) -> None:
     """WeChat never took the message: the one-time credit spent on it counts again."""
     if await conn.fetchval("UPDATE notify_delivery SET credit_spent = false WHERE id = $1 AND credit_spent RETURNING true", delivery_id):
         await conn.execute(
@@ -163,7 +164,7 @@ ON CONFLICT ON CONSTRAINT notify_attempt_pkey DO NOTHING
 """
 
 
-async def settle(conn: asyncpg.Connection, rows: list[tuple[Any, ...]], *, now: datetime) -> set[UUID]:
+async def settle(conn: Conn, rows: list[tuple[Any, ...]], *, now: datetime) -> set[UUID]:
     """Apply ``(id, attempt, status, not_before, reason, provider_ref)``; return the ids that moved.
 
     A row that moved on meanwhile (a later attempt, a sweep) is left alone: the answer came late.
@@ -174,7 +175,7 @@ async def settle(conn: asyncpg.Connection, rows: list[tuple[Any, ...]], *, now: 
     return {r["id"] for r in await conn.fetch(SETTLE, *columns, now)}
 
 
-async def insert_attempts(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+async def insert_attempts(conn: Conn, rows: list[tuple[Any, ...]]) -> None:
     """``(delivery_id, attempt, started_at, finished_at, outcome, detail)`` rows."""
     if rows:
         await conn.execute(INSERT_ATTEMPTS, *zip(*rows, strict=True))
@@ -195,7 +196,7 @@ RETURNING d.id, d.lane
 """
 
 
-async def take_due(conn: asyncpg.Connection, *, now: datetime, lost_after: timedelta, limit: int) -> list[asyncpg.Record]:
+async def take_due(conn: Conn, *, now: datetime, lost_after: timedelta, limit: int) -> list[asyncpg.Record]:
     """Deliveries to hand to the stream again: held ones now due, retries due, attempts whose lease
     ran out, and queued ones whose stream entry was apparently lost (queued longer than ``lost_after``)."""
     return await conn.fetch(DUE, now, now - lost_after, limit)
@@ -210,12 +211,12 @@ RETURNING id
 """
 
 
-async def sweep_stuck(conn: asyncpg.Connection, *, now: datetime, limit: timedelta) -> int:
+async def sweep_stuck(conn: Conn, *, now: datetime, limit: timedelta) -> int:
     """Deliveries in ``sending`` for longer than ``limit`` become ``temporary-failure``."""
     return len(await conn.fetch(SWEEP, now, now - limit))
 
 
-async def fail_poisoned(conn: asyncpg.Connection, delivery_id: UUID, reason: str, *, now: datetime) -> None:
+async def fail_poisoned(conn: Conn, delivery_id: UUID, reason: str, *, now: datetime) -> None:
     """A delivery whose stream entry went to the dead letters: technical failure, so nobody retries it."""
     await conn.execute(
         "UPDATE notify_delivery SET status = 'technical-failure', reason = $2, lease_until = NULL, not_before = NULL,"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.problems import Conflict, NotFound, ValidationFailed
+from api.kernel.problems import Conflict, NotFound, ValidationFailed
 
 
 class NotificationNotFound(NotFound):

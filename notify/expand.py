@@ -19,8 +19,8 @@ from typing import Any
 
 import msgspec
 
-from api import changelog
-from api.jobs import now_of
+from api.kernel import changelog
+from api.kernel.jobs import now_of
 from notify import catalogue, dispatch_store, live, plan, reconcile, recipients, streams
 from notify.deliver import TRANSIENT
 from notify.models import DeliveryRow, Event, Notification, NotificationRow

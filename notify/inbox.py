@@ -8,14 +8,15 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from api import changelog
+from api.kernel import changelog
 from notify import store
 from notify.models import Notification
 
 
-async def read(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, notification_id: UUID,
+async def read(conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID,
                *, now: datetime) -> tuple[Notification, int | None]:
     """Mark the caller's item read (once) and mirror it to the owner's devices.
 
@@ -29,7 +30,7 @@ async def read(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUI
     return view, await changelog.record_change(conn, person, "notification", view.id, "put", msgspec.to_builtins(view))
 
 
-async def read_all(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
+async def read_all(conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
                    now: datetime) -> tuple[int, dict[UUID, int]]:
     """Mark every unread item of the caller read (up to ``up_to``, when given), each mirrored to its owner's devices.
 
@@ -49,6 +50,6 @@ ORDER BY n.id
 """
 
 
-async def export_for_person(conn: asyncpg.Connection, person_id: UUID) -> list[Notification]:
+async def export_for_person(conn: Conn, person_id: UUID) -> list[Notification]:
     """Every inbox item of the person and their logins, oldest first (for the wallet's export)."""
     return [Notification(**dict(r)) for r in await conn.fetch(EXPORT, person_id)]

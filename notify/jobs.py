@@ -1,8 +1,8 @@
-"""The notification jobs, run inside ``zhangban serve`` and by ``zhangban worker`` (``api/jobs.py``).
+"""The notification jobs, run inside ``zhangban serve`` and by ``zhangban worker`` (``api/kernel/jobs.py``).
 
-- ``notify.relay`` (every process): outbox rows → Redis Streams (``zb:notify:events`` for the
+- ``notify.relay`` (every process): outbox rows → Redis Streams (``zb:{notify}:events`` for the
   topics notifications come from, ``zb:events:<topic>`` for any other), batch by batch; every
-  process polls, and one at a time holds the relay's advisory lock (``api.outbox.relay_once``);
+  process polls, and one at a time holds the relay's advisory lock (``api.kernel.outbox.relay_once``);
 - ``notify.expand`` (every process): events → notifications, inbox items, deliveries;
 - ``notify.deliver`` (every process): deliveries → WeChat, SMS, webhooks;
 - ``notify.requeue`` (one process per tick): held deliveries now due, retries due, attempts whose
@@ -23,8 +23,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from api import outbox
-from api.jobs import Job, now_of
+from api.kernel import outbox
+from api.kernel.jobs import Job, now_of
 from notify import catalogue, dispatch_store, reconcile, streams
 from notify.deliver import TRANSIENT, Deliverer
 from notify.expand import Expander

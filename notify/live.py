@@ -5,6 +5,11 @@ account's when it has no person), when some process marked the channel as listen
 :class:`Hub`), shared by all event streams open in it, so a device connected to any process hears
 what any process or worker wrote. Pub/sub may drop messages (a reconnect); the stream's replay
 from the database on ``Last-Event-ID`` and the change log cover that.
+
+On a Redis Cluster the channels are shard channels (``SPUBLISH``/``SSUBSCRIBE``, Redis 7): a message
+goes to the one master owning the channel's slot instead of every node, and each channel carries its
+person's (or account's) hash tag, so a channel and its listened-to mark share a slot. One server
+keeps plain ``PUBLISH``/``SUBSCRIBE``, which every Redis has (the embedded one is 6.2).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from uuid import UUID
 import msgspec
 from litestar.response import ServerSentEventMessage
 
-from api import changelog
-from auth.guards import Principal
+from api.kernel import changelog, redis_client
+from auth import Principal
 from notify import store
 from notify.models import Notification, NotificationRow
 
@@ -37,6 +42,9 @@ RECONNECT_AFTER_MS = 2000
 # marked channels, so a bulk send to a hundred thousand people offline publishes nothing.
 HERE_TTL = 90
 HERE_REFRESH = 30.0
+# How long the pump waits for a message per round (seconds). A cluster's reader polls one connection
+# per master and holds each while it waits, which delays a new subscription there: a shorter round.
+POLL = {False: 1.0, True: 0.3}
 
 
 def _here(name: str) -> str:
@@ -61,15 +69,24 @@ async def open_ticket(redis: Any, principal: Principal) -> str:
 
 async def redeem_ticket(redis: Any, ticket: str) -> Principal | None:
     """The principal a ticket stands for, once (None when unknown, used or expired)."""
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.get(_ticket(ticket))
-        pipe.delete(_ticket(ticket))
-        raw, _ = await pipe.execute()
+    raw = await redis.getdel(_ticket(ticket))  # one key, one command: atomic on a cluster too
     return None if raw is None else msgspec.json.decode(raw, type=Principal)
 
 
 def channel(person_id: UUID | None, account_id: UUID | None) -> str:
-    return f"zb:notify:live:p:{person_id}" if person_id else f"zb:notify:live:a:{account_id}"
+    """The owner's channel; the braces are its hash tag (one slot per person or account on a cluster)."""
+    return f"zb:notify:live:{{p:{person_id}}}" if person_id else f"zb:notify:live:{{a:{account_id}}}"
+
+
+def _publish(redis: Any, name: str, message: bytes, *, sharded: bool) -> Any:
+    """``SPUBLISH`` on a cluster (to the channel's shard only), ``PUBLISH`` on one server; ``redis`` may
+    be a pipeline of either."""
+    return redis.spublish(name, message) if sharded else redis.publish(name, message)
+
+
+async def _marks(redis: Any, keys: list[str]) -> list[Any]:
+    """The values of ``keys``: one ``MGET``, or one per node on a cluster (the keys span slots)."""
+    return await (redis.mget_nonatomic(keys) if redis_client.is_cluster(redis) else redis.mget(keys))
 
 
 async def poke_new(redis: Any, rows: Sequence[NotificationRow], views: Sequence[Notification],
@@ -78,20 +95,22 @@ async def poke_new(redis: Any, rows: Sequence[NotificationRow], views: Sequence[
     if not rows:
         return
     names = [channel(row.person_id, row.account_id) for row in rows]
-    listened = {name for name, mark in zip(names, await redis.mget([_here(n) for n in names]), strict=True) if mark}
+    listened = {name for name, mark in zip(names, await _marks(redis, [_here(n) for n in names]), strict=True) if mark}
     if not listened:
         return
+    sharded = redis_client.is_cluster(redis)
     async with redis.pipeline(transaction=False) as pipe:
         for name, row, view in zip(names, rows, views, strict=True):
             if name in listened:
                 message = {"t": "n", "n": view, "v": versions.get(row.person_id) if row.person_id else None}
-                pipe.publish(name, msgspec.json.encode(message))
+                _publish(pipe, name, msgspec.json.encode(message), sharded=sharded)
         await pipe.execute()
 
 
 async def poke_sync(redis: Any, person_id: UUID, version: int) -> None:
     """Tell the person's devices that their change log moved (they pull ``/v1/sync/pull``)."""
-    await redis.publish(channel(person_id, None), msgspec.json.encode({"t": "s", "v": version}))
+    await _publish(redis, channel(person_id, None), msgspec.json.encode({"t": "s", "v": version}),
+                   sharded=redis_client.is_cluster(redis))
 
 
 class Hub:
@@ -103,6 +122,7 @@ class Hub:
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis
+        self.sharded = redis_client.is_cluster(redis)
         self.queues: dict[str, set[asyncio.Queue[bytes | None]]] = {}
         self.pubsub: Any = None
         self.pump: asyncio.Task[None] | None = None
@@ -152,7 +172,7 @@ class Hub:
             if self.pubsub is None:
                 self.pubsub = self.redis.pubsub()
             if new:
-                await self.pubsub.subscribe(*new)
+                await (self.pubsub.ssubscribe if self.sharded else self.pubsub.subscribe)(*new)
                 await self._mark(new)
             if self.pump is None or self.pump.done():
                 self.pump = asyncio.create_task(self._pump(self.pubsub), name="notify:live-hub")
@@ -172,7 +192,7 @@ class Hub:
     async def _close_idle(self, gone: list[str]) -> None:
         with contextlib.suppress(Exception):  # a broken connection is closed below anyway
             if gone and self.queues:
-                await self.pubsub.unsubscribe(*gone)
+                await (self.pubsub.sunsubscribe if self.sharded else self.pubsub.unsubscribe)(*gone)
         if not self.queues and self.pubsub is not None:
             if self.pump is not None:
                 self.pump.cancel()
@@ -189,13 +209,14 @@ class Hub:
             await pipe.execute()
 
     async def _pump(self, pubsub: Any) -> None:
+        read = pubsub.get_sharded_message if self.sharded else pubsub.get_message
         marked = time.monotonic()
         try:
             while True:
                 if time.monotonic() - marked > HERE_REFRESH:
                     marked = time.monotonic()
                     await self._mark(list(self.queues))
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                message = await read(ignore_subscribe_messages=True, timeout=POLL[self.sharded])
                 if message is None:
                     continue
                 name = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]

@@ -216,7 +216,7 @@ class AdminNotification(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
-    """An entry the workers gave up on, as ``zb:notify:dead`` keeps it."""
+    """An entry the workers gave up on, as ``zb:{notify}:dead`` keeps it."""
 
     id: str  # its id in the dead-letter stream
     dead_at: datetime

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from api.ids import Monotonic
+from api.kernel.ids import Monotonic
 from notify import catalogue, render, service
 from notify.catalogue import Kind
 from notify.models import AccountInfo, DeliveryRow, Event, NotificationRow

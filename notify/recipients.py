@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from notify import contacts
 from notify.catalogue import Kind
@@ -110,7 +111,7 @@ WHERE c.id = ANY($1::uuid[])
 """
 
 
-async def load(conn: asyncpg.Connection, batch: list[tuple[Event, Kind]], *, now: datetime) -> Context:
+async def load(conn: Conn, batch: list[tuple[Event, Kind]], *, now: datetime) -> Context:
     """Recipients, their preferences and grants, subscribed webhooks and names for ``batch``."""
     ctx = Context()
     persons, accounts, closed, departments, wanted = set(), set(), set(), set(), defaultdict(set)
@@ -180,7 +181,7 @@ def _names_needed(kind: Kind, p: dict[str, Any]) -> tuple[tuple[str, str, bool],
     )
 
 
-async def _load_names(conn: asyncpg.Connection, ctx: Context, wanted: dict[str, set[str]]) -> None:
+async def _load_names(conn: Conn, ctx: Context, wanted: dict[str, set[str]]) -> None:
     if wanted["application"]:
         ctx.names["application"] = {r["id"]: r["title"] for r in await conn.fetch(APPLICATION_TITLES, _uuids(wanted["application"]))}
     if wanted["matter"]:

@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from api.kernel.db import Conn
 
-from api import outbox
-from api.jobs import now_of
+from api.kernel import outbox
+from api.kernel.jobs import now_of
 from notify import catalogue, streams
 
 MARK = "expand"
@@ -36,7 +37,7 @@ ON CONFLICT ON CONSTRAINT notify_event_pkey DO NOTHING
 """
 
 
-async def mark_consumed(conn: asyncpg.Connection, outbox_ids: list[int], *, now: datetime) -> None:
+async def mark_consumed(conn: Conn, outbox_ids: list[int], *, now: datetime) -> None:
     """Record events as consumed (in the transaction that consumed them)."""
     if outbox_ids:
         await conn.execute(MARK_CONSUMED, outbox_ids, now)
@@ -57,7 +58,7 @@ ON CONFLICT ON CONSTRAINT notify_reconcile_mark_pkey DO UPDATE SET outbox_id = E
 """
 
 
-async def _mark(conn: asyncpg.Connection) -> int:
+async def _mark(conn: Conn) -> int:
     """The outbox id the reconciling has moved past (0 before it first moved)."""
     return await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark WHERE name = $1", MARK) or 0
 

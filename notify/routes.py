@@ -12,10 +12,10 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
 from api.deps import Db, Now, Redis
-from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
-from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal, MaybePrincipal
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from auth import problem_responses
+from auth import BEARER, CurrentPrincipal, MaybePrincipal
 from notify import catalogue, dead_letters, inbox, live, store, streams
 from notify.socket import DESCRIPTION as SOCKET_DESCRIPTION
 from notify.socket import PATH as SOCKET_PATH

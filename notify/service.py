@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from api.problems import FieldError
+from api.kernel.problems import FieldError
 from notify import addresses
 from notify.catalogue import WEBHOOK_EVENTS
 from notify.errors import WebhookEventsInvalid, WebhookUrlInvalid, WebhookUrlNotPublic

@@ -27,8 +27,8 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.response import ServerSentEventMessage
 
-from api.problems import Problem
-from auth.guards import Principal, authenticate
+from api.kernel.problems import Problem
+from auth import Principal, authenticate
 from notify import live
 
 PATH = "/v1/notifications/socket"

@@ -10,6 +10,7 @@ from datetime import datetime, time
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 
 from notify.errors import NotificationNotFound
 from notify.models import (
@@ -40,7 +41,7 @@ ORDER BY id DESC LIMIT $5
 """
 
 
-async def list_inbox(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, *, before: UUID | None,
+async def list_inbox(conn: Conn, person_id: UUID | None, account_id: UUID, *, before: UUID | None,
                      unread: bool, limit: int) -> list[Notification]:
     """Newest first (ids are UUIDv7); ``before`` is the last id of the previous page."""
     return [_view(r) for r in await conn.fetch(LIST_INBOX, person_id, account_id, before, unread, limit)]
@@ -49,7 +50,7 @@ async def list_inbox(conn: asyncpg.Connection, person_id: UUID | None, account_i
 INBOX_AFTER = f"SELECT {_VIEW} FROM notify_notification WHERE {_MINE} AND id > $3 ORDER BY id LIMIT $4"
 
 
-async def inbox_after(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, after: UUID,
+async def inbox_after(conn: Conn, person_id: UUID | None, account_id: UUID, after: UUID,
                       *, limit: int = 500) -> list[Notification]:
     """What a reconnecting stream missed, oldest first."""
     return [_view(r) for r in await conn.fetch(INBOX_AFTER, person_id, account_id, after, limit)]
@@ -62,7 +63,7 @@ RETURNING {_VIEW}, person_id, (read_at = $3) AS changed
 """
 
 
-async def mark_read(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, notification_id: UUID,
+async def mark_read(conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID,
                     *, now: datetime) -> tuple[Notification, UUID | None, bool]:
     """Mark read once; return the item, its owner person and whether this call changed it."""
     row = await conn.fetchrow(MARK_READ, person_id, account_id, now, notification_id)
@@ -74,7 +75,7 @@ async def mark_read(conn: asyncpg.Connection, person_id: UUID | None, account_id
 COUNT_UNREAD = f"SELECT count(*) FROM notify_notification WHERE {_MINE} AND read_at IS NULL"
 
 
-async def count_unread(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID) -> int:
+async def count_unread(conn: Conn, person_id: UUID | None, account_id: UUID) -> int:
     return await conn.fetchval(COUNT_UNREAD, person_id, account_id)
 
 
@@ -85,7 +86,7 @@ RETURNING {_VIEW}, person_id
 """
 
 
-async def mark_all_read(conn: asyncpg.Connection, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
+async def mark_all_read(conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
                         now: datetime) -> list[tuple[Notification, UUID | None]]:
     """Mark every unread item of the caller (up to ``up_to``) read; return each with its owner person."""
     return [(_view(r), r["person_id"]) for r in await conn.fetch(MARK_ALL_READ, person_id, account_id, now, up_to)]
@@ -107,14 +108,14 @@ def _hhmm(value: str) -> time:
     return time(int(hours), int(minutes))
 
 
-async def put_preferences(conn: asyncpg.Connection, account_id: UUID, data: PreferencesIn, *, now: datetime) -> Preferences:
+async def put_preferences(conn: Conn, account_id: UUID, data: PreferencesIn, *, now: datetime) -> Preferences:
     q = data.quiet_hours
     await conn.execute(UPSERT_PREFERENCES, account_id, data.channels.wechat, data.channels.sms,
                        _hhmm(q.from_) if q else None, _hhmm(q.to) if q else None, now)
     return Preferences(channels=data.channels, quiet_hours=q)
 
 
-async def get_preferences(conn: asyncpg.Connection, account_id: UUID) -> Preferences:
+async def get_preferences(conn: Conn, account_id: UUID) -> Preferences:
     """The account's preferences; no row means both channels on and no quiet hours."""
     row = await conn.fetchrow("SELECT wechat, sms, quiet_from, quiet_to FROM notify_preference WHERE account_id = $1", account_id)
     if row is None:
@@ -140,14 +141,14 @@ RETURNING credits, long_term, opted_out_at
 """
 
 
-async def record_grant(conn: asyncpg.Connection, account_id: UUID, template_key: str, *, accepted: bool, always: bool,
+async def record_grant(conn: Conn, account_id: UUID, template_key: str, *, accepted: bool, always: bool,
                        now: datetime) -> Grant:
     row = await conn.fetchrow(UPSERT_GRANT, account_id, template_key, accepted, always, now)
     status = "granted" if row["long_term"] or row["credits"] > 0 else "none"
     return Grant(template_key=template_key, status=status, credits=row["credits"], long_term=row["long_term"])
 
 
-async def list_grants(conn: asyncpg.Connection, account_id: UUID) -> list[Grant]:
+async def list_grants(conn: Conn, account_id: UUID) -> list[Grant]:
     rows = await conn.fetch("SELECT template_key, credits, long_term, opted_out_at FROM notify_wechat_grant"
                             " WHERE account_id = $1 ORDER BY template_key", account_id)
     return [Grant(template_key=r["template_key"], credits=r["credits"], long_term=r["long_term"],
@@ -170,7 +171,7 @@ FROM notify_attempt WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, at
 """
 
 
-async def get_for_operator(conn: asyncpg.Connection, notification_id: UUID) -> AdminNotification:
+async def get_for_operator(conn: Conn, notification_id: UUID) -> AdminNotification:
     """The notification with every channel's status and every attempt."""
     n = await conn.fetchrow(NOTIFICATION, notification_id)
     if n is None:

@@ -1,18 +1,22 @@
 """Redis Streams plumbing: consumer groups, reading, acknowledging, reclaiming and dead letters.
 
 Two stages read streams through consumer groups. The expander (group ``notify``) reads
-``zb:notify:events``, where the outbox relay puts every event of a topic notifications are made
-from (other topics go to ``zb:events:<topic>`` as ``api.outbox.stream_publisher`` writes them). An
+``zb:{notify}:events``, where the outbox relay puts every event of a topic notifications are made
+from (other topics go to ``zb:events:<topic>`` as ``api.kernel.outbox.stream_publisher`` writes them). An
 entry there is one field holding the whole outbox message: redis-py spends most of its time per
 field, and this stream carries every event of every bulk send. The deliverer (group ``deliver``) reads one
-stream per *lane* (``zb:notify:out:<lane>``, a lane being the department an event came from), so a
+stream per *lane* (``zb:{notify}:out:<lane>``, a lane being the department an event came from), so a
 department's bulk send fills its own lane and every other lane is still read in the same round.
 
 An entry stays pending until it is acknowledged after its work committed. Entries a dead worker
 left pending are taken over with ``XAUTOCLAIM`` once idle for the claim timeout; an entry read
 ``MAX_READS`` times without being acknowledged is a poison message and goes to the dead-letter
-stream ``zb:notify:dead`` (with where it came from and why), so it cannot block or crash workers
+stream ``zb:{notify}:dead`` (with where it came from and why), so it cannot block or crash workers
 forever. PostgreSQL stays the record of every delivery; the streams only carry work.
+
+Every key here carries the hash tag ``{notify}``: on a Redis Cluster they sit in one slot, so one
+``XREADGROUP`` still reads every lane, and a dead letter leaves its stream in one transaction. The
+dispatch then runs on one master of the cluster, as it runs on one server now.
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ from typing import Any
 import msgspec
 from redis.exceptions import ResponseError, WatchError
 
-from api import outbox
+from api.kernel import outbox
 
-EVENTS = "zb:notify:events"
+PREFIX = "zb:{notify}:"  # every key of the dispatch: one hash slot on a cluster
+EVENTS = PREFIX + "events"
 EVENT_GROUP = "notify"
 DELIVER_GROUP = "deliver"
-LANES = "zb:notify:lanes"
-DEAD = "zb:notify:dead"
+LANES = PREFIX + "lanes"
+DEAD = PREFIX + "dead"
 MAX_READS = 5
 MAXLEN = 1_000_000
 NO_LANE = "_"
@@ -42,7 +47,7 @@ Entry = tuple[str, str, dict[bytes, bytes]]  # (stream, entry id, fields)
 
 
 class Message(msgspec.Struct, array_like=True, frozen=True):
-    """An outbox message on ``zb:notify:events``."""
+    """An outbox message on ``zb:{notify}:events``."""
 
     outbox_id: int
     topic: str
@@ -68,7 +73,7 @@ XADD_CHUNK = 100  # entries per script call: Redis runs a script to its end befo
 
 
 def publisher(redis: Any, *, topics: Iterable[str], maxlen: int = MAXLEN) -> outbox.Publish:
-    """The relay's hand-off: ``topics`` to ``zb:notify:events``, anything else as the outbox writes it."""
+    """The relay's hand-off: ``topics`` to ``zb:{notify}:events``, anything else as the outbox writes it."""
     wanted = frozenset(topics)
     others = outbox.stream_publisher(redis)
     xadd_many = redis.register_script(XADD_MANY)
@@ -85,7 +90,7 @@ def publisher(redis: Any, *, topics: Iterable[str], maxlen: int = MAXLEN) -> out
 
 
 def lane_stream(lane: str) -> str:
-    return f"zb:notify:out:{lane or NO_LANE}"
+    return f"{PREFIX}out:{lane or NO_LANE}"
 
 
 def consumer_name(stage: str) -> str:
@@ -164,7 +169,8 @@ class Group:
             for _, entry_id, _ in entries:
                 pipe.xpending_range(stream, self.group, min=entry_id, max=entry_id, count=1)
             pending = await pipe.execute()
-        live, dead = [], []
+        live: list[Entry] = []
+        dead: list[Entry] = []
         for entry, info in zip(entries, pending, strict=True):
             reads = info[0]["times_delivered"] if info else 0
             (dead if reads > MAX_READS else live).append(entry)
@@ -225,7 +231,7 @@ async def lanes(redis: Any) -> list[str]:
 
 
 def decode_event(entry: Entry) -> Message:
-    """The outbox message of a ``zb:notify:events`` entry."""
+    """The outbox message of a ``zb:{notify}:events`` entry."""
     return _decode(entry[2][b"m"])
 
 
@@ -249,7 +255,7 @@ async def retry_dead_letter(redis: Any, letter_id: str) -> tuple[str, str] | Non
                 await pipe.watch(DEAD)  # another operator's retry or a new dead letter: read again
                 found = await pipe.xrange(DEAD, letter_id, letter_id)
                 stream = _text(found[0][1].get(b"stream", b"")) if found else ""
-                if not stream.startswith("zb:notify:"):  # only ours are taken back
+                if not stream.startswith(PREFIX):  # only ours are taken back
                     return None
                 pipe.multi()
                 pipe.xadd(stream, {k: v for k, v in found[0][1].items() if k not in ORIGIN}, maxlen=MAXLEN,

@@ -15,14 +15,14 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api import audit, idempotency, outbox
+from api.kernel import audit, idempotency, outbox
 from api.deps import Db, Keys, Now, Redis
-from api.ids import uuid7, uuid7_floor
+from api.kernel.ids import uuid7, uuid7_floor
 from api.openapi import IDEMPOTENT
-from api.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
-from api.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from auth.errors import problem_responses
-from auth.guards import BEARER, CurrentPrincipal, Principal
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, CursorInvalid, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from auth import problem_responses
+from auth import BEARER, CurrentPrincipal, Principal
 from notify import catalogue, service, streams, webhook_store
 from notify.errors import (
     WebhookDeliveryNotFailed,

@@ -6,9 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from api.kernel.db import Conn
 import msgspec
 
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from notify.errors import WebhookDeliveryNotFailed, WebhookDeliveryNotFound, WebhookDisabled, WebhookNotFound
 from notify.models import DepartmentEvent, Webhook, WebhookDelivery
 
@@ -20,13 +21,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 
 
-async def create_webhook(conn: asyncpg.Connection, keyring: Keyring, *, webhook_id: UUID, department_id: UUID, url: str,
+async def create_webhook(conn: Conn, keyring: Keyring, *, webhook_id: UUID, department_id: UUID, url: str,
                          events: list[str], secret: str, actor: str, now: datetime) -> None:
     await conn.execute(INSERT_WEBHOOK, webhook_id, department_id, url, events,
                        keyring.encrypt(secret, context=SECRET_CONTEXT), actor, now)
 
 
-async def secret_of(conn: asyncpg.Connection, keyring: Keyring, webhook_id: UUID) -> str | None:
+async def secret_of(conn: Conn, keyring: Keyring, webhook_id: UUID) -> str | None:
     sealed = await conn.fetchval("SELECT secret FROM notify_webhook WHERE id = $1", webhook_id)
     return keyring.decrypt_str(sealed, context=SECRET_CONTEXT) if sealed is not None else None
 
@@ -34,7 +35,7 @@ async def secret_of(conn: asyncpg.Connection, keyring: Keyring, webhook_id: UUID
 _COLUMNS = "id, url, events, created_at, disabled_at"
 
 
-async def get_webhook(conn: asyncpg.Connection, department_id: UUID, webhook_id: UUID) -> Webhook:
+async def get_webhook(conn: Conn, department_id: UUID, webhook_id: UUID) -> Webhook:
     """The department's webhook; another department's answers 404 like a missing one."""
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM notify_webhook WHERE id = $1 AND department_id = $2",
                               webhook_id, department_id)
@@ -43,7 +44,7 @@ async def get_webhook(conn: asyncpg.Connection, department_id: UUID, webhook_id:
     return Webhook(**dict(row))
 
 
-async def list_webhooks(conn: asyncpg.Connection, department_id: UUID, *, before: UUID | None, limit: int) -> list[Webhook]:
+async def list_webhooks(conn: Conn, department_id: UUID, *, before: UUID | None, limit: int) -> list[Webhook]:
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM notify_webhook WHERE department_id = $1 AND ($2::uuid IS NULL OR id < $2)"
         " ORDER BY id DESC LIMIT $3", department_id, before, limit,
@@ -51,7 +52,7 @@ async def list_webhooks(conn: asyncpg.Connection, department_id: UUID, *, before
     return [Webhook(**dict(r)) for r in rows]
 
 
-async def disable_webhook(conn: asyncpg.Connection, department_id: UUID, webhook_id: UUID, *, now: datetime) -> None:
+async def disable_webhook(conn: Conn, department_id: UUID, webhook_id: UUID, *, now: datetime) -> None:
     """Stop delivering to it (deliveries not yet made fail as ``webhook disabled``); idempotent."""
     done = await conn.fetchval(
         "UPDATE notify_webhook SET disabled_at = coalesce(disabled_at, $3) WHERE id = $1 AND department_id = $2 RETURNING id",
@@ -61,7 +62,7 @@ async def disable_webhook(conn: asyncpg.Connection, department_id: UUID, webhook
         raise WebhookNotFound()
 
 
-async def live_webhook(conn: asyncpg.Connection, department_id: UUID, webhook_id: UUID) -> Webhook:
+async def live_webhook(conn: Conn, department_id: UUID, webhook_id: UUID) -> Webhook:
     """The department's webhook, locked for the transaction; 409 ``webhook_disabled`` once disabled."""
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM notify_webhook WHERE id = $1 AND department_id = $2 FOR UPDATE",
                               webhook_id, department_id)
@@ -78,7 +79,7 @@ WHERE id = $1
 """
 
 
-async def rotate_secret(conn: asyncpg.Connection, keyring: Keyring, webhook_id: UUID, *, secret: str,
+async def rotate_secret(conn: Conn, keyring: Keyring, webhook_id: UUID, *, secret: str,
                         previous_until: datetime, now: datetime) -> None:
     """The new secret signs from now on; the current one keeps signing beside it until ``previous_until``.
 
@@ -87,7 +88,7 @@ async def rotate_secret(conn: asyncpg.Connection, keyring: Keyring, webhook_id: 
     await conn.execute(ROTATE_SECRET, webhook_id, keyring.encrypt(secret, context=SECRET_CONTEXT), previous_until, now)
 
 
-async def signing_secrets(conn: asyncpg.Connection, ids: list[UUID]) -> dict[UUID, asyncpg.Record]:
+async def signing_secrets(conn: Conn, ids: list[UUID]) -> dict[UUID, asyncpg.Record]:
     """Per live webhook: url, the sealed secret, and the sealed previous secret with the end of its overlap."""
     rows = await conn.fetch(
         "SELECT id, url, secret, previous_secret, previous_secret_expires_at FROM notify_webhook"
@@ -114,7 +115,7 @@ def _delivery(r: asyncpg.Record) -> WebhookDelivery:
                            created_at=r["created_at"], updated_at=r["updated_at"])
 
 
-async def list_deliveries(conn: asyncpg.Connection, webhook_id: UUID, *, before: UUID | None, limit: int) -> list[WebhookDelivery]:
+async def list_deliveries(conn: Conn, webhook_id: UUID, *, before: UUID | None, limit: int) -> list[WebhookDelivery]:
     """Newest first: each event sent to the endpoint, its status and attempts (failed ones stay visible)."""
     return [_delivery(r) for r in await conn.fetch(LIST_DELIVERIES, webhook_id, before, limit)]
 
@@ -138,7 +139,7 @@ SELECT d.status AS was, moved.lane FROM d LEFT JOIN moved ON moved.id = d.id
 """
 
 
-async def replay_delivery(conn: asyncpg.Connection, webhook_id: UUID, delivery_id: UUID, *, now: datetime) -> tuple[str, str]:
+async def replay_delivery(conn: Conn, webhook_id: UUID, delivery_id: UUID, *, now: datetime) -> tuple[str, str]:
     """Queue a failed delivery of the webhook again; return (the status it had, its lane)."""
     row = await conn.fetchrow(REPLAY, delivery_id, webhook_id, now)
     if row is None:
@@ -148,7 +149,7 @@ async def replay_delivery(conn: asyncpg.Connection, webhook_id: UUID, delivery_i
     return row["was"], row["lane"]
 
 
-async def get_delivery(conn: asyncpg.Connection, webhook_id: UUID, delivery_id: UUID) -> WebhookDelivery:
+async def get_delivery(conn: Conn, webhook_id: UUID, delivery_id: UUID) -> WebhookDelivery:
     row = await conn.fetchrow(f"{_DELIVERY} WHERE d.id = $1 AND d.channel = 'webhook' AND d.target = $2", delivery_id, webhook_id)
     if row is None:
         raise WebhookDeliveryNotFound()
@@ -163,7 +164,7 @@ ORDER BY id LIMIT $4
 """
 
 
-async def events_since(conn: asyncpg.Connection, department_id: UUID, *, after: UUID, since: datetime,
+async def events_since(conn: Conn, department_id: UUID, *, after: UUID, since: datetime,
                        limit: int) -> list[DepartmentEvent]:
     """Oldest first: the department's events from ``since`` on, after the id ``after``."""
     return [

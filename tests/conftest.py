@@ -24,11 +24,12 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api import db, embedded, redis_client
+from api.kernel import db, redis_client
+from api import embedded
 from api.app import close_resources, create_app, open_resources
 from api.config import Settings
-from api.crypto import Keyring
-from api.matters import seed
+from api.kernel.crypto import Keyring
+from matters import seed
 
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 TEST_AUDIT_KEY = Keyring.from_settings(Settings(master_key=TEST_MASTER_KEY)).audit_key

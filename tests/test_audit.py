@@ -15,11 +15,12 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api import audit, db
+from api.kernel import audit, db
+from api.kernel.canonical import canonical_json
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from tests.conftest import TEST_AUDIT_KEY
-from tests.test_migrations import empty_database
+from tests.test_migrations import empty_database, history_migrations
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -120,7 +121,7 @@ INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) V
 async def test_entries_chained_before_the_key_verify_with_the_plain_recipe(servers: tuple[str, str]) -> None:
     # A database that had entries when the keyed chain arrived: migrated up to just before it, written the
     # old way, then migrated on.
-    migrations = db.load_migrations()
+    migrations = history_migrations()  # the keyed chain arrived in a migration of the history
     keyed = next(m.version for m in migrations if m.name.endswith("_alter_audit_log_keyed_chain.sql"))
     async with empty_database(servers[0], f"zb_audit_legacy_{os.getpid()}") as dsn:
         c = await db.connect(dsn, audit_key=TEST_AUDIT_KEY)
@@ -133,7 +134,7 @@ async def test_entries_chained_before_the_key_verify_with_the_plain_recipe(serve
                 await c.execute(LEGACY_INSERT, seq, at, "cli", "auth.operator_token", {"n": seq}, prev, digest)
                 prev = digest
             await c.execute("UPDATE audit_head SET seq = 3, hash = $1", prev)
-            await db.migrate(c)
+            await db.migrate(c, migrations)
             await _append(c, 3)
             versions = [r["chain_version"] for r in await c.fetch("SELECT chain_version FROM audit_log ORDER BY seq")]
             assert versions == [1, 1, 1, 2, 2, 2]
@@ -149,7 +150,7 @@ async def test_entries_chained_before_the_key_verify_with_the_plain_recipe(serve
 async def test_a_plain_entry_edited_after_the_key_arrived_shows_at_the_first_keyed_entry(
     servers: tuple[str, str],
 ) -> None:
-    migrations = db.load_migrations()
+    migrations = history_migrations()  # the keyed chain arrived in a migration of the history
     keyed = next(m.version for m in migrations if m.name.endswith("_alter_audit_log_keyed_chain.sql"))
     async with empty_database(servers[0], f"zb_audit_legacy2_{os.getpid()}") as dsn:
         c = await db.connect(dsn, audit_key=TEST_AUDIT_KEY)
@@ -162,7 +163,7 @@ async def test_a_plain_entry_edited_after_the_key_arrived_shows_at_the_first_key
                 await c.execute(LEGACY_INSERT, seq, at, "cli", "auth.operator_token", {"n": seq}, prev, digest)
                 prev = digest
             await c.execute("UPDATE audit_head SET seq = 2, hash = $1", prev)
-            await db.migrate(c)
+            await db.migrate(c, migrations)
             await _append(c, 2)
             # The plain entries re-chained in public up to the marker: the first keyed entry's HMAC covers
             # the original last plain hash, so the chain breaks there.
@@ -216,6 +217,6 @@ def test_entries_hash_rfc8785_json(value: object) -> None:
         expected = rfc8785.dumps({"data": value})
     except rfc8785.IntegerDomainError:
         with pytest.raises(rfc8785.IntegerDomainError):
-            audit.canonical_json({"data": value})
+            canonical_json({"data": value})
         return
-    assert audit.canonical_json({"data": value}) == expected
+    assert canonical_json({"data": value}) == expected

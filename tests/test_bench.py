@@ -21,7 +21,7 @@ BENCHES = [
     ("issue.py", ["--count", "2000", "--batch", "1000"], r"ratio issuing / signing:\s+\d"),
     ("notify.py", ["--count", "300", "--people", "50", "--departments", "2", "--workers", "1", "--timeout", "240"],
      r"ratio dispatch / raw:\s+\d"),
-    ("sync.py", ["--rounds", "5"], r"push 100 mutations, HTTP in-process.*\d×"),
+    ("offline_sync.py", ["--rounds", "5"], r"push 100 mutations, HTTP in-process.*\d×"),
     ("sm2.py", ["--seconds", "0.4"], r"ratio tongsuo / gmssl: sign \d"),
     ("sdk.py", ["--count", "200"], r"ratio verification / raw \(WebCrypto\):\s+\d(.|\n)*ratio making / raw signing \(WebCrypto\):\s+\d"),
     ("load.py", ["--seconds", "0.5", "--connections", "4", "--people", "4"], r"no failed requests"),

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from api import changelog
+from api.kernel import changelog
 
 
 async def test_versions_count_up_per_person(conn: asyncpg.Connection) -> None:

@@ -8,7 +8,7 @@ import httpx
 import msgspec
 import pytest
 
-from api.client_address import parse_networks, resolve
+from api.kernel.client_address import parse_networks, resolve
 from api.config import ConfigError, Settings
 from api.app import create_app
 from tests.browser import live_server

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from api.config import ConfigError, Settings
-from api.crypto import DecryptionError, Keyring, mask_id_number, mask_name, mask_phone
+from api.kernel.crypto import DecryptionError, Keyring, mask_id_number, mask_name, mask_phone
 
 K1 = base64.b64encode(b"\x01" * 32).decode()
 K2 = base64.b64encode(b"\x02" * 32).decode()

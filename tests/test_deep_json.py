@@ -7,7 +7,7 @@ import logging
 import pytest
 from litestar.testing import AsyncTestClient
 
-from api.problems import PROBLEM_JSON
+from api.kernel.problems import PROBLEM_JSON
 from api.requests import MAX_DEPTH, nesting_exceeds
 
 # Public routes first; the others refuse the body before they would refuse the caller.

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from esign import qr
+from esign.codec import qr
 from tests import browser, h5_world
 from tests.h5_app import ARTIFACTS, cjk_fonts, installed_app
 from tests.people import id_number

@@ -13,10 +13,10 @@ from litestar import Litestar, Request, post
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
-from api import idempotency
+from api.kernel import idempotency
 from api.app import all_jobs
 from api.deps import Db
-from api.problems import ValidationFailed
+from api.kernel.problems import ValidationFailed
 
 
 class NewThing(msgspec.Struct):

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from api.identifiers import credit_code_valid, id_number_error, id_number_sex, normalize_id_number
+from api.kernel.identifiers import credit_code_valid, id_number_error, id_number_sex, normalize_id_number
 
 TODAY = date(2026, 11, 21)
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

@@ -6,7 +6,7 @@ import pickle
 import time
 import uuid
 
-from api.ids import Monotonic, uuid7, uuid7_many
+from api.kernel.ids import Monotonic, uuid7, uuid7_many
 
 
 def test_bulk_ids_are_distinct_version_7_uuids_of_this_millisecond() -> None:

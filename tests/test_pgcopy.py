@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api import pgcopy
+from api.kernel import pgcopy
 from tests.native import forms
 
 COLUMNS = ("id", "name", "blob", "small", "big", "at", "doc", "docb")
@@ -89,7 +89,7 @@ async def test_rows_spanning_several_pieces_arrive_whole(conn: asyncpg.Connectio
     assert [r["blob"] for r in stored] == blobs
 
 
-FIELDS = forms(pgcopy.fields_python, "api._pgcopy", "fields")
+FIELDS = forms(pgcopy.fields_python, "api.kernel._pgcopy", "fields")
 
 
 @pytest.mark.parametrize("fields", FIELDS)

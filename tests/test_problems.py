@@ -14,7 +14,7 @@ from litestar import Litestar, post
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
-from api.problems import PROBLEM_JSON
+from api.kernel.problems import PROBLEM_JSON
 from tests.auth.helpers import auth, claims, sms_login
 from tests.people import next_phone
 

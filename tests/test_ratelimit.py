@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from api import ratelimit, redis_client
-from api.problems import RateLimited, ServiceUnavailable
-from api.ratelimit import Limit
+from api.kernel import ratelimit, redis_client
+from api.kernel.problems import RateLimited, ServiceUnavailable
+from api.kernel.ratelimit import Limit
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from api.crypto import Keyring
-from api.problems import PROBLEM_JSON
+from api.kernel.crypto import Keyring
+from api.kernel.problems import PROBLEM_JSON
 
 # Valid GB 11643 numbers (check characters computed) and GB 32100 credit codes.
 ID_ALICE = "11010519491231002X"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from api.problems import PROBLEM_JSON
+from api.kernel.problems import PROBLEM_JSON
 from tests.auth.helpers import ID_ALICE, auth, wechat_login
 
 TOKENS = ["a.b.c", "....", "eyJhbGciOiJFUzI1NiJ9.e30.", "eyJhbGciOiJub25lIiwia2lkIjoxfQ.e30.", "x" * 5000]

@@ -15,7 +15,7 @@ import jwt
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from auth import keys
 from tests.auth.helpers import assert_problem, auth, claims, sms_login
 

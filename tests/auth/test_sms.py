@@ -12,10 +12,10 @@ import pytest
 import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
-from api import ratelimit, redis_client
+from api.kernel import ratelimit, redis_client
 from api.app import create_app
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from tests.auth.helpers import assert_problem, last_sms_code
 
 PHONE = "13912345678"

@@ -11,7 +11,7 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from tests.auth.helpers import (
     ID_ALICE,
     ID_BOB,

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import all_jobs
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from auth import keys, operator
 from auth.jobs import prune_refresh_tokens
 from auth.revocation import REFRESH, RevokedLogins

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from api import redis_client
+from api.kernel import redis_client
 from api.app import create_app
 from api.config import Settings
 from auth import wechat

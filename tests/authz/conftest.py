@@ -10,7 +10,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from api import redis_client
+from api.kernel import redis_client
 from api.config import Settings
 from tests.authz.world import World, build_world, local_settings
 from tests.browser import live_server

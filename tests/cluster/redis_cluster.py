@@ -1,14 +1,18 @@
 """A Redis Cluster of three masters and three replicas from the machine's ``redis-server``, on ports
-7401-7406, for the tests in this folder."""
+7401-7406, for the tests in this folder. Its servers end with the test process (``reaper``)."""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from tests.cluster import reaper
+
+PREFIX = "zb-redis-cluster-"
 PORTS = range(7401, 7407)
 
 
@@ -25,14 +29,22 @@ class RedisCluster:
     def url(self) -> str:
         return f"redis+cluster://127.0.0.1:{PORTS[0]}"
 
-    def start(self) -> RedisCluster:
+    @staticmethod
+    def check() -> tuple[str, str]:
+        """``redis-server`` and ``redis-cli``, when they are here and the cluster's ports are free."""
         server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
         if server is None or cli is None:
             raise Unavailable("a Redis Cluster needs redis-server and redis-cli, which this machine lacks")
+        reaper.reap(PREFIX, pids, signal.SIGTERM)  # a run killed before it could stop its cluster
         for port in PORTS:
             if subprocess.run([cli, "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG":
                 raise Unavailable(f"port {port} is taken by another Redis")
-        self.home = Path(tempfile.mkdtemp(prefix="zb-redis-cluster-"))
+        return server, cli
+
+    def start(self) -> RedisCluster:
+        server, cli = self.check()
+        self.home = Path(tempfile.mkdtemp(prefix=PREFIX))
+        reaper.track(self.home, self.stop)
         for port in PORTS:
             node = self.home / str(port)
             node.mkdir()
@@ -62,10 +74,14 @@ class RedisCluster:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        cli = shutil.which("redis-cli") or "redis-cli"
-        for port in self.started:
-            subprocess.run([cli, "-p", str(port), "shutdown", "nosave"], capture_output=True)
-        self.started.clear()
         if self.home is not None:
+            reaper.end(pids(self.home), signal.SIGTERM)  # nothing is saved: SIGTERM is SHUTDOWN NOSAVE
+            reaper.untrack(self.home)
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
+        self.started.clear()
+
+
+def pids(home: Path) -> list[reaper.Pid]:
+    """Each node's PID file in ``home``; its process names the node's port (``redis-server 127.0.0.1:7401``)."""
+    return [(node / "redis.pid", f":{node.name}") for node in sorted(home.iterdir()) if node.name.isdigit()]

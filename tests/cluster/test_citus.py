@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from api import db, distribution
-from api.matters import seed
+from api.kernel import db, distribution
+from matters import seed
 from tests.cluster import citus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,8 +73,8 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 
 # The hot citizen queries on distributed tables, each with the arguments one request passes.
 def _hot(person: uuid.UUID) -> list[tuple[str, str, tuple]]:
-    from api import changelog
-    from api.sync import store
+    from api.kernel import changelog
+    from sync import store
 
     return [
         ("change log head", "SELECT version FROM sync_head WHERE person_id = $1", (person,)),

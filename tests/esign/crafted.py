@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from esign import keys
+from esign.codec import keys
 from tests.esign import helpers
 
 NOW = helpers.NOW

@@ -8,7 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from esign import keys, statuslist, tokens, trustlist, x509
+from esign.codec import keys, statuslist, tokens, trustlist, x509
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PLATFORM_CODE = "121200004013590816"  # the operator of the platform (a FORMATS vector)

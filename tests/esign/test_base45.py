@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from esign import tokens
+from esign.codec import tokens
 from tests.native import forms
 
-ENCODERS = forms(tokens.b45encode_python, "esign._b45", "b45encode")
+ENCODERS = forms(tokens.b45encode_python, "esign.codec._b45", "b45encode")
 
 
 @pytest.mark.parametrize("encode", ENCODERS)

@@ -13,8 +13,8 @@ from collections import Counter
 import base45
 import pytest
 
-from esign import tokens
-from esign.verify import verify_token
+from esign.codec import tokens
+from esign.codec.verify import verify_token
 from tests.esign import helpers
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"

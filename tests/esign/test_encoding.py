@@ -17,13 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.config import Settings
-from api.crypto import Keyring
-from esign import batch_rows, batch_sign, cose, issuing, keys, licence, tokens
+from api.kernel.crypto import Keyring
+from esign import batch_rows, batch_sign, service as issuing
+from esign.codec import cose, keys, licence, tokens
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers
 from tests.native import built
 
-_cbor = built("esign._cbor")
+_cbor = built("esign.codec._cbor")
 KEYRING = Keyring.from_settings(Settings(master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="))
 cbor_keys = st.text(max_size=6) | st.integers(min_value=-(2**70), max_value=2**70)
 scalars = (

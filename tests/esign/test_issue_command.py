@@ -15,7 +15,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from api.crypto import mask_name
+from api.kernel.crypto import mask_name
 from tests.auth.helpers import auth
 from tests.faults.procs import Proc, environment
 from tests.people import department_id, id_number, staff

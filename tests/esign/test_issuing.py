@@ -16,10 +16,12 @@ import rfc8785
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api.matters import seed
-from api.problems import Problem
-from esign import issuing, seal_image, tokens
-from esign.issuing import CertType, FieldRule
+from matters import seed
+from api.kernel.canonical import canonical_json
+from api.kernel.problems import Problem
+from esign import service as issuing, seal_image
+from esign.codec import tokens
+from esign.service import CertType, FieldRule
 from esign.models import HolderIn, IssueIn
 from tests.esign import helpers
 
@@ -40,7 +42,7 @@ json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | 
 @given(json_values)
 @example({"\ue000": 1, "\U00010000": 2, "𠀀": "𠀀", "a": ["\uffff"]})  # UTF-16 order: 𐀀 and 𠀀 before U+E000
 def test_canonical_json_is_rfc8785(value: object) -> None:
-    assert issuing.canonical_json(value) == rfc8785.dumps(value)
+    assert canonical_json(value) == rfc8785.dumps(value)
 
 
 def test_fields() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import pem
 
-from esign import keys, sm2
+from esign.codec import keys, sm2
 from esign.errors import InvalidKey, UnsupportedAlgorithm
 
 

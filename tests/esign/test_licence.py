@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.iso7064 import mod_37_36
 
-from esign import licence
+from esign.codec import licence
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers
-from esign.licence import LicenceId, build_licence_id, licence_id_valid, parse_licence_id
+from esign.codec.licence import LicenceId, build_licence_id, licence_id_valid, parse_licence_id
 
 REAL = [
     "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from esign import qr, tokens
+from esign.codec import qr, tokens
 from tests.esign import helpers
 
 BASE = "HTTPS://ZB.EXAMPLE.CN"

@@ -14,10 +14,11 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from api.crypto import Keyring
-from api.wallet import store as wallet_store
-from esign import batch, batches, delivery, licence, tokens
-from esign import certificate_store as store
+from api.kernel.crypto import Keyring
+from wallet import store as wallet_store
+from esign import batch, batches, delivery
+from esign.codec import licence, tokens
+from esign.store import certificate as store
 from tests.conftest import TEST_MASTER_KEY
 from tests.esign import api
 from tests.esign.api import auth, batch_results, household, issue, issue_batch, submit_batch

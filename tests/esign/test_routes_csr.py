@@ -11,7 +11,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from esign import csr, keys
+from esign.codec import csr, keys
 from tests.esign import api
 from tests.esign.api import auth, household, issue, issue_batch, make_seal, problem
 

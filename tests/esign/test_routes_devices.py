@@ -14,7 +14,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from esign import keys, lists, seal_store, seals, service, statuslist, tokens, zb2
+from esign import flows as service, lists, seals
+from esign.codec import zb2
+from esign.codec import statuslist
+from esign.codec import keys
+from esign.codec import tokens
+from esign.store import seal as seal_store
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth, operator, sms_login

@@ -7,7 +7,7 @@ import asyncpg
 import base45
 from litestar.testing import AsyncTestClient
 
-from esign import qr, tokens
+from esign.codec import qr, tokens
 from tests.esign import api
 from tests.esign.api import ID_ALICE, auth, household, issue, problem
 

@@ -10,9 +10,10 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.crypto import Keyring
-from esign import ca, statuslist, trustlist
-from esign.x509 import load_certificate
+from api.kernel.crypto import Keyring
+from esign import ca
+from esign.codec import statuslist, trustlist
+from esign.codec.x509 import load_certificate
 from tests.esign import api
 from tests.esign.api import auth, household, issue, problem
 
@@ -87,7 +88,7 @@ async def test_root_certificate_is_served_for_pinning(client: AsyncTestClient, c
 
 
 async def test_the_platform_is_made_once_when_workers_start_together(database_url: str, settings: object) -> None:
-    from api import db
+    from api.kernel import db
 
     keyring = Keyring.from_settings(settings)  # type: ignore[arg-type]
     conns = [await db.connect(database_url, audit_key=keyring.audit_key) for _ in range(4)]

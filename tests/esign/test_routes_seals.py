@@ -8,7 +8,7 @@ import asyncpg
 from cryptography import x509 as cx509
 from litestar.testing import AsyncTestClient
 
-from esign import csr, keys, trustlist, x509
+from esign.codec import csr, keys, trustlist, x509
 from tests.esign import api
 from tests.esign.api import auth, household, issue, make_seal, problem
 

@@ -8,14 +8,14 @@ import uuid
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from esign import statuslist
+from esign.codec import statuslist
 from tests.esign import api
 from tests.esign.api import auth, household, issue, problem
 
 
 async def _status_bits(client: AsyncTestClient, conn: asyncpg.Connection, list_id: int) -> statuslist.StatusList:
     root = await conn.fetchval("SELECT root_certificate FROM esign_platform")
-    from esign.x509 import load_certificate
+    from esign.codec.x509 import load_certificate
 
     r = await client.get(f"/v1/status-lists/{list_id}")
     assert r.status_code == 200, r.text

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign import seal_store, statuslist, tokens, trustlist, verify
+from esign.store import seal as seal_store
+from esign.codec import statuslist, tokens, trustlist, verify
 from tests.esign import api, helpers
 from tests.esign.api import auth, household, issue, problem
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign import keys, qr, statuslist, tokens, trustlist, verify
+from esign.codec import keys, qr, statuslist, tokens, trustlist, verify
 from tests.esign import api, crafted, helpers
 from tests.esign.api import auth, household, issue
 from tests.esign.test_routes_verify import GARBAGE, _outside_their_types
@@ -145,7 +145,7 @@ def _chain_corpus(root: crafted.Root, seals: dict[str, helpers.Seal], tmp_path: 
 
 
 def test_the_sdk_checks_the_chain_as_the_server_does(tmp_path: Path) -> None:
-    """CA flags and key usage (esign/x509.py chain_problem): the same verdicts, offline and on the server."""
+    """CA flags and key usage (esign/codec/x509.py chain_problem): the same verdicts, offline and on the server."""
     built_sdk()
     usage_without_signing = cx509.KeyUsage(False, True, False, False, False, False, False, False, False)
     root = crafted.root()

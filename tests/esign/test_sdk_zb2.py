@@ -1,6 +1,6 @@
 """`ZB2:` presentations the TypeScript SDK makes offline (clients/js, `makePresentation`) are the server's
 `ZB2:`: made from the shared corpus's credential with its device key, each verifies with the server's
-verifier (esign.verify.verify_token) showing exactly the chosen fields, answers the verifier's nonce, and ages
+verifier (esign.codec.verify.verify_token) showing exactly the chosen fields, answers the verifier's nonce, and ages
 out after 360 s; the SDK's own verdicts on the corpus are checked by its Node tests (test/zb2.test.mjs)."""
 
 from __future__ import annotations

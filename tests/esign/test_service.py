@@ -1,4 +1,4 @@
-"""``esign.service.issue_certificate`` as other domains call it: a result certificate for a person found by
+"""``esign.flows.issue_certificate`` as other domains call it: a result certificate for a person found by
 id, possibly a newborn who has no ID number yet, in the caller's transaction."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api import persons
-from esign import service, tokens
+from auth import persons
+from esign import flows as service
+from esign.codec import tokens
 from esign.models import HolderIn, IssueIn
 from tests.esign import api
 

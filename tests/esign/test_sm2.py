@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 
-from esign import cose, keys, sm2
+from esign.codec import cose, keys, sm2
 
 # The GM/T 0003.5 example key; the signatures below were made by the gmssl path with id 1234567812345678.
 D = 0x3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8

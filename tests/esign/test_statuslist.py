@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from esign import jws, statuslist
+from esign.codec import jws, statuslist
 from esign.errors import InvalidStatusList
 from tests.esign import helpers
 

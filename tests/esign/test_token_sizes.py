@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from api.matters import seed
-from esign import issuing, tokens
+from matters import seed
+from esign import service as issuing
+from esign.codec import tokens
 from tests.esign import helpers
 
 COUNT = 1_000

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from esign import jws, trustlist
+from esign.codec import jws, trustlist
 from esign.errors import InvalidTrustList
 from tests.esign import helpers
 

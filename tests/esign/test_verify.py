@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from esign import cose, statuslist, tokens, trustlist
-from esign.verify import Field, Verdict, verify_token
+from esign.codec import cose, statuslist, tokens, trustlist
+from esign.codec.verify import Field, Verdict, verify_token
 from tests.esign import helpers
 
 NOW = helpers.NOW

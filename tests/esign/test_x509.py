@@ -11,7 +11,7 @@ from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 
-from esign import csr, keys, sm2, x509
+from esign.codec import csr, keys, sm2, x509
 from esign.errors import InvalidCertificate, InvalidCsr
 from tests.esign import crafted, helpers
 from tests.esign.test_keys import needs_openssl_sm2

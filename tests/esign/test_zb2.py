@@ -24,7 +24,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from esign import issuing, keys, statuslist, verify, zb2
+from esign import service as issuing
+from esign.codec import zb2
+from esign.codec import verify
+from esign.codec import statuslist
+from esign.codec import keys
 from tests.esign import helpers, zb2_vectors
 from tests.esign.test_token_sizes import ADDRESS, NAME
 
@@ -193,7 +197,7 @@ def test_the_shared_corpus_gets_its_verdicts_here_and_from_an_independent_decode
     vectors = json.loads(zb2_vectors.PATH.read_text())
     got = zb2_vectors.verdicts(vectors)
     root = base64.b64decode(vectors["root_certificate"])
-    from esign import trustlist
+    from esign.codec import trustlist
 
     seals = {s.kid: s.public_key for s in trustlist.parse_trust_list(vectors["trust_list"], root).seals
              if s.role == "presenter" and s.alg == "ES256"}

@@ -21,7 +21,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from esign import keys, statuslist, trustlist, verify, zb2
+from esign.codec import zb2
+from esign.codec import verify
+from esign.codec import trustlist
+from esign.codec import statuslist
+from esign.codec import keys
 from tests.esign import helpers
 
 PATH = Path(__file__).parent / "vectors" / "zb2.json"
@@ -145,7 +149,7 @@ def _trust_token(pki: helpers.Pki, now: datetime) -> str:
 
 
 def verdicts(vectors: dict[str, Any]) -> dict[str, verify.Verdict]:
-    """Every case verified by ``esign.verify.verify_token`` against the file's own lists."""
+    """Every case verified by ``esign.codec.verify.verify_token`` against the file's own lists."""
     from cryptography import x509 as cx509
 
     root = base64.b64decode(vectors["root_certificate"])

@@ -24,7 +24,7 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api import audit
+from api.kernel import audit
 from api.config import Settings
 from esign import batches
 from tests.auth.helpers import auth

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase
 from litestar import Litestar
 from schemathesis import GenerationMode
 
-from api.problems import PROBLEM_JSON
+from api.kernel.problems import PROBLEM_JSON
 from tests.authz.world import World
 
 EXAMPLES = int(os.environ.get("ZB_FUZZ_EXAMPLES", "3"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from api.matters import routes
+from matters import routes
 
 
 async def test_birth_bundle_reproduces_the_burden_figures(client: AsyncTestClient) -> None:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from api.matters.jobs import flag_overdue
+from matters.jobs import flag_overdue
 from tests.auth.helpers import assert_problem, auth
 from tests.matters.test_applications import MOTHER, maternity_allowance
 from tests.people import citizen, staff

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
-from api.matters import store
-from api.matters.workdays import CST, Calendar, add_working_days, due_at, working_days_between
+from matters import store
+from matters.workdays import CST, Calendar, add_working_days, due_at, working_days_between
 
 PLAIN = Calendar()
 

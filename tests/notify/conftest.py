@@ -11,7 +11,7 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api import redis_client
+from api.kernel import redis_client
 from api.app import close_resources, open_resources
 from api.config import Settings
 from tests.auth.conftest import sim, sim_url  # noqa: F401 - the WeChat simulator, as identity's tests run it

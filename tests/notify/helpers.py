@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from api import outbox
+from api.kernel import outbox
 from notify import catalogue, jobs, service, streams
 from notify.deliver import Deliverer
 from notify.expand import Expander

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from litestar.testing import AsyncTestClient
 
-from api.problems import Problem
+from api.kernel.problems import Problem
 from notify.errors import NOTIFY_PROBLEMS
 from tests.openapi_doc import inline_responses
 

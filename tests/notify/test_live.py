@@ -20,7 +20,7 @@ import httpx
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from api import outbox
+from api.kernel import outbox
 from tests.auth.helpers import assert_problem, auth
 from tests.conftest import TEST_MASTER_KEY
 from tests.notify.helpers import Pipeline

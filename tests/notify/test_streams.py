@@ -13,7 +13,8 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api import outbox, persons
+from api.kernel import outbox
+from auth import persons
 from notify import catalogue, deliver, dispatch_store, jobs, plan, reconcile, service, streams, webhook_store
 from notify.deliver import Deliverer, Done
 from notify.models import NotificationRow
@@ -194,7 +195,7 @@ def _job(row: Any, *, attempt: int) -> Any:
 
     return Job(id=row["id"], channel=row["channel"], target=row["target"], lane=row["lane"], attempt=attempt,
                content=None, notification_id=row["notification_id"], kind=row["kind"], data=msgspec.Raw(b"{}"),
-               created_at=row["created_at"], entry=("zb:notify:out:x", "0-1"), started_at=row["created_at"])
+               created_at=row["created_at"], entry=("zb:{notify}:out:x", "0-1"), started_at=row["created_at"])
 
 
 async def test_the_relay_leaves_other_topics_as_the_outbox_writes_them(worker_state: State, pool: asyncpg.Pool) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import asyncpg
 
-from api import outbox, persons
+from api.kernel import outbox
+from auth import persons
 from api.config import Settings
-from api.crypto import Keyring
+from api.kernel.crypto import Keyring
 from notify import service, webhook_store
 from tests.conftest import TEST_MASTER_KEY
 from tests.notify.helpers import Receiver

@@ -9,9 +9,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from api import changelog
-from api.crypto import Keyring
-from api.sync import drafts
+from api.kernel import changelog
+from api.kernel.crypto import Keyring
+from sync import drafts
 from tests.auth.helpers import auth, claims
 
 MATTER = "430200-YB-003"  # 生育津贴申领: one department (医保), no result certificate

@@ -12,9 +12,10 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from api import changelog, persons
-from api.sync import cursor as cursors
-from api.sync import jobs
+from api.kernel import changelog
+from auth import persons
+from sync import cursor as cursors
+from sync import jobs
 from tests.auth.helpers import assert_problem, auth, sms_login
 from tests.sync.helpers import apply, mutation, person_of, pull_all, push, pushed, save, wallet_write
 

@@ -9,10 +9,10 @@ from typing import Any
 import asyncpg
 import msgspec
 import pytest
-import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
-from api.sync import push as push_module
+from api.kernel import redis_client
+from sync import push as push_module
 from notify import live
 from tests.auth.helpers import assert_problem, auth, sms_login
 from tests.sync.conftest import MOTHER
@@ -250,19 +250,16 @@ async def test_bad_envelopes_are_problems(client: AsyncTestClient, mother: dict[
 
 async def test_the_other_devices_are_poked_after_an_applied_push(client: AsyncTestClient, mother: dict[str, Any], redis_url: str) -> None:
     token = mother["access_token"]
-    redis = aioredis.from_url(redis_url)
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(live.channel(person_of(token), None))
+    redis = redis_client.from_url(redis_url)
     try:
-        await pubsub.get_message(timeout=1)  # the subscription confirmation
-        await pushed(client, token, str(uuid.uuid4()), [save(1, str(uuid.uuid4())), save(2, str(uuid.uuid4()))])
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
-        assert message is not None and msgspec.json.decode(message["data"]) == {"t": "s", "v": 2}
-        # Nothing applied (only rejections), nothing to pull: no poke.
-        await pushed(client, token, str(uuid.uuid4()), [mutation(1, "nonsense", {})])
-        assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5) is None
+        async with live.Hub(redis).listen([live.channel(person_of(token), None)]) as heard:  # as a server process listens
+            await pushed(client, token, str(uuid.uuid4()), [save(1, str(uuid.uuid4())), save(2, str(uuid.uuid4()))])
+            assert msgspec.json.decode(await asyncio.wait_for(heard.get(), 5)) == {"t": "s", "v": 2}
+            # Nothing applied (only rejections), nothing to pull: no poke.
+            await pushed(client, token, str(uuid.uuid4()), [mutation(1, "nonsense", {})])
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(heard.get(), 0.5)
     finally:
-        await pubsub.aclose()
         await redis.aclose()
 
 

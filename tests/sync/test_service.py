@@ -12,11 +12,12 @@ import asyncpg
 import pytest
 
 from api.config import Settings
-from api.crypto import Keyring
-from api.pagination import CursorInvalid
-from api.problems import NotFound, Problem, ServiceUnavailable
-from api.sync import cursor, service
-from api.sync.errors import (
+from api.kernel.crypto import Keyring
+from api.kernel.pagination import CursorInvalid
+from api.kernel.problems import NotFound, Problem, ServiceUnavailable
+from sync import cursor, service
+from sync.push import is_transient
+from sync.errors import (
     HTTP_PROBLEMS,
     MUTATION_PROBLEMS,
     BaseVersionInvalid,
@@ -25,9 +26,9 @@ from api.sync.errors import (
     BlobTypeUnsupported,
     DraftNotFound,
 )
-from api.sync.models import MutationIn
-from api.sync.push import SyncUnavailable
-from api.sync.service import DraftState, Head, Position
+from sync.models import MutationIn
+from sync.push import SyncUnavailable
+from sync.service import DraftState, Head, Position
 from tests.conftest import TEST_MASTER_KEY
 
 KEYS = Keyring.from_settings(Settings(database_url="postgresql://x", redis_url="redis://x", master_key=TEST_MASTER_KEY))
@@ -173,12 +174,12 @@ def test_fingerprint_tells_a_retry_from_a_reused_id() -> None:
 
 
 def test_transient_failures_are_told_from_answers() -> None:
-    assert service.is_transient(asyncpg.exceptions.LockNotAvailableError("lock timeout"))
-    assert service.is_transient(asyncpg.exceptions.ConnectionDoesNotExistError("gone"))
-    assert service.is_transient(ConnectionRefusedError())
-    assert service.is_transient(ServiceUnavailable())
-    assert not service.is_transient(NotFound())
-    assert not service.is_transient(asyncpg.exceptions.UniqueViolationError("bug"))
+    assert is_transient(asyncpg.exceptions.LockNotAvailableError("lock timeout"))
+    assert is_transient(asyncpg.exceptions.ConnectionDoesNotExistError("gone"))
+    assert is_transient(ConnectionRefusedError())
+    assert is_transient(ServiceUnavailable())
+    assert not is_transient(NotFound())
+    assert not is_transient(asyncpg.exceptions.UniqueViolationError("bug"))
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
@@ -208,6 +209,6 @@ def test_every_sync_problem_has_a_title_and_its_own_slug() -> None:
     problems: list[type[Problem]] = [*HTTP_PROBLEMS, *MUTATION_PROBLEMS, SyncUnavailable]
     slugs = [p.slug for p in problems]
     assert len(slugs) == len(set(slugs))
-    base = {cls.slug for cls in Problem.__subclasses__() if cls.__module__ == "api.problems"} | {Problem.slug}
+    base = {cls.slug for cls in Problem.__subclasses__() if cls.__module__ == "api.kernel.problems"} | {Problem.slug}
     for p in problems:
         assert p.__doc__ and p.slug not in base and p.slug.islower(), p

@@ -9,8 +9,9 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from esign import lists, seal_store, seals, service
-from esign import verify as esign_verify
+from esign import lists, seals, flows as service
+from esign.store import seal as seal_store
+from esign.codec import verify as esign_verify
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
 from tests.auth.helpers import auth

@@ -9,7 +9,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.wallet import jobs
+from wallet import jobs
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
@@ -77,7 +77,7 @@ async def test_an_adult_needs_a_department_saying_so(client: AsyncTestClient, op
 async def test_a_newborn_without_an_id_number_is_named_by_person_id(
     client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection, app: Litestar
 ) -> None:
-    from api import persons
+    from auth import persons
 
     parent = auth((await citizen(client, clerk, name="李强", id_number=PARENT))["access_token"])
     child = await persons.create_newborn(conn, app.state.keyring, name="李小满", born_on=date(2026, 11, 18), sex="女",

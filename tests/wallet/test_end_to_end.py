@@ -17,9 +17,9 @@ from cryptography import x509
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.wallet import jobs
-from esign import statuslist, trustlist
-from esign.verify import verify_token
+from wallet import jobs
+from esign.codec import statuslist, trustlist
+from esign.codec.verify import verify_token
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
 from tests.wallet import helpers

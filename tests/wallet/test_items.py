@@ -8,7 +8,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api import persons
+from auth import persons
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth, sms_login
 from tests.people import citizen, id_number, next_phone

@@ -8,8 +8,8 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.wallet import pages
-from esign import service as esign_service
+from wallet import pages
+from esign import flows as esign_service
 from esign.state import EsignState
 from tests.auth.helpers import auth
 from tests.people import citizen, id_number

@@ -9,8 +9,8 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from esign import service as esign_service
-from esign import qr, tokens
+from esign import flows as esign_service
+from esign.codec import qr, tokens
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number

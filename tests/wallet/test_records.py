@@ -7,7 +7,7 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api.wallet.errors import WalletClosed
+from wallet.errors import WalletClosed
 from esign import batches
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth

@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from api.wallet import service
-from api.wallet.errors import ConsentInvalid, PresentationFieldsInvalid, RecordInvalid
+from wallet import service
+from wallet.errors import ConsentInvalid, PresentationFieldsInvalid, RecordInvalid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ import asyncpg
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from api import changelog
-from esign import service as esign_service
+from api.kernel import changelog
+from esign import flows as esign_service
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number

@@ -825,6 +825,531 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/wechat/phone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind the phone number from a getPhoneNumber code to the logged-in account
+         * @description The server asks WeChat (`getuserphonenumber`) and accepts the number only when the watermark names our appid. Only mainland numbers are accepted. The number is stored encrypted and answered masked. A number already bound to another account → `phone_in_use`.
+         */
+        post: operations["WechatBindPhone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/wechat/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in with a wx.login code (mini-program)
+         * @description Exchanges the code at WeChat (`jscode2session`); the account is found by openid (or unionid) and made on first login. The WeChat session_key is kept encrypted and never returned. WeChat errors: 40029/40163 → `wechat_code_invalid`, 40226 → `wechat_user_blocked`, busy/quota/timeouts are retried, then `wechat_unavailable`. At most 60 logins a minute per client address.
+         */
+        post: operations["WechatLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sms/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in with the phone number and the SMS code
+         * @description A wrong code answers `sms_code_invalid` with `tries_left`; after 5 wrong tries, or after 5 minutes, a new code must be requested. The account is made on first login (assurance L1).
+         */
+        post: operations["SmsLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sms/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a 6-digit login code by SMS
+         * @description The code is valid for 5 minutes; 5 wrong tries burn it. At most 1 code a minute and 10 a day per phone, 30 an hour per client address (429 `rate_limited` with `Retry-After`). A new code replaces the previous one.
+         */
+        post: operations["SmsSendCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke the refresh family of this login
+         * @description Revokes the login named by the body's `refresh_token`, or else by the bearer access token. Its access tokens are refused from then on: at once by the server process that answered, within two seconds by the others.
+         */
+        post: operations["Logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trade a refresh token for a new token pair (the old refresh token is spent)
+         * @description Refresh tokens live 30 days and rotate on every use. Presenting a spent one again answers 401 `refresh_token_reused` and revokes every token of that login (another party holds a copy). Roles and assurance proven since the last refresh appear in the new access token.
+         */
+        post: operations["RefreshTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Access token for a department system (client credentials)
+         * @description Form (`application/x-www-form-urlencoded`) or JSON `{grant_type: "client_credentials", client_id, client_secret, scope?}`; the id and secret may also come as HTTP Basic. The token carries `roles: ["dept_client"]`, `dept` (the client's department) and `scope` — the requested scopes, which must all be granted to the client (else `invalid_scope`), or all of them.
+         */
+        post: operations["ClientCredentialsToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public keys that sign access tokens (JWKS)
+         * @description ES256 keys with `kid`. After a rotation the previous key stays listed until every token it signed has expired. Cache for at most 5 minutes; on an unknown `kid`, fetch again.
+         */
+        get: operations["GetJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Departments (operator) */
+        get: operations["ListDepartments"];
+        put?: never;
+        /**
+         * Register a department (operator)
+         * @description The credit code must pass GB 32100 (`credit_code_invalid`); one department per credit code (`department_exists`). Accepts `Idempotency-Key`.
+         */
+        post: operations["CreateDepartment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/departments/{department_id}/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The department's systems (client credentials), revoked ones included; never their secrets */
+        get: operations["ListDepartmentClients"];
+        put?: never;
+        /**
+         * Create credentials for a department system (operator or the department's dept_admin)
+         * @description `client_secret` is shown only in this response and stored only as a hash. With `Idempotency-Key`, a repeat within 24 hours returns the same client and secret (kept sealed under the master key with the stored answer until the key is forgotten).
+         */
+        post: operations["CreateDepartmentClient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/departments/{department_id}/staff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Staff of the department (operator or the department's dept_admin) */
+        get: operations["ListStaff"];
+        put?: never;
+        /**
+         * Make an account staff of the department with these roles (replaces earlier roles)
+         * @description Operator or the department's dept_admin. An account is staff of one department at a time (`staff_in_other_department`). The roles appear in the account's next access token.
+         */
+        post: operations["GrantStaffRoles"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/identity-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Registered identity providers (operator) */
+        get: operations["ListIdentityProviders"];
+        put?: never;
+        /**
+         * Register an authority whose signed assertions prove real names (operator)
+         * @description Give exactly one of `public_key_pem` (EC P-256, RSA ≥ 2048 or Ed25519) or `jwks` (a JWKS document; keys are matched by `kid`). `max_level` caps the `acr` it may assert (default L2; L3 only for providers that match the face). Assertions must carry `iss` = `issuer`, `sub` = lowercase hex SHA-256 of the ID number, `aud` = `audience`, the session `nonce` (used once), `acr`, `iat` and `exp` at most 10 minutes after `iat`. Accepts `Idempotency-Key`.
+         */
+        post: operations["RegisterIdentityProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check the audit log's hash chain (operator)
+         * @description `first_bad_entry` names the first entry whose content or link was altered, or null.
+         */
+        get: operations["VerifyAuditChain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/departments/{department_id}/staff/{account_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member of staff from the department; their logins end
+         * @description The account keeps existing as a citizen's, but every login it holds ends (its access tokens carry the staff roles), so the person logs in again without them. Removing an account that is not staff of this department changes nothing and answers the same.
+         */
+        delete: operations["RemoveStaff"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/departments/{department_id}/clients/{client_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a department system's credentials; its access tokens stop working at once
+         * @description For good: a revoked client gets no more tokens (`invalid_client`) and the tokens it holds are refused within two seconds. Revoking a revoked client changes nothing and answers the same.
+         */
+        post: operations["RevokeDepartmentClient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/departments/{department_id}/clients/{client_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace a department system's secret; the old one stops working at once
+         * @description The new `client_secret` is shown only in this response. Access tokens already obtained stay valid until they expire (at most 15 minutes); to end them too, revoke the client.
+         */
+        post: operations["RotateClientSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/realname/sessions/{session_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a real-name session; the server checks the proof itself
+         * @description `wechat_face`: body `{}`; the server asks WeChat `queryverifyinfo` and accepts only `verify_ret` 10000 (L3); before the scan it answers `realname_failed` with reason `face_pending` and the session stays open. `assertion`: body `{assertion}` (see the identity-provider registration). Any other failure closes the session: `realname_failed` with `reason` (`face_not_passed`, `wechat_rejected`, `malformed`, `issuer_unknown`, `signature`, `audience_missing`, `audience_mismatch`, `lifetime_unbounded` (no `iat` or `exp`), `lifetime_too_long` (`exp` more than 10 minutes after `iat`), `issued_in_future`, `expired`, `nonce_missing`, `nonce_used` (the nonce of a session already closed: a replay), `nonce_mismatch`, `subject_mismatch`, `acr_too_low`, `acr_not_allowed`). A used or expired session → `realname_session_closed`. On success refresh the tokens to carry the new `acr` and `auth_time`.
+         */
+        post: operations["CompleteRealnameSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/realname/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start proving who you are (实人认证)
+         * @description `wechat_face`: the server opens a WeChat face verification (`getverifyid`) for the account's openid and returns `verify_id` for `wx.startFacialRecognitionVerify`. `assertion`: present a JWT from a registered identity provider carrying this `nonce`. `counter`: show the session at a service window; a clerk attests it. Sessions last 15 minutes. Accepts `Idempotency-Key`.
+         */
+        post: operations["OpenRealnameSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/realname/attest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A window clerk confirms a counter session: they saw the person and the physical ID card (L3)
+         * @description Staff role `clerk` of a department with the power `realname_proofing` (403 `authority_required` naming the power otherwise), whose own real-name proof at L3 (not their login) is at most 15 minutes old (403 `assurance_required` with `required_level` and `max_age_seconds` otherwise: prove again by face or by a colleague's attestation). The clerk keys in `id_number` as read from the physical card; it is compared with the session's by blind index. A mismatch answers 422 `realname_id_number_mismatch` with `tries_left` and is audited; the session stays open for the correction, and the third mismatch closes it (`realname_failed`, reason `id_number_mismatch`): the person opens a new session. A clerk cannot attest their own session (403). Answers the masked identity so the clerk can compare it with the card. The person is told of the new binding (inbox, SMS, WeChat) with a one-tap "not me".
+         */
+        post: operations["AttestRealnameAtCounter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logins/{login_id}/not-me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * "Not me": end a login bound to your identity that you did not make
+         * @description For the person (any account bound to them), about a login their `auth.identity_login` notification names (`data.login_id`). The login ends at once (its tokens are refused); when the binding was a real-name proof made from another account, that account's logins all end and it loses the identity (back to L1). An identity case opens for the operators. Answered again for the same notification, the same case. The login you are using cannot be reported (409 `not_me_own_login`: log out instead); a login that never concerned your identity → 404 `login_not_found`.
+         */
+        post: operations["ReportLoginNotMe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/not-me/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The one-tap "not me" page of an identity-login text (zh-CN HTML, no login)
+         * @description Shows when and how a login was bound to the person's identity and a button that `POST`s to the same address; looking changes nothing. Always 200: a used, expired or unknown token says the link is no longer valid. Tokens are single-use and last 7 days.
+         */
+        get: operations["NotMePage"];
+        put?: never;
+        /**
+         * The "not me" page's button: end the login the text was about (no login)
+         * @description Does what `ReportLoginNotMe` does for the login the token names, once: the token is spent. Answers a zh-CN HTML page, 200 either way (a used, expired or unknown token says the link is no longer valid).
+         */
+        post: operations["NotMeConfirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/identity-cases/{case_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close an identity case with what was found (operator; audited)
+         * @description A case already closed → 409 `identity_case_closed`.
+         */
+        post: operations["CloseIdentityCase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/identity-cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Identity cases opened by "not me", oldest first (operator) */
+        get: operations["ListIdentityCases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/act-as": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch to acting for a business entity (or back to oneself)
+         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does; revoked, the token is refused from its next request on, 403 `delegation_inactive`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses.
+         */
+        post: operations["ActAs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Business entities the caller may act for (as 法定代表人 or 经办人)
+         * @description The entities whose registry (the 营业执照 issued or pushed by 市场监管) names the caller's verified identity as legal representative; the ID numbers are compared by blind index, never shown. Closed entities (注销) stay listed: their wallet is kept, read only. Entities whose 法定代表人 authorised the caller as 经办人 are listed with `role: agent`, the authorisation and its end, while it is active.
+         */
+        get: operations["ListMyOrganisations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The logged-in account: assurance, person (masked), roles and departments
+         * @description `assurance_level` is the account's current level (it may be higher than the token's `acr` until the next refresh); `auth_time` is when that level was last proven. Department systems have no account (403).
+         */
+        get: operations["GetMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/delegations": {
         parameters: {
             query?: never;
@@ -872,8 +1397,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End an authorisation at once (its principal) */
+        /**
+         * End an authorisation at once (its principal)
+         * @description Revoked, the authorisation serves no further use. A 经办人's token acting for an entity with it (`POST /v1/auth/act-as`) is refused from its next request on, 403 `delegation_inactive` (within seconds on every server process), not when the token ends.
+         */
         post: operations["RevokeDelegation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dev/sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Messages the `sink` SMS provider would have sent to this phone (development only)
+         * @description Exists only when `ZB_SMS_PROVIDER=sink`. Newest first; kept for a day. Each message has its text, the gateway template code it would be sent under (`ZB_SMS_TEMPLATES`) and the template's parameters.
+         */
+        get: operations["DevListSms"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1682,551 +2230,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/auth/wechat/phone": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Bind the phone number from a getPhoneNumber code to the logged-in account
-         * @description The server asks WeChat (`getuserphonenumber`) and accepts the number only when the watermark names our appid. Only mainland numbers are accepted. The number is stored encrypted and answered masked. A number already bound to another account → `phone_in_use`.
-         */
-        post: operations["WechatBindPhone"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/wechat/login": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Log in with a wx.login code (mini-program)
-         * @description Exchanges the code at WeChat (`jscode2session`); the account is found by openid (or unionid) and made on first login. The WeChat session_key is kept encrypted and never returned. WeChat errors: 40029/40163 → `wechat_code_invalid`, 40226 → `wechat_user_blocked`, busy/quota/timeouts are retried, then `wechat_unavailable`. At most 60 logins a minute per client address.
-         */
-        post: operations["WechatLogin"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/sms/login": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Log in with the phone number and the SMS code
-         * @description A wrong code answers `sms_code_invalid` with `tries_left`; after 5 wrong tries, or after 5 minutes, a new code must be requested. The account is made on first login (assurance L1).
-         */
-        post: operations["SmsLogin"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/sms/send": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Send a 6-digit login code by SMS
-         * @description The code is valid for 5 minutes; 5 wrong tries burn it. At most 1 code a minute and 10 a day per phone, 30 an hour per client address (429 `rate_limited` with `Retry-After`). A new code replaces the previous one.
-         */
-        post: operations["SmsSendCode"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/logout": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Revoke the refresh family of this login
-         * @description Revokes the login named by the body's `refresh_token`, or else by the bearer access token. Its access tokens are refused from then on: at once by the server process that answered, within two seconds by the others.
-         */
-        post: operations["Logout"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/refresh": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Trade a refresh token for a new token pair (the old refresh token is spent)
-         * @description Refresh tokens live 30 days and rotate on every use. Presenting a spent one again answers 401 `refresh_token_reused` and revokes every token of that login (another party holds a copy). Roles and assurance proven since the last refresh appear in the new access token.
-         */
-        post: operations["RefreshTokens"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/token": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Access token for a department system (client credentials)
-         * @description Form (`application/x-www-form-urlencoded`) or JSON `{grant_type: "client_credentials", client_id, client_secret, scope?}`; the id and secret may also come as HTTP Basic. The token carries `roles: ["dept_client"]`, `dept` (the client's department) and `scope` — the requested scopes, which must all be granted to the client (else `invalid_scope`), or all of them.
-         */
-        post: operations["ClientCredentialsToken"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/.well-known/jwks.json": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Public keys that sign access tokens (JWKS)
-         * @description ES256 keys with `kid`. After a rotation the previous key stays listed until every token it signed has expired. Cache for at most 5 minutes; on an unknown `kid`, fetch again.
-         */
-        get: operations["GetJwks"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/departments": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Departments (operator) */
-        get: operations["ListDepartments"];
-        put?: never;
-        /**
-         * Register a department (operator)
-         * @description The credit code must pass GB 32100 (`credit_code_invalid`); one department per credit code (`department_exists`). Accepts `Idempotency-Key`.
-         */
-        post: operations["CreateDepartment"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/departments/{department_id}/clients": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The department's systems (client credentials), revoked ones included; never their secrets */
-        get: operations["ListDepartmentClients"];
-        put?: never;
-        /**
-         * Create credentials for a department system (operator or the department's dept_admin)
-         * @description `client_secret` is shown only in this response and stored only as a hash. With `Idempotency-Key`, a repeat within 24 hours returns the same client and secret (kept sealed under the master key with the stored answer until the key is forgotten).
-         */
-        post: operations["CreateDepartmentClient"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/departments/{department_id}/staff": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Staff of the department (operator or the department's dept_admin) */
-        get: operations["ListStaff"];
-        put?: never;
-        /**
-         * Make an account staff of the department with these roles (replaces earlier roles)
-         * @description Operator or the department's dept_admin. An account is staff of one department at a time (`staff_in_other_department`). The roles appear in the account's next access token.
-         */
-        post: operations["GrantStaffRoles"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/identity-providers": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Registered identity providers (operator) */
-        get: operations["ListIdentityProviders"];
-        put?: never;
-        /**
-         * Register an authority whose signed assertions prove real names (operator)
-         * @description Give exactly one of `public_key_pem` (EC P-256, RSA ≥ 2048 or Ed25519) or `jwks` (a JWKS document; keys are matched by `kid`). `max_level` caps the `acr` it may assert (default L2; L3 only for providers that match the face). Assertions must carry `iss` = `issuer`, `sub` = lowercase hex SHA-256 of the ID number, `aud` = `audience`, the session `nonce` (used once), `acr`, `iat` and `exp` at most 10 minutes after `iat`. Accepts `Idempotency-Key`.
-         */
-        post: operations["RegisterIdentityProvider"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/audit/verify": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Check the audit log's hash chain (operator)
-         * @description `first_bad_entry` names the first entry whose content or link was altered, or null.
-         */
-        get: operations["VerifyAuditChain"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/departments/{department_id}/staff/{account_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Remove a member of staff from the department; their logins end
-         * @description The account keeps existing as a citizen's, but every login it holds ends (its access tokens carry the staff roles), so the person logs in again without them. Removing an account that is not staff of this department changes nothing and answers the same.
-         */
-        delete: operations["RemoveStaff"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/departments/{department_id}/clients/{client_id}/revoke": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Revoke a department system's credentials; its access tokens stop working at once
-         * @description For good: a revoked client gets no more tokens (`invalid_client`) and the tokens it holds are refused within two seconds. Revoking a revoked client changes nothing and answers the same.
-         */
-        post: operations["RevokeDepartmentClient"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/departments/{department_id}/clients/{client_id}/rotate-secret": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Replace a department system's secret; the old one stops working at once
-         * @description The new `client_secret` is shown only in this response. Access tokens already obtained stay valid until they expire (at most 15 minutes); to end them too, revoke the client.
-         */
-        post: operations["RotateClientSecret"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/realname/sessions/{session_id}/complete": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Finish a real-name session; the server checks the proof itself
-         * @description `wechat_face`: body `{}`; the server asks WeChat `queryverifyinfo` and accepts only `verify_ret` 10000 (L3); before the scan it answers `realname_failed` with reason `face_pending` and the session stays open. `assertion`: body `{assertion}` (see the identity-provider registration). Any other failure closes the session: `realname_failed` with `reason` (`face_not_passed`, `wechat_rejected`, `malformed`, `issuer_unknown`, `signature`, `audience_missing`, `audience_mismatch`, `lifetime_unbounded` (no `iat` or `exp`), `lifetime_too_long` (`exp` more than 10 minutes after `iat`), `issued_in_future`, `expired`, `nonce_missing`, `nonce_used` (the nonce of a session already closed: a replay), `nonce_mismatch`, `subject_mismatch`, `acr_too_low`, `acr_not_allowed`). A used or expired session → `realname_session_closed`. On success refresh the tokens to carry the new `acr` and `auth_time`.
-         */
-        post: operations["CompleteRealnameSession"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/realname/sessions": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Start proving who you are (实人认证)
-         * @description `wechat_face`: the server opens a WeChat face verification (`getverifyid`) for the account's openid and returns `verify_id` for `wx.startFacialRecognitionVerify`. `assertion`: present a JWT from a registered identity provider carrying this `nonce`. `counter`: show the session at a service window; a clerk attests it. Sessions last 15 minutes. Accepts `Idempotency-Key`.
-         */
-        post: operations["OpenRealnameSession"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/dept/realname/attest": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * A window clerk confirms a counter session: they saw the person and the physical ID card (L3)
-         * @description Staff role `clerk` of a department with the power `realname_proofing` (403 `authority_required` naming the power otherwise), whose own real-name proof at L3 (not their login) is at most 15 minutes old (403 `assurance_required` with `required_level` and `max_age_seconds` otherwise: prove again by face or by a colleague's attestation). The clerk keys in `id_number` as read from the physical card; it is compared with the session's by blind index. A mismatch answers 422 `realname_id_number_mismatch` with `tries_left` and is audited; the session stays open for the correction, and the third mismatch closes it (`realname_failed`, reason `id_number_mismatch`): the person opens a new session. A clerk cannot attest their own session (403). Answers the masked identity so the clerk can compare it with the card. The person is told of the new binding (inbox, SMS, WeChat) with a one-tap "not me".
-         */
-        post: operations["AttestRealnameAtCounter"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/logins/{login_id}/not-me": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * "Not me": end a login bound to your identity that you did not make
-         * @description For the person (any account bound to them), about a login their `auth.identity_login` notification names (`data.login_id`). The login ends at once (its tokens are refused); when the binding was a real-name proof made from another account, that account's logins all end and it loses the identity (back to L1). An identity case opens for the operators. Answered again for the same notification, the same case. The login you are using cannot be reported (409 `not_me_own_login`: log out instead); a login that never concerned your identity → 404 `login_not_found`.
-         */
-        post: operations["ReportLoginNotMe"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/not-me/{token}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The one-tap "not me" page of an identity-login text (zh-CN HTML, no login)
-         * @description Shows when and how a login was bound to the person's identity and a button that `POST`s to the same address; looking changes nothing. Always 200: a used, expired or unknown token says the link is no longer valid. Tokens are single-use and last 7 days.
-         */
-        get: operations["NotMePage"];
-        put?: never;
-        /**
-         * The "not me" page's button: end the login the text was about (no login)
-         * @description Does what `ReportLoginNotMe` does for the login the token names, once: the token is spent. Answers a zh-CN HTML page, 200 either way (a used, expired or unknown token says the link is no longer valid).
-         */
-        post: operations["NotMeConfirm"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/identity-cases/{case_id}/close": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Close an identity case with what was found (operator; audited)
-         * @description A case already closed → 409 `identity_case_closed`.
-         */
-        post: operations["CloseIdentityCase"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/admin/identity-cases": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Identity cases opened by "not me", oldest first (operator) */
-        get: operations["ListIdentityCases"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/act-as": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Switch to acting for a business entity (or back to oneself)
-         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses.
-         */
-        post: operations["ActAs"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/organisations": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Business entities the caller may act for (as 法定代表人 or 经办人)
-         * @description The entities whose registry (the 营业执照 issued or pushed by 市场监管) names the caller's verified identity as legal representative; the ID numbers are compared by blind index, never shown. Closed entities (注销) stay listed: their wallet is kept, read only. Entities whose 法定代表人 authorised the caller as 经办人 are listed with `role: agent`, the authorisation and its end, while it is active.
-         */
-        get: operations["ListMyOrganisations"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/me": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The logged-in account: assurance, person (masked), roles and departments
-         * @description `assurance_level` is the account's current level (it may be higher than the token's `acr` until the next refresh); `auth_time` is when that level was last proven. Department systems have no account (403).
-         */
-        get: operations["GetMe"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/dev/sms": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Messages the `sink` SMS provider would have sent to this phone (development only)
-         * @description Exists only when `ZB_SMS_PROVIDER=sink`. Newest first; kept for a day. Each message has its text, the gateway template code it would be sent under (`ZB_SMS_TEMPLATES`) and the template's parameters.
-         */
-        get: operations["DevListSms"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/dept/seals": {
         parameters: {
             query?: never;
@@ -2667,6 +2670,70 @@ export interface paths {
          * @description Upserts by `code`: 201 when new, 200 when changed. Field keys are unique snake_case; `enum` fields list their values; `sensitive` fields are sealed at rest and never put in a token. Unknown departments or bad field definitions answer 422 `certificate_type_invalid` naming them. `gb_type_code` (the defining department's credit code + 3 digits) is made when a new type has none and never changes afterwards (409 `gb_type_code_immutable`). The defining department defaults to the first issuer. Each field gets a registry number `n`, stable for ever: a field keeps its number, a new field takes the next one and a removed field's number is never given again (tokens key fields by it).
          */
         post: operations["UpsertCertificateType"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/org/seals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The e-seals (企业电子印章) of the entity the caller acts for
+         * @description Acting for a business entity (`POST /v1/auth/act-as`), as its 法定代表人 or 经办人: its seals, newest first, revoked ones too, each with its certificate (from the platform root). The one made at 公章刻制备案 is ES256; what the entity submits is signed with its newest active seal.
+         */
+        get: operations["ListOrgSeals"];
+        put?: never;
+        /**
+         * Another e-seal for the entity (its 法定代表人): SM2 or ES256
+         * @description The entity's 法定代表人 (acting for it; a 经办人 → 403), at L3 within 30 minutes, asks the platform for a seal whose key it holds as it holds departments' platform-held keys. The entity must be active (409 `wallet_closed` after 注销) and its 公章刻制备案 done (409 `entity_seal_not_filed`); at most one active seal per algorithm (409 `entity_seal_exists`: revoke the other first). Audited.
+         */
+        post: operations["CreateOrgSeal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/org/seals/{seal_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke one of the entity's e-seals (its 法定代表人)
+         * @description At once: what it signed shows as no longer valid to the departments checking it, and the entity signs with another active seal, if any. Another entity's seal → 404. Revoking again changes nothing. L3 within 30 minutes; a 经办人 → 403. Audited.
+         */
+        post: operations["RevokeOrgSeal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/entity-seals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A business entity's e-seals, for a department verifying its signature
+         * @description Staff of any department, or a department system: the seals of the entity with this unified social credit code, revoked ones too, with their certificates and standing (404 for an unknown code).
+         */
+        get: operations["ListEntitySeals"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3620,6 +3687,43 @@ export interface components {
         /** DeviceList */
         DeviceList: {
             items: components["schemas"]["Device"][];
+        };
+        /** EntitySeal */
+        EntitySeal: {
+            /** Format: uuid */
+            seal_id: string;
+            kid: string;
+            name: string;
+            /** @enum {string} */
+            algorithm: "ES256" | "SM2";
+            /** @enum {string} */
+            status: "active" | "revoked";
+            credit_code: string;
+            entity_name: string;
+            certificate_pem: string;
+            /** Format: date-time */
+            valid_from: string;
+            /** Format: date-time */
+            valid_until: string;
+            /** Format: date-time */
+            created_at: string;
+            revoked_at?: string | null;
+            revoke_reason?: string | null;
+        };
+        /** EntitySealIn */
+        EntitySealIn: {
+            /**
+             * @description The seal key's algorithm.
+             * @default ES256
+             * @enum {string}
+             */
+            algorithm: "ES256" | "SM2";
+            /** @description Default: the entity's name followed by 电子公章. */
+            name?: string | null;
+        };
+        /** EntitySealList */
+        EntitySealList: {
+            items: components["schemas"]["EntitySeal"][];
         };
         /** Evaluation */
         Evaluation: {
@@ -7627,6 +7731,1634 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    WechatBindPhone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WechatCode"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneBound"];
+                };
+            };
+            /** @description Problem types: `wechat_code_invalid` (微信登录凭证无效或已使用); `malformed_request` (请求格式错误) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "wechat_code_invalid" | "malformed_request";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `phone_in_use` (该手机号已绑定其他账号) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "phone_in_use";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            /** @description Problem types: `wechat_unavailable` (微信服务暂时不可用，请稍后再试) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "wechat_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    WechatLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WechatCode"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Problem types: `wechat_code_invalid` (微信登录凭证无效或已使用); `malformed_request` (请求格式错误) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "wechat_code_invalid" | "malformed_request";
+                    };
+                };
+            };
+            /** @description Problem types: `wechat_user_blocked` (该微信用户已被限制登录) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "wechat_user_blocked";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            /** @description Problem types: `wechat_unavailable` (微信服务暂时不可用，请稍后再试) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "wechat_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    SmsLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsLogin"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Problem types: `sms_code_invalid` (短信验证码错误或已失效); `malformed_request` (请求格式错误) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "sms_code_invalid" | "malformed_request";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    SmsSendCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsSend"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            /** @description Problem types: `sms_unavailable` (短信服务暂时不可用，请稍后再试) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "sms_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    Logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogoutIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RefreshTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            /** @description Problem types: `refresh_token_invalid` (刷新令牌无效或已过期); `refresh_token_reused` (刷新令牌已被使用，登录已全部失效) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "refresh_token_invalid" | "refresh_token_reused";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ClientCredentialsToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @enum {string} */
+                    grant_type: "client_credentials";
+                    /**
+                     * Format: uuid
+                     * @description Or use HTTP Basic authentication.
+                     */
+                    client_id?: string;
+                    client_secret?: string;
+                    /** @description Space-separated; defaults to every scope of the client. */
+                    scope?: string;
+                };
+                "application/json": {
+                    /** @enum {string} */
+                    grant_type: "client_credentials";
+                    /**
+                     * Format: uuid
+                     * @description Or use HTTP Basic authentication.
+                     */
+                    client_id?: string;
+                    client_secret?: string;
+                    /** @description Space-separated; defaults to every scope of the client. */
+                    scope?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientToken"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `unsupported_grant_type` (不支持的授权类型); `invalid_scope` (申请的权限范围超出客户端授权) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "unsupported_grant_type" | "invalid_scope";
+                    };
+                };
+            };
+            /** @description Problem types: `invalid_client` (客户端认证失败) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "invalid_client";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    GetJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Jwks"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListDepartments: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DepartmentPage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    CreateDepartment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DepartmentIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Department"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "idempotency_key_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `department_exists` (该统一社会信用代码的部门已存在); `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "department_exists" | "idempotency_key_in_flight";
+                    };
+                };
+            };
+            /** @description Problem types: `credit_code_invalid` (统一社会信用代码校验不通过); `parent_department_not_found` (上级部门不存在); `validation_failed` (请求参数不符合要求); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "credit_code_invalid" | "parent_department_not_found" | "validation_failed" | "idempotency_key_reused";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListDepartmentClients: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                department_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientPage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "department_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    CreateDepartmentClient: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                department_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientCreated"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "idempotency_key_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "department_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "idempotency_key_in_flight";
+                    };
+                };
+            };
+            /** @description Problem types: `validation_failed` (请求参数不符合要求); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "validation_failed" | "idempotency_key_reused";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListStaff: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                department_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffPage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "department_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    GrantStaffRoles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StaffIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffMember"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "department_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `staff_in_other_department` (该账号已是其他部门的工作人员) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "staff_in_other_department";
+                    };
+                };
+            };
+            /** @description Problem types: `account_not_found` (账号不存在); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "account_not_found" | "validation_failed";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListIdentityProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RegisterIdentityProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IdentityProviderIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderOut"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "idempotency_key_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `identity_provider_exists` (该签发者的身份认证机构已登记); `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "identity_provider_exists" | "idempotency_key_in_flight";
+                    };
+                };
+            };
+            /** @description Problem types: `identity_provider_key_invalid` (身份认证机构的公钥无法使用); `validation_failed` (请求参数不符合要求); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "identity_provider_key_invalid" | "validation_failed" | "idempotency_key_reused";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    VerifyAuditChain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyReport"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RemoveStaff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department_id: string;
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "department_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RevokeDepartmentClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department_id: string;
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `department_not_found` (部门不存在); `client_not_found` (部门系统凭据不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "department_not_found" | "client_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RotateClientSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department_id: string;
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientCreated"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `department_not_found` (部门不存在); `client_not_found` (部门系统凭据不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "department_not_found" | "client_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `client_revoked` (部门系统凭据已吊销) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "client_revoked";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    CompleteRealnameSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompleteIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verified"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `realname_session_not_found` (实人认证会话不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "realname_session_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `realname_session_closed` (实人认证会话已结束或已过期); `realname_person_mismatch` (该账号已认证为另一身份) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "realname_session_closed" | "realname_person_mismatch";
+                    };
+                };
+            };
+            /** @description Problem types: `realname_failed` (实人认证未通过); `realname_method_unavailable` (当前账号无法使用该认证方式); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "realname_failed" | "realname_method_unavailable" | "validation_failed";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            /** @description Problem types: `wechat_unavailable` (微信服务暂时不可用，请稍后再试) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "wechat_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    OpenRealnameSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenSession"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOpened"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "idempotency_key_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `realname_person_mismatch` (该账号已认证为另一身份); `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "realname_person_mismatch" | "idempotency_key_in_flight";
+                    };
+                };
+            };
+            /** @description Problem types: `id_number_invalid` (身份证号码校验不通过); `validation_failed` (请求参数不符合要求); `realname_method_unavailable` (当前账号无法使用该认证方式); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "id_number_invalid" | "validation_failed" | "realname_method_unavailable" | "idempotency_key_reused";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            /** @description Problem types: `wechat_unavailable` (微信服务暂时不可用，请稍后再试) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "wechat_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    AttestRealnameAtCounter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttestIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Attested"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "authority_required" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `realname_session_not_found` (实人认证会话不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "realname_session_not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `realname_session_closed` (实人认证会话已结束或已过期); `realname_person_mismatch` (该账号已认证为另一身份) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "realname_session_closed" | "realname_person_mismatch";
+                    };
+                };
+            };
+            /** @description Problem types: `validation_failed` (请求参数不符合要求); `id_number_invalid` (身份证号码校验不通过); `realname_id_number_mismatch` (证件号码与认证会话不一致) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "validation_failed" | "id_number_invalid" | "realname_id_number_mismatch";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ReportLoginNotMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                login_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reported"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `login_not_found` (登录不存在或与您的身份无关); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "login_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `not_me_own_login` (不能对正在使用的登录报告“不是我”) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_me_own_login";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    NotMePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    NotMeConfirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    CloseIdentityCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseCase"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityCase"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `identity_case_not_found` (身份核查工单不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "identity_case_not_found" | "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `identity_case_closed` (身份核查工单已关闭) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "identity_case_closed";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListIdentityCases: {
+        parameters: {
+            query?: {
+                /** @description Only cases in this state. */
+                status?: "open" | "closed" | null;
+                /** @description Opaque cursor from `next_cursor`. */
+                cursor?: string | null;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityCasePage"];
+                };
+            };
+            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "malformed_request" | "cursor_invalid";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ActAs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActAsIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActingToken"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证); `delegation_inactive` (代办授权已过期或已撤销) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required" | "delegation_inactive";
+                    };
+                };
+            };
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListMyOrganisations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganisationList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    GetMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     ListDelegations: {
         parameters: {
             query?: {
@@ -7819,6 +9551,33 @@ export interface operations {
                     };
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    DevListSms: {
+        parameters: {
+            query: {
+                /** @description Mainland mobile number. */
+                phone: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DevSmsList"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
             422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -10179,1661 +11938,6 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    WechatBindPhone: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["WechatCode"];
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PhoneBound"];
-                };
-            };
-            /** @description Problem types: `wechat_code_invalid` (微信登录凭证无效或已使用); `malformed_request` (请求格式错误) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "wechat_code_invalid" | "malformed_request";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `phone_in_use` (该手机号已绑定其他账号) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "phone_in_use";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
-            /** @description Problem types: `wechat_unavailable` (微信服务暂时不可用，请稍后再试) */
-            503: {
-                headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "wechat_unavailable";
-                    };
-                };
-            };
-        };
-    };
-    WechatLogin: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["WechatCode"];
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TokenPair"];
-                };
-            };
-            /** @description Problem types: `wechat_code_invalid` (微信登录凭证无效或已使用); `malformed_request` (请求格式错误) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "wechat_code_invalid" | "malformed_request";
-                    };
-                };
-            };
-            /** @description Problem types: `wechat_user_blocked` (该微信用户已被限制登录) */
-            403: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "wechat_user_blocked";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
-            /** @description Problem types: `wechat_unavailable` (微信服务暂时不可用，请稍后再试) */
-            503: {
-                headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "wechat_unavailable";
-                    };
-                };
-            };
-        };
-    };
-    SmsLogin: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SmsLogin"];
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TokenPair"];
-                };
-            };
-            /** @description Problem types: `sms_code_invalid` (短信验证码错误或已失效); `malformed_request` (请求格式错误) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "sms_code_invalid" | "malformed_request";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    SmsSendCode: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SmsSend"];
-            };
-        };
-        responses: {
-            /** @description Request accepted, processing continues off-line */
-            202: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["MalformedRequest"];
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
-            /** @description Problem types: `sms_unavailable` (短信服务暂时不可用，请稍后再试) */
-            503: {
-                headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "sms_unavailable";
-                    };
-                };
-            };
-        };
-    };
-    Logout: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["LogoutIn"] | null;
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, nothing follows */
-            204: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    RefreshTokens: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RefreshIn"];
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TokenPair"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            /** @description Problem types: `refresh_token_invalid` (刷新令牌无效或已过期); `refresh_token_reused` (刷新令牌已被使用，登录已全部失效) */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "refresh_token_invalid" | "refresh_token_reused";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ClientCredentialsToken: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/x-www-form-urlencoded": {
-                    /** @enum {string} */
-                    grant_type: "client_credentials";
-                    /**
-                     * Format: uuid
-                     * @description Or use HTTP Basic authentication.
-                     */
-                    client_id?: string;
-                    client_secret?: string;
-                    /** @description Space-separated; defaults to every scope of the client. */
-                    scope?: string;
-                };
-                "application/json": {
-                    /** @enum {string} */
-                    grant_type: "client_credentials";
-                    /**
-                     * Format: uuid
-                     * @description Or use HTTP Basic authentication.
-                     */
-                    client_id?: string;
-                    client_secret?: string;
-                    /** @description Space-separated; defaults to every scope of the client. */
-                    scope?: string;
-                };
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ClientToken"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `unsupported_grant_type` (不支持的授权类型); `invalid_scope` (申请的权限范围超出客户端授权) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "unsupported_grant_type" | "invalid_scope";
-                    };
-                };
-            };
-            /** @description Problem types: `invalid_client` (客户端认证失败) */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "invalid_client";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    GetJwks: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Jwks"];
-                };
-            };
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ListDepartments: {
-        parameters: {
-            query?: {
-                /** @description Opaque cursor from `next_cursor`. */
-                cursor?: string | null;
-                /** @description Page size (default 50, at most 500). */
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["DepartmentPage"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "cursor_invalid";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    CreateDepartment: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
-                "Idempotency-Key"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["DepartmentIn"];
-            };
-        };
-        responses: {
-            /** @description Document created, URL follows */
-            201: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Department"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "idempotency_key_invalid";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `department_exists` (该统一社会信用代码的部门已存在); `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "department_exists" | "idempotency_key_in_flight";
-                    };
-                };
-            };
-            /** @description Problem types: `credit_code_invalid` (统一社会信用代码校验不通过); `parent_department_not_found` (上级部门不存在); `validation_failed` (请求参数不符合要求); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "credit_code_invalid" | "parent_department_not_found" | "validation_failed" | "idempotency_key_reused";
-                    };
-                };
-            };
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ListDepartmentClients: {
-        parameters: {
-            query?: {
-                /** @description Opaque cursor from `next_cursor`. */
-                cursor?: string | null;
-                /** @description Page size (default 50, at most 500). */
-                limit?: number;
-            };
-            header?: never;
-            path: {
-                department_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ClientPage"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "cursor_invalid";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "department_not_found" | "not_found";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    CreateDepartmentClient: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
-                "Idempotency-Key"?: string;
-            };
-            path: {
-                department_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ClientIn"];
-            };
-        };
-        responses: {
-            /** @description Document created, URL follows */
-            201: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ClientCreated"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "idempotency_key_invalid";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "department_not_found" | "not_found";
-                    };
-                };
-            };
-            /** @description Problem types: `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "idempotency_key_in_flight";
-                    };
-                };
-            };
-            /** @description Problem types: `validation_failed` (请求参数不符合要求); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "validation_failed" | "idempotency_key_reused";
-                    };
-                };
-            };
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ListStaff: {
-        parameters: {
-            query?: {
-                /** @description Opaque cursor from `next_cursor`. */
-                cursor?: string | null;
-                /** @description Page size (default 50, at most 500). */
-                limit?: number;
-            };
-            header?: never;
-            path: {
-                department_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["StaffPage"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "cursor_invalid";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "department_not_found" | "not_found";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    GrantStaffRoles: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                department_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["StaffIn"];
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["StaffMember"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "department_not_found" | "not_found";
-                    };
-                };
-            };
-            /** @description Problem types: `staff_in_other_department` (该账号已是其他部门的工作人员) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "staff_in_other_department";
-                    };
-                };
-            };
-            /** @description Problem types: `account_not_found` (账号不存在); `validation_failed` (请求参数不符合要求) */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "account_not_found" | "validation_failed";
-                    };
-                };
-            };
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ListIdentityProviders: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IdentityProviderList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    RegisterIdentityProvider: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
-                "Idempotency-Key"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["IdentityProviderIn"];
-            };
-        };
-        responses: {
-            /** @description Document created, URL follows */
-            201: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IdentityProviderOut"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "idempotency_key_invalid";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `identity_provider_exists` (该签发者的身份认证机构已登记); `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "identity_provider_exists" | "idempotency_key_in_flight";
-                    };
-                };
-            };
-            /** @description Problem types: `identity_provider_key_invalid` (身份认证机构的公钥无法使用); `validation_failed` (请求参数不符合要求); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "identity_provider_key_invalid" | "validation_failed" | "idempotency_key_reused";
-                    };
-                };
-            };
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    VerifyAuditChain: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["VerifyReport"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    RemoveStaff: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                department_id: string;
-                account_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, nothing follows */
-            204: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `department_not_found` (部门不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "department_not_found" | "not_found";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    RevokeDepartmentClient: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                department_id: string;
-                client_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ClientView"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `department_not_found` (部门不存在); `client_not_found` (部门系统凭据不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "department_not_found" | "client_not_found" | "not_found";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    RotateClientSecret: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                department_id: string;
-                client_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ClientCreated"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `department_not_found` (部门不存在); `client_not_found` (部门系统凭据不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "department_not_found" | "client_not_found" | "not_found";
-                    };
-                };
-            };
-            /** @description Problem types: `client_revoked` (部门系统凭据已吊销) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "client_revoked";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    CompleteRealnameSession: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                session_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CompleteIn"] | null;
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Verified"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `realname_session_not_found` (实人认证会话不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "realname_session_not_found" | "not_found";
-                    };
-                };
-            };
-            /** @description Problem types: `realname_session_closed` (实人认证会话已结束或已过期); `realname_person_mismatch` (该账号已认证为另一身份) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "realname_session_closed" | "realname_person_mismatch";
-                    };
-                };
-            };
-            /** @description Problem types: `realname_failed` (实人认证未通过); `realname_method_unavailable` (当前账号无法使用该认证方式); `validation_failed` (请求参数不符合要求) */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "realname_failed" | "realname_method_unavailable" | "validation_failed";
-                    };
-                };
-            };
-            429: components["responses"]["RateLimited"];
-            /** @description Problem types: `wechat_unavailable` (微信服务暂时不可用，请稍后再试) */
-            503: {
-                headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "wechat_unavailable";
-                    };
-                };
-            };
-        };
-    };
-    OpenRealnameSession: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description Makes a retry safe: the same key with the same request answers the stored response (with `Idempotent-Replayed: true`) for 24 hours; with another request 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_flight`. */
-                "Idempotency-Key"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["OpenSession"];
-            };
-        };
-        responses: {
-            /** @description Document created, URL follows */
-            201: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SessionOpened"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `idempotency_key_invalid` (Idempotency-Key 格式不正确) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "idempotency_key_invalid";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `realname_person_mismatch` (该账号已认证为另一身份); `idempotency_key_in_flight` (相同 Idempotency-Key 的请求仍在处理中) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "realname_person_mismatch" | "idempotency_key_in_flight";
-                    };
-                };
-            };
-            /** @description Problem types: `id_number_invalid` (身份证号码校验不通过); `validation_failed` (请求参数不符合要求); `realname_method_unavailable` (当前账号无法使用该认证方式); `idempotency_key_reused` (Idempotency-Key 已用于另一个请求) */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "id_number_invalid" | "validation_failed" | "realname_method_unavailable" | "idempotency_key_reused";
-                    };
-                };
-            };
-            429: components["responses"]["RateLimited"];
-            /** @description Problem types: `wechat_unavailable` (微信服务暂时不可用，请稍后再试) */
-            503: {
-                headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "wechat_unavailable";
-                    };
-                };
-            };
-        };
-    };
-    AttestRealnameAtCounter: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["AttestIn"];
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Attested"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `forbidden` (无权访问); `authority_required` (本部门无此职权（不在权责清单内）); `assurance_required` (需要更高等级的实人认证) */
-            403: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "forbidden" | "authority_required" | "assurance_required";
-                    };
-                };
-            };
-            /** @description Problem types: `realname_session_not_found` (实人认证会话不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "realname_session_not_found";
-                    };
-                };
-            };
-            /** @description Problem types: `realname_session_closed` (实人认证会话已结束或已过期); `realname_person_mismatch` (该账号已认证为另一身份) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "realname_session_closed" | "realname_person_mismatch";
-                    };
-                };
-            };
-            /** @description Problem types: `validation_failed` (请求参数不符合要求); `id_number_invalid` (身份证号码校验不通过); `realname_id_number_mismatch` (证件号码与认证会话不一致) */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "validation_failed" | "id_number_invalid" | "realname_id_number_mismatch";
-                    };
-                };
-            };
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ReportLoginNotMe: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                login_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Reported"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `login_not_found` (登录不存在或与您的身份无关); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "login_not_found" | "not_found";
-                    };
-                };
-            };
-            /** @description Problem types: `not_me_own_login` (不能对正在使用的登录报告“不是我”) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "not_me_own_login";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    NotMePage: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                token: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            /** @description Problem types: `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "not_found";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    NotMeConfirm: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                token: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            /** @description Problem types: `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "not_found";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    CloseIdentityCase: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                case_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CloseCase"];
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IdentityCase"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Problem types: `identity_case_not_found` (身份核查工单不存在); `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "identity_case_not_found" | "not_found";
-                    };
-                };
-            };
-            /** @description Problem types: `identity_case_closed` (身份核查工单已关闭) */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "identity_case_closed";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ListIdentityCases: {
-        parameters: {
-            query?: {
-                /** @description Only cases in this state. */
-                status?: "open" | "closed" | null;
-                /** @description Opaque cursor from `next_cursor`. */
-                cursor?: string | null;
-                /** @description Page size (default 50, at most 500). */
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IdentityCasePage"];
-                };
-            };
-            /** @description Problem types: `malformed_request` (请求格式错误); `cursor_invalid` (分页游标无效) */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "malformed_request" | "cursor_invalid";
-                    };
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ActAs: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ActAsIn"];
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ActingToken"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证); `delegation_inactive` (代办授权已过期或已撤销) */
-            403: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "forbidden" | "assurance_required" | "delegation_inactive";
-                    };
-                };
-            };
-            /** @description Problem types: `not_found` (资源不存在) */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "not_found";
-                    };
-                };
-            };
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    ListMyOrganisations: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OrganisationList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
-            403: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        type: "forbidden" | "assurance_required";
-                    };
-                };
-            };
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    GetMe: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Me"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    DevListSms: {
-        parameters: {
-            query: {
-                /** @description Mainland mobile number. */
-                phone: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["DevSmsList"];
-                };
-            };
-            400: components["responses"]["MalformedRequest"];
-            422: components["responses"]["ValidationFailed"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
     ListSeals: {
         parameters: {
             query?: {
@@ -13154,6 +13258,183 @@ export interface operations {
                     };
                 };
             };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListOrgSeals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntitySealList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    CreateOrgSeal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EntitySealIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntitySeal"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `entity_seal_exists` (该经营主体已有同一算法的有效电子印章); `entity_seal_not_filed` (该经营主体尚未完成公章刻制备案); `wallet_closed` (该证照夹已关闭（持有人已身故），不再接受新的写入) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "entity_seal_exists" | "entity_seal_not_filed" | "wallet_closed";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RevokeOrgSeal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                seal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OptionalReasonIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntitySeal"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `entity_seal_not_found` (企业电子印章不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "entity_seal_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListEntitySeals: {
+        parameters: {
+            query: {
+                credit_code: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntitySealList"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -1,0 +1,269 @@
+"""Persons and guardianship: shared by identity, certificates, applications and the wallet.
+
+A person's ID number and name are encrypted at rest (contexts ``person.id_number``,
+``person.name``) and found through the blind index (purpose ``id_number``). A newborn is a
+person without an ID number until 出生登记 assigns one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+from api.kernel.db import Conn
+import msgspec
+
+from api.kernel import pgcopy
+from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.identifiers import normalize_id_number
+from api.kernel.ids import uuid7, uuid7_many
+from api.kernel.problems import FieldError, Problem
+
+INDEX_PURPOSE = "id_number"
+# The associated data of the encrypted columns: a value sealed for one column does not open in another.
+ID_NUMBER_CONTEXT = "person.id_number"
+NAME_CONTEXT = "person.name"
+
+
+class HolderMismatch(Problem):
+    """姓名与身份证号码登记的人员不符"""
+
+    status, slug = 422, "holder_mismatch"
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two spellings are the same name: compatibility forms and spaces aside (全角, 「 」 ...)."""
+    def plain(v: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", v).split()).casefold()
+    return plain(a) == plain(b)
+
+
+def check_holder_name(keyring: Keyring, sealed_name: bytes | None, name: str, *, field: str) -> None:
+    """422 ``holder_mismatch`` unless ``name`` is the stored one; the stored name is never told."""
+    if sealed_name is not None and not same_name(keyring.decrypt_str(sealed_name, context=NAME_CONTEXT), name):
+        raise HolderMismatch("the name is not the one of the person with this ID number",
+                             errors=[FieldError(field, "does not match the person with this ID number")])
+
+
+async def check_person_name(conn: Conn, keyring: Keyring, person_id: UUID, name: str, *,
+                            field: str) -> None:
+    """:func:`check_holder_name` for a stored person."""
+    blob = await conn.fetchval("SELECT name FROM person WHERE id = $1", person_id)
+    check_holder_name(keyring, blob, name, field=field)
+
+
+async def find_person_names(conn: Conn, indexes: list[bytes]) -> dict[bytes, tuple[UUID, bytes]]:
+    """The persons among these blind indexes that exist: blind index → (person, sealed name)."""
+    rows = await conn.fetch("SELECT id_number_index, id, name FROM person WHERE id_number_index = ANY($1::bytea[])",
+                            indexes)
+    return {r["id_number_index"]: (r["id"], r["name"]) for r in rows}
+
+
+class PersonView(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name_masked: str
+    id_number_masked: str | None
+
+
+def id_number_index(keyring: Keyring, id_number: str) -> bytes:
+    return keyring.blind_index(normalize_id_number(id_number), purpose=INDEX_PURPOSE)
+
+
+async def find_person_id(conn: Conn, keyring: Keyring, id_number: str) -> UUID | None:
+    return await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", id_number_index(keyring, id_number))
+
+
+INSERT_PERSON = """
+INSERT INTO person (id, id_number, id_number_index, name, born_on, sex, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT ON CONSTRAINT person_id_number_index_key DO NOTHING
+RETURNING id
+"""
+
+
+async def find_or_create_person(
+    conn: Conn, keyring: Keyring, *, id_number: str, name: str, now: datetime
+) -> UUID:
+    """The person with this ID number, created if new (race-safe on the blind index)."""
+    number = normalize_id_number(id_number)
+    index = id_number_index(keyring, number)
+    created = await conn.fetchval(
+        INSERT_PERSON,
+        uuid7(),
+        keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
+        index,
+        keyring.encrypt(name, context=NAME_CONTEXT),
+        None,
+        None,
+        now,
+    )
+    return created or await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", index)
+
+
+async def create_newborn(
+    conn: Conn, keyring: Keyring, *, name: str, born_on: date, sex: str | None, now: datetime
+) -> UUID:
+    """A person with no ID number yet (出生一件事)."""
+    return await conn.fetchval(
+        INSERT_PERSON, uuid7(), None, None, keyring.encrypt(name, context=NAME_CONTEXT), born_on, sex, now
+    )
+
+
+class IdNumberTaken(Exception):
+    """Another person already holds this ID number."""
+
+
+async def assign_id_number(conn: Conn, keyring: Keyring, person_id: UUID, id_number: str) -> None:
+    """Record the ID number public security assigned; the person is then found by it like anyone else."""
+    number = normalize_id_number(id_number)
+    try:
+        await conn.execute(
+            "UPDATE person SET id_number = $2, id_number_index = $3 WHERE id = $1",
+            person_id,
+            keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
+            id_number_index(keyring, number),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "person_id_number_index_key":
+            raise
+        raise IdNumberTaken() from exc
+
+
+async def get_person_view(conn: Conn, keyring: Keyring, person_id: UUID) -> PersonView | None:
+    row = await conn.fetchrow("SELECT id, name, id_number FROM person WHERE id = $1", person_id)
+    if row is None:
+        return None
+    number = keyring.decrypt_str(row["id_number"], context=ID_NUMBER_CONTEXT) if row["id_number"] else None
+    return PersonView(
+        id=row["id"],
+        name_masked=mask_name(keyring.decrypt_str(row["name"], context=NAME_CONTEXT)),
+        id_number_masked=mask_id_number(number) if number else None,
+    )
+
+
+async def get_id_number(conn: Conn, keyring: Keyring, person_id: UUID) -> str | None:
+    blob = await conn.fetchval("SELECT id_number FROM person WHERE id = $1", person_id)
+    return keyring.decrypt_str(blob, context=ID_NUMBER_CONTEXT) if blob else None
+
+
+async def get_name(conn: Conn, keyring: Keyring, person_id: UUID) -> str | None:
+    blob = await conn.fetchval("SELECT name FROM person WHERE id = $1", person_id)
+    return keyring.decrypt_str(blob, context=NAME_CONTEXT) if blob else None
+
+
+# --- guardianship ------------------------------------------------------------------------------
+
+ADD_GUARDIAN = """
+INSERT INTO guardianship (guardian_person_id, dependent_person_id, source, since)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT ON CONSTRAINT guardianship_pkey DO UPDATE SET until = NULL, source = EXCLUDED.source
+"""
+
+
+async def add_guardian(conn: Conn, guardian: UUID, dependent: UUID, *, source: str, now: datetime) -> None:
+    await conn.execute(ADD_GUARDIAN, guardian, dependent, source, now)
+
+
+IS_GUARDIAN = """
+SELECT EXISTS (
+    SELECT 1 FROM guardianship
+    WHERE guardian_person_id = $1 AND dependent_person_id = $2 AND since <= $3 AND (until IS NULL OR until > $3)
+)
+"""
+
+
+async def is_guardian(conn: Conn, guardian: UUID, dependent: UUID, *, now: datetime) -> bool:
+    return await conn.fetchval(IS_GUARDIAN, guardian, dependent, now)
+
+
+DEPENDENTS = """
+SELECT dependent_person_id FROM guardianship
+WHERE guardian_person_id = $1 AND since <= $2 AND (until IS NULL OR until > $2)
+ORDER BY since
+"""
+
+
+async def dependents_of(conn: Conn, guardian: UUID, *, now: datetime) -> list[UUID]:
+    return [r["dependent_person_id"] for r in await conn.fetch(DEPENDENTS, guardian, now)]
+
+
+async def guardians_of(conn: Conn, dependent: UUID, *, now: datetime) -> list[UUID]:
+    rows = await conn.fetch(
+        "SELECT guardian_person_id FROM guardianship WHERE dependent_person_id = $1 AND (until IS NULL OR until > $2)",
+        dependent,
+        now,
+    )
+    return [r["guardian_person_id"] for r in rows]
+
+
+# --- many at once (batch issuing) ----------------------------------------------------------------
+
+
+def seal_person(keyring: Keyring, id_number: str, name: str) -> tuple[bytes, bytes, bytes]:
+    """``(blind index, sealed ID number, sealed name)`` of a person to find or create in bulk."""
+    number = normalize_id_number(id_number)
+    return (
+        id_number_index(keyring, number),
+        keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
+        keyring.encrypt(name, context=NAME_CONTEXT),
+    )
+
+
+INSERT_PERSONS = """
+INSERT INTO person (id, id_number_index, id_number, name, created_at)
+SELECT *, $4::timestamptz FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $5::bytea[])
+ON CONFLICT ON CONSTRAINT person_id_number_index_key DO NOTHING
+RETURNING id_number_index, id
+"""
+
+
+async def find_or_create_persons(
+    conn: Conn, people: list[tuple[bytes, bytes, bytes]], *, now: datetime,
+    ids: dict[bytes, UUID] | None = None,
+) -> dict[bytes, UUID]:
+    """``find_or_create_person`` for many ``seal_person`` triples: blind index → person.
+
+    One statement when every person is new, a second one for those that already existed (or that another
+    transaction, which this one then waited for, created meanwhile). ``ids`` gives the id a new person
+    gets, by blind index (batch issuing decides them before signing); the others get fresh ones.
+    """
+    unique = {index: (number, name) for index, number, name in people}
+    # In index order, so that two transactions creating some of the same persons wait for each other
+    # on the first shared one instead of deadlocking.
+    indexes = sorted(unique)
+    given = ids or {}
+    fresh = iter(uuid7_many(sum(i not in given for i in indexes)))
+    new_ids = [given.get(i) or next(fresh) for i in indexes]
+    found: dict[bytes, UUID] = dict(await conn.fetch(
+        INSERT_PERSONS, new_ids, indexes, [unique[i][0] for i in indexes], now, [unique[i][1] for i in indexes],
+    ))
+    known = [i for i in indexes if i not in found]
+    if known:
+        found.update(await find_person_ids(conn, known))
+    return found
+
+
+PERSON_COLUMNS = ("id", "id_number", "id_number_index", "name", "created_at")
+_PERSON_COUNT = pgcopy.count(len(PERSON_COLUMNS))
+
+
+def encoded_person(person_id: bytes, sealed_id_number: bytes, index: bytes, sealed_name: bytes, created_at: bytes) -> bytes:
+    """A new person (``seal_person``'s values, ``created_at`` by ``pgcopy.timestamptz``) as a binary COPY
+    row for :func:`insert_encoded`."""
+    return _PERSON_COUNT + pgcopy.fields(person_id, sealed_id_number, index, sealed_name) + created_at
+
+
+async def insert_encoded(conn: Conn, rows: list[bytes]) -> None:
+    """New persons by binary COPY, in the caller's transaction: for blind indexes just looked up and not
+    found. Unlike :func:`find_or_create_persons`, one that another transaction created meanwhile is an
+    error (``UniqueViolationError``), not a find; rows in blind index order wait for such a transaction
+    rather than deadlock with it."""
+    await pgcopy.copy_rows(conn, "person", PERSON_COLUMNS, rows)
+
+
+async def find_person_ids(conn: Conn, indexes: list[bytes]) -> dict[bytes, UUID]:
+    """The persons among these blind indexes that exist: blind index → person."""
+    return dict(await conn.fetch("SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])",
+                                 indexes))

@@ -1,0 +1,235 @@
+"""Certificate types, licence serials and issued certificates: SQL next to the one function that runs it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from api.kernel.db import Conn
+import msgspec
+
+from esign.service import CertType, FieldRule
+
+TYPE_COLUMNS = "code, name, gb_type_code, holder_kind, issuer_department_ids, fields, validity_days"
+
+
+def _type(row: asyncpg.Record) -> CertType:
+    rules = tuple(
+        FieldRule(
+            n=f["n"], key=f["key"], label=f["label"], type=f["type"], required=bool(f.get("required", True)),
+            sensitive=bool(f.get("sensitive", False)), enum=tuple(f["enum"]) if f.get("enum") else None,
+        )
+        for f in row["fields"]
+    )
+    return CertType(
+        code=row["code"], name=row["name"], gb_type_code=row["gb_type_code"], holder_kind=row["holder_kind"],
+        issuer_department_ids=frozenset(row["issuer_department_ids"]), fields=rules,
+        validity_days=row["validity_days"],
+    )
+
+
+async def get_type(conn: Conn, code: str) -> CertType | None:
+    row = await conn.fetchrow(f"SELECT {TYPE_COLUMNS} FROM certificate_type WHERE code = $1", code)
+    return None if row is None else _type(row)
+
+
+async def find_type_by_gb_code(conn: Conn, gb_type_code: str) -> tuple[str, str] | None:
+    """``(code, name)`` of the type with this 证照类型代码."""
+    row = await conn.fetchrow("SELECT code, name FROM certificate_type WHERE gb_type_code = $1", gb_type_code)
+    return None if row is None else (row["code"], row["name"])
+
+
+NEXT_SERIALS = """
+INSERT INTO esign_serial AS s (type_code, department_id, year, last_serial) VALUES ($1, $2, $3, $4)
+ON CONFLICT ON CONSTRAINT esign_serial_pkey DO UPDATE SET last_serial = s.last_serial + EXCLUDED.last_serial
+RETURNING last_serial
+"""
+
+
+async def next_serials(conn: Conn, type_code: str, department_id: UUID, year: int, count: int) -> int:
+    """Take ``count`` serial numbers; return the first. The row stays locked until the caller commits."""
+    last = await conn.fetchval(NEXT_SERIALS, type_code, department_id, year, count)
+    return last - count + 1
+
+
+class CertificateRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    department_id: UUID
+    type_code: str
+    licence_id: str
+    holder_kind: str
+    person_id: UUID | None
+    holder_name: bytes
+    holder_id: bytes | None
+    holder_index: bytes | None
+    holder_credit_code: str | None
+    holder_name_masked: str
+    holder_id_masked: str
+    fields: dict[str, Any]
+    sealed_fields: bytes | None
+    seal_id: UUID
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+    status: str
+    status_reason: str | None
+    status_changed_at: datetime | None
+    status_list_id: int
+    status_index: int
+    record_digest: bytes
+    to_be_signed: bytes | None
+    token: str | None
+    external_ref: str
+    request_hash: bytes
+    application_id: UUID | None
+    created_by: str
+    created_at: datetime
+    record_salt: bytes | None = None  # mixed into record_digest; None for certificates issued before salts
+
+
+# The order of CertificateRow's fields, which is also the order of the table's columns.
+COLUMNS = tuple(CertificateRow.__struct_fields__)
+
+
+class CertificateView(msgspec.Struct, frozen=True, kw_only=True):
+    """A row with what its response needs from other tables."""
+
+    row: CertificateRow
+    type_name: str
+    gb_type_code: str
+    department_name: str
+    department_credit_code: str
+    seal_kid: bytes
+    seal_algorithm: str
+
+
+SELECT_VIEW = f"""
+SELECT {', '.join('c.' + c for c in COLUMNS)}, t.name AS type_name, t.gb_type_code, d.name AS department_name,
+       d.credit_code AS department_credit_code, s.kid AS seal_kid, s.algorithm AS seal_algorithm
+FROM esign_certificate c
+JOIN certificate_type t ON t.code = c.type_code
+JOIN department d ON d.id = c.department_id
+JOIN esign_seal s ON s.id = c.seal_id
+"""
+
+
+class ShownCertificate(msgspec.Struct, frozen=True):
+    """What the API shows of a certificate (``views.render``): the shown columns and the names around them.
+
+    Fields in the order of ``SELECT_SHOWN``'s columns, so an anonymous record of that query (a page of
+    wallet items carries one per certificate) becomes one with ``ShownCertificate(*record)``.
+    """
+
+    id: UUID
+    licence_id: str
+    type_code: str
+    holder_kind: str
+    holder_name_masked: str
+    holder_id_masked: str
+    fields: dict[str, Any]
+    sealed_fields: bytes | None
+    department_id: UUID
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+    status: str
+    status_list_id: int
+    status_index: int
+    token: str | None
+    type_name: str
+    department_name: str
+    department_credit_code: str
+    seal_kid: bytes
+
+
+_JOINED = {"type_name": "t.name", "department_name": "d.name", "department_credit_code": "d.credit_code",
+           "seal_kid": "s.kid"}
+SELECT_SHOWN = f"""
+SELECT {', '.join(_JOINED.get(f, 'c.' + f) for f in ShownCertificate.__struct_fields__)}
+FROM esign_certificate c
+JOIN certificate_type t ON t.code = c.type_code
+JOIN department d ON d.id = c.department_id
+JOIN esign_seal s ON s.id = c.seal_id
+"""
+
+
+def shown(v: CertificateView) -> ShownCertificate:
+    r = v.row
+    return ShownCertificate(
+        r.id, r.licence_id, r.type_code, r.holder_kind, r.holder_name_masked, r.holder_id_masked, r.fields,
+        r.sealed_fields, r.department_id, r.issued_at, r.valid_from, r.valid_until, r.status, r.status_list_id,
+        r.status_index, r.token, v.type_name, v.department_name, v.department_credit_code, v.seal_kid,
+    )
+
+
+def _view(row: asyncpg.Record) -> CertificateView:
+    values = dict(row)
+    extra = {k: values.pop(k) for k in ("type_name", "gb_type_code", "department_name", "department_credit_code",
+                                         "seal_kid", "seal_algorithm")}
+    return CertificateView(row=CertificateRow(**values), **extra)
+
+
+async def get_certificate(conn: Conn, certificate_id: UUID, *, for_update: bool = False) -> CertificateView | None:
+    lock = " FOR UPDATE OF c" if for_update else ""
+    row = await conn.fetchrow(f"{SELECT_VIEW} WHERE c.id = $1{lock}", certificate_id)
+    return None if row is None else _view(row)
+
+
+async def get_shown(conn: Conn, certificate_ids: list[UUID]) -> list[ShownCertificate]:
+    """What the API shows of the certificates among ``certificate_ids`` (any order), in one query."""
+    rows = await conn.fetch(f"{SELECT_SHOWN} WHERE c.id = ANY($1::uuid[])", certificate_ids)
+    return [ShownCertificate(*r) for r in rows]
+
+
+async def find_by_external_ref(conn: Conn, department_id: UUID, external_ref: str) -> CertificateView | None:
+    row = await conn.fetchrow(f"{SELECT_VIEW} WHERE c.department_id = $1 AND c.external_ref = $2", department_id, external_ref)
+    return None if row is None else _view(row)
+
+
+FIND_REFS = """
+SELECT external_ref, id, request_hash, status FROM esign_certificate
+WHERE department_id = $1 AND external_ref = ANY($2::text[])
+"""
+
+
+async def find_external_refs(conn: Conn, department_id: UUID, refs: list[str]) -> dict[str, asyncpg.Record]:
+    """Certificates of the department already issued under any of ``refs``, by ref."""
+    return {r["external_ref"]: r for r in await conn.fetch(FIND_REFS, department_id, refs)}
+
+
+INSERT_CERTIFICATE = f"""
+INSERT INTO esign_certificate ({', '.join(COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})
+"""
+
+
+def as_record(row: CertificateRow) -> tuple[Any, ...]:
+    return msgspec.structs.astuple(row)
+
+
+async def insert_certificate(conn: Conn, row: CertificateRow) -> None:
+    await conn.execute(INSERT_CERTIFICATE, *as_record(row))
+
+
+SET_STATUS = """
+UPDATE esign_certificate SET status = $2, status_reason = $3, status_changed_at = $4 WHERE id = $1
+"""
+
+
+async def set_status(conn: Conn, certificate_id: UUID, status: str, *, reason: str | None, now: datetime) -> None:
+    await conn.execute(SET_STATUS, certificate_id, status, reason, now)
+
+
+SET_SIGNED = """
+UPDATE esign_certificate SET status = 'valid', token = $2, to_be_signed = NULL, status_changed_at = $3 WHERE id = $1
+"""
+
+
+async def set_signed(conn: Conn, certificate_id: UUID, token: str, *, now: datetime) -> None:
+    await conn.execute(SET_SIGNED, certificate_id, token, now)
+
+
+async def delete_pending(conn: Conn, certificate_id: UUID) -> None:
+    """Drop a certificate whose signature never came (its serial and slot stay unused)."""
+    await conn.execute("DELETE FROM esign_certificate WHERE id = $1 AND status = 'pending'", certificate_id)

@@ -1,0 +1,193 @@
+"""Applications, their department tasks and timeline: SQL next to its only caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from api.kernel.db import Conn
+import msgspec
+
+from api.kernel.crypto import Keyring
+from api.kernel.ids import uuid7
+from matters.applications.errors import ApplicationNotFound, TaskNotFound
+
+_enc = msgspec.json.Encoder()
+
+
+def seal_form(keyring: Keyring, form: dict[str, Any]) -> bytes:
+    return keyring.encrypt(_enc.encode(form), context="application.form")
+
+
+def open_form(keyring: Keyring, blob: bytes) -> dict[str, Any]:
+    return msgspec.json.decode(keyring.decrypt(blob, context="application.form"))
+
+
+INSERT_APPLICATION = """
+INSERT INTO application (id, bundle_code, matter_code, applicant_account_id, applicant_person_id, for_person_id,
+    status, form, materials, deferred_materials, fingerprint, submitted_at, due_at, supplement_due_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $7, $8, $9, $10, $11, $12, $13, $11)
+ON CONFLICT ON CONSTRAINT application_pkey DO NOTHING
+RETURNING id
+"""
+
+
+async def insert_application(conn: Conn, **row: Any) -> bool:
+    """Insert a new application; False when the id exists (a phone retrying)."""
+    return (
+        await conn.fetchval(
+            INSERT_APPLICATION,
+            row["id"],
+            row["bundle_code"],
+            row["matter_code"],
+            row["applicant_account_id"],
+            row["applicant_person_id"],
+            row["for_person_id"],
+            row["form"],
+            row["materials"],
+            row["deferred_materials"],
+            row["fingerprint"],
+            row["submitted_at"],
+            row["due_at"],
+            row["supplement_due_at"],
+        )
+        is not None
+    )
+
+
+GET_APPLICATION = "SELECT * FROM application WHERE id = $1"
+
+
+async def get_application(conn: Conn, application_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
+    row = await conn.fetchrow(GET_APPLICATION + (" FOR UPDATE" if for_update else ""), application_id)
+    if row is None:
+        raise ApplicationNotFound()
+    return row
+
+
+LIST_APPLICATIONS = """
+SELECT * FROM application
+WHERE (applicant_person_id = $1 OR for_person_id = ANY($2::uuid[]))
+  AND ($3::text IS NULL OR status = $3)
+  AND ($4::uuid IS NULL OR id < $4)
+ORDER BY id DESC
+LIMIT $5
+"""
+
+
+async def list_applications(
+    conn: Conn, *, person_id: UUID, dependents: list[UUID], status: str | None, before: UUID | None, limit: int
+) -> list[asyncpg.Record]:
+    """The caller's own applications and those for their dependents, newest first."""
+    return await conn.fetch(LIST_APPLICATIONS, person_id, [person_id, *dependents], status, before, limit)
+
+
+async def set_application(conn: Conn, application_id: UUID, **changes: Any) -> None:
+    # Column names come from this module's callers, never from requests.
+    cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+    await conn.execute(f"UPDATE application SET {cols} WHERE id = $1", application_id, *changes.values())
+
+
+INSERT_TASK = """
+INSERT INTO application_task (id, application_id, matter_code, department_id, required, after_matters, status,
+    started_at, due_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+
+
+async def insert_task(conn: Conn, **t: Any) -> UUID:
+    task_id = uuid7()
+    await conn.execute(
+        INSERT_TASK,
+        task_id,
+        t["application_id"],
+        t["matter_code"],
+        t["department_id"],
+        t["required"],
+        list(t["after"]),
+        t["status"],
+        t["started_at"],
+        t["due_at"],
+        t["now"],
+    )
+    return task_id
+
+
+TASK_COLUMNS = """
+t.*, m.name AS matter_name, d.name AS department_name
+FROM application_task t
+JOIN catalog_matter m ON m.code = t.matter_code
+JOIN department d ON d.id = t.department_id
+"""
+
+
+async def list_tasks(conn: Conn, application_id: UUID, *, for_update: bool = False) -> list[asyncpg.Record]:
+    lock = " FOR UPDATE OF t" if for_update else ""
+    return await conn.fetch(f"SELECT {TASK_COLUMNS} WHERE t.application_id = $1 ORDER BY t.id{lock}", application_id)
+
+
+async def get_task(conn: Conn, task_id: UUID, *, department_id: UUID | None) -> asyncpg.Record:
+    """A task, visible only to its own department (others get 404: they may not know it exists)."""
+    row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} WHERE t.id = $1", task_id)
+    if row is None or (department_id is not None and row["department_id"] != department_id):
+        raise TaskNotFound()
+    return row
+
+
+async def set_task(conn: Conn, task_id: UUID, **changes: Any) -> None:
+    cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+    await conn.execute(f"UPDATE application_task SET {cols} WHERE id = $1", task_id, *changes.values())
+
+
+LIST_DEPT_TASKS = f"""
+SELECT {TASK_COLUMNS}
+WHERE t.department_id = $1
+  AND ($2::text IS NULL OR t.status = $2)
+  AND ($3::boolean IS NULL OR ($3 = (t.due_at IS NOT NULL AND t.due_at < $4 AND t.status IN ('pending', 'claimed'))))
+  AND ($5::uuid IS NULL OR t.id > $5)
+ORDER BY t.id
+LIMIT $6
+"""
+
+
+async def list_department_tasks(
+    conn: Conn,
+    department_id: UUID,
+    *,
+    status: str | None,
+    overdue: bool | None,
+    now: datetime,
+    after: UUID | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_DEPT_TASKS, department_id, status, overdue, now, after, limit)
+
+
+INSERT_EVENT = "INSERT INTO application_event (application_id, at, event, actor, detail) VALUES ($1, $2, $3, $4, $5)"
+
+
+async def add_event(
+    conn: Conn, application_id: UUID, *, at: datetime, event: str, actor: str, detail: dict[str, Any]
+) -> None:
+    await conn.execute(INSERT_EVENT, application_id, at, event, actor, detail)
+
+
+async def list_events(conn: Conn, application_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT at, event, detail FROM application_event WHERE application_id = $1 ORDER BY id", application_id
+    )
+
+
+FLAG_OVERDUE = """
+UPDATE application_task t SET overdue_flagged_at = $1
+FROM application a
+WHERE a.id = t.application_id AND t.status IN ('pending', 'claimed') AND t.due_at < $1 AND t.overdue_flagged_at IS NULL
+RETURNING t.id, t.application_id, t.matter_code, t.department_id, t.due_at
+"""
+
+
+async def flag_overdue(conn: Conn, *, now: datetime) -> list[asyncpg.Record]:
+    """Mark open tasks past their due time, once each; return what was newly flagged."""
+    return await conn.fetch(FLAG_OVERDUE, now)

@@ -1,0 +1,58 @@
+"""The PIPL right of access (个人信息保护法 第四十五条): everything held about one person, as one document.
+
+The caller's own person, or a dependent's (a guardian exercises a minor's rights, art. 31), or a
+deceased family member's (art. 49: close relatives may read and copy it; items stay masked as in
+the wallet). One JSON document: identity in full (the caller proved L3 moments ago), every wallet
+item, the timeline, every application made by or for the person (as the applications API shows
+them), consents, the access log, guardians and dependents; and, for the caller's own person,
+their logins (with their phone number) and their notifications.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+from api.kernel.db import Conn
+
+import auth as persons
+from api.kernel.crypto import Keyring
+import matters as application_views
+from wallet import access, consent_store, consents, dependents, people_store, store, views
+from wallet.models import Export, PersonOut
+import auth as auth_export
+from esign import EsignState
+import notify as inbox
+
+
+async def export(
+    conn: Conn, esign: EsignState, keyring: Keyring, actor: access.Actor, person_id: UUID | None, *,
+    now: datetime,
+) -> Export:
+    """One person, whole: the caller's own when ``person_id`` is None (L3 recently)."""
+    wallet = await access.open_wallet(conn, actor, person_id, now=now)
+    access.require_recent_l3(actor, now)
+    me = wallet.person_id
+    own = me == actor.person_id
+    facts = await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", me)
+    stored = await store.list_stored_items(conn, me)
+    applications = [await application_views.application(conn, keyring, a) for a in await store.application_ids(conn, me)]
+    return Export(
+        exported_at=now,
+        person=PersonOut(
+            id=me, name=await persons.get_name(conn, keyring, me), id_number=await persons.get_id_number(conn, keyring, me),
+            born_on=facts["born_on"].isoformat() if facts["born_on"] else None, sex=facts["sex"],
+        ),
+        items=await views.render_all(conn, esign, stored, full=wallet.full_view, now=now),
+        timeline=[views.timeline_entry(s) for s in stored],
+        applications=applications,
+        consents=[consents.to_model(r, now=now) for r in await consent_store.list_consents(conn, me, before=None, limit=None)],
+        access_log=[consents.access_entry(r) for r in await consent_store.list_access(conn, me, before=None, limit=None)],
+        guardians=await people_store.guardians(conn, me, now=now),
+        dependents=await dependents.list_dependents(conn, keyring, me, now=now),
+        closed_at=await people_store.closed_at(conn, me),
+        # Logins and the inbox are the person's own business: a guardian's export leaves them out.
+        accounts=await auth_export.accounts_of(conn, keyring, me) if own else [],
+        notifications=await inbox.export_for_person(conn, me) if own else [],
+    )
