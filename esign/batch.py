@@ -255,10 +255,10 @@ def _items(checked: Sequence[Checked], department: Department, issued_at: dateti
     return [
         (
             (
-                c.id.bytes, c.ctype.gb_type_code, department.credit_code, c.serial, c.ctype.code,  # type: ignore[union-attr]
+                batch_rows.placed(c.id).bytes, c.ctype.gb_type_code, department.credit_code, c.serial, c.ctype.code,
                 (c.holder.kind, c.holder.name, c.holder.id_number, c.holder.credit_code), c.public, c.sensitive, iat,
                 int(c.valid_from.timestamp()), int(c.valid_until.timestamp()) if c.valid_until else None,
-                c.slot[0], c.slot[1], issuing.field_numbers(c.ctype), c.seal.kid,  # type: ignore[arg-type]
+                c.slot[0], c.slot[1], issuing.field_numbers(c.ctype), c.seal.kid,
             ),
             batch_rows.Place(
                 c.person_id.bytes if c.person_id else None, c.holder_index, c.new_person, c.ctype.name, c.seal.id.bytes,
@@ -285,16 +285,17 @@ async def _write_chunk(
         # The batch's first item of a new holder writes the person, by COPY: someone else who created it
         # meanwhile breaks the chunk (UniqueViolationError). Later items of that holder find it, or
         # create it should that item's chunk not be written.
-        first = sorted((i for i in kept if chunk[i].new_person == batch_rows.NEW_PERSON), key=lambda i: chunk[i].holder_index)
+        first = sorted((i for i in kept if chunk[i].new_person == batch_rows.NEW_PERSON),
+                       key=lambda i: batch_rows.placed(chunk[i].holder_index))
         await persons.insert_encoded(conn, [rows.persons.pick(first)])
         again = [i for i in kept if i in rows.again]
         if again:
-            ids = {chunk[i].holder_index: chunk[i].person_id for i in again}
-            found = await persons.find_or_create_persons(  # type: ignore[arg-type]
-                conn, [(chunk[i].holder_index, *rows.again[i]) for i in again], now=now, ids=ids)
+            ids = {batch_rows.placed(chunk[i].holder_index): batch_rows.placed(chunk[i].person_id) for i in again}
+            found = await persons.find_or_create_persons(
+                conn, [(batch_rows.placed(chunk[i].holder_index), *rows.again[i]) for i in again], now=now, ids=ids)
             if any(found[index] != person for index, person in ids.items()):
                 raise _HolderTaken()
-        holders = [chunk[i].person_id for i in kept if chunk[i].person_id is not None]
+        holders = [person for i in kept if (person := chunk[i].person_id) is not None]
         closed = await closure.closed_among(conn, holders) if holders else set()
         if closed:
             results += [failed(chunk[i].index, WalletClosed("the holder's wallet was closed at their death"))
@@ -306,9 +307,9 @@ async def _write_chunk(
             ("wallet_item", batch_rows.WALLET_ITEM_COLUMNS, rows.wallet_items),
         ):
             await pgcopy.copy_rows(conn, table, columns, [packed.data if whole else packed.pick(kept)])
-        await changelog.record_encoded_puts(conn, [(chunk[i].person_id, change) for i in kept  # type: ignore[misc]
+        await changelog.record_encoded_puts(conn, [(batch_rows.placed(chunk[i].person_id), change) for i in kept
                                                    if (change := rows.changes[i]) is not None],
-                                            new_persons={chunk[i].person_id for i in first})
+                                            new_persons={batch_rows.placed(chunk[i].person_id) for i in first})
         await outbox.enqueue_encoded(conn, [rows.events.data if whole else rows.events.pick(kept)])
         if kept:
             certificate_ids = [str(chunk[i].id) for i in kept]
@@ -336,8 +337,8 @@ async def _one_by_one(
             async with conn.transaction():
                 done = await service.issue_certificate(conn, esign, department_id=department_id, item=c.item,
                                                        actor=actor, now=now)
-                status = "issued" if done.outcome == "issued" else "existing"
-                result = BatchResult(index=c.index, status=status, certificate_id=done.certificate_id)
+                result = BatchResult(index=c.index, status="issued" if done.outcome == "issued" else "existing",
+                                     certificate_id=done.certificate_id)
                 await record(conn, batch_id, [result])
         except Problem as exc:
             result = failed(c.index, exc)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -46,6 +46,16 @@ class Chunk(NamedTuple):
 
 
 KNOWN_PERSON, NEW_PERSON, NEW_AGAIN = 0, 1, 2  # NEW_AGAIN: new to the batch, made by an earlier item
+
+_T = TypeVar("_T")
+
+
+def placed(value: _T | None) -> _T:
+    """What reserving and placing filled in before signing (an item's id; a person holder's id and, if
+    new, its blind index)."""
+    if value is None:
+        raise RuntimeError("an item reached signing or writing without its place")
+    return value
 
 
 class Place(NamedTuple):
@@ -191,10 +201,12 @@ class Encoder:
         }
         event_row = outbox.encoded_event("certificate.issued", _json(event), dedup_key=f"certificate.issued:{certificate_id}",
                                          partition_key=self.department_text)
+        person_row: bytes | tuple[bytes, bytes] | None = person
         if person is not None and place.new_person == NEW_PERSON:
-            person = persons.encoded_person(place.person_id, person[0], place.holder_index, person[1], self.created_at)  # type: ignore[arg-type]
+            person_row = persons.encoded_person(
+                placed(place.person_id), person[0], placed(place.holder_index), person[1], self.created_at)
         if place.person_id is None:
-            return Rows(person, certificate, None, None, event_row)
+            return Rows(person_row, certificate, None, None, event_row)
         item_id = next(self.item_ids)
         summary = _json({  # esign.delivery.wallet_summary
             "type_code": type_code, "type_name": place.type_name, "licence_id": signed.licence_id,
@@ -215,4 +227,4 @@ class Encoder:
             "data": msgspec.Raw(data[:-1] + b',"token":' + _json(signed.token) + b"}"),
             "created_at": self.chunk.now, "updated_at": self.chunk.now,
         })
-        return Rows(person, certificate, item, changelog.encoded_put("wallet_item", item_id.bytes, synced), event_row)
+        return Rows(person_row, certificate, item, changelog.encoded_put("wallet_item", item_id.bytes, synced), event_row)

@@ -29,7 +29,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import audit, authority, outbox
@@ -79,7 +79,7 @@ async def submit(
     """Queue a batch for the workers, in the caller's transaction."""
     sealed = keyring.encrypt(_items.encode(items), context=ITEMS_CONTEXT)
     row = await conn.fetchrow(INSERT, uuid7(), department_id, actor, len(items), sealed, route, client_address, now)
-    return view(row)
+    return view(one(row, "inserted batch"))
 
 
 async def get(conn: Conn, batch_id: UUID, department_id: UUID) -> CertificateBatch:

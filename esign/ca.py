@@ -98,7 +98,7 @@ async def ensure_platform(conn: Conn, keyring: Keyring, *, now: datetime) -> boo
     row = await conn.fetchrow("SELECT root_certificate, root_key FROM esign_platform")
     created = row is None
     if row is None:
-        root_key = keys.generate_key(keys.ES256)
+        root_key = ec.generate_private_key(ec.SECP256R1())  # the root is ES256, as make_root_certificate wants
         root_cert = x509.make_root_certificate(
             root_key, organization=PLATFORM_NAME, credit_code=PLATFORM_CREDIT_CODE, now=now, years=ROOT_YEARS
         )
@@ -109,12 +109,15 @@ async def ensure_platform(conn: Conn, keyring: Keyring, *, now: datetime) -> boo
         )
     else:
         root_cert = row["root_certificate"]
-        root_key = keys.private_key_from_der(keyring.decrypt(row["root_key"], context=ROOT_CONTEXT))
+        stored = keys.private_key_from_der(keyring.decrypt(row["root_key"], context=ROOT_CONTEXT))
+        if not isinstance(stored, ec.EllipticCurvePrivateKey):  # only ever made above, as ES256
+            raise RuntimeError("the platform root key is not an ES256 key")
+        root_key = stored
     has_presenter = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM esign_seal WHERE role = 'presenter' AND status = 'active' AND algorithm = 'ES256')"
     )
     if not has_presenter:
-        await _create_presenter(conn, keyring, root_key, root_cert, now)  # type: ignore[arg-type]
+        await _create_presenter(conn, keyring, root_key, root_cert, now)
     return created
 
 

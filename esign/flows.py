@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 import asyncpg
@@ -123,6 +123,18 @@ async def _holder_by_person(
         raise HolderInvalid("no such person")
     id_number = await persons.get_id_number(conn, esign.keyring, person_id)
     return Holder(kind="person", name=item.holder.name.strip(), id_number=id_number, person_id=person_id)
+
+
+class _Common(TypedDict):
+    """``new_row``'s arguments that do not depend on who signs."""
+
+    department_id: UUID
+    seal_id: UUID
+    item: IssueIn
+    request_hash: bytes
+    person_id: UUID | None
+    actor: str
+    now: datetime
 
 
 def new_row(
@@ -263,7 +275,7 @@ async def issue_certificate(
         public_fields=public, sensitive_fields=sensitive, issued_at=issued_at, valid_from=valid_from,
         valid_until=valid_until, status_ref=slot,
     )
-    common = {"department_id": department_id, "seal_id": seal.id, "item": item, "request_hash": rhash,
+    common: _Common = {"department_id": department_id, "seal_id": seal.id, "item": item, "request_hash": rhash,
               "person_id": person_id, "actor": actor, "now": now}
     if seal.key_custody == "department":
         record_digest = issuing.digest(draft)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 from esign.store import seal as seal_store
 from esign.codec import statuslist, trustlist
@@ -153,7 +153,8 @@ def _seal_types(row: asyncpg.Record, types: list[asyncpg.Record]) -> list[str] |
 
 async def trust_list_token(conn: Conn, esign: EsignState, *, now: datetime) -> str:
     """The signed trust list (signed again when stale)."""
-    row = await conn.fetchrow("SELECT version, signed_version, signed_token, signed_at FROM esign_trust_list")
+    row = one(await conn.fetchrow("SELECT version, signed_version, signed_token, signed_at FROM esign_trust_list"),
+              "trust list")  # a singleton row, made by its migration
     if _current(row, now):
         return row["signed_token"]
     async with _snapshot(conn):

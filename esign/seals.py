@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 from api.kernel.db import Conn
@@ -109,9 +110,9 @@ async def create_seal(
     return seal
 
 
-async def department_seal(conn: Conn, department_id: object, seal_id: object, *, for_update: bool) -> SealRow:
+async def department_seal(conn: Conn, department_id: UUID, seal_id: UUID, *, for_update: bool) -> SealRow:
     """The seal, if it belongs to this department (404 ``seal_not_found`` otherwise)."""
-    seal = await seal_store.get_seal(conn, seal_id, for_update=for_update)  # type: ignore[arg-type]
+    seal = await seal_store.get_seal(conn, seal_id, for_update=for_update)
     if seal.department_id != department_id:
         raise SealNotFound()
     return seal

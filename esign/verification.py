@@ -8,6 +8,8 @@ fields' labels come from the trust list's type registry, as an offline verifier 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 from api.kernel.db import Conn
 
@@ -34,21 +36,21 @@ def _list_ids(token: object) -> list[int]:
 
 
 async def verdict_for(
-    conn: Conn, esign: EsignState, token: str, *, now: object, cnonce: bytes | None = None
+    conn: Conn, esign: EsignState, token: str, *, now: datetime, cnonce: bytes | None = None
 ) -> Verdict:
     """The verdict on ``token`` (``ZB1:`` or ``ZB2:``) now, with the nonce the verifier showed; never raises for
     a bad token."""
-    trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))  # type: ignore[arg-type]
+    trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))
     status_lists = {}
     for list_id in _list_ids(token):
         if list_id not in trust.status_lists:
             continue
         try:
-            signed = await lists.status_list_token(conn, esign, list_id, now=now)  # type: ignore[arg-type]
+            signed = await lists.status_list_token(conn, esign, list_id, now=now)
             status_lists[list_id] = esign.status_list(list_id, signed)
         except StatusListNotFound:
             pass  # verify_token answers status_unavailable
-    return verify_token(token, trust, status_lists, now, cnonce=cnonce)  # type: ignore[arg-type]
+    return verify_token(token, trust, status_lists, now, cnonce=cnonce)
 
 
 async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:

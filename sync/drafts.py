@@ -14,7 +14,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import changelog
@@ -72,7 +72,8 @@ FROM (VALUES (1)) AS one LEFT JOIN d ON true
 async def _current(
     conn: Conn, draft_id: UUID, person_id: UUID, args: DraftSaveArgs | None = None
 ) -> tuple[asyncpg.Record | None, service.DraftState | None]:
-    row = await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code)
+    # Always one row (the draft's columns NULL when there is none).
+    row = one(await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code), "draft")
     if args is not None and not row["target_known"]:
         if args.bundle_code is not None:
             raise BundleNotFound(code=args.bundle_code)
@@ -115,10 +116,10 @@ async def save(
     if decision == "conflict":
         assert row is not None
         return Outcome("conflict", row["version"], None if row["deleted_at"] else _stored(row))
-    saved = await conn.fetchrow(
+    saved = one(await conn.fetchrow(
         UPSERT_DRAFT, args.draft_id, person_id, account_id, args.bundle_code, args.matter_code, args.for_person_id,
         keyring.encrypt(form, context=CONTEXT), msgspec.to_builtins(args.materials), args.deferred_materials, now,
-    )
+    ), "upserted draft")
     data = _stored(saved)
     await changelog.record_change(conn, person_id, "draft", args.draft_id, "put", data)
     return Outcome("applied", saved["version"], data)

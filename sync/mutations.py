@@ -134,8 +134,9 @@ async def evaluation_submit(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), EvaluationIn)
     evaluation = await feedback.evaluate(
-        conn, ctx.keyring, account_id=who.account_id, person_id=who.person_id, application_id=ref.application_id,
-        data=data, now=ctx.now, cal=await ctx.calendar(conn), rectification_days=ctx.settings.rectification_days,
+        conn, ctx.keyring, account_id=ctx.principal.require_account(), person_id=who.person_id,
+        application_id=ref.application_id, data=data, now=ctx.now, cal=await ctx.calendar(conn),
+        rectification_days=ctx.settings.rectification_days,
     )
     return Effect("applied", data=msgspec.to_builtins(evaluation))
 

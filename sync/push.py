@@ -27,7 +27,7 @@ from api.kernel import changelog
 from api.kernel.problems import Problem, ServiceUnavailable
 from sync import drafts, mutations, service, store
 from sync.errors import MutationIdReused, SeqReused
-from sync.models import MutationIn, MutationResult, PushIn, PushOut
+from sync.models import MutationIn, MutationResult, PushIn, PushOut, Status
 import notify as live
 
 log = logging.getLogger("zhangban.sync")
@@ -163,5 +163,6 @@ def _replay(ctx: mutations.Context, m: MutationIn, stored: asyncpg.Record) -> Mu
     data = stored["result"]
     if data is not None and stored["status"] != "rejected" and m.name.startswith("draft."):
         data = drafts.to_wire(ctx.keyring, data)
-    status = "duplicate" if stored["status"] == "applied" else stored["status"]
+    # The ledger keeps the status it answered with (a sync.models.Status).
+    status: Status = "duplicate" if stored["status"] == "applied" else stored["status"]
     return MutationResult(id=m.id, status=status, code=stored["code"], version=stored["version"], data=data)

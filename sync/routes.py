@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post, put
@@ -13,6 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from api.deps import Config, Db, Keys, Now, Redis
+from api.kernel.db import one
 from api.openapi import CONDITIONAL
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
@@ -109,7 +110,8 @@ class SyncController(Controller):
                                      client_id=client_id)
         headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
         if answer.page is None:
-            return Response(content=None, status_code=304, headers=headers)
+            # A 304 has no body; the annotation names the 200's, for the OpenAPI document.
+            return Response(content=cast(PullPage, None), status_code=304, headers=headers)
         return Response(content=answer.page, headers=headers)
 
     @post("/push", operation_id="SyncPush", status_code=200, summary="Apply mutations queued offline, exactly once",
@@ -232,7 +234,7 @@ async def _store(db: Any, principal: Principal, digest: bytes, media: str, body:
     async with db.acquire() as conn, conn.transaction():
         created = await blob_store.insert_blob(conn, digest, media, body, now=now)
         await blob_store.add_uploader(conn, digest, subject=principal.subject, person_id=principal.person_id, now=now)
-        info = await blob_store.get_info(conn, digest)
+        info = one(await blob_store.get_info(conn, digest), "blob just stored")
     return Response(content=info, status_code=201 if created else 200)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 from sync.service import Head
 
@@ -104,7 +104,7 @@ FROM lines
 
 
 async def checkpoint(conn: Conn, scope: list[UUID], owner: UUID) -> tuple[int, str]:
-    row = await conn.fetchrow(CHECKPOINT, scope, owner)
+    row = one(await conn.fetchrow(CHECKPOINT, scope, owner), "checkpoint")  # an aggregate: always one row
     return row["count"], row["digest"]
 
 
@@ -201,7 +201,8 @@ async def claim(
 ) -> tuple[int, asyncpg.Record | None]:
     """The client's last processed seq (its row locked until the transaction ends) and the ledger row, if seen."""
     # The no-op DO UPDATE takes the row lock (DO NOTHING would not, and would return no row).
-    row = await conn.fetchrow(CLAIM, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id)
+    row = one(await conn.fetchrow(CLAIM, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id),
+              "claimed sync client")
     return row["last_seq"], (row if row["fingerprint"] is not None else None)
 
 

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 from importlib import resources
 
 import asyncpg
@@ -19,6 +19,17 @@ log = logging.getLogger("zhangban.db")
 
 # What store functions take: a connection, or the pool's proxy of one (which forwards every call to it).
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
+
+_T = TypeVar("_T")
+
+
+def one(row: _T | None, what: str) -> _T:
+    """The row a query cannot fail to return (``INSERT ... RETURNING``, an upsert, a singleton table,
+    a row just read under lock): a clear error names it rather than a ``TypeError`` further on."""
+    if row is None:
+        raise LookupError(f"{what}: the query returned no row")
+    return row
+
 
 _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()

@@ -172,7 +172,8 @@ def encode_claims(claims: Claims) -> bytes:
     """The CBOR payload of ``claims`` (deterministic encoding); raises ``ValueError`` when malformed."""
     if (problem := _problem(claims)) is not None:
         raise ValueError(problem)
-    if claims.kind == PRESENTATION and claims.exp - claims.iat > PRESENTATION_MAX_TTL:  # type: ignore[operator]
+    # _problem has made sure a presentation has its exp.
+    if claims.kind == PRESENTATION and claims.exp is not None and claims.exp - claims.iat > PRESENTATION_MAX_TTL:
         raise ValueError("a presentation lives at most 300 seconds")
     return _payload(claims.kind, claims.iss, claims.iat, claims.exp, claims.nbf, claims.cti, claims.type_code,
                     claims.serial, claims.version, claims.holder_name, claims.holder_id, claims.fields, claims.status,
@@ -266,6 +267,7 @@ def _payload_python(
 
 _PRIVATE_KEY = cose.head(1, -1 - _PRIVATE_CLAIM)
 
+_payload_c: Callable[..., bytes | None] | None
 try:
     from esign.codec._cbor import payload as _payload_c
 except ImportError:  # built where no C compiler was found (hatch_build.py)
@@ -287,6 +289,8 @@ def decode_claims(payload: bytes) -> Claims:
     status, licence_ref = private.get("s"), private.get("l")
     if not isinstance(licence_ref, list) or len(licence_ref) != 2:
         raise MalformedToken("l must be [serial, version]")
+    # Claims first holds the values as decoded, then _problem checks them all (the status pair too).
+    status_pair: Any = tuple(status) if isinstance(status, list) else None
     try:
         claims = Claims(
             kind=private.get("p"),
@@ -301,7 +305,7 @@ def decode_claims(payload: bytes) -> Claims:
             holder_name=private.get("h"),
             holder_id=private.get("hi"),
             fields=_decoded_fields(private.get("f")),
-            status=tuple(status) if isinstance(status, list) else None,
+            status=status_pair,
             digest=private.get("d"),
             nonce=private.get("n"),
         )

@@ -202,6 +202,11 @@ def build_trust_list(
     return jws.sign_jws(payload, root_key, typ=TYP, kid=root_kid)
 
 
+def _text_or_empty(value: object) -> str:
+    """The text, or "" (which the check it goes to rejects, as it would the value)."""
+    return value if isinstance(value, str) else ""
+
+
 def _int(value: object) -> int:
     if type(value) is not int or value < 0:
         raise InvalidTrustList("times and ids must be non-negative integers")
@@ -210,14 +215,14 @@ def _int(value: object) -> int:
 
 def _seal(item: object) -> SealEntry:
     department = item.get("department") if isinstance(item, dict) else None
-    if not isinstance(department, dict) or not isinstance(department.get("name"), str):
+    if not isinstance(item, dict) or not isinstance(department, dict) or not isinstance(department.get("name"), str):
         raise InvalidTrustList("a seal entry must be an object with a named department")
     try:
         cert = base64.b64decode(item.get("cert", ""), validate=True)
         entry = seal_entry(
             cert,
-            role=item.get("role"),
-            status=item.get("status"),
+            role=_text_or_empty(item.get("role")),
+            status=_text_or_empty(item.get("status")),
             department_name=department["name"],
             valid_from=_int(item.get("valid_from")),
             valid_until=_int(item.get("valid_until")),

@@ -23,7 +23,7 @@ from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
 from auth import CreditCodeInvalid, IdNumberInvalid, problem_responses
-from auth import BEARER, CurrentPrincipal
+from auth import BEARER, CurrentPrincipal, Principal
 from esign import batches, flows as service, views
 from esign.store import certificate as store
 from esign.errors import (
@@ -65,8 +65,8 @@ STATUS_PROBLEMS = (BadRequest, ValidationFailed, *AUTHZ, AuthorityRequired, Cert
                    CertificateStatusConflict)
 
 
-def _issuer(principal: object) -> UUID:
-    return principal.require_staff("issuer", scope="certificates:issue")  # type: ignore[attr-defined]
+def _issuer(principal: Principal) -> UUID:
+    return principal.require_staff("issuer", scope="certificates:issue")
 
 
 class DepartmentCertificateController(Controller):

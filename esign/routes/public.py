@@ -20,6 +20,7 @@ from api.deps import Db, Now, Redis
 from api.openapi import CONDITIONAL
 from api.kernel.problems import BadRequest, RateLimited, ServiceUnavailable
 from api.kernel.ratelimit import Limit
+from api.kernel.db import Conn
 from auth import problem_responses
 from esign import ca, lists, page, seal_image, verification
 from esign.store import seal as seal_store
@@ -146,15 +147,15 @@ def _token_from_path(request: Request, decoded: str) -> str:
     return decoded.lstrip("/")
 
 
-async def _seal_picture(conn: object, kid_hex: str | None) -> str | None:
+async def _seal_picture(conn: Conn, kid_hex: str | None) -> str | None:
     if not kid_hex:
         return None
-    seal = await seal_store.get_seal_by_kid(conn, bytes.fromhex(kid_hex))  # type: ignore[arg-type]
+    seal = await seal_store.get_seal_by_kid(conn, bytes.fromhex(kid_hex))
     if seal is None:
         return None
     if seal.department_id is None:
         return seal_image.seal_svg(ca.PLATFORM_NAME, seal.name)
-    department = await seal_store.get_department(conn, seal.department_id)  # type: ignore[arg-type]
+    department = await seal_store.get_department(conn, seal.department_id)
     return seal_image.seal_svg(department.name, seal.name) if department else None
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from matters import CertificateField, CertificateType, DepartmentRef
@@ -72,7 +72,7 @@ async def upsert_type(conn: Conn, values: dict[str, Any]) -> CertificateType:
         values["defining_department_id"], values["issuer_department_ids"], values["fields"], values["validity_days"],
         values["now"], values["last_field_n"],
     )
-    r = await conn.fetchrow(SELECT_TYPE, values["code"])
+    r = one(await conn.fetchrow(SELECT_TYPE, values["code"]), "upserted certificate type")
     return CertificateType(
         code=r["code"], name=r["name"], gb_type_code=r["gb_type_code"], holder_kind=r["holder_kind"],
         defining_department=DepartmentRef(id=r["defining_id"], name=r["defining_name"]) if r["defining_id"] else None,

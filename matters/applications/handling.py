@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 from api.kernel import authority, changelog
 import auth as persons
@@ -84,7 +84,7 @@ async def _assign_id_number(conn: Conn, keyring: Keyring, person_id: UUID, numbe
     problem = id_number_error(number, today=now.date())
     if problem:
         raise IdNumberInvalid(errors=[FieldError("assigned_id_number", problem)])
-    child = await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", person_id)
+    child = one(await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", person_id), "subject person")
     mismatch = service.assigned_number_problems(normalize_id_number(number), born_on=child["born_on"], sex=child["sex"])
     if mismatch:
         raise AssignedIdNumberMismatch(errors=mismatch)

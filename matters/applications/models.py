@@ -97,9 +97,12 @@ class ApplicationPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
+PrefillStatus = Literal["from_wallet", "from_bundle", "from_department", "needed"]
+
+
 class PrefillMaterial(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     code: str
-    status: Literal["from_wallet", "from_bundle", "from_department", "needed"]
+    status: PrefillStatus
     wallet_item_id: UUID | None = None
     produced_by_matter: str | None = None
 

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 import auth as orgs
 import auth as persons
@@ -54,11 +54,12 @@ def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
     async def issue(
         conn: Conn, task: asyncpg.Record, application: asyncpg.Record, fields: dict[str, Any], now: datetime
     ) -> UUID:
-        ctype = await conn.fetchrow(
+        # Called only for a task whose matter names a result certificate type (a foreign key keeps it).
+        ctype = one(await conn.fetchrow(
             """SELECT t.code, t.holder_kind, array(SELECT f->>'key' FROM jsonb_array_elements(t.fields) f) AS keys
                FROM catalog_matter m JOIN certificate_type t ON t.code = m.result_certificate_type WHERE m.code = $1""",
             task["matter_code"],
-        )
+        ), "result certificate type")
         ref = f"application:{application['id']}:{task['matter_code']}"
         body = {"type_code": ctype["code"], "fields": result_fields(list(ctype["keys"]), fields), "external_ref": ref,
                 "application_id": application["id"]}

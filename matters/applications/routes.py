@@ -77,6 +77,8 @@ async def _as_agent(db: Any, keyring: Any, principal: Principal, action: str, ma
     (a refusal too, committed before it is answered)."""
     if principal.org_role != "agent" or principal.delegation_id is None or principal.org_id is None:
         return
+    if principal.actor_person_id is None:  # an entity's token always names the person acting for it
+        raise Forbidden("the token acting for an entity does not name the person acting")
     async with db.acquire() as conn:
         async with conn.transaction():
             number = await persons.get_id_number(conn, keyring, principal.actor_person_id)

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel.crypto import Keyring, mask_id_number
@@ -90,7 +90,7 @@ async def dept_task(conn: Conn, keyring: Keyring, t: asyncpg.Record, *, now: dat
     """A task as its department sees it: the form fields and materials of its own matter, nothing else, and
     the entity's e-seal signature on the application, checked now (with ``esign``)."""
     app = await store.get_application(conn, t["application_id"])
-    scope = await conn.fetchrow(SCOPE, t["matter_code"])
+    scope = one(await conn.fetchrow(SCOPE, t["matter_code"]), "task's matter")  # a foreign key keeps it
     keys, codes = set(scope["form"]), set(scope["materials"])
     return DeptTask(
         id=t["id"],

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import audit, changelog, outbox
@@ -25,7 +25,7 @@ from matters import service as catalogue
 from matters import store as catalogue_store
 from matters.applications import births, service, store, views
 from matters.applications.errors import ApplicationClosed, ApplicationIdReused, FormInvalid, NotGuardian
-from matters.applications.models import Application, Prefill, PrefillMaterial, SubmitApplication
+from matters.applications.models import Application, Prefill, PrefillMaterial, PrefillStatus, SubmitApplication
 from matters.models import Bundle
 from matters.workdays import Calendar, due_at
 from api.kernel.problems import FieldError
@@ -52,12 +52,12 @@ def fingerprint(data: SubmitApplication) -> bytes:
 
 async def _target(conn: Conn, data: SubmitApplication) -> tuple[Bundle, list[tuple[str, list[str], str | None]], str]:
     """The bundle (or a single matter seen as a one-entry bundle), its entries and its subject."""
-    if (data.bundle_code is None) == (data.matter_code is None):
-        raise FormInvalid(errors=[FieldError("bundle_code", "give exactly one of bundle_code and matter_code")])
-    if data.bundle_code is not None:
+    if data.bundle_code is not None and data.matter_code is None:
         bundle = await catalogue_store.get_bundle(conn, data.bundle_code)
         entries = [(m.code, m.after, m.condition) for m in bundle.matters]
         return bundle, entries, await catalogue_store.get_bundle_subject(conn, data.bundle_code)
+    if data.matter_code is None or data.bundle_code is not None:
+        raise FormInvalid(errors=[FieldError("bundle_code", "give exactly one of bundle_code and matter_code")])
     matter = await catalogue_store.get_matter(conn, data.matter_code)
     entries = [(matter.code, [], None)]
     bundle = catalogue.build_bundle(
@@ -298,14 +298,20 @@ async def prefill(
         found = service.source_without_upload(
             m, wallet=wallet, holder_fields=rules.holder_fields, form=form, applicant_id_number=applicant.id_number
         )
-        status = {"wallet": "from_wallet", "bundle": "from_bundle", "department": "from_department"}.get(found.source) if found else "needed"
+        status = _PREFILL_STATUS[found.source] if found else "needed"
         materials.append(PrefillMaterial(code=m.code, status=status, wallet_item_id=found.wallet_item_id if found else None,
                                          produced_by_matter=found.produced_by_matter if found else None))
     return Prefill(form=form, materials=materials)
 
 
+# Where source_without_upload finds a material (never an upload or a deferral), as the prefill names it.
+_PREFILL_STATUS: dict[str, PrefillStatus] = {
+    "wallet": "from_wallet", "bundle": "from_bundle", "department": "from_department",
+}
+
+
 async def _someone(conn: Conn, keyring: Keyring, person_id: UUID) -> service.Someone:
-    row = await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id)
+    row = one(await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id), "person")
     number = keyring.decrypt_str(row["id_number"], context=persons.ID_NUMBER_CONTEXT) if row["id_number"] else None
     return service.Someone(
         id_number=number,

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
@@ -57,7 +57,7 @@ async def evaluate(
         await audit.append(conn, actor=actor, action="evaluation.bad", subject=f"application:{application_id}",
                            data={"level": data.level, "rectification_id": str(rect_id)}, at=now)
     await workflow.publish(conn, await views.application(conn, keyring, application_id), event="application.evaluated", now=now)
-    return await store.get_evaluation(conn, keyring, application_id, now=now)
+    return one(await store.get_evaluation(conn, keyring, application_id, now=now), "evaluation just recorded")
 
 
 async def answer_rectification(

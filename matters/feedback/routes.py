@@ -60,7 +60,8 @@ class EvaluationController(Controller):
         async with db.acquire() as conn, conn.transaction():
             async def create() -> tuple[int, Any]:
                 cal = await catalogue_store.load_calendar(conn)
-                return 201, await service.evaluate(conn, keyring, account_id=who.account_id, person_id=who.person_id,
+                return 201, await service.evaluate(conn, keyring, account_id=principal.require_account(),
+                                                   person_id=who.person_id,
                                                    application_id=application_id, data=data, now=now, cal=cal,
                                                    rectification_days=settings.rectification_days)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 from api.kernel.crypto import Keyring, mask_free_text
 from matters.feedback.errors import FeedbackNotFound, RectificationNotFound
@@ -120,7 +120,7 @@ async def insert_feedback(conn: Conn, keyring: Keyring, **f: object) -> Feedback
         INSERT_FEEDBACK, f["id"], f["kind"], sealed, f["account_id"], f["application_id"], f["matter_code"],
         f["department_id"], f["now"],
     )
-    return feedback_view(row, keyring)
+    return feedback_view(one(row, "inserted feedback"), keyring)
 
 
 async def get_feedback(conn: Conn, feedback_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
@@ -152,4 +152,4 @@ async def answer_feedback(
         "UPDATE feedback SET status = 'answered', answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1 RETURNING *",
         feedback_id, text, by, now,
     )
-    return feedback_view(row, keyring)
+    return feedback_view(one(row, "answered feedback"), keyring)  # the caller has loaded it under lock

@@ -18,6 +18,11 @@ from api.kernel.problems import Forbidden, Unauthorized, ValidationFailed, probl
 from auth import BEARER, CurrentPrincipal
 
 
+def _rounded(r: asyncpg.Record) -> dict[str, Any]:
+    """A window's row, its averages to one decimal."""
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()}
+
+
 def _row(r: asyncpg.Record) -> dict[str, Any]:
     return {
         "received": r["received"],
@@ -70,8 +75,7 @@ class StatsController(Controller):
             from_=start, to=end,
             by_bundle=[BundleStatsRow(bundle_code=r["bundle_code"], bundle_name=r["bundle_name"], **_row(r)) for r in bundles],
             by_department=[DepartmentStatsRow(department_id=r["department_id"], department_name=r["department_name"], **_row(r)) for r in depts],
-            by_window=[WindowStatsRow(**{k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
-                       for r in windows],
+            by_window=[WindowStatsRow(**_rounded(r)) for r in windows],
             by_applicant=[ApplicantStatsRow(applicant=r["applicant"], **_row(r)) for r in applicants],
             business_opening=[DepartmentStatsRow(department_id=r["department_id"], department_name=r["department_name"],
                                                  **_row(r)) for r in opening],

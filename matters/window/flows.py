@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import audit
@@ -114,7 +114,7 @@ async def open_intake(conn: Conn, keyring: Keyring, data: OpenIntake, *, person:
     await audit.append(conn, actor=f"account:{clerk}", action="window.intake_opened", subject=f"intake:{intake_id}",
                        data={"department": str(department_id), "person": str(person),
                              "delegation": str(data.agent.delegation_id) if data.agent else None}, at=now)
-    return await view(conn, keyring, await store.get_intake(conn, intake_id))
+    return await view(conn, keyring, one(await store.get_intake(conn, intake_id), "opened intake"))
 
 
 async def give_consent(conn: Conn, keyring: Keyring, row: asyncpg.Record, purpose: str, *,
@@ -125,7 +125,7 @@ async def give_consent(conn: Conn, keyring: Keyring, row: asyncpg.Record, purpos
             conn, person_id=row["person_id"], department_id=row["department_id"], clerk=f"account:{clerk}",
             purpose=purpose, expires_at=now + WINDOW_CONSENT_TTL, now=now)
         await store.set_consent(conn, row["id"], consent.id if consent else None, now=now)
-    return await view(conn, keyring, await store.get_intake(conn, row["id"]))
+    return await view(conn, keyring, one(await store.get_intake(conn, row["id"]), "intake"))  # loaded by the route
 
 
 async def read_prefill(conn: Conn, keyring: Keyring, esign: object, row: asyncpg.Record, bundle_code: str,

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 from api.kernel import audit
 import auth as delegation
@@ -164,7 +164,8 @@ async def hand_over(conn: Conn, keyring: Keyring, row: asyncpg.Record, data: Han
 
 
 async def _codes(conn: Conn, application_id: UUID) -> list[str]:
-    row = await conn.fetchrow("SELECT bundle_code, matter_code FROM application WHERE id = $1", application_id)
+    row = one(await conn.fetchrow("SELECT bundle_code, matter_code FROM application WHERE id = $1", application_id),
+              "application")  # the caller has loaded it
     codes = [c for c in (row["bundle_code"], row["matter_code"]) if c]
     codes += [r["matter_code"] for r in await conn.fetch(
         "SELECT matter_code FROM application_task WHERE application_id = $1", application_id)]
