@@ -40,10 +40,12 @@ workbench: $(WORKBENCH)/node_modules/.package-lock.json
 test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json $(APP)/node_modules/.package-lock.json $(WORKBENCH)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The migration linter (lint-migrations, below), then the import contracts of docs/architecture.md
-# ([tool.importlinter] in pyproject.toml): a few seconds.
+# The migration linter (lint-migrations, below), the import contracts of docs/architecture.md
+# ([tool.importlinter] in pyproject.toml), then mypy on the production packages ([tool.mypy]): about
+# 20 seconds.
 lint: lint-migrations $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # After an OpenAPI change: the SDK's generated types follow the document (a test keeps them current).
 api-types: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json

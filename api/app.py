@@ -62,10 +62,10 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
     state.trusted_proxies = parse_networks(resolved.trusted_proxies)
     state.keyring = Keyring.from_settings(resolved)
     state.pool = await create_pool(
-        resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max,
+        resolved.require_database_url(), min_size=resolved.db_pool_min, max_size=resolved.db_pool_max,
         audit_key=state.keyring.audit_key,
     )
-    state.redis = redis_client.from_url(resolved.redis_url, health_check_interval=30)
+    state.redis = redis_client.from_url(resolved.require_redis_url(), health_check_interval=30)
     for domain in DOMAINS:
         if domain.start is not None:
             await domain.start(state)

@@ -29,7 +29,7 @@ async def _keyed_connection(settings: Settings) -> Any:
     from api.kernel import db
     from api.kernel.crypto import Keyring
 
-    return await db.connect(settings.database_url, audit_key=Keyring.from_settings(settings).audit_key)
+    return await db.connect(settings.require_database_url(), audit_key=Keyring.from_settings(settings).audit_key)
 
 
 def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
@@ -46,7 +46,7 @@ def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, 
 async def _migrate(settings: Settings) -> int:
     from api.kernel import db
 
-    conn = await db.connect(settings.database_url)
+    conn = await db.connect(settings.require_database_url())
     try:
         applied = await db.migrate(conn)
     finally:
@@ -59,7 +59,7 @@ async def _seed(settings: Settings, *, only_if_empty: bool = False) -> int:
     from api.kernel import db
     from matters import seed_catalogue
 
-    conn = await db.connect(settings.database_url)
+    conn = await db.connect(settings.require_database_url())
     try:
         await db.migrate(conn)
         counts = await seed_catalogue(conn, only_if_empty=only_if_empty)
@@ -177,7 +177,7 @@ async def _burden(settings: Settings) -> int:
     from api.kernel import db
     from matters import list_bundles
 
-    conn = await db.connect(settings.database_url)
+    conn = await db.connect(settings.require_database_url())
     try:
         await db.migrate(conn)
         bundles = await list_bundles(conn, after=None, limit=500)

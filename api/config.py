@@ -179,6 +179,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """True when at least one backing server is started by us."""
         return self.database_url is None or self.redis_url is None
 
+    def require_database_url(self) -> str:
+        """``database_url`` of settings resolved by ``embedded.start`` (or given); ``ConfigError`` before that."""
+        if self.database_url is None:
+            raise ConfigError(f"{PREFIX}DATABASE_URL is unset and no embedded PostgreSQL was started")
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        """``redis_url`` of settings resolved by ``embedded.start`` (or given); ``ConfigError`` before that."""
+        if self.redis_url is None:
+            raise ConfigError(f"{PREFIX}REDIS_URL is unset and no embedded Redis was started")
+        return self.redis_url
+
     def safe_items(self) -> dict[str, object]:
         """Every setting with secrets replaced, for startup logs."""
         return {

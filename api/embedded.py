@@ -121,7 +121,7 @@ class EmbeddedRedis:
     def start(self) -> EmbeddedRedis:
         with self._locked():
             state = self._read()
-            if not self._alive(state):
+            if state is None or not self._alive(state):
                 state = self._launch()
                 self.started = True
             self.pid, self.socket = state["pid"], state["socket"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 from collections import defaultdict
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from litestar.config.app import AppConfig
 from litestar.handlers import HTTPRouteHandler
@@ -40,6 +40,7 @@ from litestar.openapi.spec import (
     Parameter,
     Reference,
     Schema,
+    SecurityRequirement,
 )
 from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
@@ -64,7 +65,7 @@ from api.kernel.problems import (
 
 IDEMPOTENT: dict[str, Any] = {"idempotency_key": True}
 CONDITIONAL: dict[str, Any] = {"etag": True}
-BEARER = [{"bearer": []}]
+BEARER: list[SecurityRequirement] = [{"bearer": []}]
 
 # Response headers, defined once under components/headers and referenced where they are sent.
 HEADERS = {
@@ -118,7 +119,9 @@ class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
         config = app_config.openapi_config
         if config is not None:
             given = config.components if isinstance(config.components, list) else [config.components]
-            responses = {name: _problem_response(p.status, [p]) for p, name in SHARED.items()}
+            responses: dict[str, OpenAPIResponse | Reference] = {
+                name: _problem_response(p.status, [p]) for p, name in SHARED.items()
+            }
             config.components = [*given, Components(headers=dict(HEADERS), responses=responses)]
         return app_config
 
@@ -135,7 +138,8 @@ class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
             made_by = handler.operation_class
             if isinstance(made_by, partial) and made_by.func is _operation:
                 continue  # finished already
-            handler.operation_class = partial(_operation, handler, made_by)  # type: ignore[assignment]
+            # Litestar only calls the operation class with the operation's fields: a partial serves.
+            handler.operation_class = cast("type[Operation]", partial(_operation, handler, made_by))
 
 
 def _spec(problems: list[type[Problem]]) -> ProblemSpec:
@@ -156,8 +160,8 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
         op.request_body = opt["request_body"]  # a body the handler reads itself (a streamed form)
     takes_input = bool(op.parameters or op.request_body)
     # Litestar's own 400 ({status_code, detail, extra}) is never what the client gets: see api/kernel/problems.py.
-    for status in [s for s, r in responses.items() if not isinstance(r, Reference) and _is_litestar_error(r)]:
-        del responses[status]
+    for code in [s for s, r in responses.items() if not isinstance(r, Reference) and _is_litestar_error(r)]:
+        del responses[code]
     defaults: list[type[Problem]] = []
     if takes_input or opt.get("idempotency_key"):
         defaults += [BadRequest, ValidationFailed]
@@ -190,11 +194,11 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
             op.parameters = [*(op.parameters or []), _IF_NONE_MATCH]
         responses["304"] = OpenAPIResponse(description="Not Modified: the `If-None-Match` tag is still current.",
                                            headers={"ETag": _ETAG})
-    for status, response in responses.items():
+    for code, response in responses.items():
         if not isinstance(response, OpenAPIResponse):
             continue
         headers = {**(response.headers or {}), "X-Request-Id": _REQUEST_ID}
-        if status.startswith("2"):
+        if code.startswith("2"):
             if opt.get("etag"):
                 headers["ETag"] = _ETAG
             if opt.get("idempotency_key"):
@@ -209,11 +213,11 @@ def _problem_response(status: int, group: list[type[Problem]]) -> OpenAPIRespons
     slugs = list(dict.fromkeys(p.slug for p in group))
     narrowed = Schema(all_of=[_PROBLEM, Schema(type=OpenAPIType.OBJECT, required=["type"],
                                           properties={"type": Schema(type=OpenAPIType.STRING, enum=slugs)})])
-    examples = {
+    examples: dict[str, Example | Reference] = {
         p.slug: Example(summary=p.__doc__, value={"type": p.slug, "title": p.__doc__, "status": status})
         for p in {p.slug: p for p in group}.values()
     }
-    headers = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else {}
+    headers: dict[str, OpenAPIHeader | Reference] = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else {}
     headers["X-Request-Id"] = _REQUEST_ID
     return OpenAPIResponse(description=describe({p.slug: p for p in group}.values()), headers=headers,
                            content={PROBLEM_JSON: OpenAPIMediaType(schema=narrowed, examples=examples)})

@@ -44,11 +44,16 @@ from api.kernel.problems import (
 log = logging.getLogger("zhangban.errors")
 
 
+def _title(problem: Problem | type[Problem]) -> str:
+    """A problem's title: its class's docstring (every problem class has one)."""
+    return problem.__doc__ or problem.slug
+
+
 def handle_problem(request: Request, exc: Problem) -> Response[bytes]:
     return problem_response(
         exc.status,
         exc.slug,
-        exc.__doc__ or exc.slug,
+        _title(exc),
         detail=exc.detail,
         errors=exc.errors,
         headers=exc.headers,
@@ -58,11 +63,11 @@ def handle_problem(request: Request, exc: Problem) -> Response[bytes]:
 
 # Framework exceptions, by class: (slug, title).
 _HTTP = {
-    NotFoundException: ("not_found", NotFound.__doc__),
+    NotFoundException: ("not_found", _title(NotFound)),
     MethodNotAllowedException: ("method_not_allowed", "不支持该请求方法"),
-    NotAuthorizedException: ("unauthorized", Unauthorized.__doc__),
-    PermissionDeniedException: ("forbidden", Forbidden.__doc__),
-    TooManyRequestsException: ("rate_limited", RateLimited.__doc__),
+    NotAuthorizedException: ("unauthorized", _title(Unauthorized)),
+    PermissionDeniedException: ("forbidden", _title(Forbidden)),
+    TooManyRequestsException: ("rate_limited", _title(RateLimited)),
 }
 
 
@@ -87,27 +92,27 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
         if not errors or any(e.field == "body" and ("malformed" in e.message.lower() or e.message == "'data'")
                              for e in errors):
             detail = "the request has no body" if any(e.message == "'data'" for e in errors) else _safe_detail(exc)
-            return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail=detail, headers=headers)
-        return problem_response(422, ValidationFailed.slug, ValidationFailed.__doc__, errors=errors, headers=headers)
+            return problem_response(400, BadRequest.slug, _title(BadRequest), detail=detail, headers=headers)
+        return problem_response(422, ValidationFailed.slug, _title(ValidationFailed), errors=errors, headers=headers)
     for cls, (slug, title) in _HTTP.items():
         if isinstance(exc, cls):
             return problem_response(exc.status_code, slug, title or slug, headers=headers)
     if exc.status_code == 400:
         # Litestar's own 400s are bodies or headers that did not decode ("JSON is malformed ...").
-        return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail=_safe_detail(exc), headers=headers)
+        return problem_response(400, BadRequest.slug, _title(BadRequest), detail=_safe_detail(exc), headers=headers)
     if exc.status_code >= 500:
         return handle_unexpected(request, exc)
     return problem_response(exc.status_code, "http_error", "请求未能完成", detail=_safe_detail(exc), headers=headers)
 
 
 def handle_serialization(request: Request, exc: SerializationException) -> Response[bytes]:
-    return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail="the request body is not valid JSON")
+    return problem_response(400, BadRequest.slug, _title(BadRequest), detail="the request body is not valid JSON")
 
 
 def handle_unstorable_text(request: Request, exc: Exception) -> Response[bytes]:
     # PostgreSQL refuses text it cannot hold (a NUL character) wherever a value reaches it, in a
     # query's parameters as in a row; the transaction rolls back, so nothing was written.
-    return problem_response(400, BadRequest.slug, BadRequest.__doc__,
+    return problem_response(400, BadRequest.slug, _title(BadRequest),
                             detail="the request holds text that cannot be stored (a NUL character)")
 
 

@@ -31,16 +31,18 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 
 from api.deps import FromConnection
 from api.kernel.clock import current_time
 from api.kernel.problems import Forbidden, NotFound, Unauthorized
+from litestar.openapi.spec import SecurityRequirement
 from auth.errors import AssuranceRequired
 from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid
 
-BEARER = [{"bearer": []}]
+BEARER: list[SecurityRequirement] = [{"bearer": []}]
 STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin", "window_clerk"})
 CLIENT_SCOPES = frozenset({
     "seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
@@ -99,8 +101,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
                 return self.department_id
             if self.account_id is not None and "staff" in self.roles and role in self.roles:
                 return self.department_id
-        needed = {"required_roles": [role]} | ({"required_scope": scope} if scope else {})
-        raise Forbidden(f"requires the staff role {role}" + (f" or the scope {scope}" if scope else ""), **needed)
+        if scope:
+            raise Forbidden(f"requires the staff role {role} or the scope {scope}", required_roles=[role],
+                            required_scope=scope)
+        raise Forbidden(f"requires the staff role {role}", required_roles=[role])
 
     def require_department(self, department_id: UUID, *, operator_ok: bool = False) -> None:
         if operator_ok and "operator" in self.roles:
@@ -113,9 +117,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         needed = LEVELS[level]
         fresh = max_age_seconds is None or (now - self.auth_time).total_seconds() <= max_age_seconds
         if self.assurance_level < needed or not fresh:
-            extra = {"max_age_seconds": max_age_seconds} if max_age_seconds is not None else {}
             why = f"requires assurance {level}" + (f" proven within {max_age_seconds}s" if max_age_seconds else "")
-            raise AssuranceRequired(why, required_level=level, **extra)
+            if max_age_seconds is not None:
+                raise AssuranceRequired(why, required_level=level, max_age_seconds=max_age_seconds)
+            raise AssuranceRequired(why, required_level=level)
 
     @property
     def assurance(self) -> str | None:
@@ -130,8 +135,8 @@ def _unauthorized(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer realm="zhangban"'})
 
 
-async def authenticate(request: Request, *, required: bool = True) -> Principal | None:
-    """Verify the bearer token of ``request``; 401 ``unauthorized`` when it is missing or bad."""
+async def authenticate(request: ASGIConnection[Any, Any, Any, Any], *, required: bool = True) -> Principal | None:
+    """Verify the bearer token of ``request`` (an HTTP request or a WebSocket); 401 ``unauthorized`` when it is missing or bad."""
     # Straight from the ASGI scope: building Litestar's Headers for one value costs more than the check.
     header = next((v.decode("latin-1") for k, v in request.scope["headers"] if k == b"authorization"), "")
     scheme, _, token = header.partition(" ")

@@ -168,10 +168,15 @@ async def load_keys(conn: Conn, keyring: Keyring, *, now: datetime) -> KeySet:
     for r in rows:
         jwk = dict(r["public_jwk"])
         public = ECAlgorithm.from_jwk(jwk)
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise TypeError(f"signing key {r['kid']}: the published JWK is not an EC public key")
         private = None
         if r["retired_at"] is None and active is None:
-            private = serialization.load_pem_private_key(keyring.decrypt(r["private_key"], context=CONTEXT), None)
-        key = SigningKey(r["kid"], public, private, jwk, r["created_at"], r["retired_at"])  # type: ignore[arg-type]
+            loaded = serialization.load_pem_private_key(keyring.decrypt(r["private_key"], context=CONTEXT), None)
+            if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+                raise TypeError(f"signing key {r['kid']}: the stored private key is not an EC key")
+            private = loaded
+        key = SigningKey(r["kid"], public, private, jwk, r["created_at"], r["retired_at"])
         published[key.kid] = key
         if private is not None:
             active = key

@@ -18,8 +18,8 @@ sent: a department reads them from the licence, by consent.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -50,7 +50,7 @@ class Org(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     credit_code: str
     name: str
-    status: str  # "active" | "closed"
+    status: Literal["active", "closed"]
     registered_at: datetime
     closed_at: datetime | None
 
@@ -58,10 +58,10 @@ class Org(msgspec.Struct, frozen=True, kw_only=True):
 COLUMNS = "id, credit_code, name, status, registered_at, closed_at"
 
 
-def legal_rep_index(keyring: Keyring, id_number: str, *, today: object, field: str) -> bytes:
+def legal_rep_index(keyring: Keyring, id_number: str, *, today: date, field: str) -> bytes:
     """The blind index of a legal representative's ID number (422 when it fails GB 11643)."""
     number = normalize_id_number(id_number)
-    problem = normalized_id_number_error(number, today=today)  # type: ignore[arg-type]
+    problem = normalized_id_number_error(number, today=today)
     if problem:
         raise LegalRepInvalid(errors=[FieldError(field, problem)])
     return keyring.blind_index(number, purpose=INDEX_PURPOSE)

@@ -236,9 +236,9 @@ async def find_or_create_persons(
     given = ids or {}
     fresh = iter(uuid7_many(sum(i not in given for i in indexes)))
     new_ids = [given.get(i) or next(fresh) for i in indexes]
-    found: dict[bytes, UUID] = dict(await conn.fetch(
+    found: dict[bytes, UUID] = {index: person_id for index, person_id in await conn.fetch(
         INSERT_PERSONS, new_ids, indexes, [unique[i][0] for i in indexes], now, [unique[i][1] for i in indexes],
-    ))
+    )}
     known = [i for i in indexes if i not in found]
     if known:
         found.update(await find_person_ids(conn, known))
@@ -265,5 +265,5 @@ async def insert_encoded(conn: Conn, rows: list[bytes]) -> None:
 
 async def find_person_ids(conn: Conn, indexes: list[bytes]) -> dict[bytes, UUID]:
     """The persons among these blind indexes that exist: blind index → person."""
-    return dict(await conn.fetch("SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])",
-                                 indexes))
+    return {index: person_id for index, person_id in await conn.fetch(
+        "SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])", indexes)}

@@ -30,10 +30,11 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auth.keys import ACCESS_TTL, SigningKey
+from auth.models import Level
 
 REFRESH_TTL = timedelta(days=30)
-LEVELS = {"L1": 1, "L2": 2, "L3": 3}
-LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
+LEVEL_NAMES: dict[int, Level] = {1: "L1", 2: "L2", 3: "L3"}
+LEVELS: dict[str, int] = {name: level for level, name in LEVEL_NAMES.items()}
 # Small clock differences between workers must not reject a token signed a moment ago.
 LEEWAY = 5
 
@@ -61,7 +62,7 @@ class InvalidToken(Exception):
     """The token is malformed, forged, expired or not ours; the reason stays in the server."""
 
 
-def level_name(level: int) -> str:
+def level_name(level: int) -> Level:
     return LEVEL_NAMES[level]
 
 

@@ -60,7 +60,8 @@ async def expand(state: Any, events: list[Event], *, now: datetime | None = None
     async with state.pool.acquire() as conn, conn.transaction():
         await reconcile.mark_consumed(conn, [e.outbox_id for e in events], now=now)
         if known:
-            ctx = await recipients.load(conn, [(e, catalogue.kind_of(e.name, e.payload)) for e in known], now=now)
+            batch = [(e, kind) for e in known if (kind := catalogue.kind_of(e.name, e.payload)) is not None]
+            ctx = await recipients.load(conn, batch, now=now)
             notes, deliveries = plan.plan(known, ctx, now=now)
             new = await dispatch_store.insert_notifications(conn, notes)
             fresh = [n for n in notes if n.id in new]

@@ -5,6 +5,7 @@ transaction) and the wallet's export."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -37,8 +38,10 @@ async def read_all(conn: Conn, person_id: UUID | None, account_id: UUID, *, up_t
     Returns how many were marked and each owner person's new change-log version.
     """
     marked = await store.mark_all_read(conn, person_id, account_id, up_to=up_to, now=now)
-    puts = [(owner, "notification", view.id, msgspec.to_builtins(view)) for view, owner in marked if owner is not None]
-    heads = await changelog.record_puts(conn, puts)  # type: ignore[arg-type]
+    puts: list[tuple[UUID, changelog.Entity, UUID, Any]] = [
+        (owner, "notification", view.id, msgspec.to_builtins(view)) for view, owner in marked if owner is not None
+    ]
+    heads = await changelog.record_puts(conn, puts)
     return len(marked), heads
 
 

@@ -20,7 +20,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -275,7 +275,7 @@ def _sync_message(version: int) -> ServerSentEventMessage:
 
 
 async def events(state: Any, *, person_id: UUID | None, account_id: UUID, last_event_id: UUID | None,
-                 heartbeat: float) -> AsyncIterator[ServerSentEventMessage]:
+                 heartbeat: float) -> AsyncGenerator[ServerSentEventMessage, None]:
     """The event stream of one device: replay after ``last_event_id``, then live items, heartbeats
     (a comment line, so proxies keep the connection) and ``sync`` pokes when the change log moves."""
     channels = [channel(None, account_id)] + ([channel(person_id, None)] if person_id else [])

@@ -94,7 +94,7 @@ def owners(kind: Kind, payload: dict[str, Any], ctx: Context) -> Iterator[tuple[
                 yield ("department", did), [], hooks
         elif audience == "webhook":
             did, wid = as_uuid(payload.get("department_id")), as_uuid(payload.get("webhook_id"))
-            if did and any(w == wid for w, _ in ctx.webhooks.get(did, [])):
+            if did and wid and any(w == wid for w, _ in ctx.webhooks.get(did, [])):
                 yield ("department", did), [], [wid]
 
 

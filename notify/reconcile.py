@@ -75,7 +75,8 @@ async def reconcile(state: Any, *, now: datetime | None = None) -> int:
     async with state.pool.acquire() as conn:
         mark = await _mark(conn)
         rows = await conn.fetch(SCAN, mark, BATCH)
-    lost, moved_to = [], mark
+    lost: list[outbox.OutboxMessage] = []
+    moved_to = mark
     for r in rows:
         if r["created_at"] > cutoff:
             break  # a transaction with a smaller id may still commit: look again next time

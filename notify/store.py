@@ -7,10 +7,11 @@ person (an operator, an L1 login), to the account; a caller reads both.
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 from notify.errors import NotificationNotFound
 from notify.models import (
@@ -143,8 +144,8 @@ RETURNING credits, long_term, opted_out_at
 
 async def record_grant(conn: Conn, account_id: UUID, template_key: str, *, accepted: bool, always: bool,
                        now: datetime) -> Grant:
-    row = await conn.fetchrow(UPSERT_GRANT, account_id, template_key, accepted, always, now)
-    status = "granted" if row["long_term"] or row["credits"] > 0 else "none"
+    row = one(await conn.fetchrow(UPSERT_GRANT, account_id, template_key, accepted, always, now), "upserted grant")
+    status: Literal["granted", "none"] = "granted" if row["long_term"] or row["credits"] > 0 else "none"
     return Grant(template_key=template_key, status=status, credits=row["credits"], long_term=row["long_term"])
 
 

@@ -15,7 +15,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api.kernel import audit, idempotency, outbox
+from api.kernel import audit, idempotency, outbox, responses
 from api.deps import Db, Keys, Now, Redis
 from api.kernel.ids import uuid7, uuid7_floor
 from api.openapi import IDEMPOTENT
@@ -97,8 +97,8 @@ class WebhookController(Controller):
             body = msgspec.json.decode(answer.content)
             if answer.status_code == 201:
                 body["secret"] = await webhook_store.secret_of(conn, keyring, UUID(body["id"]))
-        return Response(msgspec.json.encode(body), status_code=answer.status_code, media_type="application/json",
-                        headers=dict(answer.headers))
+        return responses.encoded(msgspec.json.encode(body), WebhookCreated, status_code=answer.status_code,
+                                 headers=dict(answer.headers))
 
     @get(operation_id="ListWebhooks", summary="The department's webhooks, newest first",
          responses=problem_responses(CursorInvalid, Unauthorized, Forbidden))
@@ -179,7 +179,7 @@ class WebhookController(Controller):
 
         async with db.acquire() as conn, conn.transaction():
             answer = await idempotency.run(request, conn, scope=f"webhooks:{department_id}", create=make)
-        return answer
+        return responses.answer(answer, WebhookTestSent)
 
     @post("/{webhook_id:uuid}/rotate-secret", operation_id="RotateWebhookSecret", opt=IDEMPOTENT, status_code=200,
           summary="Replace the signing secret, the old one still signing for an overlap",
@@ -212,8 +212,8 @@ class WebhookController(Controller):
             body = msgspec.json.decode(answer.content)
             if answer.status_code == 200:
                 body["secret"] = await webhook_store.secret_of(conn, keyring, webhook_id)
-        return Response(msgspec.json.encode(body), status_code=answer.status_code, media_type="application/json",
-                        headers=dict(answer.headers))
+        return responses.encoded(msgspec.json.encode(body), WebhookSecretRotated, status_code=answer.status_code,
+                                 headers=dict(answer.headers))
 
 
 Since = Annotated[datetime, QueryParameter(description="RFC 3339 time: events from then on.")]

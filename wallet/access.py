@@ -78,6 +78,7 @@ async def open_wallet(conn: Conn, actor: Actor, person_id: UUID | None, *, now: 
     """The caller's access to ``person_id``'s wallet (their own when None)."""
     mine = me(actor)
     target = person_id or mine
+    role: Literal["self", "guardian", "family"]
     if target == mine:
         role = "self"
     elif await people_store.is_guardian(conn, mine, target, now=now):
@@ -87,7 +88,7 @@ async def open_wallet(conn: Conn, actor: Actor, person_id: UUID | None, *, now: 
     else:
         raise WalletNotFound()
     full = role != "family" and recently_assured(actor, now)
-    return Access(person_id=target, role=role, full_view=full)  # type: ignore[arg-type]
+    return Access(person_id=target, role=role, full_view=full)
 
 
 async def act_for(conn: Conn, actor: Actor, person_id: UUID, *, now: datetime) -> Access:

@@ -14,7 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 import auth as persons
 from api.kernel.crypto import Keyring
@@ -35,7 +35,8 @@ async def export(
     access.require_recent_l3(actor, now)
     me = wallet.person_id
     own = me == actor.person_id
-    facts = await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", me)
+    # open_wallet has found the person.
+    facts = one(await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", me), "person")
     stored = await store.list_stored_items(conn, me)
     applications = [await application_views.application(conn, keyring, a) for a in await store.application_ids(conn, me)]
     return Export(

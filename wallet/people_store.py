@@ -12,7 +12,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 
 from wallet.service import CHINA
 
@@ -77,9 +77,9 @@ async def set_guardianship(
     until: datetime | None, beyond_majority: bool, department_id: UUID, basis: str,
 ) -> asyncpg.Record:
     """Create or replace the guardianship of the pair; ``created`` says which."""
-    return await conn.fetchrow(
+    return one(await conn.fetchrow(
         UPSERT_GUARDIANSHIP, guardian, dependent, source, since, until, beyond_majority, department_id, basis
-    )
+    ), "upserted guardianship")
 
 
 async def get_born_on(conn: Conn, person_id: UUID) -> date | None:

@@ -185,15 +185,15 @@ async def push_life_event(
 
 
 async def _person(conn: Conn, keyring: Keyring, ref: PersonRefIn, field: str, *, now: datetime) -> UUID:
-    if (ref.id_number is None) == (ref.person_id is None):
-        raise GuardianshipInvalid(errors=[FieldError(field, "give exactly one of id_number and person_id")])
-    if ref.id_number is not None:
+    if ref.id_number is not None and ref.person_id is None:
         if ref.name is None:
             raise GuardianshipInvalid(errors=[FieldError(f"{field}.name", "is required with id_number")])
         return await person_by_id_number(conn, keyring, ref.id_number, ref.name, field=field, now=now)
-    if await persons.get_name(conn, keyring, ref.person_id) is None:  # type: ignore[arg-type]
-        raise HolderUnknown(errors=[FieldError(f"{field}.person_id", "no such person")])
-    return ref.person_id  # type: ignore[return-value]
+    if ref.person_id is not None and ref.id_number is None:
+        if await persons.get_name(conn, keyring, ref.person_id) is None:
+            raise HolderUnknown(errors=[FieldError(f"{field}.person_id", "no such person")])
+        return ref.person_id
+    raise GuardianshipInvalid(errors=[FieldError(field, "give exactly one of id_number and person_id")])
 
 
 def _until(body: GuardianshipIn, born_on: Any, *, now: datetime) -> datetime | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import msgspec
@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.enums import MediaType
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
-from api.kernel import changelog, idempotency
+from api.kernel import changelog, idempotency, responses
 from api.deps import Db, Keys, Now
 from api.openapi import CONDITIONAL, IDEMPOTENT
 from sync import etag_matches
@@ -98,7 +98,7 @@ class WalletController(Controller):
                 page = WalletItemPage(items=items, next_cursor=next_cursor(rows, limit))
                 body = msgspec.json.encode(page)
                 built.put(key, version, pages.fresh_until(page, now), body)
-        return Response(body, media_type=MediaType.JSON)
+        return responses.encoded(body, WalletItemPage)
 
     @get("/items/{item_id:uuid}", operation_id="GetWalletItem", summary="One stored wallet item",
          responses=problem_responses(Unauthorized, IdentityRequired, ItemNotFound))
@@ -144,7 +144,8 @@ class WalletController(Controller):
         digest = service.token_sha256(token)
         headers = {"ETag": f'"{digest}"', "Cache-Control": "private, max-age=31536000, immutable"}
         if etag_matches(if_none_match, headers["ETag"]):
-            return Response(content=None, status_code=304, headers=headers)
+            # A 304 has no body; the handler's annotation documents the 200.
+            return cast("Response[ItemToken]", Response(content=None, status_code=304, headers=headers))
         return Response(content=ItemToken(item_id=item_id, token=token, token_sha256=digest), headers=headers)
 
     @post("/items/{item_id:uuid}/present", operation_id="PresentWalletItem", opt=IDEMPOTENT, status_code=201,
@@ -163,7 +164,8 @@ class WalletController(Controller):
             async def create() -> tuple[int, Any]:
                 return 201, await presentations.present(conn, esign_of(request), principal, item_id, data, now=now)
 
-            return await idempotency.run(request, conn, scope=principal.subject, create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=principal.subject, create=create)
+            return responses.answer(made, Presentation)
 
     @get("/timeline", operation_id="GetWalletTimeline", summary="Life events and milestones, oldest first",
          description=(
@@ -208,7 +210,8 @@ class WalletController(Controller):
             async def create() -> tuple[int, Any]:
                 return 201, await consents.grant(conn, keyring, principal, data, now=now)
 
-            return await idempotency.run(request, conn, scope=principal.subject, create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=principal.subject, create=create)
+            return responses.answer(made, Consent)
 
     @get("/consents", operation_id="ListConsents", summary="Consents on a wallet, newest first",
          responses=problem_responses(*READ_PROBLEMS))

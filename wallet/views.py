@@ -68,7 +68,7 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
         "summary": s.summary, "links": links(s),
     }
     if s.kind == "certificate":
-        cert = certificates.get(s.certificate_id)  # type: ignore[arg-type]
+        cert = certificates.get(s.certificate_id) if s.certificate_id is not None else None
         if cert is None:
             raise CertificateNotFound()
         hidden = set(cert.fields) - set(s.data.get("fields", {}))
@@ -77,12 +77,14 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
         return WalletItem(**base | {"summary": s.summary | {"status": cert.status}}, certificate=cert,
                           masked=bool(hidden) and not full)
     if s.kind == "record":
+        if s.department_id is None:  # records come only from a department's push (wallet.pushes), which names it
+            raise ValueError(f"wallet item {s.id}: a record without the department that pushed it")
         sealed_keys = s.data.get("sensitive", [])
         values = s.data.get("data", {})
         values = values | unseal(esign.keyring, s.sealed_data) if full else values | dict.fromkeys(sealed_keys, MASK)
         record = RecordOut(
             kind=s.data["kind"], data=values, occurred_at=datetime.fromisoformat(s.data["occurred_at"]),
-            department=DepartmentRef(id=s.department_id, name=s.department_name or ""),  # type: ignore[arg-type]
+            department=DepartmentRef(id=s.department_id, name=s.department_name or ""),
             external_ref=s.external_ref or "",
         )
         return WalletItem(**base, record=record, masked=bool(sealed_keys) and not full)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel.canonical import canonical_json
@@ -100,7 +100,7 @@ async def append(
     data = dict(data or {})
     if client_address is not None:
         data["client_address"] = client_address
-    head = await conn.fetchrow(LOCK_HEAD)
+    head = one(await conn.fetchrow(LOCK_HEAD), "audit head")  # a singleton row, made by its migration
     seq = head["seq"] + 1
     at = at.astimezone(UTC)
     digest = keyed_hash(key, head["hash"], seq, at, actor, action, subject, data)
@@ -142,7 +142,7 @@ async def verify(conn: Conn, *, page: int = 5000) -> VerifyReport:
     key = _key(conn)
     expected_prev, expected_seq, count = GENESIS, 1, 0
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        head = await conn.fetchrow(HEAD)
+        head = one(await conn.fetchrow(HEAD), "audit head")
         keyed_from = head["keyed_from"]
         while True:
             rows = await conn.fetch(PAGE, expected_seq - 1, page)

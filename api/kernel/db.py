@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 from importlib import resources
 
 import asyncpg
@@ -64,7 +64,7 @@ class Connection(asyncpg.Connection):
 
     __slots__ = ("audit_key",)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.audit_key: bytes | None = None
 
@@ -87,8 +87,10 @@ async def create_pool(
     ``audit_key`` (``Keyring.audit_key``) lets its connections append to and verify the audit log.
     """
 
-    async def init(conn: Connection) -> None:
+    async def init(conn: asyncpg.Connection) -> None:
         await _init_connection(conn)
+        if not isinstance(conn, Connection):  # the pool makes them of connection_class below
+            raise TypeError(f"expected a {Connection.__qualname__}, got {type(conn).__qualname__}")
         conn.audit_key = audit_key
 
     return await asyncpg.create_pool(

@@ -18,7 +18,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from api.kernel import audit, idempotency
+from api.kernel import audit, idempotency, responses
 from api.config import Settings
 from api.deps import Db, Keys, Now
 from api.kernel.identifiers import credit_code_valid, normalize_credit_code
@@ -175,7 +175,8 @@ class DepartmentController(Controller):
                                    subject=str(dept.id), data={"credit_code": code}, at=now)
                 return 201, dept
 
-            return await idempotency.run(request, conn, scope=f"department:{principal.subject}", create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=f"department:{principal.subject}", create=create)
+            return responses.answer(made, admin_store.Department)
 
     @get(operation_id="ListDepartments", summary="Departments (operator)", responses=problem_responses(*ADMIN_401_403))
     async def list(self, principal: CurrentPrincipal, db: Db, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
@@ -199,7 +200,7 @@ class DepartmentController(Controller):
         self, department_id: FromPath[UUID], data: JSONBody[ClientIn], request: Request, principal: CurrentPrincipal,
         db: Db, keyring: Keys, now: Now,
     ) -> Response[ClientCreated]:
-        scopes = sorted(set(data.scopes))
+        scopes: list[str] = sorted(set(data.scopes))
 
         async def create() -> tuple[int, ClientCreated]:
             await _managed_department(conn, principal, department_id)
@@ -221,8 +222,8 @@ class DepartmentController(Controller):
         if answer.status_code == 201:
             sealed = base64.b64decode(body["client_secret"])
             body["client_secret"] = keyring.decrypt_str(sealed, context=_client_secret_context(UUID(body["client_id"])))
-        return Response(msgspec.json.encode(body), status_code=answer.status_code,  # type: ignore[return-value]
-                        media_type="application/json", headers=dict(answer.headers))
+        return responses.encoded(msgspec.json.encode(body), ClientCreated, status_code=answer.status_code,
+                                 headers=dict(answer.headers))
 
     @get(
         "/{department_id:uuid}/clients",
@@ -253,7 +254,7 @@ class DepartmentController(Controller):
     async def grant_staff(
         self, department_id: FromPath[UUID], data: JSONBody[StaffIn], principal: CurrentPrincipal, db: Db, now: Now
     ) -> admin_store.StaffMember:
-        roles = sorted(set(data.roles))
+        roles: list[str] = sorted(set(data.roles))
         async with db.acquire() as conn, conn.transaction():
             await _managed_department(conn, principal, department_id)
             member = await admin_store.grant_staff(conn, account_id=data.account_id, department_id=department_id,
@@ -319,7 +320,8 @@ class IdentityProviderController(Controller):
                                    at=now)
                 return 201, _idp_out(provider, state.settings)
 
-            return await idempotency.run(request, conn, scope=f"idp:{principal.subject}", create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=f"idp:{principal.subject}", create=create)
+            return responses.answer(made, IdentityProviderOut)
 
     @get(operation_id="ListIdentityProviders", summary="Registered identity providers (operator)",
          responses=problem_responses(*ADMIN_401_403))

@@ -12,6 +12,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.kernel import audit
+from api.kernel.db import one
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.deps import Db, Keys, Now
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
@@ -108,7 +109,7 @@ class IdentityCaseController(Controller):
             await audit.append(conn, actor=principal.subject, action="auth.identity_case_closed", subject=str(case_id),
                                data={"account": str(row["account_id"])}, at=now)
             row = await conn.fetchrow(GET_CASE, case_id)
-        return _case(row, keyring)
+        return _case(one(row, "closed identity case"), keyring)
 
 
 ROUTES = [IdentityCaseController]

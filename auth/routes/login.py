@@ -12,7 +12,7 @@ from api.kernel import audit, ratelimit
 from api.kernel.client_address import client_address
 from api.kernel.crypto import mask_phone
 from api.deps import Config, Db, Keys, Now, Redis
-from api.kernel.problems import BadRequest, RateLimited, Unauthorized, ValidationFailed
+from api.kernel.problems import BadRequest, Problem, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
 from auth import flows as service, sms
 from auth.store import accounts as store
@@ -41,7 +41,7 @@ SESSION_KEY_CONTEXT = "auth_account.wechat_session_key"
 PHONE_CONTEXT = "auth_account.phone"
 
 
-def _wechat_problem(exc: WechatError) -> Exception:
+def _wechat_problem(exc: WechatError) -> Problem:
     if exc.errcode == 40226:
         return WechatUserBlocked()
     if exc.errcode in (40029, 40163):

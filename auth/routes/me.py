@@ -58,7 +58,7 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
     proven = account.verified_at if account.assurance_level > 1 and account.verified_at else principal.auth_time
     return Me(
         account_id=account.id,
-        assurance_level=level_name(account.assurance_level),  # type: ignore[arg-type]
+        assurance_level=level_name(account.assurance_level),
         auth_time=proven.astimezone(UTC),
         person=person,
         roles=roles,

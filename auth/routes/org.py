@@ -35,11 +35,11 @@ from auth.store import accounts as store
 from auth.errors import AssuranceRequired, problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
 from auth.keys import ACCESS_TTL
-from auth.models import ActAsIn, ActingToken, Organisation, OrganisationList
+from auth.models import ActAsIn, ActingToken, Organisation, OrganisationList, OrgRole
 from auth.tokens import encode_access
 
-LEGAL_REPRESENTATIVE = "legal_representative"
-AGENT = "agent"
+LEGAL_REPRESENTATIVE: OrgRole = "legal_representative"
+AGENT: OrgRole = "agent"
 
 
 def _person(principal: Principal) -> UUID:
@@ -134,7 +134,7 @@ class OrganisationController(Controller):
                                             login_time=principal.auth_time, issuer=settings.base_url, now=now)
         if org is not None and grant is None:
             claims = msgspec.structs.replace(claims, org=str(org.id), org_role=LEGAL_REPRESENTATIVE)
-        elif org is not None:
+        elif org is not None and grant is not None:
             # A 经办人's token ends when the authorisation does, whichever comes first.
             exp = min(claims.exp, int(grant["expires_at"].timestamp()))
             claims = msgspec.structs.replace(claims, org=str(org.id), org_role=AGENT, dlg=str(grant["id"]), exp=exp)

@@ -15,7 +15,7 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from api.kernel import audit, authority, idempotency, ratelimit
+from api.kernel import audit, authority, idempotency, ratelimit, responses
 from api.kernel.authority import AuthorityRequired
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.deps import Config, Db, Keys, Now, Redis
@@ -192,7 +192,8 @@ class RealnameController(Controller):
                 return 201, await _open_session(conn, state, keyring, account, data, id_number,
                                                  principal.session_id, now)
 
-            return await idempotency.run(request, conn, scope=f"realname:{account_id}", create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=f"realname:{account_id}", create=create)
+            return responses.answer(made, SessionOpened)
 
     @post(
         "/{session_id:uuid}/complete",
@@ -261,8 +262,8 @@ async def _require_fresh_proof(conn: Conn, principal: Principal, now: datetime) 
     """403 ``assurance_required`` unless the clerk proved their own identity at L3 within 15 minutes."""
     assert principal.account_id is not None
     clerk = await store.get_account(conn, principal.account_id)
-    proven = clerk is not None and clerk.assurance_level >= 3 and clerk.verified_at is not None
-    if not proven or (now - clerk.verified_at).total_seconds() > CLERK_PROOF_MAX_AGE:  # type: ignore[union-attr]
+    if (clerk is None or clerk.assurance_level < 3 or clerk.verified_at is None
+            or (now - clerk.verified_at).total_seconds() > CLERK_PROOF_MAX_AGE):
         raise AssuranceRequired(
             f"the attesting clerk must have proven their own identity at L3 within {CLERK_PROOF_MAX_AGE}s",
             required_level="L3", max_age_seconds=CLERK_PROOF_MAX_AGE,

@@ -14,7 +14,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import MediaType
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody, Schema
 
 from api.kernel import audit, ratelimit
 from api.kernel.client_address import client_address
@@ -32,9 +32,9 @@ TOKEN_CLIENT = Limit("token_client", 60, 60)
 TOKEN_IP = Limit("token_ip", 120, 60)
 FORM = "application/x-www-form-urlencoded"
 
-_FIELDS = {
+_FIELDS: dict[str, Schema | Reference] = {
     "grant_type": Schema(type=OpenAPIType.STRING, enum=["client_credentials"]),
-    "client_id": Schema(type=OpenAPIType.STRING, format="uuid", description="Or use HTTP Basic authentication."),
+    "client_id": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID, description="Or use HTTP Basic authentication."),
     "client_secret": Schema(type=OpenAPIType.STRING),
     "scope": Schema(type=OpenAPIType.STRING, description="Space-separated; defaults to every scope of the client."),
 }

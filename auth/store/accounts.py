@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel.ids import uuid7
@@ -74,9 +74,9 @@ async def login_wechat(
         if by_union is not None:
             # The same person through another of our WeChat apps: this app's openid joins the account.
             row = await conn.fetchrow(ATTACH_OPENID, by_union.id, openid, session_key, now)
-            return Account(**dict(row)), False
+            return Account(**dict(one(row, "account joined by unionid"))), False
     row = await conn.fetchrow(UPSERT_WECHAT, uuid7(), openid, unionid, session_key, now)
-    return Account(**dict(row)), known is None
+    return Account(**dict(one(row, "upserted WeChat account"))), known is None
 
 
 UPSERT_PHONE = f"""
@@ -91,7 +91,7 @@ async def login_phone(
     conn: Conn, *, phone: bytes, phone_index: bytes, now: datetime
 ) -> tuple[Account, bool]:
     """The account holding this phone, made on first login; (account, created)."""
-    row = dict(await conn.fetchrow(UPSERT_PHONE, uuid7(), phone, phone_index, now))
+    row = dict(one(await conn.fetchrow(UPSERT_PHONE, uuid7(), phone, phone_index, now), "upserted phone account"))
     created = row.pop("created")
     return Account(**row), created
 
@@ -123,7 +123,7 @@ async def ensure_operator(conn: Conn, *, now: datetime) -> tuple[Account, bool]:
     known = _account(await conn.fetchrow(FIND_OPERATOR))
     if known is not None:
         return known, False
-    return Account(**dict(await conn.fetchrow(INSERT_OPERATOR, uuid7(), now))), True
+    return Account(**dict(one(await conn.fetchrow(INSERT_OPERATOR, uuid7(), now), "inserted operator"))), True
 
 
 GET_STAFF = """

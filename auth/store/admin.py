@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel.ids import uuid7
@@ -80,7 +80,7 @@ async def insert_department(
         if exc.constraint_name != "department_parent_id_fkey":
             raise
         raise ParentDepartmentNotFound(parent_id=str(parent_id)) from None
-    return Department(**dict(row))
+    return Department(**dict(one(row, "inserted department")))
 
 
 async def get_department(conn: Conn, department_id: UUID) -> Department | None:
@@ -181,7 +181,8 @@ UPDATE auth_client SET secret_hash = $2, secret_rotated_at = $3 WHERE id = $1 RE
 
 async def rotate_client_secret(conn: Conn, client_id: UUID, secret_hash: bytes, *, now: datetime
                                ) -> ClientView:
-    return ClientView(**dict(await conn.fetchrow(ROTATE_SECRET, client_id, secret_hash, now)))
+    # The route has just loaded the client, and clients are never deleted.
+    return ClientView(**dict(one(await conn.fetchrow(ROTATE_SECRET, client_id, secret_hash, now), "rotated client")))
 
 
 REMOVE_STAFF = "DELETE FROM auth_staff WHERE account_id = $1 AND department_id = $2 RETURNING roles"
@@ -262,7 +263,7 @@ async def insert_identity_provider(
         if exc.constraint_name != "auth_identity_provider_issuer_key":
             raise
         raise IdentityProviderExists(issuer=issuer) from None
-    return IdentityProvider(**dict(row))
+    return IdentityProvider(**dict(one(row, "inserted identity provider")))
 
 
 async def get_identity_provider_by_issuer(conn: Conn, issuer: str) -> IdentityProvider | None:

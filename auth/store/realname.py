@@ -10,7 +10,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one
 import msgspec
 
 from api.kernel import audit
@@ -159,7 +159,8 @@ async def verify_session(
         UPSERT_PERSON, uuid7(), keyring.encrypt(id_number, context=PERSON_ID_NUMBER), session.id_number_index,
         keyring.encrypt(name, context=PERSON_NAME), now,
     )
-    row = await conn.fetchrow(LINK_ACCOUNT, account.id, person_id, level, now)
+    # The account was locked above.
+    row = one(await conn.fetchrow(LINK_ACCOUNT, account.id, person_id, level, now), "linked account")
     await conn.execute(VERIFY_SESSION, session.id, now, level, person_id, attested_by, department_id)
     await audit.append(
         conn, actor=actor, action="realname.verified", subject=str(account.id),
