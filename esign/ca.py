@@ -143,7 +143,7 @@ async def load_platform(conn: Conn, keyring: Keyring) -> Platform:
     )
 
 
-async def sm2_presenter(conn: asyncpg.Connection, keyring: Keyring, platform: Platform, *, now: datetime) -> keys.LocalSigner:
+async def sm2_presenter(conn: Conn, keyring: Keyring, platform: Platform, *, now: datetime) -> keys.LocalSigner:
     """The SM2 presentation seal (it signs SM2 certificates' presentation credentials), made on first use."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK)
     row = await conn.fetchrow(SELECT_PRESENTER.replace("'ES256'", "'SM2'"))

@@ -23,6 +23,7 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit, changelog
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from esign import ca, lists, views
 from esign import service as issuing
@@ -98,13 +99,13 @@ def _device(esign: EsignState, r: asyncpg.Record) -> Device:
     )
 
 
-async def list_devices(conn: asyncpg.Connection, esign: EsignState, person_id: UUID) -> list[Device]:
+async def list_devices(conn: Conn, esign: EsignState, person_id: UUID) -> list[Device]:
     """A person's devices, oldest first, revoked ones included."""
     rows = await conn.fetch(SELECT_DEVICES + " WHERE d.person_id = $1 ORDER BY d.created_at, d.id", person_id)
     return [_device(esign, r) for r in rows]
 
 
-async def get_device(conn: asyncpg.Connection, esign: EsignState, device_id: UUID) -> tuple[UUID, Device]:
+async def get_device(conn: Conn, esign: EsignState, device_id: UUID) -> tuple[UUID, Device]:
     """``(person id, device)``; ``device_not_found``."""
     row = await conn.fetchrow(SELECT_DEVICES + " WHERE d.id = $1", device_id)
     if row is None:
@@ -119,7 +120,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 
 async def register(
-    conn: asyncpg.Connection, esign: EsignState, *, person_id: UUID, account_id: UUID, body: DeviceIn, actor: str,
+    conn: Conn, esign: EsignState, *, person_id: UUID, account_id: UUID, body: DeviceIn, actor: str,
     now: datetime,
 ) -> Device:
     """Register a device key and issue it a credential for each valid certificate of the person."""
@@ -161,7 +162,7 @@ RETURNING id, status_list_id, status_index
 
 
 async def issue(
-    conn: asyncpg.Connection, esign: EsignState, device_id: UUID, person_id: UUID, point: bytes, certificate_id: UUID,
+    conn: Conn, esign: EsignState, device_id: UUID, person_id: UUID, point: bytes, certificate_id: UUID,
     *, now: datetime,
 ) -> None:
     """Issue (or re-issue) the credential of one certificate to one device, and log it for the person's sync;
@@ -223,7 +224,7 @@ def to_wire(keyring: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def revoke(
-    conn: asyncpg.Connection, esign: EsignState, device_id: UUID, *, by: Literal["holder", "operator"], actor: str,
+    conn: Conn, esign: EsignState, device_id: UUID, *, by: Literal["holder", "operator"], actor: str,
     reason: str | None, now: datetime, person_id: UUID | None = None,
 ) -> Device:
     """Revoke a device (the holder's own: ``person_id`` given, else an operator's) and its credentials' slots.
@@ -265,7 +266,7 @@ RETURNING k.id, k.person_id
 """
 
 
-async def refresh(conn: asyncpg.Connection, esign: EsignState, *, now: datetime, limit: int = 200) -> int:
+async def refresh(conn: Conn, esign: EsignState, *, now: datetime, limit: int = 200) -> int:
     """Issue missing credentials, re-issue those expiring within ``REFRESH_BEFORE``, withdraw those of
     certificates no longer valid (their devices delete them on the next pull); how many changed."""
     gone = await conn.fetch(WITHDRAWN, now)
