@@ -61,6 +61,33 @@ class SmsUnavailable(ServiceUnavailable):
     slug = "sms_unavailable"
 
 
+# --- staff logins' second factor (TOTP) ----------------------------------------------------------
+
+
+class TotpCodeInvalid(BadRequest):
+    """动态验证码错误"""
+
+    slug = "totp_code_invalid"
+
+
+class TotpCodeReused(BadRequest):
+    """动态验证码已使用过"""
+
+    slug = "totp_code_reused"
+
+
+class TotpNotEnrolled(Conflict):
+    """尚未绑定身份验证器"""
+
+    slug = "totp_not_enrolled"
+
+
+class TotpAlreadyEnrolled(Conflict):
+    """已绑定身份验证器"""
+
+    slug = "totp_already_enrolled"
+
+
 # --- tokens and guards ----------------------------------------------------------------------------
 
 

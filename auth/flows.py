@@ -9,6 +9,7 @@ so roles granted and assurance proven since the last refresh show up in the next
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -36,8 +37,13 @@ def account_claims(
     issuer: str,
     now: datetime,
     ttl: int = ACCESS_TTL,
+    amr: list[str] | None = None,
 ) -> AccessClaims:
-    """The access-token claims of an account (see ``auth.tokens`` for what each one means)."""
+    """The access-token claims of an account (see ``auth.tokens`` for what each one means).
+
+    ``staff`` is given only for a login that passed its second factor (``amr`` then names it): staff
+    roles never ride on a login proven by one factor alone.
+    """
     roles = list(account.roles)
     dept = None
     if staff is not None:
@@ -58,7 +64,14 @@ def account_claims(
         pid=str(account.person_id) if account.person_id else None,
         dept=dept,
         sid=str(session_id) if session_id else None,
+        amr=amr,
     )
+
+
+# RFC 8176 names of how a login was proven; a WeChat login has none registered.
+AMR = {"sms": "sms", "wechat": "wechat"}
+SECOND_FACTOR_AMR = ["otp", "mfa"]
+GET_FAMILY = "SELECT method, second_factor_at FROM auth_refresh_family WHERE id = $1"
 
 
 INSERT_FAMILY = """
@@ -69,12 +82,25 @@ INSERT INTO auth_refresh_token (token_hash, family_id, issued_at, expires_at) VA
 """
 
 
-async def _pair(
+async def pair(
     conn: Conn, keys: KeySet, account: store.Account, *, family_id: UUID, login_time: datetime,
     issuer: str, now: datetime,
 ) -> TokenPair:
+    """The next token pair of a login: staff roles only once it passed the second factor (``second_factor`` says
+    which step is missing otherwise)."""
     staff = await store.get_staff(conn, account.id)
-    claims = account_claims(account, staff, session_id=family_id, login_time=login_time, issuer=issuer, now=now)
+    family = await conn.fetchrow(GET_FAMILY, family_id)
+    assert family is not None, "a login's pair is made inside it"
+    amr = [AMR[family["method"]]] if family["method"] in AMR else []
+    second_factor: Literal["totp", "totp_enrol"] | None = None
+    if family["second_factor_at"] is not None:
+        amr += SECOND_FACTOR_AMR
+    elif staff is not None:
+        # Staff roles wait for the second factor; the answer says which step the client runs next.
+        second_factor = "totp" if await store.get_totp(conn, account.id) is not None else "totp_enrol"
+        staff = None
+    claims = account_claims(account, staff, session_id=family_id, login_time=login_time, issuer=issuer, now=now,
+                            amr=amr or None)
     refresh, digest = new_secret(REFRESH_PREFIX)
     await conn.execute(INSERT_TOKEN, digest, family_id, now, now + REFRESH_TTL)
     return TokenPair(
@@ -84,6 +110,7 @@ async def _pair(
         account=AccountSummary(
             id=account.id, assurance_level=level_name(account.assurance_level), person_id=account.person_id
         ),
+        second_factor=second_factor,
     )
 
 
@@ -116,7 +143,7 @@ async def start_session(
             {"event": "auth.login", "account_id": str(account.id), "method": method, "new_account": created},
             dedup_key=f"auth.login:{family_id}",
         )
-    return await _pair(conn, keys, account, family_id=family_id, login_time=now, issuer=issuer, now=now)
+    return await pair(conn, keys, account, family_id=family_id, login_time=now, issuer=issuer, now=now)
 
 
 LOCK_TOKEN = """
@@ -154,7 +181,7 @@ async def refresh(
     await conn.execute(MARK_USED, secret_hash(token), now)
     account = await store.get_account(conn, row["account_id"])
     assert account is not None
-    return await _pair(
+    return await pair(
         conn, keys, account, family_id=row["family_id"], login_time=row["auth_time"], issuer=issuer, now=now
     )
 

@@ -68,19 +68,34 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     org_id: UUID | None = None
     org_role: str | None = None
     actor_person_id: UUID | None = None
-    delegation_id: UUID | None = None  # a 经办人's authorisation (``org_role == "agent"``)
+    delegation_id: UUID | None = None  # a 经办人's or 代办人's authorisation (``is_agent``)
+    # Acting for a person as their 代办人 (``psn`` claim): ``person_id`` is then that person's id.
+    for_person_id: UUID | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        """Acting for an entity as its 经办人, or for a person as their 代办人, under an authorisation."""
+        return self.org_role == "agent" or self.for_person_id is not None
 
     @property
     def subject(self) -> str:
         """How audit entries name this caller (and the entity it acts for)."""
         if self.account_id is None:
             return f"client:{self.client_id}"
+        if self.for_person_id:
+            return f"account:{self.account_id}@person:{self.for_person_id}"
         return f"account:{self.account_id}" + (f"@org:{self.org_id}" if self.org_id else "")
 
     def require_not_agent(self) -> None:
-        """403 for a 经办人 acting for an entity: what only the entity's 法定代表人 (or a person) may do."""
-        if self.org_role == "agent":
-            raise Forbidden("a 经办人 may not do this for the entity; its legal representative may")
+        """403 for a 经办人 or 代办人: what only the entity's 法定代表人, or the person themselves, may do."""
+        if self.is_agent:
+            raise Forbidden("an agent may not do this; the one they act for may")
+
+    def require_own_person(self) -> None:
+        """403 for a 代办人 acting for a person: showing the person's certificates (亮证), consenting for them and
+        exporting their data stay theirs; the authorisation covers applying, 补正 and collecting only."""
+        if self.for_person_id is not None:
+            raise Forbidden("a 代办人 may not do this for the person")
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -172,14 +187,16 @@ async def authenticate(request: ASGIConnection[Any, Any, Any, Any], *, required:
             raise InvalidToken("signed by a retired key after its retirement")
         client = c.client_id is not None
         org = _uuid(c.org)
+        for_person = None if org else _uuid(c.psn)
         principal = Principal(
             account_id=None if client else UUID(c.sub),
             client_id=_uuid(c.client_id),
-            person_id=org or _uuid(c.pid),
+            person_id=org or for_person or _uuid(c.pid),
             org_id=org,
             org_role=c.org_role if org else None,
             actor_person_id=_uuid(c.pid),
-            delegation_id=_uuid(c.dlg) if org else None,
+            delegation_id=_uuid(c.dlg) if org or for_person else None,
+            for_person_id=for_person,
             roles=frozenset(c.roles),
             department_id=_uuid(c.dept),
             scopes=frozenset((c.scope or "").split()),

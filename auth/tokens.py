@@ -16,7 +16,11 @@ Access-token claims:
 - ``org`` the business entity (its holder id) the caller acts for, and ``org_role`` on what ground
   (``legal_representative``, or ``agent`` for a 经办人, whose token also names the authorisation in
   ``dlg`` and ends when it does), present only in a token from ``POST /v1/auth/act-as``: every route
-  that means "the caller's person" then means that entity, while ``pid`` still names the person.
+  that means "the caller's person" then means that entity, while ``pid`` still names the person;
+- ``psn`` the person a 代办人 acts for (their person id), with ``dlg`` the authorisation they gave; as with
+  ``org``, every route meaning "the caller's person" then means that person, within the authorisation's scope;
+- ``amr`` how the login was proven (RFC 8176): ``sms`` or ``wechat``, plus ``otp`` and ``mfa`` once a
+  member of staff passed the second factor (a TOTP code) — only then does the token carry staff roles.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     org: str | None = None
     org_role: str | None = None
     dlg: str | None = None
+    psn: str | None = None
+    amr: list[str] | None = None
 
 
 class InvalidToken(Exception):

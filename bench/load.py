@@ -267,7 +267,13 @@ class Seeder:
                               json={"account_id": pair["account"]["id"], "roles": roles}))
             if proven:
                 self.prove(http, pair["access_token"])
-            return self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))["access_token"]
+            pair = self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))
+            # Staff roles come with the second factor: bind an authenticator and give its first code.
+            import pyotp
+
+            secret = self.ok(http.post("/v1/auth/totp/enrol", headers=auth(pair["access_token"])), 201)["secret"]
+            return self.ok(http.post("/v1/auth/totp/verify", headers=auth(pair["access_token"]),
+                                     json={"code": pyotp.TOTP(secret).now()}))["access_token"]
 
     def prove(self, http, token: str) -> None:  # noqa: ANN001
         """The account proves an identity at L3 with an assertion of an identity provider registered for it."""

@@ -119,6 +119,8 @@ class SyncController(Controller):
           responses=problem_responses(push.SyncUnavailable, BadRequest, ValidationFailed, Unauthorized, Forbidden))
     async def push_mutations(self, data: JSONBody[PushIn], principal: CurrentPrincipal, db: Db, redis: Redis, keyring: Keys,
                              settings: Config, now: Now) -> PushOut:
+        # A 代办人 acts through the routes that check each act against the authorisation, not an offline queue.
+        principal.require_own_person()
         ctx = mutations.Context(principal=principal, keyring=keyring, settings=settings, now=now)
         out = await push.push(db, ctx, data)
         if principal.person_id is not None and any(r.status == "applied" for r in out.results):

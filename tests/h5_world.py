@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.auth.helpers import prove_l3_sync
+from tests.auth.helpers import prove_l3_sync, second_factor_sync
 from tests.people import id_number
 
 DEPARTMENTS = {"gongan": "株洲市公安局", "minzheng": "株洲市民政局", "weijian": "株洲市卫生健康委员会",
@@ -78,7 +78,7 @@ def setup(http: httpx.Client, operator_token: str) -> dict[str, Any]:
         r = http.post(f"/v1/admin/departments/{ids[name]}/staff", headers=op,
                       json={"account_id": pair["account"]["id"], "roles": ["dept_admin", "issuer", "approver", "clerk"]})
         assert r.status_code == 200, r.text
-        staff[key] = http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()
+        staff[key] = second_factor_sync(http, http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json())
         r = http.post("/v1/dept/seals", headers=bearer(staff[key]), json={"name": "电子公章", "kind": "official", "algorithm": "ES256"})
         assert r.status_code in (200, 201), r.text
 
@@ -111,7 +111,7 @@ def window_clerk(http: httpx.Client, operator_token: str) -> str:
     r = http.post(f"/v1/admin/departments/{ids[DEPARTMENTS['gongan']]}/staff", headers=op,
                   json={"account_id": pair["account"]["id"], "roles": ["clerk"]})
     assert r.status_code == 200, r.text
-    pair = http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json()
+    pair = second_factor_sync(http, http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json())
     return prove_l3_sync(http, operator_token, pair)["access_token"]
 
 

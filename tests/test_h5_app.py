@@ -16,7 +16,7 @@ BUDGET_GZIPPED = 150 * 1024
 
 
 def _asset(kind: str) -> str:
-    """The entry's file of that kind (index-<hash>), not a lazily loaded chunk such as jsQR's."""
+    """The entry file of that kind (``index-*``): the page names it; lazily loaded chunks (jsQR) it does not."""
     return next(p.name for p in sorted((SHIPPED / "assets").iterdir()) if p.suffix == kind and p.name.startswith("index-"))
 
 

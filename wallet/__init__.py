@@ -11,6 +11,7 @@ _SURFACE = {
     "ensure_open": "wallet.closure",
     "grant": "wallet.consents",
     "grant_at_window": "wallet.consents",
+    "record_agent_use": "wallet.consents",
     "record_task_read": "wallet.consents",
     "revoke": "wallet.consents",
     "use": "wallet.consents",
@@ -43,6 +44,7 @@ __all__ = [  # the names of _SURFACE
     "IdentityRequired",
     "insert_wallet_item",
     "LifeEvent",
+    "record_agent_use",
     "record_task_read",
     "revoke",
     "slim_item",
@@ -54,7 +56,7 @@ __all__ = [  # the names of _SURFACE
 
 if TYPE_CHECKING:
     from wallet.closure import closed_among, ensure_open
-    from wallet.consents import grant, grant_at_window, record_task_read, revoke, use
+    from wallet.consents import grant, grant_at_window, record_agent_use, record_task_read, revoke, use
     from wallet.dept_routes import department_of
     from wallet.errors import ConsentNotActive, ConsentNotFound, IdentityRequired, WalletClosed
     from wallet.events import add_life_event

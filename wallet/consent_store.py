@@ -125,10 +125,25 @@ async def log_task_access(
                                item_ids, now)
 
 
+INSERT_AGENT_ACCESS = """
+INSERT INTO wallet_access_log (person_id, delegation_id, department_id, actor, purpose, item_ids, outcome, reason, at)
+VALUES ($1, $2, $3, $4, $5, '{}', $6, $7, $8)
+RETURNING id
+"""
+
+
+async def log_agent_access(
+    conn: Conn, *, person_id: UUID, delegation_id: UUID, department_id: UUID | None, actor: str,
+    purpose: str, outcome: str, reason: str | None, now: datetime,
+) -> int:
+    return await conn.fetchval(INSERT_AGENT_ACCESS, person_id, delegation_id, department_id, actor, purpose, outcome,
+                               reason, now)
+
+
 ACCESS = """
-SELECT l.id, l.at, l.consent_id, l.task_id, l.material, l.department_id, d.name AS department_name, l.actor,
-       l.purpose, l.item_ids, l.outcome, l.reason
-FROM wallet_access_log l JOIN department d ON d.id = l.department_id
+SELECT l.id, l.at, l.consent_id, l.task_id, l.material, l.delegation_id, l.department_id, d.name AS department_name,
+       l.actor, l.purpose, l.item_ids, l.outcome, l.reason
+FROM wallet_access_log l LEFT JOIN department d ON d.id = l.department_id
 WHERE l.person_id = $1 AND ($2::bigint IS NULL OR l.id < $2)
 ORDER BY l.id DESC LIMIT $3
 """

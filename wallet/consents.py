@@ -200,9 +200,21 @@ async def disclosed(
 def access_entry(row: asyncpg.Record) -> AccessEntry:
     return AccessEntry(
         id=row["id"], at=row["at"], consent_id=row["consent_id"], task_id=row["task_id"], material=row["material"],
-        department=DepartmentRef(id=row["department_id"], name=row["department_name"]), actor=row["actor"],
+        delegation_id=row["delegation_id"],
+        department=DepartmentRef(id=row["department_id"], name=row["department_name"]) if row["department_id"] else None,
+        actor=row["actor"],
         purpose=row["purpose"], item_ids=list(row["item_ids"]), outcome=row["outcome"], reason=row["reason"],
     )
+
+
+async def record_agent_use(
+    conn: Conn, *, person_id: UUID, delegation_id: UUID, department_id: UUID | None, actor: str,
+    purpose: str, outcome: str, reason: str | None, now: datetime,
+) -> None:
+    """Log a use of the person's 代办 authorisation by their 代办人 (or a refused attempt), for the person to see."""
+    await consent_store.log_agent_access(conn, person_id=person_id, delegation_id=delegation_id,
+                                         department_id=department_id, actor=actor, purpose=purpose, outcome=outcome,
+                                         reason=reason, now=now)
 
 
 async def record_task_read(

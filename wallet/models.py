@@ -226,14 +226,16 @@ class ConsentItems(msgspec.Struct, frozen=True, kw_only=True):
 
 class AccessEntry(msgspec.Struct, frozen=True, kw_only=True):
     """One read of a holder's items: under a consent (``consent_id``), or by the department handling a task of an
-    application (``task_id``, and the ``material`` read: a certificate the application stands on, or an upload)."""
+    application (``task_id``, and the ``material`` read: a certificate the application stands on, or an upload),
+    or one use of a 代办 authorisation by the holder's 代办人 (``delegation_id``; ``department`` only at a window)."""
 
     id: int
     at: datetime
     consent_id: UUID | None
     task_id: UUID | None = None
     material: str | None = None
-    department: DepartmentRef
+    delegation_id: UUID | None = None
+    department: DepartmentRef | None
     actor: str
     purpose: str
     item_ids: list[UUID]

@@ -15,7 +15,7 @@ from api.deps import Db, Keys, Now
 from api.openapi import CONDITIONAL, IDEMPOTENT
 from sync import etag_matches
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.kernel.problems import Unauthorized
+from api.kernel.problems import Forbidden, Unauthorized
 from wallet import (
     access,
     consent_store,
@@ -157,9 +157,10 @@ class WalletController(Controller):
               "`certificate_not_presentable` with `reason`. Accepts `Idempotency-Key`."
           ),
           responses=problem_responses(Unauthorized, IdentityRequired, AssuranceRequired, ItemNotFound, NotPresentable,
-                                      WalletClosed, PresentationFieldsInvalid))
+                                      WalletClosed, PresentationFieldsInvalid, Forbidden))
     async def present(self, request: Request[Any, Any, Any], item_id: FromPath[UUID], data: JSONBody[PresentIn],
                       principal: CurrentPrincipal, db: Db, now: Now) -> Response[Presentation]:
+        principal.require_own_person()
         async with db.acquire() as conn, conn.transaction():
             async def create() -> tuple[int, Any]:
                 return 201, await presentations.present(conn, esign_of(request), principal, item_id, data, now=now)
@@ -202,10 +203,12 @@ class WalletController(Controller):
               "named are shown with their sensitive values masked. An item the caller may not open is answered exactly "
               "as an id that does not exist (422 `consent_invalid`, `no such item`). Accepts `Idempotency-Key`."
           ),
-          responses=problem_responses(Unauthorized, IdentityRequired, AssuranceRequired, ConsentInvalid, WalletClosed))
+          responses=problem_responses(Unauthorized, IdentityRequired, AssuranceRequired, ConsentInvalid, WalletClosed,
+                                      Forbidden))
     async def grant(self, request: Request[Any, Any, Any], data: JSONBody[ConsentIn], principal: CurrentPrincipal,
                     db: Db, keyring: Keys, now: Now) -> Response[Consent]:
         access.me(principal)
+        principal.require_own_person()
         async with db.acquire() as conn, conn.transaction():
             async def create() -> tuple[int, Any]:
                 return 201, await consents.grant(conn, keyring, principal, data, now=now)
@@ -226,8 +229,9 @@ class WalletController(Controller):
     @delete("/consents/{consent_id:uuid}", operation_id="RevokeConsent", status_code=200,
             summary="Withdraw a consent; the grantee's next read is refused",
             description="Answers the revoked consent; revoking it again changes nothing.",
-            responses=problem_responses(Unauthorized, IdentityRequired, ConsentNotFound))
+            responses=problem_responses(Unauthorized, IdentityRequired, ConsentNotFound, Forbidden))
     async def revoke(self, consent_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now) -> Consent:
+        principal.require_own_person()
         async with db.acquire() as conn, conn.transaction():
             return await consents.revoke(conn, keyring, principal, consent_id, now=now)
 
@@ -248,9 +252,10 @@ class WalletController(Controller):
              "minor's rights) or a deceased family member's (items masked as in the wallet). L3 proven within 300 s; "
              "identity in full. One consistent snapshot."
          ),
-         responses=problem_responses(*READ_PROBLEMS, AssuranceRequired))
+         responses=problem_responses(*READ_PROBLEMS, AssuranceRequired, Forbidden))
     async def export_wallet(self, request: Request[Any, Any, Any], principal: CurrentPrincipal, db: Db, keyring: Keys,
                             now: Now, person_id: PersonParam = None) -> Export:
+        principal.require_own_person()
         async with db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             return await exporting.export(conn, esign_of(request), keyring, principal, person_id, now=now)
 

@@ -35,6 +35,10 @@ from auth.delegation.models import (
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Problem
+import wallet
+
+# How the principal reads a use in their access log.
+PURPOSES = {"apply": "代办人代为申请", "supplement": "代办人代为补正", "collect": "代办人代为领取", "act_as": "代办人切换为代您办理"}
 
 
 async def _view(conn: Conn, keyring: Keyring, row: asyncpg.Record, *, now: datetime) -> Delegation:
@@ -167,8 +171,41 @@ async def use(
     await store.log_use(conn, delegation_id, action=action, outcome="refused" if refusal else "served",
                         reason=refusal.slug if refusal else None, matter_code=matter_codes[0] if matter_codes else None,
                         application_id=application_id, department_id=department_id, actor=actor, now=now)
+    await _logged(conn, row, action=action, refusal=refusal, matter_codes=matter_codes, application_id=application_id,
+                  department_id=department_id, actor=actor, now=now)
+    return refusal
+
+
+async def _logged(conn: Conn, row: asyncpg.Record, *, action: str, refusal: Problem | None,
+                  matter_codes: list[str] | None, application_id: UUID | None, department_id: UUID | None, actor: str,
+                  now: datetime) -> None:
+    """Audit a use (or a refused attempt) and show it in a person principal's access log."""
     await audit.append(conn, actor=actor, action="delegation.used" if refusal is None else "delegation.refused",
-                       subject=f"delegation:{delegation_id}",
+                       subject=f"delegation:{row['id']}",
                        data={"action": action, "matters": matter_codes, "reason": refusal.slug if refusal else None,
                              "application": str(application_id) if application_id else None}, at=now)
-    return refusal
+    if row["principal_kind"] == "person":
+        what = PURPOSES.get(action, action) + (f"（{matter_codes[0]}）" if matter_codes and matter_codes[0] else "")
+        await wallet.record_agent_use(conn, person_id=row["principal_id"], delegation_id=row["id"],
+                                        department_id=department_id, actor=actor, purpose=what,
+                                        outcome="refused" if refusal else "served",
+                                        reason=refusal.slug if refusal else None, now=now)
+
+
+async def switch(conn: Conn, *, principal_kind: str, principal_id: UUID, agent_person_id: UUID,
+                 actor: str, now: datetime) -> tuple[asyncpg.Record | None, Problem | None]:
+    """A 代办人 switches to acting for the principal in the app: the active authorisation, or the problem to raise
+    *after* the caller commits (an expired or revoked one: the refused attempt stays in the logs). Logged as a use
+    (``act_as``) either way; none at all → not found."""
+    row = await store.latest_for_agent(conn, principal_kind, principal_id, agent_person_id, now=now)
+    if row is None:
+        raise DelegationNotFound()
+    state = service.status(expires_at=row["expires_at"], revoked_at=row["revoked_at"], now=now)
+    refusal = None if state is DelegationStatus.ACTIVE else DelegationInactive(f"the authorisation is {state}",
+                                                                                reason=str(state))
+    await store.log_use(conn, row["id"], action="act_as", outcome="refused" if refusal else "served",
+                        reason=refusal.slug if refusal else None, matter_code=None, application_id=None,
+                        department_id=None, actor=actor, now=now)
+    await _logged(conn, row, action="act_as", refusal=refusal, matter_codes=None, application_id=None,
+                  department_id=None, actor=actor, now=now)
+    return (None if refusal else row), refusal

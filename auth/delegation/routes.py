@@ -26,7 +26,7 @@ def _person(principal: Principal) -> UUID:
     """Whose authorisations: the caller's person, or the entity its 法定代表人 acts for (a 经办人 acting for an
     entity sees only their own, as the agent)."""
     principal.require_account()
-    me = principal.actor_person_id if principal.org_role == "agent" else principal.person_id
+    me = principal.actor_person_id if principal.is_agent else principal.person_id
     if me is None:
         raise Forbidden("a verified identity is required")
     return me

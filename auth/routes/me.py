@@ -43,6 +43,8 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
         staff = await store.get_staff(conn, account_id)
         sealed = await get_person(conn, account.person_id) if account.person_id else None
         phone = await store.get_phone(conn, account_id)
+        pending = staff is not None and "staff" not in principal.roles  # the login has not passed the second factor
+        enrolled = pending and await store.get_totp(conn, account_id) is not None
     person = None
     if sealed is not None and account.person_id is not None:
         person = MePerson(
@@ -52,7 +54,7 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
         )
     roles = list(account.roles)
     departments = []
-    if staff is not None:
+    if staff is not None and not pending:
         roles += ["staff", *staff.roles]
         departments.append(MeDepartment(id=staff.department_id, name=staff.department_name, roles=staff.roles))
     proven = account.verified_at if account.assurance_level > 1 and account.verified_at else principal.auth_time
@@ -64,6 +66,7 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
         roles=roles,
         departments=departments,
         phone_masked=mask_phone(keyring.decrypt_str(phone, context=PHONE_CONTEXT)) if phone else None,
+        second_factor=("totp" if enrolled else "totp_enrol") if pending else None,
     )
 
 

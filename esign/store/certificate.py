@@ -146,7 +146,7 @@ class ShownCertificate(msgspec.Struct, frozen=True):
 
 _JOINED = {"type_name": "t.name", "department_name": "d.name", "department_credit_code": "d.credit_code",
            "seal_kid": "s.kid"}
-SELECT_SHOWN = f"""
+SELECT_SHOWN: str = f"""
 SELECT {', '.join(_JOINED.get(f, 'c.' + f) for f in ShownCertificate.__struct_fields__)}
 FROM esign_certificate c
 JOIN certificate_type t ON t.code = c.type_code

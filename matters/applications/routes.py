@@ -73,17 +73,18 @@ def _applicant(principal: Principal, now: Any) -> workflow.Applicant:
 
 async def _as_agent(db: Any, keyring: Any, principal: Principal, action: str, matter_codes: list[str] | None, *,
                     application_id: UUID, now: Any) -> None:
-    """A 经办人 acting for an entity: the act must be within the authorisation, checked now and logged in its uses
-    (a refusal too, committed before it is answered)."""
-    if principal.org_role != "agent" or principal.delegation_id is None or principal.org_id is None:
+    """A 经办人 acting for an entity, or a 代办人 for a person: the act must be within the authorisation, checked now
+    and logged in its uses (a refusal too, committed before it is answered)."""
+    if not principal.is_agent or principal.delegation_id is None or principal.person_id is None:
         return
-    if principal.actor_person_id is None:  # an entity's token always names the person acting for it
-        raise Forbidden("the token acting for an entity does not name the person acting")
+    kind = "organisation" if principal.org_id is not None else "person"
+    if principal.actor_person_id is None:  # an acting token always names the person acting
+        raise Forbidden("the acting token does not name the person acting")
     async with db.acquire() as conn:
         async with conn.transaction():
             number = await persons.get_id_number(conn, keyring, principal.actor_person_id)
             refusal = await delegation.use(
-                conn, keyring, principal.delegation_id, principal_kind="organisation", principal_id=principal.org_id,
+                conn, keyring, principal.delegation_id, principal_kind=kind, principal_id=principal.person_id,
                 agent_id_number=number or "", action=action, matter_codes=matter_codes, department_id=None,
                 actor=principal.subject, application_id=application_id, now=now,
             )

@@ -75,7 +75,8 @@ async def test_same_openid_same_account_and_unionid_finds_it_too(
 
 async def test_login_answers_never_carry_the_session_key(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     pair = await wechat_login(client, sim)
-    assert set(pair) - {"openid", "unionid"} == {"access_token", "refresh_token", "token_type", "expires_in", "account"}
+    assert set(pair) - {"openid", "unionid"} == {"access_token", "refresh_token", "token_type", "expires_in", "account",
+                                                   "second_factor"}
 
 
 async def test_bad_login_bodies(client: AsyncTestClient) -> None:

@@ -154,6 +154,12 @@ EXPECTED: dict[str, Case] = {
     "ReportLoginNotMe": Case(frozenset({"citizen"})),
     # Acting for a business entity: verified people only (L2); null switches back to oneself.
     "ListMyOrganisations": Case(PEOPLE), "ActAs": Case(PEOPLE, j({"credit_code": None})),
+    # Staff logins' second factor: binding an authenticator is staff's (already bound here: 409); any login may
+    # send a code with its own token (no authenticator: 409), not one acting for a company; a lost one is an
+    # operator's reset.
+    "TotpEnrol": Case(frozenset({"staff", "other_staff"})),
+    "TotpVerify": Case(ACCOUNTS - COMPANY, j({"code": "000000"})),
+    "ResetStaffTotp": Case(OP, ids={"account_id": "spare_account_id"}),
     "NotMePage": public(ids={"token": "not_me_token"}), "NotMeConfirm": public(ids={"token": "not_me_token"}),
     # operators
     "ListDepartments": Case(OP),

@@ -1300,8 +1300,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Switch to acting for a business entity (or back to oneself)
-         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does; revoked, the token is refused from its next request on, 403 `delegation_inactive`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses.
+         * Switch to acting for a business entity or a person who named the caller 代办人 (or back to oneself)
+         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does; revoked, the token is refused from its next request on, 403 `delegation_inactive`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses. `person_id` instead: a 代办人 acts for the person who authorised them (a trusted family member, the same model): the token carries `psn` (that person) and `dlg`, ends when the authorisation does, and serves that person's wallet, applications and sync; applying and 补正 are checked against the scope. The switch and every use — refused ones too — appear in the person's access log (`GET /v1/wallet/access-log`, with `delegation_id`) and the authorisation's uses. No authorisation → 404; expired or revoked → 403 `delegation_inactive`.
          */
         post: operations["ActAs"];
         delete?: never;
@@ -1324,6 +1324,66 @@ export interface paths {
         get: operations["ListMyOrganisations"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/totp/enrol": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind an authenticator app to a member of staff's account (the secret is shown this once)
+         * @description For staff whose login answered `second_factor: totp_enrol`. Answers a new secret, its `otpauth://` URI and the URI's QR code; it counts once `POST /v1/auth/totp/verify` confirms it with a first code. Enrolling again before that replaces the secret; after it, 409 `totp_already_enrolled` (an operator resets a lost authenticator). Not staff → 403.
+         */
+        post: operations["TotpEnrol"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/totp/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pass the second factor of this login with a code from the authenticator
+         * @description Answers a new token pair of the same login whose access token carries the staff roles and `amr` `["sms"|"wechat", "otp", "mfa"]`; the login's later refreshes keep them. The first good code after `/enrol` confirms the authenticator. A code is good for its 30 seconds and one step either side, once: a code already used → 400 `totp_code_reused`, a wrong one → 400 `totp_code_invalid` (both audited as `auth.totp_failed`). At most 5 tries in 5 minutes per account (429 `rate_limited`). No authenticator bound → 409 `totp_not_enrolled`.
+         */
+        post: operations["TotpVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/accounts/{account_id}/totp/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unbind a member of staff's authenticator (lost or replaced phone) and end their logins
+         * @description Operators. The account binds a new authenticator at its next login (`second_factor: totp_enrol`). Every live login of the account ends at once, so whoever holds the old phone holds nothing. Audited as `admin.totp_reset`. An account without one → 422 `account_not_found`.
+         */
+        post: operations["ResetStaffTotp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2830,7 +2890,8 @@ export interface components {
             consent_id: string | null;
             task_id?: string | null;
             material?: string | null;
-            department: components["schemas"]["DepartmentRef"];
+            delegation_id?: string | null;
+            department: components["schemas"]["DepartmentRef"] | null;
             actor: string;
             purpose: string;
             item_ids: string[];
@@ -2867,7 +2928,21 @@ export interface components {
         /** ActAsIn */
         ActAsIn: {
             /** @description The entity's unified social credit code (GB 32100); null to act as oneself again. */
-            credit_code: string | null;
+            credit_code?: string | null;
+            /** @description A person who named the caller their 代办人 (`GET /v1/delegations`: the principal of an authorisation received); not with `credit_code`. */
+            person_id?: string | null;
+        };
+        /** ActingForPerson */
+        ActingForPerson: {
+            /** Format: uuid */
+            id: string;
+            name_masked: string;
+            /** Format: uuid */
+            delegation_id: string;
+            matters: string[];
+            actions: string[];
+            /** Format: date-time */
+            expires_at: string;
         };
         /** ActingToken */
         ActingToken: {
@@ -2879,6 +2954,7 @@ export interface components {
             token_type: "Bearer";
             expires_in: number;
             organisation: components["schemas"]["Organisation"] | null;
+            person?: components["schemas"]["ActingForPerson"] | null;
         };
         /** AdminNotification */
         AdminNotification: {
@@ -4177,6 +4253,11 @@ export interface components {
             roles: string[];
             departments: components["schemas"]["MeDepartment"][];
             phone_masked?: string | null;
+            /**
+             * @description As in the token pair: staff whose login has not passed its second factor yet (their roles and departments are not listed until it has).
+             * @enum {null|string}
+             */
+            second_factor?: "totp" | "totp_enrol" | null;
         };
         /** MeDepartment */
         MeDepartment: {
@@ -4784,6 +4865,23 @@ export interface components {
             token_type: "Bearer";
             expires_in: number;
             account: components["schemas"]["AccountSummary"];
+            /**
+             * @description Set for staff whose login still needs its second factor: `totp` — send a code from the authenticator to `POST /v1/auth/totp/verify`; `totp_enrol` — none bound yet, start with `POST /v1/auth/totp/enrol`. Until then the tokens carry no staff roles.
+             * @enum {null|string}
+             */
+            second_factor?: "totp" | "totp_enrol" | null;
+        };
+        /** TotpCode */
+        TotpCode: {
+            /** @description The 6-digit code the authenticator shows now. */
+            code: string;
+        };
+        /** TotpEnrolment */
+        TotpEnrolment: {
+            secret: string;
+            otpauth_uri: string;
+            /** @description The URI's QR code as an SVG data URL, for the app to scan. */
+            qr_svg: string;
         };
         /** UnreadCount */
         UnreadCount: {
@@ -9329,6 +9427,151 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
                         type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    TotpEnrol: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `totp_already_enrolled` (已绑定身份验证器) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "totp_already_enrolled";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    TotpVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpCode"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Problem types: `totp_code_invalid` (动态验证码错误); `totp_code_reused` (动态验证码已使用过); `malformed_request` (请求格式错误) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "totp_code_invalid" | "totp_code_reused" | "malformed_request";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `totp_not_enrolled` (尚未绑定身份验证器) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "totp_not_enrolled";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ResetStaffTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `account_not_found` (账号不存在); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "account_not_found" | "validation_failed";
                     };
                 };
             };
