@@ -79,7 +79,11 @@ STORE_STATUS_LIST = """
 UPDATE esign_status_list SET signed_version = $2, signed_token = $3, signed_at = $4
 WHERE id = $1 AND (signed_version IS NULL OR signed_version < $2 OR (signed_version = $2 AND signed_at < $4))
 """
-NOT_VALID = "SELECT status_index, status FROM esign_certificate WHERE status_list_id = $1 AND status IN ('revoked', 'suspended')"
+NOT_VALID = """
+SELECT status_index, status FROM esign_certificate WHERE status_list_id = $1 AND status IN ('revoked', 'suspended')
+UNION ALL
+SELECT status_index, status FROM esign_device_credential WHERE status_list_id = $1 AND status = 'revoked'
+"""
 
 
 async def status_list_token(conn: Conn, esign: EsignState, list_id: int, *, now: datetime) -> str:

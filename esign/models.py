@@ -219,7 +219,10 @@ class SignatureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class VerifyIn(msgspec.Struct, kw_only=True):
-    token: Annotated[str, msgspec.Meta(description="A ZB1: token, or the URL of its QR code (`…/V/<token>`).")]
+    token: Annotated[str, msgspec.Meta(description="A ZB1: or ZB2: token, or the URL of its QR code (`…/V/<token>`).")]
+    cnonce: Annotated[str | None, msgspec.Meta(
+        description="The nonce the verifier showed the holder before scanning (base64url, 1 to 64 "
+        "bytes): a ZB2: presentation must carry it (claim 39), else reason `nonce`.")] = None
 
 
 class MaskedHolder(msgspec.Struct, frozen=True, kw_only=True):
@@ -255,6 +258,9 @@ class VerifiedCertificate(msgspec.Struct, frozen=True, kw_only=True):
     issued_at: datetime
     valid_until: datetime | None
     status_ref: StatusRef
+    holder_bound: Annotated[bool, msgspec.Meta(
+        description="true for a ZB2: presentation, made on the holder's registered device and signed with its key; "
+        "false for a certificate or a ZB1: presentation made by the server.")] = False
 
 
 class VerifyOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -140,6 +140,11 @@ def _change(keyring: Keyring, r: asyncpg.Record) -> Change:
     if r["entity"] == "draft":
         data = drafts.to_wire(keyring, msgspec.json.decode(r["data"]))
         return Change(entity="draft", id=r["entity_id"], op="put", version=r["version"], data=data)
+    if r["entity"] == "device_credential":  # sealed in the log like a draft's form; opened for the pull
+        import esign
+
+        return Change(entity="device_credential", id=r["entity_id"], op="put", version=r["version"],
+                      data=esign.credential_to_wire(keyring, msgspec.json.decode(r["data"])))
     if r["entity"] == "wallet_item" and '"token"' in r["data"]:
         # The slim projection: the token is fetched once, not carried with every change of the item.
         data = wallet_service.slim_item(msgspec.json.decode(r["data"]))

@@ -38,7 +38,7 @@ SELECT c.entity, c.entity_id, c.op, c.version, c.data::text AS data
 FROM sync_change c
 WHERE c.person_id = $1 AND c.version > $2
   AND ($3 OR c.op = 'put')
-  AND ($4 OR c.entity <> 'draft')
+  AND ($4 OR c.entity NOT IN ('draft', 'device_credential'))
   AND NOT EXISTS (
       SELECT 1 FROM sync_change n
       WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
@@ -62,7 +62,7 @@ async def list_latest(
 LIST_LEAVING = """
 SELECT c.entity, c.entity_id, c.version
 FROM sync_change c
-WHERE c.person_id = $1 AND c.version > $2 AND c.entity <> 'draft'
+WHERE c.person_id = $1 AND c.version > $2 AND c.entity NOT IN ('draft', 'device_credential')
   AND NOT EXISTS (
       SELECT 1 FROM sync_change n
       WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
@@ -80,14 +80,14 @@ async def list_leaving(conn: Conn, person_id: UUID, after: int, *, keep: list[UU
 
 
 # The checkpoint of a reset (sync.service.checkpoint, here in SQL): the records whose latest entry in
-# a scope person's log is a put (drafts only from the owner's), once each with their highest version.
+# a scope person's log is a put (drafts and device credentials only from the owner's), once each with their highest version.
 # ``IS NOT DISTINCT FROM`` (the column is NOT NULL: ``=``) keeps Citus from reading the owner test as a
 # second shard filter, which would send the scope's read to every shard.
 CHECKPOINT = """
 WITH latest AS (
     SELECT c.entity, c.entity_id, c.version, c.op
     FROM sync_change c
-    WHERE c.person_id = ANY($1::uuid[]) AND (c.entity <> 'draft' OR c.person_id IS NOT DISTINCT FROM $2)
+    WHERE c.person_id = ANY($1::uuid[]) AND (c.entity NOT IN ('draft', 'device_credential') OR c.person_id IS NOT DISTINCT FROM $2)
       AND NOT EXISTS (
           SELECT 1 FROM sync_change n
           WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version

@@ -23,9 +23,10 @@ BENCHES = [
      r"ratio dispatch / raw:\s+\d"),
     ("offline_sync.py", ["--rounds", "5"], r"push 100 mutations, HTTP in-process.*\d×"),
     ("sm2.py", ["--seconds", "0.4"], r"ratio tongsuo / gmssl: sign \d"),
-    ("sdk.py", ["--count", "200"], r"ratio verification / raw \(WebCrypto\):\s+\d"),
+    ("sdk.py", ["--count", "200"], r"ratio verification / raw \(WebCrypto\):\s+\d(.|\n)*ratio making / raw signing \(WebCrypto\):\s+\d"),
     ("load.py", ["--seconds", "0.5", "--connections", "4", "--people", "4"], r"no failed requests"),
     ("app.py", ["--runs", "1", "--items", "100"], r"ratio app / bare first paint:\s+\d"),
+    ("zb2.py", ["--count", "200"], r"ratio verification / raw P-256:\s+\d"),
 ]
 
 

@@ -5,7 +5,7 @@ One server and one browser for the module: `clients/app/e2e/story.mjs` lives the
 (log in, real name at the window, go offline, fill the form, attach three photos, reload, queue, come
 online: the submission lands once), follows the departments' approvals live, finds the child's
 certificates in the wallet, shows a certificate as a QR whose page says 有效 and, after revocation,
-吊销, audits the main screens with axe-core in normal and large-text mode, and opens the app as a WeChat
+吊销, shows her household register offline from her phone's own key (ZB2:) to an offline verifier, audits the main screens with axe-core in normal and large-text mode, and opens the app as a WeChat
 web-view handed a wx.login code (the bundled WeChat simulator answers for WeChat). Then `e2e/camera.mjs` opens
 the verifier with Chromium's fake camera playing a QR code of an ID card issued here, and scans it. Screenshots are kept in
 test-artifacts/app/ for a person to look at. Without node/npm or Chromium the tests skip, saying why.
@@ -170,6 +170,24 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     assert "姓名" in part["app_fields"] and "性别" in part["app_fields"] and "株洲市公安局" in part["app_fields"]
     assert part["fields_shown"] >= 1 and part["countdown"].startswith("剩余")
     assert "吊销" in part["page_revoked"] and part["app_revoked"] == "已吊销" and part["wallet_status"] == "已吊销"
+
+
+def test_a_presentation_made_offline_is_valid_offline_and_refused_after_the_device_is_revoked(story: dict[str, Any]) -> None:
+    """ZB2: her phone (its key non-extractable, registered after a fresh L3 proof) shows two fields of her household
+    register with no network, answering the nonce the verifier showed; the verifier phone, offline too with its trust
+    list and status lists, says 有效 with exactly those two fields. Revoked from elsewhere, the phone still makes a
+    presentation from the credential it keeps: accepted by lists that predate the revocation, refused once they refresh."""
+    part = _part(story, "zb2")
+    assert "密钥不可导出" in part["device"] and "本机" in part["device"], part["device"]
+    assert part["holder_network"].startswith("离线") and part["verifier_offline"]
+    assert part["verdict"] == "有效" and part["holder_bound"]
+    assert part["fields"] == ["户主姓名", "与户主关系"], part["fields"]
+    assert part["token_chars"] <= 1100
+    assert part["revoked"] == "revoked"
+    assert part["before_refresh"] == "有效"
+    assert part["after_refresh"] == part["after_refresh_offline"] == "已吊销", part
+    assert any("停用" in r for r in part["reasons"]), part["reasons"]
+    assert [d for d in part["devices_after"] if "已停用" in d], part["devices_after"]
 
 
 def test_the_verifier_scans_a_certificate_with_the_camera(story: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ import msgspec
 from api.kernel import pgcopy
 from api.kernel.db import Conn, json_text
 
-Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
+Entity = Literal["wallet_item", "application", "draft", "notification", "consent", "device_credential"]
 
 
 class Change(msgspec.Struct, frozen=True, kw_only=True):

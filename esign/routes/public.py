@@ -5,12 +5,14 @@ No login; verification is rate-limited per client IP.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Annotated
 from urllib.parse import unquote
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api.deps import Db, Now, Redis
 from api.kernel import ratelimit
@@ -96,12 +98,15 @@ async def root_certificate(esign: Esign) -> Response[str]:
     operation_id="VerifyToken",
     tags=["verification"],
     status_code=200,
-    summary="Verify a certificate or presentation token (ZB1:)",
+    summary="Verify a certificate or presentation token (ZB1:, ZB2:)",
     description=(
         "Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare "
         "token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, "
         "signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for "
-        "presentations their freshness) against the current trust and status lists. Any string that is not one of "
+        "presentations their freshness) against the current trust and status lists. A `ZB2:` presentation (made offline "
+        "on the holder's device, FORMATS.md) is checked in its own order with its own reasons (`holder_binding`, "
+        "`presentation_expired`, `nonce` when `cnonce` is given, `disclosure`, `credential_expired`, `revoked` for "
+        "the certificate or the device's credential) and answers `certificate.holder_bound: true`. Any string that is not one of "
         "our tokens answers 200 `{valid: false, reasons: [\"format\"]}`. `certificate` appears once the signature "
         "and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust "
         "list's type registry names it."
@@ -111,8 +116,21 @@ async def root_certificate(esign: Esign) -> Response[str]:
 async def verify(data: JSONBody[VerifyIn], request: Request, db: Db, redis: Redis, now: Now, esign: Esign) -> VerifyOut:
     await ratelimit.hit(redis, f"ip:{client_address(request)}", VERIFY_IP)
     async with db.acquire() as conn:
-        verdict = await verification.verdict_for(conn, esign, data.token, now=now)
+        verdict = await verification.verdict_for(conn, esign, data.token, now=now, cnonce=_nonce(data.cnonce))
         return await verification.describe(conn, verdict)
+
+
+def _nonce(text: str | None) -> bytes | None:
+    """The verifier's nonce from base64url; 400 ``bad_request`` when it is not 1 to 64 bytes of base64url."""
+    if text is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        raw = b""
+    if not 1 <= len(raw) <= 64 or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        raise BadRequest("cnonce must be base64url of 1 to 64 bytes")
+    return raw
 
 
 _RAW_TOKEN = re.compile(rb"/[Vv]/(.*)\Z", re.S)
@@ -142,13 +160,15 @@ async def _seal_picture(conn: Conn, kid_hex: str | None) -> str | None:
 
 
 async def _verification_page(
-    token: Annotated[str, PathParameter(description="The ZB1: token, percent-encoded.")], request: Request, db: Db,
-    redis: Redis, now: Now, esign: Esign,
+    token: Annotated[str, PathParameter(description="The ZB1: or ZB2: token, percent-encoded.")], request: Request,
+    db: Db, redis: Redis, now: Now, esign: Esign,
+    cnonce: Annotated[str | None, QueryParameter(description="The verifier's nonce (base64url), for a ZB2: "
+                                                             "presentation made after it was shown.")] = None,
 ) -> Response[str]:
     await ratelimit.hit(redis, f"ip:{client_address(request)}", VERIFY_IP)
     token = _token_from_path(request, token)
     async with db.acquire() as conn:
-        verdict = await verification.verdict_for(conn, esign, token, now=now)
+        verdict = await verification.verdict_for(conn, esign, token, now=now, cnonce=_nonce(cnonce))
         result = await verification.describe(conn, verdict)
         seal_svg = await _seal_picture(conn, result.seal_kid if result.certificate is not None else None)
     html = page.render_page(result, seal_svg=seal_svg, checked_at=now)

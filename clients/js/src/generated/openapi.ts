@@ -2686,8 +2686,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Verify a certificate or presentation token (ZB1:)
-         * @description Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for presentations their freshness) against the current trust and status lists. Any string that is not one of our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust list's type registry names it.
+         * Verify a certificate or presentation token (ZB1:, ZB2:)
+         * @description Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for presentations their freshness) against the current trust and status lists. A `ZB2:` presentation (made offline on the holder's device, FORMATS.md) is checked in its own order with its own reasons (`holder_binding`, `presentation_expired`, `nonce` when `cnonce` is given, `disclosure`, `credential_expired`, `revoked` for the certificate or the device's credential) and answers `certificate.holder_bound: true`. Any string that is not one of our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust list's type registry names it.
          */
         post: operations["VerifyToken"];
         delete?: never;
@@ -2794,6 +2794,84 @@ export interface paths {
         get: operations["ListEntitySeals"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's devices, revoked ones included */
+        get: operations["ListDevices"];
+        put?: never;
+        /**
+         * Register this device's key for presentations made offline (ZB2:)
+         * @description L3 proven within 300 s (403 `assurance_required` with `required_level` and `max_age_seconds` otherwise). The device's P-256 public key (`public_key`, base64url of its SEC 1 point) is bound to the caller's person; the device then gets, by sync (entity `device_credential`), one presentation credential per valid certificate of the person, refreshed before it expires. A key registered before → 409 `device_key_registered`; not a P-256 point, or ten active devices already → 422 `device_key_invalid`.
+         */
+        post: operations["RegisterDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/devices/{device_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke one of the caller's devices (a lost or replaced phone)
+         * @description Its credentials are revoked in the status lists (a copy of one fails `revoked` once a verifier's lists refresh) and deleted from the person's devices by sync. Answers the revoked device; revoking it again changes nothing. Another person's device → 404 `device_not_found`.
+         */
+        delete: operations["RevokeDevice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/persons/{person_id}/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A person's devices (operator), to revoke one on a reported loss */
+        get: operations["ListPersonDevices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/devices/{device_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a device on a reported loss (operator, audited)
+         * @description As the holder's revocation, with the `reason` recorded in the audit log.
+         */
+        post: operations["RevokeDeviceByOperator"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3274,7 +3352,7 @@ export interface components {
         /** Change */
         Change: {
             /** @enum {string} */
-            entity: "wallet_item" | "application" | "draft" | "notification" | "consent";
+            entity: "wallet_item" | "application" | "draft" | "notification" | "consent" | "device_credential";
             /** Format: uuid */
             id: string;
             /** @enum {string} */
@@ -3646,6 +3724,45 @@ export interface components {
             params?: {
                 [key: string]: string;
             };
+        };
+        /** Device */
+        Device: {
+            /** Format: uuid */
+            id: string;
+            label: string;
+            /** @description base64url of the compressed SEC 1 point (33 bytes). */
+            public_key: string;
+            /** @enum {string} */
+            key_storage: "non_extractable" | "extractable" | "unknown";
+            /** @enum {string} */
+            status: "active" | "revoked";
+            /** Format: date-time */
+            created_at: string;
+            revoked_at?: string | null;
+            /** @enum {null|string} */
+            revoked_by?: "holder" | "operator" | null;
+            /**
+             * @description Credentials currently issued to the device.
+             * @default 0
+             */
+            credentials: number;
+        };
+        /** DeviceIn */
+        DeviceIn: {
+            /** @description The device's P-256 public key: base64url (no padding) of its SEC 1 point, compressed (33 bytes) or not (65 bytes, as WebCrypto exports `raw`). */
+            public_key: string;
+            /** @description What the holder calls the device. */
+            label: string;
+            /**
+             * @description Whether the platform keeps the private key non-extractable (the SDK says which it got).
+             * @default unknown
+             * @enum {string}
+             */
+            key_storage: "non_extractable" | "extractable" | "unknown";
+        };
+        /** DeviceList */
+        DeviceList: {
+            items: components["schemas"]["Device"][];
         };
         /** EntitySeal */
         EntitySeal: {
@@ -4498,6 +4615,10 @@ export interface components {
             type_name: string;
             licence_id: string;
         };
+        /** RevokeDeviceIn */
+        RevokeDeviceIn: {
+            reason: string;
+        };
         /** RotateSealIn */
         RotateSealIn: {
             name?: string | null;
@@ -4792,6 +4913,11 @@ export interface components {
             issued_at: string;
             valid_until: string | null;
             status_ref: components["schemas"]["StatusRef"];
+            /**
+             * @description true for a ZB2: presentation, made on the holder's registered device and signed with its key; false for a certificate or a ZB1: presentation made by the server.
+             * @default false
+             */
+            holder_bound: boolean;
         };
         /** VerifiedField */
         VerifiedField: {
@@ -4809,8 +4935,10 @@ export interface components {
         };
         /** VerifyIn */
         VerifyIn: {
-            /** @description A ZB1: token, or the URL of its QR code (`…/V/<token>`). */
+            /** @description A ZB1: or ZB2: token, or the URL of its QR code (`…/V/<token>`). */
             token: string;
+            /** @description The nonce the verifier showed the holder before scanning (base64url, 1 to 64 bytes): a ZB2: presentation must carry it (claim 39), else reason `nonce`. */
+            cnonce?: string | null;
         };
         /** VerifyOut */
         VerifyOut: {
@@ -13269,10 +13397,13 @@ export interface operations {
     };
     VerificationPage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The verifier's nonce (base64url), for a ZB2: presentation made after it was shown. */
+                cnonce?: string | null;
+            };
             header?: never;
             path: {
-                /** @description The ZB1: token, percent-encoded. */
+                /** @description The ZB1: or ZB2: token, percent-encoded. */
                 token: string;
             };
             cookie?: never;
@@ -13543,6 +13674,248 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
                         type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "identity_required";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RegisterDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "identity_required" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `device_key_registered` (该设备公钥已登记) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "device_key_registered";
+                    };
+                };
+            };
+            /** @description Problem types: `validation_failed` (请求参数不符合要求); `device_key_invalid` (设备公钥无效) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "validation_failed" | "device_key_invalid";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RevokeDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "identity_required";
+                    };
+                };
+            };
+            /** @description Problem types: `device_not_found` (设备不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "device_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListPersonDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceList"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RevokeDeviceByOperator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevokeDeviceIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `device_not_found` (设备不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "device_not_found" | "not_found";
                     };
                 };
             };
