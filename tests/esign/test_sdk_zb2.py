@@ -32,7 +32,7 @@ console.log(JSON.stringify(out));
 
 
 def test_presentations_the_sdk_makes_verify_on_the_server() -> None:
-    sdk = built_sdk()
+    built_sdk()
     vectors = json.loads(zb2_vectors.PATH.read_text())
     nonce = bytes(range(16))
     made = json.loads(run(["node", "--input-type=module", "-e", SCRIPT, str(zb2_vectors.PATH),

@@ -36,12 +36,12 @@ def b64(data: bytes) -> str:
 def claims(device: Any, *, now: datetime, status: int = CERT_SLOT, credential_status: int = CREDENTIAL_SLOT,
            **over: Any) -> zb2.CredentialClaims:
     """Credential claims of a household register (the helpers' registry type) for ``device``."""
-    base = dict(
-        iss=helpers.ISSUER_CODE, iat=int(now.timestamp()) - 3600, exp=int(now.timestamp()) + 6 * 86400,
-        cti=secrets.token_bytes(16), device_key=zb2.compress_point(device.public_key()), type_code=helpers.TYPE_CODE,
-        serial="2430599", version=1, holder_name="张*三", holder_id="110***********123X", digest=secrets.token_bytes(32),
-        status=(helpers.STATUS_LIST_ID, status), credential_status=(helpers.STATUS_LIST_ID, credential_status),
-    )
+    base = {
+        "iss": helpers.ISSUER_CODE, "iat": int(now.timestamp()) - 3600, "exp": int(now.timestamp()) + 6 * 86400,
+        "cti": secrets.token_bytes(16), "device_key": zb2.compress_point(device.public_key()), "type_code": helpers.TYPE_CODE,
+        "serial": "2430599", "version": 1, "holder_name": "张*三", "holder_id": "110***********123X", "digest": secrets.token_bytes(32),
+        "status": (helpers.STATUS_LIST_ID, status), "credential_status": (helpers.STATUS_LIST_ID, credential_status),
+    }
     return zb2.CredentialClaims(**base | over)
 
 
