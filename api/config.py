@@ -97,8 +97,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.qr_base_url is not None and (
             not all(ch in _QR_ALPHANUMERIC for ch in self.qr_base_url) or "://" not in self.qr_base_url
         ):
-            raise ValueError(f"{PREFIX}QR_BASE_URL: an absolute URL in QR alphanumeric characters only "
-                             "(upper-case letters, digits and \" $%*+-./:\"), e.g. HTTPS://GOV.EXAMPLE.CN/ZB")
+            raise ValueError(
+                f"{PREFIX}QR_BASE_URL: an absolute URL in QR alphanumeric characters only "
+                '(upper-case letters, digits and " $%*+-./:"), e.g. HTTPS://GOV.EXAMPLE.CN/ZB'
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -170,7 +172,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         found = self.development_settings()
         if found:
             raise ConfigError(
-                f"{PREFIX}ENV=production, but development settings are on: " + "; ".join(found)
+                f"{PREFIX}ENV=production, but development settings are on: "
+                + "; ".join(found)
                 + f" (set {PREFIX}ENV=development to run for development)"
             )
 

@@ -43,8 +43,12 @@ REQUESTS = Counter("zhangban_requests_total", "Total requests", LABELS)
 ERRORS = Counter("zhangban_requests_error_total", "Total errors in requests", LABELS)
 DURATION = Histogram("zhangban_request_duration_seconds", "Request duration, in seconds", LABELS)
 # With several workers (api/cli.py, _share_metrics) the scrape adds up the gauges of live workers.
-IN_PROGRESS = Gauge("zhangban_requests_in_progress", "Total requests currently in progress", ("method", "path", "app_name"),
-                    multiprocess_mode="livesum")
+IN_PROGRESS = Gauge(
+    "zhangban_requests_in_progress",
+    "Total requests currently in progress",
+    ("method", "path", "app_name"),
+    multiprocess_mode="livesum",
+)
 UNMEASURED = frozenset({"/metrics"})
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
 _running: dict[tuple[str, str], Gauge] = {}
@@ -218,9 +222,16 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             # The route template, never the raw path: paths can carry tokens or ids.
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
-                    "%s %s %s", method, route or "unmatched", status,
-                    extra={"method": method, "route": route or "unmatched", "status": status,
-                           "duration_ms": round(seconds * 1000, 2)},
+                    "%s %s %s",
+                    method,
+                    route or "unmatched",
+                    status,
+                    extra={
+                        "method": method,
+                        "route": route or "unmatched",
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                    },
                 )
             request_id_var.reset(token)
 

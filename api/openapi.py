@@ -69,10 +69,12 @@ BEARER: list[SecurityRequirement] = [{"bearer": []}]
 
 # Response headers, defined once under components/headers and referenced where they are sent.
 HEADERS = {
-    "Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
-                                 description="Seconds to wait before trying again."),
-    "ETag": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING),
-                          description="The answer's entity tag; send it back in `If-None-Match`."),
+    "Retry-After": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.INTEGER, minimum=0), description="Seconds to wait before trying again."
+    ),
+    "ETag": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING), description="The answer's entity tag; send it back in `If-None-Match`."
+    ),
     "Idempotent-Replayed": OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
         description="Present when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
@@ -90,8 +92,14 @@ _REQUEST_ID = Reference("#/components/headers/X-Request-Id")
 # The schema of ProblemDocument; every route's 503 puts it in Litestar's registry under this name.
 _PROBLEM = Reference("#/components/schemas/ProblemDocument")
 # Problem responses most routes share, defined once under components/responses.
-SHARED = {BadRequest: "MalformedRequest", Unauthorized: "Unauthorized", Forbidden: "Forbidden",
-          ValidationFailed: "ValidationFailed", RateLimited: "RateLimited", ServiceUnavailable: "ServiceUnavailable"}
+SHARED = {
+    BadRequest: "MalformedRequest",
+    Unauthorized: "Unauthorized",
+    Forbidden: "Forbidden",
+    ValidationFailed: "ValidationFailed",
+    RateLimited: "RateLimited",
+    ServiceUnavailable: "ServiceUnavailable",
+}
 _IDEMPOTENCY_KEY = Parameter(
     name="Idempotency-Key",
     param_in="header",
@@ -143,8 +151,13 @@ class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
 
 
 def _spec(problems: list[type[Problem]]) -> ProblemSpec:
-    return ProblemSpec(data_container=ProblemDocument, media_type=PROBLEM_JSON, generate_examples=False,
-                       description=describe(problems), problems=tuple(problems))
+    return ProblemSpec(
+        data_container=ProblemDocument,
+        media_type=PROBLEM_JSON,
+        generate_examples=False,
+        description=describe(problems),
+        problems=tuple(problems),
+    )
 
 
 def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: Any) -> Operation:
@@ -187,13 +200,15 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
     for status, group in problems.items():
         if group and not _own_body(handler, status):
             shared = SHARED.get(group[0]) if len(group) == 1 else None
-            responses[str(status)] = (Reference(f"#/components/responses/{shared}") if shared
-                                      else _problem_response(status, group))
+            responses[str(status)] = (
+                Reference(f"#/components/responses/{shared}") if shared else _problem_response(status, group)
+            )
     if opt.get("etag"):
         if not any(isinstance(p, Parameter) and p.name.lower() == "if-none-match" for p in op.parameters or []):
             op.parameters = [*(op.parameters or []), _IF_NONE_MATCH]
-        responses["304"] = OpenAPIResponse(description="Not Modified: the `If-None-Match` tag is still current.",
-                                           headers={"ETag": _ETAG})
+        responses["304"] = OpenAPIResponse(
+            description="Not Modified: the `If-None-Match` tag is still current.", headers={"ETag": _ETAG}
+        )
     for code, response in responses.items():
         if not isinstance(response, OpenAPIResponse):
             continue
@@ -211,16 +226,27 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
 
 def _problem_response(status: int, group: list[type[Problem]]) -> OpenAPIResponse:
     slugs = list(dict.fromkeys(p.slug for p in group))
-    narrowed = Schema(all_of=[_PROBLEM, Schema(type=OpenAPIType.OBJECT, required=["type"],
-                                          properties={"type": Schema(type=OpenAPIType.STRING, enum=slugs)})])
+    narrowed = Schema(
+        all_of=[
+            _PROBLEM,
+            Schema(
+                type=OpenAPIType.OBJECT,
+                required=["type"],
+                properties={"type": Schema(type=OpenAPIType.STRING, enum=slugs)},
+            ),
+        ]
+    )
     examples: dict[str, Example | Reference] = {
         p.slug: Example(summary=p.__doc__, value={"type": p.slug, "title": p.__doc__, "status": status})
         for p in {p.slug: p for p in group}.values()
     }
     headers: dict[str, OpenAPIHeader | Reference] = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else {}
     headers["X-Request-Id"] = _REQUEST_ID
-    return OpenAPIResponse(description=describe({p.slug: p for p in group}.values()), headers=headers,
-                           content={PROBLEM_JSON: OpenAPIMediaType(schema=narrowed, examples=examples)})
+    return OpenAPIResponse(
+        description=describe({p.slug: p for p in group}.values()),
+        headers=headers,
+        content={PROBLEM_JSON: OpenAPIMediaType(schema=narrowed, examples=examples)},
+    )
 
 
 def _is_litestar_error(response: OpenAPIResponse) -> bool:

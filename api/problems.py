@@ -89,8 +89,9 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
         # A body that does not decode at all is 400; one that decodes but breaks a rule is 422. A
         # missing or empty body required by the route is one that does not decode: Litestar reports it
         # as the handler's "data" parameter missing (a KeyError's text).
-        if not errors or any(e.field == "body" and ("malformed" in e.message.lower() or e.message == "'data'")
-                             for e in errors):
+        if not errors or any(
+            e.field == "body" and ("malformed" in e.message.lower() or e.message == "'data'") for e in errors
+        ):
             detail = "the request has no body" if any(e.message == "'data'" for e in errors) else _safe_detail(exc)
             return problem_response(400, BadRequest.slug, _title(BadRequest), detail=detail, headers=headers)
         return problem_response(422, ValidationFailed.slug, _title(ValidationFailed), errors=errors, headers=headers)
@@ -112,8 +113,12 @@ def handle_serialization(request: Request, exc: SerializationException) -> Respo
 def handle_unstorable_text(request: Request, exc: Exception) -> Response[bytes]:
     # PostgreSQL refuses text it cannot hold (a NUL character) wherever a value reaches it, in a
     # query's parameters as in a row; the transaction rolls back, so nothing was written.
-    return problem_response(400, BadRequest.slug, _title(BadRequest),
-                            detail="the request holds text that cannot be stored (a NUL character)")
+    return problem_response(
+        400,
+        BadRequest.slug,
+        _title(BadRequest),
+        detail="the request holds text that cannot be stored (a NUL character)",
+    )
 
 
 # asyncpg's errors that say the server is gone, going, or refusing connections (classes 08, 57P0x, 53300).
@@ -178,9 +183,13 @@ def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
         # Not a bug either: one line, no trace (the request id comes with it); the first line of
         # PostgreSQL's message only, and no path (a path may carry a one-tap token).
         log.warning("database conflict: %s: %s", type(conflict).__name__, (str(conflict).splitlines() or [""])[0])
-        return handle_problem(request, ServiceUnavailable(
-            "a concurrent change conflicted with this request; nothing was written, try again",
-            headers={"Retry-After": str(RETRY_AFTER_CONFLICT)}))
+        return handle_problem(
+            request,
+            ServiceUnavailable(
+                "a concurrent change conflicted with this request; nothing was written, try again",
+                headers={"Retry-After": str(RETRY_AFTER_CONFLICT)},
+            ),
+        )
     if dependency := unavailable_dependency(exc):
         # An outage, not a bug: one line, no trace (every request says the same while it lasts).
         # 503 with Retry-After: the same request may succeed once the server is back.

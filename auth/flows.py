@@ -81,8 +81,14 @@ INSERT INTO auth_refresh_token (token_hash, family_id, issued_at, expires_at) VA
 
 
 async def pair(
-    conn: Conn, keys: KeySet, account: store.Account, *, family_id: UUID, login_time: datetime,
-    issuer: str, now: datetime,
+    conn: Conn,
+    keys: KeySet,
+    account: store.Account,
+    *,
+    family_id: UUID,
+    login_time: datetime,
+    issuer: str,
+    now: datetime,
 ) -> TokenPair:
     """The next token pair of a login: staff roles only once it passed the second factor (``second_factor`` says
     which step is missing otherwise)."""
@@ -97,8 +103,9 @@ async def pair(
         # Staff roles wait for the second factor; the answer says which step the client runs next.
         second_factor = "totp" if await store.get_totp(conn, account.id) is not None else "totp_enrol"
         staff = None
-    claims = account_claims(account, staff, session_id=family_id, login_time=login_time, issuer=issuer, now=now,
-                            amr=amr or None)
+    claims = account_claims(
+        account, staff, session_id=family_id, login_time=login_time, issuer=issuer, now=now, amr=amr or None
+    )
     refresh, digest = new_secret(REFRESH_PREFIX)
     await conn.execute(INSERT_TOKEN, digest, family_id, now, now + REFRESH_TTL)
     return TokenPair(
@@ -120,24 +127,44 @@ async def open_family(conn: Conn, account_id: UUID, *, method: str, now: datetim
 
 
 async def start_session(
-    conn: Conn, keys: KeySet, keyring: Keyring, account: store.Account, *, method: str, created: bool,
+    conn: Conn,
+    keys: KeySet,
+    keyring: Keyring,
+    account: store.Account,
+    *,
+    method: str,
+    created: bool,
     issuer: str,
-    client_address: str | None = None, now: datetime,
+    client_address: str | None = None,
+    now: datetime,
 ) -> TokenPair:
     """A new refresh family and its first token pair; audited as a login (in the caller's transaction)."""
     family_id = await open_family(conn, account.id, method=method, now=now)
     await audit.append(
-        conn, actor=f"account:{account.id}", action="auth.login", subject=str(account.id),
-        data={"method": method, "session": str(family_id), "new_account": created}, client_address=client_address,
+        conn,
+        actor=f"account:{account.id}",
+        action="auth.login",
+        subject=str(account.id),
+        data={"method": method, "session": str(family_id), "new_account": created},
+        client_address=client_address,
         at=now,
     )
     if account.person_id is not None:
         # A login bound to a verified identity: the person hears of it, with a "not me".
-        await alerts.bound(conn, keyring, account_id=account.id, person_id=account.person_id, login_id=family_id,
-                           method=method, base_url=issuer, now=now)
+        await alerts.bound(
+            conn,
+            keyring,
+            account_id=account.id,
+            person_id=account.person_id,
+            login_id=family_id,
+            method=method,
+            base_url=issuer,
+            now=now,
+        )
     else:
         await outbox.enqueue(
-            conn, "notify",
+            conn,
+            "notify",
             {"event": "auth.login", "account_id": str(account.id), "method": method, "new_account": created},
             dedup_key=f"auth.login:{family_id}",
         )
@@ -157,7 +184,12 @@ UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = $3 WHERE id = $
 
 
 async def refresh(
-    conn: Conn, keys: KeySet, token: str, *, issuer: str, client_address: str | None = None,
+    conn: Conn,
+    keys: KeySet,
+    token: str,
+    *,
+    issuer: str,
+    client_address: str | None = None,
     now: datetime,
 ) -> TokenPair:
     """Spend ``token`` and return the next pair of its family.
@@ -171,9 +203,13 @@ async def refresh(
     if row["used_at"] is not None:
         await conn.execute(REVOKE_FAMILY, row["family_id"], now, "reuse")
         await audit.append(
-            conn, actor=f"account:{row['account_id']}", action="auth.refresh_reused",
-            subject=str(row["family_id"]), data={"spent_at": row["used_at"].isoformat()},
-            client_address=client_address, at=now,
+            conn,
+            actor=f"account:{row['account_id']}",
+            action="auth.refresh_reused",
+            subject=str(row["family_id"]),
+            data={"spent_at": row["used_at"].isoformat()},
+            client_address=client_address,
+            at=now,
         )
         raise RefreshTokenReused("this refresh token was already used; every session of this login is revoked")
     await conn.execute(MARK_USED, secret_hash(token), now)
@@ -188,7 +224,11 @@ FAMILY_OF_TOKEN = "SELECT family_id FROM auth_refresh_token WHERE token_hash = $
 
 
 async def logout(
-    conn: Conn, *, account_id: UUID | None, session_id: UUID | None, refresh_token: str | None,
+    conn: Conn,
+    *,
+    account_id: UUID | None,
+    session_id: UUID | None,
+    refresh_token: str | None,
     now: datetime,
 ) -> bool:
     """Revoke the family named by the refresh token or the access token's session; True if one was live."""

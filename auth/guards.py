@@ -44,10 +44,17 @@ from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name,
 
 BEARER: list[SecurityRequirement] = [{"bearer": []}]
 STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin", "window_clerk"})
-CLIENT_SCOPES = frozenset({
-    "seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
-    "consents:use", "webhooks:manage",
-})
+CLIENT_SCOPES = frozenset(
+    {
+        "seals:manage",
+        "certificates:issue",
+        "certificates:revoke",
+        "records:write",
+        "tasks:handle",
+        "consents:use",
+        "webhooks:manage",
+    }
+)
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,8 +124,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
             if self.account_id is not None and "staff" in self.roles and role in self.roles:
                 return self.department_id
         if scope:
-            raise Forbidden(f"requires the staff role {role} or the scope {scope}", required_roles=[role],
-                            required_scope=scope)
+            raise Forbidden(
+                f"requires the staff role {role} or the scope {scope}", required_roles=[role], required_scope=scope
+            )
         raise Forbidden(f"requires the staff role {role}", required_roles=[role])
 
     def require_department(self, department_id: UUID, *, operator_ok: bool = False) -> None:
@@ -213,13 +221,23 @@ async def authenticate(request: ASGIConnection[Any, Any, Any, Any], *, required:
 
 async def _still_logged_in(state: Any, principal: Principal, now: datetime) -> Principal:
     revoked = state.get("revoked_logins")
-    if principal.session_id is not None and revoked is not None and await revoked.contains(principal.session_id, now=now):
+    if (
+        principal.session_id is not None
+        and revoked is not None
+        and await revoked.contains(principal.session_id, now=now)
+    ):
         raise _unauthorized("this login has ended (signed out or revoked)")
-    if principal.client_id is not None and revoked is not None and await revoked.contains_client(principal.client_id,
-                                                                                                  now=now):
+    if (
+        principal.client_id is not None
+        and revoked is not None
+        and await revoked.contains_client(principal.client_id, now=now)
+    ):
         raise _unauthorized("this department client has been revoked")
-    if principal.delegation_id is not None and revoked is not None and await revoked.contains_delegation(
-            principal.delegation_id, now=now):
+    if (
+        principal.delegation_id is not None
+        and revoked is not None
+        and await revoked.contains_delegation(principal.delegation_id, now=now)
+    ):
         from auth.delegation.errors import DelegationInactive
 
         raise DelegationInactive("the authorisation is revoked", reason="revoked")

@@ -46,10 +46,14 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     account: AccountSummary
-    second_factor: Annotated[Literal["totp", "totp_enrol"] | None, msgspec.Meta(
-        description="Set for staff whose login still needs its second factor: `totp` — send a code from the "
-                    "authenticator to `POST /v1/auth/totp/verify`; `totp_enrol` — none bound yet, start with "
-                    "`POST /v1/auth/totp/enrol`. Until then the tokens carry no staff roles.")] = None
+    second_factor: Annotated[
+        Literal["totp", "totp_enrol"] | None,
+        msgspec.Meta(
+            description="Set for staff whose login still needs its second factor: `totp` — send a code from the "
+            "authenticator to `POST /v1/auth/totp/verify`; `totp_enrol` — none bound yet, start with "
+            "`POST /v1/auth/totp/enrol`. Until then the tokens carry no staff roles."
+        ),
+    ] = None
 
 
 class PhoneBound(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,9 +96,13 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
     roles: list[str]
     departments: list[MeDepartment]
     phone_masked: str | None = None
-    second_factor: Annotated[Literal["totp", "totp_enrol"] | None, msgspec.Meta(
-        description="As in the token pair: staff whose login has not passed its second factor yet (their roles "
-                    "and departments are not listed until it has).")] = None
+    second_factor: Annotated[
+        Literal["totp", "totp_enrol"] | None,
+        msgspec.Meta(
+            description="As in the token pair: staff whose login has not passed its second factor yet (their roles "
+            "and departments are not listed until it has)."
+        ),
+    ] = None
 
 
 class DevSmsMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,12 +124,27 @@ OrgRole = Literal["legal_representative", "agent"]
 
 
 class ActAsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    credit_code: Annotated[str, msgspec.Meta(
-        min_length=18, max_length=18,
-        description="The entity's unified social credit code (GB 32100); null to act as oneself again.")] | None = None
-    person_id: Annotated[UUID, msgspec.Meta(
-        description="A person who named the caller their 代办人 (`GET /v1/delegations`: the principal of an "
-                    "authorisation received); not with `credit_code`.")] | None = None
+    credit_code: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=18,
+                max_length=18,
+                description="The entity's unified social credit code (GB 32100); null to act as oneself again.",
+            ),
+        ]
+        | None
+    ) = None
+    person_id: (
+        Annotated[
+            UUID,
+            msgspec.Meta(
+                description="A person who named the caller their 代办人 (`GET /v1/delegations`: the principal of an "
+                "authorisation received); not with `credit_code`."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Organisation(msgspec.Struct, frozen=True, kw_only=True):
@@ -161,7 +184,9 @@ class ActingForPerson(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TotpCode(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="The 6-digit code the authenticator shows now.")]
+    code: Annotated[
+        str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="The 6-digit code the authenticator shows now.")
+    ]
 
 
 class TotpEnrolment(msgspec.Struct, frozen=True, kw_only=True):

@@ -123,7 +123,7 @@ async def is_legal_rep(conn: Conn, org_id: UUID, person_id: UUID) -> bool:
 
 
 REPRESENTED = f"""
-SELECT {', '.join('o.' + c.strip() for c in COLUMNS.split(','))}
+SELECT {", ".join("o." + c.strip() for c in COLUMNS.split(","))}
 FROM org_entity o JOIN person p ON p.id_number_index = o.legal_rep_index
 WHERE p.id = $1 AND p.kind = 'person'
 ORDER BY o.registered_at, o.id
@@ -139,7 +139,9 @@ async def close_org(conn: Conn, org_id: UUID, *, now: datetime) -> bool:
     """Mark the entity closed (注销); ``False`` when it already was."""
     done = await conn.fetchval(
         "UPDATE org_entity SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status = 'active'"
-        " RETURNING true", org_id, now,
+        " RETURNING true",
+        org_id,
+        now,
     )
     return bool(done)
 
@@ -163,21 +165,44 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 async def tell_holders(
-    conn: Conn, org_id: UUID, *, credit_code: str, name: str, old: dict[str, Any], new: dict[str, Any],
-    public: frozenset[str], source_department_id: UUID, ref: str, now: datetime,
+    conn: Conn,
+    org_id: UUID,
+    *,
+    credit_code: str,
+    name: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    public: frozenset[str],
+    source_department_id: UUID,
+    ref: str,
+    now: datetime,
 ) -> list[UUID]:
     """Queue ``organisation.changed`` for every department holding the entity's old data but the one that
     changed it, in the caller's transaction; the departments told (none when nothing changed)."""
     changed = changes(old, new)
     if not changed:
         return []
-    told = sorted(r["department_id"] for r in await conn.fetch(HOLDERS, org_id) if r["department_id"] != source_department_id)
+    told = sorted(
+        r["department_id"] for r in await conn.fetch(HOLDERS, org_id) if r["department_id"] != source_department_id
+    )
     shown = [k for k in changed if k in public]
     for department_id in told:
-        await outbox.enqueue(conn, "notify", {
-            "event": "organisation.changed", "department_id": str(department_id), "org_id": str(org_id),
-            "credit_code": credit_code, "entity_name": name, "changed": changed,
-            "fields": {k: new[k] for k in shown}, "previous": {k: old.get(k) for k in shown},
-            "changed_by_department_id": str(source_department_id), "changed_at": now.isoformat(),
-        }, dedup_key=f"organisation.changed:{ref}:{department_id}", partition_key=str(department_id))
+        await outbox.enqueue(
+            conn,
+            "notify",
+            {
+                "event": "organisation.changed",
+                "department_id": str(department_id),
+                "org_id": str(org_id),
+                "credit_code": credit_code,
+                "entity_name": name,
+                "changed": changed,
+                "fields": {k: new[k] for k in shown},
+                "previous": {k: old.get(k) for k in shown},
+                "changed_by_department_id": str(source_department_id),
+                "changed_at": now.isoformat(),
+            },
+            dedup_key=f"organisation.changed:{ref}:{department_id}",
+            partition_key=str(department_id),
+        )
     return told

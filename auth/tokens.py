@@ -101,8 +101,13 @@ def decode_access(token: str, public_key: ec.EllipticCurvePublicKey, *, issuer: 
             public_key,
             algorithms=["ES256"],
             issuer=issuer,
-            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
-                     "require": ["iss", "sub", "iat", "exp", "jti"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "verify_aud": False,
+                "require": ["iss", "sub", "iat", "exp", "jti"],
+            },
         )
         claims = msgspec.convert(payload, AccessClaims)
     except (jwt.PyJWTError, msgspec.ValidationError):

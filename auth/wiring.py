@@ -67,7 +67,7 @@ TAGS = [
             "(WeChat face verification, or an L3 assertion) or seen in person by a window clerk. One ID number is "
             "one person, whichever accounts prove it. Each login bound to an identity (a login of an account "
             "that has one, or the proof that gives it one) is told to the person (`auth.identity_login`: inbox, "
-            "SMS, WeChat) with a one-tap \"not me\" that ends it and opens an identity case for the operators."
+            'SMS, WeChat) with a one-tap "not me" that ends it and opens an identity case for the operators.'
         ),
     ),
     Tag(name="admin", description="Operators: departments, clients, staff, identity providers, identity cases, audit"),
@@ -77,8 +77,17 @@ TAGS = [
 def route_handlers(settings: Settings) -> list[Any]:
     """Every identity route; the SMS inbox exists only with the ``sink`` provider, in development."""
     handlers: list[Any] = [
-        *routes.ROUTES, *token_routes.ROUTES, *admin_routes.ROUTES, *access_routes.ROUTES, *realname_routes.ROUTES,
-        *not_me_routes.ROUTES, *case_routes.ROUTES, *org_routes.ROUTES, *totp_routes.ROUTES, me, *DELEGATION_ROUTES,
+        *routes.ROUTES,
+        *token_routes.ROUTES,
+        *admin_routes.ROUTES,
+        *access_routes.ROUTES,
+        *realname_routes.ROUTES,
+        *not_me_routes.ROUTES,
+        *case_routes.ROUTES,
+        *org_routes.ROUTES,
+        *totp_routes.ROUTES,
+        me,
+        *DELEGATION_ROUTES,
     ]
     if settings.sms_provider == "sink" and not settings.production:
         handlers.append(dev_sms)

@@ -67,8 +67,12 @@ def items(start: int, count: int, prefix: str = "bench") -> list[IssueIn]:
         IssueIn(
             type_code="household_register",
             holder=HolderIn(name="张三丰", id_number=id_number(i)),
-            fields={"household_head": "张三丰", "relation": "户主", "address": f"株洲市天元区泰山路{i % 997}号",
-                    "registered_on": "2020-01-02"},
+            fields={
+                "household_head": "张三丰",
+                "relation": "户主",
+                "address": f"株洲市天元区泰山路{i % 997}号",
+                "registered_on": "2020-01-02",
+            },
             external_ref=f"{prefix}-{i}",
         )
         for i in range(start, start + count)
@@ -118,23 +122,40 @@ async def run(admin_dsn: str, count: int, per_request: int) -> None:
             await seed.seed_catalogue(conn)
             async with conn.transaction():
                 await ca.ensure_platform(conn, keyring, now=now)
-            esign = state.esign = EsignState(await ca.load_platform(conn, keyring), keyring, "http://127.0.0.1:8000",
-                                             master_keys=(master, None))
+            esign = state.esign = EsignState(
+                await ca.load_platform(conn, keyring), keyring, "http://127.0.0.1:8000", master_keys=(master, None)
+            )
             department = await seal_store.get_department(
                 conn, await conn.fetchval("SELECT id FROM department WHERE key = 'gongan'")
             )
             assert department is not None
             async with conn.transaction():
-                await seals.create_seal(conn, esign, department, name="电子证照专用章", kind="official",
-                                        algorithm="ES256", csr_pem=None, actor="bench", now=now)
+                await seals.create_seal(
+                    conn,
+                    esign,
+                    department,
+                    name="电子证照专用章",
+                    kind="official",
+                    algorithm="ES256",
+                    csr_pem=None,
+                    actor="bench",
+                    now=now,
+                )
         executor = await esign.executor()
 
         async def issue(request: list[IssueIn]) -> None:
             """One batch: queued as the route queues it, issued as the worker's job issues it."""
             async with pool.acquire() as conn, conn.transaction():
-                await batches.submit(conn, keyring, department_id=department.id, items=request, actor="bench",
-                                     route="POST /v1/dept/certificates:batch", client_address=None,
-                                     now=datetime.now(UTC))
+                await batches.submit(
+                    conn,
+                    keyring,
+                    department_id=department.id,
+                    items=request,
+                    actor="bench",
+                    route="POST /v1/dept/certificates:batch",
+                    client_address=None,
+                    now=datetime.now(UTC),
+                )
             assert await batches.work_once(state)
 
         one, all_cores = raw_signing_rates(executor, workers)

@@ -78,8 +78,10 @@ def main() -> None:
     mean = {k: sum(v) / len(v) for k, v in results.items()}
     for name, value in mean.items():
         print(f"{name:16} {value:10,.0f}/s")
-    print(f"ratio tongsuo / gmssl: sign {mean['tongsuo sign'] / mean['gmssl sign']:.1f}×, "
-          f"verify {mean['tongsuo verify'] / mean['gmssl verify']:.1f}×")
+    print(
+        f"ratio tongsuo / gmssl: sign {mean['tongsuo sign'] / mean['gmssl sign']:.1f}×, "
+        f"verify {mean['tongsuo verify'] / mean['gmssl verify']:.1f}×"
+    )
 
 
 if __name__ == "__main__":

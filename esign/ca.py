@@ -71,22 +71,36 @@ def _seal_window(now: datetime, years: int) -> tuple[datetime, datetime]:
 
 
 async def _create_presenter(
-    conn: Conn, keyring: Keyring, root_key: ec.EllipticCurvePrivateKey, root_cert: bytes, now: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    root_key: ec.EllipticCurvePrivateKey,
+    root_cert: bytes,
+    now: datetime,
     alg: str = keys.ES256,
 ) -> tuple[keys.LocalSigner, bytes]:
     key = keys.generate_key(alg)
     valid_from, valid_until = _seal_window(now, PRESENTER_YEARS)
     cert = x509.issue_seal_certificate(
-        root_key, root_cert, key.public_key(), department=PLATFORM_NAME, credit_code=PLATFORM_CREDIT_CODE,
-        seal_name=PRESENTER_NAME, valid_from=valid_from, valid_until=valid_until,
+        root_key,
+        root_cert,
+        key.public_key(),
+        department=PLATFORM_NAME,
+        credit_code=PLATFORM_CREDIT_CODE,
+        seal_name=PRESENTER_NAME,
+        valid_from=valid_from,
+        valid_until=valid_until,
     )
     seal_id, kid = uuid7(), keys.kid_of(cert)
     sealed = keyring.encrypt(keys.private_key_to_der(key), context=SEAL_CONTEXT)
     await conn.execute(INSERT_PRESENTER, seal_id, PRESENTER_NAME, kid, cert, sealed, valid_from, valid_until, now, alg)
     await conn.execute(BUMP_TRUST_LIST)
     await audit.append(
-        conn, actor="system", action="esign.seal_created", subject=str(seal_id),
-        data={"kid": kid.hex(), "role": "presenter", "algorithm": alg}, at=now,
+        conn,
+        actor="system",
+        action="esign.seal_created",
+        subject=str(seal_id),
+        data={"kid": kid.hex(), "role": "presenter", "algorithm": alg},
+        at=now,
     )
     return keys.LocalSigner(key, kid), cert
 

@@ -41,13 +41,22 @@ MAX_DEVICES = 10
 
 
 class DeviceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    public_key: Annotated[str, msgspec.Meta(
-        min_length=40, max_length=100,
-        description="The device's P-256 public key: base64url (no padding) of its SEC 1 point, compressed (33 "
-                    "bytes) or not (65 bytes, as WebCrypto exports `raw`).")]
+    public_key: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=40,
+            max_length=100,
+            description="The device's P-256 public key: base64url (no padding) of its SEC 1 point, compressed (33 "
+            "bytes) or not (65 bytes, as WebCrypto exports `raw`).",
+        ),
+    ]
     label: Annotated[str, msgspec.Meta(min_length=1, max_length=40, description="What the holder calls the device.")]
-    key_storage: Annotated[Literal["non_extractable", "extractable", "unknown"], msgspec.Meta(
-        description="Whether the platform keeps the private key non-extractable (the SDK says which it got).")] = "unknown"
+    key_storage: Annotated[
+        Literal["non_extractable", "extractable", "unknown"],
+        msgspec.Meta(
+            description="Whether the platform keeps the private key non-extractable (the SDK says which it got)."
+        ),
+    ] = "unknown"
 
 
 class Device(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,9 +100,14 @@ FROM esign_device d
 
 def _device(esign: EsignState, r: asyncpg.Record) -> Device:
     return Device(
-        id=r["id"], label=esign.keyring.decrypt(r["label"], context=LABEL_CONTEXT).decode(),
-        public_key=b64url(r["public_key"]), key_storage=r["key_storage"], status=r["status"],
-        created_at=r["created_at"], revoked_at=r["revoked_at"], revoked_by=r["revoked_by"],
+        id=r["id"],
+        label=esign.keyring.decrypt(r["label"], context=LABEL_CONTEXT).decode(),
+        public_key=b64url(r["public_key"]),
+        key_storage=r["key_storage"],
+        status=r["status"],
+        created_at=r["created_at"],
+        revoked_at=r["revoked_at"],
+        revoked_by=r["revoked_by"],
         credentials=r["credentials"],
     )
 
@@ -119,13 +133,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 
 async def register(
-    conn: Conn, esign: EsignState, *, person_id: UUID, account_id: UUID, body: DeviceIn, actor: str,
+    conn: Conn,
+    esign: EsignState,
+    *,
+    person_id: UUID,
+    account_id: UUID,
+    body: DeviceIn,
+    actor: str,
     now: datetime,
 ) -> Device:
     """Register a device key and issue it a credential for each valid certificate of the person."""
     point = _point(body.public_key)
     active = await conn.fetchval(
-        "SELECT count(*) FROM esign_device WHERE person_id = $1 AND status = 'active'", person_id)
+        "SELECT count(*) FROM esign_device WHERE person_id = $1 AND status = 'active'", person_id
+    )
     if active >= MAX_DEVICES:
         raise DeviceKeyInvalid(f"at most {MAX_DEVICES} active devices: revoke one first")
     device_id = uuid7()
@@ -138,8 +159,14 @@ async def register(
         raise DeviceKeyRegistered() from exc
     for certificate_id in await conn.fetch(VALID_CERTIFICATES, person_id, now):
         await issue(conn, esign, device_id, person_id, point, certificate_id[0], now=now)
-    await audit.append(conn, actor=actor, action="esign.device_registered", subject=f"device:{device_id}",
-                       data={"key_storage": body.key_storage}, at=now)
+    await audit.append(
+        conn,
+        actor=actor,
+        action="esign.device_registered",
+        subject=f"device:{device_id}",
+        data={"key_storage": body.key_storage},
+        at=now,
+    )
     return (await get_device(conn, esign, device_id))[1]
 
 
@@ -161,8 +188,14 @@ RETURNING id, status_list_id, status_index
 
 
 async def issue(
-    conn: Conn, esign: EsignState, device_id: UUID, person_id: UUID, point: bytes, certificate_id: UUID,
-    *, now: datetime,
+    conn: Conn,
+    esign: EsignState,
+    device_id: UUID,
+    person_id: UUID,
+    point: bytes,
+    certificate_id: UUID,
+    *,
+    now: datetime,
 ) -> None:
     """Issue (or re-issue) the credential of one certificate to one device, and log it for the person's sync;
     nothing for a device revoked meanwhile (the lock waits for a revocation in flight)."""
@@ -178,14 +211,26 @@ async def issue(
     c = token.claims
     existing = await conn.fetchrow(
         "SELECT status_list_id, status_index FROM esign_device_credential WHERE device_id = $1 AND certificate_id = $2",
-        device_id, certificate_id)
+        device_id,
+        certificate_id,
+    )
     slot = (existing[0], existing[1]) if existing else (await lists.allocate_slots(conn, 1))[0]
     iat = int(now.timestamp())
     end = now + LIFETIME if v.row.valid_until is None else min(now + LIFETIME, v.row.valid_until)
     claims = zb2.CredentialClaims(
-        iss=c.iss, iat=iat, exp=max(int(end.timestamp()), iat + 1), cti=uuid7().bytes, device_key=point,
-        type_code=c.type_code, serial=c.serial, version=c.version, holder_name=c.holder_name, holder_id=c.holder_id,
-        digest=c.digest, status=c.status, credential_status=slot,
+        iss=c.iss,
+        iat=iat,
+        exp=max(int(end.timestamp()), iat + 1),
+        cti=uuid7().bytes,
+        device_key=point,
+        type_code=c.type_code,
+        serial=c.serial,
+        version=c.version,
+        holder_name=c.holder_name,
+        holder_id=c.holder_id,
+        digest=c.digest,
+        status=c.status,
+        credential_status=slot,
     )
     signer = esign.platform.presenter
     if token.sign1.alg != signer.alg:
@@ -193,16 +238,32 @@ async def issue(
     fields = {numbers[k]: value for k, value in shown.fields.items() if k in numbers}
     credential = zb2.issue_credential(claims, fields, signer)
     sealed = esign.keyring.encrypt(credential, context=CREDENTIAL_CONTEXT)
-    row = await conn.fetchrow(UPSERT_CREDENTIAL, uuid7(), device_id, certificate_id, person_id, slot[0], slot[1],
-                              claims.cti, sealed, now, datetime.fromtimestamp(claims.exp, now.tzinfo))
+    row = await conn.fetchrow(
+        UPSERT_CREDENTIAL,
+        uuid7(),
+        device_id,
+        certificate_id,
+        person_id,
+        slot[0],
+        slot[1],
+        claims.cti,
+        sealed,
+        now,
+        datetime.fromtimestamp(claims.exp, now.tzinfo),
+    )
     if row is None:  # revoked: a revoked credential is never issued again
         return
-    item = await conn.fetchval("SELECT id FROM wallet_item WHERE certificate_id = $1 AND person_id = $2",
-                               certificate_id, person_id)
+    item = await conn.fetchval(
+        "SELECT id FROM wallet_item WHERE certificate_id = $1 AND person_id = $2", certificate_id, person_id
+    )
     data = {
-        "device_id": str(device_id), "certificate_id": str(certificate_id),
-        "wallet_item_id": str(item) if item else None, "type_code": c.type_code, "alg": signer.alg,
-        "issued_at": _iso(now), "expires_at": _iso(datetime.fromtimestamp(claims.exp, now.tzinfo)),
+        "device_id": str(device_id),
+        "certificate_id": str(certificate_id),
+        "wallet_item_id": str(item) if item else None,
+        "type_code": c.type_code,
+        "alg": signer.alg,
+        "issued_at": _iso(now),
+        "expires_at": _iso(datetime.fromtimestamp(claims.exp, now.tzinfo)),
         "status_ref": {"list_id": row["status_list_id"], "index": row["status_index"]},
         "sealed_credential": base64.b64encode(sealed).decode(),
     }
@@ -223,8 +284,15 @@ def to_wire(keyring: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def revoke(
-    conn: Conn, esign: EsignState, device_id: UUID, *, by: Literal["holder", "operator"], actor: str,
-    reason: str | None, now: datetime, person_id: UUID | None = None,
+    conn: Conn,
+    esign: EsignState,
+    device_id: UUID,
+    *,
+    by: Literal["holder", "operator"],
+    actor: str,
+    reason: str | None,
+    now: datetime,
+    person_id: UUID | None = None,
 ) -> Device:
     """Revoke a device (the holder's own: ``person_id`` given, else an operator's) and its credentials' slots.
     Revoking it again changes nothing."""
@@ -234,16 +302,27 @@ async def revoke(
     if row["status"] == "active":
         await conn.execute(
             "UPDATE esign_device SET status = 'revoked', revoked_at = $2, revoked_by = $3 WHERE id = $1",
-            device_id, now, by)
+            device_id,
+            now,
+            by,
+        )
         revoked = await conn.fetch(
             "UPDATE esign_device_credential SET status = 'revoked' WHERE device_id = $1 AND status = 'valid' "
-            "RETURNING id, status_list_id", device_id)
+            "RETURNING id, status_list_id",
+            device_id,
+        )
         for list_id in sorted({r["status_list_id"] for r in revoked}):
             await lists.status_changed(conn, list_id)
         for r in revoked:
             await changelog.record_change(conn, row["person_id"], ENTITY, r["id"], "del")  # type: ignore[arg-type]
-        await audit.append(conn, actor=actor, action="esign.device_revoked", subject=f"device:{device_id}",
-                           data={"by": by, "reason": reason, "credentials": len(revoked)}, at=now)
+        await audit.append(
+            conn,
+            actor=actor,
+            action="esign.device_revoked",
+            subject=f"device:{device_id}",
+            data={"by": by, "reason": reason, "credentials": len(revoked)},
+            at=now,
+        )
     return (await get_device(conn, esign, device_id))[1]
 
 

@@ -85,7 +85,7 @@ def render_page(result: VerifyOut, *, seal_svg: str | None, checked_at: datetime
     reasons = "".join(f"<p>{escape(REASONS.get(r, r))}</p>" for r in result.reasons)
     lead = "电子签名、印章和状态均已核验通过。" if ok else ""
     checks = "".join(
-        f'<li><span>{escape(CHECKS.get(name, name))}</span>'
+        f"<li><span>{escape(CHECKS.get(name, name))}</span>"
         f'<span class="r {RESULTS.get(value, (value, "skip"))[1]}">{escape(RESULTS.get(value, (value,))[0])}</span></li>'
         for name, value in result.checks.items()
     )
@@ -112,8 +112,12 @@ def render_page(result: VerifyOut, *, seal_svg: str | None, checked_at: datetime
             ("有效期至", _time(cert.valid_until) if cert.kind == "certificate" else "以证照为准"),
         ]
         if cert.kind == "presentation":
-            rows.append(("出示方式", "持证人设备离线生成（已绑定设备密钥）" if cert.holder_bound
-                         else "服务端生成（未绑定持证人设备）"))
+            rows.append(
+                (
+                    "出示方式",
+                    "持证人设备离线生成（已绑定设备密钥）" if cert.holder_bound else "服务端生成（未绑定持证人设备）",
+                )
+            )
         rows += [(f.label or f.key or f"#{f.n}", str(f.value)) for f in cert.fields]
         items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows if v)
         parts.append(f'<section class="card"><h2>证照信息</h2><dl>{items}</dl></section>')

@@ -33,7 +33,12 @@ class EsignState:
     """Per-process e-certificate state; see the module docstring."""
 
     def __init__(
-        self, platform: ca.Platform, keyring: Keyring, base_url: str, *, master_keys: tuple[str, str | None] | None = None,
+        self,
+        platform: ca.Platform,
+        keyring: Keyring,
+        base_url: str,
+        *,
+        master_keys: tuple[str, str | None] | None = None,
         qr_base: str | None = None,
     ) -> None:
         self.platform = platform
@@ -108,7 +113,9 @@ class EsignState:
                     raise RuntimeError("no master keys to hand to the signing processes")
                 context = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(
-                    max_workers=os.cpu_count() or 2, mp_context=context, initializer=batch_sign.init_worker,
+                    max_workers=os.cpu_count() or 2,
+                    mp_context=context,
+                    initializer=batch_sign.init_worker,
                     initargs=self._master_keys,
                 )
             return self._executor
@@ -131,7 +138,10 @@ async def start(state: State) -> None:
         platform = await ca.load_platform(conn, state.keyring)
     settings = state.settings
     state.esign = EsignState(
-        platform, state.keyring, settings.base_url, master_keys=(settings.master_key, settings.master_key_previous),
+        platform,
+        state.keyring,
+        settings.base_url,
+        master_keys=(settings.master_key, settings.master_key_previous),
         qr_base=settings.qr_base,
     )
 

@@ -77,6 +77,10 @@ async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
             holder_bound=found.holder_bound,
         )
     return VerifyOut(
-        valid=verdict.valid, reasons=verdict.reasons, checks=verdict.checks, certificate=certificate,
-        seal_kid=verdict.seal_kid, trust_list=verdict.trust_list,  # type: ignore[arg-type]
+        valid=verdict.valid,
+        reasons=verdict.reasons,
+        checks=verdict.checks,
+        certificate=certificate,
+        seal_kid=verdict.seal_kid,
+        trust_list=verdict.trust_list,  # type: ignore[arg-type]
     )

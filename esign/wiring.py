@@ -41,10 +41,14 @@ TAGS = [
 ]
 
 ROUTES: list[Any] = [
-    *seal_routes.ROUTES, *certificate_routes.ROUTES, *holder_routes.ROUTES, *public_routes.ROUTES,
-    *type_routes.ROUTES, *entity_seal_routes.ROUTES, *device_routes.ROUTES,
+    *seal_routes.ROUTES,
+    *certificate_routes.ROUTES,
+    *holder_routes.ROUTES,
+    *public_routes.ROUTES,
+    *type_routes.ROUTES,
+    *entity_seal_routes.ROUTES,
+    *device_routes.ROUTES,
 ]
-
 
 
 async def refresh_credentials(state: Any) -> None:
@@ -56,8 +60,13 @@ async def refresh_credentials(state: Any) -> None:
 JOBS = [*batches.JOBS, Job("esign.device_credentials", refresh_credentials, every=600)]
 
 DOMAIN = Domain(
-    name="esign", routes=lambda settings: ROUTES, jobs=JOBS, dependencies=DEPENDENCIES, tags=TAGS,
-    start=start, stop=stop,
+    name="esign",
+    routes=lambda settings: ROUTES,
+    jobs=JOBS,
+    dependencies=DEPENDENCIES,
+    tags=TAGS,
+    start=start,
+    stop=stop,
 )
 
 __all__ = ["DEPENDENCIES", "DOMAIN", "JOBS", "ROUTES", "TAGS", "start", "stop"]

@@ -38,7 +38,9 @@ class MatterController(Controller):
     async def list_matters(
         self,
         db: Db,
-        q: Annotated[str | None, QueryParameter(max_length=100, description="Text in the matter's name, or its code.")] = None,
+        q: Annotated[
+            str | None, QueryParameter(max_length=100, description="Text in the matter's name, or its code.")
+        ] = None,
         department_id: Annotated[UUID | None, QueryParameter(description="Only this department's matters.")] = None,
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
@@ -48,8 +50,12 @@ class MatterController(Controller):
             items = await store.list_matters(conn, q=q or None, department_id=department_id, after=after, limit=limit)
         return MatterPage(items=items, next_cursor=_next(items, limit, "code"))
 
-    @get("/{code:str}", operation_id="GetMatter", summary="One matter with its service guide (办事指南)",
-         responses=problem_responses(MatterNotFound))
+    @get(
+        "/{code:str}",
+        operation_id="GetMatter",
+        summary="One matter with its service guide (办事指南)",
+        responses=problem_responses(MatterNotFound),
+    )
     async def get_matter(self, db: Db, code: Annotated[str, PathParameter(max_length=64)]) -> Matter:
         async with db.acquire() as conn:
             return await store.get_matter(conn, code)

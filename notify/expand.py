@@ -34,13 +34,29 @@ def to_event(entry: streams.Entry) -> Event:
     """The event of a stream entry (the topic names the event when the payload does not)."""
     m = streams.decode_event(entry)
     payload = m.payload if isinstance(m.payload, dict) else {}
-    return Event(stream=entry[0], entry_id=entry[1], outbox_id=m.outbox_id, name=str(payload.get("event") or m.topic),
-                 dedup_key=m.dedup_key, lane=m.partition_key or streams.NO_LANE, payload=payload)
+    return Event(
+        stream=entry[0],
+        entry_id=entry[1],
+        outbox_id=m.outbox_id,
+        name=str(payload.get("event") or m.topic),
+        dedup_key=m.dedup_key,
+        lane=m.partition_key or streams.NO_LANE,
+        payload=payload,
+    )
 
 
 def inbox_view(row: NotificationRow) -> Notification:
-    return Notification(id=row.id, kind=row.kind, event=row.event, title=row.title, body=row.body, data=row.data,
-                        urgent=row.urgent, created_at=row.created_at, read_at=None)
+    return Notification(
+        id=row.id,
+        kind=row.kind,
+        event=row.event,
+        title=row.title,
+        body=row.body,
+        data=row.data,
+        urgent=row.urgent,
+        created_at=row.created_at,
+        read_at=None,
+    )
 
 
 async def expand(state: Any, events: list[Event], *, now: datetime | None = None) -> int:

@@ -16,8 +16,9 @@ from notify import store
 from notify.models import Notification
 
 
-async def read(conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID,
-               *, now: datetime) -> tuple[Notification, int | None]:
+async def read(
+    conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID, *, now: datetime
+) -> tuple[Notification, int | None]:
     """Mark the caller's item read (once) and mirror it to the owner's devices.
 
     Returns the item and the owner person's new change-log version (None when nothing changed or
@@ -30,8 +31,9 @@ async def read(conn: Conn, person_id: UUID | None, account_id: UUID, notificatio
     return view, await changelog.record_change(conn, person, "notification", view.id, "put", msgspec.to_builtins(view))
 
 
-async def read_all(conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
-                   now: datetime) -> tuple[int, dict[UUID, int]]:
+async def read_all(
+    conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None, now: datetime
+) -> tuple[int, dict[UUID, int]]:
     """Mark every unread item of the caller read (up to ``up_to``, when given), each mirrored to its owner's devices.
 
     Returns how many were marked and each owner person's new change-log version.

@@ -84,9 +84,17 @@ async def reconcile(state: Any, *, now: datetime | None = None) -> int:
             continue
         if r["published_at"] is None or r["published_at"] > cutoff:
             break  # the relay has it, or the expansion is only slow
-        lost.append(outbox.OutboxMessage(id=r["id"], topic=r["topic"], dedup_key=r["dedup_key"],
-                                         partition_key=r["partition_key"], payload=r["payload"],
-                                         created_at=r["created_at"], attempts=r["attempts"]))
+        lost.append(
+            outbox.OutboxMessage(
+                id=r["id"],
+                topic=r["topic"],
+                dedup_key=r["dedup_key"],
+                partition_key=r["partition_key"],
+                payload=r["payload"],
+                created_at=r["created_at"],
+                attempts=r["attempts"],
+            )
+        )
     if lost:
         await streams.publisher(state.redis, topics=catalogue.TOPICS)(lost)
     if moved_to != mark:

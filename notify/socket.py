@@ -107,8 +107,13 @@ async def notification_socket(socket: WebSocket) -> None:
 
 async def _serve(socket: WebSocket, state: Any, principal: Principal) -> None:
     # _caller admits accounts only.
-    events = live.events(state, person_id=principal.person_id, account_id=principal.require_account(),
-                         last_event_id=_resume(socket), heartbeat=state.settings.notify_heartbeat_seconds)
+    events = live.events(
+        state,
+        person_id=principal.person_id,
+        account_id=principal.require_account(),
+        last_event_id=_resume(socket),
+        heartbeat=state.settings.notify_heartbeat_seconds,
+    )
 
     async def send() -> int:
         async for message in events:

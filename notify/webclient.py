@@ -240,7 +240,9 @@ class WebClient:
                 if conn.answer.started or isinstance(exc, TimeoutError):
                     raise
         remaining = deadline - asyncio.get_running_loop().time()
-        conn = await asyncio.wait_for(origin.connect(self._tls, allow_private=self.allow_private), max(remaining, 0.001))
+        conn = await asyncio.wait_for(
+            origin.connect(self._tls, allow_private=self.allow_private), max(remaining, 0.001)
+        )
         return await self._use(origin, conn, request, deadline)
 
     async def _use(self, origin: _Origin, conn: _Connection, request: bytes, deadline: float) -> int:

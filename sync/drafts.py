@@ -102,8 +102,14 @@ RETURNING *
 
 
 async def save(
-    conn: Conn, keyring: Keyring, *, account_id: UUID, person_id: UUID, args: DraftSaveArgs,
-    base_version: int | None, now: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    *,
+    account_id: UUID,
+    person_id: UUID,
+    args: DraftSaveArgs,
+    base_version: int | None,
+    now: datetime,
 ) -> Outcome:
     """Create or update a draft if ``base_version`` is the server's; otherwise a conflict with the server copy."""
     _check_target(args)
@@ -115,10 +121,22 @@ async def save(
     if decision == "conflict":
         assert row is not None
         return Outcome("conflict", row["version"], None if row["deleted_at"] else _stored(row))
-    saved = one(await conn.fetchrow(
-        UPSERT_DRAFT, args.draft_id, person_id, account_id, args.bundle_code, args.matter_code, args.for_person_id,
-        keyring.encrypt(form, context=CONTEXT), msgspec.to_builtins(args.materials), args.deferred_materials, now,
-    ), "upserted draft")
+    saved = one(
+        await conn.fetchrow(
+            UPSERT_DRAFT,
+            args.draft_id,
+            person_id,
+            account_id,
+            args.bundle_code,
+            args.matter_code,
+            args.for_person_id,
+            keyring.encrypt(form, context=CONTEXT),
+            msgspec.to_builtins(args.materials),
+            args.deferred_materials,
+            now,
+        ),
+        "upserted draft",
+    )
     data = _stored(saved)
     await changelog.record_change(conn, person_id, "draft", args.draft_id, "put", data)
     return Outcome("applied", saved["version"], data)
@@ -132,9 +150,7 @@ RETURNING version
 """
 
 
-async def delete(
-    conn: Conn, *, person_id: UUID, draft_id: UUID, base_version: int | None, now: datetime
-) -> Outcome:
+async def delete(conn: Conn, *, person_id: UUID, draft_id: UUID, base_version: int | None, now: datetime) -> Outcome:
     """Delete a draft (its form is erased); deleting it again changes nothing."""
     row, state = await _current(conn, draft_id, person_id)
     decision = service.decide_draft_delete(state, base_version)

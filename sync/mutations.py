@@ -90,15 +90,24 @@ def _person(ctx: Context) -> tuple[Any, Any]:
 async def draft_save(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     account_id, person_id = _person(ctx)
     args = _args(m, DraftSaveArgs)
-    out = await drafts.save(conn, ctx.keyring, account_id=account_id, person_id=person_id, args=args,
-                            base_version=m.base_version, now=ctx.now)
+    out = await drafts.save(
+        conn,
+        ctx.keyring,
+        account_id=account_id,
+        person_id=person_id,
+        args=args,
+        base_version=m.base_version,
+        now=ctx.now,
+    )
     return Effect(out.status, out.version, out.data, draft=out.data is not None)
 
 
 async def draft_delete(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     _, person_id = _person(ctx)
     args = _args(m, DraftDeleteArgs)
-    out = await drafts.delete(conn, person_id=person_id, draft_id=args.draft_id, base_version=m.base_version, now=ctx.now)
+    out = await drafts.delete(
+        conn, person_id=person_id, draft_id=args.draft_id, base_version=m.base_version, now=ctx.now
+    )
     return Effect(out.status, out.version, out.data, draft=out.data is not None)
 
 
@@ -127,8 +136,9 @@ async def application_supplement(conn: Conn, ctx: Context, m: MutationIn) -> Eff
     who = _applicant(ctx.principal, ctx.now)
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), SupplementIn)
-    app = await handling.supplement(conn, ctx.keyring, who, ref.application_id, data.materials, now=ctx.now,
-                                    cal=await ctx.calendar(conn))
+    app = await handling.supplement(
+        conn, ctx.keyring, who, ref.application_id, data.materials, now=ctx.now, cal=await ctx.calendar(conn)
+    )
     return Effect("applied", data=msgspec.to_builtins(app))
 
 
@@ -137,8 +147,14 @@ async def evaluation_submit(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), EvaluationIn)
     evaluation = await feedback.evaluate(
-        conn, ctx.keyring, account_id=ctx.principal.require_account(), person_id=who.person_id,
-        application_id=ref.application_id, data=data, now=ctx.now, cal=await ctx.calendar(conn),
+        conn,
+        ctx.keyring,
+        account_id=ctx.principal.require_account(),
+        person_id=who.person_id,
+        application_id=ref.application_id,
+        data=data,
+        now=ctx.now,
+        cal=await ctx.calendar(conn),
         rectification_days=ctx.settings.rectification_days,
     )
     return Effect("applied", data=msgspec.to_builtins(evaluation))

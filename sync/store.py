@@ -75,7 +75,9 @@ LIMIT $4
 """
 
 
-async def list_leaving(conn: Conn, person_id: UUID, after: int, *, keep: list[UUID], limit: int) -> list[asyncpg.Record]:
+async def list_leaving(
+    conn: Conn, person_id: UUID, after: int, *, keep: list[UUID], limit: int
+) -> list[asyncpg.Record]:
     return await conn.fetch(LIST_LEAVING, person_id, after, keep, limit)
 
 
@@ -201,22 +203,30 @@ async def claim(
 ) -> tuple[int, asyncpg.Record | None]:
     """The client's last processed seq (its row locked until the transaction ends) and the ledger row, if seen."""
     # The no-op DO UPDATE takes the row lock (DO NOTHING would not, and would return no row).
-    row = one(await conn.fetchrow(CLAIM, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id),
-              "claimed sync client")
+    row = one(
+        await conn.fetchrow(CLAIM, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id),
+        "claimed sync client",
+    )
     return row["last_seq"], (row if row["fingerprint"] is not None else None)
 
 
 async def set_last_seq(conn: Conn, account_id: UUID, client_id: UUID, seq: int, *, now: datetime) -> None:
     await conn.execute(
         "UPDATE sync_client SET last_seq = $3, updated_at = $4 WHERE account_id = $1 AND client_id = $2",
-        account_id, client_id, seq, now,
+        account_id,
+        client_id,
+        seq,
+        now,
     )
 
 
 async def last_seq(conn: Conn, account_id: UUID, client_id: UUID) -> int:
-    return await conn.fetchval(
-        "SELECT last_seq FROM sync_client WHERE account_id = $1 AND client_id = $2", account_id, client_id
-    ) or 0
+    return (
+        await conn.fetchval(
+            "SELECT last_seq FROM sync_client WHERE account_id = $1 AND client_id = $2", account_id, client_id
+        )
+        or 0
+    )
 
 
 GET_MUTATION = "SELECT fingerprint, status, code, version, result FROM sync_mutation WHERE account_id = $1 AND id = $2"
@@ -238,6 +248,16 @@ UPDATE sync_client SET last_seq = $4, updated_at = $11 WHERE account_id = $1 AND
 async def record_mutation(conn: Conn, **row: Any) -> None:
     """Write the ledger row and move the client's last_seq to it, in one round trip."""
     await conn.execute(
-        RECORD_MUTATION, row["account_id"], row["id"], row["client_id"], row["seq"], row["name"], row["fingerprint"],
-        row["status"], row["code"], row["version"], row["result"], row["recorded_at"],
+        RECORD_MUTATION,
+        row["account_id"],
+        row["id"],
+        row["client_id"],
+        row["seq"],
+        row["name"],
+        row["fingerprint"],
+        row["status"],
+        row["code"],
+        row["version"],
+        row["result"],
+        row["recorded_at"],
     )

@@ -60,7 +60,9 @@ async def _sms_sends(base: str, forwarded_for: str | None, n: int, first_phone: 
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         return [
-            (await http.post("/v1/auth/sms/send", json={"phone": f"138{first_phone + i:08d}"}, headers=headers)).status_code
+            (
+                await http.post("/v1/auth/sms/send", json={"phone": f"138{first_phone + i:08d}"}, headers=headers)
+            ).status_code
             for i in range(n)
         ]
 

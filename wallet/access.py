@@ -60,7 +60,8 @@ def require_recent_l3(actor: Actor, now: datetime) -> None:
     if not recently_assured(actor, now):
         raise AssuranceRequired(
             f"requires assurance {SENSITIVE_LEVEL} proven within {RECENT_SECONDS}s",
-            required_level=SENSITIVE_LEVEL, max_age_seconds=RECENT_SECONDS,
+            required_level=SENSITIVE_LEVEL,
+            max_age_seconds=RECENT_SECONDS,
         )
 
 
@@ -80,7 +81,9 @@ async def open_wallet(conn: Conn, actor: Actor, person_id: UUID | None, *, now: 
         role = "self"
     elif await people_store.is_guardian(conn, mine, target, now=now):
         role = "guardian"
-    elif await people_store.closed_at(conn, target) is not None and await people_store.is_family_reader(conn, target, mine):
+    elif await people_store.closed_at(conn, target) is not None and await people_store.is_family_reader(
+        conn, target, mine
+    ):
         role = "family"
     else:
         raise WalletNotFound()

@@ -23,12 +23,34 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
 
 
 async def insert_consent(
-    conn: Conn, *, id: UUID, person_id: UUID, department_id: UUID, item_ids: list[UUID], purpose: str,
-    matter_code: str | None, expires_at: datetime, max_uses: int | None, granted_by: str, now: datetime,
+    conn: Conn,
+    *,
+    id: UUID,
+    person_id: UUID,
+    department_id: UUID,
+    item_ids: list[UUID],
+    purpose: str,
+    matter_code: str | None,
+    expires_at: datetime,
+    max_uses: int | None,
+    granted_by: str,
+    now: datetime,
     fields: dict[str, list[str]],
 ) -> None:
-    await conn.execute(INSERT_CONSENT, id, person_id, department_id, item_ids, purpose, matter_code, expires_at,
-                       max_uses, granted_by, now, fields)
+    await conn.execute(
+        INSERT_CONSENT,
+        id,
+        person_id,
+        department_id,
+        item_ids,
+        purpose,
+        matter_code,
+        expires_at,
+        max_uses,
+        granted_by,
+        now,
+        fields,
+    )
 
 
 CERTIFICATE_FIELD_KEYS = """
@@ -78,7 +100,9 @@ async def list_department_consents(
 
 async def revoke_consent(conn: Conn, consent_id: UUID, *, now: datetime) -> None:
     await conn.execute(
-        "UPDATE wallet_consent SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL", consent_id, now
+        "UPDATE wallet_consent SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        consent_id,
+        now,
     )
 
 
@@ -103,11 +127,21 @@ RETURNING id
 
 
 async def log_access(
-    conn: Conn, *, person_id: UUID, consent_id: UUID, department_id: UUID, actor: str, purpose: str,
-    item_ids: list[UUID], outcome: str, reason: str | None, now: datetime,
+    conn: Conn,
+    *,
+    person_id: UUID,
+    consent_id: UUID,
+    department_id: UUID,
+    actor: str,
+    purpose: str,
+    item_ids: list[UUID],
+    outcome: str,
+    reason: str | None,
+    now: datetime,
 ) -> int:
-    return await conn.fetchval(INSERT_ACCESS, person_id, consent_id, department_id, actor, purpose, item_ids, outcome,
-                               reason, now)
+    return await conn.fetchval(
+        INSERT_ACCESS, person_id, consent_id, department_id, actor, purpose, item_ids, outcome, reason, now
+    )
 
 
 INSERT_TASK_ACCESS = """
@@ -118,12 +152,21 @@ RETURNING id
 
 
 async def log_task_access(
-    conn: Conn, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
-    purpose: str, item_ids: list[UUID], now: datetime,
+    conn: Conn,
+    *,
+    person_id: UUID,
+    task_id: UUID,
+    material: str,
+    department_id: UUID,
+    actor: str,
+    purpose: str,
+    item_ids: list[UUID],
+    now: datetime,
 ) -> int:
     """A department's read of a material while handling a task, shown to the holder like a consent's read."""
-    return await conn.fetchval(INSERT_TASK_ACCESS, person_id, task_id, material, department_id, actor, purpose,
-                               item_ids, now)
+    return await conn.fetchval(
+        INSERT_TASK_ACCESS, person_id, task_id, material, department_id, actor, purpose, item_ids, now
+    )
 
 
 INSERT_AGENT_ACCESS = """
@@ -134,11 +177,20 @@ RETURNING id
 
 
 async def log_agent_access(
-    conn: Conn, *, person_id: UUID, delegation_id: UUID, department_id: UUID | None, actor: str,
-    purpose: str, outcome: str, reason: str | None, now: datetime,
+    conn: Conn,
+    *,
+    person_id: UUID,
+    delegation_id: UUID,
+    department_id: UUID | None,
+    actor: str,
+    purpose: str,
+    outcome: str,
+    reason: str | None,
+    now: datetime,
 ) -> int:
-    return await conn.fetchval(INSERT_AGENT_ACCESS, person_id, delegation_id, department_id, actor, purpose, outcome,
-                               reason, now)
+    return await conn.fetchval(
+        INSERT_AGENT_ACCESS, person_id, delegation_id, department_id, actor, purpose, outcome, reason, now
+    )
 
 
 ACCESS = """

@@ -73,13 +73,24 @@ RETURNING guardian_person_id, dependent_person_id, source, basis, since, until, 
 
 
 async def set_guardianship(
-    conn: Conn, guardian: UUID, dependent: UUID, *, source: str, since: datetime,
-    until: datetime | None, beyond_majority: bool, department_id: UUID, basis: str,
+    conn: Conn,
+    guardian: UUID,
+    dependent: UUID,
+    *,
+    source: str,
+    since: datetime,
+    until: datetime | None,
+    beyond_majority: bool,
+    department_id: UUID,
+    basis: str,
 ) -> asyncpg.Record:
     """Create or replace the guardianship of the pair; ``created`` says which."""
-    return one(await conn.fetchrow(
-        UPSERT_GUARDIANSHIP, guardian, dependent, source, since, until, beyond_majority, department_id, basis
-    ), "upserted guardianship")
+    return one(
+        await conn.fetchrow(
+            UPSERT_GUARDIANSHIP, guardian, dependent, source, since, until, beyond_majority, department_id, basis
+        ),
+        "upserted guardianship",
+    )
 
 
 async def get_born_on(conn: Conn, person_id: UUID) -> date | None:
@@ -132,9 +143,7 @@ ON CONFLICT ON CONSTRAINT wallet_family_reader_pkey DO NOTHING
 """
 
 
-async def add_family_reader(
-    conn: Conn, person_id: UUID, reader: UUID, *, application_id: UUID, now: datetime
-) -> None:
+async def add_family_reader(conn: Conn, person_id: UUID, reader: UUID, *, application_id: UUID, now: datetime) -> None:
     await conn.execute(ADD_READER, person_id, reader, application_id, now)
 
 

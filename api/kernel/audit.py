@@ -65,7 +65,9 @@ def keyed_hash(
 def _key(conn: Conn) -> bytes:
     key = getattr(conn, "audit_key", None)
     if not key:
-        raise RuntimeError("the audit key is not loaded on this connection (api.kernel.db.connect/create_pool audit_key=)")
+        raise RuntimeError(
+            "the audit key is not loaded on this connection (api.kernel.db.connect/create_pool audit_key=)"
+        )
     return key
 
 

@@ -53,10 +53,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     # Both travel in the binary format (for json the JSON text itself, for jsonb a version byte, 1,
     # and the text): binary COPY and values nested in records speak only that, and it spares the
     # server a text conversion.
-    await conn.set_type_codec("json", encoder=_json_encoder.encode, decoder=_json_decoder.decode, schema="pg_catalog",
-                              format="binary")
-    await conn.set_type_codec("jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog",
-                              format="binary")
+    await conn.set_type_codec(
+        "json", encoder=_json_encoder.encode, decoder=_json_decoder.decode, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
 
 
 class Connection(asyncpg.Connection):
@@ -184,7 +186,9 @@ async def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list
         await asyncio.sleep(LOCK_RETRY)
     try:
         await conn.execute(CREATE_SCHEMA_MIGRATIONS)
-        done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+        done = {
+            r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
         for m in migrations:
             if m.version in done:
                 if done[m.version] != m.checksum:

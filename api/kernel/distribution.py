@@ -55,9 +55,7 @@ async def distribute(conn: Conn) -> list[str]:
     for table, column in DISTRIBUTED.items():
         if table not in placed:
             colocate = "none" if table == anchor else anchor
-            await conn.execute(
-                "SELECT create_distributed_table($1, $2, colocate_with => $3)", table, column, colocate
-            )
+            await conn.execute("SELECT create_distributed_table($1, $2, colocate_with => $3)", table, column, colocate)
             done.append(table)
     for table in REFERENCE:
         if table not in placed:

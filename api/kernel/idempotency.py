@@ -109,7 +109,10 @@ async def run(
     stored = await begin(conn, scope=scope, key=key, fp=fp)
     if stored is not None:
         return Response(
-            stored.body, status_code=stored.status, media_type=stored.content_type, headers={"idempotent-replayed": "true"}
+            stored.body,
+            status_code=stored.status,
+            media_type=stored.content_type,
+            headers={"idempotent-replayed": "true"},
         )
     status, body = await create()
     stored = Stored(status, msgspec.json.encode(body), "application/json")

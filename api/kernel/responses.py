@@ -20,7 +20,8 @@ def answer(response: Response[bytes], model: type[T]) -> Response[T]:
     return cast("Response[T]", response)
 
 
-def encoded(body: bytes, model: type[T], *, status_code: int | None = None,
-            headers: dict[str, str] | None = None) -> Response[T]:
+def encoded(
+    body: bytes, model: type[T], *, status_code: int | None = None, headers: dict[str, str] | None = None
+) -> Response[T]:
     """``body``, the JSON of a ``model``, sent as it is (see :func:`answer`)."""
     return answer(Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers), model)

@@ -71,8 +71,15 @@ class WechatController(Controller):
         ),
     )
     async def login(
-        self, data: JSONBody[WechatCode], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
-        settings: Config, now: Now,
+        self,
+        data: JSONBody[WechatCode],
+        request: Request,
+        state: State,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        settings: Config,
+        now: Now,
     ) -> TokenPair:
         address = client_address(request)
         await ratelimit.hit(redis, f"ip:{address}", LOGIN_IP)
@@ -81,7 +88,11 @@ class WechatController(Controller):
         except WechatError as exc:
             problem = _wechat_problem(exc)
             await audit.append_separately(
-                db, actor="anonymous", action="auth.login_failed", client_address=address, at=now,
+                db,
+                actor="anonymous",
+                action="auth.login_failed",
+                client_address=address,
+                at=now,
                 data={"method": "wechat", "reason": problem.slug, "errcode": exc.errcode},
             )
             raise problem from None
@@ -92,8 +103,15 @@ class WechatController(Controller):
                 conn, openid=session.openid, unionid=session.unionid, session_key=sealed_key, now=now
             )
             return await service.start_session(
-                conn, keys, keyring, account, method="wechat", created=created, issuer=settings.base_url,
-                client_address=address, now=now,
+                conn,
+                keys,
+                keyring,
+                account,
+                method="wechat",
+                created=created,
+                issuer=settings.base_url,
+                client_address=address,
+                now=now,
             )
 
     @post(
@@ -112,8 +130,15 @@ class WechatController(Controller):
         ),
     )
     async def bind_phone(
-        self, data: JSONBody[WechatCode], principal: CurrentPrincipal, state: State, db: Db, redis: Redis,
-        keyring: Keys, settings: Config, now: Now,
+        self,
+        data: JSONBody[WechatCode],
+        principal: CurrentPrincipal,
+        state: State,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        settings: Config,
+        now: Now,
     ) -> PhoneBound:
         account_id = principal.require_account()
         await ratelimit.hit(redis, f"account:{account_id}", PHONE_BIND)
@@ -128,12 +153,18 @@ class WechatController(Controller):
             raise ValidationFailed("only mainland mobile numbers can be bound")
         async with db.acquire() as conn, conn.transaction():
             await store.set_phone(
-                conn, account_id, phone=keyring.encrypt(phone, context=PHONE_CONTEXT),
+                conn,
+                account_id,
+                phone=keyring.encrypt(phone, context=PHONE_CONTEXT),
                 phone_index=sms.phone_index(keyring, phone),
             )
             await audit.append(
-                conn, actor=principal.subject, action="auth.phone_bound", subject=str(account_id),
-                data={"phone": mask_phone(phone), "via": "wechat"}, at=now,
+                conn,
+                actor=principal.subject,
+                action="auth.phone_bound",
+                subject=str(account_id),
+                data={"phone": mask_phone(phone), "via": "wechat"},
+                at=now,
             )
         return PhoneBound(phone_masked=mask_phone(phone))
 
@@ -173,8 +204,15 @@ class SmsController(Controller):
         responses=problem_responses(SmsCodeInvalid, ValidationFailed, RateLimited),
     )
     async def login(
-        self, data: JSONBody[SmsLogin], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
-        settings: Config, now: Now,
+        self,
+        data: JSONBody[SmsLogin],
+        request: Request,
+        state: State,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        settings: Config,
+        now: Now,
     ) -> TokenPair:
         address = client_address(request)
         await ratelimit.hit(redis, f"ip:{address}", LOGIN_IP)
@@ -182,20 +220,33 @@ class SmsController(Controller):
             await sms.check_code(redis, keyring, data.phone, data.code)
         except SmsCodeInvalid as exc:
             await audit.append_separately(
-                db, actor="anonymous", action="auth.login_failed",
-                subject=f"phone:{sms.phone_index(keyring, data.phone).hex()}", client_address=address, at=now,
+                db,
+                actor="anonymous",
+                action="auth.login_failed",
+                subject=f"phone:{sms.phone_index(keyring, data.phone).hex()}",
+                client_address=address,
+                at=now,
                 data={"method": "sms", "reason": exc.slug, "phone": mask_phone(data.phone), **exc.context},
             )
             raise
         keys = await state.signing_keys.for_signing(now=now)
         async with db.acquire() as conn, conn.transaction():
             account, created = await store.login_phone(
-                conn, phone=keyring.encrypt(data.phone, context=PHONE_CONTEXT),
-                phone_index=sms.phone_index(keyring, data.phone), now=now,
+                conn,
+                phone=keyring.encrypt(data.phone, context=PHONE_CONTEXT),
+                phone_index=sms.phone_index(keyring, data.phone),
+                now=now,
             )
             return await service.start_session(
-                conn, keys, keyring, account, method="sms", created=created, issuer=settings.base_url,
-                client_address=address, now=now,
+                conn,
+                keys,
+                keyring,
+                account,
+                method="sms",
+                created=created,
+                issuer=settings.base_url,
+                client_address=address,
+                now=now,
             )
 
 
@@ -216,7 +267,13 @@ class SessionController(Controller):
         responses=problem_responses(BadRequest, RefreshTokenInvalid, RefreshTokenReused, ValidationFailed, RateLimited),
     )
     async def refresh(
-        self, data: JSONBody[RefreshIn], request: Request, state: State, db: Db, redis: Redis, settings: Config,
+        self,
+        data: JSONBody[RefreshIn],
+        request: Request,
+        state: State,
+        db: Db,
+        redis: Redis,
+        settings: Config,
         now: Now,
     ) -> TokenPair:
         address = client_address(request)

@@ -76,7 +76,7 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
     tags=["dev"],
     summary="Messages the `sink` SMS provider would have sent to this phone (development only)",
     description="Exists only when `ZB_SMS_PROVIDER=sink`. Newest first; kept for a day. Each message has its text, "
-                "the gateway template code it would be sent under (`ZB_SMS_TEMPLATES`) and the template's parameters.",
+    "the gateway template code it would be sent under (`ZB_SMS_TEMPLATES`) and the template's parameters.",
     responses=problem_responses(ValidationFailed),
 )
 async def dev_sms(
@@ -84,6 +84,8 @@ async def dev_sms(
 ) -> DevSmsList:
     sink: SinkProvider = state.sms
     messages = await sink.messages(phone)
-    items = [DevSmsMessage(text=m.text, sent_at=datetime.fromtimestamp(m.sent_at, UTC), template=m.template, params=m.params)
-             for m in messages]
+    items = [
+        DevSmsMessage(text=m.text, sent_at=datetime.fromtimestamp(m.sent_at, UTC), template=m.template, params=m.params)
+        for m in messages
+    ]
     return DevSmsList(items=items)

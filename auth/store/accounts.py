@@ -87,9 +87,7 @@ RETURNING {COLUMNS}, (xmax = 0) AS created
 """
 
 
-async def login_phone(
-    conn: Conn, *, phone: bytes, phone_index: bytes, now: datetime
-) -> tuple[Account, bool]:
+async def login_phone(conn: Conn, *, phone: bytes, phone_index: bytes, now: datetime) -> tuple[Account, bool]:
     """The account holding this phone, made on first login; (account, created)."""
     row = dict(one(await conn.fetchrow(UPSERT_PHONE, uuid7(), phone, phone_index, now), "upserted phone account"))
     created = row.pop("created")
@@ -164,7 +162,9 @@ async def use_totp(conn: Conn, account_id: UUID, step: int, *, now: datetime) ->
     """Spend the time step (a code is good once); the first good code confirms the enrolment."""
     await conn.execute(
         "UPDATE auth_totp SET last_step = $2, confirmed_at = coalesce(confirmed_at, $3) WHERE account_id = $1",
-        account_id, step, now,
+        account_id,
+        step,
+        now,
     )
 
 
@@ -176,7 +176,9 @@ async def pass_second_factor(conn: Conn, family_id: UUID, account_id: UUID, *, n
     """Mark a live login of the account as having passed its second factor; False if it is not one."""
     done = await conn.execute(
         "UPDATE auth_refresh_family SET second_factor_at = $3 WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
-        family_id, account_id, now,
+        family_id,
+        account_id,
+        now,
     )
     return not done.endswith(" 0")
 

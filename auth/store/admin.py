@@ -67,7 +67,12 @@ RETURNING {DEPARTMENT_COLUMNS}
 
 
 async def insert_department(
-    conn: Conn, *, name: str, credit_code: str, region_code: str, parent_id: UUID | None,
+    conn: Conn,
+    *,
+    name: str,
+    credit_code: str,
+    region_code: str,
+    parent_id: UUID | None,
     now: datetime,
 ) -> Department:
     try:
@@ -107,8 +112,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 
 async def insert_client(
-    conn: Conn, *, department_id: UUID, name: str, scopes: list[str], secret_hash: bytes,
-    created_by: str, now: datetime,
+    conn: Conn,
+    *,
+    department_id: UUID,
+    name: str,
+    scopes: list[str],
+    secret_hash: bytes,
+    created_by: str,
+    now: datetime,
 ) -> UUID:
     client_id = uuid7()
     await conn.execute(INSERT_CLIENT, client_id, department_id, name, secret_hash, scopes, created_by, now)
@@ -146,9 +157,7 @@ LIMIT $3
 """
 
 
-async def list_clients(
-    conn: Conn, department_id: UUID, *, after: UUID | None, limit: int
-) -> list[ClientView]:
+async def list_clients(conn: Conn, department_id: UUID, *, after: UUID | None, limit: int) -> list[ClientView]:
     return [ClientView(**dict(r)) for r in await conn.fetch(LIST_CLIENTS, department_id, after, limit)]
 
 
@@ -179,8 +188,7 @@ UPDATE auth_client SET secret_hash = $2, secret_rotated_at = $3 WHERE id = $1 RE
 """
 
 
-async def rotate_client_secret(conn: Conn, client_id: UUID, secret_hash: bytes, *, now: datetime
-                               ) -> ClientView:
+async def rotate_client_secret(conn: Conn, client_id: UUID, secret_hash: bytes, *, now: datetime) -> ClientView:
     # The route has just loaded the client, and clients are never deleted.
     return ClientView(**dict(one(await conn.fetchrow(ROTATE_SECRET, client_id, secret_hash, now), "rotated client")))
 
@@ -193,8 +201,9 @@ WHERE account_id = $1 AND revoked_at IS NULL
 """
 
 
-async def remove_staff(conn: Conn, department_id: UUID, account_id: UUID, *, now: datetime
-                       ) -> tuple[list[str], int] | None:
+async def remove_staff(
+    conn: Conn, department_id: UUID, account_id: UUID, *, now: datetime
+) -> tuple[list[str], int] | None:
     """Remove the member and end their logins: (their roles, logins ended), or None if not staff here."""
     roles = await conn.fetchval(REMOVE_STAFF, account_id, department_id)
     if roles is None:
@@ -215,7 +224,12 @@ RETURNING account_id, department_id, roles, granted_at
 
 
 async def grant_staff(
-    conn: Conn, *, account_id: UUID, department_id: UUID, roles: list[str], granted_by: str,
+    conn: Conn,
+    *,
+    account_id: UUID,
+    department_id: UUID,
+    roles: list[str],
+    granted_by: str,
     now: datetime,
 ) -> StaffMember:
     try:
@@ -237,9 +251,7 @@ LIMIT $3
 """
 
 
-async def list_staff(
-    conn: Conn, department_id: UUID, *, after: UUID | None, limit: int
-) -> list[StaffMember]:
+async def list_staff(conn: Conn, department_id: UUID, *, after: UUID | None, limit: int) -> list[StaffMember]:
     return [StaffMember(**dict(r)) for r in await conn.fetch(LIST_STAFF, department_id, after, limit)]
 
 
@@ -253,12 +265,21 @@ RETURNING {IDP_COLUMNS}
 
 
 async def insert_identity_provider(
-    conn: Conn, *, name: str, issuer: str, public_key_pem: str | None, jwks: dict[str, Any] | None,
-    max_level: int, audience: str, created_by: str, now: datetime,
+    conn: Conn,
+    *,
+    name: str,
+    issuer: str,
+    public_key_pem: str | None,
+    jwks: dict[str, Any] | None,
+    max_level: int,
+    audience: str,
+    created_by: str,
+    now: datetime,
 ) -> IdentityProvider:
     try:
-        row = await conn.fetchrow(INSERT_IDP, uuid7(), name, issuer, public_key_pem, jwks, max_level, audience, created_by,
-                                  now)
+        row = await conn.fetchrow(
+            INSERT_IDP, uuid7(), name, issuer, public_key_pem, jwks, max_level, audience, created_by, now
+        )
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name != "auth_identity_provider_issuer_key":
             raise

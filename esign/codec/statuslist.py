@@ -109,9 +109,7 @@ def build_status_list(
     return jws.sign_jws(payload, root_key, typ=TYP, kid=root_kid)
 
 
-def parse_status_list(
-    token: str, root_public_key: ec.EllipticCurvePublicKey, *, url: str | None = None
-) -> StatusList:
+def parse_status_list(token: str, root_public_key: ec.EllipticCurvePublicKey, *, url: str | None = None) -> StatusList:
     """Verify a status-list JWT with the root key (and ``sub`` against ``url``); raises ``InvalidStatusList``."""
     try:
         _, payload = jws.verify_jws(token, root_public_key, typ=TYP)

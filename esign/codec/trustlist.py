@@ -100,7 +100,10 @@ class TypeEntry:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "code": self.code, "name": self.name, "gb_code": self.gb_code, "holder_kind": self.holder_kind,
+            "code": self.code,
+            "name": self.name,
+            "gb_code": self.gb_code,
+            "holder_kind": self.holder_kind,
             "fields": [{"n": f.n, "key": f.key, "label": f.label, "type": f.type} for f in self.fields],
         }
 
@@ -271,8 +274,9 @@ def _type(item: object) -> TypeEntry:
     gb_code = _text(item.get("gb_code"))
     if not _GB_CODE.fullmatch(gb_code) or not licence.credit_code_ok(gb_code[:18]):
         raise InvalidTrustList(f"type {item.get('code')}: gb_code is not a credit code and 3 digits")
-    return TypeEntry(_text(item.get("code")), _text(item.get("name")), gb_code, _text(item.get("holder_kind")),
-                     tuple(fields))
+    return TypeEntry(
+        _text(item.get("code")), _text(item.get("name")), gb_code, _text(item.get("holder_kind")), tuple(fields)
+    )
 
 
 def parse_trust_list(token: str, root_cert: bytes) -> TrustList:

@@ -160,8 +160,9 @@ def _disclosed(claims: tokens.Claims, seal: SealEntry, ctype: TypeEntry) -> Disc
     fields = []
     for n in sorted(claims.fields):
         known = ctype.field(n)
-        fields.append(Field(n=n, key=known.key if known else None, label=known.label if known else None,
-                            value=claims.fields[n]))
+        fields.append(
+            Field(n=n, key=known.key if known else None, label=known.label if known else None, value=claims.fields[n])
+        )
     return Disclosed(
         kind="certificate" if certificate else "presentation",
         certificate_id=claims.cti.hex(),

@@ -104,8 +104,11 @@ def issue_seal_certificate(
     spki = public_key_to_spki(public_key)
     is_sm2 = algorithm_of(public_key) == "SM2"
     # For SM2 a throwaway P-256 key holds the place of the real one until _resign_with_spki.
-    placeholder = public_key if isinstance(public_key, ec.EllipticCurvePublicKey) else (
-        ec.generate_private_key(ec.SECP256R1()).public_key())
+    placeholder = (
+        public_key
+        if isinstance(public_key, ec.EllipticCurvePublicKey)
+        else (ec.generate_private_key(ec.SECP256R1()).public_key())
+    )
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(seal_name, department, credit_code))

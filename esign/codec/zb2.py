@@ -203,21 +203,40 @@ def credential_payload(c: CredentialClaims) -> bytes:
     if (problem := _problem(c)) is not None:
         raise ValueError(problem)
     private = {
-        "v": tokens.VERSION, "p": KIND, "t": c.type_code, "l": [c.serial, c.version], "h": c.holder_name,
-        "hi": c.holder_id, "d": c.digest, "s": list(c.status), "c": list(c.credential_status),
+        "v": tokens.VERSION,
+        "p": KIND,
+        "t": c.type_code,
+        "l": [c.serial, c.version],
+        "h": c.holder_name,
+        "hi": c.holder_id,
+        "d": c.digest,
+        "s": list(c.status),
+        "c": list(c.credential_status),
         REDACTED: list(c.hashes),
     }
     return _dumps({1: c.iss, 4: c.exp, 6: c.iat, 7: c.cti, CNF: {COSE_KEY: cose_key(c.device_key)}, _PRIVATE: private})
 
 
 def _slot_ok(slot: Any) -> bool:
-    return isinstance(slot, tuple) and len(slot) == 2 and all(type(v) is int and v >= 0 for v in slot) and slot[1] < SLOTS
+    return (
+        isinstance(slot, tuple) and len(slot) == 2 and all(type(v) is int and v >= 0 for v in slot) and slot[1] < SLOTS
+    )
 
 
 def _problem(c: CredentialClaims) -> str | None:
     shape = tokens.Claims(
-        kind=tokens.CERTIFICATE, iss=c.iss, iat=c.iat, exp=c.exp, cti=c.cti, type_code=c.type_code, serial=c.serial,
-        version=c.version, holder_name=c.holder_name, holder_id=c.holder_id, status=c.status, digest=c.digest,
+        kind=tokens.CERTIFICATE,
+        iss=c.iss,
+        iat=c.iat,
+        exp=c.exp,
+        cti=c.cti,
+        type_code=c.type_code,
+        serial=c.serial,
+        version=c.version,
+        holder_name=c.holder_name,
+        holder_id=c.holder_id,
+        status=c.status,
+        digest=c.digest,
     )
     if (problem := tokens._problem(shape)) is not None:  # the rules ZB1 claims share
         return problem
@@ -274,7 +293,12 @@ def _claims(payload: bytes) -> CredentialClaims:
     if not isinstance(data, Mapping) or set(data) != {1, 4, 6, 7, CNF, _PRIVATE}:
         raise MalformedToken("the credential holds iss, exp, iat, cti, cnf and the certificate map")
     private, cnf = data[_PRIVATE], data[CNF]
-    if not isinstance(private, Mapping) or set(private) != _KEYS or private["v"] != tokens.VERSION or private["p"] != KIND:
+    if (
+        not isinstance(private, Mapping)
+        or set(private) != _KEYS
+        or private["v"] != tokens.VERSION
+        or private["p"] != KIND
+    ):
         raise MalformedToken("unknown version or keys in the credential's map")
     if not isinstance(cnf, Mapping) or set(cnf) != {COSE_KEY}:
         raise MalformedToken("cnf must hold a COSE_Key")
@@ -283,10 +307,20 @@ def _claims(payload: bytes) -> CredentialClaims:
         raise MalformedToken("l must be [serial, version] and simple(59) an array")
     try:
         claims = CredentialClaims(
-            iss=data[1], iat=data[6], exp=data[4], cti=data[7], device_key=_point_of(cnf[COSE_KEY]),
-            type_code=private["t"], serial=licence_ref[0], version=licence_ref[1], holder_name=private["h"],
-            holder_id=private["hi"], digest=private["d"], status=_slot(private["s"]),
-            credential_status=_slot(private["c"]), hashes=tuple(hashes),
+            iss=data[1],
+            iat=data[6],
+            exp=data[4],
+            cti=data[7],
+            device_key=_point_of(cnf[COSE_KEY]),
+            type_code=private["t"],
+            serial=licence_ref[0],
+            version=licence_ref[1],
+            holder_name=private["h"],
+            holder_id=private["hi"],
+            digest=private["d"],
+            status=_slot(private["s"]),
+            credential_status=_slot(private["c"]),
+            hashes=tuple(hashes),
         )
     except TypeError as exc:
         raise MalformedToken("claims of the wrong types") from exc
@@ -308,7 +342,11 @@ def decode_credential(data: bytes) -> Credential:
 
 
 def present(
-    credential: bytes, numbers: Iterable[int], device_key: ec.EllipticCurvePrivateKey, *, now: datetime,
+    credential: bytes,
+    numbers: Iterable[int],
+    device_key: ec.EllipticCurvePrivateKey,
+    *,
+    now: datetime,
     cnonce: bytes | None = None,
 ) -> str:
     """The holder's side: a ``ZB2:`` presentation of ``credential`` disclosing the fields ``numbers``, made
@@ -323,7 +361,11 @@ def present(
 
 
 def sign_presentation(
-    decoded: Credential, chosen: list[bytes], device_key: ec.EllipticCurvePrivateKey, *, now: datetime,
+    decoded: Credential,
+    chosen: list[bytes],
+    device_key: ec.EllipticCurvePrivateKey,
+    *,
+    now: datetime,
     cnonce: bytes | None = None,
 ) -> str:
     """The key binding token over ``decoded`` carrying the encoded disclosures ``chosen`` as they are."""
@@ -353,7 +395,7 @@ def decode_presentation(token: str) -> Presentation:
     if not token.startswith(PREFIX) or "\n" in token:
         raise MalformedToken("token does not start with ZB2:")
     try:
-        compressed = base45.b45decode(token[len(PREFIX):])
+        compressed = base45.b45decode(token[len(PREFIX) :])
     except (ValueError, TypeError, UnicodeError) as exc:
         raise MalformedToken("not Base45") from exc
     item = _strict(tokens.decompress(compressed), "the presentation")

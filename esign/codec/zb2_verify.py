@@ -36,8 +36,17 @@ from esign.codec.trustlist import TrustList, TypeEntry
 from esign.codec.verify import FAILED, OK, SKIPPED, Disclosed, Field, Verdict, _chain_reasons, _status_reasons, _time
 from esign.errors import MalformedToken
 
-CHECKS = ("format", "signature", "chain", "validity", "holder_binding", "presentation_fresh", "nonce", "disclosure",
-          "status")
+CHECKS = (
+    "format",
+    "signature",
+    "chain",
+    "validity",
+    "holder_binding",
+    "presentation_fresh",
+    "nonce",
+    "disclosure",
+    "status",
+)
 
 
 def status_refs(token: str) -> list[tuple[int, int]]:
@@ -50,7 +59,12 @@ def status_refs(token: str) -> list[tuple[int, int]]:
 
 
 def verify_presentation(
-    token: str, trust: TrustList, lists: Mapping[int, StatusList], now: datetime, *, cnonce: bytes | None = None,
+    token: str,
+    trust: TrustList,
+    lists: Mapping[int, StatusList],
+    now: datetime,
+    *,
+    cnonce: bytes | None = None,
     leeway: int = 60,
 ) -> Verdict:
     """Verify a bare ``ZB2:`` token at ``now``; ``cnonce`` is the nonce the verifier showed, if it did."""
@@ -74,7 +88,9 @@ def verify_presentation(
     checks["signature"] = OK
 
     # The chain rules of a ZB1 presentation: a presenter seal, active at iat, chained, a known type.
-    as_presentation = SimpleNamespace(kind=tokens.PRESENTATION, iat=claims.iat, iss=claims.iss, type_code=claims.type_code)
+    as_presentation = SimpleNamespace(
+        kind=tokens.PRESENTATION, iat=claims.iat, iss=claims.iss, type_code=claims.type_code
+    )
     reasons = _chain_reasons(seal, as_presentation, trust, now)  # type: ignore[arg-type]
     checks["chain"] = FAILED if reasons else OK
     kid = seal.kid.hex()
@@ -92,8 +108,9 @@ def verify_presentation(
     device = zb2.device_public_key(claims.device_key)
     if not verify_raw(device, shown.to_be_signed(), shown.signature):
         checks["holder_binding"] = FAILED
-        return Verdict(valid=False, reasons=[*validity, "holder_binding"], checks=checks, seal_kid=kid,
-                       trust_list=freshness)
+        return Verdict(
+            valid=False, reasons=[*validity, "holder_binding"], checks=checks, seal_kid=kid, trust_list=freshness
+        )
     checks["holder_binding"] = OK
 
     steps = [("validity", validity)]
@@ -104,8 +121,10 @@ def verify_presentation(
         steps.append(("nonce", [] if ok else ["nonce"]))
     fields, disclosure = _disclosed(credential)
     steps.append(("disclosure", disclosure))
-    status = [*_status_reasons(SimpleNamespace(status=claims.status), trust, lists, now),  # type: ignore[arg-type]
-              *_status_reasons(SimpleNamespace(status=claims.credential_status), trust, lists, now)]  # type: ignore[arg-type]
+    status = [
+        *_status_reasons(SimpleNamespace(status=claims.status), trust, lists, now),  # type: ignore[arg-type]
+        *_status_reasons(SimpleNamespace(status=claims.credential_status), trust, lists, now),  # type: ignore[arg-type]
+    ]
     steps.append(("status", list(dict.fromkeys(status))))
     reasons = []
     for name, found in steps:
@@ -113,16 +132,25 @@ def verify_presentation(
         reasons += found
     ctype = trust.types[claims.type_code]
     certificate = Disclosed(
-        kind="presentation", certificate_id="", type_code=claims.type_code, type_name=ctype.name,
+        kind="presentation",
+        certificate_id="",
+        type_code=claims.type_code,
+        type_name=ctype.name,
         gb_type_code=ctype.gb_code,
         licence_id=licence.build_licence_id(ctype.gb_code, claims.iss, claims.serial, claims.version),
-        holder_name=claims.holder_name, holder_id=claims.holder_id,
+        holder_name=claims.holder_name,
+        holder_id=claims.holder_id,
         fields=[_field(ctype, n, v) for n, v in sorted(fields.items())],
-        issuer_credit_code=claims.iss, issuer_name=None, issued_at=_time(shown.iat), valid_until=None,
-        status_ref=claims.status, holder_bound=True,
+        issuer_credit_code=claims.iss,
+        issuer_name=None,
+        issued_at=_time(shown.iat),
+        valid_until=None,
+        status_ref=claims.status,
+        holder_bound=True,
     )
-    return Verdict(valid=not reasons, reasons=reasons, checks=checks, certificate=certificate, seal_kid=kid,
-                   trust_list=freshness)
+    return Verdict(
+        valid=not reasons, reasons=reasons, checks=checks, certificate=certificate, seal_kid=kid, trust_list=freshness
+    )
 
 
 def _field(ctype: TypeEntry, n: int, value: object) -> Field:

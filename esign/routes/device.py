@@ -41,16 +41,19 @@ def _person(principal: Principal) -> tuple[UUID, UUID]:
         "certificate of the person, refreshed before it expires. A key registered before → 409 "
         "`device_key_registered`; not a P-256 point, or ten active devices already → 422 `device_key_invalid`."
     ),
-    responses=problem_responses(*AUTHZ, IdentityRequired, AssuranceRequired, ValidationFailed, DeviceKeyInvalid,
-                                DeviceKeyRegistered),
+    responses=problem_responses(
+        *AUTHZ, IdentityRequired, AssuranceRequired, ValidationFailed, DeviceKeyInvalid, DeviceKeyRegistered
+    ),
 )
-async def register_device(data: JSONBody[DeviceIn], principal: CurrentPrincipal, db: Db, now: Now,
-                          esign: Esign) -> Device:
+async def register_device(
+    data: JSONBody[DeviceIn], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
+) -> Device:
     person_id, account_id = _person(principal)
     principal.require_assurance("L3", now=now, max_age_seconds=RECENT_L3_SECONDS)
     async with db.acquire() as conn, conn.transaction():
-        return await devices.register(conn, esign, person_id=person_id, account_id=account_id, body=data,
-                                      actor=principal.subject, now=now)
+        return await devices.register(
+            conn, esign, person_id=person_id, account_id=account_id, body=data, actor=principal.subject, now=now
+        )
 
 
 @get(
@@ -81,12 +84,14 @@ async def list_devices(principal: CurrentPrincipal, db: Db, esign: Esign) -> Dev
     ),
     responses=problem_responses(*AUTHZ, IdentityRequired, DeviceNotFound),
 )
-async def revoke_device(device_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
-                        esign: Esign) -> Device:
+async def revoke_device(
+    device_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
+) -> Device:
     person_id, _ = _person(principal)
     async with db.acquire() as conn, conn.transaction():
-        return await devices.revoke(conn, esign, device_id, by="holder", actor=principal.subject, reason=None,
-                                    now=now, person_id=person_id)
+        return await devices.revoke(
+            conn, esign, device_id, by="holder", actor=principal.subject, reason=None, now=now, person_id=person_id
+        )
 
 
 @get(
@@ -97,7 +102,9 @@ async def revoke_device(device_id: FromPath[UUID], principal: CurrentPrincipal, 
     summary="A person's devices (operator), to revoke one on a reported loss",
     responses=problem_responses(*AUTHZ),
 )
-async def list_person_devices(person_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, esign: Esign) -> DeviceList:
+async def list_person_devices(
+    person_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, esign: Esign
+) -> DeviceList:
     principal.require_roles("operator")
     async with db.acquire() as conn:
         return DeviceList(items=await devices.list_devices(conn, esign, person_id))
@@ -113,12 +120,19 @@ async def list_person_devices(person_id: FromPath[UUID], principal: CurrentPrinc
     description="As the holder's revocation, with the `reason` recorded in the audit log.",
     responses=problem_responses(*AUTHZ, ValidationFailed, DeviceNotFound),
 )
-async def revoke_device_by_operator(device_id: FromPath[UUID], data: JSONBody[RevokeDeviceIn],
-                                    principal: CurrentPrincipal, db: Db, now: Now, esign: Esign) -> Device:
+async def revoke_device_by_operator(
+    device_id: FromPath[UUID],
+    data: JSONBody[RevokeDeviceIn],
+    principal: CurrentPrincipal,
+    db: Db,
+    now: Now,
+    esign: Esign,
+) -> Device:
     principal.require_roles("operator")
     async with db.acquire() as conn, conn.transaction():
-        return await devices.revoke(conn, esign, device_id, by="operator", actor=principal.subject,
-                                    reason=data.reason, now=now)
+        return await devices.revoke(
+            conn, esign, device_id, by="operator", actor=principal.subject, reason=data.reason, now=now
+        )
 
 
 ROUTES = [register_device, list_devices, revoke_device, list_person_devices, revoke_device_by_operator]

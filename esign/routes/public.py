@@ -89,8 +89,9 @@ async def status_list(request: Request, list_id: FromPath[int], db: Db, now: Now
     media_type="application/x-pem-file",
 )
 async def root_certificate(esign: Esign) -> Response[str]:
-    return Response(lists.root_pem(esign), media_type="application/x-pem-file",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    return Response(
+        lists.root_pem(esign), media_type="application/x-pem-file", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 @post(
@@ -107,7 +108,7 @@ async def root_certificate(esign: Esign) -> Response[str]:
         "on the holder's device, FORMATS.md) is checked in its own order with its own reasons (`holder_binding`, "
         "`presentation_expired`, `nonce` when `cnonce` is given, `disclosure`, `credential_expired`, `revoked` for "
         "the certificate or the device's credential) and answers `certificate.holder_bound: true`. Any string that is not one of "
-        "our tokens answers 200 `{valid: false, reasons: [\"format\"]}`. `certificate` appears once the signature "
+        'our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature '
         "and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust "
         "list's type registry names it."
     ),
@@ -160,10 +161,18 @@ async def _seal_picture(conn: Conn, kid_hex: str | None) -> str | None:
 
 
 async def _verification_page(
-    token: Annotated[str, PathParameter(description="The ZB1: or ZB2: token, percent-encoded.")], request: Request,
-    db: Db, redis: Redis, now: Now, esign: Esign,
-    cnonce: Annotated[str | None, QueryParameter(description="The verifier's nonce (base64url), for a ZB2: "
-                                                             "presentation made after it was shown.")] = None,
+    token: Annotated[str, PathParameter(description="The ZB1: or ZB2: token, percent-encoded.")],
+    request: Request,
+    db: Db,
+    redis: Redis,
+    now: Now,
+    esign: Esign,
+    cnonce: Annotated[
+        str | None,
+        QueryParameter(
+            description="The verifier's nonce (base64url), for a ZB2: presentation made after it was shown."
+        ),
+    ] = None,
 ) -> Response[str]:
     await ratelimit.hit(redis, f"ip:{client_address(request)}", VERIFY_IP)
     token = _token_from_path(request, token)
@@ -173,9 +182,16 @@ async def _verification_page(
         seal_svg = await _seal_picture(conn, result.seal_kid if result.certificate is not None else None)
     html = page.render_page(result, seal_svg=seal_svg, checked_at=now)
     # Litestar adds "; charset=utf-8" to a text/* media type itself: naming it here would say it twice.
-    return Response(html, media_type="text/html",
-                    headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-                             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+    return Response(
+        html,
+        media_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
 
 verification_page = get(
@@ -195,8 +211,9 @@ verification_page = get(
     responses=problem_responses(RateLimited),
 )(_verification_page)
 # The QR codes' form of the same page (upper case: a QR code's alphanumeric mode has no lower-case letters).
-verification_page_qr = get("/V/{token:path}", media_type="text/html", include_in_schema=False,
-                           name="verification_page_qr")(_verification_page)
+verification_page_qr = get(
+    "/V/{token:path}", media_type="text/html", include_in_schema=False, name="verification_page_qr"
+)(_verification_page)
 
 
 ROUTES = [trust_list, status_list, root_certificate, verify, verification_page, verification_page_qr]

@@ -31,7 +31,8 @@ class SealController(Controller):
     security = BEARER
 
     @post(
-        operation_id="CreateSeal", opt=IDEMPOTENT,
+        operation_id="CreateSeal",
+        opt=IDEMPOTENT,
         summary="Make a seal (电子印章) for the caller's department",
         description=(
             "dept_admin, or a department system with scope `seals:manage`, of a department that issues some "
@@ -42,8 +43,10 @@ class SealController(Controller):
             "The certificate's subject names the department from the platform's records, whatever the CSR says. "
             "Accepts `Idempotency-Key`."
         ),
-        responses={**success(201, Seal, "The new seal."),
-                   **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired)},
+        responses={
+            **success(201, Seal, "The new seal."),
+            **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired),
+        },
     )
     async def create(
         self, data: JSONBody[SealIn], request: Request, principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
@@ -57,8 +60,15 @@ class SealController(Controller):
 
             async def create() -> tuple[int, Seal]:
                 seal = await seals.create_seal(
-                    conn, esign, department, name=data.name.strip(), kind=data.kind, algorithm=data.algorithm,
-                    csr_pem=data.csr_pem, actor=principal.subject, now=now,
+                    conn,
+                    esign,
+                    department,
+                    name=data.name.strip(),
+                    kind=data.kind,
+                    algorithm=data.algorithm,
+                    csr_pem=data.csr_pem,
+                    actor=principal.subject,
+                    now=now,
                 )
                 return 201, seals.view(esign, seal)
 
@@ -95,7 +105,12 @@ class SealController(Controller):
         responses=problem_responses(BadRequest, ValidationFailed, *AUTHZ, SealNotFound, SealNotActive),
     )
     async def revoke(
-        self, seal_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
+        self,
+        seal_id: FromPath[UUID],
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
         data: JSONBody[OptionalReasonIn | None] = None,
     ) -> Seal:
         department_id = principal.require_staff("dept_admin", scope="seals:manage")
@@ -106,7 +121,8 @@ class SealController(Controller):
 
     @post(
         "/{seal_id:uuid}/rotate",
-        operation_id="RotateSeal", opt=IDEMPOTENT,
+        operation_id="RotateSeal",
+        opt=IDEMPOTENT,
         summary="Replace a seal with a new key; the old one is retired",
         description=(
             "Makes a new seal (same kind; name and algorithm kept unless given; `csr_pem` for a department-held "
@@ -114,13 +130,22 @@ class SealController(Controller):
             "must be active (`seal_not_active`). Accepts `Idempotency-Key`: a retry with the same key gets the "
             "same new seal, where one without it finds the old seal retired."
         ),
-        responses={**success(201, Seal, "The new seal."),
-                   **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired, SealNotFound,
-                                       SealNotActive)},
+        responses={
+            **success(201, Seal, "The new seal."),
+            **problem_responses(
+                BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired, SealNotFound, SealNotActive
+            ),
+        },
     )
     async def rotate(
-        self, seal_id: FromPath[UUID], data: JSONBody[RotateSealIn], request: Request, principal: CurrentPrincipal,
-        db: Db, now: Now, esign: Esign,
+        self,
+        seal_id: FromPath[UUID],
+        data: JSONBody[RotateSealIn],
+        request: Request,
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
     ) -> Response[bytes]:
         department_id = principal.require_staff("dept_admin", scope="seals:manage")
         await authority.require(db, department_id, authority.SEALS, actor=principal.subject)
@@ -131,8 +156,15 @@ class SealController(Controller):
                 department = await seal_store.get_department(conn, department_id)
                 assert department is not None
                 new = await seals.rotate_seal(
-                    conn, esign, department, old, name=data.name.strip() if data.name else None,
-                    algorithm=data.algorithm, csr_pem=data.csr_pem, actor=principal.subject, now=now,
+                    conn,
+                    esign,
+                    department,
+                    old,
+                    name=data.name.strip() if data.name else None,
+                    algorithm=data.algorithm,
+                    csr_pem=data.csr_pem,
+                    actor=principal.subject,
+                    now=now,
                 )
                 return 201, seals.view(esign, new)
 
@@ -156,7 +188,8 @@ async def seal_picture(kid: Annotated[str, PathParameter(pattern="^[0-9a-f]{16}$
     if seal is None or department is None:
         raise SealNotFound()
     return Response(
-        seal_image.seal_svg(department.name, seal.name), media_type="image/svg+xml",
+        seal_image.seal_svg(department.name, seal.name),
+        media_type="image/svg+xml",
         headers={"Cache-Control": "public, max-age=86400"},
     )
 

@@ -130,7 +130,9 @@ class ApproveIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RejectIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reasons: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=500)]], msgspec.Meta(max_length=50)] = []
+    reasons: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=500)]], msgspec.Meta(max_length=50)
+    ] = []
     required_materials: Annotated[list[Code], msgspec.Meta(max_length=100)] = []
 
 

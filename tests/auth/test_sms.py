@@ -101,9 +101,7 @@ async def test_expired_code_is_refused(client: AsyncTestClient, redis: aioredis.
     assert_problem(await _login(client, code), 400, "sms_code_invalid")
 
 
-async def test_codes_and_phones_are_not_kept_in_the_clear(
-    client: AsyncTestClient, redis: aioredis.Redis
-) -> None:
+async def test_codes_and_phones_are_not_kept_in_the_clear(client: AsyncTestClient, redis: aioredis.Redis) -> None:
     await _send(client)
     code = await last_sms_code(client, PHONE)
     for key in await redis.keys("*"):

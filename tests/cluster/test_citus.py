@@ -54,7 +54,9 @@ async def cluster_db(citus_cluster: citus.Cluster) -> str:
 async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) -> None:
     conn = await db.connect(cluster_db)
     try:
-        rows = await conn.fetch("SELECT logicalrelid::regclass::text AS name, partmethod::text, colocationid FROM pg_dist_partition")
+        rows = await conn.fetch(
+            "SELECT logicalrelid::regclass::text AS name, partmethod::text, colocationid FROM pg_dist_partition"
+        )
         placed = {r["name"]: r for r in rows}
         for table in distribution.DISTRIBUTED:
             assert placed[table]["partmethod"] == "h", table
@@ -97,7 +99,9 @@ async def test_the_hot_citizen_queries_are_router_plans(cluster_db: str) -> None
             for _ in range(6):  # past the five custom plans, to the generic plan a pooled statement keeps
                 plans[name] = [r[0] for r in await conn.fetch("EXPLAIN " + sql, *args)]
         print("\n\n".join(f"-- {name}\n" + "\n".join(plan) for name, plan in plans.items()))
-        tasks = {name: [line.split(":")[1].strip() for line in plan if "Task Count:" in line] for name, plan in plans.items()}
+        tasks = {
+            name: [line.split(":")[1].strip() for line in plan if "Task Count:" in line] for name, plan in plans.items()
+        }
         multi = [name for name, counts in tasks.items() if not counts or set(counts) != {"1"}]
         assert not multi, f"multi-shard plans where one shard was expected: {multi}"
     finally:
@@ -109,7 +113,10 @@ def test_the_journeys_pass_on_the_cluster(citus_cluster: citus.Cluster) -> None:
     env.pop("ZB_TEST_DATABASE_URL", None)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly", *JOURNEYS],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     print(run.stdout[-6000:])
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

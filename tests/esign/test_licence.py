@@ -50,7 +50,7 @@ def test_adjacent_transpositions_are_caught(value: str) -> None:
         for i in range(len(text) - 1):
             if text[i] != text[i + 1]:
                 swapped = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
-                assert not licence_id_valid(".".join([*body[:part], swapped, *body[part + 1:]]))
+                assert not licence_id_valid(".".join([*body[:part], swapped, *body[part + 1 :]]))
 
 
 @pytest.mark.parametrize(

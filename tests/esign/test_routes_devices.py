@@ -32,18 +32,34 @@ async def clerk(client: AsyncTestClient, conn: asyncpg.Connection, settings: Set
     return await staff(client, await operator(conn, settings), conn, "shenpi", ["clerk"], proven=True)
 
 
-async def _issue(pool: asyncpg.Pool, esign: EsignState, dept_key: str, type_code: str, fields: dict,
-                 algorithm: str | None = None) -> object:
+async def _issue(
+    pool: asyncpg.Pool, esign: EsignState, dept_key: str, type_code: str, fields: dict, algorithm: str | None = None
+) -> object:
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         dept = await conn.fetchval("SELECT id FROM department WHERE key = $1", dept_key)
         if await seal_store.default_seal(conn, dept, now=now) is None:
             department = await seal_store.get_department(conn, dept)
-            await seals.create_seal(conn, esign, department, name="电子证照专用章", kind="official", algorithm=algorithm,
-                                    csr_pem=None, actor="test", now=now)
-        item = IssueIn(type_code=type_code, holder=HolderIn(name="张三", id_number=ZHANG), fields=fields,
-                       external_ref=f"zb2-{type_code}")
-        return (await service.issue_certificate(conn, esign, department_id=dept, item=item, actor="test", now=now)).certificate_id
+            await seals.create_seal(
+                conn,
+                esign,
+                department,
+                name="电子证照专用章",
+                kind="official",
+                algorithm=algorithm,
+                csr_pem=None,
+                actor="test",
+                now=now,
+            )
+        item = IssueIn(
+            type_code=type_code,
+            holder=HolderIn(name="张三", id_number=ZHANG),
+            fields=fields,
+            external_ref=f"zb2-{type_code}",
+        )
+        return (
+            await service.issue_certificate(conn, esign, department_id=dept, item=item, actor="test", now=now)
+        ).certificate_id
 
 
 def _public(key: keys.PrivateKey) -> str:
@@ -77,7 +93,11 @@ async def _verify(client: AsyncTestClient, token: str, **extra: str) -> dict:
 
 
 async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
-    app: Litestar, client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, conn: asyncpg.Connection,
+    app: Litestar,
+    client: AsyncTestClient,
+    clerk: str,
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
     settings: Settings,
 ) -> None:
     esign: EsignState = app.state.esign
@@ -99,8 +119,9 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     registered = r.json()
     assert registered["status"] == "active" and registered["credentials"] == 1 and registered["label"] == "我的手机"
     assert_problem(await client.post("/v1/devices", json=body, headers=me), 409, "device_key_registered")
-    assert_problem(await client.post("/v1/devices", json=body | {"public_key": "AAAA" * 11}, headers=me), 422,
-                   "device_key_invalid")
+    assert_problem(
+        await client.post("/v1/devices", json=body | {"public_key": "AAAA" * 11}, headers=me), 422, "device_key_invalid"
+    )
     # The label is sealed at rest.
     assert "我的手机".encode() not in await conn.fetchval("SELECT label FROM esign_device")
 
@@ -110,7 +131,8 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     assert entry["device_id"] == registered["id"] and entry["type_code"] == "id_card" and entry["alg"] == "ES256"
     credential = base64.urlsafe_b64decode(entry["credential"] + "==")
     assert ID_CARD_FIELDS["address"].encode("gb18030") not in await conn.fetchval(
-        "SELECT credential FROM esign_device_credential")  # every field is in it: sealed at rest
+        "SELECT credential FROM esign_device_credential"
+    )  # every field is in it: sealed at rest
 
     # The phone is offline: it makes a presentation of two fields by itself.
     now = datetime.now(UTC)
@@ -119,7 +141,9 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     verdict = await _verify(client, token)
     assert verdict["valid"], verdict
     assert [(f["key"], f["value"]) for f in verdict["certificate"]["fields"]] == [
-        ("sex", "男"), ("birth_date", "1990-01-01")]
+        ("sex", "男"),
+        ("birth_date", "1990-01-01"),
+    ]
     assert verdict["certificate"]["holder_bound"] is True
     page = await client.get("/V/" + quote(token, safe=""))
     assert "亮证码有效" in page.text and "持证人设备离线生成" in page.text
@@ -153,7 +177,9 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     # The holder revokes the device: its credential's slot is revoked and the device loses the credential.
     r = await client.delete(f"/v1/devices/{registered['id']}", headers=me)
     assert r.status_code == 200 and r.json()["status"] == "revoked" and r.json()["revoked_by"] == "holder"
-    assert (await _verify(client, zb2.present(credential, [2], device, now=datetime.now(UTC))))["reasons"] == ["revoked"]
+    assert (await _verify(client, zb2.present(credential, [2], device, now=datetime.now(UTC))))["reasons"] == [
+        "revoked"
+    ]
     slot = entry["status_ref"]
     signed = (await client.get(f"/v1/status-lists/{slot['list_id']}")).text
     assert esign.status_list(slot["list_id"], signed).status(slot["index"]) == statuslist.REVOKED
@@ -163,13 +189,23 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
 
 
 async def test_an_operator_revokes_a_lost_phone_and_sm2_certificates_get_sm2_credentials(
-    app: Litestar, client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, conn: asyncpg.Connection,
+    app: Litestar,
+    client: AsyncTestClient,
+    clerk: str,
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
     settings: Settings,
 ) -> None:
     esign: EsignState = app.state.esign
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
-    await _issue(pool, esign, "minzheng", "marriage_certificate",
-                 {"spouse_name": "李四", "registered_on": "2020-05-20", "registry": "株洲市天元区民政局"}, "SM2")
+    await _issue(
+        pool,
+        esign,
+        "minzheng",
+        "marriage_certificate",
+        {"spouse_name": "李四", "registered_on": "2020-05-20", "registry": "株洲市天元区民政局"},
+        "SM2",
+    )
     device = keys.generate_key("ES256")
     r = await client.post("/v1/devices", json={"public_key": _public(device), "label": "旧手机"}, headers=me)
     assert r.status_code == 201, r.text
@@ -181,21 +217,34 @@ async def test_an_operator_revokes_a_lost_phone_and_sm2_certificates_get_sm2_cre
     assert verdict["valid"], verdict
 
     op = await operator(conn, settings)
-    person = (await client.get("/v1/admin/persons/" + str(await conn.fetchval(
-        "SELECT person_id FROM esign_device")) + "/devices", headers=auth(op))).json()["items"]
+    person = (
+        await client.get(
+            "/v1/admin/persons/" + str(await conn.fetchval("SELECT person_id FROM esign_device")) + "/devices",
+            headers=auth(op),
+        )
+    ).json()["items"]
     assert [d["label"] for d in person] == ["旧手机"]
-    assert_problem(await client.post(f"/v1/admin/devices/{person[0]['id']}/revoke", json={"reason": "x"}, headers=me),
-                   403, "forbidden")
-    r = await client.post(f"/v1/admin/devices/{person[0]['id']}/revoke", json={"reason": "持证人来电报失"},
-                          headers=auth(op))
+    assert_problem(
+        await client.post(f"/v1/admin/devices/{person[0]['id']}/revoke", json={"reason": "x"}, headers=me),
+        403,
+        "forbidden",
+    )
+    r = await client.post(
+        f"/v1/admin/devices/{person[0]['id']}/revoke", json={"reason": "持证人来电报失"}, headers=auth(op)
+    )
     assert r.status_code == 200 and r.json()["revoked_by"] == "operator"
-    assert (await _verify(client, zb2.present(credential, [1], device, now=datetime.now(UTC))))["reasons"] == ["revoked"]
+    assert (await _verify(client, zb2.present(credential, [1], device, now=datetime.now(UTC))))["reasons"] == [
+        "revoked"
+    ]
     audited = await conn.fetchrow("SELECT actor, data FROM audit_log WHERE action = 'esign.device_revoked'")
     assert audited is not None and "持证人来电报失" in str(audited["data"])
 
 
 async def test_credentials_are_refreshed_before_they_expire_and_withdrawn_with_their_certificate(
-    app: Litestar, client: AsyncTestClient, clerk: str, pool: asyncpg.Pool,
+    app: Litestar,
+    client: AsyncTestClient,
+    clerk: str,
+    pool: asyncpg.Pool,
 ) -> None:
     from esign import devices
 
@@ -203,7 +252,9 @@ async def test_credentials_are_refreshed_before_they_expire_and_withdrawn_with_t
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
     cert = await _issue(pool, esign, "gongan", "id_card", {"name": "张三", **ID_CARD_FIELDS})
     device = keys.generate_key("ES256")
-    assert (await client.post("/v1/devices", json={"public_key": _public(device), "label": "手机"}, headers=me)).status_code == 201
+    assert (
+        await client.post("/v1/devices", json={"public_key": _public(device), "label": "手机"}, headers=me)
+    ).status_code == 201
     (first,) = (await _credentials(client, me)).values()
     five_days = datetime.now(UTC) + timedelta(days=5)
     async with pool.acquire() as c, c.transaction():
@@ -213,8 +264,16 @@ async def test_credentials_are_refreshed_before_they_expire_and_withdrawn_with_t
     assert tokens.decode_token  # the ZB1: token is untouched by credentials
     async with pool.acquire() as c, c.transaction():
         dept = await c.fetchval("SELECT id FROM department WHERE key = 'gongan'")
-        await service.change_status(c, esign, department_id=dept, certificate_id=cert, action="revoke", reason="测试",
-                                    actor="test", now=datetime.now(UTC))
+        await service.change_status(
+            c,
+            esign,
+            department_id=dept,
+            certificate_id=cert,
+            action="revoke",
+            reason="测试",
+            actor="test",
+            now=datetime.now(UTC),
+        )
         assert await devices.refresh(c, esign, now=datetime.now(UTC)) == 1
         await lists.status_list_token(c, esign, 1, now=datetime.now(UTC))
     assert await _credentials(client, me) == {}

@@ -35,24 +35,61 @@ def test_presentations_the_sdk_makes_verify_on_the_server() -> None:
     built_sdk()
     vectors = json.loads(zb2_vectors.PATH.read_text())
     nonce = bytes(range(16))
-    made = json.loads(run(["node", "--input-type=module", "-e", SCRIPT, str(zb2_vectors.PATH),
-                           base64.urlsafe_b64encode(nonce).decode().rstrip("=")]))
-    verdicts = zb2_vectors.verdicts(vectors | {"cases": [
-        {"name": name, "token": token, "cnonce": None, "at": vectors["cases"][0]["at"]} for name, token in made.items()]})
-    shown = {name: [(f.n, f.label, f.value) for f in v.certificate.fields] for name, v in verdicts.items() if v.certificate}
+    made = json.loads(
+        run(
+            [
+                "node",
+                "--input-type=module",
+                "-e",
+                SCRIPT,
+                str(zb2_vectors.PATH),
+                base64.urlsafe_b64encode(nonce).decode().rstrip("="),
+            ]
+        )
+    )
+    verdicts = zb2_vectors.verdicts(
+        vectors
+        | {
+            "cases": [
+                {"name": name, "token": token, "cnonce": None, "at": vectors["cases"][0]["at"]}
+                for name, token in made.items()
+            ]
+        }
+    )
+    shown = {
+        name: [(f.n, f.label, f.value) for f in v.certificate.fields] for name, v in verdicts.items() if v.certificate
+    }
     assert all(v.valid and v.certificate.holder_bound for v in verdicts.values()), verdicts
     assert shown["two"] == [(1, "性别", "男"), (3, "与户主关系", "户主")]
     assert shown["none"] == [] and [n for n, _, _ in shown["three"]] == [1, 2, 4]
     assert len(made["three"]) <= 1100  # three fields, ES256 (FORMATS.md's budget)
 
     at = datetime.fromtimestamp(vectors["cases"][0]["at"], UTC)
-    with_nonce = zb2_vectors.verdicts(vectors | {"cases": [
-        {"name": "asked", "token": made["nonce"], "cnonce": base64.urlsafe_b64encode(nonce).decode().rstrip("="),
-         "at": int(at.timestamp())},
-        {"name": "not_answered", "token": made["two"], "cnonce": base64.urlsafe_b64encode(nonce).decode().rstrip("="),
-         "at": int(at.timestamp())},
-        {"name": "replayed", "token": made["two"], "cnonce": None, "at": int((at + timedelta(seconds=360)).timestamp())},
-    ]})
+    with_nonce = zb2_vectors.verdicts(
+        vectors
+        | {
+            "cases": [
+                {
+                    "name": "asked",
+                    "token": made["nonce"],
+                    "cnonce": base64.urlsafe_b64encode(nonce).decode().rstrip("="),
+                    "at": int(at.timestamp()),
+                },
+                {
+                    "name": "not_answered",
+                    "token": made["two"],
+                    "cnonce": base64.urlsafe_b64encode(nonce).decode().rstrip("="),
+                    "at": int(at.timestamp()),
+                },
+                {
+                    "name": "replayed",
+                    "token": made["two"],
+                    "cnonce": None,
+                    "at": int((at + timedelta(seconds=360)).timestamp()),
+                },
+            ]
+        }
+    )
     assert with_nonce["asked"].valid
     assert with_nonce["not_answered"].reasons == ["nonce"]
     assert with_nonce["replayed"].reasons == ["presentation_expired"]

@@ -36,10 +36,17 @@ NOW = helpers.NOW
 def world() -> dict[str, Any]:
     pki = helpers.make_pki()
     device = keys.generate_key("ES256")
-    credential = zb2.issue_credential(zb2_vectors.claims(device, now=NOW), zb2_vectors.FIELDS, pki.seals["presenter"].signer)
+    credential = zb2.issue_credential(
+        zb2_vectors.claims(device, now=NOW), zb2_vectors.FIELDS, pki.seals["presenter"].signer
+    )
     trust = helpers.trust_list(pki)
-    return {"pki": pki, "device": device, "credential": credential, "trust": trust,
-            "lists": helpers.status_lists(pki, zb2_vectors.bits())}
+    return {
+        "pki": pki,
+        "device": device,
+        "credential": credential,
+        "trust": trust,
+        "lists": helpers.status_lists(pki, zb2_vectors.bits()),
+    }
 
 
 def _verify(world: dict[str, Any], token: str, at: Any = NOW, **kw: Any) -> verify.Verdict:
@@ -57,12 +64,17 @@ def test_a_presentation_made_with_the_network_off_verifies_offline(
     token = zb2.present(world["credential"], [1, 3], world["device"], now=NOW)
     verdict = _verify(world, token)
     assert verdict.valid, verdict
-    assert [(f.n, f.label, f.value) for f in verdict.certificate.fields] == [(1, "性别", "男"), (3, "与户主关系", "户主")]
+    assert [(f.n, f.label, f.value) for f in verdict.certificate.fields] == [
+        (1, "性别", "男"),
+        (3, "与户主关系", "户主"),
+    ]
     assert verdict.certificate.kind == "presentation" and verdict.certificate.holder_bound
     assert verdict.certificate.licence_id.startswith("1.2.156.3005.2." + helpers.GB_TYPE_CODE)
     assert set(verdict.checks.values()) == {"ok", "skipped"} and verdict.checks["nonce"] == "skipped"
     # The URL of its QR code verifies the same.
-    assert _verify(world, "HTTPS://ZB.EXAMPLE.CN/V/" + token.replace("%", "%25").replace(" ", "%20").replace("/", "%2F")).valid
+    assert _verify(
+        world, "HTTPS://ZB.EXAMPLE.CN/V/" + token.replace("%", "%25").replace(" ", "%20").replace("/", "%2F")
+    ).valid
 
 
 def test_a_copied_credential_without_the_device_key_fails_holder_binding(world: dict[str, Any]) -> None:
@@ -83,7 +95,9 @@ def test_a_verifier_nonce_must_be_carried(world: dict[str, Any]) -> None:
     made = zb2.present(world["credential"], [1], world["device"], now=NOW, cnonce=nonce)
     assert _verify(world, made, cnonce=nonce).valid
     assert _verify(world, made, cnonce=secrets.token_bytes(16)).reasons == ["nonce"]
-    assert _verify(world, zb2.present(world["credential"], [1], world["device"], now=NOW), cnonce=nonce).reasons == ["nonce"]
+    assert _verify(world, zb2.present(world["credential"], [1], world["device"], now=NOW), cnonce=nonce).reasons == [
+        "nonce"
+    ]
 
 
 def test_a_disclosure_altered_by_one_byte_fails_disclosure(world: dict[str, Any]) -> None:
@@ -106,17 +120,23 @@ def test_a_disclosure_altered_by_one_byte_fails_disclosure(world: dict[str, Any]
 
 def test_a_revoked_credential_and_a_revoked_certificate_each_fail_revoked(world: dict[str, Any]) -> None:
     signer, device = world["pki"].seals["presenter"].signer, world["device"]
-    lost = zb2.issue_credential(zb2_vectors.claims(device, now=NOW, credential_status=zb2_vectors.LOST_PHONE_SLOT),
-                                zb2_vectors.FIELDS, signer)
-    revoked = zb2.issue_credential(zb2_vectors.claims(device, now=NOW, status=zb2_vectors.REVOKED_CERT_SLOT),
-                                   zb2_vectors.FIELDS, signer)
+    lost = zb2.issue_credential(
+        zb2_vectors.claims(device, now=NOW, credential_status=zb2_vectors.LOST_PHONE_SLOT), zb2_vectors.FIELDS, signer
+    )
+    revoked = zb2.issue_credential(
+        zb2_vectors.claims(device, now=NOW, status=zb2_vectors.REVOKED_CERT_SLOT), zb2_vectors.FIELDS, signer
+    )
     for credential in (lost, revoked):
         verdict = _verify(world, zb2.present(credential, [1], device, now=NOW))
         assert verdict.reasons == ["revoked"] and verdict.checks["status"] == "failed"
     bits = zb2_vectors.bits()
     statuslist.set_status(bits, zb2_vectors.CERT_SLOT, statuslist.SUSPENDED)
-    suspended = verify.verify_token(zb2.present(world["credential"], [1], device, now=NOW), world["trust"],
-                                    helpers.status_lists(world["pki"], bits), NOW)
+    suspended = verify.verify_token(
+        zb2.present(world["credential"], [1], device, now=NOW),
+        world["trust"],
+        helpers.status_lists(world["pki"], bits),
+        NOW,
+    )
     assert suspended.reasons == ["suspended"]
 
 
@@ -132,16 +152,19 @@ def test_an_undisclosed_fields_value_cannot_be_learned_from_the_token(world: dic
             unsalted = cbor2.dumps([b"\0" * 16, guess.encode("gb18030"), n], canonical=True)
             assert hashlib.sha256(unsalted).digest() not in hashes_listed
     # And the same value gets another hash in every credential.
-    again = zb2.issue_credential(zb2_vectors.claims(world["device"], now=NOW), zb2_vectors.FIELDS,
-                                 world["pki"].seals["presenter"].signer)
+    again = zb2.issue_credential(
+        zb2_vectors.claims(world["device"], now=NOW), zb2_vectors.FIELDS, world["pki"].seals["presenter"].signer
+    )
     assert not set(zb2.decode_credential(again).claims.hashes) & hashes_listed
 
 
 def test_the_other_verdicts_of_the_checks(world: dict[str, Any]) -> None:
     device, claims = world["device"], zb2_vectors.claims
-    expired = zb2.issue_credential(claims(device, now=NOW, iat=int(NOW.timestamp()) - 7 * 86400 - 61,
-                                          exp=int(NOW.timestamp()) - 61), zb2_vectors.FIELDS,
-                                   world["pki"].seals["presenter"].signer)
+    expired = zb2.issue_credential(
+        claims(device, now=NOW, iat=int(NOW.timestamp()) - 7 * 86400 - 61, exp=int(NOW.timestamp()) - 61),
+        zb2_vectors.FIELDS,
+        world["pki"].seals["presenter"].signer,
+    )
     assert _verify(world, zb2.present(expired, [1], device, now=NOW)).reasons == ["credential_expired"]
     by_issuer = zb2.issue_credential(claims(device, now=NOW), zb2_vectors.FIELDS, world["pki"].seals["ES256"].signer)
     assert _verify(world, zb2.present(by_issuer, [1], device, now=NOW)).reasons == ["seal_role"]
@@ -159,7 +182,7 @@ def test_every_single_character_change_is_refused(world: dict[str, Any]) -> None
     alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
     for i in range(4, len(token), 7):
         other = alphabet[(alphabet.index(token[i]) + 1) % 45]
-        assert not _verify(world, token[:i] + other + token[i + 1:]).valid, i
+        assert not _verify(world, token[:i] + other + token[i + 1 :]).valid, i
 
 
 def _independent(token: str, trust_seals: dict[bytes, ec.EllipticCurvePublicKey], at: int) -> bool:
@@ -173,7 +196,9 @@ def _independent(token: str, trust_seals: dict[bytes, ec.EllipticCurvePublicKey]
     seal = trust_seals.get(cbor2.loads(c_protected)[4])
     claims = cbor2.loads(c_payload)
     cose_key = claims[8][1]
-    device = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes([3 if cose_key[-3] else 2]) + cose_key[-2])
+    device = ec.EllipticCurvePublicKey.from_encoded_point(
+        ec.SECP256R1(), bytes([3 if cose_key[-3] else 2]) + cose_key[-2]
+    )
 
     def checks(key: ec.EllipticCurvePublicKey | None, prot: bytes, body: bytes, sig: bytes) -> bool:
         tbs = cbor2.dumps(["Signature1", prot, b"", body])
@@ -185,9 +210,14 @@ def _independent(token: str, trust_seals: dict[bytes, ec.EllipticCurvePublicKey]
         return True
 
     listed = set(claims[-65537][cbor2.CBORSimpleValue(59)])
-    return (checks(seal, c_protected, c_payload, c_signature) and checks(device, protected, payload, signature)
-            and at - 60 < cbor2.loads(payload)[6] + 300 and cbor2.loads(payload)[6] <= at + 60 and claims[4] > at - 60
-            and all(hashlib.sha256(d).digest() in listed for d in c_unprotected.get(17, [])))
+    return (
+        checks(seal, c_protected, c_payload, c_signature)
+        and checks(device, protected, payload, signature)
+        and at - 60 < cbor2.loads(payload)[6] + 300
+        and cbor2.loads(payload)[6] <= at + 60
+        and claims[4] > at - 60
+        and all(hashlib.sha256(d).digest() in listed for d in c_unprotected.get(17, []))
+    )
 
 
 def test_the_shared_corpus_gets_its_verdicts_here_and_from_an_independent_decoder() -> None:
@@ -196,8 +226,11 @@ def test_the_shared_corpus_gets_its_verdicts_here_and_from_an_independent_decode
     root = base64.b64decode(vectors["root_certificate"])
     from esign.codec import trustlist
 
-    seals = {s.kid: s.public_key for s in trustlist.parse_trust_list(vectors["trust_list"], root).seals
-             if s.role == "presenter" and s.alg == "ES256"}
+    seals = {
+        s.kid: s.public_key
+        for s in trustlist.parse_trust_list(vectors["trust_list"], root).seals
+        if s.role == "presenter" and s.alg == "ES256"
+    }
     for case in vectors["cases"]:
         verdict = got[case["name"]]
         assert verdict.valid == case["valid"], case["name"]
@@ -212,12 +245,21 @@ def test_the_shared_corpus_gets_its_verdicts_here_and_from_an_independent_decode
 
 
 def _sized(presenter: Any, device: Any, pick: tuple[int, ...], i: int) -> int:
-    values = {1: NAME, 2: "女", 3: "鄂温克族", 4: "2026-12-31", 5: ADDRESS[:-len(str(i))] + str(i), 6: "2046-12-31"}
+    values = {1: NAME, 2: "女", 3: "鄂温克族", 4: "2026-12-31", 5: ADDRESS[: -len(str(i))] + str(i), 6: "2046-12-31"}
     claims = zb2.CredentialClaims(
-        iss=helpers.ISSUER_CODE, iat=int(NOW.timestamp()), exp=int(NOW.timestamp()) + 7 * 86400,
-        cti=secrets.token_bytes(16), device_key=zb2.compress_point(device.public_key()), type_code="id_card",
-        serial=issuing.serial_text(2026, 9_999_999 - i), version=1, holder_name="欧**娜", holder_id="430***********002X",
-        digest=secrets.token_bytes(32), status=(2**20 + i, 131_071 - i), credential_status=(2**20 + i, 131_070 - i),
+        iss=helpers.ISSUER_CODE,
+        iat=int(NOW.timestamp()),
+        exp=int(NOW.timestamp()) + 7 * 86400,
+        cti=secrets.token_bytes(16),
+        device_key=zb2.compress_point(device.public_key()),
+        type_code="id_card",
+        serial=issuing.serial_text(2026, 9_999_999 - i),
+        version=1,
+        holder_name="欧**娜",
+        holder_id="430***********002X",
+        digest=secrets.token_bytes(32),
+        status=(2**20 + i, 131_071 - i),
+        credential_status=(2**20 + i, 131_070 - i),
     )
     return len(zb2.present(zb2.issue_credential(claims, values, presenter), pick, device, now=NOW))
 
@@ -237,7 +279,9 @@ def test_size_of_three_of_six_fields(world: dict[str, Any], capsys: pytest.Captu
         (with_address if 5 in pick else short).extend(sizes)
     with capsys.disabled():
         for label, sizes in (("without the address", short), ("with a 40-character address", with_address)):
-            print(f"\nZB2 three of six, ES256, {label}: min {min(sizes)}, median {statistics.median(sizes):.0f}, "
-                  f"max {max(sizes)}")
+            print(
+                f"\nZB2 three of six, ES256, {label}: min {min(sizes)}, median {statistics.median(sizes):.0f}, "
+                f"max {max(sizes)}"
+            )
     assert max(short) <= 1_100
     assert max(with_address) <= 1_250

@@ -33,14 +33,24 @@ def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def claims(device: Any, *, now: datetime, status: int = CERT_SLOT, credential_status: int = CREDENTIAL_SLOT,
-           **over: Any) -> zb2.CredentialClaims:
+def claims(
+    device: Any, *, now: datetime, status: int = CERT_SLOT, credential_status: int = CREDENTIAL_SLOT, **over: Any
+) -> zb2.CredentialClaims:
     """Credential claims of a household register (the helpers' registry type) for ``device``."""
     base = {
-        "iss": helpers.ISSUER_CODE, "iat": int(now.timestamp()) - 3600, "exp": int(now.timestamp()) + 6 * 86400,
-        "cti": secrets.token_bytes(16), "device_key": zb2.compress_point(device.public_key()), "type_code": helpers.TYPE_CODE,
-        "serial": "2430599", "version": 1, "holder_name": "张*三", "holder_id": "110***********123X", "digest": secrets.token_bytes(32),
-        "status": (helpers.STATUS_LIST_ID, status), "credential_status": (helpers.STATUS_LIST_ID, credential_status),
+        "iss": helpers.ISSUER_CODE,
+        "iat": int(now.timestamp()) - 3600,
+        "exp": int(now.timestamp()) + 6 * 86400,
+        "cti": secrets.token_bytes(16),
+        "device_key": zb2.compress_point(device.public_key()),
+        "type_code": helpers.TYPE_CODE,
+        "serial": "2430599",
+        "version": 1,
+        "holder_name": "张*三",
+        "holder_id": "110***********123X",
+        "digest": secrets.token_bytes(32),
+        "status": (helpers.STATUS_LIST_ID, status),
+        "credential_status": (helpers.STATUS_LIST_ID, credential_status),
     }
     return zb2.CredentialClaims(**base | over)
 
@@ -70,51 +80,144 @@ def build(now: datetime = helpers.NOW) -> dict[str, Any]:
     cases = [
         ("two_fields", two, None, now, True, [], [[1, "男"], [3, "户主"]]),
         ("no_fields", zb2.present(credential, [], device, now=now), None, now, True, [], []),
-        ("with_nonce", zb2.present(credential, [4], device, now=now, cnonce=nonce), nonce, now, True, [],
-         [[4, FIELDS[4]]]),
-        ("wrong_nonce", zb2.present(credential, [4], device, now=now, cnonce=secrets.token_bytes(16)), nonce, now,
-         False, ["nonce"], None),
+        (
+            "with_nonce",
+            zb2.present(credential, [4], device, now=now, cnonce=nonce),
+            nonce,
+            now,
+            True,
+            [],
+            [[4, FIELDS[4]]],
+        ),
+        (
+            "wrong_nonce",
+            zb2.present(credential, [4], device, now=now, cnonce=secrets.token_bytes(16)),
+            nonce,
+            now,
+            False,
+            ["nonce"],
+            None,
+        ),
         ("nonce_missing", two, nonce, now, False, ["nonce"], None),
         ("replay_after_359s", two, None, now + timedelta(seconds=359), True, [], [[1, "男"], [3, "户主"]]),
         ("replay_after_360s", two, None, now + timedelta(seconds=360), False, ["presentation_expired"], None),
-        ("from_the_future", zb2.present(credential, [1], device, now=now + timedelta(seconds=61)), None, now, False,
-         ["presentation_expired"], None),
-        ("copied_credential_other_key", zb2.present(credential, [1], thief, now=now), None, now, False,
-         ["holder_binding"], None),
+        (
+            "from_the_future",
+            zb2.present(credential, [1], device, now=now + timedelta(seconds=61)),
+            None,
+            now,
+            False,
+            ["presentation_expired"],
+            None,
+        ),
+        (
+            "copied_credential_other_key",
+            zb2.present(credential, [1], thief, now=now),
+            None,
+            now,
+            False,
+            ["holder_binding"],
+            None,
+        ),
         ("altered_disclosure", altered(two, device, now), None, now, False, ["disclosure"], None),
-        ("revoked_certificate", zb2.present(zb2.issue_credential(
-            claims(device, now=now, status=REVOKED_CERT_SLOT), FIELDS, presenter), [1], device, now=now), None, now,
-         False, ["revoked"], None),
-        ("lost_phone", zb2.present(zb2.issue_credential(
-            claims(device, now=now, credential_status=LOST_PHONE_SLOT), FIELDS, presenter), [1], device, now=now),
-         None, now, False, ["revoked"], None),
-        ("credential_expired", zb2.present(zb2.issue_credential(
-            claims(device, now=now, iat=int(now.timestamp()) - 8 * 86400, exp=int(now.timestamp()) - 86400),
-            FIELDS, presenter), [1], device, now=now), None, now, False, ["credential_expired"], None),
-        ("issuer_seal_not_presenter", zb2.present(zb2.issue_credential(claims(device, now=now), FIELDS,
-                                                                       pki.seals["ES256"].signer), [1], device,
-                                                  now=now), None, now, False, ["seal_role"], None),
-        ("sm2_credential", zb2.present(zb2.issue_credential(claims(device, now=now), FIELDS, _sm2_presenter(pki)),
-                                       [2], device, now=now), None, now, True, [], [[2, "汉"]]),
+        (
+            "revoked_certificate",
+            zb2.present(
+                zb2.issue_credential(claims(device, now=now, status=REVOKED_CERT_SLOT), FIELDS, presenter),
+                [1],
+                device,
+                now=now,
+            ),
+            None,
+            now,
+            False,
+            ["revoked"],
+            None,
+        ),
+        (
+            "lost_phone",
+            zb2.present(
+                zb2.issue_credential(claims(device, now=now, credential_status=LOST_PHONE_SLOT), FIELDS, presenter),
+                [1],
+                device,
+                now=now,
+            ),
+            None,
+            now,
+            False,
+            ["revoked"],
+            None,
+        ),
+        (
+            "credential_expired",
+            zb2.present(
+                zb2.issue_credential(
+                    claims(device, now=now, iat=int(now.timestamp()) - 8 * 86400, exp=int(now.timestamp()) - 86400),
+                    FIELDS,
+                    presenter,
+                ),
+                [1],
+                device,
+                now=now,
+            ),
+            None,
+            now,
+            False,
+            ["credential_expired"],
+            None,
+        ),
+        (
+            "issuer_seal_not_presenter",
+            zb2.present(
+                zb2.issue_credential(claims(device, now=now), FIELDS, pki.seals["ES256"].signer), [1], device, now=now
+            ),
+            None,
+            now,
+            False,
+            ["seal_role"],
+            None,
+        ),
+        (
+            "sm2_credential",
+            zb2.present(
+                zb2.issue_credential(claims(device, now=now), FIELDS, _sm2_presenter(pki)), [2], device, now=now
+            ),
+            None,
+            now,
+            True,
+            [],
+            [[2, "汉"]],
+        ),
         ("flipped_character", two[:60] + ("A" if two[60] != "A" else "B") + two[61:], None, now, False, None, None),
         ("not_a_token", "ZB2:hello", None, now, False, ["format"], None),
     ]
     trust = _trust_token(pki, now)
-    status = statuslist.build_status_list(bits(), url=helpers.STATUS_URL, root_key=pki.root_key,
-                                          root_kid=pki.root_kid, now=now)
+    status = statuslist.build_status_list(
+        bits(), url=helpers.STATUS_URL, root_key=pki.root_key, root_kid=pki.root_kid, now=now
+    )
     return {
         "description": "ZB2: presentations and the verdict each must get (FORMATS.md). reasons null: any refusal. "
-                       "Verify each token at `at` (Unix seconds) against this trust list and these status lists, "
-                       "with `cnonce` (base64url) as the verifier's nonce when not null.",
+        "Verify each token at `at` (Unix seconds) against this trust list and these status lists, "
+        "with `cnonce` (base64url) as the verifier's nonce when not null.",
         "root_certificate": base64.b64encode(pki.root_cert).decode(),
         "trust_list": trust,
         "status_lists": {str(helpers.STATUS_LIST_ID): status},
-        "device_private_key_pkcs8": b64(device.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())),
+        "device_private_key_pkcs8": b64(
+            device.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        ),
         "credential": b64(credential),
         "cases": [
-            {"name": name, "token": token, "cnonce": b64(n) if n else None, "at": int(at.timestamp()), "valid": valid,
-             "reasons": reasons, "fields": fields}
+            {
+                "name": name,
+                "token": token,
+                "cnonce": b64(n) if n else None,
+                "at": int(at.timestamp()),
+                "valid": valid,
+                "reasons": reasons,
+                "fields": fields,
+            }
             for name, token, n, at, valid, reasons, fields in cases
         ],
     }
@@ -126,8 +229,9 @@ _SM2: dict[int, helpers.Seal] = {}
 def _sm2_presenter(pki: helpers.Pki) -> keys.LocalSigner:
     seal = _SM2.get(id(pki))
     if seal is None:
-        seal = _SM2[id(pki)] = helpers.make_seal(pki.root_key, pki.root_cert, "SM2", department="掌办平台运营中心",
-                                                 credit_code=helpers.PLATFORM_CODE)
+        seal = _SM2[id(pki)] = helpers.make_seal(
+            pki.root_key, pki.root_cert, "SM2", department="掌办平台运营中心", credit_code=helpers.PLATFORM_CODE
+        )
     return seal.signer
 
 
@@ -138,9 +242,13 @@ def _trust_token(pki: helpers.Pki, now: datetime) -> str:
         trustlist.seal_entry(_SM2[id(pki)].cert, role="presenter"),
     ]
     return trustlist.build_trust_list(
-        iss="https://zb.example.cn", root_key=pki.root_key, root_cert=pki.root_cert, seals=entries,
+        iss="https://zb.example.cn",
+        root_key=pki.root_key,
+        root_cert=pki.root_cert,
+        seals=entries,
         status_lists=[trustlist.StatusListRef(helpers.STATUS_LIST_ID, helpers.STATUS_URL)],
-        types=[helpers.TYPE, helpers.OTHER_TYPE], now=now,
+        types=[helpers.TYPE, helpers.OTHER_TYPE],
+        now=now,
     )
 
 
@@ -151,8 +259,10 @@ def verdicts(vectors: dict[str, Any]) -> dict[str, verify.Verdict]:
     root = base64.b64decode(vectors["root_certificate"])
     trust = trustlist.parse_trust_list(vectors["trust_list"], root)
     root_key = cx509.load_der_x509_certificate(root).public_key()
-    lists = {int(i): statuslist.parse_status_list(t, root_key, url=trust.status_lists[int(i)].url)
-             for i, t in vectors["status_lists"].items()}
+    lists = {
+        int(i): statuslist.parse_status_list(t, root_key, url=trust.status_lists[int(i)].url)
+        for i, t in vectors["status_lists"].items()
+    }
     out = {}
     for case in vectors["cases"]:
         nonce = base64.urlsafe_b64decode(case["cnonce"] + "==") if case["cnonce"] else None

@@ -100,8 +100,15 @@ def test_no_server_errors_and_every_4xx_is_a_problem(app: Litestar, live: str, w
         op_started = time.monotonic()
 
         for strategy in _strategies(operation, world):
-            @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                                 phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+
+            @hypothesis.settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @hypothesis.given(case=strategy)
             def run(case: Any) -> None:
                 nonlocal calls
@@ -116,19 +123,27 @@ def test_no_server_errors_and_every_4xx_is_a_problem(app: Litestar, live: str, w
                         continue
                     calls += 1
                     ctype = response.headers.get("content-type") or ""
-                    error = _problem_errors(response.status_code, ctype[0] if isinstance(ctype, list) else ctype,
-                                            response.content.decode(errors="replace"))
+                    error = _problem_errors(
+                        response.status_code,
+                        ctype[0] if isinstance(ctype, list) else ctype,
+                        response.content.decode(errors="replace"),
+                    )
                     if error:
                         failures.append(f"{operation.label} as {role}: {error}\n    {case.as_curl_command()}")
-                    elif undocumented := _undocumented(document, operation, response.status_code,
-                                                       response.content.decode(errors="replace")):
+                    elif undocumented := _undocumented(
+                        document, operation, response.status_code, response.content.decode(errors="replace")
+                    ):
                         failures.append(f"{operation.label}: {undocumented}")
 
-            with contextlib.suppress(hypothesis.errors.Unsatisfiable):  # nothing invalid can be made of an operation without inputs
+            with contextlib.suppress(
+                hypothesis.errors.Unsatisfiable
+            ):  # nothing invalid can be made of an operation without inputs
                 run()
         spent[operation.label] = time.monotonic() - op_started
     slowest = sorted(spent.items(), key=lambda kv: -kv[1])[:5]
     print("slowest operations: " + ", ".join(f"{label} {seconds:.1f} s" for label, seconds in slowest))
-    print(f"fuzzing: {operations} operations, {calls} requests in {time.monotonic() - started:.0f} s, "
-          f"{len(failures)} findings")
+    print(
+        f"fuzzing: {operations} operations, {calls} requests in {time.monotonic() - started:.0f} s, "
+        f"{len(failures)} findings"
+    )
     assert not failures, "\n".join(sorted(set(failures))[:60])

@@ -39,8 +39,9 @@ async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
 @pytest.fixture
 def settings(settings: Settings, sim_url: str) -> Settings:
     # A short claim timeout lets tests watch abandoned work being taken over without waiting a minute.
-    return msgspec.structs.replace(settings, wechat_api_base=sim_url, notify_claim_timeout=2.0,
-                                   notify_heartbeat_seconds=0.5)
+    return msgspec.structs.replace(
+        settings, wechat_api_base=sim_url, notify_claim_timeout=2.0, notify_heartbeat_seconds=0.5
+    )
 
 
 @pytest.fixture

@@ -37,8 +37,13 @@ OTHER_KEYS = Keyring.from_settings(
 EPOCH, ME, KID, GONE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
 
-def parsed(versions: dict[uuid.UUID, int], leaving: dict[uuid.UUID, int] | None = None, *, epoch: uuid.UUID = EPOCH,
-           owner: uuid.UUID = ME) -> cursor.Parsed:
+def parsed(
+    versions: dict[uuid.UUID, int],
+    leaving: dict[uuid.UUID, int] | None = None,
+    *,
+    epoch: uuid.UUID = EPOCH,
+    owner: uuid.UUID = ME,
+) -> cursor.Parsed:
     text = cursor.encode(KEYS, cursor.SyncCursor(epoch, owner, versions, leaving or {}))
     return cursor.parse(KEYS, text)
 
