@@ -16,59 +16,16 @@ from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
-from auth import alerts
+from auth import alerts, service
 from auth.errors import RefreshTokenInvalid, RefreshTokenReused
 from auth.keys import ACCESS_TTL, KeySet
 from auth.models import AccountSummary, TokenPair
 from auth.store import accounts as store
-from auth.tokens import REFRESH_TTL, AccessClaims, encode_access, expires, level_name, new_secret, secret_hash
+from auth.tokens import REFRESH_TTL, encode_access, level_name, new_secret, secret_hash
 
 REFRESH_PREFIX = "zbr_"
 
 
-def account_claims(
-    account: store.Account,
-    staff: store.Staff | None,
-    *,
-    session_id: UUID | None,
-    login_time: datetime,
-    issuer: str,
-    now: datetime,
-    ttl: int = ACCESS_TTL,
-    amr: list[str] | None = None,
-) -> AccessClaims:
-    """The access-token claims of an account (see ``auth.tokens`` for what each one means).
-
-    ``staff`` is given only for a login that passed its second factor (``amr`` then names it): staff
-    roles never ride on a login proven by one factor alone.
-    """
-    roles = list(account.roles)
-    dept = None
-    if staff is not None:
-        roles += ["staff", *staff.roles]
-        dept = str(staff.department_id)
-    # For L2/L3 the level was proven by the real-name check, not by this login.
-    proven = account.verified_at if account.assurance_level > 1 and account.verified_at else login_time
-    iat, exp = expires(now, ttl)
-    return AccessClaims(
-        iss=issuer,
-        sub=str(account.id),
-        iat=iat,
-        exp=exp,
-        jti=str(uuid7()),
-        roles=roles,
-        auth_time=int(proven.timestamp()),
-        acr=level_name(account.assurance_level),
-        pid=str(account.person_id) if account.person_id else None,
-        dept=dept,
-        sid=str(session_id) if session_id else None,
-        amr=amr,
-    )
-
-
-# RFC 8176 names of how a login was proven; a WeChat login has none registered.
-AMR = {"sms": "sms", "wechat": "wechat"}
-SECOND_FACTOR_AMR = ["otp", "mfa"]
 GET_FAMILY = "SELECT method, second_factor_at FROM auth_refresh_family WHERE id = $1"
 
 
@@ -95,16 +52,23 @@ async def pair(
     staff = await store.get_staff(conn, account.id)
     family = await conn.fetchrow(GET_FAMILY, family_id)
     assert family is not None, "a login's pair is made inside it"
-    amr = [AMR[family["method"]]] if family["method"] in AMR else []
+    amr = [service.AMR[family["method"]]] if family["method"] in service.AMR else []
     second_factor: Literal["totp", "totp_enrol"] | None = None
     if family["second_factor_at"] is not None:
-        amr += SECOND_FACTOR_AMR
+        amr += service.SECOND_FACTOR_AMR
     elif staff is not None:
         # Staff roles wait for the second factor; the answer says which step the client runs next.
         second_factor = "totp" if await store.get_totp(conn, account.id) is not None else "totp_enrol"
         staff = None
-    claims = account_claims(
-        account, staff, session_id=family_id, login_time=login_time, issuer=issuer, now=now, amr=amr or None
+    claims = service.account_claims(
+        account,
+        staff,
+        jti=uuid7(),
+        session_id=family_id,
+        login_time=login_time,
+        issuer=issuer,
+        now=now,
+        amr=amr or None,
     )
     refresh, digest = new_secret(REFRESH_PREFIX)
     await conn.execute(INSERT_TOKEN, digest, family_id, now, now + REFRESH_TTL)

@@ -30,8 +30,8 @@ from jwt.algorithms import ECAlgorithm
 from api.kernel import audit
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
+from auth.tokens import ACCESS_TTL
 
-ACCESS_TTL = 900
 RELOAD_EVERY = 2.0
 RETIRED_KEPT = ACCESS_TTL + 600
 # Unknown kids trigger a reload, but not more often than this (a flood of forged kids is cheap).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -195,3 +195,16 @@ class TotpEnrolment(msgspec.Struct, frozen=True, kw_only=True):
     secret: str
     otpauth_uri: str
     qr_svg: Annotated[str, msgspec.Meta(description="The URI's QR code as an SVG data URL, for the app to scan.")]
+
+
+class IdentityProvider(msgspec.Struct, frozen=True, kw_only=True):
+    """An identity provider an operator registered: whose assertions 实人认证 accepts."""
+
+    id: UUID
+    name: str
+    issuer: str
+    public_key_pem: str | None
+    jwks: dict[str, Any] | None
+    max_level: int
+    audience: str | None
+    created_at: datetime

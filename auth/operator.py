@@ -7,8 +7,8 @@ from datetime import datetime
 from api.kernel import audit
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
-from auth import flows as service
-from auth import keys
+from api.kernel.ids import uuid7
+from auth import flows, keys, service
 from auth.store import accounts as store
 from auth.tokens import encode_access
 
@@ -28,9 +28,9 @@ async def operator_token(conn: Conn, keyring: Keyring, *, issuer: str, ttl: int,
         await keys.ensure_signing_key(conn, keyring, now=now)
         account, created = await store.ensure_operator(conn, now=now)
         keyset = await keys.load_keys(conn, keyring, now=now)
-        family_id = await service.open_family(conn, account.id, method="operator", now=now)
+        family_id = await flows.open_family(conn, account.id, method="operator", now=now)
         claims = service.account_claims(
-            account, None, session_id=family_id, login_time=now, issuer=issuer, now=now, ttl=ttl
+            account, None, jti=uuid7(), session_id=family_id, login_time=now, issuer=issuer, now=now, ttl=ttl
         )
         await audit.append(
             conn,

@@ -28,13 +28,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import jwt
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from auth.keys import ACCESS_TTL, SigningKey
 from auth.models import Level
+
+if TYPE_CHECKING:
+    from auth.keys import SigningKey
+
+# An access token's lifetime in seconds: short, as it cannot be recalled once issued.
+ACCESS_TTL = 900
 
 REFRESH_TTL = timedelta(days=30)
 LEVEL_NAMES: dict[int, Level] = {1: "L1", 2: "L2", 3: "L3"}

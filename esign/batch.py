@@ -45,15 +45,13 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-import auth as persons
-import wallet as closure
+import auth
+import wallet
 from api.kernel import audit, changelog, outbox, pgcopy
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7_many
 from api.kernel.problems import Problem, ProblemDocument
-from esign import batch_rows, batch_sign, lists
-from esign import flows as service
-from esign import service as issuing
+from esign import batch_rows, batch_sign, flows, lists, service
 from esign.errors import (
     CertificateStatusConflict,
     ExternalRefConflict,
@@ -162,10 +160,10 @@ class _Context:
     def __init__(self, conn: Conn, esign: EsignState, department_id: UUID, now: datetime, *, actor: str) -> None:
         self.conn, self.department_id, self.now, self.actor = conn, department_id, now, actor
         self.keyring = esign.keyring
-        self.index = esign.keyring.indexer(purpose=persons.INDEX_PURPOSE)  # persons.id_number_index
+        self.index = esign.keyring.indexer(purpose=auth.INDEX_PURPOSE)  # auth.id_number_index
         self.new_persons: dict[bytes, UUID] = {}  # blind index → id, for holders new to this batch
         self.issued_at = now.astimezone(UTC).replace(microsecond=0)
-        self.today = now.astimezone(issuing.CHINA).date()
+        self.today = now.astimezone(service.CHINA).date()
         self.types: dict[str, CertType | Problem] = {}
         self.seals: dict[UUID | None, SealRow | Problem] = {}
         self.fields_checkers: dict[str, Any] = {}
@@ -191,33 +189,33 @@ class _Context:
             ctype = await self._cached(
                 self.types,
                 item.type_code,
-                lambda: service.load_type(self.conn, item.type_code, self.department_id, actor=self.actor),
+                lambda: flows.load_type(self.conn, item.type_code, self.department_id, actor=self.actor),
             )
         seal = self.seals.get(item.seal_id)
         if not isinstance(seal, SealRow):
             seal = await self._cached(
                 self.seals,
                 item.seal_id,
-                lambda: service.pick_seal(self.conn, self.department_id, item.seal_id, now=self.now),
+                lambda: flows.pick_seal(self.conn, self.department_id, item.seal_id, now=self.now),
             )
         if seal.key_custody != "platform":
             raise SealKeyHeldByDepartment("issue certificates of a department-held seal one at a time")
-        holder = issuing.check_holder(ctype, item.holder, today=self.today)
+        holder = service.check_holder(ctype, item.holder, today=self.today)
         check_fields = self.fields_checkers.get(ctype.code)
         if check_fields is None:
-            check_fields = self.fields_checkers[ctype.code] = issuing.fields_checker(ctype)
+            check_fields = self.fields_checkers[ctype.code] = service.fields_checker(ctype)
         public, sensitive = check_fields(item.fields)
         key = (ctype.code, item.valid_from, item.valid_until)
         validity = self.validity.get(key)
         if validity is None:
-            validity = self.validity[key] = issuing.check_validity(
+            validity = self.validity[key] = service.check_validity(
                 ctype, item.valid_from, item.valid_until, issued_at=self.issued_at
             )
         start, end = validity
         return Checked(
             index,
             item,
-            issuing.request_hash(item),
+            service.request_hash(item),
             ctype,
             seal,
             holder,
@@ -238,7 +236,7 @@ class _Context:
         wanted = [
             c.holder_index for c in checked if c.holder_index is not None and c.holder_index not in self.new_persons
         ]
-        existing = await persons.find_person_names(self.conn, wanted) if wanted else {}
+        existing = await auth.find_person_names(self.conn, wanted) if wanted else {}
         fresh = iter(uuid7_many(len(wanted) - len(existing)))
         refused: dict[int, Problem] = {}
         for c in checked:
@@ -248,7 +246,7 @@ class _Context:
             c.person_id = known[0] if known else None
             if known is not None:
                 try:
-                    persons.check_holder_name(self.keyring, known[1], c.holder.name, field="holder.name")
+                    auth.check_holder_name(self.keyring, known[1], c.holder.name, field="holder.name")
                 except Problem as exc:
                     refused[c.index] = exc
             if c.person_id is None:
@@ -263,7 +261,7 @@ class _Context:
 
 async def _reserve(conn: Conn, department_id: UUID, checked: list[Checked], now: datetime) -> None:
     """Serials per type and status slots for every item, committed at once (see the module docstring)."""
-    year = issuing.serial_year(now)
+    year = service.serial_year(now)
     by_type: dict[str, list[Checked]] = {}
     for c in checked:
         by_type.setdefault(c.ctype.code, []).append(c)
@@ -271,7 +269,7 @@ async def _reserve(conn: Conn, department_id: UUID, checked: list[Checked], now:
         for code, group in sorted(by_type.items()):
             first = await store.next_serials(conn, code, department_id, year, len(group))
             for offset, c in enumerate(group):
-                c.serial = issuing.serial_text(year, first + offset)
+                c.serial = service.serial_text(year, first + offset)
         slots = await lists.allocate_slots(conn, len(checked))
     for c, slot, cid in zip(checked, slots, uuid7_many(len(checked)), strict=True):
         c.id, c.slot = cid, slot
@@ -298,7 +296,7 @@ def _items(
                 int(c.valid_until.timestamp()) if c.valid_until else None,
                 c.slot[0],
                 c.slot[1],
-                issuing.field_numbers(c.ctype),
+                service.field_numbers(c.ctype),
                 c.seal.kid,
             ),
             batch_rows.Place(
@@ -343,17 +341,17 @@ async def _write_chunk(
             (i for i in kept if chunk[i].new_person == batch_rows.NEW_PERSON),
             key=lambda i: batch_rows.placed(chunk[i].holder_index),
         )
-        await persons.insert_encoded(conn, [rows.persons.pick(first)])
+        await auth.insert_encoded(conn, [rows.persons.pick(first)])
         again = [i for i in kept if i in rows.again]
         if again:
             ids = {batch_rows.placed(chunk[i].holder_index): batch_rows.placed(chunk[i].person_id) for i in again}
-            found = await persons.find_or_create_persons(
+            found = await auth.find_or_create_persons(
                 conn, [(batch_rows.placed(chunk[i].holder_index), *rows.again[i]) for i in again], now=now, ids=ids
             )
             if any(found[index] != person for index, person in ids.items()):
                 raise _HolderTaken()
         holders = [person for i in kept if (person := chunk[i].person_id) is not None]
-        closed = await closure.closed_among(conn, holders) if holders else set()
+        closed = await wallet.closed_among(conn, holders) if holders else set()
         if closed:
             results += [
                 failed(chunk[i].index, WalletClosed("the holder's wallet was closed at their death"))
@@ -408,7 +406,7 @@ async def _one_by_one(
     for c in chunk:
         try:
             async with conn.transaction():
-                done = await service.issue_certificate(
+                done = await flows.issue_certificate(
                     conn, esign, department_id=department_id, item=c.item, actor=actor, now=now
                 )
                 result = BatchResult(
@@ -590,7 +588,7 @@ async def issue_batch(
 
 def _repeat(first: BatchResult, item: IssueIn, first_item: IssueIn, index: int) -> BatchResult:
     """The outcome of an item whose ``external_ref`` came earlier in the same batch."""
-    if issuing.request_hash(item) != issuing.request_hash(first_item):
+    if service.request_hash(item) != service.request_hash(first_item):
         return failed(index, ExternalRefConflict("this external_ref was used with another body"))
     if first.status == "failed":
         return msgspec.structs.replace(first, index=index)

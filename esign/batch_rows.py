@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-import auth as persons
+import auth
 from api.kernel import changelog, outbox, pgcopy
 from api.kernel.ids import uuid7_many
 from esign import service as issuing
@@ -295,7 +295,7 @@ class Encoder:
         )
         person_row: bytes | tuple[bytes, bytes] | None = person
         if person is not None and place.new_person == NEW_PERSON:
-            person_row = persons.encoded_person(
+            person_row = auth.encoded_person(
                 placed(place.person_id), person[0], placed(place.holder_index), person[1], self.created_at
             )
         if place.person_id is None:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-import auth as persons
+import auth
 from api.config import Settings
 from api.kernel.canonical import canonical_json
 from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
@@ -80,9 +80,9 @@ class _Sealers:
         self.name = keyring.encrypter(context=NAME_CONTEXT, nonces=nonces)
         self.id = keyring.encrypter(context=ID_CONTEXT, nonces=nonces)
         self.fields = keyring.encrypter(context=FIELDS_CONTEXT, nonces=nonces)
-        # What ``persons.seal_person`` writes for a new person.
-        self.person_id = keyring.encrypter(context=persons.ID_NUMBER_CONTEXT, nonces=nonces)
-        self.person_name = keyring.encrypter(context=persons.NAME_CONTEXT, nonces=nonces)
+        # What ``auth.seal_person`` writes for a new person.
+        self.person_id = keyring.encrypter(context=auth.ID_NUMBER_CONTEXT, nonces=nonces)
+        self.person_name = keyring.encrypter(context=auth.NAME_CONTEXT, nonces=nonces)
 
 
 def _token(kid: bytes, key: tuple[str, bytes]) -> Callable[[bytes], str]:
@@ -188,7 +188,7 @@ def issue_rows(
     """``sign_specs`` of each ``(spec, place)``, then what the items write, by position in ``items``.
 
     A new holder (``place.new_person``) also gets the sealed ID number and name of their person row
-    (``persons.seal_person``; ``issuing.check_holder`` has normalised the number): the row itself for
+    (``auth.seal_person``; ``issuing.check_holder`` has normalised the number): the row itself for
     the batch's first item of that holder, the two values for the others (``batch_rows.NEW_AGAIN``).
     """
     seal = _Sealers(keyring or _KEYRING[0], len(items))

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-import wallet as wallet_store
+import wallet
 from api.kernel import audit, changelog, outbox
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
@@ -41,7 +41,7 @@ def wallet_data(cert: Certificate, public_fields: dict[str, object]) -> dict[str
     }
 
 
-def synced_data(item: wallet_store.WalletItem, token: str | None) -> wallet_store.WalletItem:
+def synced_data(item: wallet.WalletItem, token: str | None) -> wallet.WalletItem:
     """A certificate item as its change-log entry carries it: with the token, so the holder's devices
     can show the certificate offline."""
     return msgspec.structs.replace(item, data=item.data | {"token": token})
@@ -50,7 +50,7 @@ def synced_data(item: wallet_store.WalletItem, token: str | None) -> wallet_stor
 async def deliver(conn: Conn, cert: Certificate, row: CertificateRow, *, actor: str, now: datetime) -> None:
     """Wallet item and change log (person holders), outbox event and audit entry of a new certificate."""
     if row.person_id is not None:
-        item = wallet_store.WalletItem(
+        item = wallet.WalletItem(
             id=uuid7(),
             person_id=row.person_id,
             kind="certificate",
@@ -64,7 +64,7 @@ async def deliver(conn: Conn, cert: Certificate, row: CertificateRow, *, actor: 
             created_at=now,
             updated_at=now,
         )
-        await wallet_store.insert_wallet_item(conn, item)
+        await wallet.insert_wallet_item(conn, item)
         await changelog.record_change(conn, row.person_id, "wallet_item", item.id, "put", synced_data(item, row.token))
     await outbox.enqueue(
         conn,

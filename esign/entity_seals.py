@@ -22,7 +22,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-import auth as orgs
+import auth
 from api.kernel import audit
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
@@ -118,7 +118,7 @@ async def _get(conn: Conn, seal_id: UUID) -> EntitySeal:
 
 
 async def _make(
-    conn: Conn, esign: EsignState, org: orgs.Org, *, algorithm: str, name: str, actor: str, now: datetime
+    conn: Conn, esign: EsignState, org: auth.Org, *, algorithm: str, name: str, actor: str, now: datetime
 ) -> UUID:
     key = keys.generate_key(algorithm)
     start = now.replace(microsecond=0)
@@ -155,7 +155,7 @@ async def _make(
 
 async def make_seal(conn: Conn, esign: EsignState, org_id: UUID, *, actor: str, now: datetime) -> bool:
     """公章刻制备案 done: make the entity's ES256 e-seal unless it has one; ``True`` when made. Audited."""
-    org = await orgs.get_org(conn, org_id)
+    org = await auth.get_org(conn, org_id)
     if org is None or await conn.fetchval("SELECT 1 FROM esign_entity_seal WHERE org_id = $1 LIMIT 1", org_id):
         return False
     await _make(conn, esign, org, algorithm=keys.ES256, name=f"{org.name}电子公章", actor=actor, now=now)
@@ -174,7 +174,7 @@ async def request_seal(
     """Another e-seal for the entity, asked for by its 法定代表人: the entity active and its 公章刻制备案 done
     (409 otherwise), no active seal of that algorithm (409 ``entity_seal_exists``). Audited."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 26))", str(org_id))
-    org = await orgs.get_org(conn, org_id)
+    org = await auth.get_org(conn, org_id)
     if org is None:
         raise EntitySealNotFiled("the caller does not act for a business entity")
     if org.status != "active":
@@ -283,7 +283,7 @@ async def verify_submission(
         org_id,
     )
     if row is None:
-        org = await orgs.get_org(conn, org_id)
+        org = await auth.get_org(conn, org_id)
         return EntitySignature(
             signer_name=org.name if org else "",
             signer_credit_code=org.credit_code if org else "",

@@ -23,17 +23,13 @@ from uuid import UUID
 import cbor2
 import msgspec
 
-import auth as orgs
-import auth as persons
-import wallet as closure
-import wallet as events
-import wallet as wallet_store
+import auth
+import wallet
 from api.kernel import audit, authority, changelog, outbox
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError
-from esign import entity_seals, lists
-from esign import service as issuing
+from esign import entity_seals, lists, service
 from esign.batch_sign import FIELDS_CONTEXT, ID_CONTEXT, NAME_CONTEXT, seal_fields
 from esign.codec import keys, licence, tokens, x509
 from esign.delivery import audit_data, deliver, synced_data
@@ -61,7 +57,7 @@ from esign.store.certificate import CertificateRow, CertificateView
 from esign.store.seal import SealRow
 from esign.views import SIGNING_WINDOW, certificate_view, pending_view, render
 
-INDEX_PURPOSE = persons.INDEX_PURPOSE
+INDEX_PURPOSE = auth.INDEX_PURPOSE
 __all__ = [
     "Issued",
     "certificate_view",
@@ -125,9 +121,9 @@ async def load_type(conn: Conn, code: str, department_id: UUID, *, actor: str) -
 async def _holder_by_person(conn: Conn, esign: EsignState, ctype: CertType, item: IssueIn, person_id: UUID) -> Holder:
     if ctype.holder_kind != "person":
         raise HolderInvalid(f"certificates of type {ctype.code} are held by an organisation")
-    if await persons.get_name(conn, esign.keyring, person_id) is None:
+    if await auth.get_name(conn, esign.keyring, person_id) is None:
         raise HolderInvalid("no such person")
-    id_number = await persons.get_id_number(conn, esign.keyring, person_id)
+    id_number = await auth.get_id_number(conn, esign.keyring, person_id)
     return Holder(kind="person", name=item.holder.name.strip(), id_number=id_number, person_id=person_id)
 
 
@@ -197,7 +193,7 @@ def new_row(
 
 
 def request_hash(item: IssueIn, holder_person_id: UUID | None) -> bytes:
-    base = issuing.request_hash(item)
+    base = service.request_hash(item)
     return base if holder_person_id is None else hashlib.sha256(base + holder_person_id.bytes).digest()
 
 
@@ -224,7 +220,7 @@ async def registry_fields(conn: Conn, esign: EsignState, org_id: UUID) -> dict[s
         "SELECT fields, sealed_fields FROM esign_certificate WHERE person_id = $1 AND type_code = $2"
         " AND status IN ('valid', 'suspended') ORDER BY issued_at DESC, id DESC LIMIT 1",
         org_id,
-        orgs.REGISTRY_TYPE,
+        auth.REGISTRY_TYPE,
     )
     if row is None:
         return {}
@@ -247,23 +243,23 @@ async def _organisation(
 ) -> UUID:
     """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative,
     and puts the entity's life event in its wallet: opened the first time, changed after — when the change
-    is pushed to every department holding the entity's old data (``orgs.tell_holders``)."""
+    is pushed to every department holding the entity's old data (``auth.tell_holders``)."""
     legal_rep = None
-    if ctype.code == orgs.REGISTRY_TYPE and fields.get(orgs.LEGAL_REP_FIELD):
-        legal_rep = orgs.legal_rep_index(
+    if ctype.code == auth.REGISTRY_TYPE and fields.get(auth.LEGAL_REP_FIELD):
+        legal_rep = auth.legal_rep_index(
             esign.keyring,
-            str(fields[orgs.LEGAL_REP_FIELD]),
-            today=now.astimezone(issuing.CHINA).date(),
-            field=f"fields.{orgs.LEGAL_REP_FIELD}",
+            str(fields[auth.LEGAL_REP_FIELD]),
+            today=now.astimezone(service.CHINA).date(),
+            field=f"fields.{auth.LEGAL_REP_FIELD}",
         )
     assert holder.credit_code is not None
-    known = await orgs.get_org_by_credit_code(conn, holder.credit_code) if ctype.code == orgs.REGISTRY_TYPE else None
+    known = await auth.get_org_by_credit_code(conn, holder.credit_code) if ctype.code == auth.REGISTRY_TYPE else None
     previous = await registry_fields(conn, esign, known.id) if known else {}
-    org_id, created = await orgs.register(
+    org_id, created = await auth.register(
         conn, esign.keyring, credit_code=holder.credit_code, name=holder.name, legal_rep=legal_rep, now=now
     )
     if known is not None:
-        await orgs.tell_holders(
+        await auth.tell_holders(
             conn,
             org_id,
             credit_code=holder.credit_code,
@@ -278,8 +274,8 @@ async def _organisation(
     if ctype.code == entity_seals.SEAL_RECORD_TYPE:
         # 公章刻制备案 done: the platform makes the entity's e-seal on its behalf.
         await entity_seals.make_seal(conn, esign, org_id, actor=f"certificate:{ref}", now=now)
-    if ctype.code == orgs.REGISTRY_TYPE:
-        await events.add_life_event(
+    if ctype.code == auth.REGISTRY_TYPE:
+        await wallet.add_life_event(
             conn,
             person_id=org_id,
             event="business_opened" if created else "business_changed",
@@ -318,16 +314,16 @@ async def issue_certificate(
     if holder_person_id is not None:
         holder = await _holder_by_person(conn, esign, ctype, item, holder_person_id)
     else:
-        holder = issuing.check_holder(ctype, item.holder, today=now.astimezone(issuing.CHINA).date())
-    public, sensitive = issuing.check_fields(ctype, item.fields)
+        holder = service.check_holder(ctype, item.holder, today=now.astimezone(service.CHINA).date())
+    public, sensitive = service.check_fields(ctype, item.fields)
     issued_at = now.astimezone(UTC).replace(microsecond=0)
-    valid_from, valid_until = issuing.check_validity(ctype, item.valid_from, item.valid_until, issued_at=issued_at)
+    valid_from, valid_until = service.check_validity(ctype, item.valid_from, item.valid_until, issued_at=issued_at)
     seal = await pick_seal(conn, department_id, item.seal_id, now=now)
     person_id = holder.person_id
     if person_id is None and holder.id_number is not None:
-        sealed = persons.seal_person(esign.keyring, holder.id_number, holder.name)
-        person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
-        await persons.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
+        sealed = auth.seal_person(esign.keyring, holder.id_number, holder.name)
+        person_id = (await auth.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
+        await auth.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
     if person_id is None and holder.credit_code is not None:
         person_id = await _organisation(
             conn,
@@ -340,15 +336,15 @@ async def issue_certificate(
             now=now,
         )
     if person_id is not None:
-        await closure.ensure_open(conn, person_id)
-    year = issuing.serial_year(now)
-    serial = issuing.serial_text(year, await store.next_serials(conn, ctype.code, department_id, year, 1))
+        await wallet.ensure_open(conn, person_id)
+    year = service.serial_year(now)
+    serial = service.serial_text(year, await store.next_serials(conn, ctype.code, department_id, year, 1))
     (slot,) = await lists.allocate_slots(conn, 1)
     draft = Draft(
         id=uuid7(),
         licence_id=licence.build_licence_id(ctype.gb_type_code, department.credit_code, serial),
         serial=serial,
-        field_numbers=issuing.field_numbers(ctype),
+        field_numbers=service.field_numbers(ctype),
         type_code=ctype.code,
         gb_type_code=ctype.gb_type_code,
         issuer_code=department.credit_code,
@@ -370,8 +366,8 @@ async def issue_certificate(
         "now": now,
     }
     if seal.key_custody == "department":
-        record_digest = issuing.digest(draft)
-        parts = tokens.signing_input(issuing.claims(draft, record_digest), seal.algorithm, seal.kid)
+        record_digest = service.digest(draft)
+        parts = tokens.signing_input(service.claims(draft, record_digest), seal.algorithm, seal.kid)
         row = new_row(esign, draft, record_digest=record_digest, token=None, to_be_signed=parts.to_be_signed, **common)
         await store.insert_certificate(conn, row)
         await audit.append(
@@ -385,7 +381,7 @@ async def issue_certificate(
         view = await store.get_certificate(conn, row.id)
         assert view is not None
         return Issued("pending", row.id, pending=pending_view(view))
-    token, record_digest = issuing.sign_draft(draft, await esign.signer(conn, seal))
+    token, record_digest = service.sign_draft(draft, await esign.signer(conn, seal))
     row = new_row(esign, draft, record_digest=record_digest, token=token, to_be_signed=None, **common)
     await store.insert_certificate(conn, row)
     cert = render(
@@ -402,7 +398,7 @@ async def issue_certificate(
         now=now,
     )
     await deliver(conn, cert, row, actor=actor, now=now)
-    if ctype.code == orgs.DEREGISTRATION_TYPE and person_id is not None:
+    if ctype.code == auth.DEREGISTRATION_TYPE and person_id is not None:
         await _close_entity(
             conn,
             esign,
@@ -424,7 +420,7 @@ async def _close_entity(
         "SELECT id FROM esign_certificate WHERE person_id = $1 AND type_code = $2 AND status IN ('valid', 'suspended')"
         " AND department_id = $3",
         org_id,
-        orgs.REGISTRY_TYPE,
+        auth.REGISTRY_TYPE,
         department_id,
     )
     for row in licences:
@@ -439,7 +435,7 @@ async def _close_entity(
             now=now,
         )
     await entity_seals.revoke_seal(conn, org_id, actor=actor, now=now)
-    await events.add_life_event(
+    await wallet.add_life_event(
         conn, person_id=org_id, event="business_closed", at=now, source="certificate", source_id=ref, now=now
     )
 
@@ -521,7 +517,7 @@ async def presentation_token(
     ctype = await store.get_type(conn, certificate.type_code)
     if ctype is None:
         raise CertificateTypeUnknown(errors=[FieldError(field="type_code", message="no such certificate type")])
-    claims = presentation_claims(certificate, fields, issuing.field_numbers(ctype), now=now, ttl=ttl)
+    claims = presentation_claims(certificate, fields, service.field_numbers(ctype), now=now, ttl=ttl)
     return tokens.encode_token(claims, esign.platform.presenter), claims
 
 
@@ -563,7 +559,7 @@ async def change_status(
     changed = await store.get_certificate(conn, certificate_id)
     assert changed is not None
     cert = render(esign, changed, now=now)
-    item = await wallet_store.update_certificate_item(
+    item = await wallet.update_certificate_item(
         conn, certificate_id, summary={"status": cert.status}, data={"status": cert.status}, now=now
     )
     if item is not None:

@@ -14,7 +14,7 @@ _SURFACE = {
     "MaterialRef": "matters.applications.models",
     "SubmitApplication": "matters.applications.models",
     "SupplementIn": "matters.applications.models",
-    "_applicant": "matters.applications.routes",
+    "require_applicant": "matters.applications.routes",
     "FOR_OTHERS_LEVEL": "matters.applications.routes",
     "FOR_OTHERS_MAX_AGE": "matters.applications.routes",
     "application": "matters.applications.views",
@@ -48,12 +48,12 @@ __all__ = [  # the names of _SURFACE
     "MatterNotFound",
     "SubmitApplication",
     "SupplementIn",
-    "_applicant",
     "application",
     "evaluate",
     "known_departments",
     "list_bundles",
     "load_calendar",
+    "require_applicant",
     "seed_catalogue",
     "submit",
     "supplement",
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from matters.applications.errors import FormInvalid
     from matters.applications.handling import supplement
     from matters.applications.models import Code, MaterialRef, SubmitApplication, SupplementIn
-    from matters.applications.routes import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, _applicant
+    from matters.applications.routes import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, require_applicant
     from matters.applications.views import application
     from matters.applications.workflow import submit, withdraw
     from matters.errors import BundleNotFound, MatterNotFound

@@ -21,8 +21,7 @@ import httpx
 import msgspec
 from redis.exceptions import RedisError
 
-import auth as sms
-import auth as wechat_api
+import auth
 from api.config import parse_sms_templates
 from api.kernel.crypto import PRIVATE_VALUE, DecryptionError, Keyring
 from api.kernel.db import Conn
@@ -86,7 +85,7 @@ def template_ids(setting: str) -> dict[str, str]:
 
 def check_sms_templates(setting: str) -> None:
     """Warn about ``ZB_SMS_TEMPLATES`` names that no text is about (a typo sends the default code)."""
-    known = {sms.LOGIN_CODE, *(k.key for k in catalogue.KINDS.values() if k.sms)}
+    known = {auth.LOGIN_CODE, *(k.key for k in catalogue.KINDS.values() if k.sms)}
     for name in sorted(set(parse_sms_templates(setting)) - known):
         log.warning(
             "ZB_SMS_TEMPLATES: %r is neither login_code nor a notification kind sent by SMS (%s)",
@@ -279,9 +278,9 @@ class Senders:
             errcode = int(answer.get("errcode") or 0) if isinstance(answer, dict) else -1
             if errcode == 0:
                 return Outcome("delivered", "wechat ok", str(answer.get("msgid", "")) or None)
-            if errcode in wechat_api.TOKEN_INVALID:
+            if errcode in auth.TOKEN_INVALID:
                 continue  # the cached token went stale: once more with a fresh one
-            if errcode in wechat_api.TRANSIENT:
+            if errcode in auth.TRANSIENT:
                 return Outcome("retry", f"wechat errcode {errcode}")
             return service.wechat_outcome(errcode)
         return Outcome("retry", "wechat access token refused twice")

@@ -2,7 +2,7 @@
 
 Each handler runs inside the mutation's transaction (a savepoint of it) and returns an
 :class:`Effect`; any :class:`~api.kernel.problems.Problem` it raises becomes a ``rejected`` result with the
-problem's slug as ``code``. Guards are the routes' own: ``_applicant`` asks for an account, L2 and
+problem's slug as ``code``. Guards are the routes' own: ``require_applicant`` asks for an account, L2 and
 a person, and acting for a dependent asks for a recent L3, exactly as ``POST /v1/applications``.
 """
 
@@ -16,12 +16,9 @@ from uuid import UUID
 
 import msgspec
 
-import matters as catalogue_store
-import matters as feedback
-import matters as handling
-import matters as workflow
-import notify as inbox
-import wallet as consents
+import matters
+import notify
+import wallet
 from api.config import Settings
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
@@ -34,7 +31,7 @@ from matters import (
     EvaluationIn,
     SubmitApplication,
     SupplementIn,
-    _applicant,
+    require_applicant,
 )
 from sync import drafts
 from sync.errors import MutationUnknown, ServerOwned
@@ -55,7 +52,7 @@ class Context:
     async def calendar(self, conn: Conn) -> Calendar:
         # Read once per push: a batch of a hundred mutations should not read the holidays a hundred times.
         if self._calendar is None:
-            self._calendar = await catalogue_store.load_calendar(conn)
+            self._calendar = await matters.load_calendar(conn)
         return self._calendar
 
 
@@ -112,41 +109,41 @@ async def draft_delete(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
 
 
 async def application_submit(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
-    who = _applicant(ctx.principal, ctx.now)
+    who = require_applicant(ctx.principal, ctx.now)
     refs = _args(_only(m, "application_id", "draft_id"), SubmitRefs)
     if "id" in m.args:
         raise ValidationFailed(errors=[FieldError("args.id", "name the application with application_id")])
     data = _args(_without(m, "application_id", "draft_id"), SubmitApplication, extra={"id": str(refs.application_id)})
     if data.for_person_id not in (None, who.person_id):
         ctx.principal.require_assurance(FOR_OTHERS_LEVEL, now=ctx.now, max_age_seconds=FOR_OTHERS_MAX_AGE)
-    app, _ = await workflow.submit(conn, ctx.keyring, who, data, now=ctx.now, cal=await ctx.calendar(conn))
+    app, _ = await matters.submit(conn, ctx.keyring, who, data, now=ctx.now, cal=await ctx.calendar(conn))
     if refs.draft_id is not None:
         await drafts.discard_submitted(conn, person_id=who.person_id, draft_id=refs.draft_id, now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(app))
 
 
 async def application_withdraw(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
-    who = _applicant(ctx.principal, ctx.now)
+    who = require_applicant(ctx.principal, ctx.now)
     ref = _args(m, ApplicationRef)
-    app = await workflow.withdraw(conn, ctx.keyring, who, ref.application_id, now=ctx.now)
+    app = await matters.withdraw(conn, ctx.keyring, who, ref.application_id, now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(app))
 
 
 async def application_supplement(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
-    who = _applicant(ctx.principal, ctx.now)
+    who = require_applicant(ctx.principal, ctx.now)
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), SupplementIn)
-    app = await handling.supplement(
+    app = await matters.supplement(
         conn, ctx.keyring, who, ref.application_id, data.materials, now=ctx.now, cal=await ctx.calendar(conn)
     )
     return Effect("applied", data=msgspec.to_builtins(app))
 
 
 async def evaluation_submit(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
-    who = _applicant(ctx.principal, ctx.now)
+    who = require_applicant(ctx.principal, ctx.now)
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), EvaluationIn)
-    evaluation = await feedback.evaluate(
+    evaluation = await matters.evaluate(
         conn,
         ctx.keyring,
         account_id=ctx.principal.require_account(),
@@ -170,13 +167,13 @@ def _without(m: MutationIn, *keys: str) -> MutationIn:
 
 async def consent_grant(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     # The wallet's own guard: holder or guardian, L3 proven recently (a queued grant may find it stale).
-    consent = await consents.grant(conn, ctx.keyring, ctx.principal, _args(m, ConsentIn), now=ctx.now)
+    consent = await wallet.grant(conn, ctx.keyring, ctx.principal, _args(m, ConsentIn), now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(consent))
 
 
 async def consent_revoke(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     ref = _args(m, ConsentRef)
-    consent = await consents.revoke(conn, ctx.keyring, ctx.principal, ref.consent_id, now=ctx.now)
+    consent = await wallet.revoke(conn, ctx.keyring, ctx.principal, ref.consent_id, now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(consent))
 
 
@@ -187,7 +184,7 @@ class NotificationRef(msgspec.Struct, forbid_unknown_fields=True):
 async def notification_read(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     account_id = ctx.principal.require_account()
     ref = _args(m, NotificationRef)
-    view, _ = await inbox.read(conn, ctx.principal.person_id, account_id, ref.notification_id, now=ctx.now)
+    view, _ = await notify.read(conn, ctx.principal.person_id, account_id, ref.notification_id, now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(view))
 
 
@@ -198,7 +195,7 @@ class ReadAllArgs(msgspec.Struct, forbid_unknown_fields=True):
 async def notification_read_all(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     account_id = ctx.principal.require_account()
     args = _args(m, ReadAllArgs)
-    marked, _ = await inbox.read_all(conn, ctx.principal.person_id, account_id, up_to=args.up_to, now=ctx.now)
+    marked, _ = await notify.read_all(conn, ctx.principal.person_id, account_id, up_to=args.up_to, now=ctx.now)
     return Effect("applied", data={"marked": marked})
 
 

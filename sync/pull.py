@@ -23,8 +23,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-import auth as persons
-import wallet as wallet_service
+import auth
+import wallet
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
 from sync import cursor, drafts, service, store
@@ -77,7 +77,7 @@ async def pull(
             )
 
         parsed = cursor.parse(keyring, cursor_text) if cursor_text else None
-        deps = await persons.dependents_of(conn, person_id, now=now)
+        deps = await auth.dependents_of(conn, person_id, now=now)
         scope = list(dict.fromkeys([person_id, *deps]))
         known = [*parsed.cursor.versions, *parsed.cursor.leaving] if parsed else []
         heads = await store.get_heads(conn, list(dict.fromkeys(scope + known)))
@@ -187,7 +187,7 @@ def _change(keyring: Keyring, r: asyncpg.Record) -> Change:
         )
     if r["entity"] == "wallet_item" and '"token"' in r["data"]:
         # The slim projection: the token is fetched once, not carried with every change of the item.
-        data = wallet_service.slim_item(msgspec.json.decode(r["data"]))
+        data = wallet.slim_item(msgspec.json.decode(r["data"]))
         return Change(entity="wallet_item", id=r["entity_id"], op="put", version=r["version"], data=data)
     # Stored JSON goes out as it is, without a decode and re-encode per record.
     return Change(entity=r["entity"], id=r["entity_id"], op="put", version=r["version"], data=msgspec.Raw(r["data"]))

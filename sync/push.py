@@ -22,7 +22,7 @@ from uuid import UUID
 
 import asyncpg
 
-import notify as live
+import notify
 from api.kernel import changelog
 from api.kernel.db import Conn
 from api.kernel.problems import Problem, ServiceUnavailable
@@ -166,7 +166,7 @@ async def poke(pool: asyncpg.Pool, redis: Any, person_id: UUID) -> None:
     try:
         async with pool.acquire() as conn:
             version = await changelog.head_version(conn, person_id)
-        await live.poke_sync(redis, person_id, version)
+        await notify.poke_sync(redis, person_id, version)
     except Exception:
         log.warning("sync poke failed", exc_info=True)
 

@@ -12,7 +12,7 @@ from litestar.openapi.spec import OpenAPIFormat as OpenAPIFormatType
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-import wallet as consents
+import wallet
 from api.deps import Config, Db, Keys, Now, Redis
 from api.kernel.db import one
 from api.kernel.pagination import CursorInvalid
@@ -348,7 +348,7 @@ async def _read_under_consent(
     """The wallet's own consent read (a use spent, the read logged), limited to blobs its items name."""
     department = department_of(principal, "consents:use")
     async with conn.transaction():
-        used = await consents.use(
+        used = await wallet.use(
             conn, request.app.state.esign, consent_id, department_id=department, actor=principal.subject, now=now
         )
         if used.refused is None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import auth as persons
+import auth
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
 from wallet import people_store
@@ -14,7 +14,7 @@ from wallet.models import Dependent
 
 
 async def _dependent(conn: Conn, keyring: Keyring, person_id: UUID, **relation: Any) -> Dependent:
-    view = await persons.get_person_view(conn, keyring, person_id)
+    view = await auth.get_person_view(conn, keyring, person_id)
     assert view is not None
     return Dependent(
         person_id=view.id, name_masked=view.name_masked, id_number_masked=view.id_number_masked, **relation

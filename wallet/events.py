@@ -14,7 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-import auth as orgs
+import auth
 from api.kernel import audit, changelog, outbox
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
@@ -76,7 +76,7 @@ async def add_life_event(
 
 async def close_entity(conn: Conn, org_id: UUID, *, source: str, now: datetime) -> bool:
     """Close a business entity after 注销: its wallet is kept, read only, as the law requires; audited."""
-    await orgs.close_org(conn, org_id, now=now)
+    await auth.close_org(conn, org_id, now=now)
     if not await people_store.close_wallet(conn, org_id, source=source, now=now):
         return False
     await audit.append(

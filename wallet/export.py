@@ -13,10 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import auth as auth_export
-import auth as persons
-import matters as application_views
-import notify as inbox
+import auth
+import matters
+import notify
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn, one
 from esign import EsignState
@@ -41,15 +40,13 @@ async def export(
     # open_wallet has found the person.
     facts = one(await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", me), "person")
     stored = await store.list_stored_items(conn, me)
-    applications = [
-        await application_views.application(conn, keyring, a) for a in await store.application_ids(conn, me)
-    ]
+    applications = [await matters.application(conn, keyring, a) for a in await store.application_ids(conn, me)]
     return Export(
         exported_at=now,
         person=PersonOut(
             id=me,
-            name=await persons.get_name(conn, keyring, me),
-            id_number=await persons.get_id_number(conn, keyring, me),
+            name=await auth.get_name(conn, keyring, me),
+            id_number=await auth.get_id_number(conn, keyring, me),
             born_on=facts["born_on"].isoformat() if facts["born_on"] else None,
             sex=facts["sex"],
         ),
@@ -66,6 +63,6 @@ async def export(
         dependents=await dependents.list_dependents(conn, keyring, me, now=now),
         closed_at=await people_store.closed_at(conn, me),
         # Logins and the inbox are the person's own business: a guardian's export leaves them out.
-        accounts=await auth_export.accounts_of(conn, keyring, me) if own else [],
-        notifications=await inbox.export_for_person(conn, me) if own else [],
+        accounts=await auth.accounts_of(conn, keyring, me) if own else [],
+        notifications=await notify.export_for_person(conn, me) if own else [],
     )

@@ -18,7 +18,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-import auth as persons
+import auth
 from api.kernel import outbox
 from api.kernel.db import Conn
 from api.kernel.jobs import Job
@@ -124,7 +124,7 @@ async def _death(conn: Conn, state: Any, row: asyncpg.Record, common: dict[str, 
     """身后一件事 completed: the deceased (named in the form) dies in the wallet; the applicant may read it."""
     form = msgspec.json.decode(state.keyring.decrypt(row["form"], context="application.form"))
     number = form.get("deceased_id_number")
-    deceased = await persons.find_person_id(conn, state.keyring, number) if isinstance(number, str) and number else None
+    deceased = await auth.find_person_id(conn, state.keyring, number) if isinstance(number, str) and number else None
     if deceased is None or deceased == row["applicant_person_id"]:
         return 0
     died_on = form.get("died_on")

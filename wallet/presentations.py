@@ -13,11 +13,9 @@ import base64
 from datetime import UTC, datetime
 from uuid import UUID
 
-import esign as esign_service
-import esign as qr
 from api.kernel import audit
 from api.kernel.db import Conn
-from esign import EsignState
+from esign import EsignState, certificate_view, presentation_token, qr_png
 from wallet import access, service, store
 from wallet.errors import ItemNotFound, NotPresentable, WalletNotFound
 from wallet.models import Presentation, PresentIn
@@ -36,13 +34,11 @@ async def present(
         raise ItemNotFound() from None
     if item.kind != "certificate" or item.certificate_id is None:
         raise NotPresentable("only certificates can be presented", reason="not_a_certificate")
-    cert = await esign_service.certificate_view(conn, esign, item.certificate_id, now=now)
+    cert = await certificate_view(conn, esign, item.certificate_id, now=now)
     if cert.status != "valid":
         raise NotPresentable(f"the certificate is {cert.status}", reason=cert.status, certificate_status=cert.status)
     fields = service.chosen_fields(cert.fields, body.fields)
-    token, claims = await esign_service.presentation_token(
-        conn, esign, cert.token, fields, now=now, ttl=body.ttl_seconds
-    )
+    token, claims = await presentation_token(conn, esign, cert.token, fields, now=now, ttl=body.ttl_seconds)
     await audit.append(
         conn,
         actor=actor.subject,
@@ -53,5 +49,5 @@ async def present(
     )
     assert claims.exp is not None
     url = esign.qr_url(token)
-    png = base64.b64encode(qr.qr_png(url)).decode("ascii") if body.png else None
+    png = base64.b64encode(qr_png(url)).decode("ascii") if body.png else None
     return Presentation(qr=token, qr_url=url, expires_at=datetime.fromtimestamp(claims.exp, UTC), png_base64=png)

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import auth as orgs
-import auth as persons
+import auth
 from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
@@ -60,10 +59,10 @@ async def person_by_id_number(
     if problem:
         raise IdNumberInvalid(errors=[FieldError(f"{field}.id_number", problem)])
     number = normalize_id_number(id_number)
-    person = await persons.find_person_id(conn, keyring, number)
+    person = await auth.find_person_id(conn, keyring, number)
     if person is None:
-        person = await persons.find_or_create_person(conn, keyring, id_number=number, name=name.strip(), now=now)
-    await persons.check_person_name(conn, keyring, person, name, field=f"{field}.name")
+        person = await auth.find_or_create_person(conn, keyring, id_number=number, name=name.strip(), now=now)
+    await auth.check_person_name(conn, keyring, person, name, field=f"{field}.name")
     born_on = service.born_on_from_id_number(number)
     if born_on is not None:
         await people_store.fill_born_on(conn, person, born_on)
@@ -141,14 +140,14 @@ async def _holder(conn: Conn, keyring: Keyring, holder: WalletHolderIn, *, now: 
     code = normalize_credit_code(holder.credit_code or "")
     if not credit_code_valid(code):
         raise CreditCodeInvalid(errors=[FieldError("holder.credit_code", "fails the GB 32100 check")])
-    org = await orgs.get_org_by_credit_code(conn, code)
+    org = await auth.get_org_by_credit_code(conn, code)
     if org is None:
         raise HolderUnknown(
             "no business entity with this credit code is registered",
             errors=[FieldError("holder.credit_code", "not registered")],
         )
-    if not persons.same_name(org.name, holder.name):
-        raise persons.HolderMismatch(
+    if not auth.same_name(org.name, holder.name):
+        raise auth.HolderMismatch(
             "the name is not the registered name of this entity",
             errors=[FieldError("holder.name", "does not match the registered name")],
         )
@@ -237,7 +236,7 @@ async def _person(conn: Conn, keyring: Keyring, ref: PersonRefIn, field: str, *,
             raise GuardianshipInvalid(errors=[FieldError(f"{field}.name", "is required with id_number")])
         return await person_by_id_number(conn, keyring, ref.id_number, ref.name, field=field, now=now)
     if ref.person_id is not None and ref.id_number is None:
-        if await persons.get_name(conn, keyring, ref.person_id) is None:
+        if await auth.get_name(conn, keyring, ref.person_id) is None:
             raise HolderUnknown(errors=[FieldError(f"{field}.person_id", "no such person")])
         return ref.person_id
     raise GuardianshipInvalid(errors=[FieldError(field, "give exactly one of id_number and person_id")])

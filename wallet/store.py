@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-import esign as certificate_store
+import esign
 from api.kernel.db import Conn
 
 Kind = Literal["certificate", "record", "event", "application"]
@@ -160,7 +160,7 @@ async def find_item_by_source(conn: Conn, source_key: str) -> StoredItem | None:
 # (status), so the wallet reads it as an item of kind "application" whose id is the application's.
 # A person sees the applications made for them and those they made (for a newborn, say).
 LIST_ITEMS = f"""
-SELECT x.*, (SELECT v FROM ({certificate_store.SELECT_SHOWN} WHERE c.id = x.certificate_id) v) AS certificate FROM (
+SELECT x.*, (SELECT v FROM ({esign.SELECT_SHOWN} WHERE c.id = x.certificate_id) v) AS certificate FROM (
     SELECT * FROM ({ITEM_SELECT}
         WHERE w.person_id = $1 AND ($2::text IS NULL OR w.kind = $2)
           AND ($3::timestamptz IS NULL OR (w.at, w.id) < ($3, $4::uuid))

@@ -14,12 +14,17 @@ from uuid import UUID
 
 import msgspec
 
-import esign as certificate_store
-import esign as esign_service
-import esign as esign_views
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
-from esign import Certificate, CertificateNotFound, EsignState
+from esign import (
+    Certificate,
+    CertificateNotFound,
+    EsignState,
+    ShownCertificate,
+    certificate_views,
+    presentation_token,
+    shown,
+)
 from wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
 from wallet.service import MASK, masked
 from wallet.store import StoredItem
@@ -50,10 +55,10 @@ async def render_all(
     conn: Conn, esign: EsignState, items: list[StoredItem], *, full: bool, now: datetime
 ) -> list[WalletItem]:
     """Items for the API, their certificates read in one query; ``full`` opens sensitive values."""
-    carried = [certificate_store.ShownCertificate(*s.certificate) for s in items if s.certificate is not None]
-    certificates = esign_views.shown(esign, carried, now=now)
+    carried = [ShownCertificate(*s.certificate) for s in items if s.certificate is not None]
+    certificates = shown(esign, carried, now=now)
     wanted = [s.certificate_id for s in items if s.kind == "certificate" and s.certificate is None and s.certificate_id]
-    certificates |= await esign_views.certificate_views(conn, esign, wanted, now=now)
+    certificates |= await certificate_views(conn, esign, wanted, now=now)
     return [_render(esign, s, certificates, full=full) for s in items]
 
 
@@ -115,7 +120,7 @@ async def only_fields(conn: Conn, esign: EsignState, item: WalletItem, keys: lis
     wanted = set(keys)
     if item.certificate is not None:
         fields = {k: v for k, v in item.certificate.fields.items() if k in wanted}
-        token, _ = await esign_service.presentation_token(conn, esign, item.certificate.token, fields, now=now)
+        token, _ = await presentation_token(conn, esign, item.certificate.token, fields, now=now)
         cert = msgspec.structs.replace(item.certificate, fields=fields, token=token, qr_url=esign.qr_url(token))
         return msgspec.structs.replace(item, certificate=cert, masked=False)
     if item.record is not None:

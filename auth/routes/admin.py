@@ -24,7 +24,7 @@ from api.kernel.identifiers import credit_code_valid, normalize_credit_code
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
 from api.openapi import IDEMPOTENT
-from auth import realname
+from auth import service
 from auth.errors import (
     AccountNotFound,
     CreditCodeInvalid,
@@ -136,13 +136,13 @@ def _client_secret_context(client_id: UUID) -> str:
 
 
 def _idp_out(p: admin_store.IdentityProvider, settings: Settings) -> IdentityProviderOut:
-    keys = realname.provider_keys(p.public_key_pem, p.jwks)
+    keys = service.provider_keys(p.public_key_pem, p.jwks)
     return IdentityProviderOut(
         id=p.id,
         name=p.name,
         issuer=p.issuer,
         max_level=f"L{p.max_level}",
-        audience=realname.audience_of(p, settings.base_url),
+        audience=service.audience_of(p, settings.base_url),
         key_ids=[k[0] for k in keys],
         created_at=p.created_at,
     )
@@ -389,7 +389,7 @@ class IdentityProviderController(Controller):
         principal.require_roles("operator")
         if (data.public_key_pem is None) == (data.jwks is None):
             raise IdentityProviderKeyInvalid("give exactly one of public_key_pem and jwks")
-        realname.provider_keys(data.public_key_pem, data.jwks)
+        service.provider_keys(data.public_key_pem, data.jwks)
         audience = data.audience or state.settings.base_url
         async with db.acquire() as conn, conn.transaction():
 

@@ -14,8 +14,7 @@ from api.kernel.client_address import client_address
 from api.kernel.crypto import mask_phone
 from api.kernel.problems import BadRequest, Problem, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth import flows as service
-from auth import sms
+from auth import flows, sms
 from auth.errors import (
     PhoneInUse,
     RefreshTokenInvalid,
@@ -102,7 +101,7 @@ class WechatController(Controller):
             account, created = await store.login_wechat(
                 conn, openid=session.openid, unionid=session.unionid, session_key=sealed_key, now=now
             )
-            return await service.start_session(
+            return await flows.start_session(
                 conn,
                 keys,
                 keyring,
@@ -237,7 +236,7 @@ class SmsController(Controller):
                 phone_index=sms.phone_index(keyring, data.phone),
                 now=now,
             )
-            return await service.start_session(
+            return await flows.start_session(
                 conn,
                 keys,
                 keyring,
@@ -282,7 +281,7 @@ class SessionController(Controller):
         reused: RefreshTokenReused | None = None
         async with db.acquire() as conn, conn.transaction():
             try:
-                pair = await service.refresh(
+                pair = await flows.refresh(
                     conn, keys, data.refresh_token, issuer=settings.base_url, client_address=address, now=now
                 )
             except RefreshTokenReused as exc:
@@ -311,7 +310,7 @@ class SessionController(Controller):
         if maybe_principal is None and not token:
             raise Unauthorized("send the refresh token or a bearer access token")
         async with db.acquire() as conn, conn.transaction():
-            await service.logout(
+            await flows.logout(
                 conn,
                 account_id=maybe_principal.account_id if maybe_principal else None,
                 session_id=maybe_principal.session_id if maybe_principal else None,

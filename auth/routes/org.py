@@ -31,9 +31,9 @@ from api.deps import Config, Db, Keys, Now
 from api.kernel import audit
 from api.kernel.crypto import mask_name
 from api.kernel.identifiers import normalize_credit_code
+from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Forbidden, NotFound, Unauthorized, ValidationFailed
-from auth import delegation, orgs, persons
-from auth import flows as service
+from auth import delegation, orgs, persons, service
 from auth.delegation.errors import DelegationInactive, DelegationNotFound
 from auth.errors import AssuranceRequired, problem_responses
 from auth.guards import BEARER, CurrentPrincipal, Principal
@@ -181,6 +181,7 @@ class OrganisationController(Controller):
             claims = service.account_claims(
                 account,
                 None,
+                jti=uuid7(),
                 session_id=principal.session_id,
                 login_time=principal.auth_time,
                 issuer=settings.base_url,
@@ -243,6 +244,7 @@ async def _for_person(
     claims = service.account_claims(
         account,
         None,
+        jti=uuid7(),
         session_id=principal.session_id,
         login_time=principal.auth_time,
         issuer=settings.base_url,

@@ -23,7 +23,7 @@ from api.kernel.ids import uuid7
 from api.kernel.problems import BadRequest, FieldError, Forbidden, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
 from api.openapi import IDEMPOTENT
-from auth import realname
+from auth import service
 from auth.errors import (
     AssuranceRequired,
     IdNumberInvalid,
@@ -173,22 +173,22 @@ async def _check_proof(
             ) from None
         if ret is None:
             raise RealnameFailed("the face scan has not been done yet", reason="face_pending")
-        if ret != realname.FACE_PASSED:
+        if ret != service.FACE_PASSED:
             raise RealnameFailed("the face did not match", reason="face_not_passed", verify_ret=ret)
         return 3
     if not data.assertion:
         raise ValidationFailed(errors=[FieldError(field="assertion", message="required for the assertion method")])
-    provider = await admin_store.get_identity_provider_by_issuer(conn, realname.unverified_issuer(data.assertion))
+    provider = await admin_store.get_identity_provider_by_issuer(conn, service.unverified_issuer(data.assertion))
     if provider is None:
         raise RealnameFailed("the assertion's issuer is not a registered identity provider", reason="issuer_unknown")
-    claimed_nonce = realname.unverified_claim(data.assertion, "nonce")
+    claimed_nonce = service.unverified_claim(data.assertion, "nonce")
     nonce_used = (
         isinstance(claimed_nonce, str) and claimed_nonce != session.nonce and await rs.nonce_used(conn, claimed_nonce)
     )
-    return realname.verify_assertion(
+    return service.verify_assertion(
         data.assertion,
         provider,
-        audience=realname.audience_of(provider, state.settings.base_url),
+        audience=service.audience_of(provider, state.settings.base_url),
         nonce=session.nonce,
         nonce_used=nonce_used,
         id_number=id_number,

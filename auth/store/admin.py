@@ -19,6 +19,7 @@ from auth.errors import (
     ParentDepartmentNotFound,
     StaffInOtherDepartment,
 )
+from auth.models import IdentityProvider
 
 
 class Department(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,17 +46,6 @@ class StaffMember(msgspec.Struct, frozen=True, kw_only=True):
     department_id: UUID
     roles: list[str]
     granted_at: datetime
-
-
-class IdentityProvider(msgspec.Struct, frozen=True, kw_only=True):
-    id: UUID
-    name: str
-    issuer: str
-    public_key_pem: str | None
-    jwks: dict[str, Any] | None
-    max_level: int
-    audience: str | None
-    created_at: datetime
 
 
 DEPARTMENT_COLUMNS = "id, name, credit_code, region_code, parent_id, created_at"

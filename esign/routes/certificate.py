@@ -30,8 +30,7 @@ from auth import (
     Principal,
     problem_responses,
 )
-from esign import batches, views
-from esign import flows as service
+from esign import batches, flows, views
 from esign.errors import (
     CertificateBatchNotFound,
     CertificateFieldsInvalid,
@@ -127,7 +126,7 @@ class DepartmentCertificateController(Controller):
         async with db.acquire() as conn, conn.transaction():
 
             async def create() -> tuple[int, object]:
-                done = await service.issue_certificate(
+                done = await flows.issue_certificate(
                     conn, esign, department_id=department_id, item=data, actor=principal.subject, now=now
                 )
                 if done.outcome == "pending":
@@ -198,7 +197,7 @@ class DepartmentCertificateController(Controller):
         async with db.acquire() as conn, conn.transaction():
 
             async def create() -> tuple[int, Certificate]:
-                return 201, await service.complete_signature(
+                return 201, await flows.complete_signature(
                     conn,
                     esign,
                     department_id=department_id,
@@ -222,7 +221,7 @@ class DepartmentCertificateController(Controller):
     ) -> Certificate:
         department_id = principal.require_staff("issuer", scope="certificates:revoke")
         async with db.acquire() as conn, conn.transaction():
-            return await service.change_status(
+            return await flows.change_status(
                 conn,
                 esign,
                 department_id=department_id,

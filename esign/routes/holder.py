@@ -16,7 +16,7 @@ from uuid import UUID
 from litestar import Response, get
 from litestar.params import FromPath, QueryParameter
 
-import auth as persons
+import auth
 from api.deps import Db, Now
 from auth import BEARER, CurrentPrincipal, Principal, problem_responses
 from esign import views
@@ -42,7 +42,7 @@ async def _visible(db: Db, principal: Principal, certificate_id: UUID, *, now: d
             not (holder or issuer)
             and principal.person_id is not None
             and v.row.person_id is not None
-            and await persons.is_guardian(conn, principal.person_id, v.row.person_id, now=now)
+            and await auth.is_guardian(conn, principal.person_id, v.row.person_id, now=now)
         )
     if not (holder or issuer or guardian):
         raise CertificateNotFound()

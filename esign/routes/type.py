@@ -10,7 +10,7 @@ from __future__ import annotations
 from litestar import Response, post
 from litestar.params import JSONBody
 
-import matters as admin_store
+import matters
 from api.deps import Db, Now
 from api.kernel import audit
 from api.kernel.identifiers import credit_code_valid
@@ -70,7 +70,7 @@ async def upsert_certificate_type(
     defining = data.defining_department_id or data.issuer_department_ids[0]
     async with db.acquire() as conn, conn.transaction():
         wanted = list(dict.fromkeys([*data.issuer_department_ids, defining]))
-        known = await admin_store.known_departments(conn, wanted)
+        known = await matters.known_departments(conn, wanted)
         issuers = list(data.issuer_department_ids)
         unknown = [
             FieldError(

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-import auth as persons
+import auth
 from api.kernel import audit
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
@@ -89,7 +89,7 @@ def may_join(case: Case) -> bool:
 
 async def newborn(conn: Conn, keyring: Keyring, case: Case, form: dict[str, Any], *, now: datetime) -> UUID:
     """The child of the case: the one created before (a withdrawn or rejected case), or a new person now."""
-    child = case.child or await persons.create_newborn(
+    child = case.child or await auth.create_newborn(
         conn,
         keyring,
         name=form["child_name"],
@@ -105,9 +105,9 @@ async def add_parents(conn: Conn, keyring: Keyring, form: dict[str, Any], child:
     """Make the parents the form names (those the platform knows) guardians of the child; those added now."""
     added = []
     for key in ("father_id_number", "mother_id_number"):
-        parent = await persons.find_person_id(conn, keyring, str(form[key])) if form.get(key) else None
-        if parent is not None and not await persons.is_guardian(conn, parent, child, now=now):
-            await persons.add_guardian(conn, parent, child, source="birth_bundle", now=now)
+        parent = await auth.find_person_id(conn, keyring, str(form[key])) if form.get(key) else None
+        if parent is not None and not await auth.is_guardian(conn, parent, child, now=now):
+            await auth.add_guardian(conn, parent, child, source="birth_bundle", now=now)
             added.append(parent)
     return added
 

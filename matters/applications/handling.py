@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-import auth as persons
+import auth
 from api.kernel import authority, changelog
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn, one
@@ -111,8 +111,8 @@ async def _assign_id_number(conn: Conn, keyring: Keyring, person_id: UUID, numbe
     if mismatch:
         raise AssignedIdNumberMismatch(errors=mismatch)
     try:
-        await persons.assign_id_number(conn, keyring, person_id, normalize_id_number(number))
-    except persons.IdNumberTaken:
+        await auth.assign_id_number(conn, keyring, person_id, normalize_id_number(number))
+    except auth.IdNumberTaken:
         raise IdNumberInvalid(errors=[FieldError("assigned_id_number", "already assigned to another person")]) from None
 
 

@@ -17,13 +17,12 @@ from uuid import UUID
 
 import asyncpg
 
-import auth as persons
-import esign as esign_views
-import wallet as wallet_consents
+import auth
+import wallet
 from api.kernel import audit
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
-from esign import EsignState
+from esign import EsignState, certificate_views
 from matters import store as catalogue_store
 from matters.applications import store
 from matters.applications.errors import MaterialNotAvailable, MaterialNotFound
@@ -118,7 +117,7 @@ async def _resolve(
             if form is None:
                 form = store.open_form(keyring, app["form"])
             number = form.get(holder_fields[m.code])
-            person = await persons.find_person_id(conn, keyring, str(number)) if number else None
+            person = await auth.find_person_id(conn, keyring, str(number)) if number else None
             row = (
                 await conn.fetchrow(NAMED_HOLDERS_CERTIFICATE, person, m.satisfied_by_certificate_types, now)
                 if person
@@ -178,7 +177,7 @@ async def read_certificate(
     s = _source(sources, code)
     if s.certificate_id is None or s.holder is None or s.item_id is None:
         raise MaterialNotAvailable(f"{code} has no certificate to read", code=code, source=s.source)
-    shown = await esign_views.certificate_views(conn, esign, [s.certificate_id], now=now)
+    shown = await certificate_views(conn, esign, [s.certificate_id], now=now)
     if s.certificate_id not in shown:
         raise MaterialNotAvailable(f"{code} has no certificate to read", code=code, source=s.source)
     await _log(conn, task, matter, s, department_id=department_id, actor=actor, item_ids=[s.item_id], now=now)
@@ -235,7 +234,7 @@ async def _log(
     now: datetime,
 ) -> None:
     assert s.holder is not None
-    await wallet_consents.record_task_read(
+    await wallet.record_task_read(
         conn,
         person_id=s.holder,
         task_id=task["id"],

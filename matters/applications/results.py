@@ -12,9 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
-import auth as orgs
-import auth as persons
-import esign as esign_service
+import auth
+import esign
 from api.kernel.db import Conn, one
 from esign import HolderIn, IssueIn
 from matters.applications.errors import CreditCodeRequired
@@ -41,13 +40,13 @@ async def _with_legal_rep(
     """A new business's 营业执照 names its applicant as legal representative unless the form or the
     department names another: whoever applied to open it (its 法定代表人 or 经营者) may then act for it."""
     applicant = application["applicant_person_id"]
-    if fields.get(orgs.LEGAL_REP_FIELD) or applicant is None:
+    if fields.get(auth.LEGAL_REP_FIELD) or applicant is None:
         return fields
-    number = await persons.get_id_number(conn, keyring, applicant)
+    number = await auth.get_id_number(conn, keyring, applicant)
     if number is None:
         return fields
-    name = fields.get("legal_representative") or await persons.get_name(conn, keyring, applicant)
-    return fields | {orgs.LEGAL_REP_FIELD: number, "legal_representative": name}
+    name = fields.get("legal_representative") or await auth.get_name(conn, keyring, applicant)
+    return fields | {auth.LEGAL_REP_FIELD: number, "legal_representative": name}
 
 
 def issuer(state: Any):
@@ -73,7 +72,7 @@ def issuer(state: Any):
         if ctype["holder_kind"] == "organisation":
             # An entity that applied (acting through its 法定代表人 or 经办人) holds it; else the new business
             # does: its name from the form, its code assigned on approval.
-            org = await orgs.get_org(conn, application["for_person_id"])
+            org = await auth.get_org(conn, application["for_person_id"])
             if org is None:
                 # A later matter of the bundle that opened the business (公章刻制 after 设立登记): the same entity.
                 opened = await conn.fetchval(
@@ -82,7 +81,7 @@ def issuer(state: Any):
                     application["id"],
                 )
                 org = (
-                    await orgs.get_org_by_credit_code(conn, opened)
+                    await auth.get_org_by_credit_code(conn, opened)
                     if opened and not fields.get("credit_code")
                     else None
                 )
@@ -92,13 +91,13 @@ def issuer(state: Any):
                 raise CreditCodeRequired()
             else:
                 holder = HolderIn(credit_code=fields["credit_code"], name=str(fields.get("entity_name", "")))
-            if ctype["code"] == orgs.REGISTRY_TYPE and org is not None:
+            if ctype["code"] == auth.REGISTRY_TYPE and org is not None:
                 # 变更登记: the new licence keeps what the change leaves as it was.
-                kept = await esign_service.registry_fields(conn, state.esign, org.id)
+                kept = await esign.registry_fields(conn, state.esign, org.id)
                 body["fields"] = {k: v for k, v in kept.items() if k in ctype["keys"]} | body["fields"]
-            if ctype["code"] == orgs.REGISTRY_TYPE:
+            if ctype["code"] == auth.REGISTRY_TYPE:
                 body["fields"] = await _with_legal_rep(conn, state.keyring, application, body["fields"])
-            issued = await esign_service.issue_certificate(
+            issued = await esign.issue_certificate(
                 conn,
                 state.esign,
                 department_id=task["department_id"],
@@ -108,8 +107,8 @@ def issuer(state: Any):
             )
             return issued.certificate_id
         person = application["for_person_id"]
-        holder = HolderIn(name=await persons.get_name(conn, state.keyring, person) or "")
-        issued = await esign_service.issue_certificate(
+        holder = HolderIn(name=await auth.get_name(conn, state.keyring, person) or "")
+        issued = await esign.issue_certificate(
             conn,
             state.esign,
             department_id=task["department_id"],

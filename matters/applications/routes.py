@@ -8,8 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
-import auth as delegation
-import auth as persons
+import auth
 from api.deps import Db, Keys, Now
 from api.kernel import idempotency
 from api.kernel.authority import AuthorityRequired
@@ -66,7 +65,8 @@ APPLY_LEVEL = "L2"
 FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE = "L3", 1800
 
 
-def _applicant(principal: Principal, now: Any) -> workflow.Applicant:
+def require_applicant(principal: Principal, now: Any) -> workflow.Applicant:
+    """Who applies: an account at L2 or above with a verified identity (a 403 otherwise)."""
     account_id = principal.require_account()
     principal.require_assurance(APPLY_LEVEL, now=now)
     if principal.person_id is None:
@@ -92,8 +92,8 @@ async def _as_agent(
     if principal.actor_person_id is None:  # an acting token always names the person acting
         raise Forbidden("the acting token does not name the person acting")
     async with db.acquire() as conn, conn.transaction():
-        number = await persons.get_id_number(conn, keyring, principal.actor_person_id)
-        refusal = await delegation.use(
+        number = await auth.get_id_number(conn, keyring, principal.actor_person_id)
+        refusal = await auth.use(
             conn,
             keyring,
             principal.delegation_id,
@@ -160,7 +160,7 @@ class ApplicationController(Controller):
         keyring: Keys,
         now: Now,
     ) -> Response[Application]:
-        who = _applicant(principal, now)
+        who = require_applicant(principal, now)
         if data.for_person_id not in (None, who.person_id):
             principal.require_assurance(FOR_OTHERS_LEVEL, now=now, max_age_seconds=FOR_OTHERS_MAX_AGE)
         await _as_agent(
@@ -237,7 +237,7 @@ class ApplicationController(Controller):
     async def withdraw(
         self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now
     ) -> Application:
-        who = _applicant(principal, now)
+        who = require_applicant(principal, now)
         async with db.acquire() as conn, conn.transaction():
             return await workflow.withdraw(conn, keyring, who, application_id, now=now)
 
@@ -258,7 +258,7 @@ class ApplicationController(Controller):
         keyring: Keys,
         now: Now,
     ) -> Application:
-        who = _applicant(principal, now)
+        who = require_applicant(principal, now)
         await _as_agent(db, keyring, principal, "supplement", None, application_id=application_id, now=now)
         async with db.acquire() as conn, conn.transaction():
             cal = await catalogue_store.load_calendar(conn)
@@ -551,7 +551,7 @@ class PrefillController(Controller):
         now: Now,
         for_person_id: Annotated[UUID | None, QueryParameter()] = None,
     ) -> Prefill:
-        who = _applicant(principal, now)
+        who = require_applicant(principal, now)
         async with db.acquire() as conn:
             return await workflow.prefill(conn, keyring, who, code, for_person_id, now=now)
 

@@ -13,23 +13,21 @@ from uuid import UUID
 
 import asyncpg
 
-import esign as entity_seals
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
+from esign import canonical, sign_submission, verify_submission
 from matters.applications import store
 from matters.applications.models import SubmissionSignature
 
 
 def _payload(keyring: Keyring, app: asyncpg.Record) -> bytes:
-    return entity_seals.canonical(
-        app["id"], app["bundle_code"] or app["matter_code"], store.open_form(keyring, app["form"])
-    )
+    return canonical(app["id"], app["bundle_code"] or app["matter_code"], store.open_form(keyring, app["form"]))
 
 
 async def sign(conn: Conn, esign: Any, keyring: Keyring, application_id: UUID, org_id: UUID) -> None:
     """Sign a new application of the entity with its seal (nothing when it has none yet)."""
     app = await store.get_application(conn, application_id)
-    signature = await entity_seals.sign_submission(conn, esign, org_id, _payload(keyring, app))
+    signature = await sign_submission(conn, esign, org_id, _payload(keyring, app))
     if signature is not None:
         await conn.execute("UPDATE application SET entity_signature = $2 WHERE id = $1", application_id, signature)
 
@@ -41,9 +39,7 @@ async def check(
     signature = app["entity_signature"]
     if signature is None or esign is None:
         return None
-    found = await entity_seals.verify_submission(
-        conn, esign, app["for_person_id"], _payload(keyring, app), signature, now=now
-    )
+    found = await verify_submission(conn, esign, app["for_person_id"], _payload(keyring, app), signature, now=now)
     return SubmissionSignature(
         signer_name=found.signer_name,
         signer_credit_code=found.signer_credit_code,

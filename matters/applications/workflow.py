@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-import auth as persons
+import auth
 from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn, one
@@ -98,7 +98,7 @@ async def submit(
         promised_limit_days=bundle.promised_limit_days,
     )
     form = service.check_form(scoped.form, data.form, known=[f.key for f in bundle.form], today=now.date())
-    applicant_number = await persons.get_id_number(conn, keyring, who.person_id)
+    applicant_number = await auth.get_id_number(conn, keyring, who.person_id)
     birth = None
     if subject == "newborn":
         births.check_parents(form, applicant_number, today=now.date())
@@ -190,7 +190,7 @@ async def _for_person(conn: Conn, who: Applicant, data: SubmitApplication, *, no
     """Whom the application is for: oneself, or a dependent (guardians only)."""
     if data.for_person_id is None or data.for_person_id == who.person_id:
         return who.person_id
-    if not await persons.is_guardian(conn, who.person_id, data.for_person_id, now=now):
+    if not await auth.is_guardian(conn, who.person_id, data.for_person_id, now=now):
         raise NotGuardian()
     return data.for_person_id
 
@@ -200,7 +200,7 @@ async def is_party(conn: Conn, person_id: UUID, app: asyncpg.Record, *, now: dat
     for — both parents of a newborn, whichever of them applied."""
     if person_id == app["applicant_person_id"]:
         return True
-    return app["for_person_id"] != app["applicant_person_id"] and await persons.is_guardian(
+    return app["for_person_id"] != app["applicant_person_id"] and await auth.is_guardian(
         conn, person_id, app["for_person_id"], now=now
     )
 
@@ -347,7 +347,7 @@ async def prefill(
     subject_kind = await catalogue_store.get_bundle_subject(conn, bundle_code)
     subject_id = None
     if for_person_id is not None and for_person_id != who.person_id:
-        if not await persons.is_guardian(conn, who.person_id, for_person_id, now=now):
+        if not await auth.is_guardian(conn, who.person_id, for_person_id, now=now):
             raise NotGuardian()
         subject_id = for_person_id
     applicant = await _someone(conn, keyring, who.person_id)
@@ -391,10 +391,10 @@ async def _someone(conn: Conn, keyring: Keyring, person_id: UUID) -> service.Som
     row = one(
         await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id), "person"
     )
-    number = keyring.decrypt_str(row["id_number"], context=persons.ID_NUMBER_CONTEXT) if row["id_number"] else None
+    number = keyring.decrypt_str(row["id_number"], context=auth.ID_NUMBER_CONTEXT) if row["id_number"] else None
     return service.Someone(
         id_number=number,
-        name=keyring.decrypt_str(row["name"], context=persons.NAME_CONTEXT),
+        name=keyring.decrypt_str(row["name"], context=auth.NAME_CONTEXT),
         sex=row["sex"] or (id_number_sex(number) if number else None),
         born_on=row["born_on"] or (id_number_birth_date(number) if number else None),
     )

@@ -13,13 +13,10 @@ from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from matters.applications import store as applications
 from matters.applications import views, workflow
-from matters.feedback import store
-from matters.feedback.errors import AlreadyAnswered, ApplicationNotFinished, EvaluationExists
+from matters.feedback import service, store
+from matters.feedback.errors import AlreadyAnswered, EvaluationExists
 from matters.feedback.models import Evaluation, EvaluationIn, Feedback, FeedbackIn
-from matters.workdays import Calendar, due_at
-
-# Ratings at or below this open a rectification case (差评整改).
-BAD_LEVEL = 2
+from matters.workdays import Calendar
 
 
 async def responsible_department(conn: Conn, application: asyncpg.Record) -> UUID:
@@ -46,8 +43,7 @@ async def evaluate(
     app = await applications.get_application(conn, application_id, for_update=True)
     if not await workflow.is_party(conn, person_id, app, now=now):
         raise views.hidden()
-    if app["status"] not in ("completed", "rejected"):
-        raise ApplicationNotFinished(status=app["status"])
+    service.check_rateable(app["status"])
     if not await store.insert_evaluation(
         conn, keyring, application_id, person_id, data.level, data.comment, data.tags, now
     ):
@@ -56,7 +52,7 @@ async def evaluate(
     await applications.add_event(
         conn, application_id, at=now, event="evaluated", actor=actor, detail={"level": data.level}
     )
-    if data.level <= BAD_LEVEL:
+    if service.opens_rectification(data.level):
         dept = await responsible_department(conn, app)
         rect_id = uuid7()
         await store.insert_rectification(
@@ -65,7 +61,7 @@ async def evaluate(
             application_id=application_id,
             department_id=dept,
             level=data.level,
-            due_at=due_at(cal, now, rectification_days),
+            due_at=service.rectification_due(cal, now, rectification_days),
             now=now,
         )
         await outbox.enqueue(

@@ -17,9 +17,8 @@ from auth import BEARER, AssuranceRequired, CurrentPrincipal, Principal
 from matters import store as catalogue_store
 from matters.applications import workflow
 from matters.applications.errors import ApplicationNotFound
-from matters.applications.routes import _applicant
-from matters.feedback import flows as service
-from matters.feedback import store
+from matters.applications.routes import require_applicant
+from matters.feedback import flows, store
 from matters.feedback.errors import (
     AlreadyAnswered,
     ApplicationNotFinished,
@@ -70,12 +69,12 @@ class EvaluationController(Controller):
         settings: Config,
         now: Now,
     ) -> Response[Evaluation]:
-        who = _applicant(principal, now)
+        who = require_applicant(principal, now)
         async with db.acquire() as conn, conn.transaction():
 
             async def create() -> tuple[int, Any]:
                 cal = await catalogue_store.load_calendar(conn)
-                return 201, await service.evaluate(
+                return 201, await flows.evaluate(
                     conn,
                     keyring,
                     account_id=principal.require_account(),
@@ -98,7 +97,7 @@ class EvaluationController(Controller):
     async def get_evaluation(
         self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now
     ) -> Evaluation:
-        who = _applicant(principal, now)
+        who = require_applicant(principal, now)
         async with db.acquire() as conn:
             app = await conn.fetchrow(
                 "SELECT applicant_person_id, for_person_id FROM application WHERE id = $1", application_id
@@ -150,7 +149,7 @@ class RectificationController(Controller):
     ) -> dict[str, str]:
         dept = _staff_department(principal)
         async with db.acquire() as conn, conn.transaction():
-            await service.answer_rectification(
+            await flows.answer_rectification(
                 conn, rect_id, department_id=dept, text=data.text, actor=principal.subject, now=now
             )
         return {"status": "answered"}
@@ -177,7 +176,7 @@ class FeedbackController(Controller):
         async with db.acquire() as conn, conn.transaction():
 
             async def create() -> tuple[int, Any]:
-                return 201, await service.raise_feedback(conn, keyring, account_id=account_id, data=data, now=now)
+                return 201, await flows.raise_feedback(conn, keyring, account_id=account_id, data=data, now=now)
 
             return await idempotency.run(request, conn, scope=f"feedback:{account_id}", create=create)  # type: ignore[return-value]
 
@@ -237,7 +236,7 @@ class DeptFeedbackController(Controller):
     ) -> Feedback:
         dept = _staff_department(principal)
         async with db.acquire() as conn, conn.transaction():
-            return await service.answer_feedback(
+            return await flows.answer_feedback(
                 conn, keyring, feedback_id, department_id=dept, text=data.text, actor=principal.subject, now=now
             )
 
@@ -281,7 +280,7 @@ class AdminFeedbackController(Controller):
     ) -> Feedback:
         principal.require_roles("operator")
         async with db.acquire() as conn, conn.transaction():
-            return await service.answer_feedback(
+            return await flows.answer_feedback(
                 conn, keyring, feedback_id, department_id=None, text=data.text, actor=principal.subject, now=now
             )
 

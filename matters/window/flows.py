@@ -13,11 +13,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-import auth as delegation
-import auth as persons
-import notify as contacts
-import sync as blob_store
-import wallet as consents
+import auth
+import notify
+import sync
+import wallet
 from api.kernel import audit
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.kernel.db import Conn, one
@@ -53,8 +52,8 @@ def _check_number(value: str, field: str, *, now: datetime) -> str:
 
 
 async def view(conn: Conn, keyring: Keyring, row: asyncpg.Record) -> Intake:
-    name = await persons.get_name(conn, keyring, row["person_id"]) or ""
-    number = await persons.get_id_number(conn, keyring, row["person_id"]) or ""
+    name = await auth.get_name(conn, keyring, row["person_id"]) or ""
+    number = await auth.get_id_number(conn, keyring, row["person_id"]) or ""
     return Intake(
         id=row["id"],
         department=Ref(id=row["department_id"], name=row["department_name"]),
@@ -96,15 +95,15 @@ async def identify(
     代办人 whose authorisation was checked and its use logged: (person, agent person, refusal). A refusal is returned
     so the caller commits the log entry before answering 403."""
     number = _check_number(data.citizen.id_number, "citizen.id_number", now=now)
-    person = await persons.find_person_id(conn, keyring, number)
+    person = await auth.find_person_id(conn, keyring, number)
     if person is not None:
-        await persons.check_person_name(conn, keyring, person, data.citizen.name, field="citizen.name")
+        await auth.check_person_name(conn, keyring, person, data.citizen.name, field="citizen.name")
     else:
-        person = await persons.find_or_create_person(conn, keyring, id_number=number, name=data.citizen.name, now=now)
+        person = await auth.find_or_create_person(conn, keyring, id_number=number, name=data.citizen.name, now=now)
     if data.agent is None:
         return person, None, None
     _check_number(data.agent.id_number, "agent.id_number", now=now)
-    refusal = await delegation.use(
+    refusal = await auth.use(
         conn,
         keyring,
         data.agent.delegation_id,
@@ -147,7 +146,7 @@ async def open_intake(
         opened_at=now,
     )
     if data.phone is not None:
-        await contacts.set_contact_phone(conn, keyring, person, data.phone, by=f"account:{clerk}", now=now)
+        await notify.set_contact_phone(conn, keyring, person, data.phone, by=f"account:{clerk}", now=now)
     await audit.append(
         conn,
         actor=f"account:{clerk}",
@@ -168,7 +167,7 @@ async def give_consent(
 ) -> Intake:
     """Record the consent the person gives at the window; the same visit consenting again changes nothing."""
     if row["consented_at"] is None:
-        consent = await consents.grant_at_window(
+        consent = await wallet.grant_at_window(
             conn,
             person_id=row["person_id"],
             department_id=row["department_id"],
@@ -189,7 +188,7 @@ async def read_prefill(
     if row["consented_at"] is None:
         return WindowConsentRequired("ask the citizen for their consent first (POST …/consent)")
     if row["consent_id"] is not None:
-        used = await consents.use(
+        used = await wallet.use(
             conn,
             esign,  # type: ignore[arg-type]
             row["consent_id"],
@@ -218,8 +217,8 @@ async def submit(
         codes = [c for c in (data.bundle_code, data.matter_code) if c]
         if data.bundle_code:
             codes += [m.code for m in (await catalogue_store.get_bundle(conn, data.bundle_code)).matters]
-        number = await persons.get_id_number(conn, keyring, row["agent_person_id"]) or ""
-        refusal = await delegation.use(
+        number = await auth.get_id_number(conn, keyring, row["agent_person_id"]) or ""
+        refusal = await auth.use(
             conn,
             keyring,
             row["delegation_id"],
@@ -258,7 +257,7 @@ async def submit(
             if m.blob_sha256 and await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM sync_blob WHERE sha256 = $1)", bytes.fromhex(m.blob_sha256)
             ):
-                await blob_store.add_uploader(
+                await sync.add_uploader(
                     conn,
                     bytes.fromhex(m.blob_sha256),
                     subject=f"intake:{row['id']}",

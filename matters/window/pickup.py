@@ -7,16 +7,14 @@ from uuid import UUID
 
 import asyncpg
 
-import auth as delegation
-import auth as persons
-import esign as esign_views
+import auth
 from api.kernel import audit
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
 from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Problem, ValidationFailed
-from esign import EsignState
+from esign import EsignState, certificate_view
 from matters.applications import store as application_store
 from matters.applications.errors import IdNumberInvalid
 from matters.window import printing
@@ -64,8 +62,8 @@ async def queue(conn: Conn, keyring: Keyring, department_id: UUID, *, after: UUI
     """The centre's applications ready to be handed over, oldest first."""
     out = []
     for r in await conn.fetch(QUEUE, department_id, after, limit):
-        name = await persons.get_name(conn, keyring, r["person_id"]) or ""
-        number = await persons.get_id_number(conn, keyring, r["person_id"]) or ""
+        name = await auth.get_name(conn, keyring, r["person_id"]) or ""
+        number = await auth.get_id_number(conn, keyring, r["person_id"]) or ""
         out.append(
             Pickup(
                 application_id=r["application_id"],
@@ -112,7 +110,7 @@ async def print_results(
         raise NotReadyForPickup("the application has no certificate to print", status=row["status"])
     pages = []
     for ref in refs:
-        cert = await esign_views.certificate_view(conn, esign, ref.id, now=now)
+        cert = await certificate_view(conn, esign, ref.id, now=now)
         labels = {f["key"]: f["label"] for f in await _type_fields(conn, cert.type_code)}
         seal = await conn.fetchval(
             "SELECT s.name FROM esign_certificate c JOIN esign_seal s ON s.id = c.seal_id WHERE c.id = $1", ref.id
@@ -121,7 +119,7 @@ async def print_results(
             printing.Page(
                 type_name=cert.type_name,
                 licence_id=cert.licence_id,
-                holder_name=await persons.get_name(conn, keyring, row["person_id"]) or cert.holder.name_masked,
+                holder_name=await auth.get_name(conn, keyring, row["person_id"]) or cert.holder.name_masked,
                 holder_id_masked=cert.holder.id_masked,
                 issuer_name=cert.issuer.name,
                 seal_name=seal or "电子证照专用章",
@@ -157,12 +155,12 @@ async def hand_over(
     ):
         raise AlreadyHandedOver()
     number = normalize_id_number(data.recipient.id_number)
-    recipient = await persons.find_person_id(conn, keyring, number)
+    recipient = await auth.find_person_id(conn, keyring, number)
     if recipient is not None:
-        await persons.check_person_name(conn, keyring, recipient, data.recipient.name, field="recipient.name")
+        await auth.check_person_name(conn, keyring, recipient, data.recipient.name, field="recipient.name")
     actor = f"account:{clerk}"
     if data.delegation_id is not None:
-        refusal = await delegation.use(
+        refusal = await auth.use(
             conn,
             keyring,
             data.delegation_id,

@@ -25,7 +25,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-import esign as qr
+import esign
 
 FONT = "STSong-Light"
 RED = (0.816, 0.067, 0.106)
@@ -120,7 +120,7 @@ def pdf(pages: list[Page], *, qr_url: Callable[[str], str]) -> bytes:
             c.drawString(62 * mm, y, str(value)[:60])
             y -= 9 * mm
         _seal(c, width - 55 * mm, 75 * mm, 20 * mm, page.issuer_name, page.seal_name)
-        image = ImageReader(io.BytesIO(qr.qr_png(url, scale=4)))
+        image = ImageReader(io.BytesIO(esign.qr_png(url, scale=4)))
         c.drawImage(image, 25 * mm, 30 * mm, width=55 * mm, height=55 * mm)
         c.setFont(FONT, 9)
         c.drawString(25 * mm, 24 * mm, "扫码或访问以下地址核验本证照真伪与状态：")

@@ -1,4 +1,4 @@
-"""Real-person authentication (实人认证) rules: assurance levels and identity-provider assertions. Pure.
+"""Identity rules, pure: 实人认证 (assurance levels, identity-provider assertions) and access-token claims.
 
 Levels: L1 the account controls a phone or WeChat login; L2 name and ID number confirmed by an
 authority (an identity provider's assertion with ``acr`` L2); L3 the face matched the ID photo
@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -28,8 +29,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from api.kernel.identifiers import normalize_id_number
 from auth.errors import IdentityProviderKeyInvalid, RealnameFailed
-from auth.store.admin import IdentityProvider
-from auth.tokens import LEVELS
+from auth.models import IdentityProvider
+from auth.tokens import ACCESS_TTL, LEVELS, AccessClaims, expires, level_name
+
+if TYPE_CHECKING:
+    from auth.store.accounts import Account, Staff
 
 LEEWAY = 30
 # An assertion lives minutes: a longer one is a bearer credential that outlives its session.
@@ -175,3 +179,49 @@ def _check_lifetime(iat: Any, exp: Any, now: datetime) -> None:
         raise RealnameFailed("the assertion is issued in the future", reason="issued_in_future")
     if exp + LEEWAY <= now.timestamp():
         raise RealnameFailed("the assertion has expired", reason="expired")
+
+
+# RFC 8176 names of how a login was proven; a WeChat login has none registered.
+AMR = {"sms": "sms", "wechat": "wechat"}
+SECOND_FACTOR_AMR = ["otp", "mfa"]
+
+
+def account_claims(
+    account: Account,
+    staff: Staff | None,
+    *,
+    jti: UUID,
+    session_id: UUID | None,
+    login_time: datetime,
+    issuer: str,
+    now: datetime,
+    ttl: int = ACCESS_TTL,
+    amr: list[str] | None = None,
+) -> AccessClaims:
+    """The access-token claims of an account (see ``auth.tokens`` for what each one means).
+
+    ``jti`` is the token's own id (a fresh ``uuid7()``). ``staff`` is given only for a login that passed
+    its second factor (``amr`` then names it): staff roles never ride on a login proven by one factor alone.
+    """
+    roles = list(account.roles)
+    dept = None
+    if staff is not None:
+        roles += ["staff", *staff.roles]
+        dept = str(staff.department_id)
+    # For L2/L3 the level was proven by the real-name check, not by this login.
+    proven = account.verified_at if account.assurance_level > 1 and account.verified_at else login_time
+    iat, exp = expires(now, ttl)
+    return AccessClaims(
+        iss=issuer,
+        sub=str(account.id),
+        iat=iat,
+        exp=exp,
+        jti=str(jti),
+        roles=roles,
+        auth_time=int(proven.timestamp()),
+        acr=level_name(account.assurance_level),
+        pid=str(account.person_id) if account.person_id else None,
+        dept=dept,
+        sid=str(session_id) if session_id else None,
+        amr=amr,
+    )
