@@ -32,6 +32,7 @@ ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, credit_code = EXCLUDED.cre
 RETURNING id
 """
 
+# The upserts take the time of the load as a value: Citus refuses now() in DO UPDATE on a reference table.
 UPSERT_CERTIFICATE_TYPE = """
 INSERT INTO certificate_type AS t (code, name, gb_type_code, holder_kind, defining_department_id,
     issuer_department_ids, fields, validity_days, last_field_n)
@@ -40,7 +41,7 @@ ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, gb_type_code = EXCLUDED.g
     holder_kind = EXCLUDED.holder_kind, defining_department_id = EXCLUDED.defining_department_id,
     issuer_department_ids = EXCLUDED.issuer_department_ids, fields = EXCLUDED.fields,
     validity_days = EXCLUDED.validity_days, last_field_n = greatest(t.last_field_n, EXCLUDED.last_field_n),
-    updated_at = now()
+    updated_at = $10
 """
 
 UPSERT_MATERIAL = """
@@ -57,7 +58,7 @@ INSERT INTO catalog_matter (code, name, kind, department_id, guide, materials, f
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
     department_id = EXCLUDED.department_id, guide = EXCLUDED.guide, materials = EXCLUDED.materials,
-    form = EXCLUDED.form, result_certificate_type = EXCLUDED.result_certificate_type, updated_at = now()
+    form = EXCLUDED.form, result_certificate_type = EXCLUDED.result_certificate_type, updated_at = $9
 """
 
 UPSERT_BUNDLE = """
@@ -65,7 +66,7 @@ INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters,
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, life_stage = EXCLUDED.life_stage,
     lead_department_id = EXCLUDED.lead_department_id, matters = EXCLUDED.matters,
-    promised_limit_days = EXCLUDED.promised_limit_days, subject = EXCLUDED.subject, updated_at = now()
+    promised_limit_days = EXCLUDED.promised_limit_days, subject = EXCLUDED.subject, updated_at = $8
 """
 
 UPSERT_DAY = """
@@ -91,6 +92,7 @@ async def _state_missing_authority(conn: Conn, cat: dict[str, Any]) -> None:
 async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str, int]:
     """Load the catalogue in one transaction; with ``only_if_empty`` do nothing when matters exist."""
     cat = load_catalogue()
+    now = datetime.now(UTC)
     async with conn.transaction():
         if only_if_empty and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_matter)"):
             await _state_missing_authority(conn, cat)
@@ -118,6 +120,7 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
                 t["fields"],
                 t["validity_days"],
                 max(f["n"] for f in t["fields"]),
+                now,
             )
         # The trust list carries the type registry (FORMATS.md "Trust list"): sign it again.
         await conn.execute("UPDATE esign_trust_list SET version = version + 1 WHERE id")
@@ -139,6 +142,7 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
                 materials,
                 m["form"],
                 m["result_certificate_type"],
+                now,
             )
         for b in cat["bundles"]:
             for entry in b["matters"]:
@@ -153,6 +157,7 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
                 b["matters"],
                 b["promised_limit_days"],
                 b.get("subject", "self"),
+                now,
             )
         days = cat["holidays_2026"]
         for kind, key in (("holiday", "holidays"), ("workday", "workdays")):

@@ -54,8 +54,8 @@ async def _publish(conn: Conn, consent: Consent, event: str, *, now: datetime) -
                          partition_key=str(consent.grantee.id))
 
 
-async def _reload(conn: Conn, consent_id: UUID, *, now: datetime) -> Consent:
-    row = await consent_store.get_consent(conn, consent_id)
+async def _reload(conn: Conn, consent_id: UUID, person_id: UUID, *, now: datetime) -> Consent:
+    row = await consent_store.get_consent(conn, consent_id, person_id=person_id)
     assert row is not None
     return to_model(row, now=now)
 
@@ -87,7 +87,7 @@ async def grant(conn: Conn, keyring: Keyring, actor: access.Actor, args: Consent
         purpose=args.purpose.strip(), matter_code=args.matter_code, expires_at=args.expires_at, max_uses=args.max_uses,
         granted_by=actor.subject, now=now, fields={str(k): v for k, v in fields.items()},
     )
-    consent = await _reload(conn, consent_id, now=now)
+    consent = await _reload(conn, consent_id, holder.person_id, now=now)
     await _publish(conn, consent, "consent.granted", now=now)
     await audit.append(conn, actor=actor.subject, action="wallet.consent_granted", subject=f"consent:{consent_id}",
                        data={"person": str(holder.person_id), "department": str(args.grantee_department_id),
@@ -125,7 +125,12 @@ async def _field_keys(conn: Conn, items: list[StoredItem]) -> dict[UUID, list[st
 
 async def revoke(conn: Conn, keyring: Keyring, actor: access.Actor, consent_id: UUID, *, now: datetime) -> Consent:
     """Withdraw a consent (the holder or a guardian); revoking a revoked one changes nothing."""
-    row = await consent_store.get_consent(conn, consent_id, for_update=True)
+    # The caller's own consent is found on their shard; a guardian's revoke of a dependent's looks everywhere.
+    row = None
+    if actor.person_id is not None:
+        row = await consent_store.get_consent(conn, consent_id, person_id=actor.person_id, for_update=True)
+    if row is None:
+        row = await consent_store.get_consent(conn, consent_id, for_update=True)
     if row is None:
         raise ConsentNotFound()
     try:
@@ -136,8 +141,8 @@ async def revoke(conn: Conn, keyring: Keyring, actor: access.Actor, consent_id: 
         raise ConsentNotFound()
     if row["revoked_at"] is not None:
         return to_model(row, now=now)
-    await consent_store.revoke_consent(conn, consent_id, now=now)
-    consent = await _reload(conn, consent_id, now=now)
+    await consent_store.revoke_consent(conn, consent_id, person_id=row["person_id"], now=now)
+    consent = await _reload(conn, consent_id, row["person_id"], now=now)
     await _publish(conn, consent, "consent.revoked", now=now)
     await audit.append(conn, actor=actor.subject, action="wallet.consent_revoked", subject=f"consent:{consent_id}",
                        data={"person": str(row["person_id"])}, at=now)
@@ -160,7 +165,7 @@ async def use(
     row = await consent_store.get_consent(conn, consent_id)
     if row is None or row["grantee_department_id"] != department_id:
         raise ConsentNotFound()
-    uses = await consent_store.take_use(conn, consent_id, now=now)
+    uses = await consent_store.take_use(conn, consent_id, person_id=row["person_id"], now=now)
     item_ids = list(row["item_ids"])
     if uses is None:
         refused = service.consent_state(revoked_at=row["revoked_at"], expires_at=row["expires_at"], uses=row["uses"],
@@ -173,7 +178,7 @@ async def use(
         conn, person_id=row["person_id"], consent_id=consent_id, department_id=department_id, actor=actor,
         purpose=row["purpose"], item_ids=item_ids, outcome="refused" if refused else "served", reason=refused, now=now,
     )
-    consent = await _reload(conn, consent_id, now=now)
+    consent = await _reload(conn, consent_id, row["person_id"], now=now)
     if refused is None:
         await _publish(conn, consent, "consent.used", now=now)
     await audit.append(conn, actor=actor, action="wallet.consent_used", subject=f"consent:{consent_id}",
@@ -241,7 +246,7 @@ async def grant_at_window(
         conn, id=consent_id, person_id=person_id, department_id=department_id, item_ids=item_ids, purpose=purpose,
         matter_code=None, expires_at=expires_at, max_uses=None, granted_by=f"window:{clerk}", now=now, fields={},
     )
-    consent = await _reload(conn, consent_id, now=now)
+    consent = await _reload(conn, consent_id, person_id, now=now)
     await _publish(conn, consent, "consent.granted", now=now)
     await audit.append(conn, actor=clerk, action="wallet.consent_granted_at_window", subject=f"consent:{consent_id}",
                        data={"person": str(person_id), "department": str(department_id), "purpose": purpose,

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -72,9 +73,10 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 
 
 # The hot citizen queries on distributed tables, each with the arguments one request passes.
-def _hot(person: uuid.UUID) -> list[tuple[str, str, tuple]]:
+def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
     from api.kernel import changelog
-    from sync import store
+    from sync import drafts, store
+    from wallet import consent_store
 
     return [
         ("change log head", "SELECT version FROM sync_head WHERE person_id = $1", (person,)),
@@ -85,6 +87,19 @@ def _hot(person: uuid.UUID) -> list[tuple[str, str, tuple]]:
         ("sync reset checkpoint", store.CHECKPOINT, ([person], person)),
         ("head bump", changelog.BUMP_HEAD, (person,)),
         ("change append", changelog.INSERT_CHANGE, (person, 1, "wallet_item", person, "put", "{}")),
+        ("draft read", drafts.GET_DRAFT, (person, None, "m", person)),
+        ("draft save", drafts.UPSERT_DRAFT, (person, person, person, None, "m", None, b"", [], [], now)),
+        ("draft delete", drafts.DELETE_DRAFT, (person, now, person)),
+        ("consent list", consent_store.LIST_FOR_PERSON, (person, None, None, 20)),
+        ("consent read", consent_store.CONSENT + " WHERE c.person_id = $2 AND c.id = $1", (person, person)),
+        ("consent read to revoke", consent_store.CONSENT + " WHERE c.person_id = $2 AND c.id = $1 FOR UPDATE OF c",
+         (person, person)),
+        ("consent grant", consent_store.INSERT_CONSENT,
+         (person, person, person, [person], "p", None, now, None, "account:x", now, {})),
+        ("consent use", consent_store.TAKE_USE, (person, now, person)),
+        ("access log", consent_store.ACCESS, (person, None, 20)),
+        ("access append", consent_store.INSERT_ACCESS,
+         (person, person, person, "client:x", "p", [person], "served", None, now)),
     ]
 
 
@@ -93,7 +108,7 @@ async def test_the_hot_citizen_queries_are_router_plans(cluster_db: str) -> None
     try:
         plans = {}
         person = uuid.uuid4()
-        for name, sql, args in _hot(person):  # EXPLAIN without ANALYZE runs nothing, writes included
+        for name, sql, args in _hot(person, datetime.now(UTC)):  # EXPLAIN without ANALYZE runs nothing, writes included
             for _ in range(6):  # past the five custom plans, to the generic plan a pooled statement keeps
                 plans[name] = [r[0] for r in await conn.fetch("EXPLAIN " + sql, *args)]
         print("\n\n".join(f"-- {name}\n" + "\n".join(plan) for name, plan in plans.items()))
