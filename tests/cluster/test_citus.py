@@ -23,7 +23,7 @@ from tests.cluster import citus
 ROOT = Path(__file__).resolve().parents[2]
 
 # The journeys of the issue: login, issuing (single and the batch job), the birth bundle, wallet,
-# consents, sync with two devices, notifications.
+# consents (granted, used and revoked online and offline), drafts, sync with two devices, notifications.
 JOURNEYS = [
     "tests/auth/test_flows.py::test_mini_program_logs_in_binds_phone_reaches_l3_refreshes_and_logs_out",
     "tests/auth/test_flows.py::test_department_system_gets_a_scoped_token",
@@ -34,6 +34,8 @@ JOURNEYS = [
     "tests/wallet/test_items.py::test_pages_cover_every_item_once_newest_first",
     "tests/wallet/test_consents.py",
     "tests/sync/test_devices.py",
+    "tests/sync/test_push.py::test_stale_drafts_conflict_and_carry_the_server_copy",
+    "tests/sync/test_consents.py::test_grant_and_revoke_queued_offline",
     "tests/sync/test_pull.py::test_guardians_see_dependents_until_the_guardianship_ends",
     "tests/notify/test_inbox.py::test_an_application_s_steps_reach_the_applicant_s_inbox",
 ]
