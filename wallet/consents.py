@@ -125,12 +125,15 @@ async def _field_keys(conn: Conn, items: list[StoredItem]) -> dict[UUID, list[st
 
 async def revoke(conn: Conn, keyring: Keyring, actor: access.Actor, consent_id: UUID, *, now: datetime) -> Consent:
     """Withdraw a consent (the holder or a guardian); revoking a revoked one changes nothing."""
-    # The caller's own consent is found on their shard; a guardian's revoke of a dependent's looks everywhere.
+    # The caller's own consent is found on their shard; a guardian's revoke of a dependent's looks everywhere for
+    # its holder first (a cluster locks rows only on one shard at a time), then locks it on the holder's.
     row = None
     if actor.person_id is not None:
         row = await consent_store.get_consent(conn, consent_id, person_id=actor.person_id, for_update=True)
     if row is None:
-        row = await consent_store.get_consent(conn, consent_id, for_update=True)
+        found = await consent_store.get_consent(conn, consent_id)
+        if found is not None:
+            row = await consent_store.get_consent(conn, consent_id, person_id=found["person_id"], for_update=True)
     if row is None:
         raise ConsentNotFound()
     try:
