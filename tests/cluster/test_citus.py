@@ -57,13 +57,19 @@ async def cluster_db(citus_cluster: citus.Cluster) -> str:
 async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) -> None:
     conn = await db.connect(cluster_db)
     try:
-        rows = await conn.fetch("SELECT logicalrelid::regclass::text AS name, partmethod::text, colocationid FROM pg_dist_partition")
+        rows = await conn.fetch(
+            "SELECT logicalrelid::regclass::text AS name, partmethod::text, repmodel::text, colocationid FROM pg_dist_partition"
+        )
         placed = {r["name"]: r for r in rows}
         for table in distribution.DISTRIBUTED:
             assert placed[table]["partmethod"] == "h", table
         assert len({placed[t]["colocationid"] for t in distribution.DISTRIBUTED}) == 1  # co-located
         for table in distribution.REFERENCE:
-            assert placed[table]["partmethod"] == "n", table
+            assert (placed[table]["partmethod"], placed[table]["repmodel"]) == ("n", "t"), table
+        # The keys set aside while distributing are back: a read names a consent of its own person.
+        assert await conn.fetchval(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'wallet_access_log_consent_id_fkey'"
+        ) == "FOREIGN KEY (person_id, consent_id) REFERENCES wallet_consent(person_id, id)"
         workers = await conn.fetch(
             "SELECT DISTINCT p.nodeport FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)"
             " WHERE s.logicalrelid = 'sync_change'::regclass"
@@ -75,10 +81,18 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 
 
 # The hot citizen queries on distributed tables, each with the arguments one request passes.
+ON_COORDINATOR = {"wallet list", "wallet item", "applications list", "application read", "application submit",
+                  "notification inbox", "real-name session"}
+
+
 def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
     from api.kernel import changelog
+    from auth.store import realname
+    from matters.applications import store as applications
+    from notify import store as notify_store
     from sync import drafts, store
     from wallet import consent_store
+    from wallet import store as wallet_store
 
     return [
         ("change log head", "SELECT version FROM sync_head WHERE person_id = $1", (person,)),
@@ -102,6 +116,16 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
         ("access log", consent_store.ACCESS, (person, None, 20)),
         ("access append", consent_store.INSERT_ACCESS,
          (person, person, person, "client:x", "p", [person], "served", None, now)),
+        # On Citus-managed tables of the coordinator today (one task, there); kept here so that they stay single-shard
+        # when their tables are distributed (docs/scaling.md, "What is not distributed yet").
+        ("wallet list", wallet_store.LIST_ITEMS, (person, None, None, None, 20)),
+        ("wallet item", wallet_store.ITEM_SELECT + " WHERE w.id = $1", (person,)),
+        ("applications list", applications.LIST_APPLICATIONS, (person, [person], None, None, 20)),
+        ("application read", applications.GET_APPLICATION, (person,)),
+        ("application submit", applications.INSERT_APPLICATION,
+         (person, None, "m", person, person, person, b"", [], [], b"", now, now, None)),
+        ("notification inbox", notify_store.LIST_INBOX, (person, person, None, False, 20)),
+        ("real-name session", f"SELECT {realname.SESSION_COLUMNS} FROM auth_realname_session WHERE id = $1", (person,)),
     ]
 
 
@@ -115,7 +139,9 @@ async def test_the_hot_citizen_queries_are_router_plans(cluster_db: str) -> None
                 plans[name] = [r[0] for r in await conn.fetch("EXPLAIN " + sql, *args)]
         print("\n\n".join(f"-- {name}\n" + "\n".join(plan) for name, plan in plans.items()))
         tasks = {name: [line.split(":")[1].strip() for line in plan if "Task Count:" in line] for name, plan in plans.items()}
-        multi = [name for name, counts in tasks.items() if not counts or set(counts) != {"1"}]
+        # A plan without a Citus scan is a plain table's on the coordinator: one node, for those still there only.
+        multi = [name for name, counts in tasks.items()
+                 if set(counts) - {"1"} or (not counts and name not in ON_COORDINATOR)]
         assert not multi, f"multi-shard plans where one shard was expected: {multi}"
     finally:
         await conn.close()
