@@ -196,6 +196,11 @@ async def _still_logged_in(state: Any, principal: Principal, now: datetime) -> P
     if principal.client_id is not None and revoked is not None and await revoked.contains_client(principal.client_id,
                                                                                                   now=now):
         raise _unauthorized("this department client has been revoked")
+    if principal.delegation_id is not None and revoked is not None and await revoked.contains_delegation(
+            principal.delegation_id, now=now):
+        from auth.delegation.errors import DelegationInactive
+
+        raise DelegationInactive("the authorisation is revoked", reason="revoked")
     return principal
 
 

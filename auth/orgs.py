@@ -8,17 +8,25 @@ blind index of its legal representative's ID number, set from the 营业执照 t
 
 A person is the entity's 法定代表人 when their verified identity's blind index equals that index: the
 comparison happens in SQL, and the stored ID number is never decrypted for it.
+
+A changed registry (企业信息变更: a later 营业执照) is pushed to every department that holds the entity's old
+data — that issued it a certificate, put a record or event in its wallet, or was granted its consent —
+as an ``organisation.changed`` event each (their webhooks subscribed to it deliver it): which fields
+changed, and the new and old values of the licence's public ones. Sensitive fields are named, never
+sent: a department reads them from the licence, by consent.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 from api.kernel.db import Conn
 import msgspec
 
+from api.kernel import outbox
 from api.kernel.crypto import Keyring
 from api.kernel.identifiers import normalize_id_number, normalized_id_number_error
 from api.kernel.ids import uuid7
@@ -139,3 +147,38 @@ async def close_org(conn: Conn, org_id: UUID, *, now: datetime) -> bool:
 
 async def is_org(conn: Conn, holder_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM org_entity WHERE id = $1)", holder_id))
+
+
+# Departments holding the entity's data: certificates they issued it, what they put in its wallet (records,
+# life events), consents it granted them.
+HOLDERS = """
+SELECT department_id FROM esign_certificate WHERE person_id = $1
+UNION SELECT department_id FROM wallet_item WHERE person_id = $1 AND department_id IS NOT NULL
+UNION SELECT grantee_department_id FROM wallet_consent WHERE person_id = $1
+"""
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The registry fields whose value the new licence changes (a field it leaves out is unchanged)."""
+    return sorted(k for k, v in new.items() if old.get(k) != v)
+
+
+async def tell_holders(
+    conn: Conn, org_id: UUID, *, credit_code: str, name: str, old: dict[str, Any], new: dict[str, Any],
+    public: frozenset[str], source_department_id: UUID, ref: str, now: datetime,
+) -> list[UUID]:
+    """Queue ``organisation.changed`` for every department holding the entity's old data but the one that
+    changed it, in the caller's transaction; the departments told (none when nothing changed)."""
+    changed = changes(old, new)
+    if not changed:
+        return []
+    told = sorted(r["department_id"] for r in await conn.fetch(HOLDERS, org_id) if r["department_id"] != source_department_id)
+    shown = [k for k in changed if k in public]
+    for department_id in told:
+        await outbox.enqueue(conn, "notify", {
+            "event": "organisation.changed", "department_id": str(department_id), "org_id": str(org_id),
+            "credit_code": credit_code, "entity_name": name, "changed": changed,
+            "fields": {k: new[k] for k in shown}, "previous": {k: old.get(k) for k in shown},
+            "changed_by_department_id": str(source_department_id), "changed_at": now.isoformat(),
+        }, dedup_key=f"organisation.changed:{ref}:{department_id}", partition_key=str(department_id))
+    return told

@@ -33,6 +33,7 @@ _SURFACE = {
     "CertificateNotFound": "esign.errors",
     "issue_certificate": "esign.flows",
     "presentation_token": "esign.flows",
+    "registry_fields": "esign.flows",
     "Certificate": "esign.models",
     "HolderIn": "esign.models",
     "IssueIn": "esign.models",
@@ -56,6 +57,7 @@ __all__ = [  # the names of _SURFACE
     "IssueIn",
     "presentation_token",
     "qr_png",
+    "registry_fields",
     "SELECT_SHOWN",
     "shown",
     "ShownCertificate",
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
     from esign.codec.qr import qr_png
     from esign.entity_seals import canonical, sign_submission, verify_submission
     from esign.errors import CertificateNotFound
-    from esign.flows import issue_certificate, presentation_token
+    from esign.flows import issue_certificate, presentation_token, registry_fields
     from esign.models import Certificate, HolderIn, IssueIn
     from esign.state import EsignState
     from esign.store.certificate import SELECT_SHOWN, ShownCertificate

@@ -6,6 +6,8 @@ the earlier ones:
 
 1. Every item is checked on its own (type, issuing right, seal, holder, fields, validity); a bad
    item becomes a ``failed`` result with its problem document, and the rest go on.
+   An item held by an organisation is then issued on its own through ``esign.flows``, as a
+   single issue is, so that it registers the entity (``esign.flows._organisation``).
 2. ``external_ref`` replays are found with one query per chunk: the same body gives ``existing``,
    another body ``external_ref_conflict``. A ref repeated inside the batch is issued once.
 3. Licence serials (one counter row per type) and status-list slots (a sequence) are reserved for
@@ -401,6 +403,14 @@ async def issue_batch(
                     checked.append(await ctx.check(i, item))
                 except Problem as exc:
                     early.append(failed(i, exc))
+            # An organisation's certificate is issued as a single one is (``esign.flows``): it registers
+            # the entity (its wallet; a 营业执照 its 法定代表人 and life event, 公章刻制备案 its e-seal). Few
+            # per batch, they do not need the chunk's bulk path.
+            entities = [c for c in checked if c.holder.kind == "organisation"]
+            if entities:
+                checked = [c for c in checked if c.holder.kind != "organisation"]
+                results.update((r.index, r) for r in await _one_by_one(conn, esign, department_id, entities,
+                                                                        actor=actor, now=now, batch_id=batch_id))
             known = await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked]) \
                 if checked else {}
             fresh = []

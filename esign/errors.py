@@ -203,3 +203,21 @@ class CertificateBatchFailed(EsignError):
     """批量签发任务多次中断，已停止"""
 
     status, slug = 500, "certificate_batch_failed"
+
+
+class EntitySealNotFound(EsignError):
+    """企业电子印章不存在"""
+
+    status, slug = 404, "entity_seal_not_found"
+
+
+class EntitySealExists(EsignError):
+    """该经营主体已有同一算法的有效电子印章"""
+
+    status, slug = 409, "entity_seal_exists"
+
+
+class EntitySealNotFiled(EsignError):
+    """该经营主体尚未完成公章刻制备案"""
+
+    status, slug = 409, "entity_seal_not_filed"

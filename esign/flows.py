@@ -23,6 +23,7 @@ from uuid import UUID
 import asyncpg
 from api.kernel.db import Conn
 import cbor2
+import msgspec
 
 from api.kernel import audit, authority, changelog, outbox
 import auth as orgs
@@ -36,7 +37,7 @@ from esign.store import certificate as store
 from esign import entity_seals, service as issuing, lists
 from esign.codec import keys, licence, tokens, x509
 from esign.store import seal as seal_store
-from esign.batch_sign import ID_CONTEXT, NAME_CONTEXT, seal_fields
+from esign.batch_sign import FIELDS_CONTEXT, ID_CONTEXT, NAME_CONTEXT, seal_fields
 from esign.store.certificate import CertificateRow, CertificateView
 from esign.delivery import audit_data, deliver, synced_data
 from esign.errors import (
@@ -168,19 +169,40 @@ async def _replay(
     return None
 
 
+async def registry_fields(conn: Conn, esign: EsignState, org_id: UUID) -> dict[str, Any]:
+    """The fields of the entity's newest 营业执照 (sensitive ones opened); empty when it has none."""
+    row = await conn.fetchrow(
+        "SELECT fields, sealed_fields FROM esign_certificate WHERE person_id = $1 AND type_code = $2"
+        " AND status IN ('valid', 'suspended') ORDER BY issued_at DESC, id DESC LIMIT 1", org_id, orgs.REGISTRY_TYPE)
+    if row is None:
+        return {}
+    fields = dict(row["fields"])
+    if row["sealed_fields"]:
+        fields.update(msgspec.json.decode(esign.keyring.decrypt(row["sealed_fields"], context=FIELDS_CONTEXT)))
+    return fields
+
+
 async def _organisation(
     conn: Conn, esign: EsignState, ctype: CertType, holder: Holder, fields: dict[str, Any], *,
-    ref: str, now: datetime,
+    department_id: UUID, ref: str, now: datetime,
 ) -> UUID:
     """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative,
-    and puts the entity's life event in its wallet: opened the first time, changed after."""
+    and puts the entity's life event in its wallet: opened the first time, changed after — when the change
+    is pushed to every department holding the entity's old data (``orgs.tell_holders``)."""
     legal_rep = None
     if ctype.code == orgs.REGISTRY_TYPE and fields.get(orgs.LEGAL_REP_FIELD):
         legal_rep = orgs.legal_rep_index(esign.keyring, str(fields[orgs.LEGAL_REP_FIELD]),
                                          today=now.astimezone(issuing.CHINA).date(), field=f"fields.{orgs.LEGAL_REP_FIELD}")
     assert holder.credit_code is not None
+    known = await orgs.get_org_by_credit_code(conn, holder.credit_code) if ctype.code == orgs.REGISTRY_TYPE else None
+    previous = await registry_fields(conn, esign, known.id) if known else {}
     org_id, created = await orgs.register(conn, esign.keyring, credit_code=holder.credit_code, name=holder.name,
                                           legal_rep=legal_rep, now=now)
+    if known is not None:
+        await orgs.tell_holders(conn, org_id, credit_code=holder.credit_code, name=holder.name,
+                                old={"entity_name": known.name} | previous, new={"entity_name": holder.name} | fields,
+                                public=frozenset(r.key for r in ctype.fields if not r.sensitive) | {"entity_name"},
+                                source_department_id=department_id, ref=ref, now=now)
     if ctype.code == entity_seals.SEAL_RECORD_TYPE:
         # 公章刻制备案 done: the platform makes the entity's e-seal on its behalf.
         await entity_seals.make_seal(conn, esign, org_id, actor=f"certificate:{ref}", now=now)
@@ -228,7 +250,7 @@ async def issue_certificate(
         person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
         await persons.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
     if person_id is None and holder.credit_code is not None:
-        person_id = await _organisation(conn, esign, ctype, holder, sensitive | public,
+        person_id = await _organisation(conn, esign, ctype, holder, sensitive | public, department_id=department_id,
                                         ref=f"{department_id}:{item.external_ref}", now=now)
     if person_id is not None:
         await closure.ensure_open(conn, person_id)

@@ -10,6 +10,7 @@ from api.kernel.domain import Domain
 from esign import batches
 from esign.routes import (
     certificate as certificate_routes,
+    entity_seal as entity_seal_routes,
     holder as holder_routes,
     public as public_routes,
     seal as seal_routes,
@@ -26,7 +27,7 @@ TAGS = [
 
 ROUTES: list[Any] = [
     *seal_routes.ROUTES, *certificate_routes.ROUTES, *holder_routes.ROUTES, *public_routes.ROUTES,
-    *type_routes.ROUTES,
+    *type_routes.ROUTES, *entity_seal_routes.ROUTES,
 ]
 
 JOBS = batches.JOBS

@@ -132,6 +132,8 @@ KINDS = {
              "您的「{type_name}」将于 {valid_until} 到期，请及时办理换领。",
              sms="【掌办】您的「{type_name}」将于{valid_until}到期，请及时办理换领。",
              wechat="certificate_notice", wechat_values=_certificate("即将到期", "请及时办理换领")),
+        Kind("organisation.changed", ("department",), "经营主体信息变更",
+             "{entity_name}（统一社会信用代码 {credit_code}）已办理变更登记，请据此更新贵单位留存的该主体信息。"),
         Kind("consent.granted", ("department",), "新的用证授权", "一位持证人授权贵单位调用其证照。"),
         Kind("consent.revoked", ("department",), "用证授权已撤销", "一位持证人撤销了对贵单位的用证授权。"),
         Kind("consent.used", ("person",), "证照被调用",

@@ -95,8 +95,8 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_topic_idx
     async with empty_database(servers[0], f"zb_concurrently_{worker_id}_{os.getpid()}") as dsn:
         conn = await db.connect(dsn)
         try:
-            applied = [m.name for m in db.load_migrations()]
-            assert await db.migrate(conn, [*db.load_migrations(), index]) == [*applied, index.name]
+            assert await db.migrate(conn, [*db.load_migrations(), index]) == [
+                *(m.name for m in db.load_migrations()), index.name]
             valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'outbox_topic_idx'::regclass"
             assert await conn.fetchval(valid)
             assert await db.migrate(conn, [*db.load_migrations(), index]) == []
@@ -197,8 +197,8 @@ async def test_the_baseline_builds_the_database_the_history_built(servers: tuple
     ):
         base, hist = await db.connect(base_dsn), await db.connect(hist_dsn)
         try:
-            baseline_only = [m for m in db.load_migrations() if m.name == "0001_baseline.sql"]  # not what came after
-            await asyncio.gather(db.migrate(base, baseline_only), db.migrate(hist, history_migrations()))
+            # The baseline alone: the files after it change the schema on purpose.
+            await asyncio.gather(db.migrate(base, db.load_migrations()[:1]), db.migrate(hist, history_migrations()))
             baseline, history = await describe(base), await describe(hist)
         finally:
             await base.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -129,6 +130,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 CONCURRENTLY = re.compile(r"^[^-\n]*\bCONCURRENTLY\b", re.IGNORECASE | re.MULTILINE)
 STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
 
+LOCK_RETRY = 0.1  # seconds between tries for the migration lock
 RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
 
 
@@ -170,7 +172,10 @@ async def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list
     """
     migrations = load_migrations() if migrations is None else migrations
     applied_now: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    # Tried, not waited for: a process waiting inside pg_advisory_lock holds a snapshot, which the other
+    # one's CREATE INDEX CONCURRENTLY waits to see end — a deadlock PostgreSQL breaks by failing one.
+    while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK):
+        await asyncio.sleep(LOCK_RETRY)
     try:
         await conn.execute(CREATE_SCHEMA_MIGRATIONS)
         done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Controller, get, post
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from auth.delegation import flows
@@ -71,13 +72,19 @@ class DelegationController(Controller):
 
     @post("/{delegation_id:uuid}/revoke", operation_id="RevokeDelegation", status_code=200,
           summary="End an authorisation at once (its principal)",
+          description="Revoked, the authorisation serves no further use. A 经办人's token acting for an entity "
+                      "with it (`POST /v1/auth/act-as`) is refused from its next request on, 403 "
+                      "`delegation_inactive` (within seconds on every server process), not when the token ends.",
           responses=problem_responses(DelegationNotFound, Forbidden, Unauthorized))
     async def revoke(self, delegation_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys,
-                     now: Now) -> Delegation:
+                     state: State, now: Now) -> Delegation:
         me = _person(principal)
         principal.require_not_agent()
         async with db.acquire() as conn, conn.transaction():
-            return await flows.revoke(conn, keyring, delegation_id, person_id=me, actor=principal.subject, now=now)
+            done = await flows.revoke(conn, keyring, delegation_id, person_id=me, actor=principal.subject, now=now)
+        # A 经办人's acting token resting on it is refused from the next request on (auth/revocation.py).
+        state.revoked_logins.stale()
+        return done
 
     @get("/{delegation_id:uuid}/uses", operation_id="ListDelegationUses",
          summary="Every use of an authorisation, and every refused attempt (its principal and its agent)",

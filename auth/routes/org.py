@@ -3,7 +3,8 @@
 A verified person (L2 or above) acts for an entity as its 法定代表人 when the registry — the 营业执照 that
 市场监管 issued or pushed — names their identity as its legal representative (``auth.orgs``), or as its
 经办人 while an authorisation the 法定代表人 gave them (``auth.delegation``, principal the entity) is active:
-the token then carries ``org_role: agent`` and ``dlg``, ends when the authorisation does, and each act it
+the token then carries ``org_role: agent`` and ``dlg``, ends when the authorisation does (and is refused from
+the next request on when it is revoked: ``auth.revocation``), and each act it
 is used for (an application) is checked against the authorisation's scope and logged there. The switch
 ``POST /v1/auth/act-as`` answers an access token of the same login with the claims ``org`` and
 ``org_role``; with it, every route that means "the caller's person" means the entity (its wallet, its
@@ -95,7 +96,8 @@ class OrganisationController(Controller):
           description=(
               "Answers an access token of the same login carrying `org` (the entity's id) and `org_role` "
               "(`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token "
-              "then also carries `dlg`, the authorisation, and ends when it does). With it, every route that serves \"the caller's person\" serves the "
+              "then also carries `dlg`, the authorisation, and ends when it does; revoked, the token is refused from its "
+              "next request on, 403 `delegation_inactive`). With it, every route that serves \"the caller's person\" serves the "
               "entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another "
               "entity's data answers 404. `pid` still names the person, and audit entries name both. "
               "`credit_code: null` answers the person's own token. An entity the caller may not act for answers "

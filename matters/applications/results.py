@@ -78,6 +78,10 @@ def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
                 raise CreditCodeRequired()
             else:
                 holder = HolderIn(credit_code=fields["credit_code"], name=str(fields.get("entity_name", "")))
+            if ctype["code"] == orgs.REGISTRY_TYPE and org is not None:
+                # 变更登记: the new licence keeps what the change leaves as it was.
+                kept = await esign_service.registry_fields(conn, state.esign, org.id)
+                body["fields"] = {k: v for k, v in kept.items() if k in ctype["keys"]} | body["fields"]
             if ctype["code"] == orgs.REGISTRY_TYPE:
                 body["fields"] = await _with_legal_rep(conn, state.keyring, application, body["fields"])
             issued = await esign_service.issue_certificate(

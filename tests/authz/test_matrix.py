@@ -5,7 +5,9 @@ too, and a route missing from ``EXPECTED`` fails the test until someone says who
 Each caller uses the ids of the world's home side (Alice's things, 公安局's things); the guardian
 uses her daughter's. A caller is *denied* when the answer is 401, 403 or 404 (404 for things the
 caller may not know exist), *allowed* otherwise. Whatever a stranger (Bob, staff of 医保局) gets
-back must not contain any of Alice's or 公安局's ids or personal data.
+back must not contain any of Alice's or 公安局's ids or personal data. Two callers act for a company
+(东来科技): its 法定代表人 and a 经办人 allowed one matter; what the first may do and the second may not
+is refused 403, and every route taking an id is also called with another company's things (404).
 """
 
 from __future__ import annotations
@@ -23,17 +25,31 @@ import httpx
 from api.config import Settings
 from matters import seed
 from api.kernel.problems import PROBLEM_JSON
-from tests.authz.world import ALICE_ID, ALICE_NAME, BOB_ID, PNG, PNG_SHA, World, household, issue_batches
+from tests.authz.world import (
+    ALICE_ID,
+    ALICE_NAME,
+    BOB_ID,
+    HOME_CO,
+    PNG,
+    PNG_SHA,
+    World,
+    household,
+    issue_batches,
+)
 from tests.people import id_number
 
 CALLERS = ("anonymous", "other_citizen", "other_staff", "scopeless_client", "guardian", "citizen", "staff", "client",
-           "operator")
+           "operator", "company", "company_agent")
 EVERYONE = frozenset(CALLERS)
-ACCOUNTS = frozenset({"citizen", "other_citizen", "guardian", "staff", "other_staff", "operator"})
-PEOPLE = frozenset({"citizen", "other_citizen", "guardian"})
+# Acting for a business entity (东来科技): its 法定代表人, and its 经办人 who may apply for one matter only. Every
+# route of "the caller's person" serves the entity then; a 经办人 is refused (403) what only the 法定代表人 may do.
+COMPANY = frozenset({"company", "company_agent"})
+ACCOUNTS = frozenset({"citizen", "other_citizen", "guardian", "staff", "other_staff", "operator"}) | COMPANY
+PEOPLE = frozenset({"citizen", "other_citizen", "guardian"}) | COMPANY
 HOME_DEPT = frozenset({"staff", "client"})
 OP = frozenset({"operator"})
 HOLDER_OR_ISSUER = frozenset({"citizen", "guardian", "staff", "client", "scopeless_client"})
+ORG_THINGS = ("item_id", "certificate_id", "application_id", "delegation_id", "seal_id")
 # Routes that change or end what later routes use run last, in this order.
 LAST = ("RevokeConsent", "WithdrawApplication", "SuspendCertificate", "ResumeCertificate", "RevokeCertificate",
         "RotateSeal", "RevokeSeal", "DisableWebhook", "RevokeDepartmentClient", "RemoveStaff", "Logout")
@@ -161,7 +177,8 @@ EXPECTED: dict[str, Case] = {
     "GetDepartmentAuthority": Case(OP), "PutDepartmentAuthority": Case(OP, lambda c, ids: _home_authority()),
     # applications, citizen side
     # Every login has its own (maybe empty) list; nobody else's.
-    "ListApplications": Case(ACCOUNTS), "SubmitApplication": Case(PEOPLE, _application),
+    # 东来科技's 经办人 may apply for another matter only: 403 delegation_out_of_scope.
+    "ListApplications": Case(ACCOUNTS), "SubmitApplication": Case(PEOPLE - {"company_agent"}, _application),
     "GetApplication": Case(frozenset({"citizen"})), "WithdrawApplication": Case(frozenset({"citizen"})),
     "SupplementApplication": Case(frozenset({"citizen"}), j({"materials": [{"code": "household_register",
                                                                            "blob_sha256": PNG_SHA}]})),
@@ -220,7 +237,8 @@ EXPECTED: dict[str, Case] = {
                                                     "id_checked": True}),
                            ids={"application_id": "window_application_id"}),
     # 代办: Alice authorised Bob; both read its uses, only she revokes it.
-    "CreateDelegation": Case(PEOPLE, lambda c, ids: {
+    # Acting for an entity, its 法定代表人 authorises a 经办人 (a 经办人 may not: 403).
+    "CreateDelegation": Case(PEOPLE - {"company_agent"}, lambda c, ids: {
         "agent": {"id_number": BOB_ID, "name": "司马东来"}, "matters": ["*"], "actions": ["apply"],
         "expires_at": _later()}),
     "ListDelegations": Case(ACCOUNTS), "RevokeDelegation": Case(frozenset({"citizen"})),
@@ -257,6 +275,11 @@ EXPECTED: dict[str, Case] = {
     # The holder, a guardian, and anyone acting for the issuing department.
     "GetCertificate": Case(HOLDER_OR_ISSUER), "GetCertificateQrPng": Case(HOLDER_OR_ISSUER),
     "GetCertificateQrSvg": Case(HOLDER_OR_ISSUER),
+    # 企业电子印章: those acting for an entity list its seals (东来科技 has none; its 公章刻制备案 is not done, so the
+    # 法定代表人 asking for one hears 409); nobody revokes another entity's seal; any department looks them up.
+    "ListOrgSeals": Case(COMPANY), "CreateOrgSeal": Case(frozenset({"company"}), j({"algorithm": "SM2"})),
+    "RevokeOrgSeal": Case(frozenset(), j({"reason": "遗失"}), ids={"seal_id": "org_seal_id"}),
+    "ListEntitySeals": Case(HOME_DEPT | {"other_staff", "scopeless_client"}, query={"credit_code": HOME_CO}),
 }
 
 
@@ -287,6 +310,8 @@ def _secrets(world: World, caller: str) -> set[str]:
     if caller in ("other_citizen", "anonymous"):
         return {a["application_id"], a["item_id"], a["consent_id"], a["notification_id"], a["draft_id"],
                 a["certificate_id"], a["feedback_id"], world.child["person_id"], ALICE_ID, ALICE_NAME}
+    if caller in COMPANY:
+        return _secrets(world, "other_citizen") | {world.org[k] for k in ORG_THINGS}
     if caller == "other_staff":
         return {a["task_id"], a["webhook_id"], a["seal_id"], a["rect_id"], a["feedback_id"], a["application_id"],
                 a["consent_id"], a["certificate_id"], ALICE_ID, ALICE_NAME}
@@ -335,6 +360,8 @@ async def test_every_route_allows_exactly_its_callers(http: httpx.AsyncClient, a
 
     wrong: list[str] = []
     calls = 0
+    seen: dict[tuple[str, str], int] = {}
+    across = await _other_entity(http, world, ops, wrong)  # before LAST's routes end what it reads
     for op_id, method, path, _ in ops:
         case = EXPECTED[op_id]
         for caller in CALLERS:
@@ -342,6 +369,7 @@ async def test_every_route_allows_exactly_its_callers(http: httpx.AsyncClient, a
                 continue  # the same call as the citizen's: nothing of the dependent's is named
             status, ctype, text = await call(http, world, op_id, method, path, case, caller)
             calls += 1
+            seen[op_id, caller] = status
             where = f"{op_id} {method} {path} as {caller}: {status}"
             if status >= 500:
                 wrong.append(f"{where} (server error) {text[:200]}")
@@ -357,8 +385,50 @@ async def test_every_route_allows_exactly_its_callers(http: httpx.AsyncClient, a
             shown = {s for s in _secrets(world, caller) if s in text and s not in _url(path, world.alice)}
             if shown and not denied:
                 wrong.append(f"{where} leaks {sorted(shown)}")
-    print(f"authorization matrix: {len(ops)} routes, {calls} calls, {len(CALLERS)} kinds of caller")
+    # What the entity's 法定代表人 may do and its 经办人 may not is refused as out of scope (403), never hidden.
+    wrong += [f"{op_id} as company_agent: {seen[op_id, 'company_agent']}, expected 403 (out of scope)"
+              for op_id, case in EXPECTED.items()
+              if "company" in case.allowed and "company_agent" not in case.allowed and seen[op_id, "company_agent"] != 403]
+    print(f"authorization matrix: {len(ops)} routes, {calls} calls, {len(CALLERS)} kinds of caller; "
+          f"{len(across)} routes with another entity's ids: {', '.join(sorted(across))}")
     assert not wrong, "\n".join(wrong)
+
+
+async def _other_entity(http: httpx.AsyncClient, world: World, ops: list[tuple[str, str, str, list[dict[str, Any]]]],
+                        wrong: list[str]) -> list[str]:
+    """Another entity's things (春燕商贸's licence, certificate, application, authorisation, e-seal) by their ids,
+    route by route: acting for 东来科技, its 法定代表人 and its 经办人 hear 404 (or 403 where a 经办人 may do nothing
+    of the kind), and nothing of them shows; 春燕商贸's own 法定代表人 reads them (the ids are right)."""
+    reads, checked = 0, []
+    for op_id, method, path, _ in ops:
+        # Departments' routes refuse every citizen by role (403) whatever the ids; RevokeDelegation runs last.
+        if (not any("{" + name + "}" in path for name in ORG_THINGS) or path.startswith(("/v1/dept/", "/v1/admin/"))
+                or op_id == "RevokeDelegation"):
+            continue
+        case = EXPECTED[op_id]
+        checked.append(op_id)
+        org = Case(case.allowed, case.body, case.query, ids={k: v for k, v in case.ids.items() if k not in ORG_THINGS})
+        for caller in ("company", "company_agent"):
+            status, ctype, text = await call(http, _with_org(world), op_id, method, path, org, caller)
+            where = f"{op_id} {method} {path} as {caller} for another entity's things: {status}"
+            refused = status == 404 or (status == 403 and caller == "company_agent" and method != "GET")
+            if not refused or ctype != PROBLEM_JSON:
+                wrong.append(f"{where} {text[:160]}")
+            if shown := {v for k, v in world.org.items() if v in text and v not in _url(path, world.org)}:
+                wrong.append(f"{where} leaks {sorted(shown)}")
+        if method == "GET" and op_id in ("GetWalletItem", "GetApplication", "ListDelegationUses", "GetCertificate"):
+            status, _, text = await call(http, _with_org(world), op_id, method, path, org, "home_company")
+            reads += 1
+            if status != 200:
+                wrong.append(f"{op_id} as 春燕商贸's own 法定代表人: {status} {text[:160]}")
+    assert reads == 4
+    return checked
+
+
+def _with_org(world: World) -> World:
+    """The world whose home-side ids are 春燕商贸's where it has such a thing."""
+    return World(tokens=world.tokens, refresh=world.refresh, alice=world.alice | {
+        k: v for k, v in world.org.items() if k in ORG_THINGS}, child=world.child)
 
 
 # --- the competent / not-competent axis ---------------------------------------------------------------------

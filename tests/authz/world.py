@@ -4,7 +4,9 @@ The authorization matrix, the fuzzer and the data-at-rest scan all start from th
 home department is 株洲市公安局 (``gongan``): it holds the seal, issued the certificates, handles
 the application's task and receives the feedback; 医保局 (``yibao``) is the other department.
 Alice is the citizen who owns everything personal, her daughter is her dependent, Bob is a
-stranger to both.
+stranger to both. Business entities too: Alice is the 法定代表人 of 春燕商贸 (its licence, e-seal,
+application and 经办人 authorisation are ``World.org``), Bob of 东来科技, whose 经办人 Carol may apply
+for one matter only; the matrix acts for 东来科技 as Bob ("company") and as Carol ("company_agent").
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from tests.wallet.helpers import dept_system
 ALICE_ID = id_number("19880214", 41, male=False)
 BOB_ID = id_number("19790630", 42)
 CHILD_ID = id_number("20250901", 43, male=False)
-ALICE_NAME, BOB_NAME, CHILD_NAME = "欧阳春燕", "司马东来", "欧阳小满"
+CAROL_ID = id_number("19910305", 44, male=False)
+ALICE_NAME, BOB_NAME, CHILD_NAME, CAROL_NAME = "欧阳春燕", "司马东来", "欧阳小满", "上官晓雯"
+HOME_CO, OTHER_CO = "91430200MA4H0MEC0G", "91430200MA4TH3RC0P"  # GB 32100, check characters right
+HOME_CO_NAME, OTHER_CO_NAME = "春燕商贸有限公司", "东来科技有限公司"
+AGENT_MATTER = "430200-SW-001"  # the only matter Carol may apply for, for 东来科技
 ALL_ROLES = ["clerk", "approver", "issuer", "dept_admin", "window_clerk"]
 ALL_SCOPES = ["seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
               "consents:use", "webhooks:manage"]
@@ -49,6 +55,7 @@ class World:
     child: dict[str, str]  # the same names, for alice's dependent
     phones: dict[str, str] = field(default_factory=dict)
     certificate_token: str = ""
+    org: dict[str, str] = field(default_factory=dict)  # 春燕商贸's things, by the same names as ``alice``
 
 
 def local_settings(settings: Settings, wechat_url: str) -> Settings:
@@ -202,6 +209,7 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "agent": {"id_number": BOB_ID, "name": BOB_NAME}, "matters": ["*"], "actions": ["apply"],
         "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}), 201)
     delivery = (await _ok(await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=auth(system))))["items"][0]
+    org, company, company_agent = await _entities(client, op, conn, clerk, home=home, alice=alice)
 
     # Two dead letters, one for the operators to retry and one to discard.
     redis = redis_client.from_url(settings.redis_url)
@@ -220,12 +228,57 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "spare_letter_id": letters[1], "spare_client_id": spare_client["client_id"], "spare_account_id": spare_staff,
         "intake_id": intake["id"], "delegation_id": delegation["id"], "window_application_id": taken["id"],
         "login_id": claims(spare["access_token"])["sid"], "case_id": case["id"], "not_me_token": "zbn_" + "0" * 43,
+        "org_seal_id": org["seal_id"],
     }
     child_ids = alice_ids | {"item_id": child_items[0]["id"], "certificate_id": child_cert["id"], "person_id": child_person}
     return World(
         tokens={"anonymous": None, "citizen": alice, "other_citizen": bob, "guardian": alice, "staff": home,
                 "other_staff": other, "client": system, "scopeless_client": bare, "operator": op,
-                "window_clerk": window_clerk},
+                "window_clerk": window_clerk, "company": company, "company_agent": company_agent,
+                "home_company": org.pop("token")},
         refresh={"citizen": alice_pair["refresh_token"], "other_citizen": bob_pair["refresh_token"]},
-        alice=alice_ids, child=child_ids, phones=phones, certificate_token=cert["token"],
+        alice=alice_ids, child=child_ids, phones=phones, certificate_token=cert["token"], org=org,
     )
+
+
+async def _entities(client: httpx.AsyncClient, op: str, conn: asyncpg.Connection, clerk: str, *, home: str,
+                    alice: str) -> tuple[dict[str, str], str, str]:
+    """The two business entities (registered by 市场监管's 营业执照), 春燕商贸's things, and the acting tokens of
+    Bob (法定代表人 of 东来科技) and Carol (its 经办人 for ``AGENT_MATTER``, applying only)."""
+    market = await staff(client, op, conn, "shichang", ["issuer", "dept_admin"])
+    await _ok(await client.post("/v1/dept/seals", json={"name": "电子公章"}, headers=auth(market)), 201)
+    for code, name, rep, rep_id in ((HOME_CO, HOME_CO_NAME, ALICE_NAME, ALICE_ID), (OTHER_CO, OTHER_CO_NAME, BOB_NAME, BOB_ID)):
+        await _ok(await client.post("/v1/dept/certificates", headers=auth(market), json={
+            "type_code": "business_license", "holder": {"credit_code": code, "name": name}, "external_ref": f"world-{code}",
+            "fields": {"entity_name": name, "entity_type": "有限责任公司", "legal_representative": rep, "scope": "贸易",
+                       "established_on": "2020-01-02", "legal_representative_id_number": rep_id}}), 201)
+    # 公章刻制备案 done for 春燕商贸 (by 公安局): the platform makes its e-seal.
+    await _ok(await client.post("/v1/dept/certificates", headers=auth(home), json={
+        "type_code": "seal_record", "holder": {"credit_code": HOME_CO, "name": HOME_CO_NAME},
+        "fields": {"entity_name": HOME_CO_NAME, "seal_kind": "单位公章"}, "external_ref": "world-seal-record"}), 201)
+
+    async def act_as(token: str, code: str) -> str:
+        return (await _ok(await client.post("/v1/auth/act-as", json={"credit_code": code}, headers=auth(token))))["access_token"]
+
+    home_co = await act_as(alice, HOME_CO)
+    items = (await _ok(await client.get("/v1/wallet/items", params={"kind": "certificate"}, headers=auth(home_co))))["items"]
+    licence = next(i for i in items if i["certificate"]["type_code"] == "business_license")
+    application = await _ok(await client.post("/v1/applications", headers=auth(home_co), json={
+        "id": str(uuid.uuid4()), "matter_code": AGENT_MATTER, "form": {"entity_name": HOME_CO_NAME},
+        "materials": [{"code": "applicant_id_card", "blob_sha256": PNG_SHA}]}), 201)
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    grant = await _ok(await client.post("/v1/delegations", headers=auth(home_co), json={
+        "agent": {"id_number": id_number("19920606", 45), "name": "诸葛经办"}, "matters": ["*"], "actions": ["apply"],
+        "expires_at": later}), 201)
+    seal = (await _ok(await client.get("/v1/org/seals", headers=auth(home_co))))["items"][0]
+    org = {"item_id": licence["id"], "certificate_id": licence["certificate"]["id"], "application_id": application["id"],
+           "delegation_id": grant["id"], "seal_id": seal["seal_id"], "org_id": licence["person_id"]}
+
+    # Bob acts for 东来科技 from a login of his own (the matrix ends his first one with Logout).
+    bob_again = (await _citizen(client, clerk, BOB_NAME, BOB_ID, next_phone()))["access_token"]
+    company = await act_as(bob_again, OTHER_CO)
+    carol = (await _citizen(client, clerk, CAROL_NAME, CAROL_ID, next_phone()))["access_token"]
+    await _ok(await client.post("/v1/delegations", headers=auth(company), json={
+        "agent": {"id_number": CAROL_ID, "name": CAROL_NAME}, "matters": [AGENT_MATTER], "actions": ["apply"],
+        "expires_at": later}), 201)
+    return org | {"token": home_co}, company, await act_as(carol, OTHER_CO)

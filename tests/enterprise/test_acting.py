@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncpg
+from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
+
+from esign import batches
 
 from tests.auth.helpers import assert_problem, auth
 from tests.enterprise.helpers import act_as, market_dept, open_business, valid
@@ -83,3 +86,42 @@ async def test_a_pushed_licence_names_the_legal_representative_by_id_number_only
         "type_code": "business_license", "holder": {"credit_code": code, "name": "推送公司"}, "fields": bad,
         "external_ref": "scjg:push:2"})
     assert_problem(r, 422, "legal_representative_invalid")
+
+
+async def test_a_licence_issued_in_a_batch_registers_the_company_as_a_single_one_does(
+    client: AsyncTestClient, worker: State, op: str, clerk: str, conn: asyncpg.Connection
+) -> None:
+    boss_number = id_number("19720303", 5)
+    boss = auth((await citizen(client, clerk, name="冯总", id_number=boss_number))["access_token"])
+    market = await market_dept(client, op, conn)
+    code = valid("91430200MA4BATCH1X")
+
+    def licence(ref: str, rep: str) -> dict[str, object]:
+        return {"type_code": "business_license", "holder": {"credit_code": code, "name": "批量公司"},
+                "external_ref": ref, "fields": {
+                    "entity_name": "批量公司", "entity_type": "有限责任公司", "legal_representative": "冯总",
+                    "scope": "软件", "established_on": "2026-01-02", "legal_representative_id_number": rep}}
+
+    items = [licence("scjg:batch:1", boss_number), licence("scjg:batch:2", "36042619910102009X")]
+    r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=market)
+    assert r.status_code == 202, r.text
+    await batches.drain(worker)
+    results = (await client.get(f"{r.headers['location']}/results", headers=market)).json()["items"]
+    assert [(x["status"], (x.get("error") or {}).get("type")) for x in results] == [
+        ("issued", None), ("failed", "legal_representative_invalid")]
+
+    # The registry now names the boss: the company is theirs to act for, its wallet holds the licence and 开业.
+    listed = (await client.get("/v1/auth/organisations", headers=boss)).json()["items"]
+    assert [(o["credit_code"], o["role"]) for o in listed] == [(code, "legal_representative")]
+    company = await act_as(client, boss, code)
+    held = (await client.get("/v1/wallet/items", headers=company)).json()["items"]
+    assert sorted((i["kind"], i["title"]) for i in held) == [("certificate", "营业执照"), ("event", "开业")]
+    certificate = next(i for i in held if i["kind"] == "certificate")["certificate"]
+    assert certificate["id"] == results[0]["certificate_id"]
+
+    # The same batch again: the licence is the existing one, and nothing is registered twice.
+    again = await client.post("/v1/dept/certificates:batch", json={"items": items[:1]}, headers=market)
+    await batches.drain(worker)
+    results = (await client.get(f"{again.headers['location']}/results", headers=market)).json()["items"]
+    assert [x["status"] for x in results] == ["existing"]
+    assert len((await client.get("/v1/wallet/items", headers=company)).json()["items"]) == 2

@@ -88,9 +88,14 @@ async def test_an_agent_acts_for_the_company_within_the_authorisation_until_it_e
         assert (await client.get("/v1/auth/organisations", headers=later)).json()["items"] == []
     finally:
         client.app.state.clock = None
-    # Revoked is the same as expired for the agent, at once.
+    # Revoked is the same as expired for the agent, at once: the acting token in hand is refused on its next
+    # request, not when its 15 minutes end.
+    as_agent = await act_as(client, agent, code)
+    assert (await client.get("/v1/wallet/items", headers=as_agent)).status_code == 200
     r = await client.post(f"/v1/delegations/{grant['id']}/revoke", headers=company)
     assert r.status_code == 200 and r.json()["status"] == "revoked", r.text
+    assert_problem(await client.get("/v1/wallet/items", headers=as_agent), 403, "delegation_inactive")
+    assert (await client.get("/v1/wallet/items", headers=agent)).status_code == 200  # as themselves, still served
     assert_problem(await client.post("/v1/auth/act-as", json={"credit_code": code}, headers=agent), 403,
                    "delegation_inactive")
     assert_problem(await client.post("/v1/applications", json=matter_application("430200-SW-001"), headers=as_agent),

@@ -95,7 +95,25 @@ async def test_a_company_from_opening_to_closing(client: AsyncTestClient, op: st
     items = (await client.get("/v1/wallet/items?kind=certificate", headers=company)).json()["items"]
     by_type = {i["certificate"]["type_code"]: i for i in items}
     assert sorted(by_type) == ["business_license", "seal_record"]
-    assert await conn.fetchval("SELECT count(*) FROM esign_entity_seal") == 1
+    seals = (await client.get("/v1/org/seals", headers=company)).json()["items"]
+    assert [(x["algorithm"], x["status"], x["credit_code"]) for x in seals] == [("ES256", "active", COMPANY)]
+
+    # The legal representative asks for an SM2 seal too (one active per algorithm) and revokes the ES256 one:
+    # what the company signs from now on is signed with the SM2 seal. Both are audited.
+    sm2 = await client.post("/v1/org/seals", json={"algorithm": "SM2"}, headers=company)
+    assert sm2.status_code == 201 and sm2.json()["algorithm"] == "SM2", sm2.text
+    assert_problem(await client.post("/v1/org/seals", json={"algorithm": "SM2"}, headers=company), 409,
+                   "entity_seal_exists")
+    r = await client.post(f"/v1/org/seals/{seals[0]['seal_id']}/revoke", json={"reason": "改用国密印章"}, headers=company)
+    assert r.status_code == 200 and r.json()["status"] == "revoked" and r.json()["revoke_reason"] == "改用国密印章"
+    assert_problem(await client.get("/v1/org/seals", headers=founder), 403, "forbidden")  # acting for no entity
+    market = await depts.headers("shichang")
+    checked = (await client.get(f"/v1/dept/entity-seals?credit_code={COMPANY}", headers=market)).json()["items"]
+    assert [(x["algorithm"], x["status"]) for x in checked] == [("SM2", "active"), ("ES256", "revoked")]
+    assert checked[0]["certificate_pem"].startswith("-----BEGIN CERTIFICATE-----")
+    assert_problem(await client.get(f"/v1/dept/entity-seals?credit_code={COMPANY}", headers=founder), 403, "forbidden")
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action IN ('esign.entity_seal_made', "
+                               "'esign.entity_seal_revoked') AND subject = $1", f"org:{listed[0]['id']}") == 3
 
     # The legal representative authorises a 经办人 for 开办餐饮店一件事 only.
     ends = datetime.now(UTC) + timedelta(days=3)
@@ -107,6 +125,11 @@ async def test_a_company_from_opening_to_closing(client: AsyncTestClient, op: st
 
     # The agent applies for the company: 免提交 takes the licence from the company's wallet.
     as_agent = await act_as(client, agent, COMPANY)
+    # The 经办人 sees the company's seals but may neither make nor revoke one.
+    assert len((await client.get("/v1/org/seals", headers=as_agent)).json()["items"]) == 2
+    assert_problem(await client.post("/v1/org/seals", json={"algorithm": "ES256"}, headers=as_agent), 403, "forbidden")
+    assert_problem(await client.post(f"/v1/org/seals/{sm2.json()['seal_id']}/revoke", headers=as_agent), 403,
+                   "forbidden")
     prefill = (await client.get("/v1/bundles/open_restaurant/prefill", headers=as_agent)).json()
     status = {m["code"]: m["status"] for m in prefill["materials"]}
     assert status["business_license_copy"] == "from_wallet"
@@ -120,7 +143,8 @@ async def test_a_company_from_opening_to_closing(client: AsyncTestClient, op: st
     # Each department sees the company's e-seal signature on the application, checked, and approves.
     for key, matter in (("shichang", "430200-SC-003"), ("chengguan", "430200-CG-001"), ("xiaofang", "430200-XF-001")):
         task = await depts.task(key, restaurant["id"], matter)
-        assert task["entity_signature"] == {**task["entity_signature"], "signer_credit_code": COMPANY, "valid": True}
+        assert task["entity_signature"] == {**task["entity_signature"], "signer_credit_code": COMPANY, "valid": True,
+                                            "algorithm": "SM2"}
         await depts.approve(key, restaurant["id"], matter)
     # A signature that no longer matches what was submitted is shown as such.
     await conn.execute("UPDATE application SET entity_signature = jsonb_set(entity_signature, '{sig}', "
@@ -180,6 +204,9 @@ async def test_a_company_from_opening_to_closing(client: AsyncTestClient, op: st
     assert r.json()["entity_signature"]["valid"] is False
 
     company = await act_as(client, founder, COMPANY)
+    assert {x["status"] for x in (await client.get("/v1/org/seals", headers=company)).json()["items"]} == {"revoked"}
+    assert_problem(await client.post("/v1/org/seals", json={"algorithm": "ES256"}, headers=company), 409,
+                   "wallet_closed")
     kept = (await client.get("/v1/wallet/items", headers=company)).json()["items"]
     licence = next(i for i in kept if i["kind"] == "certificate" and i["certificate"]["type_code"] == "business_license")
     assert licence["certificate"]["status"] == "revoked"

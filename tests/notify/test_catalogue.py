@@ -67,6 +67,9 @@ async def test_every_event_reaches_its_audience(
                     "department_id": yibao}),
         ("notify", {"event": "guardianship.set", "guardian_person_id": fid, "dependent_person_id": str(child), "department_id": yibao}),
         ("notify", {"event": "wallet.closed", "person_id": str(child)}),
+        ("notify", {"event": "organisation.changed", "department_id": yibao, "org_id": str(uuid.uuid4()),
+                    "credit_code": "91430200MA4CHANG1N", "entity_name": "孙记商贸", "changed": ["entity_name"],
+                    "fields": {"entity_name": "孙记商贸"}, "previous": {"entity_name": "孙记商行"}}),
         ("notify", {"event": "certificate_batch.finished", "batch_id": str(uuid.uuid4()), "department_id": yibao,
                     "state": "done", "total": 3, "issued": 2, "existing": 0, "failed": 1}),
     ]
@@ -95,7 +98,7 @@ async def test_every_event_reaches_its_audience(
     assert sorted(e["type"] for e in receiver.verified()) == sorted([
         "task.assigned", "task.overdue", "application.rated_badly", "feedback.received", "certificate.issued",
         "certificate.suspended", "certificate.resumed", "certificate.revoked", "consent.granted", "consent.revoked",
-        "certificate_batch.finished",
+        "certificate_batch.finished", "organisation.changed",
     ])
     finished = next(e for e in receiver.verified() if e["type"] == "certificate_batch.finished")
     assert (finished["data"]["state"], finished["data"]["issued"], finished["data"]["failed"]) == ("done", 2, 1)

@@ -1301,7 +1301,7 @@ export interface paths {
         put?: never;
         /**
          * Switch to acting for a business entity (or back to oneself)
-         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses.
+         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does; revoked, the token is refused from its next request on, 403 `delegation_inactive`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses.
          */
         post: operations["ActAs"];
         delete?: never;
@@ -1397,7 +1397,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End an authorisation at once (its principal) */
+        /**
+         * End an authorisation at once (its principal)
+         * @description Revoked, the authorisation serves no further use. A 经办人's token acting for an entity with it (`POST /v1/auth/act-as`) is refused from its next request on, 403 `delegation_inactive` (within seconds on every server process), not when the token ends.
+         */
         post: operations["RevokeDelegation"];
         delete?: never;
         options?: never;
@@ -2673,6 +2676,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/org/seals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The e-seals (企业电子印章) of the entity the caller acts for
+         * @description Acting for a business entity (`POST /v1/auth/act-as`), as its 法定代表人 or 经办人: its seals, newest first, revoked ones too, each with its certificate (from the platform root). The one made at 公章刻制备案 is ES256; what the entity submits is signed with its newest active seal.
+         */
+        get: operations["ListOrgSeals"];
+        put?: never;
+        /**
+         * Another e-seal for the entity (its 法定代表人): SM2 or ES256
+         * @description The entity's 法定代表人 (acting for it; a 经办人 → 403), at L3 within 30 minutes, asks the platform for a seal whose key it holds as it holds departments' platform-held keys. The entity must be active (409 `wallet_closed` after 注销) and its 公章刻制备案 done (409 `entity_seal_not_filed`); at most one active seal per algorithm (409 `entity_seal_exists`: revoke the other first). Audited.
+         */
+        post: operations["CreateOrgSeal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/org/seals/{seal_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke one of the entity's e-seals (its 法定代表人)
+         * @description At once: what it signed shows as no longer valid to the departments checking it, and the entity signs with another active seal, if any. Another entity's seal → 404. Revoking again changes nothing. L3 within 30 minutes; a 经办人 → 403. Audited.
+         */
+        post: operations["RevokeOrgSeal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dept/entity-seals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A business entity's e-seals, for a department verifying its signature
+         * @description Staff of any department, or a department system: the seals of the entity with this unified social credit code, revoked ones too, with their certificates and standing (404 for an unknown code).
+         */
+        get: operations["ListEntitySeals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3503,6 +3570,43 @@ export interface components {
             params?: {
                 [key: string]: string;
             };
+        };
+        /** EntitySeal */
+        EntitySeal: {
+            /** Format: uuid */
+            seal_id: string;
+            kid: string;
+            name: string;
+            /** @enum {string} */
+            algorithm: "ES256" | "SM2";
+            /** @enum {string} */
+            status: "active" | "revoked";
+            credit_code: string;
+            entity_name: string;
+            certificate_pem: string;
+            /** Format: date-time */
+            valid_from: string;
+            /** Format: date-time */
+            valid_until: string;
+            /** Format: date-time */
+            created_at: string;
+            revoked_at?: string | null;
+            revoke_reason?: string | null;
+        };
+        /** EntitySealIn */
+        EntitySealIn: {
+            /**
+             * @description The seal key's algorithm.
+             * @default ES256
+             * @enum {string}
+             */
+            algorithm: "ES256" | "SM2";
+            /** @description Default: the entity's name followed by 电子公章. */
+            name?: string | null;
+        };
+        /** EntitySealList */
+        EntitySealList: {
+            items: components["schemas"]["EntitySeal"][];
         };
         /** Evaluation */
         Evaluation: {
@@ -13023,6 +13127,183 @@ export interface operations {
                     };
                 };
             };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListOrgSeals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntitySealList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    CreateOrgSeal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EntitySealIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntitySeal"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `entity_seal_exists` (该经营主体已有同一算法的有效电子印章); `entity_seal_not_filed` (该经营主体尚未完成公章刻制备案); `wallet_closed` (该证照夹已关闭（持有人已身故），不再接受新的写入) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "entity_seal_exists" | "entity_seal_not_filed" | "wallet_closed";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RevokeOrgSeal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                seal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OptionalReasonIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntitySeal"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `entity_seal_not_found` (企业电子印章不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "entity_seal_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListEntitySeals: {
+        parameters: {
+            query: {
+                credit_code: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntitySealList"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
