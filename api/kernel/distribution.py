@@ -5,7 +5,8 @@ coordinator. When the database has the ``citus`` extension, ``distribute`` then 
 named here: ``DISTRIBUTED`` by the column each names, all co-located (a person's rows of every such
 table sit on one shard group, so a request for one person is a single-shard query and their joins
 stay on one node); ``REFERENCE`` copied to every node, for what every request joins against. A table
-named in neither stays a plain table on the coordinator. Without Citus this does nothing.
+named in neither stays on the coordinator (Citus adds to its metadata those with a foreign key to a
+reference table; they are queried as before). Without Citus this does nothing.
 
 It runs at the end of every ``db.migrate`` and skips what is distributed already, so a table added to
 a list is distributed by the next migrate. ``docs/scaling.md`` says why each table is where it is.
@@ -35,7 +36,7 @@ DISTRIBUTED: dict[str, str] = {
     "wallet_access_log": "person_id",
 }
 
-# The catalogue first: the tables that reference it are placed after it.
+# Each before the tables that reference it (department first).
 REFERENCE: tuple[str, ...] = (
     "department",
     "certificate_type",
