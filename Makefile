@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lint-migrations migrate seed clean bench api-types app workbench
+.PHONY: run test lint format lint-migrations migrate seed clean bench api-types app workbench
 
 $(STAMP): pyproject.toml hatch_build.py esign/codec/_b45.c esign/codec/_cbor.c api/kernel/_pgcopy.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,10 +40,19 @@ workbench: $(WORKBENCH)/node_modules/.package-lock.json
 test: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json $(APP)/node_modules/.package-lock.json $(WORKBENCH)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The migration linter (lint-migrations, below), then the import contracts of docs/architecture.md
-# ([tool.importlinter] in pyproject.toml): a few seconds.
+# The migration linter (lint-migrations, below), ruff (linter and formatter), the import contracts of docs/architecture.md
+# ([tool.importlinter] in pyproject.toml), then mypy on the production packages ([tool.mypy]): about
+# 20 seconds.
 lint: lint-migrations $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+# The formatter and the linter's safe fixes ([tool.ruff] in pyproject.toml), as make lint checks them.
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # After an OpenAPI change: the SDK's generated types follow the document (a test keeps them current).
 api-types: $(STAMP) $(JS_SDK)/node_modules/.package-lock.json

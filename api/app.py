@@ -62,10 +62,12 @@ async def open_resources(state: State, settings: Settings) -> embedded.Embedded 
     state.trusted_proxies = parse_networks(resolved.trusted_proxies)
     state.keyring = Keyring.from_settings(resolved)
     state.pool = await create_pool(
-        resolved.database_url, min_size=resolved.db_pool_min, max_size=resolved.db_pool_max,
+        resolved.require_database_url(),
+        min_size=resolved.db_pool_min,
+        max_size=resolved.db_pool_max,
         audit_key=state.keyring.audit_key,
     )
-    state.redis = redis_client.from_url(resolved.redis_url, health_check_interval=30)
+    state.redis = redis_client.from_url(resolved.require_redis_url(), health_check_interval=30)
     for domain in DOMAINS:
         if domain.start is not None:
             await domain.start(state)
@@ -82,7 +84,7 @@ async def close_resources(state: State, started: embedded.Embedded | None) -> No
         await asyncio.to_thread(started.stop)
 
 
-def lifespan(settings: Settings):  # noqa: ANN201
+def lifespan(settings: Settings):
     @asynccontextmanager
     async def run(app: Litestar) -> AsyncIterator[None]:
         started = await open_resources(app.state, settings)
@@ -122,7 +124,9 @@ every answer carries `X-Request-Id`. The docs page (`/schema`) needs no internet
 # are blobs (JPEG, PNG and PDF are compressed already).
 COMPRESS_MIN = 1024
 COMPRESSION = CompressionConfig(
-    backend="gzip", minimum_size=COMPRESS_MIN, gzip_compress_level=6,
+    backend="gzip",
+    minimum_size=COMPRESS_MIN,
+    gzip_compress_level=6,
     exclude=["^/v1/notifications/stream$", "^/v1/blobs/", "^/v1/dept/tasks/.*/file$"],
 )
 
@@ -133,8 +137,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings.check_deployable()
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[health, MetricsController, *(route for domain in DOMAINS for route in domain.routes(settings)),
-                        *h5.ROUTES, *workbench.ROUTES],
+        route_handlers=[
+            health,
+            MetricsController,
+            *(route for domain in DOMAINS for route in domain.routes(settings)),
+            *h5.ROUTES,
+            *workbench.ROUTES,
+        ],
         dependencies={**DEPENDENCIES, **{name: dep for domain in DOMAINS for name, dep in domain.dependencies.items()}},
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[authority.audit_refusal],

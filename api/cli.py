@@ -29,7 +29,7 @@ async def _keyed_connection(settings: Settings) -> Any:
     from api.kernel import db
     from api.kernel.crypto import Keyring
 
-    return await db.connect(settings.database_url, audit_key=Keyring.from_settings(settings).audit_key)
+    return await db.connect(settings.require_database_url(), audit_key=Keyring.from_settings(settings).audit_key)
 
 
 def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
@@ -46,7 +46,7 @@ def _with_database(settings: Settings, job: Callable[[Settings], Coroutine[Any, 
 async def _migrate(settings: Settings) -> int:
     from api.kernel import db
 
-    conn = await db.connect(settings.database_url)
+    conn = await db.connect(settings.require_database_url())
     try:
         applied = await db.migrate(conn)
     finally:
@@ -59,7 +59,7 @@ async def _seed(settings: Settings, *, only_if_empty: bool = False) -> int:
     from api.kernel import db
     from matters import seed_catalogue
 
-    conn = await db.connect(settings.database_url)
+    conn = await db.connect(settings.require_database_url())
     try:
         await db.migrate(conn)
         counts = await seed_catalogue(conn, only_if_empty=only_if_empty)
@@ -136,8 +136,9 @@ async def _revoke_signing_key(settings: Settings, kid: str) -> int:
         await db.migrate(conn)
         was_revoked = await conn.fetchval("SELECT revoked_at IS NOT NULL FROM auth_signing_key WHERE kid = $1", kid)
         try:
-            replacement = await operator.revoke(conn, Keyring.from_settings(settings), kid, actor="cli",
-                                                now=datetime.now(UTC))
+            replacement = await operator.revoke(
+                conn, Keyring.from_settings(settings), kid, actor="cli", now=datetime.now(UTC)
+            )
         except keys.UnknownSigningKey:
             print(f"no signing key {kid}", file=sys.stderr)
             return 1
@@ -146,8 +147,10 @@ async def _revoke_signing_key(settings: Settings, kid: str) -> int:
     if was_revoked:
         print(f"signing key {kid} was already revoked")
     else:
-        print(f"revoked signing key {kid}: no longer published, its tokens are refused within seconds"
-              + (f"; new signing key {replacement}" if replacement else ""))
+        print(
+            f"revoked signing key {kid}: no longer published, its tokens are refused within seconds"
+            + (f"; new signing key {replacement}" if replacement else "")
+        )
     return 0
 
 
@@ -156,9 +159,13 @@ def _issue(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         return issue_file.run(
-            Path(args.file), server=args.server or settings.base_url, token=os.environ.get("ZB_ACCESS_TOKEN"),
-            client_id=args.client_id or os.environ.get("ZB_CLIENT_ID"), client_secret=os.environ.get("ZB_CLIENT_SECRET"),
-            encoding=args.encoding, failures_path=Path(args.failures) if args.failures else None,
+            Path(args.file),
+            server=args.server or settings.base_url,
+            token=os.environ.get("ZB_ACCESS_TOKEN"),
+            client_id=args.client_id or os.environ.get("ZB_CLIENT_ID"),
+            client_secret=os.environ.get("ZB_CLIENT_SECRET"),
+            encoding=args.encoding,
+            failures_path=Path(args.failures) if args.failures else None,
         )
     except issue_file.CommandError as exc:
         print(f"zhangban issue: {exc}", file=sys.stderr)
@@ -177,7 +184,7 @@ async def _burden(settings: Settings) -> int:
     from api.kernel import db
     from matters import list_bundles
 
-    conn = await db.connect(settings.database_url)
+    conn = await db.connect(settings.require_database_url())
     try:
         await db.migrate(conn)
         bundles = await list_bundles(conn, after=None, limit=500)
@@ -189,8 +196,10 @@ async def _burden(settings: Settings) -> int:
 
 def burden_table(bundles: list[Any]) -> str:
     """Plain-text table; the Chinese name goes last so the numeric columns stay aligned."""
-    head = (f"{'bundle':<22}{'for':<8}{'standalone':>11}{'merged':>8}{'upload':>8}{'matters':>9}{'depts':>7}"
-            f"{'days':>6}{'visits':>8}  name")
+    head = (
+        f"{'bundle':<22}{'for':<8}{'standalone':>11}{'merged':>8}{'upload':>8}{'matters':>9}{'depts':>7}"
+        f"{'days':>6}{'visits':>8}  name"
+    )
     lines = [head, "-" * len(head)]
     # The individual's life cycle first, then the business entity's, each in code order.
     for b in sorted(bundles, key=lambda b: (b.holder_kind != "person", b.code)):
@@ -200,7 +209,9 @@ def burden_table(bundles: list[Any]) -> str:
             f"{s.materials_after:>8}{s.uploads_typical:>8}{s.matters:>9}{s.departments:>7}{b.promised_limit_days:>6}"
             f"{s.visits:>8}  {b.name}"
         )
-    total = [sum(getattr(b.stats, k) for b in bundles) for k in ("materials_before", "materials_after", "uploads_typical")]
+    total = [
+        sum(getattr(b.stats, k) for b in bundles) for k in ("materials_before", "materials_after", "uploads_typical")
+    ]
     lines.append("-" * len(head))
     lines.append(f"{'all bundles':<30}{total[0]:>11}{total[1]:>8}{total[2]:>8}")
     lines.append("standalone: materials if each matter were applied for alone; merged: after de-duplication;")
@@ -312,22 +323,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending database migrations")
     sub.add_parser("seed", help="load (or refresh) the demo catalogue")
     sub.add_parser("audit-verify", help="check the audit log's hash chain; exit 1 naming the first bad entry")
-    sub.add_parser("burden", help="print the citizen burden table: materials per bundle, standalone vs merged vs to upload")
+    sub.add_parser(
+        "burden", help="print the citizen burden table: materials per bundle, standalone vs merged vs to upload"
+    )
     sub.add_parser("worker", help="run the background jobs (outbox relay, dispatch, sweeps) without serving HTTP")
     token = sub.add_parser("operator-token", help="print an operator access token (makes the operator account if none)")
     token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime, 60..604800 (default 3600)")
-    sub.add_parser("rotate-signing-key", help="start signing access tokens with a new key (the old one stays published)")
-    revoke = sub.add_parser("revoke-signing-key",
-                            help="end a compromised access-token signing key now: unpublished, its tokens refused")
+    sub.add_parser(
+        "rotate-signing-key", help="start signing access tokens with a new key (the old one stays published)"
+    )
+    revoke = sub.add_parser(
+        "revoke-signing-key", help="end a compromised access-token signing key now: unpublished, its tokens refused"
+    )
     revoke.add_argument("kid", help="the key's kid (the JWKS and token headers name it)")
     issue = sub.add_parser(
-        "issue", help="issue certificates from a spreadsheet (CSV) through a running server, with a progress bar",
+        "issue",
+        help="issue certificates from a spreadsheet (CSV) through a running server, with a progress bar",
         description="One certificate per row: columns type_code, holder_id_number (or holder_credit_code), "
         "holder_name, external_ref, optional valid_from / valid_until / seal_id / application_id, and each field of "
         "the certificate type by its key. UTF-8 (with or without BOM) or GB 18030 (Excel's CSV in China), detected. "
         "Signs in as the department: ZB_CLIENT_ID / --client-id with ZB_CLIENT_SECRET (a department client with the "
         "scope certificates:issue), or ZB_ACCESS_TOKEN (staff with the role issuer). Writes the rows that failed, "
-        "and why, to FILE.failures.csv; exit status 1 when some failed.")
+        "and why, to FILE.failures.csv; exit status 1 when some failed.",
+    )
     issue.add_argument("file", metavar="FILE.csv")
     issue.add_argument("--server", help="the server's base URL (default: this machine's, ZB_HOST / ZB_PORT)")
     issue.add_argument("--client-id", help="the department client's id (or ZB_CLIENT_ID); its secret: ZB_CLIENT_SECRET")

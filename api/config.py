@@ -97,8 +97,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.qr_base_url is not None and (
             not all(ch in _QR_ALPHANUMERIC for ch in self.qr_base_url) or "://" not in self.qr_base_url
         ):
-            raise ValueError(f"{PREFIX}QR_BASE_URL: an absolute URL in QR alphanumeric characters only "
-                             "(upper-case letters, digits and \" $%*+-./:\"), e.g. HTTPS://GOV.EXAMPLE.CN/ZB")
+            raise ValueError(
+                f"{PREFIX}QR_BASE_URL: an absolute URL in QR alphanumeric characters only "
+                '(upper-case letters, digits and " $%*+-./:"), e.g. HTTPS://GOV.EXAMPLE.CN/ZB'
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -170,7 +172,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         found = self.development_settings()
         if found:
             raise ConfigError(
-                f"{PREFIX}ENV=production, but development settings are on: " + "; ".join(found)
+                f"{PREFIX}ENV=production, but development settings are on: "
+                + "; ".join(found)
                 + f" (set {PREFIX}ENV=development to run for development)"
             )
 
@@ -178,6 +181,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def embedded(self) -> bool:
         """True when at least one backing server is started by us."""
         return self.database_url is None or self.redis_url is None
+
+    def require_database_url(self) -> str:
+        """``database_url`` of settings resolved by ``embedded.start`` (or given); ``ConfigError`` before that."""
+        if self.database_url is None:
+            raise ConfigError(f"{PREFIX}DATABASE_URL is unset and no embedded PostgreSQL was started")
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        """``redis_url`` of settings resolved by ``embedded.start`` (or given); ``ConfigError`` before that."""
+        if self.redis_url is None:
+            raise ConfigError(f"{PREFIX}REDIS_URL is unset and no embedded Redis was started")
+        return self.redis_url
 
     def safe_items(self) -> dict[str, object]:
         """Every setting with secrets replaced, for startup logs."""

@@ -25,8 +25,6 @@ Keys: TypeAlias = NamedDependency[Keyring]
 Now: TypeAlias = NamedDependency[datetime]
 
 
-
-
 class FromConnection(Provide):
     """A dependency computed from the request alone: ``fn(request)``, sync or async.
 

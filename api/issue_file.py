@@ -37,12 +37,12 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as clock, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def decode(data: bytes, encoding: str | None = None) -> str:
     if encoding:
         return data.decode(encoding)
     if data.startswith(BOM):
-        return data[len(BOM):].decode("utf-8")
+        return data[len(BOM) :].decode("utf-8")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -129,8 +129,11 @@ def read_rows(text: str, field_types: dict[str, dict[str, str]]) -> list[Row]:
             msgspec.convert(item, IssueIn)
         except (ValueError, msgspec.ValidationError) as exc:
             message = str(exc).replace("$.holder.", "holder_").replace("$.", "")
-            rows.append(Row(line, None, ref, code, {"type": "row_invalid", "title": "这一行无法组成签发请求",
-                                                    "detail": message}))
+            rows.append(
+                Row(
+                    line, None, ref, code, {"type": "row_invalid", "title": "这一行无法组成签发请求", "detail": message}
+                )
+            )
             continue
         rows.append(Row(line, item, ref, code))
     return rows
@@ -151,10 +154,20 @@ class Api:
             self.http.headers["authorization"] = f"Bearer {token}"
             return
         if not (client_id and client_secret):
-            raise CommandError("sign in as the department: --client-id with ZB_CLIENT_SECRET (a department client "
-                               "with the scope certificates:issue), or ZB_ACCESS_TOKEN (a member of staff, role issuer)")
-        got = self.call("POST", "/v1/auth/token", json={"grant_type": "client_credentials", "client_id": client_id,
-                                                        "client_secret": client_secret, "scope": "certificates:issue"})
+            raise CommandError(
+                "sign in as the department: --client-id with ZB_CLIENT_SECRET (a department client "
+                "with the scope certificates:issue), or ZB_ACCESS_TOKEN (a member of staff, role issuer)"
+            )
+        got = self.call(
+            "POST",
+            "/v1/auth/token",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "scope": "certificates:issue",
+            },
+        )
         self.http.headers["authorization"] = f"Bearer {got.json()['access_token']}"
 
     def call(self, method: str, path: str, *, tries: int = 1, **kw: Any) -> httpx.Response:
@@ -181,7 +194,9 @@ class Api:
     def pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
         cursor = None
         while True:
-            page = self.call("GET", path, params=params | {"limit": 500} | ({"cursor": cursor} if cursor else {})).json()
+            page = self.call(
+                "GET", path, params=params | {"limit": 500} | ({"cursor": cursor} if cursor else {})
+            ).json()
             yield from page["items"]
             if not (cursor := page["next_cursor"]):
                 return
@@ -193,8 +208,15 @@ def _idempotency_key(run: str, index: int) -> str:
 
 def _failure(row: Row, problem: dict[str, Any]) -> dict[str, Any]:
     errors = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in problem.get("errors") or [])
-    return {"line": row.line, "external_ref": row.external_ref, "type_code": row.type_code, "problem": problem.get("type"),
-            "title": problem.get("title"), "detail": problem.get("detail") or "", "errors": errors}
+    return {
+        "line": row.line,
+        "external_ref": row.external_ref,
+        "type_code": row.type_code,
+        "problem": problem.get("type"),
+        "title": problem.get("title"),
+        "detail": problem.get("detail") or "",
+        "errors": errors,
+    }
 
 
 def write_failures(path: Path, failures: list[dict[str, Any]]) -> None:
@@ -204,8 +226,16 @@ def write_failures(path: Path, failures: list[dict[str, Any]]) -> None:
         writer.writerows(sorted(failures, key=lambda f: f["line"]))
 
 
-def run(path: Path, *, server: str, token: str | None, client_id: str | None, client_secret: str | None,
-        encoding: str | None, failures_path: Path | None) -> int:
+def run(
+    path: Path,
+    *,
+    server: str,
+    token: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    encoding: str | None,
+    failures_path: Path | None,
+) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -228,14 +258,25 @@ def run(path: Path, *, server: str, token: str | None, client_id: str | None, cl
     failures = [_failure(r, r.problem) for r in rows if r.problem is not None]
     run_id = uuid.uuid4().hex
     counts = {"issued": 0, "existing": 0, "failed": 0}
-    with Progress(TextColumn("[bold]签发 issuing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=False) as progress:
+    with Progress(
+        TextColumn("[bold]签发 issuing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
         bar = progress.add_task("issuing", total=len(sendable))
         sent: list[tuple[str, list[Row]]] = []
         for index in range(0, len(sendable), BATCH):
-            part = sendable[index:index + BATCH]
-            r = api.call("POST", "/v1/dept/certificates:batch", json={"items": [p.item for p in part]},
-                         headers={"Idempotency-Key": _idempotency_key(run_id, index // BATCH)}, tries=4)
+            part = sendable[index : index + BATCH]
+            r = api.call(
+                "POST",
+                "/v1/dept/certificates:batch",
+                json={"items": [p.item for p in part]},
+                headers={"Idempotency-Key": _idempotency_key(run_id, index // BATCH)},
+                tries=4,
+            )
             sent.append((r.headers["location"], part))
         done: dict[str, dict[str, Any]] = {}
         while True:
@@ -263,11 +304,15 @@ def run(path: Path, *, server: str, token: str | None, client_id: str | None, cl
                 failures.append(_failure(part[result["index"]], result["error"]))
         for i, row in enumerate(part):
             if i not in settled:  # a batch that stopped before these rows
-                failures.append(_failure(row, {"type": "certificate_batch_failed", "title": "批量签发任务中断，这一行未处理"}))
+                failures.append(
+                    _failure(row, {"type": "certificate_batch_failed", "title": "批量签发任务中断，这一行未处理"})
+                )
     local = len(rows) - len(sendable)
-    print(f"{len(rows)} row{'' if len(rows) == 1 else 's'}: {counts['issued']} issued, "
-          f"{counts['existing']} issued before, {len(failures)} failed"
-          + (f" ({local} not sent: row_invalid)" if local else ""))
+    print(
+        f"{len(rows)} row{'' if len(rows) == 1 else 's'}: {counts['issued']} issued, "
+        f"{counts['existing']} issued before, {len(failures)} failed"
+        + (f" ({local} not sent: row_invalid)" if local else "")
+    )
     for line in stopped:
         print(f"batch stopped: {line}")
     if failures:

@@ -12,13 +12,14 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import cast
 
 import msgspec
 from litestar import Response, get
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusController
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 from api.kernel.problems import Unauthorized, problem_responses
@@ -42,14 +43,18 @@ REQUESTS = Counter("zhangban_requests_total", "Total requests", LABELS)
 ERRORS = Counter("zhangban_requests_error_total", "Total errors in requests", LABELS)
 DURATION = Histogram("zhangban_request_duration_seconds", "Request duration, in seconds", LABELS)
 # With several workers (api/cli.py, _share_metrics) the scrape adds up the gauges of live workers.
-IN_PROGRESS = Gauge("zhangban_requests_in_progress", "Total requests currently in progress", ("method", "path", "app_name"),
-                    multiprocess_mode="livesum")
+IN_PROGRESS = Gauge(
+    "zhangban_requests_in_progress",
+    "Total requests currently in progress",
+    ("method", "path", "app_name"),
+    multiprocess_mode="livesum",
+)
 UNMEASURED = frozenset({"/metrics"})
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
 _running: dict[tuple[str, str], Gauge] = {}
 
 
-def _metrics_token_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+def _metrics_token_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     """With ``ZB_METRICS_TOKEN`` set, a scrape must say ``Authorization: Bearer <token>``."""
     expected = connection.app.state.settings.metrics_token
     if expected is None:
@@ -189,13 +194,14 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
+        method = cast("HTTPScope", scope)["method"]  # an HTTP scope, as just checked
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
         rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status = 500
         route = scope.get("path_template")
-        running = None if route is None or route in UNMEASURED else _in_progress(scope["method"], route)
+        running = None if route is None or route in UNMEASURED else _in_progress(method, route)
         if running is not None:
             running.inc()
 
@@ -212,13 +218,20 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             seconds = time.perf_counter() - started
             if running is not None:
                 running.dec()
-                _measure(scope["method"], route, status, seconds)  # type: ignore[arg-type]
+                _measure(method, route, status, seconds)
             # The route template, never the raw path: paths can carry tokens or ids.
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
-                    "%s %s %s", scope["method"], route or "unmatched", status,
-                    extra={"method": scope["method"], "route": route or "unmatched", "status": status,
-                           "duration_ms": round(seconds * 1000, 2)},
+                    "%s %s %s",
+                    method,
+                    route or "unmatched",
+                    status,
+                    extra={
+                        "method": method,
+                        "route": route or "unmatched",
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                    },
                 )
             request_id_var.reset(token)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 from collections import defaultdict
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from litestar.config.app import AppConfig
 from litestar.handlers import HTTPRouteHandler
@@ -40,6 +40,7 @@ from litestar.openapi.spec import (
     Parameter,
     Reference,
     Schema,
+    SecurityRequirement,
 )
 from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
@@ -64,14 +65,16 @@ from api.kernel.problems import (
 
 IDEMPOTENT: dict[str, Any] = {"idempotency_key": True}
 CONDITIONAL: dict[str, Any] = {"etag": True}
-BEARER = [{"bearer": []}]
+BEARER: list[SecurityRequirement] = [{"bearer": []}]
 
 # Response headers, defined once under components/headers and referenced where they are sent.
 HEADERS = {
-    "Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
-                                 description="Seconds to wait before trying again."),
-    "ETag": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING),
-                          description="The answer's entity tag; send it back in `If-None-Match`."),
+    "Retry-After": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.INTEGER, minimum=0), description="Seconds to wait before trying again."
+    ),
+    "ETag": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING), description="The answer's entity tag; send it back in `If-None-Match`."
+    ),
     "Idempotent-Replayed": OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
         description="Present when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
@@ -89,8 +92,14 @@ _REQUEST_ID = Reference("#/components/headers/X-Request-Id")
 # The schema of ProblemDocument; every route's 503 puts it in Litestar's registry under this name.
 _PROBLEM = Reference("#/components/schemas/ProblemDocument")
 # Problem responses most routes share, defined once under components/responses.
-SHARED = {BadRequest: "MalformedRequest", Unauthorized: "Unauthorized", Forbidden: "Forbidden",
-          ValidationFailed: "ValidationFailed", RateLimited: "RateLimited", ServiceUnavailable: "ServiceUnavailable"}
+SHARED = {
+    BadRequest: "MalformedRequest",
+    Unauthorized: "Unauthorized",
+    Forbidden: "Forbidden",
+    ValidationFailed: "ValidationFailed",
+    RateLimited: "RateLimited",
+    ServiceUnavailable: "ServiceUnavailable",
+}
 _IDEMPOTENCY_KEY = Parameter(
     name="Idempotency-Key",
     param_in="header",
@@ -118,7 +127,9 @@ class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
         config = app_config.openapi_config
         if config is not None:
             given = config.components if isinstance(config.components, list) else [config.components]
-            responses = {name: _problem_response(p.status, [p]) for p, name in SHARED.items()}
+            responses: dict[str, OpenAPIResponse | Reference] = {
+                name: _problem_response(p.status, [p]) for p, name in SHARED.items()
+            }
             config.components = [*given, Components(headers=dict(HEADERS), responses=responses)]
         return app_config
 
@@ -135,12 +146,18 @@ class ContractPlugin(InitPlugin, ReceiveRoutePlugin):
             made_by = handler.operation_class
             if isinstance(made_by, partial) and made_by.func is _operation:
                 continue  # finished already
-            handler.operation_class = partial(_operation, handler, made_by)  # type: ignore[assignment]
+            # Litestar only calls the operation class with the operation's fields: a partial serves.
+            handler.operation_class = cast("type[Operation]", partial(_operation, handler, made_by))
 
 
 def _spec(problems: list[type[Problem]]) -> ProblemSpec:
-    return ProblemSpec(data_container=ProblemDocument, media_type=PROBLEM_JSON, generate_examples=False,
-                       description=describe(problems), problems=tuple(problems))
+    return ProblemSpec(
+        data_container=ProblemDocument,
+        media_type=PROBLEM_JSON,
+        generate_examples=False,
+        description=describe(problems),
+        problems=tuple(problems),
+    )
 
 
 def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: Any) -> Operation:
@@ -156,8 +173,8 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
         op.request_body = opt["request_body"]  # a body the handler reads itself (a streamed form)
     takes_input = bool(op.parameters or op.request_body)
     # Litestar's own 400 ({status_code, detail, extra}) is never what the client gets: see api/kernel/problems.py.
-    for status in [s for s, r in responses.items() if not isinstance(r, Reference) and _is_litestar_error(r)]:
-        del responses[status]
+    for code in [s for s, r in responses.items() if not isinstance(r, Reference) and _is_litestar_error(r)]:
+        del responses[code]
     defaults: list[type[Problem]] = []
     if takes_input or opt.get("idempotency_key"):
         defaults += [BadRequest, ValidationFailed]
@@ -183,18 +200,20 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
     for status, group in problems.items():
         if group and not _own_body(handler, status):
             shared = SHARED.get(group[0]) if len(group) == 1 else None
-            responses[str(status)] = (Reference(f"#/components/responses/{shared}") if shared
-                                      else _problem_response(status, group))
+            responses[str(status)] = (
+                Reference(f"#/components/responses/{shared}") if shared else _problem_response(status, group)
+            )
     if opt.get("etag"):
         if not any(isinstance(p, Parameter) and p.name.lower() == "if-none-match" for p in op.parameters or []):
             op.parameters = [*(op.parameters or []), _IF_NONE_MATCH]
-        responses["304"] = OpenAPIResponse(description="Not Modified: the `If-None-Match` tag is still current.",
-                                           headers={"ETag": _ETAG})
-    for status, response in responses.items():
+        responses["304"] = OpenAPIResponse(
+            description="Not Modified: the `If-None-Match` tag is still current.", headers={"ETag": _ETAG}
+        )
+    for code, response in responses.items():
         if not isinstance(response, OpenAPIResponse):
             continue
         headers = {**(response.headers or {}), "X-Request-Id": _REQUEST_ID}
-        if status.startswith("2"):
+        if code.startswith("2"):
             if opt.get("etag"):
                 headers["ETag"] = _ETAG
             if opt.get("idempotency_key"):
@@ -207,16 +226,27 @@ def _operation(handler: HTTPRouteHandler, made_by: type[Operation], **fields: An
 
 def _problem_response(status: int, group: list[type[Problem]]) -> OpenAPIResponse:
     slugs = list(dict.fromkeys(p.slug for p in group))
-    narrowed = Schema(all_of=[_PROBLEM, Schema(type=OpenAPIType.OBJECT, required=["type"],
-                                          properties={"type": Schema(type=OpenAPIType.STRING, enum=slugs)})])
-    examples = {
+    narrowed = Schema(
+        all_of=[
+            _PROBLEM,
+            Schema(
+                type=OpenAPIType.OBJECT,
+                required=["type"],
+                properties={"type": Schema(type=OpenAPIType.STRING, enum=slugs)},
+            ),
+        ]
+    )
+    examples: dict[str, Example | Reference] = {
         p.slug: Example(summary=p.__doc__, value={"type": p.slug, "title": p.__doc__, "status": status})
         for p in {p.slug: p for p in group}.values()
     }
-    headers = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else {}
+    headers: dict[str, OpenAPIHeader | Reference] = {"Retry-After": _RETRY_AFTER} if status in (429, 503) else {}
     headers["X-Request-Id"] = _REQUEST_ID
-    return OpenAPIResponse(description=describe({p.slug: p for p in group}.values()), headers=headers,
-                           content={PROBLEM_JSON: OpenAPIMediaType(schema=narrowed, examples=examples)})
+    return OpenAPIResponse(
+        description=describe({p.slug: p for p in group}.values()),
+        headers=headers,
+        content={PROBLEM_JSON: OpenAPIMediaType(schema=narrowed, examples=examples)},
+    )
 
 
 def _is_litestar_error(response: OpenAPIResponse) -> bool:

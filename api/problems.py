@@ -44,11 +44,16 @@ from api.kernel.problems import (
 log = logging.getLogger("zhangban.errors")
 
 
+def _title(problem: Problem | type[Problem]) -> str:
+    """A problem's title: its class's docstring (every problem class has one)."""
+    return problem.__doc__ or problem.slug
+
+
 def handle_problem(request: Request, exc: Problem) -> Response[bytes]:
     return problem_response(
         exc.status,
         exc.slug,
-        exc.__doc__ or exc.slug,
+        _title(exc),
         detail=exc.detail,
         errors=exc.errors,
         headers=exc.headers,
@@ -58,11 +63,11 @@ def handle_problem(request: Request, exc: Problem) -> Response[bytes]:
 
 # Framework exceptions, by class: (slug, title).
 _HTTP = {
-    NotFoundException: ("not_found", NotFound.__doc__),
+    NotFoundException: ("not_found", _title(NotFound)),
     MethodNotAllowedException: ("method_not_allowed", "不支持该请求方法"),
-    NotAuthorizedException: ("unauthorized", Unauthorized.__doc__),
-    PermissionDeniedException: ("forbidden", Forbidden.__doc__),
-    TooManyRequestsException: ("rate_limited", RateLimited.__doc__),
+    NotAuthorizedException: ("unauthorized", _title(Unauthorized)),
+    PermissionDeniedException: ("forbidden", _title(Forbidden)),
+    TooManyRequestsException: ("rate_limited", _title(RateLimited)),
 }
 
 
@@ -84,31 +89,36 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
         # A body that does not decode at all is 400; one that decodes but breaks a rule is 422. A
         # missing or empty body required by the route is one that does not decode: Litestar reports it
         # as the handler's "data" parameter missing (a KeyError's text).
-        if not errors or any(e.field == "body" and ("malformed" in e.message.lower() or e.message == "'data'")
-                             for e in errors):
+        if not errors or any(
+            e.field == "body" and ("malformed" in e.message.lower() or e.message == "'data'") for e in errors
+        ):
             detail = "the request has no body" if any(e.message == "'data'" for e in errors) else _safe_detail(exc)
-            return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail=detail, headers=headers)
-        return problem_response(422, ValidationFailed.slug, ValidationFailed.__doc__, errors=errors, headers=headers)
+            return problem_response(400, BadRequest.slug, _title(BadRequest), detail=detail, headers=headers)
+        return problem_response(422, ValidationFailed.slug, _title(ValidationFailed), errors=errors, headers=headers)
     for cls, (slug, title) in _HTTP.items():
         if isinstance(exc, cls):
             return problem_response(exc.status_code, slug, title or slug, headers=headers)
     if exc.status_code == 400:
         # Litestar's own 400s are bodies or headers that did not decode ("JSON is malformed ...").
-        return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail=_safe_detail(exc), headers=headers)
+        return problem_response(400, BadRequest.slug, _title(BadRequest), detail=_safe_detail(exc), headers=headers)
     if exc.status_code >= 500:
         return handle_unexpected(request, exc)
     return problem_response(exc.status_code, "http_error", "请求未能完成", detail=_safe_detail(exc), headers=headers)
 
 
 def handle_serialization(request: Request, exc: SerializationException) -> Response[bytes]:
-    return problem_response(400, BadRequest.slug, BadRequest.__doc__, detail="the request body is not valid JSON")
+    return problem_response(400, BadRequest.slug, _title(BadRequest), detail="the request body is not valid JSON")
 
 
 def handle_unstorable_text(request: Request, exc: Exception) -> Response[bytes]:
     # PostgreSQL refuses text it cannot hold (a NUL character) wherever a value reaches it, in a
     # query's parameters as in a row; the transaction rolls back, so nothing was written.
-    return problem_response(400, BadRequest.slug, BadRequest.__doc__,
-                            detail="the request holds text that cannot be stored (a NUL character)")
+    return problem_response(
+        400,
+        BadRequest.slug,
+        _title(BadRequest),
+        detail="the request holds text that cannot be stored (a NUL character)",
+    )
 
 
 # asyncpg's errors that say the server is gone, going, or refusing connections (classes 08, 57P0x, 53300).
@@ -173,9 +183,13 @@ def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
         # Not a bug either: one line, no trace (the request id comes with it); the first line of
         # PostgreSQL's message only, and no path (a path may carry a one-tap token).
         log.warning("database conflict: %s: %s", type(conflict).__name__, (str(conflict).splitlines() or [""])[0])
-        return handle_problem(request, ServiceUnavailable(
-            "a concurrent change conflicted with this request; nothing was written, try again",
-            headers={"Retry-After": str(RETRY_AFTER_CONFLICT)}))
+        return handle_problem(
+            request,
+            ServiceUnavailable(
+                "a concurrent change conflicted with this request; nothing was written, try again",
+                headers={"Retry-After": str(RETRY_AFTER_CONFLICT)},
+            ),
+        )
     if dependency := unavailable_dependency(exc):
         # An outage, not a bug: one line, no trace (every request says the same while it lasts).
         # 503 with Retry-After: the same request may succeed once the server is back.
@@ -183,7 +197,7 @@ def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
         name = "the database" if dependency == "database" else "Redis"
         return handle_problem(request, ServiceUnavailable(f"{name} is unavailable; try again shortly"))
     # The log keeps the trace (with the request id); the client gets nothing of it.
-    log.exception("unhandled error", exc_info=exc)
+    log.error("unhandled error", exc_info=exc)
     return problem_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "服务器内部错误")
 
 

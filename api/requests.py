@@ -13,6 +13,7 @@ within the limit takes at most ``MAX_DEPTH`` rounds. Mismatched brackets are lef
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 from litestar import Request
 
@@ -54,8 +55,10 @@ class AppRequest(Request):
 
     async def body(self) -> bytes:
         raw = await super().body()
-        if raw and not self.scope.get(_CHECKED) and _JSON_START.match(raw):  # type: ignore[call-overload]
+        # A plain dict at run time; the key is ours (namespaced), so not one the scope's TypedDict knows.
+        scope = cast("dict[str, Any]", self.scope)
+        if raw and not scope.get(_CHECKED) and _JSON_START.match(raw):
             if nesting_exceeds(raw):
                 raise BadRequest(f"the JSON body is nested more than {MAX_DEPTH} levels deep")
-            self.scope[_CHECKED] = True  # type: ignore[literal-required]
+            scope[_CHECKED] = True
         return raw

@@ -19,12 +19,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, outbox
 from api.kernel.crypto import PRIVATE_VALUE, Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from auth.tokens import new_secret, secret_hash
 
@@ -65,18 +64,32 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 
 
 async def bound(
-    conn: Conn, keyring: Keyring, *, account_id: UUID, person_id: UUID, login_id: UUID | None, method: str,
-    base_url: str, now: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    *,
+    account_id: UUID,
+    person_id: UUID,
+    login_id: UUID | None,
+    method: str,
+    base_url: str,
+    now: datetime,
 ) -> UUID:
     """Keep an alert for a login bound to ``person_id`` and tell the person (caller's transaction)."""
     token, digest = new_secret(TOKEN_PREFIX)
     alert_id = uuid7()
     await conn.execute(INSERT_ALERT, alert_id, login_id, account_id, person_id, method, digest, now, now + ALERT_TTL)
     await outbox.enqueue(
-        conn, "notify",
-        {"event": "auth.identity_login", "person_id": str(person_id), "account_id": str(account_id),
-         "login_id": str(login_id) if login_id else None, "alert_id": str(alert_id), "method": method,
-         "not_me_url": keyring.seal_text(f"{base_url}{PAGE_PATH}{token}", context=PRIVATE_VALUE)},
+        conn,
+        "notify",
+        {
+            "event": "auth.identity_login",
+            "person_id": str(person_id),
+            "account_id": str(account_id),
+            "login_id": str(login_id) if login_id else None,
+            "alert_id": str(alert_id),
+            "method": method,
+            "not_me_url": keyring.seal_text(f"{base_url}{PAGE_PATH}{token}", context=PRIVATE_VALUE),
+        },
         dedup_key=f"auth.identity_login:{alert_id}",
     )
     return alert_id
@@ -87,8 +100,9 @@ ALERT_COLUMNS = "id, login_id, account_id, person_id, method, created_at, expire
 
 async def get_alert_by_token(conn: Conn, token: str, *, for_update: bool = False) -> Alert | None:
     lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(f"SELECT {ALERT_COLUMNS} FROM auth_login_alert WHERE token_hash = $1{lock}",
-                              secret_hash(token))
+    row = await conn.fetchrow(
+        f"SELECT {ALERT_COLUMNS} FROM auth_login_alert WHERE token_hash = $1{lock}", secret_hash(token)
+    )
     return None if row is None else Alert(**dict(row))
 
 
@@ -127,14 +141,21 @@ def _count(status: str) -> int:
 
 
 async def report(
-    conn: Conn, alert: Alert, *, via: str, reported_by: UUID | None, actor: str,
-    client_address: str | None, now: datetime,
+    conn: Conn,
+    alert: Alert,
+    *,
+    via: str,
+    reported_by: UUID | None,
+    actor: str,
+    client_address: str | None,
+    now: datetime,
 ) -> Reported:
     """End the login of ``alert`` (and a disputed proof's binding), open a case; a second report answers the first."""
     known = await conn.fetchrow(CASE_OF_ALERT, alert.id)
     if known is not None:
-        return Reported(case_id=known["id"], login_id=known["login_id"], logins_ended=0,
-                        identity_unbound=known["identity_unbound"])
+        return Reported(
+            case_id=known["id"], login_id=known["login_id"], logins_ended=0, identity_unbound=known["identity_unbound"]
+        )
     # A proof made by another account than the reporter's is what is disputed, not only one login.
     unbind = alert.method in PROOF_METHODS and reported_by != alert.account_id
     if unbind or alert.login_id is None:
@@ -144,14 +165,40 @@ async def report(
     unbound = unbind and _count(await conn.execute(UNBIND_ACCOUNT, alert.account_id, alert.person_id)) == 1
     await conn.execute(MARK_USED, alert.id, now)
     case_id = uuid7()
-    await conn.execute(INSERT_CASE, case_id, alert.id, alert.person_id, alert.account_id, alert.login_id, alert.method,
-                       via, reported_by, unbound, now)
-    await audit.append(
-        conn, actor=actor, action="auth.not_me", subject=str(alert.account_id),
-        data={"case": str(case_id), "alert": str(alert.id), "login": str(alert.login_id) if alert.login_id else None,
-              "method": alert.method, "via": via, "logins_ended": ended, "identity_unbound": unbound},
-        client_address=client_address, at=now,
+    await conn.execute(
+        INSERT_CASE,
+        case_id,
+        alert.id,
+        alert.person_id,
+        alert.account_id,
+        alert.login_id,
+        alert.method,
+        via,
+        reported_by,
+        unbound,
+        now,
     )
-    await outbox.enqueue(conn, "notify", {"event": "identity_case.opened", "case_id": str(case_id)},
-                         dedup_key=f"identity_case.opened:{case_id}")
+    await audit.append(
+        conn,
+        actor=actor,
+        action="auth.not_me",
+        subject=str(alert.account_id),
+        data={
+            "case": str(case_id),
+            "alert": str(alert.id),
+            "login": str(alert.login_id) if alert.login_id else None,
+            "method": alert.method,
+            "via": via,
+            "logins_ended": ended,
+            "identity_unbound": unbound,
+        },
+        client_address=client_address,
+        at=now,
+    )
+    await outbox.enqueue(
+        conn,
+        "notify",
+        {"event": "identity_case.opened", "case_id": str(case_id)},
+        dedup_key=f"identity_case.opened:{case_id}",
+    )
     return Reported(case_id=case_id, login_id=alert.login_id, logins_ended=ended, identity_unbound=unbound)

@@ -7,9 +7,6 @@ show the client and never carry personal data.
 
 from __future__ import annotations
 
-
-
-from api.kernel.problems import problem_responses  # noqa: F401 - re-exported for route modules
 from api.kernel.problems import (
     BadRequest,
     Conflict,
@@ -20,6 +17,7 @@ from api.kernel.problems import (
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
+    problem_responses,  # noqa: F401 - re-exported for route modules
 )
 
 # --- logins ---------------------------------------------------------------------------------------
@@ -59,6 +57,33 @@ class SmsUnavailable(ServiceUnavailable):
     """短信服务暂时不可用，请稍后再试"""
 
     slug = "sms_unavailable"
+
+
+# --- staff logins' second factor (TOTP) ----------------------------------------------------------
+
+
+class TotpCodeInvalid(BadRequest):
+    """动态验证码错误"""
+
+    slug = "totp_code_invalid"
+
+
+class TotpCodeReused(BadRequest):
+    """动态验证码已使用过"""
+
+    slug = "totp_code_reused"
+
+
+class TotpNotEnrolled(Conflict):
+    """尚未绑定身份验证器"""
+
+    slug = "totp_not_enrolled"
+
+
+class TotpAlreadyEnrolled(Conflict):
+    """已绑定身份验证器"""
+
+    slug = "totp_already_enrolled"
 
 
 # --- tokens and guards ----------------------------------------------------------------------------
@@ -233,14 +258,39 @@ class IdentityCaseClosed(Conflict):
 
 
 AUTH_PROBLEMS: tuple[type[Problem], ...] = (
-    WechatCodeInvalid, WechatUserBlocked, WechatUnavailable, PhoneInUse, SmsCodeInvalid, SmsUnavailable,
-    RefreshTokenInvalid, RefreshTokenReused, AssuranceRequired, InvalidClient, UnsupportedGrantType,
-    InvalidScope, CreditCodeInvalid, DepartmentExists, DepartmentNotFound, ParentDepartmentNotFound,
-    AccountNotFound, StaffInOtherDepartment, ClientNotFound, ClientRevoked, IdentityProviderExists,
+    WechatCodeInvalid,
+    WechatUserBlocked,
+    WechatUnavailable,
+    PhoneInUse,
+    SmsCodeInvalid,
+    SmsUnavailable,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    AssuranceRequired,
+    InvalidClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    CreditCodeInvalid,
+    DepartmentExists,
+    DepartmentNotFound,
+    ParentDepartmentNotFound,
+    AccountNotFound,
+    StaffInOtherDepartment,
+    ClientNotFound,
+    ClientRevoked,
+    IdentityProviderExists,
     IdentityProviderKeyInvalid,
-    IdNumberInvalid, RealnameSessionNotFound, RealnameSessionClosed, RealnameFailed,
-    RealnameMethodUnavailable, RealnamePersonMismatch, RealnameIdNumberMismatch, NotMeOwnLogin, LoginNotFound,
-    IdentityCaseNotFound, IdentityCaseClosed,
+    IdNumberInvalid,
+    RealnameSessionNotFound,
+    RealnameSessionClosed,
+    RealnameFailed,
+    RealnameMethodUnavailable,
+    RealnamePersonMismatch,
+    RealnameIdNumberMismatch,
+    NotMeOwnLogin,
+    LoginNotFound,
+    IdentityCaseNotFound,
+    IdentityCaseClosed,
 )
 
 

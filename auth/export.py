@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 
 
 class AccountOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,9 +33,14 @@ async def accounts_of(conn: Conn, keyring: Keyring, person_id: UUID) -> list[Acc
     """Every login of the person; the session key is never exported (it is WeChat's, not theirs)."""
     return [
         AccountOut(
-            id=r["id"], roles=list(r["roles"]), assurance_level=f"L{r['assurance_level']}", verified_at=r["verified_at"],
+            id=r["id"],
+            roles=list(r["roles"]),
+            assurance_level=f"L{r['assurance_level']}",
+            verified_at=r["verified_at"],
             phone=keyring.decrypt_str(r["phone"], context="auth_account.phone") if r["phone"] else None,
-            wechat_openid=r["wechat_openid"], created_at=r["created_at"], last_login_at=r["last_login_at"],
+            wechat_openid=r["wechat_openid"],
+            created_at=r["created_at"],
+            last_login_at=r["last_login_at"],
         )
         for r in await conn.fetch(ACCOUNTS, person_id)
     ]

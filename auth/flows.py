@@ -9,19 +9,18 @@ so roles granted and assurance proven since the last refresh show up in the next
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
-
-import asyncpg
-from api.kernel.db import Conn
 
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from auth import alerts
-from auth.store import accounts as store
 from auth.errors import RefreshTokenInvalid, RefreshTokenReused
 from auth.keys import ACCESS_TTL, KeySet
 from auth.models import AccountSummary, TokenPair
+from auth.store import accounts as store
 from auth.tokens import REFRESH_TTL, AccessClaims, encode_access, expires, level_name, new_secret, secret_hash
 
 REFRESH_PREFIX = "zbr_"
@@ -36,8 +35,13 @@ def account_claims(
     issuer: str,
     now: datetime,
     ttl: int = ACCESS_TTL,
+    amr: list[str] | None = None,
 ) -> AccessClaims:
-    """The access-token claims of an account (see ``auth.tokens`` for what each one means)."""
+    """The access-token claims of an account (see ``auth.tokens`` for what each one means).
+
+    ``staff`` is given only for a login that passed its second factor (``amr`` then names it): staff
+    roles never ride on a login proven by one factor alone.
+    """
     roles = list(account.roles)
     dept = None
     if staff is not None:
@@ -58,7 +62,14 @@ def account_claims(
         pid=str(account.person_id) if account.person_id else None,
         dept=dept,
         sid=str(session_id) if session_id else None,
+        amr=amr,
     )
+
+
+# RFC 8176 names of how a login was proven; a WeChat login has none registered.
+AMR = {"sms": "sms", "wechat": "wechat"}
+SECOND_FACTOR_AMR = ["otp", "mfa"]
+GET_FAMILY = "SELECT method, second_factor_at FROM auth_refresh_family WHERE id = $1"
 
 
 INSERT_FAMILY = """
@@ -69,12 +80,32 @@ INSERT INTO auth_refresh_token (token_hash, family_id, issued_at, expires_at) VA
 """
 
 
-async def _pair(
-    conn: Conn, keys: KeySet, account: store.Account, *, family_id: UUID, login_time: datetime,
-    issuer: str, now: datetime,
+async def pair(
+    conn: Conn,
+    keys: KeySet,
+    account: store.Account,
+    *,
+    family_id: UUID,
+    login_time: datetime,
+    issuer: str,
+    now: datetime,
 ) -> TokenPair:
+    """The next token pair of a login: staff roles only once it passed the second factor (``second_factor`` says
+    which step is missing otherwise)."""
     staff = await store.get_staff(conn, account.id)
-    claims = account_claims(account, staff, session_id=family_id, login_time=login_time, issuer=issuer, now=now)
+    family = await conn.fetchrow(GET_FAMILY, family_id)
+    assert family is not None, "a login's pair is made inside it"
+    amr = [AMR[family["method"]]] if family["method"] in AMR else []
+    second_factor: Literal["totp", "totp_enrol"] | None = None
+    if family["second_factor_at"] is not None:
+        amr += SECOND_FACTOR_AMR
+    elif staff is not None:
+        # Staff roles wait for the second factor; the answer says which step the client runs next.
+        second_factor = "totp" if await store.get_totp(conn, account.id) is not None else "totp_enrol"
+        staff = None
+    claims = account_claims(
+        account, staff, session_id=family_id, login_time=login_time, issuer=issuer, now=now, amr=amr or None
+    )
     refresh, digest = new_secret(REFRESH_PREFIX)
     await conn.execute(INSERT_TOKEN, digest, family_id, now, now + REFRESH_TTL)
     return TokenPair(
@@ -84,6 +115,7 @@ async def _pair(
         account=AccountSummary(
             id=account.id, assurance_level=level_name(account.assurance_level), person_id=account.person_id
         ),
+        second_factor=second_factor,
     )
 
 
@@ -95,28 +127,48 @@ async def open_family(conn: Conn, account_id: UUID, *, method: str, now: datetim
 
 
 async def start_session(
-    conn: Conn, keys: KeySet, keyring: Keyring, account: store.Account, *, method: str, created: bool,
+    conn: Conn,
+    keys: KeySet,
+    keyring: Keyring,
+    account: store.Account,
+    *,
+    method: str,
+    created: bool,
     issuer: str,
-    client_address: str | None = None, now: datetime,
+    client_address: str | None = None,
+    now: datetime,
 ) -> TokenPair:
     """A new refresh family and its first token pair; audited as a login (in the caller's transaction)."""
     family_id = await open_family(conn, account.id, method=method, now=now)
     await audit.append(
-        conn, actor=f"account:{account.id}", action="auth.login", subject=str(account.id),
-        data={"method": method, "session": str(family_id), "new_account": created}, client_address=client_address,
+        conn,
+        actor=f"account:{account.id}",
+        action="auth.login",
+        subject=str(account.id),
+        data={"method": method, "session": str(family_id), "new_account": created},
+        client_address=client_address,
         at=now,
     )
     if account.person_id is not None:
         # A login bound to a verified identity: the person hears of it, with a "not me".
-        await alerts.bound(conn, keyring, account_id=account.id, person_id=account.person_id, login_id=family_id,
-                           method=method, base_url=issuer, now=now)
+        await alerts.bound(
+            conn,
+            keyring,
+            account_id=account.id,
+            person_id=account.person_id,
+            login_id=family_id,
+            method=method,
+            base_url=issuer,
+            now=now,
+        )
     else:
         await outbox.enqueue(
-            conn, "notify",
+            conn,
+            "notify",
             {"event": "auth.login", "account_id": str(account.id), "method": method, "new_account": created},
             dedup_key=f"auth.login:{family_id}",
         )
-    return await _pair(conn, keys, account, family_id=family_id, login_time=now, issuer=issuer, now=now)
+    return await pair(conn, keys, account, family_id=family_id, login_time=now, issuer=issuer, now=now)
 
 
 LOCK_TOKEN = """
@@ -132,7 +184,12 @@ UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = $3 WHERE id = $
 
 
 async def refresh(
-    conn: Conn, keys: KeySet, token: str, *, issuer: str, client_address: str | None = None,
+    conn: Conn,
+    keys: KeySet,
+    token: str,
+    *,
+    issuer: str,
+    client_address: str | None = None,
     now: datetime,
 ) -> TokenPair:
     """Spend ``token`` and return the next pair of its family.
@@ -146,15 +203,19 @@ async def refresh(
     if row["used_at"] is not None:
         await conn.execute(REVOKE_FAMILY, row["family_id"], now, "reuse")
         await audit.append(
-            conn, actor=f"account:{row['account_id']}", action="auth.refresh_reused",
-            subject=str(row["family_id"]), data={"spent_at": row["used_at"].isoformat()},
-            client_address=client_address, at=now,
+            conn,
+            actor=f"account:{row['account_id']}",
+            action="auth.refresh_reused",
+            subject=str(row["family_id"]),
+            data={"spent_at": row["used_at"].isoformat()},
+            client_address=client_address,
+            at=now,
         )
         raise RefreshTokenReused("this refresh token was already used; every session of this login is revoked")
     await conn.execute(MARK_USED, secret_hash(token), now)
     account = await store.get_account(conn, row["account_id"])
     assert account is not None
-    return await _pair(
+    return await pair(
         conn, keys, account, family_id=row["family_id"], login_time=row["auth_time"], issuer=issuer, now=now
     )
 
@@ -163,7 +224,11 @@ FAMILY_OF_TOKEN = "SELECT family_id FROM auth_refresh_token WHERE token_hash = $
 
 
 async def logout(
-    conn: Conn, *, account_id: UUID | None, session_id: UUID | None, refresh_token: str | None,
+    conn: Conn,
+    *,
+    account_id: UUID | None,
+    session_id: UUID | None,
+    refresh_token: str | None,
     now: datetime,
 ) -> bool:
     """Revoke the family named by the refresh token or the access token's session; True if one was live."""

@@ -31,7 +31,9 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.openapi.spec import SecurityRequirement
 
 from api.deps import FromConnection
 from api.kernel.clock import current_time
@@ -40,12 +42,19 @@ from auth.errors import AssuranceRequired
 from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid
 
-BEARER = [{"bearer": []}]
+BEARER: list[SecurityRequirement] = [{"bearer": []}]
 STAFF_ROLES = frozenset({"clerk", "approver", "issuer", "dept_admin", "window_clerk"})
-CLIENT_SCOPES = frozenset({
-    "seals:manage", "certificates:issue", "certificates:revoke", "records:write", "tasks:handle",
-    "consents:use", "webhooks:manage",
-})
+CLIENT_SCOPES = frozenset(
+    {
+        "seals:manage",
+        "certificates:issue",
+        "certificates:revoke",
+        "records:write",
+        "tasks:handle",
+        "consents:use",
+        "webhooks:manage",
+    }
+)
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,19 +75,34 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     org_id: UUID | None = None
     org_role: str | None = None
     actor_person_id: UUID | None = None
-    delegation_id: UUID | None = None  # a 经办人's authorisation (``org_role == "agent"``)
+    delegation_id: UUID | None = None  # a 经办人's or 代办人's authorisation (``is_agent``)
+    # Acting for a person as their 代办人 (``psn`` claim): ``person_id`` is then that person's id.
+    for_person_id: UUID | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        """Acting for an entity as its 经办人, or for a person as their 代办人, under an authorisation."""
+        return self.org_role == "agent" or self.for_person_id is not None
 
     @property
     def subject(self) -> str:
         """How audit entries name this caller (and the entity it acts for)."""
         if self.account_id is None:
             return f"client:{self.client_id}"
+        if self.for_person_id:
+            return f"account:{self.account_id}@person:{self.for_person_id}"
         return f"account:{self.account_id}" + (f"@org:{self.org_id}" if self.org_id else "")
 
     def require_not_agent(self) -> None:
-        """403 for a 经办人 acting for an entity: what only the entity's 法定代表人 (or a person) may do."""
-        if self.org_role == "agent":
-            raise Forbidden("a 经办人 may not do this for the entity; its legal representative may")
+        """403 for a 经办人 or 代办人: what only the entity's 法定代表人, or the person themselves, may do."""
+        if self.is_agent:
+            raise Forbidden("an agent may not do this; the one they act for may")
+
+    def require_own_person(self) -> None:
+        """403 for a 代办人 acting for a person: showing the person's certificates (亮证), consenting for them and
+        exporting their data stay theirs; the authorisation covers applying, 补正 and collecting only."""
+        if self.for_person_id is not None:
+            raise Forbidden("a 代办人 may not do this for the person")
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -99,8 +123,11 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
                 return self.department_id
             if self.account_id is not None and "staff" in self.roles and role in self.roles:
                 return self.department_id
-        needed = {"required_roles": [role]} | ({"required_scope": scope} if scope else {})
-        raise Forbidden(f"requires the staff role {role}" + (f" or the scope {scope}" if scope else ""), **needed)
+        if scope:
+            raise Forbidden(
+                f"requires the staff role {role} or the scope {scope}", required_roles=[role], required_scope=scope
+            )
+        raise Forbidden(f"requires the staff role {role}", required_roles=[role])
 
     def require_department(self, department_id: UUID, *, operator_ok: bool = False) -> None:
         if operator_ok and "operator" in self.roles:
@@ -113,9 +140,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         needed = LEVELS[level]
         fresh = max_age_seconds is None or (now - self.auth_time).total_seconds() <= max_age_seconds
         if self.assurance_level < needed or not fresh:
-            extra = {"max_age_seconds": max_age_seconds} if max_age_seconds is not None else {}
             why = f"requires assurance {level}" + (f" proven within {max_age_seconds}s" if max_age_seconds else "")
-            raise AssuranceRequired(why, required_level=level, **extra)
+            if max_age_seconds is not None:
+                raise AssuranceRequired(why, required_level=level, max_age_seconds=max_age_seconds)
+            raise AssuranceRequired(why, required_level=level)
 
     @property
     def assurance(self) -> str | None:
@@ -130,8 +158,8 @@ def _unauthorized(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer realm="zhangban"'})
 
 
-async def authenticate(request: Request, *, required: bool = True) -> Principal | None:
-    """Verify the bearer token of ``request``; 401 ``unauthorized`` when it is missing or bad."""
+async def authenticate(request: ASGIConnection[Any, Any, Any, Any], *, required: bool = True) -> Principal | None:
+    """Verify the bearer token of ``request`` (an HTTP request or a WebSocket); 401 ``unauthorized`` when it is missing or bad."""
     # Straight from the ASGI scope: building Litestar's Headers for one value costs more than the check.
     header = next((v.decode("latin-1") for k, v in request.scope["headers"] if k == b"authorization"), "")
     scheme, _, token = header.partition(" ")
@@ -167,14 +195,16 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
             raise InvalidToken("signed by a retired key after its retirement")
         client = c.client_id is not None
         org = _uuid(c.org)
+        for_person = None if org else _uuid(c.psn)
         principal = Principal(
             account_id=None if client else UUID(c.sub),
             client_id=_uuid(c.client_id),
-            person_id=org or _uuid(c.pid),
+            person_id=org or for_person or _uuid(c.pid),
             org_id=org,
             org_role=c.org_role if org else None,
             actor_person_id=_uuid(c.pid),
-            delegation_id=_uuid(c.dlg) if org else None,
+            delegation_id=_uuid(c.dlg) if org or for_person else None,
+            for_person_id=for_person,
             roles=frozenset(c.roles),
             department_id=_uuid(c.dept),
             scopes=frozenset((c.scope or "").split()),
@@ -191,13 +221,23 @@ async def authenticate(request: Request, *, required: bool = True) -> Principal 
 
 async def _still_logged_in(state: Any, principal: Principal, now: datetime) -> Principal:
     revoked = state.get("revoked_logins")
-    if principal.session_id is not None and revoked is not None and await revoked.contains(principal.session_id, now=now):
+    if (
+        principal.session_id is not None
+        and revoked is not None
+        and await revoked.contains(principal.session_id, now=now)
+    ):
         raise _unauthorized("this login has ended (signed out or revoked)")
-    if principal.client_id is not None and revoked is not None and await revoked.contains_client(principal.client_id,
-                                                                                                  now=now):
+    if (
+        principal.client_id is not None
+        and revoked is not None
+        and await revoked.contains_client(principal.client_id, now=now)
+    ):
         raise _unauthorized("this department client has been revoked")
-    if principal.delegation_id is not None and revoked is not None and await revoked.contains_delegation(
-            principal.delegation_id, now=now):
+    if (
+        principal.delegation_id is not None
+        and revoked is not None
+        and await revoked.contains_delegation(principal.delegation_id, now=now)
+    ):
         from auth.delegation.errors import DelegationInactive
 
         raise DelegationInactive("the authorisation is revoked", reason="revoked")

@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from api.kernel import audit
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 
 ACCESS_TTL = 900
 RELOAD_EVERY = 2.0
@@ -118,8 +118,12 @@ async def rotate_signing_key(conn: Conn, keyring: Keyring, *, now: datetime, act
     kid = await _insert(conn, keyring, now)
     retired = await conn.fetch(RETIRE_OTHERS + " RETURNING kid", kid, now)
     await audit.append(
-        conn, actor=actor, action="auth.signing_key_rotated", subject=kid,
-        data={"retired": [r["kid"] for r in retired]}, at=now,
+        conn,
+        actor=actor,
+        action="auth.signing_key_rotated",
+        subject=kid,
+        data={"retired": [r["kid"] for r in retired]},
+        at=now,
     )
     return kid
 
@@ -128,9 +132,7 @@ class UnknownSigningKey(LookupError):
     """No signing key has that kid."""
 
 
-async def revoke_signing_key(
-    conn: Conn, keyring: Keyring, kid: str, *, now: datetime, actor: str
-) -> str | None:
+async def revoke_signing_key(conn: Conn, keyring: Keyring, kid: str, *, now: datetime, actor: str) -> str | None:
     """End a (compromised) key now: unpublished, its tokens refused; return the new signing kid if it was signing.
 
     Revoking a key already revoked changes nothing (and returns None). Runs in the caller's transaction.
@@ -147,8 +149,14 @@ async def revoke_signing_key(
     await conn.execute(
         "UPDATE auth_signing_key SET revoked_at = $2, retired_at = coalesce(retired_at, $2) WHERE kid = $1", kid, now
     )
-    await audit.append(conn, actor=actor, action="auth.signing_key_revoked", subject=kid,
-                       data={"replaced_by": replacement} if replacement else {}, at=now)
+    await audit.append(
+        conn,
+        actor=actor,
+        action="auth.signing_key_revoked",
+        subject=kid,
+        data={"replaced_by": replacement} if replacement else {},
+        at=now,
+    )
     return replacement
 
 
@@ -168,10 +176,15 @@ async def load_keys(conn: Conn, keyring: Keyring, *, now: datetime) -> KeySet:
     for r in rows:
         jwk = dict(r["public_jwk"])
         public = ECAlgorithm.from_jwk(jwk)
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise TypeError(f"signing key {r['kid']}: the published JWK is not an EC public key")
         private = None
         if r["retired_at"] is None and active is None:
-            private = serialization.load_pem_private_key(keyring.decrypt(r["private_key"], context=CONTEXT), None)
-        key = SigningKey(r["kid"], public, private, jwk, r["created_at"], r["retired_at"])  # type: ignore[arg-type]
+            loaded = serialization.load_pem_private_key(keyring.decrypt(r["private_key"], context=CONTEXT), None)
+            if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+                raise TypeError(f"signing key {r['kid']}: the stored private key is not an EC key")
+            private = loaded
+        key = SigningKey(r["kid"], public, private, jwk, r["created_at"], r["retired_at"])
         published[key.kid] = key
         if private is not None:
             active = key
@@ -209,7 +222,9 @@ class SigningKeys:
 
     def _fresh(self, now: datetime) -> bool:
         loaded = self._loaded_at
-        return self._set is not None and loaded is not None and loaded <= now <= loaded + timedelta(seconds=RELOAD_EVERY)
+        return (
+            self._set is not None and loaded is not None and loaded <= now <= loaded + timedelta(seconds=RELOAD_EVERY)
+        )
 
     async def current(self, *, now: datetime) -> KeySet:
         """The key set, read again when older than ``RELOAD_EVERY`` (another process may have rotated or revoked)."""

@@ -46,6 +46,14 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     account: AccountSummary
+    second_factor: Annotated[
+        Literal["totp", "totp_enrol"] | None,
+        msgspec.Meta(
+            description="Set for staff whose login still needs its second factor: `totp` — send a code from the "
+            "authenticator to `POST /v1/auth/totp/verify`; `totp_enrol` — none bound yet, start with "
+            "`POST /v1/auth/totp/enrol`. Until then the tokens carry no staff roles."
+        ),
+    ] = None
 
 
 class PhoneBound(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,6 +96,13 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
     roles: list[str]
     departments: list[MeDepartment]
     phone_masked: str | None = None
+    second_factor: Annotated[
+        Literal["totp", "totp_enrol"] | None,
+        msgspec.Meta(
+            description="As in the token pair: staff whose login has not passed its second factor yet (their roles "
+            "and departments are not listed until it has)."
+        ),
+    ] = None
 
 
 class DevSmsMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,9 +124,27 @@ OrgRole = Literal["legal_representative", "agent"]
 
 
 class ActAsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    credit_code: Annotated[str, msgspec.Meta(
-        min_length=18, max_length=18,
-        description="The entity's unified social credit code (GB 32100); null to act as oneself again.")] | None
+    credit_code: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=18,
+                max_length=18,
+                description="The entity's unified social credit code (GB 32100); null to act as oneself again.",
+            ),
+        ]
+        | None
+    ) = None
+    person_id: (
+        Annotated[
+            UUID,
+            msgspec.Meta(
+                description="A person who named the caller their 代办人 (`GET /v1/delegations`: the principal of an "
+                "authorisation received); not with `credit_code`."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Organisation(msgspec.Struct, frozen=True, kw_only=True):
@@ -136,3 +169,29 @@ class ActingToken(msgspec.Struct, frozen=True, kw_only=True):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     organisation: Organisation | None
+    person: ActingForPerson | None = None
+
+
+class ActingForPerson(msgspec.Struct, frozen=True, kw_only=True):
+    """The person a 代办人 acts for, under which authorisation, and until when (the token ends then too)."""
+
+    id: UUID
+    name_masked: str
+    delegation_id: UUID
+    matters: list[str]
+    actions: list[str]
+    expires_at: datetime
+
+
+class TotpCode(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: Annotated[
+        str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="The 6-digit code the authenticator shows now.")
+    ]
+
+
+class TotpEnrolment(msgspec.Struct, frozen=True, kw_only=True):
+    """A new authenticator secret, shown this once; it counts after a first code confirms it."""
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: Annotated[str, msgspec.Meta(description="The URI's QR code as an SVG data URL, for the app to scan.")]

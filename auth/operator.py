@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel import audit
 from api.kernel.crypto import Keyring
-from auth import keys, flows as service
+from api.kernel.db import Conn
+from auth import flows as service
+from auth import keys
 from auth.store import accounts as store
 from auth.tokens import encode_access
 
@@ -30,11 +29,16 @@ async def operator_token(conn: Conn, keyring: Keyring, *, issuer: str, ttl: int,
         account, created = await store.ensure_operator(conn, now=now)
         keyset = await keys.load_keys(conn, keyring, now=now)
         family_id = await service.open_family(conn, account.id, method="operator", now=now)
-        claims = service.account_claims(account, None, session_id=family_id, login_time=now, issuer=issuer, now=now,
-                                        ttl=ttl)
+        claims = service.account_claims(
+            account, None, session_id=family_id, login_time=now, issuer=issuer, now=now, ttl=ttl
+        )
         await audit.append(
-            conn, actor="cli", action="auth.operator_token", subject=str(account.id),
-            data={"ttl": ttl, "new_account": created, "jti": claims.jti, "session": str(family_id)}, at=now,
+            conn,
+            actor="cli",
+            action="auth.operator_token",
+            subject=str(account.id),
+            data={"ttl": ttl, "new_account": created, "jti": claims.jti, "session": str(family_id)},
+            at=now,
         )
     return encode_access(claims, keyset.active)
 

@@ -18,20 +18,19 @@ sent: a department reads them from the licence, by consent.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.identifiers import normalize_id_number, normalized_id_number_error
 from api.kernel.ids import uuid7
-from auth.persons import INDEX_PURPOSE, NAME_CONTEXT
 from api.kernel.problems import FieldError, Problem
+from auth.persons import INDEX_PURPOSE, NAME_CONTEXT
 
 # The certificate type whose issue (or push) is the registry: it names the legal representative.
 REGISTRY_TYPE = "business_license"
@@ -50,7 +49,7 @@ class Org(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     credit_code: str
     name: str
-    status: str  # "active" | "closed"
+    status: Literal["active", "closed"]
     registered_at: datetime
     closed_at: datetime | None
 
@@ -58,10 +57,10 @@ class Org(msgspec.Struct, frozen=True, kw_only=True):
 COLUMNS = "id, credit_code, name, status, registered_at, closed_at"
 
 
-def legal_rep_index(keyring: Keyring, id_number: str, *, today: object, field: str) -> bytes:
+def legal_rep_index(keyring: Keyring, id_number: str, *, today: date, field: str) -> bytes:
     """The blind index of a legal representative's ID number (422 when it fails GB 11643)."""
     number = normalize_id_number(id_number)
-    problem = normalized_id_number_error(number, today=today)  # type: ignore[arg-type]
+    problem = normalized_id_number_error(number, today=today)
     if problem:
         raise LegalRepInvalid(errors=[FieldError(field, problem)])
     return keyring.blind_index(number, purpose=INDEX_PURPOSE)
@@ -124,7 +123,7 @@ async def is_legal_rep(conn: Conn, org_id: UUID, person_id: UUID) -> bool:
 
 
 REPRESENTED = f"""
-SELECT {', '.join('o.' + c.strip() for c in COLUMNS.split(','))}
+SELECT {", ".join("o." + c.strip() for c in COLUMNS.split(","))}
 FROM org_entity o JOIN person p ON p.id_number_index = o.legal_rep_index
 WHERE p.id = $1 AND p.kind = 'person'
 ORDER BY o.registered_at, o.id
@@ -140,7 +139,9 @@ async def close_org(conn: Conn, org_id: UUID, *, now: datetime) -> bool:
     """Mark the entity closed (注销); ``False`` when it already was."""
     done = await conn.fetchval(
         "UPDATE org_entity SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status = 'active'"
-        " RETURNING true", org_id, now,
+        " RETURNING true",
+        org_id,
+        now,
     )
     return bool(done)
 
@@ -164,21 +165,44 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 async def tell_holders(
-    conn: Conn, org_id: UUID, *, credit_code: str, name: str, old: dict[str, Any], new: dict[str, Any],
-    public: frozenset[str], source_department_id: UUID, ref: str, now: datetime,
+    conn: Conn,
+    org_id: UUID,
+    *,
+    credit_code: str,
+    name: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    public: frozenset[str],
+    source_department_id: UUID,
+    ref: str,
+    now: datetime,
 ) -> list[UUID]:
     """Queue ``organisation.changed`` for every department holding the entity's old data but the one that
     changed it, in the caller's transaction; the departments told (none when nothing changed)."""
     changed = changes(old, new)
     if not changed:
         return []
-    told = sorted(r["department_id"] for r in await conn.fetch(HOLDERS, org_id) if r["department_id"] != source_department_id)
+    told = sorted(
+        r["department_id"] for r in await conn.fetch(HOLDERS, org_id) if r["department_id"] != source_department_id
+    )
     shown = [k for k in changed if k in public]
     for department_id in told:
-        await outbox.enqueue(conn, "notify", {
-            "event": "organisation.changed", "department_id": str(department_id), "org_id": str(org_id),
-            "credit_code": credit_code, "entity_name": name, "changed": changed,
-            "fields": {k: new[k] for k in shown}, "previous": {k: old.get(k) for k in shown},
-            "changed_by_department_id": str(source_department_id), "changed_at": now.isoformat(),
-        }, dedup_key=f"organisation.changed:{ref}:{department_id}", partition_key=str(department_id))
+        await outbox.enqueue(
+            conn,
+            "notify",
+            {
+                "event": "organisation.changed",
+                "department_id": str(department_id),
+                "org_id": str(org_id),
+                "credit_code": credit_code,
+                "entity_name": name,
+                "changed": changed,
+                "fields": {k: new[k] for k in shown},
+                "previous": {k: old.get(k) for k in shown},
+                "changed_by_department_id": str(source_department_id),
+                "changed_at": now.isoformat(),
+            },
+            dedup_key=f"organisation.changed:{ref}:{department_id}",
+            partition_key=str(department_id),
+        )
     return told

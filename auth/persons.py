@@ -12,11 +12,11 @@ from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.db import Conn
 from api.kernel.identifiers import normalize_id_number
 from api.kernel.ids import uuid7, uuid7_many
 from api.kernel.problems import FieldError, Problem
@@ -35,20 +35,23 @@ class HolderMismatch(Problem):
 
 def same_name(a: str, b: str) -> bool:
     """Whether two spellings are the same name: compatibility forms and spaces aside (全角, 「 」 ...)."""
+
     def plain(v: str) -> str:
         return "".join(unicodedata.normalize("NFKC", v).split()).casefold()
+
     return plain(a) == plain(b)
 
 
 def check_holder_name(keyring: Keyring, sealed_name: bytes | None, name: str, *, field: str) -> None:
     """422 ``holder_mismatch`` unless ``name`` is the stored one; the stored name is never told."""
     if sealed_name is not None and not same_name(keyring.decrypt_str(sealed_name, context=NAME_CONTEXT), name):
-        raise HolderMismatch("the name is not the one of the person with this ID number",
-                             errors=[FieldError(field, "does not match the person with this ID number")])
+        raise HolderMismatch(
+            "the name is not the one of the person with this ID number",
+            errors=[FieldError(field, "does not match the person with this ID number")],
+        )
 
 
-async def check_person_name(conn: Conn, keyring: Keyring, person_id: UUID, name: str, *,
-                            field: str) -> None:
+async def check_person_name(conn: Conn, keyring: Keyring, person_id: UUID, name: str, *, field: str) -> None:
     """:func:`check_holder_name` for a stored person."""
     blob = await conn.fetchval("SELECT name FROM person WHERE id = $1", person_id)
     check_holder_name(keyring, blob, name, field=field)
@@ -56,8 +59,9 @@ async def check_person_name(conn: Conn, keyring: Keyring, person_id: UUID, name:
 
 async def find_person_names(conn: Conn, indexes: list[bytes]) -> dict[bytes, tuple[UUID, bytes]]:
     """The persons among these blind indexes that exist: blind index → (person, sealed name)."""
-    rows = await conn.fetch("SELECT id_number_index, id, name FROM person WHERE id_number_index = ANY($1::bytea[])",
-                            indexes)
+    rows = await conn.fetch(
+        "SELECT id_number_index, id, name FROM person WHERE id_number_index = ANY($1::bytea[])", indexes
+    )
     return {r["id_number_index"]: (r["id"], r["name"]) for r in rows}
 
 
@@ -83,9 +87,7 @@ RETURNING id
 """
 
 
-async def find_or_create_person(
-    conn: Conn, keyring: Keyring, *, id_number: str, name: str, now: datetime
-) -> UUID:
+async def find_or_create_person(conn: Conn, keyring: Keyring, *, id_number: str, name: str, now: datetime) -> UUID:
     """The person with this ID number, created if new (race-safe on the blind index)."""
     number = normalize_id_number(id_number)
     index = id_number_index(keyring, number)
@@ -220,7 +222,10 @@ RETURNING id_number_index, id
 
 
 async def find_or_create_persons(
-    conn: Conn, people: list[tuple[bytes, bytes, bytes]], *, now: datetime,
+    conn: Conn,
+    people: list[tuple[bytes, bytes, bytes]],
+    *,
+    now: datetime,
     ids: dict[bytes, UUID] | None = None,
 ) -> dict[bytes, UUID]:
     """``find_or_create_person`` for many ``seal_person`` triples: blind index → person.
@@ -236,9 +241,17 @@ async def find_or_create_persons(
     given = ids or {}
     fresh = iter(uuid7_many(sum(i not in given for i in indexes)))
     new_ids = [given.get(i) or next(fresh) for i in indexes]
-    found: dict[bytes, UUID] = dict(await conn.fetch(
-        INSERT_PERSONS, new_ids, indexes, [unique[i][0] for i in indexes], now, [unique[i][1] for i in indexes],
-    ))
+    found: dict[bytes, UUID] = {
+        index: person_id
+        for index, person_id in await conn.fetch(
+            INSERT_PERSONS,
+            new_ids,
+            indexes,
+            [unique[i][0] for i in indexes],
+            now,
+            [unique[i][1] for i in indexes],
+        )
+    }
     known = [i for i in indexes if i not in found]
     if known:
         found.update(await find_person_ids(conn, known))
@@ -249,7 +262,9 @@ PERSON_COLUMNS = ("id", "id_number", "id_number_index", "name", "created_at")
 _PERSON_COUNT = pgcopy.count(len(PERSON_COLUMNS))
 
 
-def encoded_person(person_id: bytes, sealed_id_number: bytes, index: bytes, sealed_name: bytes, created_at: bytes) -> bytes:
+def encoded_person(
+    person_id: bytes, sealed_id_number: bytes, index: bytes, sealed_name: bytes, created_at: bytes
+) -> bytes:
     """A new person (``seal_person``'s values, ``created_at`` by ``pgcopy.timestamptz``) as a binary COPY
     row for :func:`insert_encoded`."""
     return _PERSON_COUNT + pgcopy.fields(person_id, sealed_id_number, index, sealed_name) + created_at
@@ -265,5 +280,9 @@ async def insert_encoded(conn: Conn, rows: list[bytes]) -> None:
 
 async def find_person_ids(conn: Conn, indexes: list[bytes]) -> dict[bytes, UUID]:
     """The persons among these blind indexes that exist: blind index → person."""
-    return dict(await conn.fetch("SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])",
-                                 indexes))
+    return {
+        index: person_id
+        for index, person_id in await conn.fetch(
+            "SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])", indexes
+        )
+    }

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from api.kernel.identifiers import normalize_id_number
-from auth.store.admin import IdentityProvider
 from auth.errors import IdentityProviderKeyInvalid, RealnameFailed
+from auth.store.admin import IdentityProvider
 from auth.tokens import LEVELS
 
 LEEWAY = 30
@@ -95,7 +95,13 @@ def unverified_issuer(assertion: str) -> str:
 
 
 def verify_assertion(
-    assertion: str, provider: IdentityProvider, *, audience: str, nonce: str, nonce_used: bool, id_number: str,
+    assertion: str,
+    provider: IdentityProvider,
+    *,
+    audience: str,
+    nonce: str,
+    nonce_used: bool,
+    id_number: str,
     now: datetime,
 ) -> int:
     """Check signature, issuer, audience, lifetime, nonce, subject and acr; return the proven level (2 or 3).
@@ -112,9 +118,17 @@ def verify_assertion(
     for _, key, algorithms in candidates:
         try:
             claims = jwt.decode(
-                assertion, key, algorithms=algorithms, issuer=provider.issuer,
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
-                         "require": ["iss", "sub", "acr"]},
+                assertion,
+                key,
+                algorithms=algorithms,
+                issuer=provider.issuer,
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_aud": False,
+                    "require": ["iss", "sub", "acr"],
+                },
             )
             break
         except jwt.MissingRequiredClaimError as exc:

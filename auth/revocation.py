@@ -85,9 +85,11 @@ class RevokedLogins:
                     rows = await conn.fetch(RECENT, since, operators_since)
                     clients = await conn.fetch(RECENT_CLIENTS, since)
                     delegations = await conn.fetch(RECENT_DELEGATIONS, since)
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 # The database is away: keep the last set rather than refuse every request.
-                log.warning("could not read revoked logins (%s); keeping the last %d", type(exc).__name__, len(self.ids))
+                log.warning(
+                    "could not read revoked logins (%s); keeping the last %d", type(exc).__name__, len(self.ids)
+                )
             else:
                 self.ids = frozenset(r["id"] for r in rows)
                 self.clients = frozenset(r["id"] for r in clients)

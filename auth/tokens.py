@@ -16,7 +16,11 @@ Access-token claims:
 - ``org`` the business entity (its holder id) the caller acts for, and ``org_role`` on what ground
   (``legal_representative``, or ``agent`` for a 经办人, whose token also names the authorisation in
   ``dlg`` and ends when it does), present only in a token from ``POST /v1/auth/act-as``: every route
-  that means "the caller's person" then means that entity, while ``pid`` still names the person.
+  that means "the caller's person" then means that entity, while ``pid`` still names the person;
+- ``psn`` the person a 代办人 acts for (their person id), with ``dlg`` the authorisation they gave; as with
+  ``org``, every route meaning "the caller's person" then means that person, within the authorisation's scope;
+- ``amr`` how the login was proven (RFC 8176): ``sms`` or ``wechat``, plus ``otp`` and ``mfa`` once a
+  member of staff passed the second factor (a TOTP code) — only then does the token carry staff roles.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auth.keys import ACCESS_TTL, SigningKey
+from auth.models import Level
 
 REFRESH_TTL = timedelta(days=30)
-LEVELS = {"L1": 1, "L2": 2, "L3": 3}
-LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
+LEVEL_NAMES: dict[int, Level] = {1: "L1", 2: "L2", 3: "L3"}
+LEVELS: dict[str, int] = {name: level for level, name in LEVEL_NAMES.items()}
 # Small clock differences between workers must not reject a token signed a moment ago.
 LEEWAY = 5
 
@@ -55,13 +60,15 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     org: str | None = None
     org_role: str | None = None
     dlg: str | None = None
+    psn: str | None = None
+    amr: list[str] | None = None
 
 
 class InvalidToken(Exception):
     """The token is malformed, forged, expired or not ours; the reason stays in the server."""
 
 
-def level_name(level: int) -> str:
+def level_name(level: int) -> Level:
     return LEVEL_NAMES[level]
 
 
@@ -94,8 +101,13 @@ def decode_access(token: str, public_key: ec.EllipticCurvePublicKey, *, issuer: 
             public_key,
             algorithms=["ES256"],
             issuer=issuer,
-            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
-                     "require": ["iss", "sub", "iat", "exp", "jti"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "verify_aud": False,
+                "require": ["iss", "sub", "iat", "exp", "jti"],
+            },
         )
         claims = msgspec.convert(payload, AccessClaims)
     except (jwt.PyJWTError, msgspec.ValidationError):

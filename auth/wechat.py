@@ -128,7 +128,7 @@ class WechatClient:
             if errcode not in TRANSIENT:
                 raise WechatError(errcode)
             if attempt < len(BACKOFF):
-                await asyncio.sleep(BACKOFF[attempt] * (1 + random.random() / 2))  # noqa: S311 - jitter only
+                await asyncio.sleep(BACKOFF[attempt] * (1 + random.random() / 2))
         raise WechatUnavailable(f"WeChat did not answer {path} successfully")
 
     async def access_token(self, *, stale: str | None = None) -> str:

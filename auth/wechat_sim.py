@@ -252,14 +252,33 @@ async def reset(request: Request) -> Json:
 
 
 def create_sim_app(
-    appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECRET, *, blocked_words: Mapping[str, int] | None = None,
+    appid: str = DEFAULT_APPID,
+    secret: str = DEFAULT_SECRET,
+    *,
+    blocked_words: Mapping[str, int] | None = None,
 ) -> Litestar:
     """Build the simulator app; ``blocked_words`` maps each risky word to its msg_sec_check label."""
     words = dict(DEFAULT_BLOCKED_WORDS if blocked_words is None else blocked_words)
     handlers = [
-        jscode2session, stable_token, getuserphonenumber, getverifyid, queryverifyinfo, subscribe_send, msg_sec_check,
-        mint_login_code, mint_phone_code, set_face_result, register_template, set_subscription, set_pages,
-        add_sec_words, list_messages, invalidate_tokens, advance_clock, stats, reset,
+        jscode2session,
+        stable_token,
+        getuserphonenumber,
+        getverifyid,
+        queryverifyinfo,
+        subscribe_send,
+        msg_sec_check,
+        mint_login_code,
+        mint_phone_code,
+        set_face_result,
+        register_template,
+        set_subscription,
+        set_pages,
+        add_sec_words,
+        list_messages,
+        invalidate_tokens,
+        advance_clock,
+        stats,
+        reset,
     ]
     state = State({"sim": SimState(appid, secret, default_words=words)})
     return Litestar(route_handlers=handlers, state=state, openapi_config=None)

@@ -19,24 +19,41 @@ VERIFY_ID_TTL = 3600
 LABEL_NORMAL = 100
 DEFAULT_BLOCKED_WORDS: dict[str, int] = {"违禁词": 21000, "赌博": 20006, "诈骗": 20008}
 STAT_KEYS = (
-    "jscode2session", "stable_token_issued", "stable_token_minted", "getuserphonenumber",
-    "getverifyid", "queryverifyinfo", "subscribe_send", "subscribe_delivered", "msg_sec_check",
+    "jscode2session",
+    "stable_token_issued",
+    "stable_token_minted",
+    "getuserphonenumber",
+    "getverifyid",
+    "queryverifyinfo",
+    "subscribe_send",
+    "subscribe_delivered",
+    "msg_sec_check",
 )
 MINIPROGRAM_STATES = ("developer", "trial", "formal")
 LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
 OUT_SEQ_NO = re.compile(r"[0-9A-Za-z_-]{5,32}")
 
 ERRMSG = {
-    -1: "system error", 40001: "invalid credential, access_token is invalid or not latest",
-    40002: "invalid grant_type", 40003: "invalid openid",
-    40013: "invalid appid", 40029: "invalid code",
-    40037: "invalid template_id", 40125: "invalid appsecret",
-    40163: "code been used", 40226: "code blocked",
-    41001: "access_token missing", 41002: "appid missing",
-    41004: "appsecret missing", 41008: "missing code",
-    41030: "invalid page", 42001: "access_token expired",
-    43101: "user refuse to accept the msg", 45011: "api minute-quota reach limit  mustslower  retry next minute",
-    47001: "data format error", 47003: "argument invalid!",
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40003: "invalid openid",
+    40013: "invalid appid",
+    40029: "invalid code",
+    40037: "invalid template_id",
+    40125: "invalid appsecret",
+    40163: "code been used",
+    40226: "code blocked",
+    41001: "access_token missing",
+    41002: "appid missing",
+    41004: "appsecret missing",
+    41008: "missing code",
+    41030: "invalid page",
+    42001: "access_token expired",
+    43101: "user refuse to accept the msg",
+    45011: "api minute-quota reach limit  mustslower  retry next minute",
+    47001: "data format error",
+    47003: "argument invalid!",
     84001: "invalid verify_id",
 }
 
@@ -194,7 +211,11 @@ class SimState:
     # --- WeChat operations: each takes (access_token, body) and raises WechatError on failure ---
 
     def code2session(
-        self, appid: str | None, secret: str | None, js_code: str | None, grant_type: str | None,
+        self,
+        appid: str | None,
+        secret: str | None,
+        js_code: str | None,
+        grant_type: str | None,
     ) -> dict[str, Any]:
         self.counts["jscode2session"] += 1
         self._check_app(appid, secret)
@@ -255,10 +276,16 @@ class SimState:
             raise WechatError(40029)
         phone.used = True
         full = phone.phone if phone.country_code == "86" else f"+{phone.country_code}{phone.phone}"
-        return {"errcode": 0, "errmsg": "ok", "phone_info": {
-            "phoneNumber": full, "purePhoneNumber": phone.phone, "countryCode": phone.country_code,
-            "watermark": {"timestamp": int(phone.minted_at), "appid": phone.appid},
-        }}
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "phone_info": {
+                "phoneNumber": full,
+                "purePhoneNumber": phone.phone,
+                "countryCode": phone.country_code,
+                "watermark": {"timestamp": int(phone.minted_at), "appid": phone.appid},
+            },
+        }
 
     def get_verify_id(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
         self.counts["getverifyid"] += 1
@@ -283,12 +310,16 @@ class SimState:
         self.counts["queryverifyinfo"] += 1
         self.check_token(token)
         verify_id, out_seq_no, digest, openid = (
-            _field(body, k, str) for k in ("verify_id", "out_seq_no", "cert_hash", "openid"))
+            _field(body, k, str) for k in ("verify_id", "out_seq_no", "cert_hash", "openid")
+        )
         session = self.verify_sessions.get(verify_id)
         if session is None:
             raise WechatError(84001)
-        for name, got, want in (("out_seq_no", out_seq_no, session.out_seq_no), ("openid", openid, session.openid),
-                                ("cert_hash", digest, session.cert_hash)):
+        for name, got, want in (
+            ("out_seq_no", out_seq_no, session.out_seq_no),
+            ("openid", openid, session.openid),
+            ("cert_hash", digest, session.cert_hash),
+        ):
             if got != want:
                 raise WechatError(47003, f"{name} mismatch")
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
@@ -330,11 +361,18 @@ class SimState:
             raise WechatError(43101)
         self.next_msgid += 1
         self.counts["subscribe_delivered"] += 1
-        self.messages.append({
-            "msgid": self.next_msgid, "touser": touser, "template_id": template_id, "page": page,
-            "data": data, "miniprogram_state": body.get("miniprogram_state") or "formal",
-            "lang": body.get("lang") or "zh_CN", "sent_at": int(self.now()),
-        })
+        self.messages.append(
+            {
+                "msgid": self.next_msgid,
+                "touser": touser,
+                "template_id": template_id,
+                "page": page,
+                "data": data,
+                "miniprogram_state": body.get("miniprogram_state") or "formal",
+                "lang": body.get("lang") or "zh_CN",
+                "sent_at": int(self.now()),
+            }
+        )
         return {"errcode": 0, "errmsg": "ok", "msgid": self.next_msgid}
 
     def msg_sec_check(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -355,13 +393,22 @@ class SimState:
             for word, lab in hits
         ]
         detail.append({"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90})
-        return {"errcode": 0, "errmsg": "ok", "result": {"suggest": suggest, "label": label},
-                "detail": detail, "trace_id": f"{secrets.token_hex(4)}-{secrets.token_hex(4)}"}
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "result": {"suggest": suggest, "label": label},
+            "detail": detail,
+            "trace_id": f"{secrets.token_hex(4)}-{secrets.token_hex(4)}",
+        }
 
     # --- control operations ---
 
     def mint_login_code(
-        self, openid: str | None, unionid: str | None, behaviour: str, fail_times: int | None,
+        self,
+        openid: str | None,
+        unionid: str | None,
+        behaviour: str,
+        fail_times: int | None,
     ) -> tuple[str, LoginCode]:
         openid = openid or _new_openid()
         unionid = unionid or self.unionids.get(openid) or _new_openid()

@@ -7,20 +7,37 @@ from typing import Any
 from litestar.openapi.spec import Tag
 
 from api.config import Settings
-from auth.routes import (
-    access as access_routes,
-    admin as admin_routes,
-    case as case_routes,
-    not_me as not_me_routes,
-    org as org_routes,
-    realname as realname_routes,
-    login as routes,
-    token as token_routes,
-)
 from api.kernel.domain import Domain
 from auth.delegation import ROUTES as DELEGATION_ROUTES
 from auth.guards import DEPENDENCIES
 from auth.jobs import JOBS
+from auth.routes import (
+    access as access_routes,
+)
+from auth.routes import (
+    admin as admin_routes,
+)
+from auth.routes import (
+    case as case_routes,
+)
+from auth.routes import (
+    login as routes,
+)
+from auth.routes import (
+    not_me as not_me_routes,
+)
+from auth.routes import (
+    org as org_routes,
+)
+from auth.routes import (
+    realname as realname_routes,
+)
+from auth.routes import (
+    token as token_routes,
+)
+from auth.routes import (
+    totp as totp_routes,
+)
 from auth.routes.me import dev_sms, me
 from auth.state import start, stop
 
@@ -34,8 +51,10 @@ TAGS = [
             "`operator`; staff add `staff` and `clerk`/`approver`/`issuer`/`dept_admin`; systems have "
             "`dept_client`), `acr` (`L1`/`L2`/`L3`), `auth_time` (when that level was last proven), `pid` (person "
             "id), `dept` (department of staff and systems), `scope` and `client_id` (systems), `sid` (the login "
-            "that logout revokes), `org` and `org_role` (the business entity the caller acts for, from "
-            "`POST /v1/auth/act-as`). Refresh tokens are opaque, live 30 days and rotate on every use. "
+            "that logout revokes), `org` and `org_role` (the business entity the caller acts for) or `psn` (the person a 代办人 acts for), from "
+            "`POST /v1/auth/act-as`), `amr` (how the login was proven: `sms`/`wechat`, and `otp` `mfa` once staff passed "
+            "their second factor). Staff log in with two factors: their tokens carry staff roles only after a TOTP code "
+            "(`POST /v1/auth/totp/verify`; see `second_factor` in the token pair). Refresh tokens are opaque, live 30 days and rotate on every use. "
             "401 `unauthorized` for a missing, expired or invalid token; 403 `forbidden` for a missing role or "
             "scope; 403 `assurance_required` (with `required_level`, `max_age_seconds`) for a needed step-up."
         ),
@@ -48,7 +67,7 @@ TAGS = [
             "(WeChat face verification, or an L3 assertion) or seen in person by a window clerk. One ID number is "
             "one person, whichever accounts prove it. Each login bound to an identity (a login of an account "
             "that has one, or the proof that gives it one) is told to the person (`auth.identity_login`: inbox, "
-            "SMS, WeChat) with a one-tap \"not me\" that ends it and opens an identity case for the operators."
+            'SMS, WeChat) with a one-tap "not me" that ends it and opens an identity case for the operators.'
         ),
     ),
     Tag(name="admin", description="Operators: departments, clients, staff, identity providers, identity cases, audit"),
@@ -58,8 +77,17 @@ TAGS = [
 def route_handlers(settings: Settings) -> list[Any]:
     """Every identity route; the SMS inbox exists only with the ``sink`` provider, in development."""
     handlers: list[Any] = [
-        *routes.ROUTES, *token_routes.ROUTES, *admin_routes.ROUTES, *access_routes.ROUTES, *realname_routes.ROUTES,
-        *not_me_routes.ROUTES, *case_routes.ROUTES, *org_routes.ROUTES, me, *DELEGATION_ROUTES,
+        *routes.ROUTES,
+        *token_routes.ROUTES,
+        *admin_routes.ROUTES,
+        *access_routes.ROUTES,
+        *realname_routes.ROUTES,
+        *not_me_routes.ROUTES,
+        *case_routes.ROUTES,
+        *org_routes.ROUTES,
+        *totp_routes.ROUTES,
+        me,
+        *DELEGATION_ROUTES,
     ]
     if settings.sms_provider == "sink" and not settings.production:
         handlers.append(dev_sms)

@@ -33,19 +33,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-from common import servers, with_database  # noqa: E402
-from litestar.testing import AsyncTestClient  # noqa: E402
-from offline_sync import certificate_item, page_of, wire_size  # noqa: E402
+import asyncpg
+from common import servers, with_database
+from litestar.testing import AsyncTestClient
+from offline_sync import certificate_item, page_of, wire_size
 
-from api.kernel import changelog, db  # noqa: E402
-from api.app import create_app  # noqa: E402
-from api.config import Settings  # noqa: E402
-from api.kernel.crypto import Keyring  # noqa: E402
-from matters import seed  # noqa: E402
-from tests import browser  # noqa: E402
-from tests.auth.helpers import auth, claims, operator  # noqa: E402
-from tests.people import citizen, id_number, staff  # noqa: E402
+from api.app import create_app
+from api.config import Settings
+from api.kernel import changelog, db
+from api.kernel.crypto import Keyring
+from matters import seed
+from tests import browser
+from tests.auth.helpers import auth, claims, operator
+from tests.people import citizen, id_number, staff
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "clients" / "app"
@@ -57,7 +57,7 @@ BARE = "<!doctype html><html lang=zh-CN><meta charset=utf-8><meta name=viewport 
 
 
 class Bare(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = BARE.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -85,9 +85,17 @@ async def run(admin_dsn: str, redis_url: str, runs: int, count: int) -> None:
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = with_database(admin_dsn, name)
-    settings = Settings(env="development", database_url=dsn, redis_url=redis_url,
-                        master_key=base64.b64encode(secrets.token_bytes(32)).decode(), log_format="text",
-                        log_level="WARNING", run_jobs=False, db_pool_min=2, db_pool_max=10)
+    settings = Settings(
+        env="development",
+        database_url=dsn,
+        redis_url=redis_url,
+        master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        log_format="text",
+        log_level="WARNING",
+        run_jobs=False,
+        db_pool_min=2,
+        db_pool_max=10,
+    )
     keyring = Keyring.from_settings(settings)
     conn = await db.connect(dsn, audit_key=keyring.audit_key)
     try:
@@ -104,17 +112,28 @@ async def run(admin_dsn: str, redis_url: str, runs: int, count: int) -> None:
         async with conn.transaction():
             for it in items:
                 await changelog.record_change(conn, person, "wallet_item", uuid.UUID(it["id"]), "put", it)
-        fat = sum(wire_size(page_of(items[i:i + 500])) for i in range(0, count, 500))
+        fat = sum(wire_size(page_of(items[i : i + 500])) for i in range(0, count, 500))
 
         bare = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bare)
         threading.Thread(target=bare.serve_forever, daemon=True).start()
         chromium = browser.chromium()
         with browser.live_server(create_app(settings)) as base:
-            measure = {"app": f"{base}/app/", "bare": f"http://127.0.0.1:{bare.server_address[1]}/", "runs": runs,
-                       "items": count, "tokens": {"access_token": pair["access_token"], "refresh_token": pair["refresh_token"]}}
+            measure = {
+                "app": f"{base}/app/",
+                "bare": f"http://127.0.0.1:{bare.server_address[1]}/",
+                "runs": runs,
+                "items": count,
+                "tokens": {"access_token": pair["access_token"], "refresh_token": pair["refresh_token"]},
+            }
             done = await asyncio.to_thread(
-                subprocess.run, ["node", "e2e/measure.mjs"], cwd=APP, capture_output=True, text=True, timeout=900,
-                env={**os.environ, "ZB_MEASURE": json.dumps(measure), "ZB_CHROMIUM": chromium})
+                subprocess.run,
+                ["node", "e2e/measure.mjs"],
+                cwd=APP,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                env={**os.environ, "ZB_MEASURE": json.dumps(measure), "ZB_CHROMIUM": chromium},
+            )
         bare.shutdown()
         if done.returncode != 0:
             raise SystemExit(done.stdout[-3000:] + done.stderr[-3000:])
@@ -127,15 +146,23 @@ async def run(admin_dsn: str, redis_url: str, runs: int, count: int) -> None:
     size = js_size()
     ok = lambda good: "ok" if good else "MISSED"  # noqa: E731
     print(f"{'measure':44} {'app':>14}   {'baseline':>34}   {'ratio':>7}   target")
-    print(f"{'first contentful paint, throttled 4G':44} {m['app_fcp_ms']:>11.0f} ms   {'bare page ' + format(m['bare_fcp_ms'], '.0f') + ' ms':>34}   "
-          f"{m['app_fcp_ms'] / m['bare_fcp_ms']:6.2f}×   ≤ 2 s  {ok(m['app_fcp_ms'] <= PAINT_TARGET_MS)}")
-    print(f"{'login screen ready, throttled 4G':44} {m['app_ready_ms']:>11.0f} ms   {'bare page ' + format(m['bare_ready_ms'], '.0f') + ' ms':>34}   "
-          f"{m['app_ready_ms'] / m['bare_ready_ms']:6.2f}×")
-    print(f"{'app JavaScript, gzipped':44} {size:>11,} B    {'budget ' + format(JS_BUDGET, ',') + ' B':>34}   "
-          f"{size / JS_BUDGET:6.2f}×   ≤ 150 KB  {ok(size <= JS_BUDGET)}")
-    print(f"{f'first sync in the app, {count:,} items, wire':44} {m['first_sync_wire_bytes']:>11,} B    "
-          f"{'items with tokens ' + format(fat, ',') + ' B':>34}   {m['first_sync_wire_bytes'] / fat:6.2f}×   "
-          f"≤ 300 KB  {ok(m['first_sync_wire_bytes'] <= SYNC_TARGET * count / 1000)}  ({m['first_sync_pages']} pulls)")
+    print(
+        f"{'first contentful paint, throttled 4G':44} {m['app_fcp_ms']:>11.0f} ms   {'bare page ' + format(m['bare_fcp_ms'], '.0f') + ' ms':>34}   "
+        f"{m['app_fcp_ms'] / m['bare_fcp_ms']:6.2f}×   ≤ 2 s  {ok(m['app_fcp_ms'] <= PAINT_TARGET_MS)}"
+    )
+    print(
+        f"{'login screen ready, throttled 4G':44} {m['app_ready_ms']:>11.0f} ms   {'bare page ' + format(m['bare_ready_ms'], '.0f') + ' ms':>34}   "
+        f"{m['app_ready_ms'] / m['bare_ready_ms']:6.2f}×"
+    )
+    print(
+        f"{'app JavaScript, gzipped':44} {size:>11,} B    {'budget ' + format(JS_BUDGET, ',') + ' B':>34}   "
+        f"{size / JS_BUDGET:6.2f}×   ≤ 150 KB  {ok(size <= JS_BUDGET)}"
+    )
+    print(
+        f"{f'first sync in the app, {count:,} items, wire':44} {m['first_sync_wire_bytes']:>11,} B    "
+        f"{'items with tokens ' + format(fat, ',') + ' B':>34}   {m['first_sync_wire_bytes'] / fat:6.2f}×   "
+        f"≤ 300 KB  {ok(m['first_sync_wire_bytes'] <= SYNC_TARGET * count / 1000)}  ({m['first_sync_pages']} pulls)"
+    )
     print(f"ratio app / bare first paint: {m['app_fcp_ms'] / m['bare_fcp_ms']:.2f}")
 
 

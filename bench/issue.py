@@ -35,20 +35,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-from common import cpu_seconds, with_database  # noqa: E402
-from litestar.datastructures import State  # noqa: E402
+import asyncpg
+from common import cpu_seconds, with_database
+from litestar.datastructures import State
 
-from api.kernel import db  # noqa: E402
-from api import embedded  # noqa: E402
-from api.config import Settings  # noqa: E402
-from api.kernel.crypto import Keyring  # noqa: E402
-from matters import seed  # noqa: E402
-from esign import batches, ca, seals  # noqa: E402
-from esign.codec import keys  # noqa: E402
-from esign.store import seal as seal_store  # noqa: E402
-from esign.models import HolderIn, IssueIn  # noqa: E402
-from esign.state import EsignState  # noqa: E402
+from api import embedded
+from api.config import Settings
+from api.kernel import db
+from api.kernel.crypto import Keyring
+from esign import batches, ca, seals
+from esign.codec import keys
+from esign.models import HolderIn, IssueIn
+from esign.state import EsignState
+from esign.store import seal as seal_store
+from matters import seed
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 SIGN_SECONDS = 2.0
@@ -67,8 +67,12 @@ def items(start: int, count: int, prefix: str = "bench") -> list[IssueIn]:
         IssueIn(
             type_code="household_register",
             holder=HolderIn(name="张三丰", id_number=id_number(i)),
-            fields={"household_head": "张三丰", "relation": "户主", "address": f"株洲市天元区泰山路{i % 997}号",
-                    "registered_on": "2020-01-02"},
+            fields={
+                "household_head": "张三丰",
+                "relation": "户主",
+                "address": f"株洲市天元区泰山路{i % 997}号",
+                "registered_on": "2020-01-02",
+            },
             external_ref=f"{prefix}-{i}",
         )
         for i in range(start, start + count)
@@ -118,23 +122,40 @@ async def run(admin_dsn: str, count: int, per_request: int) -> None:
             await seed.seed_catalogue(conn)
             async with conn.transaction():
                 await ca.ensure_platform(conn, keyring, now=now)
-            esign = state.esign = EsignState(await ca.load_platform(conn, keyring), keyring, "http://127.0.0.1:8000",
-                                             master_keys=(master, None))
+            esign = state.esign = EsignState(
+                await ca.load_platform(conn, keyring), keyring, "http://127.0.0.1:8000", master_keys=(master, None)
+            )
             department = await seal_store.get_department(
                 conn, await conn.fetchval("SELECT id FROM department WHERE key = 'gongan'")
             )
             assert department is not None
             async with conn.transaction():
-                await seals.create_seal(conn, esign, department, name="电子证照专用章", kind="official",
-                                        algorithm="ES256", csr_pem=None, actor="bench", now=now)
+                await seals.create_seal(
+                    conn,
+                    esign,
+                    department,
+                    name="电子证照专用章",
+                    kind="official",
+                    algorithm="ES256",
+                    csr_pem=None,
+                    actor="bench",
+                    now=now,
+                )
         executor = await esign.executor()
 
         async def issue(request: list[IssueIn]) -> None:
             """One batch: queued as the route queues it, issued as the worker's job issues it."""
             async with pool.acquire() as conn, conn.transaction():
-                await batches.submit(conn, keyring, department_id=department.id, items=request, actor="bench",
-                                     route="POST /v1/dept/certificates:batch", client_address=None,
-                                     now=datetime.now(UTC))
+                await batches.submit(
+                    conn,
+                    keyring,
+                    department_id=department.id,
+                    items=request,
+                    actor="bench",
+                    route="POST /v1/dept/certificates:batch",
+                    client_address=None,
+                    now=datetime.now(UTC),
+                )
             assert await batches.work_once(state)
 
         one, all_cores = raw_signing_rates(executor, workers)

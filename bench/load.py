@@ -68,7 +68,7 @@ def id_number(i: int) -> str:
 # --- the bare app: what one primary-key read costs through the same server and driver -------------
 
 
-def bare_app():  # noqa: ANN201 - granian factory
+def bare_app():
     import asyncpg
     from litestar import Litestar, get
 
@@ -94,8 +94,15 @@ def bare_app():  # noqa: ANN201 - granian factory
 Request = Callable[[int], bytes]
 
 
-def request(method: str, path: str, port: int, *, token: str | None = None, body: object = None,
-            forwarded_for: str | None = None) -> bytes:
+def request(
+    method: str,
+    path: str,
+    port: int,
+    *,
+    token: str | None = None,
+    body: object = None,
+    forwarded_for: str | None = None,
+) -> bytes:
     payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
     head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: keep-alive"]
     if token:
@@ -149,8 +156,13 @@ async def drive(port: int, make: list[Request], seconds: float, net: int) -> dic
     await asyncio.gather(*(one(k, build) for k, build in enumerate(make)))
     elapsed = time.perf_counter() - started
     qs = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return {"n": len(latencies), "rps": len(latencies) / elapsed, "p50": qs[49] * 1e3, "p99": qs[98] * 1e3,
-            "failed": failed}
+    return {
+        "n": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50": qs[49] * 1e3,
+        "p99": qs[98] * 1e3,
+        "failed": failed,
+    }
 
 
 # --- servers ------------------------------------------------------------------------------------------
@@ -189,14 +201,16 @@ async def make_databases(admin: str, names: list[str], workers: list[str]) -> No
         await cluster_module().create_database([admin, *workers], names[0])
     conn = await asyncpg.connect(admin)
     try:
-        for name in names[1 if workers else 0:]:
+        for name in names[1 if workers else 0 :]:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     bare = await asyncpg.connect(with_database(admin, names[1]))
     try:
-        await bare.execute("CREATE TABLE bench_item (id integer PRIMARY KEY, name text NOT NULL, payload jsonb NOT NULL)")
+        await bare.execute(
+            "CREATE TABLE bench_item (id integer PRIMARY KEY, name text NOT NULL, payload jsonb NOT NULL)"
+        )
         await bare.execute("""INSERT INTO bench_item SELECT i, '证照 ' || i, jsonb_build_object('n', i, 'tags', ARRAY['a', 'b'])
                               FROM generate_series(1, 10000) i""")
     finally:
@@ -215,7 +229,7 @@ async def drop_databases(admin: str, names: list[str], workers: list[str]) -> No
             await conn.close()
 
 
-def cluster_module():  # noqa: ANN201 - tests/cluster/citus.py: builds and starts Citus from ../shared/vendor
+def cluster_module():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.cluster import citus
 
@@ -238,7 +252,7 @@ class Seeder:
     def __init__(self, base: str, op: str, net: int) -> None:
         self.base, self.op, self.net, self.n = base, op, net, 0
 
-    def client(self):  # noqa: ANN201
+    def client(self):
         import httpx
 
         self.n += 1
@@ -246,30 +260,46 @@ class Seeder:
         return httpx.Client(base_url=self.base, timeout=60, transport=httpx.HTTPTransport(local_address=source))
 
     @staticmethod
-    def ok(r, *status: int) -> dict:  # noqa: ANN001
+    def ok(r, *status: int) -> dict:
         if r.status_code not in (status or (200, 201)):
             raise SystemExit(f"seeding failed: {r.request.method} {r.request.url} -> {r.status_code} {r.text[:300]}")
         return r.json() if r.content else {}
 
-    def login(self, http, phone: str) -> dict:  # noqa: ANN001
+    def login(self, http, phone: str) -> dict:
         import re
 
         self.ok(http.post("/v1/auth/sms/send", json={"phone": phone}), 202)
         text = self.ok(http.get("/v1/dev/sms", params={"phone": phone}))["items"][0]["text"]
-        return self.ok(http.post("/v1/auth/sms/login", json={"phone": phone, "code": re.search(r"(\d{6})", text).group(1)}))
+        return self.ok(
+            http.post("/v1/auth/sms/login", json={"phone": phone, "code": re.search(r"(\d{6})", text).group(1)})
+        )
 
     def staff(self, department_id: str, phone: str, roles: list[str], *, proven: bool = False) -> str:
         """A member of staff's access token; ``proven``: they proved their own identity at L3 just now, as a
         window clerk must have (within 15 minutes) to attest anyone."""
         with self.client() as http:
             pair = self.login(http, phone)
-            self.ok(http.post(f"/v1/admin/departments/{department_id}/staff", headers=auth(self.op),
-                              json={"account_id": pair["account"]["id"], "roles": roles}))
+            self.ok(
+                http.post(
+                    f"/v1/admin/departments/{department_id}/staff",
+                    headers=auth(self.op),
+                    json={"account_id": pair["account"]["id"], "roles": roles},
+                )
+            )
             if proven:
                 self.prove(http, pair["access_token"])
-            return self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))["access_token"]
+            pair = self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))
+            # Staff roles come with the second factor: bind an authenticator and give its first code.
+            import pyotp
 
-    def prove(self, http, token: str) -> None:  # noqa: ANN001
+            secret = self.ok(http.post("/v1/auth/totp/enrol", headers=auth(pair["access_token"])), 201)["secret"]
+            return self.ok(
+                http.post(
+                    "/v1/auth/totp/verify", headers=auth(pair["access_token"]), json={"code": pyotp.TOTP(secret).now()}
+                )
+            )["access_token"]
+
+    def prove(self, http, token: str) -> None:
         """The account proves an identity at L3 with an assertion of an identity provider registered for it."""
         import hashlib
 
@@ -280,26 +310,69 @@ class Seeder:
         key = ec.generate_private_key(ec.SECP256R1())
         pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         issuer, audience = f"https://idp-{secrets.token_hex(6)}.example.gov.cn", "zhangban-bench"
-        self.ok(http.post("/v1/admin/identity-providers", headers=auth(self.op), json={
-            "name": "人脸核验服务", "issuer": issuer, "public_key_pem": pem.decode(), "max_level": "L3",
-            "audience": audience}), 201)
+        self.ok(
+            http.post(
+                "/v1/admin/identity-providers",
+                headers=auth(self.op),
+                json={
+                    "name": "人脸核验服务",
+                    "issuer": issuer,
+                    "public_key_pem": pem.decode(),
+                    "max_level": "L3",
+                    "audience": audience,
+                },
+            ),
+            201,
+        )
         id_no = id_number(15000 + random.randrange(3000))  # born 2011-2019: none of the citizens
-        session = self.ok(http.post("/v1/auth/realname/sessions", headers=auth(token),
-                                    json={"name": "窗口核验员", "id_number": id_no, "method": "assertion"}), 201)
+        session = self.ok(
+            http.post(
+                "/v1/auth/realname/sessions",
+                headers=auth(token),
+                json={"name": "窗口核验员", "id_number": id_no, "method": "assertion"},
+            ),
+            201,
+        )
         now = int(time.time())
-        assertion = jwt.encode({"iss": issuer, "aud": audience, "sub": hashlib.sha256(id_no.encode()).hexdigest(),
-                                "nonce": session["nonce"], "acr": "L3", "iat": now, "exp": now + 300}, key,
-                               algorithm="ES256")
-        self.ok(http.post(f"/v1/auth/realname/sessions/{session['session_id']}/complete", headers=auth(token),
-                          json={"assertion": assertion}))
+        assertion = jwt.encode(
+            {
+                "iss": issuer,
+                "aud": audience,
+                "sub": hashlib.sha256(id_no.encode()).hexdigest(),
+                "nonce": session["nonce"],
+                "acr": "L3",
+                "iat": now,
+                "exp": now + 300,
+            },
+            key,
+            algorithm="ES256",
+        )
+        self.ok(
+            http.post(
+                f"/v1/auth/realname/sessions/{session['session_id']}/complete",
+                headers=auth(token),
+                json={"assertion": assertion},
+            )
+        )
 
     def citizen(self, clerk: str, phone: str, name: str, id_no: str) -> str:
         with self.client() as http:
             pair = self.login(http, phone)
-            session = self.ok(http.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
-                                        json={"name": name, "id_number": id_no, "method": "counter"}), 201)
-            self.ok(http.post("/v1/dept/realname/attest", json={"session_id": session["session_id"], "id_number": id_no},
-                              headers=auth(clerk)))
+            session = self.ok(
+                http.post(
+                    "/v1/auth/realname/sessions",
+                    headers=auth(pair["access_token"]),
+                    json={"name": name, "id_number": id_no, "method": "counter"},
+                ),
+                201,
+            )
+            self.ok(
+                http.post(
+                    "/v1/dept/realname/attest",
+                    json={"session_id": session["session_id"], "id_number": id_no},
+                    headers=auth(clerk),
+                )
+            )
             return self.ok(http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))["access_token"]
 
 
@@ -319,9 +392,20 @@ def seed(base: str, op: str, people: int, clients: int) -> dict:
     tokens = [seeder.citizen(clerk, str(next(phone)), "张三丰", id_number(i)) for i in range(people)]
     with seeder.client() as http:
         seeder.ok(http.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer)), 201)
-        items = [{"type_code": "household_register", "holder": {"id_number": id_number(i), "name": "张三丰"},
-                  "fields": {"household_head": "张三丰", "relation": "户主", "address": f"株洲市天元区泰山路{i}号",
-                             "registered_on": "2020-01-02"}, "external_ref": f"load-{i}"} for i in range(people)]
+        items = [
+            {
+                "type_code": "household_register",
+                "holder": {"id_number": id_number(i), "name": "张三丰"},
+                "fields": {
+                    "household_head": "张三丰",
+                    "relation": "户主",
+                    "address": f"株洲市天元区泰山路{i}号",
+                    "registered_on": "2020-01-02",
+                },
+                "external_ref": f"load-{i}",
+            }
+            for i in range(people)
+        ]
         queued = http.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(issuer))
         seeder.ok(queued, 202)
         while (batch := seeder.ok(http.get(queued.headers["location"], headers=auth(issuer))))["state"] != "done":
@@ -330,12 +414,24 @@ def seed(base: str, op: str, people: int, clients: int) -> dict:
             time.sleep(0.2)
         if batch["issued"] + batch["existing"] != people:
             raise SystemExit(f"seeding failed: {batch['failed']} certificates of the batch failed")
-        certificates = [c["certificate"]["token"] for c in
-                        (seeder.ok(http.get("/v1/wallet/items", params={"kind": "certificate"}, headers=auth(t)))["items"][0]
-                         for t in tokens)]
-        systems = [seeder.ok(http.post(f"/v1/admin/departments/{police}/clients", headers=auth(op),
-                                       json={"name": f"压测系统{i}", "scopes": ["records:write"]}), 201)
-                   for i in range(clients)]
+        certificates = [
+            c["certificate"]["token"]
+            for c in (
+                seeder.ok(http.get("/v1/wallet/items", params={"kind": "certificate"}, headers=auth(t)))["items"][0]
+                for t in tokens
+            )
+        ]
+        systems = [
+            seeder.ok(
+                http.post(
+                    f"/v1/admin/departments/{police}/clients",
+                    headers=auth(op),
+                    json={"name": f"压测系统{i}", "scopes": ["records:write"]},
+                ),
+                201,
+            )
+            for i in range(clients)
+        ]
     return {"citizens": tokens, "certificates": certificates, "systems": systems}
 
 
@@ -350,30 +446,60 @@ def scenarios(port: int, seeded: dict, connections: int) -> dict[str, list[Reque
         # the proxy: a system stays under its 60 tokens a minute and an address under its 120, however
         # fast the machine (there are 32 systems more than two a connection for the short runs).
         system = systems[(k + connections * i) % len(systems)]
-        return request("POST", "/v1/auth/token", port, forwarded_for=f"198.19.{k % 256}.{i % 250 + 1}",
-                       body={"grant_type": "client_credentials",
-                             "client_id": system["client_id"], "client_secret": system["client_secret"]})
+        return request(
+            "POST",
+            "/v1/auth/token",
+            port,
+            forwarded_for=f"198.19.{k % 256}.{i % 250 + 1}",
+            body={
+                "grant_type": "client_credentials",
+                "client_id": system["client_id"],
+                "client_secret": system["client_secret"],
+            },
+        )
 
     def submit(k: int, i: int) -> bytes:
         token = citizens[k % len(citizens)]
-        return request("POST", "/v1/applications", port, token=token, body={
-            "id": str(uuid.uuid4()), "matter_code": "430200-YB-003",
-            "form": {"mother_id_number": id_number(k % len(citizens)), "bank_account_no": "6222020202020202"},
-            "materials": [{"code": c, "blob_sha256": BLOB} for c in
-                          ("mother_id_card", "birth_medical_certificate", "bank_account", "hospital_invoice")],
-            "deferred_materials": ["marriage_certificate"]})
+        return request(
+            "POST",
+            "/v1/applications",
+            port,
+            token=token,
+            body={
+                "id": str(uuid.uuid4()),
+                "matter_code": "430200-YB-003",
+                "form": {"mother_id_number": id_number(k % len(citizens)), "bank_account_no": "6222020202020202"},
+                "materials": [
+                    {"code": c, "blob_sha256": BLOB}
+                    for c in ("mother_id_card", "birth_medical_certificate", "bank_account", "hospital_invoice")
+                ],
+                "deferred_materials": ["marriage_certificate"],
+            },
+        )
 
     return {
         "login (client credentials)": each(login),
         "wallet list": each(lambda k, i: request("GET", "/v1/wallet/items", port, token=citizens[k % len(citizens)])),
         # The same list with a page size no one asked for yet: every page is built, none served as built.
-        "wallet list, every page built": each(lambda k, i: request(
-            "GET", f"/v1/wallet/items?limit={500 - (i * 7 + k * 131) % 450}", port, token=citizens[k % len(citizens)])),
+        "wallet list, every page built": each(
+            lambda k, i: request(
+                "GET",
+                f"/v1/wallet/items?limit={500 - (i * 7 + k * 131) % 450}",
+                port,
+                token=citizens[k % len(citizens)],
+            )
+        ),
         # Verifiers are many phones behind the load balancer (a trusted proxy): the public route's
         # per-address limit (120 a minute) must not turn the scenario into a 429 benchmark.
-        "certificate verify": each(lambda k, i: request("POST", "/v1/verify", port,
-                                                        body={"token": certificates[k % len(certificates)]},
-                                                        forwarded_for=f"198.18.{k % 256}.{i % 250 + 1}")),
+        "certificate verify": each(
+            lambda k, i: request(
+                "POST",
+                "/v1/verify",
+                port,
+                body={"token": certificates[k % len(certificates)]},
+                forwarded_for=f"198.18.{k % 256}.{i % 250 + 1}",
+            )
+        ),
         "bundle read": each(lambda k, i: request("GET", "/v1/bundles/birth", port)),
         "sync pull": each(lambda k, i: request("GET", "/v1/sync/pull", port, token=citizens[k % len(citizens)])),
         "application submit": each(submit),
@@ -385,26 +511,55 @@ def scenarios(port: int, seeded: dict, connections: int) -> dict[str, list[Reque
 TARGET_RATIO, TARGET_P99_MS, TARGET_RSS_MB = 0.70, 50.0, 200.0
 
 
-def run(admin: str, redis_url: str, seconds: float, connections: int, people: int, only: str = "",
-        workers: list[str] | None = None) -> int:
+def run(
+    admin: str,
+    redis_url: str,
+    seconds: float,
+    connections: int,
+    people: int,
+    only: str = "",
+    workers: list[str] | None = None,
+) -> int:
     workers = workers or []
     suffix = os.getpid()
     names = [f"zb_load_{suffix}", f"zb_load_bare_{suffix}"]
     asyncio.run(make_databases(admin, names, workers))
     port, bare_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {
-        "ZB_DATABASE_URL": with_database(admin, names[0]), "ZB_REDIS_URL": redis_url,
-        "ZB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), "ZB_PORT": str(port),
-        "ZB_WORKERS": "2", "ZB_RUN_JOBS": "false", "ZB_LOG_LEVEL": "WARNING", "ZB_WECHAT_API_BASE": "http://127.0.0.1:9",
-        "ZB_ENV": "development", "ZB_TRUSTED_PROXIES": "127.0.0.0/8",
+        "ZB_DATABASE_URL": with_database(admin, names[0]),
+        "ZB_REDIS_URL": redis_url,
+        "ZB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "ZB_PORT": str(port),
+        "ZB_WORKERS": "2",
+        "ZB_RUN_JOBS": "false",
+        "ZB_LOG_LEVEL": "WARNING",
+        "ZB_WECHAT_API_BASE": "http://127.0.0.1:9",
+        "ZB_ENV": "development",
+        "ZB_TRUSTED_PROXIES": "127.0.0.0/8",
     }
     zb = str(Path(sys.executable).with_name("zhangban"))
-    server = subprocess.Popen([zb, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [zb, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     bare = subprocess.Popen(
-        [str(Path(sys.executable).with_name("granian")), "--interface", "asgi", "--workers", "2", "--factory",
-         "--host", HOST, "--port", str(bare_port), "--no-log", "load:bare_app"],
+        [
+            str(Path(sys.executable).with_name("granian")),
+            "--interface",
+            "asgi",
+            "--workers",
+            "2",
+            "--factory",
+            "--host",
+            HOST,
+            "--port",
+            str(bare_port),
+            "--no-log",
+            "load:bare_app",
+        ],
         env=env | {"BENCH_BARE_DSN": with_database(admin, names[1]), "PYTHONPATH": str(Path(__file__).parent)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         wait_healthy(f"http://{HOST}:{port}/health", server)
@@ -412,17 +567,22 @@ def run(admin: str, redis_url: str, seconds: float, connections: int, people: in
         op = subprocess.run([zb, "operator-token"], env=env, capture_output=True, text=True, check=True).stdout.strip()
         started = time.monotonic()
         # A worker beside the server issues the seeding's certificate batch, then goes before the measuring.
-        worker = subprocess.Popen([zb, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True)
+        worker = subprocess.Popen(
+            [zb, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             seeded = seed(f"http://{HOST}:{port}", op, people, clients=2 * connections + 32)
         finally:
             os.killpg(worker.pid, 15)
             worker.wait(timeout=30)
-        print(f"seeded {people} L3 citizens with a certificate each, {2 * connections + 32} department systems "
-              f"in {time.monotonic() - started:.0f} s; {connections} connections, {seconds:g} s per scenario, "
-              f"{os.cpu_count()} cores shared by client and servers")
-        return asyncio.run(measure(port, bare_port, seeded, seconds, connections, server, bare, [admin, *workers], only))
+        print(
+            f"seeded {people} L3 citizens with a certificate each, {2 * connections + 32} department systems "
+            f"in {time.monotonic() - started:.0f} s; {connections} connections, {seconds:g} s per scenario, "
+            f"{os.cpu_count()} cores shared by client and servers"
+        )
+        return asyncio.run(
+            measure(port, bare_port, seeded, seconds, connections, server, bare, [admin, *workers], only)
+        )
     finally:
         for proc in (server, bare):
             os.killpg(proc.pid, 15)
@@ -450,8 +610,12 @@ async def postgres_pids(dsn: str) -> list[int]:
 
     conn = await asyncpg.connect(dsn)
     try:
-        return [r["pid"] for r in await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname LIKE 'zb_load_%' AND pid <> pg_backend_pid()")]
+        return [
+            r["pid"]
+            for r in await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname LIKE 'zb_load_%' AND pid <> pg_backend_pid()"
+            )
+        ]
     finally:
         await conn.close()
 
@@ -468,8 +632,9 @@ async def settle(pids: list[int], *, quiet: float = 0.05, longest: float = 15.0)
             return
 
 
-async def measured(port: int, make: list[Request], seconds: float, net: int, server_pids: list[int],
-                   nodes: list[str]) -> dict[str, float]:
+async def measured(
+    port: int, make: list[Request], seconds: float, net: int, server_pids: list[int], nodes: list[str]
+) -> dict[str, float]:
     """One scenario; the PostgreSQL CPU per request in total and per node (``nodes``: the coordinator first)."""
     pg = [await postgres_pids(node) for node in nodes]
     before = cpu_seconds(server_pids), [cpu_seconds(p) for p in pg]
@@ -480,34 +645,54 @@ async def measured(port: int, make: list[Request], seconds: float, net: int, ser
     return result | {"app_ms": (after[0] - before[0]) / n * 1e3, "pg_ms": sum(parts), "parts": parts}
 
 
-async def measure(port: int, bare_port: int, seeded: dict, seconds: float, connections: int,
-                  server: subprocess.Popen[bytes], bare: subprocess.Popen[bytes], nodes: list[str], only: str = "") -> int:
+async def measure(
+    port: int,
+    bare_port: int,
+    seeded: dict,
+    seconds: float,
+    connections: int,
+    server: subprocess.Popen[bytes],
+    bare: subprocess.Popen[bytes],
+    nodes: list[str],
+    only: str = "",
+) -> int:
     import psutil
 
     def workers(proc: subprocess.Popen[bytes]) -> list[int]:
         return [proc.pid] + [k.pid for k in psutil.Process(proc.pid).children(recursive=True)]
 
     net = random.randint(10, 90)
-    bare_make = [(lambda i, k=k: request("GET", f"/item/{(k * 7919 + i * 104729) % 10000 + 1}", bare_port))
-                 for k in range(connections)]
+    bare_make = [
+        (lambda i, k=k: request("GET", f"/item/{(k * 7919 + i * 104729) % 10000 + 1}", bare_port))
+        for k in range(connections)
+    ]
     await drive(bare_port, bare_make, 1.0, net)  # warm-up: connections, prepared statements, JIT of caches
-    results = {"bare PK read (Litestar + asyncpg)": await measured(bare_port, bare_make, seconds, net + 1,
-                                                                    workers(bare), nodes)}
+    results = {
+        "bare PK read (Litestar + asyncpg)": await measured(
+            bare_port, bare_make, seconds, net + 1, workers(bare), nodes
+        )
+    }
     chosen = {name: make for name, make in scenarios(port, seeded, connections).items() if only in name}
     for i, (name, make) in enumerate(chosen.items()):
         await settle(workers(server) + await postgres_pids(nodes[0]))
         await drive(port, make, min(1.0, seconds / 4), net + 2 + 2 * i)
         results[name] = await measured(port, make, seconds, net + 3 + 2 * i, workers(server), nodes)
     base = results["bare PK read (Litestar + asyncpg)"]["rps"]
-    print(f"{'scenario':<34}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}{'vs bare':>8}"
-          f"{'app CPU':>9}{'PG CPU':>8}")
+    print(
+        f"{'scenario':<34}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}{'vs bare':>8}"
+        f"{'app CPU':>9}{'PG CPU':>8}"
+    )
     for name, r in results.items():
-        print(f"{name:<34}{r['n']:>9,}{r['rps']:>8,.0f}{r['p50']:>8.1f}{r['p99']:>8.1f}{r['failed']:>8,}"
-              f"{r['rps'] / base:>8.2f}{r['app_ms']:>7.2f}ms{r['pg_ms']:>6.2f}ms")
+        print(
+            f"{name:<34}{r['n']:>9,}{r['rps']:>8,.0f}{r['p50']:>8.1f}{r['p99']:>8.1f}{r['failed']:>8,}"
+            f"{r['rps'] / base:>8.2f}{r['app_ms']:>7.2f}ms{r['pg_ms']:>6.2f}ms"
+        )
     print("app CPU / PG CPU: CPU time per request of the server workers / of the PostgreSQL backends (0 when remote)")
     if len(nodes) > 1:
-        print(f"{'PG CPU per request on each node':<34}{'coordinator':>12}" + "".join(
-            f"{f'worker {i}':>10}" for i in range(1, len(nodes))))
+        print(
+            f"{'PG CPU per request on each node':<34}{'coordinator':>12}"
+            + "".join(f"{f'worker {i}':>10}" for i in range(1, len(nodes)))
+        )
         for name, r in results.items():
             print(f"{name:<34}{r['parts'][0]:>10.2f}ms" + "".join(f"{part:>8.2f}ms" for part in r["parts"][1:]))
     rss = rss_of_workers(server)
@@ -532,8 +717,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--people", type=int, default=64, help="citizens, one per connection up to this many")
     parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
-    parser.add_argument("--cluster", action="store_true",
-                        help="run again on a Citus coordinator and two workers built from ../shared/vendor")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run again on a Citus coordinator and two workers built from ../shared/vendor",
+    )
     args = parser.parse_args()
     try:
         import uvloop

@@ -40,14 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-from common import cpu_seconds, servers, with_database  # noqa: E402
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
+from common import cpu_seconds, servers, with_database  # noqa: E402
 
-from api.kernel import db  # noqa: E402
-from auth import persons  # noqa: E402
 from api.config import Settings  # noqa: E402
+from api.kernel import db  # noqa: E402
 from api.kernel.crypto import Keyring  # noqa: E402
+from auth import persons  # noqa: E402
 from matters import seed  # noqa: E402
 from notify import service, webhook_store  # noqa: E402
 
@@ -55,7 +55,7 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 # The department system: a small HTTP/1.1 server (httptools) that checks each signature, counts the
 # distinct webhook-ids and answers 204. It runs in its own process, as a department's would.
-RECEIVER = r'''
+RECEIVER = r"""
 import asyncio, sys
 from datetime import UTC, datetime
 import httptools
@@ -102,7 +102,7 @@ try:
     uvloop.run(main())
 except ImportError:
     asyncio.run(main())
-'''
+"""
 
 
 def id_number(i: int) -> str:
@@ -143,8 +143,9 @@ async def raw_streams(redis_url: str, count: int) -> float:
     return count / elapsed
 
 
-async def prepare(pool: asyncpg.Pool, keyring: Keyring, *, count: int, people: int, departments: int, url: str,
-                  secret: str) -> None:
+async def prepare(
+    pool: asyncpg.Pool, keyring: Keyring, *, count: int, people: int, departments: int, url: str, secret: str
+) -> None:
     """Persons, webhooks and ``count`` held-back outbox events (esign's certificate.issued)."""
     now = datetime.now(UTC)
     async with pool.acquire() as conn:
@@ -153,30 +154,64 @@ async def prepare(pool: asyncpg.Pool, keyring: Keyring, *, count: int, people: i
         depts = [r["id"] for r in await conn.fetch("SELECT id FROM department ORDER BY key LIMIT $1", departments)]
         async with conn.transaction():
             for d in depts:
-                await webhook_store.create_webhook(conn, keyring, webhook_id=uuid.uuid4(), department_id=d, url=url,
-                                                   events=["certificate.issued"], secret=secret, actor="bench", now=now)
-            ids = [await persons.find_or_create_person(conn, keyring, id_number=id_number(i), name="张三丰", now=now)
-                   for i in range(people)]
+                await webhook_store.create_webhook(
+                    conn,
+                    keyring,
+                    webhook_id=uuid.uuid4(),
+                    department_id=d,
+                    url=url,
+                    events=["certificate.issued"],
+                    secret=secret,
+                    actor="bench",
+                    now=now,
+                )
+            ids = [
+                await persons.find_or_create_person(conn, keyring, id_number=id_number(i), name="张三丰", now=now)
+                for i in range(people)
+            ]
         later = now + timedelta(days=1)
         rows = []
         for i in range(count):
             dept = depts[i % len(depts)]
-            payload = {"certificate_id": str(uuid.uuid4()), "department_id": str(dept), "type_code": "household_register",
-                       "type_name": "居民户口簿", "licence_id": f"bench-{i}", "person_id": str(ids[i % people]),
-                       "application_id": None}
-            rows.append(("certificate.issued", f"certificate.issued:bench-{i}", str(dept), db.json_text(payload), later))
+            payload = {
+                "certificate_id": str(uuid.uuid4()),
+                "department_id": str(dept),
+                "type_code": "household_register",
+                "type_name": "居民户口簿",
+                "licence_id": f"bench-{i}",
+                "person_id": str(ids[i % people]),
+                "application_id": None,
+            }
+            rows.append(
+                ("certificate.issued", f"certificate.issued:bench-{i}", str(dept), db.json_text(payload), later)
+            )
         await conn.executemany(
-            "INSERT INTO outbox (topic, dedup_key, partition_key, payload, available_at) VALUES ($1, $2, $3, $4, $5)", rows
+            "INSERT INTO outbox (topic, dedup_key, partition_key, payload, available_at) VALUES ($1, $2, $3, $4, $5)",
+            rows,
         )
 
 
 def start_workers(n: int, database_url: str, redis_url: str, master: str) -> list[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
-    env |= {"ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url, "ZB_MASTER_KEY": master,
-            "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "WARNING", "ZB_ENV": "development",
-            "ZB_WEBHOOK_ALLOW_PRIVATE": "true"}
-    procs = [subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              start_new_session=True) for _ in range(n)]
+    env |= {
+        "ZB_DATABASE_URL": database_url,
+        "ZB_REDIS_URL": redis_url,
+        "ZB_MASTER_KEY": master,
+        "ZB_LOG_FORMAT": "text",
+        "ZB_LOG_LEVEL": "WARNING",
+        "ZB_ENV": "development",
+        "ZB_WEBHOOK_ALLOW_PRIVATE": "true",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        for _ in range(n)
+    ]
     for p in procs:
         assert p.stdout is not None and b"worker running" in p.stdout.readline(), "a worker did not start"
     return procs
@@ -186,7 +221,8 @@ async def drained(pool: asyncpg.Pool, count: int) -> tuple[int, int]:
     async with pool.acquire() as conn:
         inbox = await conn.fetchval("SELECT count(*) FROM notify_notification WHERE person_id IS NOT NULL")
         posted = await conn.fetchval(
-            "SELECT count(*) FROM notify_delivery WHERE channel = 'webhook' AND status = 'delivered'")
+            "SELECT count(*) FROM notify_delivery WHERE channel = 'webhook' AND status = 'delivered'"
+        )
     return inbox, posted
 
 
@@ -208,8 +244,15 @@ async def run(admin_dsn: str, redis_url: str, args: argparse.Namespace) -> None:
     pool = await db.create_pool(database_url, min_size=1, max_size=3, audit_key=keyring.audit_key)
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        await prepare(pool, keyring, count=args.count, people=args.people, departments=args.departments,
-                      url=f"http://127.0.0.1:{port}/hooks", secret=secret)
+        await prepare(
+            pool,
+            keyring,
+            count=args.count,
+            people=args.people,
+            departments=args.departments,
+            url=f"http://127.0.0.1:{port}/hooks",
+            secret=secret,
+        )
         baseline = await raw_streams(redis_url, args.count)
         workers = start_workers(args.workers, database_url, redis_url, master)
         await asyncio.sleep(2)  # let the workers open their pools and groups
@@ -218,8 +261,12 @@ async def run(admin_dsn: str, redis_url: str, args: argparse.Namespace) -> None:
         r = aioredis.from_url(redis_url)
         redis_pid = int((await r.info("server"))["process_id"])
         await r.aclose()
-        watched = {"workers": [w.pid for w in workers], "receiver": [receiver.pid], "PostgreSQL": pg_pids,
-                   "Redis": [redis_pid]}
+        watched = {
+            "workers": [w.pid for w in workers],
+            "receiver": [receiver.pid],
+            "PostgreSQL": pg_pids,
+            "Redis": [redis_pid],
+        }
         before = {pid: cpu_seconds(pid) for pids in watched.values() for pid in pids}
         async with pool.acquire() as conn:
             await conn.execute("UPDATE outbox SET available_at = now() WHERE published_at IS NULL")
@@ -236,8 +283,10 @@ async def run(admin_dsn: str, redis_url: str, args: argparse.Namespace) -> None:
                     inbox, posted = await drained(pool, args.count)
                 if time.perf_counter() - started > args.timeout:
                     inbox, posted = await drained(pool, args.count)
-                    raise SystemExit(f"not drained after {args.timeout} s: inbox {inbox}, webhooks {posted}, "
-                                     f"ids at the receiver {seen}")
+                    raise SystemExit(
+                        f"not drained after {args.timeout} s: inbox {inbox}, webhooks {posted}, "
+                        f"ids at the receiver {seen}"
+                    )
         elapsed = time.perf_counter() - started
         after = {pid: cpu_seconds(pid) for pids in watched.values() for pid in pids}
         seen, bad, posts = map(int, httpx.get(f"http://127.0.0.1:{port}/count").text.split())
@@ -255,10 +304,14 @@ async def run(admin_dsn: str, redis_url: str, args: argparse.Namespace) -> None:
         await admin.close()
 
     rate = args.count / elapsed
-    print(f"cores: {os.cpu_count()}, workers: {args.workers}, notifications: {args.count:,} "
-          f"({args.people:,} persons, {args.departments} departments with a webhook) drained in {elapsed:.1f} s")
-    print(f"inbox items: {inbox:,} (change-log entries {changes:,}); webhook deliveries: {posted:,}, "
-          f"distinct ids at the receiver: {seen:,} in {posts:,} POSTs ({attempts:,} attempts recorded), bad signatures: {bad}")
+    print(
+        f"cores: {os.cpu_count()}, workers: {args.workers}, notifications: {args.count:,} "
+        f"({args.people:,} persons, {args.departments} departments with a webhook) drained in {elapsed:.1f} s"
+    )
+    print(
+        f"inbox items: {inbox:,} (change-log entries {changes:,}); webhook deliveries: {posted:,}, "
+        f"distinct ids at the receiver: {seen:,} in {posts:,} POSTs ({attempts:,} attempts recorded), bad signatures: {bad}"
+    )
     print(f"dispatch:                 {rate:10,.0f} notifications/s  ({2 * rate:,.0f} deliveries/s: inbox + webhook)")
     print(f"raw Redis Streams:        {baseline:10,.0f} entries/s (XADD + XREADGROUP + XACK, one process)")
     print(f"ratio dispatch / raw:     {rate / baseline:10.2f}")
@@ -275,7 +328,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--departments", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="zhangban worker processes (default: one per core)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="zhangban worker processes (default: one per core)"
+    )
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
     with servers() as (dsn, redis_url):

@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from gmssl import sm2 as gm  # noqa: E402
+from cryptography.hazmat.primitives import hashes
+from gmssl import sm2 as gm
 
-from esign.codec import sm2  # noqa: E402
+from esign.codec import sm2
 
 
 def _digest(public: sm2.Sm2PublicKey, data: bytes) -> bytes:
@@ -78,8 +78,10 @@ def main() -> None:
     mean = {k: sum(v) / len(v) for k, v in results.items()}
     for name, value in mean.items():
         print(f"{name:16} {value:10,.0f}/s")
-    print(f"ratio tongsuo / gmssl: sign {mean['tongsuo sign'] / mean['gmssl sign']:.1f}×, "
-          f"verify {mean['tongsuo verify'] / mean['gmssl verify']:.1f}×")
+    print(
+        f"ratio tongsuo / gmssl: sign {mean['tongsuo sign'] / mean['gmssl sign']:.1f}×, "
+        f"verify {mean['tongsuo verify'] / mean['gmssl verify']:.1f}×"
+    )
 
 
 if __name__ == "__main__":

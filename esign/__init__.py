@@ -12,6 +12,8 @@ application (``esign.wiring`` is what ``api/app.py`` plugs in):
   ``batch_rows``                   bulk writes in chunks
 - ``lists``                        status-list slots; the signed trust list and status lists, cached
 - ``verification``                 ``/v1/verify`` against the current signed lists
+- ``devices``, ``routes.device``  holders' device keys and their presentation credentials
+- ``zb2``, ``zb2_verify``  ``ZB2:`` presentations made on the holder's device (SD-CWT), their verification
 - ``store``                        SQL of certificates, serials, seals and certificate types
 - ``routes``, ``http``, ``models``, ``errors``   the HTTP API
 - ``seal_image``, ``page``         the round red picture of a seal (SVG); the verification page's HTML
@@ -38,6 +40,7 @@ _SURFACE = {
     "HolderIn": "esign.models",
     "IssueIn": "esign.models",
     "EsignState": "esign.state",
+    "credential_to_wire": "esign.devices",
     "SELECT_SHOWN": "esign.store.certificate",
     "ShownCertificate": "esign.store.certificate",
     "certificate_view": "esign.views",
@@ -46,27 +49,29 @@ _SURFACE = {
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
-    "canonical",
+    "SELECT_SHOWN",
     "Certificate",
-    "certificate_view",
-    "certificate_views",
     "CertificateNotFound",
     "EsignState",
     "HolderIn",
-    "issue_certificate",
     "IssueIn",
+    "ShownCertificate",
+    "canonical",
+    "certificate_view",
+    "certificate_views",
+    "credential_to_wire",
+    "issue_certificate",
     "presentation_token",
     "qr_png",
     "registry_fields",
-    "SELECT_SHOWN",
     "shown",
-    "ShownCertificate",
     "sign_submission",
     "verify_submission",
 ]
 
 if TYPE_CHECKING:
     from esign.codec.qr import qr_png
+    from esign.devices import credential_to_wire
     from esign.entity_seals import canonical, sign_submission, verify_submission
     from esign.errors import CertificateNotFound
     from esign.flows import issue_certificate, presentation_token, registry_fields

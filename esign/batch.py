@@ -43,27 +43,29 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit, changelog, outbox, pgcopy
 import auth as persons
+import wallet as closure
+from api.kernel import audit, changelog, outbox, pgcopy
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7_many
 from api.kernel.problems import Problem, ProblemDocument
-import wallet as closure
-from wallet import WalletClosed
-from esign import batch_rows, batch_sign, service as issuing, lists, flows as service
-from esign.store import seal as seal_store
-from esign.store import certificate as store
+from esign import batch_rows, batch_sign, lists
+from esign import flows as service
+from esign import service as issuing
 from esign.errors import (
     CertificateStatusConflict,
     ExternalRefConflict,
     SealKeyHeldByDepartment,
 )
-from esign.service import CertType, Department, Holder
 from esign.models import BatchResult, IssueIn
-from esign.store.seal import SealRow
+from esign.service import CertType, Department, Holder
 from esign.state import EsignState
+from esign.store import certificate as store
+from esign.store import seal as seal_store
+from esign.store.seal import SealRow
+from wallet import WalletClosed
 
 CHUNK = 1000
 LANES = 2
@@ -91,8 +93,7 @@ UPDATE esign_certificate_batch SET issued = issued + $2, existing = existing + $
 RESULT_COLUMNS = ("batch_id", "index", "status", "certificate_id", "error")
 
 
-async def record(conn: Conn, batch_id: UUID | None, results: Sequence[BatchResult], *,
-                 fresh: bool = False) -> None:
+async def record(conn: Conn, batch_id: UUID | None, results: Sequence[BatchResult], *, fresh: bool = False) -> None:
     """Write ``results`` as the batch's settled items and count them, in the caller's transaction.
 
     An item settled already (by a worker whose lease ran out while it was still at work) keeps its
@@ -103,21 +104,30 @@ async def record(conn: Conn, batch_id: UUID | None, results: Sequence[BatchResul
     if batch_id is None or not results:
         return
     if not fresh:
-        await conn.execute(RECORD_RESULTS, batch_id, [r.index for r in results], [r.status for r in results],
-                           [r.certificate_id for r in results], [r.error for r in results])
+        await conn.execute(
+            RECORD_RESULTS,
+            batch_id,
+            [r.index for r in results],
+            [r.status for r in results],
+            [r.certificate_id for r in results],
+            [r.error for r in results],
+        )
         return
     await conn.copy_records_to_table(
-        "esign_certificate_batch_result", columns=RESULT_COLUMNS,
+        "esign_certificate_batch_result",
+        columns=RESULT_COLUMNS,
         records=[(batch_id, r.index, r.status, r.certificate_id, r.error) for r in results],
     )
     statuses = [r.status for r in results]
-    await conn.execute(COUNT_RESULTS, batch_id, statuses.count("issued"), statuses.count("existing"),
-                       statuses.count("failed"))
+    await conn.execute(
+        COUNT_RESULTS, batch_id, statuses.count("issued"), statuses.count("existing"), statuses.count("failed")
+    )
 
 
 def failed(index: int, exc: Problem) -> BatchResult:
-    doc = ProblemDocument(type=exc.slug, title=exc.__doc__ or exc.slug, status=exc.status, detail=exc.detail,
-                          errors=exc.errors)
+    doc = ProblemDocument(
+        type=exc.slug, title=exc.__doc__ or exc.slug, status=exc.status, detail=exc.detail, errors=exc.errors
+    )
     return BatchResult(index=index, status="failed", error=doc)
 
 
@@ -149,8 +159,7 @@ class Checked(msgspec.Struct, gc=False):
 class _Context:
     """What the items of one batch share, looked up once each."""
 
-    def __init__(self, conn: Conn, esign: EsignState, department_id: UUID, now: datetime, *,
-                 actor: str) -> None:
+    def __init__(self, conn: Conn, esign: EsignState, department_id: UUID, now: datetime, *, actor: str) -> None:
         self.conn, self.department_id, self.now, self.actor = conn, department_id, now, actor
         self.keyring = esign.keyring
         self.index = esign.keyring.indexer(purpose=persons.INDEX_PURPOSE)  # persons.id_number_index
@@ -179,13 +188,18 @@ class _Context:
         # A batch names one or two types and seals: after the first item, straight from the caches.
         ctype = self.types.get(item.type_code)
         if not isinstance(ctype, CertType):
-            ctype = await self._cached(self.types, item.type_code,
-                                       lambda: service.load_type(self.conn, item.type_code, self.department_id,
-                                                                         actor=self.actor))
+            ctype = await self._cached(
+                self.types,
+                item.type_code,
+                lambda: service.load_type(self.conn, item.type_code, self.department_id, actor=self.actor),
+            )
         seal = self.seals.get(item.seal_id)
         if not isinstance(seal, SealRow):
-            seal = await self._cached(self.seals, item.seal_id,
-                                      lambda: service.pick_seal(self.conn, self.department_id, item.seal_id, now=self.now))
+            seal = await self._cached(
+                self.seals,
+                item.seal_id,
+                lambda: service.pick_seal(self.conn, self.department_id, item.seal_id, now=self.now),
+            )
         if seal.key_custody != "platform":
             raise SealKeyHeldByDepartment("issue certificates of a department-held seal one at a time")
         holder = issuing.check_holder(ctype, item.holder, today=self.today)
@@ -196,11 +210,23 @@ class _Context:
         key = (ctype.code, item.valid_from, item.valid_until)
         validity = self.validity.get(key)
         if validity is None:
-            validity = self.validity[key] = issuing.check_validity(ctype, item.valid_from, item.valid_until,
-                                                                   issued_at=self.issued_at)
+            validity = self.validity[key] = issuing.check_validity(
+                ctype, item.valid_from, item.valid_until, issued_at=self.issued_at
+            )
         start, end = validity
-        return Checked(index, item, issuing.request_hash(item), ctype, seal, holder, public, sensitive, start, end,
-                       self.index(holder.id_number) if holder.id_number else None)
+        return Checked(
+            index,
+            item,
+            issuing.request_hash(item),
+            ctype,
+            seal,
+            holder,
+            public,
+            sensitive,
+            start,
+            end,
+            self.index(holder.id_number) if holder.id_number else None,
+        )
 
     async def place_holders(self, checked: list[Checked]) -> dict[int, Problem]:
         """Each person holder's id: the person's who has the ID number, or the one a new person will get.
@@ -209,7 +235,9 @@ class _Context:
         written yet); the writing transaction makes sure no one else created the person meanwhile.
         Answers the items whose holder is known under another name (``holder_mismatch``), by index.
         """
-        wanted = [c.holder_index for c in checked if c.holder_index is not None and c.holder_index not in self.new_persons]
+        wanted = [
+            c.holder_index for c in checked if c.holder_index is not None and c.holder_index not in self.new_persons
+        ]
         existing = await persons.find_person_names(self.conn, wanted) if wanted else {}
         fresh = iter(uuid7_many(len(wanted) - len(existing)))
         refused: dict[int, Problem] = {}
@@ -249,20 +277,39 @@ async def _reserve(conn: Conn, department_id: UUID, checked: list[Checked], now:
         c.id, c.slot = cid, slot
 
 
-def _items(checked: Sequence[Checked], department: Department, issued_at: datetime) -> list[tuple[tuple, batch_rows.Place]]:
+def _items(
+    checked: Sequence[Checked], department: Department, issued_at: datetime
+) -> list[tuple[tuple, batch_rows.Place]]:
     """What the signing processes get per item: the signing spec (``batch_sign.sign_spec``) and its place."""
     iat = int(issued_at.timestamp())
     return [
         (
             (
-                c.id.bytes, c.ctype.gb_type_code, department.credit_code, c.serial, c.ctype.code,  # type: ignore[union-attr]
-                (c.holder.kind, c.holder.name, c.holder.id_number, c.holder.credit_code), c.public, c.sensitive, iat,
-                int(c.valid_from.timestamp()), int(c.valid_until.timestamp()) if c.valid_until else None,
-                c.slot[0], c.slot[1], issuing.field_numbers(c.ctype), c.seal.kid,  # type: ignore[arg-type]
+                batch_rows.placed(c.id).bytes,
+                c.ctype.gb_type_code,
+                department.credit_code,
+                c.serial,
+                c.ctype.code,
+                (c.holder.kind, c.holder.name, c.holder.id_number, c.holder.credit_code),
+                c.public,
+                c.sensitive,
+                iat,
+                int(c.valid_from.timestamp()),
+                int(c.valid_until.timestamp()) if c.valid_until else None,
+                c.slot[0],
+                c.slot[1],
+                issuing.field_numbers(c.ctype),
+                c.seal.kid,
             ),
             batch_rows.Place(
-                c.person_id.bytes if c.person_id else None, c.holder_index, c.new_person, c.ctype.name, c.seal.id.bytes,
-                c.item.external_ref, c.rhash, c.item.application_id.bytes if c.item.application_id else None,
+                c.person_id.bytes if c.person_id else None,
+                c.holder_index,
+                c.new_person,
+                c.ctype.name,
+                c.seal.id.bytes,
+                c.item.external_ref,
+                c.rhash,
+                c.item.application_id.bytes if c.item.application_id else None,
             ),
         )
         for c in checked
@@ -274,8 +321,15 @@ class _HolderTaken(Exception):
 
 
 async def _write_chunk(
-    conn: Conn, department: Department, chunk: list[Checked], rows: batch_rows.ChunkRows, *,
-    actor: str, now: datetime, batch_id: UUID | None = None, early: Sequence[BatchResult] = (),
+    conn: Conn,
+    department: Department,
+    chunk: list[Checked],
+    rows: batch_rows.ChunkRows,
+    *,
+    actor: str,
+    now: datetime,
+    batch_id: UUID | None = None,
+    early: Sequence[BatchResult] = (),
 ) -> list[BatchResult]:
     """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry, and
     the results of the chunk's items (with ``early``, those refused before signing)."""
@@ -285,20 +339,27 @@ async def _write_chunk(
         # The batch's first item of a new holder writes the person, by COPY: someone else who created it
         # meanwhile breaks the chunk (UniqueViolationError). Later items of that holder find it, or
         # create it should that item's chunk not be written.
-        first = sorted((i for i in kept if chunk[i].new_person == batch_rows.NEW_PERSON), key=lambda i: chunk[i].holder_index)
+        first = sorted(
+            (i for i in kept if chunk[i].new_person == batch_rows.NEW_PERSON),
+            key=lambda i: batch_rows.placed(chunk[i].holder_index),
+        )
         await persons.insert_encoded(conn, [rows.persons.pick(first)])
         again = [i for i in kept if i in rows.again]
         if again:
-            ids = {chunk[i].holder_index: chunk[i].person_id for i in again}
-            found = await persons.find_or_create_persons(  # type: ignore[arg-type]
-                conn, [(chunk[i].holder_index, *rows.again[i]) for i in again], now=now, ids=ids)
+            ids = {batch_rows.placed(chunk[i].holder_index): batch_rows.placed(chunk[i].person_id) for i in again}
+            found = await persons.find_or_create_persons(
+                conn, [(batch_rows.placed(chunk[i].holder_index), *rows.again[i]) for i in again], now=now, ids=ids
+            )
             if any(found[index] != person for index, person in ids.items()):
                 raise _HolderTaken()
-        holders = [chunk[i].person_id for i in kept if chunk[i].person_id is not None]
+        holders = [person for i in kept if (person := chunk[i].person_id) is not None]
         closed = await closure.closed_among(conn, holders) if holders else set()
         if closed:
-            results += [failed(chunk[i].index, WalletClosed("the holder's wallet was closed at their death"))
-                        for i in kept if chunk[i].person_id in closed]
+            results += [
+                failed(chunk[i].index, WalletClosed("the holder's wallet was closed at their death"))
+                for i in kept
+                if chunk[i].person_id in closed
+            ]
             kept = [i for i in kept if chunk[i].person_id not in closed]
         whole = len(kept) == len(chunk)  # as good as always: then the rows go as the signing joined them
         for table, columns, packed in (
@@ -306,15 +367,21 @@ async def _write_chunk(
             ("wallet_item", batch_rows.WALLET_ITEM_COLUMNS, rows.wallet_items),
         ):
             await pgcopy.copy_rows(conn, table, columns, [packed.data if whole else packed.pick(kept)])
-        await changelog.record_encoded_puts(conn, [(chunk[i].person_id, change) for i in kept  # type: ignore[misc]
-                                                   if (change := rows.changes[i]) is not None],
-                                            new_persons={chunk[i].person_id for i in first})
+        await changelog.record_encoded_puts(
+            conn,
+            [(batch_rows.placed(chunk[i].person_id), change) for i in kept if (change := rows.changes[i]) is not None],
+            new_persons={batch_rows.placed(chunk[i].person_id) for i in first},
+        )
         await outbox.enqueue_encoded(conn, [rows.events.data if whole else rows.events.pick(kept)])
         if kept:
             certificate_ids = [str(chunk[i].id) for i in kept]
             await audit.append(
-                conn, actor=actor, action="esign.certificates_issued", subject=str(department.id),
-                data={"count": len(certificate_ids), "certificates": certificate_ids}, at=now,
+                conn,
+                actor=actor,
+                action="esign.certificates_issued",
+                subject=str(department.id),
+                data={"count": len(certificate_ids), "certificates": certificate_ids},
+                at=now,
             )
         results += [BatchResult(index=chunk[i].index, status="issued", certificate_id=chunk[i].id) for i in kept]
         # By COPY: a chunk whose items another worker settled meanwhile has broken already (their
@@ -324,8 +391,15 @@ async def _write_chunk(
 
 
 async def _one_by_one(
-    conn: Conn, esign: EsignState, department_id: UUID, chunk: list[Checked], *, actor: str, now: datetime,
-    batch_id: UUID | None = None, early: Sequence[BatchResult] = (),
+    conn: Conn,
+    esign: EsignState,
+    department_id: UUID,
+    chunk: list[Checked],
+    *,
+    actor: str,
+    now: datetime,
+    batch_id: UUID | None = None,
+    early: Sequence[BatchResult] = (),
 ) -> list[BatchResult]:
     if early:
         async with conn.transaction():
@@ -334,10 +408,14 @@ async def _one_by_one(
     for c in chunk:
         try:
             async with conn.transaction():
-                done = await service.issue_certificate(conn, esign, department_id=department_id, item=c.item,
-                                                       actor=actor, now=now)
-                status = "issued" if done.outcome == "issued" else "existing"
-                result = BatchResult(index=c.index, status=status, certificate_id=done.certificate_id)
+                done = await service.issue_certificate(
+                    conn, esign, department_id=department_id, item=c.item, actor=actor, now=now
+                )
+                result = BatchResult(
+                    index=c.index,
+                    status="issued" if done.outcome == "issued" else "existing",
+                    certificate_id=done.certificate_id,
+                )
                 await record(conn, batch_id, [result])
         except Problem as exc:
             result = failed(c.index, exc)
@@ -356,8 +434,16 @@ def _replayed(c: Checked, known: asyncpg.Record) -> BatchResult:
 
 
 async def issue_batch(
-    pool: asyncpg.Pool, esign: EsignState, *, department_id: UUID, items: Sequence[IssueIn], actor: str,
-    now: datetime, executor: Executor | None = None, chunk: int = CHUNK, batch_id: UUID | None = None,
+    pool: asyncpg.Pool,
+    esign: EsignState,
+    *,
+    department_id: UUID,
+    items: Sequence[IssueIn],
+    actor: str,
+    now: datetime,
+    executor: Executor | None = None,
+    chunk: int = CHUNK,
+    batch_id: UUID | None = None,
     done: dict[int, BatchResult] | None = None,
 ) -> list[BatchResult]:
     """Issue ``items`` for the department; one result per item, in order (see the module docstring).
@@ -409,10 +495,17 @@ async def issue_batch(
             entities = [c for c in checked if c.holder.kind == "organisation"]
             if entities:
                 checked = [c for c in checked if c.holder.kind != "organisation"]
-                results.update((r.index, r) for r in await _one_by_one(conn, esign, department_id, entities,
-                                                                        actor=actor, now=now, batch_id=batch_id))
-            known = await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked]) \
-                if checked else {}
+                results.update(
+                    (r.index, r)
+                    for r in await _one_by_one(
+                        conn, esign, department_id, entities, actor=actor, now=now, batch_id=batch_id
+                    )
+                )
+            known = (
+                await store.find_external_refs(conn, department_id, [c.item.external_ref for c in checked])
+                if checked
+                else {}
+            )
             fresh = []
             for c in checked:
                 if c.item.external_ref in known:
@@ -438,8 +531,14 @@ async def issue_batch(
             if executor is not None:
                 # A signing process has the keyring its initialiser made; a thread shares this one.
                 keyring = None if isinstance(executor, ProcessPoolExecutor) else esign.keyring
-                job = loop.run_in_executor(executor, batch_sign.issue_rows, dict(keys), shared,
-                                           _items(fresh, department, ctx.issued_at), keyring)
+                job = loop.run_in_executor(
+                    executor,
+                    batch_sign.issue_rows,
+                    dict(keys),
+                    shared,
+                    _items(fresh, department, ctx.issued_at),
+                    keyring,
+                )
             ready.put_nowait((fresh, job, early))
 
     async def lane(conn: Conn) -> None:
@@ -453,11 +552,13 @@ async def issue_batch(
             else:
                 rows = await job
             try:
-                written = await _write_chunk(conn, department, part, rows, actor=actor, now=now, batch_id=batch_id,
-                                             early=early)
+                written = await _write_chunk(
+                    conn, department, part, rows, actor=actor, now=now, batch_id=batch_id, early=early
+                )
             except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, _HolderTaken):
-                written = await _one_by_one(conn, esign, department_id, part, actor=actor, now=now, batch_id=batch_id,
-                                            early=early)
+                written = await _one_by_one(
+                    conn, esign, department_id, part, actor=actor, now=now, batch_id=batch_id, early=early
+                )
             results.update((r.index, r) for r in written)
 
     async def second_lane() -> None:

@@ -13,25 +13,58 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-from api.kernel import changelog, outbox, pgcopy
 import auth as persons
+from api.kernel import changelog, outbox, pgcopy
 from api.kernel.ids import uuid7_many
 from esign import service as issuing
 
 CERTIFICATE_COLUMNS = (
-    "department_id", "issued_at", "status", "created_by", "created_at",  # the chunk's
-    "type_code", "holder_kind", "seal_id", "valid_from", "valid_until", "status_list_id",  # mostly shared
-    "id", "licence_id", "person_id", "holder_name", "holder_id", "holder_index", "holder_credit_code",
-    "holder_name_masked", "holder_id_masked", "fields", "sealed_fields", "status_index", "record_digest", "token",
-    "external_ref", "request_hash", "application_id", "record_salt",
+    "department_id",
+    "issued_at",
+    "status",
+    "created_by",
+    "created_at",  # the chunk's
+    "type_code",
+    "holder_kind",
+    "seal_id",
+    "valid_from",
+    "valid_until",
+    "status_list_id",  # mostly shared
+    "id",
+    "licence_id",
+    "person_id",
+    "holder_name",
+    "holder_id",
+    "holder_index",
+    "holder_credit_code",
+    "holder_name_masked",
+    "holder_id_masked",
+    "fields",
+    "sealed_fields",
+    "status_index",
+    "record_digest",
+    "token",
+    "external_ref",
+    "request_hash",
+    "application_id",
+    "record_salt",
 )
 WALLET_ITEM_COLUMNS = (
-    "kind", "at", "created_at", "updated_at", "title",
-    "id", "person_id", "certificate_id", "application_id", "summary", "data",
+    "kind",
+    "at",
+    "created_at",
+    "updated_at",
+    "title",
+    "id",
+    "person_id",
+    "certificate_id",
+    "application_id",
+    "summary",
+    "data",
 )
 
 
@@ -46,6 +79,16 @@ class Chunk(NamedTuple):
 
 
 KNOWN_PERSON, NEW_PERSON, NEW_AGAIN = 0, 1, 2  # NEW_AGAIN: new to the batch, made by an earlier item
+
+_T = TypeVar("_T")
+
+
+def placed(value: _T | None) -> _T:
+    """What reserving and placing filled in before signing (an item's id; a person holder's id and, if
+    new, its blind index)."""
+    if value is None:
+        raise RuntimeError("an item reached signing or writing without its place")
+    return value
 
 
 class Place(NamedTuple):
@@ -111,9 +154,13 @@ class ChunkRows(NamedTuple):
         failed = {i: r for i, r in enumerate(rows) if isinstance(r, Exception)}
         ok = [_NONE if isinstance(r, Exception) else r for r in rows]
         return cls(
-            failed, Packed.of(r.person if type(r.person) is bytes else b"" for r in ok),
-            {i: r.person for i, r in enumerate(ok) if type(r.person) is tuple}, Packed.of(r.certificate for r in ok),
-            Packed.of(r.wallet_item or b"" for r in ok), [r.change for r in ok], Packed.of(r.event for r in ok),
+            failed,
+            Packed.of(r.person if type(r.person) is bytes else b"" for r in ok),
+            {i: r.person for i, r in enumerate(ok) if type(r.person) is tuple},
+            Packed.of(r.certificate for r in ok),
+            Packed.of(r.wallet_item or b"" for r in ok),
+            [r.change for r in ok],
+            Packed.of(r.event for r in ok),
         )
 
 
@@ -149,11 +196,19 @@ class Encoder:
         self.chunk = chunk
         self.department_text = uuid_text(c.department_id)
         issued_at, self.created_at = pgcopy.timestamptz(c.issued_at), pgcopy.timestamptz(c.now)
-        self.certificate_head = b"".join((
-            pgcopy.count(len(CERTIFICATE_COLUMNS)), pgcopy.uuid(c.department_id), issued_at, pgcopy.text("valid"),
-            pgcopy.text(c.actor), self.created_at,
-        ))
-        self.item_head = pgcopy.count(len(WALLET_ITEM_COLUMNS)) + pgcopy.text("certificate") + issued_at + self.created_at * 2
+        self.certificate_head = b"".join(
+            (
+                pgcopy.count(len(CERTIFICATE_COLUMNS)),
+                pgcopy.uuid(c.department_id),
+                issued_at,
+                pgcopy.text("valid"),
+                pgcopy.text(c.actor),
+                self.created_at,
+            )
+        )
+        self.item_head = (
+            pgcopy.count(len(WALLET_ITEM_COLUMNS)) + pgcopy.text("certificate") + issued_at + self.created_at * 2
+        )
         self.shared: dict[tuple, bytes] = {}  # a type, holder kind, seal and validity: their columns, encoded once
         self.item_ids = iter(uuid7_many(count))
 
@@ -161,58 +216,135 @@ class Encoder:
         key = (type_code, kind, seal_id, start, end, list_id)
         found = self.shared.get(key)
         if found is None:
-            found = self.shared[key] = b"".join((
-                pgcopy.text(type_code), pgcopy.text(kind), pgcopy.uuid(seal_id), pgcopy.timestamptz_seconds(start),
-                pgcopy.NULL if end is None else pgcopy.timestamptz_seconds(end), pgcopy.int4(list_id),
-            ))
+            found = self.shared[key] = b"".join(
+                (
+                    pgcopy.text(type_code),
+                    pgcopy.text(kind),
+                    pgcopy.uuid(seal_id),
+                    pgcopy.timestamptz_seconds(start),
+                    pgcopy.NULL if end is None else pgcopy.timestamptz_seconds(end),
+                    pgcopy.int4(list_id),
+                )
+            )
         return found
 
     def __call__(self, spec: tuple, place: Place, signed: Any, person: tuple[bytes, bytes] | None) -> Rows:
         """The rows of one certificate; ``person`` is the sealed ID number and name of a new holder."""
-        (cid, _gb, _issuer, _serial, type_code, holder, public, _sensitive, _iat, start, end, list_id, index, _numbers,
-         _kid) = spec
+        (
+            cid,
+            _gb,
+            _issuer,
+            _serial,
+            type_code,
+            holder,
+            public,
+            _sensitive,
+            _iat,
+            start,
+            end,
+            list_id,
+            index,
+            _numbers,
+            _kid,
+        ) = spec
         kind, _name, _id_number, credit_code = holder
         fields = _json(public)
-        certificate = b"".join((
-            self.certificate_head, self._shared(type_code, kind, place.seal_id, start, end, list_id), pgcopy.fields(
-                cid, signed.licence_id, place.person_id, signed.holder_name, signed.holder_id, place.holder_index,
-                credit_code, signed.name_masked, signed.id_masked, pgcopy.JSONB_VERSION + fields, signed.sealed_fields,
-                index.to_bytes(4, "big"), signed.record_digest, signed.token, place.external_ref, place.request_hash,
-                place.application_id, signed.record_salt,
-            ),
-        ))
+        certificate = b"".join(
+            (
+                self.certificate_head,
+                self._shared(type_code, kind, place.seal_id, start, end, list_id),
+                pgcopy.fields(
+                    cid,
+                    signed.licence_id,
+                    place.person_id,
+                    signed.holder_name,
+                    signed.holder_id,
+                    place.holder_index,
+                    credit_code,
+                    signed.name_masked,
+                    signed.id_masked,
+                    pgcopy.JSONB_VERSION + fields,
+                    signed.sealed_fields,
+                    index.to_bytes(4, "big"),
+                    signed.record_digest,
+                    signed.token,
+                    place.external_ref,
+                    place.request_hash,
+                    place.application_id,
+                    signed.record_salt,
+                ),
+            )
+        )
         certificate_id = uuid_text(cid)
         application = None if place.application_id is None else uuid_text(place.application_id)
         person_text = None if place.person_id is None else uuid_text(place.person_id)
         event = {  # esign.delivery.issued_event
-            "certificate_id": certificate_id, "department_id": self.department_text, "type_code": type_code,
-            "type_name": place.type_name, "licence_id": signed.licence_id, "person_id": person_text,
+            "certificate_id": certificate_id,
+            "department_id": self.department_text,
+            "type_code": type_code,
+            "type_name": place.type_name,
+            "licence_id": signed.licence_id,
+            "person_id": person_text,
             "application_id": application,
         }
-        event_row = outbox.encoded_event("certificate.issued", _json(event), dedup_key=f"certificate.issued:{certificate_id}",
-                                         partition_key=self.department_text)
-        if person is not None and place.new_person == NEW_PERSON:
-            person = persons.encoded_person(place.person_id, person[0], place.holder_index, person[1], self.created_at)  # type: ignore[arg-type]
-        if place.person_id is None:
-            return Rows(person, certificate, None, None, event_row)
-        item_id = next(self.item_ids)
-        summary = _json({  # esign.delivery.wallet_summary
-            "type_code": type_code, "type_name": place.type_name, "licence_id": signed.licence_id,
-            "issuer_name": self.chunk.department_name, "status": "valid",
-            "valid_until": None if end is None else rfc3339(end),
-        })
-        data = _json({  # esign.delivery.wallet_data
-            "certificate_id": certificate_id, "fields": msgspec.Raw(fields), "status": "valid",
-            "valid_from": rfc3339(start), "status_ref": [list_id, index],
-        })
-        item = self.item_head + pgcopy.fields(
-            place.type_name, item_id.bytes, place.person_id, cid, place.application_id, summary, data,
+        event_row = outbox.encoded_event(
+            "certificate.issued",
+            _json(event),
+            dedup_key=f"certificate.issued:{certificate_id}",
+            partition_key=self.department_text,
         )
-        synced = _json({  # esign.delivery.synced_data of the item: its data with the token
-            "id": item_id, "person_id": person_text, "kind": "certificate", "title": place.type_name,
-            "at": self.chunk.issued_at, "summary": msgspec.Raw(summary), "certificate_id": certificate_id,
-            "application_id": application, "bundle_code": None,
-            "data": msgspec.Raw(data[:-1] + b',"token":' + _json(signed.token) + b"}"),
-            "created_at": self.chunk.now, "updated_at": self.chunk.now,
-        })
-        return Rows(person, certificate, item, changelog.encoded_put("wallet_item", item_id.bytes, synced), event_row)
+        person_row: bytes | tuple[bytes, bytes] | None = person
+        if person is not None and place.new_person == NEW_PERSON:
+            person_row = persons.encoded_person(
+                placed(place.person_id), person[0], placed(place.holder_index), person[1], self.created_at
+            )
+        if place.person_id is None:
+            return Rows(person_row, certificate, None, None, event_row)
+        item_id = next(self.item_ids)
+        summary = _json(
+            {  # esign.delivery.wallet_summary
+                "type_code": type_code,
+                "type_name": place.type_name,
+                "licence_id": signed.licence_id,
+                "issuer_name": self.chunk.department_name,
+                "status": "valid",
+                "valid_until": None if end is None else rfc3339(end),
+            }
+        )
+        data = _json(
+            {  # esign.delivery.wallet_data
+                "certificate_id": certificate_id,
+                "fields": msgspec.Raw(fields),
+                "status": "valid",
+                "valid_from": rfc3339(start),
+                "status_ref": [list_id, index],
+            }
+        )
+        item = self.item_head + pgcopy.fields(
+            place.type_name,
+            item_id.bytes,
+            place.person_id,
+            cid,
+            place.application_id,
+            summary,
+            data,
+        )
+        synced = _json(
+            {  # esign.delivery.synced_data of the item: its data with the token
+                "id": item_id,
+                "person_id": person_text,
+                "kind": "certificate",
+                "title": place.type_name,
+                "at": self.chunk.issued_at,
+                "summary": msgspec.Raw(summary),
+                "certificate_id": certificate_id,
+                "application_id": application,
+                "bundle_code": None,
+                "data": msgspec.Raw(data[:-1] + b',"token":' + _json(signed.token) + b"}"),
+                "created_at": self.chunk.now,
+                "updated_at": self.chunk.now,
+            }
+        )
+        return Rows(
+            person_row, certificate, item, changelog.encoded_put("wallet_item", item_id.bytes, synced), event_row
+        )

@@ -27,7 +27,8 @@ import auth as persons
 from api.config import Settings
 from api.kernel.canonical import canonical_json
 from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
-from esign import batch_rows, service as issuing
+from esign import batch_rows
+from esign import service as issuing
 from esign.codec import keys, licence, tokens
 from esign.errors import EsignError
 
@@ -94,8 +95,23 @@ def _token(kid: bytes, key: tuple[str, bytes]) -> Callable[[bytes], str]:
 def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Signed:
     """One certificate: what ``issuing.sign_draft`` makes of the same values (``tests/esign`` compares them),
     built from the spec's plain values without the ``Draft`` and ``Claims`` objects in between."""
-    (cid, gb_type_code, issuer_code, serial, type_code, holder, public, sensitive, iat, start, end, list_id, index,
-     numbers, _kid) = spec
+    (
+        cid,
+        gb_type_code,
+        issuer_code,
+        serial,
+        type_code,
+        holder,
+        public,
+        sensitive,
+        iat,
+        start,
+        end,
+        list_id,
+        index,
+        numbers,
+        _kid,
+    ) = spec
     kind, name, id_number, credit_code = holder
     licence_id = licence.builder(gb_type_code, issuer_code)(serial)
     salt = os.urandom(issuing.SALT_BYTES)
@@ -119,18 +135,37 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
     else:
         name_masked, id_masked = name, credit_code or ""
     payload = tokens.certificate_payload(  # issuing.claims
-        iss=issuer_code, iat=iat, exp=end, nbf=start if start > iat else None, cti=cid, type_code=type_code,
-        serial=serial, version=issuing.LICENCE_VERSION, holder_name=name_masked, holder_id=id_masked,
-        fields={numbers[k]: v for k, v in public.items()}, status=(list_id, index), digest=record_digest,
+        iss=issuer_code,
+        iat=iat,
+        exp=end,
+        nbf=start if start > iat else None,
+        cti=cid,
+        type_code=type_code,
+        serial=serial,
+        version=issuing.LICENCE_VERSION,
+        holder_name=name_masked,
+        holder_id=id_masked,
+        fields={numbers[k]: v for k, v in public.items()},
+        status=(list_id, index),
+        digest=record_digest,
     )
     return Signed(
-        licence_id, token(payload), record_digest, salt, seal.name(name), seal.id(id_number) if id_number else None,
-        seal.fields(msgspec.json.encode(sensitive)) if sensitive else None, name_masked, id_masked,
+        licence_id,
+        token(payload),
+        record_digest,
+        salt,
+        seal.name(name),
+        seal.id(id_number) if id_number else None,
+        seal.fields(msgspec.json.encode(sensitive)) if sensitive else None,
+        name_masked,
+        id_masked,
     )
 
 
 def sign_specs(
-    keys_by_kid: dict[bytes, tuple[str, bytes]], specs: list[tuple], keyring: Keyring | None = None,
+    keys_by_kid: dict[bytes, tuple[str, bytes]],
+    specs: list[tuple],
+    keyring: Keyring | None = None,
     seal: _Sealers | None = None,
 ) -> list[Any]:
     """Sign every spec with the seal its last element names; per spec a ``Signed`` or an error."""
@@ -145,7 +180,9 @@ def sign_specs(
 
 
 def issue_rows(
-    keys_by_kid: dict[bytes, tuple[str, bytes]], chunk: batch_rows.Chunk, items: list[tuple[tuple, batch_rows.Place]],
+    keys_by_kid: dict[bytes, tuple[str, bytes]],
+    chunk: batch_rows.Chunk,
+    items: list[tuple[tuple, batch_rows.Place]],
     keyring: Keyring | None = None,
 ) -> batch_rows.ChunkRows:
     """``sign_specs`` of each ``(spec, place)``, then what the items write, by position in ``items``.
@@ -157,7 +194,9 @@ def issue_rows(
     seal = _Sealers(keyring or _KEYRING[0], len(items))
     encode = batch_rows.Encoder(chunk, len(items))
     out: list[Any] = []
-    for (spec, place), signed in zip(items, sign_specs(keys_by_kid, [spec for spec, _ in items], seal=seal), strict=True):
+    for (spec, place), signed in zip(
+        items, sign_specs(keys_by_kid, [spec for spec, _ in items], seal=seal), strict=True
+    ):
         if isinstance(signed, EsignError):
             out.append(signed)
             continue

@@ -29,11 +29,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, authority, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from api.kernel.jobs import Job, now_of
 from api.kernel.problems import ProblemDocument
@@ -65,21 +65,37 @@ def view(row: asyncpg.Record) -> CertificateBatch:
     processed = row["issued"] + row["existing"] + row["failed"]
     error = msgspec.convert(row["error"], ProblemDocument) if row["error"] is not None else None
     return CertificateBatch(
-        id=row["id"], state=row["state"], total=row["total"], processed=processed, issued=row["issued"],
-        existing=row["existing"], failed=row["failed"], progress=round(processed / row["total"], 4),
-        created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"], error=error,
+        id=row["id"],
+        state=row["state"],
+        total=row["total"],
+        processed=processed,
+        issued=row["issued"],
+        existing=row["existing"],
+        failed=row["failed"],
+        progress=round(processed / row["total"], 4),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=error,
         results_url=f"{PATH}/{row['id']}/results",
     )
 
 
 async def submit(
-    conn: Conn, keyring: Keyring, *, department_id: UUID, items: Sequence[IssueIn], actor: str,
-    route: str, client_address: str | None, now: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    *,
+    department_id: UUID,
+    items: Sequence[IssueIn],
+    actor: str,
+    route: str,
+    client_address: str | None,
+    now: datetime,
 ) -> CertificateBatch:
     """Queue a batch for the workers, in the caller's transaction."""
     sealed = keyring.encrypt(_items.encode(items), context=ITEMS_CONTEXT)
     row = await conn.fetchrow(INSERT, uuid7(), department_id, actor, len(items), sealed, route, client_address, now)
-    return view(row)
+    return view(one(row, "inserted batch"))
 
 
 async def get(conn: Conn, batch_id: UUID, department_id: UUID) -> CertificateBatch:
@@ -171,29 +187,53 @@ def _repeats(items: Sequence[IssueIn]) -> list[int]:
 
 
 async def _finish(
-    state: Any, claimed: _Claimed, *, now: datetime, outcome: str, late: Sequence[BatchResult] = (),
-    refused_types: Sequence[str] = (), error: ProblemDocument | None = None,
+    state: Any,
+    claimed: _Claimed,
+    *,
+    now: datetime,
+    outcome: str,
+    late: Sequence[BatchResult] = (),
+    refused_types: Sequence[str] = (),
+    error: ProblemDocument | None = None,
 ) -> None:
     row = claimed.row
     async with state.pool.acquire() as conn, conn.transaction():
         # Taken over meanwhile (this worker's lease ran out): the other worker finishes it.
-        if not await conn.fetchval("SELECT claim = $2 FROM esign_certificate_batch WHERE id = $1 FOR UPDATE",
-                                   row["id"], claimed.claim):
+        if not await conn.fetchval(
+            "SELECT claim = $2 FROM esign_certificate_batch WHERE id = $1 FOR UPDATE", row["id"], claimed.claim
+        ):
             return
         await batch.record(conn, row["id"], late)
         for code in refused_types:  # audited once per type, as a single request's refusal would be
-            await audit.append(conn, actor=row["actor"], action="authority.refused",
-                               subject=f"department:{row['department_id']}",
-                               data={"power": authority.certificate(code), "department": str(row["department_id"]),
-                                     "route": row["route"]},
-                               client_address=row["client_address"], at=now)
+            await audit.append(
+                conn,
+                actor=row["actor"],
+                action="authority.refused",
+                subject=f"department:{row['department_id']}",
+                data={
+                    "power": authority.certificate(code),
+                    "department": str(row["department_id"]),
+                    "route": row["route"],
+                },
+                client_address=row["client_address"],
+                at=now,
+            )
         done = await conn.fetchrow(FINISH, row["id"], claimed.claim, outcome, now, error)
         await outbox.enqueue(
-            conn, "notify",
-            {"event": "certificate_batch.finished", "batch_id": str(row["id"]),
-             "department_id": str(row["department_id"]), "state": outcome, "total": done["total"], "issued": done["issued"], "existing": done["existing"],
-             "failed": done["failed"]},
-            dedup_key=f"certificate_batch.finished:{row['id']}", partition_key=str(row["department_id"]),
+            conn,
+            "notify",
+            {
+                "event": "certificate_batch.finished",
+                "batch_id": str(row["id"]),
+                "department_id": str(row["department_id"]),
+                "state": outcome,
+                "total": done["total"],
+                "issued": done["issued"],
+                "existing": done["existing"],
+                "failed": done["failed"],
+            },
+            dedup_key=f"certificate_batch.finished:{row['id']}",
+            partition_key=str(row["department_id"]),
         )
 
 
@@ -204,12 +244,24 @@ async def _issue(state: Any, claimed: _Claimed, *, now: datetime) -> None:
         done = {r["index"]: _result(r) for r in await conn.fetch(SETTLED, row["id"])}
     executor = await _executor(state, len(items) - len(done))
     answer = await batch.issue_batch(
-        state.pool, state.esign, department_id=row["department_id"], items=items, actor=row["actor"], now=now,
-        executor=executor, batch_id=row["id"], done=done,
+        state.pool,
+        state.esign,
+        department_id=row["department_id"],
+        items=items,
+        actor=row["actor"],
+        now=now,
+        executor=executor,
+        batch_id=row["id"],
+        done=done,
     )
     late = [answer[i] for i in _repeats(items) if i not in done]
-    refused = sorted({items[r.index].type_code for r in answer
-                      if r.error is not None and r.error.type == authority.AuthorityRequired.slug})
+    refused = sorted(
+        {
+            items[r.index].type_code
+            for r in answer
+            if r.error is not None and r.error.type == authority.AuthorityRequired.slug
+        }
+    )
     await _finish(state, claimed, now=now, outcome="done", late=late, refused_types=refused)
 
 
@@ -242,9 +294,13 @@ async def work_once(state: Any) -> bool:
     if row["attempts"] > MAX_ATTEMPTS:
         log.error("batch %s broke off %d times; marked failed", row["id"], MAX_ATTEMPTS)
         exc = CertificateBatchFailed(f"the batch broke off {MAX_ATTEMPTS} times; its settled items keep their results")
-        await _finish(state, claimed, now=now, outcome="failed",
-                      error=ProblemDocument(type=exc.slug, title=exc.__doc__ or exc.slug, status=exc.status,
-                                            detail=exc.detail))
+        await _finish(
+            state,
+            claimed,
+            now=now,
+            outcome="failed",
+            error=ProblemDocument(type=exc.slug, title=exc.__doc__ or exc.slug, status=exc.status, detail=exc.detail),
+        )
         return True
     work = asyncio.ensure_future(_issue(state, claimed, now=now))
     renew = asyncio.ensure_future(_renew(state, claimed, work))

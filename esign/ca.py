@@ -15,12 +15,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import asyncpg
-from api.kernel.db import Conn
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.kernel import audit
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from esign.codec import keys, x509
 
@@ -59,7 +58,7 @@ INSERT INTO esign_platform (id, root_certificate, root_key, created_at) VALUES (
 INSERT_PRESENTER = """
 INSERT INTO esign_seal (id, department_id, role, name, kind, algorithm, kid, certificate, private_key, key_custody,
     valid_from, valid_until, created_at)
-VALUES ($1, NULL, 'presenter', $2, 'presentation', 'ES256', $3, $4, $5, 'platform', $6, $7, $8)
+VALUES ($1, NULL, 'presenter', $2, 'presentation', $9, $3, $4, $5, 'platform', $6, $7, $8)
 """
 BUMP_TRUST_LIST = "UPDATE esign_trust_list SET version = version + 1 WHERE id"
 
@@ -72,22 +71,38 @@ def _seal_window(now: datetime, years: int) -> tuple[datetime, datetime]:
 
 
 async def _create_presenter(
-    conn: Conn, keyring: Keyring, root_key: ec.EllipticCurvePrivateKey, root_cert: bytes, now: datetime
-) -> None:
-    key = keys.generate_key(keys.ES256)
+    conn: Conn,
+    keyring: Keyring,
+    root_key: ec.EllipticCurvePrivateKey,
+    root_cert: bytes,
+    now: datetime,
+    alg: str = keys.ES256,
+) -> tuple[keys.LocalSigner, bytes]:
+    key = keys.generate_key(alg)
     valid_from, valid_until = _seal_window(now, PRESENTER_YEARS)
     cert = x509.issue_seal_certificate(
-        root_key, root_cert, key.public_key(), department=PLATFORM_NAME, credit_code=PLATFORM_CREDIT_CODE,
-        seal_name=PRESENTER_NAME, valid_from=valid_from, valid_until=valid_until,
+        root_key,
+        root_cert,
+        key.public_key(),
+        department=PLATFORM_NAME,
+        credit_code=PLATFORM_CREDIT_CODE,
+        seal_name=PRESENTER_NAME,
+        valid_from=valid_from,
+        valid_until=valid_until,
     )
     seal_id, kid = uuid7(), keys.kid_of(cert)
     sealed = keyring.encrypt(keys.private_key_to_der(key), context=SEAL_CONTEXT)
-    await conn.execute(INSERT_PRESENTER, seal_id, PRESENTER_NAME, kid, cert, sealed, valid_from, valid_until, now)
+    await conn.execute(INSERT_PRESENTER, seal_id, PRESENTER_NAME, kid, cert, sealed, valid_from, valid_until, now, alg)
     await conn.execute(BUMP_TRUST_LIST)
     await audit.append(
-        conn, actor="system", action="esign.seal_created", subject=str(seal_id),
-        data={"kid": kid.hex(), "role": "presenter", "algorithm": keys.ES256}, at=now,
+        conn,
+        actor="system",
+        action="esign.seal_created",
+        subject=str(seal_id),
+        data={"kid": kid.hex(), "role": "presenter", "algorithm": alg},
+        at=now,
     )
+    return keys.LocalSigner(key, kid), cert
 
 
 async def ensure_platform(conn: Conn, keyring: Keyring, *, now: datetime) -> bool:
@@ -96,7 +111,7 @@ async def ensure_platform(conn: Conn, keyring: Keyring, *, now: datetime) -> boo
     row = await conn.fetchrow("SELECT root_certificate, root_key FROM esign_platform")
     created = row is None
     if row is None:
-        root_key = keys.generate_key(keys.ES256)
+        root_key = ec.generate_private_key(ec.SECP256R1())  # the root is ES256, as make_root_certificate wants
         root_cert = x509.make_root_certificate(
             root_key, organization=PLATFORM_NAME, credit_code=PLATFORM_CREDIT_CODE, now=now, years=ROOT_YEARS
         )
@@ -107,17 +122,20 @@ async def ensure_platform(conn: Conn, keyring: Keyring, *, now: datetime) -> boo
         )
     else:
         root_cert = row["root_certificate"]
-        root_key = keys.private_key_from_der(keyring.decrypt(row["root_key"], context=ROOT_CONTEXT))
+        stored = keys.private_key_from_der(keyring.decrypt(row["root_key"], context=ROOT_CONTEXT))
+        if not isinstance(stored, ec.EllipticCurvePrivateKey):  # only ever made above, as ES256
+            raise RuntimeError("the platform root key is not an ES256 key")
+        root_key = stored
     has_presenter = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM esign_seal WHERE role = 'presenter' AND status = 'active')"
+        "SELECT EXISTS (SELECT 1 FROM esign_seal WHERE role = 'presenter' AND status = 'active' AND algorithm = 'ES256')"
     )
     if not has_presenter:
-        await _create_presenter(conn, keyring, root_key, root_cert, now)  # type: ignore[arg-type]
+        await _create_presenter(conn, keyring, root_key, root_cert, now)
     return created
 
 
 SELECT_PRESENTER = """
-SELECT certificate, private_key FROM esign_seal WHERE role = 'presenter' AND status = 'active'
+SELECT certificate, private_key FROM esign_seal WHERE role = 'presenter' AND status = 'active' AND algorithm = 'ES256'
 """
 
 
@@ -136,3 +154,14 @@ async def load_platform(conn: Conn, keyring: Keyring) -> Platform:
         presenter=keys.LocalSigner(presenter_key, keys.kid_of(seal["certificate"])),
         presenter_cert=seal["certificate"],
     )
+
+
+async def sm2_presenter(conn: Conn, keyring: Keyring, platform: Platform, *, now: datetime) -> keys.LocalSigner:
+    """The SM2 presentation seal (it signs SM2 certificates' presentation credentials), made on first use."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK)
+    row = await conn.fetchrow(SELECT_PRESENTER.replace("'ES256'", "'SM2'"))
+    if row is not None:
+        key = keys.private_key_from_der(keyring.decrypt(row["private_key"], context=SEAL_CONTEXT))
+        return keys.LocalSigner(key, keys.kid_of(row["certificate"]))
+    signer, _ = await _create_presenter(conn, keyring, platform.root_key, platform.root_cert, now, keys.SM2)
+    return signer

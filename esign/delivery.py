@@ -6,22 +6,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit, changelog, outbox
-from api.kernel.ids import uuid7
 import wallet as wallet_store
+from api.kernel import audit, changelog, outbox
+from api.kernel.db import Conn
+from api.kernel.ids import uuid7
 from esign import service as issuing
-from esign.store.certificate import CertificateRow
 from esign.models import Certificate
+from esign.store.certificate import CertificateRow
 
 
 def wallet_summary(cert: Certificate) -> dict[str, object]:
     return {
-        "type_code": cert.type_code, "type_name": cert.type_name, "licence_id": cert.licence_id,
-        "issuer_name": cert.issuer.name, "status": cert.status,
+        "type_code": cert.type_code,
+        "type_name": cert.type_name,
+        "licence_id": cert.licence_id,
+        "issuer_name": cert.issuer.name,
+        "status": cert.status,
         "valid_until": issuing.rfc3339(cert.valid_until) if cert.valid_until else None,
     }
 
@@ -31,8 +33,11 @@ def wallet_data(cert: Certificate, public_fields: dict[str, object]) -> dict[str
     row already holds (``synced_data`` adds it for the holder's devices)."""
     # Only the fields the token itself discloses go with it (sensitive ones stay sealed on the server).
     return {
-        "certificate_id": str(cert.id), "fields": public_fields, "status": cert.status,
-        "valid_from": issuing.rfc3339(cert.valid_from), "status_ref": [cert.status_ref.list_id, cert.status_ref.index],
+        "certificate_id": str(cert.id),
+        "fields": public_fields,
+        "status": cert.status,
+        "valid_from": issuing.rfc3339(cert.valid_from),
+        "status_ref": [cert.status_ref.list_id, cert.status_ref.index],
     }
 
 
@@ -42,35 +47,60 @@ def synced_data(item: wallet_store.WalletItem, token: str | None) -> wallet_stor
     return msgspec.structs.replace(item, data=item.data | {"token": token})
 
 
-async def deliver(
-    conn: Conn, cert: Certificate, row: CertificateRow, *, actor: str, now: datetime
-) -> None:
+async def deliver(conn: Conn, cert: Certificate, row: CertificateRow, *, actor: str, now: datetime) -> None:
     """Wallet item and change log (person holders), outbox event and audit entry of a new certificate."""
     if row.person_id is not None:
         item = wallet_store.WalletItem(
-            id=uuid7(), person_id=row.person_id, kind="certificate", title=cert.type_name, at=cert.issued_at,
-            summary=wallet_summary(cert), certificate_id=cert.id, application_id=row.application_id,
-            bundle_code=None, data=wallet_data(cert, row.fields), created_at=now, updated_at=now,
+            id=uuid7(),
+            person_id=row.person_id,
+            kind="certificate",
+            title=cert.type_name,
+            at=cert.issued_at,
+            summary=wallet_summary(cert),
+            certificate_id=cert.id,
+            application_id=row.application_id,
+            bundle_code=None,
+            data=wallet_data(cert, row.fields),
+            created_at=now,
+            updated_at=now,
         )
         await wallet_store.insert_wallet_item(conn, item)
         await changelog.record_change(conn, row.person_id, "wallet_item", item.id, "put", synced_data(item, row.token))
     await outbox.enqueue(
-        conn, "certificate.issued", issued_event(row, cert.type_name), dedup_key=f"certificate.issued:{row.id}",
+        conn,
+        "certificate.issued",
+        issued_event(row, cert.type_name),
+        dedup_key=f"certificate.issued:{row.id}",
         partition_key=str(row.department_id),
     )
-    await audit.append(conn, actor=actor, action="esign.certificate_issued", subject=str(row.id),
-                       data=audit_data(row, cert.seal_kid), at=now)
+    await audit.append(
+        conn,
+        actor=actor,
+        action="esign.certificate_issued",
+        subject=str(row.id),
+        data=audit_data(row, cert.seal_kid),
+        at=now,
+    )
 
 
 def issued_event(row: CertificateRow, type_name: str) -> dict[str, object]:
     return {
-        "certificate_id": str(row.id), "department_id": str(row.department_id), "type_code": row.type_code,
-        "type_name": type_name, "licence_id": row.licence_id,
+        "certificate_id": str(row.id),
+        "department_id": str(row.department_id),
+        "type_code": row.type_code,
+        "type_name": type_name,
+        "licence_id": row.licence_id,
         "person_id": str(row.person_id) if row.person_id else None,
         "application_id": str(row.application_id) if row.application_id else None,
     }
 
 
 def audit_data(row: CertificateRow, seal_kid: str) -> dict[str, object]:
-    return {"licence_id": row.licence_id, "type_code": row.type_code, "department": str(row.department_id),
-            "seal_kid": seal_kid, "holder": row.holder_name_masked, "external_ref": row.external_ref}
+    return {
+        "licence_id": row.licence_id,
+        "type_code": row.type_code,
+        "department": str(row.department_id),
+        "seal_kid": seal_kid,
+        "holder": row.holder_name_masked,
+        "external_ref": row.external_ref,
+    }

@@ -205,6 +205,24 @@ class CertificateBatchFailed(EsignError):
     status, slug = 500, "certificate_batch_failed"
 
 
+class DeviceNotFound(EsignError):
+    """设备不存在"""
+
+    status, slug = 404, "device_not_found"
+
+
+class DeviceKeyInvalid(EsignError):
+    """设备公钥无效"""
+
+    status, slug = 422, "device_key_invalid"
+
+
+class DeviceKeyRegistered(EsignError):
+    """该设备公钥已登记"""
+
+    status, slug = 409, "device_key_registered"
+
+
 class EntitySealNotFound(EsignError):
     """企业电子印章不存在"""
 

@@ -17,28 +17,25 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import cbor2
 import msgspec
 
-from api.kernel import audit, authority, changelog, outbox
 import auth as orgs
 import auth as persons
-from api.kernel.ids import uuid7
-from api.kernel.problems import FieldError
 import wallet as closure
 import wallet as events
 import wallet as wallet_store
-from esign.store import certificate as store
-from esign import entity_seals, service as issuing, lists
-from esign.codec import keys, licence, tokens, x509
-from esign.store import seal as seal_store
+from api.kernel import audit, authority, changelog, outbox
+from api.kernel.db import Conn
+from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError
+from esign import entity_seals, lists
+from esign import service as issuing
 from esign.batch_sign import FIELDS_CONTEXT, ID_CONTEXT, NAME_CONTEXT, seal_fields
-from esign.store.certificate import CertificateRow, CertificateView
+from esign.codec import keys, licence, tokens, x509
 from esign.delivery import audit_data, deliver, synced_data
 from esign.errors import (
     CertificateNotFound,
@@ -55,15 +52,26 @@ from esign.errors import (
     SignatureInvalid,
     SigningWindowClosed,
 )
-from esign.service import CertType, Draft, Holder
 from esign.models import Certificate, IssueIn, PendingSignature
-from esign.store.seal import SealRow
+from esign.service import CertType, Draft, Holder
 from esign.state import EsignState
+from esign.store import certificate as store
+from esign.store import seal as seal_store
+from esign.store.certificate import CertificateRow, CertificateView
+from esign.store.seal import SealRow
 from esign.views import SIGNING_WINDOW, certificate_view, pending_view, render
 
 INDEX_PURPOSE = persons.INDEX_PURPOSE
-__all__ = ["Issued", "certificate_view", "change_status", "complete_signature", "issue_certificate",
-           "presentation_claims", "presentation_token", "render"]
+__all__ = [
+    "Issued",
+    "certificate_view",
+    "change_status",
+    "complete_signature",
+    "issue_certificate",
+    "presentation_claims",
+    "presentation_token",
+    "render",
+]
 
 
 @dataclass(frozen=True)
@@ -114,9 +122,7 @@ async def load_type(conn: Conn, code: str, department_id: UUID, *, actor: str) -
     return ctype
 
 
-async def _holder_by_person(
-    conn: Conn, esign: EsignState, ctype: CertType, item: IssueIn, person_id: UUID
-) -> Holder:
+async def _holder_by_person(conn: Conn, esign: EsignState, ctype: CertType, item: IssueIn, person_id: UUID) -> Holder:
     if ctype.holder_kind != "person":
         raise HolderInvalid(f"certificates of type {ctype.code} are held by an organisation")
     if await persons.get_name(conn, esign.keyring, person_id) is None:
@@ -125,25 +131,68 @@ async def _holder_by_person(
     return Holder(kind="person", name=item.holder.name.strip(), id_number=id_number, person_id=person_id)
 
 
+class _Common(TypedDict):
+    """``new_row``'s arguments that do not depend on who signs."""
+
+    department_id: UUID
+    seal_id: UUID
+    item: IssueIn
+    request_hash: bytes
+    person_id: UUID | None
+    actor: str
+    now: datetime
+
+
 def new_row(
-    esign: EsignState, d: Draft, *, department_id: UUID, seal_id: UUID, record_digest: bytes, token: str | None,
-    to_be_signed: bytes | None, item: IssueIn, request_hash: bytes, person_id: UUID | None, actor: str, now: datetime,
+    esign: EsignState,
+    d: Draft,
+    *,
+    department_id: UUID,
+    seal_id: UUID,
+    record_digest: bytes,
+    token: str | None,
+    to_be_signed: bytes | None,
+    item: IssueIn,
+    request_hash: bytes,
+    person_id: UUID | None,
+    actor: str,
+    now: datetime,
 ) -> CertificateRow:
     """The row to store for a draft; holder identity and sensitive fields sealed."""
     keyring, h = esign.keyring, d.holder
     return CertificateRow(
-        id=d.id, department_id=department_id, type_code=d.type_code, licence_id=d.licence_id, holder_kind=h.kind,
-        person_id=person_id, holder_name=keyring.encrypt(h.name, context=NAME_CONTEXT),
+        id=d.id,
+        department_id=department_id,
+        type_code=d.type_code,
+        licence_id=d.licence_id,
+        holder_kind=h.kind,
+        person_id=person_id,
+        holder_name=keyring.encrypt(h.name, context=NAME_CONTEXT),
         holder_id=keyring.encrypt(h.id_number, context=ID_CONTEXT) if h.id_number else None,
         holder_index=keyring.blind_index(h.id_number, purpose=INDEX_PURPOSE) if h.id_number else None,
-        holder_credit_code=h.credit_code, holder_name_masked=h.name_masked, holder_id_masked=h.id_masked,
+        holder_credit_code=h.credit_code,
+        holder_name_masked=h.name_masked,
+        holder_id_masked=h.id_masked,
         fields=d.public_fields,
         sealed_fields=seal_fields(keyring, d.sensitive_fields),
-        seal_id=seal_id, issued_at=d.issued_at, valid_from=d.valid_from, valid_until=d.valid_until,
-        status="valid" if token else "pending", status_reason=None, status_changed_at=None,
-        status_list_id=d.status_ref[0], status_index=d.status_ref[1], record_digest=record_digest,
-        to_be_signed=to_be_signed, token=token, external_ref=item.external_ref, request_hash=request_hash,
-        application_id=item.application_id, created_by=actor, created_at=now, record_salt=d.salt,
+        seal_id=seal_id,
+        issued_at=d.issued_at,
+        valid_from=d.valid_from,
+        valid_until=d.valid_until,
+        status="valid" if token else "pending",
+        status_reason=None,
+        status_changed_at=None,
+        status_list_id=d.status_ref[0],
+        status_index=d.status_ref[1],
+        record_digest=record_digest,
+        to_be_signed=to_be_signed,
+        token=token,
+        external_ref=item.external_ref,
+        request_hash=request_hash,
+        application_id=item.application_id,
+        created_by=actor,
+        created_at=now,
+        record_salt=d.salt,
     )
 
 
@@ -173,7 +222,10 @@ async def registry_fields(conn: Conn, esign: EsignState, org_id: UUID) -> dict[s
     """The fields of the entity's newest 营业执照 (sensitive ones opened); empty when it has none."""
     row = await conn.fetchrow(
         "SELECT fields, sealed_fields FROM esign_certificate WHERE person_id = $1 AND type_code = $2"
-        " AND status IN ('valid', 'suspended') ORDER BY issued_at DESC, id DESC LIMIT 1", org_id, orgs.REGISTRY_TYPE)
+        " AND status IN ('valid', 'suspended') ORDER BY issued_at DESC, id DESC LIMIT 1",
+        org_id,
+        orgs.REGISTRY_TYPE,
+    )
     if row is None:
         return {}
     fields = dict(row["fields"])
@@ -183,33 +235,60 @@ async def registry_fields(conn: Conn, esign: EsignState, org_id: UUID) -> dict[s
 
 
 async def _organisation(
-    conn: Conn, esign: EsignState, ctype: CertType, holder: Holder, fields: dict[str, Any], *,
-    department_id: UUID, ref: str, now: datetime,
+    conn: Conn,
+    esign: EsignState,
+    ctype: CertType,
+    holder: Holder,
+    fields: dict[str, Any],
+    *,
+    department_id: UUID,
+    ref: str,
+    now: datetime,
 ) -> UUID:
     """The holder id (its wallet) of an organisation; a 营业执照 also registers its legal representative,
     and puts the entity's life event in its wallet: opened the first time, changed after — when the change
     is pushed to every department holding the entity's old data (``orgs.tell_holders``)."""
     legal_rep = None
     if ctype.code == orgs.REGISTRY_TYPE and fields.get(orgs.LEGAL_REP_FIELD):
-        legal_rep = orgs.legal_rep_index(esign.keyring, str(fields[orgs.LEGAL_REP_FIELD]),
-                                         today=now.astimezone(issuing.CHINA).date(), field=f"fields.{orgs.LEGAL_REP_FIELD}")
+        legal_rep = orgs.legal_rep_index(
+            esign.keyring,
+            str(fields[orgs.LEGAL_REP_FIELD]),
+            today=now.astimezone(issuing.CHINA).date(),
+            field=f"fields.{orgs.LEGAL_REP_FIELD}",
+        )
     assert holder.credit_code is not None
     known = await orgs.get_org_by_credit_code(conn, holder.credit_code) if ctype.code == orgs.REGISTRY_TYPE else None
     previous = await registry_fields(conn, esign, known.id) if known else {}
-    org_id, created = await orgs.register(conn, esign.keyring, credit_code=holder.credit_code, name=holder.name,
-                                          legal_rep=legal_rep, now=now)
+    org_id, created = await orgs.register(
+        conn, esign.keyring, credit_code=holder.credit_code, name=holder.name, legal_rep=legal_rep, now=now
+    )
     if known is not None:
-        await orgs.tell_holders(conn, org_id, credit_code=holder.credit_code, name=holder.name,
-                                old={"entity_name": known.name} | previous, new={"entity_name": holder.name} | fields,
-                                public=frozenset(r.key for r in ctype.fields if not r.sensitive) | {"entity_name"},
-                                source_department_id=department_id, ref=ref, now=now)
+        await orgs.tell_holders(
+            conn,
+            org_id,
+            credit_code=holder.credit_code,
+            name=holder.name,
+            old={"entity_name": known.name} | previous,
+            new={"entity_name": holder.name} | fields,
+            public=frozenset(r.key for r in ctype.fields if not r.sensitive) | {"entity_name"},
+            source_department_id=department_id,
+            ref=ref,
+            now=now,
+        )
     if ctype.code == entity_seals.SEAL_RECORD_TYPE:
         # 公章刻制备案 done: the platform makes the entity's e-seal on its behalf.
         await entity_seals.make_seal(conn, esign, org_id, actor=f"certificate:{ref}", now=now)
     if ctype.code == orgs.REGISTRY_TYPE:
-        await events.add_life_event(conn, person_id=org_id, event="business_opened" if created else "business_changed",
-                                    at=now, source="certificate", source_id=ref, now=now,
-                                    detail={"credit_code": holder.credit_code, "name": holder.name})
+        await events.add_life_event(
+            conn,
+            person_id=org_id,
+            event="business_opened" if created else "business_changed",
+            at=now,
+            source="certificate",
+            source_id=ref,
+            now=now,
+            detail={"credit_code": holder.credit_code, "name": holder.name},
+        )
     return org_id
 
 
@@ -250,63 +329,130 @@ async def issue_certificate(
         person_id = (await persons.find_or_create_persons(conn, [sealed], now=now))[sealed[0]]
         await persons.check_person_name(conn, esign.keyring, person_id, holder.name, field="holder.name")
     if person_id is None and holder.credit_code is not None:
-        person_id = await _organisation(conn, esign, ctype, holder, sensitive | public, department_id=department_id,
-                                        ref=f"{department_id}:{item.external_ref}", now=now)
+        person_id = await _organisation(
+            conn,
+            esign,
+            ctype,
+            holder,
+            sensitive | public,
+            department_id=department_id,
+            ref=f"{department_id}:{item.external_ref}",
+            now=now,
+        )
     if person_id is not None:
         await closure.ensure_open(conn, person_id)
     year = issuing.serial_year(now)
     serial = issuing.serial_text(year, await store.next_serials(conn, ctype.code, department_id, year, 1))
     (slot,) = await lists.allocate_slots(conn, 1)
     draft = Draft(
-        id=uuid7(), licence_id=licence.build_licence_id(ctype.gb_type_code, department.credit_code, serial),
-        serial=serial, field_numbers=issuing.field_numbers(ctype), type_code=ctype.code, gb_type_code=ctype.gb_type_code, issuer_code=department.credit_code, holder=holder,
-        public_fields=public, sensitive_fields=sensitive, issued_at=issued_at, valid_from=valid_from,
-        valid_until=valid_until, status_ref=slot,
+        id=uuid7(),
+        licence_id=licence.build_licence_id(ctype.gb_type_code, department.credit_code, serial),
+        serial=serial,
+        field_numbers=issuing.field_numbers(ctype),
+        type_code=ctype.code,
+        gb_type_code=ctype.gb_type_code,
+        issuer_code=department.credit_code,
+        holder=holder,
+        public_fields=public,
+        sensitive_fields=sensitive,
+        issued_at=issued_at,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        status_ref=slot,
     )
-    common = {"department_id": department_id, "seal_id": seal.id, "item": item, "request_hash": rhash,
-              "person_id": person_id, "actor": actor, "now": now}
+    common: _Common = {
+        "department_id": department_id,
+        "seal_id": seal.id,
+        "item": item,
+        "request_hash": rhash,
+        "person_id": person_id,
+        "actor": actor,
+        "now": now,
+    }
     if seal.key_custody == "department":
         record_digest = issuing.digest(draft)
         parts = tokens.signing_input(issuing.claims(draft, record_digest), seal.algorithm, seal.kid)
         row = new_row(esign, draft, record_digest=record_digest, token=None, to_be_signed=parts.to_be_signed, **common)
         await store.insert_certificate(conn, row)
-        await audit.append(conn, actor=actor, action="esign.certificate_prepared", subject=str(row.id),
-                           data=audit_data(row, seal.kid.hex()), at=now)
+        await audit.append(
+            conn,
+            actor=actor,
+            action="esign.certificate_prepared",
+            subject=str(row.id),
+            data=audit_data(row, seal.kid.hex()),
+            at=now,
+        )
         view = await store.get_certificate(conn, row.id)
         assert view is not None
         return Issued("pending", row.id, pending=pending_view(view))
     token, record_digest = issuing.sign_draft(draft, await esign.signer(conn, seal))
     row = new_row(esign, draft, record_digest=record_digest, token=token, to_be_signed=None, **common)
     await store.insert_certificate(conn, row)
-    cert = render(esign, CertificateView(
-        row=row, type_name=ctype.name, gb_type_code=ctype.gb_type_code, department_name=department.name,
-        department_credit_code=department.credit_code, seal_kid=seal.kid, seal_algorithm=seal.algorithm,
-    ), now=now)
+    cert = render(
+        esign,
+        CertificateView(
+            row=row,
+            type_name=ctype.name,
+            gb_type_code=ctype.gb_type_code,
+            department_name=department.name,
+            department_credit_code=department.credit_code,
+            seal_kid=seal.kid,
+            seal_algorithm=seal.algorithm,
+        ),
+        now=now,
+    )
     await deliver(conn, cert, row, actor=actor, now=now)
     if ctype.code == orgs.DEREGISTRATION_TYPE and person_id is not None:
-        await _close_entity(conn, esign, person_id, department_id=department_id, ref=f"{department_id}:{item.external_ref}",
-                            actor=actor, now=now)
+        await _close_entity(
+            conn,
+            esign,
+            person_id,
+            department_id=department_id,
+            ref=f"{department_id}:{item.external_ref}",
+            actor=actor,
+            now=now,
+        )
     return Issued("issued", row.id, certificate=cert)
 
 
-async def _close_entity(conn: Conn, esign: EsignState, org_id: UUID, *, department_id: UUID, ref: str,
-                        actor: str, now: datetime) -> None:
+async def _close_entity(
+    conn: Conn, esign: EsignState, org_id: UUID, *, department_id: UUID, ref: str, actor: str, now: datetime
+) -> None:
     """注销登记 done (准予注销登记通知书 issued): the entity's 营业执照 and e-seal revoked last, its wallet kept
     read only."""
     licences = await conn.fetch(
         "SELECT id FROM esign_certificate WHERE person_id = $1 AND type_code = $2 AND status IN ('valid', 'suspended')"
-        " AND department_id = $3", org_id, orgs.REGISTRY_TYPE, department_id)
-    for licence in licences:
-        await change_status(conn, esign, department_id=department_id, certificate_id=licence["id"], action="revoke",
-                            reason="企业注销", actor=actor, now=now)
+        " AND department_id = $3",
+        org_id,
+        orgs.REGISTRY_TYPE,
+        department_id,
+    )
+    for row in licences:
+        await change_status(
+            conn,
+            esign,
+            department_id=department_id,
+            certificate_id=row["id"],
+            action="revoke",
+            reason="企业注销",
+            actor=actor,
+            now=now,
+        )
     await entity_seals.revoke_seal(conn, org_id, actor=actor, now=now)
-    await events.add_life_event(conn, person_id=org_id, event="business_closed", at=now, source="certificate",
-                                source_id=ref, now=now)
+    await events.add_life_event(
+        conn, person_id=org_id, event="business_closed", at=now, source="certificate", source_id=ref, now=now
+    )
 
 
 async def complete_signature(
-    conn: Conn, esign: EsignState, *, department_id: UUID, certificate_id: UUID, signature: bytes,
-    actor: str, now: datetime,
+    conn: Conn,
+    esign: EsignState,
+    *,
+    department_id: UUID,
+    certificate_id: UUID,
+    signature: bytes,
+    actor: str,
+    now: datetime,
 ) -> Certificate:
     """Finish a certificate prepared for a department-held seal with the department's signature."""
     v = await store.get_certificate(conn, certificate_id, for_update=True)
@@ -323,9 +469,14 @@ async def complete_signature(
         raise SealNotActive(f"the seal is {seal.status}", seal_status=seal.status)
     public_key = x509.read_seal_certificate(seal.certificate).public_key
     if not keys.verify_raw(public_key, row.to_be_signed, signature):
-        raise SignatureInvalid("the signature does not check with the seal's key", errors=[
-            FieldError(field="signature", message=f"must be the raw r||s {seal.algorithm} signature of to_be_signed")
-        ])
+        raise SignatureInvalid(
+            "the signature does not check with the seal's key",
+            errors=[
+                FieldError(
+                    field="signature", message=f"must be the raw r||s {seal.algorithm} signature of to_be_signed"
+                )
+            ],
+        )
     _, protected, _, payload = cbor2.loads(row.to_be_signed)
     token = tokens.assemble_token(protected, payload, signature)
     await store.set_signed(conn, row.id, token, now=now)
@@ -340,7 +491,11 @@ async def complete_signature(
 
 
 def presentation_claims(
-    certificate: tokens.Claims, fields: Mapping[str, Any], numbers: Mapping[str, int], *, now: datetime,
+    certificate: tokens.Claims,
+    fields: Mapping[str, Any],
+    numbers: Mapping[str, int],
+    *,
+    now: datetime,
     ttl: int = tokens.PRESENTATION_MAX_TTL,
 ) -> tokens.Claims:
     """Presentation claims of a certificate disclosing ``fields`` (by key), keyed in the token by the type's
@@ -352,7 +507,12 @@ def presentation_claims(
 
 
 async def presentation_token(
-    conn: Conn, esign: EsignState, certificate_token: str, fields: Mapping[str, Any], *, now: datetime,
+    conn: Conn,
+    esign: EsignState,
+    certificate_token: str,
+    fields: Mapping[str, Any],
+    *,
+    now: datetime,
     ttl: int = tokens.PRESENTATION_MAX_TTL,
 ) -> tuple[str, tokens.Claims]:
     """``(token, claims)`` of a presentation of the certificate ``certificate_token``, signed by the platform's
@@ -376,8 +536,15 @@ TRANSITIONS = {
 
 
 async def change_status(
-    conn: Conn, esign: EsignState, *, department_id: UUID, certificate_id: UUID,
-    action: Literal["revoke", "suspend", "resume"], reason: str | None, actor: str, now: datetime,
+    conn: Conn,
+    esign: EsignState,
+    *,
+    department_id: UUID,
+    certificate_id: UUID,
+    action: Literal["revoke", "suspend", "resume"],
+    reason: str | None,
+    actor: str,
+    now: datetime,
 ) -> Certificate:
     """Flip a certificate's status bit; only its issuing department may (others get 404)."""
     v = await store.get_certificate(conn, certificate_id, for_update=True)
@@ -388,7 +555,9 @@ async def change_status(
     if v.row.status == "revoked":
         raise CertificateRevoked("a revoked certificate stays revoked")
     if v.row.status not in allowed:
-        raise CertificateStatusConflict(f"cannot {action} a {v.row.status} certificate", certificate_status=v.row.status)
+        raise CertificateStatusConflict(
+            f"cannot {action} a {v.row.status} certificate", certificate_status=v.row.status
+        )
     await store.set_status(conn, certificate_id, target, reason=reason, now=now)
     await lists.status_changed(conn, v.row.status_list_id)
     changed = await store.get_certificate(conn, certificate_id)
@@ -398,14 +567,29 @@ async def change_status(
         conn, certificate_id, summary={"status": cert.status}, data={"status": cert.status}, now=now
     )
     if item is not None:
-        await changelog.record_change(conn, item.person_id, "wallet_item", item.id, "put",
-                                      synced_data(item, cert.token))
-    event = {"certificate_id": str(certificate_id), "department_id": str(department_id), "status": target,
-             "reason": reason, "person_id": str(v.row.person_id) if v.row.person_id else None}
-    await outbox.enqueue(conn, f"certificate.{done}", event,
-                         dedup_key=f"certificate.{done}:{certificate_id}:{now.isoformat()}",
-                         partition_key=str(department_id))
-    await audit.append(conn, actor=actor, action=f"esign.certificate_{done}", subject=str(certificate_id),
-                       data={"licence_id": v.row.licence_id, "from": v.row.status, "to": target, "reason": reason},
-                       at=now)
+        await changelog.record_change(
+            conn, item.person_id, "wallet_item", item.id, "put", synced_data(item, cert.token)
+        )
+    event = {
+        "certificate_id": str(certificate_id),
+        "department_id": str(department_id),
+        "status": target,
+        "reason": reason,
+        "person_id": str(v.row.person_id) if v.row.person_id else None,
+    }
+    await outbox.enqueue(
+        conn,
+        f"certificate.{done}",
+        event,
+        dedup_key=f"certificate.{done}:{certificate_id}:{now.isoformat()}",
+        partition_key=str(department_id),
+    )
+    await audit.append(
+        conn,
+        actor=actor,
+        action=f"esign.certificate_{done}",
+        subject=str(certificate_id),
+        data={"licence_id": v.row.licence_id, "from": v.row.status, "to": target, "reason": reason},
+        at=now,
+    )
     return cert

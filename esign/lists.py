@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn
 
-from esign.store import seal as seal_store
+from api.kernel.db import Conn, one
 from esign.codec import statuslist, trustlist
 from esign.errors import StatusListNotFound
 from esign.state import EsignState
+from esign.store import seal as seal_store
 
 RESIGN_AFTER = timedelta(hours=12)
 
@@ -79,7 +79,11 @@ STORE_STATUS_LIST = """
 UPDATE esign_status_list SET signed_version = $2, signed_token = $3, signed_at = $4
 WHERE id = $1 AND (signed_version IS NULL OR signed_version < $2 OR (signed_version = $2 AND signed_at < $4))
 """
-NOT_VALID = "SELECT status_index, status FROM esign_certificate WHERE status_list_id = $1 AND status IN ('revoked', 'suspended')"
+NOT_VALID = """
+SELECT status_index, status FROM esign_certificate WHERE status_list_id = $1 AND status IN ('revoked', 'suspended')
+UNION ALL
+SELECT status_index, status FROM esign_device_credential WHERE status_list_id = $1 AND status = 'revoked'
+"""
 
 
 async def status_list_token(conn: Conn, esign: EsignState, list_id: int, *, now: datetime) -> str:
@@ -97,8 +101,11 @@ async def status_list_token(conn: Conn, esign: EsignState, list_id: int, *, now:
     for entry in entries:
         statuslist.set_status(bits, entry[0], statuslist.REVOKED if entry[1] == "revoked" else statuslist.SUSPENDED)
     token = statuslist.build_status_list(
-        bits, url=esign.status_list_url(list_id), root_key=esign.platform.root_key,
-        root_kid=esign.platform.root_kid, now=now,
+        bits,
+        url=esign.status_list_url(list_id),
+        root_key=esign.platform.root_key,
+        root_kid=esign.platform.root_kid,
+        now=now,
     )
     await conn.execute(STORE_STATUS_LIST, list_id, version, token, now)
     return token
@@ -122,20 +129,32 @@ def _entry(row: asyncpg.Record, types: list[str] | None) -> trustlist.SealEntry:
         # A rotated seal stays trusted for what it signed before it was retired, and for nothing after.
         until = min(entry.valid_until, int(row["retired_at"].timestamp()))
         entry = trustlist.seal_entry(
-            row["certificate"], role=row["role"], department_name=row["department_name"], valid_until=until,
+            row["certificate"],
+            role=row["role"],
+            department_name=row["department_name"],
+            valid_until=until,
             types=types,
         )
     return entry
 
 
-REGISTRY = "SELECT code, name, gb_type_code, holder_kind, issuer_department_ids, fields FROM certificate_type ORDER BY code"
+REGISTRY = (
+    "SELECT code, name, gb_type_code, holder_kind, issuer_department_ids, fields FROM certificate_type ORDER BY code"
+)
 
 
 def _registry(rows: list[asyncpg.Record]) -> list[trustlist.TypeEntry]:
     return [
-        trustlist.TypeEntry(r["code"], r["name"], r["gb_type_code"], r["holder_kind"], tuple(
-            trustlist.FieldEntry(f["n"], f["key"], f["label"], f["type"]) for f in sorted(r["fields"], key=lambda f: f["n"])
-        ))
+        trustlist.TypeEntry(
+            r["code"],
+            r["name"],
+            r["gb_type_code"],
+            r["holder_kind"],
+            tuple(
+                trustlist.FieldEntry(f["n"], f["key"], f["label"], f["type"])
+                for f in sorted(r["fields"], key=lambda f: f["n"])
+            ),
+        )
         for r in rows
     ]
 
@@ -149,7 +168,10 @@ def _seal_types(row: asyncpg.Record, types: list[asyncpg.Record]) -> list[str] |
 
 async def trust_list_token(conn: Conn, esign: EsignState, *, now: datetime) -> str:
     """The signed trust list (signed again when stale)."""
-    row = await conn.fetchrow("SELECT version, signed_version, signed_token, signed_at FROM esign_trust_list")
+    row = one(
+        await conn.fetchrow("SELECT version, signed_version, signed_token, signed_at FROM esign_trust_list"),
+        "trust list",
+    )  # a singleton row, made by its migration
     if _current(row, now):
         return row["signed_token"]
     async with _snapshot(conn):

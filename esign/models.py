@@ -78,7 +78,9 @@ class FieldIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     type: Literal["string", "date", "integer", "enum"]
     required: bool = True
     sensitive: bool = False
-    enum: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(max_length=100)] | None = None
+    enum: (
+        Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(max_length=100)] | None
+    ) = None
 
 
 class CertificateTypeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -88,14 +90,17 @@ class CertificateTypeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     issuer_department_ids: Annotated[list[UUID], msgspec.Meta(min_length=1, max_length=200)]
     fields: Annotated[list[FieldIn], msgspec.Meta(min_length=1, max_length=50)]
     validity_days: Annotated[int, msgspec.Meta(ge=1, le=36500)] | None = None
-    gb_type_code: Annotated[
-        str,
-        msgspec.Meta(
-            pattern=r"^[0-9A-Z]{18}[0-9]{3}$",
-            description="证照类型代码: the defining department's credit code and 3 digits. Made when absent; "
-            "fixed once set.",
-        ),
-    ] | None = None
+    gb_type_code: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^[0-9A-Z]{18}[0-9]{3}$",
+                description="证照类型代码: the defining department's credit code and 3 digits. Made when absent; "
+                "fixed once set.",
+            ),
+        ]
+        | None
+    ) = None
     defining_department_id: UUID | None = None
 
 
@@ -119,7 +124,10 @@ class IssueIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False
     holder: HolderIn
     fields: dict[str, Any]
     external_ref: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=128, description="The department's own reference; unique per department.")
+        str,
+        msgspec.Meta(
+            min_length=1, max_length=128, description="The department's own reference; unique per department."
+        ),
     ]
     valid_from: AwareTime | None = None
     valid_until: AwareTime | None = None
@@ -193,9 +201,13 @@ class Certificate(msgspec.Struct, frozen=True, kw_only=True):
     status: Literal["valid", "suspended", "revoked", "expired"]
     status_ref: StatusRef
     token: str
-    qr_url: Annotated[str, msgspec.Meta(
-        description="What the certificate's QR code holds: QR_BASE + \"/V/\" + the token (space, % and / escaped), "
-                    "all QR alphanumeric characters; a phone camera or WeChat scan opens the verification page.")]
+    qr_url: Annotated[
+        str,
+        msgspec.Meta(
+            description='What the certificate\'s QR code holds: QR_BASE + "/V/" + the token (space, % and / escaped), '
+            "all QR alphanumeric characters; a phone camera or WeChat scan opens the verification page."
+        ),
+    ]
 
 
 class PendingSignature(msgspec.Struct, frozen=True, kw_only=True):
@@ -219,7 +231,14 @@ class SignatureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class VerifyIn(msgspec.Struct, kw_only=True):
-    token: Annotated[str, msgspec.Meta(description="A ZB1: token, or the URL of its QR code (`…/V/<token>`).")]
+    token: Annotated[str, msgspec.Meta(description="A ZB1: or ZB2: token, or the URL of its QR code (`…/V/<token>`).")]
+    cnonce: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The nonce the verifier showed the holder before scanning (base64url, 1 to 64 "
+            "bytes): a ZB2: presentation must carry it (claim 39), else reason `nonce`."
+        ),
+    ] = None
 
 
 class MaskedHolder(msgspec.Struct, frozen=True, kw_only=True):
@@ -247,14 +266,26 @@ class VerifiedCertificate(msgspec.Struct, frozen=True, kw_only=True):
     type_code: str
     type_name: str | None
     gb_type_code: str
-    licence_id: Annotated[str, msgspec.Meta(description="Rebuilt from the type's GB code, the issuer, the serial "
-                                                        "and the version the token carries, with its check character.")]
+    licence_id: Annotated[
+        str,
+        msgspec.Meta(
+            description="Rebuilt from the type's GB code, the issuer, the serial "
+            "and the version the token carries, with its check character."
+        ),
+    ]
     holder_masked: MaskedHolder
     fields: list[VerifiedField]
     issuer: VerifiedIssuer
     issued_at: datetime
     valid_until: datetime | None
     status_ref: StatusRef
+    holder_bound: Annotated[
+        bool,
+        msgspec.Meta(
+            description="true for a ZB2: presentation, made on the holder's registered device and signed with its key; "
+            "false for a certificate or a ZB1: presentation made by the server."
+        ),
+    ] = False
 
 
 class VerifyOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

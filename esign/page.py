@@ -21,6 +21,9 @@ CHECKS = {
     "validity": "有效期",
     "status": "吊销 / 暂停状态",
     "presentation_fresh": "亮证码时效",
+    "holder_binding": "持证人设备签名",
+    "nonce": "核验方随机码",
+    "disclosure": "出示内容完整性",
 }
 RESULTS = {"ok": ("通过", "ok"), "failed": ("未通过", "bad"), "skipped": ("未检查", "skip")}
 REASONS = {
@@ -41,6 +44,10 @@ REASONS = {
     "status_unavailable": "暂时无法查询证照状态。",
     "presentation_lifetime": "亮证码的有效时长不符合规定。",
     "presentation_expired": "亮证码已过期，请持证人重新出示。",
+    "credential_expired": "持证人设备上的亮证凭证已过期，请持证人联网更新。",
+    "holder_binding": "亮证码不是由登记的持证人设备生成的，可能是他人复制。",
+    "nonce": "亮证码未包含本次核验的随机码，可能是截图或重放。",
+    "disclosure": "出示的证照内容与签发内容不符。",
 }
 
 STYLE = """
@@ -78,7 +85,7 @@ def render_page(result: VerifyOut, *, seal_svg: str | None, checked_at: datetime
     reasons = "".join(f"<p>{escape(REASONS.get(r, r))}</p>" for r in result.reasons)
     lead = "电子签名、印章和状态均已核验通过。" if ok else ""
     checks = "".join(
-        f'<li><span>{escape(CHECKS.get(name, name))}</span>'
+        f"<li><span>{escape(CHECKS.get(name, name))}</span>"
         f'<span class="r {RESULTS.get(value, (value, "skip"))[1]}">{escape(RESULTS.get(value, (value,))[0])}</span></li>'
         for name, value in result.checks.items()
     )
@@ -104,6 +111,13 @@ def render_page(result: VerifyOut, *, seal_svg: str | None, checked_at: datetime
             ("签发时间", _time(cert.issued_at)),
             ("有效期至", _time(cert.valid_until) if cert.kind == "certificate" else "以证照为准"),
         ]
+        if cert.kind == "presentation":
+            rows.append(
+                (
+                    "出示方式",
+                    "持证人设备离线生成（已绑定设备密钥）" if cert.holder_bound else "服务端生成（未绑定持证人设备）",
+                )
+            )
         rows += [(f.label or f.key or f"#{f.n}", str(f.value)) for f in cert.fields]
         items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows if v)
         parts.append(f'<section class="card"><h2>证照信息</h2><dl>{items}</dl></section>')

@@ -18,28 +18,29 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-
-import asyncpg
-from api.kernel.db import Conn
+from uuid import UUID
 
 from api.kernel import audit
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from esign import ca
 from esign.codec import csr, keys, x509
-from esign.store import seal as seal_store
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
-from esign.service import Department
 from esign.models import Seal
-from esign.store.seal import SealRow
+from esign.service import Department
 from esign.state import EsignState
+from esign.store import seal as seal_store
+from esign.store.seal import SealRow
 
 SEAL_YEARS = 5
 
 
 def pem(der: bytes) -> str:
     b64 = base64.b64encode(der).decode("ascii")
-    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64)) + (
-        "\n-----END CERTIFICATE-----\n"
+    return (
+        "-----BEGIN CERTIFICATE-----\n"
+        + "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
+        + ("\n-----END CERTIFICATE-----\n")
     )
 
 
@@ -50,11 +51,22 @@ def image_url(esign: EsignState, seal: SealRow) -> str:
 def view(esign: EsignState, seal: SealRow) -> Seal:
     assert seal.department_id is not None
     return Seal(
-        seal_id=seal.id, kid=seal.kid.hex(), certificate_pem=pem(seal.certificate), status=seal.status,  # type: ignore[arg-type]
-        name=seal.name, kind=seal.kind, algorithm=seal.algorithm, key_custody=seal.key_custody,  # type: ignore[arg-type]
-        department_id=seal.department_id, valid_from=seal.valid_from, valid_until=seal.valid_until,
-        created_at=seal.created_at, retired_at=seal.retired_at, revoked_at=seal.revoked_at,
-        replaces=seal.replaces_id, image_url=image_url(esign, seal),
+        seal_id=seal.id,
+        kid=seal.kid.hex(),
+        certificate_pem=pem(seal.certificate),
+        status=seal.status,  # type: ignore[arg-type]
+        name=seal.name,
+        kind=seal.kind,  # type: ignore[arg-type]
+        algorithm=seal.algorithm,  # type: ignore[arg-type]
+        key_custody=seal.key_custody,  # type: ignore[arg-type]
+        department_id=seal.department_id,
+        valid_from=seal.valid_from,
+        valid_until=seal.valid_until,
+        created_at=seal.created_at,
+        retired_at=seal.retired_at,
+        revoked_at=seal.revoked_at,
+        replaces=seal.replaces_id,
+        image_url=image_url(esign, seal),
     )
 
 
@@ -91,27 +103,47 @@ async def create_seal(
         platform.root_key, platform.root_cert, public, valid_from=start, valid_until=until, **names
     )
     seal = SealRow(
-        id=uuid7(), department_id=department.id, role="issuer", name=name, kind=kind,
-        algorithm=keys.algorithm_of(public), kid=keys.kid_of(cert), certificate=cert,
-        key_custody="platform" if private_der else "department", status="active", valid_from=start,
-        valid_until=until, created_at=now, retired_at=None, revoked_at=None,
+        id=uuid7(),
+        department_id=department.id,
+        role="issuer",
+        name=name,
+        kind=kind,
+        algorithm=keys.algorithm_of(public),
+        kid=keys.kid_of(cert),
+        certificate=cert,
+        key_custody="platform" if private_der else "department",
+        status="active",
+        valid_from=start,
+        valid_until=until,
+        created_at=now,
+        retired_at=None,
+        revoked_at=None,
         replaces_id=replaces.id if replaces else None,
     )
     sealed = esign.keyring.encrypt(private_der, context=ca.SEAL_CONTEXT) if private_der else None
     await seal_store.insert_seal(conn, seal, sealed_key=sealed)
     await seal_store.trust_list_changed(conn)
     await audit.append(
-        conn, actor=actor, action="esign.seal_created", subject=str(seal.id),
-        data={"department": str(department.id), "kid": seal.kid.hex(), "algorithm": seal.algorithm,
-              "kind": kind, "key_custody": seal.key_custody, "replaces": str(replaces.id) if replaces else None},
+        conn,
+        actor=actor,
+        action="esign.seal_created",
+        subject=str(seal.id),
+        data={
+            "department": str(department.id),
+            "kid": seal.kid.hex(),
+            "algorithm": seal.algorithm,
+            "kind": kind,
+            "key_custody": seal.key_custody,
+            "replaces": str(replaces.id) if replaces else None,
+        },
         at=now,
     )
     return seal
 
 
-async def department_seal(conn: Conn, department_id: object, seal_id: object, *, for_update: bool) -> SealRow:
+async def department_seal(conn: Conn, department_id: UUID, seal_id: UUID, *, for_update: bool) -> SealRow:
     """The seal, if it belongs to this department (404 ``seal_not_found`` otherwise)."""
-    seal = await seal_store.get_seal(conn, seal_id, for_update=for_update)  # type: ignore[arg-type]
+    seal = await seal_store.get_seal(conn, seal_id, for_update=for_update)
     if seal.department_id != department_id:
         raise SealNotFound()
     return seal
@@ -133,27 +165,40 @@ async def rotate_seal(
     if old.status != "active":
         raise SealNotActive(f"the seal is {old.status}", seal_status=old.status)
     new = await create_seal(
-        conn, esign, department, name=name or old.name, kind=old.kind,
+        conn,
+        esign,
+        department,
+        name=name or old.name,
+        kind=old.kind,
         algorithm=algorithm or (None if csr_pem else old.algorithm),
-        csr_pem=csr_pem, actor=actor, now=now, replaces=old,
+        csr_pem=csr_pem,
+        actor=actor,
+        now=now,
+        replaces=old,
     )
     await seal_store.retire_seal(conn, old.id, now=now)
     await audit.append(
-        conn, actor=actor, action="esign.seal_retired", subject=str(old.id),
-        data={"kid": old.kid.hex(), "replaced_by": str(new.id)}, at=now,
+        conn,
+        actor=actor,
+        action="esign.seal_retired",
+        subject=str(old.id),
+        data={"kid": old.kid.hex(), "replaced_by": str(new.id)},
+        at=now,
     )
     return new
 
 
-async def revoke_seal(
-    conn: Conn, seal: SealRow, *, reason: str | None, actor: str, now: datetime
-) -> None:
+async def revoke_seal(conn: Conn, seal: SealRow, *, reason: str | None, actor: str, now: datetime) -> None:
     """Revoke ``seal`` (read ``FOR UPDATE``): everything it signed stops verifying."""
     if seal.status == "revoked":
         raise SealNotActive("the seal is already revoked", seal_status=seal.status)
     await seal_store.revoke_seal(conn, seal.id, reason=reason, now=now)
     await seal_store.trust_list_changed(conn)
     await audit.append(
-        conn, actor=actor, action="esign.seal_revoked", subject=str(seal.id),
-        data={"kid": seal.kid.hex(), "reason": reason}, at=now,
+        conn,
+        actor=actor,
+        action="esign.seal_revoked",
+        subject=str(seal.id),
+        data={"kid": seal.kid.hex(), "reason": reason},
+        at=now,
     )

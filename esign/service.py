@@ -39,8 +39,8 @@ from api.kernel.identifiers import (
 from api.kernel.problems import FieldError
 from auth import CreditCodeInvalid, IdNumberInvalid
 from esign.codec import tokens
-from esign.errors import CertificateFieldsInvalid, HolderInvalid, ValidityInvalid
 from esign.codec.keys import Signer
+from esign.errors import CertificateFieldsInvalid, HolderInvalid, ValidityInvalid
 from esign.models import HolderIn, IssueIn
 
 CHINA = timezone(timedelta(hours=8))  # serial years follow the calendar of the issuing office
@@ -134,8 +134,9 @@ def _date_ok(value: str) -> bool:
 def _validator(rule: FieldRule) -> tuple[Callable[[Any], bool], str]:
     """A test of a value against the rule, and what to say when the value fails it."""
     if rule.type == "string":
-        return (lambda v: type(v) is str and len(v) <= MAX_TEXT and bool(v.strip())), \
-            f"must be text of 1 to {MAX_TEXT} characters"
+        return (
+            lambda v: type(v) is str and len(v) <= MAX_TEXT and bool(v.strip())
+        ), f"must be text of 1 to {MAX_TEXT} characters"
     if rule.type == "date":
         return (lambda v: type(v) is str and _date_ok(v)), "must be a date YYYY-MM-DD"
     if rule.type == "integer":
@@ -152,10 +153,15 @@ def fields_checker(ctype: CertType) -> Callable[[dict[str, Any]], tuple[dict[str
     rules = [(rule.key, rule.required, rule.sensitive, *_validator(rule)) for rule in ctype.fields]
 
     def check(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        errors = [] if fields.keys() <= known else [
-            FieldError(field=f"fields.{key[:64]}", message="is not a field of this certificate type")
-            for key in fields if key not in known
-        ]
+        errors = (
+            []
+            if fields.keys() <= known
+            else [
+                FieldError(field=f"fields.{key[:64]}", message="is not a field of this certificate type")
+                for key in fields
+                if key not in known
+            ]
+        )
         public: dict[str, Any] = {}
         sensitive: dict[str, Any] = {}
         for key, required, is_sensitive, valid, problem in rules:

@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 from litestar.datastructures import State
 
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from esign import batch_sign, ca
 from esign.codec import keys, qr, statuslist, trustlist
 from esign.store.seal import SealRow, get_private_key
@@ -34,7 +33,12 @@ class EsignState:
     """Per-process e-certificate state; see the module docstring."""
 
     def __init__(
-        self, platform: ca.Platform, keyring: Keyring, base_url: str, *, master_keys: tuple[str, str | None] | None = None,
+        self,
+        platform: ca.Platform,
+        keyring: Keyring,
+        base_url: str,
+        *,
+        master_keys: tuple[str, str | None] | None = None,
         qr_base: str | None = None,
     ) -> None:
         self.platform = platform
@@ -109,7 +113,9 @@ class EsignState:
                     raise RuntimeError("no master keys to hand to the signing processes")
                 context = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(
-                    max_workers=os.cpu_count() or 2, mp_context=context, initializer=batch_sign.init_worker,
+                    max_workers=os.cpu_count() or 2,
+                    mp_context=context,
+                    initializer=batch_sign.init_worker,
                     initargs=self._master_keys,
                 )
             return self._executor
@@ -132,7 +138,10 @@ async def start(state: State) -> None:
         platform = await ca.load_platform(conn, state.keyring)
     settings = state.settings
     state.esign = EsignState(
-        platform, state.keyring, settings.base_url, master_keys=(settings.master_key, settings.master_key_previous),
+        platform,
+        state.keyring,
+        settings.base_url,
+        master_keys=(settings.master_key, settings.master_key_previous),
         qr_base=settings.qr_base,
     )
 

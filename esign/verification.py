@@ -8,32 +8,46 @@ fields' labels come from the trust list's type registry, as an offline verifier 
 
 from __future__ import annotations
 
-import asyncpg
-from api.kernel.db import Conn
+from datetime import datetime
 
+from api.kernel.db import Conn
 from esign import lists
-from esign.codec import qr, tokens
+from esign.codec import qr, tokens, zb2
+from esign.codec.verify import Verdict, verify_token
+from esign.codec.zb2_verify import status_refs
 from esign.errors import MalformedToken, StatusListNotFound
 from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedField, VerifiedIssuer, VerifyOut
 from esign.state import EsignState
-from esign.codec.verify import Verdict, verify_token
 
 
-async def verdict_for(conn: Conn, esign: EsignState, token: str, *, now: object) -> Verdict:
-    """The verdict on ``token`` now; never raises for a bad token."""
-    trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))  # type: ignore[arg-type]
-    status_lists = {}
+def _list_ids(token: object) -> list[int]:
+    if not isinstance(token, str):
+        return []
+    text = qr.token_from_text(token)
+    if text.startswith(zb2.PREFIX):
+        return sorted({list_id for list_id, _ in status_refs(text)})
     try:
-        list_id = tokens.decode_token(qr.token_from_text(token)).claims.status[0] if isinstance(token, str) else None
+        return [tokens.decode_token(text).claims.status[0]]
     except MalformedToken:
-        list_id = None  # verify_token names the format problem itself
-    if list_id is not None and list_id in trust.status_lists:
+        return []  # verify_token names the format problem itself
+
+
+async def verdict_for(
+    conn: Conn, esign: EsignState, token: str, *, now: datetime, cnonce: bytes | None = None
+) -> Verdict:
+    """The verdict on ``token`` (``ZB1:`` or ``ZB2:``) now, with the nonce the verifier showed; never raises for
+    a bad token."""
+    trust = esign.trust_list(await lists.trust_list_token(conn, esign, now=now))
+    status_lists = {}
+    for list_id in _list_ids(token):
+        if list_id not in trust.status_lists:
+            continue
         try:
-            signed = await lists.status_list_token(conn, esign, list_id, now=now)  # type: ignore[arg-type]
+            signed = await lists.status_list_token(conn, esign, list_id, now=now)
             status_lists[list_id] = esign.status_list(list_id, signed)
         except StatusListNotFound:
             pass  # verify_token answers status_unavailable
-    return verify_token(token, trust, status_lists, now)  # type: ignore[arg-type]
+    return verify_token(token, trust, status_lists, now, cnonce=cnonce)
 
 
 async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
@@ -60,8 +74,13 @@ async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
             issued_at=found.issued_at,
             valid_until=found.valid_until,
             status_ref=StatusRef(list_id=found.status_ref[0], index=found.status_ref[1]),
+            holder_bound=found.holder_bound,
         )
     return VerifyOut(
-        valid=verdict.valid, reasons=verdict.reasons, checks=verdict.checks, certificate=certificate,
-        seal_kid=verdict.seal_kid, trust_list=verdict.trust_list,  # type: ignore[arg-type]
+        valid=verdict.valid,
+        reasons=verdict.reasons,
+        checks=verdict.checks,
+        certificate=certificate,
+        seal_kid=verdict.seal_kid,
+        trust_list=verdict.trust_list,  # type: ignore[arg-type]
     )

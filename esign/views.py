@@ -10,16 +10,15 @@ import base64
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from esign.store import certificate as store
+from api.kernel.db import Conn
 from esign.batch_sign import FIELDS_CONTEXT
-from esign.store.certificate import CertificateRow, CertificateView, ShownCertificate
 from esign.errors import CertificateNotFound
 from esign.models import Certificate, HolderOut, IssuerOut, PendingSignature, StatusRef
 from esign.state import EsignState
+from esign.store import certificate as store
+from esign.store.certificate import CertificateRow, CertificateView, ShownCertificate
 
 SIGNING_WINDOW = timedelta(minutes=15)  # how long a department has to sign a prepared certificate
 
@@ -41,13 +40,20 @@ def render_shown(esign: EsignState, r: ShownCertificate, *, now: datetime) -> Ce
         fields.update(msgspec.json.decode(esign.keyring.decrypt(r.sealed_fields, context=FIELDS_CONTEXT)))
     assert r.token is not None
     return Certificate(
-        id=r.id, licence_id=r.licence_id, type_code=r.type_code, type_name=r.type_name,
+        id=r.id,
+        licence_id=r.licence_id,
+        type_code=r.type_code,
+        type_name=r.type_name,
         holder=HolderOut(kind=r.holder_kind, name_masked=r.holder_name_masked, id_masked=r.holder_id_masked),  # type: ignore[arg-type]
         fields=fields,
         issuer=IssuerOut(department_id=r.department_id, name=r.department_name, credit_code=r.department_credit_code),
-        seal_kid=r.seal_kid.hex(), issued_at=r.issued_at, valid_from=r.valid_from, valid_until=r.valid_until,
+        seal_kid=r.seal_kid.hex(),
+        issued_at=r.issued_at,
+        valid_from=r.valid_from,
+        valid_until=r.valid_until,
         status=status_of(r, now),  # type: ignore[arg-type]
-        status_ref=StatusRef(list_id=r.status_list_id, index=r.status_index), token=r.token,
+        status_ref=StatusRef(list_id=r.status_list_id, index=r.status_index),
+        token=r.token,
         qr_url=esign.qr_url(r.token),
     )
 
@@ -56,9 +62,14 @@ def pending_view(v: CertificateView) -> PendingSignature:
     r = v.row
     assert r.to_be_signed is not None
     return PendingSignature(
-        certificate_id=r.id, status="awaiting_signature", licence_id=r.licence_id, seal_id=r.seal_id,
-        kid=v.seal_kid.hex(), alg=v.seal_algorithm,  # type: ignore[arg-type]
-        to_be_signed=base64.b64encode(r.to_be_signed).decode("ascii"), sign_by=r.created_at + SIGNING_WINDOW,
+        certificate_id=r.id,
+        status="awaiting_signature",
+        licence_id=r.licence_id,
+        seal_id=r.seal_id,
+        kid=v.seal_kid.hex(),
+        alg=v.seal_algorithm,  # type: ignore[arg-type]
+        to_be_signed=base64.b64encode(r.to_be_signed).decode("ascii"),
+        sign_by=r.created_at + SIGNING_WINDOW,
     )
 
 

@@ -34,29 +34,29 @@ _SURFACE = {
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
-    "_applicant",
-    "application",
+    "FOR_OTHERS_LEVEL",
+    "FOR_OTHERS_MAX_AGE",
     "BundleNotFound",
     "Calendar",
     "CertificateField",
     "CertificateType",
     "Code",
     "DepartmentRef",
-    "evaluate",
     "EvaluationIn",
-    "FOR_OTHERS_LEVEL",
-    "FOR_OTHERS_MAX_AGE",
     "FormInvalid",
+    "MaterialRef",
+    "MatterNotFound",
+    "SubmitApplication",
+    "SupplementIn",
+    "_applicant",
+    "application",
+    "evaluate",
     "known_departments",
     "list_bundles",
     "load_calendar",
-    "MaterialRef",
-    "MatterNotFound",
     "seed_catalogue",
     "submit",
-    "SubmitApplication",
     "supplement",
-    "SupplementIn",
     "withdraw",
 ]
 
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from matters.applications.errors import FormInvalid
     from matters.applications.handling import supplement
     from matters.applications.models import Code, MaterialRef, SubmitApplication, SupplementIn
-    from matters.applications.routes import _applicant, FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE
+    from matters.applications.routes import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, _applicant
     from matters.applications.views import application
     from matters.applications.workflow import submit, withdraw
     from matters.errors import BundleNotFound, MatterNotFound

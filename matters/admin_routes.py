@@ -12,12 +12,8 @@ from uuid import UUID
 from litestar import Request, Response, put
 from litestar.params import JSONBody, PathParameter
 
-from api.kernel import audit
 from api.deps import Db, Now
-from matters import admin_store, service, store
-from matters.applications.service import parse_condition
-from matters.errors import BundleInvalid, MatterInvalid
-from matters.models import Bundle, BundleIn, Matter, MatterIn
+from api.kernel import audit
 from api.kernel.problems import (
     BadRequest,
     FieldError,
@@ -28,6 +24,10 @@ from api.kernel.problems import (
     success,
 )
 from auth import BEARER, CurrentPrincipal
+from matters import admin_store, service, store
+from matters.applications.service import parse_condition
+from matters.errors import BundleInvalid, MatterInvalid
+from matters.models import Bundle, BundleIn, Matter, MatterIn
 
 # Working days; anything longer is a typo, and would overflow the date arithmetic of due times later.
 MAX_DAYS = 3650
@@ -62,9 +62,13 @@ def matter_errors(
         _within(errors, f"materials[{i}].copies", m.copies, 1, MAX_COUNT)
         for j, t in enumerate(m.satisfied_by_certificate_types):
             if t not in issuers:
-                errors.append(FieldError(f"materials[{i}].satisfied_by_certificate_types[{j}]", f"no certificate type {t}"))
+                errors.append(
+                    FieldError(f"materials[{i}].satisfied_by_certificate_types[{j}]", f"no certificate type {t}")
+                )
         if m.held_by_department is not None and m.held_by_department.id not in departments:
-            errors.append(FieldError(f"materials[{i}].held_by_department.id", f"no department {m.held_by_department.id}"))
+            errors.append(
+                FieldError(f"materials[{i}].held_by_department.id", f"no department {m.held_by_department.id}")
+            )
     keys: set[str] = set()
     for i, f in enumerate(data.form):
         if f.key in keys:
@@ -109,10 +113,14 @@ def bundle_errors(
             try:
                 key, _, _ = parse_condition(e.condition)
             except ValueError as exc:
-                errors.append(FieldError(f"matters[{i}].condition", f"{exc} (one comparison: form.key == or != a value)"))
+                errors.append(
+                    FieldError(f"matters[{i}].condition", f"{exc} (one comparison: form.key == or != a value)")
+                )
             else:
                 if key not in asked:
-                    errors.append(FieldError(f"matters[{i}].condition", f"form.{key} is not a field of this bundle's matters"))
+                    errors.append(
+                        FieldError(f"matters[{i}].condition", f"form.{key} is not a field of this bundle's matters")
+                    )
     after = {e.code: list(e.after) for e in data.matters}
     for i, e in enumerate(data.matters):
         if e.code in service.predecessors(e.code, after):
@@ -173,8 +181,14 @@ async def upsert_matter(
         if errors:
             raise MatterInvalid(errors=errors)
         created = await admin_store.save_matter(conn, data, now=now)
-        await audit.append(conn, actor=principal.subject, action="catalogue.matter_saved", subject=code,
-                           data={"created": created}, at=now)
+        await audit.append(
+            conn,
+            actor=principal.subject,
+            action="catalogue.matter_saved",
+            subject=code,
+            data={"created": created},
+            at=now,
+        )
         saved = await store.get_matter(conn, code)
     _forget_built_bundles(request)
     return Response(saved, status_code=201 if created else 200)
@@ -214,8 +228,14 @@ async def upsert_bundle(
         if errors:
             raise BundleInvalid(errors=errors)
         created = await admin_store.save_bundle(conn, data, now=now)
-        await audit.append(conn, actor=principal.subject, action="catalogue.bundle_saved", subject=code,
-                           data={"created": created}, at=now)
+        await audit.append(
+            conn,
+            actor=principal.subject,
+            action="catalogue.bundle_saved",
+            subject=code,
+            data={"created": created},
+            at=now,
+        )
         saved = await store.get_bundle(conn, code)
     _forget_built_bundles(request, code)
     return Response(saved, status_code=201 if created else 200)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from matters.models import BundleIn, MatterIn
 
 
@@ -19,7 +18,9 @@ async def known_departments(conn: Conn, ids: list[UUID]) -> set[UUID]:
 
 async def certificate_type_issuers(conn: Conn, codes: list[str]) -> dict[str, set[UUID]]:
     """The issuing departments of each certificate type among ``codes`` that exists."""
-    rows = await conn.fetch("SELECT code, issuer_department_ids FROM certificate_type WHERE code = ANY($1::text[])", codes)
+    rows = await conn.fetch(
+        "SELECT code, issuer_department_ids FROM certificate_type WHERE code = ANY($1::text[])", codes
+    )
     return {r["code"]: set(r["issuer_department_ids"]) for r in rows}
 
 
@@ -64,8 +65,16 @@ async def save_matter(conn: Conn, data: MatterIn, *, now: datetime) -> bool:
     # A matter keeps only its materials' codes and counts; the rest is the shared material's.
     materials = [{"code": m.code, "required": m.required, "copies": m.copies} for m in data.materials]
     return await conn.fetchval(
-        UPSERT_MATTER, data.code, data.name.strip(), data.kind.strip(), data.department.id,
-        msgspec.to_builtins(data.guide), materials, msgspec.to_builtins(data.form), data.result_certificate_type, now,
+        UPSERT_MATTER,
+        data.code,
+        data.name.strip(),
+        data.kind.strip(),
+        data.department.id,
+        msgspec.to_builtins(data.guide),
+        materials,
+        msgspec.to_builtins(data.form),
+        data.result_certificate_type,
+        now,
     )
 
 
@@ -84,6 +93,12 @@ async def save_bundle(conn: Conn, data: BundleIn, *, now: datetime) -> bool:
     """Upsert the bundle; True when it is new."""
     matters = [{"code": e.code, "after": list(e.after), "condition": e.condition} for e in data.matters]
     return await conn.fetchval(
-        UPSERT_BUNDLE, data.code, data.name.strip(), data.life_stage.strip(), data.lead_department.id, matters,
-        data.promised_limit_days, now,
+        UPSERT_BUNDLE,
+        data.code,
+        data.name.strip(),
+        data.life_stage.strip(),
+        data.lead_department.id,
+        matters,
+        data.promised_limit_days,
+        now,
     )

@@ -14,11 +14,9 @@ from uuid import UUID
 from litestar import Response, get, put
 from litestar.params import JSONBody, PathParameter
 
+from api.deps import Db, Now
 from api.kernel import audit, authority
 from api.kernel.authority import Authority
-from api.deps import Db, Now
-from matters import admin_store
-from matters.errors import AuthorityInvalid
 from api.kernel.problems import (
     BadRequest,
     FieldError,
@@ -29,8 +27,10 @@ from api.kernel.problems import (
     problem_responses,
     success,
 )
-from wallet import LifeEvent
 from auth import BEARER, CurrentPrincipal
+from matters import admin_store
+from matters.errors import AuthorityInvalid
+from wallet import LifeEvent
 
 DepartmentId = Annotated[UUID, PathParameter(description="The department's id.")]
 LIFE_EVENTS = frozenset(get_args(LifeEvent))
@@ -90,8 +90,9 @@ async def get_department_authority(department_id: DepartmentId, principal: Curre
         **problem_responses(BadRequest, ValidationFailed, AuthorityInvalid, Unauthorized, Forbidden, NotFound),
     },
 )
-async def put_department_authority(department_id: DepartmentId, data: JSONBody[Authority], principal: CurrentPrincipal,
-                                   db: Db, now: Now) -> Response[Authority]:
+async def put_department_authority(
+    department_id: DepartmentId, data: JSONBody[Authority], principal: CurrentPrincipal, db: Db, now: Now
+) -> Response[Authority]:
     principal.require_roles("operator")
     errors = authority_errors(data)
     if errors:
@@ -102,15 +103,25 @@ async def put_department_authority(department_id: DepartmentId, data: JSONBody[A
         before = await authority.get_authority(conn, department_id)
         created = await authority.put_authority(conn, department_id, data, now=now)
         saved = await authority.get_authority(conn, department_id)
-        await audit.append(conn, actor=principal.subject, action="catalogue.authority_saved",
-                           subject=f"department:{department_id}",
-                           data={"before": _plain(before), "after": _plain(saved)}, at=now)
+        await audit.append(
+            conn,
+            actor=principal.subject,
+            action="catalogue.authority_saved",
+            subject=f"department:{department_id}",
+            data={"before": _plain(before), "after": _plain(saved)},
+            at=now,
+        )
     return Response(saved, status_code=201 if created else 200)
 
 
 def _plain(value: Authority) -> dict[str, object]:
-    return {"record_kinds": value.record_kinds, "life_events": value.life_events, "guardianship": value.guardianship,
-            "realname_proofing": value.realname_proofing, "window_intake": value.window_intake}
+    return {
+        "record_kinds": value.record_kinds,
+        "life_events": value.life_events,
+        "guardianship": value.guardianship,
+        "realname_proofing": value.realname_proofing,
+        "window_intake": value.window_intake,
+    }
 
 
 ROUTES = [get_department_authority, put_department_authority]

@@ -16,13 +16,27 @@ async def flag_overdue(state: Any, *, now: datetime | None = None) -> int:
     async with state.pool.acquire() as conn, conn.transaction():
         flagged = await store.flag_overdue(conn, now=now)
         for t in flagged:
-            await store.add_event(conn, t["application_id"], at=now, event="task_overdue", actor="system",
-                                  detail={"matter_code": t["matter_code"], "due_at": t["due_at"].isoformat()})
+            await store.add_event(
+                conn,
+                t["application_id"],
+                at=now,
+                event="task_overdue",
+                actor="system",
+                detail={"matter_code": t["matter_code"], "due_at": t["due_at"].isoformat()},
+            )
             await outbox.enqueue(
-                conn, "notify",
-                {"event": "task.overdue", "task_id": str(t["id"]), "application_id": str(t["application_id"]),
-                 "matter_code": t["matter_code"], "department_id": str(t["department_id"]), "due_at": t["due_at"].isoformat()},
-                dedup_key=f"task.overdue:{t['id']}", partition_key=str(t["department_id"]),
+                conn,
+                "notify",
+                {
+                    "event": "task.overdue",
+                    "task_id": str(t["id"]),
+                    "application_id": str(t["application_id"]),
+                    "matter_code": t["matter_code"],
+                    "department_id": str(t["department_id"]),
+                    "due_at": t["due_at"].isoformat(),
+                },
+                dedup_key=f"task.overdue:{t['id']}",
+                partition_key=str(t["department_id"]),
             )
     return len(flagged)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import msgspec
@@ -12,14 +12,13 @@ from litestar.enums import MediaType
 from litestar.params import PathParameter, QueryParameter
 
 from api.deps import Db
+from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from api.kernel.problems import problem_responses
 from matters import store
 from matters.admin_routes import ROUTES as ADMIN_ROUTES
 from matters.authority_routes import ROUTES as AUTHORITY_ROUTES
 from matters.errors import BundleNotFound, MatterNotFound
 from matters.models import Bundle, BundlePage, CertificateTypePage, Matter, MatterPage
-from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.kernel.problems import problem_responses
-
 
 # `zhangban seed` and the operators' PUTs (admin_routes) change the catalogue; each server process keeps
 # a bundle it built (three queries and the merging of every matter's form and materials) this long
@@ -27,7 +26,7 @@ from api.kernel.problems import problem_responses
 BUNDLE_TTL = 60.0
 
 
-def _next(items: list, limit: int, key: str) -> str | None:  # noqa: ANN001
+def _next(items: list, limit: int, key: str) -> str | None:
     return encode_cursor(getattr(items[-1], key)) if len(items) == limit else None
 
 
@@ -39,7 +38,9 @@ class MatterController(Controller):
     async def list_matters(
         self,
         db: Db,
-        q: Annotated[str | None, QueryParameter(max_length=100, description="Text in the matter's name, or its code.")] = None,
+        q: Annotated[
+            str | None, QueryParameter(max_length=100, description="Text in the matter's name, or its code.")
+        ] = None,
         department_id: Annotated[UUID | None, QueryParameter(description="Only this department's matters.")] = None,
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
@@ -49,8 +50,12 @@ class MatterController(Controller):
             items = await store.list_matters(conn, q=q or None, department_id=department_id, after=after, limit=limit)
         return MatterPage(items=items, next_cursor=_next(items, limit, "code"))
 
-    @get("/{code:str}", operation_id="GetMatter", summary="One matter with its service guide (办事指南)",
-         responses=problem_responses(MatterNotFound))
+    @get(
+        "/{code:str}",
+        operation_id="GetMatter",
+        summary="One matter with its service guide (办事指南)",
+        responses=problem_responses(MatterNotFound),
+    )
     async def get_matter(self, db: Db, code: Annotated[str, PathParameter(max_length=64)]) -> Matter:
         async with db.acquire() as conn:
             return await store.get_matter(conn, code)
@@ -89,7 +94,8 @@ class BundleController(Controller):
             async with db.acquire() as conn:
                 bundle = await store.get_bundle(conn, code)
             hit = built[code] = (time.monotonic() + BUNDLE_TTL, msgspec.json.encode(bundle))
-        return Response(hit[1], media_type=MediaType.JSON)
+        # The Bundle's JSON, encoded once and sent as it is; the annotation gives the OpenAPI document its schema.
+        return Response(cast(Bundle, hit[1]), media_type=MediaType.JSON)
 
 
 class CertificateTypeController(Controller):

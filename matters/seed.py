@@ -11,11 +11,10 @@ from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import authority
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from matters.applications.service import parse_condition
 
@@ -84,7 +83,9 @@ async def _state_missing_authority(conn: Conn, cat: dict[str, Any]) -> None:
     for d in cat["departments"]:
         found = await conn.fetchval(
             "SELECT d.id FROM department d LEFT JOIN department_authority a ON a.department_id = d.id "
-            "WHERE d.key = $1 AND a.department_id IS NULL", d["key"])
+            "WHERE d.key = $1 AND a.department_id IS NULL",
+            d["key"],
+        )
         if found is not None:
             await authority.put_authority(conn, found, _authority(d), now=datetime.now(UTC))
 
@@ -127,8 +128,13 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
         for m in cat["materials"]:
             held = m["held_by_department"]
             await conn.execute(
-                UPSERT_MATERIAL, m["code"], m["name"], m["satisfied_by_certificate_types"], dept[held] if held else None,
-                m.get("deferrable", False), m.get("holder_field"),
+                UPSERT_MATERIAL,
+                m["code"],
+                m["name"],
+                m["satisfied_by_certificate_types"],
+                dept[held] if held else None,
+                m.get("deferrable", False),
+                m.get("holder_field"),
             )
         for m in cat["matters"]:
             materials = [{"code": x["code"], "required": x["required"], "copies": x["copies"]} for x in m["materials"]]

@@ -136,8 +136,9 @@ def build_bundle(
         stats=BundleStats(
             materials_before=sum(len(m.materials) for m in ordered),
             materials_after=len(materials),
-            uploads_typical=len(left_to_upload(
-                materials, USUAL_ENTITY_DOCUMENTS if enterprise else USUAL_IDENTITY_DOCUMENTS)),
+            uploads_typical=len(
+                left_to_upload(materials, USUAL_ENTITY_DOCUMENTS if enterprise else USUAL_IDENTITY_DOCUMENTS)
+            ),
             matters=len(ordered),
             departments=len({m.department.id for m in ordered}),
             visits=max((m.guide.visits_required for m in ordered), default=0),

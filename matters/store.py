@@ -6,9 +6,9 @@ from datetime import date
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from matters import service
 from matters.errors import BundleNotFound, MatterNotFound
 from matters.models import (
@@ -74,7 +74,9 @@ async def _matters_from_rows(conn: Conn, rows: list[asyncpg.Record]) -> list[Mat
                         required=item["required"],
                         satisfied_by_certificate_types=list(materials[item["code"]]["satisfied_by_certificate_types"]),
                         held_by_department=(
-                            DepartmentRef(id=materials[item["code"]]["held_id"], name=materials[item["code"]]["held_name"])
+                            DepartmentRef(
+                                id=materials[item["code"]]["held_id"], name=materials[item["code"]]["held_name"]
+                            )
                             if materials[item["code"]]["held_id"]
                             else None
                         ),
@@ -161,7 +163,9 @@ async def list_certificate_types(conn: Conn, *, after: str | None, limit: int) -
             name=r["name"],
             gb_type_code=r["gb_type_code"],
             holder_kind=r["holder_kind"],
-            defining_department=DepartmentRef(id=r["defining_id"], name=r["defining_name"]) if r["defining_id"] else None,
+            defining_department=DepartmentRef(id=r["defining_id"], name=r["defining_name"])
+            if r["defining_id"]
+            else None,
             issuer_department_ids=list(r["issuer_department_ids"]),
             fields=msgspec.convert(r["fields"], list[CertificateField]),
             validity_days=r["validity_days"],
@@ -191,7 +195,9 @@ class MaterialRules(msgspec.Struct, frozen=True):
 
 
 async def material_rules(conn: Conn, codes: list[str]) -> MaterialRules:
-    rows = await conn.fetch("SELECT code, may_defer, holder_field FROM catalog_material WHERE code = ANY($1::text[])", codes)
+    rows = await conn.fetch(
+        "SELECT code, may_defer, holder_field FROM catalog_material WHERE code = ANY($1::text[])", codes
+    )
     return MaterialRules(
         frozenset(r["code"] for r in rows if r["may_defer"]),
         {r["code"]: r["holder_field"] for r in rows if r["holder_field"]},

@@ -27,8 +27,8 @@ _SURFACE = {
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
-    "export_for_person",
     "Notification",
+    "export_for_person",
     "poke_sync",
     "read",
     "read_all",

@@ -17,19 +17,17 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import httpx
 import msgspec
 from redis.exceptions import RedisError
 
+import auth as sms
+import auth as wechat_api
 from api.config import parse_sms_templates
 from api.kernel.crypto import PRIVATE_VALUE, DecryptionError, Keyring
-import auth as sms
-from notify import contacts
-import auth as wechat_api
-from auth import SmsUnavailable, WechatUnavailable
-from auth import PHONE_CONTEXT
-from notify import catalogue, dispatch_store, service, webhook_store
+from api.kernel.db import Conn
+from auth import PHONE_CONTEXT, SmsUnavailable, WechatUnavailable
+from notify import catalogue, contacts, dispatch_store, service, webhook_store
 from notify.service import Outcome
 from notify.webclient import AddressNotAllowed, NetworkError, WebClient
 
@@ -90,8 +88,11 @@ def check_sms_templates(setting: str) -> None:
     """Warn about ``ZB_SMS_TEMPLATES`` names that no text is about (a typo sends the default code)."""
     known = {sms.LOGIN_CODE, *(k.key for k in catalogue.KINDS.values() if k.sms)}
     for name in sorted(set(parse_sms_templates(setting)) - known):
-        log.warning("ZB_SMS_TEMPLATES: %r is neither login_code nor a notification kind sent by SMS (%s)",
-                    name, ", ".join(sorted(known)))
+        log.warning(
+            "ZB_SMS_TEMPLATES: %r is neither login_code nor a notification kind sent by SMS (%s)",
+            name,
+            ", ".join(sorted(known)),
+        )
 
 
 def opened(content: dict[str, Any], keyring: Keyring) -> dict[str, Any]:
@@ -131,8 +132,9 @@ class Senders:
         self._secrets: dict[UUID, tuple[float, Hook]] = {}
         self._contact: dict[UUID, bytes] = {}
 
-    async def prepare(self, conn: Conn, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]],
-                      *, now: datetime) -> tuple[list[Job], list[tuple[Job, Outcome]]]:
+    async def prepare(
+        self, conn: Conn, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]], *, now: datetime
+    ) -> tuple[list[Job], list[tuple[Job, Outcome]]]:
         """Jobs ready to send, and those settled here without a send."""
         hooks = await self._webhooks(conn, {r["target"] for r in rows if r["channel"] == "webhook"})
         people = [r["target"] for r in rows if r["channel"] != "webhook"]
@@ -141,10 +143,20 @@ class Senders:
         self._contact = await contacts.phones(conn, orphans) if orphans else {}
         ready, settled = [], []
         for r in rows:
-            job = Job(id=r["id"], channel=r["channel"], target=r["target"], lane=r["lane"], attempt=r["attempts"],
-                      content=r["content"], notification_id=r["notification_id"], kind=r["kind"],
-                      data=msgspec.Raw(r["data"].encode()),
-                      created_at=r["created_at"], entry=entries[r["id"]], started_at=now)
+            job = Job(
+                id=r["id"],
+                channel=r["channel"],
+                target=r["target"],
+                lane=r["lane"],
+                attempt=r["attempts"],
+                content=r["content"],
+                notification_id=r["notification_id"],
+                kind=r["kind"],
+                data=msgspec.Raw(r["data"].encode()),
+                created_at=r["created_at"],
+                entry=entries[r["id"]],
+                started_at=now,
+            )
             refusal = await self._address(conn, job, r, hooks, accounts, now=now)
             if refusal is None:
                 ready.append(job)
@@ -152,9 +164,16 @@ class Senders:
                 settled.append((job, refusal))
         return ready, settled
 
-    async def _address(self, conn: Conn, job: Job, row: asyncpg.Record,
-                       hooks: dict[UUID, Hook], accounts: dict[UUID, asyncpg.Record],
-                       *, now: datetime) -> Outcome | None:
+    async def _address(
+        self,
+        conn: Conn,
+        job: Job,
+        row: asyncpg.Record,
+        hooks: dict[UUID, Hook],
+        accounts: dict[UUID, asyncpg.Record],
+        *,
+        now: datetime,
+    ) -> Outcome | None:
         if job.channel == "webhook":
             hook = hooks.get(job.target, NO_HOOK)
             job.address, job.secret, job.previous_secret, job.previous_until = hook
@@ -175,7 +194,9 @@ class Senders:
         if not job.address:
             return Outcome("permanent-failure", "no WeChat user")
         template = (job.content or {}).get("template", "")
-        if not row["credit_spent"] and not await dispatch_store.spend_grant(conn, job.id, job.target, template, now=now):
+        if not row["credit_spent"] and not await dispatch_store.spend_grant(
+            conn, job.id, job.target, template, now=now
+        ):
             return Outcome("permanent-failure", "no subscription grant")
         return None
 
@@ -190,9 +211,12 @@ class Senders:
                 hook = NO_HOOK
                 if r is not None:
                     previous = r["previous_secret"]
-                    hook = Hook(r["url"], keyring.decrypt_str(r["secret"], context=context),
-                                keyring.decrypt_str(previous, context=context) if previous is not None else None,
-                                r["previous_secret_expires_at"])
+                    hook = Hook(
+                        r["url"],
+                        keyring.decrypt_str(r["secret"], context=context),
+                        keyring.decrypt_str(previous, context=context) if previous is not None else None,
+                        r["previous_secret_expires_at"],
+                    )
                 self._secrets[i] = (clock + SECRET_TTL, hook)
         return {i: self._secrets[i][1] for i in ids}
 
@@ -212,8 +236,11 @@ class Senders:
             # old one verifies too (Standard Webhooks: several space-separated signatures).
             signature += " " + service.sign_webhook(job.previous_secret, msg_id, stamp, body)
         headers = [
-            ("content-type", "application/json"), ("user-agent", "zhangban-webhooks/1"), ("webhook-id", msg_id),
-            ("webhook-timestamp", str(stamp)), ("webhook-signature", signature),
+            ("content-type", "application/json"),
+            ("user-agent", "zhangban-webhooks/1"),
+            ("webhook-id", msg_id),
+            ("webhook-timestamp", str(stamp)),
+            ("webhook-signature", signature),
         ]
         try:
             status = await self.web.post(job.address or "", body, headers)
@@ -229,8 +256,13 @@ class Senders:
             content = opened(job.content or {}, self.state.keyring)
         except DecryptionError:
             return Outcome("permanent-failure", "a sealed value does not open")
-        body = {"touser": job.address, "template_id": self.template_ids.get(content.get("template", ""), ""),
-                "page": content.get("page"), "data": content.get("data", {}), "lang": "zh_CN"}
+        body = {
+            "touser": job.address,
+            "template_id": self.template_ids.get(content.get("template", ""), ""),
+            "page": content.get("page"),
+            "data": content.get("data", {}),
+            "lang": "zh_CN",
+        }
         client = self.state.wechat
         token = None
         for _ in range(2):
@@ -262,7 +294,9 @@ class Senders:
         try:
             # The gateway's template is the kind's (ZB_SMS_TEMPLATES); a delivery planned before
             # texts carried their parameters has none.
-            await self.state.sms.send(job.address, content.get("text", ""), about=job.kind, params=content.get("params", {}))
+            await self.state.sms.send(
+                job.address, content.get("text", ""), about=job.kind, params=content.get("params", {})
+            )
         except (SmsUnavailable, RedisError, OSError) as exc:
             return Outcome("retry", f"sms {type(exc).__name__}")
         # Gateways report no receipt we could wait for: handed over is as far as we can see.

@@ -6,10 +6,8 @@ import re
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from auth import PHONE_CONTEXT
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -21,8 +19,9 @@ DO UPDATE SET phone = EXCLUDED.phone, given_by = EXCLUDED.given_by, given_at = E
 """
 
 
-async def set_contact_phone(conn: Conn, keyring: Keyring, person_id: UUID, phone: str, *, by: str,
-                            now: datetime) -> None:
+async def set_contact_phone(
+    conn: Conn, keyring: Keyring, person_id: UUID, phone: str, *, by: str, now: datetime
+) -> None:
     """Keep ``phone`` (a mainland mobile number, already checked) for text messages to a person without the app."""
     await conn.execute(UPSERT, person_id, keyring.encrypt(phone, context=PHONE_CONTEXT), by, now)
 
@@ -33,6 +32,7 @@ async def persons_with_phone(conn: Conn, persons: list[UUID]) -> set[UUID]:
 
 
 async def phones(conn: Conn, persons: list[UUID]) -> dict[UUID, bytes]:
-    rows = await conn.fetch("SELECT person_id, phone FROM notify_contact_phone WHERE person_id = ANY($1::uuid[])",
-                            persons)
+    rows = await conn.fetch(
+        "SELECT person_id, phone FROM notify_contact_phone WHERE person_id = ANY($1::uuid[])", persons
+    )
     return {r["person_id"]: r["phone"] for r in rows}

@@ -8,10 +8,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel import audit
+from api.kernel.db import Conn
 from notify import streams
 from notify.errors import DeadLetterNotFound
 from notify.models import DeadLetter, DeadLetterRetried
@@ -29,9 +27,13 @@ def view(entry: streams.Entry) -> DeadLetter:
     _, letter_id, fields = entry
     text = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
     return DeadLetter(
-        id=letter_id, dead_at=datetime.fromtimestamp(int(letter_id.split("-")[0]) / 1000, UTC),
-        stream=text.pop("stream", ""), entry_id=text.pop("entry_id", ""), group=text.pop("group", ""),
-        reason=text.pop("reason", ""), fields=text,
+        id=letter_id,
+        dead_at=datetime.fromtimestamp(int(letter_id.split("-")[0]) / 1000, UTC),
+        stream=text.pop("stream", ""),
+        entry_id=text.pop("entry_id", ""),
+        group=text.pop("group", ""),
+        reason=text.pop("reason", ""),
+        fields=text,
     )
 
 

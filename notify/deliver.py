@@ -39,8 +39,14 @@ READ_COUNT = 2  # entries (of up to streams.ENTRY_SIZE deliveries) read per lane
 RECORD_BATCH = 1000
 RECORD_LINGER = 0.02  # seconds an outcome may wait for others to be recorded with
 # Failures of the database or Redis themselves: wait and try the same work again.
-TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-             asyncpg.CannotConnectNowError, RedisError)
+TRANSIENT = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    RedisError,
+)
 
 
 @dataclass
@@ -74,7 +80,7 @@ class Deliverer:
                 except TRANSIENT as exc:
                     log.warning("delivery round failed (%s); trying again", type(exc).__name__)
                     await asyncio.sleep(1)
-                except Exception:  # noqa: BLE001 - keep the attempts in flight; the entries stay pending
+                except Exception:
                     log.exception("delivery round failed")
                     await asyncio.sleep(1)
         finally:
@@ -91,7 +97,9 @@ class Deliverer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.freed.wait(), block_ms / 1000)
             return 0
-        entries = await self.group.read([streams.lane_stream(lane) for lane in open_lanes], count=READ_COUNT, block_ms=block_ms)
+        entries = await self.group.read(
+            [streams.lane_stream(lane) for lane in open_lanes], count=READ_COUNT, block_ms=block_ms
+        )
         await self.start(entries)
         return len(entries)
 
@@ -122,10 +130,21 @@ class Deliverer:
         if wanted:
             async with self.state.pool.acquire() as conn, conn.transaction():
                 rows = await dispatch_store.claim(conn, list(wanted), now=now, lease=self.lease)
-                await dispatch_store.insert_attempts(conn, [
-                    (r["id"], r["attempts"] - 1, r["lost_lease"] - self.lease, now, "lost", "no outcome before the lease ran out")
-                    for r in rows if r["lost_lease"] is not None
-                ])
+                await dispatch_store.insert_attempts(
+                    conn,
+                    [
+                        (
+                            r["id"],
+                            r["attempts"] - 1,
+                            r["lost_lease"] - self.lease,
+                            now,
+                            "lost",
+                            "no outcome before the lease ran out",
+                        )
+                        for r in rows
+                        if r["lost_lease"] is not None
+                    ],
+                )
                 ready, settled = await self.senders.prepare(conn, rows, wanted, now=now)
         claimed = {r["id"] for r in rows}
         for delivery_id, pair in wanted.items():
@@ -149,7 +168,7 @@ class Deliverer:
             outcome = await self.senders.send(job)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug in a channel must not stop the others
+        except Exception as exc:
             log.exception("delivery %s failed unexpectedly", job.id)
             outcome = Outcome("technical-failure", f"dispatcher error {type(exc).__name__}")
         self.done.put_nowait(Done(job, outcome, now_of(self.state)))
@@ -179,7 +198,7 @@ class Deliverer:
                 log.warning("recording %d outcomes failed (%s); retrying", len(batch), type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
-            except Exception:  # noqa: BLE001 - one bad outcome must not block the others
+            except Exception:
                 log.exception("recording %d outcomes failed; recording them one by one", len(batch))
                 for d in batch:
                     with contextlib.suppress(Exception):  # left pending: reclaimed, dead-lettered in the end
@@ -202,14 +221,21 @@ class Deliverer:
         now = now_of(self.state)
         settled = [service.settle(d.job.channel, d.job.attempt, d.outcome, now=d.finished_at) for d in batch]
         async with self.state.pool.acquire() as conn, conn.transaction():
-            moved = await dispatch_store.settle(conn, [
-                (d.job.id, d.job.attempt, s.status, s.not_before, d.outcome.detail, d.outcome.provider_ref)
-                for d, s in zip(batch, settled, strict=True)
-            ], now=now)
-            await dispatch_store.insert_attempts(conn, [
-                (d.job.id, d.job.attempt, d.job.started_at, d.finished_at, s.attempt_outcome, d.outcome.detail)
-                for d, s in zip(batch, settled, strict=True)
-            ])
+            moved = await dispatch_store.settle(
+                conn,
+                [
+                    (d.job.id, d.job.attempt, s.status, s.not_before, d.outcome.detail, d.outcome.provider_ref)
+                    for d, s in zip(batch, settled, strict=True)
+                ],
+                now=now,
+            )
+            await dispatch_store.insert_attempts(
+                conn,
+                [
+                    (d.job.id, d.job.attempt, d.job.started_at, d.finished_at, s.attempt_outcome, d.outcome.detail)
+                    for d, s in zip(batch, settled, strict=True)
+                ],
+            )
             for d, s in zip(batch, settled, strict=True):
                 if d.job.channel == "wechat" and d.job.id in moved and s.status in service.FINAL:
                     await self._grant_aftermath(conn, d, s.status, now=now)
@@ -226,14 +252,16 @@ class Deliverer:
             await asyncio.sleep(max(1.0, self.lease.total_seconds() / 2))
             try:
                 await self.reclaim()
-            except Exception:  # noqa: BLE001 - the next round tries again
+            except Exception:
                 log.exception("reclaiming failed")
 
     async def reclaim(self) -> int:
         """Take over entries other (dead) consumers left pending; dead-letter the poison ones."""
         taken = 0
         for lane in await streams.lanes(self.state.redis):
-            live, dead = await self.group.reclaim(streams.lane_stream(lane), min_idle_ms=int(self.lease.total_seconds() * 1000))
+            live, dead = await self.group.reclaim(
+                streams.lane_stream(lane), min_idle_ms=int(self.lease.total_seconds() * 1000)
+            )
             if dead:
                 await self._fail_dead(dead)
             await self.start(live)
@@ -246,4 +274,6 @@ class Deliverer:
             for entry in dead:
                 with contextlib.suppress(KeyError, ValueError, AttributeError):
                     for delivery_id in streams.delivery_ids(entry):
-                        await dispatch_store.fail_poisoned(conn, delivery_id, "dead-lettered after repeated failures", now=now)
+                        await dispatch_store.fail_poisoned(
+                            conn, delivery_id, "dead-lettered after repeated failures", now=now
+                        )

@@ -13,9 +13,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from notify.models import DeliveryRow, NotificationRow
 
 _encoder = msgspec.json.Encoder()
@@ -38,8 +38,21 @@ RETURNING id
 """
 
 
-NOTIFICATION_COLUMNS = ("id", "dedup_key", "event", "kind", "person_id", "account_id", "department_id", "title",
-                        "body", "data", "urgent", "lane", "created_at")
+NOTIFICATION_COLUMNS = (
+    "id",
+    "dedup_key",
+    "event",
+    "kind",
+    "person_id",
+    "account_id",
+    "department_id",
+    "title",
+    "body",
+    "data",
+    "urgent",
+    "lane",
+    "created_at",
+)
 
 
 async def insert_notifications(conn: Conn, rows: list[NotificationRow]) -> set[UUID]:
@@ -54,11 +67,28 @@ async def insert_notifications(conn: Conn, rows: list[NotificationRow]) -> set[U
     # existing keys then settles which rows are new.
     try:
         async with conn.transaction():  # a savepoint: the fallback below must run in a live transaction
-            await conn.copy_records_to_table("notify_notification", columns=NOTIFICATION_COLUMNS, records=[
-                (r.id, r.dedup_key, r.event, r.kind, r.person_id, r.account_id, r.department_id, r.title, r.body,
-                 r.data, r.urgent, r.lane, r.created_at)
-                for r in rows
-            ])
+            await conn.copy_records_to_table(
+                "notify_notification",
+                columns=NOTIFICATION_COLUMNS,
+                records=[
+                    (
+                        r.id,
+                        r.dedup_key,
+                        r.event,
+                        r.kind,
+                        r.person_id,
+                        r.account_id,
+                        r.department_id,
+                        r.title,
+                        r.body,
+                        r.data,
+                        r.urgent,
+                        r.lane,
+                        r.created_at,
+                    )
+                    for r in rows
+                ],
+            )
     except asyncpg.UniqueViolationError:
         arrays = [[_json(r.data) if c == "data" else getattr(r, c) for r in rows] for c in NOTIFICATION_COLUMNS]
         return {r["id"] for r in await conn.fetch(INSERT_NOTIFICATIONS, *arrays)}
@@ -67,18 +97,42 @@ async def insert_notifications(conn: Conn, rows: list[NotificationRow]) -> set[U
 
 # Rows that cannot exist yet (fresh ids, freshly reserved versions) go in by binary COPY: PostgreSQL
 # writes them in bulk, and nothing is packed into per-column arrays on the way.
-DELIVERY_COLUMNS = ("id", "notification_id", "channel", "target", "lane", "content", "not_before", "queued_at",
-                    "created_at", "updated_at")
+DELIVERY_COLUMNS = (
+    "id",
+    "notification_id",
+    "channel",
+    "target",
+    "lane",
+    "content",
+    "not_before",
+    "queued_at",
+    "created_at",
+    "updated_at",
+)
 
 
 async def insert_deliveries(conn: Conn, rows: list[DeliveryRow], *, now: datetime) -> None:
     """New deliveries: held ones wait for the requeue job; the others count as queued now."""
     if rows:
-        await conn.copy_records_to_table("notify_delivery", columns=DELIVERY_COLUMNS, records=[
-            (d.id, d.notification_id, d.channel, d.target, d.lane, d.content, d.not_before,
-             None if d.not_before else now, now, now)
-            for d in rows
-        ])
+        await conn.copy_records_to_table(
+            "notify_delivery",
+            columns=DELIVERY_COLUMNS,
+            records=[
+                (
+                    d.id,
+                    d.notification_id,
+                    d.channel,
+                    d.target,
+                    d.lane,
+                    d.content,
+                    d.not_before,
+                    None if d.not_before else now,
+                    now,
+                    now,
+                )
+                for d in rows
+            ],
+        )
 
 
 # Claiming and settling look rows up by primary key, so their other conditions are written in
@@ -131,16 +185,24 @@ async def opt_out(conn: Conn, account_id: UUID, template_key: str, *, now: datet
     """WeChat said the user refuses the template (43101): drop every grant until they accept again."""
     await conn.execute(
         "UPDATE notify_wechat_grant SET credits = 0, long_term = false, opted_out_at = $3, updated_at = $3"
-        " WHERE account_id = $1 AND template_key = $2", account_id, template_key, now,
+        " WHERE account_id = $1 AND template_key = $2",
+        account_id,
+        template_key,
+        now,
     )
 
 
 async def refund_grant(conn: Conn, delivery_id: UUID, account_id: UUID, template_key: str, *, now: datetime) -> None:
     """WeChat never took the message: the one-time credit spent on it counts again."""
-    if await conn.fetchval("UPDATE notify_delivery SET credit_spent = false WHERE id = $1 AND credit_spent RETURNING true", delivery_id):
+    if await conn.fetchval(
+        "UPDATE notify_delivery SET credit_spent = false WHERE id = $1 AND credit_spent RETURNING true", delivery_id
+    ):
         await conn.execute(
             "UPDATE notify_wechat_grant SET credits = credits + 1, updated_at = $3"
-            " WHERE account_id = $1 AND template_key = $2 AND opted_out_at IS NULL", account_id, template_key, now,
+            " WHERE account_id = $1 AND template_key = $2 AND opted_out_at IS NULL",
+            account_id,
+            template_key,
+            now,
         )
 
 
@@ -220,5 +282,8 @@ async def fail_poisoned(conn: Conn, delivery_id: UUID, reason: str, *, now: date
     """A delivery whose stream entry went to the dead letters: technical failure, so nobody retries it."""
     await conn.execute(
         "UPDATE notify_delivery SET status = 'technical-failure', reason = $2, lease_until = NULL, not_before = NULL,"
-        " updated_at = $3 WHERE id = $1 AND status IN ('created', 'sending')", delivery_id, reason, now,
+        " updated_at = $3 WHERE id = $1 AND status IN ('created', 'sending')",
+        delivery_id,
+        reason,
+        now,
     )

@@ -72,6 +72,14 @@ class WechatNotBound(Conflict):
 
 
 NOTIFY_PROBLEMS = (
-    NotificationNotFound, DeadLetterNotFound, WebhookNotFound, WebhookDeliveryNotFound, WebhookDeliveryNotFailed,
-    WebhookDisabled, WebhookUrlInvalid, WebhookEventsInvalid, WechatTemplateUnknown, WechatNotBound,
+    NotificationNotFound,
+    DeadLetterNotFound,
+    WebhookNotFound,
+    WebhookDeliveryNotFound,
+    WebhookDeliveryNotFailed,
+    WebhookDisabled,
+    WebhookUrlInvalid,
+    WebhookEventsInvalid,
+    WechatTemplateUnknown,
+    WechatNotBound,
 )

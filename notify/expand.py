@@ -21,7 +21,7 @@ import msgspec
 
 from api.kernel import changelog
 from api.kernel.jobs import now_of
-from notify import catalogue, dispatch_store, live, plan, reconcile, recipients, streams
+from notify import catalogue, dispatch_store, live, plan, recipients, reconcile, streams
 from notify.deliver import TRANSIENT
 from notify.models import DeliveryRow, Event, Notification, NotificationRow
 
@@ -34,13 +34,29 @@ def to_event(entry: streams.Entry) -> Event:
     """The event of a stream entry (the topic names the event when the payload does not)."""
     m = streams.decode_event(entry)
     payload = m.payload if isinstance(m.payload, dict) else {}
-    return Event(stream=entry[0], entry_id=entry[1], outbox_id=m.outbox_id, name=str(payload.get("event") or m.topic),
-                 dedup_key=m.dedup_key, lane=m.partition_key or streams.NO_LANE, payload=payload)
+    return Event(
+        stream=entry[0],
+        entry_id=entry[1],
+        outbox_id=m.outbox_id,
+        name=str(payload.get("event") or m.topic),
+        dedup_key=m.dedup_key,
+        lane=m.partition_key or streams.NO_LANE,
+        payload=payload,
+    )
 
 
 def inbox_view(row: NotificationRow) -> Notification:
-    return Notification(id=row.id, kind=row.kind, event=row.event, title=row.title, body=row.body, data=row.data,
-                        urgent=row.urgent, created_at=row.created_at, read_at=None)
+    return Notification(
+        id=row.id,
+        kind=row.kind,
+        event=row.event,
+        title=row.title,
+        body=row.body,
+        data=row.data,
+        urgent=row.urgent,
+        created_at=row.created_at,
+        read_at=None,
+    )
 
 
 async def expand(state: Any, events: list[Event], *, now: datetime | None = None) -> int:
@@ -60,7 +76,8 @@ async def expand(state: Any, events: list[Event], *, now: datetime | None = None
     async with state.pool.acquire() as conn, conn.transaction():
         await reconcile.mark_consumed(conn, [e.outbox_id for e in events], now=now)
         if known:
-            ctx = await recipients.load(conn, [(e, catalogue.kind_of(e.name, e.payload)) for e in known], now=now)
+            batch = [(e, kind) for e in known if (kind := catalogue.kind_of(e.name, e.payload)) is not None]
+            ctx = await recipients.load(conn, batch, now=now)
             notes, deliveries = plan.plan(known, ctx, now=now)
             new = await dispatch_store.insert_notifications(conn, notes)
             fresh = [n for n in notes if n.id in new]
@@ -124,12 +141,12 @@ class Expander:
             return
         except TRANSIENT:
             raise  # the database or Redis is away: the loop waits; the entries stay pending and are reclaimed
-        except Exception:  # noqa: BLE001 - fall back to one by one to find the event that fails
+        except Exception:
             log.exception("expanding a batch of %d events failed; retrying one by one", len(events))
         for entry, event in zip(good, events, strict=True):
             try:
                 await expand(self.state, [event])
-            except Exception:  # noqa: BLE001 - left pending: reclaimed later, dead-lettered after MAX_READS
+            except Exception:
                 log.exception("event %s (%s) could not be expanded", event.name, event.entry_id)
                 continue
             await self.group.ack([(entry[0], entry[1])])

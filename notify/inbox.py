@@ -5,19 +5,20 @@ transaction) and the wallet's export."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import changelog
+from api.kernel.db import Conn
 from notify import store
 from notify.models import Notification
 
 
-async def read(conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID,
-               *, now: datetime) -> tuple[Notification, int | None]:
+async def read(
+    conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID, *, now: datetime
+) -> tuple[Notification, int | None]:
     """Mark the caller's item read (once) and mirror it to the owner's devices.
 
     Returns the item and the owner person's new change-log version (None when nothing changed or
@@ -30,15 +31,18 @@ async def read(conn: Conn, person_id: UUID | None, account_id: UUID, notificatio
     return view, await changelog.record_change(conn, person, "notification", view.id, "put", msgspec.to_builtins(view))
 
 
-async def read_all(conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
-                   now: datetime) -> tuple[int, dict[UUID, int]]:
+async def read_all(
+    conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None, now: datetime
+) -> tuple[int, dict[UUID, int]]:
     """Mark every unread item of the caller read (up to ``up_to``, when given), each mirrored to its owner's devices.
 
     Returns how many were marked and each owner person's new change-log version.
     """
     marked = await store.mark_all_read(conn, person_id, account_id, up_to=up_to, now=now)
-    puts = [(owner, "notification", view.id, msgspec.to_builtins(view)) for view, owner in marked if owner is not None]
-    heads = await changelog.record_puts(conn, puts)  # type: ignore[arg-type]
+    puts: list[tuple[UUID, changelog.Entity, UUID, Any]] = [
+        (owner, "notification", view.id, msgspec.to_builtins(view)) for view, owner in marked if owner is not None
+    ]
+    heads = await changelog.record_puts(conn, puts)
     return len(marked), heads
 
 

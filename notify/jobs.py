@@ -93,7 +93,9 @@ async def sweep(state: Any, *, now: datetime | None = None) -> int:
     """
     now = now or now_of(state)
     async with state.pool.acquire() as conn:
-        stuck = await dispatch_store.sweep_stuck(conn, now=now, limit=timedelta(seconds=state.settings.notify_sending_timeout))
+        stuck = await dispatch_store.sweep_stuck(
+            conn, now=now, limit=timedelta(seconds=state.settings.notify_sending_timeout)
+        )
     if stuck:
         log.warning("%d deliveries stuck in sending marked temporary-failure", stuck)
     groups = [(streams.EVENTS, streams.EVENT_GROUP)]

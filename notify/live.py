@@ -20,7 +20,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -89,8 +89,9 @@ async def _marks(redis: Any, keys: list[str]) -> list[Any]:
     return await (redis.mget_nonatomic(keys) if redis_client.is_cluster(redis) else redis.mget(keys))
 
 
-async def poke_new(redis: Any, rows: Sequence[NotificationRow], views: Sequence[Notification],
-                   versions: dict[UUID, int]) -> None:
+async def poke_new(
+    redis: Any, rows: Sequence[NotificationRow], views: Sequence[Notification], versions: dict[UUID, int]
+) -> None:
     """Publish each new inbox item to its owner's channel (if anyone listens), with the new sync version."""
     if not rows:
         return
@@ -109,8 +110,12 @@ async def poke_new(redis: Any, rows: Sequence[NotificationRow], views: Sequence[
 
 async def poke_sync(redis: Any, person_id: UUID, version: int) -> None:
     """Tell the person's devices that their change log moved (they pull ``/v1/sync/pull``)."""
-    await _publish(redis, channel(person_id, None), msgspec.json.encode({"t": "s", "v": version}),
-                   sharded=redis_client.is_cluster(redis))
+    await _publish(
+        redis,
+        channel(person_id, None),
+        msgspec.json.encode({"t": "s", "v": version}),
+        sharded=redis_client.is_cluster(redis),
+    )
 
 
 class Hub:
@@ -225,7 +230,7 @@ class Hub:
                         queue.put_nowait(message["data"])
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - tell every listener; they end their streams and clients reconnect
+        except Exception:
             log.warning("live push subscription failed", exc_info=True)
             for listeners in list(self.queues.values()):
                 for queue in listeners:
@@ -274,8 +279,9 @@ def _sync_message(version: int) -> ServerSentEventMessage:
     return ServerSentEventMessage(event="sync", data=msgspec.json.encode({"version": version}).decode())
 
 
-async def events(state: Any, *, person_id: UUID | None, account_id: UUID, last_event_id: UUID | None,
-                 heartbeat: float) -> AsyncIterator[ServerSentEventMessage]:
+async def events(
+    state: Any, *, person_id: UUID | None, account_id: UUID, last_event_id: UUID | None, heartbeat: float
+) -> AsyncGenerator[ServerSentEventMessage, None]:
     """The event stream of one device: replay after ``last_event_id``, then live items, heartbeats
     (a comment line, so proxies keep the connection) and ``sync`` pokes when the change log moves."""
     channels = [channel(None, account_id)] + ([channel(person_id, None)] if person_id else [])

@@ -42,8 +42,11 @@ def values(event: Event, ctx: Context, *, at: str) -> dict[str, Any]:
     out.update(catalogue.derived_values(event.name, p))
     out["at"] = at
     names = ctx.names
-    out["matter"] = (names["matter"].get(str(p.get("matter_code"))) or names["application"].get(str(p.get("application_id")))
-                     or "您的申请")
+    out["matter"] = (
+        names["matter"].get(str(p.get("matter_code")))
+        or names["application"].get(str(p.get("application_id")))
+        or "您的申请"
+    )
     out["department"] = names["department"].get(str(p.get("department_id"))) or "有关部门"
     cert_name, valid_until = names["certificate"].get(str(p.get("certificate_id")), (None, None))
     out["type_name"] = p.get("type_name") or cert_name or "电子证照"
@@ -94,7 +97,7 @@ def owners(kind: Kind, payload: dict[str, Any], ctx: Context) -> Iterator[tuple[
                 yield ("department", did), [], hooks
         elif audience == "webhook":
             did, wid = as_uuid(payload.get("department_id")), as_uuid(payload.get("webhook_id"))
-            if did and any(w == wid for w, _ in ctx.webhooks.get(did, [])):
+            if did and wid and any(w == wid for w, _ in ctx.webhooks.get(did, [])):
                 yield ("department", did), [], [wid]
 
 
@@ -120,24 +123,50 @@ def plan(events: list[Event], ctx: Context, *, now: datetime) -> tuple[list[Noti
             if key in notes:
                 continue
             note = NotificationRow(
-                id=next_id(), dedup_key=key, event=event.name, kind=kind.key,
-                person_id=whom if what == "person" else None, account_id=whom if what == "account" else None,
-                department_id=whom if what == "department" else None, title=title, body=body, data=data,
-                urgent=kind.urgent, lane=event.lane, created_at=now,
+                id=next_id(),
+                dedup_key=key,
+                event=event.name,
+                kind=kind.key,
+                person_id=whom if what == "person" else None,
+                account_id=whom if what == "account" else None,
+                department_id=whom if what == "department" else None,
+                title=title,
+                body=body,
+                data=data,
+                urgent=kind.urgent,
+                lane=event.lane,
+                created_at=now,
             )
             notes[key] = note
             for account_id in accounts:
                 deliveries.extend(_outside(kind, note, ctx.accounts[account_id], vals, sealed, now=now))
             if what == "person" and not accounts and kind.sms and whom in ctx.contact_phones:
                 # No app: the text goes to the phone the person gave at a window (target: the person).
-                deliveries.append(DeliveryRow(
-                    id=next_id(), notification_id=note.id, channel="sms", target=whom, lane=event.lane,
-                    content={"text": render.render(kind.sms, vals), "params": render.sms_params(kind.sms, vals),
-                             **({"sealed": sealed} if sealed else {})},
-                    not_before=None))
+                deliveries.append(
+                    DeliveryRow(
+                        id=next_id(),
+                        notification_id=note.id,
+                        channel="sms",
+                        target=whom,
+                        lane=event.lane,
+                        content={
+                            "text": render.render(kind.sms, vals),
+                            "params": render.sms_params(kind.sms, vals),
+                            **({"sealed": sealed} if sealed else {}),
+                        },
+                        not_before=None,
+                    )
+                )
             deliveries.extend(
-                DeliveryRow(id=next_id(), notification_id=note.id, channel="webhook", target=hook, lane=event.lane,
-                            content=None, not_before=None)
+                DeliveryRow(
+                    id=next_id(),
+                    notification_id=note.id,
+                    channel="webhook",
+                    target=hook,
+                    lane=event.lane,
+                    content=None,
+                    not_before=None,
+                )
                 for hook in hooks
             )
     return list(notes.values()), deliveries
@@ -150,18 +179,41 @@ def _sealed(kind: Kind, vals: dict[str, Any]) -> dict[str, str]:
     return sealed
 
 
-def _outside(kind: Kind, note: NotificationRow, account: AccountInfo, vals: dict[str, Any],
-             sealed: dict[str, str] | None, *, now: datetime) -> Iterator[DeliveryRow]:
+def _outside(
+    kind: Kind,
+    note: NotificationRow,
+    account: AccountInfo,
+    vals: dict[str, Any],
+    sealed: dict[str, str] | None,
+    *,
+    now: datetime,
+) -> Iterator[DeliveryRow]:
     held = None if kind.urgent else service.quiet_until(now, account.quiet_from, account.quiet_to)
     extra = {"sealed": sealed} if sealed else {}
     if kind.wechat and account.openid and account.wechat and kind.wechat in account.templates:
         template = catalogue.WECHAT_TEMPLATES[kind.wechat]
-        content = {"template": template.key, "page": f"{template.page}?id={note.id}",
-                   "data": render.wechat_data(template.fields, kind.wechat_values, vals), **extra}
-        yield DeliveryRow(id=next_id(), notification_id=note.id, channel="wechat", target=account.id, lane=note.lane,
-                          content=content, not_before=held)
+        content = {
+            "template": template.key,
+            "page": f"{template.page}?id={note.id}",
+            "data": render.wechat_data(template.fields, kind.wechat_values, vals),
+            **extra,
+        }
+        yield DeliveryRow(
+            id=next_id(),
+            notification_id=note.id,
+            channel="wechat",
+            target=account.id,
+            lane=note.lane,
+            content=content,
+            not_before=held,
+        )
     if kind.sms and account.has_phone and account.sms:
-        yield DeliveryRow(id=next_id(), notification_id=note.id, channel="sms", target=account.id, lane=note.lane,
-                          content={"text": render.render(kind.sms, vals), "params": render.sms_params(kind.sms, vals),
-                                   **extra},
-                          not_before=held)
+        yield DeliveryRow(
+            id=next_id(),
+            notification_id=note.id,
+            channel="sms",
+            target=account.id,
+            lane=note.lane,
+            content={"text": render.render(kind.sms, vals), "params": render.sms_params(kind.sms, vals), **extra},
+            not_before=held,
+        )

@@ -16,9 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from api.kernel.db import Conn
-
 from notify import contacts
 from notify.catalogue import Kind
 from notify.models import AccountInfo, Event
@@ -140,7 +138,9 @@ async def load(conn: Conn, batch: list[tuple[Event, Kind]], *, now: datetime) ->
     if closed:
         for r in await conn.fetch(FAMILY, _uuids(closed)):
             ctx.family[r["person_id"]].append(r["relative"])
-    everyone = set(people) | {g for gs in ctx.guardians.values() for g in gs} | {f for fs in ctx.family.values() for f in fs}
+    everyone = (
+        set(people) | {g for gs in ctx.guardians.values() for g in gs} | {f for fs in ctx.family.values() for f in fs}
+    )
     account_ids = _uuids(accounts)
     if everyone or account_ids or need_operators:
         rows = await conn.fetch(ACCOUNTS, sorted(everyone), account_ids, need_operators)
@@ -151,8 +151,14 @@ async def load(conn: Conn, batch: list[tuple[Event, Kind]], *, now: datetime) ->
                 templates[g["account_id"]].add(g["template_key"])
         for r in rows:
             ctx.accounts[r["id"]] = AccountInfo(
-                id=r["id"], person_id=r["person_id"], openid=r["wechat_openid"], has_phone=r["has_phone"],
-                wechat=r["wechat"], sms=r["sms"], quiet_from=r["quiet_from"], quiet_to=r["quiet_to"],
+                id=r["id"],
+                person_id=r["person_id"],
+                openid=r["wechat_openid"],
+                has_phone=r["has_phone"],
+                wechat=r["wechat"],
+                sms=r["sms"],
+                quiet_from=r["quiet_from"],
+                quiet_to=r["quiet_to"],
                 templates=frozenset(templates.get(r["id"], ())),
             )
             if r["person_id"] is not None:
@@ -171,7 +177,9 @@ async def load(conn: Conn, batch: list[tuple[Event, Kind]], *, now: datetime) ->
 
 def _names_needed(kind: Kind, p: dict[str, Any]) -> tuple[tuple[str, str, bool], ...]:
     # Look a name up only when the texts show it and the payload does not carry it already.
-    certificate = (kind.uses("type_name") and "type_name" not in p) or (kind.uses("valid_until") and "valid_until" not in p)
+    certificate = (kind.uses("type_name") and "type_name" not in p) or (
+        kind.uses("valid_until") and "valid_until" not in p
+    )
     return (
         ("application", "application_id", kind.uses("matter") and not p.get("matter_code")),
         ("matter", "matter_code", kind.uses("matter")),
@@ -183,12 +191,18 @@ def _names_needed(kind: Kind, p: dict[str, Any]) -> tuple[tuple[str, str, bool],
 
 async def _load_names(conn: Conn, ctx: Context, wanted: dict[str, set[str]]) -> None:
     if wanted["application"]:
-        ctx.names["application"] = {r["id"]: r["title"] for r in await conn.fetch(APPLICATION_TITLES, _uuids(wanted["application"]))}
+        ctx.names["application"] = {
+            r["id"]: r["title"] for r in await conn.fetch(APPLICATION_TITLES, _uuids(wanted["application"]))
+        }
     if wanted["matter"]:
-        rows = await conn.fetch("SELECT code, name FROM catalog_matter WHERE code = ANY($1::text[])", sorted(wanted["matter"]))
+        rows = await conn.fetch(
+            "SELECT code, name FROM catalog_matter WHERE code = ANY($1::text[])", sorted(wanted["matter"])
+        )
         ctx.names["matter"] = {r["code"]: r["name"] for r in rows}
     if wanted["department"]:
-        rows = await conn.fetch("SELECT id::text, name FROM department WHERE id = ANY($1::uuid[])", _uuids(wanted["department"]))
+        rows = await conn.fetch(
+            "SELECT id::text, name FROM department WHERE id = ANY($1::uuid[])", _uuids(wanted["department"])
+        )
         ctx.names["department"] = {r["id"]: r["name"] for r in rows}
     if wanted["certificate"]:
         rows = await conn.fetch(CERTIFICATES, _uuids(wanted["certificate"]))

@@ -20,10 +20,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-from api.kernel.db import Conn
-
 from api.kernel import outbox
+from api.kernel.db import Conn
 from api.kernel.jobs import now_of
 from notify import catalogue, streams
 
@@ -75,7 +73,8 @@ async def reconcile(state: Any, *, now: datetime | None = None) -> int:
     async with state.pool.acquire() as conn:
         mark = await _mark(conn)
         rows = await conn.fetch(SCAN, mark, BATCH)
-    lost, moved_to = [], mark
+    lost: list[outbox.OutboxMessage] = []
+    moved_to = mark
     for r in rows:
         if r["created_at"] > cutoff:
             break  # a transaction with a smaller id may still commit: look again next time
@@ -85,9 +84,17 @@ async def reconcile(state: Any, *, now: datetime | None = None) -> int:
             continue
         if r["published_at"] is None or r["published_at"] > cutoff:
             break  # the relay has it, or the expansion is only slow
-        lost.append(outbox.OutboxMessage(id=r["id"], topic=r["topic"], dedup_key=r["dedup_key"],
-                                         partition_key=r["partition_key"], payload=r["payload"],
-                                         created_at=r["created_at"], attempts=r["attempts"]))
+        lost.append(
+            outbox.OutboxMessage(
+                id=r["id"],
+                topic=r["topic"],
+                dedup_key=r["dedup_key"],
+                partition_key=r["partition_key"],
+                payload=r["payload"],
+                created_at=r["created_at"],
+                attempts=r["attempts"],
+            )
+        )
     if lost:
         await streams.publisher(state.redis, topics=catalogue.TOPICS)(lost)
     if moved_to != mark:

@@ -111,7 +111,19 @@ _COERCE = {
 }
 
 # What a value becomes when nothing of it survives: WeChat refuses empty values too.
-_FALLBACK = {"time": "00:00", "date": "00:00", "character_string": "-", "phone_number": "-", "phrase": "通知", "number": "0", "amount": "0", "letter": "N", "symbol": "-", "name": "用户", "car_number": "0"}
+_FALLBACK = {
+    "time": "00:00",
+    "date": "00:00",
+    "character_string": "-",
+    "phone_number": "-",
+    "phrase": "通知",
+    "number": "0",
+    "amount": "0",
+    "letter": "N",
+    "symbol": "-",
+    "name": "用户",
+    "car_number": "0",
+}
 
 
 def key_type(key: str) -> str:
@@ -127,7 +139,9 @@ def wechat_value(key: str, value: str) -> str:
     return out or _FALLBACK.get(typ, "无")
 
 
-def wechat_data(fields: tuple[tuple[str, str], ...], texts: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def wechat_data(
+    fields: tuple[tuple[str, str], ...], texts: Mapping[str, str], values: Mapping[str, Any]
+) -> dict[str, dict[str, str]]:
     """The ``data`` of a subscribe message: each template key with its rendered, coerced value."""
     return {key: {"value": wechat_value(key, render(texts.get(name, ""), values))} for key, name in fields}
 

@@ -72,8 +72,9 @@ def backoff_seconds(attempt: int, *, rand: Callable[[], float] = random.random) 
     return min(BACKOFF_CAP, delay * (0.8 + 0.4 * rand()))
 
 
-def settle(channel: str, attempt: int, outcome: Outcome, *, now: datetime,
-           rand: Callable[[], float] = random.random) -> Settled:
+def settle(
+    channel: str, attempt: int, outcome: Outcome, *, now: datetime, rand: Callable[[], float] = random.random
+) -> Settled:
     """Where a delivery goes after attempt number ``attempt`` ended with ``outcome``."""
     if outcome.result != "retry":
         return Settled(outcome.result, None, outcome.result)
@@ -134,11 +135,14 @@ async def check_webhook_address(url: str) -> None:
     try:
         await addresses.public_addresses(parts.hostname or "", parts.port or 443)
     except addresses.HostUnresolvable:
-        raise WebhookUrlInvalid("the url's host name does not resolve",
-                                errors=[FieldError("url", "the host name does not resolve")]) from None
+        raise WebhookUrlInvalid(
+            "the url's host name does not resolve", errors=[FieldError("url", "the host name does not resolve")]
+        ) from None
     except addresses.AddressNotPublic:
-        raise WebhookUrlNotPublic("the url must lead to a public address, not inside a network",
-                                  errors=[FieldError("url", "not a globally routable address")]) from None
+        raise WebhookUrlNotPublic(
+            "the url must lead to a public address, not inside a network",
+            errors=[FieldError("url", "not a globally routable address")],
+        ) from None
 
 
 def new_webhook_secret() -> str:
@@ -158,8 +162,9 @@ def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now: datetime,
-                   tolerance: int = 300) -> bool:
+def verify_webhook(
+    secret: str, headers: Mapping[str, str], body: bytes, *, now: datetime, tolerance: int = 300
+) -> bool:
     """What a receiver checks: a fresh timestamp and one matching ``v1`` signature (constant time)."""
     try:
         msg_id, timestamp = headers["webhook-id"], int(headers["webhook-timestamp"])
@@ -201,14 +206,24 @@ def check_webhook(url: str, events: list[str], *, allow_private: bool = False) -
         raise WebhookUrlInvalid("the url must be an absolute https URL", errors=[FieldError("url", "not an https URL")])
     if parts.scheme == "http" and not (allow_private and _loopback(host)):
         raise WebhookUrlInvalid("the url must be https", errors=[FieldError("url", "use https")])
-    if not allow_private and (host == "localhost" or host.endswith(".localhost")
-                              or (addresses.literal(host) and not addresses.is_public(host))):
-        raise WebhookUrlNotPublic("the url must lead to a public address, not inside a network",
-                                  errors=[FieldError("url", "not a globally routable address")])
+    if not allow_private and (
+        host == "localhost"
+        or host.endswith(".localhost")
+        or (addresses.literal(host) and not addresses.is_public(host))
+    ):
+        raise WebhookUrlNotPublic(
+            "the url must lead to a public address, not inside a network",
+            errors=[FieldError("url", "not a globally routable address")],
+        )
     if parts.username or parts.password:
-        raise WebhookUrlInvalid("the url must not carry credentials", errors=[FieldError("url", "remove user:password@")])
-    bad = [FieldError(f"events[{i}]", f"unknown event; one of {', '.join(WEBHOOK_EVENTS)}")
-           for i, e in enumerate(events) if e not in WEBHOOK_EVENTS]
+        raise WebhookUrlInvalid(
+            "the url must not carry credentials", errors=[FieldError("url", "remove user:password@")]
+        )
+    bad = [
+        FieldError(f"events[{i}]", f"unknown event; one of {', '.join(WEBHOOK_EVENTS)}")
+        for i, e in enumerate(events)
+        if e not in WEBHOOK_EVENTS
+    ]
     if bad:
         raise WebhookEventsInvalid("events names an event department systems cannot subscribe to", errors=bad)
     return list(dict.fromkeys(events))

@@ -71,12 +71,13 @@ def frame(message: ServerSentEventMessage) -> str | None:
     if message.event is None:
         return None if message.retry is not None else _encode(Frame(event="ping")).decode()
     data = message.data if isinstance(message.data, str) else None
-    return _encode(Frame(event=message.event, id=message.id, data=msgspec.Raw(data) if data else None)).decode()
+    event_id = None if message.id is None else str(message.id)  # live.events sets text ids
+    return _encode(Frame(event=message.event, id=event_id, data=msgspec.Raw(data) if data else None)).decode()
 
 
 async def _caller(socket: WebSocket, redis: Any) -> Principal | None:
     try:
-        principal = await authenticate(socket, required=False)  # type: ignore[arg-type]
+        principal = await authenticate(socket, required=False)
     except Problem:
         return None
     ticket = socket.query_params.get("ticket")
@@ -105,8 +106,14 @@ async def notification_socket(socket: WebSocket) -> None:
 
 
 async def _serve(socket: WebSocket, state: Any, principal: Principal) -> None:
-    events = live.events(state, person_id=principal.person_id, account_id=principal.account_id,
-                         last_event_id=_resume(socket), heartbeat=state.settings.notify_heartbeat_seconds)
+    # _caller admits accounts only.
+    events = live.events(
+        state,
+        person_id=principal.person_id,
+        account_id=principal.require_account(),
+        last_event_id=_resume(socket),
+        heartbeat=state.settings.notify_heartbeat_seconds,
+    )
 
     async def send() -> int:
         async for message in events:

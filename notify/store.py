@@ -7,11 +7,12 @@ person (an operator, an L1 login), to the account; a caller reads both.
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
+from api.kernel.db import Conn, one
 from notify.errors import NotificationNotFound
 from notify.models import (
     AdminNotification,
@@ -30,8 +31,9 @@ _MINE = "(person_id = $1 OR account_id = $2)"
 
 
 def _view(row: asyncpg.Record) -> Notification:
-    return Notification(**{k: row[k] for k in ("id", "kind", "event", "title", "body", "data", "urgent",
-                                                 "created_at", "read_at")})
+    return Notification(
+        **{k: row[k] for k in ("id", "kind", "event", "title", "body", "data", "urgent", "created_at", "read_at")}
+    )
 
 
 LIST_INBOX = f"""
@@ -41,8 +43,9 @@ ORDER BY id DESC LIMIT $5
 """
 
 
-async def list_inbox(conn: Conn, person_id: UUID | None, account_id: UUID, *, before: UUID | None,
-                     unread: bool, limit: int) -> list[Notification]:
+async def list_inbox(
+    conn: Conn, person_id: UUID | None, account_id: UUID, *, before: UUID | None, unread: bool, limit: int
+) -> list[Notification]:
     """Newest first (ids are UUIDv7); ``before`` is the last id of the previous page."""
     return [_view(r) for r in await conn.fetch(LIST_INBOX, person_id, account_id, before, unread, limit)]
 
@@ -50,8 +53,9 @@ async def list_inbox(conn: Conn, person_id: UUID | None, account_id: UUID, *, be
 INBOX_AFTER = f"SELECT {_VIEW} FROM notify_notification WHERE {_MINE} AND id > $3 ORDER BY id LIMIT $4"
 
 
-async def inbox_after(conn: Conn, person_id: UUID | None, account_id: UUID, after: UUID,
-                      *, limit: int = 500) -> list[Notification]:
+async def inbox_after(
+    conn: Conn, person_id: UUID | None, account_id: UUID, after: UUID, *, limit: int = 500
+) -> list[Notification]:
     """What a reconnecting stream missed, oldest first."""
     return [_view(r) for r in await conn.fetch(INBOX_AFTER, person_id, account_id, after, limit)]
 
@@ -63,8 +67,9 @@ RETURNING {_VIEW}, person_id, (read_at = $3) AS changed
 """
 
 
-async def mark_read(conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID,
-                    *, now: datetime) -> tuple[Notification, UUID | None, bool]:
+async def mark_read(
+    conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID, *, now: datetime
+) -> tuple[Notification, UUID | None, bool]:
     """Mark read once; return the item, its owner person and whether this call changed it."""
     row = await conn.fetchrow(MARK_READ, person_id, account_id, now, notification_id)
     if row is None:
@@ -86,8 +91,9 @@ RETURNING {_VIEW}, person_id
 """
 
 
-async def mark_all_read(conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None,
-                        now: datetime) -> list[tuple[Notification, UUID | None]]:
+async def mark_all_read(
+    conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None, now: datetime
+) -> list[tuple[Notification, UUID | None]]:
     """Mark every unread item of the caller (up to ``up_to``) read; return each with its owner person."""
     return [(_view(r), r["person_id"]) for r in await conn.fetch(MARK_ALL_READ, person_id, account_id, now, up_to)]
 
@@ -110,14 +116,23 @@ def _hhmm(value: str) -> time:
 
 async def put_preferences(conn: Conn, account_id: UUID, data: PreferencesIn, *, now: datetime) -> Preferences:
     q = data.quiet_hours
-    await conn.execute(UPSERT_PREFERENCES, account_id, data.channels.wechat, data.channels.sms,
-                       _hhmm(q.from_) if q else None, _hhmm(q.to) if q else None, now)
+    await conn.execute(
+        UPSERT_PREFERENCES,
+        account_id,
+        data.channels.wechat,
+        data.channels.sms,
+        _hhmm(q.from_) if q else None,
+        _hhmm(q.to) if q else None,
+        now,
+    )
     return Preferences(channels=data.channels, quiet_hours=q)
 
 
 async def get_preferences(conn: Conn, account_id: UUID) -> Preferences:
     """The account's preferences; no row means both channels on and no quiet hours."""
-    row = await conn.fetchrow("SELECT wechat, sms, quiet_from, quiet_to FROM notify_preference WHERE account_id = $1", account_id)
+    row = await conn.fetchrow(
+        "SELECT wechat, sms, quiet_from, quiet_to FROM notify_preference WHERE account_id = $1", account_id
+    )
     if row is None:
         return Preferences(channels=Channels(), quiet_hours=None)
     quiet = None
@@ -141,19 +156,29 @@ RETURNING credits, long_term, opted_out_at
 """
 
 
-async def record_grant(conn: Conn, account_id: UUID, template_key: str, *, accepted: bool, always: bool,
-                       now: datetime) -> Grant:
-    row = await conn.fetchrow(UPSERT_GRANT, account_id, template_key, accepted, always, now)
-    status = "granted" if row["long_term"] or row["credits"] > 0 else "none"
+async def record_grant(
+    conn: Conn, account_id: UUID, template_key: str, *, accepted: bool, always: bool, now: datetime
+) -> Grant:
+    row = one(await conn.fetchrow(UPSERT_GRANT, account_id, template_key, accepted, always, now), "upserted grant")
+    status: Literal["granted", "none"] = "granted" if row["long_term"] or row["credits"] > 0 else "none"
     return Grant(template_key=template_key, status=status, credits=row["credits"], long_term=row["long_term"])
 
 
 async def list_grants(conn: Conn, account_id: UUID) -> list[Grant]:
-    rows = await conn.fetch("SELECT template_key, credits, long_term, opted_out_at FROM notify_wechat_grant"
-                            " WHERE account_id = $1 ORDER BY template_key", account_id)
-    return [Grant(template_key=r["template_key"], credits=r["credits"], long_term=r["long_term"],
-                  status="opted_out" if r["opted_out_at"] else "granted" if r["long_term"] or r["credits"] else "none")
-            for r in rows]
+    rows = await conn.fetch(
+        "SELECT template_key, credits, long_term, opted_out_at FROM notify_wechat_grant"
+        " WHERE account_id = $1 ORDER BY template_key",
+        account_id,
+    )
+    return [
+        Grant(
+            template_key=r["template_key"],
+            credits=r["credits"],
+            long_term=r["long_term"],
+            status="opted_out" if r["opted_out_at"] else "granted" if r["long_term"] or r["credits"] else "none",
+        )
+        for r in rows
+    ]
 
 
 # --- the operators' view ------------------------------------------------------------------------------
@@ -180,22 +205,54 @@ async def get_for_operator(conn: Conn, notification_id: UUID) -> AdminNotificati
     attempts: dict[UUID, list[Attempt]] = {}
     for a in await conn.fetch(ATTEMPTS, [d["id"] for d in deliveries]):
         attempts.setdefault(a["delivery_id"], []).append(
-            Attempt(attempt=a["attempt"], started_at=a["started_at"], finished_at=a["finished_at"],
-                    outcome=a["outcome"], detail=a["detail"]))
+            Attempt(
+                attempt=a["attempt"],
+                started_at=a["started_at"],
+                finished_at=a["finished_at"],
+                outcome=a["outcome"],
+                detail=a["detail"],
+            )
+        )
     channels = []
     if n["department_id"] is None:
         # The inbox is delivered by the commit that made the notification.
-        channels.append(ChannelStatus(channel="inbox", target=None, status="delivered", reason=None, provider_ref=None,
-                                      next_attempt_at=None, updated_at=n["created_at"], attempts=[]))
+        channels.append(
+            ChannelStatus(
+                channel="inbox",
+                target=None,
+                status="delivered",
+                reason=None,
+                provider_ref=None,
+                next_attempt_at=None,
+                updated_at=n["created_at"],
+                attempts=[],
+            )
+        )
     channels += [
-        ChannelStatus(channel=d["channel"], target=d["target"], status=d["status"], reason=d["reason"],
-                      provider_ref=d["provider_ref"], next_attempt_at=d["not_before"], updated_at=d["updated_at"],
-                      attempts=attempts.get(d["id"], []))
+        ChannelStatus(
+            channel=d["channel"],
+            target=d["target"],
+            status=d["status"],
+            reason=d["reason"],
+            provider_ref=d["provider_ref"],
+            next_attempt_at=d["not_before"],
+            updated_at=d["updated_at"],
+            attempts=attempts.get(d["id"], []),
+        )
         for d in deliveries
     ]
     recipient = {k: n[k] for k in ("person_id", "account_id", "department_id") if n[k] is not None}
     return AdminNotification(
-        id=n["id"], kind=n["kind"], event=n["event"], dedup_key=n["dedup_key"], recipient=recipient, title=n["title"],
-        body=n["body"], data=n["data"], urgent=n["urgent"], created_at=n["created_at"], read_at=n["read_at"],
+        id=n["id"],
+        kind=n["kind"],
+        event=n["event"],
+        dedup_key=n["dedup_key"],
+        recipient=recipient,
+        title=n["title"],
+        body=n["body"],
+        data=n["data"],
+        urgent=n["urgent"],
+        created_at=n["created_at"],
+        read_at=n["read_at"],
         channels=channels,
     )

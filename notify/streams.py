@@ -84,7 +84,7 @@ def publisher(redis: Any, *, topics: Iterable[str], maxlen: int = MAXLEN) -> out
             await others([m for m in batch if m.topic not in wanted])
         records = [_encode(Message(m.id, m.topic, m.dedup_key, m.partition_key, m.payload)) for m in ours]
         for start in range(0, len(records), XADD_CHUNK):
-            await xadd_many(keys=[EVENTS], args=[maxlen, *records[start:start + XADD_CHUNK]])
+            await xadd_many(keys=[EVENTS], args=[maxlen, *records[start : start + XADD_CHUNK]])
 
     return publish
 
@@ -129,8 +129,9 @@ class Group:
             return []
         await self._ensure(streams)
         try:
-            answer = await self.redis.xreadgroup(self.group, self.consumer, dict.fromkeys(streams, ">"),
-                                                 count=count, block=block_ms)
+            answer = await self.redis.xreadgroup(
+                self.group, self.consumer, dict.fromkeys(streams, ">"), count=count, block=block_ms
+            )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -156,7 +157,9 @@ class Group:
         """Take over entries idle longer than ``min_idle_ms``; return (to retry, dead-lettered)."""
         await self._ensure([stream])
         try:
-            _, claimed, *_ = await self.redis.xautoclaim(stream, self.group, self.consumer, min_idle_ms, "0-0", count=count)
+            _, claimed, *_ = await self.redis.xautoclaim(
+                stream, self.group, self.consumer, min_idle_ms, "0-0", count=count
+            )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -215,7 +218,9 @@ async def push_deliveries(redis: Any, rows: Iterable[tuple[Any, str]]) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         for lane, ids in by_lane.items():
             for start in range(0, len(ids), ENTRY_SIZE):
-                pipe.xadd(lane_stream(lane), {"d": ",".join(ids[start:start + ENTRY_SIZE])}, maxlen=MAXLEN, approximate=True)
+                pipe.xadd(
+                    lane_stream(lane), {"d": ",".join(ids[start : start + ENTRY_SIZE])}, maxlen=MAXLEN, approximate=True
+                )
         pipe.sadd(LANES, *by_lane)
         await pipe.execute()
 
@@ -258,8 +263,9 @@ async def retry_dead_letter(redis: Any, letter_id: str) -> tuple[str, str] | Non
                 if not stream.startswith(PREFIX):  # only ours are taken back
                     return None
                 pipe.multi()
-                pipe.xadd(stream, {k: v for k, v in found[0][1].items() if k not in ORIGIN}, maxlen=MAXLEN,
-                          approximate=True)
+                pipe.xadd(
+                    stream, {k: v for k, v in found[0][1].items() if k not in ORIGIN}, maxlen=MAXLEN, approximate=True
+                )
                 pipe.xdel(DEAD, letter_id)
                 new_id, _ = await pipe.execute()
                 return stream, _text(new_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -75,7 +75,8 @@ class _Connection(asyncio.Protocol):
         self.deadline = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream connection (loop.create_connection) is given a Transport; the protocol API types it as the base.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self.waiter is None or self.waiter.done():
@@ -239,7 +240,9 @@ class WebClient:
                 if conn.answer.started or isinstance(exc, TimeoutError):
                     raise
         remaining = deadline - asyncio.get_running_loop().time()
-        conn = await asyncio.wait_for(origin.connect(self._tls, allow_private=self.allow_private), max(remaining, 0.001))
+        conn = await asyncio.wait_for(
+            origin.connect(self._tls, allow_private=self.allow_private), max(remaining, 0.001)
+        )
         return await self._use(origin, conn, request, deadline)
 
     async def _use(self, origin: _Origin, conn: _Connection, request: bytes, deadline: float) -> int:

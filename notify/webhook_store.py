@@ -6,10 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from notify.errors import WebhookDeliveryNotFailed, WebhookDeliveryNotFound, WebhookDisabled, WebhookNotFound
 from notify.models import DepartmentEvent, Webhook, WebhookDelivery
 
@@ -21,10 +21,28 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 
 
-async def create_webhook(conn: Conn, keyring: Keyring, *, webhook_id: UUID, department_id: UUID, url: str,
-                         events: list[str], secret: str, actor: str, now: datetime) -> None:
-    await conn.execute(INSERT_WEBHOOK, webhook_id, department_id, url, events,
-                       keyring.encrypt(secret, context=SECRET_CONTEXT), actor, now)
+async def create_webhook(
+    conn: Conn,
+    keyring: Keyring,
+    *,
+    webhook_id: UUID,
+    department_id: UUID,
+    url: str,
+    events: list[str],
+    secret: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        INSERT_WEBHOOK,
+        webhook_id,
+        department_id,
+        url,
+        events,
+        keyring.encrypt(secret, context=SECRET_CONTEXT),
+        actor,
+        now,
+    )
 
 
 async def secret_of(conn: Conn, keyring: Keyring, webhook_id: UUID) -> str | None:
@@ -37,8 +55,9 @@ _COLUMNS = "id, url, events, created_at, disabled_at"
 
 async def get_webhook(conn: Conn, department_id: UUID, webhook_id: UUID) -> Webhook:
     """The department's webhook; another department's answers 404 like a missing one."""
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM notify_webhook WHERE id = $1 AND department_id = $2",
-                              webhook_id, department_id)
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM notify_webhook WHERE id = $1 AND department_id = $2", webhook_id, department_id
+    )
     if row is None:
         raise WebhookNotFound()
     return Webhook(**dict(row))
@@ -47,7 +66,10 @@ async def get_webhook(conn: Conn, department_id: UUID, webhook_id: UUID) -> Webh
 async def list_webhooks(conn: Conn, department_id: UUID, *, before: UUID | None, limit: int) -> list[Webhook]:
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM notify_webhook WHERE department_id = $1 AND ($2::uuid IS NULL OR id < $2)"
-        " ORDER BY id DESC LIMIT $3", department_id, before, limit,
+        " ORDER BY id DESC LIMIT $3",
+        department_id,
+        before,
+        limit,
     )
     return [Webhook(**dict(r)) for r in rows]
 
@@ -56,7 +78,9 @@ async def disable_webhook(conn: Conn, department_id: UUID, webhook_id: UUID, *, 
     """Stop delivering to it (deliveries not yet made fail as ``webhook disabled``); idempotent."""
     done = await conn.fetchval(
         "UPDATE notify_webhook SET disabled_at = coalesce(disabled_at, $3) WHERE id = $1 AND department_id = $2 RETURNING id",
-        webhook_id, department_id, now,
+        webhook_id,
+        department_id,
+        now,
     )
     if done is None:
         raise WebhookNotFound()
@@ -64,8 +88,11 @@ async def disable_webhook(conn: Conn, department_id: UUID, webhook_id: UUID, *, 
 
 async def live_webhook(conn: Conn, department_id: UUID, webhook_id: UUID) -> Webhook:
     """The department's webhook, locked for the transaction; 409 ``webhook_disabled`` once disabled."""
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM notify_webhook WHERE id = $1 AND department_id = $2 FOR UPDATE",
-                              webhook_id, department_id)
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM notify_webhook WHERE id = $1 AND department_id = $2 FOR UPDATE",
+        webhook_id,
+        department_id,
+    )
     if row is None:
         raise WebhookNotFound()
     if row["disabled_at"] is not None:
@@ -79,8 +106,9 @@ WHERE id = $1
 """
 
 
-async def rotate_secret(conn: Conn, keyring: Keyring, webhook_id: UUID, *, secret: str,
-                        previous_until: datetime, now: datetime) -> None:
+async def rotate_secret(
+    conn: Conn, keyring: Keyring, webhook_id: UUID, *, secret: str, previous_until: datetime, now: datetime
+) -> None:
     """The new secret signs from now on; the current one keeps signing beside it until ``previous_until``.
 
     A secret still in its overlap from an earlier rotation is dropped: two at a time at most.
@@ -92,7 +120,8 @@ async def signing_secrets(conn: Conn, ids: list[UUID]) -> dict[UUID, asyncpg.Rec
     """Per live webhook: url, the sealed secret, and the sealed previous secret with the end of its overlap."""
     rows = await conn.fetch(
         "SELECT id, url, secret, previous_secret, previous_secret_expires_at FROM notify_webhook"
-        " WHERE id = ANY($1::uuid[]) AND disabled_at IS NULL", ids,
+        " WHERE id = ANY($1::uuid[]) AND disabled_at IS NULL",
+        ids,
     )
     return {r["id"]: r for r in rows}
 
@@ -109,10 +138,17 @@ ORDER BY d.id DESC LIMIT $3
 
 
 def _delivery(r: asyncpg.Record) -> WebhookDelivery:
-    return WebhookDelivery(id=r["id"], message_id=f"msg_{r['notification_id']}", event=r["kind"], status=r["status"],
-                           attempts=r["attempts"], reason=r["reason"],
-                           next_attempt_at=r["not_before"] if r["status"] == "sending" else None,
-                           created_at=r["created_at"], updated_at=r["updated_at"])
+    return WebhookDelivery(
+        id=r["id"],
+        message_id=f"msg_{r['notification_id']}",
+        event=r["kind"],
+        status=r["status"],
+        attempts=r["attempts"],
+        reason=r["reason"],
+        next_attempt_at=r["not_before"] if r["status"] == "sending" else None,
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
 
 
 async def list_deliveries(conn: Conn, webhook_id: UUID, *, before: UUID | None, limit: int) -> list[WebhookDelivery]:
@@ -150,7 +186,9 @@ async def replay_delivery(conn: Conn, webhook_id: UUID, delivery_id: UUID, *, no
 
 
 async def get_delivery(conn: Conn, webhook_id: UUID, delivery_id: UUID) -> WebhookDelivery:
-    row = await conn.fetchrow(f"{_DELIVERY} WHERE d.id = $1 AND d.channel = 'webhook' AND d.target = $2", delivery_id, webhook_id)
+    row = await conn.fetchrow(
+        f"{_DELIVERY} WHERE d.id = $1 AND d.channel = 'webhook' AND d.target = $2", delivery_id, webhook_id
+    )
     if row is None:
         raise WebhookDeliveryNotFound()
     return _delivery(row)
@@ -164,10 +202,13 @@ ORDER BY id LIMIT $4
 """
 
 
-async def events_since(conn: Conn, department_id: UUID, *, after: UUID, since: datetime,
-                       limit: int) -> list[DepartmentEvent]:
+async def events_since(
+    conn: Conn, department_id: UUID, *, after: UUID, since: datetime, limit: int
+) -> list[DepartmentEvent]:
     """Oldest first: the department's events from ``since`` on, after the id ``after``."""
     return [
-        DepartmentEvent(id=f"msg_{r['id']}", type=r["kind"], timestamp=r["created_at"], data=msgspec.json.decode(r["data"]))
+        DepartmentEvent(
+            id=f"msg_{r['id']}", type=r["kind"], timestamp=r["created_at"], data=msgspec.json.decode(r["data"])
+        )
         for r in await conn.fetch(EVENTS_SINCE, department_id, after, since, limit)
     ]

@@ -9,8 +9,14 @@ from notify.routes import DeadLetterController, InboxController, admin_notificat
 from notify.socket import notification_socket
 from notify.webhook_routes import WebhookController, list_department_events
 
-ROUTES = [InboxController, WebhookController, list_department_events, admin_notification, DeadLetterController,
-          notification_socket]
+ROUTES = [
+    InboxController,
+    WebhookController,
+    list_department_events,
+    admin_notification,
+    DeadLetterController,
+    notification_socket,
+]
 
 DOMAIN = Domain(name="notify", routes=lambda settings: ROUTES, jobs=JOBS, goodbye=say_goodbye)
 

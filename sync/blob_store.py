@@ -6,8 +6,8 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
+from api.kernel.db import Conn
 from sync.models import BlobInfo
 
 INSERT_BLOB = """
@@ -39,7 +39,9 @@ async def get_info(conn: Conn, digest: bytes) -> BlobInfo | None:
     row = await conn.fetchrow(GET_INFO, digest)
     if row is None:
         return None
-    return BlobInfo(sha256=row["sha256"].hex(), content_type=row["content_type"], size=row["size"], created_at=row["created_at"])
+    return BlobInfo(
+        sha256=row["sha256"].hex(), content_type=row["content_type"], size=row["size"], created_at=row["created_at"]
+    )
 
 
 async def get_content(conn: Conn, digest: bytes) -> asyncpg.Record | None:

@@ -14,14 +14,13 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import changelog
 from api.kernel.crypto import Keyring
-from matters import FormInvalid
-from matters import BundleNotFound, MatterNotFound
+from api.kernel.db import Conn, one
 from api.kernel.problems import FieldError
+from matters import BundleNotFound, FormInvalid, MatterNotFound
 from sync import service
 from sync.errors import DraftTooLarge
 from sync.models import DraftSaveArgs
@@ -72,7 +71,10 @@ FROM (VALUES (1)) AS one LEFT JOIN d ON true
 async def _current(
     conn: Conn, draft_id: UUID, person_id: UUID, args: DraftSaveArgs | None = None
 ) -> tuple[asyncpg.Record | None, service.DraftState | None]:
-    row = await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code, person_id)
+    # Always one row (the draft's columns NULL when there is none).
+    row = one(
+        await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code, person_id), "draft"
+    )
     if args is not None and not row["target_known"]:
         if args.bundle_code is not None:
             raise BundleNotFound(code=args.bundle_code)
@@ -100,8 +102,14 @@ RETURNING *
 
 
 async def save(
-    conn: Conn, keyring: Keyring, *, account_id: UUID, person_id: UUID, args: DraftSaveArgs,
-    base_version: int | None, now: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    *,
+    account_id: UUID,
+    person_id: UUID,
+    args: DraftSaveArgs,
+    base_version: int | None,
+    now: datetime,
 ) -> Outcome:
     """Create or update a draft if ``base_version`` is the server's; otherwise a conflict with the server copy."""
     _check_target(args)
@@ -113,9 +121,21 @@ async def save(
     if decision == "conflict":
         assert row is not None
         return Outcome("conflict", row["version"], None if row["deleted_at"] else _stored(row))
-    saved = await conn.fetchrow(
-        UPSERT_DRAFT, args.draft_id, person_id, account_id, args.bundle_code, args.matter_code, args.for_person_id,
-        keyring.encrypt(form, context=CONTEXT), msgspec.to_builtins(args.materials), args.deferred_materials, now,
+    saved = one(
+        await conn.fetchrow(
+            UPSERT_DRAFT,
+            args.draft_id,
+            person_id,
+            account_id,
+            args.bundle_code,
+            args.matter_code,
+            args.for_person_id,
+            keyring.encrypt(form, context=CONTEXT),
+            msgspec.to_builtins(args.materials),
+            args.deferred_materials,
+            now,
+        ),
+        "upserted draft",
     )
     data = _stored(saved)
     await changelog.record_change(conn, person_id, "draft", args.draft_id, "put", data)
@@ -130,9 +150,7 @@ RETURNING version
 """
 
 
-async def delete(
-    conn: Conn, *, person_id: UUID, draft_id: UUID, base_version: int | None, now: datetime
-) -> Outcome:
+async def delete(conn: Conn, *, person_id: UUID, draft_id: UUID, base_version: int | None, now: datetime) -> Outcome:
     """Delete a draft (its form is erased); deleting it again changes nothing."""
     row, state = await _current(conn, draft_id, person_id)
     decision = service.decide_draft_delete(state, base_version)

@@ -101,6 +101,12 @@ class DraftTooLarge(ValidationFailed):
 
 HTTP_PROBLEMS = (BlobHashMismatch, BlobTypeMismatch, BlobTypeUnsupported, BlobTooLarge, BlobEmpty, BlobNotFound)
 MUTATION_PROBLEMS = (
-    MutationUnknown, MutationNotSupported, ServerOwned, MutationIdReused, SeqReused, DraftNotFound, BaseVersionInvalid,
+    MutationUnknown,
+    MutationNotSupported,
+    ServerOwned,
+    MutationIdReused,
+    SeqReused,
+    DraftNotFound,
+    BaseVersionInvalid,
     DraftTooLarge,
 )

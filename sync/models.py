@@ -10,7 +10,7 @@ import msgspec
 
 from matters import Code, MaterialRef
 
-Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
+Entity = Literal["wallet_item", "application", "draft", "notification", "consent", "device_credential"]
 Status = Literal["applied", "duplicate", "rejected", "conflict", "gap"]
 
 MAX_PULL = 500

@@ -14,29 +14,32 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.config import Settings
-from api.kernel.crypto import Keyring
 import matters as catalogue_store
+import matters as feedback
 import matters as handling
 import matters as workflow
-from matters import SubmitApplication, SupplementIn
-from matters import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, _applicant
-import matters as feedback
-from matters import EvaluationIn
-from matters import Calendar
+import notify as inbox
+import wallet as consents
+from api.config import Settings
+from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.problems import FieldError, ValidationFailed
+from auth import Principal
+from matters import (
+    FOR_OTHERS_LEVEL,
+    FOR_OTHERS_MAX_AGE,
+    Calendar,
+    EvaluationIn,
+    SubmitApplication,
+    SupplementIn,
+    _applicant,
+)
 from sync import drafts
 from sync.errors import MutationUnknown, ServerOwned
 from sync.models import ApplicationRef, ConsentRef, DraftDeleteArgs, DraftSaveArgs, MutationIn, SubmitRefs
-import wallet as consents
-from wallet import IdentityRequired
-from wallet import ConsentIn
-from auth import Principal
-import notify as inbox
+from wallet import ConsentIn, IdentityRequired
 
 T = TypeVar("T")
 
@@ -87,15 +90,24 @@ def _person(ctx: Context) -> tuple[Any, Any]:
 async def draft_save(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     account_id, person_id = _person(ctx)
     args = _args(m, DraftSaveArgs)
-    out = await drafts.save(conn, ctx.keyring, account_id=account_id, person_id=person_id, args=args,
-                            base_version=m.base_version, now=ctx.now)
+    out = await drafts.save(
+        conn,
+        ctx.keyring,
+        account_id=account_id,
+        person_id=person_id,
+        args=args,
+        base_version=m.base_version,
+        now=ctx.now,
+    )
     return Effect(out.status, out.version, out.data, draft=out.data is not None)
 
 
 async def draft_delete(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     _, person_id = _person(ctx)
     args = _args(m, DraftDeleteArgs)
-    out = await drafts.delete(conn, person_id=person_id, draft_id=args.draft_id, base_version=m.base_version, now=ctx.now)
+    out = await drafts.delete(
+        conn, person_id=person_id, draft_id=args.draft_id, base_version=m.base_version, now=ctx.now
+    )
     return Effect(out.status, out.version, out.data, draft=out.data is not None)
 
 
@@ -124,8 +136,9 @@ async def application_supplement(conn: Conn, ctx: Context, m: MutationIn) -> Eff
     who = _applicant(ctx.principal, ctx.now)
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), SupplementIn)
-    app = await handling.supplement(conn, ctx.keyring, who, ref.application_id, data.materials, now=ctx.now,
-                                    cal=await ctx.calendar(conn))
+    app = await handling.supplement(
+        conn, ctx.keyring, who, ref.application_id, data.materials, now=ctx.now, cal=await ctx.calendar(conn)
+    )
     return Effect("applied", data=msgspec.to_builtins(app))
 
 
@@ -134,8 +147,15 @@ async def evaluation_submit(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), EvaluationIn)
     evaluation = await feedback.evaluate(
-        conn, ctx.keyring, account_id=who.account_id, person_id=who.person_id, application_id=ref.application_id,
-        data=data, now=ctx.now, cal=await ctx.calendar(conn), rectification_days=ctx.settings.rectification_days,
+        conn,
+        ctx.keyring,
+        account_id=ctx.principal.require_account(),
+        person_id=who.person_id,
+        application_id=ref.application_id,
+        data=data,
+        now=ctx.now,
+        cal=await ctx.calendar(conn),
+        rectification_days=ctx.settings.rectification_days,
     )
     return Effect("applied", data=msgspec.to_builtins(evaluation))
 

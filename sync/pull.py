@@ -21,14 +21,14 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 import auth as persons
+import wallet as wallet_service
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from sync import cursor, drafts, service, store
 from sync.models import Change, Checkpoint, PullPage
-import wallet as wallet_service
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,16 @@ class PullAnswer:
 
 
 async def pull(
-    conn: Conn, keyring: Keyring, *, person_id: UUID | None, cursor_text: str | None, limit: int,
-    if_none_match: str | None, now: datetime, account_id: UUID | None = None, client_id: UUID | None = None,
+    conn: Conn,
+    keyring: Keyring,
+    *,
+    person_id: UUID | None,
+    cursor_text: str | None,
+    limit: int,
+    if_none_match: str | None,
+    now: datetime,
+    account_id: UUID | None = None,
+    client_id: UUID | None = None,
 ) -> PullAnswer:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         epoch = await store.get_epoch(conn)
@@ -56,8 +64,17 @@ async def pull(
                 return PullAnswer(None, etag)
             text = cursor.encode(keyring, cursor.SyncCursor(epoch, cursor.NO_OWNER))
             count, digest = service.checkpoint([])
-            return PullAnswer(PullPage(changes=[], cursor=text, has_more=False, reset=True, last_seq=last_seq,
-                                       checkpoint=Checkpoint(count=count, digest=digest)), etag)
+            return PullAnswer(
+                PullPage(
+                    changes=[],
+                    cursor=text,
+                    has_more=False,
+                    reset=True,
+                    last_seq=last_seq,
+                    checkpoint=Checkpoint(count=count, digest=digest),
+                ),
+                etag,
+            )
 
         parsed = cursor.parse(keyring, cursor_text) if cursor_text else None
         deps = await persons.dependents_of(conn, person_id, now=now)
@@ -72,12 +89,18 @@ async def pull(
         page = _Page(limit)
         leaving: dict[UUID, int] = {}
         for pos in plan.leaving:
-            rows = await store.list_leaving(conn, pos.person_id, pos.after, keep=scope, limit=page.room + 1) if page.room else None
+            rows = (
+                await store.list_leaving(conn, pos.person_id, pos.after, keep=scope, limit=page.room + 1)
+                if page.room
+                else None
+            )
             if rows is None or len(rows) > page.room:
                 rows = (rows or [])[: page.room]
                 leaving[pos.person_id] = rows[-1]["version"] if rows else pos.after
                 page.has_more = True
-            page.changes += [Change(entity=r["entity"], id=r["entity_id"], op="del", version=r["version"]) for r in rows]
+            page.changes += [
+                Change(entity=r["entity"], id=r["entity_id"], op="del", version=r["version"]) for r in rows
+            ]
 
         versions: dict[UUID, int] = {}
         floors: dict[UUID, int] = {}
@@ -93,7 +116,11 @@ async def pull(
                 page.has_more = page.has_more or head > pos.after
                 continue
             rows = await store.list_latest(
-                conn, pos.person_id, pos.after, with_dels=pos.with_dels, with_drafts=pos.person_id == person_id,
+                conn,
+                pos.person_id,
+                pos.after,
+                with_dels=pos.with_dels,
+                with_drafts=pos.person_id == person_id,
                 limit=page.room + 1,
             )
             if len(rows) > page.room:
@@ -107,8 +134,10 @@ async def pull(
         # A reset goes on over several pages: the cursor remembers it until its last page, which carries the
         # checkpoint, read in this page's snapshot (the state the client holds once it applied every page).
         resetting = plan.reset or (parsed is not None and parsed.cursor.resetting)
-        text = cursor.encode(keyring, cursor.SyncCursor(epoch, person_id, versions, leaving, floors,
-                                                        resetting=resetting and page.has_more))
+        text = cursor.encode(
+            keyring,
+            cursor.SyncCursor(epoch, person_id, versions, leaving, floors, resetting=resetting and page.has_more),
+        )
         check = None
         if resetting and not page.has_more:
             count, digest = await store.checkpoint(conn, scope, person_id)
@@ -118,8 +147,14 @@ async def pull(
             # and this tag gets 304 until one of its persons writes, its scope changes, or the client's
             # last_seq moves.
             etag = service.pull_etag(epoch, person_id, text, limit, scope, heads, client)
-        page_out = PullPage(changes=page.changes, cursor=text, has_more=page.has_more, reset=plan.reset, last_seq=last_seq,
-                            checkpoint=check)
+        page_out = PullPage(
+            changes=page.changes,
+            cursor=text,
+            has_more=page.has_more,
+            reset=plan.reset,
+            last_seq=last_seq,
+            checkpoint=check,
+        )
         return PullAnswer(page_out, etag)
 
 
@@ -140,6 +175,16 @@ def _change(keyring: Keyring, r: asyncpg.Record) -> Change:
     if r["entity"] == "draft":
         data = drafts.to_wire(keyring, msgspec.json.decode(r["data"]))
         return Change(entity="draft", id=r["entity_id"], op="put", version=r["version"], data=data)
+    if r["entity"] == "device_credential":  # sealed in the log like a draft's form; opened for the pull
+        import esign
+
+        return Change(
+            entity="device_credential",
+            id=r["entity_id"],
+            op="put",
+            version=r["version"],
+            data=esign.credential_to_wire(keyring, msgspec.json.decode(r["data"])),
+        )
     if r["entity"] == "wallet_item" and '"token"' in r["data"]:
         # The slim projection: the token is fetched once, not carried with every change of the item.
         data = wallet_service.slim_item(msgspec.json.decode(r["data"]))

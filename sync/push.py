@@ -21,14 +21,14 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
+import notify as live
 from api.kernel import changelog
+from api.kernel.db import Conn
 from api.kernel.problems import Problem, ServiceUnavailable
 from sync import drafts, mutations, service, store
 from sync.errors import MutationIdReused, SeqReused
-from sync.models import MutationIn, MutationResult, PushIn, PushOut
-import notify as live
+from sync.models import MutationIn, MutationResult, PushIn, PushOut, Status
 
 log = logging.getLogger("zhangban.sync")
 
@@ -88,7 +88,9 @@ async def push(pool: asyncpg.Pool, ctx: mutations.Context, data: PushIn) -> Push
     return PushOut(results=results, last_seq=last)
 
 
-async def _one(conn: Conn, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn) -> tuple[MutationResult, int]:
+async def _one(
+    conn: Conn, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn
+) -> tuple[MutationResult, int]:
     fp = service.fingerprint(ctx.keyring, m)
     try:
         return await _attempt(conn, ctx, account_id, client_id, m, fp, rejection=None)
@@ -101,11 +103,19 @@ async def _one(conn: Conn, ctx: mutations.Context, account_id: UUID, client_id: 
 
 
 async def _attempt(
-    conn: Conn, ctx: mutations.Context, account_id: UUID, client_id: UUID, m: MutationIn, fp: bytes,
-    *, rejection: Problem | None,
+    conn: Conn,
+    ctx: mutations.Context,
+    account_id: UUID,
+    client_id: UUID,
+    m: MutationIn,
+    fp: bytes,
+    *,
+    rejection: Problem | None,
 ) -> tuple[MutationResult, int]:
     async with conn.transaction():
-        last, stored = await store.claim(conn, account_id, client_id, m.id, lock_timeout_ms=LOCK_TIMEOUT_MS, now=ctx.now)
+        last, stored = await store.claim(
+            conn, account_id, client_id, m.id, lock_timeout_ms=LOCK_TIMEOUT_MS, now=ctx.now
+        )
         if stored is None and m.seq <= last:
             stored = await store.get_mutation(conn, account_id, m.id)  # processed while we waited for the lock?
         if stored is not None and stored["fingerprint"] == fp:
@@ -132,8 +142,15 @@ async def _attempt(
             row = {"status": "rejected", "code": rejection.slug, "version": None, "result": result.data}
         try:
             await store.record_mutation(
-                conn, account_id=account_id, id=m.id, client_id=client_id, seq=m.seq, name=m.name, fingerprint=fp,
-                recorded_at=ctx.now, **row,
+                conn,
+                account_id=account_id,
+                id=m.id,
+                client_id=client_id,
+                seq=m.seq,
+                name=m.name,
+                fingerprint=fp,
+                recorded_at=ctx.now,
+                **row,
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != "sync_mutation_pkey":
@@ -150,7 +167,7 @@ async def poke(pool: asyncpg.Pool, redis: Any, person_id: UUID) -> None:
         async with pool.acquire() as conn:
             version = await changelog.head_version(conn, person_id)
         await live.poke_sync(redis, person_id, version)
-    except Exception:  # noqa: BLE001 - devices also pull on their own; a lost poke only delays them
+    except Exception:
         log.warning("sync poke failed", exc_info=True)
 
 
@@ -163,5 +180,6 @@ def _replay(ctx: mutations.Context, m: MutationIn, stored: asyncpg.Record) -> Mu
     data = stored["result"]
     if data is not None and stored["status"] != "rejected" and m.name.startswith("draft."):
         data = drafts.to_wire(ctx.keyring, data)
-    status = "duplicate" if stored["status"] == "applied" else stored["status"]
+    # The ledger keeps the status it answered with (a sync.models.Status).
+    status: Status = "duplicate" if stored["status"] == "applied" else stored["status"]
     return MutationResult(id=m.id, status=status, code=stored["code"], version=stored["version"], data=data)

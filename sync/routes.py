@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat as OpenAPIFormatType
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
+import wallet as consents
 from api.deps import Config, Db, Keys, Now, Redis
-from api.openapi import CONDITIONAL
+from api.kernel.db import one
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from api.openapi import CONDITIONAL
+from auth import BEARER, CurrentPrincipal, Principal, problem_responses
 from sync import blob_store, mutations, pull, push, service, upload
 from sync import cursor as cursors
 from sync.errors import (
@@ -27,11 +30,7 @@ from sync.errors import (
     BlobTypeUnsupported,
 )
 from sync.models import DEFAULT_PULL, MAX_PULL, BlobInfo, PullPage, PushIn, PushOut
-import wallet as consents
-from wallet import department_of
-from wallet import ConsentNotActive, ConsentNotFound
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal, Principal
+from wallet import ConsentNotActive, ConsentNotFound, department_of
 
 PULL_DESCRIPTION = """\
 The changes of the caller's person and of their dependents after `cursor`, oldest first, at most
@@ -92,31 +91,71 @@ class SyncController(Controller):
     tags = ["sync"]
     security = BEARER
 
-    @get("/pull", operation_id="SyncPull", opt=CONDITIONAL, summary="Changes of my person and my dependents after a cursor",
-         description=PULL_DESCRIPTION, responses=problem_responses(CursorInvalid, ValidationFailed, Unauthorized, Forbidden))
+    @get(
+        "/pull",
+        operation_id="SyncPull",
+        opt=CONDITIONAL,
+        summary="Changes of my person and my dependents after a cursor",
+        description=PULL_DESCRIPTION,
+        responses=problem_responses(CursorInvalid, ValidationFailed, Unauthorized, Forbidden),
+    )
     async def pull_changes(
-        self, principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now,
-        cursor: Annotated[str | None, QueryParameter(max_length=cursors.MAX_LENGTH, description="Opaque cursor from the last page.")] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PULL, description="Page size (default 200, at most 500).")] = DEFAULT_PULL,
-        client_id: Annotated[UUID | None, QueryParameter(
-            description="The device's push `client_id`: the answer then carries its `last_seq`.")] = None,
+        self,
+        principal: CurrentPrincipal,
+        db: Db,
+        keyring: Keys,
+        now: Now,
+        cursor: Annotated[
+            str | None, QueryParameter(max_length=cursors.MAX_LENGTH, description="Opaque cursor from the last page.")
+        ] = None,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=MAX_PULL, description="Page size (default 200, at most 500).")
+        ] = DEFAULT_PULL,
+        client_id: Annotated[
+            UUID | None,
+            QueryParameter(description="The device's push `client_id`: the answer then carries its `last_seq`."),
+        ] = None,
         if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
     ) -> Response[PullPage]:
         account_id = principal.require_account()
         async with db.acquire() as conn:
-            answer = await pull.pull(conn, keyring, person_id=principal.person_id, cursor_text=cursor or None,
-                                     limit=limit, if_none_match=if_none_match, now=now, account_id=account_id,
-                                     client_id=client_id)
+            answer = await pull.pull(
+                conn,
+                keyring,
+                person_id=principal.person_id,
+                cursor_text=cursor or None,
+                limit=limit,
+                if_none_match=if_none_match,
+                now=now,
+                account_id=account_id,
+                client_id=client_id,
+            )
         headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
         if answer.page is None:
-            return Response(content=None, status_code=304, headers=headers)
+            # A 304 has no body; the annotation names the 200's, for the OpenAPI document.
+            return Response(content=cast(PullPage, None), status_code=304, headers=headers)
         return Response(content=answer.page, headers=headers)
 
-    @post("/push", operation_id="SyncPush", status_code=200, summary="Apply mutations queued offline, exactly once",
-          description=PUSH_DESCRIPTION,
-          responses=problem_responses(push.SyncUnavailable, BadRequest, ValidationFailed, Unauthorized, Forbidden))
-    async def push_mutations(self, data: JSONBody[PushIn], principal: CurrentPrincipal, db: Db, redis: Redis, keyring: Keys,
-                             settings: Config, now: Now) -> PushOut:
+    @post(
+        "/push",
+        operation_id="SyncPush",
+        status_code=200,
+        summary="Apply mutations queued offline, exactly once",
+        description=PUSH_DESCRIPTION,
+        responses=problem_responses(push.SyncUnavailable, BadRequest, ValidationFailed, Unauthorized, Forbidden),
+    )
+    async def push_mutations(
+        self,
+        data: JSONBody[PushIn],
+        principal: CurrentPrincipal,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        settings: Config,
+        now: Now,
+    ) -> PushOut:
+        # A 代办人 acts through the routes that check each act against the authorisation, not an offline queue.
+        principal.require_own_person()
         ctx = mutations.Context(principal=principal, keyring=keyring, settings=settings, now=now)
         out = await push.push(db, ctx, data)
         if principal.person_id is not None and any(r.status == "applied" for r in out.results):
@@ -136,17 +175,38 @@ file's first bytes. An optional part `sha256` (lower-case hex) is checked agains
 `blob_hash_mismatch`). Other parts (`formData`) are ignored. No `{upload.FIELD}` part, or two: 422 \
 `validation_failed`; a body that is not a multipart form: 400 `malformed_request`."""
 
-ALREADY_STORED = {200: ResponseSpec(data_container=BlobInfo, description="Already stored (by anyone): the caller is "
-                                                                         "now one of its uploaders.")}
-UPLOAD_BODY = RequestBody(required=True, content={"multipart/form-data": OpenAPIMediaType(schema=Schema(
-    type=OpenAPIType.OBJECT, required=[upload.FIELD], properties={
-        upload.FIELD: Schema(type=OpenAPIType.STRING, format=OpenAPIFormatType.BINARY,
-                             description="The file: JPEG, PNG or PDF, at most 10 MiB."),
-        "sha256": Schema(type=OpenAPIType.STRING, pattern="^[0-9a-f]{64}$",
-                         description="Optional: the file's SHA-256, checked by the server."),
-    }))})
+ALREADY_STORED = {
+    200: ResponseSpec(
+        data_container=BlobInfo, description="Already stored (by anyone): the caller is now one of its uploaders."
+    )
+}
+UPLOAD_BODY = RequestBody(
+    required=True,
+    content={
+        "multipart/form-data": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                required=[upload.FIELD],
+                properties={
+                    upload.FIELD: Schema(
+                        type=OpenAPIType.STRING,
+                        format=OpenAPIFormatType.BINARY,
+                        description="The file: JPEG, PNG or PDF, at most 10 MiB.",
+                    ),
+                    "sha256": Schema(
+                        type=OpenAPIType.STRING,
+                        pattern="^[0-9a-f]{64}$",
+                        description="Optional: the file's SHA-256, checked by the server.",
+                    ),
+                },
+            )
+        )
+    },
+)
 
-Sha256Path = Annotated[str, PathParameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the content, lower-case hex.")]
+Sha256Path = Annotated[
+    str, PathParameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the content, lower-case hex.")
+]
 
 
 class BlobController(Controller):
@@ -154,14 +214,29 @@ class BlobController(Controller):
     tags = ["sync"]
     security = BEARER
 
-    @put("/{sha256:str}", operation_id="PutBlob", status_code=201, request_max_body_size=service.MAX_BLOB,
-         summary="Upload a photo, scan or PDF by its SHA-256 (201 stored, 200 already stored)",
-         description="Raw body, at most 10 MiB, `Content-Type` image/jpeg, image/png or application/pdf (the bytes "
-                     "must look like it). The body must hash to the path, else 422 `blob_hash_mismatch`. An "
-                     "application may name a blob before it is uploaded (offline), so upload it when back online.",
-         responses=problem_responses(BlobHashMismatch, BlobTypeMismatch, BlobEmpty, ValidationFailed, BlobTypeUnsupported,
-                                     BlobTooLarge, Unauthorized) | ALREADY_STORED)
-    async def put_blob(self, request: Request, sha256: Sha256Path, principal: CurrentPrincipal, db: Db, now: Now) -> Response[BlobInfo]:
+    @put(
+        "/{sha256:str}",
+        operation_id="PutBlob",
+        status_code=201,
+        request_max_body_size=service.MAX_BLOB,
+        summary="Upload a photo, scan or PDF by its SHA-256 (201 stored, 200 already stored)",
+        description="Raw body, at most 10 MiB, `Content-Type` image/jpeg, image/png or application/pdf (the bytes "
+        "must look like it). The body must hash to the path, else 422 `blob_hash_mismatch`. An "
+        "application may name a blob before it is uploaded (offline), so upload it when back online.",
+        responses=problem_responses(
+            BlobHashMismatch,
+            BlobTypeMismatch,
+            BlobEmpty,
+            ValidationFailed,
+            BlobTypeUnsupported,
+            BlobTooLarge,
+            Unauthorized,
+        )
+        | ALREADY_STORED,
+    )
+    async def put_blob(
+        self, request: Request, sha256: Sha256Path, principal: CurrentPrincipal, db: Db, now: Now
+    ) -> Response[BlobInfo]:
         media = service.blob_type(request.headers.get("content-type"))
         announced = request.headers.get("content-length", "")
         if announced.isascii() and announced.isdigit() and int(announced) > service.MAX_BLOB:
@@ -175,11 +250,25 @@ class BlobController(Controller):
         digest = service.check_blob(sha256, media, body)
         return await _store(db, principal, digest, media, body, now)
 
-    @post(operation_id="UploadBlob", status_code=201, request_max_body_size=upload.MAX_BODY,
-          summary="Upload a photo, scan or PDF as a form, as wx.uploadFile sends it (201 stored, 200 already stored)",
-          description=UPLOAD_DESCRIPTION, opt={"request_body": UPLOAD_BODY},
-          responses=problem_responses(BlobHashMismatch, BlobTypeMismatch, BlobEmpty, ValidationFailed, BadRequest,
-                                      BlobTypeUnsupported, BlobTooLarge, Unauthorized) | ALREADY_STORED)
+    @post(
+        operation_id="UploadBlob",
+        status_code=201,
+        request_max_body_size=upload.MAX_BODY,
+        summary="Upload a photo, scan or PDF as a form, as wx.uploadFile sends it (201 stored, 200 already stored)",
+        description=UPLOAD_DESCRIPTION,
+        opt={"request_body": UPLOAD_BODY},
+        responses=problem_responses(
+            BlobHashMismatch,
+            BlobTypeMismatch,
+            BlobEmpty,
+            ValidationFailed,
+            BadRequest,
+            BlobTypeUnsupported,
+            BlobTooLarge,
+            Unauthorized,
+        )
+        | ALREADY_STORED,
+    )
     async def upload_blob(self, request: Request, principal: CurrentPrincipal, db: Db, now: Now) -> Response[BlobInfo]:
         boundary = upload.boundary_of(request.headers.get("content-type"))
         announced = request.headers.get("content-length", "")
@@ -191,19 +280,34 @@ class BlobController(Controller):
             raise BlobTooLarge(max_bytes=service.MAX_BLOB) from None
         return await _store(db, principal, got.digest, got.media, got.data, now)
 
-    @get("/{sha256:str}", operation_id="GetBlob", opt=CONDITIONAL, summary="Download a blob", media_type="application/octet-stream",
-         response_description="The blob as uploaded, with the Content-Type it was uploaded with.",
-         description="For whoever uploaded it (any login of the same person). A department handling a task reads the "
-                     "files of its own matter's materials through `GET /v1/dept/tasks/{task_id}/materials/{code}/file`, "
-                     "where each read is logged for the applicant. A department holding a consent (授权用证) names it in "
-                     "`consent_id`: when one of the consented wallet items is an application (kind `application`) whose "
-                     "materials name the blob, the read is served, spends one use and is logged for the holder, as a read of the items "
-                     "is; an expired, revoked or used-up consent → 403 `consent_not_active`. Everyone else, and a "
-                     "consent that does not cover the blob, gets 404 `blob_not_found`.",
-         responses=problem_responses(BlobNotFound, ConsentNotFound, ConsentNotActive, ValidationFailed, Unauthorized, Forbidden))
+    @get(
+        "/{sha256:str}",
+        operation_id="GetBlob",
+        opt=CONDITIONAL,
+        summary="Download a blob",
+        media_type="application/octet-stream",
+        response_description="The blob as uploaded, with the Content-Type it was uploaded with.",
+        description="For whoever uploaded it (any login of the same person). A department handling a task reads the "
+        "files of its own matter's materials through `GET /v1/dept/tasks/{task_id}/materials/{code}/file`, "
+        "where each read is logged for the applicant. A department holding a consent (授权用证) names it in "
+        "`consent_id`: when one of the consented wallet items is an application (kind `application`) whose "
+        "materials name the blob, the read is served, spends one use and is logged for the holder, as a read of the items "
+        "is; an expired, revoked or used-up consent → 403 `consent_not_active`. Everyone else, and a "
+        "consent that does not cover the blob, gets 404 `blob_not_found`.",
+        responses=problem_responses(
+            BlobNotFound, ConsentNotFound, ConsentNotActive, ValidationFailed, Unauthorized, Forbidden
+        ),
+    )
     async def get_blob(
-        self, request: Request, sha256: Sha256Path, principal: CurrentPrincipal, db: Db, now: Now,
-        consent_id: Annotated[UUID | None, QueryParameter(description="A consent the caller's department holds.")] = None,
+        self,
+        request: Request,
+        sha256: Sha256Path,
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        consent_id: Annotated[
+            UUID | None, QueryParameter(description="A consent the caller's department holds.")
+        ] = None,
         if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
     ) -> Response[bytes]:
         digest = bytes.fromhex(sha256)
@@ -211,7 +315,9 @@ class BlobController(Controller):
             if consent_id is not None:
                 row = await _read_under_consent(conn, request, principal, digest, consent_id, now)
             else:
-                allowed = await blob_store.may_read(conn, digest, subject=principal.subject, person_id=principal.person_id)
+                allowed = await blob_store.may_read(
+                    conn, digest, subject=principal.subject, person_id=principal.person_id
+                )
                 row = await blob_store.get_content(conn, digest) if allowed else None
         if row is None:
             raise BlobNotFound()
@@ -232,7 +338,7 @@ async def _store(db: Any, principal: Principal, digest: bytes, media: str, body:
     async with db.acquire() as conn, conn.transaction():
         created = await blob_store.insert_blob(conn, digest, media, body, now=now)
         await blob_store.add_uploader(conn, digest, subject=principal.subject, person_id=principal.person_id, now=now)
-        info = await blob_store.get_info(conn, digest)
+        info = one(await blob_store.get_info(conn, digest), "blob just stored")
     return Response(content=info, status_code=201 if created else 200)
 
 
@@ -242,8 +348,9 @@ async def _read_under_consent(
     """The wallet's own consent read (a use spent, the read logged), limited to blobs its items name."""
     department = department_of(principal, "consents:use")
     async with conn.transaction():
-        used = await consents.use(conn, request.app.state.esign, consent_id, department_id=department,
-                                  actor=principal.subject, now=now)
+        used = await consents.use(
+            conn, request.app.state.esign, consent_id, department_id=department, actor=principal.subject, now=now
+        )
         if used.refused is None:
             # Only an application itself shares its files: consenting to a certificate an application
             # produced does not open the scans handed in for it.

@@ -22,7 +22,7 @@ import rfc8785
 from api.kernel.crypto import Keyring
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import Problem
-from sync.cursor import Parsed, SyncCursor
+from sync.cursor import Parsed
 from sync.errors import (
     BaseVersionInvalid,
     BlobHashMismatch,
@@ -113,7 +113,12 @@ def checkpoint(records: Iterable[tuple[str, UUID | str, int]]) -> tuple[int, str
 
 
 def pull_etag(
-    epoch: UUID, owner: UUID, cursor: str | None, limit: int, scope: list[UUID], heads: dict[UUID, Head],
+    epoch: UUID,
+    owner: UUID,
+    cursor: str | None,
+    limit: int,
+    scope: list[UUID],
+    heads: dict[UUID, Head],
     client: tuple[UUID, int] | None = None,
 ) -> str:
     """Changes when the answer could: another cursor or limit, scope, a person's head or horizon, or

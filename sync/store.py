@@ -7,8 +7,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
+from api.kernel.db import Conn, one
 from sync.service import Head
 
 
@@ -38,7 +38,7 @@ SELECT c.entity, c.entity_id, c.op, c.version, c.data::text AS data
 FROM sync_change c
 WHERE c.person_id = $1 AND c.version > $2
   AND ($3 OR c.op = 'put')
-  AND ($4 OR c.entity <> 'draft')
+  AND ($4 OR c.entity NOT IN ('draft', 'device_credential'))
   AND NOT EXISTS (
       SELECT 1 FROM sync_change n
       WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
@@ -62,7 +62,7 @@ async def list_latest(
 LIST_LEAVING = """
 SELECT c.entity, c.entity_id, c.version
 FROM sync_change c
-WHERE c.person_id = $1 AND c.version > $2 AND c.entity <> 'draft'
+WHERE c.person_id = $1 AND c.version > $2 AND c.entity NOT IN ('draft', 'device_credential')
   AND NOT EXISTS (
       SELECT 1 FROM sync_change n
       WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
@@ -75,19 +75,21 @@ LIMIT $4
 """
 
 
-async def list_leaving(conn: Conn, person_id: UUID, after: int, *, keep: list[UUID], limit: int) -> list[asyncpg.Record]:
+async def list_leaving(
+    conn: Conn, person_id: UUID, after: int, *, keep: list[UUID], limit: int
+) -> list[asyncpg.Record]:
     return await conn.fetch(LIST_LEAVING, person_id, after, keep, limit)
 
 
 # The checkpoint of a reset (sync.service.checkpoint, here in SQL): the records whose latest entry in
-# a scope person's log is a put (drafts only from the owner's), once each with their highest version.
+# a scope person's log is a put (drafts and device credentials only from the owner's), once each with their highest version.
 # ``IS NOT DISTINCT FROM`` (the column is NOT NULL: ``=``) keeps Citus from reading the owner test as a
 # second shard filter, which would send the scope's read to every shard.
 CHECKPOINT = """
 WITH latest AS (
     SELECT c.entity, c.entity_id, c.version, c.op
     FROM sync_change c
-    WHERE c.person_id = ANY($1::uuid[]) AND (c.entity <> 'draft' OR c.person_id IS NOT DISTINCT FROM $2)
+    WHERE c.person_id = ANY($1::uuid[]) AND (c.entity NOT IN ('draft', 'device_credential') OR c.person_id IS NOT DISTINCT FROM $2)
       AND NOT EXISTS (
           SELECT 1 FROM sync_change n
           WHERE n.person_id = c.person_id AND n.entity = c.entity AND n.entity_id = c.entity_id AND n.version > c.version
@@ -104,7 +106,7 @@ FROM lines
 
 
 async def checkpoint(conn: Conn, scope: list[UUID], owner: UUID) -> tuple[int, str]:
-    row = await conn.fetchrow(CHECKPOINT, scope, owner)
+    row = one(await conn.fetchrow(CHECKPOINT, scope, owner), "checkpoint")  # an aggregate: always one row
     return row["count"], row["digest"]
 
 
@@ -201,21 +203,30 @@ async def claim(
 ) -> tuple[int, asyncpg.Record | None]:
     """The client's last processed seq (its row locked until the transaction ends) and the ledger row, if seen."""
     # The no-op DO UPDATE takes the row lock (DO NOTHING would not, and would return no row).
-    row = await conn.fetchrow(CLAIM, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id)
+    row = one(
+        await conn.fetchrow(CLAIM, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id),
+        "claimed sync client",
+    )
     return row["last_seq"], (row if row["fingerprint"] is not None else None)
 
 
 async def set_last_seq(conn: Conn, account_id: UUID, client_id: UUID, seq: int, *, now: datetime) -> None:
     await conn.execute(
         "UPDATE sync_client SET last_seq = $3, updated_at = $4 WHERE account_id = $1 AND client_id = $2",
-        account_id, client_id, seq, now,
+        account_id,
+        client_id,
+        seq,
+        now,
     )
 
 
 async def last_seq(conn: Conn, account_id: UUID, client_id: UUID) -> int:
-    return await conn.fetchval(
-        "SELECT last_seq FROM sync_client WHERE account_id = $1 AND client_id = $2", account_id, client_id
-    ) or 0
+    return (
+        await conn.fetchval(
+            "SELECT last_seq FROM sync_client WHERE account_id = $1 AND client_id = $2", account_id, client_id
+        )
+        or 0
+    )
 
 
 GET_MUTATION = "SELECT fingerprint, status, code, version, result FROM sync_mutation WHERE account_id = $1 AND id = $2"
@@ -237,6 +248,16 @@ UPDATE sync_client SET last_seq = $4, updated_at = $11 WHERE account_id = $1 AND
 async def record_mutation(conn: Conn, **row: Any) -> None:
     """Write the ledger row and move the client's last_seq to it, in one round trip."""
     await conn.execute(
-        RECORD_MUTATION, row["account_id"], row["id"], row["client_id"], row["seq"], row["name"], row["fingerprint"],
-        row["status"], row["code"], row["version"], row["result"], row["recorded_at"],
+        RECORD_MUTATION,
+        row["account_id"],
+        row["id"],
+        row["client_id"],
+        row["seq"],
+        row["name"],
+        row["fingerprint"],
+        row["status"],
+        row["code"],
+        row["version"],
+        row["result"],
+        row["recorded_at"],
     )

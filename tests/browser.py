@@ -20,8 +20,14 @@ import uvicorn
 from litestar import Litestar
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 _install_lock = threading.Lock()
 
@@ -32,8 +38,12 @@ def chromium() -> str:
         found = shutil.which("chromium")
         if found is None and shutil.which("apt-get") and os.geteuid() == 0:
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], capture_output=True, timeout=900,
-                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "chromium"],
+                capture_output=True,
+                timeout=900,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
             found = shutil.which("chromium")
     if found is None:
         pytest.skip("Debian's chromium could not be installed on this machine")
@@ -44,8 +54,17 @@ def dump_dom(url: str, *, budget_ms: int = 8000) -> str:
     """The DOM after the page's scripts ran (virtual time lets fetches finish), as Chromium serialises it."""
     with tempfile.TemporaryDirectory(prefix="zb-chromium-") as profile:
         out = subprocess.run(
-            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
-            capture_output=True, text=True, timeout=120,
+            [
+                chromium(),
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--virtual-time-budget={budget_ms}",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout

@@ -24,10 +24,10 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api.kernel import db, redis_client
 from api import embedded
 from api.app import close_resources, create_app, open_resources
 from api.config import Settings
+from api.kernel import db, redis_client
 from api.kernel.crypto import Keyring
 from matters import seed
 
@@ -39,23 +39,25 @@ _counter = itertools.count()
 # The short run (`pytest -m smoke`, the second run of .ci/run against the machine's own servers): the
 # migrations, the shared mechanisms, health and errors, and the store and routes of each domain.
 # The slow suites (browser pages, crashes, fuzzing) run once, in the whole-suite run.
-SMOKE_MODULES = frozenset({
-    "tests/test_migrations.py",
-    "tests/test_health_and_meta.py",
-    "tests/test_outages.py",
-    "tests/test_problems.py",
-    "tests/test_idempotency.py",
-    "tests/test_outbox.py",
-    "tests/test_jobs.py",
-    "tests/test_ratelimit.py",
-    "tests/auth/test_flows.py",
-    "tests/matters/test_catalogue_routes.py",
-    "tests/matters/test_applications.py",
-    "tests/esign/test_routes_issue.py",
-    "tests/wallet/test_items.py",
-    "tests/sync/test_pull.py",
-    "tests/notify/test_inbox.py",
-})
+SMOKE_MODULES = frozenset(
+    {
+        "tests/test_migrations.py",
+        "tests/test_health_and_meta.py",
+        "tests/test_outages.py",
+        "tests/test_problems.py",
+        "tests/test_idempotency.py",
+        "tests/test_outbox.py",
+        "tests/test_jobs.py",
+        "tests/test_ratelimit.py",
+        "tests/auth/test_flows.py",
+        "tests/matters/test_catalogue_routes.py",
+        "tests/matters/test_applications.py",
+        "tests/esign/test_routes_issue.py",
+        "tests/wallet/test_items.py",
+        "tests/sync/test_pull.py",
+        "tests/notify/test_inbox.py",
+    }
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

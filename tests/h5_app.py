@@ -23,7 +23,7 @@ def run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None, 
     return out.stdout
 
 
-def installed_app(APP: Path = APP) -> Path:  # noqa: N803 - the default is the citizen app
+def installed_app(APP: Path = APP) -> Path:
     """clients/app (or another web app of clients/) with its packages installed by ``npm ci``; skips, saying why,
     without node and npm."""
     if shutil.which("npm") is None or shutil.which("node") is None:
@@ -32,11 +32,17 @@ def installed_app(APP: Path = APP) -> Path:  # noqa: N803 - the default is the c
     with open(APP / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel workers install once
         if not stamp.exists() or stamp.stat().st_mtime < (APP / "package-lock.json").stat().st_mtime:
-            install = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--fetch-retries=1"], cwd=APP,
-                                     capture_output=True, text=True, timeout=600)
+            install = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--fetch-retries=1"],
+                cwd=APP,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             if install.returncode != 0:
-                ping = subprocess.run(["npm", "ping", "--fetch-retries=0"], cwd=APP, capture_output=True, text=True,
-                                      timeout=120)
+                ping = subprocess.run(
+                    ["npm", "ping", "--fetch-retries=0"], cwd=APP, capture_output=True, text=True, timeout=120
+                )
                 if ping.returncode != 0:
                     pytest.skip(f"npm cannot reach its registry: {(ping.stderr or ping.stdout).strip()[-300:]}")
                 pytest.fail(f"npm ci failed: {install.stderr[-2000:]}")
@@ -46,7 +52,9 @@ def installed_app(APP: Path = APP) -> Path:  # noqa: N803 - the default is the c
 def cjk_fonts() -> None:
     """Chinese fonts for the screenshots (Debian's fonts-noto-cjk), installed when missing where the machine
     allows; without them the pages still work and the tests still pass, the pictures show boxes."""
-    listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True) if shutil.which("fc-list") else None
+    listed = (
+        subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True) if shutil.which("fc-list") else None
+    )
     if listed is not None and listed.stdout.strip():
         return
     if shutil.which("apt-get") and os.geteuid() == 0:

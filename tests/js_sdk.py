@@ -20,7 +20,9 @@ def run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None) 
 
 def _skip_unless_registry_answers() -> None:
     try:
-        ping = subprocess.run(["npm", "ping", "--fetch-retries=0"], cwd=SDK, capture_output=True, text=True, timeout=120)
+        ping = subprocess.run(
+            ["npm", "ping", "--fetch-retries=0"], cwd=SDK, capture_output=True, text=True, timeout=120
+        )
     except subprocess.TimeoutExpired:
         pytest.skip("npm cannot reach its registry: `npm ping` did not answer within 2 minutes")
     if ping.returncode != 0:
@@ -34,8 +36,13 @@ def built_sdk() -> Path:
     with open(SDK / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers install and build once
         if not (SDK / "node_modules" / ".bin" / "tsc").exists():
-            install = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--fetch-retries=1"], cwd=SDK,
-                                     capture_output=True, text=True, timeout=600)
+            install = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--fetch-retries=1"],
+                cwd=SDK,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             if install.returncode != 0:
                 _skip_unless_registry_answers()
                 pytest.fail(f"npm ci failed: {install.stderr[-2000:]}")

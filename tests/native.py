@@ -20,6 +20,11 @@ def built(module: str) -> ModuleType | None:
 def forms(python_form: Callable[..., Any], module: str, name: str) -> list[Any]:
     """Test parameters: the Python form, and the C form where it was built."""
     c = built(module)
-    return [pytest.param(python_form, id="python"),
-            pytest.param(getattr(c, name) if c else None, id="c",
-                         marks=pytest.mark.skipif(c is None, reason="built without a C compiler"))]
+    return [
+        pytest.param(python_form, id="python"),
+        pytest.param(
+            getattr(c, name) if c else None,
+            id="c",
+            marks=pytest.mark.skipif(c is None, reason="built without a C compiler"),
+        ),
+    ]

@@ -13,6 +13,7 @@ def inline_responses(spec: dict[str, Any]) -> dict[str, Any]:
     for item in spec["paths"].values():
         for method, op in item.items():
             if method in METHODS:
-                op["responses"] = {s: shared[r["$ref"].rsplit("/", 1)[1]] if "$ref" in r else r
-                                   for s, r in op["responses"].items()}
+                op["responses"] = {
+                    s: shared[r["$ref"].rsplit("/", 1)[1]] if "$ref" in r else r for s, r in op["responses"].items()
+                }
     return spec

@@ -24,8 +24,9 @@ async def department_id(conn: asyncpg.Connection, key: str) -> str:
     return str(await conn.fetchval("SELECT id FROM department WHERE key = $1", key))
 
 
-async def staff(client: AsyncTestClient, op: str, conn: asyncpg.Connection, key: str, roles: list[str], *,
-                proven: bool = False) -> str:
+async def staff(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection, key: str, roles: list[str], *, proven: bool = False
+) -> str:
     """An access token for staff of a seeded department holding ``roles`` (``proven``: L3 just now, as a window
     clerk who attests must be)."""
     pair = await make_staff(client, op, await department_id(conn, key), next_phone(), roles, proven=proven)
@@ -38,11 +39,17 @@ async def citizen(client: AsyncTestClient, clerk: str, *, name: str, id_number: 
     ``clerk`` must be a proven window clerk (``staff(..., proven=True)``); they key in the ID number from the card.
     """
     pair = await sms_login(client, next_phone())
-    r = await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
-                          json={"name": name, "id_number": id_number, "method": "counter"})
+    r = await client.post(
+        "/v1/auth/realname/sessions",
+        headers=auth(pair["access_token"]),
+        json={"name": name, "id_number": id_number, "method": "counter"},
+    )
     assert r.status_code == 201, r.text
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": r.json()["session_id"], "id_number": id_number},
-                          headers=auth(clerk))
+    r = await client.post(
+        "/v1/dept/realname/attest",
+        json={"session_id": r.json()["session_id"], "id_number": id_number},
+        headers=auth(clerk),
+    )
     assert r.status_code == 200, r.text
     r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text

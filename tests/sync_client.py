@@ -60,7 +60,9 @@ class SyncClient:
         held = self.records.get(("draft", draft_id))
         return held["version"] if held else None
 
-    def save_draft(self, draft_id: str, form: dict[str, Any], *, matter_code: str = "430200-YB-003", **more: Any) -> str:
+    def save_draft(
+        self, draft_id: str, form: dict[str, Any], *, matter_code: str = "430200-YB-003", **more: Any
+    ) -> str:
         base = self.draft_version(draft_id)
         self.expected[draft_id] = (base or 0) + 1
         return self.mutate("draft.save", {"draft_id": draft_id, "matter_code": matter_code, "form": form, **more}, base)
@@ -79,7 +81,9 @@ class SyncClient:
         batch = list(self.queue)
         if shuffle is not None:
             shuffle.shuffle(batch)
-        r = await self.http.post("/v1/sync/push", json={"client_id": self.client_id, "mutations": batch}, headers=self.headers)
+        r = await self.http.post(
+            "/v1/sync/push", json={"client_id": self.client_id, "mutations": batch}, headers=self.headers
+        )
         if drop_response or r.status_code == 503:
             return r
         assert r.status_code == 200, r.text
@@ -94,7 +98,9 @@ class SyncClient:
             return  # answered earlier in this batch (the same id twice)
         self.queue.remove(m)
         self.outcomes[m["id"]] = result
-        if m["name"].startswith("draft.") and not any(q["args"]["draft_id"] == m["args"]["draft_id"] for q in self.queue if q["name"].startswith("draft.")):
+        if m["name"].startswith("draft.") and not any(
+            q["args"]["draft_id"] == m["args"]["draft_id"] for q in self.queue if q["name"].startswith("draft.")
+        ):
             self.expected.pop(m["args"]["draft_id"], None)
         if result["status"] == "conflict":
             self._rebase(m, result)

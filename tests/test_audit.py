@@ -15,9 +15,9 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.config import Settings
 from api.kernel import audit, db
 from api.kernel.canonical import canonical_json
-from api.config import Settings
 from api.kernel.crypto import Keyring
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_migrations import empty_database, history_migrations
@@ -29,7 +29,11 @@ async def _append(conn: asyncpg.Connection, n: int) -> None:
     for i in range(n):
         async with conn.transaction():
             await audit.append(
-                conn, actor=f"account:{i}", action="auth.login", subject="wechat", data={"i": i, "ip": "10.0.0.1"},
+                conn,
+                actor=f"account:{i}",
+                action="auth.login",
+                subject="wechat",
+                data={"i": i, "ip": "10.0.0.1"},
                 at=T0 + timedelta(seconds=i),
             )
 
@@ -57,7 +61,7 @@ async def _tamper(conn: asyncpg.Connection, sql: str) -> None:
 @pytest.mark.parametrize(
     ("sql", "bad"),
     [
-        ("UPDATE audit_log SET data = data || '{\"ip\": \"10.9.9.9\"}' WHERE seq = 7", 7),
+        ('UPDATE audit_log SET data = data || \'{"ip": "10.9.9.9"}\' WHERE seq = 7', 7),
         ("UPDATE audit_log SET at = at + interval '1 second' WHERE seq = 3", 3),
         ("DELETE FROM audit_log WHERE seq = 5", 5),
         ("DELETE FROM audit_log WHERE seq = 10", 10),
@@ -80,7 +84,10 @@ async def rechain_in_public(conn: asyncpg.Connection, seq: int, *, actor: str, v
         digest = audit.entry_hash(prev, r["seq"], r["at"], r["actor"], r["action"], r["subject"], r["data"])
         await conn.execute(
             "UPDATE audit_log SET prev_hash = $1, hash = $2, chain_version = coalesce($3, chain_version) WHERE seq = $4",
-            prev, digest, version, r["seq"],
+            prev,
+            digest,
+            version,
+            r["seq"],
         )
         prev = digest
     await conn.execute("UPDATE audit_head SET hash = $1", prev)
@@ -182,8 +189,13 @@ async def test_a_plain_entry_edited_after_the_key_arrived_shows_at_the_first_key
 
 
 def test_cli_audit_verify_reports_the_first_bad_entry(database_url: str) -> None:
-    env = {**os.environ, "ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": "redis://127.0.0.1:1/0",
-           "ZB_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "ZB_LOG_FORMAT": "text"}
+    env = {
+        **os.environ,
+        "ZB_DATABASE_URL": database_url,
+        "ZB_REDIS_URL": "redis://127.0.0.1:1/0",
+        "ZB_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "ZB_LOG_FORMAT": "text",
+    }
     cmd = [sys.executable, "-m", "api.cli", "audit-verify"]
     ok = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
@@ -203,10 +215,14 @@ def test_cli_audit_verify_reports_the_first_bad_entry(database_url: str) -> None
     assert "BROKEN at entry 2" in bad.stdout
 
 
-scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-           | st.text(max_size=12))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-                      max_leaves=20)
+scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @given(values)

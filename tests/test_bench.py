@@ -19,13 +19,21 @@ ROOT = Path(__file__).resolve().parent.parent
 # (script, short-mode arguments, a line the full run prints too: the figure next to its baseline)
 BENCHES = [
     ("issue.py", ["--count", "2000", "--batch", "1000"], r"ratio issuing / signing:\s+\d"),
-    ("notify.py", ["--count", "300", "--people", "50", "--departments", "2", "--workers", "1", "--timeout", "240"],
-     r"ratio dispatch / raw:\s+\d"),
+    (
+        "notify.py",
+        ["--count", "300", "--people", "50", "--departments", "2", "--workers", "1", "--timeout", "240"],
+        r"ratio dispatch / raw:\s+\d",
+    ),
     ("offline_sync.py", ["--rounds", "5"], r"push 100 mutations, HTTP in-process.*\d×"),
     ("sm2.py", ["--seconds", "0.4"], r"ratio tongsuo / gmssl: sign \d"),
-    ("sdk.py", ["--count", "200"], r"ratio verification / raw \(WebCrypto\):\s+\d"),
+    (
+        "sdk.py",
+        ["--count", "200"],
+        r"ratio verification / raw \(WebCrypto\):\s+\d(.|\n)*ratio making / raw signing \(WebCrypto\):\s+\d",
+    ),
     ("load.py", ["--seconds", "0.5", "--connections", "4", "--people", "4"], r"no failed requests"),
     ("app.py", ["--runs", "1", "--items", "100"], r"ratio app / bare first paint:\s+\d"),
+    ("zb2.py", ["--count", "200"], r"ratio verification / raw P-256:\s+\d"),
 ]
 
 
@@ -33,8 +41,14 @@ BENCHES = [
 def test_benchmark_runs_in_short_mode(script: str, args: list[str], figure: str, servers: tuple[str, str]) -> None:
     admin, redis_url = servers
     env = {**os.environ, "ZB_BENCH_DATABASE_URL": admin, "ZB_BENCH_REDIS_URL": redis_url}
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     out = done.stdout + done.stderr
     assert "Traceback" not in out, out[-4000:]
     assert re.search(figure, out), out[-4000:]

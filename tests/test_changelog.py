@@ -94,13 +94,19 @@ async def test_bulk_puts_read_back_like_single_ones(conn: asyncpg.Connection) ->
     items = [uuid.uuid4() for _ in range(3)]
     async with conn.transaction():
         await changelog.record_change(conn, alice, "draft", uuid.uuid4(), "del")
-        heads = await changelog.record_puts(conn, [
-            (alice, "wallet_item", items[0], {"n": 0}), (bob, "notification", items[1], msgspec.Raw(b'{"n":1}')),
-            (alice, "wallet_item", items[2], {"n": 2}),
-        ])
+        heads = await changelog.record_puts(
+            conn,
+            [
+                (alice, "wallet_item", items[0], {"n": 0}),
+                (bob, "notification", items[1], msgspec.Raw(b'{"n":1}')),
+                (alice, "wallet_item", items[2], {"n": 2}),
+            ],
+        )
     assert heads == {alice: 3, bob: 1}
     assert [(c.version, c.entity_id, c.data) for c in await changelog.list_changes(conn, alice, 1, 10)] == [
-        (2, items[0], {"n": 0}), (3, items[2], {"n": 2})]
+        (2, items[0], {"n": 0}),
+        (3, items[2], {"n": 2}),
+    ]
     assert [(c.entity, c.data) for c in await changelog.list_changes(conn, bob, 0, 10)] == [("notification", {"n": 1})]
 
 

@@ -8,9 +8,9 @@ import httpx
 import msgspec
 import pytest
 
-from api.kernel.client_address import parse_networks, resolve
-from api.config import ConfigError, Settings
 from api.app import create_app
+from api.config import ConfigError, Settings
+from api.kernel.client_address import parse_networks, resolve
 from tests.browser import live_server
 
 PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1, 2001:db8::/32")
@@ -43,14 +43,14 @@ def test_without_trusted_proxies_the_header_means_nothing() -> None:
 
 
 def test_a_bad_proxy_entry_stops_startup_naming_the_key() -> None:
-    with pytest.raises(ConfigError, match="ZB_TRUSTED_PROXIES.*10.0.0.0/33"):
+    with pytest.raises(ConfigError, match=r"ZB_TRUSTED_PROXIES.*10\.0\.0\.0/33"):
         Settings.from_env({"ZB_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/33"})
     assert Settings.from_env({"ZB_TRUSTED_PROXIES": "127.0.0.1/32, 10.0.0.0/8"}).trusted_proxies
 
 
 @pytest.fixture
 def serve(settings: Settings) -> Iterator[object]:
-    def run(trusted: str):  # noqa: ANN202
+    def run(trusted: str):
         return live_server(create_app(msgspec.structs.replace(settings, trusted_proxies=trusted)))
 
     yield run
@@ -60,12 +60,14 @@ async def _sms_sends(base: str, forwarded_for: str | None, n: int, first_phone: 
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         return [
-            (await http.post("/v1/auth/sms/send", json={"phone": f"138{first_phone + i:08d}"}, headers=headers)).status_code
+            (
+                await http.post("/v1/auth/sms/send", json={"phone": f"138{first_phone + i:08d}"}, headers=headers)
+            ).status_code
             for i in range(n)
         ]
 
 
-async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(serve) -> None:  # noqa: ANN001
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(serve) -> None:
     with serve("127.0.0.1") as base:
         # 30 code sends an hour per client address.
         assert await _sms_sends(base, "198.51.100.7", 30, 0) == [202] * 30
@@ -75,7 +77,7 @@ async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(s
         assert await _sms_sends(base, "198.51.100.8", 1, 300) == [202]
 
 
-async def test_without_trusted_proxies_forwarded_for_buys_no_budget(serve) -> None:  # noqa: ANN001
+async def test_without_trusted_proxies_forwarded_for_buys_no_budget(serve) -> None:
     with serve("") as base:
         assert await _sms_sends(base, None, 30, 0) == [202] * 30
         assert await _sms_sends(base, "198.51.100.9", 1, 100) == [429]

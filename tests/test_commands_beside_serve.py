@@ -20,8 +20,9 @@ def _command(data_dir: Path, *args: str, port: int = 8000) -> subprocess.Complet
     # The server's settings (the port names the tokens' issuer), as an operator beside it has them.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
     env |= {"ZB_DATA_DIR": str(data_dir), "ZB_PORT": str(port), "ZB_LOG_LEVEL": "WARNING"}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _redis_pid(data_dir: Path) -> int | None:
@@ -63,8 +64,13 @@ def test_every_command_beside_a_live_server_leaves_it_healthy(tmp_path: Path) ->
 
         # A worker beside it (background jobs scaled out) joins the same servers and leaves them on SIGTERM.
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {"ZB_DATA_DIR": str(tmp_path)}
-        worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for line in worker.stdout:  # its log lines, then this one once its jobs run (EOF if it died)
             if "worker running" in line:
                 break

@@ -20,8 +20,11 @@ def test_bad_value_names_the_key() -> None:
 
 def test_secrets_are_never_printed() -> None:
     s = Settings.from_env(
-        {"ZB_MASTER_KEY": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==", "ZB_WECHAT_SECRET": "wxsecret",
-         "ZB_DATABASE_URL": "postgresql://u:pw@h/db"}
+        {
+            "ZB_MASTER_KEY": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==",
+            "ZB_WECHAT_SECRET": "wxsecret",
+            "ZB_DATABASE_URL": "postgresql://u:pw@h/db",
+        }
     )
     text = repr(s) + str(s) + str(s.safe_items())
     assert "wxsecret" not in text and "c2VjcmV0" not in text and "pw@" not in text

@@ -14,7 +14,9 @@ K2 = base64.b64encode(b"\x02" * 32).decode()
 
 
 def ring(current: str, previous: str | None = None) -> Keyring:
-    return Keyring.from_settings(Settings(database_url="postgresql://x/y", master_key=current, master_key_previous=previous))
+    return Keyring.from_settings(
+        Settings(database_url="postgresql://x/y", master_key=current, master_key_previous=previous)
+    )
 
 
 def test_round_trip_and_no_plaintext_in_ciphertext() -> None:

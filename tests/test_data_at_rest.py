@@ -21,11 +21,21 @@ import httpx
 import pytest
 
 from auth import wechat_sim_state
-from tests.authz.conftest import http, live, redis_url, settings, wechat_url, world  # noqa: F401 - fixtures
-from tests.authz.world import (ALICE_ID, ALICE_NAME, BANK_ACCOUNT, BOB_ID, BOB_NAME, CHILD_ID, CHILD_NAME, HEAD, PNG_SHA,
-                               World)
 from tests import at_rest
 from tests.auth.helpers import auth
+from tests.authz.conftest import http, live, redis_url, settings, wechat_url, world  # noqa: F401 - fixtures
+from tests.authz.world import (
+    ALICE_ID,
+    ALICE_NAME,
+    BANK_ACCOUNT,
+    BOB_ID,
+    BOB_NAME,
+    CHILD_ID,
+    CHILD_NAME,
+    HEAD,
+    PNG_SHA,
+    World,
+)
 
 WECHAT_PHONE = "13712345678"
 
@@ -46,12 +56,12 @@ def session_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-async def sim(wechat_url: str) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+async def sim(wechat_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=wechat_url, timeout=10) as c:
         yield c
 
 
-async def _more(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World) -> None:  # noqa: F811
+async def _more(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World) -> None:
     """What the world lacks: a WeChat login with a bound phone, ID numbers in a form and in a draft."""
     code = (await sim.post("/_sim/login-codes", json={})).json()["code"]
     r = await http.post("/v1/auth/wechat/login", json={"code": code})
@@ -61,27 +71,57 @@ async def _more(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World) -
     r = await http.post("/v1/auth/wechat/phone", json={"code": phone_code}, headers=auth(wx))
     assert r.status_code == 200, r.text
     alice = auth(world.tokens["citizen"] or "")
-    r = await http.post("/v1/applications", headers=alice, json={
-        "id": str(uuid.uuid4()), "matter_code": "430200-YB-003",
-        "form": {"mother_id_number": ALICE_ID, "bank_account_no": BANK_ACCOUNT},
-        "materials": [{"code": c, "blob_sha256": PNG_SHA} for c in
-                      ("mother_id_card", "birth_medical_certificate", "bank_account", "hospital_invoice")],
-        "deferred_materials": ["marriage_certificate"]})
+    r = await http.post(
+        "/v1/applications",
+        headers=alice,
+        json={
+            "id": str(uuid.uuid4()),
+            "matter_code": "430200-YB-003",
+            "form": {"mother_id_number": ALICE_ID, "bank_account_no": BANK_ACCOUNT},
+            "materials": [
+                {"code": c, "blob_sha256": PNG_SHA}
+                for c in ("mother_id_card", "birth_medical_certificate", "bank_account", "hospital_invoice")
+            ],
+            "deferred_materials": ["marriage_certificate"],
+        },
+    )
     assert r.status_code == 201, r.text
     # Free text carrying an ID number and a phone number, as citizens write them.
-    r = await http.post("/v1/feedback", headers=alice, json={
-        "kind": "complaint", "matter_code": "430200-YB-003",
-        "text": f"我的身份证{ALICE_ID}登记错了，请打{world.phones['alice']}联系{ALICE_NAME}"})
+    r = await http.post(
+        "/v1/feedback",
+        headers=alice,
+        json={
+            "kind": "complaint",
+            "matter_code": "430200-YB-003",
+            "text": f"我的身份证{ALICE_ID}登记错了，请打{world.phones['alice']}联系{ALICE_NAME}",
+        },
+    )
     assert r.status_code == 201, r.text
-    r = await http.post("/v1/sync/push", headers=alice, json={"client_id": str(uuid.uuid4()), "mutations": [
-        {"id": str(uuid.uuid4()), "seq": 1, "name": "draft.save", "args": {
-            "draft_id": str(uuid.uuid4()), "matter_code": "430200-YB-003",
-            "form": {"mother_id_number": ALICE_ID, "bank_account_no": BANK_ACCOUNT}}}]})
+    r = await http.post(
+        "/v1/sync/push",
+        headers=alice,
+        json={
+            "client_id": str(uuid.uuid4()),
+            "mutations": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "seq": 1,
+                    "name": "draft.save",
+                    "args": {
+                        "draft_id": str(uuid.uuid4()),
+                        "matter_code": "430200-YB-003",
+                        "form": {"mother_id_number": ALICE_ID, "bank_account_no": BANK_ACCOUNT},
+                    },
+                }
+            ],
+        },
+    )
     assert r.status_code == 200 and r.json()["results"][0]["status"] == "applied", r.text
 
 
-async def test_no_personal_data_in_the_clear(http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World,  # noqa: F811
-                                             session_keys: list[str], conn: asyncpg.Connection) -> None:
+async def test_no_personal_data_in_the_clear(
+    http: httpx.AsyncClient, sim: httpx.AsyncClient, world: World, session_keys: list[str], conn: asyncpg.Connection
+) -> None:
     await _more(http, sim, world)
     assert session_keys, "the WeChat login never reached the simulator"
     secrets = {
@@ -106,6 +146,8 @@ async def test_no_personal_data_in_the_clear(http: httpx.AsyncClient, sim: httpx
     tables = {t for t, _, _ in columns}
     for table in tables:
         rows += await conn.fetchval(f'SELECT count(*) FROM "{table}"')
-    print(f"data at rest: {len(columns)} columns of {len(tables)} tables ({rows} rows) searched for "
-          f"{len(kinds)} values ({', '.join(f'{len(v)} {k}' for k, v in secrets.items())}); {len(findings)} in the clear")
+    print(
+        f"data at rest: {len(columns)} columns of {len(tables)} tables ({rows} rows) searched for "
+        f"{len(kinds)} values ({', '.join(f'{len(v)} {k}' for k, v in secrets.items())}); {len(findings)} in the clear"
+    )
     assert not findings, "\n".join(findings)

@@ -11,11 +11,23 @@ from api.kernel.problems import PROBLEM_JSON
 from api.requests import MAX_DEPTH, nesting_exceeds
 
 # Public routes first; the others refuse the body before they would refuse the caller.
-ROUTES = ["/v1/verify", "/v1/auth/sms/send", "/v1/auth/sms/login", "/v1/auth/wechat/login", "/v1/auth/token",
-          "/v1/auth/refresh", "/v1/feedback", "/v1/applications", "/v1/dept/records", "/v1/admin/departments",
-          "/v1/sync/push"]
+ROUTES = [
+    "/v1/verify",
+    "/v1/auth/sms/send",
+    "/v1/auth/sms/login",
+    "/v1/auth/wechat/login",
+    "/v1/auth/token",
+    "/v1/auth/refresh",
+    "/v1/feedback",
+    "/v1/applications",
+    "/v1/dept/records",
+    "/v1/admin/departments",
+    "/v1/sync/push",
+]
 TOO_DEEP = {
-    "type": "malformed_request", "title": "请求格式错误", "status": 400,
+    "type": "malformed_request",
+    "title": "请求格式错误",
+    "status": 400,
     "detail": f"the JSON body is nested more than {MAX_DEPTH} levels deep",
 }
 

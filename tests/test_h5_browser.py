@@ -5,7 +5,7 @@ One server and one browser for the module: `clients/app/e2e/story.mjs` lives the
 (log in, real name at the window, go offline, fill the form, attach three photos, reload, queue, come
 online: the submission lands once), follows the departments' approvals live, finds the child's
 certificates in the wallet, shows a certificate as a QR whose page says 有效 and, after revocation,
-吊销, audits the main screens with axe-core in normal and large-text mode, and opens the app as a WeChat
+吊销, shows her household register offline from her phone's own key (ZB2:) to an offline verifier, audits the main screens with axe-core in normal and large-text mode, and opens the app as a WeChat
 web-view handed a wx.login code (the bundled WeChat simulator answers for WeChat). Then `e2e/camera.mjs` opens
 the verifier with Chromium's fake camera playing a QR code of an ID card issued here, and scans it. Screenshots are kept in
 test-artifacts/app/ for a person to look at. Without node/npm or Chromium the tests skip, saying why.
@@ -47,7 +47,7 @@ def y4m_of_qr(url: str, *, width: int = 640, height: int = 480, frames: int = 5)
             if dark:
                 x, y = left + (c + qr.BORDER) * scale, top + (r + qr.BORDER) * scale
                 for dy in range(scale):
-                    luma[(y + dy) * width + x:(y + dy) * width + x + scale] = b"\x10" * scale
+                    luma[(y + dy) * width + x : (y + dy) * width + x + scale] = b"\x10" * scale
     chroma = b"\x80" * (2 * (width // 2) * (height // 2))
     header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
     return header + (b"FRAME\n" + bytes(luma) + chroma) * frames
@@ -55,11 +55,24 @@ def y4m_of_qr(url: str, *, width: int = 640, height: int = 480, frames: int = 5)
 
 def _camera_file(base: str, world: dict[str, Any], tmp: Any) -> tuple[str, str]:
     """A neighbour's ID card issued now by 公安; the fake camera's file showing its QR code, and the URL it holds."""
-    r = httpx.post(f"{base}/v1/dept/certificates", headers={"Authorization": f"Bearer {world['staff']['gongan']}"}, json={
-        "type_code": "id_card", "holder": {"id_number": NEIGHBOUR[1], "name": NEIGHBOUR[0]},
-        "fields": {"name": NEIGHBOUR[0], "sex": "女", "ethnicity": "汉", "birth_date": "1988-06-20",
-                   "address": h5_world.ADDRESS, "valid_until": "2040-01-01"},
-        "external_ref": f"id_card:{NEIGHBOUR[1]}"}, timeout=60)
+    r = httpx.post(
+        f"{base}/v1/dept/certificates",
+        headers={"Authorization": f"Bearer {world['staff']['gongan']}"},
+        json={
+            "type_code": "id_card",
+            "holder": {"id_number": NEIGHBOUR[1], "name": NEIGHBOUR[0]},
+            "fields": {
+                "name": NEIGHBOUR[0],
+                "sex": "女",
+                "ethnicity": "汉",
+                "birth_date": "1988-06-20",
+                "address": h5_world.ADDRESS,
+                "valid_until": "2040-01-01",
+            },
+            "external_ref": f"id_card:{NEIGHBOUR[1]}",
+        },
+        timeout=60,
+    )
     assert r.status_code in (200, 201), r.text
     url = r.json()["qr_url"]
     path = tmp / "camera.y4m"
@@ -83,15 +96,29 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None
 
 def _world(base: str, env: dict[str, str]) -> dict[str, Any]:
     """As the README's walkthroughs: departments with staff and seals, the parents' certificates issued."""
-    op = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], env=env, capture_output=True,
-                        text=True, timeout=120, check=True).stdout.strip()
+    op = subprocess.run(
+        [sys.executable, "-m", "api.cli", "operator-token"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
     with httpx.Client(base_url=base, timeout=60) as http:
         world = h5_world.setup(http, op)
     staff = {key: pair["access_token"] for key, pair in world["staff"].items()}
-    return {"base": base, "staff": staff, "clerk": world["clerk"],
-            "mother": {"name": h5_world.MOTHER[0], "id": h5_world.MOTHER[1]}, "father_id": h5_world.FATHER[1],
-            "child_id": CHILD, "address": h5_world.ADDRESS, "phone": h5_world.phone(),
-            "mother_card": world["mother_card"], "artifacts": str(ARTIFACTS)}
+    return {
+        "base": base,
+        "staff": staff,
+        "clerk": world["clerk"],
+        "mother": {"name": h5_world.MOTHER[0], "id": h5_world.MOTHER[1]},
+        "father_id": h5_world.FATHER[1],
+        "child_id": CHILD,
+        "address": h5_world.ADDRESS,
+        "phone": h5_world.phone(),
+        "mother_card": world["mother_card"],
+        "artifacts": str(ARTIFACTS),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -106,12 +133,25 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     sim_port = browser.free_port()
     sim = f"http://127.0.0.1:{sim_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {
-        "ZB_DATA_DIR": str(tmp / "data"), "ZB_PORT": str(port), "ZB_WECHAT_API_BASE": sim}
+        "ZB_DATA_DIR": str(tmp / "data"),
+        "ZB_PORT": str(port),
+        "ZB_WECHAT_API_BASE": sim,
+    }
     log = open(tmp / "serve.log", "wb")  # a file, not a pipe: nobody reads the log while the story runs
-    simulator = subprocess.Popen([sys.executable, "-m", "api.cli", "wechat-sim", "--port", str(sim_port)], env=env,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "wechat-sim", "--port", str(sim_port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait(f"{sim}/_sim/messages", simulator)
         _wait(f"{base}/health", server)
@@ -121,14 +161,22 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         results: dict[str, Any] = {"_camera_url": camera_url}
         logs = []
         for script in ("e2e/story.mjs", "e2e/camera.mjs"):
-            out = subprocess.run(["node", script], cwd=app, capture_output=True, text=True, timeout=400,
-                                 env={**os.environ, "ZB_STORY": json.dumps(world), "ZB_CHROMIUM": chromium})
+            out = subprocess.run(
+                ["node", script],
+                cwd=app,
+                capture_output=True,
+                text=True,
+                timeout=400,
+                env={**os.environ, "ZB_STORY": json.dumps(world), "ZB_CHROMIUM": chromium},
+            )
             for line in out.stdout.splitlines():
                 if line.startswith("{"):
                     results.update(json.loads(line))
             logs.append((out.stdout + out.stderr)[-6000:])
             results.setdefault("_exit", out.returncode)
-        results["_log"] = "\n".join(logs) + "\n--- server ---\n" + (tmp / "serve.log").read_text(errors="replace")[-3000:]
+        results["_log"] = (
+            "\n".join(logs) + "\n--- server ---\n" + (tmp / "serve.log").read_text(errors="replace")[-3000:]
+        )
         yield results
     finally:
         os.killpg(simulator.pid, signal.SIGTERM)
@@ -172,13 +220,35 @@ def test_a_presented_qr_says_valid_then_revoked(story: dict[str, Any]) -> None:
     assert "吊销" in part["page_revoked"] and part["app_revoked"] == "已吊销" and part["wallet_status"] == "已吊销"
 
 
+def test_a_presentation_made_offline_is_valid_offline_and_refused_after_the_device_is_revoked(
+    story: dict[str, Any],
+) -> None:
+    """ZB2: her phone (its key non-extractable, registered after a fresh L3 proof) shows two fields of her household
+    register with no network, answering the nonce the verifier showed; the verifier phone, offline too with its trust
+    list and status lists, says 有效 with exactly those two fields. Revoked from elsewhere, the phone still makes a
+    presentation from the credential it keeps: accepted by lists that predate the revocation, refused once they refresh."""
+    part = _part(story, "zb2")
+    assert "密钥不可导出" in part["device"] and "本机" in part["device"], part["device"]
+    assert part["holder_network"].startswith("离线") and part["verifier_offline"]
+    assert part["verdict"] == "有效" and part["holder_bound"]
+    assert part["fields"] == ["户主姓名", "与户主关系"], part["fields"]
+    assert part["token_chars"] <= 1100
+    assert part["revoked"] == "revoked"
+    assert part["before_refresh"] == "有效"
+    assert part["after_refresh"] == part["after_refresh_offline"] == "已吊销", part
+    assert any("停用" in r for r in part["reasons"]), part["reasons"]
+    assert [d for d in part["devices_after"] if "已停用" in d], part["devices_after"]
+
+
 def test_the_verifier_scans_a_certificate_with_the_camera(story: dict[str, Any]) -> None:
     """A fake camera shows the QR code of an ID card issued in the test; 扫码 reads it (jsQR where Chromium has no
     BarcodeDetector) and says 有效 with the labelled fields; cancelling and leaving stop the camera; a refusal is said."""
     part = _part(story, "camera")
     assert "error" not in part, part["error"]
     assert part["scanned"] == story["_camera_url"] and part["verdict"] == "有效"
-    assert NEIGHBOUR[0] in part["fields"] and "姓名" in part["fields"] and "株洲市公安局" in part["fields"], part["fields"]
+    assert NEIGHBOUR[0] in part["fields"] and "姓名" in part["fields"] and "株洲市公安局" in part["fields"], part[
+        "fields"
+    ]
     assert part["live_while_scanning"] >= 1
     assert part["reader"] == ("BarcodeDetector" if part["native_detector"] else "jsQR")
     assert part["live_after_cancel"] == part["live_after_scan"] == part["live_after_leaving"] == 0

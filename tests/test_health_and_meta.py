@@ -26,7 +26,14 @@ async def test_health_names_the_dependency_that_is_down(settings: Settings) -> N
 async def test_openapi_and_ui_are_served(client: AsyncTestClient) -> None:
     spec = (await client.get("/schema/openapi.json")).json()
     assert spec["info"]["title"].startswith("zhangban")
-    for path in ("/v1/matters", "/v1/matters/{code}", "/v1/bundles", "/v1/bundles/{code}", "/v1/certificate-types", "/health"):
+    for path in (
+        "/v1/matters",
+        "/v1/matters/{code}",
+        "/v1/bundles",
+        "/v1/bundles/{code}",
+        "/v1/certificate-types",
+        "/health",
+    ):
         assert path in spec["paths"], path
     ui = await client.get("/schema")
     assert ui.status_code == 200 and "<html" in ui.text.lower()

@@ -13,9 +13,9 @@ from litestar import Litestar, Request, post
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
-from api.kernel import idempotency
 from api.app import all_jobs
 from api.deps import Db
+from api.kernel import idempotency
 from api.kernel.problems import ValidationFailed
 
 
@@ -110,8 +110,9 @@ async def test_keys_are_forgotten_after_a_day(things: AsyncTestClient, pool: asy
     # The forgotten key runs as a new request; the remembered one still replays.
     again = await things.post("/things", json={"name": "a"}, headers=h)
     assert again.status_code == 201 and "idempotent-replayed" not in again.headers
-    assert (await things.post("/things", json={"name": "b"}, headers={"Idempotency-Key": "k-6"})
-            ).headers["idempotent-replayed"] == "true"
+    assert (await things.post("/things", json={"name": "b"}, headers={"Idempotency-Key": "k-6"})).headers[
+        "idempotent-replayed"
+    ] == "true"
     assert await pool.fetchval("SELECT count(*) FROM test_thing") == 3
 
 
@@ -119,7 +120,8 @@ async def test_the_purge_works_through_a_backlog_in_batches(pool: asyncpg.Pool) 
     await pool.execute(
         "INSERT INTO idempotency_key (scope, key, fingerprint, response_status, response_body, content_type, created_at)"
         " SELECT 'old', g::text, '\\x00', 201, '\\x7b7d', 'application/json', now() - interval '2 days'"
-        " FROM generate_series(1, $1) g", idempotency.PURGE_BATCH + 7,
+        " FROM generate_series(1, $1) g",
+        idempotency.PURGE_BATCH + 7,
     )
     assert await idempotency.purge_expired(SimpleNamespace(pool=pool)) == idempotency.PURGE_BATCH + 7
     assert await pool.fetchval("SELECT count(*) FROM idempotency_key") == 0

@@ -47,7 +47,7 @@ async def test_a_failing_tick_does_not_stop_the_job(redis_url: str) -> None:
     assert calls >= 3
 
 
-async def test_stopping_gives_up_on_a_job_that_ignores_cancellation(caplog) -> None:  # noqa: ANN001
+async def test_stopping_gives_up_on_a_job_that_ignores_cancellation(caplog) -> None:
     ignored = 0
 
     async def stubborn(state: object) -> None:

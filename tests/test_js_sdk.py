@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import httpx
-from litestar.testing import AsyncTestClient
 import pytest
+from litestar.testing import AsyncTestClient
 
 from tests.js_sdk import built_sdk, run
 from tests.people import id_number
@@ -41,7 +41,9 @@ def test_sdk_unit_tests_pass_under_node(sdk: Path) -> None:
 
 def test_sdk_fits_its_size_budget(sdk: Path) -> None:
     size = json.loads(_run(["node", "scripts/size.mjs"]))
-    print(f"SDK minified {size['minified_bytes']} B, gzipped {size['gzipped_bytes']} B (budget {size['budget_bytes']} B)")
+    print(
+        f"SDK minified {size['minified_bytes']} B, gzipped {size['gzipped_bytes']} B (budget {size['budget_bytes']} B)"
+    )
     assert size["gzipped_bytes"] <= size["budget_bytes"]
 
 
@@ -64,8 +66,14 @@ def test_the_sdks_gb18030_decoder_reads_every_code_as_the_server_writes_it(sdk: 
         "const refused = input.bad.map((h) => { try { decodeGb18030(Buffer.from(h, 'hex')); return false; } catch { return true; } });"
         "process.stdout.write(JSON.stringify({ out, refused }));"
     )
-    done = subprocess.run(["node", "--input-type=module", "-e", script], cwd=sdk, capture_output=True, text=True,
-                          input=json.dumps({"codes": [c.hex() for c in codes], "bad": [b.hex() for b in bad]}), timeout=120)
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=sdk,
+        capture_output=True,
+        text=True,
+        input=json.dumps({"codes": [c.hex() for c in codes], "bad": [b.hex() for b in bad]}),
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     expected = [c.decode("gb18030") for c in codes]
@@ -75,7 +83,6 @@ def test_the_sdks_gb18030_decoder_reads_every_code_as_the_server_writes_it(sdk: 
         with pytest.raises(UnicodeDecodeError):
             b.decode("gb18030")
     assert result["refused"] == [True] * len(bad)
-
 
 
 def _free_port() -> int:
@@ -100,22 +107,56 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
 
 def _issue_id_card(base: str, env: dict[str, str], name: str, id_no: str) -> None:
     """As README's walkthrough: an operator gives 株洲市公安局 a system account, which makes a seal and issues."""
-    op = subprocess.run([sys.executable, "-m", "api.cli", "operator-token"], env=env, capture_output=True, text=True,
-                        timeout=120, check=True).stdout.strip()
+    op = subprocess.run(
+        [sys.executable, "-m", "api.cli", "operator-token"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
     with httpx.Client(base_url=base, timeout=30) as http:
         departments = http.get("/v1/admin/departments", headers={"Authorization": f"Bearer {op}"}).json()["items"]
         gongan = next(d["id"] for d in departments if d["name"] == "株洲市公安局")
-        account = http.post(f"/v1/admin/departments/{gongan}/clients", headers={"Authorization": f"Bearer {op}"},
-                            json={"name": "户籍系统", "scopes": ["seals:manage", "certificates:issue"]}).json()
-        dept = http.post("/v1/auth/token", data={"grant_type": "client_credentials", "client_id": account["client_id"],
-                                                 "client_secret": account["client_secret"]}).json()["access_token"]
+        account = http.post(
+            f"/v1/admin/departments/{gongan}/clients",
+            headers={"Authorization": f"Bearer {op}"},
+            json={"name": "户籍系统", "scopes": ["seals:manage", "certificates:issue"]},
+        ).json()
+        dept = http.post(
+            "/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": account["client_id"],
+                "client_secret": account["client_secret"],
+            },
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {dept}"}
-        assert http.post("/v1/dept/seals", headers=headers,
-                         json={"name": "株洲市公安局电子证照专用章", "kind": "business", "algorithm": "ES256"}).status_code == 201
-        issued = http.post("/v1/dept/certificates", headers=headers, json={
-            "type_code": "id_card", "holder": {"id_number": id_no, "name": name}, "external_ref": "sdk-docs-1",
-            "fields": {"name": name, "sex": "女", "ethnicity": "汉", "birth_date": f"{id_no[6:10]}-{id_no[10:12]}-{id_no[12:14]}",
-                       "address": "湖南省株洲市芦淞区建设中路1号", "valid_until": "2040-01-01"}})
+        assert (
+            http.post(
+                "/v1/dept/seals",
+                headers=headers,
+                json={"name": "株洲市公安局电子证照专用章", "kind": "business", "algorithm": "ES256"},
+            ).status_code
+            == 201
+        )
+        issued = http.post(
+            "/v1/dept/certificates",
+            headers=headers,
+            json={
+                "type_code": "id_card",
+                "holder": {"id_number": id_no, "name": name},
+                "external_ref": "sdk-docs-1",
+                "fields": {
+                    "name": name,
+                    "sex": "女",
+                    "ethnicity": "汉",
+                    "birth_date": f"{id_no[6:10]}-{id_no[10:12]}-{id_no[12:14]}",
+                    "address": "湖南省株洲市芦淞区建设中路1号",
+                    "valid_until": "2040-01-01",
+                },
+            },
+        )
         assert issued.status_code == 201, issued.text
 
 
@@ -128,8 +169,13 @@ class Server:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
 
     def healthy(self, base: str) -> None:
@@ -180,8 +226,13 @@ def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path,
     base, sim = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
     env |= {"ZB_DATA_DIR": str(tmp_path / "data"), "ZB_PORT": str(api_port), "ZB_WECHAT_API_BASE": sim}
-    simulator = subprocess.Popen([sys.executable, "-m", "api.cli", "wechat-sim", "--port", str(sim_port)], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "wechat-sim", "--port", str(sim_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     server = Server(env, tmp_path / "serve.log")
     server.start()
     try:
@@ -189,8 +240,15 @@ def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path,
         server.healthy(base)
         node_env = {**os.environ, "ZB_BASE": base, "ZB_SIM": sim, "ZB_MOTHER": id_number("19920304", 7, male=False)}
         with (tmp_path / "node.err").open("w") as err:
-            node = subprocess.Popen(["node", "e2e/two-clients.mjs"], cwd=sdk, env=node_env, stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=err, text=True)
+            node = subprocess.Popen(
+                ["node", "e2e/two-clients.mjs"],
+                cwd=sdk,
+                env=node_env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
             out = _drive(node, server, base, timeout=240)
         assert node.returncode == 0, ("".join(out) + (tmp_path / "node.err").read_text())[-6000:]
         # The documentation's examples, for a person the public security bureau issued an ID card to.
@@ -211,8 +269,23 @@ def test_two_sdk_clients_of_one_person_converge_against_a_real_server(sdk: Path,
 
 
 def test_typed_calls_take_and_give_the_servers_types(sdk: Path) -> None:
-    _run(["node_modules/.bin/tsc", "--noEmit", "--strict", "--target", "es2017", "--module", "es2020", "--moduleResolution",
-          "bundler", "--skipLibCheck", "--lib", "es2017,dom", "test/typed-calls.ts"])
+    _run(
+        [
+            "node_modules/.bin/tsc",
+            "--noEmit",
+            "--strict",
+            "--target",
+            "es2017",
+            "--module",
+            "es2020",
+            "--moduleResolution",
+            "bundler",
+            "--skipLibCheck",
+            "--lib",
+            "es2017,dom",
+            "test/typed-calls.ts",
+        ]
+    )
 
 
 async def test_the_generated_api_types_are_current(sdk: Path, client: AsyncTestClient, tmp_path: Path) -> None:

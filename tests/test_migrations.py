@@ -15,14 +15,16 @@ import asyncpg
 from api.kernel import db
 from tests.conftest import with_database
 
-
 HISTORY = Path(__file__).resolve().parents[1] / "migrations" / "history"
 
 
 def history_migrations() -> list[db.Migration]:
     """The migrations 0001_baseline.sql replaced (migrations/history/), which the runner no longer reads."""
-    found = [db.Migration(int(p.name[:4]), p.name, p.read_text(encoding="utf-8"))
-             for p in HISTORY.glob("*.sql") if db.MIGRATION_NAME.match(p.name)]
+    found = [
+        db.Migration(int(p.name[:4]), p.name, p.read_text(encoding="utf-8"))
+        for p in HISTORY.glob("*.sql")
+        if db.MIGRATION_NAME.match(p.name)
+    ]
     return sorted(found, key=lambda m: m.version)
 
 
@@ -86,17 +88,23 @@ async def test_two_processes_migrating_together_take_turns(servers: tuple[str, s
 async def test_an_index_built_concurrently_is_built_outside_a_transaction(
     servers: tuple[str, str], worker_id: str
 ) -> None:
-    index = db.Migration(9999, "9999_index_outbox_topic.sql", """SET lock_timeout = '2s';
+    index = db.Migration(
+        9999,
+        "9999_index_outbox_topic.sql",
+        """SET lock_timeout = '2s';
 SET statement_timeout = 0;
 -- Built CONCURRENTLY: the outbox takes writes all the time.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_topic_idx
     ON outbox (topic);
-""")
+""",
+    )
     async with empty_database(servers[0], f"zb_concurrently_{worker_id}_{os.getpid()}") as dsn:
         conn = await db.connect(dsn)
         try:
             assert await db.migrate(conn, [*db.load_migrations(), index]) == [
-                *(m.name for m in db.load_migrations()), index.name]
+                *(m.name for m in db.load_migrations()),
+                index.name,
+            ]
             valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'outbox_topic_idx'::regclass"
             assert await conn.fetchval(valid)
             assert await db.migrate(conn, [*db.load_migrations(), index]) == []
@@ -146,14 +154,16 @@ DESCRIBE = {
 
 # Valid in the baseline, added NOT VALID by the history (0058, 0063, 0064): a new database's tables are
 # empty, so there is nothing to skip. Named one by one so that no other difference slips through.
-VALID_IN_BASELINE = frozenset({
-    "wallet_item.wallet_item_person_id_fkey",
-    "wallet_item.wallet_item_certificate_id_fkey",
-    "wallet_item.wallet_item_department_id_fkey",
-    "person.person_kind_check",
-    "esign_certificate.esign_certificate_holder_kind_check",
-    "feedback.feedback_text_check",
-})
+VALID_IN_BASELINE = frozenset(
+    {
+        "wallet_item.wallet_item_person_id_fkey",
+        "wallet_item.wallet_item_certificate_id_fkey",
+        "wallet_item.wallet_item_department_id_fkey",
+        "person.person_kind_check",
+        "esign_certificate.esign_certificate_holder_kind_check",
+        "feedback.feedback_text_check",
+    }
+)
 
 # Values the seeded rows take from the clock or the random generator.
 UNSEEDED = {"sync_epoch": ("epoch", "started_at")}

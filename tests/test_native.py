@@ -14,11 +14,14 @@ from esign.codec import cose, tokens
 from tests.native import built
 
 
-@pytest.mark.parametrize(("module", "in_use"), [
-    ("esign.codec._b45", lambda c: tokens.b45encode is c.b45encode),
-    ("esign.codec._cbor", lambda c: tokens._payload_c is c.payload and cose._canonical_c is c.canonical),
-    ("api.kernel._pgcopy", lambda c: pgcopy.fields is c.fields),
-])
+@pytest.mark.parametrize(
+    ("module", "in_use"),
+    [
+        ("esign.codec._b45", lambda c: tokens.b45encode is c.b45encode),
+        ("esign.codec._cbor", lambda c: tokens._payload_c is c.payload and cose._canonical_c is c.canonical),
+        ("api.kernel._pgcopy", lambda c: pgcopy.fields is c.fields),
+    ],
+)
 def test_the_c_forms_are_built_and_used_where_a_compiler_is(module: str, in_use: Callable[[ModuleType], bool]) -> None:
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:

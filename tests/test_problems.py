@@ -137,7 +137,9 @@ def _deadlock_with_a_logout(database_url: str, login: uuid.UUID, holding: thread
 
 
 async def test_a_deadlock_is_a_503_to_retry_with_one_line_in_the_log(
-    client: AsyncTestClient, database_url: str, caplog: pytest.LogCaptureFixture,
+    client: AsyncTestClient,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     pair = await sms_login(client, next_phone())
     login = uuid.UUID(claims(pair["access_token"])["sid"])
@@ -152,10 +154,16 @@ async def test_a_deadlock_is_a_503_to_retry_with_one_line_in_the_log(
     await asyncio.to_thread(other.join)
     assert r.status_code == 503 and r.headers["content-type"] == PROBLEM_JSON, r.text
     assert r.headers["retry-after"] == "1"
-    assert r.json() == {"type": "service_unavailable", "title": "服务暂时不可用，请稍后再试", "status": 503,
-                        "detail": "a concurrent change conflicted with this request; nothing was written, try again"}
+    assert r.json() == {
+        "type": "service_unavailable",
+        "title": "服务暂时不可用，请稍后再试",
+        "status": 503,
+        "detail": "a concurrent change conflicted with this request; nothing was written, try again",
+    }
     # Nothing was written: the login goes on, and the retry the client is asked for succeeds.
     assert (await client.get("/v1/me", headers=auth(pair["access_token"]))).status_code == 200
     assert (await client.post("/v1/auth/logout", headers=auth(pair["access_token"]))).status_code == 204
     [logged] = [rec for rec in caplog.records if rec.name == "zhangban.errors"]
-    assert "DeadlockDetectedError" in logged.getMessage() and logged.exc_info is None and "\n" not in logged.getMessage()
+    assert (
+        "DeadlockDetectedError" in logged.getMessage() and logged.exc_info is None and "\n" not in logged.getMessage()
+    )

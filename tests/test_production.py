@@ -18,17 +18,22 @@ from api.config import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
-DEVELOPMENT_KEYS = ("ZB_SMS_PROVIDER", "ZB_WECHAT_APPID", "ZB_WECHAT_SECRET", "ZB_METRICS_TOKEN",
-                    "ZB_PUBLIC_BASE_URL")
+DEVELOPMENT_KEYS = ("ZB_SMS_PROVIDER", "ZB_WECHAT_APPID", "ZB_WECHAT_SECRET", "ZB_METRICS_TOKEN", "ZB_PUBLIC_BASE_URL")
 
 
 def deployable(settings: Settings) -> Settings:
     """``settings`` as production would be given them: real providers, a metrics token, a public URL."""
     return msgspec.structs.replace(
-        settings, env="production", webhook_allow_private=False, sms_provider="http",
-        sms_http_url="https://sms.example.gov.cn/send", wechat_appid="wx5f2d7c4e9a1b3c6d",
-        wechat_secret="0f9e8d7c6b5a49382716051423324150", wechat_api_base="https://api.weixin.qq.com",
-        metrics_token=METRICS_TOKEN, public_base_url="https://zb.example.gov.cn",
+        settings,
+        env="production",
+        webhook_allow_private=False,
+        sms_provider="http",
+        sms_http_url="https://sms.example.gov.cn/send",
+        wechat_appid="wx5f2d7c4e9a1b3c6d",
+        wechat_secret="0f9e8d7c6b5a49382716051423324150",
+        wechat_api_base="https://api.weixin.qq.com",
+        metrics_token=METRICS_TOKEN,
+        public_base_url="https://zb.example.gov.cn",
     )
 
 
@@ -44,8 +49,9 @@ def test_the_environment_follows_where_the_data_lives() -> None:
 
 
 def test_create_app_in_production_names_every_development_setting_still_on(settings: Settings) -> None:
-    dev = msgspec.structs.replace(settings, env=None, webhook_allow_private=True,
-                                  wechat_api_base="http://127.0.0.1:8900")
+    dev = msgspec.structs.replace(
+        settings, env=None, webhook_allow_private=True, wechat_api_base="http://127.0.0.1:8900"
+    )
     with pytest.raises(ConfigError) as caught:
         create_app(dev)
     message = str(caught.value)
@@ -55,17 +61,25 @@ def test_create_app_in_production_names_every_development_setting_still_on(setti
     # Each one alone is enough to refuse.
     ready = deployable(settings)
     create_app(ready)
-    for change in ({"sms_provider": "sink"}, {"wechat_appid": "wx0000000000000000"}, {"wechat_secret": "zb-dev-secret"},
-                   {"wechat_api_base": "http://127.0.0.1:8900"}, {"wechat_api_base": "https://10.0.0.8"},
-                   {"metrics_token": None}, {"webhook_allow_private": True}, {"public_base_url": None}):
+    for change in (
+        {"sms_provider": "sink"},
+        {"wechat_appid": "wx0000000000000000"},
+        {"wechat_secret": "zb-dev-secret"},
+        {"wechat_api_base": "http://127.0.0.1:8900"},
+        {"wechat_api_base": "https://10.0.0.8"},
+        {"metrics_token": None},
+        {"webhook_allow_private": True},
+        {"public_base_url": None},
+    ):
         with pytest.raises(ConfigError):
             create_app(msgspec.structs.replace(ready, **change))
 
 
 def _cli(command: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
-    return subprocess.run([sys.executable, "-m", "api.cli", command], cwd=ROOT, env=base | env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", command], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.parametrize("command", ["serve", "worker"])
@@ -76,9 +90,15 @@ def test_serve_and_worker_refuse_production_with_development_settings(command: s
         assert key in done.stderr, (key, done.stderr)
     assert not (tmp_path / "pg").exists()  # refused before anything started
     # Named one by one: fixing some leaves only the others.
-    done = _cli(command, ZB_ENV="production", ZB_DATA_DIR=str(tmp_path), ZB_MASTER_KEY="A" * 43 + "=",
-                ZB_SMS_PROVIDER="http", ZB_SMS_HTTP_URL="https://sms.example.gov.cn/send",
-                ZB_METRICS_TOKEN=METRICS_TOKEN)
+    done = _cli(
+        command,
+        ZB_ENV="production",
+        ZB_DATA_DIR=str(tmp_path),
+        ZB_MASTER_KEY="A" * 43 + "=",
+        ZB_SMS_PROVIDER="http",
+        ZB_SMS_HTTP_URL="https://sms.example.gov.cn/send",
+        ZB_METRICS_TOKEN=METRICS_TOKEN,
+    )
     assert done.returncode == 2
     assert "ZB_WECHAT_APPID" in done.stderr and "ZB_SMS_PROVIDER" not in done.stderr
     assert "ZB_METRICS_TOKEN" not in done.stderr
@@ -105,7 +125,9 @@ async def test_nothing_for_development_is_served_in_production(production: Async
 async def test_metrics_need_the_token(production: AsyncTestClient) -> None:
     r = await production.get("/metrics")
     assert r.status_code == 401 and r.json()["type"] == "unauthorized"
-    assert (await production.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"})).status_code == 401
+    assert (
+        await production.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"})
+    ).status_code == 401
     r = await production.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert r.status_code == 200 and "zhangban_requests_total" in r.text
 

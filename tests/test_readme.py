@@ -46,16 +46,21 @@ def _wait_healthy(base: str, timeout: float = 120) -> None:
     raise AssertionError("the server the walkthrough starts did not become healthy")
 
 
-@pytest.mark.skipif(shutil.which("jq") is None or shutil.which("curl") is None,
-                    reason="the walkthroughs use curl and jq, and one of them is not installed here")
+@pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("curl") is None,
+    reason="the walkthroughs use curl and jq, and one of them is not installed here",
+)
 def test_readme_walkthroughs_run_as_written(tmp_path: Path) -> None:
     api_port, sim_port = _free_port(), _free_port()
     zhangban = str(Path(sys.executable).parent / "zhangban")
 
     def as_here(block: str) -> str:
-        return (block.replace("127.0.0.1:8000", f"127.0.0.1:{api_port}")
-                .replace("--port 8900", f"--port {sim_port}").replace("127.0.0.1:8900", f"127.0.0.1:{sim_port}")
-                .replace(".venv/bin/zhangban", zhangban))
+        return (
+            block.replace("127.0.0.1:8000", f"127.0.0.1:{api_port}")
+            .replace("--port 8900", f"--port {sim_port}")
+            .replace("127.0.0.1:8900", f"127.0.0.1:{sim_port}")
+            .replace(".venv/bin/zhangban", zhangban)
+        )
 
     start, *steps = walkthrough_blocks()
     assert len(steps) == 3, "the README has three walkthroughs after the block that starts the servers"
@@ -63,8 +68,14 @@ def test_readme_walkthroughs_run_as_written(tmp_path: Path) -> None:
     # The walkthroughs' commands and the server they start share one data folder and port, as they
     # do for a user in the checkout (./.zhangban, 8000).
     env |= {"ZB_DATA_DIR": str(tmp_path / ".zhangban"), "ZB_PORT": str(api_port)}
-    servers = subprocess.Popen(["bash", "-c", as_here(start) + "\nwait"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    servers = subprocess.Popen(
+        ["bash", "-c", as_here(start) + "\nwait"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         _wait_healthy(f"http://127.0.0.1:{api_port}")
         script = "set -euo pipefail\n" + "\n".join(as_here(b) for b in steps)

@@ -23,8 +23,12 @@ import hatch_build
 
 ROOT = Path(__file__).resolve().parent.parent
 # The tests that call the C forms: each compares them with the Python forms on generated input.
-COMPARED = ["tests/test_native.py", "tests/esign/test_encoding.py", "tests/esign/test_base45.py",
-            "tests/test_pgcopy.py"]
+COMPARED = [
+    "tests/test_native.py",
+    "tests/esign/test_encoding.py",
+    "tests/esign/test_base45.py",
+    "tests/test_pgcopy.py",
+]
 SANITIZE = ("-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 
 # Imported at interpreter start (sitecustomize): the sanitized builds answer for the C forms' names.
@@ -67,17 +71,31 @@ def test_the_c_forms_pass_their_tests_under_address_and_undefined_behaviour_sani
     (tmp_path / "sitecustomize.py").write_text(FINDER)
 
     admin, redis_url = servers
-    env = {**os.environ, "LD_PRELOAD": " ".join(runtimes),  # type: ignore[arg-type]
-           # Python's own allocations live until exit by design: leaks are not what is looked for.
-           "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:halt_on_error=1",
-           "PYTHONMALLOC": "malloc",  # past pymalloc's arenas, where ASan sees no object's bounds
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
-           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]), "ZB_SANITIZED": os.pathsep.join(builds),
-           "ZB_TEST_DATABASE_URL": admin, "ZB_TEST_REDIS_URL": redis_url}
+    env = {
+        **os.environ,
+        "LD_PRELOAD": " ".join(runtimes),  # type: ignore[arg-type]
+        # Python's own allocations live until exit by design: leaks are not what is looked for.
+        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:halt_on_error=1",
+        "PYTHONMALLOC": "malloc",  # past pymalloc's arenas, where ASan sees no object's bounds
+        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+        "ZB_SANITIZED": os.pathsep.join(builds),
+        "ZB_TEST_DATABASE_URL": admin,
+        "ZB_TEST_REDIS_URL": redis_url,
+    }
     done = subprocess.run(
-        [sys.executable, "-c", "import sys, pytest; from esign.codec import _cbor; print('C form:', _cbor.__file__); "
-         "sys.exit(pytest.main(['-q', '-s', '-p', 'no:cacheprovider', *sys.argv[1:]]))", *COMPARED],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-c",
+            "import sys, pytest; from esign.codec import _cbor; print('C form:', _cbor.__file__); "
+            "sys.exit(pytest.main(['-q', '-s', '-p', 'no:cacheprovider', *sys.argv[1:]]))",
+            *COMPARED,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     out = done.stdout + done.stderr
     assert f"C form: {tmp_path}" in out, out[-3000:]  # the sanitized build, not the installed one

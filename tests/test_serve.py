@@ -31,7 +31,10 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
     env |= {"ZB_DATA_DIR": str(data_dir), "ZB_PORT": str(port), "ZB_LOG_FORMAT": "json"}
     return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "api.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -100,19 +103,34 @@ def test_serve_seeds_and_keeps_data_across_a_kill(tmp_path: Path) -> None:
 
 
 def _requests_total(text: str, path: str) -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("zhangban_requests_total{") and f'path="{path}"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("zhangban_requests_total{") and f'path="{path}"' in line
+    )
 
 
 def test_metrics_count_every_workers_requests(tmp_path: Path, database_url: str, redis_url: str) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZB_", "PROMETHEUS_"))}
-    env |= {"ZB_DATA_DIR": str(tmp_path), "ZB_PORT": str(port), "ZB_WORKERS": "2", "ZB_RUN_JOBS": "false",
-            "ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url, "ZB_ENV": "development",
-            "ZB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    env |= {
+        "ZB_DATA_DIR": str(tmp_path),
+        "ZB_PORT": str(port),
+        "ZB_WORKERS": "2",
+        "ZB_RUN_JOBS": "false",
+        "ZB_DATABASE_URL": database_url,
+        "ZB_REDIS_URL": redis_url,
+        "ZB_ENV": "development",
+        "ZB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait_healthy(base, proc)
         for _ in range(40):  # a new connection each time: the workers share them out

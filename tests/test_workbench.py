@@ -30,7 +30,19 @@ async def test_the_workbench_page_and_its_files(client: AsyncTestClient) -> None
     assert js.status_code == 200 and js.headers["cache-control"] == "public, max-age=31536000, immutable"
     body = js.text
     # The screens the window and the back office work with.
-    assert all(word in body for word in ("部门待办", "综合受理", "统一出件", "已超期", "不打回票打清单", "已核验领取人身份证", "差评整改工单", "代办授权编号"))
+    assert all(
+        word in body
+        for word in (
+            "部门待办",
+            "综合受理",
+            "统一出件",
+            "已超期",
+            "不打回票打清单",
+            "已核验领取人身份证",
+            "差评整改工单",
+            "代办授权编号",
+        )
+    )
     assert (await client.get("/workbench/nothing.js")).status_code == 404
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     assert not [p for p in paths if p.startswith("/workbench")]
@@ -39,9 +51,21 @@ async def test_the_workbench_page_and_its_files(client: AsyncTestClient) -> None
 def test_the_shipped_workbench_is_a_fresh_build_of_its_sources(tmp_path: Path) -> None:
     """api/workbench_app is what `make workbench` builds from clients/workbench with the packages of its lockfile."""
     app = installed_app(WORKBENCH)
-    run([str(app / "node_modules" / ".bin" / "vite"), "build", "--outDir", str(tmp_path / "out"), "--emptyOutDir",
-         "--logLevel", "warn"], cwd=app)
+    run(
+        [
+            str(app / "node_modules" / ".bin" / "vite"),
+            "build",
+            "--outDir",
+            str(tmp_path / "out"),
+            "--emptyOutDir",
+            "--logLevel",
+            "warn",
+        ],
+        cwd=app,
+    )
     fresh, shipped = _tree(tmp_path / "out"), _tree(SHIPPED)
-    assert sorted(fresh) == sorted(shipped), "the shipped workbench is stale: run `make workbench`, commit api/workbench_app"
+    assert sorted(fresh) == sorted(shipped), (
+        "the shipped workbench is stale: run `make workbench`, commit api/workbench_app"
+    )
     changed = [name for name in fresh if fresh[name] != shipped[name]]
     assert not changed, f"the shipped workbench differs from a fresh build in {changed}: run `make workbench`"

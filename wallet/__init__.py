@@ -11,6 +11,7 @@ _SURFACE = {
     "ensure_open": "wallet.closure",
     "grant": "wallet.consents",
     "grant_at_window": "wallet.consents",
+    "record_agent_use": "wallet.consents",
     "record_task_read": "wallet.consents",
     "revoke": "wallet.consents",
     "use": "wallet.consents",
@@ -30,35 +31,36 @@ _SURFACE = {
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
-    "add_life_event",
-    "closed_among",
     "ConsentIn",
     "ConsentNotActive",
     "ConsentNotFound",
+    "IdentityRequired",
+    "LifeEvent",
+    "WalletClosed",
+    "WalletItem",
+    "add_life_event",
+    "closed_among",
     "department_of",
     "ensure_open",
     "esign_of",
     "grant",
     "grant_at_window",
-    "IdentityRequired",
     "insert_wallet_item",
-    "LifeEvent",
+    "record_agent_use",
     "record_task_read",
     "revoke",
     "slim_item",
     "update_certificate_item",
     "use",
-    "WalletClosed",
-    "WalletItem",
 ]
 
 if TYPE_CHECKING:
     from wallet.closure import closed_among, ensure_open
-    from wallet.consents import grant, grant_at_window, record_task_read, revoke, use
+    from wallet.consents import grant, grant_at_window, record_agent_use, record_task_read, revoke, use
     from wallet.dept_routes import department_of
     from wallet.errors import ConsentNotActive, ConsentNotFound, IdentityRequired, WalletClosed
     from wallet.events import add_life_event
     from wallet.http import esign_of
     from wallet.models import ConsentIn, LifeEvent
     from wallet.service import slim_item
-    from wallet.store import insert_wallet_item, update_certificate_item, WalletItem
+    from wallet.store import WalletItem, insert_wallet_item, update_certificate_item

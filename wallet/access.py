@@ -18,14 +18,11 @@ from datetime import datetime
 from typing import Literal, Protocol
 from uuid import UUID
 
-import asyncpg
 from api.kernel.db import Conn
-
+from auth import LEVELS, AssuranceRequired
 from wallet import people_store
 from wallet.errors import IdentityRequired, WalletClosed, WalletNotFound
 from wallet.service import RECENT_SECONDS, SENSITIVE_LEVEL
-from auth import AssuranceRequired
-from auth import LEVELS
 
 
 class Actor(Protocol):
@@ -63,7 +60,8 @@ def require_recent_l3(actor: Actor, now: datetime) -> None:
     if not recently_assured(actor, now):
         raise AssuranceRequired(
             f"requires assurance {SENSITIVE_LEVEL} proven within {RECENT_SECONDS}s",
-            required_level=SENSITIVE_LEVEL, max_age_seconds=RECENT_SECONDS,
+            required_level=SENSITIVE_LEVEL,
+            max_age_seconds=RECENT_SECONDS,
         )
 
 
@@ -78,16 +76,19 @@ async def open_wallet(conn: Conn, actor: Actor, person_id: UUID | None, *, now: 
     """The caller's access to ``person_id``'s wallet (their own when None)."""
     mine = me(actor)
     target = person_id or mine
+    role: Literal["self", "guardian", "family"]
     if target == mine:
         role = "self"
     elif await people_store.is_guardian(conn, mine, target, now=now):
         role = "guardian"
-    elif await people_store.closed_at(conn, target) is not None and await people_store.is_family_reader(conn, target, mine):
+    elif await people_store.closed_at(conn, target) is not None and await people_store.is_family_reader(
+        conn, target, mine
+    ):
         role = "family"
     else:
         raise WalletNotFound()
     full = role != "family" and recently_assured(actor, now)
-    return Access(person_id=target, role=role, full_view=full)  # type: ignore[arg-type]
+    return Access(person_id=target, role=role, full_view=full)
 
 
 async def act_for(conn: Conn, actor: Actor, person_id: UUID, *, now: datetime) -> Access:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
 from api.kernel.db import Conn
-
 from wallet.errors import WalletClosed
 
 

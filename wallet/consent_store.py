@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+
 from api.kernel.db import Conn
 
 CONSENT = """
@@ -22,12 +23,34 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
 
 
 async def insert_consent(
-    conn: Conn, *, id: UUID, person_id: UUID, department_id: UUID, item_ids: list[UUID], purpose: str,
-    matter_code: str | None, expires_at: datetime, max_uses: int | None, granted_by: str, now: datetime,
+    conn: Conn,
+    *,
+    id: UUID,
+    person_id: UUID,
+    department_id: UUID,
+    item_ids: list[UUID],
+    purpose: str,
+    matter_code: str | None,
+    expires_at: datetime,
+    max_uses: int | None,
+    granted_by: str,
+    now: datetime,
     fields: dict[str, list[str]],
 ) -> None:
-    await conn.execute(INSERT_CONSENT, id, person_id, department_id, item_ids, purpose, matter_code, expires_at,
-                       max_uses, granted_by, now, fields)
+    await conn.execute(
+        INSERT_CONSENT,
+        id,
+        person_id,
+        department_id,
+        item_ids,
+        purpose,
+        matter_code,
+        expires_at,
+        max_uses,
+        granted_by,
+        now,
+        fields,
+    )
 
 
 CERTIFICATE_FIELD_KEYS = """
@@ -109,11 +132,21 @@ RETURNING id
 
 
 async def log_access(
-    conn: Conn, *, person_id: UUID, consent_id: UUID, department_id: UUID, actor: str, purpose: str,
-    item_ids: list[UUID], outcome: str, reason: str | None, now: datetime,
+    conn: Conn,
+    *,
+    person_id: UUID,
+    consent_id: UUID,
+    department_id: UUID,
+    actor: str,
+    purpose: str,
+    item_ids: list[UUID],
+    outcome: str,
+    reason: str | None,
+    now: datetime,
 ) -> int:
-    return await conn.fetchval(INSERT_ACCESS, person_id, consent_id, department_id, actor, purpose, item_ids, outcome,
-                               reason, now)
+    return await conn.fetchval(
+        INSERT_ACCESS, person_id, consent_id, department_id, actor, purpose, item_ids, outcome, reason, now
+    )
 
 
 INSERT_TASK_ACCESS = """
@@ -124,18 +157,51 @@ RETURNING id
 
 
 async def log_task_access(
-    conn: Conn, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
-    purpose: str, item_ids: list[UUID], now: datetime,
+    conn: Conn,
+    *,
+    person_id: UUID,
+    task_id: UUID,
+    material: str,
+    department_id: UUID,
+    actor: str,
+    purpose: str,
+    item_ids: list[UUID],
+    now: datetime,
 ) -> int:
     """A department's read of a material while handling a task, shown to the holder like a consent's read."""
-    return await conn.fetchval(INSERT_TASK_ACCESS, person_id, task_id, material, department_id, actor, purpose,
-                               item_ids, now)
+    return await conn.fetchval(
+        INSERT_TASK_ACCESS, person_id, task_id, material, department_id, actor, purpose, item_ids, now
+    )
+
+
+INSERT_AGENT_ACCESS = """
+INSERT INTO wallet_access_log (person_id, delegation_id, department_id, actor, purpose, item_ids, outcome, reason, at)
+VALUES ($1, $2, $3, $4, $5, '{}', $6, $7, $8)
+RETURNING id
+"""
+
+
+async def log_agent_access(
+    conn: Conn,
+    *,
+    person_id: UUID,
+    delegation_id: UUID,
+    department_id: UUID | None,
+    actor: str,
+    purpose: str,
+    outcome: str,
+    reason: str | None,
+    now: datetime,
+) -> int:
+    return await conn.fetchval(
+        INSERT_AGENT_ACCESS, person_id, delegation_id, department_id, actor, purpose, outcome, reason, now
+    )
 
 
 ACCESS = """
-SELECT l.id, l.at, l.consent_id, l.task_id, l.material, l.department_id, d.name AS department_name, l.actor,
-       l.purpose, l.item_ids, l.outcome, l.reason
-FROM wallet_access_log l JOIN department d ON d.id = l.department_id
+SELECT l.id, l.at, l.consent_id, l.task_id, l.material, l.delegation_id, l.department_id, d.name AS department_name,
+       l.actor, l.purpose, l.item_ids, l.outcome, l.reason
+FROM wallet_access_log l LEFT JOIN department d ON d.id = l.department_id
 WHERE l.person_id = $1 AND ($2::bigint IS NULL OR l.id < $2)
 ORDER BY l.id DESC LIMIT $3
 """

@@ -18,29 +18,37 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError
+from esign import EsignState
 from wallet import access, consent_store, service, store, views
 from wallet.errors import ConsentInvalid, ConsentNotFound, WalletNotFound
 from wallet.models import AccessEntry, Consent, ConsentIn, DepartmentRef, WalletItem
 from wallet.store import StoredItem
-from esign import EsignState
 
 
 def to_model(row: asyncpg.Record, *, now: datetime) -> Consent:
-    state = service.consent_state(revoked_at=row["revoked_at"], expires_at=row["expires_at"], uses=row["uses"],
-                                  max_uses=row["max_uses"], now=now)
+    state = service.consent_state(
+        revoked_at=row["revoked_at"], expires_at=row["expires_at"], uses=row["uses"], max_uses=row["max_uses"], now=now
+    )
     return Consent(
-        id=row["id"], person_id=row["person_id"],
+        id=row["id"],
+        person_id=row["person_id"],
         grantee=DepartmentRef(id=row["grantee_department_id"], name=row["grantee_name"]),
-        item_ids=list(row["item_ids"]), purpose=row["purpose"], matter_code=row["matter_code"],
-        expires_at=row["expires_at"], max_uses=row["max_uses"], uses=row["uses"], status=state,
-        created_at=row["created_at"], revoked_at=row["revoked_at"],
+        item_ids=list(row["item_ids"]),
+        purpose=row["purpose"],
+        matter_code=row["matter_code"],
+        expires_at=row["expires_at"],
+        max_uses=row["max_uses"],
+        uses=row["uses"],
+        status=state,
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
         fields={UUID(k): list(v) for k, v in (row["fields"] or {}).items()},
     )
 
@@ -48,10 +56,16 @@ def to_model(row: asyncpg.Record, *, now: datetime) -> Consent:
 async def _publish(conn: Conn, consent: Consent, event: str, *, now: datetime) -> None:
     """Mirror the consent to the holder's devices and tell the grantee."""
     await changelog.record_change(conn, consent.person_id, "consent", consent.id, "put", msgspec.to_builtins(consent))
-    payload = {"event": event, "consent_id": str(consent.id), "person_id": str(consent.person_id),
-               "department_id": str(consent.grantee.id), "status": consent.status}
-    await outbox.enqueue(conn, "notify", payload, dedup_key=f"{event}:{consent.id}:{consent.uses}",
-                         partition_key=str(consent.grantee.id))
+    payload = {
+        "event": event,
+        "consent_id": str(consent.id),
+        "person_id": str(consent.person_id),
+        "department_id": str(consent.grantee.id),
+        "status": consent.status,
+    }
+    await outbox.enqueue(
+        conn, "notify", payload, dedup_key=f"{event}:{consent.id}:{consent.uses}", partition_key=str(consent.grantee.id)
+    )
 
 
 async def _reload(conn: Conn, consent_id: UUID, person_id: UUID, *, now: datetime) -> Consent:
@@ -71,29 +85,54 @@ async def grant(conn: Conn, keyring: Keyring, actor: access.Actor, args: Consent
     holders = {s.person_id for s in items}
     if len(items) != len(item_ids) or len(holders) != 1:
         found = {s.id for s in items}
-        raise ConsentInvalid(errors=[
-            FieldError(f"item_ids[{i}]", "no such item" if item not in found else "items must be of one wallet")
-            for i, item in enumerate(item_ids) if item not in found or len(holders) > 1
-        ])
+        raise ConsentInvalid(
+            errors=[
+                FieldError(f"item_ids[{i}]", "no such item" if item not in found else "items must be of one wallet")
+                for i, item in enumerate(item_ids)
+                if item not in found or len(holders) > 1
+            ]
+        )
     holder = await access.act_for(conn, actor, holders.pop(), now=now)
     fields = service.check_consent_fields(args.fields, await _field_keys(conn, items))
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM department WHERE id = $1)", args.grantee_department_id):
         raise ConsentInvalid(errors=[FieldError("grantee_department_id", "no such department")])
-    if args.matter_code and not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_matter WHERE code = $1)", args.matter_code):
+    if args.matter_code and not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM catalog_matter WHERE code = $1)", args.matter_code
+    ):
         raise ConsentInvalid(errors=[FieldError("matter_code", "no such matter")])
     consent_id = uuid7()
     await consent_store.insert_consent(
-        conn, id=consent_id, person_id=holder.person_id, department_id=args.grantee_department_id, item_ids=item_ids,
-        purpose=args.purpose.strip(), matter_code=args.matter_code, expires_at=args.expires_at, max_uses=args.max_uses,
-        granted_by=actor.subject, now=now, fields={str(k): v for k, v in fields.items()},
+        conn,
+        id=consent_id,
+        person_id=holder.person_id,
+        department_id=args.grantee_department_id,
+        item_ids=item_ids,
+        purpose=args.purpose.strip(),
+        matter_code=args.matter_code,
+        expires_at=args.expires_at,
+        max_uses=args.max_uses,
+        granted_by=actor.subject,
+        now=now,
+        fields={str(k): v for k, v in fields.items()},
     )
     consent = await _reload(conn, consent_id, holder.person_id, now=now)
     await _publish(conn, consent, "consent.granted", now=now)
-    await audit.append(conn, actor=actor.subject, action="wallet.consent_granted", subject=f"consent:{consent_id}",
-                       data={"person": str(holder.person_id), "department": str(args.grantee_department_id),
-                             "items": [str(i) for i in item_ids], "purpose": consent.purpose,
-                             "fields": {str(k): v for k, v in fields.items()},
-                             "expires_at": args.expires_at.isoformat(), "max_uses": args.max_uses}, at=now)
+    await audit.append(
+        conn,
+        actor=actor.subject,
+        action="wallet.consent_granted",
+        subject=f"consent:{consent_id}",
+        data={
+            "person": str(holder.person_id),
+            "department": str(args.grantee_department_id),
+            "items": [str(i) for i in item_ids],
+            "purpose": consent.purpose,
+            "fields": {str(k): v for k, v in fields.items()},
+            "expires_at": args.expires_at.isoformat(),
+            "max_uses": args.max_uses,
+        },
+        at=now,
+    )
     return consent
 
 
@@ -111,7 +150,9 @@ async def _visible(conn: Conn, actor: access.Actor, items: list[StoredItem], *, 
 
 async def _field_keys(conn: Conn, items: list[StoredItem]) -> dict[UUID, list[str] | None]:
     """Per item, the keys a consent may name: a certificate's fields, a record's data; None for the rest."""
-    certificates = await consent_store.certificate_field_keys(conn, [s.certificate_id for s in items if s.certificate_id])
+    certificates = await consent_store.certificate_field_keys(
+        conn, [s.certificate_id for s in items if s.certificate_id]
+    )
     out: dict[UUID, list[str] | None] = {}
     for s in items:
         if s.kind == "certificate" and s.certificate_id in certificates:
@@ -147,8 +188,14 @@ async def revoke(conn: Conn, keyring: Keyring, actor: access.Actor, consent_id: 
     await consent_store.revoke_consent(conn, consent_id, person_id=row["person_id"], now=now)
     consent = await _reload(conn, consent_id, row["person_id"], now=now)
     await _publish(conn, consent, "consent.revoked", now=now)
-    await audit.append(conn, actor=actor.subject, action="wallet.consent_revoked", subject=f"consent:{consent_id}",
-                       data={"person": str(row["person_id"])}, at=now)
+    await audit.append(
+        conn,
+        actor=actor.subject,
+        action="wallet.consent_revoked",
+        subject=f"consent:{consent_id}",
+        data={"person": str(row["person_id"])},
+        at=now,
+    )
     return consent
 
 
@@ -171,22 +218,45 @@ async def use(
     uses = await consent_store.take_use(conn, consent_id, person_id=row["person_id"], now=now)
     item_ids = list(row["item_ids"])
     if uses is None:
-        refused = service.consent_state(revoked_at=row["revoked_at"], expires_at=row["expires_at"], uses=row["uses"],
-                                        max_uses=row["max_uses"], now=now)
+        refused = service.consent_state(
+            revoked_at=row["revoked_at"],
+            expires_at=row["expires_at"],
+            uses=row["uses"],
+            max_uses=row["max_uses"],
+            now=now,
+        )
         items: list[WalletItem] = []
     else:
         refused = None
         items = await disclosed(conn, esign, await store.get_items(conn, item_ids), consent_fields(row), now=now)
     await consent_store.log_access(
-        conn, person_id=row["person_id"], consent_id=consent_id, department_id=department_id, actor=actor,
-        purpose=row["purpose"], item_ids=item_ids, outcome="refused" if refused else "served", reason=refused, now=now,
+        conn,
+        person_id=row["person_id"],
+        consent_id=consent_id,
+        department_id=department_id,
+        actor=actor,
+        purpose=row["purpose"],
+        item_ids=item_ids,
+        outcome="refused" if refused else "served",
+        reason=refused,
+        now=now,
     )
     consent = await _reload(conn, consent_id, row["person_id"], now=now)
     if refused is None:
         await _publish(conn, consent, "consent.used", now=now)
-    await audit.append(conn, actor=actor, action="wallet.consent_used", subject=f"consent:{consent_id}",
-                       data={"person": str(row["person_id"]), "department": str(department_id),
-                             "outcome": "refused" if refused else "served", "reason": refused}, at=now)
+    await audit.append(
+        conn,
+        actor=actor,
+        action="wallet.consent_used",
+        subject=f"consent:{consent_id}",
+        data={
+            "person": str(row["person_id"]),
+            "department": str(department_id),
+            "outcome": "refused" if refused else "served",
+            "reason": refused,
+        },
+        at=now,
+    )
     return Use(consent=consent, items=items, refused=refused)
 
 
@@ -201,26 +271,80 @@ async def disclosed(
     masked = await views.render_all(conn, esign, stored, full=False, now=now)
     named = [s for s in stored if s.id in fields]
     full = {i.id: i for i in await views.render_all(conn, esign, named, full=True, now=now)} if named else {}
-    return [await views.only_fields(conn, esign, full[i.id], fields[i.id], now=now) if i.id in full else i
-            for i in masked]
+    return [
+        await views.only_fields(conn, esign, full[i.id], fields[i.id], now=now) if i.id in full else i for i in masked
+    ]
 
 
 def access_entry(row: asyncpg.Record) -> AccessEntry:
     return AccessEntry(
-        id=row["id"], at=row["at"], consent_id=row["consent_id"], task_id=row["task_id"], material=row["material"],
-        department=DepartmentRef(id=row["department_id"], name=row["department_name"]), actor=row["actor"],
-        purpose=row["purpose"], item_ids=list(row["item_ids"]), outcome=row["outcome"], reason=row["reason"],
+        id=row["id"],
+        at=row["at"],
+        consent_id=row["consent_id"],
+        task_id=row["task_id"],
+        material=row["material"],
+        delegation_id=row["delegation_id"],
+        department=DepartmentRef(id=row["department_id"], name=row["department_name"])
+        if row["department_id"]
+        else None,
+        actor=row["actor"],
+        purpose=row["purpose"],
+        item_ids=list(row["item_ids"]),
+        outcome=row["outcome"],
+        reason=row["reason"],
+    )
+
+
+async def record_agent_use(
+    conn: Conn,
+    *,
+    person_id: UUID,
+    delegation_id: UUID,
+    department_id: UUID | None,
+    actor: str,
+    purpose: str,
+    outcome: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Log a use of the person's 代办 authorisation by their 代办人 (or a refused attempt), for the person to see."""
+    await consent_store.log_agent_access(
+        conn,
+        person_id=person_id,
+        delegation_id=delegation_id,
+        department_id=department_id,
+        actor=actor,
+        purpose=purpose,
+        outcome=outcome,
+        reason=reason,
+        now=now,
     )
 
 
 async def record_task_read(
-    conn: Conn, *, person_id: UUID, task_id: UUID, material: str, department_id: UUID, actor: str,
-    purpose: str, item_ids: list[UUID], now: datetime,
+    conn: Conn,
+    *,
+    person_id: UUID,
+    task_id: UUID,
+    material: str,
+    department_id: UUID,
+    actor: str,
+    purpose: str,
+    item_ids: list[UUID],
+    now: datetime,
 ) -> None:
     """Log a department's read of a holder's material while handling a task (免提交), for the holder to see."""
-    await consent_store.log_task_access(conn, person_id=person_id, task_id=task_id, material=material,
-                                        department_id=department_id, actor=actor, purpose=purpose, item_ids=item_ids,
-                                        now=now)
+    await consent_store.log_task_access(
+        conn,
+        person_id=person_id,
+        task_id=task_id,
+        material=material,
+        department_id=department_id,
+        actor=actor,
+        purpose=purpose,
+        item_ids=item_ids,
+        now=now,
+    )
 
 
 WINDOW_ITEMS = """
@@ -232,7 +356,13 @@ LIMIT 100
 
 
 async def grant_at_window(
-    conn: Conn, *, person_id: UUID, department_id: UUID, clerk: str, purpose: str, expires_at: datetime,
+    conn: Conn,
+    *,
+    person_id: UUID,
+    department_id: UUID,
+    clerk: str,
+    purpose: str,
+    expires_at: datetime,
     now: datetime,
 ) -> Consent | None:
     """The consent a person gives in front of a window clerk: the service centre may see what their certificates
@@ -246,12 +376,33 @@ async def grant_at_window(
         return None
     consent_id = uuid7()
     await consent_store.insert_consent(
-        conn, id=consent_id, person_id=person_id, department_id=department_id, item_ids=item_ids, purpose=purpose,
-        matter_code=None, expires_at=expires_at, max_uses=None, granted_by=f"window:{clerk}", now=now, fields={},
+        conn,
+        id=consent_id,
+        person_id=person_id,
+        department_id=department_id,
+        item_ids=item_ids,
+        purpose=purpose,
+        matter_code=None,
+        expires_at=expires_at,
+        max_uses=None,
+        granted_by=f"window:{clerk}",
+        now=now,
+        fields={},
     )
     consent = await _reload(conn, consent_id, person_id, now=now)
     await _publish(conn, consent, "consent.granted", now=now)
-    await audit.append(conn, actor=clerk, action="wallet.consent_granted_at_window", subject=f"consent:{consent_id}",
-                       data={"person": str(person_id), "department": str(department_id), "purpose": purpose,
-                             "items": [str(i) for i in item_ids], "expires_at": expires_at.isoformat()}, at=now)
+    await audit.append(
+        conn,
+        actor=clerk,
+        action="wallet.consent_granted_at_window",
+        subject=f"consent:{consent_id}",
+        data={
+            "person": str(person_id),
+            "department": str(department_id),
+            "purpose": purpose,
+            "items": [str(i) for i in item_ids],
+            "expires_at": expires_at.isoformat(),
+        },
+        at=now,
+    )
     return consent

@@ -12,12 +12,11 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit, changelog, outbox
 import auth as orgs
+from api.kernel import audit, changelog, outbox
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from wallet import people_store, store
 from wallet.service import CLOSING, LIFE_EVENTS, event_source_key
@@ -49,12 +48,23 @@ async def add_life_event(
     if certificate_id is not None:
         data["certificate_id"] = str(certificate_id)
     item = store.WalletItem(
-        id=uuid7(), person_id=person_id, kind="event", title=title or LIFE_EVENTS[event], at=at,
-        summary={"event": event, "source": source}, certificate_id=None, application_id=application_id,
-        bundle_code=bundle_code, data=data, created_at=now, updated_at=now,
+        id=uuid7(),
+        person_id=person_id,
+        kind="event",
+        title=title or LIFE_EVENTS[event],
+        at=at,
+        summary={"event": event, "source": source},
+        certificate_id=None,
+        application_id=application_id,
+        bundle_code=bundle_code,
+        data=data,
+        created_at=now,
+        updated_at=now,
     )
     key = event_source_key(event, person_id, f"{source}:{source_id}")
-    if not await store.insert_sourced_item(conn, item, msgspec.structs.replace(pushed or store.Provenance(), source_key=key)):
+    if not await store.insert_sourced_item(
+        conn, item, msgspec.structs.replace(pushed or store.Provenance(), source_key=key)
+    ):
         return None
     await changelog.record_change(conn, person_id, "wallet_item", item.id, "put", store.item_data(item))
     if event == "business_closed":
@@ -69,8 +79,14 @@ async def close_entity(conn: Conn, org_id: UUID, *, source: str, now: datetime) 
     await orgs.close_org(conn, org_id, now=now)
     if not await people_store.close_wallet(conn, org_id, source=source, now=now):
         return False
-    await audit.append(conn, actor="system", action="wallet.closed", subject=f"person:{org_id}",
-                       data={"source": source, "kind": "organisation"}, at=now)
+    await audit.append(
+        conn,
+        actor="system",
+        action="wallet.closed",
+        subject=f"person:{org_id}",
+        data={"source": source, "kind": "organisation"},
+        at=now,
+    )
     return True
 
 
@@ -78,8 +94,14 @@ async def close(conn: Conn, person_id: UUID, *, source: str, now: datetime) -> b
     """Close a deceased person's wallet (once); audited, and the family told."""
     if not await people_store.close_wallet(conn, person_id, source=source, now=now):
         return False
-    await audit.append(conn, actor="system", action="wallet.closed", subject=f"person:{person_id}",
-                       data={"source": source}, at=now)
-    await outbox.enqueue(conn, "notify", {"event": "wallet.closed", "person_id": str(person_id)},
-                         dedup_key=f"wallet.closed:{person_id}", partition_key=str(person_id))
+    await audit.append(
+        conn, actor="system", action="wallet.closed", subject=f"person:{person_id}", data={"source": source}, at=now
+    )
+    await outbox.enqueue(
+        conn,
+        "notify",
+        {"event": "wallet.closed", "person_id": str(person_id)},
+        dedup_key=f"wallet.closed:{person_id}",
+        partition_key=str(person_id),
+    )
     return True

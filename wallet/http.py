@@ -18,7 +18,7 @@ def esign_of(request: Request[Any, Any, Any]) -> EsignState:
 
 def keyset(cursor: str | None) -> tuple[datetime, UUID] | None:
     """The ``(time, id)`` position of a cursor from ``next_cursor``; 400 ``cursor_invalid`` if forged."""
-    return None if cursor is None else tuple(decode_cursor(cursor, tuple[datetime, UUID]))  # type: ignore[return-value]
+    return None if cursor is None else decode_cursor(cursor, tuple[datetime, UUID])
 
 
 def next_cursor(rows: list[Any], limit: int, time_attr: str = "at") -> str | None:

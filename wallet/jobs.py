@@ -16,11 +16,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import outbox
 import auth as persons
+from api.kernel import outbox
+from api.kernel.db import Conn
 from api.kernel.jobs import Job
 from wallet import events, people_store, service
 
@@ -76,9 +76,16 @@ LIMIT $4
 async def _certificate_event(conn: Conn, row: asyncpg.Record, now: datetime) -> int:
     event, field = service.CERTIFICATE_EVENTS[row["type_code"]]
     item = await events.add_life_event(
-        conn, person_id=row["person_id"], event=event, at=service.event_time(row["fields"], field, row["issued_at"]),
-        source="certificate", source_id=str(row["id"]), now=now, certificate_id=row["id"],
-        application_id=row["application_id"], detail={"type_code": row["type_code"]},
+        conn,
+        person_id=row["person_id"],
+        event=event,
+        at=service.event_time(row["fields"], field, row["issued_at"]),
+        source="certificate",
+        source_id=str(row["id"]),
+        now=now,
+        certificate_id=row["id"],
+        application_id=row["application_id"],
+        detail={"type_code": row["type_code"]},
     )
     return item is not None
 
@@ -98,8 +105,13 @@ LIMIT $4
 
 
 async def _bundle_event(conn: Conn, state: Any, row: asyncpg.Record, now: datetime) -> int:
-    common = {"source": "bundle", "source_id": str(row["id"]), "now": now, "application_id": row["id"],
-              "bundle_code": row["bundle_code"]}
+    common = {
+        "source": "bundle",
+        "source_id": str(row["id"]),
+        "now": now,
+        "application_id": row["id"],
+        "bundle_code": row["bundle_code"],
+    }
     if row["subject"] == "deceased":
         return await _death(conn, state, row, common)
     event = service.BUNDLE_EVENTS[row["bundle_code"]]
@@ -119,8 +131,9 @@ async def _death(conn: Conn, state: Any, row: asyncpg.Record, common: dict[str, 
     at = service.event_time({"died_on": died_on}, "died_on", row["completed_at"])
     item = await events.add_life_event(conn, person_id=deceased, event="died", at=at, **common)
     await events.close(conn, deceased, source=f"bundle:{row['id']}", now=common["now"])
-    await people_store.add_family_reader(conn, deceased, row["applicant_person_id"], application_id=row["id"],
-                                         now=common["now"])
+    await people_store.add_family_reader(
+        conn, deceased, row["applicant_person_id"], application_id=row["id"], now=common["now"]
+    )
     return item is not None
 
 
@@ -137,7 +150,9 @@ async def derive(state: Any, *, now: datetime | None = None) -> int:
         return await conn.fetch(APPLICATIONS, *after, bundles, PAGE)
 
     written = await _sweep(state.pool, "certificates", certificates, lambda c, r: _certificate_event(c, r, now))
-    return written + await _sweep(state.pool, "applications", applications, lambda c, r: _bundle_event(c, state, r, now))
+    return written + await _sweep(
+        state.pool, "applications", applications, lambda c, r: _bundle_event(c, state, r, now)
+    )
 
 
 async def majority(state: Any, *, now: datetime | None = None) -> int:
@@ -181,13 +196,24 @@ async def expiry(state: Any, *, now: datetime | None = None) -> int:
                 if days is None or await conn.fetchval(MARK_REMINDED, r["id"], days, now) is None:
                     continue
                 payload = {
-                    "event": "certificate.expiring", "certificate_id": str(r["id"]), "person_id": str(r["person_id"]),
-                    "guardian_person_ids": [str(g) for g in await people_store.guardians(conn, r["person_id"], now=now)],
-                    "type_code": r["type_code"], "type_name": r["type_name"], "days": days,
+                    "event": "certificate.expiring",
+                    "certificate_id": str(r["id"]),
+                    "person_id": str(r["person_id"]),
+                    "guardian_person_ids": [
+                        str(g) for g in await people_store.guardians(conn, r["person_id"], now=now)
+                    ],
+                    "type_code": r["type_code"],
+                    "type_name": r["type_name"],
+                    "days": days,
                     "valid_until": r["valid_until"].astimezone(UTC).isoformat(),
                 }
-                await outbox.enqueue(conn, "notify", payload, dedup_key=f"certificate.expiring:{r['id']}:{days}",
-                                     partition_key=str(r["person_id"]))
+                await outbox.enqueue(
+                    conn,
+                    "notify",
+                    payload,
+                    dedup_key=f"certificate.expiring:{r['id']}:{days}",
+                    partition_key=str(r["person_id"]),
+                )
                 queued += 1
         if len(rows) < PAGE:
             return queued

@@ -11,17 +11,28 @@ from uuid import UUID
 
 import msgspec
 
-from matters import DepartmentRef  # one schema for "a department, by id and name"
 from auth import AccountOut
 from esign import Certificate
+from matters import DepartmentRef  # one schema for "a department, by id and name"
 from notify import Notification
 
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Kind = Literal["certificate", "record", "event", "application"]
-LifeEvent = Literal["born", "enrolled", "started_business", "bought_home", "married", "retired", "died",
-                    "business_opened", "business_changed", "business_closed"]
+LifeEvent = Literal[
+    "born",
+    "enrolled",
+    "started_business",
+    "bought_home",
+    "married",
+    "retired",
+    "died",
+    "business_opened",
+    "business_changed",
+    "business_closed",
+]
 ExternalRef = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=128, description="The department's own reference; unique per department.")
+    str,
+    msgspec.Meta(min_length=1, max_length=128, description="The department's own reference; unique per department."),
 ]
 
 # --- items -------------------------------------------------------------------------------------------
@@ -127,9 +138,13 @@ class PersonRefIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     id_number: Annotated[str, msgspec.Meta(max_length=32, description="GB 11643.")] | None = None
     person_id: UUID | None = None
-    name: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=100, description="Required with `id_number`: the name it is for.")
-    ] | None = None
+    name: (
+        Annotated[
+            str,
+            msgspec.Meta(min_length=1, max_length=100, description="Required with `id_number`: the name it is for."),
+        ]
+        | None
+    ) = None
 
 
 class GuardianshipIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -166,9 +181,13 @@ class PresentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Presentation(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     qr: Annotated[str, msgspec.Meta(description="The presentation's ZB1: token.")]
-    qr_url: Annotated[str, msgspec.Meta(
-        description="What its QR code holds: QR_BASE + \"/V/\" + the token (space, % and / escaped), all QR "
-                    "alphanumeric characters, which a phone camera or WeChat scan opens.")]
+    qr_url: Annotated[
+        str,
+        msgspec.Meta(
+            description='What its QR code holds: QR_BASE + "/V/" + the token (space, % and / escaped), all QR '
+            "alphanumeric characters, which a phone camera or WeChat scan opens."
+        ),
+    ]
     expires_at: datetime
     png_base64: str | None = None
 
@@ -226,14 +245,16 @@ class ConsentItems(msgspec.Struct, frozen=True, kw_only=True):
 
 class AccessEntry(msgspec.Struct, frozen=True, kw_only=True):
     """One read of a holder's items: under a consent (``consent_id``), or by the department handling a task of an
-    application (``task_id``, and the ``material`` read: a certificate the application stands on, or an upload)."""
+    application (``task_id``, and the ``material`` read: a certificate the application stands on, or an upload),
+    or one use of a 代办 authorisation by the holder's 代办人 (``delegation_id``; ``department`` only at a window)."""
 
     id: int
     at: datetime
     consent_id: UUID | None
     task_id: UUID | None = None
     material: str | None = None
-    department: DepartmentRef
+    delegation_id: UUID | None = None
+    department: DepartmentRef | None
     actor: str
     purpose: str
     item_ids: list[UUID]
@@ -254,18 +275,34 @@ class WalletHolderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     id_number: Annotated[str, msgspec.Meta(max_length=32, description="GB 11643.")] | None = None
     name: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=100, description="The holder's name as on the ID card (an entity's "
-                          "registered name); a holder the platform knows under another name → 422 `holder_mismatch`.")
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=100,
+            description="The holder's name as on the ID card (an entity's "
+            "registered name); a holder the platform knows under another name → 422 `holder_mismatch`.",
+        ),
     ]
-    credit_code: Annotated[str, msgspec.Meta(
-        max_length=32, description="GB 32100, of an entity the registry (市场监管's 营业执照) knows; else 422 "
-                                   "`holder_unknown`.")] | None = None
+    credit_code: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=32,
+                description="GB 32100, of an entity the registry (市场监管's 营业执照) knows; else 422 "
+                "`holder_unknown`.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class RecordIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     holder: WalletHolderIn
     kind: Annotated[
-        str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["social_insurance_payment", "housing_fund", "real_estate"])
+        str,
+        msgspec.Meta(
+            pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["social_insurance_payment", "housing_fund", "real_estate"]
+        ),
     ]
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["2026年1月 城镇职工养老保险缴费"])]
     data: dict[str, Any]

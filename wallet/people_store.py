@@ -12,8 +12,8 @@ from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
+from api.kernel.db import Conn, one
 from wallet.service import CHINA
 
 ACTIVE = """
@@ -73,12 +73,23 @@ RETURNING guardian_person_id, dependent_person_id, source, basis, since, until, 
 
 
 async def set_guardianship(
-    conn: Conn, guardian: UUID, dependent: UUID, *, source: str, since: datetime,
-    until: datetime | None, beyond_majority: bool, department_id: UUID, basis: str,
+    conn: Conn,
+    guardian: UUID,
+    dependent: UUID,
+    *,
+    source: str,
+    since: datetime,
+    until: datetime | None,
+    beyond_majority: bool,
+    department_id: UUID,
+    basis: str,
 ) -> asyncpg.Record:
     """Create or replace the guardianship of the pair; ``created`` says which."""
-    return await conn.fetchrow(
-        UPSERT_GUARDIANSHIP, guardian, dependent, source, since, until, beyond_majority, department_id, basis
+    return one(
+        await conn.fetchrow(
+            UPSERT_GUARDIANSHIP, guardian, dependent, source, since, until, beyond_majority, department_id, basis
+        ),
+        "upserted guardianship",
     )
 
 
@@ -132,9 +143,7 @@ ON CONFLICT ON CONSTRAINT wallet_family_reader_pkey DO NOTHING
 """
 
 
-async def add_family_reader(
-    conn: Conn, person_id: UUID, reader: UUID, *, application_id: UUID, now: datetime
-) -> None:
+async def add_family_reader(conn: Conn, person_id: UUID, reader: UUID, *, application_id: UUID, now: datetime) -> None:
     await conn.execute(ADD_READER, person_id, reader, application_id, now)
 
 

@@ -13,16 +13,14 @@ import base64
 from datetime import UTC, datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
+import esign as esign_service
+import esign as qr
 from api.kernel import audit
+from api.kernel.db import Conn
+from esign import EsignState
 from wallet import access, service, store
 from wallet.errors import ItemNotFound, NotPresentable, WalletNotFound
 from wallet.models import Presentation, PresentIn
-import esign as qr
-import esign as esign_service
-from esign import EsignState
 
 
 async def present(
@@ -42,11 +40,17 @@ async def present(
     if cert.status != "valid":
         raise NotPresentable(f"the certificate is {cert.status}", reason=cert.status, certificate_status=cert.status)
     fields = service.chosen_fields(cert.fields, body.fields)
-    token, claims = await esign_service.presentation_token(conn, esign, cert.token, fields, now=now,
-                                                           ttl=body.ttl_seconds)
-    await audit.append(conn, actor=actor.subject, action="wallet.presented", subject=f"wallet_item:{item_id}",
-                       data={"certificate": str(cert.id), "fields": sorted(fields), "ttl_seconds": body.ttl_seconds},
-                       at=now)
+    token, claims = await esign_service.presentation_token(
+        conn, esign, cert.token, fields, now=now, ttl=body.ttl_seconds
+    )
+    await audit.append(
+        conn,
+        actor=actor.subject,
+        action="wallet.presented",
+        subject=f"wallet_item:{item_id}",
+        data={"certificate": str(cert.id), "fields": sorted(fields), "ttl_seconds": body.ttl_seconds},
+        at=now,
+    )
     assert claims.exp is not None
     url = esign.qr_url(token)
     png = base64.b64encode(qr.qr_png(url)).decode("ascii") if body.png else None

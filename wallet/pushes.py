@@ -13,13 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
-
-from api.kernel import audit, changelog, outbox
 import auth as orgs
 import auth as persons
+from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.identifiers import (
     credit_code_valid,
     id_number_error,
@@ -28,6 +26,7 @@ from api.kernel.identifiers import (
 )
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError
+from auth import CreditCodeInvalid, IdNumberInvalid
 from wallet import events, people_store, service, store, views
 from wallet.errors import (
     ExternalRefConflict,
@@ -38,7 +37,6 @@ from wallet.errors import (
     WalletClosed,
 )
 from wallet.models import Guardianship, GuardianshipIn, LifeEventIn, PersonRefIn, RecordIn, WalletHolderIn
-from auth import CreditCodeInvalid, IdNumberInvalid
 
 # A department's clock may run a little ahead; an event further in the future is a mistake.
 FUTURE_LEEWAY = timedelta(minutes=5)
@@ -99,15 +97,34 @@ async def push_record(
     person = await _open_holder(conn, keyring, body.holder, now=now)
     department = await conn.fetchval("SELECT name FROM department WHERE id = $1", department_id)
     item = store.WalletItem(
-        id=uuid7(), person_id=person, kind="record", title=body.title, at=body.occurred_at,
-        summary={"kind": body.kind, "department_name": department}, certificate_id=None, application_id=None,
-        bundle_code=None, created_at=now, updated_at=now,
-        data={"kind": body.kind, "occurred_at": body.occurred_at.isoformat(), "data": public, "sensitive": sorted(sealed)},
+        id=uuid7(),
+        person_id=person,
+        kind="record",
+        title=body.title,
+        at=body.occurred_at,
+        summary={"kind": body.kind, "department_name": department},
+        certificate_id=None,
+        application_id=None,
+        bundle_code=None,
+        created_at=now,
+        updated_at=now,
+        data={
+            "kind": body.kind,
+            "occurred_at": body.occurred_at.isoformat(),
+            "data": public,
+            "sensitive": sorted(sealed),
+        },
     )
-    await store.insert_sourced_item(conn, item, store.Provenance(
-        department_id=department_id, external_ref=body.external_ref, request_hash=rhash,
-        sealed_data=views.seal(keyring, sealed),
-    ))
+    await store.insert_sourced_item(
+        conn,
+        item,
+        store.Provenance(
+            department_id=department_id,
+            external_ref=body.external_ref,
+            request_hash=rhash,
+            sealed_data=views.seal(keyring, sealed),
+        ),
+    )
     await changelog.record_change(conn, person, "wallet_item", item.id, "put", store.item_data(item))
     await _announce(conn, "wallet.record_added", item, department_id, body.kind, body.external_ref, actor, now=now)
     stored = await store.get_item(conn, item.id)
@@ -126,11 +143,15 @@ async def _holder(conn: Conn, keyring: Keyring, holder: WalletHolderIn, *, now: 
         raise CreditCodeInvalid(errors=[FieldError("holder.credit_code", "fails the GB 32100 check")])
     org = await orgs.get_org_by_credit_code(conn, code)
     if org is None:
-        raise HolderUnknown("no business entity with this credit code is registered",
-                            errors=[FieldError("holder.credit_code", "not registered")])
+        raise HolderUnknown(
+            "no business entity with this credit code is registered",
+            errors=[FieldError("holder.credit_code", "not registered")],
+        )
     if not persons.same_name(org.name, holder.name):
-        raise persons.HolderMismatch("the name is not the registered name of this entity",
-                                     errors=[FieldError("holder.name", "does not match the registered name")])
+        raise persons.HolderMismatch(
+            "the name is not the registered name of this entity",
+            errors=[FieldError("holder.name", "does not match the registered name")],
+        )
     return org.id
 
 
@@ -142,14 +163,32 @@ async def _open_holder(conn: Conn, keyring: Keyring, holder: WalletHolderIn, *, 
 
 
 async def _announce(
-    conn: Conn, event: str, item: store.WalletItem, department_id: UUID, kind: str, external_ref: str,
-    actor: str, *, now: datetime,
+    conn: Conn,
+    event: str,
+    item: store.WalletItem,
+    department_id: UUID,
+    kind: str,
+    external_ref: str,
+    actor: str,
+    *,
+    now: datetime,
 ) -> None:
-    payload = {"event": event, "person_id": str(item.person_id), "item_id": str(item.id), "kind": kind,
-               "department_id": str(department_id)}
+    payload = {
+        "event": event,
+        "person_id": str(item.person_id),
+        "item_id": str(item.id),
+        "kind": kind,
+        "department_id": str(department_id),
+    }
     await outbox.enqueue(conn, "notify", payload, dedup_key=f"{event}:{item.id}", partition_key=str(item.person_id))
-    await audit.append(conn, actor=actor, action=event, subject=f"wallet_item:{item.id}",
-                       data={"department": str(department_id), "kind": kind, "external_ref": external_ref}, at=now)
+    await audit.append(
+        conn,
+        actor=actor,
+        action=event,
+        subject=f"wallet_item:{item.id}",
+        data={"department": str(department_id), "kind": kind, "external_ref": external_ref},
+        at=now,
+    )
 
 
 async def push_life_event(
@@ -167,14 +206,22 @@ async def push_life_event(
     else:
         person = await _open_holder(conn, keyring, body.holder, now=now)
     item = await events.add_life_event(
-        conn, person_id=person, event=body.event, at=body.occurred_at, source="department",
-        source_id=f"{department_id}:{body.external_ref}", now=now, title=body.title, detail=body.detail,
+        conn,
+        person_id=person,
+        event=body.event,
+        at=body.occurred_at,
+        source="department",
+        source_id=f"{department_id}:{body.external_ref}",
+        now=now,
+        title=body.title,
+        detail=body.detail,
         pushed=store.Provenance(department_id=department_id, external_ref=body.external_ref, request_hash=rhash),
     )
     if item is None:
         earlier = await store.find_item_by_source(conn, service.event_source_key(body.event, person, ""))
-        raise LifeEventExists(f"the person already has the event {body.event}",
-                              item_id=str(earlier.id) if earlier else None)
+        raise LifeEventExists(
+            f"the person already has the event {body.event}", item_id=str(earlier.id) if earlier else None
+        )
     await _announce(conn, "wallet.life_event_added", item, department_id, body.event, body.external_ref, actor, now=now)
     stored = await store.get_item(conn, item.id)
     assert stored is not None
@@ -185,15 +232,15 @@ async def push_life_event(
 
 
 async def _person(conn: Conn, keyring: Keyring, ref: PersonRefIn, field: str, *, now: datetime) -> UUID:
-    if (ref.id_number is None) == (ref.person_id is None):
-        raise GuardianshipInvalid(errors=[FieldError(field, "give exactly one of id_number and person_id")])
-    if ref.id_number is not None:
+    if ref.id_number is not None and ref.person_id is None:
         if ref.name is None:
             raise GuardianshipInvalid(errors=[FieldError(f"{field}.name", "is required with id_number")])
         return await person_by_id_number(conn, keyring, ref.id_number, ref.name, field=field, now=now)
-    if await persons.get_name(conn, keyring, ref.person_id) is None:  # type: ignore[arg-type]
-        raise HolderUnknown(errors=[FieldError(f"{field}.person_id", "no such person")])
-    return ref.person_id  # type: ignore[return-value]
+    if ref.person_id is not None and ref.id_number is None:
+        if await persons.get_name(conn, keyring, ref.person_id) is None:
+            raise HolderUnknown(errors=[FieldError(f"{field}.person_id", "no such person")])
+        return ref.person_id
+    raise GuardianshipInvalid(errors=[FieldError(field, "give exactly one of id_number and person_id")])
 
 
 def _until(body: GuardianshipIn, born_on: Any, *, now: datetime) -> datetime | None:
@@ -220,17 +267,41 @@ async def set_guardianship(
         raise GuardianshipInvalid(errors=[FieldError("dependent", "must be another person than the guardian")])
     until = _until(body, await people_store.get_born_on(conn, dependent), now=now)
     row = await people_store.set_guardianship(
-        conn, guardian, dependent, source=f"department:{department_id}", since=body.since or now, until=until,
-        beyond_majority=body.beyond_majority, department_id=department_id, basis=body.basis,
+        conn,
+        guardian,
+        dependent,
+        source=f"department:{department_id}",
+        since=body.since or now,
+        until=until,
+        beyond_majority=body.beyond_majority,
+        department_id=department_id,
+        basis=body.basis,
     )
-    await audit.append(conn, actor=actor, action="wallet.guardianship_set", subject=f"person:{dependent}",
-                       data={"guardian": str(guardian), "department": str(department_id), "basis": body.basis,
-                             "until": until.isoformat() if until else None, "beyond_majority": body.beyond_majority},
-                       at=now)
+    await audit.append(
+        conn,
+        actor=actor,
+        action="wallet.guardianship_set",
+        subject=f"person:{dependent}",
+        data={
+            "guardian": str(guardian),
+            "department": str(department_id),
+            "basis": body.basis,
+            "until": until.isoformat() if until else None,
+            "beyond_majority": body.beyond_majority,
+        },
+        at=now,
+    )
     await outbox.enqueue(
-        conn, "notify", {"event": "guardianship.set", "guardian_person_id": str(guardian),
-                         "dependent_person_id": str(dependent), "department_id": str(department_id)},
-        dedup_key=f"guardianship.set:{guardian}:{dependent}:{now.isoformat()}", partition_key=str(dependent),
+        conn,
+        "notify",
+        {
+            "event": "guardianship.set",
+            "guardian_person_id": str(guardian),
+            "dependent_person_id": str(dependent),
+            "department_id": str(department_id),
+        },
+        dedup_key=f"guardianship.set:{guardian}:{dependent}:{now.isoformat()}",
+        partition_key=str(dependent),
     )
     created = row["created"]
     return Guardianship(**{k: v for k, v in dict(row).items() if k != "created"}), created

@@ -26,8 +26,18 @@ MAJORITY_YEARS = 18
 # Showing full content, presenting and granting are sensitive acts: L3, proven within five minutes.
 SENSITIVE_LEVEL, RECENT_SECONDS = "L3", 300
 
-LifeEvent = Literal["born", "enrolled", "started_business", "bought_home", "married", "retired", "died",
-                    "business_opened", "business_changed", "business_closed"]
+LifeEvent = Literal[
+    "born",
+    "enrolled",
+    "started_business",
+    "bought_home",
+    "married",
+    "retired",
+    "died",
+    "business_opened",
+    "business_changed",
+    "business_closed",
+]
 LIFE_EVENTS: dict[str, str] = {
     "born": "出生",
     "enrolled": "入学",

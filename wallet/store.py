@@ -11,10 +11,10 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 import esign as certificate_store
+from api.kernel.db import Conn
 
 Kind = Literal["certificate", "record", "event", "application"]
 
@@ -57,7 +57,7 @@ UPDATE_CERTIFICATE_ITEM = f"""
 UPDATE wallet_item SET summary = (summary::jsonb || $2::jsonb)::json, data = (data::jsonb || $3::jsonb)::json,
     updated_at = $4
 WHERE certificate_id = $1
-RETURNING {', '.join(COLUMNS)}
+RETURNING {", ".join(COLUMNS)}
 """
 
 
@@ -84,8 +84,8 @@ class Provenance(msgspec.Struct, frozen=True, kw_only=True):
 
 PROVENANCE = ("department_id", "external_ref", "request_hash", "sealed_data", "source_key")
 INSERT_SOURCED = f"""
-INSERT INTO wallet_item ({', '.join(COLUMNS + PROVENANCE)})
-VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + len(PROVENANCE) + 1))})
+INSERT INTO wallet_item ({", ".join(COLUMNS + PROVENANCE)})
+VALUES ({", ".join(f"${i}" for i in range(1, len(COLUMNS) + len(PROVENANCE) + 1))})
 ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING
 RETURNING id
 """

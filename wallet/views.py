@@ -12,20 +12,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel.crypto import Keyring
-from wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
-from wallet.service import MASK, masked
-from wallet.store import StoredItem
 import esign as certificate_store
 import esign as esign_service
 import esign as esign_views
-from esign import CertificateNotFound
-from esign import Certificate
-from esign import EsignState
+from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
+from esign import Certificate, CertificateNotFound, EsignState
+from wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
+from wallet.service import MASK, masked
+from wallet.store import StoredItem
 
 SEALED_CONTEXT = "wallet_item.sealed_data"
 
@@ -44,9 +41,7 @@ def links(s: StoredItem) -> Links:
     return Links(application_id=s.application_id, bundle_code=s.bundle_code, certificate_id=certificate)
 
 
-async def render(
-    conn: Conn, esign: EsignState, s: StoredItem, *, full: bool, now: datetime
-) -> WalletItem:
+async def render(conn: Conn, esign: EsignState, s: StoredItem, *, full: bool, now: datetime) -> WalletItem:
     """One item for the API; ``full`` opens sensitive values."""
     return (await render_all(conn, esign, [s], full=full, now=now))[0]
 
@@ -64,25 +59,37 @@ async def render_all(
 
 def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certificate], *, full: bool) -> WalletItem:
     base: dict[str, Any] = {
-        "id": s.id, "kind": s.kind, "person_id": s.person_id, "title": s.title, "at": s.at,
-        "summary": s.summary, "links": links(s),
+        "id": s.id,
+        "kind": s.kind,
+        "person_id": s.person_id,
+        "title": s.title,
+        "at": s.at,
+        "summary": s.summary,
+        "links": links(s),
     }
     if s.kind == "certificate":
-        cert = certificates.get(s.certificate_id)  # type: ignore[arg-type]
+        cert = certificates.get(s.certificate_id) if s.certificate_id is not None else None
         if cert is None:
             raise CertificateNotFound()
         hidden = set(cert.fields) - set(s.data.get("fields", {}))
         if hidden and not full:
             cert = msgspec.structs.replace(cert, fields=masked(cert.fields, hidden))
-        return WalletItem(**base | {"summary": s.summary | {"status": cert.status}}, certificate=cert,
-                          masked=bool(hidden) and not full)
+        return WalletItem(
+            **base | {"summary": s.summary | {"status": cert.status}},
+            certificate=cert,
+            masked=bool(hidden) and not full,
+        )
     if s.kind == "record":
+        if s.department_id is None:  # records come only from a department's push (wallet.pushes), which names it
+            raise ValueError(f"wallet item {s.id}: a record without the department that pushed it")
         sealed_keys = s.data.get("sensitive", [])
         values = s.data.get("data", {})
         values = values | unseal(esign.keyring, s.sealed_data) if full else values | dict.fromkeys(sealed_keys, MASK)
         record = RecordOut(
-            kind=s.data["kind"], data=values, occurred_at=datetime.fromisoformat(s.data["occurred_at"]),
-            department=DepartmentRef(id=s.department_id, name=s.department_name or ""),  # type: ignore[arg-type]
+            kind=s.data["kind"],
+            data=values,
+            occurred_at=datetime.fromisoformat(s.data["occurred_at"]),
+            department=DepartmentRef(id=s.department_id, name=s.department_name or ""),
             external_ref=s.external_ref or "",
         )
         return WalletItem(**base, record=record, masked=bool(sealed_keys) and not full)
@@ -90,15 +97,16 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
         event = EventOut(type=s.data["event"], source=s.data["source"], detail=s.data.get("detail", {}))
         return WalletItem(**base, event=event)
     app = ApplicationOut(
-        status=s.summary["status"], bundle_code=s.summary.get("bundle_code"), matter_code=s.summary.get("matter_code"),
-        applicant_person_id=UUID(s.summary["applicant_person_id"]), for_person_id=UUID(s.summary["for_person_id"]),
+        status=s.summary["status"],
+        bundle_code=s.summary.get("bundle_code"),
+        matter_code=s.summary.get("matter_code"),
+        applicant_person_id=UUID(s.summary["applicant_person_id"]),
+        for_person_id=UUID(s.summary["for_person_id"]),
     )
     return WalletItem(**base, application=app)
 
 
-async def only_fields(
-    conn: Conn, esign: EsignState, item: WalletItem, keys: list[str], *, now: datetime
-) -> WalletItem:
+async def only_fields(conn: Conn, esign: EsignState, item: WalletItem, keys: list[str], *, now: datetime) -> WalletItem:
     """A fully opened item cut down to the named fields of its certificate or record (as a consent names them).
 
     A certificate's token then becomes a presentation of just those fields (亮证, valid 300 s), so
@@ -119,6 +127,10 @@ async def only_fields(
 def timeline_entry(s: StoredItem) -> TimelineEntry:
     """A stored item as a timeline entry: life events by type, records and certificates as milestones."""
     return TimelineEntry(
-        at=s.at, kind=s.kind, title=s.title, item_id=s.id, links=links(s),  # type: ignore[arg-type]
+        at=s.at,
+        kind=s.kind,  # type: ignore[arg-type]
+        title=s.title,
+        item_id=s.id,
+        links=links(s),
         event=s.data.get("event") if s.kind == "event" else None,
     )

@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.canonical import canonical_json
+from api.kernel.db import Conn, one
 
 GENESIS = bytes(32)
 
@@ -65,7 +65,9 @@ def keyed_hash(
 def _key(conn: Conn) -> bytes:
     key = getattr(conn, "audit_key", None)
     if not key:
-        raise RuntimeError("the audit key is not loaded on this connection (api.kernel.db.connect/create_pool audit_key=)")
+        raise RuntimeError(
+            "the audit key is not loaded on this connection (api.kernel.db.connect/create_pool audit_key=)"
+        )
     return key
 
 
@@ -100,7 +102,7 @@ async def append(
     data = dict(data or {})
     if client_address is not None:
         data["client_address"] = client_address
-    head = await conn.fetchrow(LOCK_HEAD)
+    head = one(await conn.fetchrow(LOCK_HEAD), "audit head")  # a singleton row, made by its migration
     seq = head["seq"] + 1
     at = at.astimezone(UTC)
     digest = keyed_hash(key, head["hash"], seq, at, actor, action, subject, data)
@@ -142,7 +144,7 @@ async def verify(conn: Conn, *, page: int = 5000) -> VerifyReport:
     key = _key(conn)
     expected_prev, expected_seq, count = GENESIS, 1, 0
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        head = await conn.fetchrow(HEAD)
+        head = one(await conn.fetchrow(HEAD), "audit head")
         keyed_from = head["keyed_from"]
         while True:
             rows = await conn.fetch(PAGE, expected_seq - 1, page)

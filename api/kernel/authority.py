@@ -34,14 +34,13 @@ from typing import Annotated, Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
-
 from litestar import Request
 
 from api.kernel import audit
 from api.kernel.client_address import client_address
 from api.kernel.clock import current_time
+from api.kernel.db import Conn
 from api.kernel.problems import Problem
 
 log = logging.getLogger("zhangban.authority")
@@ -91,8 +90,12 @@ class Authority(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """What a department may do besides issuing its certificate types (权责清单)."""
 
     record_kinds: Annotated[
-        list[Kind], msgspec.Meta(max_length=200, description="Kinds of record it may push into wallets.",
-                                 examples=[["social_insurance_payment"]])
+        list[Kind],
+        msgspec.Meta(
+            max_length=200,
+            description="Kinds of record it may push into wallets.",
+            examples=[["social_insurance_payment"]],
+        ),
     ] = []
     life_events: Annotated[
         list[Kind], msgspec.Meta(max_length=50, description="Life events it may declare.", examples=[["married"]])
@@ -102,8 +105,11 @@ class Authority(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         bool, msgspec.Meta(description="Its window clerks may attest real-name checks (L3).")
     ] = False
     window_intake: Annotated[
-        bool, msgspec.Meta(description="A service centre: its window clerks take applications for citizens who are "
-                                       "present (综合受理) and hand results over (统一窗口出件).")
+        bool,
+        msgspec.Meta(
+            description="A service centre: its window clerks take applications for citizens who are "
+            "present (综合受理) and hand results over (统一窗口出件)."
+        ),
     ] = False
 
 
@@ -166,17 +172,29 @@ async def get_authority(conn: Executor, department_id: UUID) -> Authority:
     row = await conn.fetchrow(GET_AUTHORITY, department_id)
     if row is None:
         return NO_AUTHORITY
-    return Authority(record_kinds=list(row["record_kinds"]), life_events=list(row["life_events"]),
-                     guardianship=row["guardianship"], realname_proofing=row["realname_proofing"],
-                     window_intake=row["window_intake"])
+    return Authority(
+        record_kinds=list(row["record_kinds"]),
+        life_events=list(row["life_events"]),
+        guardianship=row["guardianship"],
+        realname_proofing=row["realname_proofing"],
+        window_intake=row["window_intake"],
+    )
 
 
 async def put_authority(conn: Conn, department_id: UUID, value: Authority, *, now: datetime) -> bool:
     """Replace the department's authority document; True when it had none."""
-    return bool(await conn.fetchval(
-        PUT_AUTHORITY, department_id, sorted(set(value.record_kinds)), sorted(set(value.life_events)),
-        value.guardianship, value.realname_proofing, now, value.window_intake,
-    ))
+    return bool(
+        await conn.fetchval(
+            PUT_AUTHORITY,
+            department_id,
+            sorted(set(value.record_kinds)),
+            sorted(set(value.life_events)),
+            value.guardianship,
+            value.realname_proofing,
+            now,
+            value.window_intake,
+        )
+    )
 
 
 async def audit_refusal(exc: BaseException, scope: Any) -> None:
@@ -184,12 +202,21 @@ async def audit_refusal(exc: BaseException, scope: Any) -> None:
     if not isinstance(exc, AuthorityRequired):
         return
     state = scope["app"].state
-    data = {"power": exc.context["power"], "department": str(exc.department_id) if exc.department_id else None,
-            "route": f"{scope.get('method', '')} {scope.get('path', '')}"}
+    data = {
+        "power": exc.context["power"],
+        "department": str(exc.department_id) if exc.department_id else None,
+        "route": f"{scope.get('method', '')} {scope.get('path', '')}",
+    }
     try:
-        await audit.append_separately(state.pool, actor=exc.actor, action="authority.refused",
-                                      subject=f"department:{exc.department_id}", data=data,
-                                      client_address=client_address(Request(scope)), at=current_time(state))
+        await audit.append_separately(
+            state.pool,
+            actor=exc.actor,
+            action="authority.refused",
+            subject=f"department:{exc.department_id}",
+            data=data,
+            client_address=client_address(Request(scope)),
+            at=current_time(state),
+        )
     except (OSError, asyncpg.PostgresError):
         # The refusal itself stands; losing its audit entry must not turn the 403 into a 500.
         log.exception("could not audit a refused authority check")

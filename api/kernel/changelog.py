@@ -13,14 +13,12 @@ from collections.abc import Collection
 from typing import Any, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
-from api.kernel.db import json_text
+from api.kernel.db import Conn, json_text
 
-Entity = Literal["wallet_item", "application", "draft", "notification", "consent"]
+Entity = Literal["wallet_item", "application", "draft", "notification", "consent", "device_credential"]
 
 
 class Change(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,12 +54,18 @@ async def record_change(
     if not conn.is_in_transaction():
         raise RuntimeError("record_change must run inside the writing transaction")
     version = await conn.fetchval(BUMP_HEAD, person_id)
-    await conn.execute(INSERT_CHANGE, person_id, version, entity, entity_id, op, json_text(data) if op == "put" else None)
+    await conn.execute(
+        INSERT_CHANGE, person_id, version, entity, entity_id, op, json_text(data) if op == "put" else None
+    )
     return version
 
 
 async def record_change_each(
-    conn: Conn, persons: Collection[UUID], entity: Entity, entity_id: UUID, op: Literal["put", "del"],
+    conn: Conn,
+    persons: Collection[UUID],
+    entity: Entity,
+    entity_id: UUID,
+    op: Literal["put", "del"],
     data: Any = None,
 ) -> None:
     """:func:`record_change` for each of ``persons`` (an application's applicant and the person it is for).
@@ -145,10 +149,14 @@ async def record_puts(conn: Conn, changes: list[tuple[UUID, Entity, UUID, Any]])
     if not changes:
         return {}
     versions, heads = await reserve_versions(conn, [person for person, _, _, _ in changes])
-    await conn.copy_records_to_table("sync_change", columns=CHANGE_COLUMNS, records=[
-        (person, version, entity, entity_id, "put", json_text(data))
-        for (person, entity, entity_id, data), version in zip(changes, versions, strict=True)
-    ])
+    await conn.copy_records_to_table(
+        "sync_change",
+        columns=CHANGE_COLUMNS,
+        records=[
+            (person, version, entity, entity_id, "put", json_text(data))
+            for (person, entity, entity_id, data), version in zip(changes, versions, strict=True)
+        ],
+    )
     return heads
 
 
@@ -166,7 +174,10 @@ _HEAD_COUNT = pgcopy.count(len(HEAD_COLUMNS))
 
 
 async def record_encoded_puts(
-    conn: Conn, changes: list[tuple[UUID, bytes]], *, new_persons: Collection[UUID] = (),
+    conn: Conn,
+    changes: list[tuple[UUID, bytes]],
+    *,
+    new_persons: Collection[UUID] = (),
 ) -> dict[UUID, int]:
     """:func:`record_puts` of ``(person_id, encoded_put)`` pairs, rows encoded ahead (``api.kernel.pgcopy``).
 
@@ -179,9 +190,12 @@ async def record_encoded_puts(
     owners = [person for person, _ in changes]
     fresh = Counter(person for person in owners if person in new_persons) if new_persons else Counter()
     if fresh:
-        await pgcopy.copy_rows(conn, "sync_head", HEAD_COLUMNS, [
-            _HEAD_COUNT + pgcopy.uuid(person.bytes) + pgcopy.int8(count) for person, count in sorted(fresh.items())
-        ])
+        await pgcopy.copy_rows(
+            conn,
+            "sync_head",
+            HEAD_COLUMNS,
+            [_HEAD_COUNT + pgcopy.uuid(person.bytes) + pgcopy.int8(count) for person, count in sorted(fresh.items())],
+        )
     others = [person for person in owners if person not in fresh]
     bumped, heads = await reserve_versions(conn, others) if others else ([], {})
     heads.update(fresh)
@@ -192,8 +206,13 @@ async def record_encoded_puts(
             following[person] += 1
         else:
             versions.append(next(bumped_next))
-    await pgcopy.copy_rows(conn, "sync_change", CHANGE_COLUMNS, [
-        _CHANGE_COUNT + pgcopy.uuid(person.bytes) + pgcopy.int8(version) + put
-        for (person, put), version in zip(changes, versions, strict=True)
-    ])
+    await pgcopy.copy_rows(
+        conn,
+        "sync_change",
+        CHANGE_COLUMNS,
+        [
+            _CHANGE_COUNT + pgcopy.uuid(person.bytes) + pgcopy.int8(version) + put
+            for (person, put), version in zip(changes, versions, strict=True)
+        ],
+    )
     return heads

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 from litestar.connection import ASGIConnection
 
@@ -82,13 +83,14 @@ def resolve(peer: str | None, forwarded_for: Iterable[str], proxies: Sequence[Ne
 
 def client_address(request: ASGIConnection) -> str:
     """The address of the client behind ``request`` (see the module docstring); computed once per request."""
-    scope = request.scope
-    known = scope.get(_SCOPE_KEY)  # type: ignore[call-overload]
+    # A plain dict at run time; the key is ours (namespaced), so not one the scope's TypedDict knows.
+    scope = cast("dict[str, Any]", request.scope)
+    known: str | None = scope.get(_SCOPE_KEY)
     if known is not None:
         return known
     proxies = getattr(request.app.state, "trusted_proxies", ())
     peer = request.client.host if request.client else None
     forwarded = request.headers.getall("x-forwarded-for", []) if proxies else []
     address = resolve(peer, forwarded, proxies)
-    scope[_SCOPE_KEY] = address  # type: ignore[literal-required]
+    scope[_SCOPE_KEY] = address
     return address

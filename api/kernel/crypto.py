@@ -95,7 +95,10 @@ class Keyring:
         # The oldest listed master key anchors the index (list previous keys oldest last), so a
         # rotation never changes the index and lookups keep working.
         return cls(
-            current, keys, _hkdf(masters[-1], b"zhangban/blind-index/v1"), _hkdf(masters[-1], b"zhangban/audit-chain/v2")
+            current,
+            keys,
+            _hkdf(masters[-1], b"zhangban/blind-index/v1"),
+            _hkdf(masters[-1], b"zhangban/audit-chain/v2"),
         )
 
     def __repr__(self) -> str:

@@ -7,8 +7,8 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import TypeAlias
 from importlib import resources
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import msgspec
@@ -19,6 +19,17 @@ log = logging.getLogger("zhangban.db")
 
 # What store functions take: a connection, or the pool's proxy of one (which forwards every call to it).
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
+
+_T = TypeVar("_T")
+
+
+def one(row: _T | None, what: str) -> _T:
+    """The row a query cannot fail to return (``INSERT ... RETURNING``, an upsert, a singleton table,
+    a row just read under lock): a clear error names it rather than a ``TypeError`` further on."""
+    if row is None:
+        raise LookupError(f"{what}: the query returned no row")
+    return row
+
 
 _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
@@ -42,10 +53,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     # Both travel in the binary format (for json the JSON text itself, for jsonb a version byte, 1,
     # and the text): binary COPY and values nested in records speak only that, and it spares the
     # server a text conversion.
-    await conn.set_type_codec("json", encoder=_json_encoder.encode, decoder=_json_decoder.decode, schema="pg_catalog",
-                              format="binary")
-    await conn.set_type_codec("jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog",
-                              format="binary")
+    await conn.set_type_codec(
+        "json", encoder=_json_encoder.encode, decoder=_json_decoder.decode, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
 
 
 class Connection(asyncpg.Connection):
@@ -53,7 +66,7 @@ class Connection(asyncpg.Connection):
 
     __slots__ = ("audit_key",)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.audit_key: bytes | None = None
 
@@ -83,8 +96,10 @@ async def create_pool(
     ``audit_key`` (``Keyring.audit_key``) lets its connections append to and verify the audit log.
     """
 
-    async def init(conn: Connection) -> None:
+    async def init(conn: asyncpg.Connection) -> None:
         await _init_connection(conn)
+        if not isinstance(conn, Connection):  # the pool makes them of connection_class below
+            raise TypeError(f"expected a {Connection.__qualname__}, got {type(conn).__qualname__}")
         conn.audit_key = audit_key
 
     return await asyncpg.create_pool(
@@ -178,7 +193,9 @@ async def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list
         await asyncio.sleep(LOCK_RETRY)
     try:
         await conn.execute(CREATE_SCHEMA_MIGRATIONS)
-        done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+        done = {
+            r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
         for m in migrations:
             if m.version in done:
                 if done[m.version] != m.checksum:

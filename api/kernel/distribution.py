@@ -14,11 +14,8 @@ a list is distributed by the next migrate. ``docs/scaling.md`` says why each tab
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import logging
-
-import asyncpg
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # db imports this module
     from api.kernel.db import Conn

@@ -15,11 +15,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 from litestar import Request, Response
 
+from api.kernel.db import Conn
 from api.kernel.jobs import Job, in_batches, now_of
 from api.kernel.problems import BadRequest, Conflict, ValidationFailed
 
@@ -110,7 +109,10 @@ async def run(
     stored = await begin(conn, scope=scope, key=key, fp=fp)
     if stored is not None:
         return Response(
-            stored.body, status_code=stored.status, media_type=stored.content_type, headers={"idempotent-replayed": "true"}
+            stored.body,
+            status_code=stored.status,
+            media_type=stored.content_type,
+            headers={"idempotent-replayed": "true"},
         )
     status, body = await create()
     stored = Stored(status, msgspec.json.encode(body), "application/json")

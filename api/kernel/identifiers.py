@@ -74,5 +74,5 @@ def credit_code_valid(value: str) -> bool:
     v = normalize_credit_code(value)
     if len(v) != 18 or any(c not in _USCC_VALUES for c in v) or not (v[2:8].isascii() and v[2:8].isdigit()):
         return False
-    check = (31 - sum(_USCC_VALUES[c] * w for c, w in zip(v, _USCC_WEIGHTS)) % 31) % 31
+    check = (31 - sum(_USCC_VALUES[c] * w for c, w in zip(v, _USCC_WEIGHTS, strict=False)) % 31) % 31
     return _USCC_ALPHABET[check] == v[17]

@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import pgcopy
-from api.kernel.db import json_text
+from api.kernel.db import Conn, json_text
 
 
 class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,9 +37,7 @@ RETURNING id
 """
 
 
-async def enqueue(
-    conn: Conn, topic: str, payload: Any, *, dedup_key: str, partition_key: str = ""
-) -> int | None:
+async def enqueue(conn: Conn, topic: str, payload: Any, *, dedup_key: str, partition_key: str = "") -> int | None:
     """Queue an event in the caller's transaction; a repeated ``dedup_key`` is a no-op (returns None)."""
     if not conn.is_in_transaction():
         raise RuntimeError("enqueue must run inside the business transaction")
@@ -71,7 +68,7 @@ async def enqueue_encoded(conn: Conn, events: list[bytes]) -> None:
 # rows the other holds (SKIP LOCKED tries every one of them), which for a bulk send cost more than
 # the relaying. The others find the lock taken and come back on their next poll; a relay that dies
 # releases it with its transaction.
-RELAY_LOCK = 0x7a62_6f75  # pg_try_advisory_xact_lock key ("zbou")
+RELAY_LOCK = 0x7A62_6F75  # pg_try_advisory_xact_lock key ("zbou")
 
 # Claimed and marked in one statement: the rows are locked until the commit, which follows the
 # hand-off; if the hand-off fails they are put back with a back-off (MARK_FAILED).
@@ -111,7 +108,7 @@ async def relay_once(pool: asyncpg.Pool, publish: Publish, *, limit: int = 500) 
         batch = sorted((OutboxMessage(**dict(r)) for r in rows), key=lambda m: m.id)
         try:
             await publish(batch)
-        except Exception as exc:  # noqa: BLE001 - any failure backs the batch off; it is retried
+        except Exception as exc:
             await conn.execute(MARK_FAILED, [m.id for m in batch], type(exc).__name__)
             return 0
         return len(batch)

@@ -13,7 +13,6 @@ import struct
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
-import asyncpg
 from api.kernel.db import Conn
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length

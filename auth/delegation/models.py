@@ -26,12 +26,24 @@ class AgentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class CreateDelegation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     agent: AgentIn
-    matters: Annotated[list[MatterCode], msgspec.Meta(
-        min_length=1, max_length=50, description="Matter or bundle codes the agent may act on; `*` for every one.",
-        examples=[["retirement"]])]
-    actions: Annotated[list[Action], msgspec.Meta(
-        min_length=1, max_length=3, description="`apply` (take an application for the principal), `supplement` "
-                                                "(hand in 补正 materials), `collect` (pick results up at a window).")]
+    matters: Annotated[
+        list[MatterCode],
+        msgspec.Meta(
+            min_length=1,
+            max_length=50,
+            description="Matter or bundle codes the agent may act on; `*` for every one.",
+            examples=[["retirement"]],
+        ),
+    ]
+    actions: Annotated[
+        list[Action],
+        msgspec.Meta(
+            min_length=1,
+            max_length=3,
+            description="`apply` (take an application for the principal), `supplement` "
+            "(hand in 补正 materials), `collect` (pick results up at a window).",
+        ),
+    ]
     expires_at: Annotated[datetime, msgspec.Meta(description="At most a year ahead.")]
     note: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 

@@ -17,8 +17,16 @@ def status(*, expires_at: datetime, revoked_at: datetime | None, now: datetime) 
     return DelegationStatus.ACTIVE if expires_at > now else DelegationStatus.EXPIRED
 
 
-def check(*, expires_at: datetime, revoked_at: datetime | None, matters: list[str], actions: list[str],
-          matter_codes: list[str] | None, action: str, now: datetime) -> None:
+def check(
+    *,
+    expires_at: datetime,
+    revoked_at: datetime | None,
+    matters: list[str],
+    actions: list[str],
+    matter_codes: list[str] | None,
+    action: str,
+    now: datetime,
+) -> None:
     """Raise unless the authorisation is active and covers ``action`` on one of ``matter_codes`` (a bundle's code or
     its matters' codes: naming the bundle covers its matters); ``matter_codes`` None checks all but the matter."""
     state = status(expires_at=expires_at, revoked_at=revoked_at, now=now)

@@ -14,14 +14,14 @@ from litestar import Controller, Request, delete, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
+from api.deps import Db, Now
 from api.kernel import audit
 from api.kernel.client_address import client_address
-from api.deps import Db, Now
 from api.kernel.problems import BadRequest
-from auth.store import admin as admin_store
-from auth.routes.admin import ADMIN_401_403, ClientCreated, _managed_department
 from auth.errors import ClientNotFound, ClientRevoked, DepartmentNotFound, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
+from auth.routes.admin import ADMIN_401_403, ClientCreated, _managed_department
+from auth.store import admin as admin_store
 from auth.tokens import new_secret
 
 
@@ -40,8 +40,14 @@ class DepartmentAccessController(Controller):
         responses=problem_responses(*ADMIN_401_403, DepartmentNotFound, ClientNotFound),
     )
     async def revoke_client(
-        self, department_id: FromPath[UUID], client_id: FromPath[UUID], request: Request, principal: CurrentPrincipal,
-        state: State, db: Db, now: Now,
+        self,
+        department_id: FromPath[UUID],
+        client_id: FromPath[UUID],
+        request: Request,
+        principal: CurrentPrincipal,
+        state: State,
+        db: Db,
+        now: Now,
     ) -> admin_store.ClientView:
         async with db.acquire() as conn, conn.transaction():
             await _managed_department(conn, principal, department_id)
@@ -49,9 +55,15 @@ class DepartmentAccessController(Controller):
             revoked = await admin_store.revoke_client(conn, client_id, now=now)
             if revoked is not None:
                 client = revoked
-                await audit.append(conn, actor=principal.subject, action="admin.client_revoked", subject=str(client_id),
-                                   data={"department": str(department_id)}, client_address=client_address(request),
-                                   at=now)
+                await audit.append(
+                    conn,
+                    actor=principal.subject,
+                    action="admin.client_revoked",
+                    subject=str(client_id),
+                    data={"department": str(department_id)},
+                    client_address=client_address(request),
+                    at=now,
+                )
         state.revoked_logins.stale()
         return client
 
@@ -65,8 +77,13 @@ class DepartmentAccessController(Controller):
         responses=problem_responses(*ADMIN_401_403, DepartmentNotFound, ClientNotFound, ClientRevoked),
     )
     async def rotate_secret(
-        self, department_id: FromPath[UUID], client_id: FromPath[UUID], request: Request, principal: CurrentPrincipal,
-        db: Db, now: Now,
+        self,
+        department_id: FromPath[UUID],
+        client_id: FromPath[UUID],
+        request: Request,
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
     ) -> ClientCreated:
         secret, digest = new_secret("zbs_")
         async with db.acquire() as conn, conn.transaction():
@@ -75,11 +92,22 @@ class DepartmentAccessController(Controller):
             if client.revoked_at is not None:
                 raise ClientRevoked()
             client = await admin_store.rotate_client_secret(conn, client_id, digest, now=now)
-            await audit.append(conn, actor=principal.subject, action="admin.client_secret_rotated",
-                               subject=str(client_id), data={"department": str(department_id)},
-                               client_address=client_address(request), at=now)
-        return ClientCreated(client_id=client_id, client_secret=secret, department_id=department_id, name=client.name,
-                             scopes=client.scopes)
+            await audit.append(
+                conn,
+                actor=principal.subject,
+                action="admin.client_secret_rotated",
+                subject=str(client_id),
+                data={"department": str(department_id)},
+                client_address=client_address(request),
+                at=now,
+            )
+        return ClientCreated(
+            client_id=client_id,
+            client_secret=secret,
+            department_id=department_id,
+            name=client.name,
+            scopes=client.scopes,
+        )
 
     @delete(
         "/staff/{account_id:uuid}",
@@ -92,17 +120,29 @@ class DepartmentAccessController(Controller):
         responses=problem_responses(BadRequest, *ADMIN_401_403, DepartmentNotFound),
     )
     async def remove_staff(
-        self, department_id: FromPath[UUID], account_id: FromPath[UUID], request: Request,
-        principal: CurrentPrincipal, state: State, db: Db, now: Now,
+        self,
+        department_id: FromPath[UUID],
+        account_id: FromPath[UUID],
+        request: Request,
+        principal: CurrentPrincipal,
+        state: State,
+        db: Db,
+        now: Now,
     ) -> None:
         async with db.acquire() as conn, conn.transaction():
             await _managed_department(conn, principal, department_id)
             removed = await admin_store.remove_staff(conn, department_id, account_id, now=now)
             if removed is not None:
                 roles, ended = removed
-                await audit.append(conn, actor=principal.subject, action="admin.staff_removed", subject=str(account_id),
-                                   data={"department": str(department_id), "roles": roles, "logins_ended": ended},
-                                   client_address=client_address(request), at=now)
+                await audit.append(
+                    conn,
+                    actor=principal.subject,
+                    action="admin.staff_removed",
+                    subject=str(account_id),
+                    data={"department": str(department_id), "roles": roles, "logins_ended": ended},
+                    client_address=client_address(request),
+                    at=now,
+                )
         state.revoked_logins.stale()
 
 

@@ -11,15 +11,15 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.deps import Db, Keys, Now
 from api.kernel import audit
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
-from api.deps import Db, Keys, Now
+from api.kernel.db import one
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
-from auth.store import realname as rs
 from auth.errors import IdentityCaseClosed, IdentityCaseNotFound, problem_responses
 from auth.guards import BEARER, CurrentPrincipal
-
+from auth.store import realname as rs
 
 CaseStatus = Annotated[Literal["open", "closed"] | None, QueryParameter(description="Only cases in this state.")]
 
@@ -47,8 +47,14 @@ class IdentityCasePage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CloseCase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    resolution: Annotated[str, msgspec.Meta(min_length=1, max_length=500, description=(
-        "What was found and done (kept with the case and in the audit log)."))]
+    resolution: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=500,
+            description=("What was found and done (kept with the case and in the audit log)."),
+        ),
+    ]
 
 
 CASE_COLUMNS = """c.id, c.status, c.person_id, p.name, p.id_number, c.account_id, c.login_id, c.method, c.reported_via,
@@ -61,7 +67,9 @@ ORDER BY c.id LIMIT $3
 GET_CASE = f"""
 SELECT {CASE_COLUMNS} FROM auth_identity_case c JOIN person p ON p.id = c.person_id WHERE c.id = $1 FOR UPDATE OF c
 """
-CLOSE_CASE = "UPDATE auth_identity_case SET status = 'closed', closed_at = $2, closed_by = $3, resolution = $4 WHERE id = $1"
+CLOSE_CASE = (
+    "UPDATE auth_identity_case SET status = 'closed', closed_at = $2, closed_by = $3, resolution = $4 WHERE id = $1"
+)
 
 
 def _case(row: asyncpg.Record, keyring: Keyring) -> IdentityCase:
@@ -76,10 +84,20 @@ class IdentityCaseController(Controller):
     tags = ["admin"]
     security = BEARER
 
-    @get(operation_id="ListIdentityCases", summary="Identity cases opened by \"not me\", oldest first (operator)",
-         responses=problem_responses(BadRequest, Unauthorized, Forbidden))
-    async def list(self, principal: CurrentPrincipal, db: Db, keyring: Keys, status: CaseStatus = None,
-                   cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> IdentityCasePage:
+    @get(
+        operation_id="ListIdentityCases",
+        summary='Identity cases opened by "not me", oldest first (operator)',
+        responses=problem_responses(BadRequest, Unauthorized, Forbidden),
+    )
+    async def list(
+        self,
+        principal: CurrentPrincipal,
+        db: Db,
+        keyring: Keys,
+        status: CaseStatus = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> IdentityCasePage:
         principal.require_roles("operator")
         after = decode_cursor(cursor, UUID) if cursor else None
         async with db.acquire() as conn:
@@ -87,13 +105,25 @@ class IdentityCaseController(Controller):
         items = [_case(r, keyring) for r in rows]
         return IdentityCasePage(items=items, next_cursor=encode_cursor(items[-1].id) if len(items) == limit else None)
 
-    @post("/{case_id:uuid}/close", operation_id="CloseIdentityCase", status_code=200,
-          summary="Close an identity case with what was found (operator; audited)",
-          description="A case already closed → 409 `identity_case_closed`.",
-          responses=problem_responses(BadRequest, ValidationFailed, Unauthorized, Forbidden, IdentityCaseNotFound,
-                                      IdentityCaseClosed))
-    async def close(self, case_id: FromPath[UUID], data: JSONBody[CloseCase], principal: CurrentPrincipal, db: Db,
-                    keyring: Keys, now: Now) -> IdentityCase:
+    @post(
+        "/{case_id:uuid}/close",
+        operation_id="CloseIdentityCase",
+        status_code=200,
+        summary="Close an identity case with what was found (operator; audited)",
+        description="A case already closed → 409 `identity_case_closed`.",
+        responses=problem_responses(
+            BadRequest, ValidationFailed, Unauthorized, Forbidden, IdentityCaseNotFound, IdentityCaseClosed
+        ),
+    )
+    async def close(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[CloseCase],
+        principal: CurrentPrincipal,
+        db: Db,
+        keyring: Keys,
+        now: Now,
+    ) -> IdentityCase:
         principal.require_roles("operator")
         resolution = data.resolution.strip()
         if not resolution:
@@ -105,10 +135,16 @@ class IdentityCaseController(Controller):
             if row["status"] == "closed":
                 raise IdentityCaseClosed()
             await conn.execute(CLOSE_CASE, case_id, now, principal.subject, resolution)
-            await audit.append(conn, actor=principal.subject, action="auth.identity_case_closed", subject=str(case_id),
-                               data={"account": str(row["account_id"])}, at=now)
+            await audit.append(
+                conn,
+                actor=principal.subject,
+                action="auth.identity_case_closed",
+                subject=str(case_id),
+                data={"account": str(row["account_id"])},
+                at=now,
+            )
             row = await conn.fetchrow(GET_CASE, case_id)
-        return _case(row, keyring)
+        return _case(one(row, "closed identity case"), keyring)
 
 
 ROUTES = [IdentityCaseController]

@@ -8,14 +8,14 @@ from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
+from api.deps import Config, Db, Keys, Now, Redis
 from api.kernel import audit, ratelimit
 from api.kernel.client_address import client_address
 from api.kernel.crypto import mask_phone
-from api.deps import Config, Db, Keys, Now, Redis
-from api.kernel.problems import BadRequest, RateLimited, Unauthorized, ValidationFailed
+from api.kernel.problems import BadRequest, Problem, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth import flows as service, sms
-from auth.store import accounts as store
+from auth import flows as service
+from auth import sms
 from auth.errors import (
     PhoneInUse,
     RefreshTokenInvalid,
@@ -29,6 +29,7 @@ from auth.errors import (
 )
 from auth.guards import BEARER, CurrentPrincipal, MaybePrincipal
 from auth.models import LogoutIn, PhoneBound, RefreshIn, SmsLogin, SmsSend, TokenPair, WechatCode
+from auth.store import accounts as store
 from auth.wechat import WechatError
 
 LOGIN_IP = Limit("login_ip", 60, 60)
@@ -41,7 +42,7 @@ SESSION_KEY_CONTEXT = "auth_account.wechat_session_key"
 PHONE_CONTEXT = "auth_account.phone"
 
 
-def _wechat_problem(exc: WechatError) -> Exception:
+def _wechat_problem(exc: WechatError) -> Problem:
     if exc.errcode == 40226:
         return WechatUserBlocked()
     if exc.errcode in (40029, 40163):
@@ -70,8 +71,15 @@ class WechatController(Controller):
         ),
     )
     async def login(
-        self, data: JSONBody[WechatCode], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
-        settings: Config, now: Now,
+        self,
+        data: JSONBody[WechatCode],
+        request: Request,
+        state: State,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        settings: Config,
+        now: Now,
     ) -> TokenPair:
         address = client_address(request)
         await ratelimit.hit(redis, f"ip:{address}", LOGIN_IP)
@@ -80,7 +88,11 @@ class WechatController(Controller):
         except WechatError as exc:
             problem = _wechat_problem(exc)
             await audit.append_separately(
-                db, actor="anonymous", action="auth.login_failed", client_address=address, at=now,
+                db,
+                actor="anonymous",
+                action="auth.login_failed",
+                client_address=address,
+                at=now,
                 data={"method": "wechat", "reason": problem.slug, "errcode": exc.errcode},
             )
             raise problem from None
@@ -91,8 +103,15 @@ class WechatController(Controller):
                 conn, openid=session.openid, unionid=session.unionid, session_key=sealed_key, now=now
             )
             return await service.start_session(
-                conn, keys, keyring, account, method="wechat", created=created, issuer=settings.base_url,
-                client_address=address, now=now,
+                conn,
+                keys,
+                keyring,
+                account,
+                method="wechat",
+                created=created,
+                issuer=settings.base_url,
+                client_address=address,
+                now=now,
             )
 
     @post(
@@ -111,8 +130,15 @@ class WechatController(Controller):
         ),
     )
     async def bind_phone(
-        self, data: JSONBody[WechatCode], principal: CurrentPrincipal, state: State, db: Db, redis: Redis,
-        keyring: Keys, settings: Config, now: Now,
+        self,
+        data: JSONBody[WechatCode],
+        principal: CurrentPrincipal,
+        state: State,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        settings: Config,
+        now: Now,
     ) -> PhoneBound:
         account_id = principal.require_account()
         await ratelimit.hit(redis, f"account:{account_id}", PHONE_BIND)
@@ -127,12 +153,18 @@ class WechatController(Controller):
             raise ValidationFailed("only mainland mobile numbers can be bound")
         async with db.acquire() as conn, conn.transaction():
             await store.set_phone(
-                conn, account_id, phone=keyring.encrypt(phone, context=PHONE_CONTEXT),
+                conn,
+                account_id,
+                phone=keyring.encrypt(phone, context=PHONE_CONTEXT),
                 phone_index=sms.phone_index(keyring, phone),
             )
             await audit.append(
-                conn, actor=principal.subject, action="auth.phone_bound", subject=str(account_id),
-                data={"phone": mask_phone(phone), "via": "wechat"}, at=now,
+                conn,
+                actor=principal.subject,
+                action="auth.phone_bound",
+                subject=str(account_id),
+                data={"phone": mask_phone(phone), "via": "wechat"},
+                at=now,
             )
         return PhoneBound(phone_masked=mask_phone(phone))
 
@@ -172,8 +204,15 @@ class SmsController(Controller):
         responses=problem_responses(SmsCodeInvalid, ValidationFailed, RateLimited),
     )
     async def login(
-        self, data: JSONBody[SmsLogin], request: Request, state: State, db: Db, redis: Redis, keyring: Keys,
-        settings: Config, now: Now,
+        self,
+        data: JSONBody[SmsLogin],
+        request: Request,
+        state: State,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        settings: Config,
+        now: Now,
     ) -> TokenPair:
         address = client_address(request)
         await ratelimit.hit(redis, f"ip:{address}", LOGIN_IP)
@@ -181,20 +220,33 @@ class SmsController(Controller):
             await sms.check_code(redis, keyring, data.phone, data.code)
         except SmsCodeInvalid as exc:
             await audit.append_separately(
-                db, actor="anonymous", action="auth.login_failed",
-                subject=f"phone:{sms.phone_index(keyring, data.phone).hex()}", client_address=address, at=now,
+                db,
+                actor="anonymous",
+                action="auth.login_failed",
+                subject=f"phone:{sms.phone_index(keyring, data.phone).hex()}",
+                client_address=address,
+                at=now,
                 data={"method": "sms", "reason": exc.slug, "phone": mask_phone(data.phone), **exc.context},
             )
             raise
         keys = await state.signing_keys.for_signing(now=now)
         async with db.acquire() as conn, conn.transaction():
             account, created = await store.login_phone(
-                conn, phone=keyring.encrypt(data.phone, context=PHONE_CONTEXT),
-                phone_index=sms.phone_index(keyring, data.phone), now=now,
+                conn,
+                phone=keyring.encrypt(data.phone, context=PHONE_CONTEXT),
+                phone_index=sms.phone_index(keyring, data.phone),
+                now=now,
             )
             return await service.start_session(
-                conn, keys, keyring, account, method="sms", created=created, issuer=settings.base_url,
-                client_address=address, now=now,
+                conn,
+                keys,
+                keyring,
+                account,
+                method="sms",
+                created=created,
+                issuer=settings.base_url,
+                client_address=address,
+                now=now,
             )
 
 
@@ -215,21 +267,26 @@ class SessionController(Controller):
         responses=problem_responses(BadRequest, RefreshTokenInvalid, RefreshTokenReused, ValidationFailed, RateLimited),
     )
     async def refresh(
-        self, data: JSONBody[RefreshIn], request: Request, state: State, db: Db, redis: Redis, settings: Config,
+        self,
+        data: JSONBody[RefreshIn],
+        request: Request,
+        state: State,
+        db: Db,
+        redis: Redis,
+        settings: Config,
         now: Now,
     ) -> TokenPair:
         address = client_address(request)
         await ratelimit.hit(redis, f"ip:{address}", REFRESH_IP)
         keys = await state.signing_keys.for_signing(now=now)
         reused: RefreshTokenReused | None = None
-        async with db.acquire() as conn:
-            async with conn.transaction():
-                try:
-                    pair = await service.refresh(
-                        conn, keys, data.refresh_token, issuer=settings.base_url, client_address=address, now=now
-                    )
-                except RefreshTokenReused as exc:
-                    reused = exc  # the revocation must commit before the client hears about it
+        async with db.acquire() as conn, conn.transaction():
+            try:
+                pair = await service.refresh(
+                    conn, keys, data.refresh_token, issuer=settings.base_url, client_address=address, now=now
+                )
+            except RefreshTokenReused as exc:
+                reused = exc  # the revocation must commit before the client hears about it
         if reused is not None:
             state.revoked_logins.stale()  # this process refuses the login's access tokens at once
             raise reused

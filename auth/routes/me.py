@@ -9,16 +9,16 @@ from litestar import get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from api.kernel.crypto import mask_id_number, mask_name, mask_phone
 from api.deps import Db, Keys
+from api.kernel.crypto import mask_id_number, mask_name, mask_phone
 from api.kernel.problems import Forbidden, Unauthorized, ValidationFailed
-from auth.store import accounts as store
 from auth.errors import problem_responses
 from auth.guards import BEARER, CurrentPrincipal
 from auth.models import DevSmsList, DevSmsMessage, Me, MeDepartment, MePerson
-from auth.store.realname import PERSON_ID_NUMBER, PERSON_NAME, get_person
 from auth.routes.login import PHONE_CONTEXT
 from auth.sms import SinkProvider
+from auth.store import accounts as store
+from auth.store.realname import PERSON_ID_NUMBER, PERSON_NAME, get_person
 from auth.tokens import level_name
 
 
@@ -43,6 +43,8 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
         staff = await store.get_staff(conn, account_id)
         sealed = await get_person(conn, account.person_id) if account.person_id else None
         phone = await store.get_phone(conn, account_id)
+        pending = staff is not None and "staff" not in principal.roles  # the login has not passed the second factor
+        enrolled = pending and await store.get_totp(conn, account_id) is not None
     person = None
     if sealed is not None and account.person_id is not None:
         person = MePerson(
@@ -52,18 +54,19 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
         )
     roles = list(account.roles)
     departments = []
-    if staff is not None:
+    if staff is not None and not pending:
         roles += ["staff", *staff.roles]
         departments.append(MeDepartment(id=staff.department_id, name=staff.department_name, roles=staff.roles))
     proven = account.verified_at if account.assurance_level > 1 and account.verified_at else principal.auth_time
     return Me(
         account_id=account.id,
-        assurance_level=level_name(account.assurance_level),  # type: ignore[arg-type]
+        assurance_level=level_name(account.assurance_level),
         auth_time=proven.astimezone(UTC),
         person=person,
         roles=roles,
         departments=departments,
         phone_masked=mask_phone(keyring.decrypt_str(phone, context=PHONE_CONTEXT)) if phone else None,
+        second_factor=("totp" if enrolled else "totp_enrol") if pending else None,
     )
 
 
@@ -73,7 +76,7 @@ async def me(principal: CurrentPrincipal, db: Db, keyring: Keys) -> Me:
     tags=["dev"],
     summary="Messages the `sink` SMS provider would have sent to this phone (development only)",
     description="Exists only when `ZB_SMS_PROVIDER=sink`. Newest first; kept for a day. Each message has its text, "
-                "the gateway template code it would be sent under (`ZB_SMS_TEMPLATES`) and the template's parameters.",
+    "the gateway template code it would be sent under (`ZB_SMS_TEMPLATES`) and the template's parameters.",
     responses=problem_responses(ValidationFailed),
 )
 async def dev_sms(
@@ -81,6 +84,8 @@ async def dev_sms(
 ) -> DevSmsList:
     sink: SinkProvider = state.sms
     messages = await sink.messages(phone)
-    items = [DevSmsMessage(text=m.text, sent_at=datetime.fromtimestamp(m.sent_at, UTC), template=m.template, params=m.params)
-             for m in messages]
+    items = [
+        DevSmsMessage(text=m.text, sent_at=datetime.fromtimestamp(m.sent_at, UTC), template=m.template, params=m.params)
+        for m in messages
+    ]
     return DevSmsList(items=items)

@@ -8,25 +8,22 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from api.kernel import audit, authority, idempotency, ratelimit
+from api.deps import Config, Db, Keys, Now, Redis
+from api.kernel import audit, authority, idempotency, ratelimit, responses
 from api.kernel.authority import AuthorityRequired
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
-from api.deps import Config, Db, Keys, Now, Redis
+from api.kernel.db import Conn
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
-from api.openapi import IDEMPOTENT
 from api.kernel.problems import BadRequest, FieldError, Forbidden, RateLimited, Unauthorized, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth.store import admin as admin_store, accounts as store
+from api.openapi import IDEMPOTENT
 from auth import realname
-from auth.store import realname as rs
 from auth.errors import (
     AssuranceRequired,
     IdNumberInvalid,
@@ -40,6 +37,9 @@ from auth.errors import (
     problem_responses,
 )
 from auth.guards import BEARER, CurrentPrincipal, Principal
+from auth.store import accounts as store
+from auth.store import admin as admin_store
+from auth.store import realname as rs
 from auth.wechat import WechatError, cert_hash
 
 SESSION_TTL = timedelta(minutes=15)
@@ -67,9 +67,16 @@ class CompleteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class AttestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     session_id: UUID
-    id_number: Annotated[str, msgspec.Meta(min_length=1, max_length=32, description=(
-        "The ID number as the clerk reads it from the physical card in front of them (not from the session)."
-    ))]
+    id_number: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=32,
+            description=(
+                "The ID number as the clerk reads it from the physical card in front of them (not from the session)."
+            ),
+        ),
+    ]
 
 
 class Attested(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,12 +89,22 @@ class Attested(msgspec.Struct, frozen=True, kw_only=True):
 
 def _claimed(keyring: Keyring, session: rs.Session) -> tuple[str, str]:
     assert session.name is not None and session.id_number is not None
-    return (keyring.decrypt_str(session.name, context=rs.SESSION_NAME),
-            keyring.decrypt_str(session.id_number, context=rs.SESSION_ID_NUMBER))
+    return (
+        keyring.decrypt_str(session.name, context=rs.SESSION_NAME),
+        keyring.decrypt_str(session.id_number, context=rs.SESSION_ID_NUMBER),
+    )
 
 
-async def _open_session(conn: Conn, state: State, keyring: Keyring, account: store.Account,
-                        data: OpenSession, id_number: str, login_id: UUID | None, now: datetime) -> SessionOpened:
+async def _open_session(
+    conn: Conn,
+    state: State,
+    keyring: Keyring,
+    account: store.Account,
+    data: OpenSession,
+    id_number: str,
+    login_id: UUID | None,
+    now: datetime,
+) -> SessionOpened:
     index = keyring.blind_index(id_number, purpose="id_number")
     if account.person_id is not None and await rs.find_person_id(conn, index) != account.person_id:
         raise RealnamePersonMismatch("this account already proved another identity")
@@ -103,35 +120,57 @@ async def _open_session(conn: Conn, state: State, keyring: Keyring, account: sto
         except WechatError as exc:
             raise WechatUnavailable(f"WeChat refused to open the face verification (errcode {exc.errcode})") from None
     session = rs.Session(
-        id=session_id, account_id=account.id, method=data.method, nonce=secrets.token_urlsafe(24),
+        id=session_id,
+        account_id=account.id,
+        method=data.method,
+        nonce=secrets.token_urlsafe(24),
         name=keyring.encrypt(data.name, context=rs.SESSION_NAME),
-        id_number=keyring.encrypt(id_number, context=rs.SESSION_ID_NUMBER), id_number_index=index, status="open",
-        created_at=now, expires_at=now + SESSION_TTL, wechat_openid=account.wechat_openid if verify_id else None,
-        verify_id=verify_id, out_seq_no=out_seq_no, login_id=login_id,
+        id_number=keyring.encrypt(id_number, context=rs.SESSION_ID_NUMBER),
+        id_number_index=index,
+        status="open",
+        created_at=now,
+        expires_at=now + SESSION_TTL,
+        wechat_openid=account.wechat_openid if verify_id else None,
+        verify_id=verify_id,
+        out_seq_no=out_seq_no,
+        login_id=login_id,
     )
     await rs.insert_session(conn, session)
     await audit.append(
-        conn, actor=f"account:{account.id}", action="realname.started", subject=str(account.id),
-        data={"session": str(session_id), "method": data.method}, at=now,
+        conn,
+        actor=f"account:{account.id}",
+        action="realname.started",
+        subject=str(account.id),
+        data={"session": str(session_id), "method": data.method},
+        at=now,
     )
-    return SessionOpened(session_id=session_id, method=data.method, nonce=session.nonce,
-                         expires_at=session.expires_at, verify_id=verify_id)
+    return SessionOpened(
+        session_id=session_id,
+        method=data.method,
+        nonce=session.nonce,
+        expires_at=session.expires_at,
+        verify_id=verify_id,
+    )
 
 
-async def _check_proof(state: State, conn: Conn, keyring: Keyring, session: rs.Session,
-                       data: CompleteIn, now: datetime) -> int:
+async def _check_proof(
+    state: State, conn: Conn, keyring: Keyring, session: rs.Session, data: CompleteIn, now: datetime
+) -> int:
     """The level the presented proof establishes; raises :class:`RealnameFailed` with a reason."""
     name, id_number = _claimed(keyring, session)
     if session.method == "wechat_face":
         assert session.verify_id and session.out_seq_no and session.wechat_openid
         try:
             ret = await state.wechat.query_verify_info(
-                verify_id=session.verify_id, out_seq_no=session.out_seq_no, cert_hash=cert_hash(name, id_number),
+                verify_id=session.verify_id,
+                out_seq_no=session.out_seq_no,
+                cert_hash=cert_hash(name, id_number),
                 openid=session.wechat_openid,
             )
         except WechatError as exc:
-            raise RealnameFailed("WeChat does not confirm this verification", reason="wechat_rejected",
-                                 errcode=exc.errcode) from None
+            raise RealnameFailed(
+                "WeChat does not confirm this verification", reason="wechat_rejected", errcode=exc.errcode
+            ) from None
         if ret is None:
             raise RealnameFailed("the face scan has not been done yet", reason="face_pending")
         if ret != realname.FACE_PASSED:
@@ -143,11 +182,17 @@ async def _check_proof(state: State, conn: Conn, keyring: Keyring, session: rs.S
     if provider is None:
         raise RealnameFailed("the assertion's issuer is not a registered identity provider", reason="issuer_unknown")
     claimed_nonce = realname.unverified_claim(data.assertion, "nonce")
-    nonce_used = (isinstance(claimed_nonce, str) and claimed_nonce != session.nonce
-                  and await rs.nonce_used(conn, claimed_nonce))
+    nonce_used = (
+        isinstance(claimed_nonce, str) and claimed_nonce != session.nonce and await rs.nonce_used(conn, claimed_nonce)
+    )
     return realname.verify_assertion(
-        data.assertion, provider, audience=realname.audience_of(provider, state.settings.base_url),
-        nonce=session.nonce, nonce_used=nonce_used, id_number=id_number, now=now,
+        data.assertion,
+        provider,
+        audience=realname.audience_of(provider, state.settings.base_url),
+        nonce=session.nonce,
+        nonce_used=nonce_used,
+        id_number=id_number,
+        now=now,
     )
 
 
@@ -157,7 +202,8 @@ class RealnameController(Controller):
     security = BEARER
 
     @post(
-        operation_id="OpenRealnameSession", opt=IDEMPOTENT,
+        operation_id="OpenRealnameSession",
+        opt=IDEMPOTENT,
         summary="Start proving who you are (实人认证)",
         description=(
             "`wechat_face`: the server opens a WeChat face verification (`getverifyid`) for the account's "
@@ -166,13 +212,27 @@ class RealnameController(Controller):
             "service window; a clerk attests it. Sessions last 15 minutes. Accepts `Idempotency-Key`."
         ),
         responses=problem_responses(
-            BadRequest, IdNumberInvalid, ValidationFailed, RealnameMethodUnavailable, Unauthorized, Forbidden,
-            RealnamePersonMismatch, RateLimited, WechatUnavailable,
+            BadRequest,
+            IdNumberInvalid,
+            ValidationFailed,
+            RealnameMethodUnavailable,
+            Unauthorized,
+            Forbidden,
+            RealnamePersonMismatch,
+            RateLimited,
+            WechatUnavailable,
         ),
     )
     async def open(
-        self, data: JSONBody[OpenSession], request: Request, principal: CurrentPrincipal, state: State, db: Db,
-        redis: Redis, keyring: Keys, now: Now,
+        self,
+        data: JSONBody[OpenSession],
+        request: Request,
+        principal: CurrentPrincipal,
+        state: State,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        now: Now,
     ) -> Response[SessionOpened]:
         account_id = principal.require_account()
         name = data.name.strip()
@@ -189,10 +249,12 @@ class RealnameController(Controller):
             assert account is not None
 
             async def create() -> tuple[int, SessionOpened]:
-                return 201, await _open_session(conn, state, keyring, account, data, id_number,
-                                                 principal.session_id, now)
+                return 201, await _open_session(
+                    conn, state, keyring, account, data, id_number, principal.session_id, now
+                )
 
-            return await idempotency.run(request, conn, scope=f"realname:{account_id}", create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=f"realname:{account_id}", create=create)
+            return responses.answer(made, SessionOpened)
 
     @post(
         "/{session_id:uuid}/complete",
@@ -212,13 +274,27 @@ class RealnameController(Controller):
             "On success refresh the tokens to carry the new `acr` and `auth_time`."
         ),
         responses=problem_responses(
-            BadRequest, RealnameFailed, RealnameMethodUnavailable, Unauthorized, RealnameSessionNotFound,
-            RealnameSessionClosed, RealnamePersonMismatch, RateLimited, WechatUnavailable,
+            BadRequest,
+            RealnameFailed,
+            RealnameMethodUnavailable,
+            Unauthorized,
+            RealnameSessionNotFound,
+            RealnameSessionClosed,
+            RealnamePersonMismatch,
+            RateLimited,
+            WechatUnavailable,
         ),
     )
     async def complete(
-        self, session_id: FromPath[UUID], principal: CurrentPrincipal, state: State, db: Db, redis: Redis,
-        keyring: Keys, now: Now, data: JSONBody[CompleteIn | None] = None,
+        self,
+        session_id: FromPath[UUID],
+        principal: CurrentPrincipal,
+        state: State,
+        db: Db,
+        redis: Redis,
+        keyring: Keys,
+        now: Now,
+        data: JSONBody[CompleteIn | None] = None,
     ) -> rs.Verified:
         account_id = principal.require_account()
         await ratelimit.hit(redis, f"account:{account_id}", COMPLETE_LIMIT)
@@ -242,9 +318,16 @@ class RealnameController(Controller):
                 if session is None or not session.is_open(now):
                     raise RealnameSessionClosed()
                 if failure is None:
-                    return await rs.verify_session(conn, keyring, session, level=level, actor=principal.subject,
-                                                   login_id=principal.session_id,
-                                                   base_url=state.settings.base_url, now=now)
+                    return await rs.verify_session(
+                        conn,
+                        keyring,
+                        session,
+                        level=level,
+                        actor=principal.subject,
+                        login_id=principal.session_id,
+                        base_url=state.settings.base_url,
+                        now=now,
+                    )
                 await rs.fail_session(conn, session, reason=failure.context["reason"], actor=principal.subject, now=now)
             raise failure
 
@@ -261,16 +344,26 @@ async def _require_fresh_proof(conn: Conn, principal: Principal, now: datetime) 
     """403 ``assurance_required`` unless the clerk proved their own identity at L3 within 15 minutes."""
     assert principal.account_id is not None
     clerk = await store.get_account(conn, principal.account_id)
-    proven = clerk is not None and clerk.assurance_level >= 3 and clerk.verified_at is not None
-    if not proven or (now - clerk.verified_at).total_seconds() > CLERK_PROOF_MAX_AGE:  # type: ignore[union-attr]
+    if (
+        clerk is None
+        or clerk.assurance_level < 3
+        or clerk.verified_at is None
+        or (now - clerk.verified_at).total_seconds() > CLERK_PROOF_MAX_AGE
+    ):
         raise AssuranceRequired(
             f"the attesting clerk must have proven their own identity at L3 within {CLERK_PROOF_MAX_AGE}s",
-            required_level="L3", max_age_seconds=CLERK_PROOF_MAX_AGE,
+            required_level="L3",
+            max_age_seconds=CLERK_PROOF_MAX_AGE,
         )
 
 
 async def _attest(
-    conn: Conn, keyring: Keyring, principal: Principal, data: AttestIn, id_number: str, base_url: str,
+    conn: Conn,
+    keyring: Keyring,
+    principal: Principal,
+    data: AttestIn,
+    id_number: str,
+    base_url: str,
     now: datetime,
 ) -> Attested | RealnameIdNumberMismatch:
     """The attestation, or the mismatch problem to raise once its count and audit entry are committed."""
@@ -288,23 +381,40 @@ async def _attest(
         count = await rs.count_id_number_mismatch(conn, session)
         tries_left = max(0, MAX_ID_NUMBER_MISMATCHES - count)
         await audit.append(
-            conn, actor=principal.subject, action="realname.id_number_mismatch", subject=str(session.account_id),
-            data={"session": str(session.id), "department": str(department_id), "mismatches": count}, at=now,
+            conn,
+            actor=principal.subject,
+            action="realname.id_number_mismatch",
+            subject=str(session.account_id),
+            data={"session": str(session.id), "department": str(department_id), "mismatches": count},
+            at=now,
         )
         if tries_left == 0:
             await rs.fail_session(conn, session, reason="id_number_mismatch", actor=principal.subject, now=now)
         return RealnameIdNumberMismatch(
-            "the ID number keyed in is not the one the session claims" + ("; the session is closed" if not tries_left
-                                                                          else ""),
+            "the ID number keyed in is not the one the session claims"
+            + ("; the session is closed" if not tries_left else ""),
             tries_left=tries_left,
         )
     name, claimed_id_number = _claimed(keyring, session)
     done = await rs.verify_session(
-        conn, keyring, session, level=3, actor=principal.subject, now=now, attested_by=principal.account_id,
-        department_id=department_id, login_id=session.login_id, base_url=base_url,
+        conn,
+        keyring,
+        session,
+        level=3,
+        actor=principal.subject,
+        now=now,
+        attested_by=principal.account_id,
+        department_id=department_id,
+        login_id=session.login_id,
+        base_url=base_url,
     )
-    return Attested(session_id=session.id, assurance_level=done.assurance_level, person_id=done.person_id,
-                    name_masked=mask_name(name), id_number_masked=mask_id_number(claimed_id_number))
+    return Attested(
+        session_id=session.id,
+        assurance_level=done.assurance_level,
+        person_id=done.person_id,
+        name_masked=mask_name(name),
+        id_number_masked=mask_id_number(claimed_id_number),
+    )
 
 
 @post(
@@ -323,15 +433,25 @@ async def _attest(
         "`tries_left` and is audited; the session stays open for the correction, and the third mismatch closes "
         "it (`realname_failed`, reason `id_number_mismatch`): the person opens a new session. A clerk cannot "
         "attest their own session (403). Answers the masked identity so the clerk can compare it with the card. "
-        "The person is told of the new binding (inbox, SMS, WeChat) with a one-tap \"not me\"."
+        'The person is told of the new binding (inbox, SMS, WeChat) with a one-tap "not me".'
     ),
     responses=problem_responses(
-        BadRequest, ValidationFailed, IdNumberInvalid, Unauthorized, Forbidden, AuthorityRequired, AssuranceRequired,
-        RealnameSessionNotFound, RealnameSessionClosed, RealnamePersonMismatch, RealnameIdNumberMismatch,
+        BadRequest,
+        ValidationFailed,
+        IdNumberInvalid,
+        Unauthorized,
+        Forbidden,
+        AuthorityRequired,
+        AssuranceRequired,
+        RealnameSessionNotFound,
+        RealnameSessionClosed,
+        RealnamePersonMismatch,
+        RealnameIdNumberMismatch,
     ),
 )
-async def attest(data: JSONBody[AttestIn], principal: CurrentPrincipal, db: Db, keyring: Keys, settings: Config,
-                 now: Now) -> Attested:
+async def attest(
+    data: JSONBody[AttestIn], principal: CurrentPrincipal, db: Db, keyring: Keys, settings: Config, now: Now
+) -> Attested:
     error = id_number_error(data.id_number, today=now.date())
     if error:
         raise IdNumberInvalid(errors=[FieldError(field="id_number", message=error)])

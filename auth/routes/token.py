@@ -14,27 +14,37 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import MediaType
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 
+from api.deps import Config, Db, Now, Redis
 from api.kernel import audit, ratelimit
 from api.kernel.client_address import client_address
-from api.deps import Config, Db, Now, Redis
 from api.kernel.ids import uuid7
 from api.kernel.problems import BadRequest, RateLimited, ValidationFailed
 from api.kernel.ratelimit import Limit
-from auth.store import admin as admin_store
 from auth.errors import InvalidClient, InvalidScope, UnsupportedGrantType, problem_responses
 from auth.keys import ACCESS_TTL
 from auth.models import ClientCredentials, ClientToken, Jwks
+from auth.store import admin as admin_store
 from auth.tokens import AccessClaims, encode_access, expires, secret_hash
 
 TOKEN_CLIENT = Limit("token_client", 60, 60)
 TOKEN_IP = Limit("token_ip", 120, 60)
 FORM = "application/x-www-form-urlencoded"
 
-_FIELDS = {
+_FIELDS: dict[str, Schema | Reference] = {
     "grant_type": Schema(type=OpenAPIType.STRING, enum=["client_credentials"]),
-    "client_id": Schema(type=OpenAPIType.STRING, format="uuid", description="Or use HTTP Basic authentication."),
+    "client_id": Schema(
+        type=OpenAPIType.STRING, format=OpenAPIFormat.UUID, description="Or use HTTP Basic authentication."
+    ),
     "client_secret": Schema(type=OpenAPIType.STRING),
     "scope": Schema(type=OpenAPIType.STRING, description="Space-separated; defaults to every scope of the client."),
 }
@@ -54,8 +64,13 @@ class _FormOrJsonOperation(Operation):
 async def _refused(db: Any, client_id: UUID | None, reason: str, address: str, now: Any) -> None:
     """Audit a refused client authentication; the answer stays the same opaque ``invalid_client``."""
     await audit.append_separately(
-        db, actor=f"client:{client_id}" if client_id else "anonymous", action="auth.client_auth_failed",
-        subject=str(client_id or ""), data={"reason": reason}, client_address=address, at=now,
+        db,
+        actor=f"client:{client_id}" if client_id else "anonymous",
+        action="auth.client_auth_failed",
+        subject=str(client_id or ""),
+        data={"reason": reason},
+        client_address=address,
+        at=now,
     )
 
 
@@ -92,9 +107,9 @@ class TokenController(Controller):
         operation_class=_FormOrJsonOperation,
         summary="Access token for a department system (client credentials)",
         description=(
-            "Form (`application/x-www-form-urlencoded`) or JSON `{grant_type: \"client_credentials\", client_id, "
+            'Form (`application/x-www-form-urlencoded`) or JSON `{grant_type: "client_credentials", client_id, '
             "client_secret, scope?}`; the id and secret may also come as HTTP Basic. The token carries "
-            "`roles: [\"dept_client\"]`, `dept` (the client's department) and `scope` — the requested scopes, "
+            '`roles: ["dept_client"]`, `dept` (the client\'s department) and `scope` — the requested scopes, '
             "which must all be granted to the client (else `invalid_scope`), or all of them."
         ),
         responses=problem_responses(
@@ -130,12 +145,25 @@ class TokenController(Controller):
             scope = " ".join(sorted(requested))
             iat, exp = expires(now)
             claims = AccessClaims(
-                iss=settings.base_url, sub=str(client.id), iat=iat, exp=exp, jti=str(uuid7()), roles=["dept_client"],
-                auth_time=iat, dept=str(client.department_id), scope=scope, client_id=str(client.id),
+                iss=settings.base_url,
+                sub=str(client.id),
+                iat=iat,
+                exp=exp,
+                jti=str(uuid7()),
+                roles=["dept_client"],
+                auth_time=iat,
+                dept=str(client.department_id),
+                scope=scope,
+                client_id=str(client.id),
             )
             await audit.append(
-                conn, actor=f"client:{client.id}", action="auth.client_token", subject=str(client.department_id),
-                data={"scope": scope}, client_address=address, at=now,
+                conn,
+                actor=f"client:{client.id}",
+                action="auth.client_token",
+                subject=str(client.department_id),
+                data={"scope": scope},
+                client_address=address,
+                at=now,
             )
         return ClientToken(access_token=encode_access(claims, keys.active), expires_in=ACCESS_TTL, scope=scope)
 

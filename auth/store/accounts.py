@@ -6,9 +6,9 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from auth.errors import PhoneInUse
 
@@ -74,9 +74,9 @@ async def login_wechat(
         if by_union is not None:
             # The same person through another of our WeChat apps: this app's openid joins the account.
             row = await conn.fetchrow(ATTACH_OPENID, by_union.id, openid, session_key, now)
-            return Account(**dict(row)), False
+            return Account(**dict(one(row, "account joined by unionid"))), False
     row = await conn.fetchrow(UPSERT_WECHAT, uuid7(), openid, unionid, session_key, now)
-    return Account(**dict(row)), known is None
+    return Account(**dict(one(row, "upserted WeChat account"))), known is None
 
 
 UPSERT_PHONE = f"""
@@ -87,11 +87,9 @@ RETURNING {COLUMNS}, (xmax = 0) AS created
 """
 
 
-async def login_phone(
-    conn: Conn, *, phone: bytes, phone_index: bytes, now: datetime
-) -> tuple[Account, bool]:
+async def login_phone(conn: Conn, *, phone: bytes, phone_index: bytes, now: datetime) -> tuple[Account, bool]:
     """The account holding this phone, made on first login; (account, created)."""
-    row = dict(await conn.fetchrow(UPSERT_PHONE, uuid7(), phone, phone_index, now))
+    row = dict(one(await conn.fetchrow(UPSERT_PHONE, uuid7(), phone, phone_index, now), "upserted phone account"))
     created = row.pop("created")
     return Account(**row), created
 
@@ -123,7 +121,7 @@ async def ensure_operator(conn: Conn, *, now: datetime) -> tuple[Account, bool]:
     known = _account(await conn.fetchrow(FIND_OPERATOR))
     if known is not None:
         return known, False
-    return Account(**dict(await conn.fetchrow(INSERT_OPERATOR, uuid7(), now))), True
+    return Account(**dict(one(await conn.fetchrow(INSERT_OPERATOR, uuid7(), now), "inserted operator"))), True
 
 
 GET_STAFF = """
@@ -136,3 +134,61 @@ WHERE s.account_id = $1
 async def get_staff(conn: Conn, account_id: UUID) -> Staff | None:
     row = await conn.fetchrow(GET_STAFF, account_id)
     return None if row is None else Staff(**dict(row))
+
+
+# --- staff logins' second factor (TOTP) -------------------------------------------------------------
+
+GET_TOTP = "SELECT secret, confirmed_at, last_step FROM auth_totp WHERE account_id = $1"
+
+
+async def get_totp(conn: Conn, account_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+    """The account's authenticator (sealed secret, when confirmed, the newest step used), if any."""
+    return await conn.fetchrow(GET_TOTP + (" FOR UPDATE" if for_update else ""), account_id)
+
+
+PUT_TOTP = """
+INSERT INTO auth_totp (account_id, secret, created_at) VALUES ($1, $2, $3)
+ON CONFLICT (account_id) DO UPDATE SET secret = EXCLUDED.secret, created_at = EXCLUDED.created_at, last_step = 0
+WHERE auth_totp.confirmed_at IS NULL
+"""
+
+
+async def put_totp(conn: Conn, account_id: UUID, secret: bytes, *, now: datetime) -> bool:
+    """Keep a new, unconfirmed secret (replacing an unconfirmed one); False when one is already confirmed."""
+    return not (await conn.execute(PUT_TOTP, account_id, secret, now)).endswith(" 0")
+
+
+async def use_totp(conn: Conn, account_id: UUID, step: int, *, now: datetime) -> None:
+    """Spend the time step (a code is good once); the first good code confirms the enrolment."""
+    await conn.execute(
+        "UPDATE auth_totp SET last_step = $2, confirmed_at = coalesce(confirmed_at, $3) WHERE account_id = $1",
+        account_id,
+        step,
+        now,
+    )
+
+
+async def delete_totp(conn: Conn, account_id: UUID) -> bool:
+    return not (await conn.execute("DELETE FROM auth_totp WHERE account_id = $1", account_id)).endswith(" 0")
+
+
+async def pass_second_factor(conn: Conn, family_id: UUID, account_id: UUID, *, now: datetime) -> bool:
+    """Mark a live login of the account as having passed its second factor; False if it is not one."""
+    done = await conn.execute(
+        "UPDATE auth_refresh_family SET second_factor_at = $3 WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+        family_id,
+        account_id,
+        now,
+    )
+    return not done.endswith(" 0")
+
+
+LIVE_FAMILIES = """
+UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = $3 WHERE account_id = $1 AND revoked_at IS NULL
+RETURNING id
+"""
+
+
+async def revoke_logins(conn: Conn, account_id: UUID, *, reason: str, now: datetime) -> int:
+    """End every live login of the account; how many there were."""
+    return len(await conn.fetch(LIVE_FAMILIES, account_id, now, reason))

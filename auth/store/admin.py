@@ -7,9 +7,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from auth.errors import (
     AccountNotFound,
@@ -67,7 +67,12 @@ RETURNING {DEPARTMENT_COLUMNS}
 
 
 async def insert_department(
-    conn: Conn, *, name: str, credit_code: str, region_code: str, parent_id: UUID | None,
+    conn: Conn,
+    *,
+    name: str,
+    credit_code: str,
+    region_code: str,
+    parent_id: UUID | None,
     now: datetime,
 ) -> Department:
     try:
@@ -80,7 +85,7 @@ async def insert_department(
         if exc.constraint_name != "department_parent_id_fkey":
             raise
         raise ParentDepartmentNotFound(parent_id=str(parent_id)) from None
-    return Department(**dict(row))
+    return Department(**dict(one(row, "inserted department")))
 
 
 async def get_department(conn: Conn, department_id: UUID) -> Department | None:
@@ -107,8 +112,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 
 async def insert_client(
-    conn: Conn, *, department_id: UUID, name: str, scopes: list[str], secret_hash: bytes,
-    created_by: str, now: datetime,
+    conn: Conn,
+    *,
+    department_id: UUID,
+    name: str,
+    scopes: list[str],
+    secret_hash: bytes,
+    created_by: str,
+    now: datetime,
 ) -> UUID:
     client_id = uuid7()
     await conn.execute(INSERT_CLIENT, client_id, department_id, name, secret_hash, scopes, created_by, now)
@@ -146,9 +157,7 @@ LIMIT $3
 """
 
 
-async def list_clients(
-    conn: Conn, department_id: UUID, *, after: UUID | None, limit: int
-) -> list[ClientView]:
+async def list_clients(conn: Conn, department_id: UUID, *, after: UUID | None, limit: int) -> list[ClientView]:
     return [ClientView(**dict(r)) for r in await conn.fetch(LIST_CLIENTS, department_id, after, limit)]
 
 
@@ -179,9 +188,9 @@ UPDATE auth_client SET secret_hash = $2, secret_rotated_at = $3 WHERE id = $1 RE
 """
 
 
-async def rotate_client_secret(conn: Conn, client_id: UUID, secret_hash: bytes, *, now: datetime
-                               ) -> ClientView:
-    return ClientView(**dict(await conn.fetchrow(ROTATE_SECRET, client_id, secret_hash, now)))
+async def rotate_client_secret(conn: Conn, client_id: UUID, secret_hash: bytes, *, now: datetime) -> ClientView:
+    # The route has just loaded the client, and clients are never deleted.
+    return ClientView(**dict(one(await conn.fetchrow(ROTATE_SECRET, client_id, secret_hash, now), "rotated client")))
 
 
 REMOVE_STAFF = "DELETE FROM auth_staff WHERE account_id = $1 AND department_id = $2 RETURNING roles"
@@ -192,8 +201,9 @@ WHERE account_id = $1 AND revoked_at IS NULL
 """
 
 
-async def remove_staff(conn: Conn, department_id: UUID, account_id: UUID, *, now: datetime
-                       ) -> tuple[list[str], int] | None:
+async def remove_staff(
+    conn: Conn, department_id: UUID, account_id: UUID, *, now: datetime
+) -> tuple[list[str], int] | None:
     """Remove the member and end their logins: (their roles, logins ended), or None if not staff here."""
     roles = await conn.fetchval(REMOVE_STAFF, account_id, department_id)
     if roles is None:
@@ -214,7 +224,12 @@ RETURNING account_id, department_id, roles, granted_at
 
 
 async def grant_staff(
-    conn: Conn, *, account_id: UUID, department_id: UUID, roles: list[str], granted_by: str,
+    conn: Conn,
+    *,
+    account_id: UUID,
+    department_id: UUID,
+    roles: list[str],
+    granted_by: str,
     now: datetime,
 ) -> StaffMember:
     try:
@@ -236,9 +251,7 @@ LIMIT $3
 """
 
 
-async def list_staff(
-    conn: Conn, department_id: UUID, *, after: UUID | None, limit: int
-) -> list[StaffMember]:
+async def list_staff(conn: Conn, department_id: UUID, *, after: UUID | None, limit: int) -> list[StaffMember]:
     return [StaffMember(**dict(r)) for r in await conn.fetch(LIST_STAFF, department_id, after, limit)]
 
 
@@ -252,17 +265,26 @@ RETURNING {IDP_COLUMNS}
 
 
 async def insert_identity_provider(
-    conn: Conn, *, name: str, issuer: str, public_key_pem: str | None, jwks: dict[str, Any] | None,
-    max_level: int, audience: str, created_by: str, now: datetime,
+    conn: Conn,
+    *,
+    name: str,
+    issuer: str,
+    public_key_pem: str | None,
+    jwks: dict[str, Any] | None,
+    max_level: int,
+    audience: str,
+    created_by: str,
+    now: datetime,
 ) -> IdentityProvider:
     try:
-        row = await conn.fetchrow(INSERT_IDP, uuid7(), name, issuer, public_key_pem, jwks, max_level, audience, created_by,
-                                  now)
+        row = await conn.fetchrow(
+            INSERT_IDP, uuid7(), name, issuer, public_key_pem, jwks, max_level, audience, created_by, now
+        )
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name != "auth_identity_provider_issuer_key":
             raise
         raise IdentityProviderExists(issuer=issuer) from None
-    return IdentityProvider(**dict(row))
+    return IdentityProvider(**dict(one(row, "inserted identity provider")))
 
 
 async def get_identity_provider_by_issuer(conn: Conn, issuer: str) -> IdentityProvider | None:

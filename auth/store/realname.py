@@ -9,17 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel import audit
-from auth import persons
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
-from auth import alerts
-from auth.store import accounts as store
+from auth import alerts, persons
 from auth.errors import RealnamePersonMismatch
+from auth.store import accounts as store
 from auth.tokens import level_name
 
 SESSION_NAME = "auth_realname_session.name"
@@ -67,8 +65,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 
 async def insert_session(conn: Conn, s: Session) -> None:
     await conn.execute(
-        INSERT_SESSION, s.id, s.account_id, s.method, s.nonce, s.name, s.id_number, s.id_number_index, s.created_at,
-        s.expires_at, s.wechat_openid, s.verify_id, s.out_seq_no, s.login_id,
+        INSERT_SESSION,
+        s.id,
+        s.account_id,
+        s.method,
+        s.nonce,
+        s.name,
+        s.id_number,
+        s.id_number_index,
+        s.created_at,
+        s.expires_at,
+        s.wechat_openid,
+        s.verify_id,
+        s.out_seq_no,
+        s.login_id,
     )
 
 
@@ -80,9 +90,11 @@ async def get_session(conn: Conn, session_id: UUID, *, for_update: bool = False)
 
 async def nonce_used(conn: Conn, nonce: str) -> bool:
     """True when ``nonce`` is the nonce of a session already closed (verified or failed)."""
-    return bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM auth_realname_session WHERE nonce = $1 AND status <> 'open')", nonce
-    ))
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM auth_realname_session WHERE nonce = $1 AND status <> 'open')", nonce
+        )
+    )
 
 
 FAIL_SESSION = """
@@ -107,8 +119,12 @@ async def fail_session(conn: Conn, session: Session, *, reason: str, actor: str,
     """Close the session as failed and audit the result (caller's transaction)."""
     await conn.execute(FAIL_SESSION, session.id, reason, now)
     await audit.append(
-        conn, actor=actor, action="realname.failed", subject=str(session.account_id),
-        data={"session": str(session.id), "method": session.method, "reason": reason}, at=now,
+        conn,
+        actor=actor,
+        action="realname.failed",
+        subject=str(session.account_id),
+        data={"session": str(session.id), "method": session.method, "reason": reason},
+        at=now,
     )
 
 
@@ -138,8 +154,17 @@ async def find_person_id(conn: Conn, id_number_index: bytes) -> UUID | None:
 
 
 async def verify_session(
-    conn: Conn, keyring: Keyring, session: Session, *, level: int, actor: str, now: datetime,
-    login_id: UUID | None, base_url: str, attested_by: UUID | None = None, department_id: UUID | None = None,
+    conn: Conn,
+    keyring: Keyring,
+    session: Session,
+    *,
+    level: int,
+    actor: str,
+    now: datetime,
+    login_id: UUID | None,
+    base_url: str,
+    attested_by: UUID | None = None,
+    department_id: UUID | None = None,
 ) -> Verified:
     """Bind the proven identity: one ID number = one person; raise the account's level; close and audit.
 
@@ -156,21 +181,44 @@ async def verify_session(
     if account.person_id is not None and account.person_id != known:
         raise RealnamePersonMismatch("this account already proved another identity")
     person_id = await conn.fetchval(
-        UPSERT_PERSON, uuid7(), keyring.encrypt(id_number, context=PERSON_ID_NUMBER), session.id_number_index,
-        keyring.encrypt(name, context=PERSON_NAME), now,
+        UPSERT_PERSON,
+        uuid7(),
+        keyring.encrypt(id_number, context=PERSON_ID_NUMBER),
+        session.id_number_index,
+        keyring.encrypt(name, context=PERSON_NAME),
+        now,
     )
-    row = await conn.fetchrow(LINK_ACCOUNT, account.id, person_id, level, now)
+    # The account was locked above.
+    row = one(await conn.fetchrow(LINK_ACCOUNT, account.id, person_id, level, now), "linked account")
     await conn.execute(VERIFY_SESSION, session.id, now, level, person_id, attested_by, department_id)
     await audit.append(
-        conn, actor=actor, action="realname.verified", subject=str(account.id),
-        data={"session": str(session.id), "method": session.method, "level": level_name(level),
-              "person": str(person_id), "new_person": known is None},
+        conn,
+        actor=actor,
+        action="realname.verified",
+        subject=str(account.id),
+        data={
+            "session": str(session.id),
+            "method": session.method,
+            "level": level_name(level),
+            "person": str(person_id),
+            "new_person": known is None,
+        },
         at=now,
     )
-    await alerts.bound(conn, keyring, account_id=account.id, person_id=person_id, login_id=login_id, method=session.method,
-                       base_url=base_url, now=now)
+    await alerts.bound(
+        conn,
+        keyring,
+        account_id=account.id,
+        person_id=person_id,
+        login_id=login_id,
+        method=session.method,
+        base_url=base_url,
+        now=now,
+    )
     return Verified(
-        session_id=session.id, assurance_level=level_name(row["assurance_level"]), person_id=person_id,
+        session_id=session.id,
+        assurance_level=level_name(row["assurance_level"]),
+        person_id=person_id,
         auth_time=row["verified_at"],
     )
 

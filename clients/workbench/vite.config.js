@@ -9,6 +9,11 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 export default defineConfig({
   base: "/workbench/",
   plugins: [vue()],
+  resolve: {
+    // The SDK is built from its sources (a local file dependency), as the citizen app builds it.
+    alias: { "@zhangban/sdk": here("../js/src/index.ts") },
+    dedupe: ["@noble/curves", "@noble/hashes", "fflate"],
+  },
   build: {
     outDir: here("../../api/workbench_app"),
     emptyOutDir: true,
@@ -16,5 +21,5 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     reportCompressedSize: false,
   },
-  server: { proxy: { "/v1": { target: "http://127.0.0.1:8000" } } },
+  server: { fs: { allow: [here("..")] }, proxy: { "/v1": { target: "http://127.0.0.1:8000" } } },
 });

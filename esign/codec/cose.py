@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import cbor2
 
-from esign.errors import MalformedToken
 from esign.codec.keys import ALG_BY_COSE, COSE_ALGS
+from esign.errors import MalformedToken
 
 TAG_SIGN1 = 18
 KID_LENGTH = 8
@@ -98,23 +98,23 @@ def canonical(value: object) -> bytes:
 
 def canonical_python(value: object) -> bytes:
     """``canonical`` in Python. It recurses into itself: the C form declined the whole value already."""
-    kind = type(value)
-    if kind is str:
-        return tstr(value)  # type: ignore[arg-type]
-    if kind is int and -_INT_LIMIT <= value < _INT_LIMIT:  # type: ignore[operator]
-        return head(0, value) if value >= 0 else head(1, -1 - value)  # type: ignore[operator]
-    if kind is bytes:
-        return bstr(value)  # type: ignore[arg-type]
+    # Exact types, not isinstance: a bool is not taken for an int, and other subclasses go to cbor2.
+    if type(value) is str:
+        return tstr(value)
+    if type(value) is int and -_INT_LIMIT <= value < _INT_LIMIT:
+        return head(0, value) if value >= 0 else head(1, -1 - value)
+    if type(value) is bytes:
+        return bstr(value)
     if value is None:
         return b"\xf6"
-    if kind is bool:
+    if type(value) is bool:
         return b"\xf5" if value else b"\xf4"
-    if kind is list or kind is tuple:
-        return head(4, len(value)) + b"".join(map(canonical_python, value))  # type: ignore[arg-type]
-    if kind is dict:
+    if type(value) is list or type(value) is tuple:
+        return head(4, len(value)) + b"".join(map(canonical_python, value))
+    if type(value) is dict:
         # RFC 7049 canonical order: shorter encoded keys first, then bytewise (keys never tie).
         entries = []
-        for k, v in value.items():  # type: ignore[union-attr]
+        for k, v in value.items():
             encoded = key(k) if type(k) is str else canonical_python(k)
             entries.append((len(encoded), encoded, tstr(v) if type(v) is str else canonical_python(v)))
         entries.sort()
@@ -122,6 +122,7 @@ def canonical_python(value: object) -> bytes:
     return cbor2.dumps(value, canonical=True)
 
 
+_canonical_c: Callable[[object], bytes | None] | None
 try:
     from esign.codec._cbor import canonical as _canonical_c
 except ImportError:  # built where no C compiler was found (hatch_build.py)

@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from esign.codec import sm2
-from esign.errors import InvalidCsr, InvalidKey
 from esign.codec.keys import PrivateKey, PublicKey, public_key_from_spki
 from esign.codec.x509 import issue_seal_certificate
+from esign.errors import InvalidCsr, InvalidKey
 
 MAX_CSR_BYTES = 16 * 1024
 

@@ -23,9 +23,7 @@ def sign_jws(payload: dict[str, Any], key: ec.EllipticCurvePrivateKey, *, typ: s
     return jwt.PyJWS().encode(body, key, algorithm="ES256", headers={"typ": typ, "kid": kid})
 
 
-def verify_jws(
-    token: str, public_key: ec.EllipticCurvePublicKey, *, typ: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def verify_jws(token: str, public_key: ec.EllipticCurvePublicKey, *, typ: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(header, payload)`` of an ES256 JWS of type ``typ`` signed by ``public_key``; raises ``ValueError``."""
     if not isinstance(token, str) or len(token) > MAX_JWS_CHARS:
         raise ValueError("not a compact JWS of an acceptable size")

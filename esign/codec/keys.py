@@ -14,7 +14,7 @@ over HTTP) uses ``esign.codec.tokens.signing_input`` / ``esign.codec.tokens.asse
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from asn1crypto import keys as asn1_keys
 from cryptography.exceptions import InvalidSignature
@@ -64,7 +64,7 @@ class LocalSigner:
         if self.alg == ES256:
             # The key's kind was checked when the signer was made; skipping sign_raw's checks (abstract
             # base class lookups) matters to a batch that signs thousands of tokens a second.
-            r, s = decode_dss_signature(self.key.sign(data, _ECDSA_SHA256))  # type: ignore[call-arg,union-attr]
+            r, s = decode_dss_signature(cast(ec.EllipticCurvePrivateKey, self.key).sign(data, _ECDSA_SHA256))
             return r.to_bytes(32, "big") + s.to_bytes(32, "big")
         return sign_raw(self.key, data)
 

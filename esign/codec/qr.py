@@ -42,7 +42,7 @@ def qr_url(base: str, token: str) -> str:
 
 def token_from_text(text: str) -> str:
     """The token in a bare token or in a QR code's URL (``…/V/…`` or ``…/v/…``); other text as it is."""
-    if isinstance(text, str) and not text.startswith("ZB1:") and (found := _IN_URL.search(text)) is not None:
+    if isinstance(text, str) and not text.startswith(("ZB1:", "ZB2:")) and (found := _IN_URL.search(text)) is not None:
         return unquote(found.group(1))
     return text
 

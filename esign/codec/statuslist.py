@@ -109,17 +109,15 @@ def build_status_list(
     return jws.sign_jws(payload, root_key, typ=TYP, kid=root_kid)
 
 
-def parse_status_list(
-    token: str, root_public_key: ec.EllipticCurvePublicKey, *, url: str | None = None
-) -> StatusList:
+def parse_status_list(token: str, root_public_key: ec.EllipticCurvePublicKey, *, url: str | None = None) -> StatusList:
     """Verify a status-list JWT with the root key (and ``sub`` against ``url``); raises ``InvalidStatusList``."""
     try:
         _, payload = jws.verify_jws(token, root_public_key, typ=TYP)
     except ValueError as exc:
         raise InvalidStatusList(str(exc)) from exc
     sub, status_list = payload.get("sub"), payload.get("status_list")
-    times = [payload.get(k) for k in ("iat", "exp", "ttl")]
-    if not isinstance(sub, str) or not all(type(t) is int and t >= 0 for t in times):
+    times = [t for t in (payload.get(k) for k in ("iat", "exp", "ttl")) if type(t) is int and t >= 0]
+    if not isinstance(sub, str) or len(times) != 3:
         raise InvalidStatusList("status list needs sub, iat, exp and ttl")
     if url is not None and sub != url:
         raise InvalidStatusList("status list was made for another URL")

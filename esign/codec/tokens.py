@@ -32,9 +32,9 @@ import cbor2
 import rfc8785
 
 from esign.codec import cose, licence
-from esign.errors import MalformedToken, TokenTooLarge
 from esign.codec.keys import Signer, check_signature_length
 from esign.codec.statuslist import SLOTS
+from esign.errors import MalformedToken, TokenTooLarge
 
 PREFIX = "ZB1:"
 MAX_TOKEN_CHARS = 4_500
@@ -131,7 +131,7 @@ def _is_int(value: Any) -> bool:
     return type(value) is int and 0 <= value <= _LATEST
 
 
-def _problem(c: Claims) -> str | None:  # noqa: C901 - one flat list of rules reads best
+def _problem(c: Claims) -> str | None:
     """Why ``c`` is not a well-formed set of claims, or None."""
     if c.kind not in (CERTIFICATE, PRESENTATION):
         return "kind must be 'c' or 'p'"
@@ -172,11 +172,26 @@ def encode_claims(claims: Claims) -> bytes:
     """The CBOR payload of ``claims`` (deterministic encoding); raises ``ValueError`` when malformed."""
     if (problem := _problem(claims)) is not None:
         raise ValueError(problem)
-    if claims.kind == PRESENTATION and claims.exp - claims.iat > PRESENTATION_MAX_TTL:  # type: ignore[operator]
+    # _problem has made sure a presentation has its exp.
+    if claims.kind == PRESENTATION and claims.exp is not None and claims.exp - claims.iat > PRESENTATION_MAX_TTL:
         raise ValueError("a presentation lives at most 300 seconds")
-    return _payload(claims.kind, claims.iss, claims.iat, claims.exp, claims.nbf, claims.cti, claims.type_code,
-                    claims.serial, claims.version, claims.holder_name, claims.holder_id, claims.fields, claims.status,
-                    claims.digest, claims.nonce)
+    return _payload(
+        claims.kind,
+        claims.iss,
+        claims.iat,
+        claims.exp,
+        claims.nbf,
+        claims.cti,
+        claims.type_code,
+        claims.serial,
+        claims.version,
+        claims.holder_name,
+        claims.holder_id,
+        claims.fields,
+        claims.status,
+        claims.digest,
+        claims.nonce,
+    )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -185,8 +200,19 @@ def _codes_ok(iss: str, type_code: str) -> bool:
 
 
 def certificate_payload(
-    *, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, serial: str,
-    version: int = 1, holder_name: str, holder_id: str, fields: dict[int, Any], status: tuple[int, int],
+    *,
+    iss: str,
+    iat: int,
+    exp: int | None,
+    nbf: int | None,
+    cti: bytes,
+    type_code: str,
+    serial: str,
+    version: int = 1,
+    holder_name: str,
+    holder_id: str,
+    fields: dict[int, Any],
+    status: tuple[int, int],
     digest: bytes,
 ) -> bytes:
     """``encode_claims`` of certificate claims (batch issuing: thousands a second from parts already checked).
@@ -195,30 +221,85 @@ def certificate_payload(
     any of them go through ``encode_claims``, which says why.
     """
     ok = (
-        type(iss) is str and type(type_code) is str and _codes_ok(iss, type_code)
-        and _is_int(iat) and (exp is None or (_is_int(exp) and exp > iat)) and (nbf is None or _is_int(nbf))
-        and type(cti) is bytes and len(cti) == 16
-        and type(serial) is str and _SERIAL.fullmatch(serial) is not None
-        and type(version) is int and 1 <= version <= MAX_LICENCE_VERSION
-        and type(holder_name) is str and type(holder_id) is str
-        and type(fields) is dict and _fields_ok(fields)
-        and type(status) is tuple and len(status) == 2 and type(status[0]) is int and type(status[1]) is int
-        and status[0] >= 0 and 0 <= status[1] < SLOTS
-        and type(digest) is bytes and len(digest) == 32
+        type(iss) is str
+        and type(type_code) is str
+        and _codes_ok(iss, type_code)
+        and _is_int(iat)
+        and (exp is None or (_is_int(exp) and exp > iat))
+        and (nbf is None or _is_int(nbf))
+        and type(cti) is bytes
+        and len(cti) == 16
+        and type(serial) is str
+        and _SERIAL.fullmatch(serial) is not None
+        and type(version) is int
+        and 1 <= version <= MAX_LICENCE_VERSION
+        and type(holder_name) is str
+        and type(holder_id) is str
+        and type(fields) is dict
+        and _fields_ok(fields)
+        and type(status) is tuple
+        and len(status) == 2
+        and type(status[0]) is int
+        and type(status[1]) is int
+        and status[0] >= 0
+        and 0 <= status[1] < SLOTS
+        and type(digest) is bytes
+        and len(digest) == 32
     )
     if not ok:
-        return encode_claims(Claims(
-            kind=CERTIFICATE, iss=iss, iat=iat, exp=exp, nbf=nbf, cti=cti, type_code=type_code, serial=serial,
-            version=version, holder_name=holder_name, holder_id=holder_id, fields=fields, status=status, digest=digest,
-        ))
-    return _payload(CERTIFICATE, iss, iat, exp, nbf, cti, type_code, serial, version, holder_name, holder_id, fields,
-                    status, digest, None)
+        return encode_claims(
+            Claims(
+                kind=CERTIFICATE,
+                iss=iss,
+                iat=iat,
+                exp=exp,
+                nbf=nbf,
+                cti=cti,
+                type_code=type_code,
+                serial=serial,
+                version=version,
+                holder_name=holder_name,
+                holder_id=holder_id,
+                fields=fields,
+                status=status,
+                digest=digest,
+            )
+        )
+    return _payload(
+        CERTIFICATE,
+        iss,
+        iat,
+        exp,
+        nbf,
+        cti,
+        type_code,
+        serial,
+        version,
+        holder_name,
+        holder_id,
+        fields,
+        status,
+        digest,
+        None,
+    )
 
 
 def _payload(
-    kind: str, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, serial: str,
-    version: int, holder_name: str, holder_id: str, fields: Mapping[int, Any], status: tuple[int, int],
-    digest: bytes, nonce: bytes | None,
+    kind: str,
+    iss: str,
+    iat: int,
+    exp: int | None,
+    nbf: int | None,
+    cti: bytes,
+    type_code: str,
+    serial: str,
+    version: int,
+    holder_name: str,
+    holder_id: str,
+    fields: Mapping[int, Any],
+    status: tuple[int, int],
+    digest: bytes,
+    nonce: bytes | None,
 ) -> bytes:
     """``cbor2.dumps`` of the claims map, canonical, for claims ``_problem`` accepts (tests compare the two).
 
@@ -229,18 +310,46 @@ def _payload(
     ``esign/codec/_cbor.c`` writes it where it was built and the fields hold only values it writes.
     """
     if _payload_c is not None:
-        encoded = _payload_c(kind, iss, iat, exp, nbf, cti, type_code, serial, version, holder_name, holder_id,
-                             fields if type(fields) is dict else dict(fields), status, digest, nonce)
+        encoded = _payload_c(
+            kind,
+            iss,
+            iat,
+            exp,
+            nbf,
+            cti,
+            type_code,
+            serial,
+            version,
+            holder_name,
+            holder_id,
+            fields if type(fields) is dict else dict(fields),
+            status,
+            digest,
+            nonce,
+        )
         if encoded is not None:
             return encoded
-    return _payload_python(kind, iss, iat, exp, nbf, cti, type_code, serial, version, holder_name, holder_id, fields,
-                           status, digest, nonce)
+    return _payload_python(
+        kind, iss, iat, exp, nbf, cti, type_code, serial, version, holder_name, holder_id, fields, status, digest, nonce
+    )
 
 
 def _payload_python(
-    kind: str, iss: str, iat: int, exp: int | None, nbf: int | None, cti: bytes, type_code: str, serial: str,
-    version: int, holder_name: str, holder_id: str, fields: Mapping[int, Any], status: tuple[int, int],
-    digest: bytes, nonce: bytes | None,
+    kind: str,
+    iss: str,
+    iat: int,
+    exp: int | None,
+    nbf: int | None,
+    cti: bytes,
+    type_code: str,
+    serial: str,
+    version: int,
+    holder_name: str,
+    holder_id: str,
+    fields: Mapping[int, Any],
+    status: tuple[int, int],
+    digest: bytes,
+    nonce: bytes | None,
 ) -> bytes:
     """``_payload`` in Python."""
     head, tstr, recurring = cose.head, cose.tstr, cose.key
@@ -251,21 +360,41 @@ def _payload_python(
         out += (b"\x05", head(0, nbf))
     wire = {n: compact_text(v) for n, v in fields.items()}
     out += (
-        b"\x06", head(0, iat), b"\x07\x50", cti, _PRIVATE_KEY, b"\xa9" if nonce is None else b"\xaa",
-        b"\x61d\x58\x20", digest, b"\x61f", cose.canonical(wire),
-        b"\x61h", tstr(holder_name), b"\x61l\x82", tstr(serial), head(0, version),
+        b"\x06",
+        head(0, iat),
+        b"\x07\x50",
+        cti,
+        _PRIVATE_KEY,
+        b"\xa9" if nonce is None else b"\xaa",
+        b"\x61d\x58\x20",
+        digest,
+        b"\x61f",
+        cose.canonical(wire),
+        b"\x61h",
+        tstr(holder_name),
+        b"\x61l\x82",
+        tstr(serial),
+        head(0, version),
     )
     if nonce is not None:
         out += (b"\x61n\x50", nonce)
     out += (
-        b"\x61p", recurring(kind), b"\x61s\x82", cose.canonical(status[0]), head(0, status[1]),
-        b"\x61t", recurring(type_code), b"\x61v\x02\x62hi", tstr(holder_id),
+        b"\x61p",
+        recurring(kind),
+        b"\x61s\x82",
+        cose.canonical(status[0]),
+        head(0, status[1]),
+        b"\x61t",
+        recurring(type_code),
+        b"\x61v\x02\x62hi",
+        tstr(holder_id),
     )
     return b"".join(out)
 
 
 _PRIVATE_KEY = cose.head(1, -1 - _PRIVATE_CLAIM)
 
+_payload_c: Callable[..., bytes | None] | None
 try:
     from esign.codec._cbor import payload as _payload_c
 except ImportError:  # built where no C compiler was found (hatch_build.py)
@@ -287,6 +416,8 @@ def decode_claims(payload: bytes) -> Claims:
     status, licence_ref = private.get("s"), private.get("l")
     if not isinstance(licence_ref, list) or len(licence_ref) != 2:
         raise MalformedToken("l must be [serial, version]")
+    # Claims first holds the values as decoded, then _problem checks them all (the status pair too).
+    status_pair: Any = tuple(status) if isinstance(status, list) else None
     try:
         claims = Claims(
             kind=private.get("p"),
@@ -301,7 +432,7 @@ def decode_claims(payload: bytes) -> Claims:
             holder_name=private.get("h"),
             holder_id=private.get("hi"),
             fields=_decoded_fields(private.get("f")),
-            status=tuple(status) if isinstance(status, list) else None,
+            status=status_pair,
             digest=private.get("d"),
             nonce=private.get("n"),
         )

@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from esign.codec import jws, licence
-from esign.errors import EsignError, InvalidTrustList
 from esign.codec.keys import PublicKey, kid_of
 from esign.codec.statuslist import BITS
 from esign.codec.x509 import load_certificate, read_seal_certificate
+from esign.errors import EsignError, InvalidTrustList
 
 TYP = "trust-list+jwt"
 NEXT_UPDATE = timedelta(hours=24)
@@ -100,7 +100,10 @@ class TypeEntry:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "code": self.code, "name": self.name, "gb_code": self.gb_code, "holder_kind": self.holder_kind,
+            "code": self.code,
+            "name": self.name,
+            "gb_code": self.gb_code,
+            "holder_kind": self.holder_kind,
             "fields": [{"n": f.n, "key": f.key, "label": f.label, "type": f.type} for f in self.fields],
         }
 
@@ -202,6 +205,11 @@ def build_trust_list(
     return jws.sign_jws(payload, root_key, typ=TYP, kid=root_kid)
 
 
+def _text_or_empty(value: object) -> str:
+    """The text, or "" (which the check it goes to rejects, as it would the value)."""
+    return value if isinstance(value, str) else ""
+
+
 def _int(value: object) -> int:
     if type(value) is not int or value < 0:
         raise InvalidTrustList("times and ids must be non-negative integers")
@@ -210,14 +218,14 @@ def _int(value: object) -> int:
 
 def _seal(item: object) -> SealEntry:
     department = item.get("department") if isinstance(item, dict) else None
-    if not isinstance(department, dict) or not isinstance(department.get("name"), str):
+    if not isinstance(item, dict) or not isinstance(department, dict) or not isinstance(department.get("name"), str):
         raise InvalidTrustList("a seal entry must be an object with a named department")
     try:
         cert = base64.b64decode(item.get("cert", ""), validate=True)
         entry = seal_entry(
             cert,
-            role=item.get("role"),
-            status=item.get("status"),
+            role=_text_or_empty(item.get("role")),
+            status=_text_or_empty(item.get("status")),
             department_name=department["name"],
             valid_from=_int(item.get("valid_from")),
             valid_until=_int(item.get("valid_until")),
@@ -266,8 +274,9 @@ def _type(item: object) -> TypeEntry:
     gb_code = _text(item.get("gb_code"))
     if not _GB_CODE.fullmatch(gb_code) or not licence.credit_code_ok(gb_code[:18]):
         raise InvalidTrustList(f"type {item.get('code')}: gb_code is not a credit code and 3 digits")
-    return TypeEntry(_text(item.get("code")), _text(item.get("name")), gb_code, _text(item.get("holder_kind")),
-                     tuple(fields))
+    return TypeEntry(
+        _text(item.get("code")), _text(item.get("name")), gb_code, _text(item.get("holder_kind")), tuple(fields)
+    )
 
 
 def parse_trust_list(token: str, root_cert: bytes) -> TrustList:

@@ -39,11 +39,11 @@ from typing import Any
 import msgspec
 
 from esign.codec import qr, tokens
-from esign.errors import MalformedToken
 from esign.codec.keys import verify_raw
 from esign.codec.statuslist import REVOKED, SUSPENDED, VALID, StatusList
 from esign.codec.trustlist import EXPIRED, SealEntry, TrustList, TypeEntry
 from esign.codec.x509 import chain_problem
+from esign.errors import MalformedToken
 
 log = logging.getLogger("zhangban.esign")
 
@@ -78,6 +78,7 @@ class Disclosed(msgspec.Struct, frozen=True, kw_only=True):
     issued_at: datetime
     valid_until: datetime | None
     status_ref: tuple[int, int]
+    holder_bound: bool = False  # a ZB2: presentation, made on the holder's device with its key
 
 
 class Verdict(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,8 +160,9 @@ def _disclosed(claims: tokens.Claims, seal: SealEntry, ctype: TypeEntry) -> Disc
     fields = []
     for n in sorted(claims.fields):
         known = ctype.field(n)
-        fields.append(Field(n=n, key=known.key if known else None, label=known.label if known else None,
-                            value=claims.fields[n]))
+        fields.append(
+            Field(n=n, key=known.key if known else None, label=known.label if known else None, value=claims.fields[n])
+        )
     return Disclosed(
         kind="certificate" if certificate else "presentation",
         certificate_id=claims.cti.hex(),
@@ -186,10 +188,16 @@ def verify_token(
     now: datetime,
     *,
     leeway: int = LEEWAY_SECONDS,
+    cnonce: bytes | None = None,
 ) -> Verdict:
-    """Verify a ``ZB1:`` token (bare, or the URL of its QR code) offline against a trust list and status lists
-    at ``now``; never raises."""
+    """Verify a ``ZB1:`` or ``ZB2:`` token (bare, or the URL of its QR code) offline against a trust list and
+    status lists at ``now``; ``cnonce`` is the nonce a verifier showed the holder (``ZB2:`` only). Never raises."""
     try:
+        text = qr.token_from_text(token)
+        if isinstance(text, str) and text.startswith("ZB2:"):
+            from esign.codec.zb2_verify import verify_presentation  # it builds on this module
+
+            return verify_presentation(text, trust_list, status_lists, now, cnonce=cnonce, leeway=leeway)
         return _verify(token, trust_list, status_lists, now, leeway)
     except Exception:  # a bug must not turn into a 500 on a public endpoint; it is logged loudly
         log.exception("token verification failed unexpectedly")

@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from esign.errors import InvalidCertificate
 from esign.codec.keys import PublicKey, algorithm_of, kid_of, public_key_from_spki, public_key_to_spki
+from esign.errors import InvalidCertificate
 
 
 def _name(common_name: str, organization: str, credit_code: str) -> x509.Name:
@@ -54,7 +54,7 @@ def _name(common_name: str, organization: str, credit_code: str) -> x509.Name:
 def _ski(spki_der: bytes) -> x509.SubjectKeyIdentifier:
     # RFC 5280 method 1: SHA-1 of the subjectPublicKey bits; computed by hand so SM2 keys get one too.
     point = asn1_keys.PublicKeyInfo.load(spki_der)["public_key"].contents[1:]
-    return x509.SubjectKeyIdentifier(hashlib.sha1(point).digest())  # noqa: S324 - an identifier, not a MAC
+    return x509.SubjectKeyIdentifier(hashlib.sha1(point).digest())
 
 
 def make_root_certificate(
@@ -104,7 +104,11 @@ def issue_seal_certificate(
     spki = public_key_to_spki(public_key)
     is_sm2 = algorithm_of(public_key) == "SM2"
     # For SM2 a throwaway P-256 key holds the place of the real one until _resign_with_spki.
-    placeholder = ec.generate_private_key(ec.SECP256R1()).public_key() if is_sm2 else public_key
+    placeholder = (
+        public_key
+        if isinstance(public_key, ec.EllipticCurvePublicKey)
+        else (ec.generate_private_key(ec.SECP256R1()).public_key())
+    )
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(seal_name, department, credit_code))

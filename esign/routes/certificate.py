@@ -14,18 +14,24 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.deps import Db, Now
 from api.kernel import idempotency
 from api.kernel.authority import AuthorityRequired
 from api.kernel.client_address import client_address
-from api.deps import Db, Now
-from auth import HolderMismatch
-from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
-from auth import CreditCodeInvalid, IdNumberInvalid, problem_responses
-from auth import BEARER, CurrentPrincipal
-from esign import batches, flows as service, views
-from esign.store import certificate as store
+from api.openapi import IDEMPOTENT
+from auth import (
+    BEARER,
+    CreditCodeInvalid,
+    CurrentPrincipal,
+    HolderMismatch,
+    IdNumberInvalid,
+    Principal,
+    problem_responses,
+)
+from esign import batches, views
+from esign import flows as service
 from esign.errors import (
     CertificateBatchNotFound,
     CertificateFieldsInvalid,
@@ -56,17 +62,34 @@ from esign.models import (
     ReasonIn,
     SignatureIn,
 )
+from esign.store import certificate as store
 
 ISSUE_PROBLEMS = (
-    CertificateTypeUnknown, CertificateFieldsInvalid, HolderInvalid, IdNumberInvalid, CreditCodeInvalid,
-    ValidityInvalid, SealNotUsable, TokenTooLarge, NoActiveSeal, ExternalRefConflict, HolderMismatch,
+    CertificateTypeUnknown,
+    CertificateFieldsInvalid,
+    HolderInvalid,
+    IdNumberInvalid,
+    CreditCodeInvalid,
+    ValidityInvalid,
+    SealNotUsable,
+    TokenTooLarge,
+    NoActiveSeal,
+    ExternalRefConflict,
+    HolderMismatch,
 )
-STATUS_PROBLEMS = (BadRequest, ValidationFailed, *AUTHZ, AuthorityRequired, CertificateNotFound, CertificateRevoked,
-                   CertificateStatusConflict)
+STATUS_PROBLEMS = (
+    BadRequest,
+    ValidationFailed,
+    *AUTHZ,
+    AuthorityRequired,
+    CertificateNotFound,
+    CertificateRevoked,
+    CertificateStatusConflict,
+)
 
 
-def _issuer(principal: object) -> UUID:
-    return principal.require_staff("issuer", scope="certificates:issue")  # type: ignore[attr-defined]
+def _issuer(principal: Principal) -> UUID:
+    return principal.require_staff("issuer", scope="certificates:issue")
 
 
 class DepartmentCertificateController(Controller):
@@ -75,7 +98,8 @@ class DepartmentCertificateController(Controller):
     security = BEARER
 
     @post(
-        operation_id="IssueCertificate", opt=IDEMPOTENT,
+        operation_id="IssueCertificate",
+        opt=IDEMPOTENT,
         summary="Issue one certificate (电子证照) to a person or an organisation",
         description=(
             "Staff `issuer`, or a department system with scope `certificates:issue`; the department must be one of "
@@ -119,8 +143,9 @@ class DepartmentCertificateController(Controller):
         description="Staff `issuer` or scope `certificates:issue`; other departments' certificates are 404.",
         responses=problem_responses(*AUTHZ, CertificateNotFound),
     )
-    async def get_one(self, certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
-                      esign: Esign) -> Certificate:
+    async def get_one(
+        self, certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
+    ) -> Certificate:
         department_id = _issuer(principal)
         async with db.acquire() as conn:
             v = await store.get_certificate(conn, certificate_id)
@@ -130,7 +155,8 @@ class DepartmentCertificateController(Controller):
 
     @post(
         "/{certificate_id:uuid}/signature",
-        operation_id="SignCertificate", opt=IDEMPOTENT,
+        operation_id="SignCertificate",
+        opt=IDEMPOTENT,
         summary="Complete a certificate with the department's own seal signature",
         description=(
             "For seals whose key the department keeps: `signature` is base64 of the raw r‖s (64 bytes) ES256 or SM2 "
@@ -139,14 +165,30 @@ class DepartmentCertificateController(Controller):
             "again with the same `external_ref` and body). Accepts `Idempotency-Key`: a retry with the same key gets "
             "the certificate again rather than `certificate_not_pending`."
         ),
-        responses={**success(201, Certificate, "Issued."),
-                   **problem_responses(BadRequest, ValidationFailed, SignatureInvalid, *AUTHZ, AuthorityRequired,
-                                       CertificateNotFound,
-                                       CertificateNotPending, SigningWindowClosed, SealNotActive)},
+        responses={
+            **success(201, Certificate, "Issued."),
+            **problem_responses(
+                BadRequest,
+                ValidationFailed,
+                SignatureInvalid,
+                *AUTHZ,
+                AuthorityRequired,
+                CertificateNotFound,
+                CertificateNotPending,
+                SigningWindowClosed,
+                SealNotActive,
+            ),
+        },
     )
     async def sign(
-        self, certificate_id: FromPath[UUID], data: JSONBody[SignatureIn], request: Request,
-        principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
+        self,
+        certificate_id: FromPath[UUID],
+        data: JSONBody[SignatureIn],
+        request: Request,
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
     ) -> Response[bytes]:
         department_id = _issuer(principal)
         try:
@@ -157,19 +199,38 @@ class DepartmentCertificateController(Controller):
 
             async def create() -> tuple[int, Certificate]:
                 return 201, await service.complete_signature(
-                    conn, esign, department_id=department_id, certificate_id=certificate_id, signature=signature,
-                    actor=principal.subject, now=now,
+                    conn,
+                    esign,
+                    department_id=department_id,
+                    certificate_id=certificate_id,
+                    signature=signature,
+                    actor=principal.subject,
+                    now=now,
                 )
 
             return await idempotency.run(request, conn, scope=f"certificate:{principal.subject}", create=create)
 
-    async def _change(self, action: Literal["revoke", "suspend", "resume"], certificate_id: UUID, reason: str | None,
-                      principal: CurrentPrincipal, db: Db, now: Now, esign: Esign) -> Certificate:
+    async def _change(
+        self,
+        action: Literal["revoke", "suspend", "resume"],
+        certificate_id: UUID,
+        reason: str | None,
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
+    ) -> Certificate:
         department_id = principal.require_staff("issuer", scope="certificates:revoke")
         async with db.acquire() as conn, conn.transaction():
             return await service.change_status(
-                conn, esign, department_id=department_id, certificate_id=certificate_id, action=action, reason=reason,
-                actor=principal.subject, now=now,
+                conn,
+                esign,
+                department_id=department_id,
+                certificate_id=certificate_id,
+                action=action,
+                reason=reason,
+                actor=principal.subject,
+                now=now,
             )
 
     @post(
@@ -181,8 +242,15 @@ class DepartmentCertificateController(Controller):
         "Sets its status-list entry to revoked; a revoked certificate cannot change again (`certificate_revoked`).",
         responses=problem_responses(*STATUS_PROBLEMS),
     )
-    async def revoke(self, certificate_id: FromPath[UUID], data: JSONBody[ReasonIn], principal: CurrentPrincipal,
-                     db: Db, now: Now, esign: Esign) -> Certificate:
+    async def revoke(
+        self,
+        certificate_id: FromPath[UUID],
+        data: JSONBody[ReasonIn],
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
+    ) -> Certificate:
         return await self._change("revoke", certificate_id, data.reason, principal, db, now, esign)
 
     @post(
@@ -194,8 +262,15 @@ class DepartmentCertificateController(Controller):
         "(`certificate_status_conflict`).",
         responses=problem_responses(*STATUS_PROBLEMS),
     )
-    async def suspend(self, certificate_id: FromPath[UUID], data: JSONBody[ReasonIn], principal: CurrentPrincipal,
-                      db: Db, now: Now, esign: Esign) -> Certificate:
+    async def suspend(
+        self,
+        certificate_id: FromPath[UUID],
+        data: JSONBody[ReasonIn],
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
+    ) -> Certificate:
         return await self._change("suspend", certificate_id, data.reason, principal, db, now, esign)
 
     @post(
@@ -207,8 +282,15 @@ class DepartmentCertificateController(Controller):
         "(`certificate_status_conflict`).",
         responses=problem_responses(*STATUS_PROBLEMS),
     )
-    async def resume(self, certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
-                     esign: Esign, data: JSONBody[OptionalReasonIn | None] = None) -> Certificate:
+    async def resume(
+        self,
+        certificate_id: FromPath[UUID],
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
+        data: JSONBody[OptionalReasonIn | None] = None,
+    ) -> Certificate:
         return await self._change("resume", certificate_id, data.reason if data else None, principal, db, now, esign)
 
 
@@ -216,7 +298,8 @@ class DepartmentCertificateController(Controller):
     "/v1/dept/certificates:batch",
     tags=["certificates"],
     security=BEARER,
-    operation_id="IssueCertificateBatch", opt=IDEMPOTENT,
+    operation_id="IssueCertificateBatch",
+    opt=IDEMPOTENT,
     status_code=202,
     summary="Queue up to 10,000 certificates for issuing; each item succeeds or fails on its own",
     description=(
@@ -231,8 +314,10 @@ class DepartmentCertificateController(Controller):
         "does not match the item schema at all is refused whole (400/422). Accepts `Idempotency-Key` (the same "
         "batch again); the items' `external_ref`s make a batch sent twice issue each certificate once."
     ),
-    responses={**success(202, CertificateBatch, "Queued; `Location` names the batch."),
-               **problem_responses(BadRequest, ValidationFailed, *AUTHZ)},
+    responses={
+        **success(202, CertificateBatch, "Queued; `Location` names the batch."),
+        **problem_responses(BadRequest, ValidationFailed, *AUTHZ),
+    },
 )
 async def issue_batch(
     data: JSONBody[BatchIn], request: Request, principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
@@ -242,8 +327,14 @@ async def issue_batch(
 
         async def create() -> tuple[int, CertificateBatch]:
             return 202, await batches.submit(
-                conn, esign.keyring, department_id=department_id, items=data.items, actor=principal.subject,
-                route=f"POST {request.url.path}", client_address=client_address(request), now=now,
+                conn,
+                esign.keyring,
+                department_id=department_id,
+                items=data.items,
+                actor=principal.subject,
+                route=f"POST {request.url.path}",
+                client_address=client_address(request),
+                now=now,
             )
 
         response = await idempotency.run(request, conn, scope=f"certificate:{principal.subject}", create=create)
@@ -252,8 +343,9 @@ async def issue_batch(
     return response
 
 
-ResultStatus = Annotated[Literal["issued", "existing", "failed"] | None,
-                         QueryParameter(description="Only the items that ended so.")]
+ResultStatus = Annotated[
+    Literal["issued", "existing", "failed"] | None, QueryParameter(description="Only the items that ended so.")
+]
 
 
 class CertificateBatchController(Controller):
@@ -266,8 +358,8 @@ class CertificateBatchController(Controller):
         operation_id="GetCertificateBatch",
         summary="A batch of certificates being issued: state, counts and progress",
         description="Staff `issuer` or scope `certificates:issue`, of the department that sent it (others: 404 "
-                    "`certificate_batch_not_found`). `progress` is `processed / total`; the items' results are at "
-                    "`results_url`.",
+        "`certificate_batch_not_found`). `progress` is `processed / total`; the items' results are at "
+        "`results_url`.",
         responses=problem_responses(*AUTHZ, CertificateBatchNotFound),
     )
     async def get_batch(self, batch_id: FromPath[UUID], principal: CurrentPrincipal, db: Db) -> CertificateBatch:
@@ -280,12 +372,17 @@ class CertificateBatchController(Controller):
         operation_id="ListCertificateBatchResults",
         summary="The settled items of a batch, in item order",
         description="`{index, status, certificate_id?, error?}` per settled item (`index` into the request's "
-                    "`items`); `status=failed` lists the failures only. Items still to go are not listed yet.",
+        "`items`); `status=failed` lists the failures only. Items still to go are not listed yet.",
         responses=problem_responses(BadRequest, *AUTHZ, CertificateBatchNotFound),
     )
     async def list_results(
-        self, batch_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, cursor: Cursor = None,
-        limit: Limit = DEFAULT_LIMIT, status: ResultStatus = None,
+        self,
+        batch_id: FromPath[UUID],
+        principal: CurrentPrincipal,
+        db: Db,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+        status: ResultStatus = None,
     ) -> BatchResultPage:
         department_id = _issuer(principal)
         after = decode_cursor(cursor, int) if cursor else -1

@@ -18,15 +18,14 @@ from litestar.params import FromPath, QueryParameter
 
 import auth as persons
 from api.deps import Db, Now
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal, Principal
-from esign.store import certificate as certificate_store
-from esign.codec import qr
+from auth import BEARER, CurrentPrincipal, Principal, problem_responses
 from esign import views
-from esign.store.certificate import CertificateView
+from esign.codec import qr
 from esign.errors import CertificateNotFound
 from esign.http import AUTHZ, Esign
 from esign.models import Certificate
+from esign.store import certificate as certificate_store
+from esign.store.certificate import CertificateView
 
 Scale = Annotated[int, QueryParameter(ge=1, le=20, description="Pixels (or SVG units) per module; default 4.")]
 
@@ -39,8 +38,12 @@ async def _visible(db: Db, principal: Principal, certificate_id: UUID, *, now: d
         holder = principal.person_id is not None and principal.person_id == v.row.person_id
         issuer = principal.department_id is not None and principal.department_id == v.row.department_id
         # A parent shows a newborn's certificates (the child has no phone); the wallet lists them too.
-        guardian = (not (holder or issuer) and principal.person_id is not None and v.row.person_id is not None
-                    and await persons.is_guardian(conn, principal.person_id, v.row.person_id, now=now))
+        guardian = (
+            not (holder or issuer)
+            and principal.person_id is not None
+            and v.row.person_id is not None
+            and await persons.is_guardian(conn, principal.person_id, v.row.person_id, now=now)
+        )
     if not (holder or issuer or guardian):
         raise CertificateNotFound()
     return v
@@ -56,8 +59,9 @@ async def _visible(db: Db, principal: Principal, certificate_id: UUID, *, now: d
     "the issuing department; everyone else gets 404 `certificate_not_found`.",
     responses=problem_responses(*AUTHZ, CertificateNotFound),
 )
-async def get_certificate(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now,
-                          esign: Esign) -> Certificate:
+async def get_certificate(
+    certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
+) -> Certificate:
     return views.render(esign, await _visible(db, principal, certificate_id, now=now), now=now)
 
 
@@ -73,11 +77,15 @@ async def get_certificate(certificate_id: FromPath[UUID], principal: CurrentPrin
     media_type="image/png",
     responses=problem_responses(*AUTHZ, CertificateNotFound),
 )
-async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
-                 scale: Scale = 4) -> Response[bytes]:
+async def qr_png(
+    certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign, scale: Scale = 4
+) -> Response[bytes]:
     v = await _visible(db, principal, certificate_id, now=now)
-    return Response(qr.qr_png(esign.qr_url(v.row.token or ""), scale=scale), media_type="image/png",
-                    headers={"Cache-Control": "private, max-age=300"})
+    return Response(
+        qr.qr_png(esign.qr_url(v.row.token or ""), scale=scale),
+        media_type="image/png",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
 
 
 @get(
@@ -90,11 +98,15 @@ async def qr_png(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db
     media_type="image/svg+xml",
     responses=problem_responses(*AUTHZ, CertificateNotFound),
 )
-async def qr_svg(certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
-                 scale: Scale = 4) -> Response[bytes]:
+async def qr_svg(
+    certificate_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign, scale: Scale = 4
+) -> Response[bytes]:
     v = await _visible(db, principal, certificate_id, now=now)
-    return Response(qr.qr_svg(esign.qr_url(v.row.token or ""), scale=scale), media_type="image/svg+xml",
-                    headers={"Cache-Control": "private, max-age=300"})
+    return Response(
+        qr.qr_svg(esign.qr_url(v.row.token or ""), scale=scale),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
 
 
 ROUTES = [get_certificate, qr_png, qr_svg]

@@ -5,25 +5,28 @@ No login; verification is rate-limited per client IP.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Annotated
 from urllib.parse import unquote
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
+from api.deps import Db, Now, Redis
 from api.kernel import ratelimit
 from api.kernel.client_address import client_address
-from api.deps import Db, Now, Redis
-from api.openapi import CONDITIONAL
+from api.kernel.db import Conn
 from api.kernel.problems import BadRequest, RateLimited, ServiceUnavailable
 from api.kernel.ratelimit import Limit
+from api.openapi import CONDITIONAL
 from auth import problem_responses
 from esign import ca, lists, page, seal_image, verification
-from esign.store import seal as seal_store
 from esign.errors import StatusListNotFound
 from esign.http import Esign, matches
 from esign.models import VerifyIn, VerifyOut
+from esign.store import seal as seal_store
 
 VERIFY_IP = Limit("verify_ip", 120, 60)
 LIST_CACHE = "public, max-age=300"
@@ -86,8 +89,9 @@ async def status_list(request: Request, list_id: FromPath[int], db: Db, now: Now
     media_type="application/x-pem-file",
 )
 async def root_certificate(esign: Esign) -> Response[str]:
-    return Response(lists.root_pem(esign), media_type="application/x-pem-file",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    return Response(
+        lists.root_pem(esign), media_type="application/x-pem-file", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 @post(
@@ -95,13 +99,16 @@ async def root_certificate(esign: Esign) -> Response[str]:
     operation_id="VerifyToken",
     tags=["verification"],
     status_code=200,
-    summary="Verify a certificate or presentation token (ZB1:)",
+    summary="Verify a certificate or presentation token (ZB1:, ZB2:)",
     description=(
         "Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare "
         "token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, "
         "signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for "
-        "presentations their freshness) against the current trust and status lists. Any string that is not one of "
-        "our tokens answers 200 `{valid: false, reasons: [\"format\"]}`. `certificate` appears once the signature "
+        "presentations their freshness) against the current trust and status lists. A `ZB2:` presentation (made offline "
+        "on the holder's device, FORMATS.md) is checked in its own order with its own reasons (`holder_binding`, "
+        "`presentation_expired`, `nonce` when `cnonce` is given, `disclosure`, `credential_expired`, `revoked` for "
+        "the certificate or the device's credential) and answers `certificate.holder_bound: true`. Any string that is not one of "
+        'our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature '
         "and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust "
         "list's type registry names it."
     ),
@@ -110,8 +117,21 @@ async def root_certificate(esign: Esign) -> Response[str]:
 async def verify(data: JSONBody[VerifyIn], request: Request, db: Db, redis: Redis, now: Now, esign: Esign) -> VerifyOut:
     await ratelimit.hit(redis, f"ip:{client_address(request)}", VERIFY_IP)
     async with db.acquire() as conn:
-        verdict = await verification.verdict_for(conn, esign, data.token, now=now)
+        verdict = await verification.verdict_for(conn, esign, data.token, now=now, cnonce=_nonce(data.cnonce))
         return await verification.describe(conn, verdict)
+
+
+def _nonce(text: str | None) -> bytes | None:
+    """The verifier's nonce from base64url; 400 ``bad_request`` when it is not 1 to 64 bytes of base64url."""
+    if text is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        raw = b""
+    if not 1 <= len(raw) <= 64 or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        raise BadRequest("cnonce must be base64url of 1 to 64 bytes")
+    return raw
 
 
 _RAW_TOKEN = re.compile(rb"/[Vv]/(.*)\Z", re.S)
@@ -128,33 +148,50 @@ def _token_from_path(request: Request, decoded: str) -> str:
     return decoded.lstrip("/")
 
 
-async def _seal_picture(conn: object, kid_hex: str | None) -> str | None:
+async def _seal_picture(conn: Conn, kid_hex: str | None) -> str | None:
     if not kid_hex:
         return None
-    seal = await seal_store.get_seal_by_kid(conn, bytes.fromhex(kid_hex))  # type: ignore[arg-type]
+    seal = await seal_store.get_seal_by_kid(conn, bytes.fromhex(kid_hex))
     if seal is None:
         return None
     if seal.department_id is None:
         return seal_image.seal_svg(ca.PLATFORM_NAME, seal.name)
-    department = await seal_store.get_department(conn, seal.department_id)  # type: ignore[arg-type]
+    department = await seal_store.get_department(conn, seal.department_id)
     return seal_image.seal_svg(department.name, seal.name) if department else None
 
 
 async def _verification_page(
-    token: Annotated[str, PathParameter(description="The ZB1: token, percent-encoded.")], request: Request, db: Db,
-    redis: Redis, now: Now, esign: Esign,
+    token: Annotated[str, PathParameter(description="The ZB1: or ZB2: token, percent-encoded.")],
+    request: Request,
+    db: Db,
+    redis: Redis,
+    now: Now,
+    esign: Esign,
+    cnonce: Annotated[
+        str | None,
+        QueryParameter(
+            description="The verifier's nonce (base64url), for a ZB2: presentation made after it was shown."
+        ),
+    ] = None,
 ) -> Response[str]:
     await ratelimit.hit(redis, f"ip:{client_address(request)}", VERIFY_IP)
     token = _token_from_path(request, token)
     async with db.acquire() as conn:
-        verdict = await verification.verdict_for(conn, esign, token, now=now)
+        verdict = await verification.verdict_for(conn, esign, token, now=now, cnonce=_nonce(cnonce))
         result = await verification.describe(conn, verdict)
         seal_svg = await _seal_picture(conn, result.seal_kid if result.certificate is not None else None)
     html = page.render_page(result, seal_svg=seal_svg, checked_at=now)
     # Litestar adds "; charset=utf-8" to a text/* media type itself: naming it here would say it twice.
-    return Response(html, media_type="text/html",
-                    headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-                             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+    return Response(
+        html,
+        media_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
 
 verification_page = get(
@@ -174,8 +211,9 @@ verification_page = get(
     responses=problem_responses(RateLimited),
 )(_verification_page)
 # The QR codes' form of the same page (upper case: a QR code's alphanumeric mode has no lower-case letters).
-verification_page_qr = get("/V/{token:path}", media_type="text/html", include_in_schema=False,
-                           name="verification_page_qr")(_verification_page)
+verification_page_qr = get(
+    "/V/{token:path}", media_type="text/html", include_in_schema=False, name="verification_page_qr"
+)(_verification_page)
 
 
 ROUTES = [trust_list, status_list, root_certificate, verify, verification_page, verification_page_qr]

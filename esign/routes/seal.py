@@ -11,20 +11,18 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter
 
+from api.deps import Db, Now
 from api.kernel import authority, idempotency
 from api.kernel.authority import AuthorityRequired
-from api.deps import Db, Now
-from api.openapi import IDEMPOTENT
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import BadRequest, NotFound, ValidationFailed, success
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal
+from api.openapi import IDEMPOTENT
+from auth import BEARER, CurrentPrincipal, problem_responses
 from esign import seal_image, seals
-from esign.store import seal as seal_store
 from esign.errors import InvalidCsr, SealNotActive, SealNotFound
 from esign.http import AUTHZ, Esign
 from esign.models import OptionalReasonIn, RotateSealIn, Seal, SealIn, SealPage
-
+from esign.store import seal as seal_store
 
 
 class SealController(Controller):
@@ -33,7 +31,8 @@ class SealController(Controller):
     security = BEARER
 
     @post(
-        operation_id="CreateSeal", opt=IDEMPOTENT,
+        operation_id="CreateSeal",
+        opt=IDEMPOTENT,
         summary="Make a seal (电子印章) for the caller's department",
         description=(
             "dept_admin, or a department system with scope `seals:manage`, of a department that issues some "
@@ -44,8 +43,10 @@ class SealController(Controller):
             "The certificate's subject names the department from the platform's records, whatever the CSR says. "
             "Accepts `Idempotency-Key`."
         ),
-        responses={**success(201, Seal, "The new seal."),
-                   **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired)},
+        responses={
+            **success(201, Seal, "The new seal."),
+            **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired),
+        },
     )
     async def create(
         self, data: JSONBody[SealIn], request: Request, principal: CurrentPrincipal, db: Db, now: Now, esign: Esign
@@ -59,8 +60,15 @@ class SealController(Controller):
 
             async def create() -> tuple[int, Seal]:
                 seal = await seals.create_seal(
-                    conn, esign, department, name=data.name.strip(), kind=data.kind, algorithm=data.algorithm,
-                    csr_pem=data.csr_pem, actor=principal.subject, now=now,
+                    conn,
+                    esign,
+                    department,
+                    name=data.name.strip(),
+                    kind=data.kind,
+                    algorithm=data.algorithm,
+                    csr_pem=data.csr_pem,
+                    actor=principal.subject,
+                    now=now,
                 )
                 return 201, seals.view(esign, seal)
 
@@ -97,7 +105,12 @@ class SealController(Controller):
         responses=problem_responses(BadRequest, ValidationFailed, *AUTHZ, SealNotFound, SealNotActive),
     )
     async def revoke(
-        self, seal_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now, esign: Esign,
+        self,
+        seal_id: FromPath[UUID],
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
         data: JSONBody[OptionalReasonIn | None] = None,
     ) -> Seal:
         department_id = principal.require_staff("dept_admin", scope="seals:manage")
@@ -108,7 +121,8 @@ class SealController(Controller):
 
     @post(
         "/{seal_id:uuid}/rotate",
-        operation_id="RotateSeal", opt=IDEMPOTENT,
+        operation_id="RotateSeal",
+        opt=IDEMPOTENT,
         summary="Replace a seal with a new key; the old one is retired",
         description=(
             "Makes a new seal (same kind; name and algorithm kept unless given; `csr_pem` for a department-held "
@@ -116,13 +130,22 @@ class SealController(Controller):
             "must be active (`seal_not_active`). Accepts `Idempotency-Key`: a retry with the same key gets the "
             "same new seal, where one without it finds the old seal retired."
         ),
-        responses={**success(201, Seal, "The new seal."),
-                   **problem_responses(BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired, SealNotFound,
-                                       SealNotActive)},
+        responses={
+            **success(201, Seal, "The new seal."),
+            **problem_responses(
+                BadRequest, InvalidCsr, ValidationFailed, *AUTHZ, AuthorityRequired, SealNotFound, SealNotActive
+            ),
+        },
     )
     async def rotate(
-        self, seal_id: FromPath[UUID], data: JSONBody[RotateSealIn], request: Request, principal: CurrentPrincipal,
-        db: Db, now: Now, esign: Esign,
+        self,
+        seal_id: FromPath[UUID],
+        data: JSONBody[RotateSealIn],
+        request: Request,
+        principal: CurrentPrincipal,
+        db: Db,
+        now: Now,
+        esign: Esign,
     ) -> Response[bytes]:
         department_id = principal.require_staff("dept_admin", scope="seals:manage")
         await authority.require(db, department_id, authority.SEALS, actor=principal.subject)
@@ -133,8 +156,15 @@ class SealController(Controller):
                 department = await seal_store.get_department(conn, department_id)
                 assert department is not None
                 new = await seals.rotate_seal(
-                    conn, esign, department, old, name=data.name.strip() if data.name else None,
-                    algorithm=data.algorithm, csr_pem=data.csr_pem, actor=principal.subject, now=now,
+                    conn,
+                    esign,
+                    department,
+                    old,
+                    name=data.name.strip() if data.name else None,
+                    algorithm=data.algorithm,
+                    csr_pem=data.csr_pem,
+                    actor=principal.subject,
+                    now=now,
                 )
                 return 201, seals.view(esign, new)
 
@@ -158,7 +188,8 @@ async def seal_picture(kid: Annotated[str, PathParameter(pattern="^[0-9a-f]{16}$
     if seal is None or department is None:
         raise SealNotFound()
     return Response(
-        seal_image.seal_svg(department.name, seal.name), media_type="image/svg+xml",
+        seal_image.seal_svg(department.name, seal.name),
+        media_type="image/svg+xml",
         headers={"Cache-Control": "public, max-age=86400"},
     )
 

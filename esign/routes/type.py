@@ -10,18 +10,18 @@ from __future__ import annotations
 from litestar import Response, post
 from litestar.params import JSONBody
 
-from api.kernel import audit
-from api.deps import Db, Now
-from api.kernel.identifiers import credit_code_valid
 import matters as admin_store
-from matters import CertificateType
+from api.deps import Db, Now
+from api.kernel import audit
+from api.kernel.identifiers import credit_code_valid
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
-from auth import problem_responses
-from auth import BEARER, CurrentPrincipal
-from esign.store import seal as seal_store, type as type_store
+from auth import BEARER, CurrentPrincipal, problem_responses
 from esign.errors import CertificateTypeInvalid, GbTypeCodeImmutable
 from esign.http import AUTHZ
 from esign.models import CertificateTypeIn
+from esign.store import seal as seal_store
+from esign.store import type as type_store
+from matters import CertificateType
 
 
 def _field_errors(data: CertificateTypeIn) -> list[FieldError]:
@@ -31,7 +31,9 @@ def _field_errors(data: CertificateTypeIn) -> list[FieldError]:
             errors.append(FieldError(field=f"fields[{i}].key", message="is used twice"))
         seen.add(f.key)
         if (f.type == "enum") != bool(f.enum):
-            errors.append(FieldError(field=f"fields[{i}].enum", message="is required for enum fields and only for them"))
+            errors.append(
+                FieldError(field=f"fields[{i}].enum", message="is required for enum fields and only for them")
+            )
     if data.gb_type_code and not credit_code_valid(data.gb_type_code[:18]):
         errors.append(FieldError(field="gb_type_code", message="must start with a valid credit code"))
     return errors
@@ -71,9 +73,12 @@ async def upsert_certificate_type(
         known = await admin_store.known_departments(conn, wanted)
         issuers = list(data.issuer_department_ids)
         unknown = [
-            FieldError(field=f"issuer_department_ids[{issuers.index(d)}]" if d in issuers else "defining_department_id",
-                       message=f"no department {d}")
-            for d in wanted if d not in known
+            FieldError(
+                field=f"issuer_department_ids[{issuers.index(d)}]" if d in issuers else "defining_department_id",
+                message=f"no department {d}",
+            )
+            for d in wanted
+            if d not in known
         ]
         if unknown:
             raise CertificateTypeInvalid(errors=unknown)
@@ -91,18 +96,38 @@ async def upsert_certificate_type(
         if owner not in (None, data.code):
             raise CertificateTypeInvalid(errors=[FieldError(field="gb_type_code", message=f"is the code of {owner}")])
         fields, last_n = type_store.number_fields(
-            [{"key": f.key, "label": f.label, "type": f.type, "required": f.required, "sensitive": f.sensitive}
-             | ({"enum": f.enum} if f.enum else {}) for f in data.fields],
-            known_type["fields"] if known_type else [], known_type["last_field_n"] if known_type else 0,
+            [
+                {"key": f.key, "label": f.label, "type": f.type, "required": f.required, "sensitive": f.sensitive}
+                | ({"enum": f.enum} if f.enum else {})
+                for f in data.fields
+            ],
+            known_type["fields"] if known_type else [],
+            known_type["last_field_n"] if known_type else 0,
         )
-        saved = await type_store.upsert_type(conn, {
-            "code": data.code, "name": data.name.strip(), "gb_type_code": gb_code, "holder_kind": data.holder_kind,
-            "defining_department_id": defining, "issuer_department_ids": list(dict.fromkeys(data.issuer_department_ids)),
-            "fields": fields, "last_field_n": last_n, "validity_days": data.validity_days, "now": now,
-        })
+        saved = await type_store.upsert_type(
+            conn,
+            {
+                "code": data.code,
+                "name": data.name.strip(),
+                "gb_type_code": gb_code,
+                "holder_kind": data.holder_kind,
+                "defining_department_id": defining,
+                "issuer_department_ids": list(dict.fromkeys(data.issuer_department_ids)),
+                "fields": fields,
+                "last_field_n": last_n,
+                "validity_days": data.validity_days,
+                "now": now,
+            },
+        )
         await seal_store.trust_list_changed(conn)  # the trust list carries the type registry
-        await audit.append(conn, actor=principal.subject, action="esign.certificate_type_saved", subject=data.code,
-                           data={"gb_type_code": gb_code, "created": existing is None}, at=now)
+        await audit.append(
+            conn,
+            actor=principal.subject,
+            action="esign.certificate_type_saved",
+            subject=data.code,
+            data={"gb_type_code": gb_code, "created": existing is None},
+            at=now,
+        )
     return Response(saved, status_code=201 if existing is None else 200)
 
 

@@ -7,9 +7,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from esign.service import CertType, FieldRule
 
 TYPE_COLUMNS = "code, name, gb_type_code, holder_kind, issuer_department_ids, fields, validity_days"
@@ -18,14 +18,23 @@ TYPE_COLUMNS = "code, name, gb_type_code, holder_kind, issuer_department_ids, fi
 def _type(row: asyncpg.Record) -> CertType:
     rules = tuple(
         FieldRule(
-            n=f["n"], key=f["key"], label=f["label"], type=f["type"], required=bool(f.get("required", True)),
-            sensitive=bool(f.get("sensitive", False)), enum=tuple(f["enum"]) if f.get("enum") else None,
+            n=f["n"],
+            key=f["key"],
+            label=f["label"],
+            type=f["type"],
+            required=bool(f.get("required", True)),
+            sensitive=bool(f.get("sensitive", False)),
+            enum=tuple(f["enum"]) if f.get("enum") else None,
         )
         for f in row["fields"]
     )
     return CertType(
-        code=row["code"], name=row["name"], gb_type_code=row["gb_type_code"], holder_kind=row["holder_kind"],
-        issuer_department_ids=frozenset(row["issuer_department_ids"]), fields=rules,
+        code=row["code"],
+        name=row["name"],
+        gb_type_code=row["gb_type_code"],
+        holder_kind=row["holder_kind"],
+        issuer_department_ids=frozenset(row["issuer_department_ids"]),
+        fields=rules,
         validity_days=row["validity_days"],
     )
 
@@ -106,7 +115,7 @@ class CertificateView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 SELECT_VIEW = f"""
-SELECT {', '.join('c.' + c for c in COLUMNS)}, t.name AS type_name, t.gb_type_code, d.name AS department_name,
+SELECT {", ".join("c." + c for c in COLUMNS)}, t.name AS type_name, t.gb_type_code, d.name AS department_name,
        d.credit_code AS department_credit_code, s.kid AS seal_kid, s.algorithm AS seal_algorithm
 FROM esign_certificate c
 JOIN certificate_type t ON t.code = c.type_code
@@ -144,10 +153,14 @@ class ShownCertificate(msgspec.Struct, frozen=True):
     seal_kid: bytes
 
 
-_JOINED = {"type_name": "t.name", "department_name": "d.name", "department_credit_code": "d.credit_code",
-           "seal_kid": "s.kid"}
-SELECT_SHOWN = f"""
-SELECT {', '.join(_JOINED.get(f, 'c.' + f) for f in ShownCertificate.__struct_fields__)}
+_JOINED = {
+    "type_name": "t.name",
+    "department_name": "d.name",
+    "department_credit_code": "d.credit_code",
+    "seal_kid": "s.kid",
+}
+SELECT_SHOWN: str = f"""
+SELECT {", ".join(_JOINED.get(f, "c." + f) for f in ShownCertificate.__struct_fields__)}
 FROM esign_certificate c
 JOIN certificate_type t ON t.code = c.type_code
 JOIN department d ON d.id = c.department_id
@@ -158,16 +171,42 @@ JOIN esign_seal s ON s.id = c.seal_id
 def shown(v: CertificateView) -> ShownCertificate:
     r = v.row
     return ShownCertificate(
-        r.id, r.licence_id, r.type_code, r.holder_kind, r.holder_name_masked, r.holder_id_masked, r.fields,
-        r.sealed_fields, r.department_id, r.issued_at, r.valid_from, r.valid_until, r.status, r.status_list_id,
-        r.status_index, r.token, v.type_name, v.department_name, v.department_credit_code, v.seal_kid,
+        r.id,
+        r.licence_id,
+        r.type_code,
+        r.holder_kind,
+        r.holder_name_masked,
+        r.holder_id_masked,
+        r.fields,
+        r.sealed_fields,
+        r.department_id,
+        r.issued_at,
+        r.valid_from,
+        r.valid_until,
+        r.status,
+        r.status_list_id,
+        r.status_index,
+        r.token,
+        v.type_name,
+        v.department_name,
+        v.department_credit_code,
+        v.seal_kid,
     )
 
 
 def _view(row: asyncpg.Record) -> CertificateView:
     values = dict(row)
-    extra = {k: values.pop(k) for k in ("type_name", "gb_type_code", "department_name", "department_credit_code",
-                                         "seal_kid", "seal_algorithm")}
+    extra = {
+        k: values.pop(k)
+        for k in (
+            "type_name",
+            "gb_type_code",
+            "department_name",
+            "department_credit_code",
+            "seal_kid",
+            "seal_algorithm",
+        )
+    }
     return CertificateView(row=CertificateRow(**values), **extra)
 
 
@@ -184,7 +223,9 @@ async def get_shown(conn: Conn, certificate_ids: list[UUID]) -> list[ShownCertif
 
 
 async def find_by_external_ref(conn: Conn, department_id: UUID, external_ref: str) -> CertificateView | None:
-    row = await conn.fetchrow(f"{SELECT_VIEW} WHERE c.department_id = $1 AND c.external_ref = $2", department_id, external_ref)
+    row = await conn.fetchrow(
+        f"{SELECT_VIEW} WHERE c.department_id = $1 AND c.external_ref = $2", department_id, external_ref
+    )
     return None if row is None else _view(row)
 
 
@@ -200,7 +241,7 @@ async def find_external_refs(conn: Conn, department_id: UUID, refs: list[str]) -
 
 
 INSERT_CERTIFICATE = f"""
-INSERT INTO esign_certificate ({', '.join(COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})
+INSERT INTO esign_certificate ({", ".join(COLUMNS)}) VALUES ({", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))})
 """
 
 

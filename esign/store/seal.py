@@ -6,9 +6,9 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn
 from esign.errors import SealNotFound
 from esign.service import Department
 
@@ -50,8 +50,20 @@ VALUES ($1, $2, 'issuer', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 
 async def insert_seal(conn: Conn, seal: SealRow, *, sealed_key: bytes | None) -> None:
     await conn.execute(
-        INSERT_SEAL, seal.id, seal.department_id, seal.name, seal.kind, seal.algorithm, seal.kid, seal.certificate,
-        sealed_key, seal.key_custody, seal.valid_from, seal.valid_until, seal.created_at, seal.replaces_id,
+        INSERT_SEAL,
+        seal.id,
+        seal.department_id,
+        seal.name,
+        seal.kind,
+        seal.algorithm,
+        seal.kid,
+        seal.certificate,
+        sealed_key,
+        seal.key_custody,
+        seal.valid_from,
+        seal.valid_until,
+        seal.created_at,
+        seal.replaces_id,
     )
 
 

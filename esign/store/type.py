@@ -6,9 +6,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
+from api.kernel.db import Conn, one
 from matters import CertificateField, CertificateType, DepartmentRef
 
 
@@ -24,7 +24,9 @@ async def existing_type(conn: Conn, code: str) -> asyncpg.Record | None:
     )
 
 
-def number_fields(fields: list[dict[str, Any]], existing: list[dict[str, Any]], last_n: int) -> tuple[list[dict[str, Any]], int]:
+def number_fields(
+    fields: list[dict[str, Any]], existing: list[dict[str, Any]], last_n: int
+) -> tuple[list[dict[str, Any]], int]:
     """``fields`` each with its registry number ``n``: a field the type had keeps its number, a new one takes
     the next after ``last_n`` (numbers of removed fields are never given again). Returns the new last number."""
     known = {f["key"]: f["n"] for f in existing if "n" in f}
@@ -68,14 +70,26 @@ WHERE t.code = $1
 
 async def upsert_type(conn: Conn, values: dict[str, Any]) -> CertificateType:
     await conn.execute(
-        UPSERT_TYPE, values["code"], values["name"], values["gb_type_code"], values["holder_kind"],
-        values["defining_department_id"], values["issuer_department_ids"], values["fields"], values["validity_days"],
-        values["now"], values["last_field_n"],
+        UPSERT_TYPE,
+        values["code"],
+        values["name"],
+        values["gb_type_code"],
+        values["holder_kind"],
+        values["defining_department_id"],
+        values["issuer_department_ids"],
+        values["fields"],
+        values["validity_days"],
+        values["now"],
+        values["last_field_n"],
     )
-    r = await conn.fetchrow(SELECT_TYPE, values["code"])
+    r = one(await conn.fetchrow(SELECT_TYPE, values["code"]), "upserted certificate type")
     return CertificateType(
-        code=r["code"], name=r["name"], gb_type_code=r["gb_type_code"], holder_kind=r["holder_kind"],
+        code=r["code"],
+        name=r["name"],
+        gb_type_code=r["gb_type_code"],
+        holder_kind=r["holder_kind"],
         defining_department=DepartmentRef(id=r["defining_id"], name=r["defining_name"]) if r["defining_id"] else None,
         issuer_department_ids=list(r["issuer_department_ids"]),
-        fields=msgspec.convert(r["fields"], list[CertificateField]), validity_days=r["validity_days"],
+        fields=msgspec.convert(r["fields"], list[CertificateField]),
+        validity_days=r["validity_days"],
     )

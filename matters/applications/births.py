@@ -15,15 +15,15 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
-from api.kernel import audit
 import auth as persons
+from api.kernel import audit
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.identifiers import id_number_error
+from api.kernel.problems import FieldError
 from matters.applications import service, store
 from matters.applications.errors import FormInvalid
-from api.kernel.problems import FieldError
 
 KEY_PURPOSE = "birth_case"
 CLOSED = ("withdrawn", "rejected")
@@ -48,8 +48,10 @@ def check_parents(form: dict[str, Any], applicant_number: str | None, *, today: 
     if service.sex_of(form.get("child_sex")) is None:
         errors.append(FieldError("form.child_sex", "must be 男 or 女"))
     if not service.birth_keys(form):
-        errors += [FieldError(f"form.{k}", "give the delivery record number or the 出生医学证明 number")
-                   for k in service.BIRTH_KEY_FIELDS]
+        errors += [
+            FieldError(f"form.{k}", "give the delivery record number or the 出生医学证明 number")
+            for k in service.BIRTH_KEY_FIELDS
+        ]
     if errors:
         raise FormInvalid(errors=errors)
     if not is_parent(form, applicant_number):
@@ -85,13 +87,15 @@ def may_join(case: Case) -> bool:
     return case.application is not None and case.application["status"] not in CLOSED
 
 
-async def newborn(
-    conn: Conn, keyring: Keyring, case: Case, form: dict[str, Any], *, now: datetime
-) -> UUID:
+async def newborn(conn: Conn, keyring: Keyring, case: Case, form: dict[str, Any], *, now: datetime) -> UUID:
     """The child of the case: the one created before (a withdrawn or rejected case), or a new person now."""
     child = case.child or await persons.create_newborn(
-        conn, keyring, name=form["child_name"], born_on=date.fromisoformat(form["child_born_at"]),
-        sex=service.sex_of(form.get("child_sex")), now=now,
+        conn,
+        keyring,
+        name=form["child_name"],
+        born_on=date.fromisoformat(form["child_born_at"]),
+        sex=service.sex_of(form.get("child_sex")),
+        now=now,
     )
     await add_parents(conn, keyring, form, child, now=now)
     return child
@@ -121,8 +125,15 @@ async def remember(conn: Conn, case: Case, child: UUID, application_id: UUID, *,
 
 
 async def join(
-    conn: Conn, keyring: Keyring, case: Case, form: dict[str, Any], *, applicant_person: UUID,
-    applicant_number: str | None, actor: str, now: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    case: Case,
+    form: dict[str, Any],
+    *,
+    applicant_person: UUID,
+    applicant_number: str | None,
+    actor: str,
+    now: datetime,
 ) -> UUID:
     """The second parent's application joins the open (or completed) case; the case's application id.
 
@@ -133,19 +144,33 @@ async def join(
     app = await store.get_application(conn, case.application["id"], for_update=True)
     registered = store.open_form(keyring, app["form"])
     if not is_parent(registered, applicant_number):
-        raise FormInvalid(errors=[FieldError(f"form.{k}", "does not match a birth of the parents named")
-                                  for k in service.BIRTH_KEY_FIELDS if form.get(k)])
+        raise FormInvalid(
+            errors=[
+                FieldError(f"form.{k}", "does not match a birth of the parents named")
+                for k in service.BIRTH_KEY_FIELDS
+                if form.get(k)
+            ]
+        )
     added = await add_parents(conn, keyring, registered, case.child, now=now)
     await remember(conn, case, case.child, app["id"], now=now)
     if added:
         # A new guardian reads and acts for the child from now on: a security-relevant act.
-        await audit.append(conn, actor=actor, action="application.guardian_joined", subject=f"application:{app['id']}",
-                           data={"child": str(case.child), "guardians": [str(p) for p in added]}, at=now)
+        await audit.append(
+            conn,
+            actor=actor,
+            action="application.guardian_joined",
+            subject=f"application:{app['id']}",
+            data={"child": str(case.child), "guardians": [str(p) for p in added]},
+            at=now,
+        )
     joined = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM application_event WHERE application_id = $1 AND event = 'guardian_joined'"
-        " AND detail->>'person_id' = $2)", app["id"], str(applicant_person),
+        " AND detail->>'person_id' = $2)",
+        app["id"],
+        str(applicant_person),
     )
     if applicant_person != app["applicant_person_id"] and not joined:
-        await store.add_event(conn, app["id"], at=now, event="guardian_joined", actor=actor,
-                              detail={"person_id": str(applicant_person)})
+        await store.add_event(
+            conn, app["id"], at=now, event="guardian_joined", actor=actor, detail={"person_id": str(applicant_person)}
+        )
     return app["id"]

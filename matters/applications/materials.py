@@ -16,19 +16,19 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
-from api.kernel import audit
 import auth as persons
+import esign as esign_views
+import wallet as wallet_consents
+from api.kernel import audit
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
+from esign import EsignState
 from matters import store as catalogue_store
 from matters.applications import store
 from matters.applications.errors import MaterialNotAvailable, MaterialNotFound
 from matters.applications.models import TaskMaterial, TaskMaterialFile, TaskMaterialList, TaskMaterialRead
 from matters.models import Matter, MatterMaterial
-import wallet as wallet_consents
-import esign as esign_views
-from esign import EsignState
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,14 @@ LIMIT 1
 
 
 async def _resolve(
-    conn: Conn, keyring: Keyring, task: asyncpg.Record, app: asyncpg.Record, matter: Matter,
-    holder_fields: dict[str, str], *, now: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    task: asyncpg.Record,
+    app: asyncpg.Record,
+    matter: Matter,
+    holder_fields: dict[str, str],
+    *,
+    now: datetime,
 ) -> list[Source]:
     provided = {m["code"]: m for m in app["materials"]}
     form: dict[str, Any] | None = None
@@ -97,11 +103,15 @@ async def _resolve(
             producer = given.get("produced_by_matter")
             made = await conn.fetchval(
                 "SELECT result_certificate_id FROM application_task WHERE application_id = $1 AND matter_code = $2",
-                app["id"], producer,
+                app["id"],
+                producer,
             )
             row = await conn.fetchrow(CERTIFICATE_ITEM.format(column="certificate_id"), made) if made else None
-            out.append(Source(m, kind, row["certificate_id"], row["id"], row["person_id"], produced_by_matter=producer)
-                       if row else Source(m, kind, produced_by_matter=producer))
+            out.append(
+                Source(m, kind, row["certificate_id"], row["id"], row["person_id"], produced_by_matter=producer)
+                if row
+                else Source(m, kind, produced_by_matter=producer)
+            )
         elif kind == "department" and m.code in holder_fields and m.satisfied_by_certificate_types:
             # Someone else's certificate named by ID number in the form (the father's ID card): the
             # department fetches it from the certificate library, as the applicant was promised.
@@ -109,7 +119,11 @@ async def _resolve(
                 form = store.open_form(keyring, app["form"])
             number = form.get(holder_fields[m.code])
             person = await persons.find_person_id(conn, keyring, str(number)) if number else None
-            row = await conn.fetchrow(NAMED_HOLDERS_CERTIFICATE, person, m.satisfied_by_certificate_types, now) if person else None
+            row = (
+                await conn.fetchrow(NAMED_HOLDERS_CERTIFICATE, person, m.satisfied_by_certificate_types, now)
+                if person
+                else None
+            )
             out.append(Source(m, kind, row["certificate_id"], row["id"], row["person_id"]) if row else Source(m, kind))
         else:
             out.append(Source(m, kind))
@@ -123,28 +137,44 @@ async def list_materials(
     conn: Conn, keyring: Keyring, task_id: UUID, *, department_id: UUID, now: datetime
 ) -> TaskMaterialList:
     """What the task's matter asks for, and how each material can be read (nothing is read here)."""
-    task, app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
+    _task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
     blobs = {r["sha256"]: r for r in await conn.fetch(BLOB_INFO, [s.blob for s in sources if s.blob])}
     items = []
     for s in sources:
         info = blobs.get(s.blob) if s.blob else None
-        items.append(TaskMaterial(
-            code=s.material.code, name=s.material.name, required=s.material.required, source=s.source,  # type: ignore[arg-type]
-            read="certificate" if s.certificate_id else "file" if info else None,
-            file=TaskMaterialFile(sha256=info["sha256"].hex(), content_type=info["content_type"], size=info["size"]) if info else None,
-            blob_sha256=s.blob.hex() if s.blob else None,
-            held_by_department=s.material.held_by_department if s.source == "department" and s.material.held_by_department else None,
-            produced_by_matter=s.produced_by_matter,
-        ))
+        items.append(
+            TaskMaterial(
+                code=s.material.code,
+                name=s.material.name,
+                required=s.material.required,
+                source=s.source,  # type: ignore[arg-type]
+                read="certificate" if s.certificate_id else "file" if info else None,
+                file=TaskMaterialFile(sha256=info["sha256"].hex(), content_type=info["content_type"], size=info["size"])
+                if info
+                else None,
+                blob_sha256=s.blob.hex() if s.blob else None,
+                held_by_department=s.material.held_by_department
+                if s.source == "department" and s.material.held_by_department
+                else None,
+                produced_by_matter=s.produced_by_matter,
+            )
+        )
     return TaskMaterialList(task_id=task_id, matter_code=matter.code, items=items)
 
 
 async def read_certificate(
-    conn: Conn, keyring: Keyring, esign: EsignState, task_id: UUID, code: str, *, department_id: UUID,
-    actor: str, now: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    esign: EsignState,
+    task_id: UUID,
+    code: str,
+    *,
+    department_id: UUID,
+    actor: str,
+    now: datetime,
 ) -> TaskMaterialRead:
     """The certificate standing for one material of the task's matter; the read is logged for its holder."""
-    task, app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
+    task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
     s = _source(sources, code)
     if s.certificate_id is None or s.holder is None or s.item_id is None:
         raise MaterialNotAvailable(f"{code} has no certificate to read", code=code, source=s.source)
@@ -156,11 +186,17 @@ async def read_certificate(
 
 
 async def read_file(
-    conn: Conn, keyring: Keyring, task_id: UUID, code: str, *, department_id: UUID, actor: str,
+    conn: Conn,
+    keyring: Keyring,
+    task_id: UUID,
+    code: str,
+    *,
+    department_id: UUID,
+    actor: str,
     now: datetime,
 ) -> asyncpg.Record:
     """The file handed in for one material of the task's matter (content_type, data); the read is logged."""
-    task, app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
+    task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
     s = _source(sources, code)
     row = await conn.fetchrow("SELECT content_type, data FROM sync_blob WHERE sha256 = $1", s.blob) if s.blob else None
     if row is None:
@@ -188,14 +224,38 @@ def _source(sources: list[Source], code: str) -> Source:
 
 
 async def _log(
-    conn: Conn, task: asyncpg.Record, matter: Matter, s: Source, *, department_id: UUID, actor: str,
-    item_ids: list[UUID], now: datetime,
+    conn: Conn,
+    task: asyncpg.Record,
+    matter: Matter,
+    s: Source,
+    *,
+    department_id: UUID,
+    actor: str,
+    item_ids: list[UUID],
+    now: datetime,
 ) -> None:
     assert s.holder is not None
     await wallet_consents.record_task_read(
-        conn, person_id=s.holder, task_id=task["id"], material=s.material.code, department_id=department_id,
-        actor=actor, purpose=f"办理「{matter.name}」：{s.material.name}", item_ids=item_ids, now=now,
+        conn,
+        person_id=s.holder,
+        task_id=task["id"],
+        material=s.material.code,
+        department_id=department_id,
+        actor=actor,
+        purpose=f"办理「{matter.name}」：{s.material.name}",
+        item_ids=item_ids,
+        now=now,
     )
-    await audit.append(conn, actor=actor, action="task.material_read", subject=f"task:{task['id']}",
-                       data={"material": s.material.code, "person": str(s.holder),
-                             "items": [str(i) for i in item_ids], "source": s.source}, at=now)
+    await audit.append(
+        conn,
+        actor=actor,
+        action="task.material_read",
+        subject=f"task:{task['id']}",
+        data={
+            "material": s.material.code,
+            "person": str(s.holder),
+            "items": [str(i) for i in item_ids],
+            "source": s.source,
+        },
+        at=now,
+    )

@@ -8,8 +8,8 @@ from uuid import UUID
 
 import msgspec
 
-from matters.models import DepartmentRef
 from esign import Certificate
+from matters.models import DepartmentRef
 
 ApplicationStatus = Literal["submitted", "in_progress", "needs_supplement", "completed", "rejected", "withdrawn"]
 # "waiting": the task's `after` matters are not approved yet (出生登记 waits for 出生医学证明);
@@ -97,9 +97,12 @@ class ApplicationPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
+PrefillStatus = Literal["from_wallet", "from_bundle", "from_department", "needed"]
+
+
 class PrefillMaterial(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     code: str
-    status: Literal["from_wallet", "from_bundle", "from_department", "needed"]
+    status: PrefillStatus
     wallet_item_id: UUID | None = None
     produced_by_matter: str | None = None
 
@@ -127,7 +130,9 @@ class ApproveIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RejectIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reasons: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=500)]], msgspec.Meta(max_length=50)] = []
+    reasons: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=500)]], msgspec.Meta(max_length=50)
+    ] = []
     required_materials: Annotated[list[Code], msgspec.Meta(max_length=100)] = []
 
 

@@ -11,13 +11,13 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
 import auth as orgs
 import auth as persons
-from matters.applications.errors import CreditCodeRequired
 import esign as esign_service
+from api.kernel.db import Conn, one
 from esign import HolderIn, IssueIn
+from matters.applications.errors import CreditCodeRequired
 
 # Form keys that carry a certificate field under another name (出生医学证明's `sex` is the form's
 # `child_sex`); a department's `result_fields` always win.
@@ -50,18 +50,26 @@ async def _with_legal_rep(
     return fields | {orgs.LEGAL_REP_FIELD: number, "legal_representative": name}
 
 
-def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
+def issuer(state: Any):
     async def issue(
         conn: Conn, task: asyncpg.Record, application: asyncpg.Record, fields: dict[str, Any], now: datetime
     ) -> UUID:
-        ctype = await conn.fetchrow(
-            """SELECT t.code, t.holder_kind, array(SELECT f->>'key' FROM jsonb_array_elements(t.fields) f) AS keys
+        # Called only for a task whose matter names a result certificate type (a foreign key keeps it).
+        ctype = one(
+            await conn.fetchrow(
+                """SELECT t.code, t.holder_kind, array(SELECT f->>'key' FROM jsonb_array_elements(t.fields) f) AS keys
                FROM catalog_matter m JOIN certificate_type t ON t.code = m.result_certificate_type WHERE m.code = $1""",
-            task["matter_code"],
+                task["matter_code"],
+            ),
+            "result certificate type",
         )
         ref = f"application:{application['id']}:{task['matter_code']}"
-        body = {"type_code": ctype["code"], "fields": result_fields(list(ctype["keys"]), fields), "external_ref": ref,
-                "application_id": application["id"]}
+        body = {
+            "type_code": ctype["code"],
+            "fields": result_fields(list(ctype["keys"]), fields),
+            "external_ref": ref,
+            "application_id": application["id"],
+        }
         if ctype["holder_kind"] == "organisation":
             # An entity that applied (acting through its 法定代表人 or 经办人) holds it; else the new business
             # does: its name from the form, its code assigned on approval.
@@ -70,8 +78,14 @@ def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
                 # A later matter of the bundle that opened the business (公章刻制 after 设立登记): the same entity.
                 opened = await conn.fetchval(
                     "SELECT holder_credit_code FROM esign_certificate WHERE application_id = $1"
-                    " AND holder_kind = 'organisation' ORDER BY issued_at, id LIMIT 1", application["id"])
-                org = await orgs.get_org_by_credit_code(conn, opened) if opened and not fields.get("credit_code") else None
+                    " AND holder_kind = 'organisation' ORDER BY issued_at, id LIMIT 1",
+                    application["id"],
+                )
+                org = (
+                    await orgs.get_org_by_credit_code(conn, opened)
+                    if opened and not fields.get("credit_code")
+                    else None
+                )
             if org is not None:
                 holder = HolderIn(credit_code=org.credit_code, name=str(fields.get("entity_name") or org.name))
             elif not fields.get("credit_code"):
@@ -85,15 +99,24 @@ def issuer(state: Any):  # noqa: ANN201 - returns handling.IssueResult
             if ctype["code"] == orgs.REGISTRY_TYPE:
                 body["fields"] = await _with_legal_rep(conn, state.keyring, application, body["fields"])
             issued = await esign_service.issue_certificate(
-                conn, state.esign, department_id=task["department_id"], item=IssueIn(holder=holder, **body),
-                actor=f"task:{task['id']}", now=now,
+                conn,
+                state.esign,
+                department_id=task["department_id"],
+                item=IssueIn(holder=holder, **body),
+                actor=f"task:{task['id']}",
+                now=now,
             )
             return issued.certificate_id
         person = application["for_person_id"]
         holder = HolderIn(name=await persons.get_name(conn, state.keyring, person) or "")
         issued = await esign_service.issue_certificate(
-            conn, state.esign, department_id=task["department_id"], item=IssueIn(holder=holder, **body),
-            actor=f"task:{task['id']}", now=now, holder_person_id=person,
+            conn,
+            state.esign,
+            department_id=task["department_id"],
+            item=IssueIn(holder=holder, **body),
+            actor=f"task:{task['id']}",
+            now=now,
+            holder_person_id=person,
         )
         return issued.certificate_id
 

@@ -12,16 +12,18 @@ from datetime import date
 from typing import Any
 
 from api.kernel.identifiers import id_number_birth_date, id_number_sex
+from api.kernel.problems import FieldError
 from matters.applications.errors import FormInvalid, MaterialInvalid, MaterialsMissing
 from matters.applications.models import ProvidedMaterial
 from matters.models import BundleMaterial, FormField
-from api.kernel.problems import FieldError
 
 # --- bundle conditions -------------------------------------------------------------------------
 
 # The catalogue's conditions are one comparison over the merged form: `form.key == value` or `!=`,
 # with null, true, false, a number or a quoted string. Anything else is refused when loaded.
-_CONDITION = re.compile(r"^\s*form\.([a-z_][a-z0-9_]*)\s*(==|!=)\s*(null|true|false|-?\d+(?:\.\d+)?|'[^']*'|\"[^\"]*\")\s*$")
+_CONDITION = re.compile(
+    r"^\s*form\.([a-z_][a-z0-9_]*)\s*(==|!=)\s*(null|true|false|-?\d+(?:\.\d+)?|'[^']*'|\"[^\"]*\")\s*$"
+)
 
 
 def parse_condition(text: str) -> tuple[str, str, Any]:
@@ -128,7 +130,9 @@ def resolve_materials(
     materials = list(materials)
     unknown = sorted((set(provided) | deferred) - {m.code for m in materials} - set(known))
     if unknown:
-        raise MaterialInvalid(errors=[FieldError("materials", f"not a material of this application: {c}") for c in unknown])
+        raise MaterialInvalid(
+            errors=[FieldError("materials", f"not a material of this application: {c}") for c in unknown]
+        )
     out: list[ProvidedMaterial] = []
     missing: list[str] = []
     for m in materials:
@@ -137,12 +141,17 @@ def resolve_materials(
             cert = wallet.get(item_id)
             mine = _applicants_own(m.code, holder_fields, form, applicant_id_number)
             if cert is None or cert.type_code not in m.satisfied_by_certificate_types or not mine:
-                raise MaterialInvalid(errors=[FieldError(f"materials.{m.code}", "wallet item does not stand for this material")])
+                raise MaterialInvalid(
+                    errors=[FieldError(f"materials.{m.code}", "wallet item does not stand for this material")]
+                )
             out.append(ProvidedMaterial(code=m.code, source="wallet", wallet_item_id=item_id))
         elif blob is not None:
             out.append(ProvidedMaterial(code=m.code, source="blob", blob_sha256=blob))
-        elif (found := source_without_upload(m, wallet=wallet, holder_fields=holder_fields, form=form,
-                                             applicant_id_number=applicant_id_number)) is not None:
+        elif (
+            found := source_without_upload(
+                m, wallet=wallet, holder_fields=holder_fields, form=form, applicant_id_number=applicant_id_number
+            )
+        ) is not None:
             out.append(found)
         elif m.code in deferred and m.code in deferrable:
             out.append(ProvidedMaterial(code=m.code, source="deferred"))
@@ -180,7 +189,9 @@ def source_without_upload(
     return None
 
 
-def _applicants_own(code: str, holder_fields: Mapping[str, str], form: Mapping[str, Any], applicant: str | None) -> bool:
+def _applicants_own(
+    code: str, holder_fields: Mapping[str, str], form: Mapping[str, Any], applicant: str | None
+) -> bool:
     """Is this material the applicant's own? True unless the form names another holder for it.
 
     A material whose holder the form names by ID number (``father_id_card`` → ``father_id_number``)
@@ -215,7 +226,11 @@ class Someone:
 
 
 def prefill_form(
-    fields: Iterable[FormField], *, applicant: Someone, subject: Someone | None, newborn: bool,
+    fields: Iterable[FormField],
+    *,
+    applicant: Someone,
+    subject: Someone | None,
+    newborn: bool,
     certificate_fields: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
     """Fill what the platform already knows; the citizen checks it and adds the rest."""
@@ -227,8 +242,10 @@ def prefill_form(
             out[parent] = applicant.id_number
     if subject is not None:
         for key, value in (
-            ("student_id_number", subject.id_number), ("deceased_id_number", subject.id_number),
-            ("child_name", subject.name), ("child_sex", {"male": "男", "female": "女"}.get(subject.sex or "")),
+            ("student_id_number", subject.id_number),
+            ("deceased_id_number", subject.id_number),
+            ("child_name", subject.name),
+            ("child_sex", {"male": "男", "female": "女"}.get(subject.sex or "")),
             ("child_born_at", subject.born_on.isoformat() if subject.born_on else None),
         ):
             if key in keys and value:

@@ -12,15 +12,18 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
+
+import esign as entity_seals
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from matters.applications import store
 from matters.applications.models import SubmissionSignature
-import esign as entity_seals
 
 
 def _payload(keyring: Keyring, app: asyncpg.Record) -> bytes:
-    return entity_seals.canonical(app["id"], app["bundle_code"] or app["matter_code"], store.open_form(keyring, app["form"]))
+    return entity_seals.canonical(
+        app["id"], app["bundle_code"] or app["matter_code"], store.open_form(keyring, app["form"])
+    )
 
 
 async def sign(conn: Conn, esign: Any, keyring: Keyring, application_id: UUID, org_id: UUID) -> None:
@@ -31,13 +34,20 @@ async def sign(conn: Conn, esign: Any, keyring: Keyring, application_id: UUID, o
         await conn.execute("UPDATE application SET entity_signature = $2 WHERE id = $1", application_id, signature)
 
 
-async def check(conn: Conn, esign: Any, keyring: Keyring, app: asyncpg.Record, *,
-                now: datetime) -> SubmissionSignature | None:
+async def check(
+    conn: Conn, esign: Any, keyring: Keyring, app: asyncpg.Record, *, now: datetime
+) -> SubmissionSignature | None:
     """The entity's signature on the application as verified now; None for an unsigned one."""
     signature = app["entity_signature"]
     if signature is None or esign is None:
         return None
-    found = await entity_seals.verify_submission(conn, esign, app["for_person_id"], _payload(keyring, app), signature,
-                                                 now=now)
-    return SubmissionSignature(signer_name=found.signer_name, signer_credit_code=found.signer_credit_code,
-                               seal_kid=found.seal_kid, algorithm=found.algorithm, valid=found.valid)
+    found = await entity_seals.verify_submission(
+        conn, esign, app["for_person_id"], _payload(keyring, app), signature, now=now
+    )
+    return SubmissionSignature(
+        signer_name=found.signer_name,
+        signer_credit_code=found.signer_credit_code,
+        seal_kid=found.seal_kid,
+        algorithm=found.algorithm,
+        valid=found.valid,
+    )

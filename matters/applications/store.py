@@ -7,10 +7,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from matters.applications.errors import ApplicationNotFound, TaskNotFound
 

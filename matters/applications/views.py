@@ -7,10 +7,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
 from api.kernel.crypto import Keyring, mask_id_number
+from api.kernel.db import Conn, one
 from matters.applications import signing, store
 from matters.applications.errors import ApplicationNotFound
 from matters.applications.models import (
@@ -51,7 +51,9 @@ def _task_view(t: asyncpg.Record) -> TaskView:
     )
 
 
-async def application(conn: Conn, keyring: Keyring, application_id: UUID, *, row: asyncpg.Record | None = None) -> Application:
+async def application(
+    conn: Conn, keyring: Keyring, application_id: UUID, *, row: asyncpg.Record | None = None
+) -> Application:
     row = row or await store.get_application(conn, application_id)
     tasks = await store.list_tasks(conn, application_id)
     events = await store.list_events(conn, application_id)
@@ -75,22 +77,26 @@ async def application(conn: Conn, keyring: Keyring, application_id: UUID, *, row
         tasks=[_task_view(t) for t in tasks],
         timeline=[ApplicationTimelineEntry(at=e["at"], event=e["event"], detail=e["detail"]) for e in events],
         evaluation=EvaluationView(
-            level=ev["level"], tags=list(ev["tags"]), at=ev["at"],
-            comment=feedback_store.open_text(keyring, ev["comment_sealed"], ev["comment"],
-                                             context=feedback_store.COMMENT_CONTEXT),
-        ) if ev else None,
+            level=ev["level"],
+            tags=list(ev["tags"]),
+            at=ev["at"],
+            comment=feedback_store.open_text(
+                keyring, ev["comment_sealed"], ev["comment"], context=feedback_store.COMMENT_CONTEXT
+            ),
+        )
+        if ev
+        else None,
     )
 
 
 SCOPE = "SELECT array(SELECT f->>'key' FROM jsonb_array_elements(form) f) AS form, array(SELECT x->>'code' FROM jsonb_array_elements(materials) x) AS materials FROM catalog_matter WHERE code = $1"
 
 
-async def dept_task(conn: Conn, keyring: Keyring, t: asyncpg.Record, *, now: datetime,
-                    esign: Any = None) -> DeptTask:
+async def dept_task(conn: Conn, keyring: Keyring, t: asyncpg.Record, *, now: datetime, esign: Any = None) -> DeptTask:
     """A task as its department sees it: the form fields and materials of its own matter, nothing else, and
     the entity's e-seal signature on the application, checked now (with ``esign``)."""
     app = await store.get_application(conn, t["application_id"])
-    scope = await conn.fetchrow(SCOPE, t["matter_code"])
+    scope = one(await conn.fetchrow(SCOPE, t["matter_code"]), "task's matter")  # a foreign key keeps it
     keys, codes = set(scope["form"]), set(scope["materials"])
     return DeptTask(
         id=t["id"],
@@ -138,4 +144,7 @@ ORDER BY c.issued_at
 
 async def certificate_fields(conn: Conn, person_ids: list[UUID], *, now: datetime) -> dict[str, dict[str, Any]]:
     """The disclosed (non-sensitive) fields of valid wallet certificates, newest per type."""
-    return {r["type_code"]: dict(r["fields"]) for r in await conn.fetch(CERTIFICATE_FIELDS, list(dict.fromkeys(person_ids)), now)}
+    return {
+        r["type_code"]: dict(r["fields"])
+        for r in await conn.fetch(CERTIFICATE_FIELDS, list(dict.fromkeys(person_ids)), now)
+    }

@@ -14,21 +14,21 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit, changelog, outbox
 import auth as persons
+from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_birth_date, id_number_sex
+from api.kernel.problems import FieldError
 from matters import service as catalogue
 from matters import store as catalogue_store
 from matters.applications import births, service, store, views
 from matters.applications.errors import ApplicationClosed, ApplicationIdReused, FormInvalid, NotGuardian
-from matters.applications.models import Application, Prefill, PrefillMaterial, SubmitApplication
+from matters.applications.models import Application, Prefill, PrefillMaterial, PrefillStatus, SubmitApplication
 from matters.models import Bundle
 from matters.workdays import Calendar, due_at
-from api.kernel.problems import FieldError
 
 
 @dataclass(frozen=True)
@@ -52,17 +52,22 @@ def fingerprint(data: SubmitApplication) -> bytes:
 
 async def _target(conn: Conn, data: SubmitApplication) -> tuple[Bundle, list[tuple[str, list[str], str | None]], str]:
     """The bundle (or a single matter seen as a one-entry bundle), its entries and its subject."""
-    if (data.bundle_code is None) == (data.matter_code is None):
-        raise FormInvalid(errors=[FieldError("bundle_code", "give exactly one of bundle_code and matter_code")])
-    if data.bundle_code is not None:
+    if data.bundle_code is not None and data.matter_code is None:
         bundle = await catalogue_store.get_bundle(conn, data.bundle_code)
         entries = [(m.code, m.after, m.condition) for m in bundle.matters]
         return bundle, entries, await catalogue_store.get_bundle_subject(conn, data.bundle_code)
+    if data.matter_code is None or data.bundle_code is not None:
+        raise FormInvalid(errors=[FieldError("bundle_code", "give exactly one of bundle_code and matter_code")])
     matter = await catalogue_store.get_matter(conn, data.matter_code)
     entries = [(matter.code, [], None)]
     bundle = catalogue.build_bundle(
-        code=matter.code, name=matter.name, life_stage="", lead_department=matter.department, entries=entries,
-        matters={matter.code: matter}, promised_limit_days=matter.guide.promised_limit_days,
+        code=matter.code,
+        name=matter.name,
+        life_stage="",
+        lead_department=matter.department,
+        entries=entries,
+        matters={matter.code: matter},
+        promised_limit_days=matter.guide.promised_limit_days,
     )
     return bundle, entries, "self"
 
@@ -84,8 +89,13 @@ async def submit(
     applicable = {t.matter_code for t in planned}
     matters = await catalogue_store.get_matters(conn, sorted(applicable))
     scoped = catalogue.build_bundle(
-        code=bundle.code, name=bundle.name, life_stage=bundle.life_stage, lead_department=bundle.lead_department,
-        entries=[e for e in entries if e[0] in applicable], matters=matters, promised_limit_days=bundle.promised_limit_days,
+        code=bundle.code,
+        name=bundle.name,
+        life_stage=bundle.life_stage,
+        lead_department=bundle.lead_department,
+        entries=[e for e in entries if e[0] in applicable],
+        matters=matters,
+        promised_limit_days=bundle.promised_limit_days,
     )
     form = service.check_form(scoped.form, data.form, known=[f.key for f in bundle.form], today=now.date())
     applicant_number = await persons.get_id_number(conn, keyring, who.person_id)
@@ -95,8 +105,16 @@ async def submit(
         birth = await births.find_case(conn, keyring, form)
         if births.may_join(birth):
             # The other parent applied for this baby already: one birth, one case, one child.
-            joined = await births.join(conn, keyring, birth, form, applicant_person=who.person_id,
-                                       applicant_number=applicant_number, actor=who.actor, now=now)
+            joined = await births.join(
+                conn,
+                keyring,
+                birth,
+                form,
+                applicant_person=who.person_id,
+                applicant_number=applicant_number,
+                actor=who.actor,
+                now=now,
+            )
             app = await views.application(conn, keyring, joined)
             await publish(conn, app, event="application.joined", now=now)
             return app, False
@@ -119,10 +137,19 @@ async def submit(
     )
     deferred = [m.code for m in materials if m.source == "deferred"]
     await store.insert_application(
-        conn, id=data.id, bundle_code=data.bundle_code, matter_code=data.matter_code,
-        applicant_account_id=who.account_id, applicant_person_id=who.person_id, for_person_id=for_person,
-        form=store.seal_form(keyring, form), materials=msgspec.to_builtins(materials), deferred_materials=deferred,
-        fingerprint=fp, submitted_at=now, due_at=due_at(cal, now, bundle.promised_limit_days),
+        conn,
+        id=data.id,
+        bundle_code=data.bundle_code,
+        matter_code=data.matter_code,
+        applicant_account_id=who.account_id,
+        applicant_person_id=who.person_id,
+        for_person_id=for_person,
+        form=store.seal_form(keyring, form),
+        materials=msgspec.to_builtins(materials),
+        deferred_materials=deferred,
+        fingerprint=fp,
+        submitted_at=now,
+        due_at=due_at(cal, now, bundle.promised_limit_days),
         supplement_due_at=due_at(cal, now, DEFERRED_SUPPLEMENT_DAYS) if deferred else None,
     )
     if birth is not None:
@@ -130,14 +157,23 @@ async def submit(
     for t in planned:
         start = not t.after
         await store.insert_task(
-            conn, application_id=data.id, matter_code=t.matter_code, department_id=matters[t.matter_code].department.id,
-            required=t.required, after=t.after, status="pending" if start else "waiting", started_at=now if start else None,
-            due_at=due_at(cal, now, matters[t.matter_code].guide.promised_limit_days) if start else None, now=now,
+            conn,
+            application_id=data.id,
+            matter_code=t.matter_code,
+            department_id=matters[t.matter_code].department.id,
+            required=t.required,
+            after=t.after,
+            status="pending" if start else "waiting",
+            started_at=now if start else None,
+            due_at=due_at(cal, now, matters[t.matter_code].guide.promised_limit_days) if start else None,
+            now=now,
         )
     actor = who.actor
     await store.add_event(conn, data.id, at=now, event="submitted", actor=actor, detail={"matters": len(planned)})
     if deferred:
-        await store.add_event(conn, data.id, at=now, event="accepted_with_deferral", actor=actor, detail={"materials": deferred})
+        await store.add_event(
+            conn, data.id, at=now, event="accepted_with_deferral", actor=actor, detail={"materials": deferred}
+        )
     app = await views.application(conn, keyring, data.id)
     await publish(conn, app, event="application.received", now=now)
     for task in app.tasks:
@@ -165,14 +201,18 @@ async def is_party(conn: Conn, person_id: UUID, app: asyncpg.Record, *, now: dat
     if person_id == app["applicant_person_id"]:
         return True
     return app["for_person_id"] != app["applicant_person_id"] and await persons.is_guardian(
-        conn, person_id, app["for_person_id"], now=now)
+        conn, person_id, app["for_person_id"], now=now
+    )
 
 
 def notice_person(app: Application | asyncpg.Record) -> UUID:
     """Whom progress notices name: the person applied for when that is someone else (their guardians hear of it —
     both parents of a newborn), else the applicant."""
-    applicant, subject = (app.applicant_person_id, app.for_person_id) if isinstance(app, Application) else (
-        app["applicant_person_id"], app["for_person_id"])
+    applicant, subject = (
+        (app.applicant_person_id, app.for_person_id)
+        if isinstance(app, Application)
+        else (app["applicant_person_id"], app["for_person_id"])
+    )
     return subject if subject != applicant else applicant
 
 
@@ -209,17 +249,25 @@ async def refresh_status(conn: Conn, application_id: UUID, *, now: datetime, cal
                 await store.set_task(conn, t["id"], status="cancelled", updated_at=now)
                 changed = True
             elif service.ready(t["after_matters"], by_matter):
-                limit = await conn.fetchval("SELECT (guide->>'promised_limit_days')::int FROM catalog_matter WHERE code = $1", t["matter_code"])
-                await store.set_task(conn, t["id"], status="pending", started_at=now, due_at=due_at(cal, now, limit), updated_at=now)
+                limit = await conn.fetchval(
+                    "SELECT (guide->>'promised_limit_days')::int FROM catalog_matter WHERE code = $1", t["matter_code"]
+                )
+                await store.set_task(
+                    conn, t["id"], status="pending", started_at=now, due_at=due_at(cal, now, limit), updated_at=now
+                )
                 started.append(t["id"])
                 changed = True
         if not changed:
             break
     row = await store.get_application(conn, application_id)
-    status = service.application_status([(t["status"], t["required"]) for t in tasks], withdrawn=row["status"] == "withdrawn")
+    status = service.application_status(
+        [(t["status"], t["required"]) for t in tasks], withdrawn=row["status"] == "withdrawn"
+    )
     if status != row["status"]:
         done = status in ("completed", "rejected")
-        await store.set_application(conn, application_id, status=status, updated_at=now, completed_at=now if done else None)
+        await store.set_application(
+            conn, application_id, status=status, updated_at=now, completed_at=now if done else None
+        )
         if done:
             await store.add_event(conn, application_id, at=now, event=status, actor="system", detail={})
             await _tell_window(conn, application_id, status, now=now)
@@ -241,20 +289,28 @@ async def _tell_window(conn: Conn, application_id: UUID, status: str, *, now: da
     if row is None:
         return
     await outbox.enqueue(
-        conn, "notify", {"event": "application.ready_for_pickup", "application_id": str(application_id),
-                         "person_id": str(row["person_id"]), "department_id": str(row["department_id"]),
-                         "status": status},
+        conn,
+        "notify",
+        {
+            "event": "application.ready_for_pickup",
+            "application_id": str(application_id),
+            "person_id": str(row["person_id"]),
+            "department_id": str(row["department_id"]),
+            "status": status,
+        },
         dedup_key=f"application.ready_for_pickup:{application_id}",
     )
 
 
 async def publish(conn: Conn, app: Application, *, event: str, now: datetime) -> None:
     """Mirror the application to its people's devices and tell whoever should know."""
-    await changelog.record_change_each(conn, {app.applicant_person_id, app.for_person_id}, "application", app.id, "put",
-                                       msgspec.to_builtins(app))
+    await changelog.record_change_each(
+        conn, {app.applicant_person_id, app.for_person_id}, "application", app.id, "put", msgspec.to_builtins(app)
+    )
     await outbox.enqueue(
-        conn, "notify", {"event": event, "application_id": str(app.id), "person_id": str(notice_person(app)),
-                         "status": app.status},
+        conn,
+        "notify",
+        {"event": event, "application_id": str(app.id), "person_id": str(notice_person(app)), "status": app.status},
         dedup_key=f"{event}:{app.id}:{now.isoformat()}",
     )
 
@@ -262,14 +318,24 @@ async def publish(conn: Conn, app: Application, *, event: str, now: datetime) ->
 async def task_event(conn: Conn, app: Application, task_id: UUID, event: str, *, now: datetime) -> None:
     task = next(t for t in app.tasks if t.id == task_id)
     await outbox.enqueue(
-        conn, "notify",
-        {"event": event, "application_id": str(app.id), "task_id": str(task_id), "matter_code": task.matter_code,
-         "department_id": str(task.department.id), "status": task.status},
-        dedup_key=f"{event}:{task_id}:{now.isoformat()}", partition_key=str(task.department.id),
+        conn,
+        "notify",
+        {
+            "event": event,
+            "application_id": str(app.id),
+            "task_id": str(task_id),
+            "matter_code": task.matter_code,
+            "department_id": str(task.department.id),
+            "status": task.status,
+        },
+        dedup_key=f"{event}:{task_id}:{now.isoformat()}",
+        partition_key=str(task.department.id),
     )
 
 
-async def audit_decision(conn: Conn, *, actor: str, action: str, task_id: UUID, data: dict[str, Any], now: datetime) -> None:
+async def audit_decision(
+    conn: Conn, *, actor: str, action: str, task_id: UUID, data: dict[str, Any], now: datetime
+) -> None:
     await audit.append(conn, actor=actor, action=action, subject=f"task:{task_id}", data=data, at=now)
 
 
@@ -288,7 +354,10 @@ async def prefill(
     subject = await _someone(conn, keyring, subject_id) if subject_id else None
     people = [who.person_id, *([subject_id] if subject_id else [])]
     form = service.prefill_form(
-        bundle.form, applicant=applicant, subject=subject, newborn=subject_kind == "newborn",
+        bundle.form,
+        applicant=applicant,
+        subject=subject,
+        newborn=subject_kind == "newborn",
         certificate_fields=await views.certificate_fields(conn, people, now=now),
     )
     rules = await catalogue_store.material_rules(conn, [m.code for m in bundle.materials])
@@ -298,14 +367,30 @@ async def prefill(
         found = service.source_without_upload(
             m, wallet=wallet, holder_fields=rules.holder_fields, form=form, applicant_id_number=applicant.id_number
         )
-        status = {"wallet": "from_wallet", "bundle": "from_bundle", "department": "from_department"}.get(found.source) if found else "needed"
-        materials.append(PrefillMaterial(code=m.code, status=status, wallet_item_id=found.wallet_item_id if found else None,
-                                         produced_by_matter=found.produced_by_matter if found else None))
+        status = _PREFILL_STATUS[found.source] if found else "needed"
+        materials.append(
+            PrefillMaterial(
+                code=m.code,
+                status=status,
+                wallet_item_id=found.wallet_item_id if found else None,
+                produced_by_matter=found.produced_by_matter if found else None,
+            )
+        )
     return Prefill(form=form, materials=materials)
 
 
+# Where source_without_upload finds a material (never an upload or a deferral), as the prefill names it.
+_PREFILL_STATUS: dict[str, PrefillStatus] = {
+    "wallet": "from_wallet",
+    "bundle": "from_bundle",
+    "department": "from_department",
+}
+
+
 async def _someone(conn: Conn, keyring: Keyring, person_id: UUID) -> service.Someone:
-    row = await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id)
+    row = one(
+        await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id), "person"
+    )
     number = keyring.decrypt_str(row["id_number"], context=persons.ID_NUMBER_CONTEXT) if row["id_number"] else None
     return service.Someone(
         id_number=number,

@@ -6,10 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
+from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from matters.applications import store as applications
 from matters.applications import views, workflow
@@ -25,39 +25,74 @@ BAD_LEVEL = 2
 async def responsible_department(conn: Conn, application: asyncpg.Record) -> UUID:
     """A bundle answers through its lead department (综合受理); a single matter through its own."""
     if application["bundle_code"]:
-        return await conn.fetchval("SELECT lead_department_id FROM catalog_bundle WHERE code = $1", application["bundle_code"])
+        return await conn.fetchval(
+            "SELECT lead_department_id FROM catalog_bundle WHERE code = $1", application["bundle_code"]
+        )
     return await conn.fetchval("SELECT department_id FROM catalog_matter WHERE code = $1", application["matter_code"])
 
 
 async def evaluate(
-    conn: Conn, keyring: Keyring, *, account_id: UUID, person_id: UUID, application_id: UUID, data: EvaluationIn,
-    now: datetime, cal: Calendar, rectification_days: int,
+    conn: Conn,
+    keyring: Keyring,
+    *,
+    account_id: UUID,
+    person_id: UUID,
+    application_id: UUID,
+    data: EvaluationIn,
+    now: datetime,
+    cal: Calendar,
+    rectification_days: int,
 ) -> Evaluation:
     app = await applications.get_application(conn, application_id, for_update=True)
     if not await workflow.is_party(conn, person_id, app, now=now):
         raise views.hidden()
     if app["status"] not in ("completed", "rejected"):
         raise ApplicationNotFinished(status=app["status"])
-    if not await store.insert_evaluation(conn, keyring, application_id, person_id, data.level, data.comment, data.tags, now):
+    if not await store.insert_evaluation(
+        conn, keyring, application_id, person_id, data.level, data.comment, data.tags, now
+    ):
         raise EvaluationExists()
     actor = f"account:{account_id}"
-    await applications.add_event(conn, application_id, at=now, event="evaluated", actor=actor, detail={"level": data.level})
+    await applications.add_event(
+        conn, application_id, at=now, event="evaluated", actor=actor, detail={"level": data.level}
+    )
     if data.level <= BAD_LEVEL:
         dept = await responsible_department(conn, app)
         rect_id = uuid7()
         await store.insert_rectification(
-            conn, id=rect_id, application_id=application_id, department_id=dept, level=data.level,
-            due_at=due_at(cal, now, rectification_days), now=now,
+            conn,
+            id=rect_id,
+            application_id=application_id,
+            department_id=dept,
+            level=data.level,
+            due_at=due_at(cal, now, rectification_days),
+            now=now,
         )
         await outbox.enqueue(
-            conn, "notify", {"event": "application.rated_badly", "application_id": str(application_id),
-                             "rectification_id": str(rect_id), "department_id": str(dept), "level": data.level},
-            dedup_key=f"rated_badly:{application_id}", partition_key=str(dept),
+            conn,
+            "notify",
+            {
+                "event": "application.rated_badly",
+                "application_id": str(application_id),
+                "rectification_id": str(rect_id),
+                "department_id": str(dept),
+                "level": data.level,
+            },
+            dedup_key=f"rated_badly:{application_id}",
+            partition_key=str(dept),
         )
-        await audit.append(conn, actor=actor, action="evaluation.bad", subject=f"application:{application_id}",
-                           data={"level": data.level, "rectification_id": str(rect_id)}, at=now)
-    await workflow.publish(conn, await views.application(conn, keyring, application_id), event="application.evaluated", now=now)
-    return await store.get_evaluation(conn, keyring, application_id, now=now)
+        await audit.append(
+            conn,
+            actor=actor,
+            action="evaluation.bad",
+            subject=f"application:{application_id}",
+            data={"level": data.level, "rectification_id": str(rect_id)},
+            at=now,
+        )
+    await workflow.publish(
+        conn, await views.application(conn, keyring, application_id), event="application.evaluated", now=now
+    )
+    return one(await store.get_evaluation(conn, keyring, application_id, now=now), "evaluation just recorded")
 
 
 async def answer_rectification(
@@ -67,14 +102,23 @@ async def answer_rectification(
     if row["status"] == "answered":
         raise AlreadyAnswered()
     await store.answer_rectification(conn, rect_id, text=text, by=actor, now=now)
-    await applications.add_event(conn, row["application_id"], at=now, event="rectification_answered", actor=actor, detail={})
+    await applications.add_event(
+        conn, row["application_id"], at=now, event="rectification_answered", actor=actor, detail={}
+    )
     app = await applications.get_application(conn, row["application_id"])
     await outbox.enqueue(
-        conn, "notify", {"event": "rectification.answered", "application_id": str(row["application_id"]),
-                         "person_id": str(workflow.notice_person(app))},
+        conn,
+        "notify",
+        {
+            "event": "rectification.answered",
+            "application_id": str(row["application_id"]),
+            "person_id": str(workflow.notice_person(app)),
+        },
         dedup_key=f"rectification_answered:{rect_id}",
     )
-    await audit.append(conn, actor=actor, action="rectification.answer", subject=f"rectification:{rect_id}", data={}, at=now)
+    await audit.append(
+        conn, actor=actor, action="rectification.answer", subject=f"rectification:{rect_id}", data={}, at=now
+    )
 
 
 async def raise_feedback(
@@ -84,7 +128,9 @@ async def raise_feedback(
     department = None
     matter = data.matter_code
     if data.application_id is not None:
-        app = await conn.fetchrow("SELECT bundle_code, matter_code, applicant_account_id FROM application WHERE id = $1", data.application_id)
+        app = await conn.fetchrow(
+            "SELECT bundle_code, matter_code, applicant_account_id FROM application WHERE id = $1", data.application_id
+        )
         if app is None or app["applicant_account_id"] != account_id:
             raise views.hidden()
         department = await responsible_department(conn, app)
@@ -92,19 +138,40 @@ async def raise_feedback(
     if matter is not None and department is None:
         department = await conn.fetchval("SELECT department_id FROM catalog_matter WHERE code = $1", matter)
     feedback = await store.insert_feedback(
-        conn, keyring, id=uuid7(), kind=data.kind, text=data.text, account_id=account_id, application_id=data.application_id,
-        matter_code=matter, department_id=department, now=now,
+        conn,
+        keyring,
+        id=uuid7(),
+        kind=data.kind,
+        text=data.text,
+        account_id=account_id,
+        application_id=data.application_id,
+        matter_code=matter,
+        department_id=department,
+        now=now,
     )
     await outbox.enqueue(
-        conn, "notify", {"event": "feedback.received", "feedback_id": str(feedback.id),
-                         "department_id": str(department) if department else None, "kind": data.kind},
-        dedup_key=f"feedback:{feedback.id}", partition_key=str(department or ""),
+        conn,
+        "notify",
+        {
+            "event": "feedback.received",
+            "feedback_id": str(feedback.id),
+            "department_id": str(department) if department else None,
+            "kind": data.kind,
+        },
+        dedup_key=f"feedback:{feedback.id}",
+        partition_key=str(department or ""),
     )
     return feedback
 
 
 async def answer_feedback(
-    conn: Conn, keyring: Keyring, feedback_id: UUID, *, department_id: UUID | None, text: str, actor: str,
+    conn: Conn,
+    keyring: Keyring,
+    feedback_id: UUID,
+    *,
+    department_id: UUID | None,
+    text: str,
+    actor: str,
     now: datetime,
 ) -> Feedback:
     row = await store.get_feedback(conn, feedback_id, for_update=True)
@@ -114,7 +181,9 @@ async def answer_feedback(
         raise AlreadyAnswered()
     answered = await store.answer_feedback(conn, keyring, feedback_id, text=text, by=actor, now=now)
     await outbox.enqueue(
-        conn, "notify", {"event": "feedback.answered", "feedback_id": str(feedback_id), "account_id": str(row["account_id"])},
+        conn,
+        "notify",
+        {"event": "feedback.answered", "feedback_id": str(feedback_id), "account_id": str(row["account_id"])},
         dedup_key=f"feedback_answered:{feedback_id}",
     )
     return answered

@@ -6,12 +6,11 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
 from api.kernel.crypto import Keyring, mask_free_text
+from api.kernel.db import Conn, one
 from matters.feedback.errors import FeedbackNotFound, RectificationNotFound
 from matters.feedback.models import LEVEL_NAMES, Evaluation, Feedback, Rectification
-
 
 TEXT_CONTEXT = "feedback.text"
 COMMENT_CONTEXT = "evaluation.comment"
@@ -28,9 +27,15 @@ def open_text(keyring: Keyring, sealed: bytes | None, legacy: str | None, *, con
 
 def _rectification(r: asyncpg.Record, now: datetime) -> Rectification:
     return Rectification(
-        id=r["id"], application_id=r["application_id"], department_id=r["department_id"], level=r["level"],
-        status=r["status"], due_at=r["due_at"], overdue=r["status"] == "open" and r["due_at"] < now,
-        answer=r["answer"], answered_at=r["answered_at"],
+        id=r["id"],
+        application_id=r["application_id"],
+        department_id=r["department_id"],
+        level=r["level"],
+        status=r["status"],
+        due_at=r["due_at"],
+        overdue=r["status"] == "open" and r["due_at"] < now,
+        answer=r["answer"],
+        answered_at=r["answered_at"],
     )
 
 
@@ -42,8 +47,14 @@ RETURNING application_id
 
 
 async def insert_evaluation(
-    conn: Conn, keyring: Keyring, application_id: UUID, person_id: UUID, level: int, comment: str | None,
-    tags: list[str], at: datetime,
+    conn: Conn,
+    keyring: Keyring,
+    application_id: UUID,
+    person_id: UUID,
+    level: int,
+    comment: str | None,
+    tags: list[str],
+    at: datetime,
 ) -> bool:
     sealed = None if comment is None else keyring.encrypt(comment, context=COMMENT_CONTEXT)
     return await conn.fetchval(INSERT_EVALUATION, application_id, person_id, level, sealed, tags, at) is not None
@@ -54,21 +65,28 @@ async def insert_rectification(
 ) -> None:
     await conn.execute(
         "INSERT INTO rectification (id, application_id, department_id, level, due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        id, application_id, department_id, level, due_at, now,
+        id,
+        application_id,
+        department_id,
+        level,
+        due_at,
+        now,
     )
 
 
-async def get_evaluation(
-    conn: Conn, keyring: Keyring, application_id: UUID, *, now: datetime
-) -> Evaluation | None:
+async def get_evaluation(conn: Conn, keyring: Keyring, application_id: UUID, *, now: datetime) -> Evaluation | None:
     e = await conn.fetchrow("SELECT * FROM evaluation WHERE application_id = $1", application_id)
     if e is None:
         return None
     r = await conn.fetchrow("SELECT * FROM rectification WHERE application_id = $1", application_id)
     return Evaluation(
-        application_id=application_id, level=e["level"], level_name=LEVEL_NAMES[e["level"]],
+        application_id=application_id,
+        level=e["level"],
+        level_name=LEVEL_NAMES[e["level"]],
         comment=open_text(keyring, e["comment_sealed"], e["comment"], context=COMMENT_CONTEXT),
-        tags=list(e["tags"]), at=e["at"], rectification=_rectification(r, now) if r else None,
+        tags=list(e["tags"]),
+        at=e["at"],
+        rectification=_rectification(r, now) if r else None,
     )
 
 
@@ -95,14 +113,24 @@ async def get_rectification(conn: Conn, rect_id: UUID, *, department_id: UUID) -
 async def answer_rectification(conn: Conn, rect_id: UUID, *, text: str, by: str, now: datetime) -> None:
     await conn.execute(
         "UPDATE rectification SET status = 'answered', answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1",
-        rect_id, text, by, now,
+        rect_id,
+        text,
+        by,
+        now,
     )
 
 
 def feedback_view(r: asyncpg.Record, keyring: Keyring) -> Feedback:
     return Feedback(
-        id=r["id"], kind=r["kind"], text=open_text(keyring, r["text_sealed"], r["text"], context=TEXT_CONTEXT) or "", application_id=r["application_id"], matter_code=r["matter_code"],
-        department_id=r["department_id"], status=r["status"], answer=r["answer"], answered_at=r["answered_at"],
+        id=r["id"],
+        kind=r["kind"],
+        text=open_text(keyring, r["text_sealed"], r["text"], context=TEXT_CONTEXT) or "",
+        application_id=r["application_id"],
+        matter_code=r["matter_code"],
+        department_id=r["department_id"],
+        status=r["status"],
+        answer=r["answer"],
+        answered_at=r["answered_at"],
         created_at=r["created_at"],
     )
 
@@ -117,14 +145,23 @@ RETURNING *
 async def insert_feedback(conn: Conn, keyring: Keyring, **f: object) -> Feedback:
     sealed = keyring.encrypt(str(f["text"]), context=TEXT_CONTEXT)
     row = await conn.fetchrow(
-        INSERT_FEEDBACK, f["id"], f["kind"], sealed, f["account_id"], f["application_id"], f["matter_code"],
-        f["department_id"], f["now"],
+        INSERT_FEEDBACK,
+        f["id"],
+        f["kind"],
+        sealed,
+        f["account_id"],
+        f["application_id"],
+        f["matter_code"],
+        f["department_id"],
+        f["now"],
     )
-    return feedback_view(row, keyring)
+    return feedback_view(one(row, "inserted feedback"), keyring)
 
 
 async def get_feedback(conn: Conn, feedback_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM feedback WHERE id = $1" + (" FOR UPDATE" if for_update else ""), feedback_id)
+    row = await conn.fetchrow(
+        "SELECT * FROM feedback WHERE id = $1" + (" FOR UPDATE" if for_update else ""), feedback_id
+    )
     if row is None:
         raise FeedbackNotFound()
     return row
@@ -138,7 +175,12 @@ ORDER BY id LIMIT $4
 
 
 async def list_feedback(
-    conn: Conn, keyring: Keyring, department_id: UUID | None, *, status: str | None, after: UUID | None,
+    conn: Conn,
+    keyring: Keyring,
+    department_id: UUID | None,
+    *,
+    status: str | None,
+    after: UUID | None,
     limit: int,
 ) -> list[Feedback]:
     """Feedback routed to a department (or, with ``None``, to the operators)."""
@@ -150,6 +192,9 @@ async def answer_feedback(
 ) -> Feedback:
     row = await conn.fetchrow(
         "UPDATE feedback SET status = 'answered', answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1 RETURNING *",
-        feedback_id, text, by, now,
+        feedback_id,
+        text,
+        by,
+        now,
     )
-    return feedback_view(row, keyring)
+    return feedback_view(one(row, "answered feedback"), keyring)  # the caller has loaded it under lock

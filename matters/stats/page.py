@@ -131,8 +131,16 @@ PAGE = """<!doctype html>
 """
 
 
-@get("/admin", operation_id="AdminDashboard", summary="Operators' dashboard page (zh-CN)", include_in_schema=True,
-     tags=["operators"], media_type=MediaType.HTML,
-     description="A static page; open `/admin#token=<operator token>` (the token stays in the browser).")
+@get(
+    "/admin",
+    operation_id="AdminDashboard",
+    summary="Operators' dashboard page (zh-CN)",
+    include_in_schema=True,
+    tags=["operators"],
+    media_type=MediaType.HTML,
+    description="A static page; open `/admin#token=<operator token>` (the token stays in the browser).",
+)
 async def admin_page() -> Response[str]:
-    return Response(PAGE, media_type=MediaType.HTML, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return Response(
+        PAGE, media_type=MediaType.HTML, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )

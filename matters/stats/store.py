@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+
 from api.kernel.db import Conn
 
 # Applications received in [from, to), grouped by bundle (single matters under a null bundle).
@@ -87,18 +88,21 @@ ORDER BY 1
 OPEN_BUSINESS_BUNDLE = "open_company"
 
 
-async def by_applicant(conn: Conn, *, start: datetime, end: datetime, bundle: str | None,
-                       department_id: UUID | None, now: datetime) -> list[asyncpg.Record]:
+async def by_applicant(
+    conn: Conn, *, start: datetime, end: datetime, bundle: str | None, department_id: UUID | None, now: datetime
+) -> list[asyncpg.Record]:
     return await conn.fetch(BY_APPLICANT, start, end, bundle, department_id, now)
 
 
-async def by_bundle(conn: Conn, *, start: datetime, end: datetime, bundle: str | None,
-                    department_id: UUID | None, now: datetime) -> list[asyncpg.Record]:
+async def by_bundle(
+    conn: Conn, *, start: datetime, end: datetime, bundle: str | None, department_id: UUID | None, now: datetime
+) -> list[asyncpg.Record]:
     return await conn.fetch(BY_BUNDLE, start, end, bundle, department_id, now)
 
 
-async def by_department(conn: Conn, *, start: datetime, end: datetime, bundle: str | None,
-                        department_id: UUID | None, now: datetime) -> list[asyncpg.Record]:
+async def by_department(
+    conn: Conn, *, start: datetime, end: datetime, bundle: str | None, department_id: UUID | None, now: datetime
+) -> list[asyncpg.Record]:
     return await conn.fetch(BY_DEPARTMENT, start, end, bundle, department_id, now)
 
 
@@ -125,7 +129,6 @@ ORDER BY d.name
 """
 
 
-async def by_window(conn: Conn, *, start: datetime, end: datetime,
-                    department_id: UUID | None) -> list[asyncpg.Record]:
+async def by_window(conn: Conn, *, start: datetime, end: datetime, department_id: UUID | None) -> list[asyncpg.Record]:
     """The windows' numbers per service centre (综合受理 and 统一窗口出件)."""
     return await conn.fetch(BY_WINDOW, start, end, department_id)

@@ -11,15 +11,19 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 import msgspec
 
-from api.kernel import audit
 import auth as delegation
 import auth as persons
+import notify as contacts
+import sync as blob_store
+import wallet as consents
+from api.kernel import audit
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError, Problem
 from matters import store as catalogue_store
 from matters.applications import store as application_store
 from matters.applications import views, workflow
@@ -36,10 +40,6 @@ from matters.window.models import (
     Ref,
     WindowSubmit,
 )
-from api.kernel.problems import FieldError, Problem
-import sync as blob_store
-import wallet as consents
-import notify as contacts
 from matters.workdays import Calendar
 
 # A consent given at the window lasts while the visit does.
@@ -56,14 +56,26 @@ async def view(conn: Conn, keyring: Keyring, row: asyncpg.Record) -> Intake:
     name = await persons.get_name(conn, keyring, row["person_id"]) or ""
     number = await persons.get_id_number(conn, keyring, row["person_id"]) or ""
     return Intake(
-        id=row["id"], department=Ref(id=row["department_id"], name=row["department_name"]), window=row["window_label"],
+        id=row["id"],
+        department=Ref(id=row["department_id"], name=row["department_name"]),
+        window=row["window_label"],
         clerk_account_id=row["clerk_account_id"],
-        person=PersonAtWindow(id=row["person_id"], name_masked=mask_name(name), id_number_masked=mask_id_number(number),
-                              has_app=row["has_app"]),
-        agent=AgentView(delegation_id=row["delegation_id"], person_id=row["agent_person_id"]) if row["delegation_id"] else None,
-        ticket_issued_at=row["ticket_issued_at"], opened_at=row["opened_at"],
-        consent=ConsentAtWindow(given_at=row["consented_at"], consent_id=row["consent_id"]) if row["consented_at"] else None,
-        application_id=row["application_id"], submitted_at=row["submitted_at"],
+        person=PersonAtWindow(
+            id=row["person_id"],
+            name_masked=mask_name(name),
+            id_number_masked=mask_id_number(number),
+            has_app=row["has_app"],
+        ),
+        agent=AgentView(delegation_id=row["delegation_id"], person_id=row["agent_person_id"])
+        if row["delegation_id"]
+        else None,
+        ticket_issued_at=row["ticket_issued_at"],
+        opened_at=row["opened_at"],
+        consent=ConsentAtWindow(given_at=row["consented_at"], consent_id=row["consent_id"])
+        if row["consented_at"]
+        else None,
+        application_id=row["application_id"],
+        submitted_at=row["submitted_at"],
     )
 
 
@@ -77,8 +89,9 @@ async def load(conn: Conn, intake_id: UUID, department_id: UUID, *, for_update: 
     return row
 
 
-async def identify(conn: Conn, keyring: Keyring, data: OpenIntake, *, department_id: UUID, clerk: UUID,
-                   now: datetime) -> tuple[UUID, UUID | None, Problem | None]:
+async def identify(
+    conn: Conn, keyring: Keyring, data: OpenIntake, *, department_id: UUID, clerk: UUID, now: datetime
+) -> tuple[UUID, UUID | None, Problem | None]:
     """The person in front of the window (found by the card's number, or recorded now), and with an ``agent`` the
     代办人 whose authorisation was checked and its use logged: (person, agent person, refusal). A refusal is returned
     so the caller commits the log entry before answering 403."""
@@ -92,59 +105,108 @@ async def identify(conn: Conn, keyring: Keyring, data: OpenIntake, *, department
         return person, None, None
     _check_number(data.agent.id_number, "agent.id_number", now=now)
     refusal = await delegation.use(
-        conn, keyring, data.agent.delegation_id, principal_kind="person", principal_id=person,
-        agent_id_number=data.agent.id_number, action="apply", matter_codes=None, department_id=department_id,
-        actor=f"account:{clerk}", now=now)
+        conn,
+        keyring,
+        data.agent.delegation_id,
+        principal_kind="person",
+        principal_id=person,
+        agent_id_number=data.agent.id_number,
+        action="apply",
+        matter_codes=None,
+        department_id=department_id,
+        actor=f"account:{clerk}",
+        now=now,
+    )
     agent = await conn.fetchval("SELECT agent_person_id FROM delegation WHERE id = $1", data.agent.delegation_id)
     return person, agent, refusal
 
 
-async def open_intake(conn: Conn, keyring: Keyring, data: OpenIntake, *, person: UUID,
-                      agent: UUID | None, department_id: UUID, clerk: UUID, now: datetime) -> Intake:
+async def open_intake(
+    conn: Conn,
+    keyring: Keyring,
+    data: OpenIntake,
+    *,
+    person: UUID,
+    agent: UUID | None,
+    department_id: UUID,
+    clerk: UUID,
+    now: datetime,
+) -> Intake:
     """Open the visit of an identified person (see :func:`identify`)."""
     intake_id = uuid7()
     await store.insert_intake(
-        conn, id=intake_id, department_id=department_id, window_label=data.window, clerk_account_id=clerk,
-        person_id=person, delegation_id=data.agent.delegation_id if data.agent else None, agent_person_id=agent,
+        conn,
+        id=intake_id,
+        department_id=department_id,
+        window_label=data.window,
+        clerk_account_id=clerk,
+        person_id=person,
+        delegation_id=data.agent.delegation_id if data.agent else None,
+        agent_person_id=agent,
         ticket_issued_at=data.ticket_issued_at if data.ticket_issued_at and data.ticket_issued_at <= now else None,
         opened_at=now,
     )
     if data.phone is not None:
         await contacts.set_contact_phone(conn, keyring, person, data.phone, by=f"account:{clerk}", now=now)
-    await audit.append(conn, actor=f"account:{clerk}", action="window.intake_opened", subject=f"intake:{intake_id}",
-                       data={"department": str(department_id), "person": str(person),
-                             "delegation": str(data.agent.delegation_id) if data.agent else None}, at=now)
-    return await view(conn, keyring, await store.get_intake(conn, intake_id))
+    await audit.append(
+        conn,
+        actor=f"account:{clerk}",
+        action="window.intake_opened",
+        subject=f"intake:{intake_id}",
+        data={
+            "department": str(department_id),
+            "person": str(person),
+            "delegation": str(data.agent.delegation_id) if data.agent else None,
+        },
+        at=now,
+    )
+    return await view(conn, keyring, one(await store.get_intake(conn, intake_id), "opened intake"))
 
 
-async def give_consent(conn: Conn, keyring: Keyring, row: asyncpg.Record, purpose: str, *,
-                       clerk: UUID, now: datetime) -> Intake:
+async def give_consent(
+    conn: Conn, keyring: Keyring, row: asyncpg.Record, purpose: str, *, clerk: UUID, now: datetime
+) -> Intake:
     """Record the consent the person gives at the window; the same visit consenting again changes nothing."""
     if row["consented_at"] is None:
         consent = await consents.grant_at_window(
-            conn, person_id=row["person_id"], department_id=row["department_id"], clerk=f"account:{clerk}",
-            purpose=purpose, expires_at=now + WINDOW_CONSENT_TTL, now=now)
+            conn,
+            person_id=row["person_id"],
+            department_id=row["department_id"],
+            clerk=f"account:{clerk}",
+            purpose=purpose,
+            expires_at=now + WINDOW_CONSENT_TTL,
+            now=now,
+        )
         await store.set_consent(conn, row["id"], consent.id if consent else None, now=now)
-    return await view(conn, keyring, await store.get_intake(conn, row["id"]))
+    return await view(conn, keyring, one(await store.get_intake(conn, row["id"]), "intake"))  # loaded by the route
 
 
-async def read_prefill(conn: Conn, keyring: Keyring, esign: object, row: asyncpg.Record, bundle_code: str,
-                       *, clerk: UUID, now: datetime) -> Prefill | Problem:
+async def read_prefill(
+    conn: Conn, keyring: Keyring, esign: object, row: asyncpg.Record, bundle_code: str, *, clerk: UUID, now: datetime
+) -> Prefill | Problem:
     """免提交 for the person present: what their wallet supplies, read under the window consent (logged in their access
     log). Without the consent → the problem to raise (after the caller commits the refused read, if any)."""
     if row["consented_at"] is None:
         return WindowConsentRequired("ask the citizen for their consent first (POST …/consent)")
     if row["consent_id"] is not None:
-        used = await consents.use(conn, esign, row["consent_id"], department_id=row["department_id"],  # type: ignore[arg-type]
-                                  actor=f"account:{clerk}", now=now)
+        used = await consents.use(
+            conn,
+            esign,  # type: ignore[arg-type]
+            row["consent_id"],
+            department_id=row["department_id"],
+            actor=f"account:{clerk}",
+            now=now,
+        )
         if used.refused is not None:
             return WindowConsentRequired(f"the consent given at the window is {used.refused}")
-    return await workflow.prefill(conn, keyring, workflow.Applicant(account_id=None, person_id=row["person_id"]),
-                                  bundle_code, None, now=now)
+    return await workflow.prefill(
+        conn, keyring, workflow.Applicant(account_id=None, person_id=row["person_id"]), bundle_code, None, now=now
+    )
 
 
-async def submit(conn: Conn, keyring: Keyring, row: asyncpg.Record, data: WindowSubmit, *, clerk: UUID,
-                 now: datetime, cal: Calendar) -> tuple[Application | None, bool, Problem | None]:
+async def submit(
+    conn: Conn, keyring: Keyring, row: asyncpg.Record, data: WindowSubmit, *, clerk: UUID, now: datetime, cal: Calendar
+) -> tuple[Application | None, bool, Problem | None]:
     """Submit the bundle on the person's behalf: (application, created, refusal to raise after commit)."""
     if row["application_id"] is not None:
         if row["application_id"] != data.id:
@@ -158,28 +220,58 @@ async def submit(conn: Conn, keyring: Keyring, row: asyncpg.Record, data: Window
             codes += [m.code for m in (await catalogue_store.get_bundle(conn, data.bundle_code)).matters]
         number = await persons.get_id_number(conn, keyring, row["agent_person_id"]) or ""
         refusal = await delegation.use(
-            conn, keyring, row["delegation_id"], principal_kind="person", principal_id=row["person_id"],
-            agent_id_number=number, action="apply", matter_codes=codes, department_id=row["department_id"],
-            actor=actor, application_id=None, now=now)
+            conn,
+            keyring,
+            row["delegation_id"],
+            principal_kind="person",
+            principal_id=row["person_id"],
+            agent_id_number=number,
+            action="apply",
+            matter_codes=codes,
+            department_id=row["department_id"],
+            actor=actor,
+            application_id=None,
+            now=now,
+        )
         if refusal is not None:
             return None, False, refusal
     who = workflow.Applicant(account_id=None, person_id=row["person_id"], taken_by=actor)
-    app, created = await workflow.submit(conn, keyring, who, msgspec.convert(
-        msgspec.to_builtins(data), SubmitApplication), now=now, cal=cal)
+    app, created = await workflow.submit(
+        conn, keyring, who, msgspec.convert(msgspec.to_builtins(data), SubmitApplication), now=now, cal=cal
+    )
     if created:
         await store.set_application(conn, row["id"], app.id, now=now)
         await application_store.add_event(
-            conn, app.id, at=now, event="taken_at_window", actor=actor,
-            detail={"department": row["department_name"], "window": row["window_label"],
-                    "agent": row["delegation_id"] is not None})
+            conn,
+            app.id,
+            at=now,
+            event="taken_at_window",
+            actor=actor,
+            detail={
+                "department": row["department_name"],
+                "window": row["window_label"],
+                "agent": row["delegation_id"] is not None,
+            },
+        )
         # The scans are the citizen's: they read them as their own uploads once they have the app.
         for m in data.materials:
-            if m.blob_sha256 and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM sync_blob WHERE sha256 = $1)",
-                                                     bytes.fromhex(m.blob_sha256)):
-                await blob_store.add_uploader(conn, bytes.fromhex(m.blob_sha256), subject=f"intake:{row['id']}",
-                                              person_id=row["person_id"], now=now)
-        await audit.append(conn, actor=actor, action="window.application_taken", subject=f"application:{app.id}",
-                           data={"intake": str(row["id"]), "department": str(row["department_id"]),
-                                 "person": str(row["person_id"])}, at=now)
+            if m.blob_sha256 and await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM sync_blob WHERE sha256 = $1)", bytes.fromhex(m.blob_sha256)
+            ):
+                await blob_store.add_uploader(
+                    conn,
+                    bytes.fromhex(m.blob_sha256),
+                    subject=f"intake:{row['id']}",
+                    person_id=row["person_id"],
+                    now=now,
+                )
+        await audit.append(
+            conn,
+            actor=actor,
+            action="window.application_taken",
+            subject=f"application:{app.id}",
+            data={"intake": str(row["id"]), "department": str(row["department_id"]), "person": str(row["person_id"])},
+            at=now,
+        )
         app = await views.application(conn, keyring, app.id)
     return app, created, None

@@ -18,20 +18,32 @@ class CitizenIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class AgentAtWindow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     delegation_id: UUID
-    id_number: Annotated[str, msgspec.Meta(min_length=1, max_length=32,
-                                           description="The agent's own ID number, keyed in from their card.")]
+    id_number: Annotated[
+        str,
+        msgspec.Meta(min_length=1, max_length=32, description="The agent's own ID number, keyed in from their card."),
+    ]
 
 
 class OpenIntake(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     citizen: CitizenIn
     window: Annotated[str, msgspec.Meta(max_length=40, examples=["3号综合受理窗口"])] | None = None
     agent: AgentAtWindow | None = None
-    phone: Annotated[str, msgspec.Meta(
-        pattern=r"^1[3-9][0-9]{9}$", description="A mobile number for text messages about this application, for a "
-                                                  "citizen without the app (kept sealed, used only until they have "
-                                                  "an account).")] | None = None
-    ticket_issued_at: Annotated[datetime | None, msgspec.Meta(
-        description="When the citizen drew their queue ticket (the window's waiting time starts there).")] = None
+    phone: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^1[3-9][0-9]{9}$",
+                description="A mobile number for text messages about this application, for a "
+                "citizen without the app (kept sealed, used only until they have "
+                "an account).",
+            ),
+        ]
+        | None
+    ) = None
+    ticket_issued_at: Annotated[
+        datetime | None,
+        msgspec.Meta(description="When the citizen drew their queue ticket (the window's waiting time starts there)."),
+    ] = None
 
 
 class WindowConsentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -113,8 +125,9 @@ class PickupPage(msgspec.Struct, frozen=True, kw_only=True):
 class HandoverIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     recipient: CitizenIn
     id_checked: Annotated[bool, msgspec.Meta(description="The clerk checked the recipient's ID card (must be true).")]
-    delegation_id: Annotated[UUID | None, msgspec.Meta(
-        description="When a 代办人 collects: their authorisation (it must allow `collect`).")] = None
+    delegation_id: Annotated[
+        UUID | None, msgspec.Meta(description="When a 代办人 collects: their authorisation (it must allow `collect`).")
+    ] = None
 
 
 class Handover(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,14 +6,17 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from api.kernel.db import Conn
 
-from api.kernel import audit
 import auth as delegation
 import auth as persons
+import esign as esign_views
+from api.kernel import audit
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
+from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
+from api.kernel.problems import FieldError, Problem, ValidationFailed
+from esign import EsignState
 from matters.applications import store as application_store
 from matters.applications.errors import IdNumberInvalid
 from matters.window import printing
@@ -25,9 +28,6 @@ from matters.window.errors import (
     WindowOtherCentre,
 )
 from matters.window.models import Handover, HandoverIn, PersonAtWindow, Pickup, Ref, ResultRef
-from api.kernel.problems import FieldError, Problem, ValidationFailed
-import esign as esign_views
-from esign import EsignState
 
 DONE = ("completed", "rejected")
 
@@ -54,23 +54,36 @@ ORDER BY c.issued_at, c.id
 
 
 async def results(conn: Conn, application_id: UUID) -> list[ResultRef]:
-    return [ResultRef(id=r["id"], type_name=r["type_name"], licence_id=r["licence_id"])
-            for r in await conn.fetch(RESULTS, application_id)]
+    return [
+        ResultRef(id=r["id"], type_name=r["type_name"], licence_id=r["licence_id"])
+        for r in await conn.fetch(RESULTS, application_id)
+    ]
 
 
-async def queue(conn: Conn, keyring: Keyring, department_id: UUID, *, after: UUID | None,
-                limit: int) -> list[Pickup]:
+async def queue(conn: Conn, keyring: Keyring, department_id: UUID, *, after: UUID | None, limit: int) -> list[Pickup]:
     """The centre's applications ready to be handed over, oldest first."""
     out = []
     for r in await conn.fetch(QUEUE, department_id, after, limit):
         name = await persons.get_name(conn, keyring, r["person_id"]) or ""
         number = await persons.get_id_number(conn, keyring, r["person_id"]) or ""
-        out.append(Pickup(
-            application_id=r["application_id"], intake_id=r["intake_id"], title=r["title"] or "", status=r["status"],
-            person=PersonAtWindow(id=r["person_id"], name_masked=mask_name(name), id_number_masked=mask_id_number(number),
-                                  has_app=r["has_app"]),
-            window=r["window_label"], submitted_at=r["submitted_at"], ready_at=r["ready_at"],
-            results=await results(conn, r["application_id"])))
+        out.append(
+            Pickup(
+                application_id=r["application_id"],
+                intake_id=r["intake_id"],
+                title=r["title"] or "",
+                status=r["status"],
+                person=PersonAtWindow(
+                    id=r["person_id"],
+                    name_masked=mask_name(name),
+                    id_number_masked=mask_id_number(number),
+                    has_app=r["has_app"],
+                ),
+                window=r["window_label"],
+                submitted_at=r["submitted_at"],
+                ready_at=r["ready_at"],
+                results=await results(conn, r["application_id"]),
+            )
+        )
     return out
 
 
@@ -78,7 +91,9 @@ async def load(conn: Conn, application_id: UUID, department_id: UUID) -> asyncpg
     """The window visit that took the application, for a clerk of that centre."""
     row = await conn.fetchrow(
         "SELECT i.*, a.status, d.name AS department_name FROM window_intake i JOIN application a ON a.id = i.application_id "
-        "JOIN department d ON d.id = i.department_id WHERE i.application_id = $1", application_id)
+        "JOIN department d ON d.id = i.department_id WHERE i.application_id = $1",
+        application_id,
+    )
     if row is None:
         raise IntakeNotFound()
     if row["department_id"] != department_id:
@@ -86,8 +101,9 @@ async def load(conn: Conn, application_id: UUID, department_id: UUID) -> asyncpg
     return row
 
 
-async def print_results(conn: Conn, keyring: Keyring, esign: EsignState, row: asyncpg.Record, *,
-                        now: datetime) -> bytes:
+async def print_results(
+    conn: Conn, keyring: Keyring, esign: EsignState, row: asyncpg.Record, *, now: datetime
+) -> bytes:
     """The PDF of the application's result certificates, one A4 page each."""
     if row["status"] not in DONE:
         raise NotReadyForPickup(status=row["status"])
@@ -98,14 +114,23 @@ async def print_results(conn: Conn, keyring: Keyring, esign: EsignState, row: as
     for ref in refs:
         cert = await esign_views.certificate_view(conn, esign, ref.id, now=now)
         labels = {f["key"]: f["label"] for f in await _type_fields(conn, cert.type_code)}
-        seal = await conn.fetchval("SELECT s.name FROM esign_certificate c JOIN esign_seal s ON s.id = c.seal_id "
-                                   "WHERE c.id = $1", ref.id)
-        pages.append(printing.Page(
-            type_name=cert.type_name, licence_id=cert.licence_id,
-            holder_name=await persons.get_name(conn, keyring, row["person_id"]) or cert.holder.name_masked,
-            holder_id_masked=cert.holder.id_masked, issuer_name=cert.issuer.name, seal_name=seal or "电子证照专用章",
-            issued_at=cert.issued_at, valid_until=cert.valid_until,
-            fields=[(labels.get(k, k), str(v)) for k, v in cert.fields.items()], token=cert.token))
+        seal = await conn.fetchval(
+            "SELECT s.name FROM esign_certificate c JOIN esign_seal s ON s.id = c.seal_id WHERE c.id = $1", ref.id
+        )
+        pages.append(
+            printing.Page(
+                type_name=cert.type_name,
+                licence_id=cert.licence_id,
+                holder_name=await persons.get_name(conn, keyring, row["person_id"]) or cert.holder.name_masked,
+                holder_id_masked=cert.holder.id_masked,
+                issuer_name=cert.issuer.name,
+                seal_name=seal or "电子证照专用章",
+                issued_at=cert.issued_at,
+                valid_until=cert.valid_until,
+                fields=[(labels.get(k, k), str(v)) for k, v in cert.fields.items()],
+                token=cert.token,
+            )
+        )
     return printing.pdf(pages, qr_url=esign.qr_url)
 
 
@@ -114,19 +139,22 @@ async def _type_fields(conn: Conn, type_code: str) -> list[dict[str, str]]:
     return list(fields or [])
 
 
-async def hand_over(conn: Conn, keyring: Keyring, row: asyncpg.Record, data: HandoverIn, *,
-                    clerk: UUID, now: datetime) -> tuple[Handover | None, Problem | None]:
+async def hand_over(
+    conn: Conn, keyring: Keyring, row: asyncpg.Record, data: HandoverIn, *, clerk: UUID, now: datetime
+) -> tuple[Handover | None, Problem | None]:
     """Record who received the results, from whom, when, with the ID card checked: the citizen, or their 代办人
     whose authorisation allows ``collect`` (its use logged; a refusal returned to raise after the commit)."""
     if not data.id_checked:
-        raise ValidationFailed("check the recipient's ID card first",
-                               errors=[FieldError("id_checked", "the ID card must be checked")])
+        raise ValidationFailed(
+            "check the recipient's ID card first", errors=[FieldError("id_checked", "the ID card must be checked")]
+        )
     if error := id_number_error(data.recipient.id_number, today=now.date()):
         raise IdNumberInvalid(errors=[FieldError("recipient.id_number", error)])
     if row["status"] not in DONE:
         raise NotReadyForPickup(status=row["status"])
-    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM window_handover WHERE application_id = $1)",
-                           row["application_id"]):
+    if await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM window_handover WHERE application_id = $1)", row["application_id"]
+    ):
         raise AlreadyHandedOver()
     number = normalize_id_number(data.recipient.id_number)
     recipient = await persons.find_person_id(conn, keyring, number)
@@ -135,9 +163,19 @@ async def hand_over(conn: Conn, keyring: Keyring, row: asyncpg.Record, data: Han
     actor = f"account:{clerk}"
     if data.delegation_id is not None:
         refusal = await delegation.use(
-            conn, keyring, data.delegation_id, principal_kind="person", principal_id=row["person_id"],
-            agent_id_number=number, action="collect", matter_codes=await _codes(conn, row["application_id"]),
-            department_id=row["department_id"], actor=actor, application_id=row["application_id"], now=now)
+            conn,
+            keyring,
+            data.delegation_id,
+            principal_kind="person",
+            principal_id=row["person_id"],
+            agent_id_number=number,
+            action="collect",
+            matter_codes=await _codes(conn, row["application_id"]),
+            department_id=row["department_id"],
+            actor=actor,
+            application_id=row["application_id"],
+            now=now,
+        )
         if refusal is not None:
             return None, refusal
     elif recipient != row["person_id"]:
@@ -148,24 +186,60 @@ async def hand_over(conn: Conn, keyring: Keyring, row: asyncpg.Record, data: Han
     await conn.execute(
         "INSERT INTO window_handover (id, application_id, department_id, clerk_account_id, recipient_person_id, "
         "delegation_id, id_checked, certificate_ids, handed_at) VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8)",
-        handover_id, row["application_id"], row["department_id"], clerk, recipient, data.delegation_id, certificates,
-        now)
+        handover_id,
+        row["application_id"],
+        row["department_id"],
+        clerk,
+        recipient,
+        data.delegation_id,
+        certificates,
+        now,
+    )
     await application_store.add_event(
-        conn, row["application_id"], at=now, event="handed_over", actor=actor,
-        detail={"department": row["department_name"], "by_agent": data.delegation_id is not None,
-                "certificates": len(certificates)})
-    await audit.append(conn, actor=actor, action="window.handed_over", subject=f"application:{row['application_id']}",
-                       data={"recipient": str(recipient), "delegation": str(data.delegation_id) if data.delegation_id
-                             else None, "certificates": [str(c) for c in certificates]}, at=now)
-    return Handover(id=handover_id, application_id=row["application_id"],
-                    department=Ref(id=row["department_id"], name=row["department_name"]), clerk_account_id=clerk,
-                    recipient_person_id=recipient, by_agent=data.delegation_id is not None, id_checked=True,
-                    certificate_ids=certificates, handed_at=now), None
+        conn,
+        row["application_id"],
+        at=now,
+        event="handed_over",
+        actor=actor,
+        detail={
+            "department": row["department_name"],
+            "by_agent": data.delegation_id is not None,
+            "certificates": len(certificates),
+        },
+    )
+    await audit.append(
+        conn,
+        actor=actor,
+        action="window.handed_over",
+        subject=f"application:{row['application_id']}",
+        data={
+            "recipient": str(recipient),
+            "delegation": str(data.delegation_id) if data.delegation_id else None,
+            "certificates": [str(c) for c in certificates],
+        },
+        at=now,
+    )
+    return Handover(
+        id=handover_id,
+        application_id=row["application_id"],
+        department=Ref(id=row["department_id"], name=row["department_name"]),
+        clerk_account_id=clerk,
+        recipient_person_id=recipient,
+        by_agent=data.delegation_id is not None,
+        id_checked=True,
+        certificate_ids=certificates,
+        handed_at=now,
+    ), None
 
 
 async def _codes(conn: Conn, application_id: UUID) -> list[str]:
-    row = await conn.fetchrow("SELECT bundle_code, matter_code FROM application WHERE id = $1", application_id)
+    row = one(
+        await conn.fetchrow("SELECT bundle_code, matter_code FROM application WHERE id = $1", application_id),
+        "application",
+    )  # the caller has loaded it
     codes = [c for c in (row["bundle_code"], row["matter_code"]) if c]
-    codes += [r["matter_code"] for r in await conn.fetch(
-        "SELECT matter_code FROM application_task WHERE application_id = $1", application_id)]
+    codes += [
+        r["matter_code"]
+        for r in await conn.fetch("SELECT matter_code FROM application_task WHERE application_id = $1", application_id)
+    ]
     return codes

@@ -106,9 +106,14 @@ def pdf(pages: list[Page], *, qr_url: Callable[[str], str]) -> bytes:
         c.setFont(FONT, 10)
         c.drawCentredString(width / 2, height - 43 * mm, f"证照编号：{page.licence_id}")
         y = height - 60 * mm
-        rows = [("持证人", page.holder_name), ("证件号码", page.holder_id_masked), *page.fields,
-                ("签发机关", page.issuer_name), ("签发日期", _when(page.issued_at)),
-                ("有效期至", _when(page.valid_until) if page.valid_until else "长期")]
+        rows = [
+            ("持证人", page.holder_name),
+            ("证件号码", page.holder_id_masked),
+            *page.fields,
+            ("签发机关", page.issuer_name),
+            ("签发日期", _when(page.issued_at)),
+            ("有效期至", _when(page.valid_until) if page.valid_until else "长期"),
+        ]
         for label, value in rows:
             c.setFont(FONT, 12)
             c.drawString(30 * mm, y, f"{label}：")
@@ -121,7 +126,7 @@ def pdf(pages: list[Page], *, qr_url: Callable[[str], str]) -> bytes:
         c.drawString(25 * mm, 24 * mm, "扫码或访问以下地址核验本证照真伪与状态：")
         c.setFont("Helvetica", 6)
         for i in range(0, min(len(url), 600), 110):
-            c.drawString(25 * mm, (20 - i / 110 * 3) * mm, url[i:i + 110])
+            c.drawString(25 * mm, (20 - i / 110 * 3) * mm, url[i : i + 110])
         c.setFont(FONT, 8)
         c.drawString(25 * mm, 8 * mm, "本页为电子证照的打印件，以电子证照核验结果为准。")
         c.showPage()

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from api.kernel.db import Conn
 
 INSERT_INTAKE = """
@@ -17,9 +18,18 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 
 async def insert_intake(conn: Conn, **row: Any) -> None:
-    await conn.execute(INSERT_INTAKE, row["id"], row["department_id"], row["window_label"], row["clerk_account_id"],
-                       row["person_id"], row["delegation_id"], row["agent_person_id"], row["ticket_issued_at"],
-                       row["opened_at"])
+    await conn.execute(
+        INSERT_INTAKE,
+        row["id"],
+        row["department_id"],
+        row["window_label"],
+        row["clerk_account_id"],
+        row["person_id"],
+        row["delegation_id"],
+        row["agent_person_id"],
+        row["ticket_issued_at"],
+        row["opened_at"],
+    )
 
 
 GET_INTAKE = """
@@ -37,13 +47,15 @@ async def get_intake(conn: Conn, intake_id: UUID, *, for_update: bool = False) -
 
 
 async def set_consent(conn: Conn, intake_id: UUID, consent_id: UUID | None, *, now: datetime) -> None:
-    await conn.execute("UPDATE window_intake SET consent_id = $2, consented_at = $3 WHERE id = $1",
-                       intake_id, consent_id, now)
+    await conn.execute(
+        "UPDATE window_intake SET consent_id = $2, consented_at = $3 WHERE id = $1", intake_id, consent_id, now
+    )
 
 
 async def set_application(conn: Conn, intake_id: UUID, application_id: UUID, *, now: datetime) -> None:
-    await conn.execute("UPDATE window_intake SET application_id = $2, submitted_at = $3 WHERE id = $1",
-                       intake_id, application_id, now)
+    await conn.execute(
+        "UPDATE window_intake SET application_id = $2, submitted_at = $3 WHERE id = $1", intake_id, application_id, now
+    )
 
 
 async def intake_of_application(conn: Conn, application_id: UUID) -> asyncpg.Record | None:

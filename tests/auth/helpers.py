@@ -106,14 +106,21 @@ async def create_department(client: AsyncTestClient, op: str, credit_code: str, 
 async def proofing_department(client: AsyncTestClient, op: str, credit_code: str, name: str = "测试局") -> dict:
     """A new department whose windows may attest real-name checks (the power ``realname_proofing``)."""
     dept = await create_department(client, op, credit_code, name)
-    r = await client.put(f"/v1/admin/departments/{dept['id']}/authority", json={"realname_proofing": True},
-                         headers=auth(op))
+    r = await client.put(
+        f"/v1/admin/departments/{dept['id']}/authority", json={"realname_proofing": True}, headers=auth(op)
+    )
     assert r.status_code == 201, r.text
     return dept
 
 
 async def make_staff(
-    client: AsyncTestClient, op: str, department_id: str, phone: str, roles: list[str], *, proven: bool = False,
+    client: AsyncTestClient,
+    op: str,
+    department_id: str,
+    phone: str,
+    roles: list[str],
+    *,
+    proven: bool = False,
     id_number: str | None = None,
 ) -> dict[str, Any]:
     """An SMS account made staff with ``roles``; returns a TokenPair refreshed to carry them.
@@ -131,7 +138,39 @@ async def make_staff(
     assert r.status_code == 200, r.text
     r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text
-    return await prove_l3(client, op, r.json(), id_number=id_number) if proven else r.json()
+    pair = await second_factor(client, r.json())
+    return await prove_l3(client, op, pair, id_number=id_number) if proven else pair
+
+
+def totp_code(secret: str, *, ahead: int = 0) -> str:
+    """The authenticator's code now (``ahead`` steps later: a code not used yet when now's was)."""
+    import pyotp
+
+    totp = pyotp.TOTP(secret)
+    return totp.generate_otp(totp.timecode(datetime.now(UTC)) + ahead)
+
+
+async def second_factor(client: AsyncTestClient, pair: dict[str, Any]) -> dict[str, Any]:
+    """A member of staff's login passes its second factor, binding an authenticator first; the pair answered,
+    with ``totp_secret`` added (what the staff's phone would hold)."""
+    assert pair["second_factor"] == "totp_enrol", pair
+    r = await client.post("/v1/auth/totp/enrol", headers=auth(pair["access_token"]))
+    assert r.status_code == 201, r.text
+    secret = r.json()["secret"]
+    r = await client.post("/v1/auth/totp/verify", json={"code": totp_code(secret)}, headers=auth(pair["access_token"]))
+    assert r.status_code == 200, r.text
+    return r.json() | {"totp_secret": secret}
+
+
+def second_factor_sync(http: httpx.Client, pair: dict[str, Any]) -> dict[str, Any]:
+    """:func:`second_factor` for a blocking client."""
+    assert pair["second_factor"] == "totp_enrol", pair
+    r = http.post("/v1/auth/totp/enrol", headers=auth(pair["access_token"]))
+    assert r.status_code == 201, r.text
+    secret = r.json()["secret"]
+    r = http.post("/v1/auth/totp/verify", json={"code": totp_code(secret)}, headers=auth(pair["access_token"]))
+    assert r.status_code == 200, r.text
+    return r.json() | {"totp_secret": secret}
 
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -148,32 +187,53 @@ def _provider(audience: str) -> tuple[Any, dict[str, Any]]:
     """A signing key and the registration of an identity provider allowed to assert L3 with it."""
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return key, {"name": "人脸核验服务", "issuer": f"https://idp-{uuid.uuid4().hex[:12]}.example.gov.cn",
-                 "public_key_pem": pem.decode(), "max_level": "L3", "audience": audience}
+    return key, {
+        "name": "人脸核验服务",
+        "issuer": f"https://idp-{uuid.uuid4().hex[:12]}.example.gov.cn",
+        "public_key_pem": pem.decode(),
+        "max_level": "L3",
+        "audience": audience,
+    }
 
 
 def _l3_assertion(key: Any, provider: dict[str, Any], id_number: str, nonce: str) -> str:
     now = int(time.time())
-    return jwt.encode({"iss": provider["issuer"], "aud": provider["audience"],
-                       "sub": hashlib.sha256(id_number.encode()).hexdigest(), "nonce": nonce, "acr": "L3", "iat": now,
-                       "exp": now + 300}, key, algorithm="ES256")
+    return jwt.encode(
+        {
+            "iss": provider["issuer"],
+            "aud": provider["audience"],
+            "sub": hashlib.sha256(id_number.encode()).hexdigest(),
+            "nonce": nonce,
+            "acr": "L3",
+            "iat": now,
+            "exp": now + 300,
+        },
+        key,
+        algorithm="ES256",
+    )
 
 
-async def prove_l3(client: AsyncTestClient, op: str, pair: dict[str, Any], *, id_number: str | None = None,
-                   name: str = "窗口核验员") -> dict[str, Any]:
+async def prove_l3(
+    client: AsyncTestClient, op: str, pair: dict[str, Any], *, id_number: str | None = None, name: str = "窗口核验员"
+) -> dict[str, Any]:
     """The account of ``pair`` proves an identity at L3 now, by an L3 assertion of an identity provider
     registered for it; returns the pair refreshed to carry ``acr`` L3 and the new ``auth_time``."""
     key, provider = _provider("zhangban-test")
     r = await client.post("/v1/admin/identity-providers", headers=auth(op), json=provider)
     assert r.status_code == 201, r.text
     id_number = id_number or random_id_number()
-    r = await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
-                          json={"name": name, "id_number": id_number, "method": "assertion"})
+    r = await client.post(
+        "/v1/auth/realname/sessions",
+        headers=auth(pair["access_token"]),
+        json={"name": name, "id_number": id_number, "method": "assertion"},
+    )
     assert r.status_code == 201, r.text
     session = r.json()
-    r = await client.post(f"/v1/auth/realname/sessions/{session['session_id']}/complete",
-                          json={"assertion": _l3_assertion(key, provider, id_number, session["nonce"])},
-                          headers=auth(pair["access_token"]))
+    r = await client.post(
+        f"/v1/auth/realname/sessions/{session['session_id']}/complete",
+        json={"assertion": _l3_assertion(key, provider, id_number, session["nonce"])},
+        headers=auth(pair["access_token"]),
+    )
     assert r.status_code == 200 and r.json()["assurance_level"] == "L3", r.text
     r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text
@@ -186,13 +246,18 @@ def prove_l3_sync(http: httpx.Client, op: str, pair: dict[str, Any], *, name: st
     r = http.post("/v1/admin/identity-providers", headers=auth(op), json=provider)
     assert r.status_code == 201, r.text
     id_number = random_id_number()
-    r = http.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
-                  json={"name": name, "id_number": id_number, "method": "assertion"})
+    r = http.post(
+        "/v1/auth/realname/sessions",
+        headers=auth(pair["access_token"]),
+        json={"name": name, "id_number": id_number, "method": "assertion"},
+    )
     assert r.status_code == 201, r.text
     session = r.json()
-    r = http.post(f"/v1/auth/realname/sessions/{session['session_id']}/complete",
-                  json={"assertion": _l3_assertion(key, provider, id_number, session["nonce"])},
-                  headers=auth(pair["access_token"]))
+    r = http.post(
+        f"/v1/auth/realname/sessions/{session['session_id']}/complete",
+        json={"assertion": _l3_assertion(key, provider, id_number, session["nonce"])},
+        headers=auth(pair["access_token"]),
+    )
     assert r.status_code == 200 and r.json()["assurance_level"] == "L3", r.text
     r = http.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text

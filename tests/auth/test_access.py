@@ -20,8 +20,14 @@ async def new_client(client: AsyncTestClient, op: str, dept: str, scopes: list[s
 
 
 async def client_token(client: AsyncTestClient, made: dict[str, Any], secret: str | None = None) -> Any:
-    return await client.post(TOKEN, json={"grant_type": "client_credentials", "client_id": made["client_id"],
-                                          "client_secret": secret or made["client_secret"]})
+    return await client.post(
+        TOKEN,
+        json={
+            "grant_type": "client_credentials",
+            "client_id": made["client_id"],
+            "client_secret": secret or made["client_secret"],
+        },
+    )
 
 
 async def audited(conn: asyncpg.Connection, action: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -51,11 +57,16 @@ async def test_a_revoked_client_is_refused_at_once(client: AsyncTestClient, op: 
     assert data == {"department": dept, "client_address": "testclient"}
     listed = (await client.get(f"{DEPTS}/{dept}/clients", headers=auth(op))).json()
     assert listed == {"items": [view], "next_cursor": None}
-    assert_problem(await client.post(f"{DEPTS}/{dept}/clients/{made['client_id']}/rotate-secret", headers=auth(op)),
-                   409, "client_revoked")
+    assert_problem(
+        await client.post(f"{DEPTS}/{dept}/clients/{made['client_id']}/rotate-secret", headers=auth(op)),
+        409,
+        "client_revoked",
+    )
 
 
-async def test_a_rotated_secret_replaces_the_old_one(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> None:
+async def test_a_rotated_secret_replaces_the_old_one(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection
+) -> None:
     dept = (await create_department(client, op, credit_code(71)))["id"]
     made = await new_client(client, op, dept, ["records:write", "webhooks:manage"])
     r = await client.post(f"{DEPTS}/{dept}/clients/{made['client_id']}/rotate-secret", headers=auth(op))
@@ -74,15 +85,27 @@ async def test_a_dept_admin_manages_only_their_own_clients(client: AsyncTestClie
     b = (await create_department(client, op, credit_code(73), "乙局"))["id"]
     admin = (await make_staff(client, op, a, "13500000071", ["dept_admin"]))["access_token"]
     clerk = (await make_staff(client, op, a, "13500000072", ["clerk"]))["access_token"]
-    ours, theirs = await new_client(client, op, a, ["records:write"]), await new_client(client, op, b, ["records:write"])
-    assert_problem(await client.post(f"{DEPTS}/{b}/clients/{theirs['client_id']}/revoke", headers=auth(admin)),
-                   404, "department_not_found")
+    ours, theirs = (
+        await new_client(client, op, a, ["records:write"]),
+        await new_client(client, op, b, ["records:write"]),
+    )
+    assert_problem(
+        await client.post(f"{DEPTS}/{b}/clients/{theirs['client_id']}/revoke", headers=auth(admin)),
+        404,
+        "department_not_found",
+    )
     # Another department's client named under our department is not ours either.
-    assert_problem(await client.post(f"{DEPTS}/{a}/clients/{theirs['client_id']}/revoke", headers=auth(admin)),
-                   404, "client_not_found")
-    assert_problem(await client.post(f"{DEPTS}/{a}/clients/{ours['client_id']}/revoke", headers=auth(clerk)),
-                   403, "forbidden")
-    assert (await client.post(f"{DEPTS}/{a}/clients/{ours['client_id']}/revoke", headers=auth(admin))).status_code == 200
+    assert_problem(
+        await client.post(f"{DEPTS}/{a}/clients/{theirs['client_id']}/revoke", headers=auth(admin)),
+        404,
+        "client_not_found",
+    )
+    assert_problem(
+        await client.post(f"{DEPTS}/{a}/clients/{ours['client_id']}/revoke", headers=auth(clerk)), 403, "forbidden"
+    )
+    assert (
+        await client.post(f"{DEPTS}/{a}/clients/{ours['client_id']}/revoke", headers=auth(admin))
+    ).status_code == 200
     assert (await client_token(client, theirs)).status_code == 200
 
 
@@ -97,12 +120,19 @@ async def test_removed_staff_lose_their_logins_and_roles(
     r = await client.delete(f"{DEPTS}/{dept}/staff/{account}", headers=auth(op))
     assert r.status_code == 204, r.text
     assert_problem(await client.get("/v1/dept/tasks", headers=auth(pair["access_token"])), 401, "unauthorized")
-    assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401,
-                   "refresh_token_invalid")
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}),
+        401,
+        "refresh_token_invalid",
+    )
     assert (await client.get(f"{DEPTS}/{dept}/staff", headers=auth(op))).json()["items"] == []
     # Removing again changes nothing; one audit entry.
     assert (await client.delete(f"{DEPTS}/{dept}/staff/{account}", headers=auth(op))).status_code == 204
     [(_, subject, data)] = await audited(conn, "admin.staff_removed")
     assert subject == account
-    assert data == {"department": dept, "roles": ["approver", "clerk"], "logins_ended": 1,
-                    "client_address": "testclient"}
+    assert data == {
+        "department": dept,
+        "roles": ["approver", "clerk"],
+        "logins_ended": 1,
+        "client_address": "testclient",
+    }

@@ -27,9 +27,13 @@ DEPTS = "/v1/admin/departments"
 
 
 def _pem(key: object) -> str:
-    return key.public_key().public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        .decode()
+    )
 
 
 async def test_create_department_checks_credit_code_and_duplicates(client: AsyncTestClient, op: str) -> None:
@@ -42,18 +46,25 @@ async def test_create_department_checks_credit_code_and_duplicates(client: Async
     assert replay.status_code == 201 and replay.json()["id"] == dept["id"]
     assert replay.headers["idempotent-replayed"] == "true"
 
-    bad = assert_problem(await client.post(DEPTS, json=body | {"credit_code": "91350100M000100Y44"}, headers=auth(op)),
-                         422, "credit_code_invalid")
+    bad = assert_problem(
+        await client.post(DEPTS, json=body | {"credit_code": "91350100M000100Y44"}, headers=auth(op)),
+        422,
+        "credit_code_invalid",
+    )
     assert bad["errors"] == [{"field": "credit_code", "message": "fails the GB 32100 check"}]
-    assert_problem(await client.post(DEPTS, json=body | {"credit_code": SEEDED_CREDIT_CODE}, headers=auth(op)),
-                   409, "department_exists")
+    assert_problem(
+        await client.post(DEPTS, json=body | {"credit_code": SEEDED_CREDIT_CODE}, headers=auth(op)),
+        409,
+        "department_exists",
+    )
     assert_problem(await client.post(DEPTS, json=body, headers=auth(op)), 409, "department_exists")
     child = body | {"credit_code": credit_code(11), "parent_id": dept["id"]}
     assert (await client.post(DEPTS, json=child, headers=auth(op))).json()["parent_id"] == dept["id"]
     orphan = body | {"credit_code": credit_code(12), "parent_id": "01890000-0000-7000-8000-000000000000"}
     assert_problem(await client.post(DEPTS, json=orphan, headers=auth(op)), 422, "parent_department_not_found")
-    assert_problem(await client.post(DEPTS, json=body | {"region_code": "43"}, headers=auth(op)), 422,
-                   "validation_failed")
+    assert_problem(
+        await client.post(DEPTS, json=body | {"region_code": "43"}, headers=auth(op)), 422, "validation_failed"
+    )
 
 
 async def test_only_operators_administer(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
@@ -63,8 +74,9 @@ async def test_only_operators_administer(client: AsyncTestClient, sim: httpx.Asy
     assert_problem(await client.post(DEPTS, json=body, headers=auth(citizen["access_token"])), 403, "forbidden")
     assert_problem(await client.get(DEPTS, headers=auth(citizen["access_token"])), 403, "forbidden")
     assert_problem(await client.get("/v1/admin/audit/verify", headers=auth(citizen["access_token"])), 403, "forbidden")
-    assert_problem(await client.get("/v1/admin/identity-providers", headers=auth(citizen["access_token"])), 403,
-                   "forbidden")
+    assert_problem(
+        await client.get("/v1/admin/identity-providers", headers=auth(citizen["access_token"])), 403, "forbidden"
+    )
 
 
 async def test_departments_are_paged(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> None:
@@ -89,13 +101,16 @@ async def test_clients_secret_is_stored_hashed(client: AsyncTestClient, op: str,
     created = (await client.post(url, json={"name": "系统", "scopes": ["records:write"]}, headers=auth(op))).json()
     stored = await conn.fetchval("SELECT secret_hash FROM auth_client")
     assert stored == hashlib.sha256(created["client_secret"].encode()).digest()
-    assert_problem(await client.post(url, json={"name": "x", "scopes": ["root"]}, headers=auth(op)), 422,
-                   "validation_failed")
-    assert_problem(await client.post(url, json={"name": "x", "scopes": []}, headers=auth(op)), 422,
-                   "validation_failed")
+    assert_problem(
+        await client.post(url, json={"name": "x", "scopes": ["root"]}, headers=auth(op)), 422, "validation_failed"
+    )
+    assert_problem(await client.post(url, json={"name": "x", "scopes": []}, headers=auth(op)), 422, "validation_failed")
     missing = f"{DEPTS}/01890000-0000-7000-8000-000000000000/clients"
-    assert_problem(await client.post(missing, json={"name": "x", "scopes": ["records:write"]}, headers=auth(op)),
-                   404, "department_not_found")
+    assert_problem(
+        await client.post(missing, json={"name": "x", "scopes": ["records:write"]}, headers=auth(op)),
+        404,
+        "department_not_found",
+    )
 
 
 async def test_a_repeated_client_request_gets_the_same_client_and_secret(
@@ -112,8 +127,10 @@ async def test_a_repeated_client_request_gets_the_same_client_and_secret(
     # The secret is sealed in the stored answer, never in the clear.
     secret = first.json()["client_secret"]
     assert secret.encode() not in await conn.fetchval("SELECT response_body FROM idempotency_key")
-    token = await client.post("/v1/auth/token", data={"grant_type": "client_credentials",
-                                                      "client_id": first.json()["client_id"], "client_secret": secret})
+    token = await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": first.json()["client_id"], "client_secret": secret},
+    )
     assert token.status_code == 200
     other = await client.post(url, json=body | {"name": "别的系统"}, headers=h)
     assert_problem(other, 422, "idempotency_key_reused")
@@ -128,13 +145,18 @@ async def test_staff_grants(client: AsyncTestClient, op: str, sim: httpx.AsyncCl
     assert r.status_code == 200 and r.json()["roles"] == ["approver", "clerk"]
     r = await client.post(f"{DEPTS}/{a['id']}/staff", json=grant | {"roles": ["issuer"]}, headers=auth(op))
     assert r.json()["roles"] == ["issuer"]
-    assert_problem(await client.post(f"{DEPTS}/{b['id']}/staff", json=grant, headers=auth(op)), 409,
-                   "staff_in_other_department")
+    assert_problem(
+        await client.post(f"{DEPTS}/{b['id']}/staff", json=grant, headers=auth(op)), 409, "staff_in_other_department"
+    )
     unknown = {"account_id": "01890000-0000-7000-8000-000000000000", "roles": ["clerk"]}
-    assert_problem(await client.post(f"{DEPTS}/{a['id']}/staff", json=unknown, headers=auth(op)), 422,
-                   "account_not_found")
-    assert_problem(await client.post(f"{DEPTS}/{a['id']}/staff", json=grant | {"roles": ["boss"]}, headers=auth(op)),
-                   422, "validation_failed")
+    assert_problem(
+        await client.post(f"{DEPTS}/{a['id']}/staff", json=unknown, headers=auth(op)), 422, "account_not_found"
+    )
+    assert_problem(
+        await client.post(f"{DEPTS}/{a['id']}/staff", json=grant | {"roles": ["boss"]}, headers=auth(op)),
+        422,
+        "validation_failed",
+    )
 
 
 async def test_a_dept_admin_manages_only_their_department(client: AsyncTestClient, op: str) -> None:
@@ -147,24 +169,36 @@ async def test_a_dept_admin_manages_only_their_department(client: AsyncTestClien
     assert (await client.post(f"{DEPTS}/{a['id']}/staff", json=grant, headers=token)).status_code == 200
     listed = (await client.get(f"{DEPTS}/{a['id']}/staff", headers=token)).json()["items"]
     assert {s["account_id"] for s in listed} == {admin["account"]["id"], newcomer["account"]["id"]}
-    created = await client.post(f"{DEPTS}/{a['id']}/clients", json={"name": "x", "scopes": ["tasks:handle"]},
-                                headers=token)
+    created = await client.post(
+        f"{DEPTS}/{a['id']}/clients", json={"name": "x", "scopes": ["tasks:handle"]}, headers=token
+    )
     assert created.status_code == 201
     # The other department does not exist as far as this admin can tell.
     assert_problem(await client.get(f"{DEPTS}/{b['id']}/staff", headers=token), 404, "department_not_found")
-    assert_problem(await client.post(f"{DEPTS}/{b['id']}/staff", json=grant, headers=token), 404,
-                   "department_not_found")
-    assert_problem(await client.post(f"{DEPTS}/{b['id']}/clients", json={"name": "x", "scopes": ["tasks:handle"]},
-                                     headers=token), 404, "department_not_found")
+    assert_problem(
+        await client.post(f"{DEPTS}/{b['id']}/staff", json=grant, headers=token), 404, "department_not_found"
+    )
+    assert_problem(
+        await client.post(f"{DEPTS}/{b['id']}/clients", json={"name": "x", "scopes": ["tasks:handle"]}, headers=token),
+        404,
+        "department_not_found",
+    )
     # A clerk is not an admin.
     clerk = (await client.post("/v1/auth/refresh", json={"refresh_token": newcomer["refresh_token"]})).json()
     assert_problem(await client.get(f"{DEPTS}/{a['id']}/staff", headers=auth(clerk["access_token"])), 403, "forbidden")
     # Nor is a department system.
     secret = created.json()
-    system = (await client.post("/v1/auth/token", data={"grant_type": "client_credentials", "client_id":
-                                secret["client_id"], "client_secret": secret["client_secret"]})).json()
-    assert_problem(await client.get(f"{DEPTS}/{a['id']}/staff", headers=auth(system["access_token"])), 403,
-                   "forbidden")
+    system = (
+        await client.post(
+            "/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": secret["client_id"],
+                "client_secret": secret["client_secret"],
+            },
+        )
+    ).json()
+    assert_problem(await client.get(f"{DEPTS}/{a['id']}/staff", headers=auth(system["access_token"])), 403, "forbidden")
 
 
 async def test_identity_providers(client: AsyncTestClient, op: str, settings: Settings) -> None:
@@ -180,8 +214,9 @@ async def test_identity_providers(client: AsyncTestClient, op: str, settings: Se
     assert (again.status_code, again.json()) == (201, r.json())
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True) | {"kid": "k1", "use": "sig"}
-    r = await client.post(url, json={"name": "省平台", "issuer": "https://idp.hunan.example", "jwks": {"keys": [jwk]}},
-                          headers=auth(op))
+    r = await client.post(
+        url, json={"name": "省平台", "issuer": "https://idp.hunan.example", "jwks": {"keys": [jwk]}}, headers=auth(op)
+    )
     assert r.status_code == 201 and r.json()["key_ids"] == ["k1"] and r.json()["max_level"] == "L2"
     assert r.json()["audience"] == settings.base_url
     listed = (await client.get(url, headers=auth(op))).json()["items"]
@@ -206,14 +241,24 @@ async def test_audit_chain_verifies_and_names_a_tampered_entry(
     client: AsyncTestClient, op: str, sim: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:
     dept = await create_department(client, op, credit_code(60))
-    await client.post(f"{DEPTS}/{dept['id']}/clients", json={"name": "x", "scopes": ["records:write"]},
-                      headers=auth(op))
+    await client.post(
+        f"{DEPTS}/{dept['id']}/clients", json={"name": "x", "scopes": ["records:write"]}, headers=auth(op)
+    )
     person = await wechat_login(client, sim)
-    await client.post(f"{DEPTS}/{dept['id']}/staff", json={"account_id": person["account"]["id"], "roles": ["clerk"]},
-                      headers=auth(op))
+    await client.post(
+        f"{DEPTS}/{dept['id']}/staff",
+        json={"account_id": person["account"]["id"], "roles": ["clerk"]},
+        headers=auth(op),
+    )
     actions = {r["action"] for r in await conn.fetch("SELECT action FROM audit_log")}
-    assert {"auth.signing_key_created", "auth.operator_token", "admin.department_created", "admin.client_created",
-            "auth.login", "admin.staff_granted"} <= actions
+    assert {
+        "auth.signing_key_created",
+        "auth.operator_token",
+        "admin.department_created",
+        "admin.client_created",
+        "auth.login",
+        "admin.staff_granted",
+    } <= actions
 
     report = (await client.get("/v1/admin/audit/verify", headers=auth(op))).json()
     assert report["ok"] is True and report["first_bad_entry"] is None
@@ -221,7 +266,7 @@ async def test_audit_chain_verifies_and_names_a_tampered_entry(
 
     seq = await conn.fetchval("SELECT seq FROM audit_log WHERE action = 'admin.client_created'")
     await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-    await conn.execute("UPDATE audit_log SET data = '{\"scopes\": [\"seals:manage\"]}' WHERE seq = $1", seq)
+    await conn.execute('UPDATE audit_log SET data = \'{"scopes": ["seals:manage"]}\' WHERE seq = $1', seq)
     await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
     report = (await client.get("/v1/admin/audit/verify", headers=auth(op))).json()
     assert report["ok"] is False and report["first_bad_entry"] == seq
@@ -233,8 +278,9 @@ async def test_audit_verify_names_an_entry_rechained_with_the_public_recipe(
     from tests.test_audit import rechain_in_public
 
     dept = await create_department(client, op, credit_code(61))
-    await client.post(f"{DEPTS}/{dept['id']}/clients", json={"name": "x", "scopes": ["records:write"]},
-                      headers=auth(op))
+    await client.post(
+        f"{DEPTS}/{dept['id']}/clients", json={"name": "x", "scopes": ["records:write"]}, headers=auth(op)
+    )
     await create_department(client, op, credit_code(62))
     seq = await conn.fetchval("SELECT seq FROM audit_log WHERE action = 'admin.client_created'")
     await rechain_in_public(conn, seq, actor="operator:someone-else")

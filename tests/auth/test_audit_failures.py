@@ -48,8 +48,14 @@ async def op(http: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settin
 
 async def entries(conn: asyncpg.Connection, action: str) -> list[dict[str, Any]]:
     rows = await conn.fetch("SELECT actor, subject, data FROM audit_log WHERE action = $1 ORDER BY seq", action)
-    return [{"actor": r["actor"], "subject": r["subject"], "data": json.loads(r["data"])
-             if isinstance(r["data"], str) else r["data"]} for r in rows]
+    return [
+        {
+            "actor": r["actor"],
+            "subject": r["subject"],
+            "data": json.loads(r["data"]) if isinstance(r["data"], str) else r["data"],
+        }
+        for r in rows
+    ]
 
 
 async def test_a_wrong_sms_code_is_audited_with_the_address(http: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
@@ -59,8 +65,13 @@ async def test_a_wrong_sms_code_is_audited_with_the_address(http: httpx.AsyncCli
     assert_problem(r, 400, "sms_code_invalid")
     [entry] = await entries(conn, "auth.login_failed")
     assert entry["actor"] == "anonymous" and entry["subject"].startswith("phone:")
-    assert entry["data"] == {"method": "sms", "reason": "sms_code_invalid", "phone": "138****5678", "tries_left": 4,
-                             "client_address": CLIENT}
+    assert entry["data"] == {
+        "method": "sms",
+        "reason": "sms_code_invalid",
+        "phone": "138****5678",
+        "tries_left": 4,
+        "client_address": CLIENT,
+    }
     raw = await conn.fetchval("SELECT string_agg(subject || data::text, ' ') FROM audit_log")
     assert phone not in raw
 
@@ -68,8 +79,11 @@ async def test_a_wrong_sms_code_is_audited_with_the_address(http: httpx.AsyncCli
 async def test_a_refused_wechat_login_is_audited(
     http: httpx.AsyncClient, sim: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:
-    assert_problem(await http.post("/v1/auth/wechat/login", json={"code": "no-such-code"}, headers=FORWARDED),
-                   400, "wechat_code_invalid")
+    assert_problem(
+        await http.post("/v1/auth/wechat/login", json={"code": "no-such-code"}, headers=FORWARDED),
+        400,
+        "wechat_code_invalid",
+    )
     blocked = (await login_code(sim, behaviour="blocked"))["code"]
     assert_problem(await http.post("/v1/auth/wechat/login", json={"code": blocked}), 403, "wechat_user_blocked")
     got = [(e["data"]["reason"], e["data"]["client_address"]) for e in await entries(conn, "auth.login_failed")]
@@ -94,8 +108,11 @@ async def test_failed_client_authentication_is_audited_with_the_reason(
     http: httpx.AsyncClient, op: str, conn: asyncpg.Connection
 ) -> None:
     dept = await create_department(http, op, credit_code(41))
-    r = await http.post(f"/v1/admin/departments/{dept['id']}/clients", json={"name": "sys", "scopes": ["records:write"]},
-                        headers=auth(op))
+    r = await http.post(
+        f"/v1/admin/departments/{dept['id']}/clients",
+        json={"name": "sys", "scopes": ["records:write"]},
+        headers=auth(op),
+    )
     made = r.json()
     token = "/v1/auth/token"
     wrong = {"grant_type": "client_credentials", "client_id": made["client_id"], "client_secret": "guess"}

@@ -43,22 +43,31 @@ async def test_malformed_bodies(client: AsyncTestClient, path: str, body: object
 async def test_odd_real_name_inputs(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     pair = await wechat_login(client, sim)
     token = auth(pair["access_token"])
-    for body in ({"name": "   ", "id_number": ID_ALICE, "method": "wechat_face"},
-                 {"name": "张\x00三", "id_number": ID_ALICE, "method": "counter"},
-                 {"name": "张三", "id_number": "1" * 40, "method": "counter"}):
+    for body in (
+        {"name": "   ", "id_number": ID_ALICE, "method": "wechat_face"},
+        {"name": "张\x00三", "id_number": ID_ALICE, "method": "counter"},
+        {"name": "张三", "id_number": "1" * 40, "method": "counter"},
+    ):
         r = await client.post("/v1/auth/realname/sessions", json=body, headers=token)
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM_JSON, r.text
     bad_path = await client.post("/v1/auth/realname/sessions/not-a-uuid/complete", json={}, headers=token)
     assert bad_path.status_code in (400, 404) and bad_path.headers["content-type"] == PROBLEM_JSON
-    session = (await client.post("/v1/auth/realname/sessions", headers=token,
-                                 json={"name": "张三", "id_number": ID_ALICE, "method": "assertion"})).json()
+    session = (
+        await client.post(
+            "/v1/auth/realname/sessions",
+            headers=token,
+            json={"name": "张三", "id_number": ID_ALICE, "method": "assertion"},
+        )
+    ).json()
     for assertion in ("", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOjF9.x", "x" * 20000):
-        r = await client.post(f"/v1/auth/realname/sessions/{session['session_id']}/complete",
-                              json={"assertion": assertion}, headers=token)
+        r = await client.post(
+            f"/v1/auth/realname/sessions/{session['session_id']}/complete", json={"assertion": assertion}, headers=token
+        )
         assert r.status_code in (409, 422), (assertion[:20], r.text)
 
 
 async def test_form_token_request_that_is_not_utf8(client: AsyncTestClient) -> None:
-    r = await client.post("/v1/auth/token", content=b"grant_type=\xff\xfe",
-                          headers={"content-type": "application/x-www-form-urlencoded"})
+    r = await client.post(
+        "/v1/auth/token", content=b"grant_type=\xff\xfe", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert r.status_code in (400, 422) and r.headers["content-type"] == PROBLEM_JSON

@@ -31,8 +31,14 @@ async def _run(settings: Settings, *args: str) -> tuple[int, str, str]:
         "ZB_ENV": "development",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", *args, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "api.cli",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     return proc.returncode or 0, out.decode(), err.decode()
@@ -151,8 +157,16 @@ async def test_wechat_sim_command_serves_the_simulator(settings: Settings) -> No
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")} | {"ZB_WECHAT_APPID": "wx1234567890abcdef"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", "wechat-sim", "--port", str(port), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "api.cli",
+        "wechat-sim",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as sim:

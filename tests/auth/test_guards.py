@@ -56,8 +56,11 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
 
 
 async def _client_token(client: AsyncTestClient, op: str, department_id: str, scopes: list[str]) -> str:
-    made = (await client.post(f"/v1/admin/departments/{department_id}/clients", json={"name": "s", "scopes": scopes},
-                              headers=auth(op))).json()
+    made = (
+        await client.post(
+            f"/v1/admin/departments/{department_id}/clients", json={"name": "s", "scopes": scopes}, headers=auth(op)
+        )
+    ).json()
     form = {"grant_type": "client_credentials", "client_id": made["client_id"], "client_secret": made["client_secret"]}
     return (await client.post("/v1/auth/token", data=form)).json()["access_token"]
 
@@ -89,10 +92,12 @@ async def test_departments_cannot_see_each_other(client: AsyncTestClient, op: st
     b = await create_department(client, op, credit_code(72), "乙局")
     staff_a = await make_staff(client, op, a["id"], "13300000003", ["clerk"])
     system_b = await _client_token(client, op, b["id"], ["tasks:handle"])
-    assert (await client.get(f"/test/departments/{a['id']}/things", headers=auth(staff_a["access_token"]))
-            ).status_code == 200
-    assert_problem(await client.get(f"/test/departments/{b['id']}/things", headers=auth(staff_a["access_token"])),
-                   404, "not_found")
+    assert (
+        await client.get(f"/test/departments/{a['id']}/things", headers=auth(staff_a["access_token"]))
+    ).status_code == 200
+    assert_problem(
+        await client.get(f"/test/departments/{b['id']}/things", headers=auth(staff_a["access_token"])), 404, "not_found"
+    )
     assert_problem(await client.get(f"/test/departments/{a['id']}/things", headers=auth(system_b)), 404, "not_found")
     assert (await client.get(f"/test/departments/{b['id']}/things", headers=auth(system_b))).status_code == 200
     assert (await client.get(f"/test/departments/{b['id']}/things", headers=auth(op))).status_code == 200
@@ -100,16 +105,23 @@ async def test_departments_cannot_see_each_other(client: AsyncTestClient, op: st
 
 async def test_step_up_asks_for_a_recent_l3(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     pair = await wechat_login(client, sim)
-    body = assert_problem(await client.get("/test/sensitive", headers=auth(pair["access_token"])), 403,
-                          "assurance_required")
+    body = assert_problem(
+        await client.get("/test/sensitive", headers=auth(pair["access_token"])), 403, "assurance_required"
+    )
     assert body["required_level"] == "L3" and body["max_age_seconds"] == 300
     assert_problem(await client.get("/test/prefill", headers=auth(pair["access_token"])), 403, "assurance_required")
 
-    opened = (await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
-                                json={"name": "张三", "id_number": ID_ALICE, "method": "wechat_face"})).json()
+    opened = (
+        await client.post(
+            "/v1/auth/realname/sessions",
+            headers=auth(pair["access_token"]),
+            json={"name": "张三", "id_number": ID_ALICE, "method": "wechat_face"},
+        )
+    ).json()
     await sim.post("/_sim/face-results", json={"verify_id": opened["verify_id"], "verify_ret": 10000})
-    await client.post(f"/v1/auth/realname/sessions/{opened['session_id']}/complete", json={},
-                      headers=auth(pair["access_token"]))
+    await client.post(
+        f"/v1/auth/realname/sessions/{opened['session_id']}/complete", json={}, headers=auth(pair["access_token"])
+    )
     stepped = (await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).json()
     r = await client.get("/test/sensitive", headers=auth(stepped["access_token"]))
     assert r.status_code == 200 and r.json()["person_id"] == stepped["account"]["person_id"]
@@ -118,8 +130,9 @@ async def test_step_up_asks_for_a_recent_l3(client: AsyncTestClient, sim: httpx.
     # Ten minutes later L3 still holds for "L2+" but no longer for a recent step-up.
     client.app.state.clock = lambda: datetime.now(UTC) + timedelta(minutes=10)
     assert (await client.get("/test/prefill", headers=auth(stepped["access_token"]))).status_code == 200
-    assert_problem(await client.get("/test/sensitive", headers=auth(stepped["access_token"])), 403,
-                   "assurance_required")
+    assert_problem(
+        await client.get("/test/sensitive", headers=auth(stepped["access_token"])), 403, "assurance_required"
+    )
 
 
 async def test_optional_principal(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:

@@ -38,8 +38,11 @@ async def provider(client: AsyncTestClient, op: str) -> ec.EllipticCurvePrivateK
     """A registered identity provider allowed up to L2; its signing key."""
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    r = await client.post("/v1/admin/identity-providers", headers=auth(op),
-                          json={"name": "CTID", "issuer": ISSUER, "public_key_pem": pem.decode()})
+    r = await client.post(
+        "/v1/admin/identity-providers",
+        headers=auth(op),
+        json={"name": "CTID", "issuer": ISSUER, "public_key_pem": pem.decode()},
+    )
     assert r.status_code == 201, r.text
     return key
 
@@ -49,16 +52,25 @@ AUDIENCE = "http://127.0.0.1:8000"
 
 
 def _assertion(key: Any, session: dict, *, id_number: str = ID_ALICE, alg: str = "ES256", **over: Any) -> str:
-    body = {"iss": ISSUER, "aud": AUDIENCE, "sub": hashlib.sha256(id_number.encode()).hexdigest(),
-            "nonce": session["nonce"], "acr": "L2", "exp": int(time.time()) + 300, "iat": int(time.time())} | over
+    body = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": hashlib.sha256(id_number.encode()).hexdigest(),
+        "nonce": session["nonce"],
+        "acr": "L2",
+        "exp": int(time.time()) + 300,
+        "iat": int(time.time()),
+    } | over
     body = {k: v for k, v in body.items() if v is not None}
     return jwt.encode(body, key, algorithm=alg, headers={"kid": over.get("kid")} if "kid" in over else None)
 
 
-async def _open(client: AsyncTestClient, token: str, method: str = "assertion", id_number: str = ID_ALICE,
-                **headers: str) -> dict:
-    r = await client.post(SESSIONS, json={"name": "张三", "id_number": id_number, "method": method},
-                          headers=auth(token) | headers)
+async def _open(
+    client: AsyncTestClient, token: str, method: str = "assertion", id_number: str = ID_ALICE, **headers: str
+) -> dict:
+    r = await client.post(
+        SESSIONS, json={"name": "张三", "id_number": id_number, "method": method}, headers=auth(token) | headers
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -67,29 +79,41 @@ async def _complete(client: AsyncTestClient, token: str, session: dict, body: di
     return await client.post(f"{SESSIONS}/{session['session_id']}/complete", json=body or {}, headers=auth(token))
 
 
-@pytest.mark.parametrize("id_number", ["110105194912310021", "11010519491231002", "110105194913310028",
-                                       "11010520991231002X", "ABCDEFGHIJKLMNOPQR"])
+@pytest.mark.parametrize(
+    "id_number",
+    ["110105194912310021", "11010519491231002", "110105194913310028", "11010520991231002X", "ABCDEFGHIJKLMNOPQR"],
+)
 async def test_id_number_must_pass_gb_11643(client: AsyncTestClient, sim: httpx.AsyncClient, id_number: str) -> None:
     pair = await wechat_login(client, sim)
-    r = await client.post(SESSIONS, json={"name": "张三", "id_number": id_number, "method": "counter"},
-                          headers=auth(pair["access_token"]))
+    r = await client.post(
+        SESSIONS, json={"name": "张三", "id_number": id_number, "method": "counter"}, headers=auth(pair["access_token"])
+    )
     body = assert_problem(r, 422, "id_number_invalid")
     assert body["errors"][0]["field"] == "id_number" and id_number not in r.text
 
 
 async def test_bad_session_bodies(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     pair = await wechat_login(client, sim)
-    r = await client.post(SESSIONS, json={"name": "张三", "id_number": ID_ALICE, "method": "telepathy"},
-                          headers=auth(pair["access_token"]))
+    r = await client.post(
+        SESSIONS,
+        json={"name": "张三", "id_number": ID_ALICE, "method": "telepathy"},
+        headers=auth(pair["access_token"]),
+    )
     assert_problem(r, 422, "validation_failed")
-    assert_problem(await client.post(SESSIONS, json={"name": "张三", "id_number": ID_ALICE, "method": "counter"}),
-                   401, "unauthorized")
+    assert_problem(
+        await client.post(SESSIONS, json={"name": "张三", "id_number": ID_ALICE, "method": "counter"}),
+        401,
+        "unauthorized",
+    )
 
 
 async def test_face_needs_a_wechat_login(client: AsyncTestClient) -> None:
     pair = await sms_login(client, "13800000001")
-    r = await client.post(SESSIONS, json={"name": "张三", "id_number": ID_ALICE, "method": "wechat_face"},
-                          headers=auth(pair["access_token"]))
+    r = await client.post(
+        SESSIONS,
+        json={"name": "张三", "id_number": ID_ALICE, "method": "wechat_face"},
+        headers=auth(pair["access_token"]),
+    )
     assert_problem(r, 422, "realname_method_unavailable")
 
 
@@ -129,8 +153,10 @@ async def test_a_session_left_open_forgets_the_name_and_id_number_once_expired(
     assert await forget_expired_sessions(state) == 0
     later = datetime.now(UTC) + timedelta(minutes=16)
     await _open(client, live["access_token"], "wechat_face", id_number=ID_BOB)
-    await pool.execute("UPDATE auth_realname_session SET expires_at = now() + interval '1 hour' WHERE id <> $1",
-                       uuid.UUID(session["session_id"]))
+    await pool.execute(
+        "UPDATE auth_realname_session SET expires_at = now() + interval '1 hour' WHERE id <> $1",
+        uuid.UUID(session["session_id"]),
+    )
     assert await forget_expired_sessions(state, now=later) == 1
     rows = await pool.fetch("SELECT id, name, id_number, id_number_index FROM auth_realname_session ORDER BY id")
     forgotten = next(r for r in rows if str(r["id"]) == session["session_id"])
@@ -173,12 +199,14 @@ async def test_assertion_failures_name_their_reason(
     session = await _open(client, pair["access_token"])
     key = ec.generate_private_key(ec.SECP256R1()) if change.pop("foreign_key", False) else provider
     assertion = _assertion(key, session, **change)
-    body = assert_problem(await _complete(client, pair["access_token"], session, {"assertion": assertion}), 422,
-                          "realname_failed")
+    body = assert_problem(
+        await _complete(client, pair["access_token"], session, {"assertion": assertion}), 422, "realname_failed"
+    )
     assert body["reason"] == reason
     again = _assertion(provider, session)
-    assert_problem(await _complete(client, pair["access_token"], session, {"assertion": again}), 409,
-                   "realname_session_closed")
+    assert_problem(
+        await _complete(client, pair["access_token"], session, {"assertion": again}), 409, "realname_session_closed"
+    )
 
 
 async def test_an_assertion_for_our_audience_in_a_one_element_list_is_accepted(
@@ -186,16 +214,20 @@ async def test_an_assertion_for_our_audience_in_a_one_element_list_is_accepted(
 ) -> None:
     pair = await sms_login(client, "13800000012")
     session = await _open(client, pair["access_token"])
-    r = await _complete(client, pair["access_token"], session, {"assertion": _assertion(provider, session, aud=[AUDIENCE])})
+    r = await _complete(
+        client, pair["access_token"], session, {"assertion": _assertion(provider, session, aud=[AUDIENCE])}
+    )
     assert r.status_code == 200, r.text
 
 
 async def test_a_provider_registered_with_an_audience_wants_that_audience(client: AsyncTestClient, op: str) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    r = await client.post("/v1/admin/identity-providers", headers=auth(op),
-                          json={"name": "CTID", "issuer": ISSUER, "public_key_pem": pem.decode(),
-                                "audience": "zb-client-4302"})
+    r = await client.post(
+        "/v1/admin/identity-providers",
+        headers=auth(op),
+        json={"name": "CTID", "issuer": ISSUER, "public_key_pem": pem.decode(), "audience": "zb-client-4302"},
+    )
     assert r.status_code == 201 and r.json()["audience"] == "zb-client-4302", r.text
     pair = await sms_login(client, "13800000013")
     session = await _open(client, pair["access_token"])
@@ -203,8 +235,9 @@ async def test_a_provider_registered_with_an_audience_wants_that_audience(client
     r = await _complete(client, pair["access_token"], session, {"assertion": _assertion(key, session)})
     assert assert_problem(r, 422, "realname_failed")["reason"] == "audience_mismatch"
     session = await _open(client, pair["access_token"])
-    r = await _complete(client, pair["access_token"], session,
-                        {"assertion": _assertion(key, session, aud="zb-client-4302")})
+    r = await _complete(
+        client, pair["access_token"], session, {"assertion": _assertion(key, session, aud="zb-client-4302")}
+    )
     assert r.status_code == 200, r.text
 
 
@@ -217,12 +250,16 @@ async def test_a_used_nonce_is_refused_as_a_replay(
     assert (await _complete(client, pair["access_token"], first, {"assertion": used})).status_code == 200
     # The same assertion (its nonce spent with its session) brought to a new session is a replay.
     second = await _open(client, pair["access_token"])
-    body = assert_problem(await _complete(client, pair["access_token"], second, {"assertion": used}), 422,
-                          "realname_failed")
+    body = assert_problem(
+        await _complete(client, pair["access_token"], second, {"assertion": used}), 422, "realname_failed"
+    )
     assert body["reason"] == "nonce_used"
-    assert await conn.fetchval(
-        "SELECT count(*) FROM audit_log WHERE action = 'realname.failed' AND data->>'reason' = 'nonce_used'"
-    ) == 1
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'realname.failed' AND data->>'reason' = 'nonce_used'"
+        )
+        == 1
+    )
 
 
 async def test_assertion_body_checks(client: AsyncTestClient, provider: ec.EllipticCurvePrivateKey) -> None:
@@ -237,8 +274,11 @@ async def test_assertion_body_checks(client: AsyncTestClient, provider: ec.Ellip
 async def test_jwks_provider_with_rs256_may_assert_l3(client: AsyncTestClient, op: str) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True) | {"kid": "2026-1"}
-    r = await client.post("/v1/admin/identity-providers", headers=auth(op),
-                          json={"name": "省级平台", "issuer": ISSUER, "jwks": {"keys": [jwk]}, "max_level": "L3"})
+    r = await client.post(
+        "/v1/admin/identity-providers",
+        headers=auth(op),
+        json={"name": "省级平台", "issuer": ISSUER, "jwks": {"keys": [jwk]}, "max_level": "L3"},
+    )
     assert r.status_code == 201
     pair = await sms_login(client, "13800000004")
     session = await _open(client, pair["access_token"])
@@ -251,10 +291,12 @@ async def test_jwks_provider_with_rs256_may_assert_l3(client: AsyncTestClient, o
 async def test_one_account_one_identity(client: AsyncTestClient, provider: ec.EllipticCurvePrivateKey) -> None:
     pair = await sms_login(client, "13800000005")
     session = await _open(client, pair["access_token"])
-    assert (await _complete(client, pair["access_token"], session,
-                            {"assertion": _assertion(provider, session)})).status_code == 200
-    r = await client.post(SESSIONS, json={"name": "李四", "id_number": ID_BOB, "method": "assertion"},
-                          headers=auth(pair["access_token"]))
+    assert (
+        await _complete(client, pair["access_token"], session, {"assertion": _assertion(provider, session)})
+    ).status_code == 200
+    r = await client.post(
+        SESSIONS, json={"name": "李四", "id_number": ID_BOB, "method": "assertion"}, headers=auth(pair["access_token"])
+    )
     assert_problem(r, 409, "realname_person_mismatch")
 
 
@@ -279,8 +321,9 @@ async def test_opening_is_idempotent_and_rate_limited(client: AsyncTestClient, s
     # The replay counted against the budget too: 10 requests an hour, whatever they were.
     for _ in range(8):
         await _open(client, pair["access_token"], "counter")
-    r = await client.post(SESSIONS, json={"name": "张三", "id_number": ID_ALICE, "method": "counter"},
-                          headers=auth(pair["access_token"]))
+    r = await client.post(
+        SESSIONS, json={"name": "张三", "id_number": ID_ALICE, "method": "counter"}, headers=auth(pair["access_token"])
+    )
     assert_problem(r, 429, "rate_limited")
     assert int(r.headers["retry-after"]) > 0
 
@@ -293,14 +336,32 @@ async def test_attest_rules(client: AsyncTestClient, op: str, sim: httpx.AsyncCl
     clerk = await make_staff(client, op, dept["id"], "13800000006", ["clerk"], proven=True, id_number=clerk_id)
     citizen = await wechat_login(client, sim)
     face = await _open(client, citizen["access_token"], "wechat_face")
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": face["session_id"], "id_number": ID_ALICE},
-                          headers=auth(clerk["access_token"]))
+    r = await client.post(
+        "/v1/dept/realname/attest",
+        json={"session_id": face["session_id"], "id_number": ID_ALICE},
+        headers=auth(clerk["access_token"]),
+    )
     assert_problem(r, 404, "realname_session_not_found")  # only counter sessions are attested
     own = await _open(client, clerk["access_token"], "counter", id_number=clerk_id)
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": own["session_id"], "id_number": clerk_id},
-                          headers=auth(clerk["access_token"]))
+    r = await client.post(
+        "/v1/dept/realname/attest",
+        json={"session_id": own["session_id"], "id_number": clerk_id},
+        headers=auth(clerk["access_token"]),
+    )
     assert_problem(r, 403, "forbidden")
-    assert_problem(await client.post("/v1/dept/realname/attest", json={"session_id": "x", "id_number": ID_ALICE},
-                                     headers=auth(clerk["access_token"])), 422, "validation_failed")
-    assert_problem(await client.post("/v1/dept/realname/attest", json={"session_id": own["session_id"]},
-                                     headers=auth(clerk["access_token"])), 422, "validation_failed")
+    assert_problem(
+        await client.post(
+            "/v1/dept/realname/attest",
+            json={"session_id": "x", "id_number": ID_ALICE},
+            headers=auth(clerk["access_token"]),
+        ),
+        422,
+        "validation_failed",
+    )
+    assert_problem(
+        await client.post(
+            "/v1/dept/realname/attest", json={"session_id": own["session_id"]}, headers=auth(clerk["access_token"])
+        ),
+        422,
+        "validation_failed",
+    )

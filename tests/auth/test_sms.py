@@ -12,9 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
-from api.kernel import ratelimit, redis_client
 from api.app import create_app
 from api.config import Settings
+from api.kernel import ratelimit, redis_client
 from api.kernel.crypto import Keyring
 from tests.auth.helpers import assert_problem, last_sms_code
 
@@ -32,11 +32,11 @@ def _index(settings: Settings, phone: str = PHONE) -> str:
     return Keyring.from_settings(settings).blind_index(phone, purpose="phone").hex()
 
 
-async def _send(client: AsyncTestClient, phone: str = PHONE):  # noqa: ANN202
+async def _send(client: AsyncTestClient, phone: str = PHONE):
     return await client.post("/v1/auth/sms/send", json={"phone": phone})
 
 
-async def _login(client: AsyncTestClient, code: str, phone: str = PHONE):  # noqa: ANN202
+async def _login(client: AsyncTestClient, code: str, phone: str = PHONE):
     return await client.post("/v1/auth/sms/login", json={"phone": phone, "code": code})
 
 
@@ -101,9 +101,7 @@ async def test_expired_code_is_refused(client: AsyncTestClient, redis: aioredis.
     assert_problem(await _login(client, code), 400, "sms_code_invalid")
 
 
-async def test_codes_and_phones_are_not_kept_in_the_clear(
-    client: AsyncTestClient, redis: aioredis.Redis
-) -> None:
+async def test_codes_and_phones_are_not_kept_in_the_clear(client: AsyncTestClient, redis: aioredis.Redis) -> None:
     await _send(client)
     code = await last_sms_code(client, PHONE)
     for key in await redis.keys("*"):
@@ -132,7 +130,7 @@ class _Gateway(BaseHTTPRequestHandler):
     received: list[dict] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers["content-length"])
         type(self).received.append(json.loads(self.rfile.read(length)))
         self.send_response(type(self).status)

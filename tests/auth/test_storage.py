@@ -18,8 +18,8 @@ from tests.auth.helpers import (
     auth,
     credit_code,
     make_staff,
-    proofing_department,
     phone_code,
+    proofing_department,
     sms_login,
     wechat_login,
 )
@@ -46,25 +46,52 @@ async def test_no_table_holds_personal_data_or_secrets_in_the_clear(
 ) -> None:
     # Mini-program: login, phone, face → L3.
     wx = await wechat_login(client, sim)
-    await client.post("/v1/auth/wechat/phone", json={"code": await phone_code(sim, PHONE_WX)},
-                      headers=auth(wx["access_token"]))
-    face = (await client.post("/v1/auth/realname/sessions", headers=auth(wx["access_token"]),
-                              json={"name": ALICE_NAME, "id_number": ID_ALICE.lower(), "method": "wechat_face"})).json()
+    await client.post(
+        "/v1/auth/wechat/phone", json={"code": await phone_code(sim, PHONE_WX)}, headers=auth(wx["access_token"])
+    )
+    face = (
+        await client.post(
+            "/v1/auth/realname/sessions",
+            headers=auth(wx["access_token"]),
+            json={"name": ALICE_NAME, "id_number": ID_ALICE.lower(), "method": "wechat_face"},
+        )
+    ).json()
     await sim.post("/_sim/face-results", json={"verify_id": face["verify_id"], "verify_ret": 10000})
-    assert (await client.post(f"/v1/auth/realname/sessions/{face['session_id']}/complete", json={},
-                              headers=auth(wx["access_token"]))).status_code == 200
+    assert (
+        await client.post(
+            f"/v1/auth/realname/sessions/{face['session_id']}/complete", json={}, headers=auth(wx["access_token"])
+        )
+    ).status_code == 200
     # App: SMS login, counter session attested by a clerk; one session left open, one failed.
     app = await sms_login(client, PHONE_SMS)
     dept = await proofing_department(client, op, credit_code(90))
     clerk = await make_staff(client, op, dept["id"], "13700009999", ["clerk"], proven=True)
-    counter = (await client.post("/v1/auth/realname/sessions", headers=auth(app["access_token"]),
-                                 json={"name": BOB_NAME, "id_number": ID_BOB, "method": "counter"})).json()
-    assert (await client.post("/v1/dept/realname/attest", json={"session_id": counter["session_id"], "id_number": ID_BOB},
-                              headers=auth(clerk["access_token"]))).status_code == 200
-    await client.post("/v1/auth/realname/sessions", headers=auth(app["access_token"]) | {"Idempotency-Key": "k"},
-                      json={"name": BOB_NAME, "id_number": ID_BOB, "method": "counter"})
-    client_made = (await client.post(f"/v1/admin/departments/{dept['id']}/clients", headers=auth(op),
-                                     json={"name": "系统", "scopes": ["records:write"]})).json()
+    counter = (
+        await client.post(
+            "/v1/auth/realname/sessions",
+            headers=auth(app["access_token"]),
+            json={"name": BOB_NAME, "id_number": ID_BOB, "method": "counter"},
+        )
+    ).json()
+    assert (
+        await client.post(
+            "/v1/dept/realname/attest",
+            json={"session_id": counter["session_id"], "id_number": ID_BOB},
+            headers=auth(clerk["access_token"]),
+        )
+    ).status_code == 200
+    await client.post(
+        "/v1/auth/realname/sessions",
+        headers=auth(app["access_token"]) | {"Idempotency-Key": "k"},
+        json={"name": BOB_NAME, "id_number": ID_BOB, "method": "counter"},
+    )
+    client_made = (
+        await client.post(
+            f"/v1/admin/departments/{dept['id']}/clients",
+            headers=auth(op),
+            json={"name": "系统", "scopes": ["records:write"]},
+        )
+    ).json()
     refreshed = (await client.post("/v1/auth/refresh", json={"refresh_token": wx["refresh_token"]})).json()
 
     keyring = Keyring.from_settings(settings)
@@ -75,17 +102,30 @@ async def test_no_table_holds_personal_data_or_secrets_in_the_clear(
         "name": [ALICE_NAME, BOB_NAME],
         "phone": [PHONE_WX, PHONE_SMS],
         "session_key": [session_key, base64.b64decode(session_key)],
-        "secret": [wx["refresh_token"], refreshed["refresh_token"], app["refresh_token"],
-                   client_made["client_secret"]],
+        "secret": [wx["refresh_token"], refreshed["refresh_token"], app["refresh_token"], client_made["client_secret"]],
     }
 
-    tables = [r["table_name"] for r in await conn.fetch(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'")]
-    assert {"person", "auth_account", "auth_realname_session", "auth_refresh_token", "auth_refresh_family",
-            "auth_client", "auth_staff", "auth_identity_provider", "auth_signing_key", "audit_log"} <= set(tables)
+    tables = [
+        r["table_name"]
+        for r in await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+        )
+    ]
+    assert {
+        "person",
+        "auth_account",
+        "auth_realname_session",
+        "auth_refresh_token",
+        "auth_refresh_family",
+        "auth_client",
+        "auth_staff",
+        "auth_identity_provider",
+        "auth_signing_key",
+        "audit_log",
+    } <= set(tables)
     scanned = 0
     for table in tables:
-        for row in await conn.fetch(f'SELECT * FROM "{table}"'):  # noqa: S608 - names from the catalog
+        for row in await conn.fetch(f'SELECT * FROM "{table}"'):
             for column, value in row.items():
                 for text in _texts(value):
                     scanned += 1
@@ -101,5 +141,9 @@ async def test_no_table_holds_personal_data_or_secrets_in_the_clear(
     assert keyring.decrypt_str(row["id_number"], context="person.id_number") == ID_ALICE
     # Closed sessions keep no copy of the claim; the open one keeps it sealed (the third is the clerk's own proof).
     rows = await conn.fetch("SELECT status, name FROM auth_realname_session ORDER BY created_at")
-    assert [(r["status"], r["name"] is None) for r in rows] == [("verified", True), ("verified", True),
-                                                                ("verified", True), ("open", False)]
+    assert [(r["status"], r["name"] is None) for r in rows] == [
+        ("verified", True),
+        ("verified", True),
+        ("verified", True),
+        ("open", False),
+    ]

@@ -85,8 +85,11 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
     reused = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert_problem(reused, 401, "refresh_token_reused")
     # The whole family is gone, including the token the legitimate holder still has.
-    assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}),
-                   401, "refresh_token_invalid")
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}),
+        401,
+        "refresh_token_invalid",
+    )
     row = await conn.fetchrow("SELECT revoked_at, revoked_reason FROM auth_refresh_family")
     assert row["revoked_at"] is not None and row["revoked_reason"] == "reuse"
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'auth.refresh_reused'") == 1
@@ -95,17 +98,25 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
         assert_problem(await client.get(ME, headers=auth(token)), 401, "unauthorized")
 
 
-async def test_another_process_refuses_an_ended_login_within_seconds(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+async def test_another_process_refuses_an_ended_login_within_seconds(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
     account = uuid.uuid4()
     family = uuid.uuid4()
     now = datetime.now(UTC)
     await conn.execute("INSERT INTO auth_account (id, created_at) VALUES ($1, $2)", account, now)
-    await conn.execute("INSERT INTO auth_refresh_family (id, account_id, method, auth_time, created_at) "
-                       "VALUES ($1, $2, 'sms', $3, $3)", family, account, now)
+    await conn.execute(
+        "INSERT INTO auth_refresh_family (id, account_id, method, auth_time, created_at) "
+        "VALUES ($1, $2, 'sms', $3, $3)",
+        family,
+        account,
+        now,
+    )
     revoked = RevokedLogins(pool)
     assert not await revoked.contains(family, now=now)
-    await conn.execute("UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = 'logout' WHERE id = $1",
-                       family, now)
+    await conn.execute(
+        "UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = 'logout' WHERE id = $1", family, now
+    )
     assert not await revoked.contains(family, now=now)  # read less than REFRESH seconds ago
     revoked.loaded_at -= REFRESH + 0.1  # as if the seconds had passed
     assert await revoked.contains(family, now=now)
@@ -124,13 +135,17 @@ async def test_other_logins_survive_a_reuse(client: AsyncTestClient, sim: httpx.
 
 
 async def test_unknown_and_expired_refresh_tokens(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
-    assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": "zbr_nope"}), 401,
-                   "refresh_token_invalid")
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refresh_token": "zbr_nope"}), 401, "refresh_token_invalid"
+    )
     assert_problem(await client.post("/v1/auth/refresh", json={}), 422, "validation_failed")
     pair = await wechat_login(client, sim)
     _pin(client, datetime.now(UTC) + timedelta(days=31))
-    assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401,
-                   "refresh_token_invalid")
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}),
+        401,
+        "refresh_token_invalid",
+    )
 
 
 async def test_expired_refresh_tokens_are_swept_and_live_ones_kept(
@@ -142,11 +157,16 @@ async def test_expired_refresh_tokens_are_swept_and_live_ones_kept(
     state = SimpleNamespace(pool=pool)
     assert await prune_refresh_tokens(state) == 0
     # Thirty days on, the spent first token has expired; the second, issued later, is still live.
-    await pool.execute("UPDATE auth_refresh_token SET expires_at = now() - interval '1 minute' WHERE used_at IS NOT NULL")
+    await pool.execute(
+        "UPDATE auth_refresh_token SET expires_at = now() - interval '1 minute' WHERE used_at IS NOT NULL"
+    )
     assert await prune_refresh_tokens(state) == 1
     assert await pool.fetchval("SELECT count(*) FROM auth_refresh_token") == 1
-    assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401,
-                   "refresh_token_invalid")
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}),
+        401,
+        "refresh_token_invalid",
+    )
     # Refused as expired, not as reused: the login goes on.
     assert (await client.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})).status_code == 200
     assert "auth.prune_refresh_tokens" in {job.name for job in all_jobs()}
@@ -157,8 +177,11 @@ async def test_logout(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     pair = await sms_login(client, "13600000000")
     r = await client.post("/v1/auth/logout", headers=auth(pair["access_token"]))
     assert r.status_code == 204 and r.content == b""
-    assert_problem(await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401,
-                   "refresh_token_invalid")
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}),
+        401,
+        "refresh_token_invalid",
+    )
     # The login's access token ended with it, before its 15 minutes were up...
     assert_problem(await client.get("/v1/me", headers=auth(pair["access_token"])), 401, "unauthorized")
     assert_problem(await client.post("/v1/auth/logout", headers=auth(pair["access_token"])), 401, "unauthorized")
@@ -200,9 +223,16 @@ async def test_rotation_keeps_the_old_key_published_until_its_tokens_expire(
     assert keyset.active.kid == new_kid and set(keyset.published) == {old_kid, new_kid}
     now = datetime.now(UTC)
     fresh = encode_access(
-        AccessClaims(iss=settings.base_url, sub=claims(op)["sub"], iat=int(now.timestamp()),
-                     exp=int(now.timestamp()) + 900, jti="t-1", roles=["operator"], auth_time=int(now.timestamp()),
-                     acr="L1"),
+        AccessClaims(
+            iss=settings.base_url,
+            sub=claims(op)["sub"],
+            iat=int(now.timestamp()),
+            exp=int(now.timestamp()) + 900,
+            jti="t-1",
+            roles=["operator"],
+            auth_time=int(now.timestamp()),
+            acr="L1",
+        ),
         keyset.active,
     )
     assert (await client.get("/v1/admin/departments", headers=auth(fresh))).status_code == 200

@@ -12,9 +12,9 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from api.kernel import redis_client
 from api.app import create_app
 from api.config import Settings
+from api.kernel import redis_client
 from auth import wechat
 from auth.wechat import WechatClient
 from tests.auth.helpers import assert_problem, auth, login_code, phone_code, wechat_login
@@ -75,7 +75,14 @@ async def test_same_openid_same_account_and_unionid_finds_it_too(
 
 async def test_login_answers_never_carry_the_session_key(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     pair = await wechat_login(client, sim)
-    assert set(pair) - {"openid", "unionid"} == {"access_token", "refresh_token", "token_type", "expires_in", "account"}
+    assert set(pair) - {"openid", "unionid"} == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "account",
+        "second_factor",
+    }
 
 
 async def test_bad_login_bodies(client: AsyncTestClient) -> None:
@@ -96,8 +103,11 @@ async def test_the_secret_and_access_token_never_reach_the_log(
         [handler] = logging.getLogger().handlers
         handler.setStream(out)  # type: ignore[attr-defined]
         pair = await wechat_login(c, sim)
-        r = await c.post("/v1/auth/wechat/phone", json={"code": await phone_code(sim, "13812345670")},
-                         headers=auth(pair["access_token"]))
+        r = await c.post(
+            "/v1/auth/wechat/phone",
+            json={"code": await phone_code(sim, "13812345670")},
+            headers=auth(pair["access_token"]),
+        )
         assert r.status_code == 200, r.text
     r = redis_client.from_url(settings.redis_url)
     token = (await r.get(f"zb:wechat:{settings.wechat_appid}:access_token")).decode()
@@ -127,8 +137,9 @@ async def test_phone_binding_checks_the_watermark_and_the_code(client: AsyncTest
 async def test_a_phone_bound_elsewhere_is_409(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     first, second = await wechat_login(client, sim), await wechat_login(client, sim)
     code = await phone_code(sim, "13812345678")
-    assert (await client.post("/v1/auth/wechat/phone", json={"code": code},
-                              headers=auth(first["access_token"]))).status_code == 200
+    assert (
+        await client.post("/v1/auth/wechat/phone", json={"code": code}, headers=auth(first["access_token"]))
+    ).status_code == 200
     code = await phone_code(sim, "13812345678")
     r = await client.post("/v1/auth/wechat/phone", json={"code": code}, headers=auth(second["access_token"]))
     assert_problem(r, 409, "phone_in_use")
@@ -144,10 +155,12 @@ async def test_concurrent_callers_share_one_access_token_fetch(
 ) -> None:
     users = [await wechat_login(client, sim) for _ in range(8)]
     codes = [await phone_code(sim, f"1381234{i:04d}") for i in range(8)]
-    answers = await asyncio.gather(*(
-        client.post("/v1/auth/wechat/phone", json={"code": c}, headers=auth(u["access_token"]))
-        for u, c in zip(users, codes, strict=True)
-    ))
+    answers = await asyncio.gather(
+        *(
+            client.post("/v1/auth/wechat/phone", json={"code": c}, headers=auth(u["access_token"]))
+            for u, c in zip(users, codes, strict=True)
+        )
+    )
     assert [a.status_code for a in answers] == [200] * 8
     stats = (await sim.get("/_sim/stats")).json()
     assert stats["stable_token_issued"] == 1 + _token_retries(caplog) and stats["getuserphonenumber"] == 8
@@ -157,12 +170,14 @@ async def test_an_invalidated_access_token_is_fetched_again_once(
     client: AsyncTestClient, sim: httpx.AsyncClient
 ) -> None:
     pair = await wechat_login(client, sim)
-    r = await client.post("/v1/auth/wechat/phone", json={"code": await phone_code(sim, "13812345678")},
-                          headers=auth(pair["access_token"]))
+    r = await client.post(
+        "/v1/auth/wechat/phone", json={"code": await phone_code(sim, "13812345678")}, headers=auth(pair["access_token"])
+    )
     assert r.status_code == 200
     await sim.post("/_sim/access-tokens/invalidate", json={"errcode": 42001})
-    r = await client.post("/v1/auth/wechat/phone", json={"code": await phone_code(sim, "13812345679")},
-                          headers=auth(pair["access_token"]))
+    r = await client.post(
+        "/v1/auth/wechat/phone", json={"code": await phone_code(sim, "13812345679")}, headers=auth(pair["access_token"])
+    )
     assert r.status_code == 200, r.text
     stats = (await sim.get("/_sim/stats")).json()
     assert stats["stable_token_issued"] == 2 and stats["getuserphonenumber"] == 3
@@ -180,9 +195,7 @@ async def test_single_flight_directly_under_a_burst(
     assert (await sim.get("/_sim/stats")).json()["stable_token_issued"] == 1 + _token_retries(caplog)
 
 
-async def test_a_wrong_secret_is_our_problem_not_the_users(
-    settings: Settings, sim: httpx.AsyncClient
-) -> None:
+async def test_a_wrong_secret_is_our_problem_not_the_users(settings: Settings, sim: httpx.AsyncClient) -> None:
     wrong = msgspec.structs.replace(settings, wechat_secret="not-the-secret")
     async with AsyncTestClient(app=create_app(wrong)) as c:
         assert_problem(await _login(c, (await login_code(sim))["code"]), 503, "wechat_unavailable")

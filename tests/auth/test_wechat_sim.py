@@ -181,16 +181,24 @@ def test_cert_hash_matches_the_official_example() -> None:
 
 
 def _verify_id(client: httpx.Client, at: str, out_seq_no: str, openid: str = "o-alice") -> dict:
-    return call(client, "/cityservice/face/identify/getverifyid",
-                {"out_seq_no": out_seq_no, "cert_info": CERT, "openid": openid}, at)
+    return call(
+        client,
+        "/cityservice/face/identify/getverifyid",
+        {"out_seq_no": out_seq_no, "cert_info": CERT, "openid": openid},
+        at,
+    )
 
 
 def test_face_verify_flow(client: httpx.Client) -> None:
     at = token(client)["access_token"]
     started = _verify_id(client, at, "seq-00001")
     assert started["errcode"] == 0 and started["expires_in"] == 3600
-    query = {"verify_id": started["verify_id"], "out_seq_no": "seq-00001", "cert_hash": cert_hash(**CERT),
-             "openid": "o-alice"}
+    query = {
+        "verify_id": started["verify_id"],
+        "out_seq_no": "seq-00001",
+        "cert_hash": cert_hash(**CERT),
+        "openid": "o-alice",
+    }
     pending = call(client, "/cityservice/face/identify/queryverifyinfo", query, at)
     assert pending == {"errcode": 0, "errmsg": "ok"}  # no verify_ret until the user has scanned
     r = client.post("/_sim/face-results", json={"verify_id": started["verify_id"], "verify_ret": 10000})
@@ -205,8 +213,11 @@ def test_face_verify_failure_and_mismatches(client: httpx.Client) -> None:
     client.post("/_sim/face-results", json={"verify_id": vid, "verify_ret": 10001})
     query = {"verify_id": vid, "out_seq_no": "seq-00002", "cert_hash": cert_hash(**CERT), "openid": "o-alice"}
     assert call(client, "/cityservice/face/identify/queryverifyinfo", query, at)["verify_ret"] == 10001
-    for field, wrong in (("cert_hash", cert_hash("IDENTITY_CARD", "李四", CERT["cert_no"])),
-                         ("openid", "o-bob"), ("out_seq_no", "seq-99999")):
+    for field, wrong in (
+        ("cert_hash", cert_hash("IDENTITY_CARD", "李四", CERT["cert_no"])),
+        ("openid", "o-bob"),
+        ("out_seq_no", "seq-99999"),
+    ):
         body = call(client, "/cityservice/face/identify/queryverifyinfo", {**query, field: wrong}, at)
         assert body["errcode"] == 47003 and f"{field} mismatch" in body["errmsg"]
     unknown = call(client, "/cityservice/face/identify/queryverifyinfo", {**query, "verify_id": "x"}, at)
@@ -228,13 +239,25 @@ def test_getverifyid_validates_its_arguments(client: httpx.Client) -> None:
 # --- subscribe messages ---
 
 TEMPLATE = {"template_id": "tpl-progress", "keys": ["thing1", "time2", "phrase3", "character_string4", "number5"]}
-DATA = {"thing1": {"value": "户籍迁入办理"}, "time2": {"value": "2025年1月2日 15:01"}, "phrase3": {"value": "已受理"},
-        "character_string4": {"value": "ZB-2025-0001"}, "number5": {"value": "3"}}
+DATA = {
+    "thing1": {"value": "户籍迁入办理"},
+    "time2": {"value": "2025年1月2日 15:01"},
+    "phrase3": {"value": "已受理"},
+    "character_string4": {"value": "ZB-2025-0001"},
+    "number5": {"value": "3"},
+}
 
 
 def _send(client: httpx.Client, at: str, **override: object) -> dict:
-    body = {"touser": "o-alice", "template_id": "tpl-progress", "page": "pages/matter/detail?id=1",
-            "data": DATA, "miniprogram_state": "developer", "lang": "zh_CN", **override}
+    body = {
+        "touser": "o-alice",
+        "template_id": "tpl-progress",
+        "page": "pages/matter/detail?id=1",
+        "data": DATA,
+        "miniprogram_state": "developer",
+        "lang": "zh_CN",
+        **override,
+    }
     return call(client, "/cgi-bin/message/subscribe/send", body, at)
 
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from api.kernel import redis_client
 from api.config import Settings
+from api.kernel import redis_client
 from tests.authz.world import World, build_world, local_settings
 from tests.browser import live_server
 from tests.conftest import with_redis_db

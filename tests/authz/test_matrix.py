@@ -13,18 +13,18 @@ is refused 403, and every route taking an id is also called with another company
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
-from litestar import Litestar
 import httpx
+from litestar import Litestar
 
 from api.config import Settings
-from matters import seed
 from api.kernel.problems import PROBLEM_JSON
+from matters import seed
 from tests.authz.world import (
     ALICE_ID,
     ALICE_NAME,
@@ -38,8 +38,19 @@ from tests.authz.world import (
 )
 from tests.people import id_number
 
-CALLERS = ("anonymous", "other_citizen", "other_staff", "scopeless_client", "guardian", "citizen", "staff", "client",
-           "operator", "company", "company_agent")
+CALLERS = (
+    "anonymous",
+    "other_citizen",
+    "other_staff",
+    "scopeless_client",
+    "guardian",
+    "citizen",
+    "staff",
+    "client",
+    "operator",
+    "company",
+    "company_agent",
+)
 EVERYONE = frozenset(CALLERS)
 # Acting for a business entity (东来科技): its 法定代表人, and its 经办人 who may apply for one matter only. Every
 # route of "the caller's person" serves the entity then; a 经办人 is refused (403) what only the 法定代表人 may do.
@@ -51,14 +62,28 @@ OP = frozenset({"operator"})
 HOLDER_OR_ISSUER = frozenset({"citizen", "guardian", "staff", "client", "scopeless_client"})
 ORG_THINGS = ("item_id", "certificate_id", "application_id", "delegation_id", "seal_id")
 # Routes that change or end what later routes use run last, in this order.
-LAST = ("RevokeConsent", "WithdrawApplication", "SuspendCertificate", "ResumeCertificate", "RevokeCertificate",
-        "RotateSeal", "RevokeSeal", "DisableWebhook", "RevokeDepartmentClient", "RemoveStaff", "Logout")
+LAST = (
+    "RevokeConsent",
+    "WithdrawApplication",
+    "SuspendCertificate",
+    "ResumeCertificate",
+    "RevokeCertificate",
+    "RotateSeal",
+    "RevokeSeal",
+    "DisableWebhook",
+    "RevokeDepartmentClient",
+    "RemoveStaff",
+    "Logout",
+)
 PERSONAL = ("item_id", "certificate_id", "person_id")
 
 Body = Callable[[str, dict[str, str]], Any]
 # wx.uploadFile's form: the file in the part named "file".
-FORM = (b'--zb\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
-        + PNG + b"\r\n--zb--\r\n")
+FORM = (
+    b'--zb\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+    + PNG
+    + b"\r\n--zb--\r\n"
+)
 
 
 @dataclass(frozen=True)
@@ -92,15 +117,29 @@ def _issue(caller: str, ids: dict[str, str]) -> dict[str, Any]:
 
 
 def _application(caller: str, ids: dict[str, str]) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "matter_code": "430200-GA-002", "form": {"household_address": "株洲市芦淞区1号"},
-            "materials": [{"code": "discharge_certificate", "blob_sha256": PNG_SHA},
-                          {"code": "household_register", "blob_sha256": PNG_SHA}]}
+    return {
+        "id": str(uuid.uuid4()),
+        "matter_code": "430200-GA-002",
+        "form": {"household_address": "株洲市芦淞区1号"},
+        "materials": [
+            {"code": "discharge_certificate", "blob_sha256": PNG_SHA},
+            {"code": "household_register", "blob_sha256": PNG_SHA},
+        ],
+    }
 
 
 def _push(caller: str, ids: dict[str, str]) -> dict[str, Any]:
-    return {"client_id": str(uuid.uuid4()), "mutations": [
-        {"id": str(uuid.uuid4()), "seq": 1, "name": "draft.save",
-         "args": {"draft_id": str(uuid.uuid4()), "matter_code": "430200-GA-002", "form": {}}}]}
+    return {
+        "client_id": str(uuid.uuid4()),
+        "mutations": [
+            {
+                "id": str(uuid.uuid4()),
+                "seq": 1,
+                "name": "draft.save",
+                "args": {"draft_id": str(uuid.uuid4()), "matter_code": "430200-GA-002", "form": {}},
+            }
+        ],
+    }
 
 
 def _staff_grant(caller: str, ids: dict[str, str]) -> dict[str, Any]:
@@ -128,156 +167,263 @@ ANY_UUID = "00000000-0000-4000-8000-000000000000"
 
 EXPECTED: dict[str, Case] = {
     # meta and public reads
-    "Health": public(), "MetricsGet": public(), "GetJwks": public(), "AdminDashboard": public(),
-    "GetMatter": public(), "ListMatters": public(), "GetBundle": public(), "ListBundles": public(),
-    "ListCertificateTypes": public(), "GetTrustList": public(), "GetStatusList": public(), "GetRootCertificate": public(),
-    "GetSealImage": public(), "VerificationPage": public(), "VerifyToken": public(lambda c, ids: {"token": ids["token"]}),
+    "Health": public(),
+    "MetricsGet": public(),
+    "GetJwks": public(),
+    "AdminDashboard": public(),
+    "GetMatter": public(),
+    "ListMatters": public(),
+    "GetBundle": public(),
+    "ListBundles": public(),
+    "ListCertificateTypes": public(),
+    "GetTrustList": public(),
+    "GetStatusList": public(),
+    "GetRootCertificate": public(),
+    "GetSealImage": public(),
+    "VerificationPage": public(),
+    "VerifyToken": public(lambda c, ids: {"token": ids["token"]}),
     "DevListSms": Case(EVERYONE, query={"phone": "13800000000"}, public=True),
     # logging in
-    "WechatLogin": public(j({"code": "not-a-code"})), "SmsSendCode": public(j({"phone": "13800000000"})),
+    "WechatLogin": public(j({"code": "not-a-code"})),
+    "SmsSendCode": public(j({"phone": "13800000000"})),
     "SmsLogin": public(j({"phone": "13800000000", "code": "000000"})),
     "RefreshTokens": public(j({"refresh_token": "not-a-token"})),
-    "ClientCredentialsToken": public(j({"grant_type": "client_credentials", "client_id": ANY_UUID, "client_secret": "x"})),
+    "ClientCredentialsToken": public(
+        j({"grant_type": "client_credentials", "client_id": ANY_UUID, "client_secret": "x"})
+    ),
     # A department system's logout has nothing to revoke and says so with 204, as for a spent token.
     "Logout": Case(EVERYONE - {"anonymous"}, j({})),
     "GetMe": Case(ACCOUNTS),
     "WechatBindPhone": Case(ACCOUNTS, j({"code": "not-a-code"})),
-    "OpenRealnameSession": Case(ACCOUNTS, lambda c, ids: {"name": "周建国", "id_number": id_number("19660101", 90),
-                                                          "method": "counter"}),
+    "OpenRealnameSession": Case(
+        ACCOUNTS, lambda c, ids: {"name": "周建国", "id_number": id_number("19660101", 90), "method": "counter"}
+    ),
     "CompleteRealnameSession": Case(frozenset({"other_citizen"}), j({})),
     # The window clerk of a department with proofing authority (公安局, not 医保局) attests the person in front of them,
     # keying in the number on their card; "staff" is played by 公安局's clerk who proved their own identity just now.
-    "AttestRealnameAtCounter": Case(frozenset({"staff"}), lambda c, ids: {"session_id": ids["session_id"],
-                                                                          "id_number": BOB_ID},
-                                    played_by={"staff": "window_clerk"}),
+    "AttestRealnameAtCounter": Case(
+        frozenset({"staff"}),
+        lambda c, ids: {"session_id": ids["session_id"], "id_number": BOB_ID},
+        played_by={"staff": "window_clerk"},
+    ),
     # "Not me" about a login bound to one's identity (another of Alice's accounts); the link of the text is public.
     "ReportLoginNotMe": Case(frozenset({"citizen"})),
     # Acting for a business entity: verified people only (L2); null switches back to oneself.
-    "ListMyOrganisations": Case(PEOPLE), "ActAs": Case(PEOPLE, j({"credit_code": None})),
-    "NotMePage": public(ids={"token": "not_me_token"}), "NotMeConfirm": public(ids={"token": "not_me_token"}),
+    "ListMyOrganisations": Case(PEOPLE),
+    "ActAs": Case(PEOPLE, j({"credit_code": None})),
+    # Staff logins' second factor: binding an authenticator is staff's (already bound here: 409); any login may
+    # send a code with its own token (no authenticator: 409), not one acting for a company; a lost one is an
+    # operator's reset.
+    "TotpEnrol": Case(frozenset({"staff", "other_staff"})),
+    "TotpVerify": Case(ACCOUNTS - COMPANY, j({"code": "000000"})),
+    "ResetStaffTotp": Case(OP, ids={"account_id": "spare_account_id"}),
+    "NotMePage": public(ids={"token": "not_me_token"}),
+    "NotMeConfirm": public(ids={"token": "not_me_token"}),
     # operators
     "ListDepartments": Case(OP),
-    "ListIdentityCases": Case(OP), "CloseIdentityCase": Case(OP, j({"resolution": "经核查为本人家属代为登录"})), "CreateDepartment": Case(OP, j({"name": "x", "credit_code": "bad", "region_code": "430200"})),
+    "ListIdentityCases": Case(OP),
+    "CloseIdentityCase": Case(OP, j({"resolution": "经核查为本人家属代为登录"})),
+    "CreateDepartment": Case(OP, j({"name": "x", "credit_code": "bad", "region_code": "430200"})),
     # A department's own administrator manages its systems and staff.
     "CreateDepartmentClient": Case(OP | {"staff"}, j({"name": "系统", "scopes": ["records:write"]})),
-    "ListStaff": Case(OP | {"staff"}), "GrantStaffRoles": Case(OP | {"staff"}, _staff_grant),
+    "ListStaff": Case(OP | {"staff"}),
+    "GrantStaffRoles": Case(OP | {"staff"}, _staff_grant),
     "ListDepartmentClients": Case(OP | {"staff"}),
     "RotateClientSecret": Case(OP | {"staff"}, ids={"client_id": "spare_client_id"}),
     "RevokeDepartmentClient": Case(OP | {"staff"}, ids={"client_id": "spare_client_id"}),
     "RemoveStaff": Case(OP | {"staff"}, ids={"account_id": "spare_account_id"}),
-    "ListIdentityProviders": Case(OP), "RegisterIdentityProvider": Case(OP, j({"name": "x", "issuer": "https://idp.example.cn"})),
-    "VerifyAuditChain": Case(OP), "GetStats": Case(OP), "ListOperatorFeedback": Case(OP),
-    "AnswerOperatorFeedback": Case(OP, j({"text": "已处理"}), ids={"feedback_id": "unrouted_feedback_id"}), "GetNotificationForOperator": Case(OP),
-    "ListDeadLetters": Case(OP), "RetryDeadLetter": Case(OP),
+    "ListIdentityProviders": Case(OP),
+    "RegisterIdentityProvider": Case(OP, j({"name": "x", "issuer": "https://idp.example.cn"})),
+    "VerifyAuditChain": Case(OP),
+    "GetStats": Case(OP),
+    "ListOperatorFeedback": Case(OP),
+    "AnswerOperatorFeedback": Case(OP, j({"text": "已处理"}), ids={"feedback_id": "unrouted_feedback_id"}),
+    "GetNotificationForOperator": Case(OP),
+    "ListDeadLetters": Case(OP),
+    "RetryDeadLetter": Case(OP),
     "DiscardDeadLetter": Case(OP, ids={"letter_id": "spare_letter_id"}),
-    "UpsertCertificateType": Case(OP, lambda c, ids: {
-        "code": "matrix_type", "name": "测试证", "holder_kind": "person", "issuer_department_ids": [ids["department_id"]],
-        "fields": [{"key": "note", "label": "备注", "type": "string", "required": True, "sensitive": False}]}),
-    "UpsertMatter": Case(OP, _matter), "UpsertBundle": Case(OP, _bundle),
-    "GetDepartmentAuthority": Case(OP), "PutDepartmentAuthority": Case(OP, lambda c, ids: _home_authority()),
+    "UpsertCertificateType": Case(
+        OP,
+        lambda c, ids: {
+            "code": "matrix_type",
+            "name": "测试证",
+            "holder_kind": "person",
+            "issuer_department_ids": [ids["department_id"]],
+            "fields": [{"key": "note", "label": "备注", "type": "string", "required": True, "sensitive": False}],
+        },
+    ),
+    "UpsertMatter": Case(OP, _matter),
+    "UpsertBundle": Case(OP, _bundle),
+    "GetDepartmentAuthority": Case(OP),
+    "PutDepartmentAuthority": Case(OP, lambda c, ids: _home_authority()),
     # applications, citizen side
     # Every login has its own (maybe empty) list; nobody else's.
     # 东来科技's 经办人 may apply for another matter only: 403 delegation_out_of_scope.
-    "ListApplications": Case(ACCOUNTS), "SubmitApplication": Case(PEOPLE - {"company_agent"}, _application),
-    "GetApplication": Case(frozenset({"citizen"})), "WithdrawApplication": Case(frozenset({"citizen"})),
-    "SupplementApplication": Case(frozenset({"citizen"}), j({"materials": [{"code": "household_register",
-                                                                           "blob_sha256": PNG_SHA}]})),
-    "GetEvaluation": Case(frozenset({"citizen"})), "EvaluateApplication": Case(frozenset({"citizen"}), j({"level": 5})),
+    "ListApplications": Case(ACCOUNTS),
+    "SubmitApplication": Case(PEOPLE - {"company_agent"}, _application),
+    "GetApplication": Case(frozenset({"citizen"})),
+    "WithdrawApplication": Case(frozenset({"citizen"})),
+    "SupplementApplication": Case(
+        frozenset({"citizen"}), j({"materials": [{"code": "household_register", "blob_sha256": PNG_SHA}]})
+    ),
+    "GetEvaluation": Case(frozenset({"citizen"})),
+    "EvaluateApplication": Case(frozenset({"citizen"}), j({"level": 5})),
     "PrefillBundle": Case(PEOPLE, query={"for_person_id": "{person_id}"}),
     "RaiseFeedback": Case(ACCOUNTS, j({"kind": "suggestion", "text": "建议增加夜间窗口"})),
     "GetFeedback": Case(frozenset({"citizen"})),
     # department handling
-    "ListDepartmentTasks": Case(HOME_DEPT | {"other_staff"}), "GetDepartmentTask": Case(HOME_DEPT),
-    "ClaimTask": Case(HOME_DEPT), "ApproveTask": Case(HOME_DEPT, j({})),
+    "ListDepartmentTasks": Case(HOME_DEPT | {"other_staff"}),
+    "GetDepartmentTask": Case(HOME_DEPT),
+    "ClaimTask": Case(HOME_DEPT),
+    "ApproveTask": Case(HOME_DEPT, j({})),
     # 免提交: the handling department reads its own matter's materials through the task, logged.
-    "ListTaskMaterials": Case(HOME_DEPT), "ReadTaskMaterial": Case(HOME_DEPT), "ReadTaskMaterialFile": Case(HOME_DEPT),
+    "ListTaskMaterials": Case(HOME_DEPT),
+    "ReadTaskMaterial": Case(HOME_DEPT),
+    "ReadTaskMaterialFile": Case(HOME_DEPT),
     "RejectTask": Case(HOME_DEPT, j({"reasons": ["材料不清晰"], "required_materials": []})),
     "RequestSupplement": Case(HOME_DEPT, j({"required_materials": ["household_register"], "note": "请补正"})),
-    "ListRectifications": Case(HOME_DEPT | {"other_staff"}), "RespondRectification": Case(HOME_DEPT, j({"text": "已整改"})),
-    "ListDepartmentFeedback": Case(HOME_DEPT | {"other_staff"}), "AnswerDepartmentFeedback": Case(HOME_DEPT, j({"text": "已改进"})),
+    "ListRectifications": Case(HOME_DEPT | {"other_staff"}),
+    "RespondRectification": Case(HOME_DEPT, j({"text": "已整改"})),
+    "ListDepartmentFeedback": Case(HOME_DEPT | {"other_staff"}),
+    "AnswerDepartmentFeedback": Case(HOME_DEPT, j({"text": "已改进"})),
     # sync and blobs
-    "SyncPull": Case(ACCOUNTS), "SyncPush": Case(ACCOUNTS, _push),
+    "SyncPull": Case(ACCOUNTS),
+    "SyncPush": Case(ACCOUNTS, _push),
     # The uploader only: departments read uploads through their tasks (ReadTaskMaterialFile).
     "GetBlob": Case(frozenset({"citizen"})),
     "PutBlob": Case(EVERYONE - {"anonymous"}, content=PNG, headers={"Content-Type": "image/png"}),
-    "UploadBlob": Case(EVERYONE - {"anonymous"}, content=FORM, headers={"Content-Type": "multipart/form-data; boundary=zb"}),
+    "UploadBlob": Case(
+        EVERYONE - {"anonymous"}, content=FORM, headers={"Content-Type": "multipart/form-data; boundary=zb"}
+    ),
     # wallet
     "ListWalletItems": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GetWalletItem": Case(frozenset({"citizen", "guardian"})),
     "GetWalletItemToken": Case(frozenset({"citizen", "guardian"})),
     "GetWalletTimeline": Case(PEOPLE, query={"person_id": "{person_id}"}),
-    "ListDependents": Case(PEOPLE), "ExportWallet": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    "ListDependents": Case(PEOPLE),
+    "ExportWallet": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GetAccessLog": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListConsents": Case(PEOPLE, query={"person_id": "{person_id}"}),
-    "GrantConsent": Case(frozenset({"citizen", "guardian"}), refusals=frozenset({422}), body=lambda c, ids: {
-        "grantee_department_id": ids["department_id"], "item_ids": [ids["item_id"]], "purpose": "核验",
-        "expires_at": _later()}),
+    "GrantConsent": Case(
+        frozenset({"citizen", "guardian"}),
+        refusals=frozenset({422}),
+        body=lambda c, ids: {
+            "grantee_department_id": ids["department_id"],
+            "item_ids": [ids["item_id"]],
+            "purpose": "核验",
+            "expires_at": _later(),
+        },
+    ),
     "RevokeConsent": Case(frozenset({"citizen"})),
     "PresentWalletItem": Case(frozenset({"citizen", "guardian"}), j({"fields": ["relation"], "ttl_seconds": 60})),
-    "ListDepartmentConsents": Case(HOME_DEPT | {"other_staff"}), "ReadConsentedItems": Case(HOME_DEPT),
+    "ListDepartmentConsents": Case(HOME_DEPT | {"other_staff"}),
+    "ReadConsentedItems": Case(HOME_DEPT),
     # A department pushes what the catalogue lists as its own (公安局: 户口迁移 records, births, guardianships).
-    "PushRecord": Case(HOME_DEPT, lambda c, ids: {
-        "holder": {"id_number": ALICE_ID, "name": ALICE_NAME}, "kind": "household_move", "title": "户口迁入", "data": {"m": 1},
-        "occurred_at": "2026-10-15T02:00:00Z", "external_ref": f"matrix-{c}"}),
-    "PushLifeEvent": Case(HOME_DEPT, lambda c, ids: {
-        "holder": {"id_number": ALICE_ID, "name": ALICE_NAME}, "event": "born", "occurred_at": "1988-02-14T02:00:00Z",
-        "external_ref": f"matrix-{c}"}),
-    "SetGuardianship": Case(HOME_DEPT, lambda c, ids: {
-        "guardian": {"id_number": ALICE_ID, "name": ALICE_NAME}, "dependent": {"id_number": id_number("20240101", 70), "name": "欧阳小雨"},
-        "basis": "出生登记"}),
+    "PushRecord": Case(
+        HOME_DEPT,
+        lambda c, ids: {
+            "holder": {"id_number": ALICE_ID, "name": ALICE_NAME},
+            "kind": "household_move",
+            "title": "户口迁入",
+            "data": {"m": 1},
+            "occurred_at": "2026-10-15T02:00:00Z",
+            "external_ref": f"matrix-{c}",
+        },
+    ),
+    "PushLifeEvent": Case(
+        HOME_DEPT,
+        lambda c, ids: {
+            "holder": {"id_number": ALICE_ID, "name": ALICE_NAME},
+            "event": "born",
+            "occurred_at": "1988-02-14T02:00:00Z",
+            "external_ref": f"matrix-{c}",
+        },
+    ),
+    "SetGuardianship": Case(
+        HOME_DEPT,
+        lambda c, ids: {
+            "guardian": {"id_number": ALICE_ID, "name": ALICE_NAME},
+            "dependent": {"id_number": id_number("20240101", 70), "name": "欧阳小雨"},
+            "basis": "出生登记",
+        },
+    ),
     # the service-centre window (公安局 is one in the catalogue; 医保局 is not): its window clerks only
     "OpenWindowIntake": Case(frozenset({"staff"}), j({"citizen": {"id_number": ALICE_ID, "name": ALICE_NAME}})),
-    "GetWindowIntake": Case(frozenset({"staff"})), "RecordWindowConsent": Case(frozenset({"staff"}), j({})),
+    "GetWindowIntake": Case(frozenset({"staff"})),
+    "RecordWindowConsent": Case(frozenset({"staff"}), j({})),
     "PrefillAtWindow": Case(frozenset({"staff"}), query={"bundle_code": "birth"}),
     "SubmitAtWindow": Case(frozenset({"staff"}), _application),
     # 统一窗口出件: the world's window application is not done yet (409 for the centre's clerk, refused to all others).
     "ListPickups": Case(frozenset({"staff"})),
     "PrintResults": Case(frozenset({"staff"}), ids={"application_id": "window_application_id"}),
-    "RecordHandover": Case(frozenset({"staff"}), j({"recipient": {"id_number": ALICE_ID, "name": ALICE_NAME},
-                                                    "id_checked": True}),
-                           ids={"application_id": "window_application_id"}),
+    "RecordHandover": Case(
+        frozenset({"staff"}),
+        j({"recipient": {"id_number": ALICE_ID, "name": ALICE_NAME}, "id_checked": True}),
+        ids={"application_id": "window_application_id"},
+    ),
     # 代办: Alice authorised Bob; both read its uses, only she revokes it.
     # Acting for an entity, its 法定代表人 authorises a 经办人 (a 经办人 may not: 403).
-    "CreateDelegation": Case(PEOPLE - {"company_agent"}, lambda c, ids: {
-        "agent": {"id_number": BOB_ID, "name": "司马东来"}, "matters": ["*"], "actions": ["apply"],
-        "expires_at": _later()}),
-    "ListDelegations": Case(ACCOUNTS), "RevokeDelegation": Case(frozenset({"citizen"})),
+    "CreateDelegation": Case(
+        PEOPLE - {"company_agent"},
+        lambda c, ids: {
+            "agent": {"id_number": BOB_ID, "name": "司马东来"},
+            "matters": ["*"],
+            "actions": ["apply"],
+            "expires_at": _later(),
+        },
+    ),
+    "ListDelegations": Case(ACCOUNTS),
+    "RevokeDelegation": Case(frozenset({"citizen"})),
     "ListDelegationUses": Case(frozenset({"citizen", "other_citizen"})),
     # notifications
-    "ListNotifications": Case(ACCOUNTS), "MarkNotificationRead": Case(frozenset({"citizen"})),
-    "CountUnreadNotifications": Case(ACCOUNTS), "MarkAllNotificationsRead": Case(ACCOUNTS),
-    "StreamNotifications": Case(ACCOUNTS, stream=True), "CreateStreamTicket": Case(ACCOUNTS),
-    "GetNotificationPreferences": Case(ACCOUNTS), "ListWechatGrants": Case(ACCOUNTS),
+    "ListNotifications": Case(ACCOUNTS),
+    "MarkNotificationRead": Case(frozenset({"citizen"})),
+    "CountUnreadNotifications": Case(ACCOUNTS),
+    "MarkAllNotificationsRead": Case(ACCOUNTS),
+    "StreamNotifications": Case(ACCOUNTS, stream=True),
+    "CreateStreamTicket": Case(ACCOUNTS),
+    "GetNotificationPreferences": Case(ACCOUNTS),
+    "ListWechatGrants": Case(ACCOUNTS),
     "PutNotificationPreferences": Case(ACCOUNTS, j({"channels": {"wechat": True, "sms": False}})),
     "RecordWechatGrant": Case(ACCOUNTS, j({"template_key": "application_progress", "accepted": True})),
     "ListWebhooks": Case(HOME_DEPT | {"scopeless_client", "other_staff"}),
-    "CreateWebhook": Case(HOME_DEPT | {"scopeless_client", "other_staff"},
-                          j({"url": "http://127.0.0.1:9/m", "events": ["certificate.issued"]})),
+    "CreateWebhook": Case(
+        HOME_DEPT | {"scopeless_client", "other_staff"},
+        j({"url": "http://127.0.0.1:9/m", "events": ["certificate.issued"]}),
+    ),
     "ListWebhookDeliveries": Case(HOME_DEPT | {"scopeless_client"}),
     # The world's delivery waits for a retry: a caller allowed to replay it hears 409, not yet failed.
     "ReplayWebhookDelivery": Case(HOME_DEPT | {"scopeless_client"}),
     "SendWebhookTest": Case(HOME_DEPT | {"scopeless_client"}),
     "RotateWebhookSecret": Case(HOME_DEPT | {"scopeless_client"}, j({"overlap_seconds": 3600})),
     # Each department reads its own events (医保局's staff: none).
-    "ListDepartmentEvents": Case(HOME_DEPT | {"scopeless_client", "other_staff"}, query={"since": "2020-01-01T00:00:00Z"}),
+    "ListDepartmentEvents": Case(
+        HOME_DEPT | {"scopeless_client", "other_staff"}, query={"since": "2020-01-01T00:00:00Z"}
+    ),
     "DisableWebhook": Case(HOME_DEPT | {"scopeless_client"}),
     # seals and certificates
-    "ListSeals": Case(HOME_DEPT | {"other_staff"}), "CreateSeal": Case(HOME_DEPT | {"other_staff"}, j({"name": "业务专用章"})),
-    "RevokeSeal": Case(HOME_DEPT, j({"reason": "换章"})), "RotateSeal": Case(HOME_DEPT, j({})),
+    "ListSeals": Case(HOME_DEPT | {"other_staff"}),
+    "CreateSeal": Case(HOME_DEPT | {"other_staff"}, j({"name": "业务专用章"})),
+    "RevokeSeal": Case(HOME_DEPT, j({"reason": "换章"})),
+    "RotateSeal": Case(HOME_DEPT, j({})),
     "IssueCertificate": Case(HOME_DEPT, _issue),
     # Any issuer may send a batch; items of a type it does not issue fail one by one.
     "IssueCertificateBatch": Case(HOME_DEPT | {"other_staff"}, lambda c, ids: {"items": [_issue(c, ids)]}),
     "GetIssuedCertificate": Case(HOME_DEPT),
-    "GetCertificateBatch": Case(HOME_DEPT), "ListCertificateBatchResults": Case(HOME_DEPT),
+    "GetCertificateBatch": Case(HOME_DEPT),
+    "ListCertificateBatchResults": Case(HOME_DEPT),
     "RevokeCertificate": Case(HOME_DEPT, j({"reason": "信息有误"})),
-    "SuspendCertificate": Case(HOME_DEPT, j({"reason": "核查中"})), "ResumeCertificate": Case(HOME_DEPT, j({})),
+    "SuspendCertificate": Case(HOME_DEPT, j({"reason": "核查中"})),
+    "ResumeCertificate": Case(HOME_DEPT, j({})),
     "SignCertificate": Case(HOME_DEPT, j({"signature": "AAAA"})),
     # The holder, a guardian, and anyone acting for the issuing department.
-    "GetCertificate": Case(HOLDER_OR_ISSUER), "GetCertificateQrPng": Case(HOLDER_OR_ISSUER),
+    "GetCertificate": Case(HOLDER_OR_ISSUER),
+    "GetCertificateQrPng": Case(HOLDER_OR_ISSUER),
     "GetCertificateQrSvg": Case(HOLDER_OR_ISSUER),
     # 企业电子印章: those acting for an entity list its seals (东来科技 has none; its 公章刻制备案 is not done, so the
     # 法定代表人 asking for one hears 409); nobody revokes another entity's seal; any department looks them up.
-    "ListOrgSeals": Case(COMPANY), "CreateOrgSeal": Case(frozenset({"company"}), j({"algorithm": "SM2"})),
+    "ListOrgSeals": Case(COMPANY),
+    "CreateOrgSeal": Case(frozenset({"company"}), j({"algorithm": "SM2"})),
     "RevokeOrgSeal": Case(frozenset(), j({"reason": "遗失"}), ids={"seal_id": "org_seal_id"}),
     "ListEntitySeals": Case(HOME_DEPT | {"other_staff", "scopeless_client"}, query={"credit_code": HOME_CO}),
 }
@@ -308,18 +454,39 @@ def _secrets(world: World, caller: str) -> set[str]:
     """What a stranger of the given kind must never see: Alice's things, or 公安局's."""
     a = world.alice
     if caller in ("other_citizen", "anonymous"):
-        return {a["application_id"], a["item_id"], a["consent_id"], a["notification_id"], a["draft_id"],
-                a["certificate_id"], a["feedback_id"], world.child["person_id"], ALICE_ID, ALICE_NAME}
+        return {
+            a["application_id"],
+            a["item_id"],
+            a["consent_id"],
+            a["notification_id"],
+            a["draft_id"],
+            a["certificate_id"],
+            a["feedback_id"],
+            world.child["person_id"],
+            ALICE_ID,
+            ALICE_NAME,
+        }
     if caller in COMPANY:
         return _secrets(world, "other_citizen") | {world.org[k] for k in ORG_THINGS}
     if caller == "other_staff":
-        return {a["task_id"], a["webhook_id"], a["seal_id"], a["rect_id"], a["feedback_id"], a["application_id"],
-                a["consent_id"], a["certificate_id"], ALICE_ID, ALICE_NAME}
+        return {
+            a["task_id"],
+            a["webhook_id"],
+            a["seal_id"],
+            a["rect_id"],
+            a["feedback_id"],
+            a["application_id"],
+            a["consent_id"],
+            a["certificate_id"],
+            ALICE_ID,
+            ALICE_NAME,
+        }
     return set()
 
 
-async def call(client: httpx.AsyncClient, world: World, op_id: str, method: str, path: str, case: Case,
-               caller: str) -> tuple[int, str, str]:
+async def call(
+    client: httpx.AsyncClient, world: World, op_id: str, method: str, path: str, case: Case, caller: str
+) -> tuple[int, str, str]:
     """Make the call; (status, content type, body text)."""
     ids = world.child if caller == "guardian" else world.alice
     ids = ids | {name: ids[other] for name, other in case.ids.items()}
@@ -355,7 +522,9 @@ async def test_every_route_allows_exactly_its_callers(http: httpx.AsyncClient, a
     known = {op_id for op_id, *_ in ops}
     missing = sorted(known - EXPECTED.keys())
     assert not missing, f"routes without an expected caller set (add them to EXPECTED): {missing}"
-    assert not sorted(EXPECTED.keys() - known), f"EXPECTED names routes that no longer exist: {sorted(EXPECTED.keys() - known)}"
+    assert not sorted(EXPECTED.keys() - known), (
+        f"EXPECTED names routes that no longer exist: {sorted(EXPECTED.keys() - known)}"
+    )
     ops.sort(key=lambda o: LAST.index(o[0]) + 1 if o[0] in LAST else 0)
 
     wrong: list[str] = []
@@ -378,7 +547,9 @@ async def test_every_route_allows_exactly_its_callers(http: httpx.AsyncClient, a
                 wrong.append(f"{where} is not problem+json ({ctype})")
             denied = status in (401, 403, 404) or status in case.refusals
             if case.public:
-                if status == 403 or (status == 401 and op_id not in ("RefreshTokens", "ClientCredentialsToken", "SmsLogin")):
+                if status == 403 or (
+                    status == 401 and op_id not in ("RefreshTokens", "ClientCredentialsToken", "SmsLogin")
+                ):
                     wrong.append(f"{where} refused on a public route")
             elif denied == (caller in case.allowed):
                 wrong.append(f"{where} expected {'allowed' if caller in case.allowed else 'denied'} {text[:160]}")
@@ -386,24 +557,32 @@ async def test_every_route_allows_exactly_its_callers(http: httpx.AsyncClient, a
             if shown and not denied:
                 wrong.append(f"{where} leaks {sorted(shown)}")
     # What the entity's 法定代表人 may do and its 经办人 may not is refused as out of scope (403), never hidden.
-    wrong += [f"{op_id} as company_agent: {seen[op_id, 'company_agent']}, expected 403 (out of scope)"
-              for op_id, case in EXPECTED.items()
-              if "company" in case.allowed and "company_agent" not in case.allowed and seen[op_id, "company_agent"] != 403]
-    print(f"authorization matrix: {len(ops)} routes, {calls} calls, {len(CALLERS)} kinds of caller; "
-          f"{len(across)} routes with another entity's ids: {', '.join(sorted(across))}")
+    wrong += [
+        f"{op_id} as company_agent: {seen[op_id, 'company_agent']}, expected 403 (out of scope)"
+        for op_id, case in EXPECTED.items()
+        if "company" in case.allowed and "company_agent" not in case.allowed and seen[op_id, "company_agent"] != 403
+    ]
+    print(
+        f"authorization matrix: {len(ops)} routes, {calls} calls, {len(CALLERS)} kinds of caller; "
+        f"{len(across)} routes with another entity's ids: {', '.join(sorted(across))}"
+    )
     assert not wrong, "\n".join(wrong)
 
 
-async def _other_entity(http: httpx.AsyncClient, world: World, ops: list[tuple[str, str, str, list[dict[str, Any]]]],
-                        wrong: list[str]) -> list[str]:
+async def _other_entity(
+    http: httpx.AsyncClient, world: World, ops: list[tuple[str, str, str, list[dict[str, Any]]]], wrong: list[str]
+) -> list[str]:
     """Another entity's things (春燕商贸's licence, certificate, application, authorisation, e-seal) by their ids,
     route by route: acting for 东来科技, its 法定代表人 and its 经办人 hear 404 (or 403 where a 经办人 may do nothing
     of the kind), and nothing of them shows; 春燕商贸's own 法定代表人 reads them (the ids are right)."""
     reads, checked = 0, []
     for op_id, method, path, _ in ops:
         # Departments' routes refuse every citizen by role (403) whatever the ids; RevokeDelegation runs last.
-        if (not any("{" + name + "}" in path for name in ORG_THINGS) or path.startswith(("/v1/dept/", "/v1/admin/"))
-                or op_id == "RevokeDelegation"):
+        if (
+            not any("{" + name + "}" in path for name in ORG_THINGS)
+            or path.startswith(("/v1/dept/", "/v1/admin/"))
+            or op_id == "RevokeDelegation"
+        ):
             continue
         case = EXPECTED[op_id]
         checked.append(op_id)
@@ -427,8 +606,12 @@ async def _other_entity(http: httpx.AsyncClient, world: World, ops: list[tuple[s
 
 def _with_org(world: World) -> World:
     """The world whose home-side ids are 春燕商贸's where it has such a thing."""
-    return World(tokens=world.tokens, refresh=world.refresh, alice=world.alice | {
-        k: v for k, v in world.org.items() if k in ORG_THINGS}, child=world.child)
+    return World(
+        tokens=world.tokens,
+        refresh=world.refresh,
+        alice=world.alice | {k: v for k, v in world.org.items() if k in ORG_THINGS},
+        child=world.child,
+    )
 
 
 # --- the competent / not-competent axis ---------------------------------------------------------------------
@@ -439,23 +622,37 @@ HOME_MATTER = "430200-GA-002"
 # home department holds every one (the matrix above finds its callers allowed); withdrawn by an operator,
 # the same callers are refused with 403 ``authority_required`` naming the power.
 POWERS: dict[str, str] = {
-    "PushRecord": "record:household_move", "PushLifeEvent": "life_event:born", "SetGuardianship": "guardianship",
+    "PushRecord": "record:household_move",
+    "PushLifeEvent": "life_event:born",
+    "SetGuardianship": "guardianship",
     "AttestRealnameAtCounter": "realname_proofing",
-    "IssueCertificate": f"certificate:{HOME_TYPE}", "IssueCertificateBatch": f"certificate:{HOME_TYPE}",
-    "SignCertificate": f"certificate:{HOME_TYPE}", "RevokeCertificate": f"certificate:{HOME_TYPE}",
-    "SuspendCertificate": f"certificate:{HOME_TYPE}", "ResumeCertificate": f"certificate:{HOME_TYPE}",
-    "CreateSeal": "certificate:*", "RotateSeal": "certificate:*",
-    "ClaimTask": f"matter:{HOME_MATTER}", "ApproveTask": f"matter:{HOME_MATTER}", "RejectTask": f"matter:{HOME_MATTER}",
+    "IssueCertificate": f"certificate:{HOME_TYPE}",
+    "IssueCertificateBatch": f"certificate:{HOME_TYPE}",
+    "SignCertificate": f"certificate:{HOME_TYPE}",
+    "RevokeCertificate": f"certificate:{HOME_TYPE}",
+    "SuspendCertificate": f"certificate:{HOME_TYPE}",
+    "ResumeCertificate": f"certificate:{HOME_TYPE}",
+    "CreateSeal": "certificate:*",
+    "RotateSeal": "certificate:*",
+    "ClaimTask": f"matter:{HOME_MATTER}",
+    "ApproveTask": f"matter:{HOME_MATTER}",
+    "RejectTask": f"matter:{HOME_MATTER}",
     "RequestSupplement": f"matter:{HOME_MATTER}",
-    "OpenWindowIntake": "window_intake", "RecordWindowConsent": "window_intake", "SubmitAtWindow": "window_intake",
+    "OpenWindowIntake": "window_intake",
+    "RecordWindowConsent": "window_intake",
+    "SubmitAtWindow": "window_intake",
     "RecordHandover": "window_intake",
 }
 # Department writes that need no power of the catalogue, and why.
 NO_POWER: dict[str, str] = {
     "RevokeSeal": "ending a seal only takes power away",
-    "CreateWebhook": "where the department's own events are delivered", "DisableWebhook": "the same",
-    "ReplayWebhookDelivery": "the same", "RotateWebhookSecret": "the same", "SendWebhookTest": "the same",
-    "RespondRectification": "answers what was addressed to the department", "AnswerDepartmentFeedback": "the same",
+    "CreateWebhook": "where the department's own events are delivered",
+    "DisableWebhook": "the same",
+    "ReplayWebhookDelivery": "the same",
+    "RotateWebhookSecret": "the same",
+    "SendWebhookTest": "the same",
+    "RespondRectification": "answers what was addressed to the department",
+    "AnswerDepartmentFeedback": "the same",
 }
 
 
@@ -468,21 +665,41 @@ async def _withdraw(http: httpx.AsyncClient, conn: Any, world: World, power: str
         url = f"/v1/admin/departments/{dept}/authority"
         before = (await http.get(url, headers=op)).json()
         field_ = {"record": "record_kinds", "life_event": "life_events"}.get(kind, kind)
-        after = before | {field_: [v for v in before[field_] if v != what] if isinstance(before[field_], list) else False}
+        after = before | {
+            field_: [v for v in before[field_] if v != what] if isinstance(before[field_], list) else False
+        }
         assert (await http.put(url, json=after, headers=op)).status_code == 200
 
         async def restore() -> None:
             assert (await http.put(url, json=before, headers=op)).status_code == 200
+
         return restore
     if kind == "certificate":
-        codes = [what] if what != "*" else [r["code"] for r in await conn.fetch(
-            "SELECT code FROM certificate_type WHERE $1::uuid = ANY (issuer_department_ids)", dept)]
-        await conn.execute("UPDATE certificate_type SET issuer_department_ids = array_remove(issuer_department_ids, $1::uuid)"
-                           " WHERE code = ANY ($2::text[])", dept, codes)
+        codes = (
+            [what]
+            if what != "*"
+            else [
+                r["code"]
+                for r in await conn.fetch(
+                    "SELECT code FROM certificate_type WHERE $1::uuid = ANY (issuer_department_ids)", dept
+                )
+            ]
+        )
+        await conn.execute(
+            "UPDATE certificate_type SET issuer_department_ids = array_remove(issuer_department_ids, $1::uuid)"
+            " WHERE code = ANY ($2::text[])",
+            dept,
+            codes,
+        )
 
         async def restore() -> None:
-            await conn.execute("UPDATE certificate_type SET issuer_department_ids = issuer_department_ids || $1::uuid"
-                               " WHERE code = ANY ($2::text[])", dept, codes)
+            await conn.execute(
+                "UPDATE certificate_type SET issuer_department_ids = issuer_department_ids || $1::uuid"
+                " WHERE code = ANY ($2::text[])",
+                dept,
+                codes,
+            )
+
         return restore
     assert kind == "matter"
     shenpi = str(await conn.fetchval("SELECT id FROM department WHERE key = 'shenpi'"))
@@ -491,11 +708,13 @@ async def _withdraw(http: httpx.AsyncClient, conn: Any, world: World, power: str
 
     async def restore() -> None:
         assert (await http.put(url, json=_matter("", {"department_id": dept}), headers=op)).status_code == 200
+
     return restore
 
 
-async def test_every_department_write_needs_its_power(http: httpx.AsyncClient, app: Litestar, world: World,
-                                                      conn: Any, settings: Settings) -> None:
+async def test_every_department_write_needs_its_power(
+    http: httpx.AsyncClient, app: Litestar, world: World, conn: Any, settings: Settings
+) -> None:
     ops = {op_id: (method, path) for op_id, method, path, _ in operations(app)}
     writes = {op_id for op_id, (method, path) in ops.items() if path.startswith("/v1/dept/") and method != "GET"}
     undecided = sorted(writes - POWERS.keys() - NO_POWER.keys())
@@ -515,8 +734,10 @@ async def test_every_department_write_needs_its_power(http: httpx.AsyncClient, a
                 if op_id == "IssueCertificateBatch":  # queued; items fail one by one as the worker issues them
                     assert status == 202, text
                     await issue_batches(settings)
-                    r = await http.get(f"/v1/dept/certificate-batches/{body['id']}/results",
-                                       headers={"Authorization": f"Bearer {world.tokens[caller]}"})
+                    r = await http.get(
+                        f"/v1/dept/certificate-batches/{body['id']}/results",
+                        headers={"Authorization": f"Bearer {world.tokens[caller]}"},
+                    )
                     status, body = 403, (r.json()["items"] or [{}])[0].get("error") or {}
                     body = body | ({"power": power} if body.get("type") == "authority_required" else {})
                 if status != 403 or body.get("type") != "authority_required" or body.get("power") != power:

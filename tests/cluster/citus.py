@@ -165,8 +165,17 @@ class Cluster:
             node.data.mkdir()
             if user is not None:
                 os.chown(node.data, user.pw_uid, user.pw_gid)
-            self._run(str(bin_dir / "initdb"), "-D", str(node.data), "-U", "postgres", "--auth=trust",
-                      "--no-sync", "-E", "UTF8")
+            self._run(
+                str(bin_dir / "initdb"),
+                "-D",
+                str(node.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            )
             with (node.data / "postgresql.conf").open("a") as conf:
                 conf.write(
                     "shared_preload_libraries = 'citus'\n"
@@ -177,8 +186,9 @@ class Cluster:
                     "citus.shard_count = 8\n"  # 8 shards: enough to spread, few enough for quick DDL
                     "citus.max_client_connections = 150\n"
                 )
-            self._run(str(bin_dir / "pg_ctl"), "-D", str(node.data), "-l", str(node.data / "log"), "-w",
-                      "-t", "60", "start")
+            self._run(
+                str(bin_dir / "pg_ctl"), "-D", str(node.data), "-l", str(node.data / "log"), "-w", "-t", "60", "start"
+            )
             self.nodes.append(node)
         return self
 

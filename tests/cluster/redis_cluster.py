@@ -48,18 +48,53 @@ class RedisCluster:
         for port in PORTS:
             node = self.home / str(port)
             node.mkdir()
-            subprocess.run([server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                            "--cluster-config-file", str(node / "nodes.conf"), "--dir", str(node), "--save", "",
-                            "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(node / "redis.pid"),
-                            "--logfile", str(node / "redis.log")], check=True)
+            subprocess.run(
+                [
+                    server,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    str(node / "nodes.conf"),
+                    "--dir",
+                    str(node),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(node / "redis.pid"),
+                    "--logfile",
+                    str(node / "redis.log"),
+                ],
+                check=True,
+            )
             self.started.append(port)
         for port in PORTS:
             self._wait(cli, port)
-        subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in PORTS), "--cluster-replicas", "1",
-                        "--cluster-yes"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in PORTS),
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+        )
         deadline = time.monotonic() + 30
-        while "cluster_state:ok" not in subprocess.run([cli, "-p", str(PORTS[0]), "cluster", "info"],
-                                                       capture_output=True, text=True).stdout:
+        while (
+            "cluster_state:ok"
+            not in subprocess.run([cli, "-p", str(PORTS[0]), "cluster", "info"], capture_output=True, text=True).stdout
+        ):
             if time.monotonic() > deadline:
                 raise RuntimeError("the Redis Cluster did not become ready")
             time.sleep(0.1)

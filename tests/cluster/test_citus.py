@@ -152,7 +152,10 @@ def test_the_journeys_pass_on_the_cluster(citus_cluster: citus.Cluster) -> None:
     env.pop("ZB_TEST_DATABASE_URL", None)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly", *JOURNEYS],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     print(run.stdout[-6000:])
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

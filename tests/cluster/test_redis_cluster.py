@@ -65,8 +65,9 @@ def test_servers_stop_with_a_test_run_that_is_terminated() -> None:
         RedisCluster.check()
     except Unavailable as exc:
         pytest.skip(str(exc))
-    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN], cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert run.stdout is not None
         homes = [Path(h) for h in run.stdout.readline().split()]
@@ -124,8 +125,14 @@ async def test_pokes_go_to_the_shard_of_the_person_s_channel(redis: Any) -> None
 def test_rate_limits_codes_live_pokes_and_dispatch_on_a_redis_cluster(cluster: RedisCluster) -> None:
     env = {**os.environ, "ZB_TEST_REDIS_URL": cluster.url}
     env.pop("ZB_TEST_CITUS", None)
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *ON_CLUSTER],
-                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *ON_CLUSTER],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     reaper.also(run, run.terminate)  # terminated, this run ends the inner one before the cluster
     try:
         out, err = run.communicate()

@@ -7,7 +7,6 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from esign import batches
-
 from tests.auth.helpers import assert_problem, auth
 from tests.enterprise.helpers import act_as, market_dept, open_business, valid
 from tests.people import citizen, id_number
@@ -42,12 +41,14 @@ async def test_the_legal_representative_acts_for_the_company_and_sees_only_its_w
     assert licence["certificate"]["fields"]["legal_representative_id_number"] == founder_number
     own = (await client.get("/v1/wallet/items?kind=certificate", headers=founder)).json()["items"]
     assert all(i["certificate"]["type_code"] != "business_license" for i in own)
-    me = (await client.get(f"/v1/wallet/items/{licence['id']}", headers=as_acme))
+    me = await client.get(f"/v1/wallet/items/{licence['id']}", headers=as_acme)
     assert me.status_code == 200, me.text
 
     # Another company's legal representative sees nothing of it, and may not act for it.
     as_other = await act_as(client, rival, other)
-    assert_problem(await client.get(f"/v1/wallet/items/{licence['id']}", headers=as_other), 404, "wallet_item_not_found")
+    assert_problem(
+        await client.get(f"/v1/wallet/items/{licence['id']}", headers=as_other), 404, "wallet_item_not_found"
+    )
     assert_problem(await client.get(f"/v1/wallet/items/{licence['id']}", headers=rival), 404, "wallet_item_not_found")
     assert_problem(await client.post("/v1/auth/act-as", json={"credit_code": acme}, headers=rival), 404, "not_found")
     theirs = (await client.get("/v1/wallet/items?kind=certificate", headers=as_other)).json()["items"]
@@ -66,14 +67,29 @@ async def test_a_pushed_licence_names_the_legal_representative_by_id_number_only
     stranger = auth((await citizen(client, clerk, name="钱某", id_number=id_number("19700606", 3)))["access_token"])
     market = await market_dept(client, op, conn)
     code = valid("91430200MA4PUCH10X")
-    fields = {"entity_name": "推送公司", "entity_type": "有限责任公司", "legal_representative": "赵总",
-              "scope": "软件", "established_on": "2020-01-02", "legal_representative_id_number": boss_number}
-    r = await client.post("/v1/dept/certificates", headers=market, json={
-        "type_code": "business_license", "holder": {"credit_code": code, "name": "推送公司"}, "fields": fields,
-        "external_ref": "scjg:push:1"})
+    fields = {
+        "entity_name": "推送公司",
+        "entity_type": "有限责任公司",
+        "legal_representative": "赵总",
+        "scope": "软件",
+        "established_on": "2020-01-02",
+        "legal_representative_id_number": boss_number,
+    }
+    r = await client.post(
+        "/v1/dept/certificates",
+        headers=market,
+        json={
+            "type_code": "business_license",
+            "holder": {"credit_code": code, "name": "推送公司"},
+            "fields": fields,
+            "external_ref": "scjg:push:1",
+        },
+    )
     assert r.status_code == 201, r.text
 
-    assert [o["credit_code"] for o in (await client.get("/v1/auth/organisations", headers=boss)).json()["items"]] == [code]
+    assert [o["credit_code"] for o in (await client.get("/v1/auth/organisations", headers=boss)).json()["items"]] == [
+        code
+    ]
     assert (await client.get("/v1/auth/organisations", headers=stranger)).json()["items"] == []
     assert_problem(await client.post("/v1/auth/act-as", json={"credit_code": code}, headers=stranger), 404, "not_found")
     as_company = await act_as(client, boss, code)
@@ -82,9 +98,16 @@ async def test_a_pushed_licence_names_the_legal_representative_by_id_number_only
 
     # A malformed ID number in the registry is refused, not stored.
     bad = fields | {"legal_representative_id_number": "36042619910102009X"}
-    r = await client.post("/v1/dept/certificates", headers=market, json={
-        "type_code": "business_license", "holder": {"credit_code": code, "name": "推送公司"}, "fields": bad,
-        "external_ref": "scjg:push:2"})
+    r = await client.post(
+        "/v1/dept/certificates",
+        headers=market,
+        json={
+            "type_code": "business_license",
+            "holder": {"credit_code": code, "name": "推送公司"},
+            "fields": bad,
+            "external_ref": "scjg:push:2",
+        },
+    )
     assert_problem(r, 422, "legal_representative_invalid")
 
 
@@ -97,10 +120,19 @@ async def test_a_licence_issued_in_a_batch_registers_the_company_as_a_single_one
     code = valid("91430200MA4BATCH1X")
 
     def licence(ref: str, rep: str) -> dict[str, object]:
-        return {"type_code": "business_license", "holder": {"credit_code": code, "name": "批量公司"},
-                "external_ref": ref, "fields": {
-                    "entity_name": "批量公司", "entity_type": "有限责任公司", "legal_representative": "冯总",
-                    "scope": "软件", "established_on": "2026-01-02", "legal_representative_id_number": rep}}
+        return {
+            "type_code": "business_license",
+            "holder": {"credit_code": code, "name": "批量公司"},
+            "external_ref": ref,
+            "fields": {
+                "entity_name": "批量公司",
+                "entity_type": "有限责任公司",
+                "legal_representative": "冯总",
+                "scope": "软件",
+                "established_on": "2026-01-02",
+                "legal_representative_id_number": rep,
+            },
+        }
 
     items = [licence("scjg:batch:1", boss_number), licence("scjg:batch:2", "36042619910102009X")]
     r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=market)
@@ -108,7 +140,9 @@ async def test_a_licence_issued_in_a_batch_registers_the_company_as_a_single_one
     await batches.drain(worker)
     results = (await client.get(f"{r.headers['location']}/results", headers=market)).json()["items"]
     assert [(x["status"], (x.get("error") or {}).get("type")) for x in results] == [
-        ("issued", None), ("failed", "legal_representative_invalid")]
+        ("issued", None),
+        ("failed", "legal_representative_invalid"),
+    ]
 
     # The registry now names the boss: the company is theirs to act for, its wallet holds the licence and 开业.
     listed = (await client.get("/v1/auth/organisations", headers=boss)).json()["items"]

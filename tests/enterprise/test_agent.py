@@ -17,8 +17,12 @@ AGENT_NUMBER = id_number("19950707", 11)
 
 
 def matter_application(code: str) -> dict[str, object]:
-    return {"id": str(uuid.uuid4()), "matter_code": code, "form": {"entity_name": "周记餐饮"},
-            "materials": [{"code": "applicant_id_card", "blob_sha256": BLOB}]}
+    return {
+        "id": str(uuid.uuid4()),
+        "matter_code": code,
+        "form": {"entity_name": "周记餐饮"},
+        "materials": [{"code": "applicant_id_card", "blob_sha256": BLOB}],
+    }
 
 
 async def test_an_agent_acts_for_the_company_within_the_authorisation_until_it_ends(
@@ -39,9 +43,16 @@ async def test_an_agent_acts_for_the_company_within_the_authorisation_until_it_e
     # The legal representative, acting for the company, names the agent for one matter, applying only.
     company = await act_as(client, founder, code)
     ends = datetime.now(UTC) + timedelta(days=7)
-    r = await client.post("/v1/delegations", headers=company, json={
-        "agent": {"id_number": AGENT_NUMBER, "name": "吴经办"}, "matters": ["430200-SW-001"], "actions": ["apply"],
-        "expires_at": ends.isoformat()})
+    r = await client.post(
+        "/v1/delegations",
+        headers=company,
+        json={
+            "agent": {"id_number": AGENT_NUMBER, "name": "吴经办"},
+            "matters": ["430200-SW-001"],
+            "actions": ["apply"],
+            "expires_at": ends.isoformat(),
+        },
+    )
     assert r.status_code == 201, r.text
     grant = r.json()
     assert grant["principal"] == {"kind": "organisation", "id": grant["principal"]["id"], "name_masked": "周记餐饮"}
@@ -60,21 +71,41 @@ async def test_an_agent_acts_for_the_company_within_the_authorisation_until_it_e
     assert r.status_code == 201, r.text
     assert r.json()["applicant_person_id"] == grant["principal"]["id"]
     # Outside the scope: refused, and the refusal is logged too.
-    assert_problem(await client.post("/v1/applications", json=matter_application("430200-RS-003"), headers=as_agent),
-                   403, "delegation_out_of_scope")
+    assert_problem(
+        await client.post("/v1/applications", json=matter_application("430200-RS-003"), headers=as_agent),
+        403,
+        "delegation_out_of_scope",
+    )
     # An agent may not hand the company's authority on.
-    assert_problem(await client.post("/v1/delegations", headers=as_agent, json={
-        "agent": {"id_number": id_number("19960101", 12), "name": "某人"}, "matters": ["*"], "actions": ["apply"],
-        "expires_at": ends.isoformat()}), 403, "forbidden")
+    assert_problem(
+        await client.post(
+            "/v1/delegations",
+            headers=as_agent,
+            json={
+                "agent": {"id_number": id_number("19960101", 12), "name": "某人"},
+                "matters": ["*"],
+                "actions": ["apply"],
+                "expires_at": ends.isoformat(),
+            },
+        ),
+        403,
+        "forbidden",
+    )
     uses = (await client.get(f"/v1/delegations/{grant['id']}/uses", headers=company)).json()["items"]
-    assert sorted((u["outcome"], u["matter_code"]) for u in uses) == [("refused", "430200-RS-003"),
-                                                                     ("served", "430200-SW-001")]
+    assert sorted((u["outcome"], u["matter_code"]) for u in uses) == [
+        ("refused", "430200-RS-003"),
+        ("served", "430200-SW-001"),
+    ]
     assert (await client.get(f"/v1/delegations/{grant['id']}/uses", headers=agent)).json()["items"] == uses
 
     # Another company's legal representative and its agent see nothing of it.
     as_rival = await act_as(client, rival, other)
-    assert_problem(await client.get(f"/v1/wallet/items/{items[0]['id']}", headers=as_rival), 404, "wallet_item_not_found")
-    assert_problem(await client.get(f"/v1/delegations/{grant['id']}/uses", headers=as_rival), 404, "delegation_not_found")
+    assert_problem(
+        await client.get(f"/v1/wallet/items/{items[0]['id']}", headers=as_rival), 404, "wallet_item_not_found"
+    )
+    assert_problem(
+        await client.get(f"/v1/delegations/{grant['id']}/uses", headers=as_rival), 404, "delegation_not_found"
+    )
 
     # The authorisation ends: the agent's acting token with it, and a new switch is refused.
     client.app.state.clock = lambda: ends + timedelta(minutes=1)
@@ -83,8 +114,9 @@ async def test_an_agent_acts_for_the_company_within_the_authorisation_until_it_e
         r = await client.post("/v1/auth/refresh", json={"refresh_token": agent_login["refresh_token"]})
         assert r.status_code == 200, r.text
         later = auth(r.json()["access_token"])
-        assert_problem(await client.post("/v1/auth/act-as", json={"credit_code": code}, headers=later), 403,
-                       "delegation_inactive")
+        assert_problem(
+            await client.post("/v1/auth/act-as", json={"credit_code": code}, headers=later), 403, "delegation_inactive"
+        )
         assert (await client.get("/v1/auth/organisations", headers=later)).json()["items"] == []
     finally:
         client.app.state.clock = None
@@ -96,7 +128,11 @@ async def test_an_agent_acts_for_the_company_within_the_authorisation_until_it_e
     assert r.status_code == 200 and r.json()["status"] == "revoked", r.text
     assert_problem(await client.get("/v1/wallet/items", headers=as_agent), 403, "delegation_inactive")
     assert (await client.get("/v1/wallet/items", headers=agent)).status_code == 200  # as themselves, still served
-    assert_problem(await client.post("/v1/auth/act-as", json={"credit_code": code}, headers=agent), 403,
-                   "delegation_inactive")
-    assert_problem(await client.post("/v1/applications", json=matter_application("430200-SW-001"), headers=as_agent),
-                   403, "delegation_inactive")
+    assert_problem(
+        await client.post("/v1/auth/act-as", json={"credit_code": code}, headers=agent), 403, "delegation_inactive"
+    )
+    assert_problem(
+        await client.post("/v1/applications", json=matter_application("430200-SW-001"), headers=as_agent),
+        403,
+        "delegation_inactive",
+    )

@@ -28,20 +28,39 @@ async def test_a_change_is_pushed_to_the_departments_holding_the_old_data(
     market = await market_dept(client, op, conn)
     await open_business(client, founder, market, credit_code=code, name=old_name)
     company = await act_as(client, founder, code)
-    licence = next(i for i in (await client.get("/v1/wallet/items?kind=certificate", headers=company)).json()["items"]
-                   if i["certificate"]["type_code"] == "business_license")
+    licence = next(
+        i
+        for i in (await client.get("/v1/wallet/items?kind=certificate", headers=company)).json()["items"]
+        if i["certificate"]["type_code"] == "business_license"
+    )
 
     # 税务 holds the company's data by the record it pushed, 人社 by the consent the company gave it; 医保 holds none.
     tax = await dept_system(client, op, conn, "shuiwu", ["records:write", "webhooks:manage"])
-    r = await client.post("/v1/dept/records", headers=auth(tax), json={
-        "holder": {"credit_code": code, "name": old_name}, "kind": "tax_credit_grade", "title": "2026年度纳税信用A级",
-        "data": {"grade": "A"}, "occurred_at": "2026-04-01T00:00:00Z", "external_ref": "tax:grade:change"})
+    r = await client.post(
+        "/v1/dept/records",
+        headers=auth(tax),
+        json={
+            "holder": {"credit_code": code, "name": old_name},
+            "kind": "tax_credit_grade",
+            "title": "2026年度纳税信用A级",
+            "data": {"grade": "A"},
+            "occurred_at": "2026-04-01T00:00:00Z",
+            "external_ref": "tax:grade:change",
+        },
+    )
     assert r.status_code == 201, r.text
     social = await dept_system(client, op, conn, "renshe", ["consents:use", "webhooks:manage"])
     renshe = str(await conn.fetchval("SELECT id FROM department WHERE key = 'renshe'"))
-    r = await client.post("/v1/wallet/consents", headers=company, json={
-        "grantee_department_id": renshe, "item_ids": [licence["id"]], "purpose": "单位参保登记",
-        "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()})
+    r = await client.post(
+        "/v1/wallet/consents",
+        headers=company,
+        json={
+            "grantee_department_id": renshe,
+            "item_ids": [licence["id"]],
+            "purpose": "单位参保登记",
+            "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        },
+    )
     assert r.status_code == 201, r.text
     medical = await dept_system(client, op, conn, "yibao", ["webhooks:manage"])
 
@@ -53,10 +72,15 @@ async def test_a_change_is_pushed_to_the_departments_holding_the_old_data(
         b = (await client.get("/v1/bundles/company_change")).json()
         form = {f["key"]: "x" for f in b["form"] if f["required"]} | {"entity_name": new_name, "scope": "日用百货零售"}
         materials = [{"code": "business_license_copy", "wallet_item_id": licence["id"]}] + [
-            {"code": m["code"], "blob_sha256": BLOB} for m in b["materials"]
-            if m["code"] != "business_license_copy" and not m["held_by_department"] and not m["produced_by_matter"]]
-        r = await client.post("/v1/applications", headers=company, json={
-            "id": str(uuid.uuid4()), "bundle_code": "company_change", "form": form, "materials": materials})
+            {"code": m["code"], "blob_sha256": BLOB}
+            for m in b["materials"]
+            if m["code"] != "business_license_copy" and not m["held_by_department"] and not m["produced_by_matter"]
+        ]
+        r = await client.post(
+            "/v1/applications",
+            headers=company,
+            json={"id": str(uuid.uuid4()), "bundle_code": "company_change", "form": form, "materials": materials},
+        )
         assert r.status_code == 201, r.text
         task = next(t["id"] for t in r.json()["tasks"] if t["matter_code"] == "430200-SC-004")
         r = await client.post(f"/v1/dept/tasks/{task}/approve", headers=market, json={})
@@ -76,8 +100,13 @@ async def test_a_change_is_pushed_to_the_departments_holding_the_old_data(
 
     # The new licence keeps what the change left alone, and the company's wallet records the change.
     items = (await client.get("/v1/wallet/items", headers=company)).json()["items"]
-    newest = next(i for i in items if i["kind"] == "certificate" and i["certificate"]["fields"]["entity_name"] == new_name)
-    assert newest["certificate"]["fields"] | {"entity_name": old_name, "scope": "餐饮服务"} == licence["certificate"]["fields"]
+    newest = next(
+        i for i in items if i["kind"] == "certificate" and i["certificate"]["fields"]["entity_name"] == new_name
+    )
+    assert (
+        newest["certificate"]["fields"] | {"entity_name": old_name, "scope": "餐饮服务"}
+        == licence["certificate"]["fields"]
+    )
     assert ("event", "变更登记") in {(i["kind"], i["title"]) for i in items}
     listed = (await client.get("/v1/auth/organisations", headers=founder)).json()["items"]
     assert [(o["credit_code"], o["name"], o["role"]) for o in listed] == [(code, new_name, "legal_representative")]

@@ -21,13 +21,19 @@ ID_CAROL = "360426199101010071"
 _refs = itertools.count(1)
 
 
-def household(id_number: str = ID_ALICE, name: str = "张三丰", *, ref: str | None = None, **over: Any) -> dict[str, Any]:
+def household(
+    id_number: str = ID_ALICE, name: str = "张三丰", *, ref: str | None = None, **over: Any
+) -> dict[str, Any]:
     """A 居民户口簿 (household register) certificate body; the address is a sensitive field."""
     body = {
         "type_code": "household_register",
         "holder": {"id_number": id_number, "name": name},
-        "fields": {"household_head": "张三丰", "relation": "户主", "address": "株洲市天元区泰山路88号",
-                   "registered_on": "2020-01-02"},
+        "fields": {
+            "household_head": "张三丰",
+            "relation": "户主",
+            "address": "株洲市天元区泰山路88号",
+            "registered_on": "2020-01-02",
+        },
         "external_ref": ref or f"hr-{next(_refs)}",
     }
     return body | over
@@ -45,7 +51,9 @@ async def issue(client: AsyncTestClient, token: str, body: dict[str, Any], statu
     return r.json()
 
 
-async def submit_batch(client: AsyncTestClient, token: str, items: list[dict[str, Any]], **headers: str) -> httpx.Response:
+async def submit_batch(
+    client: AsyncTestClient, token: str, items: list[dict[str, Any]], **headers: str
+) -> httpx.Response:
     """``POST /v1/dept/certificates:batch``: 202, the batch queued, its ``Location``."""
     r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(token) | headers)
     assert r.status_code == 202, r.text
@@ -53,13 +61,16 @@ async def submit_batch(client: AsyncTestClient, token: str, items: list[dict[str
     return r
 
 
-async def batch_results(client: AsyncTestClient, token: str, location: str, *, limit: int = 500,
-                        status: str | None = None) -> list[dict[str, Any]]:
+async def batch_results(
+    client: AsyncTestClient, token: str, location: str, *, limit: int = 500, status: str | None = None
+) -> list[dict[str, Any]]:
     """Every settled item of a batch, page by page."""
     out: list[dict[str, Any]] = []
     cursor = None
     while True:
-        params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {}) | ({"status": status} if status else {})
+        params: dict[str, Any] = (
+            {"limit": limit} | ({"cursor": cursor} if cursor else {}) | ({"status": status} if status else {})
+        )
         r = await client.get(f"{location}/results", params=params, headers=auth(token))
         assert r.status_code == 200, r.text
         out += r.json()["items"]
@@ -68,7 +79,9 @@ async def batch_results(client: AsyncTestClient, token: str, location: str, *, l
             return out
 
 
-async def issue_batch(client: AsyncTestClient, worker: Any, token: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def issue_batch(
+    client: AsyncTestClient, worker: Any, token: str, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """A batch submitted, issued by the workers' job (run by ``worker``, the state a worker process
     opens: the ``worker`` fixture), its results read back."""
     from esign import batches

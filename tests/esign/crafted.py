@@ -22,22 +22,34 @@ CA_USAGE = cx509.KeyUsage(True, False, False, False, False, True, True, False, F
 
 
 def _name(common: str, credit_code: str) -> cx509.Name:
-    return cx509.Name([
-        cx509.NameAttribute(NameOID.COMMON_NAME, common),
-        cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "吉林省民政厅"),
-        cx509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, credit_code),
-    ])
+    return cx509.Name(
+        [
+            cx509.NameAttribute(NameOID.COMMON_NAME, common),
+            cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "吉林省民政厅"),
+            cx509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, credit_code),
+        ]
+    )
 
 
 def certificate(
-    subject: cx509.Name, key: ec.EllipticCurvePublicKey, issuer: cx509.Name, issuer_key: ec.EllipticCurvePrivateKey, *,
-    ca: bool | None, usage: cx509.KeyUsage | None, days: int = 365,
+    subject: cx509.Name,
+    key: ec.EllipticCurvePublicKey,
+    issuer: cx509.Name,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool | None,
+    usage: cx509.KeyUsage | None,
+    days: int = 365,
 ) -> bytes:
     """A certificate with BasicConstraints ``ca`` (None: none) and ``usage`` (None: no KeyUsage)."""
     builder = (
-        cx509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key)
+        cx509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key)
         .serial_number(cx509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=days)).not_valid_after(NOW + timedelta(days=days))
+        .not_valid_before(NOW - timedelta(days=days))
+        .not_valid_after(NOW + timedelta(days=days))
     )
     if ca is not None:
         builder = builder.add_extension(cx509.BasicConstraints(ca=ca, path_length=None if not ca else 0), critical=True)
@@ -60,7 +72,11 @@ def root(*, ca: bool | None = True, usage: cx509.KeyUsage | None = CA_USAGE) -> 
 
 
 def seal(
-    issuer: Root, *, ca: bool | None = False, usage: cx509.KeyUsage | None = SIGNS, name: str = "电子证照专用章",
+    issuer: Root,
+    *,
+    ca: bool | None = False,
+    usage: cx509.KeyUsage | None = SIGNS,
+    name: str = "电子证照专用章",
 ) -> tuple[helpers.Seal, ec.EllipticCurvePrivateKey]:
     """An ES256 seal of ISSUER_CODE certified by ``issuer`` (its signer and key)."""
     key = keys.generate_key("ES256")

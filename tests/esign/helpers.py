@@ -16,13 +16,21 @@ ISSUER_CODE = "11220000013544541J"  # the issuing department of the first real l
 OTHER_ISSUER_CODE = "11430000006122244L"
 TYPE_CODE = "household_register"
 GB_TYPE_CODE = "11100000000013338W032"
-TYPE = trustlist.TypeEntry(TYPE_CODE, "居民户口簿", GB_TYPE_CODE, "person", (
-    trustlist.FieldEntry(1, "sex", "性别", "string"), trustlist.FieldEntry(2, "eth", "民族", "string"),
-    trustlist.FieldEntry(3, "rel", "与户主关系", "string"), trustlist.FieldEntry(4, "addr", "住址", "string"),
-))
-OTHER_TYPE = trustlist.TypeEntry("id_card", "居民身份证", "11100000000013338W011", "person", (
-    trustlist.FieldEntry(1, "name", "姓名", "string"),
-))
+TYPE = trustlist.TypeEntry(
+    TYPE_CODE,
+    "居民户口簿",
+    GB_TYPE_CODE,
+    "person",
+    (
+        trustlist.FieldEntry(1, "sex", "性别", "string"),
+        trustlist.FieldEntry(2, "eth", "民族", "string"),
+        trustlist.FieldEntry(3, "rel", "与户主关系", "string"),
+        trustlist.FieldEntry(4, "addr", "住址", "string"),
+    ),
+)
+OTHER_TYPE = trustlist.TypeEntry(
+    "id_card", "居民身份证", "11100000000013338W011", "person", (trustlist.FieldEntry(1, "name", "姓名", "string"),)
+)
 STATUS_LIST_ID = 1
 STATUS_URL = "https://zb.example.cn/v1/status-lists/1"
 
@@ -99,8 +107,9 @@ def certificate_claims(**overrides: Any) -> tokens.Claims:
         "holder_id": "110***********123X",
         "fields": {1: "男", 2: "汉", 3: "户主", 4: "长春市"},
         "status": (STATUS_LIST_ID, 7),
-        "digest": tokens.record_digest({"holder": {"name": "张三", "id_number": "11010519491231002X"},
-                                        "salt": "AAECAwQFBgcICQoLDA0ODw"}),
+        "digest": tokens.record_digest(
+            {"holder": {"name": "张三", "id_number": "11010519491231002X"}, "salt": "AAECAwQFBgcICQoLDA0ODw"}
+        ),
     }
     values.update(overrides)
     return tokens.Claims(**values)

@@ -20,7 +20,7 @@ from tests.esign import helpers
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
 
-def _outcome(verdict) -> str:  # noqa: ANN001 - a Verdict
+def _outcome(verdict) -> str:
     assert not verdict.valid
     assert verdict.detail != "internal", "verification raised inside"
     failed = [name for name in ("format", "signature") if verdict.checks[name] == "failed"]
@@ -29,12 +29,12 @@ def _outcome(verdict) -> str:  # noqa: ANN001 - a Verdict
 
 
 @pytest.fixture(scope="module")
-def offline(pki: helpers.Pki):  # noqa: ANN201
+def offline(pki: helpers.Pki):
     return helpers.trust_list(pki), helpers.status_lists(pki)
 
 
 @pytest.mark.parametrize("alg", ["ES256", "SM2"])
-def test_every_base45_substitution_fails(pki: helpers.Pki, offline, alg: str) -> None:  # noqa: ANN001
+def test_every_base45_substitution_fails(pki: helpers.Pki, offline, alg: str) -> None:
     token = tokens.encode_token(helpers.certificate_claims(), pki.seals[alg].signer)
     assert verify_token(token, *offline, helpers.NOW).valid
     outcomes: Counter[str] = Counter()
@@ -47,7 +47,7 @@ def test_every_base45_substitution_fails(pki: helpers.Pki, offline, alg: str) ->
 
 
 @pytest.mark.parametrize("alg", ["ES256", "SM2"])
-def test_every_cose_byte_corruption_fails(pki: helpers.Pki, offline, alg: str) -> None:  # noqa: ANN001
+def test_every_cose_byte_corruption_fails(pki: helpers.Pki, offline, alg: str) -> None:
     token = tokens.encode_token(helpers.certificate_claims(), pki.seals[alg].signer)
     cose = zlib.decompress(base45.b45decode(token[4:]))
     outcomes: Counter[str] = Counter()

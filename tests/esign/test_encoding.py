@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from api.config import Settings
 from api.kernel.crypto import Keyring
-from esign import batch_rows, batch_sign, service as issuing
+from esign import batch_rows, batch_sign
+from esign import service as issuing
 from esign.codec import cose, keys, licence, tokens
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers
@@ -28,11 +29,16 @@ _cbor = built("esign.codec._cbor")
 KEYRING = Keyring.from_settings(Settings(master_key="a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="))
 cbor_keys = st.text(max_size=6) | st.integers(min_value=-(2**70), max_value=2**70)
 scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text(max_size=30)
-    | st.binary(max_size=30) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.text(max_size=30)
+    | st.binary(max_size=30)
+    | st.floats(allow_nan=False)
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(cbor_keys, inner, max_size=5),
-                      max_leaves=25)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(cbor_keys, inner, max_size=5), max_leaves=25
+)
 
 
 @given(values)
@@ -67,9 +73,17 @@ def test_cose_structures_are_cbor2s(protected: bytes, payload: bytes, signature:
 
 
 def _reference_payload(c: tokens.Claims) -> bytes:
-    private = {"v": 2, "p": c.kind, "t": c.type_code, "l": [c.serial, c.version], "h": c.holder_name,
-               "hi": c.holder_id, "f": {n: tokens.compact_text(v) for n, v in c.fields.items()}, "s": list(c.status),
-               "d": c.digest}
+    private = {
+        "v": 2,
+        "p": c.kind,
+        "t": c.type_code,
+        "l": [c.serial, c.version],
+        "h": c.holder_name,
+        "hi": c.holder_id,
+        "f": {n: tokens.compact_text(v) for n, v in c.fields.items()},
+        "s": list(c.status),
+        "d": c.digest,
+    }
     if c.nonce is not None:
         private["n"] = c.nonce
     payload = {1: c.iss, 6: c.iat, 7: c.cti, -65537: private}
@@ -92,20 +106,44 @@ field_values = st.none() | st.booleans() | st.integers(min_value=-(2**53), max_v
 )
 def test_claims_payload_is_cbor2s(fields: dict, exp: int | None, nbf: int | None, status: tuple, name: str) -> None:
     base = helpers.certificate_claims()
-    claims = tokens.Claims(**{**base.__dict__, "fields": fields, "exp": None if exp is None else base.iat + exp,
-                              "nbf": nbf, "status": status, "holder_name": name})
+    claims = tokens.Claims(
+        **{
+            **base.__dict__,
+            "fields": fields,
+            "exp": None if exp is None else base.iat + exp,
+            "nbf": nbf,
+            "status": status,
+            "holder_name": name,
+        }
+    )
     assert tokens.encode_claims(claims) == _reference_payload(claims)
     presentation = tokens.make_presentation(claims, fields, now=helpers.NOW)
     assert tokens.encode_claims(presentation) == _reference_payload(presentation)
     for c in (claims, presentation):  # the Python form too, where the C one is built
-        assert tokens._payload_python(c.kind, c.iss, c.iat, c.exp, c.nbf, c.cti, c.type_code, c.serial, c.version,
-                                      c.holder_name, c.holder_id, c.fields, c.status, c.digest,
-                                      c.nonce) == _reference_payload(c)
+        assert tokens._payload_python(
+            c.kind,
+            c.iss,
+            c.iat,
+            c.exp,
+            c.nbf,
+            c.cti,
+            c.type_code,
+            c.serial,
+            c.version,
+            c.holder_name,
+            c.holder_id,
+            c.fields,
+            c.status,
+            c.digest,
+            c.nonce,
+        ) == _reference_payload(c)
 
 
 @settings(max_examples=300)
-@given(st.binary(max_size=1_500) | st.lists(st.sampled_from([b"ZB1", b"\x00", "张三".encode(), b"abc"]), max_size=300)
-       .map(b"".join))
+@given(
+    st.binary(max_size=1_500)
+    | st.lists(st.sampled_from([b"ZB1", b"\x00", "张三".encode(), b"abc"]), max_size=300).map(b"".join)
+)
 def test_compress_writes_a_zlib_stream_the_strict_reader_takes(data: bytes) -> None:
     compressed = tokens.compress(data)
     assert zlib.decompress(compressed) == data
@@ -127,11 +165,26 @@ def test_compress_takes_inputs_of_any_size(data: bytes) -> None:
 def _signed_chunk(count: int, sensitive: dict) -> list:
     """A chunk of ``count`` household-register-like certificates signed as batch issuing signs them."""
     signer = helpers.make_pki().seals["ES256"].signer
-    specs = [(uuid.uuid4().bytes, helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, f"2026{i:07d}", helpers.TYPE_CODE,
-              ("person", "欧阳娜娜", "11010519491231002X", None),
-              {"household_head": "欧阳娜娜", "relation": "户主", "address": f"株洲市天元区泰山路{i}号"}, sensitive,
-              1_790_000_000, 1_790_000_000, None, 1, i, {"household_head": 1, "relation": 2, "address": 3}, signer.kid)
-             for i in range(count)]
+    specs = [
+        (
+            uuid.uuid4().bytes,
+            helpers.GB_TYPE_CODE,
+            helpers.ISSUER_CODE,
+            f"2026{i:07d}",
+            helpers.TYPE_CODE,
+            ("person", "欧阳娜娜", "11010519491231002X", None),
+            {"household_head": "欧阳娜娜", "relation": "户主", "address": f"株洲市天元区泰山路{i}号"},
+            sensitive,
+            1_790_000_000,
+            1_790_000_000,
+            None,
+            1,
+            i,
+            {"household_head": 1, "relation": 2, "address": 3},
+            signer.kid,
+        )
+        for i in range(count)
+    ]
     return batch_sign.sign_specs({signer.kid: ("ES256", keys.private_key_to_der(signer.key))}, specs, KEYRING)
 
 
@@ -147,24 +200,56 @@ def test_a_batch_signed_certificate_is_what_a_single_issue_signs() -> None:
     signer = pki.seals["ES256"].signer
     issued = datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC)
     cases = [
-        (issuing.Holder(kind="person", name="欧阳娜娜", id_number="11010519491231002X"), {"b": "乙", "n": 3},
-         issued, issued + timedelta(days=3650)),
-        (issuing.Holder(kind="organisation", name="某公司", credit_code=helpers.OTHER_ISSUER_CODE), {},
-         issued + timedelta(days=1), None),
+        (
+            issuing.Holder(kind="person", name="欧阳娜娜", id_number="11010519491231002X"),
+            {"b": "乙", "n": 3},
+            issued,
+            issued + timedelta(days=3650),
+        ),
+        (
+            issuing.Holder(kind="organisation", name="某公司", credit_code=helpers.OTHER_ISSUER_CODE),
+            {},
+            issued + timedelta(days=1),
+            None,
+        ),
     ]
     for holder, sensitive, start, end in cases:
         cid, serial = uuid.uuid4(), "20260000042"
         numbers = {"a": 1, "z": 2, "b": 3, "n": 4}
-        spec = (cid.bytes, helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, serial, helpers.TYPE_CODE,
-                (holder.kind, holder.name, holder.id_number, holder.credit_code), {"a": "甲", "z": 12}, sensitive,
-                int(issued.timestamp()), int(start.timestamp()), None if end is None else int(end.timestamp()), 1, 5,
-                numbers, signer.kid)
+        spec = (
+            cid.bytes,
+            helpers.GB_TYPE_CODE,
+            helpers.ISSUER_CODE,
+            serial,
+            helpers.TYPE_CODE,
+            (holder.kind, holder.name, holder.id_number, holder.credit_code),
+            {"a": "甲", "z": 12},
+            sensitive,
+            int(issued.timestamp()),
+            int(start.timestamp()),
+            None if end is None else int(end.timestamp()),
+            1,
+            5,
+            numbers,
+            signer.kid,
+        )
         [signed] = batch_sign.sign_specs({signer.kid: ("ES256", keys.private_key_to_der(signer.key))}, [spec], KEYRING)
         draft = issuing.Draft(
-            id=cid, licence_id=licence.build_licence_id(helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, serial),
-            serial=serial, type_code=helpers.TYPE_CODE, gb_type_code=helpers.GB_TYPE_CODE, issuer_code=helpers.ISSUER_CODE,
-            holder=holder, public_fields={"a": "甲", "z": 12}, sensitive_fields=sensitive, issued_at=issued,
-            valid_from=start, valid_until=end, status_ref=(1, 5), field_numbers=numbers, salt=signed.record_salt,
+            id=cid,
+            licence_id=licence.build_licence_id(helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, serial),
+            serial=serial,
+            type_code=helpers.TYPE_CODE,
+            gb_type_code=helpers.GB_TYPE_CODE,
+            issuer_code=helpers.ISSUER_CODE,
+            holder=holder,
+            public_fields={"a": "甲", "z": 12},
+            sensitive_fields=sensitive,
+            issued_at=issued,
+            valid_from=start,
+            valid_until=end,
+            status_ref=(1, 5),
+            field_numbers=numbers,
+            salt=signed.record_salt,
         )
         assert signed.licence_id == draft.licence_id and len(signed.record_salt) == 16
         assert signed.record_digest == issuing.digest(draft)
@@ -179,7 +264,9 @@ def test_a_batch_signed_certificate_is_what_a_single_issue_signs() -> None:
         else:
             assert signed.holder_id is None
         if sensitive:
-            assert KEYRING.decrypt(signed.sealed_fields, context=batch_sign.FIELDS_CONTEXT) == '{"b":"乙","n":3}'.encode()
+            assert (
+                KEYRING.decrypt(signed.sealed_fields, context=batch_sign.FIELDS_CONTEXT) == '{"b":"乙","n":3}'.encode()
+            )
         else:
             assert signed.sealed_fields is None
 
@@ -207,19 +294,49 @@ def test_every_encryption_of_a_chunk_has_its_own_nonce() -> None:
     signer = helpers.make_pki().seals["ES256"].signer
     chunk = batch_rows.Chunk(uuid.uuid4().bytes, "市公安局", "staff:1", datetime.now(UTC), datetime.now(UTC))
     # Every holder is new: half write their person row, half (batch_rows.NEW_AGAIN) only seal its values.
-    items = [((uuid.uuid4().bytes, helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, f"2026{i:07d}", helpers.TYPE_CODE,
-               ("person", "欧阳娜娜", "11010519491231002X", None), {"relation": "户主"}, {"b": "乙"}, 1_790_000_000,
-               1_790_000_000, None, 1, i, {"relation": 1, "b": 2}, signer.kid),
-              batch_rows.Place(uuid.uuid4().bytes, bytes(32), batch_rows.NEW_PERSON if i % 2 else batch_rows.NEW_AGAIN,
-                               "户口簿", uuid.uuid4().bytes, f"r-{i}", bytes(32), None))
-             for i in range(40)]
+    items = [
+        (
+            (
+                uuid.uuid4().bytes,
+                helpers.GB_TYPE_CODE,
+                helpers.ISSUER_CODE,
+                f"2026{i:07d}",
+                helpers.TYPE_CODE,
+                ("person", "欧阳娜娜", "11010519491231002X", None),
+                {"relation": "户主"},
+                {"b": "乙"},
+                1_790_000_000,
+                1_790_000_000,
+                None,
+                1,
+                i,
+                {"relation": 1, "b": 2},
+                signer.kid,
+            ),
+            batch_rows.Place(
+                uuid.uuid4().bytes,
+                bytes(32),
+                batch_rows.NEW_PERSON if i % 2 else batch_rows.NEW_AGAIN,
+                "户口簿",
+                uuid.uuid4().bytes,
+                f"r-{i}",
+                bytes(32),
+                None,
+            ),
+        )
+        for i in range(40)
+    ]
     rows = batch_sign.issue_rows({signer.kid: ("ES256", keys.private_key_to_der(signer.key))}, chunk, items, KEYRING)
     # Every sealed value starts with the format version and the key id, then its nonce.
     kid = KEYRING.current_kid.encode()
     head = bytes([1, len(kid)]) + kid
     sealed = [rows.certificates.data, rows.persons.data, *(part for person in rows.again.values() for part in person)]
-    nonces = [row[at + len(head) : at + len(head) + 12] for row in sealed
-              for at in range(len(row)) if row.startswith(head, at)]
+    nonces = [
+        row[at + len(head) : at + len(head) + 12]
+        for row in sealed
+        for at in range(len(row))
+        if row.startswith(head, at)
+    ]
     assert len(nonces) == 200 and len(set(nonces)) == 200  # name, ID number, fields; the new person's two
     assert sorted(rows.again) == list(range(0, 40, 2)) and len(rows.persons.data) > 20 * 100
     assert KEYRING.decrypt_str(rows.again[38][1], context="person.name") == "欧阳娜娜"  # type: ignore[index]

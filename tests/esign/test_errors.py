@@ -6,11 +6,7 @@ import pytest
 
 from esign import errors
 
-ALL = [
-    value
-    for value in vars(errors).values()
-    if isinstance(value, type) and issubclass(value, errors.EsignError)
-]
+ALL = [value for value in vars(errors).values() if isinstance(value, type) and issubclass(value, errors.EsignError)]
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda cls: cls.__name__)

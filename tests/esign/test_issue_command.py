@@ -25,8 +25,10 @@ HEADER = "type_code,holder_id_number,holder_name,external_ref,household_head,rel
 
 
 def row(i: int, *, number: str | None = None, ref: str | None = None, name: str = "张三丰") -> str:
-    return (f"household_register,{number or id_number('19880808', i)},{name},{'表格-' + str(i) if ref is None else ref},"
-            f"{name},户主,株洲市天元区泰山路{i}号,2020-01-02")
+    return (
+        f"household_register,{number or id_number('19880808', i)},{name},{'表格-' + str(i) if ref is None else ref},"
+        f"{name},户主,株洲市天元区泰山路{i}号,2020-01-02"
+    )
 
 
 @pytest.fixture
@@ -44,21 +46,40 @@ async def server(settings: Settings) -> AsyncIterator[Proc]:
 
 async def _issue(settings: Settings, server: Proc, file: Path, **env: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", "issue", str(file), "--server", server.url, cwd=ROOT,
-        env=environment(settings) | env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "api.cli",
+        "issue",
+        str(file),
+        "--server",
+        server.url,
+        cwd=ROOT,
+        env=environment(settings) | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     return proc.returncode or 0, out.decode(), err.decode()
 
 
 async def test_a_department_issues_from_a_spreadsheet(
-    client: AsyncTestClient, op: str, conn: asyncpg.Connection, settings: Settings, server: Proc, tmp_path: Path,
+    client: AsyncTestClient,
+    op: str,
+    conn: asyncpg.Connection,
+    settings: Settings,
+    server: Proc,
+    tmp_path: Path,
 ) -> None:
     admin = await staff(client, op, conn, "gongan", ["dept_admin"])
-    assert (await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(admin))).status_code == 201
+    assert (
+        await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(admin))
+    ).status_code == 201
     police = await department_id(conn, "gongan")
-    made = await client.post(f"/v1/admin/departments/{police}/clients", headers=auth(op),
-                             json={"name": "户籍表格导入", "scopes": ["certificates:issue"]})
+    made = await client.post(
+        f"/v1/admin/departments/{police}/clients",
+        headers=auth(op),
+        json={"name": "户籍表格导入", "scopes": ["certificates:issue"]},
+    )
     assert made.status_code == 201, made.text
     signed_in = {"ZB_CLIENT_ID": made.json()["client_id"], "ZB_CLIENT_SECRET": made.json()["client_secret"]}
 
@@ -75,13 +96,20 @@ async def test_a_department_issues_from_a_spreadsheet(
     with failures.open(encoding="utf-8-sig", newline="") as f:
         failed = list(csv.DictReader(f))
     assert [(x["line"], x["external_ref"], x["problem"]) for x in failed] == [
-        ("4", "表格-3", "id_number_invalid"), ("5", "", "row_invalid")]
+        ("4", "表格-3", "id_number_invalid"),
+        ("5", "", "row_invalid"),
+    ]
     assert "holder.id_number" in failed[0]["errors"] and "external_ref" in failed[1]["detail"]
-    issued = await conn.fetch("SELECT external_ref, holder_name_masked FROM esign_certificate "
-                              "WHERE external_ref LIKE '表格-%' ORDER BY external_ref")
+    issued = await conn.fetch(
+        "SELECT external_ref, holder_name_masked FROM esign_certificate "
+        "WHERE external_ref LIKE '表格-%' ORDER BY external_ref"
+    )
     # The names were read in the file's own encoding (a character beyond the BMP included).
     assert [(x["external_ref"], x["holder_name_masked"]) for x in issued] == [
-        ("表格-1", mask_name("张三丰")), ("表格-2", mask_name("张三丰")), ("表格-5", mask_name("欧阳𠀾"))]
+        ("表格-1", mask_name("张三丰")),
+        ("表格-2", mask_name("张三丰")),
+        ("表格-5", mask_name("欧阳𠀾")),
+    ]
 
     # The same rows saved again as UTF-8 with a BOM and run again: nothing is issued twice.
     again = tmp_path / "again.csv"

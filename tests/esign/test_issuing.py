@@ -16,27 +16,37 @@ import rfc8785
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from matters import seed
 from api.kernel.canonical import canonical_json
 from api.kernel.problems import Problem
-from esign import service as issuing, seal_image
+from esign import seal_image
+from esign import service as issuing
 from esign.codec import tokens
-from esign.service import CertType, FieldRule
 from esign.models import HolderIn, IssueIn
+from esign.service import CertType, FieldRule
+from matters import seed
 from tests.esign import helpers
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, 123456, tzinfo=UTC)
 TYPE = CertType(
-    code="t", name="类型", gb_type_code=helpers.GB_TYPE_CODE, holder_kind="person", issuer_department_ids=frozenset(),
-    fields=(FieldRule(1, "s", "文本", "string", True, False), FieldRule(2, "d", "日期", "date", True, False),
-            FieldRule(3, "n", "数", "integer", False, False), FieldRule(4, "e", "选", "enum", False, True, ("甲", "乙"))),
+    code="t",
+    name="类型",
+    gb_type_code=helpers.GB_TYPE_CODE,
+    holder_kind="person",
+    issuer_department_ids=frozenset(),
+    fields=(
+        FieldRule(1, "s", "文本", "string", True, False),
+        FieldRule(2, "d", "日期", "date", True, False),
+        FieldRule(3, "n", "数", "integer", False, False),
+        FieldRule(4, "e", "选", "enum", False, True, ("甲", "乙")),
+    ),
     validity_days=10,
 )
 
 text = st.text(max_size=20)
 scalars = st.none() | st.booleans() | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1) | text
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-    text, inner, max_size=4), max_leaves=20)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4), max_leaves=20
+)
 
 
 @given(json_values)
@@ -55,12 +65,20 @@ def test_fields() -> None:
 
 
 def test_holders() -> None:
-    held = issuing.check_holder(TYPE, HolderIn(name=" 欧阳娜娜 ", id_number="11010519491231002x"), today=date(2026, 1, 1))
+    held = issuing.check_holder(
+        TYPE, HolderIn(name=" 欧阳娜娜 ", id_number="11010519491231002x"), today=date(2026, 1, 1)
+    )
     assert (held.name, held.id_number, held.name_masked, held.id_masked) == (
-        "欧阳娜娜", "11010519491231002X", "欧**娜", "110***********002X")
-    for holder, slug in ((HolderIn(name="x", id_number="360426199113010079"), "id_number_invalid"),
-                         (HolderIn(name="x"), "holder_invalid"),
-                         (HolderIn(name="x", credit_code="91110000600037341L"), "holder_invalid")):
+        "欧阳娜娜",
+        "11010519491231002X",
+        "欧**娜",
+        "110***********002X",
+    )
+    for holder, slug in (
+        (HolderIn(name="x", id_number="360426199113010079"), "id_number_invalid"),
+        (HolderIn(name="x"), "holder_invalid"),
+        (HolderIn(name="x", credit_code="91110000600037341L"), "holder_invalid"),
+    ):
         with pytest.raises(Problem) as caught:
             issuing.check_holder(TYPE, holder, today=date(2026, 1, 1))
         assert caught.value.slug == slug
@@ -81,11 +99,20 @@ def test_a_draft_signs_to_a_token_bound_to_its_record() -> None:
     pki = helpers.make_pki()
     holder = issuing.Holder(kind="person", name="张三", id_number="11010519491231002X")
     draft = issuing.Draft(
-        id=uuid.uuid4(), licence_id="1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",
-        serial="2430599", type_code="household_register", gb_type_code=helpers.GB_TYPE_CODE,
-        issuer_code=helpers.ISSUER_CODE, holder=holder, public_fields={"a": "甲"}, sensitive_fields={"b": "乙"},
-        issued_at=NOW.replace(microsecond=0), valid_from=NOW.replace(microsecond=0) + timedelta(days=1),
-        valid_until=None, status_ref=(1, 5), field_numbers={"a": 7, "b": 8},
+        id=uuid.uuid4(),
+        licence_id="1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",
+        serial="2430599",
+        type_code="household_register",
+        gb_type_code=helpers.GB_TYPE_CODE,
+        issuer_code=helpers.ISSUER_CODE,
+        holder=holder,
+        public_fields={"a": "甲"},
+        sensitive_fields={"b": "乙"},
+        issued_at=NOW.replace(microsecond=0),
+        valid_from=NOW.replace(microsecond=0) + timedelta(days=1),
+        valid_until=None,
+        status_ref=(1, 5),
+        field_numbers={"a": 7, "b": 8},
     )
     token, digest = issuing.sign_draft(draft, pki.seals["SM2"].signer)
     claims = tokens.decode_token(token).claims
@@ -113,11 +140,24 @@ def test_seal_picture_is_well_formed_and_escaped() -> None:
 @given(fields=st.dictionaries(text, scalars, max_size=5), ref=text, name=text)
 def test_the_request_hash_is_of_the_sorted_body(fields: dict, ref: str, name: str) -> None:
     # Stored with every certificate (external_ref replays compare it): its bytes may never change.
-    item = IssueIn(type_code="t", holder=HolderIn(name=name, id_number="11010519491231002X"), fields=fields,
-                   external_ref=ref, valid_from=NOW, application_id=uuid.UUID(int=7))
-    body = {"application_id": str(uuid.UUID(int=7)), "external_ref": ref, "fields": fields,
-            "holder": {"credit_code": None, "id_number": "11010519491231002X", "name": name}, "seal_id": None,
-            "type_code": "t", "valid_from": "2026-11-21T12:00:30.123456Z", "valid_until": None}
+    item = IssueIn(
+        type_code="t",
+        holder=HolderIn(name=name, id_number="11010519491231002X"),
+        fields=fields,
+        external_ref=ref,
+        valid_from=NOW,
+        application_id=uuid.UUID(int=7),
+    )
+    body = {
+        "application_id": str(uuid.UUID(int=7)),
+        "external_ref": ref,
+        "fields": fields,
+        "holder": {"credit_code": None, "id_number": "11010519491231002X", "name": name},
+        "seal_id": None,
+        "type_code": "t",
+        "valid_from": "2026-11-21T12:00:30.123456Z",
+        "valid_until": None,
+    }
     assert issuing.request_hash(item) == hashlib.sha256(rfc8785.dumps(body)).digest()
 
 

@@ -84,12 +84,17 @@ def test_sm2_interoperates_with_openssl(tmp_path: Path) -> None:
     common = ["-rawin", "-digest", "sm3", "-in", "msg", "-pkeyopt", "distid:1234567812345678"]
     verified = subprocess.run(
         ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-sigfile", "ours.sig", *common],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert "Verified Successfully" in verified.stdout, verified.stderr
     subprocess.run(
         ["openssl", "pkeyutl", "-sign", "-keyform", "DER", "-inkey", "key.der", "-out", "theirs.sig", *common],
-        cwd=tmp_path, check=True, capture_output=True,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
     )
     theirs = sm2.signature_from_der((tmp_path / "theirs.sig").read_bytes())
     assert sm2.verify(key.public_key(), message, theirs)

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from stdnum.iso7064 import mod_37_36
 
 from esign.codec import licence
+from esign.codec.licence import LicenceId, build_licence_id, licence_id_valid, parse_licence_id
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers
-from esign.codec.licence import LicenceId, build_licence_id, licence_id_valid, parse_licence_id
 
 REAL = [
     "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",
@@ -50,7 +50,7 @@ def test_adjacent_transpositions_are_caught(value: str) -> None:
         for i in range(len(text) - 1):
             if text[i] != text[i + 1]:
                 swapped = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
-                assert not licence_id_valid(".".join(body[:part] + [swapped] + body[part + 1 :]))
+                assert not licence_id_valid(".".join([*body[:part], swapped, *body[part + 1 :]]))
 
 
 @pytest.mark.parametrize(

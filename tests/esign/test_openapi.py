@@ -43,10 +43,29 @@ async def test_every_operation_is_documented(client: AsyncTestClient) -> None:
     assert "certificate_fields_invalid" in issue["responses"]["422"]["description"]
     assert "id_number_invalid" in issue["responses"]["422"]["description"]
     schemas = doc["components"]["schemas"]
-    certificate = next(v for k, v in schemas.items() if k.endswith("Certificate") and "licence_id" in v.get("properties", {})
-                       and "token" in v["properties"])
-    assert set(certificate["properties"]) == {"id", "licence_id", "type_code", "type_name", "holder", "fields", "issuer",
-                                              "seal_kid", "issued_at", "valid_from", "valid_until", "status",
-                                              "status_ref", "token", "qr_url"}
+    certificate = next(
+        v
+        for k, v in schemas.items()
+        if k.endswith("Certificate") and "licence_id" in v.get("properties", {}) and "token" in v["properties"]
+    )
+    assert set(certificate["properties"]) == {
+        "id",
+        "licence_id",
+        "type_code",
+        "type_name",
+        "holder",
+        "fields",
+        "issuer",
+        "seal_kid",
+        "issued_at",
+        "valid_from",
+        "valid_until",
+        "status",
+        "status_ref",
+        "token",
+        "qr_url",
+    }
     assert "rate_limited" in doc["paths"]["/v1/verify"]["post"]["responses"]["429"]["description"]
-    assert "seal_not_active" in doc["paths"]["/v1/dept/seals/{seal_id}/revoke"]["post"]["responses"]["409"]["description"]
+    assert (
+        "seal_not_active" in doc["paths"]["/v1/dept/seals/{seal_id}/revoke"]["post"]["responses"]["409"]["description"]
+    )

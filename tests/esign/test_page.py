@@ -28,15 +28,31 @@ async def test_a_valid_certificate_page(client: AsyncTestClient, police_issuer: 
     html = r.text
     assert '<html lang="zh-CN">' in html and "width=device-width" in html and "<script" not in html
     assert 'class="verdict ok"' in html and "证照有效" in html
-    for text in ("居民户口簿", cert["licence_id"], "张*丰", "110***********002X", "株洲市公安局", "户主姓名", "与户主关系",
-                 "登记日期", "2020-01-02", "电子签名", "<svg", "电子证照专用章"):
+    for text in (
+        "居民户口簿",
+        cert["licence_id"],
+        "张*丰",
+        "110***********002X",
+        "株洲市公安局",
+        "户主姓名",
+        "与户主关系",
+        "登记日期",
+        "2020-01-02",
+        "电子签名",
+        "<svg",
+        "电子证照专用章",
+    ):
         assert text in html, text
     assert "泰山路" not in html  # a sensitive field is not in the token, so not on the page
 
 
-async def test_revoked_and_garbage_pages_are_red(client: AsyncTestClient, police_issuer: str, police_seal: dict) -> None:
+async def test_revoked_and_garbage_pages_are_red(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict
+) -> None:
     cert = await issue(client, police_issuer, household())
-    r = await client.post(f"/v1/dept/certificates/{cert['id']}/revoke", json={"reason": "注销"}, headers=auth(police_issuer))
+    r = await client.post(
+        f"/v1/dept/certificates/{cert['id']}/revoke", json={"reason": "注销"}, headers=auth(police_issuer)
+    )
     assert r.status_code == 200
     html = (await client.get(page_url(cert["token"]))).text
     assert 'class="verdict bad"' in html and "证照无效" in html and "证照已被签发机关吊销" in html
@@ -45,7 +61,9 @@ async def test_revoked_and_garbage_pages_are_red(client: AsyncTestClient, police
         assert r.status_code == 200 and "证照无效" in r.text and "不是本平台的电子证照码" in r.text
 
 
-async def test_everything_on_the_page_is_escaped(client: AsyncTestClient, police_issuer: str, police_seal: dict) -> None:
+async def test_everything_on_the_page_is_escaped(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict
+) -> None:
     body = household()
     body["fields"]["household_head"] = '<script>alert("x")</script>&'
     cert = await issue(client, police_issuer, body)
@@ -69,14 +87,23 @@ async def test_headless_chromium_reads_the_verdicts(
 ) -> None:
     valid = await issue(client, police_issuer, household())
     revoked = await issue(client, police_issuer, household("440524188001010014", "李四"))
-    r = await client.post(f"/v1/dept/certificates/{revoked['id']}/revoke", json={"reason": "注销"}, headers=auth(police_issuer))
+    r = await client.post(
+        f"/v1/dept/certificates/{revoked['id']}/revoke", json={"reason": "注销"}, headers=auth(police_issuer)
+    )
     assert r.status_code == 200
     with browser.live_server(create_app(settings)) as base:
         good = await asyncio.to_thread(browser.dump_dom, base + page_url(valid["token"]))
         bad = await asyncio.to_thread(browser.dump_dom, base + page_url(revoked["token"]))
     seen = _visible(good)
     assert "证照有效" in seen and "证照无效" not in seen
-    for text in ("电子签名、印章和状态均已核验通过", "居民户口簿", valid["licence_id"], "株洲市公安局", "张*丰", "通过"):
+    for text in (
+        "电子签名、印章和状态均已核验通过",
+        "居民户口簿",
+        valid["licence_id"],
+        "株洲市公安局",
+        "张*丰",
+        "通过",
+    ):
         assert text in seen, text
     assert 'class="verdict ok"' in good and "<svg" in good
     seen = _visible(bad)
@@ -84,9 +111,11 @@ async def test_headless_chromium_reads_the_verdicts(
     assert 'class="verdict bad"' in bad
 
 
-async def test_percent_signs_in_a_token_survive_the_path(client: AsyncTestClient, police_issuer: str, police_seal: dict) -> None:
+async def test_percent_signs_in_a_token_survive_the_path(
+    client: AsyncTestClient, police_issuer: str, police_seal: dict
+) -> None:
     """Base45 uses %, space and /; the page reads the token exactly as the client percent-encoded it."""
-    for n in range(12):
+    for _n in range(12):
         cert = await issue(client, police_issuer, household())
         if "%" in cert["token"] and "/" in cert["token"]:
             break

@@ -19,8 +19,10 @@ def test_qr_of_a_certificate_url(pki: helpers.Pki) -> None:
     code = qr.make_qr(url)
     assert code.mode == "alphanumeric"
     assert code.error in ("M", "Q", "H")
-    print(f"\n{len(token)}-character token, {len(url)}-character URL: QR version {code.version} "
-          f"({code.symbol_size(border=0)[0]} modules), error correction {code.error}")
+    print(
+        f"\n{len(token)}-character token, {len(url)}-character URL: QR version {code.version} "
+        f"({code.symbol_size(border=0)[0]} modules), error correction {code.error}"
+    )
     assert code.version <= 15
     assert qr.qr_png(url).startswith(b"\x89PNG\r\n\x1a\n")
     assert b"<svg" in qr.qr_svg(url)
@@ -53,7 +55,9 @@ def test_the_qr_url_round_trip(pki: helpers.Pki, alg: str) -> None:
     back, every code gives the URL it was made of, and that URL the token."""
     signer = pki.seals[alg].signer
     for i in range(40):
-        claims = helpers.certificate_claims(cti=i.to_bytes(16, "big"), fields={1: "男", 2: "汉", 3: "户主", 4: f"长春市{i}号"})
+        claims = helpers.certificate_claims(
+            cti=i.to_bytes(16, "big"), fields={1: "男", 2: "汉", 3: "户主", 4: f"长春市{i}号"}
+        )
         token = tokens.encode_token(claims, signer)
         url = qr.qr_url(BASE, token)
         code = qr.make_qr(url)

@@ -16,8 +16,23 @@ async def test_issue_answers_the_certificate_shape(
     client: AsyncTestClient, police_issuer: str, police_seal: dict, conn: asyncpg.Connection
 ) -> None:
     cert = await issue(client, police_issuer, household())
-    assert set(cert) == {"id", "licence_id", "type_code", "type_name", "holder", "fields", "issuer", "seal_kid",
-                         "issued_at", "valid_from", "valid_until", "status", "status_ref", "token", "qr_url"}
+    assert set(cert) == {
+        "id",
+        "licence_id",
+        "type_code",
+        "type_name",
+        "holder",
+        "fields",
+        "issuer",
+        "seal_kid",
+        "issued_at",
+        "valid_from",
+        "valid_until",
+        "status",
+        "status_ref",
+        "token",
+        "qr_url",
+    }
     assert cert["qr_url"] == qr.qr_url("HTTP://127.0.0.1:8000", cert["token"])
     gongan = await api.department_id(conn, "gongan")
     assert cert["type_code"] == "household_register" and cert["type_name"] == "居民户口簿"
@@ -47,8 +62,11 @@ async def test_same_external_ref_same_body_is_the_same_certificate(
     first = await issue(client, police_issuer, body)
     again = await issue(client, police_issuer, body, status=200)
     assert again == first
-    r = await client.post("/v1/dept/certificates", json=body | {"fields": body["fields"] | {"relation": "子"}},
-                          headers=auth(police_issuer))
+    r = await client.post(
+        "/v1/dept/certificates",
+        json=body | {"fields": body["fields"] | {"relation": "子"}},
+        headers=auth(police_issuer),
+    )
     problem(r, 409, "external_ref_conflict")
 
 
@@ -57,13 +75,19 @@ async def test_each_bad_field_is_named(client: AsyncTestClient, police_issuer: s
     r = await client.post("/v1/dept/certificates", json=body, headers=auth(police_issuer))
     doc = problem(r, 422, "certificate_fields_invalid")
     assert {e["field"] for e in doc["errors"]} == {
-        "fields.household_head", "fields.registered_on", "fields.address", "fields.colour"
+        "fields.household_head",
+        "fields.registered_on",
+        "fields.address",
+        "fields.colour",
     }
     # A key beyond U+FFFF beside one from U+E000 (RFC 8785 and code-point order disagree there) with an
     # integer RFC 8785 cannot write: still each field named, never a 500.
     body = household(fields=household()["fields"] | {"\U00010000": 2**60, "\ue000": 1}, ref="odd-keys")
-    doc = problem(await client.post("/v1/dept/certificates", json=body, headers=auth(police_issuer)), 422,
-                  "certificate_fields_invalid")
+    doc = problem(
+        await client.post("/v1/dept/certificates", json=body, headers=auth(police_issuer)),
+        422,
+        "certificate_fields_invalid",
+    )
     assert {e["field"] for e in doc["errors"]} == {"fields.\U00010000", "fields.\ue000"}
 
 
@@ -74,7 +98,9 @@ async def test_holder_checks(client: AsyncTestClient, police_issuer: str, police
     body = household() | {"holder": {"credit_code": "91110000600037341L", "name": "某公司"}}
     r = await client.post("/v1/dept/certificates", json=body, headers=auth(police_issuer))
     problem(r, 422, "holder_invalid")
-    r = await client.post("/v1/dept/certificates", json=household(type_code="no_such_type"), headers=auth(police_issuer))
+    r = await client.post(
+        "/v1/dept/certificates", json=household(type_code="no_such_type"), headers=auth(police_issuer)
+    )
     problem(r, 422, "certificate_type_unknown")
 
 
@@ -107,16 +133,29 @@ async def test_organisation_holders(client: AsyncTestClient, op: str, conn: asyn
     admin = await api.staff(client, op, conn, "shichang", ["dept_admin", "issuer"])
     await api.make_seal(client, admin, algorithm="SM2")
     body = {
-        "type_code": "business_license", "external_ref": "bl-1",
+        "type_code": "business_license",
+        "external_ref": "bl-1",
         "holder": {"credit_code": "91310115MA1K3BTP2B", "name": "株洲某某科技有限公司"},
-        "fields": {"entity_name": "株洲某某科技有限公司", "entity_type": "有限责任公司", "legal_representative": "李四",
-                   "scope": "软件开发", "established_on": "2019-05-06"},
+        "fields": {
+            "entity_name": "株洲某某科技有限公司",
+            "entity_type": "有限责任公司",
+            "legal_representative": "李四",
+            "scope": "软件开发",
+            "established_on": "2019-05-06",
+        },
     }
     cert = await issue(client, admin, body)
-    assert cert["holder"] == {"kind": "organisation", "name_masked": "株洲某某科技有限公司", "id_masked": "91310115MA1K3BTP2B"}
+    assert cert["holder"] == {
+        "kind": "organisation",
+        "name_masked": "株洲某某科技有限公司",
+        "id_masked": "91310115MA1K3BTP2B",
+    }
     assert (await api.verify(client, cert["token"]))["valid"] is True
-    r = await client.post("/v1/dept/certificates", json=body | {"external_ref": "bl-2", "holder": {
-        "credit_code": "91110000600037341N", "name": "x"}}, headers=auth(admin))
+    r = await client.post(
+        "/v1/dept/certificates",
+        json=body | {"external_ref": "bl-2", "holder": {"credit_code": "91110000600037341N", "name": "x"}},
+        headers=auth(admin),
+    )
     problem(r, 422, "credit_code_invalid")
 
 
@@ -133,25 +172,37 @@ async def test_everything_commits_together(
     assert item["person_id"] == row["person_id"] and item["kind"] == "certificate" and item["title"] == "居民户口簿"
     assert "address" not in item["data"]["fields"]
     assert "token" not in item["data"]  # kept once, in the certificate row
-    change = await conn.fetchrow("SELECT person_id, op, data::json AS data FROM sync_change WHERE entity_id = $1", item["id"])
+    change = await conn.fetchrow(
+        "SELECT person_id, op, data::json AS data FROM sync_change WHERE entity_id = $1", item["id"]
+    )
     assert change["person_id"] == row["person_id"] and change["op"] == "put"
     assert change["data"]["data"]["token"] == cert["token"]  # the holder's devices show it offline
-    event = await conn.fetchrow("SELECT topic, payload::json AS payload FROM outbox WHERE dedup_key = $1", f"certificate.issued:{cert['id']}")
+    event = await conn.fetchrow(
+        "SELECT topic, payload::json AS payload FROM outbox WHERE dedup_key = $1", f"certificate.issued:{cert['id']}"
+    )
     assert event["topic"] == "certificate.issued" and event["payload"]["person_id"] == str(row["person_id"])
-    audit = await conn.fetchrow("SELECT * FROM audit_log WHERE action = 'esign.certificate_issued' AND subject = $1",
-                                cert["id"])
+    audit = await conn.fetchrow(
+        "SELECT * FROM audit_log WHERE action = 'esign.certificate_issued' AND subject = $1", cert["id"]
+    )
     assert audit["data"]["holder"] == "张*丰" and ID_ALICE not in str(audit["data"])
 
 
 async def test_validity(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> None:
     renshe = await api.staff(client, op, conn, "renshe", ["dept_admin", "issuer"])
     await api.make_seal(client, renshe)
-    body = {"type_code": "social_security_card", "external_ref": "ssc-1", "holder": {"id_number": ID_ALICE, "name": "张三丰"},
-            "fields": {"card_no": "A12345678", "bank": "中国工商银行", "issued_on": "2026-01-05"}}
+    body = {
+        "type_code": "social_security_card",
+        "external_ref": "ssc-1",
+        "holder": {"id_number": ID_ALICE, "name": "张三丰"},
+        "fields": {"card_no": "A12345678", "bank": "中国工商银行", "issued_on": "2026-01-05"},
+    }
     cert = await issue(client, renshe, body)
     assert cert["valid_until"] is not None  # 3650 days from the type
     claims = tokens.decode_token(cert["token"]).claims
     assert claims.exp is not None and "card_no" not in claims.fields
-    r = await client.post("/v1/dept/certificates", headers=auth(renshe), json=body | {
-        "external_ref": "ssc-2", "valid_until": "2020-01-01T00:00:00Z"})
+    r = await client.post(
+        "/v1/dept/certificates",
+        headers=auth(renshe),
+        json=body | {"external_ref": "ssc-2", "valid_until": "2020-01-01T00:00:00Z"},
+    )
     problem(r, 422, "validity_invalid")

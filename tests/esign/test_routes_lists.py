@@ -41,7 +41,11 @@ async def test_trust_list_is_signed_cached_and_conditional(
     trust = trustlist.parse_trust_list(changed.text, await _root(conn))
     entry = next(s for s in trust.seals if s.kid.hex() == seal["kid"])
     assert (entry.role, entry.status, entry.department_name, entry.credit_code) == (
-        "issuer", "active", "株洲市公安局", "11430200MB0001074D")
+        "issuer",
+        "active",
+        "株洲市公安局",
+        "11430200MB0001074D",
+    )
 
 
 async def test_lists_are_signed_again_within_a_day(
@@ -55,7 +59,9 @@ async def test_lists_are_signed_again_within_a_day(
     app.state.clock = lambda: start + timedelta(hours=13)
     later = await client.get("/v1/trust-list")
     later_status = await client.get(status_url)
-    assert later.headers["etag"] != first.headers["etag"] and later_status.headers["etag"] != first_status.headers["etag"]
+    assert (
+        later.headers["etag"] != first.headers["etag"] and later_status.headers["etag"] != first_status.headers["etag"]
+    )
     trust = trustlist.parse_trust_list(later.text, await _root(conn))
     assert trust.freshness(start + timedelta(hours=13)) == "fresh"
     assert trust.next_update - trust.iat == 24 * 3600 and trust.grace_until - trust.iat == 7 * 24 * 3600
@@ -63,15 +69,20 @@ async def test_lists_are_signed_again_within_a_day(
     del app.state.clock
 
 
-async def test_status_lists(client: AsyncTestClient, conn: asyncpg.Connection, police_issuer: str, police_seal: dict) -> None:
+async def test_status_lists(
+    client: AsyncTestClient, conn: asyncpg.Connection, police_issuer: str, police_seal: dict
+) -> None:
     cert = await issue(client, police_issuer, household())
     list_id = cert["status_ref"]["list_id"]
     r = await client.get(f"/v1/status-lists/{list_id}")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/statuslist+jwt")
-    parsed = statuslist.parse_status_list(r.text, load_certificate(await _root(conn)).public_key(),
-                                          url=f"http://127.0.0.1:8000/v1/status-lists/{list_id}")
+    parsed = statuslist.parse_status_list(
+        r.text, load_certificate(await _root(conn)).public_key(), url=f"http://127.0.0.1:8000/v1/status-lists/{list_id}"
+    )
     assert parsed.status(cert["status_ref"]["index"]) == statuslist.VALID and len(parsed.bits) == statuslist.SIZE
-    assert (await client.get(f"/v1/status-lists/{list_id}", headers={"If-None-Match": r.headers["etag"]})).status_code == 304
+    assert (
+        await client.get(f"/v1/status-lists/{list_id}", headers={"If-None-Match": r.headers["etag"]})
+    ).status_code == 304
     problem(await client.get("/v1/status-lists/999999"), 404, "status_list_not_found")
     problem(await client.get("/v1/status-lists/0"), 404, "status_list_not_found")
     trust = trustlist.parse_trust_list((await client.get("/v1/trust-list")).text, await _root(conn))
@@ -112,7 +123,9 @@ async def test_the_platform_is_made_once_when_workers_start_together(database_ur
 
 async def test_seal_changes_reach_verifiers(client: AsyncTestClient, police_admin: str) -> None:
     seal = await api.make_seal(client, police_admin)
-    r = await client.post(f"/v1/dept/seals/{seal['seal_id']}/revoke", json={"reason": "retired key"}, headers=auth(police_admin))
+    r = await client.post(
+        f"/v1/dept/seals/{seal['seal_id']}/revoke", json={"reason": "retired key"}, headers=auth(police_admin)
+    )
     assert r.status_code == 200
     text = (await client.get("/v1/trust-list")).text
     payload = __import__("jwt").decode(text, options={"verify_signature": False})

@@ -13,27 +13,38 @@ from tests.esign import api
 from tests.esign.api import auth, household, issue, make_seal, problem
 
 
-async def test_create_seals_of_both_algorithms(client: AsyncTestClient, police_admin: str, conn: asyncpg.Connection) -> None:
+async def test_create_seals_of_both_algorithms(
+    client: AsyncTestClient, police_admin: str, conn: asyncpg.Connection
+) -> None:
     es = await make_seal(client, police_admin)
     sm = await make_seal(client, police_admin, name="电子证照专用章（国密）", algorithm="SM2", kind="business")
     assert es["status"] == "active" and es["algorithm"] == "ES256" and es["key_custody"] == "platform"
     assert sm["algorithm"] == "SM2" and sm["kind"] == "business"
     for seal in (es, sm):
         der = cx509.load_pem_x509_certificate(seal["certificate_pem"].encode()).public_bytes(
-            __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER)
+            __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER
+        )
         info = x509.read_seal_certificate(der)
         assert keys.kid_of(der).hex() == seal["kid"] and info.credit_code == "11430200MB0001074D"
         assert info.department == "株洲市公安局"
-    stored = await conn.fetchval("SELECT private_key FROM esign_seal WHERE id = $1", __import__("uuid").UUID(es["seal_id"]))
+    stored = await conn.fetchval(
+        "SELECT private_key FROM esign_seal WHERE id = $1", __import__("uuid").UUID(es["seal_id"])
+    )
     assert stored is not None and b"PRIVATE" not in stored  # sealed PKCS#8, not PEM in the clear
-    actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log WHERE subject = ANY($1::text[])",
-                                                     [es["seal_id"], sm["seal_id"]])]
+    actions = [
+        r["action"]
+        for r in await conn.fetch(
+            "SELECT action FROM audit_log WHERE subject = ANY($1::text[])", [es["seal_id"], sm["seal_id"]]
+        )
+    ]
     assert actions == ["esign.seal_created", "esign.seal_created"]
     r = await client.get("/v1/dept/seals", headers=auth(police_admin))
     assert r.status_code == 200 and [s["seal_id"] for s in r.json()["items"]] == [sm["seal_id"], es["seal_id"]]
 
 
-async def test_who_may_manage_seals(client: AsyncTestClient, op: str, conn: asyncpg.Connection, police_admin: str) -> None:
+async def test_who_may_manage_seals(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection, police_admin: str
+) -> None:
     issuer = await api.staff(client, op, conn, "gongan", ["issuer"])
     problem(await client.post("/v1/dept/seals", json={"name": "章"}, headers=auth(issuer)), 403, "forbidden")
     problem(await client.get("/v1/dept/seals"), 401, "unauthorized")
@@ -52,12 +63,19 @@ async def test_a_csr_must_prove_its_key(client: AsyncTestClient, police_admin: s
     assert seal["key_custody"] == "department" and seal["algorithm"] == "SM2"
     der = base64.b64decode("".join(seal["certificate_pem"].splitlines()[1:-1]))
     assert x509.read_seal_certificate(der).department == "株洲市公安局"  # named from our records, not the CSR
-    r = await client.post("/v1/dept/seals", json={"name": "章", "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
-                                                  "-----END CERTIFICATE REQUEST-----\n"}, headers=auth(police_admin))
+    r = await client.post(
+        "/v1/dept/seals",
+        json={
+            "name": "章",
+            "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+        },
+        headers=auth(police_admin),
+    )
     problem(r, 422, "invalid_csr")
     es_csr = csr.make_csr(keys.generate_key("ES256"), common_name="x").decode()
-    r = await client.post("/v1/dept/seals", json={"name": "章", "algorithm": "SM2", "csr_pem": es_csr},
-                          headers=auth(police_admin))
+    r = await client.post(
+        "/v1/dept/seals", json={"name": "章", "algorithm": "SM2", "csr_pem": es_csr}, headers=auth(police_admin)
+    )
     problem(r, 422, "invalid_csr")
 
 
@@ -82,8 +100,9 @@ async def test_rotation_keeps_what_the_old_seal_signed(
     assert listed[old["seal_id"]]["status"] == "retired" and listed[old["seal_id"]]["retired_at"]
     r = await client.post(f"/v1/dept/seals/{old['seal_id']}/rotate", json={}, headers=auth(police_admin))
     problem(r, 409, "seal_not_active")
-    trust = trustlist.parse_trust_list((await client.get("/v1/trust-list")).text,
-                                       (await conn.fetchval("SELECT root_certificate FROM esign_platform")))
+    trust = trustlist.parse_trust_list(
+        (await client.get("/v1/trust-list")).text, (await conn.fetchval("SELECT root_certificate FROM esign_platform"))
+    )
     retired = next(s for s in trust.seals if s.kid.hex() == old["kid"])
     assert retired.status == "active" and retired.valid_until < int(__import__("time").time()) + 5
     actions = await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'esign.seal%' ORDER BY seq")
@@ -94,15 +113,18 @@ async def test_revoking_a_seal_fails_everything_it_signed(
     client: AsyncTestClient, police_admin: str, police_issuer: str, police_seal: dict
 ) -> None:
     cert = await issue(client, police_issuer, household())
-    r = await client.post(f"/v1/dept/seals/{police_seal['seal_id']}/revoke", json={"reason": "key leaked"},
-                          headers=auth(police_admin))
+    r = await client.post(
+        f"/v1/dept/seals/{police_seal['seal_id']}/revoke", json={"reason": "key leaked"}, headers=auth(police_admin)
+    )
     assert r.status_code == 200 and r.json()["status"] == "revoked"
     verdict = await api.verify(client, cert["token"])
     assert verdict["valid"] is False and verdict["reasons"] == ["seal_revoked"]
     # API.md names no body for a seal's revoke: a client may send none.
     r = await client.post(f"/v1/dept/seals/{police_seal['seal_id']}/revoke", headers=auth(police_admin))
     problem(r, 409, "seal_not_active")
-    problem(await client.post("/v1/dept/certificates", json=household(), headers=auth(police_issuer)), 409, "no_active_seal")
+    problem(
+        await client.post("/v1/dept/certificates", json=household(), headers=auth(police_issuer)), 409, "no_active_seal"
+    )
 
 
 async def test_seal_picture(client: AsyncTestClient, police_seal: dict) -> None:
@@ -129,8 +151,9 @@ async def test_certificates_default_to_the_seal_for_certificates(
     official = await make_seal(client, police_admin, name="株洲市公安局", kind="official")
     assert (await issue(client, police_issuer, household()))["seal_kid"] == business["kid"]
     # Without an active 电子证照专用章, the official seal serves.
-    r = await client.post(f"/v1/dept/seals/{business['seal_id']}/revoke", json={"reason": "replaced"},
-                          headers=auth(police_admin))
+    r = await client.post(
+        f"/v1/dept/seals/{business['seal_id']}/revoke", json={"reason": "replaced"}, headers=auth(police_admin)
+    )
     assert r.status_code == 200
     assert (await issue(client, police_issuer, household()))["seal_kid"] == official["kid"]
     # Naming a seal still picks that one.

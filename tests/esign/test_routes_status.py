@@ -31,34 +31,55 @@ async def test_suspend_resume_revoke(
     assert r.status_code == 200 and r.json()["status"] == "suspended"
     assert (await _status_bits(client, conn, ref["list_id"])).status(ref["index"]) == statuslist.SUSPENDED
     assert (await api.verify(client, cert["token"]))["reasons"] == ["suspended"]
-    problem(await client.post(f"{path}/suspend", json={"reason": "x"}, headers=auth(police_issuer)), 409,
-            "certificate_status_conflict")
+    problem(
+        await client.post(f"{path}/suspend", json={"reason": "x"}, headers=auth(police_issuer)),
+        409,
+        "certificate_status_conflict",
+    )
     r = await client.post(f"{path}/resume", headers=auth(police_issuer))
     assert r.status_code == 200 and r.json()["status"] == "valid"
     assert (await api.verify(client, cert["token"]))["valid"] is True
-    problem(await client.post(f"{path}/resume", json={}, headers=auth(police_issuer)), 409, "certificate_status_conflict")
+    problem(
+        await client.post(f"{path}/resume", json={}, headers=auth(police_issuer)), 409, "certificate_status_conflict"
+    )
     r = await client.post(f"{path}/revoke", json={"reason": "户口迁出"}, headers=auth(police_issuer))
     assert r.status_code == 200 and r.json()["status"] == "revoked"
     assert (await _status_bits(client, conn, ref["list_id"])).status(ref["index"]) == statuslist.REVOKED
     assert (await api.verify(client, cert["token"]))["reasons"] == ["revoked"]
     for action in ("revoke", "suspend", "resume"):
-        problem(await client.post(f"{path}/{action}", json={"reason": "x"}, headers=auth(police_issuer)), 409,
-                "certificate_revoked")
+        problem(
+            await client.post(f"{path}/{action}", json={"reason": "x"}, headers=auth(police_issuer)),
+            409,
+            "certificate_revoked",
+        )
 
     cid = uuid.UUID(cert["id"])
     item = await conn.fetchrow("SELECT * FROM wallet_item WHERE certificate_id = $1", cid)
     assert item["summary"]["status"] == "revoked" and item["data"]["status"] == "revoked"
-    puts = await conn.fetch("SELECT data::json AS data FROM sync_change WHERE entity_id = $1 ORDER BY version", item["id"])
+    puts = await conn.fetch(
+        "SELECT data::json AS data FROM sync_change WHERE entity_id = $1 ORDER BY version", item["id"]
+    )
     assert len(puts) == 4  # issued, suspended, resumed, revoked
     # The holder's devices get the token with every change: the item keeps only the certificate's copy.
     assert [p["data"]["data"]["token"] for p in puts] == [cert["token"]] * 4 and "token" not in item["data"]
     assert [p["data"]["data"]["status"] for p in puts] == ["valid", "suspended", "valid", "revoked"]
-    topics = [r["topic"] for r in await conn.fetch(
-        "SELECT topic FROM outbox WHERE payload::json->>'certificate_id' = $1 ORDER BY id", cert["id"])]
+    topics = [
+        r["topic"]
+        for r in await conn.fetch(
+            "SELECT topic FROM outbox WHERE payload::json->>'certificate_id' = $1 ORDER BY id", cert["id"]
+        )
+    ]
     assert topics == ["certificate.issued", "certificate.suspended", "certificate.resumed", "certificate.revoked"]
-    actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log WHERE subject = $1 ORDER BY seq", cert["id"])]
-    assert actions == ["esign.certificate_issued", "esign.certificate_suspended", "esign.certificate_resumed",
-                       "esign.certificate_revoked"]
+    actions = [
+        r["action"]
+        for r in await conn.fetch("SELECT action FROM audit_log WHERE subject = $1 ORDER BY seq", cert["id"])
+    ]
+    assert actions == [
+        "esign.certificate_issued",
+        "esign.certificate_suspended",
+        "esign.certificate_resumed",
+        "esign.certificate_revoked",
+    ]
 
 
 async def test_only_the_issuing_department(
@@ -67,10 +88,17 @@ async def test_only_the_issuing_department(
     cert = await issue(client, police_issuer, household())
     other = await api.staff(client, op, conn, "minzheng", ["issuer"])
     path = f"/v1/dept/certificates/{cert['id']}"
-    problem(await client.post(f"{path}/revoke", json={"reason": "x"}, headers=auth(other)), 404, "certificate_not_found")
+    problem(
+        await client.post(f"{path}/revoke", json={"reason": "x"}, headers=auth(other)), 404, "certificate_not_found"
+    )
     problem(await client.get(path, headers=auth(other)), 404, "certificate_not_found")
-    problem(await client.post(f"/v1/dept/certificates/{uuid.uuid4()}/revoke", json={"reason": "x"},
-                              headers=auth(police_issuer)), 404, "certificate_not_found")
+    problem(
+        await client.post(
+            f"/v1/dept/certificates/{uuid.uuid4()}/revoke", json={"reason": "x"}, headers=auth(police_issuer)
+        ),
+        404,
+        "certificate_not_found",
+    )
     revoker = await api.dept_system(client, op, conn, "gongan", ["certificates:revoke"])
     r = await client.post(f"{path}/suspend", json={"reason": "系统核查"}, headers=auth(revoker))
     assert r.status_code == 200

@@ -24,23 +24,37 @@ async def test_a_newborn_gets_a_certificate_by_person_id(
     weijian = await conn.fetchval("SELECT id FROM department WHERE key = 'weijian'")
     now = datetime.now(UTC)
     async with conn.transaction():
-        baby = await persons.create_newborn(conn, app.state.keyring, name="李小满", born_on=date(2026, 11, 18), sex="female",
-                                            now=now)
+        baby = await persons.create_newborn(
+            conn, app.state.keyring, name="李小满", born_on=date(2026, 11, 18), sex="female", now=now
+        )
     item = IssueIn(
-        type_code="birth_medical_certificate", holder=HolderIn(name="李小满"), external_ref="birth-1",
-        fields={"child_name": "李小满", "sex": "女", "born_at": "2026-11-18", "birth_place": "株洲市妇幼保健院",
-                "mother_name": "王芳", "father_name": "李强", "institution": "株洲市妇幼保健院"},
+        type_code="birth_medical_certificate",
+        holder=HolderIn(name="李小满"),
+        external_ref="birth-1",
+        fields={
+            "child_name": "李小满",
+            "sex": "女",
+            "born_at": "2026-11-18",
+            "birth_place": "株洲市妇幼保健院",
+            "mother_name": "王芳",
+            "father_name": "李强",
+            "institution": "株洲市妇幼保健院",
+        },
     )
     async with conn.transaction():
-        done = await service.issue_certificate(conn, app.state.esign, department_id=weijian, item=item, actor="task:1",
-                                               now=now, holder_person_id=baby)
+        done = await service.issue_certificate(
+            conn, app.state.esign, department_id=weijian, item=item, actor="task:1", now=now, holder_person_id=baby
+        )
     assert done.outcome == "issued" and done.certificate is not None
     assert done.certificate.holder.id_masked == "" and done.certificate.holder.name_masked == "李*满"
     claims = tokens.decode_token(done.certificate.token).claims
     assert claims.holder_id == "" and claims.fields[1] == "李小满"  # child_name is field 1 of the type
-    assert await conn.fetchval("SELECT person_id FROM wallet_item WHERE certificate_id = $1", done.certificate_id) == baby
+    assert (
+        await conn.fetchval("SELECT person_id FROM wallet_item WHERE certificate_id = $1", done.certificate_id) == baby
+    )
     async with conn.transaction():
-        again = await service.issue_certificate(conn, app.state.esign, department_id=weijian, item=item, actor="task:1",
-                                                now=now, holder_person_id=baby)
+        again = await service.issue_certificate(
+            conn, app.state.esign, department_id=weijian, item=item, actor="task:1", now=now, holder_person_id=baby
+        )
     assert again.outcome == "existing" and again.certificate_id == done.certificate_id
     assert (await api.verify(client, done.certificate.token))["valid"] is True

@@ -97,6 +97,8 @@ def test_one_million_certificates_one_percent_revoked_fit_in_20_kb() -> None:
         statuslist.set_status(lists[index // statuslist.SLOTS], index % statuslist.SLOTS, statuslist.REVOKED)
     compressed = sum(len(zlib.compress(bytes(bits), 9)) for bits in lists)
     encoded = sum(len(statuslist.encode_lst(bits)) for bits in lists)
-    print(f"\n{len(lists)} status lists, 1,000,000 certificates, 10,000 revoked: "
-          f"{compressed:,} bytes compressed, {encoded:,} characters of lst (base64url)")
+    print(
+        f"\n{len(lists)} status lists, 1,000,000 certificates, 10,000 revoked: "
+        f"{compressed:,} bytes compressed, {encoded:,} characters of lst (base64url)"
+    )
     assert compressed <= 20_000

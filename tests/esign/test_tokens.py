@@ -11,8 +11,8 @@ import base45
 import cbor2
 import pytest
 
-from esign.codec import cose, licence, tokens
 from esign import service as issuing
+from esign.codec import cose, licence, tokens
 from esign.errors import MalformedToken, TokenTooLarge
 from tests.esign import helpers
 
@@ -48,7 +48,12 @@ def test_payload_is_the_formats_layout() -> None:
     assert private["s"] == [helpers.STATUS_LIST_ID, 7]
     assert private["l"] == ["2430599", 1]  # the verifier rebuilds the licence identifier
     # Fields by registry number; Chinese text as GB 18030 bytes, 2 a character instead of UTF-8's 3.
-    assert private["f"] == {1: "男".encode("gb18030"), 2: b"\xba\xba", 3: "户主".encode("gb18030"), 4: "长春市".encode("gb18030")}
+    assert private["f"] == {
+        1: "男".encode("gb18030"),
+        2: b"\xba\xba",
+        3: "户主".encode("gb18030"),
+        4: "长春市".encode("gb18030"),
+    }
 
 
 @pytest.mark.parametrize("value", ["男", "长春市南关区人民大街1号", "2026-01-01", "abc", "𠀀张", "Ⅻ", "€", "ÿ", ""])
@@ -66,9 +71,23 @@ def test_the_c_and_python_encoders_write_the_same_bytes() -> None:
     values = ["张三", "a", "长春市南关区人民大街1号", "𠀀", "2026-01-01", "ä"]
     for i in range(len(values)):
         claims = helpers.certificate_claims(fields={n + 1: v for n, v in enumerate(values[i:])} | {30: 5, 400: None})
-        args = (claims.kind, claims.iss, claims.iat, claims.exp, claims.nbf, claims.cti, claims.type_code,
-                claims.serial, claims.version, claims.holder_name, claims.holder_id, dict(claims.fields),
-                claims.status, claims.digest, claims.nonce)
+        args = (
+            claims.kind,
+            claims.iss,
+            claims.iat,
+            claims.exp,
+            claims.nbf,
+            claims.cti,
+            claims.type_code,
+            claims.serial,
+            claims.version,
+            claims.holder_name,
+            claims.holder_id,
+            dict(claims.fields),
+            claims.status,
+            claims.digest,
+            claims.nonce,
+        )
         assert tokens._payload_c(*args) == tokens._payload_python(*args) == tokens.encode_claims(claims)
 
 
@@ -85,10 +104,20 @@ def test_a_masked_id_number_cannot_be_confirmed_from_a_token(pki: helpers.Pki) -
     one whose record hashes to ``d``. With the record's random salt, which no token carries, none does."""
     holder = issuing.Holder(kind="person", name="张三", id_number="430203201201011234")
     draft = issuing.Draft(
-        id=uuid.UUID(int=1), licence_id=licence.build_licence_id(helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, "2430599"),
-        serial="2430599", type_code=helpers.TYPE_CODE, gb_type_code=helpers.GB_TYPE_CODE,
-        issuer_code=helpers.ISSUER_CODE, holder=holder, public_fields={"rel": "户主"}, sensitive_fields={},
-        issued_at=helpers.NOW, valid_from=helpers.NOW, valid_until=None, status_ref=(1, 7), field_numbers={"rel": 3},
+        id=uuid.UUID(int=1),
+        licence_id=licence.build_licence_id(helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, "2430599"),
+        serial="2430599",
+        type_code=helpers.TYPE_CODE,
+        gb_type_code=helpers.GB_TYPE_CODE,
+        issuer_code=helpers.ISSUER_CODE,
+        holder=holder,
+        public_fields={"rel": "户主"},
+        sensitive_fields={},
+        issued_at=helpers.NOW,
+        valid_from=helpers.NOW,
+        valid_until=None,
+        status_ref=(1, 7),
+        field_numbers={"rel": 3},
     )
     token, _ = issuing.sign_draft(draft, pki.seals["ES256"].signer)
     claims = tokens.decode_token(token).claims
@@ -97,7 +126,8 @@ def test_a_masked_id_number_cannot_be_confirmed_from_a_token(pki: helpers.Pki) -
     unsalted = {k: v for k, v in record.items() if k != "salt"}  # all the token lets an attacker rebuild
     candidates = [
         f"{district}{(datetime(2008, 1, 1) + timedelta(days=day)):%Y%m%d}1234"
-        for district in ("430202", "430203", "430204", "430211", "430212") for day in range(3000)
+        for district in ("430202", "430203", "430204", "430211", "430212")
+        for day in range(3000)
     ]
     assert len(candidates) == 15_000 and holder.id_number in candidates
 
@@ -125,8 +155,10 @@ def test_size_of_a_common_certificate(pki: helpers.Pki, alg: str) -> None:
     assert len(claims.fields) == 4
     sizes = [len(tokens.encode_token(claims, pki.seals[alg].signer)) for _ in range(20)]
     bare = len(tokens.encode_token(dataclasses.replace(claims, fields={}), pki.seals[alg].signer))
-    print(f"\n{alg}: certificate token with four Chinese-text fields: {max(sizes)} characters (max of 20); "
-          f"with no fields: {bare}")
+    print(
+        f"\n{alg}: certificate token with four Chinese-text fields: {max(sizes)} characters (max of 20); "
+        f"with no fields: {bare}"
+    )
     assert max(sizes) <= 500
 
 

@@ -16,8 +16,12 @@ from tests.esign import helpers
 def _signed(pki: helpers.Pki, **changes: object) -> str:
     entries = [trustlist.seal_entry(pki.seals["SM2"].cert, role="issuer")]
     token = trustlist.build_trust_list(
-        iss="https://zb.example.cn", root_key=pki.root_key, root_cert=pki.root_cert, seals=entries,
-        status_lists=[trustlist.StatusListRef(1, helpers.STATUS_URL)], now=helpers.NOW,
+        iss="https://zb.example.cn",
+        root_key=pki.root_key,
+        root_cert=pki.root_cert,
+        seals=entries,
+        status_lists=[trustlist.StatusListRef(1, helpers.STATUS_URL)],
+        now=helpers.NOW,
     )
     if not changes:
         return token

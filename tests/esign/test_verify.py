@@ -37,13 +37,19 @@ def test_valid_certificate(pki: helpers.Pki, alg: str) -> None:
     disclosed = verdict.certificate
     assert disclosed is not None and disclosed.kind == "certificate"
     # Fields by the registry's number, shown with its key and zh-CN label.
-    assert disclosed.fields == [Field(n=1, key="sex", label="性别", value="男"), Field(n=2, key="eth", label="民族", value="汉"),
-                                Field(n=3, key="rel", label="与户主关系", value="户主"),
-                                Field(n=4, key="addr", label="住址", value="长春市")]
+    assert disclosed.fields == [
+        Field(n=1, key="sex", label="性别", value="男"),
+        Field(n=2, key="eth", label="民族", value="汉"),
+        Field(n=3, key="rel", label="与户主关系", value="户主"),
+        Field(n=4, key="addr", label="住址", value="长春市"),
+    ]
     # The licence identifier is rebuilt from the registry's GB code, iss, serial and version, check char computed.
     assert disclosed.licence_id == "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F"
     assert (disclosed.type_code, disclosed.type_name, disclosed.gb_type_code) == (
-        "household_register", "居民户口簿", helpers.GB_TYPE_CODE)
+        "household_register",
+        "居民户口簿",
+        helpers.GB_TYPE_CODE,
+    )
     assert (disclosed.issuer_credit_code, disclosed.issuer_name) == (helpers.ISSUER_CODE, "吉林省民政厅")
     assert disclosed.holder_name == "张*三" and disclosed.valid_until is None
     assert disclosed.issued_at == NOW - timedelta(hours=1)
@@ -68,9 +74,7 @@ def test_token_from_a_seal_not_in_the_list(pki: helpers.Pki, other_pki: helpers.
 def test_kid_collisions_try_every_seal(pki: helpers.Pki, other_pki: helpers.Pki) -> None:
     trust = helpers.trust_list(pki)
     real = trust.seals_for(pki.seals["ES256"].signer.kid)[0]
-    impostor = dataclasses.replace(
-        trustlist.seal_entry(other_pki.seals["ES256"].cert, role="issuer"), kid=real.kid
-    )
+    impostor = dataclasses.replace(trustlist.seal_entry(other_pki.seals["ES256"].cert, role="issuer"), kid=real.kid)
     collided = dataclasses.replace(trust, seals=(impostor, *trust.seals))
     assert len(collided.seals_for(real.kid)) == 2
     verdict = _verify(pki, _token(pki), trust=collided)
@@ -116,8 +120,10 @@ def test_presentation(pki: helpers.Pki) -> None:
     assert verdict.valid, verdict.reasons
     assert verdict.checks["presentation_fresh"] == "ok"
     assert verdict.certificate.kind == "presentation"
-    assert verdict.certificate.fields == [Field(n=1, key="sex", label="性别", value="男"),
-                                          Field(n=9, key=None, label=None, value="?")]  # a number the registry lacks
+    assert verdict.certificate.fields == [
+        Field(n=1, key="sex", label="性别", value="男"),
+        Field(n=9, key=None, label=None, value="?"),
+    ]  # a number the registry lacks
     late = _verify(pki, token, now=NOW + timedelta(minutes=10))
     assert late.reasons == ["presentation_expired"] and late.checks["presentation_fresh"] == "failed"
 
@@ -161,7 +167,11 @@ def test_chain_reasons_come_in_the_formats_order(pki: helpers.Pki) -> None:
     """Signature → seal active at iat → chain → seal types: a retired seal signing a type outside its types
     after its retirement names both, in that order (the SDK's verifier says the same)."""
     retired_at = int((NOW - timedelta(days=30)).timestamp())
-    entries = [trustlist.seal_entry(pki.seals["ES256"].cert, role="issuer", valid_until=retired_at, types=["household_register"])]
+    entries = [
+        trustlist.seal_entry(
+            pki.seals["ES256"].cert, role="issuer", valid_until=retired_at, types=["household_register"]
+        )
+    ]
     trust = helpers.trust_list(pki, entries=entries)
     assert _verify(pki, _token(pki, type_code="id_card"), trust=trust).reasons == ["seal_not_active", "seal_type"]
 
@@ -195,12 +205,17 @@ def test_alg_in_header_must_match_the_seal(pki: helpers.Pki) -> None:
     assert _verify(pki, token).reasons == ["unknown_seal"]
 
 
-@pytest.mark.parametrize("garbage", ["", "ZB1:", "ZB1:" + "A" * 5000, "\x00", "ZB1:%%%", "https://example.cn/v/ZB1:6BF"])
+@pytest.mark.parametrize(
+    "garbage", ["", "ZB1:", "ZB1:" + "A" * 5000, "\x00", "ZB1:%%%", "https://example.cn/v/ZB1:6BF"]
+)
 def test_garbage_is_format(pki: helpers.Pki, garbage: str) -> None:
     verdict = _verify(pki, garbage)
     assert verdict == Verdict(
-        valid=False, reasons=["format"], checks=dict.fromkeys(["format", "signature", "chain", "validity", "status"],
-        "skipped") | {"format": "failed"}, trust_list="fresh", detail=verdict.detail,
+        valid=False,
+        reasons=["format"],
+        checks=dict.fromkeys(["format", "signature", "chain", "validity", "status"], "skipped") | {"format": "failed"},
+        trust_list="fresh",
+        detail=verdict.detail,
     )
 
 

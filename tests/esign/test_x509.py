@@ -47,8 +47,11 @@ def test_chain(pki: helpers.Pki, other_pki: helpers.Pki, alg: str) -> None:
 
 def test_a_resigned_tbs_without_the_root_does_not_chain(pki: helpers.Pki) -> None:
     """Someone re-signing an SM2 seal certificate with their own key gets nothing."""
-    forged = x509._resign_with_spki(pki.seals["SM2"].cert, keys.public_key_to_spki(
-        keys.public_key_of(keys.generate_key("SM2"))), keys.generate_key("ES256"))
+    forged = x509._resign_with_spki(
+        pki.seals["SM2"].cert,
+        keys.public_key_to_spki(keys.public_key_of(keys.generate_key("SM2"))),
+        keys.generate_key("ES256"),
+    )
     assert x509.chain_problem(forged, pki.root_cert, at=helpers.NOW) == "not issued by this root"
 
 
@@ -64,8 +67,14 @@ def test_csr_flow(pki: helpers.Pki, alg: str) -> None:
     department_key = keys.generate_key(alg)
     request = csr.make_csr(department_key, common_name="某某省公安厅")  # a name the platform ignores
     cert = csr.issue_from_csr(
-        pki.root_key, pki.root_cert, request, department="吉林省民政厅", credit_code=helpers.ISSUER_CODE,
-        seal_name="户籍专用章", valid_from=helpers.NOW, valid_until=helpers.NOW + timedelta(days=365),
+        pki.root_key,
+        pki.root_cert,
+        request,
+        department="吉林省民政厅",
+        credit_code=helpers.ISSUER_CODE,
+        seal_name="户籍专用章",
+        valid_from=helpers.NOW,
+        valid_until=helpers.NOW + timedelta(days=365),
     )
     info = x509.read_seal_certificate(cert)
     assert info.department == "吉林省民政厅" and info.seal_name == "户籍专用章"
@@ -75,7 +84,7 @@ def test_csr_flow(pki: helpers.Pki, alg: str) -> None:
 
 @pytest.mark.parametrize("alg", ["ES256", "SM2"])
 def test_tampered_csr_is_refused(alg: str) -> None:
-    kind, _, der = pem.unarmor(csr.make_csr(keys.generate_key(alg), common_name="章"))
+    _kind, _, der = pem.unarmor(csr.make_csr(keys.generate_key(alg), common_name="章"))
     swapped = bytearray(der)
     # Replace the key with another valid one of the same algorithm: only the signature can tell.
     old = keys.public_key_to_spki(csr.csr_public_key(der))
@@ -94,12 +103,30 @@ def test_openssl_made_sm2_csr_and_our_certificates(pki: helpers.Pki, tmp_path: P
     run = {"cwd": tmp_path, "check": True, "capture_output": True}
     subprocess.run(["openssl", "genpkey", "-algorithm", "SM2", "-out", "key.pem"], **run)
     subprocess.run(
-        ["openssl", "req", "-new", "-key", "key.pem", "-subj", "/CN=seal", "-sm3",
-         "-sigopt", "distid:1234567812345678", "-out", "req.pem"], **run,
+        [
+            "openssl",
+            "req",
+            "-new",
+            "-key",
+            "key.pem",
+            "-subj",
+            "/CN=seal",
+            "-sm3",
+            "-sigopt",
+            "distid:1234567812345678",
+            "-out",
+            "req.pem",
+        ],
+        **run,
     )
     cert = csr.issue_from_csr(
-        pki.root_key, pki.root_cert, (tmp_path / "req.pem").read_bytes(), department="吉林省民政厅",
-        credit_code=helpers.ISSUER_CODE, seal_name="章", valid_from=helpers.NOW - timedelta(days=1),
+        pki.root_key,
+        pki.root_cert,
+        (tmp_path / "req.pem").read_bytes(),
+        department="吉林省民政厅",
+        credit_code=helpers.ISSUER_CODE,
+        seal_name="章",
+        valid_from=helpers.NOW - timedelta(days=1),
         valid_until=helpers.NOW + timedelta(days=3650),
     )
     (tmp_path / "root.pem").write_bytes(pem.armor("CERTIFICATE", pki.root_cert))
@@ -117,7 +144,9 @@ def test_openssl_accepts_our_sm2_csr(tmp_path: Path) -> None:
     (tmp_path / "req.pem").write_bytes(csr.make_csr(keys.generate_key("SM2"), common_name="章"))
     verified = subprocess.run(
         ["openssl", "req", "-in", "req.pem", "-verify", "-noout", "-vfyopt", "distid:1234567812345678"],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert "verify OK" in verified.stdout + verified.stderr
 
@@ -139,8 +168,11 @@ def test_the_chain_checks_ca_flags_and_key_usage() -> None:
     for usage in (None, cx509.KeyUsage(False, True, False, False, False, False, False, False, False)):
         cannot_sign, _ = crafted.seal(good_root, usage=usage)
         assert "digitalSignature" in (x509.chain_problem(cannot_sign.cert, good_root.cert, at=helpers.NOW) or "")
-    for bad_root in (crafted.root(ca=False), crafted.root(ca=None),
-                     crafted.root(usage=cx509.KeyUsage(True, False, False, False, False, False, True, False, False))):
+    for bad_root in (
+        crafted.root(ca=False),
+        crafted.root(ca=None),
+        crafted.root(usage=cx509.KeyUsage(True, False, False, False, False, False, True, False, False)),
+    ):
         seal_of_it, _ = crafted.seal(bad_root)
         assert x509.chain_problem(seal_of_it.cert, bad_root.cert, at=helpers.NOW) is not None
     no_usage_root = crafted.root(usage=None)  # a root that does not say what its key is for may issue

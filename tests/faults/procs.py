@@ -25,12 +25,18 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
     """The test's database, Redis and keys for a child process; tokens minted in the test verify there."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
     env |= {
-        "ZB_DATABASE_URL": settings.database_url or "", "ZB_REDIS_URL": settings.redis_url or "",
-        "ZB_MASTER_KEY": settings.master_key or "", "ZB_PUBLIC_BASE_URL": settings.base_url,
-        "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "ERROR", "ZB_WORKERS": "1", "ZB_ENV": "development",
+        "ZB_DATABASE_URL": settings.database_url or "",
+        "ZB_REDIS_URL": settings.redis_url or "",
+        "ZB_MASTER_KEY": settings.master_key or "",
+        "ZB_PUBLIC_BASE_URL": settings.base_url,
+        "ZB_LOG_FORMAT": "text",
+        "ZB_LOG_LEVEL": "ERROR",
+        "ZB_WORKERS": "1",
+        "ZB_ENV": "development",
         "ZB_WEBHOOK_ALLOW_PRIVATE": "true",
         # Nothing leaves the host: WeChat goes to a loopback port nobody listens on.
-        "ZB_WECHAT_API_BASE": "http://127.0.0.1:9", **extra,
+        "ZB_WECHAT_API_BASE": "http://127.0.0.1:9",
+        **extra,
     }
     return env
 
@@ -53,8 +59,13 @@ class Proc:
     def start(self) -> None:
         env = self.env | {"ZB_PORT": str(self.port)}
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen([sys.executable, "-m", "api.cli", self.command], env=env, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", self.command],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
 
     def kill9(self) -> bool:
@@ -116,8 +127,14 @@ class Tally:
     in_flight: int = 0  # crashes that landed while a request of the round was outstanding
 
 
-async def crash_rounds(proc: Proc, rounds: int, work: Callable[[int], Awaitable[Any]], *, seed: int,
-                       delay: tuple[float, float] = (0.0, 0.15)) -> Tally:
+async def crash_rounds(
+    proc: Proc,
+    rounds: int,
+    work: Callable[[int], Awaitable[Any]],
+    *,
+    seed: int,
+    delay: tuple[float, float] = (0.0, 0.15),
+) -> Tally:
     """Per round: run ``work``, SIGKILL the server at a random moment, start it again, let ``work`` retry."""
     rng = random.Random(seed)
     tally = Tally()

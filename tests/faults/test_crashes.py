@@ -24,8 +24,8 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api.kernel import audit
 from api.config import Settings
+from api.kernel import audit
 from esign import batches
 from tests.auth.helpers import auth
 from tests.faults.procs import Proc, Tally, crash_rounds, environment, retrying
@@ -57,18 +57,29 @@ async def spawn(settings: Settings) -> AsyncIterator[Callable[..., Proc]]:
 
 def _report(what: str, tallies: list[Tally], started: float) -> None:
     crashes = sum(t.crashes for t in tallies)
-    print(f"faults/{what}: {crashes} SIGKILLs ({sum(t.in_flight for t in tallies)} with a request in flight) "
-          f"in {time.monotonic() - started:.0f} s")
+    print(
+        f"faults/{what}: {crashes} SIGKILLs ({sum(t.in_flight for t in tallies)} with a request in flight) "
+        f"in {time.monotonic() - started:.0f} s"
+    )
 
 
 def household(id_no: str, ref: str) -> dict[str, Any]:
-    return {"type_code": "household_register", "holder": {"id_number": id_no, "name": "周建国"},
-            "fields": {"household_head": "周建国", "relation": "户主", "address": "株洲市荷塘区1号", "registered_on": "2020-01-02"},
-            "external_ref": ref}
+    return {
+        "type_code": "household_register",
+        "holder": {"id_number": id_no, "name": "周建国"},
+        "fields": {
+            "household_head": "周建国",
+            "relation": "户主",
+            "address": "株洲市荷塘区1号",
+            "registered_on": "2020-01-02",
+        },
+        "external_ref": ref,
+    }
 
 
-async def test_batch_issuance_survives_kills(client: AsyncTestClient, op: str, conn: asyncpg.Connection,
-                                             spawn: Callable[..., Proc], worker: State) -> None:
+async def test_batch_issuance_survives_kills(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection, spawn: Callable[..., Proc], worker: State
+) -> None:
     issuer = await staff(client, op, conn, "gongan", ["issuer", "dept_admin"])
     r = await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer))
     assert r.status_code == 201, r.text
@@ -76,11 +87,15 @@ async def test_batch_issuance_survives_kills(client: AsyncTestClient, op: str, c
 
     async def slot(k: int, proc: Proc) -> Tally:
         async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
+
             async def work(r: int) -> None:
-                items = [household(id_number(f"19{70 + k}0101", r * BATCH + i), f"fault-{k}-{r}-{i}") for i in range(BATCH)]
+                items = [
+                    household(id_number(f"19{70 + k}0101", r * BATCH + i), f"fault-{k}-{r}-{i}") for i in range(BATCH)
+                ]
                 key = {"Idempotency-Key": f"fault-{k}-{r}"}
-                resp = await retrying(lambda: http.post("/v1/dept/certificates:batch", json={"items": items},
-                                                        headers=auth(issuer) | key))
+                resp = await retrying(
+                    lambda: http.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(issuer) | key)
+                )
                 assert resp.status_code == 202, resp.text
                 queued.add(resp.json()["id"])
 
@@ -97,8 +112,9 @@ async def test_batch_issuance_survives_kills(client: AsyncTestClient, op: str, c
     assert len(states) == len(queued) and {tuple(r) for r in states} == {("done", BATCH, 0, 0)}
 
     expected = SLOTS * ROUNDS * BATCH
-    rows = await conn.fetch("SELECT id, person_id, status_list_id, status_index FROM esign_certificate "
-                            "WHERE external_ref LIKE 'fault-%'")
+    rows = await conn.fetch(
+        "SELECT id, person_id, status_list_id, status_index FROM esign_certificate WHERE external_ref LIKE 'fault-%'"
+    )
     assert len(rows) == expected
     assert len({(r["status_list_id"], r["status_index"]) for r in rows}) == expected  # slots unique
     assert len({r["person_id"] for r in rows}) == expected  # one person per holder
@@ -109,10 +125,15 @@ async def test_batch_issuance_survives_kills(client: AsyncTestClient, op: str, c
 
 
 async def test_a_worker_killed_mid_batch_is_followed_by_one_that_issues_each_item_once(
-    client: AsyncTestClient, op: str, conn: asyncpg.Connection, spawn: Callable[..., Proc],
+    client: AsyncTestClient,
+    op: str,
+    conn: asyncpg.Connection,
+    spawn: Callable[..., Proc],
 ) -> None:
     issuer = await staff(client, op, conn, "gongan", ["issuer", "dept_admin"])
-    assert (await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer))).status_code == 201
+    assert (
+        await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer))
+    ).status_code == 201
     total = 6000
     items = [household(id_number("19750505", i), f"killed-{i}") for i in range(total)]
     r = await client.post("/v1/dept/certificates:batch", json={"items": items}, headers=auth(issuer))
@@ -120,8 +141,9 @@ async def test_a_worker_killed_mid_batch_is_followed_by_one_that_issues_each_ite
     batch_id = uuid.UUID(r.json()["id"])
 
     async def processed() -> tuple[str, int]:
-        row = await conn.fetchrow("SELECT state, issued + existing + failed AS n FROM esign_certificate_batch "
-                                  "WHERE id = $1", batch_id)
+        row = await conn.fetchrow(
+            "SELECT state, issued + existing + failed AS n FROM esign_certificate_batch WHERE id = $1", batch_id
+        )
         return row["state"], row["n"]
 
     async def until(done: Callable[[str, int], bool], timeout: float = 120) -> tuple[str, int]:
@@ -143,38 +165,64 @@ async def test_a_worker_killed_mid_batch_is_followed_by_one_that_issues_each_ite
     await until(lambda state, n: state == "done")
     print(f"faults/batch worker: killed at {kills} of {total} items, taken up again each time")
 
-    row = await conn.fetchrow("SELECT state, issued, existing, failed, attempts FROM esign_certificate_batch WHERE id = $1",
-                              batch_id)
+    row = await conn.fetchrow(
+        "SELECT state, issued, existing, failed, attempts FROM esign_certificate_batch WHERE id = $1", batch_id
+    )
     assert tuple(row) == ("done", total, 0, 0, 3)  # every item issued once, and reported as issued
-    certificates = await conn.fetchrow("SELECT count(*) AS n, count(DISTINCT external_ref) AS refs FROM esign_certificate "
-                                       "WHERE external_ref LIKE 'killed-%'")
+    certificates = await conn.fetchrow(
+        "SELECT count(*) AS n, count(DISTINCT external_ref) AS refs FROM esign_certificate "
+        "WHERE external_ref LIKE 'killed-%'"
+    )
     assert tuple(certificates) == (total, total)
-    results = await conn.fetch("SELECT r.status, r.certificate_id, c.external_ref FROM esign_certificate_batch_result r "
-                               "LEFT JOIN esign_certificate c ON c.id = r.certificate_id WHERE r.batch_id = $1 ORDER BY index",
-                               batch_id)
+    results = await conn.fetch(
+        "SELECT r.status, r.certificate_id, c.external_ref FROM esign_certificate_batch_result r "
+        "LEFT JOIN esign_certificate c ON c.id = r.certificate_id WHERE r.batch_id = $1 ORDER BY index",
+        batch_id,
+    )
     assert [(x["status"], x["external_ref"]) for x in results] == [("issued", f"killed-{i}") for i in range(total)]
-    assert await conn.fetchval("SELECT count(*) FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id "
-                               "WHERE c.external_ref LIKE 'killed-%'") == total
-    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE payload::json->>'event' = 'certificate_batch.finished'") == 1
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id "
+            "WHERE c.external_ref LIKE 'killed-%'"
+        )
+        == total
+    )
+    assert (
+        await conn.fetchval("SELECT count(*) FROM outbox WHERE payload::json->>'event' = 'certificate_batch.finished'")
+        == 1
+    )
     assert (await audit.verify(conn)).ok
 
 
-async def test_application_submission_survives_kills(client: AsyncTestClient, clerk: str, conn: asyncpg.Connection,
-                                                      spawn: Callable[..., Proc]) -> None:
+async def test_application_submission_survives_kills(
+    client: AsyncTestClient, clerk: str, conn: asyncpg.Connection, spawn: Callable[..., Proc]
+) -> None:
     bundle = (await client.get("/v1/bundles/retirement")).json()
     started = time.monotonic()
 
     async def slot(k: int, proc: Proc) -> Tally:
         me = id_number("19650301", 10 + k)
         token = (await citizen(client, clerk, name="申请人", id_number=me))["access_token"]
-        form = {f["key"]: me if f["key"].endswith("id_number") else {"date": "2026-11-01", "integer": 2}.get(f["type"], "测试")
-                for f in bundle["form"]}
-        materials = [{"code": m["code"], "blob_sha256": "ef" * 32} for m in bundle["materials"]
-                     if not m["held_by_department"] and not m["produced_by_matter"]]
+        form = {
+            f["key"]: me
+            if f["key"].endswith("id_number")
+            else {"date": "2026-11-01", "integer": 2}.get(f["type"], "测试")
+            for f in bundle["form"]
+        }
+        materials = [
+            {"code": m["code"], "blob_sha256": "ef" * 32}
+            for m in bundle["materials"]
+            if not m["held_by_department"] and not m["produced_by_matter"]
+        ]
         async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
+
             async def work(r: int) -> None:
-                body = {"id": str(uuid.uuid5(NS, f"app-{k}-{r}")), "bundle_code": "retirement", "form": form,
-                        "materials": materials}
+                body = {
+                    "id": str(uuid.uuid5(NS, f"app-{k}-{r}")),
+                    "bundle_code": "retirement",
+                    "form": form,
+                    "materials": materials,
+                }
                 resp = await retrying(lambda: http.post("/v1/applications", json=body, headers=auth(token)))
                 assert resp.status_code in (200, 201), resp.text
 
@@ -188,26 +236,42 @@ async def test_application_submission_survives_kills(client: AsyncTestClient, cl
     tasks = await conn.fetch("SELECT application_id, count(*) AS n FROM application_task GROUP BY 1")
     assert sorted(r["application_id"] for r in tasks) == sorted(ids)
     assert {r["n"] for r in tasks} == {bundle["stats"]["matters"]}  # one task per matter, never twice
-    submitted = await conn.fetch("SELECT application_id, count(*) AS n FROM application_event "
-                                 "WHERE event = 'submitted' GROUP BY 1")
+    submitted = await conn.fetch(
+        "SELECT application_id, count(*) AS n FROM application_event WHERE event = 'submitted' GROUP BY 1"
+    )
     assert len(submitted) == len(ids) and {r["n"] for r in submitted} == {1}
     assert await conn.fetchval("SELECT count(*) FROM sync_change WHERE entity = 'application'") >= len(ids)
 
 
-async def test_sync_push_survives_kills(client: AsyncTestClient, clerk: str, conn: asyncpg.Connection,
-                                        spawn: Callable[..., Proc]) -> None:
+async def test_sync_push_survives_kills(
+    client: AsyncTestClient, clerk: str, conn: asyncpg.Connection, spawn: Callable[..., Proc]
+) -> None:
     started = time.monotonic()
 
     async def slot(k: int, proc: Proc) -> Tally:
         token = (await citizen(client, clerk, name="离线用户", id_number=id_number("19750505", 20 + k)))["access_token"]
         device = str(uuid.uuid5(NS, f"device-{k}"))
         async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
+
             async def work(r: int) -> None:
-                mutations = [{"id": str(uuid.uuid5(NS, f"m-{k}-{r}-{i}")), "seq": r * MUTATIONS + i + 1, "name": "draft.save",
-                              "args": {"draft_id": str(uuid.uuid5(NS, f"d-{k}-{r}-{i}")), "matter_code": "430200-GA-002",
-                                       "form": {"household_address": f"株洲市第{r}号"}}} for i in range(MUTATIONS)]
-                resp = await retrying(lambda: http.post("/v1/sync/push", json={"client_id": device, "mutations": mutations},
-                                                        headers=auth(token)))
+                mutations = [
+                    {
+                        "id": str(uuid.uuid5(NS, f"m-{k}-{r}-{i}")),
+                        "seq": r * MUTATIONS + i + 1,
+                        "name": "draft.save",
+                        "args": {
+                            "draft_id": str(uuid.uuid5(NS, f"d-{k}-{r}-{i}")),
+                            "matter_code": "430200-GA-002",
+                            "form": {"household_address": f"株洲市第{r}号"},
+                        },
+                    }
+                    for i in range(MUTATIONS)
+                ]
+                resp = await retrying(
+                    lambda: http.post(
+                        "/v1/sync/push", json={"client_id": device, "mutations": mutations}, headers=auth(token)
+                    )
+                )
                 assert resp.status_code == 200, resp.text
                 assert {x["status"] for x in resp.json()["results"]} <= {"applied", "duplicate"}, resp.text
 
@@ -225,10 +289,13 @@ async def test_sync_push_survives_kills(client: AsyncTestClient, clerk: str, con
     assert await conn.fetchval("SELECT count(*) FROM sync_change WHERE entity = 'draft'") == per_device * SLOTS
 
 
-async def test_notification_relay_survives_worker_kills(client: AsyncTestClient, op: str, conn: asyncpg.Connection,
-                                                        spawn: Callable[..., Proc]) -> None:
+async def test_notification_relay_survives_worker_kills(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection, spawn: Callable[..., Proc]
+) -> None:
     issuer = await staff(client, op, conn, "gongan", ["issuer", "dept_admin"])
-    assert (await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer))).status_code == 201
+    assert (
+        await client.post("/v1/dept/seals", json={"name": "电子证照专用章"}, headers=auth(issuer))
+    ).status_code == 201
     rng = random.Random(400)
     issued = 0
 
@@ -240,8 +307,9 @@ async def test_notification_relay_survives_worker_kills(client: AsyncTestClient,
             issued += 1
 
     with running_receiver() as receiver:
-        r = await client.post("/v1/dept/webhooks", json={"url": receiver.url, "events": ["certificate.issued"]},
-                              headers=auth(issuer))
+        r = await client.post(
+            "/v1/dept/webhooks", json={"url": receiver.url, "events": ["certificate.issued"]}, headers=auth(issuer)
+        )
         assert r.status_code == 201, r.text
         receiver.secret = r.json()["secret"]
         started = time.monotonic()
@@ -261,8 +329,9 @@ async def test_notification_relay_survives_worker_kills(client: AsyncTestClient,
         _report("notification relay", tallies, started)
         got = receiver.verified()
 
-    people = await conn.fetchval("SELECT count(*) FROM notify_notification WHERE event = 'certificate.issued' "
-                                 "AND person_id IS NOT NULL")
+    people = await conn.fetchval(
+        "SELECT count(*) FROM notify_notification WHERE event = 'certificate.issued' AND person_id IS NOT NULL"
+    )
     assert people == issued  # one inbox item per certificate: none lost, none twice
     hooks = await conn.fetch("SELECT status FROM notify_delivery WHERE channel = 'webhook'")
     assert [h["status"] for h in hooks] == ["delivered"] * issued
@@ -277,7 +346,9 @@ async def _settled(conn: asyncpg.Connection, issued: int) -> bool:
     return await conn.fetchval(
         """SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)
               AND NOT EXISTS (SELECT 1 FROM notify_delivery WHERE status IN ('created', 'sending'))
-              AND (SELECT count(*) FROM notify_delivery WHERE channel = 'webhook') >= $1""", issued)
+              AND (SELECT count(*) FROM notify_delivery WHERE channel = 'webhook') >= $1""",
+        issued,
+    )
 
 
 async def _drained(conn: asyncpg.Connection, issued: int, *, timeout: float) -> None:

@@ -39,14 +39,22 @@ class Family:
 async def department(client: AsyncTestClient, op: str, conn: asyncpg.Connection, key: str) -> dict[str, str]:
     """Staff who run a department end to end, and the department's official seal."""
     h = auth(await staff(client, op, conn, key, ["dept_admin", "issuer", "approver", "clerk"]))
-    r = await client.post("/v1/dept/seals", json={"name": "电子公章", "kind": "official", "algorithm": "ES256"}, headers=h)
+    r = await client.post(
+        "/v1/dept/seals", json={"name": "电子公章", "kind": "official", "algorithm": "ES256"}, headers=h
+    )
     assert r.status_code == 201, r.text
     return h
 
 
-async def issue(client: AsyncTestClient, h: dict[str, str], type_code: str, number: str, name: str, fields: dict[str, Any]) -> dict:
-    body = {"type_code": type_code, "holder": {"id_number": number, "name": name}, "fields": fields,
-            "external_ref": f"{type_code}:{number}"}
+async def issue(
+    client: AsyncTestClient, h: dict[str, str], type_code: str, number: str, name: str, fields: dict[str, Any]
+) -> dict:
+    body = {
+        "type_code": type_code,
+        "holder": {"id_number": number, "name": name},
+        "fields": fields,
+        "external_ref": f"{type_code}:{number}",
+    }
     r = await client.post("/v1/dept/certificates", json=body, headers=h)
     assert r.status_code == 201, r.text
     return r.json()
@@ -58,14 +66,42 @@ async def family(client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Con
     father = auth((await citizen(client, clerk, name="李强", id_number=FATHER))["access_token"])
     mother = auth((await citizen(client, clerk, name="王芳", id_number=MOTHER))["access_token"])
     for number, name, sex in ((FATHER, "李强", "男"), (MOTHER, "王芳", "女")):
-        await issue(client, depts["gongan"], "id_card", number, name, {
-            "name": name, "sex": sex, "ethnicity": "汉", "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}",
-            "address": ADDRESS, "valid_until": "2040-01-01"})
-        await issue(client, depts["gongan"], "household_register", number, name, {
-            "household_head": "李强", "relation": "户主" if name == "李强" else "妻", "address": ADDRESS,
-            "registered_on": "2020-05-01"})
-    await issue(client, depts["minzheng"], "marriage_certificate", MOTHER, "王芳",
-                {"spouse_name": "李强", "registered_on": "2020-05-01", "registry": "株洲市天元区民政局"})
+        await issue(
+            client,
+            depts["gongan"],
+            "id_card",
+            number,
+            name,
+            {
+                "name": name,
+                "sex": sex,
+                "ethnicity": "汉",
+                "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}",
+                "address": ADDRESS,
+                "valid_until": "2040-01-01",
+            },
+        )
+        await issue(
+            client,
+            depts["gongan"],
+            "household_register",
+            number,
+            name,
+            {
+                "household_head": "李强",
+                "relation": "户主" if name == "李强" else "妻",
+                "address": ADDRESS,
+                "registered_on": "2020-05-01",
+            },
+        )
+    await issue(
+        client,
+        depts["minzheng"],
+        "marriage_certificate",
+        MOTHER,
+        "王芳",
+        {"spouse_name": "李强", "registered_on": "2020-05-01", "registry": "株洲市天元区民政局"},
+    )
     uploads = {c: png(c) for c in ("child_photo", "bank_account", "hospital_invoice")}
     for who in (mother, father):
         for data in uploads.values():
@@ -75,14 +111,25 @@ async def family(client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Con
 
 
 def birth_form(**over: Any) -> dict[str, Any]:
-    return {"child_name": "李小满", "child_sex": "女", "child_born_at": "2026-11-18", "father_id_number": FATHER,
-            "mother_id_number": MOTHER, "household_address": ADDRESS, "bank_account_no": BANK_CARD,
-            "delivery_record_no": "ZZ-2026-1118-042"} | over
+    return {
+        "child_name": "李小满",
+        "child_sex": "女",
+        "child_born_at": "2026-11-18",
+        "father_id_number": FATHER,
+        "mother_id_number": MOTHER,
+        "household_address": ADDRESS,
+        "bank_account_no": BANK_CARD,
+        "delivery_record_no": "ZZ-2026-1118-042",
+    } | over
 
 
 def birth_application(f: Family, **form: Any) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "bundle_code": "birth", "form": birth_form(**form),
-            "materials": [{"code": c, "blob_sha256": sha(d)} for c, d in f.uploads.items()]}
+    return {
+        "id": str(uuid.uuid4()),
+        "bundle_code": "birth",
+        "form": birth_form(**form),
+        "materials": [{"code": c, "blob_sha256": sha(d)} for c, d in f.uploads.items()],
+    }
 
 
 def task_of(app: dict[str, Any], matter_code: str) -> dict[str, Any]:

@@ -16,15 +16,21 @@ from tests.matters.test_applications import maternity_allowance
 from tests.people import citizen, staff
 
 
-async def test_dashboard_shows_the_numbers(client, clerk: str, conn: asyncpg.Connection, settings: Settings) -> None:  # noqa: ANN001
+async def test_dashboard_shows_the_numbers(client, clerk: str, conn: asyncpg.Connection, settings: Settings) -> None:
     op = await operator(conn, settings)
-    h = auth((await citizen(client, clerk, name="王芳", id_number=maternity_allowance()["form"]["mother_id_number"]))["access_token"])
+    h = auth(
+        (await citizen(client, clerk, name="王芳", id_number=maternity_allowance()["form"]["mother_id_number"]))[
+            "access_token"
+        ]
+    )
     for _ in range(2):
         r = await client.post("/v1/applications", json=maternity_allowance(uuid.uuid4()), headers=h)
         assert r.status_code == 201
     first = (await client.get("/v1/applications", headers=h)).json()["items"][0]
     yibao = auth(await staff(client, op, conn, "yibao", ["approver"]))
-    assert (await client.post(f"/v1/dept/tasks/{first['tasks'][0]['id']}/approve", json={}, headers=yibao)).status_code == 200
+    assert (
+        await client.post(f"/v1/dept/tasks/{first['tasks'][0]['id']}/approve", json={}, headers=yibao)
+    ).status_code == 200
 
     with live_server(create_app(settings)) as base:
         page = httpx.get(f"{base}/admin")

@@ -31,7 +31,9 @@ def maternity_allowance(app_id: uuid.UUID | None = None, **over: Any) -> dict[st
     return body | over
 
 
-async def test_submit_once_and_retry_returns_the_same(client: AsyncTestClient, clerk: str, conn: asyncpg.Connection) -> None:
+async def test_submit_once_and_retry_returns_the_same(
+    client: AsyncTestClient, clerk: str, conn: asyncpg.Connection
+) -> None:
     me = await citizen(client, clerk, name="王芳", id_number=MOTHER)
     h = auth(me["access_token"])
     body = maternity_allowance()
@@ -46,7 +48,9 @@ async def test_submit_once_and_retry_returns_the_same(client: AsyncTestClient, c
 
     again = await client.post("/v1/applications", json=body, headers=h)
     assert again.status_code == 200 and again.json()["id"] == app["id"]
-    other = await client.post("/v1/applications", json=body | {"form": body["form"] | {"bank_account_no": "1"}}, headers=h)
+    other = await client.post(
+        "/v1/applications", json=body | {"form": body["form"] | {"bank_account_no": "1"}}, headers=h
+    )
     assert_problem(other, 409, "application_id_reused")
     assert await conn.fetchval("SELECT count(*) FROM application") == 1
     # The form is sealed at rest: no ID number or account number in the clear.
@@ -62,20 +66,29 @@ async def test_missing_materials_are_listed_and_deferral_is_allowed(client: Asyn
     problem = assert_problem(r, 422, "materials_missing")
     assert sorted(problem["missing"]) == ["bank_account", "hospital_invoice"]
     # 容缺受理: the invoice may come later; the bank account may too.
-    deferred = await client.post("/v1/applications", json=body | {"deferred_materials": ["hospital_invoice", "bank_account"]}, headers=h)
+    deferred = await client.post(
+        "/v1/applications", json=body | {"deferred_materials": ["hospital_invoice", "bank_account"]}, headers=h
+    )
     assert deferred.status_code == 201, deferred.text
     app = deferred.json()
     assert sorted(app["deferred_materials"]) == ["bank_account", "hospital_invoice"] and app["supplement_due_at"]
     assert "accepted_with_deferral" in [e["event"] for e in app["timeline"]]
     # The mother's ID card may not be deferred.
     body["materials"] = [m for m in body["materials"] if m["code"] != "mother_id_card"]
-    r = await client.post("/v1/applications", json=body | {"id": str(uuid.uuid4()), "deferred_materials": ["mother_id_card", "bank_account", "hospital_invoice"]}, headers=h)
+    r = await client.post(
+        "/v1/applications",
+        json=body
+        | {"id": str(uuid.uuid4()), "deferred_materials": ["mother_id_card", "bank_account", "hospital_invoice"]},
+        headers=h,
+    )
     assert assert_problem(r, 422, "materials_missing")["missing"] == ["mother_id_card"]
 
 
 async def test_bad_form_and_unknown_material_are_422(client: AsyncTestClient, clerk: str) -> None:
     h = auth((await citizen(client, clerk, name="王芳", id_number=MOTHER))["access_token"])
-    r = await client.post("/v1/applications", json=maternity_allowance(form={"mother_id_number": MOTHER, "colour": "red"}), headers=h)
+    r = await client.post(
+        "/v1/applications", json=maternity_allowance(form={"mother_id_number": MOTHER, "colour": "red"}), headers=h
+    )
     fields = {e["field"] for e in assert_problem(r, 422, "form_invalid")["errors"]}
     assert fields == {"form.colour", "form.bank_account_no"}
     body = maternity_allowance()
@@ -94,7 +107,9 @@ async def test_a_phone_login_alone_cannot_apply(client: AsyncTestClient) -> None
     assert_problem(await client.post("/v1/applications", json=maternity_allowance()), 401, "unauthorized")
 
 
-async def test_department_handles_its_task_only(client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection) -> None:
+async def test_department_handles_its_task_only(
+    client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection
+) -> None:
     h = auth((await citizen(client, clerk, name="王芳", id_number=MOTHER))["access_token"])
     app = (await client.post("/v1/applications", json=maternity_allowance(), headers=h)).json()
     task_id = app["tasks"][0]["id"]
@@ -116,28 +131,43 @@ async def test_department_handles_its_task_only(client: AsyncTestClient, clerk: 
     assert_problem(r, 422, "reasons_required")
     r = await client.post(f"/v1/dept/tasks/{task_id}/reject", json={"reasons": ["  "]}, headers=yibao)
     assert_problem(r, 422, "reasons_required")
-    r = await client.post(f"/v1/dept/tasks/{task_id}/reject", headers=yibao,
-                          json={"reasons": ["住院费用票据不清晰"], "required_materials": ["hospital_invoice"]})
+    r = await client.post(
+        f"/v1/dept/tasks/{task_id}/reject",
+        headers=yibao,
+        json={"reasons": ["住院费用票据不清晰"], "required_materials": ["hospital_invoice"]},
+    )
     assert r.status_code == 200
     done = r.json()
     assert done["status"] == "rejected" and done["completed_at"]
-    assert done["tasks"][0]["reasons"] == ["住院费用票据不清晰"] and done["tasks"][0]["required_materials"] == ["hospital_invoice"]
+    assert done["tasks"][0]["reasons"] == ["住院费用票据不清晰"] and done["tasks"][0]["required_materials"] == [
+        "hospital_invoice"
+    ]
     assert [e["event"] for e in done["timeline"]] == ["submitted", "task_claimed", "task_rejected", "rejected"]
     # The decision is in the audit log.
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'task.reject'") == 1
 
 
-async def test_supplement_pauses_and_resumes(client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection) -> None:
+async def test_supplement_pauses_and_resumes(
+    client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection
+) -> None:
     h = auth((await citizen(client, clerk, name="王芳", id_number=MOTHER))["access_token"])
     app = (await client.post("/v1/applications", json=maternity_allowance(), headers=h)).json()
     task_id = app["tasks"][0]["id"]
     yibao = auth(await staff(client, op, conn, "yibao", ["approver"]))
-    r = await client.post(f"/v1/dept/tasks/{task_id}/request-supplement", headers=yibao,
-                          json={"required_materials": ["hospital_invoice"], "note": "请补充清晰的票据"})
+    r = await client.post(
+        f"/v1/dept/tasks/{task_id}/request-supplement",
+        headers=yibao,
+        json={"required_materials": ["hospital_invoice"], "note": "请补充清晰的票据"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "needs_supplement"
-    assert_problem(await client.post(f"/v1/dept/tasks/{task_id}/approve", json={}, headers=yibao), 409, "task_state_conflict")
-    r = await client.post(f"/v1/applications/{app['id']}/supplement", headers=h,
-                          json={"materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]})
+    assert_problem(
+        await client.post(f"/v1/dept/tasks/{task_id}/approve", json={}, headers=yibao), 409, "task_state_conflict"
+    )
+    r = await client.post(
+        f"/v1/applications/{app['id']}/supplement",
+        headers=h,
+        json={"materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]},
+    )
     assert r.status_code == 200, r.text
     resumed = r.json()
     assert resumed["status"] == "in_progress" and resumed["tasks"][0]["status"] == "claimed"
@@ -164,7 +194,9 @@ async def test_others_cannot_see_my_application(client: AsyncTestClient, clerk: 
     assert [a["id"] for a in (await client.get("/v1/applications", headers=mine)).json()["items"]] == [app["id"]]
 
 
-async def test_bundle_conditions_and_order(client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection) -> None:
+async def test_bundle_conditions_and_order(
+    client: AsyncTestClient, clerk: str, op: str, conn: asyncpg.Connection
+) -> None:
     """个人创业一件事: 创业担保贷款 applies only when a loan is asked; later matters wait for 设立登记."""
     number = id_number("19880808", 5)
     h = auth((await citizen(client, clerk, name="创业者", id_number=number))["access_token"])
@@ -178,8 +210,11 @@ async def test_bundle_conditions_and_order(client: AsyncTestClient, clerk: str, 
         if f["type"] == "integer" and f["key"] in form:
             form[f["key"]] = 1
     form.pop("loan_amount", None)
-    materials = [{"code": m["code"], "blob_sha256": BLOB} for m in bundle["materials"]
-                 if not m["held_by_department"] and not m["produced_by_matter"]]
+    materials = [
+        {"code": m["code"], "blob_sha256": BLOB}
+        for m in bundle["materials"]
+        if not m["held_by_department"] and not m["produced_by_matter"]
+    ]
     body = {"id": str(uuid.uuid4()), "bundle_code": "start_business", "form": form, "materials": materials}
     r = await client.post("/v1/applications", json=body, headers=h)
     assert r.status_code == 201, r.text
@@ -187,16 +222,29 @@ async def test_bundle_conditions_and_order(client: AsyncTestClient, clerk: str, 
     assert tasks == {"430200-SC-001": "pending", "430200-SW-001": "waiting", "430200-RS-003": "waiting"}
 
     shichang = auth(await staff(client, op, conn, "shichang", ["approver", "dept_admin"]))
-    r = await client.post("/v1/dept/seals", json={"name": "电子公章", "kind": "official", "algorithm": "ES256"}, headers=shichang)
+    r = await client.post(
+        "/v1/dept/seals", json={"name": "电子公章", "kind": "official", "algorithm": "ES256"}, headers=shichang
+    )
     assert r.status_code == 201, r.text
-    first = next(t["id"] for t in (await client.get(f"/v1/applications/{body['id']}", headers=h)).json()["tasks"]
-                 if t["matter_code"] == "430200-SC-001")
+    first = next(
+        t["id"]
+        for t in (await client.get(f"/v1/applications/{body['id']}", headers=h)).json()["tasks"]
+        if t["matter_code"] == "430200-SC-001"
+    )
     # 设立登记 issues a business licence, whose fields the department completes.
-    licence = {"entity_type": "个体工商户", "legal_representative": "创业者", "scope": "零售", "established_on": "2026-11-20"}
+    licence = {
+        "entity_type": "个体工商户",
+        "legal_representative": "创业者",
+        "scope": "零售",
+        "established_on": "2026-11-20",
+    }
     r = await client.post(f"/v1/dept/tasks/{first}/approve", json={"result_fields": licence}, headers=shichang)
     assert_problem(r, 422, "credit_code_required")
-    r = await client.post(f"/v1/dept/tasks/{first}/approve", headers=shichang,
-                          json={"result_fields": licence, "assigned_credit_code": "92430211MA4T8XJW77"})
+    r = await client.post(
+        f"/v1/dept/tasks/{first}/approve",
+        headers=shichang,
+        json={"result_fields": licence, "assigned_credit_code": "92430211MA4T8XJW77"},
+    )
     assert r.status_code == 200, r.text
     after = {t["matter_code"]: t for t in r.json()["tasks"]}
     assert after["430200-SC-001"]["status"] == "approved" and after["430200-SC-001"]["result_certificate_id"]

@@ -26,20 +26,30 @@ ADDRESS = "湖南省株洲市天元区长江北路1号"
 async def _department(client: AsyncTestClient, op: str, conn: asyncpg.Connection, key: str) -> dict[str, str]:
     """Staff who run a department end to end, and the department's official seal."""
     h = auth(await staff(client, op, conn, key, ["dept_admin", "issuer", "approver", "clerk"]))
-    r = await client.post("/v1/dept/seals", json={"name": "电子公章", "kind": "official", "algorithm": "ES256"}, headers=h)
+    r = await client.post(
+        "/v1/dept/seals", json={"name": "电子公章", "kind": "official", "algorithm": "ES256"}, headers=h
+    )
     assert r.status_code == 201, r.text
     return h
 
 
-async def _issue(client: AsyncTestClient, h: dict[str, str], type_code: str, number: str, name: str, fields: dict[str, Any]) -> dict:
-    body = {"type_code": type_code, "holder": {"id_number": number, "name": name}, "fields": fields,
-            "external_ref": f"{type_code}:{number}"}
+async def _issue(
+    client: AsyncTestClient, h: dict[str, str], type_code: str, number: str, name: str, fields: dict[str, Any]
+) -> dict:
+    body = {
+        "type_code": type_code,
+        "holder": {"id_number": number, "name": name},
+        "fields": fields,
+        "external_ref": f"{type_code}:{number}",
+    }
     r = await client.post("/v1/dept/certificates", json=body, headers=h)
     assert r.status_code == 201, r.text
     return r.json()
 
 
-async def test_a_family_registers_a_birth_once(client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection) -> None:
+async def test_a_family_registers_a_birth_once(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection
+) -> None:
     gongan, minzheng, weijian, renshe, yibao = [
         await _department(client, op, conn, k) for k in ("gongan", "minzheng", "weijian", "renshe", "yibao")
     ]
@@ -49,27 +59,75 @@ async def test_a_family_registers_a_birth_once(client: AsyncTestClient, op: str,
 
     # The state already issued these; they live in the parents' wallets.
     for number, name, sex in ((FATHER, "李强", "男"), (MOTHER, "王芳", "女")):
-        await _issue(client, gongan, "id_card", number, name, {"name": name, "sex": sex, "ethnicity": "汉",
-                     "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}", "address": ADDRESS, "valid_until": "2040-01-01"})
-        await _issue(client, gongan, "household_register", number, name, {"household_head": "李强",
-                     "relation": "户主" if name == "李强" else "妻", "address": ADDRESS, "registered_on": "2020-05-01"})
-    await _issue(client, minzheng, "marriage_certificate", MOTHER, "王芳", {"spouse_name": "李强", "registered_on": "2020-05-01", "registry": "株洲市天元区民政局"})
+        await _issue(
+            client,
+            gongan,
+            "id_card",
+            number,
+            name,
+            {
+                "name": name,
+                "sex": sex,
+                "ethnicity": "汉",
+                "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}",
+                "address": ADDRESS,
+                "valid_until": "2040-01-01",
+            },
+        )
+        await _issue(
+            client,
+            gongan,
+            "household_register",
+            number,
+            name,
+            {
+                "household_head": "李强",
+                "relation": "户主" if name == "李强" else "妻",
+                "address": ADDRESS,
+                "registered_on": "2020-05-01",
+            },
+        )
+    await _issue(
+        client,
+        minzheng,
+        "marriage_certificate",
+        MOTHER,
+        "王芳",
+        {"spouse_name": "李强", "registered_on": "2020-05-01", "registry": "株洲市天元区民政局"},
+    )
 
     # Prefill: the wallet, the hospital and the bundle itself cover all but three materials.
     prefill = (await client.get("/v1/bundles/birth/prefill", headers=mum)).json()
     status = {m["code"]: m for m in prefill["materials"]}
     assert prefill["form"]["mother_id_number"] == MOTHER
-    assert {c for c, m in status.items() if m["status"] == "from_wallet"} == {"mother_id_card", "household_register", "marriage_certificate"}
+    assert {c for c, m in status.items() if m["status"] == "from_wallet"} == {
+        "mother_id_card",
+        "household_register",
+        "marriage_certificate",
+    }
     assert status["father_id_card"]["status"] == "from_department"
     needed = sorted(c for c, m in status.items() if m["status"] == "needed")
     assert needed == ["bank_account", "child_photo", "hospital_invoice", "vaccination_register"]  # the last is optional
 
-    form = {"child_name": "李小满", "child_sex": "女", "child_born_at": "2026-11-18", "father_id_number": FATHER,
-            "mother_id_number": MOTHER, "household_address": ADDRESS, "bank_account_no": "6222020202020202",
-            "delivery_record_no": "ZZ-2026-1118-007"}
-    uploads = [{"code": c, "blob_sha256": f"{i:02d}" * 32} for i, c in enumerate(["child_photo", "bank_account", "hospital_invoice"])]
-    r = await client.post("/v1/applications", headers=mum,
-                          json={"id": str(uuid.uuid4()), "bundle_code": "birth", "form": form, "materials": uploads})
+    form = {
+        "child_name": "李小满",
+        "child_sex": "女",
+        "child_born_at": "2026-11-18",
+        "father_id_number": FATHER,
+        "mother_id_number": MOTHER,
+        "household_address": ADDRESS,
+        "bank_account_no": "6222020202020202",
+        "delivery_record_no": "ZZ-2026-1118-007",
+    }
+    uploads = [
+        {"code": c, "blob_sha256": f"{i:02d}" * 32}
+        for i, c in enumerate(["child_photo", "bank_account", "hospital_invoice"])
+    ]
+    r = await client.post(
+        "/v1/applications",
+        headers=mum,
+        json={"id": str(uuid.uuid4()), "bundle_code": "birth", "form": form, "materials": uploads},
+    )
     assert r.status_code == 201, r.text
     app = r.json()
     child = app["for_person_id"]
@@ -87,9 +145,23 @@ async def test_a_family_registers_a_birth_once(client: AsyncTestClient, op: str,
 
     handlers = {"430200-WJ": weijian, "430200-GA": gongan, "430200-RS": renshe, "430200-YB": yibao}
     results = {
-        "430200-WJ-001": {"result_fields": {"birth_place": "株洲市中心医院", "mother_name": "王芳", "father_name": "李强", "institution": "株洲市中心医院"}},
-        "430200-GA-001": {"result_fields": {"household_head": "李强", "relation": "女", "address": ADDRESS, "registered_on": "2026-11-20"},
-                          "assigned_id_number": CHILD},
+        "430200-WJ-001": {
+            "result_fields": {
+                "birth_place": "株洲市中心医院",
+                "mother_name": "王芳",
+                "father_name": "李强",
+                "institution": "株洲市中心医院",
+            }
+        },
+        "430200-GA-001": {
+            "result_fields": {
+                "household_head": "李强",
+                "relation": "女",
+                "address": ADDRESS,
+                "registered_on": "2026-11-20",
+            },
+            "assigned_id_number": CHILD,
+        },
         "430200-RS-001": {"result_fields": {"card_no": "A12345678", "bank": "中国工商银行", "issued_on": "2026-11-21"}},
         "430200-YB-001": {"result_fields": {"insurance_type": "城乡居民医保", "start_on": "2026-11-18"}},
         "430200-WJ-004": {"result_fields": {"clinic": "天元区社区卫生服务中心"}},
@@ -104,7 +176,9 @@ async def test_a_family_registers_a_birth_once(client: AsyncTestClient, op: str,
         for t in ready:
             h = handlers[t["matter_code"][:9]]
             assert (await client.post(f"/v1/dept/tasks/{t['id']}/claim", headers=h)).status_code == 200
-            r = await client.post(f"/v1/dept/tasks/{t['id']}/approve", json=results.get(t["matter_code"], {}), headers=h)
+            r = await client.post(
+                f"/v1/dept/tasks/{t['id']}/approve", json=results.get(t["matter_code"], {}), headers=h
+            )
             assert r.status_code == 200, (t["matter_code"], r.text)
             order.append(t["matter_code"])
     assert current["status"] == "completed", current
@@ -117,11 +191,18 @@ async def test_a_family_registers_a_birth_once(client: AsyncTestClient, op: str,
     r = await client.get("/v1/wallet/items", params={"kind": "certificate", "person_id": child}, headers=mum)
     assert r.status_code == 200, r.text
     held = {i["certificate"]["type_code"] for i in r.json()["items"]}
-    assert {"birth_medical_certificate", "household_register", "social_security_card", "medical_insurance_record",
-            "vaccination_certificate"} <= held
+    assert {
+        "birth_medical_certificate",
+        "household_register",
+        "social_security_card",
+        "medical_insurance_record",
+        "vaccination_certificate",
+    } <= held
     # 出生登记 recorded the assigned ID number: the child is found by it like anyone else.
     hukou = next(i for i in r.json()["items"] if i["certificate"]["type_code"] == "household_register")
     assert hukou["certificate"]["holder"]["id_masked"] == CHILD[:3] + "*" * 11 + CHILD[-4:]
 
-    r = await client.post(f"/v1/applications/{app['id']}/evaluation", json={"level": 5, "comment": "跑一次都不用"}, headers=mum)
+    r = await client.post(
+        f"/v1/applications/{app['id']}/evaluation", json={"level": 5, "comment": "跑一次都不用"}, headers=mum
+    )
     assert r.status_code == 201 and r.json()["rectification"] is None

@@ -13,16 +13,25 @@ async def test_birth_bundle_reproduces_the_burden_figures(client: AsyncTestClien
     assert r.status_code == 200
     b = r.json()
     assert b["name"] == "出生一件事"
-    assert b["stats"] == {"materials_before": 26, "materials_after": 11, "uploads_typical": 3, "matters": 10, "departments": 4,
-                          "visits": 0}
+    assert b["stats"] == {
+        "materials_before": 26,
+        "materials_after": 11,
+        "uploads_typical": 3,
+        "matters": 10,
+        "departments": 4,
+        "visits": 0,
+    }
     assert len(b["matters"]) == 10
     codes = [m["code"] for m in b["materials"]]
     assert len(codes) == len(set(codes)) == 11
     # The three a family still uploads (the seed report's "20 → 3").
     usual = {"id_card", "household_register", "marriage_certificate"}
     left = [
-        m["code"] for m in b["materials"]
-        if m["required"] and not m["held_by_department"] and not m["produced_by_matter"]
+        m["code"]
+        for m in b["materials"]
+        if m["required"]
+        and not m["held_by_department"]
+        and not m["produced_by_matter"]
         and not usual & set(m["satisfied_by_certificate_types"])
     ]
     assert sorted(left) == ["bank_account", "child_photo", "hospital_invoice"]
@@ -81,7 +90,12 @@ async def test_matter_has_its_guide(client: AsyncTestClient) -> None:
 
 async def test_unknown_matter_and_bundle_are_404_problems(client: AsyncTestClient) -> None:
     r = await client.get("/v1/matters/NOPE")
-    assert r.status_code == 404 and r.json() == {"type": "matter_not_found", "title": "事项不存在", "status": 404, "code": "NOPE"}
+    assert r.status_code == 404 and r.json() == {
+        "type": "matter_not_found",
+        "title": "事项不存在",
+        "status": 404,
+        "code": "NOPE",
+    }
     r = await client.get("/v1/bundles/nope")
     assert r.status_code == 404 and r.json()["type"] == "bundle_not_found"
 
@@ -91,7 +105,9 @@ async def test_search_by_name_and_filter_by_department(client: AsyncTestClient) 
     assert {m["code"] for m in found} == {"430200-WJ-001", "430200-GA-001"}
     # Wildcards in the query are text, not patterns.
     assert (await client.get("/v1/matters", params={"q": "%"})).json()["items"] == []
-    assert [m["code"] for m in (await client.get("/v1/matters", params={"q": "430200-RS-001"})).json()["items"]] == ["430200-RS-001"]
+    assert [m["code"] for m in (await client.get("/v1/matters", params={"q": "430200-RS-001"})).json()["items"]] == [
+        "430200-RS-001"
+    ]
     dept = found[0]["department"]["id"]
     same = (await client.get("/v1/matters", params={"department_id": dept, "limit": 500})).json()["items"]
     assert same and all(m["department"]["id"] == dept for m in same)

@@ -10,8 +10,17 @@ from litestar.testing import AsyncTestClient
 from tests.auth.helpers import auth
 from tests.people import citizen, id_number
 
-BUNDLES = ["after_death", "housing_fund_loan", "medical_insurance", "resale_home_transfer", "retirement",
-           "school_enrollment", "start_business", "subsistence_aid", "veteran_return"]
+BUNDLES = [
+    "after_death",
+    "housing_fund_loan",
+    "medical_insurance",
+    "resale_home_transfer",
+    "retirement",
+    "school_enrollment",
+    "start_business",
+    "subsistence_aid",
+    "veteran_return",
+]
 
 
 def _value(key: str, kind: str, me: str) -> object:
@@ -26,10 +35,16 @@ async def test_bundle_can_be_applied_for(client: AsyncTestClient, clerk: str, co
     h = auth((await citizen(client, clerk, name="申请人", id_number=me))["access_token"])
     bundle = (await client.get(f"/v1/bundles/{code}")).json()
     form = {f["key"]: _value(f["key"], f["type"], me) for f in bundle["form"]}
-    materials = [{"code": m["code"], "blob_sha256": "ef" * 32} for m in bundle["materials"]
-                 if not m["held_by_department"] and not m["produced_by_matter"]]
-    r = await client.post("/v1/applications", headers=h,
-                          json={"id": str(uuid.uuid4()), "bundle_code": code, "form": form, "materials": materials})
+    materials = [
+        {"code": m["code"], "blob_sha256": "ef" * 32}
+        for m in bundle["materials"]
+        if not m["held_by_department"] and not m["produced_by_matter"]
+    ]
+    r = await client.post(
+        "/v1/applications",
+        headers=h,
+        json={"id": str(uuid.uuid4()), "bundle_code": code, "form": form, "materials": materials},
+    )
     assert r.status_code == 201, r.text
     app = r.json()
     # With every condition met, every matter applies; the ones without predecessors start now.

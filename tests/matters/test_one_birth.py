@@ -12,10 +12,23 @@ from tests.matters.family import CHILD, birth_application, family, png, sha, tas
 from tests.people import citizen, id_number, staff
 
 RESULTS = {
-    "430200-WJ-001": {"result_fields": {"birth_place": "株洲市中心医院", "mother_name": "王芳", "father_name": "李强",
-                                        "institution": "株洲市中心医院"}},
-    "430200-GA-001": {"result_fields": {"household_head": "李强", "relation": "女", "address": "株洲市天元区",
-                                        "registered_on": "2026-11-20"}, "assigned_id_number": CHILD},
+    "430200-WJ-001": {
+        "result_fields": {
+            "birth_place": "株洲市中心医院",
+            "mother_name": "王芳",
+            "father_name": "李强",
+            "institution": "株洲市中心医院",
+        }
+    },
+    "430200-GA-001": {
+        "result_fields": {
+            "household_head": "李强",
+            "relation": "女",
+            "address": "株洲市天元区",
+            "registered_on": "2026-11-20",
+        },
+        "assigned_id_number": CHILD,
+    },
     "430200-RS-001": {"result_fields": {"card_no": "A12345678", "bank": "中国工商银行", "issued_on": "2026-11-21"}},
     "430200-YB-001": {"result_fields": {"insurance_type": "城乡居民医保", "start_on": "2026-11-18"}},
     "430200-WJ-004": {"result_fields": {"clinic": "天元区社区卫生服务中心"}},
@@ -25,7 +38,9 @@ HANDLERS = {"430200-WJ": "weijian", "430200-GA": "gongan", "430200-RS": "renshe"
 
 
 async def _titles(client: AsyncTestClient, h: dict[str, str]) -> list[str]:
-    return [n["title"] for n in (await client.get("/v1/notifications", params={"limit": 200}, headers=h)).json()["items"]]
+    return [
+        n["title"] for n in (await client.get("/v1/notifications", params={"limit": 200}, headers=h)).json()["items"]
+    ]
 
 
 async def test_two_parents_one_child_through_the_whole_birth_flow(
@@ -74,16 +89,24 @@ async def test_two_parents_one_child_through_the_whole_birth_flow(
     # 卫健委 asks for a clearer copy of the mother's ID card for 母子健康手册; the father answers the 补正.
     weijian = f.depts["weijian"]
     handbook = task_of(app, "430200-WJ-005")["id"]
-    r = await client.post(f"/v1/dept/tasks/{handbook}/request-supplement", headers=weijian,
-                          json={"required_materials": ["mother_id_card"], "note": "请上传清晰的身份证件"})
+    r = await client.post(
+        f"/v1/dept/tasks/{handbook}/request-supplement",
+        headers=weijian,
+        json={"required_materials": ["mother_id_card"], "note": "请上传清晰的身份证件"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "needs_supplement"
     await drain(settings)
     for who in (f.mother, f.father):
         assert "需要补正材料" in await _titles(client, who)
     scan = png("clear-id-card")
-    assert (await client.put(f"/v1/blobs/{sha(scan)}", content=scan, headers=f.father | {"Content-Type": "image/png"})).status_code == 201
-    r = await client.post(f"/v1/applications/{app['id']}/supplement", headers=f.father,
-                          json={"materials": [{"code": "mother_id_card", "blob_sha256": sha(scan)}]})
+    assert (
+        await client.put(f"/v1/blobs/{sha(scan)}", content=scan, headers=f.father | {"Content-Type": "image/png"})
+    ).status_code == 201
+    r = await client.post(
+        f"/v1/applications/{app['id']}/supplement",
+        headers=f.father,
+        json={"materials": [{"code": "mother_id_card", "blob_sha256": sha(scan)}]},
+    )
     assert r.status_code == 200, r.text
     assert task_of(r.json(), "430200-WJ-005")["status"] == "claimed"
 
@@ -98,13 +121,20 @@ async def test_two_parents_one_child_through_the_whole_birth_flow(
             if t["status"] == "pending":
                 assert (await client.post(f"/v1/dept/tasks/{t['id']}/claim", headers=h)).status_code == 200
             if t["matter_code"] == "430200-GA-001":
-                for wrong, why in ((id_number("20261119", 33, male=False), "birth date"),
-                                   (id_number("20261118", 33, male=True), "sex")):
-                    r = await client.post(f"/v1/dept/tasks/{t['id']}/approve", headers=h,
-                                          json=RESULTS[t["matter_code"]] | {"assigned_id_number": wrong})
+                for wrong, why in (
+                    (id_number("20261119", 33, male=False), "birth date"),
+                    (id_number("20261118", 33, male=True), "sex"),
+                ):
+                    r = await client.post(
+                        f"/v1/dept/tasks/{t['id']}/approve",
+                        headers=h,
+                        json=RESULTS[t["matter_code"]] | {"assigned_id_number": wrong},
+                    )
                     problem = assert_problem(r, 422, "assigned_id_number_mismatch")
                     assert [e["message"] for e in problem["errors"]] == [f"does not carry the child's {why}"]
-            r = await client.post(f"/v1/dept/tasks/{t['id']}/approve", json=RESULTS.get(t["matter_code"], {}), headers=h)
+            r = await client.post(
+                f"/v1/dept/tasks/{t['id']}/approve", json=RESULTS.get(t["matter_code"], {}), headers=h
+            )
             assert r.status_code == 200, (t["matter_code"], r.text)
     assert current["status"] == "completed", current
     hukou = await client.get("/v1/wallet/items", params={"kind": "certificate", "person_id": child}, headers=f.father)
@@ -118,20 +148,29 @@ async def test_two_parents_one_child_through_the_whole_birth_flow(
         assert "申请已受理" in titles and "申请已办结" in titles, titles
 
     # The father rates it; the rating is the case's, so the mother cannot rate it twice, and both read the answer.
-    r = await client.post(f"/v1/applications/{app['id']}/evaluation", json={"level": 2, "comment": "等得久"}, headers=f.father)
+    r = await client.post(
+        f"/v1/applications/{app['id']}/evaluation", json={"level": 2, "comment": "等得久"}, headers=f.father
+    )
     assert r.status_code == 201, r.text
-    assert_problem(await client.post(f"/v1/applications/{app['id']}/evaluation", json={"level": 5}, headers=f.mother),
-                   409, "evaluation_exists")
+    assert_problem(
+        await client.post(f"/v1/applications/{app['id']}/evaluation", json={"level": 5}, headers=f.mother),
+        409,
+        "evaluation_exists",
+    )
     lead = auth(await staff(client, op, conn, "shenpi", ["approver"]))  # the bundle's lead department answers
     rects = (await client.get("/v1/dept/rectifications", headers=lead)).json()["items"]
     assert len(rects) == 1
-    assert (await client.post(f"/v1/dept/rectifications/{rects[0]['id']}/respond", json={"text": "已优化流程"},
-                              headers=lead)).status_code == 200
+    assert (
+        await client.post(
+            f"/v1/dept/rectifications/{rects[0]['id']}/respond", json={"text": "已优化流程"}, headers=lead
+        )
+    ).status_code == 200
     for who in (f.mother, f.father):
         got = (await client.get(f"/v1/applications/{app['id']}/evaluation", headers=who)).json()
         assert got["level"] == 2 and got["rectification"]["answer"] == "已优化流程", got
-    assert_problem(await client.get(f"/v1/applications/{app['id']}/evaluation", headers=stranger), 404,
-                   "application_not_found")
+    assert_problem(
+        await client.get(f"/v1/applications/{app['id']}/evaluation", headers=stranger), 404, "application_not_found"
+    )
     await drain(settings)
     for who in (f.mother, f.father):
         assert "评价已获答复" in await _titles(client, who)
@@ -153,7 +192,9 @@ async def test_a_withdrawn_birth_case_is_applied_for_again_for_the_same_child(
     assert await conn.fetchval("SELECT count(*) FROM person WHERE id_number IS NULL") == 1
 
 
-async def test_the_child_sex_must_be_said_plainly(client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection) -> None:
+async def test_the_child_sex_must_be_said_plainly(
+    client: AsyncTestClient, op: str, clerk: str, conn: asyncpg.Connection
+) -> None:
     f = await family(client, op, clerk, conn)
     r = await client.post("/v1/applications", json=birth_application(f, child_sex="girl"), headers=f.mother)
     assert [e["field"] for e in assert_problem(r, 422, "form_invalid")["errors"]] == ["form.child_sex"]

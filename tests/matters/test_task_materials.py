@@ -21,8 +21,14 @@ async def test_a_department_reads_its_own_matters_materials_and_the_holder_sees_
 
     # The task shows its own matter's form fields and materials, not the bank card or the address.
     task = (await client.get(f"/v1/dept/tasks/{certificate_task}", headers=weijian)).json()
-    assert set(task["form"]) == {"child_name", "child_sex", "child_born_at", "father_id_number", "mother_id_number",
-                                 "delivery_record_no"}
+    assert set(task["form"]) == {
+        "child_name",
+        "child_sex",
+        "child_born_at",
+        "father_id_number",
+        "mother_id_number",
+        "delivery_record_no",
+    }
     assert {m["code"] for m in task["materials"]} == {"father_id_card", "mother_id_card", "delivery_record"}
     assert BANK_CARD not in str(task)
 
@@ -52,24 +58,50 @@ async def test_a_department_reads_its_own_matters_materials_and_the_holder_sees_
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'task.material_read'") == 2
 
     # The bank card belongs to 医保's matters: 卫健委 gets 404 for it, by its task and by its hash.
-    assert_problem(await client.get(f"/v1/dept/tasks/{certificate_task}/materials/bank_account/file", headers=weijian),
-                   404, "material_not_found")
-    assert_problem(await client.get(f"/v1/dept/tasks/{certificate_task}/materials/bank_account", headers=weijian),
-                   404, "material_not_found")
-    assert_problem(await client.get(f"/v1/blobs/{sha(f.uploads['bank_account'])}", headers=weijian), 404, "blob_not_found")
+    assert_problem(
+        await client.get(f"/v1/dept/tasks/{certificate_task}/materials/bank_account/file", headers=weijian),
+        404,
+        "material_not_found",
+    )
+    assert_problem(
+        await client.get(f"/v1/dept/tasks/{certificate_task}/materials/bank_account", headers=weijian),
+        404,
+        "material_not_found",
+    )
+    assert_problem(
+        await client.get(f"/v1/blobs/{sha(f.uploads['bank_account'])}", headers=weijian), 404, "blob_not_found"
+    )
     # Another department cannot reach 卫健委's task at all.
-    assert_problem(await client.get(f"/v1/dept/tasks/{certificate_task}/materials", headers=gongan), 404, "task_not_found")
-    assert_problem(await client.get(f"/v1/dept/tasks/{certificate_task}/materials/mother_id_card", headers=gongan),
-                   404, "task_not_found")
+    assert_problem(
+        await client.get(f"/v1/dept/tasks/{certificate_task}/materials", headers=gongan), 404, "task_not_found"
+    )
+    assert_problem(
+        await client.get(f"/v1/dept/tasks/{certificate_task}/materials/mother_id_card", headers=gongan),
+        404,
+        "task_not_found",
+    )
     assert_problem(await client.get(f"/v1/dept/tasks/{certificate_task}/materials", headers=f.mother), 403, "forbidden")
 
     # 医保's 生育津贴 reads the bank card and the invoice it asks for; the birth certificate once 卫健委 issued it.
     allowance = task_of(app, "430200-YB-003")["id"]
-    assert_problem(await client.get(f"/v1/dept/tasks/{allowance}/materials/birth_medical_certificate", headers=yibao),
-                   409, "material_not_available")
+    assert_problem(
+        await client.get(f"/v1/dept/tasks/{allowance}/materials/birth_medical_certificate", headers=yibao),
+        409,
+        "material_not_available",
+    )
     assert (await client.post(f"/v1/dept/tasks/{certificate_task}/claim", headers=weijian)).status_code == 200
-    r = await client.post(f"/v1/dept/tasks/{certificate_task}/approve", headers=weijian, json={"result_fields": {
-        "birth_place": "株洲市中心医院", "mother_name": "王芳", "father_name": "李强", "institution": "株洲市中心医院"}})
+    r = await client.post(
+        f"/v1/dept/tasks/{certificate_task}/approve",
+        headers=weijian,
+        json={
+            "result_fields": {
+                "birth_place": "株洲市中心医院",
+                "mother_name": "王芳",
+                "father_name": "李强",
+                "institution": "株洲市中心医院",
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     card = await client.get(f"/v1/dept/tasks/{allowance}/materials/bank_account/file", headers=yibao)
     assert card.status_code == 200 and card.content == f.uploads["bank_account"]
@@ -78,8 +110,11 @@ async def test_a_department_reads_its_own_matters_materials_and_the_holder_sees_
     assert bmc.status_code == 200, bmc.text
     assert bmc.json()["source"] == "bundle" and bmc.json()["certificate"]["fields"]["child_name"] == "李小满"
     # 医保 never sees the photo of the child: not one of its matter's materials.
-    assert_problem(await client.get(f"/v1/dept/tasks/{allowance}/materials/child_photo/file", headers=yibao),
-                   404, "material_not_found")
+    assert_problem(
+        await client.get(f"/v1/dept/tasks/{allowance}/materials/child_photo/file", headers=yibao),
+        404,
+        "material_not_found",
+    )
 
     mine = (await client.get("/v1/wallet/access-log", headers=f.mother)).json()["items"]
     assert [(e["material"], e["department"]["name"]) for e in mine][:1] == [("bank_account", "株洲市医疗保障局")]

@@ -11,15 +11,14 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from api.kernel import redis_client
 from api.app import close_resources, open_resources
 from api.config import Settings
+from api.kernel import redis_client
 from tests.auth.conftest import sim, sim_url  # noqa: F401 - the WeChat simulator, as identity's tests run it
 from tests.auth.helpers import operator
 from tests.conftest import with_redis_db
 from tests.notify.helpers import Pipeline, Receiver, running_receiver
 from tests.people import staff
-
 
 # The notification tests keep streams, consumer groups and pending entries alive across a test, and
 # their worker subprocesses read them: a test run elsewhere flushing the shared database (every test
@@ -40,8 +39,9 @@ async def redis_url(servers: tuple[str, str]) -> AsyncIterator[str]:
 @pytest.fixture
 def settings(settings: Settings, sim_url: str) -> Settings:
     # A short claim timeout lets tests watch abandoned work being taken over without waiting a minute.
-    return msgspec.structs.replace(settings, wechat_api_base=sim_url, notify_claim_timeout=2.0,
-                                   notify_heartbeat_seconds=0.5)
+    return msgspec.structs.replace(
+        settings, wechat_api_base=sim_url, notify_claim_timeout=2.0, notify_heartbeat_seconds=0.5
+    )
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def running_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as department systems answer
 
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             if receiver.delay:
                 time.sleep(receiver.delay)
@@ -125,21 +125,30 @@ async def add_webhook(client: AsyncTestClient, token: str, receiver: Receiver, e
 async def deliveries(conn: asyncpg.Connection, channel: str | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT d.*, n.kind FROM notify_delivery d JOIN notify_notification n ON n.id = d.notification_id"
-        " WHERE $1::text IS NULL OR d.channel = $1 ORDER BY d.created_at, d.id", channel,
+        " WHERE $1::text IS NULL OR d.channel = $1 ORDER BY d.created_at, d.id",
+        channel,
     )
 
 
-async def attested(client: AsyncTestClient, clerk: str, pair: dict[str, Any], *, name: str, id_number: str) -> dict[str, Any]:
+async def attested(
+    client: AsyncTestClient, clerk: str, pair: dict[str, Any], *, name: str, id_number: str
+) -> dict[str, Any]:
     """The login of ``pair`` after a window clerk saw the person and their ID card (L3): a fresh TokenPair.
 
     ``tests.people.citizen`` does the same for a login of its own choosing; these tests need to know
     the phone (to read its texts) or to start from a WeChat login.
     """
-    r = await client.post("/v1/auth/realname/sessions", headers=auth(pair["access_token"]),
-                          json={"name": name, "id_number": id_number, "method": "counter"})
+    r = await client.post(
+        "/v1/auth/realname/sessions",
+        headers=auth(pair["access_token"]),
+        json={"name": name, "id_number": id_number, "method": "counter"},
+    )
     assert r.status_code == 201, r.text
-    r = await client.post("/v1/dept/realname/attest", json={"session_id": r.json()["session_id"], "id_number": id_number},
-                          headers=auth(clerk))
+    r = await client.post(
+        "/v1/dept/realname/attest",
+        json={"session_id": r.json()["session_id"], "id_number": id_number},
+        headers=auth(clerk),
+    )
     assert r.status_code == 200, r.text
     r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text
@@ -169,7 +178,9 @@ async def register_templates(sim: Any, **keys: list[str]) -> None:
     from notify import catalogue
 
     for t in catalogue.WECHAT_TEMPLATES.values():
-        r = await sim.post("/_sim/templates", json={"template_id": t.default_id, "keys": keys.get(t.key, [k for k, _ in t.fields])})
+        r = await sim.post(
+            "/_sim/templates", json={"template_id": t.default_id, "keys": keys.get(t.key, [k for k, _ in t.fields])}
+        )
         assert r.status_code == 200, r.text
 
 

@@ -51,7 +51,10 @@ async def test_every_route_is_documented(spec: dict) -> None:
         assert operation["security"] == [{"bearer": []}], operation_id
     described = spec["paths"]["/v1/dept/webhooks"]["post"]["responses"]["422"]["description"]
     assert "webhook_url_invalid" in described and "webhook_events_invalid" in described
-    assert "notification_not_found" in spec["paths"]["/v1/notifications/{notification_id}/read"]["post"]["responses"]["404"]["description"]
+    assert (
+        "notification_not_found"
+        in spec["paths"]["/v1/notifications/{notification_id}/read"]["post"]["responses"]["404"]["description"]
+    )
 
 
 async def test_the_live_stream_is_documented_as_server_sent_events(spec: dict) -> None:

@@ -28,18 +28,28 @@ async def test_an_application_s_steps_reach_the_applicant_s_inbox(
 
     task_id = app["tasks"][0]["id"]
     yibao = auth(await staff(client, op, conn, "yibao", ["approver"]))
-    r = await client.post(f"/v1/dept/tasks/{task_id}/request-supplement", headers=yibao,
-                          json={"required_materials": ["hospital_invoice"], "note": "请补充清晰的票据"})
+    r = await client.post(
+        f"/v1/dept/tasks/{task_id}/request-supplement",
+        headers=yibao,
+        json={"required_materials": ["hospital_invoice"], "note": "请补充清晰的票据"},
+    )
     assert r.status_code == 200, r.text
-    await client.post(f"/v1/applications/{app['id']}/supplement", headers=h,
-                      json={"materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]})
+    await client.post(
+        f"/v1/applications/{app['id']}/supplement",
+        headers=h,
+        json={"materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]},
+    )
     await client.post(f"/v1/dept/tasks/{task_id}/approve", json={}, headers=yibao)
     await pipeline.drain()
     await pipeline.drain()  # a second run finds nothing new: the inbox does not grow
 
     items = await inbox(client, me["access_token"])
-    assert [i["kind"] for i in items] == ["application.completed", "application.supplement_requested", "application.received",
-                                          "auth.identity_login"]
+    assert [i["kind"] for i in items] == [
+        "application.completed",
+        "application.supplement_requested",
+        "application.received",
+        "auth.identity_login",
+    ]
     assert items[0]["body"] == "您的「生育津贴申领」申请已办结，结果：办理完成。欢迎对本次服务作出评价。"
     # Hers, and the window clerk's own proof alert.
     assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 5
@@ -69,13 +79,18 @@ async def test_reading_paging_and_privacy(
     unread = (await client.get("/v1/notifications", params={"unread": "true"}, headers=h)).json()["items"]
     assert [i["kind"] for i in unread] == ["application.received", "auth.identity_login"]
     # Devices learn of it through the change log: one entry when it arrived, one when it was read.
-    changes = await conn.fetch("SELECT data::json AS data FROM sync_change WHERE entity = 'notification' AND entity_id = $1 ORDER BY version",
-                               uuid.UUID(newest["id"]))
+    changes = await conn.fetch(
+        "SELECT data::json AS data FROM sync_change WHERE entity = 'notification' AND entity_id = $1 ORDER BY version",
+        uuid.UUID(newest["id"]),
+    )
     assert [c["data"]["read_at"] is not None for c in changes] == [False, True]
 
     other = await citizen(client, clerk, name="李娜", id_number=id_number("19930405", 8, male=False))
-    assert_problem(await client.post(f"/v1/notifications/{newest['id']}/read", headers=auth(other["access_token"])),
-                   404, "notification_not_found")
+    assert_problem(
+        await client.post(f"/v1/notifications/{newest['id']}/read", headers=auth(other["access_token"])),
+        404,
+        "notification_not_found",
+    )
     assert await inbox(client, other["access_token"]) == []  # her own identity alert is not drained yet
     assert_problem(await client.get("/v1/notifications"), 401, "unauthorized")
     assert_problem(await client.get("/v1/notifications/stream"), 401, "unauthorized")
@@ -90,7 +105,9 @@ async def test_the_wallet_export_carries_the_inbox(
     await pipeline.drain()
     doc = (await client.get("/v1/wallet/export", headers=h)).json()
     assert [(n["kind"], n["data"].get("application_id")) for n in doc["notifications"]] == [
-        ("auth.identity_login", None), ("application.received", app["id"])]
+        ("auth.identity_login", None),
+        ("application.received", app["id"]),
+    ]
 
 
 async def test_a_phone_offline_marks_read_through_sync(

@@ -51,14 +51,23 @@ async def test_a_failed_delivery_is_replayed_with_the_same_id(
     url = f"/v1/dept/webhooks/{hook['id']}/deliveries/{failed['id']}/replay"
     other = auth(await staff(client, op, conn, "gongan", ["dept_admin"]))
     assert_problem(await client.post(url, headers=other), 404, "webhook_not_found")
-    assert_problem(await client.post(f"/v1/dept/webhooks/{hook['id']}/deliveries/{hook['id']}/replay", headers=yibao),
-                   404, "webhook_delivery_not_found")
-    assert_problem(await client.post(url, headers=auth(await staff(client, op, conn, "yibao", ["approver"]))), 403, "forbidden")
+    assert_problem(
+        await client.post(f"/v1/dept/webhooks/{hook['id']}/deliveries/{hook['id']}/replay", headers=yibao),
+        404,
+        "webhook_delivery_not_found",
+    )
+    assert_problem(
+        await client.post(url, headers=auth(await staff(client, op, conn, "yibao", ["approver"]))), 403, "forbidden"
+    )
 
     receiver.status = [204]
     r = await client.post(url, headers=yibao)
     assert r.status_code == 202, r.text
-    assert (r.json()["id"], r.json()["status"], r.json()["message_id"]) == (failed["id"], "created", failed["message_id"])
+    assert (r.json()["id"], r.json()["status"], r.json()["message_id"]) == (
+        failed["id"],
+        "created",
+        failed["message_id"],
+    )
     await pipeline.drain()
     [done] = await _deliveries(client, yibao, hook["id"])
     assert (done["status"], done["attempts"], done["reason"]) == ("delivered", 2, "http 204")
@@ -76,8 +85,11 @@ async def test_a_failed_delivery_is_replayed_with_the_same_id(
     newest = (await _deliveries(client, yibao, hook["id"]))[0]
     assert newest["status"] == "permanent-failure"
     assert (await client.delete(f"/v1/dept/webhooks/{hook['id']}", headers=yibao)).status_code == 204
-    assert_problem(await client.post(f"/v1/dept/webhooks/{hook['id']}/deliveries/{newest['id']}/replay", headers=yibao),
-                   409, "webhook_disabled")
+    assert_problem(
+        await client.post(f"/v1/dept/webhooks/{hook['id']}/deliveries/{newest['id']}/replay", headers=yibao),
+        409,
+        "webhook_disabled",
+    )
 
 
 async def test_every_event_since_a_time_as_the_webhook_sent_it(
@@ -90,7 +102,9 @@ async def test_every_event_since_a_time_as_the_webhook_sent_it(
     for _ in range(3):
         await _submit(client, clerk)
     await pipeline.drain()
-    sent = sorted(receiver.verified(), key=lambda s: s["_id"])  # deliveries may arrive in any order; ids are in time order
+    sent = sorted(
+        receiver.verified(), key=lambda s: s["_id"]
+    )  # deliveries may arrive in any order; ids are in time order
     assert len(sent) == 3
 
     pages, cursor = [], None
@@ -106,12 +120,16 @@ async def test_every_event_since_a_time_as_the_webhook_sent_it(
     assert [len(p) for p in pages] == [2, 1]
     # The same ids, types, times and data the endpoint received.
     assert [(e["id"], e["type"], e["data"]) for e in events] == [(s["_id"], s["type"], s["data"]) for s in sent]
-    assert [datetime.fromisoformat(e["timestamp"]) for e in events] == [datetime.fromisoformat(s["timestamp"]) for s in sent]
+    assert [datetime.fromisoformat(e["timestamp"]) for e in events] == [
+        datetime.fromisoformat(s["timestamp"]) for s in sent
+    ]
     # Nothing before a time after them; nothing of another department's; the time is required.
     later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     assert (await client.get("/v1/dept/events", params={"since": later}, headers=yibao)).json()["items"] == []
     gongan = auth(await staff(client, op, conn, "gongan", ["dept_admin"]))
-    assert (await client.get("/v1/dept/events", params={"since": start.isoformat()}, headers=gongan)).json()["items"] == []
+    assert (await client.get("/v1/dept/events", params={"since": start.isoformat()}, headers=gongan)).json()[
+        "items"
+    ] == []
     assert_problem(await client.get("/v1/dept/events", headers=yibao), 400, "malformed_request")
 
 
@@ -129,9 +147,17 @@ async def test_a_test_event_reaches_the_endpoint_signed(
     await pipeline.drain()
     [event] = receiver.verified()  # one event, though asked twice with one key
     assert event["type"] == "webhook.test"
-    assert event["data"] == {"department_id": event["data"]["department_id"], "webhook_id": hook["id"], "test_id": test_id}
+    assert event["data"] == {
+        "department_id": event["data"]["department_id"],
+        "webhook_id": hook["id"],
+        "test_id": test_id,
+    }
     [delivery] = await _deliveries(client, yibao, hook["id"])
-    assert (delivery["event"], delivery["status"], delivery["message_id"]) == ("webhook.test", "delivered", event["_id"])
+    assert (delivery["event"], delivery["status"], delivery["message_id"]) == (
+        "webhook.test",
+        "delivered",
+        event["_id"],
+    )
     other = auth(await staff(client, op, conn, "gongan", ["dept_admin"]))
     assert_problem(await client.post(f"/v1/dept/webhooks/{hook['id']}/test", headers=other), 404, "webhook_not_found")
 
@@ -190,8 +216,11 @@ async def test_unread_count_and_mark_all_read_reach_every_device(
     yibao = auth(await staff(client, op, conn, "yibao", ["approver"]))
     app = (await client.get("/v1/applications", headers=h)).json()["items"][0]
     task = (await client.get(f"/v1/applications/{app['id']}", headers=h)).json()["tasks"][0]["id"]
-    r = await client.post(f"/v1/dept/tasks/{task}/request-supplement", headers=yibao,
-                          json={"required_materials": ["hospital_invoice"], "note": "请补充清晰的票据"})
+    r = await client.post(
+        f"/v1/dept/tasks/{task}/request-supplement",
+        headers=yibao,
+        json={"required_materials": ["hospital_invoice"], "note": "请补充清晰的票据"},
+    )
     assert r.status_code == 200, r.text
     await pipeline.drain()
     # The two steps of the application, and the alert of her proof at the window.

@@ -44,12 +44,28 @@ def _servers(database_url: str, redis_url: str, count: int, *, with_procs: bool 
     for _ in range(count):
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZB_")}
-        env |= {"ZB_DATABASE_URL": database_url, "ZB_REDIS_URL": redis_url, "ZB_MASTER_KEY": TEST_MASTER_KEY,
-                "ZB_PORT": str(port), "ZB_PUBLIC_BASE_URL": ISSUER, "ZB_RUN_JOBS": "false",
-                "ZB_NOTIFY_HEARTBEAT_SECONDS": "0.5", "ZB_LOG_FORMAT": "text", "ZB_LOG_LEVEL": "ERROR",
-                "ZB_ENV": "development"}
-        procs.append(subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        env |= {
+            "ZB_DATABASE_URL": database_url,
+            "ZB_REDIS_URL": redis_url,
+            "ZB_MASTER_KEY": TEST_MASTER_KEY,
+            "ZB_PORT": str(port),
+            "ZB_PUBLIC_BASE_URL": ISSUER,
+            "ZB_RUN_JOBS": "false",
+            "ZB_NOTIFY_HEARTBEAT_SECONDS": "0.5",
+            "ZB_LOG_FORMAT": "text",
+            "ZB_LOG_LEVEL": "ERROR",
+            "ZB_ENV": "development",
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         bases.append(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 60
@@ -80,11 +96,14 @@ class Listener:
         self.ended = asyncio.Event()  # the server ended the stream
         self.comments = 0
 
-    async def run(self, base: str, token: str | None, last_event_id: str | None = None,
-                  params: dict[str, str] | None = None) -> None:
+    async def run(
+        self, base: str, token: str | None, last_event_id: str | None = None, params: dict[str, str] | None = None
+    ) -> None:
         headers = (auth(token) if token else {}) | ({"Last-Event-ID": last_event_id} if last_event_id else {})
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=30)) as http, \
-                http.stream("GET", f"{base}/v1/notifications/stream", headers=headers, params=params) as r:
+        async with (
+            httpx.AsyncClient(timeout=httpx.Timeout(10, read=30)) as http,
+            http.stream("GET", f"{base}/v1/notifications/stream", headers=headers, params=params) as r,
+        ):
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             event: dict[str, Any] = {}
             async for line in r.aiter_lines():
@@ -113,8 +132,9 @@ class Listener:
 
 
 @contextlib.asynccontextmanager
-async def listening(base: str, token: str | None, last_event_id: str | None = None,
-                    params: dict[str, str] | None = None) -> AsyncIterator[Listener]:
+async def listening(
+    base: str, token: str | None, last_event_id: str | None = None, params: dict[str, str] | None = None
+) -> AsyncIterator[Listener]:
     listener = Listener()
     task = asyncio.create_task(listener.run(base, token, last_event_id, params))
     try:
@@ -128,8 +148,18 @@ async def listening(base: str, token: str | None, last_event_id: str | None = No
 
 async def _expiring(pool: asyncpg.Pool, person_id: str, n: int) -> None:
     async with pool.acquire() as c, c.transaction():
-        await outbox.enqueue(c, "notify", {"event": "certificate.expiring", "person_id": person_id, "type_name": "居民身份证",
-                                           "valid_until": "2026-12-31T00:00:00+00:00", "days": 30}, dedup_key=f"live:{n}")
+        await outbox.enqueue(
+            c,
+            "notify",
+            {
+                "event": "certificate.expiring",
+                "person_id": person_id,
+                "type_name": "居民身份证",
+                "valid_until": "2026-12-31T00:00:00+00:00",
+                "days": 30,
+            },
+            dedup_key=f"live:{n}",
+        )
 
 
 async def test_every_device_on_any_server_hears_it_and_a_reconnect_resumes(

@@ -16,10 +16,9 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from api.app import close_resources, open_resources
-
 from api.config import Settings
-from tests.matters.test_applications import MOTHER, maternity_allowance
 from tests.auth.helpers import auth
+from tests.matters.test_applications import MOTHER, maternity_allowance
 from tests.notify.helpers import Pipeline, Receiver, app_citizen, deliveries, running_receiver
 from tests.notify.test_sms_and_preferences import _ask_for_supplement
 from tests.people import staff
@@ -67,10 +66,14 @@ async def test_each_text_goes_under_its_own_template(
 
     await _ask_for_supplement(client, op, conn, me["access_token"])
     await pipeline.drain()
-    assert sent(gateway) == [{
-        "phone": PHONE, "template": "SMS_900102", "params": {"matter": "生育津贴申领"},
-        "text": "【掌办】您的「生育津贴申领」申请需补正材料，请登录掌办查看并提交。",
-    }]
+    assert sent(gateway) == [
+        {
+            "phone": PHONE,
+            "template": "SMS_900102",
+            "params": {"matter": "生育津贴申领"},
+            "text": "【掌办】您的「生育津贴申领」申请需补正材料，请登录掌办查看并提交。",
+        }
+    ]
     [sms] = [d for d in await deliveries(conn, "sms") if d["kind"] != "auth.identity_login"]
     assert (sms["status"], sms["reason"]) == ("sent", "sms provider accepted")
 

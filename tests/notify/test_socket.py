@@ -99,8 +99,10 @@ async def test_stopping_the_server_closes_its_sockets_and_streams(
     me = await citizen(client, clerk, name="王芳", id_number=id_number("19920307", 1, male=False))
     with _servers(database_url, redis_url, 1, with_procs=True) as ((one,), (proc,)):
         r = await client.post("/v1/notifications/stream-tickets", headers=auth(me["access_token"]))
-        async with connect(f"{ws_url(one)}?ticket={r.json()['ticket']}") as ws, \
-                listening(one, me["access_token"]) as sse:
+        async with (
+            connect(f"{ws_url(one)}?ticket={r.json()['ticket']}") as ws,
+            listening(one, me["access_token"]) as sse,
+        ):
             await next_frame(ws, "sync")
             proc.send_signal(signal.SIGTERM)  # what systemd or a container runtime sends to the main process
             # The server says goodbye before it drops its connections: the socket closes with 1012

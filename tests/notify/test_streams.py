@@ -26,8 +26,17 @@ from tests.people import department_id, id_number
 
 async def _hook(state: State, conn: asyncpg.Connection, dept: str, receiver: Receiver, events: list[str]) -> uuid.UUID:
     hook, secret = uuid.uuid4(), service.new_webhook_secret()
-    await webhook_store.create_webhook(conn, state.keyring, webhook_id=hook, department_id=uuid.UUID(dept), url=receiver.url,
-                                       events=events, secret=secret, actor="test", now=datetime.now(UTC))
+    await webhook_store.create_webhook(
+        conn,
+        state.keyring,
+        webhook_id=hook,
+        department_id=uuid.UUID(dept),
+        url=receiver.url,
+        events=events,
+        secret=secret,
+        actor="test",
+        now=datetime.now(UTC),
+    )
     receiver.secret = secret
     return hook
 
@@ -36,8 +45,15 @@ async def _issue(pool: asyncpg.Pool, dept: str, n: int, *, prefix: str = "c") ->
     """``n`` certificate.issued events of an organisation holder, as esign writes them."""
     async with pool.acquire() as c, c.transaction():
         for i in range(n):
-            payload = {"certificate_id": str(uuid.uuid4()), "department_id": dept, "type_code": "T", "type_name": "营业执照",
-                       "licence_id": f"L{i}", "person_id": None, "application_id": None}
+            payload = {
+                "certificate_id": str(uuid.uuid4()),
+                "department_id": dept,
+                "type_code": "T",
+                "type_name": "营业执照",
+                "licence_id": f"L{i}",
+                "person_id": None,
+                "application_id": None,
+            }
             await outbox.enqueue(c, "certificate.issued", payload, dedup_key=f"{prefix}:{dept}:{i}", partition_key=dept)
 
 
@@ -47,7 +63,9 @@ async def test_a_duplicate_relay_shows_once(
     dept = await department_id(conn, "shichang")
     await _hook(worker_state, conn, dept, receiver, ["certificate.issued"])
     await _issue(pool, dept, 1)
-    rows = await conn.fetch("SELECT id, topic, dedup_key, partition_key, payload::json AS payload, created_at, attempts FROM outbox")
+    rows = await conn.fetch(
+        "SELECT id, topic, dedup_key, partition_key, payload::json AS payload, created_at, attempts FROM outbox"
+    )
     batch = [outbox.OutboxMessage(**dict(r)) for r in rows]
     publish = streams.publisher(worker_state.redis, topics=catalogue.TOPICS)
     # The relay published, then died before marking the rows: they are published again (and a third
@@ -64,10 +82,23 @@ async def test_two_expansions_of_one_event_at_once_make_one_row(pool: asyncpg.Po
     dept = await department_id(conn, "shichang")
 
     def rows() -> list[NotificationRow]:
-        return [NotificationRow(id=plan.next_id(), dedup_key=f"race:1#certificate.issued#department:{dept}",
-                                event="certificate.issued", kind="certificate.issued", person_id=None, account_id=None,
-                                department_id=uuid.UUID(dept), title="t", body="b", data={}, urgent=False, lane=dept,
-                                created_at=datetime.now(UTC))]
+        return [
+            NotificationRow(
+                id=plan.next_id(),
+                dedup_key=f"race:1#certificate.issued#department:{dept}",
+                event="certificate.issued",
+                kind="certificate.issued",
+                person_id=None,
+                account_id=None,
+                department_id=uuid.UUID(dept),
+                title="t",
+                body="b",
+                data={},
+                urgent=False,
+                lane=dept,
+                created_at=datetime.now(UTC),
+            )
+        ]
 
     async with pool.acquire() as a, pool.acquire() as b:
         async with a.transaction():
@@ -85,13 +116,18 @@ async def _in_transaction(conn: asyncpg.Connection, rows: list[NotificationRow])
         return await dispatch_store.insert_notifications(conn, rows)
 
 
-async def test_poison_events_go_to_the_dead_letters(worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+async def test_poison_events_go_to_the_dead_letters(
+    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
     redis = worker_state.redis
     stream = streams.EVENTS
     await redis.xadd(stream, {"junk": "1"})
     # A NUL character PostgreSQL cannot store: the insert fails every time.
-    person = str(await persons.find_or_create_person(conn, worker_state.keyring, id_number=id_number(), name="张三",
-                                                     now=datetime.now(UTC)))
+    person = str(
+        await persons.find_or_create_person(
+            conn, worker_state.keyring, id_number=id_number(), name="张三", now=datetime.now(UTC)
+        )
+    )
     poison = {"event": "certificate.expiring", "person_id": person, "type_name": "居民身份证", "note": "a\u0000b"}
     await redis.xadd(stream, {"m": msgspec.json.encode([1, "notify", "poison", "", poison])})
     fine = {"event": "feedback.received", "department_id": None, "kind": "complaint"}
@@ -153,7 +189,9 @@ async def test_only_open_deliveries_move_and_late_answers_change_nothing(
     assert claimed["attempts"] == 1
     # A second claim while the lease runs finds nothing to do.
     async with pool.acquire() as c, c.transaction():
-        assert await dispatch_store.claim(c, [row["id"]], now=t0 + timedelta(seconds=1), lease=timedelta(seconds=2)) == []
+        assert (
+            await dispatch_store.claim(c, [row["id"]], now=t0 + timedelta(seconds=1), lease=timedelta(seconds=2)) == []
+        )
     # After the lease, the requeue job hands it on again and another attempt delivers it; the lost one is recorded.
     await pipeline.drain(now=t0 + timedelta(seconds=5))
     [row] = await deliveries(conn)
@@ -193,16 +231,28 @@ async def test_the_sweep_ends_what_is_stuck_in_sending(
 def _job(row: Any, *, attempt: int) -> Any:
     from notify.channels import Job
 
-    return Job(id=row["id"], channel=row["channel"], target=row["target"], lane=row["lane"], attempt=attempt,
-               content=None, notification_id=row["notification_id"], kind=row["kind"], data=msgspec.Raw(b"{}"),
-               created_at=row["created_at"], entry=("zb:{notify}:out:x", "0-1"), started_at=row["created_at"])
+    return Job(
+        id=row["id"],
+        channel=row["channel"],
+        target=row["target"],
+        lane=row["lane"],
+        attempt=attempt,
+        content=None,
+        notification_id=row["notification_id"],
+        kind=row["kind"],
+        data=msgspec.Raw(b"{}"),
+        created_at=row["created_at"],
+        entry=("zb:{notify}:out:x", "0-1"),
+        started_at=row["created_at"],
+    )
 
 
 async def test_the_relay_leaves_other_topics_as_the_outbox_writes_them(worker_state: State, pool: asyncpg.Pool) -> None:
     async with pool.acquire() as c, c.transaction():
         await outbox.enqueue(c, "ledger.closed", {"day": "2025-03-10"}, dedup_key="ledger:1")
-        await outbox.enqueue(c, "notify", {"event": "feedback.received", "department_id": None, "kind": "complaint"},
-                             dedup_key="fb:1")
+        await outbox.enqueue(
+            c, "notify", {"event": "feedback.received", "department_id": None, "kind": "complaint"}, dedup_key="fb:1"
+        )
     publish = streams.publisher(worker_state.redis, topics=catalogue.TOPICS)
     assert await outbox.relay_once(pool, publish) == 2
     [(_, other)] = await worker_state.redis.xrange("zb:events:ledger.closed")
@@ -211,11 +261,13 @@ async def test_the_relay_leaves_other_topics_as_the_outbox_writes_them(worker_st
     assert streams.decode_event(("", "", ours)).dedup_key == "fb:1"
 
 
-async def test_the_sweep_forgets_consumers_of_workers_long_gone(worker_state: State, pool: asyncpg.Pool,
-                                                                pipeline: Pipeline) -> None:
+async def test_the_sweep_forgets_consumers_of_workers_long_gone(
+    worker_state: State, pool: asyncpg.Pool, pipeline: Pipeline
+) -> None:
     async with pool.acquire() as c, c.transaction():
-        await outbox.enqueue(c, "notify", {"event": "feedback.received", "department_id": None, "kind": "complaint"},
-                             dedup_key="fb:1")
+        await outbox.enqueue(
+            c, "notify", {"event": "feedback.received", "department_id": None, "kind": "complaint"}, dedup_key="fb:1"
+        )
     await pipeline.drain()  # the expander read it: it is a consumer of the group now
     redis = worker_state.redis
     assert len(await redis.xinfo_consumers(streams.EVENTS, streams.EVENT_GROUP)) == 1
@@ -246,7 +298,9 @@ async def test_events_redis_lost_are_published_again(
     assert len(receiver.verified()) == 3
     # Everything consumed: the mark moves past them and forgets what it no longer needs.
     assert await reconcile.reconcile(worker_state, now=later) == 0
-    assert await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark") == await conn.fetchval("SELECT max(id) FROM outbox")
+    assert await conn.fetchval("SELECT outbox_id FROM notify_reconcile_mark") == await conn.fetchval(
+        "SELECT max(id) FROM outbox"
+    )
     assert await conn.fetchval("SELECT count(*) FROM notify_event") == 0
 
 
@@ -270,19 +324,32 @@ async def test_consumed_outbox_rows_go_after_the_retention(
 
 
 async def test_operators_retry_and_discard_dead_letters(
-    worker_state: State, pool: asyncpg.Pool, conn: asyncpg.Connection, pipeline: Pipeline, client: AsyncTestClient,
-    op: str, clerk: str, monkeypatch: pytest.MonkeyPatch,
+    worker_state: State,
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
+    pipeline: Pipeline,
+    client: AsyncTestClient,
+    op: str,
+    clerk: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from notify.expand import Expander
 
     redis = worker_state.redis
     await pipeline.drain()  # the alert of the window clerk's own proof goes out before planning breaks
     await redis.xadd(streams.EVENTS, {"junk": "1"})
-    person = str(await persons.find_or_create_person(conn, worker_state.keyring, id_number=id_number(), name="张三",
-                                                     now=datetime.now(UTC)))
+    person = str(
+        await persons.find_or_create_person(
+            conn, worker_state.keyring, id_number=id_number(), name="张三", now=datetime.now(UTC)
+        )
+    )
     async with pool.acquire() as c, c.transaction():
-        await outbox.enqueue(c, "notify", {"event": "certificate.expiring", "person_id": person, "type_name": "居民身份证"},
-                             dedup_key="expiring:1")
+        await outbox.enqueue(
+            c,
+            "notify",
+            {"event": "certificate.expiring", "person_id": person, "type_name": "居民身份证"},
+            dedup_key="expiring:1",
+        )
     await outbox.relay_once(pool, streams.publisher(redis, topics=catalogue.TOPICS))
 
     def broken(*_: Any, **__: Any) -> Any:
@@ -302,8 +369,9 @@ async def test_operators_retry_and_discard_dead_letters(
     [newest] = r.json()["items"]
     assert newest["stream"] == streams.EVENTS and newest["reason"] == "read 5 times without being acknowledged"
     assert "certificate.expiring" in newest["fields"]["m"]
-    r = await client.get("/v1/admin/notifications/dead-letters", params={"cursor": r.json()["next_cursor"]},
-                         headers=auth(op))
+    r = await client.get(
+        "/v1/admin/notifications/dead-letters", params={"cursor": r.json()["next_cursor"]}, headers=auth(op)
+    )
     [junk] = r.json()["items"]
     assert (junk["reason"], junk["fields"]) == ("not an outbox message", {"junk": "1"})
     assert r.json()["next_cursor"] is None
@@ -316,15 +384,24 @@ async def test_operators_retry_and_discard_dead_letters(
     assert r.json()["stream"] == streams.EVENTS
     await pipeline.drain()
     assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE event = 'certificate.expiring'") == 1
-    assert_problem(await client.post(f"/v1/admin/notifications/dead-letters/{newest['id']}/retry", headers=auth(op)),
-                   404, "dead_letter_not_found")
+    assert_problem(
+        await client.post(f"/v1/admin/notifications/dead-letters/{newest['id']}/retry", headers=auth(op)),
+        404,
+        "dead_letter_not_found",
+    )
 
     r = await client.delete(f"/v1/admin/notifications/dead-letters/{junk['id']}", headers=auth(op))
     assert r.status_code == 204, r.text
     assert (await client.get("/v1/admin/notifications/dead-letters", headers=auth(op))).json()["items"] == []
     assert await redis.xlen(streams.DEAD) == 0
     for bad in ("1-1", "not-an-id", "18446744073709551616-0"):
-        assert_problem(await client.delete(f"/v1/admin/notifications/dead-letters/{bad}", headers=auth(op)),
-                       404, "dead_letter_not_found")
-    actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'notify.dead%' ORDER BY seq")]
+        assert_problem(
+            await client.delete(f"/v1/admin/notifications/dead-letters/{bad}", headers=auth(op)),
+            404,
+            "dead_letter_not_found",
+        )
+    actions = [
+        r["action"]
+        for r in await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'notify.dead%' ORDER BY seq")
+    ]
     assert actions == ["notify.dead_letter_retried", "notify.dead_letter_discarded"]

@@ -15,7 +15,6 @@ from litestar.testing import AsyncTestClient
 
 from api.app import close_resources, create_app, open_resources
 from api.config import Settings
-
 from tests.auth.helpers import assert_problem, auth
 from tests.matters.test_applications import MOTHER, maternity_allowance
 from tests.notify.helpers import Pipeline, Receiver, add_webhook, deliveries
@@ -38,45 +37,79 @@ async def test_registering_an_endpoint(client: AsyncTestClient, op: str, conn: a
     assert created["secret"].startswith("whsec_") and len(created["secret"]) == 6 + 44
     again = await client.post("/v1/dept/webhooks", json=body, headers=admin | {"Idempotency-Key": "hook-1"})
     assert again.status_code == 201 and again.json() == created and again.headers["idempotent-replayed"] == "true"
-    other = await client.post("/v1/dept/webhooks", json=body | {"events": ["task.overdue"]}, headers=admin | {"Idempotency-Key": "hook-1"})
+    other = await client.post(
+        "/v1/dept/webhooks", json=body | {"events": ["task.overdue"]}, headers=admin | {"Idempotency-Key": "hook-1"}
+    )
     assert_problem(other, 422, "idempotency_key_reused")
     # The secret is sealed at rest, and the replayable answer does not hold it either.
     raw = await conn.fetch("SELECT secret FROM notify_webhook UNION ALL SELECT response_body FROM idempotency_key")
     assert created["secret"].encode() not in b"".join(bytes(r[0]) for r in raw)
 
     listed = (await client.get("/v1/dept/webhooks", headers=admin)).json()["items"]
-    assert [(w["id"], w["events"], w["disabled_at"]) for w in listed] == [(created["id"], ["task.assigned", "task.overdue"], None)]
+    assert [(w["id"], w["events"], w["disabled_at"]) for w in listed] == [
+        (created["id"], ["task.assigned", "task.overdue"], None)
+    ]
 
-    for url in ("http://hooks.example.cn/x", "ftp://127.0.0.1/x", "https://user:pw@hooks.example.cn/", "/relative",
-                "https://hooks.example.cn:99999/"):
-        assert_problem(await client.post("/v1/dept/webhooks", json={"url": url, "events": ["task.assigned"]}, headers=admin),
-                       422, "webhook_url_invalid")
-    bad = assert_problem(await client.post("/v1/dept/webhooks", json={"url": body["url"], "events": ["application.received"]},
-                                           headers=admin), 422, "webhook_events_invalid")
+    for url in (
+        "http://hooks.example.cn/x",
+        "ftp://127.0.0.1/x",
+        "https://user:pw@hooks.example.cn/",
+        "/relative",
+        "https://hooks.example.cn:99999/",
+    ):
+        assert_problem(
+            await client.post("/v1/dept/webhooks", json={"url": url, "events": ["task.assigned"]}, headers=admin),
+            422,
+            "webhook_url_invalid",
+        )
+    bad = assert_problem(
+        await client.post(
+            "/v1/dept/webhooks", json={"url": body["url"], "events": ["application.received"]}, headers=admin
+        ),
+        422,
+        "webhook_events_invalid",
+    )
     assert bad["errors"][0]["field"] == "events[0]"
-    assert_problem(await client.post("/v1/dept/webhooks", json={"url": body["url"], "events": []}, headers=admin),
-                   422, "validation_failed")
+    assert_problem(
+        await client.post("/v1/dept/webhooks", json={"url": body["url"], "events": []}, headers=admin),
+        422,
+        "validation_failed",
+    )
     approver = auth(await staff(client, op, conn, "yibao", ["approver"]))
     assert_problem(await client.post("/v1/dept/webhooks", json=body, headers=approver), 403, "forbidden")
     me = await citizen(client, clerk, name="王芳", id_number=MOTHER)
     assert_problem(await client.get("/v1/dept/webhooks", headers=auth(me["access_token"])), 403, "forbidden")
     # Another department cannot see or touch it.
     gongan = auth(await staff(client, op, conn, "gongan", ["dept_admin"]))
-    assert_problem(await client.get(f"/v1/dept/webhooks/{created['id']}/deliveries", headers=gongan), 404, "webhook_not_found")
+    assert_problem(
+        await client.get(f"/v1/dept/webhooks/{created['id']}/deliveries", headers=gongan), 404, "webhook_not_found"
+    )
     assert_problem(await client.delete(f"/v1/dept/webhooks/{created['id']}", headers=gongan), 404, "webhook_not_found")
     assert (await client.delete(f"/v1/dept/webhooks/{created['id']}", headers=admin)).status_code == 204
 
 
-async def test_a_department_system_with_the_scope_may_register(client: AsyncTestClient, op: str, conn: asyncpg.Connection) -> None:
+async def test_a_department_system_with_the_scope_may_register(
+    client: AsyncTestClient, op: str, conn: asyncpg.Connection
+) -> None:
     dept = await department_id(conn, "yibao")
-    r = await client.post(f"/v1/admin/departments/{dept}/clients", json={"name": "医保业务系统", "scopes": ["webhooks:manage"]},
-                          headers=auth(op))
+    r = await client.post(
+        f"/v1/admin/departments/{dept}/clients",
+        json={"name": "医保业务系统", "scopes": ["webhooks:manage"]},
+        headers=auth(op),
+    )
     assert r.status_code == 201, r.text
     c = r.json()
-    token = (await client.post("/v1/auth/token", json={"grant_type": "client_credentials", "client_id": c["client_id"],
-                                                       "client_secret": c["client_secret"]})).json()["access_token"]
-    r = await client.post("/v1/dept/webhooks", json={"url": "https://yibao.example.cn/hooks", "events": ["task.assigned"]},
-                          headers=auth(token))
+    token = (
+        await client.post(
+            "/v1/auth/token",
+            json={"grant_type": "client_credentials", "client_id": c["client_id"], "client_secret": c["client_secret"]},
+        )
+    ).json()["access_token"]
+    r = await client.post(
+        "/v1/dept/webhooks",
+        json={"url": "https://yibao.example.cn/hooks", "events": ["task.assigned"]},
+        headers=auth(token),
+    )
     assert r.status_code == 201, r.text
 
 
@@ -90,13 +123,19 @@ async def test_events_arrive_signed_at_the_department_that_subscribed(
     await pipeline.drain()
     [event] = receiver.verified()
     assert event["type"] == "task.assigned" and event["_id"].startswith("msg_")
-    assert event["data"] == {"application_id": app["id"], "task_id": app["tasks"][0]["id"], "matter_code": "430200-YB-003",
-                             "department_id": await department_id(conn, "yibao"), "status": "pending"}
+    assert event["data"] == {
+        "application_id": app["id"],
+        "task_id": app["tasks"][0]["id"],
+        "matter_code": "430200-YB-003",
+        "department_id": await department_id(conn, "yibao"),
+        "status": "pending",
+    }
     assert datetime.fromisoformat(event["timestamp"]) <= datetime.now(UTC)
     assert gongan_receiver.received == []
     page = (await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=yibao)).json()
-    assert [(d["event"], d["status"], d["attempts"], d["message_id"]) for d in page["items"]] == \
-        [("task.assigned", "delivered", 1, event["_id"])]
+    assert [(d["event"], d["status"], d["attempts"], d["message_id"]) for d in page["items"]] == [
+        ("task.assigned", "delivered", 1, event["_id"])
+    ]
 
 
 async def test_5xx_and_429_are_retried_with_backoff_under_the_same_id(
@@ -114,15 +153,22 @@ async def test_5xx_and_429_are_retried_with_backoff_under_the_same_id(
     assert len(receiver.received) == 1
     await pipeline.drain(now=t0 + timedelta(seconds=7))
     [row] = await deliveries(conn, "webhook")
-    assert row["status"] == "sending" and timedelta(seconds=16) <= row["not_before"] - t0 - timedelta(seconds=7) <= timedelta(seconds=24)
+    assert row["status"] == "sending" and timedelta(seconds=16) <= row["not_before"] - t0 - timedelta(
+        seconds=7
+    ) <= timedelta(seconds=24)
     await pipeline.drain(now=t0 + timedelta(seconds=40))
     ids = {e["_id"] for e in receiver.verified()}
     assert len(receiver.received) == 3 and len(ids) == 1
     page = (await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=yibao)).json()["items"]
     assert (page[0]["status"], page[0]["attempts"]) == ("delivered", 3)
-    outcomes = await conn.fetch("SELECT outcome, detail FROM notify_attempt WHERE delivery_id = $1 ORDER BY attempt",
-                                row["id"])
-    assert [(o["outcome"], o["detail"]) for o in outcomes] == [("retry", "http 500"), ("retry", "http 429"), ("delivered", "http 204")]
+    outcomes = await conn.fetch(
+        "SELECT outcome, detail FROM notify_attempt WHERE delivery_id = $1 ORDER BY attempt", row["id"]
+    )
+    assert [(o["outcome"], o["detail"]) for o in outcomes] == [
+        ("retry", "http 500"),
+        ("retry", "http 429"),
+        ("delivered", "http 204"),
+    ]
 
 
 async def test_a_4xx_is_final_and_eight_failures_end_as_failed_and_visible(
@@ -142,8 +188,11 @@ async def test_a_4xx_is_final_and_eight_failures_end_as_failed_and_visible(
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
     await client.delete(f"/v1/dept/webhooks/{gone['id']}", headers=yibao)
-    r = await client.post("/v1/dept/webhooks", json={"url": f"http://127.0.0.1:{closed_port}/h", "events": ["task.assigned"]},
-                          headers=yibao)
+    r = await client.post(
+        "/v1/dept/webhooks",
+        json={"url": f"http://127.0.0.1:{closed_port}/h", "events": ["task.assigned"]},
+        headers=yibao,
+    )
     down = r.json()
     await conn.execute("DELETE FROM notify_attempt; DELETE FROM notify_delivery; DELETE FROM notify_notification")
     await _submit(client, clerk)
@@ -181,18 +230,31 @@ async def strict(settings: Settings) -> AsyncIterator[AsyncTestClient]:
         yield c
 
 
-@pytest.mark.parametrize("url", [
-    "https://169.254.169.254/latest/meta-data/",  # the cloud metadata service
-    "https://10.0.0.8/hooks", "https://192.168.1.20/hooks", "https://172.16.5.4/hooks", "https://100.64.0.1/hooks",
-    "https://127.0.0.1:8443/hooks", "https://[::1]/hooks", "https://[fd00::1]/hooks", "https://[::ffff:10.0.0.8]/hooks",
-    "https://0.0.0.0/hooks", "https://localhost/hooks",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data/",  # the cloud metadata service
+        "https://10.0.0.8/hooks",
+        "https://192.168.1.20/hooks",
+        "https://172.16.5.4/hooks",
+        "https://100.64.0.1/hooks",
+        "https://127.0.0.1:8443/hooks",
+        "https://[::1]/hooks",
+        "https://[fd00::1]/hooks",
+        "https://[::ffff:10.0.0.8]/hooks",
+        "https://0.0.0.0/hooks",
+        "https://localhost/hooks",
+    ],
+)
 async def test_a_webhook_must_lead_to_a_public_address(
     strict: AsyncTestClient, op: str, conn: asyncpg.Connection, url: str
 ) -> None:
     admin = auth(await staff(strict, op, conn, "yibao", ["dept_admin"]))
-    body = assert_problem(await strict.post("/v1/dept/webhooks", json={"url": url, "events": ["task.assigned"]},
-                                            headers=admin), 422, "webhook_url_not_public")
+    body = assert_problem(
+        await strict.post("/v1/dept/webhooks", json={"url": url, "events": ["task.assigned"]}, headers=admin),
+        422,
+        "webhook_url_not_public",
+    )
     assert body["errors"][0]["field"] == "url"
     assert await conn.fetchval("SELECT count(*) FROM notify_webhook") == 0
 
@@ -255,12 +317,18 @@ async def test_a_failed_delivery_does_not_say_what_answered(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    r = await client.post("/v1/dept/webhooks", json={"url": f"http://127.0.0.1:{closed_port}/h", "events": ["task.assigned"]},
-                          headers=yibao)
+    r = await client.post(
+        "/v1/dept/webhooks",
+        json={"url": f"http://127.0.0.1:{closed_port}/h", "events": ["task.assigned"]},
+        headers=yibao,
+    )
     hook = r.json()
     await _submit(client, clerk)
     await pipeline.drain()
     page = (await client.get(f"/v1/dept/webhooks/{hook['id']}/deliveries", headers=yibao)).json()["items"]
     assert page[0]["reason"] == "network error"
     [webhook] = await deliveries(conn, "webhook")
-    assert await conn.fetchval("SELECT detail FROM notify_attempt WHERE delivery_id = $1", webhook["id"]) == "network error"
+    assert (
+        await conn.fetchval("SELECT detail FROM notify_attempt WHERE delivery_id = $1", webhook["id"])
+        == "network error"
+    )

@@ -20,8 +20,11 @@ def _application(number: str) -> dict[str, Any]:
 
 
 async def _grant(client: AsyncTestClient, token: str, key: str = "application_progress", **over: Any) -> dict[str, Any]:
-    r = await client.post("/v1/notifications/wechat-grants", headers=auth(token),
-                          json={"template_key": key, "accepted": True, "always": False} | over)
+    r = await client.post(
+        "/v1/notifications/wechat-grants",
+        headers=auth(token),
+        json={"template_key": key, "accepted": True, "always": False} | over,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -47,7 +50,9 @@ async def test_granted_users_get_exactly_their_messages_and_others_none(
     first = await sim_messages(sim, once["openid"])
     assert len(first) == 1
     message = first[0]
-    assert message["template_id"] == "zb-application-progress" and message["page"].startswith("pages/notifications/index?id=")
+    assert message["template_id"] == "zb-application-progress" and message["page"].startswith(
+        "pages/notifications/index?id="
+    )
     assert message["data"]["thing1"]["value"] == "生育津贴申领" and message["data"]["phrase2"]["value"] == "已受理"
     assert len(await sim_messages(sim, always["openid"])) == 1
     assert await sim_messages(sim, never["openid"]) == []
@@ -66,7 +71,9 @@ async def test_granted_users_get_exactly_their_messages_and_others_none(
     assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE kind <> 'auth.identity_login'") == 6
     grants = (await client.get("/v1/notifications/wechat-grants", headers=auth(once["access_token"]))).json()
     assert grants["next_cursor"] is None
-    assert grants["items"] == [{"template_key": "application_progress", "status": "none", "credits": 0, "long_term": False}]
+    assert grants["items"] == [
+        {"template_key": "application_progress", "status": "none", "credits": 0, "long_term": False}
+    ]
 
 
 async def test_a_refusal_at_wechat_is_a_permanent_opt_out_until_accepted_again(
@@ -77,7 +84,10 @@ async def test_a_refusal_at_wechat_is_a_permanent_opt_out_until_accepted_again(
     me = await wechat_citizen(client, sim, clerk, name="王芳", id_number=number)
     await _grant(client, me["access_token"], always=True)
     # The user switched the template off in WeChat's settings: WeChat answers 43101.
-    await sim.post("/_sim/subscriptions", json={"openid": me["openid"], "template_id": "zb-application-progress", "accepted": False})
+    await sim.post(
+        "/_sim/subscriptions",
+        json={"openid": me["openid"], "template_id": "zb-application-progress", "accepted": False},
+    )
     r = await client.post("/v1/applications", json=_application(number), headers=auth(me["access_token"]))
     await pipeline.drain()
     [wechat] = await deliveries(conn, "wechat")
@@ -87,15 +97,23 @@ async def test_a_refusal_at_wechat_is_a_permanent_opt_out_until_accepted_again(
 
     # Nothing more is tried while opted out...
     yibao = auth(await staff(client, op, conn, "yibao", ["approver"]))
-    await client.post(f"/v1/dept/tasks/{r.json()['tasks'][0]['id']}/request-supplement", headers=yibao,
-                      json={"required_materials": ["hospital_invoice"], "note": "请补充"})
+    await client.post(
+        f"/v1/dept/tasks/{r.json()['tasks'][0]['id']}/request-supplement",
+        headers=yibao,
+        json={"required_materials": ["hospital_invoice"], "note": "请补充"},
+    )
     await pipeline.drain()
     assert len(await deliveries(conn, "wechat")) == 1
     # ...until the user accepts again.
-    await sim.post("/_sim/subscriptions", json={"openid": me["openid"], "template_id": "zb-application-progress", "accepted": True})
+    await sim.post(
+        "/_sim/subscriptions", json={"openid": me["openid"], "template_id": "zb-application-progress", "accepted": True}
+    )
     assert (await _grant(client, me["access_token"]))["status"] == "granted"
-    await client.post(f"/v1/applications/{r.json()['id']}/supplement", headers=auth(me["access_token"]),
-                      json={"materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]})
+    await client.post(
+        f"/v1/applications/{r.json()['id']}/supplement",
+        headers=auth(me["access_token"]),
+        json={"materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]},
+    )
     await client.post(f"/v1/dept/tasks/{r.json()['tasks'][0]['id']}/approve", json={}, headers=yibao)
     await pipeline.drain()
     assert [m["data"]["phrase2"]["value"] for m in await sim_messages(sim, me["openid"])] == ["已办结"]
@@ -124,26 +142,43 @@ async def test_a_message_wechat_rejects_as_invalid_is_a_technical_failure_and_gi
     channels = {c["channel"]: c for c in view["channels"]}
     assert channels["inbox"]["status"] == "delivered"
     assert channels["wechat"]["status"] == "technical-failure"
-    assert [(a["attempt"], a["outcome"], a["detail"]) for a in channels["wechat"]["attempts"]] == \
-        [(1, "technical-failure", "wechat errcode 47003")]
-    assert_problem(await client.get(f"/v1/admin/notifications/{wechat['notification_id']}", headers=auth(me["access_token"])),
-                   403, "forbidden")
-    assert_problem(await client.get(f"/v1/admin/notifications/{uuid.uuid4()}", headers=auth(op)), 404, "notification_not_found")
+    assert [(a["attempt"], a["outcome"], a["detail"]) for a in channels["wechat"]["attempts"]] == [
+        (1, "technical-failure", "wechat errcode 47003")
+    ]
+    assert_problem(
+        await client.get(f"/v1/admin/notifications/{wechat['notification_id']}", headers=auth(me["access_token"])),
+        403,
+        "forbidden",
+    )
+    assert_problem(
+        await client.get(f"/v1/admin/notifications/{uuid.uuid4()}", headers=auth(op)), 404, "notification_not_found"
+    )
 
 
 async def test_grants_are_checked(client: AsyncTestClient, sim: httpx.AsyncClient) -> None:
     from tests.auth.helpers import sms_login, wechat_login
 
     pair = await wechat_login(client, sim)
-    r = await client.post("/v1/notifications/wechat-grants", headers=auth(pair["access_token"]),
-                          json={"template_key": "nope", "accepted": True, "always": False})
+    r = await client.post(
+        "/v1/notifications/wechat-grants",
+        headers=auth(pair["access_token"]),
+        json={"template_key": "nope", "accepted": True, "always": False},
+    )
     assert_problem(r, 422, "wechat_template_unknown")
-    r = await client.post("/v1/notifications/wechat-grants", headers=auth(pair["access_token"]), json={"template_key": "x"})
+    r = await client.post(
+        "/v1/notifications/wechat-grants", headers=auth(pair["access_token"]), json={"template_key": "x"}
+    )
     assert_problem(r, 422, "validation_failed")
     app_user = await sms_login(client, "13900009999")
-    r = await client.post("/v1/notifications/wechat-grants", headers=auth(app_user["access_token"]),
-                          json={"template_key": "security_alert", "accepted": True})
+    r = await client.post(
+        "/v1/notifications/wechat-grants",
+        headers=auth(app_user["access_token"]),
+        json={"template_key": "security_alert", "accepted": True},
+    )
     assert_problem(r, 409, "wechat_not_bound")
-    refused = await client.post("/v1/notifications/wechat-grants", headers=auth(pair["access_token"]),
-                                json={"template_key": "security_alert", "accepted": False, "always": True})
+    refused = await client.post(
+        "/v1/notifications/wechat-grants",
+        headers=auth(pair["access_token"]),
+        json={"template_key": "security_alert", "accepted": False, "always": True},
+    )
     assert refused.json() == {"template_key": "security_alert", "status": "none", "credits": 0, "long_term": False}

@@ -60,15 +60,26 @@ async def test_business_rules_answer_as_they_do_over_http(client: AsyncTestClien
     missing = application(str(uuid.uuid4()))
     missing["materials"] = missing["materials"][:2]
     app_id = str(uuid.uuid4())
-    out = await pushed(client, token, cid, [
-        mutation(1, "application.submit", missing),
-        mutation(2, "application.submit", application(app_id)),
-        mutation(3, "application.submit", application(app_id, form={"mother_id_number": MOTHER, "bank_account_no": "1"})),
-        mutation(4, "application.submit", application(str(uuid.uuid4())) | {"id": "x"}),
-        mutation(5, "evaluation.submit", {"application_id": app_id, "level": 5}),
-    ])
+    out = await pushed(
+        client,
+        token,
+        cid,
+        [
+            mutation(1, "application.submit", missing),
+            mutation(2, "application.submit", application(app_id)),
+            mutation(
+                3, "application.submit", application(app_id, form={"mother_id_number": MOTHER, "bank_account_no": "1"})
+            ),
+            mutation(4, "application.submit", application(str(uuid.uuid4())) | {"id": "x"}),
+            mutation(5, "evaluation.submit", {"application_id": app_id, "level": 5}),
+        ],
+    )
     r = out["results"]
-    assert (r[0]["status"], r[0]["code"], sorted(r[0]["data"]["missing"])) == ("rejected", "materials_missing", ["bank_account", "hospital_invoice"])
+    assert (r[0]["status"], r[0]["code"], sorted(r[0]["data"]["missing"])) == (
+        "rejected",
+        "materials_missing",
+        ["bank_account", "hospital_invoice"],
+    )
     assert r[1]["status"] == "applied"
     assert (r[2]["status"], r[2]["code"]) == ("rejected", "application_id_reused")
     assert (r[3]["code"], r[3]["data"]["errors"][0]["field"]) == ("validation_failed", "args.id")
@@ -88,14 +99,20 @@ async def test_supplement_withdraw_and_rating_offline(
     await phone.sync()
     tasks = {a: phone.records[("application", a)]["tasks"][0]["id"] for a in (first, second)}
 
-    r = await client.post(f"/v1/dept/tasks/{tasks[first]}/request-supplement", headers=yibao,
-                          json={"required_materials": ["hospital_invoice"], "note": "票据不清晰"})
+    r = await client.post(
+        f"/v1/dept/tasks/{tasks[first]}/request-supplement",
+        headers=yibao,
+        json={"required_materials": ["hospital_invoice"], "note": "票据不清晰"},
+    )
     assert r.status_code == 200
     await phone.pull()
     assert phone.records[("application", first)]["status"] == "needs_supplement"
 
     phone.online = False
-    supplement = phone.mutate("application.supplement", {"application_id": first, "materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]})
+    supplement = phone.mutate(
+        "application.supplement",
+        {"application_id": first, "materials": [{"code": "hospital_invoice", "blob_sha256": "cd" * 32}]},
+    )
     withdraw = phone.mutate("application.withdraw", {"application_id": second})
     withdraw_again = phone.mutate("application.withdraw", {"application_id": second})
     phone.online = True
@@ -103,11 +120,16 @@ async def test_supplement_withdraw_and_rating_offline(
     assert phone.outcomes[supplement]["status"] == "applied"
     assert phone.records[("application", first)]["status"] == "in_progress"
     assert phone.outcomes[withdraw]["status"] == "applied"
-    assert (phone.outcomes[withdraw_again]["status"], phone.outcomes[withdraw_again]["code"]) == ("rejected", "application_closed")
+    assert (phone.outcomes[withdraw_again]["status"], phone.outcomes[withdraw_again]["code"]) == (
+        "rejected",
+        "application_closed",
+    )
     assert phone.records[("application", second)]["status"] == "withdrawn"
 
     assert (await client.post(f"/v1/dept/tasks/{tasks[first]}/approve", json={}, headers=yibao)).status_code == 200
-    rate = phone.mutate("evaluation.submit", {"application_id": first, "level": 2, "comment": "等太久", "tags": ["办理慢"]})
+    rate = phone.mutate(
+        "evaluation.submit", {"application_id": first, "level": 2, "comment": "等太久", "tags": ["办理慢"]}
+    )
     twice = phone.mutate("evaluation.submit", {"application_id": first, "level": 5})
     await phone.sync()
     assert phone.outcomes[rate]["status"] == "applied" and phone.outcomes[rate]["data"]["level"] == 2

@@ -24,15 +24,24 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def put(client: AsyncTestClient, token: str, data: bytes, content_type: str = "image/png", *, path: str | None = None) -> Any:
-    return await client.put(f"/v1/blobs/{path or sha(data)}", content=data, headers=auth(token) | {"content-type": content_type})
+async def put(
+    client: AsyncTestClient, token: str, data: bytes, content_type: str = "image/png", *, path: str | None = None
+) -> Any:
+    return await client.put(
+        f"/v1/blobs/{path or sha(data)}", content=data, headers=auth(token) | {"content-type": content_type}
+    )
 
 
 async def test_upload_once_read_back(client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection) -> None:
     token = mother["access_token"]
     r = await put(client, token, PNG)
     assert r.status_code == 201, r.text
-    assert r.json() | {"created_at": None} == {"sha256": sha(PNG), "content_type": "image/png", "size": len(PNG), "created_at": None}
+    assert r.json() | {"created_at": None} == {
+        "sha256": sha(PNG),
+        "content_type": "image/png",
+        "size": len(PNG),
+        "created_at": None,
+    }
     assert (await put(client, token, PNG)).status_code == 200
     got = await client.get(f"/v1/blobs/{sha(PNG)}", headers=auth(token))
     assert got.status_code == 200 and got.content == PNG
@@ -45,7 +54,9 @@ async def test_upload_once_read_back(client: AsyncTestClient, mother: dict[str, 
 
 async def test_bad_uploads_are_problems(client: AsyncTestClient, mother: dict[str, Any]) -> None:
     token = mother["access_token"]
-    assert assert_problem(await put(client, token, PNG, path="0" * 64), 422, "blob_hash_mismatch")["actual_sha256"] == sha(PNG)
+    assert assert_problem(await put(client, token, PNG, path="0" * 64), 422, "blob_hash_mismatch")[
+        "actual_sha256"
+    ] == sha(PNG)
     assert_problem(await put(client, token, PNG, "image/jpeg"), 422, "blob_type_mismatch")
     assert_problem(await put(client, token, b"<svg/>", "image/svg+xml"), 415, "blob_type_unsupported")
     assert_problem(await put(client, token, PNG, "text/plain"), 415, "blob_type_unsupported")
@@ -55,7 +66,11 @@ async def test_bad_uploads_are_problems(client: AsyncTestClient, mother: dict[st
     assert_problem(await put(client, token, big, "application/pdf"), 413, "blob_too_large")
     exactly = b"%PDF-" + b"\x00" * (10 * 1024 * 1024 - 5)
     assert (await put(client, token, exactly, "application/pdf")).status_code == 201
-    assert_problem(await client.put(f"/v1/blobs/{sha(PNG)}", content=PNG, headers={"content-type": "image/png"}), 401, "unauthorized")
+    assert_problem(
+        await client.put(f"/v1/blobs/{sha(PNG)}", content=PNG, headers={"content-type": "image/png"}),
+        401,
+        "unauthorized",
+    )
 
 
 async def test_only_the_uploader_may_read_and_the_handling_department_reads_through_its_task(
@@ -83,7 +98,9 @@ async def test_only_the_uploader_may_read_and_the_handling_department_reads_thro
     code = args["materials"][0]["code"]
     got = await client.get(f"/v1/dept/tasks/{task}/materials/{code}/file", headers=auth(yibao))
     assert got.status_code == 200 and got.content == PDF and got.headers["content-type"] == "application/pdf"
-    assert_problem(await client.get(f"/v1/dept/tasks/{task}/materials/{code}/file", headers=auth(gongan)), 404, "task_not_found")
+    assert_problem(
+        await client.get(f"/v1/dept/tasks/{task}/materials/{code}/file", headers=auth(gongan)), 404, "task_not_found"
+    )
     # Uploading the same bytes makes another person an uploader too: they sent them, they may read them.
     assert (await put(client, stranger, PDF, "application/pdf")).status_code == 200
     assert (await client.get(f"/v1/blobs/{sha(PDF)}", headers=auth(stranger))).status_code == 200
@@ -106,17 +123,39 @@ async def test_a_consent_to_an_application_lets_its_grantee_read_the_files_once_
     await conn.execute(
         """INSERT INTO wallet_item (id, person_id, kind, title, at, summary, application_id, data, created_at, updated_at)
            VALUES ($1, $3, 'application', '生育津贴申领', now(), $4, $2, '{}', now(), now())""",
-        app_item, uuid.UUID(app_id), person,
-        {"status": "submitted", "matter_code": MATTER, "applicant_person_id": str(person), "for_person_id": str(person)},
+        app_item,
+        uuid.UUID(app_id),
+        person,
+        {
+            "status": "submitted",
+            "matter_code": MATTER,
+            "applicant_person_id": str(person),
+            "for_person_id": str(person),
+        },
     )
     record_item = uuid.UUID(await record(client, op, conn))
 
     async def grant(item: uuid.UUID) -> str:
-        out = await pushed(client, token, str(uuid.uuid4()), [mutation(1, "consent.grant", {
-            "grantee_department_id": str(await conn.fetchval("SELECT id FROM department WHERE key = 'minzheng'")),
-            "item_ids": [str(item)], "purpose": "低保审核", "max_uses": 1,
-            "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
-        })])
+        out = await pushed(
+            client,
+            token,
+            str(uuid.uuid4()),
+            [
+                mutation(
+                    1,
+                    "consent.grant",
+                    {
+                        "grantee_department_id": str(
+                            await conn.fetchval("SELECT id FROM department WHERE key = 'minzheng'")
+                        ),
+                        "item_ids": [str(item)],
+                        "purpose": "低保审核",
+                        "max_uses": 1,
+                        "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+                    },
+                )
+            ],
+        )
         assert out["results"][0]["status"] == "applied", out
         return out["results"][0]["data"]["id"]
 
@@ -126,13 +165,17 @@ async def test_a_consent_to_an_application_lets_its_grantee_read_the_files_once_
     assert_problem(await read(None), 404, "blob_not_found")  # no task, no consent
     on_record = await grant(record_item)
     assert_problem(await read(on_record), 404, "blob_not_found")  # the record names no file …
-    assert await conn.fetchval("SELECT uses FROM wallet_consent WHERE id = $1", uuid.UUID(on_record)) == 0  # … no use spent
+    assert (
+        await conn.fetchval("SELECT uses FROM wallet_consent WHERE id = $1", uuid.UUID(on_record)) == 0
+    )  # … no use spent
     on_app = await grant(app_item)
     served = await read(on_app)
     assert served.status_code == 200 and served.content == PDF
     refused = await read(on_app)
     assert assert_problem(refused, 403, "consent_not_active")["reason"] == "used_up"
-    outcomes = await conn.fetch("SELECT outcome FROM wallet_access_log WHERE consent_id = $1 ORDER BY id", uuid.UUID(on_app))
+    outcomes = await conn.fetch(
+        "SELECT outcome FROM wallet_access_log WHERE consent_id = $1 ORDER BY id", uuid.UUID(on_app)
+    )
     assert [r["outcome"] for r in outcomes] == ["served", "refused"]
     assert_problem(await read(on_app, token), 403, "forbidden")  # a citizen holds no consent
 
@@ -142,19 +185,31 @@ async def test_a_consent_to_an_application_lets_its_grantee_read_the_files_once_
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
 
 
-async def form(client: AsyncTestClient, token: str | None, data: bytes, content_type: str | None = "image/png",
-               *, field: str = "file", extra: dict[str, str] | None = None) -> Any:
+async def form(
+    client: AsyncTestClient,
+    token: str | None,
+    data: bytes,
+    content_type: str | None = "image/png",
+    *,
+    field: str = "file",
+    extra: dict[str, str] | None = None,
+) -> Any:
     part = ("photo.bin", data) if content_type is None else ("photo.bin", data, content_type)
     return await client.post("/v1/blobs", files={field: part}, data=extra or {}, headers=auth(token) if token else {})
 
 
-async def test_a_form_upload_is_hashed_by_the_server_and_read_back(client: AsyncTestClient, mother: dict[str, Any],
-                                                                  conn: asyncpg.Connection) -> None:
+async def test_a_form_upload_is_hashed_by_the_server_and_read_back(
+    client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection
+) -> None:
     token = mother["access_token"]
     r = await form(client, token, JPEG, "image/jpeg", extra={"name": "ignored", "sha256": sha(JPEG)})
     assert r.status_code == 201, r.text
-    assert r.json() | {"created_at": None} == {"sha256": sha(JPEG), "content_type": "image/jpeg", "size": len(JPEG),
-                                               "created_at": None}
+    assert r.json() | {"created_at": None} == {
+        "sha256": sha(JPEG),
+        "content_type": "image/jpeg",
+        "size": len(JPEG),
+        "created_at": None,
+    }
     got = await client.get(f"/v1/blobs/{sha(JPEG)}", headers=auth(token))
     assert got.status_code == 200 and got.content == JPEG and got.headers["content-type"] == "image/jpeg"
     # The same bytes again, by form or by PUT: already stored, one row.
@@ -170,8 +225,9 @@ async def test_a_form_upload_is_hashed_by_the_server_and_read_back(client: Async
     assert (await form(client, token, PNG, None)).json()["content_type"] == "image/png"
 
 
-async def test_bad_form_uploads_are_the_puts_problems(client: AsyncTestClient, mother: dict[str, Any],
-                                                     conn: asyncpg.Connection) -> None:
+async def test_bad_form_uploads_are_the_puts_problems(
+    client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection
+) -> None:
     token = mother["access_token"]
     big = b"%PDF-" + b"\x00" * (10 * 1024 * 1024)
     assert_problem(await form(client, token, big, "application/pdf"), 413, "blob_too_large")
@@ -186,8 +242,11 @@ async def test_bad_form_uploads_are_the_puts_problems(client: AsyncTestClient, m
     assert_problem(await form(client, token, PNG, field="photo"), 422, "validation_failed")
     not_a_form = await client.post("/v1/blobs", content=PNG, headers=auth(token) | {"content-type": "image/png"})
     assert_problem(not_a_form, 400, "malformed_request")
-    cut = await client.post("/v1/blobs", content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n\x89PNG",
-                            headers=auth(token) | {"content-type": "multipart/form-data; boundary=xyz"})
+    cut = await client.post(
+        "/v1/blobs",
+        content=b'--xyz\r\nContent-Disposition: form-data; name="file"\r\n\r\n\x89PNG',
+        headers=auth(token) | {"content-type": "multipart/form-data; boundary=xyz"},
+    )
     assert_problem(cut, 400, "malformed_request")
     assert_problem(await form(client, None, PNG), 401, "unauthorized")
     assert await conn.fetchval("SELECT count(*) FROM sync_blob") == 1  # only the 10 MiB PDF

@@ -14,7 +14,9 @@ from tests.sync.test_applications import application
 from tests.sync_client import SyncClient
 
 
-async def server_state(client: AsyncTestClient, conn: asyncpg.Connection, token: str, wallet: dict[str, Any]) -> dict[str, Any]:
+async def server_state(
+    client: AsyncTestClient, conn: asyncpg.Connection, token: str, wallet: dict[str, Any]
+) -> dict[str, Any]:
     """What the server holds for the person, read from the tables and the HTTP API, not from the change log."""
     apps = (await client.get("/v1/applications", headers=auth(token))).json()["items"]
     return {
@@ -33,8 +35,12 @@ def device_state(device: SyncClient) -> dict[str, Any]:
 
 
 async def test_offline_in_turns_converge(
-    client: AsyncTestClient, mother: dict[str, Any], pool: asyncpg.Pool, conn: asyncpg.Connection,
-    phone: SyncClient, tablet: SyncClient,
+    client: AsyncTestClient,
+    mother: dict[str, Any],
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
+    phone: SyncClient,
+    tablet: SyncClient,
 ) -> None:
     token = mother["access_token"]
     me = person_of(token)

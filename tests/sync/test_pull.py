@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from types import SimpleNamespace
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -55,17 +55,23 @@ async def test_the_first_pull_is_a_reset_then_pages_carry_only_latest_states(
     assert "data" not in more[1] and more[0]["data"]["status"] == "valid"
 
 
-async def test_an_unchanged_state_answers_304(client: AsyncTestClient, mother: dict[str, Any], pool: asyncpg.Pool) -> None:
+async def test_an_unchanged_state_answers_304(
+    client: AsyncTestClient, mother: dict[str, Any], pool: asyncpg.Pool
+) -> None:
     token = mother["access_token"]
     me = person_of(token)
     await wallet_write(pool, me, uuid.uuid4(), item(1))
     r = await client.get("/v1/sync/pull", headers=auth(token))
     page, etag = r.json(), r.headers["etag"]
     assert r.headers["cache-control"] == "private, no-cache"
-    again = await client.get("/v1/sync/pull", params={"cursor": page["cursor"]}, headers=auth(token) | {"If-None-Match": etag})
+    again = await client.get(
+        "/v1/sync/pull", params={"cursor": page["cursor"]}, headers=auth(token) | {"If-None-Match": etag}
+    )
     assert again.status_code == 304 and again.headers["etag"] == etag and again.content == b""
     await wallet_write(pool, me, uuid.uuid4(), item(2))
-    changed = await client.get("/v1/sync/pull", params={"cursor": page["cursor"]}, headers=auth(token) | {"If-None-Match": etag})
+    changed = await client.get(
+        "/v1/sync/pull", params={"cursor": page["cursor"]}, headers=auth(token) | {"If-None-Match": etag}
+    )
     assert changed.status_code == 200 and len(changed.json()["changes"]) == 1
 
 
@@ -91,8 +97,12 @@ async def test_a_cursor_from_elsewhere_resets_and_a_forged_one_is_refused(
     forged = cursors.encode(client.app.state.keyring, raw.cursor)[:-4] + "AAAA"
     r = await client.get("/v1/sync/pull", params={"cursor": forged}, headers=auth(token))
     assert_problem(r, 400, "cursor_invalid")
-    assert_problem(await client.get("/v1/sync/pull", params={"cursor": "%%%"}, headers=auth(token)), 400, "cursor_invalid")
-    assert_problem(await client.get("/v1/sync/pull", params={"limit": 501}, headers=auth(token)), 422, "validation_failed")
+    assert_problem(
+        await client.get("/v1/sync/pull", params={"cursor": "%%%"}, headers=auth(token)), 400, "cursor_invalid"
+    )
+    assert_problem(
+        await client.get("/v1/sync/pull", params={"limit": 501}, headers=auth(token)), 422, "validation_failed"
+    )
     assert_problem(await client.get("/v1/sync/pull"), 401, "unauthorized")
 
 
@@ -129,14 +139,20 @@ async def test_a_login_without_identity_mirrors_nothing(client: AsyncTestClient)
     r = await client.get("/v1/sync/pull", headers=auth(token))
     page = r.json()
     assert page["changes"] == [] and page["reset"] and not page["has_more"]
-    again = await client.get("/v1/sync/pull", params={"cursor": page["cursor"]}, headers=auth(token) | {"If-None-Match": r.headers["etag"]})
+    again = await client.get(
+        "/v1/sync/pull", params={"cursor": page["cursor"]}, headers=auth(token) | {"If-None-Match": r.headers["etag"]}
+    )
     assert again.status_code == 304
 
 
 async def newborn(conn: asyncpg.Connection, keyring: Any, guardian: uuid.UUID, *, name: str = "李小宝") -> uuid.UUID:
     async with conn.transaction():
-        child = await persons.create_newborn(conn, keyring, name=name, born_on=date(2026, 1, 2), sex="F", now=datetime.now(UTC))
-        await persons.add_guardian(conn, guardian, child, source="birth_bundle", now=datetime.now(UTC) - timedelta(seconds=1))
+        child = await persons.create_newborn(
+            conn, keyring, name=name, born_on=date(2026, 1, 2), sex="F", now=datetime.now(UTC)
+        )
+        await persons.add_guardian(
+            conn, guardian, child, source="birth_bundle", now=datetime.now(UTC) - timedelta(seconds=1)
+        )
     return child
 
 
@@ -169,7 +185,11 @@ async def test_guardians_see_dependents_until_the_guardianship_ends(
     await conn.execute("UPDATE guardianship SET until = now() WHERE dependent_person_id = $1", child)
     changes, cursor, pages = await pull_all(client, token, cursor, limit=1)
     assert [(c["entity"], c["id"], c["op"]) for c in changes] == [("wallet_item", str(birth_cert), "del")]
-    assert await pull_all(client, token, cursor) == ([], cursor, [{"changes": [], "cursor": cursor, "has_more": False, "reset": False}])
+    assert await pull_all(client, token, cursor) == (
+        [],
+        cursor,
+        [{"changes": [], "cursor": cursor, "has_more": False, "reset": False}],
+    )
 
 
 async def test_deletions_for_a_lost_dependent_page_like_everything_else(
@@ -193,7 +213,9 @@ async def test_deletions_for_a_lost_dependent_page_like_everything_else(
     assert [entity for entity, _ in device] == ["wallet_item"]
 
 
-async def test_concurrent_writers_and_a_paging_reader(client: AsyncTestClient, mother: dict[str, Any], pool: asyncpg.Pool) -> None:
+async def test_concurrent_writers_and_a_paging_reader(
+    client: AsyncTestClient, mother: dict[str, Any], pool: asyncpg.Pool
+) -> None:
     """The union of the pages read while writers commit is the final state; versions only go up."""
     token = mother["access_token"]
     me = person_of(token)
@@ -221,7 +243,9 @@ async def test_concurrent_writers_and_a_paging_reader(client: AsyncTestClient, m
     async def reader() -> None:
         cursor = None
         while True:
-            r = await client.get("/v1/sync/pull", params={"limit": 7} | ({"cursor": cursor} if cursor else {}), headers=auth(token))
+            r = await client.get(
+                "/v1/sync/pull", params={"limit": 7} | ({"cursor": cursor} if cursor else {}), headers=auth(token)
+            )
             page = r.json()
             if page["reset"]:
                 device.clear()
@@ -241,13 +265,17 @@ async def test_concurrent_writers_and_a_paging_reader(client: AsyncTestClient, m
     assert {i: d for (_, i), d in device.items()} == final
 
 
-async def _pages(client: AsyncTestClient, token: str, cursor: str | None, *, limit: int, etag: str | None = None) -> tuple[list[dict[str, Any]], str]:
+async def _pages(
+    client: AsyncTestClient, token: str, cursor: str | None, *, limit: int, etag: str | None = None
+) -> tuple[list[dict[str, Any]], str]:
     """Follow cursors until has_more is false, each request sending the ETag of the answer before it
     (a client that keeps its last tag); at most 20 pages. Returns the pages and the last tag."""
     pages: list[dict[str, Any]] = []
     for _ in range(20):
         headers = auth(token) | ({"If-None-Match": etag} if etag else {})
-        r = await client.get("/v1/sync/pull", params={"limit": limit} | ({"cursor": cursor} if cursor else {}), headers=headers)
+        r = await client.get(
+            "/v1/sync/pull", params={"limit": limit} | ({"cursor": cursor} if cursor else {}), headers=headers
+        )
         assert r.status_code == 200, (len(pages), r.status_code)  # never a 304 while the state is incomplete
         page, etag = r.json(), r.headers["etag"]
         pages.append(page)
@@ -285,7 +313,9 @@ async def test_a_reset_after_compaction_completes_page_by_page(
     assert apply({}, changes) == expected
     # Converged: polling with the last cursor and tag answers 304 until something changes.
     last = pages[-1]["cursor"]
-    polled = await client.get("/v1/sync/pull", params={"limit": 3, "cursor": last}, headers=auth(token) | {"If-None-Match": etag})
+    polled = await client.get(
+        "/v1/sync/pull", params={"limit": 3, "cursor": last}, headers=auth(token) | {"If-None-Match": etag}
+    )
     assert polled.status_code == 304
     await wallet_write(pool, me, ids[1], item(1, status="suspended"))
     more, _ = await _pages(client, token, last, limit=3, etag=etag)
@@ -341,7 +371,9 @@ async def test_pull_tells_a_client_its_last_seq(client: AsyncTestClient, mother:
     etag = r.headers["etag"]
     assert r.json()["changes"] == [] and r.json()["last_seq"] == 2
     params = {"client_id": device, "cursor": r.json()["cursor"]}
-    assert (await client.get("/v1/sync/pull", params=params, headers=auth(token) | {"If-None-Match": etag})).status_code == 304
+    assert (
+        await client.get("/v1/sync/pull", params=params, headers=auth(token) | {"If-None-Match": etag})
+    ).status_code == 304
     out = await pushed(client, token, device, [mutation(3, "draft.delete", {"draft_id": str(uuid.uuid4())})])
     assert [x["status"] for x in out["results"]] == ["rejected"]
     r = await client.get("/v1/sync/pull", params=params, headers=auth(token) | {"If-None-Match": etag})
@@ -381,8 +413,12 @@ async def test_a_resets_last_page_carries_the_checkpoint_of_what_the_pages_add_u
     async with pool.acquire() as c, c.transaction():
         for p in (child, me, child):  # logged for both, the child's log running ahead
             await changelog.record_change(c, p, "application", shared, "put", {"status": "submitted"})
-    await pushed(client, token, str(uuid.uuid4()), [mutation(1, "draft.save", {"draft_id": str(uuid.uuid4()),
-                                                                               "matter_code": "430200-YB-003", "form": {}})])
+    await pushed(
+        client,
+        token,
+        str(uuid.uuid4()),
+        [mutation(1, "draft.save", {"draft_id": str(uuid.uuid4()), "matter_code": "430200-YB-003", "form": {}})],
+    )
 
     changes, cursor, pages = await pull_all(client, token, limit=3)
     assert len(pages) >= 4 and pages[0]["reset"]

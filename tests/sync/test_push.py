@@ -12,8 +12,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.kernel import redis_client
-from sync import push as push_module
 from notify import live
+from sync import push as push_module
 from tests.auth.helpers import assert_problem, auth, sms_login
 from tests.sync.conftest import MOTHER
 from tests.sync.helpers import MATTER, mutation, person_of, push, pushed, save, server_drafts
@@ -21,10 +21,15 @@ from tests.sync_client import SyncClient
 
 
 async def ledger(conn: asyncpg.Connection) -> list[tuple[int, str, str | None]]:
-    return [(r["seq"], r["status"], r["code"]) for r in await conn.fetch("SELECT seq, status, code FROM sync_mutation ORDER BY n")]
+    return [
+        (r["seq"], r["status"], r["code"])
+        for r in await conn.fetch("SELECT seq, status, code FROM sync_mutation ORDER BY n")
+    ]
 
 
-async def test_a_duplicate_batch_has_one_effect(client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection) -> None:
+async def test_a_duplicate_batch_has_one_effect(
+    client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection
+) -> None:
     token, cid = mother["access_token"], str(uuid.uuid4())
     d1, d2 = str(uuid.uuid4()), str(uuid.uuid4())
     batch = [save(1, d1, {"bank_account_no": "1"}), save(2, d2, {"bank_account_no": "2"})]
@@ -40,7 +45,9 @@ async def test_a_duplicate_batch_has_one_effect(client: AsyncTestClient, mother:
     assert await ledger(conn) == [(1, "applied", None), (2, "applied", None)]
 
 
-async def test_a_response_lost_after_commit_is_answered_from_the_ledger(phone: SyncClient, conn: asyncpg.Connection) -> None:
+async def test_a_response_lost_after_commit_is_answered_from_the_ledger(
+    phone: SyncClient, conn: asyncpg.Connection
+) -> None:
     d = str(uuid.uuid4())
     mid = phone.save_draft(d, {"bank_account_no": "6222"})
     lost = await phone.push(drop_response=True)  # committed; the phone never saw the answer
@@ -54,7 +61,9 @@ async def test_a_response_lost_after_commit_is_answered_from_the_ledger(phone: S
     assert not phone.queue and await conn.fetchval("SELECT version FROM sync_draft") == 1
 
 
-async def test_out_of_order_is_a_gap_until_the_gap_fills(client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection) -> None:
+async def test_out_of_order_is_a_gap_until_the_gap_fills(
+    client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection
+) -> None:
     token, cid = mother["access_token"], str(uuid.uuid4())
     m1, m2, m3 = (save(i, str(uuid.uuid4()), {"n": i}) for i in (1, 2, 3))
     out = await pushed(client, token, cid, [m2, m3])
@@ -67,7 +76,9 @@ async def test_out_of_order_is_a_gap_until_the_gap_fills(client: AsyncTestClient
     assert await conn.fetchval("SELECT count(*) FROM sync_draft") == 3
 
 
-async def test_a_rejection_does_not_block_what_follows(client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection) -> None:
+async def test_a_rejection_does_not_block_what_follows(
+    client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection
+) -> None:
     token, cid = mother["access_token"], str(uuid.uuid4())
     batch = [
         mutation(1, "application.withdraw", {"application_id": str(uuid.uuid4())}),
@@ -78,7 +89,9 @@ async def test_a_rejection_does_not_block_what_follows(client: AsyncTestClient, 
     out = await pushed(client, token, cid, batch)
     results = out["results"]
     assert [(r["status"], r.get("code")) for r in results] == [
-        ("rejected", "application_not_found"), ("rejected", "bundle_not_found"), ("rejected", "validation_failed"),
+        ("rejected", "application_not_found"),
+        ("rejected", "bundle_not_found"),
+        ("rejected", "validation_failed"),
         ("applied", None),
     ]
     assert results[0]["data"]["title"] == "申请不存在"
@@ -86,12 +99,20 @@ async def test_a_rejection_does_not_block_what_follows(client: AsyncTestClient, 
     assert out["last_seq"] == 4
     # A rejection is final: its retry is answered the same way, and counts once in the ledger.
     again = await pushed(client, token, cid, batch)
-    assert [(r["status"], r.get("code")) for r in again["results"]][:3] == [(r["status"], r.get("code")) for r in results][:3]
-    assert await ledger(conn) == [(1, "rejected", "application_not_found"), (2, "rejected", "bundle_not_found"),
-                                  (3, "rejected", "validation_failed"), (4, "applied", None)]
+    assert [(r["status"], r.get("code")) for r in again["results"]][:3] == [
+        (r["status"], r.get("code")) for r in results
+    ][:3]
+    assert await ledger(conn) == [
+        (1, "rejected", "application_not_found"),
+        (2, "rejected", "bundle_not_found"),
+        (3, "rejected", "validation_failed"),
+        (4, "applied", None),
+    ]
 
 
-async def test_the_same_id_with_other_args_is_id_reused(client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection) -> None:
+async def test_the_same_id_with_other_args_is_id_reused(
+    client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection
+) -> None:
     token, cid = mother["access_token"], str(uuid.uuid4())
     d = str(uuid.uuid4())
     first = save(1, d, {"a": 1})
@@ -119,7 +140,10 @@ async def test_clients_of_one_account_keep_their_own_seq(client: AsyncTestClient
 
 
 async def test_a_transient_failure_is_503_and_records_nothing(
-    client: AsyncTestClient, mother: dict[str, Any], pool: asyncpg.Pool, conn: asyncpg.Connection,
+    client: AsyncTestClient,
+    mother: dict[str, Any],
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token, cid = mother["access_token"], str(uuid.uuid4())
@@ -141,7 +165,9 @@ async def test_a_transient_failure_is_503_and_records_nothing(
     assert await conn.fetchval("SELECT version FROM sync_draft WHERE id = $1", uuid.UUID(busy)) == 2
 
 
-async def test_a_database_outage_is_503(client: AsyncTestClient, mother: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_database_outage_is_503(
+    client: AsyncTestClient, mother: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = mother["access_token"]
     await pushed(client, token, str(uuid.uuid4()), [])  # signing keys cached while the database was up
 
@@ -188,7 +214,9 @@ async def test_stale_drafts_conflict_and_carry_the_server_copy(phone: SyncClient
     assert phone.records[("draft", d)]["version"] == 3
 
 
-async def test_a_deleted_draft_wins_over_a_late_edit(phone: SyncClient, tablet: SyncClient, conn: asyncpg.Connection) -> None:
+async def test_a_deleted_draft_wins_over_a_late_edit(
+    phone: SyncClient, tablet: SyncClient, conn: asyncpg.Connection
+) -> None:
     d = str(uuid.uuid4())
     phone.save_draft(d, {"a": 1})
     await phone.sync()
@@ -197,7 +225,9 @@ async def test_a_deleted_draft_wins_over_a_late_edit(phone: SyncClient, tablet: 
     tablet.save_draft(d, {"a": 2})
     await phone.sync()
     r = await tablet.push()
-    assert r is not None and r.json()["results"][0]["status"] == "conflict" and r.json()["results"][0].get("data") is None
+    assert (
+        r is not None and r.json()["results"][0]["status"] == "conflict" and r.json()["results"][0].get("data") is None
+    )
     await tablet.sync()
     assert ("draft", d) not in tablet.records and tablet.records == phone.records
     assert await conn.fetchval("SELECT form FROM sync_draft WHERE id = $1", uuid.UUID(d)) is None
@@ -211,8 +241,11 @@ async def test_draft_forms_are_sealed_at_rest(phone: SyncClient, tablet: SyncCli
     # The person's own devices see the form whole …
     assert tablet.records[("draft", d)]["form"]["mother_id_number"] == MOTHER
     # … and no table holds it in the clear: not the drafts, not the change log, not the ledger.
-    for sql in ("SELECT form FROM sync_draft", "SELECT data::text FROM sync_change WHERE entity = 'draft'",
-                "SELECT result::text FROM sync_mutation"):
+    for sql in (
+        "SELECT form FROM sync_draft",
+        "SELECT data::text FROM sync_change WHERE entity = 'draft'",
+        "SELECT result::text FROM sync_mutation",
+    ):
         for row in await conn.fetch(sql):
             raw = row[0].encode() if isinstance(row[0], str) else bytes(row[0])
             assert MOTHER.encode() not in raw and b"6222020202020202" not in raw, sql
@@ -220,27 +253,48 @@ async def test_draft_forms_are_sealed_at_rest(phone: SyncClient, tablet: SyncCli
 
 async def test_server_owned_unknown_and_malformed_names(client: AsyncTestClient, mother: dict[str, Any]) -> None:
     token = mother["access_token"]
-    names = ["wallet_item.delete", "certificate.revoke", "record.update", "nonsense", "consent.grant", "notification.read"]
-    out = await pushed(client, token, str(uuid.uuid4()), [mutation(i + 1, n, {"id": str(uuid.uuid4())}) for i, n in enumerate(names)])
+    names = [
+        "wallet_item.delete",
+        "certificate.revoke",
+        "record.update",
+        "nonsense",
+        "consent.grant",
+        "notification.read",
+    ]
+    out = await pushed(
+        client, token, str(uuid.uuid4()), [mutation(i + 1, n, {"id": str(uuid.uuid4())}) for i, n in enumerate(names)]
+    )
     assert [r["code"] for r in out["results"]] == [
-        "server_owned", "server_owned", "server_owned", "unknown_mutation", "validation_failed", "validation_failed",
+        "server_owned",
+        "server_owned",
+        "server_owned",
+        "unknown_mutation",
+        "validation_failed",
+        "validation_failed",
     ]
     assert out["last_seq"] == len(names)
 
 
 async def test_a_login_without_identity_can_push_nothing_personal(client: AsyncTestClient) -> None:
     token = (await sms_login(client, "13811110000"))["access_token"]
-    out = await pushed(client, token, str(uuid.uuid4()), [
-        save(1, str(uuid.uuid4())),
-        mutation(2, "application.submit", {"application_id": str(uuid.uuid4()), "matter_code": MATTER}),
-    ])
+    out = await pushed(
+        client,
+        token,
+        str(uuid.uuid4()),
+        [
+            save(1, str(uuid.uuid4())),
+            mutation(2, "application.submit", {"application_id": str(uuid.uuid4()), "matter_code": MATTER}),
+        ],
+    )
     assert [r["code"] for r in out["results"]] == ["identity_required", "assurance_required"]
     assert out["results"][1]["data"]["required_level"] == "L2"
 
 
 async def test_bad_envelopes_are_problems(client: AsyncTestClient, mother: dict[str, Any]) -> None:
     h = auth(mother["access_token"])
-    r = await client.post("/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": [save(0, str(uuid.uuid4()))]}, headers=h)
+    r = await client.post(
+        "/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": [save(0, str(uuid.uuid4()))]}, headers=h
+    )
     assert_problem(r, 422, "validation_failed")
     r = await client.post("/v1/sync/push", content=b"{not json", headers=h | {"content-type": "application/json"})
     assert_problem(r, 400, "malformed_request")
@@ -248,11 +302,15 @@ async def test_bad_envelopes_are_problems(client: AsyncTestClient, mother: dict[
     assert_problem(r, 401, "unauthorized")
 
 
-async def test_the_other_devices_are_poked_after_an_applied_push(client: AsyncTestClient, mother: dict[str, Any], redis_url: str) -> None:
+async def test_the_other_devices_are_poked_after_an_applied_push(
+    client: AsyncTestClient, mother: dict[str, Any], redis_url: str
+) -> None:
     token = mother["access_token"]
     redis = redis_client.from_url(redis_url)
     try:
-        async with live.Hub(redis).listen([live.channel(person_of(token), None)]) as heard:  # as a server process listens
+        async with live.Hub(redis).listen(
+            [live.channel(person_of(token), None)]
+        ) as heard:  # as a server process listens
             await pushed(client, token, str(uuid.uuid4()), [save(1, str(uuid.uuid4())), save(2, str(uuid.uuid4()))])
             assert msgspec.json.decode(await asyncio.wait_for(heard.get(), 5)) == {"t": "s", "v": 2}
             # Nothing applied (only rejections), nothing to pull: no poke.
@@ -263,7 +321,9 @@ async def test_the_other_devices_are_poked_after_an_applied_push(client: AsyncTe
         await redis.aclose()
 
 
-async def test_one_id_under_two_seqs_at_once_is_applied_once(client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection) -> None:
+async def test_one_id_under_two_seqs_at_once_is_applied_once(
+    client: AsyncTestClient, mother: dict[str, Any], conn: asyncpg.Connection
+) -> None:
     """A confused client sends one mutation as seq 1 on one install and seq 1 on another, concurrently."""
     token = mother["access_token"]
     m = save(1, str(uuid.uuid4()), {"a": 1})

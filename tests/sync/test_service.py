@@ -16,7 +16,6 @@ from api.kernel.crypto import Keyring
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import NotFound, Problem, ServiceUnavailable
 from sync import cursor, service
-from sync.push import is_transient
 from sync.errors import (
     HTTP_PROBLEMS,
     MUTATION_PROBLEMS,
@@ -27,7 +26,7 @@ from sync.errors import (
     DraftNotFound,
 )
 from sync.models import MutationIn
-from sync.push import SyncUnavailable
+from sync.push import SyncUnavailable, is_transient
 from sync.service import DraftState, Head, Position
 from tests.conftest import TEST_MASTER_KEY
 
@@ -38,8 +37,13 @@ OTHER_KEYS = Keyring.from_settings(
 EPOCH, ME, KID, GONE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
 
-def parsed(versions: dict[uuid.UUID, int], leaving: dict[uuid.UUID, int] | None = None, *, epoch: uuid.UUID = EPOCH,
-           owner: uuid.UUID = ME) -> cursor.Parsed:
+def parsed(
+    versions: dict[uuid.UUID, int],
+    leaving: dict[uuid.UUID, int] | None = None,
+    *,
+    epoch: uuid.UUID = EPOCH,
+    owner: uuid.UUID = ME,
+) -> cursor.Parsed:
     text = cursor.encode(KEYS, cursor.SyncCursor(epoch, owner, versions, leaving or {}))
     return cursor.parse(KEYS, text)
 

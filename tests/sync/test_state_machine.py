@@ -24,7 +24,8 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from litestar.testing import AsyncTestClient
 
@@ -41,7 +42,9 @@ drafts = st.integers(0, 3)
 
 
 class Harness:
-    def __init__(self, loop: asyncio.AbstractEventLoop, client: AsyncTestClient, pool: asyncpg.Pool, clerk: str, redis: Any) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, client: AsyncTestClient, pool: asyncpg.Pool, clerk: str, redis: Any
+    ) -> None:
         self.loop, self.client, self.pool, self.clerk, self.redis = loop, client, pool, clerk, redis
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -64,7 +67,10 @@ def machine(h: Harness) -> type[RuleBasedStateMachine]:
             self.token = pair["access_token"]
             self.person = person_of(self.token)
             self.account = uuid.UUID(claims(self.token)["sub"])
-            self.devices = [SyncClient(h.client, self.token, page_size=4), SyncClient(h.client, self.token, page_size=4)]
+            self.devices = [
+                SyncClient(h.client, self.token, page_size=4),
+                SyncClient(h.client, self.token, page_size=4),
+            ]
             self.draft_ids = [str(uuid.uuid4()) for _ in range(4)]
             self.items = [uuid.uuid4() for _ in range(3)]
             self.wallet: dict[str, Any] = {}
@@ -151,7 +157,10 @@ def machine(h: Harness) -> type[RuleBasedStateMachine]:
 
         async def _server(self) -> dict[str, Any]:
             async with h.pool.acquire() as conn:
-                return {"drafts": await server_drafts(conn, h.client.app.state.keyring, self.person), "wallet": self.wallet}
+                return {
+                    "drafts": await server_drafts(conn, h.client.app.state.keyring, self.person),
+                    "wallet": self.wallet,
+                }
 
         # --- what must always hold -----------------------------------------------------------------
 
@@ -178,9 +187,13 @@ def machine(h: Harness) -> type[RuleBasedStateMachine]:
 
         async def _ledger(self) -> tuple[list[asyncpg.Record], dict[str, dict[str, Any]]]:
             async with h.pool.acquire() as conn:
-                ledger = await conn.fetch("SELECT id, name, status, code FROM sync_mutation WHERE account_id = $1 ORDER BY n", self.account)
+                ledger = await conn.fetch(
+                    "SELECT id, name, status, code FROM sync_mutation WHERE account_id = $1 ORDER BY n", self.account
+                )
                 live = await server_drafts(conn, h.client.app.state.keyring, self.person)
-                rows = await conn.fetch("SELECT id, version FROM sync_draft WHERE person_id = $1 AND deleted_at IS NOT NULL", self.person)
+                rows = await conn.fetch(
+                    "SELECT id, version FROM sync_draft WHERE person_id = $1 AND deleted_at IS NOT NULL", self.person
+                )
             return ledger, live | {str(r["id"]): {"version": r["version"], "form": None} for r in rows}
 
         def teardown(self) -> None:
@@ -196,7 +209,11 @@ async def test_two_devices_converge_and_apply_every_mutation_once(
     redis = aioredis.from_url(redis_url)
     h = Harness(asyncio.get_running_loop(), client, pool, clerk, redis)
     run = settings(
-        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, derandomize=True, database=None,
+        max_examples=EXAMPLES,
+        stateful_step_count=STEPS,
+        deadline=None,
+        derandomize=True,
+        database=None,
         suppress_health_check=list(HealthCheck),
     )
     try:

@@ -17,17 +17,24 @@ from cryptography import x509
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from wallet import jobs
 from esign.codec import statuslist, trustlist
 from esign.codec.verify import verify_token
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff
 from tests.wallet import helpers
+from wallet import jobs
 
 MOTHER = id_number("19920304", 81, male=False)
 CHILD = id_number("20261118", 82, male=False)
-BIRTH = {"child_name": "李小满", "sex": "女", "born_at": "2026-11-18", "birth_place": "株洲市天元区",
-         "mother_name": "王芳", "father_name": "李强", "institution": "株洲市妇幼保健院"}
+BIRTH = {
+    "child_name": "李小满",
+    "sex": "女",
+    "born_at": "2026-11-18",
+    "birth_place": "株洲市天元区",
+    "mother_name": "王芳",
+    "father_name": "李强",
+    "institution": "株洲市妇幼保健院",
+}
 
 
 async def _offline_verifier(client: AsyncTestClient) -> SimpleNamespace:
@@ -51,16 +58,25 @@ async def test_a_lifelong_wallet_from_birth(
 
     # 公安 records the guardianship of the newborn (a department decision, documented route).
     gongan = await staff(client, op, conn, "gongan", ["clerk"])
-    made = await helpers.set_guardian(client, gongan, MOTHER, {"id_number": CHILD, "name": "李小满"}, guardian_name="王芳")
+    made = await helpers.set_guardian(
+        client, gongan, MOTHER, {"id_number": CHILD, "name": "李小满"}, guardian_name="王芳"
+    )
     child = made["dependent_person_id"]
 
     # 卫健委 issues the birth certificate through the e-certificate API.
     weijian = auth(await staff(client, op, conn, "weijian", ["dept_admin", "issuer"]))
     r = await client.post("/v1/dept/seals", json={"name": "出生医学证明专用章", "kind": "official"}, headers=weijian)
     assert r.status_code == 201, r.text
-    r = await client.post("/v1/dept/certificates", headers=weijian, json={
-        "type_code": "birth_medical_certificate", "holder": {"id_number": CHILD, "name": "李小满"}, "fields": BIRTH,
-        "external_ref": "CS-2026-0001"})
+    r = await client.post(
+        "/v1/dept/certificates",
+        headers=weijian,
+        json={
+            "type_code": "birth_medical_certificate",
+            "holder": {"id_number": CHILD, "name": "李小满"},
+            "fields": BIRTH,
+            "external_ref": "CS-2026-0001",
+        },
+    )
     assert r.status_code == 201, r.text
     certificate = r.json()
 
@@ -72,7 +88,9 @@ async def test_a_lifelong_wallet_from_birth(
     item = items[0]["id"]
 
     # 亮证: one field, as a QR an offline verifier accepts.
-    r = await client.post(f"/v1/wallet/items/{item}/present", json={"fields": ["sex"], "ttl_seconds": 60}, headers=mother)
+    r = await client.post(
+        f"/v1/wallet/items/{item}/present", json={"fields": ["sex"], "ttl_seconds": 60}, headers=mother
+    )
     assert r.status_code == 201, r.text
     verifier = await _offline_verifier(client)
     verdict = verifier.verify(r.json()["qr"], datetime.now(UTC))
@@ -83,9 +101,17 @@ async def test_a_lifelong_wallet_from_birth(
 
     # 授权用证: the hospital may read the certificate twice.
     hospital = str(await helpers.department_id(conn, "fuyou"))
-    r = await client.post("/v1/wallet/consents", headers=mother, json={
-        "grantee_department_id": hospital, "item_ids": [item], "purpose": "新生儿建档", "max_uses": 2,
-        "expires_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()})
+    r = await client.post(
+        "/v1/wallet/consents",
+        headers=mother,
+        json={
+            "grantee_department_id": hospital,
+            "item_ids": [item],
+            "purpose": "新生儿建档",
+            "max_uses": 2,
+            "expires_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+        },
+    )
     assert r.status_code == 201, r.text
     consent = r.json()
     nurse = auth(await staff(client, op, conn, "fuyou", ["clerk"]))
@@ -97,14 +123,24 @@ async def test_a_lifelong_wallet_from_birth(
     assert_problem(await client.get(url, headers=nurse), 403, "consent_not_active")
     log = (await client.get("/v1/wallet/access-log", params={"person_id": child}, headers=mother)).json()["items"]
     assert [e["outcome"] for e in log] == ["refused", "served", "served"]
-    assert {(e["department"]["name"], e["purpose"], tuple(e["item_ids"])) for e in log} == {("株洲市妇幼保健院", "新生儿建档", (item,))}
+    assert {(e["department"]["name"], e["purpose"], tuple(e["item_ids"])) for e in log} == {
+        ("株洲市妇幼保健院", "新生儿建档", (item,))
+    }
 
     # 医保 enrols the child: a department record, in the timeline with the birth.
     yibao = auth(await staff(client, op, conn, "yibao", ["clerk"]))
-    r = await client.post("/v1/dept/records", headers=yibao, json={
-        "holder": {"id_number": CHILD, "name": "李小满"}, "kind": "medical_insurance_enrolment", "title": "城乡居民医保参保登记",
-        "data": {"insurance_type": "城乡居民", "start_on": "2026-11-20"}, "occurred_at": "2026-11-20T01:00:00Z",
-        "external_ref": "YB-2026-0001"})
+    r = await client.post(
+        "/v1/dept/records",
+        headers=yibao,
+        json={
+            "holder": {"id_number": CHILD, "name": "李小满"},
+            "kind": "medical_insurance_enrolment",
+            "title": "城乡居民医保参保登记",
+            "data": {"insurance_type": "城乡居民", "start_on": "2026-11-20"},
+            "occurred_at": "2026-11-20T01:00:00Z",
+            "external_ref": "YB-2026-0001",
+        },
+    )
     assert r.status_code == 201, r.text
     record_id = r.json()["id"]
     await jobs.derive(SimpleNamespace(pool=pool, keyring=app.state.keyring))

@@ -8,13 +8,13 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from wallet import pages
 from esign import flows as esign_service
 from esign.state import EsignState
 from tests.auth.helpers import auth
 from tests.people import citizen, id_number
 from tests.wallet import helpers
 from tests.wallet.helpers import ID_CARD_FIELDS
+from wallet import pages
 
 LI = id_number("19880808", 72)
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -27,15 +27,28 @@ async def _certificates(client: AsyncTestClient, me: dict[str, str]) -> list[dic
 
 
 async def test_a_revocation_an_expiry_and_a_renamed_issuer_show_without_a_stale_page(
-    client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState, conn: asyncpg.Connection,
+    client: AsyncTestClient,
+    clerk: str,
+    pool: asyncpg.Pool,
+    esign: EsignState,
+    conn: asyncpg.Connection,
     app: Litestar,
 ) -> None:
     me = auth((await citizen(client, clerk, name="李四", id_number=LI))["access_token"])
     soon = datetime.now(UTC) + timedelta(minutes=2)
-    lasting = await helpers.issue(pool, esign, "gongan", "id_card", id_number=LI, name="李四",
-                                  fields={"name": "李四", **ID_CARD_FIELDS})
-    brief = await helpers.issue(pool, esign, "gongan", "id_card", id_number=LI, name="李四",
-                                fields={"name": "李四", **ID_CARD_FIELDS}, valid_until=soon)
+    lasting = await helpers.issue(
+        pool, esign, "gongan", "id_card", id_number=LI, name="李四", fields={"name": "李四", **ID_CARD_FIELDS}
+    )
+    brief = await helpers.issue(
+        pool,
+        esign,
+        "gongan",
+        "id_card",
+        id_number=LI,
+        name="李四",
+        fields={"name": "李四", **ID_CARD_FIELDS},
+        valid_until=soon,
+    )
     first = await _certificates(client, me)
     assert {c["id"]: c["status"] for c in first} == {str(lasting): "valid", str(brief): "valid"}
     assert await _certificates(client, me) == first  # served again as built
@@ -43,9 +56,20 @@ async def test_a_revocation_an_expiry_and_a_renamed_issuer_show_without_a_stale_
     # A revocation bumps the holder's change-log version: the next read is built anew.
     dept = await helpers.department_id(conn, "gongan")
     async with pool.acquire() as c, c.transaction():
-        await esign_service.change_status(c, esign, department_id=dept, certificate_id=lasting, action="revoke",
-                                          reason="测试", actor="test", now=datetime.now(UTC))
-    assert {c["id"]: c["status"] for c in await _certificates(client, me)} == {str(lasting): "revoked", str(brief): "valid"}
+        await esign_service.change_status(
+            c,
+            esign,
+            department_id=dept,
+            certificate_id=lasting,
+            action="revoke",
+            reason="测试",
+            actor="test",
+            now=datetime.now(UTC),
+        )
+    assert {c["id"]: c["status"] for c in await _certificates(client, me)} == {
+        str(lasting): "revoked",
+        str(brief): "valid",
+    }
 
     # Time alone expires a certificate: a page lives no longer than its first expiry.
     app.state.clock = lambda: soon + timedelta(seconds=1)

@@ -20,10 +20,13 @@ from tests.wallet.helpers import ID_CARD_FIELDS
 ZHANG = id_number("19900101", 41)
 
 
-async def _holder_with_id_card(client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState, **kw) -> tuple[dict, str, str]:  # noqa: ANN003
+async def _holder_with_id_card(
+    client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState, **kw
+) -> tuple[dict, str, str]:
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
-    cert = await helpers.issue(pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三",
-                               fields={"name": "张三", **ID_CARD_FIELDS}, **kw)
+    cert = await helpers.issue(
+        pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三", fields={"name": "张三", **ID_CARD_FIELDS}, **kw
+    )
     items = (await client.get("/v1/wallet/items", params={"kind": "certificate"}, headers=me)).json()["items"]
     return me, items[0]["id"], str(cert)
 
@@ -32,8 +35,9 @@ async def test_a_presentation_discloses_only_the_chosen_fields_and_verifies_offl
     client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState
 ) -> None:
     me, item, _ = await _holder_with_id_card(client, clerk, pool, esign)
-    r = await client.post(f"/v1/wallet/items/{item}/present", json={"fields": ["sex"], "ttl_seconds": 120, "png": True},
-                          headers=me)
+    r = await client.post(
+        f"/v1/wallet/items/{item}/present", json={"fields": ["sex"], "ttl_seconds": 120, "png": True}, headers=me
+    )
     assert r.status_code == 201, r.text
     shown = r.json()
     now = datetime.now(UTC)
@@ -61,12 +65,22 @@ async def test_a_presentation_discloses_only_the_chosen_fields_and_verifies_offl
 async def test_revoked_suspended_and_expired_certificates_are_not_shown(
     client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState, conn: asyncpg.Connection, app: Litestar
 ) -> None:
-    me, item, cert = await _holder_with_id_card(client, clerk, pool, esign, valid_until=datetime.now(UTC) + timedelta(minutes=2))
+    me, item, cert = await _holder_with_id_card(
+        client, clerk, pool, esign, valid_until=datetime.now(UTC) + timedelta(minutes=2)
+    )
     dept = await helpers.department_id(conn, "gongan")
     for action, reason in (("suspend", "suspended"), ("resume", None), ("revoke", "revoked")):
         async with pool.acquire() as c, c.transaction():
-            await esign_service.change_status(c, esign, department_id=dept, certificate_id=cert, action=action,
-                                              reason="测试", actor="test", now=datetime.now(UTC))
+            await esign_service.change_status(
+                c,
+                esign,
+                department_id=dept,
+                certificate_id=cert,
+                action=action,
+                reason="测试",
+                actor="test",
+                now=datetime.now(UTC),
+            )
         r = await client.post(f"/v1/wallet/items/{item}/present", json={"fields": ["sex"]}, headers=me)
         if reason is None:
             assert r.status_code == 201
@@ -74,11 +88,16 @@ async def test_revoked_suspended_and_expired_certificates_are_not_shown(
             body = assert_problem(r, 409, "certificate_not_presentable")
             assert body["reason"] == reason
 
-    _, other, _ = await _holder_with_id_card(client, clerk, pool, esign, valid_until=datetime.now(UTC) + timedelta(minutes=2))
+    _, other, _ = await _holder_with_id_card(
+        client, clerk, pool, esign, valid_until=datetime.now(UTC) + timedelta(minutes=2)
+    )
     later = datetime.now(UTC) + timedelta(minutes=3)
     app.state.clock = lambda: later
-    body = assert_problem(await client.post(f"/v1/wallet/items/{other}/present", json={"fields": []}, headers=me),
-                          409, "certificate_not_presentable")
+    body = assert_problem(
+        await client.post(f"/v1/wallet/items/{other}/present", json={"fields": []}, headers=me),
+        409,
+        "certificate_not_presentable",
+    )
     assert body["reason"] == "expired"
 
 
@@ -86,22 +105,36 @@ async def test_presenting_needs_a_recent_l3_and_ones_own_item(
     client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState, app: Litestar
 ) -> None:
     me, item, _ = await _holder_with_id_card(client, clerk, pool, esign)
-    body = assert_problem(await client.post(f"/v1/wallet/items/{item}/present", json={"fields": ["nope"]}, headers=me),
-                          422, "presentation_fields_invalid")
+    body = assert_problem(
+        await client.post(f"/v1/wallet/items/{item}/present", json={"fields": ["nope"]}, headers=me),
+        422,
+        "presentation_fields_invalid",
+    )
     assert body["errors"][0]["field"] == "fields.nope"
-    assert_problem(await client.post(f"/v1/wallet/items/{item}/present", json={"fields": [], "ttl_seconds": 301}, headers=me),
-                   422, "validation_failed")
+    assert_problem(
+        await client.post(f"/v1/wallet/items/{item}/present", json={"fields": [], "ttl_seconds": 301}, headers=me),
+        422,
+        "validation_failed",
+    )
     stranger = auth((await citizen(client, clerk, name="李四", id_number=id_number("19800101", 42)))["access_token"])
-    assert_problem(await client.post(f"/v1/wallet/items/{item}/present", json={"fields": []}, headers=stranger),
-                   404, "wallet_item_not_found")
+    assert_problem(
+        await client.post(f"/v1/wallet/items/{item}/present", json={"fields": []}, headers=stranger),
+        404,
+        "wallet_item_not_found",
+    )
     later = datetime.now(UTC) + timedelta(minutes=6)
     app.state.clock = lambda: later
-    body = assert_problem(await client.post(f"/v1/wallet/items/{item}/present", json={"fields": []}, headers=me),
-                          403, "assurance_required")
+    body = assert_problem(
+        await client.post(f"/v1/wallet/items/{item}/present", json={"fields": []}, headers=me),
+        403,
+        "assurance_required",
+    )
     assert body["required_level"] == "L3" and body["max_age_seconds"] == 300
 
 
-async def test_an_idempotency_key_replays_the_same_code(client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState) -> None:
+async def test_an_idempotency_key_replays_the_same_code(
+    client: AsyncTestClient, clerk: str, pool: asyncpg.Pool, esign: EsignState
+) -> None:
     me, item, _ = await _holder_with_id_card(client, clerk, pool, esign)
     key = me | {"Idempotency-Key": "present-1"}
     first = await client.post(f"/v1/wallet/items/{item}/present", json={"fields": ["sex"]}, headers=key)

@@ -34,7 +34,9 @@ def test_birth_date_is_read_from_the_id_number() -> None:
         (NOW, NOW - timedelta(hours=1), 5, 5, "revoked"),
     ],
 )
-def test_consent_state(revoked: datetime | None, expires: datetime, uses: int, max_uses: int | None, state: str) -> None:
+def test_consent_state(
+    revoked: datetime | None, expires: datetime, uses: int, max_uses: int | None, state: str
+) -> None:
     assert service.consent_state(revoked_at=revoked, expires_at=expires, uses=uses, max_uses=max_uses, now=NOW) == state
 
 
@@ -66,8 +68,16 @@ def test_records_split_sensitive_values_and_refuse_unknown_keys() -> None:
 
 @pytest.mark.parametrize(
     ("left", "threshold"),
-    [(timedelta(days=31), None), (timedelta(days=30), 30), (timedelta(days=8), 30), (timedelta(days=7), 7),
-     (timedelta(hours=25), 7), (timedelta(hours=24), 1), (timedelta(minutes=1), 1), (timedelta(0), None)],
+    [
+        (timedelta(days=31), None),
+        (timedelta(days=30), 30),
+        (timedelta(days=8), 30),
+        (timedelta(days=7), 7),
+        (timedelta(hours=25), 7),
+        (timedelta(hours=24), 1),
+        (timedelta(minutes=1), 1),
+        (timedelta(0), None),
+    ],
 )
 def test_expiry_thresholds(left: timedelta, threshold: int | None) -> None:
     assert service.expiry_threshold(NOW + left, NOW) == threshold
@@ -79,5 +89,9 @@ def test_life_events_are_dated_by_their_certificate_field_and_keyed_by_source() 
     assert service.event_time({"born_at": "not a date"}, "born_at", fallback) == fallback
     person = uuid4()
     # Born and died happen once per person, whatever the source; the rest once per source.
-    assert service.event_source_key("born", person, "certificate:1") == service.event_source_key("born", person, "bundle:2")
-    assert service.event_source_key("married", person, "certificate:1") != service.event_source_key("married", person, "x")
+    assert service.event_source_key("born", person, "certificate:1") == service.event_source_key(
+        "born", person, "bundle:2"
+    )
+    assert service.event_source_key("married", person, "certificate:1") != service.event_source_key(
+        "married", person, "x"
+    )

@@ -24,8 +24,9 @@ ZHANG = id_number("19900101", 71)
 ID_CARD_FIELDS = helpers.ID_CARD_FIELDS
 
 
-async def pull_all(client: AsyncTestClient, token: str, cursor: str | None = None, *,
-                   limit: int = 500) -> tuple[list[dict[str, Any]], str, int, list[dict[str, Any]]]:
+async def pull_all(
+    client: AsyncTestClient, token: str, cursor: str | None = None, *, limit: int = 500
+) -> tuple[list[dict[str, Any]], str, int, list[dict[str, Any]]]:
     """Pull to the end: the changes, the new cursor, the bytes on the wire (gzip accepted) and the pages."""
     changes, wire, pages = [], 0, []
     while True:
@@ -46,9 +47,12 @@ async def test_a_pulled_certificate_carries_no_token_and_the_token_is_fetched_on
 ) -> None:
     me = await citizen(client, clerk, name="张三", id_number=ZHANG)
     token = me["access_token"]
-    cert_id = await helpers.issue(pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三",
-                                  fields={"name": "张三", **ID_CARD_FIELDS})
-    cert = (await client.get("/v1/wallet/items", params={"kind": "certificate"}, headers=auth(token))).json()["items"][0]
+    cert_id = await helpers.issue(
+        pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三", fields={"name": "张三", **ID_CARD_FIELDS}
+    )
+    cert = (await client.get("/v1/wallet/items", params={"kind": "certificate"}, headers=auth(token))).json()["items"][
+        0
+    ]
     signed = cert["certificate"]["token"]
     assert signed.startswith("ZB1:") and cert["certificate"]["id"] == str(cert_id)
 
@@ -59,21 +63,35 @@ async def test_a_pulled_certificate_carries_no_token_and_the_token_is_fetched_on
     assert "token" not in data["data"] and signed not in msgspec.json.encode(changes).decode()
     assert data["data"]["token_sha256"] == hashlib.sha256(signed.encode()).hexdigest()
     # Enough to list and show it without the token.
-    assert data["title"] == "居民身份证" and data["summary"]["status"] == "valid" and data["data"]["fields"]["name"] == "张三"
+    assert (
+        data["title"] == "居民身份证"
+        and data["summary"]["status"] == "valid"
+        and data["data"]["fields"]["name"] == "张三"
+    )
 
     r = await client.get(f"/v1/wallet/items/{cert['id']}/token", headers=auth(token))
     assert r.status_code == 200, r.text
     assert r.json() == {"item_id": cert["id"], "token": signed, "token_sha256": data["data"]["token_sha256"]}
     assert r.headers["etag"] == f'"{data["data"]["token_sha256"]}"'
     assert r.headers["cache-control"] == "private, max-age=31536000, immutable"
-    again = await client.get(f"/v1/wallet/items/{cert['id']}/token", headers=auth(token) | {"if-none-match": r.headers["etag"]})
+    again = await client.get(
+        f"/v1/wallet/items/{cert['id']}/token", headers=auth(token) | {"if-none-match": r.headers["etag"]}
+    )
     assert again.status_code == 304 and not again.content
 
     # A change of the certificate (suspended) comes without the token again, with the same tag.
     async with pool.acquire() as conn, conn.transaction():
         dept = await helpers.department_id(conn, "gongan")
-        await esign_service.change_status(conn, esign, department_id=dept, certificate_id=cert_id, action="suspend",
-                                          reason="挂失", actor="test", now=datetime.now(UTC))
+        await esign_service.change_status(
+            conn,
+            esign,
+            department_id=dept,
+            certificate_id=cert_id,
+            action="suspend",
+            reason="挂失",
+            actor="test",
+            now=datetime.now(UTC),
+        )
     later, _, _, _ = await pull_all(client, token, cursor)
     [changed] = later
     assert changed["data"]["summary"]["status"] == "suspended" and "token" not in changed["data"]["data"]
@@ -81,10 +99,14 @@ async def test_a_pulled_certificate_carries_no_token_and_the_token_is_fetched_on
 
     # Whoever may not read the item does not get its token; an item without a token has none to give.
     stranger = await citizen(client, clerk, name="路人", id_number=id_number("19850505", 12))
-    assert_problem(await client.get(f"/v1/wallet/items/{cert['id']}/token", headers=auth(stranger["access_token"])),
-                   404, "wallet_item_not_found")
-    assert_problem(await client.get(f"/v1/wallet/items/{uuid.uuid4()}/token", headers=auth(token)), 404,
-                   "wallet_item_not_found")
+    assert_problem(
+        await client.get(f"/v1/wallet/items/{cert['id']}/token", headers=auth(stranger["access_token"])),
+        404,
+        "wallet_item_not_found",
+    )
+    assert_problem(
+        await client.get(f"/v1/wallet/items/{uuid.uuid4()}/token", headers=auth(token)), 404, "wallet_item_not_found"
+    )
     assert_problem(await client.get(f"/v1/wallet/items/{cert['id']}/token"), 401, "unauthorized")
 
 
@@ -94,18 +116,34 @@ async def test_a_thousand_item_wallet_syncs_within_its_budgets(
     """Full sync of 1,000 certificates ≤ 300 KB on the wire (gzip); a one-change pull ≤ 2 KB."""
     me = await citizen(client, clerk, name="张三", id_number=ZHANG)
     person = uuid.UUID(me["account"]["person_id"])
-    await helpers.issue(pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三", fields={"name": "张三", **ID_CARD_FIELDS})
+    await helpers.issue(
+        pool, esign, "gongan", "id_card", id_number=ZHANG, name="张三", fields={"name": "张三", **ID_CARD_FIELDS}
+    )
     async with pool.acquire() as conn:
-        real = msgspec.json.decode(await conn.fetchval("SELECT data::text FROM sync_change WHERE person_id = $1 AND "
-                                                       "entity = 'wallet_item'", person))
+        real = msgspec.json.decode(
+            await conn.fetchval(
+                "SELECT data::text FROM sync_change WHERE person_id = $1 AND entity = 'wallet_item'", person
+            )
+        )
         # 999 more like it: their own ids, licence numbers and tokens (random, as long as the real one).
         many = []
         for n in range(999):
             cert = str(uuid.uuid4())
             token = "ZB1:" + secrets.token_urlsafe(len(real["data"]["token"]))[: len(real["data"]["token"]) - 4]
             summary = real["summary"] | {"licence_id": real["summary"]["licence_id"][:-12] + f"{n:08d}.001"}
-            many.append((person, "wallet_item", uuid.uuid4(), real | {
-                "certificate_id": cert, "summary": summary, "data": real["data"] | {"certificate_id": cert, "token": token}}))
+            many.append(
+                (
+                    person,
+                    "wallet_item",
+                    uuid.uuid4(),
+                    real
+                    | {
+                        "certificate_id": cert,
+                        "summary": summary,
+                        "data": real["data"] | {"certificate_id": cert, "token": token},
+                    },
+                )
+            )
         async with conn.transaction():
             await changelog.record_puts(conn, many)
     fat = sum(len(msgspec.json.encode(m[3])) for m in many) + len(msgspec.json.encode(real))
@@ -113,15 +151,22 @@ async def test_a_thousand_item_wallet_syncs_within_its_budgets(
     changes, cursor, wire, pages = await pull_all(client, me["access_token"])
     assert len([c for c in changes if c["entity"] == "wallet_item"]) == 1000
     assert all("token" not in c["data"]["data"] for c in changes if c["entity"] == "wallet_item")
-    print(f"\nfull sync of a 1,000-item wallet: {wire:,} bytes on the wire (gzip) in {len(pages)} pages; "
-          f"the items with their tokens would be {fat:,} bytes before compression")
+    print(
+        f"\nfull sync of a 1,000-item wallet: {wire:,} bytes on the wire (gzip) in {len(pages)} pages; "
+        f"the items with their tokens would be {fat:,} bytes before compression"
+    )
     assert wire <= 300_000
 
     item = changes[500]
     async with pool.acquire() as conn, conn.transaction():
-        await changelog.record_change(conn, person, "wallet_item", uuid.UUID(item["id"]), "put",
-                                      {**item["data"], "summary": item["data"]["summary"] | {"status": "revoked"},
-                                       "data": many[0][3]["data"]})
+        await changelog.record_change(
+            conn,
+            person,
+            "wallet_item",
+            uuid.UUID(item["id"]),
+            "put",
+            {**item["data"], "summary": item["data"]["summary"] | {"status": "revoked"}, "data": many[0][3]["data"]},
+        )
     one, _, one_wire, _ = await pull_all(client, me["access_token"], cursor, limit=200)
     assert [c["id"] for c in one] == [item["id"]] and one[0]["data"]["summary"]["status"] == "revoked"
     print(f"one-change pull: {one_wire:,} bytes")

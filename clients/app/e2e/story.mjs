@@ -46,6 +46,14 @@ async function verdictOf(p) {
   return (await p.getByTestId("verdict").innerText()).trim();
 }
 
+/** 核验 pressed (again): the verdict of this check, not the one still shown from the last. */
+async function checkAgain(p) {
+  await p.evaluate(() => document.querySelectorAll("[data-testid=verdict]").forEach((e) => e.setAttribute("data-stale", "")));
+  await p.getByRole("button", { name: "核验" }).click();
+  await p.locator("[data-testid=verdict]:not([data-stale]), main [role=alert]").first().waitFor();
+  return verdictOf(p);
+}
+
 async function until(fn, what, ms = 60000) {
   const end = Date.now() + ms;
   for (;;) {
@@ -331,6 +339,87 @@ try {
   }, "已吊销 in the wallet", 60000);
   await shot(page, "wallet-revoked");
   report("present", present);
+
+  // --- 离线亮证 (ZB2:): this phone's key, registered after a fresh L3 proof, makes a presentation of two fields
+  // of her household register with no network; a verifier phone, offline too, holding the trust list and status
+  // lists, shows a nonce first and says 有效 with exactly those fields. She revokes the phone from elsewhere (a
+  // lost phone); a presentation made from the credential it still holds is refused once the verifier's status
+  // lists refresh.
+  const zb2 = {};
+  await page.goto(`${APP}#/me/stepup`);
+  await page.fill("#rn-name", W.mother.name);
+  await page.fill("#rn-id", W.mother.id);
+  await page.getByRole("button", { name: "生成窗口认证码" }).click();
+  const third = (await page.getByTestId("realname-session").innerText()).trim();
+  await api("POST", "/v1/dept/realname/attest", W.clerk, { session_id: third, id_number: W.mother.id });
+  await page.getByText("实人认证已完成").waitFor();
+  await page.getByRole("button", { name: "启用离线亮证" }).click();
+  await page.getByText("本机已启用离线亮证").waitFor();
+  zb2.device = (await page.locator("[data-testid=device][data-status=active]").innerText()).trim();
+  await shot(page, "devices");
+  await page.goto(`${APP}#/wallet`);
+  await page.locator("[data-testid=wallet-item][data-type=household_register]:not(:has(h3 .tag))").first().click();
+  await page.getByRole("button", { name: "离线亮证" }).waitFor(); // its credential came by sync
+
+  const verifierContext = await browser.newContext(phone);
+  verifierContext.setDefaultTimeout(45000);
+  const verifier = await verifierContext.newPage();
+  await verifier.goto(`${APP}#/verify`);
+  await until(() => verifier.evaluate(() => new Promise((resolve) => {
+    const req = indexedDB.open("zhangban-app");
+    req.onsuccess = () => {
+      const get = req.result.transaction("kv").objectStore("kv").get("app:trust");
+      get.onsuccess = () => resolve(!!get.result);
+      get.onerror = () => resolve(false);
+    };
+    req.onerror = () => resolve(false);
+  })), "the verifier's trust list and status lists");
+  await verifierContext.setOffline(true);
+  await context.setOffline(true);
+  await verifier.getByRole("button", { name: "先出示随机码" }).click();
+  const nonce = (await verifier.getByTestId("nonce").innerText()).trim();
+  await page.locator("input[name=show-household_head]").check();
+  await page.locator("input[name=show-relation]").check();
+  await page.fill("#nonce", nonce);
+  await page.getByRole("button", { name: "离线亮证" }).click();
+  const qr = page.getByTestId("qr");
+  await until(async () => (await qr.getAttribute("data-offline")) === "1", "the offline presentation");
+  const shown = await qr.getAttribute("data-token");
+  zb2.holder_network = (await page.getByTestId("network").innerText()).trim();
+  zb2.token_chars = shown.length;
+  await shot(page, "present-offline");
+  await verifier.fill("#token", shown);
+  zb2.verdict = await checkAgain(verifier);
+  zb2.fields = await verifier.getByTestId("disclosed").allInnerTexts();
+  zb2.holder_bound = await verifier.getByTestId("holder-bound").isVisible();
+  zb2.verifier_offline = await verifier.getByText("（离线核验）").isVisible();
+  await shot(verifier, "verify-offline-presentation");
+
+  // Revoked from elsewhere while this phone stays offline: it still holds its credential and makes another.
+  const holder = await appToken(page);
+  const device = (await api("GET", "/v1/devices", holder)).items.find((d) => d.status === "active");
+  zb2.revoked = (await api("DELETE", `/v1/devices/${device.id}`, holder)).status;
+  await page.fill("#nonce", "");
+  await page.getByRole("button", { name: "离线亮证" }).click();
+  const copy = await until(async () => {
+    const t = await qr.getAttribute("data-token");
+    return t && t !== shown ? t : null;
+  }, "a presentation from the kept credential");
+  await verifier.reload(); // a new check: no nonce shown this time
+  await verifier.fill("#token", copy);
+  zb2.before_refresh = await checkAgain(verifier); // the verifier's lists predate the revocation
+  await verifierContext.setOffline(false);
+  zb2.after_refresh = await checkAgain(verifier); // online: the lists refresh, the check stays local
+  await verifierContext.setOffline(true);
+  zb2.after_refresh_offline = await checkAgain(verifier);
+  zb2.reasons = await verifier.locator("ul.plain li").allInnerTexts();
+  await shot(verifier, "verify-revoked-device");
+  await verifierContext.close();
+  await context.setOffline(false);
+  await page.goto(`${APP}#/me`); // back online, her devices say which one was revoked
+  await page.locator("[data-testid=device][data-status=revoked]").first().waitFor();
+  zb2.devices_after = await page.getByTestId("device").allInnerTexts();
+  report("zb2", zb2);
 
   // --- 适老化: axe-core on the main screens, normal and large text; tap targets ≥ 48 px ------------
   const axePath = require.resolve("axe-core/axe.min.js");

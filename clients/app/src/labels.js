@@ -17,6 +17,9 @@ export const REASONS = {
   revoked: "证照已被签发机关吊销", suspended: "证照已暂停使用", expired: "证照已过期", presentation_expired: "亮证码已过期，请对方刷新",
   signature: "签名不正确", chain: "签发机关不在信任列表中", format: "不是本平台的电子证照码", not_yet_valid: "证照尚未生效",
   status_unknown: "无法确认证照状态（请联网更新状态列表）", trust_list_expired: "信任列表已过期，请联网更新",
+  status_unavailable: "无法确认证照状态（请联网更新状态列表）", credential_expired: "对方的离线亮证凭据已过期，请对方联网同步",
+  holder_binding: "不是由持证人本人手机签名（可能是复制的凭据）", nonce: "未包含本机出示的随机码，请对方重新亮证",
+  disclosure: "出示的字段被改动过", unknown_seal: "签发机关不在信任列表中",
 };
 export function when(iso) {
   if (!iso) return "";

@@ -2,8 +2,8 @@
 // catalogue kept for offline use. Screens call the actions here; none of them talks to fetch directly.
 import { reactive } from "vue";
 import {
-  Live, ProblemError, ZhangbanClient, base64Decode, eventSource, fetchTransport, fetchUploader, indexedDbStorage,
-  mergeDraftForms, parseStatusList, parseTrustList, verifyToken, webSocket,
+  Live, ProblemError, ZhangbanClient, base64Decode, base64urlEncode, eventSource, fetchTransport, fetchUploader, indexedDbStorage,
+  makePresentation, mergeDraftForms, parseStatusList, parseTrustList, verifyToken, webCryptoDeviceKey, webSocket,
 } from "@zhangban/sdk";
 
 export const storage = indexedDbStorage("zhangban-app");
@@ -54,6 +54,8 @@ export const client = new ZhangbanClient({
   // Photos taken offline are kept by the SDK's blob queue in this IndexedDB until they are uploaded.
   storage,
   uploader: fetchUploader(),
+  // This device's key for 亮证 offline (ZB2:): WebCrypto, non-extractable, kept in its own IndexedDB.
+  deviceKeys: webCryptoDeviceKey("zhangban-app-device"),
   sync: {
     namespace: "app",
     onConflict: mergeDraftForms,
@@ -257,6 +259,8 @@ export async function logout() {
     await client.auth.logout();
   } finally {
     for (const key of await storage.keys("")) await storage.remove(key);
+    // This person's device key goes too: another person logging in here makes and registers their own.
+    await client.devices.forget().catch(() => null);
     location.hash = "#/";
     location.reload();
   }
@@ -315,13 +319,72 @@ export async function trustMaterial(force = false) {
   return { trust, lists, at: kept.at };
 }
 
-/** Verifies a scanned QR (a bare ZB1: token or a /V/ link) with the SDK's offline verifier. */
-export async function verify(scanned) {
+/** Verifies a scanned QR (a bare ZB1:/ZB2: token or a /V/ link) with the SDK's offline verifier; `nonce` the
+ * bytes this verifier showed first, if it did. */
+export async function verify(scanned, nonce) {
   const material = await trustMaterial(navigator.onLine);
   if (!material) throw new Error("首次核验需要联网下载信任列表");
-  const verdict = await verifyToken(scanned.trim(), material.trust, material.lists);
+  const verdict = await verifyToken(scanned.trim(), material.trust, material.lists, { nonce: nonce || undefined });
   const c = verdict.certificate;
   // The issuer's name as the trust list gives it for the credit code the token carries.
   const seal = c && material.trust.seals.find((s) => s.creditCode === c.issuer_credit_code);
   return { verdict, at: material.at, issuer: (c && c.issuer_name) || (seal && seal.departmentName) || (c && c.issuer_credit_code) };
+}
+
+// --- 亮证 offline (ZB2:) ------------------------------------------------------------------------
+
+/** A verifier's nonce as shown under its QR code (`ZBN:` + base64url of 16 bytes), and read back. */
+export const NONCE_PREFIX = "ZBN:";
+export function newNonce() {
+  return crypto.getRandomValues(new Uint8Array(16));
+}
+export function nonceText(bytes) {
+  return NONCE_PREFIX + base64urlEncode(bytes);
+}
+export function readNonce(text) {
+  const t = (text || "").trim().replace(/^ZBN:/i, "");
+  if (!t) return null;
+  const bytes = /^[A-Za-z0-9_-]{22}$/.test(t) ? base64Decode(t) : null;
+  if (!bytes || bytes.length !== 16) throw new Error("核验方随机码不正确");
+  return bytes;
+}
+
+/** Registers this device's key (after a recent L3 proof); its presentation credentials then come by sync. */
+export async function enableOffline() {
+  const label = /Mobile|Android|iPhone/.test(navigator.userAgent) ? "手机浏览器" : "浏览器";
+  try {
+    await client.devices.register(label);
+  } catch (err) {
+    if (!(err instanceof ProblemError) || err.type !== "device_key_registered") throw err;
+    // This key was registered before: fine while that device is active; once revoked, a new key is made.
+    const mine = (await client.devices.list()).find((d) => d.this_device);
+    if (!mine || mine.status !== "active") {
+      await client.devices.forget();
+      await client.devices.register(label);
+    }
+  }
+  await kick();
+}
+
+/** The synced presentation credential of a wallet item for this device, or null. */
+export function offlineCredential(itemId) {
+  void state.version;
+  return client.devices.credentialFor(client.sync, itemId);
+}
+
+/**
+ * A ZB2: presentation of the chosen fields (text keys of the item's type), made here with no network;
+ * the QR code's URL as FORMATS.md builds it (QR_BASE + "/V/" + the token, escaped).
+ */
+export async function presentOffline(itemId, keys, nonce) {
+  const credential = await offlineCredential(itemId);
+  if (!credential) throw new Error("本机还没有这张证照的离线亮证凭据，请联网同步");
+  const material = await trustMaterial();
+  const type = material && material.trust.types.get(credential.typeCode);
+  if (!type) throw new Error("首次离线亮证需要联网下载信任列表");
+  const fields = keys.map((k) => (type.fields.find((f) => f.key === k) || {}).n).filter((n) => n !== undefined);
+  const now = Math.floor(Date.now() / 1000);
+  const token = await makePresentation(credential, await client.devices.key(), { fields, nonce: nonce || undefined, now });
+  const url = `${location.origin.toUpperCase()}/V/${token.replace(/%/g, "%25").replace(/ /g, "%20").replace(/\//g, "%2F")}`;
+  return { token, url, expires: (now + 300) * 1000 };
 }

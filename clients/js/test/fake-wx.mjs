@@ -74,6 +74,10 @@ export function fakeWx({ handler, loginCode, face, files = new Map() } = {}) {
     startFacialRecognitionVerify({ verifyId, success, fail }) {
       Promise.resolve(face(verifyId)).then(() => success({ errCode: 0 }), (err) => fail({ errMsg: `startFacialRecognitionVerify:fail ${err.message}` }));
     },
+    getRandomValues({ length, success, fail }) {
+      if (length > 1024) fail({ errMsg: "getRandomValues:fail length" });
+      else Promise.resolve().then(() => success({ randomValues: globalThis.crypto.getRandomValues(new Uint8Array(length)).buffer }));
+    },
     login({ success, fail }) {
       Promise.resolve(loginCode()).then((code) => success({ code }), (err) => fail({ errMsg: `login:fail ${err.message}` }));
     },

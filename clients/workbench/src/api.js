@@ -1,32 +1,50 @@
-// The workbench's calls to the API: the staff member's token in sessionStorage (gone when the tab closes),
-// JSON in and out, RFC 9457 problems turned into Error objects carrying the problem.
-const KEY = "zb-workbench-token";
+// The workbench's calls to the API through the SDK (@zhangban/sdk): its HTTP core keeps the staff member's
+// tokens in sessionStorage (gone when the tab closes) and refreshes them, its Auth logs in with the SMS code and
+// the authenticator's code, and failures are its ProblemErrors. Scans and printed pages are bytes, sent and read
+// with fetch and the SDK's current token.
+import { Auth, HttpCore, ProblemError, fetchTransport } from "@zhangban/sdk";
 
-export const token = { get: () => sessionStorage.getItem(KEY), set: (t) => sessionStorage.setItem(KEY, t),
-                       clear: () => sessionStorage.removeItem(KEY) };
+const store = {
+  get: async (key) => sessionStorage.getItem(key),
+  set: async (key, value) => sessionStorage.setItem(key, value),
+  remove: async (key) => sessionStorage.removeItem(key),
+  keys: async (prefix) => Object.keys(sessionStorage).filter((k) => k.startsWith(prefix)),
+};
 
-export class Problem extends Error {
-  constructor(body, status) {
-    super(body.title ? `${body.title}${body.detail ? `（${body.detail}）` : ""}` : `请求失败（${status}）`);
-    this.problem = body;
-    this.status = status;
+export const http = new HttpCore(location.origin, fetchTransport(), store);
+export const auth = new Auth(http);
+
+/** A problem in a sentence for the staff member. */
+export function describe(err) {
+  if (err instanceof ProblemError) {
+    if (err.status === 0) return "网络不可用，请稍后重试";
+    const p = err.problem;
+    return p.title ? `${p.title}${p.detail ? `（${p.detail}）` : ""}` : `请求失败（${p.status}）`;
   }
+  return err && err.message ? err.message : String(err);
 }
 
-export async function call(method, path, body, { raw = false, headers = {} } = {}) {
-  const h = { ...headers };
-  if (token.get()) h.Authorization = `Bearer ${token.get()}`;
-  let payload;
-  if (body instanceof Blob || body instanceof ArrayBuffer) payload = body;
-  else if (body !== undefined) { h["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
-  const r = await fetch(path, { method, headers: h, body: payload });
-  if (!r.ok) {
-    const problem = await r.json().catch(() => ({}));
-    if (r.status === 401) token.clear();
-    throw new Problem(problem, r.status);
-  }
-  if (raw) return r.blob();
-  return r.status === 204 ? null : r.json();
+/** A JSON call; answers the body. */
+export async function call(method, path, body) {
+  return (await http.call(method, path, body === undefined ? {} : { body })).data;
+}
+
+async function bearer() {
+  const tokens = await http.currentTokens();
+  return tokens ? { Authorization: `Bearer ${tokens.access_token}` } : {};
+}
+
+/** PUT the bytes of a scan to the blob store under their SHA-256. */
+export async function upload(sha, bytes, type) {
+  const r = await fetch(`/v1/blobs/${sha}`, { method: "PUT", body: bytes, headers: { ...(await bearer()), "Content-Type": type } });
+  if (!r.ok) http.answer({ status: r.status, headers: {}, text: await r.text() }); // throws its ProblemError
+}
+
+/** GET bytes (a printed page). */
+export async function download(path) {
+  const r = await fetch(path, { headers: await bearer() });
+  if (!r.ok) http.answer({ status: r.status, headers: {}, text: await r.text() }); // throws its ProblemError
+  return r.blob();
 }
 
 export async function sha256Hex(buffer) {

@@ -35,4 +35,6 @@ export interface Wx {
     success?: (res: { statusCode: number; data: string; header?: Record<string, string> }) => void; fail?: (err: WxFail) => void;
   }): unknown;
   login(options: { success?: (res: { code: string }) => void; fail?: (err: WxFail) => void }): void;
+  /** Cryptographically secure random bytes (base library 2.22+). */
+  getRandomValues?(options: { length: number; success?: (res: { randomValues: ArrayBuffer }) => void; fail?: (err: WxFail) => void }): void;
 }

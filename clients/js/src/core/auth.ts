@@ -10,6 +10,18 @@ export interface Account {
 export interface LoginAnswer extends Tokens {
   expires_in: number;
   account: Account;
+  /**
+   * Staff whose login still needs its second factor: `totp` — pass a code with `totpVerify`;
+   * `totp_enrol` — bind an authenticator first with `totpEnrol`. Until then no staff roles.
+   */
+  second_factor?: "totp" | "totp_enrol" | null;
+}
+
+/** A new authenticator secret, shown once: the `otpauth://` URI and its QR code (an SVG data URL). */
+export interface TotpEnrolment {
+  secret: string;
+  otpauth_uri: string;
+  qr_svg: string;
 }
 
 export interface RealnameSession {
@@ -49,6 +61,18 @@ export class Auth {
 
   async smsLogin(phone: string, code: string): Promise<LoginAnswer> {
     const answer = await this.http.call<LoginAnswer>("POST", "/v1/auth/sms/login", { auth: false, body: { phone, code } });
+    await this.http.setTokens(answer.data);
+    return answer.data;
+  }
+
+  /** Staff: bind an authenticator app to the account (before the first `totpVerify`). */
+  async totpEnrol(): Promise<TotpEnrolment> {
+    return (await this.http.call<TotpEnrolment>("POST", "/v1/auth/totp/enrol")).data;
+  }
+
+  /** Staff: pass this login's second factor with the authenticator's code; the new tokens carry the staff roles. */
+  async totpVerify(code: string): Promise<LoginAnswer> {
+    const answer = await this.http.call<LoginAnswer>("POST", "/v1/auth/totp/verify", { body: { code } });
     await this.http.setTokens(answer.data);
     return answer.data;
   }

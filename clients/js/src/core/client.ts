@@ -2,6 +2,7 @@
 import { Api } from "./api.js";
 import { Auth } from "./auth.js";
 import { BlobQueue } from "./blobs.js";
+import { DeviceKeyStore, DeviceKeys } from "./holder.js";
 import { HttpCore } from "./http.js";
 import type { KeyValueStore, Transport, Uploader } from "./platform.js";
 import { SyncEngine } from "./sync.js";
@@ -13,6 +14,8 @@ export interface ClientOptions {
   storage: KeyValueStore;
   uploader?: Uploader;
   sync?: SyncOptions;
+  /** Where this device's key for `ZB2:` presentations is kept (webCryptoDeviceKey(), wxDeviceKey(wx, storage)). */
+  deviceKeys?: DeviceKeyStore;
 }
 
 export class ZhangbanClient {
@@ -22,6 +25,8 @@ export class ZhangbanClient {
   readonly blobs: BlobQueue | null;
   /** Typed calls of the server's API (wallet, applications, notifications, consents, 亮证). */
   readonly api: Api;
+  /** This device's key for `ZB2:` presentations made offline, when `deviceKeys` was given. */
+  readonly devices: DeviceKeys | null;
   private readonly storage: KeyValueStore;
 
   constructor(options: ClientOptions) {
@@ -29,6 +34,7 @@ export class ZhangbanClient {
     this.http = new HttpCore(options.baseUrl, options.transport, options.storage);
     this.auth = new Auth(this.http);
     this.api = new Api(this.http);
+    this.devices = options.deviceKeys ? new DeviceKeys(this.http, options.deviceKeys) : null;
     this.blobs = options.uploader ? new BlobQueue(this.http, options.uploader, options.storage, { namespace: options.sync && options.sync.namespace }) : null;
     const blobs = this.blobs;
     this.sync = new SyncEngine(this.http, options.storage, {

@@ -1300,8 +1300,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Switch to acting for a business entity (or back to oneself)
-         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does; revoked, the token is refused from its next request on, 403 `delegation_inactive`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses.
+         * Switch to acting for a business entity or a person who named the caller 代办人 (or back to oneself)
+         * @description Answers an access token of the same login carrying `org` (the entity's id) and `org_role` (`legal_representative`, or `agent` for a 经办人 whose authorisation from the entity is active — the token then also carries `dlg`, the authorisation, and ends when it does; revoked, the token is refused from its next request on, 403 `delegation_inactive`). With it, every route that serves "the caller's person" serves the entity: `/v1/wallet/*`, `/v1/applications`, `/v1/sync/*`, consents and the access log; another entity's data answers 404. `pid` still names the person, and audit entries name both. `credit_code: null` answers the person's own token. An entity the caller may not act for answers 404 `not_found`, whether or not it exists; a 经办人 whose authorisation expired or was revoked, 403 `delegation_inactive`. Needs L2 (a verified identity). A 经办人's applications are checked against the authorisation's matters and actions and logged in its uses. `person_id` instead: a 代办人 acts for the person who authorised them (a trusted family member, the same model): the token carries `psn` (that person) and `dlg`, ends when the authorisation does, and serves that person's wallet, applications and sync; applying and 补正 are checked against the scope. The switch and every use — refused ones too — appear in the person's access log (`GET /v1/wallet/access-log`, with `delegation_id`) and the authorisation's uses. No authorisation → 404; expired or revoked → 403 `delegation_inactive`.
          */
         post: operations["ActAs"];
         delete?: never;
@@ -1324,6 +1324,66 @@ export interface paths {
         get: operations["ListMyOrganisations"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/totp/enrol": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind an authenticator app to a member of staff's account (the secret is shown this once)
+         * @description For staff whose login answered `second_factor: totp_enrol`. Answers a new secret, its `otpauth://` URI and the URI's QR code; it counts once `POST /v1/auth/totp/verify` confirms it with a first code. Enrolling again before that replaces the secret; after it, 409 `totp_already_enrolled` (an operator resets a lost authenticator). Not staff → 403.
+         */
+        post: operations["TotpEnrol"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/totp/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pass the second factor of this login with a code from the authenticator
+         * @description Answers a new token pair of the same login whose access token carries the staff roles and `amr` `["sms"|"wechat", "otp", "mfa"]`; the login's later refreshes keep them. The first good code after `/enrol` confirms the authenticator. A code is good for its 30 seconds and one step either side, once: a code already used → 400 `totp_code_reused`, a wrong one → 400 `totp_code_invalid` (both audited as `auth.totp_failed`). At most 5 tries in 5 minutes per account (429 `rate_limited`). No authenticator bound → 409 `totp_not_enrolled`.
+         */
+        post: operations["TotpVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/accounts/{account_id}/totp/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unbind a member of staff's authenticator (lost or replaced phone) and end their logins
+         * @description Operators. The account binds a new authenticator at its next login (`second_factor: totp_enrol`). Every live login of the account ends at once, so whoever holds the old phone holds nothing. Audited as `admin.totp_reset`. An account without one → 422 `account_not_found`.
+         */
+        post: operations["ResetStaffTotp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2033,7 +2093,7 @@ export interface paths {
         put?: never;
         /**
          * Register an endpoint for department events; the signing secret is in the answer
-         * @description Deliveries follow Standard Webhooks (FORMATS.md §webhooks): `POST {type, timestamp, data}` with `webhook-id` (stable across retries), `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256>` keyed by the secret (`whsec_` + base64 of 32 bytes). Network errors, 5xx and 429 are retried with backoff (5 s growing towards 6 h, 8 attempts), then the delivery is marked failed and stays listed under `/deliveries`. The url must be https to a globally routable address (a name must resolve only to such addresses; checked again at each new connection, a delivery to an address that is no longer public fails); otherwise `webhook_url_not_public`. Delivery failures read `network error` without saying what answered. Events: {', '.join(f'`{e}`' for e in catalogue.WEBHOOK_EVENTS)}. With `Idempotency-Key`, a repeat returns the same endpoint and secret.
+         * @description Deliveries follow Standard Webhooks (FORMATS.md §webhooks): `POST {type, timestamp, data}` with `webhook-id` (stable across retries), `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256>` keyed by the secret (`whsec_` + base64 of 32 bytes). Network errors, 5xx and 429 are retried with backoff (5 s growing towards 6 h, 8 attempts), then the delivery is marked failed and stays listed under `/deliveries`. The url must be https to a globally routable address (a name must resolve only to such addresses; checked again at each new connection, a delivery to an address that is no longer public fails); otherwise `webhook_url_not_public`. Delivery failures read `network error` without saying what answered. Events: `application.rated_badly`, `certificate.issued`, `certificate.resumed`, `certificate.revoked`, `certificate.suspended`, `certificate_batch.finished`, `consent.granted`, `consent.revoked`, `feedback.received`, `organisation.changed`, `task.assigned`, `task.overdue`. With `Idempotency-Key`, a repeat returns the same endpoint and secret.
          */
         post: operations["CreateWebhook"];
         delete?: never;
@@ -2626,8 +2686,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Verify a certificate or presentation token (ZB1:)
-         * @description Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for presentations their freshness) against the current trust and status lists. Any string that is not one of our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust list's type registry names it.
+         * Verify a certificate or presentation token (ZB1:, ZB2:)
+         * @description Public, at most 120 a minute per client IP (429 `rate_limited` with `Retry-After`). `token` is a bare token or the URL of its QR code (`…/V/<token>`). Runs the same check as offline verifiers (format, signature, the seal active at iat and chained to the root and allowed the type, validity, status, and for presentations their freshness) against the current trust and status lists. A `ZB2:` presentation (made offline on the holder's device, FORMATS.md) is checked in its own order with its own reasons (`holder_binding`, `presentation_expired`, `nonce` when `cnonce` is given, `disclosure`, `credential_expired`, `revoked` for the certificate or the device's credential) and answers `certificate.holder_bound: true`. Any string that is not one of our tokens answers 200 `{valid: false, reasons: ["format"]}`. `certificate` appears once the signature and chain check, with only the fields the token discloses, each `{n, key, label, value}` as the trust list's type registry names it.
          */
         post: operations["VerifyToken"];
         delete?: never;
@@ -2740,6 +2800,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's devices, revoked ones included */
+        get: operations["ListDevices"];
+        put?: never;
+        /**
+         * Register this device's key for presentations made offline (ZB2:)
+         * @description L3 proven within 300 s (403 `assurance_required` with `required_level` and `max_age_seconds` otherwise). The device's P-256 public key (`public_key`, base64url of its SEC 1 point) is bound to the caller's person; the device then gets, by sync (entity `device_credential`), one presentation credential per valid certificate of the person, refreshed before it expires. A key registered before → 409 `device_key_registered`; not a P-256 point, or ten active devices already → 422 `device_key_invalid`.
+         */
+        post: operations["RegisterDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/devices/{device_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke one of the caller's devices (a lost or replaced phone)
+         * @description Its credentials are revoked in the status lists (a copy of one fails `revoked` once a verifier's lists refresh) and deleted from the person's devices by sync. Answers the revoked device; revoking it again changes nothing. Another person's device → 404 `device_not_found`.
+         */
+        delete: operations["RevokeDevice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/persons/{person_id}/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A person's devices (operator), to revoke one on a reported loss */
+        get: operations["ListPersonDevices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/devices/{device_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a device on a reported loss (operator, audited)
+         * @description As the holder's revocation, with the `reason` recorded in the audit log.
+         */
+        post: operations["RevokeDeviceByOperator"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2752,7 +2890,8 @@ export interface components {
             consent_id: string | null;
             task_id?: string | null;
             material?: string | null;
-            department: components["schemas"]["DepartmentRef"];
+            delegation_id?: string | null;
+            department: components["schemas"]["DepartmentRef"] | null;
             actor: string;
             purpose: string;
             item_ids: string[];
@@ -2789,7 +2928,21 @@ export interface components {
         /** ActAsIn */
         ActAsIn: {
             /** @description The entity's unified social credit code (GB 32100); null to act as oneself again. */
-            credit_code: string | null;
+            credit_code?: string | null;
+            /** @description A person who named the caller their 代办人 (`GET /v1/delegations`: the principal of an authorisation received); not with `credit_code`. */
+            person_id?: string | null;
+        };
+        /** ActingForPerson */
+        ActingForPerson: {
+            /** Format: uuid */
+            id: string;
+            name_masked: string;
+            /** Format: uuid */
+            delegation_id: string;
+            matters: string[];
+            actions: string[];
+            /** Format: date-time */
+            expires_at: string;
         };
         /** ActingToken */
         ActingToken: {
@@ -2801,6 +2954,7 @@ export interface components {
             token_type: "Bearer";
             expires_in: number;
             organisation: components["schemas"]["Organisation"] | null;
+            person?: components["schemas"]["ActingForPerson"] | null;
         };
         /** AdminNotification */
         AdminNotification: {
@@ -3198,7 +3352,7 @@ export interface components {
         /** Change */
         Change: {
             /** @enum {string} */
-            entity: "wallet_item" | "application" | "draft" | "notification" | "consent";
+            entity: "wallet_item" | "application" | "draft" | "notification" | "consent" | "device_credential";
             /** Format: uuid */
             id: string;
             /** @enum {string} */
@@ -3570,6 +3724,45 @@ export interface components {
             params?: {
                 [key: string]: string;
             };
+        };
+        /** Device */
+        Device: {
+            /** Format: uuid */
+            id: string;
+            label: string;
+            /** @description base64url of the compressed SEC 1 point (33 bytes). */
+            public_key: string;
+            /** @enum {string} */
+            key_storage: "non_extractable" | "extractable" | "unknown";
+            /** @enum {string} */
+            status: "active" | "revoked";
+            /** Format: date-time */
+            created_at: string;
+            revoked_at?: string | null;
+            /** @enum {null|string} */
+            revoked_by?: "holder" | "operator" | null;
+            /**
+             * @description Credentials currently issued to the device.
+             * @default 0
+             */
+            credentials: number;
+        };
+        /** DeviceIn */
+        DeviceIn: {
+            /** @description The device's P-256 public key: base64url (no padding) of its SEC 1 point, compressed (33 bytes) or not (65 bytes, as WebCrypto exports `raw`). */
+            public_key: string;
+            /** @description What the holder calls the device. */
+            label: string;
+            /**
+             * @description Whether the platform keeps the private key non-extractable (the SDK says which it got).
+             * @default unknown
+             * @enum {string}
+             */
+            key_storage: "non_extractable" | "extractable" | "unknown";
+        };
+        /** DeviceList */
+        DeviceList: {
+            items: components["schemas"]["Device"][];
         };
         /** EntitySeal */
         EntitySeal: {
@@ -4060,6 +4253,11 @@ export interface components {
             roles: string[];
             departments: components["schemas"]["MeDepartment"][];
             phone_masked?: string | null;
+            /**
+             * @description As in the token pair: staff whose login has not passed its second factor yet (their roles and departments are not listed until it has).
+             * @enum {null|string}
+             */
+            second_factor?: "totp" | "totp_enrol" | null;
         };
         /** MeDepartment */
         MeDepartment: {
@@ -4417,6 +4615,10 @@ export interface components {
             type_name: string;
             licence_id: string;
         };
+        /** RevokeDeviceIn */
+        RevokeDeviceIn: {
+            reason: string;
+        };
         /** RotateSealIn */
         RotateSealIn: {
             name?: string | null;
@@ -4663,6 +4865,23 @@ export interface components {
             token_type: "Bearer";
             expires_in: number;
             account: components["schemas"]["AccountSummary"];
+            /**
+             * @description Set for staff whose login still needs its second factor: `totp` — send a code from the authenticator to `POST /v1/auth/totp/verify`; `totp_enrol` — none bound yet, start with `POST /v1/auth/totp/enrol`. Until then the tokens carry no staff roles.
+             * @enum {null|string}
+             */
+            second_factor?: "totp" | "totp_enrol" | null;
+        };
+        /** TotpCode */
+        TotpCode: {
+            /** @description The 6-digit code the authenticator shows now. */
+            code: string;
+        };
+        /** TotpEnrolment */
+        TotpEnrolment: {
+            secret: string;
+            otpauth_uri: string;
+            /** @description The URI's QR code as an SVG data URL, for the app to scan. */
+            qr_svg: string;
         };
         /** UnreadCount */
         UnreadCount: {
@@ -4694,6 +4913,11 @@ export interface components {
             issued_at: string;
             valid_until: string | null;
             status_ref: components["schemas"]["StatusRef"];
+            /**
+             * @description true for a ZB2: presentation, made on the holder's registered device and signed with its key; false for a certificate or a ZB1: presentation made by the server.
+             * @default false
+             */
+            holder_bound: boolean;
         };
         /** VerifiedField */
         VerifiedField: {
@@ -4711,8 +4935,10 @@ export interface components {
         };
         /** VerifyIn */
         VerifyIn: {
-            /** @description A ZB1: token, or the URL of its QR code (`…/V/<token>`). */
+            /** @description A ZB1: or ZB2: token, or the URL of its QR code (`…/V/<token>`). */
             token: string;
+            /** @description The nonce the verifier showed the holder before scanning (base64url, 1 to 64 bytes): a ZB2: presentation must carry it (claim 39), else reason `nonce`. */
+            cnonce?: string | null;
         };
         /** VerifyOut */
         VerifyOut: {
@@ -9207,6 +9433,151 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    TotpEnrol: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `totp_already_enrolled` (已绑定身份验证器) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "totp_already_enrolled";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    TotpVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpCode"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Problem types: `totp_code_invalid` (动态验证码错误); `totp_code_reused` (动态验证码已使用过); `malformed_request` (请求格式错误) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "totp_code_invalid" | "totp_code_reused" | "malformed_request";
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `totp_not_enrolled` (尚未绑定身份验证器) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "totp_not_enrolled";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ResetStaffTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            /** @description Problem types: `account_not_found` (账号不存在); `validation_failed` (请求参数不符合要求) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "account_not_found" | "validation_failed";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     GetMe: {
         parameters: {
             query?: never;
@@ -13026,10 +13397,13 @@ export interface operations {
     };
     VerificationPage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The verifier's nonce (base64url), for a ZB2: presentation made after it was shown. */
+                cnonce?: string | null;
+            };
             header?: never;
             path: {
-                /** @description The ZB1: token, percent-encoded. */
+                /** @description The ZB1: or ZB2: token, percent-encoded. */
                 token: string;
             };
             cookie?: never;
@@ -13300,6 +13674,248 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
                         type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "identity_required";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RegisterDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceIn"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "identity_required" | "assurance_required";
+                    };
+                };
+            };
+            /** @description Problem types: `device_key_registered` (该设备公钥已登记) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "device_key_registered";
+                    };
+                };
+            };
+            /** @description Problem types: `validation_failed` (请求参数不符合要求); `device_key_invalid` (设备公钥无效) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "validation_failed" | "device_key_invalid";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RevokeDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Problem types: `forbidden` (无权访问); `identity_required` (需要先完成实人认证) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "forbidden" | "identity_required";
+                    };
+                };
+            };
+            /** @description Problem types: `device_not_found` (设备不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "device_not_found" | "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ListPersonDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceList"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "not_found";
+                    };
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    RevokeDeviceByOperator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevokeDeviceIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Problem types: `device_not_found` (设备不存在); `not_found` (资源不存在) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        type: "device_not_found" | "not_found";
                     };
                 };
             };

@@ -1,6 +1,16 @@
 /** Base45 (RFC 9285), base64 / base64url, hex. */
 const B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
+export function base45Encode(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 2) {
+    let n = i + 1 < bytes.length ? bytes[i] * 256 + bytes[i + 1] : bytes[i];
+    const digits = i + 1 < bytes.length ? 3 : 2;
+    for (let d = 0; d < digits; d++, n = Math.floor(n / 45)) out += B45[n % 45];
+  }
+  return out;
+}
+
 export function base45Decode(s: string): Uint8Array {
   const out: number[] = [];
   const v = (c: string) => {
@@ -41,6 +51,17 @@ export function base64Decode(s: string): Uint8Array {
     }
   }
   return new Uint8Array(out);
+}
+
+/** base64url without padding. */
+export function base64urlEncode(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | ((bytes[i + 1] || 0) << 8) | (bytes[i + 2] || 0);
+    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
+    for (let c = 0; c < chars; c++) out += B64[(n >> (18 - 6 * c)) & 63];
+  }
+  return out.replace(/\+/g, "-").replace(/\//g, "_");
 }
 
 export function hex(bytes: Uint8Array): string {

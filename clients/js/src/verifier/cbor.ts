@@ -1,8 +1,17 @@
+import { utf8Encode } from "./base.js";
+
 /** A small strict CBOR decoder (RFC 8949): what COSE tokens hold, nothing more (no floats, no indefinite lengths). */
 export class Tagged {
   constructor(readonly tag: number, readonly value: CborValue) {}
 }
-export type CborValue = number | string | Uint8Array | boolean | null | undefined | CborValue[] | Map<CborValue, CborValue> | Tagged;
+/** A simple value other than false, true and null: SD-CWT's redacted-claims key is simple(59). */
+export class Simple {
+  constructor(readonly value: number) {}
+}
+export type CborValue = number | string | Uint8Array | boolean | null | undefined | CborValue[] | Map<CborValue, CborValue> | Tagged | Simple;
+
+/** SD-CWT's key of the redacted claim hashes in a map (draft-ietf-spice-sd-cwt). */
+export const REDACTED_KEYS = new Simple(59);
 
 export class CborError extends Error {}
 
@@ -81,6 +90,13 @@ export function decodeCbor(data: Uint8Array): CborValue {
         if (info === 20) return false;
         if (info === 21) return true;
         if (info === 22) return null;
+        if (info === 24) {
+          need(1);
+          if (data[pos] === 59) {
+            pos += 1;
+            return REDACTED_KEYS; // one instance, so Map.get(REDACTED_KEYS) finds it
+          }
+        }
         throw new CborError("unsupported simple value");
     }
   };
@@ -108,4 +124,60 @@ export function concat(parts: Array<Uint8Array | number[]>): Uint8Array {
     o += p.length;
   }
   return out;
+}
+
+/** Canonical CBOR's key order (RFC 7049 §3.9, as cbor2's canonical mode): shorter encodings first, then bytewise. */
+function keyOrder(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return a.length - b.length;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
+
+/**
+ * Encodes what COSE structures hold (integers, text, bytes, arrays, maps, true/false/null, tags,
+ * simple(59)) in canonical form: shortest heads, map keys in canonical order.
+ */
+export function encodeCbor(value: CborValue): Uint8Array {
+  const parts: Array<Uint8Array | number[]> = [];
+  const put = (v: CborValue): void => {
+    if (typeof v === "number") {
+      if (!Number.isInteger(v) || Math.abs(v) > Number.MAX_SAFE_INTEGER) throw new CborError("only safe integers");
+      const [major, n] = v < 0 ? [1, -1 - v] : [0, v];
+      if (n > 0xffffffff) {
+        const high = Math.floor(n / 0x100000000);
+        const low = n >>> 0;
+        parts.push([(major << 5) | 27, 0, (high >> 16) & 255, (high >> 8) & 255, high & 255, low >>> 24, (low >> 16) & 255, (low >> 8) & 255, low & 255]);
+      } else parts.push(cborHead(major, n));
+    } else if (typeof v === "string") {
+      const b = utf8Encode(v);
+      parts.push(cborHead(3, b.length), b);
+    } else if (v instanceof Uint8Array) parts.push(cborHead(2, v.length), v);
+    else if (Array.isArray(v)) {
+      parts.push(cborHead(4, v.length));
+      v.forEach(put);
+    } else if (v instanceof Map) {
+      parts.push(cborHead(5, v.size));
+      const entries: Array<[Uint8Array, CborValue]> = [];
+      v.forEach((x, k) => entries.push([encodeCbor(k), x]));
+      entries.sort((a, b) => keyOrder(a[0], b[0]));
+      for (const [k, x] of entries) {
+        parts.push(k);
+        put(x);
+      }
+    } else if (v instanceof Tagged) {
+      parts.push(cborHead(6, v.tag));
+      put(v.value);
+    } else if (v instanceof Simple) parts.push([0xf8, v.value]);
+    else parts.push([v === false ? 0xf4 : v === true ? 0xf5 : 0xf6]);
+  };
+  put(value);
+  return concat(parts);
+}
+
+/** Decodes one item and insists it was in its canonical encoding (one spelling per token); throws CborError. */
+export function decodeCanonical(data: Uint8Array): CborValue {
+  const item = decodeCbor(data);
+  const again = encodeCbor(item);
+  if (again.length !== data.length || keyOrder(again, data) !== 0) throw new CborError("not in canonical CBOR");
+  return item;
 }

@@ -1,7 +1,7 @@
 /** ES256 verification: WebCrypto where the platform has it, else @noble/curves (mini-programs). */
-import { p256 } from "@noble/curves/nist.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { hex } from "./base.js";
+import { p256 } from "./p256.js";
 
 /** Verifies a raw 64-byte r‖s ES256 signature of `data` by an uncompressed or compressed P-256 point. */
 export type Es256Verify = (publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array) => Promise<boolean>;
@@ -10,7 +10,7 @@ export function nobleEs256(): Es256Verify {
   return async (publicKey, data, signature) => {
     if (signature.length !== 64) return false;
     try {
-      return p256.verify(signature, sha256(data), publicKey, { lowS: false, prehash: false });
+      return p256().verify(signature, sha256(data), publicKey, { lowS: false, prehash: false });
     } catch {
       return false;
     }

@@ -3,6 +3,7 @@
  * the same checks, order and reason names as the server's `POST /v1/verify` (signature → seal active
  * at iat → chain → seal types → exp → status). Never throws for a bad token: a string that is not one
  * of ours is `valid: false, reasons: ["format"]`. Takes a bare token or the URL of its QR code.
+ * A `ZB2:` token (a holder-bound presentation made on a device) is verified by ./zb2.ts.
  *
  * Claims are of format v2: fields keyed by their number in the trust list's type registry (shown
  * with its zh-CN labels), text values possibly GB 18030 bytes, and the licence identifier rebuilt
@@ -16,6 +17,7 @@ import { Certificate, parseCertificate } from "./der.js";
 import { Es256Verify, defaultEs256, derToRaw } from "./es256.js";
 import { decodeGb18030 } from "./gb18030.js";
 import { Sm2Verify, sm2Verify } from "./sm2.js";
+import { verifyZb2 } from "./zb2.js";
 
 export const MAX_TOKEN_CHARS = 4500;
 export const MAX_DECOMPRESSED = 64 * 1024;
@@ -94,6 +96,8 @@ export interface Disclosed {
   issued_at: string;
   valid_until: string | null;
   status_ref: [number, number];
+  /** `ZB2:` only: made on the holder's device and bound to its key. */
+  holder_bound?: true;
 }
 
 export type Check = "ok" | "failed" | "skipped";
@@ -111,7 +115,7 @@ export interface Verdict {
 export class VerifierError extends Error {}
 
 /** The `"f"` map: field numbers to text (GB 18030 byte strings read back), numbers, booleans or null. */
-function fieldsOf(f: Map<CborValue, CborValue>): Map<number, string | number | boolean | null> {
+export function fieldsOf(f: Map<CborValue, CborValue>): Map<number, string | number | boolean | null> {
   const out = new Map<number, string | number | boolean | null>();
   f.forEach((v, k) => {
     if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > 0xffffffff) throw new VerifierError("field keys must be numbers");
@@ -216,7 +220,7 @@ interface Claims {
   status: [number, number];
 }
 
-function bstr(b: Uint8Array): Uint8Array {
+export function bstr(b: Uint8Array): Uint8Array {
   return concat([cborHead(2, b.length), b]);
 }
 
@@ -235,7 +239,7 @@ function inflate(data: Uint8Array): Uint8Array {
   return out;
 }
 
-function decompress(data: Uint8Array): Uint8Array {
+export function decompress(data: Uint8Array): Uint8Array {
   const out = inflate(data);
   // As the server: a set padding bit after the last deflate block would be a second spelling.
   const last = data.length - 5;
@@ -255,7 +259,7 @@ function decompress(data: Uint8Array): Uint8Array {
   return out;
 }
 
-const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 253402300799;
+export const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 253402300799;
 
 function claimsOf(payload: Uint8Array): Claims {
   const data = decodeCbor(payload);
@@ -301,13 +305,24 @@ function claimsOf(payload: Uint8Array): Claims {
   };
 }
 
+/** The token a QR code holds: a bare token, or its URL QR_BASE + "/V/" + the token with space, % and / escaped. */
+export function bareToken(input: string): string {
+  let token = input;
+  const url = typeof token === "string" && !/^ZB[12]:/.test(token) ? /\/[Vv]\/([^/]+)$/.exec(token) : null;
+  if (url) {
+    try {
+      token = decodeURIComponent(url[1]);
+    } catch {
+      throw new VerifierError("not a token's URL");
+    }
+  }
+  if (typeof token !== "string" || token.length > MAX_TOKEN_CHARS) throw new VerifierError("too long");
+  return token;
+}
+
 /** A token's parts (not verified); throws VerifierError. Accepts a bare token or a `/V/` QR URL. */
 export function decodeToken(input: string): Decoded {
-  let token = input;
-  // A QR code's URL: QR_BASE + "/V/" + the token with space, % and / escaped (so the token is all after the last /).
-  const url = typeof token === "string" && token.indexOf("ZB1:") !== 0 ? /\/[Vv]\/([^/]+)$/.exec(token) : null;
-  if (url) token = decodeURIComponent(url[1]);
-  if (typeof token !== "string" || token.length > MAX_TOKEN_CHARS) throw new VerifierError("too long");
+  const token = bareToken(input);
   if (token.indexOf("ZB1:") !== 0 || token.indexOf("\n") >= 0) throw new VerifierError("not a ZB1 token");
   let raw: Uint8Array;
   try {
@@ -337,7 +352,7 @@ export function decodeToken(input: string): Decoded {
 
 // --- verification ----------------------------------------------------------------------------------
 
-const ALG_NAME: Record<number, string> = { [-7]: "ES256", [-65600]: "SM2" };
+export const ALG_NAME: Record<number, string> = { [-7]: "ES256", [-65600]: "SM2" };
 
 /** Whether a seal certificate was signed by the root: checked once per seal and verifier. */
 const issuedByRoot = new WeakMap<SealEntry, WeakMap<Es256Verify, Promise<boolean>>>();
@@ -379,7 +394,7 @@ function rootSelfSigned(root: Certificate, es256: Es256Verify): Promise<boolean>
  * key may sign certificates (keyUsage keyCertSign, where it says) and is its own issuer; the seal no
  * CA, its key one that signs (keyUsage digitalSignature), issued by the root; both valid at `at`.
  */
-async function chainOk(seal: SealEntry, root: Certificate, at: number, es256: Es256Verify): Promise<boolean> {
+export async function chainOk(seal: SealEntry, root: Certificate, at: number, es256: Es256Verify): Promise<boolean> {
   const cert = seal.cert;
   if (root.ca !== true || cert.ca !== false) return false;
   if (!cert.keyUsage || !(cert.keyUsage[0] & 0x80)) return false;
@@ -388,13 +403,22 @@ async function chainOk(seal: SealEntry, root: Certificate, at: number, es256: Es
   return root.notBefore <= at && at <= root.notAfter && cert.notBefore <= at && at <= cert.notAfter;
 }
 
-function iso(seconds: number): string {
+export function iso(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 }
 
 let shared: Es256Verify | null = null;
-function sharedEs256(): Es256Verify {
+export function sharedEs256(): Es256Verify {
   return shared || (shared = defaultEs256()); // one key cache for every call
+}
+
+/** What the status lists say of a status slot: [] (valid), or revoked, suspended, status_unavailable. */
+export function statusReasons(trust: TrustList, lists: Map<number, StatusList>, ref: [number, number], now: number): string[] {
+  const url = trust.statusLists.get(ref[0]);
+  const list = lists.get(ref[0]);
+  if (url === undefined || !list || list.url !== url || now >= list.exp || ref[1] >= list.bits.length * 4) return ["status_unavailable"];
+  const value = (list.bits[ref[1] >> 2] >> (2 * (ref[1] & 3))) & 3;
+  return value === 0 ? [] : [value === 1 ? "revoked" : value === 2 ? "suspended" : "status_unavailable"];
 }
 
 export interface VerifyOptions {
@@ -404,6 +428,29 @@ export interface VerifyOptions {
   es256?: Es256Verify;
   /** SM2 seals' check (default: ./sm2.js, on @noble/curves). */
   sm2?: Sm2Verify;
+  /** The 16 bytes this verifier showed as a nonce QR before scanning a `ZB2:` presentation. */
+  nonce?: Uint8Array;
+}
+
+/** The trust list's seal whose key made `signature` (kids may collide: each candidate is tried). */
+export async function findSeal(trust: TrustList, d: { kid: string; alg: number; toBeSigned: Uint8Array; signature: Uint8Array }, sm2: Sm2Verify, es256: Es256Verify): Promise<{ seal: SealEntry | null; reason: string }> {
+  const candidates = trust.seals.filter((s) => s.kid === d.kid && s.alg === ALG_NAME[d.alg]);
+  for (const s of candidates) {
+    if (await (s.alg === "SM2" ? sm2 : es256)(s.cert.publicKey, d.toBeSigned, d.signature)) return { seal: s, reason: "" };
+  }
+  return { seal: null, reason: candidates.length ? "signature" : "unknown_seal" };
+}
+
+/** The seal's standing when it signed at `iat`: trust list, revocation, validity, role and chain, in the server's order. */
+export async function sealReasons(seal: SealEntry, trust: TrustList, role: string, iat: number, iss: string | null, fresh: string, es256: Es256Verify): Promise<string[]> {
+  const reasons: string[] = [];
+  if (fresh === "expired") reasons.push("trust_list_expired");
+  if (seal.status !== "active") reasons.push("seal_revoked");
+  if (!(seal.validFrom <= iat && iat <= seal.validUntil)) reasons.push("seal_not_active");
+  if (seal.role !== role) reasons.push("seal_role");
+  if (iss !== null && iss !== seal.creditCode) reasons.push("issuer_mismatch");
+  if (!(await chainOk(seal, trust.root, iat, es256))) reasons.push("chain");
+  return reasons;
 }
 
 /** Verifies one token offline against a verified trust list and status lists (by id). */
@@ -412,6 +459,7 @@ export async function verifyToken(token: string, trust: TrustList, lists: Map<nu
   const leeway = options.leeway === undefined ? LEEWAY_SECONDS : options.leeway;
   const es256 = options.es256 || sharedEs256();
   const fresh = freshness(trust, now);
+  if (typeof token === "string" && /^ZB2:|\/ZB2:[^/]*$/.test(token)) return verifyZb2(token, trust, lists, { ...options, now, leeway, es256 });
   const names = ["format", "signature", "chain", "validity", "status"];
   const checks: Record<string, Check> = {};
   let decoded: Decoded;
@@ -426,27 +474,14 @@ export async function verifyToken(token: string, trust: TrustList, lists: Map<nu
   for (const n of names) checks[n] = "skipped";
   if (c.kind === "p") checks.presentation_fresh = "skipped";
   checks.format = "ok";
-  const candidates = trust.seals.filter((s) => s.kid === decoded.kid && s.alg === ALG_NAME[decoded.alg]);
-  let seal: SealEntry | null = null;
-  for (const s of candidates) {
-    const verify = s.alg === "SM2" ? options.sm2 || sm2Verify : s.alg === "ES256" ? es256 : null;
-    if (verify && (await verify(s.cert.publicKey, decoded.toBeSigned, decoded.signature))) {
-      seal = s;
-      break;
-    }
-  }
-  if (!seal) {
+  const found = await findSeal(trust, decoded, options.sm2 || sm2Verify, es256);
+  if (!found.seal) {
     checks.signature = "failed";
-    return { valid: false, reasons: [candidates.length ? "signature" : "unknown_seal"], checks, trust_list: fresh };
+    return { valid: false, reasons: [found.reason], checks, trust_list: fresh };
   }
+  const seal = found.seal;
   checks.signature = "ok";
-  const reasons: string[] = [];
-  if (fresh === "expired") reasons.push("trust_list_expired");
-  if (seal.status !== "active") reasons.push("seal_revoked");
-  if (!(seal.validFrom <= c.iat && c.iat <= seal.validUntil)) reasons.push("seal_not_active");
-  if (seal.role !== (c.kind === "c" ? "issuer" : "presenter")) reasons.push("seal_role");
-  if (c.kind === "c" && c.iss !== seal.creditCode) reasons.push("issuer_mismatch");
-  if (!(await chainOk(seal, trust.root, c.iat, es256))) reasons.push("chain");
+  const reasons = await sealReasons(seal, trust, c.kind === "c" ? "issuer" : "presenter", c.iat, c.kind === "c" ? c.iss : null, fresh, es256);
   const ctype = trust.types.get(c.typeCode);
   if (!ctype || (seal.types && seal.types.indexOf(c.typeCode) < 0)) reasons.push("seal_type");
   checks.chain = reasons.length ? "failed" : "ok";
@@ -455,16 +490,7 @@ export async function verifyToken(token: string, trust: TrustList, lists: Map<nu
   const validity: string[] = [];
   if (c.iat > now + leeway || (c.nbf !== null && c.nbf > now + leeway)) validity.push("not_yet_valid");
   if (c.kind === "c" && c.exp !== null && now - leeway >= c.exp) validity.push("expired");
-  const status: string[] = [];
-  const url = trust.statusLists.get(c.status[0]);
-  const list = lists.get(c.status[0]);
-  if (url === undefined || !list || list.url !== url || now >= list.exp || c.status[1] >= list.bits.length * 4) status.push("status_unavailable");
-  else {
-    const value = (list.bits[c.status[1] >> 2] >> (2 * (c.status[1] & 3))) & 3;
-    if (value === 1) status.push("revoked");
-    else if (value === 2) status.push("suspended");
-    else if (value !== 0) status.push("status_unavailable");
-  }
+  const status = statusReasons(trust, lists, c.status, now);
   const steps: Array<[string, string[]]> = [["validity", validity], ["status", status]];
   if (c.kind === "p") {
     const freshness: string[] = [];

@@ -16,7 +16,7 @@ SET lock_timeout = '2s';
 -- index stays unique across everyone), person rows are never deleted and the person of a draft or
 -- a consent is the caller's, read from their account: the foreign keys to it go. So do those that
 -- join a consent or a read to a table still on the coordinator (a window visit's consent, the task
--- a read was for): both are written in the transaction that created what they name.
+-- a read was for, the authorisation a 代办人 used): both are written in the transaction that created what they name.
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE sync_draft DROP CONSTRAINT sync_draft_pkey, ADD CONSTRAINT sync_draft_pkey PRIMARY KEY (person_id, id);
@@ -29,6 +29,11 @@ ALTER TABLE window_intake DROP CONSTRAINT window_intake_consent_id_fkey;
 
 -- squawk-ignore ban-drop-constraint
 ALTER TABLE wallet_access_log DROP CONSTRAINT wallet_access_log_consent_id_fkey, DROP CONSTRAINT wallet_access_log_task_id_fkey;
+
+-- A 代办人's use names the authorisation (0007); `delegation` stays on the coordinator until it moves
+-- with its principal (docs/scaling.md), and the entry is written in the transaction that checked it.
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE wallet_access_log DROP CONSTRAINT wallet_access_log_delegation_id_fkey;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE wallet_consent DROP CONSTRAINT wallet_consent_person_id_fkey;
