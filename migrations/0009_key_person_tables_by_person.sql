@@ -16,7 +16,8 @@ SET lock_timeout = '2s';
 -- index stays unique across everyone), person rows are never deleted and the person of a draft or
 -- a consent is the caller's, read from their account: the foreign keys to it go. So do those that
 -- join a consent or a read to a table still on the coordinator (a window visit's consent, the task
--- a read was for, the authorisation a 代办人 used): both are written in the transaction that created what they name.
+-- a read was for, the authorisation a 代办人 used): each is written in the transaction that created
+-- or checked what it names.
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE sync_draft DROP CONSTRAINT sync_draft_pkey, ADD CONSTRAINT sync_draft_pkey PRIMARY KEY (person_id, id);
