@@ -27,6 +27,7 @@ from api.kernel.problems import PROBLEM_JSON
 from matters import seed
 from tests.authz.world import (
     ALICE_ID,
+    AGENT_MATTER,
     ALICE_NAME,
     BOB_ID,
     HOME_CO,
@@ -117,6 +118,13 @@ def _issue(caller: str, ids: dict[str, str]) -> dict[str, Any]:
 
 
 def _application(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    if caller == "company":  # an entity applies for a matter entities may apply for (a person's matter: 403)
+        return {
+            "id": str(uuid.uuid4()),
+            "matter_code": AGENT_MATTER,
+            "form": {"entity_name": "东来科技"},
+            "materials": [{"code": "applicant_id_card", "blob_sha256": PNG_SHA}],
+        }
     return {
         "id": str(uuid.uuid4()),
         "matter_code": "430200-GA-002",
@@ -301,7 +309,8 @@ EXPECTED: dict[str, Case] = {
     "GetWalletItemToken": Case(frozenset({"citizen", "guardian"})),
     "GetWalletTimeline": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListDependents": Case(PEOPLE),
-    "ExportWallet": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    # Exporting, consenting and showing (亮证) are the holder's own acts, or the 法定代表人's: a 经办人 is refused.
+    "ExportWallet": Case(PEOPLE - {"company_agent"}, query={"person_id": "{person_id}"}),
     "GetAccessLog": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListConsents": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GrantConsent": Case(
