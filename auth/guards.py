@@ -105,7 +105,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         if self.for_person_id is not None:
             raise ReservedToPrincipal("a 代办人 may not do this for the person", acting="agent_for_person")
         if self.org_role == "agent":
-            raise ReservedToPrincipal("a 经办人 may not do this for the entity; its 法定代表人 may", acting="agent_for_org")
+            raise ReservedToPrincipal(
+                "a 经办人 may not do this for the entity; its 法定代表人 may", acting="agent_for_org"
+            )
 
     def has_role(self, role: str) -> bool:
         return role in self.roles

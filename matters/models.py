@@ -7,7 +7,6 @@ from uuid import UUID
 
 import msgspec
 
-
 ApplicantKind = Literal["person", "organisation"]
 APPLICANTS = (
     "Who may apply: `person` (a citizen for themselves or a dependent), `organisation` (acting for a business "

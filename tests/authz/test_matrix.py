@@ -26,8 +26,8 @@ from api.config import Settings
 from api.kernel.problems import PROBLEM_JSON
 from matters import seed
 from tests.authz.world import (
-    ALICE_ID,
     AGENT_MATTER,
+    ALICE_ID,
     ALICE_NAME,
     BOB_ID,
     HOME_CO,
