@@ -34,6 +34,7 @@ from tests.authz.world import (
     PNG,
     PNG_SHA,
     World,
+    device_key,
     household,
     issue_batches,
 )
@@ -65,6 +66,8 @@ ORG_THINGS = ("item_id", "certificate_id", "application_id", "delegation_id", "s
 # Routes that change or end what later routes use run last, in this order.
 LAST = (
     "RevokeConsent",
+    "RevokeDeviceByOperator",
+    "RevokeDevice",
     "WithdrawApplication",
     "SuspendCertificate",
     "ResumeCertificate",
@@ -225,6 +228,14 @@ EXPECTED: dict[str, Case] = {
     "TotpEnrol": Case(frozenset({"staff", "other_staff"})),
     "TotpVerify": Case(ACCOUNTS - COMPANY, j({"code": "000000"})),
     "ResetStaffTotp": Case(OP, ids={"account_id": "spare_account_id"}),
+    # 亮证 offline: a person's own devices (a new key each call); an operator revokes one on a reported loss.
+    "RegisterDevice": Case(
+        frozenset({"citizen", "other_citizen", "guardian"}), lambda c, ids: {"public_key": device_key(), "label": c}
+    ),
+    "ListDevices": Case(frozenset({"citizen", "other_citizen", "guardian"})),
+    "RevokeDevice": Case(frozenset({"citizen"})),
+    "ListPersonDevices": Case(OP, ids={"person_id": "alice_person_id"}),
+    "RevokeDeviceByOperator": Case(OP, j({"reason": "报失"})),
     "NotMePage": public(ids={"token": "not_me_token"}),
     "NotMeConfirm": public(ids={"token": "not_me_token"}),
     # operators
