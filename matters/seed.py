@@ -53,19 +53,23 @@ ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,
 """
 
 UPSERT_MATTER = """
-INSERT INTO catalog_matter (code, name, kind, department_id, guide, materials, form, result_certificate_type)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO catalog_matter (code, name, kind, department_id, guide, materials, form, result_certificate_type,
+    applicant_kinds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
     department_id = EXCLUDED.department_id, guide = EXCLUDED.guide, materials = EXCLUDED.materials,
-    form = EXCLUDED.form, result_certificate_type = EXCLUDED.result_certificate_type, updated_at = $9
+    form = EXCLUDED.form, result_certificate_type = EXCLUDED.result_certificate_type,
+    applicant_kinds = EXCLUDED.applicant_kinds, updated_at = $10
 """
 
 UPSERT_BUNDLE = """
-INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters, promised_limit_days, subject)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters, promised_limit_days, subject,
+    applicant_kinds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, life_stage = EXCLUDED.life_stage,
     lead_department_id = EXCLUDED.lead_department_id, matters = EXCLUDED.matters,
-    promised_limit_days = EXCLUDED.promised_limit_days, subject = EXCLUDED.subject, updated_at = $8
+    promised_limit_days = EXCLUDED.promised_limit_days, subject = EXCLUDED.subject,
+    applicant_kinds = EXCLUDED.applicant_kinds, updated_at = $9
 """
 
 UPSERT_DAY = """
@@ -148,6 +152,7 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
                 materials,
                 m["form"],
                 m["result_certificate_type"],
+                m.get("applicant_kinds"),  # None: derived (matters.service)
                 now,
             )
         for b in cat["bundles"]:
@@ -163,6 +168,7 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
                 b["matters"],
                 b["promised_limit_days"],
                 b.get("subject", "self"),
+                b.get("applicant_kinds"),  # None: derived from the life stage (matters.service)
                 now,
             )
         days = cat["holidays_2026"]

@@ -26,6 +26,7 @@ from api.config import Settings
 from api.kernel.problems import PROBLEM_JSON
 from matters import seed
 from tests.authz.world import (
+    AGENT_MATTER,
     ALICE_ID,
     ALICE_NAME,
     BOB_ID,
@@ -33,6 +34,7 @@ from tests.authz.world import (
     PNG,
     PNG_SHA,
     World,
+    device_key,
     household,
     issue_batches,
 )
@@ -64,6 +66,8 @@ ORG_THINGS = ("item_id", "certificate_id", "application_id", "delegation_id", "s
 # Routes that change or end what later routes use run last, in this order.
 LAST = (
     "RevokeConsent",
+    "RevokeDeviceByOperator",
+    "RevokeDevice",
     "WithdrawApplication",
     "SuspendCertificate",
     "ResumeCertificate",
@@ -117,6 +121,13 @@ def _issue(caller: str, ids: dict[str, str]) -> dict[str, Any]:
 
 
 def _application(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    if caller == "company":  # an entity applies for a matter entities may apply for (a person's matter: 403)
+        return {
+            "id": str(uuid.uuid4()),
+            "matter_code": AGENT_MATTER,
+            "form": {"entity_name": "东来科技"},
+            "materials": [{"code": "applicant_id_card", "blob_sha256": PNG_SHA}],
+        }
     return {
         "id": str(uuid.uuid4()),
         "matter_code": "430200-GA-002",
@@ -217,6 +228,14 @@ EXPECTED: dict[str, Case] = {
     "TotpEnrol": Case(frozenset({"staff", "other_staff"})),
     "TotpVerify": Case(ACCOUNTS - COMPANY, j({"code": "000000"})),
     "ResetStaffTotp": Case(OP, ids={"account_id": "spare_account_id"}),
+    # 亮证 offline: a person's own devices (a new key each call); an operator revokes one on a reported loss.
+    "RegisterDevice": Case(
+        frozenset({"citizen", "other_citizen", "guardian"}), lambda c, ids: {"public_key": device_key(), "label": c}
+    ),
+    "ListDevices": Case(frozenset({"citizen", "other_citizen", "guardian"})),
+    "RevokeDevice": Case(frozenset({"citizen"})),
+    "ListPersonDevices": Case(OP, ids={"person_id": "alice_person_id"}),
+    "RevokeDeviceByOperator": Case(OP, j({"reason": "报失"})),
     "NotMePage": public(ids={"token": "not_me_token"}),
     "NotMeConfirm": public(ids={"token": "not_me_token"}),
     # operators
@@ -301,7 +320,8 @@ EXPECTED: dict[str, Case] = {
     "GetWalletItemToken": Case(frozenset({"citizen", "guardian"})),
     "GetWalletTimeline": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListDependents": Case(PEOPLE),
-    "ExportWallet": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    # Exporting, consenting and showing (亮证) are the holder's own acts, or the 法定代表人's: a 经办人 is refused.
+    "ExportWallet": Case(PEOPLE - {"company_agent"}, query={"person_id": "{person_id}"}),
     "GetAccessLog": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListConsents": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GrantConsent": Case(

@@ -11,6 +11,7 @@ for one matter only; the matrix acts for 东来科技 as Bob ("company") and as 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from api.config import Settings
 from api.kernel import redis_client
@@ -166,6 +169,11 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
     alice_pair = await _citizen(client, clerk, ALICE_NAME, ALICE_ID, phones["alice"])
     bob_pair = await _citizen(client, clerk, BOB_NAME, BOB_ID, phones["bob"])
     alice, bob = alice_pair["access_token"], bob_pair["access_token"]
+    alice_person = (await _ok(await client.get("/v1/me", headers=auth(alice))))["person"]["id"]
+    # Alice's phone, registered for 亮证 offline (her L3 proof is a moment old).
+    device = await _ok(
+        await client.post("/v1/devices", headers=auth(alice), json={"public_key": device_key(), "label": "手机"}), 201
+    )
     # Two more accounts proven as Alice: one whose login the matrix reports "not me", one already reported (a case).
     spare = await _citizen(client, clerk, ALICE_NAME, ALICE_ID, next_phone())
     reported = await _citizen(client, clerk, ALICE_NAME, ALICE_ID, next_phone())
@@ -425,6 +433,8 @@ async def build_world(client: httpx.AsyncClient, conn: asyncpg.Connection, setti
         "case_id": case["id"],
         "not_me_token": "zbn_" + "0" * 43,
         "org_seal_id": org["seal_id"],
+        "device_id": device["id"],
+        "alice_person_id": alice_person,
     }
     child_ids = alice_ids | {
         "item_id": child_items[0]["id"],
@@ -567,3 +577,11 @@ async def _entities(
         201,
     )
     return org | {"token": home_co}, company, await act_as(carol, OTHER_CO)
+
+
+def device_key() -> str:
+    """A new device's public key as WebCrypto exports it ("raw": the uncompressed point, base64url)."""
+    raw = (
+        ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    )
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

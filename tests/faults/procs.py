@@ -127,22 +127,34 @@ class Tally:
     in_flight: int = 0  # crashes that landed while a request of the round was outstanding
 
 
-async def crash_rounds(
-    proc: Proc,
-    rounds: int,
-    work: Callable[[int], Awaitable[Any]],
-    *,
-    seed: int,
-    delay: tuple[float, float] = (0.0, 0.15),
-) -> Tally:
-    """Per round: run ``work``, SIGKILL the server at a random moment, start it again, let ``work`` retry."""
-    rng = random.Random(seed)
+async def crash_rounds(proc: Proc, rounds: int, work: Callable[[int], Awaitable[Any]], *, seed: int) -> Tally:
+    """Per round: run ``work``, SIGKILL the server, start it again, let ``work`` retry until answered.
+
+    The kill points cover each phase of a request by design rather than by luck: the first round is
+    answered before the kill (an idle server dies; it also tells how long a request takes here, its
+    server freshly started as every round's is), the second kill comes at once (before the request is
+    read), and the others are spread over the rest of that time (handling, commit, the answer on its
+    way; a request answered before its kill narrows the estimate for the next). ``seed`` shifts them by a fraction of a step, so that two processes of one scenario die at
+    interleaved moments rather than the same ones.
+    """
+    shift = random.Random(seed).random()
+    took = 0.0
     tally = Tally()
     for r in range(rounds):
         await proc.healthy()
+        started = time.monotonic()
+        answered: list[float] = []
         task = asyncio.create_task(work(r))
-        await asyncio.sleep(rng.uniform(*delay))
+        task.add_done_callback(
+            lambda _, answered=answered, started=started: answered.append(time.monotonic() - started)
+        )
+        if r == 0:
+            await task
+        elif r > 1:
+            await asyncio.sleep(took * (r - 1 + shift) / (rounds - 1))
         busy = not task.done()
+        if answered:  # answered before the kill: a request takes no longer than that here
+            took = answered[0] if r == 0 else min(took, answered[0])
         if proc.kill9():
             tally.crashes += 1
             tally.in_flight += busy
