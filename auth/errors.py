@@ -299,3 +299,18 @@ AUTHN = (Unauthorized,)
 AUTHZ = (Unauthorized, Forbidden)
 LIMITED = (RateLimited,)
 BAD_BODY = (BadRequest, ValidationFailed)
+
+
+# --- acting for someone ---------------------------------------------------------------------------
+
+
+class ReservedToPrincipal(Forbidden):
+    """该操作只能由本人或法定代表人办理，代办人、经办人不可代为"""
+
+    slug = "reserved_to_principal"
+
+
+class LegalRepChanged(Forbidden):
+    """登记的法定代表人已变更，不能再代表该经营主体"""
+
+    slug = "legal_representative_changed"

@@ -38,7 +38,7 @@ from litestar.openapi.spec import SecurityRequirement
 from api.deps import FromConnection
 from api.kernel.clock import current_time
 from api.kernel.problems import Forbidden, NotFound, Unauthorized
-from auth.errors import AssuranceRequired
+from auth.errors import AssuranceRequired, LegalRepChanged, ReservedToPrincipal
 from auth.keys import SigningKeys, signed_after_retirement
 from auth.tokens import LEEWAY, LEVELS, InvalidToken, decode_access, level_name, unverified_kid
 
@@ -99,10 +99,15 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
             raise Forbidden("an agent may not do this; the one they act for may")
 
     def require_own_person(self) -> None:
-        """403 for a 代办人 acting for a person: showing the person's certificates (亮证), consenting for them and
-        exporting their data stay theirs; the authorisation covers applying, 补正 and collecting only."""
+        """403 ``reserved_to_principal`` for a 代办人 or a 经办人: showing the holder's certificates (亮证), consenting
+        for them and exporting their data stay the person's own acts, or the entity's 法定代表人's; an authorisation
+        covers applying, 补正 and collecting only (its listed actions)."""
         if self.for_person_id is not None:
-            raise Forbidden("a 代办人 may not do this for the person")
+            raise ReservedToPrincipal("a 代办人 may not do this for the person", acting="agent_for_person")
+        if self.org_role == "agent":
+            raise ReservedToPrincipal(
+                "a 经办人 may not do this for the entity; its 法定代表人 may", acting="agent_for_org"
+            )
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -241,6 +246,13 @@ async def _still_logged_in(state: Any, principal: Principal, now: datetime) -> P
         from auth.delegation.errors import DelegationInactive
 
         raise DelegationInactive("the authorisation is revoked", reason="revoked")
+    if (
+        principal.org_id is not None
+        and principal.org_role == "legal_representative"
+        and revoked is not None
+        and await revoked.contains_former_legal_rep(principal.org_id, principal.actor_person_id, now=now)
+    ):
+        raise LegalRepChanged("the registry names another legal representative of this entity")
     return principal
 
 

@@ -74,7 +74,9 @@ ON CONFLICT ON CONSTRAINT org_entity_credit_code_key DO NOTHING
 RETURNING id
 """
 UPDATE_ORG = """
-UPDATE org_entity SET name = $2, legal_rep_index = coalesce($3, legal_rep_index), updated_at = $4
+UPDATE org_entity SET name = $2, legal_rep_index = coalesce($3, legal_rep_index), updated_at = $4,
+    legal_rep_changed_at = CASE WHEN $3 IS NOT NULL AND legal_rep_index IS DISTINCT FROM $3 THEN $4
+                                ELSE legal_rep_changed_at END
 WHERE credit_code = $1
 RETURNING id, (xmax <> 0) AS existed
 """
@@ -86,7 +88,8 @@ async def register(
     """The entity with this credit code, made on first sight; ``(id, created)``.
 
     A later registry certificate (a changed licence) updates the name and, when it names one, the legal
-    representative; the caller's transaction owns all of it.
+    representative; naming another one stamps ``legal_rep_changed_at``, which ends the acting tokens of the one
+    named before (``auth.revocation``). The caller's transaction owns all of it.
     """
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 25))", credit_code)
     row = await conn.fetchrow("SELECT id FROM org_entity WHERE credit_code = $1", credit_code)

@@ -11,6 +11,11 @@ A 经办人's token acting for a business entity names the authorisation it rest
 set holds the authorisations revoked within an access token's life, so revoking one ends its agent's
 acting token as fast as a logout ends a login's — without a database read per request, which an
 authorisation row looked up on every use of an entity's routes would cost.
+
+A 法定代表人's acting token rests on the registry naming them; when a later 营业执照 names another
+(``org_entity.legal_rep_changed_at``), the set holds the entity for an access token's life, and a legal
+representative's token for it is checked against the registry again — one read, for those entities only — so the
+one named before is refused from their next request on, while the new one is served.
 """
 
 from __future__ import annotations
@@ -42,6 +47,11 @@ SELECT id FROM auth_refresh_family WHERE method = 'operator' AND revoked_at > $2
 RECENT_CLIENTS = "SELECT id FROM auth_client WHERE revoked_at > $1"
 # 经办人 authorisations revoked within an access token's life (partial index delegation_revoked_at_idx).
 RECENT_DELEGATIONS = "SELECT id FROM delegation WHERE revoked_at > $1"
+# Entities whose registry named another legal representative within an access token's life.
+RECENT_REP_CHANGES = "SELECT id FROM org_entity WHERE legal_rep_changed_at > $1"
+STILL_LEGAL_REP = """
+SELECT 1 FROM org_entity o JOIN person p ON p.id_number_index = o.legal_rep_index WHERE o.id = $1 AND p.id = $2
+"""
 
 
 class RevokedLogins:
@@ -50,6 +60,7 @@ class RevokedLogins:
         self.ids: frozenset[UUID] = frozenset()
         self.clients: frozenset[UUID] = frozenset()
         self.delegations: frozenset[UUID] = frozenset()
+        self.rep_changes: frozenset[UUID] = frozenset()
         self.loaded_at = float("-inf")
         self._lock = asyncio.Lock()
 
@@ -74,6 +85,16 @@ class RevokedLogins:
             await self._reload(now)
         return delegation_id in self.delegations
 
+    async def contains_former_legal_rep(self, org_id: UUID, person_id: UUID | None, *, now: datetime) -> bool:
+        """Whether the registry no longer names ``person_id`` as the entity's legal representative; read only for
+        entities whose legal representative changed recently (the token is then refused)."""
+        if time.monotonic() - self.loaded_at > REFRESH:
+            await self._reload(now)
+        if org_id not in self.rep_changes:
+            return False
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval(STILL_LEGAL_REP, org_id, person_id) is None
+
     async def _reload(self, now: datetime) -> None:
         async with self._lock:
             if time.monotonic() - self.loaded_at <= REFRESH:
@@ -85,6 +106,7 @@ class RevokedLogins:
                     rows = await conn.fetch(RECENT, since, operators_since)
                     clients = await conn.fetch(RECENT_CLIENTS, since)
                     delegations = await conn.fetch(RECENT_DELEGATIONS, since)
+                    rep_changes = await conn.fetch(RECENT_REP_CHANGES, since)
             except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 # The database is away: keep the last set rather than refuse every request.
                 log.warning(
@@ -94,4 +116,5 @@ class RevokedLogins:
                 self.ids = frozenset(r["id"] for r in rows)
                 self.clients = frozenset(r["id"] for r in clients)
                 self.delegations = frozenset(r["id"] for r in delegations)
+                self.rep_changes = frozenset(r["id"] for r in rep_changes)
             self.loaded_at = time.monotonic()

@@ -143,7 +143,7 @@ RETURNING b.*
 """
 
 RENEW = """
-UPDATE esign_certificate_batch SET lease_until = $3 + make_interval(secs => $4)
+UPDATE esign_certificate_batch SET lease_until = $3::timestamptz + make_interval(secs => $4)
 WHERE id = $1 AND claim = $2 AND state = 'running'
 """
 

@@ -7,6 +7,12 @@ from uuid import UUID
 
 import msgspec
 
+ApplicantKind = Literal["person", "organisation"]
+APPLICANTS = (
+    "Who may apply: `person` (a citizen for themselves or a dependent), `organisation` (acting for a business "
+    "entity, as its 法定代表人 or a 经办人), or both. Any other applicant → 403 `applicant_kind_not_allowed`."
+)
+
 
 class DepartmentRef(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
@@ -55,6 +61,10 @@ class Matter(msgspec.Struct, frozen=True, kw_only=True):
     materials: list[MatterMaterial]
     form: list[FormField]
     result_certificate_type: str | None
+    # Who may apply: a person, a business entity (acting for it as 法定代表人 or 经办人), or both.
+    applicant_kinds: Annotated[list[ApplicantKind], msgspec.Meta(description=APPLICANTS)] = msgspec.field(
+        default_factory=lambda: ["person"]
+    )
 
 
 class MatterPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,6 +114,11 @@ class Bundle(msgspec.Struct, frozen=True, kw_only=True):
     stats: BundleStats
     # Whose life event: a person's, or a business entity's (经营主体: applied for by acting for it).
     holder_kind: Literal["person", "organisation"] = "person"
+    # Who may apply: a person, a business entity (acting for it as 法定代表人 or 经办人), or both. 企业开办 is
+    # applied for by the founder, before the entity exists; the entity's later life events by the entity.
+    applicant_kinds: Annotated[list[ApplicantKind], msgspec.Meta(description=APPLICANTS)] = msgspec.field(
+        default_factory=lambda: ["person"]
+    )
 
 
 class BundlePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -195,6 +210,7 @@ class MatterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     materials: Annotated[list[MatterMaterialIn], msgspec.Meta(max_length=100)]
     form: Annotated[list[FormFieldIn], msgspec.Meta(max_length=100)]
     result_certificate_type: Key | None = None
+    applicant_kinds: Ignored = None  # the seed catalogue's, or derived
 
 
 class BundleMatterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -216,3 +232,4 @@ class BundleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     materials: Ignored = None
     stats: Ignored = None
     holder_kind: Ignored = None  # derived from life_stage
+    applicant_kinds: Ignored = None  # the seed catalogue's, or derived from life_stage

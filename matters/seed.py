@@ -31,6 +31,7 @@ ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, credit_code = EXCLUDED.cre
 RETURNING id
 """
 
+# The upserts take the time of the load as a value: Citus refuses now() in DO UPDATE on a reference table.
 UPSERT_CERTIFICATE_TYPE = """
 INSERT INTO certificate_type AS t (code, name, gb_type_code, holder_kind, defining_department_id,
     issuer_department_ids, fields, validity_days, last_field_n)
@@ -39,7 +40,7 @@ ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, gb_type_code = EXCLUDED.g
     holder_kind = EXCLUDED.holder_kind, defining_department_id = EXCLUDED.defining_department_id,
     issuer_department_ids = EXCLUDED.issuer_department_ids, fields = EXCLUDED.fields,
     validity_days = EXCLUDED.validity_days, last_field_n = greatest(t.last_field_n, EXCLUDED.last_field_n),
-    updated_at = now()
+    updated_at = $10
 """
 
 UPSERT_MATERIAL = """
@@ -52,19 +53,23 @@ ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,
 """
 
 UPSERT_MATTER = """
-INSERT INTO catalog_matter (code, name, kind, department_id, guide, materials, form, result_certificate_type)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO catalog_matter (code, name, kind, department_id, guide, materials, form, result_certificate_type,
+    applicant_kinds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
     department_id = EXCLUDED.department_id, guide = EXCLUDED.guide, materials = EXCLUDED.materials,
-    form = EXCLUDED.form, result_certificate_type = EXCLUDED.result_certificate_type, updated_at = now()
+    form = EXCLUDED.form, result_certificate_type = EXCLUDED.result_certificate_type,
+    applicant_kinds = EXCLUDED.applicant_kinds, updated_at = $10
 """
 
 UPSERT_BUNDLE = """
-INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters, promised_limit_days, subject)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters, promised_limit_days, subject,
+    applicant_kinds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, life_stage = EXCLUDED.life_stage,
     lead_department_id = EXCLUDED.lead_department_id, matters = EXCLUDED.matters,
-    promised_limit_days = EXCLUDED.promised_limit_days, subject = EXCLUDED.subject, updated_at = now()
+    promised_limit_days = EXCLUDED.promised_limit_days, subject = EXCLUDED.subject,
+    applicant_kinds = EXCLUDED.applicant_kinds, updated_at = $9
 """
 
 UPSERT_DAY = """
@@ -92,6 +97,7 @@ async def _state_missing_authority(conn: Conn, cat: dict[str, Any]) -> None:
 async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str, int]:
     """Load the catalogue in one transaction; with ``only_if_empty`` do nothing when matters exist."""
     cat = load_catalogue()
+    now = datetime.now(UTC)
     async with conn.transaction():
         if only_if_empty and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM catalog_matter)"):
             await _state_missing_authority(conn, cat)
@@ -119,6 +125,7 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
                 t["fields"],
                 t["validity_days"],
                 max(f["n"] for f in t["fields"]),
+                now,
             )
         # The trust list carries the type registry (FORMATS.md "Trust list"): sign it again.
         await conn.execute("UPDATE esign_trust_list SET version = version + 1 WHERE id")
@@ -145,6 +152,8 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
                 materials,
                 m["form"],
                 m["result_certificate_type"],
+                m.get("applicant_kinds"),  # None: derived (matters.service)
+                now,
             )
         for b in cat["bundles"]:
             for entry in b["matters"]:
@@ -159,6 +168,8 @@ async def seed_catalogue(conn: Conn, *, only_if_empty: bool = False) -> dict[str
                 b["matters"],
                 b["promised_limit_days"],
                 b.get("subject", "self"),
+                b.get("applicant_kinds"),  # None: derived from the life stage (matters.service)
+                now,
             )
         days = cat["holidays_2026"]
         for kind, key in (("holiday", "holidays"), ("workday", "workdays")):

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import msgspec
 
 from matters.models import (
+    ApplicantKind,
     Bundle,
     BundleFormField,
     BundleMaterial,
@@ -23,6 +24,28 @@ USUAL_IDENTITY_DOCUMENTS = frozenset({"id_card", "household_register", "marriage
 # applied for acting for the entity, whose wallet usually holds its 营业执照 (its representative's ID card too).
 ENTERPRISE_STAGES = frozenset({"准入准营", "招聘用工", "纳税缴费", "经营发展", "工程建设", "注销退出"})
 USUAL_ENTITY_DOCUMENTS = frozenset({"id_card", "business_license"})
+
+
+def applicant_kinds(life_stage: str, stored: list[str] | None) -> list[ApplicantKind]:
+    """Who may apply for a bundle: as the catalogue says, else the entity for an enterprise's life stage, a person
+    for the others."""
+    if stored:
+        return [k for k in KINDS if k in stored]
+    return ["organisation"] if life_stage in ENTERPRISE_STAGES else ["person"]
+
+
+def matter_applicant_kinds(
+    code: str, stored: list[str] | None, bundles: Iterable[tuple[str, list[str] | None, list[str]]]
+) -> list[ApplicantKind]:
+    """Who may apply for a single matter: as the catalogue says, else whoever may apply for a bundle it belongs to
+    (``bundles``: life stage, stored kinds, matter codes), a person when it belongs to none."""
+    if stored:
+        return [k for k in KINDS if k in stored]
+    found = {k for stage, kinds, codes in bundles if code in codes for k in applicant_kinds(stage, kinds)}
+    return [k for k in KINDS if k in found] or ["person"]
+
+
+KINDS: tuple[ApplicantKind, ...] = ("person", "organisation")
 
 
 def predecessors(code: str, after: dict[str, list[str]]) -> set[str]:
@@ -114,6 +137,7 @@ def build_bundle(
     entries: list[tuple[str, list[str], str | None]],
     matters: dict[str, Matter],
     promised_limit_days: int,
+    kinds: list[ApplicantKind] | None = None,
 ) -> Bundle:
     """Assemble the public view of a bundle from its entries ``(matter code, after, condition)``."""
     ordered = [matters[c] for c, _, _ in entries]
@@ -133,6 +157,7 @@ def build_bundle(
         materials=materials,
         promised_limit_days=promised_limit_days,
         holder_kind="organisation" if enterprise else "person",
+        applicant_kinds=kinds if kinds is not None else applicant_kinds(life_stage, None),
         stats=BundleStats(
             materials_before=sum(len(m.materials) for m in ordered),
             materials_after=len(materials),

@@ -24,7 +24,7 @@ from matters.models import (
 from matters.workdays import Calendar
 
 MATTER_COLUMNS = """
-m.code, m.name, m.kind, m.guide, m.materials, m.form, m.result_certificate_type,
+m.code, m.name, m.kind, m.guide, m.materials, m.form, m.result_certificate_type, m.applicant_kinds,
 d.id AS department_id, d.name AS department_name
 """
 
@@ -55,9 +55,21 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Whom the bundles are for, to derive a matter's applicants when the catalogue names none (a few dozen rows).
+BUNDLE_APPLICANTS = "SELECT life_stage, applicant_kinds, matters FROM catalog_bundle"
+
+
 async def _matters_from_rows(conn: Conn, rows: list[asyncpg.Record]) -> list[Matter]:
     codes = sorted({m["code"] for r in rows for m in r["materials"]})
     materials = {r["code"]: r for r in await conn.fetch(GET_MATERIALS, codes)}
+    bundles = (
+        [
+            (b["life_stage"], b["applicant_kinds"], [e["code"] for e in b["matters"]])
+            for b in await conn.fetch(BUNDLE_APPLICANTS)
+        ]
+        if any(r["applicant_kinds"] is None for r in rows)
+        else []
+    )
     out = []
     for r in rows:
         out.append(
@@ -86,6 +98,7 @@ async def _matters_from_rows(conn: Conn, rows: list[asyncpg.Record]) -> list[Mat
                 ],
                 form=msgspec.convert(r["form"], list[FormField]),
                 result_certificate_type=r["result_certificate_type"],
+                applicant_kinds=service.matter_applicant_kinds(r["code"], r["applicant_kinds"], bundles),
             )
         )
     return out
@@ -112,7 +125,8 @@ async def get_matter(conn: Conn, code: str) -> Matter:
 
 
 LIST_BUNDLES = """
-SELECT b.code, b.name, b.life_stage, b.matters, b.promised_limit_days, d.id AS lead_id, d.name AS lead_name
+SELECT b.code, b.name, b.life_stage, b.matters, b.promised_limit_days, b.applicant_kinds, d.id AS lead_id,
+       d.name AS lead_name
 FROM catalog_bundle b JOIN department d ON d.id = b.lead_department_id
 WHERE ($1::text IS NULL OR b.code > $1) AND ($2::text IS NULL OR b.code = $2)
 ORDER BY b.code
@@ -133,6 +147,7 @@ async def list_bundles(conn: Conn, *, after: str | None, limit: int, code: str |
             entries=[(e["code"], e["after"], e["condition"]) for e in r["matters"]],
             matters=matters,
             promised_limit_days=r["promised_limit_days"],
+            kinds=service.applicant_kinds(r["life_stage"], r["applicant_kinds"]),
         )
         for r in rows
     ]

@@ -22,7 +22,7 @@ from api.kernel.db import Conn, one
 from api.kernel.problems import FieldError
 from matters import BundleNotFound, FormInvalid, MatterNotFound
 from sync import service
-from sync.errors import DraftNotFound, DraftTooLarge
+from sync.errors import DraftTooLarge
 from sync.models import DraftSaveArgs
 
 CONTEXT = "sync_draft.form"
@@ -60,7 +60,7 @@ def _stored(row: asyncpg.Record) -> dict[str, Any]:
 
 # The draft, locked, and whether the bundle or matter it names exists: one round trip.
 GET_DRAFT = """
-WITH d AS (SELECT * FROM sync_draft WHERE id = $1 FOR UPDATE)
+WITH d AS (SELECT * FROM sync_draft WHERE person_id = $4 AND id = $1 FOR UPDATE)
 SELECT CASE WHEN $2::text IS NOT NULL THEN EXISTS (SELECT 1 FROM catalog_bundle WHERE code = $2)
             WHEN $3::text IS NOT NULL THEN EXISTS (SELECT 1 FROM catalog_matter WHERE code = $3) END AS target_known,
        d.*
@@ -72,15 +72,15 @@ async def _current(
     conn: Conn, draft_id: UUID, person_id: UUID, args: DraftSaveArgs | None = None
 ) -> tuple[asyncpg.Record | None, service.DraftState | None]:
     # Always one row (the draft's columns NULL when there is none).
-    row = one(await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code), "draft")
+    row = one(
+        await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code, person_id), "draft"
+    )
     if args is not None and not row["target_known"]:
         if args.bundle_code is not None:
             raise BundleNotFound(code=args.bundle_code)
         raise MatterNotFound(code=args.matter_code)
     if row["id"] is None:
         return None, None
-    if row["person_id"] != person_id:
-        raise DraftNotFound()  # another person's draft: its existence is private
     return row, service.DraftState(row["version"], row["deleted_at"] is not None)
 
 
@@ -145,7 +145,7 @@ async def save(
 DELETE_DRAFT = """
 UPDATE sync_draft SET form = NULL, materials = '[]', deferred_materials = '{}', version = version + 1,
     updated_at = $2, deleted_at = $2
-WHERE id = $1
+WHERE person_id = $3 AND id = $1
 RETURNING version
 """
 
@@ -159,16 +159,13 @@ async def delete(conn: Conn, *, person_id: UUID, draft_id: UUID, base_version: i
         return Outcome("applied", row["version"], None)
     if decision == "conflict":
         return Outcome("conflict", row["version"], _stored(row))
-    version = await conn.fetchval(DELETE_DRAFT, draft_id, now)
+    version = await conn.fetchval(DELETE_DRAFT, draft_id, now, person_id)
     await changelog.record_change(conn, person_id, "draft", draft_id, "del")
     return Outcome("applied", version, None)
 
 
 async def discard_submitted(conn: Conn, *, person_id: UUID, draft_id: UUID, now: datetime) -> None:
     """The draft became an application: remove it on every device (quietly, if it is already gone)."""
-    try:
-        row, state = await _current(conn, draft_id, person_id)
-    except DraftNotFound:
-        return  # not this person's draft: the application stands, the draft is none of its business
+    row, state = await _current(conn, draft_id, person_id)  # another person's draft is not found here
     if row is not None and state is not None and not state.deleted:
         await delete(conn, person_id=person_id, draft_id=draft_id, base_version=None, now=now)

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import msgspec
 
+import auth
 import matters
 import notify
 import wallet
@@ -84,9 +85,39 @@ def _person(ctx: Context) -> tuple[Any, Any]:
     return account_id, ctx.principal.person_id
 
 
+async def _within_authorisation(
+    conn: Conn, ctx: Context, action: str, codes: list[str] | None, *, application_id: UUID | None = None
+) -> None:
+    """A 经办人's mutation must be within their authorisation, as the HTTP routes check it: the use is logged when
+    served; a refusal rejects the mutation with the problem's code (its transaction rolls back whole, the log row
+    with it; the push's ledger keeps the rejected mutation and its code)."""
+    p = ctx.principal
+    if p.org_role != "agent" or p.delegation_id is None or p.person_id is None or p.actor_person_id is None:
+        return
+    number = await auth.get_id_number(conn, ctx.keyring, p.actor_person_id)
+    refusal = await auth.use(
+        conn,
+        ctx.keyring,
+        p.delegation_id,
+        principal_kind="organisation",
+        principal_id=p.person_id,
+        agent_id_number=number or "",
+        action=action,
+        matter_codes=codes,
+        department_id=None,
+        actor=p.subject,
+        application_id=application_id,
+        now=ctx.now,
+    )
+    if refusal is not None:
+        raise refusal
+
+
 async def draft_save(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     account_id, person_id = _person(ctx)
     args = _args(m, DraftSaveArgs)
+    # A draft is the start of an application: a 经办人 keeps only drafts they may submit.
+    await _within_authorisation(conn, ctx, "apply", [args.bundle_code or args.matter_code or ""])
     out = await drafts.save(
         conn,
         ctx.keyring,
@@ -116,6 +147,9 @@ async def application_submit(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
     data = _args(_without(m, "application_id", "draft_id"), SubmitApplication, extra={"id": str(refs.application_id)})
     if data.for_person_id not in (None, who.person_id):
         ctx.principal.require_assurance(FOR_OTHERS_LEVEL, now=ctx.now, max_age_seconds=FOR_OTHERS_MAX_AGE)
+    await _within_authorisation(
+        conn, ctx, "apply", [data.bundle_code or data.matter_code or ""], application_id=refs.application_id
+    )
     app, _ = await matters.submit(conn, ctx.keyring, who, data, now=ctx.now, cal=await ctx.calendar(conn))
     if refs.draft_id is not None:
         await drafts.discard_submitted(conn, person_id=who.person_id, draft_id=refs.draft_id, now=ctx.now)
@@ -133,6 +167,7 @@ async def application_supplement(conn: Conn, ctx: Context, m: MutationIn) -> Eff
     who = require_applicant(ctx.principal, ctx.now)
     ref = _args(_only(m, "application_id"), ApplicationRef)
     data = _args(_without(m, "application_id"), SupplementIn)
+    await _within_authorisation(conn, ctx, "supplement", None, application_id=ref.application_id)
     app = await matters.supplement(
         conn, ctx.keyring, who, ref.application_id, data.materials, now=ctx.now, cal=await ctx.calendar(conn)
     )
@@ -166,12 +201,15 @@ def _without(m: MutationIn, *keys: str) -> MutationIn:
 
 
 async def consent_grant(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
-    # The wallet's own guard: holder or guardian, L3 proven recently (a queued grant may find it stale).
+    # The wallet's own guard: holder or guardian, L3 proven recently (a queued grant may find it stale); consents
+    # are the holder's own acts, or the entity's 法定代表人's, never a 经办人's.
+    ctx.principal.require_own_person()
     consent = await wallet.grant(conn, ctx.keyring, ctx.principal, _args(m, ConsentIn), now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(consent))
 
 
 async def consent_revoke(conn: Conn, ctx: Context, m: MutationIn) -> Effect:
+    ctx.principal.require_own_person()
     ref = _args(m, ConsentRef)
     consent = await wallet.revoke(conn, ctx.keyring, ctx.principal, ref.consent_id, now=ctx.now)
     return Effect("applied", data=msgspec.to_builtins(consent))

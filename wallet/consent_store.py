@@ -65,9 +65,15 @@ async def certificate_field_keys(conn: Conn, certificate_ids: list[UUID]) -> dic
     return {r["id"]: list(r["keys"]) for r in await conn.fetch(CERTIFICATE_FIELD_KEYS, certificate_ids)}
 
 
-async def get_consent(conn: Conn, consent_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+async def get_consent(
+    conn: Conn, consent_id: UUID, *, person_id: UUID | None = None, for_update: bool = False
+) -> asyncpg.Record | None:
+    """A consent by id; with its holder's ``person_id`` a read of one shard on a cluster, without it of every
+    shard (a grantee knows only the id)."""
     lock = " FOR UPDATE OF c" if for_update else ""
-    return await conn.fetchrow(f"{CONSENT} WHERE c.id = $1{lock}", consent_id)
+    if person_id is None:
+        return await conn.fetchrow(f"{CONSENT} WHERE c.id = $1{lock}", consent_id)
+    return await conn.fetchrow(f"{CONSENT} WHERE c.person_id = $2 AND c.id = $1{lock}", consent_id, person_id)
 
 
 LIST_FOR_PERSON = f"""
@@ -98,25 +104,24 @@ async def list_department_consents(
     return await conn.fetch(LIST_FOR_DEPARTMENT, department_id, at, last, limit)
 
 
-async def revoke_consent(conn: Conn, consent_id: UUID, *, now: datetime) -> None:
+async def revoke_consent(conn: Conn, consent_id: UUID, *, person_id: UUID, now: datetime) -> None:
     await conn.execute(
-        "UPDATE wallet_consent SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-        consent_id,
-        now,
+        "UPDATE wallet_consent SET revoked_at = $2, updated_at = $2 WHERE person_id = $3 AND id = $1 AND revoked_at IS NULL",
+        consent_id, now, person_id,
     )
 
 
 # One statement decides and spends: two reads racing for the last use cannot both win.
 TAKE_USE = """
 UPDATE wallet_consent SET uses = uses + 1, updated_at = $2
-WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)
+WHERE person_id = $3 AND id = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)
 RETURNING uses
 """
 
 
-async def take_use(conn: Conn, consent_id: UUID, *, now: datetime) -> int | None:
+async def take_use(conn: Conn, consent_id: UUID, *, person_id: UUID, now: datetime) -> int | None:
     """Spend one use of an active consent; the uses so far, or None when it is not active."""
-    return await conn.fetchval(TAKE_USE, consent_id, now)
+    return await conn.fetchval(TAKE_USE, consent_id, now, person_id)
 
 
 INSERT_ACCESS = """

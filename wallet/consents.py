@@ -68,8 +68,8 @@ async def _publish(conn: Conn, consent: Consent, event: str, *, now: datetime) -
     )
 
 
-async def _reload(conn: Conn, consent_id: UUID, *, now: datetime) -> Consent:
-    row = await consent_store.get_consent(conn, consent_id)
+async def _reload(conn: Conn, consent_id: UUID, person_id: UUID, *, now: datetime) -> Consent:
+    row = await consent_store.get_consent(conn, consent_id, person_id=person_id)
     assert row is not None
     return to_model(row, now=now)
 
@@ -115,7 +115,7 @@ async def grant(conn: Conn, keyring: Keyring, actor: access.Actor, args: Consent
         now=now,
         fields={str(k): v for k, v in fields.items()},
     )
-    consent = await _reload(conn, consent_id, now=now)
+    consent = await _reload(conn, consent_id, holder.person_id, now=now)
     await _publish(conn, consent, "consent.granted", now=now)
     await audit.append(
         conn,
@@ -166,7 +166,15 @@ async def _field_keys(conn: Conn, items: list[StoredItem]) -> dict[UUID, list[st
 
 async def revoke(conn: Conn, keyring: Keyring, actor: access.Actor, consent_id: UUID, *, now: datetime) -> Consent:
     """Withdraw a consent (the holder or a guardian); revoking a revoked one changes nothing."""
-    row = await consent_store.get_consent(conn, consent_id, for_update=True)
+    # The caller's own consent is found on their shard; a guardian's revoke of a dependent's looks everywhere for
+    # its holder first (a cluster locks rows only on one shard at a time), then locks it on the holder's.
+    row = None
+    if actor.person_id is not None:
+        row = await consent_store.get_consent(conn, consent_id, person_id=actor.person_id, for_update=True)
+    if row is None:
+        found = await consent_store.get_consent(conn, consent_id)
+        if found is not None:
+            row = await consent_store.get_consent(conn, consent_id, person_id=found["person_id"], for_update=True)
     if row is None:
         raise ConsentNotFound()
     try:
@@ -177,8 +185,8 @@ async def revoke(conn: Conn, keyring: Keyring, actor: access.Actor, consent_id: 
         raise ConsentNotFound()
     if row["revoked_at"] is not None:
         return to_model(row, now=now)
-    await consent_store.revoke_consent(conn, consent_id, now=now)
-    consent = await _reload(conn, consent_id, now=now)
+    await consent_store.revoke_consent(conn, consent_id, person_id=row["person_id"], now=now)
+    consent = await _reload(conn, consent_id, row["person_id"], now=now)
     await _publish(conn, consent, "consent.revoked", now=now)
     await audit.append(
         conn,
@@ -207,7 +215,7 @@ async def use(
     row = await consent_store.get_consent(conn, consent_id)
     if row is None or row["grantee_department_id"] != department_id:
         raise ConsentNotFound()
-    uses = await consent_store.take_use(conn, consent_id, now=now)
+    uses = await consent_store.take_use(conn, consent_id, person_id=row["person_id"], now=now)
     item_ids = list(row["item_ids"])
     if uses is None:
         refused = service.consent_state(
@@ -233,7 +241,7 @@ async def use(
         reason=refused,
         now=now,
     )
-    consent = await _reload(conn, consent_id, now=now)
+    consent = await _reload(conn, consent_id, row["person_id"], now=now)
     if refused is None:
         await _publish(conn, consent, "consent.used", now=now)
     await audit.append(
@@ -381,7 +389,7 @@ async def grant_at_window(
         now=now,
         fields={},
     )
-    consent = await _reload(conn, consent_id, now=now)
+    consent = await _reload(conn, consent_id, person_id, now=now)
     await _publish(conn, consent, "consent.granted", now=now)
     await audit.append(
         conn,

@@ -12,9 +12,9 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 from api.deps import Db, Keys, Now
 from api.kernel import changelog, idempotency, responses
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from api.kernel.problems import Forbidden, Unauthorized
+from api.kernel.problems import Unauthorized
 from api.openapi import CONDITIONAL, IDEMPOTENT
-from auth import BEARER, AssuranceRequired, CurrentPrincipal, problem_responses
+from auth import BEARER, AssuranceRequired, CurrentPrincipal, ReservedToPrincipal, problem_responses
 from sync import etag_matches
 from wallet import (
     access,
@@ -192,7 +192,7 @@ class WalletController(Controller):
             NotPresentable,
             WalletClosed,
             PresentationFieldsInvalid,
-            Forbidden,
+            ReservedToPrincipal,
         ),
     )
     async def present(
@@ -272,7 +272,7 @@ class WalletController(Controller):
             "as an id that does not exist (422 `consent_invalid`, `no such item`). Accepts `Idempotency-Key`."
         ),
         responses=problem_responses(
-            Unauthorized, IdentityRequired, AssuranceRequired, ConsentInvalid, WalletClosed, Forbidden
+            Unauthorized, IdentityRequired, AssuranceRequired, ConsentInvalid, WalletClosed, ReservedToPrincipal
         ),
     )
     async def grant(
@@ -321,7 +321,7 @@ class WalletController(Controller):
         status_code=200,
         summary="Withdraw a consent; the grantee's next read is refused",
         description="Answers the revoked consent; revoking it again changes nothing.",
-        responses=problem_responses(Unauthorized, IdentityRequired, ConsentNotFound, Forbidden),
+        responses=problem_responses(Unauthorized, IdentityRequired, ConsentNotFound, ReservedToPrincipal),
     )
     async def revoke(
         self, consent_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now
@@ -361,7 +361,7 @@ class WalletController(Controller):
             "minor's rights) or a deceased family member's (items masked as in the wallet). L3 proven within 300 s; "
             "identity in full. One consistent snapshot."
         ),
-        responses=problem_responses(*READ_PROBLEMS, AssuranceRequired, Forbidden),
+        responses=problem_responses(*READ_PROBLEMS, AssuranceRequired, ReservedToPrincipal),
     )
     async def export_wallet(
         self,

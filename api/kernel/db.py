@@ -81,6 +81,13 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
+# On a Citus coordinator, a transaction that ran a multi-shard statement (a change-log bump for a family, a
+# consent found by id) over several connections per worker may not then write a coordinator table with a
+# foreign key to a reference table (most of them, once the catalogue is replicated): one connection per
+# worker keeps both possible. One PostgreSQL keeps the setting as a placeholder and ignores it.
+SERVER_SETTINGS = {"application_name": "zhangban", "timezone": "UTC", "citus.multi_shard_modify_mode": "sequential"}
+
+
 async def create_pool(
     dsn: str, *, min_size: int = 2, max_size: int = 20, audit_key: bytes | None = None
 ) -> asyncpg.Pool:
@@ -102,14 +109,14 @@ async def create_pool(
         init=init,
         reset=_keep_session,
         connection_class=Connection,
-        server_settings={"application_name": "zhangban", "timezone": "UTC"},
+        server_settings=SERVER_SETTINGS,
     )
 
 
 async def connect(dsn: str, *, audit_key: bytes | None = None) -> Conn:
     """A single connection with the same codecs as the pool (for commands and tests)."""
     conn = await asyncpg.connect(
-        dsn, connection_class=Connection, server_settings={"application_name": "zhangban", "timezone": "UTC"}
+        dsn, connection_class=Connection, server_settings=SERVER_SETTINGS
     )
     await _init_connection(conn)
     conn.audit_key = audit_key

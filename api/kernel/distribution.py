@@ -5,7 +5,8 @@ coordinator. When the database has the ``citus`` extension, ``distribute`` then 
 named here: ``DISTRIBUTED`` by the column each names, all co-located (a person's rows of every such
 table sit on one shard group, so a request for one person is a single-shard query and their joins
 stay on one node); ``REFERENCE`` copied to every node, for what every request joins against. A table
-named in neither stays a plain table on the coordinator. Without Citus this does nothing.
+named in neither stays on the coordinator (Citus adds to its metadata those with a foreign key to a
+reference table; they are queried as before). Without Citus this does nothing.
 
 It runs at the end of every ``db.migrate`` and skips what is distributed already, so a table added to
 a list is distributed by the next migrate. ``docs/scaling.md`` says why each table is where it is.
@@ -26,9 +27,19 @@ DISTRIBUTED: dict[str, str] = {
     "sync_head": "person_id",
     "sync_change": "person_id",
     "sync_horizon": "person_id",
+    "sync_draft": "person_id",
+    "notify_contact_phone": "person_id",
+    "wallet_consent": "person_id",
+    "wallet_access_log": "person_id",
 }
 
+# Each before the tables that reference it (department first).
 REFERENCE: tuple[str, ...] = (
+    "department",
+    "certificate_type",
+    "catalog_material",
+    "catalog_matter",
+    "catalog_bundle",
     "calendar_day",
     "auth_signing_key",
     "esign_platform",
@@ -38,7 +49,18 @@ REFERENCE: tuple[str, ...] = (
 
 HAS_CITUS = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
 
-PLACED = "SELECT logicalrelid::regclass::text AS name FROM pg_dist_partition"
+# Distributed (hash) and reference tables; not the coordinator tables Citus manages because they have a foreign
+# key to a reference table (partmethod 'n' with repmodel 's'), which are still to be placed if a list names them.
+PLACED = "SELECT logicalrelid::regclass::text AS name FROM pg_dist_partition WHERE partmethod = 'h' OR repmodel = 't'"
+
+
+# The foreign keys from or to the named tables, with what re-creates them.
+KEYS = """
+SELECT conrelid::regclass::text AS tab, conname AS name, pg_get_constraintdef(oid) AS definition
+FROM pg_constraint
+WHERE contype = 'f' AND (conrelid::regclass::text = ANY($1::text[]) OR confrelid::regclass::text = ANY($1::text[]))
+ORDER BY conrelid::regclass::text, conname
+"""
 
 
 async def has_citus(conn: Conn) -> bool:
@@ -51,16 +73,27 @@ async def distribute(conn: Conn) -> list[str]:
         return []
     placed = {r["name"] for r in await conn.fetch(PLACED)}
     done: list[str] = []
+    # Citus refuses a foreign key between a distributed table and a table that is neither distributed alongside
+    # nor a reference table, and it cannot distribute a table once a key to a reference table has made it a
+    # Citus-managed local table (not with an identity column). So the keys of the tables to distribute now are set
+    # aside, those tables distributed while plain, then the reference tables placed, then the keys added again.
+    todo = [t for t in DISTRIBUTED if t not in placed]
+    keys = await conn.fetch(KEYS, todo)
+    for fk in keys:
+        await conn.execute(f'ALTER TABLE {fk["tab"]} DROP CONSTRAINT {fk["name"]}')
     anchor = next(iter(DISTRIBUTED))
-    for table, column in DISTRIBUTED.items():
-        if table not in placed:
-            colocate = "none" if table == anchor else anchor
-            await conn.execute("SELECT create_distributed_table($1, $2, colocate_with => $3)", table, column, colocate)
-            done.append(table)
+    for table in todo:
+        colocate = "none" if table == anchor else anchor
+        await conn.execute(
+            "SELECT create_distributed_table($1, $2, colocate_with => $3)", table, DISTRIBUTED[table], colocate
+        )
+        done.append(table)
     for table in REFERENCE:
         if table not in placed:
             await conn.execute("SELECT create_reference_table($1)", table)
             done.append(table)
+    for fk in keys:
+        await conn.execute(f'ALTER TABLE {fk["tab"]} ADD CONSTRAINT {fk["name"]} {fk["definition"]}')
     for table in done:
         log.info("distributed %s", table)
     return done

@@ -71,6 +71,12 @@ class IdNumberInvalid(ValidationFailed):
     slug = "id_number_invalid"
 
 
+class ApplicantKindNotAllowed(Forbidden):
+    """该事项不由此类申请人办理（个人事项须本人申请，企业事项须代表经营主体申请）"""
+
+    slug = "applicant_kind_not_allowed"
+
+
 class CreditCodeRequired(ValidationFailed):
     """该事项的结果证照由新设主体持有，需填写统一社会信用代码"""
 

@@ -27,6 +27,7 @@ from auth import (
 from matters import store as catalogue_store
 from matters.applications import handling, materials, results, signing, store, views, workflow
 from matters.applications.errors import (
+    ApplicantKindNotAllowed,
     ApplicationClosed,
     ApplicationIdReused,
     ApplicationNotFound,
@@ -133,7 +134,9 @@ class ApplicationController(Controller):
             "the second parent applying for the same baby gets 200 with the existing application (its own `id`), "
             "becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女. "
             "A 经办人 acting for a business entity applies within their authorisation (403 `delegation_inactive`, "
-            "`delegation_out_of_scope`); each attempt is logged in the authorisation's uses."
+            "`delegation_out_of_scope`); each attempt is logged in the authorisation's uses. Who may apply is the "
+            "bundle's or matter's `applicant_kinds`: a person's matter applied for acting for an entity, or an "
+            "entity's as a person → 403 `applicant_kind_not_allowed`."
         ),
         responses={
             **success(200, Application, "Submitted before with this `id` and body."),
@@ -147,6 +150,7 @@ class ApplicationController(Controller):
                 Unauthorized,
                 DelegationInactive,
                 DelegationOutOfScope,
+                ApplicantKindNotAllowed,
             ),
         },
         status_code=201,

@@ -25,7 +25,13 @@ from api.kernel.problems import FieldError
 from matters import service as catalogue
 from matters import store as catalogue_store
 from matters.applications import births, service, store, views
-from matters.applications.errors import ApplicationClosed, ApplicationIdReused, FormInvalid, NotGuardian
+from matters.applications.errors import (
+    ApplicantKindNotAllowed,
+    ApplicationClosed,
+    ApplicationIdReused,
+    FormInvalid,
+    NotGuardian,
+)
 from matters.applications.models import Application, Prefill, PrefillMaterial, PrefillStatus, SubmitApplication
 from matters.models import Bundle
 from matters.workdays import Calendar, due_at
@@ -68,6 +74,7 @@ async def _target(conn: Conn, data: SubmitApplication) -> tuple[Bundle, list[tup
         entries=entries,
         matters={matter.code: matter},
         promised_limit_days=matter.guide.promised_limit_days,
+        kinds=matter.applicant_kinds,
     )
     return bundle, entries, "self"
 
@@ -84,6 +91,13 @@ async def submit(
         return await views.application(conn, keyring, data.id), False
 
     bundle, entries, subject = await _target(conn, data)
+    kind = "organisation" if await persons.is_org(conn, who.person_id) else "person"
+    if kind not in bundle.applicant_kinds:
+        raise ApplicantKindNotAllowed(
+            f"this is applied for by {' or '.join(bundle.applicant_kinds)}, not by {kind}",
+            applicant_kind=kind,
+            applicant_kinds=bundle.applicant_kinds,
+        )
     # Conditions read the form as sent; then only the matters that apply decide what is required.
     planned = service.plan_tasks(entries, data.form)
     applicable = {t.matter_code for t in planned}

@@ -26,6 +26,7 @@ from api.config import Settings
 from api.kernel.problems import PROBLEM_JSON
 from matters import seed
 from tests.authz.world import (
+    AGENT_MATTER,
     ALICE_ID,
     ALICE_NAME,
     BOB_ID,
@@ -120,6 +121,13 @@ def _issue(caller: str, ids: dict[str, str]) -> dict[str, Any]:
 
 
 def _application(caller: str, ids: dict[str, str]) -> dict[str, Any]:
+    if caller == "company":  # an entity applies for a matter entities may apply for (a person's matter: 403)
+        return {
+            "id": str(uuid.uuid4()),
+            "matter_code": AGENT_MATTER,
+            "form": {"entity_name": "东来科技"},
+            "materials": [{"code": "applicant_id_card", "blob_sha256": PNG_SHA}],
+        }
     return {
         "id": str(uuid.uuid4()),
         "matter_code": "430200-GA-002",
@@ -312,7 +320,8 @@ EXPECTED: dict[str, Case] = {
     "GetWalletItemToken": Case(frozenset({"citizen", "guardian"})),
     "GetWalletTimeline": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListDependents": Case(PEOPLE),
-    "ExportWallet": Case(PEOPLE, query={"person_id": "{person_id}"}),
+    # Exporting, consenting and showing (亮证) are the holder's own acts, or the 法定代表人's: a 经办人 is refused.
+    "ExportWallet": Case(PEOPLE - {"company_agent"}, query={"person_id": "{person_id}"}),
     "GetAccessLog": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "ListConsents": Case(PEOPLE, query={"person_id": "{person_id}"}),
     "GrantConsent": Case(

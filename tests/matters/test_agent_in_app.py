@@ -108,13 +108,13 @@ async def test_a_son_applies_for_his_mother_from_his_app_within_her_authorisatio
             },
         ),
         403,
-        "forbidden",
+        "reserved_to_principal",
     )
-    assert_problem(await client.get("/v1/wallet/export", headers=as_her), 403, "forbidden")
+    assert_problem(await client.get("/v1/wallet/export", headers=as_her), 403, "reserved_to_principal")
     assert_problem(
         await client.post("/v1/sync/push", headers=as_her, json={"client_id": str(uuid.uuid4()), "mutations": []}),
         403,
-        "forbidden",
+        "reserved_to_principal",
     )
 
     # Every use is in her access log, the refused one too, naming the authorisation.

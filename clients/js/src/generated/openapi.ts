@@ -225,7 +225,7 @@ export interface paths {
         put?: never;
         /**
          * Apply for a bundle (一件事) or a single matter — accepted once (综合受理)
-         * @description The client makes the `id` (UUID); sending the same body with the same id again returns the stored application with 200 (phones retry). A bundle creates one task per applicable matter, routed to its department; tasks that wait for earlier matters start as `waiting`. Materials come from the wallet (`wallet_item_id`), an upload (`blob_sha256`, which may be uploaded later), the department that holds them, or an earlier matter of the bundle; required materials missing → 422 `materials_missing` with `missing`. Deferrable materials (容缺受理) may be listed in `deferred_materials` and are then due by `supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the newborn's person with both parents as guardians. A birth is one case, known by the form's `delivery_record_no` (分娩记录编号) or `birth_certificate_no` (出生医学证明编号), one of which is required: the second parent applying for the same baby gets 200 with the existing application (its own `id`), becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女. A 经办人 acting for a business entity applies within their authorisation (403 `delegation_inactive`, `delegation_out_of_scope`); each attempt is logged in the authorisation's uses.
+         * @description The client makes the `id` (UUID); sending the same body with the same id again returns the stored application with 200 (phones retry). A bundle creates one task per applicable matter, routed to its department; tasks that wait for earlier matters start as `waiting`. Materials come from the wallet (`wallet_item_id`), an upload (`blob_sha256`, which may be uploaded later), the department that holds them, or an earlier matter of the bundle; required materials missing → 422 `materials_missing` with `missing`. Deferrable materials (容缺受理) may be listed in `deferred_materials` and are then due by `supplement_due_at`. Applying for a dependent needs L3 within 30 minutes; 出生一件事 creates the newborn's person with both parents as guardians. A birth is one case, known by the form's `delivery_record_no` (分娩记录编号) or `birth_certificate_no` (出生医学证明编号), one of which is required: the second parent applying for the same baby gets 200 with the existing application (its own `id`), becomes a guardian if not one yet, and no second child is created. `child_sex` is 男 or 女. A 经办人 acting for a business entity applies within their authorisation (403 `delegation_inactive`, `delegation_out_of_scope`); each attempt is logged in the authorisation's uses. Who may apply is the bundle's or matter's `applicant_kinds`: a person's matter applied for acting for an entity, or an entity's as a person → 403 `applicant_kind_not_allowed`.
          */
         post: operations["SubmitApplication"];
         delete?: never;
@@ -3178,6 +3178,8 @@ export interface components {
              * @enum {string}
              */
             holder_kind: "person" | "organisation";
+            /** @description Who may apply: `person` (a citizen for themselves or a dependent), `organisation` (acting for a business entity, as its 法定代表人 or a 经办人), or both. Any other applicant → 403 `applicant_kind_not_allowed`. */
+            applicant_kinds?: ("person" | "organisation")[];
         };
         /** BundleFormField */
         BundleFormField: {
@@ -3204,6 +3206,8 @@ export interface components {
             stats?: unknown;
             /** @description Derived by the server: accepted and ignored. */
             holder_kind?: unknown;
+            /** @description Derived by the server: accepted and ignored. */
+            applicant_kinds?: unknown;
         };
         /** BundleMaterial */
         BundleMaterial: {
@@ -4205,6 +4209,8 @@ export interface components {
             materials: components["schemas"]["MatterMaterial"][];
             form: components["schemas"]["FormField"][];
             result_certificate_type: string | null;
+            /** @description Who may apply: `person` (a citizen for themselves or a dependent), `organisation` (acting for a business entity, as its 法定代表人 or a 经办人), or both. Any other applicant → 403 `applicant_kind_not_allowed`. */
+            applicant_kinds?: ("person" | "organisation")[];
         };
         /** MatterIn */
         MatterIn: {
@@ -4217,6 +4223,8 @@ export interface components {
             materials: components["schemas"]["MatterMaterialIn"][];
             form: components["schemas"]["FormFieldIn"][];
             result_certificate_type?: string | null;
+            /** @description Derived by the server: accepted and ignored. */
+            applicant_kinds?: unknown;
         };
         /** MatterMaterial */
         MatterMaterial: {
@@ -5828,7 +5836,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `not_guardian` (无权为该人员办理); `assurance_required` (需要更高等级的实人认证); `delegation_inactive` (代办授权已过期或已撤销); `delegation_out_of_scope` (代办授权不包含该事项或该操作); `forbidden` (无权访问) */
+            /** @description Problem types: `not_guardian` (无权为该人员办理); `assurance_required` (需要更高等级的实人认证); `delegation_inactive` (代办授权已过期或已撤销); `delegation_out_of_scope` (代办授权不包含该事项或该操作); `applicant_kind_not_allowed` (该事项不由此类申请人办理（个人事项须本人申请，企业事项须代表经营主体申请）); `forbidden` (无权访问) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5837,7 +5845,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "not_guardian" | "assurance_required" | "delegation_inactive" | "delegation_out_of_scope" | "forbidden";
+                        type: "not_guardian" | "assurance_required" | "delegation_inactive" | "delegation_out_of_scope" | "applicant_kind_not_allowed" | "forbidden";
                     };
                 };
             };
@@ -10264,7 +10272,7 @@ export interface operations {
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证); `forbidden` (无权访问) */
+            /** @description Problem types: `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证); `reserved_to_principal` (该操作只能由本人或法定代表人办理，代办人、经办人不可代为); `forbidden` (无权访问) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10273,7 +10281,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "identity_required" | "assurance_required" | "forbidden";
+                        type: "identity_required" | "assurance_required" | "reserved_to_principal" | "forbidden";
                     };
                 };
             };
@@ -10523,7 +10531,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证); `forbidden` (无权访问) */
+            /** @description Problem types: `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证); `reserved_to_principal` (该操作只能由本人或法定代表人办理，代办人、经办人不可代为); `forbidden` (无权访问) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10532,7 +10540,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "identity_required" | "assurance_required" | "forbidden";
+                        type: "identity_required" | "assurance_required" | "reserved_to_principal" | "forbidden";
                     };
                 };
             };
@@ -10715,7 +10723,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证); `forbidden` (无权访问) */
+            /** @description Problem types: `identity_required` (需要先完成实人认证); `assurance_required` (需要更高等级的实人认证); `reserved_to_principal` (该操作只能由本人或法定代表人办理，代办人、经办人不可代为); `forbidden` (无权访问) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10724,7 +10732,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "identity_required" | "assurance_required" | "forbidden";
+                        type: "identity_required" | "assurance_required" | "reserved_to_principal" | "forbidden";
                     };
                 };
             };
@@ -10793,7 +10801,7 @@ export interface operations {
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `identity_required` (需要先完成实人认证); `forbidden` (无权访问) */
+            /** @description Problem types: `identity_required` (需要先完成实人认证); `reserved_to_principal` (该操作只能由本人或法定代表人办理，代办人、经办人不可代为); `forbidden` (无权访问) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10802,7 +10810,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "identity_required" | "forbidden";
+                        type: "identity_required" | "reserved_to_principal" | "forbidden";
                     };
                 };
             };
