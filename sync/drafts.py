@@ -73,7 +73,8 @@ async def _current(
 ) -> tuple[asyncpg.Record | None, service.DraftState | None]:
     # Always one row (the draft's columns NULL when there is none).
     row = one(
-        await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code, person_id), "draft"
+        await conn.fetchrow(GET_DRAFT, draft_id, args and args.bundle_code, args and args.matter_code, person_id),
+        "draft",
     )
     if args is not None and not row["target_known"]:
         if args.bundle_code is not None:

@@ -107,7 +107,9 @@ async def list_department_consents(
 async def revoke_consent(conn: Conn, consent_id: UUID, *, person_id: UUID, now: datetime) -> None:
     await conn.execute(
         "UPDATE wallet_consent SET revoked_at = $2, updated_at = $2 WHERE person_id = $3 AND id = $1 AND revoked_at IS NULL",
-        consent_id, now, person_id,
+        consent_id,
+        now,
+        person_id,
     )
 
 

@@ -115,9 +115,7 @@ async def create_pool(
 
 async def connect(dsn: str, *, audit_key: bytes | None = None) -> Conn:
     """A single connection with the same codecs as the pool (for commands and tests)."""
-    conn = await asyncpg.connect(
-        dsn, connection_class=Connection, server_settings=SERVER_SETTINGS
-    )
+    conn = await asyncpg.connect(dsn, connection_class=Connection, server_settings=SERVER_SETTINGS)
     await _init_connection(conn)
     conn.audit_key = audit_key
     return conn

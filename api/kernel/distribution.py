@@ -80,7 +80,7 @@ async def distribute(conn: Conn) -> list[str]:
     todo = [t for t in DISTRIBUTED if t not in placed]
     keys = await conn.fetch(KEYS, todo)
     for fk in keys:
-        await conn.execute(f'ALTER TABLE {fk["tab"]} DROP CONSTRAINT {fk["name"]}')
+        await conn.execute(f"ALTER TABLE {fk['tab']} DROP CONSTRAINT {fk['name']}")
     anchor = next(iter(DISTRIBUTED))
     for table in todo:
         colocate = "none" if table == anchor else anchor
@@ -93,7 +93,7 @@ async def distribute(conn: Conn) -> list[str]:
             await conn.execute("SELECT create_reference_table($1)", table)
             done.append(table)
     for fk in keys:
-        await conn.execute(f'ALTER TABLE {fk["tab"]} ADD CONSTRAINT {fk["name"]} {fk["definition"]}')
+        await conn.execute(f"ALTER TABLE {fk['tab']} ADD CONSTRAINT {fk['name']} {fk['definition']}")
     for table in done:
         log.info("distributed %s", table)
     return done

@@ -91,7 +91,7 @@ async def submit(
         return await views.application(conn, keyring, data.id), False
 
     bundle, entries, subject = await _target(conn, data)
-    kind = "organisation" if await persons.is_org(conn, who.person_id) else "person"
+    kind = "organisation" if await auth.is_org(conn, who.person_id) else "person"
     if kind not in bundle.applicant_kinds:
         raise ApplicantKindNotAllowed(
             f"this is applied for by {' or '.join(bundle.applicant_kinds)}, not by {kind}",

@@ -67,9 +67,12 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
         for table in distribution.REFERENCE:
             assert (placed[table]["partmethod"], placed[table]["repmodel"]) == ("n", "t"), table
         # The keys set aside while distributing are back: a read names a consent of its own person.
-        assert await conn.fetchval(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'wallet_access_log_consent_id_fkey'"
-        ) == "FOREIGN KEY (person_id, consent_id) REFERENCES wallet_consent(person_id, id)"
+        assert (
+            await conn.fetchval(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'wallet_access_log_consent_id_fkey'"
+            )
+            == "FOREIGN KEY (person_id, consent_id) REFERENCES wallet_consent(person_id, id)"
+        )
         workers = await conn.fetch(
             "SELECT DISTINCT p.nodeport FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)"
             " WHERE s.logicalrelid = 'sync_change'::regclass"
@@ -81,8 +84,15 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 
 
 # The hot citizen queries on distributed tables, each with the arguments one request passes.
-ON_COORDINATOR = {"wallet list", "wallet item", "applications list", "application read", "application submit",
-                  "notification inbox", "real-name session"}
+ON_COORDINATOR = {
+    "wallet list",
+    "wallet item",
+    "applications list",
+    "application read",
+    "application submit",
+    "notification inbox",
+    "real-name session",
+}
 
 
 def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
@@ -108,22 +118,34 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
         ("draft delete", drafts.DELETE_DRAFT, (person, now, person)),
         ("consent list", consent_store.LIST_FOR_PERSON, (person, None, None, 20)),
         ("consent read", consent_store.CONSENT + " WHERE c.person_id = $2 AND c.id = $1", (person, person)),
-        ("consent read to revoke", consent_store.CONSENT + " WHERE c.person_id = $2 AND c.id = $1 FOR UPDATE OF c",
-         (person, person)),
-        ("consent grant", consent_store.INSERT_CONSENT,
-         (person, person, person, [person], "p", None, now, None, "account:x", now, {})),
+        (
+            "consent read to revoke",
+            consent_store.CONSENT + " WHERE c.person_id = $2 AND c.id = $1 FOR UPDATE OF c",
+            (person, person),
+        ),
+        (
+            "consent grant",
+            consent_store.INSERT_CONSENT,
+            (person, person, person, [person], "p", None, now, None, "account:x", now, {}),
+        ),
         ("consent use", consent_store.TAKE_USE, (person, now, person)),
         ("access log", consent_store.ACCESS, (person, None, 20)),
-        ("access append", consent_store.INSERT_ACCESS,
-         (person, person, person, "client:x", "p", [person], "served", None, now)),
+        (
+            "access append",
+            consent_store.INSERT_ACCESS,
+            (person, person, person, "client:x", "p", [person], "served", None, now),
+        ),
         # On Citus-managed tables of the coordinator today (one task, there); kept here so that they stay single-shard
         # when their tables are distributed (docs/scaling.md, "What is not distributed yet").
         ("wallet list", wallet_store.LIST_ITEMS, (person, None, None, None, 20)),
         ("wallet item", wallet_store.ITEM_SELECT + " WHERE w.id = $1", (person,)),
         ("applications list", applications.LIST_APPLICATIONS, (person, [person], None, None, 20)),
         ("application read", applications.GET_APPLICATION, (person,)),
-        ("application submit", applications.INSERT_APPLICATION,
-         (person, None, "m", person, person, person, b"", [], [], b"", now, now, None)),
+        (
+            "application submit",
+            applications.INSERT_APPLICATION,
+            (person, None, "m", person, person, person, b"", [], [], b"", now, now, None),
+        ),
         ("notification inbox", notify_store.LIST_INBOX, (person, person, None, False, 20)),
         ("real-name session", f"SELECT {realname.SESSION_COLUMNS} FROM auth_realname_session WHERE id = $1", (person,)),
     ]
@@ -138,10 +160,13 @@ async def test_the_hot_citizen_queries_are_router_plans(cluster_db: str) -> None
             for _ in range(6):  # past the five custom plans, to the generic plan a pooled statement keeps
                 plans[name] = [r[0] for r in await conn.fetch("EXPLAIN " + sql, *args)]
         print("\n\n".join(f"-- {name}\n" + "\n".join(plan) for name, plan in plans.items()))
-        tasks = {name: [line.split(":")[1].strip() for line in plan if "Task Count:" in line] for name, plan in plans.items()}
+        tasks = {
+            name: [line.split(":")[1].strip() for line in plan if "Task Count:" in line] for name, plan in plans.items()
+        }
         # A plan without a Citus scan is a plain table's on the coordinator: one node, for those still there only.
-        multi = [name for name, counts in tasks.items()
-                 if set(counts) - {"1"} or (not counts and name not in ON_COORDINATOR)]
+        multi = [
+            name for name, counts in tasks.items() if set(counts) - {"1"} or (not counts and name not in ON_COORDINATOR)
+        ]
         assert not multi, f"multi-shard plans where one shard was expected: {multi}"
     finally:
         await conn.close()
