@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -47,11 +48,13 @@ ON CONFLICT ON CONSTRAINT catalog_material_pkey DO UPDATE SET name = EXCLUDED.na
 
 # xmax is 0 only on a row this statement inserted, so it tells a creation from an update.
 UPSERT_MATTER = """
-INSERT INTO catalog_matter (code, name, kind, department_id, guide, materials, form, result_certificate_type, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO catalog_matter (code, name, kind, department_id, guide, materials, form, result_certificate_type, updated_at,
+    applicant_kinds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT ON CONSTRAINT catalog_matter_pkey DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
     department_id = EXCLUDED.department_id, guide = EXCLUDED.guide, materials = EXCLUDED.materials,
-    form = EXCLUDED.form, result_certificate_type = EXCLUDED.result_certificate_type, updated_at = EXCLUDED.updated_at
+    form = EXCLUDED.form, result_certificate_type = EXCLUDED.result_certificate_type, updated_at = EXCLUDED.updated_at,
+    applicant_kinds = EXCLUDED.applicant_kinds
 RETURNING xmax = 0 AS created
 """
 
@@ -75,16 +78,19 @@ async def save_matter(conn: Conn, data: MatterIn, *, now: datetime) -> bool:
         msgspec.to_builtins(data.form),
         data.result_certificate_type,
         now,
+        _kinds(data.applicant_kinds),
     )
 
 
 # `subject` (whom the bundle is for) is set by the seed catalogue only: a new bundle is for the applicant.
 UPSERT_BUNDLE = """
-INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters, promised_limit_days, subject, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'self', $7)
+INSERT INTO catalog_bundle (code, name, life_stage, lead_department_id, matters, promised_limit_days, subject, updated_at,
+    applicant_kinds)
+VALUES ($1, $2, $3, $4, $5, $6, 'self', $7, $8)
 ON CONFLICT ON CONSTRAINT catalog_bundle_pkey DO UPDATE SET name = EXCLUDED.name, life_stage = EXCLUDED.life_stage,
     lead_department_id = EXCLUDED.lead_department_id, matters = EXCLUDED.matters,
-    promised_limit_days = EXCLUDED.promised_limit_days, updated_at = EXCLUDED.updated_at
+    promised_limit_days = EXCLUDED.promised_limit_days, updated_at = EXCLUDED.updated_at,
+    applicant_kinds = EXCLUDED.applicant_kinds
 RETURNING xmax = 0 AS created
 """
 
@@ -101,4 +107,10 @@ async def save_bundle(conn: Conn, data: BundleIn, *, now: datetime) -> bool:
         matters,
         data.promised_limit_days,
         now,
+        _kinds(data.applicant_kinds),
     )
+
+
+def _kinds(kinds: Sequence[str] | None) -> list[str] | None:
+    """Who may apply, as stored: each kind once, in the catalogue's order; None leaves it derived."""
+    return None if kinds is None else [k for k in ("person", "organisation") if k in kinds]

@@ -163,6 +163,10 @@ Key = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Label = Annotated[str, msgspec.Meta(max_length=100, pattern=r"^\s*[^\s\x00][^\x00]*$")]  # not blank
 Text = Annotated[str, msgspec.Meta(max_length=4000, pattern=_NO_NUL)]
 Ignored = Annotated[Any, msgspec.Meta(description="Derived by the server: accepted and ignored.")]
+KINDS_IN = (
+    "Who may apply: `person`, `organisation` or both. Omitted or null: derived — a bundle's from its life stage "
+    "(an enterprise's stage: `organisation`, else `person`), a matter's from the bundles it belongs to (else `person`)."
+)
 
 
 class DepartmentRefIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -210,7 +214,9 @@ class MatterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     materials: Annotated[list[MatterMaterialIn], msgspec.Meta(max_length=100)]
     form: Annotated[list[FormFieldIn], msgspec.Meta(max_length=100)]
     result_certificate_type: Key | None = None
-    applicant_kinds: Ignored = None  # the seed catalogue's, or derived
+    applicant_kinds: (
+        Annotated[list[ApplicantKind], msgspec.Meta(min_length=1, max_length=2, description=KINDS_IN)] | None
+    ) = None
 
 
 class BundleMatterIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -232,4 +238,6 @@ class BundleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     materials: Ignored = None
     stats: Ignored = None
     holder_kind: Ignored = None  # derived from life_stage
-    applicant_kinds: Ignored = None  # the seed catalogue's, or derived from life_stage
+    applicant_kinds: (
+        Annotated[list[ApplicantKind], msgspec.Meta(min_length=1, max_length=2, description=KINDS_IN)] | None
+    ) = None

@@ -102,6 +102,15 @@ async def test_a_matter_read_changed_and_put_back(client: AsyncTestClient, op: s
     assert after["name"] == "新生儿社保卡申领" and after["guide"]["promised_limit_days"] == 0
     assert after["department"]["name"] == before["department"]["name"]
     assert after["form"][-1]["key"] == "card_bank"
+    assert before["applicant_kinds"] == after["applicant_kinds"] == ["person"]  # derived: its bundle's
+    # Who may apply is the operator's to set (in the catalogue's order), and null derives it again.
+    r = await _put(client, op, "matters", after | {"applicant_kinds": ["organisation", "person"]})
+    assert r.status_code == 200 and r.json()["applicant_kinds"] == ["person", "organisation"], r.text
+    r = await _put(client, op, "matters", after | {"applicant_kinds": None})
+    assert r.status_code == 200 and r.json()["applicant_kinds"] == ["person"], r.text
+    assert_problem(
+        await _put(client, op, "matters", after | {"applicant_kinds": ["company"]}), 422, "validation_failed"
+    )
     # Materials are shared: the new name shows in every matter naming it; what only the seed sets stays.
     other = (await client.get("/v1/matters/430200-GA-001")).json()
     assert next(x["name"] for x in other["materials"] if x["code"] == "father_id_card") == "父亲身份证"
@@ -251,6 +260,9 @@ async def test_a_bundle_put_back_shows_at_once(client: AsyncTestClient, op: str,
     after = (await client.get("/v1/bundles/birth")).json()
     assert after == r.json() and after["name"] == "新生儿出生一件事"
     assert after["stats"]["matters"] == 9 and "430200-WJ-005" not in [m["code"] for m in after["matters"]]
+    r = await _put(client, op, "bundles", after | {"applicant_kinds": ["organisation"]})
+    assert r.status_code == 200 and r.json()["applicant_kinds"] == ["organisation"], r.text
+    assert (await client.get("/v1/bundles/birth")).json()["applicant_kinds"] == ["organisation"]
     # Whom the bundle is for is not part of the body and stays.
     assert await conn.fetchval("SELECT subject FROM catalog_bundle WHERE code = 'birth'") == "newborn"
 

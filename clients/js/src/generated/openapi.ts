@@ -3206,8 +3206,8 @@ export interface components {
             stats?: unknown;
             /** @description Derived by the server: accepted and ignored. */
             holder_kind?: unknown;
-            /** @description Derived by the server: accepted and ignored. */
-            applicant_kinds?: unknown;
+            /** @description Who may apply: `person`, `organisation` or both. Omitted or null: derived — a bundle's from its life stage (an enterprise's stage: `organisation`, else `person`), a matter's from the bundles it belongs to (else `person`). */
+            applicant_kinds?: ("person" | "organisation")[] | null;
         };
         /** BundleMaterial */
         BundleMaterial: {
@@ -4223,8 +4223,8 @@ export interface components {
             materials: components["schemas"]["MatterMaterialIn"][];
             form: components["schemas"]["FormFieldIn"][];
             result_certificate_type?: string | null;
-            /** @description Derived by the server: accepted and ignored. */
-            applicant_kinds?: unknown;
+            /** @description Who may apply: `person`, `organisation` or both. Omitted or null: derived — a bundle's from its life stage (an enterprise's stage: `organisation`, else `person`), a matter's from the bundles it belongs to (else `person`). */
+            applicant_kinds?: ("person" | "organisation")[] | null;
         };
         /** MatterMaterial */
         MatterMaterial: {
