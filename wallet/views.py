@@ -85,7 +85,7 @@ def _render(esign: EsignState, s: StoredItem, certificates: dict[UUID, Certifica
             masked=bool(hidden) and not full,
         )
     if s.kind == "record":
-        if s.department_id is None:  # records come only from a department's push (wallet.pushes), which names it
+        if s.department_id is None:  # wallet_item_record_department_check (migration 0015) rules it out
             raise ValueError(f"wallet item {s.id}: a record without the department that pushed it")
         sealed_keys = s.data.get("sensitive", [])
         values = s.data.get("data", {})
