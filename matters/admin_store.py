@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -78,7 +77,7 @@ async def save_matter(conn: Conn, data: MatterIn, *, now: datetime) -> bool:
         msgspec.to_builtins(data.form),
         data.result_certificate_type,
         now,
-        _kinds(data.applicant_kinds),
+        data.applicant_kinds,
     )
 
 
@@ -107,10 +106,5 @@ async def save_bundle(conn: Conn, data: BundleIn, *, now: datetime) -> bool:
         matters,
         data.promised_limit_days,
         now,
-        _kinds(data.applicant_kinds),
+        data.applicant_kinds,
     )
-
-
-def _kinds(kinds: Sequence[str] | None) -> list[str] | None:
-    """Who may apply, as stored: each kind once, in the catalogue's order; None leaves it derived."""
-    return None if kinds is None else [k for k in ("person", "organisation") if k in kinds]
