@@ -31,6 +31,18 @@ DISTRIBUTED: dict[str, str] = {
     "notify_contact_phone": "person_id",
     "wallet_consent": "person_id",
     "wallet_access_log": "person_id",
+    "person": "id",
+    "guardianship": "guardian_person_id",
+    "wallet_item": "person_id",
+    "esign_certificate": "person_id",
+    "wallet_closure": "person_id",
+    "wallet_family_reader": "reader_person_id",
+    "auth_login_alert": "person_id",
+    "auth_identity_case": "person_id",
+    "delegation": "principal_id",
+    "delegation_use": "principal_id",
+    "esign_device": "person_id",
+    "esign_device_credential": "person_id",
 }
 
 # Each before the tables that reference it (department first).
