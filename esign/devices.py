@@ -23,7 +23,7 @@ import asyncpg
 import msgspec
 
 from api.kernel import audit, changelog
-from api.kernel.db import Conn
+from api.kernel.db import Conn, constraint_name
 from api.kernel.ids import uuid7
 from esign import ca, lists, views
 from esign import service as issuing
@@ -166,7 +166,7 @@ async def register(
     try:
         await conn.execute(INSERT_DEVICE, device_id, person_id, account_id, label, point, body.key_storage, now)
     except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name != "esign_device_public_key_key":
+        if constraint_name(exc) != "esign_device_public_key_key":
             raise
         raise DeviceKeyRegistered() from exc
     for certificate_id in await conn.fetch(VALID_CERTIFICATES, person_id, now):

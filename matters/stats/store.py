@@ -61,10 +61,12 @@ ORDER BY d.name
 """
 
 
-# The same figures by who the applications were for: citizens, or business entities (经营主体).
+# The same figures by who the applications were for: citizens, or business entities (经营主体, those with an
+# org_entity row; read there rather than from the person, which a cluster keeps on another node).
 BY_APPLICANT = """
 WITH apps AS (
-    SELECT a.*, p.kind FROM application a JOIN person p ON p.id = a.for_person_id
+    SELECT a.*, CASE WHEN o.id IS NULL THEN 'person' ELSE 'organisation' END AS kind
+    FROM application a LEFT JOIN org_entity o ON o.id = a.for_person_id
     WHERE a.submitted_at >= $1 AND a.submitted_at < $2
       AND ($3::text IS NULL OR a.bundle_code = $3)
       AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM application_task t WHERE t.application_id = a.id AND t.department_id = $4))
