@@ -1,5 +1,5 @@
 """What every issued certificate brings with it: the holder's wallet item and its change-log entry,
-the ``certificate.issued`` outbox event and the audit entry (one certificate; ``esign.batch_rows``
+the ``certificate.issued`` outbox event and the audit entry (one certificate; ``esign.batch.rows``
 encodes the same for a chunk)."""
 
 from __future__ import annotations

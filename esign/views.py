@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 
 from api.kernel.db import Conn
-from esign.batch_sign import FIELDS_CONTEXT
+from esign.batch.sign import FIELDS_CONTEXT
 from esign.errors import CertificateNotFound
 from esign.models import Certificate, HolderOut, IssuerOut, PendingSignature, StatusRef
 from esign.state import EsignState

@@ -4,7 +4,7 @@ Everything per certificate that costs CPU happens here, off the process that tal
 database: the licence id, the canonical record and its digest, the claims, the ``ZB1:`` token and
 its signature, the encryption of the holder's identity and sensitive fields (for the certificate
 row, and for the person row should the holder be new), and the rows themselves, already in
-PostgreSQL's binary COPY format (``esign.batch_rows``).
+PostgreSQL's binary COPY format (``esign.batch.rows``).
 
 A spec is a tuple of plain values (cheap to send between processes). ``sign_specs`` gives per spec
 a ``Signed`` tuple (or the ``EsignError`` that made that one item fail: a token over the size limit),
@@ -27,8 +27,8 @@ import auth
 from api.config import Settings
 from api.kernel.canonical import canonical_json
 from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
-from esign import batch_rows
 from esign import service as issuing
+from esign.batch import rows as batch_rows
 from esign.codec import keys, licence, tokens
 from esign.errors import EsignError
 

@@ -133,7 +133,7 @@ async def issue_batches(settings: Settings) -> None:
     from litestar.datastructures import State
 
     from api.app import close_resources, open_resources
-    from esign import batches
+    from esign.batch import jobs as batches
 
     state = State()
     await open_resources(state, settings)

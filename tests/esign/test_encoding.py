@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from api.config import Settings
 from api.kernel.crypto import Keyring
-from esign import batch_rows, batch_sign
 from esign import service as issuing
+from esign.batch import rows as batch_rows
+from esign.batch import sign as batch_sign
 from esign.codec import cose, keys, licence, tokens
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers
