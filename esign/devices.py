@@ -25,8 +25,7 @@ import msgspec
 from api.kernel import audit, changelog
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
-from esign import ca, lists, views
-from esign import service as issuing
+from esign import ca, lists, service, views
 from esign.codec import tokens, zb2
 from esign.errors import DeviceKeyInvalid, DeviceKeyRegistered, DeviceNotFound
 from esign.state import EsignState
@@ -206,7 +205,7 @@ async def issue(
     shown = views.render(esign, v, now=now)  # every field, sensitive ones opened
     ctype = await store.get_type(conn, v.row.type_code)
     assert ctype is not None
-    numbers = issuing.field_numbers(ctype)
+    numbers = service.field_numbers(ctype)
     token = tokens.decode_token(v.row.token)
     c = token.claims
     existing = await conn.fetchrow(

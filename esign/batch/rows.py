@@ -20,7 +20,7 @@ import msgspec
 import auth
 from api.kernel import changelog, outbox, pgcopy
 from api.kernel.ids import uuid7_many
-from esign import service as issuing
+from esign import service
 
 CERTIFICATE_COLUMNS = (
     "department_id",
@@ -179,12 +179,12 @@ _RFC3339: dict[int, str] = {}
 
 
 def rfc3339(seconds: int) -> str:
-    """``issuing.rfc3339`` of whole seconds; a batch shares a handful of times, so each is made once."""
+    """``service.rfc3339`` of whole seconds; a batch shares a handful of times, so each is made once."""
     text = _RFC3339.get(seconds)
     if text is None:
         if len(_RFC3339) > 4096:
             _RFC3339.clear()
-        text = _RFC3339[seconds] = issuing.rfc3339(datetime.fromtimestamp(seconds, UTC))
+        text = _RFC3339[seconds] = service.rfc3339(datetime.fromtimestamp(seconds, UTC))
     return text
 
 
