@@ -333,7 +333,7 @@ async def _write_chunk(
 ) -> list[BatchResult]:
     """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry, and
     the results of the chunk's items (with ``early``, those refused before signing)."""
-    results = [failed(chunk[i].index, exc) for i, exc in rows.failed.items()]  # type: ignore[arg-type]
+    results = [failed(chunk[i].index, exc) for i, exc in rows.failed.items()]
     kept = [i for i in range(len(chunk)) if i not in rows.failed] if rows.failed else list(range(len(chunk)))
     async with conn.transaction():
         # The batch's first item of a new holder writes the person, by COPY: someone else who created it

@@ -21,6 +21,7 @@ import auth
 from api.kernel import changelog, outbox, pgcopy
 from api.kernel.ids import uuid7_many
 from esign import service
+from esign.errors import EsignError
 
 CERTIFICATE_COLUMNS = (
     "department_id",
@@ -141,7 +142,7 @@ class Packed(NamedTuple):
 class ChunkRows(NamedTuple):
     """What a chunk's items write, by position in the chunk (``batch_sign.issue_rows``)."""
 
-    failed: dict[int, Exception]  # the items that could not be signed, and why (an EsignError)
+    failed: dict[int, EsignError]  # the items that could not be signed, and why
     persons: Packed  # the NEW_PERSON rows
     again: dict[int, tuple[bytes, bytes]]  # the NEW_AGAIN holders' sealed ID number and name
     certificates: Packed
@@ -150,9 +151,9 @@ class ChunkRows(NamedTuple):
     events: Packed
 
     @classmethod
-    def of(cls, rows: list[Rows | Exception]) -> ChunkRows:
-        failed = {i: r for i, r in enumerate(rows) if isinstance(r, Exception)}
-        ok = [_NONE if isinstance(r, Exception) else r for r in rows]
+    def of(cls, rows: list[Rows | EsignError]) -> ChunkRows:
+        failed = {i: r for i, r in enumerate(rows) if isinstance(r, EsignError)}
+        ok = [_NONE if isinstance(r, EsignError) else r for r in rows]
         return cls(
             failed,
             Packed.of(r.person if type(r.person) is bytes else b"" for r in ok),
