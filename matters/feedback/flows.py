@@ -116,7 +116,7 @@ async def raise_feedback(
     department = None
     matter = data.matter_code
     if data.application_id is not None:
-        app = await store.get_application_codes(conn, data.application_id)
+        app = await store.get_application_parties(conn, data.application_id)
         if app is None or app["applicant_account_id"] != account_id:
             raise views.hidden()
         department = await store.get_responsible_department(conn, app["bundle_code"], app["matter_code"])

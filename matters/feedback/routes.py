@@ -101,9 +101,7 @@ class EvaluationController(Controller):
     ) -> Evaluation:
         who = require_applicant(principal, now)
         async with db.acquire() as conn:
-            app = await conn.fetchrow(
-                "SELECT applicant_person_id, for_person_id FROM application WHERE id = $1", application_id
-            )
+            app = await store.get_application_parties(conn, application_id)
             if app is None or not await workflow.is_party(conn, who.person_id, app, now=now):
                 raise ApplicationNotFound()
             evaluation = await store.get_evaluation(conn, keyring, application_id, now=now)

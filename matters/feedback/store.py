@@ -135,12 +135,14 @@ def feedback_view(r: asyncpg.Record, keyring: Keyring) -> Feedback:
     )
 
 
-GET_APPLICATION_CODES = "SELECT bundle_code, matter_code, applicant_account_id FROM application WHERE id = $1"
+GET_APPLICATION_PARTIES = """
+SELECT bundle_code, matter_code, applicant_account_id, applicant_person_id, for_person_id FROM application WHERE id = $1
+"""
 
 
-async def get_application_codes(conn: Conn, application_id: UUID) -> asyncpg.Record | None:
-    """What routes feedback on an application: its bundle or matter, and whose it is."""
-    return await conn.fetchrow(GET_APPLICATION_CODES, application_id)
+async def get_application_parties(conn: Conn, application_id: UUID) -> asyncpg.Record | None:
+    """Whose an application is (who may rate it, raise feedback on it) and its bundle or matter (who answers)."""
+    return await conn.fetchrow(GET_APPLICATION_PARTIES, application_id)
 
 
 GET_BUNDLE_LEAD_DEPARTMENT = "SELECT lead_department_id FROM catalog_bundle WHERE code = $1"
