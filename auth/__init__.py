@@ -17,6 +17,7 @@ _SURFACE = {
     "DelegationInactive": "auth.delegation.errors",
     "DelegationNotFound": "auth.delegation.errors",
     "DelegationOutOfScope": "auth.delegation.errors",
+    "get_delegation": "auth.delegation.store",
     "AssuranceRequired": "auth.errors",
     "CreditCodeInvalid": "auth.errors",
     "IdNumberInvalid": "auth.errors",
@@ -69,6 +70,7 @@ _SURFACE = {
     "seal_person": "auth.persons",
     "PHONE_CONTEXT": "auth.routes.login",
     "LOGIN_CODE": "auth.sms",
+    "get_department": "auth.store.admin",
     "LEVELS": "auth.tokens",
     "TOKEN_INVALID": "auth.wechat",
     "TRANSIENT": "auth.wechat",
@@ -119,6 +121,8 @@ __all__ = [  # the names of _SURFACE
     "find_or_create_persons",
     "find_person_id",
     "find_person_names",
+    "get_delegation",
+    "get_department",
     "get_id_number",
     "get_name",
     "get_org",
@@ -145,6 +149,7 @@ if TYPE_CHECKING:
         DelegationNotFound,
         DelegationOutOfScope,
     )
+    from auth.delegation.store import get_delegation
     from auth.errors import (
         AssuranceRequired,
         CreditCodeInvalid,
@@ -197,5 +202,6 @@ if TYPE_CHECKING:
     )
     from auth.routes.login import PHONE_CONTEXT
     from auth.sms import LOGIN_CODE
+    from auth.store.admin import get_department
     from auth.tokens import LEVELS
     from auth.wechat import TOKEN_INVALID, TRANSIENT

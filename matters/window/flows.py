@@ -117,7 +117,8 @@ async def identify(
         actor=f"account:{clerk}",
         now=now,
     )
-    agent = await conn.fetchval("SELECT agent_person_id FROM delegation WHERE id = $1", data.agent.delegation_id)
+    # auth.use has found the authorisation (it raises DelegationNotFound otherwise).
+    agent = one(await auth.get_delegation(conn, data.agent.delegation_id), "delegation")["agent_person_id"]
     return person, agent, refusal
 
 
