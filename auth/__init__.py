@@ -71,6 +71,7 @@ _SURFACE = {
     "PHONE_CONTEXT": "auth.routes.login",
     "LOGIN_CODE": "auth.sms",
     "get_department": "auth.store.admin",
+    "known_departments": "auth.store.admin",
     "LEVELS": "auth.tokens",
     "TOKEN_INVALID": "auth.wechat",
     "TRANSIENT": "auth.wechat",
@@ -132,6 +133,7 @@ __all__ = [  # the names of _SURFACE
     "insert_encoded",
     "is_guardian",
     "is_org",
+    "known_departments",
     "legal_rep_index",
     "problem_responses",
     "register",
@@ -202,6 +204,6 @@ if TYPE_CHECKING:
     )
     from auth.routes.login import PHONE_CONTEXT
     from auth.sms import LOGIN_CODE
-    from auth.store.admin import get_department
+    from auth.store.admin import get_department, known_departments
     from auth.tokens import LEVELS
     from auth.wechat import TOKEN_INVALID, TRANSIENT

@@ -7,7 +7,6 @@ from api.kernel.surface import surface
 # The public surface: what other domains may use of this one, and all they may import
 # (docs/architecture.md); the rest of the package is its own business.
 _SURFACE = {
-    "known_departments": "matters.admin_store",
     "FormInvalid": "matters.applications.errors",
     "supplement": "matters.applications.handling",
     "Code": "matters.applications.models",
@@ -50,7 +49,6 @@ __all__ = [  # the names of _SURFACE
     "SupplementIn",
     "application",
     "evaluate",
-    "known_departments",
     "list_bundles",
     "load_calendar",
     "require_applicant",
@@ -61,7 +59,6 @@ __all__ = [  # the names of _SURFACE
 ]
 
 if TYPE_CHECKING:
-    from matters.admin_store import known_departments
     from matters.applications.errors import FormInvalid
     from matters.applications.handling import supplement
     from matters.applications.models import Code, MaterialRef, SubmitApplication, SupplementIn
