@@ -26,6 +26,7 @@ _SURFACE = {
     "CertificateField": "matters.models",
     "CertificateType": "matters.models",
     "DepartmentRef": "matters.models",
+    "known_matters": "matters.store",
     "list_bundles": "matters.store",
     "seed_catalogue": "matters.seed",
     "load_calendar": "matters.store",
@@ -49,6 +50,7 @@ __all__ = [  # the names of _SURFACE
     "SupplementIn",
     "application",
     "evaluate",
+    "known_matters",
     "list_bundles",
     "load_calendar",
     "require_applicant",
@@ -70,5 +72,5 @@ if TYPE_CHECKING:
     from matters.feedback.models import EvaluationIn
     from matters.models import CertificateField, CertificateType, DepartmentRef
     from matters.seed import seed_catalogue
-    from matters.store import list_bundles, load_calendar
+    from matters.store import known_matters, list_bundles, load_calendar
     from matters.workdays import Calendar
