@@ -59,7 +59,7 @@ async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
             "SELECT id, name FROM department WHERE credit_code = $1", found.issuer_credit_code
         )
         certificate = VerifiedCertificate(
-            kind=found.kind,  # type: ignore[arg-type]
+            kind=found.kind,
             type_code=found.type_code,
             type_name=found.type_name,
             gb_type_code=found.gb_type_code,
@@ -82,5 +82,5 @@ async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
         checks=verdict.checks,
         certificate=certificate,
         seal_kid=verdict.seal_kid,
-        trust_list=verdict.trust_list,  # type: ignore[arg-type]
+        trust_list=verdict.trust_list,
     )

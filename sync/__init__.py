@@ -18,14 +18,11 @@ from api.kernel.surface import surface
 # (docs/architecture.md); the rest of the package is its own business.
 _SURFACE = {
     "add_uploader": "sync.blob_store",
-    "etag_matches": "sync.service",
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
     "add_uploader",
-    "etag_matches",
 ]
 
 if TYPE_CHECKING:
     from sync.blob_store import add_uploader
-    from sync.service import etag_matches

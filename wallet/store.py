@@ -195,7 +195,7 @@ async def list_items(
 
 LIST_STORED = f"""
 {ITEM_SELECT}
-WHERE w.person_id = $1 AND ($2::timestamptz IS NULL OR (w.at, w.id) > ($2, $3::uuid))
+WHERE w.person_id = $1 AND w.kind <> 'application' AND ($2::timestamptz IS NULL OR (w.at, w.id) > ($2, $3::uuid))
 ORDER BY w.at, w.id
 LIMIT $4
 """

@@ -31,6 +31,19 @@ def one(row: _T | None, what: str) -> _T:
     return row
 
 
+_S = TypeVar("_S", bound=str)
+
+
+def one_of(value: str, allowed: tuple[_S, ...]) -> _S:
+    """A text column's value as the ``Literal`` type a response declares for it (``allowed``, the
+    values its CHECK constraint admits there): checked, so a value the type does not name fails here,
+    by name, rather than being sent as something the API says it cannot be."""
+    for known in allowed:
+        if value == known:
+            return known
+    raise ValueError(f"{value!r} is not one of {allowed}")
+
+
 _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
 

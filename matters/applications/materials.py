@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -21,12 +21,18 @@ import auth
 import wallet
 from api.kernel import audit
 from api.kernel.crypto import Keyring
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one_of
 from esign import EsignState, certificate_views
 from matters import store as catalogue_store
 from matters.applications import store
 from matters.applications.errors import MaterialNotAvailable, MaterialNotFound
-from matters.applications.models import TaskMaterial, TaskMaterialFile, TaskMaterialList, TaskMaterialRead
+from matters.applications.models import (
+    MaterialSource,
+    TaskMaterial,
+    TaskMaterialFile,
+    TaskMaterialList,
+    TaskMaterialRead,
+)
 from matters.models import Matter, MatterMaterial
 
 
@@ -35,7 +41,7 @@ class Source:
     """Where one material of a task's matter comes from, resolved as far as it can be now."""
 
     material: MatterMaterial
-    source: str  # wallet | blob | department | bundle | deferred | missing
+    source: MaterialSource | Literal["missing"]
     certificate_id: UUID | None = None
     item_id: UUID | None = None  # the wallet item holding the certificate
     holder: UUID | None = None  # whose material it is (for the access log)
@@ -92,7 +98,7 @@ async def _resolve(
         if given is None:
             out.append(Source(m, "missing"))
             continue
-        kind = given["source"]
+        kind: MaterialSource = one_of(given["source"], ("wallet", "blob", "department", "bundle", "deferred"))
         if kind == "wallet":
             row = await conn.fetchrow(CERTIFICATE_ITEM.format(column="id"), UUID(str(given["wallet_item_id"])))
             out.append(Source(m, kind, row["certificate_id"], row["id"], row["person_id"]) if row else Source(m, kind))
@@ -146,7 +152,7 @@ async def list_materials(
                 code=s.material.code,
                 name=s.material.name,
                 required=s.material.required,
-                source=s.source,  # type: ignore[arg-type]
+                source=s.source,
                 read="certificate" if s.certificate_id else "file" if info else None,
                 file=TaskMaterialFile(sha256=info["sha256"].hex(), content_type=info["content_type"], size=info["size"])
                 if info
@@ -181,7 +187,7 @@ async def read_certificate(
     if s.certificate_id not in shown:
         raise MaterialNotAvailable(f"{code} has no certificate to read", code=code, source=s.source)
     await _log(conn, task, matter, s, department_id=department_id, actor=actor, item_ids=[s.item_id], now=now)
-    return TaskMaterialRead(code=code, name=s.material.name, source=s.source, certificate=shown[s.certificate_id])  # type: ignore[arg-type]
+    return TaskMaterialRead(code=code, name=s.material.name, source=s.source, certificate=shown[s.certificate_id])
 
 
 async def read_file(

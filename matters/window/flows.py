@@ -23,6 +23,7 @@ from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Problem
+from esign import EsignState
 from matters import store as catalogue_store
 from matters.applications import store as application_store
 from matters.applications import views, workflow
@@ -181,7 +182,14 @@ async def give_consent(
 
 
 async def read_prefill(
-    conn: Conn, keyring: Keyring, esign: object, row: asyncpg.Record, bundle_code: str, *, clerk: UUID, now: datetime
+    conn: Conn,
+    keyring: Keyring,
+    esign: EsignState,
+    row: asyncpg.Record,
+    bundle_code: str,
+    *,
+    clerk: UUID,
+    now: datetime,
 ) -> Prefill | Problem:
     """免提交 for the person present: what their wallet supplies, read under the window consent (logged in their access
     log). Without the consent → the problem to raise (after the caller commits the refused read, if any)."""
@@ -190,7 +198,7 @@ async def read_prefill(
     if row["consent_id"] is not None:
         used = await wallet.use(
             conn,
-            esign,  # type: ignore[arg-type]
+            esign,
             row["consent_id"],
             department_id=row["department_id"],
             actor=f"account:{clerk}",
