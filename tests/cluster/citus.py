@@ -287,7 +287,8 @@ async def clone(admins: list[str], template: str, name: str) -> str:
 
 
 async def drop(admins: list[str], name: str) -> None:
-    """The database ``name`` gone from every node, the nodes at once."""
+    """The database ``name`` gone from every node: the coordinator first (which ends its maintenance daemon's
+    connections to the workers' copies), then the workers at once."""
     import asyncio
 
     import asyncpg
@@ -299,7 +300,8 @@ async def drop(admins: list[str], name: str) -> None:
         finally:
             await admin.close()
 
-    await asyncio.gather(*(one(admin_dsn) for admin_dsn in admins))
+    await one(admins[0])
+    await asyncio.gather(*(one(admin_dsn) for admin_dsn in admins[1:]))
 
 
 def wait_ready(cluster: Cluster, timeout: float = 30) -> None:
