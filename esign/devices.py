@@ -22,6 +22,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+import wallet
 from api.kernel import audit, changelog
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
@@ -252,9 +253,7 @@ async def issue(
     )
     if row is None:  # revoked: a revoked credential is never issued again
         return
-    item = await conn.fetchval(
-        "SELECT id FROM wallet_item WHERE certificate_id = $1 AND person_id = $2", certificate_id, person_id
-    )
+    item = await wallet.get_certificate_item_id(conn, certificate_id, person_id)
     data = {
         "device_id": str(device_id),
         "certificate_id": str(certificate_id),

@@ -69,6 +69,13 @@ async def update_certificate_item(
     return None if row is None else WalletItem(**dict(row))
 
 
+async def get_certificate_item_id(conn: Conn, certificate_id: UUID, person_id: UUID) -> UUID | None:
+    """The id of the person's wallet item for the certificate (None when they hold none)."""
+    return await conn.fetchval(
+        "SELECT id FROM wallet_item WHERE certificate_id = $1 AND person_id = $2", certificate_id, person_id
+    )
+
+
 # --- items the wallet writes itself: department records and life events -------------------------------
 
 

@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 
 import auth
+import sync
 import wallet
 from api.kernel import audit
 from api.kernel.crypto import Keyring
@@ -135,15 +136,12 @@ async def _resolve(
     return out
 
 
-BLOB_INFO = "SELECT sha256, content_type, size FROM sync_blob WHERE sha256 = ANY($1::bytea[])"
-
-
 async def list_materials(
     conn: Conn, keyring: Keyring, task_id: UUID, *, department_id: UUID, now: datetime
 ) -> TaskMaterialList:
     """What the task's matter asks for, and how each material can be read (nothing is read here)."""
     _task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
-    blobs = {r["sha256"]: r for r in await conn.fetch(BLOB_INFO, [s.blob for s in sources if s.blob])}
+    blobs = await sync.get_infos(conn, [s.blob for s in sources if s.blob])
     items = []
     for s in sources:
         info = blobs.get(s.blob) if s.blob else None
@@ -154,7 +152,7 @@ async def list_materials(
                 required=s.material.required,
                 source=s.source,
                 read="certificate" if s.certificate_id else "file" if info else None,
-                file=TaskMaterialFile(sha256=info["sha256"].hex(), content_type=info["content_type"], size=info["size"])
+                file=TaskMaterialFile(sha256=info.sha256, content_type=info.content_type, size=info.size)
                 if info
                 else None,
                 blob_sha256=s.blob.hex() if s.blob else None,
@@ -203,7 +201,7 @@ async def read_file(
     """The file handed in for one material of the task's matter (content_type, data); the read is logged."""
     task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
     s = _source(sources, code)
-    row = await conn.fetchrow("SELECT content_type, data FROM sync_blob WHERE sha256 = $1", s.blob) if s.blob else None
+    row = await sync.get_content(conn, s.blob) if s.blob else None
     if row is None:
         raise MaterialNotAvailable(f"no file of {code} to read", code=code, source=s.source)
     await _log(conn, task, matter, s, department_id=department_id, actor=actor, item_ids=[], now=now)

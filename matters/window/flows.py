@@ -117,7 +117,8 @@ async def identify(
         actor=f"account:{clerk}",
         now=now,
     )
-    agent = await conn.fetchval("SELECT agent_person_id FROM delegation WHERE id = $1", data.agent.delegation_id)
+    # auth.use has found the authorisation (it raises DelegationNotFound otherwise).
+    agent = one(await auth.get_delegation(conn, data.agent.delegation_id), "delegation")["agent_person_id"]
     return person, agent, refusal
 
 
@@ -261,16 +262,12 @@ async def submit(
             },
         )
         # The scans are the citizen's: they read them as their own uploads once they have the app.
-        for m in data.materials:
-            if m.blob_sha256 and await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM sync_blob WHERE sha256 = $1)", bytes.fromhex(m.blob_sha256)
-            ):
+        scans = [bytes.fromhex(m.blob_sha256) for m in data.materials if m.blob_sha256]
+        stored = await sync.get_infos(conn, scans)
+        for digest in scans:
+            if digest in stored:
                 await sync.add_uploader(
-                    conn,
-                    bytes.fromhex(m.blob_sha256),
-                    subject=f"intake:{row['id']}",
-                    person_id=row["person_id"],
-                    now=now,
+                    conn, digest, subject=f"intake:{row['id']}", person_id=row["person_id"], now=now
                 )
         await audit.append(
             conn,
