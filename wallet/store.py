@@ -124,7 +124,9 @@ SELECT w.id, w.person_id, w.kind, w.title, w.at, w.summary, w.certificate_id, w.
        coalesce(w.bundle_code, a.bundle_code) AS bundle_code, w.data, w.department_id, d.name AS department_name,
        w.external_ref, w.request_hash, w.sealed_data, w.source_key
 FROM wallet_item w
-LEFT JOIN application a ON a.id = w.application_id
+-- An item naming an application without its bundle (a result certificate's event) is the wallet of the person the
+-- application is for: the application is read on the item's person's rows (a deceased's items name their bundle).
+LEFT JOIN application a ON a.for_person_id = w.person_id AND a.id = w.application_id
 LEFT JOIN department d ON d.id = w.department_id
 """
 
@@ -158,7 +160,9 @@ async def find_item_by_source(conn: Conn, source_key: str) -> StoredItem | None:
 
 # Applications are not copied into wallet_item: the application row is the record and it changes
 # (status), so the wallet reads it as an item of kind "application" whose id is the application's.
-# A person sees the applications made for them and those they made (for a newborn, say).
+# A person sees the applications made for them and those they made (for a newborn, say): the latter are for
+# persons they were guardian of, so both are read among the applications for ``family`` ($6: the person and
+# everyone they are or were guardian of), on those persons' shards of a cluster.
 LIST_ITEMS = f"""
 SELECT x.*, (SELECT v FROM ({esign.SELECT_SHOWN} WHERE c.id = x.certificate_id) v) AS certificate FROM (
     SELECT * FROM ({ITEM_SELECT}
@@ -175,7 +179,8 @@ SELECT x.*, (SELECT v FROM ({esign.SELECT_SHOWN} WHERE c.id = x.certificate_id) 
     FROM application a
     LEFT JOIN catalog_bundle b ON b.code = a.bundle_code
     LEFT JOIN catalog_matter m ON m.code = a.matter_code
-    WHERE (a.for_person_id = $1 OR a.applicant_person_id = $1) AND ($2::text IS NULL OR $2 = 'application')
+    WHERE a.for_person_id = ANY($6::uuid[]) AND (a.for_person_id = $1 OR a.applicant_person_id = $1)
+      AND ($2::text IS NULL OR $2 = 'application')
       AND ($3::timestamptz IS NULL OR (a.submitted_at, a.id) < ($3, $4::uuid))
     ORDER BY at DESC, id DESC
     LIMIT $5
@@ -185,12 +190,18 @@ ORDER BY x.at DESC, x.id DESC
 
 
 async def list_items(
-    conn: Conn, person_id: UUID, *, kind: str | None, before: tuple[datetime, UUID] | None, limit: int
+    conn: Conn,
+    person_id: UUID,
+    *,
+    family: list[UUID],
+    kind: str | None,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[StoredItem]:
     """A person's items (applications included), newest first, after the keyset ``before``; each certificate
-    item carries its certificate (``certificate``), read in the same query."""
+    item carries its certificate (``certificate``), read in the same query. ``family``: ``auth.family``."""
     at, last = before if before else (None, None)
-    return [_stored(r) for r in await conn.fetch(LIST_ITEMS, person_id, kind, at, last, limit)]
+    return [_stored(r) for r in await conn.fetch(LIST_ITEMS, person_id, kind, at, last, limit, family)]
 
 
 LIST_STORED = f"""
@@ -210,13 +221,16 @@ async def list_stored_items(
 
 
 APPLICATION_IDS = """
-SELECT id FROM application WHERE applicant_person_id = $1 OR for_person_id = $1 ORDER BY submitted_at, id
+SELECT for_person_id, id FROM application
+WHERE for_person_id = ANY($2::uuid[]) AND (applicant_person_id = $1 OR for_person_id = $1)
+ORDER BY submitted_at, id
 """
 
 
-async def application_ids(conn: Conn, person_id: UUID) -> list[UUID]:
-    """Applications a person made or that were made for them, oldest first."""
-    return [r[0] for r in await conn.fetch(APPLICATION_IDS, person_id)]
+async def application_ids(conn: Conn, person_id: UUID, family: list[UUID]) -> list[tuple[UUID, UUID]]:
+    """Applications a person made or that were made for them, oldest first: (person it is for, id); ``family`` as
+    for ``list_items``."""
+    return [(r[0], r[1]) for r in await conn.fetch(APPLICATION_IDS, person_id, family)]
 
 
 async def get_token(conn: Conn, certificate_id: UUID) -> str | None:

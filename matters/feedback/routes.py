@@ -15,6 +15,7 @@ from api.kernel.problems import Forbidden, Unauthorized, problem_responses
 from api.openapi import IDEMPOTENT
 from auth import BEARER, AssuranceRequired, CurrentPrincipal, Principal
 from matters import store as catalogue_store
+from matters.applications import store as applications
 from matters.applications import workflow
 from matters.applications.errors import ApplicationNotFound
 from matters.applications.routes import require_applicant
@@ -99,12 +100,11 @@ class EvaluationController(Controller):
     ) -> Evaluation:
         who = require_applicant(principal, now)
         async with db.acquire() as conn:
-            app = await conn.fetchrow(
-                "SELECT applicant_person_id, for_person_id FROM application WHERE id = $1", application_id
-            )
-            if app is None or not await workflow.is_party(conn, who.person_id, app, now=now):
+            person = await workflow.locate(conn, who.person_id, application_id)
+            app = await applications.get_application(conn, person, application_id)
+            if not await workflow.is_party(conn, who.person_id, app, now=now):
                 raise ApplicationNotFound()
-            evaluation = await store.get_evaluation(conn, keyring, application_id, now=now)
+            evaluation = await store.get_evaluation(conn, keyring, person, application_id, now=now)
         if evaluation is None:
             raise ApplicationNotFound()
         return evaluation
@@ -176,7 +176,9 @@ class FeedbackController(Controller):
         async with db.acquire() as conn, conn.transaction():
 
             async def create() -> tuple[int, Any]:
-                return 201, await flows.raise_feedback(conn, keyring, account_id=account_id, data=data, now=now)
+                return 201, await flows.raise_feedback(
+                    conn, keyring, account_id=account_id, person_id=principal.person_id, data=data, now=now
+                )
 
             return await idempotency.run(request, conn, scope=f"feedback:{account_id}", create=create)  # type: ignore[return-value]
 

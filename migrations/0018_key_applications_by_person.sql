@@ -1,0 +1,141 @@
+SET lock_timeout = '2s';
+
+-- Applications are placed with the person they are for on a Citus cluster (api/kernel/distribution.py),
+-- with their tasks, timeline, rating and rectification: the keys become (for_person_id, …), each child
+-- row carries the application's for_person_id, and the foreign keys between them go through it. On one
+-- PostgreSQL the same tables simply have these keys. The ids on the wire are unchanged; every statement
+-- that knows the application's person names it, and a department's statement reads the person from the
+-- task or rectification it was given (docs/scaling.md).
+--
+-- The application's person is `for_person_id`, not the applicant: a citizen's own applications and those
+-- for their dependents are then on their family's shards (a newborn's, applied for by either parent, on
+-- the child's), notices and wallet entries name that person, and an application someone made for another
+-- is always for a person they were guardian of (docs/scaling.md).
+--
+-- These tables are empty on every deployment (nothing is deployed yet), so each key is swapped in one
+-- statement and the new columns are added NOT NULL; on tables that take traffic the column would be
+-- back-filled and the keys built CONCURRENTLY first.
+--
+-- Citus holds no foreign key between a distributed table and a coordinator table, nor one between
+-- distributed tables that does not go through the distribution column. These go:
+-- - to `person` from the application tables (the person table moves to the cluster in its own step; the
+--   keys through the distribution column come back once it is there);
+-- - the application's applicant (`applicant_person_id`, another person's shard when someone applies for a
+--   dependent);
+-- - from the window's visits and hand-overs and the birth cases, which stay on the coordinator
+--   (docs/scaling.md: they are found by a visit id, a centre's queue or a blind index of a birth
+--   certificate number, never by the person), to the application: each is written in the transaction
+--   that wrote or read the application it names, and now also names its person.
+
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE application_task DROP CONSTRAINT application_task_application_id_fkey;
+
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE application_event DROP CONSTRAINT application_event_application_id_fkey;
+
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE evaluation DROP CONSTRAINT evaluation_application_id_fkey;
+
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE rectification DROP CONSTRAINT rectification_application_id_fkey;
+
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE application_birth_key DROP CONSTRAINT application_birth_key_application_id_fkey;
+
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE window_intake DROP CONSTRAINT window_intake_application_id_fkey;
+
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE window_handover DROP CONSTRAINT window_handover_application_id_fkey;
+
+-- A family's reading right names the birth application that gave it (wallet_family_reader moves with its
+-- person; the key may be gone already with that step).
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE wallet_family_reader DROP CONSTRAINT IF EXISTS wallet_family_reader_application_id_fkey;
+
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE application
+    DROP CONSTRAINT IF EXISTS application_applicant_person_id_fkey,
+    DROP CONSTRAINT IF EXISTS application_for_person_id_fkey;
+
+-- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
+ALTER TABLE application DROP CONSTRAINT application_pkey, ADD CONSTRAINT application_pkey PRIMARY KEY (for_person_id, id);
+
+-- A citizen's list reads by the person applied for (application_for_person_idx); what a person applied
+-- for others is found through the persons they were guardian of, so the index by applicant goes.
+DROP INDEX application_applicant_idx;
+
+-- Tasks: a department reads one by its id without knowing the person (application_task_id_idx).
+-- squawk-ignore adding-required-field
+ALTER TABLE application_task ADD COLUMN for_person_id uuid NOT NULL;
+
+-- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
+ALTER TABLE application_task
+    DROP CONSTRAINT application_task_pkey,
+    ADD CONSTRAINT application_task_pkey PRIMARY KEY (for_person_id, id);
+
+-- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, disallowed-unique-constraint
+ALTER TABLE application_task
+    DROP CONSTRAINT application_task_application_id_matter_code_key,
+    ADD CONSTRAINT application_task_application_id_matter_code_key UNIQUE (for_person_id, application_id, matter_code);
+
+-- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
+ALTER TABLE application_task ADD CONSTRAINT application_task_application_id_fkey
+    FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX application_task_id_idx ON application_task (id);
+
+-- squawk-ignore adding-required-field
+ALTER TABLE application_event ADD COLUMN for_person_id uuid NOT NULL;
+
+-- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
+ALTER TABLE application_event
+    DROP CONSTRAINT application_event_pkey,
+    ADD CONSTRAINT application_event_pkey PRIMARY KEY (for_person_id, id);
+
+-- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
+ALTER TABLE application_event ADD CONSTRAINT application_event_application_id_fkey
+    FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+
+DROP INDEX application_event_application_idx;
+
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX application_event_application_idx ON application_event (for_person_id, application_id, id);
+
+-- squawk-ignore adding-required-field
+ALTER TABLE evaluation ADD COLUMN for_person_id uuid NOT NULL;
+
+-- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
+ALTER TABLE evaluation
+    DROP CONSTRAINT evaluation_pkey,
+    ADD CONSTRAINT evaluation_pkey PRIMARY KEY (for_person_id, application_id);
+
+-- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
+ALTER TABLE evaluation ADD CONSTRAINT evaluation_application_id_fkey
+    FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+
+-- Rectifications: a department answers one by its id (rectification_id_idx).
+-- squawk-ignore adding-required-field
+ALTER TABLE rectification ADD COLUMN for_person_id uuid NOT NULL;
+
+-- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
+ALTER TABLE rectification
+    DROP CONSTRAINT rectification_pkey,
+    ADD CONSTRAINT rectification_pkey PRIMARY KEY (for_person_id, id);
+
+-- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, disallowed-unique-constraint
+ALTER TABLE rectification
+    DROP CONSTRAINT rectification_application_id_key,
+    ADD CONSTRAINT rectification_application_id_key UNIQUE (for_person_id, application_id);
+
+-- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
+ALTER TABLE rectification ADD CONSTRAINT rectification_application_id_fkey
+    FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX rectification_id_idx ON rectification (id);
+
+-- A window's visit names the application it took with its person (a hand-over is made from the visit); a
+-- birth case's child is the person its application is for, so child_person_id is that key already.
+ALTER TABLE window_intake ADD COLUMN for_person_id uuid;
