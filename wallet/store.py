@@ -179,7 +179,7 @@ SELECT x.*, (SELECT v FROM ({esign.SELECT_SHOWN} WHERE c.id = x.certificate_id) 
     FROM application a
     LEFT JOIN catalog_bundle b ON b.code = a.bundle_code
     LEFT JOIN catalog_matter m ON m.code = a.matter_code
-    WHERE a.for_person_id = ANY($6::uuid[]) AND (a.for_person_id = $1 OR a.applicant_person_id = $1)
+    WHERE a.for_person_id = ANY($6::uuid[]) AND ARRAY[a.for_person_id, a.applicant_person_id] @> ARRAY[$1::uuid]
       AND ($2::text IS NULL OR $2 = 'application')
       AND ($3::timestamptz IS NULL OR (a.submitted_at, a.id) < ($3, $4::uuid))
     ORDER BY at DESC, id DESC
@@ -222,7 +222,7 @@ async def list_stored_items(
 
 APPLICATION_IDS = """
 SELECT for_person_id, id FROM application
-WHERE for_person_id = ANY($2::uuid[]) AND (applicant_person_id = $1 OR for_person_id = $1)
+WHERE for_person_id = ANY($2::uuid[]) AND ARRAY[for_person_id, applicant_person_id] @> ARRAY[$1::uuid]
 ORDER BY submitted_at, id
 """
 

@@ -31,6 +31,12 @@ DISTRIBUTED: dict[str, str] = {
     "notify_contact_phone": "person_id",
     "wallet_consent": "person_id",
     "wallet_access_log": "person_id",
+    # An application with the person it is for (docs/scaling.md says why not the applicant), and what hangs off it.
+    "application": "for_person_id",
+    "application_task": "for_person_id",
+    "application_event": "for_person_id",
+    "evaluation": "for_person_id",
+    "rectification": "for_person_id",
 }
 
 # Each before the tables that reference it (department first).

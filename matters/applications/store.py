@@ -84,10 +84,11 @@ async def find_application(conn: Conn, family: list[UUID], application_id: UUID)
 
 # Whom a person has applied for is always themselves or someone they were guardian of then (``family``: the
 # person and everyone they were ever guardian of); of those, what is for the person or a current dependent
-# (``mine``), or what the person applied for.
+# (``mine``), or what the person applied for. (The test of ``mine`` is an array containment: an OR naming the
+# distribution column keeps Citus from pruning to the family's shards.)
 LIST_APPLICATIONS = """
 SELECT * FROM application
-WHERE for_person_id = ANY($2::uuid[]) AND (applicant_person_id = $1 OR for_person_id = ANY($3::uuid[]))
+WHERE for_person_id = ANY($2::uuid[]) AND (applicant_person_id = $1 OR $3::uuid[] @> ARRAY[for_person_id])
   AND ($4::text IS NULL OR status = $4)
   AND ($5::uuid IS NULL OR id < $5)
 ORDER BY id DESC
@@ -172,15 +173,14 @@ JOIN department d ON d.id = t.department_id
 """
 
 
+TASK_LIST = f"SELECT {TASK_COLUMNS} WHERE t.for_person_id = $1 AND t.application_id = $2 ORDER BY t.id"
+
+
 async def list_tasks(
     conn: Conn, person: UUID, application_id: UUID, *, for_update: bool = False
 ) -> list[asyncpg.Record]:
     lock = " FOR UPDATE OF t" if for_update else ""
-    return await conn.fetch(
-        f"SELECT {TASK_COLUMNS} WHERE t.for_person_id = $1 AND t.application_id = $2 ORDER BY t.id{lock}",
-        person,
-        application_id,
-    )
+    return await conn.fetch(TASK_LIST + lock, person, application_id)
 
 
 async def get_task(

@@ -75,6 +75,13 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
             )
             == "FOREIGN KEY (person_id, consent_id) REFERENCES wallet_consent(person_id, id)"
         )
+        # A task names an application of the same person.
+        assert (
+            await conn.fetchval(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'application_task_application_id_fkey'"
+            )
+            == "FOREIGN KEY (for_person_id, application_id) REFERENCES application(for_person_id, id)"
+        )
         workers = await conn.fetch(
             "SELECT DISTINCT p.nodeport FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)"
             " WHERE s.logicalrelid = 'sync_change'::regclass"
@@ -89,9 +96,6 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 ON_COORDINATOR = {
     "wallet list",
     "wallet item",
-    "applications list",
-    "application read",
-    "application submit",
     "notification inbox",
     "real-name session",
 }
@@ -139,15 +143,22 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
         ),
         # On Citus-managed tables of the coordinator today (one task, there); kept here so that they stay single-shard
         # when their tables are distributed (docs/scaling.md, "What is not distributed yet").
-        ("wallet list", wallet_store.LIST_ITEMS, (person, None, None, None, 20)),
-        ("wallet item", wallet_store.ITEM_SELECT + " WHERE w.id = $1", (person,)),
-        ("applications list", applications.LIST_APPLICATIONS, (person, [person], None, None, 20)),
-        ("application read", applications.GET_APPLICATION, (person,)),
+        # Applications, by the person they are for: the list and a read by the citizen (among their family's rows),
+        # the submit, and what a read shows and a step writes (tasks, timeline, rating).
+        ("applications list", applications.LIST_APPLICATIONS, (person, [person], [person], None, None, 20)),
+        ("application find", applications.FIND_APPLICATION, ([person], person)),
+        ("application read", applications.GET_APPLICATION, (person, person)),
+        ("application read to change", applications.GET_APPLICATION + " FOR UPDATE", (person, person)),
         (
             "application submit",
             applications.INSERT_APPLICATION,
             (person, None, "m", person, person, person, b"", [], [], b"", now, now, None),
         ),
+        ("application tasks", applications.TASK_LIST, (person, person)),
+        ("application timeline", applications.LIST_EVENTS, (person, person)),
+        ("application step", applications.INSERT_EVENT, (person, person, now, "e", "a", {})),
+        ("wallet list", wallet_store.LIST_ITEMS, (person, None, None, None, 20, [person])),
+        ("wallet item", wallet_store.ITEM_SELECT + " WHERE w.id = $1", (person,)),
         ("notification inbox", notify_store.LIST_INBOX, (person, person, None, False, 20)),
         ("real-name session", f"SELECT {realname.SESSION_COLUMNS} FROM auth_realname_session WHERE id = $1", (person,)),
     ]
