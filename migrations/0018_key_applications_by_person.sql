@@ -54,15 +54,14 @@ ALTER TABLE window_handover DROP CONSTRAINT window_handover_application_id_fkey;
 ALTER TABLE wallet_family_reader DROP CONSTRAINT IF EXISTS wallet_family_reader_application_id_fkey;
 
 -- squawk-ignore ban-drop-constraint
-ALTER TABLE application
-    DROP CONSTRAINT IF EXISTS application_applicant_person_id_fkey,
-    DROP CONSTRAINT IF EXISTS application_for_person_id_fkey;
+ALTER TABLE application DROP CONSTRAINT IF EXISTS application_applicant_person_id_fkey, DROP CONSTRAINT IF EXISTS application_for_person_id_fkey;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE application DROP CONSTRAINT application_pkey, ADD CONSTRAINT application_pkey PRIMARY KEY (for_person_id, id);
 
 -- A citizen's list reads by the person applied for (application_for_person_idx); what a person applied
 -- for others is found through the persons they were guardian of, so the index by applicant goes.
+-- squawk-ignore require-concurrent-index-deletion
 DROP INDEX application_applicant_idx;
 
 -- Tasks: a department reads one by its id without knowing the person (application_task_id_idx).
@@ -70,18 +69,13 @@ DROP INDEX application_applicant_idx;
 ALTER TABLE application_task ADD COLUMN for_person_id uuid NOT NULL;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
-ALTER TABLE application_task
-    DROP CONSTRAINT application_task_pkey,
-    ADD CONSTRAINT application_task_pkey PRIMARY KEY (for_person_id, id);
+ALTER TABLE application_task DROP CONSTRAINT application_task_pkey, ADD CONSTRAINT application_task_pkey PRIMARY KEY (for_person_id, id);
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, disallowed-unique-constraint
-ALTER TABLE application_task
-    DROP CONSTRAINT application_task_application_id_matter_code_key,
-    ADD CONSTRAINT application_task_application_id_matter_code_key UNIQUE (for_person_id, application_id, matter_code);
+ALTER TABLE application_task DROP CONSTRAINT application_task_application_id_matter_code_key, ADD CONSTRAINT application_task_application_id_matter_code_key UNIQUE (for_person_id, application_id, matter_code);
 
 -- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
-ALTER TABLE application_task ADD CONSTRAINT application_task_application_id_fkey
-    FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+ALTER TABLE application_task ADD CONSTRAINT application_task_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
 
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX application_task_id_idx ON application_task (id);
@@ -90,14 +84,12 @@ CREATE INDEX application_task_id_idx ON application_task (id);
 ALTER TABLE application_event ADD COLUMN for_person_id uuid NOT NULL;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
-ALTER TABLE application_event
-    DROP CONSTRAINT application_event_pkey,
-    ADD CONSTRAINT application_event_pkey PRIMARY KEY (for_person_id, id);
+ALTER TABLE application_event DROP CONSTRAINT application_event_pkey, ADD CONSTRAINT application_event_pkey PRIMARY KEY (for_person_id, id);
 
 -- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
-ALTER TABLE application_event ADD CONSTRAINT application_event_application_id_fkey
-    FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+ALTER TABLE application_event ADD CONSTRAINT application_event_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
 
+-- squawk-ignore require-concurrent-index-deletion
 DROP INDEX application_event_application_idx;
 
 -- squawk-ignore require-concurrent-index-creation
@@ -107,31 +99,23 @@ CREATE INDEX application_event_application_idx ON application_event (for_person_
 ALTER TABLE evaluation ADD COLUMN for_person_id uuid NOT NULL;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
-ALTER TABLE evaluation
-    DROP CONSTRAINT evaluation_pkey,
-    ADD CONSTRAINT evaluation_pkey PRIMARY KEY (for_person_id, application_id);
+ALTER TABLE evaluation DROP CONSTRAINT evaluation_pkey, ADD CONSTRAINT evaluation_pkey PRIMARY KEY (for_person_id, application_id);
 
 -- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
-ALTER TABLE evaluation ADD CONSTRAINT evaluation_application_id_fkey
-    FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+ALTER TABLE evaluation ADD CONSTRAINT evaluation_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
 
 -- Rectifications: a department answers one by its id (rectification_id_idx).
 -- squawk-ignore adding-required-field
 ALTER TABLE rectification ADD COLUMN for_person_id uuid NOT NULL;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
-ALTER TABLE rectification
-    DROP CONSTRAINT rectification_pkey,
-    ADD CONSTRAINT rectification_pkey PRIMARY KEY (for_person_id, id);
+ALTER TABLE rectification DROP CONSTRAINT rectification_pkey, ADD CONSTRAINT rectification_pkey PRIMARY KEY (for_person_id, id);
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, disallowed-unique-constraint
-ALTER TABLE rectification
-    DROP CONSTRAINT rectification_application_id_key,
-    ADD CONSTRAINT rectification_application_id_key UNIQUE (for_person_id, application_id);
+ALTER TABLE rectification DROP CONSTRAINT rectification_application_id_key, ADD CONSTRAINT rectification_application_id_key UNIQUE (for_person_id, application_id);
 
 -- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
-ALTER TABLE rectification ADD CONSTRAINT rectification_application_id_fkey
-    FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+ALTER TABLE rectification ADD CONSTRAINT rectification_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
 
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX rectification_id_idx ON rectification (id);

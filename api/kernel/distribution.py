@@ -37,6 +37,9 @@ DISTRIBUTED: dict[str, str] = {
     "application_event": "for_person_id",
     "evaluation": "for_person_id",
     "rectification": "for_person_id",
+    # A person's push ledger and inbox (an account without a person and a department keep theirs on the coordinator).
+    "sync_mutation": "person_id",
+    "notify_notification": "person_id",
 }
 
 # Each before the tables that reference it (department first).

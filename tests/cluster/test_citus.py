@@ -96,7 +96,6 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 ON_COORDINATOR = {
     "wallet list",
     "wallet item",
-    "notification inbox",
     "real-name session",
 }
 
@@ -107,6 +106,7 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
     from matters.applications import store as applications
     from notify import store as notify_store
     from sync import drafts, store
+    from sync import store as sync_store
     from wallet import consent_store
     from wallet import store as wallet_store
 
@@ -159,7 +159,21 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
         ("application step", applications.INSERT_EVENT, (person, person, now, "e", "a", {})),
         ("wallet list", wallet_store.LIST_ITEMS, (person, None, None, None, 20, [person])),
         ("wallet item", wallet_store.ITEM_SELECT + " WHERE w.id = $1", (person,)),
-        ("notification inbox", notify_store.LIST_INBOX, (person, person, None, False, 20)),
+        ("notification inbox", notify_store.LIST_PERSON_INBOX, (person, None, False, 20)),
+        (
+            "notification read",
+            notify_store.MARK_READ.format(view="id", table="notify_notification", owner="person_id"),
+            (person, now, person),
+        ),
+        # A push's ledger, kept by the account's person: the claim (with the client's row on the coordinator), the
+        # re-read and the record (with the client's seq).
+        ("sync mutation claim", sync_store.claim_sql(person)[0], (person, person, now, "2s", person, person)),
+        ("sync mutation read", sync_store.get_mutation_sql(person)[0], (person, person, person)),
+        (
+            "sync mutation record",
+            sync_store.record_mutation_sql(person)[0],
+            (person, person, person, 1, "m", b"", "applied", None, 1, None, now, person),
+        ),
         ("real-name session", f"SELECT {realname.SESSION_COLUMNS} FROM auth_realname_session WHERE id = $1", (person,)),
     ]
 
