@@ -17,11 +17,9 @@ SET lock_timeout = '2s';
 -- back-filled and the keys built CONCURRENTLY first.
 --
 -- Citus holds no foreign key between a distributed table and a coordinator table, nor one between
--- distributed tables that does not go through the distribution column. These go:
--- - to `person` from the application tables (the person table moves to the cluster in its own step; the
---   keys through the distribution column come back once it is there);
--- - the application's applicant (`applicant_person_id`, another person's shard when someone applies for a
---   dependent);
+-- distributed tables that does not go through the distribution column. 0017 dropped the keys to `person`
+-- (the one through the distribution column, `for_person_id`, comes back in 0020; the applicant is another
+-- person's row when someone applies for a dependent) and a family reader's key to its application. These go:
 -- - from the window's visits and hand-overs and the birth cases, which stay on the coordinator
 --   (docs/scaling.md: they are found by a visit id, a centre's queue or a blind index of a birth
 --   certificate number, never by the person), to the application: each is written in the transaction
@@ -47,14 +45,6 @@ ALTER TABLE window_intake DROP CONSTRAINT window_intake_application_id_fkey;
 
 -- squawk-ignore ban-drop-constraint
 ALTER TABLE window_handover DROP CONSTRAINT window_handover_application_id_fkey;
-
--- A family's reading right names the birth application that gave it (wallet_family_reader moves with its
--- person; the key may be gone already with that step).
--- squawk-ignore ban-drop-constraint
-ALTER TABLE wallet_family_reader DROP CONSTRAINT IF EXISTS wallet_family_reader_application_id_fkey;
-
--- squawk-ignore ban-drop-constraint
-ALTER TABLE application DROP CONSTRAINT IF EXISTS application_applicant_person_id_fkey, DROP CONSTRAINT IF EXISTS application_for_person_id_fkey;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE application DROP CONSTRAINT application_pkey, ADD CONSTRAINT application_pkey PRIMARY KEY (for_person_id, id);

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import os
 import re
+import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -219,3 +221,46 @@ async def test_the_baseline_builds_the_database_the_history_built(servers: tuple
         history["constraint"][key] = definition.removesuffix(" NOT VALID [not validated]")
     found = differences(baseline, history)
     assert not found, "the baseline and the history build different databases:\n" + "\n".join(found)
+
+
+async def test_0017_keeps_what_the_person_s_rows_said(servers: tuple[str, str], worker_id: str) -> None:
+    """Rows written before 0017 keyed the person's tables by the person: the ID number is found through its new
+    index, a guardianship keeps its dependent's birth date and a use of an authorisation names its principal."""
+    before = [m for m in db.load_migrations() if m.version < 17]
+    async with empty_database(servers[0], f"zb_0017_{worker_id}_{os.getpid()}") as dsn:
+        conn = await db.connect(dsn)
+        try:
+            await db.migrate(conn, before)
+            parent, child, agent, grant = (uuid.uuid4() for _ in range(4))
+            await conn.executemany(
+                "INSERT INTO person (id, id_number, id_number_index, name, born_on, created_at)"
+                " VALUES ($1, $2, $3, 'x', $4, now())",
+                [(parent, b"n1", b"i1", None), (child, None, None, date(2020, 5, 1)), (agent, b"n2", b"i2", None)],
+            )
+            await conn.execute(
+                "INSERT INTO guardianship (guardian_person_id, dependent_person_id, source, since)"
+                " VALUES ($1, $2, 'birth', now())",
+                parent,
+                child,
+            )
+            await conn.execute(
+                "INSERT INTO delegation (id, principal_kind, principal_id, agent_person_id, matters, actions, created_by,"
+                " created_at, expires_at) VALUES ($1, 'person', $2, $3, '{m}', '{apply}', 'x', now(), now() + '1 day')",
+                grant,
+                parent,
+                agent,
+            )
+            await conn.execute(
+                "INSERT INTO delegation_use (delegation_id, action, outcome, actor, at) VALUES ($1, 'apply', 'served',"
+                " 'x', now())",
+                grant,
+            )
+            assert await db.migrate(conn) == ["0017_key_identity_wallet_esign_by_person.sql"]
+            assert dict(await conn.fetch("SELECT id_number_index, person_id FROM person_id_number")) == {
+                b"i1": parent,
+                b"i2": agent,
+            }
+            assert await conn.fetchval("SELECT dependent_born_on FROM guardianship") == date(2020, 5, 1)
+            assert await conn.fetchval("SELECT principal_id FROM delegation_use") == parent
+        finally:
+            await conn.close()

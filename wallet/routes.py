@@ -124,7 +124,7 @@ class WalletController(Controller):
         self, request: Request[Any, Any, Any], item_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now
     ) -> WalletItem:
         async with db.acquire() as conn:
-            item = await store.get_item(conn, item_id)
+            item = await store.get_item(conn, item_id, person_id=principal.person_id)
             if item is None:
                 raise ItemNotFound()
             try:
@@ -159,14 +159,14 @@ class WalletController(Controller):
         if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
     ) -> Response[ItemToken]:
         async with db.acquire() as conn:
-            item = await store.get_item(conn, item_id)
+            item = await store.get_item(conn, item_id, person_id=principal.person_id)
             if item is None:
                 raise ItemNotFound()
             try:
                 await access.open_wallet(conn, principal, item.person_id, now=now)
             except WalletNotFound:
                 raise ItemNotFound() from None
-            token = await store.get_token(conn, item.certificate_id) if item.certificate_id else None
+            token = await store.get_token(conn, item.person_id, item.certificate_id) if item.certificate_id else None
         if token is None:
             raise ItemNotFound("this item carries no signed token")
         digest = service.token_sha256(token)

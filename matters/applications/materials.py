@@ -66,7 +66,7 @@ WHERE w.{column} = $1 AND w.kind = 'certificate' AND w.certificate_id IS NOT NUL
 
 NAMED_HOLDERS_CERTIFICATE = """
 SELECT w.id, w.person_id, w.certificate_id
-FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id
+FROM wallet_item w JOIN esign_certificate c ON c.person_id = w.person_id AND c.id = w.certificate_id
 WHERE w.person_id = $1 AND w.kind = 'certificate' AND c.type_code = ANY($2::text[]) AND c.status = 'valid'
   AND (c.valid_until IS NULL OR c.valid_until > $3)
 ORDER BY c.issued_at DESC

@@ -124,7 +124,7 @@ async def dept_task(conn: Conn, keyring: Keyring, t: asyncpg.Record, *, now: dat
 
 WALLET_CERTIFICATES = """
 SELECT w.id, c.type_code
-FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id
+FROM wallet_item w JOIN esign_certificate c ON c.person_id = w.person_id AND c.id = w.certificate_id
 WHERE w.person_id = ANY($1::uuid[]) AND w.kind = 'certificate' AND c.status = 'valid'
   AND (c.valid_until IS NULL OR c.valid_until > $2)
 ORDER BY w.created_at DESC
@@ -139,7 +139,7 @@ async def wallet_certificates(conn: Conn, person_ids: list[UUID], *, now: dateti
 
 CERTIFICATE_FIELDS = """
 SELECT c.type_code, c.fields
-FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id
+FROM wallet_item w JOIN esign_certificate c ON c.person_id = w.person_id AND c.id = w.certificate_id
 WHERE w.person_id = ANY($1::uuid[]) AND c.status = 'valid' AND (c.valid_until IS NULL OR c.valid_until > $2)
 ORDER BY c.issued_at
 """

@@ -116,7 +116,9 @@ async def identify(
         actor=f"account:{clerk}",
         now=now,
     )
-    agent = await conn.fetchval("SELECT agent_person_id FROM delegation WHERE id = $1", data.agent.delegation_id)
+    agent = await conn.fetchval(
+        "SELECT agent_person_id FROM delegation WHERE principal_id = $1 AND id = $2", person, data.agent.delegation_id
+    )
     return person, agent, refusal
 
 
