@@ -83,6 +83,8 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
                     "wallet_item_person_id_fkey",
                     "esign_device_credential_device_id_fkey",
                     "delegation_use_delegation_id_fkey",
+                    "application_task_application_id_fkey",
+                    "application_for_person_id_fkey",
                 ],
             )
         }
@@ -93,6 +95,7 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
             "esign_device_credential_device_id_fkey": "FOREIGN KEY (person_id, device_id) REFERENCES esign_device(person_id, id)",
             "delegation_use_delegation_id_fkey": "FOREIGN KEY (principal_id, delegation_id) REFERENCES delegation(principal_id, id)",
             "application_task_application_id_fkey": "FOREIGN KEY (for_person_id, application_id) REFERENCES application(for_person_id, id)",
+            "application_for_person_id_fkey": "FOREIGN KEY (for_person_id) REFERENCES person(id)",
         }
         workers = await conn.fetch(
             "SELECT DISTINCT p.nodeport FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)"
