@@ -13,8 +13,8 @@ SET lock_timeout = '2s';
 -- is always for a person they were guardian of (docs/scaling.md).
 --
 -- These tables are empty on every deployment (nothing is deployed yet), so each key is swapped in one
--- statement and the new columns are added NOT NULL; on tables that take traffic the column would be
--- back-filled and the keys built CONCURRENTLY first.
+-- statement; rows there are (a development database) get their person from their application. On tables
+-- that take traffic the keys would be built CONCURRENTLY first.
 --
 -- Citus holds no foreign key between a distributed table and a coordinator table, nor one between
 -- distributed tables that does not go through the distribution column. 0017 dropped the keys to `person`
@@ -55,8 +55,12 @@ ALTER TABLE application DROP CONSTRAINT application_pkey, ADD CONSTRAINT applica
 DROP INDEX application_applicant_idx;
 
 -- Tasks: a department reads one by its id without knowing the person (application_task_id_idx).
--- squawk-ignore adding-required-field
-ALTER TABLE application_task ADD COLUMN for_person_id uuid NOT NULL;
+ALTER TABLE application_task ADD COLUMN for_person_id uuid;
+
+UPDATE application_task x SET for_person_id = a.for_person_id FROM application a WHERE a.id = x.application_id;
+
+-- squawk-ignore adding-not-nullable-field
+ALTER TABLE application_task ALTER COLUMN for_person_id SET NOT NULL;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE application_task DROP CONSTRAINT application_task_pkey, ADD CONSTRAINT application_task_pkey PRIMARY KEY (for_person_id, id);
@@ -70,8 +74,12 @@ ALTER TABLE application_task ADD CONSTRAINT application_task_application_id_fkey
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX application_task_id_idx ON application_task (id);
 
--- squawk-ignore adding-required-field
-ALTER TABLE application_event ADD COLUMN for_person_id uuid NOT NULL;
+ALTER TABLE application_event ADD COLUMN for_person_id uuid;
+
+UPDATE application_event x SET for_person_id = a.for_person_id FROM application a WHERE a.id = x.application_id;
+
+-- squawk-ignore adding-not-nullable-field
+ALTER TABLE application_event ALTER COLUMN for_person_id SET NOT NULL;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE application_event DROP CONSTRAINT application_event_pkey, ADD CONSTRAINT application_event_pkey PRIMARY KEY (for_person_id, id);
@@ -85,8 +93,12 @@ DROP INDEX application_event_application_idx;
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX application_event_application_idx ON application_event (for_person_id, application_id, id);
 
--- squawk-ignore adding-required-field
-ALTER TABLE evaluation ADD COLUMN for_person_id uuid NOT NULL;
+ALTER TABLE evaluation ADD COLUMN for_person_id uuid;
+
+UPDATE evaluation x SET for_person_id = a.for_person_id FROM application a WHERE a.id = x.application_id;
+
+-- squawk-ignore adding-not-nullable-field
+ALTER TABLE evaluation ALTER COLUMN for_person_id SET NOT NULL;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE evaluation DROP CONSTRAINT evaluation_pkey, ADD CONSTRAINT evaluation_pkey PRIMARY KEY (for_person_id, application_id);
@@ -95,8 +107,12 @@ ALTER TABLE evaluation DROP CONSTRAINT evaluation_pkey, ADD CONSTRAINT evaluatio
 ALTER TABLE evaluation ADD CONSTRAINT evaluation_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
 
 -- Rectifications: a department answers one by its id (rectification_id_idx).
--- squawk-ignore adding-required-field
-ALTER TABLE rectification ADD COLUMN for_person_id uuid NOT NULL;
+ALTER TABLE rectification ADD COLUMN for_person_id uuid;
+
+UPDATE rectification x SET for_person_id = a.for_person_id FROM application a WHERE a.id = x.application_id;
+
+-- squawk-ignore adding-not-nullable-field
+ALTER TABLE rectification ALTER COLUMN for_person_id SET NOT NULL;
 
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE rectification DROP CONSTRAINT rectification_pkey, ADD CONSTRAINT rectification_pkey PRIMARY KEY (for_person_id, id);
@@ -113,3 +129,5 @@ CREATE INDEX rectification_id_idx ON rectification (id);
 -- A window's visit names the application it took with its person (a hand-over is made from the visit); a
 -- birth case's child is the person its application is for, so child_person_id is that key already.
 ALTER TABLE window_intake ADD COLUMN for_person_id uuid;
+
+UPDATE window_intake i SET for_person_id = a.for_person_id FROM application a WHERE a.id = i.application_id;
