@@ -17,6 +17,7 @@ _SURFACE = {
     "DelegationInactive": "auth.delegation.errors",
     "DelegationNotFound": "auth.delegation.errors",
     "DelegationOutOfScope": "auth.delegation.errors",
+    "get_delegation": "auth.delegation.store",
     "AssuranceRequired": "auth.errors",
     "CreditCodeInvalid": "auth.errors",
     "IdNumberInvalid": "auth.errors",
@@ -55,6 +56,7 @@ _SURFACE = {
     "find_or_create_persons": "auth.persons",
     "find_person_id": "auth.persons",
     "find_person_names": "auth.persons",
+    "get_birth": "auth.persons",
     "get_id_number": "auth.persons",
     "get_name": "auth.persons",
     "get_person_view": "auth.persons",
@@ -71,6 +73,8 @@ _SURFACE = {
     "seal_person": "auth.persons",
     "PHONE_CONTEXT": "auth.routes.login",
     "LOGIN_CODE": "auth.sms",
+    "get_department": "auth.store.admin",
+    "known_departments": "auth.store.admin",
     "LEVELS": "auth.tokens",
     "TOKEN_INVALID": "auth.wechat",
     "TRANSIENT": "auth.wechat",
@@ -123,6 +127,9 @@ __all__ = [  # the names of _SURFACE
     "find_or_create_persons",
     "find_person_id",
     "find_person_names",
+    "get_birth",
+    "get_delegation",
+    "get_department",
     "get_id_number",
     "get_name",
     "get_org",
@@ -132,6 +139,7 @@ __all__ = [  # the names of _SURFACE
     "insert_encoded",
     "is_guardian",
     "is_org",
+    "known_departments",
     "legal_rep_index",
     "problem_responses",
     "register",
@@ -149,6 +157,7 @@ if TYPE_CHECKING:
         DelegationNotFound,
         DelegationOutOfScope,
     )
+    from auth.delegation.store import get_delegation
     from auth.errors import (
         AssuranceRequired,
         CreditCodeInvalid,
@@ -192,6 +201,7 @@ if TYPE_CHECKING:
         find_or_create_persons,
         find_person_id,
         find_person_names,
+        get_birth,
         get_id_number,
         get_name,
         get_person_view,
@@ -203,5 +213,6 @@ if TYPE_CHECKING:
     )
     from auth.routes.login import PHONE_CONTEXT
     from auth.sms import LOGIN_CODE
+    from auth.store.admin import get_department, known_departments
     from auth.tokens import LEVELS
     from auth.wechat import TOKEN_INVALID, TRANSIENT

@@ -76,7 +76,8 @@ ORDER BY d.name
 """
 
 
-# The same figures by who the applications were for: citizens, or business entities (经营主体).
+# The same figures by who the applications were for: citizens, or business entities (经营主体): the person's kind,
+# on the application's own shard of a cluster (both are placed by that person).
 BY_APPLICANT = """
 WITH apps AS MATERIALIZED (
     SELECT p.kind, a.status, a.submitted_at, a.completed_at, a.due_at, e.level, r.id AS rect_id,

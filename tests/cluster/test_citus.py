@@ -23,7 +23,8 @@ from tests.cluster import citus
 ROOT = Path(__file__).resolve().parents[2]
 
 # The journeys of the issue: login, issuing (single and the batch job), the birth bundle, wallet,
-# consents (granted, used and revoked online and offline), drafts, sync with two devices, notifications.
+# consents (granted, used and revoked online and offline), drafts, sync with two devices, notifications,
+# signing devices, a company's agent.
 JOURNEYS = [
     "tests/auth/test_flows.py::test_mini_program_logs_in_binds_phone_reaches_l3_refreshes_and_logs_out",
     "tests/auth/test_flows.py::test_department_system_gets_a_scoped_token",
@@ -40,6 +41,10 @@ JOURNEYS = [
     "tests/sync/test_consents.py::test_grant_and_revoke_queued_offline",
     "tests/sync/test_pull.py::test_guardians_see_dependents_until_the_guardianship_ends",
     "tests/notify/test_inbox.py::test_an_application_s_steps_reach_the_applicant_s_inbox",
+    # A person's devices and their credentials on the person's shard (a key registered twice is refused there);
+    # a company's authorisation on the company's, used by its agent.
+    "tests/esign/test_routes_devices.py::test_a_device_shows_a_certificate_offline_until_it_is_revoked",
+    "tests/enterprise/test_agent.py::test_an_agent_acts_for_the_company_within_the_authorisation_until_it_ends",
 ]
 
 
