@@ -13,8 +13,9 @@ SET lock_timeout = '2s';
 -- is always for a person they were guardian of (docs/scaling.md).
 --
 -- These tables are empty on every deployment (nothing is deployed yet), so each key is swapped in one
--- statement; rows there are (a development database) get their person from their application. On tables
--- that take traffic the keys would be built CONCURRENTLY first.
+-- statement; rows there are (a development database) get their person from their application, and the keys
+-- to the application are added NOT VALID (0021 checks them). On tables that take traffic the keys would be
+-- built CONCURRENTLY first.
 --
 -- Citus holds no foreign key between a distributed table and a coordinator table, nor one between
 -- distributed tables that does not go through the distribution column. 0017 dropped the keys to `person`
@@ -68,8 +69,7 @@ ALTER TABLE application_task DROP CONSTRAINT application_task_pkey, ADD CONSTRAI
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, disallowed-unique-constraint
 ALTER TABLE application_task DROP CONSTRAINT application_task_application_id_matter_code_key, ADD CONSTRAINT application_task_application_id_matter_code_key UNIQUE (for_person_id, application_id, matter_code);
 
--- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
-ALTER TABLE application_task ADD CONSTRAINT application_task_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+ALTER TABLE application_task ADD CONSTRAINT application_task_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id) NOT VALID;
 
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX application_task_id_idx ON application_task (id);
@@ -84,8 +84,7 @@ ALTER TABLE application_event ALTER COLUMN for_person_id SET NOT NULL;
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE application_event DROP CONSTRAINT application_event_pkey, ADD CONSTRAINT application_event_pkey PRIMARY KEY (for_person_id, id);
 
--- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
-ALTER TABLE application_event ADD CONSTRAINT application_event_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+ALTER TABLE application_event ADD CONSTRAINT application_event_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id) NOT VALID;
 
 -- squawk-ignore require-concurrent-index-deletion
 DROP INDEX application_event_application_idx;
@@ -103,8 +102,7 @@ ALTER TABLE evaluation ALTER COLUMN for_person_id SET NOT NULL;
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, adding-serial-primary-key-field
 ALTER TABLE evaluation DROP CONSTRAINT evaluation_pkey, ADD CONSTRAINT evaluation_pkey PRIMARY KEY (for_person_id, application_id);
 
--- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
-ALTER TABLE evaluation ADD CONSTRAINT evaluation_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+ALTER TABLE evaluation ADD CONSTRAINT evaluation_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id) NOT VALID;
 
 -- Rectifications: a department answers one by its id (rectification_id_idx).
 ALTER TABLE rectification ADD COLUMN for_person_id uuid;
@@ -120,8 +118,7 @@ ALTER TABLE rectification DROP CONSTRAINT rectification_pkey, ADD CONSTRAINT rec
 -- squawk-ignore ban-drop-constraint, constraint-missing-not-valid, disallowed-unique-constraint
 ALTER TABLE rectification DROP CONSTRAINT rectification_application_id_key, ADD CONSTRAINT rectification_application_id_key UNIQUE (for_person_id, application_id);
 
--- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
-ALTER TABLE rectification ADD CONSTRAINT rectification_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id);
+ALTER TABLE rectification ADD CONSTRAINT rectification_application_id_fkey FOREIGN KEY (for_person_id, application_id) REFERENCES application (for_person_id, id) NOT VALID;
 
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX rectification_id_idx ON rectification (id);
