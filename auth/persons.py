@@ -223,6 +223,21 @@ async def dependents_of(conn: Conn, guardian: UUID, *, now: datetime) -> list[UU
     return [r["dependent_person_id"] for r in await conn.fetch(DEPENDENTS, guardian, now)]
 
 
+async def ever_dependents_of(conn: Conn, guardian: UUID) -> list[UUID]:
+    """Everyone the person is or was guardian of (a guardianship that ends keeps its row, with ``until``)."""
+    return [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT dependent_person_id FROM guardianship WHERE guardian_person_id = $1 ORDER BY since", guardian
+        )
+    ]
+
+
+async def family(conn: Conn, person: UUID) -> list[UUID]:
+    """The person and everyone they are or were guardian of: whom the person may have applied for."""
+    return [person, *await ever_dependents_of(conn, person)]
+
+
 async def guardians_of(conn: Conn, dependent: UUID, *, now: datetime) -> list[UUID]:
     rows = await conn.fetch(
         "SELECT guardian_person_id FROM guardianship WHERE dependent_person_id = $1 AND (until IS NULL OR until > $2)",

@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
+import auth
 from api.deps import Db, Keys, Now
 from api.kernel import changelog, idempotency, responses
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
@@ -102,7 +103,10 @@ class WalletController(Controller):
             version = await changelog.head_version(conn, wallet.person_id)
             body = built.get(key, version, now)
             if body is None:
-                rows = await store.list_items(conn, wallet.person_id, kind=kind, before=before, limit=limit)
+                family = await auth.family(conn, wallet.person_id)
+                rows = await store.list_items(
+                    conn, wallet.person_id, family=family, kind=kind, before=before, limit=limit
+                )
                 items = await views.render_all(conn, esign_of(request), rows, full=wallet.full_view, now=now)
                 page = WalletItemPage(items=items, next_cursor=next_cursor(rows, limit))
                 body = msgspec.json.encode(page)

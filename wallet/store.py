@@ -210,8 +210,10 @@ async def find_item_by_source(conn: Conn, person_id: UUID, source_key: str) -> S
 # Applications are not copied into wallet_item: the application row is the record and it changes
 # (status), so the wallet reads it as an item of kind "application" whose id is the application's.
 # A person sees the applications made for them and those they made (for a newborn, say). A page is the
-# newest of the stored items' page (on the person's shard) and the applications' page (on the coordinator
-# until applications are distributed), merged here.
+# newest of the stored items' page (on the person's shard) and the applications' page, merged here. The
+# applications a person made for others are for persons they were guardian of, so both kinds are read among
+# the applications for ``family`` (the person and everyone they are or were guardian of: ``auth.family``), on
+# those persons' shards (one, for a person without dependents).
 LIST_ITEMS = f"""
 {ITEM_SELECT}
 WHERE w.person_id = $1 AND ($2::text IS NULL OR w.kind = $2) AND ($3::timestamptz IS NULL OR (w.at, w.id) < ($3, $4::uuid))
@@ -230,7 +232,7 @@ SELECT a.id, $1::uuid AS person_id, 'application' AS kind,
 FROM application a
 LEFT JOIN catalog_bundle b ON b.code = a.bundle_code
 LEFT JOIN catalog_matter m ON m.code = a.matter_code
-WHERE (a.for_person_id = $1 OR a.applicant_person_id = $1)
+WHERE a.for_person_id = ANY($5::uuid[]) AND ARRAY[a.for_person_id, a.applicant_person_id] @> ARRAY[$1::uuid]
   AND ($2::timestamptz IS NULL OR (a.submitted_at, a.id) < ($2, $3::uuid))
 ORDER BY a.submitted_at DESC, a.id DESC
 LIMIT $4
@@ -238,13 +240,19 @@ LIMIT $4
 
 
 async def list_items(
-    conn: Conn, person_id: UUID, *, kind: str | None, before: tuple[datetime, UUID] | None, limit: int
+    conn: Conn,
+    person_id: UUID,
+    *,
+    family: list[UUID],
+    kind: str | None,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[StoredItem]:
-    """A person's items (applications included), newest first, after the keyset ``before``."""
+    """A person's items (applications included), newest first, after the keyset ``before``; ``family`` as above."""
     at, last = before if before else (None, None)
     rows = list(await conn.fetch(LIST_ITEMS, person_id, kind, at, last, limit))
     if kind is None or kind == "application":
-        rows += await conn.fetch(LIST_APPLICATION_ITEMS, person_id, at, last, limit)
+        rows += await conn.fetch(LIST_APPLICATION_ITEMS, person_id, at, last, limit, family)
     rows.sort(key=lambda r: (r["at"], r["id"]), reverse=True)
     return await _stored(conn, rows[:limit])
 
@@ -266,13 +274,16 @@ async def list_stored_items(
 
 
 APPLICATION_IDS = """
-SELECT id FROM application WHERE applicant_person_id = $1 OR for_person_id = $1 ORDER BY submitted_at, id
+SELECT for_person_id, id FROM application
+WHERE for_person_id = ANY($2::uuid[]) AND ARRAY[for_person_id, applicant_person_id] @> ARRAY[$1::uuid]
+ORDER BY submitted_at, id
 """
 
 
-async def application_ids(conn: Conn, person_id: UUID) -> list[UUID]:
-    """Applications a person made or that were made for them, oldest first."""
-    return [r[0] for r in await conn.fetch(APPLICATION_IDS, person_id)]
+async def application_ids(conn: Conn, person_id: UUID, family: list[UUID]) -> list[tuple[UUID, UUID]]:
+    """Applications a person made or that were made for them, oldest first: (person it is for, id); ``family`` as
+    for ``list_items``."""
+    return [(r[0], r[1]) for r in await conn.fetch(APPLICATION_IDS, person_id, family)]
 
 
 async def get_token(conn: Conn, person_id: UUID, certificate_id: UUID) -> str | None:

@@ -43,6 +43,15 @@ DISTRIBUTED: dict[str, str] = {
     "delegation_use": "principal_id",
     "esign_device": "person_id",
     "esign_device_credential": "person_id",
+    # An application with the person it is for (docs/scaling.md says why not the applicant), and what hangs off it.
+    "application": "for_person_id",
+    "application_task": "for_person_id",
+    "application_event": "for_person_id",
+    "evaluation": "for_person_id",
+    "rectification": "for_person_id",
+    # A person's push ledger and inbox (an account without a person and a department keep theirs on the coordinator).
+    "sync_mutation": "person_id",
+    "notify_notification": "person_id",
 }
 
 # Each before the tables that reference it (department first).

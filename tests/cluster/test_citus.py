@@ -101,6 +101,8 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
                     "wallet_item_person_id_fkey",
                     "esign_device_credential_device_id_fkey",
                     "delegation_use_delegation_id_fkey",
+                    "application_task_application_id_fkey",
+                    "application_for_person_id_fkey",
                 ],
             )
         }
@@ -110,6 +112,8 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
             "wallet_item_person_id_fkey": "FOREIGN KEY (person_id) REFERENCES person(id)",
             "esign_device_credential_device_id_fkey": "FOREIGN KEY (person_id, device_id) REFERENCES esign_device(person_id, id)",
             "delegation_use_delegation_id_fkey": "FOREIGN KEY (principal_id, delegation_id) REFERENCES delegation(principal_id, id)",
+            "application_task_application_id_fkey": "FOREIGN KEY (for_person_id, application_id) REFERENCES application(for_person_id, id)",
+            "application_for_person_id_fkey": "FOREIGN KEY (for_person_id) REFERENCES person(id)",
         }
         workers = await conn.fetch(
             "SELECT DISTINCT p.nodeport FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)"
@@ -125,11 +129,6 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 ON_COORDINATOR = {
     "person by ID number",
     "certificate's holder",
-    "wallet applications",
-    "applications list",
-    "application read",
-    "application submit",
-    "notification inbox",
     "real-name session",
 }
 
@@ -144,6 +143,7 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
     from matters.applications import store as applications
     from notify import store as notify_store
     from sync import drafts, store
+    from sync import store as sync_store
     from wallet import consent_store, people_store
     from wallet import store as wallet_store
 
@@ -195,20 +195,39 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
             delegations.INSERT_USE,
             (person, "apply", "served", None, None, None, None, "x", now, person),
         ),
-        # On the coordinator: the index of ID numbers and of certificates (a primary-key read each), and the tables
-        # still there (one task, there); kept here so that they stay single-shard when their tables are distributed
-        # (docs/scaling.md, "What is not distributed yet").
+        # On the coordinator: the index of ID numbers and of certificates (a primary-key read each).
         ("person by ID number", persons.FIND_BY_INDEX, (b"x",)),
         ("certificate's holder", "SELECT person_id FROM esign_certificate_key WHERE id = $1", (person,)),
-        ("wallet applications", wallet_store.LIST_APPLICATION_ITEMS, (person, None, None, 20)),
-        ("applications list", applications.LIST_APPLICATIONS, (person, [person], None, None, 20)),
-        ("application read", applications.GET_APPLICATION, (person,)),
+        # Applications, by the person they are for: the list and a read by the citizen (among their family's rows),
+        # the submit, and what a read shows and a step writes (tasks, timeline, rating).
+        ("wallet applications", wallet_store.LIST_APPLICATION_ITEMS, (person, None, None, 20, [person])),
+        ("applications list", applications.LIST_APPLICATIONS, (person, [person], [person], None, None, 20)),
+        ("application find", applications.FIND_APPLICATION, ([person], person)),
+        ("application read", applications.GET_APPLICATION, (person, person)),
+        ("application read to change", applications.GET_APPLICATION + " FOR UPDATE", (person, person)),
         (
             "application submit",
             applications.INSERT_APPLICATION,
             (person, None, "m", person, person, person, b"", [], [], b"", now, now, None),
         ),
-        ("notification inbox", notify_store.LIST_INBOX, (person, person, None, False, 20)),
+        ("application tasks", applications.TASK_LIST, (person, person)),
+        ("application timeline", applications.LIST_EVENTS, (person, person)),
+        ("application step", applications.INSERT_EVENT, (person, person, now, "e", "a", {})),
+        ("notification inbox", notify_store.LIST_PERSON_INBOX, (person, None, False, 20)),
+        (
+            "notification read",
+            notify_store.MARK_READ.format(view="id", table="notify_notification", owner="person_id"),
+            (person, now, person),
+        ),
+        # A push's ledger, kept by the account's person: the claim (with the client's row on the coordinator), the
+        # re-read and the record (with the client's seq).
+        ("sync mutation claim", sync_store.claim_sql(person)[0], (person, person, now, "2s", person, person)),
+        ("sync mutation read", sync_store.get_mutation_sql(person)[0], (person, person, person)),
+        (
+            "sync mutation record",
+            sync_store.record_mutation_sql(person)[0],
+            (person, person, person, 1, "m", b"", "applied", None, 1, None, now, person),
+        ),
         ("real-name session", f"SELECT {realname.SESSION_COLUMNS} FROM auth_realname_session WHERE id = $1", (person,)),
     ]
 
