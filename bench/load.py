@@ -27,7 +27,10 @@ name contains TEXT.
 
 ``--cluster`` runs the scenarios twice: on one PostgreSQL, then on a Citus cluster (a coordinator and
 two workers on this host, built from ``../shared/vendor`` by ``tests/cluster/citus.py``), and prints
-the PostgreSQL CPU per request of each node.
+the PostgreSQL CPU per request of each node, worker 1's share of the workers' CPU, the two-phase commits
+per request (the coordinator's ``pg_dist_transaction`` records, one per worker prepared), the rows of
+each distributed table on each worker after the run, and what a one-row transaction costs when it
+writes a coordinator table, a distributed table, or one of each.
 """
 
 from __future__ import annotations
@@ -561,6 +564,19 @@ def run(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    if workers:
+        # Keep the records of two-phase commits for the run, so that they can be counted (recovery prunes them).
+        import asyncpg
+
+        async def keep_records() -> None:
+            conn = await asyncpg.connect(admin)
+            try:
+                await conn.execute("ALTER SYSTEM SET citus.recover_2pc_interval = -1")
+                await conn.execute("SELECT pg_reload_conf()")
+            finally:
+                await conn.close()
+
+        asyncio.run(keep_records())
     try:
         wait_healthy(f"http://{HOST}:{port}/health", server)
         wait_healthy(f"http://{HOST}:{bare_port}/item/1", bare)
@@ -581,7 +597,18 @@ def run(
             f"{os.cpu_count()} cores shared by client and servers"
         )
         return asyncio.run(
-            measure(port, bare_port, seeded, seconds, connections, server, bare, [admin, *workers], only)
+            measure(
+                port,
+                bare_port,
+                seeded,
+                seconds,
+                connections,
+                server,
+                bare,
+                [admin, *workers],
+                only,
+                with_database(admin, names[0]) if workers else "",
+            )
         )
     finally:
         for proc in (server, bare):
@@ -590,18 +617,23 @@ def run(
         asyncio.run(drop_databases(admin, names, workers))
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes on this host (those that are gone count nothing)."""
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    """User + system CPU of each of these processes that is still there."""
     import psutil
 
-    total = 0.0
+    times = {}
     for pid in pids:
         try:
             t = psutil.Process(pid).cpu_times()
-            total += t.user + t.system
+            times[pid] = t.user + t.system
         except psutil.Error:
             pass
-    return total
+    return times
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes on this host (those that are gone count nothing)."""
+    return sum(cpu_of(pids).values())
 
 
 async def postgres_pids(dsn: str) -> list[int]:
@@ -620,6 +652,83 @@ async def postgres_pids(dsn: str) -> list[int]:
         await conn.close()
 
 
+async def rows_per_worker(database: str, workers: list[str]) -> dict[str, list[int]]:
+    """The rows of each distributed table on each worker (``workers``: their admin DSNs, in order), counted
+    shard by shard where the shard is placed."""
+    import asyncpg
+
+    ports = [int(w.rsplit(":", 1)[1].split("/")[0]) for w in workers]
+    conn = await asyncpg.connect(database)
+    try:
+        tables = [
+            r["name"]
+            for r in await conn.fetch(
+                "SELECT logicalrelid::regclass::text AS name FROM pg_dist_partition WHERE partmethod = 'h' ORDER BY 1"
+            )
+        ]
+        rows = {}
+        for table in tables:
+            counted = await conn.fetch(
+                """SELECT s.nodeport, sum(r.result::bigint) AS n
+                   FROM run_command_on_shards($1::regclass, 'SELECT count(*) FROM %s') r
+                   JOIN citus_shards s USING (shardid)
+                   WHERE r.success GROUP BY s.nodeport""",
+                table,
+            )
+            by_port = {r["nodeport"]: r["n"] for r in counted}
+            rows[table] = [int(by_port.get(port, 0)) for port in ports]
+        return rows
+    finally:
+        await conn.close()
+
+
+async def commit_costs(database: str, nodes: list[str], seconds: float) -> dict[str, dict[str, float]]:
+    """What a commit costs by where the transaction wrote: a row of a coordinator table, a row of a distributed
+    table (on one worker), or one of each, which Citus commits in two phases. One connection, one row per
+    transaction, for ``seconds`` each after a warm-up; the latency and each node's PostgreSQL CPU per transaction."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("CREATE TABLE bench_commit_local (id uuid PRIMARY KEY, n integer NOT NULL)")
+        await conn.execute("CREATE TABLE bench_commit_shard (id uuid PRIMARY KEY, n integer NOT NULL)")
+        await conn.execute("SELECT create_distributed_table('bench_commit_shard', 'id', colocate_with => 'none')")
+        local = "INSERT INTO bench_commit_local VALUES ($1, 1)"
+        shard = "INSERT INTO bench_commit_shard VALUES ($1, 1)"
+        kinds = {
+            "coordinator table": [local],
+            "distributed table": [shard],
+            "both (two-phase commit)": [local, shard],
+        }
+        costs = {}
+        for kind, statements in kinds.items():
+            for length in (min(0.5, seconds / 4), seconds):  # a warm-up, then the measuring
+                prepared = await two_phase_commits(database)
+                before = [cpu_of(await postgres_pids(node)) for node in nodes]
+                latencies = []
+                deadline = time.perf_counter() + length
+                while time.perf_counter() < deadline:
+                    started = time.perf_counter()
+                    async with conn.transaction():
+                        for statement in statements:
+                            await conn.execute(statement, uuid.uuid4())
+                    latencies.append(time.perf_counter() - started)
+            parts = []
+            for node, b in zip(nodes, before, strict=True):
+                now = cpu_of(list(set(await postgres_pids(node)) | set(b)))
+                parts.append(sum(now.get(pid, b.get(pid, 0.0)) - b.get(pid, 0.0) for pid in now.keys() | b.keys()))
+            costs[kind] = {
+                "n": len(latencies),
+                "prepared": (await two_phase_commits(database) - prepared) / len(latencies),
+                "p50": statistics.median(latencies) * 1e3,
+                "parts": [part / len(latencies) * 1e3 for part in parts],
+            }
+        return costs
+    finally:
+        await conn.execute("DROP TABLE IF EXISTS bench_commit_local, bench_commit_shard")
+        await conn.close()
+
+
 async def settle(pids: list[int], *, quiet: float = 0.05, longest: float = 15.0) -> None:
     """Wait until the servers and their PostgreSQL backends are idle (under 5 % of a core over 0.2 s), so
     what one scenario left running (answers still in flight, a vacuum of what it wrote) is not charged to
@@ -632,17 +741,46 @@ async def settle(pids: list[int], *, quiet: float = 0.05, longest: float = 15.0)
             return
 
 
+async def two_phase_commits(database: str) -> int:
+    """The coordinator's records of transactions it committed in two phases, one per worker taking part (kept:
+    ``run`` turns the recovery that prunes them off for the cluster's run)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM pg_dist_transaction")
+    finally:
+        await conn.close()
+
+
 async def measured(
-    port: int, make: list[Request], seconds: float, net: int, server_pids: list[int], nodes: list[str]
+    port: int,
+    make: list[Request],
+    seconds: float,
+    net: int,
+    server_pids: list[int],
+    nodes: list[str],
+    database: str = "",
 ) -> dict[str, float]:
-    """One scenario; the PostgreSQL CPU per request in total and per node (``nodes``: the coordinator first)."""
-    pg = [await postgres_pids(node) for node in nodes]
-    before = cpu_seconds(server_pids), [cpu_seconds(p) for p in pg]
+    """One scenario; the PostgreSQL CPU per request in total and per node (``nodes``: the coordinator first).
+
+    A backend that starts during the scenario (a pool growing, a coordinator opening a second connection to a
+    worker) counts from zero; one that ends counts until its last reading."""
+    prepared = await two_phase_commits(database) if database else 0
+    before_app = cpu_seconds(server_pids)
+    before = [cpu_of(await postgres_pids(node)) for node in nodes]
     result = await drive(port, make, seconds, net)
-    after = cpu_seconds(server_pids), [cpu_seconds(p) for p in pg]
+    after_app = cpu_seconds(server_pids)
+    if database:
+        prepared = await two_phase_commits(database) - prepared
+    parts = []
+    for node, b in zip(nodes, before, strict=True):
+        now = cpu_of(list(set(await postgres_pids(node)) | set(b)))
+        parts.append(sum(now.get(pid, b.get(pid, 0.0)) - b.get(pid, 0.0) for pid in now.keys() | b.keys()))
     n = max(result["n"], 1)
-    parts = [(a - b) / n * 1e3 for a, b in zip(after[1], before[1], strict=True)]
-    return result | {"app_ms": (after[0] - before[0]) / n * 1e3, "pg_ms": sum(parts), "parts": parts}
+    parts = [part / n * 1e3 for part in parts]
+    app_ms = (after_app - before_app) / n * 1e3
+    return result | {"app_ms": app_ms, "pg_ms": sum(parts), "parts": parts, "prepared": prepared / n}
 
 
 async def measure(
@@ -655,7 +793,9 @@ async def measure(
     bare: subprocess.Popen[bytes],
     nodes: list[str],
     only: str = "",
+    database: str = "",
 ) -> int:
+    """``database``: the benchmark's database on the coordinator, when ``nodes`` are a cluster's."""
     import psutil
 
     def workers(proc: subprocess.Popen[bytes]) -> list[int]:
@@ -676,7 +816,7 @@ async def measure(
     for i, (name, make) in enumerate(chosen.items()):
         await settle(workers(server) + await postgres_pids(nodes[0]))
         await drive(port, make, min(1.0, seconds / 4), net + 2 + 2 * i)
-        results[name] = await measured(port, make, seconds, net + 3 + 2 * i, workers(server), nodes)
+        results[name] = await measured(port, make, seconds, net + 3 + 2 * i, workers(server), nodes, database)
     base = results["bare PK read (Litestar + asyncpg)"]["rps"]
     print(
         f"{'scenario':<34}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}{'vs bare':>8}"
@@ -692,9 +832,43 @@ async def measure(
         print(
             f"{'PG CPU per request on each node':<34}{'coordinator':>12}"
             + "".join(f"{f'worker {i}':>10}" for i in range(1, len(nodes)))
+            + f"{'worker 1 of workers':>21}{'2PC per request':>17}"
         )
         for name, r in results.items():
-            print(f"{name:<34}{r['parts'][0]:>10.2f}ms" + "".join(f"{part:>8.2f}ms" for part in r["parts"][1:]))
+            on_workers = sum(r["parts"][1:])
+            share = f"{r['parts'][1] / on_workers:>20.0%}" if on_workers >= 0.005 else f"{'-':>20}"
+            print(
+                f"{name:<34}{r['parts'][0]:>10.2f}ms"
+                + "".join(f"{part:>8.2f}ms" for part in r["parts"][1:])
+                + f" {share}{r.get('prepared', 0):>17.2f}"
+            )
+        # Where the per-person rows are: each worker's rows of every distributed table that has any.
+        placed = await rows_per_worker(database, nodes[1:])
+        print(
+            f"{'rows of the distributed tables':<34}"
+            + "".join(f"{f'worker {i}':>10}" for i in range(1, len(nodes)))
+            + f"{'worker 1 of all':>17}"
+        )
+        for table, counts in placed.items():
+            if sum(counts):
+                print(f"{table:<34}" + "".join(f"{c:>10,}" for c in counts) + f"{counts[0] / sum(counts):>17.0%}")
+        totals = [sum(c[i] for c in placed.values()) for i in range(len(nodes) - 1)]
+        print(
+            f"{'all of them':<34}" + "".join(f"{c:>10,}" for c in totals) + f"{totals[0] / max(sum(totals), 1):>17.0%}"
+        )
+        await settle(workers(server) + await postgres_pids(nodes[0]))
+        commits = await commit_costs(database, nodes, seconds)
+        print(
+            f"{'one-row transaction, one client':<34}{'p50 ms':>7}{'coordinator':>12}"
+            + "".join(f"{f'worker {i}':>10}" for i in range(1, len(nodes)))
+            + f"{'PG CPU':>9}{'2PC':>6}"
+        )
+        for kind, c in commits.items():
+            print(
+                f"{kind:<34}{c['p50']:>7.2f}{c['parts'][0]:>10.2f}ms"
+                + "".join(f"{part:>8.2f}ms" for part in c["parts"][1:])
+                + f"{sum(c['parts']):>7.2f}ms{c['prepared']:>6.2f}"
+            )
     rss = rss_of_workers(server)
     print(f"RSS per server worker: {', '.join(f'{m:.0f} MB' for m in rss)}")
     checks = [(f"RSS per worker < {TARGET_RSS_MB:.0f} MB", all(m < TARGET_RSS_MB for m in rss))]
