@@ -684,7 +684,8 @@ async def rows_per_worker(database: str, workers: list[str]) -> dict[str, list[i
 
 async def commit_costs(database: str, nodes: list[str], seconds: float) -> dict[str, dict[str, float]]:
     """What a commit costs by where the transaction wrote: a row of a coordinator table, a row of a distributed
-    table (on one worker), or one of each, which Citus commits in two phases. One connection, one row per
+    table (on one worker), one of each (committed in one phase, the worker first), or one of each with the
+    coordinator table in Citus's metadata (committed in two phases). One connection, one row per
     transaction, for ``seconds`` each after a warm-up; the latency and each node's PostgreSQL CPU per transaction."""
     import asyncpg
 
@@ -693,12 +694,17 @@ async def commit_costs(database: str, nodes: list[str], seconds: float) -> dict[
         await conn.execute("CREATE TABLE bench_commit_local (id uuid PRIMARY KEY, n integer NOT NULL)")
         await conn.execute("CREATE TABLE bench_commit_shard (id uuid PRIMARY KEY, n integer NOT NULL)")
         await conn.execute("SELECT create_distributed_table('bench_commit_shard', 'id', colocate_with => 'none')")
+        # A coordinator table in Citus's metadata: a transaction writing it and a worker is committed in two phases.
+        await conn.execute("CREATE TABLE bench_commit_managed (id uuid PRIMARY KEY, n integer NOT NULL)")
+        await conn.execute("SELECT citus_add_local_table_to_metadata('bench_commit_managed')")
         local = "INSERT INTO bench_commit_local VALUES ($1, 1)"
+        managed = "INSERT INTO bench_commit_managed VALUES ($1, 1)"
         shard = "INSERT INTO bench_commit_shard VALUES ($1, 1)"
         kinds = {
             "coordinator table": [local],
             "distributed table": [shard],
-            "both (two-phase commit)": [local, shard],
+            "both": [local, shard],
+            "both, Citus-managed coordinator table": [managed, shard],
         }
         costs = {}
         for kind, statements in kinds.items():
@@ -725,7 +731,7 @@ async def commit_costs(database: str, nodes: list[str], seconds: float) -> dict[
             }
         return costs
     finally:
-        await conn.execute("DROP TABLE IF EXISTS bench_commit_local, bench_commit_shard")
+        await conn.execute("DROP TABLE IF EXISTS bench_commit_local, bench_commit_managed, bench_commit_shard")
         await conn.close()
 
 
@@ -859,13 +865,13 @@ async def measure(
         await settle(workers(server) + await postgres_pids(nodes[0]))
         commits = await commit_costs(database, nodes, seconds)
         print(
-            f"{'one-row transaction, one client':<34}{'p50 ms':>7}{'coordinator':>12}"
+            f"{'one-row transactions, one client':<38}{'p50 ms':>7}{'coordinator':>12}"
             + "".join(f"{f'worker {i}':>10}" for i in range(1, len(nodes)))
             + f"{'PG CPU':>9}{'2PC':>6}"
         )
         for kind, c in commits.items():
             print(
-                f"{kind:<34}{c['p50']:>7.2f}{c['parts'][0]:>10.2f}ms"
+                f"{kind:<38}{c['p50']:>7.2f}{c['parts'][0]:>10.2f}ms"
                 + "".join(f"{part:>8.2f}ms" for part in c["parts"][1:])
                 + f"{sum(c['parts']):>7.2f}ms{c['prepared']:>6.2f}"
             )
