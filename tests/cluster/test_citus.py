@@ -50,8 +50,8 @@ JOURNEYS = [
 ]
 
 
-# The crash tests on the cluster: a server killed at each phase of a sync push (drafts and the change log on the
-# workers, the mutation ledger on the coordinator: one two-phase commit), and workers killed while they relay
+# The crash tests on the cluster: a server killed at each phase of a sync push (the mutation ledger, drafts and
+# the change log on the person's worker, the outbox on the coordinator), and workers killed while they relay
 # and deliver notifications. Both run their full rounds (``tests/faults/procs.py``: after the answer, before
 # the request is read, while it is handled, around its commit); the other three scenarios run on one PostgreSQL
 # only (docs/scaling.md).
