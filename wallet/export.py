@@ -62,7 +62,7 @@ async def export(
         access_log=[
             consents.access_entry(r) for r in await consent_store.list_access(conn, me, before=None, limit=None)
         ],
-        guardians=await people_store.guardians(conn, me, now=now),
+        guardians=await auth.active_guardians(conn, me, now=now),
         dependents=await dependents.list_dependents(conn, keyring, me, now=now),
         closed_at=await people_store.closed_at(conn, me),
         # Logins and the inbox are the person's own business: a guardian's export leaves them out.

@@ -65,7 +65,7 @@ async def person_by_id_number(
     await auth.check_person_name(conn, keyring, person, name, field=f"{field}.name")
     born_on = service.born_on_from_id_number(number)
     if born_on is not None:
-        await people_store.fill_born_on(conn, person, born_on)
+        await auth.fill_born_on(conn, person, born_on)
     return person
 
 
@@ -264,9 +264,10 @@ async def set_guardianship(
     dependent = await _person(conn, keyring, body.dependent, "dependent", now=now)
     if guardian == dependent:
         raise GuardianshipInvalid(errors=[FieldError("dependent", "must be another person than the guardian")])
-    born_on = await people_store.get_born_on(conn, dependent)
+    birth = await auth.get_birth(conn, dependent)
+    born_on = birth[0] if birth else None
     until = _until(body, born_on, now=now)
-    row = await people_store.set_guardianship(
+    row = await auth.set_guardianship(
         conn,
         guardian,
         dependent,

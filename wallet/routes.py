@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
 import auth
+import esign
 from api.deps import Db, Keys, Now
 from api.kernel import changelog, idempotency, responses
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
@@ -165,7 +166,11 @@ class WalletController(Controller):
                 await access.open_wallet(conn, principal, item.person_id, now=now)
             except WalletNotFound:
                 raise ItemNotFound() from None
-            token = await store.get_token(conn, item.person_id, item.certificate_id) if item.certificate_id else None
+            token = (
+                await esign.certificate_token(conn, item.person_id, item.certificate_id)
+                if item.certificate_id
+                else None
+            )
         if token is None:
             raise ItemNotFound("this item carries no signed token")
         digest = service.token_sha256(token)

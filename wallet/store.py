@@ -284,10 +284,3 @@ async def application_ids(conn: Conn, person_id: UUID, family: list[UUID]) -> li
     """Applications a person made or that were made for them, oldest first: (person it is for, id); ``family`` as
     for ``list_items``."""
     return [(r[0], r[1]) for r in await conn.fetch(APPLICATION_IDS, person_id, family)]
-
-
-async def get_token(conn: Conn, person_id: UUID, certificate_id: UUID) -> str | None:
-    """The signed token of a certificate in ``person_id``'s wallet (None until it is signed)."""
-    return await conn.fetchval(
-        "SELECT token FROM esign_certificate WHERE person_id = $1 AND id = $2", person_id, certificate_id
-    )

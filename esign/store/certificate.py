@@ -344,3 +344,21 @@ async def delete_pending(conn: Conn, certificate_id: UUID, person_id: UUID) -> N
     )
     if deleted is not None:
         await conn.execute("DELETE FROM esign_certificate_key WHERE id = $1", certificate_id)
+
+
+async def certificate_token(conn: Conn, person_id: UUID, certificate_id: UUID) -> str | None:
+    """The signed token of ``person_id``'s certificate (None until it is signed, or when there is none)."""
+    return await conn.fetchval(
+        "SELECT token FROM esign_certificate WHERE person_id = $1 AND id = $2", person_id, certificate_id
+    )
+
+
+FIRST_CREDIT_CODE = """
+SELECT holder_credit_code FROM esign_certificate WHERE application_id = $1
+AND holder_kind = 'organisation' ORDER BY issued_at, id LIMIT 1
+"""
+
+
+async def first_credit_code(conn: Conn, application_id: UUID) -> str | None:
+    """The credit code of the first business entity that an application's certificates were issued to."""
+    return await conn.fetchval(FIRST_CREDIT_CODE, application_id)

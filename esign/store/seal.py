@@ -157,3 +157,10 @@ BUMP_TRUST_LIST = "UPDATE esign_trust_list SET version = version + 1 WHERE id"
 async def trust_list_changed(conn: Conn) -> None:
     """The set of seals changed: the cached trust list must be signed again."""
     await conn.execute(BUMP_TRUST_LIST)
+
+
+async def seal_name(conn: Conn, certificate_id: UUID) -> str | None:
+    """The name of the seal a certificate was signed with."""
+    return await conn.fetchval(
+        "SELECT s.name FROM esign_certificate c JOIN esign_seal s ON s.id = c.seal_id WHERE c.id = $1", certificate_id
+    )

@@ -75,11 +75,7 @@ def issuer(state: Any):
             org = await auth.get_org(conn, application["for_person_id"])
             if org is None:
                 # A later matter of the bundle that opened the business (公章刻制 after 设立登记): the same entity.
-                opened = await conn.fetchval(
-                    "SELECT holder_credit_code FROM esign_certificate WHERE application_id = $1"
-                    " AND holder_kind = 'organisation' ORDER BY issued_at, id LIMIT 1",
-                    application["id"],
-                )
+                opened = await esign.first_credit_code(conn, application["id"])
                 org = (
                     await auth.get_org_by_credit_code(conn, opened)
                     if opened and not fields.get("credit_code")

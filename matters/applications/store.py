@@ -273,3 +273,16 @@ RETURNING t.id, t.for_person_id, t.application_id, t.matter_code, t.department_i
 async def flag_overdue(conn: Conn, *, now: datetime) -> list[asyncpg.Record]:
     """Mark open tasks past their due time, once each; return what was newly flagged."""
     return await conn.fetch(FLAG_OVERDUE, now)
+
+
+NAMED_BY = """
+SELECT EXISTS (
+    SELECT 1 FROM application
+    WHERE id = ANY($1::uuid[]) AND materials @> jsonb_build_array(jsonb_build_object('blob_sha256', $2::text))
+)
+"""
+
+
+async def names_blob(conn: Conn, digest: bytes, application_ids: list[UUID]) -> bool:
+    """Whether one of these applications names the blob (its SHA-256) among its materials."""
+    return bool(application_ids) and await conn.fetchval(NAMED_BY, application_ids, digest.hex())

@@ -428,13 +428,11 @@ _PREFILL_STATUS: dict[str, PrefillStatus] = {
 
 
 async def _someone(conn: Conn, keyring: Keyring, person_id: UUID) -> service.Someone:
-    row = one(
-        await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id), "person"
-    )
-    number = keyring.decrypt_str(row["id_number"], context=auth.ID_NUMBER_CONTEXT) if row["id_number"] else None
+    person = one(await auth.get_person(conn, keyring, person_id), "person")
+    number = person.id_number
     return service.Someone(
         id_number=number,
-        name=keyring.decrypt_str(row["name"], context=auth.NAME_CONTEXT),
-        sex=row["sex"] or (id_number_sex(number) if number else None),
-        born_on=row["born_on"] or (id_number_birth_date(number) if number else None),
+        name=person.name,
+        sex=person.sex or (id_number_sex(number) if number else None),
+        born_on=person.born_on or (id_number_birth_date(number) if number else None),
     )

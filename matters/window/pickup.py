@@ -14,7 +14,7 @@ from api.kernel.db import Conn
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Problem, ValidationFailed
-from esign import EsignState, certificate_view
+from esign import EsignState, certificate_view, seal_name
 from matters.applications import store as application_store
 from matters.applications.errors import IdNumberInvalid
 from matters.window import printing
@@ -115,9 +115,7 @@ async def print_results(
     for ref in refs:
         cert = await certificate_view(conn, esign, ref.id, now=now)
         labels = {f["key"]: f["label"] for f in await _type_fields(conn, cert.type_code)}
-        seal = await conn.fetchval(
-            "SELECT s.name FROM esign_certificate c JOIN esign_seal s ON s.id = c.seal_id WHERE c.id = $1", ref.id
-        )
+        seal = await seal_name(conn, ref.id)
         pages.append(
             printing.Page(
                 type_name=cert.type_name,

@@ -135,7 +135,7 @@ ON_COORDINATOR = {
 
 def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
     from api.kernel import changelog
-    from auth import persons
+    from auth import guardianship, persons
     from auth.delegation import store as delegations
     from auth.store import realname
     from esign import devices
@@ -183,7 +183,7 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
         ("certificate read", certificates.GET_CERTIFICATE, (person, person)),
         ("certificate read to change", certificates.GET_CERTIFICATE + " FOR UPDATE OF c", (person, person)),
         ("wallet certificates", certificates.GET_SHOWN, ([person], [person])),
-        ("guardian's dependents", people_store.DEPENDENTS, (person, now, now.date())),
+        ("guardian's dependents", guardianship.DEPENDENTS, (person, now, now.date())),
         ("guardian check", persons.IS_GUARDIAN, (person, person, now)),
         ("family wallets", people_store.FAMILY_WALLETS, (person,)),
         ("devices", devices.LIST_DEVICES, (person,)),
