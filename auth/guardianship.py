@@ -110,9 +110,14 @@ async def set_guardianship(
     )
 
 
-async def fill_born_on(conn: Conn, person_id: UUID, born_on: date) -> None:
-    """Record a birth date read from the ID number where the person has none yet, and in their guardianships
-    as a dependent (on a cluster, a statement on every shard: only when the person's date was unknown)."""
+async def fill_birth(conn: Conn, person_id: UUID, *, born_on: date | None, sex: str | None) -> None:
+    """Record a birth date and sex read from the ID number where the person has none yet; the date also in
+    their guardianships as a dependent (on a cluster, a statement on every shard: only when the person's date
+    was unknown)."""
+    if sex is not None:
+        await conn.execute("UPDATE person SET sex = $2 WHERE id = $1 AND sex IS NULL", person_id, sex)
+    if born_on is None:
+        return
     filled = await conn.fetchval(
         "UPDATE person SET born_on = $2 WHERE id = $1 AND born_on IS NULL RETURNING true", person_id, born_on
     )
