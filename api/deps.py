@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import asyncpg
 from litestar import Request
@@ -51,7 +51,7 @@ class FromConnection(Provide):
                 return fn(request)
 
         keyword = inspect.Parameter.KEYWORD_ONLY
-        provide.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        cast(Any, provide).__signature__ = inspect.Signature(
             [
                 inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
                 inspect.Parameter(previous, keyword, annotation=Any),

@@ -141,14 +141,17 @@ def seed(env: dict[str, str], people: int) -> list[str]:
 
 
 async def databases(admin: str, names: list[str], *, make: bool) -> None:
+    """The application's database (``names[0]``, see ``common.create_database``) and the bare read's, made or dropped."""
     import asyncpg
+    from common import create_database
 
     conn = await asyncpg.connect(admin)
     try:
         for name in names:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            if make:
-                await conn.execute(f'CREATE DATABASE "{name}"')
+        if make:
+            await create_database(conn, names[0])
+            await conn.execute(f'CREATE DATABASE "{names[1]}"')
     finally:
         await conn.close()
 
@@ -341,8 +344,9 @@ def instructions(folder: Path, name: str) -> int:
     """The instructions of the dump named ``name`` (its ``Client Request: name`` trigger, its ``totals:``)."""
     for dump in folder.glob("callgrind.out*"):
         text = dump.read_text(errors="replace")
-        if re.search(rf"Client Request: {name}$", text, re.MULTILINE):
-            return int(re.search(r"^totals: (\d+)", text, re.MULTILINE)[1])  # type: ignore[index]
+        totals = re.search(r"^totals: (\d+)", text, re.MULTILINE)
+        if totals and re.search(rf"Client Request: {name}$", text, re.MULTILINE):
+            return int(totals[1])
     raise SystemExit(f"no callgrind dump named {name} in {folder}")
 
 
