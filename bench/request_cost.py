@@ -1,7 +1,8 @@
 """Server-side cost of one wallet list beside one bare Litestar + asyncpg read, in one process, by ASGI calls.
 
-    .venv/bin/python bench/request_cost.py [--requests 2000] [--people 2]
-    valgrind --tool=callgrind --instr-atstart=no .venv/bin/python bench/request_cost.py --callgrind --requests 200
+    .venv/bin/python bench/request_cost.py [--requests 2000] [--rounds 5] [--people 2]
+    .venv/bin/python bench/request_cost.py --callgrind --requests 200
+    .venv/bin/python bench/request_cost.py --profile tottime [--callers NAME]
 
 ``bench/load.py`` measures through granian on a loaded machine, where the bare read's own speed moves
 with what else runs. This one seeds a citizen as ``bench/load.py`` does (its ``seed``, through a
@@ -11,10 +12,12 @@ scope per request: ``GET /v1/wallet/items`` as the citizen (served as built, as 
 then the bare read of ``bench/load.py`` (``GET /item/{id}``). No HTTP server and no client share the
 process, so what is counted is the application's work per request and the driver's.
 
-It prints the CPU time per request of each and their ratio, alternating the two in rounds. Under
-``--callgrind`` (run under valgrind as above) it also counts instructions: instrumentation starts after
-the warm-up, and each measured phase is dumped on its own (``callgrind.out.<pid>.<n>``, named
-``wallet`` and ``bare``); the machine's load does not move these counts.
+It prints the CPU time per request of each and their ratio, alternating the two in rounds. With
+``--callgrind`` the measuring process (seeding done) runs under ``valgrind --tool=callgrind`` and it
+prints instructions per request instead: instrumentation starts after the warm-up and each phase is
+dumped on its own (named ``wallet`` and ``bare``); the machine's load does not move these counts.
+``--profile`` prints a cProfile (CPU time) of the wallet lists. Uses ``ZB_BENCH_DATABASE_URL`` /
+``ZB_BENCH_REDIS_URL`` or embedded servers, as the other benchmarks do.
 
 The script may be run from one tree against another's code (``PYTHONPATH=<tree>`` and that tree's
 interpreter): it reads only ``api.app.create_app`` and the tree's own ``bench/load.py``.
