@@ -17,6 +17,7 @@ _SURFACE = {
     "DelegationInactive": "auth.delegation.errors",
     "DelegationNotFound": "auth.delegation.errors",
     "DelegationOutOfScope": "auth.delegation.errors",
+    "get_delegation": "auth.delegation.store",
     "AssuranceRequired": "auth.errors",
     "CreditCodeInvalid": "auth.errors",
     "IdNumberInvalid": "auth.errors",
@@ -54,6 +55,7 @@ _SURFACE = {
     "find_or_create_persons": "auth.persons",
     "find_person_id": "auth.persons",
     "find_person_names": "auth.persons",
+    "get_birth": "auth.persons",
     "get_id_number": "auth.persons",
     "get_name": "auth.persons",
     "get_person_view": "auth.persons",
@@ -69,6 +71,8 @@ _SURFACE = {
     "seal_person": "auth.persons",
     "PHONE_CONTEXT": "auth.routes.login",
     "LOGIN_CODE": "auth.sms",
+    "get_department": "auth.store.admin",
+    "known_departments": "auth.store.admin",
     "LEVELS": "auth.tokens",
     "TOKEN_INVALID": "auth.wechat",
     "TRANSIENT": "auth.wechat",
@@ -119,6 +123,9 @@ __all__ = [  # the names of _SURFACE
     "find_or_create_persons",
     "find_person_id",
     "find_person_names",
+    "get_birth",
+    "get_delegation",
+    "get_department",
     "get_id_number",
     "get_name",
     "get_org",
@@ -128,6 +135,7 @@ __all__ = [  # the names of _SURFACE
     "insert_encoded",
     "is_guardian",
     "is_org",
+    "known_departments",
     "legal_rep_index",
     "problem_responses",
     "register",
@@ -145,6 +153,7 @@ if TYPE_CHECKING:
         DelegationNotFound,
         DelegationOutOfScope,
     )
+    from auth.delegation.store import get_delegation
     from auth.errors import (
         AssuranceRequired,
         CreditCodeInvalid,
@@ -186,6 +195,7 @@ if TYPE_CHECKING:
         find_or_create_persons,
         find_person_id,
         find_person_names,
+        get_birth,
         get_id_number,
         get_name,
         get_person_view,
@@ -197,5 +207,6 @@ if TYPE_CHECKING:
     )
     from auth.routes.login import PHONE_CONTEXT
     from auth.sms import LOGIN_CODE
+    from auth.store.admin import get_department, known_departments
     from auth.tokens import LEVELS
     from auth.wechat import TOKEN_INVALID, TRANSIENT

@@ -155,6 +155,12 @@ async def get_name(conn: Conn, keyring: Keyring, person_id: UUID) -> str | None:
     return keyring.decrypt_str(blob, context=NAME_CONTEXT) if blob else None
 
 
+async def get_birth(conn: Conn, person_id: UUID) -> tuple[date | None, str | None] | None:
+    """The person's date of birth and sex, each None when unknown (None when there is no such person)."""
+    row = await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", person_id)
+    return None if row is None else (row["born_on"], row["sex"])
+
+
 # --- guardianship ------------------------------------------------------------------------------
 
 ADD_GUARDIAN = """

@@ -7,8 +7,8 @@ and dropped) or, without it, an embedded PostgreSQL in a temporary folder, as th
 database is migrated and seeded, the platform CA and one ES256 seal are made, then the
 certificates are issued through the job path, in batches of ``--batch`` items (the HTTP limit is
 10,000) one after another: each is queued as ``POST /v1/dept/certificates:batch`` queues it
-(``esign.batches.submit``, its items sealed) and issued as ``zhangban worker`` issues it
-(``esign.batches.work_once``: the claim, the lease, signing in the process pool, each item's result
+(``esign.batch.jobs.submit``, its items sealed) and issued as ``zhangban worker`` issues it
+(``esign.batch.jobs.work_once``: the claim, the lease, signing in the process pool, each item's result
 written with its chunk, the batch finished). Each item has its own holder, so every certificate
 also creates a person, a wallet item, a change-log entry, an outbox event, a batch result and a
 share of an audit entry.
@@ -43,7 +43,8 @@ from api import embedded
 from api.config import Settings
 from api.kernel import db
 from api.kernel.crypto import Keyring
-from esign import batches, ca, seals
+from esign import ca, seals
+from esign.batch import jobs as batches
 from esign.codec import keys
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState

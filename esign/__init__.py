@@ -5,11 +5,12 @@ application (``esign.wiring`` is what ``api/app.py`` plugs in):
 
 - ``ca``, ``state``                the platform root and presentation seal; per-process state
 - ``seals``                        departments' seals: made, rotated, revoked
+- ``entity_seals``                 企业电子印章: business entities' e-seals, made on their behalf, and what they sign
 - ``service``                      the rules of issuing (fields, holders, validity, canonical record), pure
 - ``flows``, ``views``,            issuing one certificate (``issue_certificate``, also for other
   ``delivery``                     domains), department signatures, revoke / suspend / resume
-- ``batch``, ``batch_sign``,       batch issuing: signing processes, rows encoded for binary COPY,
-  ``batch_rows``                   bulk writes in chunks
+- ``batch``                        batch issuing as a job: chunks signed in a process pool, written by
+                                   binary COPY (``batch.jobs``, ``batch.flows``, ``batch.sign``, ``batch.rows``)
 - ``lists``                        status-list slots; the signed trust list and status lists, cached
 - ``verification``                 ``/v1/verify`` against the current signed lists
 - ``devices``, ``routes.device``  holders' device keys and their presentation credentials

@@ -1,5 +1,5 @@
 """What every issued certificate brings with it: the holder's wallet item and its change-log entry,
-the ``certificate.issued`` outbox event and the audit entry (one certificate; ``esign.batch_rows``
+the ``certificate.issued`` outbox event and the audit entry (one certificate; ``esign.batch.rows``
 encodes the same for a chunk)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import wallet
 from api.kernel import audit, changelog, outbox
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
-from esign import service as issuing
+from esign import service
 from esign.models import Certificate
 from esign.store.certificate import CertificateRow
 
@@ -24,7 +24,7 @@ def wallet_summary(cert: Certificate) -> dict[str, object]:
         "licence_id": cert.licence_id,
         "issuer_name": cert.issuer.name,
         "status": cert.status,
-        "valid_until": issuing.rfc3339(cert.valid_until) if cert.valid_until else None,
+        "valid_until": service.rfc3339(cert.valid_until) if cert.valid_until else None,
     }
 
 
@@ -36,7 +36,7 @@ def wallet_data(cert: Certificate, public_fields: dict[str, object]) -> dict[str
         "certificate_id": str(cert.id),
         "fields": public_fields,
         "status": cert.status,
-        "valid_from": issuing.rfc3339(cert.valid_from),
+        "valid_from": service.rfc3339(cert.valid_from),
         "status_ref": [cert.status_ref.list_id, cert.status_ref.index],
     }
 

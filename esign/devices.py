@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
+import wallet
 from api.kernel import audit, changelog
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7
-from esign import ca, lists, views
-from esign import service as issuing
+from esign import ca, lists, service, views
 from esign.codec import tokens, zb2
 from esign.errors import DeviceKeyInvalid, DeviceKeyRegistered, DeviceNotFound
 from esign.state import EsignState
@@ -36,7 +36,7 @@ LABEL_CONTEXT = "esign_device.label"
 CREDENTIAL_CONTEXT = "esign_device_credential.credential"
 LIFETIME = timedelta(days=7)
 REFRESH_BEFORE = timedelta(days=3)
-ENTITY = "device_credential"
+ENTITY: Final = "device_credential"
 MAX_DEVICES = 10
 
 
@@ -206,7 +206,7 @@ async def issue(
     shown = views.render(esign, v, now=now)  # every field, sensitive ones opened
     ctype = await store.get_type(conn, v.row.type_code)
     assert ctype is not None
-    numbers = issuing.field_numbers(ctype)
+    numbers = service.field_numbers(ctype)
     token = tokens.decode_token(v.row.token)
     c = token.claims
     existing = await conn.fetchrow(
@@ -253,9 +253,7 @@ async def issue(
     )
     if row is None:  # revoked: a revoked credential is never issued again
         return
-    item = await conn.fetchval(
-        "SELECT id FROM wallet_item WHERE certificate_id = $1 AND person_id = $2", certificate_id, person_id
-    )
+    item = await wallet.get_certificate_item_id(conn, certificate_id, person_id)
     data = {
         "device_id": str(device_id),
         "certificate_id": str(certificate_id),
@@ -267,7 +265,7 @@ async def issue(
         "status_ref": {"list_id": row["status_list_id"], "index": row["status_index"]},
         "sealed_credential": base64.b64encode(sealed).decode(),
     }
-    await changelog.record_change(conn, person_id, ENTITY, row["id"], "put", data)  # type: ignore[arg-type]
+    await changelog.record_change(conn, person_id, ENTITY, row["id"], "put", data)
 
 
 def _iso(t: datetime) -> str:
@@ -314,7 +312,7 @@ async def revoke(
         for list_id in sorted({r["status_list_id"] for r in revoked}):
             await lists.status_changed(conn, list_id)
         for r in revoked:
-            await changelog.record_change(conn, row["person_id"], ENTITY, r["id"], "del")  # type: ignore[arg-type]
+            await changelog.record_change(conn, row["person_id"], ENTITY, r["id"], "del")
         await audit.append(
             conn,
             actor=actor,
@@ -349,7 +347,7 @@ async def refresh(conn: Conn, esign: EsignState, *, now: datetime, limit: int = 
     certificates no longer valid (their devices delete them on the next pull); how many changed."""
     gone = await conn.fetch(WITHDRAWN, now)
     for r in gone:
-        await changelog.record_change(conn, r["person_id"], ENTITY, r["id"], "del")  # type: ignore[arg-type]
+        await changelog.record_change(conn, r["person_id"], ENTITY, r["id"], "del")
     due = await conn.fetch(DUE, now, now + REFRESH_BEFORE, limit)
     for r in due:
         await issue(conn, esign, r["device_id"], r["person_id"], r["public_key"], r["certificate_id"], now=now)

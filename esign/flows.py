@@ -30,7 +30,7 @@ from api.kernel.db import Conn
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError
 from esign import entity_seals, lists, service
-from esign.batch_sign import FIELDS_CONTEXT, ID_CONTEXT, NAME_CONTEXT, seal_fields
+from esign.batch.sign import FIELDS_CONTEXT, ID_CONTEXT, NAME_CONTEXT, seal_fields
 from esign.codec import keys, licence, tokens, x509
 from esign.delivery import audit_data, deliver, synced_data
 from esign.errors import (

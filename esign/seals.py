@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from api.kernel import audit
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one_of
 from api.kernel.ids import uuid7
 from esign import ca
 from esign.codec import csr, keys, x509
@@ -54,11 +54,11 @@ def view(esign: EsignState, seal: SealRow) -> Seal:
         seal_id=seal.id,
         kid=seal.kid.hex(),
         certificate_pem=pem(seal.certificate),
-        status=seal.status,  # type: ignore[arg-type]
+        status=one_of(seal.status, ("active", "retired", "revoked")),
         name=seal.name,
-        kind=seal.kind,  # type: ignore[arg-type]
-        algorithm=seal.algorithm,  # type: ignore[arg-type]
-        key_custody=seal.key_custody,  # type: ignore[arg-type]
+        kind=one_of(seal.kind, ("official", "business")),
+        algorithm=one_of(seal.algorithm, ("ES256", "SM2")),
+        key_custody=one_of(seal.key_custody, ("platform", "department")),
         department_id=seal.department_id,
         valid_from=seal.valid_from,
         valid_until=seal.valid_until,

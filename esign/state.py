@@ -4,7 +4,7 @@
 - decrypted seal signers, by seal id (the key is read and decrypted once per process);
 - the last trust list and status lists read back from their signed form (parsing a list checks its
   signature and every seal certificate in it, so it is done once per signed version);
-- what signs batches (``esign.batches``): in ``zhangban worker`` a process pool, started on first
+- what signs batches (``esign.batch.jobs``): in ``zhangban worker`` a process pool, started on first
   use; in ``serve``, whose jobs share the process with requests, one thread.
 
 Other domains issue certificates with ``esign.flows.issue_certificate(conn, app.state.esign, ...)``.
@@ -24,7 +24,8 @@ from litestar.datastructures import State
 
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
-from esign import batch_sign, ca
+from esign import ca
+from esign.batch import sign as batch_sign
 from esign.codec import keys, qr, statuslist, trustlist
 from esign.store.seal import SealRow, get_private_key
 
@@ -43,7 +44,7 @@ class EsignState:
     ) -> None:
         self.platform = platform
         self.keyring = keyring
-        # The signing processes rebuild the keyring from these (esign.batch_sign.init_worker).
+        # The signing processes rebuild the keyring from these (esign.batch.sign.init_worker).
         self._master_keys = master_keys
         self.base_url = base_url.rstrip("/")
         # What QR codes' URLs start with (api.config.Settings.qr_base); the base URL upper-cased by default.

@@ -18,6 +18,7 @@ from esign.codec.zb2_verify import status_refs
 from esign.errors import MalformedToken, StatusListNotFound
 from esign.models import MaskedHolder, StatusRef, VerifiedCertificate, VerifiedField, VerifiedIssuer, VerifyOut
 from esign.state import EsignState
+from esign.store import seal as seal_store
 
 
 def _list_ids(token: object) -> list[int]:
@@ -55,11 +56,9 @@ async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
     found = verdict.certificate
     certificate = None
     if found is not None:
-        department = await conn.fetchrow(
-            "SELECT id, name FROM department WHERE credit_code = $1", found.issuer_credit_code
-        )
+        department = await seal_store.get_department_by_credit_code(conn, found.issuer_credit_code)
         certificate = VerifiedCertificate(
-            kind=found.kind,  # type: ignore[arg-type]
+            kind=found.kind,
             type_code=found.type_code,
             type_name=found.type_name,
             gb_type_code=found.gb_type_code,
@@ -67,9 +66,9 @@ async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
             holder_masked=MaskedHolder(name=found.holder_name, id=found.holder_id),
             fields=[VerifiedField(n=f.n, key=f.key, label=f.label, value=f.value) for f in found.fields],
             issuer=VerifiedIssuer(
-                name=department["name"] if department else found.issuer_name,
+                name=department.name if department else found.issuer_name,
                 credit_code=found.issuer_credit_code,
-                department_id=department["id"] if department else None,
+                department_id=department.id if department else None,
             ),
             issued_at=found.issued_at,
             valid_until=found.valid_until,
@@ -82,5 +81,5 @@ async def describe(conn: Conn, verdict: Verdict) -> VerifyOut:
         checks=verdict.checks,
         certificate=certificate,
         seal_kid=verdict.seal_kid,
-        trust_list=verdict.trust_list,  # type: ignore[arg-type]
+        trust_list=verdict.trust_list,
     )

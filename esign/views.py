@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
+from typing import Literal
 from uuid import UUID
 
 import msgspec
 
-from api.kernel.db import Conn
-from esign.batch_sign import FIELDS_CONTEXT
+from api.kernel.db import Conn, one_of
+from esign.batch.sign import FIELDS_CONTEXT
 from esign.errors import CertificateNotFound
 from esign.models import Certificate, HolderOut, IssuerOut, PendingSignature, StatusRef
 from esign.state import EsignState
@@ -23,10 +24,13 @@ from esign.store.certificate import CertificateRow, CertificateView, ShownCertif
 SIGNING_WINDOW = timedelta(minutes=15)  # how long a department has to sign a prepared certificate
 
 
-def status_of(row: CertificateRow | ShownCertificate, now: datetime) -> str:
+def status_of(
+    row: CertificateRow | ShownCertificate, now: datetime
+) -> Literal["valid", "suspended", "revoked", "expired"]:
+    """A shown certificate's status (never ``pending``: one awaiting a signature is not shown)."""
     if row.status == "valid" and row.valid_until is not None and row.valid_until <= now:
         return "expired"
-    return row.status
+    return one_of(row.status, ("valid", "suspended", "revoked"))
 
 
 def render(esign: EsignState, v: CertificateView, *, now: datetime) -> Certificate:
@@ -44,14 +48,18 @@ def render_shown(esign: EsignState, r: ShownCertificate, *, now: datetime) -> Ce
         licence_id=r.licence_id,
         type_code=r.type_code,
         type_name=r.type_name,
-        holder=HolderOut(kind=r.holder_kind, name_masked=r.holder_name_masked, id_masked=r.holder_id_masked),  # type: ignore[arg-type]
+        holder=HolderOut(
+            kind=one_of(r.holder_kind, ("person", "organisation")),
+            name_masked=r.holder_name_masked,
+            id_masked=r.holder_id_masked,
+        ),
         fields=fields,
         issuer=IssuerOut(department_id=r.department_id, name=r.department_name, credit_code=r.department_credit_code),
         seal_kid=r.seal_kid.hex(),
         issued_at=r.issued_at,
         valid_from=r.valid_from,
         valid_until=r.valid_until,
-        status=status_of(r, now),  # type: ignore[arg-type]
+        status=status_of(r, now),
         status_ref=StatusRef(list_id=r.status_list_id, index=r.status_index),
         token=r.token,
         qr_url=esign.qr_url(r.token),
@@ -67,7 +75,7 @@ def pending_view(v: CertificateView) -> PendingSignature:
         licence_id=r.licence_id,
         seal_id=r.seal_id,
         kid=v.seal_kid.hex(),
-        alg=v.seal_algorithm,  # type: ignore[arg-type]
+        alg=one_of(v.seal_algorithm, ("ES256", "SM2")),
         to_be_signed=base64.b64encode(r.to_be_signed).decode("ascii"),
         sign_by=r.created_at + SIGNING_WINDOW,
     )

@@ -8,7 +8,8 @@ from litestar.openapi.spec import Tag
 
 from api.kernel.domain import Domain
 from api.kernel.jobs import Job, now_of
-from esign import batches, devices
+from esign import devices
+from esign.batch import jobs as batches
 from esign.http import DEPENDENCIES
 from esign.routes import (
     certificate as certificate_routes,

@@ -7,7 +7,6 @@ from api.kernel.surface import surface
 # The public surface: what other domains may use of this one, and all they may import
 # (docs/architecture.md); the rest of the package is its own business.
 _SURFACE = {
-    "known_departments": "matters.admin_store",
     "FormInvalid": "matters.applications.errors",
     "supplement": "matters.applications.handling",
     "Code": "matters.applications.models",
@@ -27,6 +26,7 @@ _SURFACE = {
     "CertificateField": "matters.models",
     "CertificateType": "matters.models",
     "DepartmentRef": "matters.models",
+    "known_matters": "matters.store",
     "list_bundles": "matters.store",
     "seed_catalogue": "matters.seed",
     "load_calendar": "matters.store",
@@ -50,7 +50,7 @@ __all__ = [  # the names of _SURFACE
     "SupplementIn",
     "application",
     "evaluate",
-    "known_departments",
+    "known_matters",
     "list_bundles",
     "load_calendar",
     "require_applicant",
@@ -61,7 +61,6 @@ __all__ = [  # the names of _SURFACE
 ]
 
 if TYPE_CHECKING:
-    from matters.admin_store import known_departments
     from matters.applications.errors import FormInvalid
     from matters.applications.handling import supplement
     from matters.applications.models import Code, MaterialRef, SubmitApplication, SupplementIn
@@ -73,5 +72,5 @@ if TYPE_CHECKING:
     from matters.feedback.models import EvaluationIn
     from matters.models import CertificateField, CertificateType, DepartmentRef
     from matters.seed import seed_catalogue
-    from matters.store import list_bundles, load_calendar
+    from matters.store import known_matters, list_bundles, load_calendar
     from matters.workdays import Calendar

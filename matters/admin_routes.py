@@ -23,7 +23,7 @@ from api.kernel.problems import (
     problem_responses,
     success,
 )
-from auth import BEARER, CurrentPrincipal
+from auth import BEARER, CurrentPrincipal, known_departments
 from matters import admin_store, service, store
 from matters.applications.service import parse_condition
 from matters.errors import BundleInvalid, MatterInvalid
@@ -175,7 +175,7 @@ async def upsert_matter(
     if data.result_certificate_type is not None:
         types.add(data.result_certificate_type)
     async with db.acquire() as conn, conn.transaction():
-        departments = await admin_store.known_departments(conn, [data.department.id, *held])
+        departments = await known_departments(conn, [data.department.id, *held])
         issuers = await admin_store.certificate_type_issuers(conn, sorted(types))
         errors = matter_errors(code, data, departments=departments, issuers=issuers)
         if errors:
@@ -222,7 +222,7 @@ async def upsert_bundle(
 ) -> Response[Bundle]:
     principal.require_roles("operator")
     async with db.acquire() as conn, conn.transaction():
-        departments = await admin_store.known_departments(conn, [data.lead_department.id])
+        departments = await known_departments(conn, [data.lead_department.id])
         form_keys = await admin_store.matter_form_keys(conn, list({e.code for e in data.matters}))
         errors = bundle_errors(code, data, departments=departments, form_keys=form_keys)
         if errors:

@@ -11,11 +11,6 @@ from api.kernel.db import Conn
 from matters.models import BundleIn, MatterIn
 
 
-async def known_departments(conn: Conn, ids: list[UUID]) -> set[UUID]:
-    rows = await conn.fetch("SELECT id FROM department WHERE id = ANY($1::uuid[])", ids)
-    return {r["id"] for r in rows}
-
-
 async def certificate_type_issuers(conn: Conn, codes: list[str]) -> dict[str, set[UUID]]:
     """The issuing departments of each certificate type among ``codes`` that exists."""
     rows = await conn.fetch(

@@ -27,8 +27,7 @@ from api.kernel.problems import (
     problem_responses,
     success,
 )
-from auth import BEARER, CurrentPrincipal
-from matters import admin_store
+from auth import BEARER, CurrentPrincipal, known_departments
 from matters.errors import AuthorityInvalid
 from wallet import LifeEvent
 
@@ -52,7 +51,7 @@ def authority_errors(data: Authority) -> list[FieldError]:
 
 async def _known(db: Db, department_id: UUID) -> None:
     async with db.acquire() as conn:
-        if not await admin_store.known_departments(conn, [department_id]):
+        if not await known_departments(conn, [department_id]):
             raise NotFound()
 
 
@@ -98,7 +97,7 @@ async def put_department_authority(
     if errors:
         raise AuthorityInvalid(errors=errors)
     async with db.acquire() as conn, conn.transaction():
-        if not await admin_store.known_departments(conn, [department_id]):
+        if not await known_departments(conn, [department_id]):
             raise NotFound()
         before = await authority.get_authority(conn, department_id)
         created = await authority.put_authority(conn, department_id, data, now=now)

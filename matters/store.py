@@ -117,6 +117,11 @@ async def get_matters(conn: Conn, codes: list[str]) -> dict[str, Matter]:
     return {m.code: m for m in await _matters_from_rows(conn, rows)}
 
 
+async def known_matters(conn: Conn, codes: list[str]) -> set[str]:
+    """The matters among ``codes`` that exist."""
+    return {r["code"] for r in await conn.fetch("SELECT code FROM catalog_matter WHERE code = ANY($1::text[])", codes)}
+
+
 async def get_matter(conn: Conn, code: str) -> Matter:
     found = await get_matters(conn, [code])
     if code not in found:

@@ -18,14 +18,15 @@ from api.kernel.surface import surface
 # (docs/architecture.md); the rest of the package is its own business.
 _SURFACE = {
     "add_uploader": "sync.blob_store",
-    "etag_matches": "sync.service",
+    "get_content": "sync.blob_store",
+    "get_infos": "sync.blob_store",
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
     "add_uploader",
-    "etag_matches",
+    "get_content",
+    "get_infos",
 ]
 
 if TYPE_CHECKING:
-    from sync.blob_store import add_uploader
-    from sync.service import etag_matches
+    from sync.blob_store import add_uploader, get_content, get_infos

@@ -44,7 +44,22 @@ async def get_info(conn: Conn, digest: bytes) -> BlobInfo | None:
     )
 
 
+GET_INFOS = "SELECT sha256, content_type, size, created_at FROM sync_blob WHERE sha256 = ANY($1::bytea[])"
+
+
+async def get_infos(conn: Conn, digests: list[bytes]) -> dict[bytes, BlobInfo]:
+    """The blobs among ``digests`` that are stored, by digest (one query, however many)."""
+    rows = await conn.fetch(GET_INFOS, digests) if digests else []
+    return {
+        r["sha256"]: BlobInfo(
+            sha256=r["sha256"].hex(), content_type=r["content_type"], size=r["size"], created_at=r["created_at"]
+        )
+        for r in rows
+    }
+
+
 async def get_content(conn: Conn, digest: bytes) -> asyncpg.Record | None:
+    """The blob's ``content_type`` and ``data`` (None when it is not stored)."""
     return await conn.fetchrow("SELECT content_type, data FROM sync_blob WHERE sha256 = $1", digest)
 
 

@@ -25,6 +25,7 @@ import msgspec
 
 import auth
 import wallet
+from api.kernel import responses
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
 from sync import cursor, drafts, service, store
@@ -60,7 +61,7 @@ async def pull(
         if person_id is None:
             # A login without a verified identity mirrors nothing: an empty state, every time.
             etag = service.pull_etag(epoch, cursor.NO_OWNER, None, limit, [], {}, client)
-            if service.etag_matches(if_none_match, etag):
+            if responses.etag_matches(if_none_match, etag):
                 return PullAnswer(None, etag)
             text = cursor.encode(keyring, cursor.SyncCursor(epoch, cursor.NO_OWNER))
             count, digest = service.checkpoint([])
@@ -82,7 +83,7 @@ async def pull(
         known = [*parsed.cursor.versions, *parsed.cursor.leaving] if parsed else []
         heads = await store.get_heads(conn, list(dict.fromkeys(scope + known)))
         etag = service.pull_etag(epoch, person_id, cursor_text, limit, scope, heads, client)
-        if service.etag_matches(if_none_match, etag):
+        if responses.etag_matches(if_none_match, etag):
             return PullAnswer(None, etag)
 
         plan = service.plan_pull(parsed, epoch=epoch, owner=person_id, scope=scope, heads=heads)

@@ -14,6 +14,7 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParam
 
 import wallet
 from api.deps import Config, Db, Keys, Now, Redis
+from api.kernel import responses
 from api.kernel.db import one
 from api.kernel.pagination import CursorInvalid
 from api.kernel.problems import BadRequest, Forbidden, Unauthorized, ValidationFailed
@@ -330,7 +331,7 @@ class BlobController(Controller):
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
         }
-        if consent_id is None and service.etag_matches(if_none_match, headers["ETag"]):
+        if consent_id is None and responses.etag_matches(if_none_match, headers["ETag"]):
             return Response(content=b"", status_code=304, headers=headers)
         return Response(content=bytes(row["data"]), media_type=row["content_type"], headers=headers)
 

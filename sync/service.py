@@ -132,13 +132,6 @@ def pull_etag(
     return '"' + h.hexdigest()[:32] + '"'
 
 
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    return etag in tags or "*" in tags
-
-
 def tombstone_cutoff(now: datetime) -> datetime:
     return now - TOMBSTONE_RETENTION
 

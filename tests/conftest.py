@@ -242,7 +242,7 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
 @pytest.fixture
 async def worker(client: AsyncTestClient, settings: Settings) -> AsyncIterator[State]:
     """What a ``zhangban worker`` process opens, on the test's loop, for running jobs here (such as
-    ``esign.batches.drain``): the app under ``client`` runs on a loop of its own."""
+    ``esign.batch.jobs.drain``): the app under ``client`` runs on a loop of its own."""
     state = State()
     await open_resources(state, settings)
     yield state

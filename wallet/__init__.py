@@ -25,6 +25,7 @@ _SURFACE = {
     "ConsentIn": "wallet.models",
     "LifeEvent": "wallet.models",
     "slim_item": "wallet.service",
+    "get_certificate_item_id": "wallet.store",
     "insert_wallet_item": "wallet.store",
     "update_certificate_item": "wallet.store",
     "WalletItem": "wallet.store",
@@ -43,6 +44,7 @@ __all__ = [  # the names of _SURFACE
     "department_of",
     "ensure_open",
     "esign_of",
+    "get_certificate_item_id",
     "grant",
     "grant_at_window",
     "insert_wallet_item",
@@ -63,4 +65,4 @@ if TYPE_CHECKING:
     from wallet.http import esign_of
     from wallet.models import ConsentIn, LifeEvent
     from wallet.service import slim_item
-    from wallet.store import WalletItem, insert_wallet_item, update_certificate_item
+    from wallet.store import WalletItem, get_certificate_item_id, insert_wallet_item, update_certificate_item

@@ -20,6 +20,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+import auth
+import matters
 from api.kernel import audit, changelog, outbox
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn
@@ -94,11 +96,9 @@ async def grant(conn: Conn, keyring: Keyring, actor: access.Actor, args: Consent
         )
     holder = await access.act_for(conn, actor, holders.pop(), now=now)
     fields = service.check_consent_fields(args.fields, await _field_keys(conn, items))
-    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM department WHERE id = $1)", args.grantee_department_id):
+    if await auth.get_department(conn, args.grantee_department_id) is None:
         raise ConsentInvalid(errors=[FieldError("grantee_department_id", "no such department")])
-    if args.matter_code and not await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM catalog_matter WHERE code = $1)", args.matter_code
-    ):
+    if args.matter_code and not await matters.known_matters(conn, [args.matter_code]):
         raise ConsentInvalid(errors=[FieldError("matter_code", "no such matter")])
     consent_id = uuid7()
     await consent_store.insert_consent(

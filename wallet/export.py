@@ -38,7 +38,7 @@ async def export(
     me = wallet.person_id
     own = me == actor.person_id
     # open_wallet has found the person.
-    facts = one(await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", me), "person")
+    born_on, sex = one(await auth.get_birth(conn, me), "person")
     stored = await store.list_stored_items(conn, me)
     applications = [await matters.application(conn, keyring, a) for a in await store.application_ids(conn, me)]
     return Export(
@@ -47,8 +47,8 @@ async def export(
             id=me,
             name=await auth.get_name(conn, keyring, me),
             id_number=await auth.get_id_number(conn, keyring, me),
-            born_on=facts["born_on"].isoformat() if facts["born_on"] else None,
-            sex=facts["sex"],
+            born_on=born_on.isoformat() if born_on else None,
+            sex=sex,
         ),
         items=await views.render_all(conn, esign, stored, full=wallet.full_view, now=now),
         timeline=[views.timeline_entry(s) for s in stored],

@@ -94,14 +94,14 @@ async def push_record(
     _not_in_future(body.occurred_at, now, "occurred_at")
     public, sealed = service.split_record(body.data, body.sensitive)
     person = await _open_holder(conn, keyring, body.holder, now=now)
-    department = await conn.fetchval("SELECT name FROM department WHERE id = $1", department_id)
+    department = await auth.get_department(conn, department_id)
     item = store.WalletItem(
         id=uuid7(),
         person_id=person,
         kind="record",
         title=body.title,
         at=body.occurred_at,
-        summary={"kind": body.kind, "department_name": department},
+        summary={"kind": body.kind, "department_name": department.name if department else None},
         certificate_id=None,
         application_id=None,
         bundle_code=None,

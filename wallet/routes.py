@@ -16,7 +16,6 @@ from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, e
 from api.kernel.problems import Unauthorized
 from api.openapi import CONDITIONAL, IDEMPOTENT
 from auth import BEARER, AssuranceRequired, CurrentPrincipal, ReservedToPrincipal, authenticate, problem_responses
-from sync import etag_matches
 from wallet import (
     access,
     consent_store,
@@ -172,7 +171,7 @@ class WalletController(Controller):
             raise ItemNotFound("this item carries no signed token")
         digest = service.token_sha256(token)
         headers = {"ETag": f'"{digest}"', "Cache-Control": "private, max-age=31536000, immutable"}
-        if etag_matches(if_none_match, headers["ETag"]):
+        if responses.etag_matches(if_none_match, headers["ETag"]):
             # A 304 has no body; the handler's annotation documents the 200.
             return cast("Response[ItemToken]", Response(content=None, status_code=304, headers=headers))
         return Response(content=ItemToken(item_id=item_id, token=token, token_sha256=digest), headers=headers)

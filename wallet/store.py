@@ -69,6 +69,13 @@ async def update_certificate_item(
     return None if row is None else WalletItem(**dict(row))
 
 
+async def get_certificate_item_id(conn: Conn, certificate_id: UUID, person_id: UUID) -> UUID | None:
+    """The id of the person's wallet item for the certificate (None when they hold none)."""
+    return await conn.fetchval(
+        "SELECT id FROM wallet_item WHERE certificate_id = $1 AND person_id = $2", certificate_id, person_id
+    )
+
+
 # --- items the wallet writes itself: department records and life events -------------------------------
 
 
@@ -195,7 +202,7 @@ async def list_items(
 
 LIST_STORED = f"""
 {ITEM_SELECT}
-WHERE w.person_id = $1 AND ($2::timestamptz IS NULL OR (w.at, w.id) > ($2, $3::uuid))
+WHERE w.person_id = $1 AND w.kind <> 'application' AND ($2::timestamptz IS NULL OR (w.at, w.id) > ($2, $3::uuid))
 ORDER BY w.at, w.id
 LIMIT $4
 """

@@ -68,9 +68,23 @@ async def has_citus(conn: Conn) -> bool:
 
 
 async def distribute(conn: Conn) -> list[str]:
-    """Distribute what the lists name and is not yet distributed; the tables placed now. Citus only."""
+    """Distribute what the lists name and is not yet distributed, all or nothing; the tables placed now.
+
+    Citus only. One transaction: a failure part of the way (a lock not granted, a node gone) rolls back the keys
+    set aside, the tables distributed and the metadata with them, and the next migrate starts again from the
+    same schema. Citus creates shards, reference-table copies and their keys inside a transaction block, over
+    one connection per node here (the connection's ``citus.multi_shard_modify_mode``, ``api/kernel/db.py``).
+    """
     if not await has_citus(conn):
         return []
+    async with conn.transaction():
+        done = await _distribute(conn)
+    for table in done:
+        log.info("distributed %s", table)
+    return done
+
+
+async def _distribute(conn: Conn) -> list[str]:
     placed = {r["name"] for r in await conn.fetch(PLACED)}
     done: list[str] = []
     # Citus refuses a foreign key between a distributed table and a table that is neither distributed alongside
@@ -81,7 +95,7 @@ async def distribute(conn: Conn) -> list[str]:
     keys = await conn.fetch(KEYS, todo)
     for fk in keys:
         await conn.execute(f"ALTER TABLE {fk['tab']} DROP CONSTRAINT {fk['name']}")
-    anchor = next(iter(DISTRIBUTED))
+    anchor = next(iter(DISTRIBUTED), None)
     for table in todo:
         colocate = "none" if table == anchor else anchor
         await conn.execute(
@@ -94,6 +108,4 @@ async def distribute(conn: Conn) -> list[str]:
             done.append(table)
     for fk in keys:
         await conn.execute(f"ALTER TABLE {fk['tab']} ADD CONSTRAINT {fk['name']} {fk['definition']}")
-    for table in done:
-        log.info("distributed %s", table)
     return done

@@ -1,4 +1,4 @@
-"""Responses whose JSON body is already encoded (an idempotent answer, a cached page)."""
+"""Responses whose JSON body is already encoded (an idempotent answer, a cached page), and conditional requests."""
 
 from __future__ import annotations
 
@@ -25,3 +25,11 @@ def encoded(
 ) -> Response[T]:
     """``body``, the JSON of a ``model``, sent as it is (see :func:`answer`)."""
     return answer(Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers), model)
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak or strong) or ``*``: the page has not changed (304)."""
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return etag in tags or "*" in tags

@@ -83,6 +83,12 @@ async def get_department(conn: Conn, department_id: UUID) -> Department | None:
     return None if row is None else Department(**dict(row))
 
 
+async def known_departments(conn: Conn, ids: list[UUID]) -> set[UUID]:
+    """The departments among ``ids`` that exist."""
+    rows = await conn.fetch("SELECT id FROM department WHERE id = ANY($1::uuid[])", ids)
+    return {r["id"] for r in rows}
+
+
 LIST_DEPARTMENTS = f"""
 SELECT {DEPARTMENT_COLUMNS} FROM department
 WHERE $1::uuid IS NULL OR id > $1

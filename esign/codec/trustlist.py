@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -37,7 +38,10 @@ from esign.errors import EsignError, InvalidTrustList
 TYP = "trust-list+jwt"
 NEXT_UPDATE = timedelta(hours=24)
 GRACE = timedelta(days=7)
-FRESH, STALE, EXPIRED = "fresh", "stale", "expired"
+Freshness = Literal["fresh", "stale", "expired"]
+FRESH: Final = "fresh"
+STALE: Final = "stale"
+EXPIRED: Final = "expired"
 ROLES = ("issuer", "presenter")
 SEAL_STATUSES = ("active", "revoked")
 _GB_CODE = re.compile(r"[0-9A-Z]{18}[0-9]{3}")
@@ -139,12 +143,12 @@ class TrustList:
         """Every seal with this key id (key ids are 8 bytes and may collide)."""
         return [seal for seal in self.seals if seal.kid == kid]
 
-    def freshness(self, now: datetime) -> str:
+    def freshness(self, now: datetime) -> Freshness:
         """``fresh`` before ``next_update``, ``stale`` before ``grace_until``, else ``expired``."""
         return freshness(self.next_update, self.grace_until, now)
 
 
-def freshness(next_update: int, grace_until: int, now: datetime) -> str:
+def freshness(next_update: int, grace_until: int, now: datetime) -> Freshness:
     """``fresh`` / ``stale`` / ``expired`` of a list with these times at ``now``."""
     t = now.timestamp()
     return FRESH if t < next_update else STALE if t < grace_until else EXPIRED

@@ -34,14 +34,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import msgspec
 
 from esign.codec import qr, tokens
 from esign.codec.keys import verify_raw
 from esign.codec.statuslist import REVOKED, SUSPENDED, VALID, StatusList
-from esign.codec.trustlist import EXPIRED, SealEntry, TrustList, TypeEntry
+from esign.codec.trustlist import EXPIRED, Freshness, SealEntry, TrustList, TypeEntry
 from esign.codec.x509 import chain_problem
 from esign.errors import MalformedToken
 
@@ -64,7 +64,7 @@ class Field(msgspec.Struct, frozen=True, kw_only=True):
 class Disclosed(msgspec.Struct, frozen=True, kw_only=True):
     """What a verified token discloses about its certificate."""
 
-    kind: str  # "certificate" or "presentation"
+    kind: Literal["certificate", "presentation"]
     certificate_id: str  # hex of cti
     type_code: str  # the catalogue's code
     type_name: str
@@ -89,7 +89,7 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     checks: dict[str, str]
     certificate: Disclosed | None = None
     seal_kid: str | None = None  # hex kid of the seal whose signature checked
-    trust_list: str | None = None  # fresh / stale / expired
+    trust_list: Freshness | None = None
     detail: str | None = None  # why the format check failed, for logs; never personal data
 
 
@@ -104,7 +104,20 @@ def _time(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _chain_reasons(seal: SealEntry, claims: tokens.Claims, trust: TrustList, now: datetime) -> list[str]:
+class Chained(Protocol):
+    """What the chain rules read of a token's claims (``tokens.Claims``, or a ZB2 credential's as a presentation)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def iss(self) -> str: ...
+    @property
+    def iat(self) -> int: ...
+    @property
+    def type_code(self) -> str: ...
+
+
+def _chain_reasons(seal: SealEntry, claims: Chained, trust: TrustList, now: datetime) -> list[str]:
     reasons = []
     if trust.freshness(now) == EXPIRED:
         reasons.append("trust_list_expired")
@@ -133,9 +146,9 @@ def _validity_reasons(claims: tokens.Claims, t: float, leeway: int) -> list[str]
 
 
 def _status_reasons(
-    claims: tokens.Claims, trust: TrustList, lists: Mapping[int, StatusList], now: datetime
+    slot: tuple[int, int], trust: TrustList, lists: Mapping[int, StatusList], now: datetime
 ) -> list[str]:
-    list_id, index = claims.status
+    list_id, index = slot
     ref, status_list = trust.status_lists.get(list_id), lists.get(list_id)
     if ref is None or status_list is None or status_list.url != ref.url or status_list.expired(now):
         return ["status_unavailable"]
@@ -232,7 +245,7 @@ def _verify(token: str, trust: TrustList, lists: Mapping[int, StatusList], now: 
     t = now.timestamp()
     steps = [
         ("validity", _validity_reasons(claims, t, leeway)),
-        ("status", _status_reasons(claims, trust, lists, now)),
+        ("status", _status_reasons(claims.status, trust, lists, now)),
     ]
     if claims.kind == tokens.PRESENTATION:
         steps.append(("presentation_fresh", _fresh_reasons(claims, t, leeway)))

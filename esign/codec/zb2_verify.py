@@ -27,7 +27,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
-from types import SimpleNamespace
+from typing import NamedTuple
 
 from esign.codec import licence, tokens, zb2
 from esign.codec.keys import verify_raw
@@ -47,6 +47,15 @@ CHECKS = (
     "disclosure",
     "status",
 )
+
+
+class _AsPresentation(NamedTuple):
+    """A credential's claims as the chain rules read a presentation's (``verify.Chained``)."""
+
+    kind: str
+    iss: str
+    iat: int
+    type_code: str
 
 
 def status_refs(token: str) -> list[tuple[int, int]]:
@@ -88,10 +97,8 @@ def verify_presentation(
     checks["signature"] = OK
 
     # The chain rules of a ZB1 presentation: a presenter seal, active at iat, chained, a known type.
-    as_presentation = SimpleNamespace(
-        kind=tokens.PRESENTATION, iat=claims.iat, iss=claims.iss, type_code=claims.type_code
-    )
-    reasons = _chain_reasons(seal, as_presentation, trust, now)  # type: ignore[arg-type]
+    as_presentation = _AsPresentation(tokens.PRESENTATION, claims.iss, claims.iat, claims.type_code)
+    reasons = _chain_reasons(seal, as_presentation, trust, now)
     checks["chain"] = FAILED if reasons else OK
     kid = seal.kid.hex()
     if reasons:
@@ -122,8 +129,8 @@ def verify_presentation(
     fields, disclosure = _disclosed(credential)
     steps.append(("disclosure", disclosure))
     status = [
-        *_status_reasons(SimpleNamespace(status=claims.status), trust, lists, now),  # type: ignore[arg-type]
-        *_status_reasons(SimpleNamespace(status=claims.credential_status), trust, lists, now),  # type: ignore[arg-type]
+        *_status_reasons(claims.status, trust, lists, now),
+        *_status_reasons(claims.credential_status, trust, lists, now),
     ]
     steps.append(("status", list(dict.fromkeys(status))))
     reasons = []

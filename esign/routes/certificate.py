@@ -1,6 +1,6 @@
 """``/v1/dept/certificates``: issuing (one, or a batch), completing a department's signature, and
 revoke / suspend / resume. Only the issuing department sees its certificates; others get 404.
-A batch is queued for the workers (``esign.batches``) and read back at ``/v1/dept/certificate-batches``.
+A batch is queued for the workers (``esign.batch.jobs``) and read back at ``/v1/dept/certificate-batches``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from auth import (
     Principal,
     problem_responses,
 )
-from esign import batches, flows, views
+from esign import flows, views
+from esign.batch import jobs as batches
 from esign.errors import (
     CertificateBatchNotFound,
     CertificateFieldsInvalid,

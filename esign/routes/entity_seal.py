@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.deps import Db, Now
 from api.kernel.identifiers import normalize_credit_code
 from api.kernel.problems import Forbidden, NotFound, Unauthorized, ValidationFailed
-from auth import BEARER, AssuranceRequired, CurrentPrincipal, Principal, problem_responses
+from auth import BEARER, AssuranceRequired, CurrentPrincipal, Principal, get_org_by_credit_code, problem_responses
 from esign import entity_seals
 from esign.entity_seals import EntitySeal, EntitySealIn, EntitySealList
 from esign.errors import EntitySealExists, EntitySealNotFiled, EntitySealNotFound
@@ -120,12 +120,10 @@ class DeptEntitySealController(Controller):
         if principal.department_id is None:
             raise Forbidden("a department's staff or system may look an entity's seals up")
         async with db.acquire() as conn:
-            org_id = await conn.fetchval(
-                "SELECT id FROM org_entity WHERE credit_code = $1", normalize_credit_code(credit_code)
-            )
-            if org_id is None:
+            org = await get_org_by_credit_code(conn, normalize_credit_code(credit_code))
+            if org is None:
                 raise NotFound()
-            return EntitySealList(items=await entity_seals.list_seals(conn, org_id))
+            return EntitySealList(items=await entity_seals.list_seals(conn, org.id))
 
 
 ROUTES = [OrgSealController, DeptEntitySealController]

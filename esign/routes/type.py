@@ -10,12 +10,11 @@ from __future__ import annotations
 from litestar import Response, post
 from litestar.params import JSONBody
 
-import matters
 from api.deps import Db, Now
 from api.kernel import audit
 from api.kernel.identifiers import credit_code_valid
 from api.kernel.problems import BadRequest, FieldError, ValidationFailed, success
-from auth import BEARER, CurrentPrincipal, problem_responses
+from auth import BEARER, CurrentPrincipal, known_departments, problem_responses
 from esign.errors import CertificateTypeInvalid, GbTypeCodeImmutable
 from esign.http import AUTHZ
 from esign.models import CertificateTypeIn
@@ -70,7 +69,7 @@ async def upsert_certificate_type(
     defining = data.defining_department_id or data.issuer_department_ids[0]
     async with db.acquire() as conn, conn.transaction():
         wanted = list(dict.fromkeys([*data.issuer_department_ids, defining]))
-        known = await matters.known_departments(conn, wanted)
+        known = await known_departments(conn, wanted)
         issuers = list(data.issuer_department_ids)
         unknown = [
             FieldError(

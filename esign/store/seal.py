@@ -41,6 +41,12 @@ async def get_department(conn: Conn, department_id: UUID) -> Department | None:
     return None if row is None else Department(id=row["id"], name=row["name"], credit_code=row["credit_code"])
 
 
+async def get_department_by_credit_code(conn: Conn, credit_code: str) -> Department | None:
+    """The department whose 统一社会信用代码 is ``credit_code`` (None when no department has it)."""
+    row = await conn.fetchrow("SELECT id, name, credit_code FROM department WHERE credit_code = $1", credit_code)
+    return None if row is None else Department(id=row["id"], name=row["name"], credit_code=row["credit_code"])
+
+
 INSERT_SEAL = """
 INSERT INTO esign_seal (id, department_id, role, name, kind, algorithm, kid, certificate, private_key, key_custody,
     valid_from, valid_until, created_at, replaces_id)

@@ -12,21 +12,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 
 import auth
+import sync
 import wallet
 from api.kernel import audit
 from api.kernel.crypto import Keyring
-from api.kernel.db import Conn
+from api.kernel.db import Conn, one_of
 from esign import EsignState, certificate_views
 from matters import store as catalogue_store
 from matters.applications import store
 from matters.applications.errors import MaterialNotAvailable, MaterialNotFound
-from matters.applications.models import TaskMaterial, TaskMaterialFile, TaskMaterialList, TaskMaterialRead
+from matters.applications.models import (
+    MaterialSource,
+    TaskMaterial,
+    TaskMaterialFile,
+    TaskMaterialList,
+    TaskMaterialRead,
+)
 from matters.models import Matter, MatterMaterial
 
 
@@ -35,7 +42,7 @@ class Source:
     """Where one material of a task's matter comes from, resolved as far as it can be now."""
 
     material: MatterMaterial
-    source: str  # wallet | blob | department | bundle | deferred | missing
+    source: MaterialSource | Literal["missing"]
     certificate_id: UUID | None = None
     item_id: UUID | None = None  # the wallet item holding the certificate
     holder: UUID | None = None  # whose material it is (for the access log)
@@ -92,7 +99,7 @@ async def _resolve(
         if given is None:
             out.append(Source(m, "missing"))
             continue
-        kind = given["source"]
+        kind: MaterialSource = one_of(given["source"], ("wallet", "blob", "department", "bundle", "deferred"))
         if kind == "wallet":
             row = await conn.fetchrow(CERTIFICATE_ITEM.format(column="id"), UUID(str(given["wallet_item_id"])))
             out.append(Source(m, kind, row["certificate_id"], row["id"], row["person_id"]) if row else Source(m, kind))
@@ -129,15 +136,12 @@ async def _resolve(
     return out
 
 
-BLOB_INFO = "SELECT sha256, content_type, size FROM sync_blob WHERE sha256 = ANY($1::bytea[])"
-
-
 async def list_materials(
     conn: Conn, keyring: Keyring, task_id: UUID, *, department_id: UUID, now: datetime
 ) -> TaskMaterialList:
     """What the task's matter asks for, and how each material can be read (nothing is read here)."""
     _task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
-    blobs = {r["sha256"]: r for r in await conn.fetch(BLOB_INFO, [s.blob for s in sources if s.blob])}
+    blobs = await sync.get_infos(conn, [s.blob for s in sources if s.blob])
     items = []
     for s in sources:
         info = blobs.get(s.blob) if s.blob else None
@@ -146,9 +150,9 @@ async def list_materials(
                 code=s.material.code,
                 name=s.material.name,
                 required=s.material.required,
-                source=s.source,  # type: ignore[arg-type]
+                source=s.source,
                 read="certificate" if s.certificate_id else "file" if info else None,
-                file=TaskMaterialFile(sha256=info["sha256"].hex(), content_type=info["content_type"], size=info["size"])
+                file=TaskMaterialFile(sha256=info.sha256, content_type=info.content_type, size=info.size)
                 if info
                 else None,
                 blob_sha256=s.blob.hex() if s.blob else None,
@@ -181,7 +185,7 @@ async def read_certificate(
     if s.certificate_id not in shown:
         raise MaterialNotAvailable(f"{code} has no certificate to read", code=code, source=s.source)
     await _log(conn, task, matter, s, department_id=department_id, actor=actor, item_ids=[s.item_id], now=now)
-    return TaskMaterialRead(code=code, name=s.material.name, source=s.source, certificate=shown[s.certificate_id])  # type: ignore[arg-type]
+    return TaskMaterialRead(code=code, name=s.material.name, source=s.source, certificate=shown[s.certificate_id])
 
 
 async def read_file(
@@ -197,7 +201,7 @@ async def read_file(
     """The file handed in for one material of the task's matter (content_type, data); the read is logged."""
     task, _app, matter, sources = await _load(conn, keyring, task_id, department_id, now=now)
     s = _source(sources, code)
-    row = await conn.fetchrow("SELECT content_type, data FROM sync_blob WHERE sha256 = $1", s.blob) if s.blob else None
+    row = await sync.get_content(conn, s.blob) if s.blob else None
     if row is None:
         raise MaterialNotAvailable(f"no file of {code} to read", code=code, source=s.source)
     await _log(conn, task, matter, s, department_id=department_id, actor=actor, item_ids=[], now=now)

@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 import auth
 from api.deps import Db, Keys, Now
-from api.kernel import idempotency
+from api.kernel import idempotency, responses
 from api.kernel.authority import AuthorityRequired
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import Forbidden, Unauthorized, problem_responses, success
@@ -187,7 +187,8 @@ class ApplicationController(Controller):
                     await signing.sign(conn, request.app.state.esign, keyring, app.id, principal.org_id)
                 return (201 if created else 200), app
 
-            return await idempotency.run(request, conn, scope=f"account:{who.account_id}", create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=f"account:{who.account_id}", create=create)
+            return responses.answer(made, Application)
 
     @get(operation_id="ListApplications", summary="My applications and those for my dependents, newest first")
     async def list_applications(

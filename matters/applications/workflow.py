@@ -22,7 +22,7 @@ from api.kernel.crypto import Keyring
 from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_birth_date, id_number_sex
 from api.kernel.problems import FieldError
-from matters import service as catalogue
+from matters import service as catalogue_service
 from matters import store as catalogue_store
 from matters.applications import births, service, store, views
 from matters.applications.errors import (
@@ -66,7 +66,7 @@ async def _target(conn: Conn, data: SubmitApplication) -> tuple[Bundle, list[tup
         raise FormInvalid(errors=[FieldError("bundle_code", "give exactly one of bundle_code and matter_code")])
     matter = await catalogue_store.get_matter(conn, data.matter_code)
     entries = [(matter.code, [], None)]
-    bundle = catalogue.build_bundle(
+    bundle = catalogue_service.build_bundle(
         code=matter.code,
         name=matter.name,
         life_stage="",
@@ -102,7 +102,7 @@ async def submit(
     planned = service.plan_tasks(entries, data.form)
     applicable = {t.matter_code for t in planned}
     matters = await catalogue_store.get_matters(conn, sorted(applicable))
-    scoped = catalogue.build_bundle(
+    scoped = catalogue_service.build_bundle(
         code=bundle.code,
         name=bundle.name,
         life_stage=bundle.life_stage,

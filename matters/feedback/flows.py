@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn, one
@@ -14,18 +12,9 @@ from api.kernel.ids import uuid7
 from matters.applications import store as applications
 from matters.applications import views, workflow
 from matters.feedback import service, store
-from matters.feedback.errors import AlreadyAnswered, EvaluationExists
+from matters.feedback.errors import AlreadyAnswered, EvaluationExists, FeedbackNotFound
 from matters.feedback.models import Evaluation, EvaluationIn, Feedback, FeedbackIn
 from matters.workdays import Calendar
-
-
-async def responsible_department(conn: Conn, application: asyncpg.Record) -> UUID:
-    """A bundle answers through its lead department (综合受理); a single matter through its own."""
-    if application["bundle_code"]:
-        return await conn.fetchval(
-            "SELECT lead_department_id FROM catalog_bundle WHERE code = $1", application["bundle_code"]
-        )
-    return await conn.fetchval("SELECT department_id FROM catalog_matter WHERE code = $1", application["matter_code"])
 
 
 async def evaluate(
@@ -53,7 +42,10 @@ async def evaluate(
         conn, application_id, at=now, event="evaluated", actor=actor, detail={"level": data.level}
     )
     if service.opens_rectification(data.level):
-        dept = await responsible_department(conn, app)
+        dept = one(
+            await store.get_responsible_department(conn, app["bundle_code"], app["matter_code"]),
+            "the application's department",
+        )
         rect_id = uuid7()
         await store.insert_rectification(
             conn,
@@ -124,15 +116,13 @@ async def raise_feedback(
     department = None
     matter = data.matter_code
     if data.application_id is not None:
-        app = await conn.fetchrow(
-            "SELECT bundle_code, matter_code, applicant_account_id FROM application WHERE id = $1", data.application_id
-        )
+        app = await store.get_application_parties(conn, data.application_id)
         if app is None or app["applicant_account_id"] != account_id:
             raise views.hidden()
-        department = await responsible_department(conn, app)
+        department = await store.get_responsible_department(conn, app["bundle_code"], app["matter_code"])
         matter = matter or app["matter_code"]
     if matter is not None and department is None:
-        department = await conn.fetchval("SELECT department_id FROM catalog_matter WHERE code = $1", matter)
+        department = await store.get_responsible_department(conn, None, matter)
     feedback = await store.insert_feedback(
         conn,
         keyring,
@@ -172,7 +162,7 @@ async def answer_feedback(
 ) -> Feedback:
     row = await store.get_feedback(conn, feedback_id, for_update=True)
     if row["department_id"] != department_id:
-        raise store.FeedbackNotFound()
+        raise FeedbackNotFound()
     if row["status"] == "answered":
         raise AlreadyAnswered()
     answered = await store.answer_feedback(conn, keyring, feedback_id, text=text, by=actor, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -9,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.deps import Config, Db, Keys, Now
-from api.kernel import idempotency
+from api.kernel import idempotency, responses
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import Forbidden, Unauthorized, problem_responses
 from api.openapi import IDEMPOTENT
@@ -86,7 +87,8 @@ class EvaluationController(Controller):
                     rectification_days=settings.rectification_days,
                 )
 
-            return await idempotency.run(request, conn, scope=f"evaluation:{who.account_id}", create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=f"evaluation:{who.account_id}", create=create)
+            return responses.answer(made, Evaluation)
 
     @get(
         operation_id="GetEvaluation",
@@ -99,9 +101,7 @@ class EvaluationController(Controller):
     ) -> Evaluation:
         who = require_applicant(principal, now)
         async with db.acquire() as conn:
-            app = await conn.fetchrow(
-                "SELECT applicant_person_id, for_person_id FROM application WHERE id = $1", application_id
-            )
+            app = await store.get_application_parties(conn, application_id)
             if app is None or not await workflow.is_party(conn, who.person_id, app, now=now):
                 raise ApplicationNotFound()
             evaluation = await store.get_evaluation(conn, keyring, application_id, now=now)
@@ -178,7 +178,8 @@ class FeedbackController(Controller):
             async def create() -> tuple[int, Any]:
                 return 201, await flows.raise_feedback(conn, keyring, account_id=account_id, data=data, now=now)
 
-            return await idempotency.run(request, conn, scope=f"feedback:{account_id}", create=create)  # type: ignore[return-value]
+            made = await idempotency.run(request, conn, scope=f"feedback:{account_id}", create=create)
+            return responses.answer(made, Feedback)
 
     @get(
         "/{feedback_id:uuid}",
@@ -197,92 +198,85 @@ class FeedbackController(Controller):
         return store.feedback_view(row, keyring)
 
 
-class DeptFeedbackController(Controller):
-    path = "/v1/dept/feedback"
-    tags = ["feedback"]
-    security = BEARER
+def _operators(principal: Principal) -> None:
+    principal.require_roles("operator")
 
-    @get(operation_id="ListDepartmentFeedback", summary="Feedback routed to the caller's department")
-    async def list_feedback(
-        self,
-        principal: CurrentPrincipal,
-        db: Db,
-        keyring: Keys,
-        status: Status = None,
-        cursor: Cursor = None,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> FeedbackPage:
-        dept = _staff_department(principal)
-        after = decode_cursor(cursor, UUID) if cursor else None
-        async with db.acquire() as conn:
-            items = await store.list_feedback(conn, keyring, dept, status=status, after=after, limit=limit)
-        return FeedbackPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
 
-    @post(
-        "/{feedback_id:uuid}/answer",
-        operation_id="AnswerDepartmentFeedback",
-        status_code=200,
-        summary="Answer feedback routed to the caller's department",
-        responses=problem_responses(FeedbackNotFound, AlreadyAnswered, Forbidden, Unauthorized),
-    )
-    async def answer(
-        self,
-        feedback_id: FromPath[UUID],
-        data: JSONBody[AnswerIn],
-        principal: CurrentPrincipal,
-        db: Db,
-        keyring: Keys,
-        now: Now,
-    ) -> Feedback:
-        dept = _staff_department(principal)
-        async with db.acquire() as conn, conn.transaction():
-            return await flows.answer_feedback(
-                conn, keyring, feedback_id, department_id=dept, text=data.text, actor=principal.subject, now=now
+def _answering(
+    path: str, desk: Callable[[Principal], UUID | None], *, name: str, list_summary: str, answer_summary: str
+) -> type[Controller]:
+    """The controller of a desk that lists and answers the feedback routed to it: a department's
+    (``desk`` gives the caller's department) or the operators' (``desk`` checks the role, gives ``None``)."""
+
+    class Answering(Controller):
+        tags = ["feedback"]
+        security = BEARER
+
+        @get(operation_id=f"List{name}Feedback", summary=list_summary)
+        async def list_feedback(
+            self,
+            principal: CurrentPrincipal,
+            db: Db,
+            keyring: Keys,
+            status: Status = None,
+            cursor: Cursor = None,
+            limit: Limit = DEFAULT_LIMIT,
+        ) -> FeedbackPage:
+            department_id = desk(principal)
+            after = decode_cursor(cursor, UUID) if cursor else None
+            async with db.acquire() as conn:
+                items = await store.list_feedback(conn, keyring, department_id, status=status, after=after, limit=limit)
+            return FeedbackPage(
+                items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None
             )
 
+        @post(
+            "/{feedback_id:uuid}/answer",
+            operation_id=f"Answer{name}Feedback",
+            status_code=200,
+            summary=answer_summary,
+            responses=problem_responses(FeedbackNotFound, AlreadyAnswered, Forbidden, Unauthorized),
+        )
+        async def answer(
+            self,
+            feedback_id: FromPath[UUID],
+            data: JSONBody[AnswerIn],
+            principal: CurrentPrincipal,
+            db: Db,
+            keyring: Keys,
+            now: Now,
+        ) -> Feedback:
+            department_id = desk(principal)
+            async with db.acquire() as conn, conn.transaction():
+                return await flows.answer_feedback(
+                    conn,
+                    keyring,
+                    feedback_id,
+                    department_id=department_id,
+                    text=data.text,
+                    actor=principal.subject,
+                    now=now,
+                )
 
-class AdminFeedbackController(Controller):
-    path = "/v1/admin/feedback"
-    tags = ["feedback"]
-    security = BEARER
+    Answering.path = path
+    Answering.__name__ = Answering.__qualname__ = f"{name}FeedbackController"
+    return Answering
 
-    @get(operation_id="ListOperatorFeedback", summary="Feedback routed to the operators (no department named)")
-    async def list_feedback(
-        self,
-        principal: CurrentPrincipal,
-        db: Db,
-        keyring: Keys,
-        status: Status = None,
-        cursor: Cursor = None,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> FeedbackPage:
-        principal.require_roles("operator")
-        after = decode_cursor(cursor, UUID) if cursor else None
-        async with db.acquire() as conn:
-            items = await store.list_feedback(conn, keyring, None, status=status, after=after, limit=limit)
-        return FeedbackPage(items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None)
 
-    @post(
-        "/{feedback_id:uuid}/answer",
-        operation_id="AnswerOperatorFeedback",
-        status_code=200,
-        summary="Answer feedback routed to the operators",
-        responses=problem_responses(FeedbackNotFound, AlreadyAnswered, Forbidden, Unauthorized),
-    )
-    async def answer(
-        self,
-        feedback_id: FromPath[UUID],
-        data: JSONBody[AnswerIn],
-        principal: CurrentPrincipal,
-        db: Db,
-        keyring: Keys,
-        now: Now,
-    ) -> Feedback:
-        principal.require_roles("operator")
-        async with db.acquire() as conn, conn.transaction():
-            return await flows.answer_feedback(
-                conn, keyring, feedback_id, department_id=None, text=data.text, actor=principal.subject, now=now
-            )
+DeptFeedbackController = _answering(
+    "/v1/dept/feedback",
+    _staff_department,
+    name="Department",
+    list_summary="Feedback routed to the caller's department",
+    answer_summary="Answer feedback routed to the caller's department",
+)
+AdminFeedbackController = _answering(
+    "/v1/admin/feedback",
+    _operators,
+    name="Operator",
+    list_summary="Feedback routed to the operators (no department named)",
+    answer_summary="Answer feedback routed to the operators",
+)
 
 
 ROUTES = [

@@ -135,6 +135,30 @@ def feedback_view(r: asyncpg.Record, keyring: Keyring) -> Feedback:
     )
 
 
+GET_APPLICATION_PARTIES = """
+SELECT bundle_code, matter_code, applicant_account_id, applicant_person_id, for_person_id FROM application WHERE id = $1
+"""
+
+
+async def get_application_parties(conn: Conn, application_id: UUID) -> asyncpg.Record | None:
+    """Whose an application is (who may rate it, raise feedback on it) and its bundle or matter (who answers)."""
+    return await conn.fetchrow(GET_APPLICATION_PARTIES, application_id)
+
+
+GET_BUNDLE_LEAD_DEPARTMENT = "SELECT lead_department_id FROM catalog_bundle WHERE code = $1"
+GET_MATTER_DEPARTMENT = "SELECT department_id FROM catalog_matter WHERE code = $1"
+
+
+async def get_responsible_department(conn: Conn, bundle_code: str | None, matter_code: str | None) -> UUID | None:
+    """A bundle answers through its lead department (综合受理); a single matter through its own.
+
+    ``None`` for a code the catalogue does not have.
+    """
+    if bundle_code:
+        return await conn.fetchval(GET_BUNDLE_LEAD_DEPARTMENT, bundle_code)
+    return await conn.fetchval(GET_MATTER_DEPARTMENT, matter_code)
+
+
 INSERT_FEEDBACK = """
 INSERT INTO feedback (id, kind, text_sealed, account_id, application_id, matter_code, department_id, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -23,6 +23,7 @@ from api.kernel.db import Conn, one
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Problem
+from esign import EsignState
 from matters import store as catalogue_store
 from matters.applications import store as application_store
 from matters.applications import views, workflow
@@ -116,7 +117,8 @@ async def identify(
         actor=f"account:{clerk}",
         now=now,
     )
-    agent = await conn.fetchval("SELECT agent_person_id FROM delegation WHERE id = $1", data.agent.delegation_id)
+    # auth.use has found the authorisation (it raises DelegationNotFound otherwise).
+    agent = one(await auth.get_delegation(conn, data.agent.delegation_id), "delegation")["agent_person_id"]
     return person, agent, refusal
 
 
@@ -181,7 +183,14 @@ async def give_consent(
 
 
 async def read_prefill(
-    conn: Conn, keyring: Keyring, esign: object, row: asyncpg.Record, bundle_code: str, *, clerk: UUID, now: datetime
+    conn: Conn,
+    keyring: Keyring,
+    esign: EsignState,
+    row: asyncpg.Record,
+    bundle_code: str,
+    *,
+    clerk: UUID,
+    now: datetime,
 ) -> Prefill | Problem:
     """免提交 for the person present: what their wallet supplies, read under the window consent (logged in their access
     log). Without the consent → the problem to raise (after the caller commits the refused read, if any)."""
@@ -190,7 +199,7 @@ async def read_prefill(
     if row["consent_id"] is not None:
         used = await wallet.use(
             conn,
-            esign,  # type: ignore[arg-type]
+            esign,
             row["consent_id"],
             department_id=row["department_id"],
             actor=f"account:{clerk}",
@@ -253,16 +262,12 @@ async def submit(
             },
         )
         # The scans are the citizen's: they read them as their own uploads once they have the app.
-        for m in data.materials:
-            if m.blob_sha256 and await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM sync_blob WHERE sha256 = $1)", bytes.fromhex(m.blob_sha256)
-            ):
+        scans = [bytes.fromhex(m.blob_sha256) for m in data.materials if m.blob_sha256]
+        stored = await sync.get_infos(conn, scans)
+        for digest in scans:
+            if digest in stored:
                 await sync.add_uploader(
-                    conn,
-                    bytes.fromhex(m.blob_sha256),
-                    subject=f"intake:{row['id']}",
-                    person_id=row["person_id"],
-                    now=now,
+                    conn, digest, subject=f"intake:{row['id']}", person_id=row["person_id"], now=now
                 )
         await audit.append(
             conn,

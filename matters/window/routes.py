@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.deps import Db, Keys, Now
-from api.kernel import authority, idempotency
+from api.kernel import authority, idempotency, responses
 from api.kernel.authority import AuthorityRequired
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from api.kernel.problems import Forbidden, Problem, Unauthorized, problem_responses, success
@@ -118,7 +118,8 @@ class WindowIntakeController(Controller):
                         now=now,
                     )
 
-                return await idempotency.run(request, conn, scope=principal.subject, create=create)  # type: ignore[return-value]
+                made = await idempotency.run(request, conn, scope=principal.subject, create=create)
+                return responses.answer(made, Intake)
 
     @get(
         "/{intake_id:uuid}",

@@ -11,7 +11,6 @@ for one matter only; the matrix acts for 东来科技 as Bob ("company") and as 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -20,13 +19,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from api.config import Settings
 from api.kernel import redis_client
 from notify import streams
 from tests.auth.helpers import auth, claims, operator, sms_login
+from tests.esign.helpers import device_key
 from tests.people import department_id, id_number, next_phone, staff
 from tests.wallet.helpers import dept_system
 
@@ -133,7 +131,7 @@ async def issue_batches(settings: Settings) -> None:
     from litestar.datastructures import State
 
     from api.app import close_resources, open_resources
-    from esign import batches
+    from esign.batch import jobs as batches
 
     state = State()
     await open_resources(state, settings)
@@ -577,11 +575,3 @@ async def _entities(
         201,
     )
     return org | {"token": home_co}, company, await act_as(carol, OTHER_CO)
-
-
-def device_key() -> str:
-    """A new device's public key as WebCrypto exports it ("raw": the uncompressed point, base64url)."""
-    raw = (
-        ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    )
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

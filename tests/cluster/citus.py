@@ -259,13 +259,13 @@ async def freeze(admins: list[str], name: str) -> None:
 
 
 async def clone(admins: list[str], template: str, name: str) -> str:
-    """``CREATE DATABASE name TEMPLATE template`` on every node: a whole cluster database, shards and
-    metadata, in under a second (the shard names and node addresses stay valid); its coordinator DSN."""
+    """``CREATE DATABASE name TEMPLATE template`` on every node at once: a whole cluster database, shards
+    and metadata, in about a second (the shard names and node addresses stay valid); its coordinator DSN."""
     import asyncio
 
     import asyncpg
 
-    for admin_dsn in admins:
+    async def one(admin_dsn: str) -> None:
         admin = await asyncpg.connect(admin_dsn)
         try:
             for attempt in range(100):
@@ -281,18 +281,27 @@ async def clone(admins: list[str], template: str, name: str) -> str:
                     await asyncio.sleep(0.05)
         finally:
             await admin.close()
+
+    await asyncio.gather(*(one(admin_dsn) for admin_dsn in admins))
     return with_database(admins[0], name)
 
 
 async def drop(admins: list[str], name: str) -> None:
+    """The database ``name`` gone from every node: the coordinator first (which ends its maintenance daemon's
+    connections to the workers' copies), then the workers at once."""
+    import asyncio
+
     import asyncpg
 
-    for admin_dsn in admins:
+    async def one(admin_dsn: str) -> None:
         admin = await asyncpg.connect(admin_dsn)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+    await one(admins[0])
+    await asyncio.gather(*(one(admin_dsn) for admin_dsn in admins[1:]))
 
 
 def wait_ready(cluster: Cluster, timeout: float = 30) -> None:

@@ -6,7 +6,7 @@ import asyncpg
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from esign import batches
+from esign.batch import jobs as batches
 from tests.auth.helpers import assert_problem, auth
 from tests.enterprise.helpers import act_as, market_dept, open_business, valid
 from tests.people import citizen, id_number

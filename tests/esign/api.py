@@ -84,7 +84,7 @@ async def issue_batch(
 ) -> list[dict[str, Any]]:
     """A batch submitted, issued by the workers' job (run by ``worker``, the state a worker process
     opens: the ``worker`` fixture), its results read back."""
-    from esign import batches
+    from esign.batch import jobs as batches
 
     r = await submit_batch(client, token, items)
     await batches.drain(worker)

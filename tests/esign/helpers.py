@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from esign.codec import keys, statuslist, tokens, trustlist, x509
 
@@ -50,6 +52,13 @@ class Pki:
     @property
     def root_kid(self) -> str:
         return keys.kid_of(self.root_cert).hex()
+
+
+def device_key(key: ec.EllipticCurvePrivateKey | None = None) -> str:
+    """A device's public key as WebCrypto exports it ("raw": the uncompressed point, base64url); a new one unless given."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    raw = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def make_root(now: datetime = NOW) -> tuple[ec.EllipticCurvePrivateKey, bytes]:

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from api.config import Settings
 from api.kernel.crypto import Keyring
-from esign import batch_rows, batch_sign
-from esign import service as issuing
+from esign import service
+from esign.batch import rows as batch_rows
+from esign.batch import sign as batch_sign
 from esign.codec import cose, keys, licence, tokens
 from esign.errors import InvalidLicenceId
 from tests.esign import helpers
@@ -201,13 +202,13 @@ def test_a_batch_signed_certificate_is_what_a_single_issue_signs() -> None:
     issued = datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC)
     cases = [
         (
-            issuing.Holder(kind="person", name="欧阳娜娜", id_number="11010519491231002X"),
+            service.Holder(kind="person", name="欧阳娜娜", id_number="11010519491231002X"),
             {"b": "乙", "n": 3},
             issued,
             issued + timedelta(days=3650),
         ),
         (
-            issuing.Holder(kind="organisation", name="某公司", credit_code=helpers.OTHER_ISSUER_CODE),
+            service.Holder(kind="organisation", name="某公司", credit_code=helpers.OTHER_ISSUER_CODE),
             {},
             issued + timedelta(days=1),
             None,
@@ -234,7 +235,7 @@ def test_a_batch_signed_certificate_is_what_a_single_issue_signs() -> None:
             signer.kid,
         )
         [signed] = batch_sign.sign_specs({signer.kid: ("ES256", keys.private_key_to_der(signer.key))}, [spec], KEYRING)
-        draft = issuing.Draft(
+        draft = service.Draft(
             id=cid,
             licence_id=licence.build_licence_id(helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, serial),
             serial=serial,
@@ -252,9 +253,9 @@ def test_a_batch_signed_certificate_is_what_a_single_issue_signs() -> None:
             salt=signed.record_salt,
         )
         assert signed.licence_id == draft.licence_id and len(signed.record_salt) == 16
-        assert signed.record_digest == issuing.digest(draft)
+        assert signed.record_digest == service.digest(draft)
         token = tokens.decode_token(signed.token)
-        assert token.sign1.payload == tokens.encode_claims(issuing.claims(draft, signed.record_digest))
+        assert token.sign1.payload == tokens.encode_claims(service.claims(draft, signed.record_digest))
         assert token.sign1.protected == cose.protected_header(signer.alg, signer.kid)
         assert keys.verify_raw(keys.public_key_of(signer.key), token.sign1.to_be_signed(), token.sign1.signature)
         assert KEYRING.decrypt_str(signed.holder_name, context=batch_sign.NAME_CONTEXT) == holder.name

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from api.kernel.canonical import canonical_json
 from api.kernel.problems import Problem
-from esign import seal_image
-from esign import service as issuing
+from esign import seal_image, service
 from esign.codec import tokens
 from esign.models import HolderIn, IssueIn
 from esign.service import CertType, FieldRule
@@ -56,16 +55,16 @@ def test_canonical_json_is_rfc8785(value: object) -> None:
 
 
 def test_fields() -> None:
-    public, sensitive = issuing.check_fields(TYPE, {"s": "x", "d": "2020-02-29", "n": 3, "e": "甲"})
+    public, sensitive = service.check_fields(TYPE, {"s": "x", "d": "2020-02-29", "n": 3, "e": "甲"})
     assert public == {"s": "x", "d": "2020-02-29", "n": 3} and sensitive == {"e": "甲"}
     with pytest.raises(Problem) as caught:
-        issuing.check_fields(TYPE, {"s": " ", "d": "2021-02-29", "n": True, "e": "丙", "zz": 1})
+        service.check_fields(TYPE, {"s": " ", "d": "2021-02-29", "n": True, "e": "丙", "zz": 1})
     assert caught.value.slug == "certificate_fields_invalid"
     assert [e.field for e in caught.value.errors] == ["fields.zz", "fields.s", "fields.d", "fields.n", "fields.e"]
 
 
 def test_holders() -> None:
-    held = issuing.check_holder(
+    held = service.check_holder(
         TYPE, HolderIn(name=" 欧阳娜娜 ", id_number="11010519491231002x"), today=date(2026, 1, 1)
     )
     assert (held.name, held.id_number, held.name_masked, held.id_masked) == (
@@ -80,25 +79,25 @@ def test_holders() -> None:
         (HolderIn(name="x", credit_code="91110000600037341L"), "holder_invalid"),
     ):
         with pytest.raises(Problem) as caught:
-            issuing.check_holder(TYPE, holder, today=date(2026, 1, 1))
+            service.check_holder(TYPE, holder, today=date(2026, 1, 1))
         assert caught.value.slug == slug
 
 
 def test_validity() -> None:
     issued = NOW.replace(microsecond=0)
-    start, end = issuing.check_validity(TYPE, None, None, issued_at=issued)
+    start, end = service.check_validity(TYPE, None, None, issued_at=issued)
     assert (start, end) == (issued, issued + timedelta(days=10))
-    start, end = issuing.check_validity(TYPE, NOW - timedelta(days=400), NOW + timedelta(days=1), issued_at=issued)
+    start, end = service.check_validity(TYPE, NOW - timedelta(days=400), NOW + timedelta(days=1), issued_at=issued)
     assert start.microsecond == 0 and end == (NOW + timedelta(days=1)).replace(microsecond=0)
     with pytest.raises(Problem):
-        issuing.check_validity(TYPE, None, NOW - timedelta(seconds=5), issued_at=issued)
-    assert issuing.serial_text(issuing.serial_year(datetime(2026, 12, 31, 17, tzinfo=UTC)), 42) == "20270000042"
+        service.check_validity(TYPE, None, NOW - timedelta(seconds=5), issued_at=issued)
+    assert service.serial_text(service.serial_year(datetime(2026, 12, 31, 17, tzinfo=UTC)), 42) == "20270000042"
 
 
 def test_a_draft_signs_to_a_token_bound_to_its_record() -> None:
     pki = helpers.make_pki()
-    holder = issuing.Holder(kind="person", name="张三", id_number="11010519491231002X")
-    draft = issuing.Draft(
+    holder = service.Holder(kind="person", name="张三", id_number="11010519491231002X")
+    draft = service.Draft(
         id=uuid.uuid4(),
         licence_id="1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",
         serial="2430599",
@@ -114,9 +113,9 @@ def test_a_draft_signs_to_a_token_bound_to_its_record() -> None:
         status_ref=(1, 5),
         field_numbers={"a": 7, "b": 8},
     )
-    token, digest = issuing.sign_draft(draft, pki.seals["SM2"].signer)
+    token, digest = service.sign_draft(draft, pki.seals["SM2"].signer)
     claims = tokens.decode_token(token).claims
-    record = issuing.record(draft)
+    record = service.record(draft)
     assert digest == tokens.record_digest(record) == claims.digest
     assert claims.fields == {7: "甲"} and claims.nbf == claims.iat + 86400 and claims.exp is None
     assert (claims.type_code, claims.serial, claims.version) == ("household_register", "2430599", 1)
@@ -125,7 +124,7 @@ def test_a_draft_signs_to_a_token_bound_to_its_record() -> None:
     # The record's salt: 16 random bytes, base64url, new for every draft and never in the token.
     assert len(draft.salt) == 16 and record["salt"] == base64.urlsafe_b64encode(draft.salt).rstrip(b"=").decode()
     same = {f.name: getattr(draft, f.name) for f in dataclasses.fields(draft) if f.name != "salt"}
-    assert issuing.Draft(**same).salt != draft.salt
+    assert service.Draft(**same).salt != draft.salt
     assert draft.salt not in tokens.decompress(base45.b45decode(token[4:]))
 
 
@@ -158,7 +157,7 @@ def test_the_request_hash_is_of_the_sorted_body(fields: dict, ref: str, name: st
         "valid_from": "2026-11-21T12:00:30.123456Z",
         "valid_until": None,
     }
-    assert issuing.request_hash(item) == hashlib.sha256(rfc8785.dumps(body)).digest()
+    assert service.request_hash(item) == hashlib.sha256(rfc8785.dumps(body)).digest()
 
 
 def test_every_catalogue_field_has_its_own_registry_number() -> None:

@@ -15,7 +15,9 @@ from litestar.testing import AsyncTestClient
 
 from api.config import Settings
 from api.kernel.crypto import Keyring
-from esign import batch, batches, delivery
+from esign import delivery
+from esign.batch import flows as batch
+from esign.batch import jobs as batches
 from esign.codec import licence, tokens
 from esign.store import certificate as store
 from tests.conftest import TEST_MASTER_KEY

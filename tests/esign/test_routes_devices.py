@@ -14,13 +14,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.config import Settings
-from esign import flows as service
-from esign import lists, seals
+from esign import flows, lists, seals
 from esign.codec import keys, statuslist, tokens, zb2
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
 from esign.store import seal as seal_store
 from tests.auth.helpers import assert_problem, auth, operator, sms_login
+from tests.esign.helpers import device_key
 from tests.people import citizen, id_number, next_phone, staff
 from tests.wallet.helpers import ID_CARD_FIELDS, offline_verifier
 
@@ -58,22 +58,8 @@ async def _issue(
             external_ref=f"zb2-{type_code}",
         )
         return (
-            await service.issue_certificate(conn, esign, department_id=dept, item=item, actor="test", now=now)
+            await flows.issue_certificate(conn, esign, department_id=dept, item=item, actor="test", now=now)
         ).certificate_id
-
-
-def _public(key: keys.PrivateKey) -> str:
-    raw = key.public_key().public_bytes(*_X962_UNCOMPRESSED)  # what WebCrypto exports as "raw"
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _x962() -> tuple:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    return Encoding.X962, PublicFormat.UncompressedPoint
-
-
-_X962_UNCOMPRESSED = _x962()
 
 
 async def _credentials(client: AsyncTestClient, me: dict) -> dict[str, dict]:
@@ -104,7 +90,7 @@ async def test_a_device_shows_a_certificate_offline_until_it_is_revoked(
     me = auth((await citizen(client, clerk, name="张三", id_number=ZHANG))["access_token"])
     await _issue(pool, esign, "gongan", "id_card", {"name": "张三", **ID_CARD_FIELDS})
     device = keys.generate_key("ES256")
-    body = {"public_key": _public(device), "label": "我的手机", "key_storage": "non_extractable"}
+    body = {"public_key": device_key(device), "label": "我的手机", "key_storage": "non_extractable"}
 
     # Registering needs a person (实人认证 done) and L3 proven within 300 s.
     anonymous = auth((await sms_login(client, next_phone()))["access_token"])
@@ -207,7 +193,7 @@ async def test_an_operator_revokes_a_lost_phone_and_sm2_certificates_get_sm2_cre
         "SM2",
     )
     device = keys.generate_key("ES256")
-    r = await client.post("/v1/devices", json={"public_key": _public(device), "label": "旧手机"}, headers=me)
+    r = await client.post("/v1/devices", json={"public_key": device_key(device), "label": "旧手机"}, headers=me)
     assert r.status_code == 201, r.text
     (entry,) = (await _credentials(client, me)).values()
     assert entry["alg"] == "SM2"
@@ -253,7 +239,7 @@ async def test_credentials_are_refreshed_before_they_expire_and_withdrawn_with_t
     cert = await _issue(pool, esign, "gongan", "id_card", {"name": "张三", **ID_CARD_FIELDS})
     device = keys.generate_key("ES256")
     assert (
-        await client.post("/v1/devices", json={"public_key": _public(device), "label": "手机"}, headers=me)
+        await client.post("/v1/devices", json={"public_key": device_key(device), "label": "手机"}, headers=me)
     ).status_code == 201
     (first,) = (await _credentials(client, me)).values()
     five_days = datetime.now(UTC) + timedelta(days=5)
@@ -264,7 +250,7 @@ async def test_credentials_are_refreshed_before_they_expire_and_withdrawn_with_t
     assert tokens.decode_token  # the ZB1: token is untouched by credentials
     async with pool.acquire() as c, c.transaction():
         dept = await c.fetchval("SELECT id FROM department WHERE key = 'gongan'")
-        await service.change_status(
+        await flows.change_status(
             c,
             esign,
             department_id=dept,

@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from auth import persons
-from esign import flows as service
+from esign import flows
 from esign.codec import tokens
 from esign.models import HolderIn, IssueIn
 from tests.esign import api
@@ -42,7 +42,7 @@ async def test_a_newborn_gets_a_certificate_by_person_id(
         },
     )
     async with conn.transaction():
-        done = await service.issue_certificate(
+        done = await flows.issue_certificate(
             conn, app.state.esign, department_id=weijian, item=item, actor="task:1", now=now, holder_person_id=baby
         )
     assert done.outcome == "issued" and done.certificate is not None
@@ -53,7 +53,7 @@ async def test_a_newborn_gets_a_certificate_by_person_id(
         await conn.fetchval("SELECT person_id FROM wallet_item WHERE certificate_id = $1", done.certificate_id) == baby
     )
     async with conn.transaction():
-        again = await service.issue_certificate(
+        again = await flows.issue_certificate(
             conn, app.state.esign, department_id=weijian, item=item, actor="task:1", now=now, holder_person_id=baby
         )
     assert again.outcome == "existing" and again.certificate_id == done.certificate_id

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from esign import service as issuing
+from esign import service
 from esign.codec import tokens
 from matters import seed
 from tests.esign import helpers
@@ -99,7 +99,7 @@ def _claims(ctype: dict[str, Any], iss: str, i: int) -> tokens.Claims:
         exp=ISSUED + validity * 86_400 if validity else None,
         cti=i.to_bytes(2, "big") * 8,
         type_code=ctype["code"],
-        serial=issuing.serial_text(2026, 9_999_999 - i),
+        serial=service.serial_text(2026, 9_999_999 - i),
         version=1,  # the longest: the year and seven digits
         holder_name="欧**娜" if person else LONGEST["entity_name"],  # an organisation's name is shown whole
         holder_id="430***********002X" if person else iss,
@@ -148,7 +148,7 @@ def _four_fields(alg: str, pki: helpers.Pki) -> list[int]:
             iat=ISSUED,
             cti=rng.randbytes(16),
             type_code="household_register",
-            serial=issuing.serial_text(2026, rng.randrange(1, 10**7)),
+            serial=service.serial_text(2026, rng.randrange(1, 10**7)),
             version=1,
             holder_name="张*三",
             holder_id="430***********002X",

@@ -11,7 +11,7 @@ import base45
 import cbor2
 import pytest
 
-from esign import service as issuing
+from esign import service
 from esign.codec import cose, licence, tokens
 from esign.errors import MalformedToken, TokenTooLarge
 from tests.esign import helpers
@@ -102,8 +102,8 @@ def test_a_masked_id_number_cannot_be_confirmed_from_a_token(pki: helpers.Pki) -
     """The old attack: a token shows 430***********1234 and the digest of the full record, so trying each
     ID number that fits the mask (five districts, birth dates over eight years: 15,000 guesses) finds the
     one whose record hashes to ``d``. With the record's random salt, which no token carries, none does."""
-    holder = issuing.Holder(kind="person", name="张三", id_number="430203201201011234")
-    draft = issuing.Draft(
+    holder = service.Holder(kind="person", name="张三", id_number="430203201201011234")
+    draft = service.Draft(
         id=uuid.UUID(int=1),
         licence_id=licence.build_licence_id(helpers.GB_TYPE_CODE, helpers.ISSUER_CODE, "2430599"),
         serial="2430599",
@@ -119,10 +119,10 @@ def test_a_masked_id_number_cannot_be_confirmed_from_a_token(pki: helpers.Pki) -
         status_ref=(1, 7),
         field_numbers={"rel": 3},
     )
-    token, _ = issuing.sign_draft(draft, pki.seals["ES256"].signer)
+    token, _ = service.sign_draft(draft, pki.seals["ES256"].signer)
     claims = tokens.decode_token(token).claims
     assert claims.holder_id == "430***********1234" and draft.salt not in base45.b45decode(token[4:])
-    record = issuing.record(draft)
+    record = service.record(draft)
     unsalted = {k: v for k, v in record.items() if k != "salt"}  # all the token lets an attacker rebuild
     candidates = [
         f"{district}{(datetime(2008, 1, 1) + timedelta(days=day)):%Y%m%d}1234"

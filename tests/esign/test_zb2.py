@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from esign import service as issuing
+from esign import service
 from esign.codec import keys, statuslist, verify, zb2
 from tests.esign import helpers, zb2_vectors
 from tests.esign.test_token_sizes import ADDRESS, NAME
@@ -253,7 +253,7 @@ def _sized(presenter: Any, device: Any, pick: tuple[int, ...], i: int) -> int:
         cti=secrets.token_bytes(16),
         device_key=zb2.compress_point(device.public_key()),
         type_code="id_card",
-        serial=issuing.serial_text(2026, 9_999_999 - i),
+        serial=service.serial_text(2026, 9_999_999 - i),
         version=1,
         holder_name="欧**娜",
         holder_id="430***********002X",

@@ -28,7 +28,7 @@ from litestar.testing import AsyncTestClient
 
 from api.config import Settings
 from api.kernel import audit
-from esign import batches
+from esign.batch import jobs as batches
 from tests.auth.helpers import auth
 from tests.faults.procs import Proc, Tally, crash_rounds, environment, retrying
 from tests.notify.helpers import running_receiver

@@ -9,8 +9,7 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from esign import flows as service
-from esign import lists, seals
+from esign import flows, lists, seals
 from esign.codec import verify as esign_verify
 from esign.models import HolderIn, IssueIn
 from esign.state import EsignState
@@ -60,7 +59,7 @@ async def issue(
             external_ref=f"test-{next(_refs)}",
             valid_until=valid_until,
         )
-        issued = await service.issue_certificate(conn, esign, department_id=dept, item=item, actor="test", now=now)
+        issued = await flows.issue_certificate(conn, esign, department_id=dept, item=item, actor="test", now=now)
         return issued.certificate_id
 
 

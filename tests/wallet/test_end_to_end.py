@@ -153,6 +153,7 @@ async def test_a_lifelong_wallet_from_birth(
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["person"]["id_number"] == CHILD and doc["guardians"] == [made["guardian_person_id"]]
+    assert doc["person"]["born_on"] == "2026-11-18"
     assert {i["kind"] for i in doc["items"]} == {"certificate", "record", "event"}
     assert {e["item_id"] for e in doc["timeline"]} >= {item, record_id}
     assert [(c["id"], c["uses"], c["status"]) for c in doc["consents"]] == [(consent["id"], 2, "used_up")]

@@ -7,7 +7,7 @@ import pytest
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from esign import batches
+from esign.batch import jobs as batches
 from esign.state import EsignState
 from tests.auth.helpers import assert_problem, auth
 from tests.people import citizen, id_number, staff

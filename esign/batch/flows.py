@@ -17,7 +17,7 @@ the earlier ones:
    have, so the rows can be made whole before they are written.
 4. Signing — building the canonical record, the claims and the ``ZB1:`` token, the ECDSA or SM2
    signature, sealing the personal data and encoding every row for binary COPY — runs in the
-   ``executor`` the caller gives (``esign.batches``: the process pool of a ``zhangban worker``, a
+   ``executor`` the caller gives (``esign.batch.jobs``: the process pool of a ``zhangban worker``, a
    thread in ``serve``), chunk by chunk, while this process checks the next chunks and writes the
    ones already signed.
 5. Each chunk is written in one transaction: new holders' persons, the certificates, wallet items,
@@ -27,7 +27,7 @@ the earlier ones:
    PostgreSQL broke a deadlock with another batch), its items are issued again one by one through
    ``esign.flows``.
 
-With a ``batch_id`` (``esign.batches``), each item's result is written in the transaction that
+With a ``batch_id`` (``esign.batch.jobs``), each item's result is written in the transaction that
 settles it (``record``): the chunk's, the one-by-one retry's, or a short one of its own for items
 refused before signing. A batch taken up again after a crash passes what was recorded as ``done``
 and goes on with the rest, so no item is issued twice.
@@ -51,7 +51,9 @@ from api.kernel import audit, changelog, outbox, pgcopy
 from api.kernel.db import Conn
 from api.kernel.ids import uuid7_many
 from api.kernel.problems import Problem, ProblemDocument
-from esign import batch_rows, batch_sign, flows, lists, service
+from esign import flows, lists, service
+from esign.batch import rows as batch_rows
+from esign.batch import sign as batch_sign
 from esign.errors import (
     CertificateStatusConflict,
     ExternalRefConflict,
@@ -331,7 +333,7 @@ async def _write_chunk(
 ) -> list[BatchResult]:
     """One transaction: persons, certificates, wallet items, change log, outbox, one audit entry, and
     the results of the chunk's items (with ``early``, those refused before signing)."""
-    results = [failed(chunk[i].index, exc) for i, exc in rows.failed.items()]  # type: ignore[arg-type]
+    results = [failed(chunk[i].index, exc) for i, exc in rows.failed.items()]
     kept = [i for i in range(len(chunk)) if i not in rows.failed] if rows.failed else list(range(len(chunk)))
     async with conn.transaction():
         # The batch's first item of a new holder writes the person, by COPY: someone else who created it
@@ -447,7 +449,7 @@ async def issue_batch(
     """Issue ``items`` for the department; one result per item, in order (see the module docstring).
 
     ``executor`` signs the chunks; without one they are signed in this process, between the writes
-    (``esign.batches`` hands a process pool only batches of ``INLINE_BELOW`` items or more). ``done``: the items settled before (by index),
+    (``esign.batch.jobs`` hands a process pool only batches of ``INLINE_BELOW`` items or more). ``done``: the items settled before (by index),
     which are not issued again; their results are part of the answer. With ``batch_id`` every other
     result is recorded as it is settled, except those of items repeating an earlier item's
     ``external_ref``, which the caller records (they follow from the first's).

@@ -4,7 +4,7 @@
   state ``queued``; the route answers 202 with the batch and its ``Location``.
 - ``work`` (job ``esign.batches``, in every process that runs jobs): claims the oldest open batch
   whose lease is free (``FOR UPDATE SKIP LOCKED``), renews the lease while it works, and issues the
-  items with ``esign.batch.issue_batch``, which writes each item's result in the transaction that
+  items with ``esign.batch.flows.issue_batch``, which writes each item's result in the transaction that
   settles it. A worker killed mid-batch leaves its lease to run out; the next one loads the results
   written so far and goes on with the rest, so no item is issued twice. At the end, in one
   transaction: the results of items repeating an earlier ``external_ref``, an ``authority.refused``
@@ -37,7 +37,7 @@ from api.kernel.db import Conn, one
 from api.kernel.ids import uuid7
 from api.kernel.jobs import Job, now_of
 from api.kernel.problems import ProblemDocument
-from esign import batch
+from esign.batch import flows as batch
 from esign.errors import CertificateBatchFailed, CertificateBatchNotFound
 from esign.models import BatchResult, CertificateBatch, IssueIn
 

@@ -20,7 +20,8 @@ import msgspec
 import auth
 from api.kernel import changelog, outbox, pgcopy
 from api.kernel.ids import uuid7_many
-from esign import service as issuing
+from esign import service
+from esign.errors import EsignError
 
 CERTIFICATE_COLUMNS = (
     "department_id",
@@ -141,7 +142,7 @@ class Packed(NamedTuple):
 class ChunkRows(NamedTuple):
     """What a chunk's items write, by position in the chunk (``batch_sign.issue_rows``)."""
 
-    failed: dict[int, Exception]  # the items that could not be signed, and why (an EsignError)
+    failed: dict[int, EsignError]  # the items that could not be signed, and why
     persons: Packed  # the NEW_PERSON rows
     again: dict[int, tuple[bytes, bytes]]  # the NEW_AGAIN holders' sealed ID number and name
     certificates: Packed
@@ -150,9 +151,9 @@ class ChunkRows(NamedTuple):
     events: Packed
 
     @classmethod
-    def of(cls, rows: list[Rows | Exception]) -> ChunkRows:
-        failed = {i: r for i, r in enumerate(rows) if isinstance(r, Exception)}
-        ok = [_NONE if isinstance(r, Exception) else r for r in rows]
+    def of(cls, rows: list[Rows | EsignError]) -> ChunkRows:
+        failed = {i: r for i, r in enumerate(rows) if isinstance(r, EsignError)}
+        ok = [_NONE if isinstance(r, EsignError) else r for r in rows]
         return cls(
             failed,
             Packed.of(r.person if type(r.person) is bytes else b"" for r in ok),
@@ -179,12 +180,12 @@ _RFC3339: dict[int, str] = {}
 
 
 def rfc3339(seconds: int) -> str:
-    """``issuing.rfc3339`` of whole seconds; a batch shares a handful of times, so each is made once."""
+    """``service.rfc3339`` of whole seconds; a batch shares a handful of times, so each is made once."""
     text = _RFC3339.get(seconds)
     if text is None:
         if len(_RFC3339) > 4096:
             _RFC3339.clear()
-        text = _RFC3339[seconds] = issuing.rfc3339(datetime.fromtimestamp(seconds, UTC))
+        text = _RFC3339[seconds] = service.rfc3339(datetime.fromtimestamp(seconds, UTC))
     return text
 
 

@@ -4,7 +4,7 @@ Everything per certificate that costs CPU happens here, off the process that tal
 database: the licence id, the canonical record and its digest, the claims, the ``ZB1:`` token and
 its signature, the encryption of the holder's identity and sensitive fields (for the certificate
 row, and for the person row should the holder be new), and the rows themselves, already in
-PostgreSQL's binary COPY format (``esign.batch_rows``).
+PostgreSQL's binary COPY format (``esign.batch.rows``).
 
 A spec is a tuple of plain values (cheap to send between processes). ``sign_specs`` gives per spec
 a ``Signed`` tuple (or the ``EsignError`` that made that one item fail: a token over the size limit),
@@ -27,8 +27,8 @@ import auth
 from api.config import Settings
 from api.kernel.canonical import canonical_json
 from api.kernel.crypto import Keyring, mask_id_number, mask_name, nonce_pool
-from esign import batch_rows
-from esign import service as issuing
+from esign import service
+from esign.batch import rows as batch_rows
 from esign.codec import keys, licence, tokens
 from esign.errors import EsignError
 
@@ -93,7 +93,7 @@ def _token(kid: bytes, key: tuple[str, bytes]) -> Callable[[bytes], str]:
 
 
 def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Signed:
-    """One certificate: what ``issuing.sign_draft`` makes of the same values (``tests/esign`` compares them),
+    """One certificate: what ``service.sign_draft`` makes of the same values (``tests/esign`` compares them),
     built from the spec's plain values without the ``Draft`` and ``Claims`` objects in between."""
     (
         cid,
@@ -114,8 +114,8 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
     ) = spec
     kind, name, id_number, credit_code = holder
     licence_id = licence.builder(gb_type_code, issuer_code)(serial)
-    salt = os.urandom(issuing.SALT_BYTES)
-    record = {  # issuing.record
+    salt = os.urandom(service.SALT_BYTES)
+    record = {  # service.record
         "v": 2,
         "id": batch_rows.uuid_text(cid),
         "licence_id": licence_id,
@@ -127,14 +127,14 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
         "valid_from": batch_rows.rfc3339(start),
         "valid_until": None if end is None else batch_rows.rfc3339(end),
         "status": [list_id, index],
-        "salt": issuing.salt_text(salt),
+        "salt": service.salt_text(salt),
     }
     record_digest = sha256(canonical_json(record)).digest()
-    if kind == "person":  # issuing.Holder.name_masked, .id_masked
+    if kind == "person":  # service.Holder.name_masked, .id_masked
         name_masked, id_masked = mask_name(name), mask_id_number(id_number) if id_number else ""
     else:
         name_masked, id_masked = name, credit_code or ""
-    payload = tokens.certificate_payload(  # issuing.claims
+    payload = tokens.certificate_payload(  # service.claims
         iss=issuer_code,
         iat=iat,
         exp=end,
@@ -142,7 +142,7 @@ def sign_spec(spec: tuple, token: Callable[[bytes], str], seal: _Sealers) -> Sig
         cti=cid,
         type_code=type_code,
         serial=serial,
-        version=issuing.LICENCE_VERSION,
+        version=service.LICENCE_VERSION,
         holder_name=name_masked,
         holder_id=id_masked,
         fields={numbers[k]: v for k, v in public.items()},
@@ -188,7 +188,7 @@ def issue_rows(
     """``sign_specs`` of each ``(spec, place)``, then what the items write, by position in ``items``.
 
     A new holder (``place.new_person``) also gets the sealed ID number and name of their person row
-    (``auth.seal_person``; ``issuing.check_holder`` has normalised the number): the row itself for
+    (``auth.seal_person``; ``service.check_holder`` has normalised the number): the row itself for
     the batch's first item of that holder, the two values for the others (``batch_rows.NEW_AGAIN``).
     """
     seal = _Sealers(keyring or _KEYRING[0], len(items))
