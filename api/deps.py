@@ -54,10 +54,10 @@ class FromConnection(Provide):
         cast(Any, provide).__signature__ = inspect.Signature(
             [
                 inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-                inspect.Parameter(previous, keyword, annotation=Any),
+                inspect.Parameter(previous, keyword, annotation=NamedDependency[Any]),
             ]
         )
-        provide.__annotations__ = {"request": Request, previous: Any, "return": Any}
+        provide.__annotations__ = {"request": Request, previous: NamedDependency[Any], "return": Any}
         return FromConnection(provide, refuses=self.refuses)
 
 
