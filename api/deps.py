@@ -23,6 +23,7 @@ Redis: TypeAlias = NamedDependency[Any]
 Config: TypeAlias = NamedDependency[Settings]
 Keys: TypeAlias = NamedDependency[Keyring]
 Now: TypeAlias = NamedDependency[datetime]
+Previous: TypeAlias = NamedDependency[Any]  # what a chained provider takes and ignores (``in_turn``)
 
 
 class FromConnection(Provide):
@@ -54,10 +55,10 @@ class FromConnection(Provide):
         cast(Any, provide).__signature__ = inspect.Signature(
             [
                 inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-                inspect.Parameter(previous, keyword, annotation=NamedDependency[Any]),
+                inspect.Parameter(previous, keyword, annotation=Previous),
             ]
         )
-        provide.__annotations__ = {"request": Request, previous: NamedDependency[Any], "return": Any}
+        provide.__annotations__ = {"request": Request, previous: Previous, "return": Any}
         return FromConnection(provide, refuses=self.refuses)
 
 
