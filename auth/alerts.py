@@ -98,11 +98,17 @@ async def bound(
 ALERT_COLUMNS = "id, login_id, account_id, person_id, method, created_at, expires_at, used_at"
 
 
+# An alert is placed with its person; its link names neither, so it is found by the token's hash (on a
+# cluster, one look on every shard, when a person opens the link), then read (and locked) on the person's shard.
+FIND_BY_TOKEN = "SELECT person_id, id FROM auth_login_alert WHERE token_hash = $1"
+GET_ALERT = f"SELECT {ALERT_COLUMNS} FROM auth_login_alert WHERE person_id = $1 AND id = $2"
+
+
 async def get_alert_by_token(conn: Conn, token: str, *, for_update: bool = False) -> Alert | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(
-        f"SELECT {ALERT_COLUMNS} FROM auth_login_alert WHERE token_hash = $1{lock}", secret_hash(token)
-    )
+    found = await conn.fetchrow(FIND_BY_TOKEN, secret_hash(token))
+    if found is None:
+        return None
+    row = await conn.fetchrow(GET_ALERT + (" FOR UPDATE" if for_update else ""), found["person_id"], found["id"])
     return None if row is None else Alert(**dict(row))
 
 
@@ -127,8 +133,8 @@ UPDATE auth_refresh_family SET revoked_at = $2, revoked_reason = 'not_me' WHERE 
 UNBIND_ACCOUNT = """
 UPDATE auth_account SET person_id = NULL, assurance_level = 1, verified_at = NULL WHERE id = $1 AND person_id = $2
 """
-MARK_USED = "UPDATE auth_login_alert SET used_at = $2 WHERE id = $1 AND used_at IS NULL"
-CASE_OF_ALERT = "SELECT id, login_id, identity_unbound FROM auth_identity_case WHERE alert_id = $1"
+MARK_USED = "UPDATE auth_login_alert SET used_at = $3 WHERE person_id = $1 AND id = $2 AND used_at IS NULL"
+CASE_OF_ALERT = "SELECT id, login_id, identity_unbound FROM auth_identity_case WHERE person_id = $1 AND alert_id = $2"
 INSERT_CASE = """
 INSERT INTO auth_identity_case (id, alert_id, person_id, account_id, login_id, method, reported_via, reported_by,
     identity_unbound, opened_at)
@@ -151,7 +157,7 @@ async def report(
     now: datetime,
 ) -> Reported:
     """End the login of ``alert`` (and a disputed proof's binding), open a case; a second report answers the first."""
-    known = await conn.fetchrow(CASE_OF_ALERT, alert.id)
+    known = await conn.fetchrow(CASE_OF_ALERT, alert.person_id, alert.id)
     if known is not None:
         return Reported(
             case_id=known["id"], login_id=known["login_id"], logins_ended=0, identity_unbound=known["identity_unbound"]
@@ -163,7 +169,7 @@ async def report(
     else:
         ended = _count(await conn.execute(REVOKE_LOGIN, alert.login_id, now))
     unbound = unbind and _count(await conn.execute(UNBIND_ACCOUNT, alert.account_id, alert.person_id)) == 1
-    await conn.execute(MARK_USED, alert.id, now)
+    await conn.execute(MARK_USED, alert.person_id, alert.id, now)
     case_id = uuid7()
     await conn.execute(
         INSERT_CASE,

@@ -114,8 +114,8 @@ async def get_org_by_credit_code(conn: Conn, credit_code: str) -> Org | None:
 
 IS_LEGAL_REP = """
 SELECT EXISTS (
-    SELECT 1 FROM org_entity o JOIN person p ON p.id_number_index = o.legal_rep_index
-    WHERE o.id = $1 AND p.id = $2 AND p.kind = 'person'
+    SELECT 1 FROM org_entity o JOIN person_id_number n ON n.id_number_index = o.legal_rep_index
+    WHERE o.id = $1 AND n.person_id = $2
 )
 """
 
@@ -127,8 +127,8 @@ async def is_legal_rep(conn: Conn, org_id: UUID, person_id: UUID) -> bool:
 
 REPRESENTED = f"""
 SELECT {", ".join("o." + c.strip() for c in COLUMNS.split(","))}
-FROM org_entity o JOIN person p ON p.id_number_index = o.legal_rep_index
-WHERE p.id = $1 AND p.kind = 'person'
+FROM org_entity o JOIN person_id_number n ON n.id_number_index = o.legal_rep_index
+WHERE n.person_id = $1
 ORDER BY o.registered_at, o.id
 """
 

@@ -3,6 +3,11 @@
 A person's ID number and name are encrypted at rest (contexts ``person.id_number``,
 ``person.name``) and found through the blind index (purpose ``id_number``). A newborn is a
 person without an ID number until 出生登记 assigns one.
+
+The blind index is kept unique in ``person_id_number`` (index → person), a table of its own: on a Citus
+cluster the person rows are spread over the shards by id, and this one stays on the coordinator, so
+finding a person by ID number is one primary-key read there, and claiming an ID number for a new person
+(inserting there first) is where two transactions creating the same person meet.
 """
 
 from __future__ import annotations
@@ -59,10 +64,12 @@ async def check_person_name(conn: Conn, keyring: Keyring, person_id: UUID, name:
 
 async def find_person_names(conn: Conn, indexes: list[bytes]) -> dict[bytes, tuple[UUID, bytes]]:
     """The persons among these blind indexes that exist: blind index → (person, sealed name)."""
-    rows = await conn.fetch(
-        "SELECT id_number_index, id, name FROM person WHERE id_number_index = ANY($1::bytea[])", indexes
-    )
-    return {r["id_number_index"]: (r["id"], r["name"]) for r in rows}
+    ids = await find_person_ids(conn, indexes)
+    if not ids:
+        return {}
+    rows = await conn.fetch("SELECT id, name FROM person WHERE id = ANY($1::uuid[])", list(ids.values()))
+    names: dict[UUID, bytes] = {r["id"]: r["name"] for r in rows}
+    return {index: (person_id, names[person_id]) for index, person_id in ids.items()}
 
 
 class PersonView(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,15 +82,21 @@ def id_number_index(keyring: Keyring, id_number: str) -> bytes:
     return keyring.blind_index(normalize_id_number(id_number), purpose=INDEX_PURPOSE)
 
 
+FIND_BY_INDEX = "SELECT person_id FROM person_id_number WHERE id_number_index = $1"
+
+
 async def find_person_id(conn: Conn, keyring: Keyring, id_number: str) -> UUID | None:
-    return await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", id_number_index(keyring, id_number))
+    return await conn.fetchval(FIND_BY_INDEX, id_number_index(keyring, id_number))
 
 
+CLAIM_ID_NUMBER = """
+INSERT INTO person_id_number (id_number_index, person_id) VALUES ($1, $2)
+ON CONFLICT ON CONSTRAINT person_id_number_pkey DO NOTHING
+RETURNING person_id
+"""
 INSERT_PERSON = """
 INSERT INTO person (id, id_number, id_number_index, name, born_on, sex, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT ON CONSTRAINT person_id_number_index_key DO NOTHING
-RETURNING id
 """
 
 
@@ -91,9 +104,12 @@ async def find_or_create_person(conn: Conn, keyring: Keyring, *, id_number: str,
     """The person with this ID number, created if new (race-safe on the blind index)."""
     number = normalize_id_number(id_number)
     index = id_number_index(keyring, number)
-    created = await conn.fetchval(
+    person_id = uuid7()
+    if await conn.fetchval(CLAIM_ID_NUMBER, index, person_id) is None:
+        return await conn.fetchval(FIND_BY_INDEX, index)
+    await conn.execute(
         INSERT_PERSON,
-        uuid7(),
+        person_id,
         keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
         index,
         keyring.encrypt(name, context=NAME_CONTEXT),
@@ -101,16 +117,18 @@ async def find_or_create_person(conn: Conn, keyring: Keyring, *, id_number: str,
         None,
         now,
     )
-    return created or await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", index)
+    return person_id
 
 
 async def create_newborn(
     conn: Conn, keyring: Keyring, *, name: str, born_on: date, sex: str | None, now: datetime
 ) -> UUID:
     """A person with no ID number yet (出生一件事)."""
-    return await conn.fetchval(
-        INSERT_PERSON, uuid7(), None, None, keyring.encrypt(name, context=NAME_CONTEXT), born_on, sex, now
+    person_id = uuid7()
+    await conn.execute(
+        INSERT_PERSON, person_id, None, None, keyring.encrypt(name, context=NAME_CONTEXT), born_on, sex, now
     )
+    return person_id
 
 
 class IdNumberTaken(Exception):
@@ -120,17 +138,22 @@ class IdNumberTaken(Exception):
 async def assign_id_number(conn: Conn, keyring: Keyring, person_id: UUID, id_number: str) -> None:
     """Record the ID number public security assigned; the person is then found by it like anyone else."""
     number = normalize_id_number(id_number)
+    index = id_number_index(keyring, number)
+    await conn.execute("DELETE FROM person_id_number WHERE person_id = $1", person_id)
     try:
         await conn.execute(
-            "UPDATE person SET id_number = $2, id_number_index = $3 WHERE id = $1",
-            person_id,
-            keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
-            id_number_index(keyring, number),
+            "INSERT INTO person_id_number (id_number_index, person_id) VALUES ($1, $2)", index, person_id
         )
     except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name != "person_id_number_index_key":
+        if exc.constraint_name != "person_id_number_pkey":
             raise
         raise IdNumberTaken() from exc
+    await conn.execute(
+        "UPDATE person SET id_number = $2, id_number_index = $3 WHERE id = $1",
+        person_id,
+        keyring.encrypt(number, context=ID_NUMBER_CONTEXT),
+        index,
+    )
 
 
 async def get_person_view(conn: Conn, keyring: Keyring, person_id: UUID) -> PersonView | None:
@@ -163,15 +186,18 @@ async def get_birth(conn: Conn, person_id: UUID) -> tuple[date | None, str | Non
 
 # --- guardianship ------------------------------------------------------------------------------
 
+# A guardianship is placed with its guardian and carries the dependent's birth date (wallet.people_store).
 ADD_GUARDIAN = """
-INSERT INTO guardianship (guardian_person_id, dependent_person_id, source, since)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT ON CONSTRAINT guardianship_pkey DO UPDATE SET until = NULL, source = EXCLUDED.source
+INSERT INTO guardianship (guardian_person_id, dependent_person_id, source, since, dependent_born_on)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT ON CONSTRAINT guardianship_pkey DO UPDATE SET until = NULL, source = EXCLUDED.source,
+    dependent_born_on = EXCLUDED.dependent_born_on
 """
 
 
 async def add_guardian(conn: Conn, guardian: UUID, dependent: UUID, *, source: str, now: datetime) -> None:
-    await conn.execute(ADD_GUARDIAN, guardian, dependent, source, now)
+    born_on = await conn.fetchval("SELECT born_on FROM person WHERE id = $1", dependent)
+    await conn.execute(ADD_GUARDIAN, guardian, dependent, source, now, born_on)
 
 
 IS_GUARDIAN = """
@@ -197,6 +223,21 @@ async def dependents_of(conn: Conn, guardian: UUID, *, now: datetime) -> list[UU
     return [r["dependent_person_id"] for r in await conn.fetch(DEPENDENTS, guardian, now)]
 
 
+async def ever_dependents_of(conn: Conn, guardian: UUID) -> list[UUID]:
+    """Everyone the person is or was guardian of (a guardianship that ends keeps its row, with ``until``)."""
+    return [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT dependent_person_id FROM guardianship WHERE guardian_person_id = $1 ORDER BY since", guardian
+        )
+    ]
+
+
+async def family(conn: Conn, person: UUID) -> list[UUID]:
+    """The person and everyone they are or were guardian of: whom the person may have applied for."""
+    return [person, *await ever_dependents_of(conn, person)]
+
+
 async def guardians_of(conn: Conn, dependent: UUID, *, now: datetime) -> list[UUID]:
     rows = await conn.fetch(
         "SELECT guardian_person_id FROM guardianship WHERE dependent_person_id = $1 AND (until IS NULL OR until > $2)",
@@ -219,11 +260,14 @@ def seal_person(keyring: Keyring, id_number: str, name: str) -> tuple[bytes, byt
     )
 
 
+CLAIM_ID_NUMBERS = """
+INSERT INTO person_id_number (id_number_index, person_id) SELECT * FROM unnest($1::bytea[], $2::uuid[])
+ON CONFLICT ON CONSTRAINT person_id_number_pkey DO NOTHING
+RETURNING id_number_index, person_id
+"""
 INSERT_PERSONS = """
 INSERT INTO person (id, id_number_index, id_number, name, created_at)
 SELECT *, $4::timestamptz FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $5::bytea[])
-ON CONFLICT ON CONSTRAINT person_id_number_index_key DO NOTHING
-RETURNING id_number_index, id
 """
 
 
@@ -248,16 +292,18 @@ async def find_or_create_persons(
     fresh = iter(uuid7_many(sum(i not in given for i in indexes)))
     new_ids = [given.get(i) or next(fresh) for i in indexes]
     found: dict[bytes, UUID] = {
-        index: person_id
-        for index, person_id in await conn.fetch(
-            INSERT_PERSONS,
-            new_ids,
-            indexes,
-            [unique[i][0] for i in indexes],
-            now,
-            [unique[i][1] for i in indexes],
-        )
+        r["id_number_index"]: r["person_id"] for r in await conn.fetch(CLAIM_ID_NUMBERS, indexes, new_ids)
     }
+    claimed = [i for i in indexes if i in found]
+    if claimed:
+        await conn.execute(
+            INSERT_PERSONS,
+            [found[i] for i in claimed],
+            claimed,
+            [unique[i][0] for i in claimed],
+            now,
+            [unique[i][1] for i in claimed],
+        )
     known = [i for i in indexes if i not in found]
     if known:
         found.update(await find_person_ids(conn, known))
@@ -276,11 +322,22 @@ def encoded_person(
     return _PERSON_COUNT + pgcopy.fields(person_id, sealed_id_number, index, sealed_name) + created_at
 
 
-async def insert_encoded(conn: Conn, rows: list[bytes]) -> None:
+CLAIM_COLUMNS = ("id_number_index", "person_id")
+_CLAIM_COUNT = pgcopy.count(len(CLAIM_COLUMNS))
+
+
+def encoded_claim(index: bytes, person_id: bytes) -> bytes:
+    """A new person's entry in the ID-number index, as a binary COPY row for :func:`insert_encoded`."""
+    return _CLAIM_COUNT + pgcopy.fields(index, person_id)
+
+
+async def insert_encoded(conn: Conn, claims: list[bytes], rows: list[bytes]) -> None:
     """New persons by binary COPY, in the caller's transaction: for blind indexes just looked up and not
-    found. Unlike :func:`find_or_create_persons`, one that another transaction created meanwhile is an
-    error (``UniqueViolationError``), not a find; rows in blind index order wait for such a transaction
-    rather than deadlock with it."""
+    found; ``claims`` (:func:`encoded_claim`) their entries in the ID-number index, ``rows``
+    (:func:`encoded_person`) the persons. Unlike :func:`find_or_create_persons`, one that another
+    transaction created meanwhile is an error (``UniqueViolationError``), not a find; claims in blind
+    index order wait for such a transaction rather than deadlock with it."""
+    await pgcopy.copy_rows(conn, "person_id_number", CLAIM_COLUMNS, claims)
     await pgcopy.copy_rows(conn, "person", PERSON_COLUMNS, rows)
 
 
@@ -289,6 +346,7 @@ async def find_person_ids(conn: Conn, indexes: list[bytes]) -> dict[bytes, UUID]
     return {
         index: person_id
         for index, person_id in await conn.fetch(
-            "SELECT id_number_index, id FROM person WHERE id_number_index = ANY($1::bytea[])", indexes
+            "SELECT id_number_index, person_id FROM person_id_number WHERE id_number_index = ANY($1::bytea[])",
+            indexes,
         )
     }

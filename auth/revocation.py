@@ -50,7 +50,8 @@ RECENT_DELEGATIONS = "SELECT id FROM delegation WHERE revoked_at > $1"
 # Entities whose registry named another legal representative within an access token's life.
 RECENT_REP_CHANGES = "SELECT id FROM org_entity WHERE legal_rep_changed_at > $1"
 STILL_LEGAL_REP = """
-SELECT 1 FROM org_entity o JOIN person p ON p.id_number_index = o.legal_rep_index WHERE o.id = $1 AND p.id = $2
+SELECT 1 FROM org_entity o JOIN person_id_number n ON n.id_number_index = o.legal_rep_index
+WHERE o.id = $1 AND n.person_id = $2
 """
 
 

@@ -24,7 +24,7 @@ import msgspec
 
 import wallet
 from api.kernel import audit, changelog
-from api.kernel.db import Conn
+from api.kernel.db import Conn, constraint_name
 from api.kernel.ids import uuid7
 from esign import ca, lists, service, views
 from esign.codec import tokens, zb2
@@ -91,10 +91,13 @@ def _point(text: str) -> bytes:
         raise DeviceKeyInvalid("public_key must be base64url of a P-256 point (33 or 65 bytes)") from exc
 
 
+# With the count of valid credentials: a join on the person, so that a person's statement is one shard's (a
+# correlated subquery in the select list would send it to every shard).
 SELECT_DEVICES = """
 SELECT d.id, d.person_id, d.label, d.public_key, d.key_storage, d.status, d.created_at, d.revoked_at, d.revoked_by,
-       (SELECT count(*) FROM esign_device_credential c WHERE c.device_id = d.id AND c.status = 'valid') AS credentials
+       count(c.id) FILTER (WHERE c.status = 'valid') AS credentials
 FROM esign_device d
+LEFT JOIN esign_device_credential c ON c.person_id = d.person_id AND c.device_id = d.id
 """
 
 
@@ -112,15 +115,24 @@ def _device(esign: EsignState, r: asyncpg.Record) -> Device:
     )
 
 
+LIST_DEVICES = SELECT_DEVICES + " WHERE d.person_id = $1 GROUP BY d.person_id, d.id ORDER BY d.created_at, d.id"
+
+
 async def list_devices(conn: Conn, esign: EsignState, person_id: UUID) -> list[Device]:
     """A person's devices, oldest first, revoked ones included."""
-    rows = await conn.fetch(SELECT_DEVICES + " WHERE d.person_id = $1 ORDER BY d.created_at, d.id", person_id)
+    rows = await conn.fetch(LIST_DEVICES, person_id)
     return [_device(esign, r) for r in rows]
 
 
-async def get_device(conn: Conn, esign: EsignState, device_id: UUID) -> tuple[UUID, Device]:
+# Devices and their credentials are placed with their person; an operator names a device by id alone, found
+# first (on a cluster, on every shard).
+DEVICE_PERSON = "SELECT person_id FROM esign_device WHERE id = $1"
+GET_DEVICE = SELECT_DEVICES + " WHERE d.person_id = $2 AND d.id = $1 GROUP BY d.person_id, d.id"
+
+
+async def get_device(conn: Conn, esign: EsignState, device_id: UUID, person_id: UUID) -> tuple[UUID, Device]:
     """``(person id, device)``; ``device_not_found``."""
-    row = await conn.fetchrow(SELECT_DEVICES + " WHERE d.id = $1", device_id)
+    row = await conn.fetchrow(GET_DEVICE, device_id, person_id)
     if row is None:
         raise DeviceNotFound()
     return row["person_id"], _device(esign, row)
@@ -154,7 +166,7 @@ async def register(
     try:
         await conn.execute(INSERT_DEVICE, device_id, person_id, account_id, label, point, body.key_storage, now)
     except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name != "esign_device_public_key_key":
+        if constraint_name(exc) != "esign_device_public_key_key":
             raise
         raise DeviceKeyRegistered() from exc
     for certificate_id in await conn.fetch(VALID_CERTIFICATES, person_id, now):
@@ -167,7 +179,7 @@ async def register(
         data={"key_storage": body.key_storage},
         at=now,
     )
-    return (await get_device(conn, esign, device_id))[1]
+    return (await get_device(conn, esign, device_id, person_id))[1]
 
 
 VALID_CERTIFICATES = """
@@ -199,9 +211,12 @@ async def issue(
 ) -> None:
     """Issue (or re-issue) the credential of one certificate to one device, and log it for the person's sync;
     nothing for a device revoked meanwhile (the lock waits for a revocation in flight)."""
-    if await conn.fetchval("SELECT status FROM esign_device WHERE id = $1 FOR SHARE", device_id) != "active":
+    status = await conn.fetchval(
+        "SELECT status FROM esign_device WHERE person_id = $2 AND id = $1 FOR SHARE", device_id, person_id
+    )
+    if status != "active":
         return
-    v = await store.get_certificate(conn, certificate_id)
+    v = await store.get_certificate(conn, certificate_id, person_id=person_id)
     assert v is not None and v.row.token is not None
     shown = views.render(esign, v, now=now)  # every field, sensitive ones opened
     ctype = await store.get_type(conn, v.row.type_code)
@@ -210,9 +225,11 @@ async def issue(
     token = tokens.decode_token(v.row.token)
     c = token.claims
     existing = await conn.fetchrow(
-        "SELECT status_list_id, status_index FROM esign_device_credential WHERE device_id = $1 AND certificate_id = $2",
+        "SELECT status_list_id, status_index FROM esign_device_credential"
+        " WHERE person_id = $3 AND device_id = $1 AND certificate_id = $2",
         device_id,
         certificate_id,
+        person_id,
     )
     slot = (existing[0], existing[1]) if existing else (await lists.allocate_slots(conn, 1))[0]
     iat = int(now.timestamp())
@@ -294,20 +311,28 @@ async def revoke(
 ) -> Device:
     """Revoke a device (the holder's own: ``person_id`` given, else an operator's) and its credentials' slots.
     Revoking it again changes nothing."""
-    row = await conn.fetchrow("SELECT person_id, status FROM esign_device WHERE id = $1 FOR UPDATE", device_id)
-    if row is None or (person_id is not None and row["person_id"] != person_id):
+    owner = person_id if person_id is not None else await conn.fetchval(DEVICE_PERSON, device_id)
+    row = None
+    if owner is not None:
+        row = await conn.fetchrow(
+            "SELECT person_id, status FROM esign_device WHERE person_id = $2 AND id = $1 FOR UPDATE", device_id, owner
+        )
+    if row is None:
         raise DeviceNotFound()
+    owner = row["person_id"]
     if row["status"] == "active":
         await conn.execute(
-            "UPDATE esign_device SET status = 'revoked', revoked_at = $2, revoked_by = $3 WHERE id = $1",
+            "UPDATE esign_device SET status = 'revoked', revoked_at = $3, revoked_by = $4 WHERE person_id = $2 AND id = $1",
             device_id,
+            owner,
             now,
             by,
         )
         revoked = await conn.fetch(
-            "UPDATE esign_device_credential SET status = 'revoked' WHERE device_id = $1 AND status = 'valid' "
-            "RETURNING id, status_list_id",
+            "UPDATE esign_device_credential SET status = 'revoked'"
+            " WHERE person_id = $2 AND device_id = $1 AND status = 'valid' RETURNING id, status_list_id",
             device_id,
+            owner,
         )
         for list_id in sorted({r["status_list_id"] for r in revoked}):
             await lists.status_changed(conn, list_id)
@@ -321,7 +346,7 @@ async def revoke(
             data={"by": by, "reason": reason, "credentials": len(revoked)},
             at=now,
         )
-    return (await get_device(conn, esign, device_id))[1]
+    return (await get_device(conn, esign, device_id, owner))[1]
 
 
 DUE = """
@@ -329,14 +354,14 @@ SELECT d.id AS device_id, d.person_id, d.public_key, c.id AS certificate_id
 FROM esign_device d
 JOIN esign_certificate c ON c.person_id = d.person_id AND c.status = 'valid' AND c.token IS NOT NULL
     AND (c.valid_until IS NULL OR c.valid_until > $1)
-LEFT JOIN esign_device_credential k ON k.device_id = d.id AND k.certificate_id = c.id
+LEFT JOIN esign_device_credential k ON k.person_id = d.person_id AND k.device_id = d.id AND k.certificate_id = c.id
 WHERE d.status = 'active' AND (k.id IS NULL OR (k.status = 'valid' AND k.expires_at < $2))
 ORDER BY d.person_id
 LIMIT $3
 """
 WITHDRAWN = """
 DELETE FROM esign_device_credential k USING esign_certificate c
-WHERE k.certificate_id = c.id AND k.status = 'valid'
+WHERE c.person_id = k.person_id AND k.certificate_id = c.id AND k.status = 'valid'
   AND (c.status <> 'valid' OR (c.valid_until IS NOT NULL AND c.valid_until <= $1))
 RETURNING k.id, k.person_id
 """

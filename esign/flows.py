@@ -134,7 +134,7 @@ class _Common(TypedDict):
     seal_id: UUID
     item: IssueIn
     request_hash: bytes
-    person_id: UUID | None
+    person_id: UUID
     actor: str
     now: datetime
 
@@ -150,7 +150,7 @@ def new_row(
     to_be_signed: bytes | None,
     item: IssueIn,
     request_hash: bytes,
-    person_id: UUID | None,
+    person_id: UUID,
     actor: str,
     now: datetime,
 ) -> CertificateRow:
@@ -210,7 +210,7 @@ async def _replay(
         return Issued("existing", known.row.id, certificate=render(esign, known, now=now))
     if known.row.created_at + SIGNING_WINDOW > now:
         return Issued("pending", known.row.id, pending=pending_view(known))
-    await store.delete_pending(conn, known.row.id)
+    await store.delete_pending(conn, known.row.id, known.row.person_id)
     return None
 
 
@@ -335,8 +335,8 @@ async def issue_certificate(
             ref=f"{department_id}:{item.external_ref}",
             now=now,
         )
-    if person_id is not None:
-        await wallet.ensure_open(conn, person_id)
+    assert person_id is not None  # check_holder gives every holder an ID number or a credit code
+    await wallet.ensure_open(conn, person_id)
     year = service.serial_year(now)
     serial = service.serial_text(year, await store.next_serials(conn, ctype.code, department_id, year, 1))
     (slot,) = await lists.allocate_slots(conn, 1)
@@ -378,7 +378,7 @@ async def issue_certificate(
             data=audit_data(row, seal.kid.hex()),
             at=now,
         )
-        view = await store.get_certificate(conn, row.id)
+        view = await store.get_certificate(conn, row.id, person_id=row.person_id)
         assert view is not None
         return Issued("pending", row.id, pending=pending_view(view))
     token, record_digest = service.sign_draft(draft, await esign.signer(conn, seal))
@@ -475,8 +475,8 @@ async def complete_signature(
         )
     _, protected, _, payload = cbor2.loads(row.to_be_signed)
     token = tokens.assemble_token(protected, payload, signature)
-    await store.set_signed(conn, row.id, token, now=now)
-    signed = await store.get_certificate(conn, row.id)
+    await store.set_signed(conn, row.id, row.person_id, token, now=now)
+    signed = await store.get_certificate(conn, row.id, person_id=row.person_id)
     assert signed is not None
     cert = render(esign, signed, now=now)
     await deliver(conn, cert, signed.row, actor=actor, now=now)
@@ -554,13 +554,14 @@ async def change_status(
         raise CertificateStatusConflict(
             f"cannot {action} a {v.row.status} certificate", certificate_status=v.row.status
         )
-    await store.set_status(conn, certificate_id, target, reason=reason, now=now)
+    holder = v.row.person_id
+    await store.set_status(conn, certificate_id, holder, target, reason=reason, now=now)
     await lists.status_changed(conn, v.row.status_list_id)
-    changed = await store.get_certificate(conn, certificate_id)
+    changed = await store.get_certificate(conn, certificate_id, person_id=holder)
     assert changed is not None
     cert = render(esign, changed, now=now)
     item = await wallet.update_certificate_item(
-        conn, certificate_id, summary={"status": cert.status}, data={"status": cert.status}, now=now
+        conn, holder, certificate_id, summary={"status": cert.status}, data={"status": cert.status}, now=now
     )
     if item is not None:
         await changelog.record_change(

@@ -95,9 +95,10 @@ def shown(esign: EsignState, certificates: list[ShownCertificate], *, now: datet
 
 
 async def certificate_views(
-    conn: Conn, esign: EsignState, certificate_ids: list[UUID], *, now: datetime
+    conn: Conn, esign: EsignState, certificate_ids: list[UUID], *, now: datetime, holder: UUID | None = None
 ) -> dict[UUID, Certificate]:
-    """Many certificates as the API shows them, by id; those missing or awaiting a signature are left out."""
+    """Many certificates as the API shows them, by id; those missing or awaiting a signature are left out.
+    ``holder``: whose they all are, when the caller knows (a wallet's page), which spares looking it up."""
     if not certificate_ids:
         return {}
-    return shown(esign, await store.get_shown(conn, certificate_ids), now=now)
+    return shown(esign, await store.get_shown(conn, certificate_ids, holder=holder), now=now)

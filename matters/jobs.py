@@ -18,6 +18,7 @@ async def flag_overdue(state: Any, *, now: datetime | None = None) -> int:
         for t in flagged:
             await store.add_event(
                 conn,
+                t["for_person_id"],
                 t["application_id"],
                 at=now,
                 event="task_overdue",

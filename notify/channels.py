@@ -132,7 +132,7 @@ class Senders:
         self._contact: dict[UUID, bytes] = {}
 
     async def prepare(
-        self, conn: Conn, rows: list[asyncpg.Record], entries: dict[UUID, tuple[str, str]], *, now: datetime
+        self, conn: Conn, rows: list[dict[str, Any]], entries: dict[UUID, tuple[str, str]], *, now: datetime
     ) -> tuple[list[Job], list[tuple[Job, Outcome]]]:
         """Jobs ready to send, and those settled here without a send."""
         hooks = await self._webhooks(conn, {r["target"] for r in rows if r["channel"] == "webhook"})
@@ -167,7 +167,7 @@ class Senders:
         self,
         conn: Conn,
         job: Job,
-        row: asyncpg.Record,
+        row: dict[str, Any],
         hooks: dict[UUID, Hook],
         accounts: dict[UUID, asyncpg.Record],
         *,

@@ -26,14 +26,16 @@ def _json(value: Any) -> str | None:
     return None if value is None else _encoder.encode(value).decode()
 
 
+# A person's notifications go to their inbox table (its shard of a cluster); an account's or a department's to
+# notify_other_notification (the coordinator).
 INSERT_NOTIFICATIONS = """
-INSERT INTO notify_notification (id, dedup_key, event, kind, person_id, account_id, department_id, title, body, data,
-                                 urgent, lane, created_at)
+INSERT INTO {table} (id, dedup_key, event, kind, person_id, account_id, department_id, title, body, data,
+                     urgent, lane, created_at)
 SELECT id, dedup_key, event, kind, person_id, account_id, department_id, title, body, data::jsonb, urgent, lane, created_at
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[],
             $10::text[], $11::bool[], $12::text[], $13::timestamptz[])
     AS t(id, dedup_key, event, kind, person_id, account_id, department_id, title, body, data, urgent, lane, created_at)
-ON CONFLICT ON CONSTRAINT notify_notification_dedup_key_key DO NOTHING
+ON CONFLICT ON CONSTRAINT {table}_dedup_key_key DO NOTHING
 RETURNING id
 """
 
@@ -57,6 +59,14 @@ NOTIFICATION_COLUMNS = (
 
 async def insert_notifications(conn: Conn, rows: list[NotificationRow]) -> set[UUID]:
     """Insert what is new; return the ids inserted (an existing dedup key is skipped)."""
+    personal = [r for r in rows if r.person_id is not None]
+    other = [r for r in rows if r.person_id is None]
+    return await _insert(conn, "notify_notification", personal) | await _insert(
+        conn, "notify_other_notification", other
+    )
+
+
+async def _insert(conn: Conn, table: str, rows: list[NotificationRow]) -> set[UUID]:
     if not rows:
         return set()
     # One order for every writer, so two batches sharing keys never wait on each other in a cycle.
@@ -68,7 +78,7 @@ async def insert_notifications(conn: Conn, rows: list[NotificationRow]) -> set[U
     try:
         async with conn.transaction():  # a savepoint: the fallback below must run in a live transaction
             await conn.copy_records_to_table(
-                "notify_notification",
+                table,
                 columns=NOTIFICATION_COLUMNS,
                 records=[
                     (
@@ -91,7 +101,7 @@ async def insert_notifications(conn: Conn, rows: list[NotificationRow]) -> set[U
             )
     except asyncpg.UniqueViolationError:
         arrays = [[_json(r.data) if c == "data" else getattr(r, c) for r in rows] for c in NOTIFICATION_COLUMNS]
-        return {r["id"] for r in await conn.fetch(INSERT_NOTIFICATIONS, *arrays)}
+        return {r["id"] for r in await conn.fetch(INSERT_NOTIFICATIONS.format(table=table), *arrays)}
     return {r.id for r in rows}
 
 
@@ -152,16 +162,37 @@ WITH c AS (
 UPDATE notify_delivery d
 SET status = 'sending', attempts = d.attempts + 1, lease_until = $3, not_before = NULL, queued_at = NULL,
     sending_since = coalesce(d.sending_since, $2), updated_at = $2
-FROM c, notify_notification n
-WHERE d.id = c.id AND n.id = d.notification_id
-RETURNING d.id, d.channel, d.target, d.lane, d.attempts, d.content, d.credit_spent, c.lost_lease,
-          n.id AS notification_id, n.kind, n.data::text AS data, n.created_at
+FROM c
+WHERE d.id = c.id
+RETURNING d.id, d.channel, d.target, d.lane, d.attempts, d.content, d.credit_spent, c.lost_lease, d.notification_id
+"""
+
+# What the senders need of the claimed deliveries' notifications: those of an account or a department on the
+# coordinator, a person's on their shards (by id: one multi-shard query per claimed batch on a cluster, in the
+# background workers).
+CLAIMED_NOTIFICATIONS = """
+SELECT id, kind, data::text AS data, created_at FROM {table} WHERE id = ANY($1::uuid[])
 """
 
 
-async def claim(conn: Conn, ids: list[UUID], *, now: datetime, lease: timedelta) -> list[asyncpg.Record]:
-    """Take the deliveries that may be attempted now (not final, not held, no live attempt)."""
-    return await conn.fetch(CLAIM, ids, now, now + lease)
+async def claim(conn: Conn, ids: list[UUID], *, now: datetime, lease: timedelta) -> list[dict[str, Any]]:
+    """Take the deliveries that may be attempted now (not final, not held, no live attempt), each with its
+    notification's ``kind``, ``data`` and ``created_at``."""
+    claimed = await conn.fetch(CLAIM, ids, now, now + lease)
+    if not claimed:
+        return []
+    wanted = list({r["notification_id"] for r in claimed})
+    notes = {
+        n["id"]: n
+        for table in ("notify_other_notification", "notify_notification")
+        for n in await conn.fetch(CLAIMED_NOTIFICATIONS.format(table=table), wanted)
+    }
+    # A delivery without its notification cannot be (nothing deletes one before its deliveries); skip it if so.
+    return [
+        {**dict(r), "kind": n["kind"], "data": n["data"], "created_at": n["created_at"]}
+        for r in claimed
+        if (n := notes.get(r["notification_id"])) is not None
+    ]
 
 
 SPEND_CREDIT = """

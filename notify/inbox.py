@@ -46,14 +46,16 @@ async def read_all(
     return len(marked), heads
 
 
-EXPORT = """
-SELECT n.id, n.kind, n.event, n.title, n.body, n.data, n.urgent, n.created_at, n.read_at
-FROM notify_notification n
-WHERE n.person_id = $1 OR n.account_id IN (SELECT id FROM auth_account WHERE person_id = $1)
-ORDER BY n.id
+_EXPORTED = "id, kind, event, title, body, data, urgent, created_at, read_at"
+EXPORT = f"SELECT {_EXPORTED} FROM notify_notification WHERE person_id = $1"
+EXPORT_LOGINS = f"""
+SELECT {_EXPORTED} FROM notify_other_notification
+WHERE account_id IN (SELECT id FROM auth_account WHERE person_id = $1)
 """
 
 
 async def export_for_person(conn: Conn, person_id: UUID) -> list[Notification]:
-    """Every inbox item of the person and their logins, oldest first (for the wallet's export)."""
-    return [Notification(**dict(r)) for r in await conn.fetch(EXPORT, person_id)]
+    """Every inbox item of the person and their logins (from before they had the person), oldest first (for the
+    wallet's export)."""
+    rows = [*await conn.fetch(EXPORT, person_id), *await conn.fetch(EXPORT_LOGINS, person_id)]
+    return [Notification(**dict(r)) for r in sorted(rows, key=lambda r: r["id"])]

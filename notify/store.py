@@ -1,13 +1,15 @@
 """SQL of the inbox, preferences, WeChat grants and the operators' view of a notification.
 
 An inbox belongs to a person (seen from every account of theirs) or, for an account without a
-person (an operator, an L1 login), to the account; a caller reads both.
+person (an operator, an L1 login), to the account; a caller reads both. A person's are in
+``notify_notification`` (on the person's shard of a cluster: every statement names the person),
+an account's and a department's in ``notify_other_notification`` (on the coordinator).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -27,7 +29,15 @@ from notify.models import (
 )
 
 _VIEW = "id, kind, event, title, body, data, urgent, created_at, read_at"
-_MINE = "(person_id = $1 OR account_id = $2)"
+
+
+def _inboxes(person_id: UUID | None, account_id: UUID) -> list[dict[str, Any]]:
+    """The inboxes a caller reads, their person's (if any) and their account's: the table, the column naming the
+    owner and the owner, which each statement below takes as ``$1``."""
+    mine = [{"table": "notify_other_notification", "owner": "account_id", "id": account_id}]
+    if person_id is not None:
+        mine.insert(0, {"table": "notify_notification", "owner": "person_id", "id": person_id})
+    return mine
 
 
 def _view(row: asyncpg.Record) -> Notification:
@@ -36,34 +46,46 @@ def _view(row: asyncpg.Record) -> Notification:
     )
 
 
-LIST_INBOX = f"""
-SELECT {_VIEW} FROM notify_notification
-WHERE {_MINE} AND ($3::uuid IS NULL OR id < $3) AND ($4::bool IS NOT TRUE OR read_at IS NULL)
-ORDER BY id DESC LIMIT $5
+LIST_INBOX = """
+SELECT {view} FROM {table}
+WHERE {owner} = $1 AND ($2::uuid IS NULL OR id < $2) AND ($3::bool IS NOT TRUE OR read_at IS NULL)
+ORDER BY id DESC LIMIT $4
 """
+# A person's page, one shard of a cluster (tests/cluster).
+LIST_PERSON_INBOX = LIST_INBOX.format(view=_VIEW, table="notify_notification", owner="person_id")
 
 
 async def list_inbox(
     conn: Conn, person_id: UUID | None, account_id: UUID, *, before: UUID | None, unread: bool, limit: int
 ) -> list[Notification]:
     """Newest first (ids are UUIDv7); ``before`` is the last id of the previous page."""
-    return [_view(r) for r in await conn.fetch(LIST_INBOX, person_id, account_id, before, unread, limit)]
+    rows = [
+        r
+        for i in _inboxes(person_id, account_id)
+        for r in await conn.fetch(LIST_INBOX.format(view=_VIEW, **i), i["id"], before, unread, limit)
+    ]
+    return [_view(r) for r in sorted(rows, key=lambda r: r["id"], reverse=True)[:limit]]
 
 
-INBOX_AFTER = f"SELECT {_VIEW} FROM notify_notification WHERE {_MINE} AND id > $3 ORDER BY id LIMIT $4"
+INBOX_AFTER = "SELECT {view} FROM {table} WHERE {owner} = $1 AND id > $2 ORDER BY id LIMIT $3"
 
 
 async def inbox_after(
     conn: Conn, person_id: UUID | None, account_id: UUID, after: UUID, *, limit: int = 500
 ) -> list[Notification]:
     """What a reconnecting stream missed, oldest first."""
-    return [_view(r) for r in await conn.fetch(INBOX_AFTER, person_id, account_id, after, limit)]
+    rows = [
+        r
+        for i in _inboxes(person_id, account_id)
+        for r in await conn.fetch(INBOX_AFTER.format(view=_VIEW, **i), i["id"], after, limit)
+    ]
+    return [_view(r) for r in sorted(rows, key=lambda r: r["id"])[:limit]]
 
 
-MARK_READ = f"""
-UPDATE notify_notification SET read_at = coalesce(read_at, $3)
-WHERE id = $4 AND {_MINE}
-RETURNING {_VIEW}, person_id, (read_at = $3) AS changed
+MARK_READ = """
+UPDATE {table} SET read_at = coalesce(read_at, $2)
+WHERE {owner} = $1 AND id = $3
+RETURNING {view}, person_id, (read_at = $2) AS changed
 """
 
 
@@ -71,23 +93,24 @@ async def mark_read(
     conn: Conn, person_id: UUID | None, account_id: UUID, notification_id: UUID, *, now: datetime
 ) -> tuple[Notification, UUID | None, bool]:
     """Mark read once; return the item, its owner person and whether this call changed it."""
-    row = await conn.fetchrow(MARK_READ, person_id, account_id, now, notification_id)
-    if row is None:
-        raise NotificationNotFound()
-    return _view(row), row["person_id"], row["changed"]
+    for i in _inboxes(person_id, account_id):
+        row = await conn.fetchrow(MARK_READ.format(view=_VIEW, **i), i["id"], now, notification_id)
+        if row is not None:
+            return _view(row), row["person_id"], row["changed"]
+    raise NotificationNotFound()
 
 
-COUNT_UNREAD = f"SELECT count(*) FROM notify_notification WHERE {_MINE} AND read_at IS NULL"
+COUNT_UNREAD = "SELECT count(*) FROM {table} WHERE {owner} = $1 AND read_at IS NULL"
 
 
 async def count_unread(conn: Conn, person_id: UUID | None, account_id: UUID) -> int:
-    return await conn.fetchval(COUNT_UNREAD, person_id, account_id)
+    return sum([await conn.fetchval(COUNT_UNREAD.format(**i), i["id"]) for i in _inboxes(person_id, account_id)])
 
 
-MARK_ALL_READ = f"""
-UPDATE notify_notification SET read_at = $3
-WHERE {_MINE} AND read_at IS NULL AND ($4::uuid IS NULL OR id <= $4)
-RETURNING {_VIEW}, person_id
+MARK_ALL_READ = """
+UPDATE {table} SET read_at = $2
+WHERE {owner} = $1 AND read_at IS NULL AND ($3::uuid IS NULL OR id <= $3)
+RETURNING {view}, person_id
 """
 
 
@@ -95,7 +118,11 @@ async def mark_all_read(
     conn: Conn, person_id: UUID | None, account_id: UUID, *, up_to: UUID | None, now: datetime
 ) -> list[tuple[Notification, UUID | None]]:
     """Mark every unread item of the caller (up to ``up_to``) read; return each with its owner person."""
-    return [(_view(r), r["person_id"]) for r in await conn.fetch(MARK_ALL_READ, person_id, account_id, now, up_to)]
+    return [
+        (_view(r), r["person_id"])
+        for i in _inboxes(person_id, account_id)
+        for r in await conn.fetch(MARK_ALL_READ.format(view=_VIEW, **i), i["id"], now, up_to)
+    ]
 
 
 # --- preferences -----------------------------------------------------------------------------------
@@ -183,7 +210,9 @@ async def list_grants(conn: Conn, account_id: UUID) -> list[Grant]:
 
 # --- the operators' view ------------------------------------------------------------------------------
 
-NOTIFICATION = f"SELECT {_VIEW}, dedup_key, person_id, account_id, department_id FROM notify_notification WHERE id = $1"
+# An operator knows a notification by its id: a person's is looked for on every shard of a cluster, one index probe
+# each, at operator rates.
+NOTIFICATION = "SELECT {view}, dedup_key, person_id, account_id, department_id FROM {table} WHERE id = $1"
 
 DELIVERIES = """
 SELECT id, channel, target, status, reason, provider_ref, not_before, updated_at
@@ -198,7 +227,8 @@ FROM notify_attempt WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, at
 
 async def get_for_operator(conn: Conn, notification_id: UUID) -> AdminNotification:
     """The notification with every channel's status and every attempt."""
-    n = await conn.fetchrow(NOTIFICATION, notification_id)
+    n = await conn.fetchrow(NOTIFICATION.format(view=_VIEW, table="notify_other_notification"), notification_id)
+    n = n or await conn.fetchrow(NOTIFICATION.format(view=_VIEW, table="notify_notification"), notification_id)
     if n is None:
         raise NotificationNotFound()
     deliveries = await conn.fetch(DELIVERIES, notification_id)

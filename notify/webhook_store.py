@@ -128,7 +128,7 @@ async def signing_secrets(conn: Conn, ids: list[UUID]) -> dict[UUID, asyncpg.Rec
 
 _DELIVERY = """
 SELECT d.id, d.notification_id, n.kind, d.status, d.attempts, d.reason, d.not_before, d.created_at, d.updated_at
-FROM notify_delivery d JOIN notify_notification n ON n.id = d.notification_id
+FROM notify_delivery d JOIN notify_other_notification n ON n.id = d.notification_id
 """
 
 LIST_DELIVERIES = f"""{_DELIVERY}
@@ -196,7 +196,7 @@ async def get_delivery(conn: Conn, webhook_id: UUID, delivery_id: UUID) -> Webho
 
 # The department's notifications are the events its webhooks deliver, one row per event.
 EVENTS_SINCE = """
-SELECT id, kind, data::text AS data, created_at FROM notify_notification
+SELECT id, kind, data::text AS data, created_at FROM notify_other_notification
 WHERE department_id = $1 AND id > $2 AND created_at >= $3
 ORDER BY id LIMIT $4
 """

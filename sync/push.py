@@ -113,11 +113,13 @@ async def _attempt(
     rejection: Problem | None,
 ) -> tuple[MutationResult, int]:
     async with conn.transaction():
+        # The ledger is the account's own person's (whomever the token acts for), or the account's without one.
+        person = ctx.principal.actor_person_id
         last, stored = await store.claim(
-            conn, account_id, client_id, m.id, lock_timeout_ms=LOCK_TIMEOUT_MS, now=ctx.now
+            conn, person, account_id, client_id, m.id, lock_timeout_ms=LOCK_TIMEOUT_MS, now=ctx.now
         )
         if stored is None and m.seq <= last:
-            stored = await store.get_mutation(conn, account_id, m.id)  # processed while we waited for the lock?
+            stored = await store.get_mutation(conn, person, account_id, m.id)  # processed while we waited for the lock?
         if stored is not None and stored["fingerprint"] == fp:
             return _replay(ctx, m, stored), last
         if m.seq > last + 1:
@@ -143,6 +145,7 @@ async def _attempt(
         try:
             await store.record_mutation(
                 conn,
+                person,
                 account_id=account_id,
                 id=m.id,
                 client_id=client_id,
@@ -153,7 +156,7 @@ async def _attempt(
                 **row,
             )
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name != "sync_mutation_pkey":
+            if exc.constraint_name not in ("sync_mutation_pkey", "sync_account_mutation_pkey"):
                 raise
             # The same id, sent under another seq by a concurrent push, was recorded first: this
             # attempt is undone whole, and the retry finds the ledger row.

@@ -168,16 +168,31 @@ async def delete_tombstones(conn: Conn, *, before: datetime, limit: int, now: da
 
 
 async def delete_old_ledger(conn: Conn, *, before: datetime, limit: int) -> int:
-    result = await conn.execute(
-        "DELETE FROM sync_mutation WHERE (account_id, id) IN "
-        "(SELECT account_id, id FROM sync_mutation WHERE recorded_at < $1 LIMIT $2)",
-        before,
-        limit,
-    )
-    return int(result.split()[-1])
+    """Up to ``limit`` ledger rows recorded before ``before``, of each ledger (a person's, an account's)."""
+    deleted = 0
+    for table, key in (("sync_mutation", "person_id, account_id, id"), ("sync_account_mutation", "account_id, id")):
+        result = await conn.execute(
+            f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE recorded_at < $1 LIMIT $2)",
+            before,
+            limit,
+        )
+        deleted += int(result.split()[-1])
+    return deleted
 
 
 # --- the push ledger ----------------------------------------------------------------------------------
+
+# An account with a person keeps its ledger with that person (``sync_mutation``, on the person's shard of a
+# cluster: every statement names the person); one without keeps it by the account (``sync_account_mutation``).
+# ``person`` below is the account's own person (``Principal.actor_person_id``), whomever a token acts for.
+
+
+def _ledger(person: UUID | None) -> tuple[str, str, tuple[UUID, ...]]:
+    """The ledger table, the test naming its person as the last parameter, and that parameter."""
+    if person is None:
+        return "sync_account_mutation", "", ()
+    return "sync_mutation", "m.person_id = ${n} AND ", (person,)
+
 
 # One round trip: bound the lock waits of this transaction, lock the client's row, and look the
 # mutation up in the ledger. set_config runs first (the insert reads from it), so the row lock wait
@@ -194,17 +209,30 @@ client AS (
     RETURNING last_seq
 )
 SELECT client.last_seq, m.fingerprint, m.status, m.code, m.version, m.result
-FROM client LEFT JOIN sync_mutation m ON m.account_id = $1 AND m.id = $5
+FROM client LEFT JOIN {table} m ON {person}m.account_id = $1 AND m.id = $5
 """
 
 
+def claim_sql(person: UUID | None) -> tuple[str, tuple[UUID, ...]]:
+    table, test, args = _ledger(person)
+    return CLAIM.format(table=table, person=test.format(n=6)), args
+
+
 async def claim(
-    conn: Conn, account_id: UUID, client_id: UUID, mutation_id: UUID, *, lock_timeout_ms: int, now: datetime
+    conn: Conn,
+    person: UUID | None,
+    account_id: UUID,
+    client_id: UUID,
+    mutation_id: UUID,
+    *,
+    lock_timeout_ms: int,
+    now: datetime,
 ) -> tuple[int, asyncpg.Record | None]:
     """The client's last processed seq (its row locked until the transaction ends) and the ledger row, if seen."""
     # The no-op DO UPDATE takes the row lock (DO NOTHING would not, and would return no row).
+    sql, extra = claim_sql(person)
     row = one(
-        await conn.fetchrow(CLAIM, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id),
+        await conn.fetchrow(sql, account_id, client_id, now, f"{int(lock_timeout_ms)}ms", mutation_id, *extra),
         "claimed sync client",
     )
     return row["last_seq"], (row if row["fingerprint"] is not None else None)
@@ -229,26 +257,43 @@ async def last_seq(conn: Conn, account_id: UUID, client_id: UUID) -> int:
     )
 
 
-GET_MUTATION = "SELECT fingerprint, status, code, version, result FROM sync_mutation WHERE account_id = $1 AND id = $2"
+GET_MUTATION = (
+    "SELECT fingerprint, status, code, version, result FROM {table} m WHERE {person}m.account_id = $1 AND m.id = $2"
+)
 
 
-async def get_mutation(conn: Conn, account_id: UUID, mutation_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_MUTATION, account_id, mutation_id)
+def get_mutation_sql(person: UUID | None) -> tuple[str, tuple[UUID, ...]]:
+    table, test, args = _ledger(person)
+    return GET_MUTATION.format(table=table, person=test.format(n=3)), args
+
+
+async def get_mutation(conn: Conn, person: UUID | None, account_id: UUID, mutation_id: UUID) -> asyncpg.Record | None:
+    sql, extra = get_mutation_sql(person)
+    return await conn.fetchrow(sql, account_id, mutation_id, *extra)
 
 
 RECORD_MUTATION = """
 WITH ledger AS (
-    INSERT INTO sync_mutation (account_id, id, client_id, seq, name, fingerprint, status, code, version, result, recorded_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    INSERT INTO {table} ({person}account_id, id, client_id, seq, name, fingerprint, status, code, version, result,
+                         recorded_at)
+    VALUES ({value}$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 )
 UPDATE sync_client SET last_seq = $4, updated_at = $11 WHERE account_id = $1 AND client_id = $3
 """
 
 
-async def record_mutation(conn: Conn, **row: Any) -> None:
+def record_mutation_sql(person: UUID | None) -> tuple[str, tuple[UUID, ...]]:
+    table, _, args = _ledger(person)
+    named = person is not None
+    sql = RECORD_MUTATION.format(table=table, person="person_id, " if named else "", value="$12, " if named else "")
+    return sql, args
+
+
+async def record_mutation(conn: Conn, person: UUID | None, **row: Any) -> None:
     """Write the ledger row and move the client's last_seq to it, in one round trip."""
+    sql, extra = record_mutation_sql(person)
     await conn.execute(
-        RECORD_MUTATION,
+        sql,
         row["account_id"],
         row["id"],
         row["client_id"],
@@ -260,4 +305,5 @@ async def record_mutation(conn: Conn, **row: Any) -> None:
         row["version"],
         row["result"],
         row["recorded_at"],
+        *extra,
     )

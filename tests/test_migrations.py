@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import os
 import re
+import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -219,3 +221,99 @@ async def test_the_baseline_builds_the_database_the_history_built(servers: tuple
         history["constraint"][key] = definition.removesuffix(" NOT VALID [not validated]")
     found = differences(baseline, history)
     assert not found, "the baseline and the history build different databases:\n" + "\n".join(found)
+
+
+async def test_0017_keeps_what_the_person_s_rows_said(servers: tuple[str, str], worker_id: str) -> None:
+    """Rows written before 0017 keyed the person's tables by the person: the ID number is found through its new
+    index, a guardianship keeps its dependent's birth date and a use of an authorisation names its principal."""
+    before = [m for m in db.load_migrations() if m.version < 17]
+    async with empty_database(servers[0], f"zb_0017_{worker_id}_{os.getpid()}") as dsn:
+        conn = await db.connect(dsn)
+        try:
+            await db.migrate(conn, before)
+            parent, child, agent, grant = (uuid.uuid4() for _ in range(4))
+            await conn.executemany(
+                "INSERT INTO person (id, id_number, id_number_index, name, born_on, created_at)"
+                " VALUES ($1, $2, $3, 'x', $4, now())",
+                [(parent, b"n1", b"i1", None), (child, None, None, date(2020, 5, 1)), (agent, b"n2", b"i2", None)],
+            )
+            await conn.execute(
+                "INSERT INTO guardianship (guardian_person_id, dependent_person_id, source, since)"
+                " VALUES ($1, $2, 'birth', now())",
+                parent,
+                child,
+            )
+            await conn.execute(
+                "INSERT INTO delegation (id, principal_kind, principal_id, agent_person_id, matters, actions, created_by,"
+                " created_at, expires_at) VALUES ($1, 'person', $2, $3, '{m}', '{apply}', 'x', now(), now() + '1 day')",
+                grant,
+                parent,
+                agent,
+            )
+            await conn.execute(
+                "INSERT INTO delegation_use (delegation_id, action, outcome, actor, at) VALUES ($1, 'apply', 'served',"
+                " 'x', now())",
+                grant,
+            )
+            through = [m for m in db.load_migrations() if m.version <= 17]
+            assert await db.migrate(conn, through) == ["0017_key_identity_wallet_esign_by_person.sql"]
+            assert dict(await conn.fetch("SELECT id_number_index, person_id FROM person_id_number")) == {
+                b"i1": parent,
+                b"i2": agent,
+            }
+            assert await conn.fetchval("SELECT dependent_born_on FROM guardianship") == date(2020, 5, 1)
+            assert await conn.fetchval("SELECT principal_id FROM delegation_use") == parent
+        finally:
+            await conn.close()
+
+
+async def test_0018_and_0019_keep_applications_ledgers_and_inboxes(servers: tuple[str, str], worker_id: str) -> None:
+    """Rows written before 0018: a task names its application's person, the ledger and inbox of an account without a
+    person move to their own tables, a person's stay."""
+    before = [m for m in db.load_migrations() if m.version < 18]
+    async with empty_database(servers[0], f"zb_0018_{worker_id}_{os.getpid()}") as dsn:
+        conn = await db.connect(dsn)
+        try:
+            await db.migrate(conn, before)
+            person, with_person, without, app = (uuid.uuid4() for _ in range(4))
+            await conn.execute("INSERT INTO person (id, name, created_at) VALUES ($1, 'x', now())", person)
+            await conn.executemany(
+                "INSERT INTO auth_account (id, person_id, created_at) VALUES ($1, $2, now())",
+                [(with_person, person), (without, None)],
+            )
+            await conn.execute(
+                "INSERT INTO application (id, matter_code, applicant_person_id, for_person_id, status, form, materials,"
+                " fingerprint, submitted_at, due_at, updated_at) VALUES ($1, 'm', $2, $2, 'submitted', '', '[]', '',"
+                " now(), now(), now())",
+                app,
+                person,
+            )
+            department = await conn.fetchval(
+                "INSERT INTO department (id, name, credit_code, region_code) VALUES ($1, 'd', 'c', 'r') RETURNING id",
+                uuid.uuid4(),
+            )
+            await conn.execute(
+                "INSERT INTO application_task (id, application_id, matter_code, department_id, required, status,"
+                " updated_at) VALUES ($1, $2, 'm', $3, true, 'pending', now())",
+                uuid.uuid4(),
+                app,
+                department,
+            )
+            await conn.executemany(
+                "INSERT INTO sync_mutation (account_id, id, client_id, seq, name, fingerprint, status, recorded_at)"
+                " VALUES ($1, $2, $2, 1, 'm', '', 'applied', now())",
+                [(with_person, uuid.uuid4()), (without, uuid.uuid4())],
+            )
+            await conn.executemany(
+                "INSERT INTO notify_notification (id, dedup_key, event, kind, person_id, account_id, title, body, data,"
+                " lane, created_at) VALUES ($1, $4, 'e', 'k', $2, $3, 't', 'b', '{}', 'l', now())",
+                [(uuid.uuid4(), person, None, "a"), (uuid.uuid4(), None, without, "b")],
+            )
+            await db.migrate(conn)
+            assert await conn.fetchval("SELECT for_person_id FROM application_task") == person
+            assert await conn.fetchval("SELECT person_id FROM sync_mutation") == person
+            assert await conn.fetchval("SELECT account_id FROM sync_account_mutation") == without
+            assert await conn.fetchval("SELECT person_id FROM notify_notification") == person
+            assert await conn.fetchval("SELECT account_id FROM notify_other_notification") == without
+        finally:
+            await conn.close()

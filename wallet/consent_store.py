@@ -56,13 +56,15 @@ async def insert_consent(
 CERTIFICATE_FIELD_KEYS = """
 SELECT c.id, array(SELECT f->>'key' FROM jsonb_array_elements(t.fields) f) AS keys
 FROM esign_certificate c JOIN certificate_type t ON t.code = c.type_code
-WHERE c.id = ANY($1::uuid[])
+WHERE c.person_id = ANY($2::uuid[]) AND c.id = ANY($1::uuid[])
 """
 
 
-async def certificate_field_keys(conn: Conn, certificate_ids: list[UUID]) -> dict[UUID, list[str]]:
-    """The field keys of these certificates' types (sensitive ones included), by certificate id."""
-    return {r["id"]: list(r["keys"]) for r in await conn.fetch(CERTIFICATE_FIELD_KEYS, certificate_ids)}
+async def certificate_field_keys(conn: Conn, certificate_ids: list[UUID], holders: list[UUID]) -> dict[UUID, list[str]]:
+    """The field keys of these certificates' types (sensitive ones included), by certificate id; ``holders``,
+    whose they are (a consent's items are of one wallet: one shard)."""
+    rows = await conn.fetch(CERTIFICATE_FIELD_KEYS, certificate_ids, list(set(holders)))
+    return {r["id"]: list(r["keys"]) for r in rows}
 
 
 async def get_consent(

@@ -83,7 +83,7 @@ async def grant(conn: Conn, keyring: Keyring, actor: access.Actor, args: Consent
     so granting never tells whether someone else's item exists.
     """
     item_ids = service.check_consent(args.item_ids, args.expires_at, now=now)
-    items = await _visible(conn, actor, await store.get_items(conn, item_ids), now=now)
+    items = await _visible(conn, actor, await store.get_items(conn, item_ids, person_id=actor.person_id), now=now)
     holders = {s.person_id for s in items}
     if len(items) != len(item_ids) or len(holders) != 1:
         found = {s.id for s in items}
@@ -151,7 +151,7 @@ async def _visible(conn: Conn, actor: access.Actor, items: list[StoredItem], *, 
 async def _field_keys(conn: Conn, items: list[StoredItem]) -> dict[UUID, list[str] | None]:
     """Per item, the keys a consent may name: a certificate's fields, a record's data; None for the rest."""
     certificates = await consent_store.certificate_field_keys(
-        conn, [s.certificate_id for s in items if s.certificate_id]
+        conn, [s.certificate_id for s in items if s.certificate_id], [s.person_id for s in items]
     )
     out: dict[UUID, list[str] | None] = {}
     for s in items:
@@ -228,7 +228,13 @@ async def use(
         items: list[WalletItem] = []
     else:
         refused = None
-        items = await disclosed(conn, esign, await store.get_items(conn, item_ids), consent_fields(row), now=now)
+        items = await disclosed(
+            conn,
+            esign,
+            await store.get_items(conn, item_ids, person_id=row["person_id"]),
+            consent_fields(row),
+            now=now,
+        )
     await consent_store.log_access(
         conn,
         person_id=row["person_id"],

@@ -36,15 +36,15 @@ async def list_dependents(conn: Conn, keyring: Keyring, me: UUID, *, now: dateti
         )
         for r in await people_store.dependents(conn, me, now=now)
     ]
-    for r in await people_store.family_wallets(conn, me):
+    for person_id, since, _closed_at in await people_store.family_wallets(conn, me):
         out.append(
             await _dependent(
                 conn,
                 keyring,
-                r["person_id"],
+                person_id,
                 relation="family_of_deceased",
                 source="after_death_bundle",
-                since=r["since"],
+                since=since,
                 until=None,
                 wallet_closed=True,
             )

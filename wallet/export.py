@@ -40,7 +40,10 @@ async def export(
     # open_wallet has found the person.
     born_on, sex = one(await auth.get_birth(conn, me), "person")
     stored = await store.list_stored_items(conn, me)
-    applications = [await matters.application(conn, keyring, a) for a in await store.application_ids(conn, me)]
+    applications = [
+        await matters.application(conn, keyring, p, a)
+        for p, a in await store.application_ids(conn, me, await auth.family(conn, me))
+    ]
     return Export(
         exported_at=now,
         person=PersonOut(

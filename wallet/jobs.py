@@ -163,17 +163,16 @@ async def majority(state: Any, *, now: datetime | None = None) -> int:
 
 # --- expiry reminders -----------------------------------------------------------------------------------------
 
+# Certificates (and closures) are placed with their holder, reminders stay on the coordinator: the page is
+# read from the holders' shards, and a reminder already queued is skipped where it is marked (MARK_REMINDED).
 EXPIRING = """
 SELECT c.id, c.person_id, c.type_code, t.name AS type_name, c.valid_until
 FROM esign_certificate c JOIN certificate_type t ON t.code = c.type_code
-WHERE c.status = 'valid' AND c.person_id IS NOT NULL AND c.valid_until IS NOT NULL
+WHERE c.status = 'valid' AND c.valid_until IS NOT NULL
   AND c.valid_until > $1 AND c.valid_until <= $1 + interval '30 days'
+  AND ($3::timestamptz IS NULL OR (c.valid_until, c.id) > ($3, $4::uuid))
   AND NOT EXISTS (SELECT 1 FROM wallet_closure w WHERE w.person_id = c.person_id)
-  AND NOT EXISTS (
-      SELECT 1 FROM wallet_expiry_reminder r WHERE r.certificate_id = c.id
-        AND r.days = CASE WHEN c.valid_until <= $1 + interval '1 day' THEN 1
-                          WHEN c.valid_until <= $1 + interval '7 days' THEN 7 ELSE 30 END)
-ORDER BY c.valid_until
+ORDER BY c.valid_until, c.id
 LIMIT $2
 """
 
@@ -188,9 +187,12 @@ async def expiry(state: Any, *, now: datetime | None = None) -> int:
     """Queue reminders for certificates that reached a threshold; how many were queued."""
     now = _clock(now)
     queued = 0
+    after: tuple[datetime | None, UUID | None] = (None, None)
     while True:
         async with state.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(EXPIRING, now, PAGE)
+            rows = await conn.fetch(EXPIRING, now, PAGE, *after)
+            if rows:
+                after = (rows[-1]["valid_until"], rows[-1]["id"])
             for r in rows:
                 days = service.expiry_threshold(r["valid_until"], now)
                 if days is None or await conn.fetchval(MARK_REMINDED, r["id"], days, now) is None:

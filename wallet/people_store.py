@@ -4,6 +4,10 @@ A guardianship is active from ``since`` until ``until``, and — unless a depart
 majority — only while the dependent is under 18 by ``born_on`` (dates in China). The coming-of-age
 sweep also writes ``until`` on the 18th birthday, so ``auth.persons.is_guardian`` (which reads
 ``until`` only) agrees once it has run; the queries here do not wait for it.
+
+A guardianship carries its dependent's birth date (``dependent_born_on``, written with it and when the date is
+learnt): on a Citus cluster guardianships sit on the guardian's shard and the dependent's person row on
+theirs, so a guardian's dependents are read on one shard, without joining the person.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from wallet.service import CHINA
 
 ACTIVE = """
 g.since <= $2 AND (g.until IS NULL OR g.until > $2)
-AND (g.beyond_majority OR p.born_on IS NULL OR (p.born_on + interval '18 years')::date > $3)
+AND (g.beyond_majority OR g.dependent_born_on IS NULL OR (g.dependent_born_on + interval '18 years')::date > $3)
 """
 
 DEPENDENTS = f"""
 SELECT g.dependent_person_id, g.source, g.since, g.until
-FROM guardianship g JOIN person p ON p.id = g.dependent_person_id
+FROM guardianship g
 WHERE g.guardian_person_id = $1 AND {ACTIVE}
 ORDER BY g.since, g.dependent_person_id
 """
@@ -40,7 +44,7 @@ async def dependents(conn: Conn, guardian: UUID, *, now: datetime) -> list[async
 
 IS_GUARDIAN = f"""
 SELECT EXISTS (
-    SELECT 1 FROM guardianship g JOIN person p ON p.id = g.dependent_person_id
+    SELECT 1 FROM guardianship g
     WHERE g.guardian_person_id = $1 AND g.dependent_person_id = $4 AND {ACTIVE}
 )
 """
@@ -51,7 +55,7 @@ async def is_guardian(conn: Conn, guardian: UUID, dependent: UUID, *, now: datet
 
 
 GUARDIANS = f"""
-SELECT g.guardian_person_id FROM guardianship g JOIN person p ON p.id = g.dependent_person_id
+SELECT g.guardian_person_id FROM guardianship g
 WHERE g.dependent_person_id = $1 AND {ACTIVE}
 ORDER BY g.guardian_person_id
 """
@@ -63,11 +67,12 @@ async def guardians(conn: Conn, dependent: UUID, *, now: datetime) -> list[UUID]
 
 UPSERT_GUARDIANSHIP = """
 INSERT INTO guardianship AS g (guardian_person_id, dependent_person_id, source, since, until, beyond_majority,
-                               department_id, basis)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                               department_id, basis, dependent_born_on)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT ON CONSTRAINT guardianship_pkey DO UPDATE SET
     source = EXCLUDED.source, since = EXCLUDED.since, until = EXCLUDED.until,
-    beyond_majority = EXCLUDED.beyond_majority, department_id = EXCLUDED.department_id, basis = EXCLUDED.basis
+    beyond_majority = EXCLUDED.beyond_majority, department_id = EXCLUDED.department_id, basis = EXCLUDED.basis,
+    dependent_born_on = EXCLUDED.dependent_born_on
 RETURNING guardian_person_id, dependent_person_id, source, basis, since, until, beyond_majority, (xmax = 0) AS created
 """
 
@@ -83,11 +88,21 @@ async def set_guardianship(
     beyond_majority: bool,
     department_id: UUID,
     basis: str,
+    dependent_born_on: date | None,
 ) -> asyncpg.Record:
     """Create or replace the guardianship of the pair; ``created`` says which."""
     return one(
         await conn.fetchrow(
-            UPSERT_GUARDIANSHIP, guardian, dependent, source, since, until, beyond_majority, department_id, basis
+            UPSERT_GUARDIANSHIP,
+            guardian,
+            dependent,
+            source,
+            since,
+            until,
+            beyond_majority,
+            department_id,
+            basis,
+            dependent_born_on,
         ),
         "upserted guardianship",
     )
@@ -98,17 +113,25 @@ async def get_born_on(conn: Conn, person_id: UUID) -> date | None:
 
 
 async def fill_born_on(conn: Conn, person_id: UUID, born_on: date) -> None:
-    """Record a birth date read from the ID number where the person has none yet."""
-    await conn.execute("UPDATE person SET born_on = $2 WHERE id = $1 AND born_on IS NULL", person_id, born_on)
+    """Record a birth date read from the ID number where the person has none yet, and in their guardianships
+    as a dependent (on a cluster, a statement on every shard: only when the person's date was unknown)."""
+    filled = await conn.fetchval(
+        "UPDATE person SET born_on = $2 WHERE id = $1 AND born_on IS NULL RETURNING true", person_id, born_on
+    )
+    if filled:
+        await conn.execute(
+            "UPDATE guardianship SET dependent_born_on = $2 WHERE dependent_person_id = $1 AND dependent_born_on IS NULL",
+            person_id,
+            born_on,
+        )
 
 
 # The 18th birthday starts at midnight in China; 29 February birthdays count from 28 February, as
 # adding an interval does here and ``service.comes_of_age`` does in Python.
 END_AT_MAJORITY = """
 UPDATE guardianship g
-SET until = ((p.born_on + interval '18 years')::date)::timestamp AT TIME ZONE 'Asia/Shanghai'
-FROM person p
-WHERE p.id = g.dependent_person_id AND g.until IS NULL AND NOT g.beyond_majority AND p.born_on IS NOT NULL
+SET until = ((g.dependent_born_on + interval '18 years')::date)::timestamp AT TIME ZONE 'Asia/Shanghai'
+WHERE g.until IS NULL AND NOT g.beyond_majority AND g.dependent_born_on IS NOT NULL
 RETURNING g.guardian_person_id, g.dependent_person_id, g.until
 """
 
@@ -152,13 +175,17 @@ async def is_family_reader(conn: Conn, person_id: UUID, reader: UUID) -> bool:
     return await conn.fetchval(query, person_id, reader)
 
 
+# A family reader is placed with the reader (their list is one shard's); the closures with the closed wallets.
 FAMILY_WALLETS = """
-SELECT r.person_id, r.since, c.closed_at FROM wallet_family_reader r
-JOIN wallet_closure c ON c.person_id = r.person_id
-WHERE r.reader_person_id = $1 ORDER BY r.since, r.person_id
+SELECT person_id, since FROM wallet_family_reader WHERE reader_person_id = $1 ORDER BY since, person_id
 """
+CLOSURES = "SELECT person_id, closed_at FROM wallet_closure WHERE person_id = ANY($1::uuid[])"
 
 
-async def family_wallets(conn: Conn, reader: UUID) -> list[asyncpg.Record]:
-    """The closed wallets ``reader`` may read: person_id, since, closed_at."""
-    return await conn.fetch(FAMILY_WALLETS, reader)
+async def family_wallets(conn: Conn, reader: UUID) -> list[tuple[UUID, datetime, datetime]]:
+    """The closed wallets ``reader`` may read: ``(person_id, since, closed_at)``."""
+    readable = await conn.fetch(FAMILY_WALLETS, reader)
+    if not readable:
+        return []
+    closed = {r["person_id"]: r["closed_at"] for r in await conn.fetch(CLOSURES, [r["person_id"] for r in readable])}
+    return [(r["person_id"], r["since"], closed[r["person_id"]]) for r in readable if r["person_id"] in closed]

@@ -25,7 +25,7 @@ async def present(
     conn: Conn, esign: EsignState, actor: access.Actor, item_id: UUID, body: PresentIn, *, now: datetime
 ) -> Presentation:
     """Sign a presentation of a certificate item (holder or guardian, L3 recently, wallet open)."""
-    item = await store.get_item(conn, item_id)
+    item = await store.get_item(conn, item_id, person_id=actor.person_id)
     if item is None:
         raise ItemNotFound()
     try:

@@ -126,7 +126,7 @@ async def push_record(
     )
     await changelog.record_change(conn, person, "wallet_item", item.id, "put", store.item_data(item))
     await _announce(conn, "wallet.record_added", item, department_id, body.kind, body.external_ref, actor, now=now)
-    stored = await store.get_item(conn, item.id)
+    stored = await store.get_item(conn, item.id, person_id=item.person_id)
     assert stored is not None
     return stored, True
 
@@ -217,12 +217,12 @@ async def push_life_event(
         pushed=store.Provenance(department_id=department_id, external_ref=body.external_ref, request_hash=rhash),
     )
     if item is None:
-        earlier = await store.find_item_by_source(conn, service.event_source_key(body.event, person, ""))
+        earlier = await store.find_item_by_source(conn, person, service.event_source_key(body.event, person, ""))
         raise LifeEventExists(
             f"the person already has the event {body.event}", item_id=str(earlier.id) if earlier else None
         )
     await _announce(conn, "wallet.life_event_added", item, department_id, body.event, body.external_ref, actor, now=now)
-    stored = await store.get_item(conn, item.id)
+    stored = await store.get_item(conn, item.id, person_id=item.person_id)
     assert stored is not None
     return stored, True
 
@@ -264,7 +264,8 @@ async def set_guardianship(
     dependent = await _person(conn, keyring, body.dependent, "dependent", now=now)
     if guardian == dependent:
         raise GuardianshipInvalid(errors=[FieldError("dependent", "must be another person than the guardian")])
-    until = _until(body, await people_store.get_born_on(conn, dependent), now=now)
+    born_on = await people_store.get_born_on(conn, dependent)
+    until = _until(body, born_on, now=now)
     row = await people_store.set_guardianship(
         conn,
         guardian,
@@ -275,6 +276,7 @@ async def set_guardianship(
         beyond_majority=body.beyond_majority,
         department_id=department_id,
         basis=body.basis,
+        dependent_born_on=born_on,
     )
     await audit.append(
         conn,

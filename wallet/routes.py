@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
+import auth
 from api.deps import Db, Keys, Now
 from api.kernel import changelog, idempotency, responses
 from api.kernel.clock import current_time
@@ -107,7 +108,10 @@ class WalletController(Controller):
             version = await changelog.head_version(conn, wallet.person_id)
             body = built.get(key, version, now)
             if body is None:
-                rows = await store.list_items(conn, wallet.person_id, kind=kind, before=before, limit=limit)
+                family = await auth.family(conn, wallet.person_id)
+                rows = await store.list_items(
+                    conn, wallet.person_id, family=family, kind=kind, before=before, limit=limit
+                )
                 items = await views.render_all(conn, esign_of(request), rows, full=wallet.full_view, now=now)
                 page = WalletItemPage(items=items, next_cursor=next_cursor(rows, limit))
                 body = msgspec.json.encode(page)
@@ -124,7 +128,7 @@ class WalletController(Controller):
         self, request: Request[Any, Any, Any], item_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, now: Now
     ) -> WalletItem:
         async with db.acquire() as conn:
-            item = await store.get_item(conn, item_id)
+            item = await store.get_item(conn, item_id, person_id=principal.person_id)
             if item is None:
                 raise ItemNotFound()
             try:
@@ -159,14 +163,14 @@ class WalletController(Controller):
         if_none_match: Annotated[str | None, HeaderParameter(name="if-none-match", required=False)] = None,
     ) -> Response[ItemToken]:
         async with db.acquire() as conn:
-            item = await store.get_item(conn, item_id)
+            item = await store.get_item(conn, item_id, person_id=principal.person_id)
             if item is None:
                 raise ItemNotFound()
             try:
                 await access.open_wallet(conn, principal, item.person_id, now=now)
             except WalletNotFound:
                 raise ItemNotFound() from None
-            token = await store.get_token(conn, item.certificate_id) if item.certificate_id else None
+            token = await store.get_token(conn, item.person_id, item.certificate_id) if item.certificate_id else None
         if token is None:
             raise ItemNotFound("this item carries no signed token")
         digest = service.token_sha256(token)

@@ -20,10 +20,8 @@ from esign import (
     Certificate,
     CertificateNotFound,
     EsignState,
-    ShownCertificate,
     certificate_views,
     presentation_token,
-    shown,
 )
 from wallet.models import ApplicationOut, DepartmentRef, EventOut, Links, RecordOut, TimelineEntry, WalletItem
 from wallet.service import MASK, masked
@@ -54,11 +52,12 @@ async def render(conn: Conn, esign: EsignState, s: StoredItem, *, full: bool, no
 async def render_all(
     conn: Conn, esign: EsignState, items: list[StoredItem], *, full: bool, now: datetime
 ) -> list[WalletItem]:
-    """Items for the API, their certificates read in one query; ``full`` opens sensitive values."""
-    carried = [ShownCertificate(*s.certificate) for s in items if s.certificate is not None]
-    certificates = shown(esign, carried, now=now)
-    wanted = [s.certificate_id for s in items if s.kind == "certificate" and s.certificate is None and s.certificate_id]
-    certificates |= await certificate_views(conn, esign, wanted, now=now)
+    """Items for the API, their certificates read in one query (on the holder's shard, for one wallet's items);
+    ``full`` opens sensitive values."""
+    wanted = [s.certificate_id for s in items if s.kind == "certificate" and s.certificate_id]
+    holders = {s.person_id for s in items}
+    holder = holders.pop() if len(holders) == 1 else None
+    certificates = await certificate_views(conn, esign, wanted, now=now, holder=holder)
     return [_render(esign, s, certificates, full=full) for s in items]
 
 

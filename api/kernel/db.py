@@ -31,6 +31,20 @@ def one(row: _T | None, what: str) -> _T:
     return row
 
 
+_SHARD_SUFFIX = re.compile(r"_\d+$")
+_NAMED = re.compile(r'constraint "([^"]+)"')
+
+
+def constraint_name(exc: asyncpg.PostgresError) -> str | None:
+    """The constraint an error names, as the migrations named it. On a Citus cluster an error raised on a shard
+    comes back without the field, its message naming the shard's copy (the name followed by ``_<shard id>``)."""
+    name = getattr(exc, "constraint_name", None)
+    if name:
+        return name
+    found = _NAMED.search(str(exc))
+    return _SHARD_SUFFIX.sub("", found.group(1)) if found else None
+
+
 _S = TypeVar("_S", bound=str)
 
 

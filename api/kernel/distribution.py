@@ -31,6 +31,27 @@ DISTRIBUTED: dict[str, str] = {
     "notify_contact_phone": "person_id",
     "wallet_consent": "person_id",
     "wallet_access_log": "person_id",
+    "person": "id",
+    "guardianship": "guardian_person_id",
+    "wallet_item": "person_id",
+    "esign_certificate": "person_id",
+    "wallet_closure": "person_id",
+    "wallet_family_reader": "reader_person_id",
+    "auth_login_alert": "person_id",
+    "auth_identity_case": "person_id",
+    "delegation": "principal_id",
+    "delegation_use": "principal_id",
+    "esign_device": "person_id",
+    "esign_device_credential": "person_id",
+    # An application with the person it is for (docs/scaling.md says why not the applicant), and what hangs off it.
+    "application": "for_person_id",
+    "application_task": "for_person_id",
+    "application_event": "for_person_id",
+    "evaluation": "for_person_id",
+    "rectification": "for_person_id",
+    # A person's push ledger and inbox (an account without a person and a department keep theirs on the coordinator).
+    "sync_mutation": "person_id",
+    "notify_notification": "person_id",
 }
 
 # Each before the tables that reference it (department first).

@@ -167,11 +167,11 @@ async def revoke(
     conn: Conn, keyring: Keyring, delegation_id: UUID, *, person_id: UUID, actor: str, now: datetime
 ) -> Delegation:
     """End an authorisation at once (its principal); revoking again changes nothing."""
-    row = await store.get_delegation(conn, delegation_id, for_update=True)
+    row = await store.get_delegation(conn, delegation_id, principal_id=person_id, for_update=True)
     if row is None or row["principal_id"] != person_id:
         raise DelegationNotFound()
     if row["revoked_at"] is None:
-        await store.revoke_delegation(conn, delegation_id, now=now)
+        await store.revoke_delegation(conn, delegation_id, person_id, now=now)
         await audit.append(
             conn,
             actor=actor,
@@ -204,7 +204,7 @@ async def uses(
                 actor=r["actor"],
             ),
         )
-        for r in await store.list_uses(conn, delegation_id, before=before, limit=limit)
+        for r in await store.list_uses(conn, delegation_id, row["principal_id"], before=before, limit=limit)
     ]
 
 
@@ -239,7 +239,7 @@ async def use(
 ) -> Problem | None:
     """Check and log one use: None when served, else the problem to raise *after* the caller commits (the refused
     attempt stays in the log). ``agent_id_number`` is the number read from the card of the person acting."""
-    row = await store.get_delegation(conn, delegation_id)
+    row = await store.get_delegation(conn, delegation_id, principal_id=principal_id)
     if row is None or row["principal_kind"] != principal_kind or row["principal_id"] != principal_id:
         raise DelegationNotFound()
     refusal: Problem | None = None
@@ -263,6 +263,7 @@ async def use(
     await store.log_use(
         conn,
         delegation_id,
+        principal_id,
         action=action,
         outcome="refused" if refusal else "served",
         reason=refusal.slug if refusal else None,
@@ -345,6 +346,7 @@ async def switch(
     await store.log_use(
         conn,
         row["id"],
+        principal_id,
         action="act_as",
         outcome="refused" if refusal else "served",
         reason=refusal.slug if refusal else None,

@@ -1,4 +1,9 @@
-"""SQL of 代办 authorisations and their uses."""
+"""SQL of 代办 authorisations and their uses.
+
+An authorisation and its uses are placed with the principal (``principal_id``: a person, or an entity's own
+person row): the checks of a use, which know the principal, run on one shard. One named by its id alone (an
+agent's view) is first found on every shard.
+"""
 
 from __future__ import annotations
 
@@ -33,27 +38,42 @@ async def insert_delegation(conn: Conn, **row: Any) -> None:
     )
 
 
+# With its count of uses: a join on the principal, so that a statement naming the principal is one shard's (a
+# correlated subquery in the select list would send it to every shard).
 SELECT = """
-SELECT d.*, (SELECT count(*) FROM delegation_use u WHERE u.delegation_id = d.id AND u.outcome = 'served') AS uses
+SELECT d.*, count(u.id) FILTER (WHERE u.outcome = 'served') AS uses
 FROM delegation d
+LEFT JOIN delegation_use u ON u.principal_id = d.principal_id AND u.delegation_id = d.id
 """
+GROUPED = "GROUP BY d.principal_id, d.id"
+GET_DELEGATION = f"{SELECT} WHERE d.principal_id = $2 AND d.id = $1 {GROUPED}"
 
 
-async def get_delegation(conn: Conn, delegation_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+async def principal_of(conn: Conn, delegation_id: UUID) -> UUID | None:
+    return await conn.fetchval("SELECT principal_id FROM delegation WHERE id = $1", delegation_id)
+
+
+async def get_delegation(
+    conn: Conn, delegation_id: UUID, *, principal_id: UUID | None = None, for_update: bool = False
+) -> asyncpg.Record | None:
+    """The authorisation, of ``principal_id`` when the caller knows it (else found by id first)."""
+    principal = principal_id if principal_id is not None else await principal_of(conn, delegation_id)
+    if principal is None:
+        return None
     if for_update:
-        await conn.execute("SELECT 1 FROM delegation WHERE id = $1 FOR UPDATE", delegation_id)
-    return await conn.fetchrow(SELECT + " WHERE d.id = $1", delegation_id)
+        await conn.execute(
+            "SELECT 1 FROM delegation WHERE principal_id = $2 AND id = $1 FOR UPDATE", delegation_id, principal
+        )
+    return await conn.fetchrow(GET_DELEGATION, delegation_id, principal)
 
 
 # A principal id is a person's or an entity's holder id (one id space: both are rows of ``person``).
-LIST_FOR_PERSON = (
-    SELECT
-    + """
+LIST_FOR_PERSON = f"""{SELECT}
 WHERE (d.principal_id = $1 OR d.agent_person_id = $1)
   AND ($2::uuid IS NULL OR d.id < $2)
+{GROUPED}
 ORDER BY d.id DESC LIMIT $3
 """
-)
 
 
 async def list_for_person(conn: Conn, person_id: UUID, *, before: UUID | None, limit: int) -> list[asyncpg.Record]:
@@ -61,17 +81,20 @@ async def list_for_person(conn: Conn, person_id: UUID, *, before: UUID | None, l
     return await conn.fetch(LIST_FOR_PERSON, person_id, before, limit)
 
 
-async def revoke_delegation(conn: Conn, delegation_id: UUID, *, now: datetime) -> None:
-    await conn.execute("UPDATE delegation SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", delegation_id, now)
+async def revoke_delegation(conn: Conn, delegation_id: UUID, principal_id: UUID, *, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE delegation SET revoked_at = $3 WHERE principal_id = $2 AND id = $1 AND revoked_at IS NULL",
+        delegation_id,
+        principal_id,
+        now,
+    )
 
 
-LATEST_FOR_AGENT = (
-    SELECT
-    + """
+LATEST_FOR_AGENT = f"""{SELECT}
 WHERE d.principal_kind = $1 AND d.principal_id = $2 AND d.agent_person_id = $3
+{GROUPED}
 ORDER BY (d.revoked_at IS NULL AND d.expires_at > $4) DESC, d.id DESC LIMIT 1
 """
-)
 
 
 async def latest_for_agent(
@@ -82,14 +105,16 @@ async def latest_for_agent(
 
 
 INSERT_USE = """
-INSERT INTO delegation_use (delegation_id, action, outcome, reason, matter_code, application_id, department_id, actor, at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO delegation_use (delegation_id, action, outcome, reason, matter_code, application_id, department_id, actor, at,
+                            principal_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
 
 
 async def log_use(
     conn: Conn,
     delegation_id: UUID,
+    principal_id: UUID,
     *,
     action: str,
     outcome: str,
@@ -101,16 +126,28 @@ async def log_use(
     now: datetime,
 ) -> None:
     await conn.execute(
-        INSERT_USE, delegation_id, action, outcome, reason, matter_code, application_id, department_id, actor, now
+        INSERT_USE,
+        delegation_id,
+        action,
+        outcome,
+        reason,
+        matter_code,
+        application_id,
+        department_id,
+        actor,
+        now,
+        principal_id,
     )
 
 
 LIST_USES = """
 SELECT id, at, action, outcome, reason, matter_code, application_id, department_id, actor
-FROM delegation_use WHERE delegation_id = $1 AND ($2::bigint IS NULL OR id < $2)
+FROM delegation_use WHERE principal_id = $4 AND delegation_id = $1 AND ($2::bigint IS NULL OR id < $2)
 ORDER BY id DESC LIMIT $3
 """
 
 
-async def list_uses(conn: Conn, delegation_id: UUID, *, before: int | None, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(LIST_USES, delegation_id, before, limit)
+async def list_uses(
+    conn: Conn, delegation_id: UUID, principal_id: UUID, *, before: int | None, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_USES, delegation_id, before, limit, principal_id)

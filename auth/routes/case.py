@@ -64,12 +64,17 @@ SELECT {CASE_COLUMNS} FROM auth_identity_case c JOIN person p ON p.id = c.person
 WHERE ($1::text IS NULL OR c.status = $1) AND ($2::uuid IS NULL OR c.id > $2)
 ORDER BY c.id LIMIT $3
 """
+# A case is placed with its person (the join with the person stays on the shard); an operator names it by id
+# alone, found first (on a cluster, on every shard), then locked and changed on its person's shard.
+CASE_PERSON = "SELECT person_id FROM auth_identity_case WHERE id = $1"
 GET_CASE = f"""
-SELECT {CASE_COLUMNS} FROM auth_identity_case c JOIN person p ON p.id = c.person_id WHERE c.id = $1 FOR UPDATE OF c
+SELECT {CASE_COLUMNS} FROM auth_identity_case c JOIN person p ON p.id = c.person_id
+WHERE c.person_id = $2 AND c.id = $1 FOR UPDATE OF c
 """
-CLOSE_CASE = (
-    "UPDATE auth_identity_case SET status = 'closed', closed_at = $2, closed_by = $3, resolution = $4 WHERE id = $1"
-)
+CLOSE_CASE = """
+UPDATE auth_identity_case SET status = 'closed', closed_at = $3, closed_by = $4, resolution = $5
+WHERE person_id = $2 AND id = $1
+"""
 
 
 def _case(row: asyncpg.Record, keyring: Keyring) -> IdentityCase:
@@ -129,12 +134,13 @@ class IdentityCaseController(Controller):
         if not resolution:
             raise ValidationFailed("the resolution must say what was found")
         async with db.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(GET_CASE, case_id)
+            person_id = await conn.fetchval(CASE_PERSON, case_id)
+            row = None if person_id is None else await conn.fetchrow(GET_CASE, case_id, person_id)
             if row is None:
                 raise IdentityCaseNotFound()
             if row["status"] == "closed":
                 raise IdentityCaseClosed()
-            await conn.execute(CLOSE_CASE, case_id, now, principal.subject, resolution)
+            await conn.execute(CLOSE_CASE, case_id, person_id, now, principal.subject, resolution)
             await audit.append(
                 conn,
                 actor=principal.subject,
@@ -143,7 +149,7 @@ class IdentityCaseController(Controller):
                 data={"account": str(row["account_id"])},
                 at=now,
             )
-            row = await conn.fetchrow(GET_CASE, case_id)
+            row = await conn.fetchrow(GET_CASE, case_id, person_id)
         return _case(one(row, "closed identity case"), keyring)
 
 

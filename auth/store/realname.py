@@ -128,11 +128,13 @@ async def fail_session(conn: Conn, session: Session, *, reason: str, actor: str,
     )
 
 
-UPSERT_PERSON = """
-INSERT INTO person (id, id_number, id_number_index, name, created_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT ON CONSTRAINT person_id_number_index_key DO UPDATE SET name = EXCLUDED.name
-RETURNING id
+# The ID number is claimed in its index first (auth.persons says why); a known person takes the proven name.
+CLAIM_ID_NUMBER = """
+INSERT INTO person_id_number (id_number_index, person_id) VALUES ($1, $2)
+ON CONFLICT ON CONSTRAINT person_id_number_pkey DO NOTHING
+RETURNING person_id
 """
+INSERT_PERSON = "INSERT INTO person (id, id_number, id_number_index, name, created_at) VALUES ($1, $2, $3, $4, $5)"
 LINK_ACCOUNT = """
 UPDATE auth_account
 SET person_id = $2,
@@ -150,7 +152,7 @@ WHERE id = $1
 
 
 async def find_person_id(conn: Conn, id_number_index: bytes) -> UUID | None:
-    return await conn.fetchval("SELECT id FROM person WHERE id_number_index = $1", id_number_index)
+    return await conn.fetchval("SELECT person_id FROM person_id_number WHERE id_number_index = $1", id_number_index)
 
 
 async def verify_session(
@@ -180,14 +182,14 @@ async def verify_session(
     known = await find_person_id(conn, session.id_number_index)
     if account.person_id is not None and account.person_id != known:
         raise RealnamePersonMismatch("this account already proved another identity")
-    person_id = await conn.fetchval(
-        UPSERT_PERSON,
-        uuid7(),
-        keyring.encrypt(id_number, context=PERSON_ID_NUMBER),
-        session.id_number_index,
-        keyring.encrypt(name, context=PERSON_NAME),
-        now,
-    )
+    sealed_name = keyring.encrypt(name, context=PERSON_NAME)
+    person_id = await conn.fetchval(CLAIM_ID_NUMBER, session.id_number_index, uuid7())
+    if person_id is not None:
+        sealed_number = keyring.encrypt(id_number, context=PERSON_ID_NUMBER)
+        await conn.execute(INSERT_PERSON, person_id, sealed_number, session.id_number_index, sealed_name, now)
+    else:
+        person_id = await find_person_id(conn, session.id_number_index)
+        await conn.execute("UPDATE person SET name = $2 WHERE id = $1", person_id, sealed_name)
     # The account was locked above.
     row = one(await conn.fetchrow(LINK_ACCOUNT, account.id, person_id, level, now), "linked account")
     await conn.execute(VERIFY_SESSION, session.id, now, level, person_id, attested_by, department_id)

@@ -343,7 +343,11 @@ async def _write_chunk(
             (i for i in kept if chunk[i].new_person == batch_rows.NEW_PERSON),
             key=lambda i: batch_rows.placed(chunk[i].holder_index),
         )
-        await auth.insert_encoded(conn, [rows.persons.pick(first)])
+        claims = [
+            auth.encoded_claim(batch_rows.placed(chunk[i].holder_index), batch_rows.placed(chunk[i].person_id).bytes)
+            for i in first
+        ]
+        await auth.insert_encoded(conn, claims, [rows.persons.pick(first)])
         again = [i for i in kept if i in rows.again]
         if again:
             ids = {batch_rows.placed(chunk[i].holder_index): batch_rows.placed(chunk[i].person_id) for i in again}
@@ -363,6 +367,7 @@ async def _write_chunk(
             kept = [i for i in kept if chunk[i].person_id not in closed]
         whole = len(kept) == len(chunk)  # as good as always: then the rows go as the signing joined them
         for table, columns, packed in (
+            ("esign_certificate_key", batch_rows.KEY_COLUMNS, rows.keys),
             ("esign_certificate", batch_rows.CERTIFICATE_COLUMNS, rows.certificates),
             ("wallet_item", batch_rows.WALLET_ITEM_COLUMNS, rows.wallet_items),
         ):

@@ -1,6 +1,7 @@
 """What a batch-issued certificate writes, encoded by the signing process for binary COPY.
 
-The same rows the single path writes (``esign.flows`` and ``esign.delivery``): the certificate, the
+The same rows the single path writes (``esign.flows`` and ``esign.delivery``): the certificate and its
+entry in ``esign_certificate_key`` (``esign.store.certificate``: what is unique across holders), the
 holder's wallet item and its change-log entry (``api.kernel.changelog.encoded_put``), and the
 ``certificate.issued`` outbox event (``api.kernel.outbox.encoded_event``). The process that talks to the
 database adds what only it learns in the writing transaction, the change-log version, and sends the
@@ -54,6 +55,7 @@ CERTIFICATE_COLUMNS = (
     "application_id",
     "record_salt",
 )
+KEY_COLUMNS = ("id", "person_id", "department_id", "external_ref", "licence_id", "status_list_id", "status_index")
 WALLET_ITEM_COLUMNS = (
     "kind",
     "at",
@@ -112,6 +114,7 @@ class Rows(NamedTuple):
     # name, for auth.persons.find_or_create_persons.
     person: bytes | tuple[bytes, bytes] | None
     certificate: bytes
+    key: bytes  # the certificate's entry in esign_certificate_key
     wallet_item: bytes | None  # person holders only, as the two below
     change: bytes | None  # api.kernel.changelog.encoded_put
     event: bytes  # api.kernel.outbox.encoded_event
@@ -146,6 +149,7 @@ class ChunkRows(NamedTuple):
     persons: Packed  # the NEW_PERSON rows
     again: dict[int, tuple[bytes, bytes]]  # the NEW_AGAIN holders' sealed ID number and name
     certificates: Packed
+    keys: Packed
     wallet_items: Packed
     changes: list[bytes | None]  # Rows.change of each item
     events: Packed
@@ -159,13 +163,15 @@ class ChunkRows(NamedTuple):
             Packed.of(r.person if type(r.person) is bytes else b"" for r in ok),
             {i: r.person for i, r in enumerate(ok) if type(r.person) is tuple},
             Packed.of(r.certificate for r in ok),
+            Packed.of(r.key for r in ok),
             Packed.of(r.wallet_item or b"" for r in ok),
             [r.change for r in ok],
             Packed.of(r.event for r in ok),
         )
 
 
-_NONE = Rows(None, b"", None, None, b"")
+_NONE = Rows(None, b"", b"", None, None, b"")
+_KEY_COUNT = pgcopy.count(len(KEY_COLUMNS))
 
 
 _json = msgspec.json.Encoder().encode
@@ -276,6 +282,15 @@ class Encoder:
                 ),
             )
         )
+        key = _KEY_COUNT + pgcopy.fields(
+            cid,
+            place.person_id,
+            self.chunk.department_id,
+            place.external_ref,
+            signed.licence_id,
+            list_id.to_bytes(4, "big"),
+            index.to_bytes(4, "big"),
+        )
         certificate_id = uuid_text(cid)
         application = None if place.application_id is None else uuid_text(place.application_id)
         person_text = None if place.person_id is None else uuid_text(place.person_id)
@@ -300,7 +315,7 @@ class Encoder:
                 placed(place.person_id), person[0], placed(place.holder_index), person[1], self.created_at
             )
         if place.person_id is None:
-            return Rows(person_row, certificate, None, None, event_row)
+            return Rows(person_row, certificate, key, None, None, event_row)
         item_id = next(self.item_ids)
         summary = _json(
             {  # esign.delivery.wallet_summary
@@ -347,5 +362,5 @@ class Encoder:
             }
         )
         return Rows(
-            person_row, certificate, item, changelog.encoded_put("wallet_item", item_id.bytes, synced), event_row
+            person_row, certificate, key, item, changelog.encoded_put("wallet_item", item_id.bytes, synced), event_row
         )

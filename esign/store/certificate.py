@@ -1,4 +1,10 @@
-"""Certificate types, licence serials and issued certificates: SQL next to the one function that runs it."""
+"""Certificate types, licence serials and issued certificates: SQL next to the one function that runs it.
+
+A certificate is keyed by its holder (``(person_id, id)``): on a Citus cluster it sits on the holder's shard.
+What is unique across holders and looked up without one (the licence number, the status slot, a department's
+``external_ref``) is kept in ``esign_certificate_key``, which stays on the coordinator and also says whose a
+certificate is: a read by id alone is a primary-key read there, then a read on the holder's shard.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +75,7 @@ class CertificateRow(msgspec.Struct, frozen=True, kw_only=True):
     type_code: str
     licence_id: str
     holder_kind: str
-    person_id: UUID | None
+    person_id: UUID  # the holder: a person, or an organisation's own person row
     holder_name: bytes
     holder_id: bytes | None
     holder_index: bytes | None
@@ -114,14 +120,27 @@ class CertificateView(msgspec.Struct, frozen=True, kw_only=True):
     seal_algorithm: str
 
 
+# The type and department are reference tables (a copy beside every shard); the seal's kid and algorithm come
+# from ``seal_keys`` (seals stay on the coordinator, with their keys), so a read stays on the holder's shard.
 SELECT_VIEW = f"""
 SELECT {", ".join("c." + c for c in COLUMNS)}, t.name AS type_name, t.gb_type_code, d.name AS department_name,
-       d.credit_code AS department_credit_code, s.kid AS seal_kid, s.algorithm AS seal_algorithm
+       d.credit_code AS department_credit_code
 FROM esign_certificate c
 JOIN certificate_type t ON t.code = c.type_code
 JOIN department d ON d.id = c.department_id
-JOIN esign_seal s ON s.id = c.seal_id
 """
+
+# A seal's kid and algorithm never change: kept once read, by seal id (a few per department).
+_SEAL_KEYS: dict[UUID, tuple[bytes, str]] = {}
+
+
+async def seal_keys(conn: Conn, seal_ids: set[UUID]) -> dict[UUID, tuple[bytes, str]]:
+    """``(kid, algorithm)`` of these seals."""
+    missing = [i for i in seal_ids if i not in _SEAL_KEYS]
+    if missing:
+        rows = await conn.fetch("SELECT id, kid, algorithm FROM esign_seal WHERE id = ANY($1::uuid[])", missing)
+        _SEAL_KEYS.update((r["id"], (r["kid"], r["algorithm"])) for r in rows)
+    return {i: _SEAL_KEYS[i] for i in seal_ids}
 
 
 class ShownCertificate(msgspec.Struct, frozen=True):
@@ -157,14 +176,13 @@ _JOINED = {
     "type_name": "t.name",
     "department_name": "d.name",
     "department_credit_code": "d.credit_code",
-    "seal_kid": "s.kid",
+    "seal_kid": "c.seal_id AS seal_kid",  # the seal's id in its kid's place, for seal_keys
 }
 SELECT_SHOWN: str = f"""
 SELECT {", ".join(_JOINED.get(f, "c." + f) for f in ShownCertificate.__struct_fields__)}
 FROM esign_certificate c
 JOIN certificate_type t ON t.code = c.type_code
 JOIN department d ON d.id = c.department_id
-JOIN esign_seal s ON s.id = c.seal_id
 """
 
 
@@ -194,55 +212,88 @@ def shown(v: CertificateView) -> ShownCertificate:
     )
 
 
-def _view(row: asyncpg.Record) -> CertificateView:
+async def _view(conn: Conn, row: asyncpg.Record) -> CertificateView:
     values = dict(row)
-    extra = {
-        k: values.pop(k)
-        for k in (
-            "type_name",
-            "gb_type_code",
-            "department_name",
-            "department_credit_code",
-            "seal_kid",
-            "seal_algorithm",
-        )
-    }
-    return CertificateView(row=CertificateRow(**values), **extra)
+    extra = {k: values.pop(k) for k in ("type_name", "gb_type_code", "department_name", "department_credit_code")}
+    kid, algorithm = (await seal_keys(conn, {row["seal_id"]}))[row["seal_id"]]
+    return CertificateView(row=CertificateRow(**values), **extra, seal_kid=kid, seal_algorithm=algorithm)
 
 
-async def get_certificate(conn: Conn, certificate_id: UUID, *, for_update: bool = False) -> CertificateView | None:
+async def holder_of(conn: Conn, certificate_id: UUID) -> UUID | None:
+    """Whose the certificate is (None: no such certificate), from the key table."""
+    return await conn.fetchval("SELECT person_id FROM esign_certificate_key WHERE id = $1", certificate_id)
+
+
+GET_CERTIFICATE = f"{SELECT_VIEW} WHERE c.person_id = $2 AND c.id = $1"
+
+
+async def get_certificate(
+    conn: Conn, certificate_id: UUID, *, person_id: UUID | None = None, for_update: bool = False
+) -> CertificateView | None:
+    """The certificate with what its response needs; ``person_id``, its holder when the caller knows it (else
+    the key table says)."""
+    holder = person_id if person_id is not None else await holder_of(conn, certificate_id)
+    if holder is None:
+        return None
     lock = " FOR UPDATE OF c" if for_update else ""
-    row = await conn.fetchrow(f"{SELECT_VIEW} WHERE c.id = $1{lock}", certificate_id)
-    return None if row is None else _view(row)
+    row = await conn.fetchrow(GET_CERTIFICATE + lock, certificate_id, holder)
+    return None if row is None else await _view(conn, row)
 
 
-async def get_shown(conn: Conn, certificate_ids: list[UUID]) -> list[ShownCertificate]:
-    """What the API shows of the certificates among ``certificate_ids`` (any order), in one query."""
-    rows = await conn.fetch(f"{SELECT_SHOWN} WHERE c.id = ANY($1::uuid[])", certificate_ids)
-    return [ShownCertificate(*r) for r in rows]
+GET_SHOWN = f"{SELECT_SHOWN} WHERE c.person_id = ANY($2::uuid[]) AND c.id = ANY($1::uuid[])"
+
+
+async def get_shown(conn: Conn, certificate_ids: list[UUID], *, holder: UUID | None = None) -> list[ShownCertificate]:
+    """What the API shows of the certificates among ``certificate_ids`` (any order): those of ``holder`` when
+    given (one shard), else their holders from the key table, then the certificates on the holders' shards."""
+    if holder is not None:
+        holders = [holder]
+    else:
+        keys = await conn.fetch(
+            "SELECT person_id FROM esign_certificate_key WHERE id = ANY($1::uuid[])", certificate_ids
+        )
+        holders = list({r[0] for r in keys})
+    if not holders:
+        return []
+    rows = await conn.fetch(GET_SHOWN, certificate_ids, holders)
+    seals = await seal_keys(conn, {r["seal_kid"] for r in rows})
+    return [msgspec.structs.replace(ShownCertificate(*r), seal_kid=seals[r["seal_kid"]][0]) for r in rows]
+
+
+FIND_REF = "SELECT id, person_id FROM esign_certificate_key WHERE department_id = $1 AND external_ref = $2"
 
 
 async def find_by_external_ref(conn: Conn, department_id: UUID, external_ref: str) -> CertificateView | None:
-    row = await conn.fetchrow(
-        f"{SELECT_VIEW} WHERE c.department_id = $1 AND c.external_ref = $2", department_id, external_ref
-    )
-    return None if row is None else _view(row)
+    key = await conn.fetchrow(FIND_REF, department_id, external_ref)
+    return None if key is None else await get_certificate(conn, key["id"], person_id=key["person_id"])
 
 
+FIND_REF_KEYS = """
+SELECT id, person_id FROM esign_certificate_key WHERE department_id = $1 AND external_ref = ANY($2::text[])
+"""
 FIND_REFS = """
 SELECT external_ref, id, request_hash, status FROM esign_certificate
-WHERE department_id = $1 AND external_ref = ANY($2::text[])
+WHERE person_id = ANY($1::uuid[]) AND id = ANY($2::uuid[])
 """
 
 
 async def find_external_refs(conn: Conn, department_id: UUID, refs: list[str]) -> dict[str, asyncpg.Record]:
     """Certificates of the department already issued under any of ``refs``, by ref."""
-    return {r["external_ref"]: r for r in await conn.fetch(FIND_REFS, department_id, refs)}
+    keys = await conn.fetch(FIND_REF_KEYS, department_id, refs)
+    if not keys:
+        return {}
+    rows = await conn.fetch(FIND_REFS, list({k["person_id"] for k in keys}), [k["id"] for k in keys])
+    return {r["external_ref"]: r for r in rows}
 
 
 INSERT_CERTIFICATE = f"""
 INSERT INTO esign_certificate ({", ".join(COLUMNS)}) VALUES ({", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))})
 """
+# What is unique across holders: a second certificate under a department's external_ref (or, should the
+# allocators ever fail, a licence number or status slot given twice) breaks here.
+KEY_COLUMNS = ("id", "person_id", "department_id", "external_ref", "licence_id", "status_list_id", "status_index")
+INSERT_KEY = "INSERT INTO esign_certificate_key (id, person_id, department_id, external_ref, licence_id,"
+INSERT_KEY += " status_list_id, status_index) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 
 
 def as_record(row: CertificateRow) -> tuple[Any, ...]:
@@ -250,27 +301,46 @@ def as_record(row: CertificateRow) -> tuple[Any, ...]:
 
 
 async def insert_certificate(conn: Conn, row: CertificateRow) -> None:
+    await conn.execute(
+        INSERT_KEY,
+        row.id,
+        row.person_id,
+        row.department_id,
+        row.external_ref,
+        row.licence_id,
+        row.status_list_id,
+        row.status_index,
+    )
     await conn.execute(INSERT_CERTIFICATE, *as_record(row))
 
 
 SET_STATUS = """
-UPDATE esign_certificate SET status = $2, status_reason = $3, status_changed_at = $4 WHERE id = $1
+UPDATE esign_certificate SET status = $3, status_reason = $4, status_changed_at = $5 WHERE person_id = $2 AND id = $1
 """
 
 
-async def set_status(conn: Conn, certificate_id: UUID, status: str, *, reason: str | None, now: datetime) -> None:
-    await conn.execute(SET_STATUS, certificate_id, status, reason, now)
+async def set_status(
+    conn: Conn, certificate_id: UUID, person_id: UUID, status: str, *, reason: str | None, now: datetime
+) -> None:
+    await conn.execute(SET_STATUS, certificate_id, person_id, status, reason, now)
 
 
 SET_SIGNED = """
-UPDATE esign_certificate SET status = 'valid', token = $2, to_be_signed = NULL, status_changed_at = $3 WHERE id = $1
+UPDATE esign_certificate SET status = 'valid', token = $3, to_be_signed = NULL, status_changed_at = $4
+WHERE person_id = $2 AND id = $1
 """
 
 
-async def set_signed(conn: Conn, certificate_id: UUID, token: str, *, now: datetime) -> None:
-    await conn.execute(SET_SIGNED, certificate_id, token, now)
+async def set_signed(conn: Conn, certificate_id: UUID, person_id: UUID, token: str, *, now: datetime) -> None:
+    await conn.execute(SET_SIGNED, certificate_id, person_id, token, now)
 
 
-async def delete_pending(conn: Conn, certificate_id: UUID) -> None:
-    """Drop a certificate whose signature never came (its serial and slot stay unused)."""
-    await conn.execute("DELETE FROM esign_certificate WHERE id = $1 AND status = 'pending'", certificate_id)
+async def delete_pending(conn: Conn, certificate_id: UUID, person_id: UUID) -> None:
+    """Drop a certificate whose signature never came (its serial and slot stay unused), and its key."""
+    deleted = await conn.fetchval(
+        "DELETE FROM esign_certificate WHERE person_id = $2 AND id = $1 AND status = 'pending' RETURNING id",
+        certificate_id,
+        person_id,
+    )
+    if deleted is not None:
+        await conn.execute("DELETE FROM esign_certificate_key WHERE id = $1", certificate_id)

@@ -63,11 +63,14 @@ def is_parent(form: dict[str, Any], number: str | None) -> bool:
     return number is not None and number.upper() in parents
 
 
+# The keys are on the coordinator of a cluster (unique across everyone, found without a person); each names the
+# child, whose application it is, so the applications are then read on the children's rows.
+FIND_KEYS = "SELECT child_person_id, application_id FROM application_birth_key WHERE key_index = ANY($1::bytea[])"
+
 FIND = """
-SELECT k.child_person_id, a.*
-FROM application_birth_key k JOIN application a ON a.id = k.application_id
-WHERE k.key_index = ANY($1::bytea[])
-ORDER BY a.submitted_at DESC
+SELECT * FROM application
+WHERE for_person_id = ANY($1::uuid[]) AND (for_person_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+ORDER BY submitted_at DESC
 LIMIT 1
 """
 
@@ -77,10 +80,15 @@ async def find_case(conn: Conn, keyring: Keyring, form: dict[str, Any]) -> Case:
     keys = sorted(keyring.blind_index(k, purpose=KEY_PURPOSE) for k in service.birth_keys(form))
     for key in keys:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(encode($1::bytea, 'hex'), 0))", key)
-    row = await conn.fetchrow(FIND, keys)
+    named = await conn.fetch(FIND_KEYS, keys)
+    row = (
+        await conn.fetchrow(FIND, [r["child_person_id"] for r in named], [r["application_id"] for r in named])
+        if named
+        else None
+    )
     if row is None:
         return Case(keys=keys, child=None, application=None)
-    return Case(keys=keys, child=row["child_person_id"], application=row)
+    return Case(keys=keys, child=row["for_person_id"], application=row)
 
 
 def may_join(case: Case) -> bool:
@@ -134,14 +142,14 @@ async def join(
     applicant_number: str | None,
     actor: str,
     now: datetime,
-) -> UUID:
-    """The second parent's application joins the open (or completed) case; the case's application id.
+) -> tuple[UUID, UUID]:
+    """The second parent's application joins the open (or completed) case; the case's child and application id.
 
     Only a parent the case's own form names may join; anyone else is told the numbers do not match
     a birth of theirs, as if there were none.
     """
     assert case.application is not None and case.child is not None
-    app = await store.get_application(conn, case.application["id"], for_update=True)
+    app = await store.get_application(conn, case.child, case.application["id"], for_update=True)
     registered = store.open_form(keyring, app["form"])
     if not is_parent(registered, applicant_number):
         raise FormInvalid(
@@ -163,14 +171,8 @@ async def join(
             data={"child": str(case.child), "guardians": [str(p) for p in added]},
             at=now,
         )
-    joined = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM application_event WHERE application_id = $1 AND event = 'guardian_joined'"
-        " AND detail->>'person_id' = $2)",
-        app["id"],
-        str(applicant_person),
-    )
+    detail = {"person_id": str(applicant_person)}
+    joined = await store.has_event(conn, case.child, app["id"], "guardian_joined", detail)
     if applicant_person != app["applicant_person_id"] and not joined:
-        await store.add_event(
-            conn, app["id"], at=now, event="guardian_joined", actor=actor, detail={"person_id": str(applicant_person)}
-        )
-    return app["id"]
+        await store.add_event(conn, case.child, app["id"], at=now, event="guardian_joined", actor=actor, detail=detail)
+    return case.child, app["id"]

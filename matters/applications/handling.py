@@ -39,14 +39,15 @@ OPEN = ("pending", "claimed")
 async def _load(
     conn: Conn, task_id: UUID, department_id: UUID, allowed: tuple[str, ...], *, actor: str
 ) -> asyncpg.Record:
-    task = await store.get_task(conn, task_id, department_id=department_id)
+    task = await store.get_task(conn, task_id, department_id=department_id)  # by id alone: the row names the person
+    person = task["for_person_id"]
     # A task stays with the department it was routed to; deciding it needs the matter still to be the department's.
     await authority.require(conn, department_id, authority.matter(task["matter_code"]), actor=actor)
     # The family's change-log heads before the application: the order every writer keeps (api.kernel.changelog).
-    app = await store.get_application(conn, task["application_id"])
+    app = await store.get_application(conn, person, task["application_id"])
     await changelog.lock_heads(conn, {app["applicant_person_id"], app["for_person_id"]})
-    await store.get_application(conn, task["application_id"], for_update=True)
-    task = await store.get_task(conn, task_id, department_id=department_id)  # re-read under the lock
+    await store.get_application(conn, person, task["application_id"], for_update=True)
+    task = await store.get_task(conn, task_id, department_id=department_id, person=person)  # re-read under the lock
     if task["status"] not in allowed:
         raise TaskStateConflict(status=task["status"])
     return task
@@ -56,7 +57,7 @@ async def claim(
     conn: Conn, keyring: Keyring, task_id: UUID, *, department_id: UUID, actor: str, now: datetime, cal: Calendar
 ) -> Application:
     task = await _load(conn, task_id, department_id, ("pending",), actor=actor)
-    await store.set_task(conn, task_id, status="claimed", claimed_by=actor, updated_at=now)
+    await store.set_task(conn, task["for_person_id"], task_id, status="claimed", claimed_by=actor, updated_at=now)
     return await _after_decision(
         conn, keyring, task, "task_claimed", actor, {"matter_code": task["matter_code"]}, now=now, cal=cal
     )
@@ -75,7 +76,7 @@ async def approve(
     issue_result: IssueResult,
 ) -> Application:
     task = await _load(conn, task_id, department_id, OPEN, actor=actor)
-    app = await store.get_application(conn, task["application_id"])
+    app = await store.get_application(conn, task["for_person_id"], task["application_id"])
     if data.assigned_id_number is not None:
         await _assign_id_number(conn, keyring, app["for_person_id"], data.assigned_id_number, now=now)
     result_matter = await conn.fetchval(
@@ -90,6 +91,7 @@ async def approve(
         certificate_id = await issue_result(conn, task, app, values, now)
     await store.set_task(
         conn,
+        task["for_person_id"],
         task_id,
         status="approved",
         decided_at=now,
@@ -134,6 +136,7 @@ async def reject(
     task = await _load(conn, task_id, department_id, OPEN, actor=actor)
     await store.set_task(
         conn,
+        task["for_person_id"],
         task_id,
         status="rejected",
         decided_at=now,
@@ -162,6 +165,7 @@ async def request_supplement(
     task = await _load(conn, task_id, department_id, OPEN, actor=actor)
     await store.set_task(
         conn,
+        task["for_person_id"],
         task_id,
         status="needs_supplement",
         required_materials=data.required_materials,
@@ -188,7 +192,8 @@ async def supplement(
     cal: Calendar,
 ) -> Application:
     """The citizen hands in what was asked for; waiting tasks resume, their clock extended by the pause."""
-    app = await store.get_application(conn, application_id, for_update=True)
+    person = await workflow.locate(conn, who.person_id, application_id)
+    app = await store.get_application(conn, person, application_id, for_update=True)
     if not await workflow.is_party(conn, who.person_id, app, now=now):
         raise views.hidden()
     given = {m.code: m for m in materials}
@@ -212,6 +217,7 @@ async def supplement(
     deferred = [c for c in app["deferred_materials"] if c not in given]
     await store.set_application(
         conn,
+        person,
         application_id,
         materials=stored,
         deferred_materials=deferred,
@@ -219,23 +225,26 @@ async def supplement(
         updated_at=now,
     )
     resumed = []
-    for t in await store.list_tasks(conn, application_id, for_update=True):
+    for t in await store.list_tasks(conn, person, application_id, for_update=True):
         if t["status"] == "needs_supplement" and set(t["required_materials"]) <= set(given):
             paused = working_days_between(cal, t["paused_at"].date(), now.date())
             new_due = due_at(cal, t["due_at"], paused) if t["due_at"] else None
-            await store.set_task(conn, t["id"], status="claimed", paused_at=None, due_at=new_due, updated_at=now)
+            await store.set_task(
+                conn, person, t["id"], status="claimed", paused_at=None, due_at=new_due, updated_at=now
+            )
             resumed.append(t["matter_code"])
     actor = who.actor
     await store.add_event(
         conn,
+        person,
         application_id,
         at=now,
         event="supplemented",
         actor=actor,
         detail={"materials": sorted(given), "resumed": resumed},
     )
-    started = await workflow.refresh_status(conn, application_id, now=now, cal=cal)
-    result = await views.application(conn, keyring, application_id)
+    started = await workflow.refresh_status(conn, person, application_id, now=now, cal=cal)
+    result = await views.application(conn, keyring, person, application_id)
     for task_id in started:
         await workflow.task_event(conn, result, task_id, "task.assigned", now=now)
     await workflow.publish(conn, result, event="application.supplemented", now=now)
@@ -253,9 +262,10 @@ async def _after_decision(
     now: datetime,
     cal: Calendar,
 ) -> Application:
-    await store.add_event(conn, task["application_id"], at=now, event=event, actor=actor, detail=detail)
-    started = await workflow.refresh_status(conn, task["application_id"], now=now, cal=cal)
-    app = await views.application(conn, keyring, task["application_id"])
+    person = task["for_person_id"]
+    await store.add_event(conn, person, task["application_id"], at=now, event=event, actor=actor, detail=detail)
+    started = await workflow.refresh_status(conn, person, task["application_id"], now=now, cal=cal)
+    app = await views.application(conn, keyring, person, task["application_id"])
     await workflow.publish(conn, app, event=f"application.{event}", now=now)
     for task_id in started:
         await workflow.task_event(conn, app, task_id, "task.assigned", now=now)

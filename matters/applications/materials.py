@@ -73,7 +73,7 @@ WHERE w.{column} = $1 AND w.kind = 'certificate' AND w.certificate_id IS NOT NUL
 
 NAMED_HOLDERS_CERTIFICATE = """
 SELECT w.id, w.person_id, w.certificate_id
-FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id
+FROM wallet_item w JOIN esign_certificate c ON c.person_id = w.person_id AND c.id = w.certificate_id
 WHERE w.person_id = $1 AND w.kind = 'certificate' AND c.type_code = ANY($2::text[]) AND c.status = 'valid'
   AND (c.valid_until IS NULL OR c.valid_until > $3)
 ORDER BY c.issued_at DESC
@@ -108,7 +108,9 @@ async def _resolve(
         elif kind == "bundle":
             producer = given.get("produced_by_matter")
             made = await conn.fetchval(
-                "SELECT result_certificate_id FROM application_task WHERE application_id = $1 AND matter_code = $2",
+                "SELECT result_certificate_id FROM application_task"
+                " WHERE for_person_id = $1 AND application_id = $2 AND matter_code = $3",
+                app["for_person_id"],
                 app["id"],
                 producer,
             )
@@ -212,7 +214,7 @@ async def _load(
     conn: Conn, keyring: Keyring, task_id: UUID, department_id: UUID, *, now: datetime
 ) -> tuple[asyncpg.Record, asyncpg.Record, Matter, list[Source]]:
     task = await store.get_task(conn, task_id, department_id=department_id)
-    app = await store.get_application(conn, task["application_id"])
+    app = await store.get_application(conn, task["for_person_id"], task["application_id"])
     matter = await matter_scope(conn, task["matter_code"])
     rules = await catalogue_store.material_rules(conn, [m.code for m in matter.materials])
     return task, app, matter, await _resolve(conn, keyring, task, app, matter, rules.holder_fields, now=now)

@@ -184,7 +184,9 @@ class ApplicationController(Controller):
                 app, created = await workflow.submit(conn, keyring, who, data, now=now, cal=cal)
                 if created and principal.org_id is not None:
                     # What an entity submits, it signs with its 企业电子印章.
-                    await signing.sign(conn, request.app.state.esign, keyring, app.id, principal.org_id)
+                    await signing.sign(
+                        conn, request.app.state.esign, keyring, app.for_person_id, app.id, principal.org_id
+                    )
                 return (201 if created else 200), app
 
             made = await idempotency.run(request, conn, scope=f"account:{who.account_id}", create=create)
@@ -211,9 +213,15 @@ class ApplicationController(Controller):
         async with db.acquire() as conn:
             deps = await dependents_of(conn, principal.person_id, now=now)
             rows = await store.list_applications(
-                conn, person_id=principal.person_id, dependents=deps, status=status, before=before, limit=limit
+                conn,
+                person_id=principal.person_id,
+                family=await auth.family(conn, principal.person_id),
+                dependents=deps,
+                status=status,
+                before=before,
+                limit=limit,
             )
-            items = [await views.application(conn, keyring, r["id"], row=r) for r in rows]
+            items = [await views.application(conn, keyring, r["for_person_id"], r["id"], row=r) for r in rows]
         return ApplicationPage(
             items=items, next_cursor=encode_cursor(str(items[-1].id)) if len(items) == limit else None
         )
@@ -228,9 +236,15 @@ class ApplicationController(Controller):
         self, application_id: FromPath[UUID], principal: CurrentPrincipal, db: Db, keyring: Keys, now: Now
     ) -> Application:
         async with db.acquire() as conn:
-            row = await store.get_application(conn, application_id)
+            row = (
+                await store.find_application(conn, await auth.family(conn, principal.person_id), application_id)
+                if principal.person_id is not None
+                else None
+            )
+            if row is None:
+                raise views.hidden()
             await _may_read(conn, principal, row, now=now)
-            return await views.application(conn, keyring, application_id, row=row)
+            return await views.application(conn, keyring, row["for_person_id"], application_id, row=row)
 
     @post(
         "/{application_id:uuid}/withdraw",

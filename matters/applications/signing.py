@@ -24,12 +24,12 @@ def _payload(keyring: Keyring, app: asyncpg.Record) -> bytes:
     return canonical(app["id"], app["bundle_code"] or app["matter_code"], store.open_form(keyring, app["form"]))
 
 
-async def sign(conn: Conn, esign: Any, keyring: Keyring, application_id: UUID, org_id: UUID) -> None:
-    """Sign a new application of the entity with its seal (nothing when it has none yet)."""
-    app = await store.get_application(conn, application_id)
+async def sign(conn: Conn, esign: Any, keyring: Keyring, person: UUID, application_id: UUID, org_id: UUID) -> None:
+    """Sign a new application of the entity (for ``person``) with its seal (nothing when it has none yet)."""
+    app = await store.get_application(conn, person, application_id)
     signature = await sign_submission(conn, esign, org_id, _payload(keyring, app))
     if signature is not None:
-        await conn.execute("UPDATE application SET entity_signature = $2 WHERE id = $1", application_id, signature)
+        await store.set_application(conn, person, application_id, entity_signature=signature)
 
 
 async def check(

@@ -57,43 +57,92 @@ async def insert_application(conn: Conn, **row: Any) -> bool:
     )
 
 
-GET_APPLICATION = "SELECT * FROM application WHERE id = $1"
+# An application is found with the person it is for (its key, and where it lives on a cluster).
+GET_APPLICATION = "SELECT * FROM application WHERE for_person_id = $1 AND id = $2"
 
 
-async def get_application(conn: Conn, application_id: UUID, *, for_update: bool = False) -> asyncpg.Record:
-    row = await conn.fetchrow(GET_APPLICATION + (" FOR UPDATE" if for_update else ""), application_id)
+async def get_application(
+    conn: Conn, person: UUID, application_id: UUID, *, for_update: bool = False
+) -> asyncpg.Record:
+    row = await conn.fetchrow(GET_APPLICATION + (" FOR UPDATE" if for_update else ""), person, application_id)
     if row is None:
         raise ApplicationNotFound()
     return row
 
 
+# A citizen knows an application by its id only: it is for them or for someone they are (or were) guardian of
+# (``family``), so it is looked for on those persons' rows alone. The newest first, should a client have reused
+# an id of its own for two persons of the family.
+FIND_APPLICATION = """
+SELECT * FROM application WHERE for_person_id = ANY($1::uuid[]) AND id = $2 ORDER BY submitted_at DESC LIMIT 1
+"""
+
+
+async def find_application(conn: Conn, family: list[UUID], application_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(FIND_APPLICATION, family, application_id)
+
+
+# Whom a person has applied for is always themselves or someone they were guardian of then (``family``: the
+# person and everyone they were ever guardian of); of those, what is for the person or a current dependent
+# (``mine``), or what the person applied for. (The test of ``mine`` is an array containment: an OR naming the
+# distribution column keeps Citus from pruning to the family's shards.)
 LIST_APPLICATIONS = """
 SELECT * FROM application
-WHERE (applicant_person_id = $1 OR for_person_id = ANY($2::uuid[]))
-  AND ($3::text IS NULL OR status = $3)
-  AND ($4::uuid IS NULL OR id < $4)
+WHERE for_person_id = ANY($2::uuid[]) AND (applicant_person_id = $1 OR $3::uuid[] @> ARRAY[for_person_id])
+  AND ($4::text IS NULL OR status = $4)
+  AND ($5::uuid IS NULL OR id < $5)
 ORDER BY id DESC
-LIMIT $5
+LIMIT $6
 """
 
 
 async def list_applications(
-    conn: Conn, *, person_id: UUID, dependents: list[UUID], status: str | None, before: UUID | None, limit: int
+    conn: Conn,
+    *,
+    person_id: UUID,
+    family: list[UUID],
+    dependents: list[UUID],
+    status: str | None,
+    before: UUID | None,
+    limit: int,
 ) -> list[asyncpg.Record]:
-    """The caller's own applications and those for their dependents, newest first."""
-    return await conn.fetch(LIST_APPLICATIONS, person_id, [person_id, *dependents], status, before, limit)
+    """The caller's own applications, those for their dependents and those they made for others, newest first."""
+    mine = [person_id, *dependents]
+    return await conn.fetch(
+        LIST_APPLICATIONS, person_id, list(dict.fromkeys([*mine, *family])), mine, status, before, limit
+    )
 
 
-async def set_application(conn: Conn, application_id: UUID, **changes: Any) -> None:
+async def set_application(conn: Conn, person: UUID, application_id: UUID, **changes: Any) -> None:
     # Column names come from this module's callers, never from requests.
-    cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
-    await conn.execute(f"UPDATE application SET {cols} WHERE id = $1", application_id, *changes.values())
+    cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=3))
+    await conn.execute(
+        f"UPDATE application SET {cols} WHERE for_person_id = $1 AND id = $2", person, application_id, *changes.values()
+    )
+
+
+# The state and title of applications named with their persons (a window's pick-up queue): on a cluster, the
+# shards of those persons only.
+STATES = """
+SELECT a.id, a.status, a.bundle_code, a.matter_code, coalesce(b.name, m.name) AS title
+FROM application a
+LEFT JOIN catalog_bundle b ON b.code = a.bundle_code LEFT JOIN catalog_matter m ON m.code = a.matter_code
+WHERE a.for_person_id = ANY($1::uuid[]) AND (a.for_person_id, a.id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+"""
+
+
+async def states(conn: Conn, refs: list[tuple[UUID, UUID]]) -> dict[UUID, asyncpg.Record]:
+    """By application id, for (person, application id) pairs."""
+    if not refs:
+        return {}
+    rows = await conn.fetch(STATES, [p for p, _ in refs], [a for _, a in refs])
+    return {r["id"]: r for r in rows}
 
 
 INSERT_TASK = """
-INSERT INTO application_task (id, application_id, matter_code, department_id, required, after_matters, status,
-    started_at, due_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO application_task (id, for_person_id, application_id, matter_code, department_id, required, after_matters,
+    status, started_at, due_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 
 
@@ -102,6 +151,7 @@ async def insert_task(conn: Conn, **t: Any) -> UUID:
     await conn.execute(
         INSERT_TASK,
         task_id,
+        t["for_person_id"],
         t["application_id"],
         t["matter_code"],
         t["department_id"],
@@ -123,22 +173,37 @@ JOIN department d ON d.id = t.department_id
 """
 
 
-async def list_tasks(conn: Conn, application_id: UUID, *, for_update: bool = False) -> list[asyncpg.Record]:
+TASK_LIST = f"SELECT {TASK_COLUMNS} WHERE t.for_person_id = $1 AND t.application_id = $2 ORDER BY t.id"
+
+
+async def list_tasks(
+    conn: Conn, person: UUID, application_id: UUID, *, for_update: bool = False
+) -> list[asyncpg.Record]:
     lock = " FOR UPDATE OF t" if for_update else ""
-    return await conn.fetch(f"SELECT {TASK_COLUMNS} WHERE t.application_id = $1 ORDER BY t.id{lock}", application_id)
+    return await conn.fetch(TASK_LIST + lock, person, application_id)
 
 
-async def get_task(conn: Conn, task_id: UUID, *, department_id: UUID | None) -> asyncpg.Record:
-    """A task, visible only to its own department (others get 404: they may not know it exists)."""
-    row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} WHERE t.id = $1", task_id)
+async def get_task(
+    conn: Conn, task_id: UUID, *, department_id: UUID | None, person: UUID | None = None
+) -> asyncpg.Record:
+    """A task, visible only to its own department (others get 404: they may not know it exists).
+
+    A department knows a task by its id: without its ``person`` this looks on every shard of a cluster (one
+    lookup by application_task_id_idx each); the row then names the person for what follows."""
+    if person is None:
+        row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} WHERE t.id = $1", task_id)
+    else:
+        row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} WHERE t.for_person_id = $2 AND t.id = $1", task_id, person)
     if row is None or (department_id is not None and row["department_id"] != department_id):
         raise TaskNotFound()
     return row
 
 
-async def set_task(conn: Conn, task_id: UUID, **changes: Any) -> None:
-    cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
-    await conn.execute(f"UPDATE application_task SET {cols} WHERE id = $1", task_id, *changes.values())
+async def set_task(conn: Conn, person: UUID, task_id: UUID, **changes: Any) -> None:
+    cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=3))
+    await conn.execute(
+        f"UPDATE application_task SET {cols} WHERE for_person_id = $1 AND id = $2", person, task_id, *changes.values()
+    )
 
 
 LIST_DEPT_TASKS = f"""
@@ -165,26 +230,43 @@ async def list_department_tasks(
     return await conn.fetch(LIST_DEPT_TASKS, department_id, status, overdue, now, after, limit)
 
 
-INSERT_EVENT = "INSERT INTO application_event (application_id, at, event, actor, detail) VALUES ($1, $2, $3, $4, $5)"
+INSERT_EVENT = """
+INSERT INTO application_event (for_person_id, application_id, at, event, actor, detail) VALUES ($1, $2, $3, $4, $5, $6)
+"""
 
 
 async def add_event(
-    conn: Conn, application_id: UUID, *, at: datetime, event: str, actor: str, detail: dict[str, Any]
+    conn: Conn, person: UUID, application_id: UUID, *, at: datetime, event: str, actor: str, detail: dict[str, Any]
 ) -> None:
-    await conn.execute(INSERT_EVENT, application_id, at, event, actor, detail)
+    await conn.execute(INSERT_EVENT, person, application_id, at, event, actor, detail)
 
 
-async def list_events(conn: Conn, application_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT at, event, detail FROM application_event WHERE application_id = $1 ORDER BY id", application_id
+LIST_EVENTS = (
+    "SELECT at, event, detail FROM application_event WHERE for_person_id = $1 AND application_id = $2 ORDER BY id"
+)
+
+
+async def list_events(conn: Conn, person: UUID, application_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_EVENTS, person, application_id)
+
+
+async def has_event(conn: Conn, person: UUID, application_id: UUID, event: str, detail: dict[str, Any]) -> bool:
+    """Whether the timeline holds this event with (at least) this detail."""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM application_event WHERE for_person_id = $1 AND application_id = $2"
+        " AND event = $3 AND detail @> $4)",
+        person,
+        application_id,
+        event,
+        detail,
     )
 
 
+# Every open task past its due time: a background sweep over every shard of a cluster.
 FLAG_OVERDUE = """
 UPDATE application_task t SET overdue_flagged_at = $1
-FROM application a
-WHERE a.id = t.application_id AND t.status IN ('pending', 'claimed') AND t.due_at < $1 AND t.overdue_flagged_at IS NULL
-RETURNING t.id, t.application_id, t.matter_code, t.department_id, t.due_at
+WHERE t.status IN ('pending', 'claimed') AND t.due_at < $1 AND t.overdue_flagged_at IS NULL
+RETURNING t.id, t.for_person_id, t.application_id, t.matter_code, t.department_id, t.due_at
 """
 
 

@@ -52,13 +52,16 @@ def _task_view(t: asyncpg.Record) -> TaskView:
 
 
 async def application(
-    conn: Conn, keyring: Keyring, application_id: UUID, *, row: asyncpg.Record | None = None
+    conn: Conn, keyring: Keyring, person: UUID, application_id: UUID, *, row: asyncpg.Record | None = None
 ) -> Application:
-    row = row or await store.get_application(conn, application_id)
-    tasks = await store.list_tasks(conn, application_id)
-    events = await store.list_events(conn, application_id)
+    """The application for ``person`` with this id, its tasks, timeline and rating."""
+    row = row or await store.get_application(conn, person, application_id)
+    tasks = await store.list_tasks(conn, person, application_id)
+    events = await store.list_events(conn, person, application_id)
     ev = await conn.fetchrow(
-        "SELECT level, comment, comment_sealed, tags, at FROM evaluation WHERE application_id = $1", application_id
+        "SELECT level, comment, comment_sealed, tags, at FROM evaluation WHERE for_person_id = $1 AND application_id = $2",
+        person,
+        application_id,
     )
     return Application(
         id=row["id"],
@@ -95,7 +98,7 @@ SCOPE = "SELECT array(SELECT f->>'key' FROM jsonb_array_elements(form) f) AS for
 async def dept_task(conn: Conn, keyring: Keyring, t: asyncpg.Record, *, now: datetime, esign: Any = None) -> DeptTask:
     """A task as its department sees it: the form fields and materials of its own matter, nothing else, and
     the entity's e-seal signature on the application, checked now (with ``esign``)."""
-    app = await store.get_application(conn, t["application_id"])
+    app = await store.get_application(conn, t["for_person_id"], t["application_id"])
     scope = one(await conn.fetchrow(SCOPE, t["matter_code"]), "task's matter")  # a foreign key keeps it
     keys, codes = set(scope["form"]), set(scope["materials"])
     return DeptTask(
@@ -121,7 +124,7 @@ async def dept_task(conn: Conn, keyring: Keyring, t: asyncpg.Record, *, now: dat
 
 WALLET_CERTIFICATES = """
 SELECT w.id, c.type_code
-FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id
+FROM wallet_item w JOIN esign_certificate c ON c.person_id = w.person_id AND c.id = w.certificate_id
 WHERE w.person_id = ANY($1::uuid[]) AND w.kind = 'certificate' AND c.status = 'valid'
   AND (c.valid_until IS NULL OR c.valid_until > $2)
 ORDER BY w.created_at DESC
@@ -136,7 +139,7 @@ async def wallet_certificates(conn: Conn, person_ids: list[UUID], *, now: dateti
 
 CERTIFICATE_FIELDS = """
 SELECT c.type_code, c.fields
-FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id
+FROM wallet_item w JOIN esign_certificate c ON c.person_id = w.person_id AND c.id = w.certificate_id
 WHERE w.person_id = ANY($1::uuid[]) AND c.status = 'valid' AND (c.valid_until IS NULL OR c.valid_until > $2)
 ORDER BY c.issued_at
 """

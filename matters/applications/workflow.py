@@ -84,11 +84,12 @@ async def submit(
 ) -> tuple[Application, bool]:
     """Accept an application once (综合受理); the same id again returns the stored one."""
     fp = fingerprint(data)
-    existing = await conn.fetchrow("SELECT applicant_person_id, fingerprint FROM application WHERE id = $1", data.id)
+    # A retry finds the application among those the applicant may have made (for themselves or a ward).
+    existing = await store.find_application(conn, await auth.family(conn, who.person_id), data.id)
     if existing is not None:
         if existing["applicant_person_id"] != who.person_id or existing["fingerprint"] != fp:
             raise ApplicationIdReused()
-        return await views.application(conn, keyring, data.id), False
+        return await views.application(conn, keyring, existing["for_person_id"], data.id, row=existing), False
 
     bundle, entries, subject = await _target(conn, data)
     kind = "organisation" if await auth.is_org(conn, who.person_id) else "person"
@@ -119,7 +120,7 @@ async def submit(
         birth = await births.find_case(conn, keyring, form)
         if births.may_join(birth):
             # The other parent applied for this baby already: one birth, one case, one child.
-            joined = await births.join(
+            person, joined = await births.join(
                 conn,
                 keyring,
                 birth,
@@ -129,7 +130,7 @@ async def submit(
                 actor=who.actor,
                 now=now,
             )
-            app = await views.application(conn, keyring, joined)
+            app = await views.application(conn, keyring, person, joined)
             await publish(conn, app, event="application.joined", now=now)
             return app, False
         for_person = await births.newborn(conn, keyring, birth, form, now=now)
@@ -172,6 +173,7 @@ async def submit(
         start = not t.after
         await store.insert_task(
             conn,
+            for_person_id=for_person,
             application_id=data.id,
             matter_code=t.matter_code,
             department_id=matters[t.matter_code].department.id,
@@ -183,12 +185,20 @@ async def submit(
             now=now,
         )
     actor = who.actor
-    await store.add_event(conn, data.id, at=now, event="submitted", actor=actor, detail={"matters": len(planned)})
+    await store.add_event(
+        conn, for_person, data.id, at=now, event="submitted", actor=actor, detail={"matters": len(planned)}
+    )
     if deferred:
         await store.add_event(
-            conn, data.id, at=now, event="accepted_with_deferral", actor=actor, detail={"materials": deferred}
+            conn,
+            for_person,
+            data.id,
+            at=now,
+            event="accepted_with_deferral",
+            actor=actor,
+            detail={"materials": deferred},
         )
-    app = await views.application(conn, keyring, data.id)
+    app = await views.application(conn, keyring, for_person, data.id)
     await publish(conn, app, event="application.received", now=now)
     for task in app.tasks:
         if task.status == "pending":
@@ -230,63 +240,79 @@ def notice_person(app: Application | asyncpg.Record) -> UUID:
     return subject if subject != applicant else applicant
 
 
+async def locate(conn: Conn, person_id: UUID, application_id: UUID) -> UUID:
+    """The person an application a citizen names is for, looked for among those they may have applied for or may
+    read (themselves and everyone they are or were guardian of); not found otherwise."""
+    row = await store.find_application(conn, await auth.family(conn, person_id), application_id)
+    if row is None:
+        raise views.hidden()
+    return row["for_person_id"]
+
+
 async def withdraw(conn: Conn, keyring: Keyring, who: Applicant, application_id: UUID, *, now: datetime) -> Application:
-    row = await store.get_application(conn, application_id, for_update=True)
+    person = await locate(conn, who.person_id, application_id)
+    row = await store.get_application(conn, person, application_id, for_update=True)
     if row["applicant_person_id"] != who.person_id:
         raise views.hidden()
     if row["status"] in ("completed", "rejected", "withdrawn"):
         raise ApplicationClosed(status=row["status"])
-    for task in await store.list_tasks(conn, application_id, for_update=True):
+    for task in await store.list_tasks(conn, person, application_id, for_update=True):
         if task["status"] not in ("approved", "rejected", "cancelled"):
-            await store.set_task(conn, task["id"], status="cancelled", updated_at=now)
-    await store.set_application(conn, application_id, status="withdrawn", updated_at=now, completed_at=now)
-    await store.add_event(conn, application_id, at=now, event="withdrawn", actor=who.actor, detail={})
-    app = await views.application(conn, keyring, application_id)
+            await store.set_task(conn, person, task["id"], status="cancelled", updated_at=now)
+    await store.set_application(conn, person, application_id, status="withdrawn", updated_at=now, completed_at=now)
+    await store.add_event(conn, person, application_id, at=now, event="withdrawn", actor=who.actor, detail={})
+    app = await views.application(conn, keyring, person, application_id)
     await publish(conn, app, event="application.withdrawn", now=now)
     return app
 
 
-async def refresh_status(conn: Conn, application_id: UUID, *, now: datetime, cal: Calendar) -> list[UUID]:
+async def refresh_status(conn: Conn, person: UUID, application_id: UUID, *, now: datetime, cal: Calendar) -> list[UUID]:
     """Start tasks whose turn has come, cancel those that never can, re-aggregate the status.
 
     Returns the tasks started now.
     """
     started: list[UUID] = []
     while True:
-        tasks = await store.list_tasks(conn, application_id, for_update=True)
+        tasks = await store.list_tasks(conn, person, application_id, for_update=True)
         by_matter = {t["matter_code"]: t["status"] for t in tasks}
         changed = False
         for t in tasks:
             if t["status"] != "waiting":
                 continue
             if service.blocked(t["after_matters"], by_matter):
-                await store.set_task(conn, t["id"], status="cancelled", updated_at=now)
+                await store.set_task(conn, person, t["id"], status="cancelled", updated_at=now)
                 changed = True
             elif service.ready(t["after_matters"], by_matter):
                 limit = await conn.fetchval(
                     "SELECT (guide->>'promised_limit_days')::int FROM catalog_matter WHERE code = $1", t["matter_code"]
                 )
                 await store.set_task(
-                    conn, t["id"], status="pending", started_at=now, due_at=due_at(cal, now, limit), updated_at=now
+                    conn,
+                    person,
+                    t["id"],
+                    status="pending",
+                    started_at=now,
+                    due_at=due_at(cal, now, limit),
+                    updated_at=now,
                 )
                 started.append(t["id"])
                 changed = True
         if not changed:
             break
-    row = await store.get_application(conn, application_id)
+    row = await store.get_application(conn, person, application_id)
     status = service.application_status(
         [(t["status"], t["required"]) for t in tasks], withdrawn=row["status"] == "withdrawn"
     )
     if status != row["status"]:
         done = status in ("completed", "rejected")
         await store.set_application(
-            conn, application_id, status=status, updated_at=now, completed_at=now if done else None
+            conn, person, application_id, status=status, updated_at=now, completed_at=now if done else None
         )
         if done:
-            await store.add_event(conn, application_id, at=now, event=status, actor="system", detail={})
+            await store.add_event(conn, person, application_id, at=now, event=status, actor="system", detail={})
             await _tell_window(conn, application_id, status, now=now)
     else:
-        await store.set_application(conn, application_id, updated_at=now)
+        await store.set_application(conn, person, application_id, updated_at=now)
     return started
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+import auth
 from api.kernel import audit, outbox
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn, one
@@ -29,17 +30,18 @@ async def evaluate(
     cal: Calendar,
     rectification_days: int,
 ) -> Evaluation:
-    app = await applications.get_application(conn, application_id, for_update=True)
+    person = await workflow.locate(conn, person_id, application_id)
+    app = await applications.get_application(conn, person, application_id, for_update=True)
     if not await workflow.is_party(conn, person_id, app, now=now):
         raise views.hidden()
     service.check_rateable(app["status"])
     if not await store.insert_evaluation(
-        conn, keyring, application_id, person_id, data.level, data.comment, data.tags, now
+        conn, keyring, person, application_id, person_id, data.level, data.comment, data.tags, now
     ):
         raise EvaluationExists()
     actor = f"account:{account_id}"
     await applications.add_event(
-        conn, application_id, at=now, event="evaluated", actor=actor, detail={"level": data.level}
+        conn, person, application_id, at=now, event="evaluated", actor=actor, detail={"level": data.level}
     )
     if service.opens_rectification(data.level):
         dept = one(
@@ -50,6 +52,7 @@ async def evaluate(
         await store.insert_rectification(
             conn,
             id=rect_id,
+            for_person=person,
             application_id=application_id,
             department_id=dept,
             level=data.level,
@@ -78,9 +81,9 @@ async def evaluate(
             at=now,
         )
     await workflow.publish(
-        conn, await views.application(conn, keyring, application_id), event="application.evaluated", now=now
+        conn, await views.application(conn, keyring, person, application_id), event="application.evaluated", now=now
     )
-    return one(await store.get_evaluation(conn, keyring, application_id, now=now), "evaluation just recorded")
+    return one(await store.get_evaluation(conn, keyring, person, application_id, now=now), "evaluation just recorded")
 
 
 async def answer_rectification(
@@ -89,11 +92,12 @@ async def answer_rectification(
     row = await store.get_rectification(conn, rect_id, department_id=department_id)
     if row["status"] == "answered":
         raise AlreadyAnswered()
-    await store.answer_rectification(conn, rect_id, text=text, by=actor, now=now)
+    person = row["for_person_id"]
+    await store.answer_rectification(conn, person, rect_id, text=text, by=actor, now=now)
     await applications.add_event(
-        conn, row["application_id"], at=now, event="rectification_answered", actor=actor, detail={}
+        conn, person, row["application_id"], at=now, event="rectification_answered", actor=actor, detail={}
     )
-    app = await applications.get_application(conn, row["application_id"])
+    app = await applications.get_application(conn, person, row["application_id"])
     await outbox.enqueue(
         conn,
         "notify",
@@ -110,13 +114,18 @@ async def answer_rectification(
 
 
 async def raise_feedback(
-    conn: Conn, keyring: Keyring, *, account_id: UUID, data: FeedbackIn, now: datetime
+    conn: Conn, keyring: Keyring, *, account_id: UUID, person_id: UUID | None, data: FeedbackIn, now: datetime
 ) -> Feedback:
-    """Route to the matter's department (named, or of the application); otherwise to the operators."""
+    """Route to the matter's department (named, or of the application); otherwise to the operators. An application
+    is named by the account that applied (``person_id``, the account's person, finds it)."""
     department = None
     matter = data.matter_code
     if data.application_id is not None:
-        app = await store.get_application_parties(conn, data.application_id)
+        app = (
+            await store.get_application_parties(conn, await auth.family(conn, person_id), data.application_id)
+            if person_id is not None
+            else None
+        )
         if app is None or app["applicant_account_id"] != account_id:
             raise views.hidden()
         department = await store.get_responsible_department(conn, app["bundle_code"], app["matter_code"])

@@ -9,6 +9,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+import auth
 from api.deps import Config, Db, Keys, Now
 from api.kernel import idempotency, responses
 from api.kernel.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
@@ -101,10 +102,10 @@ class EvaluationController(Controller):
     ) -> Evaluation:
         who = require_applicant(principal, now)
         async with db.acquire() as conn:
-            app = await store.get_application_parties(conn, application_id)
+            app = await store.get_application_parties(conn, await auth.family(conn, who.person_id), application_id)
             if app is None or not await workflow.is_party(conn, who.person_id, app, now=now):
                 raise ApplicationNotFound()
-            evaluation = await store.get_evaluation(conn, keyring, application_id, now=now)
+            evaluation = await store.get_evaluation(conn, keyring, app["for_person_id"], application_id, now=now)
         if evaluation is None:
             raise ApplicationNotFound()
         return evaluation
@@ -176,7 +177,9 @@ class FeedbackController(Controller):
         async with db.acquire() as conn, conn.transaction():
 
             async def create() -> tuple[int, Any]:
-                return 201, await flows.raise_feedback(conn, keyring, account_id=account_id, data=data, now=now)
+                return 201, await flows.raise_feedback(
+                    conn, keyring, account_id=account_id, person_id=principal.person_id, data=data, now=now
+                )
 
             made = await idempotency.run(request, conn, scope=f"feedback:{account_id}", create=create)
             return responses.answer(made, Feedback)

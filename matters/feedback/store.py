@@ -40,7 +40,8 @@ def _rectification(r: asyncpg.Record, now: datetime) -> Rectification:
 
 
 INSERT_EVALUATION = """
-INSERT INTO evaluation (application_id, person_id, level, comment_sealed, tags, at) VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO evaluation (for_person_id, application_id, person_id, level, comment_sealed, tags, at)
+VALUES ($7, $1, $2, $3, $4, $5, $6)
 ON CONFLICT ON CONSTRAINT evaluation_pkey DO NOTHING
 RETURNING application_id
 """
@@ -49,6 +50,7 @@ RETURNING application_id
 async def insert_evaluation(
     conn: Conn,
     keyring: Keyring,
+    for_person: UUID,
     application_id: UUID,
     person_id: UUID,
     level: int,
@@ -56,16 +58,30 @@ async def insert_evaluation(
     tags: list[str],
     at: datetime,
 ) -> bool:
+    """The rating ``person_id`` gives the application for ``for_person``, once."""
     sealed = None if comment is None else keyring.encrypt(comment, context=COMMENT_CONTEXT)
-    return await conn.fetchval(INSERT_EVALUATION, application_id, person_id, level, sealed, tags, at) is not None
+    return (
+        await conn.fetchval(INSERT_EVALUATION, application_id, person_id, level, sealed, tags, at, for_person)
+        is not None
+    )
 
 
 async def insert_rectification(
-    conn: Conn, *, id: UUID, application_id: UUID, department_id: UUID, level: int, due_at: datetime, now: datetime
+    conn: Conn,
+    *,
+    id: UUID,
+    for_person: UUID,
+    application_id: UUID,
+    department_id: UUID,
+    level: int,
+    due_at: datetime,
+    now: datetime,
 ) -> None:
     await conn.execute(
-        "INSERT INTO rectification (id, application_id, department_id, level, due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO rectification (id, for_person_id, application_id, department_id, level, due_at, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         id,
+        for_person,
         application_id,
         department_id,
         level,
@@ -74,11 +90,17 @@ async def insert_rectification(
     )
 
 
-async def get_evaluation(conn: Conn, keyring: Keyring, application_id: UUID, *, now: datetime) -> Evaluation | None:
-    e = await conn.fetchrow("SELECT * FROM evaluation WHERE application_id = $1", application_id)
+async def get_evaluation(
+    conn: Conn, keyring: Keyring, person: UUID, application_id: UUID, *, now: datetime
+) -> Evaluation | None:
+    e = await conn.fetchrow(
+        "SELECT * FROM evaluation WHERE for_person_id = $1 AND application_id = $2", person, application_id
+    )
     if e is None:
         return None
-    r = await conn.fetchrow("SELECT * FROM rectification WHERE application_id = $1", application_id)
+    r = await conn.fetchrow(
+        "SELECT * FROM rectification WHERE for_person_id = $1 AND application_id = $2", person, application_id
+    )
     return Evaluation(
         application_id=application_id,
         level=e["level"],
@@ -104,15 +126,26 @@ async def list_rectifications(
 
 
 async def get_rectification(conn: Conn, rect_id: UUID, *, department_id: UUID) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM rectification WHERE id = $1 FOR UPDATE", rect_id)
+    """The rectification, locked. A department knows it by its id: found first without its person (on every shard of
+    a cluster, by rectification_id_idx), then read and locked with it."""
+    person = await conn.fetchval("SELECT for_person_id FROM rectification WHERE id = $1", rect_id)
+    row = (
+        None
+        if person is None
+        else await conn.fetchrow(
+            "SELECT * FROM rectification WHERE for_person_id = $1 AND id = $2 FOR UPDATE", person, rect_id
+        )
+    )
     if row is None or row["department_id"] != department_id:
         raise RectificationNotFound()
     return row
 
 
-async def answer_rectification(conn: Conn, rect_id: UUID, *, text: str, by: str, now: datetime) -> None:
+async def answer_rectification(conn: Conn, person: UUID, rect_id: UUID, *, text: str, by: str, now: datetime) -> None:
     await conn.execute(
-        "UPDATE rectification SET status = 'answered', answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1",
+        "UPDATE rectification SET status = 'answered', answer = $3, answered_by = $4, answered_at = $5"
+        " WHERE for_person_id = $1 AND id = $2",
+        person,
         rect_id,
         text,
         by,
@@ -135,14 +168,17 @@ def feedback_view(r: asyncpg.Record, keyring: Keyring) -> Feedback:
     )
 
 
+# A citizen names an application by its id: it is for them or someone they are or were guardian of (``family``,
+# ``auth.family``), so it is looked for on those persons' rows (matters.applications.store.FIND_APPLICATION).
 GET_APPLICATION_PARTIES = """
-SELECT bundle_code, matter_code, applicant_account_id, applicant_person_id, for_person_id FROM application WHERE id = $1
+SELECT bundle_code, matter_code, applicant_account_id, applicant_person_id, for_person_id FROM application
+WHERE for_person_id = ANY($1::uuid[]) AND id = $2 ORDER BY submitted_at DESC LIMIT 1
 """
 
 
-async def get_application_parties(conn: Conn, application_id: UUID) -> asyncpg.Record | None:
+async def get_application_parties(conn: Conn, family: list[UUID], application_id: UUID) -> asyncpg.Record | None:
     """Whose an application is (who may rate it, raise feedback on it) and its bundle or matter (who answers)."""
-    return await conn.fetchrow(GET_APPLICATION_PARTIES, application_id)
+    return await conn.fetchrow(GET_APPLICATION_PARTIES, family, application_id)
 
 
 GET_BUNDLE_LEAD_DEPARTMENT = "SELECT lead_department_id FROM catalog_bundle WHERE code = $1"

@@ -117,8 +117,10 @@ async def identify(
         actor=f"account:{clerk}",
         now=now,
     )
-    # auth.use has found the authorisation (it raises DelegationNotFound otherwise).
-    agent = one(await auth.get_delegation(conn, data.agent.delegation_id), "delegation")["agent_person_id"]
+    # auth.use has found the authorisation (it raises DelegationNotFound otherwise), on the person's shard.
+    agent = one(await auth.get_delegation(conn, data.agent.delegation_id, principal_id=person), "delegation")[
+        "agent_person_id"
+    ]
     return person, agent, refusal
 
 
@@ -248,9 +250,10 @@ async def submit(
         conn, keyring, who, msgspec.convert(msgspec.to_builtins(data), SubmitApplication), now=now, cal=cal
     )
     if created:
-        await store.set_application(conn, row["id"], app.id, now=now)
+        await store.set_application(conn, row["id"], app.for_person_id, app.id, now=now)
         await application_store.add_event(
             conn,
+            app.for_person_id,
             app.id,
             at=now,
             event="taken_at_window",
@@ -277,5 +280,5 @@ async def submit(
             data={"intake": str(row["id"]), "department": str(row["department_id"]), "person": str(row["person_id"])},
             at=now,
         )
-        app = await views.application(conn, keyring, app.id)
+        app = await views.application(conn, keyring, app.for_person_id, app.id)
     return app, created, None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from uuid import UUID
-
-import asyncpg
 
 import auth
 from api.kernel import audit
 from api.kernel.crypto import Keyring, mask_id_number, mask_name
-from api.kernel.db import Conn, one
+from api.kernel.db import Conn
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Problem, ValidationFailed
@@ -29,47 +29,49 @@ from matters.window.models import Handover, HandoverIn, PersonAtWindow, Pickup, 
 
 DONE = ("completed", "rejected")
 
+# The visits (on the coordinator of a cluster) first, then their applications' states on their persons' shards.
 QUEUE = """
-SELECT i.id AS intake_id, i.application_id, i.person_id, i.window_label, i.submitted_at, i.ready_at, a.status,
-       coalesce(b.name, m.name) AS title,
+SELECT i.id AS intake_id, i.application_id, i.for_person_id, i.person_id, i.window_label, i.submitted_at, i.ready_at,
        EXISTS (SELECT 1 FROM auth_account x WHERE x.person_id = i.person_id) AS has_app
 FROM window_intake i
-JOIN application a ON a.id = i.application_id
-LEFT JOIN catalog_bundle b ON b.code = a.bundle_code LEFT JOIN catalog_matter m ON m.code = a.matter_code
 WHERE i.department_id = $1 AND i.ready_at IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM window_handover h WHERE h.application_id = i.application_id)
   AND ($2::uuid IS NULL OR i.application_id > $2)
 ORDER BY i.application_id LIMIT $3
 """
 
+# A result certificate is issued to the person the application is for (matters.applications.results).
 RESULTS = """
 SELECT c.id, t.name AS type_name, c.licence_id
-FROM application_task k JOIN esign_certificate c ON c.id = k.result_certificate_id
+FROM application_task k JOIN esign_certificate c ON c.person_id = k.for_person_id AND c.id = k.result_certificate_id
 JOIN certificate_type t ON t.code = c.type_code
-WHERE k.application_id = $1 AND c.status = 'valid'
+WHERE k.for_person_id = $1 AND k.application_id = $2 AND c.status = 'valid'
 ORDER BY c.issued_at, c.id
 """
 
 
-async def results(conn: Conn, application_id: UUID) -> list[ResultRef]:
+async def results(conn: Conn, person: UUID, application_id: UUID) -> list[ResultRef]:
     return [
         ResultRef(id=r["id"], type_name=r["type_name"], licence_id=r["licence_id"])
-        for r in await conn.fetch(RESULTS, application_id)
+        for r in await conn.fetch(RESULTS, person, application_id)
     ]
 
 
 async def queue(conn: Conn, keyring: Keyring, department_id: UUID, *, after: UUID | None, limit: int) -> list[Pickup]:
     """The centre's applications ready to be handed over, oldest first."""
     out = []
-    for r in await conn.fetch(QUEUE, department_id, after, limit):
+    rows = await conn.fetch(QUEUE, department_id, after, limit)
+    states = await application_store.states(conn, [(r["for_person_id"], r["application_id"]) for r in rows])
+    for r in rows:
+        state = states[r["application_id"]]
         name = await auth.get_name(conn, keyring, r["person_id"]) or ""
         number = await auth.get_id_number(conn, keyring, r["person_id"]) or ""
         out.append(
             Pickup(
                 application_id=r["application_id"],
                 intake_id=r["intake_id"],
-                title=r["title"] or "",
-                status=r["status"],
+                title=state["title"] or "",
+                status=state["status"],
                 person=PersonAtWindow(
                     id=r["person_id"],
                     name_masked=mask_name(name),
@@ -79,33 +81,34 @@ async def queue(conn: Conn, keyring: Keyring, department_id: UUID, *, after: UUI
                 window=r["window_label"],
                 submitted_at=r["submitted_at"],
                 ready_at=r["ready_at"],
-                results=await results(conn, r["application_id"]),
+                results=await results(conn, r["for_person_id"], r["application_id"]),
             )
         )
     return out
 
 
-async def load(conn: Conn, application_id: UUID, department_id: UUID) -> asyncpg.Record:
+async def load(conn: Conn, application_id: UUID, department_id: UUID) -> dict[str, Any]:
     """The window visit that took the application, for a clerk of that centre."""
     row = await conn.fetchrow(
-        "SELECT i.*, a.status, d.name AS department_name FROM window_intake i JOIN application a ON a.id = i.application_id "
-        "JOIN department d ON d.id = i.department_id WHERE i.application_id = $1",
+        "SELECT i.*, d.name AS department_name FROM window_intake i JOIN department d ON d.id = i.department_id"
+        " WHERE i.application_id = $1",
         application_id,
     )
     if row is None:
         raise IntakeNotFound()
     if row["department_id"] != department_id:
         raise WindowOtherCentre("the application was taken at another service centre")
-    return row
+    app = await application_store.get_application(conn, row["for_person_id"], application_id)
+    return {**dict(row), "status": app["status"], "bundle_code": app["bundle_code"], "matter_code": app["matter_code"]}
 
 
 async def print_results(
-    conn: Conn, keyring: Keyring, esign: EsignState, row: asyncpg.Record, *, now: datetime
+    conn: Conn, keyring: Keyring, esign: EsignState, row: Mapping[str, Any], *, now: datetime
 ) -> bytes:
     """The PDF of the application's result certificates, one A4 page each."""
     if row["status"] not in DONE:
         raise NotReadyForPickup(status=row["status"])
-    refs = await results(conn, row["application_id"])
+    refs = await results(conn, row["for_person_id"], row["application_id"])
     if not refs:
         raise NotReadyForPickup("the application has no certificate to print", status=row["status"])
     pages = []
@@ -138,7 +141,7 @@ async def _type_fields(conn: Conn, type_code: str) -> list[dict[str, str]]:
 
 
 async def hand_over(
-    conn: Conn, keyring: Keyring, row: asyncpg.Record, data: HandoverIn, *, clerk: UUID, now: datetime
+    conn: Conn, keyring: Keyring, row: Mapping[str, Any], data: HandoverIn, *, clerk: UUID, now: datetime
 ) -> tuple[Handover | None, Problem | None]:
     """Record who received the results, from whom, when, with the ID card checked: the citizen, or their 代办人
     whose authorisation allows ``collect`` (its use logged; a refusal returned to raise after the commit)."""
@@ -168,7 +171,7 @@ async def hand_over(
             principal_id=row["person_id"],
             agent_id_number=number,
             action="collect",
-            matter_codes=await _codes(conn, row["application_id"]),
+            matter_codes=await _codes(conn, row),
             department_id=row["department_id"],
             actor=actor,
             application_id=row["application_id"],
@@ -179,7 +182,7 @@ async def hand_over(
     elif recipient != row["person_id"]:
         raise RecipientMismatch("the recipient is neither the applicant nor a named 代办人")
     assert recipient is not None
-    certificates = [r.id for r in await results(conn, row["application_id"])]
+    certificates = [r.id for r in await results(conn, row["for_person_id"], row["application_id"])]
     handover_id = uuid7()
     await conn.execute(
         "INSERT INTO window_handover (id, application_id, department_id, clerk_account_id, recipient_person_id, "
@@ -195,6 +198,7 @@ async def hand_over(
     )
     await application_store.add_event(
         conn,
+        row["for_person_id"],
         row["application_id"],
         at=now,
         event="handed_over",
@@ -230,14 +234,10 @@ async def hand_over(
     ), None
 
 
-async def _codes(conn: Conn, application_id: UUID) -> list[str]:
-    row = one(
-        await conn.fetchrow("SELECT bundle_code, matter_code FROM application WHERE id = $1", application_id),
-        "application",
-    )  # the caller has loaded it
+async def _codes(conn: Conn, row: Mapping[str, Any]) -> list[str]:
+    """The matters of the visit's application (``load`` read it)."""
     codes = [c for c in (row["bundle_code"], row["matter_code"]) if c]
     codes += [
-        r["matter_code"]
-        for r in await conn.fetch("SELECT matter_code FROM application_task WHERE application_id = $1", application_id)
+        t["matter_code"] for t in await application_store.list_tasks(conn, row["for_person_id"], row["application_id"])
     ]
     return codes

@@ -52,9 +52,14 @@ async def set_consent(conn: Conn, intake_id: UUID, consent_id: UUID | None, *, n
     )
 
 
-async def set_application(conn: Conn, intake_id: UUID, application_id: UUID, *, now: datetime) -> None:
+async def set_application(conn: Conn, intake_id: UUID, person: UUID, application_id: UUID, *, now: datetime) -> None:
+    """The application the visit took, named with the person it is for."""
     await conn.execute(
-        "UPDATE window_intake SET application_id = $2, submitted_at = $3 WHERE id = $1", intake_id, application_id, now
+        "UPDATE window_intake SET for_person_id = $2, application_id = $3, submitted_at = $4 WHERE id = $1",
+        intake_id,
+        person,
+        application_id,
+        now,
     )
 
 

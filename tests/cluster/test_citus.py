@@ -25,7 +25,8 @@ from tests.cluster import citus
 ROOT = Path(__file__).resolve().parents[2]
 
 # The journeys of the issue: login, issuing (single and the batch job), the birth bundle, wallet,
-# consents (granted, used and revoked online and offline), drafts, sync with two devices, notifications.
+# consents (granted, used and revoked online and offline), drafts, sync with two devices, notifications,
+# signing devices, a company's agent.
 JOURNEYS = [
     "tests/auth/test_flows.py::test_mini_program_logs_in_binds_phone_reaches_l3_refreshes_and_logs_out",
     "tests/auth/test_flows.py::test_department_system_gets_a_scoped_token",
@@ -42,6 +43,10 @@ JOURNEYS = [
     "tests/sync/test_consents.py::test_grant_and_revoke_queued_offline",
     "tests/sync/test_pull.py::test_guardians_see_dependents_until_the_guardianship_ends",
     "tests/notify/test_inbox.py::test_an_application_s_steps_reach_the_applicant_s_inbox",
+    # A person's devices and their credentials on the person's shard (a key registered twice is refused there);
+    # a company's authorisation on the company's, used by its agent.
+    "tests/esign/test_routes_devices.py::test_a_device_shows_a_certificate_offline_until_it_is_revoked",
+    "tests/enterprise/test_agent.py::test_an_agent_acts_for_the_company_within_the_authorisation_until_it_ends",
 ]
 
 
@@ -81,13 +86,35 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
         assert len({placed[t]["colocationid"] for t in distribution.DISTRIBUTED}) == 1  # co-located
         for table in distribution.REFERENCE:
             assert (placed[table]["partmethod"], placed[table]["repmodel"]) == ("n", "t"), table
-        # The keys set aside while distributing are back: a read names a consent of its own person.
-        assert (
-            await conn.fetchval(
-                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'wallet_access_log_consent_id_fkey'"
+        # What is unique across everyone and looked up without a person stays on the coordinator.
+        for table in ("person_id_number", "esign_certificate_key", "wallet_item_ref", "auth_account", "org_entity"):
+            assert table not in placed or placed[table]["partmethod"] != "h", table
+        # The keys set aside while distributing are back, between rows of one person on one shard.
+        keys = {
+            r["conname"]: r["def"]
+            for r in await conn.fetch(
+                "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'f'"
+                " AND conname = ANY($1::text[])",
+                [
+                    "wallet_access_log_consent_id_fkey",
+                    "wallet_item_certificate_id_fkey",
+                    "wallet_item_person_id_fkey",
+                    "esign_device_credential_device_id_fkey",
+                    "delegation_use_delegation_id_fkey",
+                    "application_task_application_id_fkey",
+                    "application_for_person_id_fkey",
+                ],
             )
-            == "FOREIGN KEY (person_id, consent_id) REFERENCES wallet_consent(person_id, id)"
-        )
+        }
+        assert keys == {
+            "wallet_access_log_consent_id_fkey": "FOREIGN KEY (person_id, consent_id) REFERENCES wallet_consent(person_id, id)",
+            "wallet_item_certificate_id_fkey": "FOREIGN KEY (person_id, certificate_id) REFERENCES esign_certificate(person_id, id)",
+            "wallet_item_person_id_fkey": "FOREIGN KEY (person_id) REFERENCES person(id)",
+            "esign_device_credential_device_id_fkey": "FOREIGN KEY (person_id, device_id) REFERENCES esign_device(person_id, id)",
+            "delegation_use_delegation_id_fkey": "FOREIGN KEY (principal_id, delegation_id) REFERENCES delegation(principal_id, id)",
+            "application_task_application_id_fkey": "FOREIGN KEY (for_person_id, application_id) REFERENCES application(for_person_id, id)",
+            "application_for_person_id_fkey": "FOREIGN KEY (for_person_id) REFERENCES person(id)",
+        }
         workers = await conn.fetch(
             "SELECT DISTINCT p.nodeport FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)"
             " WHERE s.logicalrelid = 'sync_change'::regclass"
@@ -100,23 +127,24 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 
 # The hot citizen queries on distributed tables, each with the arguments one request passes.
 ON_COORDINATOR = {
-    "wallet list",
-    "wallet item",
-    "applications list",
-    "application read",
-    "application submit",
-    "notification inbox",
+    "person by ID number",
+    "certificate's holder",
     "real-name session",
 }
 
 
 def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
     from api.kernel import changelog
+    from auth import persons
+    from auth.delegation import store as delegations
     from auth.store import realname
+    from esign import devices
+    from esign.store import certificate as certificates
     from matters.applications import store as applications
     from notify import store as notify_store
     from sync import drafts, store
-    from wallet import consent_store
+    from sync import store as sync_store
+    from wallet import consent_store, people_store
     from wallet import store as wallet_store
 
     return [
@@ -150,18 +178,56 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
             consent_store.INSERT_ACCESS,
             (person, person, person, "client:x", "p", [person], "served", None, now),
         ),
-        # On Citus-managed tables of the coordinator today (one task, there); kept here so that they stay single-shard
-        # when their tables are distributed (docs/scaling.md, "What is not distributed yet").
         ("wallet list", wallet_store.LIST_ITEMS, (person, None, None, None, 20)),
-        ("wallet item", wallet_store.ITEM_SELECT + " WHERE w.id = $1", (person,)),
-        ("applications list", applications.LIST_APPLICATIONS, (person, [person], None, None, 20)),
-        ("application read", applications.GET_APPLICATION, (person,)),
+        ("wallet item", wallet_store.GET_ITEM, (person, person)),
+        ("certificate read", certificates.GET_CERTIFICATE, (person, person)),
+        ("certificate read to change", certificates.GET_CERTIFICATE + " FOR UPDATE OF c", (person, person)),
+        ("wallet certificates", certificates.GET_SHOWN, ([person], [person])),
+        ("guardian's dependents", people_store.DEPENDENTS, (person, now, now.date())),
+        ("guardian check", persons.IS_GUARDIAN, (person, person, now)),
+        ("family wallets", people_store.FAMILY_WALLETS, (person,)),
+        ("devices", devices.LIST_DEVICES, (person,)),
+        ("device read", devices.GET_DEVICE, (person, person)),
+        ("delegation check", delegations.LATEST_FOR_AGENT, ("person", person, person, now)),
+        ("delegation read", delegations.GET_DELEGATION, (person, person)),
+        (
+            "delegation use",
+            delegations.INSERT_USE,
+            (person, "apply", "served", None, None, None, None, "x", now, person),
+        ),
+        # On the coordinator: the index of ID numbers and of certificates (a primary-key read each).
+        ("person by ID number", persons.FIND_BY_INDEX, (b"x",)),
+        ("certificate's holder", "SELECT person_id FROM esign_certificate_key WHERE id = $1", (person,)),
+        # Applications, by the person they are for: the list and a read by the citizen (among their family's rows),
+        # the submit, and what a read shows and a step writes (tasks, timeline, rating).
+        ("wallet applications", wallet_store.LIST_APPLICATION_ITEMS, (person, None, None, 20, [person])),
+        ("applications list", applications.LIST_APPLICATIONS, (person, [person], [person], None, None, 20)),
+        ("application find", applications.FIND_APPLICATION, ([person], person)),
+        ("application read", applications.GET_APPLICATION, (person, person)),
+        ("application read to change", applications.GET_APPLICATION + " FOR UPDATE", (person, person)),
         (
             "application submit",
             applications.INSERT_APPLICATION,
             (person, None, "m", person, person, person, b"", [], [], b"", now, now, None),
         ),
-        ("notification inbox", notify_store.LIST_INBOX, (person, person, None, False, 20)),
+        ("application tasks", applications.TASK_LIST, (person, person)),
+        ("application timeline", applications.LIST_EVENTS, (person, person)),
+        ("application step", applications.INSERT_EVENT, (person, person, now, "e", "a", {})),
+        ("notification inbox", notify_store.LIST_PERSON_INBOX, (person, None, False, 20)),
+        (
+            "notification read",
+            notify_store.MARK_READ.format(view="id", table="notify_notification", owner="person_id"),
+            (person, now, person),
+        ),
+        # A push's ledger, kept by the account's person: the claim (with the client's row on the coordinator), the
+        # re-read and the record (with the client's seq).
+        ("sync mutation claim", sync_store.claim_sql(person)[0], (person, person, now, "2s", person, person)),
+        ("sync mutation read", sync_store.get_mutation_sql(person)[0], (person, person, person)),
+        (
+            "sync mutation record",
+            sync_store.record_mutation_sql(person)[0],
+            (person, person, person, 1, "m", b"", "applied", None, 1, None, now, person),
+        ),
         ("real-name session", f"SELECT {realname.SESSION_COLUMNS} FROM auth_realname_session WHERE id = $1", (person,)),
     ]
 

@@ -208,7 +208,7 @@ async def test_a_batch_that_breaks_midway_is_taken_up_again_and_issues_each_item
     } == {x["certificate_id"] for x in results}
     assert (
         await conn.fetchval(
-            "SELECT count(*) FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id "
+            "SELECT count(*) FROM wallet_item w JOIN esign_certificate c ON c.person_id = w.person_id AND c.id = w.certificate_id "
             "WHERE c.external_ref LIKE 'm-%'"
         )
         == 8

@@ -122,9 +122,13 @@ async def add_webhook(client: AsyncTestClient, token: str, receiver: Receiver, e
     return r.json()
 
 
+# Every notification: a person's inbox and the rest (an account's without a person, a department's).
+EVERY_NOTIFICATION = "(SELECT * FROM notify_notification UNION ALL SELECT * FROM notify_other_notification) n"
+
+
 async def deliveries(conn: asyncpg.Connection, channel: str | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT d.*, n.kind FROM notify_delivery d JOIN notify_notification n ON n.id = d.notification_id"
+        f"SELECT d.*, n.kind FROM notify_delivery d JOIN {EVERY_NOTIFICATION} ON n.id = d.notification_id"
         " WHERE $1::text IS NULL OR d.channel = $1 ORDER BY d.created_at, d.id",
         channel,
     )

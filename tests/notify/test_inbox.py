@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.auth.helpers import assert_problem, auth
 from tests.matters.test_applications import MOTHER, maternity_allowance
-from tests.notify.helpers import Pipeline, inbox
+from tests.notify.helpers import EVERY_NOTIFICATION, Pipeline, inbox
 from tests.people import citizen, id_number, staff
 
 
@@ -52,7 +52,7 @@ async def test_an_application_s_steps_reach_the_applicant_s_inbox(
     ]
     assert items[0]["body"] == "您的「生育津贴申领」申请已办结，结果：办理完成。欢迎对本次服务作出评价。"
     # Hers, and the window clerk's own proof alert.
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 5
+    assert await conn.fetchval(f"SELECT count(*) FROM {EVERY_NOTIFICATION}") == 5
 
 
 async def test_reading_paging_and_privacy(

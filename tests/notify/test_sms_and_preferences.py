@@ -49,7 +49,7 @@ async def test_a_text_goes_to_the_phone_for_what_needs_action(
     [sms] = await _sms(conn)
     assert (sms["status"], sms["attempts"], sms["reason"]) == ("sent", 1, "sms provider accepted")
     # The phone number is nowhere in the notification tables.
-    for table in ("notify_notification", "notify_delivery", "notify_attempt"):
+    for table in ("notify_notification", "notify_other_notification", "notify_delivery", "notify_attempt"):
         assert PHONE not in str(await conn.fetch(f"SELECT * FROM {table}"))
 
 

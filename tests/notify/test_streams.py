@@ -20,7 +20,7 @@ from notify.deliver import Deliverer, Done
 from notify.models import NotificationRow
 from notify.service import Outcome
 from tests.auth.helpers import assert_problem, auth
-from tests.notify.helpers import Pipeline, Receiver, deliveries
+from tests.notify.helpers import EVERY_NOTIFICATION, Pipeline, Receiver, deliveries
 from tests.people import department_id, id_number
 
 
@@ -74,7 +74,7 @@ async def test_a_duplicate_relay_shows_once(
     await publish(batch)
     await pipeline.drain()
     assert len(receiver.verified()) == 1
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 1
+    assert await conn.fetchval(f"SELECT count(*) FROM {EVERY_NOTIFICATION}") == 1
     assert await worker_state.redis.xlen(streams.EVENTS) == 3
 
 
@@ -108,7 +108,7 @@ async def test_two_expansions_of_one_event_at_once_make_one_row(pool: asyncpg.Po
             await asyncio.sleep(0.3)
             assert not second.done()
         assert len(first) == 1 and await second == set()
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE dedup_key LIKE 'race:1#%'") == 1
+    assert await conn.fetchval(f"SELECT count(*) FROM {EVERY_NOTIFICATION} WHERE dedup_key LIKE 'race:1#%'") == 1
 
 
 async def _in_transaction(conn: asyncpg.Connection, rows: list[NotificationRow]) -> set[uuid.UUID]:
@@ -287,14 +287,14 @@ async def test_events_redis_lost_are_published_again(
     await worker_state.redis.flushdb()  # Redis restarted without its data: the stream is gone
     await pipeline.drain()
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 0
+    assert await conn.fetchval(f"SELECT count(*) FROM {EVERY_NOTIFICATION}") == 0
     # Too early to call them lost (they might be in a worker's hands)...
     assert await reconcile.reconcile(worker_state) == 0
     # ...but a while later they are published again, and the expansion makes them, once.
     later = datetime.now(UTC) + timedelta(minutes=2)
     assert await reconcile.reconcile(worker_state, now=later) == 3
     await pipeline.drain()
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification") == 3
+    assert await conn.fetchval(f"SELECT count(*) FROM {EVERY_NOTIFICATION}") == 3
     assert len(receiver.verified()) == 3
     # Everything consumed: the mark moves past them and forgets what it no longer needs.
     assert await reconcile.reconcile(worker_state, now=later) == 0
@@ -378,12 +378,12 @@ async def test_operators_retry_and_discard_dead_letters(
     assert_problem(await client.get("/v1/admin/notifications/dead-letters", headers=auth(clerk)), 403, "forbidden")
 
     # The cause fixed, the operator puts the event back; the workers make its notification, once.
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE event = 'certificate.expiring'") == 0
+    assert await conn.fetchval(f"SELECT count(*) FROM {EVERY_NOTIFICATION} WHERE event = 'certificate.expiring'") == 0
     r = await client.post(f"/v1/admin/notifications/dead-letters/{newest['id']}/retry", headers=auth(op))
     assert r.status_code == 200, r.text
     assert r.json()["stream"] == streams.EVENTS
     await pipeline.drain()
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE event = 'certificate.expiring'") == 1
+    assert await conn.fetchval(f"SELECT count(*) FROM {EVERY_NOTIFICATION} WHERE event = 'certificate.expiring'") == 1
     assert_problem(
         await client.post(f"/v1/admin/notifications/dead-letters/{newest['id']}/retry", headers=auth(op)),
         404,

@@ -194,7 +194,10 @@ async def test_a_4xx_is_final_and_eight_failures_end_as_failed_and_visible(
         headers=yibao,
     )
     down = r.json()
-    await conn.execute("DELETE FROM notify_attempt; DELETE FROM notify_delivery; DELETE FROM notify_notification")
+    await conn.execute(
+        "DELETE FROM notify_attempt; DELETE FROM notify_delivery; DELETE FROM notify_other_notification;"
+        " DELETE FROM notify_notification"
+    )
     await _submit(client, clerk)
     t = datetime.now(UTC)
     for _ in range(10):

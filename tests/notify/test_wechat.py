@@ -11,7 +11,14 @@ from litestar.testing import AsyncTestClient
 
 from tests.auth.helpers import assert_problem, auth
 from tests.matters.test_applications import maternity_allowance
-from tests.notify.helpers import Pipeline, deliveries, register_templates, sim_messages, wechat_citizen
+from tests.notify.helpers import (
+    EVERY_NOTIFICATION,
+    Pipeline,
+    deliveries,
+    register_templates,
+    sim_messages,
+    wechat_citizen,
+)
 from tests.people import id_number, staff
 
 
@@ -68,7 +75,7 @@ async def test_granted_users_get_exactly_their_messages_and_others_none(
     assert [m["data"]["phrase2"]["value"] for m in done] == ["已受理", "已办结"]
     assert await sim_messages(sim, never["openid"]) == []
     # Everyone's inbox has both, whatever happened on WeChat (and the alert of their proof at the window).
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE kind <> 'auth.identity_login'") == 6
+    assert await conn.fetchval(f"SELECT count(*) FROM {EVERY_NOTIFICATION} WHERE kind <> 'auth.identity_login'") == 6
     grants = (await client.get("/v1/notifications/wechat-grants", headers=auth(once["access_token"]))).json()
     assert grants["next_cursor"] is None
     assert grants["items"] == [

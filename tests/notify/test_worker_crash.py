@@ -129,7 +129,7 @@ async def test_killing_the_worker_mid_batch_loses_nothing(
     # Every event: one inbox item for its person, one department copy, delivered once as far as anyone can see.
     assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE person_id IS NOT NULL") == N
     assert await conn.fetchval("SELECT count(DISTINCT person_id) FROM notify_notification") == N
-    assert await conn.fetchval("SELECT count(*) FROM notify_notification WHERE department_id IS NOT NULL") == N
+    assert await conn.fetchval("SELECT count(*) FROM notify_other_notification WHERE department_id IS NOT NULL") == N
     assert await conn.fetchval("SELECT count(*) FROM sync_change WHERE entity = 'notification'") == N
     events = receiver.verified()
     assert len({e["_id"] for e in events}) == N  # at least once: every webhook-id arrived...

@@ -60,11 +60,14 @@ async def test_a_department_sets_a_guardianship_that_ends_at_majority(
     )
     assert (await client.get("/v1/wallet/items", headers=parent)).json()["items"] == []
 
-    # Eighteen years on (the birth date moved back stands for the years passing) the child is of age.
+    # Eighteen years on (the birth date moved back stands for the years passing, with the copy a guardianship
+    # keeps of it) the child is of age.
+    born_on = date.today().replace(year=date.today().year - 18) - timedelta(days=1)
+    await conn.execute("UPDATE person SET born_on = $2 WHERE id = $1", made["dependent_person_id"], born_on)
     await conn.execute(
-        "UPDATE person SET born_on = $2 WHERE id = $1",
+        "UPDATE guardianship SET dependent_born_on = $2 WHERE dependent_person_id = $1",
         made["dependent_person_id"],
-        date.today().replace(year=date.today().year - 18) - timedelta(days=1),
+        born_on,
     )
     assert (await client.get("/v1/wallet/dependents", headers=parent)).json()["items"] == []
     assert_problem(
