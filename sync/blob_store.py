@@ -74,14 +74,19 @@ async def may_read(conn: Conn, digest: bytes, *, subject: str, person_id: UUID |
     return await conn.fetchval(MAY_READ, digest, subject, person_id)
 
 
+# Whose each application is, from the ids' keys (on the coordinator of a cluster); then the applications on those
+# persons' shards.
+APPLICATION_PERSONS = "SELECT for_person_id, id FROM application_key WHERE id = ANY($1::uuid[])"
 NAMED_BY = """
 SELECT EXISTS (
     SELECT 1 FROM application
-    WHERE id = ANY($1::uuid[]) AND materials @> jsonb_build_array(jsonb_build_object('blob_sha256', $2::text))
+    WHERE for_person_id = ANY($1::uuid[]) AND (for_person_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+      AND materials @> jsonb_build_array(jsonb_build_object('blob_sha256', $3::text))
 )
 """
 
 
 async def named_by_applications(conn: Conn, digest: bytes, application_ids: list[UUID]) -> bool:
     """Whether one of these applications names the blob among its materials."""
-    return bool(application_ids) and await conn.fetchval(NAMED_BY, application_ids, digest.hex())
+    keys = await conn.fetch(APPLICATION_PERSONS, application_ids) if application_ids else []
+    return bool(keys) and await conn.fetchval(NAMED_BY, [k[0] for k in keys], [k[1] for k in keys], digest.hex())
