@@ -38,7 +38,6 @@ RETURNING id
 # cluster): the key says whose the application is, so what follows runs on that person's rows.
 CLAIM_KEY = "INSERT INTO application_key (id, for_person_id) VALUES ($1, $2)"
 WHOSE = "SELECT for_person_id FROM application_key WHERE id = $1"
-WHOSE_MANY = "SELECT for_person_id, id FROM application_key WHERE id = ANY($1::uuid[])"
 LOCK_ID = "SELECT pg_advisory_xact_lock(hashtextextended('application:' || $1::uuid::text, 0))"
 
 
@@ -50,11 +49,6 @@ async def lock_id(conn: Conn, application_id: UUID) -> None:
 async def whose(conn: Conn, application_id: UUID) -> UUID | None:
     """The person an application is for, by its id alone (None: no such application)."""
     return await conn.fetchval(WHOSE, application_id)
-
-
-async def whose_many(conn: Conn, application_ids: list[UUID]) -> list[tuple[UUID, UUID]]:
-    """(person, application id) of those among ``application_ids`` that exist."""
-    return [(r[0], r[1]) for r in await conn.fetch(WHOSE_MANY, application_ids)] if application_ids else []
 
 
 async def insert_application(conn: Conn, **row: Any) -> bool:

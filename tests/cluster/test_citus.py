@@ -144,6 +144,7 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
     from auth.store import realname
     from esign import devices
     from esign.store import certificate as certificates
+    from matters.applications import results
     from matters.applications import store as applications
     from matters.feedback import store as feedback
     from matters.window import pickup
@@ -220,6 +221,7 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
         ("rating's application", feedback.GET_APPLICATION_PARTIES, (person, person)),
         ("window results' certificates", pickup.RESULT_IDS, (person, person)),
         ("window results", pickup.RESULTS, ([person], [person])),
+        ("business an earlier matter opened", results.OPENED, ([person], [person])),
         ("application titles", recipients.APPLICATION_TITLES, ([person], [person])),
         ("item's bundle", wallet_store.BUNDLES, ([person], [person])),
         ("file named by an application", blob_store.NAMED_BY, ([person], [person], "ab")),
