@@ -353,12 +353,17 @@ async def certificate_token(conn: Conn, person_id: UUID, certificate_id: UUID) -
     )
 
 
+# Whose each certificate is, from its key (on the coordinator of a cluster; a business licence is the new
+# business's, not the applicant's), then the certificates read on those holders' shards.
+HOLDERS = "SELECT person_id FROM esign_certificate_key WHERE id = ANY($1::uuid[])"
 FIRST_CREDIT_CODE = """
-SELECT holder_credit_code FROM esign_certificate WHERE application_id = $1
-AND holder_kind = 'organisation' ORDER BY issued_at, id LIMIT 1
+SELECT holder_credit_code FROM esign_certificate
+WHERE person_id = ANY($2::uuid[]) AND id = ANY($1::uuid[]) AND holder_kind = 'organisation'
+ORDER BY issued_at, id LIMIT 1
 """
 
 
-async def first_credit_code(conn: Conn, application_id: UUID) -> str | None:
-    """The credit code of the first business entity that an application's certificates were issued to."""
-    return await conn.fetchval(FIRST_CREDIT_CODE, application_id)
+async def first_credit_code(conn: Conn, certificate_ids: list[UUID]) -> str | None:
+    """The credit code of the first business entity among these certificates' holders."""
+    holders = list({r[0] for r in await conn.fetch(HOLDERS, certificate_ids)}) if certificate_ids else []
+    return await conn.fetchval(FIRST_CREDIT_CODE, certificate_ids, holders) if holders else None

@@ -159,8 +159,6 @@ async def trust_list_changed(conn: Conn) -> None:
     await conn.execute(BUMP_TRUST_LIST)
 
 
-async def seal_name(conn: Conn, certificate_id: UUID) -> str | None:
-    """The name of the seal a certificate was signed with."""
-    return await conn.fetchval(
-        "SELECT s.name FROM esign_certificate c JOIN esign_seal s ON s.id = c.seal_id WHERE c.id = $1", certificate_id
-    )
+async def seal_name(conn: Conn, seal_id: UUID) -> str | None:
+    """The name of a seal (a certificate names the seal it was signed with)."""
+    return await conn.fetchval("SELECT name FROM esign_seal WHERE id = $1", seal_id)
