@@ -19,7 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from api import __version__, embedded, h5, workbench
 from api.config import Settings
-from api.deps import DEPENDENCIES
+from api.deps import DEPENDENCIES, in_turn
 from api.docs_ui import OfflineSwaggerUI
 from api.health import health
 from api.kernel import authority, redis_client
@@ -144,7 +144,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *h5.ROUTES,
             *workbench.ROUTES,
         ],
-        dependencies={**DEPENDENCIES, **{name: dep for domain in DOMAINS for name, dep in domain.dependencies.items()}},
+        dependencies=in_turn(
+            {**DEPENDENCIES, **{name: dep for domain in DOMAINS for name, dep in domain.dependencies.items()}}
+        ),
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[authority.audit_refusal],
         middleware=[request_id_middleware],

@@ -33,6 +33,12 @@ _SURFACE = {
     "MaybePrincipal": "auth.guards",
     "Principal": "auth.guards",
     "STAFF_ROLES": "auth.guards",
+    "active_dependents": "auth.guardianship",
+    "active_guardians": "auth.guardianship",
+    "end_guardianships_at_majority": "auth.guardianship",
+    "fill_birth": "auth.guardianship",
+    "is_active_guardian": "auth.guardianship",
+    "set_guardianship": "auth.guardianship",
     "close_org": "auth.orgs",
     "DEREGISTRATION_TYPE": "auth.orgs",
     "get_org": "auth.orgs",
@@ -78,6 +84,8 @@ _SURFACE = {
     "LEVELS": "auth.tokens",
     "TOKEN_INVALID": "auth.wechat",
     "TRANSIENT": "auth.wechat",
+    "get_person": "auth.persons",
+    "Person": "auth.persons",
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
@@ -107,11 +115,14 @@ __all__ = [  # the names of _SURFACE
     "IdNumberTaken",
     "MaybePrincipal",
     "Org",
+    "Person",
     "Principal",
     "ReservedToPrincipal",
     "SmsUnavailable",
     "WechatUnavailable",
     "accounts_of",
+    "active_dependents",
+    "active_guardians",
     "add_guardian",
     "assign_id_number",
     "authenticate",
@@ -122,7 +133,9 @@ __all__ = [  # the names of _SURFACE
     "dependents_of",
     "encoded_claim",
     "encoded_person",
+    "end_guardianships_at_majority",
     "family",
+    "fill_birth",
     "find_or_create_person",
     "find_or_create_persons",
     "find_person_id",
@@ -134,9 +147,11 @@ __all__ = [  # the names of _SURFACE
     "get_name",
     "get_org",
     "get_org_by_credit_code",
+    "get_person",
     "get_person_view",
     "id_number_index",
     "insert_encoded",
+    "is_active_guardian",
     "is_guardian",
     "is_org",
     "known_departments",
@@ -145,6 +160,7 @@ __all__ = [  # the names of _SURFACE
     "register",
     "same_name",
     "seal_person",
+    "set_guardianship",
     "tell_holders",
     "use",
 ]
@@ -168,6 +184,14 @@ if TYPE_CHECKING:
         problem_responses,
     )
     from auth.export import AccountOut, accounts_of
+    from auth.guardianship import (
+        active_dependents,
+        active_guardians,
+        end_guardianships_at_majority,
+        fill_birth,
+        is_active_guardian,
+        set_guardianship,
+    )
     from auth.guards import BEARER, STAFF_ROLES, CurrentPrincipal, MaybePrincipal, Principal, authenticate
     from auth.orgs import (
         DEREGISTRATION_TYPE,
@@ -188,6 +212,7 @@ if TYPE_CHECKING:
         NAME_CONTEXT,
         HolderMismatch,
         IdNumberTaken,
+        Person,
         add_guardian,
         assign_id_number,
         check_holder_name,
@@ -204,6 +229,7 @@ if TYPE_CHECKING:
         get_birth,
         get_id_number,
         get_name,
+        get_person,
         get_person_view,
         id_number_index,
         insert_encoded,

@@ -291,6 +291,6 @@ CurrentPrincipal = NamedDependency[Principal]
 MaybePrincipal = NamedDependency[Principal | None]
 
 DEPENDENCIES = {
-    "principal": FromConnection(_provide_principal),
-    "maybe_principal": FromConnection(_provide_maybe_principal),
+    "principal": FromConnection(_provide_principal, refuses=True),
+    "maybe_principal": FromConnection(_provide_maybe_principal, refuses=True),
 }

@@ -178,6 +178,26 @@ async def get_name(conn: Conn, keyring: Keyring, person_id: UUID) -> str | None:
     return keyring.decrypt_str(blob, context=NAME_CONTEXT) if blob else None
 
 
+class Person(msgspec.Struct, frozen=True, kw_only=True):
+    id_number: str | None
+    name: str
+    born_on: date | None
+    sex: str | None
+
+
+async def get_person(conn: Conn, keyring: Keyring, person_id: UUID) -> Person | None:
+    """The person's ID number (None until assigned), name, date of birth and sex, as stored."""
+    row = await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id)
+    if row is None:
+        return None
+    return Person(
+        id_number=keyring.decrypt_str(row["id_number"], context=ID_NUMBER_CONTEXT) if row["id_number"] else None,
+        name=keyring.decrypt_str(row["name"], context=NAME_CONTEXT),
+        born_on=row["born_on"],
+        sex=row["sex"],
+    )
+
+
 async def get_birth(conn: Conn, person_id: UUID) -> tuple[date | None, str | None] | None:
     """The person's date of birth and sex, each None when unknown (None when there is no such person)."""
     row = await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", person_id)
@@ -186,7 +206,7 @@ async def get_birth(conn: Conn, person_id: UUID) -> tuple[date | None, str | Non
 
 # --- guardianship ------------------------------------------------------------------------------
 
-# A guardianship is placed with its guardian and carries the dependent's birth date (wallet.people_store).
+# A guardianship is placed with its guardian and carries the dependent's birth date (auth.guardianship).
 ADD_GUARDIAN = """
 INSERT INTO guardianship (guardian_person_id, dependent_person_id, source, since, dependent_born_on)
 VALUES ($1, $2, $3, $4, $5)

@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
-from common import servers, with_database
+from common import create_database, servers, with_database
 from litestar.testing import AsyncTestClient
 from offline_sync import certificate_item, page_of, wire_size
 
@@ -82,8 +82,7 @@ def js_size() -> int:
 async def run(admin_dsn: str, redis_url: str, runs: int, count: int) -> None:
     name = f"zb_bench_app_{os.getpid()}"
     admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await create_database(admin, name)
     dsn = with_database(admin_dsn, name)
     settings = Settings(
         env="development",

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -23,6 +24,15 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+async def create_database(admin: Any, name: str) -> None:
+    """Database ``name`` made afresh through ``admin`` (an asyncpg connection to the server): a copy of the one
+    ``ZB_BENCH_TEMPLATE`` names when set (migrated and seeded once; the benchmarks' short-mode tests pass the
+    test run's template so that none migrates a database of its own), else empty, for the script to migrate."""
+    template = os.environ.get("ZB_BENCH_TEMPLATE")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
-from common import cpu_seconds, with_database
+from common import cpu_seconds, create_database, with_database
 from litestar.datastructures import State
 
 from api import embedded
@@ -106,8 +106,7 @@ async def backend_pids(pool: asyncpg.Pool, name: str) -> list[int]:
 async def run(admin_dsn: str, count: int, per_request: int) -> None:
     name = f"zb_bench_{os.getpid()}"
     admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await create_database(admin, name)
     master = base64.b64encode(secrets.token_bytes(32)).decode()
     settings = Settings(master_key=master)
     keyring = Keyring.from_settings(settings)

@@ -55,7 +55,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import with_database  # noqa: E402
+from common import create_database, with_database  # noqa: E402
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 HOST = "127.0.0.1"
@@ -204,9 +204,10 @@ async def make_databases(admin: str, names: list[str], workers: list[str]) -> No
         await cluster_module().create_database([admin, *workers], names[0])
     conn = await asyncpg.connect(admin)
     try:
-        for name in names[1 if workers else 0 :]:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
+        if not workers:
+            await create_database(conn, names[0])
+        await conn.execute(f'DROP DATABASE IF EXISTS "{names[1]}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{names[1]}"')
     finally:
         await conn.close()
     bare = await asyncpg.connect(with_database(admin, names[1]))
@@ -522,6 +523,7 @@ def run(
     people: int,
     only: str = "",
     workers: list[str] | None = None,
+    in_process: int = 0,
 ) -> int:
     workers = workers or []
     suffix = os.getpid()
@@ -596,7 +598,7 @@ def run(
             f"in {time.monotonic() - started:.0f} s; {connections} connections, {seconds:g} s per scenario, "
             f"{os.cpu_count()} cores shared by client and servers"
         )
-        return asyncio.run(
+        status = asyncio.run(
             measure(
                 port,
                 bare_port,
@@ -610,11 +612,29 @@ def run(
                 with_database(admin, names[0]) if workers else "",
             )
         )
+        if in_process:
+            in_process_cost(env, with_database(admin, names[1]), seeded["citizens"], in_process)
+        return status
     finally:
         for proc in (server, bare):
             os.killpg(proc.pid, 15)
             proc.wait(timeout=30)
         asyncio.run(drop_databases(admin, names, workers))
+
+
+def in_process_cost(env: dict[str, str], bare_dsn: str, citizens: list[str], requests: int) -> None:
+    """``bench/request_cost.py``'s measure on what was seeded here: wallet lists and bare reads by ASGI calls
+    in one process, their CPU per request and its ratio, with no HTTP server or client beside them."""
+    with tempfile.TemporaryDirectory(prefix="zb-load-") as tmp:
+        seeded = Path(tmp) / "seeded.json"
+        seeded.write_text(json.dumps({"env": env, "bare": bare_dsn, "tokens": citizens[:2]}))
+        print(f"in one process, by ASGI calls ({requests} of each, bench/request_cost.py):", flush=True)
+        script = str(Path(__file__).with_name("request_cost.py"))
+        subprocess.run(
+            [sys.executable, script, "--requests", str(requests), "--rounds", "1", "--measure", str(seeded)],
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def cpu_of(pids: list[int]) -> dict[int, float]:
@@ -898,6 +918,13 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=64, help="citizens, one per connection up to this many")
     parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
     parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N wallet lists and N bare reads by ASGI calls in one process (bench/request_cost.py)",
+    )
+    parser.add_argument(
         "--cluster",
         action="store_true",
         help="run again on a Citus coordinator and two workers built from ../shared/vendor",
@@ -924,7 +951,11 @@ def main() -> None:
             stops.append(rs.stop)
     try:
         if not args.cluster:
-            sys.exit(run(admin, redis_url, args.seconds, args.connections, args.people, args.only))
+            sys.exit(
+                run(
+                    admin, redis_url, args.seconds, args.connections, args.people, args.only, in_process=args.in_process
+                )
+            )
         print("== one PostgreSQL node")
         status = run(admin, redis_url, args.seconds, args.connections, args.people, args.only)
         citus = cluster_module()

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
-from common import cpu_seconds, servers, with_database  # noqa: E402
+from common import cpu_seconds, create_database, servers, with_database  # noqa: E402
 
 from api.config import Settings  # noqa: E402
 from api.kernel import db  # noqa: E402
@@ -229,8 +229,7 @@ async def drained(pool: asyncpg.Pool, count: int) -> tuple[int, int]:
 async def run(admin_dsn: str, redis_url: str, args: argparse.Namespace) -> None:
     name = f"zb_bench_notify_{os.getpid()}"
     admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await create_database(admin, name)
     database_url = with_database(admin_dsn, name)
     master = base64.b64encode(secrets.token_bytes(32)).decode()
     keyring = Keyring.from_settings(Settings(master_key=master))

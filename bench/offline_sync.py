@@ -44,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
-from common import servers, with_database
+from common import create_database, servers, with_database
 from litestar.testing import AsyncTestClient
 
 from api.app import COMPRESS_MIN, create_app
@@ -139,8 +139,7 @@ def ms(samples: list[float]) -> str:
 async def run(admin_dsn: str, redis_url: str, rounds: int) -> None:
     name = f"zb_bench_sync_{os.getpid()}"
     admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await create_database(admin, name)
     dsn = with_database(admin_dsn, name)
     settings = Settings(
         env="development",

@@ -47,6 +47,9 @@ _SURFACE = {
     "certificate_view": "esign.views",
     "certificate_views": "esign.views",
     "shown": "esign.views",
+    "certificate_token": "esign.store.certificate",
+    "first_credit_code": "esign.store.certificate",
+    "seal_name": "esign.store.seal",
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
@@ -58,13 +61,16 @@ __all__ = [  # the names of _SURFACE
     "IssueIn",
     "ShownCertificate",
     "canonical",
+    "certificate_token",
     "certificate_view",
     "certificate_views",
     "credential_to_wire",
+    "first_credit_code",
     "issue_certificate",
     "presentation_token",
     "qr_png",
     "registry_fields",
+    "seal_name",
     "shown",
     "sign_submission",
     "verify_submission",
@@ -78,5 +84,6 @@ if TYPE_CHECKING:
     from esign.flows import issue_certificate, presentation_token, registry_fields
     from esign.models import Certificate, HolderIn, IssueIn
     from esign.state import EsignState
-    from esign.store.certificate import SELECT_SHOWN, ShownCertificate
+    from esign.store.certificate import SELECT_SHOWN, ShownCertificate, certificate_token, first_credit_code
+    from esign.store.seal import seal_name
     from esign.views import certificate_view, certificate_views, shown

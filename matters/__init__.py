@@ -31,6 +31,7 @@ _SURFACE = {
     "seed_catalogue": "matters.seed",
     "load_calendar": "matters.store",
     "Calendar": "matters.workdays",
+    "names_blob": "matters.applications.store",
 }
 __getattr__ = surface(__name__, _SURFACE)
 __all__ = [  # the names of _SURFACE
@@ -53,6 +54,7 @@ __all__ = [  # the names of _SURFACE
     "known_matters",
     "list_bundles",
     "load_calendar",
+    "names_blob",
     "require_applicant",
     "seed_catalogue",
     "submit",
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
     from matters.applications.handling import supplement
     from matters.applications.models import Code, MaterialRef, SubmitApplication, SupplementIn
     from matters.applications.routes import FOR_OTHERS_LEVEL, FOR_OTHERS_MAX_AGE, require_applicant
+    from matters.applications.store import names_blob
     from matters.applications.views import application
     from matters.applications.workflow import submit, withdraw
     from matters.errors import BundleNotFound, MatterNotFound

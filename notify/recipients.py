@@ -95,10 +95,13 @@ WEBHOOKS = """
 SELECT id, department_id, events FROM notify_webhook WHERE department_id = ANY($1::uuid[]) AND disabled_at IS NULL
 """
 
+# Whose each application is, from the ids' keys (on the coordinator of a cluster); then the titles on those
+# persons' shards.
+APPLICATION_PERSONS = "SELECT for_person_id, id FROM application_key WHERE id = ANY($1::uuid[])"
 APPLICATION_TITLES = """
 SELECT a.id::text, coalesce(b.name, m.name) AS title
 FROM application a LEFT JOIN catalog_bundle b ON b.code = a.bundle_code LEFT JOIN catalog_matter m ON m.code = a.matter_code
-WHERE a.id = ANY($1::uuid[])
+WHERE a.for_person_id = ANY($1::uuid[]) AND (a.for_person_id, a.id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
 """
 
 CONSENTS = "SELECT id::text, purpose FROM wallet_consent WHERE id = ANY($1::uuid[])"
@@ -191,9 +194,9 @@ def _names_needed(kind: Kind, p: dict[str, Any]) -> tuple[tuple[str, str, bool],
 
 async def _load_names(conn: Conn, ctx: Context, wanted: dict[str, set[str]]) -> None:
     if wanted["application"]:
-        ctx.names["application"] = {
-            r["id"]: r["title"] for r in await conn.fetch(APPLICATION_TITLES, _uuids(wanted["application"]))
-        }
+        keys = await conn.fetch(APPLICATION_PERSONS, _uuids(wanted["application"]))
+        titles = await conn.fetch(APPLICATION_TITLES, [k[0] for k in keys], [k[1] for k in keys]) if keys else []
+        ctx.names["application"] = {r["id"]: r["title"] for r in titles}
     if wanted["matter"]:
         rows = await conn.fetch(
             "SELECT code, name FROM catalog_matter WHERE code = ANY($1::text[])", sorted(wanted["matter"])

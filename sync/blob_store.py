@@ -72,16 +72,3 @@ SELECT EXISTS (SELECT 1 FROM sync_blob_uploader u WHERE u.sha256 = $1 AND (u.sub
 
 async def may_read(conn: Conn, digest: bytes, *, subject: str, person_id: UUID | None) -> bool:
     return await conn.fetchval(MAY_READ, digest, subject, person_id)
-
-
-NAMED_BY = """
-SELECT EXISTS (
-    SELECT 1 FROM application
-    WHERE id = ANY($1::uuid[]) AND materials @> jsonb_build_array(jsonb_build_object('blob_sha256', $2::text))
-)
-"""
-
-
-async def named_by_applications(conn: Conn, digest: bytes, application_ids: list[UUID]) -> bool:
-    """Whether one of these applications names the blob among its materials."""
-    return bool(application_ids) and await conn.fetchval(NAMED_BY, application_ids, digest.hex())

@@ -12,6 +12,7 @@ from litestar.openapi.spec import OpenAPIFormat as OpenAPIFormatType
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
+import matters
 import wallet
 from api.deps import Config, Db, Keys, Now, Redis
 from api.kernel import responses
@@ -358,7 +359,7 @@ async def _read_under_consent(
             # Only an application itself shares its files: consenting to a certificate an application
             # produced does not open the scans handed in for it.
             apps = [i.links.application_id or i.id for i in used.items if i.kind == "application"]
-            if not await blob_store.named_by_applications(conn, digest, apps):
+            if not await matters.names_blob(conn, digest, apps):
                 raise BlobNotFound()  # rolls back: nothing was read, so no use is spent and nothing logged
             return await blob_store.get_content(conn, digest)
     # Raised after the commit: the refused read stays in the holder's access log.

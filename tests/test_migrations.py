@@ -269,7 +269,7 @@ async def test_0017_keeps_what_the_person_s_rows_said(servers: tuple[str, str], 
 
 async def test_0018_and_0019_keep_applications_ledgers_and_inboxes(servers: tuple[str, str], worker_id: str) -> None:
     """Rows written before 0018: a task names its application's person, the ledger and inbox of an account without a
-    person move to their own tables, a person's stay."""
+    person move to their own tables, a person's stay; an application's and a task's ids keep their persons (0022)."""
     before = [m for m in db.load_migrations() if m.version < 18]
     async with empty_database(servers[0], f"zb_0018_{worker_id}_{os.getpid()}") as dsn:
         conn = await db.connect(dsn)
@@ -311,6 +311,9 @@ async def test_0018_and_0019_keep_applications_ledgers_and_inboxes(servers: tupl
             )
             await db.migrate(conn)
             assert await conn.fetchval("SELECT for_person_id FROM application_task") == person
+            # 0022: the application's and the task's ids are found again by id alone.
+            assert await conn.fetchval("SELECT for_person_id FROM application_key WHERE id = $1", app) == person
+            assert await conn.fetchval("SELECT for_person_id FROM application_task_key") == person
             assert await conn.fetchval("SELECT person_id FROM sync_mutation") == person
             assert await conn.fetchval("SELECT account_id FROM sync_account_mutation") == without
             assert await conn.fetchval("SELECT person_id FROM notify_notification") == person

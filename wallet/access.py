@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 from uuid import UUID
 
+import auth
 from api.kernel.db import Conn
 from auth import LEVELS, AssuranceRequired
 from wallet import people_store
@@ -79,7 +80,7 @@ async def open_wallet(conn: Conn, actor: Actor, person_id: UUID | None, *, now: 
     role: Literal["self", "guardian", "family"]
     if target == mine:
         role = "self"
-    elif await people_store.is_guardian(conn, mine, target, now=now):
+    elif await auth.is_active_guardian(conn, mine, target, now=now):
         role = "guardian"
     elif await people_store.closed_at(conn, target) is not None and await people_store.is_family_reader(
         conn, target, mine

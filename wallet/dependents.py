@@ -34,7 +34,7 @@ async def list_dependents(conn: Conn, keyring: Keyring, me: UUID, *, now: dateti
             until=r["until"],
             wallet_closed=await people_store.closed_at(conn, r["dependent_person_id"]) is not None,
         )
-        for r in await people_store.dependents(conn, me, now=now)
+        for r in await auth.active_dependents(conn, me, now=now)
     ]
     for person_id, since, _closed_at in await people_store.family_wallets(conn, me):
         out.append(

@@ -18,8 +18,9 @@ import matters
 import notify
 from api.kernel.crypto import Keyring
 from api.kernel.db import Conn, one
+from api.kernel.identifiers import id_number_sex
 from esign import EsignState
-from wallet import access, consent_store, consents, dependents, people_store, store, views
+from wallet import access, consent_store, consents, dependents, people_store, service, store, views
 from wallet.models import Export, PersonOut
 
 
@@ -39,6 +40,10 @@ async def export(
     own = me == actor.person_id
     # open_wallet has found the person.
     born_on, sex = one(await auth.get_birth(conn, me), "person")
+    number = await auth.get_id_number(conn, keyring, me)
+    if number is not None:  # someone first seen at a login or an issuing: their number says both
+        born_on = born_on or service.born_on_from_id_number(number)
+        sex = sex or id_number_sex(number)
     stored = await store.list_stored_items(conn, me)
     applications = [
         await matters.application(conn, keyring, p, a)
@@ -49,7 +54,7 @@ async def export(
         person=PersonOut(
             id=me,
             name=await auth.get_name(conn, keyring, me),
-            id_number=await auth.get_id_number(conn, keyring, me),
+            id_number=number,
             born_on=born_on.isoformat() if born_on else None,
             sex=sex,
         ),
@@ -62,7 +67,7 @@ async def export(
         access_log=[
             consents.access_entry(r) for r in await consent_store.list_access(conn, me, before=None, limit=None)
         ],
-        guardians=await people_store.guardians(conn, me, now=now),
+        guardians=await auth.active_guardians(conn, me, now=now),
         dependents=await dependents.list_dependents(conn, keyring, me, now=now),
         closed_at=await people_store.closed_at(conn, me),
         # Logins and the inbox are the person's own business: a guardian's export leaves them out.

@@ -158,7 +158,7 @@ async def derive(state: Any, *, now: datetime | None = None) -> int:
 async def majority(state: Any, *, now: datetime | None = None) -> int:
     """End guardianships on the dependents' 18th birthdays; how many got their end."""
     async with state.pool.acquire() as conn, conn.transaction():
-        return len(await people_store.end_at_majority(conn))
+        return len(await auth.end_guardianships_at_majority(conn))
 
 
 # --- expiry reminders -----------------------------------------------------------------------------------------
@@ -201,9 +201,7 @@ async def expiry(state: Any, *, now: datetime | None = None) -> int:
                     "event": "certificate.expiring",
                     "certificate_id": str(r["id"]),
                     "person_id": str(r["person_id"]),
-                    "guardian_person_ids": [
-                        str(g) for g in await people_store.guardians(conn, r["person_id"], now=now)
-                    ],
+                    "guardian_person_ids": [str(g) for g in await auth.active_guardians(conn, r["person_id"], now=now)],
                     "type_code": r["type_code"],
                     "type_name": r["type_name"],
                     "days": days,

@@ -20,6 +20,7 @@ from api.kernel.db import Conn
 from api.kernel.identifiers import (
     credit_code_valid,
     id_number_error,
+    id_number_sex,
     normalize_credit_code,
     normalize_id_number,
 )
@@ -49,7 +50,7 @@ async def _lock(conn: Conn, department_id: UUID, kind: str, external_ref: str) -
 async def person_by_id_number(
     conn: Conn, keyring: Keyring, id_number: str, name: str, *, field: str, now: datetime
 ) -> UUID:
-    """The person with this ID number and name, created when new; its birth date noted.
+    """The person with this ID number and name, created when new; the birth date and sex its number carries noted.
 
     A department learns nothing of whether the ID number was known: a new one is taken (the person's
     things are kept for them), a known one with its own name too; only another name is refused
@@ -63,9 +64,7 @@ async def person_by_id_number(
     if person is None:
         person = await auth.find_or_create_person(conn, keyring, id_number=number, name=name.strip(), now=now)
     await auth.check_person_name(conn, keyring, person, name, field=f"{field}.name")
-    born_on = service.born_on_from_id_number(number)
-    if born_on is not None:
-        await people_store.fill_born_on(conn, person, born_on)
+    await auth.fill_birth(conn, person, born_on=service.born_on_from_id_number(number), sex=id_number_sex(number))
     return person
 
 
@@ -264,9 +263,10 @@ async def set_guardianship(
     dependent = await _person(conn, keyring, body.dependent, "dependent", now=now)
     if guardian == dependent:
         raise GuardianshipInvalid(errors=[FieldError("dependent", "must be another person than the guardian")])
-    born_on = await people_store.get_born_on(conn, dependent)
+    birth = await auth.get_birth(conn, dependent)
+    born_on = birth[0] if birth else None
     until = _until(body, born_on, now=now)
-    row = await people_store.set_guardianship(
+    row = await auth.set_guardianship(
         conn,
         guardian,
         dependent,

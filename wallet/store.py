@@ -153,8 +153,14 @@ LEFT JOIN department d ON d.id = w.department_id
 """
 
 # An item from an application of a bundle shows the bundle: from the application, read apart (applications
-# are placed by the person they are for, who need not be the item's).
-BUNDLES = "SELECT id, bundle_code FROM application WHERE id = ANY($1::uuid[]) AND bundle_code IS NOT NULL"
+# are placed by the person they are for, who need not be the item's): whose each is from the ids' keys (on the
+# coordinator of a cluster), then the applications on those persons' shards.
+APPLICATION_PERSONS = "SELECT for_person_id, id FROM application_key WHERE id = ANY($1::uuid[])"
+BUNDLES = """
+SELECT id, bundle_code FROM application
+WHERE for_person_id = ANY($1::uuid[]) AND (for_person_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+  AND bundle_code IS NOT NULL
+"""
 
 
 async def _stored(conn: Conn, rows: list[asyncpg.Record]) -> list[StoredItem]:
@@ -162,7 +168,9 @@ async def _stored(conn: Conn, rows: list[asyncpg.Record]) -> list[StoredItem]:
     wanted = [s.application_id for s in items if s.bundle_code is None and s.application_id is not None]
     if not wanted:
         return items
-    bundles: dict[UUID, str] = {r["id"]: r["bundle_code"] for r in await conn.fetch(BUNDLES, wanted)}
+    keys = await conn.fetch(APPLICATION_PERSONS, wanted)
+    found = await conn.fetch(BUNDLES, [k[0] for k in keys], [k[1] for k in keys]) if keys else []
+    bundles: dict[UUID, str] = {r["id"]: r["bundle_code"] for r in found}
     return [
         msgspec.structs.replace(s, bundle_code=bundles[s.application_id]) if s.application_id in bundles else s
         for s in items
@@ -284,10 +292,3 @@ async def application_ids(conn: Conn, person_id: UUID, family: list[UUID]) -> li
     """Applications a person made or that were made for them, oldest first: (person it is for, id); ``family`` as
     for ``list_items``."""
     return [(r[0], r[1]) for r in await conn.fetch(APPLICATION_IDS, person_id, family)]
-
-
-async def get_token(conn: Conn, person_id: UUID, certificate_id: UUID) -> str | None:
-    """The signed token of a certificate in ``person_id``'s wallet (None until it is signed)."""
-    return await conn.fetchval(
-        "SELECT token FROM esign_certificate WHERE person_id = $1 AND id = $2", person_id, certificate_id
-    )

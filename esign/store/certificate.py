@@ -344,3 +344,26 @@ async def delete_pending(conn: Conn, certificate_id: UUID, person_id: UUID) -> N
     )
     if deleted is not None:
         await conn.execute("DELETE FROM esign_certificate_key WHERE id = $1", certificate_id)
+
+
+async def certificate_token(conn: Conn, person_id: UUID, certificate_id: UUID) -> str | None:
+    """The signed token of ``person_id``'s certificate (None until it is signed, or when there is none)."""
+    return await conn.fetchval(
+        "SELECT token FROM esign_certificate WHERE person_id = $1 AND id = $2", person_id, certificate_id
+    )
+
+
+# Whose each certificate is, from its key (on the coordinator of a cluster; a business licence is the new
+# business's, not the applicant's), then the certificates read on those holders' shards.
+HOLDERS = "SELECT person_id FROM esign_certificate_key WHERE id = ANY($1::uuid[])"
+FIRST_CREDIT_CODE = """
+SELECT holder_credit_code FROM esign_certificate
+WHERE person_id = ANY($2::uuid[]) AND id = ANY($1::uuid[]) AND holder_kind = 'organisation'
+ORDER BY issued_at, id LIMIT 1
+"""
+
+
+async def first_credit_code(conn: Conn, certificate_ids: list[UUID]) -> str | None:
+    """The credit code of the first business entity among these certificates' holders."""
+    holders = list({r[0] for r in await conn.fetch(HOLDERS, certificate_ids)}) if certificate_ids else []
+    return await conn.fetchval(FIRST_CREDIT_CODE, certificate_ids, holders) if holders else None

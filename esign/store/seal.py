@@ -157,3 +157,8 @@ BUMP_TRUST_LIST = "UPDATE esign_trust_list SET version = version + 1 WHERE id"
 async def trust_list_changed(conn: Conn) -> None:
     """The set of seals changed: the cached trust list must be signed again."""
     await conn.execute(BUMP_TRUST_LIST)
+
+
+async def seal_name(conn: Conn, seal_id: UUID) -> str | None:
+    """The name of a seal (a certificate names the seal it was signed with)."""
+    return await conn.fetchval("SELECT name FROM esign_seal WHERE id = $1", seal_id)

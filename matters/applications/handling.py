@@ -108,8 +108,8 @@ async def _assign_id_number(conn: Conn, keyring: Keyring, person_id: UUID, numbe
     problem = id_number_error(number, today=now.date())
     if problem:
         raise IdNumberInvalid(errors=[FieldError("assigned_id_number", problem)])
-    child = one(await conn.fetchrow("SELECT born_on, sex FROM person WHERE id = $1", person_id), "subject person")
-    mismatch = service.assigned_number_problems(normalize_id_number(number), born_on=child["born_on"], sex=child["sex"])
+    born_on, sex = one(await auth.get_birth(conn, person_id), "subject person")
+    mismatch = service.assigned_number_problems(normalize_id_number(number), born_on=born_on, sex=sex)
     if mismatch:
         raise AssignedIdNumberMismatch(errors=mismatch)
     try:

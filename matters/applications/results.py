@@ -23,6 +23,19 @@ from matters.applications.errors import CreditCodeRequired
 ALIASES = {"sex": "child_sex", "born_at": "child_born_at", "student_name": "child_name"}
 
 
+# The certificates an application's earlier matters issued, named by its tasks (on its person's shard of a cluster).
+RESULT_IDS = """
+SELECT result_certificate_id FROM application_task
+WHERE for_person_id = $1 AND application_id = $2 AND result_certificate_id IS NOT NULL
+"""
+
+
+async def _opened(conn: Conn, application: asyncpg.Record) -> str | None:
+    """The credit code of the business an earlier matter of the application opened, if one did."""
+    ids = [r[0] for r in await conn.fetch(RESULT_IDS, application["for_person_id"], application["id"])]
+    return await esign.first_credit_code(conn, ids)
+
+
 def result_fields(field_keys: list[str], values: dict[str, Any]) -> dict[str, Any]:
     """The certificate's fields from the form merged with the department's ``result_fields``."""
     out = {}
@@ -75,11 +88,7 @@ def issuer(state: Any):
             org = await auth.get_org(conn, application["for_person_id"])
             if org is None:
                 # A later matter of the bundle that opened the business (公章刻制 after 设立登记): the same entity.
-                opened = await conn.fetchval(
-                    "SELECT holder_credit_code FROM esign_certificate WHERE application_id = $1"
-                    " AND holder_kind = 'organisation' ORDER BY issued_at, id LIMIT 1",
-                    application["id"],
-                )
+                opened = await _opened(conn, application)
                 org = (
                     await auth.get_org_by_credit_code(conn, opened)
                     if opened and not fields.get("credit_code")

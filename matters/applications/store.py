@@ -34,8 +34,26 @@ RETURNING id
 """
 
 
+# An application id is unique across everyone, kept where it is looked up by id alone (on the coordinator of a
+# cluster): the key says whose the application is, so what follows runs on that person's rows.
+CLAIM_KEY = "INSERT INTO application_key (id, for_person_id) VALUES ($1, $2)"
+WHOSE = "SELECT for_person_id FROM application_key WHERE id = $1"
+LOCK_ID = "SELECT pg_advisory_xact_lock(hashtextextended('application:' || $1::uuid::text, 0))"
+
+
+async def lock_id(conn: Conn, application_id: UUID) -> None:
+    """Hold the id for this transaction: two submits of one id (a phone retrying, another person) take turns."""
+    await conn.execute(LOCK_ID, application_id)
+
+
+async def whose(conn: Conn, application_id: UUID) -> UUID | None:
+    """The person an application is for, by its id alone (None: no such application)."""
+    return await conn.fetchval(WHOSE, application_id)
+
+
 async def insert_application(conn: Conn, **row: Any) -> bool:
-    """Insert a new application; False when the id exists (a phone retrying)."""
+    """Insert a new application and claim its id; False when the id exists (a phone retrying)."""
+    await conn.execute(CLAIM_KEY, row["id"], row["for_person_id"])
     return (
         await conn.fetchval(
             INSERT_APPLICATION,
@@ -70,16 +88,13 @@ async def get_application(
     return row
 
 
-# A citizen knows an application by its id only: it is for them or for someone they are (or were) guardian of
-# (``family``), so it is looked for on those persons' rows alone. The newest first, should a client have reused
-# an id of its own for two persons of the family.
-FIND_APPLICATION = """
-SELECT * FROM application WHERE for_person_id = ANY($1::uuid[]) AND id = $2 ORDER BY submitted_at DESC LIMIT 1
-"""
-
-
 async def find_application(conn: Conn, family: list[UUID], application_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(FIND_APPLICATION, family, application_id)
+    """An application a citizen names by its id: one for them or for someone they are (or were) guardian of
+    (``family``); None for anyone else's. Its person from the key, then the row on that person's shard."""
+    person = await whose(conn, application_id)
+    if person is None or person not in family:
+        return None
+    return await conn.fetchrow(GET_APPLICATION, person, application_id)
 
 
 # Whom a person has applied for is always themselves or someone they were guardian of then (``family``: the
@@ -146,8 +161,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 
 
+# A task's id is found by a department without the person: the key says whose rows hold it.
+INSERT_TASK_KEY = "INSERT INTO application_task_key (id, for_person_id) VALUES ($1, $2)"
+TASK_WHOSE = "SELECT for_person_id FROM application_task_key WHERE id = $1"
+
+
 async def insert_task(conn: Conn, **t: Any) -> UUID:
     task_id = uuid7()
+    await conn.execute(INSERT_TASK_KEY, task_id, t["for_person_id"])
     await conn.execute(
         INSERT_TASK,
         task_id,
@@ -183,17 +204,19 @@ async def list_tasks(
     return await conn.fetch(TASK_LIST + lock, person, application_id)
 
 
+GET_TASK = f"SELECT {TASK_COLUMNS} WHERE t.for_person_id = $2 AND t.id = $1"
+
+
 async def get_task(
     conn: Conn, task_id: UUID, *, department_id: UUID | None, person: UUID | None = None
 ) -> asyncpg.Record:
     """A task, visible only to its own department (others get 404: they may not know it exists).
 
-    A department knows a task by its id: without its ``person`` this looks on every shard of a cluster (one
-    lookup by application_task_id_idx each); the row then names the person for what follows."""
+    A department knows a task by its id: without its ``person`` the task's key names the person (a primary-key
+    read on the coordinator of a cluster), then the task is read on that person's shard."""
     if person is None:
-        row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} WHERE t.id = $1", task_id)
-    else:
-        row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} WHERE t.for_person_id = $2 AND t.id = $1", task_id, person)
+        person = await conn.fetchval(TASK_WHOSE, task_id)
+    row = None if person is None else await conn.fetchrow(GET_TASK, task_id, person)
     if row is None or (department_id is not None and row["department_id"] != department_id):
         raise TaskNotFound()
     return row
@@ -273,3 +296,21 @@ RETURNING t.id, t.for_person_id, t.application_id, t.matter_code, t.department_i
 async def flag_overdue(conn: Conn, *, now: datetime) -> list[asyncpg.Record]:
     """Mark open tasks past their due time, once each; return what was newly flagged."""
     return await conn.fetch(FLAG_OVERDUE, now)
+
+
+# Whose each application is, from the ids' keys (on the coordinator of a cluster); then the applications on those
+# persons' shards.
+APPLICATION_PERSONS = "SELECT for_person_id, id FROM application_key WHERE id = ANY($1::uuid[])"
+NAMED_BY = """
+SELECT EXISTS (
+    SELECT 1 FROM application
+    WHERE for_person_id = ANY($1::uuid[]) AND (for_person_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+      AND materials @> jsonb_build_array(jsonb_build_object('blob_sha256', $3::text))
+)
+"""
+
+
+async def names_blob(conn: Conn, digest: bytes, application_ids: list[UUID]) -> bool:
+    """Whether one of these applications names the blob (its SHA-256) among its materials."""
+    keys = await conn.fetch(APPLICATION_PERSONS, application_ids) if application_ids else []
+    return bool(keys) and await conn.fetchval(NAMED_BY, [k[0] for k in keys], [k[1] for k in keys], digest.hex())

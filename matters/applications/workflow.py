@@ -84,12 +84,15 @@ async def submit(
 ) -> tuple[Application, bool]:
     """Accept an application once (综合受理); the same id again returns the stored one."""
     fp = fingerprint(data)
-    # A retry finds the application among those the applicant may have made (for themselves or a ward).
-    existing = await store.find_application(conn, await auth.family(conn, who.person_id), data.id)
-    if existing is not None:
+    # The id is unique across everyone: a retry finds its application by the id's key (the same request again
+    # gets the stored one); anything else under a known id, another person's above all, is refused.
+    await store.lock_id(conn, data.id)
+    owner = await store.whose(conn, data.id)
+    if owner is not None:
+        existing = await store.get_application(conn, owner, data.id)
         if existing["applicant_person_id"] != who.person_id or existing["fingerprint"] != fp:
             raise ApplicationIdReused()
-        return await views.application(conn, keyring, existing["for_person_id"], data.id, row=existing), False
+        return await views.application(conn, keyring, owner, data.id, row=existing), False
 
     bundle, entries, subject = await _target(conn, data)
     kind = "organisation" if await auth.is_org(conn, who.person_id) else "person"
@@ -428,13 +431,11 @@ _PREFILL_STATUS: dict[str, PrefillStatus] = {
 
 
 async def _someone(conn: Conn, keyring: Keyring, person_id: UUID) -> service.Someone:
-    row = one(
-        await conn.fetchrow("SELECT id_number, name, born_on, sex FROM person WHERE id = $1", person_id), "person"
-    )
-    number = keyring.decrypt_str(row["id_number"], context=auth.ID_NUMBER_CONTEXT) if row["id_number"] else None
+    person = one(await auth.get_person(conn, keyring, person_id), "person")
+    number = person.id_number
     return service.Someone(
         id_number=number,
-        name=keyring.decrypt_str(row["name"], context=auth.NAME_CONTEXT),
-        sex=row["sex"] or (id_number_sex(number) if number else None),
-        born_on=row["born_on"] or (id_number_birth_date(number) if number else None),
+        name=person.name,
+        sex=person.sex or (id_number_sex(number) if number else None),
+        born_on=person.born_on or (id_number_birth_date(number) if number else None),
     )

@@ -169,16 +169,21 @@ def feedback_view(r: asyncpg.Record, keyring: Keyring) -> Feedback:
 
 
 # A citizen names an application by its id: it is for them or someone they are or were guardian of (``family``,
-# ``auth.family``), so it is looked for on those persons' rows (matters.applications.store.FIND_APPLICATION).
+# ``auth.family``). The id's key says whose it is (matters.applications.store.find_application), then the
+# application is read on that person's rows.
+APPLICATION_PERSON = "SELECT for_person_id FROM application_key WHERE id = $1"
 GET_APPLICATION_PARTIES = """
 SELECT bundle_code, matter_code, applicant_account_id, applicant_person_id, for_person_id FROM application
-WHERE for_person_id = ANY($1::uuid[]) AND id = $2 ORDER BY submitted_at DESC LIMIT 1
+WHERE for_person_id = $1 AND id = $2
 """
 
 
 async def get_application_parties(conn: Conn, family: list[UUID], application_id: UUID) -> asyncpg.Record | None:
     """Whose an application is (who may rate it, raise feedback on it) and its bundle or matter (who answers)."""
-    return await conn.fetchrow(GET_APPLICATION_PARTIES, family, application_id)
+    person = await conn.fetchval(APPLICATION_PERSON, application_id)
+    if person is None or person not in family:
+        return None
+    return await conn.fetchrow(GET_APPLICATION_PARTIES, person, application_id)
 
 
 GET_BUNDLE_LEAD_DEPARTMENT = "SELECT lead_department_id FROM catalog_bundle WHERE code = $1"

@@ -14,7 +14,7 @@ from api.kernel.db import Conn
 from api.kernel.identifiers import id_number_error, normalize_id_number
 from api.kernel.ids import uuid7
 from api.kernel.problems import FieldError, Problem, ValidationFailed
-from esign import EsignState, certificate_view
+from esign import EsignState, certificate_view, seal_name
 from matters.applications import store as application_store
 from matters.applications.errors import IdNumberInvalid
 from matters.window import printing
@@ -40,20 +40,34 @@ WHERE i.department_id = $1 AND i.ready_at IS NOT NULL
 ORDER BY i.application_id LIMIT $3
 """
 
-# A result certificate is issued to the person the application is for (matters.applications.results).
+# A result certificate is issued to the person the application is for, or to the organisation it founded (a business
+# licence; matters.applications.results): the tasks name the certificates (on the application's person's shard of a
+# cluster), the certificates' keys their holders (on the coordinator), then the certificates are read on the
+# holders' shards. (A join of the tasks with the certificates holds only where the holder is the application's
+# person, and on a cluster only on one shard.)
+RESULT_IDS = """
+SELECT result_certificate_id FROM application_task
+WHERE for_person_id = $1 AND application_id = $2 AND result_certificate_id IS NOT NULL
+"""
+HOLDERS = "SELECT person_id FROM esign_certificate_key WHERE id = ANY($1::uuid[])"
 RESULTS = """
-SELECT c.id, t.name AS type_name, c.licence_id
-FROM application_task k JOIN esign_certificate c ON c.person_id = k.for_person_id AND c.id = k.result_certificate_id
-JOIN certificate_type t ON t.code = c.type_code
-WHERE k.for_person_id = $1 AND k.application_id = $2 AND c.status = 'valid'
+SELECT c.id, t.name AS type_name, c.licence_id, c.seal_id
+FROM esign_certificate c JOIN certificate_type t ON t.code = c.type_code
+WHERE c.person_id = ANY($2::uuid[]) AND c.id = ANY($1::uuid[]) AND c.status = 'valid'
 ORDER BY c.issued_at, c.id
 """
+
+
+async def _results(conn: Conn, person: UUID, application_id: UUID) -> list[Any]:
+    ids = [r[0] for r in await conn.fetch(RESULT_IDS, person, application_id)]
+    holders = list({r[0] for r in await conn.fetch(HOLDERS, ids)}) if ids else []
+    return list(await conn.fetch(RESULTS, ids, holders)) if holders else []
 
 
 async def results(conn: Conn, person: UUID, application_id: UUID) -> list[ResultRef]:
     return [
         ResultRef(id=r["id"], type_name=r["type_name"], licence_id=r["licence_id"])
-        for r in await conn.fetch(RESULTS, person, application_id)
+        for r in await _results(conn, person, application_id)
     ]
 
 
@@ -108,16 +122,14 @@ async def print_results(
     """The PDF of the application's result certificates, one A4 page each."""
     if row["status"] not in DONE:
         raise NotReadyForPickup(status=row["status"])
-    refs = await results(conn, row["for_person_id"], row["application_id"])
+    refs = await _results(conn, row["for_person_id"], row["application_id"])
     if not refs:
         raise NotReadyForPickup("the application has no certificate to print", status=row["status"])
     pages = []
     for ref in refs:
-        cert = await certificate_view(conn, esign, ref.id, now=now)
+        cert = await certificate_view(conn, esign, ref["id"], now=now)
         labels = {f["key"]: f["label"] for f in await _type_fields(conn, cert.type_code)}
-        seal = await conn.fetchval(
-            "SELECT s.name FROM esign_certificate c JOIN esign_seal s ON s.id = c.seal_id WHERE c.id = $1", ref.id
-        )
+        seal = await seal_name(conn, ref["seal_id"])
         pages.append(
             printing.Page(
                 type_name=cert.type_name,

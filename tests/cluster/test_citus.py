@@ -129,18 +129,25 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
 ON_COORDINATOR = {
     "person by ID number",
     "certificate's holder",
+    "application's person",
+    "application id claim",
+    "task's person",
+    "task id claim",
     "real-name session",
 }
 
 
 def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
     from api.kernel import changelog
-    from auth import persons
+    from auth import guardianship, persons
     from auth.delegation import store as delegations
     from auth.store import realname
     from esign import devices
     from esign.store import certificate as certificates
     from matters.applications import store as applications
+    from matters.feedback import store as feedback
+    from matters.window import pickup
+    from notify import recipients
     from notify import store as notify_store
     from sync import drafts, store
     from sync import store as sync_store
@@ -183,7 +190,7 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
         ("certificate read", certificates.GET_CERTIFICATE, (person, person)),
         ("certificate read to change", certificates.GET_CERTIFICATE + " FOR UPDATE OF c", (person, person)),
         ("wallet certificates", certificates.GET_SHOWN, ([person], [person])),
-        ("guardian's dependents", people_store.DEPENDENTS, (person, now, now.date())),
+        ("guardian's dependents", guardianship.DEPENDENTS, (person, now, now.date())),
         ("guardian check", persons.IS_GUARDIAN, (person, person, now)),
         ("family wallets", people_store.FAMILY_WALLETS, (person,)),
         ("devices", devices.LIST_DEVICES, (person,)),
@@ -202,7 +209,21 @@ def _hot(person: uuid.UUID, now: datetime) -> list[tuple[str, str, tuple]]:
         # the submit, and what a read shows and a step writes (tasks, timeline, rating).
         ("wallet applications", wallet_store.LIST_APPLICATION_ITEMS, (person, None, None, 20, [person])),
         ("applications list", applications.LIST_APPLICATIONS, (person, [person], [person], None, None, 20)),
-        ("application find", applications.FIND_APPLICATION, ([person], person)),
+        # An application or task named by id alone: its person from the id's key on the coordinator, then its
+        # rows on that person's shard (a citizen's read and rating, a department's task, the window's results,
+        # the titles and bundles shown for ids, a file's check against the applications naming it).
+        ("application's person", applications.WHOSE, (person,)),
+        ("application id claim", applications.CLAIM_KEY, (person, person)),
+        ("task's person", applications.TASK_WHOSE, (person,)),
+        ("task id claim", applications.INSERT_TASK_KEY, (person, person)),
+        ("department task read", applications.GET_TASK, (person, person)),
+        ("rating's application", feedback.GET_APPLICATION_PARTIES, (person, person)),
+        ("window results' certificates", pickup.RESULT_IDS, (person, person)),
+        ("window results", pickup.RESULTS, ([person], [person])),
+        ("business an earlier matter opened", certificates.FIRST_CREDIT_CODE, ([person], [person])),
+        ("application titles", recipients.APPLICATION_TITLES, ([person], [person])),
+        ("item's bundle", wallet_store.BUNDLES, ([person], [person])),
+        ("file named by an application", applications.NAMED_BY, ([person], [person], "ab")),
         ("application read", applications.GET_APPLICATION, (person, person)),
         ("application read to change", applications.GET_APPLICATION + " FOR UPDATE", (person, person)),
         (

@@ -52,6 +52,15 @@ async def test_submit_once_and_retry_returns_the_same(
         "/v1/applications", json=body | {"form": body["form"] | {"bank_account_no": "1"}}, headers=h
     )
     assert_problem(other, 409, "application_id_reused")
+    # The id names one application across everyone: another citizen sending it (learnt from a receipt, say) is
+    # refused, and makes no second application a department could take for this one.
+    neighbour = id_number("19900101", 5, male=False)
+    h2 = auth((await citizen(client, clerk, name="李娜", id_number=neighbour))["access_token"])
+    twin = await client.post(
+        "/v1/applications", json=body | {"form": body["form"] | {"mother_id_number": neighbour}}, headers=h2
+    )
+    assert_problem(twin, 409, "application_id_reused")
+    assert (await client.get(f"/v1/applications/{app['id']}", headers=h2)).status_code == 404
     assert await conn.fetchval("SELECT count(*) FROM application") == 1
     # The form is sealed at rest: no ID number or account number in the clear.
     raw = await conn.fetchval("SELECT form FROM application")

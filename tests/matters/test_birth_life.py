@@ -206,3 +206,8 @@ async def test_a_family_registers_a_birth_once(
         f"/v1/applications/{app['id']}/evaluation", json={"level": 5, "comment": "跑一次都不用"}, headers=mum
     )
     assert r.status_code == 201 and r.json()["rectification"] is None
+
+    # The child is who the form said: the export of the child's wallet shows the sex given at birth.
+    r = await client.get("/v1/wallet/export", params={"person_id": child}, headers=mum)
+    assert r.status_code == 200, r.text
+    assert (r.json()["person"]["born_on"], r.json()["person"]["sex"]) == ("2026-11-18", "female")

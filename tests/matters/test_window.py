@@ -234,10 +234,13 @@ async def test_a_family_member_applies_as_agent_until_the_authorisation_ends(
     assert_problem(r, 403, "delegation_agent_mismatch")
 
     # Expired: the son is refused at the window, and the refusal is in the log both sides read.
+    # (Times as values: a Citus cluster refuses now() beside a column in an UPDATE of a distributed table.)
+    now = datetime.now(UTC)
     await conn.execute(
-        "UPDATE delegation SET created_at = created_at - interval '40 days', "
-        "expires_at = now() - interval '1 minute' WHERE id = $1",
+        "UPDATE delegation SET created_at = $2, expires_at = $3 WHERE id = $1",
         uuid.UUID(grant["id"]),
+        now - timedelta(days=40),
+        now - timedelta(minutes=1),
     )
     r = await client.post(
         "/v1/dept/window/intakes",

@@ -169,4 +169,5 @@ async def completed_application(
         b"x",
         now,
     )
+    await conn.execute("INSERT INTO application_key (id, for_person_id) VALUES ($1, $2)", app_id, for_person)
     return app_id

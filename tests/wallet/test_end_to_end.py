@@ -153,7 +153,10 @@ async def test_a_lifelong_wallet_from_birth(
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["person"]["id_number"] == CHILD and doc["guardians"] == [made["guardian_person_id"]]
-    assert doc["person"]["born_on"] == "2026-11-18"
+    assert (doc["person"]["born_on"], doc["person"]["sex"]) == ("2026-11-18", "female")
+    # The mother was first seen at her login: her own export reads her birth and sex from her ID number.
+    own = (await client.get("/v1/wallet/export", headers=mother)).json()["person"]
+    assert (own["born_on"], own["sex"]) == ("1992-03-04", "female")
     assert {i["kind"] for i in doc["items"]} == {"certificate", "record", "event"}
     assert {e["item_id"] for e in doc["timeline"]} >= {item, record_id}
     assert [(c["id"], c["uses"], c["status"]) for c in doc["consents"]] == [(consent["id"], 2, "used_up")]
