@@ -5,8 +5,8 @@ coordinator. When the database has the ``citus`` extension, ``distribute`` then 
 named here: ``DISTRIBUTED`` by the column each names, all co-located (a person's rows of every such
 table sit on one shard group, so a request for one person is a single-shard query and their joins
 stay on one node); ``REFERENCE`` copied to every node, for what every request joins against. A table
-named in neither stays on the coordinator (Citus adds to its metadata those with a foreign key to a
-reference table; they are queried as before). Without Citus this does nothing.
+named in neither stays on the coordinator, added to Citus's metadata (so that a transaction writing it and a
+worker commits in two phases); it is queried as before. Without Citus this does nothing.
 
 It runs at the end of every ``db.migrate`` and skips what is distributed already, so a table added to
 a list is distributed by the next migrate. ``docs/scaling.md`` says why each table is where it is.
@@ -72,6 +72,15 @@ HAS_CITUS = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
 
 # Distributed (hash) and reference tables; not the coordinator tables Citus manages because they have a foreign
 # key to a reference table (partmethod 'n' with repmodel 's'), which are still to be placed if a list names them.
+# The first table of the schema that Citus does not manage yet (not a shard of one; not the migrations' own record).
+UNMANAGED = """
+SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'
+  AND NOT relation_is_a_known_shard(c.oid)
+  AND NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = c.oid)
+ORDER BY c.relname LIMIT 1
+"""
+
 PLACED = "SELECT logicalrelid::regclass::text AS name FROM pg_dist_partition WHERE partmethod = 'h' OR repmodel = 't'"
 
 
@@ -129,4 +138,11 @@ async def _distribute(conn: Conn) -> list[str]:
             done.append(table)
     for fk in keys:
         await conn.execute(f"ALTER TABLE {fk['tab']} ADD CONSTRAINT {fk['name']} {fk['definition']}")
+    # A transaction that writes a worker's shard and a plain coordinator table (the outbox, the audit chain, the
+    # idempotency record beside a person's rows) is committed by Citus on the worker first and then locally, not in
+    # two phases: a coordinator lost between the two would keep the person's rows without their event. In Citus's
+    # metadata, the coordinator's tables take part in its two-phase commit, so every table left is added there.
+    while table := await conn.fetchval(UNMANAGED):
+        await conn.execute("SELECT citus_add_local_table_to_metadata($1, cascade_via_foreign_keys => true)", table)
+        done.append(table)
     return done

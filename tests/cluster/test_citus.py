@@ -50,12 +50,15 @@ JOURNEYS = [
 ]
 
 
-# The crash tests on the cluster: a server killed at each phase of a sync push (the mutation ledger, drafts and
-# the change log on the person's worker, the outbox on the coordinator), and workers killed while they relay
-# and deliver notifications. Both run their full rounds (``tests/faults/procs.py``: after the answer, before
-# the request is read, while it is handled, around its commit); the other three scenarios run on one PostgreSQL
-# only (docs/scaling.md).
+# The crash tests on the cluster, each once with its full rounds (``tests/faults/procs.py``: after the answer,
+# before the request is read, while it is handled, around its commit): servers killed during batch issuing,
+# application submissions and sync pushes (a person's rows on a worker, the outbox, audit chain and ledgers on
+# the coordinator: one two-phase commit), and workers killed mid-batch and while they relay and deliver
+# notifications.
 CRASHES = [
+    "tests/faults/test_crashes.py::test_batch_issuance_survives_kills",
+    "tests/faults/test_crashes.py::test_a_worker_killed_mid_batch_is_followed_by_one_that_issues_each_item_once",
+    "tests/faults/test_crashes.py::test_application_submission_survives_kills",
     "tests/faults/test_crashes.py::test_sync_push_survives_kills",
     "tests/faults/test_crashes.py::test_notification_relay_survives_worker_kills",
 ]
@@ -89,6 +92,14 @@ async def test_the_migrations_distribute_the_declared_tables(cluster_db: str) ->
         # What is unique across everyone and looked up without a person stays on the coordinator.
         for table in ("person_id_number", "esign_certificate_key", "wallet_item_ref", "auth_account", "org_entity"):
             assert table not in placed or placed[table]["partmethod"] != "h", table
+        # Every other table is in Citus's metadata, so that a write to a worker and to the coordinator (a person's
+        # rows with their outbox event, audit entry and idempotency record) commits in two phases.
+        tables = await conn.fetch(
+            "SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT relation_is_a_known_shard(c.oid)"
+        )
+        assert {"outbox", "audit_log", "audit_head", "idempotency_key"} <= {t["name"] for t in tables}
+        assert [t["name"] for t in tables if t["name"] not in placed] == ["schema_migrations"]
         # The keys set aside while distributing are back, between rows of one person on one shard.
         keys = {
             r["conname"]: r["def"]

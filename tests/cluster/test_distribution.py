@@ -30,6 +30,7 @@ async def test_a_distribution_failing_part_of_the_way_leaves_the_schema_as_it_wa
         with monkeypatch.context() as m:
             m.setattr(distribution, "DISTRIBUTED", {})
             m.setattr(distribution, "REFERENCE", ())
+            m.setattr(distribution, "UNMANAGED", "SELECT NULL::text")
             await db.migrate(conn)
         before = [tuple(r) for r in await conn.fetch(SCHEMA)]
         assert ("key", "wallet_access_log.wallet_access_log_consent_id_fkey") in {r[:2] for r in before}

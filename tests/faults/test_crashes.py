@@ -184,7 +184,8 @@ async def test_a_worker_killed_mid_batch_is_followed_by_one_that_issues_each_ite
     assert [(x["status"], x["external_ref"]) for x in results] == [("issued", f"killed-{i}") for i in range(total)]
     assert (
         await conn.fetchval(
-            "SELECT count(*) FROM wallet_item w JOIN esign_certificate c ON c.id = w.certificate_id "
+            "SELECT count(*) FROM wallet_item w "
+            "JOIN esign_certificate c ON c.person_id = w.person_id AND c.id = w.certificate_id "
             "WHERE c.external_ref LIKE 'killed-%'"
         )
         == total
