@@ -10650,7 +10650,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Problem types: `identity_required` (需要先完成实人认证); `forbidden` (无权访问) */
+            /** @description Problem types: `identity_required` (需要先完成实人认证) */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10659,7 +10659,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        type: "identity_required" | "forbidden";
+                        type: "identity_required";
                     };
                 };
             };
