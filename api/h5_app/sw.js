@@ -2,8 +2,8 @@
 // reloads with no network. Pages are network-first (a new release shows when online), built files
 // cache-first (their names carry their hash). The API (/v1/...) is never cached here: the SDK keeps
 // its own offline copy in IndexedDB.
-const VERSION = "86be82a934dee2a0";
-const FILES = ["./","assets/index-BFrSBEhR.js","assets/index-CQlqVpQk.css","assets/jsQR-V3R-Asn_.js","icon-192.png","icon-512.png","icon.svg","manifest.webmanifest"];
+const VERSION = "bcb5374f1e1cb763";
+const FILES = ["./","assets/index-CQlqVpQk.css","assets/index-Q7z9e84k.js","assets/jsQR-bcf0Kz4e.js","icon-192.png","icon-512.png","icon.svg","manifest.webmanifest"];
 const CACHE = `zhangban-app-${VERSION}`;
 
 self.addEventListener("install", (event) => {
