@@ -20,6 +20,10 @@ import httpx
 from api.config import Settings
 from tests.browser import free_port
 
+# The crash tests that passed on the Citus cluster earlier in this test run (tests/cluster/test_citus.py runs
+# them there): the slow suites run once each, so those are not run again on the single PostgreSQL.
+RAN_ON_CLUSTER: set[str] = set()
+
 
 def environment(settings: Settings, **extra: str) -> dict[str, str]:
     """The test's database, Redis and keys for a child process; tokens minted in the test verify there."""

@@ -30,6 +30,7 @@ from api.config import Settings
 from api.kernel import audit
 from esign.batch import jobs as batches
 from tests.auth.helpers import auth
+from tests.faults import procs
 from tests.faults.procs import Proc, Tally, crash_rounds, environment, retrying
 from tests.notify.helpers import running_receiver
 from tests.people import citizen, id_number, staff
@@ -39,6 +40,12 @@ SLOTS = 2
 BATCH = 5
 MUTATIONS = 4
 NS = uuid.UUID("6f2b0d1e-6c55-4f0e-9d8a-2b1d6a7c0e11")
+
+
+@pytest.fixture(autouse=True)
+def once(request: pytest.FixtureRequest) -> None:
+    if request.node.nodeid in procs.RAN_ON_CLUSTER:
+        pytest.skip("passed on the Citus cluster in this run (tests/cluster/test_citus.py)")
 
 
 @pytest.fixture
